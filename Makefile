@@ -1,0 +1,116 @@
+# cordon — build/setup plumbing.
+#
+#   make setup      install Debian packages (as root) and npm dependencies; idempotent, fast on re-runs
+#   make build      compile src/ to dist/ with tsc
+#   make typecheck  tsc --noEmit
+#   make test       setup, then the node test runner (spec reporter) over test/**/*.test.ts
+#   make demo       setup + build, then matrix / test / lint on the Proxmox dual-bridge example
+#   make bench      setup, then npm run bench
+#   make clean      remove dist/ ; make distclean also removes node_modules/
+#
+# `setup` is meant for a fresh Debian 12 machine as root. As non-root it skips the apt part with a
+# message and only installs npm dependencies, so the pure parts still build and test.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+.DELETE_ON_ERROR:
+
+export DEBIAN_FRONTEND := noninteractive
+
+# Debian 12 packages used by cordon (lab, sandbox, guard, render validators, benchmarks).
+# Each one is chosen so that installing it starts no daemon and touches no firewall or route:
+#   nftables          nft: render target, lab enforcement, guard counters
+#   iptables          iptables-save/-restore: import and render target (iptables-nft)
+#   iproute2          ip netns/link/addr/route: lab namespaces, bridges, veth
+#   wireguard-tools   wg, wg-quick: tunnel render/validate, lab tunnels, VPN health
+#   wireguard-go      userspace WireGuard, for lab tunnels where the kernel module is absent
+#   dnsmasq-base      dnsmasq binary only (package `dnsmasq` would enable and start dnsmasq.service)
+#   conntrack         conntrack -L/-E: guard, blocked-attempt and flow inspection
+#   bubblewrap        bwrap: `cordon run` sandbox
+#   socat, ripgrep    what @anthropic-ai/sandbox-runtime (srt) needs beside bwrap; socat also for probes
+#   iperf3            lab throughput benchmarks (debconf start_daemon preseeded to false below)
+#   libvirt-clients   virt-xml-validate (its dependency libvirt0 ships /usr/share/libvirt/schemas/*.rng);
+#                     no libvirtd
+#   libxml2-utils     xmllint, which virt-xml-validate runs but libvirt-clients does not depend on
+#   bind9-utils       named-checkzone / named-checkconf: validate rendered DNS zones
+#   netplan.io        netplan generate --root-dir: validate rendered netplan; no service, only a
+#                     systemd generator that does nothing without /etc/netplan/*.yaml
+#   procps            ps, sysctl (ip_forward etc. inside namespaces)
+#   util-linux        unshare, nsenter
+APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
+                bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux
+
+# npm's own record of what is in node_modules; used as the stamp for `npm ci`.
+NPM_STAMP := node_modules/.package-lock.json
+
+.PHONY: setup setup-apt setup-npm build typecheck test demo bench clean distclean help
+
+help:
+	@sed -n '3,10p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+
+setup: setup-apt setup-npm
+
+setup-apt:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "setup: not root: skipping apt packages; tests that need them will be skipped"; \
+	  exit 0; \
+	fi; \
+	if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "setup: no dpkg/apt-get (not Debian?): skipping apt packages; tests that need them will be skipped"; \
+	  exit 0; \
+	fi; \
+	missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  case "$$(dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null || true)" in \
+	    "install ok installed") ;; \
+	    *) missing="$$missing $$p" ;; \
+	  esac; \
+	done; \
+	if [ -z "$$missing" ]; then \
+	  echo "setup: apt packages already installed"; \
+	  exit 0; \
+	fi; \
+	echo "setup: installing:$$missing"; \
+	echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections; \
+	if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  printf '#!/bin/sh\n# temporary, from cordon make setup: start no services during install\nexit 101\n' > /usr/sbin/policy-rc.d; \
+	  chmod 755 /usr/sbin/policy-rc.d; \
+	  trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
+	fi; \
+	apt-get update -q; \
+	apt-get install -y -q --no-install-recommends $$missing
+
+setup-npm: $(NPM_STAMP)
+
+$(NPM_STAMP): package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: $(NPM_STAMP)
+	npx tsc -p tsconfig.json
+
+typecheck: $(NPM_STAMP)
+	npx tsc -p tsconfig.json --noEmit
+
+# Same command as package.json's "test" script, but with the file list expanded here: Node 20's
+# `node --test` does not expand globs itself (that came in Node 21), so the quoted
+# 'test/**/*.test.ts' in the npm script finds nothing on Node 20.
+TEST_FILES = $(shell find test -name '*.test.ts' 2>/dev/null | LC_ALL=C sort)
+
+test: setup
+	node --import tsx --test --test-reporter=spec $(TEST_FILES)
+
+demo: setup build
+	./bin/cordon matrix examples/proxmox-dual-bridge.yaml
+	./bin/cordon test examples/proxmox-dual-bridge.yaml
+	./bin/cordon lint examples/proxmox-dual-bridge.yaml
+
+bench: setup
+	npm run bench
+
+clean:
+	rm -rf dist
+
+distclean: clean
+	rm -rf node_modules
