@@ -1,0 +1,399 @@
+/**
+ * model → IR. Decides which enforcement points exist and compiles the policy into each of them.
+ *
+ * Placement: every managed host gets input, output and (if it forwards) forward chains; a guest
+ * with a per-guest firewall gets guest-out/guest-in (run by its bridge's owner); an untrusted host
+ * with a local firewall gets in-guest input/output (defence in depth, ignored when the guest is
+ * assumed compromised). Hand-written chains from `firewalls:` replace the compiled ones as-is.
+ */
+import { targetAddrs } from '../model/addresses.js';
+import type { Hook, Host, Model, Origin, PolicyRule, Target } from '../model/types.js';
+import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, NO_FLOWS, type FlowSet } from '../util/flows.js';
+import { formatIPv4 } from '../util/ip.js';
+import * as R from '../util/rangeset.js';
+import type { RangeSet } from '../util/rangeset.js';
+import { diag, type Diagnostic } from '../diag/diagnostic.js';
+import { pointId, type Action, type Chain, type Ir, type IrMatch, type IrRule, type RuleRole } from './types.js';
+
+const ANY_MATCH: IrMatch = { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: undefined };
+
+interface Draft {
+  match: IrMatch;
+  action: Action;
+  log: boolean;
+  rate: string | undefined;
+  role: RuleRole;
+  origin: Origin;
+  policyIndex: number | undefined;
+}
+
+export function compile(model: Model): Ir {
+  const chains = new Map<string, Chain>();
+  const ds: Diagnostic[] = [];
+  const hosts = [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
+  for (const h of hosts) {
+    const hooks: Hook[] = [];
+    if (h.managed || (!h.trusted && h.localFirewall)) hooks.push('input', 'output');
+    if ((h.managed || (!h.trusted && h.localFirewall)) && h.forward) hooks.push('forward');
+    if (h.guestFirewall) hooks.push('guest-out', 'guest-in');
+    for (const fw of model.firewalls.values()) if (fw.host === h.name && !hooks.includes(fw.hook)) hooks.push(fw.hook);
+    for (const hook of hooks) {
+      const id = pointId(h.name, hook);
+      const hand = model.firewalls.get(id);
+      const enforcedOn = hook === 'guest-in' || hook === 'guest-out' ? bridgeOwner(model, h) ?? h.name : h.name;
+      const inGuest = !h.trusted && hook !== 'guest-in' && hook !== 'guest-out';
+      if (hand) {
+        chains.set(id, {
+          point: id,
+          host: h.name,
+          hook,
+          enforcedOn,
+          inGuest,
+          policy: hand.policy,
+          policyOrigin: hand.origin,
+          rules: finalize(id, hand.rules.map((r) => ({
+            match: { src: r.src, dst: r.dst, flows: r.flows, iif: r.iif ? [r.iif] : undefined, oif: r.oif ? [r.oif] : undefined, inPort: undefined, state: r.state },
+            action: r.action,
+            log: r.log,
+            rate: undefined,
+            role: 'handwritten' as const,
+            origin: r.origin,
+            policyIndex: undefined,
+          }))),
+          handwritten: true,
+        });
+        continue;
+      }
+      const drafts = compileChain(model, h, hook, enforcedOn);
+      const policy = defaultPolicy(h, hook);
+      chains.set(id, {
+        point: id,
+        host: h.name,
+        hook,
+        enforcedOn,
+        inGuest,
+        policy,
+        policyOrigin: {
+          file: model.file,
+          line: h.origin.line,
+          col: h.origin.col,
+          path: h.origin.path,
+          text: `cordon default for ${id}: ${policy}${policy === 'drop' ? ' (default deny)' : ` (egress: ${h.egress})`}`,
+        },
+        rules: finalize(id, drafts),
+        handwritten: false,
+      });
+    }
+  }
+  for (const fw of model.firewalls.values()) {
+    if (!chains.has(fw.point)) ds.push(diag('CORDON012', 'warning', `hand-written chain '${fw.point}' is not on any path cordon models`, { file: model.file, line: fw.origin.line, col: fw.origin.col, path: fw.origin.path }));
+  }
+  return { model, chains, diagnostics: ds };
+}
+
+function finalize(point: string, drafts: readonly Draft[]): IrRule[] {
+  return drafts.map((d, index) => ({ id: `${point}#${index}`, index, ...d }));
+}
+
+function defaultPolicy(h: Host, hook: Hook): 'accept' | 'drop' {
+  if (hook === 'output' && h.trusted) return h.egress === 'open' ? 'accept' : 'drop';
+  return 'drop';
+}
+
+export function bridgeOwner(model: Model, h: Host): string | undefined {
+  for (const n of h.nics) {
+    const net = model.networks.get(n.segment);
+    if (net?.owner && n.port) return net.owner;
+  }
+  return undefined;
+}
+
+function hostAddrs(h: Host, filter?: (segment: string) => boolean): RangeSet {
+  return R.normalize(h.nics.filter((n) => !filter || filter(n.segment)).map((n) => [n.address, n.address] as const));
+}
+
+/** A set of source addresses with the interface binding that makes it unforgeable at `enforcer`. */
+interface SrcAtom {
+  addrs: RangeSet;
+  iif: string | undefined;
+  inPort: string | undefined;
+}
+
+/** Splits a rule's sources so that a guest's address is matched together with its bridge port. */
+function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): SrcAtom[] {
+  const atoms: SrcAtom[] = [];
+  for (const t of targets) {
+    if (t.kind === 'host' || t.kind === 'service') {
+      const h = model.hosts.get(t.host)!;
+      for (const nic of h.nics) {
+        const net = model.networks.get(nic.segment);
+        const tun = model.tunnels.get(nic.segment);
+        let atom: SrcAtom = { addrs: [[nic.address, nic.address]], iif: undefined, inPort: undefined };
+        if (net && net.owner === enforcer && nic.port) atom = { ...atom, inPort: nic.port };
+        else if (tun && tun.server === enforcer && h.name !== enforcer) atom = { ...atom, iif: tun.ifname };
+        atoms.push(atom);
+      }
+    } else if (t.kind === 'network') {
+      const net = model.networks.get(t.network);
+      const tun = model.tunnels.get(t.network);
+      const addrs = targetAddrs(model, t);
+      if (net && net.owner === enforcer) atoms.push({ addrs, iif: net.bridge, inPort: undefined });
+      else if (tun && tun.server === enforcer) atoms.push({ addrs, iif: tun.ifname, inPort: undefined });
+      else atoms.push({ addrs, iif: undefined, inPort: undefined });
+    } else {
+      atoms.push({ addrs: targetAddrs(model, t), iif: undefined, inPort: undefined });
+    }
+  }
+  // Merge atoms with the same binding; drop what the restriction excludes.
+  const merged = new Map<string, SrcAtom>();
+  for (const a of atoms) {
+    const addrs = restrict ? R.intersect(a.addrs, restrict) : a.addrs;
+    if (addrs.length === 0) continue;
+    const key = `${a.iif ?? ''}|${a.inPort ?? ''}`;
+    const prev = merged.get(key);
+    merged.set(key, prev ? { ...prev, addrs: R.union(prev.addrs, addrs) } : { ...a, addrs });
+  }
+  return [...merged.values()].sort((x, y) => (x.addrs[0]![0] - y.addrs[0]![0]) || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
+}
+
+/** Groups destinations by the flows the rule gives them (a service's ports, or the rule's). */
+function destGroups(model: Model, rule: PolicyRule, restrict: RangeSet | undefined): { addrs: RangeSet; flows: FlowSet }[] {
+  const groups: { addrs: RangeSet; flows: FlowSet }[] = [];
+  for (const t of rule.to) {
+    let flows: FlowSet = rule.ports ?? ALL_FLOWS;
+    if (t.kind === 'service') flows = rule.ports ? flowIntersect(rule.ports, t.flows) : t.flows;
+    if (flowIsEmpty(flows)) continue;
+    let addrs = targetAddrs(model, t);
+    if (restrict) addrs = R.intersect(addrs, restrict);
+    if (addrs.length === 0) continue;
+    const same = groups.find((g) => flowEqual(g.flows, flows));
+    if (same) same.addrs = R.union(same.addrs, addrs);
+    else groups.push({ addrs, flows });
+  }
+  return groups;
+}
+
+function isAll(a: RangeSet): boolean {
+  return a.length === 1 && a[0]![0] === 0 && a[0]![1] === 0xffffffff;
+}
+
+function policyDrafts(model: Model, rule: PolicyRule, enforcer: string, srcRestrict: RangeSet | undefined, dstRestrict: RangeSet | undefined): Draft[] {
+  const out: Draft[] = [];
+  const srcs = sourceAtoms(model, rule.from, enforcer, srcRestrict);
+  const dsts = destGroups(model, rule, dstRestrict);
+  for (const s of srcs) {
+    for (const d of dsts) {
+      out.push({
+        match: {
+          ...ANY_MATCH,
+          src: isAll(s.addrs) ? undefined : s.addrs,
+          dst: isAll(d.addrs) ? undefined : d.addrs,
+          flows: d.flows,
+          iif: s.iif ? [s.iif] : undefined,
+          inPort: s.inPort ? [s.inPort] : undefined,
+        },
+        action: rule.action === 'allow' ? 'accept' : 'drop',
+        log: rule.log,
+        rate: rule.rate,
+        role: 'policy',
+        origin: rule.origin,
+        policyIndex: rule.index,
+      });
+    }
+  }
+  return out;
+}
+
+const STATEFUL = (h: Host, model: Model): Draft => ({
+  match: { ...ANY_MATCH, state: 'established' },
+  action: 'accept',
+  log: false,
+  rate: undefined,
+  role: 'stateful',
+  origin: { ...h.origin, file: model.file, text: 'replies to allowed connections (ct state established,related)' },
+  policyIndex: undefined,
+});
+
+/** Rules that implement hosts' egress modes; they come before the policy so they cannot be overridden. */
+function egressDrafts(model: Model, guests: readonly Host[], enforcer: string): Draft[] {
+  const out: Draft[] = [];
+  for (const g of guests) {
+    if (g.egress === 'isolated') {
+      const src = sourceAtoms(model, [{ kind: 'host', host: g.name, name: g.name }], enforcer, undefined);
+      for (const s of src) {
+        out.push({
+          // Bound to the guest's port, the rule needs no source address, so forging one cannot dodge it.
+          match: { ...ANY_MATCH, src: s.inPort ? undefined : s.addrs, dst: R.union(model.internet, model.lan), iif: s.iif ? [s.iif] : undefined, inPort: s.inPort ? [s.inPort] : undefined },
+          action: 'drop',
+          log: true,
+          rate: undefined,
+          role: 'egress',
+          origin: { ...g.origin, text: `${g.name} egress: isolated (no internet, no LAN)` },
+          policyIndex: undefined,
+        });
+      }
+    } else if (g.egress === 'vpn-only' && g.vpnTunnel) {
+      const t = model.tunnels.get(g.vpnTunnel)!;
+      const underlay = R.normalize(g.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const));
+      const src = sourceAtoms(model, [{ kind: 'host', host: g.name, name: g.name }], enforcer, underlay);
+      for (const s of src) {
+        const base = { ...ANY_MATCH, src: s.inPort ? undefined : s.addrs, iif: s.iif ? [s.iif] : undefined, inPort: s.inPort ? [s.inPort] : undefined };
+        out.push({
+          match: { ...base, dst: [[t.endpoint, t.endpoint]], flows: { ...NO_FLOWS, udp: [[t.listen, t.listen]] } },
+          action: 'accept',
+          log: false,
+          rate: undefined,
+          role: 'tunnel',
+          origin: { ...g.origin, text: `${g.name} egress: vpn-only — the tunnel's own transport to ${formatIPv4(t.endpoint)} udp/${t.listen}` },
+          policyIndex: undefined,
+        });
+        out.push({
+          match: base,
+          action: 'drop',
+          log: true,
+          rate: undefined,
+          role: 'egress',
+          origin: { ...g.origin, text: `${g.name} egress: vpn-only — everything else outside ${t.name} is dropped` },
+          policyIndex: undefined,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function openDrafts(model: Model, guests: readonly Host[], enforcer: string): Draft[] {
+  const out: Draft[] = [];
+  for (const g of guests) {
+    if (g.egress !== 'open' || g.trusted) continue;
+    for (const s of sourceAtoms(model, [{ kind: 'host', host: g.name, name: g.name }], enforcer, undefined)) {
+      out.push({
+        match: { ...ANY_MATCH, src: s.addrs, iif: s.iif ? [s.iif] : undefined, inPort: s.inPort ? [s.inPort] : undefined },
+        action: 'accept',
+        log: false,
+        rate: undefined,
+        role: 'egress',
+        origin: { ...g.origin, text: `${g.name} egress: open` },
+        policyIndex: undefined,
+      });
+    }
+  }
+  return out;
+}
+
+function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Draft[] {
+  const own = hostAddrs(h);
+  const drafts: Draft[] = [STATEFUL(h, model)];
+  const untrusted = [...model.hosts.values()].filter((g) => !g.trusted).sort((a, b) => a.name.localeCompare(b.name));
+  switch (hook) {
+    case 'input': {
+      drafts.push(loopback(h, 'iif'));
+      drafts.push(...tunnelListen(model, h));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, r, h.name, undefined, own));
+      break;
+    }
+    case 'output': {
+      drafts.push(loopback(h, 'oif'));
+      if (!h.trusted) {
+        drafts.push(...inGuestEgress(model, h));
+        if (h.egress === 'vpn-only') break;
+      }
+      if (h.egress === 'isolated') drafts.push(...egressDrafts(model, [h], h.name));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, r, '', own, undefined));
+      if (!h.trusted) drafts.push(...openDrafts(model, [h], ''));
+      break;
+    }
+    case 'forward': {
+      drafts.push(...egressDrafts(model, untrusted, h.name));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, r, h.name, R.subtract([[0, 0xffffffff]], own), R.subtract([[0, 0xffffffff]], own)));
+      drafts.push(...openDrafts(model, untrusted, h.name));
+      break;
+    }
+    case 'guest-out': {
+      if (h.antiSpoof) {
+        drafts.unshift({
+          match: { ...ANY_MATCH, src: R.complement(own, [0, 0xffffffff]) },
+          action: 'drop',
+          log: true,
+          rate: undefined,
+          role: 'antispoof',
+          origin: { ...h.origin, text: `anti-spoofing: ${h.name} may only send from its own addresses` },
+          policyIndex: undefined,
+        });
+      }
+      drafts.push(...egressDrafts(model, [h], enforcedOn));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, r, enforcedOn, own, undefined));
+      drafts.push(...openDrafts(model, [h], enforcedOn));
+      break;
+    }
+    case 'guest-in': {
+      for (const r of model.policy) drafts.push(...policyDrafts(model, r, enforcedOn, undefined, own));
+      break;
+    }
+  }
+  return drafts;
+}
+
+function loopback(h: Host, dir: 'iif' | 'oif'): Draft {
+  return {
+    match: { ...ANY_MATCH, [dir]: ['lo'] },
+    action: 'accept',
+    log: false,
+    rate: undefined,
+    role: 'loopback',
+    origin: { ...h.origin, text: `loopback traffic of ${h.name}` },
+    policyIndex: undefined,
+  };
+}
+
+/** A tunnel server accepts its peers' UDP transport on the listen port. */
+function tunnelListen(model: Model, h: Host): Draft[] {
+  const out: Draft[] = [];
+  for (const t of [...model.tunnels.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (t.server !== h.name) continue;
+    // Peers send from where they are: roaming ones from the internet (through the uplink),
+    // the others from their own underlay addresses. Nobody else may knock on the port.
+    const members = [...model.hosts.values()].filter((m) => m.name !== h.name && m.nics.some((n) => n.segment === t.name));
+    const roaming = members.some((m) => m.roaming);
+    let src: RangeSet = roaming ? model.internet : R.EMPTY;
+    for (const m of members) if (!m.roaming) src = R.union(src, R.normalize(m.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const)));
+    const up = h.uplink ?? (h.defaultRoute.kind === 'uplink' ? h.defaultRoute.ifname : undefined);
+    const iif = roaming && up && members.every((m) => m.roaming) ? [up] : undefined;
+    out.push({
+      match: { ...ANY_MATCH, src, iif, dst: [[t.endpoint, t.endpoint]], flows: { ...NO_FLOWS, udp: [[t.listen, t.listen]] } },
+      action: 'accept',
+      log: false,
+      rate: undefined,
+      role: 'tunnel',
+      origin: { ...t.origin, text: `tunnel ${t.name}: peers' WireGuard transport to udp/${t.listen}` },
+      policyIndex: undefined,
+    });
+  }
+  return out;
+}
+
+/** The in-guest kill switch of a vpn-only host: its tunnel, and the tunnel's own transport. */
+function inGuestEgress(model: Model, h: Host): Draft[] {
+  if (h.egress !== 'vpn-only' || !h.vpnTunnel) return [];
+  const t = model.tunnels.get(h.vpnTunnel)!;
+  return [
+    {
+      match: { ...ANY_MATCH, oif: [t.ifname] },
+      action: 'accept',
+      log: false,
+      rate: undefined,
+      role: 'tunnel',
+      origin: { ...h.origin, text: `${h.name} egress: vpn-only — anything through ${t.ifname}` },
+      policyIndex: undefined,
+    },
+    {
+      match: { ...ANY_MATCH, dst: [[t.endpoint, t.endpoint]], flows: { ...NO_FLOWS, udp: [[t.listen, t.listen]] } },
+      action: 'accept',
+      log: false,
+      rate: undefined,
+      role: 'tunnel',
+      origin: { ...h.origin, text: `${h.name} egress: vpn-only — ${t.name}'s own transport to ${formatIPv4(t.endpoint)} udp/${t.listen}` },
+      policyIndex: undefined,
+    },
+  ];
+}

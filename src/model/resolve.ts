@@ -1,0 +1,634 @@
+/**
+ * spec → model. The one place where names are checked against each other, addresses parsed and
+ * every default decided. All problems are collected as diagnostics; the model is returned only
+ * when there is no error.
+ */
+import { createHash } from 'node:crypto';
+import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnostic.js';
+import type { PathSeg, SourceMap } from '../spec/parse.js';
+import type { FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
+import { ALL_FLOWS, flowUnion, isPortSpecError, NO_FLOWS, parsePortSpec, type FlowSet } from '../util/flows.js';
+import { cidrRange, formatCidr, formatIPv4, inRange, networkOf, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';
+import * as R from '../util/rangeset.js';
+import { unknownNameHint } from '../util/suggest.js';
+import { internetSpace, lanSpace, targetsAddrs } from './addresses.js';
+import { guestPortName, validIfname } from './names.js';
+import {
+  GUEST_KINDS,
+  HOOKS,
+  UNTRUSTED_KINDS,
+  type Assume,
+  type DefaultRoute,
+  type EgressMode,
+  type Expectation,
+  type HandFirewall,
+  type HandRule,
+  type Hook,
+  type Host,
+  type Model,
+  type Network,
+  type Nic,
+  type Origin,
+  type PolicyRule,
+  type Route,
+  type Target,
+  type Tunnel,
+} from './types.js';
+
+export type ResolveResult =
+  | { readonly ok: true; readonly model: Model; readonly diagnostics: readonly Diagnostic[] }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+
+const BUILTINS = ['internet', 'lan', 'any'] as const;
+
+export function resolveSpec(spec: Spec, source: SourceMap): ResolveResult {
+  return new Resolver(spec, source).run();
+}
+
+class Resolver {
+  private readonly ds: Diagnostic[] = [];
+  private readonly networks = new Map<string, Network>();
+  private readonly tunnels = new Map<string, Tunnel>();
+  private readonly hosts = new Map<string, Host>();
+  private readonly groups = new Map<string, Target[]>();
+  private readonly usedGroups = new Set<string>();
+  private readonly usedServices = new Set<string>();
+  private readonly file: string;
+
+  constructor(
+    private readonly spec: Spec,
+    private readonly src: SourceMap,
+  ) {
+    this.file = src.file;
+  }
+
+  private err(code: DiagCode, message: string, path: readonly PathSeg[], hint?: string, key = false): void {
+    this.ds.push(diag(code, 'error', message, this.src.pos(path, key), hint));
+  }
+
+  private warn(code: DiagCode, message: string, path: readonly PathSeg[], hint?: string): void {
+    this.ds.push(diag(code, 'warning', message, this.src.pos(path), hint));
+  }
+
+  origin(path: readonly PathSeg[], text: string): Origin {
+    const p = this.src.pos(path);
+    return { file: p.file, line: p.line, col: p.col, path: p.path, text };
+  }
+
+  run(): ResolveResult {
+    this.checkNameClashes();
+    this.resolveNetworks();
+    this.resolveTunnels();
+    const hostSpecs = this.spec.hosts ?? {};
+    const rawNics = this.resolveNics(hostSpecs);
+    const owners = this.networkOwners(hostSpecs, rawNics);
+    for (const [name, n] of this.networks) this.networks.set(name, { ...n, owner: owners.get(name) });
+    this.checkGateways(rawNics);
+    // Groups need hosts' services, hosts need targets (control): resolve hosts in two steps.
+    for (const [name, h] of Object.entries(hostSpecs)) this.hosts.set(name, this.resolveHost(name, h, rawNics.get(name) ?? []));
+    this.resolveGroups();
+    for (const [name, h] of Object.entries(hostSpecs)) {
+      const host = this.hosts.get(name)!;
+      const control = (h.control ?? []).flatMap((r, i) => this.resolveRef(r, ['hosts', name, 'control', i]));
+      this.hosts.set(name, { ...host, control });
+    }
+    this.checkTunnelEndpoints();
+    const declared = R.normalize([...this.networks.values(), ...this.tunnels.values()].map((n) => [n.range.lo, n.range.hi] as const));
+    const partial = {
+      file: this.file,
+      networks: this.networks,
+      tunnels: this.tunnels,
+      hosts: this.hosts,
+      internet: internetSpace(declared),
+      lan: this.networks.has('lan') ? [[this.networks.get('lan')!.range.lo, this.networks.get('lan')!.range.hi] as const] : lanSpace(declared),
+    };
+    const policy = (this.spec.policy ?? []).map((r, i) => this.resolveRule(r, i));
+    const expectations = (this.spec.expect ?? []).flatMap((e, i) => this.resolveExpect(e, i));
+    const inv = this.spec.invariants ?? {};
+    const invariants = {
+      noInternet: inv['no-internet'] ?? true,
+      vpnOnly: inv['vpn-only'] ?? true,
+      noVmToVm: inv['no-vm-to-vm'] ?? true,
+      noVmToHost: inv['no-vm-to-host'] ?? true,
+      origin: this.origin(['invariants'], 'invariants'),
+    };
+    const modelSoFar = { ...partial, groups: this.groups } as unknown as Model;
+    const firewalls = this.resolveFirewalls(modelSoFar);
+    if (hasErrors(this.ds)) return { ok: false, diagnostics: this.ds };
+    const model: Model = {
+      ...partial,
+      hash: createHash('sha256').update(this.src.text).digest('hex').slice(0, 16),
+      groups: this.groups,
+      policy,
+      expectations,
+      invariants,
+      firewalls,
+      used: { groups: this.usedGroups, services: this.usedServices },
+    };
+    return { ok: true, model, diagnostics: this.ds };
+  }
+
+  private checkNameClashes(): void {
+    const seen = new Map<string, string>();
+    const sections = ['networks', 'tunnels', 'hosts', 'groups'] as const;
+    for (const section of sections) {
+      for (const name of Object.keys(this.spec[section] ?? {})) {
+        if ((BUILTINS as readonly string[]).includes(name) && !(name === 'lan' && section === 'networks')) {
+          this.err('CORDON011', `'${name}' is a built-in endpoint and cannot be declared in ${section}`, [section, name], `rename it; built-ins are ${BUILTINS.join(', ')}`, true);
+          continue;
+        }
+        const prev = seen.get(name);
+        if (prev) this.err('CORDON011', `name '${name}' is declared both in ${prev} and in ${section}`, [section, name], 'names of networks, tunnels, hosts and groups share one namespace', true);
+        else seen.set(name, section);
+      }
+    }
+  }
+
+  private parseCidrAt(text: string, path: readonly PathSeg[]): Cidr | undefined {
+    const c = parseCidr(text, true);
+    if (c) return c;
+    const loose = parseCidr(text, false);
+    if (loose) {
+      this.err('CORDON010', `'${text}' has host bits set`, path, `did you mean '${formatCidr(loose)}'?`);
+    } else if (text.includes(':')) {
+      this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use IPv4 prefixes; IPv6 support is planned');
+    } else {
+      this.err('CORDON010', `'${text}' is not an IPv4 CIDR`, path, 'expected a prefix like 192.168.100.0/24');
+    }
+    return undefined;
+  }
+
+  private parseAddrAt(text: string, path: readonly PathSeg[]): number | undefined {
+    const a = parseIPv4(text);
+    if (a !== undefined) return a;
+    if (text.includes(':')) this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path);
+    else if (text.includes('/')) this.err('CORDON010', `'${text}' is a prefix, but an address is expected here`, path, `write the address alone, e.g. '${text.split('/')[0]}'`);
+    else this.err('CORDON010', `'${text}' is not an IPv4 address`, path, 'expected an address like 192.168.100.20');
+    return undefined;
+  }
+
+  private resolveNetworks(): void {
+    const entries = Object.entries(this.spec.networks ?? {});
+    for (const [name, n] of entries) {
+      const path = ['networks', name];
+      const cidr = this.parseCidrAt(n.cidr, [...path, 'cidr']);
+      if (!cidr) continue;
+      const range = cidrRange(cidr);
+      let gateway: number | undefined;
+      if (n.gateway !== undefined) {
+        gateway = this.parseAddrAt(n.gateway, [...path, 'gateway']);
+        if (gateway !== undefined && !inRange(gateway, range)) {
+          this.err('CORDON005', `gateway ${n.gateway} is not inside network '${name}' (${formatCidr(cidr)})`, [...path, 'gateway']);
+        }
+      }
+      const bridge = n.bridge ?? name;
+      const bad = validIfname(bridge);
+      if (bad) this.err('CORDON017', bad, [...path, n.bridge ? 'bridge' : ''].filter(Boolean) as PathSeg[], `set networks.${name}.bridge to a shorter kernel name`);
+      const egress = n.egress ?? 'none';
+      this.networks.set(name, { name, kind: 'network', cidr, range, gateway, egress, bridge, owner: undefined, origin: this.origin(path, `network ${name} ${formatCidr(cidr)}`) });
+    }
+    this.checkOverlaps([...this.networks.values()].map((n) => ({ name: n.name, range: n.range, cidr: n.cidr, path: ['networks', n.name, 'cidr'] })));
+  }
+
+  private checkOverlaps(items: { name: string; range: { lo: number; hi: number }; cidr: Cidr; path: PathSeg[] }[]): void {
+    for (let i = 0; i < items.length; i++) {
+      for (let j = 0; j < i; j++) {
+        const a = items[i]!;
+        const b = items[j]!;
+        if (rangesOverlap(a.range, b.range)) {
+          this.err('CORDON007', `'${a.name}' (${formatCidr(a.cidr)}) overlaps '${b.name}' (${formatCidr(b.cidr)})`, a.path, 'two segments with overlapping prefixes make routing ambiguous; give each its own prefix');
+        }
+      }
+    }
+  }
+
+  private resolveTunnels(): void {
+    for (const [name, t] of Object.entries(this.spec.tunnels ?? {})) {
+      const path = ['tunnels', name];
+      const cidr = this.parseCidrAt(t.cidr, [...path, 'cidr']);
+      if (!cidr) continue;
+      if (!(this.spec.hosts ?? {})[t.server]) {
+        this.err('CORDON004', `tunnel '${name}': unknown server host '${t.server}'`, [...path, 'server'], unknownNameHint(t.server, Object.keys(this.spec.hosts ?? {})));
+      }
+      const ifname = t.ifname ?? name;
+      const bad = validIfname(ifname);
+      if (bad) this.err('CORDON017', bad, [...path, 'ifname']);
+      let endpoint = 0;
+      if (t.endpoint !== undefined) endpoint = this.parseAddrAt(t.endpoint, [...path, 'endpoint']) ?? 0;
+      this.tunnels.set(name, {
+        name,
+        kind: 'tunnel',
+        cidr,
+        range: cidrRange(cidr),
+        server: t.server,
+        listen: t.listen ?? 51820,
+        endpoint,
+        ifname,
+        origin: this.origin(path, `tunnel ${name} ${formatCidr(cidr)}`),
+      });
+    }
+    const all = [...this.networks.values(), ...this.tunnels.values()].map((n) => ({
+      name: n.name,
+      range: n.range,
+      cidr: n.cidr,
+      path: [n.kind === 'network' ? 'networks' : 'tunnels', n.name, 'cidr'] as PathSeg[],
+    }));
+    // Only report tunnel-vs-network overlaps here; network pairs were reported above.
+    const nets = all.filter((x) => x.path[0] === 'networks');
+    for (const t of all.filter((x) => x.path[0] === 'tunnels')) this.checkOverlaps([...nets, t].filter((x, i, arr) => i === arr.length - 1 || rangesOverlap(x.range, t.range)));
+  }
+
+  private resolveNics(hostSpecs: Record<string, HostSpecT>): Map<string, { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[]> {
+    const out = new Map<string, { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[]>();
+    const byAddr = new Map<number, { host: string; path: PathSeg[] }>();
+    const segNames = ['internet', ...this.networks.keys(), ...this.tunnels.keys()];
+    for (const [name, h] of Object.entries(hostSpecs)) {
+      const list: { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[] = [];
+      const nics: [string, string | { address: string; ifname?: string; port?: string }, PathSeg[]][] = Object.entries(h.nics ?? {}).map(([k, v]) => [k, v, ['hosts', name, 'nics', k]]);
+      if (h.via !== undefined) {
+        if (h.address === undefined) this.err('CORDON014', `host '${name}' has via: ${h.via} but no address inside the tunnel`, ['hosts', name, 'via'], 'add `address: <ip in the tunnel cidr>`');
+        else nics.push([h.via, h.address, ['hosts', name, 'address']]);
+      } else if (h.address !== undefined) {
+        this.err('CORDON003', `host '${name}' has an address but no via`, ['hosts', name, 'address'], 'address is the tunnel address of a peer; put other addresses under nics');
+      }
+      for (const [seg, v, path] of nics) {
+        const addrText = typeof v === 'string' ? v : v.address;
+        const segment = this.networks.get(seg) ?? this.tunnels.get(seg);
+        if (!segment && seg !== 'internet') {
+          this.err('CORDON004', `host '${name}': unknown network or tunnel '${seg}'`, path, unknownNameHint(seg, segNames), true);
+          continue;
+        }
+        const addrPath = typeof v === 'string' ? path : [...path, 'address'];
+        const address = this.parseAddrAt(addrText, addrPath);
+        if (address === undefined) continue;
+        if (segment && !inRange(address, segment.range)) {
+          this.err('CORDON005', `address ${addrText} of host '${name}' is not inside ${segment.kind} '${seg}' (${formatCidr(segment.cidr)})`, addrPath, `addresses on '${seg}' run from ${formatIPv4(segment.range.lo + 1)} to ${formatIPv4(segment.range.hi - 1)}`);
+          continue;
+        }
+        if (segment && segment.cidr.len < 31 && (address === segment.range.lo || address === segment.range.hi)) {
+          this.err('CORDON005', `address ${addrText} of host '${name}' is the ${address === segment.range.lo ? 'network' : 'broadcast'} address of '${seg}'`, addrPath);
+          continue;
+        }
+        if (seg === 'internet' && !R.contains(internetSpace(R.EMPTY), address)) {
+          this.err('CORDON005', `host '${name}' is placed on the internet at ${addrText}, which is not a public address`, addrPath, 'use a public or TEST-NET address (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)');
+          continue;
+        }
+        const prev = byAddr.get(address);
+        if (prev) {
+          this.err('CORDON006', `address ${addrText} of host '${name}' is already used by host '${prev.host}'`, addrPath, `see ${this.src.pos(prev.path).line > 0 ? `line ${this.src.pos(prev.path).line}` : prev.path.join('.')}`);
+          continue;
+        }
+        byAddr.set(address, { host: name, path: addrPath });
+        list.push({ segment: seg, address, ...(typeof v === 'object' && v.ifname ? { ifname: v.ifname } : {}), ...(typeof v === 'object' && v.port ? { port: v.port } : {}), path: addrPath });
+      }
+      out.set(name, list);
+    }
+    return out;
+  }
+
+  /** The managed host whose bridge a network is: the hypervisor holding its gateway, else its only hypervisor. */
+  private networkOwners(hostSpecs: Record<string, HostSpecT>, nics: Map<string, { segment: string; address: number }[]>): Map<string, string | undefined> {
+    const owners = new Map<string, string | undefined>();
+    for (const n of this.networks.values()) {
+      const members = [...nics.entries()].filter(([, list]) => list.some((x) => x.segment === n.name)).map(([h]) => h);
+      const hyper = members.filter((h) => hostSpecs[h]?.kind === 'hypervisor' && hostSpecs[h]?.managed !== false);
+      const gwHost = n.gateway !== undefined ? members.find((h) => nics.get(h)!.some((x) => x.address === n.gateway)) : undefined;
+      let owner: string | undefined;
+      if (gwHost !== undefined) owner = hyper.includes(gwHost) ? gwHost : undefined;
+      else if (hyper.length === 1) owner = hyper[0];
+      owners.set(n.name, owner);
+    }
+    return owners;
+  }
+
+  private checkGateways(nics: Map<string, { segment: string; address: number }[]>): void {
+    const owned = new Set<number>();
+    for (const list of nics.values()) for (const x of list) owned.add(x.address);
+    for (const n of this.networks.values()) {
+      if (n.gateway !== undefined && !owned.has(n.gateway) && n.egress === 'none') {
+        this.warn('CORDON016', `gateway ${formatIPv4(n.gateway)} of network '${n.name}' belongs to no declared host`, ['networks', n.name, 'gateway'], 'declare the router that holds it so its firewall can be checked');
+      }
+    }
+  }
+
+  private resolveHost(name: string, h: HostSpecT, raw: { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[]): Host {
+    const path = ['hosts', name];
+    const trusted = !UNTRUSTED_KINDS.has(h.kind);
+    const managed = h.managed ?? ['hypervisor', 'router', 'server'].includes(h.kind);
+    const forward = h.forward ?? (h.kind === 'hypervisor' || h.kind === 'router');
+    let ethIndex = 0;
+    const nics: Nic[] = raw.map((r, i) => {
+      const net = this.networks.get(r.segment);
+      const tun = this.tunnels.get(r.segment);
+      let ifname: string;
+      let port: string | undefined;
+      if (tun) ifname = tun.ifname;
+      else if (net && net.owner === name) ifname = net.bridge;
+      else ifname = r.ifname ?? `eth${ethIndex++}`;
+      if (r.ifname && (tun || (net && net.owner === name))) ifname = r.ifname;
+      if (net && net.owner !== undefined && net.owner !== name) port = r.port ?? guestPortName(name, h.id, i);
+      const bad = validIfname(ifname) ?? (port ? validIfname(port) : undefined);
+      if (bad) this.err('CORDON017', bad, r.path);
+      return { segment: r.segment, address: r.address, ifname, port };
+    });
+    const services = new Map<string, FlowSet>();
+    for (const [sname, ports] of Object.entries(h.services ?? {})) {
+      const f = this.parsePorts(ports, [...path, 'services', sname]);
+      if (f) services.set(sname, f);
+    }
+    const egress: EgressMode = h.egress ?? (trusted ? 'open' : 'filtered');
+    const hostTunnels = nics.filter((n) => this.tunnels.has(n.segment)).map((n) => n.segment);
+    let vpnTunnel: string | undefined;
+    if (egress === 'vpn-only') {
+      vpnTunnel = h.tunnel ?? (hostTunnels.length === 1 ? hostTunnels[0] : undefined);
+      if (vpnTunnel === undefined) {
+        this.err('CORDON014', `host '${name}' is vpn-only but ${hostTunnels.length === 0 ? 'is on no tunnel' : `is on several tunnels (${hostTunnels.join(', ')})`}`, [...path, 'egress'], hostTunnels.length ? 'name one with `tunnel:`' : 'give it a nic on a tunnel, e.g. nics: { wg0: 10.99.0.2 }');
+      } else if (!hostTunnels.includes(vpnTunnel)) {
+        this.err('CORDON014', `host '${name}' is vpn-only through '${vpnTunnel}' but has no address on it`, [...path, 'tunnel'], unknownNameHint(vpnTunnel, hostTunnels));
+      } else if (this.tunnels.get(vpnTunnel)?.server === name) {
+        this.err('CORDON014', `host '${name}' is vpn-only through '${vpnTunnel}', but it is that tunnel's server`, [...path, 'tunnel']);
+      }
+    }
+    const uplink = h.uplink;
+    if (uplink) {
+      const bad = validIfname(uplink);
+      if (bad) this.err('CORDON017', bad, [...path, 'uplink']);
+    }
+    const routes: Route[] = [];
+    (h.routes ?? []).forEach((r, i) => {
+      const rp = [...path, 'routes', i];
+      const to = this.parseCidrAt(r.to, [...rp, 'to']);
+      if (!to) return;
+      if (this.tunnels.has(r.via)) {
+        routes.push({ to, range: cidrRange(to), via: { kind: 'tunnel', tunnel: r.via } });
+        return;
+      }
+      const via = this.parseAddrAt(r.via, [...rp, 'via']);
+      if (via === undefined) return;
+      const seg = nics.find((n) => this.networks.get(n.segment) && inRange(via, this.networks.get(n.segment)!.range));
+      if (!seg) this.err('CORDON016', `route via ${r.via} of host '${name}': no connected network contains that address`, [...rp, 'via']);
+      else routes.push({ to, range: cidrRange(to), via: { kind: 'gateway', address: via, segment: seg.segment } });
+    });
+    const defaultRoute = this.defaultRoute(name, h, nics, vpnTunnel, path);
+    const isGuest = GUEST_KINDS.has(h.kind);
+    const onOwnedBridge = nics.some((n) => n.port !== undefined);
+    const fw = h.firewall ?? {};
+    if (fw.guest && !onOwnedBridge) {
+      this.err('CORDON016', `host '${name}' asks for a per-guest firewall but is on no network bridged by a managed hypervisor`, [...path, 'firewall', 'guest'], 'a per-guest firewall sits on the hypervisor side of the guest\'s port');
+    }
+    return {
+      name,
+      kind: h.kind,
+      id: h.id,
+      trusted,
+      managed,
+      nics,
+      roaming: h.kind === 'peer' && nics.every((n) => this.tunnels.has(n.segment)),
+      services,
+      egress,
+      defaultRoute,
+      routes,
+      forward,
+      uplink,
+      vpnTunnel,
+      guestFirewall: (fw.guest ?? false) && onOwnedBridge && isGuest,
+      localFirewall: fw.local ?? (egress === 'vpn-only' && !trusted ? true : managed),
+      antiSpoof: fw.antiSpoof ?? true,
+      control: [],
+      origin: this.origin(path, `host ${name}`),
+    };
+  }
+
+  private defaultRoute(name: string, h: HostSpecT, nics: readonly Nic[], vpnTunnel: string | undefined, path: PathSeg[]): DefaultRoute {
+    if (h.gateway === false) return { kind: 'none' };
+    if (typeof h.gateway === 'string') {
+      const via = this.parseAddrAt(h.gateway, [...path, 'gateway']);
+      if (via === undefined) return { kind: 'none' };
+      const seg = nics.find((n) => this.networks.has(n.segment) && inRange(via, this.networks.get(n.segment)!.range));
+      if (!seg) {
+        this.err('CORDON016', `gateway ${h.gateway} of host '${name}' is on none of its networks`, [...path, 'gateway']);
+        return { kind: 'none' };
+      }
+      return { kind: 'gateway', via, segment: seg.segment };
+    }
+    if (vpnTunnel) return { kind: 'tunnel', tunnel: vpnTunnel };
+    if (h.uplink) return { kind: 'uplink', ifname: h.uplink };
+    const inet = nics.find((n) => n.segment === 'internet');
+    if (inet) return { kind: 'uplink', ifname: inet.ifname };
+    for (const n of nics) {
+      const net = this.networks.get(n.segment);
+      if (net?.gateway !== undefined && net.gateway !== n.address) return { kind: 'gateway', via: net.gateway, segment: net.name };
+    }
+    // The gateway of a network with egress must itself reach the internet: an implicit uplink.
+    const servesEgress = nics.some((n) => {
+      const net = this.networks.get(n.segment);
+      return net && net.egress !== 'none' && net.gateway === n.address;
+    });
+    if (servesEgress) return { kind: 'uplink', ifname: 'uplink' };
+    return { kind: 'none' };
+  }
+
+  private checkTunnelEndpoints(): void {
+    for (const [name, t] of this.tunnels) {
+      const server = this.hosts.get(t.server);
+      if (!server) continue;
+      if (!server.nics.some((n) => n.segment === name)) {
+        this.err('CORDON014', `tunnel '${name}': server '${t.server}' has no address on it`, ['tunnels', name, 'server'], `add nics: { ${name}: <address in ${formatCidr(t.cidr)}> } to host '${t.server}'`);
+      }
+      let endpoint = t.endpoint;
+      if (endpoint === 0) {
+        const inet = server.nics.find((n) => n.segment === 'internet');
+        const egressNet = server.nics.find((n) => {
+          const net = this.networks.get(n.segment);
+          return net !== undefined && net.egress !== 'none';
+        });
+        const any = server.nics.find((n) => this.networks.has(n.segment));
+        endpoint = (inet ?? egressNet ?? any)?.address ?? 0;
+        if (endpoint === 0) this.err('CORDON014', `tunnel '${name}': cannot tell where peers connect to`, ['tunnels', name], 'set `endpoint:` to the server address peers send to');
+      } else if (!server.nics.some((n) => n.address === endpoint)) {
+        this.err('CORDON014', `tunnel '${name}': endpoint ${formatIPv4(endpoint)} is not an address of server '${t.server}'`, ['tunnels', name, 'endpoint']);
+      }
+      this.tunnels.set(name, { ...t, endpoint });
+    }
+  }
+
+  private parsePorts(ports: string | number | (string | number)[], path: readonly PathSeg[]): FlowSet | undefined {
+    const items = Array.isArray(ports) ? ports : [ports];
+    let acc: FlowSet = NO_FLOWS;
+    let ok = true;
+    items.forEach((item, i) => {
+      const p = Array.isArray(ports) ? [...path, i] : path;
+      const text = typeof item === 'number' ? `tcp/${item}` : item;
+      const f = parsePortSpec(text);
+      if (isPortSpecError(f)) {
+        this.err('CORDON008', f.error, p);
+        ok = false;
+      } else acc = flowUnion(acc, f);
+    });
+    return ok ? acc : undefined;
+  }
+
+  private resolveGroups(): void {
+    const specGroups = this.spec.groups ?? {};
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (g: string, chain: string[]): Target[] => {
+      const done = this.groups.get(g);
+      if (done) return done;
+      if (state.get(g) === 'visiting') {
+        const cycle = [...chain.slice(chain.indexOf(g)), g];
+        this.err('CORDON009', `groups form a cycle: ${cycle.join(' → ')}`, ['groups', g], 'a group may not contain itself, directly or through other groups');
+        return [];
+      }
+      state.set(g, 'visiting');
+      const members = specGroups[g] ?? [];
+      const out: Target[] = [];
+      members.forEach((m, i) => {
+        if (specGroups[m] !== undefined) {
+          this.usedGroups.add(m);
+          out.push(...visit(m, [...chain, g]));
+        } else out.push(...this.resolveRef(m, ['groups', g, i], false));
+      });
+      state.set(g, 'done');
+      this.groups.set(g, out);
+      return out;
+    };
+    for (const g of Object.keys(specGroups)) visit(g, []);
+  }
+
+  /** Resolves one reference to targets; reports unknown names with a did-you-mean. */
+  resolveRef(ref: string, path: readonly PathSeg[], markUsed = true): Target[] {
+    const r = ref.trim();
+    if (r === 'internet') return [{ kind: 'internet', name: 'internet' }];
+    if (r === 'any') return [{ kind: 'any', name: 'any' }];
+    if (r === 'lan' && !this.networks.has('lan')) return [{ kind: 'lan', name: 'lan' }];
+    if (this.hosts.has(r)) return [{ kind: 'host', host: r, name: r }];
+    if (this.networks.has(r) || this.tunnels.has(r)) return [{ kind: 'network', network: r, name: r }];
+    if (this.groups.has(r) || (this.spec.groups ?? {})[r] !== undefined) {
+      if (markUsed) this.usedGroups.add(r);
+      return this.groups.get(r) ?? [];
+    }
+    const dot = r.indexOf('.');
+    if (dot > 0 && !/^\d/.test(r)) {
+      const hostName = r.slice(0, dot);
+      const svc = r.slice(dot + 1);
+      const host = this.hosts.get(hostName);
+      if (!host) {
+        this.err('CORDON004', `unknown host '${hostName}' in '${r}'`, path, unknownNameHint(hostName, [...this.hosts.keys()]));
+        return [];
+      }
+      const flows = host.services.get(svc);
+      if (!flows) {
+        this.err('CORDON004', `host '${hostName}' has no service '${svc}'`, path, unknownNameHint(svc, [...host.services.keys()].map((s) => s)));
+        return [];
+      }
+      this.usedServices.add(`${hostName}.${svc}`);
+      return [{ kind: 'service', host: hostName, service: svc, flows, name: r }];
+    }
+    if (/^\d/.test(r)) {
+      const c = parseCidr(r, false);
+      if (c) {
+        if (networkOf(c.addr, c.len) !== c.addr) {
+          this.err('CORDON010', `'${r}' has host bits set`, path, `did you mean '${formatCidr({ addr: networkOf(c.addr, c.len), len: c.len })}'?`);
+          return [];
+        }
+        return [{ kind: 'cidr', range: cidrRange(c), name: r }];
+      }
+      this.err('CORDON010', `'${r}' is not an IPv4 address or CIDR`, path);
+      return [];
+    }
+    const names = [...BUILTINS, ...this.hosts.keys(), ...this.networks.keys(), ...this.tunnels.keys(), ...Object.keys(this.spec.groups ?? {})];
+    this.err('CORDON004', `unknown name '${r}'`, path, unknownNameHint(r, names));
+    return [];
+  }
+
+  private refsAt(refs: string | string[], path: readonly PathSeg[]): Target[] {
+    if (Array.isArray(refs)) return refs.flatMap((r, i) => this.resolveRef(r, [...path, i]));
+    return this.resolveRef(refs, path);
+  }
+
+  private resolveRule(r: { allow: RuleBodyT } | { deny: RuleBodyT }, index: number): PolicyRule {
+    const action = 'allow' in r ? 'allow' : 'deny';
+    const body = 'allow' in r ? r.allow : r.deny;
+    const path: PathSeg[] = ['policy', index, action];
+    const from = this.refsAt(body.from, [...path, 'from']);
+    const to = this.refsAt(body.to, [...path, 'to']);
+    const ports = body.ports !== undefined ? this.parsePorts(body.ports, [...path, 'ports']) : undefined;
+    const text = `${action} ${refText(body.from)} → ${refText(body.to)}${body.ports !== undefined ? ` ${portsText(body.ports)}` : ''}`;
+    return { index, action, from, to, ports, log: body.log ?? false, rate: body.rate, comment: body.comment, origin: this.origin(['policy', index], text) };
+  }
+
+  private resolveExpect(e: NonNullable<Spec['expect']>[number], index: number): Expectation[] {
+    const path: PathSeg[] = ['expect', index];
+    const from = this.resolveRef(e.from, [...path, 'from']);
+    const to = this.resolveRef(e.to, [...path, 'to']);
+    if (from.length !== 1 || to.length !== 1) {
+      if (from.length > 1 || to.length > 1) this.err('CORDON015', 'an expectation takes one host, service, network or built-in on each side, not a group', path, 'write one expectation per member');
+      return [];
+    }
+    let flows = e.ports !== undefined ? this.parsePorts(e.ports, [...path, 'ports']) : undefined;
+    if (flows === undefined && to[0]!.kind === 'service') flows = to[0]!.flows;
+    const assume: Assume[] = e.assume === 'both' ? ['configured', 'compromised'] : e.assume ? [e.assume] : e.verdict === 'deny' ? ['configured', 'compromised'] : ['configured'];
+    const text = `${e.from} → ${e.to}${e.ports !== undefined ? ` ${portsText(e.ports)}` : ''}: ${e.verdict}`;
+    return [{ index, from: from[0]!, to: to[0]!, flows, verdict: e.verdict, assume, comment: e.comment, origin: this.origin(path, text) }];
+  }
+
+  private resolveFirewalls(model: Model): Map<string, HandFirewall> {
+    const out = new Map<string, HandFirewall>();
+    for (const [key, fw] of Object.entries(this.spec.firewalls ?? {})) {
+      const path: PathSeg[] = ['firewalls', key];
+      const [hostName, hook] = key.split(':');
+      if (!hostName || !hook || !this.hosts.has(hostName) || !(HOOKS as readonly string[]).includes(hook)) {
+        if (hostName && !this.hosts.has(hostName)) this.err('CORDON004', `unknown host '${hostName}' in enforcement point '${key}'`, path, unknownNameHint(hostName, [...this.hosts.keys()]), true);
+        else this.err('CORDON003', `'${key}' is not an enforcement point`, path, `expected HOST:HOOK with HOOK one of ${HOOKS.join(', ')}`, true);
+        continue;
+      }
+      const host = this.hosts.get(hostName)!;
+      if ((hook === 'guest-in' || hook === 'guest-out') && !host.nics.some((n) => n.port !== undefined)) {
+        this.err('CORDON016', `'${key}': host '${hostName}' has no port on a bridge of a managed hypervisor, so it has no per-guest firewall`, path, undefined, true);
+        continue;
+      }
+      const rules = (fw.rules ?? []).map((r, i) => this.resolveHandRule(model, r, [...path, 'rules', i]));
+      out.set(key, {
+        point: key,
+        host: hostName,
+        hook: hook as Hook,
+        policy: fw.policy ?? 'accept',
+        rules,
+        origin: this.origin(fw.policy !== undefined ? [...path, 'policy'] : path, `${key} policy ${fw.policy ?? 'accept'}${fw.policy === undefined ? ' (Linux default)' : ''}`),
+      });
+    }
+    return out;
+  }
+
+  private resolveHandRule(model: Model, r: FirewallRuleSpecT, path: PathSeg[]): HandRule {
+    const src = r.from !== undefined ? targetsAddrs(model, this.refsAt(r.from, [...path, 'from'])) : undefined;
+    const dst = r.to !== undefined ? targetsAddrs(model, this.refsAt(r.to, [...path, 'to'])) : undefined;
+    const flows = r.ports !== undefined ? (this.parsePorts(r.ports, [...path, 'ports']) ?? ALL_FLOWS) : ALL_FLOWS;
+    const bits = [r.action.toUpperCase()];
+    if (r.iif) bits.push(`-i ${r.iif}`);
+    if (r.oif) bits.push(`-o ${r.oif}`);
+    if (r.from !== undefined) bits.push(`from ${refText(r.from)}`);
+    if (r.to !== undefined) bits.push(`to ${refText(r.to)}`);
+    if (r.ports !== undefined) bits.push(portsText(r.ports));
+    if (r.state) bits.push(`state ${r.state}`);
+    return {
+      action: r.action,
+      src,
+      dst,
+      flows,
+      iif: r.iif,
+      oif: r.oif,
+      state: r.state,
+      log: r.log ?? false,
+      origin: this.origin(path, r.comment ? `${bits.join(' ')} (${r.comment})` : bits.join(' ')),
+    };
+  }
+}
+
+function refText(r: string | string[]): string {
+  return Array.isArray(r) ? `[${r.join(', ')}]` : r;
+}
+
+function portsText(p: string | number | (string | number)[]): string {
+  return Array.isArray(p) ? p.join(',') : String(p);
+}

@@ -1,0 +1,194 @@
+/**
+ * The resolved model: names checked, addresses parsed, defaults filled in. Nothing that has a
+ * default is optional here; `undefined` only ever means "there is none" (no gateway, no id).
+ */
+import type { AddrRange, Cidr } from '../util/ip.js';
+import type { FlowSet } from '../util/flows.js';
+import type { RangeSet } from '../util/rangeset.js';
+
+/** Where something was said: the spec file, position, JSON path and the words of the rule. */
+export interface Origin {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  readonly path: string;
+  /** The rule or setting in the user's own words, e.g. `allow agentfarm → ollama.api`. */
+  readonly text: string;
+}
+
+export type HostKind = 'hypervisor' | 'router' | 'server' | 'vm' | 'container' | 'sandbox' | 'peer';
+export type EgressMode = 'isolated' | 'filtered' | 'vpn-only' | 'open';
+export type NetworkEgress = 'none' | 'nat' | 'routed';
+
+/** Hosts cordon assumes may turn adversarial (DESIGN.md threat model). */
+export const UNTRUSTED_KINDS: ReadonlySet<HostKind> = new Set(['vm', 'container', 'sandbox', 'peer']);
+export const GUEST_KINDS: ReadonlySet<HostKind> = new Set(['vm', 'container', 'sandbox']);
+
+export interface Network {
+  readonly name: string;
+  readonly kind: 'network';
+  readonly cidr: Cidr;
+  readonly range: AddrRange;
+  /** Default-route address for guests; undefined = none. */
+  readonly gateway: number | undefined;
+  readonly egress: NetworkEgress;
+  /** Kernel name of the bridge. */
+  readonly bridge: string;
+  /** The managed host whose bridge this is (filters traffic between its ports); undefined = a plain segment. */
+  readonly owner: string | undefined;
+  readonly origin: Origin;
+}
+
+export interface Tunnel {
+  readonly name: string;
+  readonly kind: 'tunnel';
+  readonly cidr: Cidr;
+  readonly range: AddrRange;
+  readonly server: string;
+  readonly listen: number;
+  /** Address peers send their UDP transport to. */
+  readonly endpoint: number;
+  readonly ifname: string;
+  readonly origin: Origin;
+}
+
+export type Segment = Network | Tunnel;
+
+export interface Nic {
+  /** Network or tunnel name; `internet` for a public address. */
+  readonly segment: string;
+  readonly address: number;
+  /** Interface name inside the host (for the bridge owner: the bridge; for a tunnel: its ifname). */
+  readonly ifname: string;
+  /** Host-side bridge port (tap101i0) when the segment is owned by another host; else undefined. */
+  readonly port: string | undefined;
+}
+
+export type DefaultRoute =
+  | { readonly kind: 'gateway'; readonly via: number; readonly segment: string }
+  | { readonly kind: 'tunnel'; readonly tunnel: string }
+  | { readonly kind: 'uplink'; readonly ifname: string }
+  | { readonly kind: 'none' };
+
+export interface Route {
+  readonly to: Cidr;
+  readonly range: AddrRange;
+  readonly via: { readonly kind: 'gateway'; readonly address: number; readonly segment: string } | { readonly kind: 'tunnel'; readonly tunnel: string };
+}
+
+export interface Host {
+  readonly name: string;
+  readonly kind: HostKind;
+  readonly id: number | undefined;
+  /** Untrusted hosts may have root and ignore their own firewall, routes and addresses. */
+  readonly trusted: boolean;
+  /** cordon compiles the policy into this host's own firewall. */
+  readonly managed: boolean;
+  readonly nics: readonly Nic[];
+  /** True for peers that sit somewhere on the internet with no declared network. */
+  readonly roaming: boolean;
+  readonly services: ReadonlyMap<string, FlowSet>;
+  readonly egress: EgressMode;
+  readonly defaultRoute: DefaultRoute;
+  readonly routes: readonly Route[];
+  readonly forward: boolean;
+  /** Physical uplink name when this host routes to the internet itself. */
+  readonly uplink: string | undefined;
+  /** For vpn-only hosts: the tunnel all traffic must use. */
+  readonly vpnTunnel: string | undefined;
+  /** Per-guest (host-side) firewall present. */
+  readonly guestFirewall: boolean;
+  /** The host's own firewall present (in-guest for guests). */
+  readonly localFirewall: boolean;
+  readonly antiSpoof: boolean;
+  readonly control: readonly Target[];
+  readonly origin: Origin;
+}
+
+/** What a reference in the spec points at, after names are resolved (groups are flattened). */
+export type Target =
+  | { readonly kind: 'host'; readonly host: string; readonly name: string }
+  | { readonly kind: 'service'; readonly host: string; readonly service: string; readonly flows: FlowSet; readonly name: string }
+  | { readonly kind: 'network'; readonly network: string; readonly name: string }
+  | { readonly kind: 'cidr'; readonly range: AddrRange; readonly name: string }
+  | { readonly kind: 'internet'; readonly name: 'internet' }
+  | { readonly kind: 'lan'; readonly name: 'lan' }
+  | { readonly kind: 'any'; readonly name: 'any' };
+
+export interface PolicyRule {
+  readonly index: number;
+  readonly action: 'allow' | 'deny';
+  readonly from: readonly Target[];
+  readonly to: readonly Target[];
+  /** Explicit ports; undefined = the services' own ports, or any. */
+  readonly ports: FlowSet | undefined;
+  readonly log: boolean;
+  readonly rate: string | undefined;
+  readonly comment: string | undefined;
+  readonly origin: Origin;
+}
+
+export type Assume = 'configured' | 'compromised';
+
+export interface Expectation {
+  readonly index: number;
+  readonly from: Target;
+  readonly to: Target;
+  /** undefined = "any flow at all". */
+  readonly flows: FlowSet | undefined;
+  readonly verdict: 'allow' | 'deny';
+  readonly assume: readonly Assume[];
+  readonly comment: string | undefined;
+  readonly origin: Origin;
+}
+
+export interface Invariants {
+  readonly noInternet: boolean;
+  readonly vpnOnly: boolean;
+  readonly noVmToVm: boolean;
+  readonly noVmToHost: boolean;
+  readonly origin: Origin;
+}
+
+export interface HandRule {
+  readonly action: 'accept' | 'drop' | 'reject';
+  /** undefined = any. */
+  readonly src: RangeSet | undefined;
+  readonly dst: RangeSet | undefined;
+  readonly flows: FlowSet;
+  readonly iif: string | undefined;
+  readonly oif: string | undefined;
+  readonly state: 'new' | 'established' | undefined;
+  readonly log: boolean;
+  readonly origin: Origin;
+}
+
+export interface HandFirewall {
+  readonly point: string;
+  readonly host: string;
+  readonly hook: Hook;
+  readonly policy: 'accept' | 'drop';
+  readonly rules: readonly HandRule[];
+  readonly origin: Origin;
+}
+
+export const HOOKS = ['input', 'output', 'forward', 'guest-in', 'guest-out'] as const;
+export type Hook = (typeof HOOKS)[number];
+
+export interface Model {
+  readonly file: string;
+  readonly hash: string;
+  readonly networks: ReadonlyMap<string, Network>;
+  readonly tunnels: ReadonlyMap<string, Tunnel>;
+  readonly hosts: ReadonlyMap<string, Host>;
+  readonly groups: ReadonlyMap<string, readonly Target[]>;
+  readonly policy: readonly PolicyRule[];
+  readonly expectations: readonly Expectation[];
+  readonly invariants: Invariants;
+  readonly firewalls: ReadonlyMap<string, HandFirewall>;
+  /** Address ranges of the built-in `internet` and `lan` endpoints for this model. */
+  readonly internet: RangeSet;
+  readonly lan: RangeSet;
+  /** Names referenced anywhere (for unused-group/service lint). */
+  readonly used: { readonly groups: ReadonlySet<string>; readonly services: ReadonlySet<string> };
+}

@@ -1,0 +1,209 @@
+/**
+ * Reads a spec file: YAML with source positions, then the zod schema. Errors come back as
+ * diagnostics located at FILE:LINE:COL with the JSON path of the offending value.
+ */
+import { readFileSync } from 'node:fs';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { diag, type Diagnostic } from '../diag/diagnostic.js';
+import { closest } from '../util/suggest.js';
+import { SpecSchema, type Spec } from './schema.js';
+
+export type PathSeg = string | number;
+
+/** Looks up source positions of values (and of keys) by their path in the document. */
+export class SourceMap {
+  constructor(
+    readonly file: string,
+    readonly text: string,
+    private readonly doc: Document | undefined,
+    private readonly lines: LineCounter,
+  ) {}
+
+  /** Position of the value at `path`, or of its nearest existing ancestor. `key` points at the key instead. */
+  pos(path: readonly PathSeg[], key = false): { file: string; line: number; col: number; path: string } {
+    const at = { file: this.file, path: formatPath(path) };
+    if (!this.doc) return { ...at, line: 0, col: 0 };
+    for (let n = path.length; n >= 0; n--) {
+      const node = this.nodeAt(path.slice(0, n), key && n === path.length);
+      const offset = node?.range?.[0];
+      if (offset !== undefined) {
+        const p = this.lines.linePos(offset);
+        return { ...at, line: p.line, col: p.col };
+      }
+    }
+    return { ...at, line: 1, col: 1 };
+  }
+
+  private nodeAt(path: readonly PathSeg[], wantKey: boolean): Node | undefined {
+    let node: unknown = this.doc?.contents;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i];
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) return undefined;
+        node = wantKey && i === path.length - 1 ? pair.key : pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        node = node.items[seg];
+      } else {
+        return undefined;
+      }
+    }
+    return node as Node | undefined;
+  }
+}
+
+export function formatPath(path: readonly PathSeg[]): string {
+  let s = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') s += `[${seg}]`;
+    else s += s === '' ? seg : `.${seg}`;
+  }
+  return s;
+}
+
+export interface ParsedSpec {
+  readonly spec: Spec;
+  readonly source: SourceMap;
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly value: ParsedSpec; readonly diagnostics: readonly Diagnostic[] }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly source?: SourceMap };
+
+export function readSpecFile(file: string): ParseResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.message;
+    return { ok: false, diagnostics: [diag('CORDON001', 'error', `cannot read spec: ${why}`, { file })] };
+  }
+  return parseSpecText(text, file);
+}
+
+export function parseSpecText(text: string, file = '<input>'): ParseResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const source = new SourceMap(file, text, doc, lines);
+  if (doc.errors.length > 0) {
+    const diagnostics = doc.errors.map((e) => {
+      const p = lines.linePos(e.pos[0]);
+      const msg = e.message.split('\n')[0] ?? e.message;
+      return diag('CORDON002', 'error', `YAML syntax error: ${msg}`, { file, line: p.line, col: p.col }, yamlHint(e.code));
+    });
+    return { ok: false, diagnostics, source };
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (data === null || data === undefined) {
+    return { ok: false, source, diagnostics: [diag('CORDON003', 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 })] };
+  }
+  const parsed = SpecSchema.safeParse(data);
+  if (!parsed.success) {
+    return { ok: false, source, diagnostics: parsed.error.issues.map((i) => issueToDiagnostic(i, source, data)) };
+  }
+  return { ok: true, value: { spec: parsed.data, source }, diagnostics: [] };
+}
+
+function yamlHint(code: string): string | undefined {
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return 'each key may appear once in a mapping';
+    case 'BAD_INDENT':
+    case 'MISSING_CHAR':
+      return 'check the indentation: YAML nests by spaces, never tabs';
+    case 'TAB_AS_INDENT':
+      return 'replace tabs with spaces';
+    default:
+      return undefined;
+  }
+}
+
+function issueToDiagnostic(issue: z.core.$ZodIssue, source: SourceMap, data: unknown): Diagnostic {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    const allowed = allowedKeysAt(path);
+    const near = allowed ? closest(key, allowed) : undefined;
+    return diag(
+      'CORDON003',
+      'error',
+      `unknown field '${key}'${path.length ? ` in ${formatPath(path)}` : ''}`,
+      source.pos([...path, key], true),
+      near ? `did you mean '${near}'?` : allowed ? `expected one of: ${allowed.join(', ')}` : undefined,
+    );
+  }
+  const where = source.pos(path, issue.code === 'invalid_key');
+  const got = describeValue(getAt(data, path));
+  let message: string;
+  switch (issue.code) {
+    case 'invalid_type':
+      message = got === 'nothing' ? `missing required field '${path[path.length - 1] ?? ''}' (${issue.expected})` : `expected ${issue.expected}, got ${got}`;
+      break;
+    case 'invalid_value':
+      message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
+      break;
+    case 'invalid_union':
+      message = unionMessage(path, got);
+      break;
+    default:
+      message = `${issue.message}${got !== 'nothing' ? ` (got ${got})` : ''}`;
+  }
+  return diag('CORDON003', 'error', message, where);
+}
+
+function unionMessage(path: readonly PathSeg[], got: string): string {
+  const top = path[0];
+  if (top === 'policy') return `a policy rule must be { allow: {from, to, …} } or { deny: {from, to, …} }, got ${got}`;
+  if (path.includes('nics')) return `a nic is an address string or { address, ifname?, port? }, got ${got}`;
+  if (path[path.length - 1] === 'ports' || path.includes('services')) return `expected a port item (tcp/80, udp/53, icmp, any) or a list of them, got ${got}`;
+  return `value fits none of the allowed forms, got ${got}`;
+}
+
+function getAt(data: unknown, path: readonly PathSeg[]): unknown {
+  let cur = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[seg as string];
+  }
+  return cur;
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  return `${typeof v} ${String(v)}`;
+}
+
+const SECTION_KEYS: Record<string, string[]> = {
+  '': ['version', 'description', 'networks', 'hosts', 'tunnels', 'groups', 'policy', 'expect', 'invariants', 'firewalls'],
+  networks: ['cidr', 'gateway', 'egress', 'bridge', 'description'],
+  hosts: ['kind', 'id', 'nics', 'services', 'egress', 'gateway', 'routes', 'uplink', 'forward', 'managed', 'via', 'address', 'tunnel', 'control', 'firewall', 'description'],
+  tunnels: ['server', 'listen', 'cidr', 'endpoint', 'ifname', 'description'],
+  rule: ['from', 'to', 'ports', 'log', 'rate', 'comment'],
+  expect: ['from', 'to', 'ports', 'verdict', 'assume', 'comment'],
+  invariants: ['no-internet', 'vpn-only', 'no-vm-to-vm', 'no-vm-to-host'],
+  firewall: ['guest', 'local', 'antiSpoof'],
+  firewalls: ['policy', 'rules', 'comment'],
+  fwrule: ['action', 'from', 'to', 'ports', 'iif', 'oif', 'state', 'log', 'comment'],
+};
+
+function allowedKeysAt(path: readonly PathSeg[]): string[] | undefined {
+  if (path.length === 0) return SECTION_KEYS[''];
+  const [top] = path;
+  if (top === 'networks' && path.length === 2) return SECTION_KEYS.networks;
+  if (top === 'hosts' && path.length === 2) return SECTION_KEYS.hosts;
+  if (top === 'hosts' && path[2] === 'firewall') return SECTION_KEYS.firewall;
+  if (top === 'tunnels' && path.length === 2) return SECTION_KEYS.tunnels;
+  if (top === 'policy' && path.length === 3) return SECTION_KEYS.rule;
+  if (top === 'policy' && path.length === 2) return ['allow', 'deny'];
+  if (top === 'expect') return SECTION_KEYS.expect;
+  if (top === 'invariants') return SECTION_KEYS.invariants;
+  if (top === 'firewalls' && path.length === 2) return SECTION_KEYS.firewalls;
+  if (top === 'firewalls' && path.length === 4) return SECTION_KEYS.fwrule;
+  return undefined;
+}

@@ -1,0 +1,229 @@
+/**
+ * The user-facing schema of a cordon spec (cordon.yaml), version 1.
+ *
+ * This layer only says what shape a document has. Names are checked against each other, defaults
+ * are filled in and addresses are parsed in `model/resolve.ts`, which turns this into the resolved
+ * model where nothing defaulted is optional. Every field is `.describe()`d so `cordon schema` can
+ * emit a JSON Schema for editor completion.
+ */
+import { z } from 'zod';
+
+const Name = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a name: a letter, then letters, digits, "-" or "_"')
+  .describe('A name: a letter, then letters, digits, "-" or "_".');
+
+export const PortItem = z
+  .union([z.string(), z.number().int()])
+  .describe('A port item: tcp/80, udp/5000-5010, tcp/80,443, tcp (all tcp ports), udp, icmp or any. A bare number means tcp.');
+
+export const Ports = z
+  .union([PortItem, z.array(PortItem)])
+  .describe('One port item or a list of them.');
+
+/**
+ * A reference to something traffic can come from or go to: a host (`ollama`), a service of a host
+ * (`ollama.api`), a network (`vmbr1`), a group, a CIDR or address literal, or a built-in:
+ * `internet`, `lan` (the owner's physical LAN) and `any`.
+ */
+export const Ref = z.string().min(1).describe('host, host.service, network, group, CIDR, internet, lan or any');
+export const Refs = z.union([Ref, z.array(Ref).min(1)]).describe('One reference or a list of them.');
+
+export const NetworkSpec = z
+  .strictObject({
+    cidr: z.string().describe('The IPv4 prefix of the segment, e.g. 192.168.100.0/24.'),
+    gateway: z
+      .string()
+      .optional()
+      .describe('The router address guests use as their default route. Absent: guests get no default route.'),
+    egress: z
+      .enum(['none', 'nat', 'routed'])
+      .optional()
+      .describe('How the segment reaches the internet: none (isolated, the default), nat (masqueraded by its gateway), routed.'),
+    bridge: z.string().optional().describe('Kernel interface name of the bridge (default: the network name).'),
+    description: z.string().optional().describe('Free text.'),
+  })
+  .describe('An L2 segment: a bridge, a libvirt network, a Docker network.');
+
+export const NicSpec = z.union([
+  z.string().describe('The address of this host on that network or tunnel.'),
+  z
+    .strictObject({
+      address: z.string().describe('The address of this host on that network or tunnel.'),
+      ifname: z.string().optional().describe('Interface name inside the host (default eth0, eth1… in order).'),
+      port: z.string().optional().describe('Name of the host-side port on the bridge (default tap<ID>i<N> for VMs with an id).'),
+    })
+    .describe('An interface with its names spelled out.'),
+]);
+
+export const RouteSpec = z
+  .strictObject({
+    to: z.string().describe('Destination prefix.'),
+    via: z.string().describe('Next-hop address on a connected network, or a tunnel name.'),
+  })
+  .describe('A static route.');
+
+export const FirewallPlacement = z
+  .strictObject({
+    guest: z
+      .boolean()
+      .optional()
+      .describe('A per-guest firewall on the host side (Proxmox VM firewall, libvirt nwfilter). Default: true for vm/container/sandbox on a hypervisor network.'),
+    local: z
+      .boolean()
+      .optional()
+      .describe("The host's own firewall (input/output/forward in its kernel). For a guest this is an in-guest firewall: defence in depth only."),
+    antiSpoof: z
+      .boolean()
+      .optional()
+      .describe('The per-guest firewall drops packets whose source is not the guest\'s own address (ipfilter / clean-traffic). Default: true.'),
+  })
+  .describe('Where cordon enforces policy for this host.');
+
+export const HostSpec = z
+  .strictObject({
+    kind: z
+      .enum(['hypervisor', 'router', 'server', 'vm', 'container', 'sandbox', 'peer'])
+      .describe('What the host is. vm, container, sandbox and peer are untrusted workloads; hypervisor, router and server are managed.'),
+    id: z.number().int().nonnegative().optional().describe('VM or container id (Proxmox vmid), used in generated names.'),
+    nics: z
+      .record(z.string(), NicSpec)
+      .optional()
+      .describe('Interfaces: network or tunnel name → address. The key `internet` places the host on the internet at a public address.'),
+    services: z.record(Name, Ports).optional().describe('Services offered: name → ports, e.g. api: tcp/11434.'),
+    egress: z
+      .enum(['isolated', 'filtered', 'vpn-only', 'open'])
+      .optional()
+      .describe('Egress mode: isolated (nothing out), filtered (the policy decides; default), vpn-only (only through its tunnel, fail-closed), open (anything).'),
+    gateway: z
+      .union([z.string(), z.literal(false)])
+      .optional()
+      .describe("Default route: an address on a connected network, or false for none. Default: its first network's gateway."),
+    routes: z.array(RouteSpec).optional().describe('Extra static routes.'),
+    uplink: z
+      .string()
+      .optional()
+      .describe('Name of the physical uplink (e.g. enp1s0): this host routes to the internet through it.'),
+    forward: z.boolean().optional().describe('Whether the host forwards packets (default: true for hypervisor and router).'),
+    managed: z
+      .boolean()
+      .optional()
+      .describe('cordon enforces policy in this host\'s own firewall (default: true for hypervisor, router and server). A home router you do not control is managed: false.'),
+    via: z.string().optional().describe('For a peer: the tunnel it connects through (shorthand for a nic on it).'),
+    address: z.string().optional().describe('For a peer with `via`: its address inside the tunnel.'),
+    tunnel: z.string().optional().describe('For vpn-only: the tunnel all traffic must use (default: the only tunnel the host is on).'),
+    control: z
+      .array(Ref)
+      .optional()
+      .describe('Control channels this guest may use to reach managed hosts (host.service), exempt from no-vm-to-host.'),
+    firewall: FirewallPlacement.optional(),
+    description: z.string().optional().describe('Free text.'),
+  })
+  .describe('Anything with interfaces.');
+
+export const TunnelSpec = z
+  .strictObject({
+    server: Name.describe('The host that runs the tunnel server (listens).'),
+    listen: z.number().int().min(1).max(65535).optional().describe('UDP listen port (default 51820).'),
+    cidr: z.string().describe('Addresses inside the tunnel.'),
+    endpoint: z
+      .string()
+      .optional()
+      .describe("Address peers connect to (default: the server's internet address, else its uplink)."),
+    ifname: z.string().optional().describe('Kernel interface name (default: the tunnel name).'),
+    description: z.string().optional().describe('Free text.'),
+  })
+  .describe('A WireGuard interface with its peers (hosts with a nic on it).');
+
+export const RuleBody = z
+  .strictObject({
+    from: Refs,
+    to: Refs,
+    ports: Ports.optional().describe('Ports; default: the services named in `to`, else any.'),
+    log: z.boolean().optional().describe('Log matches (rate-limited).'),
+    rate: z
+      .string()
+      .regex(/^\d+\/(second|minute|hour)$/, 'a rate like 10/minute')
+      .optional()
+      .describe('Rate limit for new connections, e.g. 10/minute.'),
+    comment: z.string().optional().describe('Why this rule exists; carried into rendered configs.'),
+  })
+  .describe('The body of a policy rule.');
+
+export const PolicyRuleSpec = z.union([
+  z.strictObject({ allow: RuleBody }).describe('Allow these flows.'),
+  z.strictObject({ deny: RuleBody }).describe('Deny these flows (earlier rules win).'),
+]);
+
+export const ExpectSpec = z
+  .strictObject({
+    from: Ref,
+    to: Ref,
+    ports: Ports.optional().describe('Flows checked; default: any flow at all.'),
+    verdict: z.enum(['allow', 'deny']).describe('allow: every listed flow passes. deny: none does.'),
+    assume: z
+      .enum(['configured', 'compromised', 'both'])
+      .optional()
+      .describe('Which view to check: configured, compromised or both (default: both for deny, configured for allow).'),
+    comment: z.string().optional().describe('Where the expectation comes from, e.g. the seed step it encodes.'),
+  })
+  .describe('A fact that must hold.');
+
+export const InvariantsSpec = z
+  .strictObject({
+    'no-internet': z.boolean().optional().describe('Isolated hosts and hosts only on egress:none networks never reach the internet (default on).'),
+    'vpn-only': z.boolean().optional().describe('vpn-only hosts reach nothing except through their tunnel (default on).'),
+    'no-vm-to-vm': z.boolean().optional().describe('Guests reach other guests only where a rule names both (default on).'),
+    'no-vm-to-host': z.boolean().optional().describe('Guests reach managed hosts only on named control channels or rules naming the host (default on).'),
+  })
+  .describe('Built-in properties, judged with the guest assumed compromised.');
+
+export const FirewallRuleSpec = z
+  .strictObject({
+    action: z.enum(['accept', 'drop', 'reject']),
+    from: Refs.optional().describe('Source match (default any).'),
+    to: Refs.optional().describe('Destination match (default any).'),
+    ports: Ports.optional().describe('Protocol/port match (default any).'),
+    iif: z.string().optional().describe('Input interface name.'),
+    oif: z.string().optional().describe('Output interface name.'),
+    state: z.enum(['new', 'established']).optional().describe('Connection state match.'),
+    log: z.boolean().optional(),
+    comment: z.string().optional(),
+  })
+  .describe('One hand-written rule.');
+
+export const FirewallSpec = z
+  .strictObject({
+    policy: z.enum(['accept', 'drop']).optional().describe('Chain default when no rule matches (default accept, as Linux ships).'),
+    rules: z.array(FirewallRuleSpec).optional(),
+    comment: z.string().optional(),
+  })
+  .describe('A hand-written chain at one enforcement point, taken as-is instead of compiling the policy there.');
+
+export const SpecSchema = z
+  .strictObject({
+    version: z.literal(1).describe('Spec format version; 1.'),
+    description: z.string().optional(),
+    networks: z.record(Name, NetworkSpec).optional(),
+    hosts: z.record(Name, HostSpec).optional(),
+    tunnels: z.record(Name, TunnelSpec).optional(),
+    groups: z.record(Name, z.array(Ref)).optional().describe('Named sets of hosts, networks, services or other groups.'),
+    policy: z.array(PolicyRuleSpec).optional().describe('Ordered rules; first match wins; default deny.'),
+    expect: z.array(ExpectSpec).optional(),
+    invariants: InvariantsSpec.optional(),
+    firewalls: z
+      .record(z.string(), FirewallSpec)
+      .optional()
+      .describe('Hand-written chains keyed by enforcement point (HOST:forward|input|output|guest-in|guest-out).'),
+  })
+  .describe('A cordon spec.');
+
+export type Spec = z.infer<typeof SpecSchema>;
+export type NetworkSpecT = z.infer<typeof NetworkSpec>;
+export type HostSpecT = z.infer<typeof HostSpec>;
+export type TunnelSpecT = z.infer<typeof TunnelSpec>;
+export type PolicyRuleSpecT = z.infer<typeof PolicyRuleSpec>;
+export type RuleBodyT = z.infer<typeof RuleBody>;
+export type ExpectSpecT = z.infer<typeof ExpectSpec>;
+export type FirewallSpecT = z.infer<typeof FirewallSpec>;
+export type FirewallRuleSpecT = z.infer<typeof FirewallRuleSpec>;

@@ -1,0 +1,110 @@
+/**
+ * IPv4 addresses as unsigned 32-bit numbers and ranges of them.
+ * cordon models IPv4 only; IPv6 input is refused with a diagnostic rather than silently ignored.
+ */
+
+/** An inclusive range of IPv4 addresses, both ends as unsigned 32-bit integers. */
+export interface AddrRange {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+export interface Cidr {
+  readonly addr: number;
+  readonly len: number;
+}
+
+export const ALL_ADDRS: AddrRange = { lo: 0, hi: 0xffffffff };
+
+const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Parses a dotted-quad address; returns undefined when it is not one. */
+export function parseIPv4(text: string): number | undefined {
+  const m = IPV4_RE.exec(text.trim());
+  if (!m) return undefined;
+  let n = 0;
+  for (let i = 1; i <= 4; i++) {
+    const octet = Number(m[i]);
+    if (octet > 255 || (m[i]!.length > 1 && m[i]!.startsWith('0'))) return undefined;
+    n = n * 256 + octet;
+  }
+  return n;
+}
+
+/** Parses `a.b.c.d/len` (or a bare address, taken as /32). Host bits must be zero when `strict`. */
+export function parseCidr(text: string, strict = true): Cidr | undefined {
+  const [a, l, ...rest] = text.trim().split('/');
+  if (rest.length > 0 || a === undefined) return undefined;
+  const addr = parseIPv4(a);
+  if (addr === undefined) return undefined;
+  let len = 32;
+  if (l !== undefined) {
+    if (!/^\d{1,2}$/.test(l)) return undefined;
+    len = Number(l);
+    if (len > 32) return undefined;
+  }
+  const net = networkOf(addr, len);
+  if (strict && net !== addr) return undefined;
+  return { addr: net, len };
+}
+
+export function maskOf(len: number): number {
+  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+}
+
+export function networkOf(addr: number, len: number): number {
+  return (addr & maskOf(len)) >>> 0;
+}
+
+export function cidrRange(c: Cidr): AddrRange {
+  const lo = networkOf(c.addr, c.len);
+  const hi = (lo + (len2size(c.len) - 1)) >>> 0;
+  return { lo, hi };
+}
+
+function len2size(len: number): number {
+  return 2 ** (32 - len);
+}
+
+export function formatIPv4(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+export function formatCidr(c: Cidr): string {
+  return `${formatIPv4(c.addr)}/${c.len}`;
+}
+
+export function inRange(addr: number, r: AddrRange): boolean {
+  return addr >= r.lo && addr <= r.hi;
+}
+
+export function rangesOverlap(a: AddrRange, b: AddrRange): boolean {
+  return a.lo <= b.hi && b.lo <= a.hi;
+}
+
+/** Splits an inclusive range into the minimal list of CIDR blocks covering exactly it. */
+export function rangeToCidrs(r: AddrRange): Cidr[] {
+  const out: Cidr[] = [];
+  let lo = r.lo;
+  while (lo <= r.hi) {
+    let len = 32;
+    // Grow the block while it stays aligned and inside the range.
+    while (len > 0) {
+      const size = len2size(len - 1);
+      if (lo % size !== 0 || lo + size - 1 > r.hi) break;
+      len--;
+    }
+    out.push({ addr: lo, len });
+    lo = lo + len2size(len);
+    if (lo > 0xffffffff) break;
+  }
+  return out;
+}
+
+/** Formats a range as compactly as possible: a single address, a CIDR, or a `lo-hi` span. */
+export function formatRange(r: AddrRange): string {
+  if (r.lo === r.hi) return formatIPv4(r.lo);
+  const cidrs = rangeToCidrs(r);
+  if (cidrs.length === 1) return formatCidr(cidrs[0]!);
+  return `${formatIPv4(r.lo)}-${formatIPv4(r.hi)}`;
+}

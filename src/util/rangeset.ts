@@ -1,0 +1,112 @@
+/**
+ * Sets of integers held as sorted, disjoint, non-adjacent inclusive ranges.
+ * Used for address sets (0..2^32-1) and port sets (0..65535); every operation returns a
+ * normalised set so equality is structural.
+ */
+
+export type Span = readonly [number, number];
+export type RangeSet = readonly Span[];
+
+export const EMPTY: RangeSet = [];
+
+export function span(lo: number, hi: number): RangeSet {
+  return lo <= hi ? [[lo, hi]] : EMPTY;
+}
+
+/** Sorts and merges overlapping or adjacent spans. */
+export function normalize(spans: Iterable<Span>): RangeSet {
+  const arr = [...spans].filter(([a, b]) => a <= b).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of arr) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) {
+      if (hi > last[1]) last[1] = hi;
+    } else {
+      out.push([lo, hi]);
+    }
+  }
+  return out;
+}
+
+export function union(a: RangeSet, b: RangeSet): RangeSet {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  return normalize([...a, ...b]);
+}
+
+export function intersect(a: RangeSet, b: RangeSet): RangeSet {
+  const out: [number, number][] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const [alo, ahi] = a[i]!;
+    const [blo, bhi] = b[j]!;
+    const lo = Math.max(alo, blo);
+    const hi = Math.min(ahi, bhi);
+    if (lo <= hi) out.push([lo, hi]);
+    if (ahi < bhi) i++;
+    else j++;
+  }
+  return out;
+}
+
+/** a minus b. */
+export function subtract(a: RangeSet, b: RangeSet): RangeSet {
+  if (b.length === 0 || a.length === 0) return a;
+  const out: [number, number][] = [];
+  let j = 0;
+  for (const [alo, ahi] of a) {
+    let lo = alo;
+    while (j < b.length && b[j]![1] < lo) j++;
+    let k = j;
+    while (k < b.length && b[k]![0] <= ahi) {
+      const [blo, bhi] = b[k]!;
+      if (blo > lo) out.push([lo, Math.min(ahi, blo - 1)]);
+      lo = Math.max(lo, bhi + 1);
+      if (lo > ahi) break;
+      k++;
+    }
+    if (lo <= ahi) out.push([lo, ahi]);
+  }
+  return out;
+}
+
+export function complement(a: RangeSet, universe: Span): RangeSet {
+  return subtract([universe], a);
+}
+
+export function isEmpty(a: RangeSet): boolean {
+  return a.length === 0;
+}
+
+export function contains(a: RangeSet, x: number): boolean {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const [s, e] = a[mid]!;
+    if (x < s) hi = mid - 1;
+    else if (x > e) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+/** True when every element of b is in a. */
+export function covers(a: RangeSet, b: RangeSet): boolean {
+  return subtract(b, a).length === 0;
+}
+
+export function equal(a: RangeSet, b: RangeSet): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]![0] !== b[i]![0] || a[i]![1] !== b[i]![1]) return false;
+  }
+  return true;
+}
+
+export function size(a: RangeSet): number {
+  let n = 0;
+  for (const [lo, hi] of a) n += hi - lo + 1;
+  return n;
+}
