@@ -1,0 +1,28 @@
+/** `cordon check FILE…`: parse, resolve and compile; report every problem with its location. */
+import type { Command } from 'commander';
+import { loadModel } from '../../model/load.js';
+import { compile } from '../../ir/compile.js';
+import { EXIT, printDiagnostics, printJson } from '../io.js';
+import type { Diagnostic } from '../../diag/diagnostic.js';
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('validate spec files: schema, names, addresses, overlaps, ports, group cycles')
+    .argument('<files...>', 'spec files (YAML)')
+    .option('--json', 'print diagnostics as JSON')
+    .action((files: string[], opts: { json?: boolean }) => {
+      const all: { file: string; ok: boolean; diagnostics: Diagnostic[] }[] = [];
+      for (const file of files) {
+        const r = loadModel(file);
+        const ds = [...r.diagnostics, ...(r.model ? compile(r.model).diagnostics : [])];
+        all.push({ file, ok: r.model !== undefined, diagnostics: ds });
+        if (!opts.json) {
+          printDiagnostics(ds, r.source);
+          if (r.model) process.stdout.write(`${file}: ok (${r.model.hosts.size} hosts, ${r.model.networks.size} networks, ${r.model.tunnels.size} tunnels, ${r.model.policy.length} rules)\n`);
+        }
+      }
+      if (opts.json) printJson(all);
+      process.exitCode = all.every((x) => x.ok) ? EXIT.ok : EXIT.invalid;
+    });
+}

@@ -1,0 +1,6 @@
+/** `cordon diff` (being written). */
+import type { Command } from 'commander';
+
+export function registerDiff(program: Command): void {
+  void program;
+}

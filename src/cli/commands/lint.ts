@@ -1,0 +1,6 @@
+/** `cordon lint` (being written). */
+import type { Command } from 'commander';
+
+export function registerLint(program: Command): void {
+  void program;
+}

@@ -1,0 +1,25 @@
+/** `cordon matrix FILE`: all-pairs reachability. */
+import type { Command } from 'commander';
+import { computeMatrix } from '../../verify/matrix.js';
+import { matrixToJson, matrixToList, matrixToTable } from '../../report/matrix.js';
+import { loadIr, parseAssume, printJson, useColor } from '../io.js';
+
+export function registerMatrix(program: Command): void {
+  program
+    .command('matrix')
+    .description('all-pairs reachability: for every source and destination, the protocols and ports allowed')
+    .argument('<file>', 'spec file')
+    .option('--assume <view>', 'configured (as written) or compromised (guests adversarial)', 'configured')
+    .option('--json', 'complete JSON: every allowed pair with its port ranges')
+    .option('--list', 'one line per allowed pair instead of a table')
+    .action((file: string, opts: { assume?: string; json?: boolean; list?: boolean }) => {
+      const assume = parseAssume(opts.assume);
+      const ir = loadIr(file, { quietWarnings: opts.json });
+      const m = computeMatrix(ir, assume);
+      if (opts.json) return printJson({ file, ...matrixToJson(m) });
+      const color = useColor();
+      const table = matrixToTable(m, color);
+      const wide = table.split('\n')[0]!.replace(/\x1b\[[0-9;]*m/g, '').length > (process.stdout.columns ?? 120);
+      process.stdout.write(`${opts.list || wide ? matrixToList(m, color) : table}\n`);
+    });
+}
