@@ -13,6 +13,7 @@ import { registerLint } from './commands/lint.js';
 import { registerDiff } from './commands/diff.js';
 import { registerGen } from './commands/gen.js';
 import { registerSchema } from './commands/schema.js';
+import { registerRender } from './commands/render.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerLint(program);
   registerDiff(program);
   registerGen(program);
+  registerRender(program);
   registerSchema(program);
   program.addHelpText(
     'after',

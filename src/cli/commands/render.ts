@@ -1,0 +1,61 @@
+/** `cordon render FILE --target T [--host H] [--out DIR]`. */
+import type { Command } from 'commander';
+import { findRenderer, RENDERERS } from '../../render/registry.js';
+import { writeRendered } from '../../render/write.js';
+import { unknownNameHint } from '../../util/suggest.js';
+import { EXIT, ExitError, loadIr, printDiagnostics, printJson } from '../io.js';
+
+function collectParam(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function registerRender(program: Command): void {
+  program
+    .command('render')
+    .description('write the configs for a target (nftables, …) from the spec; --target list shows targets')
+    .argument('[file]', 'spec file')
+    .requiredOption('-t, --target <name>', 'render target, or "list"')
+    .option('--host <name>', 'only the files for this host')
+    .option('-o, --out <dir>', 'write files under DIR (default: print to stdout)')
+    .option('-p, --param <key=value>', 'target parameter (repeatable)', collectParam, [])
+    .option('--json', 'print {path, content} objects instead of text (secrets are redacted)')
+    .action((file: string | undefined, opts: { target: string; host?: string; out?: string; param: string[]; json?: boolean }) => {
+      if (opts.target === 'list') {
+        for (const r of RENDERERS) {
+          process.stdout.write(`${r.name.padEnd(12)} ${r.description}\n`);
+          for (const p of r.params) process.stdout.write(`${''.padEnd(14)}-p ${p.name}=…  ${p.description} (default ${p.default})\n`);
+        }
+        return;
+      }
+      const r = findRenderer(opts.target);
+      if (!r) throw new ExitError(EXIT.invalid, `unknown target '${opts.target}' (${unknownNameHint(opts.target, RENDERERS.map((x) => x.name))})`);
+      if (!file) throw new ExitError(EXIT.invalid, 'render needs a spec file');
+      const params = new Map<string, string>();
+      for (const kv of opts.param) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new ExitError(EXIT.invalid, `--param '${kv}': expected KEY=VALUE`);
+        const key = kv.slice(0, eq);
+        if (!r.params.some((p) => p.name === key)) throw new ExitError(EXIT.invalid, `target ${r.name} has no parameter '${key}' (${unknownNameHint(key, r.params.map((p) => p.name))})`);
+        params.set(key, kv.slice(eq + 1));
+      }
+      const ir = loadIr(file);
+      if (opts.host !== undefined && !ir.model.hosts.has(opts.host)) throw new ExitError(EXIT.invalid, `--host: unknown host '${opts.host}' (${unknownNameHint(opts.host, [...ir.model.hosts.keys()])})`);
+      const result = r.render(ir, { host: opts.host, params });
+      printDiagnostics(result.diagnostics, undefined);
+      if (result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(EXIT.failed, `target ${r.name} cannot express this spec`);
+      if (opts.out) {
+        const written = writeRendered(opts.out, result.files);
+        for (const w of written) process.stderr.write(`wrote ${w}\n`);
+      } else if (opts.json) {
+        printJson(result.files.map((f) => ({ path: f.path, secret: f.secret, content: f.secret ? '<redacted: write with --out>' : f.content })));
+      } else {
+        for (const f of result.files) {
+          if (f.secret) {
+            process.stdout.write(`# ==> ${f.path} (secret: not printed; use --out DIR to write it 0600)\n`);
+            continue;
+          }
+          process.stdout.write(`# ==> ${f.path}\n${f.content}`);
+        }
+      }
+    });
+}

@@ -1,0 +1,259 @@
+/**
+ * nftables target: one file per enforcing host (`HOST/cordon.nft`), loaded atomically with
+ * `nft -f`, holding one table per enforcement point. Runs of rules with one verdict become
+ * concatenated interval sets (src . dst . l4proto . dport), so the kernel does one lookup where
+ * a naive rule set walks thousands of rules. Guests' bridge ports are turned into packet marks by
+ * a bridge-family table, because a forward-hook rule only sees the bridge, not the port.
+ */
+import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import type { Chain, Ir, IrRule } from '../../ir/types.js';
+import type { Model } from '../../model/types.js';
+import { formatIPv4, rangeToCidrs } from '../../util/ip.js';
+import { commented, Emitter, headerLines } from '../emit.js';
+import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
+import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Iv } from './boxes.js';
+import { markOf, portsTableName, tableName } from './names.js';
+
+export const nftablesRenderer: Renderer = {
+  name: 'nftables',
+  description: 'nftables rule sets, one atomic file per host (nft -f), sets instead of linear rules',
+  params: [],
+  render(ir: Ir, opts: RenderOptions): RenderResult {
+    const ds: Diagnostic[] = [];
+    const files: RenderedFile[] = [];
+    for (const host of enforcingHosts(ir)) {
+      if (opts.host !== undefined && opts.host !== host) continue;
+      files.push({ path: `${host}/cordon.nft`, content: renderHost(ir, host, ds), secret: false });
+    }
+    if (opts.host !== undefined && files.length === 0) {
+      ds.push(diag('CORDON004', 'error', `host '${opts.host}' enforces no cordon chain, so it gets no nftables file`, { file: ir.model.file }, `hosts with chains: ${enforcingHosts(ir).join(', ') || 'none'}`));
+    }
+    return { files, diagnostics: ds };
+  },
+};
+
+export function enforcingHosts(ir: Ir): string[] {
+  return [...new Set([...ir.chains.values()].map((c) => c.enforcedOn))].sort();
+}
+
+/** Every bridge port on a bridge this host owns, in a stable order, with its mark. */
+export function portMarks(model: Model, host: string): Map<string, string> {
+  const ports: string[] = [];
+  for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const n of h.nics) {
+      const net = model.networks.get(n.segment);
+      if (n.port && net?.owner === host) ports.push(n.port);
+    }
+  }
+  return new Map(ports.sort().map((p, i) => [p, markOf(i)]));
+}
+
+export function chainsOf(ir: Ir, host: string): Chain[] {
+  return [...ir.chains.values()].filter((c) => c.enforcedOn === host).sort((a, b) => a.point.localeCompare(b.point));
+}
+
+function renderHost(ir: Ir, host: string, ds: Diagnostic[]): string {
+  const e = new Emitter('\t');
+  const chains = chainsOf(ir, host);
+  const marks = portMarks(ir.model, host);
+  const usesMarks = marks.size > 0 && chains.some((c) => c.hook === 'guest-out' || c.rules.some((r) => r.match.inPort));
+  e.lines_(commented(headerLines(ir.model, `nftables rule set for ${host}: load with nft -f (atomic; replaces only cordon's tables).`), '# '));
+  e.line('# Bridged guest traffic is filtered in the inet forward hook: requires br_netfilter and');
+  e.line('# net.bridge.bridge-nf-call-iptables=1 on this host (cordon apply sets it).');
+  e.line('# IPv6 is not modelled by cordon: forwarded IPv6 is dropped, neighbour discovery is allowed.');
+  const tables = chains.map((c) => tableName(c.point));
+  if (usesMarks) tables.unshift(portsTableName(host));
+  e.gap();
+  e.line('# Replace cordon\'s tables atomically: create-if-missing, delete, define again.');
+  for (const t of tables) e.line(`table ${t.startsWith(portsTableName(host)) && usesMarks && t === portsTableName(host) ? 'bridge' : 'inet'} ${t} {}`);
+  for (const t of tables) e.line(`delete table ${usesMarks && t === portsTableName(host) ? 'bridge' : 'inet'} ${t}`);
+  if (usesMarks) {
+    e.gap();
+    e.block(`table bridge ${portsTableName(host)} {`, () => {
+      e.block('chain prerouting {', () => {
+        e.line('type filter hook prerouting priority -200; policy accept;');
+        e.line('# The port a frame enters by, as a mark: guests can forge addresses, not ports.');
+        for (const [port, mark] of marks) e.line(`iifname "${port}" meta mark set ${mark}`);
+      });
+    });
+  }
+  for (const c of chains) {
+    e.gap();
+    renderChain(e, ir, c, marks, ds);
+  }
+  return e.toString();
+}
+
+const HOOKS_OF: Record<Chain['hook'], readonly ('input' | 'output' | 'forward')[]> = {
+  input: ['input'],
+  output: ['output'],
+  forward: ['forward'],
+  'guest-out': ['forward', 'input'],
+  'guest-in': ['forward', 'output'],
+};
+
+function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnostic[]): void {
+  const host = ir.model.hosts.get(c.host)!;
+  e.block(`table inet ${tableName(c.point)} {`, () => {
+    e.line(`# enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default: ${c.policy} — ${c.policyOrigin.text}`);
+    const body = renderRules(ir, c, marks, ds);
+    for (const s of body.sets) {
+      e.block(`set ${s.name} {`, () => {
+        e.line(`type ${s.type}`);
+        e.line('flags interval');
+        e.line('counter');
+        e.block('elements = {', () => {
+          s.elements.forEach((el, i) => e.line(`${el}${i < s.elements.length - 1 ? ',' : ''}`));
+        });
+      });
+    }
+    e.block('chain rules {', () => {
+      for (const l of body.lines) e.line(l);
+    });
+    for (const hook of HOOKS_OF[c.hook]) {
+      e.block(`chain ${hook} {`, () => {
+        e.line(`type filter hook ${hook} priority 0; policy ${c.policy};`);
+        if (c.hook === 'guest-out') {
+          const own = host.nics.filter((n) => n.port && marks.has(n.port)).map((n) => marks.get(n.port!)!);
+          e.line(`meta mark != ${setOf(own)} accept comment "not from ${c.host}"`);
+        } else if (c.hook === 'guest-in') {
+          e.line('meta nfproto != ipv4 accept');
+          e.line(`ip daddr != ${setOf(host.nics.map((n) => formatIPv4(n.address)))} accept comment "not to ${c.host}"`);
+        } else if (hook !== 'forward') {
+          e.line('meta nfproto ipv6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept');
+        }
+        e.line('jump rules');
+        if (c.policy === 'drop') {
+          e.line(`limit rate 5/second burst 10 packets log prefix "${logPrefix(c.point, 'drop')}" level info`);
+          e.line('counter drop');
+        } else {
+          e.line('counter accept');
+        }
+      });
+    }
+  });
+}
+
+function setOf(items: readonly string[]): string {
+  return items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`;
+}
+
+function logPrefix(point: string, what: string): string {
+  // The kernel keeps at most 127 bytes of a log prefix.
+  return `cordon ${what} ${point} `.slice(0, 60);
+}
+
+interface NftSet {
+  name: string;
+  type: string;
+  elements: string[];
+}
+
+function bindingKey(r: IrRule): string {
+  const m = r.match;
+  return JSON.stringify([m.iif ?? null, m.oif ?? null, m.inPort ?? null, m.state ?? null]);
+}
+
+function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds: Diagnostic[], ir: Ir): string {
+  const m = r.match;
+  const parts: string[] = [];
+  if (m.iif) parts.push(`iifname ${setOf(m.iif.map((i) => `"${i}"`))}`);
+  if (m.oif) parts.push(`oifname ${setOf(m.oif.map((i) => `"${i}"`))}`);
+  if (m.inPort) {
+    const ms = m.inPort.map((p) => marks.get(p));
+    if (ms.some((x) => x === undefined)) {
+      ds.push(diag('CORDON012', 'error', `${point}: rule from "${r.origin.text}" matches bridge port(s) ${m.inPort.join(', ')} that this host does not own`, { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path }));
+    } else parts.push(`meta mark ${setOf(ms as string[])}`);
+  }
+  if (m.state === 'new') parts.push('ct state new');
+  return parts.join(' ');
+}
+
+function fmtAddr([lo, hi]: Iv): string {
+  if (lo === hi) return formatIPv4(lo);
+  const cidrs = rangeToCidrs({ lo, hi });
+  if (cidrs.length === 1) return `${formatIPv4(cidrs[0]!.addr)}/${cidrs[0]!.len}`;
+  return `${formatIPv4(lo)}-${formatIPv4(hi)}`;
+}
+
+function fmtProto([lo, hi]: Iv): string {
+  const name = (p: number): string => (p === PROTO_TCP ? 'tcp' : p === PROTO_UDP ? 'udp' : p === PROTO_ICMP ? 'icmp' : String(p));
+  return lo === hi ? name(lo) : `${lo}-${hi}`;
+}
+
+function fmtPort([lo, hi]: Iv): string {
+  return lo === hi ? String(lo) : `${lo}-${hi}`;
+}
+
+function verdictLines(r: IrRule, match: string, point: string): string[] {
+  const lines: string[] = [];
+  const lim = r.rate ? ` limit rate ${r.rate.replace('/', '/')}` : '';
+  if (r.log) lines.push(`${match} limit rate 5/second burst 10 packets log prefix "${logPrefix(point, r.action)}" level info`);
+  switch (r.action) {
+    case 'accept':
+      lines.push(`${match}${lim} counter accept`);
+      break;
+    case 'drop':
+      lines.push(`${match} counter drop`);
+      break;
+    case 'reject':
+      lines.push(`${match} meta l4proto tcp counter reject with tcp reset`, `${match} counter reject`);
+      break;
+  }
+  return lines.map((l) => l.trim());
+}
+
+/** Rules in order; runs with one verdict and binding become set lookups. */
+function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnostic[]): { sets: NftSet[]; lines: string[] } {
+  const sets: NftSet[] = [];
+  const lines: string[] = [];
+  const rules = c.rules;
+  let i = 0;
+  let runNo = 0;
+  while (i < rules.length) {
+    const r = rules[i]!;
+    if (r.role === 'stateful') {
+      lines.push('ct state established,related counter accept', 'ct state invalid counter drop');
+      i++;
+      continue;
+    }
+    if (r.role === 'loopback') {
+      lines.push(`${bindingPrefix(r, marks, c.point, ds, ir)} accept`);
+      i++;
+      continue;
+    }
+    // Gather a run: same action, log, rate and binding, and no rate limit (rates are per rule).
+    let j = i + 1;
+    while (
+      j < rules.length &&
+      !r.rate &&
+      !rules[j]!.rate &&
+      rules[j]!.role !== 'stateful' &&
+      rules[j]!.role !== 'loopback' &&
+      rules[j]!.action === r.action &&
+      rules[j]!.log === r.log &&
+      bindingKey(rules[j]!) === bindingKey(r)
+    ) j++;
+    const run = rules.slice(i, j);
+    i = j;
+    runNo++;
+    const boxes = new DisjointBoxes();
+    for (const x of run) for (const b of ruleBoxes(x.match.src, x.match.dst, x.match.flows)) boxes.add(b);
+    const { ports, protos } = boxes.parts();
+    const origins = [...new Map(run.map((x) => [`${x.origin.path}|${x.origin.text}`, x.origin])).values()];
+    lines.push('');
+    for (const o of origins) lines.push(`# ${o.path ? `${o.path}: ` : ''}${o.text} (${o.file.split('/').pop()}:${o.line})`);
+    const prefix = bindingPrefix(r, marks, c.point, ds, ir);
+    const name = `run${String(runNo).padStart(3, '0')}`;
+    if (ports.length) {
+      sets.push({ name: `${name}_ports`, type: 'ipv4_addr . ipv4_addr . inet_proto . inet_service', elements: ports.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)} . ${fmtProto(b.proto)} . ${fmtPort(b.port!)}`) });
+      lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto . th dport @${name}_ports`, c.point));
+    }
+    if (protos.length) {
+      sets.push({ name: `${name}_protos`, type: 'ipv4_addr . ipv4_addr . inet_proto', elements: protos.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)} . ${fmtProto(b.proto)}`) });
+      lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto @${name}_protos`, c.point));
+    }
+  }
+  while (lines[0] === '') lines.shift();
+  return { sets, lines };
+}

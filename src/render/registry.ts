@@ -1,0 +1,9 @@
+/** Every render target, by name. Adding a target: one folder under src/render/, one line here. */
+import { nftablesRenderer } from './nftables/index.js';
+import type { Renderer } from './types.js';
+
+export const RENDERERS: readonly Renderer[] = [nftablesRenderer];
+
+export function findRenderer(name: string): Renderer | undefined {
+  return RENDERERS.find((r) => r.name === name);
+}

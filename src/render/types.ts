@@ -1,0 +1,38 @@
+/**
+ * The contract every render target fulfils: a pure function from the IR to files.
+ * No I/O, no clock, no randomness: the same IR gives the same bytes. What a target cannot
+ * express comes back as a diagnostic, never as a silently dropped rule.
+ */
+import type { Diagnostic } from '../diag/diagnostic.js';
+import type { Ir } from '../ir/types.js';
+
+export interface RenderedFile {
+  /** Relative path under the output directory, e.g. `pve/cordon.nft`. */
+  readonly path: string;
+  readonly content: string;
+  /** Secrets (private keys) are written 0600 and never printed. */
+  readonly secret: boolean;
+  /** Executable scripts (virsh command lists) are written 0755. */
+  readonly executable?: boolean;
+}
+
+export interface RenderOptions {
+  /** Only the files for this host; undefined = every host the target applies to. */
+  readonly host: string | undefined;
+  /** Target-specific switches, e.g. `proxmox-firewall=nftables`. */
+  readonly params: ReadonlyMap<string, string>;
+}
+
+export interface RenderResult {
+  readonly files: readonly RenderedFile[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export interface Renderer {
+  readonly name: string;
+  /** One line for `cordon render --target list`. */
+  readonly description: string;
+  /** Parameters this target understands, with their meaning and default. */
+  readonly params: readonly { readonly name: string; readonly description: string; readonly default: string }[];
+  render(ir: Ir, opts: RenderOptions): RenderResult;
+}
