@@ -95,7 +95,7 @@ export function explainPath(ir: Ir, v: PathVerdict, flow: Flow): PathExplanation
     };
   });
   if (tunnels.some((t) => !t.up)) verdict = 'deny';
-  const end = v.path.end.kind === 'dropped' ? `dropped: ${v.path.end.reason}` : v.path.end.kind === 'host' ? `delivered to ${v.path.end.host}` : `delivered to the ${v.path.end.zone}`;
+  const end = v.path.end.kind === 'dropped' ? `dropped: ${v.path.end.reason}` : v.path.end.kind === 'host' ? `routed to ${v.path.end.host}` : `routed to the ${v.path.end.zone}`;
   return { nodes: v.path.nodes, chain: v.path.nodes.join(' → '), choice: v.path.choice, end, verdict, hops, tunnels, notes: v.path.notes };
 }
 
