@@ -102,9 +102,7 @@ test: setup
 	node --import tsx --test --test-reporter=spec $(TEST_FILES)
 
 demo: setup build
-	./bin/cordon matrix examples/proxmox-dual-bridge.yaml
-	./bin/cordon test examples/proxmox-dual-bridge.yaml
-	./bin/cordon lint examples/proxmox-dual-bridge.yaml
+	bash scripts/demo.sh
 
 bench: setup
 	npm run bench

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, ExitError } from './io.js';
 import { registerCheck } from './commands/check.js';
+import { registerDescribe } from './commands/describe.js';
 import { registerMatrix } from './commands/matrix.js';
 import { registerQuery } from './commands/query.js';
 import { registerTest } from './commands/test.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCheck(program);
+  registerDescribe(program);
   registerMatrix(program);
   registerQuery(program);
   registerTest(program);

@@ -1,0 +1,14 @@
+/** `cordon describe FILE`: the topology and enforcement points cordon understood from a spec. */
+import type { Command } from 'commander';
+import { topologyToText } from '../../report/topology.js';
+import { loadIr, useColor } from '../io.js';
+
+export function registerDescribe(program: Command): void {
+  program
+    .command('describe')
+    .description('summarise what cordon understood: networks, tunnels, hosts, enforcement points')
+    .argument('<file>', 'spec file')
+    .action((file: string) => {
+      process.stdout.write(`${topologyToText(loadIr(file), useColor())}\n`);
+    });
+}
