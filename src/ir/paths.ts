@@ -105,7 +105,7 @@ export class Topology {
     if (src.kind === 'zone') {
       const s = st();
       s.nodes.push(src.zone);
-      this.fromZone(s, dst, undefined, out);
+      this.fromZone(s, dst, undefined, out, undefined, src.zone === 'internet');
       return out;
     }
     const host = this.model.hosts.get(src.host);
@@ -140,7 +140,7 @@ export class Topology {
       s.nodes.push(host.name, 'internet');
       s.anonymous = true;
       s.notes.push(`${host.name} is a roaming peer: traffic outside ${t?.name ?? 'its tunnel'} leaves from somewhere on the internet`);
-      this.fromZone(s, dst, undefined, out);
+      this.fromZone(s, dst, undefined, out, undefined, true);
     }
   }
 
@@ -362,9 +362,13 @@ export class Topology {
     return this.leave(s, host, route, dst, 'forward', iif, inPort, out, choice);
   }
 
-  /** From the internet or the owner's LAN (outside any declared segment) toward `dst`. */
-  private fromZone(s: State, dst: number, came: Host | undefined, out: Path[], choice?: string): void {
-    if (R.contains(this.model.internet, dst) || R.contains(this.model.lan, dst)) {
+  /**
+   * From the internet or the owner's LAN (outside any declared segment) toward `dst`.
+   * `onInternet`: the packet is out on the internet (sent by the internet itself or a roaming peer),
+   * where private LAN addresses are not routed; after a host's uplink it may still be on the LAN.
+   */
+  private fromZone(s: State, dst: number, came: Host | undefined, out: Path[], choice?: string, onInternet = false): void {
+    if (R.contains(this.model.internet, dst) || (!onInternet && R.contains(this.model.lan, dst))) {
       const owner = this.byAddr.get(dst);
       if (owner && owner.nic.segment === 'internet') {
         s.nodes.push(owner.host.name);
