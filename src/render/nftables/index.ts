@@ -9,6 +9,10 @@ import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Model } from '../../model/types.js';
 import { formatIPv4, rangeToCidrs } from '../../util/ip.js';
+import { ALL_FLOWS, flowEqual, NO_FLOWS, type FlowSet } from '../../util/flows.js';
+
+/** A stand-in flow set giving exactly one box per (src, dst) pair. */
+const ICMP_ONLY: FlowSet = { ...NO_FLOWS, icmp: true };
 import { commented, Emitter, headerLines } from '../emit.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Iv } from './boxes.js';
@@ -237,14 +241,35 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
     const run = rules.slice(i, j);
     i = j;
     runNo++;
+    // Rules that match every protocol and port need only an address lookup.
     const boxes = new DisjointBoxes();
-    for (const x of run) for (const b of ruleBoxes(x.match.src, x.match.dst, x.match.flows)) boxes.add(b);
+    const addrBoxes = new DisjointBoxes();
+    for (const x of run) {
+      if (flowEqual(x.match.flows, ALL_FLOWS)) {
+        for (const b of ruleBoxes(x.match.src, x.match.dst, ICMP_ONLY)) addrBoxes.add(b);
+      } else for (const b of ruleBoxes(x.match.src, x.match.dst, x.match.flows)) boxes.add(b);
+    }
     const { ports, protos } = boxes.parts();
+    const addrs = addrBoxes.parts().protos;
     const origins = [...new Map(run.map((x) => [`${x.origin.path}|${x.origin.text}`, x.origin])).values()];
     lines.push('');
     for (const o of origins) lines.push(`# ${o.path ? `${o.path}: ` : ''}${o.text} (${o.file.split('/').pop()}:${o.line})`);
     const prefix = bindingPrefix(r, marks, c.point, ds, ir);
     const name = `run${String(runNo).padStart(3, '0')}`;
+    if (addrs.length) {
+      const anySrc = addrs.every((b) => b.src[0] === 0 && b.src[1] === 0xffffffff);
+      const anyDst = addrs.every((b) => b.dst[0] === 0 && b.dst[1] === 0xffffffff);
+      if (anySrc && anyDst) {
+        lines.push(...verdictLines(r, prefix, c.point));
+      } else if (anySrc || anyDst) {
+        const field = anySrc ? 'daddr' : 'saddr';
+        sets.push({ name: `${name}_${field}`, type: 'ipv4_addr', elements: addrs.map((b) => fmtAddr(anySrc ? b.dst : b.src)) });
+        lines.push(...verdictLines(r, `${prefix} ip ${field} @${name}_${field}`, c.point));
+      } else {
+        sets.push({ name: `${name}_addrs`, type: 'ipv4_addr . ipv4_addr', elements: addrs.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)}`) });
+        lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr @${name}_addrs`, c.point));
+      }
+    }
     if (ports.length) {
       sets.push({ name: `${name}_ports`, type: 'ipv4_addr . ipv4_addr . inet_proto . inet_service', elements: ports.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)} . ${fmtProto(b.proto)} . ${fmtPort(b.port!)}`) });
       lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto . th dport @${name}_ports`, c.point));
