@@ -3,7 +3,7 @@
  * diagnostics located at FILE:LINE:COL with the JSON path of the offending value.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
 import { closest } from '../util/suggest.js';
@@ -33,6 +33,37 @@ export class SourceMap {
       }
     }
     return { ...at, line: 1, col: 1 };
+  }
+
+  /**
+   * The JSON path of the deepest value or key whose source range holds `offset`: where a YAML
+   * syntax error sits, for documents that only partly parsed.
+   */
+  pathAt(offset: number): PathSeg[] {
+    const path: PathSeg[] = [];
+    let node: unknown = this.doc?.contents;
+    for (;;) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => {
+          const start = (p.key as Node | null)?.range?.[0];
+          const end = (p.value as Node | null)?.range?.[2] ?? (p.key as Node | null)?.range?.[2];
+          return start !== undefined && end !== undefined && start <= offset && offset <= end;
+        });
+        if (!pair || !isScalar(pair.key)) return path;
+        path.push(String(pair.key.value));
+        node = pair.value;
+      } else if (isSeq(node)) {
+        const i = node.items.findIndex((it) => {
+          const r = (it as Node | null)?.range;
+          return r != null && r[0] <= offset && offset <= r[2];
+        });
+        if (i < 0) return path;
+        path.push(i);
+        node = node.items[i];
+      } else {
+        return path;
+      }
+    }
   }
 
   private nodeAt(path: readonly PathSeg[], wantKey: boolean): Node | undefined {
@@ -88,11 +119,19 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const source = new SourceMap(file, text, doc, lines);
   if (doc.errors.length > 0) {
-    const diagnostics = doc.errors.map((e) => {
-      const p = lines.linePos(e.pos[0]);
-      const msg = e.message.split('\n')[0] ?? e.message;
-      return diag('CORDON002', 'error', `YAML syntax error: ${msg}`, { file, line: p.line, col: p.col }, yamlHint(e.code));
-    });
+    const diagnostics: Diagnostic[] = [];
+    const seen = new Set<string>();
+    // One mistake often trips several parser errors at the same place: report it once, in the
+    // words of the error that explains it best (a multi-line key is an indentation mistake).
+    const errors = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0] || Number(b.code === 'MULTILINE_IMPLICIT_KEY') - Number(a.code === 'MULTILINE_IMPLICIT_KEY'));
+    for (const e of errors) {
+      const x = explainYamlError(e, text, lines);
+      const p = lines.linePos(x.offset);
+      const keys = [`raw:${e.pos[0]}`, `at:${p.line}:${p.col}`];
+      if (keys.some((k) => seen.has(k))) continue;
+      for (const k of keys) seen.add(k);
+      diagnostics.push(diag('CORDON002', 'error', `YAML syntax error: ${x.message}`, { file, line: p.line, col: p.col, path: formatPath(source.pathAt(x.pathOffset ?? x.offset)) }, x.hint));
+    }
     return { ok: false, diagnostics, source };
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
@@ -106,18 +145,100 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
   return { ok: true, value: { spec: parsed.data, source }, diagnostics: [] };
 }
 
-function yamlHint(code: string): string | undefined {
-  switch (code) {
+/**
+ * Turns a parser error into words about the user's text: an unclosed bracket or quote is reported
+ * where it opens (the parser only notices at the next key), an over-indented line where it is.
+ */
+function explainYamlError(e: YAMLError, text: string, lines: LineCounter): { offset: number; pathOffset?: number; message: string; hint: string | undefined } {
+  const first = e.message.split('\n')[0] ?? e.message;
+  const lineStart = (offset: number): number => text.lastIndexOf('\n', offset - 1) + 1;
+  const firstNonBlank = (offset: number): number => {
+    let i = lineStart(offset);
+    while (text[i] === ' ' || text[i] === '\t') i++;
+    return i;
+  };
+  switch (e.code) {
     case 'DUPLICATE_KEY':
-      return 'each key may appear once in a mapping';
-    case 'BAD_INDENT':
-    case 'MISSING_CHAR':
-      return 'check the indentation: YAML nests by spaces, never tabs';
+      return { offset: e.pos[0], message: first, hint: 'each key may appear once in a mapping; merge the two entries or rename one' };
     case 'TAB_AS_INDENT':
-      return 'replace tabs with spaces';
+      return { offset: e.pos[0], message: first, hint: 'replace tabs with spaces' };
+    case 'BLOCK_AS_IMPLICIT_KEY':
+    case 'MULTILINE_IMPLICIT_KEY': {
+      const from = lines.linePos(e.pos[0]).line;
+      const to = lines.linePos(e.pos[1]).line;
+      if (to > from) {
+        // `kind: vm` followed by a deeper `nics: …`: YAML reads the second line as more of the value `vm`.
+        const at = firstNonBlank(e.pos[1]);
+        const indent = firstNonBlank(e.pos[0]) - lineStart(e.pos[0]);
+        const above = text.slice(firstNonBlank(e.pos[0]), text.indexOf('\n', e.pos[0]) < 0 ? undefined : text.indexOf('\n', e.pos[0])).split(':')[0];
+        return {
+          offset: at,
+          // The path of the key whose value swallowed the line, not of the garbled key YAML made of it.
+          pathOffset: firstNonBlank(e.pos[0]),
+          message: `line ${to} is indented deeper than the key on line ${from}, so it reads as a continuation of that line's value`,
+          hint: `keys of one mapping must start in the same column: indent it like '${above}:' (${indent} spaces), or nest it under a key that ends with ':'`,
+        };
+      }
+      return { offset: e.pos[0], message: first, hint: "a plain value may not contain ': '; quote it, e.g. \"a: b\"" };
+    }
+    case 'MISSING_CHAR':
+    case 'BAD_INDENT':
+    case 'UNEXPECTED_TOKEN': {
+      const open = unclosedAt(text, e.pos[0]);
+      if (open && (/end with a [}\]]|[Mm]issing closing/.test(first) || e.code === 'MISSING_CHAR')) {
+        const p = lines.linePos(open.offset);
+        if (open.ch === '"' || open.ch === "'") {
+          return { offset: open.offset, message: `the string opened with ${open.ch} on line ${p.line} is never closed`, hint: `add the closing ${open.ch}` };
+        }
+        const close = open.ch === '{' ? '}' : ']';
+        return {
+          offset: open.offset,
+          message: `'${open.ch}' on line ${p.line} is never closed`,
+          hint: `add the missing '${close}'; the ${open.ch === '{' ? 'mapping' : 'list'} must end before line ${lines.linePos(e.pos[0]).line}`,
+        };
+      }
+      if (e.code === 'BAD_INDENT') {
+        return { offset: firstNonBlank(e.pos[0]), message: first, hint: 'keys of one mapping must start in the same column, and keys nested under another key must be indented deeper than it' };
+      }
+      return { offset: e.pos[0], message: first, hint: undefined };
+    }
     default:
-      return undefined;
+      return { offset: e.pos[0], message: first, hint: undefined };
   }
+}
+
+/**
+ * The innermost flow bracket or quote still open at `offset`, found by a small scan that knows
+ * quotes and comments; undefined when everything before `offset` is balanced.
+ */
+export function unclosedAt(text: string, offset: number): { ch: string; offset: number } | undefined {
+  const stack: { ch: string; offset: number }[] = [];
+  let quote: { ch: string; offset: number } | undefined;
+  let prev = '\n';
+  for (let i = 0; i < offset && i < text.length; i++) {
+    const ch = text[i]!;
+    if (quote) {
+      if (quote.ch === '"' && ch === '\\') i++;
+      else if (ch === quote.ch) {
+        if (ch === "'" && text[i + 1] === "'") i++;
+        else quote = undefined;
+      }
+      prev = ch;
+      continue;
+    }
+    if (ch === '#' && /\s/.test(prev)) {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl;
+      prev = '\n';
+      continue;
+    }
+    if ((ch === '"' || ch === "'") && /[\s:[{,-]/.test(prev)) quote = { ch, offset: i };
+    else if (ch === '{' || ch === '[') stack.push({ ch, offset: i });
+    else if ((ch === '}' || ch === ']') && stack.length && stack[stack.length - 1]!.ch === (ch === '}' ? '{' : '[')) stack.pop();
+    if (!/\s/.test(ch) || ch === '\n') prev = ch;
+  }
+  return quote ?? stack[stack.length - 1];
 }
 
 function issueToDiagnostic(issue: z.core.$ZodIssue, source: SourceMap, data: unknown): Diagnostic {
