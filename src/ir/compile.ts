@@ -289,7 +289,9 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Dr
     case 'input': {
       drafts.push(loopback(h, 'iif'));
       drafts.push(...tunnelListen(model, h));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, h.name, undefined, own));
+      // A packet from one of the host's own addresses never reaches input except over lo (the kernel
+      // drops it as a martian, accept_local=0): the host's own outgoing rules do not belong here.
+      for (const r of model.policy) drafts.push(...policyDrafts(model, r, h.name, R.subtract([[0, 0xffffffff]], own), own));
       break;
     }
     case 'output': {
