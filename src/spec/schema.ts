@@ -200,6 +200,32 @@ export const FirewallSpec = z
   })
   .describe('A hand-written chain at one enforcement point, taken as-is instead of compiling the policy there.');
 
+/** A DNS label or dotted name relative to the zone, e.g. `nginx` or `api.v1`. */
+const DnsName = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 'a DNS name: labels of letters, digits and "-", separated by "."')
+  .describe('A name inside the zone, e.g. nginx (becomes nginx.<domain>).');
+
+export const DnsSpec = z
+  .strictObject({
+    domain: z
+      .string()
+      .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/, 'a domain with at least two labels, e.g. internal.example.org')
+      .describe('The zone the server is authoritative for, e.g. internal.thinkheads.ai.'),
+    server: Name.describe('The host that runs the resolver; it answers on its addresses on its networks (never on `internet`).'),
+    upstream: z
+      .array(z.string())
+      .optional()
+      .describe('Resolvers to forward other names to. Absent or empty: the server answers only for its zone (no-resolv).'),
+    records: z
+      .record(DnsName, z.string().describe("A host name (its address on a network it shares with the server) or an IPv4 address."))
+      .optional()
+      .describe('Names in the zone → a host or an address, e.g. nginx: gateway. Absent or empty: only the server\'s own name.'),
+    ttl: z.number().int().min(0).max(2147483647).optional().describe('TTL of the records in seconds (default 300).'),
+    description: z.string().optional().describe('Free text.'),
+  })
+  .describe('An internal DNS zone served by one host (dnsmasq or BIND).');
+
 export const SpecSchema = z
   .strictObject({
     version: z.literal(1).describe('Spec format version; 1.'),
@@ -215,6 +241,7 @@ export const SpecSchema = z
       .record(z.string(), FirewallSpec)
       .optional()
       .describe('Hand-written chains keyed by enforcement point (HOST:forward|input|output|guest-in|guest-out).'),
+    dns: DnsSpec.optional(),
   })
   .describe('A cordon spec.');
 
@@ -227,3 +254,4 @@ export type RuleBodyT = z.infer<typeof RuleBody>;
 export type ExpectSpecT = z.infer<typeof ExpectSpec>;
 export type FirewallSpecT = z.infer<typeof FirewallSpec>;
 export type FirewallRuleSpecT = z.infer<typeof FirewallRuleSpec>;
+export type DnsSpecT = z.infer<typeof DnsSpec>;
