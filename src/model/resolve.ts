@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnostic.js';
 import type { PathSeg, SourceMap } from '../spec/parse.js';
-import type { FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
+import type { DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
 import { ALL_FLOWS, flowUnion, isPortSpecError, NO_FLOWS, parsePortSpec, type FlowSet } from '../util/flows.js';
 import { cidrRange, formatCidr, formatIPv4, inRange, networkOf, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
@@ -19,6 +19,8 @@ import {
   UNTRUSTED_KINDS,
   type Assume,
   type DefaultRoute,
+  type Dns,
+  type DnsRecord,
   type EgressMode,
   type Expectation,
   type HandFirewall,
@@ -99,7 +101,8 @@ class Resolver {
       networks: this.networks,
       tunnels: this.tunnels,
       hosts: this.hosts,
-      internet: internetSpace(declared),
+      // Hosts placed on the internet (nics key `internet`) are themselves, not "the internet".
+      internet: R.subtract(internetSpace(declared), R.normalize([...this.hosts.values()].flatMap((h) => h.nics.filter((n) => n.segment === 'internet').map((n) => [n.address, n.address] as const)))),
       lan: this.networks.has('lan') ? [[this.networks.get('lan')!.range.lo, this.networks.get('lan')!.range.hi] as const] : lanSpace(declared),
     };
     const policy = (this.spec.policy ?? []).map((r, i) => this.resolveRule(r, i));
@@ -114,6 +117,7 @@ class Resolver {
     };
     const modelSoFar = { ...partial, groups: this.groups } as unknown as Model;
     const firewalls = this.resolveFirewalls(modelSoFar);
+    const dns = this.spec.dns ? this.resolveDns(this.spec.dns) : undefined;
     if (hasErrors(this.ds)) return { ok: false, diagnostics: this.ds };
     const model: Model = {
       ...partial,
@@ -123,6 +127,7 @@ class Resolver {
       expectations,
       invariants,
       firewalls,
+      dns,
       used: { groups: this.usedGroups, services: this.usedServices },
     };
     return { ok: true, model, diagnostics: this.ds };
@@ -621,6 +626,70 @@ class Resolver {
       state: r.state,
       log: r.log ?? false,
       origin: this.origin(path, r.comment ? `${bits.join(' ')} (${r.comment})` : bits.join(' ')),
+    };
+  }
+
+  /** The DNS zone: records given as host names become that host's address on a network it shares with the server. */
+  private resolveDns(d: DnsSpecT): Dns | undefined {
+    const path: PathSeg[] = ['dns'];
+    const domain = d.domain.toLowerCase().replace(/\.$/, '');
+    const server = this.hosts.get(d.server);
+    if (!server) {
+      this.err('CORDON004', `dns: unknown server host '${d.server}'`, [...path, 'server'], unknownNameHint(d.server, [...this.hosts.keys()]));
+      return undefined;
+    }
+    const served = server.nics.filter((n) => n.segment !== 'internet');
+    if (served.length === 0) {
+      this.err('CORDON016', `dns: server '${d.server}' has no address on any network, so no guest can reach it`, [...path, 'server'], 'give it a nic on the network its clients are on; cordon never listens on `internet`');
+    }
+    const upstream: number[] = [];
+    (d.upstream ?? []).forEach((u, i) => {
+      const a = this.parseAddrAt(u, [...path, 'upstream', i]);
+      if (a !== undefined) upstream.push(a);
+    });
+    const records: DnsRecord[] = [];
+    const seen = new Map<string, string>();
+    for (const [key, value] of Object.entries(d.records ?? {})) {
+      const rp: PathSeg[] = [...path, 'records', key];
+      const name = key.toLowerCase();
+      const prev = seen.get(name);
+      if (prev !== undefined) {
+        this.err('CORDON011', `dns: record '${key}' is the same name as '${prev}' (DNS names ignore case)`, rp, 'keep one of them', true);
+        continue;
+      }
+      seen.set(name, key);
+      const v = value.trim();
+      let address: number | undefined;
+      let host: string | undefined;
+      if (/^\d/.test(v) || v.includes(':') || v.includes('/')) {
+        address = this.parseAddrAt(v, rp);
+      } else {
+        const h = this.hosts.get(v);
+        if (!h) {
+          this.err('CORDON004', `dns: record '${key}' points at unknown host '${v}'`, rp, unknownNameHint(v, [...this.hosts.keys()]));
+          continue;
+        }
+        const shared = h.nics.find((n) => served.some((s) => s.segment === n.segment));
+        if (!shared) {
+          const nets = served.map((s) => s.segment).join(', ') || 'none';
+          this.err('CORDON016', `dns: record '${key}' points at host '${v}', which shares no network with DNS server '${d.server}'`, rp, `the server is on: ${nets}; write an address instead, or put '${v}' on one of them`);
+          continue;
+        }
+        address = shared.address;
+        host = v;
+      }
+      if (address === undefined) continue;
+      records.push({ name, address, host, origin: this.origin(rp, `dns ${name}.${domain} → ${v}`) });
+    }
+    records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return {
+      domain,
+      server: d.server,
+      listen: served.map((n) => n.address),
+      upstream,
+      records,
+      ttl: d.ttl ?? 300,
+      origin: this.origin(path, `dns zone ${domain} on ${d.server}`),
     };
   }
 }

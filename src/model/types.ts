@@ -175,6 +175,32 @@ export interface HandFirewall {
 export const HOOKS = ['input', 'output', 'forward', 'guest-in', 'guest-out'] as const;
 export type Hook = (typeof HOOKS)[number];
 
+/** One A record of the internal zone. */
+export interface DnsRecord {
+  /** Relative to the zone, lower case, e.g. `nginx`. */
+  readonly name: string;
+  readonly address: number;
+  /** The host the record was given as, when it was given as a host name. */
+  readonly host: string | undefined;
+  readonly origin: Origin;
+}
+
+/** The internal DNS zone (seed 003: every service name resolves to the gateway). */
+export interface Dns {
+  /** Lower case, without the trailing dot, e.g. `internal.thinkheads.ai`. */
+  readonly domain: string;
+  /** The host that runs the resolver. */
+  readonly server: string;
+  /** The server's addresses it answers on: every nic except one on `internet`, in nic order. */
+  readonly listen: readonly number[];
+  /** Forwarders for names outside the zone; empty = answer only for the zone. */
+  readonly upstream: readonly number[];
+  /** Sorted by name; the server's own name is not among them unless declared. */
+  readonly records: readonly DnsRecord[];
+  readonly ttl: number;
+  readonly origin: Origin;
+}
+
 export interface Model {
   readonly file: string;
   readonly hash: string;
@@ -186,6 +212,8 @@ export interface Model {
   readonly expectations: readonly Expectation[];
   readonly invariants: Invariants;
   readonly firewalls: ReadonlyMap<string, HandFirewall>;
+  /** The internal DNS zone; undefined = the spec declares none. */
+  readonly dns: Dns | undefined;
   /** Address ranges of the built-in `internet` and `lan` endpoints for this model. */
   readonly internet: RangeSet;
   readonly lan: RangeSet;
