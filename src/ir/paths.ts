@@ -269,7 +269,7 @@ export class Topology {
         return this.finish(s, { kind: 'dropped', reason: `${host.name} has no route to ${formatIPv4(dst)}` }, out, choice);
       case 'uplink': {
         s.hops.push(this.hop(host, hook, iif, route.ifname, inPort, s));
-        this.masquerade(s, host, iif, undefined);
+        this.masquerade(s, host, iif, undefined, this.uplinkAddress(host, route.ifname, dst));
         s.nodes.push(R.contains(this.model.lan, dst) ? 'lan' : 'internet');
         return this.fromZone(s, dst, host, out, choice);
       }
@@ -313,14 +313,27 @@ export class Topology {
     if (to.guestFirewall && toNic.port) s.hops.push({ point: pointId(to.name, 'guest-in'), host: to.name, hook: 'guest-in', iif: undefined, oif: undefined, inPort: fromNic.port, natSrc: s.natSrc });
   }
 
+  /**
+   * The source address a packet masqueraded out of `host`'s uplink carries: the host's public
+   * address when the uplink is its internet nic, else some address of the zone it is headed for
+   * (undeclared: the uplink's own address, or the public address of a NAT further on), never 0.0.0.0.
+   */
+  private uplinkAddress(host: Host, ifname: string, dst: number): number {
+    const inet = host.nics.find((n) => n.segment === 'internet' && n.ifname === ifname);
+    if (inet) return inet.address;
+    const zone = R.contains(this.model.lan, dst) ? this.model.lan : this.model.internet;
+    for (const [lo, hi] of zone) for (let a = lo; a <= hi && a < lo + 1024; a++) if (!this.byAddr.has(a)) return a;
+    return 0;
+  }
+
   /** Source NAT: traffic from a nat network leaving its gateway by another interface. */
-  private masquerade(s: State, host: Host, iif: string | undefined, outNic: Nic | undefined): void {
+  private masquerade(s: State, host: Host, iif: string | undefined, outNic: Nic | undefined, uplinkAddr = 0): void {
     if (iif === undefined) return;
     const inNic = host.nics.find((n) => n.ifname === iif);
     const net = inNic ? this.model.networks.get(inNic.segment) : undefined;
     if (!net || outNic?.segment === net.name) return;
     if (net.egress === 'nat' && net.gateway === inNic!.address) {
-      s.natSrc = outNic ? outNic.address : 0;
+      s.natSrc = outNic ? outNic.address : uplinkAddr;
       s.notes.push(`${host.name} masquerades ${net.name} traffic${outNic ? ` as ${formatIPv4(outNic.address)}` : ' behind its uplink'}`);
     } else if (net.egress === 'none' && !outNic) {
       s.notes.push(`${net.name} has egress: none, so ${host.name} does not NAT it: replies cannot return, but one-way packets (UDP exfiltration) still leave`);
