@@ -353,14 +353,17 @@ function tunnelListen(model: Model, h: Host): Draft[] {
   const out: Draft[] = [];
   for (const t of [...model.tunnels.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     if (t.server !== h.name) continue;
-    // Peers send from where they are: roaming ones from the internet (through the uplink),
-    // the others from their own underlay addresses. Nobody else may knock on the port.
+    // Peers send from where they are: members on a network the server is also on, from their own
+    // underlay addresses; the others (roaming peers, and hosts that reach the server across the
+    // internet, seen from a public address: their own or that of a NAT on the way) from the
+    // internet, through the uplink. Nobody else may knock on the port.
     const members = [...model.hosts.values()].filter((m) => m.name !== h.name && m.nics.some((n) => n.segment === t.name));
-    const roaming = members.some((m) => m.roaming);
-    let src: RangeSet = roaming ? model.internet : R.EMPTY;
-    for (const m of members) if (!m.roaming) src = R.union(src, R.normalize(m.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const)));
+    const serverNets = new Set(h.nics.filter((n) => model.networks.has(n.segment)).map((n) => n.segment));
+    const remote = (m: Host): boolean => m.roaming || !m.nics.some((n) => serverNets.has(n.segment));
+    let src: RangeSet = members.some(remote) ? model.internet : R.EMPTY;
+    for (const m of members) if (!remote(m)) src = R.union(src, R.normalize(m.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const)));
     const up = h.uplink ?? (h.defaultRoute.kind === 'uplink' ? h.defaultRoute.ifname : undefined);
-    const iif = roaming && up && members.every((m) => m.roaming) ? [up] : undefined;
+    const iif = up && members.length > 0 && members.every(remote) ? [up] : undefined;
     out.push({
       match: { ...ANY_MATCH, src, iif, dst: [[t.endpoint, t.endpoint]], flows: { ...NO_FLOWS, udp: [[t.listen, t.listen]] } },
       action: 'accept',
