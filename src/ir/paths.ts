@@ -270,8 +270,10 @@ export class Topology {
       case 'uplink': {
         s.hops.push(this.hop(host, hook, iif, route.ifname, inPort, s));
         this.masquerade(s, host, iif, undefined, this.uplinkAddress(host, route.ifname, dst));
-        s.nodes.push(R.contains(this.model.lan, dst) ? 'lan' : 'internet');
-        return this.fromZone(s, dst, host, out, choice);
+        // An uplink that is the host's internet nic leads onto the internet itself, not a LAN.
+        const onInternet = host.nics.some((n) => n.segment === 'internet' && n.ifname === route.ifname);
+        s.nodes.push(!onInternet && R.contains(this.model.lan, dst) ? 'lan' : 'internet');
+        return this.fromZone(s, dst, host, out, choice, onInternet);
       }
       case 'tunnel': {
         const t = this.model.tunnels.get(route.tunnel)!;
