@@ -1,8 +1,12 @@
 /** Every render target, by name. Adding a target: one folder under src/render/, one line here. */
+import { dnsRenderer } from './dns/index.js';
 import { nftablesRenderer } from './nftables/index.js';
 import type { Renderer } from './types.js';
 
-export const RENDERERS: readonly Renderer[] = [nftablesRenderer];
+export const RENDERERS: readonly Renderer[] = [
+  nftablesRenderer,
+  dnsRenderer,
+];
 
 export function findRenderer(name: string): Renderer | undefined {
   return RENDERERS.find((r) => r.name === name);
