@@ -1,11 +1,13 @@
 /** Every render target, by name. Adding a target: one folder under src/render/, one line here. */
 import { dnsRenderer } from './dns/index.js';
+import { libvirtRenderer } from './libvirt/index.js';
 import { nftablesRenderer } from './nftables/index.js';
 import type { Renderer } from './types.js';
 
 export const RENDERERS: readonly Renderer[] = [
   nftablesRenderer,
   dnsRenderer,
+  libvirtRenderer,
 ];
 
 export function findRenderer(name: string): Renderer | undefined {

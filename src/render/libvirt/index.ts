@@ -1,0 +1,264 @@
+/**
+ * libvirt target: for each hypervisor, the libvirt objects that realise its networks and its guests'
+ * per-guest firewalls, plus the `virsh` commands that define them. Files, under `<hypervisor>/`:
+ *
+ * - `networks/<network>.xml`: one libvirt network per network the hypervisor owns. egress nat is
+ *   `<forward mode='nat'>` (ports 1024-65535, as seed 001), routed is `<forward mode='route'>`, none
+ *   has no `<forward>` (isolated). A network the hypervisor only has a nic on, owned by nobody
+ *   (its gateway is a router cordon does not manage), holds guests in `<forward mode='bridge'>`.
+ *   No `<dhcp>`: cordon assigns static addresses, and a guest firewall would have to allow DHCP,
+ *   a flow the policy does not contain. The addresses to configure are in a comment.
+ * - `nwfilters/cordon-<guest>.xml`: the guest's guest-out and guest-in chains (see nwfilter.ts).
+ * - `domains/<guest>-interface.xml`: the `<interface>` to put into the guest's domain, with the
+ *   bridge port name cordon's other targets use and the filterref (one file per nic; with several
+ *   nics on this hypervisor's networks, `<guest>-interface-<network>.xml`).
+ * - `define.sh`: `virsh nwfilter-define`, `net-define`, `net-start`, `net-autostart`; safe to re-run.
+ */
+import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import type { Ir } from '../../ir/types.js';
+import { GUEST_KINDS, type Host, type Model, type Network, type Nic } from '../../model/types.js';
+import { formatIPv4, maskOf } from '../../util/ip.js';
+import { commented, Emitter, headerLines } from '../emit.js';
+import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
+import { ANTI_SPOOF_FILTER, emitFilter, filterName } from './nwfilter.js';
+import { attrs, xmlComment } from './xml.js';
+
+type Mode = 'nat' | 'route' | 'isolated' | 'bridge';
+
+interface NetPlan {
+  readonly net: Network;
+  readonly mode: Mode;
+  /** The hypervisor's own address on it (the bridge address), when libvirt manages the bridge. */
+  readonly address: number | undefined;
+}
+
+interface GuestNic {
+  readonly nic: Nic;
+  readonly net: Network;
+}
+
+interface GuestPlan {
+  readonly host: Host;
+  readonly nics: readonly GuestNic[];
+  /** The guest's per-guest firewall runs on this hypervisor. */
+  readonly filter: boolean;
+}
+
+interface HypervisorPlan {
+  readonly host: Host;
+  readonly networks: NetPlan[];
+  readonly guests: GuestPlan[];
+}
+
+export const libvirtRenderer: Renderer = {
+  name: 'libvirt',
+  description: 'libvirt network XML, per-guest nwfilter XML, interface snippets and a virsh define script, per hypervisor',
+  params: [],
+  render(ir: Ir, opts: RenderOptions): RenderResult {
+    const ds: Diagnostic[] = [];
+    const files: RenderedFile[] = [];
+    const plans = planHypervisors(ir);
+    for (const p of plans) {
+      const whole = opts.host === undefined || opts.host === p.host.name;
+      const guests = p.guests.filter((g) => whole || g.host.name === opts.host);
+      if (!whole && guests.length === 0) continue;
+      const dir = p.host.name;
+      if (whole) for (const n of p.networks) files.push({ path: `${dir}/networks/${n.net.name}.xml`, content: networkXml(ir.model, p, n), secret: false });
+      for (const g of guests) {
+        if (g.filter) {
+          const e = new Emitter();
+          e.lines_(headerLines(ir.model, `libvirt nwfilter ${filterName(g.host.name)}: the per-guest firewall of ${g.host.name}, run by ${dir}. Define: virsh nwfilter-define FILE`).map(xmlComment));
+          emitFilter(e, ir, g.host, dir, ds);
+          files.push({ path: `${dir}/nwfilters/${filterName(g.host.name)}.xml`, content: e.toString(), secret: false });
+        }
+        for (const gn of g.nics) {
+          const suffix = g.nics.length > 1 ? `-interface-${gn.net.name}` : '-interface';
+          files.push({ path: `${dir}/domains/${g.host.name}${suffix}.xml`, content: interfaceXml(ir.model, p, g, gn), secret: false });
+        }
+      }
+      if (whole) files.push({ path: `${dir}/define.sh`, content: defineScript(ir.model, p), secret: false, executable: true });
+    }
+    if (opts.host !== undefined && files.length === 0) {
+      ds.push(diag('CORDON004', 'error', `host '${opts.host}' is neither a hypervisor with libvirt networks nor a guest on one`, { file: ir.model.file }, `hypervisors with networks: ${plans.map((p) => p.host.name).join(', ') || 'none'}`));
+    }
+    return { files, diagnostics: ds };
+  },
+};
+
+function byName<T extends { readonly name: string }>(a: T, b: T): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Which hypervisor defines which network and runs which guest. */
+export function planHypervisors(ir: Ir): HypervisorPlan[] {
+  const model = ir.model;
+  const hosts = [...model.hosts.values()].sort(byName);
+  const plans = new Map<string, HypervisorPlan>();
+  const planOf = (h: Host): HypervisorPlan => {
+    let p = plans.get(h.name);
+    if (!p) plans.set(h.name, (p = { host: h, networks: [], guests: [] }));
+    return p;
+  };
+  for (const net of [...model.networks.values()].sort(byName)) {
+    const members = hosts.filter((h) => h.nics.some((n) => n.segment === net.name));
+    const hasGuests = members.some((h) => GUEST_KINDS.has(h.kind));
+    if (net.owner !== undefined) {
+      const owner = model.hosts.get(net.owner)!;
+      const address = owner.nics.find((n) => n.segment === net.name)?.address;
+      planOf(owner).networks.push({ net, mode: net.egress === 'nat' ? 'nat' : net.egress === 'routed' ? 'route' : 'isolated', address });
+    } else if (hasGuests) {
+      // A segment owned by nobody cordon manages (its gateway is an outside router): the
+      // hypervisors on it bridge their guests onto it, libvirt's bridge mode.
+      for (const h of members.filter((m) => m.kind === 'hypervisor' && m.managed)) planOf(h).networks.push({ net, mode: 'bridge', address: undefined });
+    }
+  }
+  for (const p of plans.values()) {
+    const mine = new Set(p.networks.map((n) => n.net.name));
+    for (const g of hosts) {
+      if (!GUEST_KINDS.has(g.kind) || g.name === p.host.name) continue;
+      const nics = g.nics.filter((n) => mine.has(n.segment)).map((nic) => ({ nic, net: model.networks.get(nic.segment)! }));
+      if (nics.length === 0) continue;
+      const filter = ['guest-out', 'guest-in'].some((hook) => ir.chains.get(`${g.name}:${hook}`)?.enforcedOn === p.host.name);
+      p.guests.push({ host: g, nics, filter });
+    }
+  }
+  return [...plans.values()].sort((a, b) => byName(a.host, b.host));
+}
+
+function netmask(len: number): string {
+  return formatIPv4(maskOf(len));
+}
+
+function addressing(model: Model, p: HypervisorPlan, n: NetPlan): string[] {
+  const lines: string[] = [];
+  for (const g of p.guests) {
+    for (const gn of g.nics) {
+      if (gn.net.name !== n.net.name) continue;
+      lines.push(`${g.host.name}: ${formatIPv4(gn.nic.address)}/${n.net.cidr.len}${routeText(model, g.host)}`);
+    }
+  }
+  return lines;
+}
+
+function routeText(model: Model, h: Host): string {
+  const r = h.defaultRoute;
+  switch (r.kind) {
+    case 'gateway':
+      return `, default route via ${formatIPv4(r.via)}`;
+    case 'tunnel':
+      return `, default route through tunnel ${model.tunnels.get(r.tunnel)?.ifname ?? r.tunnel}`;
+    case 'uplink':
+      return `, default route out of ${r.ifname}`;
+    case 'none':
+      return ', no default route';
+  }
+}
+
+function networkXml(model: Model, p: HypervisorPlan, n: NetPlan): string {
+  const e = new Emitter();
+  const what = { nat: 'NAT to the outside', route: 'routed to the outside', isolated: 'isolated (no forwarding)', bridge: `bridged onto the existing host bridge ${n.net.bridge}` }[n.mode];
+  e.lines_(headerLines(model, `libvirt network ${n.net.name} on ${p.host.name}: ${what}. Define: virsh net-define FILE`).map(xmlComment));
+  e.block('<network>', () => {
+    e.line(`<name>${n.net.name}</name>`);
+    const dev = p.host.uplink;
+    switch (n.mode) {
+      case 'nat':
+        e.block(`<forward${attrs([['mode', 'nat'], ['dev', dev]])}>`, () => {
+          e.block('<nat>', () => e.line(`<port${attrs([['start', 1024], ['end', 65535]])}/>`), '</nat>');
+        }, '</forward>');
+        break;
+      case 'route':
+        e.line(`<forward${attrs([['mode', 'route'], ['dev', dev]])}/>`);
+        break;
+      case 'bridge':
+        e.line(`<forward${attrs([['mode', 'bridge']])}/>`);
+        break;
+      case 'isolated':
+        e.line(xmlComment('no <forward>: an isolated network, guests reach only each other and the host (as the policy allows)'));
+        break;
+    }
+    if (n.mode === 'bridge') {
+      e.line(xmlComment(`libvirt does not manage ${n.net.bridge}: the host must already have it, with its address and uplink`));
+      e.line(`<bridge${attrs([['name', n.net.bridge]])}/>`);
+    } else {
+      e.line(`<bridge${attrs([['name', n.net.bridge], ['stp', 'on'], ['delay', 0]])}/>`);
+    }
+    const lines = addressing(model, p, n);
+    if (n.address !== undefined) {
+      e.line(xmlComment(`no <dhcp>: cordon assigns static addresses${lines.length ? `; configure ${lines.join('; ')}` : ''}`));
+      e.line(`<ip${attrs([['address', formatIPv4(n.address)], ['netmask', netmask(n.net.cidr.len)]])}/>`);
+    } else if (lines.length) {
+      e.line(xmlComment(`addresses cordon assumes: ${lines.join('; ')}`));
+    }
+  }, '</network>');
+  return e.toString();
+}
+
+function interfaceXml(model: Model, p: HypervisorPlan, g: GuestPlan, gn: GuestNic): string {
+  const e = new Emitter();
+  e.lines_(headerLines(model, `interface of ${g.host.name} on ${gn.net.name} (${p.host.name}): add it under <devices> (virsh edit ${g.host.name}), or see define.sh for virsh attach-device`).map(xmlComment));
+  e.line(xmlComment(`inside the guest: ${gn.nic.ifname} ${formatIPv4(gn.nic.address)}/${gn.net.cidr.len}${routeText(model, g.host)}`));
+  const filtered = g.filter && gn.net.owner === p.host.name;
+  const antiSpoof = filtered && (model.hosts.get(g.host.name)?.antiSpoof ?? false);
+  e.block(`<interface${attrs([['type', 'network']])}>`, () => {
+    e.line(`<source${attrs([['network', gn.net.name]])}/>`);
+    if (gn.nic.port !== undefined) {
+      e.line(xmlComment("the host-side port name cordon's other targets (nftables) match on"));
+      e.line(`<target${attrs([['dev', gn.nic.port]])}/>`);
+    }
+    e.line(`<model${attrs([['type', 'virtio']])}/>`);
+    if (filtered) {
+      if (antiSpoof) {
+        e.block(`<filterref${attrs([['filter', filterName(g.host.name)]])}>`, () => {
+          e.line(xmlComment(`${ANTI_SPOOF_FILTER}: the only source address ${g.host.name} may use on this interface`));
+          e.line(`<parameter${attrs([['name', 'IP'], ['value', formatIPv4(gn.nic.address)]])}/>`);
+        }, '</filterref>');
+      } else {
+        e.line(`<filterref${attrs([['filter', filterName(g.host.name)]])}/>`);
+      }
+    } else {
+      e.line(xmlComment(`no per-guest firewall: ${g.host.guestFirewall ? `it runs on ${gn.net.owner ?? 'another host'}` : `firewall.guest is off for ${g.host.name}${gn.net.owner === undefined ? ` (and ${gn.net.name} has no owner that could filter it)` : ''}`}`));
+    }
+  }, '</interface>');
+  return e.toString();
+}
+
+function shQuote(s: string): string {
+  return /^[A-Za-z0-9_./:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function defineScript(model: Model, p: HypervisorPlan): string {
+  const e = new Emitter('');
+  e.line('#!/bin/sh');
+  e.lines_(commented(headerLines(model, `libvirt objects of ${p.host.name}: run on ${p.host.name} as a user allowed to manage libvirt (virsh honours LIBVIRT_DEFAULT_URI).`), '# '));
+  e.line('# Safe to re-run: a redefined nwfilter applies to running guests at once; a redefined');
+  e.line('# network applies when it is next started (virsh net-destroy NAME && virsh net-start NAME).');
+  e.line('set -eu');
+  e.line('cd "$(dirname "$0")"');
+  const filters = p.guests.filter((g) => g.filter);
+  if (filters.length) {
+    e.gap();
+    e.line('# Per-guest firewalls (nwfilter), before the guests that reference them start.');
+    for (const g of filters) e.line(`virsh nwfilter-define ${shQuote(`nwfilters/${filterName(g.host.name)}.xml`)}`);
+  }
+  for (const n of p.networks) {
+    e.gap();
+    e.line(`# Network ${n.net.name} (${n.mode === 'isolated' ? 'isolated' : `forward mode ${n.mode}`}).`);
+    const name = shQuote(n.net.name);
+    e.line(`virsh net-define ${shQuote(`networks/${n.net.name}.xml`)}`);
+    e.line(`virsh net-info ${name} | grep -Eq '^Active:[[:space:]]+yes' || virsh net-start ${name}`);
+    e.line(`virsh net-autostart ${name}`);
+  }
+  const withIfaces = p.guests.filter((g) => g.nics.length > 0);
+  if (withIfaces.length) {
+    e.gap();
+    e.line('# Guests: put the interfaces in domains/ into their domain definitions, e.g.');
+    for (const g of withIfaces) {
+      for (const gn of g.nics) {
+        const suffix = g.nics.length > 1 ? `-interface-${gn.net.name}` : '-interface';
+        e.line(`#   virsh attach-device ${shQuote(g.host.name)} ${shQuote(`domains/${g.host.name}${suffix}.xml`)} --config`);
+      }
+    }
+  }
+  return e.toString();
+}
