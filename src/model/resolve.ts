@@ -399,6 +399,7 @@ class Resolver {
       guestFirewall: (fw.guest ?? false) && onOwnedBridge && isGuest,
       localFirewall: fw.local ?? (egress === 'vpn-only' && !trusted ? true : managed),
       antiSpoof: fw.antiSpoof ?? true,
+      publicKey: h.publicKey,
       control: [],
       origin: this.origin(path, `host ${name}`),
     };

@@ -102,6 +102,8 @@ export interface Host {
   readonly localFirewall: boolean;
   readonly antiSpoof: boolean;
   readonly control: readonly Target[];
+  /** WireGuard public key from the spec (its private key is held elsewhere); undefined = cordon's key store holds the pair. */
+  readonly publicKey: string | undefined;
   readonly origin: Origin;
 }
 

@@ -117,6 +117,11 @@ export const HostSpec = z
       .optional()
       .describe('Control channels this guest may use to reach managed hosts (host.service), exempt from no-vm-to-host.'),
     firewall: FirewallPlacement.optional(),
+    publicKey: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, 'a WireGuard key: 44 characters of base64, as `wg pubkey` prints it')
+      .optional()
+      .describe("WireGuard public key of a tunnel member whose private key cordon does not hold (a customer's phone): the server's [Peer] uses it and the member's own config is rendered without PrivateKey. Absent: cordon's key store (render --keys DIR) generates and keeps the pair."),
     description: z.string().optional().describe('Free text.'),
   })
   .describe('Anything with interfaces.');
