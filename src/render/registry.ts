@@ -1,5 +1,6 @@
 /** Every render target, by name. Adding a target: one folder under src/render/, one line here. */
 import { dnsRenderer } from './dns/index.js';
+import { iptablesRenderer } from './iptables/index.js';
 import { libvirtRenderer } from './libvirt/index.js';
 import { nftablesRenderer } from './nftables/index.js';
 import type { Renderer } from './types.js';
@@ -7,6 +8,7 @@ import type { Renderer } from './types.js';
 export const RENDERERS: readonly Renderer[] = [
   nftablesRenderer,
   dnsRenderer,
+  iptablesRenderer,
   libvirtRenderer,
 ];
 
