@@ -4,12 +4,14 @@ import { iptablesRenderer } from './iptables/index.js';
 import { libvirtRenderer } from './libvirt/index.js';
 import { nftablesRenderer } from './nftables/index.js';
 import type { Renderer } from './types.js';
+import { wireguardRenderer } from './wireguard/index.js';
 
 export const RENDERERS: readonly Renderer[] = [
   nftablesRenderer,
   dnsRenderer,
   iptablesRenderer,
   libvirtRenderer,
+  wireguardRenderer,
 ];
 
 export function findRenderer(name: string): Renderer | undefined {

@@ -1,9 +1,11 @@
 /** `cordon render FILE --target T [--host H] [--out DIR]`. */
 import type { Command } from 'commander';
 import { findRenderer, RENDERERS } from '../../render/registry.js';
+import { isKeyedRenderer } from '../../render/wireguard/keys.js';
 import { writeRendered } from '../../render/write.js';
 import { unknownNameHint } from '../../util/suggest.js';
 import { EXIT, ExitError, loadIr, printDiagnostics, printJson } from '../io.js';
+import { defaultKeyDir, openKeyStore } from '../keystore.js';
 
 function collectParam(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -19,7 +21,8 @@ export function registerRender(program: Command): void {
     .option('-o, --out <dir>', 'write files under DIR (default: print to stdout)')
     .option('-p, --param <key=value>', 'target parameter (repeatable)', collectParam, [])
     .option('--json', 'print {path, content} objects instead of text (secrets are redacted)')
-    .action((file: string | undefined, opts: { target: string; host?: string; out?: string; param: string[]; json?: boolean }) => {
+    .option('--keys <dir>', 'WireGuard key store, 0700 (default .cordon/keys/<spec name>/); missing key pairs are generated there')
+    .action((file: string | undefined, opts: { target: string; host?: string; out?: string; param: string[]; json?: boolean; keys?: string }) => {
       if (opts.target === 'list') {
         for (const r of RENDERERS) {
           process.stdout.write(`${r.name.padEnd(12)} ${r.description}\n`);
@@ -40,7 +43,15 @@ export function registerRender(program: Command): void {
       }
       const ir = loadIr(file);
       if (opts.host !== undefined && !ir.model.hosts.has(opts.host)) throw new ExitError(EXIT.invalid, `--host: unknown host '${opts.host}' (${unknownNameHint(opts.host, [...ir.model.hosts.keys()])})`);
-      const result = r.render(ir, { host: opts.host, params });
+      let renderer = r;
+      if (isKeyedRenderer(r)) {
+        // Keys are input to the (pure) renderer: load them, generating missing pairs; never print them.
+        const dir = opts.keys ?? defaultKeyDir(file);
+        const store = openKeyStore(dir, r.keyNames(ir, { host: opts.host, params }));
+        for (const n of store.generated) process.stderr.write(`generated a WireGuard key pair for ${n} in ${dir}\n`);
+        renderer = r.withKeys(store.source);
+      }
+      const result = renderer.render(ir, { host: opts.host, params });
       printDiagnostics(result.diagnostics, undefined);
       if (result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(EXIT.failed, `target ${r.name} cannot express this spec`);
       if (opts.out) {
