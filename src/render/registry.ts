@@ -1,7 +1,9 @@
 /** Every render target, by name. Adding a target: one folder under src/render/, one line here. */
 import { dnsRenderer } from './dns/index.js';
+import { ifupdownRenderer } from './ifupdown/index.js';
 import { iptablesRenderer } from './iptables/index.js';
 import { libvirtRenderer } from './libvirt/index.js';
+import { netplanRenderer } from './netplan/index.js';
 import { nftablesRenderer } from './nftables/index.js';
 import type { Renderer } from './types.js';
 import { wireguardRenderer } from './wireguard/index.js';
@@ -9,6 +11,8 @@ import { wireguardRenderer } from './wireguard/index.js';
 export const RENDERERS: readonly Renderer[] = [
   nftablesRenderer,
   dnsRenderer,
+  netplanRenderer,
+  ifupdownRenderer,
   iptablesRenderer,
   libvirtRenderer,
   wireguardRenderer,

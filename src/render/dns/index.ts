@@ -153,3 +153,20 @@ function renderNamedConf(model: Model, dns: Dns, zoneDir: string): string {
   }, '};');
   return e.toString();
 }
+
+/**
+ * The resolver a host should use: the DNS server's address on the first network (in the host's
+ * nic order) that both share, with the nic it is reached through. undefined when the spec declares
+ * no zone, the host is the server itself, or they share no network.
+ */
+export function resolverFor(model: Model, host: string): { readonly segment: string; readonly address: number; readonly domain: string } | undefined {
+  const dns = model.dns;
+  const h = model.hosts.get(host);
+  const server = dns ? model.hosts.get(dns.server) : undefined;
+  if (!dns || !h || !server || host === dns.server) return undefined;
+  for (const n of h.nics) {
+    const s = server.nics.find((x) => x.segment === n.segment && x.segment !== 'internet' && dns.listen.includes(x.address));
+    if (s) return { segment: n.segment, address: s.address, domain: dns.domain };
+  }
+  return undefined;
+}
