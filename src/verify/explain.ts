@@ -100,8 +100,16 @@ export function explainPath(ir: Ir, v: PathVerdict, flow: Flow): PathExplanation
 }
 
 export function explain(ir: Ir, reach: Reach, flow: Flow): Explanation {
-  const relevant = reach.verdicts;
-  const paths = relevant.map((v) => explainPath(ir, v, flow));
+  // A forgeable source is evaluated once per address class; show each route once, preferring
+  // the class that lets the flow through (that is the one a user must see).
+  const byRoute = new Map<string, PathExplanation>();
+  for (const v of reach.verdicts) {
+    const p = explainPath(ir, v, flow);
+    const key = `${p.chain}|${p.choice ?? ''}`;
+    const prev = byRoute.get(key);
+    if (!prev || (prev.verdict === 'deny' && p.verdict === 'allow')) byRoute.set(key, p);
+  }
+  const paths = [...byRoute.values()];
   const allowing = paths.findIndex((p) => p.verdict === 'allow');
   const verdict = allowing >= 0 ? 'allow' : 'deny';
   // Prefer the configured route (no "choice") when nothing allows, and the furthest-reaching path.
