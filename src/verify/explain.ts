@@ -136,8 +136,10 @@ function summarize(verdict: 'allow' | 'deny', from: string, to: string, flow: Fl
   const last = p.hops[p.hops.length - 1];
   if (verdict === 'deny' && last && last.verdict === 'drop') return `${head}, decided at ${last.point} by ${describeDecision(last.decision)}`;
   if (verdict === 'deny') return `${head}: ${p.end}`;
-  const deciding = [...p.hops].reverse().find((h) => h.decision.kind === 'rule' && (h.decision as { role: string }).role === 'policy');
-  return deciding ? `${head} via ${p.chain}, allowed by ${describeDecision(deciding.decision)}` : `${head} via ${p.chain}`;
+  const deciding =
+    [...p.hops].reverse().find((h) => h.decision.kind === 'rule' && (h.decision as { role: string }).role !== 'stateful') ??
+    [...p.hops].reverse().find((h) => h.decision.kind === 'default');
+  return deciding ? `${head} via ${p.chain}, allowed at ${deciding.point} by ${describeDecision(deciding.decision)}` : `${head} via ${p.chain}: no firewall on the way`;
 }
 
 export function describeDecision(d: Decision): string {
