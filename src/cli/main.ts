@@ -15,6 +15,7 @@ import { registerDiff } from './commands/diff.js';
 import { registerGen } from './commands/gen.js';
 import { registerSchema } from './commands/schema.js';
 import { registerRender } from './commands/render.js';
+import { registerApply } from './commands/apply.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerDiff(program);
   registerGen(program);
   registerRender(program);
+  registerApply(program);
   registerSchema(program);
   program.addHelpText(
     'after',

@@ -1,0 +1,419 @@
+/**
+ * Loading a rendered nftables rule set into a kernel, safely.
+ *
+ *   1. snapshot cordon's tables (`nft -j list tables`, then `nft list table …` for each cordon_*),
+ *      into a 0600 run directory, so there is always something to go back to;
+ *   2. `nft -c -f` the transaction (checked by nft and the kernel, nothing changes);
+ *   3. `nft -f` it: one atomic transaction that deletes cordon's old tables (also ones the new
+ *      rule set no longer has) and defines the new ones; foreign tables are not touched;
+ *   4. read back `nft -j list ruleset` and compare it with what was rendered (tables, chains,
+ *      hooks, priorities, policies, rule counts, set elements as intervals);
+ *   5. set net.bridge.bridge-nf-call-iptables=1 in the target when guest ports are marked;
+ *   6. with `confirmSeconds`, wait for a confirmation, else roll back.
+ * Any failure after 3 restores the snapshot in one transaction and checks that it took.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { firstError, run, type Target } from './exec.js';
+import { compareShapes, isCordonTable, shapeFromJson, shapeFromText, type RulesetShape } from './shape.js';
+import { listRuns, newRun, newToken, RunDir, type SnapshotInfo } from './state.js';
+
+export const BRIDGE_SYSCTL = 'net.bridge.bridge-nf-call-iptables';
+
+/** Test-only failures, to show that a failed load or a wrong read-back leaves the old rule set. */
+export type Fault = 'load' | 'tamper';
+
+export interface ApplyOptions {
+  readonly target: Target;
+  /** The host the rule set was rendered for (recorded in the snapshot). */
+  readonly host: string;
+  /** The rendered rule set (`HOST/cordon.nft`). */
+  readonly ruleset: string;
+  /** Root of the state directories (`.cordon/apply`). */
+  readonly stateRoot: string;
+  /** Roll back unless confirmed within this many seconds; undefined = no confirmation. */
+  readonly confirmSeconds?: number;
+  /** The command a user runs to confirm, given the token (printed while waiting). */
+  readonly confirmHint?: (token: string, run: RunDir) => string;
+  /** Also accept a keypress on this TTY as confirmation. */
+  readonly interactive?: boolean;
+  readonly fault?: Fault;
+  /** Progress lines (stderr in the CLI). */
+  readonly say: (line: string) => void;
+}
+
+export type ApplyStatus =
+  /** The new rule set is loaded, matches what was rendered, and (if asked) was confirmed. */
+  | 'applied'
+  /** Nothing was changed: the check or the kernel refused, and the old rule set is still loaded. */
+  | 'unchanged'
+  /** The new rule set was loaded and taken out again: the snapshot is loaded. */
+  | 'rolled-back'
+  /** The rollback itself failed: the kernel's state is not known to be either. */
+  | 'rollback-failed';
+
+export interface ApplyOutcome {
+  readonly status: ApplyStatus;
+  readonly message: string;
+  /** What the read-back found different from the rendered rule set. */
+  readonly differences: readonly string[];
+  readonly run: RunDir | undefined;
+}
+
+/** Thrown for cordon's own bugs (the rendered text does not parse, …): exit code 3. */
+export class ApplyInternalError extends Error {}
+
+interface TableRef {
+  readonly family: string;
+  readonly name: string;
+}
+
+const key = (t: TableRef): string => `${t.family} ${t.name}`;
+
+/** cordon's tables loaded in the target, sorted. */
+export async function cordonTables(target: Target): Promise<TableRef[]> {
+  const r = await target.exec(['nft', '-j', 'list', 'tables']);
+  if (r.code !== 0) throw new Error(`nft -j list tables in ${target.label} failed: ${firstError(r)}`);
+  const doc = JSON.parse(r.stdout) as { nftables?: { table?: TableRef }[] };
+  return (doc.nftables ?? [])
+    .flatMap((o) => (o.table ? [{ family: o.table.family, name: o.table.name }] : []))
+    .filter((t) => isCordonTable(t.name))
+    .sort((a, b) => key(a).localeCompare(key(b)));
+}
+
+async function listTable(target: Target, t: TableRef, stateless: boolean): Promise<string> {
+  const r = await target.exec(['nft', ...(stateless ? ['-s'] : []), 'list', 'table', t.family, t.name]);
+  if (r.code !== 0) throw new Error(`nft list table ${key(t)} in ${target.label} failed: ${firstError(r)}`);
+  return r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`;
+}
+
+/** `table X {}` then `delete table X` for each: removes them inside the same transaction, existing or not. */
+export function replacePreamble(tables: readonly TableRef[]): string {
+  if (tables.length === 0) return '';
+  const seen = [...new Map(tables.map((t) => [key(t), t])).values()];
+  return `${seen.map((t) => `table ${t.family} ${t.name} {}`).join('\n')}\n${seen.map((t) => `delete table ${t.family} ${t.name}`).join('\n')}\n`;
+}
+
+async function statelessTexts(target: Target, tables: readonly TableRef[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const t of tables) out[key(t)] = await listTable(target, t, true);
+  return out;
+}
+
+async function takeSnapshot(target: Target, runDir: RunDir, host: string, bridge: string | undefined): Promise<TableRef[]> {
+  const tables = await cordonTables(target);
+  let text = `# cordon apply snapshot of ${target.label}: cordon's tables before this run\n`;
+  for (const t of tables) text += await listTable(target, t, false);
+  runDir.write('snapshot.nft', text);
+  runDir.write('snapshot.stateless.json', `${JSON.stringify(await statelessTexts(target, tables), null, 1)}\n`);
+  const info: SnapshotInfo = { tables, bridgeNfCallIptables: bridge, host, target: target.label, time: new Date().toISOString() };
+  runDir.write('snapshot.json', `${JSON.stringify(info, null, 2)}\n`);
+  return tables;
+}
+
+/** True when the target holds exactly the snapshot's cordon tables with the snapshot's contents. */
+async function matchesSnapshot(target: Target, runDir: RunDir): Promise<boolean> {
+  const info = runDir.snapshot();
+  const saved = JSON.parse(runDir.read('snapshot.stateless.json') ?? '{}') as Record<string, string>;
+  if (!info) return false;
+  const now = await cordonTables(target);
+  if (now.map(key).join('|') !== info.tables.map(key).join('|')) return false;
+  const texts = await statelessTexts(target, now);
+  return Object.keys(saved).every((k) => saved[k] === texts[k]);
+}
+
+/**
+ * Restores the snapshot of a run: deletes cordon's current tables and loads the saved ones, in
+ * one transaction; puts the bridge sysctl back if this run changed it; checks the result.
+ */
+export async function restoreSnapshot(target: Target, runDir: RunDir): Promise<{ ok: boolean; message: string }> {
+  const info = runDir.snapshot();
+  const saved = runDir.read('snapshot.nft');
+  if (!info || saved === undefined) return { ok: false, message: `no snapshot in ${runDir.path}` };
+  let current: TableRef[];
+  try {
+    current = await cordonTables(target);
+  } catch (e) {
+    return { ok: false, message: (e as Error).message };
+  }
+  const tx = `${replacePreamble([...current, ...info.tables])}${saved}`;
+  const file = runDir.write('restore.nft', tx);
+  const r = await target.exec(['nft', '-f', file]);
+  if (r.code !== 0) return { ok: false, message: `nft -f ${file} failed: ${firstError(r)}` };
+  if (runDir.has('sysctl-changed') && info.bridgeNfCallIptables !== undefined) {
+    const s = await target.exec(['sysctl', '-q', '-w', `${BRIDGE_SYSCTL}=${info.bridgeNfCallIptables}`]);
+    if (s.code !== 0) return { ok: false, message: `rule set restored, but ${BRIDGE_SYSCTL} could not be set back to ${info.bridgeNfCallIptables}: ${firstError(s)}` };
+  }
+  if (!(await matchesSnapshot(target, runDir))) return { ok: false, message: `after restoring, cordon's tables in ${target.label} still differ from the snapshot in ${runDir.path}` };
+  const names = info.tables.length ? info.tables.map(key).join(', ') : 'no cordon tables';
+  return { ok: true, message: `restored the snapshot (${names}) from ${runDir.path}` };
+}
+
+/** A table whose set elements overlap: nft accepts the text, the kernel refuses the transaction. */
+const FAULT_TABLE = `
+# injected failure (CORDON_APPLY_INJECT_FAULT=load): the kernel refuses overlapping elements
+table inet cordon_injected_fault {
+	set overlap {
+		type ipv4_addr . inet_proto
+		flags interval
+		elements = { 10.0.0.0/8 . 18-255, 10.0.0.1 . 47 }
+	}
+}
+`;
+
+async function tamper(target: Target, say: (l: string) => void): Promise<void> {
+  const r = await target.exec(['nft', '-j', 'list', 'ruleset']);
+  const doc = JSON.parse(r.stdout) as { nftables: { rule?: { family: string; table: string; chain: string; handle: number } }[] };
+  const victim = doc.nftables.map((o) => o.rule).find((x) => x !== undefined && isCordonTable(x.table) && x.family === 'inet');
+  if (!victim) return;
+  say(`injected failure (CORDON_APPLY_INJECT_FAULT=tamper): deleting rule ${victim.handle} of ${victim.family} ${victim.table} ${victim.chain} behind apply's back`);
+  await target.exec(['nft', 'delete', 'rule', victim.family, victim.table, victim.chain, 'handle', String(victim.handle)]);
+}
+
+function usesBridgeMarks(shape: RulesetShape): boolean {
+  return [...shape.values()].some((t) => t.family === 'bridge');
+}
+
+async function rollBackAfter(o: ApplyOptions, runDir: RunDir, why: string, differences: readonly string[] = []): Promise<ApplyOutcome> {
+  o.say(`${why}; rolling back`);
+  const r = await restoreSnapshot(o.target, runDir);
+  if (r.ok) {
+    runDir.setStatus('rolled-back');
+    return { status: 'rolled-back', message: `${why}. Rolled back: ${r.message}; the previous rule set is loaded again.`, differences, run: runDir };
+  }
+  runDir.setStatus('failed');
+  return {
+    status: 'rollback-failed',
+    message: `${why}. ROLLBACK FAILED: ${r.message}. Inspect with 'nft list ruleset' in ${o.target.label}; the snapshot is ${runDir.file('snapshot.nft')}.`,
+    differences,
+    run: runDir,
+  };
+}
+
+export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
+  const expected = shapeFromText(o.ruleset);
+  if (!expected.ok) throw new ApplyInternalError(`the rendered rule set does not parse as cordon's nftables output: ${expected.error}`);
+  const t = o.target;
+  const v = await t.exec(['nft', '--version']);
+  if (v.code !== 0) return { status: 'unchanged', message: `nft cannot run in ${t.label}: ${firstError(v)}. Nothing was changed.`, differences: [], run: undefined };
+
+  let bridge: string | undefined;
+  const needsBridge = usesBridgeMarks(expected.value);
+  if (needsBridge) {
+    const s = await t.exec(['sysctl', '-n', BRIDGE_SYSCTL]);
+    if (s.code !== 0) {
+      return {
+        status: 'unchanged',
+        message: `br_netfilter is not available in ${t.label} (${BRIDGE_SYSCTL} cannot be read: ${firstError(s)}). Without it bridged guest traffic never reaches the inet forward hook, so the per-guest rules would not be enforced. Load it (modprobe br_netfilter) and apply again. Nothing was changed.`,
+        differences: [],
+        run: undefined,
+      };
+    }
+    bridge = s.stdout.trim();
+  }
+
+  const runDir = newRun(o.stateRoot, t.stateKey);
+  runDir.setStatus('started');
+  o.say(`state: ${runDir.path}`);
+  let before: TableRef[];
+  try {
+    before = await takeSnapshot(t, runDir, o.host, bridge);
+  } catch (e) {
+    runDir.setStatus('failed');
+    return { status: 'unchanged', message: `could not snapshot cordon's tables: ${(e as Error).message}. Nothing was changed.`, differences: [], run: runDir };
+  }
+  o.say(`snapshot: ${before.length ? before.map(key).join(', ') : 'no cordon tables loaded'}`);
+
+  const stale = before.filter((b) => !expected.value.has(key(b)));
+  if (stale.length) o.say(`removing cordon tables the new rule set no longer has: ${stale.map(key).join(', ')}`);
+  const tx = `${replacePreamble(stale)}${o.ruleset}`;
+  const txFile = runDir.write('apply.nft', tx);
+
+  const check = await t.exec(['nft', '-c', '-f', txFile]);
+  if (check.code !== 0) {
+    runDir.setStatus('failed');
+    return { status: 'unchanged', message: `nft -c rejected the rule set: ${firstError(check)}\nNothing was changed: the previous rule set stays.`, differences: [], run: runDir };
+  }
+
+  const loadFile = o.fault === 'load' ? runDir.write('apply-with-fault.nft', `${tx}${FAULT_TABLE}`) : txFile;
+  const load = await t.exec(['nft', '-f', loadFile]);
+  if (load.code !== 0) {
+    if (await matchesSnapshot(t, runDir).catch(() => false)) {
+      runDir.setStatus('failed');
+      return { status: 'unchanged', message: `nft -f failed: ${firstError(load)}\nThe kernel refused the whole transaction: the previous rule set is still loaded (checked against the snapshot).`, differences: [], run: runDir };
+    }
+    return rollBackAfter(o, runDir, `nft -f failed (${firstError(load)}) and cordon's tables changed anyway`);
+  }
+  o.say(`loaded ${[...expected.value.keys()].join(', ')} in one transaction`);
+
+  if (o.fault === 'tamper') await tamper(t, o.say);
+
+  const rb = await t.exec(['nft', '-j', 'list', 'ruleset']);
+  if (rb.code !== 0) return rollBackAfter(o, runDir, `could not read the rule set back: ${firstError(rb)}`);
+  let loaded;
+  try {
+    loaded = shapeFromJson(JSON.parse(rb.stdout));
+  } catch (e) {
+    return rollBackAfter(o, runDir, `nft -j list ruleset printed invalid JSON: ${(e as Error).message}`);
+  }
+  if (!loaded.ok) return rollBackAfter(o, runDir, `could not understand the rule set read back: ${loaded.error}`);
+  const differences = compareShapes(expected.value, loaded.value);
+  runDir.write('readback.json', rb.stdout);
+  if (differences.length) return rollBackAfter(o, runDir, `the rule set read back differs from what was rendered (${differences.length} difference${differences.length === 1 ? '' : 's'})`, differences);
+  o.say('read back: matches what was rendered');
+
+  if (needsBridge && bridge !== '1') {
+    const s = await t.exec(['sysctl', '-q', '-w', `${BRIDGE_SYSCTL}=1`]);
+    if (s.code !== 0) return rollBackAfter(o, runDir, `could not set ${BRIDGE_SYSCTL}=1: ${firstError(s)}`);
+    runDir.write('sysctl-changed', `${BRIDGE_SYSCTL} ${bridge} -> 1\n`);
+    o.say(`set ${BRIDGE_SYSCTL}=1 (was ${bridge})`);
+  }
+
+  if (o.confirmSeconds !== undefined) {
+    const token = newToken();
+    runDir.write('token', `${token}\n`);
+    runDir.setStatus('pending-confirmation');
+    o.say(`applied; rolling back in ${o.confirmSeconds}s unless confirmed. To confirm, run:\n  ${o.confirmHint ? o.confirmHint(token, runDir) : `touch ${runDir.file('confirm')}`}\n  (or: touch ${runDir.file('confirm')}${o.interactive ? ', or press y here' : ''})`);
+    const decision = await waitForConfirmation(runDir, o.confirmSeconds, o.interactive === true);
+    if (decision !== 'confirmed') {
+      return rollBackAfter(o, runDir, decision === 'expired' ? `not confirmed within ${o.confirmSeconds}s` : 'confirmation refused or interrupted');
+    }
+    o.say('confirmed');
+  }
+  runDir.setStatus('applied');
+  return { status: 'applied', message: `applied to ${t.label}: ${[...expected.value.keys()].join(', ')}`, differences: [], run: runDir };
+}
+
+/** Signals that mean "no" while waiting for a confirmation (SIGHUP: the admin's session died). */
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Waits until the run is confirmed (a `confirm` file in the run directory, `cordon apply
+ * --confirm-token`, or `y` on the TTY) or the time is up. Signals (the SSH session dying: SIGHUP)
+ * and `n`/Ctrl-C count as "no", so an admin who locked themselves out still gets rolled back.
+ */
+export function waitForConfirmation(runDir: RunDir, seconds: number, interactive: boolean): Promise<'confirmed' | 'expired' | 'refused'> {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + seconds * 1000;
+    const stdin = process.stdin;
+    let rawWas = false;
+    let timer: NodeJS.Timeout | undefined;
+    const cleanup = (): void => {
+      if (timer) clearInterval(timer);
+      for (const s of SIGNALS) process.removeListener(s, onSignal);
+      if (interactive && stdin.isTTY) {
+        stdin.removeListener('data', onKey);
+        stdin.setRawMode(rawWas);
+        stdin.pause();
+      }
+    };
+    /** Decides once (exclusive create), then reports what was decided, whoever decided it. */
+    const decide = (want: 'confirmed' | 'rolled-back', reason: 'confirmed' | 'expired' | 'refused'): void => {
+      runDir.resolve(want);
+      const how = runDir.resolution();
+      cleanup();
+      resolve(how === 'confirmed' ? 'confirmed' : reason === 'expired' ? 'expired' : 'refused');
+    };
+    const onSignal = (): void => decide('rolled-back', 'refused');
+    const onKey = (b: Buffer): void => {
+      const k = b.toString();
+      if (k === 'y' || k === 'Y') decide('confirmed', 'confirmed');
+      else if (k === 'n' || k === 'N' || k === '\u0003') decide('rolled-back', 'refused');
+    };
+    for (const s of SIGNALS) process.on(s, onSignal);
+    if (interactive && stdin.isTTY) {
+      rawWas = stdin.isRaw;
+      stdin.setRawMode(true);
+      stdin.resume();
+      stdin.on('data', onKey);
+    }
+    timer = setInterval(() => {
+      const r = runDir.resolution();
+      if (r !== undefined) {
+        cleanup();
+        resolve(r === 'confirmed' ? 'confirmed' : 'refused');
+      } else if (runDir.has('confirm')) decide('confirmed', 'confirmed');
+      else if (Date.now() >= deadline) decide('rolled-back', 'expired');
+    }, 100);
+  });
+}
+
+/** `cordon apply --confirm-token T`: confirms the pending run holding that token. */
+export function confirmRun(stateRoot: string, stateKey: string, token: string): { ok: boolean; invalid: boolean; message: string } {
+  const runDir = listRuns(stateRoot, stateKey).find((r) => r.token() === token);
+  if (!runDir) return { ok: false, invalid: true, message: `no apply run with token ${token} in ${stateRoot}/${stateKey}` };
+  if (runDir.resolve('confirmed')) return { ok: true, invalid: false, message: `confirmed ${runDir.path}` };
+  const how = runDir.resolution();
+  if (how === 'confirmed') return { ok: true, invalid: false, message: `${runDir.path} was already confirmed` };
+  return { ok: false, invalid: false, message: `too late: ${runDir.path} was already rolled back` };
+}
+
+/**
+ * `cordon apply --rollback`: restores the snapshot of the newest run that is still applied
+ * (each call steps one run further back). A run still waiting for confirmation is refused instead,
+ * and its own process rolls it back.
+ */
+export async function rollbackLast(target: Target, stateRoot: string): Promise<{ ok: boolean; message: string }> {
+  const runs = listRuns(stateRoot, target.stateKey);
+  const pending = runs.find((r) => r.status() === 'pending-confirmation' && r.resolution() === undefined);
+  if (pending && pending.resolve('rolled-back')) return { ok: true, message: `refused the pending confirmation of ${pending.path}: its apply rolls back now` };
+  const last = runs.find((r) => r.status() === 'applied');
+  if (!last) return { ok: false, message: `nothing to roll back: no applied run in ${stateRoot}/${target.stateKey}` };
+  const r = await restoreSnapshot(target, last);
+  if (r.ok) last.setStatus('rolled-back');
+  return r;
+}
+
+/** Splits `nft list ruleset` text into its tables, by `family name`. */
+export function splitTables(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let cur: { k: string; lines: string[] } | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^table (\w+) (\S+) \{$/.exec(line);
+    if (m) cur = { k: `${m[1]} ${m[2]}`, lines: [line] };
+    else if (cur) {
+      cur.lines.push(line);
+      if (line === '}') {
+        out.set(cur.k, `${cur.lines.join('\n')}\n`);
+        cur = undefined;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * `--dry-run`: the unified diff between cordon's tables loaded in the target and the new ones.
+ * Both sides are nft's own listing (`nft -s list`, without counters); the new side comes from
+ * loading the rule set into a throw-away network namespace (`unshare -n`), so nothing changes.
+ */
+export async function dryRun(target: Target, ruleset: string, host: string): Promise<{ diff: string; changed: boolean; note: string | undefined }> {
+  const current = await cordonTables(target);
+  const before: string[] = [];
+  for (const t of current) before.push(await listTable(target, t, true));
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-dry-run-'));
+  try {
+    const file = join(dir, 'new.nft');
+    writeFileSync(file, ruleset, { mode: 0o600 });
+    let after: string;
+    let note: string | undefined;
+    const s = await run(['unshare', '--net', 'sh', '-c', 'nft -f "$1" && nft -s list ruleset', 'sh', file]);
+    if (s.code === 0) {
+      const tables = splitTables(s.stdout);
+      after = [...tables.keys()].sort().map((k) => tables.get(k)!).join('');
+    } else {
+      note = `could not list the new rule set through a scratch namespace (${firstError(s)}); showing the rendered text`;
+      after = ruleset;
+    }
+    const a = join(dir, 'loaded.nft');
+    const b = join(dir, 'rendered.nft');
+    writeFileSync(a, before.join(''));
+    writeFileSync(b, after);
+    const d = await run(['diff', '-u', '--label', `loaded in ${target.label}`, '--label', `rendered for ${host}`, a, b]);
+    if (d.code > 1) throw new Error(`diff failed: ${firstError(d)}`);
+    return { diff: d.stdout, changed: d.code === 1, note };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

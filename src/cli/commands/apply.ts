@@ -1,0 +1,156 @@
+/**
+ * `cordon apply FILE --host H --netns NS [--confirm S] [--dry-run]`, `--rollback`, `--confirm-token T`.
+ *
+ * Acts inside a named network namespace; acting on the machine's own namespace needs the explicit
+ * `--i-mean-the-host`, so nobody replaces a host's firewall by forgetting a flag.
+ * Exit codes: 0 applied · 1 apply failed (rolled back, or nothing changed: the message says
+ * which) · 2 invalid input · 3 internal error.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { applyRuleset, confirmRun, dryRun, rollbackLast, type Fault } from '../../apply/apply.js';
+import { hostTarget, listNetns, netnsTarget, type Target } from '../../apply/exec.js';
+import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
+import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
+import { unknownNameHint } from '../../util/suggest.js';
+import { EXIT, ExitError, loadIr, printDiagnostics } from '../io.js';
+
+interface ApplyFlags {
+  host?: string;
+  netns?: string;
+  iMeanTheHost?: boolean;
+  confirm?: string;
+  confirmToken?: string;
+  dryRun?: boolean;
+  rollback?: boolean;
+  stateDir?: string;
+}
+
+async function chooseTarget(opts: ApplyFlags): Promise<Target> {
+  if (opts.netns !== undefined && opts.iMeanTheHost) throw new ExitError(EXIT.invalid, 'give either --netns NAME or --i-mean-the-host, not both');
+  if (opts.iMeanTheHost) return hostTarget();
+  if (opts.netns === undefined) {
+    throw new ExitError(
+      EXIT.invalid,
+      "refusing to act on the machine's own network namespace: say where with --netns NAME, or pass --i-mean-the-host if replacing this machine's cordon tables is really what you want",
+    );
+  }
+  let t: Target;
+  try {
+    t = netnsTarget(opts.netns);
+  } catch (e) {
+    throw new ExitError(EXIT.invalid, `--netns: ${(e as Error).message}`);
+  }
+  const known = await listNetns();
+  if (!known.includes(opts.netns)) throw new ExitError(EXIT.invalid, `--netns: no network namespace '${opts.netns}' (${unknownNameHint(opts.netns, known)})`);
+  return t;
+}
+
+function faultFromEnv(): Fault | undefined {
+  const f = process.env.CORDON_APPLY_INJECT_FAULT;
+  if (f === undefined || f === '') return undefined;
+  if (f === 'load' || f === 'tamper') return f;
+  throw new ExitError(EXIT.invalid, `CORDON_APPLY_INJECT_FAULT must be 'load' or 'tamper', got '${f}'`);
+}
+
+function say(line: string): void {
+  try {
+    process.stderr.write(`${line}\n`);
+  } catch {
+    // The terminal may be gone (a dropped SSH session); apply must go on regardless.
+  }
+}
+
+export function registerApply(program: Command): void {
+  program
+    .command('apply')
+    .description('load the rendered nftables rule set atomically, check it by reading it back, roll back on failure or without confirmation')
+    .argument('[file]', 'spec file')
+    .option('--host <name>', 'the host whose rule set to load (default: the only enforcing host)')
+    .option('--netns <name>', 'act inside this network namespace (required unless --i-mean-the-host)')
+    .option('--i-mean-the-host', "act on this machine's own network namespace")
+    .option('--confirm <seconds>', 'roll back unless confirmed within SECONDS')
+    .option('--confirm-token <token>', 'confirm a pending apply (printed by apply --confirm)')
+    .option('--dry-run', 'print the diff against the loaded cordon tables; change nothing')
+    .option('--rollback', 'restore the snapshot taken before the last apply')
+    .option('--state-dir <dir>', `where snapshots are kept (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 applied · 1 apply failed (rolled back, or nothing changed) · 2 invalid input · 3 internal error
+
+Examples:
+  cordon apply examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --dry-run
+  cordon apply examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --confirm 60
+  cordon apply --confirm-token 3f2a… --netns lab-pve
+  cordon apply --rollback --netns lab-pve`,
+    )
+    .action(async (file: string | undefined, opts: ApplyFlags) => {
+      const stateRoot = resolve(opts.stateDir ?? process.env.CORDON_STATE_DIR ?? DEFAULT_STATE_ROOT);
+      const modes = [opts.rollback ? '--rollback' : undefined, opts.confirmToken !== undefined ? '--confirm-token' : undefined, file !== undefined ? 'FILE' : undefined].filter((x) => x !== undefined);
+      if (modes.length !== 1) throw new ExitError(EXIT.invalid, modes.length === 0 ? 'apply needs a spec file (or --rollback, or --confirm-token TOKEN)' : `give only one of ${modes.join(', ')}`);
+      const target = await chooseTarget(opts);
+
+      if (opts.confirmToken !== undefined) {
+        const r = confirmRun(stateRoot, target.stateKey, opts.confirmToken);
+        process.stdout.write(`${r.message}\n`);
+        process.exitCode = r.ok ? EXIT.ok : r.invalid ? EXIT.invalid : EXIT.failed;
+        return;
+      }
+      if (opts.rollback) {
+        const r = await rollbackLast(target, stateRoot);
+        process.stdout.write(`${r.ok ? '' : 'rollback failed: '}${r.message}\n`);
+        process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
+        return;
+      }
+
+      let confirmSeconds: number | undefined;
+      if (opts.confirm !== undefined) {
+        if (!/^\d+$/.test(opts.confirm) || Number(opts.confirm) < 1 || Number(opts.confirm) > 86400) throw new ExitError(EXIT.invalid, `--confirm must be a whole number of seconds from 1 to 86400, got '${opts.confirm}'`);
+        confirmSeconds = Number(opts.confirm);
+        if (opts.dryRun) throw new ExitError(EXIT.invalid, '--confirm and --dry-run do not go together');
+      }
+      const fault = faultFromEnv();
+      const ir = loadIr(file!);
+      const hosts = enforcingHosts(ir);
+      let host = opts.host;
+      if (host === undefined) {
+        if (hosts.length !== 1) throw new ExitError(EXIT.invalid, `--host is needed: this spec has ${hosts.length === 0 ? 'no host that enforces rules' : `several enforcing hosts (${hosts.join(', ')})`}`);
+        host = hosts[0]!;
+      } else if (!hosts.includes(host)) {
+        throw new ExitError(EXIT.invalid, `--host: '${host}' enforces no cordon chain (${unknownNameHint(host, hosts)})`);
+      }
+      const rendered = nftablesRenderer.render(ir, { host, params: new Map() });
+      printDiagnostics(rendered.diagnostics, undefined);
+      if (rendered.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(EXIT.invalid, `the nftables target cannot express this spec for ${host}; nothing was changed`);
+      const ruleset = rendered.files[0]?.content;
+      if (ruleset === undefined) throw new ExitError(EXIT.internal, `the nftables target produced no file for ${host}`);
+
+      if (opts.dryRun) {
+        const d = await dryRun(target, ruleset, host);
+        if (d.note) say(`note: ${d.note}`);
+        process.stdout.write(d.changed ? d.diff : `no changes: cordon's tables in ${target.label} already match the rule set for ${host}\n`);
+        return;
+      }
+
+      const out = await applyRuleset({
+        target,
+        host,
+        ruleset,
+        stateRoot,
+        confirmSeconds,
+        confirmHint: (token) => `cordon apply --confirm-token ${token} ${target.netns !== undefined ? `--netns ${target.netns}` : '--i-mean-the-host'}${opts.stateDir !== undefined ? ` --state-dir ${stateRoot}` : ''}`,
+        interactive: process.stdin.isTTY === true,
+        fault,
+        say,
+      });
+      for (const d of out.differences) say(`  ${d}`);
+      if (out.status === 'applied') {
+        process.stdout.write(`${out.message}\n`);
+        process.exitCode = EXIT.ok;
+      } else {
+        say(`cordon apply: ${out.status === 'unchanged' ? 'not applied' : out.status === 'rolled-back' ? 'apply failed and was rolled back' : 'apply failed and the rollback failed too'}: ${out.message}`);
+        process.exitCode = EXIT.failed;
+      }
+    });
+}
