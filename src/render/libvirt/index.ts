@@ -1,6 +1,6 @@
 /**
  * libvirt target: for each hypervisor, the libvirt objects that realise its networks and its guests'
- * per-guest firewalls, plus the `virsh` commands that define them. Files, under `<hypervisor>/`:
+ * per-guest firewalls, plus the `virsh` commands that define them. Files, under `libvirt/<hypervisor>/`:
  *
  * - `networks/<network>.xml`: one libvirt network per network the hypervisor owns. egress nat is
  *   `<forward mode='nat'>` (ports 1024-65535, as seed 001), routed is `<forward mode='route'>`, none
@@ -62,13 +62,13 @@ export const libvirtRenderer: Renderer = {
       const whole = opts.host === undefined || opts.host === p.host.name;
       const guests = p.guests.filter((g) => whole || g.host.name === opts.host);
       if (!whole && guests.length === 0) continue;
-      const dir = p.host.name;
+      const dir = `libvirt/${p.host.name}`;
       if (whole) for (const n of p.networks) files.push({ path: `${dir}/networks/${n.net.name}.xml`, content: networkXml(ir.model, p, n), secret: false });
       for (const g of guests) {
         if (g.filter) {
           const e = new Emitter();
-          e.lines_(headerLines(ir.model, `libvirt nwfilter ${filterName(g.host.name)}: the per-guest firewall of ${g.host.name}, run by ${dir}. Define: virsh nwfilter-define FILE`).map(xmlComment));
-          emitFilter(e, ir, g.host, dir, ds);
+          e.lines_(headerLines(ir.model, `libvirt nwfilter ${filterName(g.host.name)}: the per-guest firewall of ${g.host.name}, run by ${p.host.name}. Define: virsh nwfilter-define FILE`).map(xmlComment));
+          emitFilter(e, ir, g.host, p.host.name, ds);
           files.push({ path: `${dir}/nwfilters/${filterName(g.host.name)}.xml`, content: e.toString(), secret: false });
         }
         for (const gn of g.nics) {

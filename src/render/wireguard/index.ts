@@ -1,6 +1,6 @@
 /**
  * wireguard target: wg-quick configs for every tunnel's server and members, and the in-guest kill
- * switch of every vpn-only host. Files, per host:
+ * switch of every vpn-only host. Files, under `wireguard/<host>/`:
  *
  * - `<server>/<ifname>.conf`: `[Interface]` Address, ListenPort, PrivateKey; one `[Peer]` per member
  *   with its public key and `AllowedIPs` = its /32 in the tunnel (a vpn-only member sends
@@ -80,13 +80,19 @@ function behindServer(model: Model, t: Tunnel, server: Host): RangeSet {
   return behind;
 }
 
-/** Destinations the policy lets `member` reach (allow rules naming it as a source). */
-function allowedFrom(model: Model, addr: number): RangeSet {
+/**
+ * Destinations the policy lets the member at `addr` reach (allow rules naming it as a source). The
+ * server itself, named as a host or service, is reached on its tunnel address: not listed.
+ */
+function allowedFrom(model: Model, addr: number, server: Host): RangeSet {
   let out: RangeSet = R.EMPTY;
   for (const r of model.policy) {
     if (r.action !== 'allow') continue;
     if (!R.contains(targetsAddrs(model, r.from), addr)) continue;
-    out = R.union(out, targetsAddrs(model, r.to));
+    for (const t of r.to) {
+      if ((t.kind === 'host' || t.kind === 'service') && t.host === server.name) continue;
+      out = R.union(out, targetsAddrs(model, [t]));
+    }
   }
   return out;
 }
@@ -140,12 +146,12 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
           const sk = keyOf(server);
           const mks = members.map((m) => keyOf(m));
           if (want(server.name) && sk && mks.every((k) => k !== undefined)) {
-            files.push(conf(`${server.name}/${t.ifname}.conf`, serverConf(ir.model, t, server, sk, members, mks as HostKey[])));
+            files.push(conf(`wireguard/${server.name}/${t.ifname}.conf`, serverConf(ir.model, t, server, sk, members, mks as HostKey[])));
           }
           for (const [i, m] of members.entries()) {
             const mk = mks[i];
             if (!want(m.name) || !mk || !sk) continue;
-            files.push(conf(`${m.name}/${t.ifname}.conf`, memberConf(ir.model, t, server, sk, m, mk, mode, dir)));
+            files.push(conf(`wireguard/${m.name}/${t.ifname}.conf`, memberConf(ir.model, t, server, sk, m, mk, mode, dir)));
           }
         }
       }
@@ -156,9 +162,9 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
           ds.push(diag('CORDON012', 'warning', `wireguard: vpn-only host '${h.name}' has no in-guest output chain, so it gets no kill switch`, { file: ir.model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path }, 'firewall: { local: true } gives it one (defence in depth; the host side must still enforce vpn-only)'));
           continue;
         }
-        files.push({ path: `${h.name}/killswitch.nft`, content: killswitchNft(ir, h.name, chains, ds), secret: false });
-        files.push({ path: `${h.name}/killswitch.rules.v4`, content: killswitchIptables(ir, h.name, chains, 4, ds), secret: false });
-        files.push({ path: `${h.name}/killswitch.rules.v6`, content: killswitchIptables(ir, h.name, chains, 6, ds), secret: false });
+        files.push({ path: `wireguard/${h.name}/killswitch.nft`, content: killswitchNft(ir, h.name, chains, ds), secret: false });
+        files.push({ path: `wireguard/${h.name}/killswitch.rules.v4`, content: killswitchIptables(ir, h.name, chains, 4, ds), secret: false });
+        files.push({ path: `wireguard/${h.name}/killswitch.rules.v6`, content: killswitchIptables(ir, h.name, chains, 6, ds), secret: false });
       }
       if (opts.host !== undefined && files.length === 0 && !ds.some((d) => d.severity === 'error')) {
         ds.push(diag('CORDON004', 'error', `host '${opts.host}' is on no tunnel and is not vpn-only, so it gets no wireguard files`, { file: ir.model.file }));
@@ -267,7 +273,7 @@ function memberConf(model: Model, t: Tunnel, server: Host, sk: HostKey, m: Host,
     e.line('AllowedIPs = 0.0.0.0/0');
   } else {
     const addr = tunnelAddr(m, t);
-    const extra = R.subtract(R.intersect(allowedFrom(model, addr), behindServer(model, t, server)), [[t.range.lo, t.range.hi]]);
+    const extra = R.subtract(R.intersect(allowedFrom(model, addr, server), behindServer(model, t, server)), [[t.range.lo, t.range.hi]]);
     e.line(`# the tunnel${extra.length ? `, and what the policy lets ${m.name} reach behind ${server.name}` : ''}`);
     e.line(`AllowedIPs = ${[formatCidr(t.cidr), ...cidrList(extra)].join(', ')}`);
   }
