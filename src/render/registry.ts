@@ -5,6 +5,7 @@ import { iptablesRenderer } from './iptables/index.js';
 import { libvirtRenderer } from './libvirt/index.js';
 import { netplanRenderer } from './netplan/index.js';
 import { nftablesRenderer } from './nftables/index.js';
+import { proxmoxRenderer } from './proxmox/index.js';
 import type { Renderer } from './types.js';
 import { wireguardRenderer } from './wireguard/index.js';
 
@@ -14,6 +15,7 @@ export const RENDERERS: readonly Renderer[] = [
   netplanRenderer,
   ifupdownRenderer,
   iptablesRenderer,
+  proxmoxRenderer,
   libvirtRenderer,
   wireguardRenderer,
 ];

@@ -1,0 +1,179 @@
+/**
+ * Names for the Proxmox firewall: aliases (one address or prefix), IP sets (several) and security
+ * groups, under Proxmox's rules: `[A-Za-z][A-Za-z0-9_-]+`, aliases and IP sets at most 64
+ * characters, groups at most 18; aliases are case-insensitive (Proxmox lowercases them), so all
+ * names here are lowercase. The directory maps cordon's address sets back to names so that a rule
+ * reads `-dest +dc/internet` instead of forty prefixes.
+ *
+ * Rules refer to datacenter objects with the scoped form (`dc/name`, `+dc/name`): the nftables
+ * proxmox-firewall parses only that form, and Proxmox VE 8 writes it itself.
+ */
+import { shortHash } from '../../model/names.js';
+import type { Model } from '../../model/types.js';
+import { formatCidr, formatIPv4, rangeToCidrs } from '../../util/ip.js';
+import * as R from '../../util/rangeset.js';
+import type { RangeSet } from '../../util/rangeset.js';
+
+export const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]+$/;
+export const MAX_ALIAS_NAME = 64;
+export const MAX_IPSET_NAME = 64;
+export const MAX_GROUP_NAME = 18;
+
+/** Names Proxmox gives a meaning of its own. */
+const RESERVED = new Set(['local_network', 'cluster_network', 'management', 'blacklist', 'venet0']);
+
+export interface Named {
+  readonly kind: 'alias' | 'ipset';
+  readonly name: string;
+  readonly set: RangeSet;
+  /** What the name stands for, in cordon's words. */
+  readonly comment: string;
+}
+
+export function refOf(n: Named): string {
+  return n.kind === 'alias' ? `dc/${n.name}` : `+dc/${n.name}`;
+}
+
+function keyOf(set: RangeSet): string {
+  return set.map(([a, b]) => `${a}-${b}`).join(',');
+}
+
+/** Allocates unique, valid names per namespace; a lossy or clashing name gets a short hash. */
+export class NameAllocator {
+  private readonly used = new Set<string>();
+
+  constructor(private readonly max: number) {}
+
+  take(raw: string): string {
+    const lower = raw.toLowerCase();
+    let base = lower.replace(/[^a-z0-9_-]/g, '_');
+    if (!/^[a-z]/.test(base)) base = `n${base}`;
+    if (base.length < 2) base = `${base}_`;
+    const clean = base === lower && base.length <= this.max && !RESERVED.has(base) && !base.startsWith('ipfilter-') && !this.used.has(base);
+    let name = clean ? base : `${base.slice(0, this.max - 5)}-${shortHash(raw, 4)}`;
+    for (let n = 1; this.used.has(name); n++) name = `${base.slice(0, this.max - 5)}-${shortHash(`${raw}#${n}`, 4)}`;
+    this.used.add(name);
+    return name;
+  }
+}
+
+/**
+ * Every name the datacenter defines: an alias per host address (`agentfarm` or, for a host with
+ * several, `agentfarm-vmbr0`), per network and tunnel prefix; an IP set per host with several
+ * addresses, per spec group, and for `internet` and `lan`.
+ */
+export class Directory {
+  readonly aliases: Named[] = [];
+  readonly ipsets: Named[] = [];
+  private readonly byKey = new Map<string, Named>();
+  private readonly usedIpsets = new Set<string>();
+
+  constructor(model: Model) {
+    const aliasNames = new NameAllocator(MAX_ALIAS_NAME);
+    const ipsetNames = new NameAllocator(MAX_IPSET_NAME);
+    const hosts = [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
+    for (const h of hosts) {
+      const addrs = [...new Set(h.nics.map((n) => n.address))];
+      for (const n of h.nics) {
+        const raw = addrs.length === 1 ? h.name : `${h.name}-${n.segment}`;
+        this.add({ kind: 'alias', name: aliasNames.take(raw), set: [[n.address, n.address]], comment: `${h.name} on ${n.segment}` });
+      }
+    }
+    const segments = [...model.networks.values(), ...model.tunnels.values()].sort((a, b) => a.name.localeCompare(b.name));
+    for (const s of segments) {
+      this.add({ kind: 'alias', name: aliasNames.take(s.name), set: [[s.range.lo, s.range.hi]], comment: `${s.kind} ${s.name}` });
+    }
+    for (const h of hosts) {
+      const set = R.normalize(h.nics.map((n) => [n.address, n.address] as const));
+      if (set.length > 1 || (set.length === 1 && set[0]![0] !== set[0]![1])) {
+        this.add({ kind: 'ipset', name: ipsetNames.take(h.name), set, comment: `every address of ${h.name}` });
+      }
+    }
+    for (const [g, targets] of [...model.groups.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+      let set: RangeSet = R.EMPTY;
+      for (const t of targets) set = R.union(set, addrsOfTarget(model, t));
+      if (set.length === 0 || isAll(set)) continue;
+      this.add({ kind: 'ipset', name: ipsetNames.take(g), set, comment: `group ${g}` });
+    }
+    if (model.internet.length) this.add({ kind: 'ipset', name: ipsetNames.take('internet'), set: model.internet, comment: 'cordon\'s internet: public space outside every declared network' });
+    if (model.lan.length) this.add({ kind: 'ipset', name: ipsetNames.take('lan'), set: model.lan, comment: 'cordon\'s lan: private space outside every declared network' });
+  }
+
+  private add(n: Named): void {
+    if (n.kind === 'alias') this.aliases.push(n);
+    else {
+      // An IP set that is one prefix would duplicate an alias; one that equals another set is redundant.
+      if (this.byKey.has(keyOf(n.set))) return;
+      this.ipsets.push(n);
+    }
+    if (!this.byKey.has(keyOf(n.set))) this.byKey.set(keyOf(n.set), n);
+  }
+
+  /** The name standing for exactly this set. */
+  lookup(set: RangeSet): Named | undefined {
+    const n = this.byKey.get(keyOf(set));
+    if (n?.kind === 'ipset') this.usedIpsets.add(n.name);
+    return n;
+  }
+
+  /**
+   * Names whose union is exactly this set, each a subset of it (largest first); undefined when
+   * the names cannot cover it. Two or three names beat a list of prefixes.
+   */
+  cover(set: RangeSet, max = 3): Named[] | undefined {
+    const subsets = [...this.byKey.values()].filter((n) => R.covers(set, n.set)).sort((a, b) => R.size(b.set) - R.size(a.set) || a.name.localeCompare(b.name));
+    const picked: Named[] = [];
+    let got: RangeSet = R.EMPTY;
+    for (const n of subsets) {
+      if (R.covers(got, n.set)) continue;
+      picked.push(n);
+      got = R.union(got, n.set);
+      if (R.equal(got, set)) break;
+      if (picked.length >= max) return undefined;
+    }
+    if (!R.equal(got, set)) return undefined;
+    for (const n of picked) if (n.kind === 'ipset') this.usedIpsets.add(n.name);
+    return picked;
+  }
+
+  /** IP sets a rule refers to, plus those standing for hosts and groups (small, and useful in the GUI). */
+  ipsetsToDefine(): Named[] {
+    return this.ipsets.filter((n) => this.usedIpsets.has(n.name) || !n.comment.startsWith('cordon\'s '));
+  }
+}
+
+function isAll(set: RangeSet): boolean {
+  return set.length === 1 && set[0]![0] === 0 && set[0]![1] === 0xffffffff;
+}
+
+function addrsOfTarget(model: Model, t: import('../../model/types.js').Target): RangeSet {
+  switch (t.kind) {
+    case 'host':
+    case 'service': {
+      const h = model.hosts.get(t.host);
+      return h ? R.normalize(h.nics.map((n) => [n.address, n.address] as const)) : R.EMPTY;
+    }
+    case 'network': {
+      const n = model.networks.get(t.network) ?? model.tunnels.get(t.network);
+      return n ? [[n.range.lo, n.range.hi]] : R.EMPTY;
+    }
+    case 'cidr':
+      return [[t.range.lo, t.range.hi]];
+    case 'internet':
+      return model.internet;
+    case 'lan':
+      return model.lan;
+    case 'any':
+      return [[0, 0xffffffff]];
+  }
+}
+
+/** One address, or a prefix, as Proxmox writes it (`10.0.0.1`, `10.0.0.0/24`). */
+export function fmtPrefix(addr: number, len: number): string {
+  return len === 32 ? formatIPv4(addr) : formatCidr({ addr, len });
+}
+
+/** The prefixes of a set, as Proxmox writes them. */
+export function prefixesOf(set: RangeSet): string[] {
+  return set.flatMap(([lo, hi]) => rangeToCidrs({ lo, hi }).map((c) => fmtPrefix(c.addr, c.len)));
+}
