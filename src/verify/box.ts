@@ -1,0 +1,546 @@
+/**
+ * A rule's match space as a box: the product of one set per header dimension (source, destination,
+ * protocol+port, input/output interface, bridge port, connection state). Lint asks questions about
+ * unions of boxes ("does the union of these earlier rules cover this rule?"), answered here by
+ * recursive box subtraction with cheap overlap tests first and a work limit.
+ *
+ * Every dimension is a set, not an interval, so `A \ B` splits into at most one piece per dimension,
+ * and the pieces are disjoint.
+ */
+import type { IrMatch } from '../ir/types.js';
+import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
+import * as R from '../util/rangeset.js';
+import type { RangeSet } from '../util/rangeset.js';
+
+export const ADDR_MAX = 0xffffffff;
+export const ALL_ADDRS: RangeSet = [[0, ADDR_MAX]];
+
+/** Protocol and port on one line: tcp ports, then udp ports, then icmp, then every other protocol. */
+const UDP_BASE = PORT_MAX + 1;
+const ICMP_CODE = 2 * (PORT_MAX + 1);
+const OTHER_CODE = ICMP_CODE + 1;
+export const FLOW_MAX = OTHER_CODE;
+export const ALL_FLOW_LINE: RangeSet = [[0, FLOW_MAX]];
+
+/** Connection states as bits; a rule without a state match has both. */
+export const STATE_NEW = 1;
+export const STATE_ESTABLISHED = 2;
+export const STATE_ANY = STATE_NEW | STATE_ESTABLISHED;
+
+/**
+ * A set of interface names over an unbounded universe: `neg: false` is exactly `names`,
+ * `neg: true` is every name except `names` (so "any interface" is `{ neg: true, names: [] }`).
+ * `names` is sorted and free of duplicates.
+ */
+export interface NameSet {
+  readonly neg: boolean;
+  readonly names: readonly string[];
+}
+
+export const ANY_NAME: NameSet = { neg: true, names: [] };
+
+export interface Box {
+  readonly src: RangeSet;
+  readonly dst: RangeSet;
+  /** Flows encoded with `flowsToLine`. */
+  readonly flow: RangeSet;
+  readonly iif: NameSet;
+  readonly oif: NameSet;
+  readonly port: NameSet;
+  /** Bit set of STATE_NEW / STATE_ESTABLISHED. */
+  readonly state: number;
+}
+
+export function flowsToLine(f: FlowSet): RangeSet {
+  const spans: [number, number][] = f.tcp.map(([lo, hi]) => [lo, hi]);
+  for (const [lo, hi] of f.udp) spans.push([UDP_BASE + lo, UDP_BASE + hi]);
+  if (f.icmp) spans.push([ICMP_CODE, ICMP_CODE]);
+  if (f.other) spans.push([OTHER_CODE, OTHER_CODE]);
+  return R.normalize(spans);
+}
+
+export function lineToFlows(line: RangeSet): FlowSet {
+  return {
+    ...NO_FLOWS,
+    tcp: R.intersect(line, [[0, PORT_MAX]]),
+    udp: R.intersect(line, [[UDP_BASE, UDP_BASE + PORT_MAX]]).map(([lo, hi]) => [lo - UDP_BASE, hi - UDP_BASE] as const),
+    icmp: R.contains(line, ICMP_CODE),
+    other: R.contains(line, OTHER_CODE),
+  };
+}
+
+function names(list: readonly string[] | undefined): NameSet {
+  if (list === undefined) return ANY_NAME;
+  return { neg: false, names: [...new Set(list)].sort() };
+}
+
+export function boxOf(m: IrMatch): Box {
+  return {
+    src: m.src ?? ALL_ADDRS,
+    dst: m.dst ?? ALL_ADDRS,
+    flow: flowsToLine(m.flows),
+    iif: names(m.iif),
+    oif: names(m.oif),
+    port: names(m.inPort),
+    state: m.state === 'new' ? STATE_NEW : m.state === 'established' ? STATE_ESTABLISHED : STATE_ANY,
+  };
+}
+
+// ---- range sets, without allocating -------------------------------------------------------------
+
+export function rsIntersects(a: RangeSet, b: RangeSet): boolean {
+  if (a.length === 0 || b.length === 0) return false;
+  if (a[0]![0] > b[b.length - 1]![1] || b[0]![0] > a[a.length - 1]![1]) return false;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x[1] < y[0]) i++;
+    else if (y[1] < x[0]) j++;
+    else return true;
+  }
+  return false;
+}
+
+/** True when b ⊆ a (both normalised, so each span of b must sit inside one span of a). */
+export function rsCovers(a: RangeSet, b: RangeSet): boolean {
+  let i = 0;
+  for (const [lo, hi] of b) {
+    while (i < a.length && a[i]![1] < lo) i++;
+    const s = a[i];
+    if (!s || s[0] > lo || s[1] < hi) return false;
+  }
+  return true;
+}
+
+function rsInterSize(a: RangeSet, b: RangeSet): number {
+  let n = 0;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    const lo = Math.max(x[0], y[0]);
+    const hi = Math.min(x[1], y[1]);
+    if (lo <= hi) n += hi - lo + 1;
+    if (x[1] < y[1]) i++;
+    else j++;
+  }
+  return n;
+}
+
+// ---- name sets ----------------------------------------------------------------------------------
+
+function sortedHas(list: readonly string[], x: string): boolean {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = list[mid]!;
+    if (v === x) return true;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+export function nameHas(s: NameSet, x: string): boolean {
+  return s.neg !== sortedHas(s.names, x);
+}
+
+function nsIntersects(a: NameSet, b: NameSet): boolean {
+  if (a.neg && b.neg) return true;
+  if (!a.neg) return a.names.some((x) => nameHas(b, x));
+  return b.names.some((x) => nameHas(a, x));
+}
+
+function nsCovers(a: NameSet, b: NameSet): boolean {
+  if (a.neg) return b.neg ? a.names.every((x) => sortedHas(b.names, x)) : b.names.every((x) => !sortedHas(a.names, x));
+  return !b.neg && b.names.every((x) => sortedHas(a.names, x));
+}
+
+function nsIntersect(a: NameSet, b: NameSet): NameSet {
+  if (a.neg && b.neg) return { neg: true, names: [...new Set([...a.names, ...b.names])].sort() };
+  if (!a.neg) return { neg: false, names: a.names.filter((x) => nameHas(b, x)) };
+  return { neg: false, names: b.names.filter((x) => nameHas(a, x)) };
+}
+
+function nsComplement(a: NameSet): NameSet {
+  return { neg: !a.neg, names: a.names };
+}
+
+function nsIsEmpty(a: NameSet): boolean {
+  return !a.neg && a.names.length === 0;
+}
+
+/** A name in the set, preferring a fresh one for co-finite sets (it then stands for "any other"). */
+function nsSample(a: NameSet, last: boolean): string | undefined {
+  if (a.neg) return '\u0000';
+  return last ? a.names[a.names.length - 1] : a.names[0];
+}
+
+// ---- boxes --------------------------------------------------------------------------------------
+
+export function boxIsEmpty(b: Box): boolean {
+  return b.state === 0 || b.src.length === 0 || b.dst.length === 0 || b.flow.length === 0 || nsIsEmpty(b.iif) || nsIsEmpty(b.oif) || nsIsEmpty(b.port);
+}
+
+/** Whether a and b share a packet. Cheapest tests first. */
+export function boxIntersects(a: Box, b: Box): boolean {
+  return (
+    (a.state & b.state) !== 0 &&
+    rsIntersects(a.dst, b.dst) &&
+    rsIntersects(a.src, b.src) &&
+    rsIntersects(a.flow, b.flow) &&
+    nsIntersects(a.port, b.port) &&
+    nsIntersects(a.iif, b.iif) &&
+    nsIntersects(a.oif, b.oif)
+  );
+}
+
+/** True when b ⊆ a. */
+export function boxContains(a: Box, b: Box): boolean {
+  return (
+    (b.state & ~a.state) === 0 &&
+    rsCovers(a.dst, b.dst) &&
+    rsCovers(a.src, b.src) &&
+    rsCovers(a.flow, b.flow) &&
+    nsCovers(a.port, b.port) &&
+    nsCovers(a.iif, b.iif) &&
+    nsCovers(a.oif, b.oif)
+  );
+}
+
+export function boxIntersect(a: Box, b: Box): Box {
+  return {
+    src: R.intersect(a.src, b.src),
+    dst: R.intersect(a.dst, b.dst),
+    flow: R.intersect(a.flow, b.flow),
+    iif: nsIntersect(a.iif, b.iif),
+    oif: nsIntersect(a.oif, b.oif),
+    port: nsIntersect(a.port, b.port),
+    state: a.state & b.state,
+  };
+}
+
+/**
+ * a minus b as disjoint boxes: peel off, one dimension at a time, the part of `a` outside `b` in
+ * that dimension, and narrow the rest to `b` there. At most seven pieces; none when b ⊇ a.
+ */
+export function boxSubtract(a: Box, b: Box): Box[] {
+  if (!boxIntersects(a, b)) return [a];
+  const out: Box[] = [];
+  let cur: Box = a;
+  const stateOut = cur.state & ~b.state;
+  if (stateOut !== 0) out.push({ ...cur, state: stateOut });
+  cur = { ...cur, state: cur.state & b.state };
+  for (const k of ['port', 'iif', 'oif'] as const) {
+    if (nsCovers(b[k], cur[k])) continue;
+    const outside = nsIntersect(cur[k], nsComplement(b[k]));
+    if (!nsIsEmpty(outside)) out.push({ ...cur, [k]: outside });
+    cur = { ...cur, [k]: nsIntersect(cur[k], b[k]) };
+  }
+  for (const k of ['flow', 'dst', 'src'] as const) {
+    if (rsCovers(b[k], cur[k])) continue;
+    const outside = R.subtract(cur[k], b[k]);
+    if (outside.length > 0) out.push({ ...cur, [k]: outside });
+    cur = { ...cur, [k]: R.intersect(cur[k], b[k]) };
+  }
+  return out;
+}
+
+const DIMS = ['state', 'port', 'iif', 'oif', 'flow', 'dst', 'src'] as const;
+type Dim = (typeof DIMS)[number];
+const CONTAINS = -1;
+const SEVERAL = -2;
+
+/** CONTAINS when c ⊇ p; else the index in DIMS of the one dimension where it does not; else SEVERAL. */
+function soleGap(c: Box, p: Box): number {
+  let gap = CONTAINS;
+  for (let d = 0; d < DIMS.length; d++) {
+    if (dimCovers(c, p, d)) continue;
+    if (gap !== CONTAINS) return SEVERAL;
+    gap = d;
+  }
+  return gap;
+}
+
+function dimCovers(c: Box, p: Box, d: number): boolean {
+  switch (d) {
+    case 0:
+      return (p.state & ~c.state) === 0;
+    case 1:
+      return nsCovers(c.port, p.port);
+    case 2:
+      return nsCovers(c.iif, p.iif);
+    case 3:
+      return nsCovers(c.oif, p.oif);
+    case 4:
+      return rsCovers(c.flow, p.flow);
+    case 5:
+      return rsCovers(c.dst, p.dst);
+    default:
+      return rsCovers(c.src, p.src);
+  }
+}
+
+function nsUnion(a: NameSet, b: NameSet): NameSet {
+  if (!a.neg && !b.neg) return { neg: false, names: [...new Set([...a.names, ...b.names])].sort() };
+  if (a.neg && b.neg) return { neg: true, names: a.names.filter((x) => sortedHas(b.names, x)) };
+  const [n, pos] = a.neg ? [a, b] : [b, a];
+  return { neg: true, names: n.names.filter((x) => !sortedHas(pos.names, x)) };
+}
+
+/** The union of boxes that each contain p except along `d`, restricted to p: p with d widened to their union. */
+function mergeAlong(p: Box, group: readonly Box[], d: Dim): Box {
+  switch (d) {
+    case 'state':
+      return { ...p, state: p.state & group.reduce((acc, c) => acc | c.state, 0) };
+    case 'port':
+    case 'iif':
+    case 'oif':
+      return { ...p, [d]: nsIntersect(p[d], group.map((c) => c[d]).reduce(nsUnion)) };
+    case 'flow':
+    case 'dst':
+    case 'src':
+      return { ...p, [d]: R.intersect(p[d], R.normalize(group.flatMap((c) => c[d]))) };
+  }
+}
+
+/** A rough size, only for choosing between candidates: co-finite name sets count as large. */
+export function boxVolume(b: Box): number {
+  return R.size(b.src) * R.size(b.dst) * R.size(b.flow) * nsSize(b.iif) * nsSize(b.oif) * nsSize(b.port) * popcount(b.state);
+}
+
+function nsSize(s: NameSet): number {
+  return s.neg ? 1000 : s.names.length;
+}
+
+function popcount(x: number): number {
+  return (x & 1) + ((x >> 1) & 1);
+}
+
+/** The fraction of q that c covers, dimension by dimension (a heuristic, 0..1). */
+function frac(a: RangeSet, b: RangeSet): number {
+  return rsInterSize(a, b) / R.size(a);
+}
+
+function nfrac(a: NameSet, b: NameSet): number {
+  return nsCovers(b, a) ? 1 : 0.5;
+}
+
+function coverScore(q: Box, c: Box): number {
+  return (
+    frac(q.dst, c.dst) *
+    frac(q.src, c.src) *
+    frac(q.flow, c.flow) *
+    nfrac(q.port, c.port) *
+    nfrac(q.iif, c.iif) *
+    nfrac(q.oif, c.oif) *
+    (popcount(q.state & c.state) / popcount(q.state))
+  );
+}
+
+interface Point {
+  src: number;
+  dst: number;
+  flow: number;
+  iif: string;
+  oif: string;
+  port: string;
+  state: number;
+}
+
+function edge(r: RangeSet, last: boolean): number {
+  return last ? r[r.length - 1]![1] : r[0]![0];
+}
+
+function corner(b: Box, last: boolean): Point | undefined {
+  const iif = nsSample(b.iif, last);
+  const oif = nsSample(b.oif, last);
+  const port = nsSample(b.port, last);
+  if (iif === undefined || oif === undefined || port === undefined || boxIsEmpty(b)) return undefined;
+  const state = last ? (b.state & STATE_ESTABLISHED ? STATE_ESTABLISHED : STATE_NEW) : b.state & STATE_NEW ? STATE_NEW : STATE_ESTABLISHED;
+  return { src: edge(b.src, last), dst: edge(b.dst, last), flow: edge(b.flow, last), iif, oif, port, state };
+}
+
+function pointIn(b: Box, p: Point): boolean {
+  return (
+    (b.state & p.state) !== 0 &&
+    R.contains(b.dst, p.dst) &&
+    R.contains(b.src, p.src) &&
+    R.contains(b.flow, p.flow) &&
+    nameHas(b.port, p.port) &&
+    nameHas(b.iif, p.iif) &&
+    nameHas(b.oif, p.oif)
+  );
+}
+
+export type CoverResult = 'covered' | 'uncovered' | 'unknown';
+
+/** A work limit shared by one question; `left` counts down. */
+export interface Budget {
+  left: number;
+}
+
+/**
+ * Whether the union of `cands` covers q. Depth-first over pieces of q: drop the candidates that
+ * miss a piece, settle it at once when one contains it or when a corner of it lies in none of
+ * them, else subtract the candidate that covers most of it and go on with the pieces left.
+ * 'unknown' when the budget runs out (each step costs 1, plus 1 per 32 candidates it tests).
+ */
+export function covered(q: Box, cands: readonly Box[], budget: Budget): CoverResult {
+  if (boxIsEmpty(q)) return 'covered';
+  // Pieces of one parent share its candidate list, so memory grows with depth, not with pieces.
+  const stack: { q: Box; cs: readonly Box[] }[] = [{ q, cs: cands }];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    budget.left -= 1 + top.cs.length / 32;
+    if (budget.left < 0) return 'unknown';
+    const piece = top.q;
+    const live: Box[] = [];
+    let inside = false;
+    // Candidates that contain the piece in every dimension but one are merged along that one:
+    // rules that differ only in port, or only in address, then cost one box, not one each.
+    const along: Box[][] = [];
+    for (const c of top.cs) {
+      if (!boxIntersects(c, piece)) continue;
+      const g = soleGap(c, piece);
+      if (g === CONTAINS) {
+        inside = true;
+        break;
+      }
+      if (g === SEVERAL) live.push(c);
+      else (along[g] ??= []).push(c);
+    }
+    if (inside) continue;
+    for (let d = 0; d < along.length && !inside; d++) {
+      const group = along[d];
+      if (!group) continue;
+      if (group.length === 1) {
+        live.push(group[0]!);
+        continue;
+      }
+      const merged = mergeAlong(piece, group, DIMS[d]!);
+      if (boxContains(merged, piece)) inside = true;
+      else live.push(merged);
+    }
+    if (inside) continue;
+    if (live.length === 0) return 'uncovered';
+    for (const last of [false, true]) {
+      const p = corner(piece, last);
+      if (p && !live.some((c) => pointIn(c, p))) return 'uncovered';
+    }
+    let best = 0;
+    let bestScore = -1;
+    for (let i = 0; i < live.length; i++) {
+      const s = coverScore(piece, live[i]!);
+      if (s > bestScore) {
+        bestScore = s;
+        best = i;
+      }
+    }
+    const c = live[best]!;
+    const rest = live.filter((_, i) => i !== best);
+    const pieces = boxSubtract(piece, c);
+    for (let k = pieces.length - 1; k >= 0; k--) stack.push({ q: pieces[k]!, cs: rest });
+  }
+  return 'covered';
+}
+
+/**
+ * A small subset of `cands` whose union covers q, as indices into `cands` in ascending order;
+ * undefined when they do not cover it or the budget runs out. Greedy (the candidate covering most
+ * of what is left, ties to those marked in `prefer`, then to the earlier one), then pruned until no member can be
+ * dropped, so the answer is irredundant even when greedy picked a big rule that later ones made moot.
+ */
+export function smallCover(q: Box, cands: readonly Box[], budget: Budget, prefer: readonly boolean[] = []): number[] | undefined {
+  let rem: Box[] = [q];
+  const chosen: number[] = [];
+  const taken = new Set<number>();
+  while (rem.length > 0) {
+    budget.left -= 1 + (cands.length * rem.length) / 16;
+    if (budget.left < 0 || rem.length > 4096) return undefined;
+    let best = -1;
+    let bestVol = 0;
+    let bestPref = false;
+    for (let i = 0; i < cands.length; i++) {
+      if (taken.has(i)) continue;
+      const c = cands[i]!;
+      let vol = 0;
+      for (const r of rem) if (boxIntersects(r, c)) vol += boxVolume(boxIntersect(r, c));
+      if (vol === 0) continue;
+      const pref = prefer[i] ?? true;
+      if (vol > bestVol || (vol === bestVol && pref && !bestPref)) {
+        best = i;
+        bestVol = vol;
+        bestPref = pref;
+      }
+    }
+    if (best < 0) return undefined;
+    const c = cands[best]!;
+    chosen.push(best);
+    taken.add(best);
+    rem = rem.flatMap((r) => boxSubtract(r, c));
+  }
+  for (let k = 0; k < chosen.length && chosen.length > 1; ) {
+    const without = chosen.filter((_, i) => i !== k);
+    if (covered(q, without.map((i) => cands[i]!), budget) === 'covered') chosen.splice(k, 1);
+    else k++;
+  }
+  return chosen.sort((a, b) => a - b);
+}
+
+/**
+ * Finds intervals overlapping a query interval. Intervals are bucketed by the bit length of their
+ * width; inside a bucket they are sorted by start, so an overlap must start within one bucket
+ * width of the query and two binary searches per bucket bound the scan.
+ */
+export class IntervalIndex {
+  /** Only the non-empty buckets, each with its width bound and parallel arrays sorted by start. */
+  private readonly levels: { width: number; los: Float64Array; his: Float64Array; ids: Int32Array }[] = [];
+
+  constructor(items: readonly { lo: number; hi: number; id: number }[]) {
+    const byLevel: { lo: number; hi: number; id: number }[][] = [];
+    for (const it of items) {
+      const level = 32 - Math.clz32(it.hi - it.lo);
+      (byLevel[level] ??= []).push(it);
+    }
+    byLevel.forEach((list, l) => {
+      if (!list || list.length === 0) return;
+      list.sort((a, b) => a.lo - b.lo);
+      this.levels.push({
+        width: 2 ** l - 1,
+        los: Float64Array.from(list, (x) => x.lo),
+        his: Float64Array.from(list, (x) => x.hi),
+        ids: Int32Array.from(list, (x) => x.id),
+      });
+    });
+  }
+
+  private static lowerBound(a: Float64Array, x: number): number {
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (a[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** How many entries a query would scan (an upper bound on its answer); costs only binary searches. */
+  estimate(lo: number, hi: number): number {
+    let n = 0;
+    for (const lv of this.levels) n += IntervalIndex.lowerBound(lv.los, hi + 1) - IntervalIndex.lowerBound(lv.los, lo - lv.width);
+    return n;
+  }
+
+  /** Ids of intervals overlapping [lo, hi], unordered. */
+  query(lo: number, hi: number, out: number[]): void {
+    for (const lv of this.levels) {
+      const end = IntervalIndex.lowerBound(lv.los, hi + 1);
+      for (let i = IntervalIndex.lowerBound(lv.los, lo - lv.width); i < end; i++) if (lv.his[i]! >= lo) out.push(lv.ids[i]!);
+    }
+  }
+}

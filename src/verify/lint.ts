@@ -1,0 +1,660 @@
+/**
+ * `cordon lint`: rules that never match, rules that change nothing, allow/deny overlaps, names
+ * declared but never used, and ports opened to every address when a narrower target was meant.
+ *
+ * The rule findings are computed per IR chain (where first-match order is real) and reported per
+ * rule of the spec: one policy rule compiles into several chains, so each finding is said once, at
+ * the rule's own line, with the chains it holds in. cordon's plumbing (stateful replies, loopback,
+ * anti-spoofing, tunnel transport, egress modes) is never reported on, but it does take traffic
+ * away from the rules after it.
+ */
+import type { Diagnostic, Severity } from '../diag/diagnostic.js';
+import { diag, sortDiagnostics } from '../diag/diagnostic.js';
+import type { Action, Chain, Ir, IrRule, RuleRole } from '../ir/types.js';
+import type { Model, Origin, PolicyRule, Target } from '../model/types.js';
+import { ALL, targetAddrs } from '../model/addresses.js';
+import { ALL_FLOWS, flowEqual, flowUnion, formatFlowSet, NO_FLOWS } from '../util/flows.js';
+import { formatCidr, formatIPv4, formatRange, rangeToCidrs } from '../util/ip.js';
+import * as R from '../util/rangeset.js';
+import type { RangeSet } from '../util/rangeset.js';
+import {
+  ADDR_MAX,
+  boxIntersect,
+  boxIntersects,
+  boxIsEmpty,
+  boxOf,
+  boxSubtract,
+  covered,
+  IntervalIndex,
+  lineToFlows,
+  smallCover,
+  STATE_ESTABLISHED,
+  type Box,
+  type NameSet,
+} from './box.js';
+
+export interface LintOptions {
+  /**
+   * Finds spec positions by JSON path (a `SourceMap` fits). Used to point unused groups and
+   * services at their declaration; without it they are reported at line 0 of the file.
+   */
+  readonly source?: { pos(path: readonly (string | number)[], key?: boolean): { file: string; line: number; col: number; path: string } };
+  /** Work limit per rule for the coverage searches (default 20,000 steps); past it a rule is "undecided". */
+  readonly budget?: number;
+}
+
+const DEFAULT_BUDGET = 20_000;
+
+/** Roles whose rules lint reports on; the others are cordon's plumbing. */
+const SUBJECT_ROLES: ReadonlySet<RuleRole> = new Set(['policy', 'handwritten']);
+/** Plumbing that overlaps nearly everything by design, so an overlap with it says nothing. */
+const QUIET_ROLES: ReadonlySet<RuleRole> = new Set(['stateful', 'loopback']);
+
+export function isSubject(r: IrRule): boolean {
+  return SUBJECT_ROLES.has(r.role);
+}
+
+function verdictOf(a: Action): 'accept' | 'deny' {
+  return a === 'accept' ? 'accept' : 'deny';
+}
+
+/** What lint found in one chain, by rule index. */
+export interface ChainLint {
+  readonly chain: Chain;
+  /** Rules whose whole match space earlier rules take; `by` is a small set of them that covers it. */
+  readonly shadowed: ReadonlyMap<number, { readonly by: readonly IrRule[] }>;
+  /** Rules that can go without changing any verdict: later rules of the same action, or the default, take over. */
+  readonly redundant: ReadonlyMap<number, { readonly by: readonly IrRule[]; readonly byDefault: boolean }>;
+  /** An earlier rule takes part (not all) of a later rule's traffic with the opposite verdict. */
+  readonly overlaps: readonly { readonly earlier: IrRule; readonly later: IrRule; readonly part: Box }[];
+  /** Rules matching no packet at all. */
+  readonly empty: ReadonlySet<number>;
+  /** Rules the work limit stopped lint from deciding. */
+  readonly undecided: readonly number[];
+}
+
+/** Per-chain analysis; `lint` turns it into diagnostics about spec rules. */
+export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLint {
+  const rules = chain.rules;
+  const boxes = rules.map((r) => boxOf(r.match));
+  const n = rules.length;
+  const budgetPerRule = opts.budget ?? DEFAULT_BUDGET;
+
+  // Hulls of source, destination and flow: an index over each (a query uses whichever one scans
+  // least) and a cheap test on all three before the exact one.
+  const live = boxes.map((b, i) => ({ b, i })).filter((x) => !boxIsEmpty(x.b));
+  const sLo = new Float64Array(n);
+  const sHi = new Float64Array(n);
+  const dLo = new Float64Array(n);
+  const dHi = new Float64Array(n);
+  const fLo = new Float64Array(n);
+  const fHi = new Float64Array(n);
+  for (const { b, i } of live) {
+    sLo[i] = b.src[0]![0];
+    sHi[i] = b.src[b.src.length - 1]![1];
+    dLo[i] = b.dst[0]![0];
+    dHi[i] = b.dst[b.dst.length - 1]![1];
+    fLo[i] = b.flow[0]![0];
+    fHi[i] = b.flow[b.flow.length - 1]![1];
+  }
+  const indexes = [
+    { idx: new IntervalIndex(live.map(({ i }) => ({ lo: sLo[i]!, hi: sHi[i]!, id: i }))), lo: sLo, hi: sHi },
+    { idx: new IntervalIndex(live.map(({ i }) => ({ lo: dLo[i]!, hi: dHi[i]!, id: i }))), lo: dLo, hi: dHi },
+    { idx: new IntervalIndex(live.map(({ i }) => ({ lo: fLo[i]!, hi: fHi[i]!, id: i }))), lo: fLo, hi: fHi },
+  ];
+  const scratch: number[] = [];
+  /** Rules other than i sharing a packet with rule i, in chain order. */
+  const neighbours = (i: number): number[] => {
+    const b = boxes[i]!;
+    scratch.length = 0;
+    let pick = indexes[0]!;
+    let least = Infinity;
+    for (const x of indexes) {
+      const e = x.idx.estimate(x.lo[i]!, x.hi[i]!);
+      if (e < least) {
+        least = e;
+        pick = x;
+      }
+    }
+    pick.idx.query(pick.lo[i]!, pick.hi[i]!, scratch);
+    const out: number[] = [];
+    for (const j of scratch) {
+      if (j === i || sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
+      if (boxIntersects(b, boxes[j]!)) out.push(j);
+    }
+    return out.sort((x, y) => x - y);
+  };
+
+  const shadowed = new Map<number, { by: IrRule[] }>();
+  const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
+  const overlaps: { earlier: IrRule; later: IrRule; part: Box }[] = [];
+  const empty = new Set<number>();
+  const undecided: number[] = [];
+  const near = new Map<number, number[]>();
+  /**
+   * Records that rule j takes part of rule i's traffic: the part both match, less what rules
+   * before j already take (`nb`, the rules meeting i, holds every such rule). Nothing left: j
+   * never gets that part, so there is nothing to say. Past 64 such rules it reports anyway.
+   */
+  const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
+    let part: Box[] = [boxIntersect(boxes[j]!, boxes[i]!)];
+    for (let t = 0; t < nb.length && t < 64; t++) {
+      const k = nb[t]!;
+      if (k >= j) break;
+      const bk = boxes[k]!;
+      if (rules[k]!.rate !== undefined || !part.some((x) => boxIntersects(x, bk))) continue;
+      const next = part.flatMap((x) => boxSubtract(x, bk));
+      if (next.length > 256) break;
+      part = next;
+      if (part.length === 0) return;
+    }
+    overlaps.push({ earlier: rules[j]!, later: rules[i]!, part: part[0]! });
+  };
+
+  for (let i = 0; i < n; i++) {
+    const r = rules[i]!;
+    if (!isSubject(r)) continue;
+    const q = boxes[i]!;
+    if (boxIsEmpty(q)) {
+      empty.add(i);
+      continue;
+    }
+    const nb = neighbours(i);
+    near.set(i, nb);
+    // A rate-limited rule lets packets over the limit fall through, so it covers nothing.
+    const earlier = nb.filter((j) => j < i && rules[j]!.rate === undefined);
+    const budget = { left: budgetPerRule };
+    const res = covered(q, earlier.map((j) => boxes[j]!), budget);
+    if (res === 'covered') {
+      const subj = earlier.map((j) => isSubject(rules[j]!));
+      const pick = smallCover(q, earlier.map((j) => boxes[j]!), { left: budgetPerRule }, subj);
+      // Without a small cover in budget, name the rules in the order they take the traffic.
+      const by = pick ? pick.map((k) => earlier[k]!) : takers(q, earlier, boxes);
+      shadowed.set(i, { by: by.map((j) => rules[j]!) });
+      // When other parts of the same spec rule do apply elsewhere, this is an overlap to report.
+      for (const j of by) if (overlapPartner(rules[j]!, r)) addOverlap(j, i, nb);
+      continue;
+    }
+    if (res === 'unknown') undecided.push(i);
+    for (const j of nb) {
+      if (j >= i) break;
+      const e = rules[j]!;
+      if (shadowed.has(j) || !overlapPartner(e, r)) continue;
+      addOverlap(j, i, nb);
+    }
+  }
+
+  for (let i = 0; i < n; i++) {
+    const r = rules[i]!;
+    const nb = near.get(i);
+    if (!nb || shadowed.has(i) || r.log || r.rate !== undefined) continue;
+    const q = boxes[i]!;
+    let rem: Box[] = [q];
+    const by: IrRule[] = [];
+    let keeps = true;
+    let cut = false;
+    for (const j of nb) {
+      if (j <= i) continue;
+      const l = rules[j]!;
+      if (l.action === r.action) {
+        // A later twin that never matches only looks like a replacement: report that one instead.
+        if (shadowed.has(j) || l.rate !== undefined) continue;
+        const next = rem.flatMap((x) => boxSubtract(x, boxes[j]!));
+        if (next.length !== rem.length || next.some((x, k) => x !== rem[k])) by.push(l);
+        rem = next;
+        if (rem.length === 0 || rem.length > 512) {
+          cut = rem.length > 512;
+          break;
+        }
+      } else if (rem.some((x) => boxIntersects(x, boxes[j]!))) {
+        keeps = false;
+        break;
+      }
+    }
+    if (!keeps || cut) continue;
+    const byDefault = rem.length > 0;
+    if (byDefault && chain.policy !== r.action) continue;
+    redundant.set(i, { by, byDefault });
+  }
+  return { chain, shadowed, redundant, overlaps, empty, undecided };
+}
+
+/** Whether `earlier` taking part of `later`'s traffic is worth saying: opposite verdicts, and not
+ * plumbing that matches nearly everything, nor an accept of replies only. */
+function overlapPartner(earlier: IrRule, later: IrRule): boolean {
+  return !QUIET_ROLES.has(earlier.role) && earlier.match.state !== 'established' && verdictOf(earlier.action) !== verdictOf(later.action);
+}
+
+/** Earlier rules in chain order, each kept when it takes something of what is left of q. */
+function takers(q: Box, earlier: readonly number[], boxes: readonly Box[]): number[] {
+  let rem: Box[] = [q];
+  const out: number[] = [];
+  for (const j of earlier) {
+    if (rem.length === 0) break;
+    const b = boxes[j]!;
+    if (!rem.some((x) => boxIntersects(x, b))) continue;
+    out.push(j);
+    rem = rem.flatMap((x) => boxSubtract(x, b));
+  }
+  return out;
+}
+
+// ---- from chains to the user's rules --------------------------------------------------------
+
+/** Identifies a rule of the spec: every IR rule compiled from it shares its origin. */
+function ruleKey(o: Origin): string {
+  return `${o.file}\u0000${o.path}\u0000${o.line}\u0000${o.col}`;
+}
+
+interface Occurrence {
+  readonly chain: Chain;
+  readonly rule: IrRule;
+  readonly lint: ChainLint;
+}
+
+export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
+  const model = ir.model;
+  const names = new Namer(model);
+  const ds: Diagnostic[] = [];
+  const chains = [...ir.chains.values()].sort((a, b) => a.point.localeCompare(b.point));
+  const results = chains.map((c) => lintChain(c, opts));
+
+  const byRule = new Map<string, Occurrence[]>();
+  for (const res of results) {
+    for (const r of res.chain.rules) {
+      if (!isSubject(r)) continue;
+      const k = ruleKey(r.origin);
+      const list = byRule.get(k) ?? [];
+      list.push({ chain: res.chain, rule: r, lint: res });
+      byRule.set(k, list);
+    }
+  }
+
+  const dead = new Set<string>();
+  for (const [k, occ] of byRule) {
+    const subject = occ[0]!.rule;
+    const at = atOrigin(subject.origin);
+    if (occ.every((o) => o.lint.empty.has(o.rule.index))) {
+      dead.add(k);
+      ds.push(diag('CORDON037', 'warning', `${quote(subject.origin)} can never apply: it matches no packet (a source or destination set is empty)`, at, 'check its from/to: a group or name may resolve to nothing here'));
+      continue;
+    }
+    const sh = occ.filter((o) => o.lint.shadowed.has(o.rule.index) || o.lint.empty.has(o.rule.index));
+    if (sh.length === occ.length) {
+      dead.add(k);
+      ds.push(shadowDiagnostic(subject, sh));
+      continue;
+    }
+    const gone = occ.every((o) => o.lint.shadowed.has(o.rule.index) || o.lint.redundant.has(o.rule.index) || o.lint.empty.has(o.rule.index));
+    if (gone) ds.push(redundantDiagnostic(subject, occ.filter((o) => o.lint.redundant.has(o.rule.index))));
+  }
+
+  // Overlaps: one finding per rule whose traffic earlier rules partly take, naming those rules.
+  interface Pair {
+    earlier: IrRule;
+    chains: string[];
+    parts: Box[];
+  }
+  const overlapped = new Map<string, { later: IrRule; pairs: Map<string, Pair>; chains: string[] }>();
+  for (const res of results) {
+    for (const o of res.overlaps) {
+      const lk = ruleKey(o.later.origin);
+      const ek = ruleKey(o.earlier.origin);
+      if (dead.has(lk) || dead.has(ek)) continue;
+      const entry = overlapped.get(lk) ?? { later: o.later, pairs: new Map<string, Pair>(), chains: [] };
+      overlapped.set(lk, entry);
+      if (!entry.chains.includes(res.chain.point)) entry.chains.push(res.chain.point);
+      const p = entry.pairs.get(ek) ?? { earlier: o.earlier, chains: [], parts: [] };
+      entry.pairs.set(ek, p);
+      if (!p.chains.includes(res.chain.point)) p.chains.push(res.chain.point);
+      if (p.parts.length < 3) p.parts.push(o.part);
+    }
+  }
+  for (const { later, pairs: byEarlier, chains } of overlapped.values()) {
+    const list = [...byEarlier.values()];
+    const partsOf = (p: Pair): string => {
+      const texts = [...new Set(p.parts.map((b) => names.box(b)))];
+      return texts.slice(0, 2).join('; and on ') + (texts.length > 2 ? ' (and more)' : '');
+    };
+    let message: string;
+    if (list.length === 1) {
+      const p = list[0]!;
+      message = `${quote(later.origin)} and the earlier ${quote(p.earlier.origin)}${lineOf(p.earlier.origin, later.origin)} overlap on ${partsOf(p)}: there the earlier one ${verb(p.earlier.action)} (${p.chains.join(', ')})`;
+    } else {
+      const shown = list.slice(0, 3).map((p) => `${quote(p.earlier.origin)}${lineOf(p.earlier.origin, later.origin)} ${verb(p.earlier.action)} ${partsOf(p)}`);
+      const more = list.length > 3 ? `; and ${list.length - 3} more rules` : '';
+      message = `${quote(later.origin)} overlaps ${list.length} earlier rules of the other verdict, which win where they overlap: ${shown.join('; ')}${more} (${chains.join(', ')})`;
+    }
+    const plumbing = list.every((p) => !isSubject(p.earlier));
+    ds.push(
+      diag('CORDON032', 'info', message, atOrigin(later.origin), plumbing ? undefined : `if ${quote(later.origin)} should win there, move it above the earlier rules; if not, this is the intended exception`),
+    );
+  }
+
+  for (const res of results) {
+    for (const i of res.undecided) {
+      const r = res.chain.rules[i]!;
+      ds.push(diag('CORDON012', 'info', `lint could not decide within its work limit whether ${quote(r.origin)} is shadowed in ${res.chain.point}`, atOrigin(r.origin)));
+    }
+  }
+
+  // Policy rules that compile into no chain at all.
+  for (const p of model.policy) {
+    if (byRule.has(ruleKey(p.origin))) continue;
+    ds.push(
+      diag('CORDON037', 'warning', `${quote(p.origin)} never applies: no enforcement point cordon manages sees this traffic`, atOrigin(p.origin), 'a rule between two addresses of one host, or between hosts no managed firewall sits between, compiles to nothing'),
+    );
+  }
+
+  ds.push(...portToAny(ir, names));
+  ds.push(...unused(model, opts));
+  return sortDiagnostics(ds);
+}
+
+function atOrigin(o: Origin): { file: string; line: number; col: number; path: string } {
+  return { file: o.file, line: o.line, col: o.col, path: o.path };
+}
+
+function quote(o: Origin): string {
+  return `'${o.text}'`;
+}
+
+/** ` (line N)` when the rule is elsewhere than `here`; names the spec path when there is no line. */
+function lineOf(o: Origin, here?: Origin): string {
+  if (here && o.line === here.line && o.file === here.file) return '';
+  if (o.line > 0) return ` (line ${o.line})`;
+  return o.path ? ` (${o.path})` : '';
+}
+
+function verb(a: Action): string {
+  return a === 'accept' ? 'allows' : a === 'drop' ? 'denies' : 'rejects';
+}
+
+function verbPlural(a: Action): string {
+  return a === 'accept' ? 'allow' : a === 'drop' ? 'deny' : 'reject';
+}
+
+/** Rules as `'text' (line N)`, joined with "and"; past five, the count of the rest. */
+function listRules(rules: readonly IrRule[], here: Origin): string {
+  const u = uniqueRules(rules);
+  const parts = u.slice(0, 5).map((r) => `${quote(r.origin)}${lineOf(r.origin, here)}`);
+  if (u.length > 5) parts.push(`${u.length - 5} more rules`);
+  if (parts.length <= 1) return parts.join('');
+  return `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+}
+
+function uniqueRules(rules: readonly IrRule[]): IrRule[] {
+  const seen = new Set<string>();
+  return rules.filter((r) => {
+    const k = ruleKey(r.origin);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Groups occurrences whose explanations read the same, so each is said once with its chains. */
+function groupByText<T>(items: readonly T[], chainOf: (x: T) => string, text: (x: T) => string): { text: string; chains: string[] }[] {
+  const out: { text: string; chains: string[] }[] = [];
+  for (const x of items) {
+    const t = text(x);
+    const g = out.find((o) => o.text === t);
+    if (g) {
+      if (!g.chains.includes(chainOf(x))) g.chains.push(chainOf(x));
+    } else out.push({ text: t, chains: [chainOf(x)] });
+  }
+  return out;
+}
+
+function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnostic {
+  const here = subject.origin;
+  const mine = verdictOf(subject.action);
+  const all = uniqueRules(occ.flatMap((o) => o.lint.shadowed.get(o.rule.index)?.by ?? []));
+  const opposite = all.some((r) => verdictOf(r.action) !== mine);
+  const explain = (by: readonly IrRule[]): string => {
+    const u = uniqueRules(by);
+    if (u.length === 0) return 'it matches no packet here';
+    const actions = new Set(u.map((r) => r.action));
+    if (actions.size === 1) {
+      const a = u[0]!.action;
+      return u.length === 1 ? `${listRules(u, here)} ${verb(a)} all of its traffic first` : `${listRules(u, here)} together ${verbPlural(a)} all of its traffic first`;
+    }
+    const shown = u.slice(0, 5).map((r) => `${quote(r.origin)}${lineOf(r.origin, here)} ${verb(r.action)} part`);
+    if (u.length > 5) shown.push(`${u.length - 5} more rules take the rest`);
+    return `earlier rules take all of its traffic: ${shown.join(', ')}`;
+  };
+  const groups = groupByText(occ, (o) => o.chain.point, (o) => explain(o.lint.shadowed.get(o.rule.index)?.by ?? []));
+  const why = groups.map((g) => `${g.text} (${g.chains.join(', ')})`).join('; ');
+  const severity: Severity = 'warning';
+  if (opposite) {
+    const first = all.find((r) => verdictOf(r.action) !== mine)!;
+    const hint = isSubject(first)
+      ? `move it above ${quote(first.origin)}, or narrow that rule if it was not meant to ${verbPlural(first.action)} this traffic`
+      : `${quote(first.origin)} is what cordon makes of ${first.origin.path || 'a setting'} and always comes before the policy: change that setting if this rule should apply, or remove the rule`;
+    return diag('CORDON030', severity, `${quote(here)} is shadowed and never matches: ${why}`, atOrigin(here), hint);
+  }
+  return diag('CORDON030', severity, `${quote(here)} is redundant and never matches (dead rule): ${why}`, atOrigin(here), 'remove it: the earlier rules already do what it says');
+}
+
+function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnostic {
+  const here = subject.origin;
+  const explain = (o: Occurrence): string => {
+    const f = o.lint.redundant.get(o.rule.index)!;
+    const later = uniqueRules(f.by);
+    const parts: string[] = [];
+    if (later.length > 0) parts.push(`${listRules(later, here)} ${later.length === 1 ? verb(subject.action) : verbPlural(subject.action)} ${f.byDefault ? 'part of' : 'all of'} its traffic anyway`);
+    if (f.byDefault) parts.push(`${later.length > 0 ? 'the rest falls' : 'its traffic falls'} to the chain default (${o.chain.policyOrigin.text}), which ${verb(o.chain.policy === 'accept' ? 'accept' : 'drop')} it as well`);
+    return `${parts.join(', and ')}, with no rule of another action in between`;
+  };
+  const groups = groupByText(occ, (o) => o.chain.point, explain);
+  const why = groups.map((g) => `${g.text} (${g.chains.join(', ')})`).join('; ');
+  const open = occ.find((o) => o.lint.redundant.get(o.rule.index)?.byDefault && !o.chain.handwritten && o.chain.hook === 'output' && o.chain.policy === 'accept' && subject.action === 'accept');
+  const hint = open
+    ? `'${open.chain.host}' lets everything out by default (${open.chain.policyOrigin.text}), so this allow restricts nothing: set \`egress: filtered\` on '${open.chain.host}' if these rules were meant as its limit, or remove the rule`
+    : 'remove it, or give it `log: true` if it is there to record these packets';
+  return diag('CORDON031', 'warning', `${quote(here)} is redundant: removing it changes no verdict: ${why}`, atOrigin(here), hint);
+}
+
+// ---- describing match spaces in the user's names ------------------------------------------
+
+/** Names addresses after the model: hosts, networks, internet; falls back to prefixes. */
+class Namer {
+  private readonly hostOf = new Map<number, string>();
+  private readonly netOf = new Map<string, string>();
+  private readonly portOf = new Map<string, string>();
+
+  constructor(private readonly model: Model) {
+    for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      for (const nic of h.nics) {
+        if (!this.hostOf.has(nic.address)) this.hostOf.set(nic.address, h.name);
+        if (nic.port) this.portOf.set(nic.port, h.name);
+      }
+    }
+    for (const n of [...model.networks.values(), ...model.tunnels.values()]) this.netOf.set(`${n.range.lo}-${n.range.hi}`, n.name);
+  }
+
+  addrs(rs: RangeSet): string {
+    if (rs.length === 1 && rs[0]![0] === 0 && rs[0]![1] === ADDR_MAX) return 'any address';
+    if (this.model.internet.length > 0 && R.equal(rs, this.model.internet)) return 'internet';
+    if (this.model.lan.length > 0 && R.equal(rs, this.model.lan)) return 'lan';
+    const rest = R.complement(rs, [0, ADDR_MAX]);
+    if (R.size(rest) < 2 ** 31 && rs.length > 1) return `any address except ${this.addrs(rest)}`;
+    const hostOnly = rs.every(([lo, hi]) => lo === hi && this.hostOf.has(lo));
+    const items: string[] = [];
+    if (hostOnly) {
+      const byHost = new Map<string, number[]>();
+      for (const [a] of rs) byHost.set(this.hostOf.get(a)!, [...(byHost.get(this.hostOf.get(a)!) ?? []), a]);
+      for (const [h, list] of byHost) items.push(`${h} (${list.map(formatIPv4).join(', ')})`);
+    } else {
+      for (const [lo, hi] of rs) {
+        const net = this.netOf.get(`${lo}-${hi}`);
+        if (net) items.push(`${net} (${formatRange({ lo, hi })})`);
+        else if (lo === hi && this.hostOf.has(lo)) items.push(`${this.hostOf.get(lo)} (${formatIPv4(lo)})`);
+        else {
+          const cidrs = rangeToCidrs({ lo, hi });
+          items.push(cidrs.length <= 2 ? cidrs.map(formatCidr).join(', ') : formatRange({ lo, hi }));
+        }
+      }
+    }
+    return items.length > 3 ? `${items.slice(0, 3).join(', ')} and ${items.length - 3} more ranges` : items.join(', ');
+  }
+
+  private static ifs(s: NameSet, what: string, owner?: (x: string) => string | undefined): string | undefined {
+    if (s.neg && s.names.length === 0) return undefined;
+    const list = s.names.map((x) => (owner?.(x) ? `${x} (${owner(x)})` : x)).join(', ');
+    return s.neg ? `${what} other than ${list}` : `${what} ${list}`;
+  }
+
+  /** `tcp/22 from agentfarm (10.0.0.10) to internet through port tap101i0`. */
+  box(b: Box): string {
+    const f = lineToFlows(b.flow);
+    const parts = [flowEqual(f, ALL_FLOWS) ? 'all traffic' : formatFlowSet(f)];
+    const isAll = (rs: RangeSet): boolean => rs.length === 1 && rs[0]![0] === 0 && rs[0]![1] === ADDR_MAX;
+    if (!isAll(b.src)) parts.push(`from ${this.addrs(b.src)}`);
+    if (!isAll(b.dst)) parts.push(`to ${this.addrs(b.dst)}`);
+    const port = Namer.ifs(b.port, 'through bridge port', (x) => this.portOf.get(x));
+    const iif = Namer.ifs(b.iif, 'in on');
+    const oif = Namer.ifs(b.oif, 'out on');
+    for (const x of [port, iif, oif]) if (x) parts.push(x);
+    // New connections are what every question is about; only say so when the part is replies.
+    if (b.state === STATE_ESTABLISHED) parts.push('(established connections)');
+    return parts.join(' ');
+  }
+}
+
+// ---- ports opened to every address -----------------------------------------------------------
+
+/** A destination so wide it takes in the user's own machines: `any`, or a prefix of /8 or shorter. */
+export function isHugeTarget(t: Target): boolean {
+  if (t.kind === 'any') return true;
+  return t.kind === 'cidr' && t.range.hi - t.range.lo + 1 >= 2 ** 24;
+}
+
+function hostsIn(model: Model, space: RangeSet, except: ReadonlySet<string>): { name: string; kind: string }[] {
+  const out: { name: string; kind: string }[] = [];
+  for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (except.has(h.name)) continue;
+    if (h.nics.some((n) => R.contains(space, n.address))) out.push({ name: h.name, kind: h.kind });
+  }
+  return out;
+}
+
+function alsoReaches(model: Model, reached: readonly { name: string; kind: string }[], fromGuests: boolean, plural = false): string {
+  if (reached.length === 0) return '';
+  const list = reached.slice(0, 5).map((h) => `${h.name} (${h.kind})`).join(', ');
+  const more = reached.length > 5 ? ` and ${reached.length - 5} more` : '';
+  const guests = reached.some((h) => ['vm', 'container', 'sandbox'].includes(h.kind));
+  const hosts = reached.some((h) => model.hosts.get(h.name)?.managed);
+  const kinds = fromGuests ? [guests ? 'VM-to-VM' : '', hosts ? 'VM-to-host' : ''].filter(Boolean) : [];
+  return `, so ${plural ? 'they also reach' : 'it also reaches'} ${list}${more}${kinds.length ? ` (${kinds.join(' and ')})` : ''}`;
+}
+
+function portToAny(ir: Ir, names: Namer): Diagnostic[] {
+  const model = ir.model;
+  const ds: Diagnostic[] = [];
+  const declared = declaredSpace(model);
+  for (const p of model.policy) {
+    if (p.action !== 'allow' || p.ports === undefined || flowEqual(p.ports, ALL_FLOWS)) continue;
+    const wide = p.to.filter((t) => isHugeTarget(t) && (t.kind === 'any' || R.intersect(targetAddrs(model, t), declared).length > 0));
+    if (wide.length === 0) continue;
+    const from = fromHosts(model, p);
+    let space: RangeSet = R.EMPTY;
+    for (const t of wide) space = R.union(space, targetAddrs(model, t));
+    const fromGuests = [...from].some((h) => !model.hosts.get(h)?.trusted) || p.from.some((t) => t.kind === 'network' || t.kind === 'any');
+    const reached = hostsIn(model, space, from);
+    const w = wide.map((t) => (t.kind === 'any' ? 'any' : t.name)).join(', ');
+    ds.push(
+      diag(
+        'CORDON035',
+        'warning',
+        `${quote(p.origin)} allows ${formatFlowSet(p.ports)} to ${w === 'any' ? 'any address' : w}, not only to the internet${alsoReaches(model, reached, fromGuests)}`,
+        atOrigin(p.origin),
+        `if outbound access was meant, write \`to: internet\`; name any of your own machines it really needs beside it, e.g. \`to: [internet, ${reached[0]?.name ?? 'HOST'}]\``,
+      ),
+    );
+  }
+  // Hand-written chains: accepts with specific ports and no narrower destination, where the
+  // destination varies. One finding per chain: such rules usually come as a list (a whitelist).
+  for (const c of [...ir.chains.values()].sort((a, b) => a.point.localeCompare(b.point))) {
+    if (!c.handwritten || !['forward', 'output', 'guest-out'].includes(c.hook)) continue;
+    const wide = c.rules.filter((r) => {
+      const m = r.match;
+      if (r.action !== 'accept' || m.state === 'established' || flowEqual(m.flows, ALL_FLOWS)) return false;
+      const dst = m.dst ?? ALL;
+      return R.size(dst) >= 2 ** 24 && R.intersect(dst, declared).length > 0;
+    });
+    const first = wide[0];
+    if (!first) continue;
+    let flows = NO_FLOWS;
+    let dst: RangeSet = R.EMPTY;
+    for (const r of wide) {
+      flows = flowUnion(flows, r.match.flows);
+      dst = R.union(dst, r.match.dst ?? ALL);
+    }
+    const reached = hostsIn(model, dst, new Set([c.host]));
+    const guest = !model.hosts.get(c.host)?.trusted;
+    const lines = [...new Set(wide.slice(1).map((r) => r.origin.line))].filter((l) => l > 0 && l !== first.origin.line);
+    const at = lines.length === 0 ? '' : ` (line${lines.length > 1 ? 's' : ''} ${lines.join(', ')})`;
+    const who = wide.length === 1 ? `${quote(first.origin)} in ${c.point} allows` : `${quote(first.origin)} and ${wide.length - 1} more accept rule${wide.length > 2 ? 's' : ''}${at} in ${c.point} allow`;
+    const to = wide.every((r) => r.match.dst === undefined) ? 'any destination' : names.addrs(dst);
+    ds.push(
+      diag(
+        'CORDON035',
+        'warning',
+        `${who} ${formatFlowSet(flows)} to ${to}, not only to the internet${alsoReaches(model, reached, guest, wide.length > 1)}`,
+        atOrigin(first.origin),
+        `if outbound access was meant, add \`to: internet\` to ${wide.length === 1 ? 'this rule' : 'these rules'}`,
+      ),
+    );
+  }
+  return ds;
+}
+
+/** Addresses of everything the spec declares: networks, tunnels and hosts. */
+function declaredSpace(model: Model): RangeSet {
+  const spans: [number, number][] = [];
+  for (const n of [...model.networks.values(), ...model.tunnels.values()]) spans.push([n.range.lo, n.range.hi]);
+  for (const h of model.hosts.values()) for (const nic of h.nics) spans.push([nic.address, nic.address]);
+  return R.normalize(spans);
+}
+
+function fromHosts(model: Model, p: PolicyRule): Set<string> {
+  const out = new Set<string>();
+  for (const t of p.from) {
+    if (t.kind === 'host' || t.kind === 'service') out.add(t.host);
+  }
+  return out;
+}
+
+// ---- unused names ----------------------------------------------------------------------------
+
+function unused(model: Model, opts: LintOptions): Diagnostic[] {
+  const ds: Diagnostic[] = [];
+  const at = (path: (string | number)[], fallback?: Origin): { file: string; line: number; col: number; path: string } => {
+    if (opts.source) return opts.source.pos(path, true);
+    if (fallback) return { ...atOrigin(fallback), path: path.join('.') };
+    return { file: model.file, line: 0, col: 0, path: path.join('.') };
+  };
+  for (const g of [...model.groups.keys()].sort()) {
+    if (model.used.groups.has(g)) continue;
+    const members = model.groups.get(g) ?? [];
+    ds.push(
+      diag('CORDON033', 'warning', `group '${g}' is never used${members.length ? ` (it holds ${members.slice(0, 4).map((t) => t.name).join(', ')}${members.length > 4 ? ', …' : ''})` : ''}`, at(['groups', g]), 'name it in a rule or an expectation, or remove it'),
+    );
+  }
+  for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const [s, flows] of [...h.services.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+      if (model.used.services.has(`${h.name}.${s}`)) continue;
+      ds.push(
+        diag(
+          'CORDON034',
+          'warning',
+          `service '${h.name}.${s}' (${formatFlowSet(flows)}) is never used: no rule, expectation or control channel names it`,
+          at(['hosts', h.name, 'services', s], h.origin),
+          `a service opens nothing by itself; allow it with a rule such as \`allow: { from: SOURCE, to: ${h.name}.${s} }\`, or remove it`,
+        ),
+      );
+    }
+  }
+  return ds;
+}
