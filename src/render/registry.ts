@@ -2,6 +2,7 @@
 import { dnsRenderer } from './dns/index.js';
 import { ifupdownRenderer } from './ifupdown/index.js';
 import { iptablesRenderer } from './iptables/index.js';
+import { kubernetesRenderer } from './kubernetes/index.js';
 import { libvirtRenderer } from './libvirt/index.js';
 import { netplanRenderer } from './netplan/index.js';
 import { nftablesRenderer } from './nftables/index.js';
@@ -14,6 +15,7 @@ export const RENDERERS: readonly Renderer[] = [
   dnsRenderer,
   netplanRenderer,
   ifupdownRenderer,
+  kubernetesRenderer,
   iptablesRenderer,
   proxmoxRenderer,
   libvirtRenderer,
