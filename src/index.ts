@@ -1,0 +1,28 @@
+/**
+ * cordon as a library: the same functions the CLI and (later) the server call.
+ *
+ *   import { loadModel, compile, Engine, computeMatrix, runChecks } from 'cordon';
+ *   const { model, diagnostics } = loadModel('cordon.yaml');
+ *   const ir = compile(model!);
+ *   new Engine(ir).reach({ kind: 'host', host: 'ollama' }, { kind: 'zone', zone: 'internet' }, 'compromised');
+ */
+export type { Diagnostic, DiagCode, Severity } from './diag/diagnostic.js';
+export { CODES } from './diag/diagnostic.js';
+export { formatDiagnostic, formatDiagnostics } from './diag/format.js';
+export { SpecSchema, type Spec } from './spec/schema.js';
+export { parseSpecText, readSpecFile } from './spec/parse.js';
+export { loadModel, loadModelFromText, type LoadResult } from './model/load.js';
+export type { Model, Host, Network, Tunnel, Target, PolicyRule, Expectation, Origin, Assume } from './model/types.js';
+export { compile } from './ir/compile.js';
+export type { Ir, Chain, IrRule, IrMatch } from './ir/types.js';
+export { Topology, type Path, type Hop, type Source } from './ir/paths.js';
+export { Engine, type Reach, type Dest } from './verify/engine.js';
+export { computeMatrix, type Matrix } from './verify/matrix.js';
+export { explain, type Explanation } from './verify/explain.js';
+export { runChecks, type CheckResult } from './verify/checks.js';
+export { lint, lintChain } from './verify/lint.js';
+export { diffMatrices, type MatrixDiff } from './verify/diff.js';
+export { generateSpec } from './gen/generate.js';
+export { RENDERERS, findRenderer } from './render/registry.js';
+export type { Renderer, RenderedFile, RenderResult } from './render/types.js';
+export { formatFlowSet, parsePortSpec, type FlowSet, type Flow } from './util/flows.js';
