@@ -195,6 +195,13 @@ describe('dns: resolution', () => {
     assert.ok(bad2.diagnostics.some((d) => d.code === 'CORDON003'));
   });
 
+  it('suggests the field meant for a misspelt one inside dns:', () => {
+    const r = loadModelFromText(`${BASE}dns: { domian: lab.example.org, server: dns_host }\n`);
+    const d = r.diagnostics.find((x) => x.code === 'CORDON003' && /domian/.test(x.message));
+    assert.ok(d, r.diagnostics.map((x) => x.message).join('\n'));
+    assert.match(d.hint ?? '', /did you mean 'domain'\?/);
+  });
+
   it('resolves records to addresses in the model, sorted by name', () => {
     const m = loadModelFromText(FULL).model!;
     assert.equal(m.dns?.domain, 'lab.example.org');

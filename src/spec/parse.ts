@@ -301,7 +301,7 @@ function describeValue(v: unknown): string {
 }
 
 const SECTION_KEYS: Record<string, string[]> = {
-  '': ['version', 'description', 'networks', 'hosts', 'tunnels', 'groups', 'policy', 'expect', 'invariants', 'firewalls'],
+  '': ['version', 'description', 'networks', 'hosts', 'tunnels', 'groups', 'policy', 'expect', 'invariants', 'firewalls', 'dns'],
   networks: ['cidr', 'gateway', 'egress', 'bridge', 'description'],
   hosts: ['kind', 'id', 'nics', 'services', 'egress', 'gateway', 'routes', 'uplink', 'forward', 'managed', 'via', 'address', 'tunnel', 'control', 'firewall', 'description'],
   tunnels: ['server', 'listen', 'cidr', 'endpoint', 'ifname', 'description'],
@@ -311,6 +311,7 @@ const SECTION_KEYS: Record<string, string[]> = {
   firewall: ['guest', 'local', 'antiSpoof'],
   firewalls: ['policy', 'rules', 'comment'],
   fwrule: ['action', 'from', 'to', 'ports', 'iif', 'oif', 'state', 'log', 'comment'],
+  dns: ['domain', 'server', 'upstream', 'records', 'ttl', 'description'],
 };
 
 function allowedKeysAt(path: readonly PathSeg[]): string[] | undefined {
@@ -326,5 +327,6 @@ function allowedKeysAt(path: readonly PathSeg[]): string[] | undefined {
   if (top === 'invariants') return SECTION_KEYS.invariants;
   if (top === 'firewalls' && path.length === 2) return SECTION_KEYS.firewalls;
   if (top === 'firewalls' && path.length === 4) return SECTION_KEYS.fwrule;
+  if (top === 'dns' && path.length === 1) return SECTION_KEYS.dns;
   return undefined;
 }
