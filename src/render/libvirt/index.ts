@@ -17,6 +17,7 @@
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import type { Ir } from '../../ir/types.js';
 import { GUEST_KINDS, type Host, type Model, type Network, type Nic } from '../../model/types.js';
+import { assertNever } from '../../util/assert.js';
 import { formatIPv4, maskOf } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
@@ -151,6 +152,8 @@ function routeText(model: Model, h: Host): string {
       return `, default route out of ${r.ifname}`;
     case 'none':
       return ', no default route';
+    default:
+      return assertNever(r, 'default route');
   }
 }
 
@@ -176,6 +179,8 @@ function networkXml(model: Model, p: HypervisorPlan, n: NetPlan): string {
       case 'isolated':
         e.line(xmlComment('no <forward>: an isolated network, guests reach only each other and the host (as the policy allows)'));
         break;
+      default:
+        assertNever(n.mode, 'network mode');
     }
     if (n.mode === 'bridge') {
       e.line(xmlComment(`libvirt does not manage ${n.net.bridge}: the host must already have it, with its address and uplink`));

@@ -19,6 +19,7 @@
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Host, Model, Nic } from '../../model/types.js';
+import { assertNever } from '../../util/assert.js';
 import { ALL_FLOWS, flowEqual, flowIsEmpty, type FlowSet } from '../../util/flows.js';
 import { formatIPv4, rangeToCidrs } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
@@ -174,6 +175,8 @@ function stateOf(r: IrRule): string {
       return 'ESTABLISHED,RELATED';
     case undefined:
       return 'NONE';
+    default:
+      return assertNever(r.match.state, 'connection state');
   }
 }
 
@@ -247,7 +250,7 @@ function emitChain(e: Emitter, ir: Ir, c: Chain, guest: Host, ports: readonly Po
   return { logged };
 }
 
-/** The whole `<filter>` of one guest. Returns false (and a diagnostic) when it has no guest chains. */
+/** The whole `<filter>` of one guest: anti-spoofing, its guest-out and guest-in chains, no IPv6. */
 export function emitFilter(e: Emitter, ir: Ir, guest: Host, hypervisor: string, ds: Diagnostic[]): void {
   const out = ir.chains.get(`${guest.name}:guest-out`);
   const inn = ir.chains.get(`${guest.name}:guest-in`);

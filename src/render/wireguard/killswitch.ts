@@ -14,6 +14,7 @@
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
+import { assertNever } from '../../util/assert.js';
 import { ALL_FLOWS, flowEqual, type FlowSet } from '../../util/flows.js';
 import { formatIPv4, rangeToCidrs } from '../../util/ip.js';
 import type { RangeSet, Span } from '../../util/rangeset.js';
@@ -101,6 +102,8 @@ function nftRule(r: IrRule, point: string): string[] {
       case 'reject':
         lines.push(`${pre}meta l4proto tcp counter reject with tcp reset`, `${pre}counter reject`);
         break;
+      default:
+        assertNever(r.action, 'action');
     }
   }
   return lines;
@@ -201,6 +204,8 @@ function iptRule(ir: Ir, c: Chain, r: IrRule, family: 4 | 6, ds: Diagnostic[]): 
             case 'reject':
               lines.push(`-A ${chain} ${match} -j REJECT`);
               break;
+            default:
+              assertNever(r.action, 'action');
           }
         }
       }
