@@ -24,7 +24,7 @@ import type { RangeSet } from '../../util/rangeset.js';
 import { assertNever } from '../../util/assert.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { chainName, logDropChainName, logPrefix, MAX_CHAIN_NAME, ruleChainName } from './names.js';
+import { chainName, continuationChainName, logDropChainName, logPrefix, MAX_CHAIN_NAME, ruleChainName } from './names.js';
 
 export const iptablesRenderer: Renderer = {
   name: 'iptables',
@@ -216,15 +216,23 @@ function renderPoint(ir: Ir, plan: HostPlan, p: Point, ds: Diagnostic[]): { main
   const c = p.chain;
   const main: string[] = [`# ${p.name}: enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default ${c.policy} — ${c.policyOrigin.text}`];
   const subs: SubChain[] = [];
+  // The chain rules are appended to: the point's own, or after a goto its continuation chain.
+  let cur = p.name;
+  let lines = main;
   for (const r of c.rules) {
-    main.push(`# ${r.id} ${r.origin.path ? `${r.origin.path}: ` : ''}${r.origin.text} (${r.origin.file.split('/').pop()}:${r.origin.line})`);
-    const out = renderRule(ir, plan, p, r, ds);
-    if (out.lines.length === 0) main.push('# (matches no packet: nothing to render)');
-    main.push(...out.lines);
+    lines.push(`# ${r.id} ${r.origin.path ? `${r.origin.path}: ` : ''}${r.origin.text} (${r.origin.file.split('/').pop()}:${r.origin.line})`);
+    const out = renderRule(ir, plan, p, r, ds, cur);
+    if (out.lines.length === 0) lines.push('# (matches no packet: nothing to render)');
+    lines.push(...out.lines);
     if (out.sub) subs.push(out.sub);
+    if (out.cont) {
+      cur = out.cont;
+      lines = [`# ${cur}: ${c.point} after ${r.id}, reached by goto (so a RETURN here leaves the point)`];
+      subs.push({ name: cur, lines });
+    }
   }
   const verdict = c.policy === 'drop' ? p.logDrop! : p.final ? 'ACCEPT' : 'RETURN';
-  main.push(`-A ${p.name} -m comment --comment "cordon ${c.point} default" -j ${verdict}`);
+  lines.push(`-A ${cur} -m comment --comment "cordon ${c.point} default" -j ${verdict}`);
   return { main, subs };
 }
 
@@ -299,12 +307,12 @@ export function addrArgs(flag: '-s' | '-d', set: RangeSet | undefined): string[]
  * prefixes inside it that are not in the set. Worth it when the exceptions are fewer than the
  * set's own prefixes (the internet: everything except the private and reserved space).
  */
-interface Hull {
+export interface Hull {
   readonly hull: Cidr;
   readonly except: readonly Cidr[];
 }
 
-function hullOf(set: RangeSet | undefined): Hull | undefined {
+export function hullOf(set: RangeSet | undefined): Hull | undefined {
   if (set === undefined || isAll(set) || set.length === 0) return undefined;
   const lo = set[0]![0];
   const hi = set[set.length - 1]![1];
@@ -316,18 +324,40 @@ function hullOf(set: RangeSet | undefined): Hull | undefined {
   return except.length >= 1 && except.length + 1 < cidrsOf(set).length ? { hull, except } : undefined;
 }
 
-function limitUnit(rate: string): string {
+/**
+ * A spec rate (`600/minute`) as iptables itself prints it back (`10/sec`): the limit match keeps
+ * a period in 1/10000 s and iptables-save picks the unit from that, so writing the same form
+ * keeps the rendered file and the kernel's listing identical.
+ */
+export function limitRate(rate: string): string {
   const [n, unit] = rate.split('/');
-  const short = unit === 'second' ? 'sec' : unit === 'minute' ? 'min' : unit;
-  return `${n}/${short}`;
+  const seconds = unit === 'second' ? 1 : unit === 'minute' ? 60 : unit === 'hour' ? 3600 : 86400;
+  const SCALE = 10000;
+  const period = Math.floor((SCALE * seconds) / Number(n));
+  const rates: [string, number][] = [['day', SCALE * 86400], ['hour', SCALE * 3600], ['min', SCALE * 60], ['sec', SCALE]];
+  let i = 1;
+  for (; i < rates.length; i++) {
+    const mult = rates[i]![1];
+    if (period > mult || Math.floor(mult / period) < mult % period) break;
+  }
+  const [name, mult] = rates[i - 1]!;
+  return `${Math.floor(mult / period)}/${name}`;
 }
 
-function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[]): { lines: string[]; sub: SubChain | undefined } {
+/**
+ * One IR rule as lines of `cur`. A rule whose addresses are a prefix with a few exceptions gets a
+ * chain of its own (`-R<n>`). Where the verdict ends the whole hook (ACCEPT, DROP, REJECT) it is
+ * jumped to and RETURNs the exceptions. A guest point's accept must leave the point but not the
+ * hook, which a RETURN two chains deep cannot do: there the rule's chain is entered by goto, so
+ * its RETURN leaves the point, and the exceptions (and everything that is not the rule's) go on by
+ * goto to a continuation chain `-K<n>` holding the point's remaining rules.
+ */
+function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[], cur: string): { lines: string[]; sub: SubChain | undefined; cont: string | undefined } {
   const m = r.match;
   for (const port of m.inPort ?? []) {
     if (!plan.ports.has(port)) {
       ds.push(diag('CORDON012', 'error', `${p.chain.point}: rule from "${r.origin.text}" matches bridge port ${port}, which is not on a bridge of ${plan.host}`, { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path }));
-      return { lines: [], sub: undefined };
+      return { lines: [], sub: undefined, cont: undefined };
     }
   }
   const comment = ['-m', 'comment', '--comment', `"cordon ${r.id}"`];
@@ -343,6 +373,7 @@ function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[
   }
   const parts = protoParts(m.flows);
   const terminal = r.action !== 'accept' || p.final;
+  const contName = terminal ? undefined : continuationChainName(p.name, r.index);
   /** The lines that decide, given the head (chain, addresses, interfaces) and the match tail. */
   const verdictLines = (head: readonly string[], part: ProtoPart, tail: readonly string[]): string[] => {
     const line = (pp: readonly string[], ...target: string[]): string => [...head, ...pp, ...part.m, ...tail, ...target].join(' ');
@@ -350,7 +381,7 @@ function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[
     if (r.log && r.action !== 'drop') out.push(line(part.p, '-m', 'limit', '--limit', '5/sec', '--limit-burst', '10', '-j', 'LOG', '--log-prefix', `"${logPrefix(p.chain.point, r.action)}"`, '--log-level', '6'));
     switch (r.action) {
       case 'accept':
-        out.push(line(part.p, ...(r.rate ? ['-m', 'limit', '--limit', limitUnit(r.rate)] : []), ...comment, '-j', p.final ? 'ACCEPT' : 'RETURN'));
+        out.push(line(part.p, ...(r.rate ? ['-m', 'limit', '--limit', limitRate(r.rate)] : []), ...comment, '-j', p.final ? 'ACCEPT' : 'RETURN'));
         break;
       case 'drop':
         out.push(line(part.p, ...comment, '-j', r.log ? p.logDrop! : 'DROP'));
@@ -375,32 +406,40 @@ function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[
   const hSrc = hullOf(m.src);
   const hDst = hullOf(m.dst);
   const subName = ruleChainName(p.name, r.index);
-  if (terminal && subName && (hSrc || hDst)) {
+  if (subName && (terminal || contName) && (hSrc || hDst)) {
     const hullArgs = (flag: string, h: Hull): string[][] => [h.hull.len === 0 ? [] : [flag, formatCidr(h.hull)]];
     const jSrcs = hSrc ? hullArgs('-s', hSrc) : srcs;
     const jDsts = hDst ? hullArgs('-d', hDst) : dsts;
-    const subCount = binds.length * jSrcs.length * jDsts.length + (hSrc?.except.length ?? 0) + (hDst?.except.length ?? 0) + parts.length;
+    const subCount = binds.length * jSrcs.length * jDsts.length + (hSrc?.except.length ?? 0) + (hDst?.except.length ?? 0) + parts.length + (contName ? 2 : 0);
     if (subCount < plainCount) {
+      const enter = contName ? '-g' : '-j';
+      const skip = contName ? ['-g', contName] : ['-j', 'RETURN'];
       const lines: string[] = [];
-      for (const b of binds) for (const s of jSrcs) for (const d of jDsts) lines.push(['-A', p.name, ...s, ...d, ...b.ifs, ...b.phys, ...state, ...comment, '-j', subName].join(' '));
+      for (const b of binds) for (const s of jSrcs) for (const d of jDsts) lines.push(['-A', cur, ...s, ...d, ...b.ifs, ...b.phys, ...state, ...comment, enter, subName].join(' '));
+      if (contName) lines.push(`-A ${cur} -g ${contName}`);
       const what = [hSrc ? 'sources' : '', hDst ? 'destinations' : ''].filter(Boolean).join(' and ');
-      const sub: string[] = [`# ${subName}: ${r.id}; RETURNs the ${what} outside the rule, then decides`];
-      for (const c of hSrc?.except ?? []) sub.push(`-A ${subName} -s ${formatCidr(c)} -j RETURN`);
-      for (const c of hDst?.except ?? []) sub.push(`-A ${subName} -d ${formatCidr(c)} -j RETURN`);
+      const sub: string[] = [
+        contName
+          ? `# ${subName}: ${r.id}, entered by goto; the ${what} outside the rule go on to ${contName}, the rest is decided`
+          : `# ${subName}: ${r.id}; RETURNs the ${what} outside the rule, then decides`,
+      ];
+      for (const c of hSrc?.except ?? []) sub.push([`-A ${subName} -s ${formatCidr(c)}`, ...skip].join(' '));
+      for (const c of hDst?.except ?? []) sub.push([`-A ${subName} -d ${formatCidr(c)}`, ...skip].join(' '));
       for (const part of parts) sub.push(...verdictLines(['-A', subName], part, []));
-      return { lines, sub: { name: subName, lines: sub } };
+      if (contName) sub.push(`-A ${subName} -g ${contName}`);
+      return { lines, sub: { name: subName, lines: sub }, cont: contName };
     }
   }
   const lines: string[] = [];
   for (const b of binds) {
     for (const s of srcs) {
       for (const d of dsts) {
-        for (const part of parts) lines.push(...verdictLines(['-A', p.name, ...s, ...d, ...b.ifs], part, [...b.phys, ...state]));
+        for (const part of parts) lines.push(...verdictLines(['-A', cur, ...s, ...d, ...b.ifs], part, [...b.phys, ...state]));
       }
     }
   }
-  if (r.role === 'stateful') lines.push(`-A ${p.name} -m conntrack --ctstate INVALID -m comment --comment "cordon ${r.id}" -j DROP`);
-  return { lines, sub: undefined };
+  if (r.role === 'stateful') lines.push(`-A ${cur} -m conntrack --ctstate INVALID -m comment --comment "cordon ${r.id}" -j DROP`);
+  return { lines, sub: undefined, cont: undefined };
 }
 
 /** ICMPv6 neighbour discovery: router solicitation/advertisement, neighbour solicitation/advertisement. */
@@ -431,7 +470,7 @@ function renderV6(ir: Ir, plan: HostPlan): string {
       e.line(`-A ${b} ${b === 'INPUT' ? '-i' : '-o'} lo -j ACCEPT`);
       e.line(`-A ${b} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
       e.line(`-A ${b} -m conntrack --ctstate INVALID -j DROP`);
-      for (const [t, name] of ND_TYPES) e.line(`-A ${b} -p ipv6-icmp -m icmp6 --icmpv6-type ${t} -m comment --comment "${name}" -j ACCEPT`);
+      for (const [t, name] of ND_TYPES) e.line(`-A ${b} -p ipv6-icmp -m icmp6 --icmpv6-type ${t} -m comment --comment "cordon ${name}" -j ACCEPT`);
     }
     e.line(`-A ${b} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${logPrefix(`ipv6 ${b.toLowerCase()}`, 'drop')}" --log-level 6`);
   }

@@ -17,7 +17,8 @@ export const CHAIN_PREFIX = 'CORDON-';
 
 /**
  * A point's chain name leaves room for the suffixes of its helper chains: `-LD` (log and drop)
- * and `-R<rule index>` (a rule's exclusion chain, up to index 999).
+ * and `-R<rule index>` / `-K<rule index>` (a rule's exclusion chain and the continuation after it,
+ * up to index 999).
  */
 const LOG_DROP_SUFFIX = '-LD';
 const MAX_POINT_CHAIN = MAX_CHAIN_NAME - 5;
@@ -62,6 +63,12 @@ export function logDropChainName(pointChain: string): string {
 /** A rule's exclusion chain; undefined when the index does not fit the name. */
 export function ruleChainName(pointChain: string, index: number): string | undefined {
   const name = `${pointChain}-R${index}`;
+  return name.length <= MAX_CHAIN_NAME ? name : undefined;
+}
+
+/** The chain holding a point's rules after rule `index`, reached by goto; undefined when too long. */
+export function continuationChainName(pointChain: string, index: number): string | undefined {
+  const name = `${pointChain}-K${index}`;
   return name.length <= MAX_CHAIN_NAME ? name : undefined;
 }
 
