@@ -205,6 +205,22 @@ describe('wireguard target: the vpn-only kill switch (seed 004)', () => {
   });
 });
 
+describe("wireguard target: seed 004's kill switch as written", () => {
+  it('renders it faithfully and says twice why the tunnel can never come up (CORDON036)', (t) => {
+    const file = join(ROOT, 'examples', 'mistakes', 'vpn-only-killswitch-as-written.yaml');
+    const ir = irOfFile(file);
+    if (!ir) return t.skip('examples/mistakes/vpn-only-killswitch-as-written.yaml not present');
+    const r = renderWg(ir);
+    const found = r.diagnostics.filter((d) => d.code === 'CORDON036').map((d) => d.message);
+    assert.equal(found.length, 2, found.join('\n'));
+    assert.match(found[0]!, /drops its tunnel's own transport \(udp to 203\.0\.113\.1:51820 out of eth0\)/);
+    assert.match(found[1]!, /drops the replies of its tunnel's transport/);
+    assert.doesNotMatch(fileOf(r, 'wireguard/workload-vm/killswitch.nft'), /udp dport 51820/);
+    const fixed = exampleFiles().find((f) => exampleName(f) === 'vpn-only-vm');
+    if (fixed) assert.deepEqual(renderWg(irOfFile(fixed)!).diagnostics.filter((d) => d.code === 'CORDON036'), []);
+  });
+});
+
 describe('wireguard target: keys', () => {
   const ir = irOfText(VPN_ONLY, 'vpn-only.yaml');
 

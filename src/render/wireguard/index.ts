@@ -26,7 +26,7 @@ import type { RangeSet } from '../../util/rangeset.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { isWgKey, publicKeyOf, type KeyedRenderer, type KeySource } from './keys.js';
-import { killswitchChains, killswitchIptables, killswitchNft } from './killswitch.js';
+import { checkTransport, killswitchChains, killswitchIptables, killswitchNft } from './killswitch.js';
 
 const PARAMS = [
   { name: 'killswitch', description: "how a vpn-only host's wg-quick PreUp (re)loads its kill switch: nft, iptables or none", default: 'nft' },
@@ -162,6 +162,7 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
           ds.push(diag('CORDON012', 'warning', `wireguard: vpn-only host '${h.name}' has no in-guest output chain, so it gets no kill switch`, { file: ir.model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path }, 'firewall: { local: true } gives it one (defence in depth; the host side must still enforce vpn-only)'));
           continue;
         }
+        checkTransport(ir, h.name, chains, ds);
         files.push({ path: `wireguard/${h.name}/killswitch.nft`, content: killswitchNft(ir, h.name, chains, ds), secret: false });
         files.push({ path: `wireguard/${h.name}/killswitch.rules.v4`, content: killswitchIptables(ir, h.name, chains, 4, ds), secret: false });
         files.push({ path: `wireguard/${h.name}/killswitch.rules.v6`, content: killswitchIptables(ir, h.name, chains, 6, ds), secret: false });

@@ -17,6 +17,7 @@ import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import { assertNever } from '../../util/assert.js';
 import { ALL_FLOWS, flowEqual, type FlowSet } from '../../util/flows.js';
 import { formatIPv4, rangeToCidrs } from '../../util/ip.js';
+import * as R from '../../util/rangeset.js';
 import type { RangeSet, Span } from '../../util/rangeset.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 
@@ -40,6 +41,65 @@ function inPortError(ir: Ir, c: Chain, r: IrRule, ds: Diagnostic[]): boolean {
   if (!r.match.inPort) return false;
   ds.push(diag('CORDON012', 'error', `wireguard kill switch: ${r.id} ("${r.origin.text}") matches bridge port(s) ${r.match.inPort.join(', ')}, which do not exist inside ${c.host}`, { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path }));
   return true;
+}
+
+/** A packet the kill switch must let through for the tunnel to work at all. */
+interface Probe {
+  readonly src: number | undefined;
+  readonly dst: number | undefined;
+  readonly iif: string | undefined;
+  readonly oif: string | undefined;
+  readonly state: 'new' | 'established';
+  /** The udp destination port; undefined = every port must pass (replies go to an ephemeral one). */
+  readonly dport: number | undefined;
+}
+
+function coversUdp(flows: FlowSet, dport: number | undefined): 'all' | 'some' | 'none' {
+  if (dport !== undefined) return R.contains(flows.udp, dport) ? 'all' : 'none';
+  if (flows.udp.length === 0) return 'none';
+  return isAllPorts(flows.udp) ? 'all' : 'some';
+}
+
+/** First-match verdict of a chain for a probe; a rule that covers only some ports does not decide. */
+function verdictFor(c: Chain, p: Probe): 'accept' | 'drop' | 'depends' {
+  for (const r of c.rules) {
+    const m = r.match;
+    if (m.inPort) continue;
+    if (m.state !== undefined && m.state !== p.state) continue;
+    if (m.iif && (p.iif === undefined || !m.iif.includes(p.iif))) continue;
+    if (m.oif && (p.oif === undefined || !m.oif.includes(p.oif))) continue;
+    if (m.src && (p.src === undefined || !R.contains(m.src, p.src))) continue;
+    if (m.dst && (p.dst === undefined || !R.contains(m.dst, p.dst))) continue;
+    const cov = coversUdp(m.flows, p.dport);
+    if (cov === 'none') continue;
+    if (cov === 'some') return 'depends';
+    return r.action === 'accept' ? 'accept' : 'drop';
+  }
+  return c.policy;
+}
+
+/**
+ * Seed 004's mistake, caught where the kill switch is written: the tunnel's own UDP transport
+ * leaves through the underlay interface, not the tunnel, and its replies come back there. A kill
+ * switch that drops either keeps the tunnel from ever coming up.
+ */
+export function checkTransport(ir: Ir, host: string, chains: readonly Chain[], ds: Diagnostic[]): void {
+  const h = ir.model.hosts.get(host);
+  const t = h?.vpnTunnel ? ir.model.tunnels.get(h.vpnTunnel) : undefined;
+  if (!h || !t) return;
+  const underlay = h.nics.filter((n) => n.segment !== t.name);
+  const out = chains.find((c) => c.hook === 'output');
+  const inn = chains.find((c) => c.hook === 'input');
+  const at = { file: ir.model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path };
+  const flow = `udp to ${formatIPv4(t.endpoint)}:${t.listen}`;
+  const send = underlay.some((n) => out && verdictFor(out, { src: n.address, dst: t.endpoint, iif: undefined, oif: n.ifname, state: 'new', dport: t.listen }) !== 'drop');
+  if (out && !send) {
+    ds.push(diag('CORDON036', 'warning', `wireguard: the kill switch of '${host}' drops its tunnel's own transport (${flow} out of ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`, at, `the transport leaves through the underlay, not ${t.ifname}: accept ${flow} in ${out.point} (cordon's vpn-only egress does)`));
+  }
+  const recv = underlay.some((n) => inn && verdictFor(inn, { src: t.endpoint, dst: n.address, iif: n.ifname, oif: undefined, state: 'established', dport: undefined }) !== 'drop');
+  if (inn && !recv) {
+    ds.push(diag('CORDON036', 'warning', `wireguard: the kill switch of '${host}' drops the replies of its tunnel's transport (udp from ${formatIPv4(t.endpoint)}:${t.listen} into ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`, at, `accept established traffic in ${inn.point}`));
+  }
 }
 
 // ---------------------------------------------------------------- nftables
