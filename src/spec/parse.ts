@@ -49,7 +49,8 @@ export class SourceMap {
           const end = (p.value as Node | null)?.range?.[2] ?? (p.key as Node | null)?.range?.[2];
           return start !== undefined && end !== undefined && start <= offset && offset <= end;
         });
-        if (!pair || !isScalar(pair.key)) return path;
+        // A key YAML glued together from several lines of a broken document is no name to show.
+        if (!pair || !isScalar(pair.key) || /\s/.test(String(pair.key.value)) || String(pair.key.value).length > 60) return path;
         path.push(String(pair.key.value));
         node = pair.value;
       } else if (isSeq(node)) {
@@ -124,13 +125,25 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
     // One mistake often trips several parser errors at the same place: report it once, in the
     // words of the error that explains it best (a multi-line key is an indentation mistake).
     const errors = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0] || Number(b.code === 'MULTILINE_IMPLICIT_KEY') - Number(a.code === 'MULTILINE_IMPLICIT_KEY'));
+    // After the first error the parser is often lost and reports every later token as
+    // unexpected: hundreds of lines that all follow from one mistake. Keep the first error and
+    // later ones that are not such echoes, on lines of their own, and say how many were left out.
+    let left = 0;
     for (const e of errors) {
       const x = explainYamlError(e, text, lines);
       const p = lines.linePos(x.offset);
       const keys = [`raw:${e.pos[0]}`, `at:${p.line}:${p.col}`];
       if (keys.some((k) => seen.has(k))) continue;
       for (const k of keys) seen.add(k);
+      if (diagnostics.length > 0 && (e.code === 'UNEXPECTED_TOKEN' || seen.has(`line:${p.line}`) || diagnostics.length >= MAX_YAML_ERRORS)) {
+        left++;
+        continue;
+      }
+      seen.add(`line:${p.line}`);
       diagnostics.push(diag('CORDON002', 'error', `YAML syntax error: ${x.message}`, { file, line: p.line, col: p.col, path: formatPath(source.pathAt(x.pathOffset ?? x.offset)) }, x.hint));
+    }
+    if (left > 0) {
+      diagnostics.push(diag('CORDON002', 'info', `${left} more YAML error${left === 1 ? '' : 's'} not shown: they most likely follow from the one${diagnostics.length > 1 ? 's' : ''} above; fix ${diagnostics.length > 1 ? 'those' : 'it'} and run again`, { file }));
     }
     return { ok: false, diagnostics, source };
   }
@@ -145,17 +158,38 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
   return { ok: true, value: { spec: parsed.data, source }, diagnostics: [] };
 }
 
+/** YAML errors shown per file; the rest are counted (see parseSpecText). */
+const MAX_YAML_ERRORS = 5;
+
 /**
  * Turns a parser error into words about the user's text: an unclosed bracket or quote is reported
  * where it opens (the parser only notices at the next key), an over-indented line where it is.
  */
 function explainYamlError(e: YAMLError, text: string, lines: LineCounter): { offset: number; pathOffset?: number; message: string; hint: string | undefined } {
   const first = e.message.split('\n')[0] ?? e.message;
-  const lineStart = (offset: number): number => text.lastIndexOf('\n', offset - 1) + 1;
+  const src = text.split('\n');
+  const lineOf = (offset: number): number => lines.linePos(offset).line;
+  const indentOf = (line: number): number => (src[line - 1] ?? '').search(/\S|$/);
   const firstNonBlank = (offset: number): number => {
-    let i = lineStart(offset);
-    while (text[i] === ' ' || text[i] === '\t') i++;
-    return i;
+    const line = lineOf(offset);
+    return (lines.lineStarts[line - 1] ?? 0) + indentOf(line);
+  };
+  const generic = "check the indentation and the punctuation (':', '- ', brackets, quotes) on this line and the lines above";
+  /** A bracket or quote opened before `upTo` and never closed: reported where it opens. */
+  const unclosed = (upTo: number) => {
+    const open = unclosedAt(text, upTo);
+    if (!open) return undefined;
+    const line = lineOf(open.offset);
+    if (open.ch === '"' || open.ch === "'") {
+      return { offset: open.offset, message: `the string opened with ${open.ch} on line ${line} is never closed`, hint: `add the closing ${open.ch}` };
+    }
+    const close = open.ch === '{' ? '}' : ']';
+    const next = lineOf(e.pos[0]);
+    return {
+      offset: open.offset,
+      message: `'${open.ch}' on line ${line} is never closed`,
+      hint: `add the missing '${close}'${next > line ? `; the ${open.ch === '{' ? 'mapping' : 'list'} must end before line ${next}` : ''}`,
+    };
   };
   switch (e.code) {
     case 'DUPLICATE_KEY':
@@ -163,65 +197,72 @@ function explainYamlError(e: YAMLError, text: string, lines: LineCounter): { off
     case 'TAB_AS_INDENT':
       return { offset: e.pos[0], message: first, hint: 'replace tabs with spaces' };
     case 'BLOCK_AS_IMPLICIT_KEY':
-    case 'MULTILINE_IMPLICIT_KEY': {
-      const from = lines.linePos(e.pos[0]).line;
-      const to = lines.linePos(e.pos[1]).line;
-      if (to > from) {
+    case 'MULTILINE_IMPLICIT_KEY':
+    case 'BLOCK_IN_FLOW': {
+      const open = unclosed(e.pos[1]);
+      if (open) return open;
+      if (e.code === 'BLOCK_IN_FLOW') return { offset: e.pos[0], message: first, hint: 'inside { } or [ ], write the entries on one line, separated by commas' };
+      const from = lineOf(e.pos[0]);
+      const to = lineOf(e.pos[1]);
+      const here = src[from - 1] ?? '';
+      if (!hasKeyColon(here) && !/^\s*-(\s|$)/.test(here) && here.trim() !== '') {
+        // `egress isolated`: a mapping line without its colon.
+        return { offset: firstNonBlank(e.pos[0]), message: `line ${from} has no ':' where a mapping expects \`key: value\``, hint: "add the ':' after the key (and a space after it)" };
+      }
+      const between = src.slice(from, to - 1).every((l) => l.trim() === '' || l.trim().startsWith('#'));
+      if (to > from && between && indentOf(to) > indentOf(from)) {
         // `kind: vm` followed by a deeper `nics: …`: YAML reads the second line as more of the value `vm`.
-        const at = firstNonBlank(e.pos[1]);
-        const indent = firstNonBlank(e.pos[0]) - lineStart(e.pos[0]);
-        const above = text.slice(firstNonBlank(e.pos[0]), text.indexOf('\n', e.pos[0]) < 0 ? undefined : text.indexOf('\n', e.pos[0])).split(':')[0];
+        const key = (src[from - 1] ?? '').trim().split(':')[0] ?? '';
         return {
-          offset: at,
+          offset: firstNonBlank(e.pos[1]),
           // The path of the key whose value swallowed the line, not of the garbled key YAML made of it.
           pathOffset: firstNonBlank(e.pos[0]),
           message: `line ${to} is indented deeper than the key on line ${from}, so it reads as a continuation of that line's value`,
-          hint: `keys of one mapping must start in the same column: indent it like '${above}:' (${indent} spaces), or nest it under a key that ends with ':'`,
+          hint: `keys of one mapping must start in the same column: indent it like '${key}:' (${indentOf(from)} spaces), or nest it under a key that ends with ':'`,
         };
       }
-      return { offset: e.pos[0], message: first, hint: "a plain value may not contain ': '; quote it, e.g. \"a: b\"" };
+      if (to === from && /compact mappings/.test(first)) return { offset: e.pos[0], message: first, hint: "a plain value may not contain ': '; quote it, e.g. \"a: b\"" };
+      if (/block sequence may not be used as an implicit map key/.test(first)) {
+        return { offset: firstNonBlank(e.pos[0]), message: first, hint: "a list item ('- …') stands where a key of the mapping above is expected; check its indentation" };
+      }
+      return { offset: e.pos[0], message: first, hint: 'check the indentation of this line against the lines above: keys of one mapping, and items of one list, start in the same column' };
     }
     case 'MISSING_CHAR':
     case 'BAD_INDENT':
     case 'UNEXPECTED_TOKEN': {
-      const open = unclosedAt(text, e.pos[0]);
-      if (open && (/end with a [}\]]|[Mm]issing closing/.test(first) || e.code === 'MISSING_CHAR')) {
-        const p = lines.linePos(open.offset);
-        if (open.ch === '"' || open.ch === "'") {
-          return { offset: open.offset, message: `the string opened with ${open.ch} on line ${p.line} is never closed`, hint: `add the closing ${open.ch}` };
-        }
-        const close = open.ch === '{' ? '}' : ']';
-        return {
-          offset: open.offset,
-          message: `'${open.ch}' on line ${p.line} is never closed`,
-          hint: `add the missing '${close}'; the ${open.ch === '{' ? 'mapping' : 'list'} must end before line ${lines.linePos(e.pos[0]).line}`,
-        };
+      if (/end with a [}\]]|[Mm]issing closing/.test(first) || e.code === 'MISSING_CHAR') {
+        const open = unclosed(e.pos[0]);
+        if (open) return open;
       }
       if (e.code === 'BAD_INDENT') {
-        return { offset: firstNonBlank(e.pos[0]), message: first, hint: 'keys of one mapping must start in the same column, and keys nested under another key must be indented deeper than it' };
+        const hint = /sequence/.test(first)
+          ? 'items of one list must start in the same column'
+          : 'keys of one mapping must start in the same column, and keys nested under another key must be indented deeper than it';
+        return { offset: firstNonBlank(e.pos[0]), message: first, hint };
       }
-      return { offset: e.pos[0], message: first, hint: undefined };
+      return { offset: e.pos[0], message: first, hint: generic };
     }
     default:
-      return { offset: e.pos[0], message: first, hint: undefined };
+      return { offset: e.pos[0], message: first, hint: generic };
   }
 }
 
-/**
- * The innermost flow bracket or quote still open at `offset`, found by a small scan that knows
- * quotes and comments; undefined when everything before `offset` is balanced.
- */
-export function unclosedAt(text: string, offset: number): { ch: string; offset: number } | undefined {
-  const stack: { ch: string; offset: number }[] = [];
-  let quote: { ch: string; offset: number } | undefined;
+interface ScanState {
+  stack: { ch: string; offset: number }[];
+  quote: { ch: string; offset: number } | undefined;
+}
+
+/** Scans `text[from, to)` for flow brackets and quotes, skipping comments and quoted text. */
+function scanFlow(text: string, from: number, to: number): ScanState {
+  const st: ScanState = { stack: [], quote: undefined };
   let prev = '\n';
-  for (let i = 0; i < offset && i < text.length; i++) {
+  for (let i = from; i < to && i < text.length; i++) {
     const ch = text[i]!;
-    if (quote) {
-      if (quote.ch === '"' && ch === '\\') i++;
-      else if (ch === quote.ch) {
+    if (st.quote) {
+      if (st.quote.ch === '"' && ch === '\\') i++;
+      else if (ch === st.quote.ch) {
         if (ch === "'" && text[i + 1] === "'") i++;
-        else quote = undefined;
+        else st.quote = undefined;
       }
       prev = ch;
       continue;
@@ -233,12 +274,43 @@ export function unclosedAt(text: string, offset: number): { ch: string; offset: 
       prev = '\n';
       continue;
     }
-    if ((ch === '"' || ch === "'") && /[\s:[{,-]/.test(prev)) quote = { ch, offset: i };
-    else if (ch === '{' || ch === '[') stack.push({ ch, offset: i });
-    else if ((ch === '}' || ch === ']') && stack.length && stack[stack.length - 1]!.ch === (ch === '}' ? '{' : '[')) stack.pop();
+    if ((ch === '"' || ch === "'") && (i === from || /[\s:[{,-]/.test(prev))) st.quote = { ch, offset: i };
+    else if (ch === '{' || ch === '[') st.stack.push({ ch, offset: i });
+    else if ((ch === '}' || ch === ']') && st.stack.length && st.stack[st.stack.length - 1]!.ch === (ch === '}' ? '{' : '[')) st.stack.pop();
     if (!/\s/.test(ch) || ch === '\n') prev = ch;
   }
-  return quote ?? stack[stack.length - 1];
+  return st;
+}
+
+/**
+ * The innermost flow bracket or quote open at `offset` that is never closed anywhere after it;
+ * undefined when there is none. One that closes later is not what broke the document.
+ */
+export function unclosedAt(text: string, offset: number): { ch: string; offset: number } | undefined {
+  const before = scanFlow(text, 0, offset);
+  const open = before.quote ?? before.stack[before.stack.length - 1];
+  if (!open) return undefined;
+  const after = scanFlow(text, open.offset, text.length);
+  const stillOpen = open.ch === '"' || open.ch === "'" ? after.quote?.offset === open.offset : after.stack.some((x) => x.offset === open.offset);
+  return stillOpen ? open : undefined;
+}
+
+/** Whether a line has a `key:` colon outside brackets and quotes. */
+function hasKeyColon(line: string): boolean {
+  const st = { depth: 0, quote: '' };
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (st.quote) {
+      if (ch === st.quote) st.quote = '';
+      continue;
+    }
+    if (ch === '#' && (i === 0 || /\s/.test(line[i - 1]!))) return false;
+    if (ch === '"' || ch === "'") st.quote = ch;
+    else if (ch === '{' || ch === '[') st.depth++;
+    else if (ch === '}' || ch === ']') st.depth--;
+    else if (ch === ':' && st.depth === 0 && (i + 1 === line.length || /\s/.test(line[i + 1]!))) return true;
+  }
+  return false;
 }
 
 function issueToDiagnostic(issue: z.core.$ZodIssue, source: SourceMap, data: unknown): Diagnostic {
