@@ -294,7 +294,8 @@ class Importer {
         let mark: number | undefined;
         let understood = true;
         for (const e of r.expr) {
-          if (isObj(e) && isObj(e.match) && e.match.op === '==' && fieldOf(e.match.left).ok && (fieldOf(e.match.left) as { value: Field }).value.kind === 'iif') {
+          const field = isObj(e) && isObj(e.match) && e.match.op === '==' ? fieldOf(e.match.left) : undefined;
+          if (isObj(e) && isObj(e.match) && field?.ok && field.value.kind === 'iif') {
             const names = members(e.match.right).map(parseIfname);
             if (names.every((n) => n.ok)) ports = names.map((n) => (n as { value: string }).value);
             else understood = false;
