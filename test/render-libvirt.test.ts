@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { libvirtRenderer } from '../src/render/libvirt/index.js';
 import type { RenderResult } from '../src/render/types.js';
 import { writeRendered } from '../src/render/write.js';
-import { checkGolden, exampleFiles, exampleName, findProgram, irOfFile, irOfText, render, run } from './support/golden.js';
+import { checkGolden, exampleFiles, exampleName, findProgram, irOfFile, irOfText, render, ROOT, run } from './support/golden.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cordon-libvirt-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -202,13 +202,9 @@ describe('libvirt target: modes, several nics, and what nwfilter cannot say', ()
   it('cordon render -t libvirt prints the XML and exits 0', () => {
     const spec = join(tmp, 'two.yaml');
     writeFileSync(spec, TWO_GUESTS);
-    const p = spawnSync(join(__dirnameOf(), '..', 'bin', 'cordon'), ['render', spec, '-t', 'libvirt'], { encoding: 'utf8' });
+    const p = spawnSync(join(ROOT, 'bin', 'cordon'), ['render', spec, '-t', 'libvirt'], { encoding: 'utf8' });
     assert.equal(p.status, 0, p.stderr);
     assert.match(p.stdout, /^# ==> libvirt\/kvm\/networks\/net0\.xml$/m);
     assert.match(p.stderr, /warning CORDON012/);
   });
 });
-
-function __dirnameOf(): string {
-  return new URL('.', import.meta.url).pathname;
-}

@@ -248,6 +248,12 @@ describe('wireguard target: keys', () => {
     assert.doesNotMatch(data.content, /^PrivateKey/m);
     assert.match(data.content, /^# PrivateKey: held by data's owner/m);
     assert.ok(fileOf(ok, 'wireguard/vpn/wg0.conf').includes(`PublicKey = ${phone.publicKey}\n`));
+    const wgQuick = findProgram('wg-quick');
+    if (wgQuick) {
+      const dir = writeOut('public-only', ok);
+      const res = run(wgQuick, ['strip', join(dir, 'wireguard/data/wg0.conf')])!;
+      assert.equal(res.code, 0, res.out);
+    }
   });
 
   it('refuses a key that is not base64 of 32 bytes in the spec', () => {
