@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
-import { diag, type Diagnostic } from '../diag/diagnostic.js';
+import { diag, type DiagCode, type Diagnostic } from '../diag/diagnostic.js';
 import { closest } from '../util/suggest.js';
-import { SpecSchema, type Spec } from './schema.js';
+import { RuleBody, SpecSchema, type Spec } from './schema.js';
 
 export type PathSeg = string | number;
 
@@ -149,11 +149,12 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
   if (data === null || data === undefined) {
-    return { ok: false, source, diagnostics: [diag('CORDON003', 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 })] };
+    const hint = 'start the file with `version: 1`, then networks:, hosts: and policy:';
+    return { ok: false, source, diagnostics: [diag('CORDON003', 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 }, hint)] };
   }
   const parsed = SpecSchema.safeParse(data);
   if (!parsed.success) {
-    return { ok: false, source, diagnostics: parsed.error.issues.map((i) => issueToDiagnostic(i, source, data)) };
+    return { ok: false, source, diagnostics: parsed.error.issues.flatMap((i) => issueToDiagnostics(i, source, data)) };
   }
   return { ok: true, value: { spec: parsed.data, source }, diagnostics: [] };
 }
@@ -313,45 +314,205 @@ function hasKeyColon(line: string): boolean {
   return false;
 }
 
-function issueToDiagnostic(issue: z.core.$ZodIssue, source: SourceMap, data: unknown): Diagnostic {
-  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0] ?? '';
-    const allowed = allowedKeysAt(path);
-    const near = allowed ? closest(key, allowed) : undefined;
-    return diag(
-      'CORDON003',
-      'error',
-      `unknown field '${key}'${path.length ? ` in ${formatPath(path)}` : ''}`,
-      source.pos([...path, key], true),
-      near ? `did you mean '${near}'?` : allowed ? `expected one of: ${allowed.join(', ')}` : undefined,
-    );
-  }
-  const where = source.pos(path, issue.code === 'invalid_key');
-  const got = describeValue(getAt(data, path));
-  let message: string;
-  switch (issue.code) {
-    case 'invalid_type':
-      message = got === 'nothing' ? `missing required field '${path[path.length - 1] ?? ''}' (${issue.expected})` : `expected ${issue.expected}, got ${got}`;
-      break;
-    case 'invalid_value':
-      message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
-      break;
-    case 'invalid_union':
-      message = unionMessage(path, got);
-      break;
-    default:
-      message = `${issue.message}${got !== 'nothing' ? ` (got ${got})` : ''}`;
-  }
-  return diag('CORDON003', 'error', message, where);
+/** What a zod schema node looks like from outside: enough to walk the spec schema by path. */
+interface SchemaNode {
+  readonly _zod: { readonly def: { readonly type: string; readonly [k: string]: unknown } };
+  readonly description?: string;
 }
 
-function unionMessage(path: readonly PathSeg[], got: string): string {
-  const top = path[0];
-  if (top === 'policy') return `a policy rule must be { allow: {from, to, …} } or { deny: {from, to, …} }, got ${got}`;
-  if (path.includes('nics')) return `a nic is an address string or { address, ifname?, port? }, got ${got}`;
-  if (path[path.length - 1] === 'ports' || path.includes('services')) return `expected a port item (tcp/80, udp/53, icmp, any) or a list of them, got ${got}`;
-  return `value fits none of the allowed forms, got ${got}`;
+/** The schema node for the value at `path`, with the first `.describe()` text met on the way down its wrappers. */
+function schemaAt(path: readonly PathSeg[]): { node: SchemaNode; description: string | undefined } | undefined {
+  let node: SchemaNode | undefined = SpecSchema as unknown as SchemaNode;
+  for (const seg of path) {
+    node = node ? childSchema(node, seg) : undefined;
+    if (!node) return undefined;
+  }
+  return node ? { node, description: describedIn(node) } : undefined;
+}
+
+function inner(node: SchemaNode): SchemaNode | undefined {
+  const def = node._zod.def;
+  if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'readonly') return def.innerType as SchemaNode;
+  return undefined;
+}
+
+function describedIn(node: SchemaNode): string | undefined {
+  for (let n: SchemaNode | undefined = node; n; n = inner(n)) if (n.description) return n.description;
+  return undefined;
+}
+
+function childSchema(node: SchemaNode, seg: PathSeg): SchemaNode | undefined {
+  const n = inner(node);
+  if (n) return childSchema(n, seg);
+  const def = node._zod.def;
+  switch (def.type) {
+    case 'object':
+      return (def.shape as Record<string, SchemaNode>)[String(seg)];
+    case 'record':
+      return def.valueType as SchemaNode;
+    case 'array':
+      return def.element as SchemaNode;
+    case 'union':
+      for (const o of def.options as SchemaNode[]) {
+        const c = childSchema(o, seg);
+        if (c) return c;
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The field names a mapping at `path` may have (the union of them for a union of mappings). */
+function fieldsAt(path: readonly PathSeg[]): string[] | undefined {
+  const at = schemaAt(path);
+  if (!at) return undefined;
+  const keys = (node: SchemaNode): string[] => {
+    const n = inner(node);
+    if (n) return keys(n);
+    const def = node._zod.def;
+    if (def.type === 'object') return Object.keys(def.shape as Record<string, unknown>);
+    if (def.type === 'union') return (def.options as SchemaNode[]).flatMap(keys);
+    return [];
+  };
+  const out = [...new Set(keys(at.node))];
+  return out.length ? out : undefined;
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** Hints for required fields whose schema description does not say what to write. */
+const FIELD_HINTS: Record<string, string> = {
+  from: 'from: names where traffic comes from: a host, host.service, network, group, CIDR, internet, lan or any (or a list of them)',
+  to: 'to: names where traffic goes: a host, host.service, network, group, CIDR, internet, lan or any (or a list of them)',
+};
+
+function issuePath(issue: Issue, prefix: readonly PathSeg[]): PathSeg[] {
+  return [...prefix, ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
+}
+
+/**
+ * A union branch that cannot be what the user meant: the value has the wrong type for it, or
+ * lacks one of its required keys (`permit:` is neither `{allow}` nor `{deny}`). The issues of the
+ * one plausible branch say what is really wrong; zod's own union error only says "Invalid input".
+ */
+function wrongBranch(branch: readonly Issue[], at: readonly PathSeg[], data: unknown): boolean {
+  return branch.some((i) => {
+    const p = issuePath(i, at);
+    if (p.length === at.length) return i.code === 'invalid_type' || i.code === 'invalid_value' || (i.code === 'invalid_union' && i.errors.every((b) => wrongBranch(b, p, data)));
+    return p.length === at.length + 1 && i.code === 'invalid_type' && getAt(data, p) === undefined;
+  });
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+};
+
+function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, prefix: readonly PathSeg[] = []): Diagnostic[] {
+  const path = issuePath(issue, prefix);
+  const value = getAt(data, path);
+  const got = describeValue(value);
+  const refField = path[0] === 'policy' || path[0] === 'expect' || path[0] === 'firewalls';
+  const described = (refField ? FIELD_HINTS[String(path[path.length - 1])] : undefined) ?? schemaAt(path)?.description;
+  const one = (message: string, hint: string | undefined = described, code: DiagCode = 'CORDON003', at = source.pos(path)): Diagnostic[] => [diag(code, 'error', message, at, hint)];
+
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const allowed = fieldsAt(path) ?? [];
+      const near = closest(key, allowed);
+      let hint = near ? `did you mean '${near}'?` : allowed.length ? `expected one of: ${allowed.join(', ')}` : undefined;
+      if (path[0] === 'policy' && path.length === 2 && RuleBody.shape[key as keyof typeof RuleBody.shape] !== undefined) {
+        hint = `'${key}' belongs inside the rule: - allow: { from: …, to: …, ${key}: … }`;
+      }
+      const where = path.length ? ` in ${formatPath(path)}` : ' at the top level';
+      return diag('CORDON003', 'error', `unknown field '${key}'${where}`, source.pos([...path, key], true), hint);
+    });
+  }
+  if (path.length === 1 && path[0] === 'version') {
+    if (value === undefined) return one("missing required field 'version'", 'start the file with `version: 1`', 'CORDON003', { ...source.pos(path), line: 1, col: 1 });
+    const hint = value === '1' ? 'write `version: 1` without quotes: the version is a number' : 'set `version: 1`; it is the only spec format so far';
+    return one(`unsupported spec version ${typeof value === 'string' ? JSON.stringify(value) : String(value)}: this cordon reads version 1`, hint, 'CORDON013');
+  }
+  if (value === undefined && path.length > 0 && (issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_union')) {
+    const field = String(path[path.length - 1]);
+    const what = issue.code === 'invalid_value' ? `: expected ${valuesText(issue.values)}` : issue.code === 'invalid_type' ? `: expected ${TYPE_NAMES[issue.expected] ?? issue.expected}` : '';
+    // Point at the key of the mapping that lacks the field; the path names the field itself.
+    const at = { ...source.pos(path.slice(0, -1), true), path: formatPath(path) };
+    return one(`missing required field '${field}'${what}`, described, 'CORDON003', at);
+  }
+  switch (issue.code) {
+    case 'invalid_type':
+      if (path.length === 0) return one(`a spec is a mapping with \`version: 1\` at the top, got ${got}`, 'start the file with `version: 1`, then networks:, hosts: and policy:');
+      return one(`expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${got}`);
+    case 'invalid_value': {
+      const near = typeof value === 'string' ? closest(value, issue.values.map(String)) : undefined;
+      let hint = near ? `did you mean '${near}'?` : described;
+      if (path[0] === 'hosts' && path[2] === 'egress' && path.length === 3 && ['nat', 'none', 'routed'].includes(String(value))) {
+        hint = `'${String(value)}' is an egress kind of a network (networks.<name>.egress); a host's egress mode says what it may reach: isolated, filtered (the policy decides), vpn-only or open`;
+      }
+      return one(`expected ${valuesText(issue.values)}, got ${got}`, hint);
+    }
+    case 'invalid_union': {
+      const plausible = issue.errors.filter((b) => !wrongBranch(b, path, data));
+      if (plausible.length === 1) return plausible[0]!.flatMap((i) => issueToDiagnostics(i, source, data, path));
+      return unionDiagnostic(path, value, got, described, source);
+    }
+    case 'invalid_key': {
+      const key = String(path[path.length - 1] ?? '');
+      const why = issue.issues[0]?.message;
+      return [diag('CORDON003', 'error', `'${key}' is not a valid name${why ? `: expected ${why}` : ''}`, source.pos(path, true))];
+    }
+    case 'too_big':
+    case 'too_small': {
+      const big = issue.code === 'too_big';
+      const limit = Number(big ? (issue as { maximum: number | bigint }).maximum : (issue as { minimum: number | bigint }).minimum);
+      const inclusive = issue.inclusive !== false;
+      if (issue.origin === 'array') return one(`expected ${big ? 'at most' : 'at least'} ${limit} item${limit === 1 ? '' : 's'}, got ${Array.isArray(value) && value.length === 0 ? 'an empty list' : `${Array.isArray(value) ? value.length : 0} items`}`);
+      if (issue.origin === 'string') return one(`expected ${big ? `at most ${limit} characters` : limit === 1 ? 'a non-empty string' : `at least ${limit} characters`}, got ${got}`);
+      return one(`expected a number ${big ? (inclusive ? 'at most' : 'below') : inclusive ? 'at least' : 'above'} ${limit}, got ${got}`);
+    }
+    case 'invalid_format':
+      return one(`expected ${issue.message}, got ${got}`);
+    default:
+      return one(`${issue.message}${got !== 'nothing' ? ` (got ${got})` : ''}`);
+  }
+}
+
+function valuesText(values: readonly unknown[]): string {
+  const shown = values.map((v) => JSON.stringify(v));
+  return shown.length === 1 ? shown[0]! : `one of ${shown.join(', ')}`;
+}
+
+function unionDiagnostic(path: readonly PathSeg[], value: unknown, got: string, described: string | undefined, source: SourceMap): Diagnostic[] {
+  const at = source.pos(path);
+  const last = path[path.length - 1];
+  if (path[0] === 'policy' && path.length === 2) {
+    const keys = value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [];
+    const example = 'write `- allow: { from: …, to: … }` or `- deny: { from: …, to: … }`';
+    if (keys.includes('allow') && keys.includes('deny')) return [diag('CORDON003', 'error', 'a policy rule has one action, allow or deny, not both', at, 'split it into two rules; the first one that matches wins')];
+    const action = keys.find((k) => k !== 'allow' && k !== 'deny');
+    if (action !== undefined) {
+      const near = closest(action, ['allow', 'deny']);
+      return [diag('CORDON003', 'error', `unknown rule action '${action}': expected allow or deny`, source.pos([...path, action], true), near ? `did you mean '${near}'?` : example)];
+    }
+    return [diag('CORDON003', 'error', `a policy rule is a mapping with allow: or deny:, got ${got}`, at, example)];
+  }
+  if (path[0] === 'hosts' && path[2] === 'nics' && path.length === 4) {
+    return [diag('CORDON003', 'error', `a nic is an address string or { address, ifname?, port? }, got ${got}`, at, `e.g. ${String(last)}: 192.168.100.20`)];
+  }
+  if (last === 'ports' || path[2] === 'services' || path[path.length - 2] === 'ports') {
+    return [diag('CORDON003', 'error', `expected a port item (tcp/80, udp/5000-5010, tcp, udp, icmp, any) or a list of them, got ${got}`, at, described)];
+  }
+  if (last === 'from' || last === 'to' || path[path.length - 2] === 'from' || path[path.length - 2] === 'to') {
+    return [diag('CORDON003', 'error', `expected a name or a list of names (host, host.service, network, group, CIDR, internet, lan or any), got ${got}`, at)];
+  }
+  return [diag('CORDON003', 'error', `the value has none of the allowed forms, got ${got}`, at, described)];
 }
 
 function getAt(data: unknown, path: readonly PathSeg[]): unknown {
@@ -365,40 +526,9 @@ function getAt(data: unknown, path: readonly PathSeg[]): unknown {
 
 function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'an empty value';
+  if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
   return `${typeof v} ${String(v)}`;
-}
-
-const SECTION_KEYS: Record<string, string[]> = {
-  '': ['version', 'description', 'networks', 'hosts', 'tunnels', 'groups', 'policy', 'expect', 'invariants', 'firewalls', 'dns'],
-  networks: ['cidr', 'gateway', 'egress', 'bridge', 'description'],
-  hosts: ['kind', 'id', 'nics', 'services', 'egress', 'gateway', 'routes', 'uplink', 'forward', 'managed', 'via', 'address', 'tunnel', 'control', 'firewall', 'description'],
-  tunnels: ['server', 'listen', 'cidr', 'endpoint', 'ifname', 'description'],
-  rule: ['from', 'to', 'ports', 'log', 'rate', 'comment'],
-  expect: ['from', 'to', 'ports', 'verdict', 'assume', 'comment'],
-  invariants: ['no-internet', 'vpn-only', 'no-vm-to-vm', 'no-vm-to-host'],
-  firewall: ['guest', 'local', 'antiSpoof'],
-  firewalls: ['policy', 'rules', 'comment'],
-  fwrule: ['action', 'from', 'to', 'ports', 'iif', 'oif', 'state', 'log', 'comment'],
-  dns: ['domain', 'server', 'upstream', 'records', 'ttl', 'description'],
-};
-
-function allowedKeysAt(path: readonly PathSeg[]): string[] | undefined {
-  if (path.length === 0) return SECTION_KEYS[''];
-  const [top] = path;
-  if (top === 'networks' && path.length === 2) return SECTION_KEYS.networks;
-  if (top === 'hosts' && path.length === 2) return SECTION_KEYS.hosts;
-  if (top === 'hosts' && path[2] === 'firewall') return SECTION_KEYS.firewall;
-  if (top === 'tunnels' && path.length === 2) return SECTION_KEYS.tunnels;
-  if (top === 'policy' && path.length === 3) return SECTION_KEYS.rule;
-  if (top === 'policy' && path.length === 2) return ['allow', 'deny'];
-  if (top === 'expect') return SECTION_KEYS.expect;
-  if (top === 'invariants') return SECTION_KEYS.invariants;
-  if (top === 'firewalls' && path.length === 2) return SECTION_KEYS.firewalls;
-  if (top === 'firewalls' && path.length === 4) return SECTION_KEYS.fwrule;
-  if (top === 'dns' && path.length === 1) return SECTION_KEYS.dns;
-  return undefined;
 }
