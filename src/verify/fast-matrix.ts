@@ -1,0 +1,1047 @@
+/**
+ * All-pairs reachability for big specs, held in compact form.
+ *
+ * Gives exactly the cells `computeMatrix` gives (the per-pair engine), computed the way
+ * DESIGN.md's "Verification engine" describes:
+ *
+ * - **Port classes.** Every tcp/udp port boundary any rule mentions cuts the port space into
+ *   classes; with icmp and `other` each flow set becomes a small bitmask, and a chain's
+ *   first-match evaluation becomes AND/OR on words.
+ * - **Destination universe.** Every address a destination endpoint stands for (hosts' addresses,
+ *   the representatives of `internet` and `lan`) sorted once; a rule's destination prefixes map to
+ *   index ranges of it.
+ * - **Chain indexes.** Per chain, rules are indexed by bridge port, by source-address interval and
+ *   by the rest, so one source's candidate rules are found without scanning the chain. One sweep
+ *   over the candidates' destination ranges, in rule order, gives the chain's verdict for every
+ *   destination at once (piecewise over the universe).
+ * - **Path templates.** Routing is `Topology.paths`, called once per (source class, destination
+ *   class), never per pair: "leaf" hosts (guests that forward nothing and route through nobody)
+ *   with the same interfaces, routes and firewall placement form one source class; leaf
+ *   addresses on one segment form one destination class. A template's hops name the source and
+ *   the destination by role, so it is instantiated for every member.
+ *
+ * A cell is the union over the destination's addresses, the paths and (where the source may be
+ * forged) the source-address classes of the intersection of every counted hop's accepted flows;
+ * denied cells are not stored. Per source, a row holds the destination indexes with something
+ * allowed and an interned flow-set id for each.
+ */
+import { Topology, type Hop, type Path, type Source } from '../ir/paths.js';
+import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
+import type { Assume, Host, Hook, Model } from '../model/types.js';
+import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
+import * as R from '../util/rangeset.js';
+import type { RangeSet } from '../util/rangeset.js';
+import { Engine, representatives } from './engine.js';
+import { endpoints, type Endpoint } from './endpoints.js';
+import type { Matrix } from './matrix.js';
+
+// ---------------------------------------------------------------------------------------------
+// Port classes and masks
+
+/** The port space cut at every boundary rules mention; a flow set becomes a bitmask of classes. */
+export class PortClasses {
+  /** First port of each tcp class (ascending, starts at 0). */
+  readonly tcp: Int32Array;
+  readonly udp: Int32Array;
+  readonly icmpBit: number;
+  readonly otherBit: number;
+  /** Number of bits. */
+  readonly bits: number;
+  /** Words per mask. */
+  readonly W: number;
+  /** The mask of every flow. */
+  readonly all: Uint32Array;
+
+  constructor(tcpCuts: Iterable<number>, udpCuts: Iterable<number>) {
+    const starts = (cuts: Iterable<number>): Int32Array => {
+      const s = new Set<number>([0]);
+      for (const c of cuts) if (c > 0 && c <= PORT_MAX) s.add(c);
+      return Int32Array.from([...s].sort((a, b) => a - b));
+    };
+    this.tcp = starts(tcpCuts);
+    this.udp = starts(udpCuts);
+    this.icmpBit = this.tcp.length + this.udp.length;
+    this.otherBit = this.icmpBit + 1;
+    this.bits = this.otherBit + 1;
+    this.W = (this.bits + 31) >>> 5;
+    this.all = new Uint32Array(this.W);
+    for (let b = 0; b < this.bits; b++) this.all[b >>> 5]! |= 1 << (b & 31);
+  }
+
+  static fromIr(ir: Ir): PortClasses {
+    const t = new Set<number>();
+    const u = new Set<number>();
+    const seen = new Set<FlowSet>();
+    const add = (f: FlowSet): void => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      for (const [lo, hi] of f.tcp) t.add(lo).add(hi + 1);
+      for (const [lo, hi] of f.udp) u.add(lo).add(hi + 1);
+    };
+    for (const c of ir.chains.values()) for (const r of c.rules) add(r.match.flows);
+    return new PortClasses(t, u);
+  }
+
+  /** Writes the mask of `f` into out[off .. off+W). Every boundary of `f` must be a class start. */
+  toMask(f: FlowSet, out: Uint32Array, off: number): void {
+    for (let w = 0; w < this.W; w++) out[off + w] = 0;
+    const set = (b: number): void => {
+      out[off + (b >>> 5)]! |= 1 << (b & 31);
+    };
+    const spans = (rs: RangeSet, starts: Int32Array, base: number): void => {
+      for (const [lo, hi] of rs) {
+        const c0 = classOf(starts, lo);
+        const c1 = classOf(starts, hi);
+        for (let c = c0; c <= c1; c++) set(base + c);
+      }
+    };
+    spans(f.tcp, this.tcp, 0);
+    spans(f.udp, this.udp, this.tcp.length);
+    if (f.icmp) set(this.icmpBit);
+    if (f.other) set(this.otherBit);
+  }
+
+  /** The flow set of a mask (normalised, so equal sets compare equal with flowEqual). */
+  toFlowSet(m: Uint32Array, off: number): FlowSet {
+    const has = (b: number): boolean => ((m[off + (b >>> 5)]! >>> (b & 31)) & 1) === 1;
+    const spans = (starts: Int32Array, base: number): RangeSet => {
+      const out: [number, number][] = [];
+      for (let c = 0; c < starts.length; c++) {
+        if (!has(base + c)) continue;
+        const lo = starts[c]!;
+        const hi = c + 1 < starts.length ? starts[c + 1]! - 1 : PORT_MAX;
+        const last = out[out.length - 1];
+        if (last && last[1] + 1 === lo) last[1] = hi;
+        else out.push([lo, hi]);
+      }
+      return out;
+    };
+    const tcp = spans(this.tcp, 0);
+    const udp = spans(this.udp, this.tcp.length);
+    const icmp = has(this.icmpBit);
+    const other = has(this.otherBit);
+    if (tcp.length === 0 && udp.length === 0 && !icmp && !other) return NO_FLOWS;
+    return { tcp, udp, icmp, other };
+  }
+}
+
+function classOf(starts: Int32Array, port: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const m = (lo + hi + 1) >> 1;
+    if (starts[m]! <= port) lo = m;
+    else hi = m - 1;
+  }
+  return lo;
+}
+
+function isZero(m: Uint32Array, off: number, W: number): boolean {
+  for (let w = 0; w < W; w++) if (m[off + w] !== 0) return false;
+  return true;
+}
+
+/** Index of the first element ≥ x in a sorted array. */
+function lowerBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (a[m]! < x) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
+/** Index of the first element > x in a sorted array. */
+function upperBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (a[m]! <= x) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The destination universe
+
+interface Universe {
+  /** Sorted addresses (duplicates allowed: a host address can also represent a zone). */
+  readonly addr: Float64Array;
+  /** Endpoint index of each entry. */
+  readonly ep: Int32Array;
+  /** Destination class of each entry. */
+  readonly dc: Int32Array;
+  /** For host entries: the nic index of the address in its host. */
+  readonly nic: Int32Array;
+  readonly size: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chain indexes
+
+/** How a hop looks to a chain: interfaces, bridge port and the source address it carries. */
+interface HopKey {
+  readonly iif: string | undefined;
+  readonly oif: string | undefined;
+  readonly inPort: string | undefined;
+}
+
+const WIDE = 48;
+
+/** Rules of one chain, indexed so the candidates for one hop and source come out cheaply. */
+class ChainIndex {
+  /** Rules that can match a new connection (established-only rules never do), in chain order. */
+  readonly rules: IrRule[] = [];
+  readonly maskOff: Int32Array;
+  readonly accept: Uint8Array;
+  private readonly byPort = new Map<string, number[]>();
+  /** Not bound to a port, any source. */
+  private readonly noSrc: number[] = [];
+  /** Not bound to a port, source prefixes spanning many intervals: checked one by one. */
+  private readonly wide: number[] = [];
+  /** Not bound to a port, narrow source prefixes: listed under each interval they cover. */
+  private readonly bounds: Float64Array;
+  private readonly csrOff: Int32Array;
+  private readonly csrIdx: Int32Array;
+  /** Cached destination ranges (universe indexes, [a, b) pairs) per rule. */
+  private readonly dstIdx: (Int32Array | undefined)[];
+  /** Candidate lists by hop and source, shared by everything that asks. */
+  private readonly candCache = new Map<string, Candidates>();
+
+  constructor(
+    readonly chain: Chain,
+    private readonly eng: FastEngine,
+  ) {
+    for (const r of chain.rules) if (r.match.state !== 'established') this.rules.push(r);
+    const n = this.rules.length;
+    this.maskOff = new Int32Array(n);
+    this.accept = new Uint8Array(n);
+    this.dstIdx = new Array<Int32Array | undefined>(n);
+    const narrow: number[] = [];
+    const cuts: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = this.rules[i]!;
+      this.maskOff[i] = eng.maskOf(r.match.flows);
+      this.accept[i] = r.action === 'accept' ? 1 : 0;
+      const m = r.match;
+      if (m.inPort) {
+        for (const p of m.inPort) {
+          let l = this.byPort.get(p);
+          if (!l) this.byPort.set(p, (l = []));
+          l.push(i);
+        }
+      } else if (!m.src) this.noSrc.push(i);
+      else {
+        narrow.push(i);
+        for (const [lo, hi] of m.src) cuts.push(lo, hi + 1);
+      }
+    }
+    const b = Float64Array.from(new Set(cuts)).sort();
+    this.bounds = b;
+    // Two passes: count, then fill (CSR).
+    const counts = new Int32Array(b.length + 1);
+    const cover: [number, number][][] = [];
+    const keep: number[] = [];
+    for (const i of narrow) {
+      const spans: [number, number][] = [];
+      let total = 0;
+      for (const [lo, hi] of this.rules[i]!.match.src!) {
+        const i0 = lowerBound(b, lo);
+        const i1 = lowerBound(b, hi + 1);
+        spans.push([i0, i1]);
+        total += i1 - i0;
+      }
+      if (total > WIDE) {
+        this.wide.push(i);
+        continue;
+      }
+      keep.push(i);
+      cover.push(spans);
+      for (const [i0, i1] of spans) for (let k = i0; k < i1; k++) counts[k + 1]!++;
+    }
+    for (let k = 1; k < counts.length; k++) counts[k]! += counts[k - 1]!;
+    this.csrOff = counts;
+    const fill = counts.slice();
+    this.csrIdx = new Int32Array(counts[counts.length - 1]!);
+    keep.forEach((i, x) => {
+      for (const [i0, i1] of cover[x]!) for (let k = i0; k < i1; k++) this.csrIdx[fill[k]!++] = i;
+    });
+  }
+
+  /** Rules that match the hop's interfaces and port and source `src`, in chain order. */
+  candidates(hop: HopKey, src: number): Candidates {
+    const key = `${hop.iif ?? ''}|${hop.oif ?? ''}|${hop.inPort ?? ''}|${src}`;
+    let c = this.candCache.get(key);
+    if (c) return c;
+    const out: number[] = [];
+    const ok = (i: number): boolean => {
+      const m = this.rules[i]!.match;
+      if (m.iif && (hop.iif === undefined || !m.iif.includes(hop.iif))) return false;
+      if (m.oif && (hop.oif === undefined || !m.oif.includes(hop.oif))) return false;
+      return true;
+    };
+    if (hop.inPort !== undefined) {
+      for (const i of this.byPort.get(hop.inPort) ?? []) {
+        const s = this.rules[i]!.match.src;
+        if ((!s || R.contains(s, src)) && ok(i)) out.push(i);
+      }
+    }
+    for (const i of this.noSrc) if (ok(i)) out.push(i);
+    for (const i of this.wide) if (R.contains(this.rules[i]!.match.src!, src) && ok(i)) out.push(i);
+    const k = upperBound(this.bounds, src) - 1;
+    if (k >= 0 && k < this.bounds.length - 1) {
+      for (let x = this.csrOff[k]!; x < this.csrOff[k + 1]!; x++) {
+        const i = this.csrIdx[x]!;
+        if (ok(i)) out.push(i);
+      }
+    }
+    out.sort((a, b) => a - b);
+    c = { rules: Int32Array.from(out) };
+    if (this.candCache.size > 50_000) this.candCache.clear();
+    this.candCache.set(key, c);
+    return c;
+  }
+
+  /** Source-address cuts of every rule that matches the hop whatever the source (for forged sources). */
+  sourceCuts(hop: HopKey): number[] {
+    const cuts: number[] = [];
+    const ok = (i: number): boolean => {
+      const m = this.rules[i]!.match;
+      if (m.iif && (hop.iif === undefined || !m.iif.includes(hop.iif))) return false;
+      if (m.oif && (hop.oif === undefined || !m.oif.includes(hop.oif))) return false;
+      if (m.inPort && (hop.inPort === undefined || !m.inPort.includes(hop.inPort))) return false;
+      return true;
+    };
+    for (let i = 0; i < this.rules.length; i++) {
+      const s = this.rules[i]!.match.src;
+      if (s && ok(i)) for (const [lo, hi] of s) cuts.push(lo, hi + 1);
+    }
+    return cuts;
+  }
+
+  /** Destination ranges of rule i as universe index pairs. */
+  dstRanges(i: number): Int32Array {
+    let d = this.dstIdx[i];
+    if (d) return d;
+    const dst = this.rules[i]!.match.dst;
+    const u = this.eng.universe.addr;
+    if (!dst) d = Int32Array.of(0, u.length);
+    else {
+      const out: number[] = [];
+      for (const [lo, hi] of dst) {
+        const a = lowerBound(u, lo);
+        const b = lowerBound(u, hi + 1, a);
+        if (a < b) out.push(a, b);
+      }
+      d = Int32Array.from(out);
+    }
+    this.dstIdx[i] = d;
+    return d;
+  }
+
+  /**
+   * The chain's verdict for every destination of the universe at once: first match over the
+   * candidates, swept over the pieces their destination ranges cut the universe into.
+   */
+  sweep(cands: Int32Array): Sweep {
+    const W = this.eng.W;
+    const masks = this.eng.masks;
+    const n = this.eng.universe.size;
+    const pts: number[] = [0, n];
+    for (const i of cands) {
+      const d = this.dstRanges(i);
+      for (let k = 0; k < d.length; k++) pts.push(d[k]!);
+    }
+    const bounds = Int32Array.from(new Set(pts)).sort();
+    const pieces = bounds.length - 1;
+    const rem = new Uint32Array(pieces * W);
+    const acc = new Uint32Array(pieces * W);
+    const all = this.eng.classes.all;
+    for (let p = 0; p < pieces; p++) for (let w = 0; w < W; w++) rem[p * W + w] = all[w]!;
+    for (const i of cands) {
+      const d = this.dstRanges(i);
+      const mo = this.maskOff[i]!;
+      const accept = this.accept[i] === 1;
+      for (let k = 0; k < d.length; k += 2) {
+        const p0 = lowerBound(bounds, d[k]!);
+        const p1 = lowerBound(bounds, d[k + 1]!, p0);
+        for (let p = p0; p < p1; p++) {
+          const o = p * W;
+          for (let w = 0; w < W; w++) {
+            const x = rem[o + w]! & masks[mo + w]!;
+            if (x !== 0) {
+              rem[o + w] = rem[o + w]! ^ x;
+              if (accept) acc[o + w] = acc[o + w]! | x;
+            }
+          }
+        }
+      }
+    }
+    const restrictive = this.chain.policy === 'drop';
+    if (!restrictive) for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! | rem[x]!;
+    let nonzero = 0;
+    for (let p = 0; p < pieces; p++) if (!isZero(acc, p * W, W)) nonzero++;
+    return { bounds, acc, restrictive, nonzero };
+  }
+
+  /** The chain's verdict for one destination (entry j of the universe, address `dst`), into out. */
+  point(cands: Int32Array, dst: number, out: Uint32Array): void {
+    const W = this.eng.W;
+    const masks = this.eng.masks;
+    const rem = this.eng.scratch;
+    const all = this.eng.classes.all;
+    for (let w = 0; w < W; w++) {
+      rem[w] = all[w]!;
+      out[w] = 0;
+    }
+    for (const i of cands) {
+      const d = this.rules[i]!.match.dst;
+      if (d && !R.contains(d, dst)) continue;
+      const mo = this.maskOff[i]!;
+      let left = 0;
+      for (let w = 0; w < W; w++) {
+        const x = rem[w]! & masks[mo + w]!;
+        rem[w] = rem[w]! ^ x;
+        if (this.accept[i] === 1) out[w] = out[w]! | x;
+        left |= rem[w]!;
+      }
+      if (left === 0) return;
+    }
+    if (this.chain.policy === 'accept') for (let w = 0; w < W; w++) out[w] = out[w]! | rem[w]!;
+  }
+}
+
+interface Candidates {
+  readonly rules: Int32Array;
+}
+
+/** A chain's verdict over the whole universe: piece p covers entries [bounds[p], bounds[p+1]). */
+interface Sweep {
+  readonly bounds: Int32Array;
+  readonly acc: Uint32Array;
+  /** Outside the pieces rules touch, nothing is accepted (the chain's default is drop). */
+  readonly restrictive: boolean;
+  /** Pieces with something accepted. */
+  readonly nonzero: number;
+}
+
+function sweepAt(s: Sweep, j: number): number {
+  return upperBound(s.bounds, j) - 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source and destination classes, path templates
+
+const enum Role {
+  Fixed = 0,
+  Src = 1,
+  Dst = 2,
+}
+
+/** A hop of a path template, the source and the destination named by role. */
+interface SymHop {
+  readonly role: Role;
+  readonly hook: Hook;
+  /** For fixed hops: the chain (undefined = no firewall there). */
+  readonly chain: Chain | undefined;
+  readonly point: string;
+  readonly iif: string | undefined;
+  /** The input interface is the destination's own interface for its address. */
+  readonly iifDst: boolean;
+  readonly oif: string | undefined;
+  readonly inPort: string | undefined;
+  /** The bridge port is the source's port on its nic number `inPortSrcNic` (-1: not). */
+  readonly inPortSrcNic: number;
+  readonly natSrc: number | undefined;
+}
+
+interface SymPath {
+  readonly hops: readonly SymHop[];
+  readonly anonymous: boolean;
+  /** Index of the source nic the engine takes the real source address from (-1: address 0). */
+  readonly srcNic: number;
+}
+
+interface Template {
+  readonly paths: readonly SymPath[];
+}
+
+interface DestClass {
+  readonly id: number;
+  /** Universe entries, ascending. */
+  readonly members: Int32Array;
+  /** Members' addresses belong to interchangeable leaf hosts (substituted by role). */
+  readonly leaf: boolean;
+}
+
+interface SourceClass {
+  readonly id: number;
+  readonly members: number[];
+  readonly leaf: boolean;
+}
+
+/** Options, mostly for tests. */
+export interface FastMatrixOptions {
+  /** Check every instantiated template against Topology.paths (slow; for tests). */
+  readonly verifyTemplates?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compact matrix
+
+/** All-pairs reachability: per source, the destinations with something allowed and their flows. */
+export class CompactMatrix {
+  constructor(
+    readonly assume: Assume,
+    readonly endpoints: readonly Endpoint[],
+    /** Interned flow sets; id 0 is the empty set. */
+    readonly flowSets: readonly FlowSet[],
+    /** Per source row: destination endpoint indexes, ascending. */
+    private readonly rowTo: readonly Int32Array[],
+    /** Per source row: flow-set ids, parallel to rowTo. */
+    private readonly rowId: readonly Int32Array[],
+  ) {}
+
+  /** Whether cell (i, j) exists at all (not the diagonal, not zone to zone). */
+  applicable(i: number, j: number): boolean {
+    if (i === j) return false;
+    const a = this.endpoints[i];
+    const b = this.endpoints[j];
+    return !(a?.source.kind === 'zone' && b?.dest.kind === 'zone');
+  }
+
+  /** Flow-set id of cell (i, j): -1 not applicable, 0 nothing allowed. */
+  cellId(i: number, j: number): number {
+    if (!this.applicable(i, j)) return -1;
+    const to = this.rowTo[i]!;
+    const k = lowerBound(to, j);
+    return k < to.length && to[k] === j ? this.rowId[i]![k]! : 0;
+  }
+
+  /** Cell (i, j) exactly as computeMatrix gives it: undefined where not applicable. */
+  cell(i: number, j: number): FlowSet | undefined {
+    const id = this.cellId(i, j);
+    return id < 0 ? undefined : this.flowSets[id];
+  }
+
+  /** Number of ordered pairs with something allowed. */
+  allowedCount(): number {
+    let n = 0;
+    for (const r of this.rowTo) n += r.length;
+    return n;
+  }
+
+  /** Every pair with something allowed, row by row. */
+  *allowed(): IterableIterator<{ from: number; to: number; flows: FlowSet }> {
+    for (let i = 0; i < this.rowTo.length; i++) {
+      const to = this.rowTo[i]!;
+      const ids = this.rowId[i]!;
+      for (let k = 0; k < to.length; k++) yield { from: i, to: to[k]!, flows: this.flowSets[ids[k]!]! };
+    }
+  }
+
+  /** Row i: destinations with something allowed and their flow-set ids (do not modify). */
+  row(i: number): { readonly to: Int32Array; readonly ids: Int32Array } {
+    return { to: this.rowTo[i]!, ids: this.rowId[i]! };
+  }
+
+  /** The dense Matrix form (cells share the interned flow sets); memory grows with n². */
+  toMatrix(): Matrix {
+    const n = this.endpoints.length;
+    const cells = this.endpoints.map((_, i) => {
+      const row = new Array<FlowSet | undefined>(n);
+      for (let j = 0; j < n; j++) row[j] = this.applicable(i, j) ? NO_FLOWS : undefined;
+      const to = this.rowTo[i]!;
+      const ids = this.rowId[i]!;
+      for (let k = 0; k < to.length; k++) row[to[k]!] = this.flowSets[ids[k]!];
+      return row;
+    });
+    return { assume: this.assume, endpoints: this.endpoints, cells };
+  }
+}
+
+/**
+ * All-pairs reachability under one assumption, exactly equal to computeMatrix's cells, in
+ * compact form. The engine is the per-pair one (used for zone representatives and tunnel
+ * transports, which it caches).
+ */
+export function computeFastMatrix(ir: Ir, assume: Assume, engine = new Engine(ir), opts: FastMatrixOptions = {}): CompactMatrix {
+  return new FastEngine(ir, assume, engine, opts).run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine
+
+class FastEngine {
+  readonly model: Model;
+  readonly topo: Topology;
+  readonly eps: Endpoint[];
+  readonly classes: PortClasses;
+  readonly W: number;
+  /** Interned masks, W words each; maskOf returns offsets. */
+  masks: Uint32Array;
+  private maskCount = 0;
+  private readonly maskIntern = new Map<string, number>();
+  private readonly maskByFlow = new Map<FlowSet, number>();
+  readonly scratch: Uint32Array;
+  readonly universe: Universe;
+  private readonly dcs: DestClass[] = [];
+  private readonly scs: SourceClass[] = [];
+  /** Source class of each endpoint index. */
+  private readonly scOf: Int32Array;
+  private readonly hostByEp: (Host | undefined)[];
+  private readonly chainIdx = new Map<string, ChainIndex>();
+  private readonly compromised: boolean;
+  private readonly sharedSweeps = new Map<string, Sweep>();
+  private localSweeps = new Map<string, Sweep>();
+  private readonly leafHosts = new Set<string>();
+
+  constructor(
+    readonly ir: Ir,
+    readonly assume: Assume,
+    readonly engine: Engine,
+    readonly opts: FastMatrixOptions,
+  ) {
+    this.model = ir.model;
+    this.topo = engine.topo;
+    this.eps = endpoints(ir.model);
+    this.compromised = assume === 'compromised';
+    this.classes = PortClasses.fromIr(ir);
+    this.W = this.classes.W;
+    this.masks = new Uint32Array(64 * this.W);
+    this.scratch = new Uint32Array(this.W);
+    this.hostByEp = this.eps.map((e) => (e.source.kind === 'host' ? this.model.hosts.get(e.source.host) : undefined));
+    for (const h of this.model.hosts.values()) if (this.isLeaf(h)) this.leafHosts.add(h.name);
+    this.universe = this.buildUniverse();
+    this.scOf = this.buildSourceClasses();
+  }
+
+  maskOf(f: FlowSet): number {
+    const known = this.maskByFlow.get(f);
+    if (known !== undefined) return known;
+    const W = this.W;
+    const tmp = new Uint32Array(W);
+    this.classes.toMask(f, tmp, 0);
+    const key = tmp.join(',');
+    let off = this.maskIntern.get(key);
+    if (off === undefined) {
+      off = this.maskCount * W;
+      if (off + W > this.masks.length) {
+        const grown = new Uint32Array(this.masks.length * 2);
+        grown.set(this.masks);
+        this.masks = grown;
+      }
+      this.masks.set(tmp, off);
+      this.maskCount++;
+      this.maskIntern.set(key, off);
+    }
+    this.maskByFlow.set(f, off);
+    return off;
+  }
+
+  /**
+   * A leaf host appears on a path only as its first or its last node: it forwards nothing, no
+   * route or gateway points at it, it owns no bridge, serves or joins no tunnel and sits on no
+   * internet address. Leaves with the same shape are interchangeable for routing.
+   */
+  private isLeaf(h: Host): boolean {
+    if (h.forward || h.roaming || h.uplink !== undefined) return false;
+    if (h.defaultRoute.kind !== 'gateway' && h.defaultRoute.kind !== 'none') return false;
+    if (!h.nics.every((n) => this.model.networks.has(n.segment))) return false;
+    const own = new Set(h.nics.map((n) => n.address));
+    for (const n of this.model.networks.values()) {
+      if (n.owner === h.name) return false;
+      if (n.gateway !== undefined && own.has(n.gateway)) return false;
+    }
+    for (const t of this.model.tunnels.values()) if (t.server === h.name || own.has(t.endpoint)) return false;
+    for (const o of this.model.hosts.values()) {
+      for (const r of o.routes) if (r.via.kind === 'gateway' && own.has(r.via.address)) return false;
+      if (o.defaultRoute.kind === 'gateway' && own.has(o.defaultRoute.via)) return false;
+    }
+    return true;
+  }
+
+  private leafShape(h: Host): string {
+    return JSON.stringify([
+      h.trusted,
+      h.guestFirewall,
+      h.egress === 'vpn-only',
+      h.defaultRoute,
+      h.routes.map((r) => [r.range.lo, r.range.hi, r.via]),
+      h.nics.map((n) => [n.segment, n.ifname, n.port !== undefined]),
+    ]);
+  }
+
+  /** What routing sees of an address that is not a leaf's: segments, routes, zones. */
+  private routingFeatures(a: number): string {
+    const segs: string[] = [];
+    for (const n of this.model.networks.values()) if (a >= n.range.lo && a <= n.range.hi) segs.push(n.name);
+    for (const t of this.model.tunnels.values()) if (a >= t.range.lo && a <= t.range.hi) segs.push(t.name);
+    const routes: string[] = [];
+    for (const h of this.model.hosts.values()) h.routes.forEach((r, i) => a >= r.range.lo && a <= r.range.hi && routes.push(`${h.name}#${i}`));
+    return `${segs.join(',')}|${routes.join(',')}|${R.contains(this.model.internet, a) ? 'i' : ''}${R.contains(this.model.lan, a) ? 'l' : ''}`;
+  }
+
+  private buildUniverse(): Universe {
+    const entries: { addr: number; ep: number; nic: number; key: string }[] = [];
+    const owned = this.topo.byAddr;
+    const endpointAddrs = new Set<number>();
+    for (const t of this.model.tunnels.values()) endpointAddrs.add(t.endpoint);
+    this.eps.forEach((e, i) => {
+      if (e.dest.kind === 'host') {
+        const h = this.model.hosts.get(e.dest.host)!;
+        h.nics.forEach((n, k) => {
+          const key = this.leafHosts.has(h.name)
+            ? `L|${n.segment}|${h.guestFirewall && n.port !== undefined ? 1 : 0}|${this.routingFeatures(n.address)}`
+            : `A|${n.address}`;
+          entries.push({ addr: n.address, ep: i, nic: k, key });
+        });
+      } else if (e.dest.kind === 'zone') {
+        for (const a of this.engine.zoneDestinations(e.dest.zone)) {
+          const key = owned.has(a) || endpointAddrs.has(a) ? `A|${a}` : `Z|${this.routingFeatures(a)}`;
+          entries.push({ addr: a, ep: i, nic: -1, key });
+        }
+      }
+    });
+    entries.sort((x, y) => x.addr - y.addr || x.ep - y.ep);
+    const n = entries.length;
+    const addr = new Float64Array(n);
+    const ep = new Int32Array(n);
+    const dc = new Int32Array(n);
+    const nic = new Int32Array(n);
+    const byKey = new Map<string, number[]>();
+    entries.forEach((e, j) => {
+      addr[j] = e.addr;
+      ep[j] = e.ep;
+      nic[j] = e.nic;
+      let l = byKey.get(e.key);
+      if (!l) byKey.set(e.key, (l = []));
+      l.push(j);
+    });
+    for (const [key, members] of byKey) {
+      const id = this.dcs.length;
+      this.dcs.push({ id, members: Int32Array.from(members), leaf: key.startsWith('L|') });
+      for (const j of members) dc[j] = id;
+    }
+    return { addr, ep, dc, nic, size: n };
+  }
+
+  private buildSourceClasses(): Int32Array {
+    const scOf = new Int32Array(this.eps.length).fill(-1);
+    const byKey = new Map<string, number[]>();
+    this.eps.forEach((e, i) => {
+      const h = this.hostByEp[i];
+      const key = h && this.leafHosts.has(h.name) ? `L|${this.leafShape(h)}` : `A|${i}`;
+      let l = byKey.get(key);
+      if (!l) byKey.set(key, (l = []));
+      l.push(i);
+    });
+    for (const [key, members] of byKey) {
+      const id = this.scs.length;
+      this.scs.push({ id, members, leaf: key.startsWith('L|') });
+      for (const i of members) scOf[i] = id;
+    }
+    return scOf;
+  }
+
+  private index(chain: Chain): ChainIndex {
+    let x = this.chainIdx.get(chain.point);
+    if (!x) this.chainIdx.set(chain.point, (x = new ChainIndex(chain, this)));
+    return x;
+  }
+
+  private counted(chain: Chain | undefined): chain is Chain {
+    return chain !== undefined && !(this.compromised && chain.inGuest);
+  }
+
+  // ---- templates
+
+  /** Paths from source endpoint s0 to universe entry j0, with the source and destination by role. */
+  private template(s0: number, j0: number): Template {
+    const from = this.eps[s0]!.source;
+    const S0 = this.hostByEp[s0];
+    const dcl = this.dcs[this.universe.dc[j0]!]!;
+    const D0 = dcl.leaf ? this.hostByEp[this.universe.ep[j0]!] : undefined;
+    const d0 = this.universe.addr[j0]!;
+    const paths = this.topo.paths(from, d0, { compromised: this.compromised, underlay: false });
+    const out: SymPath[] = [];
+    for (const p of paths) {
+      if (p.end.kind === 'dropped') continue;
+      if (!p.transports.every((t) => this.engine.checkTransport(t, this.assume).ok)) continue;
+      out.push(this.symbolize(p, S0, D0, D0 ? D0.nics[this.universe.nic[j0]!]!.ifname : undefined));
+    }
+    return { paths: out };
+  }
+
+  private symbolize(p: Path, S0: Host | undefined, D0: Host | undefined, d0If: string | undefined): SymPath {
+    const srcPorts = new Map<string, number>();
+    const substitutable = S0 !== undefined && this.leafHosts.has(S0.name);
+    if (S0) S0.nics.forEach((n, i) => n.port !== undefined && srcPorts.set(n.port, i));
+    const hops: SymHop[] = p.hops.map((h) => {
+      const role = S0 && h.host === S0.name ? Role.Src : D0 && h.host === D0.name ? Role.Dst : Role.Fixed;
+      const inPortSrcNic = substitutable && h.inPort !== undefined ? (srcPorts.get(h.inPort) ?? -1) : -1;
+      const iifDst = role === Role.Dst && h.iif !== undefined && h.iif === d0If;
+      if (substitutable && h.natSrc !== undefined && S0.nics.some((n) => n.address === h.natSrc)) throw new Error(`template: NAT to a leaf's address at ${h.point}`);
+      if (D0 && h.natSrc !== undefined && D0.nics.some((n) => n.address === h.natSrc)) throw new Error(`template: NAT to a leaf's address at ${h.point}`);
+      return {
+        role,
+        hook: h.hook,
+        chain: role === Role.Fixed ? this.ir.chains.get(h.point) : undefined,
+        point: h.point,
+        iif: h.iif,
+        iifDst,
+        oif: h.oif,
+        inPort: h.inPort,
+        inPortSrcNic,
+        natSrc: h.natSrc,
+      };
+    });
+    return { hops, anonymous: p.anonymous, srcNic: S0 ? sourceNic(S0, p.hops[0]) : -1 };
+  }
+
+  // ---- evaluation
+
+  run(): CompactMatrix {
+    const n = this.eps.length;
+    const rowTo: Int32Array[] = new Array<Int32Array>(n);
+    const rowId: Int32Array[] = new Array<Int32Array>(n);
+    const flowSets: FlowSet[] = [NO_FLOWS];
+    const flowIntern = new Map<string, number>([[new Uint32Array(this.W).join(','), 0]]);
+    const W = this.W;
+    const cellMask = new Uint32Array(n * W);
+    const touched = new Uint8Array(n);
+    for (const sc of this.scs) {
+      const templates = new Map<number, Template | null>();
+      for (const s of sc.members) {
+        this.localSweeps = new Map();
+        const list: number[] = [];
+        this.evalSource(sc, s, templates, (ep, m, off) => {
+          if (!touched[ep]) {
+            touched[ep] = 1;
+            list.push(ep);
+          }
+          const o = ep * W;
+          for (let w = 0; w < W; w++) cellMask[o + w] = cellMask[o + w]! | m[off + w]!;
+        });
+        list.sort((a, b) => a - b);
+        const to: number[] = [];
+        const ids: number[] = [];
+        for (const ep of list) {
+          touched[ep] = 0;
+          const o = ep * W;
+          if (!isZero(cellMask, o, W)) {
+            const key = cellMask.subarray(o, o + W).join(',');
+            let id = flowIntern.get(key);
+            if (id === undefined) {
+              id = flowSets.length;
+              flowSets.push(this.classes.toFlowSet(cellMask, o));
+              flowIntern.set(key, id);
+            }
+            to.push(ep);
+            ids.push(id);
+          }
+          cellMask.fill(0, o, o + W);
+        }
+        rowTo[s] = Int32Array.from(to);
+        rowId[s] = Int32Array.from(ids);
+      }
+    }
+    return new CompactMatrix(this.assume, this.eps, flowSets, rowTo, rowId);
+  }
+
+  /** A template for (source class, destination class), computed once per class pair. */
+  private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: Map<number, Template | null>): Template | null {
+    const cached = cache.get(dc.id);
+    if (cached !== undefined) return cached;
+    // Representatives: a source of the class and a member not owned by it.
+    let t: Template | null = null;
+    const u = this.universe;
+    outer: for (const s0 of [s, ...sc.members.filter((x) => x !== s)]) {
+      for (const j of dc.members) {
+        if (u.ep[j] === s0) continue;
+        if (this.eps[s0]!.source.kind === 'zone' && this.eps[u.ep[j]!]!.dest.kind === 'zone') continue;
+        t = this.template(s0, j);
+        break outer;
+      }
+    }
+    cache.set(dc.id, t);
+    return t;
+  }
+
+  private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
+    const ep = this.eps[s]!;
+    const S = this.hostByEp[s];
+    const u = this.universe;
+    const fromZone = ep.source.kind === 'zone';
+    for (const dc of this.dcs) {
+      // Skip classes that hold nothing but the source itself or zones seen from a zone.
+      const first = dc.members[0]!;
+      if (dc.members.length === 1 && (u.ep[first] === s || (fromZone && this.eps[u.ep[first]!]!.dest.kind === 'zone'))) continue;
+      const t = this.templateFor(sc, s, dc, templates);
+      if (!t) continue;
+      for (const path of t.paths) this.evalPath(s, S, dc, path, emit);
+    }
+  }
+
+  /** Instantiates the source's side of a hop. */
+  private srcHop(S: Host | undefined, h: SymHop): { chain: Chain | undefined; key: HopKey } {
+    const chain = h.role === Role.Src ? this.ir.chains.get(pointId(S!.name, h.hook)) : h.chain;
+    const inPort = h.inPortSrcNic >= 0 ? S!.nics[h.inPortSrcNic]!.port : h.inPort;
+    return { chain, key: { iif: h.iif, oif: h.oif, inPort } };
+  }
+
+  private sweepFor(chain: Chain, key: HopKey, src: number, shared: boolean): Sweep {
+    const idx = this.index(chain);
+    const cands = idx.candidates(key, src);
+    const k = `${chain.point}|${key.iif ?? ''}|${key.oif ?? ''}|${key.inPort ?? ''}|${src}`;
+    const cache = shared ? this.sharedSweeps : this.localSweeps;
+    let sw = cache.get(k);
+    if (!sw) {
+      sw = idx.sweep(cands.rules);
+      if (cache.size > 20_000) cache.clear();
+      cache.set(k, sw);
+    }
+    return sw;
+  }
+
+  private evalPath(s: number, S: Host | undefined, dc: DestClass, path: SymPath, emit: (ep: number, m: Uint32Array, off: number) => void): void {
+    const from = this.eps[s]!.source;
+    const forged = from.kind === 'zone' || path.anonymous || (this.compromised && S !== undefined && !S.trusted);
+    // Hops before the destination's own: one sweep each. The destination's: per member.
+    const pre: { chain: Chain; key: HopKey; nat: number | undefined; shared: boolean }[] = [];
+    const dst: SymHop[] = [];
+    for (const h of path.hops) {
+      if (h.role === Role.Dst) {
+        dst.push(h);
+        continue;
+      }
+      const { chain, key } = this.srcHop(S, h);
+      if (!this.counted(chain)) continue;
+      pre.push({ chain, key, nat: h.natSrc, shared: h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0 });
+    }
+    if (!forged) {
+      const src = S ? (path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0)) : 0;
+      this.evalClass(s, dc, pre, dst, src, emit);
+      return;
+    }
+    const space: RangeSet = from.kind === 'zone' ? (from.zone === 'internet' ? this.model.internet : this.model.lan) : path.anonymous ? this.model.internet : [[0, 0xffffffff]];
+    const cuts: number[] = [];
+    for (const p of pre) if (p.nat === undefined) for (const c of this.index(p.chain).sourceCuts(p.key)) cuts.push(c);
+    // The destination's chains may cut the sources further: per member, only if they do.
+    const dstCuts = new Map<number, number[]>();
+    for (const h of dst) {
+      if (h.natSrc !== undefined) continue;
+      for (const j of dc.members) {
+        const D = this.hostByEp[this.universe.ep[j]!]!;
+        const chain = this.ir.chains.get(pointId(D.name, h.hook));
+        if (!this.counted(chain)) continue;
+        const c = this.index(chain).sourceCuts(this.dstKey(S, D, j, h));
+        if (c.length) {
+          let l = dstCuts.get(j);
+          if (!l) dstCuts.set(j, (l = []));
+          for (const x of c) l.push(x);
+        }
+      }
+    }
+    const reps = representatives(space, cuts, new Set());
+    const skip = dstCuts.size ? (j: number): boolean => dstCuts.has(j) : undefined;
+    for (const src of reps) this.evalClass(s, dc, pre, dst, src, emit, skip);
+    // Members whose own chains cut the sources finer get their own, finer classes.
+    for (const [j, extra] of dstCuts) {
+      for (const src of representatives(space, [...cuts, ...extra], new Set())) this.evalClass(s, dc, pre, dst, src, emit, (x) => x !== j);
+    }
+  }
+
+  private dstKey(S: Host | undefined, D: Host, j: number, h: SymHop): HopKey {
+    const inPort = h.inPortSrcNic >= 0 ? S!.nics[h.inPortSrcNic]!.port : h.inPort;
+    const iif = h.iifDst ? D.nics[this.universe.nic[j]!]!.ifname : h.iif;
+    return { iif, oif: h.oif, inPort };
+  }
+
+  /**
+   * One source address (or class representative): the intersection over the hops for every
+   * member of the destination class, OR-ed into the cells, except members `skip` says.
+   */
+  private evalClass(
+    s: number,
+    dc: DestClass,
+    pre: readonly { chain: Chain; key: HopKey; nat: number | undefined; shared: boolean }[],
+    dst: readonly SymHop[],
+    src: number,
+    emit: (ep: number, m: Uint32Array, off: number) => void,
+    skip?: (j: number) => boolean,
+  ): void {
+    const W = this.W;
+    const u = this.universe;
+    const S = this.hostByEp[s];
+    const sweeps = pre.map((p) => this.sweepFor(p.chain, p.key, p.nat ?? src, p.shared));
+    // Walk only the pieces the most selective restrictive sweep accepts something in.
+    let guide: Sweep | undefined;
+    for (const sw of sweeps) if (sw.restrictive && (!guide || sw.nonzero < guide.nonzero)) guide = sw;
+    const members = dc.members;
+    const acc = new Uint32Array(W);
+    const tmp = new Uint32Array(W);
+    const visit = (j: number): void => {
+      if (skip && skip(j)) return;
+      const e = u.ep[j]!;
+      if (e === s) return;
+      if (this.eps[s]!.source.kind === 'zone' && this.eps[e]!.dest.kind === 'zone') return;
+      for (let w = 0; w < W; w++) acc[w] = this.classes.all[w]!;
+      for (const sw of sweeps) {
+        const o = sweepAt(sw, j) * W;
+        let any = 0;
+        for (let w = 0; w < W; w++) {
+          acc[w] = acc[w]! & sw.acc[o + w]!;
+          any |= acc[w]!;
+        }
+        if (any === 0) return;
+      }
+      if (dst.length) {
+        const D = this.hostByEp[e]!;
+        for (const h of dst) {
+          const chain = this.ir.chains.get(pointId(D.name, h.hook));
+          if (!this.counted(chain)) continue;
+          const idx = this.index(chain);
+          const key = this.dstKey(S, D, j, h);
+          idx.point(idx.candidates(key, h.natSrc ?? src).rules, u.addr[j]!, tmp);
+          let any = 0;
+          for (let w = 0; w < W; w++) {
+            acc[w] = acc[w]! & tmp[w]!;
+            any |= acc[w]!;
+          }
+          if (any === 0) return;
+        }
+      }
+      emit(e, acc, 0);
+    };
+    if (!guide) {
+      for (const j of members) visit(j);
+      return;
+    }
+    const lo = members[0]!;
+    const hi = members[members.length - 1]! + 1;
+    const p0 = sweepAt(guide, lo);
+    for (let p = p0; p < guide.bounds.length - 1; p++) {
+      const a = guide.bounds[p]!;
+      if (a >= hi) break;
+      if (isZero(guide.acc, p * W, W)) continue;
+      const b = guide.bounds[p + 1]!;
+      for (let k = lowerBound(members, a); k < members.length && members[k]! < b; k++) visit(members[k]!);
+    }
+  }
+}
+
+/** The nic the engine takes a host's source address from on a path (engine.ts sourceAddress). */
+function sourceNic(h: Host, first: Hop | undefined): number {
+  if (first && first.oif) {
+    const i = h.nics.findIndex((n) => n.ifname === first.oif);
+    if (i >= 0) return i;
+  }
+  if (first && first.inPort) {
+    const i = h.nics.findIndex((n) => n.port === first.inPort);
+    if (i >= 0) return i;
+  }
+  return h.nics.length ? 0 : -1;
+}
+
+export type { Source };
