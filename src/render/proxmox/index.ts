@@ -106,11 +106,12 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
   if (output) hostRules.push(...translateChain(env, hostZone(output, 'OUT')));
   let forwardNative = false;
   if (fwd) {
-    const rules = fwd.rules.filter((r) => r.role !== 'stateful').length;
+    const n = fwd.rules.filter((r) => r.role !== 'stateful').length;
+    const rules = `${n} rule${n === 1 ? '' : 's'}`;
     if (forward === 'nftables') {
-      ds.push(diag('CORDON012', 'info', `proxmox: ${fwd.point} (${rules} rules, default ${fwd.policy}) is left to cordon's nftables rule set, as asked`, at, `load \`cordon render -t nftables --host ${h.name}\` on ${h.name} beside the Proxmox firewall`));
+      ds.push(diag('CORDON012', 'info', `proxmox: ${fwd.point} (${rules}, default ${fwd.policy}) is left to cordon's nftables rule set, as asked`, at, `load \`cordon render -t nftables --host ${h.name}\` on ${h.name} beside the Proxmox firewall`));
     } else if (firewall === 'pve-firewall') {
-      ds.push(diag('CORDON012', 'error', `proxmox: pve-firewall ignores FORWARD rules (Proxmox VE docs: "Any forward rules will be ignored by the stock pve-firewall"), so ${fwd.point} (${rules} rules, default ${fwd.policy}) cannot be rendered: forwarded and bridged traffic between guests and the internet would not be filtered`, at, `render the forward path with \`cordon render -t nftables --host ${h.name}\` and pass -p forward=nftables, or run proxmox-firewall and pass -p firewall=proxmox-firewall`));
+      ds.push(diag('CORDON012', 'error', `proxmox: pve-firewall ignores FORWARD rules (Proxmox VE docs: "Any forward rules will be ignored by the stock pve-firewall"), so ${fwd.point} (${rules}, default ${fwd.policy}) cannot be rendered: forwarded and bridged traffic between guests and the internet would not be filtered`, at, `render the forward path with \`cordon render -t nftables --host ${h.name}\` and pass -p forward=nftables, or run proxmox-firewall and pass -p firewall=proxmox-firewall`));
     } else {
       forwardNative = true;
       hostRules.push(...translateChain(env, hostZone(fwd, 'FORWARD')));

@@ -128,14 +128,19 @@ function ownAddrs(h: Host): RangeSet {
   return R.normalize(h.nics.map((n) => [n.address, n.address] as const));
 }
 
-/** Rules that lost a bridge-port binding, by the guests that could forge the addresses standing in. */
-type SpoofNotes = Map<string, { who: string[]; rules: IrRule[] }>;
+/**
+ * Rules that lost a bridge-port binding, by who could exploit it: for an accept, other guests
+ * forging the bound guest's address ('forge'); for a drop, the bound guest sending from another
+ * address ('escape'). Only guests that Proxmox's ipfilter does not hold count.
+ */
+type SpoofNotes = Map<string, { kind: 'forge' | 'escape'; who: string[]; rules: IrRule[] }>;
 
 function bindsOf(env: Env, zone: Zone, r: IrRule, notes: SpoofNotes): Bind[] | undefined {
   const m = r.match;
   const binds: Bind[] = [];
   const lost: string[] = [];
   const spoofed = new Set<string>();
+  const kind = r.action === 'accept' ? 'forge' : 'escape';
   const portBind = (port: string): Bind | undefined => {
     const info = portInfo(env.model, port);
     if (!info) {
@@ -150,7 +155,7 @@ function bindsOf(env: Env, zone: Zone, r: IrRule, notes: SpoofNotes): Bind[] | u
       return { iface: `net${info.net}`, src: undefined };
     }
     // Proxmox names no bridge port here: bind by the guest's address (and by its bridge on the host).
-    for (const s of env.spoofers(info.network)) spoofed.add(s);
+    for (const s of env.spoofers(info.network)) if ((kind === 'forge') === (s !== info.host.name)) spoofed.add(s);
     const bridge = env.model.networks.get(info.network)?.bridge;
     const iface = zone.level === 'host' && zone.dir !== 'OUT' ? bridge : undefined;
     return { iface, src: m.src ?? addrsOfNic(info.host, info.network) };
@@ -204,9 +209,10 @@ function bindsOf(env: Env, zone: Zone, r: IrRule, notes: SpoofNotes): Bind[] | u
   }
   if (spoofed.size) {
     const who = [...spoofed].sort();
-    const note = notes.get(who.join(',')) ?? { who, rules: [] };
+    const key = `${kind}:${who.join(',')}`;
+    const note = notes.get(key) ?? { kind, who, rules: [] };
     note.rules.push(r);
-    notes.set(who.join(','), note);
+    notes.set(key, note);
   }
   return binds;
 }
@@ -364,13 +370,19 @@ export function translateChain(env: Env, zone: Zone): FwRule[] {
       }
     }
   }
-  for (const { who, rules } of notes.values()) {
+  for (const { kind, who, rules } of notes.values()) {
     const texts = [...new Set(rules.map((r) => `"${r.origin.text}"`))];
+    const them = who.length === 1 ? 'it' : 'them';
+    const one = texts.length === 1;
+    const what =
+      kind === 'forge'
+        ? `${one ? 'lets' : 'let'} a guest's packets through by the guest's address, as Proxmox cannot name the bridge port they came in by; ${who.join(', ')} could send from that address and be let through too (no Proxmox ipfilter holds ${them})`
+        : `${one ? 'stops' : 'stop'} a guest's packets by the guest's address, as Proxmox cannot name the bridge port they came in by; ${who.join(', ')} could send from another address and pass (no Proxmox ipfilter holds ${them})`;
     env.ds.push(
       diag(
         'CORDON012',
         'warning',
-        `${zone.chain.point} → Proxmox: ${texts.length === 1 ? 'rule' : 'rules'} ${texts.join(', ')} ${texts.length === 1 ? 'is' : 'are'} bound to guests' bridge ports, which Proxmox can express only by the guests' addresses; ${who.join(', ')} could send from those addresses (no Proxmox ipfilter holds ${who.length === 1 ? 'it' : 'them'})`,
+        `${zone.chain.point} → Proxmox: ${texts.length === 1 ? 'rule' : 'rules'} ${texts.join(', ')} ${what}`,
         at(env, rules[0]!),
         `give ${who.map((w) => `hosts.${w}`).join(', ')} firewall: { guest: true } and an id, so Proxmox's ipfilter binds each guest to its addresses`,
       ),
