@@ -383,14 +383,7 @@ export class Topology {
    * where private LAN addresses are not routed; after a host's uplink it may still be on the LAN.
    */
   private fromZone(s: State, dst: number, came: Host | undefined, out: Path[], choice?: string, onInternet = false): void {
-    if (R.contains(this.model.internet, dst) || (!onInternet && R.contains(this.model.lan, dst))) {
-      const owner = this.byAddr.get(dst);
-      if (owner && owner.nic.segment === 'internet') {
-        s.nodes.push(owner.host.name);
-        return this.arrive(this.clone(s), owner.host, owner.nic.ifname, undefined, dst, out, choice);
-      }
-      return this.finish(s, { kind: 'zone', zone: R.contains(this.model.lan, dst) ? 'lan' : 'internet' }, out, choice);
-    }
+    // A tunnel endpoint may be a public address that an upstream router forwards to the server's uplink.
     const ep = this.endpointServer(dst);
     if (ep && ep.host !== came) {
       const up = ep.host.uplink ?? (ep.host.defaultRoute.kind === 'uplink' ? ep.host.defaultRoute.ifname : undefined);
@@ -400,6 +393,14 @@ export class Topology {
         s.notes.push(`${formatIPv4(dst)} is ${ep.tunnel.name}'s endpoint, reached through ${ep.host.name}'s uplink ${up}`);
         return this.finish(s, { kind: 'host', host: ep.host.name }, out, choice);
       }
+    }
+    if (R.contains(this.model.internet, dst) || (!onInternet && R.contains(this.model.lan, dst))) {
+      const owner = this.byAddr.get(dst);
+      if (owner && owner.nic.segment === 'internet') {
+        s.nodes.push(owner.host.name);
+        return this.arrive(this.clone(s), owner.host, owner.nic.ifname, undefined, dst, out, choice);
+      }
+      return this.finish(s, { kind: 'zone', zone: R.contains(this.model.lan, dst) ? 'lan' : 'internet' }, out, choice);
     }
     for (const n of this.model.networks.values()) {
       if (!inRange(dst, n.range) || n.egress !== 'routed' || n.gateway === undefined) continue;
