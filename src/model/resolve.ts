@@ -188,7 +188,7 @@ class Resolver {
       }
       const bridge = n.bridge ?? name;
       const bad = validIfname(bridge);
-      if (bad) this.err('CORDON017', bad, [...path, n.bridge ? 'bridge' : ''].filter(Boolean) as PathSeg[], `set networks.${name}.bridge to a shorter kernel name`);
+      if (bad) this.err('CORDON017', bad, n.bridge ? [...path, 'bridge'] : path, `set networks.${name}.bridge to a shorter kernel name`, n.bridge === undefined);
       const egress = n.egress ?? 'none';
       this.networks.set(name, { name, kind: 'network', cidr, range, gateway, egress, bridge, owner: undefined, origin: this.origin(path, `network ${name} ${formatCidr(cidr)}`) });
     }
@@ -217,7 +217,7 @@ class Resolver {
       }
       const ifname = t.ifname ?? name;
       const bad = validIfname(ifname);
-      if (bad) this.err('CORDON017', bad, [...path, 'ifname']);
+      if (bad) this.err('CORDON017', bad, t.ifname !== undefined ? [...path, 'ifname'] : path, `set tunnels.${name}.ifname to a shorter kernel name`, t.ifname === undefined);
       let endpoint = 0;
       if (t.endpoint !== undefined) endpoint = this.parseAddrAt(t.endpoint, [...path, 'endpoint']) ?? 0;
       this.tunnels.set(name, {
@@ -332,8 +332,12 @@ class Resolver {
       else ifname = r.ifname ?? `eth${ethIndex++}`;
       if (r.ifname && (tun || (net && net.owner === name))) ifname = r.ifname;
       if (net && net.owner !== undefined && net.owner !== name) port = r.port ?? guestPortName(name, h.id, i);
-      const bad = validIfname(ifname) ?? (port ? validIfname(port) : undefined);
-      if (bad) this.err('CORDON017', bad, r.path);
+      // Bridge and tunnel names are checked where they are declared; here only the names this nic sets.
+      const nicPath = r.path[r.path.length - 1] === 'address' ? r.path.slice(0, -1) : r.path;
+      const badIf = r.ifname !== undefined ? validIfname(r.ifname) : undefined;
+      const badPort = port !== undefined ? validIfname(port) : undefined;
+      if (badIf) this.err('CORDON017', badIf, [...nicPath, 'ifname']);
+      else if (badPort) this.err('CORDON017', badPort, r.port !== undefined ? [...nicPath, 'port'] : r.path);
       return { segment: r.segment, address: r.address, ifname, port };
     });
     const services = new Map<string, FlowSet>();
