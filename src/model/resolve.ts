@@ -471,7 +471,9 @@ class Resolver {
       const text = typeof item === 'number' ? `tcp/${item}` : item;
       const f = parsePortSpec(text);
       if (isPortSpecError(f)) {
-        this.err('CORDON008', f.error, p);
+        // A bare number is shorthand for tcp/N: word the error about what the user wrote.
+        const message = typeof item === 'number' ? `port ${item} is out of range: ports run from 1 to 65535` : f.error;
+        this.err('CORDON008', message, p, message.includes(': write ') ? undefined : 'write ports as tcp/443, udp/5000-5010, tcp/80,443, icmp or any');
         ok = false;
       } else acc = flowUnion(acc, f);
     });
