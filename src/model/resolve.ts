@@ -166,7 +166,7 @@ class Resolver {
   private parseAddrAt(text: string, path: readonly PathSeg[]): number | undefined {
     const a = parseIPv4(text);
     if (a !== undefined) return a;
-    if (text.includes(':')) this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path);
+    if (text.includes(':')) this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use an IPv4 address; IPv6 support is planned');
     else if (text.includes('/')) this.err('CORDON010', `'${text}' is a prefix, but an address is expected here`, path, `write the address alone, e.g. '${text.split('/')[0]}'`);
     else this.err('CORDON010', `'${text}' is not an IPv4 address`, path, 'expected an address like 192.168.100.20');
     return undefined;
@@ -183,7 +183,7 @@ class Resolver {
       if (n.gateway !== undefined) {
         gateway = this.parseAddrAt(n.gateway, [...path, 'gateway']);
         if (gateway !== undefined && !inRange(gateway, range)) {
-          this.err('CORDON005', `gateway ${n.gateway} is not inside network '${name}' (${formatCidr(cidr)})`, [...path, 'gateway']);
+          this.err('CORDON005', `gateway ${n.gateway} is not inside network '${name}' (${formatCidr(cidr)})`, [...path, 'gateway'], `addresses on '${name}' run from ${formatIPv4(range.lo + 1)} to ${formatIPv4(range.hi - 1)}`);
         }
       }
       const bridge = n.bridge ?? name;
