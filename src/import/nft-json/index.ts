@@ -21,6 +21,7 @@ import { diag, type Diagnostic, type Severity } from '../../diag/diagnostic.js';
 import type { Action, Chain, Ir, IrMatch, IrRule, RuleRole } from '../../ir/types.js';
 import { pointId } from '../../ir/types.js';
 import { HOOKS, type Hook, type Model, type Origin } from '../../model/types.js';
+import { assertNever } from '../../util/assert.js';
 import { portsTableName, tableName, TABLE_PREFIX } from '../../render/nftables/names.js';
 import { ALL_PORTS, flowIsEmpty, flowUnion, type FlowSet } from '../../util/flows.js';
 import * as R from '../../util/rangeset.js';
@@ -220,6 +221,8 @@ function fieldName(f: Field): string {
       return 'ct state';
     case 'ipv6':
       return f.what;
+    default:
+      return assertNever(f, 'field');
   }
 }
 
@@ -435,6 +438,8 @@ class Importer {
         const matchesNew = states.includes('new') !== neg;
         return { ok: true, value: { ...ANY_COND, state: matchesNew ? 'new' : 'established' } };
       }
+      default:
+        return assertNever(field, 'field');
     }
   }
 
@@ -666,6 +671,8 @@ function flatten(im: Importer, family: string, table: string, chain: string, hoo
         if (isAny(p.cond)) return { flats, end: 'return' };
         im.report('error', `${at}: a conditional return cannot be expressed as one ordered chain; not imported (rule: ${text})`, at);
         break;
+      default:
+        assertNever(v, 'verdict');
     }
   }
   return { flats, end: 'fallthrough' };
