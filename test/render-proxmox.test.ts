@@ -318,16 +318,31 @@ describe('proxmox target: diagnostics for what cannot be expressed', () => {
   });
 
   it('proxmox-firewall takes FORWARD rules and a forward policy; a bridge shared by two guests is an error', () => {
-    const r = render(proxmoxRenderer, irOfText(DUAL), { firewall: 'proxmox-firewall' });
+    const spec = DUAL.replace('policy:', '  llm2: { kind: vm, id: 103, nics: { vmbr1: 192.168.100.21 } }\npolicy:');
+    const r = render(proxmoxRenderer, irOfText(spec), { firewall: 'proxmox-firewall' });
     const host = r.files.find((f) => f.path === 'pve/host.fw')!.content;
     const cluster = r.files.find((f) => f.path === 'pve/cluster.fw')!.content;
     assert.match(host, /^nftables: 1$/m);
     assert.match(host, /^FORWARD ACCEPT .*-dest \+dc\/internet -p tcp -dport 443/m);
     assert.match(cluster, /^policy_forward: DROP$/m);
-    // vmbr0 bridges web with the uplink enp1s0: host-level FORWARD rules never see that traffic.
-    assert.ok(r.diagnostics.some((d) => d.severity === 'error' && d.message.includes('bridged on vmbr0 between web, the uplink enp1s0')), diags(r).join('\n'));
-    // llm is alone on vmbr1 (bridge-ports none): no such error for vmbr1.
-    assert.ok(!r.diagnostics.some((d) => d.message.includes('bridged on vmbr1')));
+    // Host-level FORWARD rules never see traffic bridged between llm and llm2 on vmbr1.
+    assert.ok(r.diagnostics.some((d) => d.severity === 'error' && d.message.includes('bridged on vmbr1 between llm, llm2')), diags(r).join('\n'));
+    // web is alone on vmbr0, whose gateway pve routes itself (the uplink stays out of the bridge).
+    assert.ok(!r.diagnostics.some((d) => d.message.includes('bridged on vmbr0')), diags(r).join('\n'));
+  });
+
+  it('the uplink joins a nat network\'s bridge only when the gateway is a router behind it', () => {
+    const own = render(proxmoxRenderer, irOfText(DUAL), { forward: 'nftables' });
+    const ifs = own.files.find((f) => f.path === 'pve/interfaces')!.content;
+    assert.match(ifs, /iface vmbr0 inet static\n {4}address 10\.0\.0\.1\/24\n {4}bridge-ports none\n {4}bridge-stp off\n {4}bridge-fd 0/);
+    assert.match(ifs, /pve routes it and masquerades it through enp1s0/);
+    const behind = render(proxmoxRenderer, irOfText(DUAL.replace('gateway: 10.0.0.1,', 'gateway: 10.0.0.254,')), { firewall: 'proxmox-firewall' });
+    const ifs2 = behind.files.find((f) => f.path === 'pve/interfaces')!.content;
+    assert.match(ifs2, /^iface enp1s0 inet manual$/m);
+    assert.match(ifs2, /iface vmbr0 inet static\n {4}address 10\.0\.0\.1\/24\n {4}bridge-ports enp1s0\n/);
+    assert.match(ifs2, /iface vmbr1 inet static\n {4}address 192\.168\.100\.1\/24\n {4}bridge-ports none\n/);
+    // Now web shares vmbr0 with the LAN behind enp1s0, bridged: host-level FORWARD rules do not see it.
+    assert.ok(behind.diagnostics.some((d) => d.severity === 'error' && d.message.includes('bridged on vmbr0 between web, the uplink enp1s0')), diags(behind).join('\n'));
   });
 
   it('a guest without an id has no <vmid>.fw: error, naming the fix', () => {

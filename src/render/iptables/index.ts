@@ -160,6 +160,8 @@ function renderV4(ir: Ir, plan: HostPlan, ds: Diagnostic[]): string {
   const bodies = plan.points.map((p) => renderPoint(ir, plan, p, ds));
   const e = new Emitter('');
   e.lines_(commented(header(ir, plan, 'IPv4'), '# '));
+  e.line('# Restoring replaces the whole filter table: chains other tools keep there (Docker\'s DOCKER-*,');
+  e.line('# libvirt\'s LIBVIRT_*, fail2ban\'s f2b-*) are gone until those tools add them again.');
   e.line('# One user chain per enforcement point. A packet must pass every point on its hook: guest');
   e.line('# chains are jumped first and RETURN what they accept, the host\'s own chain decides last.');
   e.line('# A rule whose addresses are "a prefix except a few" (the internet, a subnet but the host) gets');

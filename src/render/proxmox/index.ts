@@ -76,10 +76,17 @@ function ownedNetworks(model: Model, h: Host): Network[] {
   return [...model.networks.values()].filter((n) => n.owner === h.name).sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** The network whose bridge takes the uplink: the first one with egress nat, when the host has an uplink. */
+/**
+ * The network whose bridge takes the uplink as a port: the first with egress nat whose gateway is
+ * a router outside the hypervisor (seed 000's vmbr0 behind its router). Where the hypervisor holds
+ * the gateway itself it routes and masquerades, and cordon's rules match the uplink by name
+ * (`-i enp1s0`, the WireGuard transport): enslaved to a bridge, the uplink would never be a
+ * packet's interface, and the LAN behind it would be bridged to the guests past the forward chain.
+ */
 function uplinkNetwork(model: Model, h: Host): Network | undefined {
   if (!h.uplink) return undefined;
-  return ownedNetworks(model, h).find((n) => n.egress === 'nat');
+  const own = new Set(h.nics.map((n) => n.address));
+  return ownedNetworks(model, h).find((n) => n.egress === 'nat' && n.gateway !== undefined && !own.has(n.gateway));
 }
 
 function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: Diagnostic[]): RenderedFile[] {
@@ -388,9 +395,10 @@ function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
   e.lines_(commented([...headerLines(model, `Bridges of ${h.name} for /etc/network/interfaces (ifupdown2, as Proxmox writes them); apply with ifreload -a.`), 'Merge into the node\'s /etc/network/interfaces: Proxmox\'s GUI edits that file; lo and other interfaces stay as they are.'], '# '));
   const nets = ownedNetworks(model, h);
   const withUplink = uplinkNetwork(model, h);
-  const natNets = nets.filter((n) => n.egress === 'nat');
-  if (h.uplink && natNets.length > 1) {
-    ds.push(diag('CORDON012', 'warning', `proxmox: ${h.name}'s uplink ${h.uplink} can join one bridge; it joins ${withUplink!.bridge}, and ${natNets.filter((n) => n !== withUplink).map((n) => n.bridge).join(', ')} get bridge-ports none`, { file: model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path }, 'masquerade the other networks through the uplink\'s bridge (not rendered by cordon)'));
+  const own = new Set(h.nics.map((n) => n.address));
+  const outside = nets.filter((n) => n.egress === 'nat' && n.gateway !== undefined && !own.has(n.gateway));
+  if (h.uplink && withUplink && outside.length > 1) {
+    ds.push(diag('CORDON012', 'warning', `proxmox: ${h.name}'s uplink ${h.uplink} can be a port of one bridge; it joins ${withUplink.bridge}, and ${outside.filter((n) => n !== withUplink).map((n) => n.bridge).join(', ')} get bridge-ports none, so their gateways are not reachable through it`, { file: model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path }, 'give each such network its own uplink, or route them through the hypervisor'));
   }
   if (nets.length === 0) e.line(`# (${h.name} owns no network: no bridges)`);
   if (withUplink && h.uplink) {
@@ -400,7 +408,8 @@ function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
   for (const net of nets) {
     const nic = h.nics.find((n) => n.segment === net.name)!;
     e.gap();
-    e.line(`# ${net.name}: ${net.origin.text}, egress ${net.egress}${net.egress === 'nat' && net !== withUplink ? ' (masquerading through the uplink is not rendered by cordon)' : ''}`);
+    const routedBy = net.egress !== 'none' && net.gateway !== undefined && own.has(net.gateway) ? `; ${h.name} routes it${net.egress === 'nat' ? ` and masquerades it through ${h.uplink ?? 'its uplink'} (masquerading is not rendered by cordon)` : ''}` : '';
+    e.line(`# ${net.name}: ${net.origin.text}, egress ${net.egress}${routedBy}${net === withUplink ? `; its gateway is a router behind ${h.uplink}, which joins the bridge` : ''}`);
     e.line(`auto ${net.bridge}`);
     e.block(`iface ${net.bridge} inet static`, () => {
       e.line(`address ${formatIPv4(nic.address)}/${net.cidr.len}`);
