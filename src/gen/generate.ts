@@ -359,12 +359,18 @@ function buildSpec(opts: GenOptions, rng: Rng): SpecParts {
   }
 
   const policy: Record<string, unknown>[] = [];
-  const ref = new RefPicker(rng, networks, guests, withServices, groups, hosts);
+  const ref = new RefPicker(rng, networks, guests, withServices, groups, hosts, opts.rules);
   for (let r = 0; r < opts.rules; r++) policy.push(ref.rule());
   return { networks, hosts, tunnel, groups, policy };
 }
 
 class RefPicker {
+  /**
+   * Chance that a pick is broad (`any`, `lan`, a /8../20 super-prefix): real policies have a
+   * handful of those whatever their size, so the chance shrinks as the policy grows.
+   */
+  private readonly broad: number;
+
   constructor(
     private readonly rng: Rng,
     private readonly networks: readonly GenNetwork[],
@@ -372,32 +378,34 @@ class RefPicker {
     private readonly withServices: readonly GenHost[],
     private readonly groups: readonly [string, string[]][],
     private readonly hosts: readonly GenHost[],
-  ) {}
+    rules: number,
+  ) {
+    this.broad = Math.min(0.02, 8 / Math.max(1, rules));
+  }
 
   /** A CIDR that overlaps the topology in interesting ways. */
   private cidr(): string {
     const rng = this.rng;
     const net = rng.pick(this.networks);
+    if (rng.chance(this.broad)) {
+      // A super-prefix: the hypervisor's /12, a /16 or a /20 around the bridge, or all of 10/8.
+      const len = rng.pick([8, 12, 16, 20].filter((l) => l <= net.len));
+      const mask = (0xffffffff << (32 - len)) >>> 0;
+      return cidr((net.base & mask) >>> 0, len);
+    }
     return rng.weighted<() => string>([
-      [30, () => {
+      [40, () => {
         const h = this.guests.length ? rng.pick(this.guests) : undefined;
         return h ? formatIPv4(rng.pick(h.addresses)) : cidr(net.base, net.len);
       }],
       [20, () => cidr(net.base, net.len)],
-      [20, () => {
-        // A sub-prefix of a bridge: /25../28.
-        const len = Math.max(net.len + 1, rng.int(25, 28));
+      [25, () => {
+        // A sub-prefix of a bridge: /25../29.
+        const len = Math.max(net.len + 1, rng.int(25, 29));
         const count = 2 ** (len - net.len);
         return cidr(net.base + rng.int(0, count - 1) * 2 ** (32 - len), len);
       }],
-      [15, () => {
-        // A super-prefix: the hypervisor's /12, a /16 or a /20 around the bridge.
-        const len = rng.pick([12, 16, 20].filter((l) => l <= net.len));
-        const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-        return cidr((net.base & mask) >>> 0, len);
-      }],
-      [10, () => rng.pick(PUBLIC_CIDRS)],
-      [5, () => '10.0.0.0/8'],
+      [15, () => rng.pick(PUBLIC_CIDRS)],
     ])();
   }
 
@@ -417,30 +425,29 @@ class RefPicker {
 
   private source(): string | string[] {
     const rng = this.rng;
-    const one = (): string =>
-      rng.weighted<() => string>([
-        [40, () => this.host()],
-        [25, () => this.group()],
-        [15, () => rng.pick(this.networks).name],
+    const one = (): string => {
+      if (rng.chance(this.broad)) return rng.pick(['any', 'lan', this.cidr()]);
+      return rng.weighted<() => string>([
+        [45, () => this.host()],
+        [28, () => this.group()],
+        [12, () => rng.pick(this.networks).name],
         [12, () => this.cidr()],
-        [4, () => 'internet'],
-        [2, () => 'lan'],
-        [2, () => 'any'],
+        [3, () => 'internet'],
       ])();
-    return rng.chance(0.15) ? [...new Set([one(), one()])] : one();
+    };
+    return rng.chance(0.12) ? [...new Set([one(), one()])] : one();
   }
 
   private dest(): { to: string | string[]; service: boolean } {
     const rng = this.rng;
+    if (rng.chance(this.broad)) return { to: rng.pick(['any', 'lan']), service: false };
     const kind = rng.weighted<string>([
-      [35, 'service'],
-      [15, 'host'],
-      [15, 'group'],
-      [10, 'network'],
+      [40, 'service'],
+      [16, 'host'],
+      [14, 'group'],
+      [6, 'network'],
       [10, 'cidr'],
-      [12, 'internet'],
-      [1, 'lan'],
-      [2, 'any'],
+      [14, 'internet'],
     ]);
     switch (kind) {
       case 'service': {
@@ -464,11 +471,12 @@ class RefPicker {
   rule(): Record<string, unknown> {
     const rng = this.rng;
     const deny = rng.chance(0.12);
-    const from = this.source();
     const { to, service } = this.dest();
+    // Rules toward everything come from one host (a monitoring or backup server), not a network.
+    const from = to === 'any' || to === 'lan' ? this.host() : this.source();
     const body: Record<string, unknown> = { from, to };
     // Services carry their own ports; other targets mostly get explicit ones.
-    if (service ? rng.chance(0.15) : to === 'any' || rng.chance(0.85)) body.ports = rng.weighted(RULE_PORTS);
+    if (service ? rng.chance(0.15) : to === 'any' || to === 'lan' || rng.chance(0.9)) body.ports = rng.weighted(RULE_PORTS);
     if (deny && rng.chance(0.5)) body.log = true;
     return deny ? { deny: body } : { allow: body };
   }

@@ -161,6 +161,51 @@ function upperBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): num
   return lo;
 }
 
+/** Interned masks by value: hash buckets over a growing word pool. */
+class MaskSet {
+  private pool: Uint32Array;
+  private count = 0;
+  private readonly ids: number[] = [];
+  private readonly buckets = new Map<number, number[]>();
+
+  constructor(private readonly W: number) {
+    this.pool = new Uint32Array(256 * W);
+  }
+
+  private hash(m: Uint32Array, off: number): number {
+    let h = 0x811c9dc5;
+    for (let w = 0; w < this.W; w++) h = Math.imul(h ^ m[off + w]!, 0x01000193);
+    return h;
+  }
+
+  /** The id of mask m[off..off+W), or -1. */
+  find(m: Uint32Array, off: number): number {
+    const b = this.buckets.get(this.hash(m, off));
+    if (!b) return -1;
+    for (const k of b) {
+      let same = true;
+      for (let w = 0; w < this.W && same; w++) same = this.pool[k * this.W + w] === m[off + w];
+      if (same) return this.ids[k]!;
+    }
+    return -1;
+  }
+
+  add(m: Uint32Array, id: number): void {
+    if ((this.count + 1) * this.W > this.pool.length) {
+      const grown = new Uint32Array(this.pool.length * 2);
+      grown.set(this.pool);
+      this.pool = grown;
+    }
+    this.pool.set(m.subarray(0, this.W), this.count * this.W);
+    const h = this.hash(m, 0);
+    let b = this.buckets.get(h);
+    if (!b) this.buckets.set(h, (b = []));
+    b.push(this.count);
+    this.ids.push(id);
+    this.count++;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The destination universe
 
@@ -268,16 +313,20 @@ class ChainIndex {
     });
   }
 
-  /** Rules that match the hop's interfaces and port and source `src`, in chain order. */
+  /**
+   * Rules that match the hop's input interface, port and source `src`, in chain order. The output
+   * interface is left to `forOif`, since few rules name one and most hops share the rest.
+   */
   candidates(hop: HopKey, src: number): Candidates {
-    const key = `${hop.iif ?? ''}|${hop.oif ?? ''}|${hop.inPort ?? ''}|${src}`;
+    const key = `${hop.iif ?? ''}|${hop.inPort ?? ''}|${src}`;
     let c = this.candCache.get(key);
     if (c) return c;
     const out: number[] = [];
+    let oifSensitive = false;
     const ok = (i: number): boolean => {
       const m = this.rules[i]!.match;
       if (m.iif && (hop.iif === undefined || !m.iif.includes(hop.iif))) return false;
-      if (m.oif && (hop.oif === undefined || !m.oif.includes(hop.oif))) return false;
+      if (m.oif) oifSensitive = true;
       return true;
     };
     if (hop.inPort !== undefined) {
@@ -296,10 +345,25 @@ class ChainIndex {
       }
     }
     out.sort((a, b) => a - b);
-    c = { rules: Int32Array.from(out) };
+    c = { rules: Int32Array.from(out), oifSensitive, byOif: new Map() };
     if (this.candCache.size > 50_000) this.candCache.clear();
     this.candCache.set(key, c);
     return c;
+  }
+
+  /** The candidates that also match output interface `oif`. */
+  forOif(c: Candidates, oif: string | undefined): Int32Array {
+    if (!c.oifSensitive) return c.rules;
+    const k = oif ?? '';
+    let l = c.byOif.get(k);
+    if (!l) {
+      l = c.rules.filter((i) => {
+        const m = this.rules[i]!.match.oif;
+        return !m || (oif !== undefined && m.includes(oif));
+      });
+      c.byOif.set(k, l);
+    }
+    return l;
   }
 
   /** Source-address cuts of every rule that matches the hop whatever the source (for forged sources). */
@@ -347,12 +411,21 @@ class ChainIndex {
     const W = this.eng.W;
     const masks = this.eng.masks;
     const n = this.eng.universe.size;
-    const pts: number[] = [0, n];
+    let total = 2;
+    for (const i of cands) total += this.dstRanges(i).length;
+    const pts = this.eng.pointBuffer(total);
+    pts[0] = 0;
+    pts[1] = n;
+    let np = 2;
     for (const i of cands) {
       const d = this.dstRanges(i);
-      for (let k = 0; k < d.length; k++) pts.push(d[k]!);
+      pts.set(d, np);
+      np += d.length;
     }
-    const bounds = Int32Array.from(new Set(pts)).sort();
+    const sorted = pts.subarray(0, np).sort();
+    let nb = 0;
+    for (let k = 0; k < np; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) sorted[nb++] = sorted[k]!;
+    const bounds = sorted.slice(0, nb);
     const pieces = bounds.length - 1;
     const rem = new Uint32Array(pieces * W);
     const acc = new Uint32Array(pieces * W);
@@ -412,7 +485,11 @@ class ChainIndex {
 }
 
 interface Candidates {
+  /** Matching everything but the output interface. */
   readonly rules: Int32Array;
+  /** Some of them name an output interface. */
+  readonly oifSensitive: boolean;
+  readonly byOif: Map<string, Int32Array>;
 }
 
 /** A chain's verdict over the whole universe: piece p covers entries [bounds[p], bounds[p+1]). */
@@ -616,6 +693,14 @@ class FastEngine {
     this.scOf = this.buildSourceClasses();
   }
 
+  private points = new Int32Array(1024);
+
+  /** A scratch buffer of at least n ints (reused by sweeps). */
+  pointBuffer(n: number): Int32Array {
+    if (this.points.length < n) this.points = new Int32Array(Math.max(n, this.points.length * 2));
+    return this.points;
+  }
+
   maskOf(f: FlowSet): number {
     const known = this.maskByFlow.get(f);
     if (known !== undefined) return known;
@@ -806,11 +891,13 @@ class FastEngine {
     const rowTo: Int32Array[] = new Array<Int32Array>(n);
     const rowId: Int32Array[] = new Array<Int32Array>(n);
     const flowSets: FlowSet[] = [NO_FLOWS];
-    const flowIntern = new Map<string, number>([[new Uint32Array(this.W).join(','), 0]]);
     const W = this.W;
+    const interned = new MaskSet(W);
+    interned.add(new Uint32Array(W), 0);
     const cellMask = new Uint32Array(n * W);
     const touched = new Uint8Array(n);
     for (const sc of this.scs) {
+      this.fromZone = false;
       const templates = new Map<number, Template | null>();
       for (const s of sc.members) {
         this.localSweeps = new Map();
@@ -830,12 +917,11 @@ class FastEngine {
           touched[ep] = 0;
           const o = ep * W;
           if (!isZero(cellMask, o, W)) {
-            const key = cellMask.subarray(o, o + W).join(',');
-            let id = flowIntern.get(key);
-            if (id === undefined) {
+            let id = interned.find(cellMask, o);
+            if (id < 0) {
               id = flowSets.length;
               flowSets.push(this.classes.toFlowSet(cellMask, o));
-              flowIntern.set(key, id);
+              interned.add(cellMask.subarray(o, o + W), id);
             }
             to.push(ep);
             ids.push(id);
@@ -868,11 +954,14 @@ class FastEngine {
     return t;
   }
 
+  private fromZone = false;
+
   private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
     const ep = this.eps[s]!;
     const S = this.hostByEp[s];
     const u = this.universe;
     const fromZone = ep.source.kind === 'zone';
+    this.fromZone = fromZone;
     for (const dc of this.dcs) {
       // Skip classes that hold nothing but the source itself or zones seen from a zone.
       const first = dc.members[0]!;
@@ -893,11 +982,11 @@ class FastEngine {
   private sweepFor(chain: Chain, key: HopKey, src: number, shared: boolean): Sweep {
     const idx = this.index(chain);
     const cands = idx.candidates(key, src);
-    const k = `${chain.point}|${key.iif ?? ''}|${key.oif ?? ''}|${key.inPort ?? ''}|${src}`;
+    const k = `${chain.point}|${key.iif ?? ''}|${cands.oifSensitive ? (key.oif ?? '') : '*'}|${key.inPort ?? ''}|${src}`;
     const cache = shared ? this.sharedSweeps : this.localSweeps;
     let sw = cache.get(k);
     if (!sw) {
-      sw = idx.sweep(cands.rules);
+      sw = idx.sweep(idx.forOif(cands, key.oif));
       if (cache.size > 20_000) cache.clear();
       cache.set(k, sw);
     }
@@ -973,61 +1062,76 @@ class FastEngine {
   ): void {
     const W = this.W;
     const u = this.universe;
-    const S = this.hostByEp[s];
-    const sweeps = pre.map((p) => this.sweepFor(p.chain, p.key, p.nat ?? src, p.shared));
+    const sweeps = this.sweepList;
+    sweeps.length = 0;
+    for (const p of pre) sweeps.push(this.sweepFor(p.chain, p.key, p.nat ?? src, p.shared));
     // Walk only the pieces the most selective restrictive sweep accepts something in.
     let guide: Sweep | undefined;
     for (const sw of sweeps) if (sw.restrictive && (!guide || sw.nonzero < guide.nonzero)) guide = sw;
     const members = dc.members;
-    const acc = new Uint32Array(W);
-    const tmp = new Uint32Array(W);
-    const visit = (j: number): void => {
-      if (skip && skip(j)) return;
-      const e = u.ep[j]!;
-      if (e === s) return;
-      if (this.eps[s]!.source.kind === 'zone' && this.eps[e]!.dest.kind === 'zone') return;
-      for (let w = 0; w < W; w++) acc[w] = this.classes.all[w]!;
-      for (const sw of sweeps) {
-        const o = sweepAt(sw, j) * W;
+    if (!guide) {
+      for (let k = 0; k < members.length; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
+      return;
+    }
+    const hi = members[members.length - 1]! + 1;
+    const gb = guide.bounds;
+    const ga = guide.acc;
+    const last = gb.length - 1;
+    for (let p = sweepAt(guide, members[0]!); p < last; p++) {
+      const a = gb[p]!;
+      if (a >= hi) break;
+      if (isZero(ga, p * W, W)) continue;
+      const b = gb[p + 1]!;
+      for (let k = lowerBound(members, a); k < members.length && members[k]! < b; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
+    }
+  }
+
+  private readonly sweepList: Sweep[] = [];
+  private readonly accBuf = new Uint32Array(64);
+  private readonly tmpBuf = new Uint32Array(64);
+
+  /** One source (address src) to universe entry j: AND over the sweeps and the destination's hops. */
+  private visit(s: number, j: number, sweeps: readonly Sweep[], dst: readonly SymHop[], src: number, emit: (ep: number, m: Uint32Array, off: number) => void, skip: ((j: number) => boolean) | undefined): void {
+    if (skip && skip(j)) return;
+    const u = this.universe;
+    const e = u.ep[j]!;
+    if (e === s) return;
+    if (this.fromZone && this.eps[e]!.dest.kind === 'zone') return;
+    const W = this.W;
+    const acc = W <= 64 ? this.accBuf : new Uint32Array(W);
+    const all = this.classes.all;
+    for (let w = 0; w < W; w++) acc[w] = all[w]!;
+    for (let x = 0; x < sweeps.length; x++) {
+      const sw = sweeps[x]!;
+      const o = sweepAt(sw, j) * W;
+      let any = 0;
+      for (let w = 0; w < W; w++) {
+        const v = acc[w]! & sw.acc[o + w]!;
+        acc[w] = v;
+        any |= v;
+      }
+      if (any === 0) return;
+    }
+    if (dst.length) {
+      const tmp = W <= 64 ? this.tmpBuf : new Uint32Array(W);
+      const D = this.hostByEp[e]!;
+      const S = this.hostByEp[s];
+      for (const h of dst) {
+        const chain = this.ir.chains.get(pointId(D.name, h.hook));
+        if (!this.counted(chain)) continue;
+        const idx = this.index(chain);
+        const key = this.dstKey(S, D, j, h);
+        idx.point(idx.forOif(idx.candidates(key, h.natSrc ?? src), key.oif), u.addr[j]!, tmp);
         let any = 0;
         for (let w = 0; w < W; w++) {
-          acc[w] = acc[w]! & sw.acc[o + w]!;
-          any |= acc[w]!;
+          const v = acc[w]! & tmp[w]!;
+          acc[w] = v;
+          any |= v;
         }
         if (any === 0) return;
       }
-      if (dst.length) {
-        const D = this.hostByEp[e]!;
-        for (const h of dst) {
-          const chain = this.ir.chains.get(pointId(D.name, h.hook));
-          if (!this.counted(chain)) continue;
-          const idx = this.index(chain);
-          const key = this.dstKey(S, D, j, h);
-          idx.point(idx.candidates(key, h.natSrc ?? src).rules, u.addr[j]!, tmp);
-          let any = 0;
-          for (let w = 0; w < W; w++) {
-            acc[w] = acc[w]! & tmp[w]!;
-            any |= acc[w]!;
-          }
-          if (any === 0) return;
-        }
-      }
-      emit(e, acc, 0);
-    };
-    if (!guide) {
-      for (const j of members) visit(j);
-      return;
     }
-    const lo = members[0]!;
-    const hi = members[members.length - 1]! + 1;
-    const p0 = sweepAt(guide, lo);
-    for (let p = p0; p < guide.bounds.length - 1; p++) {
-      const a = guide.bounds[p]!;
-      if (a >= hi) break;
-      if (isZero(guide.acc, p * W, W)) continue;
-      const b = guide.bounds[p + 1]!;
-      for (let k = lowerBound(members, a); k < members.length && members[k]! < b; k++) visit(members[k]!);
-    }
+    emit(e, acc, 0);
   }
 }
 
