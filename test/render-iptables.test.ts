@@ -232,6 +232,65 @@ describe('iptables target: the rendered chains decide as the IR does', () => {
   }
 });
 
+/**
+ * The rendered rules in real namespaces (root only): a hypervisor with one bridge and an uplink to
+ * an "internet" namespace (TEST-NET), two guests on the bridge. The guest's routed packets are
+ * bound to its bridge port by physdev (no --physdev-is-bridged), bridged packets between guests go
+ * through FORWARD via br_netfilter, and the isolated guest stays in.
+ */
+describe('iptables target: live, in network namespaces', () => {
+  const LIVE = `version: 1
+networks:
+  lan0: { cidr: 10.1.0.0/24, gateway: 10.1.0.1, egress: nat }
+hosts:
+  gw: { kind: hypervisor, uplink: up0, nics: { lan0: 10.1.0.1, internet: 203.0.113.1 } }
+  agent: { kind: vm, id: 101, nics: { lan0: 10.1.0.10 }, firewall: { guest: true } }
+  box: { kind: vm, id: 102, egress: isolated, nics: { lan0: 10.1.0.20 } }
+policy:
+  - allow: { from: agent, to: internet, ports: [icmp] }
+  - allow: { from: box, to: agent, ports: [icmp] }
+`;
+  const root = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0 && findProgram('iptables-legacy-restore') !== undefined;
+  it('routed and bridged guest traffic is decided by the rendered chains', (t) => {
+    if (!root) return t.skip('needs root, ip netns and iptables-legacy');
+    const ir = irOfText(LIVE, 'live.yaml');
+    const v4 = renderAll(ir).files.find((f) => f.path === 'gw/rules.v4')!.content;
+    const p = `cdi${process.pid}`;
+    const sh = (cmd: string, input?: string): number => spawnSync('sh', ['-c', cmd], { input, encoding: 'utf8' }).status ?? -1;
+    const ns = (n: string, cmd: string, input?: string): number => sh(`ip netns exec ${p}${n} ${cmd}`, input);
+    try {
+      for (const n of ['h', 'a', 'b', 'x']) assert.equal(sh(`ip netns add ${p}${n}`), 0);
+      const setup = [
+        `ip link add tap101i0 netns ${p}h type veth peer name eth0 netns ${p}a`,
+        `ip link add tap102i0 netns ${p}h type veth peer name eth0 netns ${p}b`,
+        `ip link add up0 netns ${p}h type veth peer name eth0 netns ${p}x`,
+        `ip -n ${p}h link add lan0 type bridge`,
+        `ip -n ${p}h link set tap101i0 master lan0`,
+        `ip -n ${p}h link set tap102i0 master lan0`,
+        `ip -n ${p}h addr add 10.1.0.1/24 dev lan0`,
+        `ip -n ${p}h addr add 203.0.113.1/24 dev up0`,
+        ...['lan0', 'tap101i0', 'tap102i0', 'up0', 'lo'].map((l) => `ip -n ${p}h link set ${l} up`),
+        ...[['a', '10.1.0.10'], ['b', '10.1.0.20']].flatMap(([n, a]) => [`ip -n ${p}${n} addr add ${a}/24 dev eth0`, `ip -n ${p}${n} link set eth0 up`, `ip -n ${p}${n} route add default via 10.1.0.1`]),
+        `ip -n ${p}x addr add 203.0.113.2/24 dev eth0`,
+        `ip -n ${p}x link set eth0 up`,
+        `ip -n ${p}x route add 10.1.0.0/24 via 203.0.113.1`,
+        `ip netns exec ${p}h sysctl -qw net.ipv4.ip_forward=1`,
+        `ip netns exec ${p}h sysctl -qw net.bridge.bridge-nf-call-iptables=1`,
+      ];
+      for (const c of setup) assert.equal(sh(c), 0, c);
+      assert.equal(ns('h', 'iptables-legacy-restore', v4), 0);
+      const ping = (from: string, to: string): boolean => ns(from, `ping -c1 -W1 ${to}`) === 0;
+      assert.ok(ping('a', '203.0.113.2'), 'agent → internet icmp: allowed, routed, bound by physdev');
+      assert.ok(!ping('b', '203.0.113.2'), 'box → internet: isolated');
+      assert.ok(ping('b', '10.1.0.10'), 'box → agent icmp: allowed, bridged through FORWARD');
+      assert.ok(!ping('a', '10.1.0.20'), 'agent → box: nothing allows it (bridged, dropped in FORWARD)');
+      assert.ok(!ping('x', '10.1.0.10'), 'internet → agent: nothing allows it');
+    } finally {
+      for (const n of ['h', 'a', 'b', 'x']) sh(`ip netns del ${p}${n} 2>/dev/null`);
+    }
+  });
+});
+
 describe('iptables target: pieces', () => {
   it('chain names fit 28 characters with room for -LD and -R999, and stay apart', () => {
     const names = new Set<string>();
