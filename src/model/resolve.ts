@@ -251,7 +251,10 @@ class Resolver {
       const list: { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[] = [];
       const nics: [string, string | { address: string; ifname?: string; port?: string }, PathSeg[]][] = Object.entries(h.nics ?? {}).map(([k, v]) => [k, v, ['hosts', name, 'nics', k]]);
       if (h.via !== undefined) {
-        if (h.address === undefined) this.err('CORDON014', `host '${name}' has via: ${h.via} but no address inside the tunnel`, ['hosts', name, 'via'], 'add `address: <ip in the tunnel cidr>`');
+        if (h.address === undefined) {
+          const t = this.tunnels.get(h.via);
+          this.err('CORDON014', `host '${name}' has via: ${h.via} but no address inside the tunnel`, ['hosts', name, 'via'], `add \`address: <ip in ${t ? formatCidr(t.cidr) : 'the tunnel cidr'}>\` beside via:`);
+        }
         else nics.push([h.via, h.address, ['hosts', name, 'address']]);
       } else if (h.address !== undefined) {
         this.err('CORDON003', `host '${name}' has an address but no via`, ['hosts', name, 'address'], 'address is the tunnel address of a peer; put other addresses under nics');
@@ -280,7 +283,8 @@ class Resolver {
         }
         const prev = byAddr.get(address);
         if (prev) {
-          this.err('CORDON006', `address ${addrText} of host '${name}' is already used by host '${prev.host}'`, addrPath, `see ${this.src.pos(prev.path).line > 0 ? `line ${this.src.pos(prev.path).line}` : prev.path.join('.')}`);
+          const first = this.src.pos(prev.path);
+          this.err('CORDON006', `address ${addrText} of host '${name}' is already used by host '${prev.host}'`, addrPath, `give each host its own address; '${prev.host}' has it at ${first.line > 0 ? `line ${first.line}, ` : ''}${first.path}`);
           continue;
         }
         byAddr.set(address, { host: name, path: addrPath });
@@ -549,7 +553,7 @@ class Resolver {
       return [];
     }
     const names = [...BUILTINS, ...this.hosts.keys(), ...this.networks.keys(), ...this.tunnels.keys(), ...Object.keys(this.spec.groups ?? {})];
-    this.err('CORDON004', `unknown name '${r}'`, path, unknownNameHint(r, names));
+    this.err('CORDON004', `unknown name '${r}': not a host, network, tunnel, group or built-in`, path, unknownNameHint(r, names));
     return [];
   }
 
