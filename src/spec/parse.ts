@@ -140,7 +140,7 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
         continue;
       }
       seen.add(`line:${p.line}`);
-      diagnostics.push(diag('CORDON002', 'error', `YAML syntax error: ${x.message}`, { file, line: p.line, col: p.col, path: formatPath(source.pathAt(x.pathOffset ?? x.offset)) }, x.hint));
+      diagnostics.push(diag('CORDON002', 'error', `YAML syntax error: ${x.message}`, { file, line: p.line, col: p.col, path: formatPath(errorPath(source, text, lines, x.pathOffset ?? x.offset)) }, x.hint));
     }
     if (left > 0) {
       diagnostics.push(diag('CORDON002', 'info', `${left} more YAML error${left === 1 ? '' : 's'} not shown: they most likely follow from the one${diagnostics.length > 1 ? 's' : ''} above; fix ${diagnostics.length > 1 ? 'those' : 'it'} and run again`, { file }));
@@ -157,6 +157,22 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
     return { ok: false, source, diagnostics: parsed.error.issues.flatMap((i) => issueToDiagnostics(i, source, data)) };
   }
   return { ok: true, value: { spec: parsed.data, source }, diagnostics: [] };
+}
+
+/**
+ * The path of a YAML error: of the node at the error, else of the last line with content above
+ * it (a line the parser could not place, like one indented with a tab, belongs to that one).
+ */
+function errorPath(source: SourceMap, text: string, lines: LineCounter, offset: number): PathSeg[] {
+  const here = source.pathAt(offset);
+  if (here.length > 0) return here;
+  const all = text.split('\n');
+  for (let line = lines.linePos(offset).line - 1; line >= 1; line--) {
+    const t = all[line - 1] ?? '';
+    if (t.trim() === '' || t.trim().startsWith('#')) continue;
+    return source.pathAt((lines.lineStarts[line - 1] ?? 0) + t.search(/\S/));
+  }
+  return [];
 }
 
 /** YAML errors shown per file; the rest are counted (see parseSpecText). */
