@@ -170,6 +170,7 @@ function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds:
     } else parts.push(`meta mark ${setOf(ms as string[])}`);
   }
   if (m.state === 'new') parts.push('ct state new');
+  else if (m.state === 'established') parts.push('ct state established,related');
   return parts.join(' ');
 }
 
