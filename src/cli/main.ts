@@ -16,6 +16,7 @@ import { registerGen } from './commands/gen.js';
 import { registerSchema } from './commands/schema.js';
 import { registerRender } from './commands/render.js';
 import { registerApply } from './commands/apply.js';
+import { registerLab } from './commands/lab.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerGen(program);
   registerRender(program);
   registerApply(program);
+  registerLab(program);
   registerSchema(program);
   program.addHelpText(
     'after',

@@ -1,0 +1,220 @@
+/**
+ * `cordon lab up|verify|attack|down|list|exec|shell`: the spec, built for real on this machine in
+ * network namespaces, probed from inside, compared with the static verifier.
+ */
+import { spawn } from 'node:child_process';
+import type { Command } from 'commander';
+import pc from 'picocolors';
+import { attackLab, attackToText } from '../../lab/attack.js';
+import { buildLab, labPrefixes, teardownLab, type Progress } from '../../lab/exec.js';
+import { findLab, freshPrefix, generatedKeys, labsOf, placeholderKeys, withCleanup } from '../../lab/lab.js';
+import { planLab, planToText } from '../../lab/plan.js';
+import { listStates, readState } from '../../lab/state.js';
+import { verifyLab, verifyToJson, verifyToText } from '../../lab/verify.js';
+import { EXIT, ExitError, loadIr, printJson, useColor } from '../io.js';
+
+function requireRoot(): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new ExitError(EXIT.invalid, 'the lab creates network namespaces and needs root');
+  }
+}
+
+/** Progress on stderr: one line per stage; redrawn in place on a terminal. */
+function progress(json: boolean): (p: Progress) => void {
+  const tty = process.stderr.isTTY === true && !json;
+  const c = pc.createColors(useColor(process.stderr));
+  return (p) => {
+    if (json) {
+      if (p.event !== 'note') process.stderr.write(`${JSON.stringify({ progress: p.stage, event: p.event, steps: p.steps, ms: Math.round(p.ms) })}\n`);
+      return;
+    }
+    const label = p.stage === 'teardown' ? `teardown ${p.message ?? ''}` : `${p.stage} (${p.steps})`;
+    if (p.event === 'start') {
+      if (tty) process.stderr.write(`${c.dim('…')} ${label}`);
+    } else if (p.event === 'done') {
+      const line = `${c.green('✓')} ${label} ${c.dim(`${p.ms.toFixed(0)} ms`)}`;
+      process.stderr.write(tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
+    } else if (p.message) {
+      process.stderr.write(tty ? `\r\x1b[2K${c.dim(p.message)}` : `${p.message}\n`);
+    }
+  };
+}
+
+export function registerLab(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description('build the spec on this machine (network namespaces, bridges, veth, nftables, WireGuard), probe it live and compare with the static matrix')
+    .addHelpText(
+      'after',
+      `
+Every name carries a run-unique prefix (cl + 4 hex digits); nothing is routed through the machine's
+own namespace and no packet leaves the machine. Needs root, iproute2, nftables, perl; tunnels need
+wireguard-go and wireguard-tools, DNS needs dnsmasq.
+
+Examples:
+  cordon lab up examples/proxmox-dual-bridge.yaml
+  cordon lab exec agentfarm -- ping -c1 8.8.8.8
+  cordon lab verify examples/proxmox-dual-bridge.yaml
+  cordon lab attack agentfarm
+  cordon lab down`,
+    );
+
+  lab
+    .command('up')
+    .description('build the lab and leave it running (until cordon lab down)')
+    .argument('<file>', 'spec file')
+    .option('--dry-run', 'print the plan (every command, stage by stage) and change nothing')
+    .option('--json', 'machine-readable result on stdout')
+    .action(async (file: string, opts: { dryRun?: boolean; json?: boolean }) => {
+      const ir = loadIr(file, { quietWarnings: opts.json });
+      if (opts.dryRun) {
+        process.stdout.write(planToText(planLab(ir, { prefix: 'cl0000', keys: placeholderKeys() })));
+        return;
+      }
+      requireRoot();
+      const say = progress(opts.json === true);
+      let prefix: string | undefined;
+      const report = await withCleanup(
+        () => prefix,
+        async () => {
+          prefix = await freshPrefix();
+          const plan = planLab(ir, { prefix, keys: generatedKeys() });
+          return { plan, report: await buildLab(plan, { say }) };
+        },
+        { keep: () => true, say },
+      ).catch((e: Error) => {
+        throw new ExitError(EXIT.failed, `lab up failed: ${e.message} (everything built was removed)`);
+      });
+      const { plan, report: r } = report;
+      if (opts.json) {
+        printJson({ prefix: plan.prefix, file, ms: Math.round(r.ms), stages: r.stages.map((s) => ({ ...s, ms: Math.round(s.ms) })), namespaces: plan.namespaces, tunnels: r.tunnels, warnings: r.warnings, notes: plan.notes });
+        return;
+      }
+      const c = pc.createColors(useColor());
+      process.stdout.write(`${c.bold(`lab ${plan.prefix}`)} up in ${r.ms.toFixed(0)} ms: ${plan.layout.hostNs.size} hosts, ${plan.namespaces.length} namespaces\n`);
+      for (const t of r.tunnels) process.stdout.write(`  tunnel ${t.tunnel}: ${t.host} ${t.up ? c.green('handshake done') : t.expectUp ? c.red('no handshake') : c.yellow('no handshake (transport blocked, as cordon predicts)')}\n`);
+      for (const w of r.warnings) process.stdout.write(`  ${c.yellow('warning')} ${w}\n`);
+      for (const n of plan.notes) process.stdout.write(`  ${c.dim(`note: ${n}`)}\n`);
+      process.stdout.write(`\nNext: cordon lab exec HOST -- CMD · cordon lab shell HOST · cordon lab verify ${file} · cordon lab down ${plan.prefix}\n`);
+    });
+
+  lab
+    .command('verify')
+    .description('probe every pair live (tcp, udp, icmp) and compare with the static matrix; any difference is an error. Uses the running lab of FILE, else builds one and removes it afterwards')
+    .argument('<file>', 'spec file')
+    .option('--keep', 'leave a lab it built running')
+    .option('--lab <prefix>', 'use this running lab')
+    .option('--timeout <ms>', 'how long a probe waits for its packet to arrive', '500')
+    .option('--json', 'machine-readable result on stdout')
+    .option('-v, --verbose', 'list every probe, not only differences')
+    .action(async (file: string, opts: { keep?: boolean; lab?: string; timeout: string; json?: boolean; verbose?: boolean }) => {
+      requireRoot();
+      const ir = loadIr(file, { quietWarnings: true });
+      const say = progress(opts.json === true);
+      let prefix: string | undefined;
+      let built = false;
+      const result = await withCleanup(
+        () => (built ? prefix : undefined),
+        async () => {
+          const running = opts.lab ? readState(opts.lab) : labsOf(file).filter((s) => s.status === 'up' && s.hash === ir.model.hash).pop();
+          if (opts.lab && !running) throw new ExitError(EXIT.invalid, `no lab '${opts.lab}'`);
+          if (running && running.hash !== ir.model.hash) throw new ExitError(EXIT.invalid, `lab ${running.prefix} was built from another version of ${file}: cordon lab down ${running.prefix}, then up again`);
+          prefix = running?.prefix ?? (await freshPrefix());
+          if (!running) {
+            built = true;
+            await buildLab(planLab(ir, { prefix, keys: generatedKeys() }), { say, ephemeral: !opts.keep });
+          }
+          return verifyLab(ir, prefix, { timeoutMs: Number(opts.timeout), say });
+        },
+        { keep: () => opts.keep === true, say },
+      );
+      if (opts.json) printJson(verifyToJson(result));
+      else process.stdout.write(verifyToText(result, { color: useColor(), verbose: opts.verbose === true }));
+      process.exitCode = result.differences.length > 0 || result.steps.some((s) => !s.ok) ? EXIT.failed : EXIT.ok;
+    });
+
+  lab
+    .command('attack')
+    .description('from inside a guest, try what a compromised workload would (default route, new address, flushed firewall, forged source, udp/icmp/dns out) and compare with --assume compromised')
+    .argument('<host>', 'the guest to attack from')
+    .option('--lab <prefix>', 'the lab (default: the only one up)')
+    .option('--json', 'machine-readable result on stdout')
+    .action(async (host: string, opts: { lab?: string; json?: boolean }) => {
+      requireRoot();
+      const st = findLab(opts.lab);
+      if ('error' in st) throw new ExitError(EXIT.invalid, st.error);
+      const ir = loadIr(st.file, { quietWarnings: true });
+      if (ir.model.hash !== st.hash) throw new ExitError(EXIT.invalid, `${st.file} changed since lab ${st.prefix} was built`);
+      const r = await attackLab(ir, st.prefix, host, { say: progress(opts.json === true) });
+      if (opts.json) printJson(r);
+      else process.stdout.write(attackToText(r, useColor()));
+      process.exitCode = r.differences.length > 0 ? EXIT.failed : EXIT.ok;
+    });
+
+  lab
+    .command('down')
+    .description('remove a lab: its processes, namespaces and files (safe to repeat)')
+    .argument('[lab]', 'lab prefix or spec file (default: every lab on this machine)')
+    .option('--json', 'machine-readable result on stdout')
+    .action(async (target: string | undefined, opts: { json?: boolean }) => {
+      requireRoot();
+      let prefixes: string[];
+      if (target === undefined) prefixes = await labPrefixes();
+      else if (/^cl[0-9a-f]{4}$/.test(target)) prefixes = [target];
+      else prefixes = labsOf(target).map((s) => s.prefix);
+      const out = [];
+      for (const p of prefixes) out.push(await teardownLab(p, progress(opts.json === true)));
+      if (opts.json) printJson({ removed: out.map((r) => ({ ...r, ms: Math.round(r.ms) })) });
+      else process.stdout.write(prefixes.length === 0 ? 'no lab to remove\n' : out.map((r) => `lab ${r.prefix} removed: ${r.namespaces} namespaces, ${r.processes} processes (${r.ms.toFixed(0)} ms)\n`).join(''));
+    });
+
+  lab
+    .command('list')
+    .description('labs on this machine')
+    .option('--json', 'machine-readable result on stdout')
+    .action(async (opts: { json?: boolean }) => {
+      const states = listStates();
+      const orphans = (await labPrefixes()).filter((p) => !states.some((s) => s.prefix === p));
+      if (opts.json) return printJson({ labs: states, orphans });
+      if (states.length === 0 && orphans.length === 0) return void process.stdout.write('no lab is up\n');
+      for (const s of states) process.stdout.write(`${s.prefix}  ${s.status.padEnd(8)} ${s.file}  ${Object.keys(s.hosts).length} hosts  since ${s.createdAt}\n`);
+      for (const p of orphans) process.stdout.write(`${p}  orphaned namespaces without a registry entry (cordon lab down ${p})\n`);
+    });
+
+  lab
+    .command('exec')
+    .description("run one command inside a host's namespace; its exit code is passed through")
+    .argument('<host>', 'host name')
+    .argument('<command...>', 'the command (after --)')
+    .option('--lab <prefix>', 'the lab (default: the only one up)')
+    .action(async (host: string, command: string[], opts: { lab?: string }) => {
+      requireRoot();
+      process.exitCode = await inHost(host, command, opts.lab);
+    });
+
+  lab
+    .command('shell')
+    .description("an interactive shell inside a host's namespace")
+    .argument('<host>', 'host name')
+    .option('--lab <prefix>', 'the lab (default: the only one up)')
+    .action(async (host: string, opts: { lab?: string }) => {
+      requireRoot();
+      const sh = process.env.SHELL && process.env.SHELL !== '' ? process.env.SHELL : '/bin/bash';
+      process.exitCode = await inHost(host, [sh, ...(sh.endsWith('bash') ? ['--norc', '-i'] : ['-i'])], opts.lab, { PS1: `[lab ${host}] \\w# ` });
+    });
+}
+
+async function inHost(host: string, command: readonly string[], lab: string | undefined, env: Record<string, string> = {}): Promise<number> {
+  const st = findLab(lab);
+  if ('error' in st) throw new ExitError(EXIT.invalid, st.error);
+  const ns = st.hosts[host] ?? (host === 'internet' || host === 'upstream' ? `${st.prefix}.${host}` : undefined);
+  if (!ns) throw new ExitError(EXIT.invalid, `lab ${st.prefix} has no host '${host}' (hosts: ${Object.keys(st.hosts).join(', ')}, internet, upstream)`);
+  if (command.length === 0) throw new ExitError(EXIT.invalid, 'no command given (cordon lab exec HOST -- CMD …)');
+  return new Promise((resolve) => {
+    const child = spawn('ip', ['netns', 'exec', ns, ...command], { stdio: 'inherit', env: { ...process.env, ...env, CORDON_LAB: st.prefix, CORDON_LAB_HOST: host } });
+    child.on('error', () => resolve(127));
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+export { freshPrefix };

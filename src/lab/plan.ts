@@ -1,0 +1,761 @@
+/**
+ * model + IR → the lab as a list of steps (pure: no I/O, no clock, no randomness; keys and the
+ * prefix come in as options). `cordon lab up --dry-run` prints exactly this; `exec.ts` runs it.
+ *
+ * What is built:
+ *  - one network namespace per host, one per network nobody in the spec owns (its bridge lives
+ *    there), `internet` (TEST-NET services, roaming peers, hosts placed on the internet) and
+ *    `upstream` (the owner's LAN behind hosts' uplinks, and the way on to the internet);
+ *  - a bridge per network in its owner's namespace, named as in the spec; a guest's nic is a veth
+ *    pair: the spec's ifname (ens18) in the guest, the port (tap101i0) on the owner's bridge;
+ *  - addresses, routes and sysctls that make packets go where src/ir/paths.ts says they go;
+ *  - the nftables rule set rendered for every enforcing host (src/render/nftables), loaded as is;
+ *  - masquerade where a network has `egress: nat` (the renderer does not emit NAT yet, so the lab
+ *    adds a small table `<prefix>_nat` of its own), and the upstream's SNAT to one public address;
+ *  - WireGuard tunnels with wireguard-go and generated keys; dnsmasq for the spec's `dns:` and
+ *    public resolvers in the internet namespace; responders on every service port.
+ *
+ * The world outside the spec routes only what paths.ts lets in from the internet: hosts placed on
+ * the internet, tunnel endpoints and `egress: routed` networks behind their gateway's uplink.
+ * Links between a host and the world use 169.254.0.0/16, which no spec address can be.
+ */
+import type { Ir } from '../ir/types.js';
+import type { Host, Model, Network } from '../model/types.js';
+import { dnsRenderer } from '../render/dns/index.js';
+import { nftablesRenderer } from '../render/nftables/index.js';
+import { ALL_FLOWS, type FlowSet } from '../util/flows.js';
+import { formatCidr, formatIPv4, parseIPv4 } from '../util/ip.js';
+import * as R from '../util/rangeset.js';
+import type { RangeSet } from '../util/rangeset.js';
+import { Engine } from '../verify/engine.js';
+import { hostNamespace, internetNamespace, labTableName, networkNamespace, upstreamNamespace, wireguardKernelName } from './names.js';
+
+export const STAGES = ['namespaces', 'sysctls', 'links', 'addresses', 'firewalls', 'tunnels', 'tunnel-routes', 'services', 'handshakes'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface WgPeer {
+  readonly host: string;
+  readonly publicKey: string;
+  readonly allowedIps: readonly string[];
+  /** `addr:port`; undefined = learnt from the peer's first packet. */
+  readonly endpoint: string | undefined;
+  readonly keepalive: number | undefined;
+}
+
+export type Step =
+  | { readonly stage: 'namespaces'; readonly kind: 'netns'; readonly ns: string; readonly label: string }
+  | { readonly stage: 'sysctls'; readonly kind: 'sysctl'; readonly ns: string; readonly key: string; readonly value: string; readonly optional: boolean }
+  /** One ip(8) command line without the leading `ip`; ns undefined = run in the machine's namespace (only `link add … netns X` ever is). */
+  | { readonly stage: 'links' | 'addresses' | 'tunnel-routes'; readonly kind: 'ip'; readonly ns: string | undefined; readonly cmd: string }
+  | { readonly stage: 'firewalls'; readonly kind: 'nft'; readonly ns: string; readonly name: string; readonly ruleset: string }
+  | {
+      readonly stage: 'tunnels';
+      readonly kind: 'wireguard';
+      readonly ns: string;
+      readonly host: string;
+      readonly tunnel: string;
+      readonly kernelName: string;
+      readonly ifname: string;
+      readonly privateKey: string;
+      readonly listenPort: number | undefined;
+      readonly fwmark: number | undefined;
+      readonly peers: readonly WgPeer[];
+    }
+  | { readonly stage: 'services'; readonly kind: 'dnsmasq'; readonly ns: string; readonly name: string; readonly config: string }
+  | { readonly stage: 'services'; readonly kind: 'listen'; readonly ns: string; readonly proto: 'tcp' | 'udp'; readonly port: number; readonly label: string }
+  | { readonly stage: 'handshakes'; readonly kind: 'handshake'; readonly tunnel: string; readonly host: string; readonly kernelName: string; readonly expectUp: boolean };
+
+export type NamespaceRole = 'host' | 'network' | 'internet' | 'upstream';
+
+export interface LabNamespace {
+  readonly name: string;
+  readonly role: NamespaceRole;
+  /** Host or network name; `internet` / `upstream` for the world. */
+  readonly of: string;
+}
+
+/** One class of an address space (the static engine cannot tell its addresses apart) and the lab's addresses in it. */
+export interface AddrClass {
+  readonly lo: number;
+  readonly hi: number;
+  /** Addresses the lab owns in this class (at least one). */
+  readonly addrs: readonly number[];
+}
+
+export interface LabService {
+  readonly name: string;
+  readonly addr: number;
+  readonly proto: 'tcp' | 'udp';
+  readonly port: number;
+}
+
+export interface LabTunnelEnd {
+  readonly tunnel: string;
+  readonly host: string;
+  readonly ns: string;
+  readonly kernelName: string;
+  readonly ifname: string;
+  readonly server: boolean;
+}
+
+export interface LabLayout {
+  readonly hostNs: ReadonlyMap<string, string>;
+  readonly internetNs: string;
+  readonly upstreamNs: string;
+  /** Which namespace answers on an address: hosts' nics, the internet's and the LAN's addresses. */
+  readonly addrNs: ReadonlyMap<number, string>;
+  /** The internet split into the classes the IR distinguishes, each with the lab's addresses in it. */
+  readonly internetClasses: readonly AddrClass[];
+  readonly lanClasses: readonly AddrClass[];
+  readonly services: readonly LabService[];
+  readonly tunnels: readonly LabTunnelEnd[];
+  /** The public address the upstream's NAT gives traffic from hosts' uplinks (as paths.ts assumes). */
+  readonly natAddress: number;
+  /** Roaming peers' addresses on the internet. */
+  readonly peerUnderlay: ReadonlyMap<string, number>;
+}
+
+export interface LabPlan {
+  readonly prefix: string;
+  readonly file: string;
+  readonly hash: string;
+  readonly namespaces: readonly LabNamespace[];
+  readonly steps: readonly Step[];
+  readonly layout: LabLayout;
+  /** Where the lab had to approximate the spec, in words. */
+  readonly notes: readonly string[];
+}
+
+export interface KeyPair {
+  readonly privateKey: string;
+  readonly publicKey: string;
+}
+
+export interface PlanOptions {
+  readonly prefix: string;
+  /** A WireGuard key pair for a host's end of a tunnel (the lab never uses real keys). */
+  readonly keys: (host: string, tunnel: string) => KeyPair;
+}
+
+/** Address of the world's side of every host link; the host's default route points at it. */
+export const WORLD_GW = parseIPv4('169.254.0.1')!;
+const UPSTREAM_SIDE = parseIPv4('169.254.0.2')!;
+/** The internet's side of its link to the upstream (the upstream itself holds WORLD_GW toward hosts). */
+const INTERNET_SIDE = parseIPv4('169.254.0.3')!;
+const LINK_BASE = parseIPv4('169.254.1.0')!;
+/** fwmark of WireGuard's own UDP transport in tunnel members, so it follows the underlay routes. */
+export const WG_FWMARK = 0xc1ab;
+/** Routing table for tunnel routes in tunnel members. */
+export const WG_TABLE = 51820;
+/** ct marks of traffic that entered from a NAT network (one per network on a host). */
+const NAT_CTMARK_BASE = 0xc10000;
+/** Fixed services on the internet: resolvers and a web server, where the spec leaves them public. */
+const INTERNET_SERVICES: readonly { name: string; addr: string; ports: readonly ['tcp' | 'udp', number][] }[] = [
+  { name: 'dns (8.8.8.8)', addr: '8.8.8.8', ports: [['udp', 53], ['tcp', 53]] },
+  { name: 'dns (1.1.1.1)', addr: '1.1.1.1', ports: [['udp', 53], ['tcp', 53]] },
+  { name: 'web', addr: '198.51.100.80', ports: [['tcp', 80], ['tcp', 443]] },
+  { name: 'dns (TEST-NET)', addr: '192.0.2.53', ports: [['udp', 53], ['tcp', 53]] },
+  { name: 'generic responder', addr: '203.0.113.200', ports: [] },
+];
+/** Ports the generic responders in the internet and upstream namespaces always answer on. */
+const GENERIC_TCP = [22, 80, 443, 8080];
+const GENERIC_UDP = [123];
+
+function linkAddress(k: number): number {
+  return LINK_BASE + Math.floor(k / 250) * 256 + (k % 250) + 2;
+}
+
+function sorted<T>(items: Iterable<T>, key: (x: T) => string): T[] {
+  return [...items].sort((a, b) => key(a).localeCompare(key(b)));
+}
+
+/** The interface names a host uses to leave toward the world. */
+interface Uplink {
+  readonly host: Host;
+  readonly ifname: string;
+  /** `internet`: the host's own internet nic; `upstream`: a link into the upstream namespace. */
+  readonly kind: 'internet' | 'upstream';
+  /** The host's address on the link. */
+  readonly address: number;
+  /** The world namespace's interface name. */
+  readonly worldIf: string;
+}
+
+export function planLab(ir: Ir, opts: PlanOptions): LabPlan {
+  return new Planner(ir, opts).plan();
+}
+
+class Planner {
+  private readonly model: Model;
+  private readonly steps: Step[] = [];
+  private readonly notes: string[] = [];
+  private readonly namespaces: LabNamespace[] = [];
+  private readonly hostNs = new Map<string, string>();
+  private readonly addrNs = new Map<number, string>();
+  private readonly inet: string;
+  private readonly up: string;
+  private readonly uplinks: Uplink[] = [];
+  private readonly hosts: Host[];
+
+  constructor(
+    private readonly ir: Ir,
+    private readonly opts: PlanOptions,
+  ) {
+    this.model = ir.model;
+    this.inet = internetNamespace(opts.prefix);
+    this.up = upstreamNamespace(opts.prefix);
+    this.hosts = sorted(this.model.hosts.values(), (h) => h.name);
+  }
+
+  private ip(stage: 'links' | 'addresses' | 'tunnel-routes', ns: string | undefined, cmd: string): void {
+    this.steps.push({ stage, kind: 'ip', ns, cmd });
+  }
+
+  private sysctl(ns: string, key: string, value: string | number, optional = false): void {
+    this.steps.push({ stage: 'sysctls', kind: 'sysctl', ns, key, value: String(value), optional });
+  }
+
+  plan(): LabPlan {
+    const p = this.opts.prefix;
+    // Namespaces.
+    for (const h of this.hosts) {
+      const ns = hostNamespace(p, h.name);
+      this.hostNs.set(h.name, ns);
+      this.namespaces.push({ name: ns, role: 'host', of: h.name });
+    }
+    const netNs = new Map<string, string>();
+    for (const n of sorted(this.model.networks.values(), (x) => x.name)) {
+      if (n.owner !== undefined) continue;
+      const ns = networkNamespace(p, n.name);
+      netNs.set(n.name, ns);
+      this.namespaces.push({ name: ns, role: 'network', of: n.name });
+    }
+    this.namespaces.push({ name: this.inet, role: 'internet', of: 'internet' }, { name: this.up, role: 'upstream', of: 'upstream' });
+    for (const ns of this.namespaces) this.steps.push({ stage: 'namespaces', kind: 'netns', ns: ns.name, label: `${ns.role} ${ns.of}` });
+
+    // Sysctls first, so every interface created afterwards inherits the defaults.
+    const owners = new Set([...this.model.networks.values()].flatMap((n) => (n.owner ? [n.owner] : [])));
+    for (const ns of this.namespaces) {
+      const h = ns.role === 'host' ? this.model.hosts.get(ns.of)! : undefined;
+      this.sysctl(ns.name, 'net.ipv6.conf.all.disable_ipv6', 1);
+      this.sysctl(ns.name, 'net.ipv6.conf.default.disable_ipv6', 1);
+      this.sysctl(ns.name, 'net.ipv4.conf.all.rp_filter', 0);
+      this.sysctl(ns.name, 'net.ipv4.conf.default.rp_filter', 0);
+      this.sysctl(ns.name, 'net.ipv4.icmp_ratelimit', 0);
+      this.sysctl(ns.name, 'net.ipv4.icmp_msgs_per_sec', 100000, true);
+      this.sysctl(ns.name, 'net.ipv4.icmp_msgs_burst', 100000, true);
+      // Probes bind their own source ports below 61000; the kernel's choices stay above.
+      this.sysctl(ns.name, 'net.ipv4.ip_local_port_range', '61000 65000');
+      const forward = ns.role === 'internet' || ns.role === 'upstream' || (h?.forward ?? false);
+      this.sysctl(ns.name, 'net.ipv4.ip_forward', forward ? 1 : 0);
+      if (ns.role === 'network') this.sysctl(ns.name, 'net.bridge.bridge-nf-call-iptables', 0, true);
+      // A bridge owner filters bridged guest traffic in its inet forward hook (DESIGN.md, br_netfilter).
+      if (h && owners.has(h.name)) this.sysctl(ns.name, 'net.bridge.bridge-nf-call-iptables', 1);
+    }
+
+    for (const ns of this.namespaces) this.ip('addresses', ns.name, 'link set lo up');
+    this.planUplinks();
+    const layoutWorld = this.planWorld();
+    this.planNetworks(netNs);
+    this.planHostRoutes();
+    this.planFirewalls();
+    const tunnels = this.planTunnels(layoutWorld.peerUnderlay);
+    this.planServices(layoutWorld.services);
+
+    const layout: LabLayout = {
+      hostNs: this.hostNs,
+      internetNs: this.inet,
+      upstreamNs: this.up,
+      addrNs: this.addrNs,
+      internetClasses: layoutWorld.internetClasses,
+      lanClasses: layoutWorld.lanClasses,
+      services: layoutWorld.services,
+      tunnels,
+      natAddress: layoutWorld.natAddress,
+      peerUnderlay: layoutWorld.peerUnderlay,
+    };
+    const order = new Map(STAGES.map((s, i) => [s, i]));
+    const steps = this.steps.map((s, i) => ({ s, i })).sort((a, b) => order.get(a.s.stage)! - order.get(b.s.stage)! || a.i - b.i).map((x) => x.s);
+    return { prefix: p, file: this.model.file, hash: this.model.hash, namespaces: this.namespaces, steps, layout, notes: this.notes };
+  }
+
+  /** Interfaces by which hosts reach the world, in host order. */
+  private planUplinks(): void {
+    let k = 0;
+    let i = 0;
+    for (const h of this.hosts) {
+      const ns = this.hostNs.get(h.name)!;
+      for (const nic of h.nics) {
+        if (nic.segment !== 'internet') continue;
+        const worldIf = `i${i++}`;
+        this.uplinks.push({ host: h, ifname: nic.ifname, kind: 'internet', address: nic.address, worldIf });
+        this.addrNs.set(nic.address, ns);
+      }
+      const names = new Set<string>();
+      if (h.uplink) names.add(h.uplink);
+      if (h.defaultRoute.kind === 'uplink') names.add(h.defaultRoute.ifname);
+      for (const ifname of sorted(names, (x) => x)) {
+        if (h.nics.some((n) => n.segment === 'internet' && n.ifname === ifname)) continue;
+        this.uplinks.push({ host: h, ifname, kind: 'upstream', address: linkAddress(k++), worldIf: `u${k - 1}` });
+      }
+    }
+    for (const u of this.uplinks) {
+      const hns = this.hostNs.get(u.host.name)!;
+      const wns = u.kind === 'internet' ? this.inet : this.up;
+      this.ip('links', undefined, `link add ${u.worldIf} netns ${wns} type veth peer name ${u.ifname} netns ${hns}`);
+      this.ip('addresses', hns, `addr add ${formatIPv4(u.address)}/32 dev ${u.ifname}`);
+      this.ip('addresses', hns, `link set ${u.ifname} up`);
+      this.ip('addresses', wns, `addr add ${formatIPv4(WORLD_GW)}/32 dev ${u.worldIf}`);
+      this.ip('addresses', wns, `link set ${u.worldIf} up`);
+      this.ip('addresses', wns, `route add ${formatIPv4(u.address)}/32 dev ${u.worldIf}`);
+    }
+  }
+
+  /** The uplink by which the world reaches `h` (paths.ts: `uplink ?? default route's uplink`). */
+  private worldEntry(h: Host): Uplink | undefined {
+    const name = h.uplink ?? (h.defaultRoute.kind === 'uplink' ? h.defaultRoute.ifname : undefined);
+    return name === undefined ? undefined : this.uplinks.find((u) => u.host === h && u.ifname === name);
+  }
+
+  private planWorld(): { internetClasses: AddrClass[]; lanClasses: AddrClass[]; services: LabService[]; natAddress: number; peerUnderlay: Map<string, number> } {
+    const m = this.model;
+    // The upstream NATs hosts' link addresses to the address paths.ts gives uplink traffic.
+    const natAddress = m.internet[0]?.[0] ?? 0;
+    const reserved = new Set<number>([natAddress]);
+    for (const h of this.hosts) for (const n of h.nics) reserved.add(n.address);
+    // Roaming peers sit on the internet at TEST-NET addresses.
+    const peerUnderlay = new Map<string, number>();
+    let cand = parseIPv4('192.0.2.100')!;
+    for (const h of this.hosts) {
+      if (!h.roaming) continue;
+      while (reserved.has(cand) || !R.contains(m.internet, cand)) cand++;
+      peerUnderlay.set(h.name, cand);
+      reserved.add(cand);
+    }
+    // Fixed services where the spec leaves their address on the internet.
+    const services: LabService[] = [];
+    const owned: number[] = [];
+    for (const s of INTERNET_SERVICES) {
+      const a = parseIPv4(s.addr)!;
+      if (!R.contains(m.internet, a) || reserved.has(a)) continue;
+      owned.push(a);
+      for (const [proto, port] of s.ports) services.push({ name: s.name, addr: a, proto, port });
+    }
+    // Addresses the expectations name and one address per class of the space.
+    const cuts: number[] = [];
+    for (const c of this.ir.chains.values()) {
+      for (const r of c.rules) for (const set of [r.match.src, r.match.dst]) if (set) for (const [lo, hi] of set) cuts.push(lo, hi + 1);
+    }
+    const wanted: number[] = [];
+    for (const e of m.expectations) for (const t of [e.from, e.to]) if (t.kind === 'cidr' && t.range.lo === t.range.hi) wanted.push(t.range.lo);
+    const internetClasses = classes(m.internet, cuts, [...owned, ...wanted.filter((a) => !reserved.has(a))], reserved);
+    const lanClasses = classes(m.lan, cuts, wanted.filter((a) => !reserved.has(a)), reserved);
+    const inetAddrs = [...new Set([...owned, ...internetClasses.flatMap((c) => c.addrs)])].sort((a, b) => a - b);
+    const lanAddrs = [...new Set(lanClasses.flatMap((c) => c.addrs))].sort((a, b) => a - b);
+    for (const a of inetAddrs) {
+      this.addrNs.set(a, this.inet);
+      this.ip('addresses', this.inet, `addr add ${formatIPv4(a)}/32 dev lo`);
+    }
+    for (const a of lanAddrs) {
+      this.addrNs.set(a, this.up);
+      this.ip('addresses', this.up, `addr add ${formatIPv4(a)}/32 dev lo`);
+    }
+    // upstream ↔ internet.
+    this.ip('links', undefined, `link add world netns ${this.up} type veth peer name upstream netns ${this.inet}`);
+    this.ip('addresses', this.up, `addr add ${formatIPv4(UPSTREAM_SIDE)}/32 dev world`);
+    this.ip('addresses', this.up, 'link set world up');
+    this.ip('addresses', this.up, `route add default via ${formatIPv4(INTERNET_SIDE)} dev world onlink`);
+    this.ip('addresses', this.inet, `addr add ${formatIPv4(INTERNET_SIDE)}/32 dev upstream`);
+    this.ip('addresses', this.inet, 'link set upstream up');
+    this.ip('addresses', this.inet, `route add ${formatIPv4(UPSTREAM_SIDE)}/32 dev upstream`);
+    if (natAddress) this.ip('addresses', this.inet, `route add ${formatIPv4(natAddress)}/32 via ${formatIPv4(UPSTREAM_SIDE)} dev upstream onlink`);
+    // Roaming peers' underlay.
+    let pk = 0;
+    for (const [host, addr] of sorted(peerUnderlay, ([h]) => h)) {
+      const hns = this.hostNs.get(host)!;
+      const wif = `p${pk++}`;
+      this.ip('links', undefined, `link add ${wif} netns ${this.inet} type veth peer name eth0 netns ${hns}`);
+      this.ip('addresses', hns, `addr add ${formatIPv4(addr)}/32 dev eth0`);
+      this.ip('addresses', hns, 'link set eth0 up');
+      this.ip('addresses', hns, `route add default via ${formatIPv4(WORLD_GW)} dev eth0 onlink`);
+      this.ip('addresses', this.inet, `addr add ${formatIPv4(WORLD_GW)}/32 dev ${wif}`);
+      this.ip('addresses', this.inet, `link set ${wif} up`);
+      this.ip('addresses', this.inet, `route add ${formatIPv4(addr)}/32 dev ${wif}`);
+    }
+    // What the world routes in (paths.ts fromZone): tunnel endpoints and routed networks, through
+    // the uplink of the host holding them. Hosts placed on the internet were routed above.
+    const routed: { cidr: string; host: Host }[] = [];
+    for (const t of sorted(this.model.tunnels.values(), (x) => x.name)) {
+      const server = this.model.hosts.get(t.server);
+      if (!server || server.nics.some((n) => n.segment === 'internet' && n.address === t.endpoint)) continue;
+      routed.push({ cidr: `${formatIPv4(t.endpoint)}/32`, host: server });
+    }
+    for (const n of sorted(this.model.networks.values(), (x) => x.name)) {
+      if (n.egress !== 'routed' || n.gateway === undefined) continue;
+      const gw = this.hosts.find((h) => h.nics.some((x) => x.address === n.gateway));
+      if (gw) routed.push({ cidr: formatCidr(n.cidr), host: gw });
+    }
+    for (const r of routed) {
+      const entry = this.worldEntry(r.host);
+      if (!entry) continue;
+      if (entry.kind === 'internet') {
+        this.ip('addresses', this.inet, `route add ${r.cidr} via ${formatIPv4(entry.address)} dev ${entry.worldIf} onlink`);
+      } else {
+        this.ip('addresses', this.up, `route add ${r.cidr} via ${formatIPv4(entry.address)} dev ${entry.worldIf} onlink`);
+        this.ip('addresses', this.inet, `route add ${r.cidr} via ${formatIPv4(UPSTREAM_SIDE)} dev upstream onlink`);
+      }
+    }
+    // The upstream gives hosts' link addresses one public address on the way out, as paths.ts does.
+    if (natAddress) {
+      this.steps.push({
+        stage: 'firewalls',
+        kind: 'nft',
+        ns: this.up,
+        name: 'upstream NAT',
+        ruleset: [
+          `table ip ${labTableName(this.opts.prefix, 'upstream')} {`,
+          '\tchain postrouting {',
+          '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+          `\t\toifname "world" ip saddr 169.254.0.0/16 snat to ${formatIPv4(natAddress)}`,
+          '\t}',
+          '}',
+          '',
+        ].join('\n'),
+      });
+    }
+    return { internetClasses, lanClasses, services, natAddress, peerUnderlay };
+  }
+
+  /** Bridges, veth pairs and addresses on every network. */
+  private planNetworks(netNs: Map<string, string>): void {
+    for (const n of sorted(this.model.networks.values(), (x) => x.name)) {
+      const bridgeNs = n.owner !== undefined ? this.hostNs.get(n.owner)! : netNs.get(n.name)!;
+      this.ip('links', undefined, `link add ${n.bridge} netns ${bridgeNs} type bridge`);
+      this.ip('addresses', bridgeNs, `link set ${n.bridge} up`);
+      let pk = 0;
+      for (const h of this.hosts) {
+        const hns = this.hostNs.get(h.name)!;
+        for (const nic of h.nics) {
+          if (nic.segment !== n.name) continue;
+          this.addrNs.set(nic.address, hns);
+          const addr = `${formatIPv4(nic.address)}/${n.cidr.len}`;
+          if (n.owner === h.name) {
+            if (nic.ifname !== n.bridge) this.notes.push(`${h.name}'s interface on ${n.name} is called ${nic.ifname}; the lab names it after the bridge, ${n.bridge}`);
+            this.ip('addresses', hns, `addr add ${addr} dev ${n.bridge}`);
+            continue;
+          }
+          const port = nic.port ?? `p${pk++}`;
+          this.ip('links', undefined, `link add ${port} netns ${bridgeNs} type veth peer name ${nic.ifname} netns ${hns}`);
+          this.ip('addresses', bridgeNs, `link set ${port} master ${n.bridge}`);
+          this.ip('addresses', bridgeNs, `link set ${port} up`);
+          this.ip('addresses', hns, `addr add ${addr} dev ${nic.ifname}`);
+          this.ip('addresses', hns, `link set ${nic.ifname} up`);
+        }
+      }
+    }
+  }
+
+  private nicOn(h: Host, segment: string): string | undefined {
+    const nic = h.nics.find((n) => n.segment === segment);
+    if (!nic) return undefined;
+    const net = this.model.networks.get(segment);
+    return net && net.owner === h.name ? net.bridge : nic.ifname;
+  }
+
+  /** Default routes and the spec's routes over networks and uplinks (tunnel routes come later). */
+  private planHostRoutes(): void {
+    for (const h of this.hosts) {
+      const ns = this.hostNs.get(h.name)!;
+      for (const r of h.routes) {
+        if (r.via.kind !== 'gateway') continue;
+        this.ip('addresses', ns, `route add ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${this.nicOn(h, r.via.segment)}`);
+      }
+      const d = h.defaultRoute;
+      if (d.kind === 'gateway') {
+        this.ip('addresses', ns, `route add default via ${formatIPv4(d.via)} dev ${this.nicOn(h, d.segment)}`);
+      } else if (d.kind === 'uplink') {
+        const u = this.uplinks.find((x) => x.host === h && x.ifname === d.ifname);
+        // paths.ts lets a host send its own traffic out of an uplink from its first address.
+        const src = u?.kind === 'upstream' && h.nics[0] ? ` src ${formatIPv4(h.nics[0].address)}` : '';
+        this.ip('addresses', ns, `route add default via ${formatIPv4(WORLD_GW)} dev ${d.ifname} onlink${src}`);
+      } else if (d.kind === 'tunnel') {
+        // The underlay default (the tunnel's own transport uses it); everything else goes through
+        // the tunnel by the rules planned with the tunnel.
+        for (const nic of h.nics) {
+          const net = this.model.networks.get(nic.segment);
+          if (net?.gateway !== undefined && net.gateway !== nic.address) {
+            this.ip('addresses', ns, `route add default via ${formatIPv4(net.gateway)} dev ${this.nicOn(h, net.name)}`);
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  private planFirewalls(): void {
+    const rendered = nftablesRenderer.render(this.ir, { host: undefined, params: new Map() });
+    for (const d of rendered.diagnostics) this.notes.push(`nftables: ${d.message}`);
+    for (const f of rendered.files) {
+      const host = f.path.split('/')[0]!;
+      const ns = this.hostNs.get(host);
+      if (!ns) continue;
+      this.steps.push({ stage: 'firewalls', kind: 'nft', ns, name: f.path, ruleset: f.content });
+    }
+    // Masquerade where the spec puts it (paths.ts `masquerade`): traffic that entered from a
+    // network with egress: nat on the interface holding its gateway address, forwarded out of any
+    // other interface except a tunnel.
+    for (const h of this.hosts) {
+      if (!h.forward) continue;
+      const ifaces = new Set<string>();
+      for (const n of h.nics) if (!this.model.tunnels.has(n.segment)) ifaces.add(this.nicOn(h, n.segment)!);
+      for (const u of this.uplinks) if (u.host === h) ifaces.add(u.ifname);
+      const marks: string[] = [];
+      const nats: string[] = [];
+      let i = 0;
+      for (const n of h.nics) {
+        const net = this.model.networks.get(n.segment);
+        if (!net || net.egress !== 'nat' || net.gateway !== n.address) continue;
+        const inIf = this.nicOn(h, net.name)!;
+        const outs = [...ifaces].filter((x) => x !== inIf).sort();
+        if (outs.length === 0) continue;
+        const mark = `0x${(NAT_CTMARK_BASE + ++i).toString(16)}`;
+        marks.push(`\t\tiifname "${inIf}" ct state new ct mark set ${mark} comment "${net.name}: egress nat"`);
+        nats.push(`\t\tct mark ${mark} oifname { ${outs.map((o) => `"${o}"`).join(', ')} } masquerade comment "${net.name} behind ${h.name}"`);
+      }
+      if (nats.length === 0) continue;
+      this.steps.push({
+        stage: 'firewalls',
+        kind: 'nft',
+        ns: this.hostNs.get(h.name)!,
+        name: `NAT on ${h.name}`,
+        ruleset: [
+          `# The lab's NAT for ${h.name}: the nftables renderer does not emit NAT yet.`,
+          `table ip ${labTableName(this.opts.prefix, 'nat')} {`,
+          '\tchain natmark {',
+          '\t\ttype filter hook forward priority -10; policy accept;',
+          ...marks,
+          '\t}',
+          '\tchain postrouting {',
+          '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+          ...nats,
+          '\t}',
+          '}',
+          '',
+        ].join('\n'),
+      });
+    }
+  }
+
+  private planTunnels(peerUnderlay: ReadonlyMap<string, number>): LabTunnelEnd[] {
+    const ends: LabTunnelEnd[] = [];
+    const engine = new Engine(this.ir);
+    let w = 0;
+    const declared = sorted(this.model.networks.values(), (n) => n.name);
+    for (const t of sorted(this.model.tunnels.values(), (x) => x.name)) {
+      const server = this.model.hosts.get(t.server);
+      if (!server) continue;
+      const members = this.hosts.filter((h) => h.name !== server.name && h.nics.some((n) => n.segment === t.name));
+      const kname = new Map<string, string>();
+      for (const h of [server, ...members]) kname.set(h.name, wireguardKernelName(this.opts.prefix, w++));
+      const key = (h: Host): string => this.opts.keys(h.name, t.name).publicKey;
+      for (const h of [server, ...members]) {
+        const ns = this.hostNs.get(h.name)!;
+        const nic = h.nics.find((n) => n.segment === t.name)!;
+        const isServer = h === server;
+        if (h.publicKey) this.notes.push(`${h.name}'s WireGuard key is held elsewhere (publicKey in the spec); the lab uses a key pair of its own`);
+        const peers: WgPeer[] = isServer
+          ? members.map((m) => ({ host: m.name, publicKey: key(m), allowedIps: [`${formatIPv4(m.nics.find((n) => n.segment === t.name)!.address)}/32`], endpoint: undefined, keepalive: undefined }))
+          : [{ host: server.name, publicKey: key(server), allowedIps: ['0.0.0.0/0'], endpoint: `${formatIPv4(t.endpoint)}:${t.listen}`, keepalive: 25 }];
+        // Tunnel routes of a member live in their own table; the transport (fwmark) skips it.
+        const tableRoutes: string[] = [];
+        if (!isServer) {
+          if (h.roaming) {
+            for (const n of declared) tableRoutes.push(formatCidr(n.cidr));
+          } else if (h.egress === 'vpn-only' && h.vpnTunnel === t.name) {
+            tableRoutes.push('default');
+          } else if (h.egress !== 'vpn-only') {
+            for (const n of declared) {
+              if (h.nics.some((x) => x.segment === n.name)) continue;
+              if (server.nics.some((x) => x.segment === n.name)) tableRoutes.push(formatCidr(n.cidr));
+            }
+          }
+        }
+        this.steps.push({
+          stage: 'tunnels',
+          kind: 'wireguard',
+          ns,
+          host: h.name,
+          tunnel: t.name,
+          kernelName: kname.get(h.name)!,
+          ifname: t.ifname,
+          privateKey: this.opts.keys(h.name, t.name).privateKey,
+          listenPort: isServer ? t.listen : undefined,
+          fwmark: tableRoutes.length > 0 ? WG_FWMARK : undefined,
+          peers,
+        });
+        this.addrNs.set(nic.address, ns);
+        this.ip('tunnel-routes', ns, `addr add ${formatIPv4(nic.address)}/${t.cidr.len} dev ${t.ifname}`);
+        this.ip('tunnel-routes', ns, `link set ${t.ifname} up`);
+        for (const r of h.routes) if (r.via.kind === 'tunnel' && r.via.tunnel === t.name) this.ip('tunnel-routes', ns, `route add ${formatCidr(r.to)} dev ${t.ifname}`);
+        if (tableRoutes.length > 0) {
+          for (const r of tableRoutes) this.ip('tunnel-routes', ns, `route add ${r} dev ${t.ifname} table ${WG_TABLE}`);
+          this.ip('tunnel-routes', ns, `rule add fwmark ${WG_FWMARK} lookup main priority 100`);
+          this.ip('tunnel-routes', ns, 'rule add lookup main suppress_prefixlength 0 priority 110');
+          this.ip('tunnel-routes', ns, `rule add lookup ${WG_TABLE} priority 120`);
+        }
+        ends.push({ tunnel: t.name, host: h.name, ns, kernelName: kname.get(h.name)!, ifname: t.ifname, server: isServer });
+        if (!isServer) {
+          const expectUp = engine.checkTransport({ tunnel: t.name, peer: h.name }, 'configured').ok;
+          this.steps.push({ stage: 'handshakes', kind: 'handshake', tunnel: t.name, host: h.name, kernelName: kname.get(h.name)!, expectUp });
+        }
+      }
+      void peerUnderlay;
+    }
+    return ends;
+  }
+
+  private planServices(inetServices: readonly LabService[]): void {
+    const m = this.model;
+    const busy = new Set<string>();
+    // The spec's DNS zone, served by dnsmasq on its server (config from the dns renderer).
+    if (m.dns) {
+      const ns = this.hostNs.get(m.dns.server)!;
+      const conf = dnsRenderer.render(this.ir, { host: undefined, params: new Map() }).files.find((f) => f.path.endsWith('dnsmasq.conf'));
+      if (conf) {
+        this.steps.push({ stage: 'services', kind: 'dnsmasq', ns, name: `dns zone ${m.dns.domain} on ${m.dns.server}`, config: conf.content });
+        busy.add(`${ns}/udp/53`).add(`${ns}/tcp/53`);
+      }
+    }
+    // Public resolvers on the internet: every name resolves to the TEST-NET web server.
+    const resolvers = [...new Set(inetServices.filter((s) => s.port === 53).map((s) => s.addr))];
+    const web = inetServices.find((s) => s.port === 80)?.addr;
+    if (resolvers.length > 0) {
+      this.steps.push({
+        stage: 'services',
+        kind: 'dnsmasq',
+        ns: this.inet,
+        name: 'public resolvers',
+        config: [
+          '# cordon lab: public resolvers on the lab internet; every name is the TEST-NET web server.',
+          ...resolvers.map((a) => `listen-address=${formatIPv4(a)}`),
+          'bind-interfaces',
+          'no-hosts',
+          'no-resolv',
+          `address=/#/${web !== undefined ? formatIPv4(web) : '198.51.100.80'}`,
+          '',
+        ].join('\n'),
+      });
+      busy.add(`${this.inet}/udp/53`).add(`${this.inet}/tcp/53`);
+    }
+    for (const t of m.tunnels.values()) busy.add(`${this.hostNs.get(t.server)}/udp/${t.listen}`);
+    const listen = (ns: string, proto: 'tcp' | 'udp', port: number, label: string): void => {
+      const k = `${ns}/${proto}/${port}`;
+      if (busy.has(k) || port === 0) return;
+      busy.add(k);
+      this.steps.push({ stage: 'services', kind: 'listen', ns, proto, port, label });
+    };
+    for (const h of this.hosts) {
+      const ns = this.hostNs.get(h.name)!;
+      for (const [name, flows] of sorted(h.services, ([n]) => n)) {
+        for (const [lo] of flows.tcp) listen(ns, 'tcp', lo, `${h.name}.${name}`);
+        for (const [lo] of flows.udp) listen(ns, 'udp', lo, `${h.name}.${name}`);
+      }
+    }
+    const policyPorts = mentionedPorts(m);
+    for (const ns of [this.inet, this.up]) {
+      for (const p of [...GENERIC_TCP, ...policyPorts.tcp]) listen(ns, 'tcp', p, ns === this.inet ? 'internet' : 'lan');
+      for (const p of [...GENERIC_UDP, ...policyPorts.udp]) listen(ns, 'udp', p, ns === this.inet ? 'internet' : 'lan');
+    }
+  }
+}
+
+/** Ports the policy, services and expectations name: the low end of every range. */
+export function mentionedPorts(m: Model): { tcp: number[]; udp: number[] } {
+  const tcp = new Set<number>();
+  const udp = new Set<number>();
+  const add = (f: FlowSet | undefined): void => {
+    if (!f || f === ALL_FLOWS) return;
+    for (const [lo, hi] of f.tcp) if (!(lo === 0 && hi === 65535)) tcp.add(Math.max(lo, 1));
+    for (const [lo, hi] of f.udp) if (!(lo === 0 && hi === 65535)) udp.add(Math.max(lo, 1));
+  };
+  for (const r of m.policy) add(r.ports);
+  for (const h of m.hosts.values()) for (const f of h.services.values()) add(f);
+  for (const e of m.expectations) add(e.flows);
+  return { tcp: [...tcp].sort((a, b) => a - b), udp: [...udp].sort((a, b) => a - b) };
+}
+
+/**
+ * Splits `space` at `cuts` and gives every class at least one address: the preferred ones that
+ * fall in it, else its first address that is not reserved.
+ */
+export function classes(space: RangeSet, cuts: readonly number[], preferred: readonly number[], reserved: ReadonlySet<number>): AddrClass[] {
+  const sortedCuts = [...new Set(cuts)].sort((a, b) => a - b);
+  const out: AddrClass[] = [];
+  for (const [lo, hi] of space) {
+    const inside = sortedCuts.filter((c) => c > lo && c <= hi);
+    const bounds = [lo, ...inside, hi + 1];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const clo = bounds[i]!;
+      const chi = bounds[i + 1]! - 1;
+      const addrs = [...new Set(preferred.filter((a) => a >= clo && a <= chi))].sort((a, b) => a - b);
+      if (addrs.length === 0) {
+        let a = clo === chi ? clo : clo + 1;
+        while (a <= chi && reserved.has(a)) a++;
+        if (a > chi) {
+          a = clo;
+          while (a <= chi && reserved.has(a)) a++;
+        }
+        if (a > chi) continue;
+        addrs.push(a);
+      }
+      out.push({ lo: clo, hi: chi, addrs });
+    }
+  }
+  return out;
+}
+
+export function classOf(classesList: readonly AddrClass[], addr: number): AddrClass | undefined {
+  return classesList.find((c) => addr >= c.lo && addr <= c.hi);
+}
+
+/** Human-readable lines of a plan, for `lab up --dry-run`. */
+export function planToText(plan: LabPlan): string {
+  const out: string[] = [`# cordon lab plan for ${plan.file} (spec ${plan.hash}), prefix ${plan.prefix}`];
+  for (const stage of STAGES) {
+    const steps = plan.steps.filter((s) => s.stage === stage);
+    if (steps.length === 0) continue;
+    out.push('', `## ${stage} (${steps.length} step${steps.length === 1 ? '' : 's'})`);
+    for (const s of steps) out.push(stepToText(s));
+  }
+  if (plan.notes.length) out.push('', '## notes', ...plan.notes.map((n) => `# ${n}`));
+  return `${out.join('\n')}\n`;
+}
+
+export function stepToText(s: Step): string {
+  switch (s.kind) {
+    case 'netns':
+      return `ip netns add ${s.ns}    # ${s.label}`;
+    case 'sysctl':
+      return `ip netns exec ${s.ns} sysctl -w ${s.key}=${JSON.stringify(s.value)}${s.optional ? '    # optional' : ''}`;
+    case 'ip':
+      return s.ns === undefined ? `ip ${s.cmd}` : `ip -n ${s.ns} ${s.cmd}`;
+    case 'nft':
+      return `ip netns exec ${s.ns} nft -f -    # ${s.name}, ${s.ruleset.split('\n').length} lines`;
+    case 'wireguard':
+      return [
+        `ip netns exec ${s.ns} wireguard-go -f ${s.kernelName}    # ${s.host}'s end of ${s.tunnel}`,
+        `wg set ${s.kernelName} private-key <generated>${s.listenPort !== undefined ? ` listen-port ${s.listenPort}` : ''}${s.fwmark !== undefined ? ` fwmark 0x${s.fwmark.toString(16)}` : ''}${s.peers
+          .map((p) => ` peer ${p.host}:<key> allowed-ips ${p.allowedIps.join(',')}${p.endpoint ? ` endpoint ${p.endpoint}` : ''}${p.keepalive ? ` persistent-keepalive ${p.keepalive}` : ''}`)
+          .join('')}`,
+        `ip -n ${s.ns} link set ${s.kernelName} name ${s.ifname}`,
+      ].join('\n');
+    case 'dnsmasq':
+      return `ip netns exec ${s.ns} dnsmasq --keep-in-foreground --conf-file=<${s.name}>`;
+    case 'listen':
+      return `responder ${s.ns} ${s.proto}/${s.port}    # ${s.label}`;
+    case 'handshake':
+      return `wait for a handshake on ${s.kernelName}    # ${s.host} ↔ ${s.tunnel} (static: ${s.expectUp ? 'transport allowed' : 'transport blocked'})`;
+  }
+}
+
+export type { Network };

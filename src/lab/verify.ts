@@ -1,0 +1,437 @@
+/**
+ * `cordon lab verify`: probe every pair of the matrix live and compare with the static verifier.
+ *
+ * What is compared. The static engine answers "does a new connection's first packet get from A
+ * to B through every enforcement point on the way?" (replies are assumed to come back through
+ * the stateful rules). The lab measures exactly that: the agent sends each probe (a TCP SYN, a UDP
+ * datagram, an ICMP echo request) from the source's namespace, and raw sockets in every namespace
+ * report what their kernel DELIVERED locally, i.e. what got past the destination's own input
+ * firewall. A probe counts as allowed when its packet was delivered. Whether an answer came back
+ * (tcp connected or reset, udp echoed, icmp reply) is recorded too and shown, but it is not the
+ * comparison: a network with `egress: none` lets packets out that can never be answered.
+ *
+ * Which flows. For every source endpoint (hosts, `internet`, `lan` when the spec uses it) and every
+ * address of every destination (a host's nics; for a zone, one lab address per class of the
+ * addresses the rules distinguish), each tcp and udp port the policy, services and expectations
+ * name (both ends of a range), one port nothing names, and icmp.
+ *
+ * Sources that are not one address. The static engine treats the internet, the LAN and a roaming
+ * peer outside its tunnel as "any address of that zone"; when it allows a flow it says for which
+ * source address (a witness). The probe is then sent from a lab address in the same class as the
+ * witness (the rules cannot tell them apart), from the internet or upstream namespace.
+ */
+import type { Ir } from '../ir/types.js';
+import type { Source } from '../ir/paths.js';
+import type { Expectation, Model } from '../model/types.js';
+import { flowContains, formatFlow, type Flow, type FlowSet } from '../util/flows.js';
+import { formatIPv4, inRange, parseIPv4 } from '../util/ip.js';
+import { Engine, type Dest, type Reach } from '../verify/engine.js';
+import { endpoints, destName, targetDests, targetSources, type Endpoint } from '../verify/endpoints.js';
+import { explain, type Explanation } from '../verify/explain.js';
+import { Agent, type ProbeRequest, type ProbeStatus, type Seen } from './agent.js';
+import type { Progress } from './exec.js';
+import { placeholderKeys } from './lab.js';
+import { classOf, planLab, type AddrClass, type LabLayout } from './plan.js';
+
+export interface VerifyOptions {
+  /** How long a probe waits for its packet to be delivered and answered. */
+  readonly timeoutMs: number;
+  /** Probe only these flows (the benchmark uses 5); default: every port the spec names, one it does not, icmp. */
+  readonly flows?: readonly Flow[];
+  readonly say?: (p: Progress) => void;
+}
+
+/** One probe and its two verdicts. */
+export interface ProbeCase {
+  readonly id: number;
+  /** Matrix row and column (endpoint names). */
+  readonly from: string;
+  readonly to: string;
+  readonly dst: number;
+  readonly flow: Flow;
+  readonly srcNs: string;
+  /** The source address the probe was bound to; undefined = the kernel's choice. */
+  readonly srcAddr: number | undefined;
+  readonly dstNs: string;
+  readonly staticAllowed: boolean;
+  delivered: boolean;
+  status: ProbeStatus;
+  ms: number;
+  detail: string | undefined;
+}
+
+export interface Difference {
+  readonly probe: ProbeCase;
+  /** The static engine's account of the flow, hop by hop. */
+  readonly explanation: Explanation;
+  /** What the lab saw, in words. */
+  readonly live: string;
+}
+
+export interface CellSummary {
+  readonly from: string;
+  readonly to: string;
+  readonly probes: number;
+  readonly delivered: number;
+  readonly staticAllowed: number;
+  readonly differences: number;
+  /** Delivered, but no answer came back (informational). */
+  readonly unanswered: number;
+}
+
+export interface StepResult {
+  readonly text: string;
+  readonly comment: string | undefined;
+  readonly verdict: 'allow' | 'deny';
+  readonly ok: boolean;
+  /** Probes behind the step. */
+  readonly probes: number;
+  readonly delivered: number;
+  readonly answered: number;
+  readonly detail: string;
+}
+
+export interface VerifyResult {
+  readonly file: string;
+  readonly prefix: string;
+  readonly endpoints: readonly string[];
+  readonly probes: readonly ProbeCase[];
+  readonly cells: readonly CellSummary[];
+  readonly differences: readonly Difference[];
+  readonly steps: readonly StepResult[];
+  readonly ms: { readonly prepare: number; readonly probe: number; readonly total: number };
+  readonly flows: readonly string[];
+}
+
+/** Ports to probe: both ends of every range the spec names, plus one port nothing names. */
+export function probeFlows(model: Model): Flow[] {
+  const tcp = new Set<number>();
+  const udp = new Set<number>();
+  const add = (f: FlowSet | undefined): void => {
+    if (!f) return;
+    for (const [set, into] of [[f.tcp, tcp], [f.udp, udp]] as const) {
+      for (const [lo, hi] of set) {
+        if (lo <= 1 && hi >= 65535) continue;
+        into.add(Math.max(lo, 1));
+        into.add(hi);
+      }
+    }
+  };
+  for (const r of model.policy) add(r.ports);
+  for (const h of model.hosts.values()) for (const f of h.services.values()) add(f);
+  for (const e of model.expectations) add(e.flows);
+  for (const t of model.tunnels.values()) udp.add(t.listen);
+  if (model.dns) {
+    udp.add(53);
+    tcp.add(53);
+  }
+  const closed = (used: Set<number>): number => {
+    let p = 9;
+    while (used.has(p)) p++;
+    return p;
+  };
+  const out: Flow[] = [];
+  for (const p of [...tcp, closed(tcp)].sort((a, b) => a - b)) out.push({ proto: 'tcp', port: p });
+  for (const p of [...udp, closed(udp)].sort((a, b) => a - b)) out.push({ proto: 'udp', port: p });
+  out.push({ proto: 'icmp' });
+  return out;
+}
+
+const SPORT_LO = 10000;
+const SPORT_HI = 60999;
+const WAVE = 40000;
+
+interface Planned {
+  from: Endpoint;
+  to: string;
+  dst: number;
+  flow: Flow;
+  reach: Reach;
+}
+
+export async function verifyLab(ir: Ir, prefix: string, opts: VerifyOptions): Promise<VerifyResult> {
+  const t0 = performance.now();
+  const plan = planLab(ir, { prefix, keys: placeholderKeys() });
+  const L = plan.layout;
+  const engine = new Engine(ir);
+  const eps = endpoints(ir.model);
+  const flows = opts.flows ?? probeFlows(ir.model);
+  const reachCache = new Map<string, Reach>();
+  const reachOf = (src: Source, dst: number): Reach => {
+    const k = `${src.kind === 'host' ? src.host : `@${src.zone}`}|${dst}`;
+    let r = reachCache.get(k);
+    if (!r) {
+      r = engine.reach(src, { kind: 'addr', addr: dst }, 'configured');
+      reachCache.set(k, r);
+    }
+    return r;
+  };
+  const planned: Planned[] = [];
+  for (const a of eps) {
+    for (const b of eps) {
+      if (a === b || (a.source.kind === 'zone' && b.dest.kind === 'zone')) continue;
+      for (const dst of destAddresses(b.dest, ir.model, L, engine)) {
+        const reach = reachOf(a.source, dst);
+        for (const flow of flows) planned.push({ from: a, to: b.name, dst, flow, reach });
+      }
+    }
+  }
+  // Expectations: the seed's own steps, probed the same way (most are already in the matrix).
+  // Per expectation: for each (source, destination) pair and flow, the probes to the
+  // destination's addresses (a flow reaches a host when it reaches any of its addresses).
+  const stepProbes = new Map<Expectation, { groups: Map<string, string[]>; missing: string[] }>();
+  const key = (from: string, dst: number, f: Flow): string => `${from}|${dst}|${formatFlow(f)}`;
+  const have = new Set(planned.map((p) => key(p.from.name, p.dst, p.flow)));
+  for (const e of ir.model.expectations) {
+    if (!e.assume.includes('configured')) continue;
+    const groups = new Map<string, string[]>();
+    const missing: string[] = [];
+    for (const s of targetSources(ir.model, e.from)) {
+      for (const d of targetDests(ir.model, e.to)) {
+        if (s.kind === 'host' && d.kind === 'host' && s.host === d.host) continue;
+        const from = eps.find((x) => (s.kind === 'host' ? x.source.kind === 'host' && x.source.host === s.host : x.source.kind === 'zone' && x.source.zone === s.zone));
+        if (!from) continue;
+        const addrs = destAddresses(d, ir.model, L, engine);
+        const to = destName(ir.model, d);
+        if (addrs.length === 0) missing.push(`${to} has no address in the lab`);
+        for (const flow of stepFlows(e, flows)) {
+          const g = `${from.name} → ${to} ${formatFlow(flow)}`;
+          const list = groups.get(g) ?? [];
+          for (const dst of addrs) {
+            const k = key(from.name, dst, flow);
+            list.push(k);
+            if (!have.has(k)) {
+              have.add(k);
+              planned.push({ from, to, dst, flow, reach: reachOf(from.source, dst) });
+            }
+          }
+          groups.set(g, list);
+        }
+      }
+    }
+    stepProbes.set(e, { groups, missing });
+  }
+  // Where each probe is sent from.
+  const cases: ProbeCase[] = [];
+  const defaultInternet = pickDefault(L.internetClasses, parseIPv4('198.51.100.1')!);
+  const defaultLan = pickDefault(L.lanClasses, parseIPv4('192.168.77.1')!);
+  for (const p of planned) {
+    const staticAllowed = flowContains(p.reach.allowed, p.flow);
+    const dstNs = L.addrNs.get(p.dst);
+    if (!dstNs) continue;
+    let srcNs: string;
+    let srcAddr: number | undefined;
+    const src = p.from.source;
+    const anonymous = src.kind === 'zone' || isAnonymous(ir.model, src.host, p.dst);
+    if (!anonymous && src.kind === 'host') {
+      srcNs = L.hostNs.get(src.host)!;
+      srcAddr = undefined;
+    } else {
+      const lan = src.kind === 'zone' && src.zone === 'lan';
+      const cls = lan ? L.lanClasses : L.internetClasses;
+      srcNs = lan ? L.upstreamNs : L.internetNs;
+      const witness = staticAllowed ? p.reach.verdicts.find((v) => flowContains(v.allowed, p.flow))?.src : undefined;
+      srcAddr = (witness !== undefined ? classOf(cls, witness)?.addrs[0] : undefined) ?? (lan ? defaultLan : defaultInternet);
+    }
+    cases.push({ id: cases.length + 1, from: p.from.name, to: p.to, dst: p.dst, flow: p.flow, srcNs, srcAddr, dstNs, staticAllowed, delivered: false, status: 'error', ms: 0, detail: undefined });
+  }
+  const t1 = performance.now();
+  opts.say?.({ stage: 'probe', event: 'start', steps: cases.length, ms: 0, message: undefined });
+  await runProbes(cases, [...L.hostNs.values(), L.internetNs, L.upstreamNs], opts, prefix);
+  const t2 = performance.now();
+  opts.say?.({ stage: 'probe', event: 'done', steps: cases.length, ms: t2 - t1, message: undefined });
+
+  // Compare.
+  const byKey = new Map(cases.map((c) => [key(c.from, c.dst, c.flow), c]));
+  const differences: Difference[] = [];
+  for (const c of cases) {
+    if (c.delivered === c.staticAllowed) continue;
+    const p = planned[c.id - 1]!;
+    differences.push({ probe: c, explanation: explain(ir, p.reach, c.flow), live: liveWords(c) });
+  }
+  const cells: CellSummary[] = [];
+  const cellMap = new Map<string, CellSummary & { probes: number }>();
+  for (const c of cases) {
+    const k = `${c.from}\0${c.to}`;
+    const cur = cellMap.get(k) ?? { from: c.from, to: c.to, probes: 0, delivered: 0, staticAllowed: 0, differences: 0, unanswered: 0 };
+    cellMap.set(k, {
+      ...cur,
+      probes: cur.probes + 1,
+      delivered: cur.delivered + (c.delivered ? 1 : 0),
+      staticAllowed: cur.staticAllowed + (c.staticAllowed ? 1 : 0),
+      differences: cur.differences + (c.delivered !== c.staticAllowed ? 1 : 0),
+      unanswered: cur.unanswered + (c.delivered && !answered(c.status) ? 1 : 0),
+    });
+  }
+  cells.push(...cellMap.values());
+  const steps: StepResult[] = [];
+  for (const e of ir.model.expectations) {
+    const sp = stepProbes.get(e);
+    if (!sp) continue;
+    const groups = [...sp.groups].map(([name, keys]) => ({ name, probes: keys.map((k) => byKey.get(k)).filter((x): x is ProbeCase => x !== undefined) }));
+    const all = groups.flatMap((g) => g.probes);
+    const reached = groups.filter((g) => g.probes.some((p) => p.delivered));
+    let ok: boolean;
+    let detail: string;
+    if (all.length === 0) {
+      ok = false;
+      detail = sp.missing.join('; ') || 'nothing to probe';
+    } else if (e.verdict === 'deny') {
+      ok = reached.length === 0;
+      detail = ok ? `${all.length} probe${all.length === 1 ? '' : 's'}, none delivered` : `delivered: ${reached.slice(0, 3).map((g) => g.name).join('; ')}`;
+    } else if (e.flows) {
+      const lost = groups.filter((g) => !g.probes.some((p) => p.delivered));
+      ok = lost.length === 0;
+      detail = ok ? `delivered${reached.every((g) => g.probes.some((p) => p.delivered && answered(p.status))) ? ' and answered' : ''}: ${groups.slice(0, 3).map((g) => g.name).join('; ')}${groups.length > 3 ? ` and ${groups.length - 3} more` : ''}` : `not delivered: ${lost.slice(0, 3).map((g) => g.name).join('; ')}`;
+    } else {
+      // "any flow at all": every source reaches every destination with something.
+      const pairs = new Map<string, boolean>();
+      for (const g of groups) {
+        const pair = g.name.replace(/ [^ ]+$/, '');
+        pairs.set(pair, (pairs.get(pair) ?? false) || g.probes.some((p) => p.delivered));
+      }
+      const none = [...pairs].filter(([, v]) => !v).map(([k]) => k);
+      ok = none.length === 0;
+      detail = ok ? `${all.filter((p) => p.delivered).length} of ${all.length} probes delivered` : `nothing delivered: ${none.slice(0, 3).join('; ')}`;
+    }
+    const delivered = all.filter((p) => p.delivered);
+    steps.push({ text: e.origin.text, comment: e.comment, verdict: e.verdict, ok, probes: all.length, delivered: delivered.length, answered: delivered.filter((p) => answered(p.status)).length, detail });
+  }
+  return {
+    file: ir.model.file,
+    prefix,
+    endpoints: eps.map((e) => e.name),
+    probes: cases,
+    cells,
+    differences,
+    steps,
+    ms: { prepare: t1 - t0, probe: t2 - t1, total: performance.now() - t0 },
+    flows: flows.map(formatFlow),
+  };
+}
+
+function answered(s: ProbeStatus): boolean {
+  return s === 'ok' || s === 'refused';
+}
+
+function pickDefault(cls: readonly AddrClass[], typical: number): number | undefined {
+  return (classOf(cls, typical) ?? cls[0])?.addrs[0];
+}
+
+/** A roaming peer sends outside its tunnel (from somewhere on the internet) to this address. */
+function isAnonymous(model: Model, host: string, dst: number): boolean {
+  const h = model.hosts.get(host)!;
+  if (!h.roaming) return false;
+  const t = h.nics.map((n) => model.tunnels.get(n.segment)).find((x) => x !== undefined);
+  if (!t) return true;
+  if (inRange(dst, t.range)) return false;
+  for (const n of model.networks.values()) if (inRange(dst, n.range)) return false;
+  return true;
+}
+
+/** The lab addresses standing for a destination. */
+function destAddresses(d: Dest, model: Model, L: LabLayout, engine: Engine): number[] {
+  switch (d.kind) {
+    case 'host':
+      return (model.hosts.get(d.host)?.nics ?? []).map((n) => n.address).filter((a) => L.addrNs.has(a));
+    case 'addr':
+      return L.addrNs.has(d.addr) ? [d.addr] : [];
+    case 'zone': {
+      const cls = d.zone === 'internet' ? L.internetClasses : L.lanClasses;
+      const out = new Set<number>();
+      for (const rep of engine.zoneDestinations(d.zone)) {
+        const c = classOf(cls, rep);
+        if (c) out.add(c.addrs[0]!);
+      }
+      return [...out].sort((a, b) => a - b);
+    }
+  }
+}
+
+/** The sampled flows that stand for an expectation's flows. */
+function stepFlows(e: Expectation, flows: readonly Flow[]): Flow[] {
+  if (!e.flows) return [...flows];
+  const f = e.flows;
+  const out = flows.filter((x) => flowContains(f, x));
+  return out;
+}
+
+function liveWords(c: ProbeCase): string {
+  const from = c.srcAddr !== undefined ? ` (sent from ${formatIPv4(c.srcAddr)} in ${c.srcNs})` : ` (sent from ${c.srcNs})`;
+  if (c.delivered) return `delivered to ${c.dstNs}${from}; answer: ${c.status}`;
+  return `not delivered within the timeout${from}; the sender saw: ${c.status}${c.detail ? ` (${c.detail})` : ''}`;
+}
+
+function probeWords(c: ProbeCase): string {
+  return `${c.from} → ${formatIPv4(c.dst)} ${formatFlow(c.flow)}`;
+}
+
+/** Sends the probes in waves with unique source ports / echo ids and marks what was delivered. */
+async function runProbes(cases: ProbeCase[], watch: readonly string[], opts: VerifyOptions, prefix: string): Promise<void> {
+  const agent = Agent.start(prefix, { daemon: false });
+  try {
+    const errs = await agent.batch([...new Set(watch)].map((ns) => ['watch', ns]));
+    const bad = errs.find((e) => e !== undefined);
+    if (bad) throw new Error(`the lab agent cannot watch the lab: ${bad}`);
+    for (let w = 0; w < cases.length; w += WAVE) {
+      const wave = cases.slice(w, w + WAVE);
+      const base = SPORT_LO + Math.floor(Math.random() * (SPORT_HI - SPORT_LO - WAVE));
+      const icmpBase = 1 + Math.floor(Math.random() * (65535 - WAVE));
+      const reqs: ProbeRequest[] = [];
+      const expect = new Map<string, ProbeCase>();
+      let port = base;
+      let icmpId = icmpBase;
+      for (const c of wave) {
+        const icmp = c.flow.proto === 'icmp';
+        const sport = icmp ? icmpId++ : port++;
+        const dport = icmp ? 1 : c.flow.port!;
+        const proto = c.flow.proto as 'tcp' | 'udp' | 'icmp';
+        reqs.push({ id: c.id, ns: c.srcNs, proto, src: c.srcAddr !== undefined ? formatIPv4(c.srcAddr) : undefined, dst: formatIPv4(c.dst), port: dport, sport });
+        expect.set(`${c.dstNs}|${proto}|${sport}|${dport}`, c);
+      }
+      const byId = new Map(wave.map((c) => [c.id, c]));
+      const out = await agent.run(reqs, opts.timeoutMs, (n) => opts.say?.({ stage: 'probe', event: 'note', steps: cases.length, ms: 0, message: `probing: ${w + n}/${cases.length}` }));
+      for (const r of out.results) {
+        const c = byId.get(r.id);
+        if (!c) continue;
+        c.status = r.status;
+        c.ms = r.ms;
+        c.detail = r.detail;
+      }
+      for (const s of out.seen) markSeen(expect, s);
+    }
+  } finally {
+    await agent.stop();
+  }
+}
+
+function markSeen(expect: Map<string, ProbeCase>, s: Seen): void {
+  const c = expect.get(`${s.ns}|${s.proto}|${s.sport}|${s.dport}`);
+  if (c) c.delivered = true;
+}
+
+export function verifyToJson(r: VerifyResult): unknown {
+  return {
+    file: r.file,
+    prefix: r.prefix,
+    ok: r.differences.length === 0 && r.steps.every((s) => s.ok),
+    probes: r.probes.length,
+    delivered: r.probes.filter((p) => p.delivered).length,
+    differences: r.differences.map((d) => ({
+      from: d.probe.from,
+      to: d.probe.to,
+      dst: formatIPv4(d.probe.dst),
+      flow: formatFlow(d.probe.flow),
+      static: d.probe.staticAllowed ? 'allow' : 'deny',
+      live: d.probe.delivered ? 'delivered' : 'not delivered',
+      liveDetail: d.live,
+      explanation: d.explanation,
+    })),
+    cells: r.cells,
+    steps: r.steps,
+    flows: r.flows,
+    ms: { prepare: Math.round(r.ms.prepare), probe: Math.round(r.ms.probe), total: Math.round(r.ms.total) },
+  };
+}
+
+export { verifyToText } from './text.js';
