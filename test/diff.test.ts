@@ -176,6 +176,6 @@ describe('cordon diff (CLI)', () => {
     assert.equal(r.status, 2);
     assert.match(r.stderr, /missing-a\.yaml: error CORDON001/);
     assert.match(r.stderr, /missing-b\.yaml: error CORDON001/);
-    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.doesNotMatch(r.stderr, /internal error|^\s+at .+:\d+:\d+\)?$/m);
   });
 });
