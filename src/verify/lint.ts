@@ -8,6 +8,8 @@
  * anti-spoofing, tunnel transport, egress modes) is never reported on, but it does take traffic
  * away from the rules after it.
  */
+import { Engine } from './engine.js';
+import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
 import { diag, sortDiagnostics } from '../diag/diagnostic.js';
 import type { Action, Chain, Ir, IrRule, RuleRole } from '../ir/types.js';
@@ -348,7 +350,37 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
 
   ds.push(...portToAny(ir, names));
   ds.push(...unused(model, opts));
+  ds.push(...tunnelFindings(ir));
   return sortDiagnostics(ds);
+}
+
+/**
+ * A tunnel whose own UDP transport is blocked never comes up (seed 004's kill switch allows only
+ * lo and wg0, forgetting the packets that carry wg0). Checked as configured: that is what runs.
+ */
+export function tunnelFindings(ir: Ir, engine = new Engine(ir)): Diagnostic[] {
+  const ds: Diagnostic[] = [];
+  for (const t of [...ir.model.tunnels.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    const members = [...ir.model.hosts.values()].filter((h) => h.name !== t.server && h.nics.some((n) => n.segment === t.name)).sort((a, b) => a.name.localeCompare(b.name));
+    for (const m of members) {
+      const check = engine.checkTransport({ tunnel: t.name, peer: m.name }, 'configured');
+      if (check.ok || !check.reach) continue;
+      const flow = { proto: 'udp' as const, port: t.listen };
+      const why = explain(ir, check.reach, flow);
+      const last = why.path?.hops.find((h) => h.verdict === 'drop');
+      const where = last ? ` at ${last.point} by ${describeDecision(last.decision)}` : why.path ? `: ${why.path.end}` : ': no route to the endpoint';
+      ds.push(
+        diag(
+          'CORDON036',
+          'warning',
+          `tunnel '${t.name}' cannot come up for ${m.name}: its UDP transport to ${formatIPv4(t.endpoint)}:${t.listen} is dropped${where}`,
+          { file: t.origin.file, line: t.origin.line, col: t.origin.col, path: t.origin.path },
+          `allow udp/${t.listen} to ${formatIPv4(t.endpoint)} out of ${m.name}'s underlay interface, or nothing goes through '${t.name}'`,
+        ),
+      );
+    }
+  }
+  return ds;
 }
 
 function atOrigin(o: Origin): { file: string; line: number; col: number; path: string } {
