@@ -235,9 +235,12 @@ export async function verifyLab(ir: Ir, prefix: string, opts: VerifyOptions): Pr
     }
     cases.push({ id: cases.length + 1, from: p.from.name, to: p.to, dst: p.dst, flow: p.flow, srcNs, srcAddr, dstNs, staticAllowed, delivered: false, status: 'error', ms: 0, detail: undefined });
   }
+  // Probes the static engine lets through a rate-limited rule are sent no faster than the limit
+  // allows (the engine ignores rates; the kernel does not).
+  const lanes = rateLanes(ir, cases, planned);
   const t1 = performance.now();
   opts.say?.({ stage: 'probe', event: 'start', steps: cases.length, ms: 0, message: undefined });
-  await runProbes(cases, [...L.hostNs.values(), L.internetNs, L.upstreamNs], opts, prefix);
+  await runProbes(cases, lanes, [...L.hostNs.values(), L.internetNs, L.upstreamNs], opts, prefix);
   const t2 = performance.now();
   opts.say?.({ stage: 'probe', event: 'done', steps: cases.length, ms: t2 - t1, message: undefined });
 
@@ -245,7 +248,7 @@ export async function verifyLab(ir: Ir, prefix: string, opts: VerifyOptions): Pr
   const byKey = new Map(cases.map((c) => [key(c.from, c.dst, c.flow), c]));
   const differences: Difference[] = [];
   for (const c of cases) {
-    if (c.delivered === c.staticAllowed) continue;
+    if (c.delivered === c.staticAllowed || c.detail?.startsWith('not probed')) continue;
     const p = planned[c.id - 1]!;
     differences.push({ probe: c, explanation: explain(ir, p.reach, c.flow), live: liveWords(c) });
   }
@@ -274,8 +277,9 @@ export async function verifyLab(ir: Ir, prefix: string, opts: VerifyOptions): Pr
     let ok: boolean;
     let detail: string;
     if (all.length === 0) {
-      ok = false;
-      detail = sp.missing.join('; ') || 'nothing to probe';
+      // A destination without an address cannot be reached: a deny holds, an allow cannot.
+      ok = e.verdict === 'deny' && sp.missing.length > 0;
+      detail = sp.missing.length ? `${sp.missing.join('; ')}${ok ? ': nothing can reach it' : ''}` : 'nothing to probe';
     } else if (e.verdict === 'deny') {
       ok = reached.length === 0;
       detail = ok ? `${all.length} probe${all.length === 1 ? '' : 's'}, none delivered` : `delivered: ${reached.slice(0, 3).map((g) => g.name).join('; ')}`;
@@ -366,15 +370,68 @@ function probeWords(c: ProbeCase): string {
   return `${c.from} → ${formatIPv4(c.dst)} ${formatFlow(c.flow)}`;
 }
 
-/** Sends the probes in waves with unique source ports / echo ids and marks what was delivered. */
-async function runProbes(cases: ProbeCase[], watch: readonly string[], opts: VerifyOptions, prefix: string): Promise<void> {
+/** A rate-limited rule and the probes that must pass it. */
+interface RateLane {
+  readonly rule: string;
+  /** Packets the limiter lets through at once (nft's default burst). */
+  readonly burst: number;
+  /** Seconds to refill the burst. */
+  readonly refill: number;
+  readonly cases: ProbeCase[];
+}
+
+const NFT_DEFAULT_BURST = 5;
+
+function rateLanes(ir: Ir, cases: readonly ProbeCase[], planned: readonly Planned[]): RateLane[] {
+  const rules = new Map<string, string>();
+  for (const c of ir.chains.values()) for (const r of c.rules) if (r.rate) rules.set(r.id, r.rate);
+  if (rules.size === 0) return [];
+  const lanes = new Map<string, RateLane>();
+  for (const c of cases) {
+    if (!c.staticAllowed) continue;
+    const e = explain(ir, planned[c.id - 1]!.reach, c.flow);
+    for (const h of e.path?.hops ?? []) {
+      if (h.decision.kind !== 'rule') continue;
+      const rate = rules.get(h.decision.ruleId);
+      if (!rate) continue;
+      const m = /^(\d+)\/(second|minute|hour)$/.exec(rate);
+      const perSecond = m ? Number(m[1]) / (m[2] === 'second' ? 1 : m[2] === 'minute' ? 60 : 3600) : 1;
+      const lane = lanes.get(h.decision.ruleId) ?? { rule: `${h.decision.ruleId} (${rate}, "${h.decision.origin.text}")`, burst: NFT_DEFAULT_BURST, refill: NFT_DEFAULT_BURST / perSecond, cases: [] };
+      lane.cases.push(c);
+      lanes.set(h.decision.ruleId, lane);
+      break;
+    }
+  }
+  return [...lanes.values()];
+}
+
+/** Rate-limited probes go out in small waves the limiters can take, with pauses in between. */
+const MAX_RATE_WAIT_S = 20;
+
+async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], watch: readonly string[], opts: VerifyOptions, prefix: string): Promise<void> {
+  const limited = new Set(lanes.flatMap((l) => l.cases));
+  const normal = cases.filter((c) => !limited.has(c));
+  const waves: { cases: ProbeCase[]; pause: number }[] = [];
+  for (let w = 0; w < normal.length; w += WAVE) waves.push({ cases: normal.slice(w, w + WAVE), pause: 0 });
+  const queues = lanes.map((l) => ({ lane: l, rest: [...l.cases] }));
+  let waited = 0;
+  while (queues.some((q) => q.rest.length > 0)) {
+    const pause = Math.max(...queues.filter((q) => q.rest.length > 0).map((q) => q.lane.refill));
+    if (waves.length > 0 && waited + pause > MAX_RATE_WAIT_S) {
+      for (const q of queues) for (const c of q.rest.splice(0)) c.detail = `not probed: ${q.lane.rule} would take too long to refill`;
+      break;
+    }
+    waves.push({ cases: queues.flatMap((q) => q.rest.splice(0, q.lane.burst - 1)), pause: waves.length > 0 ? pause : 0 });
+    waited += pause;
+  }
   const agent = Agent.start(prefix, { daemon: false });
   try {
     const errs = await agent.batch([...new Set(watch)].map((ns) => ['watch', ns]));
     const bad = errs.find((e) => e !== undefined);
     if (bad) throw new Error(`the lab agent cannot watch the lab: ${bad}`);
-    for (let w = 0; w < cases.length; w += WAVE) {
-      const wave = cases.slice(w, w + WAVE);
+    let w = 0;
+    for (const { cases: wave, pause } of waves) {
+      if (pause > 0) await new Promise((r) => setTimeout(r, pause * 1000));
       const base = SPORT_LO + Math.floor(Math.random() * (SPORT_HI - SPORT_LO - WAVE));
       const icmpBase = 1 + Math.floor(Math.random() * (65535 - WAVE));
       const reqs: ProbeRequest[] = [];
@@ -390,7 +447,9 @@ async function runProbes(cases: ProbeCase[], watch: readonly string[], opts: Ver
         expect.set(`${c.dstNs}|${proto}|${sport}|${dport}`, c);
       }
       const byId = new Map(wave.map((c) => [c.id, c]));
-      const out = await agent.run(reqs, opts.timeoutMs, (n) => opts.say?.({ stage: 'probe', event: 'note', steps: cases.length, ms: 0, message: `probing: ${w + n}/${cases.length}` }));
+      const done = w;
+      const out = await agent.run(reqs, opts.timeoutMs, (n) => opts.say?.({ stage: 'probe', event: 'note', steps: cases.length, ms: 0, message: `probing: ${done + n}/${cases.length}` }));
+      w += wave.length;
       for (const r of out.results) {
         const c = byId.get(r.id);
         if (!c) continue;
