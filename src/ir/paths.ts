@@ -292,7 +292,7 @@ export class Topology {
         if (!target || target.nic.segment !== net.name) {
           return this.finish(s, { kind: 'dropped', reason: `no host has address ${formatIPv4(next)} on ${net.name}` }, out, choice);
         }
-        this.crossSegment(s, host, route.nic, net, target.host, target.nic);
+        this.crossSegment(s, host, route.nic, net, target.host, target.nic, hook === 'forward' ? iif : undefined);
         s.nodes.push(net.name, target.host.name);
         return this.arrive(s, target.host, target.nic.ifname, this.portSeenBy(host, route.nic, net, target.host), dst, out, choice);
       }
@@ -305,14 +305,19 @@ export class Topology {
     return net.owner === receiver.name ? nic.port : undefined;
   }
 
-  /** Hops between two hosts on one L2 segment: per-guest firewalls and the bridge owner's forward path. */
-  private crossSegment(s: State, from: Host, fromNic: Nic, net: Network, to: Host, toNic: Nic): void {
-    if (from.guestFirewall && fromNic.port) s.hops.push({ point: pointId(from.name, 'guest-out'), host: from.name, hook: 'guest-out', iif: undefined, oif: undefined, inPort: fromNic.port, natSrc: s.natSrc });
+  /**
+   * Hops between two hosts on one L2 segment: per-guest firewalls and the bridge owner's forward path.
+   * The per-guest chains run in the owner's kernel, which sees a guest's packets come in on the
+   * bridge (br_netfilter), and a packet the owner forwards to a guest come in where it entered the
+   * owner (`fromIif`; undefined for the owner's own packets).
+   */
+  private crossSegment(s: State, from: Host, fromNic: Nic, net: Network, to: Host, toNic: Nic, fromIif: string | undefined): void {
+    if (from.guestFirewall && fromNic.port) s.hops.push({ point: pointId(from.name, 'guest-out'), host: from.name, hook: 'guest-out', iif: net.bridge, oif: undefined, inPort: fromNic.port, natSrc: s.natSrc });
     if (net.owner && net.owner !== from.name && net.owner !== to.name) {
       const owner = this.model.hosts.get(net.owner)!;
       s.hops.push({ point: pointId(owner.name, 'forward'), host: owner.name, hook: 'forward', iif: net.bridge, oif: net.bridge, inPort: fromNic.port, natSrc: s.natSrc });
     }
-    if (to.guestFirewall && toNic.port) s.hops.push({ point: pointId(to.name, 'guest-in'), host: to.name, hook: 'guest-in', iif: undefined, oif: undefined, inPort: fromNic.port, natSrc: s.natSrc });
+    if (to.guestFirewall && toNic.port) s.hops.push({ point: pointId(to.name, 'guest-in'), host: to.name, hook: 'guest-in', iif: from.name === net.owner ? fromIif : net.bridge, oif: undefined, inPort: fromNic.port, natSrc: s.natSrc });
   }
 
   /**
