@@ -8,7 +8,7 @@ import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnos
 import type { PathSeg, SourceMap } from '../spec/parse.js';
 import type { DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
 import { ALL_FLOWS, flowUnion, isPortSpecError, NO_FLOWS, parsePortSpec, type FlowSet } from '../util/flows.js';
-import { cidrRange, formatCidr, formatIPv4, inRange, networkOf, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';
+import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import { unknownNameHint } from '../util/suggest.js';
 import { internetSpace, lanSpace, targetsAddrs } from './addresses.js';
@@ -543,8 +543,10 @@ class Resolver {
     if (/^\d/.test(r)) {
       const c = parseCidr(r, false);
       if (c) {
-        if (networkOf(c.addr, c.len) !== c.addr) {
-          this.err('CORDON010', `'${r}' has host bits set`, path, `did you mean '${formatCidr({ addr: networkOf(c.addr, c.len), len: c.len })}'?`);
+        // parseCidr(…, false) has already cleared the host bits; only the strict parse can tell
+        // that '10.0.0.5/24' (one host? the whole /24?) was written with them.
+        if (!parseCidr(r, true)) {
+          this.err('CORDON010', `'${r}' has host bits set`, path, `write '${formatCidr(c)}' for the whole network, or '${r.split('/')[0]}' for the one address`);
           return [];
         }
         return [{ kind: 'cidr', range: cidrRange(c), name: r }];
