@@ -231,8 +231,6 @@ interface HopKey {
   readonly inPort: string | undefined;
 }
 
-const WIDE = 48;
-
 /** Rules of one chain, indexed so the candidates for one hop and source come out cheaply. */
 class ChainIndex {
   /** Rules that can match a new connection (established-only rules never do), in chain order. */
@@ -242,16 +240,20 @@ class ChainIndex {
   private readonly byPort = new Map<string, number[]>();
   /** Not bound to a port, any source. */
   private readonly noSrc: number[] = [];
-  /** Not bound to a port, source prefixes spanning many intervals: checked one by one. */
-  private readonly wide: number[] = [];
-  /** Not bound to a port, narrow source prefixes: listed under each interval they cover. */
+  /**
+   * Not bound to a port, with source prefixes: a segment tree over the elementary intervals the
+   * prefixes cut the address space into; each rule sits on O(log n) nodes per prefix, and a
+   * source address collects the nodes on its leaf-to-root walk.
+   */
   private readonly bounds: Float64Array;
-  private readonly csrOff: Int32Array;
-  private readonly csrIdx: Int32Array;
+  private readonly leaves: number;
+  private readonly treeOff: Int32Array;
+  private readonly treeIdx: Int32Array;
   /** Cached destination ranges (universe indexes, [a, b) pairs) per rule. */
   private readonly dstIdx: (Int32Array | undefined)[];
   /** Candidate lists by hop and source, shared by everything that asks. */
   private readonly candCache = new Map<string, Candidates>();
+  private readonly cutCache = new Map<string, readonly number[]>();
 
   constructor(
     readonly chain: Chain,
@@ -262,7 +264,7 @@ class ChainIndex {
     this.maskOff = new Int32Array(n);
     this.accept = new Uint8Array(n);
     this.dstIdx = new Array<Int32Array | undefined>(n);
-    const narrow: number[] = [];
+    const withSrc: number[] = [];
     const cuts: number[] = [];
     for (let i = 0; i < n; i++) {
       const r = this.rules[i]!;
@@ -277,40 +279,34 @@ class ChainIndex {
         }
       } else if (!m.src) this.noSrc.push(i);
       else {
-        narrow.push(i);
+        withSrc.push(i);
         for (const [lo, hi] of m.src) cuts.push(lo, hi + 1);
       }
     }
     const b = Float64Array.from(new Set(cuts)).sort();
     this.bounds = b;
-    // Two passes: count, then fill (CSR).
-    const counts = new Int32Array(b.length + 1);
-    const cover: [number, number][][] = [];
-    const keep: number[] = [];
-    for (const i of narrow) {
-      const spans: [number, number][] = [];
-      let total = 0;
+    // Leaf k is the interval [b[k], b[k+1]); the tree is the usual bottom-up array layout.
+    const leaves = Math.max(1, b.length - 1);
+    this.leaves = leaves;
+    const counts = new Int32Array(2 * leaves + 1);
+    const each = (i: number, f: (node: number) => void): void => {
       for (const [lo, hi] of this.rules[i]!.match.src!) {
-        const i0 = lowerBound(b, lo);
-        const i1 = lowerBound(b, hi + 1);
-        spans.push([i0, i1]);
-        total += i1 - i0;
+        let l = lowerBound(b, lo) + leaves;
+        let r = lowerBound(b, hi + 1) + leaves;
+        while (l < r) {
+          if (l & 1) f(l++);
+          if (r & 1) f(--r);
+          l >>= 1;
+          r >>= 1;
+        }
       }
-      if (total > WIDE) {
-        this.wide.push(i);
-        continue;
-      }
-      keep.push(i);
-      cover.push(spans);
-      for (const [i0, i1] of spans) for (let k = i0; k < i1; k++) counts[k + 1]!++;
-    }
+    };
+    for (const i of withSrc) each(i, (node) => counts[node + 1]!++);
     for (let k = 1; k < counts.length; k++) counts[k]! += counts[k - 1]!;
-    this.csrOff = counts;
+    this.treeOff = counts;
     const fill = counts.slice();
-    this.csrIdx = new Int32Array(counts[counts.length - 1]!);
-    keep.forEach((i, x) => {
-      for (const [i0, i1] of cover[x]!) for (let k = i0; k < i1; k++) this.csrIdx[fill[k]!++] = i;
-    });
+    this.treeIdx = new Int32Array(counts[counts.length - 1]!);
+    for (const i of withSrc) each(i, (node) => (this.treeIdx[fill[node]!++] = i));
   }
 
   /**
@@ -336,16 +332,20 @@ class ChainIndex {
       }
     }
     for (const i of this.noSrc) if (ok(i)) out.push(i);
-    for (const i of this.wide) if (R.contains(this.rules[i]!.match.src!, src) && ok(i)) out.push(i);
     const k = upperBound(this.bounds, src) - 1;
     if (k >= 0 && k < this.bounds.length - 1) {
-      for (let x = this.csrOff[k]!; x < this.csrOff[k + 1]!; x++) {
-        const i = this.csrIdx[x]!;
-        if (ok(i)) out.push(i);
+      for (let node = k + this.leaves; node >= 1; node >>= 1) {
+        for (let x = this.treeOff[node]!; x < this.treeOff[node + 1]!; x++) {
+          const i = this.treeIdx[x]!;
+          if (ok(i)) out.push(i);
+        }
       }
     }
-    out.sort((a, b) => a - b);
-    c = { rules: Int32Array.from(out), oifSensitive, byOif: new Map() };
+    const rules = Int32Array.from(out).sort();
+    // A rule with several prefixes may sit on several nodes of the walk: keep it once.
+    let n = 0;
+    for (let x = 0; x < rules.length; x++) if (x === 0 || rules[x] !== rules[x - 1]) rules[n++] = rules[x]!;
+    c = { rules: n === rules.length ? rules : rules.slice(0, n), oifSensitive, byOif: new Map() };
     if (this.candCache.size > 50_000) this.candCache.clear();
     this.candCache.set(key, c);
     return c;
@@ -367,7 +367,10 @@ class ChainIndex {
   }
 
   /** Source-address cuts of every rule that matches the hop whatever the source (for forged sources). */
-  sourceCuts(hop: HopKey): number[] {
+  sourceCuts(hop: HopKey): readonly number[] {
+    const key = `${hop.iif ?? ''}|${hop.oif ?? ''}|${hop.inPort ?? ''}`;
+    const known = this.cutCache.get(key);
+    if (known) return known;
     const cuts: number[] = [];
     const ok = (i: number): boolean => {
       const m = this.rules[i]!.match;
@@ -380,7 +383,9 @@ class ChainIndex {
       const s = this.rules[i]!.match.src;
       if (s && ok(i)) for (const [lo, hi] of s) cuts.push(lo, hi + 1);
     }
-    return cuts;
+    const sorted = [...new Set(cuts)].sort((a, b) => a - b);
+    this.cutCache.set(key, sorted);
+    return sorted;
   }
 
   /** Destination ranges of rule i as universe index pairs. */
@@ -672,6 +677,8 @@ class FastEngine {
   private readonly sharedSweeps = new Map<string, Sweep>();
   private localSweeps = new Map<string, Sweep>();
   private readonly leafHosts = new Set<string>();
+  private readonly pinned: { hosts: Set<string>; addrs: Set<number> };
+  private readonly features: ReturnType<FastEngine['featureIndex']>;
 
   constructor(
     readonly ir: Ir,
@@ -688,6 +695,13 @@ class FastEngine {
     this.masks = new Uint32Array(64 * this.W);
     this.scratch = new Uint32Array(this.W);
     this.hostByEp = this.eps.map((e) => (e.source.kind === 'host' ? this.model.hosts.get(e.source.host) : undefined));
+    for (const c of ir.chains.values()) {
+      let m = this.chainsByHost.get(c.host);
+      if (!m) this.chainsByHost.set(c.host, (m = {}));
+      m[c.hook] = c;
+    }
+    this.pinned = this.pinnedSets();
+    this.features = this.featureIndex();
     for (const h of this.model.hosts.values()) if (this.isLeaf(h)) this.leafHosts.add(h.name);
     this.universe = this.buildUniverse();
     this.scOf = this.buildSourceClasses();
@@ -733,17 +747,34 @@ class FastEngine {
     if (h.forward || h.roaming || h.uplink !== undefined) return false;
     if (h.defaultRoute.kind !== 'gateway' && h.defaultRoute.kind !== 'none') return false;
     if (!h.nics.every((n) => this.model.networks.has(n.segment))) return false;
-    const own = new Set(h.nics.map((n) => n.address));
+    if (this.pinned.hosts.has(h.name)) return false;
+    return !h.nics.some((n) => this.pinned.addrs.has(n.address));
+  }
+
+  /** Hosts and addresses routing points at: bridge owners, tunnel servers, gateways, next hops, endpoints. */
+  private pinnedSets(): { hosts: Set<string>; addrs: Set<number> } {
+    const hosts = new Set<string>();
+    const addrs = new Set<number>();
     for (const n of this.model.networks.values()) {
-      if (n.owner === h.name) return false;
-      if (n.gateway !== undefined && own.has(n.gateway)) return false;
+      if (n.owner !== undefined) hosts.add(n.owner);
+      if (n.gateway !== undefined) addrs.add(n.gateway);
     }
-    for (const t of this.model.tunnels.values()) if (t.server === h.name || own.has(t.endpoint)) return false;
+    for (const t of this.model.tunnels.values()) {
+      hosts.add(t.server);
+      addrs.add(t.endpoint);
+    }
     for (const o of this.model.hosts.values()) {
-      for (const r of o.routes) if (r.via.kind === 'gateway' && own.has(r.via.address)) return false;
-      if (o.defaultRoute.kind === 'gateway' && own.has(o.defaultRoute.via)) return false;
+      for (const r of o.routes) if (r.via.kind === 'gateway') addrs.add(r.via.address);
+      if (o.defaultRoute.kind === 'gateway') addrs.add(o.defaultRoute.via);
     }
-    return true;
+    return { hosts, addrs };
+  }
+
+  private readonly chainsByHost = new Map<string, Partial<Record<Hook, Chain>>>();
+
+  /** The chain at a host's hook (undefined: no firewall there). */
+  chainAt(host: string, hook: Hook): Chain | undefined {
+    return this.chainsByHost.get(host)?.[hook];
   }
 
   private leafShape(h: Host): string {
@@ -760,11 +791,24 @@ class FastEngine {
   /** What routing sees of an address that is not a leaf's: segments, routes, zones. */
   private routingFeatures(a: number): string {
     const segs: string[] = [];
-    for (const n of this.model.networks.values()) if (a >= n.range.lo && a <= n.range.hi) segs.push(n.name);
-    for (const t of this.model.tunnels.values()) if (a >= t.range.lo && a <= t.range.hi) segs.push(t.name);
+    const f = this.features;
+    for (let k = upperBound(f.segLo, a) - 1; k >= 0; k--) {
+      // Segments are sorted by start; scan back while one could still contain a (they rarely overlap).
+      if (a <= f.segHi[k]!) segs.push(f.segName[k]!);
+      if (f.disjoint) break;
+    }
     const routes: string[] = [];
-    for (const h of this.model.hosts.values()) h.routes.forEach((r, i) => a >= r.range.lo && a <= r.range.hi && routes.push(`${h.name}#${i}`));
-    return `${segs.join(',')}|${routes.join(',')}|${R.contains(this.model.internet, a) ? 'i' : ''}${R.contains(this.model.lan, a) ? 'l' : ''}`;
+    for (const r of f.routes) if (a >= r.lo && a <= r.hi) routes.push(r.name);
+    return `${segs.sort().join(',')}|${routes.join(',')}|${R.contains(this.model.internet, a) ? 'i' : ''}${R.contains(this.model.lan, a) ? 'l' : ''}`;
+  }
+
+  private featureIndex(): { segLo: Float64Array; segHi: Float64Array; segName: string[]; disjoint: boolean; routes: { lo: number; hi: number; name: string }[] } {
+    const segs = [...this.model.networks.values(), ...this.model.tunnels.values()].map((n) => ({ lo: n.range.lo, hi: n.range.hi, name: n.name })).sort((x, y) => x.lo - y.lo);
+    let disjoint = true;
+    for (let k = 1; k < segs.length; k++) if (segs[k]!.lo <= segs[k - 1]!.hi) disjoint = false;
+    const routes: { lo: number; hi: number; name: string }[] = [];
+    for (const h of this.model.hosts.values()) h.routes.forEach((r, i) => routes.push({ lo: r.range.lo, hi: r.range.hi, name: `${h.name}#${i}` }));
+    return { segLo: Float64Array.from(segs.map((x) => x.lo)), segHi: Float64Array.from(segs.map((x) => x.hi)), segName: segs.map((x) => x.name), disjoint, routes };
   }
 
   private buildUniverse(): Universe {
@@ -955,6 +999,7 @@ class FastEngine {
   }
 
   private fromZone = false;
+  private readonly repCache = new Map<string, number[]>();
 
   private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
     const ep = this.eps[s]!;
@@ -968,13 +1013,44 @@ class FastEngine {
       if (dc.members.length === 1 && (u.ep[first] === s || (fromZone && this.eps[u.ep[first]!]!.dest.kind === 'zone'))) continue;
       const t = this.templateFor(sc, s, dc, templates);
       if (!t) continue;
+      if (this.opts.verifyTemplates) for (const j of dc.members) this.checkTemplate(s, S, j, t);
       for (const path of t.paths) this.evalPath(s, S, dc, path, emit);
     }
   }
 
+  /** Compares a template, instantiated for (s, entry j), with what Topology.paths says. */
+  private checkTemplate(s: number, S: Host | undefined, j: number, t: Template): void {
+    const u = this.universe;
+    const e = u.ep[j]!;
+    if (e === s || (this.eps[s]!.source.kind === 'zone' && this.eps[e]!.dest.kind === 'zone')) return;
+    const D = this.dcs[u.dc[j]!]!.leaf ? this.hostByEp[e] : undefined;
+    const real = this.topo
+      .paths(this.eps[s]!.source, u.addr[j]!, { compromised: this.compromised, underlay: false })
+      .filter((p) => p.end.kind !== 'dropped' && p.transports.every((x) => this.engine.checkTransport(x, this.assume).ok));
+    const show = (hs: readonly { point: string; iif: string | undefined; oif: string | undefined; inPort: string | undefined; natSrc: number | undefined }[]): string =>
+      hs.map((h) => `${h.point}(${h.iif ?? ''}>${h.oif ?? ''} ${h.inPort ?? ''} ${h.natSrc ?? ''})`).join(' ');
+    const mine = t.paths.map((p) => ({
+      anonymous: p.anonymous,
+      srcNic: p.srcNic,
+      hops: show(
+        p.hops.map((h) => ({
+          point: h.role === Role.Src ? pointId(S!.name, h.hook) : h.role === Role.Dst ? pointId(D!.name, h.hook) : h.point,
+          iif: h.iifDst ? D!.nics[u.nic[j]!]!.ifname : h.iif,
+          oif: h.oif,
+          inPort: h.inPortSrcNic >= 0 ? S!.nics[h.inPortSrcNic]!.port : h.inPort,
+          natSrc: h.natSrc,
+        })),
+      ),
+    }));
+    const theirs = real.map((p) => ({ anonymous: p.anonymous, srcNic: S ? sourceNic(S, p.hops[0]) : -1, hops: show(p.hops) }));
+    const a = JSON.stringify(mine);
+    const b = JSON.stringify(theirs);
+    if (a !== b) throw new Error(`path template for ${this.eps[s]!.name} → ${this.eps[e]!.name} (${u.addr[j]}) differs from Topology.paths:\n  template: ${a}\n  paths:    ${b}`);
+  }
+
   /** Instantiates the source's side of a hop. */
   private srcHop(S: Host | undefined, h: SymHop): { chain: Chain | undefined; key: HopKey } {
-    const chain = h.role === Role.Src ? this.ir.chains.get(pointId(S!.name, h.hook)) : h.chain;
+    const chain = h.role === Role.Src ? this.chainAt(S!.name, h.hook) : h.chain;
     const inPort = h.inPortSrcNic >= 0 ? S!.nics[h.inPortSrcNic]!.port : h.inPort;
     return { chain, key: { iif: h.iif, oif: h.oif, inPort } };
   }
@@ -1013,16 +1089,22 @@ class FastEngine {
       this.evalClass(s, dc, pre, dst, src, emit);
       return;
     }
-    const space: RangeSet = from.kind === 'zone' ? (from.zone === 'internet' ? this.model.internet : this.model.lan) : path.anonymous ? this.model.internet : [[0, 0xffffffff]];
+    const spaceName = from.kind === 'zone' ? from.zone : path.anonymous ? 'internet' : 'all';
+    const space: RangeSet = spaceName === 'internet' ? this.model.internet : spaceName === 'lan' ? this.model.lan : [[0, 0xffffffff]];
     const cuts: number[] = [];
-    for (const p of pre) if (p.nat === undefined) for (const c of this.index(p.chain).sourceCuts(p.key)) cuts.push(c);
+    let repKey = spaceName;
+    for (const p of pre) {
+      if (p.nat !== undefined) continue;
+      for (const c of this.index(p.chain).sourceCuts(p.key)) cuts.push(c);
+      repKey += `|${p.chain.point}/${p.key.iif ?? ''}/${p.key.oif ?? ''}/${p.key.inPort ?? ''}`;
+    }
     // The destination's chains may cut the sources further: per member, only if they do.
     const dstCuts = new Map<number, number[]>();
     for (const h of dst) {
       if (h.natSrc !== undefined) continue;
       for (const j of dc.members) {
         const D = this.hostByEp[this.universe.ep[j]!]!;
-        const chain = this.ir.chains.get(pointId(D.name, h.hook));
+        const chain = this.chainAt(D.name, h.hook);
         if (!this.counted(chain)) continue;
         const c = this.index(chain).sourceCuts(this.dstKey(S, D, j, h));
         if (c.length) {
@@ -1032,7 +1114,12 @@ class FastEngine {
         }
       }
     }
-    const reps = representatives(space, cuts, new Set());
+    let reps = this.repCache.get(repKey);
+    if (!reps) {
+      reps = representatives(space, cuts, new Set());
+      if (this.repCache.size > 10_000) this.repCache.clear();
+      this.repCache.set(repKey, reps);
+    }
     const skip = dstCuts.size ? (j: number): boolean => dstCuts.has(j) : undefined;
     for (const src of reps) this.evalClass(s, dc, pre, dst, src, emit, skip);
     // Members whose own chains cut the sources finer get their own, finer classes.
@@ -1117,7 +1204,7 @@ class FastEngine {
       const D = this.hostByEp[e]!;
       const S = this.hostByEp[s];
       for (const h of dst) {
-        const chain = this.ir.chains.get(pointId(D.name, h.hook));
+        const chain = this.chainAt(D.name, h.hook);
         if (!this.counted(chain)) continue;
         const idx = this.index(chain);
         const key = this.dstKey(S, D, j, h);
