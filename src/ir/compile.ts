@@ -306,6 +306,7 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Dr
       break;
     }
     case 'forward': {
+      drafts.push(...isolatedNetworkDrafts(model, h));
       drafts.push(...egressDrafts(model, untrusted, h.name));
       for (const r of model.policy) drafts.push(...policyDrafts(model, r, h.name, R.subtract([[0, 0xffffffff]], own), R.subtract([[0, 0xffffffff]], own)));
       drafts.push(...openDrafts(model, untrusted, h.name));
@@ -334,6 +335,28 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Dr
     }
   }
   return drafts;
+}
+
+/**
+ * A network with `egress: none` never reaches the internet or the LAN through this router, whoever
+ * sends: a host that is also on a NAT network must not leak through its isolated leg either.
+ */
+function isolatedNetworkDrafts(model: Model, h: Host): Draft[] {
+  const out: Draft[] = [];
+  for (const nic of h.nics) {
+    const net = model.networks.get(nic.segment);
+    if (!net || net.egress !== 'none') continue;
+    out.push({
+      match: { ...ANY_MATCH, iif: [nic.ifname], dst: R.union(model.internet, model.lan) },
+      action: 'drop',
+      log: true,
+      rate: undefined,
+      role: 'egress',
+      origin: { ...net.origin, text: `network ${net.name} egress: none — nothing from it reaches the internet or the LAN` },
+      policyIndex: undefined,
+    });
+  }
+  return out;
 }
 
 function loopback(h: Host, dir: 'iif' | 'oif'): Draft {

@@ -68,7 +68,7 @@ export const FirewallPlacement = z
     guest: z
       .boolean()
       .optional()
-      .describe('A per-guest firewall on the host side (Proxmox VM firewall, libvirt nwfilter). Default: true for vm/container/sandbox on a hypervisor network.'),
+      .describe('A per-guest firewall on the host side (Proxmox VM firewall, libvirt nwfilter), for a vm/container/sandbox on a network bridged by a managed hypervisor. Default: false (the hypervisor\'s forward path still filters).'),
     local: z
       .boolean()
       .optional()

@@ -151,6 +151,24 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
       }
       out.push(invariantResult(ir, `no-internet: ${h.name}`, h.origin, violation, `${h.name} cannot reach the internet, even compromised`));
     }
+    // A host on both an isolated and a NAT network must not leak through its isolated leg.
+    for (const h of hosts) {
+      if (h.trusted || h.egress === 'isolated' || h.egress === 'open') continue;
+      const isolatedLegs = h.nics.map((n) => m.networks.get(n.segment)).filter((n) => n?.egress === 'none');
+      if (isolatedLegs.length === 0 || isolatedLegs.length === h.nics.length) continue;
+      for (const net of isolatedLegs) {
+        let violation: { reach: Reach; flows: FlowSet; message: string } | undefined;
+        for (const z of zones) {
+          const reach = engine.reach({ kind: 'host', host: h.name }, z, 'compromised');
+          const leaks = reach.verdicts.filter((v) => v.path.nodes[1] === net!.name && !flowIsEmpty(v.allowed));
+          if (leaks.length > 0 && !violation) {
+            const flows = leaks.reduce((acc, v) => flowUnion(acc, v.allowed), NO_FLOWS);
+            violation = { reach: { ...reach, verdicts: leaks, allowed: flows }, flows, message: `${h.name} reaches the ${z.kind === 'zone' ? z.zone : ''} through its leg on ${net!.name} (egress: none) on ${formatFlowSet(flows)} when the guest is compromised` };
+          }
+        }
+        out.push(invariantResult(ir, `no-internet: ${h.name} via ${net!.name}`, net!.origin, violation, `nothing leaves ${net!.name} for the internet from ${h.name}, even compromised`));
+      }
+    }
   }
 
   if (m.invariants.vpnOnly) {
