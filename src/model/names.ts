@@ -10,10 +10,13 @@ export function shortHash(text: string, len = 6): string {
   return createHash('sha256').update(text).digest('hex').slice(0, len);
 }
 
-/** Proxmox-style tap name for a VM's nth interface, else a readable prefix plus a short hash. */
-export function guestPortName(host: string, id: number | undefined, nicIndex: number): string {
+/**
+ * Proxmox-style port name for a guest's nth interface (tap101i0 for a VM, veth101i0 for a
+ * container), else a readable prefix plus a short hash.
+ */
+export function guestPortName(host: string, id: number | undefined, nicIndex: number, kind: 'vm' | 'container' | 'other' = 'vm'): string {
   if (id !== undefined) {
-    const tap = `tap${id}i${nicIndex}`;
+    const tap = `${kind === 'container' ? 'veth' : 'tap'}${id}i${nicIndex}`;
     if (tap.length <= IFNAMSIZ) return tap;
   }
   const base = host.replace(/[^A-Za-z0-9]/g, '').slice(0, 6);

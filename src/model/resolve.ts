@@ -335,7 +335,7 @@ class Resolver {
       else if (net && net.owner === name) ifname = net.bridge;
       else ifname = r.ifname ?? `eth${ethIndex++}`;
       if (r.ifname && (tun || (net && net.owner === name))) ifname = r.ifname;
-      if (net && net.owner !== undefined && net.owner !== name) port = r.port ?? guestPortName(name, h.id, i);
+      if (net && net.owner !== undefined && net.owner !== name) port = r.port ?? guestPortName(name, h.id, i, h.kind === 'container' ? 'container' : 'vm');
       // Bridge and tunnel names are checked where they are declared; here only the names this nic sets.
       const nicPath = r.path[r.path.length - 1] === 'address' ? r.path.slice(0, -1) : r.path;
       const badIf = r.ifname !== undefined ? validIfname(r.ifname) : undefined;
