@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { firstError, listNetns, run, type ExecResult } from '../apply/exec.js';
 import { Agent, openLog } from './agent.js';
 import { isLabNamespace } from './names.js';
-import { STAGES, stepToText, type LabPlan, type Stage, type Step } from './plan.js';
+import { STAGES, stepToText, type LabPlan, type Stage, type Step, type WgPeer } from './plan.js';
 import { labDir, listPrefixes, readState, removeLabDir, writeLabFile, writeState, type LabProcess, type LabState } from './state.js';
 
 export interface Progress {
@@ -189,6 +189,19 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
           const servers = new Set(plan.layout.tunnels.filter((t) => t.server).map((t) => t.ns));
           const groups = [...groupByNs(steps)];
           await pool(groups.filter(([ns]) => ns !== undefined && servers.has(ns)), conc, ([ns, cmds]) => ipBatch(ns, cmds, stage, unbatched));
+          // wireguard-go opens its UDP socket a moment after the interface comes up; an
+          // initiation that arrives before is lost and retried only after 5 s.
+          const listening = plan.steps.flatMap((s) => (s.kind === 'wireguard' && s.listenPort !== undefined ? [s] : []));
+          await Promise.all(
+            listening.map(async (s) => {
+              for (let i = 0; i < 200; i++) {
+                const r = await run(['ip', 'netns', 'exec', s.ns, 'ss', '-Hlun', `sport = :${s.listenPort}`]);
+                if (r.code === 0 && r.stdout.trim() !== '') return;
+                await new Promise((res) => setTimeout(res, 10));
+              }
+              warnings.push(`wireguard-go of ${s.host} opened no socket on udp/${s.listenPort}`);
+            }),
+          );
           await pool(groups.filter(([ns]) => ns === undefined || !servers.has(ns)), conc, ([ns, cmds]) => ipBatch(ns, cmds, stage, unbatched));
           break;
         }
@@ -222,11 +235,7 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
             const argv = ['wg', 'set', s.kernelName, 'private-key', keyFile];
             if (s.listenPort !== undefined) argv.push('listen-port', String(s.listenPort));
             if (s.fwmark !== undefined) argv.push('fwmark', `0x${s.fwmark.toString(16)}`);
-            for (const p of s.peers) {
-              argv.push('peer', p.publicKey, 'allowed-ips', p.allowedIps.join(','));
-              if (p.endpoint) argv.push('endpoint', p.endpoint);
-              if (p.keepalive) argv.push('persistent-keepalive', String(p.keepalive));
-            }
+            for (const p of s.peers) argv.push(...wgPeerArgs(p));
             must(await run(argv), `wg set ${s.kernelName} (${s.host}'s end of ${s.tunnel})`, stage);
             must(await run(['ip', '-n', s.ns, 'link', 'set', s.kernelName, 'name', s.ifname]), `renaming ${s.kernelName} to ${s.ifname} in ${s.ns}`, stage);
           });
@@ -258,13 +267,33 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
           break;
         }
         case 'handshakes': {
+          // A tunnel is up when both ends have completed a handshake (the server can send to a
+          // member only then). Members that stay silent are nudged with a packet into the tunnel.
           const want = steps.flatMap((s) => (s.kind === 'handshake' ? [s] : []));
-          const deadline = performance.now() + (opts.handshakeSeconds ?? 3) * 1000;
+          const start = performance.now();
+          const deadline = start + (opts.handshakeSeconds ?? 4) * 1000;
+          let nudged = start;
           let up = new Set<string>();
           for (;;) {
-            up = await handshakes(want.map((w) => w.kernelName));
-            if (want.every((w) => up.has(w.kernelName) || !w.expectUp) || performance.now() > deadline) break;
-            await new Promise((r) => setTimeout(r, 50));
+            up = await handshakes(want);
+            const missing = want.filter((w) => w.expectUp && !up.has(w.kernelName));
+            if (missing.length === 0 || performance.now() > deadline) break;
+            if (performance.now() - nudged > 500) {
+              // wireguard-go retries a lost initiation only after 5 s: re-adding the server as a
+              // peer makes the member initiate again at once.
+              nudged = performance.now();
+              await Promise.all(
+                missing.map(async (w) => {
+                  const wgStep = plan.steps.find((x) => x.kind === 'wireguard' && x.kernelName === w.kernelName);
+                  if (wgStep?.kind !== 'wireguard') return;
+                  for (const p of wgStep.peers) {
+                    await run(['wg', 'set', w.kernelName, 'peer', p.publicKey, 'remove']);
+                    await run(['wg', 'set', w.kernelName, ...wgPeerArgs(p)]);
+                  }
+                }),
+              );
+            }
+            await new Promise((r) => setTimeout(r, 30));
           }
           for (const w of want) {
             tunnels.push({ tunnel: w.tunnel, host: w.host, up: up.has(w.kernelName), expectUp: w.expectUp });
@@ -294,6 +323,13 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
   return { prefix: plan.prefix, stages: timings, ms: performance.now() - t0, tunnels, warnings };
 }
 
+function wgPeerArgs(p: WgPeer): string[] {
+  const argv = ['peer', p.publicKey, 'allowed-ips', p.allowedIps.join(',')];
+  if (p.endpoint) argv.push('endpoint', p.endpoint);
+  if (p.keepalive) argv.push('persistent-keepalive', String(p.keepalive));
+  return argv;
+}
+
 function readLog(path: string): string {
   try {
     return readFileSync(path, 'utf8').trim().split('\n').slice(-3).join(' | ') || 'empty log';
@@ -302,15 +338,23 @@ function readLog(path: string): string {
   }
 }
 
-/** Kernel names among `names` whose peers have completed a handshake. */
-async function handshakes(names: readonly string[]): Promise<Set<string>> {
-  const up = new Set<string>();
+/** Members whose handshake both they and their server have completed. */
+async function handshakes(want: readonly { kernelName: string; publicKey: string; serverKernelName: string }[]): Promise<Set<string>> {
+  const shown = new Map<string, Map<string, number>>();
   await Promise.all(
-    names.map(async (n) => {
+    [...new Set(want.flatMap((w) => [w.kernelName, w.serverKernelName]))].map(async (n) => {
       const r = await run(['wg', 'show', n, 'latest-handshakes']);
-      if (r.code === 0 && r.stdout.split('\n').some((l) => Number(l.split('\t')[1] ?? 0) > 0)) up.add(n);
+      const peers = new Map<string, number>();
+      if (r.code === 0) for (const l of r.stdout.split('\n')) peers.set(l.split('\t')[0] ?? '', Number(l.split('\t')[1] ?? 0));
+      shown.set(n, peers);
     }),
   );
+  const up = new Set<string>();
+  for (const w of want) {
+    const member = [...(shown.get(w.kernelName)?.values() ?? [])].some((t) => t > 0);
+    const server = (shown.get(w.serverKernelName)?.get(w.publicKey) ?? 0) > 0;
+    if (member && server) up.add(w.kernelName);
+  }
   return up;
 }
 

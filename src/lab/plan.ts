@@ -63,7 +63,20 @@ export type Step =
     }
   | { readonly stage: 'services'; readonly kind: 'dnsmasq'; readonly ns: string; readonly name: string; readonly config: string }
   | { readonly stage: 'services'; readonly kind: 'listen'; readonly ns: string; readonly proto: 'tcp' | 'udp'; readonly port: number; readonly label: string }
-  | { readonly stage: 'handshakes'; readonly kind: 'handshake'; readonly tunnel: string; readonly host: string; readonly kernelName: string; readonly expectUp: boolean };
+  | {
+      readonly stage: 'handshakes';
+      readonly kind: 'handshake';
+      readonly tunnel: string;
+      readonly host: string;
+      readonly ns: string;
+      readonly kernelName: string;
+      /** The member's public key, as the server lists it. */
+      readonly publicKey: string;
+      readonly serverKernelName: string;
+      /** The server's tunnel address: sending anything there starts a handshake. */
+      readonly serverAddr: string;
+      readonly expectUp: boolean;
+    };
 
 export type NamespaceRole = 'host' | 'network' | 'internet' | 'upstream';
 
@@ -299,12 +312,23 @@ class Planner {
         this.uplinks.push({ host: h, ifname, kind: 'upstream', address: linkAddress(k++), worldIf: `u${k - 1}` });
       }
     }
+    let table = 100;
     for (const u of this.uplinks) {
       const hns = this.hostNs.get(u.host.name)!;
       const wns = u.kind === 'internet' ? this.inet : this.up;
       this.ip('links', undefined, `link add ${u.worldIf} netns ${wns} type veth peer name ${u.ifname} netns ${hns}`);
       this.ip('addresses', hns, `addr add ${formatIPv4(u.address)}/32 dev ${u.ifname}`);
       this.ip('addresses', hns, `link set ${u.ifname} up`);
+      const d = u.host.defaultRoute;
+      if (u.kind === 'internet' && !(d.kind === 'uplink' && d.ifname === u.ifname)) {
+        // A public address that is not on the default route still answers from where it was
+        // reached (a WireGuard server replies from its endpoint and the interface it came in on).
+        // Connected networks and the spec's routes still win (suppress_prefixlength 0).
+        this.ip('addresses', hns, `route add default via ${formatIPv4(WORLD_GW)} dev ${u.ifname} onlink table ${table}`);
+        if (table === 100) this.ip('addresses', hns, 'rule add lookup main suppress_prefixlength 0 priority 80');
+        this.ip('addresses', hns, `rule add from ${formatIPv4(u.address)} lookup ${table} priority 90`);
+        table++;
+      }
       this.ip('addresses', wns, `addr add ${formatIPv4(WORLD_GW)}/32 dev ${u.worldIf}`);
       this.ip('addresses', wns, `link set ${u.worldIf} up`);
       this.ip('addresses', wns, `route add ${formatIPv4(u.address)}/32 dev ${u.worldIf}`);
@@ -606,7 +630,18 @@ class Planner {
         ends.push({ tunnel: t.name, host: h.name, ns, kernelName: kname.get(h.name)!, ifname: t.ifname, server: isServer });
         if (!isServer) {
           const expectUp = engine.checkTransport({ tunnel: t.name, peer: h.name }, 'configured').ok;
-          this.steps.push({ stage: 'handshakes', kind: 'handshake', tunnel: t.name, host: h.name, kernelName: kname.get(h.name)!, expectUp });
+          this.steps.push({
+            stage: 'handshakes',
+            kind: 'handshake',
+            tunnel: t.name,
+            host: h.name,
+            ns,
+            kernelName: kname.get(h.name)!,
+            publicKey: key(h),
+            serverKernelName: kname.get(server.name)!,
+            serverAddr: formatIPv4(server.nics.find((n) => n.segment === t.name)!.address),
+            expectUp,
+          });
         }
       }
       void peerUnderlay;

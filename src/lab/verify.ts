@@ -240,7 +240,12 @@ export async function verifyLab(ir: Ir, prefix: string, opts: VerifyOptions): Pr
   const lanes = rateLanes(ir, cases, planned);
   const t1 = performance.now();
   opts.say?.({ stage: 'probe', event: 'start', steps: cases.length, ms: 0, message: undefined });
-  await runProbes(cases, lanes, [...L.hostNs.values(), L.internetNs, L.upstreamNs], opts, prefix);
+  // Source ports never collide with a port something in the lab listens on.
+  const avoid = new Set<number>(flows.flatMap((f) => (f.port !== undefined ? [f.port] : [])));
+  for (const s of plan.steps) if (s.kind === 'listen') avoid.add(s.port);
+  for (const t of ir.model.tunnels.values()) avoid.add(t.listen);
+  avoid.add(53).add(67).add(68);
+  await runProbes(cases, lanes, [...L.hostNs.values(), L.internetNs, L.upstreamNs], avoid, opts, prefix);
   const t2 = performance.now();
   opts.say?.({ stage: 'probe', event: 'done', steps: cases.length, ms: t2 - t1, message: undefined });
 
@@ -408,7 +413,7 @@ function rateLanes(ir: Ir, cases: readonly ProbeCase[], planned: readonly Planne
 /** Rate-limited probes go out in small waves the limiters can take, with pauses in between. */
 const MAX_RATE_WAIT_S = 20;
 
-async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], watch: readonly string[], opts: VerifyOptions, prefix: string): Promise<void> {
+async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], watch: readonly string[], avoid: ReadonlySet<number>, opts: VerifyOptions, prefix: string): Promise<void> {
   const limited = new Set(lanes.flatMap((l) => l.cases));
   const normal = cases.filter((c) => !limited.has(c));
   const waves: { cases: ProbeCase[]; pause: number }[] = [];
@@ -432,7 +437,7 @@ async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], watch: 
     let w = 0;
     for (const { cases: wave, pause } of waves) {
       if (pause > 0) await new Promise((r) => setTimeout(r, pause * 1000));
-      const base = SPORT_LO + Math.floor(Math.random() * (SPORT_HI - SPORT_LO - WAVE));
+      const base = SPORT_LO + Math.floor(Math.random() * (SPORT_HI - SPORT_LO - WAVE - avoid.size));
       const icmpBase = 1 + Math.floor(Math.random() * (65535 - WAVE));
       const reqs: ProbeRequest[] = [];
       const expect = new Map<string, ProbeCase>();
@@ -440,6 +445,7 @@ async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], watch: 
       let icmpId = icmpBase;
       for (const c of wave) {
         const icmp = c.flow.proto === 'icmp';
+        while (!icmp && avoid.has(port)) port++;
         const sport = icmp ? icmpId++ : port++;
         const dport = icmp ? 1 : c.flow.port!;
         const proto = c.flow.proto as 'tcp' | 'udp' | 'icmp';
