@@ -399,12 +399,14 @@ export class Topology {
         return this.finish(s, { kind: 'host', host: ep.host.name }, out, choice);
       }
     }
+    // A host placed on the internet is reached there (its address is not part of the `internet`
+    // endpoint, so the zone test below would miss it).
+    const owner = this.byAddr.get(dst);
+    if (owner && owner.nic.segment === 'internet') {
+      s.nodes.push(owner.host.name);
+      return this.arrive(this.clone(s), owner.host, owner.nic.ifname, undefined, dst, out, choice);
+    }
     if (R.contains(this.model.internet, dst) || (!onInternet && R.contains(this.model.lan, dst))) {
-      const owner = this.byAddr.get(dst);
-      if (owner && owner.nic.segment === 'internet') {
-        s.nodes.push(owner.host.name);
-        return this.arrive(this.clone(s), owner.host, owner.nic.ifname, undefined, dst, out, choice);
-      }
       return this.finish(s, { kind: 'zone', zone: R.contains(this.model.lan, dst) ? 'lan' : 'internet' }, out, choice);
     }
     for (const n of this.model.networks.values()) {
