@@ -302,10 +302,12 @@ function buildSpec(opts: GenOptions, rng: Rng): SpecParts {
     for (const [sname, ports] of rng.sample(SERVICE_CATALOG, nSvc)) services[sname] = ports;
     const spec: Record<string, unknown> = { kind, id: 100 + i, nics };
     if (nSvc > 0) spec.services = services;
+    // Most guests are filtered; some isolated; a handful (whatever the size) open.
+    const pOpen = Math.min(0.04, 8 / Math.max(1, nGuests));
     const egress = rng.weighted<string | undefined>([
-      [84, undefined],
-      [12, 'isolated'],
-      [4, 'open'],
+      [0.88 - pOpen, undefined],
+      [0.12, 'isolated'],
+      [pOpen, 'open'],
     ]);
     if (egress) spec.egress = egress;
     // A few guests carry a per-guest (hypervisor-side) or an in-guest firewall. Each one compiles
@@ -364,12 +366,16 @@ function buildSpec(opts: GenOptions, rng: Rng): SpecParts {
   return { networks, hosts, tunnel, groups, policy };
 }
 
+/**
+ * Policy rules, by kind. Real policies grow by specific rules (this host may use that service);
+ * rules about whole networks and groups are written a few per network or group, and rules about
+ * everything (`any`, `lan`, a /8../20 super-prefix) a handful in all. So the share of each kind
+ * follows the topology, not the number of rules: a network gets about three rules, a group about
+ * four, broad rules about eight; the rest are host and service rules, with CIDR, internet egress
+ * and ingress rules mixed in. About one rule in eight is a deny.
+ */
 class RefPicker {
-  /**
-   * Chance that a pick is broad (`any`, `lan`, a /8../20 super-prefix): real policies have a
-   * handful of those whatever their size, so the chance shrinks as the policy grows.
-   */
-  private readonly broad: number;
+  private readonly weights: readonly (readonly [number, () => Record<string, unknown>])[];
 
   constructor(
     private readonly rng: Rng,
@@ -380,19 +386,30 @@ class RefPicker {
     private readonly hosts: readonly GenHost[],
     rules: number,
   ) {
-    this.broad = Math.min(0.02, 8 / Math.max(1, rules));
+    const m = Math.max(1, rules);
+    const pNet = Math.min(0.25, (3 * networks.length) / m);
+    const pGroup = groups.length ? Math.min(0.25, (4 * groups.length) / m) : 0;
+    const pBroad = Math.min(0.02, 8 / m);
+    const rest = 1 - pNet - pGroup - pBroad;
+    this.weights = [
+      [pNet, () => this.networkRule()],
+      [pGroup, () => this.groupRule()],
+      [pBroad, () => this.broadRule()],
+      [rest * 0.6, () => this.hostRule()],
+      [rest * 0.14, () => this.cidrRule()],
+      [rest * 0.18, () => ({ from: this.host(), to: 'internet', ports: this.ports() })],
+      [rest * 0.08, () => ({ from: rng.chance(0.8) ? 'internet' : rng.pick(PUBLIC_CIDRS), to: this.serviceOrHost() })],
+    ];
   }
 
-  /** A CIDR that overlaps the topology in interesting ways. */
+  private ports(): string | string[] {
+    return this.rng.weighted(RULE_PORTS);
+  }
+
+  /** A CIDR that overlaps the topology: a host address, a bridge, a sub-prefix, a public block. */
   private cidr(): string {
     const rng = this.rng;
     const net = rng.pick(this.networks);
-    if (rng.chance(this.broad)) {
-      // A super-prefix: the hypervisor's /12, a /16 or a /20 around the bridge, or all of 10/8.
-      const len = rng.pick([8, 12, 16, 20].filter((l) => l <= net.len));
-      const mask = (0xffffffff << (32 - len)) >>> 0;
-      return cidr((net.base & mask) >>> 0, len);
-    }
     return rng.weighted<() => string>([
       [40, () => {
         const h = this.guests.length ? rng.pick(this.guests) : undefined;
@@ -409,6 +426,14 @@ class RefPicker {
     ])();
   }
 
+  /** A super-prefix around some bridge: the hypervisor's /12, a /16, a /20, or all of 10/8. */
+  private superPrefix(): string {
+    const net = this.rng.pick(this.networks);
+    const len = this.rng.pick([8, 12, 16, 20].filter((l) => l <= net.len));
+    const mask = (0xffffffff << (32 - len)) >>> 0;
+    return cidr((net.base & mask) >>> 0, len);
+  }
+
   private host(): string {
     return this.guests.length ? this.rng.pick(this.guests).name : this.rng.pick(this.hosts).name;
   }
@@ -419,64 +444,79 @@ class RefPicker {
     return `${h.name}.${this.rng.pick(h.services)}`;
   }
 
+  private serviceOrHost(): string {
+    return this.service() ?? this.host();
+  }
+
   private group(): string {
     return this.groups.length ? this.rng.pick(this.groups)[0] : this.host();
   }
 
-  private source(): string | string[] {
-    const rng = this.rng;
-    const one = (): string => {
-      if (rng.chance(this.broad)) return rng.pick(['any', 'lan', this.cidr()]);
-      return rng.weighted<() => string>([
-        [45, () => this.host()],
-        [28, () => this.group()],
-        [12, () => rng.pick(this.networks).name],
-        [12, () => this.cidr()],
-        [3, () => 'internet'],
-      ])();
-    };
-    return rng.chance(0.12) ? [...new Set([one(), one()])] : one();
+  private network(): string {
+    return this.rng.pick(this.networks).name;
   }
 
-  private dest(): { to: string | string[]; service: boolean } {
+  /** A host (sometimes two) to a service, a host or a few services; explicit ports mostly where no service says them. */
+  private hostRule(): Record<string, unknown> {
     const rng = this.rng;
-    if (rng.chance(this.broad)) return { to: rng.pick(['any', 'lan']), service: false };
-    const kind = rng.weighted<string>([
-      [40, 'service'],
-      [16, 'host'],
-      [14, 'group'],
-      [6, 'network'],
-      [10, 'cidr'],
-      [14, 'internet'],
-    ]);
-    switch (kind) {
-      case 'service': {
-        const s = this.service();
-        if (s) return { to: rng.chance(0.1) ? [s, this.service() ?? s].filter((x, i, a) => a.indexOf(x) === i) : s, service: true };
-        return { to: this.host(), service: false };
-      }
-      case 'host':
-        return { to: this.host(), service: false };
-      case 'group':
-        return { to: this.group(), service: false };
-      case 'network':
-        return { to: rng.pick(this.networks).name, service: false };
-      case 'cidr':
-        return { to: this.cidr(), service: false };
-      default:
-        return { to: kind, service: false };
+    const from = rng.chance(0.1) ? [...new Set([this.host(), this.host()])] : this.host();
+    if (rng.chance(0.75)) {
+      const s = this.serviceOrHost();
+      const to = rng.chance(0.1) ? [...new Set([s, this.serviceOrHost()])] : s;
+      return rng.chance(0.15) ? { from, to, ports: this.ports() } : { from, to };
     }
+    return { from, to: this.host(), ports: this.ports() };
+  }
+
+  private networkRule(): Record<string, unknown> {
+    const rng = this.rng;
+    if (rng.chance(0.5)) {
+      const to = rng.weighted<() => string>([
+        [3, () => this.serviceOrHost()],
+        [2, () => 'internet'],
+        [1, () => this.network()],
+        [1, () => this.group()],
+      ])();
+      return { from: this.network(), to, ports: this.ports() };
+    }
+    const from = rng.weighted<() => string | string[]>([
+      [3, () => this.host()],
+      [2, () => this.group()],
+      [1, () => this.network()],
+      [1, () => [this.network(), this.host()]],
+    ])();
+    return { from, to: this.network(), ports: this.ports() };
+  }
+
+  private groupRule(): Record<string, unknown> {
+    const rng = this.rng;
+    return rng.weighted<() => Record<string, unknown>>([
+      [4, () => ({ from: this.group(), to: this.serviceOrHost() })],
+      [2, () => ({ from: this.group(), to: this.group(), ports: this.ports() })],
+      [2, () => ({ from: this.group(), to: 'internet', ports: this.ports() })],
+      [2, () => ({ from: rng.chance(0.5) ? this.host() : [this.host(), this.cidr()], to: this.group(), ports: this.ports() })],
+    ])();
+  }
+
+  private cidrRule(): Record<string, unknown> {
+    const rng = this.rng;
+    if (rng.chance(0.5)) return { from: this.cidr(), to: this.serviceOrHost(), ...(rng.chance(0.5) ? { ports: this.ports() } : {}) };
+    return { from: rng.chance(0.7) ? this.host() : this.group(), to: this.cidr(), ports: this.ports() };
+  }
+
+  /** Rules about (nearly) everything: monitoring, backups, a resolver, a legacy allow-all to one service. */
+  private broadRule(): Record<string, unknown> {
+    const rng = this.rng;
+    return rng.weighted<() => Record<string, unknown>>([
+      [1, () => ({ from: this.host(), to: rng.pick(['any', 'lan', this.superPrefix()]), ports: this.ports() })],
+      [1, () => ({ from: rng.pick(['any', 'lan', this.superPrefix()]), to: this.serviceOrHost() })],
+    ])();
   }
 
   rule(): Record<string, unknown> {
     const rng = this.rng;
+    const body = rng.weighted(this.weights)();
     const deny = rng.chance(0.12);
-    const { to, service } = this.dest();
-    // Rules toward everything come from one host (a monitoring or backup server), not a network.
-    const from = to === 'any' || to === 'lan' ? this.host() : this.source();
-    const body: Record<string, unknown> = { from, to };
-    // Services carry their own ports; other targets mostly get explicit ones.
-    if (service ? rng.chance(0.15) : to === 'any' || to === 'lan' || rng.chance(0.9)) body.ports = rng.weighted(RULE_PORTS);
     if (deny && rng.chance(0.5)) body.log = true;
     return deny ? { deny: body } : { allow: body };
   }

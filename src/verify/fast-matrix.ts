@@ -27,7 +27,7 @@
  */
 import { Topology, type Hop, type Path, type Source } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
-import type { Assume, Host, Hook, Model } from '../model/types.js';
+import { HOOKS, type Assume, type Host, type Hook, type Model } from '../model/types.js';
 import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
@@ -413,6 +413,11 @@ class ChainIndex {
    * candidates, swept over the pieces their destination ranges cut the universe into.
    */
   sweep(cands: Int32Array): Sweep {
+    const st = this.eng.opts.stats;
+    if (st) {
+      st.sweeps++;
+      st.sweepRules += cands.length;
+    }
     const W = this.eng.W;
     const masks = this.eng.masks;
     const n = this.eng.universe.size;
@@ -514,6 +519,8 @@ function sweepAt(s: Sweep, j: number): number {
 // ---------------------------------------------------------------------------------------------
 // Source and destination classes, path templates
 
+const HOOK_INDEX: Record<Hook, number> = Object.fromEntries(HOOKS.map((h, i) => [h, i])) as Record<Hook, number>;
+
 const enum Role {
   Fixed = 0,
   Src = 1,
@@ -539,6 +546,11 @@ interface SymHop {
 
 interface SymPath {
   readonly hops: readonly SymHop[];
+  /** The hops before the destination's own, and their ids in the source class's hop table. */
+  readonly pre: readonly SymHop[];
+  readonly preIds: Int32Array;
+  /** The destination's own hops (evaluated per member). */
+  readonly dst: readonly SymHop[];
   readonly anonymous: boolean;
   /** Index of the source nic the engine takes the real source address from (-1: address 0). */
   readonly srcNic: number;
@@ -556,6 +568,30 @@ interface DestClass {
   readonly leaf: boolean;
 }
 
+/** Destination classes one route of a leaf source class leads to. */
+interface RouteGroup {
+  readonly index: number;
+  readonly dcs: DestClass[];
+  readonly via: boolean;
+  filter: RouteFilter | undefined;
+}
+
+interface RoutePlan {
+  readonly groups: readonly RouteGroup[];
+  /** Group index of each destination class. */
+  readonly groupOf: Int32Array;
+}
+
+/** The hop where a `via` route first arrives: host T's input and forward chains, interface, port, source nic. */
+interface RouteFilter {
+  readonly input: Chain;
+  readonly forward: Chain;
+  readonly iif: string | undefined;
+  readonly inPort: string | undefined;
+  readonly inPortSrcNic: number;
+  readonly srcNic: number;
+}
+
 interface SourceClass {
   readonly id: number;
   readonly members: number[];
@@ -566,6 +602,24 @@ interface SourceClass {
 export interface FastMatrixOptions {
   /** Check every instantiated template against Topology.paths (slow; for tests). */
   readonly verifyTemplates?: boolean;
+  /** Filled with work counters, for benchmarks. */
+  readonly stats?: FastMatrixStats;
+}
+
+/** What the engine did: how many classes, templates, sweeps and visits it took. */
+export interface FastMatrixStats {
+  sourceClasses: number;
+  destClasses: number;
+  universe: number;
+  portClasses: number;
+  /** Topology.paths calls (one per source class and destination class actually needed). */
+  templates: number;
+  /** Chain sweeps over the destination universe. */
+  sweeps: number;
+  /** Candidate rules summed over sweeps. */
+  sweepRules: number;
+  /** (source, destination entry) pairs evaluated. */
+  visits: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -700,11 +754,20 @@ class FastEngine {
       if (!m) this.chainsByHost.set(c.host, (m = {}));
       m[c.hook] = c;
     }
+    this.epChain = this.eps.flatMap((e) => HOOKS.map((k) => (e.source.kind === 'host' ? this.chainAt(e.source.host, k) : undefined)));
     this.pinned = this.pinnedSets();
     this.features = this.featureIndex();
     for (const h of this.model.hosts.values()) if (this.isLeaf(h)) this.leafHosts.add(h.name);
     this.universe = this.buildUniverse();
+    this.markStamp = new Int32Array(this.dcs.length);
     this.scOf = this.buildSourceClasses();
+    const st = opts.stats;
+    if (st) {
+      st.sourceClasses = this.scs.length;
+      st.destClasses = this.dcs.length;
+      st.universe = this.universe.size;
+      st.portClasses = this.classes.bits;
+    }
   }
 
   private points = new Int32Array(1024);
@@ -771,6 +834,8 @@ class FastEngine {
   }
 
   private readonly chainsByHost = new Map<string, Partial<Record<Hook, Chain>>>();
+  /** The chain of endpoint e at hook k: epChain[e * HOOKS.length + HOOK_INDEX[k]]. */
+  private epChain: (Chain | undefined)[] = [];
 
   /** The chain at a host's hook (undefined: no firewall there). */
   chainAt(host: string, hook: Hook): Chain | undefined {
@@ -925,7 +990,10 @@ class FastEngine {
         natSrc: h.natSrc,
       };
     });
-    return { hops, anonymous: p.anonymous, srcNic: S0 ? sourceNic(S0, p.hops[0]) : -1 };
+    const srcNic = S0 ? sourceNic(S0, p.hops[0]) : -1;
+    const pre = hops.filter((h) => h.role !== Role.Dst);
+    const preIds = Int32Array.from(pre.map((h) => this.hopId(h, srcNic)));
+    return { hops, pre, preIds, dst: hops.filter((h) => h.role === Role.Dst), anonymous: p.anonymous, srcNic };
   }
 
   // ---- evaluation
@@ -943,8 +1011,10 @@ class FastEngine {
     for (const sc of this.scs) {
       this.fromZone = false;
       const templates = new Map<number, Template | null>();
+      this.resetHopIds();
       for (const s of sc.members) {
         this.localSweeps = new Map();
+        this.gen++;
         const list: number[] = [];
         this.evalSource(sc, s, templates, (ep, m, off) => {
           if (!touched[ep]) {
@@ -991,6 +1061,7 @@ class FastEngine {
         if (u.ep[j] === s0) continue;
         if (this.eps[s0]!.source.kind === 'zone' && this.eps[u.ep[j]!]!.dest.kind === 'zone') continue;
         t = this.template(s0, j);
+        if (this.opts.stats) this.opts.stats.templates++;
         break outer;
       }
     }
@@ -999,23 +1070,123 @@ class FastEngine {
   }
 
   private fromZone = false;
+  private readonly plans = new Map<number, RoutePlan | undefined>();
+  private markGen = 0;
+  private markStamp = new Int32Array(0);
   private readonly repCache = new Map<string, number[]>();
 
   private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
     const ep = this.eps[s]!;
     const S = this.hostByEp[s];
-    const u = this.universe;
-    const fromZone = ep.source.kind === 'zone';
-    this.fromZone = fromZone;
-    for (const dc of this.dcs) {
-      // Skip classes that hold nothing but the source itself or zones seen from a zone.
-      const first = dc.members[0]!;
-      if (dc.members.length === 1 && (u.ep[first] === s || (fromZone && this.eps[u.ep[first]!]!.dest.kind === 'zone'))) continue;
-      const t = this.templateFor(sc, s, dc, templates);
-      if (!t) continue;
-      if (this.opts.verifyTemplates) for (const j of dc.members) this.checkTemplate(s, S, j, t);
-      for (const path of t.paths) this.evalPath(s, S, dc, path, emit);
+    this.fromZone = ep.source.kind === 'zone';
+    const plan = sc.leaf && !this.compromised && S ? this.routePlan(sc, templates) : undefined;
+    if (!plan) {
+      for (const dc of this.dcs) this.evalDc(sc, s, S, dc, templates, emit);
+      return;
     }
+    for (const g of plan.groups) {
+      const marked = g.filter ? this.marked(S!, g.filter) : undefined;
+      if (!marked) {
+        for (const dc of g.dcs) this.evalDc(sc, s, S, dc, templates, emit);
+        continue;
+      }
+      for (const id of marked) if (plan.groupOf[id] === g.index) this.evalDc(sc, s, S, this.dcs[id]!, templates, emit);
+    }
+  }
+
+  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
+    const u = this.universe;
+    // Skip classes that hold nothing but the source itself or zones seen from a zone.
+    const first = dc.members[0]!;
+    if (dc.members.length === 1 && (u.ep[first] === s || (this.fromZone && this.eps[u.ep[first]!]!.dest.kind === 'zone'))) return;
+    const t = this.templateFor(sc, s, dc, templates);
+    if (!t) return;
+    if (this.opts.verifyTemplates) for (const j of dc.members) this.checkTemplate(s, S, j, t);
+    for (const path of t.paths) this.evalPath(s, S, dc, path, emit);
+  }
+
+  /**
+   * For a leaf source class, as configured: destination classes grouped by the source's route to
+   * them. Every destination one `via` route leads to is first reached at the same host T, on
+   * the same interface and bridge port, before any NAT (Topology: leave → crossSegment → arrive),
+   * where T's input chain (T's own addresses) or forward chain (everything else) decides. When
+   * both chains are restrictive (default drop), a destination can only be allowed where one of
+   * them accepts something for this source: the sweeps of those two chains mark the candidate
+   * classes, and the others are skipped without computing their path templates. Other routes (a
+   * directly connected segment, no route) are evaluated class by class.
+   */
+  private routePlan(sc: SourceClass, templates: Map<number, Template | null>): RoutePlan | undefined {
+    if (this.plans.has(sc.id)) return this.plans.get(sc.id);
+    const s0 = sc.members[0]!;
+    const S0 = this.hostByEp[s0]!;
+    const u = this.universe;
+    const groups: RouteGroup[] = [];
+    const groupOf = new Int32Array(this.dcs.length).fill(-1);
+    const byKey = new Map<string, RouteGroup>();
+    for (const dc of this.dcs) {
+      const j = dc.members.find((x) => u.ep[x] !== s0);
+      let key = `self|${dc.id}`;
+      if (j !== undefined) {
+        const r = this.topo.lookup(S0, u.addr[j]!, false);
+        key = r?.kind === 'via' ? `via|${r.segment}|${r.next}|${r.nic.address}` : `other|${dc.id}`;
+      }
+      let g = byKey.get(key);
+      if (!g) {
+        g = { index: groups.length, dcs: [], filter: undefined, via: key.startsWith('via|') };
+        byKey.set(key, g);
+        groups.push(g);
+      }
+      g.dcs.push(dc);
+      groupOf[dc.id] = g.index;
+    }
+    for (const g of groups) if (g.via) g.filter = this.witness(sc, g, templates);
+    const plan = { groups, groupOf };
+    this.plans.set(sc.id, plan);
+    return plan;
+  }
+
+  /** The arrival hop a `via` group's paths share, read off one computed template; undefined: no filter. */
+  private witness(sc: SourceClass, g: RouteGroup, templates: Map<number, Template | null>): RouteFilter | undefined {
+    for (const dc of g.dcs) {
+      const t = this.templateFor(sc, sc.members[0]!, dc, templates);
+      if (!t || t.paths.length !== 1) continue;
+      const path = t.paths[0]!;
+      const h = path.hops.find((x) => x.role !== Role.Src);
+      if (!h || h.role !== Role.Fixed || h.natSrc !== undefined) return undefined;
+      const host = h.point.slice(0, h.point.length - h.hook.length - 1);
+      const input = this.chainAt(host, 'input');
+      const forward = this.chainAt(host, 'forward');
+      if (!this.counted(input) || !this.counted(forward) || input.policy !== 'drop' || forward.policy !== 'drop') return undefined;
+      return { input, forward, iif: h.iif, inPort: h.inPort, inPortSrcNic: h.inPortSrcNic, srcNic: path.srcNic };
+    }
+    return undefined;
+  }
+
+  /** Destination classes with a member that T's input or forward chain accepts something toward, for S. */
+  private marked(S: Host, f: RouteFilter): number[] | undefined {
+    const src = f.srcNic >= 0 ? S.nics[f.srcNic]!.address : (S.nics[0]?.address ?? 0);
+    const inPort = f.inPortSrcNic >= 0 ? S.nics[f.inPortSrcNic]!.port : f.inPort;
+    const key = { iif: f.iif, oif: undefined, inPort };
+    // The forward hop's output interface varies with the destination: only usable if no candidate names one.
+    if (this.index(f.forward).candidates(key, src).oifSensitive || this.index(f.input).candidates(key, src).oifSensitive) return undefined;
+    const sweeps = [this.sweepFor(f.forward, key, src, false), this.sweepFor(f.input, key, src, false)];
+    this.markGen++;
+    const out: number[] = [];
+    const u = this.universe;
+    const W = this.W;
+    for (const sw of sweeps) {
+      for (let p = 0; p < sw.bounds.length - 1; p++) {
+        if (isZero(sw.acc, p * W, W)) continue;
+        for (let j = sw.bounds[p]!; j < sw.bounds[p + 1]!; j++) {
+          const d = u.dc[j]!;
+          if (this.markStamp[d] !== this.markGen) {
+            this.markStamp[d] = this.markGen;
+            out.push(d);
+          }
+        }
+      }
+    }
+    return out.sort((a, b) => a - b);
   }
 
   /** Compares a template, instantiated for (s, entry j), with what Topology.paths says. */
@@ -1048,6 +1219,33 @@ class FastEngine {
     if (a !== b) throw new Error(`path template for ${this.eps[s]!.name} → ${this.eps[e]!.name} (${u.addr[j]}) differs from Topology.paths:\n  template: ${a}\n  paths:    ${b}`);
   }
 
+  /**
+   * Ids of the hops before the destination within the current source class: hops with one id
+   * give one sweep per source, however many destination classes' templates contain them.
+   */
+  private hopIds = new Map<string, number>();
+  private hopDefs: { hop: SymHop; srcNic: number }[] = [];
+  /** Per source: the sweep of each hop id (null: no counted chain), valid when its generation is current. */
+  private sweepById: (Sweep | null)[] = [];
+  private sweepGen: Int32Array = new Int32Array(0);
+  private gen = 0;
+
+  private hopId(h: SymHop, srcNic: number): number {
+    const key = `${h.role}|${h.role === Role.Fixed ? h.point : h.hook}|${h.iif ?? ''}|${h.oif ?? ''}|${h.inPort ?? ''}|${h.inPortSrcNic}|${h.natSrc ?? `s${srcNic}`}`;
+    let id = this.hopIds.get(key);
+    if (id === undefined) {
+      id = this.hopDefs.length;
+      this.hopIds.set(key, id);
+      this.hopDefs.push({ hop: h, srcNic });
+    }
+    return id;
+  }
+
+  private resetHopIds(): void {
+    this.hopIds = new Map();
+    this.hopDefs = [];
+  }
+
   /** Instantiates the source's side of a hop. */
   private srcHop(S: Host | undefined, h: SymHop): { chain: Chain | undefined; key: HopKey } {
     const chain = h.role === Role.Src ? this.chainAt(S!.name, h.hook) : h.chain;
@@ -1072,22 +1270,39 @@ class FastEngine {
   private evalPath(s: number, S: Host | undefined, dc: DestClass, path: SymPath, emit: (ep: number, m: Uint32Array, off: number) => void): void {
     const from = this.eps[s]!.source;
     const forged = from.kind === 'zone' || path.anonymous || (this.compromised && S !== undefined && !S.trusted);
-    // Hops before the destination's own: one sweep each. The destination's: per member.
-    const pre: { chain: Chain; key: HopKey; nat: number | undefined; shared: boolean }[] = [];
-    const dst: SymHop[] = [];
-    for (const h of path.hops) {
-      if (h.role === Role.Dst) {
-        dst.push(h);
-        continue;
+    const dst = path.dst;
+    if (!forged) {
+      // One source address: the hops' sweeps come from the per-source table by hop id.
+      const src = S ? (path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0)) : 0;
+      const sweeps = this.sweepList;
+      sweeps.length = 0;
+      if (this.sweepGen.length < this.hopDefs.length) {
+        const g = new Int32Array(Math.max(this.hopDefs.length, this.sweepGen.length * 2, 64));
+        g.set(this.sweepGen);
+        this.sweepGen = g;
       }
+      for (let k = 0; k < path.pre.length; k++) {
+        const id = path.preIds[k]!;
+        let sw: Sweep | null;
+        if (this.sweepGen[id] === this.gen) sw = this.sweepById[id]!;
+        else {
+          const h = path.pre[k]!;
+          const { chain, key } = this.srcHop(S, h);
+          sw = this.counted(chain) ? this.sweepFor(chain, key, h.natSrc ?? src, h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0) : null;
+          this.sweepById[id] = sw;
+          this.sweepGen[id] = this.gen;
+        }
+        if (sw) sweeps.push(sw);
+      }
+      this.evalClass(s, dc, sweeps, dst, src, emit);
+      return;
+    }
+    // Hops before the destination's own: one sweep per source class. The destination's: per member.
+    const pre: { chain: Chain; key: HopKey; nat: number | undefined; shared: boolean }[] = [];
+    for (const h of path.pre) {
       const { chain, key } = this.srcHop(S, h);
       if (!this.counted(chain)) continue;
       pre.push({ chain, key, nat: h.natSrc, shared: h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0 });
-    }
-    if (!forged) {
-      const src = S ? (path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0)) : 0;
-      this.evalClass(s, dc, pre, dst, src, emit);
-      return;
     }
     const spaceName = from.kind === 'zone' ? from.zone : path.anonymous ? 'internet' : 'all';
     const space: RangeSet = spaceName === 'internet' ? this.model.internet : spaceName === 'lan' ? this.model.lan : [[0, 0xffffffff]];
@@ -1121,10 +1336,11 @@ class FastEngine {
       this.repCache.set(repKey, reps);
     }
     const skip = dstCuts.size ? (j: number): boolean => dstCuts.has(j) : undefined;
-    for (const src of reps) this.evalClass(s, dc, pre, dst, src, emit, skip);
+    const sweepsOf = (src: number): Sweep[] => pre.map((p) => this.sweepFor(p.chain, p.key, p.nat ?? src, p.shared));
+    for (const src of reps) this.evalClass(s, dc, sweepsOf(src), dst, src, emit, skip);
     // Members whose own chains cut the sources finer get their own, finer classes.
     for (const [j, extra] of dstCuts) {
-      for (const src of representatives(space, [...cuts, ...extra], new Set())) this.evalClass(s, dc, pre, dst, src, emit, (x) => x !== j);
+      for (const src of representatives(space, [...cuts, ...extra], new Set())) this.evalClass(s, dc, sweepsOf(src), dst, src, emit, (x) => x !== j);
     }
   }
 
@@ -1141,17 +1357,13 @@ class FastEngine {
   private evalClass(
     s: number,
     dc: DestClass,
-    pre: readonly { chain: Chain; key: HopKey; nat: number | undefined; shared: boolean }[],
+    sweeps: readonly Sweep[],
     dst: readonly SymHop[],
     src: number,
     emit: (ep: number, m: Uint32Array, off: number) => void,
     skip?: (j: number) => boolean,
   ): void {
     const W = this.W;
-    const u = this.universe;
-    const sweeps = this.sweepList;
-    sweeps.length = 0;
-    for (const p of pre) sweeps.push(this.sweepFor(p.chain, p.key, p.nat ?? src, p.shared));
     // Walk only the pieces the most selective restrictive sweep accepts something in.
     let guide: Sweep | undefined;
     for (const sw of sweeps) if (sw.restrictive && (!guide || sw.nonzero < guide.nonzero)) guide = sw;
@@ -1180,6 +1392,7 @@ class FastEngine {
   /** One source (address src) to universe entry j: AND over the sweeps and the destination's hops. */
   private visit(s: number, j: number, sweeps: readonly Sweep[], dst: readonly SymHop[], src: number, emit: (ep: number, m: Uint32Array, off: number) => void, skip: ((j: number) => boolean) | undefined): void {
     if (skip && skip(j)) return;
+    if (this.opts.stats) this.opts.stats.visits++;
     const u = this.universe;
     const e = u.ep[j]!;
     if (e === s) return;
@@ -1204,7 +1417,7 @@ class FastEngine {
       const D = this.hostByEp[e]!;
       const S = this.hostByEp[s];
       for (const h of dst) {
-        const chain = this.chainAt(D.name, h.hook);
+        const chain = this.epChain[e * HOOKS.length + HOOK_INDEX[h.hook]];
         if (!this.counted(chain)) continue;
         const idx = this.index(chain);
         const key = this.dstKey(S, D, j, h);
