@@ -619,7 +619,9 @@ class Planner {
         });
         this.addrNs.set(nic.address, ns);
         this.ip('tunnel-routes', ns, `addr add ${formatIPv4(nic.address)}/${t.cidr.len} dev ${t.ifname}`);
-        this.ip('tunnel-routes', ns, `link set ${t.ifname} up`);
+        // wireguard-go reads its TUN device from userspace: a burst of probes into a tunnel must
+        // not overflow the default 500-packet transmit queue in front of it.
+        this.ip('tunnel-routes', ns, `link set ${t.ifname} txqueuelen 20000 up`);
         for (const r of h.routes) if (r.via.kind === 'tunnel' && r.via.tunnel === t.name) this.ip('tunnel-routes', ns, `route add ${formatCidr(r.to)} dev ${t.ifname}`);
         if (tableRoutes.length > 0) {
           for (const r of tableRoutes) this.ip('tunnel-routes', ns, `route add ${r} dev ${t.ifname} table ${WG_TABLE}`);
