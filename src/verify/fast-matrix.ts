@@ -254,6 +254,9 @@ class ChainIndex {
   /** Candidate lists by hop and source, shared by everything that asks. */
   private readonly candCache = new Map<string, Candidates>();
   private readonly cutCache = new Map<string, readonly number[]>();
+  /** Interface names the chain's rules mention: a hop's other names all look the same to it. */
+  private readonly iifs = new Set<string>();
+  private readonly oifs = new Set<string>();
 
   constructor(
     readonly chain: Chain,
@@ -271,6 +274,8 @@ class ChainIndex {
       this.maskOff[i] = eng.maskOf(r.match.flows);
       this.accept[i] = r.action === 'accept' ? 1 : 0;
       const m = r.match;
+      for (const x of m.iif ?? []) this.iifs.add(x);
+      for (const x of m.oif ?? []) this.oifs.add(x);
       if (m.inPort) {
         for (const p of m.inPort) {
           let l = this.byPort.get(p);
@@ -314,7 +319,7 @@ class ChainIndex {
    * interface is left to `forOif`, since few rules name one and most hops share the rest.
    */
   candidates(hop: HopKey, src: number): Candidates {
-    const key = `${hop.iif ?? ''}|${hop.inPort ?? ''}|${src}`;
+    const key = `${this.iifKey(hop)}|${this.portKey(hop)}|${src}`;
     let c = this.candCache.get(key);
     if (c) return c;
     const out: number[] = [];
@@ -368,7 +373,7 @@ class ChainIndex {
 
   /** Source-address cuts of every rule that matches the hop whatever the source (for forged sources). */
   sourceCuts(hop: HopKey): readonly number[] {
-    const key = `${hop.iif ?? ''}|${hop.oif ?? ''}|${hop.inPort ?? ''}`;
+    const key = `${this.iifKey(hop)}|${this.oifKey(hop)}|${this.portKey(hop)}`;
     const known = this.cutCache.get(key);
     if (known) return known;
     const cuts: number[] = [];
@@ -386,6 +391,19 @@ class ChainIndex {
     const sorted = [...new Set(cuts)].sort((a, b) => a - b);
     this.cutCache.set(key, sorted);
     return sorted;
+  }
+
+  /** The hop's input interface as the rules see it: one the rules name, or none of theirs. */
+  iifKey(hop: HopKey): string {
+    return hop.iif !== undefined && this.iifs.has(hop.iif) ? hop.iif : hop.iif === undefined ? '-' : '*';
+  }
+
+  oifKey(hop: HopKey): string {
+    return hop.oif !== undefined && this.oifs.has(hop.oif) ? hop.oif : hop.oif === undefined ? '-' : '*';
+  }
+
+  portKey(hop: HopKey): string {
+    return hop.inPort !== undefined && this.byPort.has(hop.inPort) ? hop.inPort : hop.inPort === undefined ? '-' : '*';
   }
 
   /** Destination ranges of rule i as universe index pairs. */
@@ -1256,7 +1274,7 @@ class FastEngine {
   private sweepFor(chain: Chain, key: HopKey, src: number, shared: boolean): Sweep {
     const idx = this.index(chain);
     const cands = idx.candidates(key, src);
-    const k = `${chain.point}|${key.iif ?? ''}|${cands.oifSensitive ? (key.oif ?? '') : '*'}|${key.inPort ?? ''}|${src}`;
+    const k = `${chain.point}|${idx.iifKey(key)}|${cands.oifSensitive ? idx.oifKey(key) : '*'}|${idx.portKey(key)}|${src}`;
     const cache = shared ? this.sharedSweeps : this.localSweeps;
     let sw = cache.get(k);
     if (!sw) {
