@@ -109,6 +109,8 @@ export interface LabTunnelEnd {
   readonly kernelName: string;
   readonly ifname: string;
   readonly server: boolean;
+  /** The host's address in the tunnel. */
+  readonly addr: number;
 }
 
 export interface LabLayout {
@@ -629,7 +631,7 @@ class Planner {
           this.ip('tunnel-routes', ns, 'rule add lookup main suppress_prefixlength 0 priority 110');
           this.ip('tunnel-routes', ns, `rule add lookup ${WG_TABLE} priority 120`);
         }
-        ends.push({ tunnel: t.name, host: h.name, ns, kernelName: kname.get(h.name)!, ifname: t.ifname, server: isServer });
+        ends.push({ tunnel: t.name, host: h.name, ns, kernelName: kname.get(h.name)!, ifname: t.ifname, server: isServer, addr: nic.address });
         if (!isServer) {
           const expectUp = engine.checkTransport({ tunnel: t.name, peer: h.name }, 'configured').ok;
           this.steps.push({

@@ -14,8 +14,10 @@ export function verifyToText(r: VerifyResult, opts: { color: boolean; verbose: b
     `${c.bold(`lab ${r.prefix}`)}: ${r.file}`,
     `${r.probes.length} probes (tcp ${byProto('tcp')}, udp ${byProto('udp')}, icmp ${byProto('icmp')}) in ${r.ms.probe.toFixed(0)} ms; ${delivered} delivered`,
     c.dim(`flows per address: ${r.flows.join(' ')}`),
-    '',
   );
+  const retried = r.probes.filter((p) => p.retried);
+  if (retried.length) out.push(c.dim(`${retried.length} probes the static engine allows were not seen at first and sent again; ${retried.filter((p) => p.delivered).length} arrived then`));
+  out.push('');
   // Matrix: live delivered / probes per cell, ✗ where live and static differ.
   const names = r.endpoints;
   const cell = new Map(r.cells.map((x) => [`${x.from}\0${x.to}`, x]));
