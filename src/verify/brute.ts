@@ -240,6 +240,7 @@ export class BruteForce {
       if (!path.transports.every((x) => this.transportUp(x.tunnel, x.peer))) continue;
       const hops = this.counted(path, false);
       for (const src of this.sources(from, peer.roaming ? undefined : peer, path, false)) {
+        if (!tunnelsLetThrough(path, src)) continue;
         if (this.passes(this.fix(hops, src, t.endpoint), 'udp', t.listen)) {
           ok = true;
           break;
@@ -264,6 +265,7 @@ export class BruteForce {
         if (!path.transports.every((x) => this.transportUp(x.tunnel, x.peer))) continue;
         const hops = this.counted(path, compromised);
         for (const src of this.sources(from, host, path, compromised)) {
+          if (!tunnelsLetThrough(path, src)) continue;
           const fixed = this.fix(hops, src, dst);
           this.portList.tcp.forEach((port, i) => {
             if (!tcp[i] && this.passes(fixed, 'tcp', port)) tcp[i] = 1;
@@ -278,6 +280,15 @@ export class BruteForce {
     }
     return { tcp: toRanges(this.portList.tcp, tcp), udp: toRanges(this.portList.udp, udp), icmp, other };
   }
+}
+
+/**
+ * WireGuard's cryptokey routing, when Topology reports it: a tunnel drops a packet whose source
+ * (or the NAT source it carries into the tunnel) is not in the sending member's allowed IPs.
+ */
+function tunnelsLetThrough(path: Path, src: number): boolean {
+  const checks = (path as Path & { readonly sourceChecks?: readonly { readonly allowed: RangeSet; readonly natSrc: number | undefined }[] }).sourceChecks ?? [];
+  return checks.every((c) => inSet(c.allowed, c.natSrc ?? src));
 }
 
 /** Sampled verdicts to port ranges: each sample's verdict holds up to the next sample. */

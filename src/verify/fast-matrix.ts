@@ -319,23 +319,28 @@ class ChainIndex {
    * interface is left to `forOif`, since few rules name one and most hops share the rest.
    */
   candidates(hop: HopKey, src: number): Candidates {
-    const key = `${this.iifKey(hop)}|${this.portKey(hop)}|${src}`;
+    // Rules bound to the hop's bridge port that match this source: when there are none, the
+    // candidates are those of any other port (shared by every guest behind the same interface).
+    const bound: number[] = [];
+    if (hop.inPort !== undefined) {
+      for (const i of this.byPort.get(hop.inPort) ?? []) {
+        const m = this.rules[i]!.match;
+        if ((!m.src || R.contains(m.src, src)) && (!m.iif || (hop.iif !== undefined && m.iif.includes(hop.iif)))) bound.push(i);
+      }
+    }
+    const key = `${this.iifKey(hop)}|${bound.length ? hop.inPort : '-'}|${src}`;
     let c = this.candCache.get(key);
     if (c) return c;
-    const out: number[] = [];
+    const portFree = bound.length === 0;
+    const out: number[] = bound;
     let oifSensitive = false;
+    for (const i of bound) if (this.rules[i]!.match.oif) oifSensitive = true;
     const ok = (i: number): boolean => {
       const m = this.rules[i]!.match;
       if (m.iif && (hop.iif === undefined || !m.iif.includes(hop.iif))) return false;
       if (m.oif) oifSensitive = true;
       return true;
     };
-    if (hop.inPort !== undefined) {
-      for (const i of this.byPort.get(hop.inPort) ?? []) {
-        const s = this.rules[i]!.match.src;
-        if ((!s || R.contains(s, src)) && ok(i)) out.push(i);
-      }
-    }
     for (const i of this.noSrc) if (ok(i)) out.push(i);
     const k = upperBound(this.bounds, src) - 1;
     if (k >= 0 && k < this.bounds.length - 1) {
@@ -350,7 +355,7 @@ class ChainIndex {
     // A rule with several prefixes may sit on several nodes of the walk: keep it once.
     let n = 0;
     for (let x = 0; x < rules.length; x++) if (x === 0 || rules[x] !== rules[x - 1]) rules[n++] = rules[x]!;
-    c = { rules: n === rules.length ? rules : rules.slice(0, n), oifSensitive, byOif: new Map() };
+    c = { rules: n === rules.length ? rules : rules.slice(0, n), oifSensitive, byOif: new Map(), key: `${this.chain.point}|${key}`, portFree };
     if (this.candCache.size > 50_000) this.candCache.clear();
     this.candCache.set(key, c);
     return c;
@@ -518,6 +523,10 @@ interface Candidates {
   /** Some of them name an output interface. */
   readonly oifSensitive: boolean;
   readonly byOif: Map<string, Int32Array>;
+  /** Identifies the list: chain, input interface as the rules see it, port (or '-' when no rule of the port applies), source. */
+  readonly key: string;
+  /** No rule bound to a bridge port is among them. */
+  readonly portFree: boolean;
 }
 
 /** A chain's verdict over the whole universe: piece p covers entries [bounds[p], bounds[p+1]). */
@@ -570,8 +579,25 @@ interface SymPath {
   /** The destination's own hops (evaluated per member). */
   readonly dst: readonly SymHop[];
   readonly anonymous: boolean;
+  /** Sources the path lets through at all (a tunnel's allowed IPs, when Topology reports them). */
+  readonly checks: readonly SourceLimit[];
   /** Index of the source nic the engine takes the real source address from (-1: address 0). */
   readonly srcNic: number;
+}
+
+/** A tunnel on the path drops packets whose source (or NAT source) is outside `allowed`. */
+interface SourceLimit {
+  readonly allowed: RangeSet;
+  readonly natSrc: number | undefined;
+}
+
+function sourceLimits(p: Path): readonly SourceLimit[] {
+  return (p as Path & { readonly sourceChecks?: readonly SourceLimit[] }).sourceChecks ?? [];
+}
+
+function passesLimits(checks: readonly SourceLimit[], src: number): boolean {
+  for (const c of checks) if (!R.contains(c.allowed, c.natSrc ?? src)) return false;
+  return true;
 }
 
 interface Template {
@@ -1011,7 +1037,7 @@ class FastEngine {
     const srcNic = S0 ? sourceNic(S0, p.hops[0]) : -1;
     const pre = hops.filter((h) => h.role !== Role.Dst);
     const preIds = Int32Array.from(pre.map((h) => this.hopId(h, srcNic)));
-    return { hops, pre, preIds, dst: hops.filter((h) => h.role === Role.Dst), anonymous: p.anonymous, srcNic };
+    return { hops, pre, preIds, dst: hops.filter((h) => h.role === Role.Dst), anonymous: p.anonymous, checks: sourceLimits(p), srcNic };
   }
 
   // ---- evaluation
@@ -1221,6 +1247,7 @@ class FastEngine {
     const mine = t.paths.map((p) => ({
       anonymous: p.anonymous,
       srcNic: p.srcNic,
+      checks: JSON.stringify(p.checks),
       hops: show(
         p.hops.map((h) => ({
           point: h.role === Role.Src ? pointId(S!.name, h.hook) : h.role === Role.Dst ? pointId(D!.name, h.hook) : h.point,
@@ -1231,7 +1258,7 @@ class FastEngine {
         })),
       ),
     }));
-    const theirs = real.map((p) => ({ anonymous: p.anonymous, srcNic: S ? sourceNic(S, p.hops[0]) : -1, hops: show(p.hops) }));
+    const theirs = real.map((p) => ({ anonymous: p.anonymous, srcNic: S ? sourceNic(S, p.hops[0]) : -1, checks: JSON.stringify(sourceLimits(p)), hops: show(p.hops) }));
     const a = JSON.stringify(mine);
     const b = JSON.stringify(theirs);
     if (a !== b) throw new Error(`path template for ${this.eps[s]!.name} → ${this.eps[e]!.name} (${u.addr[j]}) differs from Topology.paths:\n  template: ${a}\n  paths:    ${b}`);
@@ -1274,8 +1301,9 @@ class FastEngine {
   private sweepFor(chain: Chain, key: HopKey, src: number, shared: boolean): Sweep {
     const idx = this.index(chain);
     const cands = idx.candidates(key, src);
-    const k = `${chain.point}|${idx.iifKey(key)}|${cands.oifSensitive ? idx.oifKey(key) : '*'}|${idx.portKey(key)}|${src}`;
-    const cache = shared ? this.sharedSweeps : this.localSweeps;
+    const k = `${cands.key}|${cands.oifSensitive ? idx.oifKey(key) : '*'}`;
+    // Lists with no port-bound rule are the same for every source behind that interface: shared.
+    const cache = shared || cands.portFree ? this.sharedSweeps : this.localSweeps;
     let sw = cache.get(k);
     if (!sw) {
       sw = idx.sweep(idx.forOif(cands, key.oif));
@@ -1292,6 +1320,7 @@ class FastEngine {
     if (!forged) {
       // One source address: the hops' sweeps come from the per-source table by hop id.
       const src = S ? (path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0)) : 0;
+      if (!passesLimits(path.checks, src)) return;
       const sweeps = this.sweepList;
       sweeps.length = 0;
       if (this.sweepGen.length < this.hopDefs.length) {
@@ -1331,6 +1360,11 @@ class FastEngine {
       for (const c of this.index(p.chain).sourceCuts(p.key)) cuts.push(c);
       repKey += `|${p.chain.point}/${p.key.iif ?? ''}/${p.key.oif ?? ''}/${p.key.inPort ?? ''}`;
     }
+    for (const c of path.checks) {
+      if (c.natSrc !== undefined) continue;
+      for (const [lo, hi] of c.allowed) cuts.push(lo, hi + 1);
+      repKey += `|limit:${JSON.stringify(c.allowed)}`;
+    }
     // The destination's chains may cut the sources further: per member, only if they do.
     const dstCuts = new Map<number, number[]>();
     for (const h of dst) {
@@ -1355,10 +1389,10 @@ class FastEngine {
     }
     const skip = dstCuts.size ? (j: number): boolean => dstCuts.has(j) : undefined;
     const sweepsOf = (src: number): Sweep[] => pre.map((p) => this.sweepFor(p.chain, p.key, p.nat ?? src, p.shared));
-    for (const src of reps) this.evalClass(s, dc, sweepsOf(src), dst, src, emit, skip);
+    for (const src of reps) if (passesLimits(path.checks, src)) this.evalClass(s, dc, sweepsOf(src), dst, src, emit, skip);
     // Members whose own chains cut the sources finer get their own, finer classes.
     for (const [j, extra] of dstCuts) {
-      for (const src of representatives(space, [...cuts, ...extra], new Set())) this.evalClass(s, dc, sweepsOf(src), dst, src, emit, (x) => x !== j);
+      for (const src of representatives(space, [...cuts, ...extra], new Set())) if (passesLimits(path.checks, src)) this.evalClass(s, dc, sweepsOf(src), dst, src, emit, (x) => x !== j);
     }
   }
 
