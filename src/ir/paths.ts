@@ -37,8 +37,22 @@ export interface Transport {
   readonly peer: string;
 }
 
+/**
+ * WireGuard's cryptokey routing: the server accepts a packet from a member only when its (inner)
+ * source is in that member's allowed IPs (cordon renders them as the member's tunnel address).
+ */
+export interface SourceCheck {
+  readonly tunnel: string;
+  readonly peer: string;
+  readonly allowed: R.RangeSet;
+  /** The source the packet carries into the tunnel when NAT set it; undefined = the flow's own. */
+  readonly natSrc: number | undefined;
+}
+
 export interface Path {
   readonly hops: readonly Hop[];
+  /** Source addresses the path lets through at all (a tunnel's allowed IPs); empty = no limit. */
+  readonly sourceChecks: readonly SourceCheck[];
   /** Human chain of nodes: `agent-1 → agent-nat-filtered → kvm-host → internet`. */
   readonly nodes: readonly string[];
   readonly tunnels: readonly string[];
@@ -64,6 +78,7 @@ export interface PathOptions {
 
 interface State {
   hops: Hop[];
+  sourceChecks: SourceCheck[];
   nodes: string[];
   tunnels: string[];
   transports: Transport[];
@@ -101,7 +116,7 @@ export class Topology {
   /** Every path from a source to a destination address. */
   paths(src: Source, dst: number, opts: PathOptions): Path[] {
     const out: Path[] = [];
-    const st = (): State => ({ hops: [], nodes: [], tunnels: [], transports: [], natSrc: undefined, notes: [], seen: new Set(), anonymous: false });
+    const st = (): State => ({ hops: [], sourceChecks: [], nodes: [], tunnels: [], transports: [], natSrc: undefined, notes: [], seen: new Set(), anonymous: false });
     if (src.kind === 'zone') {
       const s = st();
       s.nodes.push(src.zone);
@@ -248,11 +263,11 @@ export class Topology {
   }
 
   private finish(s: State, end: PathEnd, out: Path[], choice: string | undefined): void {
-    out.push({ hops: s.hops, nodes: s.nodes, tunnels: s.tunnels, transports: s.transports, end, choice, notes: s.notes, anonymous: s.anonymous });
+    out.push({ hops: s.hops, sourceChecks: s.sourceChecks, nodes: s.nodes, tunnels: s.tunnels, transports: s.transports, end, choice, notes: s.notes, anonymous: s.anonymous });
   }
 
   private clone(s: State): State {
-    return { hops: [...s.hops], nodes: [...s.nodes], tunnels: [...s.tunnels], transports: [...s.transports], natSrc: s.natSrc, notes: [...s.notes], seen: new Set(s.seen), anonymous: s.anonymous };
+    return { hops: [...s.hops], sourceChecks: [...s.sourceChecks], nodes: [...s.nodes], tunnels: [...s.tunnels], transports: [...s.transports], natSrc: s.natSrc, notes: [...s.notes], seen: new Set(s.seen), anonymous: s.anonymous };
   }
 
   /**
@@ -361,6 +376,7 @@ export class Topology {
       peer = this.model.hosts.get(t.server);
       if (!peer) return this.finish(s, { kind: 'dropped', reason: `tunnel ${t.name} has no server` }, out, choice);
       s.transports.push({ tunnel: t.name, peer: host.name });
+      s.sourceChecks.push({ tunnel: t.name, peer: host.name, allowed: R.normalize(host.nics.filter((n) => n.segment === t.name).map((n) => [n.address, n.address] as const)), natSrc: s.natSrc });
     }
     s.natSrc = undefined;
     s.nodes.push(peer.name);

@@ -5,7 +5,7 @@
  * Source addresses are split into classes from the prefixes the rules on a path mention, so a
  * compromised guest that may forge any source is evaluated once per class, not per address.
  */
-import { Topology, type Hop, type Path, type Source, type Transport } from '../ir/paths.js';
+import { Topology, type Hop, type Path, type Source, type SourceCheck, type Transport } from '../ir/paths.js';
 import type { Chain, Ir } from '../ir/types.js';
 import type { Assume, Host } from '../model/types.js';
 import { ALL_FLOWS, flowContains, flowIntersect, flowIsEmpty, flowUnion, NO_FLOWS, type Flow, type FlowSet } from '../util/flows.js';
@@ -38,6 +38,8 @@ export interface PathVerdict {
   readonly hops: readonly HopTrace[];
   readonly transports: readonly TransportCheck[];
   readonly allowed: FlowSet;
+  /** A tunnel on the path that drops this source (not in the sender's allowed IPs). */
+  readonly sourceBlocked: SourceCheck | undefined;
 }
 
 export type Dest =
@@ -113,6 +115,7 @@ export class Engine {
     if (!forged && srcHost) return [sourceAddress(srcHost, path)];
     const space = from.kind === 'zone' ? (from.zone === 'internet' ? this.ir.model.internet : this.ir.model.lan) : path.anonymous ? this.ir.model.internet : ([[0, 0xffffffff]] as RangeSet);
     const cuts: number[] = [];
+    for (const c of path.sourceChecks) if (c.natSrc === undefined) for (const [lo, hi] of c.allowed) cuts.push(lo, hi + 1);
     for (const hop of path.hops) {
       if (hop.natSrc !== undefined) continue;
       const chain = this.ir.chains.get(hop.point);
@@ -135,6 +138,8 @@ export class Engine {
     for (const src of this.sourceReps(path, srcHost, from, dst, assume)) {
       let allowed: FlowSet = path.end.kind === 'dropped' ? NO_FLOWS : ALL_FLOWS;
       if (!transportsOk) allowed = NO_FLOWS;
+      const sourceBlocked = path.sourceChecks.find((c) => !R.contains(c.allowed, c.natSrc ?? src));
+      if (sourceBlocked) allowed = NO_FLOWS;
       const hops: HopTrace[] = [];
       for (const hop of path.hops) {
         const chain = this.ir.chains.get(hop.point);
@@ -151,7 +156,7 @@ export class Engine {
         hops.push({ hop, status: 'filtered', chain, pieces, allowed: acc });
         allowed = flowIntersect(allowed, acc);
       }
-      out.push({ path, src, hops, transports, allowed });
+      out.push({ path, src, hops, transports, allowed, sourceBlocked });
       // One verdict per class is needed only while classes differ in outcome; stop early when all is allowed.
       if (out.length > 1 && flowIsEmpty(allowed)) out.pop();
     }

@@ -95,7 +95,12 @@ export function explainPath(ir: Ir, v: PathVerdict, flow: Flow): PathExplanation
     };
   });
   if (tunnels.some((t) => !t.up)) verdict = 'deny';
-  const end = v.path.end.kind === 'dropped' ? `dropped: ${v.path.end.reason}` : v.path.end.kind === 'host' ? `routed to ${v.path.end.host}` : `routed to the ${v.path.end.zone}`;
+  let end = v.path.end.kind === 'dropped' ? `dropped: ${v.path.end.reason}` : v.path.end.kind === 'host' ? `routed to ${v.path.end.host}` : `routed to the ${v.path.end.zone}`;
+  if (v.sourceBlocked) {
+    const b = v.sourceBlocked;
+    verdict = 'deny';
+    end = `dropped: ${b.tunnel} takes from ${b.peer} only sources in its allowed IPs (${b.allowed.map(([lo, hi]) => (lo === hi ? formatIPv4(lo) : `${formatIPv4(lo)}-${formatIPv4(hi)}`)).join(', ')}), not ${formatIPv4(b.natSrc ?? v.src)}`;
+  }
   return { nodes: v.path.nodes, chain: v.path.nodes.join(' → '), choice: v.path.choice, end, verdict, hops, tunnels, notes: v.path.notes };
 }
 
