@@ -40,8 +40,10 @@ export interface AttackMove {
   readonly commands: readonly string[];
   /** The move itself worked (the kernel accepted it). */
   readonly done: boolean;
-  /** Flows it reaches that the unmodified guest does not reach. */
+  /** Flows it reaches that the unmodified guest does not reach (for the summary move: what gets out). */
   readonly gained: readonly string[];
+  /** A summary over every round rather than one move. */
+  readonly summary?: boolean;
 }
 
 export interface AttackDifference {
@@ -122,17 +124,20 @@ function forgedSources(ir: Ir, h: Host, reaches: readonly Reach[], L: LabLayout)
   for (const r of reaches) for (const v of r.verdicts) if (!own.has(v.src) && (v.allowed.tcp.length || v.allowed.udp.length || v.allowed.icmp)) wanted.add(v.src);
   // One foreign address nothing in the spec names: the attacker's "some other address".
   wanted.add(0xc6336401); // 198.51.100.1
+  // Another host's address would answer its own ARP on a shared segment; the lab's internet and
+  // LAN addresses are fine (the forged rounds do not probe them).
+  const hostAddr = (a: number): boolean => L.addrNs.has(a) && L.addrNs.get(a) !== L.internetNs && L.addrNs.get(a) !== L.upstreamNs;
   const out = new Set<number>();
   for (const w of [...wanted].sort((a, b) => a - b)) {
     const [lo, hi] = classOf(w);
     let a = Math.max(w, lo);
     let tries = 0;
-    while (a <= hi && tries < 4096 && (martian(a) || L.addrNs.has(a) || own.has(a))) {
+    while (a <= hi && tries < 4096 && (martian(a) || hostAddr(a) || own.has(a))) {
       a++;
       tries++;
     }
-    if (a <= hi && !martian(a) && !L.addrNs.has(a) && !own.has(a)) out.add(a);
-    if (out.size >= 12) break;
+    if (a <= hi && !martian(a) && !hostAddr(a) && !own.has(a)) out.add(a);
+    if (out.size >= 24) break;
   }
   return [...out];
 }
@@ -169,11 +174,15 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
   const reachedBy = new Map<string, string>();
   let probes = 0;
   let nextId = 1;
-  const round = async (label: string, srcs: readonly (number | undefined)[]): Promise<Set<string>> => {
+  const round = async (label: string, srcs: readonly (number | undefined)[], only?: ReadonlySet<string>): Promise<Set<string>> => {
     const cases: ProbeCase[] = [];
+    const forgedNow = new Set(srcs.filter((x): x is number => x !== undefined));
     for (const src of srcs) {
       for (const d of dests) {
+        // A forged address held on the guest's loopback would answer locally.
+        if (forgedNow.has(d.dst)) continue;
         for (const flow of flows) {
+          if (only && !only.has(key(d.dst, flow))) continue;
           cases.push({ id: nextId++, from: host, to: d.to, dst: d.dst, flow, srcNs: ns, srcAddr: src, dstNs: L.addrNs.get(d.dst)!, staticAllowed: flowContains(d.reach.allowed, flow), delivered: false, status: 'error', ms: 0, detail: undefined });
         }
       }
@@ -210,38 +219,61 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
     for (const k of afterFlush) all.add(k);
     // 2 + 3. Other routes, and forged sources on every route.
     await ipn(`rule add not fwmark ${WG_FWMARK} lookup ${ATTACK_TABLE} priority 50`);
-    const srcIf = h.nics.find((n) => !ir.model.tunnels.has(n.segment))?.ifname ?? 'lo';
-    const takeAddr: string[] = [];
-    for (const s of sources) {
-      const r = await ipn(`addr add ${formatIPv4(s)}/32 dev lo`);
-      if (r.ok) {
-        added.push(`${formatIPv4(s)}/32`);
-        takeAddr.push(`ip addr add ${formatIPv4(s)}/32 dev lo`);
-      }
-    }
-    void srcIf;
+    const takeAddr = sources.map((s) => `ip addr add ${formatIPv4(s)}/32 dev lo`);
     const forged = new Set<string>();
+    let forgedOk = false;
     for (const c of choices) {
       const cmds: string[] = [];
       if (c.via) {
         await ipn(`route flush table ${ATTACK_TABLE}`);
-        let ok = true;
         const batch = dests.map((d) => `route replace ${formatIPv4(d.dst)}/32 ${c.via} table ${ATTACK_TABLE}`);
         const r = await run(['ip', '-n', ns, '-batch', '-'], { input: `${batch.join('\n')}\n` });
-        if (r.code !== 0) ok = false;
+        const ok = r.code === 0;
         cmds.push(`ip route replace <each destination>/32 ${c.via} table ${ATTACK_TABLE}`, `ip rule add not fwmark 0x${WG_FWMARK.toString(16)} lookup ${ATTACK_TABLE}`);
         const got = ok ? await round(c.name, [undefined]) : new Set<string>();
         moves.push({ move: c.name, commands: cmds, done: ok, gained: gainedList(got, all) });
         for (const k of got) all.add(k);
       }
       if (sources.length > 0) {
-        const got = await round(`${c.name}, forged sources`, sources);
-        for (const k of got) if (!all.has(k)) forged.add(k);
-        for (const k of got) all.add(k);
+        // The forged addresses are the guest's only while it sends from them.
+        for (const s of sources) if ((await ipn(`addr add ${formatIPv4(s)}/32 dev lo`)).ok) added.push(`${formatIPv4(s)}/32`);
+        forgedOk ||= added.length > 0;
+        try {
+          const got = await round(`${c.name}, forged sources`, sources);
+          for (const k of got) if (!all.has(k)) forged.add(k);
+          for (const k of got) all.add(k);
+        } finally {
+          for (const a of added.splice(0)) await ipn(`addr del ${a} dev lo`);
+        }
       }
     }
+    // What the static engine allows and no round reached gets one more try on every route
+    // (a burst into a userspace tunnel can lose packets).
+    const missing = new Set<string>();
+    for (const d of dests) for (const f of flows) if (flowContains(d.reach.allowed, f) && !all.has(key(d.dst, f))) missing.add(key(d.dst, f));
+    for (const c of missing.size ? choices : []) {
+      await ipn(`route flush table ${ATTACK_TABLE}`);
+      if (c.via) await run(['ip', '-n', ns, '-batch', '-'], { input: `${dests.map((d) => `route replace ${formatIPv4(d.dst)}/32 ${c.via} table ${ATTACK_TABLE}`).join('\n')}\n` });
+      for (const k of await round(`${c.name} (again)`, [undefined], missing)) {
+        all.add(k);
+        missing.delete(k);
+      }
+      if (sources.length > 0 && missing.size > 0) {
+        for (const s of sources) if ((await ipn(`addr add ${formatIPv4(s)}/32 dev lo`)).ok) added.push(`${formatIPv4(s)}/32`);
+        try {
+          for (const k of await round(`${c.name}, forged sources (again)`, sources, missing)) {
+            all.add(k);
+            forged.add(k);
+            missing.delete(k);
+          }
+        } finally {
+          for (const a of added.splice(0)) await ipn(`addr del ${a} dev lo`);
+        }
+      }
+      if (missing.size === 0) break;
+    }
     if (sources.length > 0) {
-      moves.push({ move: `change its address / forge its source (${sources.map(formatIPv4).join(', ')})`, commands: takeAddr, done: added.length > 0, gained: [...forged].map(describeKey) });
+      moves.push({ move: `change its address / forge its source (${sources.map(formatIPv4).join(', ')})`, commands: takeAddr, done: forgedOk, gained: [...forged].map(describeKey) });
     }
   } finally {
     // Put the guest back as it was.
@@ -257,7 +289,7 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
   // UDP / ICMP / DNS out.
   const outside = [...all].filter((k) => dests.some((d) => d.to === 'internet' && k.startsWith(`${d.dst}|`)));
   const byProto = (p: string): number => outside.filter((k) => k.split('|')[1]!.startsWith(p)).length;
-  moves.push({ move: 'use UDP, ICMP and DNS to get out to the internet', commands: ['udp/* icmp udp/53 probes to the lab internet in every round'], done: true, gained: [`udp: ${byProto('udp')}`, `dns (udp/53): ${outside.filter((k) => k.endsWith('|udp/53')).length}`, `icmp: ${byProto('icmp')}`, `tcp: ${byProto('tcp')}`].filter((x) => !x.endsWith(': 0')) });
+  moves.push({ move: 'use UDP, ICMP and DNS to get out to the internet', commands: ['udp/* icmp udp/53 probes to the lab internet in every round'], done: true, summary: true, gained: [`udp: ${byProto('udp')}`, `dns (udp/53): ${outside.filter((k) => k.endsWith('|udp/53')).length}`, `icmp: ${byProto('icmp')}`, `tcp: ${byProto('tcp')}`].filter((x) => !x.endsWith(': 0')) });
 
   // Compare with the compromised view.
   const differences: AttackDifference[] = [];
@@ -306,7 +338,7 @@ export function attackToText(r: AttackResult, color: boolean): string {
   const c = (s: string, code: number): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
   lines.push(`${c(`attack from ${r.host}`, 1)} (lab ${r.prefix}): ${r.probes} probes in ${r.ms.toFixed(0)} ms`);
   for (const m of r.moves) {
-    const tag = !m.done ? c('failed ', 2) : m.gained.length ? c('GAINS  ', 31) : c('nothing', 32);
+    const tag = !m.done ? c('failed ', 2) : m.summary ? (m.gained.length ? c('OUT    ', 33) : c('nothing', 32)) : m.gained.length ? c('GAINS  ', 31) : c('nothing', 32);
     lines.push(`  ${tag} ${m.move}${m.gained.length ? `: ${m.gained.slice(0, 6).join(', ')}${m.gained.length > 6 ? ` and ${m.gained.length - 6} more` : ''}` : ''}`);
   }
   lines.push('', `reached as configured: ${r.reachedConfigured} of ${r.pairs} (destination, flow) pairs; under attack: ${r.reachedAttack}; cordon --assume compromised allows: ${r.staticCompromised}`);
