@@ -26,6 +26,7 @@ import { isLabNamespace } from '../src/lab/names.js';
 import { planLab, planToText } from '../src/lab/plan.js';
 import { listStates } from '../src/lab/state.js';
 import { verifyLab, type VerifyResult } from '../src/lab/verify.js';
+import { attackLab } from '../src/lab/attack.js';
 import { loadModel } from '../src/model/load.js';
 import { formatFlow } from '../src/util/flows.js';
 import { formatIPv4 } from '../src/util/ip.js';
@@ -165,6 +166,59 @@ describe('lab (live)', { skip: SKIP }, () => {
       }
     });
   }
+
+  // The compromised-guest view, tested from inside the guests: every move the attack makes gets
+  // exactly as far as `cordon matrix --assume compromised` says, and the guest is put back.
+  const attacks: [string, string[]][] = [
+    ['proxmox-dual-bridge.yaml', ['agentfarm', 'ollama']],
+    ['vpn-only-vm.yaml', ['workload-vm']],
+    ['libvirt-nat-filtered.yaml', ['agent-1']],
+    ['libvirt-isolated.yaml', ['secure-vm']],
+    ['agentfarm-platform.yaml', ['llm', 'customer-1']],
+    ['phoenix-gateway.yaml', ['gateway']],
+  ];
+  for (const [f, guests] of attacks) {
+    it(`lab attack on ${f} (${guests.join(', ')}) = static --assume compromised; the guests are restored`, async () => {
+      const ir = load(join(EXAMPLES, f));
+      const prefix = await freshPrefix();
+      built.add(prefix);
+      try {
+        await upLab(ir, { prefix, say: () => undefined });
+        for (const g of guests) {
+          const r = await attackLab(ir, prefix, g, {});
+          assert.equal(r.differences.length, 0, `${g}: ${r.differences.map((d) => `${d.to} ${d.dst} ${d.flow}: static ${d.static}, attack ${d.live}${d.how ? ` (${d.how})` : ''}\n    ${d.explanation.summary}`).join('\n  ')}`);
+          assert.ok(r.moves.some((m) => m.move.startsWith('flush its in-guest firewall')));
+          assert.equal(r.reachedAttack, r.staticCompromised);
+        }
+        const after = await verifyLab(ir, prefix, { timeoutMs: 500 });
+        assert.equal(after.differences.length, 0, `after the attack the lab no longer matches the configured view:\n${describeDifferences(after)}`);
+      } finally {
+        await teardownLab(prefix);
+        built.delete(prefix);
+      }
+    });
+  }
+
+  it('lab attack finds what a compromised vpn-only guest in a generated spec can do, and no more', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-lab-gen-'));
+    const prefix = await freshPrefix();
+    built.add(prefix);
+    try {
+      const file = join(dir, 'gen.yaml');
+      writeFileSync(file, generateSpec({ hosts: 20, rules: 14, seed: 2002 }));
+      const ir = load(file);
+      const vpnOnly = [...ir.model.hosts.values()].find((h) => h.egress === 'vpn-only');
+      assert.ok(vpnOnly);
+      await upLab(ir, { prefix, say: () => undefined });
+      const r = await attackLab(ir, prefix, vpnOnly.name, {});
+      assert.equal(r.differences.length, 0, r.differences.map((d) => `${d.to} ${d.dst} ${d.flow}: static ${d.static}, attack ${d.live}`).join('; '));
+      assert.ok(r.reachedAttack > r.reachedConfigured, 'the attack gets further than the configured guest');
+    } finally {
+      await teardownLab(prefix);
+      built.delete(prefix);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('two labs run side by side and come down independently', async () => {
     const ir = load(join(EXAMPLES, 'proxmox-dual-bridge.yaml'));

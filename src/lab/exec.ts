@@ -120,8 +120,9 @@ async function ipBatch(ns: string | undefined, cmds: readonly string[], stage: S
 /** Builds the lab; on any failure the caller tears it down (the state is written first). */
 export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<BuildReport> {
   const t0 = performance.now();
-  const conc = opts.concurrency ?? 4;
   const unbatched = opts.unbatched ?? false;
+  // The baseline runs strictly one command after the other.
+  const conc = unbatched ? 1 : (opts.concurrency ?? 4);
   const warnings: string[] = [];
   const timings: StageTiming[] = [];
   const dir = labDir(plan.prefix);
@@ -165,7 +166,14 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
           agent = Agent.start(plan.prefix, { daemon: true });
           addProcess({ pid: agent.pid, name: 'agent', mark: join(dir, 'agent.pl') });
           const list = steps.flatMap((s) => (s.kind === 'sysctl' ? [s] : []));
-          const errs = await agent.batch(list.map((s) => ['sysctl', s.ns, s.key, s.value]));
+          let errs: (string | undefined)[] = [];
+          if (unbatched) {
+            // The baseline: one `sysctl -w` per step, in sequence.
+            for (const s of list) {
+              const r = await run(['ip', 'netns', 'exec', s.ns, 'sysctl', '-q', '-w', `${s.key}=${s.value}`]);
+              errs.push(r.code === 0 ? undefined : firstError(r));
+            }
+          } else errs = await agent.batch(list.map((s) => ['sysctl', s.ns, s.key, s.value]));
           errs.forEach((e, i) => {
             const s = list[i]!;
             if (e === undefined) return;
