@@ -302,12 +302,20 @@ export class Topology {
         const target = this.byAddr.get(next);
         const outPort = target && net.owner === host.name ? target.nic.port : undefined;
         s.hops.push(this.hop(host, hook, iif, route.nic.ifname, inPort, s));
+        const beforeNat = s.natSrc;
         if (hook === 'forward') this.masquerade(s, host, iif, route.nic);
         void outPort;
         if (!target || target.nic.segment !== net.name) {
           return this.finish(s, { kind: 'dropped', reason: `no host has address ${formatIPv4(next)} on ${net.name}` }, out, choice);
         }
-        this.crossSegment(s, host, route.nic, net, target.host, target.nic, hook === 'forward' ? iif : undefined);
+        if (net.owner === host.name) {
+          // The owner's per-guest chains run in its forward/output hooks, before its own NAT
+          // (postrouting): they still see the source the packet came with.
+          const afterNat = s.natSrc;
+          s.natSrc = beforeNat;
+          this.crossSegment(s, host, route.nic, net, target.host, target.nic, hook === 'forward' ? iif : undefined, hook === 'forward' ? inPort : undefined);
+          s.natSrc = afterNat;
+        } else this.crossSegment(s, host, route.nic, net, target.host, target.nic, hook === 'forward' ? iif : undefined, hook === 'forward' ? inPort : undefined);
         s.nodes.push(net.name, target.host.name);
         return this.arrive(s, target.host, target.nic.ifname, this.portSeenBy(host, route.nic, net, target.host), dst, out, choice);
       }
@@ -324,15 +332,16 @@ export class Topology {
    * Hops between two hosts on one L2 segment: per-guest firewalls and the bridge owner's forward path.
    * The per-guest chains run in the owner's kernel, which sees a guest's packets come in on the
    * bridge (br_netfilter), and a packet the owner forwards to a guest come in where it entered the
-   * owner (`fromIif`; undefined for the owner's own packets).
+   * owner (`fromIif`; undefined for the owner's own packets), still carrying the mark of the bridge
+   * port it entered by (`fromInPort`: the mark survives the owner's routing).
    */
-  private crossSegment(s: State, from: Host, fromNic: Nic, net: Network, to: Host, toNic: Nic, fromIif: string | undefined): void {
+  private crossSegment(s: State, from: Host, fromNic: Nic, net: Network, to: Host, toNic: Nic, fromIif: string | undefined, fromInPort: string | undefined): void {
     if (from.guestFirewall && fromNic.port) s.hops.push({ point: pointId(from.name, 'guest-out'), host: from.name, hook: 'guest-out', iif: net.bridge, oif: undefined, inPort: fromNic.port, natSrc: s.natSrc });
     if (net.owner && net.owner !== from.name && net.owner !== to.name) {
       const owner = this.model.hosts.get(net.owner)!;
       s.hops.push({ point: pointId(owner.name, 'forward'), host: owner.name, hook: 'forward', iif: net.bridge, oif: net.bridge, inPort: fromNic.port, natSrc: s.natSrc });
     }
-    if (to.guestFirewall && toNic.port) s.hops.push({ point: pointId(to.name, 'guest-in'), host: to.name, hook: 'guest-in', iif: from.name === net.owner ? fromIif : net.bridge, oif: undefined, inPort: fromNic.port, natSrc: s.natSrc });
+    if (to.guestFirewall && toNic.port) s.hops.push({ point: pointId(to.name, 'guest-in'), host: to.name, hook: 'guest-in', iif: from.name === net.owner ? fromIif : net.bridge, oif: undefined, inPort: from.name === net.owner ? fromInPort : fromNic.port, natSrc: s.natSrc });
   }
 
   /**
