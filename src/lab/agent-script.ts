@@ -95,9 +95,11 @@ sub do_sysctl {
 
 # ---- responders -----------------------------------------------------------------------------
 my %clients;    # fileno -> [fh, deadline]
+my $listeners = 0;
 sub do_listen {
   my ($ns, $proto, $port, $label) = @_;
   my $e = enter($ns); return $e if $e;
+  $listeners++;
   if ($proto eq 'tcp') {
     socket(my $s, PF_INET, SOCK_STREAM, IPPROTO_TCP) or return "socket: $!";
     setsockopt($s, SOL_SOCKET, SO_REUSEADDR, 1);
@@ -251,6 +253,8 @@ sub do_run {
   my $timeout = $timeout_ms / 1000;
   my $i = 0;
   my $n = @queue;
+  my $t0 = time;
+  my $tsent;
   while (1) {
     my $sent = 0;
     while ($i < $n && $sent < 256 && keys(%pending) < $MAX_INFLIGHT) { start_probe($queue[$i++]); $sent++; }
@@ -260,6 +264,7 @@ sub do_run {
       my $o = shift @order;
       result($o->[1], 'timeout') if $pending{$o->[1]};
     }
+    $tsent //= time if $i >= $n;
     last if $i >= $n && !%pending;
   }
   # Deliveries observed after the last answer.
@@ -267,7 +272,7 @@ sub do_run {
   while ($quiet < 3) { $quiet = poll_once(0.002) ? 0 : $quiet + 1; }
   @queue = ();
   @order = ();
-  out('done');
+  out(sprintf("done\t%.0f\t%.0f", (($tsent // time) - $t0) * 1000, (time - $t0) * 1000));
   flush_out();
 }
 
@@ -294,8 +299,8 @@ while (my $line = <STDIN>) {
   }
   elsif ($cmd eq 'quit') { last; }
   elsif ($cmd ne '') { reply("unknown command $cmd"); }
-  # Responders keep answering between commands.
-  poll_once(0) if %on;
+  # Responders keep answering between commands (not between queued probes: that is per line).
+  poll_once(0) if $listeners && $cmd ne 'probe';
 }
 flush_out();
 exit 0;

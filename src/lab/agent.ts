@@ -117,6 +117,7 @@ export class Agent {
           seen.push({ ns: f[1]!, proto: f[2] as ProbeProto, src: f[3]!, dst: f[4]!, sport: Number(f[5]), dport: Number(f[6]) });
         } else if (f[0] === 'done') {
           this.lines.off('line', onLine);
+          if (process.env.CORDON_LAB_DEBUG) process.stderr.write(`agent run: ${probes.length} probes, sent in ${f[1]} ms, done in ${f[2]} ms\n`);
           resolve();
         }
       };

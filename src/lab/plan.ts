@@ -222,6 +222,32 @@ class Planner {
     this.hosts = sorted(this.model.hosts.values(), (h) => h.name);
   }
 
+  private macs = 0;
+
+  /** A fresh locally administered MAC: every lab interface gets one, so neighbours can be written down. */
+  private mac(): string {
+    const n = ++this.macs;
+    return `02:c0:${[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+  }
+
+  /** A veth pair created directly inside its two namespaces, with fixed MACs; returns them. */
+  private veth(aName: string, aNs: string, bName: string, bNs: string): { a: string; b: string } {
+    const a = this.mac();
+    const b = this.mac();
+    this.ip('links', undefined, `link add ${aName} address ${a} netns ${aNs} type veth peer name ${bName} address ${b} netns ${bNs}`);
+    return { a, b };
+  }
+
+  /**
+   * A permanent neighbour entry. The kernel's ARP table is ONE table for every namespace on the
+   * machine, with gc_thresh3 = 1024 dynamic entries in all; a 100-host lab resolving its
+   * neighbours overflowed it ("neighbor table overflow") and lost packets. Permanent entries do
+   * not count against that limit, and the lab knows every MAC it assigned.
+   */
+  private neigh(ns: string, addr: number, mac: string, dev: string): void {
+    this.ip('addresses', ns, `neigh replace ${formatIPv4(addr)} lladdr ${mac} dev ${dev} nud permanent`);
+  }
+
   private ip(stage: 'links' | 'addresses' | 'tunnel-routes', ns: string | undefined, cmd: string): void {
     this.steps.push({ stage, kind: 'ip', ns, cmd });
   }
@@ -318,8 +344,10 @@ class Planner {
     for (const u of this.uplinks) {
       const hns = this.hostNs.get(u.host.name)!;
       const wns = u.kind === 'internet' ? this.inet : this.up;
-      this.ip('links', undefined, `link add ${u.worldIf} netns ${wns} type veth peer name ${u.ifname} netns ${hns}`);
+      const m = this.veth(u.worldIf, wns, u.ifname, hns);
       this.ip('addresses', hns, `addr add ${formatIPv4(u.address)}/32 dev ${u.ifname}`);
+      this.neigh(hns, WORLD_GW, m.a, u.ifname);
+      this.neigh(wns, u.address, m.b, u.worldIf);
       this.ip('addresses', hns, `link set ${u.ifname} up`);
       const d = u.host.defaultRoute;
       if (u.kind === 'internet' && !(d.kind === 'uplink' && d.ifname === u.ifname)) {
@@ -387,7 +415,9 @@ class Planner {
       this.ip('addresses', this.up, `addr add ${formatIPv4(a)}/32 dev lo`);
     }
     // upstream ↔ internet.
-    this.ip('links', undefined, `link add world netns ${this.up} type veth peer name upstream netns ${this.inet}`);
+    const wm = this.veth('world', this.up, 'upstream', this.inet);
+    this.neigh(this.up, INTERNET_SIDE, wm.b, 'world');
+    this.neigh(this.inet, UPSTREAM_SIDE, wm.a, 'upstream');
     this.ip('addresses', this.up, `addr add ${formatIPv4(UPSTREAM_SIDE)}/32 dev world`);
     this.ip('addresses', this.up, 'link set world up');
     this.ip('addresses', this.up, `route add default via ${formatIPv4(INTERNET_SIDE)} dev world onlink`);
@@ -400,8 +430,10 @@ class Planner {
     for (const [host, addr] of sorted(peerUnderlay, ([h]) => h)) {
       const hns = this.hostNs.get(host)!;
       const wif = `p${pk++}`;
-      this.ip('links', undefined, `link add ${wif} netns ${this.inet} type veth peer name eth0 netns ${hns}`);
+      const pm = this.veth(wif, this.inet, 'eth0', hns);
       this.ip('addresses', hns, `addr add ${formatIPv4(addr)}/32 dev eth0`);
+      this.neigh(hns, WORLD_GW, pm.a, 'eth0');
+      this.neigh(this.inet, addr, pm.b, wif);
       this.ip('addresses', hns, 'link set eth0 up');
       this.ip('addresses', hns, `route add default via ${formatIPv4(WORLD_GW)} dev eth0 onlink`);
       this.ip('addresses', this.inet, `addr add ${formatIPv4(WORLD_GW)}/32 dev ${wif}`);
@@ -452,12 +484,14 @@ class Planner {
     return { internetClasses, lanClasses, services, natAddress, peerUnderlay };
   }
 
-  /** Bridges, veth pairs and addresses on every network. */
+  /** Bridges, veth pairs and addresses on every network; every member knows every other's MAC. */
   private planNetworks(netNs: Map<string, string>): void {
     for (const n of sorted(this.model.networks.values(), (x) => x.name)) {
       const bridgeNs = n.owner !== undefined ? this.hostNs.get(n.owner)! : netNs.get(n.name)!;
-      this.ip('links', undefined, `link add ${n.bridge} netns ${bridgeNs} type bridge`);
+      const bridgeMac = this.mac();
+      this.ip('links', undefined, `link add ${n.bridge} address ${bridgeMac} netns ${bridgeNs} type bridge`);
       this.ip('addresses', bridgeNs, `link set ${n.bridge} up`);
+      const members: { ns: string; dev: string; addr: number; mac: string }[] = [];
       let pk = 0;
       for (const h of this.hosts) {
         const hns = this.hostNs.get(h.name)!;
@@ -468,16 +502,19 @@ class Planner {
           if (n.owner === h.name) {
             if (nic.ifname !== n.bridge) this.notes.push(`${h.name}'s interface on ${n.name} is called ${nic.ifname}; the lab names it after the bridge, ${n.bridge}`);
             this.ip('addresses', hns, `addr add ${addr} dev ${n.bridge}`);
+            members.push({ ns: hns, dev: n.bridge, addr: nic.address, mac: bridgeMac });
             continue;
           }
           const port = nic.port ?? `p${pk++}`;
-          this.ip('links', undefined, `link add ${port} netns ${bridgeNs} type veth peer name ${nic.ifname} netns ${hns}`);
+          const m = this.veth(port, bridgeNs, nic.ifname, hns);
           this.ip('addresses', bridgeNs, `link set ${port} master ${n.bridge}`);
           this.ip('addresses', bridgeNs, `link set ${port} up`);
           this.ip('addresses', hns, `addr add ${addr} dev ${nic.ifname}`);
           this.ip('addresses', hns, `link set ${nic.ifname} up`);
+          members.push({ ns: hns, dev: nic.ifname, addr: nic.address, mac: m.b });
         }
       }
+      for (const a of members) for (const b of members) if (a !== b && a.ns !== b.ns) this.neigh(a.ns, b.addr, b.mac, a.dev);
     }
   }
 

@@ -456,9 +456,14 @@ export async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], 
     waves.push({ cases: queues.flatMap((q) => q.rest.splice(0, q.lane.burst - 1)), pause: waves.length > 0 ? pause : 0 });
     waited += pause;
   }
+  const dbg = (what: string): void => {
+    if (process.env.CORDON_LAB_DEBUG) process.stderr.write(`${(performance.now() / 1000).toFixed(3)} ${what}\n`);
+  };
+  dbg(`runProbes ${cases.length}`);
   const agent = Agent.start(prefix, { daemon: false });
   try {
     const errs = await agent.batch([...new Set(watch)].map((ns) => ['watch', ns]));
+    dbg('watching');
     const bad = errs.find((e) => e !== undefined);
     if (bad) throw new Error(`the lab agent cannot watch the lab: ${bad}`);
     let w = 0;
@@ -481,6 +486,7 @@ export async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], 
       }
       const byId = new Map(wave.map((c) => [c.id, c]));
       const done = w;
+      dbg(`wave of ${reqs.length} ready`);
       const out = await agent.run(reqs, opts.timeoutMs, (n) => opts.say?.({ stage: 'probe', event: 'note', steps: cases.length, ms: 0, message: `probing: ${done + n}/${cases.length}` }));
       w += wave.length;
       for (const r of out.results) {
@@ -491,6 +497,7 @@ export async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], 
         c.detail = r.detail;
       }
       for (const s of out.seen) markSeen(expect, s);
+      dbg(`wave done, ${out.seen.length} seen`);
     }
   } finally {
     await agent.stop();
