@@ -37,9 +37,12 @@ export DEBIAN_FRONTEND := noninteractive
 #   netplan.io        netplan generate --root-dir: validate rendered netplan; no service, only a
 #                     systemd generator that does nothing without /etc/netplan/*.yaml
 #   procps            ps, sysctl (ip_forward etc. inside namespaces)
+#   perl              the lab agent: one process that probes and observes inside every lab namespace (setns)
+#   iputils-ping      ping, for `cordon lab exec HOST -- ping …` and the lab benchmark's baseline
 #   util-linux        unshare, nsenter
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
-                bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux
+                bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
+                perl iputils-ping
 
 # npm's own record of what is in node_modules; used as the stamp for `npm ci`.
 NPM_STAMP := node_modules/.package-lock.json

@@ -101,7 +101,7 @@ describe('lab plan (pure)', () => {
       for (const s of a.steps) {
         if (s.kind !== 'ip') continue;
         // Nothing is configured in the machine's own namespace; links are created inside lab namespaces.
-        if (s.ns === undefined) assert.match(s.cmd, /^link add \S+ netns cl1234[.-]\S+ type (veth peer name \S+ netns cl1234[.-]\S+|bridge)$/, s.cmd);
+        if (s.ns === undefined) assert.match(s.cmd, /^link add \S+ address 02:c0:\S+ netns cl1234[.-]\S+ type (veth peer name \S+ address 02:c0:\S+ netns cl1234[.-]\S+|bridge)$/, s.cmd);
         else assert.ok(isLabNamespace(s.ns, 'cl1234'), s.ns);
         for (const m of s.cmd.matchAll(/(?:dev|name|master) (\S+)/g)) assert.ok(m[1]!.length <= 15, `interface name ${m[1]} is longer than 15 characters`);
       }
