@@ -33,6 +33,7 @@ const MODULES: readonly Module[] = [
   { name: 'verify', file: 'verify.ts', fn: 'benchVerify' },
   { name: 'lint', file: 'lint.ts', fn: 'benchLint' },
   { name: 'nft-throughput', file: 'nft-throughput.ts', fn: 'benchNftThroughput' },
+  { name: 'lab', file: 'lab.ts', fn: 'benchLab' },
 ];
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
