@@ -381,21 +381,38 @@ class ChainIndex {
     const key = `${this.iifKey(hop)}|${this.oifKey(hop)}|${this.portKey(hop)}`;
     const known = this.cutCache.get(key);
     if (known) return known;
-    const cuts: number[] = [];
+    // The rules not bound to a port are the same for every guest behind an interface: cut once.
+    const freeKey = `${this.iifKey(hop)}|${this.oifKey(hop)}|-`;
+    let free = this.cutCache.get(freeKey);
     const ok = (i: number): boolean => {
       const m = this.rules[i]!.match;
       if (m.iif && (hop.iif === undefined || !m.iif.includes(hop.iif))) return false;
       if (m.oif && (hop.oif === undefined || !m.oif.includes(hop.oif))) return false;
-      if (m.inPort && (hop.inPort === undefined || !m.inPort.includes(hop.inPort))) return false;
       return true;
     };
-    for (let i = 0; i < this.rules.length; i++) {
-      const s = this.rules[i]!.match.src;
-      if (s && ok(i)) for (const [lo, hi] of s) cuts.push(lo, hi + 1);
+    if (!free) {
+      const cuts: number[] = [];
+      for (let i = 0; i < this.rules.length; i++) {
+        const m = this.rules[i]!.match;
+        if (m.src && !m.inPort && ok(i)) for (const [lo, hi] of m.src) cuts.push(lo, hi + 1);
+      }
+      free = [...new Set(cuts)].sort((a, b) => a - b);
+      this.cutCache.set(freeKey, free);
+    }
+    if (key === freeKey) return free;
+    const cuts = [...free];
+    for (const i of hop.inPort !== undefined ? (this.byPort.get(hop.inPort) ?? []) : []) {
+      const m = this.rules[i]!.match;
+      if (m.src && ok(i)) for (const [lo, hi] of m.src) cuts.push(lo, hi + 1);
     }
     const sorted = [...new Set(cuts)].sort((a, b) => a - b);
     this.cutCache.set(key, sorted);
     return sorted;
+  }
+
+  /** Whether any rule names an output interface (else a hop's output interface never matters here). */
+  get usesOif(): boolean {
+    return this.oifs.size > 0;
   }
 
   /** The hop's input interface as the rules see it: one the rules name, or none of theirs. */
@@ -598,6 +615,23 @@ function sourceLimits(p: Path): readonly SourceLimit[] {
 function passesLimits(checks: readonly SourceLimit[], src: number): boolean {
   for (const c of checks) if (!R.contains(c.allowed, c.natSrc ?? src)) return false;
   return true;
+}
+
+interface PreHop {
+  readonly chain: Chain;
+  readonly key: HopKey;
+  readonly nat: number | undefined;
+  readonly shared: boolean;
+}
+
+/** Forged sources over some hops: the source classes and the hops' sweeps for each. */
+interface Forged {
+  readonly pre: readonly PreHop[];
+  readonly space: RangeSet;
+  readonly cuts: readonly number[];
+  /** Class representatives the path lets through, and the hops' sweeps for each. */
+  readonly reps: readonly number[];
+  readonly sweeps: readonly (readonly Sweep[])[];
 }
 
 interface Template {
@@ -1058,6 +1092,7 @@ class FastEngine {
       this.resetHopIds();
       for (const s of sc.members) {
         this.localSweeps = new Map();
+        this.forgedBySig = new Map();
         this.gen++;
         const list: number[] = [];
         this.evalSource(sc, s, templates, (ep, m, off) => {
@@ -1117,7 +1152,7 @@ class FastEngine {
   private readonly plans = new Map<number, RoutePlan | undefined>();
   private markGen = 0;
   private markStamp = new Int32Array(0);
-  private readonly repCache = new Map<string, number[]>();
+  private readonly repCache = new Map<string, { cuts: number[]; reps: number[] }>();
 
   private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
     const ep = this.eps[s]!;
@@ -1276,7 +1311,9 @@ class FastEngine {
   private gen = 0;
 
   private hopId(h: SymHop, srcNic: number): number {
-    const key = `${h.role}|${h.role === Role.Fixed ? h.point : h.hook}|${h.iif ?? ''}|${h.oif ?? ''}|${h.inPort ?? ''}|${h.inPortSrcNic}|${h.natSrc ?? `s${srcNic}`}`;
+    // A fixed hop's output interface only matters if its chain names one.
+    const oif = h.role !== Role.Fixed || (h.chain !== undefined && this.index(h.chain).usesOif) ? (h.oif ?? '') : '*';
+    const key = `${h.role}|${h.role === Role.Fixed ? h.point : h.hook}|${h.iif ?? ''}|${oif}|${h.inPort ?? ''}|${h.inPortSrcNic}|${h.natSrc ?? `s${srcNic}`}`;
     let id = this.hopIds.get(key);
     if (id === undefined) {
       id = this.hopDefs.length;
@@ -1344,28 +1381,12 @@ class FastEngine {
       this.evalClass(s, dc, sweeps, dst, src, emit);
       return;
     }
-    // Hops before the destination's own: one sweep per source class. The destination's: per member.
-    const pre: { chain: Chain; key: HopKey; nat: number | undefined; shared: boolean }[] = [];
-    for (const h of path.pre) {
-      const { chain, key } = this.srcHop(S, h);
-      if (!this.counted(chain)) continue;
-      pre.push({ chain, key, nat: h.natSrc, shared: h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0 });
-    }
-    const spaceName = from.kind === 'zone' ? from.zone : path.anonymous ? 'internet' : 'all';
-    const space: RangeSet = spaceName === 'internet' ? this.model.internet : spaceName === 'lan' ? this.model.lan : [[0, 0xffffffff]];
-    const cuts: number[] = [];
-    let repKey = spaceName;
-    for (const p of pre) {
-      if (p.nat !== undefined) continue;
-      for (const c of this.index(p.chain).sourceCuts(p.key)) cuts.push(c);
-      repKey += `|${p.chain.point}/${p.key.iif ?? ''}/${p.key.oif ?? ''}/${p.key.inPort ?? ''}`;
-    }
-    for (const c of path.checks) {
-      if (c.natSrc !== undefined) continue;
-      for (const [lo, hi] of c.allowed) cuts.push(lo, hi + 1);
-      repKey += `|limit:${JSON.stringify(c.allowed)}`;
-    }
-    // The destination's chains may cut the sources further: per member, only if they do.
+    // Forged sources: the hops before the destination's own are swept once per source class
+    // (class representatives from every source prefix those hops' rules name), per source, for
+    // every destination class whose paths have these hops.
+    const f = this.forged(S, path, from.kind === 'zone' ? from.zone : path.anonymous ? 'internet' : 'all');
+    // A destination whose own chains look at the source cuts the classes finer: those members
+    // are evaluated class by class; the rest read the union.
     const dstCuts = new Map<number, number[]>();
     for (const h of dst) {
       if (h.natSrc !== undefined) continue;
@@ -1381,19 +1402,49 @@ class FastEngine {
         }
       }
     }
-    let reps = this.repCache.get(repKey);
-    if (!reps) {
-      reps = representatives(space, cuts, new Set());
-      if (this.repCache.size > 10_000) this.repCache.clear();
-      this.repCache.set(repKey, reps);
-    }
     const skip = dstCuts.size ? (j: number): boolean => dstCuts.has(j) : undefined;
-    const sweepsOf = (src: number): Sweep[] => pre.map((p) => this.sweepFor(p.chain, p.key, p.nat ?? src, p.shared));
-    for (const src of reps) if (passesLimits(path.checks, src)) this.evalClass(s, dc, sweepsOf(src), dst, src, emit, skip);
-    // Members whose own chains cut the sources finer get their own, finer classes.
+    for (let k = 0; k < f.reps.length; k++) this.evalClass(s, dc, f.sweeps[k]!, dst, f.reps[k]!, emit, skip);
     for (const [j, extra] of dstCuts) {
-      for (const src of representatives(space, [...cuts, ...extra], new Set())) if (passesLimits(path.checks, src)) this.evalClass(s, dc, sweepsOf(src), dst, src, emit, (x) => x !== j);
+      for (const src of representatives(f.space, [...f.cuts, ...extra], new Set())) {
+        if (passesLimits(path.checks, src)) this.evalClass(s, dc, this.sweepsAt(f.pre, src), dst, src, emit, (x) => x !== j);
+      }
     }
+  }
+
+  /** Per source: forged-source evaluations by the hops they cover. */
+  private forgedBySig = new Map<string, Forged>();
+
+  private forged(S: Host | undefined, path: SymPath, spaceName: string): Forged {
+    const sig = `${spaceName}|${path.preIds.join(',')}|${path.checks.length ? JSON.stringify(path.checks) : ''}`;
+    let f = this.forgedBySig.get(sig);
+    if (f) return f;
+    const pre: PreHop[] = [];
+    for (const h of path.pre) {
+      const { chain, key } = this.srcHop(S, h);
+      if (!this.counted(chain)) continue;
+      pre.push({ chain, key, nat: h.natSrc, shared: h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0 });
+    }
+    const space: RangeSet = spaceName === 'internet' ? this.model.internet : spaceName === 'lan' ? this.model.lan : [[0, 0xffffffff]];
+    let repKey = spaceName;
+    for (const p of pre) if (p.nat === undefined) repKey += `|${p.chain.point}/${p.key.iif ?? ''}/${p.key.oif ?? ''}/${p.key.inPort ?? ''}`;
+    for (const c of path.checks) if (c.natSrc === undefined) repKey += `|limit:${JSON.stringify(c.allowed)}`;
+    let cached = this.repCache.get(repKey);
+    if (!cached) {
+      const cuts: number[] = [];
+      for (const p of pre) if (p.nat === undefined) for (const c of this.index(p.chain).sourceCuts(p.key)) cuts.push(c);
+      for (const c of path.checks) if (c.natSrc === undefined) for (const [lo, hi] of c.allowed) cuts.push(lo, hi + 1);
+      cached = { cuts, reps: representatives(space, cuts, new Set()) };
+      if (this.repCache.size > 10_000) this.repCache.clear();
+      this.repCache.set(repKey, cached);
+    }
+    const reps = cached.reps.filter((src) => passesLimits(path.checks, src));
+    f = { pre, space, cuts: cached.cuts, reps, sweeps: reps.map((src) => this.sweepsAt(pre, src)) };
+    this.forgedBySig.set(sig, f);
+    return f;
+  }
+
+  private sweepsAt(pre: readonly PreHop[], src: number): Sweep[] {
+    return pre.map((p) => this.sweepFor(p.chain, p.key, p.nat ?? src, p.shared));
   }
 
   private dstKey(S: Host | undefined, D: Host, j: number, h: SymHop): HopKey {
@@ -1417,8 +1468,9 @@ class FastEngine {
   ): void {
     const W = this.W;
     // Walk only the pieces the most selective restrictive sweep accepts something in.
+    // Any sweep can guide (nothing comes of a piece it accepts nothing in): take the sparsest.
     let guide: Sweep | undefined;
-    for (const sw of sweeps) if (sw.restrictive && (!guide || sw.nonzero < guide.nonzero)) guide = sw;
+    for (const sw of sweeps) if (!guide || sw.nonzero < guide.nonzero) guide = sw;
     const members = dc.members;
     if (!guide) {
       for (let k = 0; k < members.length; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
