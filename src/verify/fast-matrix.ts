@@ -322,7 +322,7 @@ class ChainIndex {
     // Rules bound to the hop's bridge port that match this source: when there are none, the
     // candidates are those of any other port (shared by every guest behind the same interface).
     const bound: number[] = [];
-    if (hop.inPort !== undefined) {
+    if (hop.inPort !== undefined && this.portMayMatch(hop.inPort, src)) {
       for (const i of this.byPort.get(hop.inPort) ?? []) {
         const m = this.rules[i]!.match;
         if ((!m.src || R.contains(m.src, src)) && (!m.iif || (hop.iif !== undefined && m.iif.includes(hop.iif)))) bound.push(i);
@@ -359,6 +359,20 @@ class ChainIndex {
     if (this.candCache.size > 50_000) this.candCache.clear();
     this.candCache.set(key, c);
     return c;
+  }
+
+  private readonly portSrc = new Map<string, RangeSet | undefined>();
+
+  /** Whether any rule bound to this port can match source src (the union of their sources, cached). */
+  private portMayMatch(port: string, src: number): boolean {
+    let u = this.portSrc.get(port);
+    if (u === undefined && !this.portSrc.has(port)) {
+      const list = this.byPort.get(port) ?? [];
+      u = list.some((i) => !this.rules[i]!.match.src) ? undefined : R.normalize(list.flatMap((i) => this.rules[i]!.match.src!));
+      this.portSrc.set(port, u ?? undefined);
+      if (u === undefined) return list.length > 0;
+    }
+    return u === undefined ? (this.byPort.get(port)?.length ?? 0) > 0 : R.contains(u, src);
   }
 
   /** The candidates that also match output interface `oif`. */
