@@ -367,7 +367,7 @@ export class Topology {
       s.natSrc = outNic ? outNic.address : uplinkAddr;
       s.notes.push(`${host.name} masquerades ${net.name} traffic${outNic ? ` as ${formatIPv4(outNic.address)}` : ' behind its uplink'}`);
     } else if (net.egress === 'none' && !outNic) {
-      s.notes.push(`${net.name} has egress: none, so ${host.name} does not NAT it: replies cannot return, but one-way packets (UDP exfiltration) still leave`);
+      s.notes.push(`${net.name} has egress: none, so ${host.name} does not NAT it: where a firewall lets it through, replies cannot return but one-way packets (UDP exfiltration) do leave`);
     }
   }
 
