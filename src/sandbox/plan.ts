@@ -1,0 +1,299 @@
+/**
+ * `cordon run`, the pure half: sandbox options → a list of steps (namespaces, links, nft rule
+ * sets, cgroup limits, the bwrap command line) that run.ts executes and `--dry-run` prints.
+ * No I/O, no clock, no randomness: the run id, the /30 and the home directory come in as inputs.
+ *
+ * Names: the sandbox namespace is `cs<id>` (id = 6 hex digits), its veth pair `cs<id>s` (inside
+ * the sandbox) and `cs<id>h` (inside the host namespace), the host's NAT table `ip cordon_<id>`,
+ * the sandbox's egress table `inet cordon_sbx`, cgroups `cordon-<id>`. Everything cordon creates
+ * carries the id, so teardown can tell its own objects from everything else.
+ */
+import { formatCidr, formatIPv4, inRange, cidrRange, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
+
+export type SandboxMode = 'isolated' | 'filtered' | 'open';
+export const MODES: readonly SandboxMode[] = ['isolated', 'filtered', 'open'];
+
+/** One allow or deny entry: a CIDR (a bare IP is a /32) and, optionally, a port (tcp and udp). */
+export interface NetRule {
+  readonly cidr: Cidr;
+  readonly port: number | undefined;
+  /** As the user wrote it, for messages and events. */
+  readonly text: string;
+}
+
+/** Resolved sandbox options: every default filled in. */
+export interface SandboxOptions {
+  readonly mode: SandboxMode;
+  /** Filtered mode only. An empty allowlist allows nothing (same as isolated, plus a route out). */
+  readonly allow: readonly NetRule[];
+  /** Checked before the allowlist. */
+  readonly deny: readonly NetRule[];
+  /** Bytes; undefined = no limit. */
+  readonly memoryBytes: number | undefined;
+  /** Fraction of one CPU; undefined = no limit. */
+  readonly cpus: number | undefined;
+  readonly pids: number | undefined;
+  /** Wall-clock milliseconds; undefined = none. */
+  readonly timeoutMs: number | undefined;
+  readonly ro: readonly string[];
+  readonly rw: readonly string[];
+  /** Bound read-write and the command's working directory. */
+  readonly workdir: string;
+  /** Paths hidden behind an empty tmpfs (directories) or /dev/null (files); only existing ones. */
+  readonly hide: readonly { readonly path: string; readonly dir: boolean }[];
+  /** The namespace that plays the host for veth + NAT; undefined = the machine's own namespace. */
+  readonly hostNetns: string | undefined;
+  readonly command: readonly string[];
+}
+
+/** Link-local and cloud metadata: denied ahead of the allowlist unless an allow entry lies inside. */
+export const ALWAYS_DENY: readonly string[] = ['169.254.0.0/16', '100.100.100.200/32'];
+
+export type Step =
+  | { readonly kind: 'netns-add'; readonly ns: string }
+  | { readonly kind: 'ip'; readonly ns: string | undefined; readonly cmd: string }
+  | { readonly kind: 'sysctl'; readonly ns: string; readonly key: string; readonly value: string }
+  | { readonly kind: 'nft'; readonly ns: string; readonly table: string; readonly text: string }
+  | { readonly kind: 'cgroup'; readonly controller: string; readonly path: string; readonly file: string; readonly value: string }
+  | { readonly kind: 'exec'; readonly argv: readonly string[] };
+
+export interface SandboxPlan {
+  readonly id: string;
+  readonly ns: string | undefined;
+  readonly hostNetns: string | undefined;
+  readonly vethSandbox: string | undefined;
+  readonly vethHost: string | undefined;
+  readonly hostTable: string | undefined;
+  readonly subnet: Cidr | undefined;
+  readonly cgroupName: string;
+  readonly steps: readonly Step[];
+  /** The command line run (after cgroup placement): ip netns exec … bwrap … -- CMD. */
+  readonly argv: readonly string[];
+  /** Used when no cgroup controller can be written. */
+  readonly prlimitArgs: readonly string[];
+}
+
+export const SBX_TABLE = 'cordon_sbx';
+
+export function nsName(id: string): string {
+  return `cs${id}`;
+}
+
+/** Parses `CIDR[:PORT]` / `IP[:PORT]`; a domain or a bad port is an error (message). */
+export function parseNetRule(text: string): NetRule | string {
+  const m = /^([^:]+?)(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m) return `'${text}' is not IP[/LEN][:PORT]`;
+  const addr = m[1]!;
+  const cidr = parseCidr(addr.includes('/') ? addr : `${addr}/32`, false);
+  if (!cidr) {
+    if (/^[A-Za-z0-9.-]+$/.test(addr)) return `'${text}': domain names need the in-sandbox resolver, which is not implemented yet; allow its addresses instead`;
+    return `'${text}' is not IP[/LEN][:PORT]`;
+  }
+  const port = m[2] === undefined ? undefined : Number(m[2]);
+  if (port !== undefined && (port < 1 || port > 65535)) return `'${text}': port ${port} is out of range 1-65535`;
+  return { cidr, port, text };
+}
+
+/** Parses `512m`, `1g`, `65536` (bytes). */
+export function parseBytes(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)b?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+/** Parses `30s`, `500ms`, `2m`, `1h`, `10` (seconds). */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+export function formatBytes(n: number): string {
+  for (const [u, f] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) if (n >= f && n % f === 0) return `${n / f}${u}`;
+  return String(n);
+}
+
+function match(r: NetRule): string {
+  const dst = r.cidr.len === 32 ? formatIPv4(r.cidr.addr) : formatCidr(r.cidr);
+  return r.port === undefined ? `ip daddr ${dst}` : `ip daddr ${dst} meta l4proto { tcp, udp } th dport ${r.port}`;
+}
+
+const RECORD = [
+  'meta l4proto { tcp, udp } update @denied { ip daddr . meta l4proto . th dport } counter name denied drop',
+  'meta nfproto ipv4 update @denied { ip daddr . meta l4proto . 0 } counter name denied drop',
+  'counter name denied drop',
+];
+
+/**
+ * The sandbox's own egress policy: default drop; loopback and replies pass; deny entries, then
+ * link-local/metadata, then allow entries; every dropped packet lands in the dynamic set
+ * `denied` (destination . proto . port, with packet and byte counters), which run.ts reads at
+ * exit — per-destination denied attempts without any logging infrastructure.
+ */
+export function sandboxRuleset(opts: Pick<SandboxOptions, 'mode' | 'allow' | 'deny'>): string {
+  const out: string[] = [];
+  out.push(`table inet ${SBX_TABLE} {`);
+  out.push('  counter tx {}', '  counter rx {}', '  counter denied {}');
+  out.push('  set denied { type ipv4_addr . inet_proto . inet_service; flags dynamic; size 65536; counter; }');
+  out.push('  chain output {', '    type filter hook output priority 0; policy drop;', '    oifname "lo" accept', '    ct state established,related counter name tx accept');
+  for (const d of opts.deny) out.push(`    ${match(d)} update @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
+  if (opts.mode === 'filtered') {
+    const allowed = opts.allow.map((a) => cidrRange(a.cidr));
+    for (const text of ALWAYS_DENY) {
+      const c = parseCidr(text, false)!;
+      const r = cidrRange(c);
+      if (allowed.some((a) => inRange(a.lo, r) && inRange(a.hi, r))) continue;
+      if (!allowed.some((a) => rangesOverlap(a, r))) continue;
+      out.push(`    ip daddr ${formatCidr(c)} update @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
+    }
+    for (const a of opts.allow) out.push(`    ${match(a)} counter name tx accept`);
+  }
+  for (const r of RECORD) out.push(`    ${r}`);
+  out.push('  }');
+  out.push('  chain input {', '    type filter hook input priority 0; policy drop;', '    iifname "lo" accept', '    ct state established,related counter name rx accept', '  }');
+  out.push('}');
+  return `${out.join('\n')}\n`;
+}
+
+/** The host side: masquerade the sandbox's /30 out of any other interface, forward its traffic. */
+export function hostRuleset(table: string, veth: string, subnet: Cidr): string {
+  const net = formatCidr(subnet);
+  return [
+    `table ip ${table} {`,
+    '  chain forward {',
+    '    type filter hook forward priority -1; policy accept;',
+    `    iifname "${veth}" ip saddr ${net} accept`,
+    `    oifname "${veth}" ct state established,related accept`,
+    `    oifname "${veth}" drop`,
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority 100; policy accept;',
+    `    ip saddr ${net} oifname != "${veth}" masquerade`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** First /30 in 10.213.0.0/16 that overlaps none of `used`. */
+export function pickSubnet(used: readonly Cidr[]): Cidr | undefined {
+  const base = parseCidr('10.213.0.0/16', false)!.addr;
+  const usedR = used.map(cidrRange);
+  for (let i = 0; i < 16384; i++) {
+    const c: Cidr = { addr: (base + i * 4) >>> 0, len: 30 };
+    const r = cidrRange(c);
+    if (!usedR.some((u) => rangesOverlap(u, r))) return c;
+  }
+  return undefined;
+}
+
+export function bwrapArgs(opts: SandboxOptions): string[] {
+  const a = ['bwrap', '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session'];
+  a.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
+  for (const h of opts.hide) a.push(...(h.dir ? ['--tmpfs', h.path] : ['--ro-bind', '/dev/null', h.path]));
+  for (const p of opts.ro) a.push('--ro-bind', p, p);
+  for (const p of opts.rw) a.push('--bind', p, p);
+  a.push('--bind', opts.workdir, opts.workdir, '--chdir', opts.workdir, '--');
+  return [...a, ...opts.command];
+}
+
+export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | undefined, cgroup: 'v1' | 'v2' | 'none'): SandboxPlan {
+  const steps: Step[] = [];
+  const needNs = opts.mode !== 'open';
+  const ns = needNs ? nsName(id) : undefined;
+  const egress = opts.mode === 'filtered';
+  const vethS = egress ? `cs${id}s` : undefined;
+  const vethH = egress ? `cs${id}h` : undefined;
+  const hostTable = egress ? `cordon_${id}` : undefined;
+  if (ns) {
+    steps.push({ kind: 'netns-add', ns });
+    steps.push({ kind: 'ip', ns, cmd: 'link set lo up' });
+  }
+  if (ns && egress && vethS && vethH && subnet) {
+    const h = formatIPv4(subnet.addr + 1);
+    const s = formatIPv4(subnet.addr + 2);
+    const hn = opts.hostNetns;
+    steps.push({ kind: 'ip', ns: undefined, cmd: `link add ${vethS} netns ${ns} type veth peer name ${vethH}${hn ? ` netns ${hn}` : ''}` });
+    steps.push({ kind: 'ip', ns: hn, cmd: `addr add ${h}/30 dev ${vethH}` });
+    steps.push({ kind: 'ip', ns: hn, cmd: `link set ${vethH} up` });
+    steps.push({ kind: 'ip', ns, cmd: `addr add ${s}/30 dev ${vethS}` });
+    steps.push({ kind: 'ip', ns, cmd: `link set ${vethS} up` });
+    steps.push({ kind: 'ip', ns, cmd: `route add default via ${h}` });
+    steps.push({ kind: 'sysctl', ns: hn ?? '', key: 'net.ipv4.ip_forward', value: '1' });
+    steps.push({ kind: 'nft', ns: hn ?? '', table: `ip ${hostTable}`, text: hostRuleset(hostTable!, vethH, subnet) });
+  } else if (ns) {
+    // Isolated: a default route into nowhere so attempts reach the egress chain and are recorded
+    // (without a route, connect() fails before any packet exists).
+    // (No dummy module everywhere: a veth pair with both ends inside the sandbox does the same.)
+    steps.push({ kind: 'ip', ns, cmd: `link add cs${id}d type veth peer name cs${id}e` });
+    steps.push({ kind: 'ip', ns, cmd: `link set cs${id}d up` });
+    steps.push({ kind: 'ip', ns, cmd: `link set cs${id}e up` });
+    steps.push({ kind: 'ip', ns, cmd: `route add default dev cs${id}d` });
+  }
+  if (ns) steps.push({ kind: 'nft', ns, table: `inet ${SBX_TABLE}`, text: sandboxRuleset(opts) });
+  const cg = `cordon-${id}`;
+  if (cgroup === 'v1') {
+    if (opts.memoryBytes !== undefined) {
+      steps.push({ kind: 'cgroup', controller: 'memory', path: `memory/${cg}`, file: 'memory.limit_in_bytes', value: String(opts.memoryBytes) });
+    }
+    if (opts.pids !== undefined) steps.push({ kind: 'cgroup', controller: 'pids', path: `pids/${cg}`, file: 'pids.max', value: String(opts.pids) });
+    if (opts.cpus !== undefined) {
+      steps.push({ kind: 'cgroup', controller: 'cpu', path: `cpu/${cg}`, file: 'cpu.cfs_period_us', value: '100000' });
+      steps.push({ kind: 'cgroup', controller: 'cpu', path: `cpu/${cg}`, file: 'cpu.cfs_quota_us', value: String(Math.max(1000, Math.round(opts.cpus * 100000))) });
+    }
+  } else if (cgroup === 'v2') {
+    if (opts.memoryBytes !== undefined) {
+      steps.push({ kind: 'cgroup', controller: 'memory', path: cg, file: 'memory.max', value: String(opts.memoryBytes) });
+      steps.push({ kind: 'cgroup', controller: 'memory', path: cg, file: 'memory.swap.max', value: '0' });
+    }
+    if (opts.pids !== undefined) steps.push({ kind: 'cgroup', controller: 'pids', path: cg, file: 'pids.max', value: String(opts.pids) });
+    if (opts.cpus !== undefined) steps.push({ kind: 'cgroup', controller: 'cpu', path: cg, file: 'cpu.max', value: `${Math.max(1000, Math.round(opts.cpus * 100000))} 100000` });
+  }
+  const prlimitArgs: string[] = [];
+  if (cgroup === 'none') {
+    if (opts.memoryBytes !== undefined) prlimitArgs.push(`--as=${opts.memoryBytes}`);
+    if (opts.pids !== undefined) prlimitArgs.push(`--nproc=${opts.pids}`);
+  }
+  const inner = bwrapArgs(opts);
+  const argv = [...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []), ...(ns ? ['ip', 'netns', 'exec', ns] : []), ...inner];
+  steps.push({ kind: 'exec', argv });
+  return { id, ns, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs };
+}
+
+function q(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The plan as shell-like lines (`--dry-run`). */
+export function planToText(p: SandboxPlan): string {
+  const lines: string[] = [];
+  for (const s of p.steps) {
+    switch (s.kind) {
+      case 'netns-add':
+        lines.push(`ip netns add ${s.ns}`);
+        break;
+      case 'ip':
+        lines.push(`ip${s.ns ? ` -n ${s.ns}` : ''} ${s.cmd}`);
+        break;
+      case 'sysctl':
+        lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}sysctl -w ${s.key}=${s.value}`);
+        break;
+      case 'nft':
+        lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}nft -f - <<'EOF'`, s.text.trimEnd(), 'EOF');
+        break;
+      case 'cgroup':
+        lines.push(`echo ${q(s.value)} > /sys/fs/cgroup/${s.path}/${s.file}`);
+        break;
+      case 'exec':
+        lines.push(s.argv.map(q).join(' '));
+        break;
+      default: {
+        const never: never = s;
+        throw new Error(`unknown step ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,467 @@
+/**
+ * `cordon run`, the side-effecting half: executes a plan (plan.ts) in stages — network, limits,
+ * command — reads what the sandbox's egress policy dropped, and takes everything down again.
+ *
+ * Safety: the only things done in the machine's own namespace are `ip netns add/del cs<id>`,
+ * `ip link add cs<id>s netns cs<id> … peer … netns HOST` (the pair is born inside namespaces) and
+ * cgroup directories named `cordon-<id>`. The veth's host end, forwarding and NAT live in the
+ * namespace given as the host (`hostNetns`); the machine's own namespace is used for that only
+ * when the caller says so in so many words (`iMeanTheHost`). Processes are ended by the PIDs
+ * this run started (the command's process group, the cgroup's members) — never by name.
+ * Teardown is safe to repeat and also runs on SIGINT/SIGTERM/SIGHUP.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { firstError, listNetns, run } from '../apply/exec.js';
+import { parseCidr, type Cidr } from '../util/ip.js';
+import { formatBytes, nsName, pickSubnet, planSandbox, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
+
+/** What the library caller passes; everything optional has a documented default. */
+export interface SandboxInput {
+  /** The command and its arguments. */
+  readonly command: readonly string[];
+  /** Default `isolated` (loopback only). */
+  readonly mode?: SandboxMode;
+  readonly allow?: readonly NetRule[];
+  readonly deny?: readonly NetRule[];
+  readonly memoryBytes?: number;
+  readonly cpus?: number;
+  readonly pids?: number;
+  readonly timeoutMs?: number;
+  readonly ro?: readonly string[];
+  readonly rw?: readonly string[];
+  /** Default: the current directory. */
+  readonly workdir?: string;
+  /** Default: ~/.ssh, ~/.aws, ~/.gnupg, ~/.kube, ~/.docker, ~/.config/gcloud, ~/.azure, ~/.netrc … */
+  readonly hide?: readonly string[];
+  /** Namespace that plays the host (veth + NAT). Required for filtered mode unless iMeanTheHost. */
+  readonly hostNetns?: string;
+  /** Put the veth's host end and NAT in the machine's own network namespace. */
+  readonly iMeanTheHost?: boolean;
+  /** Default `inherit`: the command talks to this process's terminal. */
+  readonly stdio?: 'inherit' | 'ignore';
+  /** Called with one line per stage (stderr in the CLI). */
+  readonly say?: (line: string) => void;
+}
+
+export interface DeniedAttempt {
+  readonly time: string;
+  readonly destination: string;
+  readonly proto: string;
+  readonly port: number | undefined;
+  readonly packets: number;
+  readonly bytes: number;
+  readonly rule: string;
+}
+
+export interface Counters {
+  readonly packetsOut: number;
+  readonly bytesOut: number;
+  readonly packetsIn: number;
+  readonly bytesIn: number;
+  readonly deniedPackets: number;
+  readonly deniedBytes: number;
+}
+
+export type ExitReason = 'exited' | 'signal' | 'timeout' | 'memory' | 'pids';
+
+export interface SandboxResult {
+  readonly exitCode: number;
+  readonly reason: ExitReason;
+  /** Human-readable: `killed: memory limit 512m`, `timeout after 30s`, `exit 0`. */
+  readonly message: string;
+  readonly denied: readonly DeniedAttempt[];
+  readonly counters: Counters;
+  readonly id: string;
+  readonly ms: number;
+}
+
+export class SandboxError extends Error {}
+
+const SECRETS = ['.ssh', '.aws', '.gnupg', '.kube', '.docker', '.azure', '.config/gcloud', '.config/gh', '.netrc', '.npmrc', '.pypirc', '.git-credentials', '.vault-token'];
+
+export function defaultHidden(home = homedir()): string[] {
+  return SECRETS.map((s) => join(home, s)).filter((p) => existsSync(p));
+}
+
+export type CgroupVersion = 'v1' | 'v2' | 'none';
+
+export function detectCgroup(): CgroupVersion {
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'v2';
+  if (existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes') || existsSync('/sys/fs/cgroup/pids/pids.max') || existsSync('/sys/fs/cgroup/pids/cgroup.procs')) return 'v1';
+  return 'none';
+}
+
+/** Resolves defaults (one place) and checks what is refused for safety. */
+export function resolveOptions(input: SandboxInput): SandboxOptions {
+  if (input.command.length === 0) throw new SandboxError('no command given (cordon run [options] -- CMD ARGS…)');
+  const mode = input.mode ?? 'isolated';
+  if (mode === 'filtered' && input.hostNetns === undefined && input.iMeanTheHost !== true) {
+    throw new SandboxError(
+      "filtered mode connects the sandbox to a host namespace with a veth pair and NAT; name one with --host-netns NS, or pass --i-mean-the-host to put the veth's host end and a masquerade table (ip cordon_<id>) in this machine's own network namespace",
+    );
+  }
+  const workdir = resolve(input.workdir ?? process.cwd());
+  const hide = (input.hide ?? defaultHidden())
+    .map((p) => resolve(p))
+    .filter((p) => existsSync(p) && !workdir.startsWith(`${p}/`) && workdir !== p)
+    .map((p) => ({ path: p, dir: statSync(p).isDirectory() }));
+  return {
+    mode,
+    allow: input.allow ?? [],
+    deny: input.deny ?? [],
+    memoryBytes: input.memoryBytes,
+    cpus: input.cpus,
+    pids: input.pids,
+    timeoutMs: input.timeoutMs,
+    ro: (input.ro ?? []).map((p) => resolve(p)),
+    rw: (input.rw ?? []).map((p) => resolve(p)),
+    workdir,
+    hide,
+    hostNetns: mode === 'filtered' ? input.hostNetns : undefined,
+    command: input.command,
+  };
+}
+
+async function usedSubnets(hostNetns: string | undefined): Promise<Cidr[]> {
+  const out: Cidr[] = [];
+  const n = hostNetns ? ['-n', hostNetns] : [];
+  const a = await run(['ip', ...n, '-j', '-4', 'addr']);
+  try {
+    for (const l of JSON.parse(a.stdout || '[]') as { addr_info?: { local?: string; prefixlen?: number }[] }[]) {
+      for (const i of l.addr_info ?? []) {
+        const c = parseCidr(`${i.local}/${i.prefixlen}`, false);
+        if (c) out.push(c);
+      }
+    }
+  } catch {
+    // no JSON: nothing known to be in use
+  }
+  const r = await run(['ip', ...n, '-j', '-4', 'route']);
+  try {
+    for (const l of JSON.parse(r.stdout || '[]') as { dst?: string }[]) {
+      if (!l.dst || l.dst === 'default') continue;
+      const c = parseCidr(l.dst.includes('/') ? l.dst : `${l.dst}/32`, false);
+      if (c) out.push(c);
+    }
+  } catch {
+    // as above
+  }
+  return out;
+}
+
+async function freshId(): Promise<string> {
+  const taken = new Set(await listNetns());
+  for (;;) {
+    const id = randomBytes(3).toString('hex');
+    if (!taken.has(nsName(id)) && !existsSync(`/sys/fs/cgroup/pids/cordon-${id}`) && !existsSync(`/sys/fs/cgroup/cordon-${id}`)) return id;
+  }
+}
+
+function cgroupDirs(plan: SandboxPlan, version: CgroupVersion): string[] {
+  const dirs = new Set<string>();
+  for (const s of plan.steps) if (s.kind === 'cgroup') dirs.add(join('/sys/fs/cgroup', s.path));
+  if (version === 'v1' && dirs.size === 0) return [];
+  return [...dirs];
+}
+
+/** Ends the members of our own cgroups (PIDs read from cgroup.procs), then removes them. */
+function removeCgroups(dirs: readonly string[]): void {
+  for (const d of dirs) {
+    if (!existsSync(d)) continue;
+    for (let i = 0; i < 50; i++) {
+      let pids: number[] = [];
+      try {
+        pids = readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      } catch {
+        break;
+      }
+      if (pids.length === 0) break;
+      for (const p of pids) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+    for (let i = 0; i < 50; i++) {
+      try {
+        rmdirSync(d);
+        break;
+      } catch {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+    }
+  }
+}
+
+interface Teardown {
+  readonly plan: SandboxPlan;
+  readonly cgroups: readonly string[];
+  forwardWas: string | undefined;
+}
+
+async function teardown(t: Teardown): Promise<void> {
+  removeCgroups(t.cgroups);
+  const { plan } = t;
+  if (plan.hostTable) {
+    const hn = plan.hostNetns ? ['ip', 'netns', 'exec', plan.hostNetns] : [];
+    const l = await run([...hn, 'nft', 'list', 'table', 'ip', plan.hostTable]);
+    if (l.code === 0) await run([...hn, 'nft', 'delete', 'table', 'ip', plan.hostTable]);
+    if (t.forwardWas === '0') {
+      // Put forwarding back unless another sandbox still relies on it.
+      const tables = await run([...hn, 'nft', 'list', 'tables']);
+      if (!/table ip cordon_[0-9a-f]{6}\b/.test(tables.stdout)) await run([...hn, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+      t.forwardWas = undefined;
+    }
+  }
+  if (plan.ns && (await listNetns()).includes(plan.ns)) await run(['ip', 'netns', 'del', plan.ns]);
+}
+
+async function readDenied(ns: string): Promise<{ denied: DeniedAttempt[]; counters: Counters }> {
+  const time = new Date().toISOString();
+  const denied: DeniedAttempt[] = [];
+  const s = await run(['ip', 'netns', 'exec', ns, 'nft', '-j', 'list', 'set', 'inet', SBX_TABLE, 'denied']);
+  type Elem = { elem?: { val?: { concat?: unknown[] }; counter?: { packets: number; bytes: number } } };
+  try {
+    const j = JSON.parse(s.stdout) as { nftables: { set?: { elem?: Elem[] } }[] };
+    for (const o of j.nftables) {
+      for (const e of o.set?.elem ?? []) {
+        const v = e.elem?.val?.concat ?? [];
+        const proto = String(v[1] ?? '?');
+        const port = typeof v[2] === 'number' && v[2] !== 0 ? v[2] : undefined;
+        denied.push({
+          time,
+          destination: String(v[0] ?? '?'),
+          proto: proto === '1' ? 'icmp' : proto === '6' ? 'tcp' : proto === '17' ? 'udp' : proto,
+          port,
+          packets: e.elem?.counter?.packets ?? 0,
+          bytes: e.elem?.counter?.bytes ?? 0,
+          rule: 'egress-policy',
+        });
+      }
+    }
+  } catch {
+    // no set: nothing recorded
+  }
+  const c = await run(['ip', 'netns', 'exec', ns, 'nft', '-j', 'list', 'counters', 'table', 'inet', SBX_TABLE]);
+  const counts: Record<string, { packets: number; bytes: number }> = {};
+  try {
+    for (const o of (JSON.parse(c.stdout) as { nftables: { counter?: { name: string; packets: number; bytes: number } }[] }).nftables) {
+      if (o.counter) counts[o.counter.name] = o.counter;
+    }
+  } catch {
+    // as above
+  }
+  denied.sort((a, b) => a.destination.localeCompare(b.destination) || a.proto.localeCompare(b.proto) || (a.port ?? 0) - (b.port ?? 0));
+  return {
+    denied,
+    counters: {
+      packetsOut: counts.tx?.packets ?? 0,
+      bytesOut: counts.tx?.bytes ?? 0,
+      packetsIn: counts.rx?.packets ?? 0,
+      bytesIn: counts.rx?.bytes ?? 0,
+      deniedPackets: counts.denied?.packets ?? 0,
+      deniedBytes: counts.denied?.bytes ?? 0,
+    },
+  };
+}
+
+function oomKilled(dirs: readonly string[], version: CgroupVersion): boolean {
+  for (const d of dirs) {
+    try {
+      if (version === 'v2' && existsSync(join(d, 'memory.events'))) {
+        const m = /^oom_kill (\d+)/m.exec(readFileSync(join(d, 'memory.events'), 'utf8'));
+        if (m && Number(m[1]) > 0) return true;
+      }
+      if (version === 'v1' && existsSync(join(d, 'memory.oom_control'))) {
+        const m = /^oom_kill (\d+)/m.exec(readFileSync(join(d, 'memory.oom_control'), 'utf8'));
+        if (m && Number(m[1]) > 0) return true;
+        if (!m && Number(readFileSync(join(d, 'memory.failcnt'), 'utf8')) > 0) return true;
+      }
+    } catch {
+      // cgroup gone: unknown
+    }
+  }
+  return false;
+}
+
+function pidsHit(dirs: readonly string[]): boolean {
+  for (const d of dirs) {
+    try {
+      if (existsSync(join(d, 'pids.events'))) {
+        const m = /^max (\d+)/m.exec(readFileSync(join(d, 'pids.events'), 'utf8'));
+        if (m && Number(m[1]) > 0) return true;
+      }
+    } catch {
+      // as above
+    }
+  }
+  return false;
+}
+
+async function check(): Promise<void> {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new SandboxError('cordon run creates a network namespace and needs root');
+  for (const [bin, why] of [['bwrap', 'bubblewrap (make setup)'], ['nft', 'nftables (make setup)'], ['ip', 'iproute2 (make setup)']] as const) {
+    const r = await run(['sh', '-c', `command -v ${bin}`]);
+    if (r.code !== 0) throw new SandboxError(`'${bin}' is not installed: ${why}`);
+  }
+}
+
+function fmtMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** Plans without touching anything (for `--dry-run`): id and subnet are placeholders. */
+export function dryRunPlan(input: SandboxInput): SandboxPlan {
+  const opts = resolveOptions(input);
+  return planSandbox(opts, '000000', opts.mode === 'filtered' ? pickSubnet([]) : undefined, detectCgroup());
+}
+
+/**
+ * Runs a command in a sandbox and resolves with its exit code (124 on timeout, 137 when killed
+ * for memory), the reason, the denied attempts and the traffic counters. Everything created is
+ * removed before it resolves, also when it throws.
+ */
+export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
+  const t0 = performance.now();
+  const opts = resolveOptions(input);
+  await check();
+  if (opts.hostNetns !== undefined && !(await listNetns()).includes(opts.hostNetns)) {
+    throw new SandboxError(`host namespace '${opts.hostNetns}' does not exist (ip netns list)`);
+  }
+  const say = input.say ?? (() => undefined);
+  const version = detectCgroup();
+  const id = await freshId();
+  const subnet = opts.mode === 'filtered' ? pickSubnet(await usedSubnets(opts.hostNetns)) : undefined;
+  if (opts.mode === 'filtered' && !subnet) throw new SandboxError('no free /30 left in 10.213.0.0/16 in the host namespace');
+  const plan = planSandbox(opts, id, subnet, version);
+  const cgroups = cgroupDirs(plan, version);
+  const td: Teardown = { plan, cgroups, forwardWas: undefined };
+  let child: ReturnType<typeof spawn> | undefined;
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    if (child?.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    process.stderr.write(`\ncordon run: ${sig}: removing sandbox ${id}…\n`);
+    const done = (): void => process.exit(130);
+    teardown(td).then(done, done);
+  };
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of sigs) process.on(s, onSignal);
+  try {
+    // Stage 1: network.
+    for (const s of plan.steps) {
+      if (s.kind === 'netns-add') {
+        const r = await run(['ip', 'netns', 'add', s.ns]);
+        if (r.code !== 0) throw new SandboxError(`ip netns add ${s.ns}: ${firstError(r)}`);
+      } else if (s.kind === 'ip') {
+        const argv = ['ip', ...(s.ns ? ['-n', s.ns] : []), ...s.cmd.split(' ')];
+        const r = await run(argv);
+        if (r.code !== 0) throw new SandboxError(`${argv.join(' ')}: ${firstError(r)}`);
+      } else if (s.kind === 'sysctl') {
+        const hn = s.ns ? ['ip', 'netns', 'exec', s.ns] : [];
+        const was = await run([...hn, 'sysctl', '-n', s.key]);
+        td.forwardWas = was.stdout.trim();
+        if (td.forwardWas !== s.value) {
+          const r = await run([...hn, 'sysctl', '-qw', `${s.key}=${s.value}`]);
+          if (r.code !== 0) throw new SandboxError(`sysctl ${s.key}: ${firstError(r)}`);
+        } else td.forwardWas = undefined;
+      } else if (s.kind === 'nft') {
+        const hn = s.ns ? ['ip', 'netns', 'exec', s.ns] : [];
+        const r = await run([...hn, 'nft', '-f', '-'], { input: s.text });
+        if (r.code !== 0) throw new SandboxError(`nft (${s.table}${s.ns ? ` in ${s.ns}` : ''}): ${firstError(r)}`);
+      }
+    }
+    say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}`);
+    // Stage 2: limits.
+    for (const s of plan.steps) {
+      if (s.kind !== 'cgroup') continue;
+      const dir = join('/sys/fs/cgroup', s.path);
+      mkdirSync(dir, { recursive: true });
+      if (version === 'v2' && s.file === 'memory.swap.max' && !existsSync(join(dir, s.file))) continue;
+      writeFileSync(join(dir, s.file), s.value);
+    }
+    // Stage 3: the command, placed in the cgroups by a shell before it execs.
+    const procs = cgroups.map((d) => join(d, 'cgroup.procs'));
+    const argv = procs.length > 0 ? ['sh', '-c', 'for f in $CORDON_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset CORDON_CGROUP_PROCS; exec "$@"', 'sh', ...plan.argv] : [...plan.argv];
+    let timedOut = false;
+    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
+      child = spawn(argv[0]!, argv.slice(1), {
+        stdio: input.stdio ?? 'inherit',
+        detached: true,
+        env: { ...process.env, CORDON_CGROUP_PROCS: procs.join(' ') },
+      });
+      let timer: NodeJS.Timeout | undefined;
+      if (opts.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          if (child?.pid) {
+            try {
+              process.kill(-child.pid, 'SIGKILL');
+            } catch {
+              // gone
+            }
+          }
+        }, opts.timeoutMs);
+      }
+      child.on('error', (e) => {
+        if (timer) clearTimeout(timer);
+        rej(new SandboxError(`cannot start ${argv[0]}: ${e.message}`));
+      });
+      child.on('exit', (c, s) => {
+        if (timer) clearTimeout(timer);
+        res({ code: c, signal: s });
+      });
+    });
+    const raw = code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1);
+    let exitCode = raw;
+    let reason: ExitReason = signal ? 'signal' : 'exited';
+    let message = `exit ${raw}`;
+    if (timedOut) {
+      exitCode = 124;
+      reason = 'timeout';
+      message = `killed: timeout after ${fmtMs(opts.timeoutMs!)}`;
+    } else if (opts.memoryBytes !== undefined && (raw === 137 || signal === 'SIGKILL') && oomKilled(cgroups, version)) {
+      exitCode = 137;
+      reason = 'memory';
+      message = `killed: memory limit ${formatBytes(opts.memoryBytes)}`;
+    } else if (opts.pids !== undefined && pidsHit(cgroups)) {
+      message = `exit ${raw} (pids limit ${opts.pids} was reached: some forks failed)`;
+      if (raw !== 0) reason = 'pids';
+    }
+    const { denied, counters } = plan.ns ? await readDenied(plan.ns) : { denied: [], counters: { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, deniedPackets: 0, deniedBytes: 0 } };
+    return { exitCode, reason, message, denied, counters, id, ms: performance.now() - t0 };
+  } finally {
+    if (!stopping) {
+      await teardown(td);
+      for (const s of sigs) process.off(s, onSignal);
+    }
+  }
+}
+
+/** Leftovers of sandboxes whose owner died: namespaces `cs<6 hex>` and cgroups `cordon-<6 hex>`. */
+export async function leftovers(): Promise<string[]> {
+  const out = (await listNetns()).filter((n) => /^cs[0-9a-f]{6}$/.test(n));
+  for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu']) {
+    try {
+      if (!statSync(base).isDirectory()) continue;
+      for (const d of readdirSync(base)) if (/^cordon-[0-9a-f]{6}$/.test(d)) out.push(join(base, d));
+    } catch {
+      // not there
+    }
+  }
+  return out;
+}
