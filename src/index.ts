@@ -26,3 +26,4 @@ export { generateSpec } from './gen/generate.js';
 export { RENDERERS, findRenderer } from './render/registry.js';
 export type { Renderer, RenderedFile, RenderResult } from './render/types.js';
 export { formatFlowSet, parsePortSpec, type FlowSet, type Flow } from './util/flows.js';
+export * as vault from './vault/index.js';

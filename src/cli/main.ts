@@ -17,6 +17,7 @@ import { registerSchema } from './commands/schema.js';
 import { registerRender } from './commands/render.js';
 import { registerApply } from './commands/apply.js';
 import { registerLab } from './commands/lab.js';
+import { registerVault } from './commands/vault.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerRender(program);
   registerApply(program);
   registerLab(program);
+  registerVault(program);
   registerSchema(program);
   program.addHelpText(
     'after',
