@@ -27,3 +27,4 @@ export { RENDERERS, findRenderer } from './render/registry.js';
 export type { Renderer, RenderedFile, RenderResult } from './render/types.js';
 export { formatFlowSet, parsePortSpec, type FlowSet, type Flow } from './util/flows.js';
 export * as vault from './vault/index.js';
+export { sandbox, SandboxError, type SandboxInput, type SandboxResult, type DeniedAttempt, type Counters } from './sandbox/run.js';

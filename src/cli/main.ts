@@ -17,6 +17,7 @@ import { registerSchema } from './commands/schema.js';
 import { registerRender } from './commands/render.js';
 import { registerApply } from './commands/apply.js';
 import { registerLab } from './commands/lab.js';
+import { registerRun } from './commands/run.js';
 import { registerVault } from './commands/vault.js';
 
 export function buildProgram(): Command {
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerRender(program);
   registerApply(program);
   registerLab(program);
+  registerRun(program);
   registerVault(program);
   registerSchema(program);
   program.addHelpText(

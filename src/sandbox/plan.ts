@@ -192,10 +192,12 @@ export function pickSubnet(used: readonly Cidr[]): Cidr | undefined {
 export function bwrapArgs(opts: SandboxOptions): string[] {
   const a = ['bwrap', '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session'];
   a.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
-  for (const h of opts.hide) a.push(...(h.dir ? ['--tmpfs', h.path] : ['--ro-bind', '/dev/null', h.path]));
   for (const p of opts.ro) a.push('--ro-bind', p, p);
   for (const p of opts.rw) a.push('--bind', p, p);
-  a.push('--bind', opts.workdir, opts.workdir, '--chdir', opts.workdir, '--');
+  a.push('--bind', opts.workdir, opts.workdir);
+  // Last, so no bind above can uncover a hidden path.
+  for (const h of opts.hide) a.push(...(h.dir ? ['--tmpfs', h.path] : ['--ro-bind', '/dev/null', h.path]));
+  a.push('--chdir', opts.workdir, '--');
   return [...a, ...opts.command];
 }
 

@@ -1,0 +1,223 @@
+/**
+ * `cordon run` (src/sandbox): the plan (pure) and the sandbox for real. The live tests need root,
+ * bwrap, nft and ip; without them they are skipped with the reason. Everything runs against a
+ * namespace that plays the host (`cst<hex>-host`, removed in `after`): echo servers (TCP 7001 and
+ * 7002, UDP 7001) listen on 0.0.0.0 inside it, on its loopback, on 198.51.100.10/.11 (a veth
+ * pair with both ends inside it, standing in for the internet) and on the sandbox veth's host end.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseBytes, parseDuration, parseNetRule, pickSubnet, planSandbox, planToText, sandboxRuleset, type NetRule } from '../src/sandbox/plan.js';
+import { leftovers, resolveOptions, sandbox, SandboxError, type SandboxInput } from '../src/sandbox/run.js';
+import { parseCidr } from '../src/util/ip.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CORDON = join(ROOT, 'bin', 'cordon');
+
+function rule(text: string): NetRule {
+  const r = parseNetRule(text);
+  assert.ok(typeof r !== 'string', String(r));
+  return r;
+}
+
+describe('sandbox plan (pure)', () => {
+  it('parses allow entries, sizes and durations; refuses domains and bad ports with a reason', () => {
+    assert.equal(rule('10.0.0.0/8:443').port, 443);
+    assert.equal(rule('1.2.3.4').cidr.len, 32);
+    assert.match(String(parseNetRule('example.com:443')), /resolver/);
+    assert.match(String(parseNetRule('1.2.3.4:70000')), /out of range/);
+    assert.equal(parseBytes('512m'), 512 * 1024 * 1024);
+    assert.equal(parseDuration('30s'), 30_000);
+    assert.equal(parseDuration('250ms'), 250);
+  });
+  it('egress rule set: default drop, allows after denies, metadata denied unless allowed inside it', () => {
+    const text = sandboxRuleset({ mode: 'filtered', allow: [rule('0.0.0.0/0:443')], deny: [rule('203.0.113.9')] });
+    assert.match(text, /policy drop;/);
+    assert.ok(text.indexOf('203.0.113.9') < text.indexOf('0.0.0.0/0'));
+    assert.ok(text.indexOf('169.254.0.0/16') < text.indexOf('0.0.0.0/0'));
+    assert.match(text, /update @denied/);
+    assert.doesNotMatch(sandboxRuleset({ mode: 'filtered', allow: [rule('169.254.169.254:80')], deny: [] }), /169\.254\.0\.0\/16/);
+    assert.doesNotMatch(sandboxRuleset({ mode: 'isolated', allow: [rule('1.1.1.1')], deny: [] }), /1\.1\.1\.1/);
+  });
+  it('picks a /30 that collides with nothing in the host namespace', () => {
+    const s = pickSubnet([parseCidr('10.213.0.0/30')!, parseCidr('10.213.0.4/31')!]);
+    assert.deepEqual(s, parseCidr('10.213.0.8/30'));
+  });
+  it('filtered mode without a host namespace is refused with the reason', () => {
+    assert.throws(() => resolveOptions({ command: ['true'], mode: 'filtered' }), (e: unknown) => e instanceof SandboxError && /--host-netns/.test(e.message));
+  });
+  it('plans the same steps twice; dry-run text names every object with the id', () => {
+    const opts = resolveOptions({ command: ['true'], mode: 'filtered', hostNetns: 'h', allow: [rule('192.0.2.1:80')], memoryBytes: 1 << 26, pids: 10, hide: [] });
+    const a = planToText(planSandbox(opts, 'abc123', pickSubnet([]), 'v1'));
+    assert.equal(a, planToText(planSandbox(opts, 'abc123', pickSubnet([]), 'v1')));
+    assert.match(a, /ip netns add csabc123/);
+    assert.match(a, /link add csabc123s netns csabc123 type veth peer name csabc123h netns h/);
+    assert.match(a, /ip netns exec h nft -f -/);
+    assert.match(a, /memory\/cordon-abc123\/memory.limit_in_bytes/);
+    assert.match(a, /bwrap --unshare-user --unshare-pid/);
+    assert.doesNotMatch(a, /--unshare-net/);
+  });
+});
+
+function skipReason(): string | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root';
+  for (const b of ['bwrap', 'nft', 'ip']) if (spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0) return `needs ${b}`;
+  const t = spawnSync('bwrap', ['--unshare-user', '--ro-bind', '/', '/', 'true']);
+  if (t.status !== 0) return `bwrap cannot run here: ${t.stderr.toString().trim()}`;
+  return undefined;
+}
+const SKIP = skipReason();
+if (SKIP) process.stderr.write(`sandbox tests: live tests skipped: ${SKIP}\n`);
+
+const PROBE = `
+const net = require('node:net'), dgram = require('node:dgram');
+const [kind, host, port] = process.argv.slice(2);
+const done = (r) => { process.stdout.write(r + '\\n'); process.exit(0); };
+setTimeout(() => done('timeout'), 700);
+if (kind === 'tcp') {
+  const s = net.connect({ host, port: Number(port) }, () => s.write('ping'));
+  s.on('data', (d) => done(d.toString() === 'ping' ? 'ok' : 'bad'));
+  s.on('error', (e) => done(e.code));
+} else {
+  const s = dgram.createSocket('udp4');
+  s.on('message', (d) => done(d.toString() === 'ping' ? 'ok' : 'bad'));
+  s.on('error', (e) => done(e.code));
+  s.send('ping', Number(port), host);
+}
+`;
+
+const SERVER = `
+const net = require('node:net'), dgram = require('node:dgram');
+for (const p of [7001, 7002]) net.createServer((c) => c.on('data', (d) => c.write(d))).listen(p, '0.0.0.0');
+// UDP per address: a socket on 0.0.0.0 would answer from the address nearest the client.
+for (const a of ['127.0.0.1', '198.51.100.10', '198.51.100.11']) {
+  const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(m, r.port, r.address)); u.bind(7001, a);
+}
+setTimeout(() => process.stdout.write('ready\\n'), 100);
+`;
+
+describe('cordon run (live)', { skip: SKIP }, () => {
+  const host = `cst${randomBytes(2).toString('hex')}-host`;
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-sbx-'));
+  let server: ChildProcess | undefined;
+  const ip = (...a: string[]): void => {
+    const r = spawnSync('ip', a);
+    assert.equal(r.status, 0, `ip ${a.join(' ')}: ${r.stderr}`);
+  };
+
+  before(async () => {
+    writeFileSync(join(dir, 'probe.cjs'), PROBE);
+    writeFileSync(join(dir, 'server.cjs'), SERVER);
+    ip('netns', 'add', host);
+    ip('-n', host, 'link', 'set', 'lo', 'up');
+    ip('-n', host, 'link', 'add', 'inet0', 'type', 'veth', 'peer', 'name', 'inet1');
+    ip('-n', host, 'addr', 'add', '198.51.100.10/24', 'dev', 'inet0');
+    ip('-n', host, 'addr', 'add', '198.51.100.11/24', 'dev', 'inet0');
+    ip('-n', host, 'link', 'set', 'inet0', 'up');
+    ip('-n', host, 'link', 'set', 'inet1', 'up');
+    server = spawn('ip', ['netns', 'exec', host, process.execPath, join(dir, 'server.cjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res) => server!.stdout!.once('data', () => res()));
+  });
+
+  after(() => {
+    if (server?.pid) server.kill('SIGKILL');
+    spawnSync('ip', ['netns', 'del', host]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const base = (): Pick<SandboxInput, 'workdir' | 'stdio' | 'hide'> => ({ workdir: dir, stdio: 'ignore', hide: [] });
+
+  /** Runs the probe inside a sandbox; the answer comes back through a file in the work dir. */
+  async function probe(opts: Partial<SandboxInput>, kind: 'tcp' | 'udp', to: string, port: number): Promise<{ answer: string; denied: string[] }> {
+    const out = `out-${randomBytes(3).toString('hex')}`;
+    const r = await sandbox({ ...base(), ...opts, command: ['sh', '-c', `node probe.cjs ${kind} ${to} ${port} > ${out}`] });
+    const { readFileSync } = await import('node:fs');
+    const answer = readFileSync(join(dir, out), 'utf8').trim();
+    return { answer, denied: r.denied.map((d) => `${d.destination} ${d.proto} ${d.port ?? ''}`.trim()) };
+  }
+
+  it('returns the command exit code', async () => {
+    const r = await sandbox({ ...base(), command: ['sh', '-c', 'exit 42'] });
+    assert.equal(r.exitCode, 42);
+    assert.equal(r.reason, 'exited');
+  });
+
+  it('isolated: nothing outside the sandbox answers, over TCP or UDP; attempts are reported', async () => {
+    for (const [kind, to] of [['tcp', '198.51.100.10'], ['udp', '198.51.100.10'], ['tcp', '10.213.0.1']] as const) {
+      const p = await probe({ mode: 'isolated' }, kind, to, 7001);
+      assert.notEqual(p.answer, 'ok', `${kind} ${to}`);
+      assert.ok(p.denied.includes(`${to} ${kind} 7001`), `${kind} ${to}: denied = ${p.denied.join(', ')}`);
+    }
+    // The sandbox's loopback is its own: the host's 127.0.0.1:7001 is not there.
+    assert.notEqual((await probe({ mode: 'isolated' }, 'tcp', '127.0.0.1', 7001)).answer, 'ok');
+  });
+
+  it('filtered: the allowed server answers, nothing else does (other port, other IP, UDP, the host end, ICMP)', async () => {
+    const f: Partial<SandboxInput> = { mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.10:7001')] };
+    assert.equal((await probe(f, 'tcp', '198.51.100.10', 7001)).answer, 'ok');
+    assert.equal((await probe(f, 'udp', '198.51.100.10', 7001)).answer, 'ok');
+    for (const [kind, to, port] of [['tcp', '198.51.100.10', 7002], ['tcp', '198.51.100.11', 7001], ['udp', '198.51.100.11', 7001], ['tcp', '10.213.0.1', 7001]] as const) {
+      const p = await probe(f, kind, to, port);
+      assert.notEqual(p.answer, 'ok', `${kind} ${to}:${port}`);
+    }
+    const p = await probe(f, 'tcp', '198.51.100.11', 7002);
+    assert.deepEqual(p.denied.filter((d) => d.startsWith('198.')), ['198.51.100.11 tcp 7002']);
+    const ping = await sandbox({ ...f, ...base(), command: ['ping', '-c', '1', '-W', '1', '198.51.100.10'] });
+    assert.notEqual(ping.exitCode, 0);
+    const counted = await sandbox({ ...f, ...base(), command: ['node', 'probe.cjs', 'tcp', '198.51.100.10', '7001'] });
+    assert.ok(counted.counters.packetsOut > 0 && counted.counters.packetsIn > 0, JSON.stringify(counted.counters));
+  });
+
+  it('filtered: a deny entry wins over the allowlist', async () => {
+    const p = await probe({ mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.0/24')], deny: [rule('198.51.100.10:7001')] }, 'tcp', '198.51.100.10', 7001);
+    assert.notEqual(p.answer, 'ok');
+    assert.equal((await probe({ mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.0/24')], deny: [rule('198.51.100.10:7001')] }, 'tcp', '198.51.100.11', 7001)).answer, 'ok');
+  });
+
+  it('limits: memory hog → 137 with the reason, sleep past the timeout → 124, fork bomb held by pids', async () => {
+    const mem = await sandbox({ ...base(), memoryBytes: 64 * 1024 * 1024, command: ['node', '-e', 'const a=[];for(;;)a.push(Buffer.alloc(16<<20).fill(1))'] });
+    assert.equal(mem.exitCode, 137);
+    assert.equal(mem.reason, 'memory');
+    assert.match(mem.message, /killed: memory limit 64m/);
+    const t0 = Date.now();
+    const slow = await sandbox({ ...base(), timeoutMs: 400, command: ['sleep', '30'] });
+    assert.equal(slow.exitCode, 124);
+    assert.equal(slow.reason, 'timeout');
+    assert.ok(Date.now() - t0 < 5000);
+    const bomb = await sandbox({ ...base(), pids: 16, timeoutMs: 10_000, command: ['sh', '-c', 'exec 2>bomb-err; i=0; while [ $i -lt 60 ]; do sleep 3 & i=$((i+1)); done; exit 0'] });
+    assert.notEqual(bomb.reason, 'timeout');
+    assert.match(bomb.message, /pids limit 16 was reached/);
+    const { readFileSync } = await import('node:fs');
+    assert.match(readFileSync(join(dir, 'bomb-err'), 'utf8'), /fork/i);
+  });
+
+  it('filesystem: root read-only, work dir writable, hidden secrets are empty', async () => {
+    const secret = join(dir, 'home', '.ssh');
+    mkdirSync(secret, { recursive: true });
+    writeFileSync(join(secret, 'id_ed25519'), 'SECRET');
+    const r = await sandbox({ ...base(), hide: [secret], command: ['sh', '-c', `test ! -e ${secret}/id_ed25519 && ! touch /etc/cordon-x 2>/dev/null && touch ok-file`] });
+    assert.equal(r.exitCode, 0);
+  });
+
+  it('CLI: cordon run --json passes the exit code and reports denied attempts', () => {
+    const r = spawnSync(CORDON, ['run', '--json', '--mode', 'isolated', '--', 'sh', '-c', `cd ${dir} && node probe.cjs udp 198.51.100.10 7001 >/dev/null; exit 5`], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 5, r.stderr);
+    const j = JSON.parse(r.stdout) as { exitCode: number; denied: { destination: string; proto: string; port: number }[] };
+    assert.equal(j.exitCode, 5);
+    assert.ok(j.denied.some((d) => d.destination === '198.51.100.10' && d.proto === 'udp' && d.port === 7001));
+  });
+
+  it('leaves nothing behind: no sandbox namespace, no cordon table in the host namespace, no cgroup', async () => {
+    assert.deepEqual(await leftovers(), []);
+    const t = spawnSync('ip', ['netns', 'exec', host, 'nft', 'list', 'tables'], { encoding: 'utf8' });
+    assert.doesNotMatch(t.stdout, /cordon/);
+    const l = spawnSync('ip', ['-n', host, 'link'], { encoding: 'utf8' });
+    assert.doesNotMatch(l.stdout, /cs[0-9a-f]{6}h/);
+  });
+});
