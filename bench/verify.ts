@@ -243,7 +243,7 @@ export async function benchVerify(only?: readonly string[]): Promise<BenchResult
             `peak RSS after it ${v.maxRssMiB.toFixed(0)} MiB (target < ${MEMORY_TARGET_MIB}); ` +
             `${s.sourceClasses} source × ${s.destClasses} destination classes, ${s.templates} path templates, ${s.sweeps} chain sweeps (${s.sweepRules} candidate rules), ${s.visits} pair visits, ${s.portClasses} port classes` +
             (configured
-              ? `; baseline = brute force ${r.brute.perPairMs.toFixed(1)} ms/pair × all pairs (${r.brute.pairs} sampled pairs, ${r.brute.mismatches} disagreeing with the fast cells; ${r.brute.mode}); ` +
+              ? `; ratio = speedup over brute force; baseline = brute force ${r.brute.perPairMs.toFixed(1)} ms/pair × all pairs (${r.brute.pairs} sampled pairs, ${r.brute.mismatches} disagreeing with the fast cells; ${r.brute.mode}); ` +
                 `per-pair engine ${r.engine.perPairMs.toFixed(2)} ms/pair → ${fmt(engAll)} for all pairs (${(engAll / v.ms).toFixed(0)}× slower; ${r.engine.mismatches} disagreeing)`
               : ''),
           target: `< ${fmt(size.targetMs)}, < ${MEMORY_TARGET_MIB} MiB`,
