@@ -1,6 +1,6 @@
 /** The vault: round trips, nothing in clear on disk, authentication, wrong keys, destroy, retrieval, RAM mounts. */
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -245,6 +245,25 @@ describe('vault', () => {
     } finally {
       rmSync(disk, { recursive: true, force: true });
     }
+  });
+
+  it('concurrent puts keep every entry; a stale lock is taken over', async () => {
+    const o = freshRoot();
+    vault.createSession('c', o);
+    const runs = Array.from({ length: 6 }, (_, i) =>
+      new Promise<number | null>((resolve) => {
+        const c = spawn(join(ROOT, 'bin/cordon'), ['vault', 'put', 'c', '--name', `f${i}.txt`, '--dir', o.root!], { stdio: ['pipe', 'ignore', 'inherit'] });
+        c.stdin.end(`file ${i}`);
+        c.on('close', resolve);
+      }),
+    );
+    assert.deepEqual(await Promise.all(runs), [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(vault.listFiles('c', o).map((e) => e.name), ['f0.txt', 'f1.txt', 'f2.txt', 'f3.txt', 'f4.txt', 'f5.txt']);
+    assert.equal(readdirSync(join(sessionDir(o, 'c'), 'objects')).length, 6);
+    writeFileSync(join(sessionDir(o, 'c'), '.lock'), '999999999');
+    vault.putFile('c', 'after-stale.txt', Buffer.from('x'), o);
+    assert.ok(!existsSync(join(sessionDir(o, 'c'), '.lock')));
+    assert.equal(vault.destroySession('c', o).objects, 7);
   });
 
   it('a blob opens only as the kind, session and object it was sealed for', () => {

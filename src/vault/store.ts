@@ -9,8 +9,9 @@
  *       index.enc                 0600   encrypted JSON: object id → name, size, sha256, added
  *       objects/<random id>.enc   0600   one encrypted file each
  *
- * Writes are atomic (temporary file, fsync, rename, fsync of the directory). Concurrent writers to
- * one session are not serialised: the last index written wins.
+ * Writes are atomic (temporary file, fsync, rename, fsync of the directory). Writers to one session
+ * (put, destroy) take `<session>/.lock` (O_EXCL, holding the writer's pid; a lock whose process is
+ * gone is taken over), so concurrent puts do not lose each other's index entries.
  *
  * Destroy overwrites every file of the session with random bytes before unlinking it. On SSDs and
  * copy-on-write filesystems (btrfs, ZFS) an overwrite does not guarantee the old blocks are gone;
@@ -135,6 +136,59 @@ function shredTree(dir: string): number {
   return files;
 }
 
+const LOCK_WAIT_MS = 10_000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Runs `f` holding the session's write lock. */
+function withLock<T>(dir: string, f: () => T): T {
+  const lock = join(dir, '.lock');
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new VaultError('no-such-session', 'no such session (it was destroyed meanwhile)');
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(lock, 'utf8'));
+      } catch {
+        continue; // released meanwhile
+      }
+      if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
+        try {
+          unlinkSync(lock);
+        } catch {
+          /* another waiter took it over first */
+        }
+        continue;
+      }
+      if (Date.now() > deadline) throw new VaultError('exists', `the session is locked by process ${Number.isNaN(holder) ? '?' : holder}: another cordon vault command is writing to it`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+  try {
+    return f();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* destroy removed the directory */
+    }
+  }
+}
+
 function checkName(session: string): void {
   if (session.length === 0 || session.length > 256 || /[\u0000-\u001f\u007f]/.test(session)) {
     throw new VaultError('invalid', 'a session name must be 1–256 characters without control characters');
@@ -246,6 +300,11 @@ export function createSession(session: string, opts: VaultOptions = {}): void {
 export function putFile(session: string, name: string, data: Buffer, opts: VaultOptions = {}): VaultEntry & { replaced: boolean } {
   if (name.length === 0 || name.length > 1024 || name.includes('\0')) throw new VaultError('invalid', 'a file name must be 1–1024 characters without NUL');
   const s = openSession(session, opts);
+  return withLock(s.dir, () => putLocked(s, name, data));
+}
+
+function putLocked(s: Session, name: string, data: Buffer): VaultEntry & { replaced: boolean } {
+  if (!existsSync(join(s.dir, 'key.wrapped'))) throw new VaultError('no-such-session', 'no such session (it was destroyed meanwhile)');
   const index = readIndex(s);
   const oid = newObjectId();
   const id = oid.toString('hex');
@@ -329,20 +388,28 @@ function scanFor(dir: string, id: Buffer): string[] {
  */
 export function destroySession(session: string, opts: VaultOptions = {}): DestroyResult {
   const { root, id, dir } = locate(session, opts, false);
-  const wrapped = join(dir, 'key.wrapped');
   if (!existsSync(dir)) throw new VaultError('no-such-session', `no such session '${session}'`);
-  const objectsDir = join(dir, 'objects');
+  return withLock(dir, () => destroyLocked(root, id, dir));
+}
+
+function destroyLocked(root: string, id: Buffer, dir: string): DestroyResult {
+  // moved aside first: a writer waiting for the lock then finds no session instead of a half-erased one
+  const tomb = join(root, `.destroy-${randomBytes(8).toString('hex')}`);
+  renameSync(dir, tomb);
+  fsyncDir(root);
+  const wrapped = join(tomb, 'key.wrapped');
+  const objectsDir = join(tomb, 'objects');
   const objects = existsSync(objectsDir) ? readdirSync(objectsDir).filter((n) => n.endsWith('.enc')).length : 0;
   let keyErased = false;
   if (existsSync(wrapped)) {
     shred(wrapped);
-    fsyncDir(dir);
+    fsyncDir(tomb);
     keyErased = true;
   }
-  shredTree(dir);
-  rmdirSync(dir);
+  shredTree(tomb);
+  rmdirSync(tomb);
   fsyncDir(root);
   const leftovers = scanFor(root, id);
-  return { objects, keyErased, verified: !existsSync(dir) && leftovers.length === 0, leftovers };
+  return { objects, keyErased, verified: !existsSync(dir) && !existsSync(tomb) && leftovers.length === 0, leftovers };
 }
 
