@@ -26,7 +26,7 @@ import { Engine } from '../src/verify/engine.js';
 import { computeFastMatrix } from '../src/verify/fast-matrix.js';
 import { computeMatrix } from '../src/verify/matrix.js';
 
-const RUNS = Number(process.env.CORDON_PROPERTY_RUNS ?? '60');
+const RUNS = Number(process.env.CORDON_PROPERTY_RUNS ?? '150');
 const VIEWS: readonly Assume[] = ['configured', 'compromised'];
 
 // ---------------------------------------------------------------------------------------------
