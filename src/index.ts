@@ -18,6 +18,8 @@ export type { Ir, Chain, IrRule, IrMatch } from './ir/types.js';
 export { Topology, type Path, type Hop, type Source } from './ir/paths.js';
 export { Engine, type Reach, type Dest } from './verify/engine.js';
 export { computeMatrix, type Matrix } from './verify/matrix.js';
+export { computeFastMatrix, CompactMatrix, type FastMatrixOptions, type FastMatrixStats } from './verify/fast-matrix.js';
+export { BruteForce, bruteMatrix, type BruteOptions } from './verify/brute.js';
 export { explain, type Explanation } from './verify/explain.js';
 export { runChecks, type CheckResult } from './verify/checks.js';
 export { lint, lintChain } from './verify/lint.js';
