@@ -30,7 +30,7 @@ import {
   SESSION_ID_OFFSET, unwrapKey, wrapKey, ZERO_OBJECT_ID, KEY_BYTES,
 } from './crypto.js';
 
-export type VaultErrorCode = 'no-such-session' | 'exists' | 'wrong-key' | 'corrupt' | 'not-found' | 'invalid';
+export type VaultErrorCode = 'no-such-session' | 'exists' | 'wrong-key' | 'corrupt' | 'not-found' | 'locked' | 'invalid';
 
 /** A refusal with a stable code; messages never contain key material or file contents. */
 export class VaultError extends Error {
@@ -174,7 +174,7 @@ function withLock<T>(dir: string, f: () => T): T {
         }
         continue;
       }
-      if (Date.now() > deadline) throw new VaultError('exists', `the session is locked by process ${Number.isNaN(holder) ? '?' : holder}: another cordon vault command is writing to it`);
+      if (Date.now() > deadline) throw new VaultError('locked', `the session is locked by process ${Number.isNaN(holder) ? '?' : holder}: another cordon vault command is writing to it`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }

@@ -65,6 +65,7 @@ export function registerVault(program: Command): void {
       const stdin = file === undefined || file === '-';
       const name = o.name ?? (stdin ? undefined : basename(file));
       if (!name) throw new ExitError(EXIT.invalid, 'reading stdin: give the file a name with --name');
+      if (stdin && process.stdin.isTTY) throw new ExitError(EXIT.invalid, 'give a FILE, or pipe the data in (stdin is a terminal)');
       const data = run(() => (stdin ? readFileSync(0) : readFileSync(file)));
       const r = run(() => putFile(session, name, data, vopts(o)));
       if (o.json) printJson({ session, ...r });
