@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseBytes, parseDuration, parseNetRule, pickSubnet, planSandbox, planToText, sandboxRuleset, type NetRule } from '../src/sandbox/plan.js';
+import { addressAllowed, buildQuery, buildReply, parseAnswers, parseDomainRule, parseQuery, rulesFor, type DomainRule } from '../src/sandbox/dns.js';
 import { leftovers, resolveOptions, sandbox, SandboxError, type SandboxInput } from '../src/sandbox/run.js';
 import { parseCidr } from '../src/util/ip.js';
 
@@ -65,6 +66,31 @@ describe('sandbox plan (pure)', () => {
   });
 });
 
+describe('sandbox resolver codec and policy (pure)', () => {
+  it('a query round-trips; replies carry the id, the question and the A records', () => {
+    const q = parseQuery(buildQuery(4242, 'Api.Example.COM'))!;
+    assert.equal(q.id, 4242);
+    assert.equal(q.name, 'api.example.com');
+    assert.equal(q.qtype, 1);
+    const a = parseAnswers(buildReply(q, 0, [{ ip: '192.0.2.7', ttl: 60 }, { ip: '192.0.2.8', ttl: 30 }]))!;
+    assert.deepEqual(a, { id: 4242, rcode: 0, answers: [{ ip: '192.0.2.7', ttl: 60 }, { ip: '192.0.2.8', ttl: 30 }] });
+    assert.equal(parseAnswers(buildReply(q, 3))!.rcode, 3);
+    assert.equal(parseQuery(Buffer.from([1, 2, 3])), undefined);
+  });
+  it('names match exactly, or as proper subdomains of a *. entry', () => {
+    const rules = ['example.com:443', '*.pypi.org'].map((t) => parseDomainRule(t)!);
+    const table: [string, number][] = [['example.com', 1], ['EXAMPLE.com.', 1], ['www.example.com', 0], ['files.pypi.org', 1], ['pypi.org', 0], ['evilpypi.org', 0], ['example.com.evil.net', 0]];
+    for (const [name, n] of table) assert.equal(rulesFor(name, rules).length, n, name);
+    assert.equal(parseDomainRule('1.2.3.4'), undefined);
+    assert.equal(parseDomainRule('example.com:99999'), undefined);
+  });
+  it('answers in private, link-local and metadata ranges are dropped unless a CIDR allow covers them', () => {
+    const table: [string, boolean][] = [['93.184.216.34', true], ['10.0.0.5', false], ['169.254.169.254', false], ['127.0.0.1', false], ['192.168.1.1', false], ['100.64.0.1', false]];
+    for (const [ip, ok] of table) assert.equal(addressAllowed(ip, []), ok, ip);
+    assert.equal(addressAllowed('10.0.0.5', [{ lo: 0x0a000000, hi: 0x0affffff }]), true);
+  });
+});
+
 function skipReason(): string | undefined {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root';
   for (const b of ['bwrap', 'nft', 'ip']) if (spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0) return `needs ${b}`;
@@ -99,6 +125,20 @@ for (const p of [7001, 7002]) net.createServer((c) => c.on('data', (d) => c.writ
 for (const a of ['127.0.0.1', '198.51.100.10', '198.51.100.11']) {
   const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(m, r.port, r.address)); u.bind(7001, a);
 }
+// A fake upstream DNS server on 198.51.100.53 (the sandbox's resolver asks it).
+const ZONE = { 'allowed.test': '198.51.100.10', 'other.test': '198.51.100.11', 'private.test': '10.1.2.3', 'api.sub.wild.test': '198.51.100.10' };
+const dns = dgram.createSocket('udp4');
+dns.on('message', (m, r) => {
+  let off = 12; const labels = [];
+  while (m[off] !== 0) { labels.push(m.subarray(off + 1, off + 1 + m[off]).toString()); off += m[off] + 1; }
+  const q = m.subarray(12, off + 5); const name = labels.join('.').toLowerCase(); const qtype = m.readUInt16BE(off + 1);
+  const ip = qtype === 1 ? ZONE[name] : undefined;
+  const h = Buffer.alloc(12); m.copy(h, 0, 0, 2); h.writeUInt16BE(0x8180 | (ZONE[name] ? 0 : 3), 2); h.writeUInt16BE(1, 4); h.writeUInt16BE(ip ? 1 : 0, 6);
+  const rr = Buffer.alloc(16); rr.writeUInt16BE(0xc00c, 0); rr.writeUInt16BE(1, 2); rr.writeUInt16BE(1, 4); rr.writeUInt32BE(60, 6); rr.writeUInt16BE(4, 10);
+  if (ip) ip.split('.').forEach((b, i) => { rr[12 + i] = Number(b); });
+  dns.send(Buffer.concat(ip ? [h, q, rr] : [h, q]), r.port, r.address);
+});
+dns.bind(53, '198.51.100.53');
 setTimeout(() => process.stdout.write('ready\\n'), 100);
 `;
 
@@ -119,6 +159,7 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     ip('-n', host, 'link', 'add', 'inet0', 'type', 'veth', 'peer', 'name', 'inet1');
     ip('-n', host, 'addr', 'add', '198.51.100.10/24', 'dev', 'inet0');
     ip('-n', host, 'addr', 'add', '198.51.100.11/24', 'dev', 'inet0');
+    ip('-n', host, 'addr', 'add', '198.51.100.53/24', 'dev', 'inet0');
     ip('-n', host, 'link', 'set', 'inet0', 'up');
     ip('-n', host, 'link', 'set', 'inet1', 'up');
     server = spawn('ip', ['netns', 'exec', host, process.execPath, join(dir, 'server.cjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -180,6 +221,31 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.equal((await probe({ mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.0/24')], deny: [rule('198.51.100.10:7001')] }, 'tcp', '198.51.100.11', 7001)).answer, 'ok');
   });
 
+  it('DNS: only allowlisted names resolve; their answers open the way, nothing else does', async () => {
+    const d = (t: string): DomainRule => parseDomainRule(t)!;
+    const f: Partial<SandboxInput> = { mode: 'filtered', hostNetns: host, allowDomains: [d('allowed.test:7001'), d('private.test'), d('*.wild.test:7001')], dnsUpstream: '198.51.100.53' };
+    const look = async (name: string): Promise<string> => {
+      const out = `dns-${randomBytes(3).toString('hex')}`;
+      await sandbox({ ...base(), ...f, command: ['sh', '-c', `getent ahostsv4 ${name} | head -1 > ${out}; true`] });
+      const { readFileSync } = await import('node:fs');
+      return readFileSync(join(dir, out), 'utf8').trim().split(/\s+/)[0] ?? '';
+    };
+    assert.equal(await look('allowed.test'), '198.51.100.10');
+    assert.equal(await look('api.sub.wild.test'), '198.51.100.10');
+    assert.equal(await look('other.test'), '', 'a name not on the allowlist');
+    assert.equal(await look('private.test'), '', 'an allowed name answering with a private address');
+    assert.equal((await probe(f, 'tcp', 'allowed.test', 7001)).answer, 'ok');
+    assert.notEqual((await probe(f, 'tcp', 'allowed.test', 7002)).answer, 'ok');
+    // The answer's IP, but on a port the entry does not allow; and the IP of a refused name.
+    assert.notEqual((await probe(f, 'tcp', '198.51.100.11', 7001)).answer, 'ok');
+    // Asking the upstream directly, past the resolver.
+    const direct = await probe(f, 'udp', '198.51.100.53', 53);
+    assert.notEqual(direct.answer, 'ok');
+    assert.ok(direct.denied.includes('198.51.100.53 udp 53'), direct.denied.join(', '));
+    const ev = await sandbox({ ...base(), ...f, command: ['sh', '-c', 'getent hosts other.test; true'] });
+    assert.ok(ev.denied.some((e) => e.proto === 'dns' && e.destination === 'other.test' && e.rule === 'dns-not-allowlisted'), JSON.stringify(ev.denied));
+  });
+
   it('limits: memory hog → 137 with the reason, sleep past the timeout → 124, fork bomb held by pids', async () => {
     const mem = await sandbox({ ...base(), memoryBytes: 64 * 1024 * 1024, command: ['node', '-e', 'const a=[];for(;;)a.push(Buffer.alloc(16<<20).fill(1))'] });
     assert.equal(mem.exitCode, 137);
@@ -219,5 +285,7 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.doesNotMatch(t.stdout, /cordon/);
     const l = spawnSync('ip', ['-n', host, 'link'], { encoding: 'utf8' });
     assert.doesNotMatch(l.stdout, /cs[0-9a-f]{6}h/);
+    const { readdirSync } = await import('node:fs');
+    assert.deepEqual(readdirSync(tmpdir()).filter((n) => /^cordon-[0-9a-f]{6}-/.test(n)), [], 'resolver temp dirs');
   });
 });

@@ -8,6 +8,7 @@
  * the sandbox's egress table `inet cordon_sbx`, cgroups `cordon-<id>`. Everything cordon creates
  * carries the id, so teardown can tell its own objects from everything else.
  */
+import type { DomainRule } from './dns.js';
 import { formatCidr, formatIPv4, inRange, cidrRange, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
 
 export type SandboxMode = 'isolated' | 'filtered' | 'open';
@@ -26,8 +27,12 @@ export interface SandboxOptions {
   readonly mode: SandboxMode;
   /** Filtered mode only. An empty allowlist allows nothing (same as isolated, plus a route out). */
   readonly allow: readonly NetRule[];
+  /** Filtered mode: names the in-sandbox resolver answers; their answers are added to nft sets. */
+  readonly allowDomains: readonly DomainRule[];
   /** Checked before the allowlist. */
   readonly deny: readonly NetRule[];
+  /** Upstream DNS server `IP[:PORT]` for allowlisted names (reached from the host namespace). */
+  readonly dnsUpstream: string | undefined;
   /** Bytes; undefined = no limit. */
   readonly memoryBytes: number | undefined;
   /** Fraction of one CPU; undefined = no limit. */
@@ -55,6 +60,7 @@ export type Step =
   | { readonly kind: 'sysctl'; readonly ns: string; readonly key: string; readonly value: string }
   | { readonly kind: 'nft'; readonly ns: string; readonly table: string; readonly text: string }
   | { readonly kind: 'cgroup'; readonly controller: string; readonly path: string; readonly file: string; readonly value: string }
+  | { readonly kind: 'resolver'; readonly ns: string | undefined; readonly listen: string; readonly upstream: string; readonly names: readonly string[] }
   | { readonly kind: 'exec'; readonly argv: readonly string[] };
 
 export interface SandboxPlan {
@@ -86,7 +92,7 @@ export function parseNetRule(text: string): NetRule | string {
   const addr = m[1]!;
   const cidr = parseCidr(addr.includes('/') ? addr : `${addr}/32`, false);
   if (!cidr) {
-    if (/^[A-Za-z0-9.-]+$/.test(addr)) return `'${text}': domain names need the in-sandbox resolver, which is not implemented yet; allow its addresses instead`;
+    if (/^[A-Za-z0-9*.-]+$/.test(addr)) return `'${text}' is a name; only --allow takes names (the sandbox's resolver answers them), --deny takes addresses`;
     return `'${text}' is not IP[/LEN][:PORT]`;
   }
   const port = m[2] === undefined ? undefined : Number(m[2]);
@@ -132,11 +138,12 @@ const RECORD = [
  * `denied` (destination . proto . port, with packet and byte counters), which run.ts reads at
  * exit — per-destination denied attempts without any logging infrastructure.
  */
-export function sandboxRuleset(opts: Pick<SandboxOptions, 'mode' | 'allow' | 'deny'>): string {
+export function sandboxRuleset(opts: Pick<SandboxOptions, 'mode' | 'allow' | 'deny'>, resolver?: string): string {
   const out: string[] = [];
   out.push(`table inet ${SBX_TABLE} {`);
   out.push('  counter tx {}', '  counter rx {}', '  counter denied {}');
   out.push('  set denied { type ipv4_addr . inet_proto . inet_service; flags dynamic; size 65536; counter; }');
+  if (resolver !== undefined) out.push('  set dom4 { type ipv4_addr; }', '  set dom4p { type ipv4_addr . inet_service; }');
   out.push('  chain output {', '    type filter hook output priority 0; policy drop;', '    oifname "lo" accept', '    ct state established,related counter name tx accept');
   for (const d of opts.deny) out.push(`    ${match(d)} update @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
   if (opts.mode === 'filtered') {
@@ -149,6 +156,10 @@ export function sandboxRuleset(opts: Pick<SandboxOptions, 'mode' | 'allow' | 'de
       out.push(`    ip daddr ${formatCidr(c)} update @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
     }
     for (const a of opts.allow) out.push(`    ${match(a)} counter name tx accept`);
+    if (resolver !== undefined) {
+      out.push(`    ip daddr ${resolver} meta l4proto { tcp, udp } th dport 53 counter name tx accept`);
+      out.push('    ip daddr @dom4 counter name tx accept', '    meta l4proto { tcp, udp } ip daddr . th dport @dom4p counter name tx accept');
+    }
   }
   for (const r of RECORD) out.push(`    ${r}`);
   out.push('  }');
@@ -189,19 +200,26 @@ export function pickSubnet(used: readonly Cidr[]): Cidr | undefined {
   return undefined;
 }
 
-export function bwrapArgs(opts: SandboxOptions): string[] {
+export function bwrapArgs(opts: SandboxOptions, resolvConf?: string): string[] {
   const a = ['bwrap', '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session'];
   a.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
   for (const p of opts.ro) a.push('--ro-bind', p, p);
   for (const p of opts.rw) a.push('--bind', p, p);
   a.push('--bind', opts.workdir, opts.workdir);
+  if (resolvConf !== undefined) a.push('--ro-bind', resolvConf, '/etc/resolv.conf');
   // Last, so no bind above can uncover a hidden path.
   for (const h of opts.hide) a.push(...(h.dir ? ['--tmpfs', h.path] : ['--ro-bind', '/dev/null', h.path]));
   a.push('--chdir', opts.workdir, '--');
   return [...a, ...opts.command];
 }
 
-export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | undefined, cgroup: 'v1' | 'v2' | 'none'): SandboxPlan {
+/** The sandbox needs the resolver: filtered mode with at least one allowed name. */
+export function needsResolver(opts: Pick<SandboxOptions, 'mode' | 'allowDomains'>): boolean {
+  return opts.mode === 'filtered' && opts.allowDomains.length > 0;
+}
+
+/** `resolvConf`: the file bound over /etc/resolv.conf when the resolver runs (chosen by the caller). */
+export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | undefined, cgroup: 'v1' | 'v2' | 'none', resolvConf?: string): SandboxPlan {
   const steps: Step[] = [];
   const needNs = opts.mode !== 'open';
   const ns = needNs ? nsName(id) : undefined;
@@ -234,7 +252,9 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     steps.push({ kind: 'ip', ns, cmd: `link set cs${id}e up` });
     steps.push({ kind: 'ip', ns, cmd: `route add default dev cs${id}d` });
   }
-  if (ns) steps.push({ kind: 'nft', ns, table: `inet ${SBX_TABLE}`, text: sandboxRuleset(opts) });
+  const resolver = needsResolver(opts) && subnet ? formatIPv4(subnet.addr + 1) : undefined;
+  if (ns) steps.push({ kind: 'nft', ns, table: `inet ${SBX_TABLE}`, text: sandboxRuleset(opts, resolver) });
+  if (resolver !== undefined) steps.push({ kind: 'resolver', ns: opts.hostNetns, listen: resolver, upstream: opts.dnsUpstream ?? '', names: opts.allowDomains.map((d) => d.text) });
   const cg = `cordon-${id}`;
   if (cgroup === 'v1') {
     if (opts.memoryBytes !== undefined) {
@@ -258,7 +278,7 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     if (opts.memoryBytes !== undefined) prlimitArgs.push(`--as=${opts.memoryBytes}`);
     if (opts.pids !== undefined) prlimitArgs.push(`--nproc=${opts.pids}`);
   }
-  const inner = bwrapArgs(opts);
+  const inner = bwrapArgs(opts, resolver !== undefined ? resolvConf : undefined);
   const argv = [...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []), ...(ns ? ['ip', 'netns', 'exec', ns] : []), ...inner];
   steps.push({ kind: 'exec', argv });
   return { id, ns, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs };
@@ -287,6 +307,9 @@ export function planToText(p: SandboxPlan): string {
         break;
       case 'cgroup':
         lines.push(`echo ${q(s.value)} > /sys/fs/cgroup/${s.path}/${s.file}`);
+        break;
+      case 'resolver':
+        lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}cordon-resolver --listen ${s.listen}:53 --upstream ${s.upstream || '?'} ${s.names.map(q).join(' ')} &`);
         break;
       case 'exec':
         lines.push(s.argv.map(q).join(' '));

@@ -16,8 +16,13 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { firstError, listNetns, run } from '../apply/exec.js';
-import { parseCidr, type Cidr } from '../util/ip.js';
-import { formatBytes, nsName, pickSubnet, planSandbox, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { formatCidr, parseCidr, type Cidr } from '../util/ip.js';
+import type { DomainRule } from './dns.js';
+import type { ResolverConfig } from './resolver-main.js';
+import { formatBytes, needsResolver, nsName, pickSubnet, planSandbox, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
 
 /** What the library caller passes; everything optional has a documented default. */
 export interface SandboxInput {
@@ -26,7 +31,11 @@ export interface SandboxInput {
   /** Default `isolated` (loopback only). */
   readonly mode?: SandboxMode;
   readonly allow?: readonly NetRule[];
+  /** Names the sandbox's resolver answers (filtered mode); see dns.ts. */
+  readonly allowDomains?: readonly DomainRule[];
   readonly deny?: readonly NetRule[];
+  /** Upstream DNS `IP[:PORT]` for allowed names; default: the first nameserver of /etc/resolv.conf. */
+  readonly dnsUpstream?: string;
   readonly memoryBytes?: number;
   readonly cpus?: number;
   readonly pids?: number;
@@ -95,6 +104,14 @@ export function detectCgroup(): CgroupVersion {
   return 'none';
 }
 
+function systemNameserver(): string | undefined {
+  try {
+    return /^nameserver\s+(\d+\.\d+\.\d+\.\d+)/m.exec(readFileSync('/etc/resolv.conf', 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resolves defaults (one place) and checks what is refused for safety. */
 export function resolveOptions(input: SandboxInput): SandboxOptions {
   if (input.command.length === 0) throw new SandboxError('no command given (cordon run [options] -- CMD ARGS…)');
@@ -104,6 +121,9 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
       "filtered mode connects the sandbox to a host namespace with a veth pair and NAT; name one with --host-netns NS, or pass --i-mean-the-host to put the veth's host end and a masquerade table (ip cordon_<id>) in this machine's own network namespace",
     );
   }
+  if (mode === 'filtered' && (input.allowDomains ?? []).length > 0 && input.dnsUpstream === undefined && systemNameserver() === undefined) {
+    throw new SandboxError('allowed names need an upstream DNS server: none in /etc/resolv.conf; give one with --dns-upstream IP[:PORT]');
+  }
   const workdir = resolve(input.workdir ?? process.cwd());
   const hide = (input.hide ?? defaultHidden())
     .map((p) => resolve(p))
@@ -112,7 +132,9 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
   return {
     mode,
     allow: input.allow ?? [],
+    allowDomains: input.allowDomains ?? [],
     deny: input.deny ?? [],
+    dnsUpstream: input.dnsUpstream ?? (mode === 'filtered' && (input.allowDomains ?? []).length > 0 ? systemNameserver() : undefined),
     memoryBytes: input.memoryBytes,
     cpus: input.cpus,
     pids: input.pids,
@@ -204,10 +226,25 @@ interface Teardown {
   readonly plan: SandboxPlan;
   readonly cgroups: readonly string[];
   forwardWas: string | undefined;
+  /** The resolver's PID (ours), and the temp dir with resolv.conf and its events. */
+  resolverPid: number | undefined;
+  tmp: string | undefined;
 }
 
 async function teardown(t: Teardown): Promise<void> {
   removeCgroups(t.cgroups);
+  if (t.resolverPid !== undefined) {
+    try {
+      process.kill(t.resolverPid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    t.resolverPid = undefined;
+  }
+  if (t.tmp !== undefined) {
+    rmSync(t.tmp, { recursive: true, force: true });
+    t.tmp = undefined;
+  }
   const { plan } = t;
   if (plan.hostTable) {
     const hn = plan.hostNetns ? ['ip', 'netns', 'exec', plan.hostNetns] : [];
@@ -317,10 +354,53 @@ function fmtMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
+/** Starts the resolver (resolver-main) in the host namespace on the veth's host end; resolves with its PID once it listens. */
+async function startResolverProcess(hostNs: string | undefined, listen: string, opts: SandboxOptions, plan: SandboxPlan, tmp: string): Promise<number> {
+  const up = opts.dnsUpstream ?? '';
+  const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(up);
+  if (!m) throw new SandboxError(`--dns-upstream: '${up}' is not IP[:PORT]`);
+  writeFileSync(join(tmp, 'resolv.conf'), `nameserver ${listen}\noptions timeout:2 attempts:2\n`);
+  const cfg: ResolverConfig = {
+    listen,
+    port: 53,
+    upstream: m[1]!,
+    upstreamPort: m[2] === undefined ? 53 : Number(m[2]),
+    rules: opts.allowDomains,
+    explicit: opts.allow.map((a) => formatCidr(a.cidr)),
+    ns: plan.ns!,
+    table: SBX_TABLE,
+    eventsFile: join(tmp, 'dns-events'),
+  };
+  const ts = import.meta.url.endsWith('.ts');
+  const main = fileURLToPath(new URL(`./resolver-main.${ts ? 'ts' : 'js'}`, import.meta.url));
+  const loader = ts ? ['--import', new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href] : [];
+  const argv = [process.execPath, ...loader, main, JSON.stringify(cfg)];
+  const full = hostNs ? ['ip', 'netns', 'exec', hostNs, ...argv] : argv;
+  const child = spawn(full[0]!, full.slice(1), {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new SandboxError('cannot start the resolver');
+  await new Promise<void>((res, rej) => {
+    const t = setTimeout(() => rej(new SandboxError('the resolver did not start within 10 s')), 10_000);
+    child.stdout!.once('data', () => {
+      clearTimeout(t);
+      res();
+    });
+    child.on('exit', (c) => {
+      clearTimeout(t);
+      rej(new SandboxError(`the resolver exited (${c})`));
+    });
+  });
+  child.stdout!.resume();
+  child.unref();
+  return pid;
+}
+
 /** Plans without touching anything (for `--dry-run`): id and subnet are placeholders. */
 export function dryRunPlan(input: SandboxInput): SandboxPlan {
   const opts = resolveOptions(input);
-  return planSandbox(opts, '000000', opts.mode === 'filtered' ? pickSubnet([]) : undefined, detectCgroup());
+  return planSandbox(opts, '000000', opts.mode === 'filtered' ? pickSubnet([]) : undefined, detectCgroup(), '/tmp/cordon-000000-XXXX/resolv.conf');
 }
 
 /**
@@ -340,9 +420,11 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   const id = await freshId();
   const subnet = opts.mode === 'filtered' ? pickSubnet(await usedSubnets(opts.hostNetns)) : undefined;
   if (opts.mode === 'filtered' && !subnet) throw new SandboxError('no free /30 left in 10.213.0.0/16 in the host namespace');
-  const plan = planSandbox(opts, id, subnet, version);
+  const tmp = needsResolver(opts) ? mkdtempSync(join(tmpdir(), `cordon-${id}-`)) : undefined;
+  const resolvConf = tmp ? join(tmp, 'resolv.conf') : undefined;
+  const plan = planSandbox(opts, id, subnet, version, resolvConf);
   const cgroups = cgroupDirs(plan, version);
-  const td: Teardown = { plan, cgroups, forwardWas: undefined };
+  const td: Teardown = { plan, cgroups, forwardWas: undefined, resolverPid: undefined, tmp };
   let child: ReturnType<typeof spawn> | undefined;
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -385,6 +467,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
         if (r.code !== 0) throw new SandboxError(`nft (${s.table}${s.ns ? ` in ${s.ns}` : ''}): ${firstError(r)}`);
       }
     }
+    for (const s of plan.steps) if (s.kind === 'resolver') td.resolverPid = await startResolverProcess(s.ns, s.listen, opts, plan, tmp!);
     say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}`);
     // Stage 2: limits.
     for (const s of plan.steps) {
@@ -443,6 +526,9 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
       if (raw !== 0) reason = 'pids';
     }
     const { denied, counters } = plan.ns ? await readDenied(plan.ns) : { denied: [], counters: { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, deniedPackets: 0, deniedBytes: 0 } };
+    if (tmp !== undefined && existsSync(join(tmp, 'dns-events'))) {
+      for (const l of readFileSync(join(tmp, 'dns-events'), 'utf8').split('\n')) if (l !== '') denied.push(JSON.parse(l) as DeniedAttempt);
+    }
     return { exitCode, reason, message, denied, counters, id, ms: performance.now() - t0 };
   } finally {
     if (!stopping) {

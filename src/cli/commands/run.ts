@@ -6,6 +6,7 @@ import { appendFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { dryRunPlan, sandbox, SandboxError, type SandboxInput, type SandboxResult } from '../../sandbox/run.js';
 import { MODES, parseBytes, parseDuration, parseNetRule, planToText, type NetRule, type SandboxMode } from '../../sandbox/plan.js';
+import { parseDomainRule, type DomainRule } from '../../sandbox/dns.js';
 import { EXIT, ExitError, printJson } from '../io.js';
 
 interface RunFlags {
@@ -20,6 +21,7 @@ interface RunFlags {
   rw: string[];
   workdir?: string;
   hostNetns?: string;
+  dnsUpstream?: string;
   iMeanTheHost?: boolean;
   events?: string;
   json?: boolean;
@@ -43,9 +45,16 @@ function toInput(cmd: readonly string[], f: RunFlags): SandboxInput {
     if (!(MODES as readonly string[]).includes(f.mode)) throw new ExitError(EXIT.invalid, `--mode: unknown mode '${f.mode}' (valid: ${MODES.join(', ')}; vpn-only is not implemented yet)`);
     mode = f.mode as SandboxMode;
   }
-  const allow = rules(f.allow, '--allow');
-  if (mode === undefined) mode = allow.length > 0 ? 'filtered' : 'isolated';
-  if (allow.length > 0 && mode !== 'filtered') throw new ExitError(EXIT.invalid, `--allow needs --mode filtered (mode '${mode}' ignores an allowlist)`);
+  const domains: DomainRule[] = [];
+  const addrs: string[] = [];
+  for (const t of f.allow) {
+    const d = typeof parseNetRule(t) === 'string' ? parseDomainRule(t) : undefined;
+    if (d) domains.push(d);
+    else addrs.push(t);
+  }
+  const allow = rules(addrs, '--allow');
+  if (mode === undefined) mode = allow.length + domains.length > 0 ? 'filtered' : 'isolated';
+  if (allow.length + domains.length > 0 && mode !== 'filtered') throw new ExitError(EXIT.invalid, `--allow needs --mode filtered (mode '${mode}' ignores an allowlist)`);
   const num = (v: string | undefined, flag: string, parse: (s: string) => number | undefined): number | undefined => {
     if (v === undefined) return undefined;
     const n = parse(v);
@@ -56,6 +65,8 @@ function toInput(cmd: readonly string[], f: RunFlags): SandboxInput {
     command: cmd,
     mode,
     allow,
+    allowDomains: domains,
+    ...(f.dnsUpstream !== undefined ? { dnsUpstream: f.dnsUpstream } : {}),
     deny: rules(f.deny, '--deny'),
     memoryBytes: num(f.memory, '--memory', parseBytes),
     cpus: num(f.cpus, '--cpus', Number),
@@ -84,7 +95,8 @@ export function registerRun(program: Command): void {
     .description('run a command in a sandbox: its own network namespace with an nftables egress policy, read-only root, limits')
     .argument('<cmd...>', 'the command and its arguments (after --)')
     .option('--mode <mode>', `network: ${MODES.join(' | ')} (default isolated, or filtered when --allow is given)`)
-    .option('--allow <ip[/len][:port]>', 'filtered mode: allow this destination (tcp and udp; repeatable)', collect, [])
+    .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT] or DOMAIN[:PORT] (*.example.com for subdomains); tcp and udp; repeatable', collect, [])
+    .option('--dns-upstream <ip[:port]>', 'where the sandbox\'s resolver asks about allowed names (default: /etc/resolv.conf\'s first nameserver)')
     .option('--deny <ip[/len][:port]>', 'deny this destination, ahead of the allowlist (repeatable)', collect, [])
     .option('--memory <size>', 'memory limit (512m, 1g); exceeding it kills the command: exit 137')
     .option('--cpus <n>', 'CPU limit, in CPUs (0.5)')
@@ -108,6 +120,7 @@ Secrets (~/.ssh, ~/.aws, ~/.gnupg, ~/.kube, ~/.docker, ~/.netrc, …) are hidden
 Examples:
   cordon run -- curl -sS https://example.com            # isolated: fails, the attempt is reported
   cordon run --host-netns lab --allow 198.51.100.10:443 -- ./agent
+  cordon run --host-netns lab --allow api.openai.com:443 --allow '*.pypi.org:443' -- pip install x
   cordon run --memory 512m --pids 64 --timeout 30s -- python3 job.py
   cordon run --dry-run --mode filtered --host-netns lab --allow 10.0.0.0/8:11434 -- true`,
     )
