@@ -279,6 +279,31 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.ok(j.denied.some((d) => d.destination === '198.51.100.10' && d.proto === 'udp' && d.port === 7001));
   });
 
+  it('open mode: the host network (here: the test namespace), filesystem still read-only', async () => {
+    const r = await sandbox({ ...base(), mode: 'open', command: ['sh', '-c', '! touch /etc/cordon-open 2>/dev/null'] });
+    assert.equal(r.exitCode, 0);
+  });
+
+  it('CLI: --events writes JSON lines; --dry-run changes nothing; SIGINT mid-run removes everything', async () => {
+    const ev = join(dir, 'events.jsonl');
+    const r = spawnSync(CORDON, ['run', '-q', '--host-netns', host, '--allow', '198.51.100.10:7001', '--events', ev, '--', 'node', 'probe.cjs', 'tcp', '198.51.100.11', '7002'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const { readFileSync } = await import('node:fs');
+    const lines = readFileSync(ev, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { destination: string; proto: string; port: number; rule: string; time: string });
+    assert.ok(lines.some((l) => l.destination === '198.51.100.11' && l.proto === 'tcp' && l.port === 7002 && l.rule !== '' && l.time !== ''));
+    const dry = spawnSync(CORDON, ['run', '--dry-run', '--host-netns', host, '--allow', 'allowed.test:443', '--memory', '64m', '--', 'true'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, /cordon-resolver --listen 10\.213\.\d+\.\d+:53/);
+    assert.deepEqual(await leftovers(), []);
+    const child = spawn(CORDON, ['run', '-q', '--host-netns', host, '--allow', 'allowed.test', '--dns-upstream', '198.51.100.53', '--memory', '64m', '--', 'sleep', '30'], { cwd: dir, stdio: 'ignore' });
+    for (let i = 0; i < 100 && (await leftovers()).filter((l) => l.startsWith('cs')).length === 0; i++) await new Promise((res) => setTimeout(res, 50));
+    await new Promise((res) => setTimeout(res, 300));
+    assert.ok((await leftovers()).length > 0, 'the sandbox came up');
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    assert.equal(code, 130);
+  });
+
   it('leaves nothing behind: no sandbox namespace, no cordon table in the host namespace, no cgroup', async () => {
     assert.deepEqual(await leftovers(), []);
     const t = spawnSync('ip', ['netns', 'exec', host, 'nft', 'list', 'tables'], { encoding: 'utf8' });
