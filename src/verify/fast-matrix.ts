@@ -851,7 +851,7 @@ class FastEngine {
     this.features = this.featureIndex();
     for (const h of this.model.hosts.values()) if (this.isLeaf(h)) this.leafHosts.add(h.name);
     this.universe = this.buildUniverse();
-    this.markStamp = new Int32Array(this.dcs.length);
+    this.entryStamp = new Int32Array(this.universe.size);
     this.scOf = this.buildSourceClasses();
     const st = opts.stats;
     if (st) {
@@ -1107,6 +1107,7 @@ class FastEngine {
       for (const s of sc.members) {
         this.localSweeps = new Map();
         this.forgedBySig = new Map();
+        this.instances = new Map();
         this.gen++;
         const list: number[] = [];
         this.evalSource(sc, s, templates, (ep, m, off) => {
@@ -1164,8 +1165,6 @@ class FastEngine {
 
   private fromZone = false;
   private readonly plans = new Map<number, RoutePlan | undefined>();
-  private markGen = 0;
-  private markStamp = new Int32Array(0);
   private readonly repCache = new Map<string, { cuts: number[]; reps: number[] }>();
 
   private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
@@ -1178,13 +1177,59 @@ class FastEngine {
       return;
     }
     for (const g of plan.groups) {
-      const marked = g.filter ? this.marked(S!, g.filter) : undefined;
-      if (!marked) {
+      const arrival = g.filter ? this.arrivalSweeps(S!, g.filter) : undefined;
+      if (!arrival) {
         for (const dc of g.dcs) this.evalDc(sc, s, S, dc, templates, emit);
         continue;
       }
-      for (const id of marked) if (plan.groupOf[id] === g.index) this.evalDc(sc, s, S, this.dcs[id]!, templates, emit);
+      // Only entries the arrival hop accepts something toward can be allowed: visit those,
+      // each with its own class's template (computed on first need).
+      const u = this.universe;
+      const W = this.W;
+      this.entryGen++;
+      for (const sw of arrival) {
+        for (let p = 0; p < sw.bounds.length - 1; p++) {
+          if (isZero(sw.acc, p * W, W)) continue;
+          for (let j = sw.bounds[p]!; j < sw.bounds[p + 1]!; j++) {
+            if (this.entryStamp[j] === this.entryGen) continue;
+            this.entryStamp[j] = this.entryGen;
+            const dc = this.dcs[u.dc[j]!]!;
+            if (plan.groupOf[dc.id] !== g.index) continue;
+            const first = dc.members[0]!;
+            if (dc.members.length === 1 && u.ep[first] === s) continue;
+            const t = this.templateFor(sc, s, dc, templates);
+            if (!t) continue;
+            if (this.opts.verifyTemplates) this.checkTemplate(s, S, j, t);
+            for (const path of t.paths) {
+              const inst = this.instance(S!, path);
+              if (inst) this.visit(s, j, inst.sweeps, path.dst, inst.src, emit, undefined);
+            }
+          }
+        }
+      }
     }
+  }
+
+  private entryGen = 0;
+  private entryStamp = new Int32Array(0);
+  /** Per source: a template path's sweeps and source address (null: the path lets nothing through). */
+  private instances = new Map<SymPath, { sweeps: Sweep[]; src: number } | null>();
+
+  private instance(S: Host, path: SymPath): { sweeps: Sweep[]; src: number } | null {
+    let x = this.instances.get(path);
+    if (x !== undefined) return x;
+    const src = path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0);
+    if (!passesLimits(path.checks, src)) x = null;
+    else {
+      const sweeps: Sweep[] = [];
+      for (const h of path.pre) {
+        const { chain, key } = this.srcHop(S, h);
+        if (this.counted(chain)) sweeps.push(this.sweepFor(chain, key, h.natSrc ?? src, h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0));
+      }
+      x = { sweeps, src };
+    }
+    this.instances.set(path, x);
+    return x;
   }
 
   private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
@@ -1255,31 +1300,14 @@ class FastEngine {
     return undefined;
   }
 
-  /** Destination classes with a member that T's input or forward chain accepts something toward, for S. */
-  private marked(S: Host, f: RouteFilter): number[] | undefined {
+  /** The sweeps of T's forward and input chains for S at the arrival hop; undefined when unusable. */
+  private arrivalSweeps(S: Host, f: RouteFilter): Sweep[] | undefined {
     const src = f.srcNic >= 0 ? S.nics[f.srcNic]!.address : (S.nics[0]?.address ?? 0);
     const inPort = f.inPortSrcNic >= 0 ? S.nics[f.inPortSrcNic]!.port : f.inPort;
     const key = { iif: f.iif, oif: undefined, inPort };
     // The forward hop's output interface varies with the destination: only usable if no candidate names one.
     if (this.index(f.forward).candidates(key, src).oifSensitive || this.index(f.input).candidates(key, src).oifSensitive) return undefined;
-    const sweeps = [this.sweepFor(f.forward, key, src, false), this.sweepFor(f.input, key, src, false)];
-    this.markGen++;
-    const out: number[] = [];
-    const u = this.universe;
-    const W = this.W;
-    for (const sw of sweeps) {
-      for (let p = 0; p < sw.bounds.length - 1; p++) {
-        if (isZero(sw.acc, p * W, W)) continue;
-        for (let j = sw.bounds[p]!; j < sw.bounds[p + 1]!; j++) {
-          const d = u.dc[j]!;
-          if (this.markStamp[d] !== this.markGen) {
-            this.markStamp[d] = this.markGen;
-            out.push(d);
-          }
-        }
-      }
-    }
-    return out.sort((a, b) => a - b);
+    return [this.sweepFor(f.forward, key, src, false), this.sweepFor(f.input, key, src, false)];
   }
 
   /** Compares a template, instantiated for (s, entry j), with what Topology.paths says. */
