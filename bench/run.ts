@@ -34,6 +34,7 @@ const MODULES: readonly Module[] = [
   { name: 'lint', file: 'lint.ts', fn: 'benchLint' },
   { name: 'nft-throughput', file: 'nft-throughput.ts', fn: 'benchNftThroughput' },
   { name: 'lab', file: 'lab.ts', fn: 'benchLab' },
+  { name: 'sandbox', file: 'sandbox.ts', fn: 'benchSandbox' },
 ];
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
