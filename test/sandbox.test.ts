@@ -209,6 +209,10 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     }
     const p = await probe(f, 'tcp', '198.51.100.11', 7002);
     assert.deepEqual(p.denied.filter((d) => d.startsWith('198.')), ['198.51.100.11 tcp 7002']);
+    // Inside, the command cannot touch its own egress policy (the namespace is not its user namespace's).
+    const flush = await sandbox({ ...f, ...base(), command: ['sh', '-c', 'nft flush ruleset || ip route add 198.51.100.11 dev lo || ip link set lo down'] });
+    assert.notEqual(flush.exitCode, 0);
+    assert.notEqual((await probe(f, 'tcp', '198.51.100.11', 7001)).answer, 'ok');
     const ping = await sandbox({ ...f, ...base(), command: ['ping', '-c', '1', '-W', '1', '198.51.100.10'] });
     assert.notEqual(ping.exitCode, 0);
     const counted = await sandbox({ ...f, ...base(), command: ['node', 'probe.cjs', 'tcp', '198.51.100.10', '7001'] });
@@ -261,6 +265,17 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.match(bomb.message, /pids limit 16 was reached/);
     const { readFileSync } = await import('node:fs');
     assert.match(readFileSync(join(dir, 'bomb-err'), 'utf8'), /fork/i);
+  });
+
+  it('limits: --cpus sets the CFS quota of the command\'s own cgroup', async () => {
+    const { existsSync, readFileSync } = await import('node:fs');
+    const run = sandbox({ ...base(), cpus: 0.25, command: ['sh', '-c', 'grep -E "^[0-9]+:(cpu|cpu,cpuacct|):" /proc/self/cgroup | head -1 > cg.tmp && mv cg.tmp cg; sleep 1'] });
+    for (let i = 0; i < 100 && !existsSync(join(dir, 'cg')); i++) await new Promise((res) => setTimeout(res, 20));
+    const [, ctl, path] = /^\d+:([^:]*):(\S+)/.exec(readFileSync(join(dir, 'cg'), 'utf8'))!;
+    assert.match(path!, /^\/cordon-[0-9a-f]{6}$/);
+    const quota = ctl === '' ? readFileSync(`/sys/fs/cgroup${path}/cpu.max`, 'utf8') : readFileSync(`/sys/fs/cgroup/cpu${path}/cpu.cfs_quota_us`, 'utf8');
+    assert.match(quota, /^25000\b/);
+    assert.equal((await run).exitCode, 0);
   });
 
   it('filesystem: root read-only, work dir writable, hidden secrets are empty', async () => {
