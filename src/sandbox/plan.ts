@@ -227,10 +227,7 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
   const vethS = egress ? `cs${id}s` : undefined;
   const vethH = egress ? `cs${id}h` : undefined;
   const hostTable = egress ? `cordon_${id}` : undefined;
-  if (ns) {
-    steps.push({ kind: 'netns-add', ns });
-    steps.push({ kind: 'ip', ns, cmd: 'link set lo up' });
-  }
+  if (ns) steps.push({ kind: 'netns-add', ns });
   if (ns && egress && vethS && vethH && subnet) {
     const h = formatIPv4(subnet.addr + 1);
     const s = formatIPv4(subnet.addr + 2);
@@ -238,6 +235,7 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     steps.push({ kind: 'ip', ns: undefined, cmd: `link add ${vethS} netns ${ns} type veth peer name ${vethH}${hn ? ` netns ${hn}` : ''}` });
     steps.push({ kind: 'ip', ns: hn, cmd: `addr add ${h}/30 dev ${vethH}` });
     steps.push({ kind: 'ip', ns: hn, cmd: `link set ${vethH} up` });
+    steps.push({ kind: 'ip', ns, cmd: 'link set lo up' });
     steps.push({ kind: 'ip', ns, cmd: `addr add ${s}/30 dev ${vethS}` });
     steps.push({ kind: 'ip', ns, cmd: `link set ${vethS} up` });
     steps.push({ kind: 'ip', ns, cmd: `route add default via ${h}` });
@@ -247,6 +245,7 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     // Isolated: a default route into nowhere so attempts reach the egress chain and are recorded
     // (without a route, connect() fails before any packet exists).
     // (No dummy module everywhere: a veth pair with both ends inside the sandbox does the same.)
+    steps.push({ kind: 'ip', ns, cmd: 'link set lo up' });
     steps.push({ kind: 'ip', ns, cmd: `link add cs${id}d type veth peer name cs${id}e` });
     steps.push({ kind: 'ip', ns, cmd: `link set cs${id}d up` });
     steps.push({ kind: 'ip', ns, cmd: `link set cs${id}e up` });

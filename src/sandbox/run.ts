@@ -445,15 +445,30 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   for (const s of sigs) process.on(s, onSignal);
   try {
     // Stage 1: network.
+    // Consecutive `ip` steps for one namespace go to one `ip [-n NS] -batch -`.
+    let batch: { ns: string | undefined; cmds: string[] } | undefined;
+    const flush = async (): Promise<void> => {
+      if (!batch) return;
+      const { ns, cmds } = batch;
+      batch = undefined;
+      const r = await run(['ip', ...(ns ? ['-n', ns] : []), '-batch', '-'], { input: `${cmds.join('\n')}\n` });
+      if (r.code !== 0) {
+        const m = /Command failed -:(\d+)/.exec(r.stderr);
+        const line = m ? cmds[Number(m[1]) - 1] : undefined;
+        throw new SandboxError(`ip${ns ? ` -n ${ns}` : ''}${line ? ` ${line}` : ''}: ${firstError(r)}`);
+      }
+    };
     for (const s of plan.steps) {
-      if (s.kind === 'netns-add') {
-        const r = await run(['ip', 'netns', 'add', s.ns]);
-        if (r.code !== 0) throw new SandboxError(`ip netns add ${s.ns}: ${firstError(r)}`);
-      } else if (s.kind === 'ip') {
-        const argv = ['ip', ...(s.ns ? ['-n', s.ns] : []), ...s.cmd.split(' ')];
-        const r = await run(argv);
-        if (r.code !== 0) throw new SandboxError(`${argv.join(' ')}: ${firstError(r)}`);
-      } else if (s.kind === 'sysctl') {
+      if (s.kind === 'netns-add' || s.kind === 'ip') {
+        const ns = s.kind === 'ip' ? s.ns : undefined;
+        const cmd = s.kind === 'ip' ? s.cmd : `netns add ${s.ns}`;
+        if (batch && batch.ns !== ns) await flush();
+        batch ??= { ns, cmds: [] };
+        batch.cmds.push(cmd);
+        continue;
+      }
+      await flush();
+      if (s.kind === 'sysctl') {
         const hn = s.ns ? ['ip', 'netns', 'exec', s.ns] : [];
         const was = await run([...hn, 'sysctl', '-n', s.key]);
         td.forwardWas = was.stdout.trim();
@@ -467,6 +482,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
         if (r.code !== 0) throw new SandboxError(`nft (${s.table}${s.ns ? ` in ${s.ns}` : ''}): ${firstError(r)}`);
       }
     }
+    await flush();
     for (const s of plan.steps) if (s.kind === 'resolver') td.resolverPid = await startResolverProcess(s.ns, s.listen, opts, plan, tmp!);
     say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}`);
     // Stage 2: limits.
