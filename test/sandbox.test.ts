@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseBytes, parseDuration, parseNetRule, pickSubnet, planSandbox, planToText, sandboxRuleset, type NetRule } from '../src/sandbox/plan.js';
 import { addressAllowed, buildQuery, buildReply, parseAnswers, parseDomainRule, parseQuery, rulesFor, type DomainRule } from '../src/sandbox/dns.js';
-import { leftovers, resolveOptions, sandbox, SandboxError, type SandboxInput } from '../src/sandbox/run.js';
+import { cleanupStale, leftovers, resolveOptions, sandbox, SandboxError, type SandboxInput } from '../src/sandbox/run.js';
 import { parseCidr } from '../src/util/ip.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -317,6 +317,19 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     assert.equal(code, 130);
+  });
+
+  it('kill -9 of the owner mid-run: the next sandbox (cleanupStale) removes what it left', async () => {
+    const child = spawn(CORDON, ['run', '-q', '--host-netns', host, '--allow', 'allowed.test', '--dns-upstream', '198.51.100.53', '--memory', '64m', '--', 'sleep', '30'], { cwd: dir, stdio: 'ignore' });
+    for (let i = 0; i < 100 && (await leftovers()).filter((l) => l.startsWith('cs')).length === 0; i++) await new Promise((res) => setTimeout(res, 50));
+    await new Promise((res) => setTimeout(res, 300));
+    assert.ok((await leftovers()).length > 0, 'the sandbox came up');
+    child.kill('SIGKILL');
+    await new Promise((res) => child.on('exit', res));
+    assert.ok((await leftovers()).length > 0, 'kill -9 leaves the sandbox behind');
+    const removed = await cleanupStale();
+    assert.equal(removed.length, 1);
+    assert.deepEqual(await leftovers(), []);
   });
 
   it('leaves nothing behind: no sandbox namespace, no cordon table in the host namespace, no cgroup', async () => {

@@ -52,6 +52,12 @@ export interface SandboxInput {
   readonly iMeanTheHost?: boolean;
   /** Default `inherit`: the command talks to this process's terminal. */
   readonly stdio?: 'inherit' | 'ignore';
+  /**
+   * Default true: on SIGINT/SIGTERM/SIGHUP, kill the command, remove everything and exit 130.
+   * With false the caller handles signals; a sandbox left by a dead owner is removed by the next
+   * sandbox() or by cleanupStale().
+   */
+  readonly handleSignals?: boolean;
   /** Called with one line per stage (stderr in the CLI). */
   readonly say?: (line: string) => void;
 }
@@ -222,13 +228,74 @@ function removeCgroups(dirs: readonly string[]): void {
   }
 }
 
+/** What teardown needs, also written to the state file so a later run can finish a dead one's. */
 interface Teardown {
-  readonly plan: SandboxPlan;
+  readonly id: string;
+  readonly ownerPid: number;
+  /** /proc/PID/stat start time of the owner (guards against PID reuse). */
+  readonly ownerStart: string;
+  readonly ns: string | undefined;
+  readonly hostNetns: string | undefined;
+  readonly hostTable: string | undefined;
   readonly cgroups: readonly string[];
   forwardWas: string | undefined;
   /** The resolver's PID (ours), and the temp dir with resolv.conf and its events. */
   resolverPid: number | undefined;
   tmp: string | undefined;
+}
+
+/** Where running sandboxes record what they created: `$CORDON_SANDBOX_STATE_DIR` or /run/cordon/sandbox. */
+export function stateDir(): string {
+  return process.env.CORDON_SANDBOX_STATE_DIR ?? '/run/cordon/sandbox';
+}
+
+function procStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function writeTeardownState(t: Teardown): void {
+  mkdirSync(stateDir(), { recursive: true });
+  writeFileSync(join(stateDir(), `${t.id}.json`), `${JSON.stringify(t)}\n`);
+}
+
+/**
+ * Removes what sandboxes whose owner died (kill -9, a crash) left behind: their namespaces, host
+ * NAT tables, cgroups, resolvers and temp dirs, as recorded in their state files. Sandboxes whose
+ * owner still runs are left alone. Returns the ids removed. Runs at the start of every sandbox().
+ */
+export async function cleanupStale(): Promise<string[]> {
+  const removed: string[] = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(stateDir()).filter((f) => /^[0-9a-f]{6}\.json$/.test(f));
+  } catch {
+    return removed;
+  }
+  for (const f of files) {
+    let t: Teardown;
+    try {
+      t = JSON.parse(readFileSync(join(stateDir(), f), 'utf8')) as Teardown;
+    } catch {
+      continue;
+    }
+    if (procStart(t.ownerPid) === t.ownerStart) continue;
+    // The resolver's PID is ours only while its command line still says so.
+    if (t.resolverPid !== undefined) {
+      try {
+        if (!readFileSync(`/proc/${t.resolverPid}/cmdline`, 'utf8').includes('resolver-main')) t.resolverPid = undefined;
+      } catch {
+        t.resolverPid = undefined;
+      }
+    }
+    await teardown(t);
+    removed.push(t.id);
+  }
+  return removed;
 }
 
 async function teardown(t: Teardown): Promise<void> {
@@ -245,11 +312,10 @@ async function teardown(t: Teardown): Promise<void> {
     rmSync(t.tmp, { recursive: true, force: true });
     t.tmp = undefined;
   }
-  const { plan } = t;
-  if (plan.hostTable) {
-    const hn = plan.hostNetns ? ['ip', 'netns', 'exec', plan.hostNetns] : [];
-    const l = await run([...hn, 'nft', 'list', 'table', 'ip', plan.hostTable]);
-    if (l.code === 0) await run([...hn, 'nft', 'delete', 'table', 'ip', plan.hostTable]);
+  if (t.hostTable) {
+    const hn = t.hostNetns ? ['ip', 'netns', 'exec', t.hostNetns] : [];
+    const l = await run([...hn, 'nft', 'list', 'table', 'ip', t.hostTable]);
+    if (l.code === 0) await run([...hn, 'nft', 'delete', 'table', 'ip', t.hostTable]);
     if (t.forwardWas === '0') {
       // Put forwarding back unless another sandbox still relies on it.
       const tables = await run([...hn, 'nft', 'list', 'tables']);
@@ -257,7 +323,8 @@ async function teardown(t: Teardown): Promise<void> {
       t.forwardWas = undefined;
     }
   }
-  if (plan.ns && (await listNetns()).includes(plan.ns)) await run(['ip', 'netns', 'del', plan.ns]);
+  if (t.ns && (await listNetns()).includes(t.ns)) await run(['ip', 'netns', 'del', t.ns]);
+  rmSync(join(stateDir(), `${t.id}.json`), { force: true });
 }
 
 async function readDenied(ns: string): Promise<{ denied: DeniedAttempt[]; counters: Counters }> {
@@ -416,6 +483,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     throw new SandboxError(`host namespace '${opts.hostNetns}' does not exist (ip netns list)`);
   }
   const say = input.say ?? (() => undefined);
+  await cleanupStale();
   const version = detectCgroup();
   const id = await freshId();
   const subnet = opts.mode === 'filtered' ? pickSubnet(await usedSubnets(opts.hostNetns)) : undefined;
@@ -424,7 +492,19 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   const resolvConf = tmp ? join(tmp, 'resolv.conf') : undefined;
   const plan = planSandbox(opts, id, subnet, version, resolvConf);
   const cgroups = cgroupDirs(plan, version);
-  const td: Teardown = { plan, cgroups, forwardWas: undefined, resolverPid: undefined, tmp };
+  const td: Teardown = {
+    id,
+    ownerPid: process.pid,
+    ownerStart: procStart(process.pid) ?? '',
+    ns: plan.ns,
+    hostNetns: plan.hostNetns,
+    hostTable: plan.hostTable,
+    cgroups,
+    forwardWas: undefined,
+    resolverPid: undefined,
+    tmp,
+  };
+  writeTeardownState(td);
   let child: ReturnType<typeof spawn> | undefined;
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -441,7 +521,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     const done = (): void => process.exit(130);
     teardown(td).then(done, done);
   };
-  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const sigs: NodeJS.Signals[] = input.handleSignals === false ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of sigs) process.on(s, onSignal);
   try {
     // Stage 1: network.
@@ -472,6 +552,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
         const hn = s.ns ? ['ip', 'netns', 'exec', s.ns] : [];
         const was = await run([...hn, 'sysctl', '-n', s.key]);
         td.forwardWas = was.stdout.trim();
+        writeTeardownState(td);
         if (td.forwardWas !== s.value) {
           const r = await run([...hn, 'sysctl', '-qw', `${s.key}=${s.value}`]);
           if (r.code !== 0) throw new SandboxError(`sysctl ${s.key}: ${firstError(r)}`);
@@ -483,7 +564,11 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
       }
     }
     await flush();
-    for (const s of plan.steps) if (s.kind === 'resolver') td.resolverPid = await startResolverProcess(s.ns, s.listen, opts, plan, tmp!);
+    for (const s of plan.steps) {
+      if (s.kind !== 'resolver') continue;
+      td.resolverPid = await startResolverProcess(s.ns, s.listen, opts, plan, tmp!);
+      writeTeardownState(td);
+    }
     say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}`);
     // Stage 2: limits.
     for (const s of plan.steps) {
