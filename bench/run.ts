@@ -65,7 +65,7 @@ function table(rows: readonly Row[]): string {
   for (const r of rows) {
     const ratio = Number.isFinite(r.ratio) ? (r.ratio >= 100 ? num(r.ratio) : num(r.ratio, 2)) : '–';
     const met = r.ok === undefined ? '' : r.ok ? 'yes' : '**no**';
-    lines.push(`| ${r.name} | ${num(r.ms, r.ms < 100 ? 1 : 0)} | ${num(r.baselineMs)} | ${ratio} | ${r.target ?? ''} | ${met} | ${r.notes.replace(/\|/g, '\\|')} |`);
+    lines.push(`| ${r.name} | ${num(r.ms, r.ms < 1 ? 2 : r.ms < 100 ? 1 : 0)} | ${num(r.baselineMs)} | ${ratio} | ${r.target ?? ''} | ${met} | ${r.notes.replace(/\|/g, '\\|')} |`);
   }
   return lines.join('\n');
 }
