@@ -19,13 +19,25 @@
  *   with the same interfaces, routes and firewall placement form one source class; leaf
  *   addresses on one segment form one destination class. A template's hops name the source and
  *   the destination by role, so it is instantiated for every member.
+ * - **Route filter** (configured view, leaf sources). Destinations one `via` route leads to are
+ *   all first reached at the same hop of the next-hop host, whose input or forward chain decides
+ *   before anything else; where both are default-drop, only the entries their sweeps accept
+ *   something toward are visited, and templates are computed only for their classes.
+ * - **Forged sources** (zones, roaming peers off their tunnel, compromised guests). Every source
+ *   prefix the hops' rules name cuts the source space into classes (as the per-pair engine
+ *   does); each class is swept once per source and set of hops and the results ORed per cell.
  *
  * A cell is the union over the destination's addresses, the paths and (where the source may be
  * forged) the source-address classes of the intersection of every counted hop's accepted flows;
  * denied cells are not stored. Per source, a row holds the destination indexes with something
  * allowed and an interned flow-set id for each.
+ *
+ * Correctness rests on two facts about Topology, both checked by the tests (fast = computeMatrix
+ * on every example and on random and generated specs, with every template compared against
+ * Topology.paths when `verifyTemplates` is set): interchangeable leaves route alike, and a `via`
+ * route's first leg (leave → crossSegment → arrive) does not depend on the final destination.
  */
-import { Topology, type Hop, type Path, type Source } from '../ir/paths.js';
+import type { Hop, Path, Topology } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
 import { HOOKS, type Assume, type Host, type Hook, type Model } from '../model/types.js';
 import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
@@ -1594,4 +1606,3 @@ function sourceNic(h: Host, first: Hop | undefined): number {
   return h.nics.length ? 0 : -1;
 }
 
-export type { Source };
