@@ -319,6 +319,20 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.equal(code, 130);
   });
 
+  it('--publish: the sandbox\'s port answers on the host namespace\'s 127.0.0.1, its other ports do not', async () => {
+    const srv = "require('node:net').createServer((c) => c.on('data', (d) => c.write(d))).listen(7101, '0.0.0.0'); require('node:net').createServer((c) => c.on('data', (d) => c.write(d))).listen(7102, '0.0.0.0'); setTimeout(() => process.exit(0), 4000)";
+    const run = sandbox({ ...base(), mode: 'filtered', hostNetns: host, publish: [7101], command: ['node', '-e', srv] });
+    await new Promise((res) => setTimeout(res, 1200));
+    const from = (to: string, port: number): string => spawnSync('ip', ['netns', 'exec', host, process.execPath, join(dir, 'probe.cjs'), 'tcp', to, String(port)], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(from('127.0.0.1', 7101), 'ok');
+    const sandboxIp = spawnSync('ip', ['-n', host, '-4', '-o', 'addr', 'show'], { encoding: 'utf8' }).stdout.match(/inet (10\.213\.\d+)\.(\d+)\/30/);
+    assert.ok(sandboxIp, 'the veth host end');
+    const peer = `${sandboxIp[1]}.${Number(sandboxIp[2]) + 1}`;
+    assert.notEqual(from(peer, 7102), 'ok', 'an unpublished port');
+    assert.equal((await run).exitCode, 0);
+    assert.equal(spawnSync('ip', ['netns', 'exec', host, 'ss', '-Hltn', 'sport = :7101'], { encoding: 'utf8' }).stdout.trim(), '', 'the forwarder is gone');
+  });
+
   it('kill -9 of the owner mid-run: the next sandbox (cleanupStale) removes what it left', async () => {
     const child = spawn(CORDON, ['run', '-q', '--host-netns', host, '--allow', 'allowed.test', '--dns-upstream', '198.51.100.53', '--memory', '64m', '--', 'sleep', '30'], { cwd: dir, stdio: 'ignore' });
     for (let i = 0; i < 100 && (await leftovers()).filter((l) => l.startsWith('cs')).length === 0; i++) await new Promise((res) => setTimeout(res, 50));

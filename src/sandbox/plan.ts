@@ -48,6 +48,8 @@ export interface SandboxOptions {
   readonly hide: readonly { readonly path: string; readonly dir: boolean }[];
   /** The namespace that plays the host for veth + NAT; undefined = the machine's own namespace. */
   readonly hostNetns: string | undefined;
+  /** Filtered mode: TCP ports of the sandbox reachable on the host namespace's 127.0.0.1 (socat). */
+  readonly publish: readonly number[];
   readonly command: readonly string[];
 }
 
@@ -61,6 +63,7 @@ export type Step =
   | { readonly kind: 'nft'; readonly ns: string; readonly table: string; readonly text: string }
   | { readonly kind: 'cgroup'; readonly controller: string; readonly path: string; readonly file: string; readonly value: string }
   | { readonly kind: 'resolver'; readonly ns: string | undefined; readonly listen: string; readonly upstream: string; readonly names: readonly string[] }
+  | { readonly kind: 'publish'; readonly ns: string | undefined; readonly port: number; readonly to: string }
   | { readonly kind: 'exec'; readonly argv: readonly string[] };
 
 export interface SandboxPlan {
@@ -138,7 +141,7 @@ const RECORD = [
  * `denied` (destination . proto . port, with packet and byte counters), which run.ts reads at
  * exit — per-destination denied attempts without any logging infrastructure.
  */
-export function sandboxRuleset(opts: Pick<SandboxOptions, 'mode' | 'allow' | 'deny'>, resolver?: string): string {
+export function sandboxRuleset(opts: Pick<SandboxOptions, 'mode' | 'allow' | 'deny'> & { readonly publish?: readonly number[] }, resolver?: string, veth?: string): string {
   const out: string[] = [];
   out.push(`table inet ${SBX_TABLE} {`);
   out.push('  counter tx {}', '  counter rx {}', '  counter denied {}');
@@ -163,7 +166,9 @@ export function sandboxRuleset(opts: Pick<SandboxOptions, 'mode' | 'allow' | 'de
   }
   for (const r of RECORD) out.push(`    ${r}`);
   out.push('  }');
-  out.push('  chain input {', '    type filter hook input priority 0; policy drop;', '    iifname "lo" accept', '    ct state established,related counter name rx accept', '  }');
+  out.push('  chain input {', '    type filter hook input priority 0; policy drop;', '    iifname "lo" accept', '    ct state established,related counter name rx accept');
+  if (veth !== undefined && opts.publish !== undefined && opts.publish.length > 0) out.push(`    iifname "${veth}" tcp dport { ${opts.publish.join(', ')} } counter name rx accept`);
+  out.push('  }');
   out.push('}');
   return `${out.join('\n')}\n`;
 }
@@ -252,7 +257,10 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     steps.push({ kind: 'ip', ns, cmd: `route add default dev cs${id}d` });
   }
   const resolver = needsResolver(opts) && subnet ? formatIPv4(subnet.addr + 1) : undefined;
-  if (ns) steps.push({ kind: 'nft', ns, table: `inet ${SBX_TABLE}`, text: sandboxRuleset(opts, resolver) });
+  if (ns) steps.push({ kind: 'nft', ns, table: `inet ${SBX_TABLE}`, text: sandboxRuleset(opts, resolver, vethS) });
+  if (subnet && opts.mode === 'filtered') {
+    for (const port of opts.publish) steps.push({ kind: 'publish', ns: opts.hostNetns, port, to: formatIPv4(subnet.addr + 2) });
+  }
   if (resolver !== undefined) steps.push({ kind: 'resolver', ns: opts.hostNetns, listen: resolver, upstream: opts.dnsUpstream ?? '', names: opts.allowDomains.map((d) => d.text) });
   const cg = `cordon-${id}`;
   if (cgroup === 'v1') {
@@ -283,6 +291,11 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
   return { id, ns, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs };
 }
 
+/** The forwarder of a published port: the host namespace's 127.0.0.1:PORT → the sandbox's PORT. */
+export function publishArgv(port: number, to: string): string[] {
+  return ['socat', `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `TCP:${to}:${port}`];
+}
+
 function q(s: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -309,6 +322,9 @@ export function planToText(p: SandboxPlan): string {
         break;
       case 'resolver':
         lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}cordon-resolver --listen ${s.listen}:53 --upstream ${s.upstream || '?'} ${s.names.map(q).join(' ')} &`);
+        break;
+      case 'publish':
+        lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}${publishArgv(s.port, s.to).join(' ')} &`);
         break;
       case 'exec':
         lines.push(s.argv.map(q).join(' '));

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { formatCidr, parseCidr, type Cidr } from '../util/ip.js';
 import type { DomainRule } from './dns.js';
 import type { ResolverConfig } from './resolver-main.js';
-import { formatBytes, needsResolver, nsName, pickSubnet, planSandbox, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
+import { formatBytes, needsResolver, nsName, pickSubnet, publishArgv, planSandbox, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
 
 /** What the library caller passes; everything optional has a documented default. */
 export interface SandboxInput {
@@ -33,6 +33,8 @@ export interface SandboxInput {
   readonly allow?: readonly NetRule[];
   /** Names the sandbox's resolver answers (filtered mode); see dns.ts. */
   readonly allowDomains?: readonly DomainRule[];
+  /** Filtered mode: TCP ports of the sandbox published on the host namespace's 127.0.0.1 (socat). */
+  readonly publish?: readonly number[];
   readonly deny?: readonly NetRule[];
   /** Upstream DNS `IP[:PORT]` for allowed names; default: the first nameserver of /etc/resolv.conf. */
   readonly dnsUpstream?: string;
@@ -130,6 +132,7 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
   if (mode === 'filtered' && (input.allowDomains ?? []).length > 0 && input.dnsUpstream === undefined && systemNameserver() === undefined) {
     throw new SandboxError('allowed names need an upstream DNS server: none in /etc/resolv.conf; give one with --dns-upstream IP[:PORT]');
   }
+  if ((input.publish ?? []).length > 0 && mode !== 'filtered') throw new SandboxError(`--publish needs a veth to the host namespace: use --mode filtered (mode '${mode}' has none)`);
   const workdir = resolve(input.workdir ?? process.cwd());
   const hide = (input.hide ?? defaultHidden())
     .map((p) => resolve(p))
@@ -150,6 +153,7 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     workdir,
     hide,
     hostNetns: mode === 'filtered' ? input.hostNetns : undefined,
+    publish: input.publish ?? [],
     command: input.command,
   };
 }
@@ -241,6 +245,8 @@ interface Teardown {
   forwardWas: string | undefined;
   /** The resolver's PID (ours), and the temp dir with resolv.conf and its events. */
   resolverPid: number | undefined;
+  /** socat forwarders of published ports (ours). */
+  publishPids: number[];
   tmp: string | undefined;
 }
 
@@ -292,6 +298,13 @@ export async function cleanupStale(): Promise<string[]> {
         t.resolverPid = undefined;
       }
     }
+    t.publishPids = (t.publishPids ?? []).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('socat');
+      } catch {
+        return false;
+      }
+    });
     await teardown(t);
     removed.push(t.id);
   }
@@ -300,6 +313,14 @@ export async function cleanupStale(): Promise<string[]> {
 
 async function teardown(t: Teardown): Promise<void> {
   removeCgroups(t.cgroups);
+  for (const p of t.publishPids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  t.publishPids = [];
   if (t.resolverPid !== undefined) {
     try {
       process.kill(t.resolverPid, 'SIGKILL');
@@ -502,6 +523,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     cgroups,
     forwardWas: undefined,
     resolverPid: undefined,
+    publishPids: [],
     tmp,
   };
   writeTeardownState(td);
@@ -568,6 +590,22 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
       if (s.kind !== 'resolver') continue;
       td.resolverPid = await startResolverProcess(s.ns, s.listen, opts, plan, tmp!);
       writeTeardownState(td);
+    }
+    for (const s of plan.steps) {
+      if (s.kind !== 'publish') continue;
+      const argv = [...(s.ns ? ['ip', 'netns', 'exec', s.ns] : []), ...publishArgv(s.port, s.to)];
+      const c = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+      if (c.pid === undefined) throw new SandboxError(`cannot start ${argv.join(' ')}`);
+      td.publishPids.push(c.pid);
+      writeTeardownState(td);
+      c.unref();
+      // Listening before the command starts.
+      for (let i = 0; i < 100; i++) {
+        const r = await run([...(s.ns ? ['ip', 'netns', 'exec', s.ns] : []), 'ss', '-Hltn', `sport = :${s.port}`]);
+        if (r.stdout.includes('127.0.0.1')) break;
+        if (c.exitCode !== null) throw new SandboxError(`--publish ${s.port}: socat exited (${c.exitCode}); is the port in use in the host namespace?`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
     }
     say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}`);
     // Stage 2: limits.

@@ -22,6 +22,7 @@ interface RunFlags {
   workdir?: string;
   hostNetns?: string;
   dnsUpstream?: string;
+  publish: string[];
   iMeanTheHost?: boolean;
   events?: string;
   json?: boolean;
@@ -68,6 +69,10 @@ function toInput(cmd: readonly string[], f: RunFlags): SandboxInput {
     allowDomains: domains,
     ...(f.dnsUpstream !== undefined ? { dnsUpstream: f.dnsUpstream } : {}),
     deny: rules(f.deny, '--deny'),
+    publish: f.publish.map((p) => {
+      if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new ExitError(EXIT.invalid, `--publish: '${p}' is not a TCP port (1-65535)`);
+      return Number(p);
+    }),
     memoryBytes: num(f.memory, '--memory', parseBytes),
     cpus: num(f.cpus, '--cpus', Number),
     pids: num(f.pids, '--pids', (s) => (/^\d+$/.test(s) ? Number(s) : undefined)),
@@ -98,6 +103,7 @@ export function registerRun(program: Command): void {
     .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT] or DOMAIN[:PORT] (*.example.com for subdomains); tcp and udp; repeatable', collect, [])
     .option('--dns-upstream <ip[:port]>', 'where the sandbox\'s resolver asks about allowed names (default: /etc/resolv.conf\'s first nameserver)')
     .option('--deny <ip[/len][:port]>', 'deny this destination, ahead of the allowlist (repeatable)', collect, [])
+    .option('--publish <port>', "filtered mode: make the sandbox's TCP PORT reachable on the host namespace's 127.0.0.1:PORT (repeatable)", collect, [])
     .option('--memory <size>', 'memory limit (512m, 1g); exceeding it kills the command: exit 137')
     .option('--cpus <n>', 'CPU limit, in CPUs (0.5)')
     .option('--pids <n>', 'at most N processes and threads')
