@@ -335,8 +335,8 @@ async function teardown(t: Teardown): Promise<void> {
   }
   if (t.hostTable) {
     const hn = t.hostNetns ? ['ip', 'netns', 'exec', t.hostNetns] : [];
-    const l = await run([...hn, 'nft', 'list', 'table', 'ip', t.hostTable]);
-    if (l.code === 0) await run([...hn, 'nft', 'delete', 'table', 'ip', t.hostTable]);
+    // Fails harmlessly when the table is already gone (teardown is safe to repeat).
+    await run([...hn, 'nft', 'delete', 'table', 'ip', t.hostTable]);
     if (t.forwardWas === '0') {
       // Put forwarding back unless another sandbox still relies on it.
       const tables = await run([...hn, 'nft', 'list', 'tables']);
@@ -351,12 +351,17 @@ async function teardown(t: Teardown): Promise<void> {
 async function readDenied(ns: string): Promise<{ denied: DeniedAttempt[]; counters: Counters }> {
   const time = new Date().toISOString();
   const denied: DeniedAttempt[] = [];
-  const s = await run(['ip', 'netns', 'exec', ns, 'nft', '-j', 'list', 'set', 'inet', SBX_TABLE, 'denied']);
+  // One read of the whole table: the set of denied attempts and the named counters.
+  const s = await run(['ip', 'netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'inet', SBX_TABLE]);
   type Elem = { elem?: { val?: { concat?: unknown[] }; counter?: { packets: number; bytes: number } } };
+  type Obj = { set?: { name: string; elem?: Elem[] }; counter?: { name: string; packets: number; bytes: number } };
+  const counts: Record<string, { packets: number; bytes: number }> = {};
   try {
-    const j = JSON.parse(s.stdout) as { nftables: { set?: { elem?: Elem[] } }[] };
+    const j = JSON.parse(s.stdout) as { nftables: Obj[] };
     for (const o of j.nftables) {
-      for (const e of o.set?.elem ?? []) {
+      if (o.counter) counts[o.counter.name] = o.counter;
+      if (o.set?.name !== 'denied') continue;
+      for (const e of o.set.elem ?? []) {
         const v = e.elem?.val?.concat ?? [];
         const proto = String(v[1] ?? '?');
         const port = typeof v[2] === 'number' && v[2] !== 0 ? v[2] : undefined;
@@ -372,16 +377,7 @@ async function readDenied(ns: string): Promise<{ denied: DeniedAttempt[]; counte
       }
     }
   } catch {
-    // no set: nothing recorded
-  }
-  const c = await run(['ip', 'netns', 'exec', ns, 'nft', '-j', 'list', 'counters', 'table', 'inet', SBX_TABLE]);
-  const counts: Record<string, { packets: number; bytes: number }> = {};
-  try {
-    for (const o of (JSON.parse(c.stdout) as { nftables: { counter?: { name: string; packets: number; bytes: number } }[] }).nftables) {
-      if (o.counter) counts[o.counter.name] = o.counter;
-    }
-  } catch {
-    // as above
+    // no table: nothing recorded
   }
   denied.sort((a, b) => a.destination.localeCompare(b.destination) || a.proto.localeCompare(b.proto) || (a.port ?? 0) - (b.port ?? 0));
   return {
