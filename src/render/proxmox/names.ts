@@ -8,6 +8,7 @@
  * Rules refer to datacenter objects with the scoped form (`dc/name`, `+dc/name`): the nftables
  * proxmox-firewall parses only that form, and Proxmox VE 8 writes it itself.
  */
+import { targetAddrs } from '../../model/addresses.js';
 import { shortHash } from '../../model/names.js';
 import type { Model } from '../../model/types.js';
 import { formatCidr, formatIPv4, rangeToCidrs } from '../../util/ip.js';
@@ -91,7 +92,7 @@ export class Directory {
     }
     for (const [g, targets] of [...model.groups.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
       let set: RangeSet = R.EMPTY;
-      for (const t of targets) set = R.union(set, addrsOfTarget(model, t));
+      for (const t of targets) set = R.union(set, targetAddrs(model, t));
       if (set.length === 0 || isAll(set)) continue;
       this.add({ kind: 'ipset', name: ipsetNames.take(g), set, comment: `group ${g}` });
     }
@@ -146,27 +147,6 @@ function isAll(set: RangeSet): boolean {
   return set.length === 1 && set[0]![0] === 0 && set[0]![1] === 0xffffffff;
 }
 
-function addrsOfTarget(model: Model, t: import('../../model/types.js').Target): RangeSet {
-  switch (t.kind) {
-    case 'host':
-    case 'service': {
-      const h = model.hosts.get(t.host);
-      return h ? R.normalize(h.nics.map((n) => [n.address, n.address] as const)) : R.EMPTY;
-    }
-    case 'network': {
-      const n = model.networks.get(t.network) ?? model.tunnels.get(t.network);
-      return n ? [[n.range.lo, n.range.hi]] : R.EMPTY;
-    }
-    case 'cidr':
-      return [[t.range.lo, t.range.hi]];
-    case 'internet':
-      return model.internet;
-    case 'lan':
-      return model.lan;
-    case 'any':
-      return [[0, 0xffffffff]];
-  }
-}
 
 /** One address, or a prefix, as Proxmox writes it (`10.0.0.1`, `10.0.0.0/24`). */
 export function fmtPrefix(addr: number, len: number): string {
