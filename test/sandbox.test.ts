@@ -334,10 +334,11 @@ describe('cordon run (live)', { skip: SKIP }, () => {
   });
 
   it('kill -9 of the owner mid-run: the next sandbox (cleanupStale) removes what it left', async () => {
-    const child = spawn(CORDON, ['run', '-q', '--host-netns', host, '--allow', 'allowed.test', '--dns-upstream', '198.51.100.53', '--memory', '64m', '--', 'sleep', '30'], { cwd: dir, stdio: 'ignore' });
-    for (let i = 0; i < 100 && (await leftovers()).filter((l) => l.startsWith('cs')).length === 0; i++) await new Promise((res) => setTimeout(res, 50));
-    await new Promise((res) => setTimeout(res, 300));
-    assert.ok((await leftovers()).length > 0, 'the sandbox came up');
+    const { existsSync } = await import('node:fs');
+    rmSync(join(dir, 'started'), { force: true });
+    const child = spawn(CORDON, ['run', '-q', '--host-netns', host, '--allow', 'allowed.test', '--dns-upstream', '198.51.100.53', '--memory', '64m', '--', 'sh', '-c', 'touch started; sleep 30'], { cwd: dir, stdio: 'ignore' });
+    for (let i = 0; i < 200 && !existsSync(join(dir, 'started')); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(existsSync(join(dir, 'started')), 'the command started');
     child.kill('SIGKILL');
     await new Promise((res) => child.on('exit', res));
     assert.ok((await leftovers()).length > 0, 'kill -9 leaves the sandbox behind');

@@ -202,16 +202,19 @@ function cgroupDirs(plan: SandboxPlan, version: CgroupVersion): string[] {
 
 /** Ends the members of our own cgroups (PIDs read from cgroup.procs), then removes them. */
 function removeCgroups(dirs: readonly string[]): void {
+  const pause = (ms: number): void => {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  };
   for (const d of dirs) {
-    if (!existsSync(d)) continue;
-    for (let i = 0; i < 50; i++) {
+    // Kill whatever is inside, then remove; again while a member is still exiting or a late one
+    // (a command placed just now) has arrived.
+    for (let i = 0; i < 150 && existsSync(d); i++) {
       let pids: number[] = [];
       try {
         pids = readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
       } catch {
-        break;
+        // gone meanwhile
       }
-      if (pids.length === 0) break;
       for (const p of pids) {
         try {
           process.kill(p, 'SIGKILL');
@@ -219,14 +222,11 @@ function removeCgroups(dirs: readonly string[]): void {
           // already gone
         }
       }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    }
-    for (let i = 0; i < 50; i++) {
       try {
         rmdirSync(d);
         break;
       } catch {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        pause(20);
       }
     }
   }
