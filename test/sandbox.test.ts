@@ -17,6 +17,8 @@ import { parseBytes, parseDuration, parseNetRule, pickSubnet, planSandbox, planT
 import { addressAllowed, buildQuery, buildReply, parseAnswers, parseDomainRule, parseQuery, rulesFor, type DomainRule } from '../src/sandbox/dns.js';
 import { cleanupStale, leftovers, resolveOptions, sandbox, SandboxError, type SandboxInput } from '../src/sandbox/run.js';
 import { parseCidr } from '../src/util/ip.js';
+import { loadModel } from '../src/model/load.js';
+import { specHostRules } from '../src/sandbox/spec-hosts.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CORDON = join(ROOT, 'bin', 'cordon');
@@ -53,6 +55,19 @@ describe('sandbox plan (pure)', () => {
   it('filtered mode without a host namespace is refused with the reason', () => {
     assert.throws(() => resolveOptions({ command: ['true'], mode: 'filtered' }), (e: unknown) => e instanceof SandboxError && /--host-netns/.test(e.message));
   });
+  it('--spec: HOST[:PORT] stands for every address of the spec host; unknown names are left to the other parsers', () => {
+    const { model } = loadModel(join(ROOT, 'examples', 'proxmox-dual-bridge.yaml'));
+    assert.ok(model);
+    const r = specHostRules(model, 'ollama:11434');
+    assert.deepEqual(r?.map((x) => [x.cidr.len, x.port]), [[32, 11434]]);
+    assert.equal(specHostRules(model, 'no-such-host'), undefined);
+    const dry = spawnSync(CORDON, ['run', '--dry-run', '--spec', join(ROOT, 'examples', 'proxmox-dual-bridge.yaml'), '--host-netns', 'x', '--allow', 'ollama:11434', '--', 'true'], { encoding: 'utf8' });
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, /ip daddr 192\.168\.100\.20 meta l4proto \{ tcp, udp \} th dport 11434 counter name tx accept/);
+    const bad = spawnSync(CORDON, ['run', '--dry-run', '--host-netns', 'x', '--allow', 'ollama:11434', '--', 'true'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+  });
+
   it('plans the same steps twice; dry-run text names every object with the id', () => {
     const opts = resolveOptions({ command: ['true'], mode: 'filtered', hostNetns: 'h', allow: [rule('192.0.2.1:80')], memoryBytes: 1 << 26, pids: 10, hide: [] });
     const a = planToText(planSandbox(opts, 'abc123', pickSubnet([]), 'v1'));

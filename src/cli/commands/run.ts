@@ -7,7 +7,9 @@ import type { Command } from 'commander';
 import { dryRunPlan, sandbox, SandboxError, type SandboxInput, type SandboxResult } from '../../sandbox/run.js';
 import { MODES, parseBytes, parseDuration, parseNetRule, planToText, type NetRule, type SandboxMode } from '../../sandbox/plan.js';
 import { parseDomainRule, type DomainRule } from '../../sandbox/dns.js';
-import { EXIT, ExitError, printJson } from '../io.js';
+import { specHostRules } from '../../sandbox/spec-hosts.js';
+import type { Model } from '../../model/types.js';
+import { EXIT, ExitError, loadIr, printJson } from '../io.js';
 
 interface RunFlags {
   mode?: string;
@@ -23,6 +25,7 @@ interface RunFlags {
   hostNetns?: string;
   dnsUpstream?: string;
   publish: string[];
+  spec?: string;
   iMeanTheHost?: boolean;
   events?: string;
   json?: boolean;
@@ -32,11 +35,13 @@ interface RunFlags {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-function rules(list: readonly string[], flag: string): NetRule[] {
-  return list.map((t) => {
+function rules(list: readonly string[], flag: string, model: Model | undefined): NetRule[] {
+  return list.flatMap((t) => {
+    const fromSpec = model ? specHostRules(model, t) : undefined;
+    if (fromSpec) return fromSpec;
     const r = parseNetRule(t);
     if (typeof r === 'string') throw new ExitError(EXIT.invalid, `${flag}: ${r}`);
-    return r;
+    return [r];
   });
 }
 
@@ -46,14 +51,15 @@ function toInput(cmd: readonly string[], f: RunFlags): SandboxInput {
     if (!(MODES as readonly string[]).includes(f.mode)) throw new ExitError(EXIT.invalid, `--mode: unknown mode '${f.mode}' (valid: ${MODES.join(', ')}; vpn-only is not implemented yet)`);
     mode = f.mode as SandboxMode;
   }
+  const model = f.spec !== undefined ? loadIr(f.spec, { quietWarnings: true }).model : undefined;
   const domains: DomainRule[] = [];
   const addrs: string[] = [];
   for (const t of f.allow) {
-    const d = typeof parseNetRule(t) === 'string' ? parseDomainRule(t) : undefined;
+    const d = typeof parseNetRule(t) === 'string' && !(model && specHostRules(model, t)) ? parseDomainRule(t) : undefined;
     if (d) domains.push(d);
     else addrs.push(t);
   }
-  const allow = rules(addrs, '--allow');
+  const allow = rules(addrs, '--allow', model);
   if (mode === undefined) mode = allow.length + domains.length > 0 ? 'filtered' : 'isolated';
   if (allow.length + domains.length > 0 && mode !== 'filtered') throw new ExitError(EXIT.invalid, `--allow needs --mode filtered (mode '${mode}' ignores an allowlist)`);
   const num = (v: string | undefined, flag: string, parse: (s: string) => number | undefined): number | undefined => {
@@ -68,7 +74,7 @@ function toInput(cmd: readonly string[], f: RunFlags): SandboxInput {
     allow,
     allowDomains: domains,
     ...(f.dnsUpstream !== undefined ? { dnsUpstream: f.dnsUpstream } : {}),
-    deny: rules(f.deny, '--deny'),
+    deny: rules(f.deny, '--deny', model),
     publish: f.publish.map((p) => {
       if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new ExitError(EXIT.invalid, `--publish: '${p}' is not a TCP port (1-65535)`);
       return Number(p);
@@ -100,7 +106,8 @@ export function registerRun(program: Command): void {
     .description('run a command in a sandbox: its own network namespace with an nftables egress policy, read-only root, limits')
     .argument('<cmd...>', 'the command and its arguments (after --)')
     .option('--mode <mode>', `network: ${MODES.join(' | ')} (default isolated, or filtered when --allow is given)`)
-    .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT] or DOMAIN[:PORT] (*.example.com for subdomains); tcp and udp; repeatable', collect, [])
+    .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT], DOMAIN[:PORT] (*.example.com for subdomains) or, with --spec, HOST[:PORT]; tcp and udp; repeatable', collect, [])
+    .option('--spec <file>', 'a cordon spec: --allow/--deny HOST[:PORT] stand for every address of that host')
     .option('--dns-upstream <ip[:port]>', 'where the sandbox\'s resolver asks about allowed names (default: /etc/resolv.conf\'s first nameserver)')
     .option('--deny <ip[/len][:port]>', 'deny this destination, ahead of the allowlist (repeatable)', collect, [])
     .option('--publish <port>', "filtered mode: make the sandbox's TCP PORT reachable on the host namespace's 127.0.0.1:PORT (repeatable)", collect, [])
@@ -127,6 +134,7 @@ Examples:
   cordon run -- curl -sS https://example.com            # isolated: fails, the attempt is reported
   cordon run --host-netns lab --allow 198.51.100.10:443 -- ./agent
   cordon run --host-netns lab --allow api.openai.com:443 --allow '*.pypi.org:443' -- pip install x
+  cordon run --spec examples/proxmox-dual-bridge.yaml --host-netns lab --allow ollama:11434 -- ./agent
   cordon run --memory 512m --pids 64 --timeout 30s -- python3 job.py
   cordon run --dry-run --mode filtered --host-netns lab --allow 10.0.0.0/8:11434 -- true`,
     )
