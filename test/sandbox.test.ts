@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseBytes, parseDuration, parseNetRule, pickSubnet, planSandbox, planToText, sandboxRuleset, type NetRule } from '../src/sandbox/plan.js';
 import { addressAllowed, buildQuery, buildReply, parseAnswers, parseDomainRule, parseQuery, rulesFor, type DomainRule } from '../src/sandbox/dns.js';
+import { vault } from '../src/index.js';
 import { cleanupStale, leftovers, resolveOptions, sandbox, SandboxError, type SandboxInput } from '../src/sandbox/run.js';
 import { parseCidr } from '../src/util/ip.js';
 import { loadModel } from '../src/model/load.js';
@@ -346,6 +347,18 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.notEqual(from(peer, 7102), 'ok', 'an unpublished port');
     assert.equal((await run).exitCode, 0);
     assert.equal(spawnSync('ip', ['netns', 'exec', host, 'ss', '-Hltn', 'sport = :7101'], { encoding: 'utf8' }).stdout.trim(), '', 'the forwarder is gone');
+  });
+
+  it('--vault: the session\'s files are readable at $CORDON_VAULT (/tmp/vault), read-only, and the mount is gone afterwards', async () => {
+    const root = join(dir, 'vault-root');
+    vault.createSession('case-1', { root });
+    vault.putFile('case-1', 'notes.txt', Buffer.from('the secret plan'), { root });
+    const r = await sandbox({ ...base(), vault: { session: 'case-1', options: { root } }, command: ['sh', '-c', 'cat "$CORDON_VAULT/notes.txt" > vault-out && ! touch "$CORDON_VAULT/x" 2>/dev/null && test "$CORDON_VAULT" = /tmp/vault'] });
+    assert.equal(r.exitCode, 0);
+    const { readFileSync } = await import('node:fs');
+    assert.equal(readFileSync(join(dir, 'vault-out'), 'utf8'), 'the secret plan');
+    assert.doesNotMatch(readFileSync('/proc/mounts', 'utf8'), /cordon-vault-/);
+    await assert.rejects(sandbox({ ...base(), vault: { session: 'no-such', options: { root } }, command: ['true'] }), SandboxError);
   });
 
   it('kill -9 of the owner mid-run: the next sandbox (cleanupStale) removes what it left', async () => {

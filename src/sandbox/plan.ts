@@ -50,6 +50,8 @@ export interface SandboxOptions {
   readonly hostNetns: string | undefined;
   /** Filtered mode: TCP ports of the sandbox reachable on the host namespace's 127.0.0.1 (socat). */
   readonly publish: readonly number[];
+  /** A decrypted vault session's directory, bound read-only at /tmp/vault ($CORDON_VAULT; inside the sandbox's own /tmp, as the root is read-only); undefined = none. */
+  readonly vaultDir: string | undefined;
   readonly command: readonly string[];
 }
 
@@ -83,6 +85,9 @@ export interface SandboxPlan {
 }
 
 export const SBX_TABLE = 'cordon_sbx';
+
+/** Where a vault session appears inside the sandbox (the root is read-only; /tmp is the sandbox's own). */
+export const VAULT_PATH = '/tmp/vault';
 
 export function nsName(id: string): string {
   return `cs${id}`;
@@ -212,6 +217,7 @@ export function bwrapArgs(opts: SandboxOptions, resolvConf?: string): string[] {
   for (const p of opts.rw) a.push('--bind', p, p);
   a.push('--bind', opts.workdir, opts.workdir);
   if (resolvConf !== undefined) a.push('--ro-bind', resolvConf, '/etc/resolv.conf');
+  if (opts.vaultDir !== undefined) a.push('--ro-bind', opts.vaultDir, VAULT_PATH, '--setenv', 'CORDON_VAULT', VAULT_PATH);
   // Last, so no bind above can uncover a hidden path.
   for (const h of opts.hide) a.push(...(h.dir ? ['--tmpfs', h.path] : ['--ro-bind', '/dev/null', h.path]));
   a.push('--chdir', opts.workdir, '--');

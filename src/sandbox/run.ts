@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { formatCidr, parseCidr, type Cidr } from '../util/ip.js';
 import type { DomainRule } from './dns.js';
 import type { ResolverConfig } from './resolver-main.js';
+import { vaultMount, type VaultMount, type VaultOptions } from '../vault/index.js';
 import { formatBytes, needsResolver, nsName, pickSubnet, publishArgv, planSandbox, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
 
 /** What the library caller passes; everything optional has a documented default. */
@@ -35,6 +36,8 @@ export interface SandboxInput {
   readonly allowDomains?: readonly DomainRule[];
   /** Filtered mode: TCP ports of the sandbox published on the host namespace's 127.0.0.1 (socat). */
   readonly publish?: readonly number[];
+  /** A vault session decrypted into a RAM-only mount (vault.vaultMount) and bound read-only at /tmp/vault ($CORDON_VAULT). */
+  readonly vault?: { readonly session: string; readonly options?: VaultOptions };
   readonly deny?: readonly NetRule[];
   /** Upstream DNS `IP[:PORT]` for allowed names; default: the first nameserver of /etc/resolv.conf. */
   readonly dnsUpstream?: string;
@@ -154,6 +157,7 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     hide,
     hostNetns: mode === 'filtered' ? input.hostNetns : undefined,
     publish: input.publish ?? [],
+    vaultDir: undefined,
     command: input.command,
   };
 }
@@ -247,6 +251,8 @@ interface Teardown {
   resolverPid: number | undefined;
   /** socat forwarders of published ports (ours). */
   publishPids: number[];
+  /** The vault mount's directory (unmounted and removed at teardown). */
+  vaultDir: string | undefined;
   tmp: string | undefined;
 }
 
@@ -321,6 +327,12 @@ async function teardown(t: Teardown): Promise<void> {
     }
   }
   t.publishPids = [];
+  if (t.vaultDir !== undefined) {
+    const dir = t.vaultDir;
+    if (readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir)) await run(['umount', dir]);
+    if (/\/cordon-vault-[^/]+$/.test(dir)) rmSync(dir, { recursive: true, force: true });
+    t.vaultDir = undefined;
+  }
   if (t.resolverPid !== undefined) {
     try {
       process.kill(t.resolverPid, 'SIGKILL');
@@ -484,7 +496,8 @@ async function startResolverProcess(hostNs: string | undefined, listen: string, 
 /** Plans without touching anything (for `--dry-run`): id and subnet are placeholders. */
 export function dryRunPlan(input: SandboxInput): SandboxPlan {
   const opts = resolveOptions(input);
-  return planSandbox(opts, '000000', opts.mode === 'filtered' ? pickSubnet([]) : undefined, detectCgroup(), '/tmp/cordon-000000-XXXX/resolv.conf');
+  const o = input.vault ? { ...opts, vaultDir: '/tmp/cordon-vault-XXXX' } : opts;
+  return planSandbox(o, '000000', opts.mode === 'filtered' ? pickSubnet([]) : undefined, detectCgroup(), '/tmp/cordon-000000-XXXX/resolv.conf');
 }
 
 /**
@@ -507,7 +520,17 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   if (opts.mode === 'filtered' && !subnet) throw new SandboxError('no free /30 left in 10.213.0.0/16 in the host namespace');
   const tmp = needsResolver(opts) ? mkdtempSync(join(tmpdir(), `cordon-${id}-`)) : undefined;
   const resolvConf = tmp ? join(tmp, 'resolv.conf') : undefined;
-  const plan = planSandbox(opts, id, subnet, version, resolvConf);
+  let vm: VaultMount | undefined;
+  if (input.vault) {
+    try {
+      vm = await vaultMount(input.vault.session, input.vault.options ?? {});
+    } catch (e) {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+      throw new SandboxError(`vault session '${input.vault.session}': ${(e as Error).message}`);
+    }
+    for (const w of vm.warnings) say(`vault: ${w}`);
+  }
+  const plan = planSandbox(vm ? { ...opts, vaultDir: vm.dir } : opts, id, subnet, version, resolvConf);
   const cgroups = cgroupDirs(plan, version);
   const td: Teardown = {
     id,
@@ -520,6 +543,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     forwardWas: undefined,
     resolverPid: undefined,
     publishPids: [],
+    vaultDir: vm?.dir,
     tmp,
   };
   writeTeardownState(td);

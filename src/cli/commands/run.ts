@@ -26,6 +26,7 @@ interface RunFlags {
   dnsUpstream?: string;
   publish: string[];
   spec?: string;
+  vault?: string;
   iMeanTheHost?: boolean;
   events?: string;
   json?: boolean;
@@ -88,6 +89,7 @@ function toInput(cmd: readonly string[], f: RunFlags): SandboxInput {
     ...(f.workdir !== undefined ? { workdir: f.workdir } : {}),
     ...(f.hostNetns !== undefined ? { hostNetns: f.hostNetns } : {}),
     iMeanTheHost: f.iMeanTheHost === true,
+    ...(f.vault !== undefined ? { vault: { session: f.vault } } : {}),
   };
 }
 
@@ -111,6 +113,7 @@ export function registerRun(program: Command): void {
     .option('--dns-upstream <ip[:port]>', 'where the sandbox\'s resolver asks about allowed names (default: /etc/resolv.conf\'s first nameserver)')
     .option('--deny <ip[/len][:port]>', 'deny this destination, ahead of the allowlist (repeatable)', collect, [])
     .option('--publish <port>', "filtered mode: make the sandbox's TCP PORT reachable on the host namespace's 127.0.0.1:PORT (repeatable)", collect, [])
+    .option('--vault <session>', 'decrypt this vault session into a RAM-only mount, read-only at /tmp/vault ($CORDON_VAULT) inside')
     .option('--memory <size>', 'memory limit (512m, 1g); exceeding it kills the command: exit 137')
     .option('--cpus <n>', 'CPU limit, in CPUs (0.5)')
     .option('--pids <n>', 'at most N processes and threads')
