@@ -62,9 +62,11 @@ export class Agent {
       if (w) w(l);
     });
     child.stderr.on('data', (b: Buffer) => this.stderr.push(b.toString('utf8')));
-    child.on('exit', () => {
+    child.on('exit', (code, signal) => {
       this.exited = true;
-      for (const w of this.waiters.splice(0)) w(`err\tagent exited: ${this.stderr.join('').trim() || 'no message'}`);
+      // Say how it ended: a signal from outside and a Perl die are different problems.
+      if (this.stderr.join('').trim() === '') this.stderr.push(signal ? `killed by ${signal}` : `exit status ${code ?? '?'}, no message`);
+      for (const w of this.waiters.splice(0)) w(`err\tagent exited: ${this.stderr.join('').trim()}`);
     });
     child.stdin.on('error', () => undefined);
   }

@@ -464,9 +464,16 @@ export async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], 
   // second probes from the other half. A packet is mostly work of the sending process's kernel
   // context, so this halves the time on two cores.
   const agents = [Agent.start(prefix, { daemon: false }), ...(cases.length > 2000 ? [Agent.start(prefix, { daemon: false })] : [])];
-  const watcher = agents[0]!;
+  let watcher = agents[0]!;
   try {
-    const errs = await watcher.batch([...new Set(watch)].map((ns) => ['watch', ns]));
+    let errs = await watcher.batch([...new Set(watch)].map((ns) => ['watch', ns]));
+    // An agent that died before its first answer (seen once under heavy load) gets one fresh start.
+    if (errs.some((e) => e !== undefined && e.includes('agent exited'))) {
+      dbg(`watcher restarted: ${errs.find((e) => e !== undefined)}`);
+      watcher = Agent.start(prefix, { daemon: false });
+      agents[0] = watcher;
+      errs = await watcher.batch([...new Set(watch)].map((ns) => ['watch', ns]));
+    }
     dbg('watching');
     const bad = errs.find((e) => e !== undefined);
     if (bad) throw new Error(`the lab agent cannot watch the lab: ${bad}`);
