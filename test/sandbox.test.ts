@@ -52,6 +52,8 @@ describe('sandbox plan (pure)', () => {
   it('picks a /30 that collides with nothing in the host namespace', () => {
     const s = pickSubnet([parseCidr('10.213.0.0/30')!, parseCidr('10.213.0.4/31')!]);
     assert.deepEqual(s, parseCidr('10.213.0.8/30'));
+    assert.deepEqual(pickSubnet([], 5), parseCidr('10.213.0.20/30'));
+    assert.deepEqual(pickSubnet([parseCidr('10.213.255.252/30')!], 16383), parseCidr('10.213.0.0/30'), 'wraps around');
   });
   it('filtered mode without a host namespace is refused with the reason', () => {
     assert.throws(() => resolveOptions({ command: ['true'], mode: 'filtered' }), (e: unknown) => e instanceof SandboxError && /--host-netns/.test(e.message));
@@ -193,7 +195,9 @@ describe('cordon run (live)', { skip: SKIP }, () => {
   /** Runs the probe inside a sandbox; the answer comes back through a file in the work dir. */
   async function probe(opts: Partial<SandboxInput>, kind: 'tcp' | 'udp', to: string, port: number): Promise<{ answer: string; denied: string[] }> {
     const out = `out-${randomBytes(3).toString('hex')}`;
-    const r = await sandbox({ ...base(), ...opts, command: ['sh', '-c', `node probe.cjs ${kind} ${to} ${port} > ${out}`] });
+    // GATEWAY: the veth's host end, whatever /30 this run got.
+    const dst = to === 'GATEWAY' ? `$(ip route | awk '/^default/ {print $3}')` : to;
+    const r = await sandbox({ ...base(), ...opts, command: ['sh', '-c', `node probe.cjs ${kind} ${dst} ${port} > ${out}`] });
     const { readFileSync } = await import('node:fs');
     const answer = readFileSync(join(dir, out), 'utf8').trim();
     return { answer, denied: r.denied.map((d) => `${d.destination} ${d.proto} ${d.port ?? ''}`.trim()) };
@@ -219,9 +223,10 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     const f: Partial<SandboxInput> = { mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.10:7001')] };
     assert.equal((await probe(f, 'tcp', '198.51.100.10', 7001)).answer, 'ok');
     assert.equal((await probe(f, 'udp', '198.51.100.10', 7001)).answer, 'ok');
-    for (const [kind, to, port] of [['tcp', '198.51.100.10', 7002], ['tcp', '198.51.100.11', 7001], ['udp', '198.51.100.11', 7001], ['tcp', '10.213.0.1', 7001]] as const) {
+    for (const [kind, to, port] of [['tcp', '198.51.100.10', 7002], ['tcp', '198.51.100.11', 7001], ['udp', '198.51.100.11', 7001], ['tcp', 'GATEWAY', 7001]] as const) {
       const p = await probe(f, kind, to, port);
       assert.notEqual(p.answer, 'ok', `${kind} ${to}:${port}`);
+      if (to === 'GATEWAY') assert.ok(p.denied.some((d) => /^10\.213\.\d+\.\d+ tcp 7001$/.test(d)), `the host end was tried and denied: ${p.denied.join(', ')}`);
     }
     const p = await probe(f, 'tcp', '198.51.100.11', 7002);
     assert.deepEqual(p.denied.filter((d) => d.startsWith('198.')), ['198.51.100.11 tcp 7002']);

@@ -198,11 +198,16 @@ export function hostRuleset(table: string, veth: string, subnet: Cidr): string {
   ].join('\n');
 }
 
-/** First /30 in 10.213.0.0/16 that overlaps none of `used`. */
-export function pickSubnet(used: readonly Cidr[]): Cidr | undefined {
+/**
+ * First /30 in 10.213.0.0/16, searching from the `start`th, that overlaps none of `used`. The
+ * caller starts at a place derived from the run id, so two sandboxes starting at the same moment
+ * (each before the other's addresses exist) almost never pick the same one.
+ */
+export function pickSubnet(used: readonly Cidr[], start = 0): Cidr | undefined {
   const base = parseCidr('10.213.0.0/16', false)!.addr;
   const usedR = used.map(cidrRange);
-  for (let i = 0; i < 16384; i++) {
+  for (let k = 0; k < 16384; k++) {
+    const i = (start + k) % 16384;
     const c: Cidr = { addr: (base + i * 4) >>> 0, len: 30 };
     const r = cidrRange(c);
     if (!usedR.some((u) => rangesOverlap(u, r))) return c;

@@ -516,7 +516,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   await cleanupStale();
   const version = detectCgroup();
   const id = await freshId();
-  const subnet = opts.mode === 'filtered' ? pickSubnet(await usedSubnets(opts.hostNetns)) : undefined;
+  const subnet = opts.mode === 'filtered' ? pickSubnet(await usedSubnets(opts.hostNetns), parseInt(id, 16) % 16384) : undefined;
   if (opts.mode === 'filtered' && !subnet) throw new SandboxError('no free /30 left in 10.213.0.0/16 in the host namespace');
   const tmp = needsResolver(opts) ? mkdtempSync(join(tmpdir(), `cordon-${id}-`)) : undefined;
   const resolvConf = tmp ? join(tmp, 'resolv.conf') : undefined;
