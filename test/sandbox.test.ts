@@ -240,6 +240,13 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.ok(counted.counters.packetsOut > 0 && counted.counters.packetsIn > 0, JSON.stringify(counted.counters));
   });
 
+  it('two filtered sandboxes side by side in one host namespace: each gets its own /30, both work', async () => {
+    const f: Partial<SandboxInput> = { mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.10:7001')] };
+    const [a, b] = await Promise.all([probe(f, 'tcp', '198.51.100.10', 7001), probe(f, 'tcp', '198.51.100.10', 7001)]);
+    assert.equal(a.answer, 'ok');
+    assert.equal(b.answer, 'ok');
+  });
+
   it('filtered: a deny entry wins over the allowlist', async () => {
     const p = await probe({ mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.0/24')], deny: [rule('198.51.100.10:7001')] }, 'tcp', '198.51.100.10', 7001);
     assert.notEqual(p.answer, 'ok');
