@@ -64,10 +64,16 @@ function listFiles(dir: string): string[] {
  */
 export function checkGolden(example: string, folder: string, result: RenderResult): void {
   const base = join(GOLDEN, example);
-  const targetDir = join(base, folder);
   for (const f of result.files) assert.ok(f.path.startsWith(`${folder}/`), `${f.path} is not under ${folder}/`);
-  const want = new Map(result.files.map((f) => [join(base, f.path), f.content]));
-  const have = listFiles(targetDir);
+  compareTree(join(base, folder), new Map(result.files.map((f) => [join(base, f.path), f.content])));
+}
+
+/**
+ * The one golden comparison: every file under `dir` must be one of `want` (path → content) and
+ * byte-equal to it; with UPDATE_GOLDEN=1 the folder is rewritten instead (stale files removed).
+ */
+export function compareTree(dir: string, want: ReadonlyMap<string, string>): void {
+  const have = listFiles(dir);
   if (UPDATE) {
     for (const p of have) if (!want.has(p)) rmSync(p);
     for (const [p, content] of want) {

@@ -5,15 +5,14 @@
  * are any. Every examples/*.yaml is rendered, whatever examples exist when the test runs.
  * `UPDATE_GOLDEN=1` rewrites the folder (stale files removed); otherwise every byte must match.
  */
-import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { formatDiagnostics } from '../../src/diag/format.js';
 import { compile } from '../../src/ir/compile.js';
 import type { Ir } from '../../src/ir/types.js';
 import { loadModelFromText } from '../../src/model/load.js';
 import type { RenderResult } from '../../src/render/types.js';
-import { GOLDEN, ROOT, UPDATE } from './golden.js';
+import { compareTree, GOLDEN, ROOT } from './golden.js';
 
 export const DIAGNOSTICS_FILE = 'diagnostics.txt';
 
@@ -34,16 +33,6 @@ export function loadExample(file: string): Example {
   return { name, shown, text, ir: r.model ? compile(r.model) : undefined };
 }
 
-function listFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) out.push(...listFiles(p));
-    else out.push(p);
-  }
-  return out.sort();
-}
 
 export function diagnosticsText(ex: Example, result: RenderResult): string | undefined {
   if (result.diagnostics.length === 0) return undefined;
@@ -56,18 +45,5 @@ export function checkTargetGolden(ex: Example, folder: string, result: RenderRes
   const want = new Map(result.files.map((f) => [join(dir, f.path), f.content]));
   const diags = diagnosticsText(ex, result);
   if (diags !== undefined) want.set(join(dir, DIAGNOSTICS_FILE), diags);
-  const have = listFiles(dir);
-  if (UPDATE) {
-    for (const p of have) if (!want.has(p)) rmSync(p);
-    for (const [p, content] of want) {
-      mkdirSync(dirname(p), { recursive: true });
-      writeFileSync(p, content);
-    }
-    return;
-  }
-  const missing = [...want.keys()].filter((p) => !existsSync(p)).map((p) => relative(ROOT, p));
-  assert.deepEqual(missing, [], `golden files missing (run with UPDATE_GOLDEN=1 and review the diff): ${missing.join(', ')}`);
-  const stale = have.filter((p) => !want.has(p)).map((p) => relative(ROOT, p));
-  assert.deepEqual(stale, [], `golden files no longer rendered (UPDATE_GOLDEN=1 removes them): ${stale.join(', ')}`);
-  for (const [p, content] of want) assert.equal(content, readFileSync(p, 'utf8'), `${relative(ROOT, p)} differs from the rendered text (UPDATE_GOLDEN=1 to accept)`);
+  compareTree(dir, want);
 }
