@@ -212,7 +212,8 @@ function removeCgroups(dirs: readonly string[]): void {
   for (const d of dirs) {
     // Kill whatever is inside, then remove; again while a member is still exiting or a late one
     // (a command placed just now) has arrived.
-    for (let i = 0; i < 150 && existsSync(d); i++) {
+    // A v1 memory cgroup can stay busy for seconds while a killed member is still exiting.
+    for (let i = 0; i < 500 && existsSync(d); i++) {
       let pids: number[] = [];
       try {
         pids = readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
