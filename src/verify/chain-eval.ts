@@ -4,6 +4,7 @@
  * the chain's default. The pieces come from the port ranges the rules actually name, so the cost
  * is in the number of rules, never in the number of ports.
  */
+import { SourceIndex } from './source-index.js';
 import type { Chain, IrRule } from '../ir/types.js';
 import type { Hop } from '../ir/paths.js';
 import { ALL_FLOWS, flowIntersect, flowIsEmpty, flowSubtract, flowUnion, NO_FLOWS, type FlowSet } from '../util/flows.js';
@@ -72,14 +73,10 @@ const INDEX_FROM = 256;
 class RuleIndex {
   private readonly byPort = new Map<string, number[]>();
   private readonly anySrc: number[] = [];
-  private readonly bounds: Float64Array;
-  private readonly leaves: number;
-  private readonly off: Int32Array;
-  private readonly idx: Int32Array;
+  private readonly bySrc: SourceIndex;
 
   constructor(rules: readonly IrRule[]) {
     const withSrc: number[] = [];
-    const cuts: number[] = [];
     rules.forEach((r, i) => {
       const m = r.match;
       if (m.inPort) {
@@ -89,44 +86,16 @@ class RuleIndex {
           else this.byPort.set(p, [i]);
         }
       } else if (!m.src) this.anySrc.push(i);
-      else {
-        withSrc.push(i);
-        for (const [lo, hi] of m.src) cuts.push(lo, hi + 1);
-      }
+      else withSrc.push(i);
     });
-    const b = Float64Array.from(new Set(cuts)).sort();
-    this.bounds = b;
-    const leaves = Math.max(1, b.length - 1);
-    this.leaves = leaves;
-    const nodes = (i: number, f: (node: number) => void): void => {
-      for (const [lo, hi] of rules[i]!.match.src!) {
-        let l = lowerBound(b, lo) + leaves;
-        let r = lowerBound(b, hi + 1) + leaves;
-        while (l < r) {
-          if (l & 1) f(l++);
-          if (r & 1) f(--r);
-          l >>= 1;
-          r >>= 1;
-        }
-      }
-    };
-    const counts = new Int32Array(2 * leaves + 1);
-    for (const i of withSrc) nodes(i, (n) => counts[n + 1]!++);
-    for (let k = 1; k < counts.length; k++) counts[k]! += counts[k - 1]!;
-    this.off = counts;
-    const fill = counts.slice();
-    this.idx = new Int32Array(counts[counts.length - 1]!);
-    for (const i of withSrc) nodes(i, (n) => (this.idx[fill[n]!++] = i));
+    this.bySrc = new SourceIndex(rules, withSrc);
   }
 
   /** Indexes of the rules that could match a hop on bridge port `inPort` from `src`, ascending. */
   candidates(inPort: string | undefined, src: number): number[] {
     const out: number[] = [...this.anySrc];
     if (inPort !== undefined) for (const i of this.byPort.get(inPort) ?? []) out.push(i);
-    const k = upperBound(this.bounds, src) - 1;
-    if (k >= 0 && k < this.bounds.length - 1) {
-      for (let node = k + this.leaves; node >= 1; node >>= 1) for (let x = this.off[node]!; x < this.off[node + 1]!; x++) out.push(this.idx[x]!);
-    }
+    this.bySrc.forEach(src, (i) => out.push(i));
     out.sort((a, b) => a - b);
     let n = 0;
     for (let x = 0; x < out.length; x++) if (x === 0 || out[x] !== out[x - 1]) out[n++] = out[x]!;
@@ -141,26 +110,4 @@ function indexOf(chain: Chain): RuleIndex {
   let x = indexes.get(chain);
   if (!x) indexes.set(chain, (x = new RuleIndex(chain.rules)));
   return x;
-}
-
-function lowerBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m]! < x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
-}
-
-function upperBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m]! <= x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
 }

@@ -37,6 +37,7 @@
  * Topology.paths when `verifyTemplates` is set): interchangeable leaves route alike, and a `via`
  * route's first leg (leave → crossSegment → arrive) does not depend on the final destination.
  */
+import { lowerBound, SourceIndex, upperBound } from './source-index.js';
 import type { Hop, Path, Topology } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
 import { HOOKS, type Assume, type Host, type Hook, type Model } from '../model/types.js';
@@ -153,25 +154,6 @@ function isZero(m: Uint32Array, off: number, W: number): boolean {
   return true;
 }
 
-/** Index of the first element ≥ x in a sorted array. */
-function lowerBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m]! < x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
-}
-
-/** Index of the first element > x in a sorted array. */
-function upperBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m]! <= x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
-}
 
 /** Interned masks by value: hash buckets over a growing word pool. */
 class MaskSet {
@@ -252,15 +234,8 @@ class ChainIndex {
   private readonly byPort = new Map<string, number[]>();
   /** Not bound to a port, any source. */
   private readonly noSrc: number[] = [];
-  /**
-   * Not bound to a port, with source prefixes: a segment tree over the elementary intervals the
-   * prefixes cut the address space into; each rule sits on O(log n) nodes per prefix, and a
-   * source address collects the nodes on its leaf-to-root walk.
-   */
-  private readonly bounds: Float64Array;
-  private readonly leaves: number;
-  private readonly treeOff: Int32Array;
-  private readonly treeIdx: Int32Array;
+  /** Not bound to a port, with source prefixes: found by source address. */
+  private readonly bySrc: SourceIndex;
   /** Cached destination ranges (universe indexes, [a, b) pairs) per rule. */
   private readonly dstIdx: (Int32Array | undefined)[];
   /** Candidate lists by hop and source, shared by everything that asks. */
@@ -280,7 +255,6 @@ class ChainIndex {
     this.accept = new Uint8Array(n);
     this.dstIdx = new Array<Int32Array | undefined>(n);
     const withSrc: number[] = [];
-    const cuts: number[] = [];
     for (let i = 0; i < n; i++) {
       const r = this.rules[i]!;
       this.maskOff[i] = eng.maskOf(r.match.flows);
@@ -297,33 +271,9 @@ class ChainIndex {
       } else if (!m.src) this.noSrc.push(i);
       else {
         withSrc.push(i);
-        for (const [lo, hi] of m.src) cuts.push(lo, hi + 1);
       }
     }
-    const b = Float64Array.from(new Set(cuts)).sort();
-    this.bounds = b;
-    // Leaf k is the interval [b[k], b[k+1]); the tree is the usual bottom-up array layout.
-    const leaves = Math.max(1, b.length - 1);
-    this.leaves = leaves;
-    const counts = new Int32Array(2 * leaves + 1);
-    const each = (i: number, f: (node: number) => void): void => {
-      for (const [lo, hi] of this.rules[i]!.match.src!) {
-        let l = lowerBound(b, lo) + leaves;
-        let r = lowerBound(b, hi + 1) + leaves;
-        while (l < r) {
-          if (l & 1) f(l++);
-          if (r & 1) f(--r);
-          l >>= 1;
-          r >>= 1;
-        }
-      }
-    };
-    for (const i of withSrc) each(i, (node) => counts[node + 1]!++);
-    for (let k = 1; k < counts.length; k++) counts[k]! += counts[k - 1]!;
-    this.treeOff = counts;
-    const fill = counts.slice();
-    this.treeIdx = new Int32Array(counts[counts.length - 1]!);
-    for (const i of withSrc) each(i, (node) => (this.treeIdx[fill[node]!++] = i));
+    this.bySrc = new SourceIndex(this.rules, withSrc);
   }
 
   /**
@@ -354,15 +304,9 @@ class ChainIndex {
       return true;
     };
     for (const i of this.noSrc) if (ok(i)) out.push(i);
-    const k = upperBound(this.bounds, src) - 1;
-    if (k >= 0 && k < this.bounds.length - 1) {
-      for (let node = k + this.leaves; node >= 1; node >>= 1) {
-        for (let x = this.treeOff[node]!; x < this.treeOff[node + 1]!; x++) {
-          const i = this.treeIdx[x]!;
-          if (ok(i)) out.push(i);
-        }
-      }
-    }
+    this.bySrc.forEach(src, (i) => {
+      if (ok(i)) out.push(i);
+    });
     const rules = Int32Array.from(out).sort();
     // A rule with several prefixes may sit on several nodes of the walk: keep it once.
     let n = 0;
