@@ -9,7 +9,7 @@ import { MODES, parseBytes, parseDuration, parseNetRule, planToText, type NetRul
 import { parseDomainRule, type DomainRule } from '../../sandbox/dns.js';
 import { specHostRules } from '../../sandbox/spec-hosts.js';
 import type { Model } from '../../model/types.js';
-import { EXIT, ExitError, loadIr, printJson } from '../io.js';
+import { EXIT, ExitError, printJson } from '../io.js';
 
 interface RunFlags {
   mode?: string;
@@ -46,13 +46,14 @@ function rules(list: readonly string[], flag: string, model: Model | undefined):
   });
 }
 
-function toInput(cmd: readonly string[], f: RunFlags): SandboxInput {
+async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInput> {
   let mode: SandboxMode | undefined;
   if (f.mode !== undefined) {
     if (!(MODES as readonly string[]).includes(f.mode)) throw new ExitError(EXIT.invalid, `--mode: unknown mode '${f.mode}' (valid: ${MODES.join(', ')}; vpn-only is not implemented yet)`);
     mode = f.mode as SandboxMode;
   }
-  const model = f.spec !== undefined ? loadIr(f.spec, { quietWarnings: true }).model : undefined;
+  // Loaded only when asked for: the spec parser is most of the CLI's start-up time.
+  const model = f.spec !== undefined ? (await import('../io.js')).loadIr(f.spec, { quietWarnings: true }).model : undefined;
   const domains: DomainRule[] = [];
   const addrs: string[] = [];
   for (const t of f.allow) {
@@ -142,7 +143,7 @@ Examples:
   cordon run --dry-run --mode filtered --host-netns lab --allow 10.0.0.0/8:11434 -- true`,
     )
     .action(async (cmd: string[], f: RunFlags) => {
-      const input = toInput(cmd, f);
+      const input = await toInput(cmd, f);
       if (f.dryRun) {
         try {
           process.stdout.write(planToText(dryRunPlan(input)));
