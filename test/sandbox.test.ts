@@ -45,7 +45,7 @@ describe('sandbox plan (pure)', () => {
     assert.match(text, /policy drop;/);
     assert.ok(text.indexOf('203.0.113.9') < text.indexOf('0.0.0.0/0'));
     assert.ok(text.indexOf('169.254.0.0/16') < text.indexOf('0.0.0.0/0'));
-    assert.match(text, /update @denied/);
+    assert.match(text, /add @denied/);
     assert.doesNotMatch(sandboxRuleset({ mode: 'filtered', allow: [rule('169.254.169.254:80')], deny: [] }), /169\.254\.0\.0\/16/);
     assert.doesNotMatch(sandboxRuleset({ mode: 'isolated', allow: [rule('1.1.1.1')], deny: [] }), /1\.1\.1\.1/);
   });
@@ -371,6 +371,84 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.equal(readFileSync(join(dir, 'vault-out'), 'utf8'), 'the secret plan');
     assert.doesNotMatch(readFileSync('/proc/mounts', 'utf8'), /cordon-vault-/);
     await assert.rejects(sandbox({ ...base(), vault: { session: 'no-such', options: { root } }, command: ['true'] }), SandboxError);
+  });
+
+  it('vpn-only: traffic goes through the tunnel only; the command cannot use the transport; tunnel down or gone → nothing leaks', async () => {
+    const { readFileSync } = await import('node:fs');
+    // The VPN server: wireguard-go in the host namespace, listening on 198.51.100.10:51820, 10.77.0.1/24.
+    const srvIf = `cstw${randomBytes(2).toString('hex')}`;
+    const key = (): { priv: string; pub: string } => {
+      const priv = spawnSync('wg', ['genkey'], { encoding: 'utf8' }).stdout.trim();
+      return { priv, pub: spawnSync('wg', ['pubkey'], { input: priv, encoding: 'utf8' }).stdout.trim() };
+    };
+    const srv = key();
+    const cli = key();
+    const wgd = spawn('ip', ['netns', 'exec', host, 'wireguard-go', '-f', srvIf], { stdio: 'ignore', env: { ...process.env, WG_PROCESS_FOREGROUND: '1' } });
+    try {
+      for (let i = 0; i < 200 && spawnSync('test', ['-S', `/var/run/wireguard/${srvIf}.sock`]).status !== 0; i++) await new Promise((res) => setTimeout(res, 10));
+      const set = spawnSync('sh', ['-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', srvIf], { input: `[Interface]\nPrivateKey = ${srv.priv}\nListenPort = 51820\n[Peer]\nPublicKey = ${cli.pub}\nAllowedIPs = 10.77.0.2/32\n`, encoding: 'utf8' });
+      assert.equal(set.status, 0, set.stderr);
+      ip('-n', host, 'addr', 'add', '10.77.0.1/24', 'dev', srvIf);
+      ip('-n', host, 'link', 'set', srvIf, 'up');
+      const conf = (allowed: string): string => {
+        const f = join(dir, `wg-${randomBytes(3).toString('hex')}.conf`);
+        writeFileSync(f, `[Interface]\nPrivateKey = ${cli.priv}\nAddress = 10.77.0.2/24\nDNS = 10.77.0.1\n\n[Peer]\nPublicKey = ${srv.pub}\nEndpoint = 198.51.100.10:51820\nAllowedIPs = ${allowed}\nPersistentKeepalive = 25\n`, { mode: 0o600 });
+        return f;
+      };
+      const { parseWgQuick } = await import('../src/sandbox/wireguard.js');
+      const v = (allowed: string): Partial<SandboxInput> => {
+        const f = conf(allowed);
+        return { mode: 'vpn-only', hostNetns: host, wireguard: parseWgQuick(readFileSync(f, 'utf8'), f) };
+      };
+      // Split tunnel (10.77.0.0/24): the server's tunnel address answers through the tunnel.
+      const split = v('10.77.0.0/24');
+      assert.equal((await probe(split, 'tcp', '10.77.0.1', 7001)).answer, 'ok');
+      // Outside the tunnel's allowed IPs: dropped at the veth and reported, although the host namespace would answer.
+      const direct = await probe(split, 'tcp', '198.51.100.11', 7001);
+      assert.notEqual(direct.answer, 'ok');
+      assert.ok(direct.denied.includes('198.51.100.11 tcp 7001'), direct.denied.join(', '));
+      // The command itself sending to the VPN endpoint: no wireguard-go mark, so dropped.
+      const transport = await probe(split, 'udp', '198.51.100.10', 51820);
+      assert.ok(transport.denied.includes('198.51.100.10 udp 51820'), transport.denied.join(', '));
+      // The tunnel's DNS servers are the sandbox's.
+      const rc = await sandbox({ ...base(), ...split, command: ['sh', '-c', 'cat /etc/resolv.conf > rc-out'] });
+      assert.equal(rc.exitCode, 0);
+      assert.match(readFileSync(join(dir, 'rc-out'), 'utf8'), /^nameserver 10\.77\.0\.1$/m);
+      // Full tunnel: 198.51.100.11 is reached through the tunnel (the server's namespace answers it).
+      const full = v('0.0.0.0/0');
+      const viaTunnel = await sandbox({ ...base(), ...full, command: ['sh', '-c', 'node probe.cjs tcp 198.51.100.11 7001 > full-out'] });
+      assert.equal(readFileSync(join(dir, 'full-out'), 'utf8').trim(), 'ok');
+      assert.ok(viaTunnel.tunnel?.peers[0]?.latestHandshake !== undefined && viaTunnel.tunnel.peers[0].rxBytes > 0, JSON.stringify(viaTunnel.tunnel));
+      assert.equal((await probe(full, 'udp', '198.51.100.11', 7001)).answer, 'ok', 'udp through the tunnel');
+      // The tunnel interface inside the sandbox goes away mid-run: the same destination is now
+      // dropped at the veth and reported; nothing goes around the tunnel.
+      for (const f of ['gone-ready', 'gone-go']) rmSync(join(dir, f), { force: true });
+      const running = sandbox({
+        ...base(),
+        ...full,
+        command: ['sh', '-c', 'node probe.cjs tcp 198.51.100.11 7001 > gone-1; touch gone-ready; while [ ! -e gone-go ]; do sleep 0.05; done; node probe.cjs tcp 198.51.100.11 7001 > gone-2'],
+      });
+      const { existsSync } = await import('node:fs');
+      for (let i = 0; i < 200 && !existsSync(join(dir, 'gone-ready')); i++) await new Promise((res) => setTimeout(res, 25));
+      const sbx = (await leftovers()).filter((l) => /^cs[0-9a-f]{6}$/.test(l));
+      assert.equal(sbx.length, 1, sbx.join(', '));
+      ip('-n', sbx[0]!, 'link', 'del', `${sbx[0]}w`);
+      writeFileSync(join(dir, 'gone-go'), '');
+      const gone = await running;
+      assert.equal(readFileSync(join(dir, 'gone-1'), 'utf8').trim(), 'ok');
+      assert.notEqual(readFileSync(join(dir, 'gone-2'), 'utf8').trim(), 'ok');
+      assert.ok(gone.denied.some((d) => d.destination === '198.51.100.11' && d.proto === 'tcp' && d.port === 7001), JSON.stringify(gone.denied));
+      // The VPN server gone: a fresh sandbox's tunnel never comes up and nothing leaks.
+      process.kill(wgd.pid!, 'SIGKILL');
+      await new Promise((res) => (wgd.exitCode !== null || wgd.signalCode !== null ? res(undefined) : wgd.once('exit', res)));
+      const down = await sandbox({ ...base(), ...full, command: ['sh', '-c', 'node probe.cjs tcp 198.51.100.11 7001 > down-out'] });
+      assert.notEqual(readFileSync(join(dir, 'down-out'), 'utf8').trim(), 'ok');
+      assert.equal(down.tunnel?.peers[0]?.latestHandshake, undefined);
+      assert.deepEqual(down.denied.filter((d) => d.destination === '198.51.100.11'), [], 'went into the tunnel, not around it');
+    } finally {
+      if (wgd.pid && wgd.exitCode === null && wgd.signalCode === null) process.kill(wgd.pid, 'SIGKILL');
+      rmSync(`/var/run/wireguard/${srvIf}.sock`, { force: true });
+    }
   });
 
   it('kill -9 of the owner mid-run: the next sandbox (cleanupStale) removes what it left', async () => {

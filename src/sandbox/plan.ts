@@ -9,15 +9,23 @@
  * carries the id, so teardown can tell its own objects from everything else.
  */
 import type { DomainRule } from './dns.js';
-import { formatCidr, formatIPv4, inRange, cidrRange, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
+import { redacted, WG_FWMARK, type WgClient } from './wireguard.js';
+import { formatCidr, formatIPv4, inRange, cidrRange, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
 
-export type SandboxMode = 'isolated' | 'filtered' | 'open';
-export const MODES: readonly SandboxMode[] = ['isolated', 'filtered', 'open'];
+export type SandboxMode = 'isolated' | 'filtered' | 'vpn-only' | 'open';
+export const MODES: readonly SandboxMode[] = ['isolated', 'filtered', 'vpn-only', 'open'];
 
-/** One allow or deny entry: a CIDR (a bare IP is a /32) and, optionally, a port (tcp and udp). */
+/**
+ * One allow or deny entry: a CIDR (a bare IP is a /32), optionally a port or port range, and
+ * optionally a protocol. Without a protocol a port means tcp and udp, and no port means every
+ * protocol; `icmp` never has ports.
+ */
 export interface NetRule {
   readonly cidr: Cidr;
   readonly port: number | undefined;
+  /** Last port of a range `port-portHi`; undefined = the single port. */
+  readonly portHi?: number | undefined;
+  readonly proto?: 'tcp' | 'udp' | 'icmp' | undefined;
   /** As the user wrote it, for messages and events. */
   readonly text: string;
 }
@@ -50,6 +58,8 @@ export interface SandboxOptions {
   readonly hostNetns: string | undefined;
   /** Filtered mode: TCP ports of the sandbox reachable on the host namespace's 127.0.0.1 (socat). */
   readonly publish: readonly number[];
+  /** vpn-only mode: the tunnel (a parsed wg-quick client config); undefined in every other mode. */
+  readonly wireguard: WgClient | undefined;
   /** A decrypted vault session's directory, bound read-only at /tmp/vault ($CORDON_VAULT; inside the sandbox's own /tmp, as the root is read-only); undefined = none. */
   readonly vaultDir: string | undefined;
   readonly command: readonly string[];
@@ -66,6 +76,8 @@ export type Step =
   | { readonly kind: 'cgroup'; readonly controller: string; readonly path: string; readonly file: string; readonly value: string }
   | { readonly kind: 'resolver'; readonly ns: string | undefined; readonly listen: string; readonly upstream: string; readonly names: readonly string[] }
   | { readonly kind: 'publish'; readonly ns: string | undefined; readonly port: number; readonly to: string }
+  /** wireguard-go creates IFNAME inside NS; then `wg setconf` (keys on stdin). */
+  | { readonly kind: 'wireguard'; readonly ns: string; readonly ifname: string; readonly client: WgClient }
   | { readonly kind: 'exec'; readonly argv: readonly string[] };
 
 export interface SandboxPlan {
@@ -93,10 +105,14 @@ export function nsName(id: string): string {
   return `cs${id}`;
 }
 
-/** Parses `CIDR[:PORT]` / `IP[:PORT]`; a domain or a bad port is an error (message). */
+/**
+ * Parses `IP[/LEN][:PORT[-PORT]][/tcp|/udp]` (also `IP[/LEN]/icmp`); a domain or a bad port is an
+ * error (message).
+ */
 export function parseNetRule(text: string): NetRule | string {
-  const m = /^([^:]+?)(?::(\d{1,5}))?$/.exec(text.trim());
-  if (!m) return `'${text}' is not IP[/LEN][:PORT]`;
+  const full = /^([^:]+?)(?::(\d{1,5})(?:-(\d{1,5}))?)?(?:\/(tcp|udp|icmp))?$/.exec(text.trim());
+  const m = full && (full[4] !== 'icmp' || full[2] === undefined) ? full : null;
+  if (!m) return `'${text}' is not IP[/LEN][:PORT[-PORT]][/tcp|/udp] or IP[/LEN]/icmp`;
   const addr = m[1]!;
   const cidr = parseCidr(addr.includes('/') ? addr : `${addr}/32`, false);
   if (!cidr) {
@@ -104,8 +120,11 @@ export function parseNetRule(text: string): NetRule | string {
     return `'${text}' is not IP[/LEN][:PORT]`;
   }
   const port = m[2] === undefined ? undefined : Number(m[2]);
-  if (port !== undefined && (port < 1 || port > 65535)) return `'${text}': port ${port} is out of range 1-65535`;
-  return { cidr, port, text };
+  const portHi = m[3] === undefined ? undefined : Number(m[3]);
+  for (const p of [port, portHi]) if (p !== undefined && (p < 1 || p > 65535)) return `'${text}': port ${p} is out of range 1-65535`;
+  if (port !== undefined && portHi !== undefined && portHi < port) return `'${text}': the port range ${port}-${portHi} is reversed`;
+  const proto = m[4] as NetRule['proto'];
+  return { cidr, port, ...(portHi !== undefined && portHi !== port ? { portHi } : {}), ...(proto ? { proto } : {}), text };
 }
 
 /** Parses `512m`, `1g`, `65536` (bytes). */
@@ -131,39 +150,77 @@ export function formatBytes(n: number): string {
 
 function match(r: NetRule): string {
   const dst = r.cidr.len === 32 ? formatIPv4(r.cidr.addr) : formatCidr(r.cidr);
-  return r.port === undefined ? `ip daddr ${dst}` : `ip daddr ${dst} meta l4proto { tcp, udp } th dport ${r.port}`;
+  const ports = r.port === undefined ? undefined : r.portHi !== undefined ? `${r.port}-${r.portHi}` : String(r.port);
+  if (r.proto === 'icmp') return `ip daddr ${dst} meta l4proto icmp`;
+  if (r.proto !== undefined) return ports === undefined ? `ip daddr ${dst} meta l4proto ${r.proto}` : `ip daddr ${dst} ${r.proto} dport ${ports}`;
+  return ports === undefined ? `ip daddr ${dst}` : `ip daddr ${dst} meta l4proto { tcp, udp } th dport ${ports}`;
 }
 
+/**
+ * How long a denied destination stays in the `denied` set. Elements are added once (`add`, which
+ * does not refresh the timeout) and keep counting, so `timeout - expires` at exit says when the
+ * first attempt was made: a per-attempt time without any logging.
+ */
+export const DENIED_TIMEOUT_S = 7 * 24 * 3600;
+
 const RECORD = [
-  'meta l4proto { tcp, udp } update @denied { ip daddr . meta l4proto . th dport } counter name denied drop',
-  'meta nfproto ipv4 update @denied { ip daddr . meta l4proto . 0 } counter name denied drop',
+  'meta l4proto { tcp, udp } add @denied { ip daddr . meta l4proto . th dport } counter name denied drop',
+  'meta nfproto ipv4 add @denied { ip daddr . meta l4proto . 0 } counter name denied drop',
   'counter name denied drop',
 ];
+
+/** vpn-only: the tunnel interface and the VPN servers' transport endpoints (out of the veth). */
+export interface TunnelEgress {
+  readonly ifname: string;
+  readonly endpoints: readonly { readonly addr: number; readonly port: number }[];
+}
+
+const ANY: NetRule = { cidr: { addr: 0, len: 0 }, port: undefined, text: 'everything through the tunnel' };
 
 /**
  * The sandbox's own egress policy: default drop; loopback and replies pass; deny entries, then
  * link-local/metadata, then allow entries; every dropped packet lands in the dynamic set
- * `denied` (destination . proto . port, with packet and byte counters), which run.ts reads at
- * exit — per-destination denied attempts without any logging infrastructure.
+ * `denied` (destination . proto . port, with packet and byte counters and its first-seen time),
+ * which run.ts reads at exit — per-destination denied attempts without any logging
+ * infrastructure.
+ *
+ * vpn-only: only the tunnel interface carries traffic (all of it, or the allowlist's part); the
+ * veth carries only the tunnel's own UDP to its endpoints, recognised by the fwmark wireguard-go
+ * sets (the command cannot set marks). Replies are accepted per interface, so a connection that
+ * began in the tunnel cannot continue outside it if the tunnel goes away: fail closed.
  */
-export function sandboxRuleset(opts: Pick<SandboxOptions, 'mode' | 'allow' | 'deny'> & { readonly publish?: readonly number[] }, resolver?: string, veth?: string): string {
+export function sandboxRuleset(
+  opts: Pick<SandboxOptions, 'mode' | 'allow' | 'deny'> & { readonly publish?: readonly number[] },
+  resolver?: string,
+  veth?: string,
+  tunnel?: TunnelEgress,
+): string {
   const out: string[] = [];
+  const vpn = opts.mode === 'vpn-only' && tunnel !== undefined;
   out.push(`table inet ${SBX_TABLE} {`);
   out.push('  counter tx {}', '  counter rx {}', '  counter denied {}');
-  out.push('  set denied { type ipv4_addr . inet_proto . inet_service; flags dynamic; size 65536; counter; }');
+  out.push(`  set denied { type ipv4_addr . inet_proto . inet_service; flags dynamic,timeout; timeout ${DENIED_TIMEOUT_S}s; size 65536; counter; }`);
   if (resolver !== undefined) out.push('  set dom4 { type ipv4_addr; }', '  set dom4p { type ipv4_addr . inet_service; }');
-  out.push('  chain output {', '    type filter hook output priority 0; policy drop;', '    oifname "lo" accept', '    ct state established,related counter name tx accept');
-  for (const d of opts.deny) out.push(`    ${match(d)} update @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
-  if (opts.mode === 'filtered') {
-    const allowed = opts.allow.map((a) => cidrRange(a.cidr));
+  out.push('  chain output {', '    type filter hook output priority 0; policy drop;', '    oifname "lo" accept');
+  if (vpn) {
+    out.push(`    oifname "${tunnel.ifname}" ct state established,related counter name tx accept`);
+    for (const e of tunnel.endpoints) {
+      out.push(`    oifname "${veth}" meta mark 0x${WG_FWMARK.toString(16)} ip daddr ${formatIPv4(e.addr)} udp dport ${e.port} counter name tx accept`);
+    }
+  } else out.push('    ct state established,related counter name tx accept');
+  for (const d of opts.deny) out.push(`    ${match(d)} add @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
+  if (opts.mode === 'filtered' || vpn) {
+    const allow = vpn && opts.allow.length === 0 ? [ANY] : opts.allow;
+    const allowed = allow.map((a) => cidrRange(a.cidr));
     for (const text of ALWAYS_DENY) {
       const c = parseCidr(text, false)!;
       const r = cidrRange(c);
       if (allowed.some((a) => inRange(a.lo, r) && inRange(a.hi, r))) continue;
       if (!allowed.some((a) => rangesOverlap(a, r))) continue;
-      out.push(`    ip daddr ${formatCidr(c)} update @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
+      out.push(`    ip daddr ${formatCidr(c)} add @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
     }
-    for (const a of opts.allow) out.push(`    ${match(a)} counter name tx accept`);
+    const via = vpn ? `oifname "${tunnel.ifname}"` : '';
+    for (const a of allow) out.push(`    ${[via, a === ANY ? '' : match(a), 'counter name tx accept'].filter((x) => x !== '').join(' ')}`);
     if (resolver !== undefined) {
       out.push(`    ip daddr ${resolver} meta l4proto { tcp, udp } th dport 53 counter name tx accept`);
       out.push('    ip daddr @dom4 counter name tx accept', '    meta l4proto { tcp, udp } ip daddr . th dport @dom4p counter name tx accept');
@@ -234,12 +291,29 @@ export function needsResolver(opts: Pick<SandboxOptions, 'mode' | 'allowDomains'
   return opts.mode === 'filtered' && opts.allowDomains.length > 0;
 }
 
-/** `resolvConf`: the file bound over /etc/resolv.conf when the resolver runs (chosen by the caller). */
+/** The sandbox gets its own /etc/resolv.conf: the resolver's (filtered with names) or the tunnel's DNS servers (vpn-only). */
+export function needsResolvConf(opts: Pick<SandboxOptions, 'mode' | 'allowDomains' | 'wireguard'>): boolean {
+  return needsResolver(opts) || (opts.mode === 'vpn-only' && (opts.wireguard?.dns.length ?? 0) > 0);
+}
+
+/** What that resolv.conf says; `resolver` is the address of the sandbox's resolver when it runs. */
+export function resolvConfText(opts: Pick<SandboxOptions, 'mode' | 'wireguard'>, resolver: string | undefined): string {
+  const servers = resolver !== undefined ? [resolver] : opts.mode === 'vpn-only' ? (opts.wireguard?.dns ?? []) : [];
+  return `${servers.map((s) => `nameserver ${s}\n`).join('')}options timeout:2 attempts:2\n`;
+}
+
+/** The tunnel interface of a vpn-only sandbox. */
+export function wgName(id: string): string {
+  return `cs${id}w`;
+}
+
+/** `resolvConf`: the file bound over /etc/resolv.conf when the sandbox has its own (chosen by the caller). */
 export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | undefined, cgroup: 'v1' | 'v2' | 'none', resolvConf?: string): SandboxPlan {
   const steps: Step[] = [];
   const needNs = opts.mode !== 'open';
   const ns = needNs ? nsName(id) : undefined;
-  const egress = opts.mode === 'filtered';
+  const egress = opts.mode === 'filtered' || opts.mode === 'vpn-only';
+  const wg = opts.mode === 'vpn-only' ? opts.wireguard : undefined;
   const vethS = egress ? `cs${id}s` : undefined;
   const vethH = egress ? `cs${id}h` : undefined;
   const hostTable = egress ? `cordon_${id}` : undefined;
@@ -254,7 +328,13 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     steps.push({ kind: 'ip', ns, cmd: 'link set lo up' });
     steps.push({ kind: 'ip', ns, cmd: `addr add ${s}/30 dev ${vethS}` });
     steps.push({ kind: 'ip', ns, cmd: `link set ${vethS} up` });
-    steps.push({ kind: 'ip', ns, cmd: `route add default via ${h}` });
+    if (wg) {
+      // The veth is only the tunnel's transport: routes to the VPN servers, and a last-resort
+      // default (metric 1000) so anything the tunnel does not carry reaches the egress chain and
+      // is recorded as denied instead of failing silently with "network unreachable".
+      for (const e of uniq(wg.peers.map((p) => p.endpoint.addr))) steps.push({ kind: 'ip', ns, cmd: `route add ${formatIPv4(e)}/32 via ${h}` });
+      steps.push({ kind: 'ip', ns, cmd: `route add default via ${h} metric 1000` });
+    } else steps.push({ kind: 'ip', ns, cmd: `route add default via ${h}` });
     steps.push({ kind: 'sysctl', ns: hn ?? '', key: 'net.ipv4.ip_forward', value: '1' });
     steps.push({ kind: 'nft', ns: hn ?? '', table: `ip ${hostTable}`, text: hostRuleset(hostTable!, vethH, subnet) });
   } else if (ns) {
@@ -268,7 +348,19 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     steps.push({ kind: 'ip', ns, cmd: `route add default dev cs${id}d` });
   }
   const resolver = needsResolver(opts) && subnet ? formatIPv4(subnet.addr + 1) : undefined;
-  if (ns) steps.push({ kind: 'nft', ns, table: `inet ${SBX_TABLE}`, text: sandboxRuleset(opts, resolver, vethS) });
+  const tunnel = wg ? { ifname: wgName(id), endpoints: uniqBy(wg.peers.map((p) => p.endpoint), (e) => `${e.addr}:${e.port}`) } : undefined;
+  if (ns) steps.push({ kind: 'nft', ns, table: `inet ${SBX_TABLE}`, text: sandboxRuleset(opts, resolver, vethS, tunnel) });
+  if (ns && wg && tunnel) {
+    // The egress policy is in place before the tunnel exists.
+    steps.push({ kind: 'wireguard', ns, ifname: tunnel.ifname, client: wg });
+    for (const a of wg.addressTexts) steps.push({ kind: 'ip', ns, cmd: `addr add ${a} dev ${tunnel.ifname}` });
+    steps.push({ kind: 'ip', ns, cmd: `link set ${tunnel.ifname}${wg.mtu !== undefined ? ` mtu ${wg.mtu}` : ''} up` });
+    for (const c of uniqBy(wg.peers.flatMap((p) => p.allowedIps), formatCidr)) {
+      // A connected prefix of the tunnel address already has its route.
+      if (wg.addresses.some((a) => a.len === c.len && networkOf(a.addr, c.len) === c.addr)) continue;
+      steps.push({ kind: 'ip', ns, cmd: `route add ${formatCidr(c)} dev ${tunnel.ifname}` });
+    }
+  }
   if (subnet && opts.mode === 'filtered') {
     for (const port of opts.publish) steps.push({ kind: 'publish', ns: opts.hostNetns, port, to: formatIPv4(subnet.addr + 2) });
   }
@@ -296,10 +388,20 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     if (opts.memoryBytes !== undefined) prlimitArgs.push(`--as=${opts.memoryBytes}`);
     if (opts.pids !== undefined) prlimitArgs.push(`--nproc=${opts.pids}`);
   }
-  const inner = bwrapArgs(opts, resolver !== undefined ? resolvConf : undefined);
+  const inner = bwrapArgs(opts, needsResolvConf(opts) ? resolvConf : undefined);
   const argv = [...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []), ...(ns ? ['ip', 'netns', 'exec', ns] : []), ...inner];
   steps.push({ kind: 'exec', argv });
   return { id, ns, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs };
+}
+
+function uniq<T>(xs: readonly T[]): T[] {
+  return [...new Set(xs)];
+}
+
+function uniqBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
+  const seen = new Map<string, T>();
+  for (const x of xs) if (!seen.has(key(x))) seen.set(key(x), x);
+  return [...seen.values()];
 }
 
 /** The forwarder of a published port: the host namespace's 127.0.0.1:PORT → the sandbox's PORT. */
@@ -336,6 +438,9 @@ export function planToText(p: SandboxPlan): string {
         break;
       case 'publish':
         lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}${publishArgv(s.port, s.to).join(' ')} &`);
+        break;
+      case 'wireguard':
+        lines.push(`ip netns exec ${s.ns} wireguard-go -f ${s.ifname} &`, `wg setconf ${s.ifname} /dev/stdin <<'EOF'`, redacted(s.client).trimEnd(), 'EOF');
         break;
       case 'exec':
         lines.push(s.argv.map(q).join(' '));

@@ -19,11 +19,12 @@ import { firstError, listNetns, run } from '../apply/exec.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { formatCidr, parseCidr, type Cidr } from '../util/ip.js';
+import { formatCidr, formatIPv4, parseCidr, type Cidr } from '../util/ip.js';
 import type { DomainRule } from './dns.js';
 import type { ResolverConfig } from './resolver-main.js';
 import { vaultMount, type VaultMount, type VaultOptions } from '../vault/index.js';
-import { formatBytes, needsResolver, nsName, pickSubnet, publishArgv, planSandbox, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
+import { DENIED_TIMEOUT_S, formatBytes, needsResolvConf, needsResolver, nsName, pickSubnet, publishArgv, planSandbox, resolvConfText, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
+import { wgSetconf, type WgClient } from './wireguard.js';
 
 /** What the library caller passes; everything optional has a documented default. */
 export interface SandboxInput {
@@ -32,6 +33,8 @@ export interface SandboxInput {
   /** Default `isolated` (loopback only). */
   readonly mode?: SandboxMode;
   readonly allow?: readonly NetRule[];
+  /** vpn-only mode: the tunnel, from a wg-quick client config (parseWgQuick). */
+  readonly wireguard?: WgClient;
   /** Names the sandbox's resolver answers (filtered mode); see dns.ts. */
   readonly allowDomains?: readonly DomainRule[];
   /** Filtered mode: TCP ports of the sandbox published on the host namespace's 127.0.0.1 (socat). */
@@ -86,6 +89,18 @@ export interface Counters {
   readonly deniedBytes: number;
 }
 
+export interface TunnelState {
+  readonly interface: string;
+  readonly peers: readonly {
+    readonly publicKey: string;
+    readonly endpoint: string;
+    /** ISO time of the last handshake; undefined = the tunnel never came up (nothing went through it). */
+    readonly latestHandshake: string | undefined;
+    readonly rxBytes: number;
+    readonly txBytes: number;
+  }[];
+}
+
 export type ExitReason = 'exited' | 'signal' | 'timeout' | 'memory' | 'pids';
 
 export interface SandboxResult {
@@ -95,6 +110,8 @@ export interface SandboxResult {
   readonly message: string;
   readonly denied: readonly DeniedAttempt[];
   readonly counters: Counters;
+  /** vpn-only: the tunnel as wg saw it at exit. */
+  readonly tunnel?: TunnelState;
   readonly id: string;
   readonly ms: number;
 }
@@ -127,10 +144,17 @@ function systemNameserver(): string | undefined {
 export function resolveOptions(input: SandboxInput): SandboxOptions {
   if (input.command.length === 0) throw new SandboxError('no command given (cordon run [options] -- CMD ARGS…)');
   const mode = input.mode ?? 'isolated';
-  if (mode === 'filtered' && input.hostNetns === undefined && input.iMeanTheHost !== true) {
+  const egress = mode === 'filtered' || mode === 'vpn-only';
+  if (egress && input.hostNetns === undefined && input.iMeanTheHost !== true) {
     throw new SandboxError(
-      "filtered mode connects the sandbox to a host namespace with a veth pair and NAT; name one with --host-netns NS, or pass --i-mean-the-host to put the veth's host end and a masquerade table (ip cordon_<id>) in this machine's own network namespace",
+      `${mode} mode connects the sandbox to a host namespace with a veth pair and NAT; name one with --host-netns NS, or pass --i-mean-the-host to put the veth's host end and a masquerade table (ip cordon_<id>) in this machine's own network namespace`,
     );
+  }
+  if (mode === 'vpn-only' && input.wireguard === undefined) throw new SandboxError('vpn-only mode needs the tunnel: --wireguard FILE (a wg-quick client config: [Interface] PrivateKey, Address; [Peer] PublicKey, Endpoint, AllowedIPs)');
+  if (mode !== 'vpn-only' && input.wireguard !== undefined) throw new SandboxError(`--wireguard is for --mode vpn-only (mode '${mode}' has no tunnel)`);
+  if (mode === 'vpn-only' && (input.allowDomains ?? []).length > 0) throw new SandboxError('vpn-only mode takes addresses in --allow (they limit what goes through the tunnel), not names: names are resolved by the DNS servers of the tunnel config');
+  if (mode !== 'filtered' && mode !== 'vpn-only' && ((input.allow ?? []).length > 0 || (input.allowDomains ?? []).length > 0)) {
+    throw new SandboxError(`an allowlist needs --mode filtered or vpn-only (mode '${mode}' ignores it)`);
   }
   if (mode === 'filtered' && (input.allowDomains ?? []).length > 0 && input.dnsUpstream === undefined && systemNameserver() === undefined) {
     throw new SandboxError('allowed names need an upstream DNS server: none in /etc/resolv.conf; give one with --dns-upstream IP[:PORT]');
@@ -155,8 +179,9 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     rw: (input.rw ?? []).map((p) => resolve(p)),
     workdir,
     hide,
-    hostNetns: mode === 'filtered' ? input.hostNetns : undefined,
+    hostNetns: egress ? input.hostNetns : undefined,
     publish: input.publish ?? [],
+    wireguard: input.wireguard,
     vaultDir: undefined,
     command: input.command,
   };
@@ -252,6 +277,9 @@ interface Teardown {
   resolverPid: number | undefined;
   /** socat forwarders of published ports (ours). */
   publishPids: number[];
+  /** vpn-only: wireguard-go (ours) and its interface, whose control socket is removed too. */
+  wgPid: number | undefined;
+  wgIf: string | undefined;
   /** The vault mount's directory (unmounted and removed at teardown). */
   vaultDir: string | undefined;
   tmp: string | undefined;
@@ -305,6 +333,13 @@ export async function cleanupStale(): Promise<string[]> {
         t.resolverPid = undefined;
       }
     }
+    if (t.wgPid !== undefined) {
+      try {
+        if (!readFileSync(`/proc/${t.wgPid}/cmdline`, 'utf8').includes('wireguard-go')) t.wgPid = undefined;
+      } catch {
+        t.wgPid = undefined;
+      }
+    }
     t.publishPids = (t.publishPids ?? []).filter((p) => {
       try {
         return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('socat');
@@ -328,6 +363,18 @@ async function teardown(t: Teardown): Promise<void> {
     }
   }
   t.publishPids = [];
+  if (t.wgPid !== undefined) {
+    try {
+      process.kill(t.wgPid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    t.wgPid = undefined;
+  }
+  if (t.wgIf !== undefined) {
+    rmSync(`/var/run/wireguard/${t.wgIf}.sock`, { force: true });
+    t.wgIf = undefined;
+  }
   if (t.vaultDir !== undefined) {
     const dir = t.vaultDir;
     if (readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir)) await run(['umount', dir]);
@@ -361,12 +408,18 @@ async function teardown(t: Teardown): Promise<void> {
   rmSync(join(stateDir(), `${t.id}.json`), { force: true });
 }
 
-async function readDenied(ns: string): Promise<{ denied: DeniedAttempt[]; counters: Counters }> {
-  const time = new Date().toISOString();
+/**
+ * Reads the sandbox's egress table once: the denied destinations with their first-attempt time
+ * (from the set's timeout: `expires` counts down from DENIED_TIMEOUT_S since the first packet;
+ * nft reports whole seconds, so a time is at most a second early — never before `since`) and the
+ * named counters.
+ */
+async function readDenied(ns: string, since: number): Promise<{ denied: DeniedAttempt[]; counters: Counters }> {
+  const now = Date.now();
   const denied: DeniedAttempt[] = [];
   // One read of the whole table: the set of denied attempts and the named counters.
   const s = await run(['ip', 'netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'inet', SBX_TABLE]);
-  type Elem = { elem?: { val?: { concat?: unknown[] }; counter?: { packets: number; bytes: number } } };
+  type Elem = { elem?: { val?: { concat?: unknown[] }; expires?: number; counter?: { packets: number; bytes: number } } };
   type Obj = { set?: { name: string; elem?: Elem[] }; counter?: { name: string; packets: number; bytes: number } };
   const counts: Record<string, { packets: number; bytes: number }> = {};
   try {
@@ -378,8 +431,9 @@ async function readDenied(ns: string): Promise<{ denied: DeniedAttempt[]; counte
         const v = e.elem?.val?.concat ?? [];
         const proto = String(v[1] ?? '?');
         const port = typeof v[2] === 'number' && v[2] !== 0 ? v[2] : undefined;
+        const age = e.elem?.expires !== undefined ? (DENIED_TIMEOUT_S - e.elem.expires) * 1000 : now - since;
         denied.push({
-          time,
+          time: new Date(Math.max(since, now - age)).toISOString(),
           destination: String(v[0] ?? '?'),
           proto: proto === '1' ? 'icmp' : proto === '6' ? 'tcp' : proto === '17' ? 'udp' : proto,
           port,
@@ -392,7 +446,7 @@ async function readDenied(ns: string): Promise<{ denied: DeniedAttempt[]; counte
   } catch {
     // no table: nothing recorded
   }
-  denied.sort((a, b) => a.destination.localeCompare(b.destination) || a.proto.localeCompare(b.proto) || (a.port ?? 0) - (b.port ?? 0));
+  denied.sort((a, b) => a.time.localeCompare(b.time) || a.destination.localeCompare(b.destination) || a.proto.localeCompare(b.proto) || (a.port ?? 0) - (b.port ?? 0));
   return {
     denied,
     counters: {
@@ -451,12 +505,56 @@ function fmtMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
+/**
+ * vpn-only: wireguard-go makes the tunnel interface inside the sandbox's namespace (its TUN
+ * device must live there); `wg setconf` gives it the keys on stdin, so no secret is ever written
+ * to a file, a command line or a log.
+ */
+async function startTunnel(ns: string, ifname: string, client: WgClient, td: Teardown): Promise<void> {
+  const child = spawn('ip', ['netns', 'exec', ns, 'wireguard-go', '-f', ifname], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, WG_PROCESS_FOREGROUND: '1', LOG_LEVEL: 'error' },
+  });
+  if (child.pid === undefined) throw new SandboxError('cannot start wireguard-go (make setup installs it)');
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  child.unref();
+  td.wgPid = child.pid;
+  td.wgIf = ifname;
+  writeTeardownState(td);
+  const sock = `/var/run/wireguard/${ifname}.sock`;
+  for (let i = 0; i < 500 && !existsSync(sock) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
+  if (!existsSync(sock)) throw new SandboxError(`wireguard-go made no tunnel interface ${ifname}: ${stderr.trim() || `exit ${child.exitCode ?? '?'}`}`);
+  (child.stderr as NodeJS.ReadableStream & { unref?: () => void }).unref?.();
+  // Node's child stdin is a socket, which wg cannot fopen(); `cat |` turns it into a pipe.
+  const r = await run(['sh', '-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', ifname], { input: wgSetconf(client) });
+  if (r.code !== 0) throw new SandboxError(`wg setconf ${ifname} (from ${client.file}): ${firstError(r)}`);
+}
+
+/** `wg show IF dump` at exit: per peer, the last handshake and the bytes through the tunnel. */
+async function tunnelState(ifname: string): Promise<TunnelState> {
+  const r = await run(['wg', 'show', ifname, 'dump']);
+  const peers = r.stdout
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      // public-key preshared-key endpoint allowed-ips latest-handshake rx tx keepalive
+      const f = l.split('\t');
+      const hs = Number(f[4] ?? 0);
+      return { publicKey: f[0] ?? '', endpoint: f[2] ?? '', latestHandshake: hs > 0 ? new Date(hs * 1000).toISOString() : undefined, rxBytes: Number(f[5] ?? 0), txBytes: Number(f[6] ?? 0) };
+    });
+  return { interface: ifname, peers };
+}
+
 /** Starts the resolver (resolver-main) in the host namespace on the veth's host end; resolves with its PID once it listens. */
 async function startResolverProcess(hostNs: string | undefined, listen: string, opts: SandboxOptions, plan: SandboxPlan, tmp: string): Promise<number> {
   const up = opts.dnsUpstream ?? '';
   const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(up);
   if (!m) throw new SandboxError(`--dns-upstream: '${up}' is not IP[:PORT]`);
-  writeFileSync(join(tmp, 'resolv.conf'), `nameserver ${listen}\noptions timeout:2 attempts:2\n`);
   const cfg: ResolverConfig = {
     listen,
     port: 53,
@@ -498,7 +596,7 @@ async function startResolverProcess(hostNs: string | undefined, listen: string, 
 export function dryRunPlan(input: SandboxInput): SandboxPlan {
   const opts = resolveOptions(input);
   const o = input.vault ? { ...opts, vaultDir: '/tmp/cordon-vault-XXXX' } : opts;
-  return planSandbox(o, '000000', opts.mode === 'filtered' ? pickSubnet([]) : undefined, detectCgroup(), '/tmp/cordon-000000-XXXX/resolv.conf');
+  return planSandbox(o, '000000', opts.mode === 'filtered' || opts.mode === 'vpn-only' ? pickSubnet([]) : undefined, detectCgroup(), '/tmp/cordon-000000-XXXX/resolv.conf');
 }
 
 /**
@@ -508,6 +606,7 @@ export function dryRunPlan(input: SandboxInput): SandboxPlan {
  */
 export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   const t0 = performance.now();
+  const startedAt = Date.now();
   const opts = resolveOptions(input);
   await check();
   if (opts.hostNetns !== undefined && !(await listNetns()).includes(opts.hostNetns)) {
@@ -517,10 +616,12 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   await cleanupStale();
   const version = detectCgroup();
   const id = await freshId();
-  const subnet = opts.mode === 'filtered' ? pickSubnet(await usedSubnets(opts.hostNetns), parseInt(id, 16) % 16384) : undefined;
-  if (opts.mode === 'filtered' && !subnet) throw new SandboxError('no free /30 left in 10.213.0.0/16 in the host namespace');
-  const tmp = needsResolver(opts) ? mkdtempSync(join(tmpdir(), `cordon-${id}-`)) : undefined;
+  const egress = opts.mode === 'filtered' || opts.mode === 'vpn-only';
+  const subnet = egress ? pickSubnet(await usedSubnets(opts.hostNetns), parseInt(id, 16) % 16384) : undefined;
+  if (egress && !subnet) throw new SandboxError('no free /30 left in 10.213.0.0/16 in the host namespace');
+  const tmp = needsResolvConf(opts) ? mkdtempSync(join(tmpdir(), `cordon-${id}-`)) : undefined;
   const resolvConf = tmp ? join(tmp, 'resolv.conf') : undefined;
+  if (resolvConf !== undefined) writeFileSync(resolvConf, resolvConfText(opts, needsResolver(opts) && subnet ? formatIPv4(subnet.addr + 1) : undefined));
   let vm: VaultMount | undefined;
   if (input.vault) {
     try {
@@ -544,6 +645,8 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     forwardWas: undefined,
     resolverPid: undefined,
     publishPids: [],
+    wgPid: undefined,
+    wgIf: undefined,
     vaultDir: vm?.dir,
     tmp,
   };
@@ -604,6 +707,8 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
         const hn = s.ns ? ['ip', 'netns', 'exec', s.ns] : [];
         const r = await run([...hn, 'nft', '-f', '-'], { input: s.text });
         if (r.code !== 0) throw new SandboxError(`nft (${s.table}${s.ns ? ` in ${s.ns}` : ''}): ${firstError(r)}`);
+      } else if (s.kind === 'wireguard') {
+        await startTunnel(s.ns, s.ifname, s.client, td);
       }
     }
     await flush();
@@ -685,11 +790,12 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
       message = `exit ${raw} (pids limit ${opts.pids} was reached: some forks failed)`;
       if (raw !== 0) reason = 'pids';
     }
-    const { denied, counters } = plan.ns ? await readDenied(plan.ns) : { denied: [], counters: { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, deniedPackets: 0, deniedBytes: 0 } };
+    const { denied, counters } = plan.ns ? await readDenied(plan.ns, startedAt) : { denied: [], counters: { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, deniedPackets: 0, deniedBytes: 0 } };
+    const tunnel = td.wgIf !== undefined ? await tunnelState(td.wgIf) : undefined;
     if (tmp !== undefined && existsSync(join(tmp, 'dns-events'))) {
       for (const l of readFileSync(join(tmp, 'dns-events'), 'utf8').split('\n')) if (l !== '') denied.push(JSON.parse(l) as DeniedAttempt);
     }
-    return { exitCode, reason, message, denied, counters, id, ms: performance.now() - t0 };
+    return { exitCode, reason, message, denied, counters, ...(tunnel ? { tunnel } : {}), id, ms: performance.now() - t0 };
   } finally {
     if (!stopping) {
       await teardown(td);

@@ -2,12 +2,13 @@
  * `cordon run [options] -- CMD ARGS…`: CMD in its own network, mount, PID, IPC, UTS and user
  * namespaces with an nftables egress policy; exits with CMD's exit code (124 timeout, 137 memory).
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { dryRunPlan, sandbox, SandboxError, type SandboxInput, type SandboxResult } from '../../sandbox/run.js';
 import { MODES, parseBytes, parseDuration, parseNetRule, planToText, type NetRule, type SandboxMode } from '../../sandbox/plan.js';
 import { parseDomainRule, type DomainRule } from '../../sandbox/dns.js';
 import { specHostRules } from '../../sandbox/spec-hosts.js';
+import { parseWgQuick, WgConfigError, type WgClient } from '../../sandbox/wireguard.js';
 import type { Model } from '../../model/types.js';
 import { EXIT, ExitError, printJson } from '../io.js';
 
@@ -26,6 +27,7 @@ interface RunFlags {
   dnsUpstream?: string;
   publish: string[];
   spec?: string;
+  wireguard?: string;
   vault?: string;
   iMeanTheHost?: boolean;
   events?: string;
@@ -49,11 +51,11 @@ function rules(list: readonly string[], flag: string, model: Model | undefined):
 async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInput> {
   let mode: SandboxMode | undefined;
   if (f.mode !== undefined) {
-    if (!(MODES as readonly string[]).includes(f.mode)) throw new ExitError(EXIT.invalid, `--mode: unknown mode '${f.mode}' (valid: ${MODES.join(', ')}; vpn-only is not implemented yet)`);
+    if (!(MODES as readonly string[]).includes(f.mode)) throw new ExitError(EXIT.invalid, `--mode: unknown mode '${f.mode}' (valid: ${MODES.join(', ')})`);
     mode = f.mode as SandboxMode;
   }
   // Loaded only when asked for: the spec parser is most of the CLI's start-up time.
-  const model = f.spec !== undefined ? (await import('../io.js')).loadIr(f.spec, { quietWarnings: true }).model : undefined;
+  const model = f.spec !== undefined ? (await import('../load.js')).loadIr(f.spec, { quietWarnings: true }).model : undefined;
   const domains: DomainRule[] = [];
   const addrs: string[] = [];
   for (const t of f.allow) {
@@ -62,8 +64,23 @@ async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInpu
     else addrs.push(t);
   }
   const allow = rules(addrs, '--allow', model);
-  if (mode === undefined) mode = allow.length + domains.length > 0 ? 'filtered' : 'isolated';
-  if (allow.length + domains.length > 0 && mode !== 'filtered') throw new ExitError(EXIT.invalid, `--allow needs --mode filtered (mode '${mode}' ignores an allowlist)`);
+  let wireguard: WgClient | undefined;
+  if (f.wireguard !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(f.wireguard, 'utf8');
+    } catch (e) {
+      throw new ExitError(EXIT.invalid, `--wireguard: cannot read ${f.wireguard}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    try {
+      wireguard = parseWgQuick(text, f.wireguard);
+    } catch (e) {
+      if (e instanceof WgConfigError) throw new ExitError(EXIT.invalid, `--wireguard: ${e.message}`);
+      throw e;
+    }
+  }
+  if (mode === undefined) mode = wireguard !== undefined ? 'vpn-only' : allow.length + domains.length > 0 ? 'filtered' : 'isolated';
+  if (allow.length + domains.length > 0 && mode !== 'filtered' && mode !== 'vpn-only') throw new ExitError(EXIT.invalid, `--allow needs --mode filtered or vpn-only (mode '${mode}' ignores an allowlist)`);
   const num = (v: string | undefined, flag: string, parse: (s: string) => number | undefined): number | undefined => {
     if (v === undefined) return undefined;
     const n = parse(v);
@@ -75,6 +92,7 @@ async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInpu
     mode,
     allow,
     allowDomains: domains,
+    ...(wireguard !== undefined ? { wireguard } : {}),
     ...(f.dnsUpstream !== undefined ? { dnsUpstream: f.dnsUpstream } : {}),
     deny: rules(f.deny, '--deny', model),
     publish: f.publish.map((p) => {
@@ -96,6 +114,11 @@ async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInpu
 
 function summary(r: SandboxResult): string {
   const lines = [`cordon run: ${r.message} · out ${r.counters.packetsOut} pkt/${r.counters.bytesOut} B · in ${r.counters.packetsIn} pkt/${r.counters.bytesIn} B`];
+  for (const p of r.tunnel?.peers ?? []) {
+    lines.push(
+      `cordon run: tunnel to ${p.endpoint || '?'}: ${p.latestHandshake !== undefined ? `up (last handshake ${p.latestHandshake}) · in ${p.rxBytes} B · out ${p.txBytes} B` : 'never came up — nothing went through it, and nothing went around it (fail-closed)'}`,
+    );
+  }
   if (r.denied.length > 0) {
     lines.push(`cordon run: ${r.denied.length} denied destination${r.denied.length === 1 ? '' : 's'}:`);
     for (const d of r.denied) lines.push(`  ✗ ${d.proto} ${d.destination}${d.port !== undefined ? `:${d.port}` : ''} (${d.packets} packets, ${d.bytes} bytes)`);
@@ -109,8 +132,9 @@ export function registerRun(program: Command): void {
     .description('run a command in a sandbox: its own network namespace with an nftables egress policy, read-only root, limits')
     .argument('<cmd...>', 'the command and its arguments (after --)')
     .option('--mode <mode>', `network: ${MODES.join(' | ')} (default isolated, or filtered when --allow is given)`)
-    .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT], DOMAIN[:PORT] (*.example.com for subdomains) or, with --spec, HOST[:PORT]; tcp and udp; repeatable', collect, [])
+    .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT[-PORT]][/tcp|/udp], DOMAIN[:PORT] (*.example.com for subdomains) or, with --spec, HOST[:PORT]; a port without /tcp or /udp means both; vpn-only mode: limit what goes through the tunnel; repeatable', collect, [])
     .option('--spec <file>', 'a cordon spec: --allow/--deny HOST[:PORT] stand for every address of that host')
+    .option('--wireguard <file>', 'vpn-only mode (implied): a wg-quick client config; all traffic goes through this tunnel, nothing else leaves, also when the tunnel is down')
     .option('--dns-upstream <ip[:port]>', 'where the sandbox\'s resolver asks about allowed names (default: /etc/resolv.conf\'s first nameserver)')
     .option('--deny <ip[/len][:port]>', 'deny this destination, ahead of the allowlist (repeatable)', collect, [])
     .option('--publish <port>', "filtered mode: make the sandbox's TCP PORT reachable on the host namespace's 127.0.0.1:PORT (repeatable)", collect, [])
@@ -161,7 +185,7 @@ Examples:
         throw e;
       }
       if (f.events !== undefined && r.denied.length > 0) appendFileSync(f.events, r.denied.map((d) => `${JSON.stringify(d)}\n`).join(''));
-      if (f.json) printJson({ exitCode: r.exitCode, reason: r.reason, message: r.message, counters: r.counters, denied: r.denied, id: r.id, ms: Math.round(r.ms) });
+      if (f.json) printJson({ exitCode: r.exitCode, reason: r.reason, message: r.message, counters: r.counters, denied: r.denied, ...(r.tunnel ? { tunnel: r.tunnel } : {}), id: r.id, ms: Math.round(r.ms) });
       else if (!f.quiet) process.stderr.write(summary(r));
       process.exitCode = r.exitCode;
     });
