@@ -1,13 +1,8 @@
 /**
- * What every command shares: loading a spec with its diagnostics printed once, exit codes,
- * colour only on a TTY, JSON printing.
+ * What every command shares: exit codes, colour only on a TTY, JSON printing. Kept free of the
+ * spec parser, compiler and diagnostics formatter so that `cordon run` loads none of them; loading
+ * a spec (and printing its diagnostics) is in load.ts.
  */
-import { compile } from '../ir/compile.js';
-import type { Ir } from '../ir/types.js';
-import { loadModel } from '../model/load.js';
-import type { Diagnostic } from '../diag/diagnostic.js';
-import { formatDiagnostics } from '../diag/format.js';
-import type { SourceMap } from '../spec/parse.js';
 
 /** Exit codes: stable, documented in the README. */
 export const EXIT = {
@@ -30,27 +25,6 @@ export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
   if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true;
   return stream.isTTY === true;
-}
-
-export function printDiagnostics(ds: readonly Diagnostic[], source: SourceMap | undefined): void {
-  if (ds.length === 0) return;
-  const sources = new Map<string, string>();
-  if (source) sources.set(source.file, source.text);
-  process.stderr.write(`${formatDiagnostics(ds, { sources, color: useColor(process.stderr) })}\n`);
-}
-
-/** Loads and compiles a spec; on errors prints them and exits 2. Warnings are printed and go on. */
-export function loadIr(file: string, opts: { quietWarnings?: boolean } = {}): Ir {
-  const r = loadModel(file);
-  const shown = opts.quietWarnings ? r.diagnostics.filter((d) => d.severity === 'error') : r.diagnostics;
-  printDiagnostics(shown, r.source);
-  if (!r.model) {
-    const n = r.diagnostics.filter((d) => d.severity === 'error').length;
-    throw new ExitError(EXIT.invalid, `${file}: ${n} error${n === 1 ? '' : 's'}`);
-  }
-  const ir = compile(r.model);
-  if (!opts.quietWarnings) printDiagnostics(ir.diagnostics, r.source);
-  return ir;
 }
 
 export function printJson(value: unknown): void {

@@ -1,26 +1,54 @@
 #!/usr/bin/env node
 /**
  * The cordon command line: parses flags, calls the library, prints, sets the exit code.
- * Each command lives in its own file under commands/ and registers itself here.
+ * Each command lives in its own file under commands/ and registers itself here; a command's
+ * module is imported only when it is needed (see COMMANDS).
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT, ExitError } from './io.js';
-import { registerCheck } from './commands/check.js';
-import { registerDescribe } from './commands/describe.js';
-import { registerMatrix } from './commands/matrix.js';
-import { registerQuery } from './commands/query.js';
-import { registerTest } from './commands/test.js';
-import { registerLint } from './commands/lint.js';
-import { registerDiff } from './commands/diff.js';
-import { registerGen } from './commands/gen.js';
-import { registerSchema } from './commands/schema.js';
-import { registerRender } from './commands/render.js';
-import { registerApply } from './commands/apply.js';
-import { registerLab } from './commands/lab.js';
-import { registerRun } from './commands/run.js';
-import { registerVault } from './commands/vault.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every command module, in help order, with the command names it registers. Modules are imported
+ * only when needed: `cordon run …` loads the sandbox and nothing of the spec parser, compiler or
+ * renderers, so a sandboxed command starts in a few milliseconds more than bare node.
+ */
+const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () => Promise<Register> }[] = [
+  { names: ['check'], load: async () => (await import('./commands/check.js')).registerCheck },
+  { names: ['describe'], load: async () => (await import('./commands/describe.js')).registerDescribe },
+  { names: ['matrix'], load: async () => (await import('./commands/matrix.js')).registerMatrix },
+  { names: ['query', 'explain'], load: async () => (await import('./commands/query.js')).registerQuery },
+  { names: ['test'], load: async () => (await import('./commands/test.js')).registerTest },
+  { names: ['lint'], load: async () => (await import('./commands/lint.js')).registerLint },
+  { names: ['diff'], load: async () => (await import('./commands/diff.js')).registerDiff },
+  { names: ['gen'], load: async () => (await import('./commands/gen.js')).registerGen },
+  { names: ['render'], load: async () => (await import('./commands/render.js')).registerRender },
+  { names: ['apply'], load: async () => (await import('./commands/apply.js')).registerApply },
+  { names: ['lab'], load: async () => (await import('./commands/lab.js')).registerLab },
+  { names: ['run'], load: async () => (await import('./commands/run.js')).registerRun },
+  { names: ['vault'], load: async () => (await import('./commands/vault.js')).registerVault },
+  { names: ['schema'], load: async () => (await import('./commands/schema.js')).registerSchema },
+];
+
+/**
+ * The command modules `argv` needs: only the named command's when argv starts with a known command
+ * name; all of them otherwise (no command, --help, help, --version, an option first, an unknown
+ * command), so that help and did-you-mean output list every command.
+ */
+function commandsFor(argv: readonly string[] | undefined): typeof COMMANDS {
+  const first = argv?.[0];
+  if (first === undefined) return COMMANDS;
+  const one = COMMANDS.find((c) => c.names.includes(first));
+  return one ? [one] : COMMANDS;
+}
+
+/**
+ * The program with the commands `argv` needs registered (see commandsFor); without argv, all of
+ * them.
+ */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
+  const registers = await Promise.all(commandsFor(argv).map((c) => c.load()));
   const program = new Command();
   program
     .name('cordon')
@@ -28,20 +56,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerCheck(program);
-  registerDescribe(program);
-  registerMatrix(program);
-  registerQuery(program);
-  registerTest(program);
-  registerLint(program);
-  registerDiff(program);
-  registerGen(program);
-  registerRender(program);
-  registerApply(program);
-  registerLab(program);
-  registerRun(program);
-  registerVault(program);
-  registerSchema(program);
+  for (const register of registers) register(program);
   program.addHelpText(
     'after',
     `
@@ -57,8 +72,8 @@ Examples:
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (e) {

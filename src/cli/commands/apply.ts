@@ -13,7 +13,8 @@ import { hostTarget, listNetns, netnsTarget, type Target } from '../../apply/exe
 import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
 import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
 import { unknownNameHint } from '../../util/suggest.js';
-import { EXIT, ExitError, loadIr, printDiagnostics } from '../io.js';
+import { EXIT, ExitError } from '../io.js';
+import { loadIr, printDiagnostics } from '../load.js';
 
 interface ApplyFlags {
   host?: string;

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { loadModel } from '../../model/load.js';
 import { compile } from '../../ir/compile.js';
-import { EXIT, printDiagnostics, printJson } from '../io.js';
+import { EXIT, printJson } from '../io.js';
+import { printDiagnostics } from '../load.js';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 
 export function registerCheck(program: Command): void {

@@ -1,7 +1,8 @@
 /** `cordon describe FILE`: the topology and enforcement points cordon understood from a spec. */
 import type { Command } from 'commander';
 import { topologyToText } from '../../report/topology.js';
-import { loadIr, useColor } from '../io.js';
+import { useColor } from '../io.js';
+import { loadIr } from '../load.js';
 
 export function registerDescribe(program: Command): void {
   program

@@ -6,7 +6,8 @@ import { diffToJson, diffToText } from '../../report/diff.js';
 import { diffMatrices, hasChanges } from '../../verify/diff.js';
 import { Engine } from '../../verify/engine.js';
 import { computeMatrix } from '../../verify/matrix.js';
-import { EXIT, ExitError, loadIr, printJson, useColor } from '../io.js';
+import { EXIT, ExitError, printJson, useColor } from '../io.js';
+import { loadIr } from '../load.js';
 
 interface DiffOpts {
   assume?: string;

@@ -11,7 +11,8 @@ import { findLab, freshPrefix, generatedKeys, labsOf, placeholderKeys, withClean
 import { planLab, planToText } from '../../lab/plan.js';
 import { listStates, readState } from '../../lab/state.js';
 import { verifyLab, verifyToJson, verifyToText } from '../../lab/verify.js';
-import { EXIT, ExitError, loadIr, printJson, useColor } from '../io.js';
+import { EXIT, ExitError, printJson, useColor } from '../io.js';
+import { loadIr } from '../load.js';
 
 function requireRoot(): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {

@@ -4,7 +4,8 @@ import { sortDiagnostics, type Diagnostic } from '../../diag/diagnostic.js';
 import { compile } from '../../ir/compile.js';
 import { loadModel } from '../../model/load.js';
 import { lint } from '../../verify/lint.js';
-import { EXIT, printDiagnostics, printJson } from '../io.js';
+import { EXIT, printJson } from '../io.js';
+import { printDiagnostics } from '../load.js';
 
 export function registerLint(program: Command): void {
   program

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { computeMatrix } from '../../verify/matrix.js';
 import { computeFastMatrix } from '../../verify/fast-matrix.js';
 import { matrixToJson, matrixToList, matrixToTable } from '../../report/matrix.js';
-import { loadIr, parseAssume, printJson, useColor } from '../io.js';
+import { parseAssume, printJson, useColor } from '../io.js';
+import { loadIr } from '../load.js';
 
 export function registerMatrix(program: Command): void {
   program

@@ -9,7 +9,8 @@ import { explanationToText } from '../../report/explain.js';
 import { parseIPv4 } from '../../util/ip.js';
 import { unknownNameHint } from '../../util/suggest.js';
 import type { Flow } from '../../util/flows.js';
-import { EXIT, ExitError, loadIr, parseAssume, printJson, useColor } from '../io.js';
+import { EXIT, ExitError, parseAssume, printJson, useColor } from '../io.js';
+import { loadIr } from '../load.js';
 
 interface QueryOpts {
   from: string;

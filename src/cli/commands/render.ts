@@ -4,7 +4,8 @@ import { findRenderer, RENDERERS } from '../../render/registry.js';
 import { isKeyedRenderer } from '../../render/wireguard/keys.js';
 import { writeRendered } from '../../render/write.js';
 import { unknownNameHint } from '../../util/suggest.js';
-import { EXIT, ExitError, loadIr, printDiagnostics, printJson } from '../io.js';
+import { EXIT, ExitError, printJson } from '../io.js';
+import { loadIr, printDiagnostics } from '../load.js';
 import { defaultKeyDir, openKeyStore } from '../keystore.js';
 
 function collectParam(v: string, prev: string[]): string[] {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { runChecks, type CheckResult } from '../../verify/checks.js';
 import { explanationToText } from '../../report/explain.js';
-import { EXIT, loadIr, printJson, useColor, ExitError } from '../io.js';
+import { EXIT, printJson, useColor, ExitError } from '../io.js';
+import { loadIr } from '../load.js';
 
 export function registerTest(program: Command): void {
   program
