@@ -116,6 +116,28 @@ export function readSpecFile(file: string): ParseResult {
 }
 
 export function parseSpecText(text: string, file = '<input>'): ParseResult {
+  const yaml = parseYamlText(text, file);
+  if (!yaml.ok) return yaml;
+  const { data, source } = yaml;
+  if (data === null || data === undefined) {
+    const hint = 'start the file with `version: 1`, then networks:, hosts: and policy:';
+    return { ok: false, source, diagnostics: [diag('CORDON003', 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 }, hint)] };
+  }
+  const parsed = SpecSchema.safeParse(data);
+  if (!parsed.success) {
+    return { ok: false, source, diagnostics: parsed.error.issues.flatMap((i) => issueToDiagnostics(i, source, data)) };
+  }
+  return { ok: true, value: { spec: parsed.data, source }, diagnostics: [] };
+}
+
+/**
+ * The YAML step of reading any cordon YAML file (a spec, a sandbox config): the document as plain
+ * data with a source map, or its syntax errors as CORDON002 diagnostics, explained and located.
+ */
+export function parseYamlText(
+  text: string,
+  file = '<input>',
+): { readonly ok: true; readonly data: unknown; readonly source: SourceMap } | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly source: SourceMap } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const source = new SourceMap(file, text, doc, lines);
@@ -147,16 +169,7 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
     }
     return { ok: false, diagnostics, source };
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
-  if (data === null || data === undefined) {
-    const hint = 'start the file with `version: 1`, then networks:, hosts: and policy:';
-    return { ok: false, source, diagnostics: [diag('CORDON003', 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 }, hint)] };
-  }
-  const parsed = SpecSchema.safeParse(data);
-  if (!parsed.success) {
-    return { ok: false, source, diagnostics: parsed.error.issues.flatMap((i) => issueToDiagnostics(i, source, data)) };
-  }
-  return { ok: true, value: { spec: parsed.data, source }, diagnostics: [] };
+  return { ok: true, data: doc.toJS({ maxAliasCount: 100 }) as unknown, source };
 }
 
 /**
