@@ -441,7 +441,9 @@ describe('cordon run (live)', { skip: SKIP }, () => {
       // The VPN server gone: a fresh sandbox's tunnel never comes up and nothing leaks.
       process.kill(wgd.pid!, 'SIGKILL');
       await new Promise((res) => (wgd.exitCode !== null || wgd.signalCode !== null ? res(undefined) : wgd.once('exit', res)));
-      const down = await sandbox({ ...base(), ...full, command: ['sh', '-c', 'node probe.cjs tcp 198.51.100.11 7001 > down-out'] });
+      const notes: string[] = [];
+      const down = await sandbox({ ...base(), ...full, tunnelWaitMs: 300, say: (l) => notes.push(l), command: ['sh', '-c', 'node probe.cjs tcp 198.51.100.11 7001 > down-out'] });
+      assert.ok(notes.some((n) => /no handshake within 300ms; starting the command anyway/.test(n)), notes.join('\n'));
       assert.notEqual(readFileSync(join(dir, 'down-out'), 'utf8').trim(), 'ok');
       assert.equal(down.tunnel?.peers[0]?.latestHandshake, undefined);
       assert.deepEqual(down.denied.filter((d) => d.destination === '198.51.100.11'), [], 'went into the tunnel, not around it');

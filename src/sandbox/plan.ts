@@ -82,7 +82,14 @@ export type Step =
 
 export interface SandboxPlan {
   readonly id: string;
+  /** The sandbox's named network namespace (filtered, vpn-only). */
   readonly ns: string | undefined;
+  /**
+   * Isolated mode: the command line itself makes the namespace (unshare), sets it up, runs the
+   * command and writes the egress table's JSON to fd 3 (setup errors to fd 4) — one process
+   * start instead of six, and nothing that could outlive the command.
+   */
+  readonly inline: boolean;
   readonly hostNetns: string | undefined;
   readonly vethSandbox: string | undefined;
   readonly vethHost: string | undefined;
@@ -310,9 +317,11 @@ export function wgName(id: string): string {
 /** `resolvConf`: the file bound over /etc/resolv.conf when the sandbox has its own (chosen by the caller). */
 export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | undefined, cgroup: 'v1' | 'v2' | 'none', resolvConf?: string): SandboxPlan {
   const steps: Step[] = [];
-  const needNs = opts.mode !== 'open';
-  const ns = needNs ? nsName(id) : undefined;
   const egress = opts.mode === 'filtered' || opts.mode === 'vpn-only';
+  // Isolated mode needs no name: its namespace is made by `unshare --net` for the command alone
+  // and vanishes with it (inlineNetwork), even after kill -9. The others need one, to put the
+  // veth's other end in the host namespace.
+  const ns = egress ? nsName(id) : undefined;
   const wg = opts.mode === 'vpn-only' ? opts.wireguard : undefined;
   const vethS = egress ? `cs${id}s` : undefined;
   const vethH = egress ? `cs${id}h` : undefined;
@@ -337,15 +346,6 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     } else steps.push({ kind: 'ip', ns, cmd: `route add default via ${h}` });
     steps.push({ kind: 'sysctl', ns: hn ?? '', key: 'net.ipv4.ip_forward', value: '1' });
     steps.push({ kind: 'nft', ns: hn ?? '', table: `ip ${hostTable}`, text: hostRuleset(hostTable!, vethH, subnet) });
-  } else if (ns) {
-    // Isolated: a default route into nowhere so attempts reach the egress chain and are recorded
-    // (without a route, connect() fails before any packet exists).
-    // (No dummy module everywhere: a veth pair with both ends inside the sandbox does the same.)
-    steps.push({ kind: 'ip', ns, cmd: 'link set lo up' });
-    steps.push({ kind: 'ip', ns, cmd: `link add cs${id}d type veth peer name cs${id}e` });
-    steps.push({ kind: 'ip', ns, cmd: `link set cs${id}d up` });
-    steps.push({ kind: 'ip', ns, cmd: `link set cs${id}e up` });
-    steps.push({ kind: 'ip', ns, cmd: `route add default dev cs${id}d` });
   }
   const resolver = needsResolver(opts) && subnet ? formatIPv4(subnet.addr + 1) : undefined;
   const tunnel = wg ? { ifname: wgName(id), endpoints: uniqBy(wg.peers.map((p) => p.endpoint), (e) => `${e.addr}:${e.port}`) } : undefined;
@@ -389,9 +389,10 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     if (opts.pids !== undefined) prlimitArgs.push(`--nproc=${opts.pids}`);
   }
   const inner = bwrapArgs(opts, needsResolvConf(opts) ? resolvConf : undefined);
-  const argv = [...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []), ...(ns ? ['ip', 'netns', 'exec', ns] : []), ...inner];
+  const inline = opts.mode === 'isolated' ? inlineNetwork(id, sandboxRuleset(opts)) : [];
+  const argv = [...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []), ...(ns ? ['ip', 'netns', 'exec', ns] : []), ...inline, ...inner];
   steps.push({ kind: 'exec', argv });
-  return { id, ns, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs };
+  return { id, ns, inline: inline.length > 0, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs };
 }
 
 function uniq<T>(xs: readonly T[]): T[] {
@@ -402,6 +403,39 @@ function uniqBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
   const seen = new Map<string, T>();
   for (const x of xs) if (!seen.has(key(x))) seen.set(key(x), x);
   return [...seen.values()];
+}
+
+/** Exit code of the inline script when the network setup failed (its reason is on fd 4). */
+export const INLINE_SETUP_FAILED = 125;
+
+/**
+ * The isolated sandbox's network, made by the command line itself: `unshare --net` gives a
+ * namespace nobody else can name; the script brings loopback up, adds a route into nowhere (so
+ * attempts reach the egress chain and are recorded — without a route, connect() fails before any
+ * packet exists; a veth pair with both ends inside stands in for a dummy device, which is not
+ * built everywhere), loads the egress policy, runs the command with fds 3 and 4 closed, then
+ * writes the table (counters, denied set) to fd 3. The script runs outside the command's PID and
+ * user namespaces, so the command can neither see nor signal it.
+ */
+export function inlineNetwork(id: string, ruleset: string): string[] {
+  const script = [
+    `{ ip -batch - <<'CORDON_IP'`,
+    'link set lo up',
+    `link add cs${id}d type veth peer name cs${id}e`,
+    `link set cs${id}d up`,
+    `link set cs${id}e up`,
+    `route add default dev cs${id}d`,
+    'CORDON_IP',
+    `} 2>&4 || exit ${INLINE_SETUP_FAILED}`,
+    `nft -f - <<'CORDON_NFT' 2>&4 || exit ${INLINE_SETUP_FAILED}`,
+    ruleset.trimEnd(),
+    'CORDON_NFT',
+    '"$@" 3>&- 4>&-',
+    'rc=$?',
+    `nft -j list table inet ${SBX_TABLE} >&3 2>/dev/null`,
+    'exit $rc',
+  ].join('\n');
+  return ['unshare', '--net', '--', 'sh', '-c', script, 'cordon-sandbox'];
 }
 
 /** The forwarder of a published port: the host namespace's 127.0.0.1:PORT → the sandbox's PORT. */

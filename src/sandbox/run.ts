@@ -11,11 +11,11 @@
  * Teardown is safe to repeat and also runs on SIGINT/SIGTERM/SIGHUP.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { firstError, listNetns, run } from '../apply/exec.js';
+import { firstError, run } from '../apply/exec.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import { formatCidr, formatIPv4, parseCidr, type Cidr } from '../util/ip.js';
 import type { DomainRule } from './dns.js';
 import type { ResolverConfig } from './resolver-main.js';
 import { vaultMount, type VaultMount, type VaultOptions } from '../vault/index.js';
-import { DENIED_TIMEOUT_S, formatBytes, needsResolvConf, needsResolver, nsName, pickSubnet, publishArgv, planSandbox, resolvConfText, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
+import { DENIED_TIMEOUT_S, formatBytes, INLINE_SETUP_FAILED, needsResolvConf, needsResolver, nsName, pickSubnet, publishArgv, planSandbox, resolvConfText, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
 import { wgSetconf, type WgClient } from './wireguard.js';
 
 /** What the library caller passes; everything optional has a documented default. */
@@ -35,6 +35,13 @@ export interface SandboxInput {
   readonly allow?: readonly NetRule[];
   /** vpn-only mode: the tunnel, from a wg-quick client config (parseWgQuick). */
   readonly wireguard?: WgClient;
+  /**
+   * vpn-only mode with PersistentKeepalive (the tunnel then greets the server as it comes up):
+   * wait up to this long for the first handshake before starting the command, so its first
+   * connection does not stall. Default 5000. Not up by then: the command starts anyway and its
+   * traffic waits for the tunnel (fail-closed).
+   */
+  readonly tunnelWaitMs?: number;
   /** Names the sandbox's resolver answers (filtered mode); see dns.ts. */
   readonly allowDomains?: readonly DomainRule[];
   /** Filtered mode: TCP ports of the sandbox published on the host namespace's 127.0.0.1 (socat). */
@@ -214,8 +221,8 @@ async function usedSubnets(hostNetns: string | undefined): Promise<Cidr[]> {
   return out;
 }
 
-async function freshId(): Promise<string> {
-  const taken = new Set(await listNetns());
+function freshId(): string {
+  const taken = new Set(netnsNames());
   for (;;) {
     const id = randomBytes(3).toString('hex');
     if (!taken.has(nsName(id)) && !existsSync(`/sys/fs/cgroup/pids/cordon-${id}`) && !existsSync(`/sys/fs/cgroup/cordon-${id}`)) return id;
@@ -404,7 +411,7 @@ async function teardown(t: Teardown): Promise<void> {
       t.forwardWas = undefined;
     }
   }
-  if (t.ns && (await listNetns()).includes(t.ns)) await run(['ip', 'netns', 'del', t.ns]);
+  if (t.ns && netnsNames().includes(t.ns)) await run(['ip', 'netns', 'del', t.ns]);
   rmSync(join(stateDir(), `${t.id}.json`), { force: true });
 }
 
@@ -415,15 +422,20 @@ async function teardown(t: Teardown): Promise<void> {
  * named counters.
  */
 async function readDenied(ns: string, since: number): Promise<{ denied: DeniedAttempt[]; counters: Counters }> {
-  const now = Date.now();
-  const denied: DeniedAttempt[] = [];
   // One read of the whole table: the set of denied attempts and the named counters.
   const s = await run(['ip', 'netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'inet', SBX_TABLE]);
+  return parseDenied(s.stdout, since);
+}
+
+/** `nft -j list table inet cordon_sbx` → denied attempts and counters (nothing on bad or empty JSON). */
+function parseDenied(json: string, since: number): { denied: DeniedAttempt[]; counters: Counters } {
+  const now = Date.now();
+  const denied: DeniedAttempt[] = [];
   type Elem = { elem?: { val?: { concat?: unknown[] }; expires?: number; counter?: { packets: number; bytes: number } } };
   type Obj = { set?: { name: string; elem?: Elem[] }; counter?: { name: string; packets: number; bytes: number } };
   const counts: Record<string, { packets: number; bytes: number }> = {};
   try {
-    const j = JSON.parse(s.stdout) as { nftables: Obj[] };
+    const j = JSON.parse(json) as { nftables: Obj[] };
     for (const o of j.nftables) {
       if (o.counter) counts[o.counter.name] = o.counter;
       if (o.set?.name !== 'denied') continue;
@@ -493,11 +505,31 @@ function pidsHit(dirs: readonly string[]): boolean {
   return false;
 }
 
-async function check(): Promise<void> {
+/** Whether an executable of that name is on $PATH (looked up in the file system: no process started). */
+function onPath(bin: string): boolean {
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((d) => {
+    try {
+      accessSync(join(d || '.', bin), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function check(mode: SandboxMode): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new SandboxError('cordon run creates a network namespace and needs root');
-  for (const [bin, why] of [['bwrap', 'bubblewrap (make setup)'], ['nft', 'nftables (make setup)'], ['ip', 'iproute2 (make setup)']] as const) {
-    const r = await run(['sh', '-c', `command -v ${bin}`]);
-    if (r.code !== 0) throw new SandboxError(`'${bin}' is not installed: ${why}`);
+  const need: [string, string][] = [['bwrap', 'bubblewrap'], ['nft', 'nftables'], ['ip', 'iproute2'], ['unshare', 'util-linux']];
+  if (mode === 'vpn-only') need.push(['wireguard-go', 'wireguard-go'], ['wg', 'wireguard-tools']);
+  for (const [bin, pkg] of need) if (!onPath(bin)) throw new SandboxError(`'${bin}' is not installed: ${pkg} (make setup installs it)`);
+}
+
+/** Named network namespaces (what `ip netns list` reads), without starting a process. */
+function netnsNames(): string[] {
+  try {
+    return readdirSync('/run/netns');
+  } catch {
+    return [];
   }
 }
 
@@ -534,6 +566,18 @@ async function startTunnel(ns: string, ifname: string, client: WgClient, td: Tea
   if (r.code !== 0) throw new SandboxError(`wg setconf ${ifname} (from ${client.file}): ${firstError(r)}`);
 }
 
+/** Polls `wg show IF latest-handshakes` until every peer has one, or `ms` pass. */
+async function handshakeWithin(ifname: string, ms: number): Promise<boolean> {
+  const until = performance.now() + ms;
+  for (;;) {
+    const r = await run(['wg', 'show', ifname, 'latest-handshakes']);
+    const times = r.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => Number(l.split('\t')[1] ?? 0));
+    if (r.code === 0 && times.length > 0 && times.every((t) => t > 0)) return true;
+    if (performance.now() > until) return false;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
 /** `wg show IF dump` at exit: per peer, the last handshake and the bytes through the tunnel. */
 async function tunnelState(ifname: string): Promise<TunnelState> {
   const r = await run(['wg', 'show', ifname, 'dump']);
@@ -548,6 +592,29 @@ async function tunnelState(ifname: string): Promise<TunnelState> {
       return { publicKey: f[0] ?? '', endpoint: f[2] ?? '', latestHandshake: hs > 0 ? new Date(hs * 1000).toISOString() : undefined, rxBytes: Number(f[5] ?? 0), txBytes: Number(f[6] ?? 0) };
     });
   return { interface: ifname, peers };
+}
+
+/**
+ * Ends the command on timeout. Inline mode kills only the children of the setup script (bwrap and
+ * what it runs) so the script lives on to report the counters; otherwise the whole process group.
+ */
+function killCommand(pid: number, inline: boolean): void {
+  let targets = [-pid];
+  if (inline) {
+    try {
+      const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      if (kids.length > 0) targets = kids;
+    } catch {
+      // gone, or no /proc: the group
+    }
+  }
+  for (const t of targets) {
+    try {
+      process.kill(t, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 }
 
 /** Starts the resolver (resolver-main) in the host namespace on the veth's host end; resolves with its PID once it listens. */
@@ -608,14 +675,14 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   const t0 = performance.now();
   const startedAt = Date.now();
   const opts = resolveOptions(input);
-  await check();
-  if (opts.hostNetns !== undefined && !(await listNetns()).includes(opts.hostNetns)) {
+  check(opts.mode);
+  if (opts.hostNetns !== undefined && !netnsNames().includes(opts.hostNetns)) {
     throw new SandboxError(`host namespace '${opts.hostNetns}' does not exist (ip netns list)`);
   }
   const say = input.say ?? (() => undefined);
   await cleanupStale();
   const version = detectCgroup();
-  const id = await freshId();
+  const id = freshId();
   const egress = opts.mode === 'filtered' || opts.mode === 'vpn-only';
   const subnet = egress ? pickSubnet(await usedSubnets(opts.hostNetns), parseInt(id, 16) % 16384) : undefined;
   if (egress && !subnet) throw new SandboxError('no free /30 left in 10.213.0.0/16 in the host namespace');
@@ -713,6 +780,11 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     }
     await flush();
     for (const s of plan.steps) {
+      if (s.kind !== 'wireguard' || !s.client.peers.some((p) => p.keepalive !== undefined)) continue;
+      const wait = input.tunnelWaitMs ?? 5000;
+      if (!(await handshakeWithin(s.ifname, wait))) say(`tunnel to ${s.client.peers.map((p) => p.endpoint.text).join(', ')}: no handshake within ${fmtMs(wait)}; starting the command anyway — its traffic waits for the tunnel, nothing goes around it`);
+    }
+    for (const s of plan.steps) {
       if (s.kind !== 'resolver') continue;
       td.resolverPid = await startResolverProcess(s.ns, s.listen, opts, plan, tmp!);
       writeTeardownState(td);
@@ -746,23 +818,34 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     const procs = cgroups.map((d) => join(d, 'cgroup.procs'));
     const argv = procs.length > 0 ? ['sh', '-c', 'for f in $CORDON_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset CORDON_CGROUP_PROCS; exec "$@"', 'sh', ...plan.argv] : [...plan.argv];
     let timedOut = false;
+    // Inline (isolated) mode: fd 3 brings the egress table's JSON after the command, fd 4 setup errors.
+    let table = '';
+    let setupErr = '';
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
+      const io = input.stdio ?? 'inherit';
       child = spawn(argv[0]!, argv.slice(1), {
-        stdio: input.stdio ?? 'inherit',
+        stdio: plan.inline ? [io, io, io, 'pipe', 'pipe'] : io,
         detached: true,
         env: { ...process.env, CORDON_CGROUP_PROCS: procs.join(' ') },
       });
+      let pending = plan.inline ? 3 : 1;
+      let result: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
+      const done = (): void => {
+        if (--pending === 0) res(result);
+      };
+      if (plan.inline) {
+        const fd3 = child.stdio[3] as NodeJS.ReadableStream;
+        const fd4 = child.stdio[4] as NodeJS.ReadableStream;
+        fd3.on('data', (d: Buffer) => (table += d.toString()));
+        fd4.on('data', (d: Buffer) => (setupErr += d.toString()));
+        fd3.on('end', done);
+        fd4.on('end', done);
+      }
       let timer: NodeJS.Timeout | undefined;
       if (opts.timeoutMs !== undefined) {
         timer = setTimeout(() => {
           timedOut = true;
-          if (child?.pid) {
-            try {
-              process.kill(-child.pid, 'SIGKILL');
-            } catch {
-              // gone
-            }
-          }
+          if (child?.pid) killCommand(child.pid, plan.inline);
         }, opts.timeoutMs);
       }
       child.on('error', (e) => {
@@ -771,9 +854,13 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
       });
       child.on('exit', (c, s) => {
         if (timer) clearTimeout(timer);
-        res({ code: c, signal: s });
+        result = { code: c, signal: s };
+        done();
       });
     });
+    if (plan.inline && code === INLINE_SETUP_FAILED && table === '' && setupErr !== '') {
+      throw new SandboxError(`setting up the sandbox's network: ${setupErr.trim().split('\n').slice(0, 6).join('\n')}`);
+    }
     const raw = code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1);
     let exitCode = raw;
     let reason: ExitReason = signal ? 'signal' : 'exited';
@@ -790,7 +877,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
       message = `exit ${raw} (pids limit ${opts.pids} was reached: some forks failed)`;
       if (raw !== 0) reason = 'pids';
     }
-    const { denied, counters } = plan.ns ? await readDenied(plan.ns, startedAt) : { denied: [], counters: { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, deniedPackets: 0, deniedBytes: 0 } };
+    const { denied, counters } = plan.ns ? await readDenied(plan.ns, startedAt) : parseDenied(table, startedAt);
     const tunnel = td.wgIf !== undefined ? await tunnelState(td.wgIf) : undefined;
     if (tmp !== undefined && existsSync(join(tmp, 'dns-events'))) {
       for (const l of readFileSync(join(tmp, 'dns-events'), 'utf8').split('\n')) if (l !== '') denied.push(JSON.parse(l) as DeniedAttempt);
@@ -806,7 +893,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
 
 /** Leftovers of sandboxes whose owner died: namespaces `cs<6 hex>` and cgroups `cordon-<6 hex>`. */
 export async function leftovers(): Promise<string[]> {
-  const out = (await listNetns()).filter((n) => /^cs[0-9a-f]{6}$/.test(n));
+  const out = netnsNames().filter((n) => /^cs[0-9a-f]{6}$/.test(n));
   for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu']) {
     try {
       if (!statSync(base).isDirectory()) continue;
