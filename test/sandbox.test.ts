@@ -453,6 +453,63 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     }
   });
 
+  it('--spec --as HOST: the sandbox gets what the verifier says HOST may reach, and nothing else', () => {
+    // agent may reach the internet on tcp/7001 and the model server on tcp/11434; nothing else.
+    writeFileSync(
+      join(dir, 'as.yaml'),
+      [
+        'version: 1',
+        'networks:',
+        '  lab: { cidr: 10.60.0.0/24, gateway: 10.60.0.1, egress: nat }',
+        'hosts:',
+        '  gw: { kind: hypervisor, uplink: eth0, nics: { lab: 10.60.0.1 } }',
+        '  agent: { kind: vm, nics: { lab: 10.60.0.10 } }',
+        '  models: { kind: vm, nics: { lab: 10.60.0.20 }, services: { api: tcp/11434 } }',
+        'policy:',
+        '  - allow: { from: agent, to: internet, ports: tcp/7001 }',
+        '  - allow: { from: agent, to: models.api }',
+        '',
+      ].join('\n'),
+    );
+    const as = (...cmd: string[]): { status: number | null; stdout: string; stderr: string } =>
+      spawnSync(CORDON, ['run', '--json', '--spec', join(dir, 'as.yaml'), '--as', 'agent', '--host-netns', host, '--', ...cmd], { cwd: dir, encoding: 'utf8' });
+    const ok = as('node', 'probe.cjs', 'tcp', '198.51.100.10', '7001');
+    assert.equal(ok.status, 0, ok.stderr);
+    const dry = spawnSync(CORDON, ['run', '--dry-run', '--spec', join(dir, 'as.yaml'), '--as', 'agent', '--host-netns', host, '--', 'true'], { encoding: 'utf8' });
+    assert.match(dry.stdout, /ip daddr 10\.60\.0\.20 tcp dport 11434 counter name tx accept/);
+    assert.match(dry.stdout, /ip daddr \{ [^}]*196\.0\.0\.0\/6[^}]* \} tcp dport 7001 counter name tx accept/, 'one rule, a set of public prefixes (198.51.100.10 is in 196.0.0.0/6)');
+    assert.doesNotMatch(dry.stdout, /10\.0\.0\.0\/8[^\n]*dport 7001/, 'private ranges are not "the internet"');
+    assert.match(dry.stderr, /as agent: filtered, \d+ allow rules/);
+    const run = (port: string): string => {
+      const r = spawnSync(CORDON, ['run', '-q', '--spec', join(dir, 'as.yaml'), '--as', 'agent', '--host-netns', host, '--', 'node', 'probe.cjs', 'tcp', '198.51.100.10', port], { cwd: dir, encoding: 'utf8' });
+      return r.stdout.trim();
+    };
+    assert.equal(run('7001'), 'ok');
+    assert.notEqual(run('7002'), 'ok');
+    const bad = spawnSync(CORDON, ['run', '--spec', join(dir, 'as.yaml'), '--as', 'agnet', '--host-netns', host, '--', 'true'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /did you mean 'agent'/);
+    const noSpec = spawnSync(CORDON, ['run', '--as', 'agent', '--', 'true'], { encoding: 'utf8' });
+    assert.equal(noSpec.status, 2);
+    assert.match(noSpec.stderr, /--as HOST needs --spec FILE/);
+  });
+
+  it('--config FILE: options and the command from YAML; flags on the command line win; errors point into the file', () => {
+    writeFileSync(join(dir, 'sbx.yaml'), `mode: filtered\nallow: [198.51.100.10:7001]\nhost-netns: ${host}\ntimeout: 20s\ncommand: [node, probe.cjs, tcp, 198.51.100.10, "7001"]\n`);
+    const r = spawnSync(CORDON, ['run', '-q', '--config', join(dir, 'sbx.yaml')], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'ok');
+    const other = spawnSync(CORDON, ['run', '-q', '--config', join(dir, 'sbx.yaml'), '--', 'node', 'probe.cjs', 'tcp', '198.51.100.11', '7001'], { cwd: dir, encoding: 'utf8' });
+    assert.notEqual(other.stdout.trim(), 'ok', 'the command line\'s command, under the file\'s allowlist');
+    const isolated = spawnSync(CORDON, ['run', '-q', '--config', join(dir, 'sbx.yaml'), '--mode', 'isolated'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(isolated.status, 2, 'an explicit --mode wins over the file, and isolated refuses an allowlist');
+    writeFileSync(join(dir, 'bad.yaml'), 'mode: filtered\nhost_netns: lab\n');
+    const bad = spawnSync(CORDON, ['run', '--config', join(dir, 'bad.yaml'), '--', 'true'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /bad\.yaml:2:1/);
+    assert.match(bad.stderr, /host-netns/);
+  });
+
   it('kill -9 of the owner mid-run: the next sandbox (cleanupStale) removes what it left', async () => {
     const { existsSync } = await import('node:fs');
     rmSync(join(dir, 'started'), { force: true });

@@ -155,12 +155,35 @@ export function formatBytes(n: number): string {
   return String(n);
 }
 
-function match(r: NetRule): string {
-  const dst = r.cidr.len === 32 ? formatIPv4(r.cidr.addr) : formatCidr(r.cidr);
+function dstOf(r: NetRule): string {
+  return r.cidr.len === 32 ? formatIPv4(r.cidr.addr) : formatCidr(r.cidr);
+}
+
+/** The protocol and port part of a rule's match ('' = every protocol). */
+function l4Of(r: NetRule): string {
   const ports = r.port === undefined ? undefined : r.portHi !== undefined ? `${r.port}-${r.portHi}` : String(r.port);
-  if (r.proto === 'icmp') return `ip daddr ${dst} meta l4proto icmp`;
-  if (r.proto !== undefined) return ports === undefined ? `ip daddr ${dst} meta l4proto ${r.proto}` : `ip daddr ${dst} ${r.proto} dport ${ports}`;
-  return ports === undefined ? `ip daddr ${dst}` : `ip daddr ${dst} meta l4proto { tcp, udp } th dport ${ports}`;
+  if (r.proto === 'icmp') return 'meta l4proto icmp';
+  if (r.proto !== undefined) return ports === undefined ? `meta l4proto ${r.proto}` : `${r.proto} dport ${ports}`;
+  return ports === undefined ? '' : `meta l4proto { tcp, udp } th dport ${ports}`;
+}
+
+function match(r: NetRule): string {
+  return [`ip daddr ${dstOf(r)}`, l4Of(r)].filter((x) => x !== '').join(' ');
+}
+
+/**
+ * Allow rules as nft matches: rules with the same protocol and ports share one rule with an
+ * anonymous set of destinations (nft merges overlapping prefixes in it), so a spec host's
+ * hundreds of internet prefixes (`--as`) cost one lookup per port, not one rule per prefix.
+ */
+function allowMatches(rules: readonly NetRule[]): string[] {
+  const byL4 = new Map<string, string[]>();
+  for (const r of rules) byL4.set(l4Of(r), [...(byL4.get(l4Of(r)) ?? []), dstOf(r)]);
+  return [...byL4].map(([l4, dsts]) => {
+    const uniqDsts = [...new Set(dsts)];
+    const dst = uniqDsts.length === 1 ? uniqDsts[0]! : `{ ${uniqDsts.join(', ')} }`;
+    return [`ip daddr ${dst}`, l4].filter((x) => x !== '').join(' ');
+  });
 }
 
 /**
@@ -227,7 +250,8 @@ export function sandboxRuleset(
       out.push(`    ip daddr ${formatCidr(c)} add @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
     }
     const via = vpn ? `oifname "${tunnel.ifname}"` : '';
-    for (const a of allow) out.push(`    ${[via, a === ANY ? '' : match(a), 'counter name tx accept'].filter((x) => x !== '').join(' ')}`);
+    const matches = allow.includes(ANY) ? [''] : allowMatches(allow);
+    for (const m of matches) out.push(`    ${[via, m, 'counter name tx accept'].filter((x) => x !== '').join(' ')}`);
     if (resolver !== undefined) {
       out.push(`    ip daddr ${resolver} meta l4proto { tcp, udp } th dport 53 counter name tx accept`);
       out.push('    ip daddr @dom4 counter name tx accept', '    meta l4proto { tcp, udp } ip daddr . th dport @dom4p counter name tx accept');

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { formatCidr, formatIPv4, parseCidr, type Cidr } from '../util/ip.js';
 import type { DomainRule } from './dns.js';
 import type { ResolverConfig } from './resolver-main.js';
-import { vaultMount, type VaultMount, type VaultOptions } from '../vault/index.js';
+import type { VaultMount, VaultOptions } from '../vault/index.js';
 import { DENIED_TIMEOUT_S, formatBytes, INLINE_SETUP_FAILED, needsResolvConf, needsResolver, nsName, pickSubnet, publishArgv, planSandbox, resolvConfText, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
 import { wgSetconf, type WgClient } from './wireguard.js';
 
@@ -692,6 +692,8 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   let vm: VaultMount | undefined;
   if (input.vault) {
     try {
+      // Loaded only for --vault: the crypto and retrieval code is a third of the run path's start-up.
+      const { vaultMount } = await import('../vault/mount.js');
       vm = await vaultMount(input.vault.session, input.vault.options ?? {});
     } catch (e) {
       if (tmp) rmSync(tmp, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { parseDomainRule, type DomainRule } from '../../sandbox/dns.js';
 import { specHostRules } from '../../sandbox/spec-hosts.js';
 import { parseWgQuick, WgConfigError, type WgClient } from '../../sandbox/wireguard.js';
 import type { Model } from '../../model/types.js';
+import type { Ir } from '../../ir/types.js';
 import { EXIT, ExitError, printJson } from '../io.js';
 
 interface RunFlags {
@@ -27,6 +28,9 @@ interface RunFlags {
   dnsUpstream?: string;
   publish: string[];
   spec?: string;
+  as?: string;
+  config?: string;
+  tunnelWait?: string;
   wireguard?: string;
   vault?: string;
   iMeanTheHost?: boolean;
@@ -54,8 +58,16 @@ async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInpu
     if (!(MODES as readonly string[]).includes(f.mode)) throw new ExitError(EXIT.invalid, `--mode: unknown mode '${f.mode}' (valid: ${MODES.join(', ')})`);
     mode = f.mode as SandboxMode;
   }
+  if (f.as !== undefined && f.spec === undefined) throw new ExitError(EXIT.invalid, '--as HOST needs --spec FILE (the spec that declares HOST)');
   // Loaded only when asked for: the spec parser is most of the CLI's start-up time.
-  const model = f.spec !== undefined ? (await import('../load.js')).loadIr(f.spec, { quietWarnings: true }).model : undefined;
+  const ir = f.spec !== undefined ? (await import('../load.js')).loadIr(f.spec, { quietWarnings: true }) : undefined;
+  const model = ir?.model;
+  const fromSpec = ir !== undefined && f.as !== undefined ? await egressOf(ir, f.as) : undefined;
+  if (fromSpec && !f.quiet && !f.json) {
+    process.stderr.write(`cordon run: as ${fromSpec.host}: ${fromSpec.mode}, ${fromSpec.rules.length} allow rule${fromSpec.rules.length === 1 ? '' : 's'} from ${f.spec}\n`);
+    for (const n of fromSpec.notes) process.stderr.write(`cordon run:   note: ${n}\n`);
+  }
+  if (fromSpec && mode === undefined) mode = fromSpec.mode;
   const domains: DomainRule[] = [];
   const addrs: string[] = [];
   for (const t of f.allow) {
@@ -63,7 +75,7 @@ async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInpu
     if (d) domains.push(d);
     else addrs.push(t);
   }
-  const allow = rules(addrs, '--allow', model);
+  const allow = [...(fromSpec?.rules ?? []), ...rules(addrs, '--allow', model)];
   let wireguard: WgClient | undefined;
   if (f.wireguard !== undefined) {
     let text: string;
@@ -103,6 +115,7 @@ async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInpu
     cpus: num(f.cpus, '--cpus', Number),
     pids: num(f.pids, '--pids', (s) => (/^\d+$/.test(s) ? Number(s) : undefined)),
     timeoutMs: num(f.timeout, '--timeout', parseDuration),
+    ...(f.tunnelWait !== undefined ? { tunnelWaitMs: num(f.tunnelWait, '--tunnel-wait', parseDuration)! } : {}),
     ro: f.ro,
     rw: f.rw,
     ...(f.workdir !== undefined ? { workdir: f.workdir } : {}),
@@ -110,6 +123,25 @@ async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInpu
     iMeanTheHost: f.iMeanTheHost === true,
     ...(f.vault !== undefined ? { vault: { session: f.vault } } : {}),
   };
+}
+
+/** `--as HOST`: what the spec lets HOST reach, as sandbox allow rules (the verifier, loaded only here). */
+async function egressOf(ir: Ir, host: string): Promise<{ host: string; mode: SandboxMode; rules: NetRule[]; notes: readonly string[] }> {
+  const { specEgress } = await import('../../sandbox/from-spec.js');
+  let e;
+  try {
+    e = specEgress(ir, host);
+  } catch (err) {
+    throw new ExitError(EXIT.invalid, `--as: ${(err as Error).message}`);
+  }
+  const rules: NetRule[] = e.rules.map((r) => ({
+    cidr: r.cidr,
+    port: r.ports?.lo,
+    ...(r.ports !== undefined && r.ports.hi !== r.ports.lo ? { portHi: r.ports.hi } : {}),
+    ...(r.proto !== 'any' ? { proto: r.proto } : {}),
+    text: r.text,
+  }));
+  return { host: e.host, mode: e.mode, rules, notes: e.notes };
 }
 
 function summary(r: SandboxResult): string {
@@ -130,11 +162,14 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('run a command in a sandbox: its own network namespace with an nftables egress policy, read-only root, limits')
-    .argument('<cmd...>', 'the command and its arguments (after --)')
+    .argument('[cmd...]', 'the command and its arguments (after --); may come from --config instead')
+    .option('--config <file>', 'read these options (and command:) from a YAML file; flags given here win, list flags add up (examples/sandbox/agent.yaml)')
     .option('--mode <mode>', `network: ${MODES.join(' | ')} (default isolated, or filtered when --allow is given)`)
     .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT[-PORT]][/tcp|/udp], DOMAIN[:PORT] (*.example.com for subdomains) or, with --spec, HOST[:PORT]; a port without /tcp or /udp means both; vpn-only mode: limit what goes through the tunnel; repeatable', collect, [])
     .option('--spec <file>', 'a cordon spec: --allow/--deny HOST[:PORT] stand for every address of that host')
+    .option('--as <host>', "with --spec: the sandbox gets HOST's egress from the spec — what the verifier says HOST may reach becomes the allowlist, and the mode follows HOST's (isolated, filtered, vpn-only)")
     .option('--wireguard <file>', 'vpn-only mode (implied): a wg-quick client config; all traffic goes through this tunnel, nothing else leaves, also when the tunnel is down')
+    .option('--tunnel-wait <duration>', 'vpn-only mode with PersistentKeepalive: wait this long for the first handshake before starting the command (default 5s)')
     .option('--dns-upstream <ip[:port]>', 'where the sandbox\'s resolver asks about allowed names (default: /etc/resolv.conf\'s first nameserver)')
     .option('--deny <ip[/len][:port]>', 'deny this destination, ahead of the allowlist (repeatable)', collect, [])
     .option('--publish <port>', "filtered mode: make the sandbox's TCP PORT reachable on the host namespace's 127.0.0.1:PORT (repeatable)", collect, [])
@@ -164,9 +199,29 @@ Examples:
   cordon run --host-netns lab --allow api.openai.com:443 --allow '*.pypi.org:443' -- pip install x
   cordon run --spec examples/proxmox-dual-bridge.yaml --host-netns lab --allow ollama:11434 -- ./agent
   cordon run --memory 512m --pids 64 --timeout 30s -- python3 job.py
-  cordon run --dry-run --mode filtered --host-netns lab --allow 10.0.0.0/8:11434 -- true`,
+  cordon run --dry-run --mode filtered --host-netns lab --allow 10.0.0.0/8:11434 -- true
+  cordon run --spec examples/proxmox-dual-bridge.yaml --as agentfarm --host-netns lab -- ./agent
+  cordon run --host-netns lab --wireguard wg0.conf -- ./agent   # vpn-only: the tunnel or nothing
+  cordon run --config examples/sandbox/agent.yaml --dry-run`,
     )
-    .action(async (cmd: string[], f: RunFlags) => {
+    .action(async (cliCmd: string[], cliFlags: RunFlags, self: Command) => {
+      let f = cliFlags;
+      let cmd = cliCmd;
+      if (cliFlags.config !== undefined) {
+        // Loaded only when asked for (zod, yaml).
+        const { loadSandboxConfig, mergeFlags, ConfigError } = await import('../../sandbox/config.js');
+        let c;
+        try {
+          c = loadSandboxConfig(cliFlags.config);
+        } catch (e) {
+          if (e instanceof ConfigError) throw new ExitError(EXIT.invalid, `--config:\n${e.message}`);
+          throw e;
+        }
+        const explicit = new Set(Object.keys(cliFlags).filter((k) => self.getOptionValueSource(k) === 'cli'));
+        f = mergeFlags(c.flags, cliFlags, explicit) as RunFlags;
+        if (cmd.length === 0 && c.command !== undefined) cmd = c.command;
+      }
+      if (cmd.length === 0) throw new ExitError(EXIT.invalid, 'no command given: cordon run [options] -- CMD ARGS… (or command: in --config)');
       const input = await toInput(cmd, f);
       if (f.dryRun) {
         try {
