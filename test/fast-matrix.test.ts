@@ -28,7 +28,10 @@ function exampleFiles(): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(dir, e.name));
+      // examples/sandbox holds `cordon run` config files, not specs.
+      if (e.isDirectory()) {
+        if (e.name !== 'sandbox') walk(join(dir, e.name));
+      }
       else if (e.name.endsWith('.yaml')) out.push(join(dir, e.name));
     }
   };
