@@ -231,7 +231,10 @@ export function sandboxRuleset(
   out.push('  counter tx {}', '  counter rx {}', '  counter denied {}');
   out.push(`  set denied { type ipv4_addr . inet_proto . inet_service; flags dynamic,timeout; timeout ${DENIED_TIMEOUT_S}s; size 65536; counter; }`);
   if (resolver !== undefined) out.push('  set dom4 { type ipv4_addr; }', '  set dom4p { type ipv4_addr . inet_service; }');
-  out.push('  chain output {', '    type filter hook output priority 0; policy drop;', '    oifname "lo" accept');
+  out.push('  chain output {', '    type filter hook output priority 0; policy drop;');
+  // Isolated: the default route points at lo (inlineNetwork), so only loopback addresses may pass it.
+  if (opts.mode === 'isolated') out.push('    oifname "lo" ip daddr 127.0.0.0/8 accept', '    oifname "lo" ip6 daddr ::1 accept');
+  else out.push('    oifname "lo" accept');
   if (vpn) {
     out.push(`    oifname "${tunnel.ifname}" ct state established,related counter name tx accept`);
     for (const e of tunnel.endpoints) {
@@ -413,7 +416,7 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     if (opts.pids !== undefined) prlimitArgs.push(`--nproc=${opts.pids}`);
   }
   const inner = bwrapArgs(opts, needsResolvConf(opts) ? resolvConf : undefined);
-  const inline = opts.mode === 'isolated' ? inlineNetwork(id, sandboxRuleset(opts)) : [];
+  const inline = opts.mode === 'isolated' ? inlineNetwork(sandboxRuleset(opts)) : [];
   const argv = [...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []), ...(ns ? ['ip', 'netns', 'exec', ns] : []), ...inline, ...inner];
   steps.push({ kind: 'exec', argv });
   return { id, ns, inline: inline.length > 0, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs };
@@ -434,21 +437,18 @@ export const INLINE_SETUP_FAILED = 125;
 
 /**
  * The isolated sandbox's network, made by the command line itself: `unshare --net` gives a
- * namespace nobody else can name; the script brings loopback up, adds a route into nowhere (so
- * attempts reach the egress chain and are recorded — without a route, connect() fails before any
- * packet exists; a veth pair with both ends inside stands in for a dummy device, which is not
- * built everywhere), loads the egress policy, runs the command with fds 3 and 4 closed, then
+ * namespace nobody else can name; the script brings loopback up and points the default route at
+ * it (so attempts reach the egress chain and are recorded — without a route, connect() fails
+ * before any packet exists; the chain lets only loopback addresses out on lo), loads the egress
+ * policy, runs the command with fds 3 and 4 closed, then
  * writes the table (counters, denied set) to fd 3. The script runs outside the command's PID and
  * user namespaces, so the command can neither see nor signal it.
  */
-export function inlineNetwork(id: string, ruleset: string): string[] {
+export function inlineNetwork(ruleset: string): string[] {
   const script = [
     `{ ip -batch - <<'CORDON_IP'`,
     'link set lo up',
-    `link add cs${id}d type veth peer name cs${id}e`,
-    `link set cs${id}d up`,
-    `link set cs${id}e up`,
-    `route add default dev cs${id}d`,
+    'route add default dev lo',
     'CORDON_IP',
     `} 2>&4 || exit ${INLINE_SETUP_FAILED}`,
     `nft -f - <<'CORDON_NFT' 2>&4 || exit ${INLINE_SETUP_FAILED}`,
