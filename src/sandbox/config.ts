@@ -15,7 +15,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { diag, sortDiagnostics, type Diagnostic } from '../diag/diagnostic.js';
 import { formatDiagnostics } from '../diag/format.js';
-import { formatPath, parseYamlText, type PathSeg, type SourceMap } from '../spec/parse.js';
+import { describeValue, formatPath, getAt, parseYamlText, type PathSeg, type SourceMap } from '../spec/parse.js';
 import { closest } from '../util/suggest.js';
 
 /**
@@ -30,6 +30,7 @@ export interface ConfigFlags {
   cpus?: string;
   pids?: string;
   timeout?: string;
+  tunnelWait?: string;
   ro: string[];
   rw: string[];
   workdir?: string;
@@ -79,7 +80,7 @@ export const SandboxConfigSchema = z
       .enum(CONFIG_MODES)
       .optional()
       .describe('The network: isolated (no network), filtered (only allow: destinations), vpn-only (only through wireguard:) or open. Default: isolated, or filtered when allow: is given.'),
-    allow: oneOrMany(NetEntry, 'Filtered mode: destinations the sandbox may reach, tcp and udp: IP[/LEN][:PORT], DOMAIN[:PORT] (*.example.com for subdomains) or, with spec:, HOST[:PORT].').optional(),
+    allow: oneOrMany(NetEntry, 'Filtered mode: destinations the sandbox may reach: IP[/LEN][:PORT[-PORT]][/tcp|/udp] (a port alone means tcp and udp), IP[/LEN]/icmp, DOMAIN[:PORT] (*.example.com for subdomains) or, with spec:, HOST[:PORT]. vpn-only mode: what may use the tunnel.').optional(),
     deny: oneOrMany(DenyEntry, 'Destinations denied ahead of the allowlist: IP[/LEN][:PORT] or, with spec:, HOST[:PORT].').optional(),
     publish: oneOrMany(Port, "Filtered mode: the sandbox's TCP ports made reachable on the host namespace's 127.0.0.1.").optional(),
     memory: z
@@ -98,10 +99,14 @@ export const SandboxConfigSchema = z
       .union([z.number().positive(), z.string().regex(DURATION, 'a duration')])
       .optional()
       .describe('Wall-clock limit: 30s, 500ms, 2m, 1h, or a number of seconds; exceeding it: exit 124.'),
+    'tunnel-wait': z
+      .union([z.number().positive(), z.string().regex(DURATION, 'a duration')])
+      .optional()
+      .describe('vpn-only mode with PersistentKeepalive: how long to wait for the first handshake before starting the command (default 5s).'),
     ro: oneOrMany(Path, 'Paths bound read-only into the sandbox; relative ones are relative to this file.').optional(),
     rw: oneOrMany(Path, 'Paths bound read-write into the sandbox; relative ones are relative to this file.').optional(),
     workdir: Path.optional().describe("A writable work dir and the command's cwd; relative to this file. Default: the current directory."),
-    'host-netns': z.string().min(1).optional().describe("Filtered mode: the network namespace where the veth's host end and NAT go."),
+    'host-netns': z.string().min(1).optional().describe("Filtered and vpn-only modes: the network namespace where the veth's host end and NAT go."),
     'dns-upstream': z.string().min(1).optional().describe("IP[:PORT] the sandbox's resolver asks about allowed names. Default: /etc/resolv.conf's first nameserver."),
     spec: Path.optional().describe('A cordon spec: allow/deny HOST[:PORT] stand for every address of that host; relative to this file.'),
     as: z.string().min(1).optional().describe("A host of the spec: run with that host's egress from the spec."),
@@ -190,6 +195,7 @@ function toFlags(c: Parsed, baseDir: string): SandboxConfig {
   if (c.cpus !== undefined) flags.cpus = str(c.cpus);
   if (c.pids !== undefined) flags.pids = str(c.pids);
   if (c.timeout !== undefined) flags.timeout = str(c.timeout);
+  if (c['tunnel-wait'] !== undefined) flags.tunnelWait = str(c['tunnel-wait']);
   if (c.workdir !== undefined) flags.workdir = path(c.workdir);
   if (c['host-netns'] !== undefined) flags.hostNetns = c['host-netns'];
   if (c['dns-upstream'] !== undefined) flags.dnsUpstream = c['dns-upstream'];
@@ -241,6 +247,7 @@ const EXPECTED: Record<string, string> = {
   cpus: 'a number of CPUs above 0 (0.5, 2)',
   pids: 'a whole number above 0 (64)',
   timeout: 'a duration: 30s, 500ms, 2m, 1h, or a number of seconds',
+  'tunnel-wait': 'a duration: 5s, 500ms, or a number of seconds',
   ro: 'a path or a list of paths',
   'ro[]': 'a path',
   rw: 'a path or a list of paths',
@@ -318,20 +325,3 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
   return one(`${issue.message}${got !== 'nothing' ? ` (got ${got})` : ''}`);
 }
 
-function getAt(data: unknown, path: readonly PathSeg[]): unknown {
-  let cur = data;
-  for (const seg of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[seg as string];
-  }
-  return cur;
-}
-
-function describeValue(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'an empty value';
-  if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return v === '' ? 'an empty string' : `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
-  return `${typeof v} ${String(v)}`;
-}

@@ -544,7 +544,8 @@ function unionDiagnostic(path: readonly PathSeg[], value: unknown, got: string, 
   return [diag('CORDON003', 'error', `the value has none of the allowed forms, got ${got}`, at, described)];
 }
 
-function getAt(data: unknown, path: readonly PathSeg[]): unknown {
+/** The value at a JSON path of parsed YAML (undefined when the path leaves the data). */
+export function getAt(data: unknown, path: readonly PathSeg[]): unknown {
   let cur = data;
   for (const seg of path) {
     if (cur === null || typeof cur !== 'object') return undefined;
@@ -553,11 +554,12 @@ function getAt(data: unknown, path: readonly PathSeg[]): unknown {
   return cur;
 }
 
-function describeValue(v: unknown): string {
+/** A value in words, for "expected …, got …" messages. */
+export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'an empty value';
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  if (typeof v === 'string') return v === '' ? 'an empty string' : `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
   return `${typeof v} ${String(v)}`;
 }

@@ -11,34 +11,11 @@ import { specHostRules } from '../../sandbox/spec-hosts.js';
 import { parseWgQuick, WgConfigError, type WgClient } from '../../sandbox/wireguard.js';
 import type { Model } from '../../model/types.js';
 import type { Ir } from '../../ir/types.js';
+import type { ConfigFlags } from '../../sandbox/config.js';
 import { EXIT, ExitError, printJson } from '../io.js';
 
-interface RunFlags {
-  mode?: string;
-  allow: string[];
-  deny: string[];
-  memory?: string;
-  cpus?: string;
-  pids?: string;
-  timeout?: string;
-  ro: string[];
-  rw: string[];
-  workdir?: string;
-  hostNetns?: string;
-  dnsUpstream?: string;
-  publish: string[];
-  spec?: string;
-  as?: string;
-  config?: string;
-  tunnelWait?: string;
-  wireguard?: string;
-  vault?: string;
-  iMeanTheHost?: boolean;
-  events?: string;
-  json?: boolean;
-  dryRun?: boolean;
-  quiet?: boolean;
-}
+/** The flags, as commander hands them over; the same shape a --config file is read into. */
+type RunFlags = ConfigFlags & { config?: string };
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -218,7 +195,7 @@ Examples:
           throw e;
         }
         const explicit = new Set(Object.keys(cliFlags).filter((k) => self.getOptionValueSource(k) === 'cli'));
-        f = mergeFlags(c.flags, cliFlags, explicit) as RunFlags;
+        f = mergeFlags(c.flags, cliFlags, explicit);
         if (cmd.length === 0 && c.command !== undefined) cmd = c.command;
       }
       if (cmd.length === 0) throw new ExitError(EXIT.invalid, 'no command given: cordon run [options] -- CMD ARGS… (or command: in --config)');
