@@ -197,7 +197,7 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
 async function usedSubnets(hostNetns: string | undefined): Promise<Cidr[]> {
   const out: Cidr[] = [];
   const n = hostNetns ? ['-n', hostNetns] : [];
-  const a = await run(['ip', ...n, '-j', '-4', 'addr']);
+  const [a, r] = await Promise.all([run(['ip', ...n, '-j', '-4', 'addr']), run(['ip', ...n, '-j', '-4', 'route'])]);
   try {
     for (const l of JSON.parse(a.stdout || '[]') as { addr_info?: { local?: string; prefixlen?: number }[] }[]) {
       for (const i of l.addr_info ?? []) {
@@ -208,7 +208,6 @@ async function usedSubnets(hostNetns: string | undefined): Promise<Cidr[]> {
   } catch {
     // no JSON: nothing known to be in use
   }
-  const r = await run(['ip', ...n, '-j', '-4', 'route']);
   try {
     for (const l of JSON.parse(r.stdout || '[]') as { dst?: string }[]) {
       if (!l.dst || l.dst === 'default') continue;
@@ -400,18 +399,19 @@ async function teardown(t: Teardown): Promise<void> {
     rmSync(t.tmp, { recursive: true, force: true });
     t.tmp = undefined;
   }
-  if (t.hostTable) {
+  const host = async (): Promise<void> => {
+    if (!t.hostTable) return;
     const hn = t.hostNetns ? ['ip', 'netns', 'exec', t.hostNetns] : [];
-    // Fails harmlessly when the table is already gone (teardown is safe to repeat).
-    await run([...hn, 'nft', 'delete', 'table', 'ip', t.hostTable]);
-    if (t.forwardWas === '0') {
-      // Put forwarding back unless another sandbox still relies on it.
-      const tables = await run([...hn, 'nft', 'list', 'tables']);
-      if (!/table ip cordon_[0-9a-f]{6}\b/.test(tables.stdout)) await run([...hn, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
-      t.forwardWas = undefined;
-    }
-  }
-  if (t.ns && netnsNames().includes(t.ns)) await run(['ip', 'netns', 'del', t.ns]);
+    // One process: drop our NAT table (harmless when already gone: teardown is safe to repeat),
+    // then put forwarding back if we turned it on, unless another sandbox still relies on it.
+    const restore = t.forwardWas === '0' ? 'nft list tables | grep -Eq "table ip cordon_[0-9a-f]{6}$" || sysctl -qw net.ipv4.ip_forward=0' : 'true';
+    await run([...hn, 'sh', '-c', `nft delete table ip "$1" 2>/dev/null; ${restore}`, 'sh', t.hostTable]);
+    t.forwardWas = undefined;
+  };
+  const own = async (): Promise<void> => {
+    if (t.ns && netnsNames().includes(t.ns)) await run(['ip', 'netns', 'del', t.ns]);
+  };
+  await Promise.all([host(), own()]);
   rmSync(join(stateDir(), `${t.id}.json`), { force: true });
 }
 
@@ -740,12 +740,13 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   for (const s of sigs) process.on(s, onSignal);
   try {
     // Stage 1: network.
-    // Consecutive `ip` steps for one namespace go to one `ip [-n NS] -batch -`.
-    let batch: { ns: string | undefined; cmds: string[] } | undefined;
-    const flush = async (): Promise<void> => {
-      if (!batch) return;
-      const { ns, cmds } = batch;
-      batch = undefined;
+    // A run of consecutive `ip` steps becomes one `ip [-n NS] -batch -` per namespace: the
+    // machine's own namespace first (it makes the namespaces and the veth pair), then the others
+    // side by side (nothing in one depends on another's). Consecutive nft loads (the host's NAT
+    // table, the sandbox's egress table) also run side by side.
+    let ipRun: Map<string | undefined, string[]> | undefined;
+    let nftRun: Extract<(typeof plan.steps)[number], { kind: 'nft' }>[] = [];
+    const ipBatch = async (ns: string | undefined, cmds: readonly string[]): Promise<void> => {
       const r = await run(['ip', ...(ns ? ['-n', ns] : []), '-batch', '-'], { input: `${cmds.join('\n')}\n` });
       if (r.code !== 0) {
         const m = /Command failed -:(\d+)/.exec(r.stderr);
@@ -753,29 +754,46 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
         throw new SandboxError(`ip${ns ? ` -n ${ns}` : ''}${line ? ` ${line}` : ''}: ${firstError(r)}`);
       }
     };
+    const nftLoad = async (st: (typeof nftRun)[number]): Promise<void> => {
+      const r = await run([...(st.ns ? ['ip', 'netns', 'exec', st.ns] : []), 'nft', '-f', '-'], { input: st.text });
+      if (r.code !== 0) throw new SandboxError(`nft (${st.table}${st.ns ? ` in ${st.ns}` : ''}): ${firstError(r)}`);
+    };
+    const flush = async (): Promise<void> => {
+      if (ipRun) {
+        const groups = ipRun;
+        ipRun = undefined;
+        const root = groups.get(undefined);
+        if (root) await ipBatch(undefined, root);
+        await Promise.all([...groups].filter(([ns]) => ns !== undefined).map(([ns, cmds]) => ipBatch(ns, cmds)));
+      }
+      if (nftRun.length > 0) {
+        const loads = nftRun;
+        nftRun = [];
+        await Promise.all(loads.map(nftLoad));
+      }
+    };
     for (const s of plan.steps) {
       if (s.kind === 'netns-add' || s.kind === 'ip') {
+        if (nftRun.length > 0) await flush();
         const ns = s.kind === 'ip' ? s.ns : undefined;
-        const cmd = s.kind === 'ip' ? s.cmd : `netns add ${s.ns}`;
-        if (batch && batch.ns !== ns) await flush();
-        batch ??= { ns, cmds: [] };
-        batch.cmds.push(cmd);
+        ipRun ??= new Map();
+        ipRun.set(ns, [...(ipRun.get(ns) ?? []), s.kind === 'ip' ? s.cmd : `netns add ${s.ns}`]);
+        continue;
+      }
+      if (s.kind === 'nft') {
+        if (ipRun) await flush();
+        nftRun.push(s);
         continue;
       }
       await flush();
       if (s.kind === 'sysctl') {
+        // One process: print the old value, then set the new one if it differs.
         const hn = s.ns ? ['ip', 'netns', 'exec', s.ns] : [];
-        const was = await run([...hn, 'sysctl', '-n', s.key]);
-        td.forwardWas = was.stdout.trim();
+        const r = await run([...hn, 'sh', '-c', 'was=$(sysctl -n "$1") || exit 1; echo "$was"; [ "$was" = "$2" ] || sysctl -qw "$1=$2"', 'sh', s.key, s.value]);
+        if (r.code !== 0) throw new SandboxError(`sysctl ${s.key}: ${firstError(r)}`);
+        const was = r.stdout.trim();
+        td.forwardWas = was !== s.value ? was : undefined;
         writeTeardownState(td);
-        if (td.forwardWas !== s.value) {
-          const r = await run([...hn, 'sysctl', '-qw', `${s.key}=${s.value}`]);
-          if (r.code !== 0) throw new SandboxError(`sysctl ${s.key}: ${firstError(r)}`);
-        } else td.forwardWas = undefined;
-      } else if (s.kind === 'nft') {
-        const hn = s.ns ? ['ip', 'netns', 'exec', s.ns] : [];
-        const r = await run([...hn, 'nft', '-f', '-'], { input: s.text });
-        if (r.code !== 0) throw new SandboxError(`nft (${s.table}${s.ns ? ` in ${s.ns}` : ''}): ${firstError(r)}`);
       } else if (s.kind === 'wireguard') {
         await startTunnel(s.ns, s.ifname, s.client, td);
       }
