@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDomainRule } from '../src/sandbox/dns.js';
 import { parseNetRule, type NetRule } from '../src/sandbox/plan.js';
-import { sandbox, type SandboxInput } from '../src/sandbox/run.js';
+import type { SandboxInput } from '../src/sandbox/run.js';
 
 interface Row {
   name: string;
@@ -132,6 +132,12 @@ export async function benchSandbox(): Promise<Row[]> {
     const filtered: SandboxInput = { command: ['true'], mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.10:8080')], allowDomains: [parseDomainRule('allowed.test:8080')!], dnsUpstream: '198.51.100.53', workdir: dir, stdio: 'ignore', hide: [] };
     const isolated: SandboxInput = { command: ['true'], mode: 'isolated', workdir: dir, stdio: 'ignore', hide: [] };
 
+    // The code as users run it: the compiled dist/ (bin/cordon uses it when it is fresh; the
+    // resolver is then a plain `node resolver-main.js`, not a tsx start). Build first.
+    const built = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`npm run build failed: ${built.stdout}${built.stderr}`);
+    const { sandbox } = (await import(join(ROOT, 'dist', 'sandbox', 'run.js'))) as typeof import('../src/sandbox/run.js');
+
     // 1. Start-up.
     const nodeMs = await medianOf(RUNS, () => timeCmd([process.execPath, '-e', '0']));
     const libIso = await medianOf(RUNS, async () => (await sandbox(isolated)).ms);
@@ -146,9 +152,6 @@ export async function benchSandbox(): Promise<Row[]> {
       return performance.now() - t0;
     });
     const bwrapMs = await medianOf(RUNS, () => timeCmd(['bwrap', '--unshare-all', '--die-with-parent', '--new-session', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--', 'true']));
-    // The CLI as users run it: bin/cordon uses the compiled dist/ when it is fresh, so build first.
-    const built = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`npm run build failed: ${built.stdout}${built.stderr}`);
     const cliIso = await medianOf(RUNS, () => timeCmd([CORDON, 'run', '-q', '--', 'true']));
     const srtMs = srtOk ? await medianOf(RUNS, () => timeCmd(srtArgv(dir, ['true']))) : NaN;
     const base = `median of ${RUNS}; baseline node -e 0 = ${nodeMs.toFixed(0)} ms`;
