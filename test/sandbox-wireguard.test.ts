@@ -67,6 +67,9 @@ describe('wg-quick client configs', () => {
       ['[Interface]\nthis is not a line\n', /wg0\.conf:2: cannot read 'this is not a line': expected Key = Value/],
     ];
     for (const [text, re] of table) assert.match(errorOf(text), re);
+    // A key or endpoint that is there but wrong is reported once, not also as missing.
+    assert.doesNotMatch(errorOf(GOOD.replace(PRIV, 'abc')), /has no PrivateKey/);
+    assert.doesNotMatch(errorOf(GOOD.replace('203.0.113.5:51820', 'vpn.example.com:51820')), /has no Endpoint/);
   });
 
   it('keys go only to wg setconf; --dry-run and messages show them hidden', () => {

@@ -152,12 +152,12 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
   if (input.command.length === 0) throw new SandboxError('no command given (cordon run [options] -- CMD ARGS…)');
   const mode = input.mode ?? 'isolated';
   const egress = mode === 'filtered' || mode === 'vpn-only';
+  if (mode === 'vpn-only' && input.wireguard === undefined) throw new SandboxError('vpn-only mode needs the tunnel: --wireguard FILE (a wg-quick client config: [Interface] PrivateKey, Address; [Peer] PublicKey, Endpoint, AllowedIPs)');
   if (egress && input.hostNetns === undefined && input.iMeanTheHost !== true) {
     throw new SandboxError(
       `${mode} mode connects the sandbox to a host namespace with a veth pair and NAT; name one with --host-netns NS, or pass --i-mean-the-host to put the veth's host end and a masquerade table (ip cordon_<id>) in this machine's own network namespace`,
     );
   }
-  if (mode === 'vpn-only' && input.wireguard === undefined) throw new SandboxError('vpn-only mode needs the tunnel: --wireguard FILE (a wg-quick client config: [Interface] PrivateKey, Address; [Peer] PublicKey, Endpoint, AllowedIPs)');
   if (mode !== 'vpn-only' && input.wireguard !== undefined) throw new SandboxError(`--wireguard is for --mode vpn-only (mode '${mode}' has no tunnel)`);
   if (mode === 'vpn-only' && (input.allowDomains ?? []).length > 0) throw new SandboxError('vpn-only mode takes addresses in --allow (they limit what goes through the tunnel), not names: names are resolved by the DNS servers of the tunnel config');
   if (mode !== 'filtered' && mode !== 'vpn-only' && ((input.allow ?? []).length > 0 || (input.allowDomains ?? []).length > 0)) {

@@ -57,6 +57,8 @@ export function parseWgQuick(text: string, file: string): WgClient {
   type Draft = { line: number; publicKey?: string; presharedKey?: string; endpoint?: WgPeer['endpoint']; allowedIps: Cidr[]; keepalive?: number };
   const peers: Draft[] = [];
   let interfaces = 0;
+  // Keys seen with a bad value: already reported, so not "missing" as well.
+  const seenBad = new Set<string>();
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const n = i + 1;
@@ -90,7 +92,10 @@ export function parseWgQuick(text: string, file: string): WgClient {
     if (section === 'interface') {
       switch (key) {
         case 'privatekey':
-          if (!isWgKey(value)) err(n, 'PrivateKey: expected a WireGuard key (44 characters of base64, as `wg genkey` prints it)');
+          if (!isWgKey(value)) {
+            err(n, 'PrivateKey: expected a WireGuard key (44 characters of base64, as `wg genkey` prints it)');
+            seenBad.add('privatekey');
+          }
           else privateKey = value;
           return;
         case 'address':
@@ -134,7 +139,10 @@ export function parseWgQuick(text: string, file: string): WgClient {
     const p = peers[peers.length - 1]!;
     switch (key) {
       case 'publickey':
-        if (!isWgKey(value)) err(n, 'PublicKey: expected a WireGuard key (44 characters of base64, as `wg pubkey` prints it)');
+        if (!isWgKey(value)) {
+          err(n, 'PublicKey: expected a WireGuard key (44 characters of base64, as `wg pubkey` prints it)');
+          seenBad.add(`publickey@${p.line}`);
+        }
         else p.publicKey = value;
         return;
       case 'presharedkey':
@@ -146,6 +154,7 @@ export function parseWgQuick(text: string, file: string): WgClient {
         const addr = m ? parseIPv4(m[1]!) : undefined;
         const port = m ? Number(m[2]) : 0;
         if (!m || addr === undefined || port < 1 || port > 65535) {
+          seenBad.add(`endpoint@${p.line}`);
           err(n, `Endpoint: '${value}' is not IPv4:PORT${/[a-z]/i.test(value) ? ' (names are not resolved: before the tunnel is up the sandbox has no resolver it may use; put the address)' : ''}`);
         } else p.endpoint = { addr, port, text: value };
         return;
@@ -172,13 +181,13 @@ export function parseWgQuick(text: string, file: string): WgClient {
     }
   });
   if (interfaces === 0) errors.push(`${file}: no [Interface] section`);
-  else if (privateKey === undefined) errors.push(`${file}: [Interface] has no PrivateKey`);
+  else if (privateKey === undefined && !seenBad.has('privatekey')) errors.push(`${file}: [Interface] has no PrivateKey`);
   if (interfaces > 0 && addresses.length === 0) errors.push(`${file}: [Interface] has no IPv4 Address: the sandbox needs its address inside the tunnel`);
   if (peers.length === 0) errors.push(`${file}: no [Peer] section: a vpn-only sandbox needs the VPN server as a peer`);
   const done: WgPeer[] = [];
   for (const p of peers) {
-    if (p.publicKey === undefined) errors.push(`${file}:${p.line}: [Peer] has no PublicKey`);
-    if (p.endpoint === undefined) errors.push(`${file}:${p.line}: [Peer] has no Endpoint: the sandbox dials out to the VPN server, so it must know where it is`);
+    if (p.publicKey === undefined && !seenBad.has(`publickey@${p.line}`)) errors.push(`${file}:${p.line}: [Peer] has no PublicKey`);
+    if (p.endpoint === undefined && !seenBad.has(`endpoint@${p.line}`)) errors.push(`${file}:${p.line}: [Peer] has no Endpoint: the sandbox dials out to the VPN server, so it must know where it is`);
     if (p.allowedIps.length === 0) errors.push(`${file}:${p.line}: [Peer] has no IPv4 AllowedIPs: nothing would go through the tunnel`);
     if (p.publicKey !== undefined && p.endpoint !== undefined) {
       done.push({ publicKey: p.publicKey, presharedKey: p.presharedKey, endpoint: p.endpoint, allowedIps: p.allowedIps, keepalive: p.keepalive });
