@@ -430,7 +430,8 @@ describe('cordon run (live)', { skip: SKIP }, () => {
       });
       const { existsSync } = await import('node:fs');
       for (let i = 0; i < 200 && !existsSync(join(dir, 'gone-ready')); i++) await new Promise((res) => setTimeout(res, 25));
-      const sbx = (await leftovers()).filter((l) => /^cs[0-9a-f]{6}$/.test(l));
+      // This run's namespace: the one with a tunnel interface (other sandboxes may run meanwhile).
+      const sbx = (await leftovers()).filter((l) => /^cs[0-9a-f]{6}$/.test(l) && spawnSync('ip', ['-n', l, 'link', 'show', `${l}w`]).status === 0);
       assert.equal(sbx.length, 1, sbx.join(', '));
       ip('-n', sbx[0]!, 'link', 'del', `${sbx[0]}w`);
       writeFileSync(join(dir, 'gone-go'), '');

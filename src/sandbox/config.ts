@@ -17,11 +17,9 @@ import { diag, sortDiagnostics, type Diagnostic } from '../diag/diagnostic.js';
 import { formatDiagnostics } from '../diag/format.js';
 import { describeValue, formatPath, getAt, parseYamlText, type PathSeg, type SourceMap } from '../spec/parse.js';
 import { closest } from '../util/suggest.js';
+import { MODES } from './plan.js';
 
-/**
- * The flags of `cordon run`, as the CLI receives them (its RunFlags, field for field), plus the
- * ones being added for vpn-only mode and spec hosts (`as`, `wireguard`).
- */
+/** The flags of `cordon run` as commander hands them over; the CLI's RunFlags is this plus `config`. */
 export interface ConfigFlags {
   mode?: string;
   allow: string[];
@@ -58,8 +56,8 @@ export interface SandboxConfig {
 export const LIST_FLAGS = ['allow', 'deny', 'ro', 'rw', 'publish'] as const;
 type ListFlag = (typeof LIST_FLAGS)[number];
 
-/** Every network mode a config may name; `cordon run` itself says which ones it implements. */
-export const CONFIG_MODES = ['isolated', 'filtered', 'vpn-only', 'open'] as const;
+/** Every network mode a config may name: the sandbox's own list. */
+export const CONFIG_MODES = MODES;
 
 // Mirrors of parseBytes / parseDuration in plan.ts, so the JSON Schema carries them as patterns.
 const SIZE = /^\d+(\.\d+)?\s*[kmgtKMGT]?[bB]?$/;

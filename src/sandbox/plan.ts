@@ -12,8 +12,8 @@ import type { DomainRule } from './dns.js';
 import { redacted, WG_FWMARK, type WgClient } from './wireguard.js';
 import { formatCidr, formatIPv4, inRange, cidrRange, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
 
-export type SandboxMode = 'isolated' | 'filtered' | 'vpn-only' | 'open';
-export const MODES: readonly SandboxMode[] = ['isolated', 'filtered', 'vpn-only', 'open'];
+export const MODES = ['isolated', 'filtered', 'vpn-only', 'open'] as const;
+export type SandboxMode = (typeof MODES)[number];
 
 /**
  * One allow or deny entry: a CIDR (a bare IP is a /32), optionally a port or port range, and
