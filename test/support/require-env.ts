@@ -40,7 +40,7 @@ export function requireOrSkip(suite: string, reason: string | undefined): string
  * Inside one test: `if (!TOOL) return skipOrFail(t, 'TOOL not installed (make setup installs it)');`
  * skips the test locally and fails it in CI.
  */
-export function skipOrFail(t: { skip: (message?: string) => void; name?: string }, reason: string): void {
+export function skipOrFail(t: { skip: (message: string) => void; name?: string }, reason: string): void {
   if (inCi()) throw new Error(ciMessage(t.name ?? 'this test', reason));
   t.skip(reason);
 }
