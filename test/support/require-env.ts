@@ -14,7 +14,7 @@ export function inCi(): boolean {
 
 /** The message a CI failure carries: names the suite, the reason, and why it is not a skip. */
 export function ciMessage(suite: string, reason: string): string {
-  return `${suite}: ${reason}. CI=true: this suite must run in CI (make setup as root installs what it needs), so a failed environment probe is a failure, not a skip`;
+  return `${suite}: ${reason}. CI=true: in CI everything make setup provides (root, namespaces, bwrap, the validators) must be there, so this is a failure, not a skip`;
 }
 
 /**
