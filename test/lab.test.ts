@@ -63,6 +63,20 @@ async function verifySpec(ir: Ir): Promise<{ result: VerifyResult; tunnels: { ho
   }
 }
 
+/**
+ * Labs that appeared since `before` and belong to `spec` (by their registry entry; a prefix with
+ * namespaces but no entry counts too). Other test files (lab-tamper) build labs at the same time:
+ * those are not this test's to judge or to take down.
+ */
+async function newLabsOf(before: ReadonlySet<string>, spec: string): Promise<string[]> {
+  const states = listStates();
+  return (await labPrefixes()).filter((p) => {
+    if (before.has(p)) return false;
+    const st = states.find((s) => s.prefix === p);
+    return st === undefined || st.file === spec;
+  });
+}
+
 function describeDifferences(r: VerifyResult): string {
   return r.differences
     .slice(0, 10)
@@ -242,7 +256,7 @@ describe('lab (live)', { skip: SKIP }, () => {
     });
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r).once('close', r));
-    const mine = (await labPrefixes()).filter((p) => !before.has(p));
+    const mine = await newLabsOf(before, join(EXAMPLES, 'agentfarm-platform.yaml'));
     for (const p of mine) built.add(p);
     assert.ok(mine.length >= 1, `the killed lab left something to clean up (stderr: ${stderr})`);
     for (const p of mine) {
@@ -268,7 +282,7 @@ describe('lab (live)', { skip: SKIP }, () => {
     });
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    const mine = (await labPrefixes()).filter((p) => !before.has(p));
+    const mine = await newLabsOf(before, join(EXAMPLES, 'vpn-only-vm.yaml'));
     for (const p of mine) built.add(p);
     assert.equal(mine.length, 0, `left behind: ${mine.join(', ')} (exit ${code}, stderr: ${stderr})`);
   });
