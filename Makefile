@@ -1,12 +1,13 @@
 # cordon — build/setup plumbing.
 #
-#   make setup      install Debian packages (as root) and npm dependencies; idempotent, fast on re-runs
+#   make setup      install Debian packages (as root), npm dependencies and .tools/ (ifquery);
+#                   idempotent, fast on re-runs
 #   make build      compile src/ to dist/ with tsc
 #   make typecheck  tsc --noEmit
 #   make test       setup, then the node test runner (spec reporter) over test/**/*.test.ts
 #   make demo       setup + build, then matrix / test / lint on the Proxmox dual-bridge example
 #   make bench      setup, then npm run bench
-#   make clean      remove dist/ ; make distclean also removes node_modules/
+#   make clean      remove dist/ ; make distclean also removes node_modules/ and .tools/
 #
 # `setup` is meant for a fresh Debian 12 machine as root. As non-root it skips the apt part with a
 # message and only installs npm dependencies, so the pure parts still build and test.
@@ -44,15 +45,23 @@ APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
                 perl iputils-ping curl
 
+# Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
+# is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of
+# a Proxmox host) and it enables networking.service and a udev hotplug rule. Its one binary (ifup,
+# run as ifquery: parses an interfaces file, touches no interface; needs only libc) is unpacked
+# from the .deb into .tools/ with apt-get download + dpkg-deb -x; test/render-ifupdown.test.ts
+# runs it from there.
+IFQUERY := .tools/ifupdown/sbin/ifquery
+
 # npm's own record of what is in node_modules; used as the stamp for `npm ci`.
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup setup-apt setup-npm build typecheck test demo bench clean distclean help
+.PHONY: setup setup-apt setup-npm setup-tools build typecheck test demo bench clean distclean help
 
 help:
-	@sed -n '3,10p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
-setup: setup-apt setup-npm
+setup: setup-apt setup-npm setup-tools
 
 setup-apt:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -84,6 +93,20 @@ setup-apt:
 	apt-get update -q; \
 	apt-get install -y -q --no-install-recommends $$missing
 
+setup-tools: setup-apt
+	@if [ -x $(IFQUERY) ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then \
+	  echo "setup: no apt-get/dpkg-deb: no ifquery; the ifupdown validator will be skipped (a failure in CI)"; \
+	  exit 0; \
+	fi; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	( cd "$$tmp" && { apt-get download -q ifupdown 2>/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get download -q ifupdown; }; } ) \
+	  || { echo "setup: cannot download ifupdown: the ifupdown validator will be skipped (a failure in CI)"; exit 0; }; \
+	mkdir -p .tools/ifupdown.tmp; \
+	dpkg-deb -x "$$tmp"/ifupdown_*.deb .tools/ifupdown.tmp; \
+	rm -rf .tools/ifupdown; mv .tools/ifupdown.tmp .tools/ifupdown; \
+	echo "setup: unpacked ifquery into .tools/ifupdown (package not installed)"
+
 setup-npm: $(NPM_STAMP)
 
 $(NPM_STAMP): package-lock.json package.json
@@ -114,4 +137,4 @@ clean:
 	rm -rf dist
 
 distclean: clean
-	rm -rf node_modules
+	rm -rf node_modules .tools

@@ -4,21 +4,22 @@
  * An `.expected` without its `.yaml` is the unreadable-file case (CORDON001).
  *
  * Most cases go through the library and the formatter (fast); a few spawn the CLI to prove the
- * same bytes, exit code 2 and no stack trace. Refresh with UPDATE_GOLDEN=1, then review the diff.
+ * same bytes, exit code 2 and no stack trace. UPDATE_GOLDEN=1 rewrites the .expected files and fails
+ * naming those it changed: review the diff, then run again without it.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { formatDiagnostics } from '../src/diag/format.js';
 import { compile } from '../src/ir/compile.js';
 import { loadModel, loadModelFromText } from '../src/model/load.js';
+import { checkGoldenFile } from './support/golden.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BAD = join(ROOT, 'test/bad');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 const names = [...new Set(readdirSync(BAD).filter((f) => /\.(yaml|expected)$/.test(f)).map((f) => f.replace(/\.(yaml|expected)$/, '')))].sort();
 
@@ -45,11 +46,22 @@ describe('bad inputs: cordon check diagnostics match test/bad/*.expected', () =>
       const expectedFile = join(BAD, `${name}.expected`);
       const got = checkStderr(rel);
       assert.equal(got.ok, false, `${rel} is accepted; a bad input must be refused`);
-      if (UPDATE) writeFileSync(expectedFile, got.text);
-      assert.ok(existsSync(expectedFile), `no ${name}.expected: run with UPDATE_GOLDEN=1 and review it`);
-      assert.equal(got.text, readFileSync(expectedFile, 'utf8'));
+      // UPDATE_GOLDEN=1 writes the file and fails when that changed it (never a silent pass).
+      checkGoldenFile(expectedFile, got.text);
     });
   }
+
+  it('no stale expected output: an .expected without its .yaml is only the unreadable-file case', () => {
+    // A deleted case leaves its .expected behind; it must not turn into a "missing file" case
+    // silently. Such cases are named *missing-file* and expect exactly CORDON001 for themselves.
+    const stale = names.filter((n) => !existsSync(join(BAD, `${n}.yaml`))).filter((n) => {
+      const text = readFileSync(join(BAD, `${n}.expected`), 'utf8');
+      return !/missing-file/.test(n) || text !== `test/bad/${n}.yaml: error CORDON001: cannot read spec: no such file\n`;
+    });
+    assert.deepEqual(stale, [], `test/bad/*.expected with no input (delete them, or name an unreadable-file case *missing-file*): ${stale.join(', ')}`);
+    const other = readdirSync(BAD).filter((f) => !/\.(yaml|expected)$/.test(f));
+    assert.deepEqual(other, [], 'test/bad holds only NN-name.yaml and NN-name.expected');
+  });
 
   it('every diagnostic names FILE:LINE:COL (except an unreadable file and a closing count)', () => {
     for (const name of names) {

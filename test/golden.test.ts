@@ -7,11 +7,12 @@
  *   test/golden/<example>/matrix-compromised.txt
  *   test/golden/<example>/ir.json                  every chain (sorted by id) with its rules and origins
  *
- * Byte-for-byte; UPDATE_GOLDEN=1 writes them (review the diff). Rendering twice must give the same
- * bytes, and the compromised view must allow at least what the configured one does.
+ * Byte-for-byte; UPDATE_GOLDEN=1 writes them and fails naming those it changed (review the diff,
+ * run again). Rendering twice must give the same bytes, and the compromised view must allow at
+ * least what the configured one does. Golden files no test produces any more are reported.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Chain, Ir, IrMatch, IrRule } from '../src/ir/types.js';
@@ -21,7 +22,8 @@ import { flowCovers, flowSubtract, formatFlowSet } from '../src/util/flows.js';
 import { formatRange } from '../src/util/ip.js';
 import type { RangeSet } from '../src/util/rangeset.js';
 import { computeMatrix, type Matrix } from '../src/verify/matrix.js';
-import { exampleFiles, GOLDEN, ROOT, UPDATE } from './support/golden.js';
+import { RENDERERS } from '../src/render/registry.js';
+import { checkGoldenFile, exampleFiles, exampleName, failIfUpdated, GOLDEN, listFiles, ROOT, UPDATE, writeIfChanged } from './support/golden.js';
 import { loadExample } from './support/target-golden.js';
 
 /** Address sets as readable ranges (`10.0.0.0/24`, `10.0.0.5`, `a-b`); null = any address. */
@@ -122,14 +124,46 @@ describe('golden matrices and IR of every example', () => {
       );
       const dir = join(GOLDEN, name);
       if (UPDATE) {
-        mkdirSync(dir, { recursive: true });
-        for (const [f, text] of first) writeFileSync(join(dir, f), text);
-        return;
+        // Every file is written, then the test fails naming those that changed (review, re-run).
+        const changed = [...first].map(([f, text]) => [join(dir, f), text] as const).filter(([p, text]) => writeIfChanged(p, text));
+        return failIfUpdated(changed.map(([p]) => p));
       }
-      for (const [f, text] of first) {
-        const p = join(dir, f);
-        assert.ok(existsSync(p), `${relative(ROOT, p)} is missing: run with UPDATE_GOLDEN=1 and review it`);
-        assert.equal(text, readFileSync(p, 'utf8'), `${relative(ROOT, p)} differs (UPDATE_GOLDEN=1 to accept, after reviewing)`);
+      for (const [f, text] of first) checkGoldenFile(join(dir, f), text);
+    });
+  }
+});
+
+/**
+ * Golden files nothing checks any more. Each render test compares its own folder of each example
+ * (and flags files in it that its target no longer renders); what no test looks at is caught here:
+ * the folder of an example that is gone, an example without goldens, a file or folder in an
+ * example's folder that is neither this file's own nor a render target's.
+ */
+describe('no stale golden files', () => {
+  const examples = new Set(exampleFiles().map(exampleName));
+  const own = new Set(['matrix-configured.json', 'matrix-compromised.json', 'matrix-configured.txt', 'matrix-compromised.txt', 'ir.json']);
+  const targets = new Set(RENDERERS.map((r) => r.name));
+
+  it('every folder under test/golden is an example, every example has one; other entries are docs (*.md)', () => {
+    const entries = readdirSync(GOLDEN, { withFileTypes: true });
+    const orphans = entries.filter((e) => (e.isDirectory() ? !examples.has(e.name) : !e.name.endsWith('.md'))).map((e) => `test/golden/${e.name}`);
+    assert.deepEqual(orphans, [], `golden files of no current example (delete them): ${orphans.join(', ')}`);
+    const without = [...examples].filter((x) => !entries.some((e) => e.isDirectory() && e.name === x));
+    assert.deepEqual(without, [], `examples without golden files (run with UPDATE_GOLDEN=1 and review): ${without.join(', ')}`);
+  });
+
+  for (const name of [...examples].sort()) {
+    it(`${name}: every entry is a golden file of golden.test.ts or the folder of a render target`, () => {
+      const dir = join(GOLDEN, name);
+      if (!existsSync(dir)) return; // reported above
+      const stray = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => (e.isDirectory() ? !targets.has(e.name) : !own.has(e.name)))
+        .map((e) => relative(ROOT, join(dir, e.name)) + (e.isDirectory() ? '/' : ''));
+      assert.deepEqual(stray, [], `golden files no test produces (delete them): ${stray.join(', ')}`);
+      // A target folder holds files only (an empty folder is left over from a deleted target output).
+      for (const t of targets) {
+        const d = join(dir, t);
+        if (existsSync(d)) assert.ok(listFiles(d).length > 0, `${relative(ROOT, d)}/ is empty (delete it)`);
       }
     });
   }

@@ -1,7 +1,8 @@
 /**
  * The live lab (src/lab): the spec built in network namespaces and probed, compared with the
  * static verifier. Needs root, `ip netns`, nft and perl; tunnels need wireguard-go and wg, DNS
- * needs dnsmasq. Without them the live tests are skipped (the plan tests still run).
+ * needs dnsmasq. Without them the live tests are skipped (the plan tests still run); with CI=true
+ * that is a failure instead (test/support/require-env.ts).
  *
  *  - every examples/*.yaml: live = static on every probe, every expectation (the seed's own
  *    verification steps) passes live, every tunnel comes up exactly when cordon says it can;
@@ -30,6 +31,8 @@ import { attackLab } from '../src/lab/attack.js';
 import { loadModel } from '../src/model/load.js';
 import { formatFlow } from '../src/util/flows.js';
 import { formatIPv4 } from '../src/util/ip.js';
+import { probeLab } from './support/lab-env.js';
+import { requireOrSkip } from './support/require-env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples');
@@ -41,24 +44,8 @@ function load(path: string): Ir {
   return compile(r.model);
 }
 
-function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
-/** Why the live tests cannot run here, or undefined when they can. */
-function liveSkipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'the lab needs Linux network namespaces';
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'the lab needs root (network namespaces, nftables)';
-  for (const c of ['ip', 'nft', 'perl', 'wireguard-go', 'wg', 'dnsmasq', 'ss']) if (!has(c)) return `the lab needs ${c} (make setup installs it)`;
-  const probe = `cltest${process.pid % 10000}`;
-  const r = spawnSync('ip', ['netns', 'add', probe]);
-  if (r.status !== 0) return `cannot create network namespaces here: ${r.stderr.toString().trim()}`;
-  spawnSync('ip', ['netns', 'del', probe]);
-  return undefined;
-}
-
-const SKIP = liveSkipReason();
-if (SKIP) process.stderr.write(`lab tests: live tests skipped: ${SKIP}\n`);
+// Locally the live tests skip without root/namespaces/tools; in CI that is a failure (require-env.ts).
+const SKIP = requireOrSkip('lab (live)', probeLab());
 
 /** The labs this file built, so they come down even when an assertion fails. */
 const built = new Set<string>();
@@ -74,6 +61,20 @@ async function verifySpec(ir: Ir): Promise<{ result: VerifyResult; tunnels: { ho
     await teardownLab(prefix);
     built.delete(prefix);
   }
+}
+
+/**
+ * Labs that appeared since `before` and belong to `spec` (by their registry entry; a prefix with
+ * namespaces but no entry counts too). Other test files (lab-tamper) build labs at the same time:
+ * those are not this test's to judge or to take down.
+ */
+async function newLabsOf(before: ReadonlySet<string>, spec: string): Promise<string[]> {
+  const states = listStates();
+  return (await labPrefixes()).filter((p) => {
+    if (before.has(p)) return false;
+    const st = states.find((s) => s.prefix === p);
+    return st === undefined || st.file === spec;
+  });
 }
 
 function describeDifferences(r: VerifyResult): string {
@@ -255,7 +256,7 @@ describe('lab (live)', { skip: SKIP }, () => {
     });
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r).once('close', r));
-    const mine = (await labPrefixes()).filter((p) => !before.has(p));
+    const mine = await newLabsOf(before, join(EXAMPLES, 'agentfarm-platform.yaml'));
     for (const p of mine) built.add(p);
     assert.ok(mine.length >= 1, `the killed lab left something to clean up (stderr: ${stderr})`);
     for (const p of mine) {
@@ -281,7 +282,7 @@ describe('lab (live)', { skip: SKIP }, () => {
     });
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    const mine = (await labPrefixes()).filter((p) => !before.has(p));
+    const mine = await newLabsOf(before, join(EXAMPLES, 'vpn-only-vm.yaml'));
     for (const p of mine) built.add(p);
     assert.equal(mine.length, 0, `left behind: ${mine.join(', ')} (exit ${code}, stderr: ${stderr})`);
   });

@@ -13,6 +13,7 @@ import { dnsRenderer, zoneSerial } from '../src/render/dns/index.js';
 import type { RenderResult } from '../src/render/types.js';
 import { formatIPv4 } from '../src/util/ip.js';
 import { checkGolden, exampleFiles, exampleName, findProgram, irOfFile, irOfText, render, run } from './support/golden.js';
+import { skipOrFail } from './support/require-env.js';
 
 const BASE = `version: 1
 networks:
@@ -60,7 +61,7 @@ function validate(dir: string, domain: string, t: { skip: (m: string) => void })
   const checkzone = findProgram('named-checkzone');
   const checkconf = findProgram('named-checkconf');
   if (!dnsmasq || !checkzone || !checkconf) {
-    t.skip('dnsmasq / bind9-utils not installed (make setup installs dnsmasq-base and bind9-utils)');
+    skipOrFail(t, 'dnsmasq / bind9-utils not installed (make setup installs dnsmasq-base and bind9-utils)');
     return;
   }
   const m = run(dnsmasq, ['--test', `--conf-file=${join(dir, 'dnsmasq.conf')}`])!;

@@ -18,7 +18,9 @@ import * as R from '../src/util/rangeset.js';
 import type { RangeSet } from '../src/util/rangeset.js';
 import { exampleFiles, findProgram, irOfText, render } from './support/golden.js';
 import { decide, parseSave, type Packet } from './support/iptables-sim.js';
+import { assertProperty } from './support/seed.js';
 import { checkTargetGolden, loadExample } from './support/target-golden.js';
+import { skipOrFail } from './support/require-env.js';
 
 const EXAMPLES = exampleFiles().map(loadExample);
 
@@ -59,8 +61,8 @@ describe('iptables target: the kernel\'s own tools', () => {
   for (const ex of EXAMPLES) {
     it(`${ex.name}: iptables-restore --test and ip6tables-restore --test accept every file (nft and legacy)`, (t) => {
       if (!ex.ir) return t.skip('spec does not resolve');
-      if (!UNSHARE) return t.skip('unshare -rn is not available');
-      if (!nftRestore) return t.skip('iptables is not installed');
+      if (!UNSHARE) return skipOrFail(t, 'unshare -rn is not available');
+      if (!nftRestore) return skipOrFail(t, 'iptables is not installed');
       for (const f of renderAll(ex.ir).files) {
         const v6 = f.path.endsWith('.v6');
         for (const backend of legacyRestore ? ['', '-legacy'] : ['']) {
@@ -73,10 +75,10 @@ describe('iptables target: the kernel\'s own tools', () => {
 
     it(`${ex.name}: loaded into a fresh namespace, iptables-save gives back every chain and rule`, (t) => {
       if (!ex.ir) return t.skip('spec does not resolve');
-      if (!UNSHARE) return t.skip('unshare -rn is not available');
+      if (!UNSHARE) return skipOrFail(t, 'unshare -rn is not available');
       // iptables-nft's batch for a large table exceeds what an unprivileged namespace's netlink
       // socket takes ("Message too long"); the legacy backend loads the same text in one setsockopt.
-      if (!legacyRestore) return t.skip('iptables-legacy-restore is not installed');
+      if (!legacyRestore) return skipOrFail(t, 'iptables-legacy-restore is not installed');
       for (const f of renderAll(ex.ir).files) {
         const tool = f.path.endsWith('.v6') ? 'ip6tables-legacy' : 'iptables-legacy';
         const r = inNetns(`${tool}-restore && ${tool}-save`, f.content);
@@ -222,9 +224,9 @@ describe('iptables target: the rendered chains decide as the IR does', () => {
             proto: fc.constantFrom(6, 17, 1, 47),
             dport: fc.constantFrom(...d.dports),
           }).map((p) => ({ ...p, dport: p.proto === 6 || p.proto === 17 ? p.dport : undefined }));
-          fc.assert(
+          assertProperty(
             fc.property(packet, (p) => decide(save, builtin, p) === expected(ir, host, builtin, p)),
-            { seed: 20240601, numRuns: 1500, endOnFailure: true },
+            { numRuns: 1500, endOnFailure: true },
           );
         }
       }
@@ -252,7 +254,7 @@ policy:
 `;
   const root = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0 && findProgram('iptables-legacy-restore') !== undefined;
   it('routed and bridged guest traffic is decided by the rendered chains', (t) => {
-    if (!root) return t.skip('needs root, ip netns and iptables-legacy');
+    if (!root) return skipOrFail(t, 'needs root, ip netns and iptables-legacy');
     const ir = irOfText(LIVE, 'live.yaml');
     const v4 = renderAll(ir).files.find((f) => f.path === 'gw/rules.v4')!.content;
     const p = `cdi${process.pid}`;
@@ -330,7 +332,7 @@ describe('iptables target: pieces', () => {
 
   it('a set is its prefixes, a negated prefix, or a hull minus exceptions — exactly', () => {
     const arbSet = fc.array(fc.tuple(fc.nat({ max: 0xffffffff }), fc.nat({ max: 4096 })), { minLength: 1, maxLength: 4 }).map((xs) => R.normalize(xs.map(([lo, n]) => [lo, Math.min(0xffffffff, lo + n)] as const)));
-    fc.assert(
+    assertProperty(
       fc.property(arbSet, (set) => {
         const union = (cidrs: string[]): RangeSet => R.normalize(cidrs.map((c) => cidrRange(parseCidr(c)!)).map((r) => [r.lo, r.hi] as const));
         const alts = addrArgs('-d', set);
@@ -344,7 +346,8 @@ describe('iptables target: pieces', () => {
           assert.ok(R.equal(R.subtract([[r.lo, r.hi]], union(h.except.map((c) => `${c.addr >>> 24}.${(c.addr >>> 16) & 255}.${(c.addr >>> 8) & 255}.${c.addr & 255}/${c.len}`))), set));
         }
       }),
-      { seed: 7, numRuns: 300 },
+      { numRuns: 300 },
+      7,
     );
   });
 

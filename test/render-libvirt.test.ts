@@ -13,6 +13,7 @@ import { libvirtRenderer } from '../src/render/libvirt/index.js';
 import type { RenderResult } from '../src/render/types.js';
 import { writeRendered } from '../src/render/write.js';
 import { checkGolden, exampleFiles, exampleName, findProgram, irOfFile, irOfText, render, ROOT, run } from './support/golden.js';
+import { skipOrFail } from './support/require-env.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cordon-libvirt-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -26,7 +27,7 @@ function fileOf(r: RenderResult, path: string): string {
 /** virt-xml-validate on every XML file; interfaces are validated inside a minimal domain. */
 function validate(name: string, r: RenderResult, t: { skip: (m: string) => void }): void {
   const vxv = findProgram('virt-xml-validate');
-  if (!vxv || !findProgram('xmllint')) return t.skip('virt-xml-validate / xmllint not installed (make setup installs libvirt-clients and libxml2-utils)');
+  if (!vxv || !findProgram('xmllint')) return skipOrFail(t, 'virt-xml-validate / xmllint not installed (make setup installs libvirt-clients and libxml2-utils)');
   const dir = join(tmp, name);
   rmSync(dir, { recursive: true, force: true });
   writeRendered(dir, r.files);

@@ -17,6 +17,7 @@ import type { RenderResult } from '../src/render/types.js';
 import { writeRendered } from '../src/render/write.js';
 import { checkGolden, exampleFiles, exampleName, findProgram, irOfFile, irOfText, ROOT, run } from './support/golden.js';
 import { testKeyPair, testKeySource } from './support/wg-test-keys.js';
+import { skipOrFail } from './support/require-env.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cordon-wg-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -69,7 +70,7 @@ function checkKeysPair(r: RenderResult): void {
 
 function validateConfs(dir: string, r: RenderResult, t: { skip: (m: string) => void }): void {
   const wgQuick = findProgram('wg-quick');
-  if (!wgQuick) return t.skip('wg-quick not installed (make setup installs wireguard-tools)');
+  if (!wgQuick) return skipOrFail(t, 'wg-quick not installed (make setup installs wireguard-tools)');
   for (const f of r.files.filter((x) => x.path.endsWith('.conf'))) {
     const res = run(wgQuick, ['strip', join(dir, f.path)])!;
     assert.equal(res.code, 0, `wg-quick strip ${f.path}: ${res.out}`);
@@ -79,7 +80,7 @@ function validateConfs(dir: string, r: RenderResult, t: { skip: (m: string) => v
 }
 
 function validateKillswitch(dir: string, host: string, t: { skip: (m: string) => void }): void {
-  if (!canUnshare('nft') || !findProgram('iptables-restore')) return t.skip('unshare -rn, nft or iptables-restore not available');
+  if (!canUnshare('nft') || !findProgram('iptables-restore')) return skipOrFail(t, 'unshare -rn, nft or iptables-restore not available');
   const base = join(dir, 'wireguard', host);
   const nft = spawnSync('unshare', ['-rn', 'nft', '-c', '-f', join(base, 'killswitch.nft')], { encoding: 'utf8' });
   assert.equal(nft.status, 0, `nft -c: ${nft.stderr}`);
@@ -190,12 +191,12 @@ describe('wireguard target: the vpn-only kill switch (seed 004)', () => {
   });
 
   it('inside a namespace shaped like the VM: the transport is sent, the rest blocked; seed 004 as written blocks the transport too', (t) => {
-    if (!canUnshare('nft') || !findProgram('iptables-restore')) return t.skip('unshare -rn, nft or iptables-restore not available');
+    if (!canUnshare('nft') || !findProgram('iptables-restore')) return skipOrFail(t, 'unshare -rn, nft or iptables-restore not available');
     const dir = writeOut('probe', r);
     const targets = ['203.0.113.1:51820', '203.0.113.1:53', '8.8.8.8:53', '192.168.64.1:22', '10.99.0.5:80'];
     const want = new Map([['203.0.113.1:51820', 'sent'], ['203.0.113.1:53', 'blocked'], ['8.8.8.8:53', 'blocked'], ['192.168.64.1:22', 'blocked'], ['10.99.0.5:80', 'sent']]);
     const nft = probe('nft -f', join(dir, 'wireguard/vm/killswitch.nft'), targets);
-    if (!nft) return t.skip('cannot build the probe namespace (veth in a user namespace)');
+    if (!nft) return skipOrFail(t, 'cannot build the probe namespace (veth in a user namespace)');
     assert.deepEqual(nft, want);
     assert.deepEqual(probe('iptables-restore', join(dir, 'wireguard/vm/killswitch.rules.v4'), targets), want);
     // NetworkIsolation.swift:199-213: OUTPUT DROP, accept -o lo and -o wg0, nothing for the transport.
@@ -266,7 +267,7 @@ describe('wireguard target: keys', () => {
     assert.ok(isWgKey(p.privateKey) && isWgKey(p.publicKey));
     assert.equal(publicKeyOf(p.privateKey), p.publicKey);
     const viaWg = wgPubkey(p.privateKey);
-    if (viaWg === undefined) return t.skip('wg not installed');
+    if (viaWg === undefined) return skipOrFail(t, 'wg not installed');
     assert.equal(viaWg, p.publicKey);
     assert.equal(wgPubkey(testKeyPair('x').privateKey), testKeyPair('x').publicKey, 'test keys are valid keys too');
   });

@@ -20,6 +20,7 @@ import { cleanupStale, leftovers, resolveOptions, sandbox, SandboxError, type Sa
 import { parseCidr } from '../src/util/ip.js';
 import { loadModel } from '../src/model/load.js';
 import { specHostRules } from '../src/sandbox/spec-hosts.js';
+import { requireOrSkip } from './support/require-env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CORDON = join(ROOT, 'bin', 'cordon');
@@ -116,8 +117,8 @@ function skipReason(): string | undefined {
   if (t.status !== 0) return `bwrap cannot run here: ${t.stderr.toString().trim()}`;
   return undefined;
 }
-const SKIP = skipReason();
-if (SKIP) process.stderr.write(`sandbox tests: live tests skipped: ${SKIP}\n`);
+// Skipped locally without root/bwrap; in CI a failure (test/support/require-env.ts).
+const SKIP = requireOrSkip('cordon run (live)', skipReason());
 
 const PROBE = `
 const net = require('node:net'), dgram = require('node:dgram');

@@ -2,7 +2,8 @@
  * Golden files for render targets: `test/golden/<example>/<path of the rendered file>`, where the
  * rendered path starts with the target's folder (`dns/…`, `netplan/…`). Every examples/*.yaml is
  * rendered, whatever examples exist when the test runs. `UPDATE_GOLDEN=1` rewrites the files (and
- * removes stale ones); otherwise every byte must match.
+ * removes stale ones) and then FAILS naming what it changed, so an update is never a silent pass:
+ * review `git diff`, run again without UPDATE_GOLDEN. Otherwise every byte must match.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -47,7 +48,8 @@ export function render(renderer: Renderer, ir: Ir, params: Record<string, string
   return renderer.render(ir, { host, params: new Map(Object.entries(params)) });
 }
 
-function listFiles(dir: string): string[] {
+/** Every file under `dir`, recursively, sorted; [] when it does not exist. */
+export function listFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   const out: string[] = [];
   for (const e of readdirSync(dir)) {
@@ -68,19 +70,53 @@ export function checkGolden(example: string, folder: string, result: RenderResul
   compareTree(join(base, folder), new Map(result.files.map((f) => [join(base, f.path), f.content])));
 }
 
+/** Writes `content` to `path` unless it is already there byte for byte; true when it wrote. */
+export function writeIfChanged(path: string, content: string): boolean {
+  if (existsSync(path) && readFileSync(path, 'utf8') === content) return false;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content);
+  return true;
+}
+
+/** The message an UPDATE_GOLDEN run fails with when it changed something. */
+export function updatedMessage(changed: readonly string[]): string {
+  return `updated ${changed.map((p) => relative(ROOT, p)).join(', ')}, review the diff (git diff) and run again without UPDATE_GOLDEN`;
+}
+
+/**
+ * With UPDATE_GOLDEN=1: a run that changed golden files fails naming them (it proves nothing about
+ * the new content); a run that changed nothing passes.
+ */
+export function failIfUpdated(changed: readonly string[]): void {
+  if (changed.length > 0) assert.fail(updatedMessage(changed));
+}
+
+/**
+ * One golden file: byte-equal to `content`, or (UPDATE_GOLDEN=1) written and then a failure when
+ * that changed it.
+ */
+export function checkGoldenFile(path: string, content: string): void {
+  if (UPDATE) return failIfUpdated(writeIfChanged(path, content) ? [path] : []);
+  assert.ok(existsSync(path), `${relative(ROOT, path)} is missing: run with UPDATE_GOLDEN=1 and review it`);
+  assert.equal(content, readFileSync(path, 'utf8'), `${relative(ROOT, path)} differs from the output (UPDATE_GOLDEN=1 to accept, after reviewing)`);
+}
+
 /**
  * The one golden comparison: every file under `dir` must be one of `want` (path → content) and
- * byte-equal to it; with UPDATE_GOLDEN=1 the folder is rewritten instead (stale files removed).
+ * byte-equal to it; with UPDATE_GOLDEN=1 the folder is rewritten instead (stale files removed),
+ * and the test fails naming every file that changed.
  */
 export function compareTree(dir: string, want: ReadonlyMap<string, string>): void {
   const have = listFiles(dir);
   if (UPDATE) {
-    for (const p of have) if (!want.has(p)) rmSync(p);
-    for (const [p, content] of want) {
-      mkdirSync(dirname(p), { recursive: true });
-      writeFileSync(p, content);
+    const changed: string[] = [];
+    for (const p of have) {
+      if (want.has(p)) continue;
+      rmSync(p);
+      changed.push(p);
     }
-    return;
+    for (const [p, content] of want) if (writeIfChanged(p, content)) changed.push(p);
+    return failIfUpdated(changed);
   }
   const missing = [...want.keys()].filter((p) => !existsSync(p)).map((p) => relative(ROOT, p));
   assert.deepEqual(missing, [], `golden files missing (run with UPDATE_GOLDEN=1 and review the diff): ${missing.join(', ')}`);

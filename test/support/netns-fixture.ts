@@ -5,9 +5,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { requireOrSkip } from './require-env.js';
 
-/** Why tests that need namespaces and nft cannot run here; undefined = they can. */
-export function netnsSkipReason(): string | undefined {
+/**
+ * For `describe(…, { skip: netnsSkipReason('suite name') })` at module level: undefined when
+ * namespaces and nft work here; else the reason, and in CI (CI=true) also a failing test — a live
+ * suite never skips silently in CI (see require-env.ts).
+ */
+export function netnsSkipReason(suite = 'network namespace tests'): string | undefined {
+  return requireOrSkip(suite, probeNetns());
+}
+
+/** Why tests that need namespaces and nft cannot run here; undefined = they can. No side effects but the probe namespace. */
+export function probeNetns(): string | undefined {
   if (process.platform !== 'linux') return 'needs Linux network namespaces';
   if (process.getuid?.() !== 0) return 'needs root (creates network namespaces and loads nftables rule sets in them)';
   if (spawnSync('nft', ['--version']).status !== 0) return 'needs nft (apt-get install nftables; make setup does)';
