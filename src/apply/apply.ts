@@ -6,19 +6,28 @@
  *   2. `nft -c -f` the transaction (checked by nft and the kernel, nothing changes);
  *   3. `nft -f` it: one atomic transaction that deletes cordon's old tables (also ones the new
  *      rule set no longer has) and defines the new ones; foreign tables are not touched;
- *   4. read back `nft -j list ruleset` and compare it with what was rendered (tables, chains,
- *      hooks, priorities, policies, rule counts, set elements as intervals);
+ *   4. read back `nft -j list ruleset` and compare it three ways: its shape with the rendered text
+ *      (tables, chains, hooks, priorities, policies, rule counts, set elements as intervals); rule
+ *      by rule with what the kernel makes of the rendered text in a scratch namespace (content.ts:
+ *      every match, statement and verdict in order, chain declarations, set elements); and, given
+ *      the IR, its meaning with the spec's (meaning.ts: imported back, the same matrix);
  *   5. set net.bridge.bridge-nf-call-iptables=1 in the target when guest ports are marked;
- *   6. with `confirmSeconds`, wait for a confirmation, else roll back.
+ *   6. with `confirmSeconds`, wait for a confirmation, else roll back; the rollback is promised by a
+ *      detached watchdog started before the load (watchdog.ts), so it happens even if this
+ *      process is killed.
  * Any failure after 3 restores the snapshot in one transaction and checks that it took.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compareContent, contentView, type ContentView } from './content.js';
 import { firstError, run, type Target } from './exec.js';
+import { FAULT_TABLE, tamper, type Fault } from './faults.js';
+import { compareMeaning } from './meaning.js';
 import { awaitRollback, performRollback } from './rollback.js';
-import { compareShapes, isCordonTable, shapeFromJson, shapeFromText, type RulesetShape } from './shape.js';
+import { compareShapes, shapeFromJson, shapeFromText, type RulesetShape } from './shape.js';
 import { BRIDGE_SYSCTL, cordonTables, key, listTable, matchesSnapshot, replacePreamble, takeSnapshot, type TableRef } from './snapshot.js';
+import type { Ir } from '../ir/types.js';
 import { listRuns, newRun, newToken, RunDir, type RollbackRecord } from './state.js';
 import { endWatchdog, startWatchdog } from './watchdog.js';
 
@@ -32,8 +41,7 @@ export { BRIDGE_SYSCTL, replacePreamble, restoreSnapshot } from './snapshot.js';
 const LOAD_BUDGET_MS = 30_000;
 
 
-/** Test-only failures, to show that a failed load or a wrong read-back leaves the old rule set. */
-export type Fault = 'load' | 'tamper';
+export type { Fault } from './faults.js';
 
 export interface ApplyOptions {
   readonly target: Target;
@@ -49,6 +57,13 @@ export interface ApplyOptions {
   readonly confirmHint?: (token: string, run: RunDir) => string;
   /** Also accept a keypress on this TTY as confirmation. */
   readonly interactive?: boolean;
+  /**
+   * The spec's IR the rule set was rendered from: enables the meaning check (the loaded rule set,
+   * imported back, must give the spec's reachability matrix). Without it only the rule-by-rule
+   * check against the rendered text runs.
+   */
+  readonly ir?: Ir;
+  /** Test-only failure to inject (CORDON_APPLY_INJECT_FAULT). */
   readonly fault?: Fault;
   /** Progress lines (stderr in the CLI). */
   readonly say: (line: string) => void;
@@ -75,25 +90,20 @@ export interface ApplyOutcome {
 /** Thrown for cordon's own bugs (the rendered text does not parse, …): exit code 3. */
 export class ApplyInternalError extends Error {}
 
-/** A table whose set elements overlap: nft accepts the text, the kernel refuses the transaction. */
-const FAULT_TABLE = `
-# injected failure (CORDON_APPLY_INJECT_FAULT=load): the kernel refuses overlapping elements
-table inet cordon_injected_fault {
-	set overlap {
-		type ipv4_addr . inet_proto
-		flags interval
-		elements = { 10.0.0.0/8 . 18-255, 10.0.0.1 . 47 }
-	}
-}
-`;
+const SPLIT = '@@cordon-apply-listing@@';
 
-async function tamper(target: Target, say: (l: string) => void): Promise<void> {
-  const r = await target.exec(['nft', '-j', 'list', 'ruleset']);
-  const doc = JSON.parse(r.stdout) as { nftables: { rule?: { family: string; table: string; chain: string; handle: number } }[] };
-  const victim = doc.nftables.map((o) => o.rule).find((x) => x !== undefined && isCordonTable(x.table) && x.family === 'inet');
-  if (!victim) return;
-  say(`injected failure (CORDON_APPLY_INJECT_FAULT=tamper): deleting rule ${victim.handle} of ${victim.family} ${victim.table} ${victim.chain} behind apply's back`);
-  await target.exec(['nft', 'delete', 'rule', victim.family, victim.table, victim.chain, 'handle', String(victim.handle)]);
+/** The rendered rule set as the kernel holds it, loaded into a throw-away network namespace. */
+async function scratchContent(ruleset: string, runDir: RunDir): Promise<{ ok: true; value: ContentView } | { ok: false; error: string }> {
+  const file = runDir.write('rendered.nft', ruleset);
+  const r = await run(['unshare', '--net', 'sh', '-c', 'nft -f "$1" && nft -j list ruleset && echo "$2" && nft -s -a list ruleset', 'sh', file, SPLIT]);
+  if (r.code !== 0) return { ok: false, error: firstError(r) };
+  const at = r.stdout.indexOf(`\n${SPLIT}\n`);
+  if (at < 0) return { ok: false, error: 'unexpected output from nft in the scratch namespace' };
+  try {
+    return { ok: true, value: contentView(JSON.parse(r.stdout.slice(0, at)), r.stdout.slice(at + SPLIT.length + 2)) };
+  } catch (e) {
+    return { ok: false, error: `nft -j printed invalid JSON: ${(e as Error).message}` };
+  }
 }
 
 function usesBridgeMarks(shape: RulesetShape): boolean {
@@ -176,6 +186,13 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
     return { status: 'unchanged', message: `nft -c rejected the rule set: ${firstError(check)}\nNothing was changed: the previous rule set stays.`, differences: [], run: runDir };
   }
 
+  // What the kernel makes of the rendered text, from a scratch namespace: the rule-by-rule reference.
+  const reference = await scratchContent(o.ruleset, runDir);
+  if (!reference.ok) {
+    runDir.setStatus('failed');
+    return { status: 'unchanged', message: `cannot load the rendered rule set into a scratch network namespace, so the read-back could not be checked rule by rule: ${reference.error}\nNothing was changed.`, differences: [], run: runDir };
+  }
+
   if (o.confirmSeconds !== undefined) {
     // The promise of a rollback is made before anything changes, by a process that outlives this one.
     const w = await startWatchdog(runDir, t, Date.now() + o.confirmSeconds * 1000 + LOAD_BUDGET_MS);
@@ -193,19 +210,32 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
   }
   o.say(`loaded ${[...expected.value.keys()].join(', ')} in one transaction`);
 
-  if (o.fault === 'tamper') await tamper(t, o.say);
+  if (o.fault !== undefined && o.fault !== 'load') o.say(await tamper(t, o.fault));
 
   const rb = await t.exec(['nft', '-j', 'list', 'ruleset']);
   if (rb.code !== 0) return rollBackAfter(o, runDir, `could not read the rule set back: ${firstError(rb)}`);
-  let loaded;
+  const listing = await t.exec(['nft', '-s', '-a', 'list', 'ruleset']);
+  let json: unknown;
   try {
-    loaded = shapeFromJson(JSON.parse(rb.stdout));
+    json = JSON.parse(rb.stdout);
   } catch (e) {
     return rollBackAfter(o, runDir, `nft -j list ruleset printed invalid JSON: ${(e as Error).message}`);
   }
+  const loaded = shapeFromJson(json);
   if (!loaded.ok) return rollBackAfter(o, runDir, `could not understand the rule set read back: ${loaded.error}`);
-  const differences = compareShapes(expected.value, loaded.value);
   runDir.write('readback.json', rb.stdout);
+  // Three walls: the shape against the rendered text, every rule against what the kernel made of
+  // the rendered text, and the meaning (the matrix) against the spec itself.
+  let differences: string[];
+  try {
+    differences = [
+      ...compareShapes(expected.value, loaded.value),
+      ...compareContent(reference.value, contentView(json, listing.code === 0 ? listing.stdout : undefined)),
+      ...(o.ir ? compareMeaning(o.ir, o.host, json) : []),
+    ];
+  } catch (e) {
+    return rollBackAfter(o, runDir, `could not compare the rule set read back with what was rendered: ${(e as Error).message}`);
+  }
   if (differences.length) return rollBackAfter(o, runDir, `the rule set read back differs from what was rendered (${differences.length} difference${differences.length === 1 ? '' : 's'})`, differences);
   o.say('read back: matches what was rendered');
 

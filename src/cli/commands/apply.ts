@@ -10,6 +10,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { applyRuleset, confirmRun, dryRun, rollbackLast, type Fault } from '../../apply/apply.js';
+import { FAULTS } from '../../apply/faults.js';
 import { hostTarget, listNetns, netnsTarget, type Target } from '../../apply/exec.js';
 import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
 import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
@@ -54,8 +55,9 @@ const NOTHING_TO_ROLL_BACK = 4;
 function faultFromEnv(): Fault | undefined {
   const f = process.env.CORDON_APPLY_INJECT_FAULT;
   if (f === undefined || f === '') return undefined;
-  if (f === 'load' || f === 'tamper') return f;
-  throw new ExitError(EXIT.invalid, `CORDON_APPLY_INJECT_FAULT must be 'load' or 'tamper', got '${f}'`);
+  const known = FAULTS.find((x) => x === f);
+  if (known) return known;
+  throw new ExitError(EXIT.invalid, `CORDON_APPLY_INJECT_FAULT must be one of ${FAULTS.join(', ')}; got '${f}'`);
 }
 
 function say(line: string): void {
@@ -148,6 +150,7 @@ Examples:
         target,
         host,
         ruleset,
+        ir,
         stateRoot,
         confirmSeconds,
         confirmHint: (token) => `cordon apply --confirm-token ${token} ${target.netns !== undefined ? `--netns ${target.netns}` : '--i-mean-the-host'}${opts.stateDir !== undefined ? ` --state-dir ${stateRoot}` : ''}`,
