@@ -7,7 +7,8 @@
  * compare is meaning: every chain's declaration (type, hook, priority, policy, device), every
  * rule's full expression list in order (matches, statements, verdict, comment), every set's and
  * map's declaration and elements, and any other object in a cordon table (named counters,
- * quotas, limits, flowtables…). Only what cannot matter is dropped: handles and counter values.
+ * quotas, limits, flowtables…). Only what cannot matter is dropped: handles, counter values
+ * and a named counter's or quota's running numbers.
  *
  * `nft -s -a list ruleset` text, when given, is used to quote rules the way an admin reads them.
  */
@@ -132,7 +133,7 @@ export function contentView(json: unknown, listing?: string): ContentView {
         const elements = new Map<string, string>();
         for (const e of (o.elem as unknown[] | undefined) ?? []) elements.set(canonical(e), elementText(e));
         t.sets.set(`${kind} ${String(o.name)}`, { decl: declOf(o, ['elem']), elements: new Map([...elements].sort(([a], [b]) => a.localeCompare(b))) });
-      } else t.objects.set(`${kind} ${String(o.name ?? '')}`, declOf(o));
+      } else t.objects.set(`${kind} ${String(o.name ?? '')}`, declOf(o, ['packets', 'bytes', 'used']));
     }
   }
   return tables;
