@@ -7,8 +7,8 @@
  * runs where systemd is not PID 1 (containers, CI runners, these lab machines), and a watchdog
  * that is one node process works on all of them; a second code path that only runs under systemd
  * would be the one nobody tests. The process is spawned in its own session (setsid), with stdin,
- * stdout and stderr closed and `/` as its working directory, so neither a dying terminal (SIGHUP)
- * nor a kill of apply's process group reaches it. Everything it needs is in the run directory:
+ * stdout and stderr closed, so neither a dying terminal (SIGHUP) nor a kill of apply's process
+ * group reaches it. (It keeps apply's working directory: a bare `--import tsx` resolves from there.) Everything it needs is in the run directory:
  * the snapshot, the target (`watch.json`, with the namespace's inode), and the deadline, which it
  * re-reads on every wake.
  *
@@ -20,8 +20,8 @@
  * signal finds the run decided and it just exits. Its own messages go to `watchdog.log`.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { appendFileSync, existsSync, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Target } from './exec.js';
 import { alive, awaitRollback, nsIdentity, nsPath, performRollback, runTarget, sameNamespace, sleep } from './rollback.js';
@@ -60,7 +60,7 @@ export async function startWatchdog(runDir: RunDir, target: Target, deadline: nu
   const info: WatchInfo = { netns: target.netns ?? null, nsId };
   runDir.write('watch.json', `${JSON.stringify(info, null, 2)}\n`);
   runDir.setDeadline(deadline);
-  const child = spawn(process.execPath, [...loaderArgs(process.execArgv), mainScript(), resolve(runDir.path)], { detached: true, stdio: 'ignore', cwd: '/' });
+  const child = spawn(process.execPath, [...loaderArgs(process.execArgv), mainScript(), realpathSync(runDir.path)], { detached: true, stdio: 'ignore' });
   let exited: string | undefined;
   let spawnError: string | undefined;
   child.on('error', (e) => (spawnError = e.message));
@@ -81,7 +81,7 @@ export async function startWatchdog(runDir: RunDir, target: Target, deadline: nu
 function isWatchdogOf(pid: number, runDir: RunDir): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.includes(resolve(runDir.path)) && argv.some((a) => a.includes('watchdog-main'));
+    return argv.includes(realpathSync(runDir.path)) && argv.some((a) => a.includes('watchdog-main'));
   } catch {
     return false;
   }
