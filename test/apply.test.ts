@@ -1,8 +1,10 @@
 /**
  * `cordon apply` end to end, inside throw-away network namespaces (never the machine's own):
  * a first apply and its read-back, a second apply that replaces only cordon's tables, failures
- * that leave the previous rule set loaded, --dry-run, --confirm without confirmation, --rollback,
- * and the refusal to act without --netns.
+ * that leave the previous rule set loaded, a rule set changed behind apply's back in each way
+ * that matters (caught rule by rule and named), a rule injected into the rendered text itself
+ * (caught by the meaning check), --dry-run, --confirm without confirmation, --rollback, and the
+ * refusal to act without --netns. The watchdog's own tests are in apply-watchdog.test.ts.
  */
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { applyRuleset } from '../src/apply/apply.js';
 import { netnsTarget } from '../src/apply/exec.js';
+import { alive } from '../src/apply/rollback.js';
 import { compareShapes, shapeFromJson, shapeFromText } from '../src/apply/shape.js';
 import { listRuns } from '../src/apply/state.js';
 import { compile } from '../src/ir/compile.js';
@@ -153,6 +156,49 @@ describe('cordon apply in a network namespace', { skip }, () => {
     assert.equal(listRuns(state, ns)[0]!.status(), 'rolled-back');
   });
 
+  // Each way of changing the loaded rule set behind apply's back, and the line that must name it.
+  const TAMPERS: readonly [string, RegExp][] = [
+    ['tamper-accept', /chain forward: 1 rule\(s\) loaded that were not rendered, from rule 1: 'counter accept'/],
+    ['tamper-verdict', /1 rule\(s\) loaded that were not rendered, from rule \d+: '[^']* accept'[\s\S]*1 rendered rule\(s\) not loaded, from rule \d+: '[^']* drop'/],
+    ['tamper-match', /1 rule\(s\) loaded that were not rendered, from rule \d+: '[^']*cordon-tampered/],
+    ['tamper-element', /1 element\(s\) loaded that were not rendered: 192\.0\.2\.66/],
+    ['tamper-policy', /chain forward: declared \{[^}]*"policy":"accept"[^}]*\}, rendered \{[^}]*"policy":"drop"/],
+  ];
+  for (const [fault, names] of TAMPERS) {
+    it(`${fault}: a rule set changed between load and read-back is caught, named and rolled back`, () => {
+      const before = list();
+      const r = apply([PVE, '--host', 'pve'], { CORDON_APPLY_INJECT_FAULT: fault });
+      assert.equal(r.status, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, /found nothing to change|FAILED:/, 'the injection itself must have worked');
+      assert.match(r.stderr, /read back differs/);
+      assert.match(r.stderr, names);
+      assert.match(r.stderr, /apply failed and was rolled back/);
+      assert.equal(list(), before);
+    });
+  }
+
+  it('a rule that got into the rendered text itself (not in the spec) is caught by the meaning check', async () => {
+    const before = list();
+    const spec = loadModel(PVE);
+    const ir = compile(spec.model!);
+    const text = rendered(PVE, 'pve');
+    // An injected rule in the text: the kernel holds exactly the text, so only the spec can tell.
+    const injected = text.replace(/(chain forward \{\n\t\ttype filter hook forward priority [^\n]*\n)/, '$1\t\tcounter accept\n');
+    assert.notEqual(injected, text);
+    const lines: string[] = [];
+    const out = await applyRuleset({ target: netnsTarget(ns), host: 'pve', ruleset: injected, ir, stateRoot: state, say: (l) => lines.push(l) });
+    assert.equal(out.status, 'rolled-back', `${out.message}\n${lines.join('\n')}`);
+    assert.ok(out.differences.length > 0 && out.differences.every((d) => d.startsWith('meaning (')), out.differences.join('\n'));
+    assert.ok(out.differences.some((d) => /agentfarm → ollama: the spec allows tcp\/11434, the loaded rule set any/.test(d)), out.differences.join('\n'));
+    assert.equal(list(), before);
+    // The same text without the spec to compare with is what the rendered-text walls accept.
+    const blind = await applyRuleset({ target: netnsTarget(ns), host: 'pve', ruleset: injected, stateRoot: state, say: () => undefined });
+    assert.equal(blind.status, 'applied', blind.message);
+    const back = apply(['--rollback']);
+    assert.equal(back.status, 0, back.stderr);
+    assert.equal(list(), before);
+  });
+
   it('--confirm 1 without a confirmation rolls back', () => {
     const before = list();
     const r = apply([PVE, '--host', 'pve', '--confirm', '1']);
@@ -185,6 +231,12 @@ describe('cordon apply in a network namespace', { skip }, () => {
     const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', resolve)));
     assert.equal(code, 0, err);
     assert.ok(tables().includes('table inet cordon_pve_forward'));
+    // The watchdog that held the rollback promise is gone, found by the pid it recorded.
+    const run = listRuns(state, ns).find((x) => x.token() === token)!;
+    const watchdog = run.watchdogPid();
+    assert.ok(watchdog !== undefined, 'a --confirm run records its watchdog');
+    assert.ok(!alive(watchdog), `watchdog ${watchdog} still runs after the confirmation`);
+    assert.equal(run.status(), 'applied');
     assert.equal(apply(['--confirm-token', token]).status, 0, 'confirming twice is harmless');
   });
 

@@ -6,23 +6,42 @@
  *   2. `nft -c -f` the transaction (checked by nft and the kernel, nothing changes);
  *   3. `nft -f` it: one atomic transaction that deletes cordon's old tables (also ones the new
  *      rule set no longer has) and defines the new ones; foreign tables are not touched;
- *   4. read back `nft -j list ruleset` and compare it with what was rendered (tables, chains,
- *      hooks, priorities, policies, rule counts, set elements as intervals);
+ *   4. read back `nft -j list ruleset` and compare it three ways: its shape with the rendered text
+ *      (tables, chains, hooks, priorities, policies, rule counts, set elements as intervals); rule
+ *      by rule with what the kernel makes of the rendered text in a scratch namespace (content.ts:
+ *      every match, statement and verdict in order, chain declarations, set elements); and, given
+ *      the IR, its meaning with the spec's (meaning.ts: imported back, the same matrix);
  *   5. set net.bridge.bridge-nf-call-iptables=1 in the target when guest ports are marked;
- *   6. with `confirmSeconds`, wait for a confirmation, else roll back.
+ *   6. with `confirmSeconds`, wait for a confirmation, else roll back; the rollback is promised by a
+ *      detached watchdog started before the load (watchdog.ts), so it happens even if this
+ *      process is killed.
  * Any failure after 3 restores the snapshot in one transaction and checks that it took.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compareContent, contentView, type ContentView } from './content.js';
 import { firstError, run, type Target } from './exec.js';
-import { compareShapes, isCordonTable, shapeFromJson, shapeFromText, type RulesetShape } from './shape.js';
-import { listRuns, newRun, newToken, RunDir, type SnapshotInfo } from './state.js';
+import { FAULT_TABLE, tamper, type Fault } from './faults.js';
+import { compareMeaning } from './meaning.js';
+import { awaitRollback, performRollback } from './rollback.js';
+import { compareShapes, shapeFromJson, shapeFromText, type RulesetShape } from './shape.js';
+import { BRIDGE_SYSCTL, cordonTables, key, listTable, matchesSnapshot, replacePreamble, takeSnapshot, type TableRef } from './snapshot.js';
+import type { Ir } from '../ir/types.js';
+import { listRuns, newRun, newToken, RunDir, type RollbackRecord } from './state.js';
+import { endWatchdog, startWatchdog } from './watchdog.js';
 
-export const BRIDGE_SYSCTL = 'net.bridge.bridge-nf-call-iptables';
+export { BRIDGE_SYSCTL, replacePreamble, restoreSnapshot } from './snapshot.js';
 
-/** Test-only failures, to show that a failed load or a wrong read-back leaves the old rule set. */
-export type Fault = 'load' | 'tamper';
+/**
+ * With --confirm, the watchdog starts before the load with a deadline this much later than the
+ * confirmation window, so an apply killed while loading or reading back is still rolled back;
+ * once the read-back matched, the deadline is set to the window proper.
+ */
+const LOAD_BUDGET_MS = 30_000;
+
+
+export type { Fault } from './faults.js';
 
 export interface ApplyOptions {
   readonly target: Target;
@@ -38,6 +57,13 @@ export interface ApplyOptions {
   readonly confirmHint?: (token: string, run: RunDir) => string;
   /** Also accept a keypress on this TTY as confirmation. */
   readonly interactive?: boolean;
+  /**
+   * The spec's IR the rule set was rendered from: enables the meaning check (the loaded rule set,
+   * imported back, must give the spec's reachability matrix). Without it only the rule-by-rule
+   * check against the rendered text runs.
+   */
+  readonly ir?: Ir;
+  /** Test-only failure to inject (CORDON_APPLY_INJECT_FAULT). */
   readonly fault?: Fault;
   /** Progress lines (stderr in the CLI). */
   readonly say: (line: string) => void;
@@ -64,131 +90,55 @@ export interface ApplyOutcome {
 /** Thrown for cordon's own bugs (the rendered text does not parse, …): exit code 3. */
 export class ApplyInternalError extends Error {}
 
-interface TableRef {
-  readonly family: string;
-  readonly name: string;
-}
+const SPLIT = '@@cordon-apply-listing@@';
 
-const key = (t: TableRef): string => `${t.family} ${t.name}`;
-
-/** cordon's tables loaded in the target, sorted. */
-export async function cordonTables(target: Target): Promise<TableRef[]> {
-  const r = await target.exec(['nft', '-j', 'list', 'tables']);
-  if (r.code !== 0) throw new Error(`nft -j list tables in ${target.label} failed: ${firstError(r)}`);
-  const doc = JSON.parse(r.stdout) as { nftables?: { table?: TableRef }[] };
-  return (doc.nftables ?? [])
-    .flatMap((o) => (o.table ? [{ family: o.table.family, name: o.table.name }] : []))
-    .filter((t) => isCordonTable(t.name))
-    .sort((a, b) => key(a).localeCompare(key(b)));
-}
-
-async function listTable(target: Target, t: TableRef, stateless: boolean): Promise<string> {
-  const r = await target.exec(['nft', ...(stateless ? ['-s'] : []), 'list', 'table', t.family, t.name]);
-  if (r.code !== 0) throw new Error(`nft list table ${key(t)} in ${target.label} failed: ${firstError(r)}`);
-  return r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`;
-}
-
-/** `table X {}` then `delete table X` for each: removes them inside the same transaction, existing or not. */
-export function replacePreamble(tables: readonly TableRef[]): string {
-  if (tables.length === 0) return '';
-  const seen = [...new Map(tables.map((t) => [key(t), t])).values()];
-  return `${seen.map((t) => `table ${t.family} ${t.name} {}`).join('\n')}\n${seen.map((t) => `delete table ${t.family} ${t.name}`).join('\n')}\n`;
-}
-
-async function statelessTexts(target: Target, tables: readonly TableRef[]): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const t of tables) out[key(t)] = await listTable(target, t, true);
-  return out;
-}
-
-async function takeSnapshot(target: Target, runDir: RunDir, host: string, bridge: string | undefined): Promise<TableRef[]> {
-  const tables = await cordonTables(target);
-  let text = `# cordon apply snapshot of ${target.label}: cordon's tables before this run\n`;
-  for (const t of tables) text += await listTable(target, t, false);
-  runDir.write('snapshot.nft', text);
-  runDir.write('snapshot.stateless.json', `${JSON.stringify(await statelessTexts(target, tables), null, 1)}\n`);
-  const info: SnapshotInfo = { tables, bridgeNfCallIptables: bridge, host, target: target.label, time: new Date().toISOString() };
-  runDir.write('snapshot.json', `${JSON.stringify(info, null, 2)}\n`);
-  return tables;
-}
-
-/** True when the target holds exactly the snapshot's cordon tables with the snapshot's contents. */
-async function matchesSnapshot(target: Target, runDir: RunDir): Promise<boolean> {
-  const info = runDir.snapshot();
-  const saved = JSON.parse(runDir.read('snapshot.stateless.json') ?? '{}') as Record<string, string>;
-  if (!info) return false;
-  const now = await cordonTables(target);
-  if (now.map(key).join('|') !== info.tables.map(key).join('|')) return false;
-  const texts = await statelessTexts(target, now);
-  return Object.keys(saved).every((k) => saved[k] === texts[k]);
-}
-
-/**
- * Restores the snapshot of a run: deletes cordon's current tables and loads the saved ones, in
- * one transaction; puts the bridge sysctl back if this run changed it; checks the result.
- */
-export async function restoreSnapshot(target: Target, runDir: RunDir): Promise<{ ok: boolean; message: string }> {
-  const info = runDir.snapshot();
-  const saved = runDir.read('snapshot.nft');
-  if (!info || saved === undefined) return { ok: false, message: `no snapshot in ${runDir.path}` };
-  let current: TableRef[];
+/** The rendered rule set as the kernel holds it, loaded into a throw-away network namespace. */
+async function scratchContent(ruleset: string, runDir: RunDir): Promise<{ ok: true; value: ContentView } | { ok: false; error: string }> {
+  const file = runDir.write('rendered.nft', ruleset);
+  const r = await run(['unshare', '--net', 'sh', '-c', 'nft -f "$1" && nft -j list ruleset && echo "$2" && nft -s -a list ruleset', 'sh', file, SPLIT]);
+  if (r.code !== 0) return { ok: false, error: firstError(r) };
+  const at = r.stdout.indexOf(`\n${SPLIT}\n`);
+  if (at < 0) return { ok: false, error: 'unexpected output from nft in the scratch namespace' };
   try {
-    current = await cordonTables(target);
+    return { ok: true, value: contentView(JSON.parse(r.stdout.slice(0, at)), r.stdout.slice(at + SPLIT.length + 2)) };
   } catch (e) {
-    return { ok: false, message: (e as Error).message };
+    return { ok: false, error: `nft -j printed invalid JSON: ${(e as Error).message}` };
   }
-  const tx = `${replacePreamble([...current, ...info.tables])}${saved}`;
-  const file = runDir.write('restore.nft', tx);
-  const r = await target.exec(['nft', '-f', file]);
-  if (r.code !== 0) return { ok: false, message: `nft -f ${file} failed: ${firstError(r)}` };
-  if (runDir.has('sysctl-changed') && info.bridgeNfCallIptables !== undefined) {
-    const s = await target.exec(['sysctl', '-q', '-w', `${BRIDGE_SYSCTL}=${info.bridgeNfCallIptables}`]);
-    if (s.code !== 0) return { ok: false, message: `rule set restored, but ${BRIDGE_SYSCTL} could not be set back to ${info.bridgeNfCallIptables}: ${firstError(s)}` };
-  }
-  if (!(await matchesSnapshot(target, runDir))) return { ok: false, message: `after restoring, cordon's tables in ${target.label} still differ from the snapshot in ${runDir.path}` };
-  const names = info.tables.length ? info.tables.map(key).join(', ') : 'no cordon tables';
-  return { ok: true, message: `restored the snapshot (${names}) from ${runDir.path}` };
-}
-
-/** A table whose set elements overlap: nft accepts the text, the kernel refuses the transaction. */
-const FAULT_TABLE = `
-# injected failure (CORDON_APPLY_INJECT_FAULT=load): the kernel refuses overlapping elements
-table inet cordon_injected_fault {
-	set overlap {
-		type ipv4_addr . inet_proto
-		flags interval
-		elements = { 10.0.0.0/8 . 18-255, 10.0.0.1 . 47 }
-	}
-}
-`;
-
-async function tamper(target: Target, say: (l: string) => void): Promise<void> {
-  const r = await target.exec(['nft', '-j', 'list', 'ruleset']);
-  const doc = JSON.parse(r.stdout) as { nftables: { rule?: { family: string; table: string; chain: string; handle: number } }[] };
-  const victim = doc.nftables.map((o) => o.rule).find((x) => x !== undefined && isCordonTable(x.table) && x.family === 'inet');
-  if (!victim) return;
-  say(`injected failure (CORDON_APPLY_INJECT_FAULT=tamper): deleting rule ${victim.handle} of ${victim.family} ${victim.table} ${victim.chain} behind apply's back`);
-  await target.exec(['nft', 'delete', 'rule', victim.family, victim.table, victim.chain, 'handle', String(victim.handle)]);
 }
 
 function usesBridgeMarks(shape: RulesetShape): boolean {
   return [...shape.values()].some((t) => t.family === 'bridge');
 }
 
+function actorName(rec: RollbackRecord): string {
+  return rec.by === 'apply' ? 'this apply' : rec.by === 'watchdog' ? `the watchdog (pid ${rec.pid})` : `cordon apply --rollback (pid ${rec.pid})`;
+}
+
+/**
+ * Rolls the run back: by this process when it decides the run (or already did), else it waits for
+ * whoever decided first (taking over if they die). Then ends the run's watchdog, if it has one.
+ */
 async function rollBackAfter(o: ApplyOptions, runDir: RunDir, why: string, differences: readonly string[] = []): Promise<ApplyOutcome> {
-  o.say(`${why}; rolling back`);
-  const r = await restoreSnapshot(o.target, runDir);
-  if (r.ok) {
-    runDir.setStatus('rolled-back');
-    return { status: 'rolled-back', message: `${why}. Rolled back: ${r.message}; the previous rule set is loaded again.`, differences, run: runDir };
-  }
-  runDir.setStatus('failed');
+  const mine = runDir.resolve('rolled-back') || (runDir.resolution() === 'rolled-back' && runDir.resolvedBy() === process.pid);
+  o.say(`${why}; ${mine || runDir.resolution() !== 'rolled-back' ? 'rolling back' : `pid ${runDir.resolvedBy() ?? '?'} rolls back`}`);
+  const rec = mine || runDir.resolution() !== 'rolled-back' ? await performRollback(o.target, runDir, 'apply') : await awaitRollback(o.target, runDir, 'apply', 60_000);
+  await endWatchdog(runDir);
+  const by = rec.by === 'apply' ? '' : ` by ${actorName(rec)}`;
+  if (rec.ok) return { status: 'rolled-back', message: `${why}. Rolled back${by}: ${rec.message}; the previous rule set is loaded again.`, differences, run: runDir };
   return {
     status: 'rollback-failed',
-    message: `${why}. ROLLBACK FAILED: ${r.message}. Inspect with 'nft list ruleset' in ${o.target.label}; the snapshot is ${runDir.file('snapshot.nft')}.`,
+    message: `${why}. ROLLBACK${by.toUpperCase()} FAILED: ${rec.message}. Inspect with 'nft list ruleset' in ${o.target.label}; the snapshot is ${runDir.file('snapshot.nft')}.`,
     differences,
     run: runDir,
   };
+}
+
+/** A run that changed nothing: its watchdog (if any) is told so and ended. */
+async function unchanged(runDir: RunDir, message: string): Promise<ApplyOutcome> {
+  runDir.resolve('void');
+  runDir.setStatus('failed');
+  await endWatchdog(runDir);
+  return { status: 'unchanged', message, differences: [], run: runDir };
 }
 
 export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
@@ -236,30 +186,56 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
     return { status: 'unchanged', message: `nft -c rejected the rule set: ${firstError(check)}\nNothing was changed: the previous rule set stays.`, differences: [], run: runDir };
   }
 
+  // What the kernel makes of the rendered text, from a scratch namespace: the rule-by-rule reference.
+  const reference = await scratchContent(o.ruleset, runDir);
+  if (!reference.ok) {
+    runDir.setStatus('failed');
+    return { status: 'unchanged', message: `cannot load the rendered rule set into a scratch network namespace, so the read-back could not be checked rule by rule: ${reference.error}\nNothing was changed.`, differences: [], run: runDir };
+  }
+
+  if (o.confirmSeconds !== undefined) {
+    // The promise of a rollback is made before anything changes, by a process that outlives this one.
+    const w = await startWatchdog(runDir, t, Date.now() + o.confirmSeconds * 1000 + LOAD_BUDGET_MS);
+    if (!w.ok) return unchanged(runDir, `could not start the watchdog that rolls back without confirmation (${w.error}). Nothing was changed.`);
+    o.say(`watchdog: pid ${w.pid} rolls back unless confirmed, also if this process dies`);
+  }
+
   const loadFile = o.fault === 'load' ? runDir.write('apply-with-fault.nft', `${tx}${FAULT_TABLE}`) : txFile;
   const load = await t.exec(['nft', '-f', loadFile]);
   if (load.code !== 0) {
     if (await matchesSnapshot(t, runDir).catch(() => false)) {
-      runDir.setStatus('failed');
-      return { status: 'unchanged', message: `nft -f failed: ${firstError(load)}\nThe kernel refused the whole transaction: the previous rule set is still loaded (checked against the snapshot).`, differences: [], run: runDir };
+      return unchanged(runDir, `nft -f failed: ${firstError(load)}\nThe kernel refused the whole transaction: the previous rule set is still loaded (checked against the snapshot).`);
     }
     return rollBackAfter(o, runDir, `nft -f failed (${firstError(load)}) and cordon's tables changed anyway`);
   }
   o.say(`loaded ${[...expected.value.keys()].join(', ')} in one transaction`);
 
-  if (o.fault === 'tamper') await tamper(t, o.say);
+  if (o.fault !== undefined && o.fault !== 'load') o.say(await tamper(t, o.fault));
 
   const rb = await t.exec(['nft', '-j', 'list', 'ruleset']);
   if (rb.code !== 0) return rollBackAfter(o, runDir, `could not read the rule set back: ${firstError(rb)}`);
-  let loaded;
+  const listing = await t.exec(['nft', '-s', '-a', 'list', 'ruleset']);
+  let json: unknown;
   try {
-    loaded = shapeFromJson(JSON.parse(rb.stdout));
+    json = JSON.parse(rb.stdout);
   } catch (e) {
     return rollBackAfter(o, runDir, `nft -j list ruleset printed invalid JSON: ${(e as Error).message}`);
   }
+  const loaded = shapeFromJson(json);
   if (!loaded.ok) return rollBackAfter(o, runDir, `could not understand the rule set read back: ${loaded.error}`);
-  const differences = compareShapes(expected.value, loaded.value);
   runDir.write('readback.json', rb.stdout);
+  // Three walls: the shape against the rendered text, every rule against what the kernel made of
+  // the rendered text, and the meaning (the matrix) against the spec itself.
+  let differences: string[];
+  try {
+    differences = [
+      ...compareShapes(expected.value, loaded.value),
+      ...compareContent(reference.value, contentView(json, listing.code === 0 ? listing.stdout : undefined)),
+      ...(o.ir ? compareMeaning(o.ir, o.host, json) : []),
+    ];
+  } catch (e) {
+    return rollBackAfter(o, runDir, `could not compare the rule set read back with what was rendered: ${(e as Error).message}`);
+  }
   if (differences.length) return rollBackAfter(o, runDir, `the rule set read back differs from what was rendered (${differences.length} difference${differences.length === 1 ? '' : 's'})`, differences);
   o.say('read back: matches what was rendered');
 
@@ -274,12 +250,17 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
     const token = newToken();
     runDir.write('token', `${token}\n`);
     runDir.setStatus('pending-confirmation');
+    const deadline = Date.now() + o.confirmSeconds * 1000;
+    runDir.setDeadline(deadline);
     o.say(`applied; rolling back in ${o.confirmSeconds}s unless confirmed. To confirm, run:\n  ${o.confirmHint ? o.confirmHint(token, runDir) : `touch ${runDir.file('confirm')}`}\n  (or: touch ${runDir.file('confirm')}${o.interactive ? ', or press y here' : ''})`);
-    const decision = await waitForConfirmation(runDir, o.confirmSeconds, o.interactive === true);
+    const decision = await waitForConfirmation(runDir, deadline, o.interactive === true);
     if (decision !== 'confirmed') {
-      return rollBackAfter(o, runDir, decision === 'expired' ? `not confirmed within ${o.confirmSeconds}s` : 'confirmation refused or interrupted');
+      const expired = decision === 'expired' || (decision === 'elsewhere' && Date.now() >= deadline);
+      const why = expired ? `not confirmed within ${o.confirmSeconds}s` : decision === 'refused' ? 'confirmation refused or interrupted' : 'rolled back by another process before confirmation';
+      return rollBackAfter(o, runDir, why);
     }
-    o.say('confirmed');
+    runDir.setStatus('applied');
+    o.say(`confirmed; ${await endWatchdog(runDir)}`);
   }
   runDir.setStatus('applied');
   return { status: 'applied', message: `applied to ${t.label}: ${[...expected.value.keys()].join(', ')}`, differences: [], run: runDir };
@@ -289,13 +270,14 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
 const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
- * Waits until the run is confirmed (a `confirm` file in the run directory, `cordon apply
- * --confirm-token`, or `y` on the TTY) or the time is up. Signals (the SSH session dying: SIGHUP)
- * and `n`/Ctrl-C count as "no", so an admin who locked themselves out still gets rolled back.
+ * Waits until the run is decided: confirmed (a `confirm` file in the run directory, `cordon apply
+ * --confirm-token`, or `y` on the TTY), refused (signals — the SSH session dying: SIGHUP — and
+ * `n`/Ctrl-C, so an admin who locked themselves out still gets rolled back), expired at
+ * `deadline` (epoch ms), or rolled back by another process (the watchdog, `--rollback`):
+ * `elsewhere`. 'expired' and 'refused' mean this process decided "rolled-back" and rolls back.
  */
-export function waitForConfirmation(runDir: RunDir, seconds: number, interactive: boolean): Promise<'confirmed' | 'expired' | 'refused'> {
+export function waitForConfirmation(runDir: RunDir, deadline: number, interactive: boolean): Promise<'confirmed' | 'expired' | 'refused' | 'elsewhere'> {
   return new Promise((resolve) => {
-    const deadline = Date.now() + seconds * 1000;
     const stdin = process.stdin;
     let rawWas = false;
     let timer: NodeJS.Timeout | undefined;
@@ -310,10 +292,10 @@ export function waitForConfirmation(runDir: RunDir, seconds: number, interactive
     };
     /** Decides once (exclusive create), then reports what was decided, whoever decided it. */
     const decide = (want: 'confirmed' | 'rolled-back', reason: 'confirmed' | 'expired' | 'refused'): void => {
-      runDir.resolve(want);
-      const how = runDir.resolution();
+      const mine = runDir.resolve(want);
       cleanup();
-      resolve(how === 'confirmed' ? 'confirmed' : reason === 'expired' ? 'expired' : 'refused');
+      const how = runDir.resolution();
+      resolve(how === 'confirmed' ? 'confirmed' : mine ? reason : 'elsewhere');
     };
     const onSignal = (): void => decide('rolled-back', 'refused');
     const onKey = (b: Buffer): void => {
@@ -332,37 +314,64 @@ export function waitForConfirmation(runDir: RunDir, seconds: number, interactive
       const r = runDir.resolution();
       if (r !== undefined) {
         cleanup();
-        resolve(r === 'confirmed' ? 'confirmed' : 'refused');
+        resolve(r === 'confirmed' ? 'confirmed' : 'elsewhere');
       } else if (runDir.has('confirm')) decide('confirmed', 'confirmed');
       else if (Date.now() >= deadline) decide('rolled-back', 'expired');
     }, 100);
   });
 }
 
-/** `cordon apply --confirm-token T`: confirms the pending run holding that token. */
-export function confirmRun(stateRoot: string, stateKey: string, token: string): { ok: boolean; invalid: boolean; message: string } {
+/** `cordon apply --confirm-token T`: confirms the pending run holding that token and ends its watchdog. */
+export async function confirmRun(stateRoot: string, stateKey: string, token: string): Promise<{ ok: boolean; invalid: boolean; message: string }> {
   const runDir = listRuns(stateRoot, stateKey).find((r) => r.token() === token);
   if (!runDir) return { ok: false, invalid: true, message: `no apply run with token ${token} in ${stateRoot}/${stateKey}` };
-  if (runDir.resolve('confirmed')) return { ok: true, invalid: false, message: `confirmed ${runDir.path}` };
+  if (runDir.resolve('confirmed')) {
+    if (runDir.status() === 'pending-confirmation') runDir.setStatus('applied');
+    return { ok: true, invalid: false, message: `confirmed ${runDir.path}; ${await endWatchdog(runDir)}` };
+  }
   const how = runDir.resolution();
   if (how === 'confirmed') return { ok: true, invalid: false, message: `${runDir.path} was already confirmed` };
   return { ok: false, invalid: false, message: `too late: ${runDir.path} was already rolled back` };
 }
 
+export interface RollbackResult {
+  /** `rolled-back`: the snapshot is loaded again; `failed`: the rollback failed; `nothing`: there was nothing to roll back. */
+  readonly outcome: 'rolled-back' | 'failed' | 'nothing';
+  readonly message: string;
+}
+
+function rollbackResult(target: Target, runDir: RunDir, rec: RollbackRecord, what: string): RollbackResult {
+  const time = runDir.snapshot()?.time ?? '?';
+  if (!rec.ok) return { outcome: 'failed', message: `could not roll back ${target.label} to the snapshot of ${time} (${what}): ${rec.message}` };
+  return { outcome: 'rolled-back', message: `rolled back ${target.label} to the snapshot of ${time} (${what}): ${rec.message}` };
+}
+
 /**
- * `cordon apply --rollback`: restores the snapshot of the newest run that is still applied
- * (each call steps one run further back). A run still waiting for confirmation is refused instead,
- * and its own process rolls it back.
+ * `cordon apply --rollback`. A run waiting for confirmation is decided "rolled-back" here and now:
+ * this process restores its snapshot and ends its watchdog (whether or not the applying process
+ * still lives). Otherwise the newest applied run's snapshot is restored (each call steps one run
+ * further back). With neither, nothing is touched and the outcome is `nothing`.
  */
-export async function rollbackLast(target: Target, stateRoot: string): Promise<{ ok: boolean; message: string }> {
+export async function rollbackLast(target: Target, stateRoot: string): Promise<RollbackResult> {
   const runs = listRuns(stateRoot, target.stateKey);
-  const pending = runs.find((r) => r.status() === 'pending-confirmation' && r.resolution() === undefined);
-  if (pending && pending.resolve('rolled-back')) return { ok: true, message: `refused the pending confirmation of ${pending.path}: its apply rolls back now` };
+  for (const r of runs.filter((x) => x.status() === 'pending-confirmation')) {
+    const how = r.resolution();
+    if (how === undefined && r.resolve('rolled-back')) {
+      const rec = await performRollback(target, r, 'rollback');
+      const ended = await endWatchdog(r);
+      return rollbackResult(target, r, rec, `the apply ${r.path} was waiting for confirmation; ${ended}`);
+    }
+    if (r.resolution() === 'rolled-back') {
+      // Decided by somebody who has not finished (or died): finish it with them, or instead of them.
+      const rec = await awaitRollback(target, r, 'rollback', 30_000);
+      const ended = await endWatchdog(r);
+      return rollbackResult(target, r, rec, `the apply ${r.path} was already being rolled back by pid ${r.resolvedBy() ?? '?'}; ${ended}`);
+    }
+  }
   const last = runs.find((r) => r.status() === 'applied');
-  if (!last) return { ok: false, message: `nothing to roll back: no applied run in ${stateRoot}/${target.stateKey}` };
-  const r = await restoreSnapshot(target, last);
-  if (r.ok) last.setStatus('rolled-back');
-  return r;
+  if (!last) return { outcome: 'nothing', message: `nothing to roll back in ${target.label}: no apply is waiting for confirmation and no applied run is left in ${stateRoot}/${target.stateKey}; nothing was changed` };
+  const rec = await performRollback(target, last, 'rollback');
+  return rollbackResult(target, last, rec, `undoing the apply ${last.path}`);
 }
 
 /** Splits `nft list ruleset` text into its tables, by `family name`. */

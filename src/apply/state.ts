@@ -4,10 +4,14 @@
  * restores), the transaction that was loaded, the confirmation token, and the run's status.
  *
  * A pending `--confirm` run is decided exactly once: whoever creates `resolved` first (the
- * confirming command, or the waiting apply when time runs out) wins, by exclusive create.
+ * confirming command, the waiting apply or its watchdog when time runs out, `--rollback`) wins,
+ * by exclusive create, and records its pid there. Whoever decided "rolled-back" performs the
+ * rollback and writes `rollback.json`; if it dies first, another party takes over (`takeover`,
+ * also an exclusive create). `deadline` (epoch ms) and `watchdog.pid` belong to the watchdog
+ * (see watchdog.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Default state root, relative to the working directory; `--state-dir` or CORDON_STATE_DIR override it. */
@@ -23,6 +27,32 @@ export interface SnapshotInfo {
   readonly host: string;
   readonly target: string;
   readonly time: string;
+}
+
+/**
+ * How a run was decided: `confirmed` keeps the new rule set, `rolled-back` restores the snapshot,
+ * `void` means nothing needs doing (the load never changed anything, or the namespace is gone).
+ */
+export type Resolution = 'confirmed' | 'rolled-back' | 'void';
+
+/** Who restored a snapshot. */
+export type Actor = 'apply' | 'watchdog' | 'rollback';
+
+/** What a rollback did, written once by whoever performed it (`rollback.json`). */
+export interface RollbackRecord {
+  readonly by: Actor;
+  readonly pid: number;
+  readonly ok: boolean;
+  readonly message: string;
+  readonly time: string;
+}
+
+/** What the watchdog needs to find its target again (`watch.json`), written before it starts. */
+export interface WatchInfo {
+  /** The namespace name; null = the machine's own namespace. */
+  readonly netns: string | null;
+  /** `dev:inode` of that namespace when the run started: a namespace of the same name made later is not the target. */
+  readonly nsId: string;
 }
 
 export class RunDir {
@@ -47,6 +77,13 @@ export class RunDir {
     }
   }
 
+  /** Writes through a temporary file and a rename, so a reader polling the file never sees half of it. */
+  writeAtomic(name: string, content: string): void {
+    const tmp = this.file(`.${name}.${process.pid}.tmp`);
+    writeFileSync(tmp, content, { mode: 0o600 });
+    renameSync(tmp, this.file(name));
+  }
+
   has(name: string): boolean {
     return existsSync(this.file(name));
   }
@@ -69,19 +106,59 @@ export class RunDir {
   }
 
   /** Decides a pending run once: true if this call decided it, false if it was already decided. */
-  resolve(how: 'confirmed' | 'rolled-back'): boolean {
+  resolve(how: Resolution): boolean {
+    return this.createOnce('resolved', `${how} ${process.pid}\n`);
+  }
+
+  resolution(): Resolution | undefined {
+    const r = this.read('resolved')?.trim().split(/\s+/)[0];
+    return r === 'confirmed' || r === 'rolled-back' || r === 'void' ? r : undefined;
+  }
+
+  /** The pid of the process that decided the run (undefined for runs decided before pids were recorded). */
+  resolvedBy(): number | undefined {
+    const p = Number(this.read('resolved')?.trim().split(/\s+/)[1]);
+    return Number.isInteger(p) && p > 0 ? p : undefined;
+  }
+
+  /** Claims an abandoned rollback (its decider died before finishing): true for exactly one caller. */
+  takeOver(): boolean {
+    return this.createOnce('takeover', `${process.pid}\n`);
+  }
+
+  rollbackRecord(): RollbackRecord | undefined {
+    const t = this.read('rollback.json');
+    return t === undefined ? undefined : (JSON.parse(t) as RollbackRecord);
+  }
+
+  watchInfo(): WatchInfo | undefined {
+    const t = this.read('watch.json');
+    return t === undefined ? undefined : (JSON.parse(t) as WatchInfo);
+  }
+
+  /** When the watchdog rolls back unless the run is decided before (epoch ms); re-read on every wake. */
+  deadline(): number | undefined {
+    const n = Number(this.read('deadline')?.trim());
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  }
+
+  setDeadline(epochMs: number): void {
+    this.writeAtomic('deadline', `${Math.round(epochMs)}\n`);
+  }
+
+  watchdogPid(): number | undefined {
+    const p = Number(this.read('watchdog.pid')?.trim());
+    return Number.isInteger(p) && p > 0 ? p : undefined;
+  }
+
+  private createOnce(name: string, content: string): boolean {
     try {
-      writeFileSync(this.file('resolved'), `${how}\n`, { mode: 0o600, flag: 'wx' });
+      writeFileSync(this.file(name), content, { mode: 0o600, flag: 'wx' });
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
     }
-  }
-
-  resolution(): 'confirmed' | 'rolled-back' | undefined {
-    const r = this.read('resolved')?.trim();
-    return r === 'confirmed' || r === 'rolled-back' ? r : undefined;
   }
 }
 

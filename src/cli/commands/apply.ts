@@ -4,11 +4,13 @@
  * Acts inside a named network namespace; acting on the machine's own namespace needs the explicit
  * `--i-mean-the-host`, so nobody replaces a host's firewall by forgetting a flag.
  * Exit codes: 0 applied · 1 apply failed (rolled back, or nothing changed: the message says
- * which) · 2 invalid input · 3 internal error.
+ * which) · 2 invalid input · 3 internal error. `--rollback`: 0 rolled back · 1 the rollback failed
+ * · 4 nothing to roll back (nothing was changed).
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { applyRuleset, confirmRun, dryRun, rollbackLast, type Fault } from '../../apply/apply.js';
+import { FAULTS } from '../../apply/faults.js';
 import { hostTarget, listNetns, netnsTarget, type Target } from '../../apply/exec.js';
 import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
 import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
@@ -47,11 +49,15 @@ async function chooseTarget(opts: ApplyFlags): Promise<Target> {
   return t;
 }
 
+/** `--rollback` found no pending or applied run: distinct from a failed rollback, so scripts can tell. */
+const NOTHING_TO_ROLL_BACK = 4;
+
 function faultFromEnv(): Fault | undefined {
   const f = process.env.CORDON_APPLY_INJECT_FAULT;
   if (f === undefined || f === '') return undefined;
-  if (f === 'load' || f === 'tamper') return f;
-  throw new ExitError(EXIT.invalid, `CORDON_APPLY_INJECT_FAULT must be 'load' or 'tamper', got '${f}'`);
+  const known = FAULTS.find((x) => x === f);
+  if (known) return known;
+  throw new ExitError(EXIT.invalid, `CORDON_APPLY_INJECT_FAULT must be one of ${FAULTS.join(', ')}; got '${f}'`);
 }
 
 function say(line: string): void {
@@ -73,12 +79,17 @@ export function registerApply(program: Command): void {
     .option('--confirm <seconds>', 'roll back unless confirmed within SECONDS')
     .option('--confirm-token <token>', 'confirm a pending apply (printed by apply --confirm)')
     .option('--dry-run', 'print the diff against the loaded cordon tables; change nothing')
-    .option('--rollback', 'restore the snapshot taken before the last apply')
+    .option('--rollback', 'roll back the apply waiting for confirmation now, else restore the snapshot taken before the last applied run')
     .option('--state-dir <dir>', `where snapshots are kept (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`)
     .addHelpText(
       'after',
       `
 Exit codes: 0 applied · 1 apply failed (rolled back, or nothing changed) · 2 invalid input · 3 internal error
+  --rollback: 0 rolled back · 1 the rollback failed · 4 nothing to roll back (nothing changed)
+
+With --confirm, a detached watchdog process holds the rollback: it rolls back at the deadline
+even if this command is killed (kill -9) or its terminal closes. --rollback rolls a pending
+apply back at once and ends its watchdog.
 
 Examples:
   cordon apply examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --dry-run
@@ -93,15 +104,16 @@ Examples:
       const target = await chooseTarget(opts);
 
       if (opts.confirmToken !== undefined) {
-        const r = confirmRun(stateRoot, target.stateKey, opts.confirmToken);
+        const r = await confirmRun(stateRoot, target.stateKey, opts.confirmToken);
         process.stdout.write(`${r.message}\n`);
         process.exitCode = r.ok ? EXIT.ok : r.invalid ? EXIT.invalid : EXIT.failed;
         return;
       }
       if (opts.rollback) {
         const r = await rollbackLast(target, stateRoot);
-        process.stdout.write(`${r.ok ? '' : 'rollback failed: '}${r.message}\n`);
-        process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
+        if (r.outcome === 'rolled-back') process.stdout.write(`${r.message}\n`);
+        else say(`cordon apply --rollback: ${r.outcome === 'failed' ? 'rollback failed: ' : ''}${r.message}`);
+        process.exitCode = r.outcome === 'rolled-back' ? EXIT.ok : r.outcome === 'failed' ? EXIT.failed : NOTHING_TO_ROLL_BACK;
         return;
       }
 
@@ -138,6 +150,7 @@ Examples:
         target,
         host,
         ruleset,
+        ir,
         stateRoot,
         confirmSeconds,
         confirmHint: (token) => `cordon apply --confirm-token ${token} ${target.netns !== undefined ? `--netns ${target.netns}` : '--i-mean-the-host'}${opts.stateDir !== undefined ? ` --state-dir ${stateRoot}` : ''}`,
