@@ -195,7 +195,7 @@ class Resolver {
         }
       }
       const bridge = n.bridge ?? name;
-      this.checkIfname(bridge, n.bridge ? [...path, 'bridge'] : path, `set networks.${name}.bridge to a shorter kernel name`, n.bridge === undefined);
+      this.checkIfname(bridge, n.bridge !== undefined ? [...path, 'bridge'] : path, `set networks.${name}.bridge to a shorter kernel name`, n.bridge === undefined);
       const egress = n.egress ?? 'none';
       this.networks.set(name, { name, kind: 'network', cidr, range, gateway, egress, bridge, owner: undefined, origin: this.origin(path, `network ${name} ${formatCidr(cidr)}`) });
     }
@@ -298,7 +298,7 @@ class Resolver {
           continue;
         }
         byAddr.set(address, { host: name, path: addrPath });
-        list.push({ segment: seg, address, ...(typeof v === 'object' && v.ifname ? { ifname: v.ifname } : {}), ...(typeof v === 'object' && v.port ? { port: v.port } : {}), path: addrPath });
+        list.push({ segment: seg, address, ...(typeof v === 'object' && v.ifname !== undefined ? { ifname: v.ifname } : {}), ...(typeof v === 'object' && v.port !== undefined ? { port: v.port } : {}), path: addrPath });
       }
       out.set(name, list);
     }
@@ -348,8 +348,10 @@ class Resolver {
       if (net && net.owner !== undefined && net.owner !== name) port = r.port ?? guestPortName(name, h.id, i, h.kind === 'container' ? 'container' : 'vm');
       // Bridge and tunnel names are checked where they are declared; here only the names this nic sets.
       const nicPath = r.path[r.path.length - 1] === 'address' ? r.path.slice(0, -1) : r.path;
+      // A written name is checked even where it goes unused (a port on a bridge the host owns itself).
       if (r.ifname !== undefined && validIfname(r.ifname)) this.checkIfname(r.ifname, [...nicPath, 'ifname']);
-      else if (port !== undefined) this.checkIfname(port, r.port !== undefined ? [...nicPath, 'port'] : r.path);
+      else if (r.port !== undefined && validIfname(r.port)) this.checkIfname(r.port, [...nicPath, 'port']);
+      else if (port !== undefined) this.checkIfname(port, r.path);
       return { segment: r.segment, address: r.address, ifname, port };
     });
     const services = new Map<string, FlowSet>();
