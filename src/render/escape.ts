@@ -42,7 +42,9 @@ export function ifname(name: string): string {
 
 /** A DNS name (zone, label or FQDN) as it is, or refused: it is written bare into zone files, dnsmasq and named.conf. */
 export function dnsName(name: string): string {
-  if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/.test(name) || name.includes('..')) throw new UnsafeOutput(`${JSON.stringify(name)} is not a DNS name`);
+  const labels = name.replace(/\.$/, '').split('.');
+  const ok = name.length <= 253 && labels.every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+  if (!ok) throw new UnsafeOutput(`${JSON.stringify(name)} is not a DNS name (labels of at most 63 letters, digits and "-", at most 253 in all)`);
   return name;
 }
 
