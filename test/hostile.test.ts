@@ -136,8 +136,19 @@ describe('hostile strings at the spec boundary', () => {
 
   it('finds the string fields of every kind in the examples', () => {
     const kinds = new Set(all.map((s) => `${s.key ? 'k' : 'v'}:${kindOf(s.path)}`));
-    for (const want of ['v:tunnels.*.ifname', 'v:networks.*.bridge', 'v:hosts.*.uplink', 'v:hosts.*.nics.*.port', 'v:firewalls.*.rules.*.iif', 'v:policy.*.allow.from', 'v:dns.records.*', 'k:hosts.*', 'k:hosts.*.services.*', 'v:firewalls.*.rules.*.comment', 'v:description']) {
-      assert.ok(kinds.has(want), `no example has ${want}`);
+    const want = [
+      ...['description', 'networks.*.cidr', 'networks.*.gateway', 'networks.*.egress', 'networks.*.bridge', 'networks.*.description'],
+      ...['hosts.*.kind', 'hosts.*.nics.*', 'hosts.*.nics.*.address', 'hosts.*.nics.*.ifname', 'hosts.*.nics.*.port', 'hosts.*.services.*', 'hosts.*.services.*.*', 'hosts.*.egress', 'hosts.*.gateway'],
+      ...['hosts.*.routes.*.to', 'hosts.*.routes.*.via', 'hosts.*.uplink', 'hosts.*.via', 'hosts.*.address', 'hosts.*.tunnel', 'hosts.*.control.*', 'hosts.*.publicKey', 'hosts.*.description'],
+      ...['tunnels.*.server', 'tunnels.*.cidr', 'tunnels.*.endpoint', 'tunnels.*.ifname', 'tunnels.*.description', 'groups.*.*'],
+      ...['policy.*.allow.from', 'policy.*.allow.to', 'policy.*.allow.ports', 'policy.*.allow.rate', 'policy.*.allow.comment', 'policy.*.deny.from.*', 'policy.*.deny.ports.*'],
+      ...['expect.*.from', 'expect.*.to', 'expect.*.ports', 'expect.*.verdict', 'expect.*.assume', 'expect.*.comment'],
+      ...['firewalls.*.policy', 'firewalls.*.comment', 'firewalls.*.rules.*.action', 'firewalls.*.rules.*.from', 'firewalls.*.rules.*.to', 'firewalls.*.rules.*.ports', 'firewalls.*.rules.*.iif', 'firewalls.*.rules.*.oif', 'firewalls.*.rules.*.state', 'firewalls.*.rules.*.comment'],
+      ...['dns.domain', 'dns.server', 'dns.upstream.*', 'dns.records.*', 'dns.description'],
+    ].map((k) => `v:${k}`);
+    want.push(...['networks.*', 'hosts.*', 'tunnels.*', 'groups.*', 'firewalls.*', 'hosts.*.nics.*', 'hosts.*.services.*', 'dns.records.*'].map((k) => `k:${k}`));
+    for (const w of want) {
+      assert.ok(kinds.has(w), `no example has ${w}`);
     }
   });
 

@@ -83,7 +83,7 @@ policy:
   - deny: { from: [guests], to: internet, ports: [tcp/25], log: true }
   - allow: { from: agent, to: [internet, 192.0.2.0/24], ports: tcp/443 }
 expect:
-  - { from: phone, to: ollama.api, verdict: deny, assume: both, comment: phones never reach the LLM }
+  - { from: phone, to: ollama.api, ports: tcp/11434, verdict: deny, assume: both, comment: phones never reach the LLM }
 firewalls:
   pve:input:
     policy: drop
