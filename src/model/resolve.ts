@@ -680,6 +680,11 @@ class Resolver {
         continue;
       }
       seen.set(name, key);
+      if (`${name}.${domain}.`.length > 254) {
+        // Each label is checked by the schema; the whole name has its own limit (RFC 1035: 255 octets on the wire).
+        this.err('CORDON003', `dns: '${key}.${domain}' has ${name.length + domain.length + 1} characters; a DNS name has at most 253`, rp, 'shorten the record name or the domain', true);
+        continue;
+      }
       const v = value.trim();
       let address: number | undefined;
       let host: string | undefined;
