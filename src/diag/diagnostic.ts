@@ -46,6 +46,7 @@ export const CODES = {
   CORDON015: 'invalid reference kind',
   CORDON016: 'routing problem',
   CORDON017: 'kernel name cannot be generated',
+  CORDON018: 'unsafe identifier or text: characters a kernel or a rendered file cannot carry as they are',
   CORDON020: 'expectation failed',
   CORDON021: 'invariant violated',
   CORDON030: 'shadowed rule',

@@ -1,5 +1,6 @@
 /** Renders diagnostics for people: `FILE:LINE:COL: error CODE: message`, a code frame and a hint. */
 import pc from 'picocolors';
+import { visible } from '../spec/identifiers.js';
 import type { Diagnostic } from './diagnostic.js';
 
 export interface FormatOptions {
@@ -10,13 +11,14 @@ export interface FormatOptions {
 
 export function formatDiagnostic(d: Diagnostic, opts: FormatOptions = {}): string {
   const c = pc.createColors(opts.color ?? false);
-  const loc = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file;
+  // Everything printed may come from the spec (names, values, the file name): no raw control or bidi character reaches the terminal.
+  const loc = visible(d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file);
   const sev = d.severity === 'error' ? c.red('error') : d.severity === 'warning' ? c.yellow('warning') : c.cyan('info');
-  const lines = [`${c.bold(loc)}: ${sev} ${c.dim(d.code)}: ${d.message}`];
-  if (d.path) lines.push(`  at ${d.path}`);
+  const lines = [`${c.bold(loc)}: ${sev} ${c.dim(d.code)}: ${visible(d.message)}`];
+  if (d.path) lines.push(`  at ${visible(d.path)}`);
   const src = opts.sources?.get(d.file);
   if (src !== undefined && d.line > 0) lines.push(...codeFrame(src, d.line, d.col, c));
-  if (d.hint) lines.push(`  ${c.cyan('hint')}: ${d.hint}`);
+  if (d.hint) lines.push(`  ${c.cyan('hint')}: ${visible(d.hint)}`);
   return lines.join('\n');
 }
 
@@ -28,8 +30,8 @@ function codeFrame(src: string, line: number, col: number, c: ReturnType<typeof 
   const gutter = ' '.repeat(num.length);
   const out: string[] = [];
   const prev = all[line - 2];
-  if (prev !== undefined && prev.trim() !== '') out.push(c.dim(`  ${String(line - 1).padStart(num.length)} | `) + prev);
-  out.push(`${c.red('>')} ${num} | ${text}`);
+  if (prev !== undefined && prev.trim() !== '') out.push(c.dim(`  ${String(line - 1).padStart(num.length)} | `) + visible(prev));
+  out.push(`${c.red('>')} ${num} | ${visible(text)}`);
   out.push(`  ${gutter} | ${' '.repeat(Math.max(0, col - 1))}${c.red('^')}`);
   return out;
 }

@@ -3,8 +3,10 @@
  * 15-character IFNAMSIZ limit and determinism are enforced in one place.
  */
 import { createHash } from 'node:crypto';
+import { IFNAME_MAX_BYTES, ifnameProblem } from '../spec/identifiers.js';
 
-export const IFNAMSIZ = 15;
+/** The longest interface name in bytes (the kernel's IFNAMSIZ minus the final NUL). */
+export const IFNAMSIZ = IFNAME_MAX_BYTES;
 
 export function shortHash(text: string, len = 6): string {
   return createHash('sha256').update(text).digest('hex').slice(0, len);
@@ -23,9 +25,15 @@ export function guestPortName(host: string, id: number | undefined, nicIndex: nu
   return `vp${base}${shortHash(`${host}/${nicIndex}`, 5)}`.slice(0, IFNAMSIZ);
 }
 
+/**
+ * Why `name` cannot be an interface name (1–15 bytes of letters, digits, "_", ".", "@", "-"; not
+ * `.` or `..`), or undefined.
+ */
 export function validIfname(name: string): string | undefined {
-  if (name.length === 0) return 'an interface name cannot be empty';
-  if (name.length > IFNAMSIZ) return `interface name '${name}' has ${name.length} characters; the kernel allows at most ${IFNAMSIZ}`;
-  if (/[\s/:]/.test(name)) return `interface name '${name}' may not contain spaces, '/' or ':'`;
-  return undefined;
+  return ifnameProblem(name);
+}
+
+/** Whether the characters are the problem (CORDON018) rather than only the length (CORDON017). */
+export function ifnameHasUnsafeChars(name: string): boolean {
+  return !/^[A-Za-z0-9_.@-]*$/.test(name) || name === '.' || name === '..';
 }

@@ -12,7 +12,7 @@ import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, range
 import * as R from '../util/rangeset.js';
 import { unknownNameHint } from '../util/suggest.js';
 import { internetSpace, lanSpace, targetsAddrs } from './addresses.js';
-import { guestPortName, validIfname } from './names.js';
+import { guestPortName, ifnameHasUnsafeChars, validIfname } from './names.js';
 import {
   GUEST_KINDS,
   HOOKS,
@@ -66,6 +66,14 @@ class Resolver {
 
   private err(code: DiagCode, message: string, path: readonly PathSeg[], hint?: string, key = false): void {
     this.ds.push(diag(code, 'error', message, this.src.pos(path, key), hint));
+  }
+
+  /** An interface name the spec sets or implies: CORDON018 for characters no target may carry raw, CORDON017 for length. */
+  private checkIfname(name: string, path: readonly PathSeg[], lengthHint?: string, key = false): void {
+    const bad = validIfname(name);
+    if (bad === undefined) return;
+    if (ifnameHasUnsafeChars(name)) this.err('CORDON018', bad, path, 'an interface name is written into nft, iptables, shell and config files as it is, so only these characters are accepted', key);
+    else this.err('CORDON017', bad, path, lengthHint, key);
   }
 
   private warn(code: DiagCode, message: string, path: readonly PathSeg[], hint?: string): void {
@@ -187,8 +195,7 @@ class Resolver {
         }
       }
       const bridge = n.bridge ?? name;
-      const bad = validIfname(bridge);
-      if (bad) this.err('CORDON017', bad, n.bridge ? [...path, 'bridge'] : path, `set networks.${name}.bridge to a shorter kernel name`, n.bridge === undefined);
+      this.checkIfname(bridge, n.bridge !== undefined ? [...path, 'bridge'] : path, `set networks.${name}.bridge to a shorter kernel name`, n.bridge === undefined);
       const egress = n.egress ?? 'none';
       this.networks.set(name, { name, kind: 'network', cidr, range, gateway, egress, bridge, owner: undefined, origin: this.origin(path, `network ${name} ${formatCidr(cidr)}`) });
     }
@@ -216,10 +223,13 @@ class Resolver {
         this.err('CORDON004', `tunnel '${name}': unknown server host '${t.server}'`, [...path, 'server'], unknownNameHint(t.server, Object.keys(this.spec.hosts ?? {})));
       }
       const ifname = t.ifname ?? name;
-      const bad = validIfname(ifname);
-      if (bad) this.err('CORDON017', bad, t.ifname !== undefined ? [...path, 'ifname'] : path, `set tunnels.${name}.ifname to a shorter kernel name`, t.ifname === undefined);
+      this.checkIfname(ifname, t.ifname !== undefined ? [...path, 'ifname'] : path, `set tunnels.${name}.ifname to a shorter kernel name`, t.ifname === undefined);
       let endpoint = 0;
-      if (t.endpoint !== undefined) endpoint = this.parseAddrAt(t.endpoint, [...path, 'endpoint']) ?? 0;
+      const withPort = t.endpoint !== undefined ? /^([^:]+):(\d+)$/.exec(t.endpoint) : null;
+      if (withPort) {
+        // 'host:port' has a colon but is not IPv6: say what it is instead of "looks like IPv6".
+        this.err('CORDON010', `'${t.endpoint}' is an address with a port, but endpoint takes the address alone`, [...path, 'endpoint'], `write endpoint: ${withPort[1]} and listen: ${withPort[2]} (the port the server listens on is the tunnel's listen)`);
+      } else if (t.endpoint !== undefined) endpoint = this.parseAddrAt(t.endpoint, [...path, 'endpoint']) ?? 0;
       this.tunnels.set(name, {
         name,
         kind: 'tunnel',
@@ -288,7 +298,7 @@ class Resolver {
           continue;
         }
         byAddr.set(address, { host: name, path: addrPath });
-        list.push({ segment: seg, address, ...(typeof v === 'object' && v.ifname ? { ifname: v.ifname } : {}), ...(typeof v === 'object' && v.port ? { port: v.port } : {}), path: addrPath });
+        list.push({ segment: seg, address, ...(typeof v === 'object' && v.ifname !== undefined ? { ifname: v.ifname } : {}), ...(typeof v === 'object' && v.port !== undefined ? { port: v.port } : {}), path: addrPath });
       }
       out.set(name, list);
     }
@@ -338,10 +348,10 @@ class Resolver {
       if (net && net.owner !== undefined && net.owner !== name) port = r.port ?? guestPortName(name, h.id, i, h.kind === 'container' ? 'container' : 'vm');
       // Bridge and tunnel names are checked where they are declared; here only the names this nic sets.
       const nicPath = r.path[r.path.length - 1] === 'address' ? r.path.slice(0, -1) : r.path;
-      const badIf = r.ifname !== undefined ? validIfname(r.ifname) : undefined;
-      const badPort = port !== undefined ? validIfname(port) : undefined;
-      if (badIf) this.err('CORDON017', badIf, [...nicPath, 'ifname']);
-      else if (badPort) this.err('CORDON017', badPort, r.port !== undefined ? [...nicPath, 'port'] : r.path);
+      // A written name is checked even where it goes unused (a port on a bridge the host owns itself).
+      if (r.ifname !== undefined && validIfname(r.ifname)) this.checkIfname(r.ifname, [...nicPath, 'ifname']);
+      else if (r.port !== undefined && validIfname(r.port)) this.checkIfname(r.port, [...nicPath, 'port']);
+      else if (port !== undefined) this.checkIfname(port, r.path);
       return { segment: r.segment, address: r.address, ifname, port };
     });
     const services = new Map<string, FlowSet>();
@@ -363,10 +373,7 @@ class Resolver {
       }
     }
     const uplink = h.uplink;
-    if (uplink) {
-      const bad = validIfname(uplink);
-      if (bad) this.err('CORDON017', bad, [...path, 'uplink']);
-    }
+    if (uplink !== undefined) this.checkIfname(uplink, [...path, 'uplink']);
     const routes: Route[] = [];
     (h.routes ?? []).forEach((r, i) => {
       const rp = [...path, 'routes', i];
@@ -622,6 +629,8 @@ class Resolver {
     const src = r.from !== undefined ? targetsAddrs(model, this.refsAt(r.from, [...path, 'from'])) : undefined;
     const dst = r.to !== undefined ? targetsAddrs(model, this.refsAt(r.to, [...path, 'to'])) : undefined;
     const flows = r.ports !== undefined ? (this.parsePorts(r.ports, [...path, 'ports']) ?? ALL_FLOWS) : ALL_FLOWS;
+    if (r.iif !== undefined) this.checkIfname(r.iif, [...path, 'iif']);
+    if (r.oif !== undefined) this.checkIfname(r.oif, [...path, 'oif']);
     const bits = [r.action.toUpperCase()];
     if (r.iif) bits.push(`-i ${r.iif}`);
     if (r.oif) bits.push(`-o ${r.oif}`);
@@ -671,6 +680,11 @@ class Resolver {
         continue;
       }
       seen.set(name, key);
+      if (`${name}.${domain}.`.length > 254) {
+        // Each label is checked by the schema; the whole name has its own limit (RFC 1035: 255 octets on the wire).
+        this.err('CORDON003', `dns: '${key}.${domain}' has ${name.length + domain.length + 1} characters; a DNS name has at most 253`, rp, 'shorten the record name or the domain', true);
+        continue;
+      }
       const v = value.trim();
       let address: number | undefined;
       let host: string | undefined;

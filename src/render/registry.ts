@@ -1,4 +1,7 @@
-/** Every render target, by name. Adding a target: one folder under src/render/, one line here. */
+/**
+ * Every render target, by name. Adding a target: one folder under src/render/, one line here.
+ * Each is guarded (guard.ts): a refused value becomes a diagnostic, file paths stay under the output directory.
+ */
 import { dnsRenderer } from './dns/index.js';
 import { ifupdownRenderer } from './ifupdown/index.js';
 import { iptablesRenderer } from './iptables/index.js';
@@ -7,6 +10,7 @@ import { libvirtRenderer } from './libvirt/index.js';
 import { netplanRenderer } from './netplan/index.js';
 import { nftablesRenderer } from './nftables/index.js';
 import { proxmoxRenderer } from './proxmox/index.js';
+import { guarded } from './guard.js';
 import type { Renderer } from './types.js';
 import { wireguardRenderer } from './wireguard/index.js';
 
@@ -20,7 +24,7 @@ export const RENDERERS: readonly Renderer[] = [
   proxmoxRenderer,
   libvirtRenderer,
   wireguardRenderer,
-];
+].map(guarded);
 
 export function findRenderer(name: string): Renderer | undefined {
   return RENDERERS.find((r) => r.name === name);

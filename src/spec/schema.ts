@@ -7,11 +7,22 @@
  * emit a JSON Schema for editor completion.
  */
 import { z } from 'zod';
+import { NAME_CHARS_TEXT, NAME_MAX, NAME_RE, pointProblem, refProblem } from './identifiers.js';
 
+/** Names become file, set, chain, libvirt and Kubernetes object names: a small safe set (src/spec/identifiers.ts). */
 const Name = z
   .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a name: a letter, then letters, digits, "-" or "_"')
-  .describe('A name: a letter, then letters, digits, "-" or "_".');
+  .regex(NAME_RE, `a name: ${NAME_CHARS_TEXT}`)
+  .max(NAME_MAX, `a name of at most ${NAME_MAX} characters`)
+  .describe(`A name: ${NAME_CHARS_TEXT}; at most ${NAME_MAX} characters.`);
+
+/** A string checked by one of the identifier rules; the rule's sentence becomes the diagnostic. */
+function checked(rule: (text: string, subject: string) => string | undefined, subject: string): z.ZodString {
+  return z.string().superRefine((text, ctx) => {
+    const problem = rule(text, subject);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
 
 export const PortItem = z
   .union([z.string(), z.number().int()])
@@ -26,7 +37,7 @@ export const Ports = z
  * (`ollama.api`), a network (`vmbr1`), a group, a CIDR or address literal, or a built-in:
  * `internet`, `lan` (the owner's physical LAN) and `any`.
  */
-export const Ref = z.string().min(1).describe('host, host.service, network, group, CIDR, internet, lan or any');
+export const Ref = checked(refProblem, 'the reference').describe('host, host.service, network, group, CIDR, internet, lan or any');
 export const Refs = z.union([Ref, z.array(Ref).min(1)]).describe('One reference or a list of them.');
 
 export const NetworkSpec = z
@@ -87,7 +98,7 @@ export const HostSpec = z
       .describe('What the host is. vm, container, sandbox and peer are untrusted workloads; hypervisor, router and server are managed.'),
     id: z.number().int().nonnegative().optional().describe('VM or container id (Proxmox vmid), used in generated names.'),
     nics: z
-      .record(z.string(), NicSpec)
+      .record(Name, NicSpec)
       .optional()
       .describe('Interfaces: network or tunnel name → address. The key `internet` places the host on the internet at a public address.'),
     services: z.record(Name, Ports).optional().describe('Services offered: name → ports, e.g. api: tcp/11434.'),
@@ -109,9 +120,9 @@ export const HostSpec = z
       .boolean()
       .optional()
       .describe('cordon enforces policy in this host\'s own firewall (default: true for hypervisor, router and server). A home router you do not control is managed: false.'),
-    via: z.string().optional().describe('For a peer: the tunnel it connects through (shorthand for a nic on it).'),
+    via: Name.optional().describe('For a peer: the tunnel it connects through (shorthand for a nic on it).'),
     address: z.string().optional().describe('For a peer with `via`: its address inside the tunnel.'),
-    tunnel: z.string().optional().describe('For vpn-only: the tunnel all traffic must use (default: the only tunnel the host is on).'),
+    tunnel: Name.optional().describe('For vpn-only: the tunnel all traffic must use (default: the only tunnel the host is on).'),
     control: z
       .array(Ref)
       .optional()
@@ -223,7 +234,7 @@ export const DnsSpec = z
       .optional()
       .describe('Resolvers to forward other names to. Absent or empty: the server answers only for its zone (no-resolv).'),
     records: z
-      .record(DnsName, z.string().describe("A host name (its address on a network it shares with the server) or an IPv4 address."))
+      .record(DnsName, checked(refProblem, 'the record value').describe("A host name (its address on a network it shares with the server) or an IPv4 address."))
       .optional()
       .describe('Names in the zone → a host or an address, e.g. nginx: gateway. Absent or empty: only the server\'s own name.'),
     ttl: z.number().int().min(0).max(2147483647).optional().describe('TTL of the records in seconds (default 300).'),
@@ -243,7 +254,7 @@ export const SpecSchema = z
     expect: z.array(ExpectSpec).optional(),
     invariants: InvariantsSpec.optional(),
     firewalls: z
-      .record(z.string(), FirewallSpec)
+      .record(checked((key) => pointProblem(key), 'the enforcement point'), FirewallSpec)
       .optional()
       .describe('Hand-written chains keyed by enforcement point (HOST:forward|input|output|guest-in|guest-out).'),
     dns: DnsSpec.optional(),

@@ -14,6 +14,7 @@ import type { Ir } from '../../ir/types.js';
 import type { Dns, Model } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
+import { confPath, dnsName } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 
 /** Where BIND finds the zone file; `-p zone-dir=…` changes it. */
@@ -34,7 +35,9 @@ export const dnsRenderer: Renderer = {
       ds.push(diag('CORDON004', 'error', `host '${opts.host}' does not serve DNS, so it gets no DNS files`, { file: ir.model.file }, `the DNS server is '${dns.server}'`));
       return { files: [], diagnostics: ds };
     }
-    const zoneDir = (opts.params.get('zone-dir') ?? DEFAULT_ZONE_DIR).replace(/\/+$/, '') || '/';
+    const zoneDir = confPath((opts.params.get('zone-dir') ?? DEFAULT_ZONE_DIR).replace(/\/+$/, '') || '/');
+    // Names are checked at the spec boundary; here they are refused rather than written if that ever fails.
+    for (const r of zoneRecords(dns)) dnsName(fqdn(r.name, dns));
     const dir = `dns/${dns.server}`;
     const files: RenderedFile[] = [
       { path: `${dir}/dnsmasq.conf`, content: renderDnsmasq(ir.model, dns), secret: false },
@@ -46,7 +49,7 @@ export const dnsRenderer: Renderer = {
 };
 
 export function zoneFileName(dns: Dns): string {
-  return `db.${dns.domain}`;
+  return `db.${dnsName(dns.domain)}`;
 }
 
 /** The server's own name in the zone: its host name, made a valid hostname label. */

@@ -18,6 +18,7 @@ import type { Host, Model, Nic } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
 import { resolverFor } from '../dns/index.js';
 import { commented, Emitter, headerLines } from '../emit.js';
+import { ifname } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 
 export const ifupdownRenderer: Renderer = {
@@ -51,7 +52,7 @@ function bridgePorts(model: Model, h: Host, n: Nic): string {
   const net = model.networks.get(n.segment)!;
   if (net.gateway === undefined || h.uplink === undefined) return 'none';
   const held = [...model.hosts.values()].some((x) => x.nics.some((y) => y.address === net.gateway));
-  return held ? 'none' : h.uplink;
+  return held ? 'none' : ifname(h.uplink);
 }
 
 function renderHost(model: Model, h: Host): string {
@@ -77,8 +78,8 @@ function renderHost(model: Model, h: Host): string {
     }
     e.gap();
     e.line(`# ${bridge ? `bridge of network ${net.name}` : `on network ${net.name}`} (${formatCidr(net.cidr)}, egress ${net.egress})`);
-    e.line(`auto ${n.ifname}`);
-    e.block(`iface ${n.ifname} inet static`, () => {
+    e.line(`auto ${ifname(n.ifname)}`);
+    e.block(`iface ${ifname(n.ifname)} inet static`, () => {
       e.line(`address ${formatIPv4(n.address)}/${net.cidr.len}`);
       if (h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === n.segment) e.line(`gateway ${formatIPv4(h.defaultRoute.via)}`);
       if (bridge) {
@@ -88,8 +89,8 @@ function renderHost(model: Model, h: Host): string {
       }
       for (const r of h.routes) {
         if (r.via.kind !== 'gateway' || r.via.segment !== n.segment) continue;
-        e.line(`up ip route add ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${n.ifname}`);
-        e.line(`down ip route del ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${n.ifname}`);
+        e.line(`up ip route add ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${ifname(n.ifname)}`);
+        e.line(`down ip route del ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${ifname(n.ifname)}`);
       }
       if (resolver && resolver.segment === n.segment) {
         e.line(`dns-nameservers ${formatIPv4(resolver.address)}`);

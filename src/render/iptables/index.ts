@@ -23,6 +23,7 @@ import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { assertNever } from '../../util/assert.js';
 import { commented, Emitter, headerLines } from '../emit.js';
+import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { chainName, continuationChainName, logDropChainName, logPrefix, MAX_CHAIN_NAME, ruleChainName } from './names.js';
 
@@ -122,7 +123,7 @@ function planHost(ir: Ir, host: string, ds: Diagnostic[]): HostPlan {
     } else {
       const guest = model.hosts.get(c.host)!;
       if (c.hook === 'guest-out') {
-        const sel = guest.nics.filter((n) => n.port && ports.has(n.port)).map((n) => ['-m', 'physdev', '--physdev-in', n.port!]);
+        const sel = guest.nics.filter((n) => n.port && ports.has(n.port)).map((n) => ['-m', 'physdev', '--physdev-in', ifname(n.port!)]);
         if (sel.length === 0) {
           ds.push(diag('CORDON016', 'error', `${c.point}: ${c.host} has no port on a bridge of ${host}, so its outgoing packets cannot be told apart`, { file: model.file, line: guest.origin.line, col: guest.origin.col, path: guest.origin.path }));
           continue;
@@ -200,7 +201,7 @@ function renderV4(ir: Ir, plan: HostPlan, ds: Diagnostic[]): string {
     if (p.logDrop) {
       e.gap();
       e.line(`# ${p.logDrop}: log (at most 5 a second) and drop, for ${p.chain.point}`);
-      e.line(`-A ${p.logDrop} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${logPrefix(p.chain.point, 'drop')}" --log-level 6`);
+      e.line(`-A ${p.logDrop} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${quotedText(logPrefix(p.chain.point, 'drop'))}" --log-level 6`);
       e.line(`-A ${p.logDrop} -j DROP`);
     }
   });
@@ -216,13 +217,13 @@ interface SubChain {
 
 function renderPoint(ir: Ir, plan: HostPlan, p: Point, ds: Diagnostic[]): { main: string[]; subs: SubChain[] } {
   const c = p.chain;
-  const main: string[] = [`# ${p.name}: enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default ${c.policy} — ${c.policyOrigin.text}`];
+  const main: string[] = [`# ${inert(`${p.name}: enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default ${c.policy} — ${c.policyOrigin.text}`)}`];
   const subs: SubChain[] = [];
   // The chain rules are appended to: the point's own, or after a goto its continuation chain.
   let cur = p.name;
   let lines = main;
   for (const r of c.rules) {
-    lines.push(`# ${r.id} ${r.origin.path ? `${r.origin.path}: ` : ''}${r.origin.text} (${r.origin.file.split('/').pop()}:${r.origin.line})`);
+    lines.push(`# ${inert(`${r.id} ${r.origin.path ? `${r.origin.path}: ` : ''}${r.origin.text} (${r.origin.file.split('/').pop()}:${r.origin.line})`)}`);
     const out = renderRule(ir, plan, p, r, ds, cur);
     if (out.lines.length === 0) lines.push('# (matches no packet: nothing to render)');
     lines.push(...out.lines);
@@ -234,7 +235,7 @@ function renderPoint(ir: Ir, plan: HostPlan, p: Point, ds: Diagnostic[]): { main
     }
   }
   const verdict = c.policy === 'drop' ? p.logDrop! : p.final ? 'ACCEPT' : 'RETURN';
-  lines.push(`-A ${cur} -m comment --comment "cordon ${c.point} default" -j ${verdict}`);
+  lines.push(`-A ${cur} -m comment --comment "${quotedText(`cordon ${c.point} default`)}" -j ${verdict}`);
   return { main, subs };
 }
 
@@ -362,14 +363,14 @@ function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[
       return { lines: [], sub: undefined, cont: undefined };
     }
   }
-  const comment = ['-m', 'comment', '--comment', `"cordon ${r.id}"`];
+  const comment = ['-m', 'comment', '--comment', `"${quotedText(`cordon ${r.id}`)}"`];
   const state = m.state === 'established' ? ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED'] : m.state === 'new' ? ['-m', 'conntrack', '--ctstate', 'NEW'] : [];
   // Interface and bridge-port alternatives: `-i/-o` go with the addresses, physdev after them.
   const binds: { ifs: string[]; phys: string[] }[] = [];
   for (const iif of m.iif ?? [undefined]) {
     for (const oif of m.oif ?? [undefined]) {
       for (const port of m.inPort ?? [undefined]) {
-        binds.push({ ifs: [...(iif ? ['-i', iif] : []), ...(oif ? ['-o', oif] : [])], phys: port ? ['-m', 'physdev', '--physdev-in', port] : [] });
+        binds.push({ ifs: [...(iif ? ['-i', ifname(iif)] : []), ...(oif ? ['-o', ifname(oif)] : [])], phys: port ? ['-m', 'physdev', '--physdev-in', ifname(port)] : [] });
       }
     }
   }
@@ -380,7 +381,7 @@ function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[
   const verdictLines = (head: readonly string[], part: ProtoPart, tail: readonly string[]): string[] => {
     const line = (pp: readonly string[], ...target: string[]): string => [...head, ...pp, ...part.m, ...tail, ...target].join(' ');
     const out: string[] = [];
-    if (r.log && r.action !== 'drop') out.push(line(part.p, '-m', 'limit', '--limit', '5/sec', '--limit-burst', '10', '-j', 'LOG', '--log-prefix', `"${logPrefix(p.chain.point, r.action)}"`, '--log-level', '6'));
+    if (r.log && r.action !== 'drop') out.push(line(part.p, '-m', 'limit', '--limit', '5/sec', '--limit-burst', '10', '-j', 'LOG', '--log-prefix', `"${quotedText(logPrefix(p.chain.point, r.action))}"`, '--log-level', '6'));
     switch (r.action) {
       case 'accept':
         out.push(line(part.p, ...(r.rate ? ['-m', 'limit', '--limit', limitRate(r.rate)] : []), ...comment, '-j', p.final ? 'ACCEPT' : 'RETURN'));
@@ -474,7 +475,7 @@ function renderV6(ir: Ir, plan: HostPlan): string {
       e.line(`-A ${b} -m conntrack --ctstate INVALID -j DROP`);
       for (const [t, name] of ND_TYPES) e.line(`-A ${b} -p ipv6-icmp -m icmp6 --icmpv6-type ${t} -m comment --comment "cordon ${name}" -j ACCEPT`);
     }
-    e.line(`-A ${b} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${logPrefix(`ipv6 ${b.toLowerCase()}`, 'drop')}" --log-level 6`);
+    e.line(`-A ${b} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${quotedText(logPrefix(`ipv6 ${b.toLowerCase()}`, 'drop'))}" --log-level 6`);
   }
   e.gap();
   e.line('COMMIT');

@@ -20,9 +20,10 @@ import { GUEST_KINDS, type Host, type Model, type Network, type Nic } from '../.
 import { assertNever } from '../../util/assert.js';
 import { formatIPv4, maskOf } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
+import { ifname, shWord } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { ANTI_SPOOF_FILTER, emitFilter, filterName } from './nwfilter.js';
-import { attrs, xmlComment } from './xml.js';
+import { attrs, xmlComment, xmlEscape } from './xml.js';
 
 type Mode = 'nat' | 'route' | 'isolated' | 'bridge';
 
@@ -162,7 +163,7 @@ function networkXml(model: Model, p: HypervisorPlan, n: NetPlan): string {
   const what = { nat: 'NAT to the outside', route: 'routed to the outside', isolated: 'isolated (no forwarding)', bridge: `bridged onto the existing host bridge ${n.net.bridge}` }[n.mode];
   e.lines_(headerLines(model, `libvirt network ${n.net.name} on ${p.host.name}: ${what}. Define: virsh net-define FILE`).map(xmlComment));
   e.block('<network>', () => {
-    e.line(`<name>${n.net.name}</name>`);
+    e.line(`<name>${xmlEscape(n.net.name)}</name>`);
     const dev = p.host.uplink;
     switch (n.mode) {
       case 'nat':
@@ -184,9 +185,9 @@ function networkXml(model: Model, p: HypervisorPlan, n: NetPlan): string {
     }
     if (n.mode === 'bridge') {
       e.line(xmlComment(`libvirt does not manage ${n.net.bridge}: the host must already have it, with its address and uplink`));
-      e.line(`<bridge${attrs([['name', n.net.bridge]])}/>`);
+      e.line(`<bridge${attrs([['name', ifname(n.net.bridge)]])}/>`);
     } else {
-      e.line(`<bridge${attrs([['name', n.net.bridge], ['stp', 'on'], ['delay', 0]])}/>`);
+      e.line(`<bridge${attrs([['name', ifname(n.net.bridge)], ['stp', 'on'], ['delay', 0]])}/>`);
     }
     const lines = addressing(model, p, n);
     if (n.address !== undefined) {
@@ -209,7 +210,7 @@ function interfaceXml(model: Model, p: HypervisorPlan, g: GuestPlan, gn: GuestNi
     e.line(`<source${attrs([['network', gn.net.name]])}/>`);
     if (gn.nic.port !== undefined) {
       e.line(xmlComment("the host-side port name cordon's other targets (nftables) match on"));
-      e.line(`<target${attrs([['dev', gn.nic.port]])}/>`);
+      e.line(`<target${attrs([['dev', ifname(gn.nic.port)]])}/>`);
     }
     e.line(`<model${attrs([['type', 'virtio']])}/>`);
     if (filtered) {
@@ -228,10 +229,6 @@ function interfaceXml(model: Model, p: HypervisorPlan, g: GuestPlan, gn: GuestNi
   return e.toString();
 }
 
-function shQuote(s: string): string {
-  return /^[A-Za-z0-9_./:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 function defineScript(model: Model, p: HypervisorPlan): string {
   const e = new Emitter('');
   e.line('#!/bin/sh');
@@ -244,13 +241,13 @@ function defineScript(model: Model, p: HypervisorPlan): string {
   if (filters.length) {
     e.gap();
     e.line('# Per-guest firewalls (nwfilter), before the guests that reference them start.');
-    for (const g of filters) e.line(`virsh nwfilter-define ${shQuote(`nwfilters/${filterName(g.host.name)}.xml`)}`);
+    for (const g of filters) e.line(`virsh nwfilter-define ${shWord(`nwfilters/${filterName(g.host.name)}.xml`)}`);
   }
   for (const n of p.networks) {
     e.gap();
     e.line(`# Network ${n.net.name} (${n.mode === 'isolated' ? 'isolated' : `forward mode ${n.mode}`}).`);
-    const name = shQuote(n.net.name);
-    e.line(`virsh net-define ${shQuote(`networks/${n.net.name}.xml`)}`);
+    const name = shWord(n.net.name);
+    e.line(`virsh net-define ${shWord(`networks/${n.net.name}.xml`)}`);
     e.line(`virsh net-info ${name} | grep -Eq '^Active:[[:space:]]+yes' || virsh net-start ${name}`);
     e.line(`virsh net-autostart ${name}`);
   }
@@ -261,7 +258,7 @@ function defineScript(model: Model, p: HypervisorPlan): string {
     for (const g of withIfaces) {
       for (const gn of g.nics) {
         const suffix = g.nics.length > 1 ? `-interface-${gn.net.name}` : '-interface';
-        e.line(`#   virsh attach-device ${shQuote(g.host.name)} ${shQuote(`domains/${g.host.name}${suffix}.xml`)} --config`);
+        e.line(`#   virsh attach-device ${shWord(g.host.name)} ${shWord(`domains/${g.host.name}${suffix}.xml`)} --config`);
       }
     }
   }

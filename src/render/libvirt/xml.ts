@@ -1,8 +1,13 @@
-/** Tiny XML helpers for the libvirt target: attributes in libvirt's own style (single quotes), comments. */
+/**
+ * Tiny XML helpers for the libvirt target: attributes in libvirt's own style (single quotes),
+ * comments. The one place XML is escaped: XML 1.0 cannot carry most control characters at all,
+ * not even as character references, so text is made inert (escape.ts) before the markup is escaped.
+ */
+import { inert } from '../escape.js';
 
 /** Escapes text for an attribute value in single quotes or for element text. */
 export function xmlEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
+  return inert(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 }
 
 /** ` a='1' b='2'` from pairs, skipping undefined values; order is the caller's. */
@@ -15,6 +20,6 @@ export function attrs(pairs: readonly (readonly [string, string | number | undef
 
 /** One XML comment line. `--` may not appear inside a comment, nor may it end in `-`. */
 export function xmlComment(text: string): string {
-  const safe = text.replace(/-(?=-)/g, '- ').replace(/-$/, '- ');
+  const safe = inert(text).replace(/-(?=-)/g, '- ').replace(/-$/, '- ');
   return `<!-- ${safe} -->`;
 }

@@ -15,6 +15,7 @@ import type { Host, Model } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
 import { resolverFor } from '../dns/index.js';
 import { commented, Emitter, headerLines } from '../emit.js';
+import { ifname } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { yamlLines } from '../yaml.js';
 
@@ -53,7 +54,8 @@ interface Ethernet {
 
 function renderHost(model: Model, h: Host): string {
   const notes: string[] = [];
-  const ethernets: Record<string, Ethernet> = {};
+  // No prototype: an interface may be called __proto__ (the kernel allows it), and must still be a key.
+  const ethernets: Record<string, Ethernet> = Object.create(null) as Record<string, Ethernet>;
   const resolver = resolverFor(model, h.name);
   for (const n of h.nics) {
     const net = model.networks.get(n.segment);
@@ -70,7 +72,7 @@ function renderHost(model: Model, h: Host): string {
     }
     if (routes.length) eth.routes = routes;
     if (resolver && resolver.segment === n.segment) eth.nameservers = { search: [resolver.domain], addresses: [formatIPv4(resolver.address)] };
-    ethernets[n.ifname] = eth;
+    ethernets[ifname(n.ifname)] = eth;
   }
   switch (h.defaultRoute.kind) {
     case 'gateway':

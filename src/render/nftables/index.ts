@@ -14,6 +14,7 @@ import { ALL_FLOWS, flowEqual, NO_FLOWS, type FlowSet } from '../../util/flows.j
 /** A stand-in flow set giving exactly one box per (src, dst) pair. */
 const ICMP_ONLY: FlowSet = { ...NO_FLOWS, icmp: true };
 import { commented, Emitter, headerLines } from '../emit.js';
+import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Iv } from './boxes.js';
 import { markOf, portsTableName, tableName } from './names.js';
@@ -77,7 +78,7 @@ function renderHost(ir: Ir, host: string, ds: Diagnostic[]): string {
       e.block('chain prerouting {', () => {
         e.line('type filter hook prerouting priority -200; policy accept;');
         e.line('# The port a frame enters by, as a mark: guests can forge addresses, not ports.');
-        for (const [port, mark] of marks) e.line(`iifname "${port}" meta mark set ${mark}`);
+        for (const [port, mark] of marks) e.line(`iifname "${ifname(port)}" meta mark set ${mark}`);
       });
     });
   }
@@ -99,7 +100,7 @@ const HOOKS_OF: Record<Chain['hook'], readonly ('input' | 'output' | 'forward')[
 function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnostic[]): void {
   const host = ir.model.hosts.get(c.host)!;
   e.block(`table inet ${tableName(c.point)} {`, () => {
-    e.line(`# enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default: ${c.policy} — ${c.policyOrigin.text}`);
+    e.line(`# ${inert(`enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default: ${c.policy} — ${c.policyOrigin.text}`)}`);
     const body = renderRules(ir, c, marks, ds);
     for (const s of body.sets) {
       e.block(`set ${s.name} {`, () => {
@@ -119,10 +120,10 @@ function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, d
         e.line(`type filter hook ${hook} priority 0; policy ${c.policy};`);
         if (c.hook === 'guest-out') {
           const own = host.nics.filter((n) => n.port && marks.has(n.port)).map((n) => marks.get(n.port!)!);
-          e.line(`meta mark != ${setOf(own)} accept comment "not from ${c.host}"`);
+          e.line(`meta mark != ${setOf(own)} accept comment "${quotedText(`not from ${c.host}`)}"`);
         } else if (c.hook === 'guest-in') {
           e.line('meta nfproto != ipv4 accept');
-          e.line(`ip daddr != ${setOf(host.nics.map((n) => formatIPv4(n.address)))} accept comment "not to ${c.host}"`);
+          e.line(`ip daddr != ${setOf(host.nics.map((n) => formatIPv4(n.address)))} accept comment "${quotedText(`not to ${c.host}`)}"`);
         } else if (hook !== 'forward') {
           e.line('meta nfproto ipv6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept');
         }
@@ -144,7 +145,7 @@ function setOf(items: readonly string[]): string {
 
 function logPrefix(point: string, what: string): string {
   // The kernel keeps at most 127 bytes of a log prefix.
-  return `cordon ${what} ${point} `.slice(0, 60);
+  return quotedText(`cordon ${what} ${point} `.slice(0, 60));
 }
 
 interface NftSet {
@@ -161,8 +162,8 @@ function bindingKey(r: IrRule): string {
 function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds: Diagnostic[], ir: Ir): string {
   const m = r.match;
   const parts: string[] = [];
-  if (m.iif) parts.push(`iifname ${setOf(m.iif.map((i) => `"${i}"`))}`);
-  if (m.oif) parts.push(`oifname ${setOf(m.oif.map((i) => `"${i}"`))}`);
+  if (m.iif) parts.push(`iifname ${setOf(m.iif.map((i) => `"${ifname(i)}"`))}`);
+  if (m.oif) parts.push(`oifname ${setOf(m.oif.map((i) => `"${ifname(i)}"`))}`);
   if (m.inPort) {
     const ms = m.inPort.map((p) => marks.get(p));
     if (ms.some((x) => x === undefined)) {
@@ -254,7 +255,7 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
     const addrs = addrBoxes.parts().protos;
     const origins = [...new Map(run.map((x) => [`${x.origin.path}|${x.origin.text}`, x.origin])).values()];
     lines.push('');
-    for (const o of origins) lines.push(`# ${o.path ? `${o.path}: ` : ''}${o.text} (${o.file.split('/').pop()}:${o.line})`);
+    for (const o of origins) lines.push(`# ${inert(`${o.path ? `${o.path}: ` : ''}${o.text} (${o.file.split('/').pop()}:${o.line})`)}`);
     const prefix = bindingPrefix(r, marks, c.point, ds, ir);
     const name = `run${String(runNo).padStart(3, '0')}`;
     if (addrs.length) {

@@ -20,6 +20,7 @@ import type { Chain, Ir } from '../../ir/types.js';
 import type { Host, Model, Network } from '../../model/types.js';
 import { formatIPv4 } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
+import { ifname, inert } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { Directory, MAX_GROUP_NAME, NameAllocator, prefixesOf, type Named } from './names.js';
 import { formatRule, fwComment, ruleText, translateChain, type Env, type FwRule, type Zone } from './rules.js';
@@ -403,18 +404,18 @@ function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
   if (nets.length === 0) e.line(`# (${h.name} owns no network: no bridges)`);
   if (withUplink && h.uplink) {
     e.gap();
-    e.line(`iface ${h.uplink} inet manual`);
+    e.line(`iface ${ifname(h.uplink)} inet manual`);
   }
   for (const net of nets) {
     const nic = h.nics.find((n) => n.segment === net.name)!;
     e.gap();
     const routedBy = net.egress !== 'none' && net.gateway !== undefined && own.has(net.gateway) ? `; ${h.name} routes it${net.egress === 'nat' ? ` and masquerades it through ${h.uplink ?? 'its uplink'} (masquerading is not rendered by cordon)` : ''}` : '';
-    e.line(`# ${net.name}: ${net.origin.text}, egress ${net.egress}${routedBy}${net === withUplink ? `; its gateway is a router behind ${h.uplink}, which joins the bridge` : ''}`);
-    e.line(`auto ${net.bridge}`);
-    e.block(`iface ${net.bridge} inet static`, () => {
+    e.line(`# ${inert(net.name)}: ${inert(net.origin.text)}, egress ${net.egress}${routedBy}${net === withUplink ? `; its gateway is a router behind ${h.uplink}, which joins the bridge` : ''}`);
+    e.line(`auto ${ifname(net.bridge)}`);
+    e.block(`iface ${ifname(net.bridge)} inet static`, () => {
       e.line(`address ${formatIPv4(nic.address)}/${net.cidr.len}`);
       if (h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === net.name) e.line(`gateway ${formatIPv4(h.defaultRoute.via)}`);
-      e.line(`bridge-ports ${net === withUplink ? h.uplink : 'none'}`);
+      e.line(`bridge-ports ${net === withUplink && h.uplink ? ifname(h.uplink) : 'none'}`);
       e.line('bridge-stp off');
       e.line('bridge-fd 0');
     }, '');

@@ -15,6 +15,7 @@ import { formatIPv4 } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { assertNever } from '../../util/assert.js';
+import { ifname, inert } from '../escape.js';
 import { prefixesOf, refOf, type Directory } from './names.js';
 
 export type Dir = 'IN' | 'OUT' | 'FORWARD';
@@ -39,7 +40,7 @@ export interface FwRule {
 /** The rule as a line of a .fw file, in the option order Proxmox itself writes. */
 export function formatRule(r: FwRule, comment = r.comment): string {
   const parts: string[] = [r.dir, r.macro ? `${r.macro}(${r.action})` : r.action];
-  if (r.iface) parts.push('-i', r.iface);
+  if (r.iface) parts.push('-i', ifname(r.iface));
   if (r.source) parts.push('-source', r.source);
   if (r.dest) parts.push('-dest', r.dest);
   if (r.proto) parts.push('-p', r.proto);
@@ -58,7 +59,7 @@ export function ruleText(r: FwRule): string {
  * ASCII arrows, one line.
  */
 export function fwComment(text: string): string {
-  return text.replace(/→/g, '->').replace(/#/g, 'no.').replace(/[\r\n]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200);
+  return inert(text.replace(/→/g, '->').replace(/#/g, 'no.').replace(/[\r\n]+/g, ' ').replace(/\s+/g, ' ').trim()).slice(0, 200);
 }
 
 /** Proxmox macros cordon uses, exactly as pve-firewall defines them. */

@@ -24,6 +24,7 @@ import { formatCidr, formatIPv4, rangeToCidrs } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { commented, Emitter, headerLines } from '../emit.js';
+import { ifname } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { isWgKey, publicKeyOf, type KeyedRenderer, type KeySource } from './keys.js';
 import { checkTransport, killswitchChains, killswitchIptables, killswitchNft } from './killswitch.js';
@@ -146,12 +147,12 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
           const sk = keyOf(server);
           const mks = members.map((m) => keyOf(m));
           if (want(server.name) && sk && mks.every((k) => k !== undefined)) {
-            files.push(conf(`wireguard/${server.name}/${t.ifname}.conf`, serverConf(ir.model, t, server, sk, members, mks as HostKey[])));
+            files.push(conf(`wireguard/${server.name}/${ifname(t.ifname)}.conf`, serverConf(ir.model, t, server, sk, members, mks as HostKey[])));
           }
           for (const [i, m] of members.entries()) {
             const mk = mks[i];
             if (!want(m.name) || !mk || !sk) continue;
-            files.push(conf(`wireguard/${m.name}/${t.ifname}.conf`, memberConf(ir.model, t, server, sk, m, mk, mode, dir)));
+            files.push(conf(`wireguard/${m.name}/${ifname(t.ifname)}.conf`, memberConf(ir.model, t, server, sk, m, mk, mode, dir)));
           }
         }
       }

@@ -20,6 +20,7 @@ import { formatIPv4, rangeToCidrs } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet, Span } from '../../util/rangeset.js';
 import { commented, Emitter, headerLines } from '../emit.js';
+import { ifname, inert, quotedText } from '../escape.js';
 
 /** The nft table the kill switch lives in; apart from the nftables target's tables. */
 export const KILLSWITCH_TABLE = 'cordon_killswitch';
@@ -34,7 +35,7 @@ export function killswitchChains(ir: Ir, host: string): Chain[] {
 }
 
 function where(r: IrRule): string {
-  return `${r.id}: ${r.origin.text} (${r.origin.file.split('/').pop()}:${r.origin.line})`;
+  return inert(`${r.id}: ${r.origin.text} (${r.origin.file.split('/').pop()}:${r.origin.line})`);
 }
 
 function inPortError(ir: Ir, c: Chain, r: IrRule, ds: Diagnostic[]): boolean {
@@ -141,8 +142,8 @@ function nftLogPrefix(point: string, what: string): string {
 function nftRule(r: IrRule, point: string): string[] {
   const m = r.match;
   const base: string[] = [];
-  if (m.iif) base.push(`iifname ${nftSet(m.iif.map((i) => `"${i}"`))}`);
-  if (m.oif) base.push(`oifname ${nftSet(m.oif.map((i) => `"${i}"`))}`);
+  if (m.iif) base.push(`iifname ${nftSet(m.iif.map((i) => `"${ifname(i)}"`))}`);
+  if (m.oif) base.push(`oifname ${nftSet(m.oif.map((i) => `"${ifname(i)}"`))}`);
   if (m.state === 'new') base.push('ct state new');
   if (m.state === 'established') base.push('ct state established,related');
   if (m.src) base.push(`ip saddr ${nftSet(m.src.map(nftAddr))}`);
@@ -151,7 +152,7 @@ function nftRule(r: IrRule, point: string): string[] {
   for (const proto of nftProtos(m.flows)) {
     const match = [...base, proto].filter(Boolean).join(' ');
     const pre = match ? `${match} ` : '';
-    if (r.log) lines.push(`${pre}limit rate 5/second burst 10 packets log prefix "${nftLogPrefix(point, r.action)}" level info`);
+    if (r.log) lines.push(`${pre}limit rate 5/second burst 10 packets log prefix "${quotedText(nftLogPrefix(point, r.action))}" level info`);
     switch (r.action) {
       case 'accept':
         lines.push(`${pre}${r.rate ? `limit rate ${r.rate} ` : ''}counter accept`);
@@ -182,7 +183,7 @@ export function killswitchNft(ir: Ir, host: string, chains: readonly Chain[], ds
     for (const c of chains) {
       e.block(`chain ${c.hook} {`, () => {
         e.line(`type filter hook ${c.hook} priority 0; policy ${c.policy};`);
-        e.line(`# ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default ${c.policy} — ${c.policyOrigin.text}`);
+        e.line(`# ${inert(`${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default ${c.policy} — ${c.policyOrigin.text}`)}`);
         for (const r of c.rules) {
           if (inPortError(ir, c, r, ds)) continue;
           e.line(`# ${where(r)}`);
@@ -193,7 +194,7 @@ export function killswitchNft(ir: Ir, host: string, chains: readonly Chain[], ds
           }
           for (const l of nftRule(r, c.point)) e.line(l);
         }
-        if (c.policy === 'drop') e.line(`limit rate 5/second burst 10 packets log prefix "${nftLogPrefix(c.point, 'drop')}" level info`);
+        if (c.policy === 'drop') e.line(`limit rate 5/second burst 10 packets log prefix "${quotedText(nftLogPrefix(c.point, 'drop'))}" level info`);
       });
     }
   });
@@ -242,7 +243,7 @@ function iptRule(ir: Ir, c: Chain, r: IrRule, family: 4 | 6, ds: Diagnostic[]): 
     return [];
   }
   const ifaces: string[] = [];
-  for (const i of m.iif ?? ['']) for (const o of m.oif ?? ['']) ifaces.push([i ? `-i ${i}` : '', o ? `-o ${o}` : ''].filter(Boolean).join(' '));
+  for (const i of m.iif ?? ['']) for (const o of m.oif ?? ['']) ifaces.push([i ? `-i ${ifname(i)}` : '', o ? `-o ${ifname(o)}` : ''].filter(Boolean).join(' '));
   const state = m.state === 'new' ? '-m conntrack --ctstate NEW' : m.state === 'established' ? '-m conntrack --ctstate ESTABLISHED,RELATED' : '';
   const lines: string[] = [];
   for (const ifs of ifaces) {
@@ -252,8 +253,8 @@ function iptRule(ir: Ir, c: Chain, r: IrRule, family: 4 | 6, ds: Diagnostic[]): 
         const da = d ? iptAddr('-d', d) : {};
         const ranges = [sa.range, da.range].filter(Boolean);
         for (const p of protos) {
-          const match = [ifs, sa.plain, da.plain, p, ranges.length ? `-m iprange ${ranges.join(' ')}` : '', state, `-m comment --comment "${r.id}"`].filter(Boolean).join(' ');
-          if (r.log) lines.push(`-A ${chain} ${match} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${iptLogPrefix(c.hook, r.action)}"`);
+          const match = [ifs, sa.plain, da.plain, p, ranges.length ? `-m iprange ${ranges.join(' ')}` : '', state, `-m comment --comment "${quotedText(r.id)}"`].filter(Boolean).join(' ');
+          if (r.log) lines.push(`-A ${chain} ${match} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${quotedText(iptLogPrefix(c.hook, r.action))}"`);
           switch (r.action) {
             case 'accept':
               lines.push(`-A ${chain} ${match}${r.rate ? ` -m limit --limit ${r.rate}` : ''} -j ACCEPT`);
@@ -289,21 +290,21 @@ export function killswitchIptables(ir: Ir, host: string, chains: readonly Chain[
   for (const hook of ['input', 'forward', 'output']) e.line(`:${IPT_CHAIN[hook]} ${policy(hook)} [0:0]`);
   for (const c of chains) {
     const chain = IPT_CHAIN[c.hook]!;
-    e.line(`# ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default ${c.policy} — ${c.policyOrigin.text}`);
+    e.line(`# ${inert(`${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default ${c.policy} — ${c.policyOrigin.text}`)}`);
     for (const r of c.rules) {
       if (family === 4 && inPortError(ir, c, r, ds)) continue;
       if (r.match.inPort) continue;
       if (r.role === 'stateful') {
         e.line(`# ${where(r)}`);
-        e.line(`-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED -m comment --comment "${r.id}" -j ACCEPT`);
-        e.line(`-A ${chain} -m conntrack --ctstate INVALID -m comment --comment "${r.id}" -j DROP`);
+        e.line(`-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED -m comment --comment "${quotedText(r.id)}" -j ACCEPT`);
+        e.line(`-A ${chain} -m conntrack --ctstate INVALID -m comment --comment "${quotedText(r.id)}" -j DROP`);
         continue;
       }
       const lines = iptRule(ir, c, r, family, ds);
       e.line(`# ${where(r)}${lines.length === 0 && family === 6 ? ' — IPv4 only, not here' : ''}`);
       for (const l of lines) e.line(l);
     }
-    if (c.policy === 'drop') e.line(`-A ${chain} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${iptLogPrefix(c.hook, 'drop')}"`);
+    if (c.policy === 'drop') e.line(`-A ${chain} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${quotedText(iptLogPrefix(c.hook, 'drop'))}"`);
   }
   e.line('COMMIT');
   return e.toString();
