@@ -23,6 +23,7 @@ import type { Ir } from '../ir/types.js';
 import type { Host, Model, Network } from '../model/types.js';
 import { dnsRenderer } from '../render/dns/index.js';
 import { nftablesRenderer } from '../render/nftables/index.js';
+import { guarded } from '../render/guard.js';
 import { ALL_FLOWS, type FlowSet } from '../util/flows.js';
 import { formatCidr, formatIPv4, parseIPv4 } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
@@ -556,7 +557,11 @@ class Planner {
   }
 
   private planFirewalls(): void {
-    const rendered = nftablesRenderer.render(this.ir, { host: undefined, params: new Map() });
+    const rendered = guarded(nftablesRenderer).render(this.ir, { host: undefined, params: new Map() });
+    // A host whose rule set could not be rendered would run with no firewall at all: a lab that
+    // proves nothing. Refuse to build it instead of noting it.
+    const refused = rendered.diagnostics.filter((d) => d.severity === 'error');
+    if (refused.length > 0) throw new Error(`nftables cannot render this spec, so the lab would run unfiltered: ${refused.map((d) => d.message).join('; ')}`);
     for (const d of rendered.diagnostics) this.notes.push(`nftables: ${d.message}`);
     for (const f of rendered.files) {
       const host = f.path.split('/')[0]!;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnostic.js';
 import type { PathSeg, SourceMap } from '../spec/parse.js';
 import type { DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
+import { visible } from '../spec/identifiers.js';
 import { ALL_FLOWS, flowUnion, isPortSpecError, NO_FLOWS, parsePortSpec, type FlowSet } from '../util/flows.js';
 import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
@@ -82,7 +83,9 @@ class Resolver {
 
   origin(path: readonly PathSeg[], text: string): Origin {
     const p = this.src.pos(path);
-    return { file: p.file, line: p.line, col: p.col, path: p.path, text };
+    // Origin texts quote the spec (names, hand-written comments) and are printed to terminals and
+    // written into configs: no raw control or bidi character leaves the model.
+    return { file: p.file, line: p.line, col: p.col, path: p.path, text: visible(text) };
   }
 
   run(): ResolveResult {
@@ -579,7 +582,7 @@ class Resolver {
     const to = this.refsAt(body.to, [...path, 'to']);
     const ports = body.ports !== undefined ? this.parsePorts(body.ports, [...path, 'ports']) : undefined;
     const text = `${action} ${refText(body.from)} → ${refText(body.to)}${body.ports !== undefined ? ` ${portsText(body.ports)}` : ''}`;
-    return { index, action, from, to, ports, log: body.log ?? false, rate: body.rate, comment: body.comment, origin: this.origin(['policy', index], text) };
+    return { index, action, from, to, ports, log: body.log ?? false, rate: body.rate, comment: body.comment === undefined ? undefined : visible(body.comment), origin: this.origin(['policy', index], text) };
   }
 
   private resolveExpect(e: NonNullable<Spec['expect']>[number], index: number): Expectation[] {
@@ -594,7 +597,7 @@ class Resolver {
     if (flows === undefined && to[0]!.kind === 'service') flows = to[0]!.flows;
     const assume: Assume[] = e.assume === 'both' ? ['configured', 'compromised'] : e.assume ? [e.assume] : e.verdict === 'deny' ? ['configured', 'compromised'] : ['configured'];
     const text = `${e.from} → ${e.to}${e.ports !== undefined ? ` ${portsText(e.ports)}` : ''}: ${e.verdict}`;
-    return [{ index, from: from[0]!, to: to[0]!, flows, verdict: e.verdict, assume, comment: e.comment, origin: this.origin(path, text) }];
+    return [{ index, from: from[0]!, to: to[0]!, flows, verdict: e.verdict, assume, comment: e.comment === undefined ? undefined : visible(e.comment), origin: this.origin(path, text) }];
   }
 
   private resolveFirewalls(model: Model): Map<string, HandFirewall> {

@@ -14,6 +14,7 @@ import { FAULTS } from '../../apply/faults.js';
 import { hostTarget, listNetns, netnsTarget, type Target } from '../../apply/exec.js';
 import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
 import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
+import { guarded } from '../../render/guard.js';
 import { unknownNameHint } from '../../util/suggest.js';
 import { EXIT, ExitError } from '../io.js';
 import { loadIr, printDiagnostics } from '../load.js';
@@ -133,7 +134,8 @@ Examples:
       } else if (!hosts.includes(host)) {
         throw new ExitError(EXIT.invalid, `--host: '${host}' enforces no cordon chain (${unknownNameHint(host, hosts)})`);
       }
-      const rendered = nftablesRenderer.render(ir, { host, params: new Map() });
+      // Guarded: a value the emitter refuses becomes a diagnostic here, not an internal error.
+      const rendered = guarded(nftablesRenderer).render(ir, { host, params: new Map() });
       printDiagnostics(rendered.diagnostics, undefined);
       if (rendered.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(EXIT.invalid, `the nftables target cannot express this spec for ${host}; nothing was changed`);
       const ruleset = rendered.files[0]?.content;
