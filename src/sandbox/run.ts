@@ -271,7 +271,7 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
   const secrets = (input.hide ?? secretCandidates(ctx)).map((p) => resolve(p)).flatMap(withTarget);
   const show = (input.show ?? []).map((p) => resolve(p));
   for (const p of show) {
-    if (state.some((d) => within(p, d) || within(d, p))) throw new SandboxError(`--show ${p}: cordon's own state (vault, keys, snapshots, sandbox and lab state) is never visible in a sandbox; pass one vault session read-only with --vault SESSION`);
+    if (state.some((d) => within(p, d))) throw new SandboxError(`--show ${p}: cordon's own state (vault, keys, snapshots, sandbox and lab state) is never visible in a sandbox; pass one vault session read-only with --vault SESSION`);
     if (!secrets.includes(p) && !secrets.includes(real(p))) throw new SandboxError(`--show ${p}: not one of the hidden paths; --show takes a path of the secret list exactly (see cordon run --help)`);
   }
   const shown = new Set(show.flatMap(withTarget));
