@@ -267,8 +267,10 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     tmpEntries: [...new Set([tmpdir(), '/tmp', '/dev/shm'])].flatMap((d) => listDir(d).map((n) => join(d, n))),
     vaultPaths: [input.vault?.options?.root, input.vault?.options?.masterKeyFile].filter((p): p is string => p !== undefined).map((p) => resolve(p)),
   };
-  const state = stateCandidates(ctx).flatMap(withTarget);
-  const secrets = (input.hide ?? secretCandidates(ctx)).map((p) => resolve(p)).flatMap(withTarget);
+  // Only existing paths are resolved further: a failed realpath or stat throws, and a few hundred
+  // throws would cost more than the rest of the start-up.
+  const state = stateCandidates(ctx).flatMap((p) => (existsSync(p) ? withTarget(p) : [p]));
+  const secrets = (input.hide ?? secretCandidates(ctx)).map((p) => resolve(p)).flatMap((p) => (existsSync(p) ? withTarget(p) : [p]));
   const show = (input.show ?? []).map((p) => resolve(p));
   for (const p of show) {
     if (state.some((d) => within(p, d))) throw new SandboxError(`--show ${p}: cordon's own state (vault, keys, snapshots, sandbox and lab state) is never visible in a sandbox; pass one vault session read-only with --vault SESSION`);
@@ -287,7 +289,7 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     if (sec !== undefined) throw new SandboxError(`${flag} ${p}: ${sec} is hidden as a secret; add --show ${sec} to pass it in`);
   }
   // The work dir is the user's explicit choice: a secret directory holding it is not hidden.
-  const hidden = outermost([...state, ...secrets.filter((p) => !shown.has(p) && !within(workdir, p))])
+  const hidden = outermost([...state, ...secrets.filter((p) => !shown.has(p) && !within(workdir, p))].filter((p) => existsSync(p)))
     .map(hideEntry)
     .filter((h): h is { path: string; dir: boolean } => h !== undefined);
   const env = sandboxEnv(process.env, input.env ?? [], input.envAll === true);
