@@ -172,6 +172,10 @@ describe('sandbox config: bad files', () => {
     assert.match(errorOf('memory: lots\n').message, /expected a size: bytes, or a number with k, m, g or t \(512m, 1g\), got "lots"\n  at memory\n/);
     assert.match(errorOf('allow: [api.example.com:443, {host: x}]\n').message, /:1:30: .*got a mapping\n  at allow\[1\]\n/);
     assert.match(errorOf('quiet: yes please\n').message, /expected true or false, got "yes please"\n  at quiet\n/);
+    assert.match(errorOf('env: [PATH, 1BAD=x]\n').message, /:1:13: error CORDON003: expected NAME or NAME=VALUE \(a variable name: letters, digits and _\), got "1BAD=x"\n  at env\[1\]\n/);
+    assert.match(errorOf('env-all: 1\n').message, /expected true or false, got number 1\n  at env-all\n/);
+    assert.match(errorOf('show: [{path: x}]\n').message, /expected a path, got a mapping\n  at show\[0\]\n/);
+    assert.match(errorOf('allow-userns: "no"\n').message, /expected true or false, got "no"\n  at allow-userns\n/);
     assert.match(errorOf('command: python3 agent.py\n').message, /at command\n[\s\S]*hint: write it as a list, one item per argument: \[python3, agent\.py\]/);
   });
 

@@ -277,14 +277,16 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     if (!secrets.includes(p) && !secrets.includes(real(p))) throw new SandboxError(`--show ${p}: not one of the hidden paths; --show takes a path of the secret list exactly (see cordon run --help)`);
   }
   const shown = new Set(show.flatMap(withTarget));
-  const binds: [string, string][] = [['--workdir', workdir], ...(input.ro ?? []).map((p): [string, string] => ['--ro', p]), ...(input.rw ?? []).map((p): [string, string] => ['--rw', p])];
+  // Without --workdir the work dir is the current directory: say so, not a flag the user never gave.
+  const wdFlag = input.workdir !== undefined ? '--workdir' : 'the work dir (the current directory; --workdir DIR chooses another):';
+  const binds: [string, string][] = [[wdFlag, workdir], ...(input.ro ?? []).map((p): [string, string] => ['--ro', p]), ...(input.rw ?? []).map((p): [string, string] => ['--rw', p])];
   for (const [flag, p] of binds) {
     const abs = real(resolve(p));
     const why = refuseBind(flag, abs, p);
     if (why !== undefined) throw new SandboxError(why);
     const st = state.find((d) => within(abs, d));
     if (st !== undefined) throw new SandboxError(`${flag} ${p}: inside cordon's own state (${st}), which is never visible in a sandbox; pass one vault session read-only with --vault SESSION`);
-    if (flag === '--workdir') continue;
+    if (flag === wdFlag) continue;
     const sec = secrets.find((d) => within(abs, d) && !shown.has(d));
     if (sec !== undefined) throw new SandboxError(`${flag} ${p}: ${sec} is hidden as a secret; add --show ${sec} to pass it in`);
   }
