@@ -21,7 +21,7 @@ import { parseEnvPass, sandboxEnv } from '../src/sandbox/env.js';
 import { refuseBind } from '../src/sandbox/paths.js';
 import { homeOf, outermost, secretCandidates, stateCandidates, type HiddenContext } from '../src/sandbox/hidden.js';
 import { DIE_WITH_CORDON, planSandbox, SECCOMP_FD } from '../src/sandbox/plan.js';
-import { resolveOptions, SandboxError, type SandboxInput } from '../src/sandbox/run.js';
+import { cleanupStale, resolveOptions, SandboxError, type SandboxInput } from '../src/sandbox/run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CORDON = join(ROOT, 'bin', 'cordon');
@@ -319,6 +319,35 @@ describe('cordon run: its own boundaries (live)', { skip: SKIP }, () => {
     assert.equal(next.status, 0, next.stderr);
     assert.ok(!vaultMounts().includes(mine[0]!), 'the next cordon run unmounted it');
     assert.equal(existsSync(mine[0]!), false, 'and removed its directory');
+  });
+
+  it('a command that outlived its owner (cordon died before --pdeathsig was set) is killed by the next cleanup', async () => {
+    const marker = `301.${parseInt(randomBytes(3).toString('hex'), 16)}`;
+    const cmd = spawn('sleep', [marker], { detached: true, stdio: 'ignore' });
+    const state = join(TMP, 'state');
+    mkdirSync(state, { recursive: true });
+    const start = readFileSync(`/proc/${cmd.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];
+    const id = randomBytes(3).toString('hex');
+    writeFileSync(join(state, `${id}.json`), JSON.stringify({ id, ownerPid: cmd.pid, ownerStart: 'not-this-process', cgroups: [], publishPids: [], commandPid: cmd.pid, commandStart: start }));
+    const was = process.env.CORDON_SANDBOX_STATE_DIR;
+    process.env.CORDON_SANDBOX_STATE_DIR = state;
+    try {
+      assert.deepEqual(await cleanupStale(), [id]);
+    } finally {
+      if (was === undefined) delete process.env.CORDON_SANDBOX_STATE_DIR;
+      else process.env.CORDON_SANDBOX_STATE_DIR = was;
+    }
+    const sig = await new Promise<string | null>((res) => {
+      const t = setTimeout(() => {
+        cmd.kill('SIGTERM'); // ours, by PID: not left behind when the check fails
+        res('still running after 3 s');
+      }, 3000);
+      cmd.on('exit', (_c, s) => {
+        clearTimeout(t);
+        res(s);
+      });
+    });
+    assert.equal(sig, 'SIGKILL');
   });
 });
 

@@ -420,6 +420,9 @@ interface Teardown {
    * mounting: a run killed between mounting and recording vaultDir is still cleaned up.
    */
   vaultPrefix?: string | undefined;
+  /** The first process of the command line (setpriv … bwrap), leader of its own process group, and its start time. */
+  commandPid?: number | undefined;
+  commandStart?: string | undefined;
   tmp: string | undefined;
 }
 
@@ -463,6 +466,15 @@ export async function cleanupStale(): Promise<string[]> {
       continue;
     }
     if (procStart(t.ownerPid) === t.ownerStart) continue;
+    // The command's first process (its own process group) if it somehow outlived its owner: killing
+    // it takes bwrap and the command with it (--die-with-parent). Its start time guards against PID reuse.
+    if (t.commandPid !== undefined && t.commandStart !== undefined && procStart(t.commandPid) === t.commandStart) {
+      try {
+        process.kill(-t.commandPid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     // The resolver's PID is ours only while its command line still says so.
     if (t.resolverPid !== undefined) {
       try {
@@ -1022,6 +1034,12 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
         env: procs.length > 0 ? { ...opts.env, CORDON_CGROUP_PROCS: procs.join(' ') } : { ...opts.env },
       });
       (child.stdio as unknown as NodeJS.WritableStream[])[SECCOMP_FD]!.on('error', () => undefined).end(plan.seccomp);
+      if (child.pid !== undefined) {
+        // For the one case --pdeathsig cannot cover: cordon dying before setpriv has set it.
+        td.commandPid = child.pid;
+        td.commandStart = procStart(child.pid);
+        writeTeardownState(td);
+      }
       let pending = plan.inline ? 3 : 1;
       let result: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
       const done = (): void => {
