@@ -40,10 +40,12 @@ export DEBIAN_FRONTEND := noninteractive
 #   procps            ps, sysctl (ip_forward etc. inside namespaces)
 #   perl              the lab agent: one process that probes and observes inside every lab namespace (setns)
 #   iputils-ping      ping, for `cordon lab exec HOST -- ping …` and the lab benchmark's baseline
-#   util-linux        unshare, nsenter
+#   util-linux        unshare, nsenter; setpriv --pdeathsig: `cordon run`'s command dies with cordon
+#   seccomp           scmp_sys_resolver: scripts/gen-seccomp-table.sh regenerates the sandbox's syscall
+#                     table from libseccomp, and a test checks the committed table against it
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
-                perl iputils-ping curl
+                perl iputils-ping curl seccomp
 
 # Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
 # is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of

@@ -60,6 +60,10 @@ spec: examples/proxmox-dual-bridge.yaml
 as: agent-vm               # run with HOST's egress from the spec
 wireguard: ./wg0.conf      # vpn-only mode: a wg-quick style config
 events: /var/log/cordon-events.jsonl
+env: [OPENAI_API_KEY, "MODE=fast"]
+env-all: false
+show: [~/.gitconfig, .netrc]
+allow-userns: true
 command: [python3, agent.py]
 `;
 
@@ -87,13 +91,17 @@ describe('sandbox config: good files', () => {
       as: 'agent-vm',
       wireguard: join(dir, 'wg0.conf'),
       events: '/var/log/cordon-events.jsonl',
+      env: ['OPENAI_API_KEY', 'MODE=fast'],
+      envAll: false,
+      show: [join(dir, '~/.gitconfig'), join(dir, '.netrc')],
+      allowUserns: true,
     };
     assert.deepEqual(got, { flags: want, command: ['python3', 'agent.py'] });
   });
 
   it('numbers become the strings the CLI gets; one value stands for a one-item list', () => {
     const got = parseSandboxConfig('memory: 536870912\ncpus: 2\npids: 64\ntimeout: 90\npublish: 3000\nallow: 192.0.2.1:443\ncommand: [sleep, 5, true]\n');
-    assert.deepEqual(got.flags, { allow: ['192.0.2.1:443'], deny: [], ro: [], rw: [], publish: ['3000'], memory: '536870912', cpus: '2', pids: '64', timeout: '90' });
+    assert.deepEqual(got.flags, { allow: ['192.0.2.1:443'], deny: [], ro: [], rw: [], publish: ['3000'], env: [], show: [], memory: '536870912', cpus: '2', pids: '64', timeout: '90' });
     assert.deepEqual(got.command, ['sleep', '5', 'true']);
     // The same parsers the CLI uses read them back.
     assert.equal(parseBytes(got.flags.memory!), 512 * 1024 * 1024);
@@ -102,7 +110,7 @@ describe('sandbox config: good files', () => {
 
   it('the kebab-case switches map to the camelCase flags', () => {
     const got = parseSandboxConfig('i-mean-the-host: true\ndry-run: true\njson: false\nquiet: true\n');
-    assert.deepEqual(got.flags, { allow: [], deny: [], ro: [], rw: [], publish: [], iMeanTheHost: true, dryRun: true, json: false, quiet: true });
+    assert.deepEqual(got.flags, { allow: [], deny: [], ro: [], rw: [], publish: [], env: [], show: [], iMeanTheHost: true, dryRun: true, json: false, quiet: true });
     assert.equal(got.command, undefined);
   });
 
@@ -164,6 +172,10 @@ describe('sandbox config: bad files', () => {
     assert.match(errorOf('memory: lots\n').message, /expected a size: bytes, or a number with k, m, g or t \(512m, 1g\), got "lots"\n  at memory\n/);
     assert.match(errorOf('allow: [api.example.com:443, {host: x}]\n').message, /:1:30: .*got a mapping\n  at allow\[1\]\n/);
     assert.match(errorOf('quiet: yes please\n').message, /expected true or false, got "yes please"\n  at quiet\n/);
+    assert.match(errorOf('env: [PATH, 1BAD=x]\n').message, /:1:13: error CORDON003: expected NAME or NAME=VALUE \(a variable name: letters, digits and _\), got "1BAD=x"\n  at env\[1\]\n/);
+    assert.match(errorOf('env-all: 1\n').message, /expected true or false, got number 1\n  at env-all\n/);
+    assert.match(errorOf('show: [{path: x}]\n').message, /expected a path, got a mapping\n  at show\[0\]\n/);
+    assert.match(errorOf('allow-userns: "no"\n').message, /expected true or false, got "no"\n  at allow-userns\n/);
     assert.match(errorOf('command: python3 agent.py\n').message, /at command\n[\s\S]*hint: write it as a list, one item per argument: \[python3, agent\.py\]/);
   });
 

@@ -31,6 +31,10 @@ export interface ConfigFlags {
   tunnelWait?: string;
   ro: string[];
   rw: string[];
+  env: string[];
+  envAll?: boolean;
+  show: string[];
+  allowUserns?: boolean;
   workdir?: string;
   hostNetns?: string;
   dnsUpstream?: string;
@@ -53,7 +57,7 @@ export interface SandboxConfig {
 }
 
 /** The list flags: repeatable on the command line, a YAML list (or one value) in the file. */
-export const LIST_FLAGS = ['allow', 'deny', 'ro', 'rw', 'publish'] as const;
+export const LIST_FLAGS = ['allow', 'deny', 'ro', 'rw', 'publish', 'env', 'show'] as const;
 type ListFlag = (typeof LIST_FLAGS)[number];
 
 /** Every network mode a config may name: the sandbox's own list. */
@@ -103,6 +107,13 @@ export const SandboxConfigSchema = z
       .describe('vpn-only mode with PersistentKeepalive: how long to wait for the first handshake before starting the command (default 5s).'),
     ro: oneOrMany(Path, 'Paths bound read-only into the sandbox; relative ones are relative to this file.').optional(),
     rw: oneOrMany(Path, 'Paths bound read-write into the sandbox; relative ones are relative to this file.').optional(),
+    env: oneOrMany(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(=[\s\S]*)?$/, 'NAME or NAME=VALUE'),
+      'Environment variables passed beyond the default allowlist (PATH, HOME, USER, LANG, LC_*, TERM, TZ, …): NAME (its value here) or NAME=VALUE.',
+    ).optional(),
+    'env-all': z.boolean().optional().describe('Pass every environment variable, tokens and keys included (a warning says so).'),
+    show: oneOrMany(Path, 'Secret paths hidden by default (~/.ssh, ~/.gitconfig, shell histories, …) to pass in after all; relative ones are relative to this file.').optional(),
+    'allow-userns': z.boolean().optional().describe('Let the command create user namespaces (the seccomp filter refuses them by default).'),
     workdir: Path.optional().describe("A writable work dir and the command's cwd; relative to this file. Default: the current directory."),
     'host-netns': z.string().min(1).optional().describe("Filtered and vpn-only modes: the network namespace where the veth's host end and NAT go."),
     'dns-upstream': z.string().min(1).optional().describe("IP[:PORT] the sandbox's resolver asks about allowed names. Default: /etc/resolv.conf's first nameserver."),
@@ -187,7 +198,11 @@ function toFlags(c: Parsed, baseDir: string): SandboxConfig {
     ro: list(c.ro).map(path),
     rw: list(c.rw).map(path),
     publish: list(c.publish).map(str),
+    env: list(c.env),
+    show: list(c.show).map(path),
   };
+  if (c['env-all'] !== undefined) flags.envAll = c['env-all'];
+  if (c['allow-userns'] !== undefined) flags.allowUserns = c['allow-userns'];
   if (c.mode !== undefined) flags.mode = c.mode;
   if (c.memory !== undefined) flags.memory = str(c.memory);
   if (c.cpus !== undefined) flags.cpus = str(c.cpus);
@@ -251,6 +266,12 @@ const EXPECTED: Record<string, string> = {
   rw: 'a path or a list of paths',
   'rw[]': 'a path',
   workdir: 'a path',
+  env: 'NAME or NAME=VALUE, or a list of them',
+  'env[]': 'NAME or NAME=VALUE (a variable name: letters, digits and _)',
+  'env-all': 'true or false',
+  show: 'a path or a list of paths',
+  'show[]': 'a path',
+  'allow-userns': 'true or false',
   'host-netns': 'a network namespace name',
   'dns-upstream': 'an address IP[:PORT]',
   spec: 'the path of a cordon spec',

@@ -9,6 +9,7 @@
  * carries the id, so teardown can tell its own objects from everything else.
  */
 import type { DomainRule } from './dns.js';
+import { seccompFilter } from './seccomp/bpf.js';
 import { redacted, WG_FWMARK, type WgClient } from './wireguard.js';
 import { formatCidr, formatIPv4, inRange, cidrRange, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
 
@@ -52,8 +53,19 @@ export interface SandboxOptions {
   readonly rw: readonly string[];
   /** Bound read-write and the command's working directory. */
   readonly workdir: string;
-  /** Paths hidden behind an empty tmpfs (directories) or /dev/null (files); only existing ones. */
+  /**
+   * Paths hidden behind an empty read-only tmpfs (directories) or /dev/null (files, sockets); only
+   * existing ones: cordon's own state and the secrets not passed back with --show (hidden.ts).
+   */
   readonly hide: readonly { readonly path: string; readonly dir: boolean }[];
+  /** The seccomp filter's architecture (libseccomp's name: x86_64, aarch64). */
+  readonly arch: string;
+  /** Let the command make user namespaces (the filter refuses clone/unshare with CLONE_NEWUSER otherwise). */
+  readonly allowUserns: boolean;
+  /** The command's environment (env.ts): the allowlist plus --env; never printed. */
+  readonly env: Readonly<Record<string, string>>;
+  /** How many variables were passed and withheld (for the summary). */
+  readonly envCounts: { readonly passed: number; readonly withheld: number };
   /** The namespace that plays the host for veth + NAT; undefined = the machine's own namespace. */
   readonly hostNetns: string | undefined;
   /** Filtered mode: TCP ports of the sandbox reachable on the host namespace's 127.0.0.1 (socat). */
@@ -101,7 +113,20 @@ export interface SandboxPlan {
   readonly argv: readonly string[];
   /** Used when no cgroup controller can be written. */
   readonly prlimitArgs: readonly string[];
+  /** The compiled seccomp filter, handed to bwrap on fd SECCOMP_FD. */
+  readonly seccomp: Buffer;
 }
+
+/** The descriptor bwrap reads the seccomp filter from (0-2 are stdio, 3 and 4 the inline script's). */
+export const SECCOMP_FD = 5;
+
+/**
+ * Put in front of the command line: the first process cordon starts gets SIGKILL when cordon dies
+ * (kill -9 included). Every later stage execs in that same process (sh, prlimit, unshare, ip netns
+ * exec), so it is bwrap's parent or bwrap itself, and bwrap's --die-with-parent takes the command
+ * down with it: nothing outlives cordon, and so nothing outlives its --timeout.
+ */
+export const DIE_WITH_CORDON = ['setpriv', '--pdeathsig', 'KILL', '--'];
 
 export const SBX_TABLE = 'cordon_sbx';
 
@@ -307,7 +332,8 @@ export function pickSubnet(used: readonly Cidr[], start = 0): Cidr | undefined {
 }
 
 export function bwrapArgs(opts: SandboxOptions, resolvConf?: string): string[] {
-  const a = ['bwrap', '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session'];
+  // bwrap started by root keeps every capability inside its user namespace unless told otherwise.
+  const a = ['bwrap', '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
   a.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
   for (const p of opts.ro) a.push('--ro-bind', p, p);
   for (const p of opts.rw) a.push('--bind', p, p);
@@ -315,8 +341,8 @@ export function bwrapArgs(opts: SandboxOptions, resolvConf?: string): string[] {
   if (resolvConf !== undefined) a.push('--ro-bind', resolvConf, '/etc/resolv.conf');
   if (opts.vaultDir !== undefined) a.push('--ro-bind', opts.vaultDir, VAULT_PATH, '--setenv', 'CORDON_VAULT', VAULT_PATH);
   // Last, so no bind above can uncover a hidden path.
-  for (const h of opts.hide) a.push(...(h.dir ? ['--tmpfs', h.path] : ['--ro-bind', '/dev/null', h.path]));
-  a.push('--chdir', opts.workdir, '--');
+  for (const h of opts.hide) a.push(...(h.dir ? ['--tmpfs', h.path, '--remount-ro', h.path] : ['--ro-bind', '/dev/null', h.path]));
+  a.push('--seccomp', String(SECCOMP_FD), '--chdir', opts.workdir, '--');
   return [...a, ...opts.command];
 }
 
@@ -417,9 +443,10 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
   }
   const inner = bwrapArgs(opts, needsResolvConf(opts) ? resolvConf : undefined);
   const inline = opts.mode === 'isolated' ? inlineNetwork(sandboxRuleset(opts)) : [];
-  const argv = [...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []), ...(ns ? ['ip', 'netns', 'exec', ns] : []), ...inline, ...inner];
+  const argv = [...DIE_WITH_CORDON, ...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []), ...(ns ? ['ip', 'netns', 'exec', ns] : []), ...inline, ...inner];
   steps.push({ kind: 'exec', argv });
-  return { id, ns, inline: inline.length > 0, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs };
+  const seccomp = seccompFilter({ arch: opts.arch, allowUserns: opts.allowUserns });
+  return { id, ns, inline: inline.length > 0, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs, seccomp };
 }
 
 function uniq<T>(xs: readonly T[]): T[] {

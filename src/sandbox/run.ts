@@ -11,7 +11,7 @@
  * Teardown is safe to repeat and also runs on SIGINT/SIGTERM/SIGHUP.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,8 +23,12 @@ import { formatCidr, formatIPv4, parseCidr, type Cidr } from '../util/ip.js';
 import type { DomainRule } from './dns.js';
 import type { ResolverConfig } from './resolver-main.js';
 import type { VaultMount, VaultOptions } from '../vault/index.js';
-import { DENIED_TIMEOUT_S, formatBytes, INLINE_SETUP_FAILED, needsResolvConf, needsResolver, nsName, pickSubnet, publishArgv, planSandbox, resolvConfText, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
+import { DENIED_TIMEOUT_S, SECCOMP_FD, formatBytes, INLINE_SETUP_FAILED, needsResolvConf, needsResolver, nsName, pickSubnet, publishArgv, planSandbox, resolvConfText, SBX_TABLE, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan } from './plan.js';
 import { wgSetconf, type WgClient } from './wireguard.js';
+import { sandboxEnv, type EnvPass } from './env.js';
+import { HOME_SECRETS, RUN_STATE, homeOf, outermost, secretCandidates, stateCandidates, within, type HiddenContext } from './hidden.js';
+import { refuseBind } from './paths.js';
+import { seccompArch } from './seccomp/bpf.js';
 
 /** What the library caller passes; everything optional has a documented default. */
 export interface SandboxInput {
@@ -59,8 +63,20 @@ export interface SandboxInput {
   readonly rw?: readonly string[];
   /** Default: the current directory. */
   readonly workdir?: string;
-  /** Default: ~/.ssh, ~/.aws, ~/.gnupg, ~/.kube, ~/.docker, ~/.config/gcloud, ~/.azure, ~/.netrc … */
+  /**
+   * Secrets hidden from the command. Default: secretCandidates (hidden.ts) — /etc/shadow, host keys,
+   * control sockets, and per home shell histories and the credential stores of common tools. Replacing
+   * the list does not uncover cordon's own state, which is always hidden.
+   */
   readonly hide?: readonly string[];
+  /** Paths of the secret list passed in after all (`--show`); cordon's own state cannot be. */
+  readonly show?: readonly string[];
+  /** Variables passed beyond the allowlist (env.ts ENV_ALLOW): the caller's value, or the one given. */
+  readonly env?: readonly EnvPass[];
+  /** Pass the caller's whole environment (a warning says so). Default false. */
+  readonly envAll?: boolean;
+  /** Let the command make user namespaces (the seccomp filter refuses them by default). */
+  readonly allowUserns?: boolean;
   /** Namespace that plays the host (veth + NAT). Required for filtered mode unless iMeanTheHost. */
   readonly hostNetns?: string;
   /** Put the veth's host end and NAT in the machine's own network namespace. */
@@ -121,14 +137,65 @@ export interface SandboxResult {
   readonly tunnel?: TunnelState;
   readonly id: string;
   readonly ms: number;
+  /** How many environment variables the command got, and how many of the caller's it did not. */
+  readonly env: { readonly passed: number; readonly withheld: number };
+  /** How many paths were hidden (cordon's state and secrets that exist on this machine). */
+  readonly hidden: number;
 }
 
 export class SandboxError extends Error {}
 
-const SECRETS = ['.ssh', '.aws', '.gnupg', '.kube', '.docker', '.azure', '.config/gcloud', '.config/gh', '.netrc', '.npmrc', '.pypirc', '.git-credentials', '.vault-token'];
-
+/** The secrets of one home that exist (see hidden.ts for the full list, system files included). */
 export function defaultHidden(home = homedir()): string[] {
-  return SECRETS.map((s) => join(home, s)).filter((p) => existsSync(p));
+  return HOME_SECRETS.map((s) => join(home, s)).filter((p) => existsSync(p));
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Homes to protect: $HOME, this user's passwd home, and SUDO_USER's (cordon run is started with sudo). */
+function homes(): string[] {
+  const passwd = readText('/etc/passwd');
+  const uid = typeof process.getuid === 'function' ? String(process.getuid()) : undefined;
+  const own = passwd.split('\n').find((l) => l.split(':')[2] === uid)?.split(':')[5];
+  const sudo = process.env.SUDO_USER ? homeOf(passwd, process.env.SUDO_USER) : undefined;
+  return [...new Set([homedir(), own, sudo].filter((h): h is string => h !== undefined && h !== '' && h !== '/'))];
+}
+
+/** `p` with symlinks resolved as far as it exists (a missing tail is kept as written). */
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** A path and, when it is a symlink, where it points: hiding one must hide the other. */
+function withTarget(p: string): string[] {
+  const r = real(p);
+  return r === p ? [p] : [p, r];
+}
+
+function hideEntry(p: string): { path: string; dir: boolean } | undefined {
+  try {
+    return { path: p, dir: statSync(p).isDirectory() };
+  } catch {
+    return undefined;
+  }
 }
 
 export type CgroupVersion = 'v1' | 'v2' | 'none';
@@ -144,6 +211,28 @@ function systemNameserver(): string | undefined {
     return /^nameserver\s+(\d+\.\d+\.\d+\.\d+)/m.exec(readFileSync('/etc/resolv.conf', 'utf8'))?.[1];
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Creates cordon's state directories that do not exist yet, so they are hidden from this sandbox
+ * even if cordon first writes to them while it runs (only existing paths can be bound over):
+ * /run/cordon*, the sandbox state dir, and the vault's parent in this user's own home.
+ */
+function makeStateDirs(): void {
+  const dirs = [...RUN_STATE, stateDir()];
+  const home = homedir();
+  try {
+    if (statSync(home).uid === process.getuid!()) dirs.push(join(home, '.local/share/cordon'));
+  } catch {
+    // no home: nothing to protect there
+  }
+  for (const d of dirs) {
+    try {
+      if (!existsSync(d)) mkdirSync(d, { recursive: true, mode: 0o700 });
+    } catch {
+      // read-only or missing parent: nothing can be written there either
+    }
   }
 }
 
@@ -167,11 +256,45 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     throw new SandboxError('allowed names need an upstream DNS server: none in /etc/resolv.conf; give one with --dns-upstream IP[:PORT]');
   }
   if ((input.publish ?? []).length > 0 && mode !== 'filtered') throw new SandboxError(`--publish needs a veth to the host namespace: use --mode filtered (mode '${mode}' has none)`);
-  const workdir = resolve(input.workdir ?? process.cwd());
-  const hide = (input.hide ?? defaultHidden())
-    .map((p) => resolve(p))
-    .filter((p) => existsSync(p) && !workdir.startsWith(`${p}/`) && workdir !== p)
-    .map((p) => ({ path: p, dir: statSync(p).isDirectory() }));
+  const workdir = real(resolve(input.workdir ?? process.cwd()));
+  const arch = seccompArch();
+  if (arch === undefined) throw new SandboxError(`cordon run's seccomp filter has syscall tables for x86_64 and aarch64, not for this machine (${process.arch})`);
+  const ctx: HiddenContext = {
+    homes: homes(),
+    env: process.env,
+    dirs: [...new Set([process.cwd(), workdir])],
+    etcSsh: listDir('/etc/ssh'),
+    tmpEntries: [...new Set([tmpdir(), '/tmp', '/dev/shm'])].flatMap((d) => listDir(d).map((n) => join(d, n))),
+    vaultPaths: [input.vault?.options?.root, input.vault?.options?.masterKeyFile].filter((p): p is string => p !== undefined).map((p) => resolve(p)),
+  };
+  // Only existing paths are resolved further: a failed realpath or stat throws, and a few hundred
+  // throws would cost more than the rest of the start-up.
+  const state = stateCandidates(ctx).flatMap((p) => (existsSync(p) ? withTarget(p) : [p]));
+  const secrets = (input.hide ?? secretCandidates(ctx)).map((p) => resolve(p)).flatMap((p) => (existsSync(p) ? withTarget(p) : [p]));
+  const show = (input.show ?? []).map((p) => resolve(p));
+  for (const p of show) {
+    if (state.some((d) => within(p, d))) throw new SandboxError(`--show ${p}: cordon's own state (vault, keys, snapshots, sandbox and lab state) is never visible in a sandbox; pass one vault session read-only with --vault SESSION`);
+    if (!secrets.includes(p) && !secrets.includes(real(p))) throw new SandboxError(`--show ${p}: not one of the hidden paths; --show takes a path of the secret list exactly (see cordon run --help)`);
+  }
+  const shown = new Set(show.flatMap(withTarget));
+  // Without --workdir the work dir is the current directory: say so, not a flag the user never gave.
+  const wdFlag = input.workdir !== undefined ? '--workdir' : 'the work dir (the current directory; --workdir DIR chooses another):';
+  const binds: [string, string][] = [[wdFlag, workdir], ...(input.ro ?? []).map((p): [string, string] => ['--ro', p]), ...(input.rw ?? []).map((p): [string, string] => ['--rw', p])];
+  for (const [flag, p] of binds) {
+    const abs = real(resolve(p));
+    const why = refuseBind(flag, abs, p);
+    if (why !== undefined) throw new SandboxError(why);
+    const st = state.find((d) => within(abs, d));
+    if (st !== undefined) throw new SandboxError(`${flag} ${p}: inside cordon's own state (${st}), which is never visible in a sandbox; pass one vault session read-only with --vault SESSION`);
+    if (flag === wdFlag) continue;
+    const sec = secrets.find((d) => within(abs, d) && !shown.has(d));
+    if (sec !== undefined) throw new SandboxError(`${flag} ${p}: ${sec} is hidden as a secret; add --show ${sec} to pass it in`);
+  }
+  // The work dir is the user's explicit choice: a secret directory holding it is not hidden.
+  const hidden = outermost([...state, ...secrets.filter((p) => !shown.has(p) && !within(workdir, p))].filter((p) => existsSync(p)))
+    .map(hideEntry)
+    .filter((h): h is { path: string; dir: boolean } => h !== undefined);
+  const env = sandboxEnv(process.env, input.env ?? [], input.envAll === true);
   return {
     mode,
     allow: input.allow ?? [],
@@ -185,7 +308,11 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     ro: (input.ro ?? []).map((p) => resolve(p)),
     rw: (input.rw ?? []).map((p) => resolve(p)),
     workdir,
-    hide,
+    hide: hidden,
+    arch,
+    allowUserns: input.allowUserns === true,
+    env: env.env,
+    envCounts: { passed: env.passed, withheld: env.withheld },
     hostNetns: egress ? input.hostNetns : undefined,
     publish: input.publish ?? [],
     wireguard: input.wireguard,
@@ -288,6 +415,14 @@ interface Teardown {
   wgIf: string | undefined;
   /** The vault mount's directory (unmounted and removed at teardown). */
   vaultDir: string | undefined;
+  /**
+   * What every vault mount of this run starts with (`<tmp>/cordon-vault-<id>-`), recorded before
+   * mounting: a run killed between mounting and recording vaultDir is still cleaned up.
+   */
+  vaultPrefix?: string | undefined;
+  /** The first process of the command line (setpriv … bwrap), leader of its own process group, and its start time. */
+  commandPid?: number | undefined;
+  commandStart?: string | undefined;
   tmp: string | undefined;
 }
 
@@ -331,6 +466,15 @@ export async function cleanupStale(): Promise<string[]> {
       continue;
     }
     if (procStart(t.ownerPid) === t.ownerStart) continue;
+    // The command's first process (its own process group) if it somehow outlived its owner: killing
+    // it takes bwrap and the command with it (--die-with-parent). Its start time guards against PID reuse.
+    if (t.commandPid !== undefined && t.commandStart !== undefined && procStart(t.commandPid) === t.commandStart) {
+      try {
+        process.kill(-t.commandPid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     // The resolver's PID is ours only while its command line still says so.
     if (t.resolverPid !== undefined) {
       try {
@@ -359,6 +503,36 @@ export async function cleanupStale(): Promise<string[]> {
   return removed;
 }
 
+/** Mount points from /proc/mounts (octal escapes decoded). */
+function mountPoints(): string[] {
+  return readText('/proc/mounts')
+    .split('\n')
+    .map((l) => l.split(' ')[1])
+    .filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/**
+ * Unmounts and removes a run's vault directories: `dir`, and everything whose path starts with
+ * `prefix`. A directory is removed only once nothing is mounted on it (a read-only tmpfs that
+ * cannot be unmounted is never emptied through the mount).
+ */
+async function removeVaultMounts(dir: string | undefined, prefix: string | undefined): Promise<void> {
+  // The /dev/shm fallback (vault/mount.ts) uses the same name there.
+  const name = prefix?.slice(prefix.lastIndexOf('/') + 1);
+  const parents = [...new Set([...(prefix !== undefined ? [prefix.slice(0, prefix.lastIndexOf('/'))] : []), '/dev/shm'])];
+  const mine = (p: string): boolean =>
+    /\/cordon-vault-[^/]+$/.test(p) && (p === dir || (name !== undefined && parents.some((d) => p.startsWith(`${d}/${name}`))));
+  for (const m of mountPoints().filter(mine).reverse()) {
+    const r = await run(['umount', m]);
+    // Busy (a process still has it open): detach it now; the kernel frees it with the last user.
+    if (r.code !== 0) await run(['umount', '-l', m]);
+  }
+  const dirs = [...(dir !== undefined ? [dir] : []), ...parents.flatMap((d) => listDir(d).map((n) => join(d, n)))].filter(mine);
+  const still = new Set(mountPoints());
+  for (const d of new Set(dirs)) if (!still.has(d)) rmSync(d, { recursive: true, force: true });
+}
+
 async function teardown(t: Teardown): Promise<void> {
   removeCgroups(t.cgroups);
   for (const p of t.publishPids) {
@@ -381,11 +555,10 @@ async function teardown(t: Teardown): Promise<void> {
     rmSync(`/var/run/wireguard/${t.wgIf}.sock`, { force: true });
     t.wgIf = undefined;
   }
-  if (t.vaultDir !== undefined) {
-    const dir = t.vaultDir;
-    if (readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir)) await run(['umount', dir]);
-    if (/\/cordon-vault-[^/]+$/.test(dir)) rmSync(dir, { recursive: true, force: true });
+  if (t.vaultDir !== undefined || t.vaultPrefix !== undefined) {
+    await removeVaultMounts(t.vaultDir, t.vaultPrefix);
     t.vaultDir = undefined;
+    t.vaultPrefix = undefined;
   }
   if (t.resolverPid !== undefined) {
     try {
@@ -519,7 +692,7 @@ function onPath(bin: string): boolean {
 
 function check(mode: SandboxMode): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new SandboxError('cordon run creates a network namespace and needs root');
-  const need: [string, string][] = [['bwrap', 'bubblewrap'], ['nft', 'nftables'], ['ip', 'iproute2'], ['unshare', 'util-linux']];
+  const need: [string, string][] = [['bwrap', 'bubblewrap'], ['nft', 'nftables'], ['ip', 'iproute2'], ['unshare', 'util-linux'], ['setpriv', 'util-linux']];
   if (mode === 'vpn-only') need.push(['wireguard-go', 'wireguard-go'], ['wg', 'wireguard-tools']);
   for (const [bin, pkg] of need) if (!onPath(bin)) throw new SandboxError(`'${bin}' is not installed: ${pkg} (make setup installs it)`);
 }
@@ -659,10 +832,12 @@ async function startResolverProcess(hostNs: string | undefined, listen: string, 
   return pid;
 }
 
+const VAULT_PLACEHOLDER = '/tmp/cordon-vault-XXXX';
+
 /** Plans without touching anything (for `--dry-run`): id and subnet are placeholders. */
 export function dryRunPlan(input: SandboxInput): SandboxPlan {
   const opts = resolveOptions(input);
-  const o = input.vault ? { ...opts, vaultDir: '/tmp/cordon-vault-XXXX' } : opts;
+  const o = input.vault ? { ...opts, vaultDir: VAULT_PLACEHOLDER } : opts;
   return planSandbox(o, '000000', opts.mode === 'filtered' || opts.mode === 'vpn-only' ? pickSubnet([]) : undefined, detectCgroup(), '/tmp/cordon-000000-XXXX/resolv.conf');
 }
 
@@ -674,6 +849,7 @@ export function dryRunPlan(input: SandboxInput): SandboxPlan {
 export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   const t0 = performance.now();
   const startedAt = Date.now();
+  if (typeof process.getuid === 'function' && process.getuid() === 0) makeStateDirs();
   const opts = resolveOptions(input);
   check(opts.mode);
   if (opts.hostNetns !== undefined && !netnsNames().includes(opts.hostNetns)) {
@@ -689,37 +865,45 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   const tmp = needsResolvConf(opts) ? mkdtempSync(join(tmpdir(), `cordon-${id}-`)) : undefined;
   const resolvConf = tmp ? join(tmp, 'resolv.conf') : undefined;
   if (resolvConf !== undefined) writeFileSync(resolvConf, resolvConfText(opts, needsResolver(opts) && subnet ? formatIPv4(subnet.addr + 1) : undefined));
-  let vm: VaultMount | undefined;
-  if (input.vault) {
-    try {
-      // Loaded only for --vault: the crypto and retrieval code is a third of the run path's start-up.
-      const { vaultMount } = await import('../vault/mount.js');
-      vm = await vaultMount(input.vault.session, input.vault.options ?? {});
-    } catch (e) {
-      if (tmp) rmSync(tmp, { recursive: true, force: true });
-      throw new SandboxError(`vault session '${input.vault.session}': ${(e as Error).message}`);
-    }
-    for (const w of vm.warnings) say(`vault: ${w}`);
-  }
-  const plan = planSandbox(vm ? { ...opts, vaultDir: vm.dir } : opts, id, subnet, version, resolvConf);
-  const cgroups = cgroupDirs(plan, version);
+  // Planned once without the vault to know the names (namespace, cgroups) the state file records
+  // before anything that could be left behind (the vault mount) exists.
+  const draft = planSandbox(input.vault ? { ...opts, vaultDir: VAULT_PLACEHOLDER } : opts, id, subnet, version, resolvConf);
+  const cgroups = cgroupDirs(draft, version);
+  const vaultPrefix = input.vault ? join(tmpdir(), `cordon-vault-${id}-`) : undefined;
   const td: Teardown = {
     id,
     ownerPid: process.pid,
     ownerStart: procStart(process.pid) ?? '',
-    ns: plan.ns,
-    hostNetns: plan.hostNetns,
-    hostTable: plan.hostTable,
+    ns: draft.ns,
+    hostNetns: draft.hostNetns,
+    hostTable: draft.hostTable,
     cgroups,
     forwardWas: undefined,
     resolverPid: undefined,
     publishPids: [],
     wgPid: undefined,
     wgIf: undefined,
-    vaultDir: vm?.dir,
+    vaultDir: undefined,
+    vaultPrefix,
     tmp,
   };
   writeTeardownState(td);
+  let vm: VaultMount | undefined;
+  if (input.vault) {
+    try {
+      // Loaded only for --vault: the crypto and retrieval code is a third of the run path's start-up.
+      const { vaultMount } = await import('../vault/mount.js');
+      vm = await vaultMount(input.vault.session, { ...(input.vault.options ?? {}), dirPrefix: `${id}-` });
+    } catch (e) {
+      await teardown(td);
+      throw new SandboxError(`vault session '${input.vault.session}': ${(e as Error).message}`);
+    }
+    td.vaultDir = vm.dir;
+    writeTeardownState(td);
+    for (const w of vm.warnings) say(`vault: ${w}`);
+  }
+  const plan = vm ? planSandbox({ ...opts, vaultDir: vm.dir }, id, subnet, version, resolvConf) : draft;
+  if (input.envAll === true) say(`--env-all: all ${opts.envCounts.passed} environment variables pass into the sandbox, tokens and keys in them included`);
   let child: ReturnType<typeof spawn> | undefined;
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -843,11 +1027,19 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     let setupErr = '';
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
       const io = input.stdio ?? 'inherit';
+      // fds 3 and 4: the inline script's; fd 5 (SECCOMP_FD): the filter, which bwrap reads to EOF.
       child = spawn(argv[0]!, argv.slice(1), {
-        stdio: plan.inline ? [io, io, io, 'pipe', 'pipe'] : io,
+        stdio: [io, io, io, plan.inline ? 'pipe' : 'ignore', plan.inline ? 'pipe' : 'ignore', 'pipe'],
         detached: true,
-        env: { ...process.env, CORDON_CGROUP_PROCS: procs.join(' ') },
+        env: procs.length > 0 ? { ...opts.env, CORDON_CGROUP_PROCS: procs.join(' ') } : { ...opts.env },
       });
+      (child.stdio as unknown as NodeJS.WritableStream[])[SECCOMP_FD]!.on('error', () => undefined).end(plan.seccomp);
+      if (child.pid !== undefined) {
+        // For the one case --pdeathsig cannot cover: cordon dying before setpriv has set it.
+        td.commandPid = child.pid;
+        td.commandStart = procStart(child.pid);
+        writeTeardownState(td);
+      }
       let pending = plan.inline ? 3 : 1;
       let result: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
       const done = (): void => {
@@ -902,7 +1094,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     if (tmp !== undefined && existsSync(join(tmp, 'dns-events'))) {
       for (const l of readFileSync(join(tmp, 'dns-events'), 'utf8').split('\n')) if (l !== '') denied.push(JSON.parse(l) as DeniedAttempt);
     }
-    return { exitCode, reason, message, denied, counters, ...(tunnel ? { tunnel } : {}), id, ms: performance.now() - t0 };
+    return { exitCode, reason, message, denied, counters, ...(tunnel ? { tunnel } : {}), id, ms: performance.now() - t0, env: opts.envCounts, hidden: opts.hide.length };
   } finally {
     if (!stopping) {
       await teardown(td);

@@ -77,14 +77,18 @@ function isRoot(): boolean {
 }
 
 /** Mounts `session`'s decrypted content for a sandbox; see the module comment. */
-export async function vaultMount(session: string, opts: VaultOptions & { sizeBytes?: number } = {}): Promise<VaultMount> {
+/**
+ * `dirPrefix`: put after `cordon-vault-` in the directory's name, so a caller that recorded
+ * `<tmp>/cordon-vault-<dirPrefix>` beforehand can find and unmount it after a crash.
+ */
+export async function vaultMount(session: string, opts: VaultOptions & { sizeBytes?: number; dirPrefix?: string } = {}): Promise<VaultMount> {
   const files = readAll(session, opts); // fails early (no such session, wrong key) before mounting
   const total = files.reduce((n, f) => n + f.data.length, 0);
   for (const f of files) f.data.fill(0);
   const size = opts.sizeBytes ?? Math.max(1 << 20, Math.ceil(total * 1.25) + files.length * 4096 + (1 << 20));
   const warnings: string[] = [];
   if (isRoot()) {
-    const dir = mkdtempSync(join(tmpdir(), 'cordon-vault-'));
+    const dir = mkdtempSync(join(tmpdir(), `cordon-vault-${opts.dirPrefix ?? ''}`));
     chmodSync(dir, 0o700);
     let mounted = false;
     try {
@@ -120,7 +124,7 @@ export async function vaultMount(session: string, opts: VaultOptions & { sizeByt
   }
   warnings.push('vault content is in /dev/shm: RAM-backed but not a private mount (run as root for a private tmpfs)');
   mkdirSync('/dev/shm', { recursive: true });
-  const dir = mkdtempSync('/dev/shm/cordon-vault-');
+  const dir = mkdtempSync(`/dev/shm/cordon-vault-${opts.dirPrefix ?? ''}`);
   chmodSync(dir, 0o700);
   try {
     materialize(session, dir, opts);

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { dryRunPlan, sandbox, SandboxError, type SandboxInput, type SandboxResult } from '../../sandbox/run.js';
 import { MODES, parseBytes, parseDuration, parseNetRule, planToText, type NetRule, type SandboxMode } from '../../sandbox/plan.js';
 import { parseDomainRule, type DomainRule } from '../../sandbox/dns.js';
+import { parseEnvPass } from '../../sandbox/env.js';
 import { specHostRules } from '../../sandbox/spec-hosts.js';
 import { parseWgQuick, WgConfigError, type WgClient } from '../../sandbox/wireguard.js';
 import type { Model } from '../../model/types.js';
@@ -95,6 +96,14 @@ async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInpu
     ...(f.tunnelWait !== undefined ? { tunnelWaitMs: num(f.tunnelWait, '--tunnel-wait', parseDuration)! } : {}),
     ro: f.ro,
     rw: f.rw,
+    env: (f.env ?? []).map((t) => {
+      const e = parseEnvPass(t);
+      if (typeof e === 'string') throw new ExitError(EXIT.invalid, `--env: ${e}`);
+      return e;
+    }),
+    envAll: f.envAll === true,
+    show: f.show ?? [],
+    allowUserns: f.allowUserns === true,
     ...(f.workdir !== undefined ? { workdir: f.workdir } : {}),
     ...(f.hostNetns !== undefined ? { hostNetns: f.hostNetns } : {}),
     iMeanTheHost: f.iMeanTheHost === true,
@@ -123,6 +132,7 @@ async function egressOf(ir: Ir, host: string): Promise<{ host: string; mode: San
 
 function summary(r: SandboxResult): string {
   const lines = [`cordon run: ${r.message} · out ${r.counters.packetsOut} pkt/${r.counters.bytesOut} B · in ${r.counters.packetsIn} pkt/${r.counters.bytesIn} B`];
+  lines.push(`cordon run: env: ${r.env.passed} passed, ${r.env.withheld} withheld${r.env.withheld > 0 ? ' (--env NAME passes one)' : ''} · ${r.hidden} secret path${r.hidden === 1 ? '' : 's'} hidden`);
   for (const p of r.tunnel?.peers ?? []) {
     lines.push(
       `cordon run: tunnel to ${p.endpoint || '?'}: ${p.latestHandshake !== undefined ? `up (last handshake ${p.latestHandshake}) · in ${p.rxBytes} B · out ${p.txBytes} B` : 'never came up — nothing went through it, and nothing went around it (fail-closed)'}`,
@@ -155,8 +165,12 @@ export function registerRun(program: Command): void {
     .option('--cpus <n>', 'CPU limit, in CPUs (0.5)')
     .option('--pids <n>', 'at most N processes and threads')
     .option('--timeout <duration>', 'wall-clock limit (30s, 500ms, 2m); exceeding it: exit 124')
-    .option('--ro <path>', 'bind PATH read-only (repeatable)', collect, [])
-    .option('--rw <path>', 'bind PATH read-write (repeatable)', collect, [])
+    .option('--ro <path>', 'bind PATH read-only (repeatable); not / nor a system directory (the root is already visible read-only)', collect, [])
+    .option('--rw <path>', 'bind PATH read-write (repeatable); not / nor a system directory (/etc, /usr, /var, …): writable paths are the work dir or directories outside the system tree', collect, [])
+    .option('--env <name[=value]>', 'pass this environment variable (its value here, or VALUE) beyond the default PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TERM, TZ (repeatable)', collect, [])
+    .option('--env-all', 'pass the whole environment, tokens and keys included (a warning says so)')
+    .option('--show <path>', 'pass in a path the sandbox hides by default (~/.gitconfig, ~/.ssh, …); cordon\'s own state can never be (repeatable)', collect, [])
+    .option('--allow-userns', 'let the command create user namespaces (the seccomp filter refuses them by default)')
     .option('--workdir <dir>', 'writable work dir and the command\'s cwd (default: the current directory)')
     .option('--host-netns <ns>', 'filtered mode: the namespace where the veth\'s host end and NAT go (required unless --i-mean-the-host)')
     .option('--i-mean-the-host', "filtered mode: put the veth's host end and NAT in this machine's own network namespace")
@@ -168,7 +182,12 @@ export function registerRun(program: Command): void {
       'after',
       `
 Exit code: the command's own; 124 when --timeout killed it; 137 when --memory did (the reason is printed).
-Secrets (~/.ssh, ~/.aws, ~/.gnupg, ~/.kube, ~/.docker, ~/.netrc, …) are hidden; the root is read-only.
+The root is read-only. Hidden: cordon's own state (vault, keys, snapshots, lab and sandbox state: always),
+/etc/shadow, host keys, control sockets (/run/user, /run/dbus, docker, …) and per home shell histories and
+credential stores (~/.ssh, ~/.aws, ~/.gitconfig, ~/.docker, ~/.kube, ~/.npmrc, browser profiles, …): --show
+PATH passes one back. Only PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TERM, TZ pass from the environment
+(--env NAME for more). A seccomp filter refuses ptrace, kexec, module loading, keyctl, bpf, perf_event_open,
+mount, setns and new user namespaces (--allow-userns). The command dies with cordon (kill -9 included).
 
 Examples:
   cordon run -- curl -sS https://example.com            # isolated: fails, the attempt is reported
@@ -209,6 +228,8 @@ Examples:
         }
         return;
       }
+      // The library says it through `say`, which -q and --json silence; this warning they do not.
+      if (f.envAll === true && (f.quiet || f.json)) process.stderr.write('cordon run: --env-all: the whole environment passes into the sandbox, tokens and keys in it included\n');
       let r: SandboxResult;
       try {
         r = await sandbox({ ...input, ...(f.quiet || f.json ? {} : { say: (l: string) => process.stderr.write(`cordon run: ${l}\n`) }) });
@@ -217,7 +238,7 @@ Examples:
         throw e;
       }
       if (f.events !== undefined && r.denied.length > 0) appendFileSync(f.events, r.denied.map((d) => `${JSON.stringify(d)}\n`).join(''));
-      if (f.json) printJson({ exitCode: r.exitCode, reason: r.reason, message: r.message, counters: r.counters, denied: r.denied, ...(r.tunnel ? { tunnel: r.tunnel } : {}), id: r.id, ms: Math.round(r.ms) });
+      if (f.json) printJson({ exitCode: r.exitCode, reason: r.reason, message: r.message, counters: r.counters, denied: r.denied, ...(r.tunnel ? { tunnel: r.tunnel } : {}), env: r.env, hidden: r.hidden, id: r.id, ms: Math.round(r.ms) });
       else if (!f.quiet) process.stderr.write(summary(r));
       process.exitCode = r.exitCode;
     });
