@@ -4,6 +4,7 @@
  * Each command lives in its own file under commands/ and registers itself here; a command's
  * module is imported only when it is needed (see COMMANDS).
  */
+import { readdirSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT, ExitError } from './io.js';
 
@@ -71,8 +72,33 @@ Examples:
   return program;
 }
 
+/**
+ * What a sandbox whose owner was killed (kill -9) left behind — a command that outlived it, a
+ * decrypted vault tmpfs still mounted, namespaces — is removed by the next cordon invocation of any
+ * kind, not only the next `cordon run` (which does it itself). Costs one directory read when no
+ * sandbox state exists; the sandbox module loads only when there is something to look at.
+ */
+async function cleanUpAfterDeadSandboxes(argv: readonly string[]): Promise<void> {
+  if (argv[0] === 'run') return;
+  let pending = false;
+  try {
+    pending = readdirSync(process.env.CORDON_SANDBOX_STATE_DIR ?? '/run/cordon/sandbox').some((f) => f.endsWith('.json'));
+  } catch {
+    return;
+  }
+  if (!pending) return;
+  try {
+    const { cleanupStale } = await import('../sandbox/run.js');
+    const removed = await cleanupStale();
+    if (removed.length > 0) process.stderr.write(`cordon: removed what ${removed.length} dead sandbox${removed.length === 1 ? '' : 'es'} left behind (${removed.join(', ')})\n`);
+  } catch (e) {
+    process.stderr.write(`cordon: warning: could not clean up after a dead sandbox: ${(e as Error).message}\n`);
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   try {
+    await cleanUpAfterDeadSandboxes(argv);
     const program = await buildProgram(argv);
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
