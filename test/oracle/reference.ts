@@ -1,0 +1,452 @@
+/**
+ * A second, independent semantics for cordon: "may this one packet get from here to there?",
+ * answered from the resolved model (hosts, networks, the policy in the user's words), one packet at
+ * a time, with no IR, no compiled chains, no class splitting and no shared routing code. It is
+ * written to be obviously right, not fast: property tests compare it with the engine.
+ *
+ * It imports only the model's types (and reads the model's data); addresses are plain numbers.
+ *
+ * Covered subset (`outsideSubset` says when a model leaves it):
+ * - one managed hypervisor that owns (bridges) every network and forwards between them, with or
+ *   without an uplink; any egress mode for it (open, filtered, isolated);
+ * - guests (vm, container) and managed servers on those networks, one or more nics each, with
+ *   egress isolated / filtered / open, per-guest firewall, in-guest firewall, anti-spoofing;
+ * - networks with egress none / nat / routed, with or without the hypervisor as gateway;
+ * - the policy: ordered allow/deny, first match wins, default deny; targets host, service,
+ *   network, group (flattened by the model), CIDR, internet, lan, any; ports or services' ports;
+ * - the internet and the owner's LAN as sources and destinations;
+ * - the "configured" and "compromised" views: a compromised guest ignores its own (in-guest)
+ *   firewall, may pick any first hop it can reach, and may forge any source address; only
+ *   firewalls outside it count.
+ * Not covered: tunnels (WireGuard allowed IPs, transport, vpn-only, roaming peers), static
+ * routes and explicit `gateway:` settings, hand-written `firewalls:`, hosts placed on the
+ * internet, several hypervisors or routers, a network named `lan`, control channels.
+ *
+ * The semantics, in words (README "Spec reference", DESIGN.md "Threat model"):
+ * 1. A packet goes from its sender along the route: a destination on one of the sender's networks
+ *    directly over that bridge; anything else to the sender's default gateway (the gateway of its
+ *    first network that has one; for the hypervisor, its uplink when it has one or is the gateway
+ *    of a network with egress). The hypervisor delivers what is addressed to it, forwards the rest
+ *    the same way, and hands public and LAN destinations to its uplink.
+ * 2. Every firewall on the way decides by the policy: the first rule whose `from` names the
+ *    sender and whose `to` names the destination and the flow wins; no rule means drop.
+ *    Where a firewall runs: the sender's own output, the per-guest firewall on the hypervisor
+ *    side of a guest's port (out of it and into it), the hypervisor's forward path (also between
+ *    two ports of one bridge), the receiver's own input.
+ * 3. Who the sender is, as a firewall sees it: the bridge owner knows the port a packet came in
+ *    by, so a rule naming a guest (or a network it bridges) holds only for packets that really
+ *    came from that guest (that bridge), with that guest's own address; every other firewall only
+ *    sees the source address, which a compromised guest may forge.
+ * 4. Egress modes come before the policy and cannot be overridden by it: `isolated` never reaches
+ *    the internet or the LAN; `open` lets a guest send anything the policy does not deny; a
+ *    network with `egress: none` never leaks to the internet or the LAN through its router.
+ *    A trusted host's own output is open unless its egress says otherwise.
+ * 5. A `nat` network is masqueraded by its gateway when its packets leave by another interface:
+ *    firewalls after that point see the gateway's address as the source.
+ */
+import type { Host, Model, Network, PolicyRule, Target } from '../../src/model/types.js';
+
+export type Proto = 'tcp' | 'udp' | 'icmp' | 'other';
+export interface Flow {
+  readonly proto: Proto;
+  /** Destination port for tcp/udp; ignored otherwise. */
+  readonly port: number;
+}
+
+/** The sender: a host of the model, or someone on the internet or the owner's LAN. */
+export type RefSource = { readonly host: string } | { readonly zone: 'internet' | 'lan' };
+
+const ALL_HI = 0xffffffff;
+
+// ---------------------------------------------------------------------------------------------
+// Address spaces, written out from the README's definitions.
+
+function cidr(text: string): [number, number] {
+  const [a, l] = text.split('/');
+  const n = a!.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  const len = Number(l ?? 32);
+  const size = 2 ** (32 - len);
+  const lo = Math.floor(n / size) * size;
+  return [lo, lo + size - 1];
+}
+
+const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map(cidr);
+/** Never "the internet": private, CGNAT, loopback, link-local, multicast, reserved, "this network". */
+const NOT_PUBLIC = [...PRIVATE, ...['0.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'].map(cidr)];
+
+const inAny = (a: number, rs: readonly (readonly [number, number])[]): boolean => rs.some(([lo, hi]) => a >= lo && a <= hi);
+
+export class Reference {
+  private readonly hv: Host;
+  private readonly declared: [number, number][];
+  private readonly ownerOf = new Map<number, { host: Host; net: string }>();
+
+  constructor(readonly model: Model) {
+    const why = outsideSubset(model);
+    if (why) throw new Error(`reference: model outside the covered subset: ${why}`);
+    this.hv = [...model.hosts.values()].find((h) => h.kind === 'hypervisor')!;
+    this.declared = [...model.networks.values()].map((n) => [n.range.lo, n.range.hi]);
+    for (const h of model.hosts.values()) for (const n of h.nics) this.ownerOf.set(n.address, { host: h, net: n.segment });
+  }
+
+  isInternet(a: number): boolean {
+    return !inAny(a, NOT_PUBLIC) && !inAny(a, this.declared);
+  }
+
+  isLan(a: number): boolean {
+    return inAny(a, PRIVATE) && !inAny(a, this.declared);
+  }
+
+  /**
+   * Whether a new connection with this flow from `src` to address `dst` gets through: in the
+   * compromised view, whether *some* route the sender may choose and *some* source address it
+   * may write lets it through. `sources` are the forged addresses to try (callers pass one per
+   * class that matters; the sender's own address is always tried).
+   */
+  allows(from: RefSource, dst: number, flow: Flow, compromised: boolean, forgeable: readonly number[]): boolean {
+    for (const journey of this.journeys(from, dst, compromised)) {
+      for (const src of this.sourcesFor(from, journey, compromised, forgeable)) {
+        if (journey.steps.every((s) => this.passes(s, src, dst, flow, compromised))) return true;
+      }
+    }
+    return false;
+  }
+
+  private sourcesFor(from: RefSource, j: Journey, compromised: boolean, forgeable: readonly number[]): number[] {
+    if ('zone' in from) return forgeable.filter((a) => (from.zone === 'internet' ? this.isInternet(a) : this.isLan(a)));
+    const h = this.model.hosts.get(from.host)!;
+    if (compromised && !h.trusted) return [j.ownSource, ...forgeable];
+    return [j.ownSource];
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Routes
+
+  /** Every way a packet may travel (only delivered ones; a dropped packet has no journey). */
+  journeys(from: RefSource, dst: number, compromised: boolean): Journey[] {
+    if ('zone' in from) return this.fromOutside(dst);
+    const h = this.model.hosts.get(from.host)!;
+    if (h.nics.some((n) => n.address === dst)) return [];
+    const out: Journey[] = [];
+    const firstHops: FirstHop[] = [];
+    const configured = this.configuredHop(h, dst);
+    if (configured) firstHops.push(configured);
+    if (compromised && !h.trusted) {
+      // A guest with root may put the packet on any of its bridges, addressed to anyone there.
+      for (const nic of h.nics) {
+        const net = this.model.networks.get(nic.segment)!;
+        if (inNet(dst, net)) firstHops.push({ kind: 'bridge', net: net.name, next: dst });
+        const hvNic = this.hv.nics.find((n) => n.segment === net.name);
+        if (hvNic) firstHops.push({ kind: 'bridge', net: net.name, next: hvNic.address });
+      }
+    }
+    for (const hop of firstHops) {
+      const j = this.travel(h, hop, dst);
+      if (j) out.push(j);
+    }
+    return out;
+  }
+
+  /** The route the sender's own routing table picks. */
+  private configuredHop(h: Host, dst: number): FirstHop | undefined {
+    const onLink = h.nics
+      .map((n) => this.model.networks.get(n.segment)!)
+      .filter((net) => inNet(dst, net))
+      .sort((a, b) => b.cidr.len - a.cidr.len)[0];
+    if (onLink) return { kind: 'bridge', net: onLink.name, next: dst };
+    if (h === this.hv) return this.hvHasUplink() ? { kind: 'uplink' } : undefined;
+    for (const n of h.nics) {
+      const net = this.model.networks.get(n.segment)!;
+      if (net.gateway !== undefined && net.gateway !== n.address) return { kind: 'bridge', net: net.name, next: net.gateway };
+    }
+    return undefined;
+  }
+
+  private hvHasUplink(): boolean {
+    if (this.hv.uplink) return true;
+    // The gateway of a network with egress reaches the internet itself.
+    return this.hv.nics.some((n) => {
+      const net = this.model.networks.get(n.segment)!;
+      return net.egress !== 'none' && net.gateway === n.address;
+    });
+  }
+
+  /** From the sender's first hop to delivery; undefined when the packet is dropped for lack of a route. */
+  private travel(sender: Host, first: FirstHop, dst: number): Journey | undefined {
+    const steps: Step[] = [];
+    if (first.kind === 'uplink') {
+      // Only the hypervisor has an uplink here; it sends from its first address (the model
+      // declares no uplink address).
+      steps.push({ host: sender, hook: 'output', seen: noEntry(), nat: undefined });
+      return this.isInternet(dst) || this.isLan(dst) ? { steps, ownSource: sender.nics[0]!.address } : undefined;
+    }
+    const nic = sender.nics.find((n) => n.segment === first.net)!;
+    const net = this.model.networks.get(first.net)!;
+    const next = this.ownerOf.get(first.next);
+    if (!next || next.net !== net.name) return undefined;
+    steps.push({ host: sender, hook: 'output', seen: noEntry(), nat: undefined });
+    steps.push(...this.acrossBridge(sender, net, next.host, noEntry(), { net: net.name, portOf: sender }));
+    const rest = this.arrive(next.host, { net: net.name, portOf: sender === this.hv ? undefined : sender }, dst, undefined);
+    if (!rest) return undefined;
+    steps.push(...rest);
+    return { steps, ownSource: nic.address };
+  }
+
+  /**
+   * The firewalls between two hosts on one bridge: the sender's per-guest firewall, the bridge
+   * owner's forward path (when it is neither end) and the receiver's per-guest firewall.
+   * `ownerSaw`: how the packet entered the owner when the owner itself sends it on (forwarding);
+   * `bridgeEntry`: how it enters the bridge from a non-owner sender.
+   */
+  private acrossBridge(sender: Host, net: Network, receiver: Host, ownerSaw: Entry, bridgeEntry: Entry): Step[] {
+    const steps: Step[] = [];
+    const fromOwner = sender === this.hv;
+    const entry: Entry = fromOwner ? ownerSaw : bridgeEntry;
+    if (!fromOwner && sender.guestFirewall) steps.push({ host: sender, hook: 'guest-out', seen: bridgeEntry, nat: undefined });
+    if (!fromOwner && receiver !== this.hv) steps.push({ host: this.hv, hook: 'forward', seen: bridgeEntry, nat: undefined });
+    if (receiver !== this.hv && receiver.guestFirewall) steps.push({ host: receiver, hook: 'guest-in', seen: entry, nat: undefined });
+    void net;
+    return steps;
+  }
+
+  /** The packet reaches `host`, entering as `seen`: delivered, or forwarded by the hypervisor. */
+  private arrive(host: Host, seen: Entry, dst: number, nat: number | undefined): Step[] | undefined {
+    if (host.nics.some((n) => n.address === dst)) return [{ host, hook: 'input', seen, nat }];
+    if (host !== this.hv) return undefined; // only the hypervisor forwards here
+    const onLink = this.hv.nics.map((n) => this.model.networks.get(n.segment)!).find((net) => inNet(dst, net));
+    const inNatNet = seen.net !== undefined ? this.model.networks.get(seen.net) : undefined;
+    const masq = (outNet: string | undefined): number | undefined => {
+      if (!inNatNet || inNatNet.egress !== 'nat' || outNet === inNatNet.name) return nat;
+      const gwNic = this.hv.nics.find((n) => n.segment === inNatNet.name)!;
+      if (inNatNet.gateway !== gwNic.address) return nat;
+      return outNet ? this.hv.nics.find((n) => n.segment === outNet)!.address : PUBLIC_NAT;
+    };
+    if (onLink) {
+      const target = this.ownerOf.get(dst);
+      if (!target || target.net !== onLink.name) return undefined;
+      const steps: Step[] = [{ host: this.hv, hook: 'forward', seen, nat }];
+      // The owner's per-guest firewalls run before its masquerade; the receiver sees the rewritten source.
+      steps.push(...this.acrossBridge(this.hv, onLink, target.host, seen, seen).map((s) => ({ ...s, nat })));
+      steps.push({ host: target.host, hook: 'input', seen: { net: onLink.name, portOf: undefined }, nat: masq(onLink.name) });
+      return steps;
+    }
+    if (!this.hvHasUplink()) return undefined;
+    // Out of the uplink: public and LAN destinations are reached; our own private space is not routed there.
+    if (!this.isInternet(dst) && !this.isLan(dst)) return undefined;
+    return [{ host: this.hv, hook: 'forward', seen, nat }];
+  }
+
+  /** From the internet or the LAN: only a routed network's gateway with an uplink lets packets in. */
+  private fromOutside(dst: number): Journey[] {
+    const net = [...this.model.networks.values()].find((n) => inNet(dst, n));
+    if (!net || net.egress !== 'routed' || net.gateway === undefined || !this.hvHasUplink()) return [];
+    const gw = this.ownerOf.get(net.gateway);
+    if (!gw || gw.host !== this.hv) return [];
+    const steps = this.arrive(this.hv, { net: undefined, portOf: undefined, uplink: true }, dst, undefined);
+    return steps ? [{ steps, ownSource: -1 }] : [];
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Firewalls
+
+  /** Whether one firewall lets the packet through (true where there is no firewall). */
+  private passes(step: Step, origSrc: number, dst: number, flow: Flow, compromised: boolean): boolean {
+    const h = step.host;
+    const src = step.nat ?? origSrc;
+    const own = (a: number): boolean => h.nics.some((n) => n.address === a);
+    const outside = (a: number): boolean => this.isInternet(a) || this.isLan(a);
+    switch (step.hook) {
+      case 'output': {
+        const has = h.managed || (!h.trusted && h.localFirewall);
+        if (!has || (compromised && !h.trusted)) return true;
+        if (h.egress === 'isolated' && outside(dst)) return false;
+        const v = this.firstRule(h.name, step.seen, src, dst, flow, true);
+        if (v) return v === 'allow';
+        if (!h.trusted) return h.egress === 'open';
+        return h.egress === 'open';
+      }
+      case 'input': {
+        const has = h.managed || (!h.trusted && h.localFirewall);
+        if (!has || (compromised && !h.trusted)) return true;
+        if (own(src)) return false; // a packet claiming to be from ourselves is a martian
+        return this.firstRule(h.name, step.seen, src, dst, flow, false) === 'allow';
+      }
+      case 'guest-out': {
+        // Enforced on the bridge owner; the guest sends only with its own addresses.
+        if (!own(src)) return false;
+        if (h.egress === 'isolated' && outside(dst)) return false;
+        const v = this.firstRule(this.hv.name, step.seen, src, dst, flow, false);
+        if (v) return v === 'allow';
+        return h.egress === 'open' && this.cameFromItself(h, step.seen, src);
+      }
+      case 'guest-in':
+        return this.firstRule(this.hv.name, step.seen, src, dst, flow, false) === 'allow';
+      case 'forward': {
+        if (!h.managed) return true;
+        if (outside(dst)) {
+          // egress: none networks and isolated guests never get out, whatever the source says.
+          if (step.seen.net !== undefined && this.model.networks.get(step.seen.net)!.egress === 'none') return false;
+          if (step.seen.portOf && !step.seen.portOf.trusted && step.seen.portOf.egress === 'isolated') return false;
+        }
+        if (!own(src) && !own(dst)) {
+          const v = this.firstRule(h.name, step.seen, src, dst, flow, false);
+          if (v) return v === 'allow';
+        }
+        const g = step.seen.portOf;
+        return g !== undefined && !g.trusted && g.egress === 'open' && this.cameFromItself(g, step.seen, src);
+      }
+    }
+  }
+
+  /** The packet came in by `g`'s own port on its bridge, with the address it has there. */
+  private cameFromItself(g: Host, seen: Entry, src: number): boolean {
+    return seen.portOf === g && g.nics.some((n) => n.segment === seen.net && n.address === src);
+  }
+
+  /**
+   * The first policy rule that speaks about this packet, as the firewall on host `at` sees it.
+   * `ownOutput`: the host's own output, which judges only what the host itself sends.
+   */
+  private firstRule(at: string, seen: Entry, src: number, dst: number, flow: Flow, ownOutput: boolean): 'allow' | 'deny' | undefined {
+    for (const r of this.model.policy) {
+      if (!r.from.some((t) => this.fromMatches(t, at, seen, src, ownOutput))) continue;
+      if (!r.to.some((t) => this.toMatches(r, t, dst, flow))) continue;
+      return r.action;
+    }
+    return undefined;
+  }
+
+  private fromMatches(t: Target, at: string, seen: Entry, src: number, ownOutput: boolean): boolean {
+    switch (t.kind) {
+      case 'host':
+      case 'service': {
+        const h = this.model.hosts.get(t.host)!;
+        return h.nics.some((n) => {
+          if (n.address !== src) return false;
+          // The bridge owner knows the port: the address counts only from that host's own port.
+          const bound = !ownOutput && this.model.networks.get(n.segment)?.owner === at && n.port !== undefined;
+          return !bound || (seen.portOf === h && seen.net === n.segment);
+        });
+      }
+      case 'network': {
+        const net = this.model.networks.get(t.network)!;
+        if (!inNet(src, net)) return false;
+        const bound = !ownOutput && net.owner === at;
+        return !bound || seen.net === net.name;
+      }
+      case 'cidr':
+        return src >= t.range.lo && src <= t.range.hi;
+      case 'internet':
+        return this.isInternet(src);
+      case 'lan':
+        return this.isLan(src);
+      case 'any':
+        return true;
+    }
+  }
+
+  private toMatches(r: PolicyRule, t: Target, dst: number, flow: Flow): boolean {
+    let addrOk: boolean;
+    switch (t.kind) {
+      case 'host':
+      case 'service':
+        addrOk = this.model.hosts.get(t.host)!.nics.some((n) => n.address === dst);
+        break;
+      case 'network':
+        addrOk = inNet(dst, this.model.networks.get(t.network)!);
+        break;
+      case 'cidr':
+        addrOk = dst >= t.range.lo && dst <= t.range.hi;
+        break;
+      case 'internet':
+        addrOk = this.isInternet(dst);
+        break;
+      case 'lan':
+        addrOk = this.isLan(dst);
+        break;
+      case 'any':
+        addrOk = true;
+        break;
+    }
+    if (!addrOk) return false;
+    // Ports: a service's own ports (narrowed by the rule's), else the rule's, else everything.
+    const inRule = r.ports === undefined || flowHas(r.ports, flow);
+    return t.kind === 'service' ? inRule && flowHas(t.flows, flow) : inRule;
+  }
+}
+
+/** Reads a model FlowSet as plain data (no shared flow code). */
+function flowHas(set: { readonly tcp: readonly (readonly [number, number])[]; readonly udp: readonly (readonly [number, number])[]; readonly icmp: boolean; readonly other: boolean }, f: Flow): boolean {
+  switch (f.proto) {
+    case 'tcp':
+      return set.tcp.some(([lo, hi]) => f.port >= lo && f.port <= hi);
+    case 'udp':
+      return set.udp.some(([lo, hi]) => f.port >= lo && f.port <= hi);
+    case 'icmp':
+      return set.icmp;
+    case 'other':
+      return set.other;
+  }
+}
+
+function inNet(a: number, n: Network): boolean {
+  return a >= n.range.lo && a <= n.range.hi;
+}
+
+/** A public address masquerading puts on packets leaving by the uplink (never seen by a firewall here). */
+const PUBLIC_NAT = 0xc0000201;
+
+/** How a packet entered the host whose firewall looks at it. */
+interface Entry {
+  /** The bridge it came in over; undefined = from the host itself or its uplink. */
+  readonly net: string | undefined;
+  /** The host whose bridge port it came in by (known only to the bridge owner). */
+  readonly portOf: Host | undefined;
+  readonly uplink?: boolean;
+}
+
+const noEntry = (): Entry => ({ net: undefined, portOf: undefined });
+
+type FirstHop = { readonly kind: 'bridge'; readonly net: string; readonly next: number } | { readonly kind: 'uplink' };
+
+interface Step {
+  readonly host: Host;
+  readonly hook: 'input' | 'output' | 'forward' | 'guest-in' | 'guest-out';
+  readonly seen: Entry;
+  /** Source address after masquerading, when a NAT on the way rewrote it. */
+  readonly nat: number | undefined;
+}
+
+interface Journey {
+  readonly steps: readonly Step[];
+  /** The address the sender really sends from on this journey. */
+  readonly ownSource: number;
+}
+
+/** Why a model is outside what the reference covers; undefined when it is inside. */
+export function outsideSubset(m: Model): string | undefined {
+  const hvs = [...m.hosts.values()].filter((h) => h.kind === 'hypervisor');
+  if (hvs.length !== 1) return 'exactly one hypervisor';
+  const hv = hvs[0]!;
+  if (!hv.managed || !hv.forward) return 'the hypervisor must be managed and forward';
+  if (m.tunnels.size > 0) return 'tunnels';
+  if (m.firewalls.size > 0) return 'hand-written firewalls';
+  if (m.networks.has('lan')) return 'a network named lan';
+  for (const n of m.networks.values()) {
+    if (n.owner !== hv.name) return `network ${n.name} not bridged by the hypervisor`;
+    if (n.gateway !== undefined && !hv.nics.some((x) => x.address === n.gateway)) return `network ${n.name}'s gateway is not the hypervisor`;
+  }
+  for (const h of m.hosts.values()) {
+    if (!['hypervisor', 'vm', 'container', 'server'].includes(h.kind)) return `host kind ${h.kind}`;
+    if (h.routes.length > 0) return 'static routes';
+    if (h.egress === 'vpn-only') return 'vpn-only';
+    if (h !== hv && (h.forward || h.uplink)) return `${h.name} forwards or has an uplink`;
+    if (h.nics.some((n) => !m.networks.has(n.segment))) return `${h.name} has a nic outside the networks`;
+    if (h.control.length > 0) return 'control channels';
+    if (h !== hv && h.defaultRoute.kind !== 'none' && h.defaultRoute.kind !== 'gateway') return `${h.name}'s default route`;
+  }
+  if (hv.defaultRoute.kind === 'gateway') return 'a hypervisor routing via a gateway';
+  return undefined;
+}
+
+export { ALL_HI };
