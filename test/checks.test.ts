@@ -31,6 +31,23 @@ ${policy}
 ${extra}
 `;
 
+/** A hypervisor serving a WireGuard tunnel to a roaming laptop, and a guest with no rules at all. */
+const WG = (hv: string) => `
+version: 1
+networks:
+  net0: { cidr: 10.1.0.0/24, egress: none }
+hosts:
+  hv: { kind: hypervisor, nics: { net0: 10.1.0.1, wg0: 10.99.0.1 }${hv} }
+  g0: { kind: vm, id: 100, nics: { net0: 10.1.0.10 }, firewall: { antiSpoof: false } }
+  laptop: { kind: peer, via: wg0, address: 10.99.0.2 }
+tunnels:
+  wg0: { server: hv, listen: 51820, cidr: 10.99.0.0/24 }
+policy:
+  - allow: { from: laptop, to: hv, ports: tcp/22 }
+expect:
+  - { from: laptop, to: hv, ports: tcp/22, verdict: allow, assume: configured }
+`;
+
 interface Case {
   readonly title: string;
   readonly spec: string;
@@ -104,6 +121,19 @@ const CASES: readonly Case[] = [
     check: 'no-vm-to-host: a',
     ok: false,
     says: /on tcp\/443/,
+  },
+  {
+    // Found by the reference semantics (test/oracle): the listen rule was not bound to the uplink.
+    title: 'no-vm-to-host: a guest forging a public source cannot knock on the WireGuard port of a hypervisor without uplink',
+    spec: WG(''),
+    check: 'no-vm-to-host: g0',
+    ok: true,
+  },
+  {
+    title: 'no-vm-to-host: nor on one with an uplink, where the peers knock from',
+    spec: WG(', uplink: enp1s0'),
+    check: 'no-vm-to-host: g0',
+    ok: true,
   },
   // no-internet -------------------------------------------------------------------------------
   {
@@ -243,6 +273,13 @@ describe('cordon test: each check fails where it must and passes where it must',
       }
     });
   }
+
+  it('the WireGuard port stays open to the peers: with an uplink the laptop reaches the hypervisor through its tunnel', () => {
+    const withUplink = results(WG(', uplink: enp1s0')).find((r) => r.kind === 'expect')!;
+    assert.equal(withUplink.ok, true, withUplink.message);
+    const without = results(WG('')).find((r) => r.kind === 'expect')!;
+    assert.equal(without.ok, false, 'without an uplink no peer reaches the endpoint, so the tunnel never comes up');
+  });
 
   it('every invariant kind has at least one failing and one passing case here', () => {
     const kinds = (ok: boolean) => new Set([...CASES, ...VPN_CASES].filter((c) => c.ok === ok).map((c) => (/^(no-|vpn-only)/.test(c.check) ? c.check.split(':')[0]! : 'expect')));

@@ -43,6 +43,7 @@ export function samplePorts(m: Model): number[] {
     for (const t of r.to) if (t.kind === 'service') add([...t.flows.tcp, ...t.flows.udp]);
   }
   for (const h of m.hosts.values()) for (const f of h.services.values()) add([...f.tcp, ...f.udp]);
+  for (const t of m.tunnels.values()) add([[t.listen, t.listen]]);
   return [...ports].sort((a, b) => a - b);
 }
 
@@ -57,7 +58,7 @@ export function sampleAddrs(m: Model): number[] {
   const edge = (lo: number, hi: number): void => {
     for (const a of [lo - 1, lo, hi, hi + 1]) if (a >= 0 && a <= 0xffffffff) out.add(a);
   };
-  for (const n of m.networks.values()) edge(n.range.lo, n.range.hi);
+  for (const n of [...m.networks.values(), ...m.tunnels.values()]) edge(n.range.lo, n.range.hi);
   for (const h of m.hosts.values()) for (const n of h.nics) out.add(n.address);
   for (const r of m.policy) for (const t of [...r.from, ...r.to]) if (t.kind === 'cidr') edge(t.range.lo, t.range.hi);
   for (const fixed of ['8.8.8.8', '198.51.100.7', '203.0.113.9', '10.200.0.1', '10.2.200.1', '172.16.0.1', '192.168.77.1', '100.64.0.1', '127.0.0.1', '0.0.0.1', '224.0.0.1']) {

@@ -15,10 +15,12 @@
  * - the policy: ordered allow/deny, first match wins, default deny; targets host, service,
  *   network, group (flattened by the model), CIDR, internet, lan, any; ports or services' ports;
  * - the internet and the owner's LAN as sources and destinations;
+ * - WireGuard tunnels served by the hypervisor with roaming peers (laptops somewhere on the
+ *   internet): the endpoint, the peers' transport, allowed IPs, the tunnel as an interface;
  * - the "configured" and "compromised" views: a compromised guest ignores its own (in-guest)
  *   firewall, may pick any first hop it can reach, and may forge any source address; only
  *   firewalls outside it count.
- * Not covered: tunnels (WireGuard allowed IPs, transport, vpn-only, roaming peers), static
+ * Not covered: guests or servers that are tunnel members, vpn-only, static
  * routes and explicit `gateway:` settings, hand-written `firewalls:`, hosts placed on the
  * internet, several hypervisors or routers, a network named `lan`, control channels.
  *
@@ -43,8 +45,17 @@
  *    A trusted host's own output is open unless its egress says otherwise.
  * 5. A `nat` network is masqueraded by its gateway when its packets leave by another interface:
  *    firewalls after that point see the gateway's address as the source.
+ * 6. A tunnel's server listens at the endpoint (one of its addresses) on udp/listen; the internet
+ *    reaches the endpoint through the server's uplink, and the server lets its remote peers'
+ *    transport in from there before any policy. A roaming peer sends what is meant for the
+ *    tunnel's addresses or the declared networks through the tunnel, everything else from its own
+ *    internet connection (as some unknown internet address); compromised, it may put anything
+ *    into the tunnel. The server takes from the tunnel only packets whose source is the peer's
+ *    tunnel address (allowed IPs), and nothing goes through a tunnel whose transport cannot reach
+ *    the endpoint. The server's firewall knows a packet came out of the tunnel, as a bridge owner
+ *    knows its ports: a rule naming the peer or the tunnel holds only for such packets.
  */
-import type { Host, Model, Network, PolicyRule, Target } from '../../src/model/types.js';
+import type { Host, Model, Network, PolicyRule, Target, Tunnel } from '../../src/model/types.js';
 
 export type Proto = 'tcp' | 'udp' | 'icmp' | 'other';
 export interface Flow {
@@ -85,7 +96,7 @@ export class Reference {
     const why = outsideSubset(model);
     if (why) throw new Error(`reference: model outside the covered subset: ${why}`);
     this.hv = [...model.hosts.values()].find((h) => h.kind === 'hypervisor')!;
-    this.declared = [...model.networks.values()].map((n) => [n.range.lo, n.range.hi]);
+    this.declared = [...model.networks.values(), ...model.tunnels.values()].map((n) => [n.range.lo, n.range.hi]);
     for (const h of model.hosts.values()) for (const n of h.nics) this.ownerOf.set(n.address, { host: h, net: n.segment });
   }
 
@@ -105,15 +116,30 @@ export class Reference {
    */
   allows(from: RefSource, dst: number, flow: Flow, compromised: boolean, forgeable: readonly number[]): boolean {
     for (const journey of this.journeys(from, dst, compromised)) {
+      if (journey.tunnels.length > 0 && !this.transportWorks()) continue;
       for (const src of this.sourcesFor(from, journey, compromised, forgeable)) {
+        if (journey.mustSendFrom !== undefined && src !== journey.mustSendFrom) continue;
         if (journey.steps.every((s) => this.passes(s, src, dst, flow, compromised))) return true;
       }
     }
     return false;
   }
 
+  /**
+   * Whether the peers' WireGuard transport reaches the tunnel's endpoint: from some internet
+   * address, through the server's uplink, accepted by the server's input (as configured: a peer
+   * that breaks its own tunnel only hurts itself). There is one tunnel in the subset.
+   */
+  private transportWorks(): boolean {
+    const t = [...this.model.tunnels.values()][0]!;
+    if (!this.hvHasUplink()) return false;
+    const step: Step = { host: this.hv, hook: 'input', seen: { net: undefined, portOf: undefined, uplink: true }, nat: undefined };
+    return INTERNET_PROBES.some((src) => this.passes(step, src, t.endpoint, { proto: 'udp', port: t.listen }, false));
+  }
+
   private sourcesFor(from: RefSource, j: Journey, compromised: boolean, forgeable: readonly number[]): number[] {
     if ('zone' in from) return forgeable.filter((a) => (from.zone === 'internet' ? this.isInternet(a) : this.isLan(a)));
+    if (j.fromSomewhereOnInternet) return forgeable.filter((a) => this.isInternet(a));
     const h = this.model.hosts.get(from.host)!;
     if (compromised && !h.trusted) return [j.ownSource, ...forgeable];
     return [j.ownSource];
@@ -127,6 +153,7 @@ export class Reference {
     if ('zone' in from) return this.fromOutside(dst);
     const h = this.model.hosts.get(from.host)!;
     if (h.nics.some((n) => n.address === dst)) return [];
+    if (h.kind === 'peer') return this.fromPeer(h, dst, compromised);
     const out: Journey[] = [];
     const firstHops: FirstHop[] = [];
     const configured = this.configuredHop(h, dst);
@@ -147,14 +174,33 @@ export class Reference {
     return out;
   }
 
+  /** A roaming peer: into its tunnel, or out of its own internet connection. */
+  private fromPeer(p: Host, dst: number, compromised: boolean): Journey[] {
+    const tnic = p.nics[0]!;
+    const t = this.model.tunnels.get(tnic.segment)!;
+    const viaTunnel = inNet(dst, t) || [...this.model.networks.values()].some((n) => inNet(dst, n));
+    const out: Journey[] = [];
+    if (viaTunnel || compromised) {
+      const rest = this.arrive(this.hv, { net: undefined, portOf: undefined, tunnel: t.name }, dst, undefined);
+      if (rest) out.push({ steps: [{ host: p, hook: 'output', seen: noEntry(), nat: undefined }, ...rest.steps], ownSource: tnic.address, mustSendFrom: tnic.address, tunnels: [t.name, ...rest.tunnels] });
+    }
+    if (!viaTunnel) {
+      for (const j of this.fromOutside(dst, false)) out.push({ ...j, fromSomewhereOnInternet: true });
+    }
+    return out;
+  }
+
   /** The route the sender's own routing table picks. */
   private configuredHop(h: Host, dst: number): FirstHop | undefined {
-    const onLink = h.nics
-      .map((n) => this.model.networks.get(n.segment)!)
+    const onLink = this.netsOf(h)
       .filter((net) => inNet(dst, net))
       .sort((a, b) => b.cidr.len - a.cidr.len)[0];
     if (onLink) return { kind: 'bridge', net: onLink.name, next: dst };
-    if (h === this.hv) return this.hvHasUplink() ? { kind: 'uplink' } : undefined;
+    if (h === this.hv) {
+      const t = [...this.model.tunnels.values()].find((x) => inNet(dst, x));
+      if (t) return { kind: 'tunnel', tunnel: t.name };
+      return this.hvHasUplink() ? { kind: 'uplink' } : undefined;
+    }
     for (const n of h.nics) {
       const net = this.model.networks.get(n.segment)!;
       if (net.gateway !== undefined && net.gateway !== n.address) return { kind: 'bridge', net: net.name, next: net.gateway };
@@ -166,8 +212,16 @@ export class Reference {
     if (this.hv.uplink) return true;
     // The gateway of a network with egress reaches the internet itself.
     return this.hv.nics.some((n) => {
-      const net = this.model.networks.get(n.segment)!;
-      return net.egress !== 'none' && net.gateway === n.address;
+      const net = this.model.networks.get(n.segment);
+      return net !== undefined && net.egress !== 'none' && net.gateway === n.address;
+    });
+  }
+
+  /** The networks (not tunnels) a host has a nic on. */
+  private netsOf(h: Host): Network[] {
+    return h.nics.flatMap((n) => {
+      const net = this.model.networks.get(n.segment);
+      return net ? [net] : [];
     });
   }
 
@@ -178,7 +232,14 @@ export class Reference {
       // Only the hypervisor has an uplink here; it sends from its first address (the model
       // declares no uplink address).
       steps.push({ host: sender, hook: 'output', seen: noEntry(), nat: undefined });
-      return this.isInternet(dst) || this.isLan(dst) ? { steps, ownSource: sender.nics[0]!.address } : undefined;
+      return this.isInternet(dst) || this.isLan(dst) ? { steps, ownSource: sender.nics[0]!.address, tunnels: [] } : undefined;
+    }
+    if (first.kind === 'tunnel') {
+      const peer = this.ownerOf.get(dst);
+      if (!peer || peer.net !== first.tunnel) return undefined;
+      steps.push({ host: sender, hook: 'output', seen: noEntry(), nat: undefined });
+      steps.push({ host: peer.host, hook: 'input', seen: noEntry(), nat: undefined });
+      return { steps, ownSource: sender.nics.find((n) => n.segment === first.tunnel)!.address, tunnels: [first.tunnel] };
     }
     const nic = sender.nics.find((n) => n.segment === first.net)!;
     const net = this.model.networks.get(first.net)!;
@@ -188,8 +249,8 @@ export class Reference {
     steps.push(...this.acrossBridge(sender, net, next.host, noEntry(), { net: net.name, portOf: sender }));
     const rest = this.arrive(next.host, { net: net.name, portOf: sender === this.hv ? undefined : sender }, dst, undefined);
     if (!rest) return undefined;
-    steps.push(...rest);
-    return { steps, ownSource: nic.address };
+    steps.push(...rest.steps);
+    return { steps, ownSource: nic.address, tunnels: rest.tunnels };
   }
 
   /**
@@ -210,10 +271,17 @@ export class Reference {
   }
 
   /** The packet reaches `host`, entering as `seen`: delivered, or forwarded by the hypervisor. */
-  private arrive(host: Host, seen: Entry, dst: number, nat: number | undefined): Step[] | undefined {
-    if (host.nics.some((n) => n.address === dst)) return [{ host, hook: 'input', seen, nat }];
+  private arrive(host: Host, seen: Entry, dst: number, nat: number | undefined): { steps: Step[]; tunnels: string[] } | undefined {
+    if (host.nics.some((n) => n.address === dst)) return { steps: [{ host, hook: 'input', seen, nat }], tunnels: [] };
     if (host !== this.hv) return undefined; // only the hypervisor forwards here
-    const onLink = this.hv.nics.map((n) => this.model.networks.get(n.segment)!).find((net) => inNet(dst, net));
+    const t = [...this.model.tunnels.values()].find((x) => inNet(dst, x));
+    if (t) {
+      // Into the tunnel, to the peer that holds the address (no NAT on a tunnel).
+      const peer = this.ownerOf.get(dst);
+      if (!peer || peer.net !== t.name) return undefined;
+      return { steps: [{ host: this.hv, hook: 'forward', seen, nat }, { host: peer.host, hook: 'input', seen: noEntry(), nat }], tunnels: [t.name] };
+    }
+    const onLink = this.netsOf(this.hv).find((net) => inNet(dst, net));
     const inNatNet = seen.net !== undefined ? this.model.networks.get(seen.net) : undefined;
     const masq = (outNet: string | undefined): number | undefined => {
       if (!inNatNet || inNatNet.egress !== 'nat' || outNet === inNatNet.name) return nat;
@@ -228,22 +296,29 @@ export class Reference {
       // The owner's per-guest firewalls run before its masquerade; the receiver sees the rewritten source.
       steps.push(...this.acrossBridge(this.hv, onLink, target.host, seen, seen).map((s) => ({ ...s, nat })));
       steps.push({ host: target.host, hook: 'input', seen: { net: onLink.name, portOf: undefined }, nat: masq(onLink.name) });
-      return steps;
+      return { steps, tunnels: [] };
     }
     if (!this.hvHasUplink()) return undefined;
     // Out of the uplink: public and LAN destinations are reached; our own private space is not routed there.
     if (!this.isInternet(dst) && !this.isLan(dst)) return undefined;
-    return [{ host: this.hv, hook: 'forward', seen, nat }];
+    return { steps: [{ host: this.hv, hook: 'forward', seen, nat }], tunnels: [] };
   }
 
-  /** From the internet or the LAN: only a routed network's gateway with an uplink lets packets in. */
-  private fromOutside(dst: number): Journey[] {
+  /**
+   * From the internet or the LAN: the tunnel endpoint, and a routed network's gateway with an
+   * uplink, let packets in. `lanReachable`: false out on the internet, where the owner's private
+   * LAN addresses are not routed.
+   */
+  private fromOutside(dst: number, lanReachable = true): Journey[] {
+    if (this.isInternet(dst) || (lanReachable && this.isLan(dst))) return [{ steps: [], ownSource: -1, tunnels: [] }];
+    const ep = [...this.model.tunnels.values()].find((t) => t.endpoint === dst);
+    if (ep && this.hvHasUplink()) return [{ steps: [{ host: this.hv, hook: 'input', seen: { net: undefined, portOf: undefined, uplink: true }, nat: undefined }], ownSource: -1, tunnels: [] }];
     const net = [...this.model.networks.values()].find((n) => inNet(dst, n));
     if (!net || net.egress !== 'routed' || net.gateway === undefined || !this.hvHasUplink()) return [];
     const gw = this.ownerOf.get(net.gateway);
     if (!gw || gw.host !== this.hv) return [];
-    const steps = this.arrive(this.hv, { net: undefined, portOf: undefined, uplink: true }, dst, undefined);
-    return steps ? [{ steps, ownSource: -1 }] : [];
+    const r = this.arrive(this.hv, { net: undefined, portOf: undefined, uplink: true }, dst, undefined);
+    return r ? [{ steps: r.steps, ownSource: -1, tunnels: r.tunnels }] : [];
   }
 
   // -------------------------------------------------------------------------------------------
@@ -269,6 +344,7 @@ export class Reference {
         const has = h.managed || (!h.trusted && h.localFirewall);
         if (!has || (compromised && !h.trusted)) return true;
         if (own(src)) return false; // a packet claiming to be from ourselves is a martian
+        if (this.isTransport(h, step.seen, src, dst, flow)) return true;
         return this.firstRule(h.name, step.seen, src, dst, flow, false) === 'allow';
       }
       case 'guest-out': {
@@ -287,20 +363,41 @@ export class Reference {
           // egress: none networks and isolated guests never get out, whatever the source says.
           if (step.seen.net !== undefined && this.model.networks.get(step.seen.net)!.egress === 'none') return false;
           if (step.seen.portOf && !step.seen.portOf.trusted && step.seen.portOf.egress === 'isolated') return false;
+          const peer = this.peerSending(step.seen, src);
+          if (peer && peer.egress === 'isolated') return false;
         }
         if (!own(src) && !own(dst)) {
           const v = this.firstRule(h.name, step.seen, src, dst, flow, false);
           if (v) return v === 'allow';
         }
-        const g = step.seen.portOf;
+        const g = step.seen.portOf ?? this.peerSending(step.seen, src);
         return g !== undefined && !g.trusted && g.egress === 'open' && this.cameFromItself(g, step.seen, src);
       }
     }
   }
 
-  /** The packet came in by `g`'s own port on its bridge, with the address it has there. */
+  /** The packet came in by `g`'s own port on its bridge (or out of its tunnel), with the address it has there. */
   private cameFromItself(g: Host, seen: Entry, src: number): boolean {
+    if (seen.tunnel !== undefined) return g.nics.some((n) => n.segment === seen.tunnel && n.address === src);
     return seen.portOf === g && g.nics.some((n) => n.segment === seen.net && n.address === src);
+  }
+
+  /** The tunnel member whose tunnel address a packet out of the tunnel carries. */
+  private peerSending(seen: Entry, src: number): Host | undefined {
+    if (seen.tunnel === undefined) return undefined;
+    const o = this.ownerOf.get(src);
+    return o && o.net === seen.tunnel && o.host !== this.hv ? o.host : undefined;
+  }
+
+  /** A remote peer's WireGuard transport to its server's endpoint, let in from the uplink before any policy. */
+  private isTransport(h: Host, seen: Entry, src: number, dst: number, flow: Flow): boolean {
+    for (const t of this.model.tunnels.values()) {
+      if (t.server !== h.name || dst !== t.endpoint || flow.proto !== 'udp' || flow.port !== t.listen) continue;
+      const members = [...this.model.hosts.values()].filter((m) => m !== h && m.nics.some((n) => n.segment === t.name));
+      // Every member is a roaming peer here: they knock from the internet, by the uplink.
+      if (members.length > 0 && this.isInternet(src) && seen.uplink === true) return true;
+    }
+    return false;
   }
 
   /**
@@ -323,13 +420,21 @@ export class Reference {
         const h = this.model.hosts.get(t.host)!;
         return h.nics.some((n) => {
           if (n.address !== src) return false;
+          if (ownOutput) return true;
           // The bridge owner knows the port: the address counts only from that host's own port.
-          const bound = !ownOutput && this.model.networks.get(n.segment)?.owner === at && n.port !== undefined;
-          return !bound || (seen.portOf === h && seen.net === n.segment);
+          if (this.model.networks.get(n.segment)?.owner === at && n.port !== undefined) return seen.portOf === h && seen.net === n.segment;
+          // A tunnel's server knows what came out of the tunnel.
+          if (this.model.tunnels.get(n.segment)?.server === at && h.name !== at) return seen.tunnel === n.segment;
+          return true;
         });
       }
       case 'network': {
-        const net = this.model.networks.get(t.network)!;
+        const net = this.model.networks.get(t.network);
+        if (!net) {
+          const tun = this.model.tunnels.get(t.network)!;
+          if (!inNet(src, tun)) return false;
+          return ownOutput || tun.server !== at || seen.tunnel === tun.name;
+        }
         if (!inNet(src, net)) return false;
         const bound = !ownOutput && net.owner === at;
         return !bound || seen.net === net.name;
@@ -353,7 +458,7 @@ export class Reference {
         addrOk = this.model.hosts.get(t.host)!.nics.some((n) => n.address === dst);
         break;
       case 'network':
-        addrOk = inNet(dst, this.model.networks.get(t.network)!);
+        addrOk = inNet(dst, this.model.networks.get(t.network) ?? this.model.tunnels.get(t.network)!);
         break;
       case 'cidr':
         addrOk = dst >= t.range.lo && dst <= t.range.hi;
@@ -389,9 +494,12 @@ function flowHas(set: { readonly tcp: readonly (readonly [number, number])[]; re
   }
 }
 
-function inNet(a: number, n: Network): boolean {
+function inNet(a: number, n: Network | Tunnel): boolean {
   return a >= n.range.lo && a <= n.range.hi;
 }
+
+/** Some internet addresses a peer's transport may come from (the public space outside TEST-NET and inside it). */
+const INTERNET_PROBES = [0x08080808, 0xc6336407, 0xcb007109, 0x01010101];
 
 /** A public address masquerading puts on packets leaving by the uplink (never seen by a firewall here). */
 const PUBLIC_NAT = 0xc0000201;
@@ -403,11 +511,13 @@ interface Entry {
   /** The host whose bridge port it came in by (known only to the bridge owner). */
   readonly portOf: Host | undefined;
   readonly uplink?: boolean;
+  /** It came out of this tunnel (known to the tunnel's server). */
+  readonly tunnel?: string;
 }
 
 const noEntry = (): Entry => ({ net: undefined, portOf: undefined });
 
-type FirstHop = { readonly kind: 'bridge'; readonly net: string; readonly next: number } | { readonly kind: 'uplink' };
+type FirstHop = { readonly kind: 'bridge'; readonly net: string; readonly next: number } | { readonly kind: 'uplink' } | { readonly kind: 'tunnel'; readonly tunnel: string };
 
 interface Step {
   readonly host: Host;
@@ -421,6 +531,12 @@ interface Journey {
   readonly steps: readonly Step[];
   /** The address the sender really sends from on this journey. */
   readonly ownSource: number;
+  /** Tunnels crossed: each needs its transport to work. */
+  readonly tunnels: readonly string[];
+  /** A tunnel's allowed IPs: only this source gets through. */
+  readonly mustSendFrom?: number;
+  /** The sender is out on the internet (a roaming peer outside its tunnel): any public source. */
+  readonly fromSomewhereOnInternet?: boolean;
 }
 
 /** Why a model is outside what the reference covers; undefined when it is inside. */
@@ -429,7 +545,8 @@ export function outsideSubset(m: Model): string | undefined {
   if (hvs.length !== 1) return 'exactly one hypervisor';
   const hv = hvs[0]!;
   if (!hv.managed || !hv.forward) return 'the hypervisor must be managed and forward';
-  if (m.tunnels.size > 0) return 'tunnels';
+  if (m.tunnels.size > 1) return 'more than one tunnel';
+  for (const t of m.tunnels.values()) if (t.server !== hv.name) return 'a tunnel served by another host than the hypervisor';
   if (m.firewalls.size > 0) return 'hand-written firewalls';
   if (m.networks.has('lan')) return 'a network named lan';
   for (const n of m.networks.values()) {
@@ -437,11 +554,14 @@ export function outsideSubset(m: Model): string | undefined {
     if (n.gateway !== undefined && !hv.nics.some((x) => x.address === n.gateway)) return `network ${n.name}'s gateway is not the hypervisor`;
   }
   for (const h of m.hosts.values()) {
-    if (!['hypervisor', 'vm', 'container', 'server'].includes(h.kind)) return `host kind ${h.kind}`;
+    if (!['hypervisor', 'vm', 'container', 'server', 'peer'].includes(h.kind)) return `host kind ${h.kind}`;
+    if (h.kind === 'peer' && !h.roaming) return 'a peer with a network address';
+    if (h.kind !== 'peer' && h !== hv && h.nics.some((n) => m.tunnels.has(n.segment))) return `${h.name} is a tunnel member (only roaming peers are covered)`;
+    if (h.kind === 'peer') continue;
     if (h.routes.length > 0) return 'static routes';
     if (h.egress === 'vpn-only') return 'vpn-only';
     if (h !== hv && (h.forward || h.uplink)) return `${h.name} forwards or has an uplink`;
-    if (h.nics.some((n) => !m.networks.has(n.segment))) return `${h.name} has a nic outside the networks`;
+    if (h.nics.some((n) => !m.networks.has(n.segment) && !(h === hv && m.tunnels.has(n.segment)))) return `${h.name} has a nic outside the networks`;
     if (h.control.length > 0) return 'control channels';
     if (h !== hv && h.defaultRoute.kind !== 'none' && h.defaultRoute.kind !== 'gateway') return `${h.name}'s default route`;
   }

@@ -3,7 +3,8 @@
  * 1–3 networks (nat, routed or none, with or without it as gateway), with or without an uplink,
  * and with any egress mode (a trusted host whose output is *not* open is what catches a compiler
  * that forgets its default policy); 1–5 guests and managed servers with random egress modes,
- * firewall placement and services; 0–2 groups; 1–8 allow/deny rules whose targets mix hosts,
+ * firewall placement and services; sometimes a WireGuard tunnel on the hypervisor, with or
+ * without a roaming peer (any egress mode); 0–2 groups; 1–8 allow/deny rules whose targets mix hosts,
  * services, networks, groups, overlapping CIDRs (private, public, LAN), `internet`, `lan`, `any`,
  * with overlapping port ranges.
  */
@@ -33,6 +34,7 @@ export interface SubsetDraft {
   uplink: boolean;
   hvEgress: 'open' | 'filtered' | 'isolated' | undefined;
   hosts: HostDraft[];
+  tunnel: { peer: boolean; peerEgress: 'filtered' | 'isolated' | 'open' | undefined } | undefined;
   groups: number[][];
   rules: { deny: boolean; from: number[]; to: number[]; ports: string[] | undefined }[];
 }
@@ -52,6 +54,7 @@ export const subsetArb: fc.Arbitrary<SubsetDraft> = fc.record({
   uplink: fc.boolean(),
   hvEgress: fc.constantFrom(undefined, 'open', 'filtered', 'isolated'),
   hosts: fc.array(hostArb, { minLength: 1, maxLength: 5 }),
+  tunnel: fc.option(fc.record({ peer: fc.boolean(), peerEgress: fc.constantFrom(undefined, 'filtered', 'isolated', 'open') }), { nil: undefined }),
   groups: fc.array(fc.uniqueArray(fc.nat(40), { minLength: 1, maxLength: 3 }), { maxLength: 2 }),
   rules: fc.array(
     fc.record({
@@ -76,6 +79,7 @@ export function subsetYaml(d: SubsetDraft): string {
   const hosts: Record<string, unknown> = {
     hv: { kind: 'hypervisor', nics: hvNics, services: { ssh: 'tcp/22' }, ...(d.uplink ? { uplink: 'enp1s0' } : {}), ...(d.hvEgress ? { egress: d.hvEgress } : {}) },
   };
+  if (d.tunnel) hvNics.wg0 = '10.99.0.1';
   const names = ['hv'];
   const services = ['hv.ssh'];
   d.hosts.forEach((g, k) => {
@@ -95,6 +99,14 @@ export function subsetYaml(d: SubsetDraft): string {
     hosts[name] = spec;
     names.push(name);
   });
+  const extra: string[] = [];
+  if (d.tunnel) {
+    extra.push('wg0', '10.99.0.0/25');
+    if (d.tunnel.peer) {
+      hosts.laptop = { kind: 'peer', via: 'wg0', address: '10.99.0.2', ...(d.tunnel.peerEgress ? { egress: d.tunnel.peerEgress } : {}) };
+      names.push('laptop');
+    }
+  }
   const refs: string[] = [
     ...names,
     ...services,
@@ -111,6 +123,7 @@ export function subsetYaml(d: SubsetDraft): string {
     'internet',
     'lan',
     'any',
+    ...extra,
   ];
   const groups: Record<string, string[]> = {};
   d.groups.forEach((members, i) => {
@@ -128,5 +141,6 @@ export function subsetYaml(d: SubsetDraft): string {
   });
   const doc: Record<string, unknown> = { version: 1, networks, hosts, policy };
   if (Object.keys(groups).length) doc.groups = groups;
+  if (d.tunnel) doc.tunnels = { wg0: { server: 'hv', listen: 51820, cidr: '10.99.0.0/24' } };
   return stringify(doc);
 }
