@@ -23,7 +23,7 @@ import { outsideSubset, Reference, type Flow, type RefSource } from './oracle/re
 import { subsetArb, subsetYaml } from './oracle/specs.js';
 import { withSeed } from './support/seed.js';
 
-const RUNS = Number(process.env.CORDON_PROPERTY_RUNS ?? '120');
+const RUNS = Number(process.env.CORDON_PROPERTY_RUNS ?? '80');
 const VIEWS: readonly Assume[] = ['configured', 'compromised'];
 
 function modelOf(text: string): Model {

@@ -91,6 +91,9 @@ export class Reference {
   private readonly hv: Host;
   private readonly declared: [number, number][];
   private readonly ownerOf = new Map<number, { host: Host; net: string }>();
+  /** Journeys do not depend on the flow: worked out once per sender, destination and view. */
+  private readonly journeyCache = new Map<string, Journey[]>();
+  private readonly fromCache = new Map<string, boolean[]>();
 
   constructor(readonly model: Model) {
     const why = outsideSubset(model);
@@ -115,7 +118,10 @@ export class Reference {
    * class that matters; the sender's own address is always tried).
    */
   allows(from: RefSource, dst: number, flow: Flow, compromised: boolean, forgeable: readonly number[]): boolean {
-    for (const journey of this.journeys(from, dst, compromised)) {
+    const key = `${'zone' in from ? from.zone : from.host}|${dst}|${compromised}`;
+    let journeys = this.journeyCache.get(key);
+    if (!journeys) this.journeyCache.set(key, (journeys = this.journeys(from, dst, compromised)));
+    for (const journey of journeys) {
       if (journey.tunnels.length > 0 && !this.transportWorks()) continue;
       for (const src of this.sourcesFor(from, journey, compromised, forgeable)) {
         if (journey.mustSendFrom !== undefined && src !== journey.mustSendFrom) continue;
@@ -328,13 +334,15 @@ export class Reference {
   private passes(step: Step, origSrc: number, dst: number, flow: Flow, compromised: boolean): boolean {
     const h = step.host;
     const src = step.nat ?? origSrc;
-    const own = (a: number): boolean => h.nics.some((n) => n.address === a);
-    const outside = (a: number): boolean => this.isInternet(a) || this.isLan(a);
+    // (plain booleans, not little closures: this runs millions of times in the property test)
+    const srcOwn = h.nics.some((n) => n.address === src);
+    const dstOwn = h.nics.some((n) => n.address === dst);
+    const dstOutside = this.isInternet(dst) || this.isLan(dst);
     switch (step.hook) {
       case 'output': {
         const has = h.managed || (!h.trusted && h.localFirewall);
         if (!has || (compromised && !h.trusted)) return true;
-        if (h.egress === 'isolated' && outside(dst)) return false;
+        if (h.egress === 'isolated' && dstOutside) return false;
         const v = this.firstRule(h.name, step.seen, src, dst, flow, true);
         if (v) return v === 'allow';
         if (!h.trusted) return h.egress === 'open';
@@ -343,14 +351,14 @@ export class Reference {
       case 'input': {
         const has = h.managed || (!h.trusted && h.localFirewall);
         if (!has || (compromised && !h.trusted)) return true;
-        if (own(src)) return false; // a packet claiming to be from ourselves is a martian
+        if (srcOwn) return false; // a packet claiming to be from ourselves is a martian
         if (this.isTransport(h, step.seen, src, dst, flow)) return true;
         return this.firstRule(h.name, step.seen, src, dst, flow, false) === 'allow';
       }
       case 'guest-out': {
         // Enforced on the bridge owner; the guest sends only with its own addresses.
-        if (!own(src)) return false;
-        if (h.egress === 'isolated' && outside(dst)) return false;
+        if (!srcOwn) return false;
+        if (h.egress === 'isolated' && dstOutside) return false;
         const v = this.firstRule(this.hv.name, step.seen, src, dst, flow, false);
         if (v) return v === 'allow';
         return h.egress === 'open' && this.cameFromItself(h, step.seen, src);
@@ -359,14 +367,14 @@ export class Reference {
         return this.firstRule(this.hv.name, step.seen, src, dst, flow, false) === 'allow';
       case 'forward': {
         if (!h.managed) return true;
-        if (outside(dst)) {
+        if (dstOutside) {
           // egress: none networks and isolated guests never get out, whatever the source says.
           if (step.seen.net !== undefined && this.model.networks.get(step.seen.net)!.egress === 'none') return false;
           if (step.seen.portOf && !step.seen.portOf.trusted && step.seen.portOf.egress === 'isolated') return false;
           const peer = this.peerSending(step.seen, src);
           if (peer && peer.egress === 'isolated') return false;
         }
-        if (!own(src) && !own(dst)) {
+        if (!srcOwn && !dstOwn) {
           const v = this.firstRule(h.name, step.seen, src, dst, flow, false);
           if (v) return v === 'allow';
         }
@@ -405,8 +413,12 @@ export class Reference {
    * `ownOutput`: the host's own output, which judges only what the host itself sends.
    */
   private firstRule(at: string, seen: Entry, src: number, dst: number, flow: Flow, ownOutput: boolean): 'allow' | 'deny' | undefined {
-    for (const r of this.model.policy) {
-      if (!r.from.some((t) => this.fromMatches(t, at, seen, src, ownOutput))) continue;
+    // Which rules' `from` name this sender does not depend on the flow: worked out once (speed only).
+    const key = `${at}|${seen.net}|${seen.portOf?.name}|${seen.uplink}|${seen.tunnel}|${src}|${ownOutput}`;
+    let fromOk = this.fromCache.get(key);
+    if (!fromOk) this.fromCache.set(key, (fromOk = this.model.policy.map((r) => r.from.some((t) => this.fromMatches(t, at, seen, src, ownOutput)))));
+    for (const [i, r] of this.model.policy.entries()) {
+      if (!fromOk[i]) continue;
       if (!r.to.some((t) => this.toMatches(r, t, dst, flow))) continue;
       return r.action;
     }
