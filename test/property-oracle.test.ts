@@ -11,10 +11,13 @@
  * overrides the number of specs.
  */
 import { strict as assert } from 'node:assert';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { compile } from '../src/ir/compile.js';
-import { loadModelFromText } from '../src/model/load.js';
+import { loadModel, loadModelFromText } from '../src/model/load.js';
 import type { Assume, Model } from '../src/model/types.js';
 import { flowContains, type FlowSet } from '../src/util/flows.js';
 import { formatIPv4 } from '../src/util/ip.js';
@@ -23,6 +26,7 @@ import { outsideSubset, Reference, type Flow, type RefSource } from './oracle/re
 import { subsetArb, subsetYaml } from './oracle/specs.js';
 import { withSeed } from './support/seed.js';
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.env.CORDON_PROPERTY_RUNS ?? '80');
 const VIEWS: readonly Assume[] = ['configured', 'compromised'];
 
@@ -108,6 +112,23 @@ export function disagreements(text: string, limit = 5): string[] {
   }
   return out;
 }
+
+describe('the examples inside the reference\'s subset', () => {
+  const files = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml')).sort();
+  const inside = files.filter((f) => {
+    const m = loadModel(join(ROOT, 'examples', f)).model;
+    return m !== undefined && outsideSubset(m) === undefined;
+  });
+  it('at least the dual-bridge Proxmox and the libvirt examples are inside', () => {
+    for (const f of ['proxmox-dual-bridge.yaml', 'libvirt-isolated.yaml', 'libvirt-nat-filtered.yaml']) assert.ok(inside.includes(f), `${f} left the subset`);
+  });
+  for (const f of inside) {
+    it(`${f}: every cell of the matrix, both views`, () => {
+      const text = readFileSync(join(ROOT, 'examples', f), 'utf8');
+      assert.deepEqual(disagreements(text, 10), []);
+    });
+  }
+});
 
 describe('property: the engine agrees with the reference semantics', () => {
   it('every cell of the matrix, both views, on random specs inside the reference\'s subset', () => {

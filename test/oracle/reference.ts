@@ -22,7 +22,8 @@
  *   firewalls outside it count.
  * Not covered: guests or servers that are tunnel members, vpn-only, static
  * routes and explicit `gateway:` settings, hand-written `firewalls:`, hosts placed on the
- * internet, several hypervisors or routers, a network named `lan`, control channels.
+ * internet, several hypervisors or routers, a network named `lan`. (Control channels only matter
+ * to the invariants, not to reachability.)
  *
  * The semantics, in words (README "Spec reference", DESIGN.md "Threat model"):
  * 1. A packet goes from its sender along the route: a destination on one of the sender's networks
@@ -574,7 +575,6 @@ export function outsideSubset(m: Model): string | undefined {
     if (h.egress === 'vpn-only') return 'vpn-only';
     if (h !== hv && (h.forward || h.uplink)) return `${h.name} forwards or has an uplink`;
     if (h.nics.some((n) => !m.networks.has(n.segment) && !(h === hv && m.tunnels.has(n.segment)))) return `${h.name} has a nic outside the networks`;
-    if (h.control.length > 0) return 'control channels';
     if (h !== hv && h.defaultRoute.kind !== 'none' && h.defaultRoute.kind !== 'gateway') return `${h.name}'s default route`;
   }
   if (hv.defaultRoute.kind === 'gateway') return 'a hypervisor routing via a gateway';
