@@ -15,13 +15,15 @@
  * - the policy: ordered allow/deny, first match wins, default deny; targets host, service,
  *   network, group (flattened by the model), CIDR, internet, lan, any; ports or services' ports;
  * - the internet and the owner's LAN as sources and destinations;
+ * - hand-written `firewalls:` chains at any point, taken as written (interfaces as each host
+ *   names them: bridges, the uplink, wg0, a guest's eth0);
  * - WireGuard tunnels served by the hypervisor with roaming peers (laptops somewhere on the
  *   internet): the endpoint, the peers' transport, allowed IPs, the tunnel as an interface;
  * - the "configured" and "compromised" views: a compromised guest ignores its own (in-guest)
  *   firewall, may pick any first hop it can reach, and may forge any source address; only
  *   firewalls outside it count.
  * Not covered: guests or servers that are tunnel members, vpn-only, static
- * routes and explicit `gateway:` settings, hand-written `firewalls:`, hosts placed on the
+ * routes and explicit `gateway:` settings, hosts placed on the
  * internet, several hypervisors or routers, a network named `lan`. (Control channels only matter
  * to the invariants, not to reachability.)
  *
@@ -140,7 +142,7 @@ export class Reference {
   private transportWorks(): boolean {
     const t = [...this.model.tunnels.values()][0]!;
     if (!this.hvHasUplink()) return false;
-    const step: Step = { host: this.hv, hook: 'input', seen: { net: undefined, portOf: undefined, uplink: true }, nat: undefined };
+    const step: Step = { host: this.hv, hook: 'input', seen: this.fromUplink(), oif: undefined, nat: undefined };
     return INTERNET_PROBES.some((src) => this.passes(step, src, t.endpoint, { proto: 'udp', port: t.listen }, false));
   }
 
@@ -188,8 +190,8 @@ export class Reference {
     const viaTunnel = inNet(dst, t) || [...this.model.networks.values()].some((n) => inNet(dst, n));
     const out: Journey[] = [];
     if (viaTunnel || compromised) {
-      const rest = this.arrive(this.hv, { net: undefined, portOf: undefined, tunnel: t.name }, dst, undefined);
-      if (rest) out.push({ steps: [{ host: p, hook: 'output', seen: noEntry(), nat: undefined }, ...rest.steps], ownSource: tnic.address, mustSendFrom: tnic.address, tunnels: [t.name, ...rest.tunnels] });
+      const rest = this.arrive(this.hv, { net: undefined, portOf: undefined, tunnel: t.name, ifname: t.ifname }, dst, undefined);
+      if (rest) out.push({ steps: [{ host: p, hook: 'output', seen: noEntry(), oif: t.ifname, nat: undefined }, ...rest.steps], ownSource: tnic.address, mustSendFrom: tnic.address, tunnels: [t.name, ...rest.tunnels] });
     }
     if (!viaTunnel) {
       for (const j of this.fromOutside(dst, false)) out.push({ ...j, fromSomewhereOnInternet: true });
@@ -224,6 +226,15 @@ export class Reference {
     });
   }
 
+  /** The hypervisor's uplink interface: declared, or the implicit one of a gateway with egress. */
+  private uplinkName(): string | undefined {
+    return this.hv.uplink ?? (this.hv.defaultRoute.kind === 'uplink' ? this.hv.defaultRoute.ifname : undefined);
+  }
+
+  private fromUplink(): Entry {
+    return { net: undefined, portOf: undefined, uplink: true, ifname: this.uplinkName() };
+  }
+
   /** The networks (not tunnels) a host has a nic on. */
   private netsOf(h: Host): Network[] {
     return h.nics.flatMap((n) => {
@@ -238,23 +249,25 @@ export class Reference {
     if (first.kind === 'uplink') {
       // Only the hypervisor has an uplink here; it sends from its first address (the model
       // declares no uplink address).
-      steps.push({ host: sender, hook: 'output', seen: noEntry(), nat: undefined });
+      steps.push({ host: sender, hook: 'output', seen: noEntry(), oif: this.uplinkName(), nat: undefined });
       return this.isInternet(dst) || this.isLan(dst) ? { steps, ownSource: sender.nics[0]!.address, tunnels: [] } : undefined;
     }
     if (first.kind === 'tunnel') {
       const peer = this.ownerOf.get(dst);
       if (!peer || peer.net !== first.tunnel) return undefined;
-      steps.push({ host: sender, hook: 'output', seen: noEntry(), nat: undefined });
-      steps.push({ host: peer.host, hook: 'input', seen: noEntry(), nat: undefined });
+      const t = this.model.tunnels.get(first.tunnel)!;
+      steps.push({ host: sender, hook: 'output', seen: noEntry(), oif: t.ifname, nat: undefined });
+      steps.push({ host: peer.host, hook: 'input', seen: { ...noEntry(), ifname: t.ifname }, oif: undefined, nat: undefined });
       return { steps, ownSource: sender.nics.find((n) => n.segment === first.tunnel)!.address, tunnels: [first.tunnel] };
     }
     const nic = sender.nics.find((n) => n.segment === first.net)!;
     const net = this.model.networks.get(first.net)!;
     const next = this.ownerOf.get(first.next);
     if (!next || next.net !== net.name) return undefined;
-    steps.push({ host: sender, hook: 'output', seen: noEntry(), nat: undefined });
-    steps.push(...this.acrossBridge(sender, net, next.host, noEntry(), { net: net.name, portOf: sender }));
-    const rest = this.arrive(next.host, { net: net.name, portOf: sender === this.hv ? undefined : sender }, dst, undefined);
+    steps.push({ host: sender, hook: 'output', seen: noEntry(), oif: nic.ifname, nat: undefined });
+    steps.push(...this.acrossBridge(sender, net, next.host, noEntry(), { net: net.name, portOf: sender, ifname: net.bridge }));
+    const inNic = next.host.nics.find((n) => n.address === first.next)!;
+    const rest = this.arrive(next.host, { net: net.name, portOf: sender === this.hv ? undefined : sender, ifname: inNic.ifname }, dst, undefined);
     if (!rest) return undefined;
     steps.push(...rest.steps);
     return { steps, ownSource: nic.address, tunnels: rest.tunnels };
@@ -270,23 +283,23 @@ export class Reference {
     const steps: Step[] = [];
     const fromOwner = sender === this.hv;
     const entry: Entry = fromOwner ? ownerSaw : bridgeEntry;
-    if (!fromOwner && sender.guestFirewall) steps.push({ host: sender, hook: 'guest-out', seen: bridgeEntry, nat: undefined });
-    if (!fromOwner && receiver !== this.hv) steps.push({ host: this.hv, hook: 'forward', seen: bridgeEntry, nat: undefined });
-    if (receiver !== this.hv && receiver.guestFirewall) steps.push({ host: receiver, hook: 'guest-in', seen: entry, nat: undefined });
+    if (!fromOwner && sender.guestFirewall) steps.push({ host: sender, hook: 'guest-out', seen: bridgeEntry, oif: undefined, nat: undefined });
+    if (!fromOwner && receiver !== this.hv) steps.push({ host: this.hv, hook: 'forward', seen: bridgeEntry, oif: net.bridge, nat: undefined });
+    if (receiver !== this.hv && receiver.guestFirewall) steps.push({ host: receiver, hook: 'guest-in', seen: entry, oif: undefined, nat: undefined });
     void net;
     return steps;
   }
 
   /** The packet reaches `host`, entering as `seen`: delivered, or forwarded by the hypervisor. */
   private arrive(host: Host, seen: Entry, dst: number, nat: number | undefined): { steps: Step[]; tunnels: string[] } | undefined {
-    if (host.nics.some((n) => n.address === dst)) return { steps: [{ host, hook: 'input', seen, nat }], tunnels: [] };
+    if (host.nics.some((n) => n.address === dst)) return { steps: [{ host, hook: 'input', seen, oif: undefined, nat }], tunnels: [] };
     if (host !== this.hv) return undefined; // only the hypervisor forwards here
     const t = [...this.model.tunnels.values()].find((x) => inNet(dst, x));
     if (t) {
       // Into the tunnel, to the peer that holds the address (no NAT on a tunnel).
       const peer = this.ownerOf.get(dst);
       if (!peer || peer.net !== t.name) return undefined;
-      return { steps: [{ host: this.hv, hook: 'forward', seen, nat }, { host: peer.host, hook: 'input', seen: noEntry(), nat }], tunnels: [t.name] };
+      return { steps: [{ host: this.hv, hook: 'forward', seen, oif: t.ifname, nat }, { host: peer.host, hook: 'input', seen: { ...noEntry(), ifname: t.ifname }, oif: undefined, nat }], tunnels: [t.name] };
     }
     const onLink = this.netsOf(this.hv).find((net) => inNet(dst, net));
     const inNatNet = seen.net !== undefined ? this.model.networks.get(seen.net) : undefined;
@@ -299,16 +312,16 @@ export class Reference {
     if (onLink) {
       const target = this.ownerOf.get(dst);
       if (!target || target.net !== onLink.name) return undefined;
-      const steps: Step[] = [{ host: this.hv, hook: 'forward', seen, nat }];
+      const steps: Step[] = [{ host: this.hv, hook: 'forward', seen, oif: onLink.bridge, nat }];
       // The owner's per-guest firewalls run before its masquerade; the receiver sees the rewritten source.
       steps.push(...this.acrossBridge(this.hv, onLink, target.host, seen, seen).map((s) => ({ ...s, nat })));
-      steps.push({ host: target.host, hook: 'input', seen: { net: onLink.name, portOf: undefined }, nat: masq(onLink.name) });
+      steps.push({ host: target.host, hook: 'input', seen: { net: onLink.name, portOf: undefined, ifname: target.host.nics.find((n) => n.address === dst)!.ifname }, oif: undefined, nat: masq(onLink.name) });
       return { steps, tunnels: [] };
     }
     if (!this.hvHasUplink()) return undefined;
     // Out of the uplink: public and LAN destinations are reached; our own private space is not routed there.
     if (!this.isInternet(dst) && !this.isLan(dst)) return undefined;
-    return { steps: [{ host: this.hv, hook: 'forward', seen, nat }], tunnels: [] };
+    return { steps: [{ host: this.hv, hook: 'forward', seen, oif: this.uplinkName(), nat }], tunnels: [] };
   }
 
   /**
@@ -319,12 +332,12 @@ export class Reference {
   private fromOutside(dst: number, lanReachable = true): Journey[] {
     if (this.isInternet(dst) || (lanReachable && this.isLan(dst))) return [{ steps: [], ownSource: -1, tunnels: [] }];
     const ep = [...this.model.tunnels.values()].find((t) => t.endpoint === dst);
-    if (ep && this.hvHasUplink()) return [{ steps: [{ host: this.hv, hook: 'input', seen: { net: undefined, portOf: undefined, uplink: true }, nat: undefined }], ownSource: -1, tunnels: [] }];
+    if (ep && this.hvHasUplink()) return [{ steps: [{ host: this.hv, hook: 'input', seen: this.fromUplink(), oif: undefined, nat: undefined }], ownSource: -1, tunnels: [] }];
     const net = [...this.model.networks.values()].find((n) => inNet(dst, n));
     if (!net || net.egress !== 'routed' || net.gateway === undefined || !this.hvHasUplink()) return [];
     const gw = this.ownerOf.get(net.gateway);
     if (!gw || gw.host !== this.hv) return [];
-    const r = this.arrive(this.hv, { net: undefined, portOf: undefined, uplink: true }, dst, undefined);
+    const r = this.arrive(this.hv, this.fromUplink(), dst, undefined);
     return r ? [{ steps: r.steps, ownSource: -1, tunnels: r.tunnels }] : [];
   }
 
@@ -335,6 +348,22 @@ export class Reference {
   private passes(step: Step, origSrc: number, dst: number, flow: Flow, compromised: boolean): boolean {
     const h = step.host;
     const src = step.nat ?? origSrc;
+    const hand = this.model.firewalls.get(`${h.name}:${step.hook}`);
+    if (hand) {
+      // Taken as written instead of the policy; a compromised guest ignores its own.
+      const inGuest = !h.trusted && step.hook !== 'guest-in' && step.hook !== 'guest-out';
+      if (compromised && inGuest) return true;
+      for (const r of hand.rules) {
+        if (r.state === 'established') continue; // we ask about new connections
+        if (r.iif !== undefined && r.iif !== step.seen.ifname) continue;
+        if (r.oif !== undefined && r.oif !== step.oif) continue;
+        if (r.src && !r.src.some(([lo, hi]) => src >= lo && src <= hi)) continue;
+        if (r.dst && !r.dst.some(([lo, hi]) => dst >= lo && dst <= hi)) continue;
+        if (!flowHas(r.flows, flow)) continue;
+        return r.action === 'accept';
+      }
+      return hand.policy === 'accept';
+    }
     // (plain booleans, not little closures: this runs millions of times in the property test)
     const srcOwn = h.nics.some((n) => n.address === src);
     const dstOwn = h.nics.some((n) => n.address === dst);
@@ -526,6 +555,8 @@ interface Entry {
   readonly uplink?: boolean;
   /** It came out of this tunnel (known to the tunnel's server). */
   readonly tunnel?: string;
+  /** The interface it came in by, as the host looking at it names it (a bridge, the uplink, wg0, eth0…). */
+  readonly ifname?: string;
 }
 
 const noEntry = (): Entry => ({ net: undefined, portOf: undefined });
@@ -536,6 +567,8 @@ interface Step {
   readonly host: Host;
   readonly hook: 'input' | 'output' | 'forward' | 'guest-in' | 'guest-out';
   readonly seen: Entry;
+  /** The interface it leaves by, where the host's firewall knows it (output, forward). */
+  readonly oif: string | undefined;
   /** Source address after masquerading, when a NAT on the way rewrote it. */
   readonly nat: number | undefined;
 }
@@ -560,7 +593,7 @@ export function outsideSubset(m: Model): string | undefined {
   if (!hv.managed || !hv.forward) return 'the hypervisor must be managed and forward';
   if (m.tunnels.size > 1) return 'more than one tunnel';
   for (const t of m.tunnels.values()) if (t.server !== hv.name) return 'a tunnel served by another host than the hypervisor';
-  if (m.firewalls.size > 0) return 'hand-written firewalls';
+  for (const fw of m.firewalls.values()) if (fw.host !== hv.name && !m.hosts.get(fw.host)) return 'a hand-written chain for an unknown host';
   if (m.networks.has('lan')) return 'a network named lan';
   for (const n of m.networks.values()) {
     if (n.owner !== hv.name) return `network ${n.name} not bridged by the hypervisor`;

@@ -4,7 +4,7 @@
  * and with any egress mode (a trusted host whose output is *not* open is what catches a compiler
  * that forgets its default policy); 1–5 guests and managed servers with random egress modes,
  * firewall placement and services; sometimes a WireGuard tunnel on the hypervisor, with or
- * without a roaming peer (any egress mode); 0–2 groups; 1–8 allow/deny rules whose targets mix hosts,
+ * without a roaming peer (any egress mode); 0–2 groups; 0–2 hand-written chains; 1–8 allow/deny rules whose targets mix hosts,
  * services, networks, groups, overlapping CIDRs (private, public, LAN), `internet`, `lan`, `any`,
  * with overlapping port ranges.
  */
@@ -37,6 +37,7 @@ export interface SubsetDraft {
   tunnel: { peer: boolean; peerEgress: 'filtered' | 'isolated' | 'open' | undefined } | undefined;
   groups: number[][];
   rules: { deny: boolean; from: number[]; to: number[]; ports: string[] | undefined }[];
+  firewalls: { point: number; policy: 'accept' | 'drop'; rules: { action: 'accept' | 'drop'; from: number | undefined; to: number | undefined; ports: string | undefined; iif: number | undefined; oif: number | undefined; state: boolean }[] }[];
 }
 
 const hostArb: fc.Arbitrary<HostDraft> = fc.record({
@@ -65,6 +66,25 @@ export const subsetArb: fc.Arbitrary<SubsetDraft> = fc.record({
     }),
     { minLength: 1, maxLength: 8 },
   ),
+  firewalls: fc.array(
+    fc.record({
+      point: fc.nat(20),
+      policy: fc.constantFrom('accept', 'drop'),
+      rules: fc.array(
+        fc.record({
+          action: fc.constantFrom('accept', 'drop'),
+          from: fc.option(fc.nat(40), { nil: undefined }),
+          to: fc.option(fc.nat(40), { nil: undefined }),
+          ports: fc.option(fc.constantFrom(...PORT_ITEMS), { nil: undefined }),
+          iif: fc.option(fc.nat(7), { nil: undefined, freq: 2 }),
+          oif: fc.option(fc.nat(7), { nil: undefined, freq: 3 }),
+          state: fc.boolean(),
+        }),
+        { maxLength: 4 },
+      ),
+    }),
+    { maxLength: 2 },
+  ),
 });
 
 /** The YAML of a draft; every draft loads. */
@@ -81,6 +101,7 @@ export function subsetYaml(d: SubsetDraft): string {
   };
   if (d.tunnel) hvNics.wg0 = '10.99.0.1';
   const names = ['hv'];
+  const points = ['hv:forward', 'hv:input', 'hv:output'];
   const services = ['hv.ssh'];
   d.hosts.forEach((g, k) => {
     const name = `g${k}`;
@@ -98,6 +119,8 @@ export function subsetYaml(d: SubsetDraft): string {
     for (const s of g.services) services.push(`${name}.${SERVICES[s]![0]}`);
     hosts[name] = spec;
     names.push(name);
+    if (fw.guest) points.push(`${name}:guest-in`, `${name}:guest-out`);
+    if (fw.local || g.kind === 'server') points.push(`${name}:input`, `${name}:output`);
   });
   const extra: string[] = [];
   if (d.tunnel) {
@@ -142,5 +165,23 @@ export function subsetYaml(d: SubsetDraft): string {
   const doc: Record<string, unknown> = { version: 1, networks, hosts, policy };
   if (Object.keys(groups).length) doc.groups = groups;
   if (d.tunnel) doc.tunnels = { wg0: { server: 'hv', listen: 51820, cidr: '10.99.0.0/24' } };
+  // Hand-written chains, with interfaces as the hosts name them (bridges, the uplink, wg0, eth0, lo).
+  const ifnames = ['net0', 'net1', 'net2', 'eth0', 'eth1', 'wg0', 'lo', d.uplink ? 'enp1s0' : 'uplink'];
+  const firewalls: Record<string, unknown> = {};
+  for (const f of d.firewalls) {
+    firewalls[points[f.point % points.length]!] = {
+      policy: f.policy,
+      rules: f.rules.map((r) => ({
+        action: r.action,
+        ...(r.from !== undefined ? { from: refs[r.from % refs.length] } : {}),
+        ...(r.to !== undefined ? { to: refs[r.to % refs.length] } : {}),
+        ...(r.ports !== undefined ? { ports: r.ports } : {}),
+        ...(r.iif !== undefined ? { iif: ifnames[r.iif] } : {}),
+        ...(r.oif !== undefined ? { oif: ifnames[r.oif] } : {}),
+        ...(r.state ? { state: 'established' } : {}),
+      })),
+    };
+  }
+  if (Object.keys(firewalls).length) doc.firewalls = firewalls;
   return stringify(doc);
 }
