@@ -383,11 +383,7 @@ function tunnelListen(model: Model, h: Host): Draft[] {
     const members = [...model.hosts.values()].filter((m) => m.name !== h.name && m.nics.some((n) => n.segment === t.name));
     const serverNets = new Set(h.nics.filter((n) => model.networks.has(n.segment)).map((n) => n.segment));
     const remote = (m: Host): boolean => m.roaming || !m.nics.some((n) => serverNets.has(n.segment));
-    let src: RangeSet = members.some(remote) ? model.internet : R.EMPTY;
-    for (const m of members) if (!remote(m)) src = R.union(src, R.normalize(m.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const)));
-    const up = h.uplink ?? (h.defaultRoute.kind === 'uplink' ? h.defaultRoute.ifname : undefined);
-    const iif = up && members.length > 0 && members.every(remote) ? [up] : undefined;
-    out.push({
+    const rule = (src: RangeSet, iif: string[] | undefined): Draft => ({
       match: { ...ANY_MATCH, src, iif, dst: [[t.endpoint, t.endpoint]], flows: { ...NO_FLOWS, udp: [[t.listen, t.listen]] } },
       action: 'accept',
       log: false,
@@ -396,6 +392,15 @@ function tunnelListen(model: Model, h: Host): Draft[] {
       origin: { ...t.origin, text: `tunnel ${t.name}: peers' WireGuard transport to udp/${t.listen}` },
       policyIndex: undefined,
     });
+    // Remote peers' packets come in where the internet does: the uplink, or a nic on the internet.
+    // Bound to those interfaces, so a guest forging a public source address cannot knock; with
+    // neither, the internet cannot reach the server at all and no rule is needed.
+    const up = h.uplink ?? (h.defaultRoute.kind === 'uplink' ? h.defaultRoute.ifname : undefined);
+    const fromInternet = [...new Set([...(up ? [up] : []), ...h.nics.filter((n) => n.segment === 'internet').map((n) => n.ifname)])];
+    if (members.some(remote) && fromInternet.length > 0) out.push(rule(model.internet, fromInternet));
+    let local: RangeSet = R.EMPTY;
+    for (const m of members) if (!remote(m)) local = R.union(local, R.normalize(m.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const)));
+    if (local.length > 0 || members.length === 0) out.push(rule(local, undefined));
   }
   return out;
 }

@@ -53,3 +53,24 @@ export function assertProperty<Ts>(
     throw e;
   }
 }
+
+/**
+ * Runs a property given as a function of the seed (e.g. `(seed) => fc.assert(p, { seed })`, for
+ * async properties or several asserts sharing one seed); on failure prints the replay hint and puts
+ * it into the error.
+ */
+export function withSeed<T>(run: (seed: number) => T): T {
+  const seed = propertySeed();
+  const fail = (e: unknown): never => {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`${replayHint()}\n`);
+    throw new Error(`${replayHint()}\n${msg}`, { cause: e });
+  };
+  try {
+    const r = run(seed);
+    if (r instanceof Promise) return r.catch(fail) as T;
+    return r;
+  } catch (e) {
+    return fail(e);
+  }
+}
