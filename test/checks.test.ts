@@ -135,6 +135,25 @@ const CASES: readonly Case[] = [
     check: 'no-vm-to-host: g0',
     ok: true,
   },
+  {
+    title: 'no-vm-to-host: a guest forging the address of a tunnel member on another network cannot knock either',
+    spec: `
+version: 1
+networks:
+  net0: { cidr: 10.1.0.0/24, egress: none }
+  net1: { cidr: 10.2.0.0/24, egress: none }
+hosts:
+  hv: { kind: hypervisor, nics: { net0: 10.1.0.1, net1: 10.2.0.1, wg0: 10.99.0.1 } }
+  g0: { kind: vm, id: 100, nics: { net0: 10.1.0.10 }, firewall: { antiSpoof: false } }
+  m1: { kind: vm, id: 101, nics: { net1: 10.2.0.10, wg0: 10.99.0.2 } }
+tunnels:
+  wg0: { server: hv, listen: 51820, cidr: 10.99.0.0/24 }
+policy:
+  - allow: { from: m1, to: hv, ports: tcp/22 }
+`,
+    check: 'no-vm-to-host: g0',
+    ok: true,
+  },
   // no-internet -------------------------------------------------------------------------------
   {
     title: 'no-internet: an isolated guest stays inside even when the policy allows it out',

@@ -398,9 +398,19 @@ function tunnelListen(model: Model, h: Host): Draft[] {
     const up = h.uplink ?? (h.defaultRoute.kind === 'uplink' ? h.defaultRoute.ifname : undefined);
     const fromInternet = [...new Set([...(up ? [up] : []), ...h.nics.filter((n) => n.segment === 'internet').map((n) => n.ifname)])];
     if (members.some(remote) && fromInternet.length > 0) out.push(rule(model.internet, fromInternet));
+    // Local members send from their own underlay addresses, over a network they share with the
+    // server: bound to the server's interfaces on those networks, so a guest elsewhere cannot knock
+    // by forging a member's address.
     let local: RangeSet = R.EMPTY;
-    for (const m of members) if (!remote(m)) local = R.union(local, R.normalize(m.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const)));
-    if (local.length > 0 || members.length === 0) out.push(rule(local, undefined));
+    const localNets = new Set<string>();
+    for (const m of members) {
+      if (remote(m)) continue;
+      local = R.union(local, R.normalize(m.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const)));
+      for (const n of m.nics) if (serverNets.has(n.segment)) localNets.add(n.segment);
+    }
+    const localIif = h.nics.filter((n) => localNets.has(n.segment)).map((n) => n.ifname);
+    if (local.length > 0) out.push(rule(local, [...new Set(localIif)].sort()));
+    else if (members.length === 0) out.push(rule(local, undefined));
   }
   return out;
 }
