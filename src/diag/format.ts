@@ -62,7 +62,16 @@ function format(d: Diagnostic, opts: FormatOptions, cache: Map<string, Lines>): 
  */
 function shortenWords(s: string): string {
   if (s.length <= MAX_WORD) return s;
-  return s.replace(new RegExp(`\\S{${MAX_WORD + 1},}`, 'g'), (w) => `${w.slice(0, 60)}… (${w.length.toLocaleString('en')} characters)`);
+  // A linear look for a long run first: most long messages (lint's) have none.
+  let run = 0;
+  let long = false;
+  for (let i = 0; i < s.length && !long; i++) {
+    const ch = s.charCodeAt(i);
+    run = ch === 32 || ch === 10 || ch === 9 || ch === 13 ? 0 : run + 1;
+    long = run > MAX_WORD;
+  }
+  if (!long) return s;
+  return s.replace(/\S+/g, (w) => (w.length > MAX_WORD ? `${w.slice(0, 60)}… (${w.length.toLocaleString('en')} characters)` : w));
 }
 
 function codeFrame(all: Lines, line: number, col: number, c: ReturnType<typeof pc.createColors>): string[] {
