@@ -144,21 +144,25 @@ function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string,
       atoms.push({ addrs: targetAddrs(model, t), iif: undefined, inPort: undefined });
     }
   }
-  // Merge atoms with the same binding; drop what the restriction excludes.
-  const merged = new Map<string, SrcAtom>();
+  // Merge atoms with the same binding; drop what the restriction excludes. The parts of one
+  // binding are normalised once at the end: a union per atom was quadratic in a group's size.
+  const merged = new Map<string, { atom: SrcAtom; parts: RangeSet[] }>();
   for (const a of atoms) {
     const addrs = restrict ? R.intersect(a.addrs, restrict) : a.addrs;
     if (addrs.length === 0) continue;
     const key = `${a.iif ?? ''}|${a.inPort ?? ''}`;
     const prev = merged.get(key);
-    merged.set(key, prev ? { ...prev, addrs: R.union(prev.addrs, addrs) } : { ...a, addrs });
+    if (prev) prev.parts.push(addrs);
+    else merged.set(key, { atom: a, parts: [addrs] });
   }
-  return [...merged.values()].sort((x, y) => (x.addrs[0]![0] - y.addrs[0]![0]) || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
+  const out = [...merged.values()].map(({ atom, parts }) => ({ ...atom, addrs: parts.length === 1 ? parts[0]! : R.normalize(parts.flat()) }));
+  return out.sort((x, y) => (x.addrs[0]![0] - y.addrs[0]![0]) || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
 }
 
 /** Groups destinations by the flows the rule gives them (a service's ports, or the rule's). */
 function destGroups(model: Model, rule: PolicyRule, restrict: RangeSet | undefined): { addrs: RangeSet; flows: FlowSet }[] {
-  const groups: { addrs: RangeSet; flows: FlowSet }[] = [];
+  // The addresses of one group are normalised once at the end (a union per target was quadratic).
+  const groups: { parts: RangeSet[]; flows: FlowSet }[] = [];
   for (const t of rule.to) {
     let flows: FlowSet = rule.ports ?? ALL_FLOWS;
     if (t.kind === 'service') flows = rule.ports ? flowIntersect(rule.ports, t.flows) : t.flows;
@@ -167,10 +171,10 @@ function destGroups(model: Model, rule: PolicyRule, restrict: RangeSet | undefin
     if (restrict) addrs = R.intersect(addrs, restrict);
     if (addrs.length === 0) continue;
     const same = groups.find((g) => flowEqual(g.flows, flows));
-    if (same) same.addrs = R.union(same.addrs, addrs);
-    else groups.push({ addrs, flows });
+    if (same) same.parts.push(addrs);
+    else groups.push({ parts: [addrs], flows });
   }
-  return groups;
+  return groups.map((g) => ({ addrs: g.parts.length === 1 ? g.parts[0]! : R.normalize(g.parts.flat()), flows: g.flows }));
 }
 
 function isAll(a: RangeSet): boolean {

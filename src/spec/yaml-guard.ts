@@ -23,13 +23,22 @@ export const MAX_ALIAS_EXPANSION = 100_000;
 
 /** The first collection in the token tree nested deeper than `max`: its offset, or undefined. */
 export function cstDepth(tokens: readonly CST.Token[], max = MAX_DEPTH): { offset: number; depth: number } | undefined {
-  const stack: { token: CST.Token; depth: number }[] = [];
-  for (let i = tokens.length - 1; i >= 0; i--) stack.push({ token: tokens[i]!, depth: 0 });
-  while (stack.length) {
-    const { token, depth } = stack.pop()!;
+  // Two parallel stacks (token, its depth): no object per token on a walk over every token.
+  const toks: CST.Token[] = [];
+  const depths: number[] = [];
+  for (let i = tokens.length - 1; i >= 0; i--) {
+    toks.push(tokens[i]!);
+    depths.push(0);
+  }
+  while (toks.length) {
+    const token = toks.pop()!;
+    const depth = depths.pop()!;
     switch (token.type) {
       case 'document':
-        if (token.value) stack.push({ token: token.value, depth });
+        if (token.value) {
+          toks.push(token.value);
+          depths.push(depth);
+        }
         break;
       case 'block-map':
       case 'block-seq':
@@ -39,14 +48,17 @@ export function cstDepth(tokens: readonly CST.Token[], max = MAX_DEPTH): { offse
         const items = token.items as CST.CollectionItem[];
         for (let k = items.length - 1; k >= 0; k--) {
           const it = items[k]!;
-          if (it.value) stack.push({ token: it.value, depth: d });
-          if (it.key) stack.push({ token: it.key, depth: d });
+          if (it.value && (it.value.type === 'block-map' || it.value.type === 'block-seq' || it.value.type === 'flow-collection')) {
+            toks.push(it.value);
+            depths.push(d);
+          }
+          if (it.key && (it.key.type === 'block-map' || it.key.type === 'block-seq' || it.key.type === 'flow-collection')) {
+            toks.push(it.key);
+            depths.push(d);
+          }
         }
         break;
       }
-      case 'block-scalar':
-        for (const p of token.props) stack.push({ token: p, depth });
-        break;
       default:
         break;
     }
@@ -60,9 +72,11 @@ export type GuardProblem =
 
 /** Size (values, once every alias is expanded) and depth of a node. */
 interface Extent {
-  size: number;
-  depth: number;
+  readonly size: number;
+  readonly depth: number;
 }
+
+const SCALAR: Extent = { size: 1, depth: 0 };
 
 /**
  * Duplicate keys (every one, with where the first was), and aliases past the limits (the first
@@ -78,14 +92,11 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
   let aliasFailed = false;
   const path: PathSeg[] = [];
 
-  type Frame = { node: Node; extent: Extent; children: { node: unknown; seg: PathSeg | undefined }[]; next: number; seg: PathSeg | undefined };
-  const stack: Frame[] = [];
-
   /** Size and depth of a leaf (scalar or alias), or undefined for a collection to descend into. */
   const leaf = (node: unknown, seg: PathSeg | undefined): Extent | undefined => {
     if (isAlias(node)) return aliasExtent(node, seg);
     if (isMap(node) || isSeq(node)) return undefined;
-    return { size: 1, depth: 0 };
+    return SCALAR;
   };
 
   const aliasExtent = (a: Alias, seg: PathSeg | undefined): Extent => {
@@ -93,16 +104,16 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
     const target = anchors.get(a.source);
     const ext = target ? extents.get(target) : undefined;
     const offset = a.range?.[0] ?? 0;
-    if (aliasFailed) return { size: 1, depth: 0 };
+    if (aliasFailed) return SCALAR;
     const fail = (message: string, hint: string): Extent => {
       aliasFailed = true;
       problems.push({ kind: 'aliases', offset, path: seg === undefined ? [...path] : [...path, seg], message, hint });
-      return { size: 1, depth: 0 };
+      return SCALAR;
     };
     if (aliases > limits.aliases) return fail(`more than ${limits.aliases} aliases in one file`, 'write the values out, or use fewer `*name` references');
     // An anchor whose value is still being read is an ancestor of this alias: a value that contains itself.
     if (target && !ext) return fail(`alias *${a.source} refers to a value that contains it`, 'a cordon file is a tree: an alias may only repeat a value that is complete before it');
-    if (!ext) return { size: 1, depth: 0 }; // unknown anchor: the YAML library reports it
+    if (!ext) return SCALAR; // unknown anchor: the YAML library reports it
     added += ext.size;
     if (added > limits.expansion) {
       return fail(`aliases expand this file by more than ${limits.expansion.toLocaleString('en')} values (here *${a.source}, which stands for ${ext.size.toLocaleString('en')})`, 'anchors that refer to anchors multiply: write the values out, or nest fewer aliases');
@@ -110,56 +121,76 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
     return ext;
   };
 
+  /** A mapping or list being walked: `i` is the next item, `phase` 0 its key, 1 its value. */
+  interface Frame {
+    readonly node: Node;
+    readonly items: readonly unknown[];
+    readonly isMap: boolean;
+    readonly seen: Map<string, number> | undefined;
+    readonly seg: PathSeg | undefined;
+    readonly extent: { size: number; depth: number };
+    i: number;
+    phase: 0 | 1;
+  }
+  const stack: Frame[] = [];
+
   const open = (node: Node, seg: PathSeg | undefined): void => {
     if (node.anchor) anchors.set(node.anchor, node);
-    const children: Frame['children'] = [];
-    if (isMap(node)) {
-      const seen = new Map<string, number>();
-      for (const p of node.items) {
-        if (!isPair(p)) continue;
-        const k = p.key as unknown;
-        const id = keyId(k);
-        const at = (k as Node | null)?.range?.[0];
-        if (id !== undefined && at !== undefined) {
-          const first = seen.get(id);
-          if (first === undefined) seen.set(id, at);
-          else problems.push({ kind: 'duplicate-key', offset: at, firstOffset: first, key: String((k as { value: unknown }).value), path: [...path, ...(seg === undefined ? [] : [seg]), String((k as { value: unknown }).value)] });
-        }
-        if (k !== null && k !== undefined) children.push({ node: k, seg: undefined });
-        if (p.value !== null && p.value !== undefined) children.push({ node: p.value, seg: isScalar(k) ? String(k.value) : undefined });
-      }
-    } else if (isSeq(node)) {
-      node.items.forEach((it, i) => {
-        if (it !== null && it !== undefined) children.push({ node: it, seg: i });
-      });
-    }
-    stack.push({ node, extent: { size: 1, depth: 1 }, children, next: 0, seg });
+    const isM = isMap(node);
+    stack.push({ node, items: isM || isSeq(node) ? node.items : [], isMap: isM, seen: isM ? new Map() : undefined, seg, extent: { size: 1, depth: 1 }, i: 0, phase: 0 });
     if (seg !== undefined) path.push(seg);
+  };
+
+  /** Adds a child to the frame: a leaf at once, a collection by opening a frame for it. */
+  const visit = (top: Frame, child: unknown, seg: PathSeg | undefined): void => {
+    if (child === null || child === undefined) return;
+    const ext = leaf(child, seg);
+    if (ext) {
+      top.extent.size += ext.size;
+      if (ext.depth + 1 > top.extent.depth) top.extent.depth = ext.depth + 1;
+    } else open(child as Node, seg);
   };
 
   const root = doc.contents as unknown;
   if (root === null || root === undefined) return problems;
-  const rootLeaf = leaf(root, undefined);
-  if (rootLeaf) return problems;
-  // The path of a frame's own children: the root frame has no segment of its own.
+  if (leaf(root, undefined)) return problems;
+  // The root frame has no path segment of its own.
   open(root as Node, undefined);
   while (stack.length) {
+    if (aliasFailed) return problems;
     const top = stack[stack.length - 1]!;
-    if (top.next < top.children.length) {
-      const c = top.children[top.next++]!;
-      const ext = leaf(c.node, c.seg);
-      if (ext) {
-        top.extent.size += ext.size;
-        top.extent.depth = Math.max(top.extent.depth, ext.depth + 1);
-      } else {
-        open(c.node as Node, c.seg);
+    if (top.i < top.items.length) {
+      const it = top.items[top.i];
+      if (!top.isMap) {
+        top.i++;
+        visit(top, it, top.i - 1);
+        continue;
       }
-      if (aliasFailed) return problems;
+      if (!isPair(it)) {
+        top.i++;
+        continue;
+      }
+      const k = it.key as unknown;
+      if (top.phase === 0) {
+        top.phase = 1;
+        const id = keyId(k);
+        const at = (k as Node | null)?.range?.[0];
+        if (id !== undefined && at !== undefined) {
+          const first = top.seen!.get(id);
+          if (first === undefined) top.seen!.set(id, at);
+          else problems.push({ kind: 'duplicate-key', offset: at, firstOffset: first, key: String((k as { value: unknown }).value), path: [...path, String((k as { value: unknown }).value)] });
+        }
+        visit(top, k, undefined);
+      } else {
+        top.phase = 0;
+        top.i++;
+        visit(top, it.value, isScalar(k) ? String(k.value) : undefined);
+      }
       continue;
     }
     stack.pop();
     if (top.seg !== undefined) path.pop();
-    extents.set(top.node, top.extent);
+    if (top.node.anchor) extents.set(top.node, top.extent);
     if (top.extent.depth > limits.depth) {
       // Only an alias can take a value this deep (the token tree was checked): say where.
       problems.push({ kind: 'aliases', offset: top.node.range?.[0] ?? 0, path: [...path, ...(top.seg === undefined ? [] : [top.seg])], message: `aliases nest this value deeper than ${limits.depth} levels`, hint: 'write the values out, or nest fewer aliases' });
@@ -168,7 +199,7 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
     const parent = stack[stack.length - 1];
     if (parent) {
       parent.extent.size += top.extent.size;
-      parent.extent.depth = Math.max(parent.extent.depth, top.extent.depth + 1);
+      if (top.extent.depth + 1 > parent.extent.depth) parent.extent.depth = top.extent.depth + 1;
     }
   }
   return problems;
