@@ -31,6 +31,7 @@ export function compile(model: Model): Ir {
   const chains = new Map<string, Chain>();
   const ds: Diagnostic[] = [];
   const hosts = [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const spans = new RuleSpans(model);
   for (const h of hosts) {
     const hooks: Hook[] = [];
     if (h.managed || (!h.trusted && h.localFirewall)) hooks.push('input', 'output');
@@ -64,7 +65,7 @@ export function compile(model: Model): Ir {
         });
         continue;
       }
-      const drafts = compileChain(model, h, hook, enforcedOn);
+      const drafts = compileChain(model, h, hook, enforcedOn, spans);
       const policy = defaultPolicy(h, hook);
       chains.set(id, {
         point: id,
@@ -181,8 +182,48 @@ function isAll(a: RangeSet): boolean {
   return a.length === 1 && a[0]![0] === 0 && a[0]![1] === 0xffffffff;
 }
 
-function policyDrafts(model: Model, rule: PolicyRule, enforcer: string, srcRestrict: RangeSet | undefined, dstRestrict: RangeSet | undefined): Draft[] {
+/**
+ * Every address a rule's sources and destinations stand for, computed once per rule. Each chain
+ * drafts every policy rule, and most rules cannot touch a given host's input, output or guest
+ * chains; knowing that from these sets skips building their atoms (chains × rules × targets).
+ */
+class RuleSpans {
+  private readonly cache = new Map<PolicyRule, { src: RangeSet; dst: RangeSet }>();
+  constructor(private readonly model: Model) {}
+
+  of(rule: PolicyRule): { src: RangeSet; dst: RangeSet } {
+    let s = this.cache.get(rule);
+    if (!s) {
+      const all = (ts: readonly Target[]): RangeSet => R.normalize(ts.flatMap((t) => targetAddrs(this.model, t)));
+      s = { src: all(rule.from), dst: all(rule.to) };
+      this.cache.set(rule, s);
+    }
+    return s;
+  }
+}
+
+/** Whether two range sets share a value: each span of the smaller one looked up in the larger. */
+function meets(a: RangeSet, b: RangeSet): boolean {
+  const [small, big] = a.length <= b.length ? [a, b] : [b, a];
+  for (const [lo, hi] of small) {
+    // The first span of `big` that ends at or after lo.
+    let l = 0;
+    let h = big.length;
+    while (l < h) {
+      const m = (l + h) >> 1;
+      if (big[m]![1] < lo) l = m + 1;
+      else h = m;
+    }
+    if (l < big.length && big[l]![0] <= hi) return true;
+  }
+  return false;
+}
+
+function policyDrafts(model: Model, spans: RuleSpans, rule: PolicyRule, enforcer: string, srcRestrict: RangeSet | undefined, dstRestrict: RangeSet | undefined): Draft[] {
   const out: Draft[] = [];
+  // What sourceAtoms and destGroups would find empty after the restriction: no drafts at all.
+  if (srcRestrict && !meets(spans.of(rule).src, srcRestrict)) return out;
+  if (dstRestrict && !meets(spans.of(rule).dst, dstRestrict)) return out;
   const srcs = sourceAtoms(model, rule.from, enforcer, srcRestrict);
   const dsts = destGroups(model, rule, dstRestrict);
   for (const s of srcs) {
@@ -285,7 +326,7 @@ function openDrafts(model: Model, guests: readonly Host[], enforcer: string): Dr
   return out;
 }
 
-function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Draft[] {
+function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spans: RuleSpans): Draft[] {
   const own = hostAddrs(h);
   const drafts: Draft[] = [STATEFUL(h, model)];
   const untrusted = [...model.hosts.values()].filter((g) => !g.trusted).sort((a, b) => a.name.localeCompare(b.name));
@@ -295,7 +336,7 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Dr
       drafts.push(...tunnelListen(model, h));
       // A packet from one of the host's own addresses never reaches input except over lo (the kernel
       // drops it as a martian, accept_local=0): the host's own outgoing rules do not belong here.
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, h.name, R.subtract([[0, 0xffffffff]], own), own));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, h.name, R.subtract([[0, 0xffffffff]], own), own));
       break;
     }
     case 'output': {
@@ -305,14 +346,14 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Dr
         if (h.egress === 'vpn-only') break;
       }
       if (h.egress === 'isolated') drafts.push(...egressDrafts(model, [h], h.name));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, '', own, undefined));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, '', own, undefined));
       if (!h.trusted) drafts.push(...openDrafts(model, [h], ''));
       break;
     }
     case 'forward': {
       drafts.push(...isolatedNetworkDrafts(model, h));
       drafts.push(...egressDrafts(model, untrusted, h.name));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, h.name, R.subtract([[0, 0xffffffff]], own), R.subtract([[0, 0xffffffff]], own)));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, h.name, R.subtract([[0, 0xffffffff]], own), R.subtract([[0, 0xffffffff]], own)));
       drafts.push(...openDrafts(model, untrusted, h.name));
       break;
     }
@@ -329,12 +370,12 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Dr
         });
       }
       drafts.push(...egressDrafts(model, [h], enforcedOn));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, enforcedOn, own, undefined));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, enforcedOn, own, undefined));
       drafts.push(...openDrafts(model, [h], enforcedOn));
       break;
     }
     case 'guest-in': {
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, enforcedOn, undefined, own));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, enforcedOn, undefined, own));
       break;
     }
   }
