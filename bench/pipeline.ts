@@ -33,7 +33,7 @@ export interface BenchResult {
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli/main.js');
 const PARSE = join(ROOT, 'dist/spec/parse.js');
-const TIMEOUT_MS = 15 * 60_000;
+const TIMEOUT_MS = 10 * 60_000;
 
 const SIZES = [
   { label: '1k×10k', hosts: 1000, rules: 10_000, targetMs: 1000, runs: 3 },
@@ -98,9 +98,9 @@ export async function benchPipeline(): Promise<BenchResult[]> {
       const out = join(dir, 'out');
       const commands: [string, string[], number[]][] = [
         ['check', ['check', spec], [0]],
+        ['render --target nftables', ['render', '--target', 'nftables', '-o', out, spec], [0]],
         ['matrix', ['matrix', spec], [0]],
         ['lint', ['lint', spec], [0, 1]],
-        ['render --target nftables', ['render', '--target', 'nftables', '-o', out, spec], [0]],
       ];
       for (const [name, args, okStatus] of commands) {
         const runs: Run[] = [];
