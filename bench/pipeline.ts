@@ -118,7 +118,7 @@ export async function benchPipeline(): Promise<BenchResult[]> {
           ratio: finished ? r.ms / parse.ms : NaN,
           target: `< ${size.targetMs.toLocaleString('en')} ms`,
           ok: finished && r.ms < size.targetMs,
-          notes: `${finished ? '' : `did not finish: exit ${r.status} ${r.err}; `}${n > 1 ? `median of ${n} (${runs.map((x) => Math.round(x.ms)).join(', ')} ms); ` : ''}CPU ${Math.round(r.cpuMs)} ms, peak RSS ${Math.round(r.rssMiB)} MiB; ratio = time / parse only; load average ${loadavg()[0]!.toFixed(1)} after`,
+          notes: `${finished ? '' : `did not finish: exit ${r.status} ${r.err}; `}${n > 1 ? `median of ${n} (${runs.map((x) => Math.round(x.ms)).join(', ')} ms); ` : ''}${Number.isFinite(r.cpuMs) ? `CPU ${Math.round(r.cpuMs)} ms, peak RSS ${Math.round(r.rssMiB)} MiB; ` : ''}ratio = time / parse only; load average ${loadavg()[0]!.toFixed(1)} after`,
         });
       }
       rmSync(spec, { force: true });
