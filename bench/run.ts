@@ -2,7 +2,7 @@
  * `npm run bench [-- [NAME…] [--write]]`: runs every benchmark module and prints one table.
  *
  * Modules are listed below; one whose file is missing is skipped (they are written by different
- * people at different times). NAME filters modules by name (verify, lint, nft-throughput). With
+ * people at different times). NAME filters modules by name (verify, lint, nft-throughput, pipeline). With
  * `--write`, each module's block in the results section of BENCHMARKS.md (between the
  * `results:start` and `results:end` markers) is rewritten with this run's rows and the machine it
  * ran on; blocks of modules not run stay as they were. Nothing else is written.
@@ -35,6 +35,7 @@ const MODULES: readonly Module[] = [
   { name: 'nft-throughput', file: 'nft-throughput.ts', fn: 'benchNftThroughput' },
   { name: 'lab', file: 'lab.ts', fn: 'benchLab' },
   { name: 'sandbox', file: 'sandbox.ts', fn: 'benchSandbox' },
+  { name: 'pipeline', file: 'pipeline.ts', fn: 'benchPipeline' },
 ];
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));

@@ -31,6 +31,7 @@ export function compile(model: Model): Ir {
   const chains = new Map<string, Chain>();
   const ds: Diagnostic[] = [];
   const hosts = [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const spans = new RuleSpans(model);
   for (const h of hosts) {
     const hooks: Hook[] = [];
     if (h.managed || (!h.trusted && h.localFirewall)) hooks.push('input', 'output');
@@ -64,7 +65,7 @@ export function compile(model: Model): Ir {
         });
         continue;
       }
-      const drafts = compileChain(model, h, hook, enforcedOn);
+      const drafts = compileChain(model, h, hook, enforcedOn, spans);
       const policy = defaultPolicy(h, hook);
       chains.set(id, {
         point: id,
@@ -144,21 +145,25 @@ function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string,
       atoms.push({ addrs: targetAddrs(model, t), iif: undefined, inPort: undefined });
     }
   }
-  // Merge atoms with the same binding; drop what the restriction excludes.
-  const merged = new Map<string, SrcAtom>();
+  // Merge atoms with the same binding; drop what the restriction excludes. The parts of one
+  // binding are normalised once at the end: a union per atom was quadratic in a group's size.
+  const merged = new Map<string, { atom: SrcAtom; parts: RangeSet[] }>();
   for (const a of atoms) {
     const addrs = restrict ? R.intersect(a.addrs, restrict) : a.addrs;
     if (addrs.length === 0) continue;
     const key = `${a.iif ?? ''}|${a.inPort ?? ''}`;
     const prev = merged.get(key);
-    merged.set(key, prev ? { ...prev, addrs: R.union(prev.addrs, addrs) } : { ...a, addrs });
+    if (prev) prev.parts.push(addrs);
+    else merged.set(key, { atom: a, parts: [addrs] });
   }
-  return [...merged.values()].sort((x, y) => (x.addrs[0]![0] - y.addrs[0]![0]) || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
+  const out = [...merged.values()].map(({ atom, parts }) => ({ ...atom, addrs: parts.length === 1 ? parts[0]! : R.normalize(parts.flat()) }));
+  return out.sort((x, y) => (x.addrs[0]![0] - y.addrs[0]![0]) || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
 }
 
 /** Groups destinations by the flows the rule gives them (a service's ports, or the rule's). */
 function destGroups(model: Model, rule: PolicyRule, restrict: RangeSet | undefined): { addrs: RangeSet; flows: FlowSet }[] {
-  const groups: { addrs: RangeSet; flows: FlowSet }[] = [];
+  // The addresses of one group are normalised once at the end (a union per target was quadratic).
+  const groups: { parts: RangeSet[]; flows: FlowSet }[] = [];
   for (const t of rule.to) {
     let flows: FlowSet = rule.ports ?? ALL_FLOWS;
     if (t.kind === 'service') flows = rule.ports ? flowIntersect(rule.ports, t.flows) : t.flows;
@@ -167,18 +172,58 @@ function destGroups(model: Model, rule: PolicyRule, restrict: RangeSet | undefin
     if (restrict) addrs = R.intersect(addrs, restrict);
     if (addrs.length === 0) continue;
     const same = groups.find((g) => flowEqual(g.flows, flows));
-    if (same) same.addrs = R.union(same.addrs, addrs);
-    else groups.push({ addrs, flows });
+    if (same) same.parts.push(addrs);
+    else groups.push({ parts: [addrs], flows });
   }
-  return groups;
+  return groups.map((g) => ({ addrs: g.parts.length === 1 ? g.parts[0]! : R.normalize(g.parts.flat()), flows: g.flows }));
 }
 
 function isAll(a: RangeSet): boolean {
   return a.length === 1 && a[0]![0] === 0 && a[0]![1] === 0xffffffff;
 }
 
-function policyDrafts(model: Model, rule: PolicyRule, enforcer: string, srcRestrict: RangeSet | undefined, dstRestrict: RangeSet | undefined): Draft[] {
+/**
+ * Every address a rule's sources and destinations stand for, computed once per rule. Each chain
+ * drafts every policy rule, and most rules cannot touch a given host's input, output or guest
+ * chains; knowing that from these sets skips building their atoms (chains × rules × targets).
+ */
+class RuleSpans {
+  private readonly cache = new Map<PolicyRule, { src: RangeSet; dst: RangeSet }>();
+  constructor(private readonly model: Model) {}
+
+  of(rule: PolicyRule): { src: RangeSet; dst: RangeSet } {
+    let s = this.cache.get(rule);
+    if (!s) {
+      const all = (ts: readonly Target[]): RangeSet => R.normalize(ts.flatMap((t) => targetAddrs(this.model, t)));
+      s = { src: all(rule.from), dst: all(rule.to) };
+      this.cache.set(rule, s);
+    }
+    return s;
+  }
+}
+
+/** Whether two range sets share a value: each span of the smaller one looked up in the larger. */
+function meets(a: RangeSet, b: RangeSet): boolean {
+  const [small, big] = a.length <= b.length ? [a, b] : [b, a];
+  for (const [lo, hi] of small) {
+    // The first span of `big` that ends at or after lo.
+    let l = 0;
+    let h = big.length;
+    while (l < h) {
+      const m = (l + h) >> 1;
+      if (big[m]![1] < lo) l = m + 1;
+      else h = m;
+    }
+    if (l < big.length && big[l]![0] <= hi) return true;
+  }
+  return false;
+}
+
+function policyDrafts(model: Model, spans: RuleSpans, rule: PolicyRule, enforcer: string, srcRestrict: RangeSet | undefined, dstRestrict: RangeSet | undefined): Draft[] {
   const out: Draft[] = [];
+  // What sourceAtoms and destGroups would find empty after the restriction: no drafts at all.
+  if (srcRestrict && !meets(spans.of(rule).src, srcRestrict)) return out;
+  if (dstRestrict && !meets(spans.of(rule).dst, dstRestrict)) return out;
   const srcs = sourceAtoms(model, rule.from, enforcer, srcRestrict);
   const dsts = destGroups(model, rule, dstRestrict);
   for (const s of srcs) {
@@ -281,7 +326,7 @@ function openDrafts(model: Model, guests: readonly Host[], enforcer: string): Dr
   return out;
 }
 
-function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Draft[] {
+function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spans: RuleSpans): Draft[] {
   const own = hostAddrs(h);
   const drafts: Draft[] = [STATEFUL(h, model)];
   const untrusted = [...model.hosts.values()].filter((g) => !g.trusted).sort((a, b) => a.name.localeCompare(b.name));
@@ -291,7 +336,7 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Dr
       drafts.push(...tunnelListen(model, h));
       // A packet from one of the host's own addresses never reaches input except over lo (the kernel
       // drops it as a martian, accept_local=0): the host's own outgoing rules do not belong here.
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, h.name, R.subtract([[0, 0xffffffff]], own), own));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, h.name, R.subtract([[0, 0xffffffff]], own), own));
       break;
     }
     case 'output': {
@@ -301,14 +346,14 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Dr
         if (h.egress === 'vpn-only') break;
       }
       if (h.egress === 'isolated') drafts.push(...egressDrafts(model, [h], h.name));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, '', own, undefined));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, '', own, undefined));
       if (!h.trusted) drafts.push(...openDrafts(model, [h], ''));
       break;
     }
     case 'forward': {
       drafts.push(...isolatedNetworkDrafts(model, h));
       drafts.push(...egressDrafts(model, untrusted, h.name));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, h.name, R.subtract([[0, 0xffffffff]], own), R.subtract([[0, 0xffffffff]], own)));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, h.name, R.subtract([[0, 0xffffffff]], own), R.subtract([[0, 0xffffffff]], own)));
       drafts.push(...openDrafts(model, untrusted, h.name));
       break;
     }
@@ -325,12 +370,12 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string): Dr
         });
       }
       drafts.push(...egressDrafts(model, [h], enforcedOn));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, enforcedOn, own, undefined));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, enforcedOn, own, undefined));
       drafts.push(...openDrafts(model, [h], enforcedOn));
       break;
     }
     case 'guest-in': {
-      for (const r of model.policy) drafts.push(...policyDrafts(model, r, enforcedOn, undefined, own));
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, enforcedOn, undefined, own));
       break;
     }
   }

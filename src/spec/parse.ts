@@ -3,11 +3,12 @@
  * diagnostics located at FILE:LINE:COL with the JSON path of the offending value.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
+import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type Document, type Node, type Pair, type YAMLError, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { diag, type DiagCode, type Diagnostic } from '../diag/diagnostic.js';
 import { closest } from '../util/suggest.js';
 import { RuleBody, SpecSchema, type Spec } from './schema.js';
+import { checkDocument, cstDepth, MAX_DEPTH } from './yaml-guard.js';
 
 export type PathSeg = string | number;
 
@@ -67,12 +68,27 @@ export class SourceMap {
     }
   }
 
+  /** Per mapping, its pairs by key text (the first of equal ones), built on the first lookup. */
+  private readonly keyIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+  private pairOf(map: YAMLMap, seg: PathSeg): Pair | undefined {
+    let index = this.keyIndex.get(map);
+    if (!index) {
+      // One pass per mapping, not one per lookup: diagnostics and positions are looked up per
+      // host and per rule, and a linear search each time made big specs quadratic.
+      index = new Map();
+      for (const p of map.items) if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+      this.keyIndex.set(map, index);
+    }
+    return index.get(String(seg));
+  }
+
   private nodeAt(path: readonly PathSeg[], wantKey: boolean): Node | undefined {
     let node: unknown = this.doc?.contents;
     for (let i = 0; i < path.length; i++) {
-      const seg = path[i];
+      const seg = path[i]!;
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = this.pairOf(node, seg);
         if (!pair) return undefined;
         node = wantKey && i === path.length - 1 ? pair.key : pair.value;
       } else if (isSeq(node) && typeof seg === 'number') {
@@ -139,37 +155,83 @@ export function parseYamlText(
   file = '<input>',
 ): { readonly ok: true; readonly data: unknown; readonly source: SourceMap } | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly source: SourceMap } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // parseDocument's steps, with a look at the token tree in between: the composer recurses once
+  // per level of nesting, so a file nested thousands deep must be refused before it gets there.
+  const tokens = [...new Parser(lines.addNewLine).parse(text)];
+  const deep = cstDepth(tokens);
+  if (deep) {
+    const p = lines.linePos(deep.offset);
+    const hint = `cordon files nest a few levels deep; this one goes deeper than ${MAX_DEPTH} here (a missing closing bracket, or not a cordon file)`;
+    return { ok: false, source: new SourceMap(file, text, undefined, lines), diagnostics: [diag('CORDON002', 'error', `nesting deeper than ${MAX_DEPTH} levels at ${file}:${p.line}`, { file, line: p.line, col: p.col }, hint)] };
+  }
+  // Duplicate keys are found by checkDocument, in one pass: the library's own check is quadratic.
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: false });
+  let doc: Document | undefined;
+  for (const d of composer.compose(tokens, true, text.length)) {
+    if (!doc) doc = d;
+    else {
+      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'));
+      break;
+    }
+  }
+  if (!doc) throw new Error('the YAML composer gave no document');
   const source = new SourceMap(file, text, doc, lines);
-  if (doc.errors.length > 0) {
+  const problems = checkDocument(doc);
+  /** Where our own checks found a duplicate key: the path we know, and where the first one was. */
+  const duplicates = new Map<YAMLError, { path: readonly PathSeg[]; firstLine: number }>();
+  const guardErrors: YAMLError[] = [];
+  const aliasDiagnostics: Diagnostic[] = [];
+  for (const pr of problems) {
+    if (pr.kind === 'duplicate-key') {
+      const firstLine = lines.linePos(pr.firstOffset).line;
+      const e = new YAMLParseError([pr.offset, pr.offset + 1], 'DUPLICATE_KEY', `Map keys must be unique: ${quote(pr.key)} is already defined on line ${firstLine}`);
+      duplicates.set(e, { path: pr.path, firstLine });
+      guardErrors.push(e);
+    } else {
+      const p = lines.linePos(pr.offset);
+      aliasDiagnostics.push(diag('CORDON002', 'error', `YAML: ${pr.message}`, { file, line: p.line, col: p.col, path: formatPath(pr.path) }, pr.hint));
+    }
+  }
+  if (doc.errors.length > 0 || guardErrors.length > 0) {
     const diagnostics: Diagnostic[] = [];
     const seen = new Set<string>();
     // One mistake often trips several parser errors at the same place: report it once, in the
     // words of the error that explains it best (a multi-line key is an indentation mistake).
-    const errors = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0] || Number(b.code === 'MULTILINE_IMPLICIT_KEY') - Number(a.code === 'MULTILINE_IMPLICIT_KEY'));
+    const errors = [...doc.errors, ...guardErrors].sort((a, b) => a.pos[0] - b.pos[0] || Number(b.code === 'MULTILINE_IMPLICIT_KEY') - Number(a.code === 'MULTILINE_IMPLICIT_KEY'));
     // After the first error the parser is often lost and reports every later token as
     // unexpected: hundreds of lines that all follow from one mistake. Keep the first error and
     // later ones that are not such echoes, on lines of their own, and say how many were left out.
     let left = 0;
+    const srcLines = text.split('\n');
     for (const e of errors) {
-      const x = explainYamlError(e, text, lines);
+      const x = explainYamlError(e, text, lines, srcLines);
       const p = lines.linePos(x.offset);
       const keys = [`raw:${e.pos[0]}`, `at:${p.line}:${p.col}`];
       if (keys.some((k) => seen.has(k))) continue;
       for (const k of keys) seen.add(k);
-      if (diagnostics.length > 0 && (e.code === 'UNEXPECTED_TOKEN' || seen.has(`line:${p.line}`) || diagnostics.length >= MAX_YAML_ERRORS)) {
+      const dup = duplicates.get(e);
+      // A duplicate key is a mistake of its own, never an echo of another: every one is shown.
+      if (!dup && diagnostics.length > 0 && (e.code === 'UNEXPECTED_TOKEN' || seen.has(`line:${p.line}`) || diagnostics.length >= MAX_YAML_ERRORS)) {
         left++;
         continue;
       }
       seen.add(`line:${p.line}`);
-      diagnostics.push(diag('CORDON002', 'error', `YAML syntax error: ${x.message}`, { file, line: p.line, col: p.col, path: formatPath(errorPath(source, text, lines, x.pathOffset ?? x.offset)) }, x.hint));
+      const path = dup ? dup.path : errorPath(source, text, lines, x.pathOffset ?? x.offset);
+      diagnostics.push(diag('CORDON002', 'error', `YAML syntax error: ${x.message}`, { file, line: p.line, col: p.col, path: formatPath(path) }, x.hint));
     }
     if (left > 0) {
       diagnostics.push(diag('CORDON002', 'info', `${left} more YAML error${left === 1 ? '' : 's'} not shown: they most likely follow from the one${diagnostics.length > 1 ? 's' : ''} above; fix ${diagnostics.length > 1 ? 'those' : 'it'} and run again`, { file }));
     }
-    return { ok: false, diagnostics, source };
+    return { ok: false, diagnostics: [...diagnostics, ...aliasDiagnostics], source };
   }
-  return { ok: true, data: doc.toJS({ maxAliasCount: 100 }) as unknown, source };
+  if (aliasDiagnostics.length > 0) return { ok: false, diagnostics: aliasDiagnostics, source };
+  // checkDocument has bounded what aliases expand to, so the library's own count (which refuses
+  // a scalar used more than 100 times) is off.
+  try {
+    return { ok: true, data: doc.toJS({ maxAliasCount: -1 }) as unknown, source };
+  } catch (e) {
+    return { ok: false, source, diagnostics: [diag('CORDON002', 'error', `YAML: ${quote((e as Error).message, 200)}`, { file, line: 1, col: 1 })] };
+  }
 }
 
 /**
@@ -195,9 +257,8 @@ const MAX_YAML_ERRORS = 5;
  * Turns a parser error into words about the user's text: an unclosed bracket or quote is reported
  * where it opens (the parser only notices at the next key), an over-indented line where it is.
  */
-function explainYamlError(e: YAMLError, text: string, lines: LineCounter): { offset: number; pathOffset?: number; message: string; hint: string | undefined } {
+function explainYamlError(e: YAMLError, text: string, lines: LineCounter, src: readonly string[]): { offset: number; pathOffset?: number; message: string; hint: string | undefined } {
   const first = e.message.split('\n')[0] ?? e.message;
-  const src = text.split('\n');
   const lineOf = (offset: number): number => lines.linePos(offset).line;
   const indentOf = (line: number): number => (src[line - 1] ?? '').search(/\S|$/);
   const firstNonBlank = (offset: number): number => {
@@ -248,7 +309,7 @@ function explainYamlError(e: YAMLError, text: string, lines: LineCounter): { off
           // The path of the key whose value swallowed the line, not of the garbled key YAML made of it.
           pathOffset: firstNonBlank(e.pos[0]),
           message: `line ${to} is indented deeper than the key on line ${from}, so it reads as a continuation of that line's value`,
-          hint: `keys of one mapping must start in the same column: indent it like '${key}:' (${indentOf(from)} spaces), or nest it under a key that ends with ':'`,
+          hint: `keys of one mapping must start in the same column: indent it like ${quote(`${key}:`)} (${indentOf(from)} spaces), or nest it under a key that ends with ':'`,
         };
       }
       if (to === from && /compact mappings/.test(first)) return { offset: e.pos[0], message: first, hint: "a plain value may not contain ': '; quote it, e.g. \"a: b\"" };
@@ -457,16 +518,16 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
       const near = closest(key, allowed);
       let hint = near ? `did you mean '${near}'?` : allowed.length ? `expected one of: ${allowed.join(', ')}` : undefined;
       if (path[0] === 'policy' && path.length === 2 && RuleBody.shape[key as keyof typeof RuleBody.shape] !== undefined) {
-        hint = `'${key}' belongs inside the rule: - allow: { from: …, to: …, ${key}: … }`;
+        hint = `'${key}' belongs inside the rule: - allow: { from: …, to: …, ${key}: … }`; // a known field name: short
       }
       const where = path.length ? ` in ${formatPath(path)}` : ' at the top level';
-      return diag('CORDON003', 'error', `unknown field '${key}'${where}`, source.pos([...path, key], true), hint);
+      return diag('CORDON003', 'error', `unknown field ${quote(key)}${where}`, source.pos([...path, key], true), hint);
     });
   }
   if (path.length === 1 && path[0] === 'version') {
     if (value === undefined) return one("missing required field 'version'", 'start the file with `version: 1`', 'CORDON003', { ...source.pos(path), line: 1, col: 1 });
     const hint = value === '1' ? 'write `version: 1` without quotes: the version is a number' : 'set `version: 1`; it is the only spec format so far';
-    return one(`unsupported spec version ${typeof value === 'string' ? JSON.stringify(value) : String(value)}: this cordon reads version 1`, hint, 'CORDON013');
+    return one(`unsupported spec version ${typeof value === 'string' ? quoteJson(value) : String(value)}: this cordon reads version 1`, hint, 'CORDON013');
   }
   if (value === undefined && path.length > 0 && (issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_union')) {
     const field = String(path[path.length - 1]);
@@ -495,7 +556,7 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
     case 'invalid_key': {
       const key = String(path[path.length - 1] ?? '');
       const why = issue.issues[0]?.message;
-      return [diag('CORDON003', 'error', `'${key}' is not a valid name${why ? `: expected ${why}` : ''}`, source.pos(path, true))];
+      return [diag('CORDON003', 'error', `${quote(key)} is not a valid name${why ? `: expected ${why}` : ''}`, source.pos(path, true))];
     }
     case 'too_big':
     case 'too_small': {
@@ -528,7 +589,7 @@ function unionDiagnostic(path: readonly PathSeg[], value: unknown, got: string, 
     const action = keys.find((k) => k !== 'allow' && k !== 'deny');
     if (action !== undefined) {
       const near = closest(action, ['allow', 'deny']);
-      return [diag('CORDON003', 'error', `unknown rule action '${action}': expected allow or deny`, source.pos([...path, action], true), near ? `did you mean '${near}'?` : example)];
+      return [diag('CORDON003', 'error', `unknown rule action ${quote(action)}: expected allow or deny`, source.pos([...path, action], true), near ? `did you mean '${near}'?` : example)];
     }
     return [diag('CORDON003', 'error', `a policy rule is a mapping with allow: or deny:, got ${got}`, at, example)];
   }
@@ -554,12 +615,25 @@ export function getAt(data: unknown, path: readonly PathSeg[]): unknown {
   return cur;
 }
 
+/**
+ * User text as a diagnostic quotes it: in single quotes, cut to `max` characters with an
+ * ellipsis and the full length, so a 10 MB value makes a short message.
+ */
+export function quote(s: string, max = 60): string {
+  return s.length > max ? `'${s.slice(0, max)}…' (${s.length.toLocaleString('en')} characters)` : `'${s}'`;
+}
+
+/** Like quote, in double quotes with JSON escapes (for values whose type matters, like "1"). */
+function quoteJson(s: string, max = 60): string {
+  return s.length > max ? `${JSON.stringify(s.slice(0, max)).slice(0, -1)}…" (${s.length.toLocaleString('en')} characters)` : JSON.stringify(s);
+}
+
 /** A value in words, for "expected …, got …" messages. */
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'an empty value';
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return v === '' ? 'an empty string' : `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  if (typeof v === 'string') return v === '' ? 'an empty string' : v.length > 40 ? `"${v.slice(0, 40)}…" (${v.length.toLocaleString('en')} characters)` : `"${v}"`;
   return `${typeof v} ${String(v)}`;
 }

@@ -20,8 +20,12 @@ export function closest(name: string, candidates: Iterable<string>): string | un
   let best: string | undefined;
   let bestD = Infinity;
   const limit = Math.max(2, Math.floor(name.length / 3));
+  const lower = name.toLowerCase();
   for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    // The distance is at least the difference in length: skip the O(n·m) table when that alone
+    // is too far (a 10 MB name against short ones, or thousands of candidates).
+    if (Math.abs(c.length - name.length) > Math.min(limit, bestD)) continue;
+    const d = editDistance(lower, c.toLowerCase());
     if (d < bestD && d <= limit) {
       best = c;
       bestD = d;

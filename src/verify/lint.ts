@@ -518,7 +518,9 @@ class Namer {
       for (const [a] of rs) byHost.set(this.hostOf.get(a)!, [...(byHost.get(this.hostOf.get(a)!) ?? []), a]);
       for (const [h, list] of byHost) items.push(`${h} (${list.map(formatIPv4).join(', ')})`);
     } else {
-      for (const [lo, hi] of rs) {
+      // Only three ranges are named and the rest counted: a set of thousands of ranges (what is
+      // left of `any` after many exceptions) is not formatted in full for one line of text.
+      for (const [lo, hi] of rs.length > 3 ? rs.slice(0, 3) : rs) {
         const net = this.netOf.get(`${lo}-${hi}`);
         if (net) items.push(`${net} (${formatRange({ lo, hi })})`);
         else if (lo === hi && this.hostOf.has(lo)) items.push(`${this.hostOf.get(lo)} (${formatIPv4(lo)})`);
@@ -528,7 +530,8 @@ class Namer {
         }
       }
     }
-    return items.length > 3 ? `${items.slice(0, 3).join(', ')} and ${items.length - 3} more ranges` : items.join(', ');
+    const count = hostOnly ? items.length : rs.length;
+    return count > 3 ? `${items.slice(0, 3).join(', ')} and ${count - 3} more ranges` : items.join(', ');
   }
 
   private static ifs(s: NameSet, what: string, owner?: (x: string) => string | undefined): string | undefined {

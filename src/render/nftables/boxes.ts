@@ -68,22 +68,67 @@ function subtract(a: Box, b: Box): Box[] {
   return out;
 }
 
-/** Adds boxes to a disjoint collection, cutting away what is already covered. */
+/**
+ * Adds boxes to a disjoint collection, cutting away what is already covered.
+ *
+ * Only boxes that meet the new one can cut it, and cutting with them in the order they were
+ * added gives the same pieces as trying every box in that order. They are found through an index
+ * on the source interval: each box is filed under the smallest aligned power-of-two block that
+ * holds its source range (its common address prefix), so a query looks at the blocks its own
+ * range meets on each of the 33 levels instead of at every box (quadratic over 10,000 rules).
+ */
 export class DisjointBoxes {
   private readonly boxes: Box[] = [];
+  /** Per level (the block size is 2^level), block number → indexes of the boxes filed there. */
+  private readonly levels = new Map<number, Map<number, number[]>>();
 
   add(box: Box): void {
     let pieces: Box[] = [box];
-    for (const e of this.boxes) {
-      if (pieces.length === 0) return;
+    for (const k of this.meeting(box)) {
+      const e = this.boxes[k]!;
       const next: Box[] = [];
       for (const p of pieces) {
         if (boxOverlaps(p, e)) next.push(...subtract(p, e));
         else next.push(p);
       }
       pieces = next;
+      if (pieces.length === 0) return;
     }
-    this.boxes.push(...pieces);
+    for (const p of pieces) this.file(p);
+  }
+
+  private file(b: Box): void {
+    const k = this.boxes.length;
+    this.boxes.push(b);
+    let level = 0;
+    while (level < 32 && Math.floor(b.src[0] / 2 ** level) !== Math.floor(b.src[1] / 2 ** level)) level++;
+    let blocks = this.levels.get(level);
+    if (!blocks) this.levels.set(level, (blocks = new Map()));
+    const id = Math.floor(b.src[0] / 2 ** level);
+    const list = blocks.get(id);
+    if (list) list.push(k);
+    else blocks.set(id, [k]);
+  }
+
+  /** Indexes of the boxes that overlap `q`, in the order they were added. */
+  private meeting(q: Box): number[] {
+    const out: number[] = [];
+    const take = (list: readonly number[]): void => {
+      for (const k of list) if (boxOverlaps(q, this.boxes[k]!)) out.push(k);
+    };
+    for (const [level, blocks] of this.levels) {
+      const a = Math.floor(q.src[0] / 2 ** level);
+      const b = Math.floor(q.src[1] / 2 ** level);
+      if (b - a + 1 <= blocks.size) {
+        for (let id = a; id <= b; id++) {
+          const list = blocks.get(id);
+          if (list) take(list);
+        }
+      } else {
+        for (const [id, list] of blocks) if (id >= a && id <= b) take(list);
+      }
+    }
+    return out.sort((x, y) => x - y);
   }
 
   /** Port-bearing and port-less boxes, each sorted for deterministic output. */
