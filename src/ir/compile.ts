@@ -33,12 +33,7 @@ export function compile(model: Model): Ir {
   const hosts = [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
   const spans = new RuleSpans(model);
   for (const h of hosts) {
-    const hooks: Hook[] = [];
-    if (h.managed || (!h.trusted && h.localFirewall)) hooks.push('input', 'output');
-    if ((h.managed || (!h.trusted && h.localFirewall)) && h.forward) hooks.push('forward');
-    if (h.guestFirewall) hooks.push('guest-out', 'guest-in');
-    for (const fw of model.firewalls.values()) if (fw.host === h.name && !hooks.includes(fw.hook)) hooks.push(fw.hook);
-    for (const hook of hooks) {
+    for (const hook of hostHooks(model, h)) {
       const id = pointId(h.name, hook);
       const hand = model.firewalls.get(id);
       const enforcedOn = hook === 'guest-in' || hook === 'guest-out' ? bridgeOwner(model, h) ?? h.name : h.name;
@@ -86,10 +81,36 @@ export function compile(model: Model): Ir {
       });
     }
   }
-  for (const fw of model.firewalls.values()) {
-    if (!chains.has(fw.point)) ds.push(diag('CORDON012', 'warning', `hand-written chain '${fw.point}' is not on any path cordon models`, { file: model.file, line: fw.origin.line, col: fw.origin.col, path: fw.origin.path }));
-  }
+  ds.push(...unplacedFirewalls(model, (point) => chains.has(point)));
   return { model, chains, diagnostics: ds };
+}
+
+/** The hooks a host gets a chain on, in the order compile builds them. */
+function hostHooks(model: Model, h: Host): Hook[] {
+  const hooks: Hook[] = [];
+  if (h.managed || (!h.trusted && h.localFirewall)) hooks.push('input', 'output');
+  if ((h.managed || (!h.trusted && h.localFirewall)) && h.forward) hooks.push('forward');
+  if (h.guestFirewall) hooks.push('guest-out', 'guest-in');
+  for (const fw of model.firewalls.values()) if (fw.host === h.name && !hooks.includes(fw.hook)) hooks.push(fw.hook);
+  return hooks;
+}
+
+function unplacedFirewalls(model: Model, hasChain: (point: string) => boolean): Diagnostic[] {
+  const ds: Diagnostic[] = [];
+  for (const fw of model.firewalls.values()) {
+    if (!hasChain(fw.point)) ds.push(diag('CORDON012', 'warning', `hand-written chain '${fw.point}' is not on any path cordon models`, { file: model.file, line: fw.origin.line, col: fw.origin.col, path: fw.origin.path }));
+  }
+  return ds;
+}
+
+/**
+ * The diagnostics `compile(model).diagnostics` would give, without compiling: `cordon check` needs
+ * only these, and drafting every chain is most of its time on big specs.
+ */
+export function compileDiagnostics(model: Model): Diagnostic[] {
+  const points = new Set<string>();
+  for (const h of model.hosts.values()) for (const hook of hostHooks(model, h)) points.add(pointId(h.name, hook));
+  return unplacedFirewalls(model, (point) => points.has(point));
 }
 
 function finalize(point: string, drafts: readonly Draft[]): IrRule[] {

@@ -1,7 +1,7 @@
-/** `cordon check FILE…`: parse, resolve and compile; report every problem with its location. */
+/** `cordon check FILE…`: parse and resolve, plus the compiler's own checks (without compiling); report every problem with its location. */
 import type { Command } from 'commander';
 import { loadModel } from '../../model/load.js';
-import { compile } from '../../ir/compile.js';
+import { compileDiagnostics } from '../../ir/compile.js';
 import { EXIT, printJson } from '../io.js';
 import { printDiagnostics } from '../load.js';
 import type { Diagnostic } from '../../diag/diagnostic.js';
@@ -16,7 +16,7 @@ export function registerCheck(program: Command): void {
       const all: { file: string; ok: boolean; diagnostics: Diagnostic[] }[] = [];
       for (const file of files) {
         const r = loadModel(file);
-        const ds = [...r.diagnostics, ...(r.model ? compile(r.model).diagnostics : [])];
+        const ds = [...r.diagnostics, ...(r.model ? compileDiagnostics(r.model) : [])];
         all.push({ file, ok: r.model !== undefined, diagnostics: ds });
         if (!opts.json) {
           printDiagnostics(ds, r.source);
