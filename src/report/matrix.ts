@@ -2,6 +2,7 @@
 import pc from 'picocolors';
 import { flowIsEmpty, flowSetToJson, formatFlowSet, type FlowSetJson } from '../util/flows.js';
 import type { Matrix } from '../verify/matrix.js';
+import type { CompactMatrix } from '../verify/fast-matrix.js';
 
 export interface MatrixJson {
   assume: string;
@@ -59,4 +60,56 @@ export function matrixToTable(m: Matrix, color = false, cellWidth = 18): string 
   });
   lines.push(c.dim(`view: ${m.assume}${m.assume === 'compromised' ? ' (guests may forge sources, pick routes and drop their own firewall)' : ''} · '-' nothing allowed · '·' not applicable`));
   return lines.join('\n');
+}
+
+/**
+ * Whether matrixToTable's header line (colours aside) is surely wider than `columns`, known from
+ * the names alone: every column is at least as wide as its name. Lets a caller that would print
+ * the list for a wide table skip building the table (n² cells) at all.
+ */
+export function tableSurelyWider(m: { readonly endpoints: readonly { readonly name: string }[] }, columns: number): boolean {
+  const names = m.endpoints.map((e) => e.name);
+  // The header: 'from \\ to' padded to the row-head width, then each column after two spaces.
+  let width = Math.max('from \\ to'.length, 4, ...names.map((n) => n.length)) + 2 * names.length;
+  for (const n of names) width += n.length;
+  return width > columns;
+}
+
+/**
+ * matrixToList's text, from the compact matrix without its dense form, in chunks of lines (each
+ * ending in a newline) so that a matrix of 10,000 endpoints never becomes one string. The flow
+ * sets are interned, so each is formatted once.
+ */
+export function* compactMatrixToList(m: CompactMatrix, color = false, linesPerChunk = 4096): IterableIterator<string> {
+  const c = pc.createColors(color);
+  const names = m.endpoints.map((e) => e.name);
+  const width = Math.max(...names.map((n) => n.length));
+  const padded = names.map((n) => n.padEnd(width));
+  const text = new Map<number, string | null>();
+  const textOf = (id: number): string | null => {
+    let t = text.get(id);
+    if (t === undefined) {
+      const f = m.flowSets[id]!;
+      t = flowIsEmpty(f) ? null : c.green(formatFlowSet(f));
+      text.set(id, t);
+    }
+    return t;
+  };
+  let chunk: string[] = [];
+  let any = false;
+  for (let i = 0; i < names.length; i++) {
+    const { to, ids } = m.row(i);
+    for (let k = 0; k < to.length; k++) {
+      const t = textOf(ids[k]!);
+      if (t === null) continue;
+      chunk.push(`${padded[i]}  →  ${padded[to[k]!]}  ${t}\n`);
+      any = true;
+      if (chunk.length >= linesPerChunk) {
+        yield chunk.join('');
+        chunk = [];
+      }
+    }
+  }
+  if (!any) chunk.push('(nothing is reachable)\n');
+  if (chunk.length > 0) yield chunk.join('');
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { computeMatrix } from '../../verify/matrix.js';
 import { computeFastMatrix } from '../../verify/fast-matrix.js';
-import { matrixToJson, matrixToList, matrixToTable } from '../../report/matrix.js';
+import { compactMatrixToList, matrixToJson, matrixToList, matrixToTable, tableSurelyWider } from '../../report/matrix.js';
 import { parseAssume, printJson, useColor } from '../io.js';
 import { loadIr } from '../load.js';
 
@@ -18,11 +18,18 @@ export function registerMatrix(program: Command): void {
       const assume = parseAssume(opts.assume);
       const ir = loadIr(file, { quietWarnings: opts.json });
       // Past a few hundred hosts the per-pair engine is too slow; the fast engine gives the same cells.
-      const m = ir.model.hosts.size > 200 ? computeFastMatrix(ir, assume).toMatrix() : computeMatrix(ir, assume);
-      if (opts.json) return printJson({ file, ...matrixToJson(m) });
+      const fast = ir.model.hosts.size > 200 ? computeFastMatrix(ir, assume) : undefined;
       const color = useColor();
+      const columns = process.stdout.columns ?? 120;
+      if (fast && !opts.json && (opts.list || tableSurelyWider(fast, columns))) {
+        // The list straight from the compact form: the dense one holds n² cells (10,000 hosts: 10⁸).
+        for (const chunk of compactMatrixToList(fast, color)) process.stdout.write(chunk);
+        return;
+      }
+      const m = fast ? fast.toMatrix() : computeMatrix(ir, assume);
+      if (opts.json) return printJson({ file, ...matrixToJson(m) });
       const table = matrixToTable(m, color);
-      const wide = table.split('\n')[0]!.replace(/\x1b\[[0-9;]*m/g, '').length > (process.stdout.columns ?? 120);
+      const wide = table.split('\n')[0]!.replace(/\x1b\[[0-9;]*m/g, '').length > columns;
       process.stdout.write(`${opts.list || wide ? matrixToList(m, color) : table}\n`);
     });
 }
