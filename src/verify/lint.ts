@@ -82,8 +82,10 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   const n = rules.length;
   const budgetPerRule = opts.budget ?? DEFAULT_BUDGET;
 
-  // Hulls of source, destination and flow: an index over each (a query uses whichever one scans
-  // least) and a cheap test on all three before the exact one.
+  // Per dimension (source, destination, flow) an index over every range of every rule, not over
+  // a rule's hull: a rule from two hosts on distant bridges has a hull spanning all between them,
+  // which met thousands of rules it shares nothing with. A query uses whichever dimension scans
+  // least; the hulls are a cheap test on all three before the exact one.
   const live = boxes.map((b, i) => ({ b, i })).filter((x) => !boxIsEmpty(x.b));
   const sLo = new Float64Array(n);
   const sHi = new Float64Array(n);
@@ -99,29 +101,38 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     fLo[i] = b.flow[0]![0];
     fHi[i] = b.flow[b.flow.length - 1]![1];
   }
-  const indexes = [
-    { idx: new IntervalIndex(live.map(({ i }) => ({ lo: sLo[i]!, hi: sHi[i]!, id: i }))), lo: sLo, hi: sHi },
-    { idx: new IntervalIndex(live.map(({ i }) => ({ lo: dLo[i]!, hi: dHi[i]!, id: i }))), lo: dLo, hi: dHi },
-    { idx: new IntervalIndex(live.map(({ i }) => ({ lo: fLo[i]!, hi: fHi[i]!, id: i }))), lo: fLo, hi: fHi },
-  ];
+  const dims: ((b: Box) => RangeSet)[] = [(b) => b.src, (b) => b.dst, (b) => b.flow];
+  const indexes = dims.map((get) => {
+    const items: { lo: number; hi: number; id: number }[] = [];
+    for (const { b, i } of live) for (const [lo, hi] of get(b)) items.push({ lo, hi, id: i });
+    return new IntervalIndex(items);
+  });
   const scratch: number[] = [];
+  /** seen[j] === i: rule j already looked at for rule i (a rule with several ranges is found once per range). */
+  const seen = new Int32Array(n).fill(-1);
   /** Rules other than i sharing a packet with rule i, in chain order. */
   const neighbours = (i: number): number[] => {
     const b = boxes[i]!;
     scratch.length = 0;
-    let pick = indexes[0]!;
+    let pick = 0;
     let least = Infinity;
-    for (const x of indexes) {
-      const e = x.idx.estimate(x.lo[i]!, x.hi[i]!);
+    for (let d = 0; d < dims.length; d++) {
+      let e = 0;
+      for (const [lo, hi] of dims[d]!(b)) {
+        e += indexes[d]!.estimate(lo, hi);
+        if (e >= least) break;
+      }
       if (e < least) {
         least = e;
-        pick = x;
+        pick = d;
       }
     }
-    pick.idx.query(pick.lo[i]!, pick.hi[i]!, scratch);
+    for (const [lo, hi] of dims[pick]!(b)) indexes[pick]!.query(lo, hi, scratch);
     const out: number[] = [];
     for (const j of scratch) {
-      if (j === i || sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
+      if (j === i || seen[j] === i) continue;
+      seen[j] = i;
+      if (sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
       if (boxIntersects(b, boxes[j]!)) out.push(j);
     }
     return out.sort((x, y) => x - y);
