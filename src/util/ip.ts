@@ -62,8 +62,11 @@ export function cidrRange(c: Cidr): AddrRange {
   return { lo, hi };
 }
 
+/** 2 ** i for i in 0..32: rangeToCidrs asks for these millions of times when rendering big specs. */
+const POW2: readonly number[] = Array.from({ length: 33 }, (_, i) => 2 ** i);
+
 function len2size(len: number): number {
-  return 2 ** (32 - len);
+  return POW2[32 - len]!;
 }
 
 export function formatIPv4(n: number): string {
