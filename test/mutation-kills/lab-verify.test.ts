@@ -57,6 +57,26 @@ expect:
     assert.deepEqual(flows.filter((f) => f.startsWith('tcp/')), ['tcp/9', 'tcp/8080', 'tcp/8090']);
   });
 
+  it('a range up to 65535 that does not start at 1 gives both ends', () => {
+    const m = model(`${BASE}policy:
+  - allow: { from: vm, to: web, ports: [tcp/1000-65535] }
+`);
+    const flows = probeFlows(m).map(formatFlow);
+    assert.ok(flows.includes('tcp/1000') && flows.includes('tcp/65535'), flows.join(' '));
+  });
+
+  it('a spec with dns: probes udp/53 and tcp/53 even when no rule names port 53', () => {
+    const without = probeFlows(model(BASE)).map(formatFlow);
+    assert.ok(!without.includes('udp/53') && !without.includes('tcp/53'), without.join(' '));
+    const m = model(`${BASE}dns:
+  domain: lab.test
+  server: gw
+  records: { www: web }
+`);
+    const flows = probeFlows(m).map(formatFlow);
+    assert.ok(flows.includes('udp/53') && flows.includes('tcp/53'), flows.join(' '));
+  });
+
   it("a tunnel's listen port and DNS (udp and tcp 53) are probed", () => {
     const ir = compile(loadOk('vpn-only-vm.yaml'));
     const flows = probeFlows(ir.model).map(formatFlow);
@@ -114,6 +134,19 @@ describe('destAddresses: the lab addresses standing for a destination', () => {
   });
 });
 
+describe('destAddresses: the LAN zone', () => {
+  it("the lan's addresses come from the lan's classes and are answered upstream, not on the internet", () => {
+    const ir = compile(loadOk('proxmox-dual-bridge.yaml'));
+    const L = planLab(ir, { prefix: 'cm0001', keys: placeholderKeys() }).layout;
+    const lan = destAddresses({ kind: 'zone', zone: 'lan' }, ir.model, L, new Engine(ir));
+    assert.ok(lan.length >= 2, 'the example distinguishes several LAN classes');
+    for (const a of lan) {
+      assert.equal(L.addrNs.get(a), L.upstreamNs, formatIPv4(a));
+      assert.ok(L.lanClasses.some((c) => c.addrs[0] === a), formatIPv4(a));
+    }
+  });
+});
+
 describe('verifyToJson', () => {
   const probe = (id: number, delivered: boolean, staticAllowed: boolean, retried?: boolean) => ({
     id, from: 'vm', to: 'web', dst: parseIPv4('10.0.0.10')!, flow: { proto: 'tcp' as const, port: 22 },
@@ -135,6 +168,7 @@ describe('verifyToJson', () => {
     assert.deepEqual(j.ms, { prepare: 1, probe: 3, total: 5 });
     const failing = { text: 't', comment: undefined, verdict: 'deny' as const, ok: false, probes: 1, delivered: 1, answered: 1, detail: 'd' };
     assert.equal((verifyToJson(base({ steps: [failing] })) as { ok: boolean }).ok, false);
+    assert.equal((verifyToJson(base({ steps: [{ ...failing, ok: true }] })) as { ok: boolean }).ok, true);
     const diff = { probe: probe(4, true, false), explanation: { summary: 's' } as never, live: 'delivered' };
     const jd = verifyToJson(base({ differences: [diff] })) as { ok: boolean; differences: Record<string, unknown>[] };
     assert.equal(jd.ok, false);
