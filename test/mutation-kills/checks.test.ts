@@ -67,6 +67,11 @@ describe('no-vm-to-vm: only rules naming both guests excuse a flow', () => {
 
   it('a rule naming amy and another host excuses nothing towards zed', () => {
     assert.equal(one(checks(GUESTS('policy:\n  - allow: { from: amy, to: hv, ports: tcp/22 }')), 'no-vm-to-vm: amy').ok, false);
+    assert.equal(one(checks(GUESTS('policy:\n  - allow: { from: amy, to: hv }')), 'no-vm-to-vm: amy').ok, false);
+  });
+
+  it('a rule from another host to zed excuses nothing for amy', () => {
+    assert.equal(one(checks(GUESTS('policy:\n  - allow: { from: hv, to: zed }')), 'no-vm-to-vm: amy').ok, false);
   });
 
   it('is not emitted for a single guest, nor when switched off', () => {

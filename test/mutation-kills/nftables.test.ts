@@ -82,6 +82,9 @@ describe('DisjointBoxes: a disjoint cover of exactly the union', () => {
     assert.deepEqual(collect([...want].reverse()).parts().ports, want);
     const wide = [{ ...mk(1, 1, 6, 1), src: [1, 1] as Iv }, { ...mk(1, 1, 6, 1), src: [1, 3] as Iv, dst: [5, 5] as Iv }];
     assert.deepEqual(collect([...wide].reverse()).parts().ports, wide);
+    // The source's start decides before its end does: [1,5] before [2,3].
+    const starts = [{ ...mk(0, 0, 6, 1), src: [1, 5] as Iv }, { ...mk(0, 1, 6, 1), src: [2, 3] as Iv }];
+    assert.deepEqual(collect([...starts].reverse()).parts().ports, starts);
   });
 });
 
