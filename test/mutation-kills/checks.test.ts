@@ -80,6 +80,20 @@ describe('no-vm-to-vm: only rules naming both guests excuse a flow', () => {
     const off = checks(GUESTS('invariants: { no-vm-to-vm: false, no-vm-to-host: false }'));
     assert.ok(!off.some((c) => c.name.startsWith('no-vm-to-vm') || c.name.startsWith('no-vm-to-host')), off.map((c) => c.name).join(', '));
   });
+
+  it('is judged with the guest compromised: its own firewall does not count', () => {
+    // amy's own output chain drops everything; a compromised amy flushes it and reaches zed.
+    const own = GUESTS('', 'firewalls:\n  "hv:forward": { policy: accept }\n  "amy:output": { policy: drop }');
+    const c = one(checks(own), 'no-vm-to-vm: amy');
+    assert.equal(c.ok, false);
+    assert.equal(c.assume, 'compromised');
+  });
+
+  it('says what holds', () => {
+    const c = one(checks(GUESTS('policy:\n  - allow: { from: amy, to: zed }')), 'no-vm-to-vm: amy');
+    assert.equal(c.message, 'amy reaches other guests only where a rule names both');
+    assert.equal(one(checks(GUESTS('')), 'no-vm-to-host: amy').message, 'amy reaches managed hosts only on control channels and named rules');
+  });
 });
 
 const HOST = (control: string, input: string) => `
@@ -114,6 +128,12 @@ describe('no-vm-to-host: control channels and tunnel transport', () => {
     assert.match(tcp.message, /on tcp\/51820,/);
   });
 
+  it("is judged with the guest compromised: the guest's own firewall does not count", () => {
+    const text = HOST('', '{ policy: accept }').replace('firewalls:\n', 'firewalls:\n  "amy:output": { policy: drop }\n');
+    const c = one(checks(text), 'no-vm-to-host: amy');
+    assert.equal(c.ok, false);
+  });
+
   it('is not emitted when no managed host exists', () => {
     const text = GUESTS('', '').replace('kind: hypervisor,', 'kind: hypervisor, managed: false,');
     assert.ok(!checks(text).some((c) => c.name.startsWith('no-vm-to-host')));
@@ -142,6 +162,21 @@ describe('vpn-only: nothing outside the tunnel, even compromised', () => {
     assert.equal(c.ok, false);
     assert.match(c.message, /^vm is vpn-only but reaches internet outside wg0 on .* \(via vm → vmnet → mac → internet\) when the guest is compromised$/);
     assert.equal(c.assume, 'compromised');
+    assert.ok(c.witness?.path, 'the witness shows the path that leaks');
+    assert.match(c.witness.path.chain, /^vm → vmnet → mac/);
+  });
+
+  it('holds with the kill switch, and says so', () => {
+    const c = one(checks(VPN('  {}').replace('firewalls:\n  {}\n', '')), 'vpn-only: vm');
+    assert.equal(c.ok, true, c.message);
+    assert.equal(c.message, "vm reaches nothing outside wg0, and wg0's transport is open");
+  });
+
+  it('is not emitted when switched off; nor is no-internet', () => {
+    const rs = checks(VPN('  "mac:forward": { policy: accept }').replace('firewalls:', 'invariants: { vpn-only: false, no-internet: false }\nfirewalls:'));
+    assert.ok(!rs.some((c) => c.name.startsWith('vpn-only') || c.name.startsWith('no-internet')), rs.map((c) => c.name).join(', '));
+    const iso = checks(ISO.replace('hosts:', 'invariants: { no-internet: false }\nhosts:'));
+    assert.ok(!iso.some((c) => c.name.startsWith('no-internet')), iso.map((c) => c.name).join(', '));
   });
 
   it('fails when the host itself is open to the guest outside the tunnel', () => {
@@ -206,7 +241,8 @@ expect:
   - { from: amy, to: zed.web, verdict: allow }
   - { from: amy, to: zed, ports: icmp, verdict: deny }
   - { from: zed, to: amy, ports: icmp, verdict: allow }
-  - { from: amy, to: amy, verdict: deny }`, ''));
+  - { from: amy, to: amy, verdict: deny }
+  - { from: amy, to: zed.web, verdict: deny }`, ''));
   const byName = (n: string) => rs.filter((c) => c.kind === 'expect' && c.name === n);
 
   it('a holding expectation says so', () => {
@@ -222,6 +258,14 @@ expect:
     assert.equal(c.ok, false);
     assert.equal(c.message, 'zed → amy is denied for icmp');
     assert.equal(c.witness?.flow, 'icmp');
+  });
+
+  it('a failing deny names the pair and the flows that get through', () => {
+    const [c] = byName('amy → zed.web: deny');
+    assert.ok(c);
+    assert.equal(c.ok, false);
+    assert.equal(c.message, 'amy → zed is allowed for tcp/80');
+    assert.equal(c.witness?.flow, 'tcp/80');
   });
 
   it('a host is not checked against itself', () => {
