@@ -82,7 +82,7 @@ const TARGETS = {
       'src/sandbox/dns.ts',
       'src/sandbox/spec-hosts.ts',
     ],
-    tests: ['test/sandbox-config.test.ts', 'test/sandbox-from-spec.test.ts', 'test/sandbox-wireguard.test.ts'],
+    tests: ['test/sandbox-config.test.ts', 'test/sandbox-from-spec.test.ts', 'test/sandbox-wireguard.test.ts', 'test/mutation-kills/spec-hosts.test.ts'],
   },
 };
 
