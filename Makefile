@@ -116,8 +116,9 @@ bench: setup
 # test files that reach each mutant. Reports go to reports/mutation/<target>.{html,json,log}.
 # `make mutation` runs every target (nftables needs root + nft: it loads rule sets in a namespace of
 # its own); `make mutation MUTATION_TARGETS=verify-checks` runs one. Slow, so not in `make test`:
-# on this 2-core machine (shared, load ~10) verify-checks took ~35 min, lab-verify ~N min; see
-# TESTING.md for each target's duration. Incremental: a re-run only re-tests changed mutants.
+# on this 2-core machine (shared, load 10-15) verify-checks took 40 min, sandbox (2 of its files)
+# 33 min, lab-verify 14 min, nftables boxes+names 6.5 min; the larger targets were not run (hours).
+# TESTING.md has the durations and scores. Incremental: a re-run only re-tests changed mutants.
 MUTATION_TARGETS ?= verify-checks lab-verify nftables sandbox ir verify-engine verify-lint verify-fast
 STRYKER_CONCURRENCY ?= 2
 
