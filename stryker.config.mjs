@@ -1,0 +1,124 @@
+// Mutation testing (StrykerJS 9, the last major that runs on Node 20) for cordon's policy core.
+//
+// One run mutates one target: a few source files and only the test files that exercise them,
+// because a mutant is tested by re-running whole test files (see the tap runner below) and the
+// machine is small. Pick the target with CORDON_MUTATE=<name>; `make mutation` runs them in turn.
+// TESTING.md has the scores, durations and the survivors that are equivalent mutants.
+//
+//   CORDON_MUTATE=verify-checks npx stryker run
+//
+// Test runner: @stryker-mutator/tap-runner runs `node -r <stryker hook> --import tsx
+// --test-reporter=tap FILE` once per test file, in-process (no `--test`, which would fork a child
+// the hook cannot see), so coverage is known per test file and a mutant re-runs only the files
+// that reach it. Files are listed fastest and sharpest first: the run stops at the first failing
+// file.
+
+const TARGETS = {
+  // `cordon test`: expectations and invariants with their witnesses.
+  'verify-checks': {
+    mutate: ['src/verify/checks.ts'],
+    tests: ['test/invariants.test.ts', 'test/examples.test.ts', 'test/mutation-kills/checks.test.ts'],
+  },
+  // The static reachability engine and what stands on it (explain, endpoints, diff, matrix).
+  'verify-engine': {
+    mutate: [
+      'src/verify/engine.ts',
+      'src/verify/chain-eval.ts',
+      'src/verify/endpoints.ts',
+      'src/verify/explain.ts',
+      'src/verify/source-index.ts',
+      'src/verify/matrix.ts',
+      'src/verify/diff.ts',
+    ],
+    tests: [
+      'test/invariants.test.ts',
+      'test/examples.test.ts',
+      'test/golden.test.ts',
+      'test/sandbox-from-spec.test.ts',
+      'test/diff.test.ts',
+      'test/mutation-kills/engine.test.ts',
+    ],
+  },
+  // The interval-box fast matrix and the brute-force oracle it is checked against.
+  'verify-fast': {
+    mutate: ['src/verify/fast-matrix.ts', 'src/verify/brute.ts', 'src/verify/box.ts'],
+    tests: ['test/fast-matrix.test.ts', 'test/lint.test.ts', 'test/property.test.ts'],
+  },
+  'verify-lint': {
+    mutate: ['src/verify/lint.ts'],
+    tests: ['test/lint.test.ts'],
+  },
+  // Spec model → IR chains and rules; the topology and path search.
+  ir: {
+    mutate: ['src/ir/compile.ts', 'src/ir/paths.ts', 'src/ir/types.ts'],
+    tests: [
+      'test/invariants.test.ts',
+      'test/golden.test.ts',
+      'test/examples.test.ts',
+      'test/sandbox-from-spec.test.ts',
+      'test/bad.test.ts',
+    ],
+  },
+  // The nftables renderer. Its box algebra and names have a kernel-free test; the round trip
+  // (render → nft -f in a namespace → nft -j → IR, same matrix) is added with CORDON_MUTATE_NETNS=1
+  // (root, nft). Not by default: a mutant that makes the round trip time out gets its test process
+  // killed by Stryker, and a killed process leaves its namespace behind (see TESTING.md).
+  nftables: {
+    mutate: ['src/render/nftables/**/*.ts'],
+    tests: ['test/mutation-kills/nftables.test.ts', ...(process.env.CORDON_MUTATE_NETNS === '1' ? ['test/roundtrip.test.ts'] : [])],
+  },
+  // The pure parts of the lab's live = static comparison (probe choice, lab addresses). The
+  // comparison inside verifyLab runs only against a live lab: see TESTING.md.
+  'lab-verify': {
+    mutate: ['src/lab/verify.ts'],
+    tests: ['test/mutation-kills/lab-verify.test.ts'],
+  },
+  // `cordon run`'s policy: config file, plan (what is allowed, denied, mounted), spec → policy.
+  sandbox: {
+    mutate: [
+      'src/sandbox/config.ts',
+      'src/sandbox/plan.ts',
+      'src/sandbox/from-spec.ts',
+      'src/sandbox/dns.ts',
+      'src/sandbox/spec-hosts.ts',
+    ],
+    tests: ['test/sandbox-config.test.ts', 'test/sandbox-from-spec.test.ts', 'test/sandbox-wireguard.test.ts', 'test/mutation-kills/spec-hosts.test.ts'],
+  },
+};
+
+const name = process.env.CORDON_MUTATE ?? 'verify-checks';
+const target = TARGETS[name];
+if (!target) {
+  throw new Error(`CORDON_MUTATE=${name}: unknown target; expected one of ${Object.keys(TARGETS).join(', ')}`);
+}
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  $schema: './node_modules/@stryker-mutator/core/schema/stryker-schema.json',
+  packageManager: 'npm',
+  plugins: ['@stryker-mutator/tap-runner'],
+  testRunner: 'tap',
+  tap: {
+    testFiles: target.tests,
+    nodeArgs: ['--import', 'tsx', '--test-reporter=tap'],
+    // Never kill a test file half-way: the netns tests remove their namespaces on the way out.
+    forceBail: false,
+  },
+  mutate: target.mutate,
+  coverageAnalysis: 'perTest',
+  // Module-level (static) mutants would re-run every test file for each; they are few (constant
+  // tables) and are reported as ignored instead.
+  ignoreStatic: true,
+  concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
+  timeoutMS: 10000,
+  // Re-running after adding a test only re-tests the mutants whose code or tests changed.
+  incremental: true,
+  incrementalFile: `reports/mutation/${name}.incremental.json`,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: `reports/mutation/${name}.html` },
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
+  tempDirName: '.stryker-tmp',
+  ignorePatterns: ['/dist', '/reports', '/bench', '/.cordon', '/tmp'],
+  thresholds: { high: 80, low: 60, break: null },
+};
