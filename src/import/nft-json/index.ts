@@ -22,7 +22,7 @@ import type { Action, Chain, Ir, IrMatch, IrRule, RuleRole } from '../../ir/type
 import { pointId } from '../../ir/types.js';
 import { HOOKS, type Hook, type Model, type Origin } from '../../model/types.js';
 import { assertNever } from '../../util/assert.js';
-import { portsTableName, tableName, TABLE_PREFIX } from '../../render/nftables/names.js';
+import { portsTableName, tableName, TABLE_PREFIX } from '../../model/names.js';
 import { ALL_PORTS, flowIsEmpty, flowUnion, type FlowSet } from '../../util/flows.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';

@@ -25,7 +25,7 @@ import { assertNever } from '../../util/assert.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { chainName, continuationChainName, logDropChainName, logPrefix, MAX_CHAIN_NAME, ruleChainName } from './names.js';
+import { chainName, continuationChainName, logDropChainName, logPrefix, MAX_CHAIN_NAME, ruleChainName } from '../../model/names.js';
 
 export const iptablesRenderer: Renderer = {
   name: 'iptables',

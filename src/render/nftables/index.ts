@@ -17,7 +17,7 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Iv } from './boxes.js';
-import { markOf, portsTableName, tableName } from './names.js';
+import { markOf, portsTableName, tableName } from '../../model/names.js';
 
 export const nftablesRenderer: Renderer = {
   name: 'nftables',
