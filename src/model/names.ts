@@ -58,6 +58,37 @@ export function ifnameHasUnsafeChars(name: string): boolean {
   return !/^[A-Za-z0-9_.@-]*$/.test(name) || name === '.' || name === '..';
 }
 
+/** How one kind of name is made: its length limit, how raw text is cleaned, which names are taken by the system. */
+export interface NameRule {
+  readonly max: number;
+  /** Raw text made valid (characters replaced, a required first character added); lossy is fine. */
+  readonly clean: (raw: string) => string;
+  /** Names the target gives a meaning of its own. */
+  readonly reserved?: (name: string) => boolean;
+  /** The raw text as the target compares names (e.g. lowercased where names are case-insensitive); default: as it is. */
+  readonly fold?: (raw: string) => string;
+}
+
+/**
+ * Unique names under one rule, handed out in order: the cleaned text when nothing was lost, it
+ * fits and is free, else a readable prefix plus a 4-hex hash of the raw text (rehashed on a clash).
+ */
+export class NameAllocator {
+  private readonly used = new Set<string>();
+
+  constructor(private readonly rule: NameRule) {}
+
+  take(raw: string): string {
+    const { max } = this.rule;
+    const base = this.rule.clean(raw);
+    const clean = base === (this.rule.fold?.(raw) ?? raw) && base.length <= max && !(this.rule.reserved?.(base) ?? false) && !this.used.has(base);
+    let name = clean ? base : `${base.slice(0, max - 5)}-${shortHash(raw, 4)}`;
+    for (let n = 1; this.used.has(name); n++) name = `${base.slice(0, max - 5)}-${shortHash(`${raw}#${n}`, 4)}`;
+    this.used.add(name);
+    return name;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Guest ports (renderers and the lab)
 
