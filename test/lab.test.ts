@@ -286,6 +286,8 @@ describe('lab (live)', { skip: SKIP }, () => {
     const mine = await newLabsOf(before, join(EXAMPLES, 'vpn-only-vm.yaml'));
     for (const p of mine) built.add(p);
     assert.equal(mine.length, 0, `left behind: ${mine.join(', ')} (exit ${code}, stderr: ${stderr})`);
+    assert.equal(code, 130, `the command line turns the library's Interrupted into exit 130 (stderr: ${stderr})`);
+    assert.match(stderr, /SIGINT: taking the lab down/);
   });
 
   it('leaves no namespace of any lab this file built', async () => {
