@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../src/apply/exec.js';
+import { run } from '../src/system/exec.js';
 import { compile } from '../src/ir/compile.js';
 import { loadModelFromText } from '../src/model/load.js';
 import { nftablesRenderer } from '../src/render/nftables/index.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { applyRuleset } from '../src/apply/apply.js';
-import { netnsTarget } from '../src/apply/exec.js';
+import { netnsTarget } from '../src/apply/target.js';
 import { alive } from '../src/apply/rollback.js';
 import { compareShapes, shapeFromJson, shapeFromText } from '../src/apply/shape.js';
 import { listRuns } from '../src/apply/state.js';

@@ -22,8 +22,9 @@ import { generateSpec } from '../src/gen/generate.js';
 import { compile } from '../src/ir/compile.js';
 import type { Ir } from '../src/ir/types.js';
 import { labPrefixes, teardownLab } from '../src/lab/exec.js';
-import { freshPrefix, leftoverNamespaces, placeholderKeys, upLab } from '../src/lab/lab.js';
-import { isLabNamespace } from '../src/lab/names.js';
+import { placeholderKeys } from '../src/lab/keys.js';
+import { freshPrefix, leftoverNamespaces, upLab } from '../src/lab/lab.js';
+import { isLabNamespace } from '../src/model/names.js';
 import { planLab, planToText } from '../src/lab/plan.js';
 import { listStates } from '../src/lab/state.js';
 import { verifyLab, type VerifyResult } from '../src/lab/verify.js';
@@ -285,6 +286,8 @@ describe('lab (live)', { skip: SKIP }, () => {
     const mine = await newLabsOf(before, join(EXAMPLES, 'vpn-only-vm.yaml'));
     for (const p of mine) built.add(p);
     assert.equal(mine.length, 0, `left behind: ${mine.join(', ')} (exit ${code}, stderr: ${stderr})`);
+    assert.equal(code, 130, `the command line turns the library's Interrupted into exit 130 (stderr: ${stderr})`);
+    assert.match(stderr, /SIGINT: taking the lab down/);
   });
 
   it('leaves no namespace of any lab this file built', async () => {

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Ir } from '../src/ir/types.js';
 import { iptablesRenderer, addrArgs, hullOf, portMatches } from '../src/render/iptables/index.js';
-import { chainName, logPrefix, MAX_CHAIN_NAME, MAX_LOG_PREFIX } from '../src/render/iptables/names.js';
+import { chainName, logPrefix, MAX_CHAIN_NAME, MAX_LOG_PREFIX } from '../src/model/names.js';
 import type { RenderResult } from '../src/render/types.js';
 import { flowContains, type Flow } from '../src/util/flows.js';
 import { cidrRange, parseCidr } from '../src/util/ip.js';

@@ -10,9 +10,10 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { generateWgKeyPair, openKeyStore } from '../src/cli/keystore.js';
+import { openKeyStore } from '../src/cli/keystore.js';
 import { wireguardRenderer } from '../src/render/wireguard/index.js';
-import { isWgKey, mapKeySource, publicKeyOf } from '../src/render/wireguard/keys.js';
+import { mapKeySource } from '../src/render/wireguard/keys.js';
+import { generateWgKeyPair, isWgKey, publicKeyOf } from '../src/util/wgkey.js';
 import type { RenderResult } from '../src/render/types.js';
 import { writeRendered } from '../src/render/write.js';
 import { checkGolden, exampleFiles, exampleName, findProgram, irOfFile, irOfText, ROOT, run } from './support/golden.js';

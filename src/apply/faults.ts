@@ -6,7 +6,8 @@
  * Each tamper acts between the load and the read-back, in the target, on cordon's tables only.
  */
 import { ruleTexts } from './content.js';
-import { firstError, type Target } from './exec.js';
+import { firstError } from '../system/exec.js';
+import type { Target } from './target.js';
 import { isCordonTable } from './shape.js';
 
 export const FAULTS = ['load', 'tamper', 'tamper-accept', 'tamper-verdict', 'tamper-match', 'tamper-element', 'tamper-policy'] as const;

@@ -5,7 +5,7 @@
  * that acts, and a rollback whose actor died half-way is taken over, once, by a survivor.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { hostTarget, netnsTarget, type Target } from './exec.js';
+import { hostTarget, netnsTarget, type Target } from './target.js';
 import { restoreSnapshot } from './snapshot.js';
 import type { Actor, RollbackRecord, RunDir } from './state.js';
 

@@ -7,7 +7,7 @@
  */
 import { parseRuleset, tableKey, type NftRuleset } from '../import/nft-json/ruleset.js';
 import { concatParts, parseAddr, parseIfname, parseMark, parsePort, parseProto, PROTO_NUMBERS, type Iv, type Parsed } from '../import/nft-json/values.js';
-import { TABLE_PREFIX } from '../render/nftables/names.js';
+import { TABLE_PREFIX } from '../model/names.js';
 import { parseIPv4 } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 

@@ -4,7 +4,8 @@
  * listing of cordon's tables taken before a run; restoring deletes cordon's current tables and
  * loads the saved ones in one transaction, then checks that the target holds the snapshot again.
  */
-import { firstError, type Target } from './exec.js';
+import { firstError } from '../system/exec.js';
+import type { Target } from './target.js';
 import { isCordonTable } from './shape.js';
 import type { RunDir, SnapshotInfo } from './state.js';
 

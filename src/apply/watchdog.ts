@@ -23,7 +23,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Target } from './exec.js';
+import type { Target } from './target.js';
 import { alive, awaitRollback, nsIdentity, nsPath, performRollback, runTarget, sameNamespace, sleep } from './rollback.js';
 import type { RunDir, WatchInfo } from './state.js';
 

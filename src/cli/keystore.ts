@@ -7,23 +7,15 @@
  * Default location: `.cordon/keys/<spec name>/` under the working directory (the spec's file name
  * without extension, not its hash: editing the spec must not rotate every key).
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { isWgKey, keyPairOf, mapKeySource, type KeySource, type WgKeyPair } from '../render/wireguard/keys.js';
+import { mapKeySource, type KeySource } from '../render/wireguard/keys.js';
+import { generateWgKeyPair, isWgKey, keyPairOf, type WgKeyPair } from '../util/wgkey.js';
 import { EXIT, ExitError } from './io.js';
 
 export function defaultKeyDir(specFile: string): string {
   const name = basename(specFile, extname(specFile)) || 'spec';
   return join('.cordon', 'keys', name);
-}
-
-/** A fresh pair: X25519, private half as the raw 32 bytes in base64. */
-export function generateWgKeyPair(): WgKeyPair {
-  const { privateKey } = generateKeyPairSync('x25519');
-  const d = privateKey.export({ format: 'jwk' }).d;
-  if (typeof d !== 'string') throw new Error('node:crypto returned an X25519 key without its private part');
-  return keyPairOf(Buffer.from(d, 'base64url').toString('base64'));
 }
 
 function refuseOpen(path: string, what: string): void {

@@ -16,17 +16,17 @@
  * the attack gets through must be one it predicted, and every flow it predicts should be one the
  * attack reaches. Afterwards the guest's routes, addresses and firewall are put back.
  */
-import { run } from '../apply/exec.js';
+import { run } from '../system/exec.js';
 import type { Ir } from '../ir/types.js';
 import type { Host } from '../model/types.js';
 import { flowContains, formatFlow, type Flow } from '../util/flows.js';
-import { formatIPv4 } from '../util/ip.js';
+import { ADDR_MAX, formatIPv4 } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import { Engine, type Reach } from '../verify/engine.js';
 import { endpoints } from '../verify/endpoints.js';
 import { explain, type Explanation } from '../verify/explain.js';
 import type { Progress } from './exec.js';
-import { placeholderKeys } from './lab.js';
+import { placeholderKeys } from './keys.js';
 import { planLab, WG_FWMARK, WORLD_GW, type LabLayout } from './plan.js';
 import { destAddresses, probeFlows, runProbes, type ProbeCase } from './verify.js';
 
@@ -110,7 +110,7 @@ function forgedSources(ir: Ir, h: Host, reaches: readonly Reach[], L: LabLayout)
   const sortedCuts = [...new Set(cuts)].sort((a, b) => a - b);
   const classOf = (a: number): [number, number] => {
     let lo = 0;
-    let hi = 0xffffffff;
+    let hi = ADDR_MAX;
     for (const c of sortedCuts) {
       if (c <= a) lo = c;
       else {

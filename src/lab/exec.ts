@@ -15,10 +15,11 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { firstError, listNetns, run, type ExecResult } from '../apply/exec.js';
+import { firstError, run, type ExecResult } from '../system/exec.js';
+import { listNetns } from '../system/netns.js';
 import { Agent, openLog } from './agent.js';
-import { isLabNamespace } from './names.js';
-import { STAGES, stepToText, type LabPlan, type Stage, type Step, type WgPeer } from './plan.js';
+import { isLabNamespace, namespaceTag, prefixOfNamespace } from '../model/names.js';
+import { STAGES, type LabPlan, type Stage, type Step, type WgPeer } from './plan.js';
 import { labDir, listPrefixes, readState, removeLabDir, writeLabFile, writeState, type LabProcess, type LabState } from './state.js';
 
 export interface Progress {
@@ -62,6 +63,8 @@ export interface BuildOptions {
   /** Seconds to wait for WireGuard handshakes. */
   readonly handshakeSeconds?: number;
   readonly ephemeral?: boolean;
+  /** Stop between stages (and while waiting for handshakes) once this fires; the caller tears down. */
+  readonly signal?: AbortSignal;
 }
 
 export class LabError extends Error {
@@ -119,6 +122,7 @@ async function ipBatch(ns: string | undefined, cmds: readonly string[], stage: S
 
 /** Builds the lab; on any failure the caller tears it down (the state is written first). */
 export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<BuildReport> {
+  if (plan.diagnostics.length > 0) throw new LabError(plan.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.code} ${d.message}`).join('\n'), 'namespaces');
   const t0 = performance.now();
   const unbatched = opts.unbatched ?? false;
   // The baseline runs strictly one command after the other.
@@ -154,6 +158,7 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
       const steps = plan.steps.filter((s) => s.stage === stage);
       if (steps.length === 0) continue;
       if (stage === 'services' && opts.services === false) continue;
+      opts.signal?.throwIfAborted();
       const ts = performance.now();
       opts.say({ stage, event: 'start', steps: steps.length, ms: 0, message: undefined });
       switch (stage) {
@@ -252,7 +257,7 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
         case 'services': {
           for (const s of steps) {
             if (s.kind !== 'dnsmasq') continue;
-            const tag = s.ns.replace(/^cl[0-9a-f]{4}[.-]/, '');
+            const tag = namespaceTag(s.ns);
             const conf = writeLabFile(plan.prefix, `dnsmasq-${tag}.conf`, s.config);
             const logPath = join(dir, `dnsmasq-${tag}.log`);
             const log = openLog(logPath);
@@ -286,6 +291,7 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
             up = await handshakes(want);
             const missing = want.filter((w) => w.expectUp && !up.has(w.kernelName));
             if (missing.length === 0 || performance.now() > deadline) break;
+            opts.signal?.throwIfAborted();
             if (performance.now() - nudged > 500) {
               // wireguard-go retries a lost initiation only after 5 s: re-adding the server as a
               // peer makes the member initiate again at once.
@@ -326,6 +332,7 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
     agent?.release();
     state = { ...state, status: 'failed' };
     writeState(state);
+    if (opts.signal?.aborted === true && e === opts.signal.reason) throw e;
     throw e instanceof LabError ? e : new LabError((e as Error).message, 'namespaces');
   }
   return { prefix: plan.prefix, stages: timings, ms: performance.now() - t0, tunnels, warnings };
@@ -415,12 +422,12 @@ export async function teardownLab(prefix: string, say?: (p: Progress) => void): 
     }
   }
   for (let i = 0; i < 100 && procs.some(isOurs); i++) await new Promise((r) => setTimeout(r, 10));
-  const existing = new Set(await listNetns());
+  const existing = new Set(listNetns());
   const names = [...new Set([...(state?.namespaces ?? []), ...[...existing].filter((n) => isLabNamespace(n, prefix))])].filter((n) => existing.has(n) && isLabNamespace(n, prefix));
   if (names.length) {
     const r = await run(['ip', '-force', '-batch', '-'], { input: `${names.map((n) => `netns del ${n}`).join('\n')}\n` });
     if (r.code !== 0) {
-      const left = (await listNetns()).filter((n) => isLabNamespace(n, prefix));
+      const left = listNetns().filter((n) => isLabNamespace(n, prefix));
       if (left.length) throw new LabError(`could not delete ${left.join(', ')}: ${firstError(r)}`, 'teardown');
     }
   }
@@ -436,11 +443,10 @@ export async function teardownLab(prefix: string, say?: (p: Progress) => void): 
 
 /** Prefixes of every lab on this machine: registered ones and namespaces left without a registry. */
 export async function labPrefixes(): Promise<string[]> {
-  const fromNs = (await listNetns()).flatMap((n) => {
-    const m = /^(cl[0-9a-f]{4})[.-]/.exec(n);
-    return m ? [m[1]!] : [];
+  const fromNs = listNetns().flatMap((n) => {
+    const p = prefixOfNamespace(n);
+    return p === undefined ? [] : [p];
   });
   return [...new Set([...listPrefixes(), ...fromNs])].sort();
 }
 
-export { stepToText };

@@ -19,6 +19,7 @@
  * the internet, tunnel endpoints and `egress: routed` networks behind their gateway's uplink.
  * Links between a host and the world use 169.254.0.0/16, which no spec address can be.
  */
+import type { Diagnostic } from '../diag/diagnostic.js';
 import type { Ir } from '../ir/types.js';
 import type { Host, Model, Network } from '../model/types.js';
 import { dnsRenderer } from '../render/dns/index.js';
@@ -27,9 +28,10 @@ import { guarded } from '../render/guard.js';
 import { ALL_FLOWS, type FlowSet } from '../util/flows.js';
 import { formatCidr, formatIPv4, parseIPv4 } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
+import type { WgKeyPair } from '../util/wgkey.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { Engine } from '../verify/engine.js';
-import { hostNamespace, internetNamespace, labTableName, networkNamespace, upstreamNamespace, wireguardKernelName } from './names.js';
+import { hostNamespace, internetNamespace, labTableName, networkNamespace, upstreamNamespace, wireguardKernelName } from '../model/names.js';
 
 export const STAGES = ['namespaces', 'sysctls', 'links', 'addresses', 'firewalls', 'tunnels', 'tunnel-routes', 'services', 'handshakes'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -140,17 +142,14 @@ export interface LabPlan {
   readonly layout: LabLayout;
   /** Where the lab had to approximate the spec, in words. */
   readonly notes: readonly string[];
-}
-
-export interface KeyPair {
-  readonly privateKey: string;
-  readonly publicKey: string;
+  /** What the lab cannot build (e.g. a kernel name that does not fit); `buildLab` refuses a plan with any. */
+  readonly diagnostics: readonly Diagnostic[];
 }
 
 export interface PlanOptions {
   readonly prefix: string;
   /** A WireGuard key pair for a host's end of a tunnel (the lab never uses real keys). */
-  readonly keys: (host: string, tunnel: string) => KeyPair;
+  readonly keys: (host: string, tunnel: string) => WgKeyPair;
 }
 
 /** Address of the world's side of every host link; the host's default route points at it. */
@@ -205,6 +204,7 @@ class Planner {
   private readonly model: Model;
   private readonly steps: Step[] = [];
   private readonly notes: string[] = [];
+  private readonly diagnostics: Diagnostic[] = [];
   private readonly namespaces: LabNamespace[] = [];
   private readonly hostNs = new Map<string, string>();
   private readonly addrNs = new Map<number, string>();
@@ -318,7 +318,7 @@ class Planner {
     };
     const order = new Map(STAGES.map((s, i) => [s, i]));
     const steps = this.steps.map((s, i) => ({ s, i })).sort((a, b) => order.get(a.s.stage)! - order.get(b.s.stage)! || a.i - b.i).map((x) => x.s);
-    return { prefix: p, file: this.model.file, hash: this.model.hash, namespaces: this.namespaces, steps, layout, notes: this.notes };
+    return { prefix: p, file: this.model.file, hash: this.model.hash, namespaces: this.namespaces, steps, layout, notes: this.notes, diagnostics: this.diagnostics };
   }
 
   /** Interfaces by which hosts reach the world, in host order. */
@@ -624,7 +624,12 @@ class Planner {
       if (!server) continue;
       const members = this.hosts.filter((h) => h.name !== server.name && h.nics.some((n) => n.segment === t.name));
       const kname = new Map<string, string>();
-      for (const h of [server, ...members]) kname.set(h.name, wireguardKernelName(this.opts.prefix, w++));
+      for (const h of [server, ...members]) {
+        const n = wireguardKernelName(this.opts.prefix, w++, t.origin);
+        if (n.ok) kname.set(h.name, n.name);
+        else this.diagnostics.push(n.diagnostic);
+      }
+      if (kname.size !== members.length + 1) continue;
       const key = (h: Host): string => this.opts.keys(h.name, t.name).publicKey;
       for (const h of [server, ...members]) {
         const ns = this.hostNs.get(h.name)!;
@@ -809,6 +814,7 @@ export function planToText(plan: LabPlan): string {
     for (const s of steps) out.push(stepToText(s));
   }
   if (plan.notes.length) out.push('', '## notes', ...plan.notes.map((n) => `# ${n}`));
+  if (plan.diagnostics.length) out.push('', '## cannot be built', ...plan.diagnostics.map((d) => `# ${d.code} ${d.file}:${d.line}:${d.col}: ${d.message}`));
   return `${out.join('\n')}\n`;
 }
 

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PREFIX_RE } from './names.js';
+import { LAB_PREFIX_RE as PREFIX_RE } from '../model/names.js';
 
 export const LAB_ROOT = '/run/cordon-lab';
 

@@ -30,7 +30,7 @@ import { endpoints, destName, targetDests, targetSources, type Endpoint } from '
 import { explain, type Explanation } from '../verify/explain.js';
 import { Agent, type ProbeRequest, type ProbeStatus, type Seen } from './agent.js';
 import type { Progress } from './exec.js';
-import { placeholderKeys } from './lab.js';
+import { placeholderKeys } from './keys.js';
 import { classOf, planLab, type AddrClass, type LabLayout } from './plan.js';
 
 export interface VerifyOptions {
@@ -569,4 +569,3 @@ export function verifyToJson(r: VerifyResult): unknown {
   };
 }
 
-export { verifyToText } from './text.js';

@@ -1,5 +1,5 @@
 /** Address sets of the built-in endpoints and of resolved targets. */
-import { ALL_ADDRS, cidrRange, parseCidr } from '../util/ip.js';
+import { ANY_ADDRESS, cidrRange, parseCidr } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import type { Model, Target } from './types.js';
@@ -23,7 +23,8 @@ export const NOT_INTERNET = R.union(
   cidrSet(['0.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4']),
 );
 
-export const ALL: RangeSet = [[ALL_ADDRS.lo, ALL_ADDRS.hi]];
+/** Every address (the one constant lives in util/ip.ts). */
+export const ALL: RangeSet = ANY_ADDRESS;
 
 export function internetSpace(declared: RangeSet): RangeSet {
   return R.subtract(R.subtract(ALL, NOT_INTERNET), declared);

@@ -3,6 +3,8 @@
  * cordon models IPv4 only; IPv6 input is refused with a diagnostic rather than silently ignored.
  */
 
+import type { RangeSet } from './rangeset.js';
+
 /** An inclusive range of IPv4 addresses, both ends as unsigned 32-bit integers. */
 export interface AddrRange {
   readonly lo: number;
@@ -14,7 +16,19 @@ export interface Cidr {
   readonly len: number;
 }
 
-export const ALL_ADDRS: AddrRange = { lo: 0, hi: 0xffffffff };
+/** The highest IPv4 address as a number (255.255.255.255). */
+export const ADDR_MAX = 0xffffffff;
+
+/** Every IPv4 address, as a range. */
+export const ALL_ADDRS: AddrRange = { lo: 0, hi: ADDR_MAX };
+
+/** Every IPv4 address as a set: the any-address, 0.0.0.0/0. The one literal of it in cordon. */
+export const ANY_ADDRESS: RangeSet = [[0, ADDR_MAX]];
+
+/** Whether a (normalised) set is every address. */
+export function isAnyAddress(set: RangeSet): boolean {
+  return set.length === 1 && set[0]![0] === 0 && set[0]![1] === ADDR_MAX;
+}
 
 const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 

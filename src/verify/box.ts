@@ -9,11 +9,13 @@
  */
 import type { IrMatch } from '../ir/types.js';
 import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
+import { ADDR_MAX, ANY_ADDRESS } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
+import { lowerBound } from '../util/search.js';
 
-export const ADDR_MAX = 0xffffffff;
-export const ALL_ADDRS: RangeSet = [[0, ADDR_MAX]];
+export { ADDR_MAX };
+export const ALL_ADDRS: RangeSet = ANY_ADDRESS;
 
 /** Protocol and port on one line: tcp ports, then udp ports, then icmp, then every other protocol. */
 const UDP_BASE = PORT_MAX + 1;
@@ -518,29 +520,18 @@ export class IntervalIndex {
     });
   }
 
-  private static lowerBound(a: Float64Array, x: number): number {
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (a[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   /** How many entries a query would scan (an upper bound on its answer); costs only binary searches. */
   estimate(lo: number, hi: number): number {
     let n = 0;
-    for (const lv of this.levels) n += IntervalIndex.lowerBound(lv.los, hi + 1) - IntervalIndex.lowerBound(lv.los, lo - lv.width);
+    for (const lv of this.levels) n += lowerBound(lv.los, hi + 1) - lowerBound(lv.los, lo - lv.width);
     return n;
   }
 
   /** Ids of intervals overlapping [lo, hi], unordered. */
   query(lo: number, hi: number, out: number[]): void {
     for (const lv of this.levels) {
-      const end = IntervalIndex.lowerBound(lv.los, hi + 1);
-      for (let i = IntervalIndex.lowerBound(lv.los, lo - lv.width); i < end; i++) if (lv.his[i]! >= lo) out.push(lv.ids[i]!);
+      const end = lowerBound(lv.los, hi + 1);
+      for (let i = lowerBound(lv.los, lo - lv.width); i < end; i++) if (lv.his[i]! >= lo) out.push(lv.ids[i]!);
     }
   }
 }

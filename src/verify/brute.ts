@@ -19,6 +19,7 @@ import { Topology as TopologyClass, type Hop, type Path, type Source, type Topol
 import type { Chain, Ir, IrRule } from '../ir/types.js';
 import type { Assume, Host } from '../model/types.js';
 import { PORT_MAX, type FlowSet } from '../util/flows.js';
+import { ADDR_MAX } from '../util/ip.js';
 import type { RangeSet } from '../util/rangeset.js';
 import type { Dest } from './engine.js';
 import { endpoints } from './endpoints.js';
@@ -93,7 +94,7 @@ function prng(seed: number): () => number {
   };
 }
 
-const MAX_ADDR = 0xffffffff;
+const MAX_ADDR = ADDR_MAX;
 
 export class BruteForce {
   private readonly portList: { tcp: number[]; udp: number[] };

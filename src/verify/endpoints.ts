@@ -26,9 +26,15 @@ function mentionsLan(model: Model): boolean {
   return model.policy.some((r) => has(r.from) || has(r.to)) || model.expectations.some((e) => e.from.kind === 'lan' || e.to.kind === 'lan');
 }
 
+/** The hosts a network or CIDR target stands for: those with an interface on it or inside it. */
+function hostsOn(model: Model, t: Target & { kind: 'network' | 'cidr' }): Source[] {
+  const on = (n: { segment: string; address: number }): boolean => (t.kind === 'network' ? n.segment === t.network : n.address >= t.range.lo && n.address <= t.range.hi);
+  return [...model.hosts.values()].filter((h) => h.nics.some(on)).map((h) => ({ kind: 'host', host: h.name }) as Source);
+}
+
 /**
  * Sources a target stands for in a query or expectation. A network stands for its hosts;
- * a CIDR for the hosts inside it.
+ * a CIDR for the hosts inside it; `any` for every host and the internet.
  */
 export function targetSources(model: Model, t: Target): Source[] {
   switch (t.kind) {
@@ -39,34 +45,21 @@ export function targetSources(model: Model, t: Target): Source[] {
       return [{ kind: 'zone', zone: 'internet' }];
     case 'lan':
       return [{ kind: 'zone', zone: 'lan' }];
-    case 'network': {
-      return [...model.hosts.values()].filter((h) => h.nics.some((n) => n.segment === t.network)).map((h) => ({ kind: 'host', host: h.name }) as Source);
-    }
+    case 'network':
     case 'cidr':
-      return [...model.hosts.values()].filter((h) => h.nics.some((n) => n.address >= t.range.lo && n.address <= t.range.hi)).map((h) => ({ kind: 'host', host: h.name }) as Source);
+      return hostsOn(model, t);
     case 'any':
       return [...[...model.hosts.keys()].map((h) => ({ kind: 'host', host: h }) as Source), { kind: 'zone', zone: 'internet' }];
   }
 }
 
-/** Destinations a target stands for. A single address is itself; a network is its hosts. */
+/**
+ * Destinations a target stands for: the same hosts and zones as its sources, except that a
+ * single address is itself (it may belong to no host).
+ */
 export function targetDests(model: Model, t: Target): Dest[] {
-  switch (t.kind) {
-    case 'host':
-    case 'service':
-      return [{ kind: 'host', host: t.host }];
-    case 'internet':
-      return [{ kind: 'zone', zone: 'internet' }];
-    case 'lan':
-      return [{ kind: 'zone', zone: 'lan' }];
-    case 'network':
-      return [...model.hosts.values()].filter((h) => h.nics.some((n) => n.segment === t.network)).map((h) => ({ kind: 'host', host: h.name }) as Dest);
-    case 'cidr':
-      if (t.range.lo === t.range.hi) return [{ kind: 'addr', addr: t.range.lo }];
-      return [...model.hosts.values()].filter((h) => h.nics.some((n) => n.address >= t.range.lo && n.address <= t.range.hi)).map((h) => ({ kind: 'host', host: h.name }) as Dest);
-    case 'any':
-      return [...[...model.hosts.keys()].map((h) => ({ kind: 'host', host: h }) as Dest), { kind: 'zone', zone: 'internet' }];
-  }
+  if (t.kind === 'cidr' && t.range.lo === t.range.hi) return [{ kind: 'addr', addr: t.range.lo }];
+  return targetSources(model, t);
 }
 
 export function sourceName(s: Source): string {

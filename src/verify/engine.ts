@@ -9,9 +9,10 @@ import { Topology, type Hop, type Path, type Source, type SourceCheck, type Tran
 import type { Chain, Ir } from '../ir/types.js';
 import type { Assume, Host } from '../model/types.js';
 import { ALL_FLOWS, flowContains, flowIntersect, flowIsEmpty, flowUnion, NO_FLOWS, type Flow, type FlowSet } from '../util/flows.js';
-import { formatIPv4 } from '../util/ip.js';
+import { ANY_ADDRESS, formatIPv4 } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
+import { lowerBound } from '../util/search.js';
 import { acceptedFlows, evalChain, ruleMatchesHopAnySrc, type Piece } from './chain-eval.js';
 
 export type HopStatus = 'filtered' | 'no-firewall' | 'ignored-in-guest';
@@ -113,7 +114,7 @@ export class Engine {
   private sourceReps(path: Path, srcHost: Host | undefined, from: Source, dst: number, assume: Assume): number[] {
     const forged = from.kind === 'zone' || path.anonymous || (assume === 'compromised' && srcHost !== undefined && !srcHost.trusted);
     if (!forged && srcHost) return [sourceAddress(srcHost, path)];
-    const space = from.kind === 'zone' ? (from.zone === 'internet' ? this.ir.model.internet : this.ir.model.lan) : path.anonymous ? this.ir.model.internet : ([[0, 0xffffffff]] as RangeSet);
+    const space = from.kind === 'zone' ? (from.zone === 'internet' ? this.ir.model.internet : this.ir.model.lan) : path.anonymous ? this.ir.model.internet : ANY_ADDRESS;
     const cuts: number[] = [];
     for (const c of path.sourceChecks) if (c.natSrc === undefined) for (const [lo, hi] of c.allowed) cuts.push(lo, hi + 1);
     for (const hop of path.hops) {
@@ -223,17 +224,6 @@ export function representatives(space: RangeSet, cuts: readonly number[], avoid:
     }
   }
   return out;
-}
-
-function lowerBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const m = (lo + hi) >> 1;
-    if (a[m]! < x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
 }
 
 export function describeSrc(addr: number): string {

@@ -37,11 +37,13 @@
  * Topology.paths when `verifyTemplates` is set): interchangeable leaves route alike, and a `via`
  * route's first leg (leave → crossSegment → arrive) does not depend on the final destination.
  */
-import { lowerBound, SourceIndex, upperBound } from './source-index.js';
+import { lowerBound, upperBound } from '../util/search.js';
+import { SourceIndex } from './source-index.js';
 import type { Hop, Path, Topology } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
 import { HOOKS, type Assume, type Host, type Hook, type Model } from '../model/types.js';
 import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
+import { ANY_ADDRESS } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { Engine, representatives } from './engine.js';
@@ -1422,7 +1424,7 @@ class FastEngine {
       if (!this.counted(chain)) continue;
       pre.push({ chain, key, nat: h.natSrc, shared: h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0 });
     }
-    const space: RangeSet = spaceName === 'internet' ? this.model.internet : spaceName === 'lan' ? this.model.lan : [[0, 0xffffffff]];
+    const space: RangeSet = spaceName === 'internet' ? this.model.internet : spaceName === 'lan' ? this.model.lan : ANY_ADDRESS;
     let repKey = spaceName;
     for (const p of pre) if (p.nat === undefined) repKey += `|${p.chain.point}/${p.key.iif ?? ''}/${p.key.oif ?? ''}/${p.key.inPort ?? ''}`;
     for (const c of path.checks) if (c.natSrc === undefined) repKey += `|limit:${JSON.stringify(c.allowed)}`;

@@ -5,6 +5,7 @@
  * engine (chain-eval) and the all-pairs engine (fast-matrix).
  */
 import type { IrRule } from '../ir/types.js';
+import { lowerBound, upperBound } from '../util/search.js';
 
 export class SourceIndex {
   private readonly bounds: Float64Array;
@@ -48,22 +49,4 @@ export class SourceIndex {
     if (k < 0 || k >= this.bounds.length - 1) return;
     for (let node = k + this.leaves; node >= 1; node >>= 1) for (let x = this.off[node]!; x < this.off[node + 1]!; x++) f(this.idx[x]!);
   }
-}
-
-export function lowerBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m]! < x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
-}
-
-export function upperBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m]! <= x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
 }

@@ -4,7 +4,8 @@
  * use them for a real tunnel. Real keys come from the CLI's key store (src/cli/keystore.ts).
  */
 import { createHash } from 'node:crypto';
-import { keyPairOf, type KeySource, type WgKeyPair } from '../../src/render/wireguard/keys.js';
+import type { KeySource } from '../../src/render/wireguard/keys.js';
+import { keyPairOf, type WgKeyPair } from '../../src/util/wgkey.js';
 
 export const TEST_KEY_SEED = 'cordon TEST-ONLY wireguard key, public seed, never use for a real tunnel';
 

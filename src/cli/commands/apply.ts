@@ -11,7 +11,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { applyRuleset, confirmRun, dryRun, rollbackLast, type Fault } from '../../apply/apply.js';
 import { FAULTS } from '../../apply/faults.js';
-import { hostTarget, listNetns, netnsTarget, type Target } from '../../apply/exec.js';
+import { hostTarget, netnsTarget, type Target } from '../../apply/target.js';
+import { listNetns } from '../../system/netns.js';
 import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
 import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
 import { guarded } from '../../render/guard.js';
@@ -45,7 +46,7 @@ async function chooseTarget(opts: ApplyFlags): Promise<Target> {
   } catch (e) {
     throw new ExitError(EXIT.invalid, `--netns: ${(e as Error).message}`);
   }
-  const known = await listNetns();
+  const known = listNetns();
   if (!known.includes(opts.netns)) throw new ExitError(EXIT.invalid, `--netns: no network namespace '${opts.netns}' (${unknownNameHint(opts.netns, known)})`);
   return t;
 }

@@ -2,15 +2,15 @@
  * `cordon lab up|verify|attack|down|list|exec|shell`: the spec, built for real on this machine in
  * network namespaces, probed from inside, compared with the static verifier.
  */
-import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { attackLab, attackToText } from '../../lab/attack.js';
-import { buildLab, labPrefixes, teardownLab, type Progress } from '../../lab/exec.js';
-import { findLab, freshPrefix, generatedKeys, labsOf, placeholderKeys, withCleanup } from '../../lab/lab.js';
-import { planLab, planToText } from '../../lab/plan.js';
-import { listStates, readState } from '../../lab/state.js';
-import { verifyLab, verifyToJson, verifyToText } from '../../lab/verify.js';
+import type { Progress } from '../../lab/exec.js';
+import { downLabs, dryRunPlan, findLab, LabChoiceError, labExec, listLabs, upLab, verifyLabFor } from '../../lab/lab.js';
+import { planToText } from '../../lab/plan.js';
+import { verifyToText } from '../../lab/text.js';
+import { verifyToJson } from '../../lab/verify.js';
+import { Interrupted, INTERRUPTED_EXIT } from '../../system/interrupt.js';
 import { EXIT, ExitError, printJson, useColor } from '../io.js';
 import { loadIr } from '../load.js';
 
@@ -41,6 +41,18 @@ function progress(json: boolean): (p: Progress) => void {
   };
 }
 
+/** What the lab library does on a signal, said on stderr before it takes the lab down. */
+function onSignal(sig: NodeJS.Signals): void {
+  process.stderr.write(`\ncordon lab: ${sig}: taking the lab down…\n`);
+}
+
+/** The library's errors as exit codes: a signal is 130, a wrong lab or host is the user's input. */
+function exitFor(e: unknown): unknown {
+  if (e instanceof Interrupted) return new ExitError(INTERRUPTED_EXIT);
+  if (e instanceof LabChoiceError) return new ExitError(EXIT.invalid, e.message);
+  return e;
+}
+
 export function registerLab(program: Command): void {
   const lab = program
     .command('lab')
@@ -69,21 +81,13 @@ Examples:
     .action(async (file: string, opts: { dryRun?: boolean; json?: boolean }) => {
       const ir = loadIr(file, { quietWarnings: opts.json });
       if (opts.dryRun) {
-        process.stdout.write(planToText(planLab(ir, { prefix: 'cl0000', keys: placeholderKeys() })));
+        process.stdout.write(planToText(dryRunPlan(ir)));
         return;
       }
       requireRoot();
       const say = progress(opts.json === true);
-      let prefix: string | undefined;
-      const report = await withCleanup(
-        () => prefix,
-        async () => {
-          prefix = await freshPrefix();
-          const plan = planLab(ir, { prefix, keys: generatedKeys() });
-          return { plan, report: await buildLab(plan, { say }) };
-        },
-        { keep: () => true, say },
-      ).catch((e: Error) => {
+      const report = await upLab(ir, { say, handleSignals: true, onSignal }).catch((e: Error) => {
+        if (e instanceof Interrupted) throw exitFor(e);
         throw new ExitError(EXIT.failed, `lab up failed: ${e.message} (everything built was removed)`);
       });
       const { plan, report: r } = report;
@@ -112,23 +116,9 @@ Examples:
       requireRoot();
       const ir = loadIr(file, { quietWarnings: true });
       const say = progress(opts.json === true);
-      let prefix: string | undefined;
-      let built = false;
-      const result = await withCleanup(
-        () => (built ? prefix : undefined),
-        async () => {
-          const running = opts.lab ? readState(opts.lab) : labsOf(file).filter((s) => s.status === 'up' && s.hash === ir.model.hash).pop();
-          if (opts.lab && !running) throw new ExitError(EXIT.invalid, `no lab '${opts.lab}'`);
-          if (running && running.hash !== ir.model.hash) throw new ExitError(EXIT.invalid, `lab ${running.prefix} was built from another version of ${file}: cordon lab down ${running.prefix}, then up again`);
-          prefix = running?.prefix ?? (await freshPrefix());
-          if (!running) {
-            built = true;
-            await buildLab(planLab(ir, { prefix, keys: generatedKeys() }), { say, ephemeral: !opts.keep });
-          }
-          return verifyLab(ir, prefix, { timeoutMs: Number(opts.timeout), say });
-        },
-        { keep: () => opts.keep === true, say },
-      );
+      const result = await verifyLabFor(ir, { file, lab: opts.lab, keep: opts.keep === true, timeoutMs: Number(opts.timeout), say, handleSignals: true, onSignal }).catch((e: unknown) => {
+        throw exitFor(e);
+      });
       if (opts.json) printJson(verifyToJson(result));
       else process.stdout.write(verifyToText(result, { color: useColor(), verbose: opts.verbose === true }));
       process.exitCode = result.differences.length > 0 || result.steps.some((s) => !s.ok) ? EXIT.failed : EXIT.ok;
@@ -159,14 +149,9 @@ Examples:
     .option('--json', 'machine-readable result on stdout')
     .action(async (target: string | undefined, opts: { json?: boolean }) => {
       requireRoot();
-      let prefixes: string[];
-      if (target === undefined) prefixes = await labPrefixes();
-      else if (/^cl[0-9a-f]{4}$/.test(target)) prefixes = [target];
-      else prefixes = labsOf(target).map((s) => s.prefix);
-      const out = [];
-      for (const p of prefixes) out.push(await teardownLab(p, progress(opts.json === true)));
+      const out = await downLabs(target, progress(opts.json === true));
       if (opts.json) printJson({ removed: out.map((r) => ({ ...r, ms: Math.round(r.ms) })) });
-      else process.stdout.write(prefixes.length === 0 ? 'no lab to remove\n' : out.map((r) => `lab ${r.prefix} removed: ${r.namespaces} namespaces, ${r.processes} processes (${r.ms.toFixed(0)} ms)\n`).join(''));
+      else process.stdout.write(out.length === 0 ? 'no lab to remove\n' : out.map((r) => `lab ${r.prefix} removed: ${r.namespaces} namespaces, ${r.processes} processes (${r.ms.toFixed(0)} ms)\n`).join(''));
     });
 
   lab
@@ -174,8 +159,7 @@ Examples:
     .description('labs on this machine')
     .option('--json', 'machine-readable result on stdout')
     .action(async (opts: { json?: boolean }) => {
-      const states = listStates();
-      const orphans = (await labPrefixes()).filter((p) => !states.some((s) => s.prefix === p));
+      const { labs: states, orphans } = await listLabs();
       if (opts.json) return printJson({ labs: states, orphans });
       if (states.length === 0 && orphans.length === 0) return void process.stdout.write('no lab is up\n');
       for (const s of states) process.stdout.write(`${s.prefix}  ${s.status.padEnd(8)} ${s.file}  ${Object.keys(s.hosts).length} hosts  since ${s.createdAt}\n`);
@@ -190,7 +174,9 @@ Examples:
     .option('--lab <prefix>', 'the lab (default: the only one up)')
     .action(async (host: string, command: string[], opts: { lab?: string }) => {
       requireRoot();
-      process.exitCode = await inHost(host, command, opts.lab);
+      process.exitCode = await labExec(host, command, { lab: opts.lab }).catch((e: unknown) => {
+        throw exitFor(e);
+      });
     });
 
   lab
@@ -201,21 +187,8 @@ Examples:
     .action(async (host: string, opts: { lab?: string }) => {
       requireRoot();
       const sh = process.env.SHELL && process.env.SHELL !== '' ? process.env.SHELL : '/bin/bash';
-      process.exitCode = await inHost(host, [sh, ...(sh.endsWith('bash') ? ['--norc', '-i'] : ['-i'])], opts.lab, { PS1: `[lab ${host}] \\w# ` });
+      process.exitCode = await labExec(host, [sh, ...(sh.endsWith('bash') ? ['--norc', '-i'] : ['-i'])], { lab: opts.lab, env: { PS1: `[lab ${host}] \\w# ` } }).catch((e: unknown) => {
+        throw exitFor(e);
+      });
     });
 }
-
-async function inHost(host: string, command: readonly string[], lab: string | undefined, env: Record<string, string> = {}): Promise<number> {
-  const st = findLab(lab);
-  if ('error' in st) throw new ExitError(EXIT.invalid, st.error);
-  const ns = st.hosts[host] ?? (host === 'internet' || host === 'upstream' ? `${st.prefix}.${host}` : undefined);
-  if (!ns) throw new ExitError(EXIT.invalid, `lab ${st.prefix} has no host '${host}' (hosts: ${Object.keys(st.hosts).join(', ')}, internet, upstream)`);
-  if (command.length === 0) throw new ExitError(EXIT.invalid, 'no command given (cordon lab exec HOST -- CMD …)');
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, ...command], { stdio: 'inherit', env: { ...process.env, ...env, CORDON_LAB: st.prefix, CORDON_LAB_HOST: host } });
-    child.on('error', () => resolve(127));
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
-}
-
-export { freshPrefix };

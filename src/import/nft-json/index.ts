@@ -22,12 +22,13 @@ import type { Action, Chain, Ir, IrMatch, IrRule, RuleRole } from '../../ir/type
 import { pointId } from '../../ir/types.js';
 import { HOOKS, type Hook, type Model, type Origin } from '../../model/types.js';
 import { assertNever } from '../../util/assert.js';
-import { portsTableName, tableName, TABLE_PREFIX } from '../../render/nftables/names.js';
+import { portsTableName, tableName, TABLE_PREFIX } from '../../model/names.js';
 import { ALL_PORTS, flowIsEmpty, flowUnion, type FlowSet } from '../../util/flows.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { parseRuleset, tableKey, type NftChain, type NftRule, type NftRuleset, type NftSet } from './ruleset.js';
 import { concatParts, describeValue, members, parseAddr, parseIfname, parseMark, parsePort, parseProto, type Iv, type Parsed } from './values.js';
+import { ANY_ADDRESS, isAnyAddress } from '../../util/ip.js';
 
 export { parseRuleset } from './ruleset.js';
 export type { NftRuleset } from './ruleset.js';
@@ -96,7 +97,6 @@ interface Cond {
 
 const ANY_COND: Cond = { box: ANY_BOX, alts: undefined, iif: undefined, oif: undefined, inPort: undefined, state: undefined, never: undefined };
 
-const ALL_ADDRS: RangeSet = [[0, 0xffffffff]];
 const ALL_PROTOS: RangeSet = [[0, 255]];
 const PROTO_TCP = 6;
 const PROTO_UDP = 17;
@@ -384,7 +384,7 @@ class Importer {
       case 'dst': {
         const r = ranges(parseAddr);
         if (!r.ok) return r;
-        const set = neg ? R.complement(r.value, [0, 0xffffffff]) : r.value;
+        const set = neg ? R.complement(r.value, ANY_ADDRESS[0]!) : r.value;
         return { ok: true, value: { ...ANY_COND, box: { ...ANY_BOX, [field.kind]: set } } };
       }
       case 'proto': {
@@ -699,7 +699,7 @@ function toFlows(proto: Opt, port: Opt): { flows: FlowSet; error: string | undef
 }
 
 function anyIfAll(a: Opt): Opt {
-  return a !== undefined && R.equal(a, ALL_ADDRS) ? undefined : a;
+  return a !== undefined && isAnyAddress(a) ? undefined : a;
 }
 
 function roleOf(m: IrMatch): RuleRole {

@@ -18,14 +18,14 @@ import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Hook, Model } from '../../model/types.js';
 import { ALL_FLOWS, ALL_PORTS, flowEqual, type FlowSet } from '../../util/flows.js';
-import { cidrRange, formatCidr, formatIPv4, networkOf, rangeToCidrs, type Cidr } from '../../util/ip.js';
+import { ANY_ADDRESS, type Cidr, cidrRange, formatCidr, formatIPv4, isAnyAddress, networkOf, rangeToCidrs } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { assertNever } from '../../util/assert.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { chainName, continuationChainName, logDropChainName, logPrefix, MAX_CHAIN_NAME, ruleChainName } from './names.js';
+import { chainName, continuationChainName, logDropChainName, logPrefix, MAX_CHAIN_NAME, ruleChainName } from '../../model/names.js';
 
 export const iptablesRenderer: Renderer = {
   name: 'iptables',
@@ -286,20 +286,16 @@ function cidrsOf(set: RangeSet): Cidr[] {
   return set.flatMap(([lo, hi]) => rangeToCidrs({ lo, hi }));
 }
 
-function isAll(set: RangeSet): boolean {
-  return set.length === 1 && set[0]![0] === 0 && set[0]![1] === 0xffffffff;
-}
-
 /**
  * `-s`/`-d` alternatives for an address set: one per CIDR, or a single negated prefix when the
  * set is everything but one prefix (anti-spoofing: `! -s 192.168.101.10/32`). Empty = no packet.
  */
 export function addrArgs(flag: '-s' | '-d', set: RangeSet | undefined): string[][] {
-  if (set === undefined || isAll(set)) return [[]];
+  if (set === undefined || isAnyAddress(set)) return [[]];
   if (set.length === 0) return [];
   const cidrs = cidrsOf(set);
   if (cidrs.length > 1) {
-    const comp = cidrsOf(R.complement(set, [0, 0xffffffff]));
+    const comp = cidrsOf(R.complement(set, ANY_ADDRESS[0]!));
     if (comp.length === 1) return [['!', flag, formatCidr(comp[0]!)]];
   }
   return cidrs.map((c) => [flag, formatCidr(c)]);
@@ -316,7 +312,7 @@ export interface Hull {
 }
 
 export function hullOf(set: RangeSet | undefined): Hull | undefined {
-  if (set === undefined || isAll(set) || set.length === 0) return undefined;
+  if (set === undefined || isAnyAddress(set) || set.length === 0) return undefined;
   const lo = set[0]![0];
   const hi = set[set.length - 1]![1];
   let len = 0;

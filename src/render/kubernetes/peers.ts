@@ -6,6 +6,7 @@
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, flowSubtract, flowUnion, type FlowSet } from '../../util/flows.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
+import { ANY_ADDRESS } from '../../util/ip.js';
 
 /** Pods and addresses. With `allPods`, `pods` lists the hosts left out; without, the hosts included. */
 export interface Peers {
@@ -16,7 +17,7 @@ export interface Peers {
 }
 
 export const NO_PEERS: Peers = { allPods: false, pods: new Set(), ext: R.EMPTY };
-export const ALL_PEERS: Peers = { allPods: true, pods: new Set(), ext: [[0, 0xffffffff]] };
+export const ALL_PEERS: Peers = { allPods: true, pods: new Set(), ext: ANY_ADDRESS };
 
 function setUnion(a: ReadonlySet<string>, b: ReadonlySet<string>): Set<string> {
   return new Set([...a, ...b]);

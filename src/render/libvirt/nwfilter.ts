@@ -21,7 +21,7 @@ import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Host, Model, Nic } from '../../model/types.js';
 import { assertNever } from '../../util/assert.js';
 import { ALL_FLOWS, flowEqual, flowIsEmpty, type FlowSet } from '../../util/flows.js';
-import { formatIPv4, rangeToCidrs } from '../../util/ip.js';
+import { ANY_ADDRESS, formatIPv4, rangeToCidrs } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet, Span } from '../../util/rangeset.js';
 import type { Emitter } from '../emit.js';
@@ -101,7 +101,7 @@ function bind(ir: Ir, c: Chain, r: IrRule, guest: Host, ports: readonly PortNic[
     if (m.iif) active = active.filter((p) => m.iif!.includes(p.bridge));
     if (active.length === 0) return { src, dst, note, never: `it binds to ${[...(m.inPort ?? []), ...(m.iif ?? [])].join(', ')}, none of which carries traffic from ${guest.name}` };
     if (active.length < ports.length) {
-      src = R.intersect(src ?? [[0, 0xffffffff]], addrsOf(active));
+      src = R.intersect(src ?? ANY_ADDRESS, addrsOf(active));
       if (src.length === 0) return { src, dst, note, never: `its sources are not ${guest.name}'s addresses on ${active.map((p) => p.nic.port).join(', ')}` };
       if (!guest.antiSpoof) {
         ds.push(diag('CORDON012', 'warning', `libvirt: ${what} applies to ${guest.name}'s port(s) ${active.map((p) => p.nic.port).join(', ')} only; nwfilter tells the ports apart by source address, which ${guest.name} can forge because firewall.antiSpoof is off`, at, 'turn on firewall.antiSpoof for this guest (clean-traffic pins each port to its address)'));
@@ -115,7 +115,7 @@ function bind(ir: Ir, c: Chain, r: IrRule, guest: Host, ports: readonly PortNic[
     if (m.oif) {
       const active = ports.filter((p) => m.oif!.includes(p.bridge));
       if (active.length === 0) return { src, dst, note, never: `it binds to output interface(s) ${m.oif.join(', ')}, none of which leads to ${guest.name}` };
-      if (active.length < ports.length) dst = R.intersect(dst ?? [[0, 0xffffffff]], addrsOf(active));
+      if (active.length < ports.length) dst = R.intersect(dst ?? ANY_ADDRESS, addrsOf(active));
     }
     if (m.inPort) {
       // nwfilter cannot see the port a packet entered the bridge by, only its source address. That
@@ -124,7 +124,7 @@ function bind(ir: Ir, c: Chain, r: IrRule, guest: Host, ports: readonly PortNic[
         const o = portOwner(ir.model, p);
         return o ? [[o.nic.address, o.nic.address] as const] : [];
       }));
-      src = R.intersect(src ?? [[0, 0xffffffff]], behind);
+      src = R.intersect(src ?? ANY_ADDRESS, behind);
       if (src.length === 0) return { src, dst, note, never: `no address sits behind bridge port(s) ${m.inPort.join(', ')}` };
       const forgers = unpinnedGuests(ir.model, c.enforcedOn);
       if (forgers.length === 0) {

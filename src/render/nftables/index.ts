@@ -8,7 +8,7 @@
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Model } from '../../model/types.js';
-import { formatIPv4, rangeToCidrs } from '../../util/ip.js';
+import { ADDR_MAX, formatIPv4, rangeToCidrs } from '../../util/ip.js';
 import { ALL_FLOWS, flowEqual, NO_FLOWS, type FlowSet } from '../../util/flows.js';
 
 /** A stand-in flow set giving exactly one box per (src, dst) pair. */
@@ -17,7 +17,7 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Iv } from './boxes.js';
-import { markOf, portsTableName, tableName } from './names.js';
+import { markOf, portsTableName, tableName } from '../../model/names.js';
 
 export const nftablesRenderer: Renderer = {
   name: 'nftables',
@@ -259,8 +259,8 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
     const prefix = bindingPrefix(r, marks, c.point, ds, ir);
     const name = `run${String(runNo).padStart(3, '0')}`;
     if (addrs.length) {
-      const anySrc = addrs.every((b) => b.src[0] === 0 && b.src[1] === 0xffffffff);
-      const anyDst = addrs.every((b) => b.dst[0] === 0 && b.dst[1] === 0xffffffff);
+      const anySrc = addrs.every((b) => b.src[0] === 0 && b.src[1] === ADDR_MAX);
+      const anyDst = addrs.every((b) => b.dst[0] === 0 && b.dst[1] === ADDR_MAX);
       if (anySrc && anyDst) {
         lines.push(...verdictLines(r, prefix, c.point));
       } else if (anySrc || anyDst) {

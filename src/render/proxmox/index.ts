@@ -22,7 +22,7 @@ import { formatIPv4 } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { Directory, MAX_GROUP_NAME, NameAllocator, prefixesOf, type Named } from './names.js';
+import { Directory, MAX_GROUP_NAME, prefixesOf, proxmoxNames, type Named } from './names.js';
 import { formatRule, fwComment, ruleText, translateChain, type Env, type FwRule, type Zone } from './rules.js';
 
 const FIREWALLS = ['pve-firewall', 'proxmox-firewall'] as const;
@@ -215,7 +215,7 @@ function factorGroups(files: readonly { rules: FwRule[] }[]): Map<string, Group>
     for (const k of new Set(runsOf(f.rules).map(runKey))) if (k !== undefined) count.set(k, (count.get(k) ?? 0) + 1);
   }
   const groups = new Map<string, Group>();
-  const alloc = new NameAllocator(MAX_GROUP_NAME);
+  const alloc = proxmoxNames(MAX_GROUP_NAME);
   for (const f of files) {
     for (const run of runsOf(f.rules)) {
       const k = runKey(run);

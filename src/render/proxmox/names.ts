@@ -9,9 +9,9 @@
  * proxmox-firewall parses only that form, and Proxmox VE 8 writes it itself.
  */
 import { targetAddrs } from '../../model/addresses.js';
-import { shortHash } from '../../model/names.js';
+import { NameAllocator, type NameRule } from '../../model/names.js';
 import type { Model } from '../../model/types.js';
-import { formatCidr, formatIPv4, rangeToCidrs } from '../../util/ip.js';
+import { formatCidr, formatIPv4, isAnyAddress, rangeToCidrs } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 
@@ -39,23 +39,27 @@ function keyOf(set: RangeSet): string {
   return set.map(([a, b]) => `${a}-${b}`).join(',');
 }
 
-/** Allocates unique, valid names per namespace; a lossy or clashing name gets a short hash. */
-export class NameAllocator {
-  private readonly used = new Set<string>();
+/**
+ * Proxmox's rule for object names of at most `max` characters: lowercase letters, digits, "_" and
+ * "-", a letter first, at least two characters, none of Proxmox's own names.
+ */
+export function proxmoxNameRule(max: number): NameRule {
+  return {
+    max,
+    clean: (raw) => {
+      let base = raw.toLowerCase().replace(/[^a-z0-9_-]/g, '_');
+      if (!/^[a-z]/.test(base)) base = `n${base}`;
+      return base.length < 2 ? `${base}_` : base;
+    },
+    reserved: (name) => RESERVED.has(name) || name.startsWith('ipfilter-'),
+    // Proxmox lowercases aliases itself: `AgentFarm` is kept as `agentfarm`, not hashed.
+    fold: (raw) => raw.toLowerCase(),
+  };
+}
 
-  constructor(private readonly max: number) {}
-
-  take(raw: string): string {
-    const lower = raw.toLowerCase();
-    let base = lower.replace(/[^a-z0-9_-]/g, '_');
-    if (!/^[a-z]/.test(base)) base = `n${base}`;
-    if (base.length < 2) base = `${base}_`;
-    const clean = base === lower && base.length <= this.max && !RESERVED.has(base) && !base.startsWith('ipfilter-') && !this.used.has(base);
-    let name = clean ? base : `${base.slice(0, this.max - 5)}-${shortHash(raw, 4)}`;
-    for (let n = 1; this.used.has(name); n++) name = `${base.slice(0, this.max - 5)}-${shortHash(`${raw}#${n}`, 4)}`;
-    this.used.add(name);
-    return name;
-  }
+/** Allocates unique Proxmox object names (see proxmoxNameRule); a lossy or clashing name gets a short hash. */
+export function proxmoxNames(max: number): NameAllocator {
+  return new NameAllocator(proxmoxNameRule(max));
 }
 
 /**
@@ -70,8 +74,8 @@ export class Directory {
   private readonly usedIpsets = new Set<string>();
 
   constructor(model: Model) {
-    const aliasNames = new NameAllocator(MAX_ALIAS_NAME);
-    const ipsetNames = new NameAllocator(MAX_IPSET_NAME);
+    const aliasNames = proxmoxNames(MAX_ALIAS_NAME);
+    const ipsetNames = proxmoxNames(MAX_IPSET_NAME);
     const hosts = [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
     for (const h of hosts) {
       const addrs = [...new Set(h.nics.map((n) => n.address))];
@@ -93,7 +97,7 @@ export class Directory {
     for (const [g, targets] of [...model.groups.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
       let set: RangeSet = R.EMPTY;
       for (const t of targets) set = R.union(set, targetAddrs(model, t));
-      if (set.length === 0 || isAll(set)) continue;
+      if (set.length === 0 || isAnyAddress(set)) continue;
       this.add({ kind: 'ipset', name: ipsetNames.take(g), set, comment: `group ${g}` });
     }
     if (model.internet.length) this.add({ kind: 'ipset', name: ipsetNames.take('internet'), set: model.internet, comment: 'cordon\'s internet: public space outside every declared network' });
@@ -141,10 +145,6 @@ export class Directory {
   ipsetsToDefine(): Named[] {
     return this.ipsets.filter((n) => this.usedIpsets.has(n.name) || !n.comment.startsWith('cordon\'s '));
   }
-}
-
-function isAll(set: RangeSet): boolean {
-  return set.length === 1 && set[0]![0] === 0 && set[0]![1] === 0xffffffff;
 }
 
 

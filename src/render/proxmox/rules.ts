@@ -11,7 +11,7 @@ import { diag, type Diagnostic, type Severity } from '../../diag/diagnostic.js';
 import type { Chain, IrRule } from '../../ir/types.js';
 import type { Host, Model } from '../../model/types.js';
 import { ALL_FLOWS, ALL_PORTS, flowEqual, NO_FLOWS, type FlowSet } from '../../util/flows.js';
-import { formatIPv4 } from '../../util/ip.js';
+import { formatIPv4, isAnyAddress } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { assertNever } from '../../util/assert.js';
@@ -218,10 +218,6 @@ function bindsOf(env: Env, zone: Zone, r: IrRule, notes: SpoofNotes): Bind[] | u
   return binds;
 }
 
-function isAll(set: RangeSet): boolean {
-  return set.length === 1 && set[0]![0] === 0 && set[0]![1] === 0xffffffff;
-}
-
 const MAX_ADDR_SPEC = 512;
 
 /**
@@ -231,7 +227,7 @@ const MAX_ADDR_SPEC = 512;
  * forwarded packet's destination: such a packet is never forwarded).
  */
 function addrSpecs(env: Env, set: RangeSet | undefined, extra: RangeSet | undefined): (string | undefined)[] {
-  if (set === undefined || isAll(set)) return [undefined];
+  if (set === undefined || isAnyAddress(set)) return [undefined];
   if (set.length === 0) return [];
   for (const cand of extra && !R.equal(extra, set) ? [set, extra] : [set]) {
     const named = env.names.lookup(cand);

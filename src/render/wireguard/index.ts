@@ -26,7 +26,8 @@ import type { RangeSet } from '../../util/rangeset.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { isWgKey, publicKeyOf, type KeyedRenderer, type KeySource } from './keys.js';
+import { isWgKey, publicKeyOf } from '../../util/wgkey.js';
+import type { KeyedRenderer, KeySource } from './keys.js';
 import { checkTransport, killswitchChains, killswitchIptables, killswitchNft } from './killswitch.js';
 
 const PARAMS = [

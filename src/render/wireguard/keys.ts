@@ -3,19 +3,14 @@
  * keys itself, it asks a `KeySource`. The CLI backs that with a file store that generates missing
  * pairs (src/cli/keystore.ts); tests back it with fixed, clearly fake pairs.
  *
- * Keys are X25519, written as WireGuard writes them: base64 of the raw 32 bytes (`wg genkey`,
- * `wg pubkey`). Nothing here ever logs a key.
+ * The key pair type, its check and the generator live in src/util/wgkey.ts. Nothing here ever logs a key.
  */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { Ir } from '../../ir/types.js';
+import type { WgKeyPair } from '../../util/wgkey.js';
 import type { Renderer, RenderOptions } from '../types.js';
 
-export interface WgKeyPair {
-  /** base64 of 32 bytes; the secret half. */
-  readonly privateKey: string;
-  /** base64 of 32 bytes; X25519(privateKey). */
-  readonly publicKey: string;
-}
+// TODO(lead): sandbox/wireguard.ts imports isWgKey from here; it moves to util/wgkey.ts after merge.
+export { isWgKey } from '../../util/wgkey.js';
 
 /** Where keys come from: a name (a host) → its key pair, or undefined when the source has none. */
 export interface KeySource {
@@ -36,26 +31,4 @@ export interface KeyedRenderer extends Renderer {
 
 export function isKeyedRenderer(r: Renderer): r is KeyedRenderer {
   return typeof (r as Partial<KeyedRenderer>).keyNames === 'function' && typeof (r as Partial<KeyedRenderer>).withKeys === 'function';
-}
-
-/** base64 of exactly 32 bytes, as WireGuard prints keys. */
-export function isWgKey(text: string): boolean {
-  return /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(text);
-}
-
-/** PKCS#8 DER header of an X25519 private key; the raw 32 bytes follow. */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-
-/** The public half of a private key (what `wg pubkey` prints). Deterministic; throws on a malformed key. */
-export function publicKeyOf(privateKey: string): string {
-  if (!isWgKey(privateKey)) throw new Error('not a WireGuard key (base64 of 32 bytes)');
-  const raw = Buffer.from(privateKey, 'base64');
-  const key = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-  return spki.subarray(spki.length - 32).toString('base64');
-}
-
-/** A pair from its private half. */
-export function keyPairOf(privateKey: string): WgKeyPair {
-  return { privateKey, publicKey: publicKeyOf(privateKey) };
 }
