@@ -41,7 +41,7 @@ export const SandboxConfigSchema = z
     mode: z
       .enum(CONFIG_MODES)
       .optional()
-      .describe('The network: isolated (no network), filtered (only allow: destinations), vpn-only (only through wireguard:) or open. Default: isolated, or filtered when allow: is given.'),
+      .describe('The network: isolated (no network), filtered (only allow: destinations), vpn-only (only through wireguard:) or open. Default: vpn-only with wireguard:, filtered with allow:, else isolated.'),
     allow: oneOrMany(NetEntry, 'Filtered mode: destinations the sandbox may reach: IP[/LEN][:PORT[-PORT]][/tcp|/udp] (a port alone means tcp and udp), IP[/LEN]/icmp, DOMAIN[:PORT] (*.example.com for subdomains) or, with spec:, HOST[:PORT]. vpn-only mode: what may use the tunnel.').optional(),
     deny: oneOrMany(DenyEntry, 'Destinations denied ahead of the allowlist: IP[/LEN][:PORT] or, with spec:, HOST[:PORT].').optional(),
     publish: oneOrMany(Port, "Filtered mode: the sandbox's TCP ports made reachable on the host namespace's 127.0.0.1.").optional(),

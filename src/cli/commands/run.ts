@@ -95,7 +95,7 @@ export function registerRun(program: Command): void {
     .description('run a command in a sandbox: its own network namespace with an nftables egress policy, read-only root, limits')
     .argument('[cmd...]', 'the command and its arguments (after --); may come from --config instead')
     .option('--config <file>', 'read these options (and command:) from a YAML file; flags given here win, list flags add up (examples/sandbox/agent.yaml)')
-    .option('--mode <mode>', `network: ${MODES.join(' | ')} (default isolated, or filtered when --allow is given)`)
+    .option('--mode <mode>', `network: ${MODES.join(' | ')} (default: vpn-only with --wireguard, filtered with --allow, else isolated)`)
     .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT[-PORT]][/tcp|/udp], DOMAIN[:PORT] (*.example.com for subdomains) or, with --spec, HOST[:PORT]; a port without /tcp or /udp means both; vpn-only mode: limit what goes through the tunnel; repeatable', collect, [])
     .option('--spec <file>', 'a cordon spec: --allow/--deny HOST[:PORT] stand for every address of that host')
     .option('--as <host>', "with --spec: the sandbox gets HOST's egress from the spec — what the verifier says HOST may reach becomes the allowlist, and the mode follows HOST's (isolated, filtered, vpn-only)")
