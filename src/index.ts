@@ -47,8 +47,9 @@ export { applyRuleset, confirmRun, dryRun, rollbackLast, ApplyInternalError, typ
 export { netnsTarget, hostTarget, type Target as ApplyTarget } from './apply/target.js';
 export { DEFAULT_STATE_ROOT as APPLY_STATE_ROOT } from './apply/state.js';
 export { generateWgKeyPair, keyPairOf, publicKeyOf, isWgKey, type WgKeyPair } from './util/wgkey.js';
-export { sandbox, SandboxError, type SandboxInput, type SandboxResult, type DeniedAttempt, type Counters, type TunnelState } from './sandbox/run.js';
+export { sandbox, SandboxError, SandboxInterrupted, resolveOptions, type SandboxInput, type SandboxResult, type DeniedAttempt, type Counters, type TunnelState } from './sandbox/run.js';
 export { parseNetRule, type NetRule, type SandboxMode } from './sandbox/plan.js';
 export { parseWgQuick, WgConfigError, type WgClient } from './sandbox/wireguard.js';
 export { specEgress, type SpecEgress, type SpecEgressRule } from './sandbox/from-spec.js';
-export { loadSandboxConfig, parseSandboxConfig, ConfigError as SandboxConfigError, type SandboxConfig } from './sandbox/config.js';
+export { loadSandboxConfig, parseSandboxConfig, sandboxRequest, ConfigError as SandboxConfigError, type SandboxConfigInput, type SandboxRequest } from './sandbox/config.js';
+export { resolveRequest, mergeRequests, SpecLoadError, type ResolvedRequest } from './sandbox/request.js';

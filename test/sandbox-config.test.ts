@@ -1,5 +1,5 @@
 /**
- * The sandbox config file (src/sandbox/config.ts): YAML → the flags `cordon run` receives, with
+ * The sandbox config file (src/sandbox/config.ts): YAML → the request `cordon run`'s flags are read into too, with
  * `cordon check`-style diagnostics for bad input, and the file/CLI merge.
  */
 import { strict as assert } from 'node:assert';
@@ -10,7 +10,8 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { loadModel } from '../src/model/load.js';
-import { ConfigError, loadSandboxConfig, mergeFlags, parseSandboxConfig, SandboxConfigSchema, type ConfigFlags } from '../src/sandbox/config.js';
+import { ConfigError, loadSandboxConfig, parseSandboxConfig, SandboxConfigSchema, type SandboxRequest } from '../src/sandbox/config.js';
+import { mergeRequests, resolveRequest } from '../src/sandbox/request.js';
 import { parseDomainRule } from '../src/sandbox/dns.js';
 import { parseBytes, parseDuration, parseNetRule } from '../src/sandbox/plan.js';
 import { specHostRules } from '../src/sandbox/spec-hosts.js';
@@ -68,56 +69,66 @@ command: [python3, agent.py]
 `;
 
 describe('sandbox config: good files', () => {
-  it('a full file round-trips to the flags the CLI would receive', () => {
+  it('a full file reads into the request, lists as lists and paths absolute', () => {
     const file = write(EXAMPLE_FROM_BRIEF);
     const dir = join(file, '..');
     const got = loadSandboxConfig(file);
-    const want: ConfigFlags = {
+    const want: SandboxRequest = {
       mode: 'filtered',
       allow: ['198.51.100.10:8080', 'api.example.com:443', '*.pypi.org:443'],
       deny: ['10.0.0.0/8'],
-      publish: ['3000'],
+      publish: [3000],
       memory: '512m',
-      cpus: '0.5',
-      pids: '64',
+      cpus: 0.5,
+      pids: 64,
       timeout: '30s',
       ro: ['/opt/models'],
       rw: ['/var/tmp/agent'],
       workdir: '/srv/agent',
-      hostNetns: 'lab',
-      dnsUpstream: '192.0.2.53',
+      'host-netns': 'lab',
+      'dns-upstream': '192.0.2.53',
       vault: 'session-1',
       spec: join(dir, 'examples/proxmox-dual-bridge.yaml'),
       as: 'agent-vm',
       wireguard: join(dir, 'wg0.conf'),
       events: '/var/log/cordon-events.jsonl',
       env: ['OPENAI_API_KEY', 'MODE=fast'],
-      envAll: false,
+      'env-all': false,
       show: [join(dir, '~/.gitconfig'), join(dir, '.netrc')],
-      allowUserns: true,
+      'allow-userns': true,
+      command: ['python3', 'agent.py'],
     };
-    assert.deepEqual(got, { flags: want, command: ['python3', 'agent.py'] });
+    assert.deepEqual(got, want);
   });
 
-  it('numbers become the strings the CLI gets; one value stands for a one-item list', () => {
+  it('numbers read as the flag\'s text would (bytes, seconds); one value stands for a one-item list', async () => {
     const got = parseSandboxConfig('memory: 536870912\ncpus: 2\npids: 64\ntimeout: 90\npublish: 3000\nallow: 192.0.2.1:443\ncommand: [sleep, 5, true]\n');
-    assert.deepEqual(got.flags, { allow: ['192.0.2.1:443'], deny: [], ro: [], rw: [], publish: ['3000'], env: [], show: [], memory: '536870912', cpus: '2', pids: '64', timeout: '90' });
-    assert.deepEqual(got.command, ['sleep', '5', 'true']);
-    // The same parsers the CLI uses read them back.
-    assert.equal(parseBytes(got.flags.memory!), 512 * 1024 * 1024);
-    assert.equal(parseDuration(got.flags.timeout!), 90_000);
+    assert.deepEqual(got, { allow: ['192.0.2.1:443'], deny: [], ro: [], rw: [], publish: [3000], env: [], show: [], memory: 536870912, cpus: 2, pids: 64, timeout: 90, command: ['sleep', '5', 'true'] });
+    // The same resolver the CLI's flags go through reads them.
+    const { input } = await resolveRequest(got);
+    assert.equal(input.memoryBytes, 512 * 1024 * 1024);
+    assert.equal(input.timeoutMs, 90_000);
+    assert.equal(input.cpus, 2);
+    assert.equal(input.pids, 64);
+    assert.deepEqual(input.publish, [3000]);
+    assert.deepEqual(input.command, ['sleep', '5', 'true']);
+    // And as flags' text, the same.
+    const asText = await resolveRequest({ ...got, memory: '536870912', cpus: '2', pids: '64', timeout: '90', publish: ['3000'] });
+    assert.deepEqual(asText.input, input);
+    assert.equal(parseBytes('536870912'), 512 * 1024 * 1024);
+    assert.equal(parseDuration('90'), 90_000);
   });
 
-  it('the kebab-case switches map to the camelCase flags', () => {
+  it('the kebab-case switches are the request\'s keys', () => {
     const got = parseSandboxConfig('i-mean-the-host: true\ndry-run: true\njson: false\nquiet: true\n');
-    assert.deepEqual(got.flags, { allow: [], deny: [], ro: [], rw: [], publish: [], env: [], show: [], iMeanTheHost: true, dryRun: true, json: false, quiet: true });
+    assert.deepEqual(got, { allow: [], deny: [], ro: [], rw: [], publish: [], env: [], show: [], 'i-mean-the-host': true, 'dry-run': true, json: false, quiet: true });
     assert.equal(got.command, undefined);
   });
 
   it('relative paths resolve against the file\'s directory, not the cwd; names stay names', () => {
     const file = write('spec: ../specs/lab.yaml\nwireguard: wg0.conf\nro: [models, /abs/ro]\nrw: ./cache\nworkdir: work\nevents: logs/denied.jsonl\nvault: session-1\nas: agent-vm\nhost-netns: lab\n');
     const dir = join(file, '..');
-    const { flags } = loadSandboxConfig(file);
+    const flags = loadSandboxConfig(file);
     assert.equal(flags.spec, join(dir, '../specs/lab.yaml'));
     assert.equal(flags.wireguard, join(dir, 'wg0.conf'));
     assert.deepEqual(flags.ro, [join(dir, 'models'), '/abs/ro']);
@@ -126,28 +137,30 @@ describe('sandbox config: good files', () => {
     assert.equal(flags.events, join(dir, 'logs/denied.jsonl'));
     assert.equal(flags.vault, 'session-1');
     assert.equal(flags.as, 'agent-vm');
-    assert.equal(flags.hostNetns, 'lab');
+    assert.equal(flags['host-netns'], 'lab');
   });
 
   it('examples/sandbox/agent.yaml loads, and every value passes the CLI\'s own parsers', () => {
     const file = join(ROOT, 'examples/sandbox/agent.yaml');
-    const { flags, command } = loadSandboxConfig(file);
+    const flags = loadSandboxConfig(file);
+    const command = flags.command;
     assert.equal(flags.mode, 'filtered');
     assert.ok(command && command.length > 0);
     assert.equal(flags.spec, join(ROOT, 'examples/proxmox-dual-bridge.yaml'));
     assert.equal(flags.workdir, join(ROOT, 'examples/sandbox/work'));
     const model = loadModel(flags.spec!).model;
     assert.ok(model, 'the example\'s spec does not load');
-    for (const a of flags.allow) {
+    const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+    for (const a of list(flags.allow)) {
       const ok = typeof parseNetRule(a) !== 'string' || specHostRules(model, a) !== undefined || parseDomainRule(a) !== undefined;
       assert.ok(ok, `allow entry '${a}' is neither an address, a spec host nor a domain`);
     }
-    for (const d of flags.deny) assert.notEqual(typeof parseNetRule(d), 'string', `deny entry '${d}'`);
-    for (const p of flags.publish) assert.match(p, /^\d{1,5}$/);
-    assert.ok((parseBytes(flags.memory!) ?? 0) > 0);
+    for (const d of list(flags.deny)) assert.notEqual(typeof parseNetRule(d), 'string', `deny entry '${d}'`);
+    for (const p of list(flags.publish)) assert.match(String(p), /^\d{1,5}$/);
+    assert.ok((parseBytes(String(flags.memory)) ?? 0) > 0);
     assert.ok(Number(flags.cpus) > 0);
-    assert.match(flags.pids!, /^\d+$/);
-    assert.ok((parseDuration(flags.timeout!) ?? 0) > 0);
+    assert.match(String(flags.pids), /^\d+$/);
+    assert.ok((parseDuration(String(flags.timeout)) ?? 0) > 0);
   });
 });
 
@@ -216,8 +229,8 @@ describe('sandbox config: bad files', () => {
   });
 });
 
-describe('mergeFlags', () => {
-  const file: ConfigFlags = {
+describe('mergeRequests', () => {
+  const file: SandboxRequest = {
     mode: 'filtered',
     allow: ['api.example.com:443'],
     deny: ['10.0.0.0/8'],
@@ -226,12 +239,12 @@ describe('mergeFlags', () => {
     publish: ['3000'],
     memory: '512m',
     timeout: '30s',
-    hostNetns: 'lab',
+    'host-netns': 'lab',
   };
 
-  it('an explicit CLI flag wins; list flags add up, the file\'s first', () => {
-    const cli = { allow: ['192.0.2.7:22'], deny: [], ro: [], rw: ['/tmp/x'], publish: ['8080'], memory: '1g', cpus: '2', quiet: true };
-    const got = mergeFlags(file, cli, new Set(['allow', 'rw', 'publish', 'memory', 'cpus', 'quiet']));
+  it('a CLI value wins; list flags add up, the file\'s first', () => {
+    const cli: SandboxRequest = { allow: ['192.0.2.7:22'], deny: [], ro: [], rw: ['/tmp/x'], publish: ['8080'], memory: '1g', cpus: '2', quiet: true };
+    const got = mergeRequests(file, cli);
     assert.deepEqual(got, {
       mode: 'filtered',
       allow: ['api.example.com:443', '192.0.2.7:22'],
@@ -242,23 +255,31 @@ describe('mergeFlags', () => {
       memory: '1g',
       cpus: '2',
       timeout: '30s',
-      hostNetns: 'lab',
+      'host-netns': 'lab',
       quiet: true,
     });
   });
 
-  it('a CLI value that was not given explicitly (a default) does not override the file', () => {
-    const got = mergeFlags(file, { allow: [], deny: [], ro: [], rw: [], publish: [], timeout: '10s', mode: 'isolated', dryRun: false }, new Set());
-    assert.equal(got.timeout, '30s');
-    assert.equal(got.mode, 'filtered');
-    assert.equal(got.dryRun, false, 'a default the file does not set is kept');
-    assert.deepEqual(got.allow, ['api.example.com:443']);
+  it('a CLI value that was not given (a commander default) does not override the file', async () => {
+    // What the CLI puts in its request: a single value only when given on the command line.
+    const { commandLineInput } = await import('../src/cli/commands/run.js');
+    const dir = mkdtempSync(join(TMP, 'merge-'));
+    const f = join(dir, 'c.yaml');
+    writeFileSync(f, 'mode: filtered\ntimeout: 30s\nallow: [192.0.2.1:443]\ni-mean-the-host: true\ncommand: [true]\n');
+    const got = await commandLineInput(['--config', f, '--allow', '192.0.2.2:443']);
+    assert.equal(got.input.mode, 'filtered');
+    assert.equal(got.input.timeoutMs, 30_000);
+    assert.deepEqual(got.input.allow?.map((r) => r.text), ['192.0.2.1:443', '192.0.2.2:443']);
+    const over = await commandLineInput(['--config', f, '--timeout', '10s', '--mode', 'open', '--', 'false']);
+    assert.equal(over.input.timeoutMs, 10_000);
+    assert.equal(over.input.mode, 'open');
+    assert.deepEqual(over.input.command, ['false']);
   });
 
   it('changes neither input', () => {
     const before = JSON.stringify(file);
-    const cli = { allow: ['192.0.2.7'], deny: [], ro: [], rw: [], publish: [] };
-    mergeFlags(file, cli, new Set(['allow']));
+    const cli: SandboxRequest = { allow: ['192.0.2.7'], deny: [], ro: [], rw: [], publish: [] };
+    mergeRequests(file, cli);
     assert.equal(JSON.stringify(file), before);
     assert.deepEqual(cli.allow, ['192.0.2.7']);
   });

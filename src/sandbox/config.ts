@@ -1,14 +1,14 @@
 /**
- * `cordon run`'s options as a file (cordon-sandbox.yaml): one key per CLI flag, spelled like the
- * flag without its dashes (`host-netns: lab` = `--host-netns lab`), plus `command:`.
+ * `cordon run`'s options, described once: one key per CLI flag, spelled like the flag without its
+ * dashes (`host-netns: lab` = `--host-netns lab`), plus `command:`. Its output type is the
+ * SandboxRequest both a config file (cordon-sandbox.yaml) and the command line's flags are read
+ * into; request.ts turns either into the sandbox's input, the same way.
  *
- * The file is read into the same flags the CLI receives (strings and string lists, exactly as
- * commander would hand them over), so the one code path behind `cordon run` validates both. The
- * schema here checks the shape (types, kebab-case keys, the mode names, that numbers look like
+ * The schema checks a file's shape (types, kebab-case keys, the mode names, that numbers look like
  * numbers) with diagnostics located at FILE:LINE:COL like `cordon check`'s; what a value means
- * (an allow entry, a spec host) is left to that code path. Numbers are accepted where natural
- * (`cpus: 0.5`, `pids: 64`, `publish: [3000]`, `memory: 536870912`) and turned into the strings
- * the CLI would get. Relative paths resolve against the config file's directory.
+ * (an allow entry, a spec host) is request.ts's, for flags and files alike. Numbers are accepted
+ * where natural (`cpus: 0.5`, `pids: 64`, `publish: [3000]`, `memory: 536870912`) and read as the
+ * flag's text would be. Relative paths resolve against the config file's directory.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -17,48 +17,8 @@ import { diag, sortDiagnostics, type Diagnostic } from '../diag/diagnostic.js';
 import { formatDiagnostics } from '../diag/format.js';
 import { describeValue, formatPath, getAt, parseYamlText, type PathSeg, type SourceMap } from '../spec/parse.js';
 import { closest } from '../util/suggest.js';
-import { MODES } from './plan.js';
-
-/** The flags of `cordon run` as commander hands them over; the CLI's RunFlags is this plus `config`. */
-export interface ConfigFlags {
-  mode?: string;
-  allow: string[];
-  deny: string[];
-  memory?: string;
-  cpus?: string;
-  pids?: string;
-  timeout?: string;
-  tunnelWait?: string;
-  ro: string[];
-  rw: string[];
-  env: string[];
-  envAll?: boolean;
-  show: string[];
-  allowUserns?: boolean;
-  workdir?: string;
-  hostNetns?: string;
-  dnsUpstream?: string;
-  publish: string[];
-  spec?: string;
-  as?: string;
-  wireguard?: string;
-  vault?: string;
-  iMeanTheHost?: boolean;
-  events?: string;
-  json?: boolean;
-  dryRun?: boolean;
-  quiet?: boolean;
-}
-
-export interface SandboxConfig {
-  readonly flags: ConfigFlags;
-  /** The command and its arguments, when the file names one. */
-  readonly command?: string[];
-}
-
-/** The list flags: repeatable on the command line, a YAML list (or one value) in the file. */
-export const LIST_FLAGS = ['allow', 'deny', 'ro', 'rw', 'publish', 'env', 'show'] as const;
-type ListFlag = (typeof LIST_FLAGS)[number];
+import { normalizeRequest } from './request.js';
+import { MODES } from './types.js';
 
 /** Every network mode a config may name: the sandbox's own list. */
 export const CONFIG_MODES = MODES;
@@ -81,7 +41,7 @@ export const SandboxConfigSchema = z
     mode: z
       .enum(CONFIG_MODES)
       .optional()
-      .describe('The network: isolated (no network), filtered (only allow: destinations), vpn-only (only through wireguard:) or open. Default: isolated, or filtered when allow: is given.'),
+      .describe('The network: isolated (no network), filtered (only allow: destinations), vpn-only (only through wireguard:) or open. Default: vpn-only with wireguard:, filtered with allow:, else isolated.'),
     allow: oneOrMany(NetEntry, 'Filtered mode: destinations the sandbox may reach: IP[/LEN][:PORT[-PORT]][/tcp|/udp] (a port alone means tcp and udp), IP[/LEN]/icmp, DOMAIN[:PORT] (*.example.com for subdomains) or, with spec:, HOST[:PORT]. vpn-only mode: what may use the tunnel.').optional(),
     deny: oneOrMany(DenyEntry, 'Destinations denied ahead of the allowlist: IP[/LEN][:PORT] or, with spec:, HOST[:PORT].').optional(),
     publish: oneOrMany(Port, "Filtered mode: the sandbox's TCP ports made reachable on the host namespace's 127.0.0.1.").optional(),
@@ -134,7 +94,10 @@ export const SandboxConfigSchema = z
   })
   .describe('A cordon run sandbox config: one key per `cordon run` flag, plus command.');
 
+/** What a config file (or a library caller's object) may say. */
 export type SandboxConfigInput = z.input<typeof SandboxConfigSchema>;
+/** `cordon run`'s options as given, by flags or by a file: the schema's output. */
+export type SandboxRequest = z.output<typeof SandboxConfigSchema>;
 
 /** Bad input: `message` is the formatted diagnostics (no colour), as `cordon check` prints them. */
 export class ConfigError extends Error {
@@ -155,7 +118,7 @@ function sourcesOf(source: SourceMap | undefined): Map<string, string> {
 }
 
 /** Reads and checks a sandbox config; throws ConfigError (message = the diagnostics) when it is wrong. */
-export function loadSandboxConfig(file: string): SandboxConfig {
+export function loadSandboxConfig(file: string): SandboxRequest {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -168,7 +131,12 @@ export function loadSandboxConfig(file: string): SandboxConfig {
 }
 
 /** As loadSandboxConfig, from text; relative paths resolve against `baseDir`. */
-export function parseSandboxConfig(text: string, file = '<input>', baseDir = process.cwd()): SandboxConfig {
+export function parseSandboxConfig(text: string, file = '<input>', baseDir = process.cwd()): SandboxRequest {
+  return parseRequestText(text, file, baseDir);
+}
+
+/** `baseDir` undefined: relative paths stay as written. */
+function parseRequestText(text: string, file: string, baseDir: string | undefined): SandboxRequest {
   const yaml = parseYamlText(text, file);
   if (!yaml.ok) throw new ConfigError(yaml.diagnostics, yaml.source);
   const { data, source } = yaml;
@@ -183,63 +151,16 @@ export function parseSandboxConfig(text: string, file = '<input>', baseDir = pro
   if (!parsed.success) {
     throw new ConfigError(sortDiagnostics(parsed.error.issues.flatMap((i) => issueToDiagnostics(i, source, data, []))), source);
   }
-  return toFlags(parsed.data, baseDir);
-}
-
-type Parsed = z.output<typeof SandboxConfigSchema>;
-
-function toFlags(c: Parsed, baseDir: string): SandboxConfig {
-  const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-  const path = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  const str = (v: string | number | boolean): string => String(v);
-  const flags: ConfigFlags = {
-    allow: list(c.allow),
-    deny: list(c.deny),
-    ro: list(c.ro).map(path),
-    rw: list(c.rw).map(path),
-    publish: list(c.publish).map(str),
-    env: list(c.env),
-    show: list(c.show).map(path),
-  };
-  if (c['env-all'] !== undefined) flags.envAll = c['env-all'];
-  if (c['allow-userns'] !== undefined) flags.allowUserns = c['allow-userns'];
-  if (c.mode !== undefined) flags.mode = c.mode;
-  if (c.memory !== undefined) flags.memory = str(c.memory);
-  if (c.cpus !== undefined) flags.cpus = str(c.cpus);
-  if (c.pids !== undefined) flags.pids = str(c.pids);
-  if (c.timeout !== undefined) flags.timeout = str(c.timeout);
-  if (c['tunnel-wait'] !== undefined) flags.tunnelWait = str(c['tunnel-wait']);
-  if (c.workdir !== undefined) flags.workdir = path(c.workdir);
-  if (c['host-netns'] !== undefined) flags.hostNetns = c['host-netns'];
-  if (c['dns-upstream'] !== undefined) flags.dnsUpstream = c['dns-upstream'];
-  if (c.spec !== undefined) flags.spec = path(c.spec);
-  if (c.as !== undefined) flags.as = c.as;
-  if (c.wireguard !== undefined) flags.wireguard = path(c.wireguard);
-  if (c.vault !== undefined) flags.vault = c.vault;
-  if (c['i-mean-the-host'] !== undefined) flags.iMeanTheHost = c['i-mean-the-host'];
-  if (c.events !== undefined) flags.events = path(c.events);
-  if (c.json !== undefined) flags.json = c.json;
-  if (c['dry-run'] !== undefined) flags.dryRun = c['dry-run'];
-  if (c.quiet !== undefined) flags.quiet = c.quiet;
-  return c.command !== undefined ? { flags, command: c.command.map(str) } : { flags };
+  return normalizeRequest(parsed.data, baseDir);
 }
 
 /**
- * The file's flags overlaid with the command line's: a flag given explicitly on the command line
- * wins (`cliExplicit` holds the camelCase names of those, e.g. from commander's
- * `getOptionValueSource(name) === 'cli'`); list flags from both are concatenated, the file's first.
+ * A library caller's options object, checked by the same schema as a file (diagnostics name the
+ * place in its JSON form) and normalized: relative paths resolve against `baseDir` when given,
+ * else they stay relative to the current directory, as flags do.
  */
-export function mergeFlags<F extends Partial<ConfigFlags>>(fromFile: ConfigFlags, fromCli: F, cliExplicit: ReadonlySet<string>): ConfigFlags & F {
-  const out: Record<string, unknown> = { ...fromFile };
-  for (const [k, v] of Object.entries(fromCli)) {
-    if ((LIST_FLAGS as readonly string[]).includes(k)) {
-      out[k] = [...(fromFile[k as ListFlag] ?? []), ...((v as string[] | undefined) ?? [])];
-    } else if (v !== undefined && (cliExplicit.has(k) || out[k] === undefined)) {
-      // Explicit on the command line, or only the command line has it (a default): take it.
-      out[k] = v;
-    }
-  }
-  return out as unknown as ConfigFlags & F;
+export function sandboxRequest(value: SandboxConfigInput, baseDir?: string): SandboxRequest {
+  return parseRequestText(`${JSON.stringify(value, null, 2)}\n`, '<request>', baseDir);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ export interface HiddenContext {
   readonly vaultPaths: readonly string[];
 }
 
-/** Sandbox state (run.ts stateDir) and lab state (lab/state.ts LAB_ROOT) live here. */
+/** Sandbox state (teardown.ts stateDir) and lab state (lab/state.ts LAB_ROOT) live here. */
 export const RUN_STATE = ['/run/cordon', '/run/cordon-lab'];
 
 /** cordon's own state: never visible in a sandbox. */

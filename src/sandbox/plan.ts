@@ -1,121 +1,24 @@
 /**
- * `cordon run`, the pure half: sandbox options → a list of steps (namespaces, links, nft rule
- * sets, cgroup limits, the bwrap command line) that run.ts executes and `--dry-run` prints.
- * No I/O, no clock, no randomness: the run id, the /30 and the home directory come in as inputs.
+ * `cordon run`, the pure half: resolved sandbox options → a list of steps (namespaces, links, nft
+ * rule sets, cgroup limits, the bwrap command line) that the stages (stages/) execute and
+ * `--dry-run` prints. No I/O, no clock, no randomness: the run id, the /30 and the home directory
+ * come in as inputs.
  *
  * Names: the sandbox namespace is `cs<id>` (id = 6 hex digits), its veth pair `cs<id>s` (inside
  * the sandbox) and `cs<id>h` (inside the host namespace), the host's NAT table `ip cordon_<id>`,
  * the sandbox's egress table `inet cordon_sbx`, cgroups `cordon-<id>`. Everything cordon creates
  * carries the id, so teardown can tell its own objects from everything else.
  */
-import type { DomainRule } from './dns.js';
 import { seccompFilter } from './seccomp/bpf.js';
-import { redacted, WG_FWMARK, type WgClient } from './wireguard.js';
-import { formatCidr, formatIPv4, inRange, cidrRange, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
+import { redacted, type WgClient } from './wireguard.js';
+import { cidrRange, formatCidr, formatIPv4, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
+import { hostRuleset, sandboxRuleset, SBX_TABLE } from './ruleset.js';
+import type { SandboxOptions, SandboxPlan, Step } from './types.js';
 
-export const MODES = ['isolated', 'filtered', 'vpn-only', 'open'] as const;
-export type SandboxMode = (typeof MODES)[number];
-
-/**
- * One allow or deny entry: a CIDR (a bare IP is a /32), optionally a port or port range, and
- * optionally a protocol. Without a protocol a port means tcp and udp, and no port means every
- * protocol; `icmp` never has ports.
- */
-export interface NetRule {
-  readonly cidr: Cidr;
-  readonly port: number | undefined;
-  /** Last port of a range `port-portHi`; undefined = the single port. */
-  readonly portHi?: number | undefined;
-  readonly proto?: 'tcp' | 'udp' | 'icmp' | undefined;
-  /** As the user wrote it, for messages and events. */
-  readonly text: string;
-}
-
-/** Resolved sandbox options: every default filled in. */
-export interface SandboxOptions {
-  readonly mode: SandboxMode;
-  /** Filtered mode only. An empty allowlist allows nothing (same as isolated, plus a route out). */
-  readonly allow: readonly NetRule[];
-  /** Filtered mode: names the in-sandbox resolver answers; their answers are added to nft sets. */
-  readonly allowDomains: readonly DomainRule[];
-  /** Checked before the allowlist. */
-  readonly deny: readonly NetRule[];
-  /** Upstream DNS server `IP[:PORT]` for allowlisted names (reached from the host namespace). */
-  readonly dnsUpstream: string | undefined;
-  /** Bytes; undefined = no limit. */
-  readonly memoryBytes: number | undefined;
-  /** Fraction of one CPU; undefined = no limit. */
-  readonly cpus: number | undefined;
-  readonly pids: number | undefined;
-  /** Wall-clock milliseconds; undefined = none. */
-  readonly timeoutMs: number | undefined;
-  readonly ro: readonly string[];
-  readonly rw: readonly string[];
-  /** Bound read-write and the command's working directory. */
-  readonly workdir: string;
-  /**
-   * Paths hidden behind an empty read-only tmpfs (directories) or /dev/null (files, sockets); only
-   * existing ones: cordon's own state and the secrets not passed back with --show (hidden.ts).
-   */
-  readonly hide: readonly { readonly path: string; readonly dir: boolean }[];
-  /** The seccomp filter's architecture (libseccomp's name: x86_64, aarch64). */
-  readonly arch: string;
-  /** Let the command make user namespaces (the filter refuses clone/unshare with CLONE_NEWUSER otherwise). */
-  readonly allowUserns: boolean;
-  /** The command's environment (env.ts): the allowlist plus --env; never printed. */
-  readonly env: Readonly<Record<string, string>>;
-  /** How many variables were passed and withheld (for the summary). */
-  readonly envCounts: { readonly passed: number; readonly withheld: number };
-  /** The namespace that plays the host for veth + NAT; undefined = the machine's own namespace. */
-  readonly hostNetns: string | undefined;
-  /** Filtered mode: TCP ports of the sandbox reachable on the host namespace's 127.0.0.1 (socat). */
-  readonly publish: readonly number[];
-  /** vpn-only mode: the tunnel (a parsed wg-quick client config); undefined in every other mode. */
-  readonly wireguard: WgClient | undefined;
-  /** A decrypted vault session's directory, bound read-only at /tmp/vault ($CORDON_VAULT; inside the sandbox's own /tmp, as the root is read-only); undefined = none. */
-  readonly vaultDir: string | undefined;
-  readonly command: readonly string[];
-}
-
-/** Link-local and cloud metadata: denied ahead of the allowlist unless an allow entry lies inside. */
-export const ALWAYS_DENY: readonly string[] = ['169.254.0.0/16', '100.100.100.200/32'];
-
-export type Step =
-  | { readonly kind: 'netns-add'; readonly ns: string }
-  | { readonly kind: 'ip'; readonly ns: string | undefined; readonly cmd: string }
-  | { readonly kind: 'sysctl'; readonly ns: string; readonly key: string; readonly value: string }
-  | { readonly kind: 'nft'; readonly ns: string; readonly table: string; readonly text: string }
-  | { readonly kind: 'cgroup'; readonly controller: string; readonly path: string; readonly file: string; readonly value: string }
-  | { readonly kind: 'resolver'; readonly ns: string | undefined; readonly listen: string; readonly upstream: string; readonly names: readonly string[] }
-  | { readonly kind: 'publish'; readonly ns: string | undefined; readonly port: number; readonly to: string }
-  /** wireguard-go creates IFNAME inside NS; then `wg setconf` (keys on stdin). */
-  | { readonly kind: 'wireguard'; readonly ns: string; readonly ifname: string; readonly client: WgClient }
-  | { readonly kind: 'exec'; readonly argv: readonly string[] };
-
-export interface SandboxPlan {
-  readonly id: string;
-  /** The sandbox's named network namespace (filtered, vpn-only). */
-  readonly ns: string | undefined;
-  /**
-   * Isolated mode: the command line itself makes the namespace (unshare), sets it up, runs the
-   * command and writes the egress table's JSON to fd 3 (setup errors to fd 4) — one process
-   * start instead of six, and nothing that could outlive the command.
-   */
-  readonly inline: boolean;
-  readonly hostNetns: string | undefined;
-  readonly vethSandbox: string | undefined;
-  readonly vethHost: string | undefined;
-  readonly hostTable: string | undefined;
-  readonly subnet: Cidr | undefined;
-  readonly cgroupName: string;
-  readonly steps: readonly Step[];
-  /** The command line run (after cgroup placement): ip netns exec … bwrap … -- CMD. */
-  readonly argv: readonly string[];
-  /** Used when no cgroup controller can be written. */
-  readonly prlimitArgs: readonly string[];
-  /** The compiled seccomp filter, handed to bwrap on fd SECCOMP_FD. */
-  readonly seccomp: Buffer;
-}
+// Re-exported where callers (tests, bench, the CLI) have always found them.
+export { MODES, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan, type Step } from './types.js';
+export { formatBytes, parseBytes, parseDuration, parseNetRule } from './values.js';
+export { ALWAYS_DENY, DENIED_TIMEOUT_S, hostRuleset, sandboxRuleset, SBX_TABLE, type TunnelEgress } from './ruleset.js';
 
 /** The descriptor bwrap reads the seccomp filter from (0-2 are stdio, 3 and 4 the inline script's). */
 export const SECCOMP_FD = 5;
@@ -128,190 +31,11 @@ export const SECCOMP_FD = 5;
  */
 export const DIE_WITH_CORDON = ['setpriv', '--pdeathsig', 'KILL', '--'];
 
-export const SBX_TABLE = 'cordon_sbx';
-
 /** Where a vault session appears inside the sandbox (the root is read-only; /tmp is the sandbox's own). */
 export const VAULT_PATH = '/tmp/vault';
 
 export function nsName(id: string): string {
   return `cs${id}`;
-}
-
-/**
- * Parses `IP[/LEN][:PORT[-PORT]][/tcp|/udp]` (also `IP[/LEN]/icmp`); a domain or a bad port is an
- * error (message).
- */
-export function parseNetRule(text: string): NetRule | string {
-  const full = /^([^:]+?)(?::(\d{1,5})(?:-(\d{1,5}))?)?(?:\/(tcp|udp|icmp))?$/.exec(text.trim());
-  const m = full && (full[4] !== 'icmp' || full[2] === undefined) ? full : null;
-  if (!m) return `'${text}' is not IP[/LEN][:PORT[-PORT]][/tcp|/udp] or IP[/LEN]/icmp`;
-  const addr = m[1]!;
-  const cidr = parseCidr(addr.includes('/') ? addr : `${addr}/32`, false);
-  if (!cidr) {
-    if (/^[A-Za-z0-9*.-]+$/.test(addr)) return `'${text}' is a name; only --allow takes names (the sandbox's resolver answers them), --deny takes addresses`;
-    return `'${text}' is not IP[/LEN][:PORT]`;
-  }
-  const port = m[2] === undefined ? undefined : Number(m[2]);
-  const portHi = m[3] === undefined ? undefined : Number(m[3]);
-  for (const p of [port, portHi]) if (p !== undefined && (p < 1 || p > 65535)) return `'${text}': port ${p} is out of range 1-65535`;
-  if (port !== undefined && portHi !== undefined && portHi < port) return `'${text}': the port range ${port}-${portHi} is reversed`;
-  const proto = m[4] as NetRule['proto'];
-  return { cidr, port, ...(portHi !== undefined && portHi !== port ? { portHi } : {}), ...(proto ? { proto } : {}), text };
-}
-
-/** Parses `512m`, `1g`, `65536` (bytes). */
-export function parseBytes(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)b?$/i.exec(text.trim());
-  if (!m) return undefined;
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
-  return Math.floor(Number(m[1]) * mult);
-}
-
-/** Parses `30s`, `500ms`, `2m`, `1h`, `10` (seconds). */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) return undefined;
-  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * mult);
-}
-
-export function formatBytes(n: number): string {
-  for (const [u, f] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) if (n >= f && n % f === 0) return `${n / f}${u}`;
-  return String(n);
-}
-
-function dstOf(r: NetRule): string {
-  return r.cidr.len === 32 ? formatIPv4(r.cidr.addr) : formatCidr(r.cidr);
-}
-
-/** The protocol and port part of a rule's match ('' = every protocol). */
-function l4Of(r: NetRule): string {
-  const ports = r.port === undefined ? undefined : r.portHi !== undefined ? `${r.port}-${r.portHi}` : String(r.port);
-  if (r.proto === 'icmp') return 'meta l4proto icmp';
-  if (r.proto !== undefined) return ports === undefined ? `meta l4proto ${r.proto}` : `${r.proto} dport ${ports}`;
-  return ports === undefined ? '' : `meta l4proto { tcp, udp } th dport ${ports}`;
-}
-
-function match(r: NetRule): string {
-  return [`ip daddr ${dstOf(r)}`, l4Of(r)].filter((x) => x !== '').join(' ');
-}
-
-/**
- * Allow rules as nft matches: rules with the same protocol and ports share one rule with an
- * anonymous set of destinations (nft merges overlapping prefixes in it), so a spec host's
- * hundreds of internet prefixes (`--as`) cost one lookup per port, not one rule per prefix.
- */
-function allowMatches(rules: readonly NetRule[]): string[] {
-  const byL4 = new Map<string, string[]>();
-  for (const r of rules) byL4.set(l4Of(r), [...(byL4.get(l4Of(r)) ?? []), dstOf(r)]);
-  return [...byL4].map(([l4, dsts]) => {
-    const uniqDsts = [...new Set(dsts)];
-    const dst = uniqDsts.length === 1 ? uniqDsts[0]! : `{ ${uniqDsts.join(', ')} }`;
-    return [`ip daddr ${dst}`, l4].filter((x) => x !== '').join(' ');
-  });
-}
-
-/**
- * How long a denied destination stays in the `denied` set. Elements are added once (`add`, which
- * does not refresh the timeout) and keep counting, so `timeout - expires` at exit says when the
- * first attempt was made: a per-attempt time without any logging.
- */
-export const DENIED_TIMEOUT_S = 7 * 24 * 3600;
-
-const RECORD = [
-  'meta l4proto { tcp, udp } add @denied { ip daddr . meta l4proto . th dport } counter name denied drop',
-  'meta nfproto ipv4 add @denied { ip daddr . meta l4proto . 0 } counter name denied drop',
-  'counter name denied drop',
-];
-
-/** vpn-only: the tunnel interface and the VPN servers' transport endpoints (out of the veth). */
-export interface TunnelEgress {
-  readonly ifname: string;
-  readonly endpoints: readonly { readonly addr: number; readonly port: number }[];
-}
-
-const ANY: NetRule = { cidr: { addr: 0, len: 0 }, port: undefined, text: 'everything through the tunnel' };
-
-/**
- * The sandbox's own egress policy: default drop; loopback and replies pass; deny entries, then
- * link-local/metadata, then allow entries; every dropped packet lands in the dynamic set
- * `denied` (destination . proto . port, with packet and byte counters and its first-seen time),
- * which run.ts reads at exit — per-destination denied attempts without any logging
- * infrastructure.
- *
- * vpn-only: only the tunnel interface carries traffic (all of it, or the allowlist's part); the
- * veth carries only the tunnel's own UDP to its endpoints, recognised by the fwmark wireguard-go
- * sets (the command cannot set marks). Replies are accepted per interface, so a connection that
- * began in the tunnel cannot continue outside it if the tunnel goes away: fail closed.
- */
-export function sandboxRuleset(
-  opts: Pick<SandboxOptions, 'mode' | 'allow' | 'deny'> & { readonly publish?: readonly number[] },
-  resolver?: string,
-  veth?: string,
-  tunnel?: TunnelEgress,
-): string {
-  const out: string[] = [];
-  const vpn = opts.mode === 'vpn-only' && tunnel !== undefined;
-  out.push(`table inet ${SBX_TABLE} {`);
-  out.push('  counter tx {}', '  counter rx {}', '  counter denied {}');
-  out.push(`  set denied { type ipv4_addr . inet_proto . inet_service; flags dynamic,timeout; timeout ${DENIED_TIMEOUT_S}s; size 65536; counter; }`);
-  if (resolver !== undefined) out.push('  set dom4 { type ipv4_addr; }', '  set dom4p { type ipv4_addr . inet_service; }');
-  out.push('  chain output {', '    type filter hook output priority 0; policy drop;');
-  // Isolated: the default route points at lo (inlineNetwork), so only loopback addresses may pass it.
-  if (opts.mode === 'isolated') out.push('    oifname "lo" ip daddr 127.0.0.0/8 accept', '    oifname "lo" ip6 daddr ::1 accept');
-  else out.push('    oifname "lo" accept');
-  if (vpn) {
-    out.push(`    oifname "${tunnel.ifname}" ct state established,related counter name tx accept`);
-    for (const e of tunnel.endpoints) {
-      out.push(`    oifname "${veth}" meta mark 0x${WG_FWMARK.toString(16)} ip daddr ${formatIPv4(e.addr)} udp dport ${e.port} counter name tx accept`);
-    }
-  } else out.push('    ct state established,related counter name tx accept');
-  for (const d of opts.deny) out.push(`    ${match(d)} add @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
-  if (opts.mode === 'filtered' || vpn) {
-    const allow = vpn && opts.allow.length === 0 ? [ANY] : opts.allow;
-    const allowed = allow.map((a) => cidrRange(a.cidr));
-    for (const text of ALWAYS_DENY) {
-      const c = parseCidr(text, false)!;
-      const r = cidrRange(c);
-      if (allowed.some((a) => inRange(a.lo, r) && inRange(a.hi, r))) continue;
-      if (!allowed.some((a) => rangesOverlap(a, r))) continue;
-      out.push(`    ip daddr ${formatCidr(c)} add @denied { ip daddr . meta l4proto . 0 } counter name denied drop`);
-    }
-    const via = vpn ? `oifname "${tunnel.ifname}"` : '';
-    const matches = allow.includes(ANY) ? [''] : allowMatches(allow);
-    for (const m of matches) out.push(`    ${[via, m, 'counter name tx accept'].filter((x) => x !== '').join(' ')}`);
-    if (resolver !== undefined) {
-      out.push(`    ip daddr ${resolver} meta l4proto { tcp, udp } th dport 53 counter name tx accept`);
-      out.push('    ip daddr @dom4 counter name tx accept', '    meta l4proto { tcp, udp } ip daddr . th dport @dom4p counter name tx accept');
-    }
-  }
-  for (const r of RECORD) out.push(`    ${r}`);
-  out.push('  }');
-  out.push('  chain input {', '    type filter hook input priority 0; policy drop;', '    iifname "lo" accept', '    ct state established,related counter name rx accept');
-  if (veth !== undefined && opts.publish !== undefined && opts.publish.length > 0) out.push(`    iifname "${veth}" tcp dport { ${opts.publish.join(', ')} } counter name rx accept`);
-  out.push('  }');
-  out.push('}');
-  return `${out.join('\n')}\n`;
-}
-
-/** The host side: masquerade the sandbox's /30 out of any other interface, forward its traffic. */
-export function hostRuleset(table: string, veth: string, subnet: Cidr): string {
-  const net = formatCidr(subnet);
-  return [
-    `table ip ${table} {`,
-    '  chain forward {',
-    '    type filter hook forward priority -1; policy accept;',
-    `    iifname "${veth}" ip saddr ${net} accept`,
-    `    oifname "${veth}" ct state established,related accept`,
-    `    oifname "${veth}" drop`,
-    '  }',
-    '  chain postrouting {',
-    '    type nat hook postrouting priority 100; policy accept;',
-    `    ip saddr ${net} oifname != "${veth}" masquerade`,
-    '  }',
-    '}',
-    '',
-  ].join('\n');
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
- * The sandbox's resolver, as a process: started by run.ts with `ip netns exec HOST node … CONFIG`
+ * The sandbox's resolver, as a process: started by the network stage (stages/network.ts) with `ip netns exec HOST node … CONFIG`
  * on the veth's host end (port 53), so it can reach the upstream while the sandbox cannot. It
  * answers only allowlisted names (A records; other types of an allowlisted name get an empty
  * answer, other names NXDOMAIN), adds every address it hands out to the sandbox's nft sets
- * *before* replying, and appends refused names to a JSON-lines file that run.ts reads at exit.
+ * *before* replying, and appends refused names to a JSON-lines file that the command stage reads at exit.
  */
 import { createSocket } from 'node:dgram';
 import { appendFileSync } from 'node:fs';
@@ -102,7 +102,7 @@ export function startResolver(cfg: ResolverConfig): void {
 const arg = process.argv[2];
 if (arg !== undefined && process.argv[1] !== undefined && /resolver-main\.[jt]s$/.test(process.argv[1])) {
   startResolver(JSON.parse(arg) as ResolverConfig);
-  // Ends with its parent: run.ts kills it by PID; a closed stdin means the parent is gone.
+  // Ends with its parent: teardown kills it by PID; a closed stdin means the parent is gone.
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
 }

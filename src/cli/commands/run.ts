@@ -2,132 +2,76 @@
  * `cordon run [options] -- CMD ARGS…`: CMD in its own network, mount, PID, IPC, UTS and user
  * namespaces with an nftables egress policy; exits with CMD's exit code (124 timeout, 137 memory).
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { dryRunPlan, sandbox, SandboxError, type SandboxInput, type SandboxResult } from '../../sandbox/run.js';
-import { MODES, parseBytes, parseDuration, parseNetRule, planToText, type NetRule, type SandboxMode } from '../../sandbox/plan.js';
-import { parseDomainRule, type DomainRule } from '../../sandbox/dns.js';
-import { parseEnvPass } from '../../sandbox/env.js';
-import { specHostRules } from '../../sandbox/spec-hosts.js';
-import { parseWgQuick, WgConfigError, type WgClient } from '../../sandbox/wireguard.js';
-import type { Model } from '../../model/types.js';
-import type { Ir } from '../../ir/types.js';
-import type { ConfigFlags } from '../../sandbox/config.js';
+import { dryRunPlan, sandbox, SandboxError, SandboxInterrupted, type SandboxResult } from '../../sandbox/run.js';
+import { MODES, planToText } from '../../sandbox/plan.js';
+import { mergeRequests, normalizeRequest, resolveRequest, SpecLoadError, type ResolvedRequest, type SandboxRequest } from '../../sandbox/request.js';
 import { EXIT, ExitError, printJson } from '../io.js';
-
-/** The flags, as commander hands them over; the same shape a --config file is read into. */
-type RunFlags = ConfigFlags & { config?: string };
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-function rules(list: readonly string[], flag: string, model: Model | undefined): NetRule[] {
-  return list.flatMap((t) => {
-    const fromSpec = model ? specHostRules(model, t) : undefined;
-    if (fromSpec) return fromSpec;
-    const r = parseNetRule(t);
-    if (typeof r === 'string') throw new ExitError(EXIT.invalid, `${flag}: ${r}`);
-    return [r];
-  });
+/** commander's camelCase option name → the request's key (the flag without its dashes). */
+const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * commander's flags → the request a config file is read into too: list flags as given, a single
+ * value only when it came from the command line (commander's defaults never override a file).
+ */
+function cliRequest(flags: Record<string, unknown>, given: (name: string) => boolean): SandboxRequest {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(flags)) {
+    if (k === 'config' || v === undefined) continue;
+    if (Array.isArray(v) || given(k)) out[kebab(k)] = v;
+  }
+  return normalizeRequest(out as SandboxRequest);
 }
 
-async function toInput(cmd: readonly string[], f: RunFlags): Promise<SandboxInput> {
-  let mode: SandboxMode | undefined;
-  if (f.mode !== undefined) {
-    if (!(MODES as readonly string[]).includes(f.mode)) throw new ExitError(EXIT.invalid, `--mode: unknown mode '${f.mode}' (valid: ${MODES.join(', ')})`);
-    mode = f.mode as SandboxMode;
-  }
-  if (f.as !== undefined && f.spec === undefined) throw new ExitError(EXIT.invalid, '--as HOST needs --spec FILE (the spec that declares HOST)');
-  // Loaded only when asked for: the spec parser is most of the CLI's start-up time.
-  const ir = f.spec !== undefined ? (await import('../load.js')).loadIr(f.spec, { quietWarnings: true }) : undefined;
-  const model = ir?.model;
-  const fromSpec = ir !== undefined && f.as !== undefined ? await egressOf(ir, f.as) : undefined;
-  if (fromSpec && !f.quiet && !f.json) {
-    process.stderr.write(`cordon run: as ${fromSpec.host}: ${fromSpec.mode}, ${fromSpec.rules.length} allow rule${fromSpec.rules.length === 1 ? '' : 's'} from ${f.spec}\n`);
-    for (const n of fromSpec.notes) process.stderr.write(`cordon run:   note: ${n}\n`);
-  }
-  if (fromSpec && mode === undefined) mode = fromSpec.mode;
-  const domains: DomainRule[] = [];
-  const addrs: string[] = [];
-  for (const t of f.allow) {
-    const d = typeof parseNetRule(t) === 'string' && !(model && specHostRules(model, t)) ? parseDomainRule(t) : undefined;
-    if (d) domains.push(d);
-    else addrs.push(t);
-  }
-  const allow = [...(fromSpec?.rules ?? []), ...rules(addrs, '--allow', model)];
-  let wireguard: WgClient | undefined;
-  if (f.wireguard !== undefined) {
-    let text: string;
+/**
+ * The command line → the sandbox's input: flags (and --config's file) → one request →
+ * resolveRequest, the library's own path. Bad input is an ExitError (exit 2).
+ */
+async function fromCommandLine(cmd: readonly string[], flags: Record<string, unknown> & { config?: string }, self: Command): Promise<{ request: SandboxRequest; resolved: ResolvedRequest }> {
+  let request = cliRequest(flags, (k) => self.getOptionValueSource(k) === 'cli');
+  if (flags.config !== undefined) {
+    // Loaded only when asked for (zod, yaml).
+    const { loadSandboxConfig, ConfigError } = await import('../../sandbox/config.js');
+    let file: SandboxRequest;
     try {
-      text = readFileSync(f.wireguard, 'utf8');
+      file = loadSandboxConfig(flags.config);
     } catch (e) {
-      throw new ExitError(EXIT.invalid, `--wireguard: cannot read ${f.wireguard}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    try {
-      wireguard = parseWgQuick(text, f.wireguard);
-    } catch (e) {
-      if (e instanceof WgConfigError) throw new ExitError(EXIT.invalid, `--wireguard: ${e.message}`);
+      if (e instanceof ConfigError) throw new ExitError(EXIT.invalid, `--config:\n${e.message}`);
       throw e;
     }
+    request = mergeRequests(file, request);
   }
-  if (mode === undefined) mode = wireguard !== undefined ? 'vpn-only' : allow.length + domains.length > 0 ? 'filtered' : 'isolated';
-  if (allow.length + domains.length > 0 && mode !== 'filtered' && mode !== 'vpn-only') throw new ExitError(EXIT.invalid, `--allow needs --mode filtered or vpn-only (mode '${mode}' ignores an allowlist)`);
-  const num = (v: string | undefined, flag: string, parse: (s: string) => number | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = parse(v);
-    if (n === undefined || !Number.isFinite(n) || n <= 0) throw new ExitError(EXIT.invalid, `${flag}: cannot read '${v}'`);
-    return n;
-  };
-  return {
-    command: cmd,
-    mode,
-    allow,
-    allowDomains: domains,
-    ...(wireguard !== undefined ? { wireguard } : {}),
-    ...(f.dnsUpstream !== undefined ? { dnsUpstream: f.dnsUpstream } : {}),
-    deny: rules(f.deny, '--deny', model),
-    publish: f.publish.map((p) => {
-      if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new ExitError(EXIT.invalid, `--publish: '${p}' is not a TCP port (1-65535)`);
-      return Number(p);
-    }),
-    memoryBytes: num(f.memory, '--memory', parseBytes),
-    cpus: num(f.cpus, '--cpus', Number),
-    pids: num(f.pids, '--pids', (s) => (/^\d+$/.test(s) ? Number(s) : undefined)),
-    timeoutMs: num(f.timeout, '--timeout', parseDuration),
-    ...(f.tunnelWait !== undefined ? { tunnelWaitMs: num(f.tunnelWait, '--tunnel-wait', parseDuration)! } : {}),
-    ro: f.ro,
-    rw: f.rw,
-    env: (f.env ?? []).map((t) => {
-      const e = parseEnvPass(t);
-      if (typeof e === 'string') throw new ExitError(EXIT.invalid, `--env: ${e}`);
-      return e;
-    }),
-    envAll: f.envAll === true,
-    show: f.show ?? [],
-    allowUserns: f.allowUserns === true,
-    ...(f.workdir !== undefined ? { workdir: f.workdir } : {}),
-    ...(f.hostNetns !== undefined ? { hostNetns: f.hostNetns } : {}),
-    iMeanTheHost: f.iMeanTheHost === true,
-    ...(f.vault !== undefined ? { vault: { session: f.vault } } : {}),
-  };
+  try {
+    return { request, resolved: await resolveRequest(request, cmd) };
+  } catch (e) {
+    if (e instanceof SpecLoadError) {
+      const { printDiagnostics } = await import('../load.js');
+      printDiagnostics(e.diagnostics, e.source);
+    }
+    if (e instanceof SandboxError) throw new ExitError(EXIT.invalid, e.message);
+    throw e;
+  }
 }
 
-/** `--as HOST`: what the spec lets HOST reach, as sandbox allow rules (the verifier, loaded only here). */
-async function egressOf(ir: Ir, host: string): Promise<{ host: string; mode: SandboxMode; rules: NetRule[]; notes: readonly string[] }> {
-  const { specEgress } = await import('../../sandbox/from-spec.js');
-  let e;
-  try {
-    e = specEgress(ir, host);
-  } catch (err) {
-    throw new ExitError(EXIT.invalid, `--as: ${(err as Error).message}`);
-  }
-  const rules: NetRule[] = e.rules.map((r) => ({
-    cidr: r.cidr,
-    port: r.ports?.lo,
-    ...(r.ports !== undefined && r.ports.hi !== r.ports.lo ? { portHi: r.ports.hi } : {}),
-    ...(r.proto !== 'any' ? { proto: r.proto } : {}),
-    text: r.text,
-  }));
-  return { host: e.host, mode: e.mode, rules, notes: e.notes };
+/**
+ * What `cordon run ARGV…` would hand to sandbox(), through the command's own flag definitions
+ * and code path, without running anything: for tests that hold the CLI and the library to the
+ * same sandbox.
+ */
+export async function commandLineInput(argv: readonly string[]): Promise<ResolvedRequest> {
+  const { Command } = await import('commander');
+  const program = new Command().exitOverride();
+  registerRun(program);
+  let out: ResolvedRequest | undefined;
+  program.commands.find((c) => c.name() === 'run')!.action(async (cmd: string[], flags: Record<string, unknown>, self: Command) => {
+    out = (await fromCommandLine(cmd, flags, self)).resolved;
+  });
+  await program.parseAsync(['run', ...argv], { from: 'user' });
+  return out!;
 }
 
 function summary(r: SandboxResult): string {
@@ -151,7 +95,7 @@ export function registerRun(program: Command): void {
     .description('run a command in a sandbox: its own network namespace with an nftables egress policy, read-only root, limits')
     .argument('[cmd...]', 'the command and its arguments (after --); may come from --config instead')
     .option('--config <file>', 'read these options (and command:) from a YAML file; flags given here win, list flags add up (examples/sandbox/agent.yaml)')
-    .option('--mode <mode>', `network: ${MODES.join(' | ')} (default isolated, or filtered when --allow is given)`)
+    .option('--mode <mode>', `network: ${MODES.join(' | ')} (default: vpn-only with --wireguard, filtered with --allow, else isolated)`)
     .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT[-PORT]][/tcp|/udp], DOMAIN[:PORT] (*.example.com for subdomains) or, with --spec, HOST[:PORT]; a port without /tcp or /udp means both; vpn-only mode: limit what goes through the tunnel; repeatable', collect, [])
     .option('--spec <file>', 'a cordon spec: --allow/--deny HOST[:PORT] stand for every address of that host')
     .option('--as <host>', "with --spec: the sandbox gets HOST's egress from the spec — what the verifier says HOST may reach becomes the allowlist, and the mode follows HOST's (isolated, filtered, vpn-only)")
@@ -200,26 +144,11 @@ Examples:
   cordon run --host-netns lab --wireguard wg0.conf -- ./agent   # vpn-only: the tunnel or nothing
   cordon run --config examples/sandbox/agent.yaml --dry-run`,
     )
-    .action(async (cliCmd: string[], cliFlags: RunFlags, self: Command) => {
-      let f = cliFlags;
-      let cmd = cliCmd;
-      if (cliFlags.config !== undefined) {
-        // Loaded only when asked for (zod, yaml).
-        const { loadSandboxConfig, mergeFlags, ConfigError } = await import('../../sandbox/config.js');
-        let c;
-        try {
-          c = loadSandboxConfig(cliFlags.config);
-        } catch (e) {
-          if (e instanceof ConfigError) throw new ExitError(EXIT.invalid, `--config:\n${e.message}`);
-          throw e;
-        }
-        const explicit = new Set(Object.keys(cliFlags).filter((k) => self.getOptionValueSource(k) === 'cli'));
-        f = mergeFlags(c.flags, cliFlags, explicit);
-        if (cmd.length === 0 && c.command !== undefined) cmd = c.command;
-      }
-      if (cmd.length === 0) throw new ExitError(EXIT.invalid, 'no command given: cordon run [options] -- CMD ARGS… (or command: in --config)');
-      const input = await toInput(cmd, f);
-      if (f.dryRun) {
+    .action(async (cmd: string[], flags: Record<string, unknown> & { config?: string }, self: Command) => {
+      const { request: f, resolved } = await fromCommandLine(cmd, flags, self);
+      const { input } = resolved;
+      if (!f.quiet && !f.json) for (const n of resolved.notes) process.stderr.write(`cordon run: ${n}\n`);
+      if (f['dry-run']) {
         try {
           process.stdout.write(planToText(dryRunPlan(input)));
         } catch (e) {
@@ -229,11 +158,16 @@ Examples:
         return;
       }
       // The library says it through `say`, which -q and --json silence; this warning they do not.
-      if (f.envAll === true && (f.quiet || f.json)) process.stderr.write('cordon run: --env-all: the whole environment passes into the sandbox, tokens and keys in it included\n');
+      if (f['env-all'] === true && (f.quiet || f.json)) process.stderr.write('cordon run: --env-all: the whole environment passes into the sandbox, tokens and keys in it included\n');
       let r: SandboxResult;
       try {
         r = await sandbox({ ...input, ...(f.quiet || f.json ? {} : { say: (l: string) => process.stderr.write(`cordon run: ${l}\n`) }) });
       } catch (e) {
+        // Torn down already: the interrupt only becomes the exit code here.
+        if (e instanceof SandboxInterrupted) {
+          process.stderr.write(`\ncordon run: ${e.signal}: sandbox ${e.id} removed\n`);
+          throw new ExitError(130);
+        }
         if (e instanceof SandboxError) throw new ExitError(EXIT.invalid, e.message);
         throw e;
       }

@@ -1,0 +1,146 @@
+/**
+ * What `cordon run` reads from this machine: homes, cgroup version, nameserver, named namespaces,
+ * tools on $PATH, addresses in use. Reads only; nothing here changes the system.
+ */
+import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { run } from '../apply/exec.js';
+import { parseCidr, type Cidr } from '../util/ip.js';
+import { homeOf } from './hidden.js';
+import { nsName } from './plan.js';
+import { SandboxError, type CgroupVersion, type SandboxMode } from './types.js';
+
+export function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Homes to protect: $HOME, this user's passwd home, and SUDO_USER's (cordon run is started with sudo). */
+export function homes(): string[] {
+  const passwd = readText('/etc/passwd');
+  const uid = typeof process.getuid === 'function' ? String(process.getuid()) : undefined;
+  const own = passwd.split('\n').find((l) => l.split(':')[2] === uid)?.split(':')[5];
+  const sudo = process.env.SUDO_USER ? homeOf(passwd, process.env.SUDO_USER) : undefined;
+  return [...new Set([homedir(), own, sudo].filter((h): h is string => h !== undefined && h !== '' && h !== '/'))];
+}
+
+/** `p` with symlinks resolved as far as it exists (a missing tail is kept as written). */
+export function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** A path and, when it is a symlink, where it points: hiding one must hide the other. */
+export function withTarget(p: string): string[] {
+  const r = real(p);
+  return r === p ? [p] : [p, r];
+}
+
+export function hideEntry(p: string): { path: string; dir: boolean } | undefined {
+  try {
+    return { path: p, dir: statSync(p).isDirectory() };
+  } catch {
+    return undefined;
+  }
+}
+
+export function detectCgroup(): CgroupVersion {
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'v2';
+  if (existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes') || existsSync('/sys/fs/cgroup/pids/pids.max') || existsSync('/sys/fs/cgroup/pids/cgroup.procs')) return 'v1';
+  return 'none';
+}
+
+export function systemNameserver(): string | undefined {
+  try {
+    return /^nameserver\s+(\d+\.\d+\.\d+\.\d+)/m.exec(readFileSync('/etc/resolv.conf', 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+export async function usedSubnets(hostNetns: string | undefined): Promise<Cidr[]> {
+  const out: Cidr[] = [];
+  const n = hostNetns ? ['-n', hostNetns] : [];
+  const [a, r] = await Promise.all([run(['ip', ...n, '-j', '-4', 'addr']), run(['ip', ...n, '-j', '-4', 'route'])]);
+  try {
+    for (const l of JSON.parse(a.stdout || '[]') as { addr_info?: { local?: string; prefixlen?: number }[] }[]) {
+      for (const i of l.addr_info ?? []) {
+        const c = parseCidr(`${i.local}/${i.prefixlen}`, false);
+        if (c) out.push(c);
+      }
+    }
+  } catch {
+    // no JSON: nothing known to be in use
+  }
+  try {
+    for (const l of JSON.parse(r.stdout || '[]') as { dst?: string }[]) {
+      if (!l.dst || l.dst === 'default') continue;
+      const c = parseCidr(l.dst.includes('/') ? l.dst : `${l.dst}/32`, false);
+      if (c) out.push(c);
+    }
+  } catch {
+    // as above
+  }
+  return out;
+}
+
+export function freshId(): string {
+  const taken = new Set(netnsNames());
+  for (;;) {
+    const id = randomBytes(3).toString('hex');
+    if (!taken.has(nsName(id)) && !existsSync(`/sys/fs/cgroup/pids/cordon-${id}`) && !existsSync(`/sys/fs/cgroup/cordon-${id}`)) return id;
+  }
+}
+
+export function procStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether an executable of that name is on $PATH (looked up in the file system: no process started). */
+function onPath(bin: string): boolean {
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((d) => {
+    try {
+      accessSync(join(d || '.', bin), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function checkTools(mode: SandboxMode): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new SandboxError('cordon run creates a network namespace and needs root');
+  const need: [string, string][] = [['bwrap', 'bubblewrap'], ['nft', 'nftables'], ['ip', 'iproute2'], ['unshare', 'util-linux'], ['setpriv', 'util-linux']];
+  if (mode === 'vpn-only') need.push(['wireguard-go', 'wireguard-go'], ['wg', 'wireguard-tools']);
+  for (const [bin, pkg] of need) if (!onPath(bin)) throw new SandboxError(`'${bin}' is not installed: ${pkg} (make setup installs it)`);
+}
+
+/** Named network namespaces (what `ip netns list` reads), without starting a process. */
+export function netnsNames(): string[] {
+  try {
+    return readdirSync('/run/netns');
+  } catch {
+    return [];
+  }
+}
