@@ -284,3 +284,39 @@ export function wireguardKernelName(prefix: string, index: number, at: NameAt): 
 export function labTableName(prefix: string, what: string): string {
   return `${prefix}_${what.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
+
+/** A sandbox run's id: 6 lowercase hex digits (`freshId` in sandbox/host.ts draws it). */
+export const SANDBOX_ID = /^[0-9a-f]{6}$/;
+
+/** Names of everything one sandbox run creates, all derived from its id so teardown can find leftovers. */
+export interface SandboxNames {
+  /** Its network namespace (filtered and vpn-only; isolated mode's is anonymous). */
+  readonly netns: string;
+  /** The veth end inside the sandbox, and the one in the host namespace. */
+  readonly vethSandbox: string;
+  readonly vethHost: string;
+  /** The tunnel interface of a vpn-only run. */
+  readonly wireguard: string;
+  /** The host namespace's masquerade table (`ip` family). */
+  readonly hostTable: string;
+  /** Its cgroup, under the v1 controllers or the v2 root. */
+  readonly cgroup: string;
+}
+
+/** `cs<id>`, `cs<id>s`/`cs<id>h`/`cs<id>w` (9 bytes, well under IFNAMSIZ), `cordon_<id>`, `cordon-<id>`. */
+export function sandboxNames(id: string): SandboxNames {
+  return {
+    netns: `cs${id}`,
+    vethSandbox: `cs${id}s`,
+    vethHost: `cs${id}h`,
+    wireguard: `cs${id}w`,
+    hostTable: `${TABLE_PREFIX}${id}`,
+    cgroup: `cordon-${id}`,
+  };
+}
+
+/** The id of a sandbox namespace name (`cs<id>`), or undefined when it is not one. */
+export function sandboxIdOfNetns(name: string): string | undefined {
+  const id = name.startsWith('cs') ? name.slice(2) : '';
+  return SANDBOX_ID.test(id) ? id : undefined;
+}

@@ -1,5 +1,5 @@
 /** What the sandbox's egress policy dropped, read from its table at exit. */
-import { run } from '../apply/exec.js';
+import { run } from '../system/exec.js';
 import { DENIED_TIMEOUT_S, SBX_TABLE } from './ruleset.js';
 import type { Counters, DeniedAttempt } from './types.js';
 

@@ -6,10 +6,11 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathS
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { run } from '../apply/exec.js';
+import { run } from '../system/exec.js';
 import { parseCidr, type Cidr } from '../util/ip.js';
 import { homeOf } from './hidden.js';
-import { nsName } from './plan.js';
+import { sandboxNames } from '../model/names.js';
+import { listNetns } from '../system/netns.js';
 import { SandboxError, type CgroupVersion, type SandboxMode } from './types.js';
 
 export function readText(file: string): string {
@@ -101,10 +102,11 @@ export async function usedSubnets(hostNetns: string | undefined): Promise<Cidr[]
 }
 
 export function freshId(): string {
-  const taken = new Set(netnsNames());
+  const taken = new Set(listNetns());
   for (;;) {
     const id = randomBytes(3).toString('hex');
-    if (!taken.has(nsName(id)) && !existsSync(`/sys/fs/cgroup/pids/cordon-${id}`) && !existsSync(`/sys/fs/cgroup/cordon-${id}`)) return id;
+    const names = sandboxNames(id);
+    if (!taken.has(names.netns) && !existsSync(`/sys/fs/cgroup/pids/${names.cgroup}`) && !existsSync(`/sys/fs/cgroup/${names.cgroup}`)) return id;
   }
 }
 
@@ -136,11 +138,3 @@ export function checkTools(mode: SandboxMode): void {
   for (const [bin, pkg] of need) if (!onPath(bin)) throw new SandboxError(`'${bin}' is not installed: ${pkg} (make setup installs it)`);
 }
 
-/** Named network namespaces (what `ip netns list` reads), without starting a process. */
-export function netnsNames(): string[] {
-  try {
-    return readdirSync('/run/netns');
-  } catch {
-    return [];
-  }
-}

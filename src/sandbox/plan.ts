@@ -14,6 +14,7 @@ import { redacted, type WgClient } from './wireguard.js';
 import { cidrRange, formatCidr, formatIPv4, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
 import { hostRuleset, sandboxRuleset, SBX_TABLE } from './ruleset.js';
 import type { SandboxOptions, SandboxPlan, Step } from './types.js';
+import { sandboxNames } from '../model/names.js';
 
 // Re-exported where callers (tests, bench, the CLI) have always found them.
 export { MODES, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan, type Step } from './types.js';
@@ -35,7 +36,7 @@ export const DIE_WITH_CORDON = ['setpriv', '--pdeathsig', 'KILL', '--'];
 export const VAULT_PATH = '/tmp/vault';
 
 export function nsName(id: string): string {
-  return `cs${id}`;
+  return sandboxNames(id).netns;
 }
 
 /**
@@ -88,7 +89,7 @@ export function resolvConfText(opts: Pick<SandboxOptions, 'mode' | 'wireguard'>,
 
 /** The tunnel interface of a vpn-only sandbox. */
 export function wgName(id: string): string {
-  return `cs${id}w`;
+  return sandboxNames(id).wireguard;
 }
 
 /** `resolvConf`: the file bound over /etc/resolv.conf when the sandbox has its own (chosen by the caller). */
@@ -100,9 +101,9 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
   // veth's other end in the host namespace.
   const ns = egress ? nsName(id) : undefined;
   const wg = opts.mode === 'vpn-only' ? opts.wireguard : undefined;
-  const vethS = egress ? `cs${id}s` : undefined;
-  const vethH = egress ? `cs${id}h` : undefined;
-  const hostTable = egress ? `cordon_${id}` : undefined;
+  const vethS = egress ? sandboxNames(id).vethSandbox : undefined;
+  const vethH = egress ? sandboxNames(id).vethHost : undefined;
+  const hostTable = egress ? sandboxNames(id).hostTable : undefined;
   if (ns) steps.push({ kind: 'netns-add', ns });
   if (ns && egress && vethS && vethH && subnet) {
     const h = formatIPv4(subnet.addr + 1);
@@ -142,7 +143,7 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     for (const port of opts.publish) steps.push({ kind: 'publish', ns: opts.hostNetns, port, to: formatIPv4(subnet.addr + 2) });
   }
   if (resolver !== undefined) steps.push({ kind: 'resolver', ns: opts.hostNetns, listen: resolver, upstream: opts.dnsUpstream ?? '', names: opts.allowDomains.map((d) => d.text) });
-  const cg = `cordon-${id}`;
+  const cg = sandboxNames(id).cgroup;
   if (cgroup === 'v1') {
     if (opts.memoryBytes !== undefined) {
       steps.push({ kind: 'cgroup', controller: 'memory', path: `memory/${cg}`, file: 'memory.limit_in_bytes', value: String(opts.memoryBytes) });

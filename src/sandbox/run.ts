@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VaultMount } from '../vault/index.js';
 import { formatIPv4 } from '../util/ip.js';
-import { checkTools, detectCgroup, freshId, netnsNames, procStart, usedSubnets } from './host.js';
+import { checkTools, detectCgroup, freshId, procStart, usedSubnets } from './host.js';
+import { listNetns } from '../system/netns.js';
 import { resolveOptions } from './options.js';
 import { needsResolvConf, needsResolver, pickSubnet, planSandbox, resolvConfText, type SandboxPlan } from './plan.js';
 import { commandStage } from './stages/command.js';
@@ -53,7 +54,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   if (typeof process.getuid === 'function' && process.getuid() === 0) makeStateDirs();
   const opts = resolveOptions(input);
   checkTools(opts.mode);
-  if (opts.hostNetns !== undefined && !netnsNames().includes(opts.hostNetns)) {
+  if (opts.hostNetns !== undefined && !listNetns().includes(opts.hostNetns)) {
     throw new SandboxError(`host namespace '${opts.hostNetns}' does not exist (ip netns list)`);
   }
   const say = input.say ?? (() => undefined);

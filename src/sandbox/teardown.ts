@@ -7,9 +7,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../apply/exec.js';
+import { run } from '../system/exec.js';
 import { RUN_STATE } from './hidden.js';
-import { listDir, netnsNames, procStart, readText } from './host.js';
+import { listDir, procStart, readText } from './host.js';
+import { listNetns } from '../system/netns.js';
+import { sandboxIdOfNetns } from '../model/names.js';
 
 /**
  * Creates cordon's state directories that do not exist yet, so they are hidden from this sandbox
@@ -244,7 +246,7 @@ export async function teardown(t: Teardown): Promise<void> {
     t.forwardWas = undefined;
   };
   const own = async (): Promise<void> => {
-    if (t.ns && netnsNames().includes(t.ns)) await run(['ip', 'netns', 'del', t.ns]);
+    if (t.ns && listNetns().includes(t.ns)) await run(['ip', 'netns', 'del', t.ns]);
   };
   await Promise.all([host(), own()]);
   rmSync(join(stateDir(), `${t.id}.json`), { force: true });
@@ -252,7 +254,7 @@ export async function teardown(t: Teardown): Promise<void> {
 
 /** Leftovers of sandboxes whose owner died: namespaces `cs<6 hex>` and cgroups `cordon-<6 hex>`. */
 export async function leftovers(): Promise<string[]> {
-  const out = netnsNames().filter((n) => /^cs[0-9a-f]{6}$/.test(n));
+  const out = listNetns().filter((n) => sandboxIdOfNetns(n) !== undefined);
   for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu']) {
     try {
       if (!statSync(base).isDirectory()) continue;

@@ -9,7 +9,7 @@
  * has no route in the sandbox, so nothing leaks). An Endpoint must be an IPv4 literal: before the
  * tunnel is up the sandbox has no resolver it may use.
  */
-import { isWgKey } from '../render/wireguard/keys.js';
+import { isWgKey } from '../util/wgkey.js';
 import { formatCidr, parseCidr, parseIPv4, type Cidr } from '../util/ip.js';
 
 export interface WgPeer {

@@ -9,8 +9,6 @@ import type { Ir } from '../../ir/types.js';
 import type { WgKeyPair } from '../../util/wgkey.js';
 import type { Renderer, RenderOptions } from '../types.js';
 
-// TODO(lead): sandbox/wireguard.ts imports isWgKey from here; it moves to util/wgkey.ts after merge.
-export { isWgKey } from '../../util/wgkey.js';
 
 /** Where keys come from: a name (a host) → its key pair, or undefined when the source has none. */
 export interface KeySource {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { firstError, run } from '../../apply/exec.js';
+import { firstError, run } from '../../system/exec.js';
 import { formatCidr } from '../../util/ip.js';
 import { publishArgv } from '../plan.js';
 import type { ResolverConfig } from '../resolver-main.js';
