@@ -51,13 +51,7 @@ const TARGETS = {
   // Spec model → IR chains and rules; the topology and path search.
   ir: {
     mutate: ['src/ir/compile.ts', 'src/ir/paths.ts', 'src/ir/types.ts'],
-    tests: [
-      'test/invariants.test.ts',
-      'test/golden.test.ts',
-      'test/examples.test.ts',
-      'test/sandbox-from-spec.test.ts',
-      'test/bad.test.ts',
-    ],
+    tests: ['test/invariants.test.ts', 'test/golden.test.ts', 'test/examples.test.ts', 'test/sandbox-from-spec.test.ts', 'test/bad.test.ts'],
   },
   // The nftables renderer. Its box algebra and names have a kernel-free test; the round trip
   // (render → nft -f in a namespace → nft -j → IR, same matrix) is added with CORDON_MUTATE_NETNS=1
@@ -75,13 +69,7 @@ const TARGETS = {
   },
   // `cordon run`'s policy: config file, plan (what is allowed, denied, mounted), spec → policy.
   sandbox: {
-    mutate: [
-      'src/sandbox/config.ts',
-      'src/sandbox/plan.ts',
-      'src/sandbox/from-spec.ts',
-      'src/sandbox/dns.ts',
-      'src/sandbox/spec-hosts.ts',
-    ],
+    mutate: ['src/sandbox/config.ts', 'src/sandbox/plan.ts', 'src/sandbox/from-spec.ts', 'src/sandbox/dns.ts', 'src/sandbox/spec-hosts.ts'],
     tests: ['test/sandbox-config.test.ts', 'test/sandbox-from-spec.test.ts', 'test/sandbox-wireguard.test.ts', 'test/mutation-kills/spec-hosts.test.ts'],
   },
 };

@@ -39,13 +39,7 @@ interface Row {
 }
 
 const HOSTS = 100;
-const FLOWS: Flow[] = [
-  { proto: 'tcp', port: 22 },
-  { proto: 'tcp', port: 80 },
-  { proto: 'tcp', port: 443 },
-  { proto: 'udp', port: 53 },
-  { proto: 'icmp' },
-];
+const FLOWS: Flow[] = [{ proto: 'tcp', port: 22 }, { proto: 'tcp', port: 80 }, { proto: 'tcp', port: 443 }, { proto: 'udp', port: 53 }, { proto: 'icmp' }];
 
 function spawned(argv: readonly string[]): Promise<void> {
   return new Promise((resolve) => {
@@ -111,7 +105,10 @@ export async function benchLab(): Promise<Row[]> {
       Array.from({ length: 8 }, async () => {
         while (next < sample.length) {
           const p = sample[next++]!;
-          const target = p.flow.proto === 'icmp' ? ['ping', '-c1', '-W1', formatIPv4(p.dst)] : ['timeout', '0.5', 'bash', '-c', `exec 3<>/dev/${p.flow.proto}/${formatIPv4(p.dst)}/${p.flow.port}`];
+          const target =
+            p.flow.proto === 'icmp'
+              ? ['ping', '-c1', '-W1', formatIPv4(p.dst)]
+              : ['timeout', '0.5', 'bash', '-c', `exec 3<>/dev/${p.flow.proto}/${formatIPv4(p.dst)}/${p.flow.port}`];
           await spawned(['ip', 'netns', 'exec', p.srcNs, ...target]);
         }
       }),

@@ -55,7 +55,12 @@ function flows(rand: () => number): FlowSet {
     return { ...NO_FLOWS, [proto]: [[lo, lo + Math.floor(rand() * 500)]] };
   }
   const common = [22, 53, 80, 443, 3306, 5432, 6379, 8080, 8443, 11434];
-  return { ...NO_FLOWS, [proto]: [[common[Math.floor(rand() * common.length)]!, common[Math.floor(rand() * common.length)]!]].map(([a, b]) => [Math.min(a!, b!), Math.max(a!, b!)] as const) };
+  return {
+    ...NO_FLOWS,
+    [proto]: [[common[Math.floor(rand() * common.length)]!, common[Math.floor(rand() * common.length)]!]].map(
+      ([a, b]) => [Math.min(a!, b!), Math.max(a!, b!)] as const,
+    ),
+  };
 }
 
 /** Narrows a set to a random part of it (a sub-prefix, a sub-range). */
@@ -79,7 +84,11 @@ export function buildChain(n = RULES, seed = 5000): Chain {
   const ifs = ['eth0', 'eth1', 'wg0', 'vmbr1'];
   const origin = (i: number, text: string): Origin => ({ file: 'bench.yaml', line: i + 1, col: 7, path: `firewalls.fw:forward.rules[${i}]`, text });
   const matches: { m: IrMatch; action: 'accept' | 'drop'; role: IrRule['role'] }[] = [
-    { m: { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: 'established' }, action: 'accept', role: 'stateful' },
+    {
+      m: { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: 'established' },
+      action: 'accept',
+      role: 'stateful',
+    },
   ];
   while (matches.length < n) {
     const x = rand();
@@ -87,7 +96,11 @@ export function buildChain(n = RULES, seed = 5000): Chain {
     if (x < 0.05 && prev && prev.role === 'handwritten') {
       // A narrowed copy of an earlier rule: shadowed by it.
       const p = prev.m;
-      matches.push({ m: { ...p, src: narrow(p.src!, rand), dst: narrow(p.dst!, rand), flows: narrowFlows(p.flows, rand) }, action: rand() < 0.5 ? prev.action : prev.action === 'accept' ? 'drop' : 'accept', role: 'handwritten' });
+      matches.push({
+        m: { ...p, src: narrow(p.src!, rand), dst: narrow(p.dst!, rand), flows: narrowFlows(p.flows, rand) },
+        action: rand() < 0.5 ? prev.action : prev.action === 'accept' ? 'drop' : 'accept',
+        role: 'handwritten',
+      });
       continue;
     }
     const src = prefix(srcSites[Math.floor(rand() * srcSites.length)]!, pickLen(rand), rand);
@@ -146,7 +159,16 @@ function pairwise(chain: Chain): number {
     const a = rules[i]!.match;
     for (let j = 0; j < i; j++) {
       const b = rules[j]!.match;
-      if ((a.state === undefined || b.state === undefined || a.state === b.state) && sets(a.src, b.src) && sets(a.dst, b.dst) && !flowIsEmpty(flowIntersect(a.flows, b.flows)) && names(a.iif, b.iif) && names(a.oif, b.oif) && names(a.inPort, b.inPort)) pairs++;
+      if (
+        (a.state === undefined || b.state === undefined || a.state === b.state) &&
+        sets(a.src, b.src) &&
+        sets(a.dst, b.dst) &&
+        !flowIsEmpty(flowIntersect(a.flows, b.flows)) &&
+        names(a.iif, b.iif) &&
+        names(a.oif, b.oif) &&
+        names(a.inPort, b.inPort)
+      )
+        pairs++;
     }
   }
   return pairs;

@@ -106,7 +106,8 @@ export function naiveRuleset(rules = RULES): string {
   return `${lines.join('\n')}\n`;
 }
 
-const CT_ONLY = 'table inet ct_only_bench {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n\t\tct state established,related counter accept\n\t}\n}\n';
+const CT_ONLY =
+  'table inet ct_only_bench {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n\t\tct state established,related counter accept\n\t}\n}\n';
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -123,7 +124,11 @@ async function must(argv: readonly string[], input?: string): Promise<string> {
 async function skipReason(): Promise<string | undefined> {
   if (process.platform !== 'linux') return 'needs Linux network namespaces';
   if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
-  for (const [cmd, flag, pkg] of [['nft', '--version', 'nftables'], ['iperf3', '--version', 'iperf3'], ['ip', '-V', 'iproute2']] as const) {
+  for (const [cmd, flag, pkg] of [
+    ['nft', '--version', 'nftables'],
+    ['iperf3', '--version', 'iperf3'],
+    ['ip', '-V', 'iproute2'],
+  ] as const) {
     if ((await run([cmd, flag])).code !== 0) return `needs ${cmd} (apt-get install ${pkg}; make setup does)`;
   }
   return undefined;
@@ -136,7 +141,8 @@ async function flowCounter(router: string): Promise<number> {
   for (const o of j.nftables) {
     if (!o.rule) continue;
     const text = JSON.stringify(o.rule.expr);
-    const isFlowRule = (text.includes('"@run') && text.includes('"accept"')) || (text.includes(`"${CLIENT}"`) && text.includes(`${PORT}`) && text.includes('"dport"'));
+    const isFlowRule =
+      (text.includes('"@run') && text.includes('"accept"')) || (text.includes(`"${CLIENT}"`) && text.includes(`${PORT}`) && text.includes('"dport"'));
     if (!isFlowRule) continue;
     for (const e of o.rule.expr as { counter?: { packets: number } }[]) if (e.counter) best = Math.max(best, e.counter.packets);
   }
@@ -192,7 +198,10 @@ export async function benchNftThroughput(): Promise<BenchResult[]> {
     await must(['ip', '-n', R, 'link', 'add', 'r1', 'type', 'veth', 'peer', 'name', 's0', 'netns', S]);
     await must(['ip', '-n', C, '-batch', '-'], `addr add ${CLIENT}/24 dev c0\nlink set lo up\nlink set c0 up\nroute add default via 10.201.1.1\n`);
     await must(['ip', '-n', S, '-batch', '-'], `addr add ${SERVER}/24 dev s0\nlink set lo up\nlink set s0 up\nroute add default via 10.201.2.1\n`);
-    await must(['ip', '-n', R, '-batch', '-'], 'addr add 10.201.1.1/24 dev r0\naddr add 10.201.2.1/24 dev r1\nlink set lo up\nlink set r0 up\nlink set r1 up\n');
+    await must(
+      ['ip', '-n', R, '-batch', '-'],
+      'addr add 10.201.1.1/24 dev r0\naddr add 10.201.2.1/24 dev r1\nlink set lo up\nlink set r0 up\nlink set r1 up\n',
+    );
     await must(['ip', 'netns', 'exec', R, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
 
     server = spawn('ip', ['netns', 'exec', S, 'iperf3', '-s', '-B', SERVER, '-p', String(PORT)], { stdio: 'ignore' });
@@ -207,7 +216,9 @@ export async function benchNftThroughput(): Promise<BenchResult[]> {
         const load = await run(['ip', 'netns', 'exec', R, 'nft', '-f', c.file], { timeoutMs: 120_000 });
         if (load.code !== 0) throw new Error(`nft -f ${c.name}: ${load.stderr.trim()}`);
         loadMs.set(c.name, [...(loadMs.get(c.name) ?? []), load.ms]);
-        const out = await run(['ip', 'netns', 'exec', C, 'iperf3', '-c', SERVER, '-p', String(PORT), '-t', String(SECONDS), '-J'], { timeoutMs: (SECONDS + 30) * 1000 });
+        const out = await run(['ip', 'netns', 'exec', C, 'iperf3', '-c', SERVER, '-p', String(PORT), '-t', String(SECONDS), '-J'], {
+          timeoutMs: (SECONDS + 30) * 1000,
+        });
         const j = JSON.parse(out.stdout || '{}') as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
         const bps = j.end?.sum_received?.bits_per_second;
         if (out.code !== 0 || bps === undefined) throw new Error(`iperf3 through '${c.name}' failed: ${j.error ?? out.stderr.trim()}`);
@@ -222,8 +233,14 @@ export async function benchNftThroughput(): Promise<BenchResult[]> {
     const cpu = cpus();
     const nftV = (await must(['nft', '--version'])).trim();
     const iperfV = (await must(['iperf3', '--version'])).split('\n')[0]!.trim();
-    const machine = `${cpu.length}× ${cpu[0]?.model.trim() ?? '?'}, Linux ${release()}, ${nftV}, ${iperfV}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end`;
-    const rounds = (n: string): string => gbps.get(n)!.map((x) => x.toFixed(1)).join('/');
+    const machine = `${cpu.length}× ${cpu[0]?.model.trim() ?? '?'}, Linux ${release()}, ${nftV}, ${iperfV}; load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} at the end`;
+    const rounds = (n: string): string =>
+      gbps
+        .get(n)!
+        .map((x) => x.toFixed(1))
+        .join('/');
     const tp = (name: string, label: string, extra: string): BenchResult => ({
       name: `nft-throughput: ${label}`,
       ms: perGiB(name),
@@ -236,23 +253,45 @@ export async function benchNftThroughput(): Promise<BenchResult[]> {
     const lm = (n: string): number => median(loadMs.get(n)!);
     return [
       tp('none', 'no rules (baseline)', `iperf3 -t ${SECONDS}, ${ROUNDS} rounds interleaved; ${machine}`),
-      tp('cordon', `cordon sets, ${RULES.toLocaleString('en')} allow rules`, `${(cordonVsNone * 100).toFixed(1)}% of no rules (target ≥ 90%: ${cordonVsNone >= 0.9 ? 'met' : 'MISSED'}); ${cordonVsNaive.toFixed(1)}× naive (target ≥ 10×: ${cordonVsNaive >= 10 ? 'met' : 'MISSED'}); flow's set rule counted ${counted.get('cordon') ?? 0} packets (conntrack passes the rest)`),
-      tp('cordon-noct', `cordon sets without conntrack shortcut, ${RULES} rules`, `every packet does the set lookup; ${(g('cordon-noct') / g('none') * 100).toFixed(1)}% of no rules, ${(g('cordon-noct') / g('naive')).toFixed(1)}× naive; flow's set rule counted ${counted.get('cordon-noct') ?? 0} packets`),
-      tp('ct-only', 'conntrack only (ct state established accept)', `${(g('ct-only') / g('none') * 100).toFixed(1)}% of no rules: the cost of being stateful at all; cordon is ${(g('cordon') / g('ct-only') * 100).toFixed(1)}% of this`),
-      tp('naive', `naive linear, ${RULES} rules, flow's rule last`, `every data packet walks ${RULES} rules; last rule counted ${counted.get('naive') ?? 0} packets`),
+      tp(
+        'cordon',
+        `cordon sets, ${RULES.toLocaleString('en')} allow rules`,
+        `${(cordonVsNone * 100).toFixed(1)}% of no rules (target ≥ 90%: ${cordonVsNone >= 0.9 ? 'met' : 'MISSED'}); ${cordonVsNaive.toFixed(1)}× naive (target ≥ 10×: ${cordonVsNaive >= 10 ? 'met' : 'MISSED'}); flow's set rule counted ${counted.get('cordon') ?? 0} packets (conntrack passes the rest)`,
+      ),
+      tp(
+        'cordon-noct',
+        `cordon sets without conntrack shortcut, ${RULES} rules`,
+        `every packet does the set lookup; ${((g('cordon-noct') / g('none')) * 100).toFixed(1)}% of no rules, ${(g('cordon-noct') / g('naive')).toFixed(1)}× naive; flow's set rule counted ${counted.get('cordon-noct') ?? 0} packets`,
+      ),
+      tp(
+        'ct-only',
+        'conntrack only (ct state established accept)',
+        `${((g('ct-only') / g('none')) * 100).toFixed(1)}% of no rules: the cost of being stateful at all; cordon is ${((g('cordon') / g('ct-only')) * 100).toFixed(1)}% of this`,
+      ),
+      tp(
+        'naive',
+        `naive linear, ${RULES} rules, flow's rule last`,
+        `every data packet walks ${RULES} rules; last rule counted ${counted.get('naive') ?? 0} packets`,
+      ),
       {
         name: 'nft-load: cordon sets, 10,000 rules',
         ms: lm('cordon'),
         baselineMs: lm('none'),
         ratio: lm('cordon') / lm('none'),
-        notes: `nft -f wall time, median of ${loadMs.get('cordon')!.map((x) => x.toFixed(0)).join('/')} ms; baseline: an empty file; naive: ${lm('naive').toFixed(0)} ms; spec → IR → nft text took ${pipelineMs.toFixed(0)} ms`,
+        notes: `nft -f wall time, median of ${loadMs
+          .get('cordon')!
+          .map((x) => x.toFixed(0))
+          .join('/')} ms; baseline: an empty file; naive: ${lm('naive').toFixed(0)} ms; spec → IR → nft text took ${pipelineMs.toFixed(0)} ms`,
       },
       {
         name: 'nft-load: naive linear, 10,000 rules',
         ms: lm('naive'),
         baselineMs: lm('none'),
         ratio: lm('naive') / lm('none'),
-        notes: `nft -f wall time, median of ${loadMs.get('naive')!.map((x) => x.toFixed(0)).join('/')} ms; baseline: an empty file`,
+        notes: `nft -f wall time, median of ${loadMs
+          .get('naive')!
+          .map((x) => x.toFixed(0))
+          .join('/')} ms; baseline: an empty file`,
       },
     ];
   } finally {

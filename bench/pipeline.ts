@@ -55,7 +55,14 @@ function timed(args: readonly string[], out: string): Run {
   const cmd = haveTime ? '/usr/bin/time' : process.execPath;
   const argv = haveTime ? ['-f', '%U %S %M', '-o', stats, process.execPath, ...args] : [...args];
   const t0 = performance.now();
-  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: TIMEOUT_MS, maxBuffer: 1 << 30, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(cmd, argv, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: TIMEOUT_MS,
+    maxBuffer: 1 << 30,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   const ms = performance.now() - t0;
   let cpuMs = NaN;
   let rssMiB = NaN;
@@ -66,7 +73,19 @@ function timed(args: readonly string[], out: string): Run {
     rssMiB = (m ?? NaN) / 1024;
     rmSync(stats, { force: true });
   }
-  return { ms, cpuMs, rssMiB, status: r.status, err: r.error ? r.error.message : (r.stderr ?? '').split('\n').filter((l) => /error|internal/.test(l)).slice(0, 2).join(' ') };
+  return {
+    ms,
+    cpuMs,
+    rssMiB,
+    status: r.status,
+    err: r.error
+      ? r.error.message
+      : (r.stderr ?? '')
+          .split('\n')
+          .filter((l) => /error|internal/.test(l))
+          .slice(0, 2)
+          .join(' '),
+  };
 }
 
 function median(xs: readonly number[]): number {
@@ -86,7 +105,13 @@ export async function benchPipeline(): Promise<BenchResult[]> {
   const rows: BenchResult[] = [];
   try {
     const startup = best([0, 1, 2].map(() => timed(['-e', '0'], dir)));
-    rows.push({ name: 'pipeline: node -e 0 (start-up baseline)', ms: startup.ms, baselineMs: startup.ms, ratio: 1, notes: `median of 3; load average ${loadavg()[0]!.toFixed(1)}` });
+    rows.push({
+      name: 'pipeline: node -e 0 (start-up baseline)',
+      ms: startup.ms,
+      baselineMs: startup.ms,
+      ratio: 1,
+      notes: `median of 3; load average ${loadavg()[0]!.toFixed(1)}`,
+    });
     for (const size of SIZES) {
       if (only && only !== size.label && !(only === '1k' && size.hosts === 1000)) continue;
       const spec = join(dir, `gen-${size.hosts}-${size.rules}.yaml`);
@@ -94,7 +119,13 @@ export async function benchPipeline(): Promise<BenchResult[]> {
       const n = size.runs;
       const parseScript = `const m = await import(${JSON.stringify(`file://${PARSE}`)}); const r = m.readSpecFile(${JSON.stringify(spec)}); if (!r.ok) process.exit(2);`;
       const parse = best(Array.from({ length: n }, () => timed(['--input-type=module', '-e', parseScript], dir)));
-      rows.push({ name: `pipeline ${size.label}: parse only (baseline)`, ms: parse.ms, baselineMs: parse.ms, ratio: 1, notes: `readSpecFile (YAML with positions + schema) in its own process; ${n > 1 ? `median of ${n}; ` : ''}CPU ${Math.round(parse.cpuMs)} ms, peak RSS ${Math.round(parse.rssMiB)} MiB${parse.status === 0 ? '' : `; exit ${parse.status}: ${parse.err}`}` });
+      rows.push({
+        name: `pipeline ${size.label}: parse only (baseline)`,
+        ms: parse.ms,
+        baselineMs: parse.ms,
+        ratio: 1,
+        notes: `readSpecFile (YAML with positions + schema) in its own process; ${n > 1 ? `median of ${n}; ` : ''}CPU ${Math.round(parse.cpuMs)} ms, peak RSS ${Math.round(parse.rssMiB)} MiB${parse.status === 0 ? '' : `; exit ${parse.status}: ${parse.err}`}`,
+      });
       const out = join(dir, 'out');
       const commands: [string, string[], number[]][] = [
         ['check', ['check', spec], [0]],

@@ -56,17 +56,22 @@ function machine(): string {
     // keep os.cpus()
   }
   const gib = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
-  return `${nproc} CPUs (nproc), ${model}; ${gib(totalmem())} RAM (${gib(freemem())} free at start); Node ${process.version}; load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+  return `${nproc} CPUs (nproc), ${model}; ${gib(totalmem())} RAM (${gib(freemem())} free at start); Node ${process.version}; load average at start ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`;
 }
 
-const num = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
+const num = (x: number, digits = 0): string =>
+  Number.isFinite(x) ? x.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–';
 
 function table(rows: readonly Row[]): string {
   const lines = ['| benchmark | ms | baseline ms | ratio | target | met | notes |', '|---|---:|---:|---:|---|---|---|'];
   for (const r of rows) {
     const ratio = Number.isFinite(r.ratio) ? (r.ratio >= 100 ? num(r.ratio) : num(r.ratio, 2)) : '–';
     const met = r.ok === undefined ? '' : r.ok ? 'yes' : '**no**';
-    lines.push(`| ${r.name} | ${num(r.ms, r.ms < 1 ? 2 : r.ms < 100 ? 1 : 0)} | ${num(r.baselineMs)} | ${ratio} | ${r.target ?? ''} | ${met} | ${r.notes.replace(/\|/g, '\\|')} |`);
+    lines.push(
+      `| ${r.name} | ${num(r.ms, r.ms < 1 ? 2 : r.ms < 100 ? 1 : 0)} | ${num(r.baselineMs)} | ${ratio} | ${r.target ?? ''} | ${met} | ${r.notes.replace(/\|/g, '\\|')} |`,
+    );
   }
   return lines.join('\n');
 }

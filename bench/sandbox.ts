@@ -119,7 +119,10 @@ export async function benchSandbox(): Promise<Row[]> {
   try {
     writeFileSync(join(dir, 'server.cjs'), SERVER);
     writeFileSync(join(dir, 'probe.cjs'), PROBE);
-    writeFileSync(join(dir, 'srt.json'), JSON.stringify({ network: { allowedDomains: ['198.51.100.10'], deniedDomains: [] }, filesystem: { denyRead: [], allowWrite: [dir], denyWrite: [] } }));
+    writeFileSync(
+      join(dir, 'srt.json'),
+      JSON.stringify({ network: { allowedDomains: ['198.51.100.10'], deniedDomains: [] }, filesystem: { denyRead: [], allowWrite: [dir], denyWrite: [] } }),
+    );
     ip('netns', 'add', host);
     ip('-n', host, 'link', 'set', 'lo', 'up');
     ip('-n', host, 'link', 'add', 'inet0', 'type', 'veth', 'peer', 'name', 'inet1');
@@ -129,7 +132,17 @@ export async function benchSandbox(): Promise<Row[]> {
     server = spawn('ip', ['netns', 'exec', host, process.execPath, join(dir, 'server.cjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((res) => server!.stdout!.once('data', () => res()));
 
-    const filtered: SandboxInput = { command: ['true'], mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.10:8080')], allowDomains: [parseDomainRule('allowed.test:8080')!], dnsUpstream: '198.51.100.53', workdir: dir, stdio: 'ignore', hide: [] };
+    const filtered: SandboxInput = {
+      command: ['true'],
+      mode: 'filtered',
+      hostNetns: host,
+      allow: [rule('198.51.100.10:8080')],
+      allowDomains: [parseDomainRule('allowed.test:8080')!],
+      dnsUpstream: '198.51.100.53',
+      workdir: dir,
+      stdio: 'ignore',
+      hide: [],
+    };
     const isolated: SandboxInput = { command: ['true'], mode: 'isolated', workdir: dir, stdio: 'ignore', hide: [] };
 
     // The code as users run it: the compiled dist/ (bin/cordon uses it when it is fresh; the
@@ -151,18 +164,84 @@ export async function benchSandbox(): Promise<Row[]> {
       await sandbox(filtered);
       return performance.now() - t0;
     });
-    const bwrapMs = await medianOf(RUNS, () => timeCmd(['bwrap', '--unshare-all', '--die-with-parent', '--new-session', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--', 'true']));
+    const bwrapMs = await medianOf(RUNS, () =>
+      timeCmd([
+        'bwrap',
+        '--unshare-all',
+        '--die-with-parent',
+        '--new-session',
+        '--ro-bind',
+        '/',
+        '/',
+        '--dev',
+        '/dev',
+        '--proc',
+        '/proc',
+        '--tmpfs',
+        '/tmp',
+        '--',
+        'true',
+      ]),
+    );
     const cliIso = await medianOf(RUNS, () => timeCmd([CORDON, 'run', '-q', '--', 'true']));
     const srtMs = srtOk ? await medianOf(RUNS, () => timeCmd(srtArgv(dir, ['true']))) : NaN;
     const base = `median of ${RUNS}; baseline node -e 0 = ${nodeMs.toFixed(0)} ms`;
-    rows.push({ name: 'cordon run -- true: library, isolated', ms: libIso, baselineMs: nodeMs, ratio: libIso / nodeMs, notes: `${base}; netns + nft + bwrap + teardown` });
-    rows.push({ name: 'cordon run -- true: library, filtered (veth + NAT)', ms: libFil, baselineMs: nodeMs, ratio: libFil / nodeMs, notes: `${base}; plus veth pair, host NAT table` });
-    rows.push({ name: 'cordon run -- true: library, filtered + resolver', ms: libDns, baselineMs: nodeMs, ratio: libDns / nodeMs, notes: `${base}; plus the resolver process (a node start)` });
-    rows.push({ name: 'bwrap --unshare-all true (no policy, no counters)', ms: bwrapMs, baselineMs: nodeMs, ratio: bwrapMs / nodeMs, notes: `${base}; the floor of any bwrap-based sandbox` });
-    rows.push({ name: 'cordon run -- true: CLI (bin/cordon, dist), isolated', ms: cliIso, baselineMs: nodeMs, ratio: cliIso / nodeMs, notes: `${base}; the CLI's own node start included` });
-    rows.push({ name: 'srt true (sandbox-runtime 0.0.83)', ms: srtMs, baselineMs: nodeMs, ratio: srtMs / nodeMs, notes: srtOk ? `${base}; run inside the host-playing namespace` : 'srt not installed' });
-    rows.push({ name: 'cordon run -- true (CLI) against srt true', ms: cliIso, baselineMs: srtMs, ratio: cliIso / srtMs, notes: `target ≤ 0.25; node -e 0 alone is ${(nodeMs / srtMs).toFixed(2)} of srt` });
-    rows.push({ name: 'library per-run overhead, isolated, against bare bwrap', ms: libIso - bwrapMs, baselineMs: bwrapMs, ratio: libIso / bwrapMs, notes: 'target < 20 ms: what cordon adds to a bare bwrap start (namespace, policy, counters, teardown)' });
+    rows.push({
+      name: 'cordon run -- true: library, isolated',
+      ms: libIso,
+      baselineMs: nodeMs,
+      ratio: libIso / nodeMs,
+      notes: `${base}; netns + nft + bwrap + teardown`,
+    });
+    rows.push({
+      name: 'cordon run -- true: library, filtered (veth + NAT)',
+      ms: libFil,
+      baselineMs: nodeMs,
+      ratio: libFil / nodeMs,
+      notes: `${base}; plus veth pair, host NAT table`,
+    });
+    rows.push({
+      name: 'cordon run -- true: library, filtered + resolver',
+      ms: libDns,
+      baselineMs: nodeMs,
+      ratio: libDns / nodeMs,
+      notes: `${base}; plus the resolver process (a node start)`,
+    });
+    rows.push({
+      name: 'bwrap --unshare-all true (no policy, no counters)',
+      ms: bwrapMs,
+      baselineMs: nodeMs,
+      ratio: bwrapMs / nodeMs,
+      notes: `${base}; the floor of any bwrap-based sandbox`,
+    });
+    rows.push({
+      name: 'cordon run -- true: CLI (bin/cordon, dist), isolated',
+      ms: cliIso,
+      baselineMs: nodeMs,
+      ratio: cliIso / nodeMs,
+      notes: `${base}; the CLI's own node start included`,
+    });
+    rows.push({
+      name: 'srt true (sandbox-runtime 0.0.83)',
+      ms: srtMs,
+      baselineMs: nodeMs,
+      ratio: srtMs / nodeMs,
+      notes: srtOk ? `${base}; run inside the host-playing namespace` : 'srt not installed',
+    });
+    rows.push({
+      name: 'cordon run -- true (CLI) against srt true',
+      ms: cliIso,
+      baselineMs: srtMs,
+      ratio: cliIso / srtMs,
+      notes: `target ≤ 0.25; node -e 0 alone is ${(nodeMs / srtMs).toFixed(2)} of srt`,
+    });
+    rows.push({
+      name: 'library per-run overhead, isolated, against bare bwrap',
+      ms: libIso - bwrapMs,
+      baselineMs: bwrapMs,
+      ratio: libIso / bwrapMs,
+      notes: 'target < 20 ms: what cordon adds to a bare bwrap start (namespace, policy, counters, teardown)',
+    });
 
     // 2. 100 HTTP requests from inside (curl, one process, a fresh connection each).
     const urls = Array.from({ length: 100 }, () => 'http://198.51.100.10:8080/');
@@ -182,9 +261,27 @@ export async function benchSandbox(): Promise<Row[]> {
     await sandbox({ ...filtered, allowDomains: [], command: ['sh', '-c', `${sh(curl)} > ${checkOut}`] });
     const cordonCount = (readFileSync(join(dir, checkOut), 'utf8').match(/hello/g) ?? []).length;
     const per = (total: number, start: number): number => (total - start) / 100;
-    rows.push({ name: '100 HTTP requests: per request, no sandbox', ms: none / 100, baselineMs: none / 100, ratio: 1, notes: `curl in the host-playing namespace, total ${none.toFixed(0)} ms (median of 5)` });
-    rows.push({ name: '100 HTTP requests: per request, cordon filtered', ms: per(cordon, cordonTrue), baselineMs: none / 100, ratio: per(cordon, cordonTrue) / (none / 100), notes: `(sandboxed curl − sandboxed true) / 100; direct through veth + NAT, nft allow rule; ${cordonCount}/100 answered` });
-    rows.push({ name: '100 HTTP requests: per request, srt', ms: per(srt, srtTrue), baselineMs: none / 100, ratio: per(srt, srtTrue) / (none / 100), notes: srtOk ? `(srt curl − srt true) / 100; through srt's HTTP proxy; ${srtCount}/100 answered` : 'srt not installed' });
+    rows.push({
+      name: '100 HTTP requests: per request, no sandbox',
+      ms: none / 100,
+      baselineMs: none / 100,
+      ratio: 1,
+      notes: `curl in the host-playing namespace, total ${none.toFixed(0)} ms (median of 5)`,
+    });
+    rows.push({
+      name: '100 HTTP requests: per request, cordon filtered',
+      ms: per(cordon, cordonTrue),
+      baselineMs: none / 100,
+      ratio: per(cordon, cordonTrue) / (none / 100),
+      notes: `(sandboxed curl − sandboxed true) / 100; direct through veth + NAT, nft allow rule; ${cordonCount}/100 answered`,
+    });
+    rows.push({
+      name: '100 HTTP requests: per request, srt',
+      ms: per(srt, srtTrue),
+      baselineMs: none / 100,
+      ratio: per(srt, srtTrue) / (none / 100),
+      notes: srtOk ? `(srt curl − srt true) / 100; through srt's HTTP proxy; ${srtCount}/100 answered` : 'srt not installed',
+    });
 
     // 3. Escape attempts: result per sandbox.
     const attempts: [string, string[]][] = [

@@ -128,7 +128,14 @@ function sampleFlow(f: FlowSet): Flow {
 function child(file: string, views: readonly Assume[]): ChildReport {
   let t = performance.now();
   const lr = loadModel(file);
-  if (!lr.model) throw new Error(`${file} does not load: ${lr.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message).slice(0, 3).join('; ')}`);
+  if (!lr.model)
+    throw new Error(
+      `${file} does not load: ${lr.diagnostics
+        .filter((d) => d.severity === 'error')
+        .map((d) => d.message)
+        .slice(0, 3)
+        .join('; ')}`,
+    );
   const loadMs = performance.now() - t;
   t = performance.now();
   const ir = compile(lr.model);
@@ -149,7 +156,17 @@ function child(file: string, views: readonly Assume[]): ChildReport {
     const cpuMs = (cpu.user + cpu.system) / 1000;
     let compactBytes = 0;
     for (let i = 0; i < m.endpoints.length; i++) compactBytes += m.row(i).to.byteLength + m.row(i).ids.byteLength;
-    reports.push({ assume, ms, cpuMs, loadavg: loadavg()[0]!, allowed: m.allowedCount(), flowSets: m.flowSets.length, compactBytes, maxRssMiB: maxRssMiB(), stats });
+    reports.push({
+      assume,
+      ms,
+      cpuMs,
+      loadavg: loadavg()[0]!,
+      allowed: m.allowedCount(),
+      flowSets: m.flowSets.length,
+      compactBytes,
+      maxRssMiB: maxRssMiB(),
+      stats,
+    });
     if (assume === 'configured') configured = m;
   }
   const m = configured!;
@@ -206,7 +223,8 @@ function child(file: string, views: readonly Assume[]): ChildReport {
 
 const cpuCount = availableParallelism();
 
-const fmt = (ms: number): string => (ms >= 100_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`);
+const fmt = (ms: number): string =>
+  ms >= 100_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
 
 /** Runs every size, each in its own child process; returns one row per measurement. */
 export async function benchVerify(only?: readonly string[]): Promise<BenchResult[]> {

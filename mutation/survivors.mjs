@@ -25,4 +25,4 @@ const killed = (counts.Killed ?? 0) + (counts.Timeout ?? 0);
 const covered = killed + (counts.Survived ?? 0);
 const total = covered + (counts.NoCoverage ?? 0);
 console.log(JSON.stringify(counts));
-console.log(`score ${(100 * killed / total).toFixed(1)} % of ${total}; covered ${(100 * killed / covered).toFixed(1)} % of ${covered}`);
+console.log(`score ${((100 * killed) / total).toFixed(1)} % of ${total}; covered ${((100 * killed) / covered).toFixed(1)} % of ${covered}`);

@@ -36,20 +36,64 @@ export * as vault from './vault/index.js';
 export { run, runAttached, firstError, type ExecResult, type RunOptions } from './system/exec.js';
 export { listNetns, netnsNameProblem, runInNetns } from './system/netns.js';
 export { withTeardown, Interrupted, INTERRUPTED_EXIT, INTERRUPT_SIGNALS, type TeardownOptions } from './system/interrupt.js';
-export { upLab, verifyLabFor, downLab, downLabs, listLabs, labsOf, findLab, labExec, freshPrefix, dryRunPlan, leftoverNamespaces, LabChoiceError, type UpResult, type VerifyForOptions, type SignalOptions } from './lab/lab.js';
+export {
+  upLab,
+  verifyLabFor,
+  downLab,
+  downLabs,
+  listLabs,
+  labsOf,
+  findLab,
+  labExec,
+  freshPrefix,
+  dryRunPlan,
+  leftoverNamespaces,
+  LabChoiceError,
+  type UpResult,
+  type VerifyForOptions,
+  type SignalOptions,
+} from './lab/lab.js';
 export { buildLab, teardownLab, LabError, type BuildOptions, type BuildReport, type Progress, type TeardownReport } from './lab/exec.js';
 export { planLab, planToText, type LabPlan } from './lab/plan.js';
 export { verifyLab, verifyToJson, type VerifyResult } from './lab/verify.js';
 export { verifyToText } from './lab/text.js';
 export { attackLab, attackToText } from './lab/attack.js';
 export { generatedKeys, placeholderKeys } from './lab/keys.js';
-export { applyRuleset, confirmRun, dryRun, rollbackLast, ApplyInternalError, type ApplyOptions, type ApplyOutcome, type ApplyStatus, type RollbackResult, type Fault } from './apply/apply.js';
+export {
+  applyRuleset,
+  confirmRun,
+  dryRun,
+  rollbackLast,
+  ApplyInternalError,
+  type ApplyOptions,
+  type ApplyOutcome,
+  type ApplyStatus,
+  type RollbackResult,
+  type Fault,
+} from './apply/apply.js';
 export { netnsTarget, hostTarget, type Target as ApplyTarget } from './apply/target.js';
 export { DEFAULT_STATE_ROOT as APPLY_STATE_ROOT } from './apply/state.js';
 export { generateWgKeyPair, keyPairOf, publicKeyOf, isWgKey, type WgKeyPair } from './util/wgkey.js';
-export { sandbox, SandboxError, SandboxInterrupted, resolveOptions, type SandboxInput, type SandboxResult, type DeniedAttempt, type Counters, type TunnelState } from './sandbox/run.js';
+export {
+  sandbox,
+  SandboxError,
+  SandboxInterrupted,
+  resolveOptions,
+  type SandboxInput,
+  type SandboxResult,
+  type DeniedAttempt,
+  type Counters,
+  type TunnelState,
+} from './sandbox/run.js';
 export { parseNetRule, type NetRule, type SandboxMode } from './sandbox/plan.js';
 export { parseWgQuick, WgConfigError, type WgClient } from './sandbox/wireguard.js';
 export { specEgress, type SpecEgress, type SpecEgressRule } from './sandbox/from-spec.js';
-export { loadSandboxConfig, parseSandboxConfig, sandboxRequest, ConfigError as SandboxConfigError, type SandboxConfigInput, type SandboxRequest } from './sandbox/config.js';
+export {
+  loadSandboxConfig,
+  parseSandboxConfig,
+  sandboxRequest,
+  ConfigError as SandboxConfigError,
+  type SandboxConfigInput,
+  type SandboxRequest,
+} from './sandbox/config.js';
 export { resolveRequest, mergeRequests, SpecLoadError, type ResolvedRequest } from './sandbox/request.js';

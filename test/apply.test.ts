@@ -72,13 +72,18 @@ describe('cordon apply in a network namespace', { skip }, () => {
       .split('\n')
       .filter((l) => l !== '')
       .sort();
-  const apply = (args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } => cordon(['apply', ...args, '--netns', ns, '--state-dir', state], env);
+  const apply = (args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } =>
+    cordon(['apply', ...args, '--netns', ns, '--state-dir', state], env);
 
   before(() => {
     ns = pool.create('apply');
     state = mkdtempSync(join(tmpdir(), 'cordon-apply-test-'));
     // A table that is not cordon's: every apply and rollback must leave it alone.
-    const r = pool.exec(ns, ['nft', '-f', '-'], 'table inet other {\n\tchain input {\n\t\ttype filter hook input priority 10; policy accept;\n\t\ttcp dport 2222 counter accept\n\t}\n}\n');
+    const r = pool.exec(
+      ns,
+      ['nft', '-f', '-'],
+      'table inet other {\n\tchain input {\n\t\ttype filter hook input priority 10; policy accept;\n\t\ttcp dport 2222 counter accept\n\t}\n}\n',
+    );
     assert.equal(r.status, 0, r.stderr);
   });
   after(() => {
@@ -95,7 +100,16 @@ describe('cordon apply in a network namespace', { skip }, () => {
     const want = shapeFromText(rendered(PVE, 'pve'));
     assert.ok(loaded.ok && want.ok);
     assert.deepEqual(compareShapes(want.value, loaded.value), []);
-    assert.deepEqual(tables(), ['table bridge cordon_pve_ports', 'table inet cordon_pve_forward', 'table inet cordon_pve_input', 'table inet cordon_pve_output', 'table inet other'].sort());
+    assert.deepEqual(
+      tables(),
+      [
+        'table bridge cordon_pve_ports',
+        'table inet cordon_pve_forward',
+        'table inet cordon_pve_input',
+        'table inet cordon_pve_output',
+        'table inet other',
+      ].sort(),
+    );
     // The state directory is private.
     const run = listRuns(state, ns)[0]!;
     assert.equal(statSync(run.path).mode & 0o777, 0o700);
@@ -103,13 +117,16 @@ describe('cordon apply in a network namespace', { skip }, () => {
     assert.equal(run.status(), 'applied');
   });
 
-  it('a second apply replaces only cordon\'s tables: the foreign table survives, stale cordon tables go', () => {
+  it("a second apply replaces only cordon's tables: the foreign table survives, stale cordon tables go", () => {
     const r = apply([KVM]);
     assert.equal(r.status, 0, r.stderr);
     const t = tables();
     assert.ok(t.includes('table inet other'), t.join('\n'));
     assert.ok(!t.some((x) => x.includes('cordon_pve_')), `pve's tables should be gone:\n${t.join('\n')}`);
-    assert.ok(t.some((x) => x.includes('cordon_kvm_host_forward')), t.join('\n'));
+    assert.ok(
+      t.some((x) => x.includes('cordon_kvm_host_forward')),
+      t.join('\n'),
+    );
     assert.match(list(), /tcp dport 2222 counter accept/);
   });
 
@@ -159,7 +176,10 @@ describe('cordon apply in a network namespace', { skip }, () => {
   // Each way of changing the loaded rule set behind apply's back, and the line that must name it.
   const TAMPERS: readonly [string, RegExp][] = [
     ['tamper-accept', /chain forward: 1 rule\(s\) loaded that were not rendered, from rule 1: 'counter accept'/],
-    ['tamper-verdict', /1 rule\(s\) loaded that were not rendered, from rule \d+: '[^']* accept'[\s\S]*1 rendered rule\(s\) not loaded, from rule \d+: '[^']* drop'/],
+    [
+      'tamper-verdict',
+      /1 rule\(s\) loaded that were not rendered, from rule \d+: '[^']* accept'[\s\S]*1 rendered rule\(s\) not loaded, from rule \d+: '[^']* drop'/,
+    ],
     ['tamper-match', /1 rule\(s\) loaded that were not rendered, from rule \d+: '[^']*cordon-tampered/],
     ['tamper-element', /1 element\(s\) loaded that were not rendered: 192\.0\.2\.66/],
     ['tamper-policy', /chain forward: declared \{[^}]*"policy":"accept"[^}]*\}, rendered \{[^}]*"policy":"drop"/],
@@ -189,7 +209,10 @@ describe('cordon apply in a network namespace', { skip }, () => {
     const out = await applyRuleset({ target: netnsTarget(ns), host: 'pve', ruleset: injected, ir, stateRoot: state, say: (l) => lines.push(l) });
     assert.equal(out.status, 'rolled-back', `${out.message}\n${lines.join('\n')}`);
     assert.ok(out.differences.length > 0 && out.differences.every((d) => d.startsWith('meaning (')), out.differences.join('\n'));
-    assert.ok(out.differences.some((d) => /agentfarm → ollama: the spec allows tcp\/11434, the loaded rule set any/.test(d)), out.differences.join('\n'));
+    assert.ok(
+      out.differences.some((d) => /agentfarm → ollama: the spec allows tcp\/11434, the loaded rule set any/.test(d)),
+      out.differences.join('\n'),
+    );
     assert.equal(list(), before);
     // The same text without the spec to compare with is what the rendered-text walls accept.
     const blind = await applyRuleset({ target: netnsTarget(ns), host: 'pve', ruleset: injected, stateRoot: state, say: () => undefined });
@@ -210,7 +233,10 @@ describe('cordon apply in a network namespace', { skip }, () => {
   });
 
   it('--confirm with --confirm-token from another process keeps the new rule set', async () => {
-    const child = spawn(CORDON, ['apply', PVE, '--host', 'pve', '--netns', ns, '--state-dir', state, '--confirm', '30'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(CORDON, ['apply', PVE, '--host', 'pve', '--netns', ns, '--state-dir', state, '--confirm', '30'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const token = await new Promise<string>((resolve, reject) => {
@@ -244,10 +270,18 @@ describe('cordon apply in a network namespace', { skip }, () => {
     const r = apply(['--rollback']);
     assert.equal(r.status, 0, r.stderr);
     const t = tables();
-    assert.ok(t.some((x) => x.includes('cordon_kvm_host_forward')), t.join('\n'));
+    assert.ok(
+      t.some((x) => x.includes('cordon_kvm_host_forward')),
+      t.join('\n'),
+    );
     assert.ok(!t.some((x) => x.includes('cordon_pve_')), t.join('\n'));
     assert.ok(t.includes('table inet other'));
-    const snap = readFileSync(listRuns(state, ns).find((x) => x.status() === 'rolled-back')!.file('snapshot.nft'), 'utf8');
+    const snap = readFileSync(
+      listRuns(state, ns)
+        .find((x) => x.status() === 'rolled-back')!
+        .file('snapshot.nft'),
+      'utf8',
+    );
     assert.match(snap, /cordon_kvm_host_forward/);
   });
 });

@@ -21,7 +21,13 @@ import { checkGoldenFile } from './support/golden.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BAD = join(ROOT, 'test/bad');
 
-const names = [...new Set(readdirSync(BAD).filter((f) => /\.(yaml|expected)$/.test(f)).map((f) => f.replace(/\.(yaml|expected)$/, '')))].sort();
+const names = [
+  ...new Set(
+    readdirSync(BAD)
+      .filter((f) => /\.(yaml|expected)$/.test(f))
+      .map((f) => f.replace(/\.(yaml|expected)$/, '')),
+  ),
+].sort();
 
 /** What `cordon check` prints on stderr for one file, computed with the library. */
 function checkStderr(rel: string): { text: string; ok: boolean; codes: string[] } {
@@ -54,10 +60,12 @@ describe('bad inputs: cordon check diagnostics match test/bad/*.expected', () =>
   it('no stale expected output: an .expected without its .yaml is only the unreadable-file case', () => {
     // A deleted case leaves its .expected behind; it must not turn into a "missing file" case
     // silently. Such cases are named *missing-file* and expect exactly CORDON001 for themselves.
-    const stale = names.filter((n) => !existsSync(join(BAD, `${n}.yaml`))).filter((n) => {
-      const text = readFileSync(join(BAD, `${n}.expected`), 'utf8');
-      return !/missing-file/.test(n) || text !== `test/bad/${n}.yaml: error CORDON001: cannot read spec: no such file\n`;
-    });
+    const stale = names
+      .filter((n) => !existsSync(join(BAD, `${n}.yaml`)))
+      .filter((n) => {
+        const text = readFileSync(join(BAD, `${n}.expected`), 'utf8');
+        return !/missing-file/.test(n) || text !== `test/bad/${n}.yaml: error CORDON001: cannot read spec: no such file\n`;
+      });
     assert.deepEqual(stale, [], `test/bad/*.expected with no input (delete them, or name an unreadable-file case *missing-file*): ${stale.join(', ')}`);
     const other = readdirSync(BAD).filter((f) => !/\.(yaml|expected)$/.test(f));
     assert.deepEqual(other, [], 'test/bad holds only NN-name.yaml and NN-name.expected');

@@ -10,7 +10,11 @@ import { describe, it } from 'node:test';
 import { compile, compileDiagnostics } from '../src/ir/compile.js';
 import { loadModel } from '../src/model/load.js';
 
-const files = ['examples', 'examples/mistakes'].flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.yaml')).map((f) => join(d, f)));
+const files = ['examples', 'examples/mistakes'].flatMap((d) =>
+  readdirSync(d)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(d, f)),
+);
 
 describe('compileDiagnostics', () => {
   for (const file of files) {
@@ -29,7 +33,10 @@ describe('compileDiagnostics', () => {
     hosts.delete(fw.host);
     const model = { ...r.model, hosts };
     const want = compile(model).diagnostics;
-    assert.ok(want.some((d) => d.code === 'CORDON012'), 'compile warns');
+    assert.ok(
+      want.some((d) => d.code === 'CORDON012'),
+      'compile warns',
+    );
     assert.deepEqual(compileDiagnostics(model), want);
   });
 });

@@ -104,7 +104,7 @@ const CASES: readonly Case[] = [
     says: /a reaches hypervisor hv on tcp\/22/,
   },
   {
-    title: 'no-vm-to-host: a rule naming the hypervisor\'s service is allowed',
+    title: "no-vm-to-host: a rule naming the hypervisor's service is allowed",
     spec: LAN('  - allow: { from: a, to: hv.ssh }'),
     check: 'no-vm-to-host: a',
     ok: true,
@@ -260,16 +260,16 @@ ${killswitch}
 `;
 
 const VPN_CASES: readonly Case[] = [
-  { title: 'vpn-only: holds with cordon\'s own kill switch', spec: VPN(''), check: 'vpn-only: vm', ok: true },
+  { title: "vpn-only: holds with cordon's own kill switch", spec: VPN(''), check: 'vpn-only: vm', ok: true },
   {
-    title: 'vpn-only: fails when the hypervisor\'s forward path is hand-written open (the guest leaves outside the tunnel)',
+    title: "vpn-only: fails when the hypervisor's forward path is hand-written open (the guest leaves outside the tunnel)",
     spec: VPN('firewalls:\n  "mac:forward": { policy: accept }'),
     check: 'vpn-only: vm',
     ok: false,
     says: /reaches .* outside wg0/,
   },
   {
-    title: 'vpn-only: fails when the kill switch blocks the tunnel\'s own transport',
+    title: "vpn-only: fails when the kill switch blocks the tunnel's own transport",
     spec: VPN('firewalls:\n  "vm:output": { policy: drop, rules: [ { action: accept, oif: lo }, { action: accept, oif: wg0 } ] }'),
     check: 'vpn-only: vm',
     ok: false,
@@ -301,7 +301,8 @@ describe('cordon test: each check fails where it must and passes where it must',
   });
 
   it('every invariant kind has at least one failing and one passing case here', () => {
-    const kinds = (ok: boolean) => new Set([...CASES, ...VPN_CASES].filter((c) => c.ok === ok).map((c) => (/^(no-|vpn-only)/.test(c.check) ? c.check.split(':')[0]! : 'expect')));
+    const kinds = (ok: boolean) =>
+      new Set([...CASES, ...VPN_CASES].filter((c) => c.ok === ok).map((c) => (/^(no-|vpn-only)/.test(c.check) ? c.check.split(':')[0]! : 'expect')));
     for (const k of ['no-vm-to-vm', 'no-vm-to-host', 'no-internet', 'vpn-only', 'expect']) {
       assert.ok(kinds(false).has(k), `${k} has no failing case`);
       assert.ok(kinds(true).has(k), `${k} has no passing case`);

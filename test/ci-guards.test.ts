@@ -76,7 +76,8 @@ function jsonLine(out: string): unknown {
 }
 
 describe('property seeds', () => {
-  const script = "import { propertySeed, replayHint } from './test/support/seed.ts'; console.log(JSON.stringify([propertySeed(), propertySeed(), propertySeed(1), replayHint()]));";
+  const script =
+    "import { propertySeed, replayHint } from './test/support/seed.ts'; console.log(JSON.stringify([propertySeed(), propertySeed(), propertySeed(1), replayHint()]));";
 
   it('CORDON_TEST_SEED is used as given (replay)', () => {
     const r = node(['--input-type=module', '-e', script], { CORDON_TEST_SEED: '424242', CI: 'true' });
@@ -94,14 +95,25 @@ describe('property seeds', () => {
       const r = node(['--input-type=module', '-e', script], { CI: 'true' });
       assert.equal(r.code, 0, r.out);
       const [a] = jsonLine(r.out) as [number];
-      assert.equal(r.out.match(/property seed: (-?\d+) \(replay with CORDON_TEST_SEED=\1\)/g)?.length, 2, `printed once on stderr (plus the hint we asked for): ${r.out}`);
+      assert.equal(
+        r.out.match(/property seed: (-?\d+) \(replay with CORDON_TEST_SEED=\1\)/g)?.length,
+        2,
+        `printed once on stderr (plus the hint we asked for): ${r.out}`,
+      );
       seeds.add(a);
     }
     assert.ok(seeds.size >= 2, `CI runs draw different seeds: ${[...seeds].join(', ')}`);
     const l1 = node(['--input-type=module', '-e', script], {});
     const l2 = node(['--input-type=module', '-e', script], {});
     assert.equal(l1.out, l2.out, 'a local run is repeatable');
-    assert.doesNotMatch(l1.out.split('\n').filter((l) => !l.startsWith('[')).join('\n'), /property seed/, 'and quiet');
+    assert.doesNotMatch(
+      l1.out
+        .split('\n')
+        .filter((l) => !l.startsWith('['))
+        .join('\n'),
+      /property seed/,
+      'and quiet',
+    );
   });
 
   it('a bad CORDON_TEST_SEED is an error, not a silent default', () => {
@@ -112,7 +124,11 @@ describe('property seeds', () => {
 
   it('a failing property names the seed to replay it with', () => {
     assert.throws(
-      () => assertProperty(fc.property(fc.integer({ min: 0, max: 100 }), (n) => n < 50), { numRuns: 200 }),
+      () =>
+        assertProperty(
+          fc.property(fc.integer({ min: 0, max: 100 }), (n) => n < 50),
+          { numRuns: 200 },
+        ),
       (e: Error) => /replay with CORDON_TEST_SEED=-?\d+/.test(e.message),
     );
   });
@@ -120,7 +136,8 @@ describe('property seeds', () => {
 
 describe('UPDATE_GOLDEN=1 never passes a changed golden file by itself', () => {
   const script = (body: string): string => `import { checkGoldenFile, compareTree } from './test/support/golden.ts'; ${body}`;
-  const run = (body: string, update: boolean): { code: number; out: string } => node(['--input-type=module', '-e', script(body)], { UPDATE_GOLDEN: update ? '1' : undefined });
+  const run = (body: string, update: boolean): { code: number; out: string } =>
+    node(['--input-type=module', '-e', script(body)], { UPDATE_GOLDEN: update ? '1' : undefined });
 
   it('checkGoldenFile: writes, fails "updated …, review the diff"; passes once nothing changes', () => {
     const p = join(tmp, 'one.expected');

@@ -18,7 +18,8 @@ describe('cordon CLI', () => {
   it('--help exits 0 and lists the commands', () => {
     const r = cordon('--help');
     assert.equal(r.code, 0, r.stderr);
-    for (const cmd of ['check', 'matrix', 'query', 'explain', 'test', 'diff', 'schema']) assert.match(r.stdout, new RegExp(`^\\s+${cmd}\\b`, 'm'), `${cmd} not listed`);
+    for (const cmd of ['check', 'matrix', 'query', 'explain', 'test', 'diff', 'schema'])
+      assert.match(r.stdout, new RegExp(`^\\s+${cmd}\\b`, 'm'), `${cmd} not listed`);
     assert.match(r.stdout, /Exit codes: 0 ok/);
   });
 
@@ -97,7 +98,10 @@ describe('cordon CLI', () => {
     const j = JSON.parse(r.stdout) as { file: string; ok: boolean; diagnostics: { code: string; path: string; line: number }[] }[];
     assert.equal(j.length, 1);
     assert.equal(j[0]!.ok, false);
-    assert.deepEqual(j[0]!.diagnostics.map((d) => [d.code, d.path, d.line]), [['CORDON013', 'version', 2]]);
+    assert.deepEqual(
+      j[0]!.diagnostics.map((d) => [d.code, d.path, d.line]),
+      [['CORDON013', 'version', 2]],
+    );
   });
 
   it('matrix --json is complete JSON with both views available', () => {

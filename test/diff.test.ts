@@ -119,8 +119,14 @@ describe('diff reports', () => {
     assert.match(lines[0]!, /^view: configured · \d+ pairs changed, 2 endpoints added, 1 endpoint removed$/);
     assert.ok(lines.includes('- host ollama'));
     assert.ok(lines.includes('+ host agent-2'));
-    assert.ok(lines.some((l) => /^\+ agent-1 +→ internet +tcp\/8080$/.test(l)), text);
-    assert.ok(lines.some((l) => /^- agent-1 +→ internet +udp\/53$/.test(l)), text);
+    assert.ok(
+      lines.some((l) => /^\+ agent-1 +→ internet +tcp\/8080$/.test(l)),
+      text,
+    );
+    assert.ok(
+      lines.some((l) => /^- agent-1 +→ internet +udp\/53$/.test(l)),
+      text,
+    );
     assert.ok(!text.includes('\x1b['), 'no colour codes');
   });
 
@@ -167,7 +173,10 @@ describe('cordon diff (CLI)', () => {
     assert.equal(r.status, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { changed: boolean; views: { assume: string }[] };
     assert.equal(j.changed, true);
-    assert.deepEqual(j.views.map((v) => v.assume), ['configured', 'compromised']);
+    assert.deepEqual(
+      j.views.map((v) => v.assume),
+      ['configured', 'compromised'],
+    );
   });
 
   it('exits 2 on a bad --assume or an unreadable file, naming both broken files', () => {

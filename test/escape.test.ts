@@ -60,15 +60,23 @@ describe('escaping helpers', () => {
   });
 
   it('safeRelativePath: only plain relative paths of safe segments', () => {
-    for (const ok of ['pve/cordon.nft', 'libvirt/kvm/networks/agent-nat.xml', 'dns/pve/db.internal.example.org']) assert.equal(safeRelativePath(ok), undefined, ok);
-    for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'a//b', 'a/./b', 'a/b c', 'a/\nb', '']) assert.notEqual(safeRelativePath(bad), undefined, JSON.stringify(bad));
+    for (const ok of ['pve/cordon.nft', 'libvirt/kvm/networks/agent-nat.xml', 'dns/pve/db.internal.example.org'])
+      assert.equal(safeRelativePath(ok), undefined, ok);
+    for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'a//b', 'a/./b', 'a/b c', 'a/\nb', ''])
+      assert.notEqual(safeRelativePath(bad), undefined, JSON.stringify(bad));
   });
 });
 
 describe('the Emitter refuses raw line breaks and invisible characters', () => {
   it('throws UnsafeOutput on a newline, a CR, a NUL or a bidi override, accepts tabs', () => {
     for (const t of ['a\nb', 'a\rb', 'a\u0000b', 'a\u202eb', 'a\u2028b']) assert.throws(() => new Emitter().line(t), UnsafeOutput, JSON.stringify(t));
-    assert.equal(new Emitter('\t').block('a {', (e) => void e).line('x\ty').toString(), 'a {\n}\nx\ty\n');
+    assert.equal(
+      new Emitter('\t')
+        .block('a {', (e) => void e)
+        .line('x\ty')
+        .toString(),
+      'a {\n}\nx\ty\n',
+    );
   });
 });
 
@@ -79,24 +87,38 @@ describe('the registry guard and writeRendered', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('turns a refusal inside a renderer into a CORDON018 error and no files', () => {
-    const r = guarded(fake(() => {
-      throw new UnsafeOutput('interface name refused');
-    })).render(ir, { host: undefined, params: new Map() });
+    const r = guarded(
+      fake(() => {
+        throw new UnsafeOutput('interface name refused');
+      }),
+    ).render(ir, { host: undefined, params: new Map() });
     assert.deepEqual(r.files, []);
-    assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, d.file]), [['CORDON018', 'error', 'guard.yaml']]);
+    assert.deepEqual(
+      r.diagnostics.map((d) => [d.code, d.severity, d.file]),
+      [['CORDON018', 'error', 'guard.yaml']],
+    );
     assert.match(r.diagnostics[0]!.message, /interface name refused/);
   });
 
   it('refuses a file path that would leave the output directory', () => {
-    const r = guarded(fake(() => ({ files: [{ path: '../escaped.nft', content: 'x\n', secret: false }], diagnostics: [] }))).render(ir, { host: undefined, params: new Map() });
+    const r = guarded(fake(() => ({ files: [{ path: '../escaped.nft', content: 'x\n', secret: false }], diagnostics: [] }))).render(ir, {
+      host: undefined,
+      params: new Map(),
+    });
     assert.deepEqual(r.files, []);
     assert.equal(r.diagnostics[0]?.code, 'CORDON018');
   });
 
   it('lets other errors through (they are bugs, not input)', () => {
-    assert.throws(() => guarded(fake(() => {
-      throw new TypeError('bug');
-    })).render(ir, { host: undefined, params: new Map() }), TypeError);
+    assert.throws(
+      () =>
+        guarded(
+          fake(() => {
+            throw new TypeError('bug');
+          }),
+        ).render(ir, { host: undefined, params: new Map() }),
+      TypeError,
+    );
   });
 
   it('writeRendered writes nothing outside the output directory', () => {

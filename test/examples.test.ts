@@ -28,7 +28,9 @@ const EXAMPLES = join(ROOT, 'examples');
 const MISTAKES = join(EXAMPLES, 'mistakes');
 
 function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 }
 
 function load(path: string): Ir {
@@ -77,10 +79,14 @@ describe('examples: every seed example passes cordon test', () => {
         ir.model.expectations.length >= want.minExpect,
         `${file}: ${ir.model.expectations.length} expectations, the seed's steps need at least ${want.minExpect}`,
       );
-      for (const e of ir.model.expectations) assert.ok(e.comment && e.comment.length > 0, `${file}: expectation '${e.origin.text}' has no comment quoting the seed`);
+      for (const e of ir.model.expectations)
+        assert.ok(e.comment && e.comment.length > 0, `${file}: expectation '${e.origin.text}' has no comment quoting the seed`);
       for (const h of want.hosts) assert.ok(ir.model.hosts.has(h), `${file}: host '${h}' is missing`);
       const checks = runChecks(ir);
-      assert.ok(checks.some((c) => c.kind === 'invariant'), `${file}: no invariant was checked`);
+      assert.ok(
+        checks.some((c) => c.kind === 'invariant'),
+        `${file}: no invariant was checked`,
+      );
       assert.equal(failures(checks), '', `${file} has failing checks`);
     });
   }
@@ -102,7 +108,11 @@ describe('examples: every seed example passes cordon test', () => {
     for (const [name, [addr, kind]] of Object.entries(want)) {
       const h = ir.model.hosts.get(name)!;
       assert.equal(h.kind, kind, name);
-      assert.deepEqual(h.nics.map((n) => n.address), [parseIPv4(addr)], name);
+      assert.deepEqual(
+        h.nics.map((n) => n.address),
+        [parseIPv4(addr)],
+        name,
+      );
       if (name !== 'hypervisor') assert.equal(h.guestFirewall, true, `${name} has a per-guest firewall`);
     }
   });
@@ -204,17 +214,30 @@ describe('examples/mistakes: each seed mistake fails on the check that names it'
       if (spec.diagnostic) {
         const r = loadModel(path);
         assert.equal(r.model, undefined, `${file} must be refused`);
-        assert.ok(r.diagnostics.some((d) => d.code === spec.diagnostic && d.severity === 'error'), `${file}: expected ${spec.diagnostic}, got ${r.diagnostics.map((d) => d.code).join(', ')}`);
+        assert.ok(
+          r.diagnostics.some((d) => d.code === spec.diagnostic && d.severity === 'error'),
+          `${file}: expected ${spec.diagnostic}, got ${r.diagnostics.map((d) => d.code).join(', ')}`,
+        );
         return;
       }
       const checks = runChecks(load(path));
-      assert.ok(checks.some((c) => !c.ok), `${file} must fail`);
+      assert.ok(
+        checks.some((c) => !c.ok),
+        `${file} must fail`,
+      );
       for (const want of spec.mustFail) {
         const hits = checks.filter((c) => matches(c, want.name) && (!want.assume || c.assume === want.assume));
-        assert.ok(hits.length > 0, `${file}: no check named ${String(want.name)}${want.assume ? ` [${want.assume}]` : ''}; have:\n${checks.map((c) => `  ${c.name} [${c.assume}]`).join('\n')}`);
+        assert.ok(
+          hits.length > 0,
+          `${file}: no check named ${String(want.name)}${want.assume ? ` [${want.assume}]` : ''}; have:\n${checks.map((c) => `  ${c.name} [${c.assume}]`).join('\n')}`,
+        );
         const failed = hits.filter((c) => !c.ok);
         assert.ok(failed.length > 0, `${file}: ${String(want.name)} should fail but passed`);
-        if (want.message) assert.ok(failed.some((c) => want.message!.test(c.message)), `${file}: ${String(want.name)} failed with '${failed.map((c) => c.message).join(' | ')}', expected ${want.message}`);
+        if (want.message)
+          assert.ok(
+            failed.some((c) => want.message!.test(c.message)),
+            `${file}: ${String(want.name)} failed with '${failed.map((c) => c.message).join(' | ')}', expected ${want.message}`,
+          );
         for (const c of failed) assert.ok(c.witness, `${file}: ${c.name} failed without a witness`);
       }
       for (const name of spec.mustPass ?? []) {
@@ -223,7 +246,10 @@ describe('examples/mistakes: each seed mistake fails on the check that names it'
         // For a deny expectation checked in both views, the configured one is what must still hold.
         const configured = hits.filter((c) => c.assume === 'configured');
         const judged = configured.length > 0 && hits.some((c) => c.kind === 'expect') ? configured : hits;
-        assert.ok(judged.every((c) => c.ok), `${file}: ${String(name)} should still pass: ${judged.map((c) => c.message).join(' | ')}`);
+        assert.ok(
+          judged.every((c) => c.ok),
+          `${file}: ${String(name)} should still pass: ${judged.map((c) => c.message).join(' | ')}`,
+        );
       }
     });
   }
@@ -238,7 +264,7 @@ describe('examples/mistakes: each seed mistake fails on the check that names it'
     assert.match(vpn.witness!.flow, /udp\/51820/);
   });
 
-  it('seed 003 as written: the receiver\'s IN policy drops the proxy connection', () => {
+  it("seed 003 as written: the receiver's IN policy drops the proxy connection", () => {
     const checks = runChecks(load(join(MISTAKES, 'phoenix-out-rules-only.yaml')));
     const c = checks.find((x) => x.name === 'gateway → traefik tcp/80: allow')!;
     const hops = c.witness!.path!.hops;
@@ -301,13 +327,13 @@ describe('seed verification steps, asked of the engine directly', () => {
     assert.equal(originLine(h), itemLineOf(file, 'ports: [udp/53, tcp/80, tcp/443, tcp/22, tcp/9418]'));
   });
 
-  it('seed 001: "s.connect((\'example.com\', 8080)) — Should fail", at agent-1\'s nwfilter (host side)', () => {
+  it("seed 001: \"s.connect(('example.com', 8080)) — Should fail\", at agent-1's nwfilter (host side)", () => {
     const file = join(EXAMPLES, 'libvirt-nat-filtered.yaml');
     const e = ask(load(file), 'agent-1', 'internet', { proto: 'tcp', port: 8080 }, 'compromised');
     assert.equal(e.verdict, 'deny');
     const h = decidingHop(e);
     assert.equal(h.point, 'agent-1:guest-out');
-    assert.equal(h.enforcedOn, 'kvm-host', 'the per-guest filter runs on the host, out of the guest\'s reach');
+    assert.equal(h.enforcedOn, 'kvm-host', "the per-guest filter runs on the host, out of the guest's reach");
     assert.equal(h.decision.kind, 'default');
     assertAtKey(originLine(h), lineOf(file, '  agent-1:'));
   });

@@ -31,8 +31,7 @@ function exampleFiles(): string[] {
       // examples/sandbox holds `cordon run` config files, not specs.
       if (e.isDirectory()) {
         if (e.name !== 'sandbox') walk(join(dir, e.name));
-      }
-      else if (e.name.endsWith('.yaml')) out.push(join(dir, e.name));
+      } else if (e.name.endsWith('.yaml')) out.push(join(dir, e.name));
     }
   };
   walk(join(ROOT, 'examples'));
@@ -72,7 +71,8 @@ describe('fast matrix = computeMatrix', () => {
   ] as const) {
     it(`generated: --hosts ${hosts} --rules ${rules} --seed ${seed}`, () => {
       const ir = irOf(loadModelFromText(generateSpec({ hosts, rules, seed })))!;
-      for (const assume of VIEWS) assertSameCells(`gen ${hosts}/${rules}/${seed}`, computeMatrix(ir, assume), computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true }));
+      for (const assume of VIEWS)
+        assertSameCells(`gen ${hosts}/${rules}/${seed}`, computeMatrix(ir, assume), computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true }));
     });
   }
 });

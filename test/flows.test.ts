@@ -80,7 +80,18 @@ describe('formatFlowSet', () => {
     [NO_FLOWS, '-'],
     [ALL_FLOWS, 'any'],
     [{ ...NO_FLOWS, tcp: [[0, 65535]] }, 'tcp/*'],
-    [{ ...NO_FLOWS, tcp: [[22, 22], [80, 80]], udp: [[53, 53]], icmp: true }, 'tcp/22,80 udp/53 icmp'],
+    [
+      {
+        ...NO_FLOWS,
+        tcp: [
+          [22, 22],
+          [80, 80],
+        ],
+        udp: [[53, 53]],
+        icmp: true,
+      },
+      'tcp/22,80 udp/53 icmp',
+    ],
     [{ ...ALL_FLOWS, other: false }, 'tcp/* udp/* icmp'],
     [{ ...NO_FLOWS, udp: [[65535, 65535]] }, 'udp/65535'],
     [{ ...NO_FLOWS, tcp: [[1, 65535]] }, 'tcp/1-65535'],
@@ -96,7 +107,15 @@ describe('formatFlowSet', () => {
 describe('flowSetToJson', () => {
   it('spells out ranges as pairs and survives a JSON round trip', () => {
     const j = flowSetToJson(parse('tcp/80,443'));
-    assert.deepEqual(j, { tcp: [[80, 80], [443, 443]], udp: [], icmp: false, other: false });
+    assert.deepEqual(j, {
+      tcp: [
+        [80, 80],
+        [443, 443],
+      ],
+      udp: [],
+      icmp: false,
+      other: false,
+    });
     assert.deepEqual(JSON.parse(JSON.stringify(j)), j);
     assert.deepEqual(flowSetToJson(ALL_FLOWS), { tcp: [[0, 65535]], udp: [[0, 65535]], icmp: true, other: true });
   });

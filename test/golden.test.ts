@@ -119,7 +119,8 @@ describe('golden matrices and IR of every example', () => {
         conf.endpoints.forEach((b, j) => {
           const c = conf.cells[i]![j];
           const k = comp.cells[i]![j];
-          if (c && k) assert.ok(flowCovers(k, c), `${name}: ${a.name} → ${b.name} allows ${formatFlowSet(flowSubtract(c, k))} as configured but not compromised`);
+          if (c && k)
+            assert.ok(flowCovers(k, c), `${name}: ${a.name} → ${b.name} allows ${formatFlowSet(flowSubtract(c, k))} as configured but not compromised`);
         }),
       );
       const dir = join(GOLDEN, name);

@@ -80,7 +80,10 @@ describe('aliases', () => {
     const r = check('bomb.yaml', `${lines.join('\n')}\n`);
     assert.equal(r.status, 2, r.stderr);
     noCrash(r.stderr);
-    assert.match(r.stderr, new RegExp(`^${r.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: error CORDON002: YAML: aliases expand this file by more than`, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(`^${r.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: error CORDON002: YAML: aliases expand this file by more than`, 'm'),
+    );
   });
 
   it('a value that contains an alias to itself is refused, located', () => {
@@ -155,7 +158,9 @@ describe('what an error quotes is short', () => {
   });
 
   it('any long run of user text in a message is cut when printed', () => {
-    const text = formatDiagnostics([{ code: 'CORDON003', severity: 'error', message: `unknown host '${'h'.repeat(100_000)}'`, file: 'f.yaml', line: 0, col: 0, path: 'policy[0].from' }]);
+    const text = formatDiagnostics([
+      { code: 'CORDON003', severity: 'error', message: `unknown host '${'h'.repeat(100_000)}'`, file: 'f.yaml', line: 0, col: 0, path: 'policy[0].from' },
+    ]);
     assert.ok(text.length < 400, `${text.length}`);
     assert.match(text, /… \(100,002 characters\)/);
   });

@@ -119,7 +119,10 @@ function lineOf(text: string, path: Path, key: boolean): number {
 
 const EXAMPLE_FILES = ['examples', 'examples/mistakes'].flatMap((d) => {
   const dir = join(ROOT, d);
-  return spawnSync('ls', [dir], { encoding: 'utf8' }).stdout.split('\n').filter((f) => f.endsWith('.yaml')).map((f) => join(d, f));
+  return spawnSync('ls', [dir], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(d, f));
 });
 
 const EVERY_FIELD = 'every-field spec';
@@ -138,15 +141,56 @@ describe('hostile strings at the spec boundary', () => {
     const kinds = new Set(all.map((s) => `${s.key ? 'k' : 'v'}:${kindOf(s.path)}`));
     const want = [
       ...['description', 'networks.*.cidr', 'networks.*.gateway', 'networks.*.egress', 'networks.*.bridge', 'networks.*.description'],
-      ...['hosts.*.kind', 'hosts.*.nics.*', 'hosts.*.nics.*.address', 'hosts.*.nics.*.ifname', 'hosts.*.nics.*.port', 'hosts.*.services.*', 'hosts.*.services.*.*', 'hosts.*.egress', 'hosts.*.gateway'],
-      ...['hosts.*.routes.*.to', 'hosts.*.routes.*.via', 'hosts.*.uplink', 'hosts.*.via', 'hosts.*.address', 'hosts.*.tunnel', 'hosts.*.control.*', 'hosts.*.publicKey', 'hosts.*.description'],
+      ...[
+        'hosts.*.kind',
+        'hosts.*.nics.*',
+        'hosts.*.nics.*.address',
+        'hosts.*.nics.*.ifname',
+        'hosts.*.nics.*.port',
+        'hosts.*.services.*',
+        'hosts.*.services.*.*',
+        'hosts.*.egress',
+        'hosts.*.gateway',
+      ],
+      ...[
+        'hosts.*.routes.*.to',
+        'hosts.*.routes.*.via',
+        'hosts.*.uplink',
+        'hosts.*.via',
+        'hosts.*.address',
+        'hosts.*.tunnel',
+        'hosts.*.control.*',
+        'hosts.*.publicKey',
+        'hosts.*.description',
+      ],
       ...['tunnels.*.server', 'tunnels.*.cidr', 'tunnels.*.endpoint', 'tunnels.*.ifname', 'tunnels.*.description', 'groups.*.*'],
-      ...['policy.*.allow.from', 'policy.*.allow.to', 'policy.*.allow.ports', 'policy.*.allow.rate', 'policy.*.allow.comment', 'policy.*.deny.from.*', 'policy.*.deny.ports.*'],
+      ...[
+        'policy.*.allow.from',
+        'policy.*.allow.to',
+        'policy.*.allow.ports',
+        'policy.*.allow.rate',
+        'policy.*.allow.comment',
+        'policy.*.deny.from.*',
+        'policy.*.deny.ports.*',
+      ],
       ...['expect.*.from', 'expect.*.to', 'expect.*.ports', 'expect.*.verdict', 'expect.*.assume', 'expect.*.comment'],
-      ...['firewalls.*.policy', 'firewalls.*.comment', 'firewalls.*.rules.*.action', 'firewalls.*.rules.*.from', 'firewalls.*.rules.*.to', 'firewalls.*.rules.*.ports', 'firewalls.*.rules.*.iif', 'firewalls.*.rules.*.oif', 'firewalls.*.rules.*.state', 'firewalls.*.rules.*.comment'],
+      ...[
+        'firewalls.*.policy',
+        'firewalls.*.comment',
+        'firewalls.*.rules.*.action',
+        'firewalls.*.rules.*.from',
+        'firewalls.*.rules.*.to',
+        'firewalls.*.rules.*.ports',
+        'firewalls.*.rules.*.iif',
+        'firewalls.*.rules.*.oif',
+        'firewalls.*.rules.*.state',
+        'firewalls.*.rules.*.comment',
+      ],
       ...['dns.domain', 'dns.server', 'dns.upstream.*', 'dns.records.*', 'dns.description'],
     ].map((k) => `v:${k}`);
-    want.push(...['networks.*', 'hosts.*', 'tunnels.*', 'groups.*', 'firewalls.*', 'hosts.*.nics.*', 'hosts.*.services.*', 'dns.records.*'].map((k) => `k:${k}`));
+    want.push(
+      ...['networks.*', 'hosts.*', 'tunnels.*', 'groups.*', 'firewalls.*', 'hosts.*.nics.*', 'hosts.*.services.*', 'dns.records.*'].map((k) => `k:${k}`),
+    );
     for (const w of want) {
       assert.ok(kinds.has(w), `no example has ${w}`);
     }
@@ -235,13 +279,20 @@ function batch(argv: readonly string[], loopBody: string, files: readonly string
 /** nft files loaded one by one into a fresh namespace, each listed back as JSON. */
 function nftJsonAll(files: readonly string[]): string[] {
   // Handles count up across loads in one namespace: they are not part of the meaning.
-  return batch(['unshare', '-n'], 'nft flush ruleset && nft -f "$f" && nft -j list ruleset', files).map((t) => JSON.stringify(JSON.parse(t), (k, v: unknown) => (k === 'handle' ? undefined : v)));
+  return batch(['unshare', '-n'], 'nft flush ruleset && nft -f "$f" && nft -j list ruleset', files).map((t) =>
+    JSON.stringify(JSON.parse(t), (k, v: unknown) => (k === 'handle' ? undefined : v)),
+  );
 }
 
 /** iptables-restore files loaded into a fresh namespace, each saved back (comment lines with dates dropped). */
 function iptSaveAll(files: readonly string[]): string[] {
   const body = 'case "$f" in *6) ip6tables-restore < "$f" && ip6tables-save ;; *) iptables-restore < "$f" && iptables-save ;; esac';
-  return batch(['unshare', '-n'], body, files).map((t) => t.split('\n').filter((l) => !l.startsWith('#')).join('\n'));
+  return batch(['unshare', '-n'], body, files).map((t) =>
+    t
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n'),
+  );
 }
 
 /** XML canonicalised by xmllint, comments cut (in canonical XML a '<' outside markup is always escaped, so the cut is exact). */
@@ -303,7 +354,11 @@ function assertNftMatrix(ir: Ir, files: readonly { path: string; json: string }[
   for (const f of files) {
     const host = f.path.split('/')[0]!;
     const imported = importNftJson(JSON.parse(f.json), { model: ir.model, host });
-    assert.deepEqual(imported.diagnostics.filter((d) => d.severity === 'error'), [], `${label}: import of ${f.path}`);
+    assert.deepEqual(
+      imported.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+      `${label}: import of ${f.path}`,
+    );
     rebuilt = withImportedChains(rebuilt, host, imported.chains);
   }
   for (const assume of ['configured', 'compromised'] as const) {
@@ -314,7 +369,8 @@ function assertNftMatrix(ir: Ir, files: readonly { path: string; json: string }[
 /** Raw characters no rendered file may hold: controls other than newline and tab, DEL, C1, separators, bidi, zero-width, BOM. */
 const RAW_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/u;
 
-const errorCodes = (x: RenderResult): string[] => x.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code}${d.code === 'CORDON018' ? ` ${d.message}` : ''}`);
+const errorCodes = (x: RenderResult): string[] =>
+  x.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code}${d.code === 'CORDON018' ? ` ${d.message}` : ''}`);
 
 describe('hostile free text and file names through every render target', () => {
   after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -324,7 +380,10 @@ describe('hostile free text and file names through every render target', () => {
       const data = loadData(base);
       // Variant 0 is the spec as written, named base.yaml; the others carry one group of payloads each.
       const groups = payloadGroups();
-      const variants = [{ label: 'as written', text: toYaml(data), file: 'base.yaml' }, ...groups.map((p) => ({ label: p.label, text: toYaml(withFreeText(data, `${p.text}${MARK}`)), file: `dir/hostile-${p.text}-spec.yaml` }))];
+      const variants = [
+        { label: 'as written', text: toYaml(data), file: 'base.yaml' },
+        ...groups.map((p) => ({ label: p.label, text: toYaml(withFreeText(data, `${p.text}${MARK}`)), file: `dir/hostile-${p.text}-spec.yaml` })),
+      ];
       const models: Model[] = [];
       const irs: Ir[] = [];
       const results: Map<string, RenderResult>[] = [];
@@ -359,7 +418,11 @@ describe('hostile free text and file names through every render target', () => {
           const r = results[vi]!.get(t.name)!;
           const b = results[0]!.get(t.name)!;
           assert.deepEqual(errorCodes(r), errorCodes(b), `${label}: errors differ`);
-          assert.deepEqual(r.files.map((f) => f.path), b.files.map((f) => f.path), `${label}: file paths differ`);
+          assert.deepEqual(
+            r.files.map((f) => f.path),
+            b.files.map((f) => f.path),
+            `${label}: file paths differ`,
+          );
           for (const f of r.files) {
             const bad = f.content.match(RAW_UNSAFE);
             assert.equal(bad, null, `${label}: ${f.path} holds a raw U+${bad?.[0]?.codePointAt(0)?.toString(16)}`);

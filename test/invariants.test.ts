@@ -61,7 +61,9 @@ ${killswitch}
     assert.equal(c.ok, true, c.message);
   });
   it('reports a tunnel that cannot come up when the kill switch forgets the transport', () => {
-    const c = checks(SPEC('firewalls:\n  "vm:output": { policy: drop, rules: [ { action: accept, oif: lo }, { action: accept, oif: wg0 } ] }')).find((x) => x.name === 'vpn-only: vm')!;
+    const c = checks(SPEC('firewalls:\n  "vm:output": { policy: drop, rules: [ { action: accept, oif: lo }, { action: accept, oif: wg0 } ] }')).find(
+      (x) => x.name === 'vpn-only: vm',
+    )!;
     assert.equal(c.ok, false);
     assert.match(c.message, /cannot come up/);
   });

@@ -50,7 +50,11 @@ function inNs(ns: string, argv: readonly string[]): string {
 
 /** The table and chain of cordon's filter chain on the forward hook in `ns` (not the lab's NAT mark chain). */
 function forwardChain(ns: string): { table: string; chain: string } {
-  const chains = (JSON.parse(inNs(ns, ['nft', '-j', 'list', 'chains'])) as { nftables: { chain?: { family: string; table: string; name: string; hook?: string; type?: string } }[] }).nftables
+  const chains = (
+    JSON.parse(inNs(ns, ['nft', '-j', 'list', 'chains'])) as {
+      nftables: { chain?: { family: string; table: string; name: string; hook?: string; type?: string } }[];
+    }
+  ).nftables
     .flatMap((x) => (x.chain ? [x.chain] : []))
     .filter((c) => c.family === 'inet' && c.hook === 'forward' && c.type === 'filter' && c.table.startsWith('cordon_'));
   assert.equal(chains.length, 1, `one cordon forward chain in ${ns}, found: ${JSON.stringify(chains)}`);
@@ -137,7 +141,11 @@ function assertExactly(r: VerifyResult, changed: (p: VerifyResult['probes'][numb
   const got = new Set(r.differences.map((d) => d.probe.id));
   const missed = want.filter((p) => !got.has(p.id));
   const extra = r.differences.filter((d) => !changed(d.probe));
-  assert.deepEqual(missed.map((p) => `${p.from} → ${p.to} ${formatIPv4(p.dst)} ${formatFlow(p.flow)}: static ${p.staticAllowed}, delivered ${p.delivered}`), [], `${what}: probes the tamper changed but verify did not report`);
+  assert.deepEqual(
+    missed.map((p) => `${p.from} → ${p.to} ${formatIPv4(p.dst)} ${formatFlow(p.flow)}: static ${p.staticAllowed}, delivered ${p.delivered}`),
+    [],
+    `${what}: probes the tamper changed but verify did not report`,
+  );
   assert.deepEqual(extra.map(show), [], `${what}: differences the tamper does not explain`);
   return [...r.differences];
 }
@@ -151,12 +159,19 @@ describe('lab verify reports a tampered lab, with both accounts', { skip: SKIP }
       const { table, chain } = forwardChain(ns);
       inNs(ns, ['nft', 'insert', 'rule', 'inet', table, chain, 'ip', 'saddr', '10.0.0.10', 'tcp', 'dport', '22', 'accept']);
     });
-    const diffs = assertExactly(r, (p) => p.from === 'agentfarm' && formatFlow(p.flow) === 'tcp/22' && !p.staticAllowed && (p.to === 'internet' || p.to === 'wg-client'), 'accept inserted');
+    const diffs = assertExactly(
+      r,
+      (p) => p.from === 'agentfarm' && formatFlow(p.flow) === 'tcp/22' && !p.staticAllowed && (p.to === 'internet' || p.to === 'wg-client'),
+      'accept inserted',
+    );
     // The static side says why it should have been dropped: pve:forward's default drop.
     const out = diffs.find((d) => d.probe.to === 'internet');
     assert.ok(out, `agentfarm → internet tcp/22 is among the differences: ${diffs.map(show).join('; ')}`);
     assert.ok(out.probe.delivered && !out.probe.staticAllowed);
-    assert.ok(out.explanation.path!.hops.some((h) => /pve:forward/.test(JSON.stringify(h)) && /default|drop/.test(JSON.stringify(h))), `the explanation names pve:forward's drop: ${out.explanation.summary}`);
+    assert.ok(
+      out.explanation.path!.hops.some((h) => /pve:forward/.test(JSON.stringify(h)) && /default|drop/.test(JSON.stringify(h))),
+      `the explanation names pve:forward's drop: ${out.explanation.summary}`,
+    );
     assertBothAccounts(r);
   });
 
@@ -180,7 +195,11 @@ describe('lab verify reports a tampered lab, with both accounts', { skip: SKIP }
       await teardownLab(prefix);
       built.delete(prefix);
     }
-    const diffs = assertExactly(r, (p) => p.from === 'wg-client' && formatIPv4(p.dst) === '192.168.100.10' && formatFlow(p.flow) === 'tcp/8080', 'deny rule removed');
+    const diffs = assertExactly(
+      r,
+      (p) => p.from === 'wg-client' && formatIPv4(p.dst) === '192.168.100.10' && formatFlow(p.flow) === 'tcp/8080',
+      'deny rule removed',
+    );
     assert.equal(diffs.length, 1);
     const d = diffs[0]!;
     assert.ok(d.probe.delivered && !d.probe.staticAllowed);
@@ -212,7 +231,10 @@ describe('lab verify reports a tampered lab, with both accounts', { skip: SKIP }
       (p) => p.staticAllowed && ((p.from === 'agentfarm' && p.dstNs === internetNs) || (p.from === 'pve' && (p.dstNs === internetNs || p.to === 'wg-client'))),
       'default route deleted',
     );
-    assert.ok(diffs.some((d) => d.probe.from === 'agentfarm' && formatFlow(d.probe.flow) === 'tcp/443'), `agentfarm → internet tcp/443 among them: ${diffs.map(show).join('; ')}`);
+    assert.ok(
+      diffs.some((d) => d.probe.from === 'agentfarm' && formatFlow(d.probe.flow) === 'tcp/443'),
+      `agentfarm → internet tcp/443 among them: ${diffs.map(show).join('; ')}`,
+    );
     for (const d of diffs) {
       assert.ok(!d.probe.delivered);
       assert.equal(d.explanation.verdict, 'allow');
@@ -229,10 +251,13 @@ describe('lab verify reports a tampered lab, with both accounts', { skip: SKIP }
     // gone, so wg-client's udp/51820 to pve's tunnel address 10.0.0.1 (which is also the tunnel's
     // endpoint) goes straight over the internet to pve's open WireGuard port, where the static
     // engine (tunnel up) sends it into the tunnel and pve's input drops it.
-    const endpoint = (p: VerifyResult['probes'][number]): boolean => p.from === 'wg-client' && formatIPv4(p.dst) === '10.0.0.1' && formatFlow(p.flow) === 'udp/51820' && !p.staticAllowed;
+    const endpoint = (p: VerifyResult['probes'][number]): boolean =>
+      p.from === 'wg-client' && formatIPv4(p.dst) === '10.0.0.1' && formatFlow(p.flow) === 'udp/51820' && !p.staticAllowed;
     const diffs = assertExactly(
       r,
-      (p) => (p.staticAllowed && ((p.from === 'wg-client' && (p.to === 'agentfarm' || p.to === 'pve')) || (p.from === 'pve' && p.to === 'wg-client'))) || endpoint(p),
+      (p) =>
+        (p.staticAllowed && ((p.from === 'wg-client' && (p.to === 'agentfarm' || p.to === 'pve')) || (p.from === 'pve' && p.to === 'wg-client'))) ||
+        endpoint(p),
       'tunnel down',
     );
     const names = diffs.filter((d) => d.probe.from === 'wg-client' && d.probe.staticAllowed).map((d) => `${d.probe.to} ${formatFlow(d.probe.flow)}`);

@@ -81,7 +81,10 @@ async function newLabsOf(before: ReadonlySet<string>, spec: string): Promise<str
 function describeDifferences(r: VerifyResult): string {
   return r.differences
     .slice(0, 10)
-    .map((d) => `  ${d.probe.from} → ${d.probe.to} ${formatIPv4(d.probe.dst)} ${formatFlow(d.probe.flow)}: static ${d.probe.staticAllowed ? 'allow' : 'deny'}, live ${d.live}\n    ${d.explanation.summary}`)
+    .map(
+      (d) =>
+        `  ${d.probe.from} → ${d.probe.to} ${formatIPv4(d.probe.dst)} ${formatFlow(d.probe.flow)}: static ${d.probe.staticAllowed ? 'allow' : 'deny'}, live ${d.live}\n    ${d.explanation.summary}`,
+    )
     .join('\n');
 }
 
@@ -90,7 +93,9 @@ after(async () => {
 });
 
 describe('lab plan (pure)', () => {
-  const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   for (const f of files) {
     it(`${f}: deterministic, prefixed, kernel names fit`, () => {
       const ir = load(join(EXAMPLES, f));
@@ -103,7 +108,12 @@ describe('lab plan (pure)', () => {
       for (const s of a.steps) {
         if (s.kind !== 'ip') continue;
         // Nothing is configured in the machine's own namespace; links are created inside lab namespaces.
-        if (s.ns === undefined) assert.match(s.cmd, /^link add \S+ address 02:c0:\S+ netns cl1234[.-]\S+ type (veth peer name \S+ address 02:c0:\S+ netns cl1234[.-]\S+|bridge)$/, s.cmd);
+        if (s.ns === undefined)
+          assert.match(
+            s.cmd,
+            /^link add \S+ address 02:c0:\S+ netns cl1234[.-]\S+ type (veth peer name \S+ address 02:c0:\S+ netns cl1234[.-]\S+|bridge)$/,
+            s.cmd,
+          );
         else assert.ok(isLabNamespace(s.ns, 'cl1234'), s.ns);
         for (const m of s.cmd.matchAll(/(?:dev|name|master) (\S+)/g)) assert.ok(m[1]!.length <= 15, `interface name ${m[1]} is longer than 15 characters`);
       }
@@ -121,7 +131,9 @@ describe('lab plan (pure)', () => {
 });
 
 describe('lab (live)', { skip: SKIP }, () => {
-  const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   for (const f of files) {
     it(`${f}: live = static, the seed's steps pass live, tunnels as predicted`, async () => {
       const { result, tunnels } = await verifySpec(load(join(EXAMPLES, f)));
@@ -188,7 +200,11 @@ describe('lab (live)', { skip: SKIP }, () => {
         await upLab(ir, { prefix, say: () => undefined });
         for (const g of guests) {
           const r = await attackLab(ir, prefix, g, {});
-          assert.equal(r.differences.length, 0, `${g}: ${r.differences.map((d) => `${d.to} ${d.dst} ${d.flow}: static ${d.static}, attack ${d.live}${d.how ? ` (${d.how})` : ''}\n    ${d.explanation.summary}`).join('\n  ')}`);
+          assert.equal(
+            r.differences.length,
+            0,
+            `${g}: ${r.differences.map((d) => `${d.to} ${d.dst} ${d.flow}: static ${d.static}, attack ${d.live}${d.how ? ` (${d.how})` : ''}\n    ${d.explanation.summary}`).join('\n  ')}`,
+          );
           assert.ok(r.moves.some((m) => m.move.startsWith('flush its in-guest firewall')));
           assert.equal(r.reachedAttack, r.staticCompromised);
         }

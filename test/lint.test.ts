@@ -84,7 +84,7 @@ const CASES: Case[] = [
 `,
     codes: ['CORDON030'],
     line: 11,
-    has: ["'allow agent-1 → ollama.api' is redundant and never matches (dead rule)", "(line 10) allows all of its traffic first"],
+    has: ["'allow agent-1 → ollama.api' is redundant and never matches (dead rule)", '(line 10) allows all of its traffic first'],
     hint: ['remove it'],
   },
   {
@@ -122,11 +122,15 @@ expect:
     codes: ['CORDON032'],
     line: 11,
     severity: 'info',
-    has: ["'deny lan0 → ollama' and the earlier 'allow agent-1 → lan0 tcp/22' (line 10) overlap on tcp/22 from agent-1 (10.1.0.10) to ollama (10.1.0.20)", 'the earlier one allows', 'gw:forward'],
+    has: [
+      "'deny lan0 → ollama' and the earlier 'allow agent-1 → lan0 tcp/22' (line 10) overlap on tcp/22 from agent-1 (10.1.0.10) to ollama (10.1.0.20)",
+      'the earlier one allows',
+      'gw:forward',
+    ],
   },
   {
-    name: 'an allow that an isolated guest\'s egress rule takes entirely is shadowed by that plumbing',
-    spec: `${BASE.replace("ollama: { kind: vm, id: 103,", "ollama: { kind: vm, id: 103, egress: isolated,")}policy:
+    name: "an allow that an isolated guest's egress rule takes entirely is shadowed by that plumbing",
+    spec: `${BASE.replace('ollama: { kind: vm, id: 103,', 'ollama: { kind: vm, id: 103, egress: isolated,')}policy:
   - allow: { from: agent-1, to: ollama.api }
   - allow: { from: ollama, to: internet, ports: tcp/443 }
 `,
@@ -198,7 +202,13 @@ policy:
     codes: ['CORDON035'],
     line: 11,
     severity: 'warning',
-    has: ["'allow agent-1 → any tcp/22' allows tcp/22 to any address, not only to the internet", 'agent-2 (vm)', 'gw (hypervisor)', 'ollama (vm)', 'VM-to-VM and VM-to-host'],
+    has: [
+      "'allow agent-1 → any tcp/22' allows tcp/22 to any address, not only to the internet",
+      'agent-2 (vm)',
+      'gw (hypervisor)',
+      'ollama (vm)',
+      'VM-to-VM and VM-to-host',
+    ],
     hasNot: ['agent-1 (vm)'],
     hint: ['`to: internet`'],
   },
@@ -227,7 +237,7 @@ firewalls:
     has: ['in agent-1:guest-out allows tcp/22 udp/53 to any destination', 'agent-2 (vm)', 'VM-to-VM'],
   },
   {
-    name: 'hand-written accepts bound to the internet, or to a big prefix holding none of the spec\'s machines, are fine',
+    name: "hand-written accepts bound to the internet, or to a big prefix holding none of the spec's machines, are fine",
     spec: `${BASE}policy:
   - allow: { from: agent-1, to: ollama.api }
 firewalls:
@@ -296,18 +306,16 @@ const NAMES = ['a', 'b'];
 const NAME_UNIVERSE = ['a', 'b', 'zz'];
 
 const arbRange = (max: number) =>
-  fc
-    .array(fc.tuple(fc.integer({ min: 0, max }), fc.integer({ min: 0, max })), { minLength: 1, maxLength: 2 })
-    .map((spans) => {
-      const sorted = spans.map(([x, y]) => [Math.min(x, y), Math.max(x, y)] as [number, number]).sort((p, q) => p[0] - q[0]);
-      const out: [number, number][] = [];
-      for (const s of sorted) {
-        const last = out[out.length - 1];
-        if (last && s[0] <= last[1] + 1) last[1] = Math.max(last[1], s[1]);
-        else out.push([...s]);
-      }
-      return out;
-    });
+  fc.array(fc.tuple(fc.integer({ min: 0, max }), fc.integer({ min: 0, max })), { minLength: 1, maxLength: 2 }).map((spans) => {
+    const sorted = spans.map(([x, y]) => [Math.min(x, y), Math.max(x, y)] as [number, number]).sort((p, q) => p[0] - q[0]);
+    const out: [number, number][] = [];
+    for (const s of sorted) {
+      const last = out[out.length - 1];
+      if (last && s[0] <= last[1] + 1) last[1] = Math.max(last[1], s[1]);
+      else out.push([...s]);
+    }
+    return out;
+  });
 const arbNames: fc.Arbitrary<NameSet> = fc.oneof(
   fc.constant({ neg: true, names: [] }),
   fc.subarray(NAMES, { minLength: 1 }).map((names) => ({ neg: false, names })),
@@ -327,7 +335,10 @@ function points(b: Box): string[] {
   const out: string[] = [];
   const vals = (rs: readonly (readonly [number, number])[]) => rs.flatMap(([lo, hi]) => Array.from({ length: hi - lo + 1 }, (_, k) => lo + k));
   const nm = (s: NameSet) => NAME_UNIVERSE.filter((x) => s.neg !== s.names.includes(x));
-  for (const s of vals(b.src)) for (const d of vals(b.dst)) for (const f of vals(b.flow)) for (const i of nm(b.iif)) for (const p of nm(b.port)) for (const st of [1, 2]) if (b.state & st) out.push(`${s},${d},${f},${i},${p},${st}`);
+  for (const s of vals(b.src))
+    for (const d of vals(b.dst))
+      for (const f of vals(b.flow))
+        for (const i of nm(b.iif)) for (const p of nm(b.port)) for (const st of [1, 2]) if (b.state & st) out.push(`${s},${d},${f},${i},${p},${st}`);
   return out;
 }
 
@@ -339,8 +350,14 @@ describe('box algebra', () => {
         const union = new Set(cands.flatMap(points));
         for (const c of cands) {
           const cp = new Set(points(c));
-          assert.equal(boxIntersects(q, c), qp.some((x) => cp.has(x)));
-          assert.equal(boxContains(c, q), qp.every((x) => cp.has(x)));
+          assert.equal(
+            boxIntersects(q, c),
+            qp.some((x) => cp.has(x)),
+          );
+          assert.equal(
+            boxContains(c, q),
+            qp.every((x) => cp.has(x)),
+          );
           const pieces = boxSubtract(q, c).map(points);
           const flat = pieces.flat();
           assert.equal(flat.length, new Set(flat).size, 'pieces are disjoint');
@@ -354,7 +371,16 @@ describe('box algebra', () => {
           assert.ok(pick);
           const mine = pick.map((i) => cands[i]!);
           assert.equal(covered(q, mine, { left: 1e6 }), 'covered');
-          for (let k = 0; k < mine.length && mine.length > 1; k++) assert.equal(covered(q, mine.filter((_, j) => j !== k), { left: 1e6 }), 'uncovered', 'irredundant');
+          for (let k = 0; k < mine.length && mine.length > 1; k++)
+            assert.equal(
+              covered(
+                q,
+                mine.filter((_, j) => j !== k),
+                { left: 1e6 },
+              ),
+              'uncovered',
+              'irredundant',
+            );
         }
       }),
       { numRuns: 400 },
@@ -391,7 +417,10 @@ describe('cordon lint', () => {
     const r = cordon(bad, '--json');
     assert.equal(r.status, 1, r.stderr);
     const ds = JSON.parse(r.stdout) as Diagnostic[];
-    assert.deepEqual(ds.map((d) => [d.code, d.severity, d.line]), [['CORDON035', 'warning', 11]]);
+    assert.deepEqual(
+      ds.map((d) => [d.code, d.severity, d.line]),
+      [['CORDON035', 'warning', 11]],
+    );
   });
 
   it('exits 2 on an invalid spec', () => {

@@ -53,7 +53,12 @@ export function samplePorts(m: Model): number[] {
 
 export function sampleFlows(m: Model): Flow[] {
   const ports = samplePorts(m);
-  return [...ports.map((port) => ({ proto: 'tcp' as const, port })), ...ports.map((port) => ({ proto: 'udp' as const, port })), { proto: 'icmp', port: 0 }, { proto: 'other', port: 0 }];
+  return [
+    ...ports.map((port) => ({ proto: 'tcp' as const, port })),
+    ...ports.map((port) => ({ proto: 'udp' as const, port })),
+    { proto: 'icmp', port: 0 },
+    { proto: 'other', port: 0 },
+  ];
 }
 
 /** One address on each side of every boundary the spec draws, every host's address, and a few fixed ones. */
@@ -65,7 +70,19 @@ export function sampleAddrs(m: Model): number[] {
   for (const n of [...m.networks.values(), ...m.tunnels.values()]) edge(n.range.lo, n.range.hi);
   for (const h of m.hosts.values()) for (const n of h.nics) out.add(n.address);
   for (const r of m.policy) for (const t of [...r.from, ...r.to]) if (t.kind === 'cidr') edge(t.range.lo, t.range.hi);
-  for (const fixed of ['8.8.8.8', '198.51.100.7', '203.0.113.9', '10.200.0.1', '10.2.200.1', '172.16.0.1', '192.168.77.1', '100.64.0.1', '127.0.0.1', '0.0.0.1', '224.0.0.1']) {
+  for (const fixed of [
+    '8.8.8.8',
+    '198.51.100.7',
+    '203.0.113.9',
+    '10.200.0.1',
+    '10.2.200.1',
+    '172.16.0.1',
+    '192.168.77.1',
+    '100.64.0.1',
+    '127.0.0.1',
+    '0.0.0.1',
+    '224.0.0.1',
+  ]) {
     out.add(fixed.split('.').reduce((acc, o) => acc * 256 + Number(o), 0));
   }
   return [...out].sort((a, b) => a - b);
@@ -103,7 +120,9 @@ export function disagreements(text: string, limit = 5): string[] {
           const engine = flowContains(cell, f.proto === 'tcp' || f.proto === 'udp' ? { proto: f.proto, port: f.port } : { proto: f.proto });
           const hits = dsts.filter((d) => ref.allows(from, d, f, assume === 'compromised', addrs));
           if (engine !== hits.length > 0) {
-            out.push(`${assume}: ${a.name} → ${b.name} ${flowText(f)}: engine ${engine ? 'allows' : 'denies'}, reference ${hits.length ? `allows (to ${hits.map(formatIPv4).join(', ')})` : 'denies'}`);
+            out.push(
+              `${assume}: ${a.name} → ${b.name} ${flowText(f)}: engine ${engine ? 'allows' : 'denies'}, reference ${hits.length ? `allows (to ${hits.map(formatIPv4).join(', ')})` : 'denies'}`,
+            );
             if (out.length >= limit) return out;
           }
         }
@@ -113,8 +132,10 @@ export function disagreements(text: string, limit = 5): string[] {
   return out;
 }
 
-describe('the examples inside the reference\'s subset', () => {
-  const files = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml')).sort();
+describe("the examples inside the reference's subset", () => {
+  const files = readdirSync(join(ROOT, 'examples'))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   const inside = files.filter((f) => {
     const m = loadModel(join(ROOT, 'examples', f)).model;
     return m !== undefined && outsideSubset(m) === undefined;
@@ -131,7 +152,7 @@ describe('the examples inside the reference\'s subset', () => {
 });
 
 describe('property: the engine agrees with the reference semantics', () => {
-  it('every cell of the matrix, both views, on random specs inside the reference\'s subset', () => {
+  it("every cell of the matrix, both views, on random specs inside the reference's subset", () => {
     withSeed((seed) =>
       fc.assert(
         fc.property(subsetArb, (d) => {

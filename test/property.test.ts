@@ -47,55 +47,61 @@ function show(f: FlowSet | undefined): string {
 
 describe('property: random small specs', () => {
   it('every draft loads', () => {
-    withSeed((seed0) => fc.assert(
-      fc.property(specArb, (d) => {
-        irOf(draftToYaml(d));
-      }),
-      { numRuns: RUNS * 2, seed: seed0 + 7 },
-    ));
+    withSeed((seed0) =>
+      fc.assert(
+        fc.property(specArb, (d) => {
+          irOf(draftToYaml(d));
+        }),
+        { numRuns: RUNS * 2, seed: seed0 + 7 },
+      ),
+    );
   });
 
   it('Engine.reach agrees with brute force for every pair, both views', () => {
-    withSeed((seed0) => fc.assert(
-      fc.property(specArb, fc.integer({ min: 1, max: 1000 }), (d, seed) => {
-        const text = draftToYaml(d);
-        const ir = irOf(text);
-        const engine = new Engine(ir);
-        const brute = new BruteForce(ir, engine.topo, { ports: 'sampled', samples: 8, seed });
-        const eps = endpoints(ir.model);
-        for (const assume of VIEWS) {
-          for (const a of eps) {
-            for (const b of eps) {
-              if (a === b || (a.source.kind === 'zone' && b.dest.kind === 'zone')) continue;
-              const fast = engine.reach(a.source, b.dest, assume).allowed;
-              const slow = brute.reach(a.source, b.dest, assume);
-              assert.ok(flowEqual(fast, slow), `${assume}: ${a.name} → ${b.name}: engine ${show(fast)}, brute force ${show(slow)}\n${text}`);
+    withSeed((seed0) =>
+      fc.assert(
+        fc.property(specArb, fc.integer({ min: 1, max: 1000 }), (d, seed) => {
+          const text = draftToYaml(d);
+          const ir = irOf(text);
+          const engine = new Engine(ir);
+          const brute = new BruteForce(ir, engine.topo, { ports: 'sampled', samples: 8, seed });
+          const eps = endpoints(ir.model);
+          for (const assume of VIEWS) {
+            for (const a of eps) {
+              for (const b of eps) {
+                if (a === b || (a.source.kind === 'zone' && b.dest.kind === 'zone')) continue;
+                const fast = engine.reach(a.source, b.dest, assume).allowed;
+                const slow = brute.reach(a.source, b.dest, assume);
+                assert.ok(flowEqual(fast, slow), `${assume}: ${a.name} → ${b.name}: engine ${show(fast)}, brute force ${show(slow)}\n${text}`);
+              }
             }
           }
-        }
-      }),
-      { numRuns: RUNS, seed: seed0 + 11 },
-    ));
+        }),
+        { numRuns: RUNS, seed: seed0 + 11 },
+      ),
+    );
   });
 
-  it('the fast all-pairs engine gives exactly computeMatrix\'s cells, both views', () => {
-    withSeed((seed0) => fc.assert(
-      fc.property(specArb, (d) => {
-        const text = draftToYaml(d);
-        const ir = irOf(text);
-        for (const assume of VIEWS) {
-          const slow = computeMatrix(ir, assume);
-          const fast = computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true });
-          slow.cells.forEach((row, i) =>
-            row.forEach((c, j) => {
-              const f = fast.cell(i, j);
-              const same = c === undefined ? f === undefined : f !== undefined && flowEqual(c, f);
-              assert.ok(same, `${assume}: ${slow.endpoints[i]!.name} → ${slow.endpoints[j]!.name}: computeMatrix ${show(c)}, fast ${show(f)}\n${text}`);
-            }),
-          );
-        }
-      }),
-      { numRuns: RUNS * 2, seed: seed0 + 13 },
-    ));
+  it("the fast all-pairs engine gives exactly computeMatrix's cells, both views", () => {
+    withSeed((seed0) =>
+      fc.assert(
+        fc.property(specArb, (d) => {
+          const text = draftToYaml(d);
+          const ir = irOf(text);
+          for (const assume of VIEWS) {
+            const slow = computeMatrix(ir, assume);
+            const fast = computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true });
+            slow.cells.forEach((row, i) =>
+              row.forEach((c, j) => {
+                const f = fast.cell(i, j);
+                const same = c === undefined ? f === undefined : f !== undefined && flowEqual(c, f);
+                assert.ok(same, `${assume}: ${slow.endpoints[i]!.name} → ${slow.endpoints[j]!.name}: computeMatrix ${show(c)}, fast ${show(f)}\n${text}`);
+              }),
+            );
+          }
+        }),
+        { numRuns: RUNS * 2, seed: seed0 + 13 },
+      ),
+    );
   });
 });

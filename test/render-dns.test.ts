@@ -168,7 +168,13 @@ describe('dns target: a spec with upstreams, address records and several network
 
 describe('dns: resolution', () => {
   const cases: { name: string; dns: string; code: string; message: RegExp; hint?: RegExp }[] = [
-    { name: 'unknown record host', dns: 'records: { nginx: gwx }', code: 'CORDON004', message: /record 'nginx' points at unknown host 'gwx'/, hint: /did you mean 'gw'\?/ },
+    {
+      name: 'unknown record host',
+      dns: 'records: { nginx: gwx }',
+      code: 'CORDON004',
+      message: /record 'nginx' points at unknown host 'gwx'/,
+      hint: /did you mean 'gw'\?/,
+    },
     { name: 'unknown server', dns: 'records: {}', code: 'CORDON004', message: /unknown server host 'dnshost'/, hint: /did you mean 'dns_host'\?/ },
     { name: 'host on no network of the server', dns: 'records: { far: faraway }', code: 'CORDON016', message: /shares no network with DNS server/ },
     { name: 'malformed address', dns: 'records: { x: 10.1.0.300 }', code: 'CORDON010', message: /not an IPv4 address/ },
@@ -206,11 +212,14 @@ describe('dns: resolution', () => {
   it('resolves records to addresses in the model, sorted by name', () => {
     const m = loadModelFromText(FULL).model!;
     assert.equal(m.dns?.domain, 'lab.example.org');
-    assert.deepEqual(m.dns?.records.map((r) => [r.name, formatIPv4(r.address), r.host ?? null]), [
-      ['box', '10.2.0.9', 'labbox'],
-      ['nginx', '10.1.0.53', 'gw'],
-      ['printer', '10.1.0.200', null],
-    ]);
+    assert.deepEqual(
+      m.dns?.records.map((r) => [r.name, formatIPv4(r.address), r.host ?? null]),
+      [
+        ['box', '10.2.0.9', 'labbox'],
+        ['nginx', '10.1.0.53', 'gw'],
+        ['printer', '10.1.0.200', null],
+      ],
+    );
     assert.equal(loadModelFromText(BASE).model?.dns, undefined);
   });
 });

@@ -115,8 +115,13 @@ function checkAgainstModel(ir: Ir, f: RenderedFile): Parsed {
     }
   }
   // Every nic on a network is here, except libvirt's own bridges.
-  const expected = h.nics.filter((n) => ir.model.networks.has(n.segment) && !(h.kind === 'hypervisor' && ir.model.networks.get(n.segment)!.owner === h.name && n.ifname.startsWith('virbr')));
-  assert.deepEqual(names.slice(1), expected.map((n) => n.ifname));
+  const expected = h.nics.filter(
+    (n) => ir.model.networks.has(n.segment) && !(h.kind === 'hypervisor' && ir.model.networks.get(n.segment)!.owner === h.name && n.ifname.startsWith('virbr')),
+  );
+  assert.deepEqual(
+    names.slice(1),
+    expected.map((n) => n.ifname),
+  );
   if (IFQUERY) checkWithIfquery(IFQUERY, f, names, p);
   return p;
 }
@@ -135,10 +140,19 @@ function checkWithIfquery(ifquery: string, f: RenderedFile, names: readonly stri
     if (s.method !== 'static') continue;
     const q = run(ifquery, ['--state-dir', tmp, '-i', path, s.name])!;
     assert.equal(q.code, 0, `ifquery ${s.name} on ${f.path}: ${q.out}`);
-    const got = new Map(q.out.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()] as const));
+    const got = new Map(
+      q.out
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()] as const),
+    );
     const [addr, len] = opt(s, 'address')[0]!.split('/');
     assert.equal(got.get('address'), addr, `ifquery ${s.name} on ${f.path}: address (${q.out})`);
-    assert.equal(got.get('netmask'), formatIPv4(len === undefined ? 0xffffffff : Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0), `ifquery ${s.name} on ${f.path}: netmask`);
+    assert.equal(
+      got.get('netmask'),
+      formatIPv4(len === undefined ? 0xffffffff : Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0),
+      `ifquery ${s.name} on ${f.path}: netmask`,
+    );
     assert.equal(got.get('gateway'), opt(s, 'gateway')[0], `ifquery ${s.name} on ${f.path}: gateway`);
   }
 }
@@ -152,7 +166,10 @@ describe('ifupdown target: examples', () => {
       const a = render(ifupdownRenderer, ir);
       assert.deepEqual(a, render(ifupdownRenderer, irOfFile(file)!));
       assert.deepEqual(a.diagnostics, []);
-      assert.deepEqual(a.files.map((f) => f.path), ifupdownHosts(ir.model).map((h) => `ifupdown/${h.name}/interfaces`));
+      assert.deepEqual(
+        a.files.map((f) => f.path),
+        ifupdownHosts(ir.model).map((h) => `ifupdown/${h.name}/interfaces`),
+      );
       checkGolden(name, 'ifupdown', a);
     });
     it(`${name}: every file parses as interfaces(5) and says what the model says${IFQUERY ? ' (and ifquery agrees)' : ''}`, (t) => {
@@ -178,19 +195,33 @@ hosts:
 dns: { domain: lab.internal, server: pve }
 `;
 
-  it('writes the seed\'s bridges: vmbr0 with the physical port (its router is outside the spec), vmbr1 with none', () => {
+  it("writes the seed's bridges: vmbr0 with the physical port (its router is outside the spec), vmbr1 with none", () => {
     const ir = irOfText(SPEC);
     const r = render(ifupdownRenderer, ir);
-    assert.deepEqual(r.files.map((f) => f.path), ['ifupdown/agentfarm/interfaces', 'ifupdown/ollama/interfaces', 'ifupdown/pve/interfaces']);
+    assert.deepEqual(
+      r.files.map((f) => f.path),
+      ['ifupdown/agentfarm/interfaces', 'ifupdown/ollama/interfaces', 'ifupdown/pve/interfaces'],
+    );
     const pve = checkAgainstModel(ir, r.files[2]!);
     const [, vmbr0, vmbr1] = pve.ifaces;
     assert.deepEqual(vmbr0, {
       name: 'vmbr0',
       family: 'inet',
       method: 'static',
-      options: [['address', '10.0.0.1/24'], ['gateway', '10.0.0.254'], ['bridge-ports', 'enp1s0'], ['bridge-stp', 'off'], ['bridge-fd', '0']],
+      options: [
+        ['address', '10.0.0.1/24'],
+        ['gateway', '10.0.0.254'],
+        ['bridge-ports', 'enp1s0'],
+        ['bridge-stp', 'off'],
+        ['bridge-fd', '0'],
+      ],
     });
-    assert.deepEqual(vmbr1?.options, [['address', '192.168.100.1/24'], ['bridge-ports', 'none'], ['bridge-stp', 'off'], ['bridge-fd', '0']]);
+    assert.deepEqual(vmbr1?.options, [
+      ['address', '192.168.100.1/24'],
+      ['bridge-ports', 'none'],
+      ['bridge-stp', 'off'],
+      ['bridge-fd', '0'],
+    ]);
     assert.deepEqual(pve.sources, ['/etc/network/interfaces.d/*']);
   });
 
@@ -198,7 +229,12 @@ dns: { domain: lab.internal, server: pve }
     const ir = irOfText(SPEC);
     const r = render(ifupdownRenderer, ir);
     const agent = checkAgainstModel(ir, r.files[0]!);
-    assert.deepEqual(agent.ifaces[1]?.options, [['address', '10.0.0.10/24'], ['gateway', '10.0.0.254'], ['dns-nameservers', '10.0.0.1'], ['dns-search', 'lab.internal']]);
+    assert.deepEqual(agent.ifaces[1]?.options, [
+      ['address', '10.0.0.10/24'],
+      ['gateway', '10.0.0.254'],
+      ['dns-nameservers', '10.0.0.1'],
+      ['dns-search', 'lab.internal'],
+    ]);
     assert.deepEqual(agent.ifaces[2]?.options, [
       ['address', '192.168.100.10/24'],
       ['up', 'ip route add 172.16.0.0/16 via 192.168.100.254 dev ens19'],

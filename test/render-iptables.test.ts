@@ -55,7 +55,7 @@ describe('iptables target: goldens', () => {
   });
 });
 
-describe('iptables target: the kernel\'s own tools', () => {
+describe("iptables target: the kernel's own tools", () => {
   const nftRestore = findProgram('iptables-restore');
   const legacyRestore = findProgram('iptables-legacy-restore');
   for (const ex of EXAMPLES) {
@@ -98,7 +98,8 @@ describe('iptables target: the kernel\'s own tools', () => {
 /** The IR's verdict for a new connection's packet at one built-in hook of one host. */
 function expected(ir: Ir, host: string, builtin: string, p: Packet): 'ACCEPT' | 'DROP' {
   const model = ir.model;
-  const flow: Flow = p.proto === 6 ? { proto: 'tcp', port: p.dport } : p.proto === 17 ? { proto: 'udp', port: p.dport } : p.proto === 1 ? { proto: 'icmp' } : { proto: 'other' };
+  const flow: Flow =
+    p.proto === 6 ? { proto: 'tcp', port: p.dport } : p.proto === 17 ? { proto: 'udp', port: p.dport } : p.proto === 1 ? { proto: 'icmp' } : { proto: 'other' };
   for (const c of ir.chains.values()) {
     if (c.enforcedOn !== host) continue;
     const g = model.hosts.get(c.host)!;
@@ -114,7 +115,9 @@ function expected(ir: Ir, host: string, builtin: string, p: Packet): 'ACCEPT' | 
         applies = builtin === 'FORWARD';
         break;
       case 'guest-out':
-        applies = (builtin === 'FORWARD' || builtin === 'INPUT') && g.nics.some((n) => n.port !== undefined && n.port === p.physIn && model.networks.get(n.segment)?.owner === host);
+        applies =
+          (builtin === 'FORWARD' || builtin === 'INPUT') &&
+          g.nics.some((n) => n.port !== undefined && n.port === p.physIn && model.networks.get(n.segment)?.owner === host);
         break;
       case 'guest-in':
         applies = (builtin === 'FORWARD' || builtin === 'OUTPUT') && g.nics.some((n) => n.address === p.dst);
@@ -204,7 +207,10 @@ firewalls:
 `;
 
 describe('iptables target: the rendered chains decide as the IR does', () => {
-  const cases = [...EXAMPLES.map((ex) => ({ name: ex.name, ir: ex.ir })), { name: 'hand-written points that disagree', ir: irOfText(DISAGREEING, 'disagreeing.yaml') as Ir | undefined }];
+  const cases = [
+    ...EXAMPLES.map((ex) => ({ name: ex.name, ir: ex.ir })),
+    { name: 'hand-written points that disagree', ir: irOfText(DISAGREEING, 'disagreeing.yaml') as Ir | undefined },
+  ];
   for (const ex of cases) {
     it(`${ex.name}: every built-in chain of every host, on boundary packets`, (t) => {
       if (!ex.ir) return t.skip('spec does not resolve');
@@ -215,15 +221,17 @@ describe('iptables target: the rendered chains decide as the IR does', () => {
         const save = parseSave(f.content);
         const d = domains(ir, host);
         for (const builtin of ['INPUT', 'FORWARD', 'OUTPUT']) {
-          const packet = fc.record({
-            src: fc.constantFrom(...d.addrs),
-            dst: fc.constantFrom(...d.addrs),
-            iif: builtin === 'OUTPUT' ? fc.constant(undefined) : fc.constantFrom(...d.ifaces),
-            oif: builtin === 'INPUT' ? fc.constant(undefined) : fc.constantFrom(...d.ifaces),
-            physIn: builtin === 'OUTPUT' ? fc.constant(undefined) : fc.constantFrom(...d.ports),
-            proto: fc.constantFrom(6, 17, 1, 47),
-            dport: fc.constantFrom(...d.dports),
-          }).map((p) => ({ ...p, dport: p.proto === 6 || p.proto === 17 ? p.dport : undefined }));
+          const packet = fc
+            .record({
+              src: fc.constantFrom(...d.addrs),
+              dst: fc.constantFrom(...d.addrs),
+              iif: builtin === 'OUTPUT' ? fc.constant(undefined) : fc.constantFrom(...d.ifaces),
+              oif: builtin === 'INPUT' ? fc.constant(undefined) : fc.constantFrom(...d.ifaces),
+              physIn: builtin === 'OUTPUT' ? fc.constant(undefined) : fc.constantFrom(...d.ports),
+              proto: fc.constantFrom(6, 17, 1, 47),
+              dport: fc.constantFrom(...d.dports),
+            })
+            .map((p) => ({ ...p, dport: p.proto === 6 || p.proto === 17 ? p.dport : undefined }));
           assertProperty(
             fc.property(packet, (p) => decide(save, builtin, p) === expected(ir, host, builtin, p)),
             { numRuns: 1500, endOnFailure: true },
@@ -272,7 +280,10 @@ policy:
         `ip -n ${p}h addr add 10.1.0.1/24 dev lan0`,
         `ip -n ${p}h addr add 203.0.113.1/24 dev up0`,
         ...['lan0', 'tap101i0', 'tap102i0', 'up0', 'lo'].map((l) => `ip -n ${p}h link set ${l} up`),
-        ...[['a', '10.1.0.10'], ['b', '10.1.0.20']].flatMap(([n, a]) => [`ip -n ${p}${n} addr add ${a}/24 dev eth0`, `ip -n ${p}${n} link set eth0 up`, `ip -n ${p}${n} route add default via 10.1.0.1`]),
+        ...[
+          ['a', '10.1.0.10'],
+          ['b', '10.1.0.20'],
+        ].flatMap(([n, a]) => [`ip -n ${p}${n} addr add ${a}/24 dev eth0`, `ip -n ${p}${n} link set eth0 up`, `ip -n ${p}${n} route add default via 10.1.0.1`]),
         `ip -n ${p}x addr add 203.0.113.2/24 dev eth0`,
         `ip -n ${p}x link set eth0 up`,
         `ip -n ${p}x route add 10.1.0.0/24 via 203.0.113.1`,
@@ -331,7 +342,9 @@ describe('iptables target: pieces', () => {
   });
 
   it('a set is its prefixes, a negated prefix, or a hull minus exceptions — exactly', () => {
-    const arbSet = fc.array(fc.tuple(fc.nat({ max: 0xffffffff }), fc.nat({ max: 4096 })), { minLength: 1, maxLength: 4 }).map((xs) => R.normalize(xs.map(([lo, n]) => [lo, Math.min(0xffffffff, lo + n)] as const)));
+    const arbSet = fc
+      .array(fc.tuple(fc.nat({ max: 0xffffffff }), fc.nat({ max: 4096 })), { minLength: 1, maxLength: 4 })
+      .map((xs) => R.normalize(xs.map(([lo, n]) => [lo, Math.min(0xffffffff, lo + n)] as const)));
     assertProperty(
       fc.property(arbSet, (set) => {
         const union = (cidrs: string[]): RangeSet => R.normalize(cidrs.map((c) => cidrRange(parseCidr(c)!)).map((r) => [r.lo, r.hi] as const));
@@ -343,7 +356,15 @@ describe('iptables target: pieces', () => {
         const h = hullOf(set);
         if (h) {
           const r = cidrRange(h.hull);
-          assert.ok(R.equal(R.subtract([[r.lo, r.hi]], union(h.except.map((c) => `${c.addr >>> 24}.${(c.addr >>> 16) & 255}.${(c.addr >>> 8) & 255}.${c.addr & 255}/${c.len}`))), set));
+          assert.ok(
+            R.equal(
+              R.subtract(
+                [[r.lo, r.hi]],
+                union(h.except.map((c) => `${c.addr >>> 24}.${(c.addr >>> 16) & 255}.${(c.addr >>> 8) & 255}.${c.addr & 255}/${c.len}`)),
+              ),
+              set,
+            ),
+          );
         }
       }),
       { numRuns: 300 },
@@ -400,8 +421,19 @@ policy:
 `);
     const chain = ir.chains.get('gw:input')!;
     const rule = chain.rules.find((r) => r.match.inPort)!;
-    const bad = { ...ir, chains: new Map([...ir.chains].map(([k, c]) => [k, k === 'gw:input' ? { ...c, rules: c.rules.map((r) => (r === rule ? { ...r, match: { ...r.match, inPort: ['tap999i0'] } } : r)) } : c])) };
+    const bad = {
+      ...ir,
+      chains: new Map(
+        [...ir.chains].map(([k, c]) => [
+          k,
+          k === 'gw:input' ? { ...c, rules: c.rules.map((r) => (r === rule ? { ...r, match: { ...r.match, inPort: ['tap999i0'] } } : r)) } : c,
+        ]),
+      ),
+    };
     const res = renderAll(bad);
-    assert.ok(res.diagnostics.some((d) => d.severity === 'error' && d.code === 'CORDON012' && d.message.includes('tap999i0')), JSON.stringify(res.diagnostics));
+    assert.ok(
+      res.diagnostics.some((d) => d.severity === 'error' && d.code === 'CORDON012' && d.message.includes('tap999i0')),
+      JSON.stringify(res.diagnostics),
+    );
   });
 });

@@ -62,7 +62,7 @@ function list(o: unknown, where: string): unknown[] {
 
 function checkSelector(s: unknown, where: string, f: Record<string, string[]>): void {
   const sel = keysIn(s, f.selector, where);
-  for (const [i, e] of (sel.matchExpressions as unknown[] | undefined ?? []).entries()) {
+  for (const [i, e] of ((sel.matchExpressions as unknown[] | undefined) ?? []).entries()) {
     const x = keysIn(e, f.expression, `${where}.matchExpressions[${i}]`);
     assert.ok(['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(String(x.operator)), where);
   }
@@ -91,7 +91,10 @@ function strictNetworkPolicy(doc: unknown, where: string): void {
           assert.ok(c, `${where}: cidr ${String(b.cidr)}`);
           for (const x of (b.except as string[] | undefined) ?? []) {
             const e = parseCidr(x);
-            assert.ok(e && cidrRange(e).lo >= cidrRange(c).lo && cidrRange(e).hi <= cidrRange(c).hi && e.len > c.len, `${where}: except ${x} must lie strictly inside ${String(b.cidr)}`);
+            assert.ok(
+              e && cidrRange(e).lo >= cidrRange(c).lo && cidrRange(e).hi <= cidrRange(c).hi && e.len > c.len,
+              `${where}: except ${x} must lie strictly inside ${String(b.cidr)}`,
+            );
           }
         }
         if (peer.podSelector) checkSelector(peer.podSelector, where, f);
@@ -101,7 +104,8 @@ function strictNetworkPolicy(doc: unknown, where: string): void {
         const port = keysIn(p, f.port, where);
         assert.ok(['TCP', 'UDP', 'SCTP'].includes(String(port.protocol)), where);
         if (port.port !== undefined) assert.ok(Number.isInteger(port.port) && (port.port as number) >= 1 && (port.port as number) <= 65535, where);
-        if (port.endPort !== undefined) assert.ok(port.port !== undefined && (port.endPort as number) > (port.port as number) && (port.endPort as number) <= 65535, where);
+        if (port.endPort !== undefined)
+          assert.ok(port.port !== undefined && (port.endPort as number) > (port.port as number) && (port.endPort as number) <= 65535, where);
       }
     }
   }
@@ -224,13 +228,21 @@ function peerMatches(peers: Obj[] | undefined, p: Peer): boolean {
 function portMatches(ports: Obj[] | undefined, proto: string, port: number | undefined): boolean {
   if (!ports) return true;
   if (port === undefined) return false;
-  return ports.some((x) => x.protocol === proto.toUpperCase() && (x.port === undefined || (port >= (x.port as number) && port <= ((x.endPort as number | undefined) ?? (x.port as number)))));
+  return ports.some(
+    (x) =>
+      x.protocol === proto.toUpperCase() &&
+      (x.port === undefined || (port >= (x.port as number) && port <= ((x.endPort as number | undefined) ?? (x.port as number)))),
+  );
 }
 
 function allowedBy(policies: Obj[], subject: Pod, dir: 'ingress' | 'egress', other: Peer, proto: string, port: number | undefined): boolean {
   const mine = policies.filter((p) => selects((p.spec as Obj).podSelector as Obj, subject.labels));
   assert.ok(mine.length > 0);
-  return mine.some((p) => ((p.spec as Obj)[dir] as Obj[] | undefined ?? []).some((r) => peerMatches(r[dir === 'ingress' ? 'from' : 'to'] as Obj[] | undefined, other) && portMatches(r.ports as Obj[] | undefined, proto, port)));
+  return mine.some((p) =>
+    (((p.spec as Obj)[dir] as Obj[] | undefined) ?? []).some(
+      (r) => peerMatches(r[dir === 'ingress' ? 'from' : 'to'] as Obj[] | undefined, other) && portMatches(r.ports as Obj[] | undefined, proto, port),
+    ),
+  );
 }
 
 describe('kubernetes target: first-match semantics in allow-only NetworkPolicy', () => {
@@ -258,11 +270,25 @@ policy:
     const ir = irOfText(SPEC);
     const r = render(kubernetesRenderer, ir);
     validateAll(r);
-    assert.deepEqual(r.diagnostics.filter((d) => d.severity !== 'info'), []);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity !== 'info'),
+      [],
+    );
     const nps = docs(r, 'networkpolicies.yaml');
-    const pods: Pod[] = [...ir.model.hosts.keys()].map((h) => ({ name: h, labels: { 'cordon.dev/host': h, ...(h.startsWith('agent') ? { 'cordon.dev/group-agents': 'true' } : {}) } }));
+    const pods: Pod[] = [...ir.model.hosts.keys()].map((h) => ({
+      name: h,
+      labels: { 'cordon.dev/host': h, ...(h.startsWith('agent') ? { 'cordon.dev/group-agents': 'true' } : {}) },
+    }));
     const podOf = (n: string): Pod => pods.find((p) => p.name === n)!;
-    const flows: [string, number][] = [['tcp', 25], ['tcp', 80], ['tcp', 443], ['tcp', 8080], ['tcp', 8200], ['tcp', 11434], ['udp', 53]];
+    const flows: [string, number][] = [
+      ['tcp', 25],
+      ['tcp', 80],
+      ['tcp', 443],
+      ['tcp', 8080],
+      ['tcp', 8200],
+      ['tcp', 11434],
+      ['udp', 53],
+    ];
     // What cordon means, written out from the policy above (first match wins, default deny).
     const want = (src: string, dst: string | number, proto: string, port: number): boolean => {
       const agent = src === 'agent-1' || src === 'agent-2';
@@ -305,10 +331,15 @@ policy:
     const text = r.files[0]!.content;
     assert.match(text, /^# {3}agent-1: cordon\.dev\/host=agent-1, cordon\.dev\/group-agents=true$/m);
     const vault = docs(r, 'networkpolicies.yaml').find((d) => (d.metadata as Obj).name === 'cordon-vault')!;
-    assert.deepEqual((vault.spec as Obj).ingress, [{ from: [{ podSelector: { matchLabels: { 'cordon.dev/group-agents': 'true' } } }], ports: [{ protocol: 'TCP', port: 8200 }] }]);
+    assert.deepEqual((vault.spec as Obj).ingress, [
+      { from: [{ podSelector: { matchLabels: { 'cordon.dev/group-agents': 'true' } } }], ports: [{ protocol: 'TCP', port: 8200 }] },
+    ]);
     // Where the deny of agent-2 → ollama splits the group, each agent is named on its own.
     const ollama = docs(r, 'networkpolicies.yaml').find((d) => (d.metadata as Obj).name === 'cordon-ollama')!;
-    assert.deepEqual(((ollama.spec as Obj).ingress as Obj[]).map((x) => x.from), [[{ podSelector: { matchLabels: { 'cordon.dev/host': 'agent-1' } } }], [{ podSelector: { matchLabels: { 'cordon.dev/host': 'agent-2' } } }]]);
+    assert.deepEqual(
+      ((ollama.spec as Obj).ingress as Obj[]).map((x) => x.from),
+      [[{ podSelector: { matchLabels: { 'cordon.dev/host': 'agent-1' } } }], [{ podSelector: { matchLabels: { 'cordon.dev/host': 'agent-2' } } }]],
+    );
   });
 });
 
@@ -337,14 +368,12 @@ policy:
     // NetworkPolicy keeps every TCP and UDP port but 22, and drops ICMP/other (stricter than the spec).
     const agent = docs(r, 'networkpolicies.yaml').find((x) => (x.metadata as Obj).name === 'cordon-agent')!;
     const toLlm = ((agent.spec as Obj).egress as Obj[])[0]!;
-    assert.deepEqual(toLlm.ports, [
-      { protocol: 'TCP', port: 1, endPort: 21 },
-      { protocol: 'TCP', port: 23, endPort: 65535 },
-      { protocol: 'UDP' },
-    ]);
+    assert.deepEqual(toLlm.ports, [{ protocol: 'TCP', port: 1, endPort: 21 }, { protocol: 'TCP', port: 23, endPort: 65535 }, { protocol: 'UDP' }]);
     // Cilium says it exactly: the allow as written plus a deny on tcp/22.
     const cagent = docs(r, 'ciliumnetworkpolicies.yaml').find((x) => (x.metadata as Obj).name === 'cordon-agent')!;
-    assert.deepEqual((cagent.spec as Obj).egressDeny, [{ toEndpoints: [{ matchLabels: { 'cordon.dev/host': 'llm' } }], toPorts: [{ ports: [{ port: '22', protocol: 'TCP' }] }] }]);
+    assert.deepEqual((cagent.spec as Obj).egressDeny, [
+      { toEndpoints: [{ matchLabels: { 'cordon.dev/host': 'llm' } }], toPorts: [{ ports: [{ port: '22', protocol: 'TCP' }] }] },
+    ]);
     assert.deepEqual(((cagent.spec as Obj).egress as Obj[])[0], { toEndpoints: [{ matchLabels: { 'cordon.dev/host': 'llm' } }] });
   });
 
@@ -376,7 +405,7 @@ policy:
     assert.equal((vm.spec as Obj).egress, undefined);
   });
 
-  it('--host renders one host\'s policies, and an unknown host is an error', () => {
+  it("--host renders one host's policies, and an unknown host is an error", () => {
     const ir = irOfText(SPEC);
     const one = render(kubernetesRenderer, ir, {}, 'agent');
     assert.equal(docs(one, 'networkpolicies.yaml').length, 1);

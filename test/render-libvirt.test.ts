@@ -27,7 +27,8 @@ function fileOf(r: RenderResult, path: string): string {
 /** virt-xml-validate on every XML file; interfaces are validated inside a minimal domain. */
 function validate(name: string, r: RenderResult, t: { skip: (m: string) => void }): void {
   const vxv = findProgram('virt-xml-validate');
-  if (!vxv || !findProgram('xmllint')) return skipOrFail(t, 'virt-xml-validate / xmllint not installed (make setup installs libvirt-clients and libxml2-utils)');
+  if (!vxv || !findProgram('xmllint'))
+    return skipOrFail(t, 'virt-xml-validate / xmllint not installed (make setup installs libvirt-clients and libxml2-utils)');
   const dir = join(tmp, name);
   rmSync(dir, { recursive: true, force: true });
   writeRendered(dir, r.files);
@@ -43,7 +44,10 @@ function validate(name: string, r: RenderResult, t: { skip: (m: string) => void 
     let target = path;
     if (kind === 'domain') {
       target = `${path}.domain.xml`;
-      writeFileSync(target, `<domain type='kvm'><name>probe</name><memory>1048576</memory><os><type>hvm</type></os><devices>\n${f.content}</devices></domain>\n`);
+      writeFileSync(
+        target,
+        `<domain type='kvm'><name>probe</name><memory>1048576</memory><os><type>hvm</type></os><devices>\n${f.content}</devices></domain>\n`,
+      );
     }
     const res = run(vxv, [target, kind])!;
     assert.equal(res.code, 0, `virt-xml-validate ${f.path} ${kind}: ${res.out}`);
@@ -59,7 +63,10 @@ describe('libvirt target: examples', () => {
       const a = render(libvirtRenderer, ir);
       const b = render(libvirtRenderer, irOfFile(file)!);
       assert.deepEqual(a, b);
-      assert.deepEqual(a.diagnostics.filter((d) => d.severity === 'error'), []);
+      assert.deepEqual(
+        a.diagnostics.filter((d) => d.severity === 'error'),
+        [],
+      );
       for (const f of a.files) assert.equal(f.secret, false);
       checkGolden(name, 'libvirt', a);
     });
@@ -87,7 +94,12 @@ describe('libvirt target: seed 001 (NAT-filtered)', () => {
     assert.match(iface, /<source network='agent-nat-filtered'\/>/);
     assert.match(iface, /<filterref filter='cordon-agent-1'>\n\s+<!--.*-->\n\s+<parameter name='IP' value='192\.168\.101\.10'\/>/);
     const sh = fileOf(r, 'libvirt/kvm-host/define.sh');
-    for (const l of ['virsh nwfilter-define nwfilters/cordon-agent-1.xml', 'virsh net-define networks/agent-nat-filtered.xml', 'virsh net-autostart agent-nat-filtered']) assert.ok(sh.includes(`\n${l}\n`), l);
+    for (const l of [
+      'virsh nwfilter-define nwfilters/cordon-agent-1.xml',
+      'virsh net-define networks/agent-nat-filtered.xml',
+      'virsh net-autostart agent-nat-filtered',
+    ])
+      assert.ok(sh.includes(`\n${l}\n`), l);
     assert.match(sh, /virsh net-start agent-nat-filtered/);
     assert.equal(r.files.find((f) => f.path.endsWith('define.sh'))?.executable, true);
   });
@@ -111,7 +123,10 @@ describe('libvirt target: seed 001 (NAT-filtered)', () => {
     assert.match(f, /<tcp srcipaddr='192\.168\.101\.10' dstipfrom='1\.0\.0\.0' dstipto='9\.255\.255\.255' dstportstart='22' dstportend='22' state='NONE'/);
     assert.doesNotMatch(f, /dstipfrom='192\.168\.101\.\d+'/);
     assert.match(f, /<udp srcipaddr='192\.168\.101\.10' dstipaddr='192\.168\.101\.1' dstportstart='53' dstportend='53'/);
-    assert.ok(r.diagnostics.some((d) => d.severity === 'info' && /logging, which nwfilter cannot do/.test(d.message)), 'the lost log flag is reported');
+    assert.ok(
+      r.diagnostics.some((d) => d.severity === 'info' && /logging, which nwfilter cannot do/.test(d.message)),
+      'the lost log flag is reported',
+    );
   });
 });
 
@@ -146,32 +161,70 @@ describe('libvirt target: modes, several nics, and what nwfilter cannot say', ()
     assert.match(fileOf(r, 'libvirt/kvm/networks/wan.xml'), /<forward mode='route'\/>/);
     const home = fileOf(r, 'libvirt/kvm/networks/home.xml');
     assert.match(home, /<forward mode='bridge'\/>\n.*\n\s+<bridge name='home'\/>/);
-    assert.doesNotMatch(home, /<ip /, 'the bridge is the host\'s own: libvirt gives it no address');
+    assert.doesNotMatch(home, /<ip /, "the bridge is the host's own: libvirt gives it no address");
     validate('modes', r, t);
   });
 
   it('one interface file per nic of a guest with several; the filter only where the guest firewall runs', () => {
-    const paths = r.files.map((f) => f.path).filter((p) => p.includes('/domains/')).sort();
-    assert.deepEqual(paths, ['libvirt/kvm/domains/app-interface-back.xml', 'libvirt/kvm/domains/app-interface-net0.xml', 'libvirt/kvm/domains/db-interface.xml', 'libvirt/kvm/domains/lanvm-interface.xml', 'libvirt/kvm/domains/loose-interface.xml']);
+    const paths = r.files
+      .map((f) => f.path)
+      .filter((p) => p.includes('/domains/'))
+      .sort();
+    assert.deepEqual(paths, [
+      'libvirt/kvm/domains/app-interface-back.xml',
+      'libvirt/kvm/domains/app-interface-net0.xml',
+      'libvirt/kvm/domains/db-interface.xml',
+      'libvirt/kvm/domains/lanvm-interface.xml',
+      'libvirt/kvm/domains/loose-interface.xml',
+    ]);
     assert.match(fileOf(r, 'libvirt/kvm/domains/app-interface-back.xml'), /<target dev='tap101i1'\/>[\s\S]*<parameter name='IP' value='10\.2\.0\.10'\/>/);
     assert.match(fileOf(r, 'libvirt/kvm/domains/loose-interface.xml'), /no per-guest firewall: firewall\.guest is off for loose/);
     assert.doesNotMatch(fileOf(r, 'libvirt/kvm/domains/loose-interface.xml'), /<filterref/);
-    assert.deepEqual(r.files.filter((f) => f.path.includes('/nwfilters/')).map((f) => f.path).sort(), ['libvirt/kvm/nwfilters/cordon-app.xml', 'libvirt/kvm/nwfilters/cordon-db.xml']);
+    assert.deepEqual(
+      r.files
+        .filter((f) => f.path.includes('/nwfilters/'))
+        .map((f) => f.path)
+        .sort(),
+      ['libvirt/kvm/nwfilters/cordon-app.xml', 'libvirt/kvm/nwfilters/cordon-db.xml'],
+    );
   });
 
-  it('a source behind another guest\'s port: exact by address when that guest is anti-spoofed, a warning when one is not', () => {
+  it("a source behind another guest's port: exact by address when that guest is anti-spoofed, a warning when one is not", () => {
     const db = fileOf(r, 'libvirt/kvm/nwfilters/cordon-db.xml');
     assert.match(db, /<tcp srcipaddr='10\.2\.0\.10' dstipaddr='10\.2\.0\.20' dstportstart='5432' dstportend='5432' state='NONE' comment='db:guest-in#2'\/>/);
     assert.match(db, /<tcp srcipaddr='10\.1\.0\.10' dstipaddr='10\.2\.0\.20' dstportstart='5432' dstportend='5432' state='NONE' comment='db:guest-in#1'\/>/);
     // `loose` has no per-guest firewall, so it could forge app's (or anyone's) address.
     const warns = r.diagnostics.filter((d) => d.severity === 'warning').map((d) => d.message);
-    assert.ok(warns.some((m) => /db:guest-in#2.*tap101i1.*loose can forge/.test(m)), warns.join('\n'));
-    assert.ok(warns.some((m) => /db:guest-in#3.*tap103i0.*loose can forge/.test(m)), warns.join('\n'));
-    assert.ok(warns.some((m) => /rate 100\/minute, which nwfilter cannot express/.test(m)), warns.join('\n'));
+    assert.ok(
+      warns.some((m) => /db:guest-in#2.*tap101i1.*loose can forge/.test(m)),
+      warns.join('\n'),
+    );
+    assert.ok(
+      warns.some((m) => /db:guest-in#3.*tap103i0.*loose can forge/.test(m)),
+      warns.join('\n'),
+    );
+    assert.ok(
+      warns.some((m) => /rate 100\/minute, which nwfilter cannot express/.test(m)),
+      warns.join('\n'),
+    );
     // With every guest on kvm's bridges anti-spoofed, the source address is as good as the port.
-    const pinned = render(libvirtRenderer, irOfText(TWO_GUESTS.replace("loose: { kind: vm, id: 103, nics: { back: 10.2.0.30 } }", "loose: { kind: vm, id: 103, nics: { back: 10.2.0.30 }, firewall: { guest: true } }")));
-    assert.deepEqual(pinned.diagnostics.filter((d) => /bridge port/.test(d.message)), []);
-    assert.match(fileOf(pinned, 'libvirt/kvm/nwfilters/cordon-db.xml'), /db:guest-in#3: allow loose → db\.sql .*\[bridge port\(s\) tap103i0 matched by the source address behind them: exact for guests/);
+    const pinned = render(
+      libvirtRenderer,
+      irOfText(
+        TWO_GUESTS.replace(
+          'loose: { kind: vm, id: 103, nics: { back: 10.2.0.30 } }',
+          'loose: { kind: vm, id: 103, nics: { back: 10.2.0.30 }, firewall: { guest: true } }',
+        ),
+      ),
+    );
+    assert.deepEqual(
+      pinned.diagnostics.filter((d) => /bridge port/.test(d.message)),
+      [],
+    );
+    assert.match(
+      fileOf(pinned, 'libvirt/kvm/nwfilters/cordon-db.xml'),
+      /db:guest-in#3: allow loose → db\.sql .*\[bridge port\(s\) tap103i0 matched by the source address behind them: exact for guests/,
+    );
   });
 
   it('a rule for one of several ports is told apart by source address; ports of other hosts never match', () => {
@@ -182,7 +235,11 @@ describe('libvirt target: modes, several nics, and what nwfilter cannot say', ()
     // priorities only grow along the chain, per direction
     for (const dir of ['out', 'in']) {
       const ps = [...app.matchAll(new RegExp(`direction='${dir}' priority='(\\d+)'`, 'g'))].map((m) => Number(m[1]));
-      assert.deepEqual(ps, [...ps].sort((a, b) => a - b), dir);
+      assert.deepEqual(
+        ps,
+        [...ps].sort((a, b) => a - b),
+        dir,
+      );
     }
   });
 
@@ -194,7 +251,10 @@ describe('libvirt target: modes, several nics, and what nwfilter cannot say', ()
 
   it('--host: a hypervisor gets everything, a guest its filter and interfaces, others an error', () => {
     assert.deepEqual(render(libvirtRenderer, ir, {}, 'kvm').files.length, r.files.length);
-    assert.deepEqual(render(libvirtRenderer, ir, {}, 'db').files.map((f) => f.path), ['libvirt/kvm/nwfilters/cordon-db.xml', 'libvirt/kvm/domains/db-interface.xml']);
+    assert.deepEqual(
+      render(libvirtRenderer, ir, {}, 'db').files.map((f) => f.path),
+      ['libvirt/kvm/nwfilters/cordon-db.xml', 'libvirt/kvm/domains/db-interface.xml'],
+    );
     const none = render(libvirtRenderer, ir, {}, 'router');
     assert.equal(none.files.length, 0);
     assert.ok(none.diagnostics.some((d) => d.severity === 'error'));

@@ -33,17 +33,29 @@ function generate(f: RenderedFile): Map<string, string> {
   assert.equal(r.code, 0, `netplan generate on ${f.path}: ${r.out}`);
   assert.doesNotMatch(r.out, /error|warning/i, `netplan generate on ${f.path}: ${r.out}`);
   const dir = join(root, 'run', 'systemd', 'network');
-  return new Map(readdirSync(dir).sort().map((n) => [n, readFileSync(join(dir, n), 'utf8')]));
+  return new Map(
+    readdirSync(dir)
+      .sort()
+      .map((n) => [n, readFileSync(join(dir, n), 'utf8')]),
+  );
 }
 
 /** The model's view, checked against both the YAML and what networkd would get. */
 function checkAgainstModel(ir: Ir, f: RenderedFile): void {
   const hostName = f.path.split('/')[1]!;
   const h = ir.model.hosts.get(hostName)!;
-  const doc = parse(f.content) as { network: { version: number; ethernets: Record<string, { addresses: string[]; routes?: { to: string; via: string }[]; nameservers?: { addresses: string[] } }> } };
+  const doc = parse(f.content) as {
+    network: {
+      version: number;
+      ethernets: Record<string, { addresses: string[]; routes?: { to: string; via: string }[]; nameservers?: { addresses: string[] } }>;
+    };
+  };
   assert.equal(doc.network.version, 2);
   const onNets = h.nics.filter((n) => ir.model.networks.has(n.segment));
-  assert.deepEqual(Object.keys(doc.network.ethernets), onNets.map((n) => n.ifname));
+  assert.deepEqual(
+    Object.keys(doc.network.ethernets),
+    onNets.map((n) => n.ifname),
+  );
   const networkd = GENERATE ? generate(f) : undefined;
   for (const n of onNets) {
     const eth = doc.network.ethernets[n.ifname]!;
@@ -72,7 +84,10 @@ describe('netplan target: examples', () => {
       const a = render(netplanRenderer, ir);
       assert.deepEqual(a, render(netplanRenderer, irOfFile(file)!));
       assert.deepEqual(a.diagnostics, []);
-      assert.deepEqual(a.files.map((f) => f.path), netplanHosts(ir.model).map((h) => `netplan/${h.name}/00-cordon.yaml`));
+      assert.deepEqual(
+        a.files.map((f) => f.path),
+        netplanHosts(ir.model).map((h) => `netplan/${h.name}/00-cordon.yaml`),
+      );
       checkGolden(name, 'netplan', a);
     });
     it(`${name}: netplan's generator accepts every file and configures what the model says`, (t) => {
@@ -107,9 +122,12 @@ hosts:
 dns: { domain: lab.internal, server: pve, records: { ollama: ollama } }
 `;
 
-  it('writes the seed\'s two files: the default route only on AgentFarm\'s WAN nic, none for Ollama', () => {
+  it("writes the seed's two files: the default route only on AgentFarm's WAN nic, none for Ollama", () => {
     const r = render(netplanRenderer, irOfText(SPEC));
-    assert.deepEqual(r.files.map((f) => f.path), ['netplan/agentfarm/00-cordon.yaml', 'netplan/ollama/00-cordon.yaml']);
+    assert.deepEqual(
+      r.files.map((f) => f.path),
+      ['netplan/agentfarm/00-cordon.yaml', 'netplan/ollama/00-cordon.yaml'],
+    );
     const agent = parse(r.files[0]!.content) as { network: { ethernets: Record<string, Record<string, unknown>> } };
     assert.deepEqual(agent.network.ethernets.ens18, {
       dhcp4: false,
@@ -118,7 +136,11 @@ dns: { domain: lab.internal, server: pve, records: { ollama: ollama } }
       nameservers: { search: ['lab.internal'], addresses: ['10.0.0.1'] },
     });
     // The static route goes on the nic that reaches its next hop; the tunnel route is only noted.
-    assert.deepEqual(agent.network.ethernets.ens19, { dhcp4: false, addresses: ['192.168.100.10/24'], routes: [{ to: '172.16.0.0/16', via: '192.168.100.254' }] });
+    assert.deepEqual(agent.network.ethernets.ens19, {
+      dhcp4: false,
+      addresses: ['192.168.100.10/24'],
+      routes: [{ to: '172.16.0.0/16', via: '192.168.100.254' }],
+    });
     assert.match(r.files[0]!.content, /^# Route 10\.9\.0\.0\/16 through tunnel wg0 is set up with the tunnel, not here\.$/m);
     const ollama = parse(r.files[1]!.content) as { network: { ethernets: Record<string, Record<string, unknown>> } };
     assert.equal(ollama.network.ethernets.ens18!.routes, undefined);
@@ -147,7 +169,10 @@ dns: { domain: lab.internal, server: pve, records: { ollama: ollama } }
 
   it('--host picks one VM and refuses a host that is not one', () => {
     const ir = irOfText(SPEC);
-    assert.deepEqual(render(netplanRenderer, ir, {}, 'ollama').files.map((f) => f.path), ['netplan/ollama/00-cordon.yaml']);
+    assert.deepEqual(
+      render(netplanRenderer, ir, {}, 'ollama').files.map((f) => f.path),
+      ['netplan/ollama/00-cordon.yaml'],
+    );
     const r = render(netplanRenderer, ir, {}, 'pve');
     assert.equal(r.files.length, 0);
     assert.equal(r.diagnostics[0]?.code, 'CORDON004');

@@ -145,7 +145,11 @@ describe('proxmox target: the Proxmox file format', () => {
           else assert.ok(!files.host.rules.some((r) => r.dir === 'FORWARD'), 'pve-firewall gets no FORWARD rules');
           for (const [vmid, vm] of files.vms) {
             assert.equal(vm.options.get('enable'), '1', `${vmid}.fw`);
-            if (vm.options.get('ipfilter') === '1') assert.ok([...vm.ipsets.keys()].some((k) => k.startsWith('ipfilter-net')), `${vmid}.fw: ipfilter without an ipfilter-net set`);
+            if (vm.options.get('ipfilter') === '1')
+              assert.ok(
+                [...vm.ipsets.keys()].some((k) => k.startsWith('ipfilter-net')),
+                `${vmid}.fw: ipfilter without an ipfilter-net set`,
+              );
           }
         }
       });
@@ -163,7 +167,13 @@ interface Sender {
   readonly host: string | undefined;
 }
 
-function irDecide(c: Chain, hop: { iif: string | undefined; oif: string | undefined; inPort: string | undefined }, src: number, dst: number, flow: Flow): 'ACCEPT' | 'DROP' {
+function irDecide(
+  c: Chain,
+  hop: { iif: string | undefined; oif: string | undefined; inPort: string | undefined },
+  src: number,
+  dst: number,
+  flow: Flow,
+): 'ACCEPT' | 'DROP' {
   for (const r of c.rules) {
     const m = r.match;
     if (m.state === 'established') continue;
@@ -203,7 +213,8 @@ describe('proxmox target: the rules decide as the IR does (honest packets)', () 
               else if (tun?.server === hname) senders.push({ src: n.address, ingress: tun.ifname, port: undefined, host: g.name });
             }
           }
-          for (const [lo, hi] of [...model.internet, ...model.lan]) for (const a of [lo, hi]) senders.push({ src: a, ingress: h.uplink, port: undefined, host: undefined });
+          for (const [lo, hi] of [...model.internet, ...model.lan])
+            for (const a of [lo, hi]) senders.push({ src: a, ingress: h.uplink, port: undefined, host: undefined });
           const dsts = [...new Set([...senders.map((s) => s.src), ...own, 0x08080808])];
           const egress = (dst: number): string | undefined => {
             for (const n of model.networks.values()) if (n.owner === hname && dst >= n.range.lo && dst <= n.range.hi) return n.bridge;
@@ -212,10 +223,17 @@ describe('proxmox target: the rules decide as the IR does (honest packets)', () 
           };
           const policy = (dir: string): string => files.cluster.options.get(`policy_${dir}`) ?? (dir === 'in' ? 'DROP' : 'ACCEPT');
           const ports = [...new Set([0, 22, 53, 80, 443, 2049, 8000, 8080, 9000, 9001, 9418, 9443, 11434, 51820, 65535])];
-          const arb = fc.record({ s: fc.nat({ max: senders.length - 1 }), d: fc.nat({ max: dsts.length - 1 }), proto: fc.constantFrom(6, 17, 1, 47), dport: fc.constantFrom(...ports) });
+          const arb = fc.record({
+            s: fc.nat({ max: senders.length - 1 }),
+            d: fc.nat({ max: dsts.length - 1 }),
+            proto: fc.constantFrom(6, 17, 1, 47),
+            dport: fc.constantFrom(...ports),
+          });
           const check = (name: string, run: (x: { s: Sender; dst: number; proto: number; dport: number | undefined }) => boolean): void => {
             assertProperty(
-              fc.property(arb, ({ s, d, proto, dport }) => run({ s: senders[s]!, dst: dsts[d]!, proto, dport: proto === 6 || proto === 17 ? dport : undefined })),
+              fc.property(arb, ({ s, d, proto, dport }) =>
+                run({ s: senders[s]!, dst: dsts[d]!, proto, dport: proto === 6 || proto === 17 ? dport : undefined }),
+              ),
               { numRuns: 800, endOnFailure: true, examples: [] },
             );
             void name;
@@ -258,7 +276,10 @@ describe('proxmox target: the rules decide as the IR does (honest packets)', () 
               check(`${vmid} OUT`, ({ s, dst, proto, dport }) => {
                 if (s.host !== g.name) return true;
                 const want = irDecide(out, { iif: s.ingress, oif: undefined, inPort: s.port }, s.src, dst, flowOf(proto, dport));
-                return fwDecide(vm, files.cluster, 'OUT', vm.options.get('policy_out') ?? 'ACCEPT', { src: s.src, dst, iface: netOf(s.src), proto, dport }).verdict === want;
+                return (
+                  fwDecide(vm, files.cluster, 'OUT', vm.options.get('policy_out') ?? 'ACCEPT', { src: s.src, dst, iface: netOf(s.src), proto, dport })
+                    .verdict === want
+                );
               });
             }
             const inn = ir.chains.get(`${g.name}:guest-in`);
@@ -267,7 +288,16 @@ describe('proxmox target: the rules decide as the IR does (honest packets)', () 
                 if (s.host === g.name) return true;
                 for (const n of g.nics) {
                   const want = irDecide(inn, { iif: s.ingress, oif: undefined, inPort: s.port }, s.src, n.address, flowOf(proto, dport));
-                  if (fwDecide(vm, files.cluster, 'IN', vm.options.get('policy_in') ?? 'DROP', { src: s.src, dst: n.address, iface: netOf(n.address), proto, dport }).verdict !== want) return false;
+                  if (
+                    fwDecide(vm, files.cluster, 'IN', vm.options.get('policy_in') ?? 'DROP', {
+                      src: s.src,
+                      dst: n.address,
+                      iface: netOf(n.address),
+                      proto,
+                      dport,
+                    }).verdict !== want
+                  )
+                    return false;
                 }
                 return true;
               });
@@ -327,12 +357,15 @@ describe('proxmox target: diagnostics for what cannot be expressed', () => {
     assert.match(host, /^FORWARD ACCEPT .*-dest \+dc\/internet -p tcp -dport 443/m);
     assert.match(cluster, /^policy_forward: DROP$/m);
     // Host-level FORWARD rules never see traffic bridged between llm and llm2 on vmbr1.
-    assert.ok(r.diagnostics.some((d) => d.severity === 'error' && d.message.includes('bridged on vmbr1 between llm, llm2')), diags(r).join('\n'));
+    assert.ok(
+      r.diagnostics.some((d) => d.severity === 'error' && d.message.includes('bridged on vmbr1 between llm, llm2')),
+      diags(r).join('\n'),
+    );
     // web is alone on vmbr0, whose gateway pve routes itself (the uplink stays out of the bridge).
     assert.ok(!r.diagnostics.some((d) => d.message.includes('bridged on vmbr0')), diags(r).join('\n'));
   });
 
-  it('the uplink joins a nat network\'s bridge only when the gateway is a router behind it', () => {
+  it("the uplink joins a nat network's bridge only when the gateway is a router behind it", () => {
     const own = render(proxmoxRenderer, irOfText(DUAL), { forward: 'nftables' });
     const ifs = own.files.find((f) => f.path === 'pve/interfaces')!.content;
     assert.match(ifs, /iface vmbr0 inet static\n {4}address 10\.0\.0\.1\/24\n {4}bridge-ports none\n {4}bridge-stp off\n {4}bridge-fd 0/);
@@ -343,7 +376,10 @@ describe('proxmox target: diagnostics for what cannot be expressed', () => {
     assert.match(ifs2, /iface vmbr0 inet static\n {4}address 10\.0\.0\.1\/24\n {4}bridge-ports enp1s0\n/);
     assert.match(ifs2, /iface vmbr1 inet static\n {4}address 192\.168\.100\.1\/24\n {4}bridge-ports none\n/);
     // Now web shares vmbr0 with the LAN behind enp1s0, bridged: host-level FORWARD rules do not see it.
-    assert.ok(behind.diagnostics.some((d) => d.severity === 'error' && d.message.includes('bridged on vmbr0 between web, the uplink enp1s0')), diags(behind).join('\n'));
+    assert.ok(
+      behind.diagnostics.some((d) => d.severity === 'error' && d.message.includes('bridged on vmbr0 between web, the uplink enp1s0')),
+      diags(behind).join('\n'),
+    );
   });
 
   it('a guest without an id has no <vmid>.fw: error, naming the fix', () => {
@@ -369,32 +405,58 @@ describe('proxmox target: diagnostics for what cannot be expressed', () => {
   it('a rate limit and "other protocols" are said, not silently dropped', () => {
     const spec = `${DUAL}  - allow: { from: web, to: llm, ports: [tcp/22], rate: 5/minute }\n  - allow: { from: web, to: 192.0.2.0/24, ports: [other] }\n`;
     const r = render(proxmoxRenderer, irOfText(spec), { forward: 'nftables' });
-    assert.ok(r.diagnostics.some((d) => d.severity === 'warning' && d.message.includes('rate limit (5/minute)')), diags(r).join('\n'));
-    assert.ok(r.diagnostics.some((d) => d.severity === 'error' && d.message.includes('protocols other than tcp, udp and icmp')), diags(r).join('\n'));
+    assert.ok(
+      r.diagnostics.some((d) => d.severity === 'warning' && d.message.includes('rate limit (5/minute)')),
+      diags(r).join('\n'),
+    );
+    assert.ok(
+      r.diagnostics.some((d) => d.severity === 'error' && d.message.includes('protocols other than tcp, udp and icmp')),
+      diags(r).join('\n'),
+    );
   });
 
   it('rules bound to bridge ports of guests without ipfilter say who could forge or dodge the address', () => {
     const r = render(proxmoxRenderer, irOfText(DUAL), { firewall: 'proxmox-firewall' });
     // llm (no guest firewall) could leave its isolation drop by sending from another address.
-    const w = r.diagnostics.find((d) => d.severity === 'warning' && d.message.startsWith('pve:forward') && d.message.includes('llm could send from another address and pass'));
+    const w = r.diagnostics.find(
+      (d) => d.severity === 'warning' && d.message.startsWith('pve:forward') && d.message.includes('llm could send from another address and pass'),
+    );
     assert.ok(w, diags(r).join('\n'));
     assert.match(w.hint ?? '', /hosts\.llm firewall: \{ guest: true \}/);
     // web has ipfilter and is alone on vmbr0: its allows, bound by address, cannot be borrowed.
     assert.ok(!r.diagnostics.some((d) => d.message.includes('could send from that address')), diags(r).join('\n'));
-    const two = render(proxmoxRenderer, irOfText(DUAL.replace('llm: { kind: vm, id: 102, egress: isolated, nics: { vmbr1: 192.168.100.20 }', 'llm: { kind: vm, id: 102, egress: isolated, nics: { vmbr0: 10.0.0.20 }')), { firewall: 'proxmox-firewall' });
-    assert.ok(two.diagnostics.some((d) => d.severity === 'warning' && d.message.includes('llm could send from that address and be let through too')), diags(two).join('\n'));
+    const two = render(
+      proxmoxRenderer,
+      irOfText(
+        DUAL.replace(
+          'llm: { kind: vm, id: 102, egress: isolated, nics: { vmbr1: 192.168.100.20 }',
+          'llm: { kind: vm, id: 102, egress: isolated, nics: { vmbr0: 10.0.0.20 }',
+        ),
+      ),
+      { firewall: 'proxmox-firewall' },
+    );
+    assert.ok(
+      two.diagnostics.some((d) => d.severity === 'warning' && d.message.includes('llm could send from that address and be let through too')),
+      diags(two).join('\n'),
+    );
   });
 
   it('unknown parameter values are errors; a spec without a hypervisor is an error', () => {
     assert.ok(diags(render(proxmoxRenderer, irOfText(DUAL), { firewall: 'ufw' }), 'error').some((m) => m.includes('firewall=ufw')));
     assert.ok(diags(render(proxmoxRenderer, irOfText(DUAL), { forward: 'maybe' }), 'error').some((m) => m.includes('forward=maybe')));
-    const none = render(proxmoxRenderer, irOfText(`version: 1
+    const none = render(
+      proxmoxRenderer,
+      irOfText(`version: 1
 networks:
   lan0: { cidr: 10.1.0.0/24 }
 hosts:
   box: { kind: server, nics: { lan0: 10.1.0.5 } }
-`));
-    assert.ok(diags(none, 'error').some((m) => m.includes('no hypervisor')), diags(none).join('\n'));
+`),
+    );
+    assert.ok(
+      diags(none, 'error').some((m) => m.includes('no hypervisor')),
+      diags(none).join('\n'),
+    );
     assert.equal(none.files.length, 0);
   });
 

@@ -53,7 +53,17 @@ const handRule = fc.record({
   state: fc.constant(false),
 });
 const runHeavyArb = fc
-  .tuple(specArb, fc.array(fc.record({ point: fc.nat(20), policy: fc.constantFrom<'accept' | 'drop'>('drop', 'drop', 'accept'), rules: fc.array(handRule, { minLength: 2, maxLength: 6 }) }), { minLength: 1, maxLength: 3 }))
+  .tuple(
+    specArb,
+    fc.array(
+      fc.record({
+        point: fc.nat(20),
+        policy: fc.constantFrom<'accept' | 'drop'>('drop', 'drop', 'accept'),
+        rules: fc.array(handRule, { minLength: 2, maxLength: 6 }),
+      }),
+      { minLength: 1, maxLength: 3 },
+    ),
+  )
   .map(([d, firewalls]) => ({ ...d, uplink: true, firewalls }));
 
 /** Random spec texts from the generators. */
@@ -75,7 +85,8 @@ function matrixDiff(a: Matrix, b: Matrix): string[] {
   a.cells.forEach((row, i) =>
     row.forEach((cell, j) => {
       const other = b.cells[i]?.[j];
-      if (JSON.stringify(cell) !== JSON.stringify(other)) out.push(`${a.endpoints[i]!.name} → ${a.endpoints[j]!.name}: spec ${cell ? formatFlowSet(cell) : '·'}, kernel ${other ? formatFlowSet(other) : '·'}`);
+      if (JSON.stringify(cell) !== JSON.stringify(other))
+        out.push(`${a.endpoints[i]!.name} → ${a.endpoints[j]!.name}: spec ${cell ? formatFlowSet(cell) : '·'}, kernel ${other ? formatFlowSet(other) : '·'}`);
     }),
   );
   return out;
@@ -94,7 +105,8 @@ function chainDisagreement(a: Ir, b: Ir, seed: number): string | undefined {
     const ifs = new Set<string | undefined>([undefined]);
     const ports = new Set<string | undefined>([undefined]);
     for (const r of [...ca.rules, ...cb.rules]) {
-      for (const [lo, hi] of [...(r.match.src ?? []), ...(r.match.dst ?? [])]) for (const x of [lo - 1, lo, hi, hi + 1]) if (x >= 0 && x <= 0xffffffff) addrs.add(x);
+      for (const [lo, hi] of [...(r.match.src ?? []), ...(r.match.dst ?? [])])
+        for (const x of [lo - 1, lo, hi, hi + 1]) if (x >= 0 && x <= 0xffffffff) addrs.add(x);
       for (const i of [...(r.match.iif ?? []), ...(r.match.oif ?? [])]) ifs.add(i);
       for (const p of r.match.inPort ?? []) ports.add(p);
     }
@@ -103,12 +115,19 @@ function chainDisagreement(a: Ir, b: Ir, seed: number): string | undefined {
     const guest = a.model.hosts.get(ca.host)!;
     const dsts = ca.hook === 'guest-in' ? guest.nics.map((n) => n.address) : [...addrs];
     const inPorts = ca.hook === 'guest-out' ? guest.nics.flatMap((n) => (n.port ? [n.port] : [])) : [...ports];
-    const hopArb = fc.record({ src: fc.constantFrom(...addrs), dst: fc.constantFrom(...dsts), iif: fc.constantFrom(...ifs), oif: fc.constantFrom(...ifs), inPort: fc.constantFrom(...inPorts) });
+    const hopArb = fc.record({
+      src: fc.constantFrom(...addrs),
+      dst: fc.constantFrom(...dsts),
+      iif: fc.constantFrom(...ifs),
+      oif: fc.constantFrom(...ifs),
+      inPort: fc.constantFrom(...inPorts),
+    });
     for (const h of fc.sample(hopArb, { numRuns: 300, seed })) {
       const hop: Hop = { point, host: ca.enforcedOn, hook: ca.hook, iif: h.iif, oif: h.oif, inPort: h.inPort, natSrc: undefined };
       const fa = acceptedFlows(evalChain(ca, hop, h.src, h.dst));
       const fb = acceptedFlows(evalChain(cb, hop, h.src, h.dst));
-      if (!flowEqual(fa, fb)) return `${point}: ${JSON.stringify({ ...h, src: formatIPv4(h.src), dst: formatIPv4(h.dst) })}: spec accepts ${formatFlowSet(fa) || 'nothing'}, kernel accepts ${formatFlowSet(fb) || 'nothing'}`;
+      if (!flowEqual(fa, fb))
+        return `${point}: ${JSON.stringify({ ...h, src: formatIPv4(h.src), dst: formatIPv4(h.dst) })}: spec accepts ${formatFlowSet(fa) || 'nothing'}, kernel accepts ${formatFlowSet(fb) || 'nothing'}`;
     }
   }
   return undefined;
@@ -129,12 +148,20 @@ describe('nftables on random specs: loaded, read back, same matrix', { skip: net
         let rebuilt = ir;
         for (const host of enforcingHosts(ir)) {
           const r = nftablesRenderer.render(ir, { host, params: new Map() });
-          assert.deepEqual(r.diagnostics.filter((d) => d.severity === 'error'), [], `${host}: render errors\n${text}`);
+          assert.deepEqual(
+            r.diagnostics.filter((d) => d.severity === 'error'),
+            [],
+            `${host}: render errors\n${text}`,
+          );
           // One process per host: flush, load, list (the machine is shared; spawns are the cost).
           const list = pool.exec(ns, ['sh', '-c', 'nft flush ruleset && nft -f - && nft -j list ruleset'], r.files[0]!.content);
           assert.equal(list.status, 0, `${host}: loading the rule set failed: ${list.stderr}\n${text}`);
           const imported = importNftJson(JSON.parse(list.stdout), { model: ir.model, host });
-          assert.deepEqual(imported.diagnostics.map((d) => `${d.code} ${d.message}`), [], `${host}: the importer should understand cordon's own output\n${text}`);
+          assert.deepEqual(
+            imported.diagnostics.map((d) => `${d.code} ${d.message}`),
+            [],
+            `${host}: the importer should understand cordon's own output\n${text}`,
+          );
           rebuilt = withImportedChains(rebuilt, host, imported.chains);
         }
         for (const assume of ['configured', 'compromised'] as const) {
@@ -167,7 +194,14 @@ function inNetns(script: string, input: string): { code: number; out: string } {
  * it goes to) must accept it.
  */
 function irVerdict(ir: Ir, host: string, builtin: 'INPUT' | 'FORWARD' | 'OUTPUT', p: Packet): 'ACCEPT' | 'DROP' {
-  const flow: Flow = p.proto === 6 ? { proto: 'tcp', port: p.dport! } : p.proto === 17 ? { proto: 'udp', port: p.dport! } : p.proto === 1 ? { proto: 'icmp' } : { proto: 'other' };
+  const flow: Flow =
+    p.proto === 6
+      ? { proto: 'tcp', port: p.dport! }
+      : p.proto === 17
+        ? { proto: 'udp', port: p.dport! }
+        : p.proto === 1
+          ? { proto: 'icmp' }
+          : { proto: 'other' };
   for (const c of ir.chains.values()) {
     if (c.enforcedOn !== host) continue;
     const g = ir.model.hosts.get(c.host)!;
@@ -227,7 +261,8 @@ describe('iptables on random specs: accepted by iptables-restore, and decides as
       try {
         const texts = specTexts(seed);
         texts.forEach((text, i) => {
-          for (const f of iptablesRenderer.render(irOf(text), { host: undefined, params: new Map() }).files) writeFileSync(join(dir, `${i}_${f.path.replaceAll('/', '_')}`), f.content);
+          for (const f of iptablesRenderer.render(irOf(text), { host: undefined, params: new Map() }).files)
+            writeFileSync(join(dir, `${i}_${f.path.replaceAll('/', '_')}`), f.content);
         });
         const script = `for f in ${dir}/*; do case "$f" in *.v6) t=ip6tables;; *) t=iptables;; esac; for b in ${legacy ? "'' -legacy" : "''"}; do $t$b-restore --test < "$f" || { echo "FAILED: $t$b-restore --test < $f"; exit 1; }; done; done`;
         const r = inNetns(script, '');

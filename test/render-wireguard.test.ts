@@ -100,7 +100,10 @@ describe('wireguard target: examples', () => {
       const a = renderWg(ir);
       const b = renderWg(irOfFile(file)!);
       assert.deepEqual(a, b);
-      assert.deepEqual(a.diagnostics.filter((d) => d.severity === 'error'), []);
+      assert.deepEqual(
+        a.diagnostics.filter((d) => d.severity === 'error'),
+        [],
+      );
       for (const f of a.files) assert.equal(f.secret, /^PrivateKey = /m.test(f.content), `${f.path}: secret exactly when it holds a private key`);
       checkGolden(name, 'wireguard', a);
     });
@@ -152,7 +155,12 @@ for t in ${targets.join(' ')}; do
 done`;
   const r = spawnSync('unshare', ['-rn', 'bash', '-c', script], { encoding: 'utf8' });
   if (r.status !== 0) return undefined;
-  return new Map(r.stdout.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+  return new Map(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]),
+  );
 }
 
 describe('wireguard target: the vpn-only kill switch (seed 004)', () => {
@@ -175,7 +183,10 @@ describe('wireguard target: the vpn-only kill switch (seed 004)', () => {
     assert.match(conf, /^PersistentKeepalive = 25$/m);
     assert.match(conf, /^PreUp = nft -f \/etc\/cordon\/killswitch\.nft$/m);
     assert.doesNotMatch(conf, /^(PostDown|PreDown) =/m);
-    assert.match(fileOf(renderWg(ir, { killswitch: 'iptables', 'killswitch-dir': '/opt/ks/' }), 'wireguard/vm/wg0.conf'), /^PreUp = iptables-restore \/opt\/ks\/killswitch\.rules\.v4 && ip6tables-restore \/opt\/ks\/killswitch\.rules\.v6$/m);
+    assert.match(
+      fileOf(renderWg(ir, { killswitch: 'iptables', 'killswitch-dir': '/opt/ks/' }), 'wireguard/vm/wg0.conf'),
+      /^PreUp = iptables-restore \/opt\/ks\/killswitch\.rules\.v4 && ip6tables-restore \/opt\/ks\/killswitch\.rules\.v6$/m,
+    );
     assert.doesNotMatch(fileOf(renderWg(ir, { killswitch: 'none' }), 'wireguard/vm/wg0.conf'), /^PreUp/m);
     assert.ok(renderWg(ir, { killswitch: 'pf' }).diagnostics.some((d) => d.severity === 'error' && /killswitch=pf/.test(d.message)));
   });
@@ -195,14 +206,23 @@ describe('wireguard target: the vpn-only kill switch (seed 004)', () => {
     if (!canUnshare('nft') || !findProgram('iptables-restore')) return skipOrFail(t, 'unshare -rn, nft or iptables-restore not available');
     const dir = writeOut('probe', r);
     const targets = ['203.0.113.1:51820', '203.0.113.1:53', '8.8.8.8:53', '192.168.64.1:22', '10.99.0.5:80'];
-    const want = new Map([['203.0.113.1:51820', 'sent'], ['203.0.113.1:53', 'blocked'], ['8.8.8.8:53', 'blocked'], ['192.168.64.1:22', 'blocked'], ['10.99.0.5:80', 'sent']]);
+    const want = new Map([
+      ['203.0.113.1:51820', 'sent'],
+      ['203.0.113.1:53', 'blocked'],
+      ['8.8.8.8:53', 'blocked'],
+      ['192.168.64.1:22', 'blocked'],
+      ['10.99.0.5:80', 'sent'],
+    ]);
     const nft = probe('nft -f', join(dir, 'wireguard/vm/killswitch.nft'), targets);
     if (!nft) return skipOrFail(t, 'cannot build the probe namespace (veth in a user namespace)');
     assert.deepEqual(nft, want);
     assert.deepEqual(probe('iptables-restore', join(dir, 'wireguard/vm/killswitch.rules.v4'), targets), want);
     // NetworkIsolation.swift:199-213: OUTPUT DROP, accept -o lo and -o wg0, nothing for the transport.
     const seed = join(tmp, 'seed-004.rules');
-    writeFileSync(seed, '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT DROP [0:0]\n-A OUTPUT -o lo -j ACCEPT\n-A OUTPUT -o wg0 -j ACCEPT\nCOMMIT\n');
+    writeFileSync(
+      seed,
+      '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT DROP [0:0]\n-A OUTPUT -o lo -j ACCEPT\n-A OUTPUT -o wg0 -j ACCEPT\nCOMMIT\n',
+    );
     assert.equal(probe('iptables-restore', seed, targets)?.get('203.0.113.1:51820'), 'blocked', "seed 004's kill switch drops the tunnel's own transport");
   });
 });
@@ -219,7 +239,11 @@ describe("wireguard target: seed 004's kill switch as written", () => {
     assert.match(found[1]!, /drops the replies of its tunnel's transport/);
     assert.doesNotMatch(fileOf(r, 'wireguard/workload-vm/killswitch.nft'), /udp dport 51820/);
     const fixed = exampleFiles().find((f) => exampleName(f) === 'vpn-only-vm');
-    if (fixed) assert.deepEqual(renderWg(irOfFile(fixed)!).diagnostics.filter((d) => d.code === 'CORDON036'), []);
+    if (fixed)
+      assert.deepEqual(
+        renderWg(irOfFile(fixed)!).diagnostics.filter((d) => d.code === 'CORDON036'),
+        [],
+      );
   });
 });
 
@@ -229,15 +253,31 @@ describe('wireguard target: keys', () => {
   it('needs a pair for every tunnel host and says which one is missing, never what a key is', () => {
     assert.deepEqual(wireguardRenderer.keyNames(ir, { host: undefined, params: new Map() }), ['data', 'vm', 'vpn']);
     const r = wireguardRenderer.render(ir, { host: undefined, params: new Map() });
-    assert.deepEqual(r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message).sort(), ["wireguard: no key pair for 'data'", "wireguard: no key pair for 'vm'", "wireguard: no key pair for 'vpn'"]);
-    assert.deepEqual(r.files.map((f) => f.path), ['wireguard/vm/killswitch.nft', 'wireguard/vm/killswitch.rules.v4', 'wireguard/vm/killswitch.rules.v6'], 'the kill switch needs no key');
+    assert.deepEqual(
+      r.diagnostics
+        .filter((d) => d.severity === 'error')
+        .map((d) => d.message)
+        .sort(),
+      ["wireguard: no key pair for 'data'", "wireguard: no key pair for 'vm'", "wireguard: no key pair for 'vpn'"],
+    );
+    assert.deepEqual(
+      r.files.map((f) => f.path),
+      ['wireguard/vm/killswitch.nft', 'wireguard/vm/killswitch.rules.v4', 'wireguard/vm/killswitch.rules.v6'],
+      'the kill switch needs no key',
+    );
     const partial = wireguardRenderer.withKeys(testKeySource(['vpn', 'vm'])).render(ir, { host: undefined, params: new Map() });
-    assert.deepEqual(partial.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message), ["wireguard: no key pair for 'data'"]);
+    assert.deepEqual(
+      partial.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message),
+      ["wireguard: no key pair for 'data'"],
+    );
   });
 
   it('a member with a spec publicKey gets a config without PrivateKey (not secret); the server uses that key', () => {
     const phone = testKeyPair('phone-of-a-customer');
-    const text = VPN_ONLY.replace('data: { kind: peer, via: wg0, address: 10.99.0.5,', `data: { kind: peer, via: wg0, address: 10.99.0.5, publicKey: "${phone.publicKey}",`);
+    const text = VPN_ONLY.replace(
+      'data: { kind: peer, via: wg0, address: 10.99.0.5,',
+      `data: { kind: peer, via: wg0, address: 10.99.0.5, publicKey: "${phone.publicKey}",`,
+    );
     const ir2 = irOfText(text);
     assert.deepEqual(wireguardRenderer.keyNames(ir2, { host: undefined, params: new Map() }), ['vm', 'vpn']);
     const r = renderWg(irOfText(text), {}, undefined);
@@ -301,7 +341,10 @@ describe('wireguard target: cordon render keeps secrets off the terminal', () =>
   writeFileSync(spec, VPN_ONLY);
   const keys = join(tmp, 'cli-keys');
   const cordon = join(ROOT, 'bin', 'cordon');
-  const privateKeys = (): string[] => readdirSync(keys).filter((f) => f.endsWith('.key')).map((f) => readFileSync(join(keys, f), 'utf8').trim());
+  const privateKeys = (): string[] =>
+    readdirSync(keys)
+      .filter((f) => f.endsWith('.key'))
+      .map((f) => readFileSync(join(keys, f), 'utf8').trim());
 
   it('printing (text and --json) shows the kill switch but no private key; --out writes the configs 0600', () => {
     const text = spawnSync(cordon, ['render', spec, '-t', 'wireguard', '--keys', keys], { encoding: 'utf8', cwd: tmp });

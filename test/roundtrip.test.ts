@@ -46,7 +46,11 @@ function roundTrip(pool: NetnsPool, ir: Ir, label: string): { rebuilt: Ir; probl
   const problems: string[] = [];
   for (const host of enforcingHosts(ir)) {
     const r = nftablesRenderer.render(ir, { host, params: new Map() });
-    assert.deepEqual(r.diagnostics.filter((d) => d.severity === 'error'), [], `${label}/${host}: render errors`);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+      `${label}/${host}: render errors`,
+    );
     const ns = pool.create(label.slice(0, 6).replace(/[^A-Za-z0-9]/g, ''));
     try {
       const load = pool.exec(ns, ['nft', '-f', '-'], r.files[0]!.content);
@@ -85,13 +89,17 @@ describe('round trip: spec → nftables → kernel → nft -j → IR', { skip },
       assert.ok(r.model, r.diagnostics.map((d) => d.message).join('\n'));
       const ir = compile(r.model);
       const { rebuilt, problems } = roundTrip(pool, ir, file);
-      assert.deepEqual(problems, [], 'the importer should understand all of cordon\'s own output');
+      assert.deepEqual(problems, [], "the importer should understand all of cordon's own output");
       assertSameMatrices(ir, rebuilt, file);
     });
   }
 
   it('generated specs (cordon gen) round-trip too', () => {
-    for (const [hosts, rules, seed] of [[12, 30, 1], [20, 60, 2], [30, 100, 3]] as const) {
+    for (const [hosts, rules, seed] of [
+      [12, 30, 1],
+      [20, 60, 2],
+      [30, 100, 3],
+    ] as const) {
       const label = `gen-h${hosts}-r${rules}-s${seed}`;
       const r = loadModelFromText(generateSpec({ hosts, rules, seed }), `${label}.yaml`);
       assert.ok(r.model, r.diagnostics.map((d) => d.message).join('\n'));
@@ -150,7 +158,17 @@ const DADDR = { payload: { protocol: 'ip', field: 'daddr' } };
 
 describe('nft-json importer (no kernel needed)', () => {
   it('turns matches into one IR rule and a trailing unconditional verdict into the default', () => {
-    const r = importNftJson(doc(TABLE, FWD, rule(2, m({ meta: { key: 'iifname' } }, 'lan0'), m({ payload: { protocol: 'tcp', field: 'dport' } }, { set: [22, { range: [80, 90] }] }), { accept: null }), rule(3, { counter: { packets: 0, bytes: 0 } }, { drop: null })), { model: model(), host: 'gw' });
+    const r = importNftJson(
+      doc(
+        TABLE,
+        FWD,
+        rule(2, m({ meta: { key: 'iifname' } }, 'lan0'), m({ payload: { protocol: 'tcp', field: 'dport' } }, { set: [22, { range: [80, 90] }] }), {
+          accept: null,
+        }),
+        rule(3, { counter: { packets: 0, bytes: 0 } }, { drop: null }),
+      ),
+      { model: model(), host: 'gw' },
+    );
     assert.deepEqual(r.diagnostics, []);
     const c = r.chains[0]!;
     assert.equal(c.point, 'gw:forward');
@@ -161,7 +179,10 @@ describe('nft-json importer (no kernel needed)', () => {
   });
 
   it('says CORDON012 for what it cannot express, naming the expression, and leaves the rule out', () => {
-    const r = importNftJson(doc(TABLE, FWD, rule(7, m({ payload: { protocol: 'icmp', field: 'type' } }, 'echo-request'), { accept: null })), { model: model(), host: 'gw' });
+    const r = importNftJson(doc(TABLE, FWD, rule(7, m({ payload: { protocol: 'icmp', field: 'type' } }, 'echo-request'), { accept: null })), {
+      model: model(),
+      host: 'gw',
+    });
     assert.equal(r.diagnostics.length, 1);
     assert.equal(r.diagnostics[0]!.code, 'CORDON012');
     assert.equal(r.diagnostics[0]!.severity, 'error');
@@ -181,20 +202,38 @@ describe('nft-json importer (no kernel needed)', () => {
       { model: model(), host: 'gw' },
     );
     const msgs = r.diagnostics.map((d) => `${d.code} ${d.message}`);
-    assert.ok(msgs.some((x) => /CORDON012 .*handle 4: not imported: .*masquerade/.test(x)), msgs.join('\n'));
-    assert.ok(msgs.some((x) => /CORDON012 table inet other is not cordon's/.test(x)), msgs.join('\n'));
-    assert.ok(msgs.some((x) => /CORDON012 map inet cordon_gw_forward m: nft objects of kind 'map'/.test(x)), msgs.join('\n'));
+    assert.ok(
+      msgs.some((x) => /CORDON012 .*handle 4: not imported: .*masquerade/.test(x)),
+      msgs.join('\n'),
+    );
+    assert.ok(
+      msgs.some((x) => /CORDON012 table inet other is not cordon's/.test(x)),
+      msgs.join('\n'),
+    );
+    assert.ok(
+      msgs.some((x) => /CORDON012 map inet cordon_gw_forward m: nft objects of kind 'map'/.test(x)),
+      msgs.join('\n'),
+    );
   });
 
   it('negations become complements; IPv6-only rules are understood and left out', () => {
     const r = importNftJson(
-      doc(TABLE, FWD, rule(2, m({ meta: { key: 'nfproto' } }, 'ipv4', '!='), { accept: null }), rule(3, m({ payload: { protocol: 'icmpv6', field: 'type' } }, { set: ['nd-neighbor-solicit'] }), { accept: null }), rule(4, m(DADDR, { set: ['10.1.0.10'] }, '!='), { accept: null })),
+      doc(
+        TABLE,
+        FWD,
+        rule(2, m({ meta: { key: 'nfproto' } }, 'ipv4', '!='), { accept: null }),
+        rule(3, m({ payload: { protocol: 'icmpv6', field: 'type' } }, { set: ['nd-neighbor-solicit'] }), { accept: null }),
+        rule(4, m(DADDR, { set: ['10.1.0.10'] }, '!='), { accept: null }),
+      ),
       { model: model(), host: 'gw' },
     );
     assert.deepEqual(r.diagnostics, []);
     const rules = r.chains[0]!.rules;
     assert.equal(rules.length, 1);
-    assert.deepEqual(rules[0]!.match.dst, [[0, 0x0a01000a - 1], [0x0a01000a + 1, 0xffffffff]]);
+    assert.deepEqual(rules[0]!.match.dst, [
+      [0, 0x0a01000a - 1],
+      [0x0a01000a + 1, 0xffffffff],
+    ]);
   });
 
   it('rejects a document that is not nft JSON', () => {

@@ -101,9 +101,22 @@ describe('sandbox config: good files', () => {
     assert.deepEqual(got, want);
   });
 
-  it('numbers read as the flag\'s text would (bytes, seconds); one value stands for a one-item list', async () => {
+  it("numbers read as the flag's text would (bytes, seconds); one value stands for a one-item list", async () => {
     const got = parseSandboxConfig('memory: 536870912\ncpus: 2\npids: 64\ntimeout: 90\npublish: 3000\nallow: 192.0.2.1:443\ncommand: [sleep, 5, true]\n');
-    assert.deepEqual(got, { allow: ['192.0.2.1:443'], deny: [], ro: [], rw: [], publish: [3000], env: [], show: [], memory: 536870912, cpus: 2, pids: 64, timeout: 90, command: ['sleep', '5', 'true'] });
+    assert.deepEqual(got, {
+      allow: ['192.0.2.1:443'],
+      deny: [],
+      ro: [],
+      rw: [],
+      publish: [3000],
+      env: [],
+      show: [],
+      memory: 536870912,
+      cpus: 2,
+      pids: 64,
+      timeout: 90,
+      command: ['sleep', '5', 'true'],
+    });
     // The same resolver the CLI's flags go through reads them.
     const { input } = await resolveRequest(got);
     assert.equal(input.memoryBytes, 512 * 1024 * 1024);
@@ -119,14 +132,28 @@ describe('sandbox config: good files', () => {
     assert.equal(parseDuration('90'), 90_000);
   });
 
-  it('the kebab-case switches are the request\'s keys', () => {
+  it("the kebab-case switches are the request's keys", () => {
     const got = parseSandboxConfig('i-mean-the-host: true\ndry-run: true\njson: false\nquiet: true\n');
-    assert.deepEqual(got, { allow: [], deny: [], ro: [], rw: [], publish: [], env: [], show: [], 'i-mean-the-host': true, 'dry-run': true, json: false, quiet: true });
+    assert.deepEqual(got, {
+      allow: [],
+      deny: [],
+      ro: [],
+      rw: [],
+      publish: [],
+      env: [],
+      show: [],
+      'i-mean-the-host': true,
+      'dry-run': true,
+      json: false,
+      quiet: true,
+    });
     assert.equal(got.command, undefined);
   });
 
-  it('relative paths resolve against the file\'s directory, not the cwd; names stay names', () => {
-    const file = write('spec: ../specs/lab.yaml\nwireguard: wg0.conf\nro: [models, /abs/ro]\nrw: ./cache\nworkdir: work\nevents: logs/denied.jsonl\nvault: session-1\nas: agent-vm\nhost-netns: lab\n');
+  it("relative paths resolve against the file's directory, not the cwd; names stay names", () => {
+    const file = write(
+      'spec: ../specs/lab.yaml\nwireguard: wg0.conf\nro: [models, /abs/ro]\nrw: ./cache\nworkdir: work\nevents: logs/denied.jsonl\nvault: session-1\nas: agent-vm\nhost-netns: lab\n',
+    );
     const dir = join(file, '..');
     const flags = loadSandboxConfig(file);
     assert.equal(flags.spec, join(dir, '../specs/lab.yaml'));
@@ -140,7 +167,7 @@ describe('sandbox config: good files', () => {
     assert.equal(flags['host-netns'], 'lab');
   });
 
-  it('examples/sandbox/agent.yaml loads, and every value passes the CLI\'s own parsers', () => {
+  it("examples/sandbox/agent.yaml loads, and every value passes the CLI's own parsers", () => {
     const file = join(ROOT, 'examples/sandbox/agent.yaml');
     const flags = loadSandboxConfig(file);
     const command = flags.command;
@@ -149,7 +176,7 @@ describe('sandbox config: good files', () => {
     assert.equal(flags.spec, join(ROOT, 'examples/proxmox-dual-bridge.yaml'));
     assert.equal(flags.workdir, join(ROOT, 'examples/sandbox/work'));
     const model = loadModel(flags.spec!).model;
-    assert.ok(model, 'the example\'s spec does not load');
+    assert.ok(model, "the example's spec does not load");
     const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
     for (const a of list(flags.allow)) {
       const ok = typeof parseNetRule(a) !== 'string' || specHostRules(model, a) !== undefined || parseDomainRule(a) !== undefined;
@@ -185,7 +212,10 @@ describe('sandbox config: bad files', () => {
     assert.match(errorOf('memory: lots\n').message, /expected a size: bytes, or a number with k, m, g or t \(512m, 1g\), got "lots"\n  at memory\n/);
     assert.match(errorOf('allow: [api.example.com:443, {host: x}]\n').message, /:1:30: .*got a mapping\n  at allow\[1\]\n/);
     assert.match(errorOf('quiet: yes please\n').message, /expected true or false, got "yes please"\n  at quiet\n/);
-    assert.match(errorOf('env: [PATH, 1BAD=x]\n').message, /:1:13: error CORDON003: expected NAME or NAME=VALUE \(a variable name: letters, digits and _\), got "1BAD=x"\n  at env\[1\]\n/);
+    assert.match(
+      errorOf('env: [PATH, 1BAD=x]\n').message,
+      /:1:13: error CORDON003: expected NAME or NAME=VALUE \(a variable name: letters, digits and _\), got "1BAD=x"\n  at env\[1\]\n/,
+    );
     assert.match(errorOf('env-all: 1\n').message, /expected true or false, got number 1\n  at env-all\n/);
     assert.match(errorOf('show: [{path: x}]\n').message, /expected a path, got a mapping\n  at show\[0\]\n/);
     assert.match(errorOf('allow-userns: "no"\n').message, /expected true or false, got "no"\n  at allow-userns\n/);
@@ -196,7 +226,10 @@ describe('sandbox config: bad files', () => {
     const { message } = errorOf('pids: many\nmode: nope\nfoo: 1\n');
     const heads = message.split('\n').filter((l) => / error CORDON/.test(l));
     assert.equal(heads.length, 3);
-    assert.deepEqual(heads.map((h) => /:(\d+):\d+: /.exec(h)![1]), ['1', '2', '3']);
+    assert.deepEqual(
+      heads.map((h) => /:(\d+):\d+: /.exec(h)![1]),
+      ['1', '2', '3'],
+    );
   });
 
   it('bad mode: lists the valid modes, with a did-you-mean when close', () => {
@@ -212,7 +245,10 @@ describe('sandbox config: bad files', () => {
       () => loadSandboxConfig(file),
       (e: unknown) => e instanceof ConfigError && e.message === `${file}: error CORDON001: cannot read sandbox config: no such file`,
     );
-    assert.throws(() => loadSandboxConfig(TMP), (e: unknown) => e instanceof ConfigError && /cannot read sandbox config: it is a directory$/.test(e.message));
+    assert.throws(
+      () => loadSandboxConfig(TMP),
+      (e: unknown) => e instanceof ConfigError && /cannot read sandbox config: it is a directory$/.test(e.message),
+    );
   });
 
   it('YAML syntax error: line and column, explained', () => {
@@ -242,7 +278,7 @@ describe('mergeRequests', () => {
     'host-netns': 'lab',
   };
 
-  it('a CLI value wins; list flags add up, the file\'s first', () => {
+  it("a CLI value wins; list flags add up, the file's first", () => {
     const cli: SandboxRequest = { allow: ['192.0.2.7:22'], deny: [], ro: [], rw: ['/tmp/x'], publish: ['8080'], memory: '1g', cpus: '2', quiet: true };
     const got = mergeRequests(file, cli);
     assert.deepEqual(got, {
@@ -269,7 +305,10 @@ describe('mergeRequests', () => {
     const got = await commandLineInput(['--config', f, '--allow', '192.0.2.2:443']);
     assert.equal(got.input.mode, 'filtered');
     assert.equal(got.input.timeoutMs, 30_000);
-    assert.deepEqual(got.input.allow?.map((r) => r.text), ['192.0.2.1:443', '192.0.2.2:443']);
+    assert.deepEqual(
+      got.input.allow?.map((r) => r.text),
+      ['192.0.2.1:443', '192.0.2.2:443'],
+    );
     const over = await commandLineInput(['--config', f, '--timeout', '10s', '--mode', 'open', '--', 'false']);
     assert.equal(over.input.timeoutMs, 10_000);
     assert.equal(over.input.mode, 'open');

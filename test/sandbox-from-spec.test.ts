@@ -23,7 +23,9 @@ import { computeMatrix } from '../src/verify/matrix.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples');
-const FILES = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
+const FILES = readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 function load(path: string): Ir {
   const r = loadModel(path);
@@ -104,14 +106,18 @@ describe('specEgress agrees with the matrix', () => {
             const zone = r.text.startsWith('internet') ? model.internet : model.lan;
             assert.ok(r.text.startsWith('internet') || r.text.startsWith('lan'), `${file} ${host}: ${r.text}`);
             assert.ok(R.covers(zone, set), `${file} ${host}: ${r.text} ${formatCidr(r.cidr)} lies outside the zone`);
-            if (r.text.startsWith('internet')) assert.ok(R.isEmpty(R.intersect(NOT_INTERNET, set)), `${file} ${host}: ${r.text} ${formatCidr(r.cidr)} opens private or reserved space`);
+            if (r.text.startsWith('internet'))
+              assert.ok(R.isEmpty(R.intersect(NOT_INTERNET, set)), `${file} ${host}: ${r.text} ${formatCidr(r.cidr)} opens private or reserved space`);
           }
           if (r.proto === 'tcp' || r.proto === 'udp') assert.ok(r.ports === undefined || (r.ports.lo <= r.ports.hi && r.ports.hi <= PORT_MAX));
           else assert.equal(r.ports, undefined);
           for (const addr of samples(r)) {
             assert.ok(!own.has(addr), `${file} ${host}: rule ${r.text} to its own address`);
             const allowed = engine.reach(src, { kind: 'addr', addr }, 'configured').allowed;
-            assert.ok(flowCovers(allowed, ruleFlows(r)), `${file} ${host}: rule "${r.text}" opens ${formatIPv4(addr)} beyond what the engine allows (${formatFlowSet(allowed)})`);
+            assert.ok(
+              flowCovers(allowed, ruleFlows(r)),
+              `${file} ${host}: rule "${r.text}" opens ${formatIPv4(addr)} beyond what the engine allows (${formatFlowSet(allowed)})`,
+            );
           }
         }
 
@@ -127,24 +133,36 @@ describe('specEgress agrees with the matrix', () => {
             const allowed = engine.reach(src, { kind: 'addr', addr }, 'configured').allowed;
             union = flowUnion(union, allowed);
             const cov = coverage(e.rules, addr);
-            assert.ok(flowCovers(cov, expressible(allowed)), `${file} ${host} → ${dep.name} (${formatIPv4(addr)}): engine allows ${formatFlowSet(allowed)}, rules open ${formatFlowSet(cov)}`);
+            assert.ok(
+              flowCovers(cov, expressible(allowed)),
+              `${file} ${host} → ${dep.name} (${formatIPv4(addr)}): engine allows ${formatFlowSet(allowed)}, rules open ${formatFlowSet(cov)}`,
+            );
           }
           assert.ok(flowEqual(union, cell), `${file} ${host} → ${dep.name}: per-address flows differ from the matrix cell`);
           // The rules to this destination open exactly the cell (as far as rules can say it).
           let opened = NO_FLOWS;
           for (const r of e.rules) {
             const { lo, hi } = cidrRange(r.cidr);
-            const hit = dep.dest.kind === 'zone' ? R.covers(dep.dest.zone === 'internet' ? model.internet : model.lan, [[lo, hi]]) && r.text.startsWith(`${dep.dest.zone} `) : addrs.includes(lo) && r.cidr.len === 32;
+            const hit =
+              dep.dest.kind === 'zone'
+                ? R.covers(dep.dest.zone === 'internet' ? model.internet : model.lan, [[lo, hi]]) && r.text.startsWith(`${dep.dest.zone} `)
+                : addrs.includes(lo) && r.cidr.len === 32;
             if (hit) opened = flowUnion(opened, ruleFlows(r));
           }
-          assert.ok(flowEqual(opened, expressible(cell)), `${file} ${host} → ${dep.name}: rules open ${formatFlowSet(opened)}, matrix says ${formatFlowSet(cell)}`);
+          assert.ok(
+            flowEqual(opened, expressible(cell)),
+            `${file} ${host} → ${dep.name}: rules open ${formatFlowSet(opened)}, matrix says ${formatFlowSet(cell)}`,
+          );
         }
         // No rule to a destination the row does not reach.
         for (const r of e.rules) {
           const owner = [...model.hosts.values()].find((h) => h.nics.some((n) => n.address === r.cidr.addr) && r.cidr.len === 32);
           const name = owner ? owner.name : r.text.startsWith('internet') ? 'internet' : 'lan';
           const j = m.endpoints.findIndex((x) => x.name === name);
-          assert.ok(j >= 0 && m.cells[i]![j] && !flowIsEmpty(m.cells[i]![j]!), `${file} ${host}: rule ${r.text} to ${name}, which the matrix row does not reach`);
+          assert.ok(
+            j >= 0 && m.cells[i]![j] && !flowIsEmpty(m.cells[i]![j]!),
+            `${file} ${host}: rule ${r.text} to ${name}, which the matrix row does not reach`,
+          );
         }
 
         assert.equal(e.mode, !reached ? 'isolated' : model.hosts.get(host)!.egress === 'vpn-only' ? 'vpn-only' : 'filtered', `${file} ${host}: mode`);
@@ -169,11 +187,15 @@ describe('specEgress spot checks', () => {
     assert.deepEqual([...new Set(internet.map((r) => r.text))].sort(), ['internet icmp', 'internet tcp/443', 'internet tcp/80', 'internet udp/53']);
     const open443 = (a: string): boolean => coverage(internet, ip(a)).tcp.some(([lo, hi]) => lo <= 443 && 443 <= hi);
     for (const a of ['8.8.8.8', '1.1.1.1', '203.0.113.7', '223.255.255.255']) assert.ok(open443(a), a);
-    for (const a of ['10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', '127.0.0.1', '169.254.169.254', '224.0.0.1', '240.0.0.1', '0.0.0.1']) assert.ok(!open443(a), a);
-    assert.ok(e.notes.some((n) => /reaches the internet on tcp\/80,443 udp\/53 icmp: allowed to any public address; private ranges \(RFC 1918/.test(n)), e.notes.join('\n'));
+    for (const a of ['10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', '127.0.0.1', '169.254.169.254', '224.0.0.1', '240.0.0.1', '0.0.0.1'])
+      assert.ok(!open443(a), a);
+    assert.ok(
+      e.notes.some((n) => /reaches the internet on tcp\/80,443 udp\/53 icmp: allowed to any public address; private ranges \(RFC 1918/.test(n)),
+      e.notes.join('\n'),
+    );
   });
 
-  it('proxmox-dual-bridge: ollama (egress: isolated) still pings agentfarm\'s vmbr1 leg, nothing else', () => {
+  it("proxmox-dual-bridge: ollama (egress: isolated) still pings agentfarm's vmbr1 leg, nothing else", () => {
     // `allow: { from: ollama, to: agentfarm, ports: icmp }`; `deny: { from: vmbr1, to: vmbr0 }`
     // keeps agentfarm's vmbr0 address (10.0.0.10) out.
     const e = specEgress(load(join(EXAMPLES, 'proxmox-dual-bridge.yaml')), 'ollama');
@@ -198,13 +220,23 @@ describe('specEgress spot checks', () => {
     assert.equal(e.mode, 'vpn-only');
     assert.ok(e.rules.some((r) => r.text === 'data-server 10.99.0.5 tcp/80' && r.cidr.addr === ip('10.99.0.5') && r.cidr.len === 32));
     assert.ok(!e.rules.some((r) => r.text.startsWith('lan-') || r.text.startsWith('mac-host')));
-    assert.ok(e.notes.some((n) => /vpn-only/.test(n) && /wg0/.test(n) && /203\.0\.113\.1 udp\/51820/.test(n) && /WireGuard/.test(n)), e.notes.join('\n'));
+    assert.ok(
+      e.notes.some((n) => /vpn-only/.test(n) && /wg0/.test(n) && /203\.0\.113\.1 udp\/51820/.test(n) && /WireGuard/.test(n)),
+      e.notes.join('\n'),
+    );
   });
 
   it('an unknown host is an error naming the closest and the valid hosts', () => {
     const ir = load(join(EXAMPLES, 'proxmox-dual-bridge.yaml'));
-    assert.throws(() => specEgress(ir, 'olama'), (err: Error) => /no host 'olama'/.test(err.message) && /did you mean 'ollama'\?/.test(err.message) && /'agentfarm', 'ollama', 'pve', 'wg-client'/.test(err.message));
-    assert.throws(() => specEgress(ir, 'zzzzzzzz'), (err: Error) => !/did you mean/.test(err.message) && /'agentfarm', 'ollama', 'pve', 'wg-client'/.test(err.message));
+    assert.throws(
+      () => specEgress(ir, 'olama'),
+      (err: Error) =>
+        /no host 'olama'/.test(err.message) && /did you mean 'ollama'\?/.test(err.message) && /'agentfarm', 'ollama', 'pve', 'wg-client'/.test(err.message),
+    );
+    assert.throws(
+      () => specEgress(ir, 'zzzzzzzz'),
+      (err: Error) => !/did you mean/.test(err.message) && /'agentfarm', 'ollama', 'pve', 'wg-client'/.test(err.message),
+    );
   });
 
   it('part of the internet stays part of it: one public resolver is a /32, not the whole internet', () => {
@@ -227,7 +259,13 @@ policy:
     assert.deepEqual(udp, [{ cidr: { addr: ip('9.9.9.9'), len: 32 }, proto: 'udp', ports: { lo: 53, hi: 53 }, text: 'internet 9.9.9.9/32 udp/53' }]);
     // Adjacent port ranges from two rules are one range.
     const tcp = e.rules.filter((x) => x.proto === 'tcp');
-    assert.ok(tcp.length > 0 && tcp.every((x) => x.ports?.lo === 443 && x.ports.hi === 445 && x.text === 'internet tcp/443-445'), tcp.map((x) => x.text).join(', '));
-    assert.ok(e.notes.some((n) => /reaches parts of the internet only/.test(n) && /udp\/53 to 9\.9\.9\.9/.test(n)), e.notes.join('\n'));
+    assert.ok(
+      tcp.length > 0 && tcp.every((x) => x.ports?.lo === 443 && x.ports.hi === 445 && x.text === 'internet tcp/443-445'),
+      tcp.map((x) => x.text).join(', '),
+    );
+    assert.ok(
+      e.notes.some((n) => /reaches parts of the internet only/.test(n) && /udp\/53 to 9\.9\.9\.9/.test(n)),
+      e.notes.join('\n'),
+    );
   });
 });

@@ -50,7 +50,11 @@ async function threeWays(req: SandboxConfigInput): Promise<{ library: SandboxOpt
 /** A wg-quick client config (keys made up: resolving never brings the tunnel up). */
 function wgConf(dir: string, priv: string, pub: string, endpoint: string): string {
   const f = join(dir, `wg-${randomBytes(3).toString('hex')}.conf`);
-  writeFileSync(f, `[Interface]\nPrivateKey = ${priv}\nAddress = 10.77.0.2/24\nDNS = 10.77.0.1\n\n[Peer]\nPublicKey = ${pub}\nEndpoint = ${endpoint}\nAllowedIPs = 10.77.0.0/24\nPersistentKeepalive = 25\n`, { mode: 0o600 });
+  writeFileSync(
+    f,
+    `[Interface]\nPrivateKey = ${priv}\nAddress = 10.77.0.2/24\nDNS = 10.77.0.1\n\n[Peer]\nPublicKey = ${pub}\nEndpoint = ${endpoint}\nAllowedIPs = 10.77.0.0/24\nPersistentKeepalive = 25\n`,
+    { mode: 0o600 },
+  );
   return f;
 }
 const KEY_A = 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=';
@@ -60,8 +64,27 @@ const KEY_B = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 function cases(hostNetns: string, wg: string, loopbackPort = 7001): [SandboxMode, SandboxConfigInput][] {
   return [
     ['isolated', { memory: '64m', timeout: 20, pids: 64, env: ['PARITY=1'], command: ['node', 'probe.cjs', 'tcp', '198.51.100.10', '7001'] }],
-    ['filtered', { 'host-netns': hostNetns, allow: ['198.51.100.10:7001'], deny: ['198.51.100.11'], 'dns-upstream': '198.51.100.53', timeout: '20s', command: ['node', 'probe.cjs', 'tcp', '198.51.100.11', '7001'] }],
-    ['vpn-only', { 'host-netns': hostNetns, wireguard: wg, allow: ['10.77.0.0/24'], 'tunnel-wait': '500ms', command: ['node', 'probe.cjs', 'tcp', '198.51.100.11', '7001'] }],
+    [
+      'filtered',
+      {
+        'host-netns': hostNetns,
+        allow: ['198.51.100.10:7001'],
+        deny: ['198.51.100.11'],
+        'dns-upstream': '198.51.100.53',
+        timeout: '20s',
+        command: ['node', 'probe.cjs', 'tcp', '198.51.100.11', '7001'],
+      },
+    ],
+    [
+      'vpn-only',
+      {
+        'host-netns': hostNetns,
+        wireguard: wg,
+        allow: ['10.77.0.0/24'],
+        'tunnel-wait': '500ms',
+        command: ['node', 'probe.cjs', 'tcp', '198.51.100.11', '7001'],
+      },
+    ],
     ['open', { mode: 'open', cpus: 0.5, command: ['node', 'probe.cjs', 'tcp', '127.0.0.1', String(loopbackPort)] }],
   ];
 }
@@ -156,7 +179,10 @@ describe('cordon run parity (live): the same verdicts from the CLI and the libra
     const cli = key();
     wgd = spawn('ip', ['netns', 'exec', host, 'wireguard-go', '-f', srvIf], { stdio: 'ignore', env: { ...process.env, WG_PROCESS_FOREGROUND: '1' } });
     for (let i = 0; i < 200 && spawnSync('test', ['-S', `/var/run/wireguard/${srvIf}.sock`]).status !== 0; i++) await new Promise((res) => setTimeout(res, 10));
-    const set = spawnSync('sh', ['-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', srvIf], { input: `[Interface]\nPrivateKey = ${srv.priv}\nListenPort = 51820\n[Peer]\nPublicKey = ${cli.pub}\nAllowedIPs = 10.77.0.2/32\n`, encoding: 'utf8' });
+    const set = spawnSync('sh', ['-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', srvIf], {
+      input: `[Interface]\nPrivateKey = ${srv.priv}\nListenPort = 51820\n[Peer]\nPublicKey = ${cli.pub}\nAllowedIPs = 10.77.0.2/32\n`,
+      encoding: 'utf8',
+    });
     assert.equal(set.status, 0, set.stderr);
     ip('-n', host, 'addr', 'add', '10.77.0.1/24', 'dev', srvIf);
     ip('-n', host, 'link', 'set', srvIf, 'up');

@@ -64,11 +64,26 @@ describe('seccomp filter (pure)', () => {
 
 describe('sandbox environment, binds, hidden paths (pure)', () => {
   it('environment: a small allowlist by default; --env NAME / NAME=VALUE adds; --env-all passes everything; counts, no values', () => {
-    const host = { PATH: '/bin', HOME: '/root', LANG: 'C.UTF-8', LC_ALL: 'C', TERM: 'xterm', TZ: 'UTC', OPENAI_API_KEY: 'sk-x', AWS_SECRET_ACCESS_KEY: 'a', GITHUB_TOKEN: 'g', SUDO_USER: 'u' };
+    const host = {
+      PATH: '/bin',
+      HOME: '/root',
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C',
+      TERM: 'xterm',
+      TZ: 'UTC',
+      OPENAI_API_KEY: 'sk-x',
+      AWS_SECRET_ACCESS_KEY: 'a',
+      GITHUB_TOKEN: 'g',
+      SUDO_USER: 'u',
+    };
     const d = sandboxEnv(host, [], false);
     assert.deepEqual(Object.keys(d.env).sort(), ['HOME', 'LANG', 'LC_ALL', 'PATH', 'TERM', 'TZ']);
     assert.deepEqual([d.passed, d.withheld], [6, 4]);
-    const e = sandboxEnv(host, [parseEnvPass('OPENAI_API_KEY') as { name: string }, parseEnvPass('MODE=a=b') as { name: string; value: string }, { name: 'UNSET' }], false);
+    const e = sandboxEnv(
+      host,
+      [parseEnvPass('OPENAI_API_KEY') as { name: string }, parseEnvPass('MODE=a=b') as { name: string; value: string }, { name: 'UNSET' }],
+      false,
+    );
     assert.equal(e.env.OPENAI_API_KEY, 'sk-x');
     assert.equal(e.env.MODE, 'a=b');
     assert.equal('UNSET' in e.env, false);
@@ -81,7 +96,22 @@ describe('sandbox environment, binds, hidden paths (pure)', () => {
   });
 
   it('binds: / and system directories are refused for --ro/--rw/--workdir; the work dir and paths outside the system tree are not', () => {
-    const table: [string, boolean][] = [['/', false], ['/etc', false], ['/etc/cron.d', false], ['/usr/lib', false], ['/proc', false], ['/run', false], ['/var', false], ['/var/lib/x', false], ['/var/tmp', false], ['/var/tmp/cache', true], ['/home/u/proj', true], ['/srv/agent', true], ['/opt/models', true], ['/tmp/x', true]];
+    const table: [string, boolean][] = [
+      ['/', false],
+      ['/etc', false],
+      ['/etc/cron.d', false],
+      ['/usr/lib', false],
+      ['/proc', false],
+      ['/run', false],
+      ['/var', false],
+      ['/var/lib/x', false],
+      ['/var/tmp', false],
+      ['/var/tmp/cache', true],
+      ['/home/u/proj', true],
+      ['/srv/agent', true],
+      ['/opt/models', true],
+      ['/tmp/x', true],
+    ];
     for (const [p, ok] of table) assert.equal(refuseBind('--rw', p, p) === undefined, ok, p);
     assert.match(refuseBind('--rw', '/', '/')!, /--rw \/: refusing to bind the whole root/);
     assert.match(refuseBind('--ro', '/etc/ssh', 'x')!, /inside the system directory \/etc/);
@@ -97,12 +127,44 @@ describe('sandbox environment, binds, hidden paths (pure)', () => {
       vaultPaths: ['/keys/master.key'],
     };
     const state = stateCandidates(ctx);
-    for (const p of ['/run/cordon', '/run/cordon-lab', '/root/.local/share/cordon', '/home/ann/.local/share/cordon', '/work/p/.cordon', '/srv/vault', '/work/p/state', '/keys/master.key', '/tmp/cordon-vault-abc123-XyZ', '/dev/shm/cordon-vault-q']) {
+    for (const p of [
+      '/run/cordon',
+      '/run/cordon-lab',
+      '/root/.local/share/cordon',
+      '/home/ann/.local/share/cordon',
+      '/work/p/.cordon',
+      '/srv/vault',
+      '/work/p/state',
+      '/keys/master.key',
+      '/tmp/cordon-vault-abc123-XyZ',
+      '/dev/shm/cordon-vault-q',
+    ]) {
       assert.ok(state.includes(p), p);
     }
     assert.ok(!state.includes('/tmp/other'));
     const secrets = secretCandidates(ctx);
-    for (const p of ['/etc/shadow', '/etc/gshadow', '/etc/ssh/ssh_host_ed25519_key', '/home/ann/.bash_history', '/root/.zsh_history', '/home/ann/.aws', '/home/ann/.config/gcloud', '/home/ann/.docker', '/home/ann/.kube', '/home/ann/.git-credentials', '/home/ann/.gitconfig', '/home/ann/.config/gh', '/home/ann/.npmrc', '/home/ann/.pypirc', '/home/ann/.cargo/credentials.toml', '/home/ann/.password-store', '/home/ann/.mozilla', '/home/ann/.config/google-chrome', '/run/user/1000/ssh.sock', '/run/docker.sock']) {
+    for (const p of [
+      '/etc/shadow',
+      '/etc/gshadow',
+      '/etc/ssh/ssh_host_ed25519_key',
+      '/home/ann/.bash_history',
+      '/root/.zsh_history',
+      '/home/ann/.aws',
+      '/home/ann/.config/gcloud',
+      '/home/ann/.docker',
+      '/home/ann/.kube',
+      '/home/ann/.git-credentials',
+      '/home/ann/.gitconfig',
+      '/home/ann/.config/gh',
+      '/home/ann/.npmrc',
+      '/home/ann/.pypirc',
+      '/home/ann/.cargo/credentials.toml',
+      '/home/ann/.password-store',
+      '/home/ann/.mozilla',
+      '/home/ann/.config/google-chrome',
+      '/run/user/1000/ssh.sock',
+      '/run/docker.sock',
+    ]) {
       assert.ok(secrets.includes(p), p);
     }
     assert.ok(!secrets.includes('/etc/ssh/ssh_host_ed25519_key.pub'));
@@ -116,7 +178,17 @@ function fakeHome(): { home: string; work: string } {
   const home = join(TMP, `home-${randomBytes(3).toString('hex')}`);
   const work = join(home, 'proj');
   for (const d of ['.aws', '.ssh', '.config/gh', 'proj/.cordon/apply/lab', 'proj/.cordon/keys/x']) mkdirSync(join(home, d), { recursive: true });
-  const files: [string, string][] = [['.bash_history', 'export OPENAI_API_KEY=sk-history'], ['.aws/credentials', '[default]\naws_secret_access_key=x'], ['.ssh/id_ed25519', 'PRIVATE'], ['.gitconfig', '[user]\nname = t'], ['.config/gh/hosts.yml', 'oauth_token: gho_x'], ['.npmrc', '//registry.npmjs.org/:_authToken=npm_x'], ['proj/.cordon/apply/lab/snapshot.nft', 'table'], ['proj/.cordon/keys/x/a.key', 'KEY'], ['proj/readme', 'hello']];
+  const files: [string, string][] = [
+    ['.bash_history', 'export OPENAI_API_KEY=sk-history'],
+    ['.aws/credentials', '[default]\naws_secret_access_key=x'],
+    ['.ssh/id_ed25519', 'PRIVATE'],
+    ['.gitconfig', '[user]\nname = t'],
+    ['.config/gh/hosts.yml', 'oauth_token: gho_x'],
+    ['.npmrc', '//registry.npmjs.org/:_authToken=npm_x'],
+    ['proj/.cordon/apply/lab/snapshot.nft', 'table'],
+    ['proj/.cordon/keys/x/a.key', 'KEY'],
+    ['proj/readme', 'hello'],
+  ];
   for (const [f, text] of files) writeFileSync(join(home, f), text, { mode: 0o600 });
   vault.createSession('case-1', { root: join(home, '.local/share/cordon/vault') });
   vault.putFile('case-1', 'plan.txt', Buffer.from('the secret plan'), { root: join(home, '.local/share/cordon/vault') });
@@ -135,10 +207,14 @@ function withHome<T>(home: string, f: () => T): T {
 
 describe('sandbox options: refusals and the hidden list (resolveOptions)', () => {
   const refuses = (input: Partial<SandboxInput>, re: RegExp): void => {
-    assert.throws(() => resolveOptions({ command: ['true'], ...input }), (e: unknown) => e instanceof SandboxError && re.test(e.message), JSON.stringify(input));
+    assert.throws(
+      () => resolveOptions({ command: ['true'], ...input }),
+      (e: unknown) => e instanceof SandboxError && re.test(e.message),
+      JSON.stringify(input),
+    );
   };
 
-  it('refuses --rw /, system directories, and anything inside cordon\'s state, with the reason; --show cannot uncover state', () => {
+  it("refuses --rw /, system directories, and anything inside cordon's state, with the reason; --show cannot uncover state", () => {
     const { home, work } = fakeHome();
     withHome(home, () => {
       refuses({ workdir: work, rw: ['/'] }, /--rw \/: refusing to bind the whole root/);
@@ -160,7 +236,8 @@ describe('sandbox options: refusals and the hidden list (resolveOptions)', () =>
     const { home, work } = fakeHome();
     const opts = withHome(home, () => resolveOptions({ command: ['true'], workdir: work, ro: [home] }));
     const hidden = opts.hide.map((h) => h.path);
-    for (const p of ['.local/share/cordon', 'proj/.cordon', '.bash_history', '.aws', '.ssh', '.gitconfig', '.config/gh', '.npmrc']) assert.ok(hidden.includes(join(home, p)), p);
+    for (const p of ['.local/share/cordon', 'proj/.cordon', '.bash_history', '.aws', '.ssh', '.gitconfig', '.config/gh', '.npmrc'])
+      assert.ok(hidden.includes(join(home, p)), p);
     assert.ok(hidden.includes('/run/cordon'), 'sandbox state');
     if (existsSync('/etc/shadow')) assert.ok(hidden.includes('/etc/shadow'));
     const shown = withHome(home, () => resolveOptions({ command: ['true'], workdir: work, show: [join(home, '.gitconfig')] }));
@@ -229,9 +306,21 @@ describe('cordon run: its own boundaries (live)', { skip: SKIP }, () => {
   after(() => agent?.close());
 
   const looked = (): string[] => [
-    join(home, '.local/share/cordon/vault/master.key'), join(home, '.local/share/cordon'), join(work, '.cordon/apply'), join(work, '.cordon/keys/x/a.key'),
-    '/run/cordon', '/run/cordon/sandbox', '/etc/shadow', '/etc/gshadow',
-    join(home, '.bash_history'), join(home, '.aws/credentials'), join(home, '.ssh/id_ed25519'), join(home, '.gitconfig'), join(home, '.config/gh/hosts.yml'), join(home, '.npmrc'), join(home, 'agent.sock'),
+    join(home, '.local/share/cordon/vault/master.key'),
+    join(home, '.local/share/cordon'),
+    join(work, '.cordon/apply'),
+    join(work, '.cordon/keys/x/a.key'),
+    '/run/cordon',
+    '/run/cordon/sandbox',
+    '/etc/shadow',
+    '/etc/gshadow',
+    join(home, '.bash_history'),
+    join(home, '.aws/credentials'),
+    join(home, '.ssh/id_ed25519'),
+    join(home, '.gitconfig'),
+    join(home, '.config/gh/hosts.yml'),
+    join(home, '.npmrc'),
+    join(home, 'agent.sock'),
   ];
 
   // The home is under /tmp, which the sandbox replaces with its own: every run binds it with --ro.
@@ -243,8 +332,15 @@ describe('cordon run: its own boundaries (live)', { skip: SKIP }, () => {
     const r = cordon(['run', '--json', '--ro', home, '--', 'sh', 'look.sh', ...looked()]);
     assert.equal(r.status, 0, r.stderr);
     const out = r.stdout.slice(0, r.stdout.indexOf('{'));
-    assert.deepEqual(out.split('\n').filter((l) => l.startsWith('visible ')), [], 'nothing of the state or the secrets is visible');
-    const names = out.split('\n').filter((l) => l.startsWith('env ')).map((l) => l.slice(4));
+    assert.deepEqual(
+      out.split('\n').filter((l) => l.startsWith('visible ')),
+      [],
+      'nothing of the state or the secrets is visible',
+    );
+    const names = out
+      .split('\n')
+      .filter((l) => l.startsWith('env '))
+      .map((l) => l.slice(4));
     for (const n of Object.keys(secret)) assert.ok(!names.includes(n), `${n} passed`);
     assert.ok(names.includes('PATH') && names.includes('HOME'));
     const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { env: { passed: number; withheld: number }; hidden: number };
@@ -256,9 +352,29 @@ describe('cordon run: its own boundaries (live)', { skip: SKIP }, () => {
   });
 
   it('--show PATH passes one secret back; --env NAME[=VALUE] and --env-all pass variables (the latter with a warning)', () => {
-    const r = cordon(['run', '-q', '--ro', home, '--show', join(home, '.gitconfig'), '--env', 'OPENAI_API_KEY', '--env', 'EXTRA=1', '--', 'sh', '-c', 'sh look.sh "$@"; echo "key=$OPENAI_API_KEY extra=$EXTRA"', 'sh', ...looked()]);
+    const r = cordon([
+      'run',
+      '-q',
+      '--ro',
+      home,
+      '--show',
+      join(home, '.gitconfig'),
+      '--env',
+      'OPENAI_API_KEY',
+      '--env',
+      'EXTRA=1',
+      '--',
+      'sh',
+      '-c',
+      'sh look.sh "$@"; echo "key=$OPENAI_API_KEY extra=$EXTRA"',
+      'sh',
+      ...looked(),
+    ]);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.stdout.split('\n').filter((l) => l.startsWith('visible ')), [`visible ${join(home, '.gitconfig')}`]);
+    assert.deepEqual(
+      r.stdout.split('\n').filter((l) => l.startsWith('visible ')),
+      [`visible ${join(home, '.gitconfig')}`],
+    );
     assert.match(r.stdout, /key=sk-live-test extra=1/);
     assert.doesNotMatch(r.stdout, /^env GITHUB_TOKEN$/m);
     const all = cordon(['run', '-q', '--env-all', '--', 'sh', '-c', 'echo "gh=$GITHUB_TOKEN"']);
@@ -266,9 +382,15 @@ describe('cordon run: its own boundaries (live)', { skip: SKIP }, () => {
     assert.match(all.stderr, /--env-all: the whole environment passes into the sandbox/);
   });
 
-  it('--rw / and system directories are refused before anything runs; the host\'s /etc is untouched', () => {
+  it("--rw / and system directories are refused before anything runs; the host's /etc is untouched", () => {
     const mark = `/etc/cordon-rw-test-${randomBytes(3).toString('hex')}`;
-    for (const args of [['--rw', '/'], ['--rw', '/etc'], ['--ro', '/'], ['--workdir', '/usr'], ['--ro', join(home, '.local/share/cordon/vault')]]) {
+    for (const args of [
+      ['--rw', '/'],
+      ['--rw', '/etc'],
+      ['--ro', '/'],
+      ['--workdir', '/usr'],
+      ['--ro', join(home, '.local/share/cordon/vault')],
+    ]) {
       const r = cordon(['run', ...args, '--', 'sh', '-c', `touch ${mark}`]);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /system directory|whole root|cordon's own state/);
@@ -283,12 +405,24 @@ describe('cordon run: its own boundaries (live)', { skip: SKIP }, () => {
     const calls = [...new Set(BLOCKED.flatMap((g) => g.calls))].filter((c) => t[c] !== undefined).map((c) => `${c}=${t[c]}`);
     const r = cordon(['run', '-q', '--', 'perl', 'sys.pl', ...calls, `clone3=${t.clone3}`, `clone=${t.clone}`, `unshare=${t.unshare}`]);
     assert.equal(r.status, 0, r.stderr);
-    const got = new Map(r.stdout.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+    const got = new Map(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ') as [string, string]),
+    );
     for (const c of calls) assert.equal(got.get(c.split('=')[0]!), String(EPERM), `${c}: errno ${got.get(c.split('=')[0]!)}`);
     assert.equal(got.get('clone3'), String(ENOSYS));
     assert.equal(got.get('clone'), String(EPERM), 'clone(CLONE_NEWUSER)');
     assert.equal(got.get('unshare'), String(EPERM), 'unshare(CLONE_NEWUSER)');
-    const ok = cordon(['run', '-q', '--', 'sh', '-c', 'grep "^Seccomp:" /proc/self/status; grep "^CapEff" /proc/self/status; sh -c "echo sh-ok" & wait; curl -sS file://$PWD/readme; node -e "console.log(\'node-ok\')"; perl -e "print qq(perl-ok\\n)"']);
+    const ok = cordon([
+      'run',
+      '-q',
+      '--',
+      'sh',
+      '-c',
+      'grep "^Seccomp:" /proc/self/status; grep "^CapEff" /proc/self/status; sh -c "echo sh-ok" & wait; curl -sS file://$PWD/readme; node -e "console.log(\'node-ok\')"; perl -e "print qq(perl-ok\\n)"',
+    ]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /^Seccomp:\s+2$/m, 'the filter is in force');
     assert.match(ok.stdout, /^CapEff:\s+0+$/m, 'no capabilities');
@@ -301,7 +435,11 @@ describe('cordon run: its own boundaries (live)', { skip: SKIP }, () => {
     const marker = `300.${parseInt(randomBytes(3).toString('hex'), 16)}`;
     const vaultEnv = { CORDON_VAULT_DIR: join(home, '.local/share/cordon/vault') };
     const mountsBefore = new Set(vaultMounts());
-    const child = spawn(CORDON, ['run', '-q', '--timeout', '10m', '--vault', 'case-1', '--', 'sleep', marker], { cwd: work, stdio: 'ignore', env: { ...env(), ...vaultEnv } });
+    const child = spawn(CORDON, ['run', '-q', '--timeout', '10m', '--vault', 'case-1', '--', 'sleep', marker], {
+      cwd: work,
+      stdio: 'ignore',
+      env: { ...env(), ...vaultEnv },
+    });
     let pids: number[] = [];
     for (let i = 0; i < 200 && pids.length === 0; i++) {
       await new Promise((res) => setTimeout(res, 50));
@@ -330,7 +468,10 @@ describe('cordon run: its own boundaries (live)', { skip: SKIP }, () => {
     mkdirSync(state, { recursive: true });
     const start = readFileSync(`/proc/${cmd.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];
     const id = randomBytes(3).toString('hex');
-    writeFileSync(join(state, `${id}.json`), JSON.stringify({ id, ownerPid: cmd.pid, ownerStart: 'not-this-process', cgroups: [], publishPids: [], commandPid: cmd.pid, commandStart: start }));
+    writeFileSync(
+      join(state, `${id}.json`),
+      JSON.stringify({ id, ownerPid: cmd.pid, ownerStart: 'not-this-process', cgroups: [], publishPids: [], commandPid: cmd.pid, commandStart: start }),
+    );
     const was = process.env.CORDON_SANDBOX_STATE_DIR;
     process.env.CORDON_SANDBOX_STATE_DIR = state;
     try {
@@ -369,5 +510,8 @@ function processesWith(arg: string): number[] {
 }
 
 function vaultMounts(): string[] {
-  return readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((p) => /\/cordon-vault-/.test(p));
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((p) => /\/cordon-vault-/.test(p));
 }

@@ -55,10 +55,16 @@ describe('wg-quick client configs', () => {
   it('names the file, the line and what was expected', () => {
     const table: [string, RegExp][] = [
       [GOOD.replace(PRIV, 'abc'), /wg0\.conf:3: PrivateKey: expected a WireGuard key/],
-      [GOOD.replace('203.0.113.5:51820', 'vpn.example.com:51820'), /wg0\.conf:11: Endpoint: 'vpn\.example\.com:51820' is not IPv4:PORT \(names are not resolved/],
+      [
+        GOOD.replace('203.0.113.5:51820', 'vpn.example.com:51820'),
+        /wg0\.conf:11: Endpoint: 'vpn\.example\.com:51820' is not IPv4:PORT \(names are not resolved/,
+      ],
       [GOOD.replace('203.0.113.5:51820', '203.0.113.5:70000'), /wg0\.conf:11: Endpoint/],
       [GOOD.replace('MTU = 1380', 'Mtu = huge'), /wg0\.conf:6: MTU: 'huge' is not a number/],
-      [GOOD.replace('PersistentKeepalive', 'Keepalive'), /wg0\.conf:13: unknown \[Peer\] key 'Keepalive': expected PublicKey, PresharedKey, Endpoint, AllowedIPs or PersistentKeepalive/],
+      [
+        GOOD.replace('PersistentKeepalive', 'Keepalive'),
+        /wg0\.conf:13: unknown \[Peer\] key 'Keepalive': expected PublicKey, PresharedKey, Endpoint, AllowedIPs or PersistentKeepalive/,
+      ],
       [GOOD.replace('[Peer]', '[Peers]'), /wg0\.conf:9: unknown section \[Peers\]/],
       [GOOD.replace(/\[Peer\][^]*$/, ''), /no \[Peer\] section/],
       [GOOD.replace('Address = 10.77.0.2/24, fd00::2/64', 'Address = fd00::2/64'), /has no IPv4 Address/],
@@ -105,7 +111,12 @@ describe('wg-quick client configs', () => {
     assert.match(all, /^ {4}oifname "csabc123w" counter name tx accept$/m);
     assert.doesNotMatch(all, /^ {4}ct state established,related counter name tx accept$/m, 'no reply accepted regardless of interface');
     assert.match(all, /ip daddr 169\.254\.0\.0\/16 add @denied/, 'metadata stays denied through the tunnel');
-    const some = sandboxRuleset({ mode: 'vpn-only', allow: [{ cidr: { addr: 0x0a4d0001, len: 32 }, port: 11434, proto: 'tcp', text: 'x' }], deny: [] }, undefined, 'csabc123s', tunnel);
+    const some = sandboxRuleset(
+      { mode: 'vpn-only', allow: [{ cidr: { addr: 0x0a4d0001, len: 32 }, port: 11434, proto: 'tcp', text: 'x' }], deny: [] },
+      undefined,
+      'csabc123s',
+      tunnel,
+    );
     assert.match(some, /oifname "csabc123w" ip daddr 10\.77\.0\.1 tcp dport 11434 counter name tx accept/);
     assert.doesNotMatch(some, /^ {4}oifname "csabc123w" counter name tx accept$/m);
   });
@@ -115,6 +126,16 @@ describe('wg-quick client configs', () => {
     assert.throws(() => resolveOptions({ command: ['true'], mode: 'vpn-only', hostNetns: 'h' }), /--wireguard FILE/);
     assert.throws(() => resolveOptions({ command: ['true'], mode: 'filtered', hostNetns: 'h', wireguard: c }), /--wireguard is for --mode vpn-only/);
     assert.throws(() => resolveOptions({ command: ['true'], mode: 'vpn-only', wireguard: c }), /--host-netns/);
-    assert.throws(() => resolveOptions({ command: ['true'], mode: 'vpn-only', hostNetns: 'h', wireguard: c, allowDomains: [{ domain: 'x.example', port: undefined, text: 'x.example' }] }), /not names/);
+    assert.throws(
+      () =>
+        resolveOptions({
+          command: ['true'],
+          mode: 'vpn-only',
+          hostNetns: 'h',
+          wireguard: c,
+          allowDomains: [{ domain: 'x.example', port: undefined, text: 'x.example' }],
+        }),
+      /not names/,
+    );
   });
 });

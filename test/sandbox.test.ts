@@ -57,15 +57,25 @@ describe('sandbox plan (pure)', () => {
     assert.deepEqual(pickSubnet([parseCidr('10.213.255.252/30')!], 16383), parseCidr('10.213.0.0/30'), 'wraps around');
   });
   it('filtered mode without a host namespace is refused with the reason', () => {
-    assert.throws(() => resolveOptions({ command: ['true'], mode: 'filtered' }), (e: unknown) => e instanceof SandboxError && /--host-netns/.test(e.message));
+    assert.throws(
+      () => resolveOptions({ command: ['true'], mode: 'filtered' }),
+      (e: unknown) => e instanceof SandboxError && /--host-netns/.test(e.message),
+    );
   });
   it('--spec: HOST[:PORT] stands for every address of the spec host; unknown names are left to the other parsers', () => {
     const { model } = loadModel(join(ROOT, 'examples', 'proxmox-dual-bridge.yaml'));
     assert.ok(model);
     const r = specHostRules(model, 'ollama:11434');
-    assert.deepEqual(r?.map((x) => [x.cidr.len, x.port]), [[32, 11434]]);
+    assert.deepEqual(
+      r?.map((x) => [x.cidr.len, x.port]),
+      [[32, 11434]],
+    );
     assert.equal(specHostRules(model, 'no-such-host'), undefined);
-    const dry = spawnSync(CORDON, ['run', '--dry-run', '--spec', join(ROOT, 'examples', 'proxmox-dual-bridge.yaml'), '--host-netns', 'x', '--allow', 'ollama:11434', '--', 'true'], { encoding: 'utf8' });
+    const dry = spawnSync(
+      CORDON,
+      ['run', '--dry-run', '--spec', join(ROOT, 'examples', 'proxmox-dual-bridge.yaml'), '--host-netns', 'x', '--allow', 'ollama:11434', '--', 'true'],
+      { encoding: 'utf8' },
+    );
     assert.equal(dry.status, 0, dry.stderr);
     assert.match(dry.stdout, /ip daddr 192\.168\.100\.20 meta l4proto \{ tcp, udp \} th dport 11434 counter name tx accept/);
     const bad = spawnSync(CORDON, ['run', '--dry-run', '--host-netns', 'x', '--allow', 'ollama:11434', '--', 'true'], { encoding: 'utf8' });
@@ -73,7 +83,15 @@ describe('sandbox plan (pure)', () => {
   });
 
   it('plans the same steps twice; dry-run text names every object with the id', () => {
-    const opts = resolveOptions({ command: ['true'], mode: 'filtered', hostNetns: 'h', allow: [rule('192.0.2.1:80')], memoryBytes: 1 << 26, pids: 10, hide: [] });
+    const opts = resolveOptions({
+      command: ['true'],
+      mode: 'filtered',
+      hostNetns: 'h',
+      allow: [rule('192.0.2.1:80')],
+      memoryBytes: 1 << 26,
+      pids: 10,
+      hide: [],
+    });
     const a = planToText(planSandbox(opts, 'abc123', pickSubnet([]), 'v1'));
     assert.equal(a, planToText(planSandbox(opts, 'abc123', pickSubnet([]), 'v1')));
     assert.match(a, /ip netns add csabc123/);
@@ -91,20 +109,47 @@ describe('sandbox resolver codec and policy (pure)', () => {
     assert.equal(q.id, 4242);
     assert.equal(q.name, 'api.example.com');
     assert.equal(q.qtype, 1);
-    const a = parseAnswers(buildReply(q, 0, [{ ip: '192.0.2.7', ttl: 60 }, { ip: '192.0.2.8', ttl: 30 }]))!;
-    assert.deepEqual(a, { id: 4242, rcode: 0, answers: [{ ip: '192.0.2.7', ttl: 60 }, { ip: '192.0.2.8', ttl: 30 }] });
+    const a = parseAnswers(
+      buildReply(q, 0, [
+        { ip: '192.0.2.7', ttl: 60 },
+        { ip: '192.0.2.8', ttl: 30 },
+      ]),
+    )!;
+    assert.deepEqual(a, {
+      id: 4242,
+      rcode: 0,
+      answers: [
+        { ip: '192.0.2.7', ttl: 60 },
+        { ip: '192.0.2.8', ttl: 30 },
+      ],
+    });
     assert.equal(parseAnswers(buildReply(q, 3))!.rcode, 3);
     assert.equal(parseQuery(Buffer.from([1, 2, 3])), undefined);
   });
   it('names match exactly, or as proper subdomains of a *. entry', () => {
     const rules = ['example.com:443', '*.pypi.org'].map((t) => parseDomainRule(t)!);
-    const table: [string, number][] = [['example.com', 1], ['EXAMPLE.com.', 1], ['www.example.com', 0], ['files.pypi.org', 1], ['pypi.org', 0], ['evilpypi.org', 0], ['example.com.evil.net', 0]];
+    const table: [string, number][] = [
+      ['example.com', 1],
+      ['EXAMPLE.com.', 1],
+      ['www.example.com', 0],
+      ['files.pypi.org', 1],
+      ['pypi.org', 0],
+      ['evilpypi.org', 0],
+      ['example.com.evil.net', 0],
+    ];
     for (const [name, n] of table) assert.equal(rulesFor(name, rules).length, n, name);
     assert.equal(parseDomainRule('1.2.3.4'), undefined);
     assert.equal(parseDomainRule('example.com:99999'), undefined);
   });
   it('answers in private, link-local and metadata ranges are dropped unless a CIDR allow covers them', () => {
-    const table: [string, boolean][] = [['93.184.216.34', true], ['10.0.0.5', false], ['169.254.169.254', false], ['127.0.0.1', false], ['192.168.1.1', false], ['100.64.0.1', false]];
+    const table: [string, boolean][] = [
+      ['93.184.216.34', true],
+      ['10.0.0.5', false],
+      ['169.254.169.254', false],
+      ['127.0.0.1', false],
+      ['192.168.1.1', false],
+      ['100.64.0.1', false],
+    ];
     for (const [ip, ok] of table) assert.equal(addressAllowed(ip, []), ok, ip);
     assert.equal(addressAllowed('10.0.0.5', [{ lo: 0x0a000000, hi: 0x0affffff }]), true);
   });
@@ -211,7 +256,11 @@ describe('cordon run (live)', { skip: SKIP }, () => {
   });
 
   it('isolated: nothing outside the sandbox answers, over TCP or UDP; attempts are reported', async () => {
-    for (const [kind, to] of [['tcp', '198.51.100.10'], ['udp', '198.51.100.10'], ['tcp', '10.213.0.1']] as const) {
+    for (const [kind, to] of [
+      ['tcp', '198.51.100.10'],
+      ['udp', '198.51.100.10'],
+      ['tcp', '10.213.0.1'],
+    ] as const) {
       const p = await probe({ mode: 'isolated' }, kind, to, 7001);
       assert.notEqual(p.answer, 'ok', `${kind} ${to}`);
       assert.ok(p.denied.includes(`${to} ${kind} 7001`), `${kind} ${to}: denied = ${p.denied.join(', ')}`);
@@ -224,13 +273,25 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     const f: Partial<SandboxInput> = { mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.10:7001')] };
     assert.equal((await probe(f, 'tcp', '198.51.100.10', 7001)).answer, 'ok');
     assert.equal((await probe(f, 'udp', '198.51.100.10', 7001)).answer, 'ok');
-    for (const [kind, to, port] of [['tcp', '198.51.100.10', 7002], ['tcp', '198.51.100.11', 7001], ['udp', '198.51.100.11', 7001], ['tcp', 'GATEWAY', 7001]] as const) {
+    for (const [kind, to, port] of [
+      ['tcp', '198.51.100.10', 7002],
+      ['tcp', '198.51.100.11', 7001],
+      ['udp', '198.51.100.11', 7001],
+      ['tcp', 'GATEWAY', 7001],
+    ] as const) {
       const p = await probe(f, kind, to, port);
       assert.notEqual(p.answer, 'ok', `${kind} ${to}:${port}`);
-      if (to === 'GATEWAY') assert.ok(p.denied.some((d) => /^10\.213\.\d+\.\d+ tcp 7001$/.test(d)), `the host end was tried and denied: ${p.denied.join(', ')}`);
+      if (to === 'GATEWAY')
+        assert.ok(
+          p.denied.some((d) => /^10\.213\.\d+\.\d+ tcp 7001$/.test(d)),
+          `the host end was tried and denied: ${p.denied.join(', ')}`,
+        );
     }
     const p = await probe(f, 'tcp', '198.51.100.11', 7002);
-    assert.deepEqual(p.denied.filter((d) => d.startsWith('198.')), ['198.51.100.11 tcp 7002']);
+    assert.deepEqual(
+      p.denied.filter((d) => d.startsWith('198.')),
+      ['198.51.100.11 tcp 7002'],
+    );
     // Inside, the command cannot touch its own egress policy (the namespace is not its user namespace's).
     const flush = await sandbox({ ...f, ...base(), command: ['sh', '-c', 'nft flush ruleset || ip route add 198.51.100.11 dev lo || ip link set lo down'] });
     assert.notEqual(flush.exitCode, 0);
@@ -249,14 +310,28 @@ describe('cordon run (live)', { skip: SKIP }, () => {
   });
 
   it('filtered: a deny entry wins over the allowlist', async () => {
-    const p = await probe({ mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.0/24')], deny: [rule('198.51.100.10:7001')] }, 'tcp', '198.51.100.10', 7001);
+    const p = await probe(
+      { mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.0/24')], deny: [rule('198.51.100.10:7001')] },
+      'tcp',
+      '198.51.100.10',
+      7001,
+    );
     assert.notEqual(p.answer, 'ok');
-    assert.equal((await probe({ mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.0/24')], deny: [rule('198.51.100.10:7001')] }, 'tcp', '198.51.100.11', 7001)).answer, 'ok');
+    assert.equal(
+      (await probe({ mode: 'filtered', hostNetns: host, allow: [rule('198.51.100.0/24')], deny: [rule('198.51.100.10:7001')] }, 'tcp', '198.51.100.11', 7001))
+        .answer,
+      'ok',
+    );
   });
 
   it('DNS: only allowlisted names resolve; their answers open the way, nothing else does', async () => {
     const d = (t: string): DomainRule => parseDomainRule(t)!;
-    const f: Partial<SandboxInput> = { mode: 'filtered', hostNetns: host, allowDomains: [d('allowed.test:7001'), d('private.test'), d('*.wild.test:7001')], dnsUpstream: '198.51.100.53' };
+    const f: Partial<SandboxInput> = {
+      mode: 'filtered',
+      hostNetns: host,
+      allowDomains: [d('allowed.test:7001'), d('private.test'), d('*.wild.test:7001')],
+      dnsUpstream: '198.51.100.53',
+    };
     const look = async (name: string): Promise<string> => {
       const out = `dns-${randomBytes(3).toString('hex')}`;
       await sandbox({ ...base(), ...f, command: ['sh', '-c', `getent ahostsv4 ${name} | head -1 > ${out}; true`] });
@@ -276,7 +351,10 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.notEqual(direct.answer, 'ok');
     assert.ok(direct.denied.includes('198.51.100.53 udp 53'), direct.denied.join(', '));
     const ev = await sandbox({ ...base(), ...f, command: ['sh', '-c', 'getent hosts other.test; true'] });
-    assert.ok(ev.denied.some((e) => e.proto === 'dns' && e.destination === 'other.test' && e.rule === 'dns-not-allowlisted'), JSON.stringify(ev.denied));
+    assert.ok(
+      ev.denied.some((e) => e.proto === 'dns' && e.destination === 'other.test' && e.rule === 'dns-not-allowlisted'),
+      JSON.stringify(ev.denied),
+    );
   });
 
   it('limits: memory hog → 137 with the reason, sleep past the timeout → 124, fork bomb held by pids', async () => {
@@ -289,16 +367,25 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.equal(slow.exitCode, 124);
     assert.equal(slow.reason, 'timeout');
     assert.ok(Date.now() - t0 < 5000);
-    const bomb = await sandbox({ ...base(), pids: 16, timeoutMs: 10_000, command: ['sh', '-c', 'exec 2>bomb-err; i=0; while [ $i -lt 60 ]; do sleep 3 & i=$((i+1)); done; exit 0'] });
+    const bomb = await sandbox({
+      ...base(),
+      pids: 16,
+      timeoutMs: 10_000,
+      command: ['sh', '-c', 'exec 2>bomb-err; i=0; while [ $i -lt 60 ]; do sleep 3 & i=$((i+1)); done; exit 0'],
+    });
     assert.notEqual(bomb.reason, 'timeout');
     assert.match(bomb.message, /pids limit 16 was reached/);
     const { readFileSync } = await import('node:fs');
     assert.match(readFileSync(join(dir, 'bomb-err'), 'utf8'), /fork/i);
   });
 
-  it('limits: --cpus sets the CFS quota of the command\'s own cgroup', async () => {
+  it("limits: --cpus sets the CFS quota of the command's own cgroup", async () => {
     const { existsSync, readFileSync } = await import('node:fs');
-    const run = sandbox({ ...base(), cpus: 0.25, command: ['sh', '-c', 'grep -E "^[0-9]+:(cpu|cpu,cpuacct|):" /proc/self/cgroup | head -1 > cg.tmp && mv cg.tmp cg; sleep 1'] });
+    const run = sandbox({
+      ...base(),
+      cpus: 0.25,
+      command: ['sh', '-c', 'grep -E "^[0-9]+:(cpu|cpu,cpuacct|):" /proc/self/cgroup | head -1 > cg.tmp && mv cg.tmp cg; sleep 1'],
+    });
     for (let i = 0; i < 100 && !existsSync(join(dir, 'cg')); i++) await new Promise((res) => setTimeout(res, 20));
     const [, ctl, path] = /^\d+:([^:]*):(\S+)/.exec(readFileSync(join(dir, 'cg'), 'utf8'))!;
     assert.match(path!, /^\/cordon-[0-9a-f]{6}$/);
@@ -311,12 +398,20 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     const secret = join(dir, 'home', '.ssh');
     mkdirSync(secret, { recursive: true });
     writeFileSync(join(secret, 'id_ed25519'), 'SECRET');
-    const r = await sandbox({ ...base(), hide: [secret], command: ['sh', '-c', `test ! -e ${secret}/id_ed25519 && ! touch /etc/cordon-x 2>/dev/null && touch ok-file`] });
+    const r = await sandbox({
+      ...base(),
+      hide: [secret],
+      command: ['sh', '-c', `test ! -e ${secret}/id_ed25519 && ! touch /etc/cordon-x 2>/dev/null && touch ok-file`],
+    });
     assert.equal(r.exitCode, 0);
   });
 
   it('CLI: cordon run --json passes the exit code and reports denied attempts', () => {
-    const r = spawnSync(CORDON, ['run', '--json', '--mode', 'isolated', '--', 'sh', '-c', `cd ${dir} && node probe.cjs udp 198.51.100.10 7001 >/dev/null; exit 5`], { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(
+      CORDON,
+      ['run', '--json', '--mode', 'isolated', '--', 'sh', '-c', `cd ${dir} && node probe.cjs udp 198.51.100.10 7001 >/dev/null; exit 5`],
+      { cwd: dir, encoding: 'utf8' },
+    );
     assert.equal(r.status, 5, r.stderr);
     const j = JSON.parse(r.stdout) as { exitCode: number; denied: { destination: string; proto: string; port: number }[] };
     assert.equal(j.exitCode, 5);
@@ -330,16 +425,30 @@ describe('cordon run (live)', { skip: SKIP }, () => {
 
   it('CLI: --events writes JSON lines; --dry-run changes nothing; SIGINT mid-run removes everything', async () => {
     const ev = join(dir, 'events.jsonl');
-    const r = spawnSync(CORDON, ['run', '-q', '--host-netns', host, '--allow', '198.51.100.10:7001', '--events', ev, '--', 'node', 'probe.cjs', 'tcp', '198.51.100.11', '7002'], { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(
+      CORDON,
+      ['run', '-q', '--host-netns', host, '--allow', '198.51.100.10:7001', '--events', ev, '--', 'node', 'probe.cjs', 'tcp', '198.51.100.11', '7002'],
+      { cwd: dir, encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const { readFileSync } = await import('node:fs');
-    const lines = readFileSync(ev, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { destination: string; proto: string; port: number; rule: string; time: string });
+    const lines = readFileSync(ev, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { destination: string; proto: string; port: number; rule: string; time: string });
     assert.ok(lines.some((l) => l.destination === '198.51.100.11' && l.proto === 'tcp' && l.port === 7002 && l.rule !== '' && l.time !== ''));
-    const dry = spawnSync(CORDON, ['run', '--dry-run', '--host-netns', host, '--allow', 'allowed.test:443', '--memory', '64m', '--', 'true'], { cwd: dir, encoding: 'utf8' });
+    const dry = spawnSync(CORDON, ['run', '--dry-run', '--host-netns', host, '--allow', 'allowed.test:443', '--memory', '64m', '--', 'true'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     assert.equal(dry.status, 0, dry.stderr);
     assert.match(dry.stdout, /cordon-resolver --listen 10\.213\.\d+\.\d+:53/);
     assert.deepEqual(await leftovers(), []);
-    const child = spawn(CORDON, ['run', '-q', '--host-netns', host, '--allow', 'allowed.test', '--dns-upstream', '198.51.100.53', '--memory', '64m', '--', 'sleep', '30'], { cwd: dir, stdio: 'ignore' });
+    const child = spawn(
+      CORDON,
+      ['run', '-q', '--host-netns', host, '--allow', 'allowed.test', '--dns-upstream', '198.51.100.53', '--memory', '64m', '--', 'sleep', '30'],
+      { cwd: dir, stdio: 'ignore' },
+    );
     for (let i = 0; i < 100 && (await leftovers()).filter((l) => l.startsWith('cs')).length === 0; i++) await new Promise((res) => setTimeout(res, 50));
     await new Promise((res) => setTimeout(res, 300));
     assert.ok((await leftovers()).length > 0, 'the sandbox came up');
@@ -348,10 +457,12 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.equal(code, 130);
   });
 
-  it('--publish: the sandbox\'s port answers on the host namespace\'s 127.0.0.1, its other ports do not', async () => {
-    const srv = "require('node:net').createServer((c) => c.on('data', (d) => c.write(d))).listen(7101, '0.0.0.0'); require('node:net').createServer((c) => c.on('data', (d) => c.write(d))).listen(7102, '0.0.0.0'); setTimeout(() => process.exit(0), 8000)";
+  it("--publish: the sandbox's port answers on the host namespace's 127.0.0.1, its other ports do not", async () => {
+    const srv =
+      "require('node:net').createServer((c) => c.on('data', (d) => c.write(d))).listen(7101, '0.0.0.0'); require('node:net').createServer((c) => c.on('data', (d) => c.write(d))).listen(7102, '0.0.0.0'); setTimeout(() => process.exit(0), 8000)";
     const run = sandbox({ ...base(), mode: 'filtered', hostNetns: host, publish: [7101], command: ['node', '-e', srv] });
-    const from = (to: string, port: number): string => spawnSync('ip', ['netns', 'exec', host, process.execPath, join(dir, 'probe.cjs'), 'tcp', to, String(port)], { encoding: 'utf8' }).stdout.trim();
+    const from = (to: string, port: number): string =>
+      spawnSync('ip', ['netns', 'exec', host, process.execPath, join(dir, 'probe.cjs'), 'tcp', to, String(port)], { encoding: 'utf8' }).stdout.trim();
     // Set-up plus node's start take about a second on a loaded machine: ask until the server is up.
     let first = '';
     for (let i = 0; i < 30 && first !== 'ok'; i++) {
@@ -367,11 +478,15 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     assert.equal(spawnSync('ip', ['netns', 'exec', host, 'ss', '-Hltn', 'sport = :7101'], { encoding: 'utf8' }).stdout.trim(), '', 'the forwarder is gone');
   });
 
-  it('--vault: the session\'s files are readable at $CORDON_VAULT (/tmp/vault), read-only, and the mount is gone afterwards', async () => {
+  it("--vault: the session's files are readable at $CORDON_VAULT (/tmp/vault), read-only, and the mount is gone afterwards", async () => {
     const root = join(dir, 'vault-root');
     vault.createSession('case-1', { root });
     vault.putFile('case-1', 'notes.txt', Buffer.from('the secret plan'), { root });
-    const r = await sandbox({ ...base(), vault: { session: 'case-1', options: { root } }, command: ['sh', '-c', 'cat "$CORDON_VAULT/notes.txt" > vault-out && ! touch "$CORDON_VAULT/x" 2>/dev/null && test "$CORDON_VAULT" = /tmp/vault'] });
+    const r = await sandbox({
+      ...base(),
+      vault: { session: 'case-1', options: { root } },
+      command: ['sh', '-c', 'cat "$CORDON_VAULT/notes.txt" > vault-out && ! touch "$CORDON_VAULT/x" 2>/dev/null && test "$CORDON_VAULT" = /tmp/vault'],
+    });
     assert.equal(r.exitCode, 0);
     const { readFileSync } = await import('node:fs');
     assert.equal(readFileSync(join(dir, 'vault-out'), 'utf8'), 'the secret plan');
@@ -391,14 +506,22 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     const cli = key();
     const wgd = spawn('ip', ['netns', 'exec', host, 'wireguard-go', '-f', srvIf], { stdio: 'ignore', env: { ...process.env, WG_PROCESS_FOREGROUND: '1' } });
     try {
-      for (let i = 0; i < 200 && spawnSync('test', ['-S', `/var/run/wireguard/${srvIf}.sock`]).status !== 0; i++) await new Promise((res) => setTimeout(res, 10));
-      const set = spawnSync('sh', ['-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', srvIf], { input: `[Interface]\nPrivateKey = ${srv.priv}\nListenPort = 51820\n[Peer]\nPublicKey = ${cli.pub}\nAllowedIPs = 10.77.0.2/32\n`, encoding: 'utf8' });
+      for (let i = 0; i < 200 && spawnSync('test', ['-S', `/var/run/wireguard/${srvIf}.sock`]).status !== 0; i++)
+        await new Promise((res) => setTimeout(res, 10));
+      const set = spawnSync('sh', ['-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', srvIf], {
+        input: `[Interface]\nPrivateKey = ${srv.priv}\nListenPort = 51820\n[Peer]\nPublicKey = ${cli.pub}\nAllowedIPs = 10.77.0.2/32\n`,
+        encoding: 'utf8',
+      });
       assert.equal(set.status, 0, set.stderr);
       ip('-n', host, 'addr', 'add', '10.77.0.1/24', 'dev', srvIf);
       ip('-n', host, 'link', 'set', srvIf, 'up');
       const conf = (allowed: string): string => {
         const f = join(dir, `wg-${randomBytes(3).toString('hex')}.conf`);
-        writeFileSync(f, `[Interface]\nPrivateKey = ${cli.priv}\nAddress = 10.77.0.2/24\nDNS = 10.77.0.1\n\n[Peer]\nPublicKey = ${srv.pub}\nEndpoint = 198.51.100.10:51820\nAllowedIPs = ${allowed}\nPersistentKeepalive = 25\n`, { mode: 0o600 });
+        writeFileSync(
+          f,
+          `[Interface]\nPrivateKey = ${cli.priv}\nAddress = 10.77.0.2/24\nDNS = 10.77.0.1\n\n[Peer]\nPublicKey = ${srv.pub}\nEndpoint = 198.51.100.10:51820\nAllowedIPs = ${allowed}\nPersistentKeepalive = 25\n`,
+          { mode: 0o600 },
+        );
         return f;
       };
       const { parseWgQuick } = await import('../src/sandbox/wireguard.js');
@@ -432,7 +555,11 @@ describe('cordon run (live)', { skip: SKIP }, () => {
       const running = sandbox({
         ...base(),
         ...full,
-        command: ['sh', '-c', 'node probe.cjs tcp 198.51.100.11 7001 > gone-1; touch gone-ready; while [ ! -e gone-go ]; do sleep 0.05; done; node probe.cjs tcp 198.51.100.11 7001 > gone-2'],
+        command: [
+          'sh',
+          '-c',
+          'node probe.cjs tcp 198.51.100.11 7001 > gone-1; touch gone-ready; while [ ! -e gone-go ]; do sleep 0.05; done; node probe.cjs tcp 198.51.100.11 7001 > gone-2',
+        ],
       });
       const { existsSync } = await import('node:fs');
       for (let i = 0; i < 200 && !existsSync(join(dir, 'gone-ready')); i++) await new Promise((res) => setTimeout(res, 25));
@@ -444,16 +571,32 @@ describe('cordon run (live)', { skip: SKIP }, () => {
       const gone = await running;
       assert.equal(readFileSync(join(dir, 'gone-1'), 'utf8').trim(), 'ok');
       assert.notEqual(readFileSync(join(dir, 'gone-2'), 'utf8').trim(), 'ok');
-      assert.ok(gone.denied.some((d) => d.destination === '198.51.100.11' && d.proto === 'tcp' && d.port === 7001), JSON.stringify(gone.denied));
+      assert.ok(
+        gone.denied.some((d) => d.destination === '198.51.100.11' && d.proto === 'tcp' && d.port === 7001),
+        JSON.stringify(gone.denied),
+      );
       // The VPN server gone: a fresh sandbox's tunnel never comes up and nothing leaks.
       process.kill(wgd.pid!, 'SIGKILL');
       await new Promise((res) => (wgd.exitCode !== null || wgd.signalCode !== null ? res(undefined) : wgd.once('exit', res)));
       const notes: string[] = [];
-      const down = await sandbox({ ...base(), ...full, tunnelWaitMs: 300, say: (l) => notes.push(l), command: ['sh', '-c', 'node probe.cjs tcp 198.51.100.11 7001 > down-out'] });
-      assert.ok(notes.some((n) => /no handshake within 300ms; starting the command anyway/.test(n)), notes.join('\n'));
+      const down = await sandbox({
+        ...base(),
+        ...full,
+        tunnelWaitMs: 300,
+        say: (l) => notes.push(l),
+        command: ['sh', '-c', 'node probe.cjs tcp 198.51.100.11 7001 > down-out'],
+      });
+      assert.ok(
+        notes.some((n) => /no handshake within 300ms; starting the command anyway/.test(n)),
+        notes.join('\n'),
+      );
       assert.notEqual(readFileSync(join(dir, 'down-out'), 'utf8').trim(), 'ok');
       assert.equal(down.tunnel?.peers[0]?.latestHandshake, undefined);
-      assert.deepEqual(down.denied.filter((d) => d.destination === '198.51.100.11'), [], 'went into the tunnel, not around it');
+      assert.deepEqual(
+        down.denied.filter((d) => d.destination === '198.51.100.11'),
+        [],
+        'went into the tunnel, not around it',
+      );
     } finally {
       if (wgd.pid && wgd.exitCode === null && wgd.signalCode === null) process.kill(wgd.pid, 'SIGKILL');
       rmSync(`/var/run/wireguard/${srvIf}.sock`, { force: true });
@@ -482,13 +625,23 @@ describe('cordon run (live)', { skip: SKIP }, () => {
       spawnSync(CORDON, ['run', '--json', '--spec', join(dir, 'as.yaml'), '--as', 'agent', '--host-netns', host, '--', ...cmd], { cwd: dir, encoding: 'utf8' });
     const ok = as('node', 'probe.cjs', 'tcp', '198.51.100.10', '7001');
     assert.equal(ok.status, 0, ok.stderr);
-    const dry = spawnSync(CORDON, ['run', '--dry-run', '--spec', join(dir, 'as.yaml'), '--as', 'agent', '--host-netns', host, '--', 'true'], { encoding: 'utf8' });
+    const dry = spawnSync(CORDON, ['run', '--dry-run', '--spec', join(dir, 'as.yaml'), '--as', 'agent', '--host-netns', host, '--', 'true'], {
+      encoding: 'utf8',
+    });
     assert.match(dry.stdout, /ip daddr 10\.60\.0\.20 tcp dport 11434 counter name tx accept/);
-    assert.match(dry.stdout, /ip daddr \{ [^}]*196\.0\.0\.0\/6[^}]* \} tcp dport 7001 counter name tx accept/, 'one rule, a set of public prefixes (198.51.100.10 is in 196.0.0.0/6)');
+    assert.match(
+      dry.stdout,
+      /ip daddr \{ [^}]*196\.0\.0\.0\/6[^}]* \} tcp dport 7001 counter name tx accept/,
+      'one rule, a set of public prefixes (198.51.100.10 is in 196.0.0.0/6)',
+    );
     assert.doesNotMatch(dry.stdout, /10\.0\.0\.0\/8[^\n]*dport 7001/, 'private ranges are not "the internet"');
     assert.match(dry.stderr, /as agent: filtered, \d+ allow rules/);
     const run = (port: string): string => {
-      const r = spawnSync(CORDON, ['run', '-q', '--spec', join(dir, 'as.yaml'), '--as', 'agent', '--host-netns', host, '--', 'node', 'probe.cjs', 'tcp', '198.51.100.10', port], { cwd: dir, encoding: 'utf8' });
+      const r = spawnSync(
+        CORDON,
+        ['run', '-q', '--spec', join(dir, 'as.yaml'), '--as', 'agent', '--host-netns', host, '--', 'node', 'probe.cjs', 'tcp', '198.51.100.10', port],
+        { cwd: dir, encoding: 'utf8' },
+      );
       return r.stdout.trim();
     };
     assert.equal(run('7001'), 'ok');
@@ -502,12 +655,18 @@ describe('cordon run (live)', { skip: SKIP }, () => {
   });
 
   it('--config FILE: options and the command from YAML; flags on the command line win; errors point into the file', () => {
-    writeFileSync(join(dir, 'sbx.yaml'), `mode: filtered\nallow: [198.51.100.10:7001]\nhost-netns: ${host}\ntimeout: 20s\ncommand: [node, probe.cjs, tcp, 198.51.100.10, "7001"]\n`);
+    writeFileSync(
+      join(dir, 'sbx.yaml'),
+      `mode: filtered\nallow: [198.51.100.10:7001]\nhost-netns: ${host}\ntimeout: 20s\ncommand: [node, probe.cjs, tcp, 198.51.100.10, "7001"]\n`,
+    );
     const r = spawnSync(CORDON, ['run', '-q', '--config', join(dir, 'sbx.yaml')], { cwd: dir, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'ok');
-    const other = spawnSync(CORDON, ['run', '-q', '--config', join(dir, 'sbx.yaml'), '--', 'node', 'probe.cjs', 'tcp', '198.51.100.11', '7001'], { cwd: dir, encoding: 'utf8' });
-    assert.notEqual(other.stdout.trim(), 'ok', 'the command line\'s command, under the file\'s allowlist');
+    const other = spawnSync(CORDON, ['run', '-q', '--config', join(dir, 'sbx.yaml'), '--', 'node', 'probe.cjs', 'tcp', '198.51.100.11', '7001'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    assert.notEqual(other.stdout.trim(), 'ok', "the command line's command, under the file's allowlist");
     const isolated = spawnSync(CORDON, ['run', '-q', '--config', join(dir, 'sbx.yaml'), '--mode', 'isolated'], { cwd: dir, encoding: 'utf8' });
     assert.equal(isolated.status, 2, 'an explicit --mode wins over the file, and isolated refuses an allowlist');
     writeFileSync(join(dir, 'bad.yaml'), 'mode: filtered\nhost_netns: lab\n');
@@ -520,7 +679,26 @@ describe('cordon run (live)', { skip: SKIP }, () => {
   it('kill -9 of the owner mid-run: the next sandbox (cleanupStale) removes what it left', async () => {
     const { existsSync } = await import('node:fs');
     rmSync(join(dir, 'started'), { force: true });
-    const child = spawn(CORDON, ['run', '-q', '--host-netns', host, '--allow', 'allowed.test', '--dns-upstream', '198.51.100.53', '--memory', '64m', '--', 'sh', '-c', 'touch started; sleep 30'], { cwd: dir, stdio: 'ignore' });
+    const child = spawn(
+      CORDON,
+      [
+        'run',
+        '-q',
+        '--host-netns',
+        host,
+        '--allow',
+        'allowed.test',
+        '--dns-upstream',
+        '198.51.100.53',
+        '--memory',
+        '64m',
+        '--',
+        'sh',
+        '-c',
+        'touch started; sleep 30',
+      ],
+      { cwd: dir, stdio: 'ignore' },
+    );
     for (let i = 0; i < 200 && !existsSync(join(dir, 'started')); i++) await new Promise((res) => setTimeout(res, 50));
     assert.ok(existsSync(join(dir, 'started')), 'the command started');
     child.kill('SIGKILL');
@@ -538,6 +716,10 @@ describe('cordon run (live)', { skip: SKIP }, () => {
     const l = spawnSync('ip', ['-n', host, 'link'], { encoding: 'utf8' });
     assert.doesNotMatch(l.stdout, /cs[0-9a-f]{6}h/);
     const { readdirSync } = await import('node:fs');
-    assert.deepEqual(readdirSync(tmpdir()).filter((n) => /^cordon-[0-9a-f]{6}-/.test(n)), [], 'resolver temp dirs');
+    assert.deepEqual(
+      readdirSync(tmpdir()).filter((n) => /^cordon-[0-9a-f]{6}-/.test(n)),
+      [],
+      'resolver temp dirs',
+    );
   });
 });

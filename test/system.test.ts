@@ -72,9 +72,12 @@ describe('system/interrupt: teardown on failure, success and signals; no exit', 
     assert.equal(await withTeardown(async () => 8, { teardown, keep: () => true }), 8);
     assert.equal(downs, 1, 'kept');
     await assert.rejects(
-      withTeardown(async () => {
-        throw new Error('boom');
-      }, { teardown, keep: () => true }),
+      withTeardown(
+        async () => {
+          throw new Error('boom');
+        },
+        { teardown, keep: () => true },
+      ),
       /boom/,
     );
     assert.equal(downs, 2, 'a failure is always taken down');
@@ -109,7 +112,11 @@ describe('system/interrupt: teardown on failure, success and signals; no exit', 
   it('work that ignores the abort is torn down after the grace period', async () => {
     let downs = 0;
     const t0 = performance.now();
-    const p = withTeardown(() => new Promise<void>((resolve) => setTimeout(resolve, 3000)), { teardown: async () => void downs++, graceMs: 100, keep: () => true });
+    const p = withTeardown(() => new Promise<void>((resolve) => setTimeout(resolve, 3000)), {
+      teardown: async () => void downs++,
+      graceMs: 100,
+      keep: () => true,
+    });
     setTimeout(() => process.kill(process.pid, 'SIGTERM'), 20);
     await assert.rejects(p, Interrupted);
     assert.equal(downs, 1);
@@ -171,7 +178,12 @@ describe('one of each', () => {
   it('the any-address constant', () => {
     assert.ok(isAnyAddress(ANY_ADDRESS));
     assert.ok(!isAnyAddress([[0, 0xfffffffe]]));
-    assert.ok(!isAnyAddress([[0, 5], [7, 0xffffffff]]));
+    assert.ok(
+      !isAnyAddress([
+        [0, 5],
+        [7, 0xffffffff],
+      ]),
+    );
   });
 
   it('targets: sources and destinations agree except a single address, which is itself', () => {
@@ -188,7 +200,7 @@ describe('one of each', () => {
   });
 });
 
-describe('lab library: a wrong lab is the user\'s input, not a crash', () => {
+describe("lab library: a wrong lab is the user's input, not a crash", () => {
   it('labExec and verifyLabFor name the missing lab (LabChoiceError), building nothing', async () => {
     assert.ok('error' in findLab('clfffe'));
     await assert.rejects(labExec('pve', ['true'], { lab: 'clfffe' }), (e: unknown) => e instanceof LabChoiceError && /no lab 'clfffe'/.test(e.message));

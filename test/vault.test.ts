@@ -51,7 +51,10 @@ describe('vault', () => {
     for (const [name, data] of FILES) vault.putFile('alpha', name, data, o);
     for (const [name, data] of FILES) assert.ok(vault.getFile('alpha', name, o).equals(data), name);
     const list = vault.listFiles('alpha', o);
-    assert.deepEqual(list.map((e) => [e.name, e.size]), [...FILES].map(([name, d]) => [name, d.length]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1)));
+    assert.deepEqual(
+      list.map((e) => [e.name, e.size]),
+      [...FILES].map(([name, d]) => [name, d.length]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1)),
+    );
     // replacing a name keeps one entry
     const r = vault.putFile('alpha', 'empty.bin', Buffer.from('now filled'), o);
     assert.equal(r.replaced, true);
@@ -161,7 +164,13 @@ describe('vault', () => {
     assert.ok(!existsSync(dir));
     for (const p of walk(o.root!)) {
       assert.ok(!p.includes(id.toString('hex')), p);
-      if (statSync(p).isFile()) assert.ok(!readFileSync(p).subarray(SESSION_ID_OFFSET, SESSION_ID_OFFSET + SESSION_ID_BYTES).equals(id), p);
+      if (statSync(p).isFile())
+        assert.ok(
+          !readFileSync(p)
+            .subarray(SESSION_ID_OFFSET, SESSION_ID_OFFSET + SESSION_ID_BYTES)
+            .equals(id),
+          p,
+        );
     }
     throwsCode(() => vault.getFile('doomed', 'empty.bin', o), 'no-such-session', /no such session/);
     throwsCode(() => vault.destroySession('doomed', o), 'no-such-session');
@@ -183,15 +192,26 @@ describe('vault', () => {
     const o = freshRoot();
     vault.createSession('ctx', o);
     const docs: Record<string, string> = {
-      'semester.md': 'Semesterpolicy\n\nAnställda har rätt till 25 semesterdagar per år. Semesteransökan ska lämnas till chefen senast i mars. Sparade semesterdagar får tas ut inom fem år.',
-      'faktura.md': 'Fakturahantering\n\nAlla fakturor ska attesteras av två personer. Leverantörsfakturor betalas inom 30 dagar. Kontakta ekonomiavdelningen vid frågor om fakturor.',
-      'gpu.md': 'GPU cluster\n\nThe inference cluster has eight GPUs. Ollama serves the models on port 11434. Jobs are scheduled by the queue and GPU memory is limited.',
+      'semester.md':
+        'Semesterpolicy\n\nAnställda har rätt till 25 semesterdagar per år. Semesteransökan ska lämnas till chefen senast i mars. Sparade semesterdagar får tas ut inom fem år.',
+      'faktura.md':
+        'Fakturahantering\n\nAlla fakturor ska attesteras av två personer. Leverantörsfakturor betalas inom 30 dagar. Kontakta ekonomiavdelningen vid frågor om fakturor.',
+      'gpu.md':
+        'GPU cluster\n\nThe inference cluster has eight GPUs. Ollama serves the models on port 11434. Jobs are scheduled by the queue and GPU memory is limited.',
       'onboarding.md': 'Onboarding\n\nNew employees get a laptop and an account on the first day. The onboarding checklist lists the accounts to request.',
       'image.bin': '',
     };
     for (const [name, text] of Object.entries(docs)) vault.putFile('ctx', name, name.endsWith('.bin') ? randomBytes(100) : Buffer.from(text), o);
     // a long document is chunked
-    vault.putFile('ctx', 'long.txt', Buffer.from(Array.from({ length: 60 }, (_, i) => `Paragraph ${i} about nothing in particular, filler text for chunking.`).join('\n\n') + '\n\nThe secret word is blåbärssoppa.'), o);
+    vault.putFile(
+      'ctx',
+      'long.txt',
+      Buffer.from(
+        Array.from({ length: 60 }, (_, i) => `Paragraph ${i} about nothing in particular, filler text for chunking.`).join('\n\n') +
+          '\n\nThe secret word is blåbärssoppa.',
+      ),
+      o,
+    );
     const sv = vault.context('ctx', 'hur många semesterdagar har jag', 3, o);
     assert.equal(sv[0]?.name, 'semester.md');
     const fak = vault.context('ctx', 'vem attesterar fakturor', 3, o);
@@ -216,7 +236,10 @@ describe('vault', () => {
       const mounts = readFileSync('/proc/mounts', 'utf8');
       const isRoot = process.getuid?.() === 0;
       if (m.privateMount) {
-        assert.ok(mounts.split('\n').some((l) => l.split(' ')[1] === m.dir && l.split(' ')[2] === 'tmpfs'), `${m.dir} not a tmpfs mount`);
+        assert.ok(
+          mounts.split('\n').some((l) => l.split(' ')[1] === m.dir && l.split(' ')[2] === 'tmpfs'),
+          `${m.dir} not a tmpfs mount`,
+        );
         assert.ok(m.readOnly);
         assert.throws(() => writeFileSync(join(m.dir, 'new'), 'x'));
       } else {
@@ -250,15 +273,20 @@ describe('vault', () => {
   it('concurrent puts keep every entry; a stale lock is taken over', async () => {
     const o = freshRoot();
     vault.createSession('c', o);
-    const runs = Array.from({ length: 6 }, (_, i) =>
-      new Promise<number | null>((resolve) => {
-        const c = spawn(join(ROOT, 'bin/cordon'), ['vault', 'put', 'c', '--name', `f${i}.txt`, '--dir', o.root!], { stdio: ['pipe', 'ignore', 'inherit'] });
-        c.stdin.end(`file ${i}`);
-        c.on('close', resolve);
-      }),
+    const runs = Array.from(
+      { length: 6 },
+      (_, i) =>
+        new Promise<number | null>((resolve) => {
+          const c = spawn(join(ROOT, 'bin/cordon'), ['vault', 'put', 'c', '--name', `f${i}.txt`, '--dir', o.root!], { stdio: ['pipe', 'ignore', 'inherit'] });
+          c.stdin.end(`file ${i}`);
+          c.on('close', resolve);
+        }),
     );
     assert.deepEqual(await Promise.all(runs), [0, 0, 0, 0, 0, 0]);
-    assert.deepEqual(vault.listFiles('c', o).map((e) => e.name), ['f0.txt', 'f1.txt', 'f2.txt', 'f3.txt', 'f4.txt', 'f5.txt']);
+    assert.deepEqual(
+      vault.listFiles('c', o).map((e) => e.name),
+      ['f0.txt', 'f1.txt', 'f2.txt', 'f3.txt', 'f4.txt', 'f5.txt'],
+    );
     assert.equal(readdirSync(join(sessionDir(o, 'c'), 'objects')).length, 6);
     writeFileSync(join(sessionDir(o, 'c'), '.lock'), '999999999');
     vault.putFile('c', 'after-stale.txt', Buffer.from('x'), o);
@@ -296,7 +324,13 @@ describe('cordon vault CLI', () => {
     assert.equal(cordon(dir, ['put', 's', '--name', 'notes.txt'], 'Kaffemaskinen står på plan tre.\n').code, 0);
     assert.equal(cordon(dir, ['put', 's'], 'x').code, 2, 'stdin needs --name');
     const list = JSON.parse(cordon(dir, ['list', 's', '--json']).stdout) as { files: { name: string; size: number }[] };
-    assert.deepEqual(list.files.map((f) => [f.name, f.size]), [['cli-input.bin', 5000], ['notes.txt', Buffer.byteLength('Kaffemaskinen står på plan tre.\n')]]);
+    assert.deepEqual(
+      list.files.map((f) => [f.name, f.size]),
+      [
+        ['cli-input.bin', 5000],
+        ['notes.txt', Buffer.byteLength('Kaffemaskinen står på plan tre.\n')],
+      ],
+    );
     const got = cordon(dir, ['get', 's', 'cli-input.bin']);
     assert.equal(got.code, 0);
     assert.ok(got.stdoutBytes.equals(bytes));

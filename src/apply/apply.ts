@@ -41,7 +41,6 @@ export { BRIDGE_SYSCTL, replacePreamble, restoreSnapshot } from './snapshot.js';
  */
 const LOAD_BUDGET_MS = 30_000;
 
-
 export type { Fault } from './faults.js';
 
 export interface ApplyOptions {
@@ -122,10 +121,12 @@ function actorName(rec: RollbackRecord): string {
 async function rollBackAfter(o: ApplyOptions, runDir: RunDir, why: string, differences: readonly string[] = []): Promise<ApplyOutcome> {
   const mine = runDir.resolve('rolled-back') || (runDir.resolution() === 'rolled-back' && runDir.resolvedBy() === process.pid);
   o.say(`${why}; ${mine || runDir.resolution() !== 'rolled-back' ? 'rolling back' : `pid ${runDir.resolvedBy() ?? '?'} rolls back`}`);
-  const rec = mine || runDir.resolution() !== 'rolled-back' ? await performRollback(o.target, runDir, 'apply') : await awaitRollback(o.target, runDir, 'apply', 60_000);
+  const rec =
+    mine || runDir.resolution() !== 'rolled-back' ? await performRollback(o.target, runDir, 'apply') : await awaitRollback(o.target, runDir, 'apply', 60_000);
   await endWatchdog(runDir);
   const by = rec.by === 'apply' ? '' : ` by ${actorName(rec)}`;
-  if (rec.ok) return { status: 'rolled-back', message: `${why}. Rolled back${by}: ${rec.message}; the previous rule set is loaded again.`, differences, run: runDir };
+  if (rec.ok)
+    return { status: 'rolled-back', message: `${why}. Rolled back${by}: ${rec.message}; the previous rule set is loaded again.`, differences, run: runDir };
   return {
     status: 'rollback-failed',
     message: `${why}. ROLLBACK${by.toUpperCase()} FAILED: ${rec.message}. Inspect with 'nft list ruleset' in ${o.target.label}; the snapshot is ${runDir.file('snapshot.nft')}.`,
@@ -147,7 +148,8 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
   if (!expected.ok) throw new ApplyInternalError(`the rendered rule set does not parse as cordon's nftables output: ${expected.error}`);
   const t = o.target;
   const v = await t.exec(['nft', '--version']);
-  if (v.code !== 0) return { status: 'unchanged', message: `nft cannot run in ${t.label}: ${firstError(v)}. Nothing was changed.`, differences: [], run: undefined };
+  if (v.code !== 0)
+    return { status: 'unchanged', message: `nft cannot run in ${t.label}: ${firstError(v)}. Nothing was changed.`, differences: [], run: undefined };
 
   let bridge: string | undefined;
   const needsBridge = usesBridgeMarks(expected.value);
@@ -184,14 +186,24 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
   const check = await t.exec(['nft', '-c', '-f', txFile]);
   if (check.code !== 0) {
     runDir.setStatus('failed');
-    return { status: 'unchanged', message: `nft -c rejected the rule set: ${firstError(check)}\nNothing was changed: the previous rule set stays.`, differences: [], run: runDir };
+    return {
+      status: 'unchanged',
+      message: `nft -c rejected the rule set: ${firstError(check)}\nNothing was changed: the previous rule set stays.`,
+      differences: [],
+      run: runDir,
+    };
   }
 
   // What the kernel makes of the rendered text, from a scratch namespace: the rule-by-rule reference.
   const reference = await scratchContent(o.ruleset, runDir);
   if (!reference.ok) {
     runDir.setStatus('failed');
-    return { status: 'unchanged', message: `cannot load the rendered rule set into a scratch network namespace, so the read-back could not be checked rule by rule: ${reference.error}\nNothing was changed.`, differences: [], run: runDir };
+    return {
+      status: 'unchanged',
+      message: `cannot load the rendered rule set into a scratch network namespace, so the read-back could not be checked rule by rule: ${reference.error}\nNothing was changed.`,
+      differences: [],
+      run: runDir,
+    };
   }
 
   if (o.confirmSeconds !== undefined) {
@@ -205,7 +217,10 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
   const load = await t.exec(['nft', '-f', loadFile]);
   if (load.code !== 0) {
     if (await matchesSnapshot(t, runDir).catch(() => false)) {
-      return unchanged(runDir, `nft -f failed: ${firstError(load)}\nThe kernel refused the whole transaction: the previous rule set is still loaded (checked against the snapshot).`);
+      return unchanged(
+        runDir,
+        `nft -f failed: ${firstError(load)}\nThe kernel refused the whole transaction: the previous rule set is still loaded (checked against the snapshot).`,
+      );
     }
     return rollBackAfter(o, runDir, `nft -f failed (${firstError(load)}) and cordon's tables changed anyway`);
   }
@@ -237,7 +252,13 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
   } catch (e) {
     return rollBackAfter(o, runDir, `could not compare the rule set read back with what was rendered: ${(e as Error).message}`);
   }
-  if (differences.length) return rollBackAfter(o, runDir, `the rule set read back differs from what was rendered (${differences.length} difference${differences.length === 1 ? '' : 's'})`, differences);
+  if (differences.length)
+    return rollBackAfter(
+      o,
+      runDir,
+      `the rule set read back differs from what was rendered (${differences.length} difference${differences.length === 1 ? '' : 's'})`,
+      differences,
+    );
   o.say('read back: matches what was rendered');
 
   if (needsBridge && bridge !== '1') {
@@ -253,11 +274,17 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
     runDir.setStatus('pending-confirmation');
     const deadline = Date.now() + o.confirmSeconds * 1000;
     runDir.setDeadline(deadline);
-    o.say(`applied; rolling back in ${o.confirmSeconds}s unless confirmed. To confirm, run:\n  ${o.confirmHint ? o.confirmHint(token, runDir) : `touch ${runDir.file('confirm')}`}\n  (or: touch ${runDir.file('confirm')}${o.interactive ? ', or press y here' : ''})`);
+    o.say(
+      `applied; rolling back in ${o.confirmSeconds}s unless confirmed. To confirm, run:\n  ${o.confirmHint ? o.confirmHint(token, runDir) : `touch ${runDir.file('confirm')}`}\n  (or: touch ${runDir.file('confirm')}${o.interactive ? ', or press y here' : ''})`,
+    );
     const decision = await waitForConfirmation(runDir, deadline, o.interactive === true);
     if (decision !== 'confirmed') {
       const expired = decision === 'expired' || (decision === 'elsewhere' && Date.now() >= deadline);
-      const why = expired ? `not confirmed within ${o.confirmSeconds}s` : decision === 'refused' ? 'confirmation refused or interrupted' : 'rolled back by another process before confirmation';
+      const why = expired
+        ? `not confirmed within ${o.confirmSeconds}s`
+        : decision === 'refused'
+          ? 'confirmation refused or interrupted'
+          : 'rolled back by another process before confirmation';
       return rollBackAfter(o, runDir, why);
     }
     runDir.setStatus('applied');
@@ -370,7 +397,11 @@ export async function rollbackLast(target: Target, stateRoot: string): Promise<R
     }
   }
   const last = runs.find((r) => r.status() === 'applied');
-  if (!last) return { outcome: 'nothing', message: `nothing to roll back in ${target.label}: no apply is waiting for confirmation and no applied run is left in ${stateRoot}/${target.stateKey}; nothing was changed` };
+  if (!last)
+    return {
+      outcome: 'nothing',
+      message: `nothing to roll back in ${target.label}: no apply is waiting for confirmation and no applied run is left in ${stateRoot}/${target.stateKey}; nothing was changed`,
+    };
   const rec = await performRollback(target, last, 'rollback');
   return rollbackResult(target, last, rec, `undoing the apply ${last.path}`);
 }
@@ -411,7 +442,10 @@ export async function dryRun(target: Target, ruleset: string, host: string): Pro
     const s = await run(['unshare', '--net', 'sh', '-c', 'nft -f "$1" && nft -s list ruleset', 'sh', file]);
     if (s.code === 0) {
       const tables = splitTables(s.stdout);
-      after = [...tables.keys()].sort().map((k) => tables.get(k)!).join('');
+      after = [...tables.keys()]
+        .sort()
+        .map((k) => tables.get(k)!)
+        .join('');
     } else {
       note = `could not list the new rule set through a scratch namespace (${firstError(s)}); showing the rendered text`;
       after = ruleset;

@@ -110,11 +110,15 @@ export function ruleTexts(listing: string): Map<string, string> {
 export function contentView(json: unknown, listing?: string): ContentView {
   const items = ((json as { nftables?: unknown[] } | null)?.nftables ?? []) as Record<string, Record<string, unknown>>[];
   const texts = listing === undefined ? new Map<string, string>() : ruleTexts(listing);
-  const tables = new Map<string, { decl: string; chains: Map<string, { decl: string; rules: RuleView[] }>; sets: Map<string, SetView>; objects: Map<string, string> }>();
+  const tables = new Map<
+    string,
+    { decl: string; chains: Map<string, { decl: string; rules: RuleView[] }>; sets: Map<string, SetView>; objects: Map<string, string> }
+  >();
   const tableOf = (o: Record<string, unknown>): ReturnType<typeof tables.get> => tables.get(`${String(o.family)} ${String(o.table)}`);
   for (const item of items) {
     const t = item.table;
-    if (t && typeof t.name === 'string' && isCordonTable(t.name)) tables.set(`${String(t.family)} ${t.name}`, { decl: declOf(t), chains: new Map(), sets: new Map(), objects: new Map() });
+    if (t && typeof t.name === 'string' && isCordonTable(t.name))
+      tables.set(`${String(t.family)} ${t.name}`, { decl: declOf(t), chains: new Map(), sets: new Map(), objects: new Map() });
   }
   for (const item of items) {
     for (const [kind, o] of Object.entries(item)) {
@@ -160,7 +164,8 @@ function compareRules(where: string, want: readonly RuleView[], have: readonly R
   const out: string[] = [];
   if (extra.length) out.push(`${where}: ${extra.length} rule(s) loaded that were not rendered, from rule ${head + 1}: ${quote(extra, 0, extra.length)}`);
   if (missing.length) out.push(`${where}: ${missing.length} rendered rule(s) not loaded, from rule ${head + 1}: ${quote(missing, 0, missing.length)}`);
-  if (!out.length) out.push(`${where}: the same rules in another order from rule ${head + 1} (loaded ${quote(h, 0, h.length)}; rendered ${quote(w, 0, w.length)})`);
+  if (!out.length)
+    out.push(`${where}: the same rules in another order from rule ${head + 1} (loaded ${quote(h, 0, h.length)}; rendered ${quote(w, 0, w.length)})`);
   return out;
 }
 

@@ -53,35 +53,49 @@ export async function tamper(target: Target, fault: Exclude<Fault, 'load'>): Pro
   switch (fault) {
     case 'tamper': {
       const v = rules[0];
-      if (v) [argv, what] = [['delete', 'rule', 'inet', v.r.table, v.r.chain!, 'handle', String(v.r.handle)], `deleting '${v.text}' from ${v.r.table} ${v.r.chain}`];
+      if (v)
+        [argv, what] = [['delete', 'rule', 'inet', v.r.table, v.r.chain!, 'handle', String(v.r.handle)], `deleting '${v.text}' from ${v.r.table} ${v.r.chain}`];
       break;
     }
     case 'tamper-accept': {
       const c = mine('chain').find((x) => x.hook === 'forward') ?? mine('chain').find((x) => x.hook !== undefined);
-      if (c) [argv, what] = [['insert', 'rule', 'inet', c.table, c.name!, 'counter', 'accept'], `inserting 'counter accept' at the top of ${c.table} ${c.name}`];
+      if (c)
+        [argv, what] = [['insert', 'rule', 'inet', c.table, c.name!, 'counter', 'accept'], `inserting 'counter accept' at the top of ${c.table} ${c.name}`];
       break;
     }
     case 'tamper-verdict': {
       const v = rules.find((x) => / drop$/.test(x.text));
       if (v) {
         const flipped = v.text.replace(/ drop$/, ' accept');
-        [argv, what] = [['replace', 'rule', 'inet', v.r.table, v.r.chain!, 'handle', String(v.r.handle), flipped], `replacing '${v.text}' by '${flipped}' in ${v.r.table} ${v.r.chain}`];
+        [argv, what] = [
+          ['replace', 'rule', 'inet', v.r.table, v.r.chain!, 'handle', String(v.r.handle), flipped],
+          `replacing '${v.text}' by '${flipped}' in ${v.r.table} ${v.r.chain}`,
+        ];
       }
       break;
     }
     case 'tamper-match': {
       const v = rules.find((x) => /(?:iif|oif)name "[^"]+"|dport \d+/.test(x.text));
       if (v) {
-        const changed = v.text.replace(/((?:iif|oif)name) "[^"]+"|dport (\d+)/, (_m, ifk: string | undefined, port: string | undefined) => (ifk ? `${ifk} "cordon-tampered"` : `dport ${Number(port) + 1}`));
-        [argv, what] = [['replace', 'rule', 'inet', v.r.table, v.r.chain!, 'handle', String(v.r.handle), changed], `replacing '${v.text}' by '${changed}' in ${v.r.table} ${v.r.chain}`];
+        const changed = v.text.replace(/((?:iif|oif)name) "[^"]+"|dport (\d+)/, (_m, ifk: string | undefined, port: string | undefined) =>
+          ifk ? `${ifk} "cordon-tampered"` : `dport ${Number(port) + 1}`,
+        );
+        [argv, what] = [
+          ['replace', 'rule', 'inet', v.r.table, v.r.chain!, 'handle', String(v.r.handle), changed],
+          `replacing '${v.text}' by '${changed}' in ${v.r.table} ${v.r.chain}`,
+        ];
       }
       break;
     }
     case 'tamper-element': {
       const types = (s: Obj): string[] => (Array.isArray(s.type) ? s.type : [s.type ?? '']);
-      const s = mine('set').find((x) => types(x).length > 1 && types(x).every((t) => SAMPLE[t] !== undefined)) ?? mine('set').find((x) => types(x).every((t) => SAMPLE[t] !== undefined));
+      const s =
+        mine('set').find((x) => types(x).length > 1 && types(x).every((t) => SAMPLE[t] !== undefined)) ??
+        mine('set').find((x) => types(x).every((t) => SAMPLE[t] !== undefined));
       if (s) {
-        const elem = types(s).map((t) => SAMPLE[t]).join(' . ');
+        const elem = types(s)
+          .map((t) => SAMPLE[t])
+          .join(' . ');
         [argv, what] = [['add', 'element', 'inet', s.table, s.name!, `{ ${elem} }`], `adding element ${elem} to set ${s.name} of ${s.table}`];
       }
       break;

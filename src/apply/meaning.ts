@@ -36,7 +36,9 @@ function matrixDiff(want: Matrix, have: Matrix, assume: Assume): string[] {
     row.forEach((cell, j) => {
       const other = have.cells[i]?.[j];
       if (JSON.stringify(cell) !== JSON.stringify(other)) {
-        out.push(`meaning (${assume}): ${want.endpoints[i]!.name} → ${want.endpoints[j]!.name}: the spec allows ${flows(cell)}, the loaded rule set ${flows(other)}`);
+        out.push(
+          `meaning (${assume}): ${want.endpoints[i]!.name} → ${want.endpoints[j]!.name}: the spec allows ${flows(cell)}, the loaded rule set ${flows(other)}`,
+        );
       }
     }),
   );

@@ -93,7 +93,13 @@ export async function awaitRollback(target: Target, runDir: RunDir, by: Actor, l
     const pid = runDir.resolvedBy();
     if ((pid === undefined || !alive(pid)) && runDir.takeOver()) return runDir.rollbackRecord() ?? performRollback(target, runDir, by);
     if (Date.now() > until) {
-      return { by, pid: process.pid, ok: false, message: `pid ${pid ?? '?'} decided to roll back ${runDir.path} but recorded no outcome within ${Math.round(limitMs / 1000)}s`, time: new Date().toISOString() };
+      return {
+        by,
+        pid: process.pid,
+        ok: false,
+        message: `pid ${pid ?? '?'} decided to roll back ${runDir.path} but recorded no outcome within ${Math.round(limitMs / 1000)}s`,
+        time: new Date().toISOString(),
+      };
     }
     await sleep(100);
   }

@@ -86,7 +86,8 @@ function textComponent(type: string, text: string): Parsed<string> {
   const t = text.trim();
   const range = (lo: number | undefined, hi: number | undefined): Parsed<string> =>
     lo === undefined || hi === undefined || lo > hi ? { ok: false, error: `'${t}' is not a ${type} value` } : { ok: true, value: ivKey([lo, hi]) };
-  const num = (s: string, names?: ReadonlyMap<string, number>): number | undefined => (/^\d+$/.test(s) ? Number(s) : /^0x[0-9a-f]+$/i.test(s) ? parseInt(s, 16) : names?.get(s));
+  const num = (s: string, names?: ReadonlyMap<string, number>): number | undefined =>
+    /^\d+$/.test(s) ? Number(s) : /^0x[0-9a-f]+$/i.test(s) ? parseInt(s, 16) : names?.get(s);
   switch (type) {
     case 'ipv4_addr': {
       const slash = /^([\d.]+)\/(\d+)$/.exec(t);
@@ -148,7 +149,12 @@ export function shapeFromRuleset(rs: NftRuleset, onlyCordon = true): Parsed<Rule
   for (const c of rs.chains) {
     const t = tables.get(tableKey(c.family, c.table));
     if (!t) continue;
-    t.chains.set(c.name, { hook: c.hook, prio: c.prio, policy: c.hook ? (c.policy ?? 'accept') : undefined, rules: counts.get(`${tableKey(c.family, c.table)} ${c.name}`) ?? 0 });
+    t.chains.set(c.name, {
+      hook: c.hook,
+      prio: c.prio,
+      policy: c.hook ? (c.policy ?? 'accept') : undefined,
+      rules: counts.get(`${tableKey(c.family, c.table)} ${c.name}`) ?? 0,
+    });
   }
   for (const s of rs.sets) {
     const t = tables.get(tableKey(s.family, s.table));
@@ -156,7 +162,8 @@ export function shapeFromRuleset(rs: NftRuleset, onlyCordon = true): Parsed<Rule
     const keys: string[] = [];
     for (const e of s.elem) {
       const parts = concatParts(e);
-      if (parts.length !== s.type.length) return { ok: false, error: `set ${s.name} in ${s.family} ${s.table}: element with ${parts.length} parts in a set of ${s.type.length}` };
+      if (parts.length !== s.type.length)
+        return { ok: false, error: `set ${s.name} in ${s.family} ${s.table}: element with ${parts.length} parts in a set of ${s.type.length}` };
       const comps: string[] = [];
       for (let i = 0; i < parts.length; i++) {
         const c = jsonComponent(s.type[i]!, parts[i]);
@@ -264,7 +271,10 @@ export function shapeFromText(text: string): Parsed<RulesetShape> {
         continue;
       }
       if ((m = /^flags\s+(.+)$/.exec(line))) {
-        top.interval = m[1]!.split(',').map((s) => s.trim()).includes('interval');
+        top.interval = m[1]!
+          .split(',')
+          .map((s) => s.trim())
+          .includes('interval');
         continue;
       }
       if ((m = /^elements\s*=\s*\{(.*)$/.exec(line))) {
@@ -317,7 +327,9 @@ export function compareShapes(expected: RulesetShape, loaded: RulesetShape): str
       const missing = s.elements.filter((e) => !have.has(e));
       const extra = ls.elements.filter((e) => !want.has(e));
       if (missing.length || extra.length) {
-        out.push(`table ${k} set ${name}: ${missing.length} element(s) missing${missing.length ? ` (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})` : ''}, ${extra.length} unexpected${extra.length ? ` (${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''})` : ''}`);
+        out.push(
+          `table ${k} set ${name}: ${missing.length} element(s) missing${missing.length ? ` (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})` : ''}, ${extra.length} unexpected${extra.length ? ` (${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''})` : ''}`,
+        );
       }
     }
     for (const name of l.sets.keys()) if (!t.sets.has(name)) out.push(`table ${k}: unexpected set ${name}`);

@@ -90,9 +90,11 @@ export async function restoreSnapshot(target: Target, runDir: RunDir): Promise<{
   if (r.code !== 0) return { ok: false, message: `nft -f ${file} failed: ${firstError(r)}` };
   if (runDir.has('sysctl-changed') && info.bridgeNfCallIptables !== undefined) {
     const s = await target.exec(['sysctl', '-q', '-w', `${BRIDGE_SYSCTL}=${info.bridgeNfCallIptables}`]);
-    if (s.code !== 0) return { ok: false, message: `rule set restored, but ${BRIDGE_SYSCTL} could not be set back to ${info.bridgeNfCallIptables}: ${firstError(s)}` };
+    if (s.code !== 0)
+      return { ok: false, message: `rule set restored, but ${BRIDGE_SYSCTL} could not be set back to ${info.bridgeNfCallIptables}: ${firstError(s)}` };
   }
-  if (!(await matchesSnapshot(target, runDir))) return { ok: false, message: `after restoring, cordon's tables in ${target.label} still differ from the snapshot in ${runDir.path}` };
+  if (!(await matchesSnapshot(target, runDir)))
+    return { ok: false, message: `after restoring, cordon's tables in ${target.label} still differ from the snapshot in ${runDir.path}` };
   const names = info.tables.length ? info.tables.map(key).join(', ') : 'no cordon tables';
   return { ok: true, message: `restored the snapshot (${names}) from ${runDir.path}` };
 }

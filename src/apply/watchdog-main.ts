@@ -22,7 +22,9 @@ watch(run, () => interrupted).then(
   (e: unknown) => {
     // A bug here must at least leave a trace: nobody sees this process's stderr.
     try {
-      appendFileSync(run.file('watchdog.log'), `${new Date().toISOString()} watchdog failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`, { mode: 0o600 });
+      appendFileSync(run.file('watchdog.log'), `${new Date().toISOString()} watchdog failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`, {
+        mode: 0o600,
+      });
     } catch {
       // the run directory is gone
     }

@@ -54,7 +54,12 @@ function mainScript(): string {
  * is written first, so the watchdog never runs without one. Fails (and nothing was loaded yet,
  * the caller starts it before loading) when the process does not come up within `readyMs`.
  */
-export async function startWatchdog(runDir: RunDir, target: Target, deadline: number, readyMs = 20_000): Promise<{ ok: true; pid: number } | { ok: false; error: string }> {
+export async function startWatchdog(
+  runDir: RunDir,
+  target: Target,
+  deadline: number,
+  readyMs = 20_000,
+): Promise<{ ok: true; pid: number } | { ok: false; error: string }> {
   const nsId = nsIdentity(target);
   if (nsId === undefined) return { ok: false, error: `cannot identify ${target.label}` };
   const info: WatchInfo = { netns: target.netns ?? null, nsId };

@@ -16,7 +16,10 @@ export const EXIT = {
 } as const;
 
 export class ExitError extends Error {
-  constructor(readonly code: number, message = '') {
+  constructor(
+    readonly code: number,
+    message = '',
+  ) {
     super(message);
   }
 }

@@ -21,7 +21,10 @@ export function defaultKeyDir(specFile: string): string {
 function refuseOpen(path: string, what: string): void {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new ExitError(EXIT.invalid, `${what} ${path} is accessible to others (mode ${mode.toString(8).padStart(3, '0')}): refusing to use it; chmod ${what === 'key directory' ? '700' : '600'} ${path}`);
+    throw new ExitError(
+      EXIT.invalid,
+      `${what} ${path} is accessible to others (mode ${mode.toString(8).padStart(3, '0')}): refusing to use it; chmod ${what === 'key directory' ? '700' : '600'} ${path}`,
+    );
   }
 }
 

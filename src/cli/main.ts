@@ -53,7 +53,9 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command();
   program
     .name('cordon')
-    .description('Declare, verify and enforce network isolation for AI agents and local LLM servers.\nOne YAML file declares topology and policy; cordon tells who can reach whom, why, and whether it matches what you expect.')
+    .description(
+      'Declare, verify and enforce network isolation for AI agents and local LLM servers.\nOne YAML file declares topology and policy; cordon tells who can reach whom, why, and whether it matches what you expect.',
+    )
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -90,7 +92,8 @@ async function cleanUpAfterDeadSandboxes(argv: readonly string[]): Promise<void>
   try {
     const { cleanupStale } = await import('../sandbox/run.js');
     const removed = await cleanupStale();
-    if (removed.length > 0) process.stderr.write(`cordon: removed what ${removed.length} dead sandbox${removed.length === 1 ? '' : 'es'} left behind (${removed.join(', ')})\n`);
+    if (removed.length > 0)
+      process.stderr.write(`cordon: removed what ${removed.length} dead sandbox${removed.length === 1 ? '' : 'es'} left behind (${removed.join(', ')})\n`);
   } catch (e) {
     process.stderr.write(`cordon: warning: could not clean up after a dead sandbox: ${(e as Error).message}\n`);
   }
@@ -112,7 +115,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT.invalid;
     }
     const err = e as Error;
-    process.stderr.write(`cordon: internal error: ${err.message}\n${process.env.CORDON_DEBUG ? `${err.stack}\n` : 'set CORDON_DEBUG=1 for a stack trace, and please report it\n'}`);
+    process.stderr.write(
+      `cordon: internal error: ${err.message}\n${process.env.CORDON_DEBUG ? `${err.stack}\n` : 'set CORDON_DEBUG=1 for a stack trace, and please report it\n'}`,
+    );
     return EXIT.internal;
   }
 }

@@ -160,7 +160,17 @@ const RULE_PORTS: readonly (readonly [number, string | string[]])[] = [
 ];
 
 /** Public prefixes rules mention (documentation space and well-known resolvers). */
-const PUBLIC_CIDRS = ['198.51.100.0/24', '203.0.113.0/24', '203.0.113.64/26', '192.0.2.0/24', '8.8.8.8', '1.1.1.1', '9.9.9.0/24', '104.16.0.0/13', '52.0.0.0/8'];
+const PUBLIC_CIDRS = [
+  '198.51.100.0/24',
+  '203.0.113.0/24',
+  '203.0.113.64/26',
+  '192.0.2.0/24',
+  '8.8.8.8',
+  '1.1.1.1',
+  '9.9.9.0/24',
+  '104.16.0.0/13',
+  '52.0.0.0/8',
+];
 
 interface GenNetwork {
   name: string;
@@ -179,8 +189,8 @@ interface GenHost {
   addresses: number[];
 }
 
-const MGMT_BASE = (10 << 24 | 255 << 16 | 255 << 8) >>> 0;
-const WG_BASE = (10 << 24 | 255 << 16 | 254 << 8) >>> 0;
+const MGMT_BASE = ((10 << 24) | (255 << 16) | (255 << 8)) >>> 0;
+const WG_BASE = ((10 << 24) | (255 << 16) | (254 << 8)) >>> 0;
 
 function cidr(base: number, len: number): string {
   return `${formatIPv4(base)}/${len}`;
@@ -411,17 +421,23 @@ class RefPicker {
     const rng = this.rng;
     const net = rng.pick(this.networks);
     return rng.weighted<() => string>([
-      [40, () => {
-        const h = this.guests.length ? rng.pick(this.guests) : undefined;
-        return h ? formatIPv4(rng.pick(h.addresses)) : cidr(net.base, net.len);
-      }],
+      [
+        40,
+        () => {
+          const h = this.guests.length ? rng.pick(this.guests) : undefined;
+          return h ? formatIPv4(rng.pick(h.addresses)) : cidr(net.base, net.len);
+        },
+      ],
       [20, () => cidr(net.base, net.len)],
-      [25, () => {
-        // A sub-prefix of a bridge: /25../29.
-        const len = Math.max(net.len + 1, rng.int(25, 29));
-        const count = 2 ** (len - net.len);
-        return cidr(net.base + rng.int(0, count - 1) * 2 ** (32 - len), len);
-      }],
+      [
+        25,
+        () => {
+          // A sub-prefix of a bridge: /25../29.
+          const len = Math.max(net.len + 1, rng.int(25, 29));
+          const count = 2 ** (len - net.len);
+          return cidr(net.base + rng.int(0, count - 1) * 2 ** (32 - len), len);
+        },
+      ],
       [15, () => rng.pick(PUBLIC_CIDRS)],
     ])();
   }

@@ -36,7 +36,7 @@ export function compile(model: Model): Ir {
     for (const hook of hostHooks(model, h)) {
       const id = pointId(h.name, hook);
       const hand = model.firewalls.get(id);
-      const enforcedOn = hook === 'guest-in' || hook === 'guest-out' ? bridgeOwner(model, h) ?? h.name : h.name;
+      const enforcedOn = hook === 'guest-in' || hook === 'guest-out' ? (bridgeOwner(model, h) ?? h.name) : h.name;
       const inGuest = !h.trusted && hook !== 'guest-in' && hook !== 'guest-out';
       if (hand) {
         chains.set(id, {
@@ -47,15 +47,26 @@ export function compile(model: Model): Ir {
           inGuest,
           policy: hand.policy,
           policyOrigin: hand.origin,
-          rules: finalize(id, hand.rules.map((r) => ({
-            match: { src: r.src, dst: r.dst, flows: r.flows, iif: r.iif ? [r.iif] : undefined, oif: r.oif ? [r.oif] : undefined, inPort: undefined, state: r.state },
-            action: r.action,
-            log: r.log,
-            rate: undefined,
-            role: 'handwritten' as const,
-            origin: r.origin,
-            policyIndex: undefined,
-          }))),
+          rules: finalize(
+            id,
+            hand.rules.map((r) => ({
+              match: {
+                src: r.src,
+                dst: r.dst,
+                flows: r.flows,
+                iif: r.iif ? [r.iif] : undefined,
+                oif: r.oif ? [r.oif] : undefined,
+                inPort: undefined,
+                state: r.state,
+              },
+              action: r.action,
+              log: r.log,
+              rate: undefined,
+              role: 'handwritten' as const,
+              origin: r.origin,
+              policyIndex: undefined,
+            })),
+          ),
           handwritten: true,
         });
         continue;
@@ -98,7 +109,15 @@ function hostHooks(model: Model, h: Host): Hook[] {
 function unplacedFirewalls(model: Model, hasChain: (point: string) => boolean): Diagnostic[] {
   const ds: Diagnostic[] = [];
   for (const fw of model.firewalls.values()) {
-    if (!hasChain(fw.point)) ds.push(diag('CORDON012', 'warning', `hand-written chain '${fw.point}' is not on any path cordon models`, { file: model.file, line: fw.origin.line, col: fw.origin.col, path: fw.origin.path }));
+    if (!hasChain(fw.point))
+      ds.push(
+        diag('CORDON012', 'warning', `hand-written chain '${fw.point}' is not on any path cordon models`, {
+          file: model.file,
+          line: fw.origin.line,
+          col: fw.origin.col,
+          path: fw.origin.path,
+        }),
+      );
   }
   return ds;
 }
@@ -178,7 +197,7 @@ function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string,
     else merged.set(key, { atom: a, parts: [addrs] });
   }
   const out = [...merged.values()].map(({ atom, parts }) => ({ ...atom, addrs: parts.length === 1 ? parts[0]! : R.normalize(parts.flat()) }));
-  return out.sort((x, y) => (x.addrs[0]![0] - y.addrs[0]![0]) || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
+  return out.sort((x, y) => x.addrs[0]![0] - y.addrs[0]![0] || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
 }
 
 /** Groups destinations by the flows the rule gives them (a service's ports, or the rule's). */
@@ -240,7 +259,14 @@ function meets(a: RangeSet, b: RangeSet): boolean {
   return false;
 }
 
-function policyDrafts(model: Model, spans: RuleSpans, rule: PolicyRule, enforcer: string, srcRestrict: RangeSet | undefined, dstRestrict: RangeSet | undefined): Draft[] {
+function policyDrafts(
+  model: Model,
+  spans: RuleSpans,
+  rule: PolicyRule,
+  enforcer: string,
+  srcRestrict: RangeSet | undefined,
+  dstRestrict: RangeSet | undefined,
+): Draft[] {
   const out: Draft[] = [];
   // What sourceAtoms and destGroups would find empty after the restriction: no drafts at all.
   if (srcRestrict && !meets(spans.of(rule).src, srcRestrict)) return out;
@@ -289,7 +315,13 @@ function egressDrafts(model: Model, guests: readonly Host[], enforcer: string): 
       for (const s of src) {
         out.push({
           // Bound to the guest's port, the rule needs no source address, so forging one cannot dodge it.
-          match: { ...ANY_MATCH, src: s.inPort ? undefined : s.addrs, dst: R.union(model.internet, model.lan), iif: s.iif ? [s.iif] : undefined, inPort: s.inPort ? [s.inPort] : undefined },
+          match: {
+            ...ANY_MATCH,
+            src: s.inPort ? undefined : s.addrs,
+            dst: R.union(model.internet, model.lan),
+            iif: s.iif ? [s.iif] : undefined,
+            inPort: s.inPort ? [s.inPort] : undefined,
+          },
           action: 'drop',
           log: true,
           rate: undefined,
@@ -374,7 +406,8 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spa
     case 'forward': {
       drafts.push(...isolatedNetworkDrafts(model, h));
       drafts.push(...egressDrafts(model, untrusted, h.name));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, h.name, R.subtract([[0, 0xffffffff]], own), R.subtract([[0, 0xffffffff]], own)));
+      for (const r of model.policy)
+        drafts.push(...policyDrafts(model, spans, r, h.name, R.subtract([[0, 0xffffffff]], own), R.subtract([[0, 0xffffffff]], own)));
       drafts.push(...openDrafts(model, untrusted, h.name));
       break;
     }

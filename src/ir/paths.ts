@@ -65,9 +65,7 @@ export interface Path {
   readonly anonymous: boolean;
 }
 
-export type Source =
-  | { readonly kind: 'host'; readonly host: string }
-  | { readonly kind: 'zone'; readonly zone: 'internet' | 'lan' };
+export type Source = { readonly kind: 'host'; readonly host: string } | { readonly kind: 'zone'; readonly zone: 'internet' | 'lan' };
 
 export interface PathOptions {
   /** Untrusted sources may choose any first hop. */
@@ -116,7 +114,17 @@ export class Topology {
   /** Every path from a source to a destination address. */
   paths(src: Source, dst: number, opts: PathOptions): Path[] {
     const out: Path[] = [];
-    const st = (): State => ({ hops: [], sourceChecks: [], nodes: [], tunnels: [], transports: [], natSrc: undefined, notes: [], seen: new Set(), anonymous: false });
+    const st = (): State => ({
+      hops: [],
+      sourceChecks: [],
+      nodes: [],
+      tunnels: [],
+      transports: [],
+      natSrc: undefined,
+      notes: [],
+      seen: new Set(),
+      anonymous: false,
+    });
     if (src.kind === 'zone') {
       const s = st();
       s.nodes.push(src.zone);
@@ -227,9 +235,16 @@ export class Topology {
     if (!underlay) {
       for (const nic of host.nics) {
         const t = this.model.tunnels.get(nic.segment);
-        if (t && t.server !== host.name && host.egress !== 'vpn-only' && this.isDeclaredPrivate(dst) && !host.nics.some((n) => this.model.networks.get(n.segment) && inRange(dst, this.model.networks.get(n.segment)!.range))) {
+        if (
+          t &&
+          t.server !== host.name &&
+          host.egress !== 'vpn-only' &&
+          this.isDeclaredPrivate(dst) &&
+          !host.nics.some((n) => this.model.networks.get(n.segment) && inRange(dst, this.model.networks.get(n.segment)!.range))
+        ) {
           const server = this.model.hosts.get(t.server);
-          if (server && server.nics.some((n) => this.model.networks.get(n.segment) && inRange(dst, this.model.networks.get(n.segment)!.range))) return { kind: 'tunnel', tunnel: t.name, nic };
+          if (server && server.nics.some((n) => this.model.networks.get(n.segment) && inRange(dst, this.model.networks.get(n.segment)!.range)))
+            return { kind: 'tunnel', tunnel: t.name, nic };
         }
       }
     }
@@ -263,17 +278,47 @@ export class Topology {
   }
 
   private finish(s: State, end: PathEnd, out: Path[], choice: string | undefined): void {
-    out.push({ hops: s.hops, sourceChecks: s.sourceChecks, nodes: s.nodes, tunnels: s.tunnels, transports: s.transports, end, choice, notes: s.notes, anonymous: s.anonymous });
+    out.push({
+      hops: s.hops,
+      sourceChecks: s.sourceChecks,
+      nodes: s.nodes,
+      tunnels: s.tunnels,
+      transports: s.transports,
+      end,
+      choice,
+      notes: s.notes,
+      anonymous: s.anonymous,
+    });
   }
 
   private clone(s: State): State {
-    return { hops: [...s.hops], sourceChecks: [...s.sourceChecks], nodes: [...s.nodes], tunnels: [...s.tunnels], transports: [...s.transports], natSrc: s.natSrc, notes: [...s.notes], seen: new Set(s.seen), anonymous: s.anonymous };
+    return {
+      hops: [...s.hops],
+      sourceChecks: [...s.sourceChecks],
+      nodes: [...s.nodes],
+      tunnels: [...s.tunnels],
+      transports: [...s.transports],
+      natSrc: s.natSrc,
+      notes: [...s.notes],
+      seen: new Set(s.seen),
+      anonymous: s.anonymous,
+    };
   }
 
   /**
    * The packet leaves `host` (locally generated: hook output; forwarded: hook forward) by `route`.
    */
-  private leave(s: State, host: Host, route: RouteChoice, dst: number, hook: 'output' | 'forward', iif: string | undefined, inPort: string | undefined, out: Path[], choice: string | undefined): void {
+  private leave(
+    s: State,
+    host: Host,
+    route: RouteChoice,
+    dst: number,
+    hook: 'output' | 'forward',
+    iif: string | undefined,
+    inPort: string | undefined,
+    out: Path[],
+    choice: string | undefined,
+  ): void {
     if (s.hops.length > MAX_HOPS) return this.finish(s, { kind: 'dropped', reason: 'routing loop' }, out, choice);
     const loopKey = `${host.name}>${JSON.stringify(route)}`;
     if (s.seen.has(loopKey)) return this.finish(s, { kind: 'dropped', reason: `routing loop at ${host.name}` }, out, choice);
@@ -315,7 +360,8 @@ export class Topology {
           s.natSrc = beforeNat;
           this.crossSegment(s, host, route.nic, net, target.host, target.nic, hook === 'forward' ? iif : undefined, hook === 'forward' ? inPort : undefined);
           s.natSrc = afterNat;
-        } else this.crossSegment(s, host, route.nic, net, target.host, target.nic, hook === 'forward' ? iif : undefined, hook === 'forward' ? inPort : undefined);
+        } else
+          this.crossSegment(s, host, route.nic, net, target.host, target.nic, hook === 'forward' ? iif : undefined, hook === 'forward' ? inPort : undefined);
         s.nodes.push(net.name, target.host.name);
         return this.arrive(s, target.host, target.nic.ifname, this.portSeenBy(host, route.nic, net, target.host), dst, out, choice);
       }
@@ -335,13 +381,48 @@ export class Topology {
    * owner (`fromIif`; undefined for the owner's own packets), still carrying the mark of the bridge
    * port it entered by (`fromInPort`: the mark survives the owner's routing).
    */
-  private crossSegment(s: State, from: Host, fromNic: Nic, net: Network, to: Host, toNic: Nic, fromIif: string | undefined, fromInPort: string | undefined): void {
-    if (from.guestFirewall && fromNic.port) s.hops.push({ point: pointId(from.name, 'guest-out'), host: from.name, hook: 'guest-out', iif: net.bridge, oif: undefined, inPort: fromNic.port, natSrc: s.natSrc });
+  private crossSegment(
+    s: State,
+    from: Host,
+    fromNic: Nic,
+    net: Network,
+    to: Host,
+    toNic: Nic,
+    fromIif: string | undefined,
+    fromInPort: string | undefined,
+  ): void {
+    if (from.guestFirewall && fromNic.port)
+      s.hops.push({
+        point: pointId(from.name, 'guest-out'),
+        host: from.name,
+        hook: 'guest-out',
+        iif: net.bridge,
+        oif: undefined,
+        inPort: fromNic.port,
+        natSrc: s.natSrc,
+      });
     if (net.owner && net.owner !== from.name && net.owner !== to.name) {
       const owner = this.model.hosts.get(net.owner)!;
-      s.hops.push({ point: pointId(owner.name, 'forward'), host: owner.name, hook: 'forward', iif: net.bridge, oif: net.bridge, inPort: fromNic.port, natSrc: s.natSrc });
+      s.hops.push({
+        point: pointId(owner.name, 'forward'),
+        host: owner.name,
+        hook: 'forward',
+        iif: net.bridge,
+        oif: net.bridge,
+        inPort: fromNic.port,
+        natSrc: s.natSrc,
+      });
     }
-    if (to.guestFirewall && toNic.port) s.hops.push({ point: pointId(to.name, 'guest-in'), host: to.name, hook: 'guest-in', iif: from.name === net.owner ? fromIif : net.bridge, oif: undefined, inPort: from.name === net.owner ? fromInPort : fromNic.port, natSrc: s.natSrc });
+    if (to.guestFirewall && toNic.port)
+      s.hops.push({
+        point: pointId(to.name, 'guest-in'),
+        host: to.name,
+        hook: 'guest-in',
+        iif: from.name === net.owner ? fromIif : net.bridge,
+        oif: undefined,
+        inPort: from.name === net.owner ? fromInPort : fromNic.port,
+        natSrc: s.natSrc,
+      });
   }
 
   /**
@@ -367,7 +448,9 @@ export class Topology {
       s.natSrc = outNic ? outNic.address : uplinkAddr;
       s.notes.push(`${host.name} masquerades ${net.name} traffic${outNic ? ` as ${formatIPv4(outNic.address)}` : ' behind its uplink'}`);
     } else if (net.egress === 'none' && !outNic) {
-      s.notes.push(`${net.name} has egress: none, so ${host.name} does not NAT it: where a firewall lets it through, replies cannot return but one-way packets (UDP exfiltration) do leave`);
+      s.notes.push(
+        `${net.name} has egress: none, so ${host.name} does not NAT it: where a firewall lets it through, replies cannot return but one-way packets (UDP exfiltration) do leave`,
+      );
     }
   }
 
@@ -385,7 +468,12 @@ export class Topology {
       peer = this.model.hosts.get(t.server);
       if (!peer) return this.finish(s, { kind: 'dropped', reason: `tunnel ${t.name} has no server` }, out, choice);
       s.transports.push({ tunnel: t.name, peer: host.name });
-      s.sourceChecks.push({ tunnel: t.name, peer: host.name, allowed: R.normalize(host.nics.filter((n) => n.segment === t.name).map((n) => [n.address, n.address] as const)), natSrc: s.natSrc });
+      s.sourceChecks.push({
+        tunnel: t.name,
+        peer: host.name,
+        allowed: R.normalize(host.nics.filter((n) => n.segment === t.name).map((n) => [n.address, n.address] as const)),
+        natSrc: s.natSrc,
+      });
     }
     s.natSrc = undefined;
     s.nodes.push(peer.name);
@@ -443,7 +531,12 @@ export class Topology {
         return this.arrive(s, gw.host, up, undefined, dst, out, choice);
       }
     }
-    return this.finish(s, { kind: 'dropped', reason: `${formatIPv4(dst)} is a private address: nothing routes it from the internet (no port forward is declared)` }, out, choice);
+    return this.finish(
+      s,
+      { kind: 'dropped', reason: `${formatIPv4(dst)} is a private address: nothing routes it from the internet (no port forward is declared)` },
+      out,
+      choice,
+    );
   }
 }
 

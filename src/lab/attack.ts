@@ -79,7 +79,7 @@ interface Choice {
 }
 
 function martian(a: number): boolean {
-  return a < 0x01000000 || a >>> 24 === 127 || a >= 0xe0000000 || (a >>> 16) === 0xa9fe;
+  return a < 0x01000000 || a >>> 24 === 127 || a >= 0xe0000000 || a >>> 16 === 0xa9fe;
 }
 
 /** Routes a hostile guest can take instead of its configured ones (paths.ts firstHops). */
@@ -91,12 +91,17 @@ function routeChoices(ir: Ir, h: Host): Choice[] {
       for (const other of [...ir.model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
         if (other === h || !other.forward) continue;
         const onet = other.nics.find((n) => n.segment === net.name);
-        if (onet) out.push({ name: `add a route via ${other.name} (${formatIPv4(onet.address)}) on ${net.name}`, via: `via ${formatIPv4(onet.address)} dev ${nic.ifname}` });
+        if (onet)
+          out.push({
+            name: `add a route via ${other.name} (${formatIPv4(onet.address)}) on ${net.name}`,
+            via: `via ${formatIPv4(onet.address)} dev ${nic.ifname}`,
+          });
       }
     }
     const tun = ir.model.tunnels.get(nic.segment);
     if (tun) out.push({ name: `route everything through ${tun.name}`, via: `dev ${tun.ifname}` });
-    if (nic.segment === 'internet') out.push({ name: `route everything out of its internet interface ${nic.ifname}`, via: `via ${formatIPv4(WORLD_GW)} dev ${nic.ifname} onlink` });
+    if (nic.segment === 'internet')
+      out.push({ name: `route everything out of its internet interface ${nic.ifname}`, via: `via ${formatIPv4(WORLD_GW)} dev ${nic.ifname} onlink` });
   }
   if (h.uplink) out.push({ name: `route everything out of ${h.uplink}`, via: `via ${formatIPv4(WORLD_GW)} dev ${h.uplink} onlink` });
   return out;
@@ -121,7 +126,8 @@ function forgedSources(ir: Ir, h: Host, reaches: readonly Reach[], L: LabLayout)
     return [lo, hi];
   };
   const wanted = new Set<number>();
-  for (const r of reaches) for (const v of r.verdicts) if (!own.has(v.src) && (v.allowed.tcp.length || v.allowed.udp.length || v.allowed.icmp)) wanted.add(v.src);
+  for (const r of reaches)
+    for (const v of r.verdicts) if (!own.has(v.src) && (v.allowed.tcp.length || v.allowed.udp.length || v.allowed.icmp)) wanted.add(v.src);
   // One foreign address nothing in the spec names: the attacker's "some other address".
   wanted.add(0xc6336401); // 198.51.100.1
   // Another host's address would answer its own ARP on a shared segment; the lab's internet and
@@ -142,7 +148,12 @@ function forgedSources(ir: Ir, h: Host, reaches: readonly Reach[], L: LabLayout)
   return [...out];
 }
 
-export async function attackLab(ir: Ir, prefix: string, host: string, opts: { timeoutMs?: number; flows?: readonly Flow[]; say?: (p: Progress) => void }): Promise<AttackResult> {
+export async function attackLab(
+  ir: Ir,
+  prefix: string,
+  host: string,
+  opts: { timeoutMs?: number; flows?: readonly Flow[]; say?: (p: Progress) => void },
+): Promise<AttackResult> {
   const t0 = performance.now();
   const h = ir.model.hosts.get(host);
   if (!h) throw new Error(`no host '${host}' in ${ir.model.file}`);
@@ -163,7 +174,12 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
     }
   }
   const configured = new Map(dests.map((d) => [d.dst, engine.reach({ kind: 'host', host }, { kind: 'addr', addr: d.dst }, 'configured')]));
-  const sources = forgedSources(ir, h, dests.map((d) => d.reach), L);
+  const sources = forgedSources(
+    ir,
+    h,
+    dests.map((d) => d.reach),
+    L,
+  );
   const choices = routeChoices(ir, h);
   const watch = [...L.hostNs.values(), L.internetNs, L.upstreamNs];
   const avoid = new Set<number>(flows.flatMap((f) => (f.port !== undefined ? [f.port] : [])));
@@ -183,7 +199,21 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
         if (forgedNow.has(d.dst)) continue;
         for (const flow of flows) {
           if (only && !only.has(key(d.dst, flow))) continue;
-          cases.push({ id: nextId++, from: host, to: d.to, dst: d.dst, flow, srcNs: ns, srcAddr: src, dstNs: L.addrNs.get(d.dst)!, staticAllowed: flowContains(d.reach.allowed, flow), delivered: false, status: 'error', ms: 0, detail: undefined });
+          cases.push({
+            id: nextId++,
+            from: host,
+            to: d.to,
+            dst: d.dst,
+            flow,
+            srcNs: ns,
+            srcAddr: src,
+            dstNs: L.addrNs.get(d.dst)!,
+            staticAllowed: flowContains(d.reach.allowed, flow),
+            delivered: false,
+            status: 'error',
+            ms: 0,
+            detail: undefined,
+          });
         }
       }
     }
@@ -215,7 +245,12 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
     // 1. Flush its own firewall.
     const flush = await run(['ip', 'netns', 'exec', ns, 'nft', 'flush', 'ruleset']);
     const afterFlush = await round('firewall flushed', [undefined]);
-    moves.push({ move: firewall.length ? 'flush its in-guest firewall' : 'flush its in-guest firewall (it has none)', commands: ['nft flush ruleset'], done: flush.code === 0, gained: gainedList(afterFlush, all) });
+    moves.push({
+      move: firewall.length ? 'flush its in-guest firewall' : 'flush its in-guest firewall (it has none)',
+      commands: ['nft flush ruleset'],
+      done: flush.code === 0,
+      gained: gainedList(afterFlush, all),
+    });
     for (const k of afterFlush) all.add(k);
     // 2 + 3. Other routes, and forged sources on every route.
     await ipn(`rule add not fwmark ${WG_FWMARK} lookup ${ATTACK_TABLE} priority 50`);
@@ -229,7 +264,10 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
         const batch = dests.map((d) => `route replace ${formatIPv4(d.dst)}/32 ${c.via} table ${ATTACK_TABLE}`);
         const r = await run(['ip', '-n', ns, '-batch', '-'], { input: `${batch.join('\n')}\n` });
         const ok = r.code === 0;
-        cmds.push(`ip route replace <each destination>/32 ${c.via} table ${ATTACK_TABLE}`, `ip rule add not fwmark 0x${WG_FWMARK.toString(16)} lookup ${ATTACK_TABLE}`);
+        cmds.push(
+          `ip route replace <each destination>/32 ${c.via} table ${ATTACK_TABLE}`,
+          `ip rule add not fwmark 0x${WG_FWMARK.toString(16)} lookup ${ATTACK_TABLE}`,
+        );
         const got = ok ? await round(c.name, [undefined]) : new Set<string>();
         moves.push({ move: c.name, commands: cmds, done: ok, gained: gainedList(got, all) });
         for (const k of got) all.add(k);
@@ -253,7 +291,10 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
     for (const d of dests) for (const f of flows) if (flowContains(d.reach.allowed, f) && !all.has(key(d.dst, f))) missing.add(key(d.dst, f));
     for (const c of missing.size ? choices : []) {
       await ipn(`route flush table ${ATTACK_TABLE}`);
-      if (c.via) await run(['ip', '-n', ns, '-batch', '-'], { input: `${dests.map((d) => `route replace ${formatIPv4(d.dst)}/32 ${c.via} table ${ATTACK_TABLE}`).join('\n')}\n` });
+      if (c.via)
+        await run(['ip', '-n', ns, '-batch', '-'], {
+          input: `${dests.map((d) => `route replace ${formatIPv4(d.dst)}/32 ${c.via} table ${ATTACK_TABLE}`).join('\n')}\n`,
+        });
       for (const k of await round(`${c.name} (again)`, [undefined], missing)) {
         all.add(k);
         missing.delete(k);
@@ -273,7 +314,12 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
       if (missing.size === 0) break;
     }
     if (sources.length > 0) {
-      moves.push({ move: `change its address / forge its source (${sources.map(formatIPv4).join(', ')})`, commands: takeAddr, done: forgedOk, gained: [...forged].map(describeKey) });
+      moves.push({
+        move: `change its address / forge its source (${sources.map(formatIPv4).join(', ')})`,
+        commands: takeAddr,
+        done: forgedOk,
+        gained: [...forged].map(describeKey),
+      });
     }
   } finally {
     // Put the guest back as it was.
@@ -289,7 +335,18 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
   // UDP / ICMP / DNS out.
   const outside = [...all].filter((k) => dests.some((d) => d.to === 'internet' && k.startsWith(`${d.dst}|`)));
   const byProto = (p: string): number => outside.filter((k) => k.split('|')[1]!.startsWith(p)).length;
-  moves.push({ move: 'use UDP, ICMP and DNS to get out to the internet', commands: ['udp/* icmp udp/53 probes to the lab internet in every round'], done: true, summary: true, gained: [`udp: ${byProto('udp')}`, `dns (udp/53): ${outside.filter((k) => k.endsWith('|udp/53')).length}`, `icmp: ${byProto('icmp')}`, `tcp: ${byProto('tcp')}`].filter((x) => !x.endsWith(': 0')) });
+  moves.push({
+    move: 'use UDP, ICMP and DNS to get out to the internet',
+    commands: ['udp/* icmp udp/53 probes to the lab internet in every round'],
+    done: true,
+    summary: true,
+    gained: [
+      `udp: ${byProto('udp')}`,
+      `dns (udp/53): ${outside.filter((k) => k.endsWith('|udp/53')).length}`,
+      `icmp: ${byProto('icmp')}`,
+      `tcp: ${byProto('tcp')}`,
+    ].filter((x) => !x.endsWith(': 0')),
+  });
 
   // Compare with the compromised view.
   const differences: AttackDifference[] = [];
@@ -303,7 +360,15 @@ export async function attackLab(ir: Ir, prefix: string, host: string, opts: { ti
       if (flowContains(configured.get(d.dst)!.allowed, f)) configuredCount++;
       const live = all.has(k);
       if (st === live) continue;
-      differences.push({ to: d.to, dst: formatIPv4(d.dst), flow: formatFlow(f), static: st ? 'allow' : 'deny', live: live ? 'delivered' : 'not delivered', how: reachedBy.get(k), explanation: explain(ir, d.reach, f) });
+      differences.push({
+        to: d.to,
+        dst: formatIPv4(d.dst),
+        flow: formatFlow(f),
+        static: st ? 'allow' : 'deny',
+        live: live ? 'delivered' : 'not delivered',
+        how: reachedBy.get(k),
+        explanation: explain(ir, d.reach, f),
+      });
     }
   }
   void configuredCount;
@@ -338,10 +403,23 @@ export function attackToText(r: AttackResult, color: boolean): string {
   const c = (s: string, code: number): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
   lines.push(`${c(`attack from ${r.host}`, 1)} (lab ${r.prefix}): ${r.probes} probes in ${r.ms.toFixed(0)} ms`);
   for (const m of r.moves) {
-    const tag = !m.done ? c('failed ', 2) : m.summary ? (m.gained.length ? c('OUT    ', 33) : c('nothing', 32)) : m.gained.length ? c('GAINS  ', 31) : c('nothing', 32);
-    lines.push(`  ${tag} ${m.move}${m.gained.length ? `: ${m.gained.slice(0, 6).join(', ')}${m.gained.length > 6 ? ` and ${m.gained.length - 6} more` : ''}` : ''}`);
+    const tag = !m.done
+      ? c('failed ', 2)
+      : m.summary
+        ? m.gained.length
+          ? c('OUT    ', 33)
+          : c('nothing', 32)
+        : m.gained.length
+          ? c('GAINS  ', 31)
+          : c('nothing', 32);
+    lines.push(
+      `  ${tag} ${m.move}${m.gained.length ? `: ${m.gained.slice(0, 6).join(', ')}${m.gained.length > 6 ? ` and ${m.gained.length - 6} more` : ''}` : ''}`,
+    );
   }
-  lines.push('', `reached as configured: ${r.reachedConfigured} of ${r.pairs} (destination, flow) pairs; under attack: ${r.reachedAttack}; cordon --assume compromised allows: ${r.staticCompromised}`);
+  lines.push(
+    '',
+    `reached as configured: ${r.reachedConfigured} of ${r.pairs} (destination, flow) pairs; under attack: ${r.reachedAttack}; cordon --assume compromised allows: ${r.staticCompromised}`,
+  );
   if (r.differences.length === 0) lines.push(c(`attack = static (compromised): all ${r.pairs} pairs agree`, 32));
   else {
     lines.push(c(`${r.differences.length} difference${r.differences.length === 1 ? '' : 's'} with cordon matrix --assume compromised:`, 31));

@@ -122,7 +122,8 @@ async function ipBatch(ns: string | undefined, cmds: readonly string[], stage: S
 
 /** Builds the lab; on any failure the caller tears it down (the state is written first). */
 export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<BuildReport> {
-  if (plan.diagnostics.length > 0) throw new LabError(plan.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.code} ${d.message}`).join('\n'), 'namespaces');
+  if (plan.diagnostics.length > 0)
+    throw new LabError(plan.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.code} ${d.message}`).join('\n'), 'namespaces');
   const t0 = performance.now();
   const unbatched = opts.unbatched ?? false;
   // The baseline runs strictly one command after the other.
@@ -188,7 +189,12 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
           break;
         }
         case 'links':
-          await ipBatch(undefined, steps.flatMap((s) => (s.kind === 'ip' ? [s.cmd] : [])), stage, unbatched);
+          await ipBatch(
+            undefined,
+            steps.flatMap((s) => (s.kind === 'ip' ? [s.cmd] : [])),
+            stage,
+            unbatched,
+          );
           break;
         case 'addresses': {
           const groups = [...groupByNs(steps)];
@@ -201,7 +207,11 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
           // would retry only after 5 s).
           const servers = new Set(plan.layout.tunnels.filter((t) => t.server).map((t) => t.ns));
           const groups = [...groupByNs(steps)];
-          await pool(groups.filter(([ns]) => ns !== undefined && servers.has(ns)), conc, ([ns, cmds]) => ipBatch(ns, cmds, stage, unbatched));
+          await pool(
+            groups.filter(([ns]) => ns !== undefined && servers.has(ns)),
+            conc,
+            ([ns, cmds]) => ipBatch(ns, cmds, stage, unbatched),
+          );
           // wireguard-go opens its UDP socket a moment after the interface comes up; an
           // initiation that arrives before is lost and retried only after 5 s.
           const listening = plan.steps.flatMap((s) => (s.kind === 'wireguard' && s.listenPort !== undefined ? [s] : []));
@@ -215,7 +225,11 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
               warnings.push(`wireguard-go of ${s.host} opened no socket on udp/${s.listenPort}`);
             }),
           );
-          await pool(groups.filter(([ns]) => ns === undefined || !servers.has(ns)), conc, ([ns, cmds]) => ipBatch(ns, cmds, stage, unbatched));
+          await pool(
+            groups.filter(([ns]) => ns === undefined || !servers.has(ns)),
+            conc,
+            ([ns, cmds]) => ipBatch(ns, cmds, stage, unbatched),
+          );
           break;
         }
         case 'firewalls': {
@@ -243,7 +257,8 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
             addProcess({ pid: child.pid, name: 'wireguard-go', mark: s.kernelName });
             const sock = `/var/run/wireguard/${s.kernelName}.sock`;
             for (let i = 0; i < 300 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 10));
-            if (!existsSync(sock)) throw new LabError(`wireguard-go for ${s.host} (${s.kernelName}) made no control socket: ${readLog(join(dir, `${s.kernelName}.log`))}`, stage);
+            if (!existsSync(sock))
+              throw new LabError(`wireguard-go for ${s.host} (${s.kernelName}) made no control socket: ${readLog(join(dir, `${s.kernelName}.log`))}`, stage);
             const keyFile = writeLabFile(plan.prefix, `${s.kernelName}.key`, `${s.privateKey}\n`);
             const argv = ['wg', 'set', s.kernelName, 'private-key', keyFile];
             if (s.listenPort !== undefined) argv.push('listen-port', String(s.listenPort));
@@ -261,10 +276,25 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
             const conf = writeLabFile(plan.prefix, `dnsmasq-${tag}.conf`, s.config);
             const logPath = join(dir, `dnsmasq-${tag}.log`);
             const log = openLog(logPath);
-            const child = spawn('ip', ['netns', 'exec', s.ns, 'dnsmasq', '--keep-in-foreground', `--conf-file=${conf}`, `--pid-file=${join(dir, `dnsmasq-${tag}.pid`)}`, '--user=root', '--group=root', `--log-facility=${logPath}`], {
-              detached: true,
-              stdio: ['ignore', log.fd, log.fd],
-            });
+            const child = spawn(
+              'ip',
+              [
+                'netns',
+                'exec',
+                s.ns,
+                'dnsmasq',
+                '--keep-in-foreground',
+                `--conf-file=${conf}`,
+                `--pid-file=${join(dir, `dnsmasq-${tag}.pid`)}`,
+                '--user=root',
+                '--group=root',
+                `--log-facility=${logPath}`,
+              ],
+              {
+                detached: true,
+                stdio: ['ignore', log.fd, log.fd],
+              },
+            );
             log.close();
             child.unref();
             if (child.pid === undefined) throw new LabError(`dnsmasq in ${s.ns} did not start`, stage);
@@ -311,7 +341,10 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
           }
           for (const w of want) {
             tunnels.push({ tunnel: w.tunnel, host: w.host, up: up.has(w.kernelName), expectUp: w.expectUp });
-            if (up.has(w.kernelName) !== w.expectUp) warnings.push(`tunnel ${w.tunnel}: ${w.host} ${up.has(w.kernelName) ? 'completed a handshake' : 'made no handshake'}, but cordon's static check says its transport is ${w.expectUp ? 'allowed' : 'blocked'}`);
+            if (up.has(w.kernelName) !== w.expectUp)
+              warnings.push(
+                `tunnel ${w.tunnel}: ${w.host} ${up.has(w.kernelName) ? 'completed a handshake' : 'made no handshake'}, but cordon's static check says its transport is ${w.expectUp ? 'allowed' : 'blocked'}`,
+              );
           }
           break;
         }
@@ -423,7 +456,9 @@ export async function teardownLab(prefix: string, say?: (p: Progress) => void): 
   }
   for (let i = 0; i < 100 && procs.some(isOurs); i++) await new Promise((r) => setTimeout(r, 10));
   const existing = new Set(listNetns());
-  const names = [...new Set([...(state?.namespaces ?? []), ...[...existing].filter((n) => isLabNamespace(n, prefix))])].filter((n) => existing.has(n) && isLabNamespace(n, prefix));
+  const names = [...new Set([...(state?.namespaces ?? []), ...[...existing].filter((n) => isLabNamespace(n, prefix))])].filter(
+    (n) => existing.has(n) && isLabNamespace(n, prefix),
+  );
   if (names.length) {
     const r = await run(['ip', '-force', '-batch', '-'], { input: `${names.map((n) => `netns del ${n}`).join('\n')}\n` });
     if (r.code !== 0) {
@@ -449,4 +484,3 @@ export async function labPrefixes(): Promise<string[]> {
   });
   return [...new Set([...listPrefixes(), ...fromNs])].sort();
 }
-

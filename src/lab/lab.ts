@@ -61,7 +61,11 @@ export interface UpResult {
  * Runs `work` on lab `prefix()`: the lab is taken down when `work` fails, on a signal (with
  * `handleSignals`; then the call rejects with `Interrupted`), and on success unless `keep()`.
  */
-function guarded<T>(prefix: () => string | undefined, work: (signal: AbortSignal | undefined) => Promise<T>, opts: SignalOptions & { keep: () => boolean; say?: (p: Progress) => void }): Promise<T> {
+function guarded<T>(
+  prefix: () => string | undefined,
+  work: (signal: AbortSignal | undefined) => Promise<T>,
+  opts: SignalOptions & { keep: () => boolean; say?: (p: Progress) => void },
+): Promise<T> {
   const teardown = async (): Promise<void> => {
     const p = prefix();
     if (p !== undefined) await teardownLab(p, opts.say);
@@ -120,9 +124,15 @@ export async function verifyLabFor(ir: Ir, opts: VerifyForOptions): Promise<Veri
   return guarded(
     () => (built ? prefix : undefined),
     async (signal) => {
-      const running = opts.lab !== undefined ? readState(opts.lab) : labsOf(opts.file).filter((s) => s.status === 'up' && s.hash === ir.model.hash).pop();
+      const running =
+        opts.lab !== undefined
+          ? readState(opts.lab)
+          : labsOf(opts.file)
+              .filter((s) => s.status === 'up' && s.hash === ir.model.hash)
+              .pop();
       if (opts.lab !== undefined && !running) throw new LabChoiceError(`no lab '${opts.lab}'`);
-      if (running && running.hash !== ir.model.hash) throw new LabChoiceError(`lab ${running.prefix} was built from another version of ${opts.file}: cordon lab down ${running.prefix}, then up again`);
+      if (running && running.hash !== ir.model.hash)
+        throw new LabChoiceError(`lab ${running.prefix} was built from another version of ${opts.file}: cordon lab down ${running.prefix}, then up again`);
       prefix = running?.prefix ?? (await freshPrefix());
       if (!running) {
         built = true;

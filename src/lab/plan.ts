@@ -166,10 +166,38 @@ export const WG_TABLE = 51820;
 const NAT_CTMARK_BASE = 0xc10000;
 /** Fixed services on the internet: resolvers and a web server, where the spec leaves them public. */
 const INTERNET_SERVICES: readonly { name: string; addr: string; ports: readonly ['tcp' | 'udp', number][] }[] = [
-  { name: 'dns (8.8.8.8)', addr: '8.8.8.8', ports: [['udp', 53], ['tcp', 53]] },
-  { name: 'dns (1.1.1.1)', addr: '1.1.1.1', ports: [['udp', 53], ['tcp', 53]] },
-  { name: 'web', addr: '198.51.100.80', ports: [['tcp', 80], ['tcp', 443]] },
-  { name: 'dns (TEST-NET)', addr: '192.0.2.53', ports: [['udp', 53], ['tcp', 53]] },
+  {
+    name: 'dns (8.8.8.8)',
+    addr: '8.8.8.8',
+    ports: [
+      ['udp', 53],
+      ['tcp', 53],
+    ],
+  },
+  {
+    name: 'dns (1.1.1.1)',
+    addr: '1.1.1.1',
+    ports: [
+      ['udp', 53],
+      ['tcp', 53],
+    ],
+  },
+  {
+    name: 'web',
+    addr: '198.51.100.80',
+    ports: [
+      ['tcp', 80],
+      ['tcp', 443],
+    ],
+  },
+  {
+    name: 'dns (TEST-NET)',
+    addr: '192.0.2.53',
+    ports: [
+      ['udp', 53],
+      ['tcp', 53],
+    ],
+  },
   { name: 'generic responder', addr: '203.0.113.200', ports: [] },
 ];
 /** Ports the generic responders in the internet and upstream namespaces always answer on. */
@@ -317,8 +345,20 @@ class Planner {
       peerUnderlay: layoutWorld.peerUnderlay,
     };
     const order = new Map(STAGES.map((s, i) => [s, i]));
-    const steps = this.steps.map((s, i) => ({ s, i })).sort((a, b) => order.get(a.s.stage)! - order.get(b.s.stage)! || a.i - b.i).map((x) => x.s);
-    return { prefix: p, file: this.model.file, hash: this.model.hash, namespaces: this.namespaces, steps, layout, notes: this.notes, diagnostics: this.diagnostics };
+    const steps = this.steps
+      .map((s, i) => ({ s, i }))
+      .sort((a, b) => order.get(a.s.stage)! - order.get(b.s.stage)! || a.i - b.i)
+      .map((x) => x.s);
+    return {
+      prefix: p,
+      file: this.model.file,
+      hash: this.model.hash,
+      namespaces: this.namespaces,
+      steps,
+      layout,
+      notes: this.notes,
+      diagnostics: this.diagnostics,
+    };
   }
 
   /** Interfaces by which hosts reach the world, in host order. */
@@ -372,7 +412,13 @@ class Planner {
     return name === undefined ? undefined : this.uplinks.find((u) => u.host === h && u.ifname === name);
   }
 
-  private planWorld(): { internetClasses: AddrClass[]; lanClasses: AddrClass[]; services: LabService[]; natAddress: number; peerUnderlay: Map<string, number> } {
+  private planWorld(): {
+    internetClasses: AddrClass[];
+    lanClasses: AddrClass[];
+    services: LabService[];
+    natAddress: number;
+    peerUnderlay: Map<string, number>;
+  } {
     const m = this.model;
     // The upstream NATs hosts' link addresses to the address paths.ts gives uplink traffic.
     const natAddress = m.internet[0]?.[0] ?? 0;
@@ -404,7 +450,12 @@ class Planner {
     const wanted: number[] = [];
     for (const e of m.expectations) for (const t of [e.from, e.to]) if (t.kind === 'cidr' && t.range.lo === t.range.hi) wanted.push(t.range.lo);
     const internetClasses = classes(m.internet, cuts, [...owned, ...wanted.filter((a) => !reserved.has(a))], reserved);
-    const lanClasses = classes(m.lan, cuts, wanted.filter((a) => !reserved.has(a)), reserved);
+    const lanClasses = classes(
+      m.lan,
+      cuts,
+      wanted.filter((a) => !reserved.has(a)),
+      reserved,
+    );
     const inetAddrs = [...new Set([...owned, ...internetClasses.flatMap((c) => c.addrs)])].sort((a, b) => a - b);
     const lanAddrs = [...new Set(lanClasses.flatMap((c) => c.addrs))].sort((a, b) => a - b);
     for (const a of inetAddrs) {
@@ -501,7 +552,8 @@ class Planner {
           this.addrNs.set(nic.address, hns);
           const addr = `${formatIPv4(nic.address)}/${n.cidr.len}`;
           if (n.owner === h.name) {
-            if (nic.ifname !== n.bridge) this.notes.push(`${h.name}'s interface on ${n.name} is called ${nic.ifname}; the lab names it after the bridge, ${n.bridge}`);
+            if (nic.ifname !== n.bridge)
+              this.notes.push(`${h.name}'s interface on ${n.name} is called ${nic.ifname}; the lab names it after the bridge, ${n.bridge}`);
             this.ip('addresses', hns, `addr add ${addr} dev ${n.bridge}`);
             members.push({ ns: hns, dev: n.bridge, addr: nic.address, mac: bridgeMac });
             continue;
@@ -637,7 +689,13 @@ class Planner {
         const isServer = h === server;
         if (h.publicKey) this.notes.push(`${h.name}'s WireGuard key is held elsewhere (publicKey in the spec); the lab uses a key pair of its own`);
         const peers: WgPeer[] = isServer
-          ? members.map((m) => ({ host: m.name, publicKey: key(m), allowedIps: [`${formatIPv4(m.nics.find((n) => n.segment === t.name)!.address)}/32`], endpoint: undefined, keepalive: undefined }))
+          ? members.map((m) => ({
+              host: m.name,
+              publicKey: key(m),
+              allowedIps: [`${formatIPv4(m.nics.find((n) => n.segment === t.name)!.address)}/32`],
+              endpoint: undefined,
+              keepalive: undefined,
+            }))
           : [{ host: server.name, publicKey: key(server), allowedIps: ['0.0.0.0/0'], endpoint: `${formatIPv4(t.endpoint)}:${t.listen}`, keepalive: 25 }];
         // Tunnel routes of a member live in their own table; the transport (fwmark) skips it.
         const tableRoutes: string[] = [];
@@ -671,7 +729,8 @@ class Planner {
         // wireguard-go reads its TUN device from userspace: a burst of probes into a tunnel must
         // not overflow the default 500-packet transmit queue in front of it.
         this.ip('tunnel-routes', ns, `link set ${t.ifname} txqueuelen 20000 up`);
-        for (const r of h.routes) if (r.via.kind === 'tunnel' && r.via.tunnel === t.name) this.ip('tunnel-routes', ns, `route add ${formatCidr(r.to)} dev ${t.ifname}`);
+        for (const r of h.routes)
+          if (r.via.kind === 'tunnel' && r.via.tunnel === t.name) this.ip('tunnel-routes', ns, `route add ${formatCidr(r.to)} dev ${t.ifname}`);
         if (tableRoutes.length > 0) {
           for (const r of tableRoutes) this.ip('tunnel-routes', ns, `route add ${r} dev ${t.ifname} table ${WG_TABLE}`);
           this.ip('tunnel-routes', ns, `rule add fwmark ${WG_FWMARK} lookup main priority 100`);
@@ -832,7 +891,10 @@ export function stepToText(s: Step): string {
       return [
         `ip netns exec ${s.ns} wireguard-go -f ${s.kernelName}    # ${s.host}'s end of ${s.tunnel}`,
         `wg set ${s.kernelName} private-key <generated>${s.listenPort !== undefined ? ` listen-port ${s.listenPort}` : ''}${s.fwmark !== undefined ? ` fwmark 0x${s.fwmark.toString(16)}` : ''}${s.peers
-          .map((p) => ` peer ${p.host}:<key> allowed-ips ${p.allowedIps.join(',')}${p.endpoint ? ` endpoint ${p.endpoint}` : ''}${p.keepalive ? ` persistent-keepalive ${p.keepalive}` : ''}`)
+          .map(
+            (p) =>
+              ` peer ${p.host}:<key> allowed-ips ${p.allowedIps.join(',')}${p.endpoint ? ` endpoint ${p.endpoint}` : ''}${p.keepalive ? ` persistent-keepalive ${p.keepalive}` : ''}`,
+          )
           .join('')}`,
         `ip -n ${s.ns} link set ${s.kernelName} name ${s.ifname}`,
       ].join('\n');

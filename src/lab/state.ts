@@ -81,7 +81,9 @@ export function listStates(root = LAB_ROOT): LabState[] {
 /** Prefixes with a directory, whether or not its state is readable. */
 export function listPrefixes(root = LAB_ROOT): string[] {
   try {
-    return readdirSync(root).filter((n) => PREFIX_RE.test(n)).sort();
+    return readdirSync(root)
+      .filter((n) => PREFIX_RE.test(n))
+      .sort();
   } catch {
     return [];
   }

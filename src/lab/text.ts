@@ -16,7 +16,12 @@ export function verifyToText(r: VerifyResult, opts: { color: boolean; verbose: b
     c.dim(`flows per address: ${r.flows.join(' ')}`),
   );
   const retried = r.probes.filter((p) => p.retried);
-  if (retried.length) out.push(c.dim(`${retried.length} probes the static engine allows were not seen at first and sent again; ${retried.filter((p) => p.delivered).length} arrived then`));
+  if (retried.length)
+    out.push(
+      c.dim(
+        `${retried.length} probes the static engine allows were not seen at first and sent again; ${retried.filter((p) => p.delivered).length} arrived then`,
+      ),
+    );
   out.push('');
   // Matrix: live delivered / probes per cell, ✗ where live and static differ.
   const names = r.endpoints;
@@ -57,7 +62,10 @@ export function verifyToText(r: VerifyResult, opts: { color: boolean; verbose: b
   }
   if (opts.verbose) {
     out.push(c.bold('Every probe:'));
-    for (const p of r.probes) out.push(`  ${p.delivered ? c.green('delivered') : c.dim('dropped  ')} ${p.staticAllowed ? 'static allow' : 'static deny '} ${p.from} → ${p.to} ${formatIPv4(p.dst)} ${formatFlow(p.flow)} ${c.dim(`${p.status} ${p.ms.toFixed(1)} ms`)}`);
+    for (const p of r.probes)
+      out.push(
+        `  ${p.delivered ? c.green('delivered') : c.dim('dropped  ')} ${p.staticAllowed ? 'static allow' : 'static deny '} ${p.from} → ${p.to} ${formatIPv4(p.dst)} ${formatFlow(p.flow)} ${c.dim(`${p.status} ${p.ms.toFixed(1)} ms`)}`,
+      );
     out.push('');
   }
   if (r.differences.length === 0) {
@@ -66,7 +74,10 @@ export function verifyToText(r: VerifyResult, opts: { color: boolean; verbose: b
     out.push(c.red(c.bold(`${r.differences.length} difference${r.differences.length === 1 ? '' : 's'} between the live lab and cordon matrix:`)));
     for (const d of r.differences.slice(0, opts.verbose ? Infinity : 20)) {
       const p = d.probe;
-      out.push('', `${c.red('✗')} ${p.from} → ${p.to} (${formatIPv4(p.dst)}) ${formatFlow(p.flow)}: static ${p.staticAllowed ? 'ALLOW' : 'DENY'}, live ${p.delivered ? 'DELIVERED' : 'NOT DELIVERED'}`);
+      out.push(
+        '',
+        `${c.red('✗')} ${p.from} → ${p.to} (${formatIPv4(p.dst)}) ${formatFlow(p.flow)}: static ${p.staticAllowed ? 'ALLOW' : 'DENY'}, live ${p.delivered ? 'DELIVERED' : 'NOT DELIVERED'}`,
+      );
       out.push(`  live: ${d.live}`);
       out.push(explanationToText(d.explanation, opts.color, true).replace(/^/gm, '  '));
     }

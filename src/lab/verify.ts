@@ -112,8 +112,25 @@ function tunnelWarmup(L: LabLayout): ProbeCase[] {
     if (t.server) continue;
     const server = L.tunnels.find((x) => x.tunnel === t.tunnel && x.server);
     if (!server) continue;
-    for (const [from, to] of [[t, server], [server, t]] as const) {
-      out.push({ id: -(out.length + 1), from: from.host, to: to.host, dst: to.addr, flow: { proto: 'icmp' }, srcNs: from.ns, srcAddr: undefined, dstNs: to.ns, staticAllowed: false, delivered: false, status: 'error', ms: 0, detail: 'warm-up' });
+    for (const [from, to] of [
+      [t, server],
+      [server, t],
+    ] as const) {
+      out.push({
+        id: -(out.length + 1),
+        from: from.host,
+        to: to.host,
+        dst: to.addr,
+        flow: { proto: 'icmp' },
+        srcNs: from.ns,
+        srcAddr: undefined,
+        dstNs: to.ns,
+        staticAllowed: false,
+        delivered: false,
+        status: 'error',
+        ms: 0,
+        detail: 'warm-up',
+      });
     }
   }
   return out;
@@ -125,7 +142,10 @@ export function probeFlows(model: Model): Flow[] {
   const udp = new Set<number>();
   const add = (f: FlowSet | undefined): void => {
     if (!f) return;
-    for (const [set, into] of [[f.tcp, tcp], [f.udp, udp]] as const) {
+    for (const [set, into] of [
+      [f.tcp, tcp],
+      [f.udp, udp],
+    ] as const) {
       for (const [lo, hi] of set) {
         if (lo <= 1 && hi >= 65535) continue;
         into.add(Math.max(lo, 1));
@@ -205,7 +225,9 @@ export async function verifyLab(ir: Ir, prefix: string, opts: VerifyOptions): Pr
     for (const s of targetSources(ir.model, e.from)) {
       for (const d of targetDests(ir.model, e.to)) {
         if (s.kind === 'host' && d.kind === 'host' && s.host === d.host) continue;
-        const from = eps.find((x) => (s.kind === 'host' ? x.source.kind === 'host' && x.source.host === s.host : x.source.kind === 'zone' && x.source.zone === s.zone));
+        const from = eps.find((x) =>
+          s.kind === 'host' ? x.source.kind === 'host' && x.source.host === s.host : x.source.kind === 'zone' && x.source.zone === s.zone,
+        );
         if (!from) continue;
         const addrs = destAddresses(d, ir.model, L, engine);
         const to = destName(ir.model, d);
@@ -249,7 +271,21 @@ export async function verifyLab(ir: Ir, prefix: string, opts: VerifyOptions): Pr
       const witness = staticAllowed ? p.reach.verdicts.find((v) => flowContains(v.allowed, p.flow))?.src : undefined;
       srcAddr = (witness !== undefined ? classOf(cls, witness)?.addrs[0] : undefined) ?? (lan ? defaultLan : defaultInternet);
     }
-    cases.push({ id: cases.length + 1, from: p.from.name, to: p.to, dst: p.dst, flow: p.flow, srcNs, srcAddr, dstNs, staticAllowed, delivered: false, status: 'error', ms: 0, detail: undefined });
+    cases.push({
+      id: cases.length + 1,
+      from: p.from.name,
+      to: p.to,
+      dst: p.dst,
+      flow: p.flow,
+      srcNs,
+      srcAddr,
+      dstNs,
+      staticAllowed,
+      delivered: false,
+      status: 'error',
+      ms: 0,
+      detail: undefined,
+    });
   }
   // Probes the static engine lets through a rate-limited rule are sent no faster than the limit
   // allows (the engine ignores rates; the kernel does not).
@@ -314,11 +350,24 @@ export async function verifyLab(ir: Ir, prefix: string, opts: VerifyOptions): Pr
       detail = sp.missing.length ? `${sp.missing.join('; ')}${ok ? ': nothing can reach it' : ''}` : 'nothing to probe';
     } else if (e.verdict === 'deny') {
       ok = reached.length === 0;
-      detail = ok ? `${all.length} probe${all.length === 1 ? '' : 's'}, none delivered` : `delivered: ${reached.slice(0, 3).map((g) => g.name).join('; ')}`;
+      detail = ok
+        ? `${all.length} probe${all.length === 1 ? '' : 's'}, none delivered`
+        : `delivered: ${reached
+            .slice(0, 3)
+            .map((g) => g.name)
+            .join('; ')}`;
     } else if (e.flows) {
       const lost = groups.filter((g) => !g.probes.some((p) => p.delivered));
       ok = lost.length === 0;
-      detail = ok ? `delivered${reached.every((g) => g.probes.some((p) => p.delivered && answered(p.status))) ? ' and answered' : ''}: ${groups.slice(0, 3).map((g) => g.name).join('; ')}${groups.length > 3 ? ` and ${groups.length - 3} more` : ''}` : `not delivered: ${lost.slice(0, 3).map((g) => g.name).join('; ')}`;
+      detail = ok
+        ? `delivered${reached.every((g) => g.probes.some((p) => p.delivered && answered(p.status))) ? ' and answered' : ''}: ${groups
+            .slice(0, 3)
+            .map((g) => g.name)
+            .join('; ')}${groups.length > 3 ? ` and ${groups.length - 3} more` : ''}`
+        : `not delivered: ${lost
+            .slice(0, 3)
+            .map((g) => g.name)
+            .join('; ')}`;
     } else {
       // "any flow at all": every source reaches every destination with something.
       const pairs = new Map<string, boolean>();
@@ -331,7 +380,16 @@ export async function verifyLab(ir: Ir, prefix: string, opts: VerifyOptions): Pr
       detail = ok ? `${all.filter((p) => p.delivered).length} of ${all.length} probes delivered` : `nothing delivered: ${none.slice(0, 3).join('; ')}`;
     }
     const delivered = all.filter((p) => p.delivered);
-    steps.push({ text: e.origin.text, comment: e.comment, verdict: e.verdict, ok, probes: all.length, delivered: delivered.length, answered: delivered.filter((p) => answered(p.status)).length, detail });
+    steps.push({
+      text: e.origin.text,
+      comment: e.comment,
+      verdict: e.verdict,
+      ok,
+      probes: all.length,
+      delivered: delivered.length,
+      answered: delivered.filter((p) => answered(p.status)).length,
+      detail,
+    });
   }
   return {
     file: ir.model.file,
@@ -428,7 +486,12 @@ function rateLanes(ir: Ir, cases: readonly ProbeCase[], planned: readonly Planne
       if (!rate) continue;
       const m = /^(\d+)\/(second|minute|hour)$/.exec(rate);
       const perSecond = m ? Number(m[1]) / (m[2] === 'second' ? 1 : m[2] === 'minute' ? 60 : 3600) : 1;
-      const lane = lanes.get(h.decision.ruleId) ?? { rule: `${h.decision.ruleId} (${rate}, "${h.decision.origin.text}")`, burst: NFT_DEFAULT_BURST, refill: NFT_DEFAULT_BURST / perSecond, cases: [] };
+      const lane = lanes.get(h.decision.ruleId) ?? {
+        rule: `${h.decision.ruleId} (${rate}, "${h.decision.origin.text}")`,
+        burst: NFT_DEFAULT_BURST,
+        refill: NFT_DEFAULT_BURST / perSecond,
+        cases: [],
+      };
       lane.cases.push(c);
       lanes.set(h.decision.ruleId, lane);
       break;
@@ -440,7 +503,14 @@ function rateLanes(ir: Ir, cases: readonly ProbeCase[], planned: readonly Planne
 /** Rate-limited probes go out in small waves the limiters can take, with pauses in between. */
 const MAX_RATE_WAIT_S = 20;
 
-export async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], watch: readonly string[], avoid: ReadonlySet<number>, opts: VerifyOptions, prefix: string): Promise<void> {
+export async function runProbes(
+  cases: ProbeCase[],
+  lanes: readonly RateLane[],
+  watch: readonly string[],
+  avoid: ReadonlySet<number>,
+  opts: VerifyOptions,
+  prefix: string,
+): Promise<void> {
   const limited = new Set(lanes.flatMap((l) => l.cases));
   const normal = cases.filter((c) => !limited.has(c));
   const waves: { cases: ProbeCase[]; pause: number }[] = [];
@@ -510,14 +580,28 @@ export async function runProbes(cases: ProbeCase[], lanes: readonly RateLane[], 
           a = split.size % agents.length;
           split.set(c.srcNs, a);
         }
-        reqs[a]!.push({ id: c.id, ns: c.srcNs, proto, src: c.srcAddr !== undefined ? formatIPv4(c.srcAddr) : undefined, dst: formatIPv4(c.dst), port: dport, sport });
+        reqs[a]!.push({
+          id: c.id,
+          ns: c.srcNs,
+          proto,
+          src: c.srcAddr !== undefined ? formatIPv4(c.srcAddr) : undefined,
+          dst: formatIPv4(c.dst),
+          port: dport,
+          sport,
+        });
         expect.set(`${c.dstNs}|${proto}|${sport}|${dport}`, c);
       }
       const byId = new Map(wave.map((c) => [c.id, c]));
       const done = w;
       dbg(`wave of ${wave.length} ready`);
       let answered = 0;
-      const outs = await Promise.all(agents.map((ag, i) => ag.run(reqs[i]!, opts.timeoutMs, (n) => opts.say?.({ stage: 'probe', event: 'note', steps: cases.length, ms: 0, message: `probing: ${done + (answered += n, n)}/${cases.length}` }))));
+      const outs = await Promise.all(
+        agents.map((ag, i) =>
+          ag.run(reqs[i]!, opts.timeoutMs, (n) =>
+            opts.say?.({ stage: 'probe', event: 'note', steps: cases.length, ms: 0, message: `probing: ${done + ((answered += n), n)}/${cases.length}` }),
+          ),
+        ),
+      );
       // Deliveries of the other agent's last probes may still be queued on the watcher's sockets.
       if (agents.length > 1) outs.push(await watcher.run([], 0));
       w += wave.length;
@@ -568,4 +652,3 @@ export function verifyToJson(r: VerifyResult): unknown {
     ms: { prepare: Math.round(r.ms.prepare), probe: Math.round(r.ms.probe), total: Math.round(r.ms.total) },
   };
 }
-

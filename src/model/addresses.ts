@@ -5,10 +5,12 @@ import type { RangeSet } from '../util/rangeset.js';
 import type { Model, Target } from './types.js';
 
 function cidrSet(list: readonly string[]): RangeSet {
-  return R.normalize(list.map((c) => {
-    const r = cidrRange(parseCidr(c)!);
-    return [r.lo, r.hi] as const;
-  }));
+  return R.normalize(
+    list.map((c) => {
+      const r = cidrRange(parseCidr(c)!);
+      return [r.lo, r.hi] as const;
+    }),
+  );
 }
 
 /** RFC 1918 private space: where an owner's LAN lives. */
@@ -18,10 +20,7 @@ export const PRIVATE = cidrSet(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']
  * Space that is never "the internet": private, CGNAT, loopback, link-local, multicast, reserved,
  * "this network". TEST-NET ranges stay internet on purpose: the lab's internet lives there.
  */
-export const NOT_INTERNET = R.union(
-  PRIVATE,
-  cidrSet(['0.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4']),
-);
+export const NOT_INTERNET = R.union(PRIVATE, cidrSet(['0.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4']));
 
 /** Every address (the one constant lives in util/ip.ts). */
 export const ALL: RangeSet = ANY_ADDRESS;

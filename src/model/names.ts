@@ -247,7 +247,9 @@ export function namespaceTag(ns: string): string {
 
 /** A fresh lab prefix from 16 random bits (the caller checks it is not in use). */
 export function newLabPrefix(random: () => number): string {
-  return `cl${Math.floor(random() * 0x10000).toString(16).padStart(4, '0')}`;
+  return `cl${Math.floor(random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0')}`;
 }
 
 function slug(name: string): string {
@@ -277,7 +279,11 @@ export function upstreamNamespace(prefix: string): string {
 
 /** The kernel name a tunnel interface is created under (and its wireguard-go socket keeps); CORDON017 when it does not fit. */
 export function wireguardKernelName(prefix: string, index: number, at: NameAt): NameResult {
-  return checkedIfname(`${prefix}w${index}`, at, `the lab names its tunnel interfaces ${prefix}w0, ${prefix}w1, …: this spec has more tunnel ends than fit in ${IFNAMSIZ} characters`);
+  return checkedIfname(
+    `${prefix}w${index}`,
+    at,
+    `the lab names its tunnel interfaces ${prefix}w0, ${prefix}w1, …: this spec has more tunnel ends than fit in ${IFNAMSIZ} characters`,
+  );
 }
 
 /** nft tables the lab adds beside the rendered ones (NAT, the upstream's SNAT). */

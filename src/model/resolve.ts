@@ -73,7 +73,14 @@ class Resolver {
   private checkIfname(name: string, path: readonly PathSeg[], lengthHint?: string, key = false): void {
     const bad = validIfname(name);
     if (bad === undefined) return;
-    if (ifnameHasUnsafeChars(name)) this.err('CORDON018', bad, path, 'an interface name is written into nft, iptables, shell and config files as it is, so only these characters are accepted', key);
+    if (ifnameHasUnsafeChars(name))
+      this.err(
+        'CORDON018',
+        bad,
+        path,
+        'an interface name is written into nft, iptables, shell and config files as it is, so only these characters are accepted',
+        key,
+      );
     else this.err('CORDON017', bad, path, lengthHint, key);
   }
 
@@ -113,7 +120,10 @@ class Resolver {
       tunnels: this.tunnels,
       hosts: this.hosts,
       // Hosts placed on the internet (nics key `internet`) are themselves, not "the internet".
-      internet: R.subtract(internetSpace(declared), R.normalize([...this.hosts.values()].flatMap((h) => h.nics.filter((n) => n.segment === 'internet').map((n) => [n.address, n.address] as const)))),
+      internet: R.subtract(
+        internetSpace(declared),
+        R.normalize([...this.hosts.values()].flatMap((h) => h.nics.filter((n) => n.segment === 'internet').map((n) => [n.address, n.address] as const))),
+      ),
       lan: this.networks.has('lan') ? [[this.networks.get('lan')!.range.lo, this.networks.get('lan')!.range.hi] as const] : lanSpace(declared),
     };
     const policy = (this.spec.policy ?? []).map((r, i) => this.resolveRule(r, i));
@@ -150,11 +160,24 @@ class Resolver {
     for (const section of sections) {
       for (const name of Object.keys(this.spec[section] ?? {})) {
         if ((BUILTINS as readonly string[]).includes(name) && !(name === 'lan' && section === 'networks')) {
-          this.err('CORDON011', `'${name}' is a built-in endpoint and cannot be declared in ${section}`, [section, name], `rename it; built-ins are ${BUILTINS.join(', ')}`, true);
+          this.err(
+            'CORDON011',
+            `'${name}' is a built-in endpoint and cannot be declared in ${section}`,
+            [section, name],
+            `rename it; built-ins are ${BUILTINS.join(', ')}`,
+            true,
+          );
           continue;
         }
         const prev = seen.get(name);
-        if (prev) this.err('CORDON011', `name '${name}' is declared both in ${prev} and in ${section}`, [section, name], 'names of networks, tunnels, hosts and groups share one namespace', true);
+        if (prev)
+          this.err(
+            'CORDON011',
+            `name '${name}' is declared both in ${prev} and in ${section}`,
+            [section, name],
+            'names of networks, tunnels, hosts and groups share one namespace',
+            true,
+          );
         else seen.set(name, section);
       }
     }
@@ -177,8 +200,10 @@ class Resolver {
   private parseAddrAt(text: string, path: readonly PathSeg[]): number | undefined {
     const a = parseIPv4(text);
     if (a !== undefined) return a;
-    if (text.includes(':')) this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use an IPv4 address; IPv6 support is planned');
-    else if (text.includes('/')) this.err('CORDON010', `'${text}' is a prefix, but an address is expected here`, path, `write the address alone, e.g. '${text.split('/')[0]}'`);
+    if (text.includes(':'))
+      this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use an IPv4 address; IPv6 support is planned');
+    else if (text.includes('/'))
+      this.err('CORDON010', `'${text}' is a prefix, but an address is expected here`, path, `write the address alone, e.g. '${text.split('/')[0]}'`);
     else this.err('CORDON010', `'${text}' is not an IPv4 address`, path, 'expected an address like 192.168.100.20');
     return undefined;
   }
@@ -194,13 +219,33 @@ class Resolver {
       if (n.gateway !== undefined) {
         gateway = this.parseAddrAt(n.gateway, [...path, 'gateway']);
         if (gateway !== undefined && !inRange(gateway, range)) {
-          this.err('CORDON005', `gateway ${n.gateway} is not inside network '${name}' (${formatCidr(cidr)})`, [...path, 'gateway'], `addresses on '${name}' run from ${formatIPv4(range.lo + 1)} to ${formatIPv4(range.hi - 1)}`);
+          this.err(
+            'CORDON005',
+            `gateway ${n.gateway} is not inside network '${name}' (${formatCidr(cidr)})`,
+            [...path, 'gateway'],
+            `addresses on '${name}' run from ${formatIPv4(range.lo + 1)} to ${formatIPv4(range.hi - 1)}`,
+          );
         }
       }
       const bridge = n.bridge ?? name;
-      this.checkIfname(bridge, n.bridge !== undefined ? [...path, 'bridge'] : path, `set networks.${name}.bridge to a shorter kernel name`, n.bridge === undefined);
+      this.checkIfname(
+        bridge,
+        n.bridge !== undefined ? [...path, 'bridge'] : path,
+        `set networks.${name}.bridge to a shorter kernel name`,
+        n.bridge === undefined,
+      );
       const egress = n.egress ?? 'none';
-      this.networks.set(name, { name, kind: 'network', cidr, range, gateway, egress, bridge, owner: undefined, origin: this.origin(path, `network ${name} ${formatCidr(cidr)}`) });
+      this.networks.set(name, {
+        name,
+        kind: 'network',
+        cidr,
+        range,
+        gateway,
+        egress,
+        bridge,
+        owner: undefined,
+        origin: this.origin(path, `network ${name} ${formatCidr(cidr)}`),
+      });
     }
     this.checkOverlaps([...this.networks.values()].map((n) => ({ name: n.name, range: n.range, cidr: n.cidr, path: ['networks', n.name, 'cidr'] })));
   }
@@ -211,7 +256,12 @@ class Resolver {
         const a = items[i]!;
         const b = items[j]!;
         if (rangesOverlap(a.range, b.range)) {
-          this.err('CORDON007', `'${a.name}' (${formatCidr(a.cidr)}) overlaps '${b.name}' (${formatCidr(b.cidr)})`, a.path, 'two segments with overlapping prefixes make routing ambiguous; give each its own prefix');
+          this.err(
+            'CORDON007',
+            `'${a.name}' (${formatCidr(a.cidr)}) overlaps '${b.name}' (${formatCidr(b.cidr)})`,
+            a.path,
+            'two segments with overlapping prefixes make routing ambiguous; give each its own prefix',
+          );
         }
       }
     }
@@ -223,15 +273,30 @@ class Resolver {
       const cidr = this.parseCidrAt(t.cidr, [...path, 'cidr']);
       if (!cidr) continue;
       if (!(this.spec.hosts ?? {})[t.server]) {
-        this.err('CORDON004', `tunnel '${name}': unknown server host '${t.server}'`, [...path, 'server'], unknownNameHint(t.server, Object.keys(this.spec.hosts ?? {})));
+        this.err(
+          'CORDON004',
+          `tunnel '${name}': unknown server host '${t.server}'`,
+          [...path, 'server'],
+          unknownNameHint(t.server, Object.keys(this.spec.hosts ?? {})),
+        );
       }
       const ifname = t.ifname ?? name;
-      this.checkIfname(ifname, t.ifname !== undefined ? [...path, 'ifname'] : path, `set tunnels.${name}.ifname to a shorter kernel name`, t.ifname === undefined);
+      this.checkIfname(
+        ifname,
+        t.ifname !== undefined ? [...path, 'ifname'] : path,
+        `set tunnels.${name}.ifname to a shorter kernel name`,
+        t.ifname === undefined,
+      );
       let endpoint = 0;
       const withPort = t.endpoint !== undefined ? /^([^:]+):(\d+)$/.exec(t.endpoint) : null;
       if (withPort) {
         // 'host:port' has a colon but is not IPv6: say what it is instead of "looks like IPv6".
-        this.err('CORDON010', `'${t.endpoint}' is an address with a port, but endpoint takes the address alone`, [...path, 'endpoint'], `write endpoint: ${withPort[1]} and listen: ${withPort[2]} (the port the server listens on is the tunnel's listen)`);
+        this.err(
+          'CORDON010',
+          `'${t.endpoint}' is an address with a port, but endpoint takes the address alone`,
+          [...path, 'endpoint'],
+          `write endpoint: ${withPort[1]} and listen: ${withPort[2]} (the port the server listens on is the tunnel's listen)`,
+        );
       } else if (t.endpoint !== undefined) endpoint = this.parseAddrAt(t.endpoint, [...path, 'endpoint']) ?? 0;
       this.tunnels.set(name, {
         name,
@@ -253,24 +318,40 @@ class Resolver {
     }));
     // Only report tunnel-vs-network overlaps here; network pairs were reported above.
     const nets = all.filter((x) => x.path[0] === 'networks');
-    for (const t of all.filter((x) => x.path[0] === 'tunnels')) this.checkOverlaps([...nets, t].filter((x, i, arr) => i === arr.length - 1 || rangesOverlap(x.range, t.range)));
+    for (const t of all.filter((x) => x.path[0] === 'tunnels'))
+      this.checkOverlaps([...nets, t].filter((x, i, arr) => i === arr.length - 1 || rangesOverlap(x.range, t.range)));
   }
 
-  private resolveNics(hostSpecs: Record<string, HostSpecT>): Map<string, { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[]> {
+  private resolveNics(
+    hostSpecs: Record<string, HostSpecT>,
+  ): Map<string, { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[]> {
     const out = new Map<string, { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[]>();
     const byAddr = new Map<number, { host: string; path: PathSeg[] }>();
     const segNames = ['internet', ...this.networks.keys(), ...this.tunnels.keys()];
     for (const [name, h] of Object.entries(hostSpecs)) {
       const list: { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[] = [];
-      const nics: [string, string | { address: string; ifname?: string; port?: string }, PathSeg[]][] = Object.entries(h.nics ?? {}).map(([k, v]) => [k, v, ['hosts', name, 'nics', k]]);
+      const nics: [string, string | { address: string; ifname?: string; port?: string }, PathSeg[]][] = Object.entries(h.nics ?? {}).map(([k, v]) => [
+        k,
+        v,
+        ['hosts', name, 'nics', k],
+      ]);
       if (h.via !== undefined) {
         if (h.address === undefined) {
           const t = this.tunnels.get(h.via);
-          this.err('CORDON014', `host '${name}' has via: ${h.via} but no address inside the tunnel`, ['hosts', name, 'via'], `add \`address: <ip in ${t ? formatCidr(t.cidr) : 'the tunnel cidr'}>\` beside via:`);
-        }
-        else nics.push([h.via, h.address, ['hosts', name, 'address']]);
+          this.err(
+            'CORDON014',
+            `host '${name}' has via: ${h.via} but no address inside the tunnel`,
+            ['hosts', name, 'via'],
+            `add \`address: <ip in ${t ? formatCidr(t.cidr) : 'the tunnel cidr'}>\` beside via:`,
+          );
+        } else nics.push([h.via, h.address, ['hosts', name, 'address']]);
       } else if (h.address !== undefined) {
-        this.err('CORDON003', `host '${name}' has an address but no via`, ['hosts', name, 'address'], 'address is the tunnel address of a peer; put other addresses under nics');
+        this.err(
+          'CORDON003',
+          `host '${name}' has an address but no via`,
+          ['hosts', name, 'address'],
+          'address is the tunnel address of a peer; put other addresses under nics',
+        );
       }
       for (const [seg, v, path] of nics) {
         const addrText = typeof v === 'string' ? v : v.address;
@@ -283,25 +364,50 @@ class Resolver {
         const address = this.parseAddrAt(addrText, addrPath);
         if (address === undefined) continue;
         if (segment && !inRange(address, segment.range)) {
-          this.err('CORDON005', `address ${addrText} of host '${name}' is not inside ${segment.kind} '${seg}' (${formatCidr(segment.cidr)})`, addrPath, `addresses on '${seg}' run from ${formatIPv4(segment.range.lo + 1)} to ${formatIPv4(segment.range.hi - 1)}`);
+          this.err(
+            'CORDON005',
+            `address ${addrText} of host '${name}' is not inside ${segment.kind} '${seg}' (${formatCidr(segment.cidr)})`,
+            addrPath,
+            `addresses on '${seg}' run from ${formatIPv4(segment.range.lo + 1)} to ${formatIPv4(segment.range.hi - 1)}`,
+          );
           continue;
         }
         if (segment && segment.cidr.len < 31 && (address === segment.range.lo || address === segment.range.hi)) {
-          this.err('CORDON005', `address ${addrText} of host '${name}' is the ${address === segment.range.lo ? 'network' : 'broadcast'} address of '${seg}'`, addrPath);
+          this.err(
+            'CORDON005',
+            `address ${addrText} of host '${name}' is the ${address === segment.range.lo ? 'network' : 'broadcast'} address of '${seg}'`,
+            addrPath,
+          );
           continue;
         }
         if (seg === 'internet' && !R.contains(internetSpace(R.EMPTY), address)) {
-          this.err('CORDON005', `host '${name}' is placed on the internet at ${addrText}, which is not a public address`, addrPath, 'use a public or TEST-NET address (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)');
+          this.err(
+            'CORDON005',
+            `host '${name}' is placed on the internet at ${addrText}, which is not a public address`,
+            addrPath,
+            'use a public or TEST-NET address (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)',
+          );
           continue;
         }
         const prev = byAddr.get(address);
         if (prev) {
           const first = this.src.pos(prev.path);
-          this.err('CORDON006', `address ${addrText} of host '${name}' is already used by host '${prev.host}'`, addrPath, `give each host its own address; '${prev.host}' has it at ${first.line > 0 ? `line ${first.line}, ` : ''}${first.path}`);
+          this.err(
+            'CORDON006',
+            `address ${addrText} of host '${name}' is already used by host '${prev.host}'`,
+            addrPath,
+            `give each host its own address; '${prev.host}' has it at ${first.line > 0 ? `line ${first.line}, ` : ''}${first.path}`,
+          );
           continue;
         }
         byAddr.set(address, { host: name, path: addrPath });
-        list.push({ segment: seg, address, ...(typeof v === 'object' && v.ifname !== undefined ? { ifname: v.ifname } : {}), ...(typeof v === 'object' && v.port !== undefined ? { port: v.port } : {}), path: addrPath });
+        list.push({
+          segment: seg,
+          address,
+          ...(typeof v === 'object' && v.ifname !== undefined ? { ifname: v.ifname } : {}),
+          ...(typeof v === 'object' && v.port !== undefined ? { port: v.port } : {}),
+          path: addrPath,
+        });
       }
       out.set(name, list);
     }
@@ -328,7 +434,12 @@ class Resolver {
     for (const list of nics.values()) for (const x of list) owned.add(x.address);
     for (const n of this.networks.values()) {
       if (n.gateway !== undefined && !owned.has(n.gateway) && n.egress === 'none') {
-        this.warn('CORDON016', `gateway ${formatIPv4(n.gateway)} of network '${n.name}' belongs to no declared host`, ['networks', n.name, 'gateway'], 'declare the router that holds it so its firewall can be checked');
+        this.warn(
+          'CORDON016',
+          `gateway ${formatIPv4(n.gateway)} of network '${n.name}' belongs to no declared host`,
+          ['networks', n.name, 'gateway'],
+          'declare the router that holds it so its firewall can be checked',
+        );
       }
     }
   }
@@ -368,9 +479,19 @@ class Resolver {
     if (egress === 'vpn-only') {
       vpnTunnel = h.tunnel ?? (hostTunnels.length === 1 ? hostTunnels[0] : undefined);
       if (vpnTunnel === undefined) {
-        this.err('CORDON014', `host '${name}' is vpn-only but ${hostTunnels.length === 0 ? 'is on no tunnel' : `is on several tunnels (${hostTunnels.join(', ')})`}`, [...path, 'egress'], hostTunnels.length ? 'name one with `tunnel:`' : 'give it a nic on a tunnel, e.g. nics: { wg0: 10.99.0.2 }');
+        this.err(
+          'CORDON014',
+          `host '${name}' is vpn-only but ${hostTunnels.length === 0 ? 'is on no tunnel' : `is on several tunnels (${hostTunnels.join(', ')})`}`,
+          [...path, 'egress'],
+          hostTunnels.length ? 'name one with `tunnel:`' : 'give it a nic on a tunnel, e.g. nics: { wg0: 10.99.0.2 }',
+        );
       } else if (!hostTunnels.includes(vpnTunnel)) {
-        this.err('CORDON014', `host '${name}' is vpn-only through '${vpnTunnel}' but has no address on it`, [...path, 'tunnel'], unknownNameHint(vpnTunnel, hostTunnels));
+        this.err(
+          'CORDON014',
+          `host '${name}' is vpn-only through '${vpnTunnel}' but has no address on it`,
+          [...path, 'tunnel'],
+          unknownNameHint(vpnTunnel, hostTunnels),
+        );
       } else if (this.tunnels.get(vpnTunnel)?.server === name) {
         this.err('CORDON014', `host '${name}' is vpn-only through '${vpnTunnel}', but it is that tunnel's server`, [...path, 'tunnel']);
       }
@@ -397,7 +518,12 @@ class Resolver {
     const onOwnedBridge = nics.some((n) => n.port !== undefined);
     const fw = h.firewall ?? {};
     if (fw.guest && !onOwnedBridge) {
-      this.err('CORDON016', `host '${name}' asks for a per-guest firewall but is on no network bridged by a managed hypervisor`, [...path, 'firewall', 'guest'], 'a per-guest firewall sits on the hypervisor side of the guest\'s port');
+      this.err(
+        'CORDON016',
+        `host '${name}' asks for a per-guest firewall but is on no network bridged by a managed hypervisor`,
+        [...path, 'firewall', 'guest'],
+        "a per-guest firewall sits on the hypervisor side of the guest's port",
+      );
     }
     return {
       name,
@@ -457,7 +583,12 @@ class Resolver {
       const server = this.hosts.get(t.server);
       if (!server) continue;
       if (!server.nics.some((n) => n.segment === name)) {
-        this.err('CORDON014', `tunnel '${name}': server '${t.server}' has no address on it`, ['tunnels', name, 'server'], `add nics: { ${name}: <address in ${formatCidr(t.cidr)}> } to host '${t.server}'`);
+        this.err(
+          'CORDON014',
+          `tunnel '${name}': server '${t.server}' has no address on it`,
+          ['tunnels', name, 'server'],
+          `add nics: { ${name}: <address in ${formatCidr(t.cidr)}> } to host '${t.server}'`,
+        );
       }
       let endpoint = t.endpoint;
       if (endpoint === 0) {
@@ -468,7 +599,13 @@ class Resolver {
         });
         const any = server.nics.find((n) => this.networks.has(n.segment));
         endpoint = (inet ?? egressNet ?? any)?.address ?? 0;
-        if (endpoint === 0) this.err('CORDON014', `tunnel '${name}': cannot tell where peers connect to`, ['tunnels', name], 'set `endpoint:` to the server address peers send to');
+        if (endpoint === 0)
+          this.err(
+            'CORDON014',
+            `tunnel '${name}': cannot tell where peers connect to`,
+            ['tunnels', name],
+            'set `endpoint:` to the server address peers send to',
+          );
       } else if (!server.nics.some((n) => n.address === endpoint)) {
         this.err('CORDON014', `tunnel '${name}': endpoint ${formatIPv4(endpoint)} is not an address of server '${t.server}'`, ['tunnels', name, 'endpoint']);
       }
@@ -544,7 +681,15 @@ class Resolver {
       }
       const flows = host.services.get(svc);
       if (!flows) {
-        this.err('CORDON004', `host '${hostName}' has no service '${svc}'`, path, unknownNameHint(svc, [...host.services.keys()].map((s) => s)));
+        this.err(
+          'CORDON004',
+          `host '${hostName}' has no service '${svc}'`,
+          path,
+          unknownNameHint(
+            svc,
+            [...host.services.keys()].map((s) => s),
+          ),
+        );
         return [];
       }
       this.usedServices.add(`${hostName}.${svc}`);
@@ -556,7 +701,12 @@ class Resolver {
         // parseCidr(…, false) has already cleared the host bits; only the strict parse can tell
         // that '10.0.0.5/24' (one host? the whole /24?) was written with them.
         if (!parseCidr(r, true)) {
-          this.err('CORDON010', `'${r}' has host bits set`, path, `write '${formatCidr(c)}' for the whole network, or '${r.split('/')[0]}' for the one address`);
+          this.err(
+            'CORDON010',
+            `'${r}' has host bits set`,
+            path,
+            `write '${formatCidr(c)}' for the whole network, or '${r.split('/')[0]}' for the one address`,
+          );
           return [];
         }
         return [{ kind: 'cidr', range: cidrRange(c), name: r }];
@@ -582,7 +732,17 @@ class Resolver {
     const to = this.refsAt(body.to, [...path, 'to']);
     const ports = body.ports !== undefined ? this.parsePorts(body.ports, [...path, 'ports']) : undefined;
     const text = `${action} ${refText(body.from)} → ${refText(body.to)}${body.ports !== undefined ? ` ${portsText(body.ports)}` : ''}`;
-    return { index, action, from, to, ports, log: body.log ?? false, rate: body.rate, comment: body.comment === undefined ? undefined : visible(body.comment), origin: this.origin(['policy', index], text) };
+    return {
+      index,
+      action,
+      from,
+      to,
+      ports,
+      log: body.log ?? false,
+      rate: body.rate,
+      comment: body.comment === undefined ? undefined : visible(body.comment),
+      origin: this.origin(['policy', index], text),
+    };
   }
 
   private resolveExpect(e: NonNullable<Spec['expect']>[number], index: number): Expectation[] {
@@ -590,14 +750,32 @@ class Resolver {
     const from = this.resolveRef(e.from, [...path, 'from']);
     const to = this.resolveRef(e.to, [...path, 'to']);
     if (from.length !== 1 || to.length !== 1) {
-      if (from.length > 1 || to.length > 1) this.err('CORDON015', 'an expectation takes one host, service, network or built-in on each side, not a group', path, 'write one expectation per member');
+      if (from.length > 1 || to.length > 1)
+        this.err(
+          'CORDON015',
+          'an expectation takes one host, service, network or built-in on each side, not a group',
+          path,
+          'write one expectation per member',
+        );
       return [];
     }
     let flows = e.ports !== undefined ? this.parsePorts(e.ports, [...path, 'ports']) : undefined;
     if (flows === undefined && to[0]!.kind === 'service') flows = to[0]!.flows;
-    const assume: Assume[] = e.assume === 'both' ? ['configured', 'compromised'] : e.assume ? [e.assume] : e.verdict === 'deny' ? ['configured', 'compromised'] : ['configured'];
+    const assume: Assume[] =
+      e.assume === 'both' ? ['configured', 'compromised'] : e.assume ? [e.assume] : e.verdict === 'deny' ? ['configured', 'compromised'] : ['configured'];
     const text = `${e.from} → ${e.to}${e.ports !== undefined ? ` ${portsText(e.ports)}` : ''}: ${e.verdict}`;
-    return [{ index, from: from[0]!, to: to[0]!, flows, verdict: e.verdict, assume, comment: e.comment === undefined ? undefined : visible(e.comment), origin: this.origin(path, text) }];
+    return [
+      {
+        index,
+        from: from[0]!,
+        to: to[0]!,
+        flows,
+        verdict: e.verdict,
+        assume,
+        comment: e.comment === undefined ? undefined : visible(e.comment),
+        origin: this.origin(path, text),
+      },
+    ];
   }
 
   private resolveFirewalls(model: Model): Map<string, HandFirewall> {
@@ -606,13 +784,20 @@ class Resolver {
       const path: PathSeg[] = ['firewalls', key];
       const [hostName, hook] = key.split(':');
       if (!hostName || !hook || !this.hosts.has(hostName) || !(HOOKS as readonly string[]).includes(hook)) {
-        if (hostName && !this.hosts.has(hostName)) this.err('CORDON004', `unknown host '${hostName}' in enforcement point '${key}'`, path, unknownNameHint(hostName, [...this.hosts.keys()]), true);
+        if (hostName && !this.hosts.has(hostName))
+          this.err('CORDON004', `unknown host '${hostName}' in enforcement point '${key}'`, path, unknownNameHint(hostName, [...this.hosts.keys()]), true);
         else this.err('CORDON003', `'${key}' is not an enforcement point`, path, `expected HOST:HOOK with HOOK one of ${HOOKS.join(', ')}`, true);
         continue;
       }
       const host = this.hosts.get(hostName)!;
       if ((hook === 'guest-in' || hook === 'guest-out') && !host.nics.some((n) => n.port !== undefined)) {
-        this.err('CORDON016', `'${key}': host '${hostName}' has no port on a bridge of a managed hypervisor, so it has no per-guest firewall`, path, undefined, true);
+        this.err(
+          'CORDON016',
+          `'${key}': host '${hostName}' has no port on a bridge of a managed hypervisor, so it has no per-guest firewall`,
+          path,
+          undefined,
+          true,
+        );
         continue;
       }
       const rules = (fw.rules ?? []).map((r, i) => this.resolveHandRule(model, r, [...path, 'rules', i]));
@@ -622,7 +807,10 @@ class Resolver {
         hook: hook as Hook,
         policy: fw.policy ?? 'accept',
         rules,
-        origin: this.origin(fw.policy !== undefined ? [...path, 'policy'] : path, `${key} policy ${fw.policy ?? 'accept'}${fw.policy === undefined ? ' (Linux default)' : ''}`),
+        origin: this.origin(
+          fw.policy !== undefined ? [...path, 'policy'] : path,
+          `${key} policy ${fw.policy ?? 'accept'}${fw.policy === undefined ? ' (Linux default)' : ''}`,
+        ),
       });
     }
     return out;
@@ -665,7 +853,12 @@ class Resolver {
     }
     const served = server.nics.filter((n) => n.segment !== 'internet');
     if (served.length === 0) {
-      this.err('CORDON016', `dns: server '${d.server}' has no address on any network, so no guest can reach it`, [...path, 'server'], 'give it a nic on the network its clients are on; cordon never listens on `internet`');
+      this.err(
+        'CORDON016',
+        `dns: server '${d.server}' has no address on any network, so no guest can reach it`,
+        [...path, 'server'],
+        'give it a nic on the network its clients are on; cordon never listens on `internet`',
+      );
     }
     const upstream: number[] = [];
     (d.upstream ?? []).forEach((u, i) => {
@@ -685,7 +878,13 @@ class Resolver {
       seen.set(name, key);
       if (`${name}.${domain}.`.length > 254) {
         // Each label is checked by the schema; the whole name has its own limit (RFC 1035: 255 octets on the wire).
-        this.err('CORDON003', `dns: '${key}.${domain}' has ${name.length + domain.length + 1} characters; a DNS name has at most 253`, rp, 'shorten the record name or the domain', true);
+        this.err(
+          'CORDON003',
+          `dns: '${key}.${domain}' has ${name.length + domain.length + 1} characters; a DNS name has at most 253`,
+          rp,
+          'shorten the record name or the domain',
+          true,
+        );
         continue;
       }
       const v = value.trim();
@@ -702,7 +901,12 @@ class Resolver {
         const shared = h.nics.find((n) => served.some((s) => s.segment === n.segment));
         if (!shared) {
           const nets = served.map((s) => s.segment).join(', ') || 'none';
-          this.err('CORDON016', `dns: record '${key}' points at host '${v}', which shares no network with DNS server '${d.server}'`, rp, `the server is on: ${nets}; write an address instead, or put '${v}' on one of them`);
+          this.err(
+            'CORDON016',
+            `dns: record '${key}' points at host '${v}', which shares no network with DNS server '${d.server}'`,
+            rp,
+            `the server is on: ${nets}; write an address instead, or put '${v}' on one of them`,
+          );
           continue;
         }
         address = shared.address;

@@ -19,7 +19,8 @@ export class Emitter {
 
   /** One line. A raw newline, control or bidi character in it is refused: text from the spec must be escaped first (escape.ts). */
   line(text = ''): this {
-    if (hasRawInvisible(text) || hasRawInvisible(this.indentUnit)) throw new UnsafeOutput(`a rendered line would carry a raw control or invisible character: ${JSON.stringify(text.slice(0, 60))}`);
+    if (hasRawInvisible(text) || hasRawInvisible(this.indentUnit))
+      throw new UnsafeOutput(`a rendered line would carry a raw control or invisible character: ${JSON.stringify(text.slice(0, 60))}`);
     this.lines.push(text === '' ? '' : `${this.indentUnit.repeat(this.depth)}${text}`);
     return this;
   }

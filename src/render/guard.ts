@@ -12,7 +12,15 @@ import type { Renderer, RenderOptions, RenderResult } from './types.js';
 function guardedRender(r: Renderer, ir: Ir, opts: RenderOptions): RenderResult {
   const refuse = (why: string): RenderResult => ({
     files: [],
-    diagnostics: [diag('CORDON018', 'error', `${r.name}: refused to render: ${why}`, { file: ir.model.file }, 'the spec holds text this target cannot carry safely; nothing was written')],
+    diagnostics: [
+      diag(
+        'CORDON018',
+        'error',
+        `${r.name}: refused to render: ${why}`,
+        { file: ir.model.file },
+        'the spec holds text this target cannot carry safely; nothing was written',
+      ),
+    ],
   });
   let result: RenderResult;
   try {

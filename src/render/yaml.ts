@@ -9,6 +9,14 @@ import { stringify } from 'yaml';
 
 /** One YAML document as lines (no `---`, no trailing newline). */
 export function yamlLines(value: unknown): string[] {
-  const text = stringify(value, { indent: 2, indentSeq: true, lineWidth: 0, minContentWidth: 0, singleQuote: false, aliasDuplicateObjects: false, version: '1.1' });
+  const text = stringify(value, {
+    indent: 2,
+    indentSeq: true,
+    lineWidth: 0,
+    minContentWidth: 0,
+    singleQuote: false,
+    aliasDuplicateObjects: false,
+    version: '1.1',
+  });
   return text.replace(/\n+$/, '').split('\n');
 }

@@ -58,7 +58,11 @@ export function matrixToTable(m: Matrix, color = false, cellWidth = 18): string 
     });
     lines.push(`${c.bold(names[i]!.padEnd(rowHead))}  ${parts.join('  ')}`);
   });
-  lines.push(c.dim(`view: ${m.assume}${m.assume === 'compromised' ? ' (guests may forge sources, pick routes and drop their own firewall)' : ''} · '-' nothing allowed · '·' not applicable`));
+  lines.push(
+    c.dim(
+      `view: ${m.assume}${m.assume === 'compromised' ? ' (guests may forge sources, pick routes and drop their own firewall)' : ''} · '-' nothing allowed · '·' not applicable`,
+    ),
+  );
   return lines.join('\n');
 }
 

@@ -17,7 +17,9 @@ export function topologyToText(ir: Ir, color = false): string {
     out.push(c.bold('tunnels'));
     for (const t of [...m.tunnels.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       const members = [...m.hosts.values()].filter((h) => h.name !== t.server && h.nics.some((n) => n.segment === t.name)).map((h) => h.name);
-      out.push(`  ${t.name.padEnd(20)} ${formatCidr(t.cidr).padEnd(18)} server ${t.server} at ${formatIPv4(t.endpoint)}:${t.listen}, peers: ${members.join(', ') || 'none'}`);
+      out.push(
+        `  ${t.name.padEnd(20)} ${formatCidr(t.cidr).padEnd(18)} server ${t.server} at ${formatIPv4(t.endpoint)}:${t.listen}, peers: ${members.join(', ') || 'none'}`,
+      );
     }
   }
   out.push(c.bold('hosts'));
@@ -30,7 +32,9 @@ export function topologyToText(ir: Ir, color = false): string {
   out.push(c.bold('enforcement points'));
   for (const ch of [...ir.chains.values()].sort((a, b) => a.point.localeCompare(b.point))) {
     const where = ch.inGuest ? 'inside the guest (defence in depth)' : `on ${ch.enforcedOn}`;
-    out.push(`  ${ch.point.padEnd(28)} ${String(ch.rules.length).padStart(4)} rules, default ${ch.policy.padEnd(6)} ${where}${ch.handwritten ? ', hand-written' : ''}`);
+    out.push(
+      `  ${ch.point.padEnd(28)} ${String(ch.rules.length).padStart(4)} rules, default ${ch.policy.padEnd(6)} ${where}${ch.handwritten ? ', hand-written' : ''}`,
+    );
   }
   return out.join('\n');
 }

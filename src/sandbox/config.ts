@@ -29,20 +29,23 @@ const DURATION = /^\d+(\.\d+)?(ms|s|m|h)?$/;
 
 const oneOrMany = <T extends z.ZodType>(item: T, what: string) => z.union([item, z.array(item)]).describe(what);
 
-const Path = z.string().min(1).describe('A path; a relative one is relative to this file\'s directory.');
+const Path = z.string().min(1).describe("A path; a relative one is relative to this file's directory.");
 const NetEntry = z.string().min(1).describe('IP[/LEN][:PORT], DOMAIN[:PORT] (*.example.com for subdomains) or, with spec:, HOST[:PORT].');
 const DenyEntry = z.string().min(1).describe('IP[/LEN][:PORT] or, with spec:, HOST[:PORT].');
-const Port = z
-  .union([z.number().int().min(1).max(65535), z.string().regex(/^\d{1,5}$/, 'a TCP port')])
-  .describe('A TCP port, 1-65535.');
+const Port = z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d{1,5}$/, 'a TCP port')]).describe('A TCP port, 1-65535.');
 
 export const SandboxConfigSchema = z
   .strictObject({
     mode: z
       .enum(CONFIG_MODES)
       .optional()
-      .describe('The network: isolated (no network), filtered (only allow: destinations), vpn-only (only through wireguard:) or open. Default: vpn-only with wireguard:, filtered with allow:, else isolated.'),
-    allow: oneOrMany(NetEntry, 'Filtered mode: destinations the sandbox may reach: IP[/LEN][:PORT[-PORT]][/tcp|/udp] (a port alone means tcp and udp), IP[/LEN]/icmp, DOMAIN[:PORT] (*.example.com for subdomains) or, with spec:, HOST[:PORT]. vpn-only mode: what may use the tunnel.').optional(),
+      .describe(
+        'The network: isolated (no network), filtered (only allow: destinations), vpn-only (only through wireguard:) or open. Default: vpn-only with wireguard:, filtered with allow:, else isolated.',
+      ),
+    allow: oneOrMany(
+      NetEntry,
+      'Filtered mode: destinations the sandbox may reach: IP[/LEN][:PORT[-PORT]][/tcp|/udp] (a port alone means tcp and udp), IP[/LEN]/icmp, DOMAIN[:PORT] (*.example.com for subdomains) or, with spec:, HOST[:PORT]. vpn-only mode: what may use the tunnel.',
+    ).optional(),
     deny: oneOrMany(DenyEntry, 'Destinations denied ahead of the allowlist: IP[/LEN][:PORT] or, with spec:, HOST[:PORT].').optional(),
     publish: oneOrMany(Port, "Filtered mode: the sandbox's TCP ports made reachable on the host namespace's 127.0.0.1.").optional(),
     memory: z
@@ -72,11 +75,18 @@ export const SandboxConfigSchema = z
       'Environment variables passed beyond the default allowlist (PATH, HOME, USER, LANG, LC_*, TERM, TZ, …): NAME (its value here) or NAME=VALUE.',
     ).optional(),
     'env-all': z.boolean().optional().describe('Pass every environment variable, tokens and keys included (a warning says so).'),
-    show: oneOrMany(Path, 'Secret paths hidden by default (~/.ssh, ~/.gitconfig, shell histories, …) to pass in after all; relative ones are relative to this file.').optional(),
+    show: oneOrMany(
+      Path,
+      'Secret paths hidden by default (~/.ssh, ~/.gitconfig, shell histories, …) to pass in after all; relative ones are relative to this file.',
+    ).optional(),
     'allow-userns': z.boolean().optional().describe('Let the command create user namespaces (the seccomp filter refuses them by default).'),
     workdir: Path.optional().describe("A writable work dir and the command's cwd; relative to this file. Default: the current directory."),
     'host-netns': z.string().min(1).optional().describe("Filtered and vpn-only modes: the network namespace where the veth's host end and NAT go."),
-    'dns-upstream': z.string().min(1).optional().describe("IP[:PORT] the sandbox's resolver asks about allowed names. Default: /etc/resolv.conf's first nameserver."),
+    'dns-upstream': z
+      .string()
+      .min(1)
+      .optional()
+      .describe("IP[:PORT] the sandbox's resolver asks about allowed names. Default: /etc/resolv.conf's first nameserver."),
     spec: Path.optional().describe('A cordon spec: allow/deny HOST[:PORT] stand for every address of that host; relative to this file.'),
     as: z.string().min(1).optional().describe("A host of the spec: run with that host's egress from the spec."),
     wireguard: Path.optional().describe('vpn-only mode: a wg-quick style WireGuard config; relative to this file.'),
@@ -124,7 +134,8 @@ export function loadSandboxConfig(file: string): SandboxRequest {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    const why =
+      err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
     throw new ConfigError([diag('CORDON001', 'error', `cannot read sandbox config: ${why}`, { file })], undefined);
   }
   return parseSandboxConfig(text, file, dirname(resolve(file)));
@@ -142,10 +153,16 @@ function parseRequestText(text: string, file: string, baseDir: string | undefine
   const { data, source } = yaml;
   const hint = 'e.g. `mode: filtered`, `allow: [api.example.com:443]`, `command: [python3, agent.py]`';
   if (data === null || data === undefined) {
-    throw new ConfigError([diag('CORDON003', 'error', 'the sandbox config is empty: expected a mapping of cordon run options', { file, line: 1, col: 1 }, hint)], source);
+    throw new ConfigError(
+      [diag('CORDON003', 'error', 'the sandbox config is empty: expected a mapping of cordon run options', { file, line: 1, col: 1 }, hint)],
+      source,
+    );
   }
   if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError([diag('CORDON003', 'error', `a sandbox config is a mapping of cordon run options, got ${describeValue(data)}`, source.pos([]), hint)], source);
+    throw new ConfigError(
+      [diag('CORDON003', 'error', `a sandbox config is a mapping of cordon run options, got ${describeValue(data)}`, source.pos([]), hint)],
+      source,
+    );
   }
   const parsed = SandboxConfigSchema.safeParse(data);
   if (!parsed.success) {
@@ -217,7 +234,7 @@ function descriptionAt(path: readonly PathSeg[]): string | undefined {
   const field = path[0];
   if (typeof field !== 'string') return undefined;
   let node: z.ZodType | undefined = (SandboxConfigSchema.shape as Record<string, z.ZodType>)[field];
-  for (; node; ) {
+  for (; node;) {
     if (node.description) return node.description;
     const def = node._zod.def as { type: string; innerType?: z.ZodType };
     node = def.type === 'optional' ? def.innerType : undefined;
@@ -264,4 +281,3 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
   if (expected) return one(`expected ${expected}, got ${got}`);
   return one(`${issue.message}${got !== 'nothing' ? ` (got ${got})` : ''}`);
 }
-

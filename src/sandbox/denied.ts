@@ -46,7 +46,9 @@ export function parseDenied(json: string, since: number): { denied: DeniedAttemp
   } catch {
     // no table: nothing recorded
   }
-  denied.sort((a, b) => a.time.localeCompare(b.time) || a.destination.localeCompare(b.destination) || a.proto.localeCompare(b.proto) || (a.port ?? 0) - (b.port ?? 0));
+  denied.sort(
+    (a, b) => a.time.localeCompare(b.time) || a.destination.localeCompare(b.destination) || a.proto.localeCompare(b.proto) || (a.port ?? 0) - (b.port ?? 0),
+  );
   return {
     denied,
     counters: {

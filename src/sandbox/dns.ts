@@ -30,7 +30,16 @@ export interface Query {
 
 /** Private, shared, loopback, link-local, metadata and reserved IPv4 ranges. */
 export const PRIVATE_RANGES: readonly string[] = [
-  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.168.0.0/16', '198.18.0.0/15', '224.0.0.0/3',
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '224.0.0.0/3',
 ];
 
 const PRIVATE: readonly AddrRange[] = PRIVATE_RANGES.map((c) => cidrRange(parseCidr(c, false)!));
@@ -65,7 +74,14 @@ export function parseQuery(buf: Buffer): Query | undefined {
   if ((flags & 0x8000) !== 0 || buf.readUInt16BE(4) !== 1) return undefined;
   const n = readName(buf, 12);
   if (!n || n.end + 4 > buf.length) return undefined;
-  return { id: buf.readUInt16BE(0), name: n.name, qtype: buf.readUInt16BE(n.end), qclass: buf.readUInt16BE(n.end + 2), question: buf.subarray(12, n.end + 4), rd: (flags & 0x0100) !== 0 };
+  return {
+    id: buf.readUInt16BE(0),
+    name: n.name,
+    qtype: buf.readUInt16BE(n.end),
+    qclass: buf.readUInt16BE(n.end + 2),
+    question: buf.subarray(12, n.end + 4),
+    rd: (flags & 0x0100) !== 0,
+  };
 }
 
 export function encodeName(name: string): Buffer {

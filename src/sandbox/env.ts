@@ -6,7 +6,21 @@
  */
 
 /** Passed by default. An empty --env list passes exactly these (those that are set). */
-export const ENV_ALLOW: readonly string[] = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'TERM', 'COLORTERM', 'TZ', 'NO_COLOR', 'COLUMNS', 'LINES'];
+export const ENV_ALLOW: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LANGUAGE',
+  'TERM',
+  'COLORTERM',
+  'TZ',
+  'NO_COLOR',
+  'COLUMNS',
+  'LINES',
+];
 /** Also passed by default: every variable with one of these prefixes (locale categories). */
 export const ENV_ALLOW_PREFIX: readonly string[] = ['LC_'];
 

@@ -110,14 +110,18 @@ export function specEgress(ir: Ir, host: string, engine: Engine = new Engine(ir)
     const t = h.vpnTunnel ? model.tunnels.get(h.vpnTunnel) : undefined;
     const through = t ? `${t.name} (server ${t.server}, endpoint ${formatIPv4(t.endpoint)} udp/${t.listen})` : 'its tunnel';
     if (mode === 'vpn-only') {
-      notes.push(`${host} is egress: vpn-only: everything goes through ${through}, so the sandbox needs a WireGuard config for it; the rules are what ${host} reaches through the tunnel`);
+      notes.push(
+        `${host} is egress: vpn-only: everything goes through ${through}, so the sandbox needs a WireGuard config for it; the rules are what ${host} reaches through the tunnel`,
+      );
     } else {
       notes.push(`${host} is egress: vpn-only but reaches nothing, even through ${through}: the sandbox gets no network and no tunnel`);
     }
   }
   if (rules.length > 0 && h.nics.length > 0) {
     const addrs = [...new Set(h.nics.map((n) => n.address))].sort((a, b) => a - b).map(formatIPv4);
-    notes.push(`the sandbox reproduces ${host}'s egress filter only: whether a destination is routable from the machine that runs it, and what firewalls on the way do with that machine's address (not ${host}'s ${addrs.join(', ')}), is outside it`);
+    notes.push(
+      `the sandbox reproduces ${host}'s egress filter only: whether a destination is routable from the machine that runs it, and what firewalls on the way do with that machine's address (not ${host}'s ${addrs.join(', ')}), is outside it`,
+    );
   }
   return { host, mode, rules, notes };
 }
@@ -189,7 +193,7 @@ function zoneNote(zone: 'internet' | 'lan', reached: readonly ZoneClass[], space
   const uniform = reached.length === 1 && R.equal(reached[0]!.addrs, space);
   const what =
     zone === 'internet'
-      ? 'any public address; private ranges (RFC 1918, 100.64.0.0/10), loopback, link-local, multicast, reserved space and the networks the spec declares stay denied, and public addresses of the spec\'s own hosts get only their own rules'
+      ? "any public address; private ranges (RFC 1918, 100.64.0.0/10), loopback, link-local, multicast, reserved space and the networks the spec declares stay denied, and public addresses of the spec's own hosts get only their own rules"
       : `the lan's private prefixes outside the networks the spec declares (${space.map(([lo, hi]) => rangeText(lo, hi)).join(', ')})`;
   if (uniform) return `reaches the ${zone} on ${formatFlowSet(all)}: allowed to ${what}`;
   const parts = reached.map((c) => `${formatFlowSet(c.allowed)} to ${summarize(c.addrs)}`);

@@ -33,7 +33,10 @@ export function listDir(dir: string): string[] {
 export function homes(): string[] {
   const passwd = readText('/etc/passwd');
   const uid = typeof process.getuid === 'function' ? String(process.getuid()) : undefined;
-  const own = passwd.split('\n').find((l) => l.split(':')[2] === uid)?.split(':')[5];
+  const own = passwd
+    .split('\n')
+    .find((l) => l.split(':')[2] === uid)
+    ?.split(':')[5];
   const sudo = process.env.SUDO_USER ? homeOf(passwd, process.env.SUDO_USER) : undefined;
   return [...new Set([homedir(), own, sudo].filter((h): h is string => h !== undefined && h !== '' && h !== '/'))];
 }
@@ -63,7 +66,8 @@ export function hideEntry(p: string): { path: string; dir: boolean } | undefined
 
 export function detectCgroup(): CgroupVersion {
   if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'v2';
-  if (existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes') || existsSync('/sys/fs/cgroup/pids/pids.max') || existsSync('/sys/fs/cgroup/pids/cgroup.procs')) return 'v1';
+  if (existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes') || existsSync('/sys/fs/cgroup/pids/pids.max') || existsSync('/sys/fs/cgroup/pids/cgroup.procs'))
+    return 'v1';
   return 'none';
 }
 
@@ -133,8 +137,13 @@ function onPath(bin: string): boolean {
 
 export function checkTools(mode: SandboxMode): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new SandboxError('cordon run creates a network namespace and needs root');
-  const need: [string, string][] = [['bwrap', 'bubblewrap'], ['nft', 'nftables'], ['ip', 'iproute2'], ['unshare', 'util-linux'], ['setpriv', 'util-linux']];
+  const need: [string, string][] = [
+    ['bwrap', 'bubblewrap'],
+    ['nft', 'nftables'],
+    ['ip', 'iproute2'],
+    ['unshare', 'util-linux'],
+    ['setpriv', 'util-linux'],
+  ];
   if (mode === 'vpn-only') need.push(['wireguard-go', 'wireguard-go'], ['wg', 'wireguard-tools']);
   for (const [bin, pkg] of need) if (!onPath(bin)) throw new SandboxError(`'${bin}' is not installed: ${pkg} (make setup installs it)`);
 }
-

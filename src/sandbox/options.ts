@@ -36,24 +36,32 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
   if (input.command.length === 0) throw new SandboxError('no command given (cordon run [options] -- CMD ARGS…)');
   const mode = input.mode ?? defaultMode(input);
   const egress = mode === 'filtered' || mode === 'vpn-only';
-  if (mode === 'vpn-only' && input.wireguard === undefined) throw new SandboxError('vpn-only mode needs the tunnel: --wireguard FILE (a wg-quick client config: [Interface] PrivateKey, Address; [Peer] PublicKey, Endpoint, AllowedIPs)');
+  if (mode === 'vpn-only' && input.wireguard === undefined)
+    throw new SandboxError(
+      'vpn-only mode needs the tunnel: --wireguard FILE (a wg-quick client config: [Interface] PrivateKey, Address; [Peer] PublicKey, Endpoint, AllowedIPs)',
+    );
   if (egress && input.hostNetns === undefined && input.iMeanTheHost !== true) {
     throw new SandboxError(
       `${mode} mode connects the sandbox to a host namespace with a veth pair and NAT; name one with --host-netns NS, or pass --i-mean-the-host to put the veth's host end and a masquerade table (ip cordon_<id>) in this machine's own network namespace`,
     );
   }
   if (mode !== 'vpn-only' && input.wireguard !== undefined) throw new SandboxError(`--wireguard is for --mode vpn-only (mode '${mode}' has no tunnel)`);
-  if (mode === 'vpn-only' && (input.allowDomains ?? []).length > 0) throw new SandboxError('vpn-only mode takes addresses in --allow (they limit what goes through the tunnel), not names: names are resolved by the DNS servers of the tunnel config');
+  if (mode === 'vpn-only' && (input.allowDomains ?? []).length > 0)
+    throw new SandboxError(
+      'vpn-only mode takes addresses in --allow (they limit what goes through the tunnel), not names: names are resolved by the DNS servers of the tunnel config',
+    );
   if (mode !== 'filtered' && mode !== 'vpn-only' && ((input.allow ?? []).length > 0 || (input.allowDomains ?? []).length > 0)) {
     throw new SandboxError(`an allowlist needs --mode filtered or vpn-only (mode '${mode}' ignores it)`);
   }
   if (mode === 'filtered' && (input.allowDomains ?? []).length > 0 && input.dnsUpstream === undefined && systemNameserver() === undefined) {
     throw new SandboxError('allowed names need an upstream DNS server: none in /etc/resolv.conf; give one with --dns-upstream IP[:PORT]');
   }
-  if ((input.publish ?? []).length > 0 && mode !== 'filtered') throw new SandboxError(`--publish needs a veth to the host namespace: use --mode filtered (mode '${mode}' has none)`);
+  if ((input.publish ?? []).length > 0 && mode !== 'filtered')
+    throw new SandboxError(`--publish needs a veth to the host namespace: use --mode filtered (mode '${mode}' has none)`);
   const workdir = real(resolve(input.workdir ?? process.cwd()));
   const arch = seccompArch();
-  if (arch === undefined) throw new SandboxError(`cordon run's seccomp filter has syscall tables for x86_64 and aarch64, not for this machine (${process.arch})`);
+  if (arch === undefined)
+    throw new SandboxError(`cordon run's seccomp filter has syscall tables for x86_64 and aarch64, not for this machine (${process.arch})`);
   const ctx: HiddenContext = {
     homes: homes(),
     env: process.env,
@@ -68,19 +76,30 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
   const secrets = (input.hide ?? secretCandidates(ctx)).map((p) => resolve(p)).flatMap((p) => (existsSync(p) ? withTarget(p) : [p]));
   const show = (input.show ?? []).map((p) => resolve(p));
   for (const p of show) {
-    if (state.some((d) => within(p, d))) throw new SandboxError(`--show ${p}: cordon's own state (vault, keys, snapshots, sandbox and lab state) is never visible in a sandbox; pass one vault session read-only with --vault SESSION`);
-    if (!secrets.includes(p) && !secrets.includes(real(p))) throw new SandboxError(`--show ${p}: not one of the hidden paths; --show takes a path of the secret list exactly (see cordon run --help)`);
+    if (state.some((d) => within(p, d)))
+      throw new SandboxError(
+        `--show ${p}: cordon's own state (vault, keys, snapshots, sandbox and lab state) is never visible in a sandbox; pass one vault session read-only with --vault SESSION`,
+      );
+    if (!secrets.includes(p) && !secrets.includes(real(p)))
+      throw new SandboxError(`--show ${p}: not one of the hidden paths; --show takes a path of the secret list exactly (see cordon run --help)`);
   }
   const shown = new Set(show.flatMap(withTarget));
   // Without --workdir the work dir is the current directory: say so, not a flag the user never gave.
   const wdFlag = input.workdir !== undefined ? '--workdir' : 'the work dir (the current directory; --workdir DIR chooses another):';
-  const binds: [string, string][] = [[wdFlag, workdir], ...(input.ro ?? []).map((p): [string, string] => ['--ro', p]), ...(input.rw ?? []).map((p): [string, string] => ['--rw', p])];
+  const binds: [string, string][] = [
+    [wdFlag, workdir],
+    ...(input.ro ?? []).map((p): [string, string] => ['--ro', p]),
+    ...(input.rw ?? []).map((p): [string, string] => ['--rw', p]),
+  ];
   for (const [flag, p] of binds) {
     const abs = real(resolve(p));
     const why = refuseBind(flag, abs, p);
     if (why !== undefined) throw new SandboxError(why);
     const st = state.find((d) => within(abs, d));
-    if (st !== undefined) throw new SandboxError(`${flag} ${p}: inside cordon's own state (${st}), which is never visible in a sandbox; pass one vault session read-only with --vault SESSION`);
+    if (st !== undefined)
+      throw new SandboxError(
+        `${flag} ${p}: inside cordon's own state (${st}), which is never visible in a sandbox; pass one vault session read-only with --vault SESSION`,
+      );
     if (flag === wdFlag) continue;
     const sec = secrets.find((d) => within(abs, d) && !shown.has(d));
     if (sec !== undefined) throw new SandboxError(`${flag} ${p}: ${sec} is hidden as a secret; add --show ${sec} to pass it in`);

@@ -6,14 +6,30 @@
  */
 import { within } from './hidden.js';
 
-export const SYSTEM_DIRS: readonly string[] = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin', '/sys', '/usr', '/var'];
+export const SYSTEM_DIRS: readonly string[] = [
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/proc',
+  '/run',
+  '/sbin',
+  '/sys',
+  '/usr',
+  '/var',
+];
 
 /** Inside these (not the directories themselves) is the user's own space, not the system's. */
 export const USER_SPACE_IN_SYSTEM: readonly string[] = ['/var/tmp'];
 
 /** Why `path` (absolute, symlinks resolved) may not be bound by `flag`; undefined = it may. */
 export function refuseBind(flag: string, path: string, shown: string): string | undefined {
-  if (path === '/') return `${flag} ${shown}: refusing to bind the whole root — it is already visible read-only; bind the directories the command needs (writable ones outside ${SYSTEM_DIRS.slice(0, 4).join(', ')}, …)`;
+  if (path === '/')
+    return `${flag} ${shown}: refusing to bind the whole root — it is already visible read-only; bind the directories the command needs (writable ones outside ${SYSTEM_DIRS.slice(0, 4).join(', ')}, …)`;
   if (USER_SPACE_IN_SYSTEM.some((d) => path !== d && within(path, d))) return undefined;
   const sys = SYSTEM_DIRS.find((d) => within(path, d));
   if (sys !== undefined) {

@@ -126,14 +126,25 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     steps.push({ kind: 'nft', ns: hn ?? '', table: `ip ${hostTable}`, text: hostRuleset(hostTable!, vethH, subnet) });
   }
   const resolver = needsResolver(opts) && subnet ? formatIPv4(subnet.addr + 1) : undefined;
-  const tunnel = wg ? { ifname: wgName(id), endpoints: uniqBy(wg.peers.map((p) => p.endpoint), (e) => `${e.addr}:${e.port}`) } : undefined;
+  const tunnel = wg
+    ? {
+        ifname: wgName(id),
+        endpoints: uniqBy(
+          wg.peers.map((p) => p.endpoint),
+          (e) => `${e.addr}:${e.port}`,
+        ),
+      }
+    : undefined;
   if (ns) steps.push({ kind: 'nft', ns, table: `inet ${SBX_TABLE}`, text: sandboxRuleset(opts, resolver, vethS, tunnel) });
   if (ns && wg && tunnel) {
     // The egress policy is in place before the tunnel exists.
     steps.push({ kind: 'wireguard', ns, ifname: tunnel.ifname, client: wg });
     for (const a of wg.addressTexts) steps.push({ kind: 'ip', ns, cmd: `addr add ${a} dev ${tunnel.ifname}` });
     steps.push({ kind: 'ip', ns, cmd: `link set ${tunnel.ifname}${wg.mtu !== undefined ? ` mtu ${wg.mtu}` : ''} up` });
-    for (const c of uniqBy(wg.peers.flatMap((p) => p.allowedIps), formatCidr)) {
+    for (const c of uniqBy(
+      wg.peers.flatMap((p) => p.allowedIps),
+      formatCidr,
+    )) {
       // A connected prefix of the tunnel address already has its route.
       if (wg.addresses.some((a) => a.len === c.len && networkOf(a.addr, c.len) === c.addr)) continue;
       steps.push({ kind: 'ip', ns, cmd: `route add ${formatCidr(c)} dev ${tunnel.ifname}` });
@@ -142,7 +153,8 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
   if (subnet && opts.mode === 'filtered') {
     for (const port of opts.publish) steps.push({ kind: 'publish', ns: opts.hostNetns, port, to: formatIPv4(subnet.addr + 2) });
   }
-  if (resolver !== undefined) steps.push({ kind: 'resolver', ns: opts.hostNetns, listen: resolver, upstream: opts.dnsUpstream ?? '', names: opts.allowDomains.map((d) => d.text) });
+  if (resolver !== undefined)
+    steps.push({ kind: 'resolver', ns: opts.hostNetns, listen: resolver, upstream: opts.dnsUpstream ?? '', names: opts.allowDomains.map((d) => d.text) });
   const cg = sandboxNames(id).cgroup;
   if (cgroup === 'v1') {
     if (opts.memoryBytes !== undefined) {
@@ -151,7 +163,13 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     if (opts.pids !== undefined) steps.push({ kind: 'cgroup', controller: 'pids', path: `pids/${cg}`, file: 'pids.max', value: String(opts.pids) });
     if (opts.cpus !== undefined) {
       steps.push({ kind: 'cgroup', controller: 'cpu', path: `cpu/${cg}`, file: 'cpu.cfs_period_us', value: '100000' });
-      steps.push({ kind: 'cgroup', controller: 'cpu', path: `cpu/${cg}`, file: 'cpu.cfs_quota_us', value: String(Math.max(1000, Math.round(opts.cpus * 100000))) });
+      steps.push({
+        kind: 'cgroup',
+        controller: 'cpu',
+        path: `cpu/${cg}`,
+        file: 'cpu.cfs_quota_us',
+        value: String(Math.max(1000, Math.round(opts.cpus * 100000))),
+      });
     }
   } else if (cgroup === 'v2') {
     if (opts.memoryBytes !== undefined) {
@@ -159,7 +177,8 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
       steps.push({ kind: 'cgroup', controller: 'memory', path: cg, file: 'memory.swap.max', value: '0' });
     }
     if (opts.pids !== undefined) steps.push({ kind: 'cgroup', controller: 'pids', path: cg, file: 'pids.max', value: String(opts.pids) });
-    if (opts.cpus !== undefined) steps.push({ kind: 'cgroup', controller: 'cpu', path: cg, file: 'cpu.max', value: `${Math.max(1000, Math.round(opts.cpus * 100000))} 100000` });
+    if (opts.cpus !== undefined)
+      steps.push({ kind: 'cgroup', controller: 'cpu', path: cg, file: 'cpu.max', value: `${Math.max(1000, Math.round(opts.cpus * 100000))} 100000` });
   }
   const prlimitArgs: string[] = [];
   if (cgroup === 'none') {
@@ -168,10 +187,30 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
   }
   const inner = bwrapArgs(opts, needsResolvConf(opts) ? resolvConf : undefined);
   const inline = opts.mode === 'isolated' ? inlineNetwork(sandboxRuleset(opts)) : [];
-  const argv = [...DIE_WITH_CORDON, ...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []), ...(ns ? ['ip', 'netns', 'exec', ns] : []), ...inline, ...inner];
+  const argv = [
+    ...DIE_WITH_CORDON,
+    ...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []),
+    ...(ns ? ['ip', 'netns', 'exec', ns] : []),
+    ...inline,
+    ...inner,
+  ];
   steps.push({ kind: 'exec', argv });
   const seccomp = seccompFilter({ arch: opts.arch, allowUserns: opts.allowUserns });
-  return { id, ns, inline: inline.length > 0, hostNetns: opts.hostNetns, vethSandbox: vethS, vethHost: vethH, hostTable, subnet, cgroupName: cg, steps, argv, prlimitArgs, seccomp };
+  return {
+    id,
+    ns,
+    inline: inline.length > 0,
+    hostNetns: opts.hostNetns,
+    vethSandbox: vethS,
+    vethHost: vethH,
+    hostTable,
+    subnet,
+    cgroupName: cg,
+    steps,
+    argv,
+    prlimitArgs,
+    seccomp,
+  };
 }
 
 function uniq<T>(xs: readonly T[]): T[] {
@@ -244,7 +283,9 @@ export function planToText(p: SandboxPlan): string {
         lines.push(`echo ${q(s.value)} > /sys/fs/cgroup/${s.path}/${s.file}`);
         break;
       case 'resolver':
-        lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}cordon-resolver --listen ${s.listen}:53 --upstream ${s.upstream || '?'} ${s.names.map(q).join(' ')} &`);
+        lines.push(
+          `${s.ns ? `ip netns exec ${s.ns} ` : ''}cordon-resolver --listen ${s.listen}:53 --upstream ${s.upstream || '?'} ${s.names.map(q).join(' ')} &`,
+        );
         break;
       case 'publish':
         lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}${publishArgv(s.port, s.to).join(' ')} &`);

@@ -80,7 +80,8 @@ export function mergeRequests(fromFile: SandboxRequest, fromCli: SandboxRequest)
   const out: Record<string, unknown> = { ...fromFile };
   for (const [k, v] of Object.entries(fromCli)) {
     if (v === undefined) continue;
-    if ((LIST_KEYS as readonly string[]).includes(k)) out[k] = [...list(fromFile[k as (typeof LIST_KEYS)[number]] as readonly unknown[] | undefined), ...list(v as readonly unknown[])];
+    if ((LIST_KEYS as readonly string[]).includes(k))
+      out[k] = [...list(fromFile[k as (typeof LIST_KEYS)[number]] as readonly unknown[] | undefined), ...list(v as readonly unknown[])];
     else if (k === 'command' && (v as unknown[]).length === 0) continue;
     else out[k] = v;
   }
@@ -91,7 +92,12 @@ export function mergeRequests(fromFile: SandboxRequest, fromCli: SandboxRequest)
 async function loadSpec(file: string): Promise<Ir> {
   const [{ loadModel }, { compile }] = await Promise.all([import('../model/load.js'), import('../ir/compile.js')]);
   const r = loadModel(file);
-  if (!r.model) throw new SpecLoadError(file, r.diagnostics.filter((d) => d.severity === 'error'), r.source);
+  if (!r.model)
+    throw new SpecLoadError(
+      file,
+      r.diagnostics.filter((d) => d.severity === 'error'),
+      r.source,
+    );
   return compile(r.model);
 }
 

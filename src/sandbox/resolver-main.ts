@@ -58,7 +58,10 @@ export function startResolver(cfg: ResolverConfig): void {
   const explicit = cfg.explicit.map((c) => cidrRange(parseCidr(c, false)!));
   const sock = createSocket('udp4');
   const event = (name: string, rule: string): void => {
-    appendFileSync(cfg.eventsFile, `${JSON.stringify({ time: new Date().toISOString(), destination: name, proto: 'dns', port: 53, rule, packets: 1, bytes: 0 })}\n`);
+    appendFileSync(
+      cfg.eventsFile,
+      `${JSON.stringify({ time: new Date().toISOString(), destination: name, proto: 'dns', port: 53, rule, packets: 1, bytes: 0 })}\n`,
+    );
   };
   sock.on('message', (msg, from) => {
     void (async () => {
@@ -93,7 +96,13 @@ export function startResolver(cfg: ResolverConfig): void {
         reply(buildReply(q, RCODE.servFail));
         return;
       }
-      reply(buildReply(q, kept.length === 0 && a.answers.length > 0 ? RCODE.nxDomain : a.rcode, kept.map((x) => ({ ip: x.ip, ttl: Math.min(x.ttl, 300) }))));
+      reply(
+        buildReply(
+          q,
+          kept.length === 0 && a.answers.length > 0 ? RCODE.nxDomain : a.rcode,
+          kept.map((x) => ({ ip: x.ip, ttl: Math.min(x.ttl, 300) })),
+        ),
+      );
     })();
   });
   sock.bind(cfg.port, cfg.listen, () => process.stdout.write('ready\n'));

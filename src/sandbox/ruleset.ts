@@ -131,7 +131,8 @@ export function sandboxRuleset(
     });
     e.block('chain input {', () => {
       e.lines_(['type filter hook input priority 0; policy drop;', 'iifname "lo" accept', 'ct state established,related counter name rx accept']);
-      if (veth !== undefined && opts.publish !== undefined && opts.publish.length > 0) e.line(`iifname "${veth}" tcp dport { ${opts.publish.join(', ')} } counter name rx accept`);
+      if (veth !== undefined && opts.publish !== undefined && opts.publish.length > 0)
+        e.line(`iifname "${veth}" tcp dport { ${opts.publish.join(', ')} } counter name rx accept`);
     });
   });
   return e.toString();
@@ -143,9 +144,16 @@ export function hostRuleset(table: string, veth: string, subnet: Cidr): string {
   const e = new Emitter();
   e.block(`table ip ${table} {`, () => {
     e.block('chain forward {', () =>
-      e.lines_(['type filter hook forward priority -1; policy accept;', `iifname "${veth}" ip saddr ${net} accept`, `oifname "${veth}" ct state established,related accept`, `oifname "${veth}" drop`]),
+      e.lines_([
+        'type filter hook forward priority -1; policy accept;',
+        `iifname "${veth}" ip saddr ${net} accept`,
+        `oifname "${veth}" ct state established,related accept`,
+        `oifname "${veth}" drop`,
+      ]),
     );
-    e.block('chain postrouting {', () => e.lines_(['type nat hook postrouting priority 100; policy accept;', `ip saddr ${net} oifname != "${veth}" masquerade`]));
+    e.block('chain postrouting {', () =>
+      e.lines_(['type nat hook postrouting priority 100; policy accept;', `ip saddr ${net} oifname != "${veth}" masquerade`]),
+    );
   });
   return e.toString();
 }

@@ -28,7 +28,17 @@ import { cleanupStale, makeStateDirs, teardown, writeTeardownState, type Teardow
 import { SandboxError, SandboxInterrupted, type SandboxInput, type SandboxResult } from './types.js';
 
 // The library's sandbox surface, where callers have always found it.
-export { SandboxError, SandboxInterrupted, type CgroupVersion, type Counters, type DeniedAttempt, type ExitReason, type SandboxInput, type SandboxResult, type TunnelState } from './types.js';
+export {
+  SandboxError,
+  SandboxInterrupted,
+  type CgroupVersion,
+  type Counters,
+  type DeniedAttempt,
+  type ExitReason,
+  type SandboxInput,
+  type SandboxResult,
+  type TunnelState,
+} from './types.js';
 export { defaultHidden, defaultMode, resolveOptions, TUNNEL_WAIT_MS } from './options.js';
 export { detectCgroup } from './host.js';
 export { cleanupStale, leftovers, stateDir } from './teardown.js';
@@ -39,7 +49,13 @@ const VAULT_PLACEHOLDER = '/tmp/cordon-vault-XXXX';
 export function dryRunPlan(input: SandboxInput): SandboxPlan {
   const opts = resolveOptions(input);
   const o = input.vault ? { ...opts, vaultDir: VAULT_PLACEHOLDER } : opts;
-  return planSandbox(o, '000000', opts.mode === 'filtered' || opts.mode === 'vpn-only' ? pickSubnet([]) : undefined, detectCgroup(), '/tmp/cordon-000000-XXXX/resolv.conf');
+  return planSandbox(
+    o,
+    '000000',
+    opts.mode === 'filtered' || opts.mode === 'vpn-only' ? pickSubnet([]) : undefined,
+    detectCgroup(),
+    '/tmp/cordon-000000-XXXX/resolv.conf',
+  );
 }
 
 /**

@@ -244,4 +244,3 @@ export class SandboxInterrupted extends SandboxError {
 }
 
 export type CgroupVersion = 'v1' | 'v2' | 'none';
-

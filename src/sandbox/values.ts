@@ -41,6 +41,11 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export function formatBytes(n: number): string {
-  for (const [u, f] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) if (n >= f && n % f === 0) return `${n / f}${u}`;
+  for (const [u, f] of [
+    ['g', 1024 ** 3],
+    ['m', 1024 ** 2],
+    ['k', 1024],
+  ] as const)
+    if (n >= f && n % f === 0) return `${n / f}${u}`;
   return String(n);
 }

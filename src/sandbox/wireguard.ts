@@ -84,7 +84,10 @@ export function parseWgQuick(text: string, file: string): WgClient {
     }
     const key = kv[1]!.toLowerCase();
     const value = kv[2]!.trim();
-    const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const list = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (section === 'none') {
       err(n, `'${kv[1]}' before any [Interface] or [Peer] section`);
       return;
@@ -95,8 +98,7 @@ export function parseWgQuick(text: string, file: string): WgClient {
           if (!isWgKey(value)) {
             err(n, 'PrivateKey: expected a WireGuard key (44 characters of base64, as `wg genkey` prints it)');
             seenBad.add('privatekey');
-          }
-          else privateKey = value;
+          } else privateKey = value;
           return;
         case 'address':
           for (const a of list) {
@@ -142,8 +144,7 @@ export function parseWgQuick(text: string, file: string): WgClient {
         if (!isWgKey(value)) {
           err(n, 'PublicKey: expected a WireGuard key (44 characters of base64, as `wg pubkey` prints it)');
           seenBad.add(`publickey@${p.line}`);
-        }
-        else p.publicKey = value;
+        } else p.publicKey = value;
         return;
       case 'presharedkey':
         if (!isWgKey(value)) err(n, 'PresharedKey: expected a WireGuard key (44 characters of base64, as `wg genpsk` prints it)');
@@ -155,7 +156,10 @@ export function parseWgQuick(text: string, file: string): WgClient {
         const port = m ? Number(m[2]) : 0;
         if (!m || addr === undefined || port < 1 || port > 65535) {
           seenBad.add(`endpoint@${p.line}`);
-          err(n, `Endpoint: '${value}' is not IPv4:PORT${/[a-z]/i.test(value) ? ' (names are not resolved: before the tunnel is up the sandbox has no resolver it may use; put the address)' : ''}`);
+          err(
+            n,
+            `Endpoint: '${value}' is not IPv4:PORT${/[a-z]/i.test(value) ? ' (names are not resolved: before the tunnel is up the sandbox has no resolver it may use; put the address)' : ''}`,
+          );
         } else p.endpoint = { addr, port, text: value };
         return;
       }
@@ -187,7 +191,8 @@ export function parseWgQuick(text: string, file: string): WgClient {
   const done: WgPeer[] = [];
   for (const p of peers) {
     if (p.publicKey === undefined && !seenBad.has(`publickey@${p.line}`)) errors.push(`${file}:${p.line}: [Peer] has no PublicKey`);
-    if (p.endpoint === undefined && !seenBad.has(`endpoint@${p.line}`)) errors.push(`${file}:${p.line}: [Peer] has no Endpoint: the sandbox dials out to the VPN server, so it must know where it is`);
+    if (p.endpoint === undefined && !seenBad.has(`endpoint@${p.line}`))
+      errors.push(`${file}:${p.line}: [Peer] has no Endpoint: the sandbox dials out to the VPN server, so it must know where it is`);
     if (p.allowedIps.length === 0) errors.push(`${file}:${p.line}: [Peer] has no IPv4 AllowedIPs: nothing would go through the tunnel`);
     if (p.publicKey !== undefined && p.endpoint !== undefined) {
       done.push({ publicKey: p.publicKey, presharedKey: p.presharedKey, endpoint: p.endpoint, allowedIps: p.allowedIps, keepalive: p.keepalive });

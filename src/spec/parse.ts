@@ -3,7 +3,21 @@
  * diagnostics located at FILE:LINE:COL with the JSON path of the offending value.
  */
 import { readFileSync } from 'node:fs';
-import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type Document, type Node, type Pair, type YAMLError, type YAMLMap } from 'yaml';
+import {
+  Composer,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  Parser,
+  YAMLParseError,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLError,
+  type YAMLMap,
+} from 'yaml';
 import type { z } from 'zod';
 import { diag, type DiagCode, type Diagnostic } from '../diag/diagnostic.js';
 import { closest } from '../util/suggest.js';
@@ -137,7 +151,11 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
   const { data, source } = yaml;
   if (data === null || data === undefined) {
     const hint = 'start the file with `version: 1`, then networks:, hosts: and policy:';
-    return { ok: false, source, diagnostics: [diag('CORDON003', 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 }, hint)] };
+    return {
+      ok: false,
+      source,
+      diagnostics: [diag('CORDON003', 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 }, hint)],
+    };
   }
   const parsed = SpecSchema.safeParse(data);
   if (!parsed.success) {
@@ -153,7 +171,9 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
 export function parseYamlText(
   text: string,
   file = '<input>',
-): { readonly ok: true; readonly data: unknown; readonly source: SourceMap } | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly source: SourceMap } {
+):
+  | { readonly ok: true; readonly data: unknown; readonly source: SourceMap }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly source: SourceMap } {
   const lines = new LineCounter();
   // parseDocument's steps, with a look at the token tree in between: the composer recurses once
   // per level of nesting, so a file nested thousands deep must be refused before it gets there.
@@ -162,7 +182,11 @@ export function parseYamlText(
   if (deep) {
     const p = lines.linePos(deep.offset);
     const hint = `cordon files nest a few levels deep; this one goes deeper than ${MAX_DEPTH} here (a missing closing bracket, or not a cordon file)`;
-    return { ok: false, source: new SourceMap(file, text, undefined, lines), diagnostics: [diag('CORDON002', 'error', `nesting deeper than ${MAX_DEPTH} levels at ${file}:${p.line}`, { file, line: p.line, col: p.col }, hint)] };
+    return {
+      ok: false,
+      source: new SourceMap(file, text, undefined, lines),
+      diagnostics: [diag('CORDON002', 'error', `nesting deeper than ${MAX_DEPTH} levels at ${file}:${p.line}`, { file, line: p.line, col: p.col }, hint)],
+    };
   }
   // Duplicate keys are found by checkDocument, in one pass: the library's own check is quadratic.
   const composer = new Composer({ prettyErrors: false, uniqueKeys: false });
@@ -184,7 +208,11 @@ export function parseYamlText(
   for (const pr of problems) {
     if (pr.kind === 'duplicate-key') {
       const firstLine = lines.linePos(pr.firstOffset).line;
-      const e = new YAMLParseError([pr.offset, pr.offset + 1], 'DUPLICATE_KEY', `Map keys must be unique: ${quote(pr.key)} is already defined on line ${firstLine}`);
+      const e = new YAMLParseError(
+        [pr.offset, pr.offset + 1],
+        'DUPLICATE_KEY',
+        `Map keys must be unique: ${quote(pr.key)} is already defined on line ${firstLine}`,
+      );
       duplicates.set(e, { path: pr.path, firstLine });
       guardErrors.push(e);
     } else {
@@ -197,7 +225,9 @@ export function parseYamlText(
     const seen = new Set<string>();
     // One mistake often trips several parser errors at the same place: report it once, in the
     // words of the error that explains it best (a multi-line key is an indentation mistake).
-    const errors = [...doc.errors, ...guardErrors].sort((a, b) => a.pos[0] - b.pos[0] || Number(b.code === 'MULTILINE_IMPLICIT_KEY') - Number(a.code === 'MULTILINE_IMPLICIT_KEY'));
+    const errors = [...doc.errors, ...guardErrors].sort(
+      (a, b) => a.pos[0] - b.pos[0] || Number(b.code === 'MULTILINE_IMPLICIT_KEY') - Number(a.code === 'MULTILINE_IMPLICIT_KEY'),
+    );
     // After the first error the parser is often lost and reports every later token as
     // unexpected: hundreds of lines that all follow from one mistake. Keep the first error and
     // later ones that are not such echoes, on lines of their own, and say how many were left out.
@@ -220,7 +250,14 @@ export function parseYamlText(
       diagnostics.push(diag('CORDON002', 'error', `YAML syntax error: ${x.message}`, { file, line: p.line, col: p.col, path: formatPath(path) }, x.hint));
     }
     if (left > 0) {
-      diagnostics.push(diag('CORDON002', 'info', `${left} more YAML error${left === 1 ? '' : 's'} not shown: they most likely follow from the one${diagnostics.length > 1 ? 's' : ''} above; fix ${diagnostics.length > 1 ? 'those' : 'it'} and run again`, { file }));
+      diagnostics.push(
+        diag(
+          'CORDON002',
+          'info',
+          `${left} more YAML error${left === 1 ? '' : 's'} not shown: they most likely follow from the one${diagnostics.length > 1 ? 's' : ''} above; fix ${diagnostics.length > 1 ? 'those' : 'it'} and run again`,
+          { file },
+        ),
+      );
     }
     return { ok: false, diagnostics: [...diagnostics, ...aliasDiagnostics], source };
   }
@@ -257,7 +294,12 @@ const MAX_YAML_ERRORS = 5;
  * Turns a parser error into words about the user's text: an unclosed bracket or quote is reported
  * where it opens (the parser only notices at the next key), an over-indented line where it is.
  */
-function explainYamlError(e: YAMLError, text: string, lines: LineCounter, src: readonly string[]): { offset: number; pathOffset?: number; message: string; hint: string | undefined } {
+function explainYamlError(
+  e: YAMLError,
+  text: string,
+  lines: LineCounter,
+  src: readonly string[],
+): { offset: number; pathOffset?: number; message: string; hint: string | undefined } {
   const first = e.message.split('\n')[0] ?? e.message;
   const lineOf = (offset: number): number => lines.linePos(offset).line;
   const indentOf = (line: number): number => (src[line - 1] ?? '').search(/\S|$/);
@@ -292,13 +334,18 @@ function explainYamlError(e: YAMLError, text: string, lines: LineCounter, src: r
     case 'BLOCK_IN_FLOW': {
       const open = unclosed(e.pos[1]);
       if (open) return open;
-      if (e.code === 'BLOCK_IN_FLOW') return { offset: e.pos[0], message: first, hint: 'inside { } or [ ], write the entries on one line, separated by commas' };
+      if (e.code === 'BLOCK_IN_FLOW')
+        return { offset: e.pos[0], message: first, hint: 'inside { } or [ ], write the entries on one line, separated by commas' };
       const from = lineOf(e.pos[0]);
       const to = lineOf(e.pos[1]);
       const here = src[from - 1] ?? '';
       if (!hasKeyColon(here) && !/^\s*-(\s|$)/.test(here) && here.trim() !== '') {
         // `egress isolated`: a mapping line without its colon.
-        return { offset: firstNonBlank(e.pos[0]), message: `line ${from} has no ':' where a mapping expects \`key: value\``, hint: "add the ':' after the key (and a space after it)" };
+        return {
+          offset: firstNonBlank(e.pos[0]),
+          message: `line ${from} has no ':' where a mapping expects \`key: value\``,
+          hint: "add the ':' after the key (and a space after it)",
+        };
       }
       const between = src.slice(from, to - 1).every((l) => l.trim() === '' || l.trim().startsWith('#'));
       if (to > from && between && indentOf(to) > indentOf(from)) {
@@ -312,11 +359,20 @@ function explainYamlError(e: YAMLError, text: string, lines: LineCounter, src: r
           hint: `keys of one mapping must start in the same column: indent it like ${quote(`${key}:`)} (${indentOf(from)} spaces), or nest it under a key that ends with ':'`,
         };
       }
-      if (to === from && /compact mappings/.test(first)) return { offset: e.pos[0], message: first, hint: "a plain value may not contain ': '; quote it, e.g. \"a: b\"" };
+      if (to === from && /compact mappings/.test(first))
+        return { offset: e.pos[0], message: first, hint: 'a plain value may not contain \': \'; quote it, e.g. "a: b"' };
       if (/block sequence may not be used as an implicit map key/.test(first)) {
-        return { offset: firstNonBlank(e.pos[0]), message: first, hint: "a list item ('- …') stands where a key of the mapping above is expected; check its indentation" };
+        return {
+          offset: firstNonBlank(e.pos[0]),
+          message: first,
+          hint: "a list item ('- …') stands where a key of the mapping above is expected; check its indentation",
+        };
       }
-      return { offset: e.pos[0], message: first, hint: 'check the indentation of this line against the lines above: keys of one mapping, and items of one list, start in the same column' };
+      return {
+        offset: e.pos[0],
+        message: first,
+        hint: 'check the indentation of this line against the lines above: keys of one mapping, and items of one list, start in the same column',
+      };
     }
     case 'MISSING_CHAR':
     case 'BAD_INDENT':
@@ -489,7 +545,8 @@ function issuePath(issue: Issue, prefix: readonly PathSeg[]): PathSeg[] {
 function wrongBranch(branch: readonly Issue[], at: readonly PathSeg[], data: unknown): boolean {
   return branch.some((i) => {
     const p = issuePath(i, at);
-    if (p.length === at.length) return i.code === 'invalid_type' || i.code === 'invalid_value' || (i.code === 'invalid_union' && i.errors.every((b) => wrongBranch(b, p, data)));
+    if (p.length === at.length)
+      return i.code === 'invalid_type' || i.code === 'invalid_value' || (i.code === 'invalid_union' && i.errors.every((b) => wrongBranch(b, p, data)));
     return p.length === at.length + 1 && i.code === 'invalid_type' && getAt(data, p) === undefined;
   });
 }
@@ -510,7 +567,9 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
   const got = describeValue(value);
   const refField = path[0] === 'policy' || path[0] === 'expect' || path[0] === 'firewalls';
   const described = (refField ? FIELD_HINTS[String(path[path.length - 1])] : undefined) ?? schemaAt(path)?.description;
-  const one = (message: string, hint: string | undefined = described, code: DiagCode = 'CORDON003', at = source.pos(path)): Diagnostic[] => [diag(code, 'error', message, at, hint)];
+  const one = (message: string, hint: string | undefined = described, code: DiagCode = 'CORDON003', at = source.pos(path)): Diagnostic[] => [
+    diag(code, 'error', message, at, hint),
+  ];
 
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
@@ -525,20 +584,27 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
     });
   }
   if (path.length === 1 && path[0] === 'version') {
-    if (value === undefined) return one("missing required field 'version'", 'start the file with `version: 1`', 'CORDON003', { ...source.pos(path), line: 1, col: 1 });
+    if (value === undefined)
+      return one("missing required field 'version'", 'start the file with `version: 1`', 'CORDON003', { ...source.pos(path), line: 1, col: 1 });
     const hint = value === '1' ? 'write `version: 1` without quotes: the version is a number' : 'set `version: 1`; it is the only spec format so far';
     return one(`unsupported spec version ${typeof value === 'string' ? quoteJson(value) : String(value)}: this cordon reads version 1`, hint, 'CORDON013');
   }
   if (value === undefined && path.length > 0 && (issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_union')) {
     const field = String(path[path.length - 1]);
-    const what = issue.code === 'invalid_value' ? `: expected ${valuesText(issue.values)}` : issue.code === 'invalid_type' ? `: expected ${TYPE_NAMES[issue.expected] ?? issue.expected}` : '';
+    const what =
+      issue.code === 'invalid_value'
+        ? `: expected ${valuesText(issue.values)}`
+        : issue.code === 'invalid_type'
+          ? `: expected ${TYPE_NAMES[issue.expected] ?? issue.expected}`
+          : '';
     // Point at the key of the mapping that lacks the field; the path names the field itself.
     const at = { ...source.pos(path.slice(0, -1), true), path: formatPath(path) };
     return one(`missing required field '${field}'${what}`, described, 'CORDON003', at);
   }
   switch (issue.code) {
     case 'invalid_type':
-      if (path.length === 0) return one(`a spec is a mapping with \`version: 1\` at the top, got ${got}`, 'start the file with `version: 1`, then networks:, hosts: and policy:');
+      if (path.length === 0)
+        return one(`a spec is a mapping with \`version: 1\` at the top, got ${got}`, 'start the file with `version: 1`, then networks:, hosts: and policy:');
       return one(`expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${got}`);
     case 'invalid_value': {
       const near = typeof value === 'string' ? closest(value, issue.values.map(String)) : undefined;
@@ -563,8 +629,12 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
       const big = issue.code === 'too_big';
       const limit = Number(big ? (issue as { maximum: number | bigint }).maximum : (issue as { minimum: number | bigint }).minimum);
       const inclusive = issue.inclusive !== false;
-      if (issue.origin === 'array') return one(`expected ${big ? 'at most' : 'at least'} ${limit} item${limit === 1 ? '' : 's'}, got ${Array.isArray(value) && value.length === 0 ? 'an empty list' : `${Array.isArray(value) ? value.length : 0} items`}`);
-      if (issue.origin === 'string') return one(`expected ${big ? `at most ${limit} characters` : limit === 1 ? 'a non-empty string' : `at least ${limit} characters`}, got ${got}`);
+      if (issue.origin === 'array')
+        return one(
+          `expected ${big ? 'at most' : 'at least'} ${limit} item${limit === 1 ? '' : 's'}, got ${Array.isArray(value) && value.length === 0 ? 'an empty list' : `${Array.isArray(value) ? value.length : 0} items`}`,
+        );
+      if (issue.origin === 'string')
+        return one(`expected ${big ? `at most ${limit} characters` : limit === 1 ? 'a non-empty string' : `at least ${limit} characters`}, got ${got}`);
       return one(`expected a number ${big ? (inclusive ? 'at most' : 'below') : inclusive ? 'at least' : 'above'} ${limit}, got ${got}`);
     }
     case 'invalid_format':
@@ -585,11 +655,22 @@ function unionDiagnostic(path: readonly PathSeg[], value: unknown, got: string, 
   if (path[0] === 'policy' && path.length === 2) {
     const keys = value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [];
     const example = 'write `- allow: { from: …, to: … }` or `- deny: { from: …, to: … }`';
-    if (keys.includes('allow') && keys.includes('deny')) return [diag('CORDON003', 'error', 'a policy rule has one action, allow or deny, not both', at, 'split it into two rules; the first one that matches wins')];
+    if (keys.includes('allow') && keys.includes('deny'))
+      return [
+        diag('CORDON003', 'error', 'a policy rule has one action, allow or deny, not both', at, 'split it into two rules; the first one that matches wins'),
+      ];
     const action = keys.find((k) => k !== 'allow' && k !== 'deny');
     if (action !== undefined) {
       const near = closest(action, ['allow', 'deny']);
-      return [diag('CORDON003', 'error', `unknown rule action ${quote(action)}: expected allow or deny`, source.pos([...path, action], true), near ? `did you mean '${near}'?` : example)];
+      return [
+        diag(
+          'CORDON003',
+          'error',
+          `unknown rule action ${quote(action)}: expected allow or deny`,
+          source.pos([...path, action], true),
+          near ? `did you mean '${near}'?` : example,
+        ),
+      ];
     }
     return [diag('CORDON003', 'error', `a policy rule is a mapping with allow: or deny:, got ${got}`, at, example)];
   }
@@ -634,6 +715,7 @@ export function describeValue(v: unknown): string {
   if (v === null) return 'an empty value';
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return v === '' ? 'an empty string' : v.length > 40 ? `"${v.slice(0, 40)}…" (${v.length.toLocaleString('en')} characters)` : `"${v}"`;
+  if (typeof v === 'string')
+    return v === '' ? 'an empty string' : v.length > 40 ? `"${v.slice(0, 40)}…" (${v.length.toLocaleString('en')} characters)` : `"${v}"`;
   return `${typeof v} ${String(v)}`;
 }

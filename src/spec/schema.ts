@@ -28,9 +28,7 @@ export const PortItem = z
   .union([z.string(), z.number().int()])
   .describe('A port item: tcp/80, udp/5000-5010, tcp/80,443, tcp (all tcp ports), udp, icmp or any. A bare number means tcp.');
 
-export const Ports = z
-  .union([PortItem, z.array(PortItem)])
-  .describe('One port item or a list of them.');
+export const Ports = z.union([PortItem, z.array(PortItem)]).describe('One port item or a list of them.');
 
 /**
  * A reference to something traffic can come from or go to: a host (`ollama`), a service of a host
@@ -43,10 +41,7 @@ export const Refs = z.union([Ref, z.array(Ref).min(1)]).describe('One reference 
 export const NetworkSpec = z
   .strictObject({
     cidr: z.string().describe('The IPv4 prefix of the segment, e.g. 192.168.100.0/24.'),
-    gateway: z
-      .string()
-      .optional()
-      .describe('The router address guests use as their default route. Absent: guests get no default route.'),
+    gateway: z.string().optional().describe('The router address guests use as their default route. Absent: guests get no default route.'),
     egress: z
       .enum(['none', 'nat', 'routed'])
       .optional()
@@ -79,7 +74,9 @@ export const FirewallPlacement = z
     guest: z
       .boolean()
       .optional()
-      .describe('A per-guest firewall on the host side (Proxmox VM firewall, libvirt nwfilter), for a vm/container/sandbox on a network bridged by a managed hypervisor. Default: false (the hypervisor\'s forward path still filters).'),
+      .describe(
+        "A per-guest firewall on the host side (Proxmox VM firewall, libvirt nwfilter), for a vm/container/sandbox on a network bridged by a managed hypervisor. Default: false (the hypervisor's forward path still filters).",
+      ),
     local: z
       .boolean()
       .optional()
@@ -87,7 +84,7 @@ export const FirewallPlacement = z
     antiSpoof: z
       .boolean()
       .optional()
-      .describe('The per-guest firewall drops packets whose source is not the guest\'s own address (ipfilter / clean-traffic). Default: true.'),
+      .describe("The per-guest firewall drops packets whose source is not the guest's own address (ipfilter / clean-traffic). Default: true."),
   })
   .describe('Where cordon enforces policy for this host.');
 
@@ -105,34 +102,34 @@ export const HostSpec = z
     egress: z
       .enum(['isolated', 'filtered', 'vpn-only', 'open'])
       .optional()
-      .describe('Egress mode: isolated (nothing out), filtered (the policy decides; default), vpn-only (only through its tunnel, fail-closed), open (anything).'),
+      .describe(
+        'Egress mode: isolated (nothing out), filtered (the policy decides; default), vpn-only (only through its tunnel, fail-closed), open (anything).',
+      ),
     gateway: z
       .union([z.string(), z.literal(false)])
       .optional()
       .describe("Default route: an address on a connected network, or false for none. Default: its first network's gateway."),
     routes: z.array(RouteSpec).optional().describe('Extra static routes.'),
-    uplink: z
-      .string()
-      .optional()
-      .describe('Name of the physical uplink (e.g. enp1s0): this host routes to the internet through it.'),
+    uplink: z.string().optional().describe('Name of the physical uplink (e.g. enp1s0): this host routes to the internet through it.'),
     forward: z.boolean().optional().describe('Whether the host forwards packets (default: true for hypervisor and router).'),
     managed: z
       .boolean()
       .optional()
-      .describe('cordon enforces policy in this host\'s own firewall (default: true for hypervisor, router and server). A home router you do not control is managed: false.'),
+      .describe(
+        "cordon enforces policy in this host's own firewall (default: true for hypervisor, router and server). A home router you do not control is managed: false.",
+      ),
     via: Name.optional().describe('For a peer: the tunnel it connects through (shorthand for a nic on it).'),
     address: z.string().optional().describe('For a peer with `via`: its address inside the tunnel.'),
     tunnel: Name.optional().describe('For vpn-only: the tunnel all traffic must use (default: the only tunnel the host is on).'),
-    control: z
-      .array(Ref)
-      .optional()
-      .describe('Control channels this guest may use to reach managed hosts (host.service), exempt from no-vm-to-host.'),
+    control: z.array(Ref).optional().describe('Control channels this guest may use to reach managed hosts (host.service), exempt from no-vm-to-host.'),
     firewall: FirewallPlacement.optional(),
     publicKey: z
       .string()
       .regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, 'a WireGuard key: 44 characters of base64, as `wg pubkey` prints it')
       .optional()
-      .describe("WireGuard public key of a tunnel member whose private key cordon does not hold (a customer's phone): the server's [Peer] uses it and the member's own config is rendered without PrivateKey. Absent: cordon's key store (render --keys DIR) generates and keeps the pair."),
+      .describe(
+        "WireGuard public key of a tunnel member whose private key cordon does not hold (a customer's phone): the server's [Peer] uses it and the member's own config is rendered without PrivateKey. Absent: cordon's key store (render --keys DIR) generates and keeps the pair.",
+      ),
     description: z.string().optional().describe('Free text.'),
   })
   .describe('Anything with interfaces.');
@@ -142,10 +139,7 @@ export const TunnelSpec = z
     server: Name.describe('The host that runs the tunnel server (listens).'),
     listen: z.number().int().min(1).max(65535).optional().describe('UDP listen port (default 51820).'),
     cidr: z.string().describe('Addresses inside the tunnel.'),
-    endpoint: z
-      .string()
-      .optional()
-      .describe("Address peers connect to (default: the server's internet address, else its uplink)."),
+    endpoint: z.string().optional().describe("Address peers connect to (default: the server's internet address, else its uplink)."),
     ifname: z.string().optional().describe('Kernel interface name (default: the tunnel name).'),
     description: z.string().optional().describe('Free text.'),
   })
@@ -219,14 +213,20 @@ export const FirewallSpec = z
 /** A DNS label or dotted name relative to the zone, e.g. `nginx` or `api.v1`. */
 const DnsName = z
   .string()
-  .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 'a DNS name: labels of letters, digits and "-", separated by "."')
+  .regex(
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+    'a DNS name: labels of letters, digits and "-", separated by "."',
+  )
   .describe('A name inside the zone, e.g. nginx (becomes nginx.<domain>).');
 
 export const DnsSpec = z
   .strictObject({
     domain: z
       .string()
-      .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/, 'a domain with at least two labels, e.g. internal.example.org')
+      .regex(
+        /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/,
+        'a domain with at least two labels, e.g. internal.example.org',
+      )
       .describe('The zone the server is authoritative for, e.g. internal.thinkheads.ai.'),
     server: Name.describe('The host that runs the resolver; it answers on its addresses on its networks (never on `internet`).'),
     upstream: z
@@ -234,9 +234,9 @@ export const DnsSpec = z
       .optional()
       .describe('Resolvers to forward other names to. Absent or empty: the server answers only for its zone (no-resolv).'),
     records: z
-      .record(DnsName, checked(refProblem, 'the record value').describe("A host name (its address on a network it shares with the server) or an IPv4 address."))
+      .record(DnsName, checked(refProblem, 'the record value').describe('A host name (its address on a network it shares with the server) or an IPv4 address.'))
       .optional()
-      .describe('Names in the zone → a host or an address, e.g. nginx: gateway. Absent or empty: only the server\'s own name.'),
+      .describe("Names in the zone → a host or an address, e.g. nginx: gateway. Absent or empty: only the server's own name."),
     ttl: z.number().int().min(0).max(2147483647).optional().describe('TTL of the records in seconds (default 300).'),
     description: z.string().optional().describe('Free text.'),
   })
@@ -254,7 +254,10 @@ export const SpecSchema = z
     expect: z.array(ExpectSpec).optional(),
     invariants: InvariantsSpec.optional(),
     firewalls: z
-      .record(checked((key) => pointProblem(key), 'the enforcement point'), FirewallSpec)
+      .record(
+        checked((key) => pointProblem(key), 'the enforcement point'),
+        FirewallSpec,
+      )
       .optional()
       .describe('Hand-written chains keyed by enforcement point (HOST:forward|input|output|guest-in|guest-out).'),
     dns: DnsSpec.optional(),

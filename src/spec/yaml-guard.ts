@@ -112,11 +112,18 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
     };
     if (aliases > limits.aliases) return fail(`more than ${limits.aliases} aliases in one file`, 'write the values out, or use fewer `*name` references');
     // An anchor whose value is still being read is an ancestor of this alias: a value that contains itself.
-    if (target && !ext) return fail(`alias *${a.source} refers to a value that contains it`, 'a cordon file is a tree: an alias may only repeat a value that is complete before it');
+    if (target && !ext)
+      return fail(
+        `alias *${a.source} refers to a value that contains it`,
+        'a cordon file is a tree: an alias may only repeat a value that is complete before it',
+      );
     if (!ext) return SCALAR; // unknown anchor: the YAML library reports it
     added += ext.size;
     if (added > limits.expansion) {
-      return fail(`aliases expand this file by more than ${limits.expansion.toLocaleString('en')} values (here *${a.source}, which stands for ${ext.size.toLocaleString('en')})`, 'anchors that refer to anchors multiply: write the values out, or nest fewer aliases');
+      return fail(
+        `aliases expand this file by more than ${limits.expansion.toLocaleString('en')} values (here *${a.source}, which stands for ${ext.size.toLocaleString('en')})`,
+        'anchors that refer to anchors multiply: write the values out, or nest fewer aliases',
+      );
     }
     return ext;
   };
@@ -137,7 +144,16 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
   const open = (node: Node, seg: PathSeg | undefined): void => {
     if (node.anchor) anchors.set(node.anchor, node);
     const isM = isMap(node);
-    stack.push({ node, items: isM || isSeq(node) ? node.items : [], isMap: isM, seen: isM ? new Map() : undefined, seg, extent: { size: 1, depth: 1 }, i: 0, phase: 0 });
+    stack.push({
+      node,
+      items: isM || isSeq(node) ? node.items : [],
+      isMap: isM,
+      seen: isM ? new Map() : undefined,
+      seg,
+      extent: { size: 1, depth: 1 },
+      i: 0,
+      phase: 0,
+    });
     if (seg !== undefined) path.push(seg);
   };
 
@@ -178,7 +194,14 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
         if (id !== undefined && at !== undefined) {
           const first = top.seen!.get(id);
           if (first === undefined) top.seen!.set(id, at);
-          else problems.push({ kind: 'duplicate-key', offset: at, firstOffset: first, key: String((k as { value: unknown }).value), path: [...path, String((k as { value: unknown }).value)] });
+          else
+            problems.push({
+              kind: 'duplicate-key',
+              offset: at,
+              firstOffset: first,
+              key: String((k as { value: unknown }).value),
+              path: [...path, String((k as { value: unknown }).value)],
+            });
         }
         visit(top, k, undefined);
       } else {
@@ -193,7 +216,13 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
     if (top.node.anchor) extents.set(top.node, top.extent);
     if (top.extent.depth > limits.depth) {
       // Only an alias can take a value this deep (the token tree was checked): say where.
-      problems.push({ kind: 'aliases', offset: top.node.range?.[0] ?? 0, path: [...path, ...(top.seg === undefined ? [] : [top.seg])], message: `aliases nest this value deeper than ${limits.depth} levels`, hint: 'write the values out, or nest fewer aliases' });
+      problems.push({
+        kind: 'aliases',
+        offset: top.node.range?.[0] ?? 0,
+        path: [...path, ...(top.seg === undefined ? [] : [top.seg])],
+        message: `aliases nest this value deeper than ${limits.depth} levels`,
+        hint: 'write the values out, or nest fewer aliases',
+      });
       return problems;
     }
     const parent = stack[stack.length - 1];

@@ -38,7 +38,12 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Exe
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: performance.now() - t0 });
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: performance.now() - t0,
+      });
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');

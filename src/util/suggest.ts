@@ -39,6 +39,9 @@ export function unknownNameHint(name: string, candidates: readonly string[]): st
   const near = closest(name, candidates);
   if (near) return `did you mean '${near}'?`;
   if (candidates.length === 0) return 'none are declared';
-  const shown = [...candidates].sort().slice(0, 12).map((c) => `'${c}'`);
+  const shown = [...candidates]
+    .sort()
+    .slice(0, 12)
+    .map((c) => `'${c}'`);
   return `valid choices: ${shown.join(', ')}${candidates.length > 12 ? `, … (${candidates.length} in all)` : ''}`;
 }

@@ -11,8 +11,8 @@ const K1 = 1.2;
 const B = 0.75;
 
 const STOP_WORDS = new Set(
+  // English
   (
-    // English
     'a an and are as at be been but by can do does for from had has have he her his how i if in into is it its ' +
     'me my no not of on or our she so than that the their them then there these they this those to us was we were ' +
     'what when where which who why will with you your ' +
@@ -24,7 +24,11 @@ const STOP_WORDS = new Set(
 );
 
 export function tokenize(text: string): string[] {
-  const words = text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const words =
+    text
+      .normalize('NFKC')
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? [];
   return words.filter((w) => !STOP_WORDS.has(w));
 }
 
@@ -49,7 +53,7 @@ export function chunkText(name: string, text: string, size = CHUNK_CHARS, overla
   for (const p of paras) {
     if (p.text.length > size) {
       flush();
-      for (let start = 0; start < p.text.length; ) {
+      for (let start = 0; start < p.text.length;) {
         let end = Math.min(p.text.length, start + size);
         if (end < p.text.length) {
           const sp = p.text.lastIndexOf(' ', end);

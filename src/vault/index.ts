@@ -4,8 +4,19 @@
  * crypto.ts for the blob format.
  */
 export {
-  createSession, putFile, getFile, listFiles, readAll, destroySession, sessionExists, vaultRoot,
-  VaultError, type VaultErrorCode, type VaultOptions, type VaultEntry, type DestroyResult,
+  createSession,
+  putFile,
+  getFile,
+  listFiles,
+  readAll,
+  destroySession,
+  sessionExists,
+  vaultRoot,
+  VaultError,
+  type VaultErrorCode,
+  type VaultOptions,
+  type VaultEntry,
+  type DestroyResult,
 } from './store.js';
 export { materialize, vaultMount, type VaultMount } from './mount.js';
 export { rank, tokenize, chunkText, asText, type ContextHit, type Chunk, type ContextDoc } from './context.js';

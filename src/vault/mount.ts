@@ -60,7 +60,8 @@ export function fsTypeOf(path: string): string | undefined {
  */
 export function materialize(session: string, dir: string, opts: VaultOptions = {}): string[] {
   const t = fsTypeOf(dir);
-  if (t !== 'tmpfs' && t !== 'ramfs') throw new VaultError('invalid', `refusing to write decrypted files to ${dir}: it is on ${t ?? 'an unknown filesystem'}, not tmpfs`);
+  if (t !== 'tmpfs' && t !== 'ramfs')
+    throw new VaultError('invalid', `refusing to write decrypted files to ${dir}: it is on ${t ?? 'an unknown filesystem'}, not tmpfs`);
   const files = readAll(session, opts);
   const names = safeNames(files.map((f) => f.name));
   files.forEach((f, i) => {
@@ -98,7 +99,10 @@ export async function vaultMount(session: string, opts: VaultOptions & { sizeByt
       execFileSync('mount', ['-o', 'remount,ro,size=' + size, dir], { stdio: 'pipe' });
       let done = false;
       return {
-        dir, privateMount: true, readOnly: true, warnings,
+        dir,
+        privateMount: true,
+        readOnly: true,
+        warnings,
         async cleanup() {
           if (done) return;
           execFileSync('umount', [dir], { stdio: 'pipe' });
@@ -135,7 +139,10 @@ export async function vaultMount(session: string, opts: VaultOptions & { sizeByt
   chmodSync(dir, 0o500);
   let done = false;
   return {
-    dir, privateMount: false, readOnly: false, warnings,
+    dir,
+    privateMount: false,
+    readOnly: false,
+    warnings,
     async cleanup() {
       if (done) return;
       if (existsSync(dir)) {

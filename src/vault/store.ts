@@ -20,21 +20,50 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync,
-  readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
-  AuthError, BlobKind, equalBytes, masterCheck, newKey, newObjectId, open, seal, sessionIdOf, SESSION_ID_BYTES,
-  SESSION_ID_OFFSET, unwrapKey, wrapKey, ZERO_OBJECT_ID, KEY_BYTES,
+  AuthError,
+  BlobKind,
+  equalBytes,
+  masterCheck,
+  newKey,
+  newObjectId,
+  open,
+  seal,
+  sessionIdOf,
+  SESSION_ID_BYTES,
+  SESSION_ID_OFFSET,
+  unwrapKey,
+  wrapKey,
+  ZERO_OBJECT_ID,
+  KEY_BYTES,
 } from './crypto.js';
 
 export type VaultErrorCode = 'no-such-session' | 'exists' | 'wrong-key' | 'corrupt' | 'not-found' | 'locked' | 'invalid';
 
 /** A refusal with a stable code; messages never contain key material or file contents. */
 export class VaultError extends Error {
-  constructor(readonly code: VaultErrorCode, message: string) {
+  constructor(
+    readonly code: VaultErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'VaultError';
   }
@@ -174,7 +203,11 @@ function withLock<T>(dir: string, f: () => T): T {
         }
         continue;
       }
-      if (Date.now() > deadline) throw new VaultError('locked', `the session is locked by process ${Number.isNaN(holder) ? '?' : holder}: another cordon vault command is writing to it`);
+      if (Date.now() > deadline)
+        throw new VaultError(
+          'locked',
+          `the session is locked by process ${Number.isNaN(holder) ? '?' : holder}: another cordon vault command is writing to it`,
+        );
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }
@@ -209,7 +242,10 @@ function loadMaster(root: string, opts: VaultOptions, create: boolean): Buffer {
   }
   const mode = statSync(keyFile).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new VaultError('invalid', `master key ${keyFile} is accessible to others (mode ${mode.toString(8).padStart(3, '0')}): refusing to use it; chmod 600 ${keyFile}`);
+    throw new VaultError(
+      'invalid',
+      `master key ${keyFile} is accessible to others (mode ${mode.toString(8).padStart(3, '0')}): refusing to use it; chmod 600 ${keyFile}`,
+    );
   }
   const master = readFileSync(keyFile);
   if (master.length !== KEY_BYTES) throw new VaultError('wrong-key', `wrong key: ${keyFile} does not hold a ${KEY_BYTES}-byte key`);
@@ -246,7 +282,8 @@ function openSession(session: string, opts: VaultOptions): Session {
   try {
     return { root, id, dir, key: unwrapKey(master, id, readFileSync(wrappedPath)) };
   } catch (e) {
-    if (e instanceof AuthError) throw new VaultError('wrong-key', `wrong key: the key of session '${session}' cannot be unwrapped with this master key (or key.wrapped was altered)`);
+    if (e instanceof AuthError)
+      throw new VaultError('wrong-key', `wrong key: the key of session '${session}' cannot be unwrapped with this master key (or key.wrapped was altered)`);
     throw e;
   }
 }
@@ -412,4 +449,3 @@ function destroyLocked(root: string, id: Buffer, dir: string): DestroyResult {
   const leftovers = scanFor(root, id);
   return { objects, keyErased, verified: !existsSync(dir) && !existsSync(tomb) && leftovers.length === 0, leftovers };
 }
-

@@ -485,9 +485,16 @@ export function smallCover(q: Box, cands: readonly Box[], budget: Budget, prefer
     taken.add(best);
     rem = rem.flatMap((r) => boxSubtract(r, c));
   }
-  for (let k = 0; k < chosen.length && chosen.length > 1; ) {
+  for (let k = 0; k < chosen.length && chosen.length > 1;) {
     const without = chosen.filter((_, i) => i !== k);
-    if (covered(q, without.map((i) => cands[i]!), budget) === 'covered') chosen.splice(k, 1);
+    if (
+      covered(
+        q,
+        without.map((i) => cands[i]!),
+        budget,
+      ) === 'covered'
+    )
+      chosen.splice(k, 1);
     else k++;
   }
   return chosen.sort((a, b) => a - b);

@@ -196,7 +196,8 @@ export class BruteForce {
   private sources(from: Source, host: Host | undefined, path: Path, compromised: boolean): number[] {
     const forged = from.kind === 'zone' || path.anonymous || (compromised && host !== undefined && !host.trusted);
     if (!forged) return host ? [this.ownAddress(host, path)] : [];
-    const space: RangeSet | undefined = from.kind === 'zone' ? (from.zone === 'internet' ? this.ir.model.internet : this.ir.model.lan) : path.anonymous ? this.ir.model.internet : undefined;
+    const space: RangeSet | undefined =
+      from.kind === 'zone' ? (from.zone === 'internet' ? this.ir.model.internet : this.ir.model.lan) : path.anonymous ? this.ir.model.internet : undefined;
     return space ? this.srcCandidates.filter((a) => inSet(space, a)) : this.srcCandidates;
   }
 

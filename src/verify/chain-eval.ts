@@ -43,7 +43,12 @@ export function ruleMatchesHopAnySrc(rule: IrRule, hop: Hop, dst: number): boole
 export function evalChain(chain: Chain, hop: Hop, src: number, dst: number): Piece[] {
   const pieces: Piece[] = [];
   let remaining: FlowSet = ALL_FLOWS;
-  const rules = chain.rules.length >= INDEX_FROM ? indexOf(chain).candidates(hop.inPort, src).map((i) => chain.rules[i]!) : chain.rules;
+  const rules =
+    chain.rules.length >= INDEX_FROM
+      ? indexOf(chain)
+          .candidates(hop.inPort, src)
+          .map((i) => chain.rules[i]!)
+      : chain.rules;
   for (const rule of rules) {
     if (!ruleMatchesHop(rule, hop, src, dst)) continue;
     const m = flowIntersect(remaining, rule.match.flows);

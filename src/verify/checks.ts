@@ -6,18 +6,7 @@ import type { Ir } from '../ir/types.js';
 import type { Source } from '../ir/paths.js';
 import type { Assume, Expectation, Host, Model, Origin, Target } from '../model/types.js';
 import { GUEST_KINDS } from '../model/types.js';
-import {
-  ALL_FLOWS,
-  flowCovers,
-  flowIntersect,
-  flowIsEmpty,
-  flowSubtract,
-  flowUnion,
-  formatFlowSet,
-  NO_FLOWS,
-  type Flow,
-  type FlowSet,
-} from '../util/flows.js';
+import { ALL_FLOWS, flowCovers, flowIntersect, flowIsEmpty, flowSubtract, flowUnion, formatFlowSet, NO_FLOWS, type Flow, type FlowSet } from '../util/flows.js';
 import { Engine, type Dest, type Reach } from './engine.js';
 import { destName, sourceName, targetDests, targetSources } from './endpoints.js';
 import { explain, type Explanation } from './explain.js';
@@ -62,7 +51,12 @@ export function checkExpectation(ir: Ir, engine: Engine, e: Expectation): CheckR
         if (e.verdict === 'allow') {
           const want = e.flows ?? ALL_FLOWS;
           const missing = e.flows ? flowSubtract(want, reach.allowed) : flowIsEmpty(reach.allowed) ? ALL_FLOWS : NO_FLOWS;
-          if (!flowIsEmpty(missing)) failure ??= { reach, flows: missing, why: `${sourceName(s)} → ${destName(ir.model, d)} is denied for ${e.flows ? formatFlowSet(missing) : 'every flow'}` };
+          if (!flowIsEmpty(missing))
+            failure ??= {
+              reach,
+              flows: missing,
+              why: `${sourceName(s)} → ${destName(ir.model, d)} is denied for ${e.flows ? formatFlowSet(missing) : 'every flow'}`,
+            };
         } else {
           const leak = e.flows ? flowIntersect(e.flows, reach.allowed) : reach.allowed;
           if (!flowIsEmpty(leak)) failure ??= { reach, flows: leak, why: `${sourceName(s)} → ${destName(ir.model, d)} is allowed for ${formatFlowSet(leak)}` };
@@ -118,7 +112,13 @@ function transportFlows(model: Model, from: Host, to: string): FlowSet {
   return acc;
 }
 
-function invariantResult(ir: Ir, name: string, origin: Origin, violation: { reach: Reach; flows: FlowSet; message: string } | undefined, okMessage: string): CheckResult {
+function invariantResult(
+  ir: Ir,
+  name: string,
+  origin: Origin,
+  violation: { reach: Reach; flows: FlowSet; message: string } | undefined,
+  okMessage: string,
+): CheckResult {
   const flow = violation ? sampleFlow(violation.flows) : undefined;
   return {
     kind: 'invariant',
@@ -146,7 +146,11 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
       for (const z of zones) {
         const reach = engine.reach({ kind: 'host', host: h.name }, z, 'compromised');
         if (!flowIsEmpty(reach.allowed) && !violation) {
-          violation = { reach, flows: reach.allowed, message: `${h.name} (${h.egress === 'isolated' ? 'egress: isolated' : 'only on egress: none networks'}) reaches the ${z.kind === 'zone' ? z.zone : ''} on ${formatFlowSet(reach.allowed)} when the guest is compromised` };
+          violation = {
+            reach,
+            flows: reach.allowed,
+            message: `${h.name} (${h.egress === 'isolated' ? 'egress: isolated' : 'only on egress: none networks'}) reaches the ${z.kind === 'zone' ? z.zone : ''} on ${formatFlowSet(reach.allowed)} when the guest is compromised`,
+          };
         }
       }
       out.push(invariantResult(ir, `no-internet: ${h.name}`, h.origin, violation, `${h.name} cannot reach the internet, even compromised`));
@@ -163,10 +167,22 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
           const leaks = reach.verdicts.filter((v) => v.path.nodes[1] === net!.name && !flowIsEmpty(v.allowed));
           if (leaks.length > 0 && !violation) {
             const flows = leaks.reduce((acc, v) => flowUnion(acc, v.allowed), NO_FLOWS);
-            violation = { reach: { ...reach, verdicts: leaks, allowed: flows }, flows, message: `${h.name} reaches the ${z.kind === 'zone' ? z.zone : ''} through its leg on ${net!.name} (egress: none) on ${formatFlowSet(flows)} when the guest is compromised` };
+            violation = {
+              reach: { ...reach, verdicts: leaks, allowed: flows },
+              flows,
+              message: `${h.name} reaches the ${z.kind === 'zone' ? z.zone : ''} through its leg on ${net!.name} (egress: none) on ${formatFlowSet(flows)} when the guest is compromised`,
+            };
           }
         }
-        out.push(invariantResult(ir, `no-internet: ${h.name} via ${net!.name}`, net!.origin, violation, `nothing leaves ${net!.name} for the internet from ${h.name}, even compromised`));
+        out.push(
+          invariantResult(
+            ir,
+            `no-internet: ${h.name} via ${net!.name}`,
+            net!.origin,
+            violation,
+            `nothing leaves ${net!.name} for the internet from ${h.name}, even compromised`,
+          ),
+        );
       }
     }
   }
@@ -178,7 +194,11 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
       // 1. The tunnel must be able to come up at all (as configured).
       const tr = engine.checkTransport({ tunnel: t.name, peer: h.name }, 'configured');
       if (!tr.ok && tr.reach) {
-        violation = { reach: tr.reach, flows: { tcp: [], udp: [[t.listen, t.listen]], icmp: false, other: false }, message: `${h.name}'s tunnel ${t.name} cannot come up: its own UDP transport to the endpoint (udp/${t.listen}) is blocked, so vpn-only means no network at all` };
+        violation = {
+          reach: tr.reach,
+          flows: { tcp: [], udp: [[t.listen, t.listen]], icmp: false, other: false },
+          message: `${h.name}'s tunnel ${t.name} cannot come up: its own UDP transport to the endpoint (udp/${t.listen}) is blocked, so vpn-only means no network at all`,
+        };
       }
       // 2. Nothing may leave except through the tunnel, even when the guest is compromised.
       if (!violation) {
@@ -189,16 +209,23 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
             if (v.path.tunnels.includes(t.name)) continue;
             let leak = v.allowed;
             const endpointHost = [...m.hosts.values()].find((x) => x.nics.some((n) => n.address === t.endpoint));
-            if (d.kind === 'host' && endpointHost && d.host === endpointHost.name) leak = flowSubtract(leak, { tcp: [], udp: [[t.listen, t.listen]], icmp: false, other: false });
+            if (d.kind === 'host' && endpointHost && d.host === endpointHost.name)
+              leak = flowSubtract(leak, { tcp: [], udp: [[t.listen, t.listen]], icmp: false, other: false });
             if (!flowIsEmpty(leak)) {
-              violation = { reach: { ...reach, verdicts: [v], allowed: leak }, flows: leak, message: `${h.name} is vpn-only but reaches ${destName(m, d)} outside ${t.name} on ${formatFlowSet(leak)} (via ${v.path.nodes.join(' → ')}) when the guest is compromised` };
+              violation = {
+                reach: { ...reach, verdicts: [v], allowed: leak },
+                flows: leak,
+                message: `${h.name} is vpn-only but reaches ${destName(m, d)} outside ${t.name} on ${formatFlowSet(leak)} (via ${v.path.nodes.join(' → ')}) when the guest is compromised`,
+              };
               break;
             }
           }
           if (violation) break;
         }
       }
-      out.push(invariantResult(ir, `vpn-only: ${h.name}`, h.origin, violation, `${h.name} reaches nothing outside ${t.name}, and ${t.name}'s transport is open`));
+      out.push(
+        invariantResult(ir, `vpn-only: ${h.name}`, h.origin, violation, `${h.name} reaches nothing outside ${t.name}, and ${t.name}'s transport is open`),
+      );
     }
   }
 
@@ -215,7 +242,8 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
           break;
         }
       }
-      if (guests.length > 1) out.push(invariantResult(ir, `no-vm-to-vm: ${a.name}`, a.origin, violation, `${a.name} reaches other guests only where a rule names both`));
+      if (guests.length > 1)
+        out.push(invariantResult(ir, `no-vm-to-vm: ${a.name}`, a.origin, violation, `${a.name} reaches other guests only where a rule names both`));
     }
   }
 
@@ -228,11 +256,18 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
         const ok = flowUnion(flowUnion(explicitlyAllowed(m, a.name, h.name), controlFlows(m, a, h.name)), transportFlows(m, a, h.name));
         const extra = flowSubtract(reach.allowed, ok);
         if (!flowIsEmpty(extra)) {
-          violation = { reach, flows: extra, message: `${a.name} reaches ${h.kind} ${h.name} on ${formatFlowSet(extra)}, which is neither a declared control channel nor allowed by a rule naming ${h.name}` };
+          violation = {
+            reach,
+            flows: extra,
+            message: `${a.name} reaches ${h.kind} ${h.name} on ${formatFlowSet(extra)}, which is neither a declared control channel nor allowed by a rule naming ${h.name}`,
+          };
           break;
         }
       }
-      if (managed.length > 0) out.push(invariantResult(ir, `no-vm-to-host: ${a.name}`, a.origin, violation, `${a.name} reaches managed hosts only on control channels and named rules`));
+      if (managed.length > 0)
+        out.push(
+          invariantResult(ir, `no-vm-to-host: ${a.name}`, a.origin, violation, `${a.name} reaches managed hosts only on control channels and named rules`),
+        );
     }
   }
   void flowCovers;

@@ -59,8 +59,14 @@ export function diffMatrices(oldM: Matrix, newM: Matrix): MatrixDiff {
   const names = [...all.values()].sort(compareEndpoints).map((e) => e.name);
 
   const kindOf = (e: Endpoint): EndpointChange['kind'] => (e.source.kind === 'host' ? 'host' : 'zone');
-  const endpointsAdded = newM.endpoints.filter((e) => !oldIdx.has(e.name)).sort(compareEndpoints).map((e) => ({ name: e.name, kind: kindOf(e) }));
-  const endpointsRemoved = oldM.endpoints.filter((e) => !newIdx.has(e.name)).sort(compareEndpoints).map((e) => ({ name: e.name, kind: kindOf(e) }));
+  const endpointsAdded = newM.endpoints
+    .filter((e) => !oldIdx.has(e.name))
+    .sort(compareEndpoints)
+    .map((e) => ({ name: e.name, kind: kindOf(e) }));
+  const endpointsRemoved = oldM.endpoints
+    .filter((e) => !newIdx.has(e.name))
+    .sort(compareEndpoints)
+    .map((e) => ({ name: e.name, kind: kindOf(e) }));
 
   const changes: PairChange[] = [];
   for (const from of names) {

@@ -28,7 +28,8 @@ function mentionsLan(model: Model): boolean {
 
 /** The hosts a network or CIDR target stands for: those with an interface on it or inside it. */
 function hostsOn(model: Model, t: Target & { kind: 'network' | 'cidr' }): Source[] {
-  const on = (n: { segment: string; address: number }): boolean => (t.kind === 'network' ? n.segment === t.network : n.address >= t.range.lo && n.address <= t.range.hi);
+  const on = (n: { segment: string; address: number }): boolean =>
+    t.kind === 'network' ? n.segment === t.network : n.address >= t.range.lo && n.address <= t.range.hi;
   return [...model.hosts.values()].filter((h) => h.nics.some(on)).map((h) => ({ kind: 'host', host: h.name }) as Source);
 }
 

@@ -114,7 +114,8 @@ export class Engine {
   private sourceReps(path: Path, srcHost: Host | undefined, from: Source, dst: number, assume: Assume): number[] {
     const forged = from.kind === 'zone' || path.anonymous || (assume === 'compromised' && srcHost !== undefined && !srcHost.trusted);
     if (!forged && srcHost) return [sourceAddress(srcHost, path)];
-    const space = from.kind === 'zone' ? (from.zone === 'internet' ? this.ir.model.internet : this.ir.model.lan) : path.anonymous ? this.ir.model.internet : ANY_ADDRESS;
+    const space =
+      from.kind === 'zone' ? (from.zone === 'internet' ? this.ir.model.internet : this.ir.model.lan) : path.anonymous ? this.ir.model.internet : ANY_ADDRESS;
     const cuts: number[] = [];
     for (const c of path.sourceChecks) if (c.natSrc === undefined) for (const [lo, hi] of c.allowed) cuts.push(lo, hi + 1);
     for (const hop of path.hops) {
@@ -182,7 +183,13 @@ export class Engine {
           allowed = flowUnion(allowed, v.allowed);
         }
       }
-      reach = { from, to: { kind: 'addr', addr: tunnel.endpoint }, assume, allowed: flowIntersect(allowed, { tcp: [], udp: [[tunnel.listen, tunnel.listen]], icmp: false, other: false }), verdicts };
+      reach = {
+        from,
+        to: { kind: 'addr', addr: tunnel.endpoint },
+        assume,
+        allowed: flowIntersect(allowed, { tcp: [], udp: [[tunnel.listen, tunnel.listen]], icmp: false, other: false }),
+        verdicts,
+      };
       this.transportCache.set(key, reach);
       void flow;
     }

@@ -60,7 +60,10 @@ function hopDecision(h: HopTrace, flow: Flow): { verdict: 'accept' | 'drop'; dec
       const piece = h.pieces.find((p) => flowContains(p.flows, flow));
       if (!piece) return { verdict: 'drop', decision: { kind: 'default', policy: h.chain!.policy, origin: h.chain!.policyOrigin } };
       if (!piece.rule) return { verdict: piece.verdict, decision: { kind: 'default', policy: h.chain!.policy, origin: h.chain!.policyOrigin } };
-      return { verdict: piece.verdict, decision: { kind: 'rule', ruleId: piece.rule.id, action: piece.rule.action, role: piece.rule.role, origin: piece.rule.origin } };
+      return {
+        verdict: piece.verdict,
+        decision: { kind: 'rule', ruleId: piece.rule.id, action: piece.rule.action, role: piece.rule.role, origin: piece.rule.origin },
+      };
     }
   }
 }
@@ -86,7 +89,8 @@ export function explainPath(ir: Ir, v: PathVerdict, flow: Flow): PathExplanation
     }
   }
   const tunnels = v.transports.map((t) => {
-    const tv = t.reach?.verdicts.find((x) => flowContains(x.allowed, { proto: 'udp', port: ir.model.tunnels.get(t.transport.tunnel)!.listen })) ?? t.reach?.verdicts[0];
+    const tv =
+      t.reach?.verdicts.find((x) => flowContains(x.allowed, { proto: 'udp', port: ir.model.tunnels.get(t.transport.tunnel)!.listen })) ?? t.reach?.verdicts[0];
     return {
       tunnel: t.transport.tunnel,
       peer: t.transport.peer,
@@ -95,7 +99,12 @@ export function explainPath(ir: Ir, v: PathVerdict, flow: Flow): PathExplanation
     };
   });
   if (tunnels.some((t) => !t.up)) verdict = 'deny';
-  let end = v.path.end.kind === 'dropped' ? `dropped: ${v.path.end.reason}` : v.path.end.kind === 'host' ? `routed to ${v.path.end.host}` : `routed to the ${v.path.end.zone}`;
+  let end =
+    v.path.end.kind === 'dropped'
+      ? `dropped: ${v.path.end.reason}`
+      : v.path.end.kind === 'host'
+        ? `routed to ${v.path.end.host}`
+        : `routed to the ${v.path.end.zone}`;
   if (v.sourceBlocked) {
     const b = v.sourceBlocked;
     verdict = 'deny';
@@ -118,7 +127,10 @@ export function explain(ir: Ir, reach: Reach, flow: Flow): Explanation {
   const allowing = paths.findIndex((p) => p.verdict === 'allow');
   const verdict = allowing >= 0 ? 'allow' : 'deny';
   // Prefer the configured route (no "choice") when nothing allows, and the furthest-reaching path.
-  const chosen = allowing >= 0 ? paths[allowing] : [...paths].sort((a, b) => Number(a.choice !== undefined) - Number(b.choice !== undefined) || b.hops.length - a.hops.length)[0];
+  const chosen =
+    allowing >= 0
+      ? paths[allowing]
+      : [...paths].sort((a, b) => Number(a.choice !== undefined) - Number(b.choice !== undefined) || b.hops.length - a.hops.length)[0];
   const from = sourceName(reach.from);
   const to = destName(ir.model, reach.to);
   return {
@@ -144,7 +156,9 @@ function summarize(verdict: 'allow' | 'deny', from: string, to: string, flow: Fl
   const deciding =
     [...p.hops].reverse().find((h) => h.decision.kind === 'rule' && (h.decision as { role: string }).role !== 'stateful') ??
     [...p.hops].reverse().find((h) => h.decision.kind === 'default');
-  return deciding ? `${head} via ${p.chain}, allowed at ${deciding.point} by ${describeDecision(deciding.decision)}` : `${head} via ${p.chain}: no firewall on the way`;
+  return deciding
+    ? `${head} via ${p.chain}, allowed at ${deciding.point} by ${describeDecision(deciding.decision)}`
+    : `${head} via ${p.chain}: no firewall on the way`;
 }
 
 export function describeDecision(d: Decision): string {

@@ -156,7 +156,6 @@ function isZero(m: Uint32Array, off: number, W: number): boolean {
   return true;
 }
 
-
 /** Interned masks by value: hash buckets over a growing word pool. */
 class MaskSet {
   private pool: Uint32Array;
@@ -917,13 +916,27 @@ class FastEngine {
     return `${segs.sort().join(',')}|${routes.join(',')}|${R.contains(this.model.internet, a) ? 'i' : ''}${R.contains(this.model.lan, a) ? 'l' : ''}`;
   }
 
-  private featureIndex(): { segLo: Float64Array; segHi: Float64Array; segName: string[]; disjoint: boolean; routes: { lo: number; hi: number; name: string }[] } {
-    const segs = [...this.model.networks.values(), ...this.model.tunnels.values()].map((n) => ({ lo: n.range.lo, hi: n.range.hi, name: n.name })).sort((x, y) => x.lo - y.lo);
+  private featureIndex(): {
+    segLo: Float64Array;
+    segHi: Float64Array;
+    segName: string[];
+    disjoint: boolean;
+    routes: { lo: number; hi: number; name: string }[];
+  } {
+    const segs = [...this.model.networks.values(), ...this.model.tunnels.values()]
+      .map((n) => ({ lo: n.range.lo, hi: n.range.hi, name: n.name }))
+      .sort((x, y) => x.lo - y.lo);
     let disjoint = true;
     for (let k = 1; k < segs.length; k++) if (segs[k]!.lo <= segs[k - 1]!.hi) disjoint = false;
     const routes: { lo: number; hi: number; name: string }[] = [];
     for (const h of this.model.hosts.values()) h.routes.forEach((r, i) => routes.push({ lo: r.range.lo, hi: r.range.hi, name: `${h.name}#${i}` }));
-    return { segLo: Float64Array.from(segs.map((x) => x.lo)), segHi: Float64Array.from(segs.map((x) => x.hi)), segName: segs.map((x) => x.name), disjoint, routes };
+    return {
+      segLo: Float64Array.from(segs.map((x) => x.lo)),
+      segHi: Float64Array.from(segs.map((x) => x.hi)),
+      segName: segs.map((x) => x.name),
+      disjoint,
+      routes,
+    };
   }
 
   private buildUniverse(): Universe {
@@ -1025,7 +1038,8 @@ class FastEngine {
       const role = S0 && h.host === S0.name ? Role.Src : D0 && h.host === D0.name ? Role.Dst : Role.Fixed;
       const inPortSrcNic = substitutable && h.inPort !== undefined ? (srcPorts.get(h.inPort) ?? -1) : -1;
       const iifDst = role === Role.Dst && h.iif !== undefined && h.iif === d0If;
-      if (substitutable && h.natSrc !== undefined && S0.nics.some((n) => n.address === h.natSrc)) throw new Error(`template: NAT to a leaf's address at ${h.point}`);
+      if (substitutable && h.natSrc !== undefined && S0.nics.some((n) => n.address === h.natSrc))
+        throw new Error(`template: NAT to a leaf's address at ${h.point}`);
       if (D0 && h.natSrc !== undefined && D0.nics.some((n) => n.address === h.natSrc)) throw new Error(`template: NAT to a leaf's address at ${h.point}`);
       return {
         role,
@@ -1190,7 +1204,14 @@ class FastEngine {
     return x;
   }
 
-  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
+  private evalDc(
+    sc: SourceClass,
+    s: number,
+    S: Host | undefined,
+    dc: DestClass,
+    templates: Map<number, Template | null>,
+    emit: (ep: number, m: Uint32Array, off: number) => void,
+  ): void {
     const u = this.universe;
     // Skip classes that hold nothing but the source itself or zones seen from a zone.
     const first = dc.members[0]!;
@@ -1277,8 +1298,9 @@ class FastEngine {
     const real = this.topo
       .paths(this.eps[s]!.source, u.addr[j]!, { compromised: this.compromised, underlay: false })
       .filter((p) => p.end.kind !== 'dropped' && p.transports.every((x) => this.engine.checkTransport(x, this.assume).ok));
-    const show = (hs: readonly { point: string; iif: string | undefined; oif: string | undefined; inPort: string | undefined; natSrc: number | undefined }[]): string =>
-      hs.map((h) => `${h.point}(${h.iif ?? ''}>${h.oif ?? ''} ${h.inPort ?? ''} ${h.natSrc ?? ''})`).join(' ');
+    const show = (
+      hs: readonly { point: string; iif: string | undefined; oif: string | undefined; inPort: string | undefined; natSrc: number | undefined }[],
+    ): string => hs.map((h) => `${h.point}(${h.iif ?? ''}>${h.oif ?? ''} ${h.inPort ?? ''} ${h.natSrc ?? ''})`).join(' ');
     const mine = t.paths.map((p) => ({
       anonymous: p.anonymous,
       srcNic: p.srcNic,
@@ -1293,10 +1315,18 @@ class FastEngine {
         })),
       ),
     }));
-    const theirs = real.map((p) => ({ anonymous: p.anonymous, srcNic: S ? sourceNic(S, p.hops[0]) : -1, checks: JSON.stringify(sourceLimits(p)), hops: show(p.hops) }));
+    const theirs = real.map((p) => ({
+      anonymous: p.anonymous,
+      srcNic: S ? sourceNic(S, p.hops[0]) : -1,
+      checks: JSON.stringify(sourceLimits(p)),
+      hops: show(p.hops),
+    }));
     const a = JSON.stringify(mine);
     const b = JSON.stringify(theirs);
-    if (a !== b) throw new Error(`path template for ${this.eps[s]!.name} → ${this.eps[e]!.name} (${u.addr[j]}) differs from Topology.paths:\n  template: ${a}\n  paths:    ${b}`);
+    if (a !== b)
+      throw new Error(
+        `path template for ${this.eps[s]!.name} → ${this.eps[e]!.name} (${u.addr[j]}) differs from Topology.paths:\n  template: ${a}\n  paths:    ${b}`,
+      );
   }
 
   /**
@@ -1494,7 +1524,15 @@ class FastEngine {
   private readonly tmpBuf = new Uint32Array(64);
 
   /** One source (address src) to universe entry j: AND over the sweeps and the destination's hops. */
-  private visit(s: number, j: number, sweeps: readonly Sweep[], dst: readonly SymHop[], src: number, emit: (ep: number, m: Uint32Array, off: number) => void, skip: ((j: number) => boolean) | undefined): void {
+  private visit(
+    s: number,
+    j: number,
+    sweeps: readonly Sweep[],
+    dst: readonly SymHop[],
+    src: number,
+    emit: (ep: number, m: Uint32Array, off: number) => void,
+    skip: ((j: number) => boolean) | undefined,
+  ): void {
     if (skip && skip(j)) return;
     if (this.opts.stats) this.opts.stats.visits++;
     const u = this.universe;
@@ -1551,4 +1589,3 @@ function sourceNic(h: Host, first: Hop | undefined): number {
   }
   return h.nics.length ? 0 : -1;
 }
-

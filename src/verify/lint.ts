@@ -177,10 +177,19 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     // A rate-limited rule lets packets over the limit fall through, so it covers nothing.
     const earlier = nb.filter((j) => j < i && rules[j]!.rate === undefined);
     const budget = { left: budgetPerRule };
-    const res = covered(q, earlier.map((j) => boxes[j]!), budget);
+    const res = covered(
+      q,
+      earlier.map((j) => boxes[j]!),
+      budget,
+    );
     if (res === 'covered') {
       const subj = earlier.map((j) => isSubject(rules[j]!));
-      const pick = smallCover(q, earlier.map((j) => boxes[j]!), { left: budgetPerRule }, subj);
+      const pick = smallCover(
+        q,
+        earlier.map((j) => boxes[j]!),
+        { left: budgetPerRule },
+        subj,
+      );
       // Without a small cover in budget, name the rules in the order they take the traffic.
       const by = pick ? pick.map((k) => earlier[k]!) : takers(q, earlier, boxes);
       shadowed.set(i, { by: by.map((j) => rules[j]!) });
@@ -289,7 +298,15 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     const at = atOrigin(subject.origin);
     if (occ.every((o) => o.lint.empty.has(o.rule.index))) {
       dead.add(k);
-      ds.push(diag('CORDON037', 'warning', `${quote(subject.origin)} can never apply: it matches no packet (a source or destination set is empty)`, at, 'check its from/to: a group or name may resolve to nothing here'));
+      ds.push(
+        diag(
+          'CORDON037',
+          'warning',
+          `${quote(subject.origin)} can never apply: it matches no packet (a source or destination set is empty)`,
+          at,
+          'check its from/to: a group or name may resolve to nothing here',
+        ),
+      );
       continue;
     }
     const sh = occ.filter((o) => o.lint.shadowed.has(o.rule.index) || o.lint.empty.has(o.rule.index));
@@ -299,7 +316,13 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       continue;
     }
     const gone = occ.every((o) => o.lint.shadowed.has(o.rule.index) || o.lint.redundant.has(o.rule.index) || o.lint.empty.has(o.rule.index));
-    if (gone) ds.push(redundantDiagnostic(subject, occ.filter((o) => o.lint.redundant.has(o.rule.index))));
+    if (gone)
+      ds.push(
+        redundantDiagnostic(
+          subject,
+          occ.filter((o) => o.lint.redundant.has(o.rule.index)),
+        ),
+      );
   }
 
   // Overlaps: one finding per rule whose traffic earlier rules partly take, naming those rules.
@@ -340,14 +363,27 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     }
     const plumbing = list.every((p) => !isSubject(p.earlier));
     ds.push(
-      diag('CORDON032', 'info', message, atOrigin(later.origin), plumbing ? undefined : `if ${quote(later.origin)} should win there, move it above the earlier rules; if not, this is the intended exception`),
+      diag(
+        'CORDON032',
+        'info',
+        message,
+        atOrigin(later.origin),
+        plumbing ? undefined : `if ${quote(later.origin)} should win there, move it above the earlier rules; if not, this is the intended exception`,
+      ),
     );
   }
 
   for (const res of results) {
     for (const i of res.undecided) {
       const r = res.chain.rules[i]!;
-      ds.push(diag('CORDON012', 'info', `lint could not decide within its work limit whether ${quote(r.origin)} is shadowed in ${res.chain.point}`, atOrigin(r.origin)));
+      ds.push(
+        diag(
+          'CORDON012',
+          'info',
+          `lint could not decide within its work limit whether ${quote(r.origin)} is shadowed in ${res.chain.point}`,
+          atOrigin(r.origin),
+        ),
+      );
     }
   }
 
@@ -355,7 +391,13 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   for (const p of model.policy) {
     if (byRule.has(ruleKey(p.origin))) continue;
     ds.push(
-      diag('CORDON037', 'warning', `${quote(p.origin)} never applies: no enforcement point cordon manages sees this traffic`, atOrigin(p.origin), 'a rule between two addresses of one host, or between hosts no managed firewall sits between, compiles to nothing'),
+      diag(
+        'CORDON037',
+        'warning',
+        `${quote(p.origin)} never applies: no enforcement point cordon manages sees this traffic`,
+        atOrigin(p.origin),
+        'a rule between two addresses of one host, or between hosts no managed firewall sits between, compiles to nothing',
+      ),
     );
   }
 
@@ -372,7 +414,9 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
 export function tunnelFindings(ir: Ir, engine = new Engine(ir)): Diagnostic[] {
   const ds: Diagnostic[] = [];
   for (const t of [...ir.model.tunnels.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-    const members = [...ir.model.hosts.values()].filter((h) => h.name !== t.server && h.nics.some((n) => n.segment === t.name)).sort((a, b) => a.name.localeCompare(b.name));
+    const members = [...ir.model.hosts.values()]
+      .filter((h) => h.name !== t.server && h.nics.some((n) => n.segment === t.name))
+      .sort((a, b) => a.name.localeCompare(b.name));
     for (const m of members) {
       const check = engine.checkTransport({ tunnel: t.name, peer: m.name }, 'configured');
       if (check.ok || !check.reach) continue;
@@ -460,13 +504,19 @@ function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnost
     const actions = new Set(u.map((r) => r.action));
     if (actions.size === 1) {
       const a = u[0]!.action;
-      return u.length === 1 ? `${listRules(u, here)} ${verb(a)} all of its traffic first` : `${listRules(u, here)} together ${verbPlural(a)} all of its traffic first`;
+      return u.length === 1
+        ? `${listRules(u, here)} ${verb(a)} all of its traffic first`
+        : `${listRules(u, here)} together ${verbPlural(a)} all of its traffic first`;
     }
     const shown = u.slice(0, 5).map((r) => `${quote(r.origin)}${lineOf(r.origin, here)} ${verb(r.action)} part`);
     if (u.length > 5) shown.push(`${u.length - 5} more rules take the rest`);
     return `earlier rules take all of its traffic: ${shown.join(', ')}`;
   };
-  const groups = groupByText(occ, (o) => o.chain.point, (o) => explain(o.lint.shadowed.get(o.rule.index)?.by ?? []));
+  const groups = groupByText(
+    occ,
+    (o) => o.chain.point,
+    (o) => explain(o.lint.shadowed.get(o.rule.index)?.by ?? []),
+  );
   const why = groups.map((g) => `${g.text} (${g.chains.join(', ')})`).join('; ');
   const severity: Severity = 'warning';
   if (opposite) {
@@ -476,7 +526,13 @@ function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnost
       : `${quote(first.origin)} is what cordon makes of ${first.origin.path || 'a setting'} and always comes before the policy: change that setting if this rule should apply, or remove the rule`;
     return diag('CORDON030', severity, `${quote(here)} is shadowed and never matches: ${why}`, atOrigin(here), hint);
   }
-  return diag('CORDON030', severity, `${quote(here)} is redundant and never matches (dead rule): ${why}`, atOrigin(here), 'remove it: the earlier rules already do what it says');
+  return diag(
+    'CORDON030',
+    severity,
+    `${quote(here)} is redundant and never matches (dead rule): ${why}`,
+    atOrigin(here),
+    'remove it: the earlier rules already do what it says',
+  );
 }
 
 function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnostic {
@@ -485,13 +541,26 @@ function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagn
     const f = o.lint.redundant.get(o.rule.index)!;
     const later = uniqueRules(f.by);
     const parts: string[] = [];
-    if (later.length > 0) parts.push(`${listRules(later, here)} ${later.length === 1 ? verb(subject.action) : verbPlural(subject.action)} ${f.byDefault ? 'part of' : 'all of'} its traffic anyway`);
-    if (f.byDefault) parts.push(`${later.length > 0 ? 'the rest falls' : 'its traffic falls'} to the chain default (${o.chain.policyOrigin.text}), which ${verb(o.chain.policy === 'accept' ? 'accept' : 'drop')} it as well`);
+    if (later.length > 0)
+      parts.push(
+        `${listRules(later, here)} ${later.length === 1 ? verb(subject.action) : verbPlural(subject.action)} ${f.byDefault ? 'part of' : 'all of'} its traffic anyway`,
+      );
+    if (f.byDefault)
+      parts.push(
+        `${later.length > 0 ? 'the rest falls' : 'its traffic falls'} to the chain default (${o.chain.policyOrigin.text}), which ${verb(o.chain.policy === 'accept' ? 'accept' : 'drop')} it as well`,
+      );
     return `${parts.join(', and ')}, with no rule of another action in between`;
   };
   const groups = groupByText(occ, (o) => o.chain.point, explain);
   const why = groups.map((g) => `${g.text} (${g.chains.join(', ')})`).join('; ');
-  const open = occ.find((o) => o.lint.redundant.get(o.rule.index)?.byDefault && !o.chain.handwritten && o.chain.hook === 'output' && o.chain.policy === 'accept' && subject.action === 'accept');
+  const open = occ.find(
+    (o) =>
+      o.lint.redundant.get(o.rule.index)?.byDefault &&
+      !o.chain.handwritten &&
+      o.chain.hook === 'output' &&
+      o.chain.policy === 'accept' &&
+      subject.action === 'accept',
+  );
   const hint = open
     ? `'${open.chain.host}' lets everything out by default (${open.chain.policyOrigin.text}), so this allow restricts nothing: set \`egress: filtered\` on '${open.chain.host}' if these rules were meant as its limit, or remove the rule`
     : 'remove it, or give it `log: true` if it is there to record these packets';
@@ -587,7 +656,10 @@ function hostsIn(model: Model, space: RangeSet, except: ReadonlySet<string>): { 
 
 function alsoReaches(model: Model, reached: readonly { name: string; kind: string }[], fromGuests: boolean, plural = false): string {
   if (reached.length === 0) return '';
-  const list = reached.slice(0, 5).map((h) => `${h.name} (${h.kind})`).join(', ');
+  const list = reached
+    .slice(0, 5)
+    .map((h) => `${h.name} (${h.kind})`)
+    .join(', ');
   const more = reached.length > 5 ? ` and ${reached.length - 5} more` : '';
   const guests = reached.some((h) => ['vm', 'container', 'sandbox'].includes(h.kind));
   const hosts = reached.some((h) => model.hosts.get(h.name)?.managed);
@@ -641,7 +713,10 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
     const guest = !model.hosts.get(c.host)?.trusted;
     const lines = [...new Set(wide.slice(1).map((r) => r.origin.line))].filter((l) => l > 0 && l !== first.origin.line);
     const at = lines.length === 0 ? '' : ` (line${lines.length > 1 ? 's' : ''} ${lines.join(', ')})`;
-    const who = wide.length === 1 ? `${quote(first.origin)} in ${c.point} allows` : `${quote(first.origin)} and ${wide.length - 1} more accept rule${wide.length > 2 ? 's' : ''}${at} in ${c.point} allow`;
+    const who =
+      wide.length === 1
+        ? `${quote(first.origin)} in ${c.point} allows`
+        : `${quote(first.origin)} and ${wide.length - 1} more accept rule${wide.length > 2 ? 's' : ''}${at} in ${c.point} allow`;
     const to = wide.every((r) => r.match.dst === undefined) ? 'any destination' : names.addrs(dst);
     ds.push(
       diag(
@@ -685,7 +760,20 @@ function unused(model: Model, opts: LintOptions): Diagnostic[] {
     if (model.used.groups.has(g)) continue;
     const members = model.groups.get(g) ?? [];
     ds.push(
-      diag('CORDON033', 'warning', `group '${g}' is never used${members.length ? ` (it holds ${members.slice(0, 4).map((t) => t.name).join(', ')}${members.length > 4 ? ', …' : ''})` : ''}`, at(['groups', g]), 'name it in a rule or an expectation, or remove it'),
+      diag(
+        'CORDON033',
+        'warning',
+        `group '${g}' is never used${
+          members.length
+            ? ` (it holds ${members
+                .slice(0, 4)
+                .map((t) => t.name)
+                .join(', ')}${members.length > 4 ? ', …' : ''})`
+            : ''
+        }`,
+        at(['groups', g]),
+        'name it in a rule or an expectation, or remove it',
+      ),
     );
   }
   for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {

@@ -235,14 +235,19 @@ describe('no-internet: which hosts get which check, in a stable order', () => {
 });
 
 describe('expectations: messages and witnesses', () => {
-  const rs = checks(GUESTS(`policy:
+  const rs = checks(
+    GUESTS(
+      `policy:
   - allow: { from: amy, to: zed.web }
 expect:
   - { from: amy, to: zed.web, verdict: allow }
   - { from: amy, to: zed, ports: icmp, verdict: deny }
   - { from: zed, to: amy, ports: icmp, verdict: allow }
   - { from: amy, to: amy, verdict: deny }
-  - { from: amy, to: zed.web, verdict: deny }`, ''));
+  - { from: amy, to: zed.web, verdict: deny }`,
+      '',
+    ),
+  );
   const byName = (n: string) => rs.filter((c) => c.kind === 'expect' && c.name === n);
 
   it('a holding expectation says so', () => {

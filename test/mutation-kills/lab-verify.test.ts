@@ -40,8 +40,14 @@ expect:
 `);
     assert.deepEqual(probeFlows(m).map(formatFlow), [
       // tcp/9 is named, so the closed port moves on to 10; 8080-8090 gives both ends.
-      'tcp/9', 'tcp/10', 'tcp/22', 'tcp/8080', 'tcp/8090',
-      'udp/9', 'udp/5000', 'udp/5002',
+      'tcp/9',
+      'tcp/10',
+      'tcp/22',
+      'tcp/8080',
+      'tcp/8090',
+      'udp/9',
+      'udp/5000',
+      'udp/5002',
       'icmp',
     ]);
   });
@@ -54,7 +60,10 @@ expect:
     assert.ok(!flows.includes('tcp/65535') && !flows.includes('tcp/1'), flows.join(' '));
     assert.ok(flows.includes('udp/1') && flows.includes('udp/10'), flows.join(' '));
     // tcp: only the service's ends and the closed port.
-    assert.deepEqual(flows.filter((f) => f.startsWith('tcp/')), ['tcp/9', 'tcp/8080', 'tcp/8090']);
+    assert.deepEqual(
+      flows.filter((f) => f.startsWith('tcp/')),
+      ['tcp/9', 'tcp/8080', 'tcp/8090'],
+    );
   });
 
   it('a range up to 65535 that does not start at 1 gives both ends', () => {
@@ -87,7 +96,10 @@ expect:
     // Sorted numerically within each protocol (not as strings: 9 before 10 before 100).
     for (const proto of ['tcp', 'udp']) {
       const ports = withDns.filter((f) => f.startsWith(`${proto}/`)).map((f) => Number(f.split('/')[1]));
-      assert.deepEqual(ports, [...ports].sort((a, b) => a - b));
+      assert.deepEqual(
+        ports,
+        [...ports].sort((a, b) => a - b),
+      );
       assert.equal(new Set(ports).size, ports.length, `${proto} ports are probed once each`);
     }
   });
@@ -125,12 +137,19 @@ describe('destAddresses: the lab addresses standing for a destination', () => {
   it('a zone: one lab address per class the rules distinguish, sorted, each answered by the zone', () => {
     const inet = destAddresses({ kind: 'zone', zone: 'internet' }, ir.model, L, engine);
     assert.ok(inet.length >= 1);
-    assert.deepEqual(inet, [...inet].sort((a, b) => a - b));
+    assert.deepEqual(
+      inet,
+      [...inet].sort((a, b) => a - b),
+    );
     assert.equal(new Set(inet).size, inet.length);
     for (const a of inet) assert.equal(L.addrNs.get(a), L.internetNs, formatIPv4(a));
     // One per class, and the classes' first addresses: not more than the classes there are.
     assert.ok(inet.length <= L.internetClasses.length);
-    for (const a of inet) assert.ok(L.internetClasses.some((c) => c.addrs[0] === a), formatIPv4(a));
+    for (const a of inet)
+      assert.ok(
+        L.internetClasses.some((c) => c.addrs[0] === a),
+        formatIPv4(a),
+      );
   });
 });
 
@@ -142,19 +161,42 @@ describe('destAddresses: the LAN zone', () => {
     assert.ok(lan.length >= 2, 'the example distinguishes several LAN classes');
     for (const a of lan) {
       assert.equal(L.addrNs.get(a), L.upstreamNs, formatIPv4(a));
-      assert.ok(L.lanClasses.some((c) => c.addrs[0] === a), formatIPv4(a));
+      assert.ok(
+        L.lanClasses.some((c) => c.addrs[0] === a),
+        formatIPv4(a),
+      );
     }
   });
 });
 
 describe('verifyToJson', () => {
   const probe = (id: number, delivered: boolean, staticAllowed: boolean, retried?: boolean) => ({
-    id, from: 'vm', to: 'web', dst: parseIPv4('10.0.0.10')!, flow: { proto: 'tcp' as const, port: 22 },
-    srcNs: 'ns', srcAddr: undefined, dstNs: 'ns2', staticAllowed, delivered, status: 'ok' as const, ms: 1, detail: undefined, ...(retried === undefined ? {} : { retried }),
+    id,
+    from: 'vm',
+    to: 'web',
+    dst: parseIPv4('10.0.0.10')!,
+    flow: { proto: 'tcp' as const, port: 22 },
+    srcNs: 'ns',
+    srcAddr: undefined,
+    dstNs: 'ns2',
+    staticAllowed,
+    delivered,
+    status: 'ok' as const,
+    ms: 1,
+    detail: undefined,
+    ...(retried === undefined ? {} : { retried }),
   });
   const base = (over: Partial<VerifyResult>): VerifyResult => ({
-    file: 'x.yaml', prefix: 'cm', endpoints: [], probes: [], cells: [], differences: [], steps: [], flows: [],
-    ms: { prepare: 1.4, probe: 2.6, total: 4.5 }, ...over,
+    file: 'x.yaml',
+    prefix: 'cm',
+    endpoints: [],
+    probes: [],
+    cells: [],
+    differences: [],
+    steps: [],
+    flows: [],
+    ms: { prepare: 1.4, probe: 2.6, total: 4.5 },
+    ...over,
   });
 
   it('ok only without differences and with every step passing; counts and rounding', () => {

@@ -80,23 +80,47 @@ describe('DisjointBoxes: a disjoint cover of exactly the union', () => {
     const mk = (s: number, d: number, p: number, port: number): Box => ({ src: [s, s], dst: [d, d], proto: [p, p], port: [port, port] });
     const want = [mk(1, 1, 6, 1), mk(1, 1, 6, 2), mk(1, 1, 17, 0), mk(1, 2, 6, 0), mk(2, 0, 6, 0)];
     assert.deepEqual(collect([...want].reverse()).parts().ports, want);
-    const wide = [{ ...mk(1, 1, 6, 1), src: [1, 1] as Iv }, { ...mk(1, 1, 6, 1), src: [1, 3] as Iv, dst: [5, 5] as Iv }];
+    const wide = [
+      { ...mk(1, 1, 6, 1), src: [1, 1] as Iv },
+      { ...mk(1, 1, 6, 1), src: [1, 3] as Iv, dst: [5, 5] as Iv },
+    ];
     assert.deepEqual(collect([...wide].reverse()).parts().ports, wide);
     // The source's start decides before its end does: [1,5] before [2,3].
-    const starts = [{ ...mk(0, 0, 6, 1), src: [1, 5] as Iv }, { ...mk(0, 1, 6, 1), src: [2, 3] as Iv }];
+    const starts = [
+      { ...mk(0, 0, 6, 1), src: [1, 5] as Iv },
+      { ...mk(0, 1, 6, 1), src: [2, 3] as Iv },
+    ];
     assert.deepEqual(collect([...starts].reverse()).parts().ports, starts);
   });
 });
 
 describe('ruleBoxes', () => {
   it('one box per (source range, destination range, protocol piece); any address when unset', () => {
-    const flows = { tcp: [[22, 22], [80, 81]] as Iv[], udp: [[53, 53]] as Iv[], icmp: true, other: true };
-    const boxes = ruleBoxes([[1, 2], [5, 5]], undefined, flows);
+    const flows = {
+      tcp: [
+        [22, 22],
+        [80, 81],
+      ] as Iv[],
+      udp: [[53, 53]] as Iv[],
+      icmp: true,
+      other: true,
+    };
+    const boxes = ruleBoxes(
+      [
+        [1, 2],
+        [5, 5],
+      ],
+      undefined,
+      flows,
+    );
     assert.equal(boxes.length, 2 * (2 + 1 + 1 + OTHER_PROTOS.length));
     assert.deepEqual(boxes[0], { src: [1, 2], dst: [0, 0xffffffff], proto: [PROTO_TCP, PROTO_TCP], port: [22, 22] });
     assert.deepEqual(boxes[2], { src: [1, 2], dst: [0, 0xffffffff], proto: [PROTO_UDP, PROTO_UDP], port: [53, 53] });
     assert.deepEqual(boxes[3], { src: [1, 2], dst: [0, 0xffffffff], proto: [PROTO_ICMP, PROTO_ICMP], port: undefined });
-    assert.deepEqual(boxes.slice(4, 4 + OTHER_PROTOS.length).map((b) => b.proto), OTHER_PROTOS);
+    assert.deepEqual(
+      boxes.slice(4, 4 + OTHER_PROTOS.length).map((b) => b.proto),
+      OTHER_PROTOS,
+    );
     assert.deepEqual(ruleBoxes(undefined, [[7, 7]], NO_FLOWS), []);
     assert.deepEqual(ruleBoxes(undefined, [[7, 7]], { ...NO_FLOWS, icmp: true }), [{ src: [0, 0xffffffff], dst: [7, 7], proto: [1, 1], port: undefined }]);
   });

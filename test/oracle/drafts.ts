@@ -9,7 +9,23 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 
-const PORT_ITEMS = ['tcp/22', 'tcp/80', 'tcp/443', 'tcp/80,443', 'tcp/1000-2000', 'tcp/1500-2500', 'tcp/8000-9000', 'tcp/1-1023', 'udp/53', 'udp/5000-6000', 'udp/5500-7000', 'tcp', 'udp', 'icmp', 'any'];
+const PORT_ITEMS = [
+  'tcp/22',
+  'tcp/80',
+  'tcp/443',
+  'tcp/80,443',
+  'tcp/1000-2000',
+  'tcp/1500-2500',
+  'tcp/8000-9000',
+  'tcp/1-1023',
+  'udp/53',
+  'udp/5000-6000',
+  'udp/5500-7000',
+  'tcp',
+  'udp',
+  'icmp',
+  'any',
+];
 const SERVICES: readonly (readonly [string, string])[] = [
   ['ssh', 'tcp/22'],
   ['web', 'tcp/80,443'],
@@ -35,7 +51,18 @@ export interface SpecDraft {
   tunnel: { peer: boolean; vpnOnly: boolean } | undefined;
   groups: number[][];
   rules: { deny: boolean; from: number[]; to: number[]; ports: string[] | undefined }[];
-  firewalls: { point: number; policy: 'accept' | 'drop'; rules: { action: 'accept' | 'drop'; from: number | undefined; to: number | undefined; ports: string | undefined; iif: number | undefined; state: boolean }[] }[];
+  firewalls: {
+    point: number;
+    policy: 'accept' | 'drop';
+    rules: {
+      action: 'accept' | 'drop';
+      from: number | undefined;
+      to: number | undefined;
+      ports: string | undefined;
+      iif: number | undefined;
+      state: boolean;
+    }[];
+  }[];
 }
 
 const guestArb: fc.Arbitrary<GuestDraft> = fc.record({
@@ -49,7 +76,10 @@ const guestArb: fc.Arbitrary<GuestDraft> = fc.record({
 });
 
 export const specArb: fc.Arbitrary<SpecDraft> = fc.record({
-  nets: fc.array(fc.record({ egress: fc.constantFrom('none', 'nat', 'routed'), gateway: fc.boolean(), len: fc.constantFrom(24, 25) }), { minLength: 1, maxLength: 3 }),
+  nets: fc.array(fc.record({ egress: fc.constantFrom('none', 'nat', 'routed'), gateway: fc.boolean(), len: fc.constantFrom(24, 25) }), {
+    minLength: 1,
+    maxLength: 3,
+  }),
   uplink: fc.boolean(),
   guests: fc.array(guestArb, { minLength: 1, maxLength: 5 }),
   tunnel: fc.option(fc.record({ peer: fc.boolean(), vpnOnly: fc.boolean() }), { nil: undefined }),
@@ -189,4 +219,3 @@ export function draftToYaml(d: SpecDraft): string {
   if (Object.keys(firewalls).length) doc.firewalls = firewalls;
   return stringify(doc);
 }
-

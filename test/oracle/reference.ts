@@ -191,7 +191,13 @@ export class Reference {
     const out: Journey[] = [];
     if (viaTunnel || compromised) {
       const rest = this.arrive(this.hv, { net: undefined, portOf: undefined, tunnel: t.name, ifname: t.ifname }, dst, undefined);
-      if (rest) out.push({ steps: [{ host: p, hook: 'output', seen: noEntry(), oif: t.ifname, nat: undefined }, ...rest.steps], ownSource: tnic.address, mustSendFrom: tnic.address, tunnels: [t.name, ...rest.tunnels] });
+      if (rest)
+        out.push({
+          steps: [{ host: p, hook: 'output', seen: noEntry(), oif: t.ifname, nat: undefined }, ...rest.steps],
+          ownSource: tnic.address,
+          mustSendFrom: tnic.address,
+          tunnels: [t.name, ...rest.tunnels],
+        });
     }
     if (!viaTunnel) {
       for (const j of this.fromOutside(dst, false)) out.push({ ...j, fromSomewhereOnInternet: true });
@@ -299,7 +305,13 @@ export class Reference {
       // Into the tunnel, to the peer that holds the address (no NAT on a tunnel).
       const peer = this.ownerOf.get(dst);
       if (!peer || peer.net !== t.name) return undefined;
-      return { steps: [{ host: this.hv, hook: 'forward', seen, oif: t.ifname, nat }, { host: peer.host, hook: 'input', seen: { ...noEntry(), ifname: t.ifname }, oif: undefined, nat }], tunnels: [t.name] };
+      return {
+        steps: [
+          { host: this.hv, hook: 'forward', seen, oif: t.ifname, nat },
+          { host: peer.host, hook: 'input', seen: { ...noEntry(), ifname: t.ifname }, oif: undefined, nat },
+        ],
+        tunnels: [t.name],
+      };
     }
     const onLink = this.netsOf(this.hv).find((net) => inNet(dst, net));
     const inNatNet = seen.net !== undefined ? this.model.networks.get(seen.net) : undefined;
@@ -315,7 +327,13 @@ export class Reference {
       const steps: Step[] = [{ host: this.hv, hook: 'forward', seen, oif: onLink.bridge, nat }];
       // The owner's per-guest firewalls run before its masquerade; the receiver sees the rewritten source.
       steps.push(...this.acrossBridge(this.hv, onLink, target.host, seen, seen).map((s) => ({ ...s, nat })));
-      steps.push({ host: target.host, hook: 'input', seen: { net: onLink.name, portOf: undefined, ifname: target.host.nics.find((n) => n.address === dst)!.ifname }, oif: undefined, nat: masq(onLink.name) });
+      steps.push({
+        host: target.host,
+        hook: 'input',
+        seen: { net: onLink.name, portOf: undefined, ifname: target.host.nics.find((n) => n.address === dst)!.ifname },
+        oif: undefined,
+        nat: masq(onLink.name),
+      });
       return { steps, tunnels: [] };
     }
     if (!this.hvHasUplink()) return undefined;
@@ -332,7 +350,8 @@ export class Reference {
   private fromOutside(dst: number, lanReachable = true): Journey[] {
     if (this.isInternet(dst) || (lanReachable && this.isLan(dst))) return [{ steps: [], ownSource: -1, tunnels: [] }];
     const ep = [...this.model.tunnels.values()].find((t) => t.endpoint === dst);
-    if (ep && this.hvHasUplink()) return [{ steps: [{ host: this.hv, hook: 'input', seen: this.fromUplink(), oif: undefined, nat: undefined }], ownSource: -1, tunnels: [] }];
+    if (ep && this.hvHasUplink())
+      return [{ steps: [{ host: this.hv, hook: 'input', seen: this.fromUplink(), oif: undefined, nat: undefined }], ownSource: -1, tunnels: [] }];
     const net = [...this.model.networks.values()].find((n) => inNet(dst, n));
     if (!net || net.egress !== 'routed' || net.gateway === undefined || !this.hvHasUplink()) return [];
     const gw = this.ownerOf.get(net.gateway);
@@ -523,7 +542,15 @@ export class Reference {
 }
 
 /** Reads a model FlowSet as plain data (no shared flow code). */
-function flowHas(set: { readonly tcp: readonly (readonly [number, number])[]; readonly udp: readonly (readonly [number, number])[]; readonly icmp: boolean; readonly other: boolean }, f: Flow): boolean {
+function flowHas(
+  set: {
+    readonly tcp: readonly (readonly [number, number])[];
+    readonly udp: readonly (readonly [number, number])[];
+    readonly icmp: boolean;
+    readonly other: boolean;
+  },
+  f: Flow,
+): boolean {
   switch (f.proto) {
     case 'tcp':
       return set.tcp.some(([lo, hi]) => f.port >= lo && f.port <= hi);
@@ -561,7 +588,8 @@ interface Entry {
 
 const noEntry = (): Entry => ({ net: undefined, portOf: undefined });
 
-type FirstHop = { readonly kind: 'bridge'; readonly net: string; readonly next: number } | { readonly kind: 'uplink' } | { readonly kind: 'tunnel'; readonly tunnel: string };
+type FirstHop =
+  { readonly kind: 'bridge'; readonly net: string; readonly next: number } | { readonly kind: 'uplink' } | { readonly kind: 'tunnel'; readonly tunnel: string };
 
 interface Step {
   readonly host: Host;

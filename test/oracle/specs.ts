@@ -11,7 +11,21 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 
-export const PORT_ITEMS = ['tcp/22', 'tcp/80', 'tcp/443', 'tcp/80,443', 'tcp/1000-2000', 'tcp/1500-2500', 'tcp/1-1023', 'udp/53', 'udp/5000-6000', 'tcp', 'udp', 'icmp', 'any'];
+export const PORT_ITEMS = [
+  'tcp/22',
+  'tcp/80',
+  'tcp/443',
+  'tcp/80,443',
+  'tcp/1000-2000',
+  'tcp/1500-2500',
+  'tcp/1-1023',
+  'udp/53',
+  'udp/5000-6000',
+  'tcp',
+  'udp',
+  'icmp',
+  'any',
+];
 export const SERVICES: readonly (readonly [string, string])[] = [
   ['ssh', 'tcp/22'],
   ['web', 'tcp/80,443'],
@@ -37,7 +51,19 @@ export interface SubsetDraft {
   tunnel: { peer: boolean; peerEgress: 'filtered' | 'isolated' | 'open' | undefined } | undefined;
   groups: number[][];
   rules: { deny: boolean; from: number[]; to: number[]; ports: string[] | undefined }[];
-  firewalls: { point: number; policy: 'accept' | 'drop'; rules: { action: 'accept' | 'drop'; from: number | undefined; to: number | undefined; ports: string | undefined; iif: number | undefined; oif: number | undefined; state: boolean }[] }[];
+  firewalls: {
+    point: number;
+    policy: 'accept' | 'drop';
+    rules: {
+      action: 'accept' | 'drop';
+      from: number | undefined;
+      to: number | undefined;
+      ports: string | undefined;
+      iif: number | undefined;
+      oif: number | undefined;
+      state: boolean;
+    }[];
+  }[];
 }
 
 const hostArb: fc.Arbitrary<HostDraft> = fc.record({
@@ -51,7 +77,10 @@ const hostArb: fc.Arbitrary<HostDraft> = fc.record({
 });
 
 export const subsetArb: fc.Arbitrary<SubsetDraft> = fc.record({
-  nets: fc.array(fc.record({ egress: fc.constantFrom('none', 'nat', 'routed'), gateway: fc.boolean(), len: fc.constantFrom(24, 25) }), { minLength: 1, maxLength: 3 }),
+  nets: fc.array(fc.record({ egress: fc.constantFrom('none', 'nat', 'routed'), gateway: fc.boolean(), len: fc.constantFrom(24, 25) }), {
+    minLength: 1,
+    maxLength: 3,
+  }),
   uplink: fc.boolean(),
   hvEgress: fc.constantFrom(undefined, 'open', 'filtered', 'isolated'),
   hosts: fc.array(hostArb, { minLength: 1, maxLength: 5 }),
@@ -97,7 +126,13 @@ export function subsetYaml(d: SubsetDraft): string {
     hvNics[`net${i}`] = `${base}.1`;
   });
   const hosts: Record<string, unknown> = {
-    hv: { kind: 'hypervisor', nics: hvNics, services: { ssh: 'tcp/22' }, ...(d.uplink ? { uplink: 'enp1s0' } : {}), ...(d.hvEgress ? { egress: d.hvEgress } : {}) },
+    hv: {
+      kind: 'hypervisor',
+      nics: hvNics,
+      services: { ssh: 'tcp/22' },
+      ...(d.uplink ? { uplink: 'enp1s0' } : {}),
+      ...(d.hvEgress ? { egress: d.hvEgress } : {}),
+    },
   };
   if (d.tunnel) hvNics.wg0 = '10.99.0.1';
   const names = ['hv'];

@@ -122,7 +122,8 @@ export function compareTree(dir: string, want: ReadonlyMap<string, string>): voi
   assert.deepEqual(missing, [], `golden files missing (run with UPDATE_GOLDEN=1 and review the diff): ${missing.join(', ')}`);
   const stale = have.filter((p) => !want.has(p)).map((p) => relative(ROOT, p));
   assert.deepEqual(stale, [], `golden files no longer rendered (UPDATE_GOLDEN=1 removes them): ${stale.join(', ')}`);
-  for (const [p, content] of want) assert.equal(content, readFileSync(p, 'utf8'), `${relative(ROOT, p)} differs from the rendered text (UPDATE_GOLDEN=1 to accept)`);
+  for (const [p, content] of want)
+    assert.equal(content, readFileSync(p, 'utf8'), `${relative(ROOT, p)} differs from the rendered text (UPDATE_GOLDEN=1 to accept)`);
 }
 
 /** Runs a validator; `undefined` when the program is not installed (the caller skips). */

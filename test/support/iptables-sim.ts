@@ -66,7 +66,7 @@ function inPrefix(addr: number, cidr: string): boolean {
   if (base === undefined) throw new Error(`bad address ${cidr}`);
   const len = l === undefined ? 32 : Number(l);
   const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return ((addr & mask) >>> 0) === ((base & mask) >>> 0);
+  return (addr & mask) >>> 0 === (base & mask) >>> 0;
 }
 
 function portIn(port: number | undefined, spec: string): boolean {

@@ -201,7 +201,16 @@ function parseRule(text: string, lineNo: number, kind: FwKind | 'group', impl: F
     if (MACROS[macro] === undefined) err(`macro ${macro} is not one cordon knows from pve-firewall's table`);
   } else if (!ACTION.test(action)) err(`unknown action ${second}`);
   const opts = new Map<string, string>();
-  const NAMES: Record<string, string> = { '-i': 'i', '-p': 'p', '-dport': 'dport', '-sport': 'sport', '-source': 'source', '-dest': 'dest', '-log': 'log', '-icmp-type': 'icmp-type' };
+  const NAMES: Record<string, string> = {
+    '-i': 'i',
+    '-p': 'p',
+    '-dport': 'dport',
+    '-sport': 'sport',
+    '-source': 'source',
+    '-dest': 'dest',
+    '-log': 'log',
+    '-icmp-type': 'icmp-type',
+  };
   for (let i = 0; i < rest.length; i += 2) {
     const k = NAMES[rest[i]!];
     const v = rest[i + 1];
@@ -261,7 +270,12 @@ export function parseFw(text: string, kind: FwKind, impl: FwImpl): FwFile {
       if (!header) return err('bad section header');
       const word = header[1]!.toLowerCase();
       const name = header[2];
-      const allowed = kind === 'cluster' ? ['options', 'aliases', 'rules', 'ipset', 'group'] : kind === 'host' ? ['options', 'rules'] : ['options', 'aliases', 'rules', 'ipset'];
+      const allowed =
+        kind === 'cluster'
+          ? ['options', 'aliases', 'rules', 'ipset', 'group']
+          : kind === 'host'
+            ? ['options', 'rules']
+            : ['options', 'aliases', 'rules', 'ipset'];
       if (!allowed.includes(word)) return err(`section [${header[1]}] is not allowed in a ${kind} file`);
       if (word === 'ipset' || word === 'group') {
         const max = word === 'ipset' ? 64 : 18;
@@ -376,7 +390,7 @@ function addrIn(a: number, spec: string, f: FwFile, dc: FwFile): boolean {
     const [ip, l] = x.split('/');
     const len = l === undefined ? 32 : Number(l);
     const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-    return ((a & mask) >>> 0) === ((parseIPv4(ip!)! & mask) >>> 0);
+    return (a & mask) >>> 0 === (parseIPv4(ip!)! & mask) >>> 0;
   });
 }
 
@@ -404,7 +418,13 @@ function ruleMatches(r: FwRule, p: FwPacket, f: FwFile, dc: FwFile): boolean {
 }
 
 /** The first rule of this direction that matches (through groups), or the policy. */
-export function fwDecide(f: FwFile, dc: FwFile, dir: 'IN' | 'OUT' | 'FORWARD', policy: string, p: FwPacket): { verdict: 'ACCEPT' | 'DROP'; line: number | undefined } {
+export function fwDecide(
+  f: FwFile,
+  dc: FwFile,
+  dir: 'IN' | 'OUT' | 'FORWARD',
+  policy: string,
+  p: FwPacket,
+): { verdict: 'ACCEPT' | 'DROP'; line: number | undefined } {
   const walk = (rules: readonly FwRule[], scope: FwFile): { verdict: 'ACCEPT' | 'DROP'; line: number } | undefined => {
     for (const r of rules) {
       if (r.disabled) continue;

@@ -41,11 +41,7 @@ export function replayHint(seed = propertySeed()): string {
  * fc.assert with the process seed (plus `salt`); a failure's message ends with the replay hint.
  * Any `seed` in `params` is overridden: a property test never pins its own seed.
  */
-export function assertProperty<Ts>(
-  property: fc.IProperty<Ts>,
-  params: Omit<fc.Parameters<Ts>, 'seed'> = {},
-  salt = 0,
-): void {
+export function assertProperty<Ts>(property: fc.IProperty<Ts>, params: Omit<fc.Parameters<Ts>, 'seed'> = {}, salt = 0): void {
   try {
     fc.assert(property, { ...params, seed: propertySeed(salt) });
   } catch (e) {

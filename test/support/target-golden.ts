@@ -33,7 +33,6 @@ export function loadExample(file: string): Example {
   return { name, shown, text, ir: r.model ? compile(r.model) : undefined };
 }
 
-
 export function diagnosticsText(ex: Example, result: RenderResult): string | undefined {
   if (result.diagnostics.length === 0) return undefined;
   return `${formatDiagnostics(result.diagnostics, { sources: new Map([[ex.shown, ex.text]]), color: false })}\n`;

@@ -101,8 +101,16 @@ Examples:
     )
     .action(async (file: string | undefined, opts: ApplyFlags) => {
       const stateRoot = resolve(opts.stateDir ?? process.env.CORDON_STATE_DIR ?? DEFAULT_STATE_ROOT);
-      const modes = [opts.rollback ? '--rollback' : undefined, opts.confirmToken !== undefined ? '--confirm-token' : undefined, file !== undefined ? 'FILE' : undefined].filter((x) => x !== undefined);
-      if (modes.length !== 1) throw new ExitError(EXIT.invalid, modes.length === 0 ? 'apply needs a spec file (or --rollback, or --confirm-token TOKEN)' : `give only one of ${modes.join(', ')}`);
+      const modes = [
+        opts.rollback ? '--rollback' : undefined,
+        opts.confirmToken !== undefined ? '--confirm-token' : undefined,
+        file !== undefined ? 'FILE' : undefined,
+      ].filter((x) => x !== undefined);
+      if (modes.length !== 1)
+        throw new ExitError(
+          EXIT.invalid,
+          modes.length === 0 ? 'apply needs a spec file (or --rollback, or --confirm-token TOKEN)' : `give only one of ${modes.join(', ')}`,
+        );
       const target = await chooseTarget(opts);
 
       if (opts.confirmToken !== undefined) {
@@ -121,7 +129,8 @@ Examples:
 
       let confirmSeconds: number | undefined;
       if (opts.confirm !== undefined) {
-        if (!/^\d+$/.test(opts.confirm) || Number(opts.confirm) < 1 || Number(opts.confirm) > 86400) throw new ExitError(EXIT.invalid, `--confirm must be a whole number of seconds from 1 to 86400, got '${opts.confirm}'`);
+        if (!/^\d+$/.test(opts.confirm) || Number(opts.confirm) < 1 || Number(opts.confirm) > 86400)
+          throw new ExitError(EXIT.invalid, `--confirm must be a whole number of seconds from 1 to 86400, got '${opts.confirm}'`);
         confirmSeconds = Number(opts.confirm);
         if (opts.dryRun) throw new ExitError(EXIT.invalid, '--confirm and --dry-run do not go together');
       }
@@ -130,7 +139,11 @@ Examples:
       const hosts = enforcingHosts(ir);
       let host = opts.host;
       if (host === undefined) {
-        if (hosts.length !== 1) throw new ExitError(EXIT.invalid, `--host is needed: this spec has ${hosts.length === 0 ? 'no host that enforces rules' : `several enforcing hosts (${hosts.join(', ')})`}`);
+        if (hosts.length !== 1)
+          throw new ExitError(
+            EXIT.invalid,
+            `--host is needed: this spec has ${hosts.length === 0 ? 'no host that enforces rules' : `several enforcing hosts (${hosts.join(', ')})`}`,
+          );
         host = hosts[0]!;
       } else if (!hosts.includes(host)) {
         throw new ExitError(EXIT.invalid, `--host: '${host}' enforces no cordon chain (${unknownNameHint(host, hosts)})`);
@@ -138,7 +151,8 @@ Examples:
       // Guarded: a value the emitter refuses becomes a diagnostic here, not an internal error.
       const rendered = guarded(nftablesRenderer).render(ir, { host, params: new Map() });
       printDiagnostics(rendered.diagnostics, undefined);
-      if (rendered.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(EXIT.invalid, `the nftables target cannot express this spec for ${host}; nothing was changed`);
+      if (rendered.diagnostics.some((d) => d.severity === 'error'))
+        throw new ExitError(EXIT.invalid, `the nftables target cannot express this spec for ${host}; nothing was changed`);
       const ruleset = rendered.files[0]?.content;
       if (ruleset === undefined) throw new ExitError(EXIT.internal, `the nftables target produced no file for ${host}`);
 
@@ -156,7 +170,8 @@ Examples:
         ir,
         stateRoot,
         confirmSeconds,
-        confirmHint: (token) => `cordon apply --confirm-token ${token} ${target.netns !== undefined ? `--netns ${target.netns}` : '--i-mean-the-host'}${opts.stateDir !== undefined ? ` --state-dir ${stateRoot}` : ''}`,
+        confirmHint: (token) =>
+          `cordon apply --confirm-token ${token} ${target.netns !== undefined ? `--netns ${target.netns}` : '--i-mean-the-host'}${opts.stateDir !== undefined ? ` --state-dir ${stateRoot}` : ''}`,
         interactive: process.stdin.isTTY === true,
         fault,
         say,
@@ -166,7 +181,9 @@ Examples:
         process.stdout.write(`${out.message}\n`);
         process.exitCode = EXIT.ok;
       } else {
-        say(`cordon apply: ${out.status === 'unchanged' ? 'not applied' : out.status === 'rolled-back' ? 'apply failed and was rolled back' : 'apply failed and the rollback failed too'}: ${out.message}`);
+        say(
+          `cordon apply: ${out.status === 'unchanged' ? 'not applied' : out.status === 'rolled-back' ? 'apply failed and was rolled back' : 'apply failed and the rollback failed too'}: ${out.message}`,
+        );
         process.exitCode = EXIT.failed;
       }
     });

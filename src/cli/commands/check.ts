@@ -20,7 +20,10 @@ export function registerCheck(program: Command): void {
         all.push({ file, ok: r.model !== undefined, diagnostics: ds });
         if (!opts.json) {
           printDiagnostics(ds, r.source);
-          if (r.model) process.stdout.write(`${file}: ok (${r.model.hosts.size} hosts, ${r.model.networks.size} networks, ${r.model.tunnels.size} tunnels, ${r.model.policy.length} rules)\n`);
+          if (r.model)
+            process.stdout.write(
+              `${file}: ok (${r.model.hosts.size} hosts, ${r.model.networks.size} networks, ${r.model.tunnels.size} tunnels, ${r.model.policy.length} rules)\n`,
+            );
         }
       }
       if (opts.json) printJson(all);

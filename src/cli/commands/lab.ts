@@ -92,12 +92,26 @@ Examples:
       });
       const { plan, report: r } = report;
       if (opts.json) {
-        printJson({ prefix: plan.prefix, file, ms: Math.round(r.ms), stages: r.stages.map((s) => ({ ...s, ms: Math.round(s.ms) })), namespaces: plan.namespaces, tunnels: r.tunnels, warnings: r.warnings, notes: plan.notes });
+        printJson({
+          prefix: plan.prefix,
+          file,
+          ms: Math.round(r.ms),
+          stages: r.stages.map((s) => ({ ...s, ms: Math.round(s.ms) })),
+          namespaces: plan.namespaces,
+          tunnels: r.tunnels,
+          warnings: r.warnings,
+          notes: plan.notes,
+        });
         return;
       }
       const c = pc.createColors(useColor());
-      process.stdout.write(`${c.bold(`lab ${plan.prefix}`)} up in ${r.ms.toFixed(0)} ms: ${plan.layout.hostNs.size} hosts, ${plan.namespaces.length} namespaces\n`);
-      for (const t of r.tunnels) process.stdout.write(`  tunnel ${t.tunnel}: ${t.host} ${t.up ? c.green('handshake done') : t.expectUp ? c.red('no handshake') : c.yellow('no handshake (transport blocked, as cordon predicts)')}\n`);
+      process.stdout.write(
+        `${c.bold(`lab ${plan.prefix}`)} up in ${r.ms.toFixed(0)} ms: ${plan.layout.hostNs.size} hosts, ${plan.namespaces.length} namespaces\n`,
+      );
+      for (const t of r.tunnels)
+        process.stdout.write(
+          `  tunnel ${t.tunnel}: ${t.host} ${t.up ? c.green('handshake done') : t.expectUp ? c.red('no handshake') : c.yellow('no handshake (transport blocked, as cordon predicts)')}\n`,
+        );
       for (const w of r.warnings) process.stdout.write(`  ${c.yellow('warning')} ${w}\n`);
       for (const n of plan.notes) process.stdout.write(`  ${c.dim(`note: ${n}`)}\n`);
       process.stdout.write(`\nNext: cordon lab exec HOST -- CMD · cordon lab shell HOST · cordon lab verify ${file} · cordon lab down ${plan.prefix}\n`);
@@ -105,7 +119,9 @@ Examples:
 
   lab
     .command('verify')
-    .description('probe every pair live (tcp, udp, icmp) and compare with the static matrix; any difference is an error. Uses the running lab of FILE, else builds one and removes it afterwards')
+    .description(
+      'probe every pair live (tcp, udp, icmp) and compare with the static matrix; any difference is an error. Uses the running lab of FILE, else builds one and removes it afterwards',
+    )
     .argument('<file>', 'spec file')
     .option('--keep', 'leave a lab it built running')
     .option('--lab <prefix>', 'use this running lab')
@@ -116,7 +132,15 @@ Examples:
       requireRoot();
       const ir = loadIr(file, { quietWarnings: true });
       const say = progress(opts.json === true);
-      const result = await verifyLabFor(ir, { file, lab: opts.lab, keep: opts.keep === true, timeoutMs: Number(opts.timeout), say, handleSignals: true, onSignal }).catch((e: unknown) => {
+      const result = await verifyLabFor(ir, {
+        file,
+        lab: opts.lab,
+        keep: opts.keep === true,
+        timeoutMs: Number(opts.timeout),
+        say,
+        handleSignals: true,
+        onSignal,
+      }).catch((e: unknown) => {
         throw exitFor(e);
       });
       if (opts.json) printJson(verifyToJson(result));
@@ -126,7 +150,9 @@ Examples:
 
   lab
     .command('attack')
-    .description('from inside a guest, try what a compromised workload would (default route, new address, flushed firewall, forged source, udp/icmp/dns out) and compare with --assume compromised')
+    .description(
+      'from inside a guest, try what a compromised workload would (default route, new address, flushed firewall, forged source, udp/icmp/dns out) and compare with --assume compromised',
+    )
     .argument('<host>', 'the guest to attack from')
     .option('--lab <prefix>', 'the lab (default: the only one up)')
     .option('--json', 'machine-readable result on stdout')
@@ -151,7 +177,12 @@ Examples:
       requireRoot();
       const out = await downLabs(target, progress(opts.json === true));
       if (opts.json) printJson({ removed: out.map((r) => ({ ...r, ms: Math.round(r.ms) })) });
-      else process.stdout.write(out.length === 0 ? 'no lab to remove\n' : out.map((r) => `lab ${r.prefix} removed: ${r.namespaces} namespaces, ${r.processes} processes (${r.ms.toFixed(0)} ms)\n`).join(''));
+      else
+        process.stdout.write(
+          out.length === 0
+            ? 'no lab to remove\n'
+            : out.map((r) => `lab ${r.prefix} removed: ${r.namespaces} namespaces, ${r.processes} processes (${r.ms.toFixed(0)} ms)\n`).join(''),
+        );
     });
 
   lab
@@ -162,7 +193,8 @@ Examples:
       const { labs: states, orphans } = await listLabs();
       if (opts.json) return printJson({ labs: states, orphans });
       if (states.length === 0 && orphans.length === 0) return void process.stdout.write('no lab is up\n');
-      for (const s of states) process.stdout.write(`${s.prefix}  ${s.status.padEnd(8)} ${s.file}  ${Object.keys(s.hosts).length} hosts  since ${s.createdAt}\n`);
+      for (const s of states)
+        process.stdout.write(`${s.prefix}  ${s.status.padEnd(8)} ${s.file}  ${Object.keys(s.hosts).length} hosts  since ${s.createdAt}\n`);
       for (const p of orphans) process.stdout.write(`${p}  orphaned namespaces without a registry entry (cordon lab down ${p})\n`);
     });
 
@@ -187,7 +219,10 @@ Examples:
     .action(async (host: string, opts: { lab?: string }) => {
       requireRoot();
       const sh = process.env.SHELL && process.env.SHELL !== '' ? process.env.SHELL : '/bin/bash';
-      process.exitCode = await labExec(host, [sh, ...(sh.endsWith('bash') ? ['--norc', '-i'] : ['-i'])], { lab: opts.lab, env: { PS1: `[lab ${host}] \\w# ` } }).catch((e: unknown) => {
+      process.exitCode = await labExec(host, [sh, ...(sh.endsWith('bash') ? ['--norc', '-i'] : ['-i'])], {
+        lab: opts.lab,
+        env: { PS1: `[lab ${host}] \\w# ` },
+      }).catch((e: unknown) => {
         throw exitFor(e);
       });
     });

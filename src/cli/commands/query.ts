@@ -42,7 +42,11 @@ export function resolveDest(ir: Ir, name: string): { dest: Dest; flowFromService
   const dot = name.indexOf('.');
   if (dot > 0 && ir.model.hosts.has(name.slice(0, dot))) {
     const svc = ir.model.hosts.get(name.slice(0, dot))!.services.get(name.slice(dot + 1));
-    if (!svc) throw new ExitError(EXIT.invalid, `--to: host '${name.slice(0, dot)}' has no service '${name.slice(dot + 1)}' (${unknownNameHint(name.slice(dot + 1), [...ir.model.hosts.get(name.slice(0, dot))!.services.keys()])})`);
+    if (!svc)
+      throw new ExitError(
+        EXIT.invalid,
+        `--to: host '${name.slice(0, dot)}' has no service '${name.slice(dot + 1)}' (${unknownNameHint(name.slice(dot + 1), [...ir.model.hosts.get(name.slice(0, dot))!.services.keys()])})`,
+      );
     const flow: Flow = svc.tcp.length ? { proto: 'tcp', port: svc.tcp[0]![0] } : svc.udp.length ? { proto: 'udp', port: svc.udp[0]![0] } : { proto: 'icmp' };
     return { dest: { kind: 'host', host: name.slice(0, dot) }, flowFromService: flow };
   }
@@ -56,7 +60,8 @@ export function parseFlow(proto: string | undefined, port: string | undefined, f
     if (fallback) return fallback;
     throw new ExitError(EXIT.invalid, '--proto is required (tcp, udp, icmp) unless --to names a service');
   }
-  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp' && proto !== 'other') throw new ExitError(EXIT.invalid, `--proto must be tcp, udp, icmp or other, got '${proto}'`);
+  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp' && proto !== 'other')
+    throw new ExitError(EXIT.invalid, `--proto must be tcp, udp, icmp or other, got '${proto}'`);
   if (proto === 'icmp' || proto === 'other') {
     if (port !== undefined) throw new ExitError(EXIT.invalid, `--port makes no sense with --proto ${proto}`);
     return { proto };
@@ -90,11 +95,15 @@ export function registerQuery(program: Command): void {
   ] as const) {
     program
       .command(name)
-      .description(full ? 'explain one flow hop by hop: every path considered, every rule that decided, with file and line' : 'is one flow allowed? prints the verdict, the path and the deciding rule (exit 0 allow, 1 deny)')
+      .description(
+        full
+          ? 'explain one flow hop by hop: every path considered, every rule that decided, with file and line'
+          : 'is one flow allowed? prints the verdict, the path and the deciding rule (exit 0 allow, 1 deny)',
+      )
       .argument('<file>', 'spec file')
       .requiredOption('--from <host>', 'source: host name, its address, internet or lan')
       .requiredOption('--to <dest>', 'destination: host, host.service, address, internet or lan')
-      .option('--proto <proto>', 'tcp, udp, icmp or other (default: the service\'s own)')
+      .option('--proto <proto>', "tcp, udp, icmp or other (default: the service's own)")
       .option('--port <n>', 'destination port for tcp/udp')
       .option('--assume <view>', 'configured or compromised', 'configured')
       .option('--json', 'JSON with top-level "verdict": "allow" | "deny", the path and the deciding rule with its origin')

@@ -32,18 +32,33 @@ export function registerRender(program: Command): void {
         return;
       }
       const r = findRenderer(opts.target);
-      if (!r) throw new ExitError(EXIT.invalid, `unknown target '${opts.target}' (${unknownNameHint(opts.target, RENDERERS.map((x) => x.name))})`);
+      if (!r)
+        throw new ExitError(
+          EXIT.invalid,
+          `unknown target '${opts.target}' (${unknownNameHint(
+            opts.target,
+            RENDERERS.map((x) => x.name),
+          )})`,
+        );
       if (!file) throw new ExitError(EXIT.invalid, 'render needs a spec file');
       const params = new Map<string, string>();
       for (const kv of opts.param) {
         const eq = kv.indexOf('=');
         if (eq <= 0) throw new ExitError(EXIT.invalid, `--param '${kv}': expected KEY=VALUE`);
         const key = kv.slice(0, eq);
-        if (!r.params.some((p) => p.name === key)) throw new ExitError(EXIT.invalid, `target ${r.name} has no parameter '${key}' (${unknownNameHint(key, r.params.map((p) => p.name))})`);
+        if (!r.params.some((p) => p.name === key))
+          throw new ExitError(
+            EXIT.invalid,
+            `target ${r.name} has no parameter '${key}' (${unknownNameHint(
+              key,
+              r.params.map((p) => p.name),
+            )})`,
+          );
         params.set(key, kv.slice(eq + 1));
       }
       const ir = loadIr(file);
-      if (opts.host !== undefined && !ir.model.hosts.has(opts.host)) throw new ExitError(EXIT.invalid, `--host: unknown host '${opts.host}' (${unknownNameHint(opts.host, [...ir.model.hosts.keys()])})`);
+      if (opts.host !== undefined && !ir.model.hosts.has(opts.host))
+        throw new ExitError(EXIT.invalid, `--host: unknown host '${opts.host}' (${unknownNameHint(opts.host, [...ir.model.hosts.keys()])})`);
       let renderer = r;
       if (isKeyedRenderer(r)) {
         // Keys are input to the (pure) renderer: load them, generating missing pairs; never print them.

@@ -31,7 +31,11 @@ function cliRequest(flags: Record<string, unknown>, given: (name: string) => boo
  * The command line → the sandbox's input: flags (and --config's file) → one request →
  * resolveRequest, the library's own path. Bad input is an ExitError (exit 2).
  */
-async function fromCommandLine(cmd: readonly string[], flags: Record<string, unknown> & { config?: string }, self: Command): Promise<{ request: SandboxRequest; resolved: ResolvedRequest }> {
+async function fromCommandLine(
+  cmd: readonly string[],
+  flags: Record<string, unknown> & { config?: string },
+  self: Command,
+): Promise<{ request: SandboxRequest; resolved: ResolvedRequest }> {
   let request = cliRequest(flags, (k) => self.getOptionValueSource(k) === 'cli');
   if (flags.config !== undefined) {
     // Loaded only when asked for (zod, yaml).
@@ -67,16 +71,22 @@ export async function commandLineInput(argv: readonly string[]): Promise<Resolve
   const program = new Command().exitOverride();
   registerRun(program);
   let out: ResolvedRequest | undefined;
-  program.commands.find((c) => c.name() === 'run')!.action(async (cmd: string[], flags: Record<string, unknown>, self: Command) => {
-    out = (await fromCommandLine(cmd, flags, self)).resolved;
-  });
+  program.commands
+    .find((c) => c.name() === 'run')!
+    .action(async (cmd: string[], flags: Record<string, unknown>, self: Command) => {
+      out = (await fromCommandLine(cmd, flags, self)).resolved;
+    });
   await program.parseAsync(['run', ...argv], { from: 'user' });
   return out!;
 }
 
 function summary(r: SandboxResult): string {
-  const lines = [`cordon run: ${r.message} · out ${r.counters.packetsOut} pkt/${r.counters.bytesOut} B · in ${r.counters.packetsIn} pkt/${r.counters.bytesIn} B`];
-  lines.push(`cordon run: env: ${r.env.passed} passed, ${r.env.withheld} withheld${r.env.withheld > 0 ? ' (--env NAME passes one)' : ''} · ${r.hidden} secret path${r.hidden === 1 ? '' : 's'} hidden`);
+  const lines = [
+    `cordon run: ${r.message} · out ${r.counters.packetsOut} pkt/${r.counters.bytesOut} B · in ${r.counters.packetsIn} pkt/${r.counters.bytesIn} B`,
+  ];
+  lines.push(
+    `cordon run: env: ${r.env.passed} passed, ${r.env.withheld} withheld${r.env.withheld > 0 ? ' (--env NAME passes one)' : ''} · ${r.hidden} secret path${r.hidden === 1 ? '' : 's'} hidden`,
+  );
   for (const p of r.tunnel?.peers ?? []) {
     lines.push(
       `cordon run: tunnel to ${p.endpoint || '?'}: ${p.latestHandshake !== undefined ? `up (last handshake ${p.latestHandshake}) · in ${p.rxBytes} B · out ${p.txBytes} B` : 'never came up — nothing went through it, and nothing went around it (fail-closed)'}`,
@@ -96,12 +106,26 @@ export function registerRun(program: Command): void {
     .argument('[cmd...]', 'the command and its arguments (after --); may come from --config instead')
     .option('--config <file>', 'read these options (and command:) from a YAML file; flags given here win, list flags add up (examples/sandbox/agent.yaml)')
     .option('--mode <mode>', `network: ${MODES.join(' | ')} (default: vpn-only with --wireguard, filtered with --allow, else isolated)`)
-    .option('--allow <dest>', 'filtered mode: allow IP[/LEN][:PORT[-PORT]][/tcp|/udp], DOMAIN[:PORT] (*.example.com for subdomains) or, with --spec, HOST[:PORT]; a port without /tcp or /udp means both; vpn-only mode: limit what goes through the tunnel; repeatable', collect, [])
+    .option(
+      '--allow <dest>',
+      'filtered mode: allow IP[/LEN][:PORT[-PORT]][/tcp|/udp], DOMAIN[:PORT] (*.example.com for subdomains) or, with --spec, HOST[:PORT]; a port without /tcp or /udp means both; vpn-only mode: limit what goes through the tunnel; repeatable',
+      collect,
+      [],
+    )
     .option('--spec <file>', 'a cordon spec: --allow/--deny HOST[:PORT] stand for every address of that host')
-    .option('--as <host>', "with --spec: the sandbox gets HOST's egress from the spec — what the verifier says HOST may reach becomes the allowlist, and the mode follows HOST's (isolated, filtered, vpn-only)")
-    .option('--wireguard <file>', 'vpn-only mode (implied): a wg-quick client config; all traffic goes through this tunnel, nothing else leaves, also when the tunnel is down')
-    .option('--tunnel-wait <duration>', 'vpn-only mode with PersistentKeepalive: wait this long for the first handshake before starting the command (default 5s)')
-    .option('--dns-upstream <ip[:port]>', 'where the sandbox\'s resolver asks about allowed names (default: /etc/resolv.conf\'s first nameserver)')
+    .option(
+      '--as <host>',
+      "with --spec: the sandbox gets HOST's egress from the spec — what the verifier says HOST may reach becomes the allowlist, and the mode follows HOST's (isolated, filtered, vpn-only)",
+    )
+    .option(
+      '--wireguard <file>',
+      'vpn-only mode (implied): a wg-quick client config; all traffic goes through this tunnel, nothing else leaves, also when the tunnel is down',
+    )
+    .option(
+      '--tunnel-wait <duration>',
+      'vpn-only mode with PersistentKeepalive: wait this long for the first handshake before starting the command (default 5s)',
+    )
+    .option('--dns-upstream <ip[:port]>', "where the sandbox's resolver asks about allowed names (default: /etc/resolv.conf's first nameserver)")
     .option('--deny <ip[/len][:port]>', 'deny this destination, ahead of the allowlist (repeatable)', collect, [])
     .option('--publish <port>', "filtered mode: make the sandbox's TCP PORT reachable on the host namespace's 127.0.0.1:PORT (repeatable)", collect, [])
     .option('--vault <session>', 'decrypt this vault session into a RAM-only mount, read-only at /tmp/vault ($CORDON_VAULT) inside')
@@ -110,13 +134,23 @@ export function registerRun(program: Command): void {
     .option('--pids <n>', 'at most N processes and threads')
     .option('--timeout <duration>', 'wall-clock limit (30s, 500ms, 2m); exceeding it: exit 124')
     .option('--ro <path>', 'bind PATH read-only (repeatable); not / nor a system directory (the root is already visible read-only)', collect, [])
-    .option('--rw <path>', 'bind PATH read-write (repeatable); not / nor a system directory (/etc, /usr, /var, …): writable paths are the work dir or directories outside the system tree', collect, [])
-    .option('--env <name[=value]>', 'pass this environment variable (its value here, or VALUE) beyond the default PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TERM, TZ (repeatable)', collect, [])
+    .option(
+      '--rw <path>',
+      'bind PATH read-write (repeatable); not / nor a system directory (/etc, /usr, /var, …): writable paths are the work dir or directories outside the system tree',
+      collect,
+      [],
+    )
+    .option(
+      '--env <name[=value]>',
+      'pass this environment variable (its value here, or VALUE) beyond the default PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TERM, TZ (repeatable)',
+      collect,
+      [],
+    )
     .option('--env-all', 'pass the whole environment, tokens and keys included (a warning says so)')
-    .option('--show <path>', 'pass in a path the sandbox hides by default (~/.gitconfig, ~/.ssh, …); cordon\'s own state can never be (repeatable)', collect, [])
+    .option('--show <path>', "pass in a path the sandbox hides by default (~/.gitconfig, ~/.ssh, …); cordon's own state can never be (repeatable)", collect, [])
     .option('--allow-userns', 'let the command create user namespaces (the seccomp filter refuses them by default)')
-    .option('--workdir <dir>', 'writable work dir and the command\'s cwd (default: the current directory)')
-    .option('--host-netns <ns>', 'filtered mode: the namespace where the veth\'s host end and NAT go (required unless --i-mean-the-host)')
+    .option('--workdir <dir>', "writable work dir and the command's cwd (default: the current directory)")
+    .option('--host-netns <ns>', "filtered mode: the namespace where the veth's host end and NAT go (required unless --i-mean-the-host)")
     .option('--i-mean-the-host', "filtered mode: put the veth's host end and NAT in this machine's own network namespace")
     .option('--events <file>', 'append denied attempts as JSON lines (time, destination, proto, port, rule, packets, bytes)')
     .option('--json', 'print a JSON summary (exit code, reason, counters, denied) on stdout at exit')
@@ -158,7 +192,8 @@ Examples:
         return;
       }
       // The library says it through `say`, which -q and --json silence; this warning they do not.
-      if (f['env-all'] === true && (f.quiet || f.json)) process.stderr.write('cordon run: --env-all: the whole environment passes into the sandbox, tokens and keys in it included\n');
+      if (f['env-all'] === true && (f.quiet || f.json))
+        process.stderr.write('cordon run: --env-all: the whole environment passes into the sandbox, tokens and keys in it included\n');
       let r: SandboxResult;
       try {
         r = await sandbox({ ...input, ...(f.quiet || f.json ? {} : { say: (l: string) => process.stderr.write(`cordon run: ${l}\n`) }) });
@@ -172,7 +207,19 @@ Examples:
         throw e;
       }
       if (f.events !== undefined && r.denied.length > 0) appendFileSync(f.events, r.denied.map((d) => `${JSON.stringify(d)}\n`).join(''));
-      if (f.json) printJson({ exitCode: r.exitCode, reason: r.reason, message: r.message, counters: r.counters, denied: r.denied, ...(r.tunnel ? { tunnel: r.tunnel } : {}), env: r.env, hidden: r.hidden, id: r.id, ms: Math.round(r.ms) });
+      if (f.json)
+        printJson({
+          exitCode: r.exitCode,
+          reason: r.reason,
+          message: r.message,
+          counters: r.counters,
+          denied: r.denied,
+          ...(r.tunnel ? { tunnel: r.tunnel } : {}),
+          env: r.env,
+          hidden: r.hidden,
+          id: r.id,
+          ms: Math.round(r.ms),
+        });
       else if (!f.quiet) process.stderr.write(summary(r));
       process.exitCode = r.exitCode;
     });

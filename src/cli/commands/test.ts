@@ -46,7 +46,8 @@ export function registerTest(program: Command): void {
       const all = results.flatMap((r) => r.checks);
       const failed = all.filter((r) => !r.ok).length;
       if (opts.json) printJson({ files: results, passed: all.length - failed, failed });
-      else if (all.length > 0 || !invalid) process.stdout.write(`\n${failed === 0 ? c.green(`${all.length} passed, 0 failed`) : c.red(`${all.length - failed} passed, ${failed} failed`)}\n`);
+      else if (all.length > 0 || !invalid)
+        process.stdout.write(`\n${failed === 0 ? c.green(`${all.length} passed, 0 failed`) : c.red(`${all.length - failed} passed, ${failed} failed`)}\n`);
       process.exitCode = invalid ? EXIT.invalid : failed > 0 ? EXIT.failed : EXIT.ok;
     });
 }

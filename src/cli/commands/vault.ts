@@ -107,12 +107,14 @@ export function registerVault(program: Command): void {
       else if (r.verified) {
         process.stdout.write(`destroyed: ${r.objects} object${r.objects === 1 ? '' : 's'}, key erased, verified: nothing decryptable remains\n`);
       } else {
-        process.stdout.write(`destroyed: ${r.objects} objects, key ${r.keyErased ? 'erased' : 'was missing'}, NOT verified: ${r.leftovers.length} file(s) still carry the session id:\n${r.leftovers.map((p) => `  ${p}\n`).join('')}`);
+        process.stdout.write(
+          `destroyed: ${r.objects} objects, key ${r.keyErased ? 'erased' : 'was missing'}, NOT verified: ${r.leftovers.length} file(s) still carry the session id:\n${r.leftovers.map((p) => `  ${p}\n`).join('')}`,
+        );
       }
       if (!r.verified) process.exitCode = EXIT.failed;
     });
 
-  common(vault.command('context <session> <query>').description('the chunks of the session\'s documents most relevant to a query (BM25, no model)'))
+  common(vault.command('context <session> <query>').description("the chunks of the session's documents most relevant to a query (BM25, no model)"))
     .option('-k <n>', 'how many chunks', '5')
     .option('--json', 'print JSON')
     .action((session: string, query: string, o: DirOpts & { k: string; json?: boolean }) => {

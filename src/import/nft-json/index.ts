@@ -101,7 +101,11 @@ const ALL_PROTOS: RangeSet = [[0, 255]];
 const PROTO_TCP = 6;
 const PROTO_UDP = 17;
 const PROTO_ICMP = 1;
-const OTHER_PROTOS: RangeSet = R.subtract(ALL_PROTOS, [[PROTO_ICMP, PROTO_ICMP], [PROTO_TCP, PROTO_TCP], [PROTO_UDP, PROTO_UDP]]);
+const OTHER_PROTOS: RangeSet = R.subtract(ALL_PROTOS, [
+  [PROTO_ICMP, PROTO_ICMP],
+  [PROTO_TCP, PROTO_TCP],
+  [PROTO_UDP, PROTO_UDP],
+]);
 
 function meet(a: Opt, b: Opt): Opt {
   if (a === undefined) return b;
@@ -130,10 +134,11 @@ function conjoin(a: Cond, b: Cond): Cond {
   if (a.alts && b.alts) {
     if (a.alts.length * b.alts.length > MAX_ALTS) throw new Error(`two set lookups in one rule would need ${a.alts.length * b.alts.length} combinations`);
     const out: Box[] = [];
-    for (const x of a.alts) for (const y of b.alts) {
-      const m = meetBox(x, y);
-      if (!boxEmpty(m)) out.push(m);
-    }
+    for (const x of a.alts)
+      for (const y of b.alts) {
+        const m = meetBox(x, y);
+        if (!boxEmpty(m)) out.push(m);
+      }
     alts = out;
   } else alts = a.alts ?? b.alts;
   let state = a.state ?? b.state;
@@ -146,7 +151,18 @@ function conjoin(a: Cond, b: Cond): Cond {
 }
 
 function isAny(c: Cond): boolean {
-  return c.box.src === undefined && c.box.dst === undefined && c.box.proto === undefined && c.box.port === undefined && c.alts === undefined && c.iif === undefined && c.oif === undefined && c.inPort === undefined && c.state === undefined && c.never === undefined;
+  return (
+    c.box.src === undefined &&
+    c.box.dst === undefined &&
+    c.box.proto === undefined &&
+    c.box.port === undefined &&
+    c.alts === undefined &&
+    c.iif === undefined &&
+    c.oif === undefined &&
+    c.inPort === undefined &&
+    c.state === undefined &&
+    c.never === undefined
+  );
 }
 
 /** The fields cordon can reason about, as they appear on the left of a match. */
@@ -186,7 +202,8 @@ function fieldOf(left: unknown): Parsed<Field> {
     if (p === 'ip' && f === 'saddr') return { ok: true, value: { kind: 'src' } };
     if (p === 'ip' && f === 'daddr') return { ok: true, value: { kind: 'dst' } };
     if (p === 'ip' && f === 'protocol') return { ok: true, value: { kind: 'proto' } };
-    if ((p === 'th' || p === 'tcp' || p === 'udp') && f === 'dport') return { ok: true, value: { kind: 'port', proto: p === 'tcp' ? PROTO_TCP : p === 'udp' ? PROTO_UDP : undefined } };
+    if ((p === 'th' || p === 'tcp' || p === 'udp') && f === 'dport')
+      return { ok: true, value: { kind: 'port', proto: p === 'tcp' ? PROTO_TCP : p === 'udp' ? PROTO_UDP : undefined } };
     if (p === 'ip6' || p === 'icmpv6') return { ok: true, value: { kind: 'ipv6', what: `${String(p)} ${String(f)}` } };
     return { ok: false, error: `${String(p)} ${String(f)}` };
   }
@@ -237,7 +254,10 @@ class Importer {
   private readonly allPorts: readonly string[];
   readonly file: string;
 
-  constructor(readonly rs: NftRuleset, readonly opts: ImportOptions) {
+  constructor(
+    readonly rs: NftRuleset,
+    readonly opts: ImportOptions,
+  ) {
     this.file = opts.file ?? `nft:${opts.host}`;
     for (const s of rs.sets) this.sets.set(`${tableKey(s.family, s.table)} ${s.name}`, s);
     for (const c of rs.chains) {
@@ -288,7 +308,11 @@ class Importer {
     for (const c of this.chainsOf(family, table)) {
       const at = `${where} chain ${c.name}`;
       if (c.hook !== 'prerouting' || c.type !== 'filter') {
-        this.report('warning', `${at}: cordon's bridge table should only have a filter chain on the prerouting hook (found ${c.hook ? `hook ${c.hook}` : 'a regular chain'}); it is not imported`, at);
+        this.report(
+          'warning',
+          `${at}: cordon's bridge table should only have a filter chain on the prerouting hook (found ${c.hook ? `hook ${c.hook}` : 'a regular chain'}); it is not imported`,
+          at,
+        );
         continue;
       }
       for (const r of this.rulesOf(family, table, c.name)) {
@@ -302,7 +326,14 @@ class Importer {
             const names = members(e.match.right).map(parseIfname);
             if (names.every((n) => n.ok)) ports = names.map((n) => (n as { value: string }).value);
             else understood = false;
-          } else if (isObj(e) && isObj(e.mangle) && isObj(e.mangle.key) && isObj(e.mangle.key.meta) && e.mangle.key.meta.key === 'mark' && typeof e.mangle.value === 'number') {
+          } else if (
+            isObj(e) &&
+            isObj(e.mangle) &&
+            isObj(e.mangle.key) &&
+            isObj(e.mangle.key.meta) &&
+            e.mangle.key.meta.key === 'mark' &&
+            typeof e.mangle.value === 'number'
+          ) {
             mark = e.mangle.value;
           } else if (isObj(e) && 'counter' in e) {
             // counters change nothing
@@ -330,7 +361,12 @@ class Importer {
           found = true;
         }
       }
-      if (!found) this.report('warning', `${at}: mark ${lo === hi ? `0x${lo.toString(16)}` : `0x${lo.toString(16)}-0x${hi.toString(16)}`} is set by no rule of cordon's bridge table, so it matches no bridge port`, at);
+      if (!found)
+        this.report(
+          'warning',
+          `${at}: mark ${lo === hi ? `0x${lo.toString(16)}` : `0x${lo.toString(16)}-0x${hi.toString(16)}`} is set by no rule of cordon's bridge table, so it matches no bridge port`,
+          at,
+        );
     }
     return [...out].sort();
   }
@@ -409,7 +445,11 @@ class Importer {
         let list = this.ifnames(names);
         if (neg) {
           list = this.universe.filter((u) => !list.includes(u));
-          this.report('warning', `${at}: '${fieldName(field)} != ${names.join(', ')}' is imported as the other interfaces the model knows on ${this.opts.host} (${list.join(', ') || 'none'})`, at);
+          this.report(
+            'warning',
+            `${at}: '${fieldName(field)} != ${names.join(', ')}' is imported as the other interfaces the model knows on ${this.opts.host} (${list.join(', ') || 'none'})`,
+            at,
+          );
         }
         return { ok: true, value: { ...ANY_COND, [field.kind]: list } };
       }
@@ -419,7 +459,12 @@ class Importer {
         let ports = this.portsOfMarks(r.value, at);
         if (neg) {
           ports = this.allPorts.filter((p) => !ports.includes(p));
-          if (hook !== 'guest-out') this.report('warning', `${at}: 'meta mark !=' also matches packets that came in by no bridge port; the IR can only say "one of the other ports" (${ports.join(', ') || 'none'})`, at);
+          if (hook !== 'guest-out')
+            this.report(
+              'warning',
+              `${at}: 'meta mark !=' also matches packets that came in by no bridge port; the IR can only say "one of the other ports" (${ports.join(', ') || 'none'})`,
+              at,
+            );
         }
         return { ok: true, value: { ...ANY_COND, inPort: ports } };
       }
@@ -428,7 +473,10 @@ class Importer {
         const names = values.map((v) => String(v));
         const v4 = field.kind === 'nfproto' ? ['ipv4', '2'] : ['ip', '2048', '0x0800'];
         const hasV4 = names.some((n) => v4.includes(n));
-        return { ok: true, value: hasV4 !== neg ? ANY_COND : { ...ANY_COND, never: `${fieldName(field)} ${neg ? '!= ' : ''}${names.join(', ')} excludes IPv4` } };
+        return {
+          ok: true,
+          value: hasV4 !== neg ? ANY_COND : { ...ANY_COND, never: `${fieldName(field)} ${neg ? '!= ' : ''}${names.join(', ')} excludes IPv4` },
+        };
       }
       case 'ctstate': {
         const states = values.map((v) => String(v));
@@ -476,10 +524,7 @@ class Importer {
   }
 }
 
-type Verdict =
-  | { readonly kind: 'accept' | 'drop' | 'reject' }
-  | { readonly kind: 'jump' | 'goto'; readonly target: string }
-  | { readonly kind: 'return' };
+type Verdict = { readonly kind: 'accept' | 'drop' | 'reject' } | { readonly kind: 'jump' | 'goto'; readonly target: string } | { readonly kind: 'return' };
 
 interface ParsedRule {
   readonly cond: Cond;
@@ -626,7 +671,12 @@ function flatten(im: Importer, family: string, table: string, chain: string, hoo
     const p = parseRule(im, r, hook, at);
     const text = describeRule(r);
     if (p.errors.length) {
-      im.report('error', `${at}: not imported: cordon cannot express ${p.errors.map((e) => `'${e}'`).join(', ')} (rule: ${text})`, at, 'the verifier does not see this rule; write it in the spec or leave it out of cordon\'s tables');
+      im.report(
+        'error',
+        `${at}: not imported: cordon cannot express ${p.errors.map((e) => `'${e}'`).join(', ')} (rule: ${text})`,
+        at,
+        "the verifier does not see this rule; write it in the spec or leave it out of cordon's tables",
+      );
       pendingLog = undefined;
       continue;
     }
@@ -683,11 +733,16 @@ function toFlows(proto: Opt, port: Opt): { flows: FlowSet; error: string | undef
   const P = proto ?? ALL_PROTOS;
   let error: string | undefined;
   const fullPorts = port === undefined || R.equal(port, ALL_PORTS);
-  const nonPort = R.subtract(P, [[PROTO_TCP, PROTO_TCP], [PROTO_UDP, PROTO_UDP]]);
-  if (!fullPorts && nonPort.length > 0) error = `a destination-port match on protocols other than tcp and udp (${nonPort.map(([a, b]) => (a === b ? a : `${a}-${b}`)).join(', ')})`;
+  const nonPort = R.subtract(P, [
+    [PROTO_TCP, PROTO_TCP],
+    [PROTO_UDP, PROTO_UDP],
+  ]);
+  if (!fullPorts && nonPort.length > 0)
+    error = `a destination-port match on protocols other than tcp and udp (${nonPort.map(([a, b]) => (a === b ? a : `${a}-${b}`)).join(', ')})`;
   const others = R.intersect(P, OTHER_PROTOS);
   const other = R.equal(others, OTHER_PROTOS);
-  if (others.length > 0 && !other) error = `a match on only some of the protocols other than tcp, udp and icmp (${others.map(([a, b]) => (a === b ? a : `${a}-${b}`)).join(', ')}): cordon treats them as one class`;
+  if (others.length > 0 && !other)
+    error = `a match on only some of the protocols other than tcp, udp and icmp (${others.map(([a, b]) => (a === b ? a : `${a}-${b}`)).join(', ')}): cordon treats them as one class`;
   const ports = port ?? ALL_PORTS;
   const flows: FlowSet = {
     tcp: R.contains(P, PROTO_TCP) ? ports : R.EMPTY,
@@ -726,7 +781,8 @@ function irRules(im: Importer, f: Flat): Omit<IrRule, 'id' | 'index'>[] {
     if (g) g.flows = flowUnion(g.flows, flows);
     else groups.set(key, { src, dst, flows });
   }
-  for (const e of errors) im.report('error', `${f.origin.path}: cordon cannot express ${e}; the rule is imported without those packets (rule: ${f.origin.text})`, f.origin.path);
+  for (const e of errors)
+    im.report('error', `${f.origin.path}: cordon cannot express ${e}; the rule is imported without those packets (rule: ${f.origin.text})`, f.origin.path);
   return mergeGroups([...groups.values()]).map((g) => {
     const match: IrMatch = { src: g.src, dst: g.dst, flows: g.flows, iif: c.iif, oif: c.oif, inPort: c.inPort, state: c.state };
     return { match, action: f.action, log: f.log, rate: f.rate, role: roleOf(match), origin: f.origin, policyIndex: undefined };
@@ -804,13 +860,23 @@ export function importRuleset(rs: NftRuleset, opts: ImportOptions): ImportResult
   for (const t of rs.tables) {
     const where = `${t.family} ${t.name}`;
     if (!t.name.startsWith(TABLE_PREFIX)) {
-      im.report('warning', `table ${where} is not cordon's: its rules are not imported, so the verifier does not see them`, where, 'a foreign table can still drop or (in another hook order) accept packets cordon reasons about');
+      im.report(
+        'warning',
+        `table ${where} is not cordon's: its rules are not imported, so the verifier does not see them`,
+        where,
+        'a foreign table can still drop or (in another hook order) accept packets cordon reasons about',
+      );
       continue;
     }
     if (t.family === 'bridge' && t.name === portsTable) continue;
     const point = points.get(t.name);
     if (t.family !== 'inet' || point === undefined) {
-      im.report('warning', `table ${where} has cordon's prefix but names no enforcement point of ${opts.host} in this spec; not imported`, where, `cordon's tables here: ${[...points.keys()].filter((n) => n.startsWith(tableName(`${opts.host}:`).slice(0, -1))).join(', ') || 'none'}`);
+      im.report(
+        'warning',
+        `table ${where} has cordon's prefix but names no enforcement point of ${opts.host} in this spec; not imported`,
+        where,
+        `cordon's tables here: ${[...points.keys()].filter((n) => n.startsWith(tableName(`${opts.host}:`).slice(0, -1))).join(', ') || 'none'}`,
+      );
       continue;
     }
     const chain = importPoint(im, t.family, t.name, point.host, point.hook);
@@ -835,8 +901,14 @@ function importPoint(im: Importer, family: string, table: string, host: string, 
   const base = im.chainsOf(family, table).filter((c) => c.hook !== undefined);
   const expected = BASE_HOOKS[hook];
   for (const c of base) {
-    if (!expected.includes(c.hook!)) im.report('error', `${where} chain ${c.name}: hook ${c.hook} is not where ${point} is enforced (${expected.join(', ')}); not imported`, `${where} chain ${c.name}`);
-    if (c.type !== 'filter') im.report('error', `${where} chain ${c.name}: type ${c.type ?? '?'} is not a filter chain; imported as one`, `${where} chain ${c.name}`);
+    if (!expected.includes(c.hook!))
+      im.report(
+        'error',
+        `${where} chain ${c.name}: hook ${c.hook} is not where ${point} is enforced (${expected.join(', ')}); not imported`,
+        `${where} chain ${c.name}`,
+      );
+    if (c.type !== 'filter')
+      im.report('error', `${where} chain ${c.name}: type ${c.type ?? '?'} is not a filter chain; imported as one`, `${where} chain ${c.name}`);
   }
   const results: { hook: string; policy: 'accept' | 'drop'; rules: Omit<IrRule, 'id' | 'index'>[]; origin: Origin }[] = [];
   for (const c of base.filter((x) => expected.includes(x.hook!))) {
@@ -879,4 +951,3 @@ function importPoint(im: Importer, family: string, table: string, host: string, 
     handwritten: false,
   };
 }
-

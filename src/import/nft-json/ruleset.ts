@@ -101,11 +101,13 @@ export function parseRuleset(json: unknown): Parsed<NftRuleset> {
         tables.push({ family, name, handle: num(b.handle) });
         break;
       case 'chain':
-        if (family === undefined || table === undefined || name === undefined) return { ok: false, error: `chain without family, table or name: ${describeValue(body)}` };
+        if (family === undefined || table === undefined || name === undefined)
+          return { ok: false, error: `chain without family, table or name: ${describeValue(body)}` };
         chains.push({ family, table, name, handle: num(b.handle), hook: str(b.hook), type: str(b.type), prio: num(b.prio), policy: str(b.policy) });
         break;
       case 'set': {
-        if (family === undefined || table === undefined || name === undefined) return { ok: false, error: `set without family, table or name: ${describeValue(body)}` };
+        if (family === undefined || table === undefined || name === undefined)
+          return { ok: false, error: `set without family, table or name: ${describeValue(body)}` };
         const type = Array.isArray(b.type) ? b.type.map(String) : typeof b.type === 'string' ? [b.type] : [];
         const flags = Array.isArray(b.flags) ? b.flags.map(String) : typeof b.flags === 'string' ? [b.flags] : [];
         const elem = Array.isArray(b.elem) ? b.elem : b.elem === undefined ? [] : [b.elem];

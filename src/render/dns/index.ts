@@ -28,11 +28,28 @@ export const dnsRenderer: Renderer = {
     const ds: Diagnostic[] = [];
     const dns = ir.model.dns;
     if (!dns) {
-      if (opts.host !== undefined) ds.push(diag('CORDON004', 'error', `the spec declares no dns: section, so host '${opts.host}' gets no DNS files`, { file: ir.model.file }, 'add dns: { domain, server, records }'));
+      if (opts.host !== undefined)
+        ds.push(
+          diag(
+            'CORDON004',
+            'error',
+            `the spec declares no dns: section, so host '${opts.host}' gets no DNS files`,
+            { file: ir.model.file },
+            'add dns: { domain, server, records }',
+          ),
+        );
       return { files: [], diagnostics: ds };
     }
     if (opts.host !== undefined && opts.host !== dns.server) {
-      ds.push(diag('CORDON004', 'error', `host '${opts.host}' does not serve DNS, so it gets no DNS files`, { file: ir.model.file }, `the DNS server is '${dns.server}'`));
+      ds.push(
+        diag(
+          'CORDON004',
+          'error',
+          `host '${opts.host}' does not serve DNS, so it gets no DNS files`,
+          { file: ir.model.file },
+          `the DNS server is '${dns.server}'`,
+        ),
+      );
       return { files: [], diagnostics: ds };
     }
     const zoneDir = confPath((opts.params.get('zone-dir') ?? DEFAULT_ZONE_DIR).replace(/\/+$/, '') || '/');
@@ -148,12 +165,16 @@ function renderNamedConf(model: Model, dns: Dns, zoneDir: string): string {
   e.line(`// Let named listen on ${dns.listen.map(formatIPv4).join(', ')} only (options { listen-on { … }; }).`);
   e.gap();
   const file = `${zoneDir === '/' ? '' : zoneDir}/${zoneFileName(dns)}`;
-  e.block(`zone "${dns.domain}" {`, () => {
-    e.line('type primary;');
-    e.line(`file "${file}";`);
-    e.line(`allow-query { ${['localhost', ...clientNets(model, dns)].map((x) => `${x};`).join(' ')} };`);
-    e.line('allow-transfer { none; };');
-  }, '};');
+  e.block(
+    `zone "${dns.domain}" {`,
+    () => {
+      e.line('type primary;');
+      e.line(`file "${file}";`);
+      e.line(`allow-query { ${['localhost', ...clientNets(model, dns)].map((x) => `${x};`).join(' ')} };`);
+      e.line('allow-transfer { none; };');
+    },
+    '};',
+  );
   return e.toString();
 }
 

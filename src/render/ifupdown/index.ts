@@ -23,7 +23,7 @@ import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../typ
 
 export const ifupdownRenderer: Renderer = {
   name: 'ifupdown',
-  description: '/etc/network/interfaces for VMs and for hypervisors\' bridges (ifupdown/<host>/interfaces)',
+  description: "/etc/network/interfaces for VMs and for hypervisors' bridges (ifupdown/<host>/interfaces)",
   params: [],
   render(ir: Ir, opts: RenderOptions): RenderResult {
     const ds: Diagnostic[] = [];
@@ -34,7 +34,15 @@ export const ifupdownRenderer: Renderer = {
       files.push({ path: `ifupdown/${h.name}/interfaces`, content: renderHost(ir.model, h), secret: false });
     }
     if (opts.host !== undefined && files.length === 0) {
-      ds.push(diag('CORDON004', 'error', `host '${opts.host}' is neither a VM nor a hypervisor with a nic on a network, so it gets no interfaces file`, { file: ir.model.file }, `hosts with one: ${hosts.map((h) => h.name).join(', ') || 'none'}`));
+      ds.push(
+        diag(
+          'CORDON004',
+          'error',
+          `host '${opts.host}' is neither a VM nor a hypervisor with a nic on a network, so it gets no interfaces file`,
+          { file: ir.model.file },
+          `hosts with one: ${hosts.map((h) => h.name).join(', ') || 'none'}`,
+        ),
+      );
     }
     return { files, diagnostics: ds };
   },
@@ -58,7 +66,12 @@ function bridgePorts(model: Model, h: Host, n: Nic): string {
 function renderHost(model: Model, h: Host): string {
   const e = new Emitter('    ');
   const hyper = h.kind === 'hypervisor';
-  e.lines_(commented(headerLines(model, `/etc/network/interfaces for ${h.name} (${hyper ? 'hypervisor' : 'in-guest'}); apply with ifup -a or systemctl restart networking.`), '# '));
+  e.lines_(
+    commented(
+      headerLines(model, `/etc/network/interfaces for ${h.name} (${hyper ? 'hypervisor' : 'in-guest'}); apply with ifup -a or systemctl restart networking.`),
+      '# ',
+    ),
+  );
   const resolver = resolverFor(model, h.name);
   const elsewhere: string[] = [];
   e.gap();
@@ -79,26 +92,31 @@ function renderHost(model: Model, h: Host): string {
     e.gap();
     e.line(`# ${bridge ? `bridge of network ${net.name}` : `on network ${net.name}`} (${formatCidr(net.cidr)}, egress ${net.egress})`);
     e.line(`auto ${ifname(n.ifname)}`);
-    e.block(`iface ${ifname(n.ifname)} inet static`, () => {
-      e.line(`address ${formatIPv4(n.address)}/${net.cidr.len}`);
-      if (h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === n.segment) e.line(`gateway ${formatIPv4(h.defaultRoute.via)}`);
-      if (bridge) {
-        e.line(`bridge-ports ${bridgePorts(model, h, n)}`);
-        e.line('bridge-stp off');
-        e.line('bridge-fd 0');
-      }
-      for (const r of h.routes) {
-        if (r.via.kind !== 'gateway' || r.via.segment !== n.segment) continue;
-        e.line(`up ip route add ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${ifname(n.ifname)}`);
-        e.line(`down ip route del ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${ifname(n.ifname)}`);
-      }
-      if (resolver && resolver.segment === n.segment) {
-        e.line(`dns-nameservers ${formatIPv4(resolver.address)}`);
-        e.line(`dns-search ${resolver.domain}`);
-      }
-    }, '');
+    e.block(
+      `iface ${ifname(n.ifname)} inet static`,
+      () => {
+        e.line(`address ${formatIPv4(n.address)}/${net.cidr.len}`);
+        if (h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === n.segment) e.line(`gateway ${formatIPv4(h.defaultRoute.via)}`);
+        if (bridge) {
+          e.line(`bridge-ports ${bridgePorts(model, h, n)}`);
+          e.line('bridge-stp off');
+          e.line('bridge-fd 0');
+        }
+        for (const r of h.routes) {
+          if (r.via.kind !== 'gateway' || r.via.segment !== n.segment) continue;
+          e.line(`up ip route add ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${ifname(n.ifname)}`);
+          e.line(`down ip route del ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${ifname(n.ifname)}`);
+        }
+        if (resolver && resolver.segment === n.segment) {
+          e.line(`dns-nameservers ${formatIPv4(resolver.address)}`);
+          e.line(`dns-search ${resolver.domain}`);
+        }
+      },
+      '',
+    );
   }
-  if (h.uplink !== undefined && !h.nics.some((n) => n.ifname === h.uplink)) elsewhere.push(`${h.uplink}: the uplink; its address and gateway come from the provider`);
+  if (h.uplink !== undefined && !h.nics.some((n) => n.ifname === h.uplink))
+    elsewhere.push(`${h.uplink}: the uplink; its address and gateway come from the provider`);
   switch (h.defaultRoute.kind) {
     case 'none':
       elsewhere.push('no default route: this host reaches only the networks it is on');

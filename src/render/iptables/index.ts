@@ -42,7 +42,15 @@ export const iptablesRenderer: Renderer = {
       files.push({ path: `${host}/rules.v6`, content: renderV6(ir, plan), secret: false });
     }
     if (opts.host !== undefined && files.length === 0) {
-      ds.push(diag('CORDON004', 'error', `host '${opts.host}' enforces no cordon chain, so it gets no iptables rules`, { file: ir.model.file }, `hosts with chains: ${hosts.join(', ') || 'none'}`));
+      ds.push(
+        diag(
+          'CORDON004',
+          'error',
+          `host '${opts.host}' enforces no cordon chain, so it gets no iptables rules`,
+          { file: ir.model.file },
+          `hosts with chains: ${hosts.join(', ') || 'none'}`,
+        ),
+      );
     }
     return { files, diagnostics: ds };
   },
@@ -112,7 +120,15 @@ function planHost(ir: Ir, host: string, ds: Diagnostic[]): HostPlan {
     const name = chainName(c.host, c.hook);
     const clash = names.get(name);
     if (clash !== undefined || name.length > MAX_CHAIN_NAME) {
-      ds.push(diag('CORDON017', 'error', `iptables chain name '${name}' for ${c.point} ${clash ? `clashes with the one for ${clash}` : 'is too long'}`, { file: model.file, line: c.policyOrigin.line, col: c.policyOrigin.col, path: c.policyOrigin.path }, 'rename one of the hosts'));
+      ds.push(
+        diag(
+          'CORDON017',
+          'error',
+          `iptables chain name '${name}' for ${c.point} ${clash ? `clashes with the one for ${clash}` : 'is too long'}`,
+          { file: model.file, line: c.policyOrigin.line, col: c.policyOrigin.col, path: c.policyOrigin.path },
+          'rename one of the hosts',
+        ),
+      );
       continue;
     }
     names.set(name, c.point);
@@ -125,7 +141,14 @@ function planHost(ir: Ir, host: string, ds: Diagnostic[]): HostPlan {
       if (c.hook === 'guest-out') {
         const sel = guest.nics.filter((n) => n.port && ports.has(n.port)).map((n) => ['-m', 'physdev', '--physdev-in', ifname(n.port!)]);
         if (sel.length === 0) {
-          ds.push(diag('CORDON016', 'error', `${c.point}: ${c.host} has no port on a bridge of ${host}, so its outgoing packets cannot be told apart`, { file: model.file, line: guest.origin.line, col: guest.origin.col, path: guest.origin.path }));
+          ds.push(
+            diag('CORDON016', 'error', `${c.point}: ${c.host} has no port on a bridge of ${host}, so its outgoing packets cannot be told apart`, {
+              file: model.file,
+              line: guest.origin.line,
+              col: guest.origin.col,
+              path: guest.origin.path,
+            }),
+          );
           continue;
         }
         jumps.set('FORWARD', sel);
@@ -151,9 +174,15 @@ function planHost(ir: Ir, host: string, ds: Diagnostic[]): HostPlan {
 function header(ir: Ir, plan: HostPlan, family: 'IPv4' | 'IPv6'): string[] {
   const cmd = family === 'IPv4' ? 'iptables-restore' : 'ip6tables-restore';
   const lines = [
-    ...headerLines(ir.model, `iptables rule set for ${plan.host} (${family}): load with ${cmd} (atomic; replaces the whole filter table, nat and mangle are left as they are).`),
+    ...headerLines(
+      ir.model,
+      `iptables rule set for ${plan.host} (${family}): load with ${cmd} (atomic; replaces the whole filter table, nat and mangle are left as they are).`,
+    ),
   ];
-  if (plan.inGuest) lines.push(`These chains run inside ${plan.host}, an untrusted host: defence in depth only, the verifier does not count them when the guest is assumed compromised.`);
+  if (plan.inGuest)
+    lines.push(
+      `These chains run inside ${plan.host}, an untrusted host: defence in depth only, the verifier does not count them when the guest is assumed compromised.`,
+    );
   return lines;
 }
 
@@ -161,16 +190,16 @@ function renderV4(ir: Ir, plan: HostPlan, ds: Diagnostic[]): string {
   const bodies = plan.points.map((p) => renderPoint(ir, plan, p, ds));
   const e = new Emitter('');
   e.lines_(commented(header(ir, plan, 'IPv4'), '# '));
-  e.line('# Restoring replaces the whole filter table: chains other tools keep there (Docker\'s DOCKER-*,');
-  e.line('# libvirt\'s LIBVIRT_*, fail2ban\'s f2b-*) are gone until those tools add them again.');
+  e.line("# Restoring replaces the whole filter table: chains other tools keep there (Docker's DOCKER-*,");
+  e.line("# libvirt's LIBVIRT_*, fail2ban's f2b-*) are gone until those tools add them again.");
   e.line('# One user chain per enforcement point. A packet must pass every point on its hook: guest');
-  e.line('# chains are jumped first and RETURN what they accept, the host\'s own chain decides last.');
+  e.line("# chains are jumped first and RETURN what they accept, the host's own chain decides last.");
   e.line('# A rule whose addresses are "a prefix except a few" (the internet, a subnet but the host) gets');
   e.line('# its own chain -R<n>: jumped on the prefix, it RETURNs the exceptions and decides on the rest.');
   if (plan.ports.size > 0) {
     e.line('# Bridged guest traffic reaches FORWARD only with br_netfilter and');
     e.line('# net.bridge.bridge-nf-call-iptables=1 on this host (cordon apply sets it). Bridge ports are');
-    e.line('# matched with -m physdev --physdev-in, without --physdev-is-bridged, so that a guest\'s routed');
+    e.line("# matched with -m physdev --physdev-in, without --physdev-is-bridged, so that a guest's routed");
     e.line('# packets (which enter through the same port) are bound to it as well.');
   }
   e.gap();
@@ -217,7 +246,9 @@ interface SubChain {
 
 function renderPoint(ir: Ir, plan: HostPlan, p: Point, ds: Diagnostic[]): { main: string[]; subs: SubChain[] } {
   const c = p.chain;
-  const main: string[] = [`# ${inert(`${p.name}: enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default ${c.policy} — ${c.policyOrigin.text}`)}`];
+  const main: string[] = [
+    `# ${inert(`${p.name}: enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default ${c.policy} — ${c.policyOrigin.text}`)}`,
+  ];
   const subs: SubChain[] = [];
   // The chain rules are appended to: the point's own, or after a goto its continuation chain.
   let cur = p.name;
@@ -333,7 +364,12 @@ export function limitRate(rate: string): string {
   const seconds = unit === 'second' ? 1 : unit === 'minute' ? 60 : unit === 'hour' ? 3600 : 86400;
   const SCALE = 10000;
   const period = Math.floor((SCALE * seconds) / Number(n));
-  const rates: [string, number][] = [['day', SCALE * 86400], ['hour', SCALE * 3600], ['min', SCALE * 60], ['sec', SCALE]];
+  const rates: [string, number][] = [
+    ['day', SCALE * 86400],
+    ['hour', SCALE * 3600],
+    ['min', SCALE * 60],
+    ['sec', SCALE],
+  ];
   let i = 1;
   for (; i < rates.length; i++) {
     const mult = rates[i]![1];
@@ -351,22 +387,40 @@ export function limitRate(rate: string): string {
  * its RETURN leaves the point, and the exceptions (and everything that is not the rule's) go on by
  * goto to a continuation chain `-K<n>` holding the point's remaining rules.
  */
-function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[], cur: string): { lines: string[]; sub: SubChain | undefined; cont: string | undefined } {
+function renderRule(
+  ir: Ir,
+  plan: HostPlan,
+  p: Point,
+  r: IrRule,
+  ds: Diagnostic[],
+  cur: string,
+): { lines: string[]; sub: SubChain | undefined; cont: string | undefined } {
   const m = r.match;
   for (const port of m.inPort ?? []) {
     if (!plan.ports.has(port)) {
-      ds.push(diag('CORDON012', 'error', `${p.chain.point}: rule from "${r.origin.text}" matches bridge port ${port}, which is not on a bridge of ${plan.host}`, { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path }));
+      ds.push(
+        diag('CORDON012', 'error', `${p.chain.point}: rule from "${r.origin.text}" matches bridge port ${port}, which is not on a bridge of ${plan.host}`, {
+          file: ir.model.file,
+          line: r.origin.line,
+          col: r.origin.col,
+          path: r.origin.path,
+        }),
+      );
       return { lines: [], sub: undefined, cont: undefined };
     }
   }
   const comment = ['-m', 'comment', '--comment', `"${quotedText(`cordon ${r.id}`)}"`];
-  const state = m.state === 'established' ? ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED'] : m.state === 'new' ? ['-m', 'conntrack', '--ctstate', 'NEW'] : [];
+  const state =
+    m.state === 'established' ? ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED'] : m.state === 'new' ? ['-m', 'conntrack', '--ctstate', 'NEW'] : [];
   // Interface and bridge-port alternatives: `-i/-o` go with the addresses, physdev after them.
   const binds: { ifs: string[]; phys: string[] }[] = [];
   for (const iif of m.iif ?? [undefined]) {
     for (const oif of m.oif ?? [undefined]) {
       for (const port of m.inPort ?? [undefined]) {
-        binds.push({ ifs: [...(iif ? ['-i', ifname(iif)] : []), ...(oif ? ['-o', ifname(oif)] : [])], phys: port ? ['-m', 'physdev', '--physdev-in', ifname(port)] : [] });
+        binds.push({
+          ifs: [...(iif ? ['-i', ifname(iif)] : []), ...(oif ? ['-o', ifname(oif)] : [])],
+          phys: port ? ['-m', 'physdev', '--physdev-in', ifname(port)] : [],
+        });
       }
     }
   }
@@ -377,7 +431,24 @@ function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[
   const verdictLines = (head: readonly string[], part: ProtoPart, tail: readonly string[]): string[] => {
     const line = (pp: readonly string[], ...target: string[]): string => [...head, ...pp, ...part.m, ...tail, ...target].join(' ');
     const out: string[] = [];
-    if (r.log && r.action !== 'drop') out.push(line(part.p, '-m', 'limit', '--limit', '5/sec', '--limit-burst', '10', '-j', 'LOG', '--log-prefix', `"${quotedText(logPrefix(p.chain.point, r.action))}"`, '--log-level', '6'));
+    if (r.log && r.action !== 'drop')
+      out.push(
+        line(
+          part.p,
+          '-m',
+          'limit',
+          '--limit',
+          '5/sec',
+          '--limit-burst',
+          '10',
+          '-j',
+          'LOG',
+          '--log-prefix',
+          `"${quotedText(logPrefix(p.chain.point, r.action))}"`,
+          '--log-level',
+          '6',
+        ),
+      );
     switch (r.action) {
       case 'accept':
         out.push(line(part.p, ...(r.rate ? ['-m', 'limit', '--limit', limitRate(r.rate)] : []), ...comment, '-j', p.final ? 'ACCEPT' : 'RETURN'));
@@ -414,7 +485,8 @@ function renderRule(ir: Ir, plan: HostPlan, p: Point, r: IrRule, ds: Diagnostic[
       const enter = contName ? '-g' : '-j';
       const skip = contName ? ['-g', contName] : ['-j', 'RETURN'];
       const lines: string[] = [];
-      for (const b of binds) for (const s of jSrcs) for (const d of jDsts) lines.push(['-A', cur, ...s, ...d, ...b.ifs, ...b.phys, ...state, ...comment, enter, subName].join(' '));
+      for (const b of binds)
+        for (const s of jSrcs) for (const d of jDsts) lines.push(['-A', cur, ...s, ...d, ...b.ifs, ...b.phys, ...state, ...comment, enter, subName].join(' '));
       if (contName) lines.push(`-A ${cur} -g ${contName}`);
       const what = [hSrc ? 'sources' : '', hDst ? 'destinations' : ''].filter(Boolean).join(' and ');
       const sub: string[] = [
@@ -452,7 +524,7 @@ const ND_TYPES: readonly [number, string][] = [
 function renderV6(ir: Ir, plan: HostPlan): string {
   const e = new Emitter('');
   e.lines_(commented(header(ir, plan, 'IPv6'), '# '));
-  e.line('# cordon does not model IPv6: forwarded IPv6 is dropped; on INPUT and OUTPUT the host\'s own');
+  e.line("# cordon does not model IPv6: forwarded IPv6 is dropped; on INPUT and OUTPUT the host's own");
   e.line('# default holds, with loopback, replies and neighbour discovery (ICMPv6 133-136) let through.');
   e.gap();
   e.line('*filter');

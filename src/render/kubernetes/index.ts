@@ -115,15 +115,25 @@ class K8s {
         else onlyHosts = false;
       }
       const name = `group-${g}`;
-      if (onlyHosts && hosts.size >= 2 && LABEL_NAME.test(name) && name.length <= 63) this.groupLabels.push({ name: g, label: `${GROUP_LABEL_PREFIX}${g}`, hosts });
+      if (onlyHosts && hosts.size >= 2 && LABEL_NAME.test(name) && name.length <= 63)
+        this.groupLabels.push({ name: g, label: `${GROUP_LABEL_PREFIX}${g}`, hosts });
     }
     this.groupLabels.sort((a, b) => b.hosts.size - a.hosts.size || cmp(a.name, b.name));
     const used = new Set<string>();
     for (const h of [...model.hosts.keys()].sort(cmp)) {
       if (!LABEL_VALUE.test(h)) {
-        this.diag('CORDON012', 'error', `host name '${h}' cannot be a Kubernetes label value (letters, digits, '-', '_', '.', starting and ending with a letter or digit, at most 63)`, model.hosts.get(h)!.origin, 'rename the host');
+        this.diag(
+          'CORDON012',
+          'error',
+          `host name '${h}' cannot be a Kubernetes label value (letters, digits, '-', '_', '.', starting and ending with a letter or digit, at most 63)`,
+          model.hosts.get(h)!.origin,
+          'rename the host',
+        );
       }
-      let n = `cordon-${h.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '')}`;
+      let n = `cordon-${h
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, '-')
+        .replace(/^-+|-+$/g, '')}`;
       if (n !== `cordon-${h}` || used.has(n)) n = `${n}-${shortHash(h, 5)}`;
       used.add(n);
       this.names.set(h, n);
@@ -133,7 +143,10 @@ class K8s {
   diag(code: 'CORDON004' | 'CORDON012', severity: Severity, message: string, origin: Origin | undefined, hint?: string): void {
     const key = `${code}|${message}`;
     if (this.ds.has(key)) return;
-    this.ds.set(key, diag(code, severity, message, origin ? { file: origin.file, line: origin.line, col: origin.col, path: origin.path } : { file: this.model.file }, hint));
+    this.ds.set(
+      key,
+      diag(code, severity, message, origin ? { file: origin.file, line: origin.line, col: origin.col, path: origin.path } : { file: this.model.file }, hint),
+    );
   }
 
   diagnostics(): Diagnostic[] {
@@ -155,7 +168,11 @@ class K8s {
       case 'service':
         return { allPods: false, pods: new Set([t.host]), ext: R.EMPTY };
       case 'network':
-        return { allPods: false, pods: new Set([...this.model.hosts.values()].filter((h) => h.nics.some((n) => n.segment === t.network)).map((h) => h.name)), ext: R.EMPTY };
+        return {
+          allPods: false,
+          pods: new Set([...this.model.hosts.values()].filter((h) => h.nics.some((n) => n.segment === t.network)).map((h) => h.name)),
+          ext: R.EMPTY,
+        };
       case 'cidr':
       case 'internet':
       case 'lan': {
@@ -182,10 +199,26 @@ class K8s {
     const out: Entry[] = [];
     if (dir === 'egress') {
       if (h.egress === 'isolated') {
-        out.push({ action: 'deny', pieces: [{ peers: { allPods: false, pods: new Set(), ext: R.union(this.model.internet, this.model.lan) }, flows: ALL_FLOWS, cutBy: [] }], origin: { ...h.origin, text: `${h.name} egress: isolated (no internet, no LAN)` }, rule: undefined });
+        out.push({
+          action: 'deny',
+          pieces: [{ peers: { allPods: false, pods: new Set(), ext: R.union(this.model.internet, this.model.lan) }, flows: ALL_FLOWS, cutBy: [] }],
+          origin: { ...h.origin, text: `${h.name} egress: isolated (no internet, no LAN)` },
+          rule: undefined,
+        });
       } else if (h.egress === 'vpn-only') {
-        this.diag('CORDON012', 'warning', `host '${h.name}' is vpn-only, which Kubernetes policies cannot express (pods have no tunnel): its pod gets no egress at all`, h.origin, 'run the tunnel outside the cluster, or give the pod an explicit policy instead of vpn-only');
-        out.push({ action: 'deny', pieces: [{ peers: ALL_PEERS, flows: ALL_FLOWS, cutBy: [] }], origin: { ...h.origin, text: `${h.name} egress: vpn-only (no tunnel in a cluster: nothing)` }, rule: undefined });
+        this.diag(
+          'CORDON012',
+          'warning',
+          `host '${h.name}' is vpn-only, which Kubernetes policies cannot express (pods have no tunnel): its pod gets no egress at all`,
+          h.origin,
+          'run the tunnel outside the cluster, or give the pod an explicit policy instead of vpn-only',
+        );
+        out.push({
+          action: 'deny',
+          pieces: [{ peers: ALL_PEERS, flows: ALL_FLOWS, cutBy: [] }],
+          origin: { ...h.origin, text: `${h.name} egress: vpn-only (no tunnel in a cluster: nothing)` },
+          rule: undefined,
+        });
       }
     }
     for (const r of this.model.policy) {
@@ -206,10 +239,18 @@ class K8s {
       pieces = mergePieces(pieces);
       if (pieces.length === 0) continue;
       out.push({ action: r.action, pieces, origin: r.origin, rule: r });
-      if (r.action === 'allow' && r.rate) this.diag('CORDON012', 'warning', `"${r.origin.text}": Kubernetes policies have no rate limits; the allow is written without '${r.rate}'`, r.origin);
-      if (r.log) this.diag('CORDON012', 'info', `"${r.origin.text}": Kubernetes policies cannot log; use the network plugin's flow logs (Hubble for Cilium)`, r.origin);
+      if (r.action === 'allow' && r.rate)
+        this.diag('CORDON012', 'warning', `"${r.origin.text}": Kubernetes policies have no rate limits; the allow is written without '${r.rate}'`, r.origin);
+      if (r.log)
+        this.diag('CORDON012', 'info', `"${r.origin.text}": Kubernetes policies cannot log; use the network plugin's flow logs (Hubble for Cilium)`, r.origin);
     }
-    if (dir === 'egress' && h.egress === 'open') out.push({ action: 'allow', pieces: [{ peers: ALL_PEERS, flows: ALL_FLOWS, cutBy: [] }], origin: { ...h.origin, text: `${h.name} egress: open` }, rule: undefined });
+    if (dir === 'egress' && h.egress === 'open')
+      out.push({
+        action: 'allow',
+        pieces: [{ peers: ALL_PEERS, flows: ALL_FLOWS, cutBy: [] }],
+        origin: { ...h.origin, text: `${h.name} egress: open` },
+        rule: undefined,
+      });
     return out;
   }
 
@@ -240,7 +281,15 @@ class K8s {
       if (rules.length) spec[dir] = rules;
       else comments.push(`  ${dir}: nothing allowed`);
     }
-    return { comments, body: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: this.names.get(h.name), labels: { 'app.kubernetes.io/managed-by': 'cordon' } }, spec } };
+    return {
+      comments,
+      body: {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: this.names.get(h.name), labels: { 'app.kubernetes.io/managed-by': 'cordon' } },
+        spec,
+      },
+    };
   }
 
   private npRule(h: Host, dir: Direction, p: Piece, e: Entry, entries: readonly Entry[]): Record<string, unknown> | undefined {
@@ -249,16 +298,33 @@ class K8s {
       const lost = ports.lost.join(' and ');
       if (p.cutBy.length) {
         const denies = p.cutBy.map((i) => `"${entries[i]!.origin.text}"`).join(', ');
-        this.diag('CORDON012', 'warning', `${dir} of '${h.name}': ${denies} cannot be expressed in NetworkPolicy: taking it out of "${e.origin.text}" leaves ${lost}, which NetworkPolicy cannot name, so networkpolicies.yaml leaves ${lost} out (stricter than the spec)`, entries[p.cutBy[0]!]!.origin, 'ciliumnetworkpolicies.yaml expresses it exactly with egressDeny/ingressDeny');
+        this.diag(
+          'CORDON012',
+          'warning',
+          `${dir} of '${h.name}': ${denies} cannot be expressed in NetworkPolicy: taking it out of "${e.origin.text}" leaves ${lost}, which NetworkPolicy cannot name, so networkpolicies.yaml leaves ${lost} out (stricter than the spec)`,
+          entries[p.cutBy[0]!]!.origin,
+          'ciliumnetworkpolicies.yaml expresses it exactly with egressDeny/ingressDeny',
+        );
       } else {
-        this.diag('CORDON012', 'warning', `${dir} of '${h.name}': "${e.origin.text}" allows ${lost}, which NetworkPolicy cannot express (it knows TCP, UDP and SCTP ports); networkpolicies.yaml leaves ${lost} out`, e.origin, 'ciliumnetworkpolicies.yaml allows ICMP with icmps');
+        this.diag(
+          'CORDON012',
+          'warning',
+          `${dir} of '${h.name}': "${e.origin.text}" allows ${lost}, which NetworkPolicy cannot express (it knows TCP, UDP and SCTP ports); networkpolicies.yaml leaves ${lost} out`,
+          e.origin,
+          'ciliumnetworkpolicies.yaml allows ICMP with icmps',
+        );
       }
       if (ports.ports !== undefined && ports.ports.length === 0) return undefined;
     }
     const peers = this.npPeers(p.peers, h, dir, e);
     const rule: Record<string, unknown> = {};
     if (peers !== 'all') rule[dir === 'egress' ? 'to' : 'from'] = peers;
-    if (ports.ports !== undefined) rule.ports = ports.ports.map((x) => ({ protocol: x.protocol, ...(x.port !== undefined ? { port: x.port } : {}), ...(x.endPort !== undefined ? { endPort: x.endPort } : {}) }));
+    if (ports.ports !== undefined)
+      rule.ports = ports.ports.map((x) => ({
+        protocol: x.protocol,
+        ...(x.port !== undefined ? { port: x.port } : {}),
+        ...(x.endPort !== undefined ? { endPort: x.endPort } : {}),
+      }));
     return rule;
   }
 
@@ -269,7 +335,16 @@ class K8s {
       const sel = peers.pods.size ? { matchExpressions: [{ key: HOST_LABEL, operator: 'NotIn', values: [...peers.pods].sort(cmp) }] } : {};
       out.push({ namespaceSelector: {}, podSelector: sel });
       if (peers.pods.size && R.intersect(peers.ext, NOT_INTERNET).length) {
-        this.diag('CORDON012', 'warning', `${dir} of '${h.name}': "${e.origin.text}" leaves out pods ${[...peers.pods].sort(cmp).map((x) => `'${x}'`).join(', ')}, but its ipBlock may still match their pod addresses (that is up to the network plugin)`, e.origin, 'ciliumnetworkpolicies.yaml does not have this gap: Cilium CIDR rules never match pods');
+        this.diag(
+          'CORDON012',
+          'warning',
+          `${dir} of '${h.name}': "${e.origin.text}" leaves out pods ${[...peers.pods]
+            .sort(cmp)
+            .map((x) => `'${x}'`)
+            .join(', ')}, but its ipBlock may still match their pod addresses (that is up to the network plugin)`,
+          e.origin,
+          'ciliumnetworkpolicies.yaml does not have this gap: Cilium CIDR rules never match pods',
+        );
       }
     } else {
       for (const sel of this.podSelectors(peers.pods)) out.push({ podSelector: sel });
@@ -317,7 +392,10 @@ class K8s {
         let rest: Piece[] = [...e.pieces];
         for (const a of earlier) rest = rest.flatMap((p) => pieceSubtract(p, a.piece, a.entry));
         // Default deny already refuses what no allow admits: a deny is needed only where a later allow would admit it.
-        const later = entries.slice(ei + 1).filter((x) => x.action === 'allow').flatMap((x) => x.pieces);
+        const later = entries
+          .slice(ei + 1)
+          .filter((x) => x.action === 'allow')
+          .flatMap((x) => x.pieces);
         const needed = rest.flatMap((p) => later.map((a) => pieceIntersect(p, a)).filter((x): x is Piece => x !== undefined));
         if (needed.length === 0) comments.push(`  ${dir}Deny: not needed for "${e.origin.text}" — no later allow admits what it denies`);
         for (const p of mergePieces(needed)) {
@@ -337,7 +415,15 @@ class K8s {
       }
       if (denies.length) spec[`${dir}Deny`] = denies;
     }
-    return { comments, body: { apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: this.names.get(h.name), labels: { 'app.kubernetes.io/managed-by': 'cordon' } }, spec } };
+    return {
+      comments,
+      body: {
+        apiVersion: 'cilium.io/v2',
+        kind: 'CiliumNetworkPolicy',
+        metadata: { name: this.names.get(h.name), labels: { 'app.kubernetes.io/managed-by': 'cordon' } },
+        spec,
+      },
+    };
   }
 
   /** One Cilium rule per kind of peer selector (endpoints, entities, CIDRs), each with the piece's ports. */
@@ -346,7 +432,11 @@ class K8s {
     if (!isAllFlows(p.flows)) {
       const ports = portList({ ...p.flows, icmp: false, other: false });
       if (ports.ports?.length) {
-        const list = ports.ports.map((x) => ({ ...(x.port !== undefined ? { port: String(x.port) } : {}), ...(x.endPort !== undefined ? { endPort: x.endPort } : {}), protocol: x.protocol }));
+        const list = ports.ports.map((x) => ({
+          ...(x.port !== undefined ? { port: String(x.port) } : {}),
+          ...(x.endPort !== undefined ? { endPort: x.endPort } : {}),
+          protocol: x.protocol,
+        }));
         const chunks: unknown[] = [];
         for (let i = 0; i < list.length; i += 40) chunks.push({ ports: list.slice(i, i + 40) });
         l4.push({ toPorts: chunks });
@@ -359,7 +449,12 @@ class K8s {
       }
       if (p.flows.other) {
         const what = action === 'allow' ? `"${e.origin.text}" allows` : `"${e.origin.text}" denies`;
-        this.diag('CORDON012', 'warning', `${dir} of '${h.name}': ${what} IP protocols other than TCP, UDP and ICMP, which CiliumNetworkPolicy cannot name; ciliumnetworkpolicies.yaml leaves them out${action === 'deny' ? ' of the deny' : ''}`, e.origin);
+        this.diag(
+          'CORDON012',
+          'warning',
+          `${dir} of '${h.name}': ${what} IP protocols other than TCP, UDP and ICMP, which CiliumNetworkPolicy cannot name; ciliumnetworkpolicies.yaml leaves them out${action === 'deny' ? ' of the deny' : ''}`,
+          e.origin,
+        );
       }
       if (l4.length === 0) return [];
     } else {
@@ -395,7 +490,11 @@ class K8s {
     e.line('#');
     e.line('# Labels each pod must carry:');
     for (const h of [...this.model.hosts.keys()].sort(cmp)) {
-      e.line(`#   ${h}: ${Object.entries(this.podLabels(h)).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+      e.line(
+        `#   ${h}: ${Object.entries(this.podLabels(h))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}`,
+      );
     }
     for (const d of docs) {
       e.line('---');
@@ -421,7 +520,10 @@ interface PortItem {
 function portList(f: FlowSet): { ports: PortItem[] | undefined; lost: string[] } {
   if (isAllFlows(f)) return { ports: undefined, lost: [] };
   const ports: PortItem[] = [];
-  for (const [proto, set] of [['TCP', f.tcp], ['UDP', f.udp]] as const) {
+  for (const [proto, set] of [
+    ['TCP', f.tcp],
+    ['UDP', f.udp],
+  ] as const) {
     for (const [lo0, hi] of set) {
       if (lo0 <= 1 && hi === 65535) {
         ports.push({ protocol: proto, port: undefined, endPort: undefined });
@@ -452,7 +554,9 @@ export function ipBlocks(set: RangeSet): { cidr: string; except?: string[] }[] {
   if (set.length === 0) return [];
   const plain = set.flatMap(([lo, hi]) => rangeToCidrs({ lo, hi }));
   const cover = coverOf(set);
-  const holes = R.subtract([[networkOf(cover.addr, cover.len), networkOf(cover.addr, cover.len) + 2 ** (32 - cover.len) - 1]], set).flatMap(([lo, hi]) => rangeToCidrs({ lo, hi }));
+  const holes = R.subtract([[networkOf(cover.addr, cover.len), networkOf(cover.addr, cover.len) + 2 ** (32 - cover.len) - 1]], set).flatMap(([lo, hi]) =>
+    rangeToCidrs({ lo, hi }),
+  );
   if (holes.length + 1 < plain.length) return [{ cidr: formatCidr(cover), except: holes.map(formatCidr) }];
   return plain.map((c) => ({ cidr: formatCidr(c) }));
 }

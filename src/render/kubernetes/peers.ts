@@ -96,13 +96,19 @@ export function mergePieces(pieces: readonly Piece[]): Piece[] {
   const byFlows: Piece[] = [];
   for (const p of pieces) {
     const same = byFlows.findIndex((q) => flowEqual(q.flows, p.flows));
-    if (same >= 0) byFlows[same] = { peers: peersUnion(byFlows[same]!.peers, p.peers), flows: p.flows, cutBy: [...new Set([...byFlows[same]!.cutBy, ...p.cutBy])].sort((x, y) => x - y) };
+    if (same >= 0)
+      byFlows[same] = {
+        peers: peersUnion(byFlows[same]!.peers, p.peers),
+        flows: p.flows,
+        cutBy: [...new Set([...byFlows[same]!.cutBy, ...p.cutBy])].sort((x, y) => x - y),
+      };
     else byFlows.push(p);
   }
   const out: Piece[] = [];
   for (const p of byFlows) {
     const same = out.findIndex((q) => peersEqual(q.peers, p.peers));
-    if (same >= 0) out[same] = { peers: p.peers, flows: flowUnion(out[same]!.flows, p.flows), cutBy: [...new Set([...out[same]!.cutBy, ...p.cutBy])].sort((x, y) => x - y) };
+    if (same >= 0)
+      out[same] = { peers: p.peers, flows: flowUnion(out[same]!.flows, p.flows), cutBy: [...new Set([...out[same]!.cutBy, ...p.cutBy])].sort((x, y) => x - y) };
     else out.push(p);
   }
   return out;

@@ -69,7 +69,12 @@ export const libvirtRenderer: Renderer = {
       for (const g of guests) {
         if (g.filter) {
           const e = new Emitter();
-          e.lines_(headerLines(ir.model, `libvirt nwfilter ${filterName(g.host.name)}: the per-guest firewall of ${g.host.name}, run by ${p.host.name}. Define: virsh nwfilter-define FILE`).map(xmlComment));
+          e.lines_(
+            headerLines(
+              ir.model,
+              `libvirt nwfilter ${filterName(g.host.name)}: the per-guest firewall of ${g.host.name}, run by ${p.host.name}. Define: virsh nwfilter-define FILE`,
+            ).map(xmlComment),
+          );
           emitFilter(e, ir, g.host, p.host.name, ds);
           files.push({ path: `${dir}/nwfilters/${filterName(g.host.name)}.xml`, content: e.toString(), secret: false });
         }
@@ -81,7 +86,15 @@ export const libvirtRenderer: Renderer = {
       if (whole) files.push({ path: `${dir}/define.sh`, content: defineScript(ir.model, p), secret: false, executable: true });
     }
     if (opts.host !== undefined && files.length === 0) {
-      ds.push(diag('CORDON004', 'error', `host '${opts.host}' is neither a hypervisor with libvirt networks nor a guest on one`, { file: ir.model.file }, `hypervisors with networks: ${plans.map((p) => p.host.name).join(', ') || 'none'}`));
+      ds.push(
+        diag(
+          'CORDON004',
+          'error',
+          `host '${opts.host}' is neither a hypervisor with libvirt networks nor a guest on one`,
+          { file: ir.model.file },
+          `hypervisors with networks: ${plans.map((p) => p.host.name).join(', ') || 'none'}`,
+        ),
+      );
     }
     return { files, diagnostics: ds };
   },
@@ -160,79 +173,148 @@ function routeText(model: Model, h: Host): string {
 
 function networkXml(model: Model, p: HypervisorPlan, n: NetPlan): string {
   const e = new Emitter();
-  const what = { nat: 'NAT to the outside', route: 'routed to the outside', isolated: 'isolated (no forwarding)', bridge: `bridged onto the existing host bridge ${n.net.bridge}` }[n.mode];
+  const what = {
+    nat: 'NAT to the outside',
+    route: 'routed to the outside',
+    isolated: 'isolated (no forwarding)',
+    bridge: `bridged onto the existing host bridge ${n.net.bridge}`,
+  }[n.mode];
   e.lines_(headerLines(model, `libvirt network ${n.net.name} on ${p.host.name}: ${what}. Define: virsh net-define FILE`).map(xmlComment));
-  e.block('<network>', () => {
-    e.line(`<name>${xmlEscape(n.net.name)}</name>`);
-    const dev = p.host.uplink;
-    switch (n.mode) {
-      case 'nat':
-        e.block(`<forward${attrs([['mode', 'nat'], ['dev', dev]])}>`, () => {
-          e.block('<nat>', () => e.line(`<port${attrs([['start', 1024], ['end', 65535]])}/>`), '</nat>');
-        }, '</forward>');
-        break;
-      case 'route':
-        e.line(`<forward${attrs([['mode', 'route'], ['dev', dev]])}/>`);
-        break;
-      case 'bridge':
-        e.line(`<forward${attrs([['mode', 'bridge']])}/>`);
-        break;
-      case 'isolated':
-        e.line(xmlComment('no <forward>: an isolated network, guests reach only each other and the host (as the policy allows)'));
-        break;
-      default:
-        assertNever(n.mode, 'network mode');
-    }
-    if (n.mode === 'bridge') {
-      e.line(xmlComment(`libvirt does not manage ${n.net.bridge}: the host must already have it, with its address and uplink`));
-      e.line(`<bridge${attrs([['name', ifname(n.net.bridge)]])}/>`);
-    } else {
-      e.line(`<bridge${attrs([['name', ifname(n.net.bridge)], ['stp', 'on'], ['delay', 0]])}/>`);
-    }
-    const lines = addressing(model, p, n);
-    if (n.address !== undefined) {
-      e.line(xmlComment(`no <dhcp>: cordon assigns static addresses${lines.length ? `; configure ${lines.join('; ')}` : ''}`));
-      e.line(`<ip${attrs([['address', formatIPv4(n.address)], ['netmask', netmask(n.net.cidr.len)]])}/>`);
-    } else if (lines.length) {
-      e.line(xmlComment(`addresses cordon assumes: ${lines.join('; ')}`));
-    }
-  }, '</network>');
+  e.block(
+    '<network>',
+    () => {
+      e.line(`<name>${xmlEscape(n.net.name)}</name>`);
+      const dev = p.host.uplink;
+      switch (n.mode) {
+        case 'nat':
+          e.block(
+            `<forward${attrs([
+              ['mode', 'nat'],
+              ['dev', dev],
+            ])}>`,
+            () => {
+              e.block(
+                '<nat>',
+                () =>
+                  e.line(
+                    `<port${attrs([
+                      ['start', 1024],
+                      ['end', 65535],
+                    ])}/>`,
+                  ),
+                '</nat>',
+              );
+            },
+            '</forward>',
+          );
+          break;
+        case 'route':
+          e.line(
+            `<forward${attrs([
+              ['mode', 'route'],
+              ['dev', dev],
+            ])}/>`,
+          );
+          break;
+        case 'bridge':
+          e.line(`<forward${attrs([['mode', 'bridge']])}/>`);
+          break;
+        case 'isolated':
+          e.line(xmlComment('no <forward>: an isolated network, guests reach only each other and the host (as the policy allows)'));
+          break;
+        default:
+          assertNever(n.mode, 'network mode');
+      }
+      if (n.mode === 'bridge') {
+        e.line(xmlComment(`libvirt does not manage ${n.net.bridge}: the host must already have it, with its address and uplink`));
+        e.line(`<bridge${attrs([['name', ifname(n.net.bridge)]])}/>`);
+      } else {
+        e.line(
+          `<bridge${attrs([
+            ['name', ifname(n.net.bridge)],
+            ['stp', 'on'],
+            ['delay', 0],
+          ])}/>`,
+        );
+      }
+      const lines = addressing(model, p, n);
+      if (n.address !== undefined) {
+        e.line(xmlComment(`no <dhcp>: cordon assigns static addresses${lines.length ? `; configure ${lines.join('; ')}` : ''}`));
+        e.line(
+          `<ip${attrs([
+            ['address', formatIPv4(n.address)],
+            ['netmask', netmask(n.net.cidr.len)],
+          ])}/>`,
+        );
+      } else if (lines.length) {
+        e.line(xmlComment(`addresses cordon assumes: ${lines.join('; ')}`));
+      }
+    },
+    '</network>',
+  );
   return e.toString();
 }
 
 function interfaceXml(model: Model, p: HypervisorPlan, g: GuestPlan, gn: GuestNic): string {
   const e = new Emitter();
-  e.lines_(headerLines(model, `interface of ${g.host.name} on ${gn.net.name} (${p.host.name}): add it under <devices> (virsh edit ${g.host.name}), or see define.sh for virsh attach-device`).map(xmlComment));
+  e.lines_(
+    headerLines(
+      model,
+      `interface of ${g.host.name} on ${gn.net.name} (${p.host.name}): add it under <devices> (virsh edit ${g.host.name}), or see define.sh for virsh attach-device`,
+    ).map(xmlComment),
+  );
   e.line(xmlComment(`inside the guest: ${gn.nic.ifname} ${formatIPv4(gn.nic.address)}/${gn.net.cidr.len}${routeText(model, g.host)}`));
   const filtered = g.filter && gn.net.owner === p.host.name;
   const antiSpoof = filtered && (model.hosts.get(g.host.name)?.antiSpoof ?? false);
-  e.block(`<interface${attrs([['type', 'network']])}>`, () => {
-    e.line(`<source${attrs([['network', gn.net.name]])}/>`);
-    if (gn.nic.port !== undefined) {
-      e.line(xmlComment("the host-side port name cordon's other targets (nftables) match on"));
-      e.line(`<target${attrs([['dev', ifname(gn.nic.port)]])}/>`);
-    }
-    e.line(`<model${attrs([['type', 'virtio']])}/>`);
-    if (filtered) {
-      if (antiSpoof) {
-        e.block(`<filterref${attrs([['filter', filterName(g.host.name)]])}>`, () => {
-          e.line(xmlComment(`${ANTI_SPOOF_FILTER}: the only source address ${g.host.name} may use on this interface`));
-          e.line(`<parameter${attrs([['name', 'IP'], ['value', formatIPv4(gn.nic.address)]])}/>`);
-        }, '</filterref>');
-      } else {
-        e.line(`<filterref${attrs([['filter', filterName(g.host.name)]])}/>`);
+  e.block(
+    `<interface${attrs([['type', 'network']])}>`,
+    () => {
+      e.line(`<source${attrs([['network', gn.net.name]])}/>`);
+      if (gn.nic.port !== undefined) {
+        e.line(xmlComment("the host-side port name cordon's other targets (nftables) match on"));
+        e.line(`<target${attrs([['dev', ifname(gn.nic.port)]])}/>`);
       }
-    } else {
-      e.line(xmlComment(`no per-guest firewall: ${g.host.guestFirewall ? `it runs on ${gn.net.owner ?? 'another host'}` : `firewall.guest is off for ${g.host.name}${gn.net.owner === undefined ? ` (and ${gn.net.name} has no owner that could filter it)` : ''}`}`));
-    }
-  }, '</interface>');
+      e.line(`<model${attrs([['type', 'virtio']])}/>`);
+      if (filtered) {
+        if (antiSpoof) {
+          e.block(
+            `<filterref${attrs([['filter', filterName(g.host.name)]])}>`,
+            () => {
+              e.line(xmlComment(`${ANTI_SPOOF_FILTER}: the only source address ${g.host.name} may use on this interface`));
+              e.line(
+                `<parameter${attrs([
+                  ['name', 'IP'],
+                  ['value', formatIPv4(gn.nic.address)],
+                ])}/>`,
+              );
+            },
+            '</filterref>',
+          );
+        } else {
+          e.line(`<filterref${attrs([['filter', filterName(g.host.name)]])}/>`);
+        }
+      } else {
+        e.line(
+          xmlComment(
+            `no per-guest firewall: ${g.host.guestFirewall ? `it runs on ${gn.net.owner ?? 'another host'}` : `firewall.guest is off for ${g.host.name}${gn.net.owner === undefined ? ` (and ${gn.net.name} has no owner that could filter it)` : ''}`}`,
+          ),
+        );
+      }
+    },
+    '</interface>',
+  );
   return e.toString();
 }
 
 function defineScript(model: Model, p: HypervisorPlan): string {
   const e = new Emitter('');
   e.line('#!/bin/sh');
-  e.lines_(commented(headerLines(model, `libvirt objects of ${p.host.name}: run on ${p.host.name} as a user allowed to manage libvirt (virsh honours LIBVIRT_DEFAULT_URI).`), '# '));
+  e.lines_(
+    commented(
+      headerLines(model, `libvirt objects of ${p.host.name}: run on ${p.host.name} as a user allowed to manage libvirt (virsh honours LIBVIRT_DEFAULT_URI).`),
+      '# ',
+    ),
+  );
   e.line('# Safe to re-run: a redefined nwfilter applies to running guests at once; a redefined');
   e.line('# network applies when it is next started (virsh net-destroy NAME && virsh net-start NAME).');
   e.line('set -eu');

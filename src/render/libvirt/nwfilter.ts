@@ -99,16 +99,33 @@ function bind(ir: Ir, c: Chain, r: IrRule, guest: Host, ports: readonly PortNic[
     let active = ports;
     if (m.inPort) active = active.filter((p) => m.inPort!.includes(p.nic.port!));
     if (m.iif) active = active.filter((p) => m.iif!.includes(p.bridge));
-    if (active.length === 0) return { src, dst, note, never: `it binds to ${[...(m.inPort ?? []), ...(m.iif ?? [])].join(', ')}, none of which carries traffic from ${guest.name}` };
+    if (active.length === 0)
+      return { src, dst, note, never: `it binds to ${[...(m.inPort ?? []), ...(m.iif ?? [])].join(', ')}, none of which carries traffic from ${guest.name}` };
     if (active.length < ports.length) {
       src = R.intersect(src ?? ANY_ADDRESS, addrsOf(active));
       if (src.length === 0) return { src, dst, note, never: `its sources are not ${guest.name}'s addresses on ${active.map((p) => p.nic.port).join(', ')}` };
       if (!guest.antiSpoof) {
-        ds.push(diag('CORDON012', 'warning', `libvirt: ${what} applies to ${guest.name}'s port(s) ${active.map((p) => p.nic.port).join(', ')} only; nwfilter tells the ports apart by source address, which ${guest.name} can forge because firewall.antiSpoof is off`, at, 'turn on firewall.antiSpoof for this guest (clean-traffic pins each port to its address)'));
+        ds.push(
+          diag(
+            'CORDON012',
+            'warning',
+            `libvirt: ${what} applies to ${guest.name}'s port(s) ${active.map((p) => p.nic.port).join(', ')} only; nwfilter tells the ports apart by source address, which ${guest.name} can forge because firewall.antiSpoof is off`,
+            at,
+            'turn on firewall.antiSpoof for this guest (clean-traffic pins each port to its address)',
+          ),
+        );
       }
     }
     if (m.oif) {
-      ds.push(diag('CORDON012', 'warning', `libvirt: ${what} matches the hypervisor's output interface ${m.oif.join(', ')}, which nwfilter cannot see: rendered without that condition, so it applies to more traffic than verified`, at, 'the hypervisor\'s own firewall (nftables target) enforces the interface'));
+      ds.push(
+        diag(
+          'CORDON012',
+          'warning',
+          `libvirt: ${what} matches the hypervisor's output interface ${m.oif.join(', ')}, which nwfilter cannot see: rendered without that condition, so it applies to more traffic than verified`,
+          at,
+          "the hypervisor's own firewall (nftables target) enforces the interface",
+        ),
+      );
     }
   } else {
     // The packet goes to one of the guest's ports; where it came from is all nwfilter can see of it.
@@ -120,21 +137,39 @@ function bind(ir: Ir, c: Chain, r: IrRule, guest: Host, ports: readonly PortNic[
     if (m.inPort) {
       // nwfilter cannot see the port a packet entered the bridge by, only its source address. That
       // is as good as the port when no guest on this hypervisor's bridges can forge an address.
-      const behind = R.normalize(m.inPort.flatMap((p) => {
-        const o = portOwner(ir.model, p);
-        return o ? [[o.nic.address, o.nic.address] as const] : [];
-      }));
+      const behind = R.normalize(
+        m.inPort.flatMap((p) => {
+          const o = portOwner(ir.model, p);
+          return o ? [[o.nic.address, o.nic.address] as const] : [];
+        }),
+      );
       src = R.intersect(src ?? ANY_ADDRESS, behind);
       if (src.length === 0) return { src, dst, note, never: `no address sits behind bridge port(s) ${m.inPort.join(', ')}` };
       const forgers = unpinnedGuests(ir.model, c.enforcedOn);
       if (forgers.length === 0) {
         note = `bridge port(s) ${m.inPort.join(', ')} matched by the source address behind them: exact for guests, as clean-traffic pins every guest on ${c.enforcedOn}'s bridges to its address`;
       } else {
-        ds.push(diag('CORDON012', 'warning', `libvirt: ${what} matches bridge port(s) ${m.inPort.join(', ')}, which ${guest.name}'s nwfilter cannot see: rendered by source address, which ${forgers.join(', ')} can forge (no per-guest anti-spoofing)`, at, 'give those guests firewall: { guest: true, antiSpoof: true }'));
+        ds.push(
+          diag(
+            'CORDON012',
+            'warning',
+            `libvirt: ${what} matches bridge port(s) ${m.inPort.join(', ')}, which ${guest.name}'s nwfilter cannot see: rendered by source address, which ${forgers.join(', ')} can forge (no per-guest anti-spoofing)`,
+            at,
+            'give those guests firewall: { guest: true, antiSpoof: true }',
+          ),
+        );
       }
     }
     if (m.iif) {
-      ds.push(diag('CORDON012', 'warning', `libvirt: ${what} matches the interface the packet entered the hypervisor by (${m.iif.join(', ')}), which nwfilter cannot see: rendered by source address only, so a forged source elsewhere also matches`, at, 'the hypervisor\'s own firewall (nftables target) enforces the interface'));
+      ds.push(
+        diag(
+          'CORDON012',
+          'warning',
+          `libvirt: ${what} matches the interface the packet entered the hypervisor by (${m.iif.join(', ')}), which nwfilter cannot see: rendered by source address only, so a forged source elsewhere also matches`,
+          at,
+          "the hypervisor's own firewall (nftables target) enforces the interface",
+        ),
+      );
     }
   }
   return { src, dst, note, never: undefined };
@@ -146,8 +181,15 @@ function addrAttrs(prefix: 'src' | 'dst', span: Span | undefined): [string, stri
   const [lo, hi] = span;
   if (lo === hi) return [[`${prefix}ipaddr`, formatIPv4(lo)]];
   const cidrs = rangeToCidrs({ lo, hi });
-  if (cidrs.length === 1) return [[`${prefix}ipaddr`, formatIPv4(cidrs[0]!.addr)], [`${prefix}ipmask`, cidrs[0]!.len]];
-  return [[`${prefix}ipfrom`, formatIPv4(lo)], [`${prefix}ipto`, formatIPv4(hi)]];
+  if (cidrs.length === 1)
+    return [
+      [`${prefix}ipaddr`, formatIPv4(cidrs[0]!.addr)],
+      [`${prefix}ipmask`, cidrs[0]!.len],
+    ];
+  return [
+    [`${prefix}ipfrom`, formatIPv4(lo)],
+    [`${prefix}ipto`, formatIPv4(hi)],
+  ];
 }
 
 interface ProtoPart {
@@ -188,7 +230,11 @@ function emitChain(e: Emitter, ir: Ir, c: Chain, guest: Host, ports: readonly Po
   let lastAction: string | undefined;
   let logged = 0;
   let tooMany = false;
-  e.line(xmlComment(`${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}: direction='${direction}', ${direction === 'out' ? `from ${guest.name}` : `to ${guest.name}`}`));
+  e.line(
+    xmlComment(
+      `${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}: direction='${direction}', ${direction === 'out' ? `from ${guest.name}` : `to ${guest.name}`}`,
+    ),
+  );
   for (const r of c.rules) {
     const where = `${r.origin.file.split('/').pop()}:${r.origin.line}`;
     if (r.role === 'antispoof') {
@@ -203,7 +249,15 @@ function emitChain(e: Emitter, ir: Ir, c: Chain, guest: Host, ports: readonly Po
     }
     const parts = protoParts(r.match.flows);
     if (!parts) {
-      ds.push(diag('CORDON012', 'error', `libvirt: ${r.id} ("${r.origin.text}") matches "every other IP protocol" but not every flow; nwfilter can only name tcp, udp, icmp or all`, { file, line: r.origin.line, col: r.origin.col, path: r.origin.path }, 'list the protocols explicitly, or use `any`'));
+      ds.push(
+        diag(
+          'CORDON012',
+          'error',
+          `libvirt: ${r.id} ("${r.origin.text}") matches "every other IP protocol" but not every flow; nwfilter can only name tcp, udp, icmp or all`,
+          { file, line: r.origin.line, col: r.origin.col, path: r.origin.path },
+          'list the protocols explicitly, or use `any`',
+        ),
+      );
       continue;
     }
     if (parts.length === 0 || flowIsEmpty(r.match.flows)) {
@@ -211,7 +265,15 @@ function emitChain(e: Emitter, ir: Ir, c: Chain, guest: Host, ports: readonly Po
       continue;
     }
     if (r.rate !== undefined && r.action === 'accept') {
-      ds.push(diag('CORDON012', 'warning', `libvirt: ${r.id} ("${r.origin.text}") has rate ${r.rate}, which nwfilter cannot express: rendered without the limit`, { file, line: r.origin.line, col: r.origin.col, path: r.origin.path }, "the hypervisor's own firewall (nftables target) enforces the rate"));
+      ds.push(
+        diag(
+          'CORDON012',
+          'warning',
+          `libvirt: ${r.id} ("${r.origin.text}") has rate ${r.rate}, which nwfilter cannot express: rendered without the limit`,
+          { file, line: r.origin.line, col: r.origin.col, path: r.origin.path },
+          "the hypervisor's own firewall (nftables target) enforces the rate",
+        ),
+      );
     }
     if (r.action !== lastAction) {
       priority++;
@@ -219,9 +281,18 @@ function emitChain(e: Emitter, ir: Ir, c: Chain, guest: Host, ports: readonly Po
     }
     if (priority > MAX_RULE_PRIORITY && !tooMany) {
       tooMany = true;
-      ds.push(diag('CORDON012', 'error', `libvirt: ${c.point} needs more than ${MAX_RULE_PRIORITY} alternations between accept and drop; nwfilter priorities run out`, { file, line: r.origin.line, col: r.origin.col, path: r.origin.path }));
+      ds.push(
+        diag(
+          'CORDON012',
+          'error',
+          `libvirt: ${c.point} needs more than ${MAX_RULE_PRIORITY} alternations between accept and drop; nwfilter priorities run out`,
+          { file, line: r.origin.line, col: r.origin.col, path: r.origin.path },
+        ),
+      );
     }
-    const notes = [bound.note ?? '', r.log ? 'log: not expressible in nwfilter' : '', r.rate ? `rate ${r.rate}: not expressible in nwfilter` : ''].filter(Boolean);
+    const notes = [bound.note ?? '', r.log ? 'log: not expressible in nwfilter' : '', r.rate ? `rate ${r.rate}: not expressible in nwfilter` : ''].filter(
+      Boolean,
+    );
     e.line(xmlComment(`${r.id}: ${r.origin.text} (${where})${notes.length ? ` [${notes.join('; ')}]` : ''}`));
     const srcs: (Span | undefined)[] = bound.src ? [...bound.src] : [undefined];
     const dsts: (Span | undefined)[] = bound.dst ? [...bound.dst] : [undefined];
@@ -236,17 +307,38 @@ function emitChain(e: Emitter, ir: Ir, c: Chain, guest: Host, ports: readonly Po
             ['state', stateOf(r)],
             ['comment', r.id],
           ]);
-          e.block(`<rule${attrs([['action', r.action], ['direction', direction], ['priority', Math.min(priority, MAX_RULE_PRIORITY)]])}>`, () => {
-            e.line(`<${p.element}${a}/>`);
-          }, '</rule>');
+          e.block(
+            `<rule${attrs([
+              ['action', r.action],
+              ['direction', direction],
+              ['priority', Math.min(priority, MAX_RULE_PRIORITY)],
+            ])}>`,
+            () => {
+              e.line(`<${p.element}${a}/>`);
+            },
+            '</rule>',
+          );
         }
       }
     }
   }
   e.line(xmlComment(`default for ${c.point}: ${c.policy} — ${c.policyOrigin.text}`));
-  e.block(`<rule${attrs([['action', c.policy], ['direction', direction], ['priority', DEFAULT_PRIORITY]])}>`, () => {
-    e.line(`<all${attrs([['state', 'NONE'], ['comment', `${c.point} default`]])}/>`);
-  }, '</rule>');
+  e.block(
+    `<rule${attrs([
+      ['action', c.policy],
+      ['direction', direction],
+      ['priority', DEFAULT_PRIORITY],
+    ])}>`,
+    () => {
+      e.line(
+        `<all${attrs([
+          ['state', 'NONE'],
+          ['comment', `${c.point} default`],
+        ])}/>`,
+      );
+    },
+    '</rule>',
+  );
   return { logged };
 }
 
@@ -257,25 +349,48 @@ export function emitFilter(e: Emitter, ir: Ir, guest: Host, hypervisor: string, 
   const ports = ownedPorts(ir.model, guest, hypervisor);
   const antiSpoof = out?.rules.some((r) => r.role === 'antispoof') ?? false;
   let logged = 0;
-  e.block(`<filter${attrs([['name', filterName(guest.name)], ['chain', 'root']])}>`, () => {
-    if (antiSpoof) {
-      e.line(xmlComment(`anti-spoofing: ${guest.name} sends only from its own MAC and address (IP parameter set by each interface's filterref)`));
-      e.line(`<filterref${attrs([['filter', ANTI_SPOOF_FILTER]])}/>`);
-    } else {
-      e.line(xmlComment(`no anti-spoofing: firewall.antiSpoof is off for ${guest.name}`));
-    }
-    for (const c of [out, inn]) {
-      if (!c) continue;
+  e.block(
+    `<filter${attrs([
+      ['name', filterName(guest.name)],
+      ['chain', 'root'],
+    ])}>`,
+    () => {
+      if (antiSpoof) {
+        e.line(xmlComment(`anti-spoofing: ${guest.name} sends only from its own MAC and address (IP parameter set by each interface's filterref)`));
+        e.line(`<filterref${attrs([['filter', ANTI_SPOOF_FILTER]])}/>`);
+      } else {
+        e.line(xmlComment(`no anti-spoofing: firewall.antiSpoof is off for ${guest.name}`));
+      }
+      for (const c of [out, inn]) {
+        if (!c) continue;
+        e.gap();
+        logged += emitChain(e, ir, c, guest, ports, ds).logged;
+      }
       e.gap();
-      logged += emitChain(e, ir, c, guest, ports, ds).logged;
-    }
-    e.gap();
-    e.line(xmlComment('IPv6 is not modelled by cordon: dropped both ways, like the nftables target does'));
-    e.block(`<rule${attrs([['action', 'drop'], ['direction', 'inout'], ['priority', DEFAULT_PRIORITY]])}>`, () => {
-      e.line(`<all-ipv6${attrs([['comment', 'cordon: no IPv6']])}/>`);
-    }, '</rule>');
-  }, '</filter>');
+      e.line(xmlComment('IPv6 is not modelled by cordon: dropped both ways, like the nftables target does'));
+      e.block(
+        `<rule${attrs([
+          ['action', 'drop'],
+          ['direction', 'inout'],
+          ['priority', DEFAULT_PRIORITY],
+        ])}>`,
+        () => {
+          e.line(`<all-ipv6${attrs([['comment', 'cordon: no IPv6']])}/>`);
+        },
+        '</rule>',
+      );
+    },
+    '</filter>',
+  );
   if (logged > 0) {
-    ds.push(diag('CORDON012', 'info', `libvirt: ${logged} rule(s) of ${guest.name}'s per-guest firewall ask for logging, which nwfilter cannot do; they are rendered without it`, { file: ir.model.file, line: guest.origin.line, col: guest.origin.col, path: guest.origin.path }, 'log on the hypervisor with the nftables target'));
+    ds.push(
+      diag(
+        'CORDON012',
+        'info',
+        `libvirt: ${logged} rule(s) of ${guest.name}'s per-guest firewall ask for logging, which nwfilter cannot do; they are rendered without it`,
+        { file: ir.model.file, line: guest.origin.line, col: guest.origin.col, path: guest.origin.path },
+        'log on the hypervisor with the nftables target',
+      ),
+    );
   }
 }

@@ -20,6 +20,8 @@ export function attrs(pairs: readonly (readonly [string, string | number | undef
 
 /** One XML comment line. `--` may not appear inside a comment, nor may it end in `-`. */
 export function xmlComment(text: string): string {
-  const safe = inert(text).replace(/-(?=-)/g, '- ').replace(/-$/, '- ');
+  const safe = inert(text)
+    .replace(/-(?=-)/g, '- ')
+    .replace(/-$/, '- ');
   return `<!-- ${safe} -->`;
 }

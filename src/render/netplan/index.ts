@@ -32,7 +32,15 @@ export const netplanRenderer: Renderer = {
       files.push({ path: `netplan/${h.name}/00-cordon.yaml`, content: renderHost(ir.model, h), secret: false });
     }
     if (opts.host !== undefined && files.length === 0) {
-      ds.push(diag('CORDON004', 'error', `host '${opts.host}' is not a VM with a nic on a network, so it gets no netplan file`, { file: ir.model.file }, `VMs: ${hosts.map((h) => h.name).join(', ') || 'none'}`));
+      ds.push(
+        diag(
+          'CORDON004',
+          'error',
+          `host '${opts.host}' is not a VM with a nic on a network, so it gets no netplan file`,
+          { file: ir.model.file },
+          `VMs: ${hosts.map((h) => h.name).join(', ') || 'none'}`,
+        ),
+      );
     }
     return { files, diagnostics: ds };
   },
@@ -60,8 +68,12 @@ function renderHost(model: Model, h: Host): string {
   for (const n of h.nics) {
     const net = model.networks.get(n.segment);
     if (!net) {
-      if (model.tunnels.has(n.segment)) notes.push(`${n.ifname} (tunnel ${n.segment}, ${formatIPv4(n.address)}) is configured by the wireguard target, not here.`);
-      else notes.push(`${n.ifname} (public address ${formatIPv4(n.address)} on the internet): its prefix and gateway come from the provider; not configured here.`);
+      if (model.tunnels.has(n.segment))
+        notes.push(`${n.ifname} (tunnel ${n.segment}, ${formatIPv4(n.address)}) is configured by the wireguard target, not here.`);
+      else
+        notes.push(
+          `${n.ifname} (public address ${formatIPv4(n.address)} on the internet): its prefix and gateway come from the provider; not configured here.`,
+        );
       continue;
     }
     const eth: Ethernet = { dhcp4: false, addresses: [`${formatIPv4(n.address)}/${net.cidr.len}`] };
@@ -87,7 +99,8 @@ function renderHost(model: Model, h: Host): string {
       notes.push(`Default route: out of ${h.defaultRoute.ifname}, whose gateway comes from the provider; not configured here.`);
       break;
   }
-  for (const r of h.routes) if (r.via.kind === 'tunnel') notes.push(`Route ${formatCidr(r.to)} through tunnel ${r.via.tunnel} is set up with the tunnel, not here.`);
+  for (const r of h.routes)
+    if (r.via.kind === 'tunnel') notes.push(`Route ${formatCidr(r.to)} through tunnel ${r.via.tunnel} is set up with the tunnel, not here.`);
   const e = new Emitter();
   e.lines_(commented(headerLines(model, `netplan configuration for ${h.name}: install as /etc/netplan/00-cordon.yaml (mode 0600), then netplan apply.`), '# '));
   if (notes.length) e.lines_(commented(notes, '# '));

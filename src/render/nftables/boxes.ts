@@ -134,7 +134,12 @@ export class DisjointBoxes {
   /** Port-bearing and port-less boxes, each sorted for deterministic output. */
   parts(): { ports: Box[]; protos: Box[] } {
     const cmp = (x: Box, y: Box): number =>
-      x.src[0] - y.src[0] || x.src[1] - y.src[1] || x.dst[0] - y.dst[0] || x.dst[1] - y.dst[1] || x.proto[0] - y.proto[0] || (x.port?.[0] ?? 0) - (y.port?.[0] ?? 0);
+      x.src[0] - y.src[0] ||
+      x.src[1] - y.src[1] ||
+      x.dst[0] - y.dst[0] ||
+      x.dst[1] - y.dst[1] ||
+      x.proto[0] - y.proto[0] ||
+      (x.port?.[0] ?? 0) - (y.port?.[0] ?? 0);
     return {
       ports: this.boxes.filter((b) => b.port !== undefined).sort(cmp),
       protos: this.boxes.filter((b) => b.port === undefined).sort(cmp),

@@ -31,7 +31,15 @@ export const nftablesRenderer: Renderer = {
       files.push({ path: `${host}/cordon.nft`, content: renderHost(ir, host, ds), secret: false });
     }
     if (opts.host !== undefined && files.length === 0) {
-      ds.push(diag('CORDON004', 'error', `host '${opts.host}' enforces no cordon chain, so it gets no nftables file`, { file: ir.model.file }, `hosts with chains: ${enforcingHosts(ir).join(', ') || 'none'}`));
+      ds.push(
+        diag(
+          'CORDON004',
+          'error',
+          `host '${opts.host}' enforces no cordon chain, so it gets no nftables file`,
+          { file: ir.model.file },
+          `hosts with chains: ${enforcingHosts(ir).join(', ') || 'none'}`,
+        ),
+      );
     }
     return { files, diagnostics: ds };
   },
@@ -69,7 +77,7 @@ function renderHost(ir: Ir, host: string, ds: Diagnostic[]): string {
   const tables = chains.map((c) => tableName(c.point));
   if (usesMarks) tables.unshift(portsTableName(host));
   e.gap();
-  e.line('# Replace cordon\'s tables atomically: create-if-missing, delete, define again.');
+  e.line("# Replace cordon's tables atomically: create-if-missing, delete, define again.");
   for (const t of tables) e.line(`table ${t.startsWith(portsTableName(host)) && usesMarks && t === portsTableName(host) ? 'bridge' : 'inet'} ${t} {}`);
   for (const t of tables) e.line(`delete table ${usesMarks && t === portsTableName(host) ? 'bridge' : 'inet'} ${t}`);
   if (usesMarks) {
@@ -167,7 +175,14 @@ function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds:
   if (m.inPort) {
     const ms = m.inPort.map((p) => marks.get(p));
     if (ms.some((x) => x === undefined)) {
-      ds.push(diag('CORDON012', 'error', `${point}: rule from "${r.origin.text}" matches bridge port(s) ${m.inPort.join(', ')} that this host does not own`, { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path }));
+      ds.push(
+        diag('CORDON012', 'error', `${point}: rule from "${r.origin.text}" matches bridge port(s) ${m.inPort.join(', ')} that this host does not own`, {
+          file: ir.model.file,
+          line: r.origin.line,
+          col: r.origin.col,
+          path: r.origin.path,
+        }),
+      );
     } else parts.push(`meta mark ${setOf(ms as string[])}`);
   }
   if (m.state === 'new') parts.push('ct state new');
@@ -239,7 +254,8 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
       rules[j]!.action === r.action &&
       rules[j]!.log === r.log &&
       bindingKey(rules[j]!) === bindingKey(r)
-    ) j++;
+    )
+      j++;
     const run = rules.slice(i, j);
     i = j;
     runNo++;
@@ -273,11 +289,19 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
       }
     }
     if (ports.length) {
-      sets.push({ name: `${name}_ports`, type: 'ipv4_addr . ipv4_addr . inet_proto . inet_service', elements: ports.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)} . ${fmtProto(b.proto)} . ${fmtPort(b.port!)}`) });
+      sets.push({
+        name: `${name}_ports`,
+        type: 'ipv4_addr . ipv4_addr . inet_proto . inet_service',
+        elements: ports.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)} . ${fmtProto(b.proto)} . ${fmtPort(b.port!)}`),
+      });
       lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto . th dport @${name}_ports`, c.point));
     }
     if (protos.length) {
-      sets.push({ name: `${name}_protos`, type: 'ipv4_addr . ipv4_addr . inet_proto', elements: protos.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)} . ${fmtProto(b.proto)}`) });
+      sets.push({
+        name: `${name}_protos`,
+        type: 'ipv4_addr . ipv4_addr . inet_proto',
+        elements: protos.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)} . ${fmtProto(b.proto)}`),
+      });
       lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto @${name}_protos`, c.point));
     }
   }

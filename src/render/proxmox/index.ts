@@ -34,8 +34,17 @@ export const proxmoxRenderer: Renderer = {
   name: 'proxmox',
   description: 'Proxmox VE firewall (cluster.fw, host.fw, <vmid>.fw) and bridges (interfaces) per hypervisor',
   params: [
-    { name: 'firewall', description: 'the firewall that reads the files: pve-firewall (iptables) or proxmox-firewall (nftables, adds FORWARD rules)', default: 'pve-firewall' },
-    { name: 'forward', description: "where the hypervisor's forward chain is enforced: native (host.fw FORWARD rules, proxmox-firewall only) or nftables (cordon's nftables rule set, loaded beside the Proxmox firewall)", default: 'native' },
+    {
+      name: 'firewall',
+      description: 'the firewall that reads the files: pve-firewall (iptables) or proxmox-firewall (nftables, adds FORWARD rules)',
+      default: 'pve-firewall',
+    },
+    {
+      name: 'forward',
+      description:
+        "where the hypervisor's forward chain is enforced: native (host.fw FORWARD rules, proxmox-firewall only) or nftables (cordon's nftables rule set, loaded beside the Proxmox firewall)",
+      default: 'native',
+    },
   ],
   render(ir: Ir, opts: RenderOptions): RenderResult {
     const ds: Diagnostic[] = [];
@@ -43,7 +52,8 @@ export const proxmoxRenderer: Renderer = {
     const at = { file: ir.model.file };
     const firewall = (opts.params.get('firewall') ?? 'pve-firewall') as Firewall;
     const forward = (opts.params.get('forward') ?? 'native') as Forward;
-    if (!FIREWALLS.includes(firewall)) ds.push(diag('CORDON003', 'error', `proxmox: firewall=${firewall} is not a Proxmox firewall`, at, `choose ${FIREWALLS.join(' or ')}`));
+    if (!FIREWALLS.includes(firewall))
+      ds.push(diag('CORDON003', 'error', `proxmox: firewall=${firewall} is not a Proxmox firewall`, at, `choose ${FIREWALLS.join(' or ')}`));
     if (!FORWARDS.includes(forward)) ds.push(diag('CORDON003', 'error', `proxmox: forward=${forward} is not a choice`, at, `choose ${FORWARDS.join(' or ')}`));
     if (ds.length) return { files, diagnostics: ds };
     const enforcing = new Set([...ir.chains.values()].map((c) => c.enforcedOn));
@@ -51,9 +61,32 @@ export const proxmoxRenderer: Renderer = {
     const others = [...enforcing].filter((h) => !hypers.some((x) => x.name === h)).sort();
     if (others.length && (opts.host === undefined || others.includes(opts.host))) {
       const list = opts.host !== undefined ? [opts.host] : others;
-      ds.push(diag('CORDON012', opts.host !== undefined ? 'error' : 'info', `proxmox: ${list.join(', ')} ${list.length === 1 ? 'is' : 'are'} not a Proxmox hypervisor; ${list.length === 1 ? 'its' : 'their'} chains (${[...ir.chains.values()].filter((c) => list.includes(c.enforcedOn)).map((c) => c.point).sort().join(', ')}) are not in the Proxmox files`, at, 'render them with -t iptables or -t nftables'));
+      ds.push(
+        diag(
+          'CORDON012',
+          opts.host !== undefined ? 'error' : 'info',
+          `proxmox: ${list.join(', ')} ${list.length === 1 ? 'is' : 'are'} not a Proxmox hypervisor; ${list.length === 1 ? 'its' : 'their'} chains (${[
+            ...ir.chains.values(),
+          ]
+            .filter((c) => list.includes(c.enforcedOn))
+            .map((c) => c.point)
+            .sort()
+            .join(', ')}) are not in the Proxmox files`,
+          at,
+          'render them with -t iptables or -t nftables',
+        ),
+      );
     }
-    if (hypers.length === 0) ds.push(diag('CORDON012', 'error', 'proxmox: the spec has no hypervisor with a chain to enforce, so there is nothing for Proxmox to run', at, 'declare the Proxmox node as kind: hypervisor'));
+    if (hypers.length === 0)
+      ds.push(
+        diag(
+          'CORDON012',
+          'error',
+          'proxmox: the spec has no hypervisor with a chain to enforce, so there is nothing for Proxmox to run',
+          at,
+          'declare the Proxmox node as kind: hypervisor',
+        ),
+      );
     for (const h of hypers) {
       if (opts.host !== undefined && opts.host !== h.name) continue;
       files.push(...renderHyper(ir, h, firewall, forward, ds));
@@ -117,18 +150,45 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
     const n = fwd.rules.filter((r) => r.role !== 'stateful').length;
     const rules = `${n} rule${n === 1 ? '' : 's'}`;
     if (forward === 'nftables') {
-      ds.push(diag('CORDON012', 'info', `proxmox: ${fwd.point} (${rules}, default ${fwd.policy}) is left to cordon's nftables rule set, as asked`, at, `load \`cordon render -t nftables --host ${h.name}\` on ${h.name} beside the Proxmox firewall`));
+      ds.push(
+        diag(
+          'CORDON012',
+          'info',
+          `proxmox: ${fwd.point} (${rules}, default ${fwd.policy}) is left to cordon's nftables rule set, as asked`,
+          at,
+          `load \`cordon render -t nftables --host ${h.name}\` on ${h.name} beside the Proxmox firewall`,
+        ),
+      );
     } else if (firewall === 'pve-firewall') {
-      ds.push(diag('CORDON012', 'error', `proxmox: pve-firewall ignores FORWARD rules (Proxmox VE docs: "Any forward rules will be ignored by the stock pve-firewall"), so ${fwd.point} (${rules}, default ${fwd.policy}) cannot be rendered: forwarded and bridged traffic between guests and the internet would not be filtered`, at, `render the forward path with \`cordon render -t nftables --host ${h.name}\` and pass -p forward=nftables, or run proxmox-firewall and pass -p firewall=proxmox-firewall`));
+      ds.push(
+        diag(
+          'CORDON012',
+          'error',
+          `proxmox: pve-firewall ignores FORWARD rules (Proxmox VE docs: "Any forward rules will be ignored by the stock pve-firewall"), so ${fwd.point} (${rules}, default ${fwd.policy}) cannot be rendered: forwarded and bridged traffic between guests and the internet would not be filtered`,
+          at,
+          `render the forward path with \`cordon render -t nftables --host ${h.name}\` and pass -p forward=nftables, or run proxmox-firewall and pass -p firewall=proxmox-firewall`,
+        ),
+      );
     } else {
       forwardNative = true;
       hostRules.push(...translateChain(env, hostZone(fwd, 'FORWARD')));
       for (const net of ownedNetworks(model, h)) {
-        const ports = [...model.hosts.values()].filter((g) => g.nics.some((n) => n.segment === net.name && n.port !== undefined)).map((g) => g.name).sort();
+        const ports = [...model.hosts.values()]
+          .filter((g) => g.nics.some((n) => n.segment === net.name && n.port !== undefined))
+          .map((g) => g.name)
+          .sort();
         const uplink = uplinkNetwork(model, h)?.name === net.name ? h.uplink : undefined;
         if (ports.length + (uplink ? 1 : 0) < 2) continue;
         const between = [...ports, ...(uplink ? [`the uplink ${uplink}`] : [])];
-        ds.push(diag('CORDON012', 'error', `proxmox: traffic bridged on ${net.bridge} between ${between.join(', ')} never passes host-level FORWARD rules (Proxmox VE docs: host forward rules see routed traffic; bridged traffic is VNet-level, SDN only), so ${fwd.point}'s default ${fwd.policy} would not hold there`, at, `render the forward path with \`cordon render -t nftables --host ${h.name}\` (it filters bridged traffic through br_netfilter) and pass -p forward=nftables`));
+        ds.push(
+          diag(
+            'CORDON012',
+            'error',
+            `proxmox: traffic bridged on ${net.bridge} between ${between.join(', ')} never passes host-level FORWARD rules (Proxmox VE docs: host forward rules see routed traffic; bridged traffic is VNet-level, SDN only), so ${fwd.point}'s default ${fwd.policy} would not hold there`,
+            at,
+            `render the forward path with \`cordon render -t nftables --host ${h.name}\` (it filters bridged traffic through br_netfilter) and pass -p forward=nftables`,
+          ),
+        );
       }
     }
   }
@@ -137,13 +197,31 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
   const guestFiles: { guest: Host; vmid: number; rules: FwRule[]; ipfilter: Map<number, string[]>; chains: Chain[] }[] = [];
   for (const g of guestsOf(ir, h)) {
     const gat = { file: model.file, line: g.origin.line, col: g.origin.col, path: g.origin.path };
-    const chains = [ir.chains.get(`${g.name}:guest-out`), ir.chains.get(`${g.name}:guest-in`)].filter((c): c is Chain => c !== undefined && c.enforcedOn === h.name);
+    const chains = [ir.chains.get(`${g.name}:guest-out`), ir.chains.get(`${g.name}:guest-in`)].filter(
+      (c): c is Chain => c !== undefined && c.enforcedOn === h.name,
+    );
     if (g.id === undefined) {
-      ds.push(diag('CORDON012', 'error', `proxmox: guest '${g.name}' has no id, and a Proxmox guest firewall file is named by its vmid (/etc/pve/firewall/<vmid>.fw); ${chains.map((c) => c.point).join(' and ')} cannot be rendered`, gat, `set hosts.${g.name}.id to its Proxmox vmid`));
+      ds.push(
+        diag(
+          'CORDON012',
+          'error',
+          `proxmox: guest '${g.name}' has no id, and a Proxmox guest firewall file is named by its vmid (/etc/pve/firewall/<vmid>.fw); ${chains.map((c) => c.point).join(' and ')} cannot be rendered`,
+          gat,
+          `set hosts.${g.name}.id to its Proxmox vmid`,
+        ),
+      );
       continue;
     }
     if (g.kind !== 'vm' && g.kind !== 'container') {
-      ds.push(diag('CORDON012', 'error', `proxmox: '${g.name}' is a ${g.kind}, not a Proxmox VM or container, so it has no <vmid>.fw`, gat, 'render its chains with -t nftables or -t iptables'));
+      ds.push(
+        diag(
+          'CORDON012',
+          'error',
+          `proxmox: '${g.name}' is a ${g.kind}, not a Proxmox VM or container, so it has no <vmid>.fw`,
+          gat,
+          'render its chains with -t nftables or -t iptables',
+        ),
+      );
       continue;
     }
     const rules: FwRule[] = [];
@@ -157,7 +235,15 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
         if (!n.port || model.networks.get(n.segment)?.owner !== h.name) continue;
         const m = /^(?:tap|veth)(\d+)i(\d+)$/.exec(n.port);
         if (!m || Number(m[1]) !== g.id) {
-          ds.push(diag('CORDON012', 'error', `proxmox: port ${n.port} of '${g.name}' is not named tap${g.id}i<N> or veth${g.id}i<N>, so its ipfilter-net<N> set cannot be named`, gat, `leave hosts.${g.name}.nics.${n.segment}.port unset, or use Proxmox's name`));
+          ds.push(
+            diag(
+              'CORDON012',
+              'error',
+              `proxmox: port ${n.port} of '${g.name}' is not named tap${g.id}i<N> or veth${g.id}i<N>, so its ipfilter-net<N> set cannot be named`,
+              gat,
+              `leave hosts.${g.name}.nics.${n.segment}.port unset, or use Proxmox's name`,
+            ),
+          );
           continue;
         }
         const idx = Number(m[2]);
@@ -170,7 +256,15 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
   // In-guest chains of guests on this node run inside the guests: not Proxmox's business.
   for (const c of ir.chains.values()) {
     if (c.inGuest && c.enforcedOn !== h.name && model.hosts.get(c.enforcedOn)?.nics.some((n) => model.networks.get(n.segment)?.owner === h.name)) {
-      ds.push(diag('CORDON012', 'info', `proxmox: ${c.point} runs inside ${c.enforcedOn}, not on ${h.name}; Proxmox's firewall does not reach into guests`, at, `render it with -t iptables --host ${c.enforcedOn} or -t nftables --host ${c.enforcedOn}`));
+      ds.push(
+        diag(
+          'CORDON012',
+          'info',
+          `proxmox: ${c.point} runs inside ${c.enforcedOn}, not on ${h.name}; Proxmox's firewall does not reach into guests`,
+          at,
+          `render it with -t iptables --host ${c.enforcedOn} or -t nftables --host ${c.enforcedOn}`,
+        ),
+      );
     }
   }
 
@@ -229,19 +323,35 @@ function factorGroups(files: readonly { rules: FwRule[] }[]): Map<string, Group>
 }
 
 function fwHeader(ir: Ir, what: string, firewall: Firewall): string[] {
-  return commented([...headerLines(ir.model, what), `Firewall: ${firewall}${firewall === 'proxmox-firewall' ? ' (nftables; host.fw sets nftables: 1)' : ' (iptables)'}. Both read this format; see the notes below for where they differ.`], '# ');
+  return commented(
+    [
+      ...headerLines(ir.model, what),
+      `Firewall: ${firewall}${firewall === 'proxmox-firewall' ? ' (nftables; host.fw sets nftables: 1)' : ' (iptables)'}. Both read this format; see the notes below for where they differ.`,
+    ],
+    '# ',
+  );
 }
 
 function policyWord(c: Chain | undefined, fallback: 'ACCEPT' | 'DROP'): string {
   return c ? (c.policy === 'drop' ? 'DROP' : 'ACCEPT') : fallback;
 }
 
-function renderCluster(ir: Ir, h: Host, firewall: Firewall, forwardNative: boolean, input: Chain | undefined, output: Chain | undefined, fwd: Chain | undefined, names: Directory, groups: Map<string, Group>): string {
+function renderCluster(
+  ir: Ir,
+  h: Host,
+  firewall: Firewall,
+  forwardNative: boolean,
+  input: Chain | undefined,
+  output: Chain | undefined,
+  fwd: Chain | undefined,
+  names: Directory,
+  groups: Map<string, Group>,
+): string {
   const e = new Emitter('');
   e.lines_(fwHeader(ir, `Proxmox VE datacenter firewall for ${h.name}: install as /etc/pve/firewall/cluster.fw.`, firewall));
   e.line(`# cordon models one Proxmox node: this file is cluster-wide, so merge it by hand when ${h.name} shares a cluster.`);
   e.line('# Rules refer to the names below as dc/<alias> and +dc/<ipset> (Proxmox VE 8 scoped names).');
-  e.line('# Proxmox\'s own host rules come first and stay: loopback, replies, IGMP, ICMP errors, corosync');
+  e.line("# Proxmox's own host rules come first and stay: loopback, replies, IGMP, ICMP errors, corosync");
   e.line('# (udp/5405-5412), and tcp 8006, 22, 3128 and 5900-5999 from the IP set "management". cordon');
   e.line(`# sets management and local_network to ${h.name}'s own address, so only the spec's rules open ${h.name}`);
   e.line('# to others: to keep the web GUI reachable, give it a service (gui: tcp/8006) and an allow rule.');
@@ -298,7 +408,17 @@ function localAddress(model: Model, h: Host): number | undefined {
   return (owned.find((n) => model.networks.get(n.segment)!.egress !== 'none') ?? owned[0] ?? h.nics[0])?.address;
 }
 
-function renderHost(ir: Ir, h: Host, firewall: Firewall, forward: Forward, forwardNative: boolean, input: Chain | undefined, output: Chain | undefined, fwd: Chain | undefined, rules: FwRule[]): string {
+function renderHost(
+  ir: Ir,
+  h: Host,
+  firewall: Firewall,
+  forward: Forward,
+  forwardNative: boolean,
+  input: Chain | undefined,
+  output: Chain | undefined,
+  fwd: Chain | undefined,
+  rules: FwRule[],
+): string {
   const e = new Emitter('');
   e.lines_(fwHeader(ir, `Proxmox VE host firewall for ${h.name}: install as /etc/pve/nodes/<node>/host.fw on the node ${h.name}.`, firewall));
   e.line(`# IN: ${input ? `${input.point}` : 'none'}; OUT: ${output ? output.point : 'none'}; policies are in cluster.fw.`);
@@ -340,18 +460,33 @@ function renderHost(ir: Ir, h: Host, firewall: Firewall, forward: Forward, forwa
   return e.toString();
 }
 
-function renderGuest(ir: Ir, h: Host, firewall: Firewall, gf: { guest: Host; vmid: number; rules: FwRule[]; ipfilter: Map<number, string[]>; chains: Chain[] }, groups: Map<string, Group>): string {
+function renderGuest(
+  ir: Ir,
+  h: Host,
+  firewall: Firewall,
+  gf: { guest: Host; vmid: number; rules: FwRule[]; ipfilter: Map<number, string[]>; chains: Chain[] },
+  groups: Map<string, Group>,
+): string {
   const g = gf.guest;
   const out = gf.chains.find((c) => c.hook === 'guest-out');
   const inn = gf.chains.find((c) => c.hook === 'guest-in');
   const nets = [...gf.ipfilter.keys()].sort((a, b) => a - b);
   const e = new Emitter('');
-  e.lines_(fwHeader(ir, `Proxmox VE firewall for ${g.kind === 'container' ? 'CT' : 'VM'} ${gf.vmid} (${g.name}) on ${h.name}: install as /etc/pve/firewall/${gf.vmid}.fw.`, firewall));
+  e.lines_(
+    fwHeader(
+      ir,
+      `Proxmox VE firewall for ${g.kind === 'container' ? 'CT' : 'VM'} ${gf.vmid} (${g.name}) on ${h.name}: install as /etc/pve/firewall/${gf.vmid}.fw.`,
+      firewall,
+    ),
+  );
   e.line(`# OUT: ${out?.point ?? 'none'}; IN: ${inn?.point ?? 'none'}.`);
-  e.line(`# The rules apply only to network devices with the firewall flag: set firewall=1 on ${nets.length ? nets.map((n) => `net${n}`).join(', ') : `each netN`} of ${gf.vmid}.`);
-  if (g.antiSpoof) e.line('# ipfilter: each netN may send only from the addresses in its ipfilter-netN set (cordon\'s anti-spoofing).');
+  e.line(
+    `# The rules apply only to network devices with the firewall flag: set firewall=1 on ${nets.length ? nets.map((n) => `net${n}`).join(', ') : `each netN`} of ${gf.vmid}.`,
+  );
+  if (g.antiSpoof) e.line("# ipfilter: each netN may send only from the addresses in its ipfilter-netN set (cordon's anti-spoofing).");
   e.line('# Replies (established/related) and invalid packets are handled by Proxmox before these rules.');
-  if (firewall === 'proxmox-firewall' && gf.rules.some((r) => r.action === 'REJECT')) e.line('# proxmox-firewall cannot REJECT guest traffic: REJECT rules drop instead.');
+  if (firewall === 'proxmox-firewall' && gf.rules.some((r) => r.action === 'REJECT'))
+    e.line('# proxmox-firewall cannot REJECT guest traffic: REJECT rules drop instead.');
   e.gap();
   e.line('[OPTIONS]');
   e.gap();
@@ -393,13 +528,32 @@ function renderGuest(ir: Ir, h: Host, firewall: Firewall, gf: { guest: Host; vmi
 /** Bridges in /etc/network/interfaces form (Proxmox's ifupdown2), like seed 000's step 1. */
 function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
   const e = new Emitter('    ');
-  e.lines_(commented([...headerLines(model, `Bridges of ${h.name} for /etc/network/interfaces (ifupdown2, as Proxmox writes them); apply with ifreload -a.`), 'Merge into the node\'s /etc/network/interfaces: Proxmox\'s GUI edits that file; lo and other interfaces stay as they are.'], '# '));
+  e.lines_(
+    commented(
+      [
+        ...headerLines(model, `Bridges of ${h.name} for /etc/network/interfaces (ifupdown2, as Proxmox writes them); apply with ifreload -a.`),
+        "Merge into the node's /etc/network/interfaces: Proxmox's GUI edits that file; lo and other interfaces stay as they are.",
+      ],
+      '# ',
+    ),
+  );
   const nets = ownedNetworks(model, h);
   const withUplink = uplinkNetwork(model, h);
   const own = new Set(h.nics.map((n) => n.address));
   const outside = nets.filter((n) => n.egress === 'nat' && n.gateway !== undefined && !own.has(n.gateway));
   if (h.uplink && withUplink && outside.length > 1) {
-    ds.push(diag('CORDON012', 'warning', `proxmox: ${h.name}'s uplink ${h.uplink} can be a port of one bridge; it joins ${withUplink.bridge}, and ${outside.filter((n) => n !== withUplink).map((n) => n.bridge).join(', ')} get bridge-ports none, so their gateways are not reachable through it`, { file: model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path }, 'give each such network its own uplink, or route them through the hypervisor'));
+    ds.push(
+      diag(
+        'CORDON012',
+        'warning',
+        `proxmox: ${h.name}'s uplink ${h.uplink} can be a port of one bridge; it joins ${withUplink.bridge}, and ${outside
+          .filter((n) => n !== withUplink)
+          .map((n) => n.bridge)
+          .join(', ')} get bridge-ports none, so their gateways are not reachable through it`,
+        { file: model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path },
+        'give each such network its own uplink, or route them through the hypervisor',
+      ),
+    );
   }
   if (nets.length === 0) e.line(`# (${h.name} owns no network: no bridges)`);
   if (withUplink && h.uplink) {
@@ -409,16 +563,25 @@ function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
   for (const net of nets) {
     const nic = h.nics.find((n) => n.segment === net.name)!;
     e.gap();
-    const routedBy = net.egress !== 'none' && net.gateway !== undefined && own.has(net.gateway) ? `; ${h.name} routes it${net.egress === 'nat' ? ` and masquerades it through ${h.uplink ?? 'its uplink'} (masquerading is not rendered by cordon)` : ''}` : '';
-    e.line(`# ${inert(net.name)}: ${inert(net.origin.text)}, egress ${net.egress}${routedBy}${net === withUplink ? `; its gateway is a router behind ${h.uplink}, which joins the bridge` : ''}`);
+    const routedBy =
+      net.egress !== 'none' && net.gateway !== undefined && own.has(net.gateway)
+        ? `; ${h.name} routes it${net.egress === 'nat' ? ` and masquerades it through ${h.uplink ?? 'its uplink'} (masquerading is not rendered by cordon)` : ''}`
+        : '';
+    e.line(
+      `# ${inert(net.name)}: ${inert(net.origin.text)}, egress ${net.egress}${routedBy}${net === withUplink ? `; its gateway is a router behind ${h.uplink}, which joins the bridge` : ''}`,
+    );
     e.line(`auto ${ifname(net.bridge)}`);
-    e.block(`iface ${ifname(net.bridge)} inet static`, () => {
-      e.line(`address ${formatIPv4(nic.address)}/${net.cidr.len}`);
-      if (h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === net.name) e.line(`gateway ${formatIPv4(h.defaultRoute.via)}`);
-      e.line(`bridge-ports ${net === withUplink && h.uplink ? ifname(h.uplink) : 'none'}`);
-      e.line('bridge-stp off');
-      e.line('bridge-fd 0');
-    }, '');
+    e.block(
+      `iface ${ifname(net.bridge)} inet static`,
+      () => {
+        e.line(`address ${formatIPv4(nic.address)}/${net.cidr.len}`);
+        if (h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === net.name) e.line(`gateway ${formatIPv4(h.defaultRoute.via)}`);
+        e.line(`bridge-ports ${net === withUplink && h.uplink ? ifname(h.uplink) : 'none'}`);
+        e.line('bridge-stp off');
+        e.line('bridge-fd 0');
+      },
+      '',
+    );
   }
   return e.toString();
 }

@@ -100,8 +100,15 @@ export class Directory {
       if (set.length === 0 || isAnyAddress(set)) continue;
       this.add({ kind: 'ipset', name: ipsetNames.take(g), set, comment: `group ${g}` });
     }
-    if (model.internet.length) this.add({ kind: 'ipset', name: ipsetNames.take('internet'), set: model.internet, comment: 'cordon\'s internet: public space outside every declared network' });
-    if (model.lan.length) this.add({ kind: 'ipset', name: ipsetNames.take('lan'), set: model.lan, comment: 'cordon\'s lan: private space outside every declared network' });
+    if (model.internet.length)
+      this.add({
+        kind: 'ipset',
+        name: ipsetNames.take('internet'),
+        set: model.internet,
+        comment: "cordon's internet: public space outside every declared network",
+      });
+    if (model.lan.length)
+      this.add({ kind: 'ipset', name: ipsetNames.take('lan'), set: model.lan, comment: "cordon's lan: private space outside every declared network" });
   }
 
   private add(n: Named): void {
@@ -143,10 +150,9 @@ export class Directory {
 
   /** IP sets a rule refers to, plus those standing for hosts and groups (small, and useful in the GUI). */
   ipsetsToDefine(): Named[] {
-    return this.ipsets.filter((n) => this.usedIpsets.has(n.name) || !n.comment.startsWith('cordon\'s '));
+    return this.ipsets.filter((n) => this.usedIpsets.has(n.name) || !n.comment.startsWith("cordon's "));
   }
 }
-
 
 /** One address, or a prefix, as Proxmox writes it (`10.0.0.1`, `10.0.0.0/24`). */
 export function fmtPrefix(addr: number, len: number): string {

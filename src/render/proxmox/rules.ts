@@ -59,7 +59,14 @@ export function ruleText(r: FwRule): string {
  * ASCII arrows, one line.
  */
 export function fwComment(text: string): string {
-  return inert(text.replace(/→/g, '->').replace(/#/g, 'no.').replace(/[\r\n]+/g, ' ').replace(/\s+/g, ' ').trim()).slice(0, 200);
+  return inert(
+    text
+      .replace(/→/g, '->')
+      .replace(/#/g, 'no.')
+      .replace(/[\r\n]+/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  ).slice(0, 200);
 }
 
 /** Proxmox macros cordon uses, exactly as pve-firewall defines them. */
@@ -67,7 +74,16 @@ const MACROS: readonly [string, FlowSet][] = [
   ['SSH', { ...NO_FLOWS, tcp: [[22, 22]] }],
   ['HTTP', { ...NO_FLOWS, tcp: [[80, 80]] }],
   ['HTTPS', { ...NO_FLOWS, tcp: [[443, 443]] }],
-  ['Web', { ...NO_FLOWS, tcp: [[80, 80], [443, 443]] }],
+  [
+    'Web',
+    {
+      ...NO_FLOWS,
+      tcp: [
+        [80, 80],
+        [443, 443],
+      ],
+    },
+  ],
   ['DNS', { ...NO_FLOWS, tcp: [[53, 53]], udp: [[53, 53]] }],
 ];
 
@@ -150,7 +166,14 @@ function bindsOf(env: Env, zone: Zone, r: IrRule, notes: SpoofNotes): Bind[] | u
     }
     if (zone.level === 'guest' && zone.dir === 'OUT' && info.host.name === zone.guest?.name) {
       if (info.net === undefined) {
-        say(env, r, zone, 'error', `matches port ${port} of ${info.host.name}, which is not named tap<vmid>i<N> or veth<vmid>i<N>, so its netN is unknown`, `set hosts.${info.host.name}.id, or the nic's port to Proxmox's name`);
+        say(
+          env,
+          r,
+          zone,
+          'error',
+          `matches port ${port} of ${info.host.name}, which is not named tap<vmid>i<N> or veth<vmid>i<N>, so its netN is unknown`,
+          `set hosts.${info.host.name}.id, or the nic's port to Proxmox's name`,
+        );
         return undefined;
       }
       return { iface: `net${info.net}`, src: undefined };
@@ -201,12 +224,25 @@ function bindsOf(env: Env, zone: Zone, r: IrRule, notes: SpoofNotes): Bind[] | u
   }
   for (const b of binds) {
     if (b.iface !== undefined && zone.level === 'host' && !HOST_IFACE_RE.test(b.iface)) {
-      say(env, r, zone, 'error', `names interface '${b.iface}', which Proxmox does not accept in -i (letters, digits and '_', 2-21 characters)`, 'rename the bridge, tunnel or uplink');
+      say(
+        env,
+        r,
+        zone,
+        'error',
+        `names interface '${b.iface}', which Proxmox does not accept in -i (letters, digits and '_', 2-21 characters)`,
+        'rename the bridge, tunnel or uplink',
+      );
       return undefined;
     }
   }
   if (lost.length) {
-    say(env, r, zone, 'warning', `loses its ${lost.join(' and ')}: Proxmox cannot express ${lost.length === 1 ? 'it' : 'them'}, so the rule matches on addresses and ports only`);
+    say(
+      env,
+      r,
+      zone,
+      'warning',
+      `loses its ${lost.join(' and ')}: Proxmox cannot express ${lost.length === 1 ? 'it' : 'them'}, so the rule matches on addresses and ports only`,
+    );
   }
   if (spoofed.size) {
     const who = [...spoofed].sort();
@@ -334,7 +370,15 @@ export function translateChain(env: Env, zone: Zone): FwRule[] {
     const binds = bindsOf(env, zone, r, notes);
     if (!binds) continue;
     const { opts, other } = protoOpts(m.flows);
-    if (other) say(env, r, zone, 'error', 'matches protocols other than tcp, udp and icmp without matching all of them; a Proxmox rule names one protocol or all', 'allow or deny `any`, or name the protocols');
+    if (other)
+      say(
+        env,
+        r,
+        zone,
+        'error',
+        'matches protocols other than tcp, udp and icmp without matching all of them; a Proxmox rule names one protocol or all',
+        'allow or deny `any`, or name the protocols',
+      );
     const hostLevel = zone.level === 'host';
     for (const b of binds) {
       let src = b.src ?? m.src;

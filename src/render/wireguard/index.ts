@@ -141,7 +141,14 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
       };
       for (const { t, server, members } of tunnelsOf(ir.model)) {
         if (members.length === 0) {
-          ds.push(diag('CORDON014', 'warning', `wireguard: tunnel '${t.name}' has no members besides its server '${server.name}'`, { file: ir.model.file, line: t.origin.line, col: t.origin.col, path: t.origin.path }));
+          ds.push(
+            diag('CORDON014', 'warning', `wireguard: tunnel '${t.name}' has no members besides its server '${server.name}'`, {
+              file: ir.model.file,
+              line: t.origin.line,
+              col: t.origin.col,
+              path: t.origin.path,
+            }),
+          );
         }
         if (want(server.name) || members.some((m) => want(m.name))) {
           // The server's config names every member's key, so every key is needed for it.
@@ -161,7 +168,15 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
         if (h.egress !== 'vpn-only' || !want(h.name)) continue;
         const chains = killswitchChains(ir, h.name);
         if (!chains.some((c) => c.hook === 'output')) {
-          ds.push(diag('CORDON012', 'warning', `wireguard: vpn-only host '${h.name}' has no in-guest output chain, so it gets no kill switch`, { file: ir.model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path }, 'firewall: { local: true } gives it one (defence in depth; the host side must still enforce vpn-only)'));
+          ds.push(
+            diag(
+              'CORDON012',
+              'warning',
+              `wireguard: vpn-only host '${h.name}' has no in-guest output chain, so it gets no kill switch`,
+              { file: ir.model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path },
+              'firewall: { local: true } gives it one (defence in depth; the host side must still enforce vpn-only)',
+            ),
+          );
           continue;
         }
         checkTransport(ir, h.name, chains, ds);
@@ -190,18 +205,44 @@ function resolveKey(model: Model, keys: KeySource | undefined, h: Host, ds: Diag
   const at = { file: model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path };
   const pair = keys?.keyPair(h.name);
   if (pair && (!isWgKey(pair.privateKey) || !isWgKey(pair.publicKey) || publicKeyOf(pair.privateKey) !== pair.publicKey)) {
-    ds.push(diag('CORDON014', 'error', `wireguard: the stored key pair of '${h.name}' is malformed or its halves do not belong together`, at, 'remove it from the key store to have a new pair generated'));
+    ds.push(
+      diag(
+        'CORDON014',
+        'error',
+        `wireguard: the stored key pair of '${h.name}' is malformed or its halves do not belong together`,
+        at,
+        'remove it from the key store to have a new pair generated',
+      ),
+    );
     return undefined;
   }
   if (h.publicKey !== undefined) {
     if (pair && pair.publicKey !== h.publicKey) {
-      ds.push(diag('CORDON014', 'error', `wireguard: the key store holds a key pair for '${h.name}' whose public key differs from hosts.${h.name}.publicKey`, at, 'remove one of the two: the spec key (the member keeps its own private key) or the stored pair'));
+      ds.push(
+        diag(
+          'CORDON014',
+          'error',
+          `wireguard: the key store holds a key pair for '${h.name}' whose public key differs from hosts.${h.name}.publicKey`,
+          at,
+          'remove one of the two: the spec key (the member keeps its own private key) or the stored pair',
+        ),
+      );
       return undefined;
     }
     return { publicKey: h.publicKey, privateKey: pair?.privateKey };
   }
   if (!pair) {
-    ds.push(diag('CORDON014', 'error', `wireguard: no key pair for '${h.name}'`, at, keys ? 'cordon render keeps generated keys under --keys DIR; or set hosts.' + h.name + '.publicKey' : 'render through `cordon render -t wireguard` (it keeps keys under --keys DIR), or give the renderer a KeySource with withKeys()'));
+    ds.push(
+      diag(
+        'CORDON014',
+        'error',
+        `wireguard: no key pair for '${h.name}'`,
+        at,
+        keys
+          ? 'cordon render keeps generated keys under --keys DIR; or set hosts.' + h.name + '.publicKey'
+          : 'render through `cordon render -t wireguard` (it keeps keys under --keys DIR), or give the renderer a KeySource with withKeys()',
+      ),
+    );
     return undefined;
   }
   return { publicKey: pair.publicKey, privateKey: pair.privateKey };
@@ -233,7 +274,9 @@ function serverConf(model: Model, t: Tunnel, server: Host, sk: HostKey, members:
   header(e, model, `WireGuard interface ${t.ifname} of tunnel ${t.name} on its server ${server.name}.`, t);
   const routed = members.filter((m) => isVpnOnly(m, t));
   if (routed.length) {
-    e.line(`# ${routed.map((m) => m.name).join(', ')} send${routed.length === 1 ? 's' : ''} everything here: ${server.name} forwards it as its forward chain allows`);
+    e.line(
+      `# ${routed.map((m) => m.name).join(', ')} send${routed.length === 1 ? 's' : ''} everything here: ${server.name} forwards it as its forward chain allows`,
+    );
     e.line('# (nftables target); address translation to the internet is not part of this file.');
   }
   e.gap();
@@ -261,7 +304,7 @@ function memberConf(model: Model, t: Tunnel, server: Host, sk: HostKey, m: Host,
   privateKeyLines(e, m, mk);
   if (vpnOnly) {
     e.line(`# Kill switch (${m.name} is vpn-only): load ${dir}/killswitch.nft at boot, independent of this tunnel;`);
-    e.line('# it lets the tunnel\'s own UDP transport out and drops everything else outside it. PreUp reloads');
+    e.line("# it lets the tunnel's own UDP transport out and drops everything else outside it. PreUp reloads");
     e.line('# it before the tunnel comes up; nothing removes it when the tunnel goes down (fail-closed).');
     if (mode === 'nft') e.line(`PreUp = nft -f ${dir}/killswitch.nft`);
     else if (mode === 'iptables') e.line(`PreUp = iptables-restore ${dir}/killswitch.rules.v4 && ip6tables-restore ${dir}/killswitch.rules.v6`);

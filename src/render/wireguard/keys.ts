@@ -9,7 +9,6 @@ import type { Ir } from '../../ir/types.js';
 import type { WgKeyPair } from '../../util/wgkey.js';
 import type { Renderer, RenderOptions } from '../types.js';
 
-
 /** Where keys come from: a name (a host) → its key pair, or undefined when the source has none. */
 export interface KeySource {
   keyPair(name: string): WgKeyPair | undefined;

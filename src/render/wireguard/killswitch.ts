@@ -40,7 +40,14 @@ function where(r: IrRule): string {
 
 function inPortError(ir: Ir, c: Chain, r: IrRule, ds: Diagnostic[]): boolean {
   if (!r.match.inPort) return false;
-  ds.push(diag('CORDON012', 'error', `wireguard kill switch: ${r.id} ("${r.origin.text}") matches bridge port(s) ${r.match.inPort.join(', ')}, which do not exist inside ${c.host}`, { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path }));
+  ds.push(
+    diag(
+      'CORDON012',
+      'error',
+      `wireguard kill switch: ${r.id} ("${r.origin.text}") matches bridge port(s) ${r.match.inPort.join(', ')}, which do not exist inside ${c.host}`,
+      { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path },
+    ),
+  );
   return true;
 }
 
@@ -93,13 +100,33 @@ export function checkTransport(ir: Ir, host: string, chains: readonly Chain[], d
   const inn = chains.find((c) => c.hook === 'input');
   const at = { file: ir.model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path };
   const flow = `udp to ${formatIPv4(t.endpoint)}:${t.listen}`;
-  const send = underlay.some((n) => out && verdictFor(out, { src: n.address, dst: t.endpoint, iif: undefined, oif: n.ifname, state: 'new', dport: t.listen }) !== 'drop');
+  const send = underlay.some(
+    (n) => out && verdictFor(out, { src: n.address, dst: t.endpoint, iif: undefined, oif: n.ifname, state: 'new', dport: t.listen }) !== 'drop',
+  );
   if (out && !send) {
-    ds.push(diag('CORDON036', 'warning', `wireguard: the kill switch of '${host}' drops its tunnel's own transport (${flow} out of ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`, at, `the transport leaves through the underlay, not ${t.ifname}: accept ${flow} in ${out.point} (cordon's vpn-only egress does)`));
+    ds.push(
+      diag(
+        'CORDON036',
+        'warning',
+        `wireguard: the kill switch of '${host}' drops its tunnel's own transport (${flow} out of ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`,
+        at,
+        `the transport leaves through the underlay, not ${t.ifname}: accept ${flow} in ${out.point} (cordon's vpn-only egress does)`,
+      ),
+    );
   }
-  const recv = underlay.some((n) => inn && verdictFor(inn, { src: t.endpoint, dst: n.address, iif: n.ifname, oif: undefined, state: 'established', dport: undefined }) !== 'drop');
+  const recv = underlay.some(
+    (n) => inn && verdictFor(inn, { src: t.endpoint, dst: n.address, iif: n.ifname, oif: undefined, state: 'established', dport: undefined }) !== 'drop',
+  );
   if (inn && !recv) {
-    ds.push(diag('CORDON036', 'warning', `wireguard: the kill switch of '${host}' drops the replies of its tunnel's transport (udp from ${formatIPv4(t.endpoint)}:${t.listen} into ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`, at, `accept established traffic in ${inn.point}`));
+    ds.push(
+      diag(
+        'CORDON036',
+        'warning',
+        `wireguard: the kill switch of '${host}' drops the replies of its tunnel's transport (udp from ${formatIPv4(t.endpoint)}:${t.listen} into ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`,
+        at,
+        `accept established traffic in ${inn.point}`,
+      ),
+    );
   }
 }
 
@@ -172,7 +199,12 @@ function nftRule(r: IrRule, point: string): string[] {
 
 export function killswitchNft(ir: Ir, host: string, chains: readonly Chain[], ds: Diagnostic[]): string {
   const e = new Emitter('\t');
-  e.lines_(commented(headerLines(ir.model, `in-guest kill switch of ${host} (nftables): nft -f killswitch.nft (atomic; replaces only table inet ${KILLSWITCH_TABLE}).`), '# '));
+  e.lines_(
+    commented(
+      headerLines(ir.model, `in-guest kill switch of ${host} (nftables): nft -f killswitch.nft (atomic; replaces only table inet ${KILLSWITCH_TABLE}).`),
+      '# ',
+    ),
+  );
   e.line('# Load it at boot (include it from /etc/nftables.conf) and never tie its removal to the tunnel:');
   e.line('# it must stay in force while the tunnel is down, or traffic leaks around it (fail-closed).');
   e.line('# Defence in depth only: a workload with root inside the guest can unload it.');
@@ -239,7 +271,16 @@ function iptRule(ir: Ir, c: Chain, r: IrRule, family: 4 | 6, ds: Diagnostic[]): 
   if (family === 6 && (m.src || m.dst)) return [];
   const protos = iptProtos(m.flows, family);
   if (!protos) {
-    if (family === 4) ds.push(diag('CORDON012', 'error', `wireguard kill switch: ${r.id} ("${r.origin.text}") matches "every other IP protocol" but not every flow, which one iptables rule cannot say`, { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path }, 'use killswitch.nft, or list the protocols'));
+    if (family === 4)
+      ds.push(
+        diag(
+          'CORDON012',
+          'error',
+          `wireguard kill switch: ${r.id} ("${r.origin.text}") matches "every other IP protocol" but not every flow, which one iptables rule cannot say`,
+          { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path },
+          'use killswitch.nft, or list the protocols',
+        ),
+      );
     return [];
   }
   const ifaces: string[] = [];
@@ -253,8 +294,11 @@ function iptRule(ir: Ir, c: Chain, r: IrRule, family: 4 | 6, ds: Diagnostic[]): 
         const da = d ? iptAddr('-d', d) : {};
         const ranges = [sa.range, da.range].filter(Boolean);
         for (const p of protos) {
-          const match = [ifs, sa.plain, da.plain, p, ranges.length ? `-m iprange ${ranges.join(' ')}` : '', state, `-m comment --comment "${quotedText(r.id)}"`].filter(Boolean).join(' ');
-          if (r.log) lines.push(`-A ${chain} ${match} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${quotedText(iptLogPrefix(c.hook, r.action))}"`);
+          const match = [ifs, sa.plain, da.plain, p, ranges.length ? `-m iprange ${ranges.join(' ')}` : '', state, `-m comment --comment "${quotedText(r.id)}"`]
+            .filter(Boolean)
+            .join(' ');
+          if (r.log)
+            lines.push(`-A ${chain} ${match} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${quotedText(iptLogPrefix(c.hook, r.action))}"`);
           switch (r.action) {
             case 'accept':
               lines.push(`-A ${chain} ${match}${r.rate ? ` -m limit --limit ${r.rate}` : ''} -j ACCEPT`);
@@ -278,7 +322,12 @@ function iptRule(ir: Ir, c: Chain, r: IrRule, family: 4 | 6, ds: Diagnostic[]): 
 export function killswitchIptables(ir: Ir, host: string, chains: readonly Chain[], family: 4 | 6, ds: Diagnostic[]): string {
   const e = new Emitter('');
   const tool = family === 4 ? 'iptables-restore' : 'ip6tables-restore';
-  e.lines_(commented(headerLines(ir.model, `in-guest kill switch of ${host} (${tool}): ${tool} < killswitch.rules.v${family}, or install as /etc/iptables/rules.v${family}.`), '# '));
+  e.lines_(
+    commented(
+      headerLines(ir.model, `in-guest kill switch of ${host} (${tool}): ${tool} < killswitch.rules.v${family}, or install as /etc/iptables/rules.v${family}.`),
+      '# ',
+    ),
+  );
   e.line('# Replaces the whole filter table. Keep it loaded while the tunnel is down (fail-closed).');
   e.line('# Defence in depth only: a workload with root inside the guest can unload it.');
   if (family === 6) e.line('# cordon models IPv4: here only rules without addresses remain; all other IPv6 is dropped.');

@@ -78,7 +78,9 @@ export interface FilterOptions {
 export function blockedNumbers(arch: string): number[] {
   const table = SYSCALLS[arch];
   if (!table) throw new Error(`seccomp: no syscall table for ${arch}`);
-  const nrs = BLOCKED.flatMap((g) => g.calls).map((c) => table[c]).filter((n): n is number => n !== undefined);
+  const nrs = BLOCKED.flatMap((g) => g.calls)
+    .map((c) => table[c])
+    .filter((n): n is number => n !== undefined);
   return [...new Set(nrs)].sort((a, b) => a - b);
 }
 
@@ -119,7 +121,7 @@ export function seccompFilter(opts: FilterOptions): Buffer {
  */
 export function evaluate(prog: Buffer, data: { arch: number; nr: number; arg0?: number }): number {
   let acc = 0;
-  for (let pc = 0; pc * 8 < prog.length; ) {
+  for (let pc = 0; pc * 8 < prog.length;) {
     const code = prog.readUInt16LE(pc * 8);
     const jt = prog.readUInt8(pc * 8 + 2);
     const jf = prog.readUInt8(pc * 8 + 3);

@@ -19,9 +19,31 @@ export const BLOCKED: readonly BlockedGroup[] = [
   { why: "the kernel's key retention service (keys are not namespaced)", calls: ['keyctl', 'add_key', 'request_key'] },
   { why: 'eBPF programs and performance monitoring (kernel attack surface, side channels)', calls: ['bpf', 'perf_event_open', 'userfaultfd'] },
   { why: 'io_uring: its operations bypass this filter', calls: ['io_uring_setup', 'io_uring_enter', 'io_uring_register'] },
-  { why: 'mounting, or entering other namespaces', calls: ['mount', 'umount', 'umount2', 'pivot_root', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount', 'open_tree', 'mount_setattr', 'setns'] },
+  {
+    why: 'mounting, or entering other namespaces',
+    calls: ['mount', 'umount', 'umount2', 'pivot_root', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount', 'open_tree', 'mount_setattr', 'setns'],
+  },
   { why: 'opening files by handle, around the mount namespace (the "shocker" escape)', calls: ['open_by_handle_at', 'name_to_handle_at'] },
-  { why: 'machine-wide state: clock, swap, accounting, quotas, the kernel log, the terminal, raw I/O ports', calls: ['settimeofday', 'stime', 'clock_settime', 'clock_adjtime', 'swapon', 'swapoff', 'acct', 'quotactl', 'syslog', 'vhangup', 'uselib', 'nfsservctl', 'lookup_dcookie', 'iopl', 'ioperm'] },
+  {
+    why: 'machine-wide state: clock, swap, accounting, quotas, the kernel log, the terminal, raw I/O ports',
+    calls: [
+      'settimeofday',
+      'stime',
+      'clock_settime',
+      'clock_adjtime',
+      'swapon',
+      'swapoff',
+      'acct',
+      'quotactl',
+      'syslog',
+      'vhangup',
+      'uselib',
+      'nfsservctl',
+      'lookup_dcookie',
+      'iopl',
+      'ioperm',
+    ],
+  },
 ];
 
 /** clone/unshare with this flag (a new user namespace, and with it every capability inside) is refused unless asked for. */

@@ -48,11 +48,20 @@ export function classifyExit(
  * Stage 3: runs the command to its end. An interrupt (ctx.signal) kills its process group, as
  * the timeout does; the caller then tears down.
  */
-export async function commandStage(ctx: StageContext, cgroups: readonly string[], version: CgroupVersion, stdio: 'inherit' | 'ignore', startedAt: number): Promise<CommandOutcome> {
+export async function commandStage(
+  ctx: StageContext,
+  cgroups: readonly string[],
+  version: CgroupVersion,
+  stdio: 'inherit' | 'ignore',
+  startedAt: number,
+): Promise<CommandOutcome> {
   const { plan, opts, td } = ctx;
   stopIfAborted(ctx.signal);
   const procs = cgroups.map((d) => join(d, 'cgroup.procs'));
-  const argv = procs.length > 0 ? ['sh', '-c', 'for f in $CORDON_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset CORDON_CGROUP_PROCS; exec "$@"', 'sh', ...plan.argv] : [...plan.argv];
+  const argv =
+    procs.length > 0
+      ? ['sh', '-c', 'for f in $CORDON_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset CORDON_CGROUP_PROCS; exec "$@"', 'sh', ...plan.argv]
+      : [...plan.argv];
   let timedOut = false;
   // Inline (isolated) mode: fd 3 brings the egress table's JSON after the command, fd 4 setup errors.
   let table = '';

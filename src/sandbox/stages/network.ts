@@ -109,7 +109,9 @@ export async function networkStage(ctx: StageContext): Promise<void> {
     const wait = opts.tunnelWaitMs;
     if (!(await handshakeWithin(s.ifname, wait, ctx.signal))) {
       stopIfAborted(ctx.signal);
-      say(`tunnel to ${s.client.peers.map((p) => p.endpoint.text).join(', ')}: no handshake within ${fmtMs(wait)}; starting the command anyway — its traffic waits for the tunnel, nothing goes around it`);
+      say(
+        `tunnel to ${s.client.peers.map((p) => p.endpoint.text).join(', ')}: no handshake within ${fmtMs(wait)}; starting the command anyway — its traffic waits for the tunnel, nothing goes around it`,
+      );
     }
   }
   for (const s of plan.steps) {
@@ -176,7 +178,10 @@ async function handshakeWithin(ifname: string, ms: number, signal: AbortSignal):
   const until = performance.now() + ms;
   for (;;) {
     const r = await run(['wg', 'show', ifname, 'latest-handshakes']);
-    const times = r.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => Number(l.split('\t')[1] ?? 0));
+    const times = r.stdout
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => Number(l.split('\t')[1] ?? 0));
     if (r.code === 0 && times.length > 0 && times.every((t) => t > 0)) return true;
     if (performance.now() > until || signal.aborted) return false;
     await new Promise((res) => setTimeout(res, 20));
@@ -194,7 +199,13 @@ export async function tunnelState(ifname: string): Promise<TunnelState> {
       // public-key preshared-key endpoint allowed-ips latest-handshake rx tx keepalive
       const f = l.split('\t');
       const hs = Number(f[4] ?? 0);
-      return { publicKey: f[0] ?? '', endpoint: f[2] ?? '', latestHandshake: hs > 0 ? new Date(hs * 1000).toISOString() : undefined, rxBytes: Number(f[5] ?? 0), txBytes: Number(f[6] ?? 0) };
+      return {
+        publicKey: f[0] ?? '',
+        endpoint: f[2] ?? '',
+        latestHandshake: hs > 0 ? new Date(hs * 1000).toISOString() : undefined,
+        rxBytes: Number(f[5] ?? 0),
+        txBytes: Number(f[6] ?? 0),
+      };
     });
   return { interface: ifname, peers };
 }
