@@ -6,6 +6,7 @@
 #   make typecheck  tsc --noEmit
 #   make test       setup, then the node test runner (spec reporter) over test/**/*.test.ts
 #   make demo       setup + build, then matrix / test / lint on the Proxmox dual-bridge example
+#   make man        docs/cordon.1, the man page, from the same command definitions as --help
 #   make bench      setup, then npm run bench
 #   make mutation   mutation testing (StrykerJS) of the policy core, one target at a time; slow
 #                   (hours for all targets on 2 cores), not part of `make test`: see TESTING.md
@@ -45,9 +46,12 @@ export DEBIAN_FRONTEND := noninteractive
 #   util-linux        unshare, nsenter; setpriv --pdeathsig: `cordon run`'s command dies with cordon
 #   seccomp           scmp_sys_resolver: scripts/gen-seccomp-table.sh regenerates the sandbox's syscall
 #                     table from libseccomp, and a test checks the committed table against it
+#   zsh, fish         `zsh -n` / `fish --no-execute` parse the scripts `cordon completion` prints, and the
+#                     tests complete subcommand names in them (bash is there already)
+#   groff-base, man-db  `groff -man -ww` and `man --warnings -l` check the man page `cordon man` prints
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
-                perl iputils-ping curl seccomp
+                perl iputils-ping curl seccomp zsh fish groff-base man-db
 
 # Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
 # is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of
@@ -60,10 +64,10 @@ IFQUERY := .tools/ifupdown/sbin/ifquery
 # npm's own record of what is in node_modules; used as the stamp for `npm ci`.
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup setup-apt setup-npm setup-tools build typecheck test demo bench mutation clean distclean help
+.PHONY: setup setup-apt setup-npm setup-tools build typecheck test demo man bench mutation clean distclean help
 
 help:
-	@sed -n '3,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 setup: setup-apt setup-npm setup-tools
 
@@ -133,6 +137,11 @@ test: setup
 
 demo: setup build
 	bash scripts/demo.sh
+
+# Written, not built on the fly, so the page can be read without node: `man -l docs/cordon.1`.
+man: $(NPM_STAMP)
+	@mkdir -p docs
+	./bin/cordon man > docs/cordon.1
 
 bench: setup
 	npm run bench

@@ -4,7 +4,8 @@
  * Each command lives in its own file under commands/ and registers itself here; a command's
  * module is imported only when it is needed (see COMMANDS).
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EXIT, ExitError } from './io.js';
 
@@ -30,7 +31,12 @@ const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () 
   { names: ['run'], load: async () => (await import('./commands/run.js')).registerRun },
   { names: ['vault'], load: async () => (await import('./commands/vault.js')).registerVault },
   { names: ['schema'], load: async () => (await import('./commands/schema.js')).registerSchema },
+  { names: ['completion'], load: async () => (await import('./commands/completion.js')).registerCompletion },
+  { names: ['man'], load: async () => (await import('./commands/completion.js')).registerMan },
 ];
+
+/** Commands that describe every other one (completion scripts, the man page): they need them all loaded. */
+const DESCRIBE_ALL: ReadonlySet<string> = new Set(['completion', 'man']);
 
 /**
  * The command modules `argv` needs: only the named command's when argv starts with a known command
@@ -39,7 +45,7 @@ const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () 
  */
 function commandsFor(argv: readonly string[] | undefined): typeof COMMANDS {
   const first = argv?.[0];
-  if (first === undefined) return COMMANDS;
+  if (first === undefined || DESCRIBE_ALL.has(first)) return COMMANDS;
   const one = COMMANDS.find((c) => c.names.includes(first));
   return one ? [one] : COMMANDS;
 }
@@ -122,11 +128,21 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  () => {
-    process.exitCode = EXIT.internal;
-  },
-);
+/** Run as the program (bin/cordon, an npm-linked bin), not imported: tests import buildProgram. */
+function isEntryPoint(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint())
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = EXIT.internal;
+    },
+  );

@@ -478,14 +478,16 @@ class Resolver {
     let vpnTunnel: string | undefined;
     if (egress === 'vpn-only') {
       vpnTunnel = h.tunnel ?? (hostTunnels.length === 1 ? hostTunnels[0] : undefined);
+      const refused = hostTunnels.length === 0 && [...this.tunnels.keys()].some((t) => this.declaresNic(name, t));
       if (vpnTunnel === undefined) {
-        this.err(
-          'CORDON014',
-          `host '${name}' is vpn-only but ${hostTunnels.length === 0 ? 'is on no tunnel' : `is on several tunnels (${hostTunnels.join(', ')})`}`,
-          [...path, 'egress'],
-          hostTunnels.length ? 'name one with `tunnel:`' : 'give it a nic on a tunnel, e.g. nics: { wg0: 10.99.0.2 }',
-        );
-      } else if (!hostTunnels.includes(vpnTunnel)) {
+        if (!refused)
+          this.err(
+            'CORDON014',
+            `host '${name}' is vpn-only but ${hostTunnels.length === 0 ? 'is on no tunnel' : `is on several tunnels (${hostTunnels.join(', ')})`}`,
+            [...path, 'egress'],
+            hostTunnels.length ? 'name one with `tunnel:`' : 'give it a nic on a tunnel, e.g. nics: { wg0: 10.99.0.2 }',
+          );
+      } else if (!hostTunnels.includes(vpnTunnel) && !this.declaresNic(name, vpnTunnel)) {
         this.err(
           'CORDON014',
           `host '${name}' is vpn-only through '${vpnTunnel}' but has no address on it`,
@@ -578,11 +580,26 @@ class Resolver {
     return { kind: 'none' };
   }
 
+  /** The spec gives host `host` a nic on `segment` (whether or not it was accepted). */
+  private declaresNic(host: string, segment: string): boolean {
+    const h = this.spec.hosts?.[host];
+    return h !== undefined && (h.nics?.[segment] !== undefined || (h.via === segment && h.address !== undefined));
+  }
+
+  /** Some nic the spec gives `host` was refused with an error of its own. */
+  private refusedNics(host: string): boolean {
+    const h = this.spec.hosts?.[host];
+    const declared = Object.keys(h?.nics ?? {}).length + (h?.via !== undefined && h.address !== undefined ? 1 : 0);
+    return declared > (this.hosts.get(host)?.nics.length ?? 0);
+  }
+
   private checkTunnelEndpoints(): void {
     for (const [name, t] of this.tunnels) {
       const server = this.hosts.get(t.server);
       if (!server) continue;
-      if (!server.nics.some((n) => n.segment === name)) {
+      // A nic the spec declares on the tunnel but that was refused (a duplicate address, one outside
+      // the tunnel) has its own error already; "no address on it" would point away from the cause.
+      if (!server.nics.some((n) => n.segment === name) && !this.declaresNic(t.server, name)) {
         this.err(
           'CORDON014',
           `tunnel '${name}': server '${t.server}' has no address on it`,
@@ -599,14 +616,14 @@ class Resolver {
         });
         const any = server.nics.find((n) => this.networks.has(n.segment));
         endpoint = (inet ?? egressNet ?? any)?.address ?? 0;
-        if (endpoint === 0)
+        if (endpoint === 0 && !this.refusedNics(t.server))
           this.err(
             'CORDON014',
             `tunnel '${name}': cannot tell where peers connect to`,
             ['tunnels', name],
             'set `endpoint:` to the server address peers send to',
           );
-      } else if (!server.nics.some((n) => n.address === endpoint)) {
+      } else if (!server.nics.some((n) => n.address === endpoint) && !this.refusedNics(t.server)) {
         this.err('CORDON014', `tunnel '${name}': endpoint ${formatIPv4(endpoint)} is not an address of server '${t.server}'`, ['tunnels', name, 'endpoint']);
       }
       this.tunnels.set(name, { ...t, endpoint });
@@ -715,8 +732,28 @@ class Resolver {
       return [];
     }
     const names = [...BUILTINS, ...this.hosts.keys(), ...this.networks.keys(), ...this.tunnels.keys(), ...Object.keys(this.spec.groups ?? {})];
-    this.err('CORDON004', `unknown name '${r}': not a host, network, tunnel, group or built-in`, path, unknownNameHint(r, names));
+    this.err('CORDON004', `unknown name '${r}': not a host, network, tunnel, group or built-in`, path, this.hostPortHint(r) ?? unknownNameHint(r, names));
     return [];
+  }
+
+  /**
+   * `llm:11434` is how a URL names a service; in a spec it is `llm.api` (host.service), or the host
+   * with `ports:`. Says so, with the services of that host that serve the port.
+   */
+  private hostPortHint(r: string): string | undefined {
+    const m = /^([^:\s]+):(\d+)$/.exec(r);
+    if (!m) return undefined;
+    const host = this.hosts.get(m[1]!);
+    const port = Number(m[2]);
+    if (!host) return `a service is written host.service, not host:port; '${m[1]}' is not a host (${unknownNameHint(m[1]!, [...this.hosts.keys()])})`;
+    const all = [...host.services.keys()].sort();
+    const serving = all.filter((s) => {
+      const f = host.services.get(s)!;
+      return R.contains(f.tcp, port) || R.contains(f.udp, port);
+    });
+    const forms = (list: string[]): string => list.map((s) => `'${host.name}.${s}'`).join(', ');
+    if (serving.length > 0) return `did you mean ${forms(serving)}? a service is written host.service, not host:port`;
+    return `a service is written host.service (${all.length ? `${forms(all)}` : `'${host.name}' declares no services`}), or write the host with ports: { to: ${host.name}, ports: [tcp/${port}] }`;
   }
 
   private refsAt(refs: string | string[], path: readonly PathSeg[]): Target[] {
@@ -838,7 +875,7 @@ class Resolver {
       oif: r.oif,
       state: r.state,
       log: r.log ?? false,
-      origin: this.origin(path, r.comment ? `${bits.join(' ')} (${r.comment})` : bits.join(' ')),
+      origin: this.origin(path, handRuleLabel(bits.join(' '), r.comment)),
     };
   }
 
@@ -934,4 +971,20 @@ function refText(r: string | string[]): string {
 
 function portsText(p: string | number | (string | number)[]): string {
   return Array.isArray(p) ? p.join(',') : String(p);
+}
+
+/**
+ * The label of a hand-written rule: what it matches, and its comment in parentheses. A comment
+ * that already says what the rule matches (one copied from the rule set it describes:
+ * `IN ACCEPT -i vmbr0 (…)`) is the label on its own, so labels do not say it twice.
+ */
+export function handRuleLabel(match: string, comment: string | undefined): string {
+  if (!comment) return match;
+  const words = (s: string): string[] =>
+    s
+      .toLowerCase()
+      .split(/[\s/,()]+/)
+      .filter(Boolean);
+  const said = new Set(words(comment));
+  return words(match).every((w) => said.has(w)) ? comment : `${match} (${comment})`;
 }

@@ -22,10 +22,19 @@ export interface CheckResult {
   readonly witness: Explanation | undefined;
 }
 
-/** A concrete flow inside a set, for witnesses: the lowest port of the first protocol present. */
+/** Ports a reader recognises, tried first as a witness when the set holds them. */
+const FAMILIAR_PORTS = [443, 22, 80, 53] as const;
+
+/**
+ * A concrete flow inside a set, for witnesses: of the first protocol present, a familiar port the
+ * set holds, else its lowest port other than 0 (no connection uses port 0, and `tcp/0` in a
+ * witness reads like a bug).
+ */
 export function sampleFlow(f: FlowSet): Flow | undefined {
-  if (f.tcp.length) return { proto: 'tcp', port: f.tcp[0]![0] };
-  if (f.udp.length) return { proto: 'udp', port: f.udp[0]![0] };
+  const port = (rs: FlowSet['tcp']): number =>
+    FAMILIAR_PORTS.find((p) => rs.some(([lo, hi]) => lo <= p && p <= hi)) ?? (rs[0]![0] === 0 && rs[0]![1] > 0 ? 1 : rs[0]![0]);
+  if (f.tcp.length) return { proto: 'tcp', port: port(f.tcp) };
+  if (f.udp.length) return { proto: 'udp', port: port(f.udp) };
   if (f.icmp) return { proto: 'icmp' };
   if (f.other) return { proto: 'other' };
   return undefined;

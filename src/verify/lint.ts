@@ -29,6 +29,7 @@ import {
   covered,
   IntervalIndex,
   lineToFlows,
+  nameHas,
   smallCover,
   STATE_ESTABLISHED,
   type Box,
@@ -67,8 +68,11 @@ export interface ChainLint {
   readonly shadowed: ReadonlyMap<number, { readonly by: readonly IrRule[] }>;
   /** Rules that can go without changing any verdict: later rules of the same action, or the default, take over. */
   readonly redundant: ReadonlyMap<number, { readonly by: readonly IrRule[]; readonly byDefault: boolean }>;
-  /** An earlier rule takes part (not all) of a later rule's traffic with the opposite verdict. */
-  readonly overlaps: readonly { readonly earlier: IrRule; readonly later: IrRule; readonly part: Box }[];
+  /**
+   * An earlier rule takes part (not all) of a later rule's traffic with the opposite verdict; `parts`
+   * are disjoint boxes whose union is that part.
+   */
+  readonly overlaps: readonly { readonly earlier: IrRule; readonly later: IrRule; readonly parts: readonly Box[] }[];
   /** Rules matching no packet at all. */
   readonly empty: ReadonlySet<number>;
   /** Rules the work limit stopped lint from deciding. */
@@ -140,7 +144,7 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
 
   const shadowed = new Map<number, { by: IrRule[] }>();
   const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
-  const overlaps: { earlier: IrRule; later: IrRule; part: Box }[] = [];
+  const overlaps: { earlier: IrRule; later: IrRule; parts: Box[] }[] = [];
   const empty = new Set<number>();
   const undecided: number[] = [];
   const near = new Map<number, number[]>();
@@ -161,7 +165,7 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
       part = next;
       if (part.length === 0) return;
     }
-    overlaps.push({ earlier: rules[j]!, later: rules[i]!, part: part[0]! });
+    overlaps.push({ earlier: rules[j]!, later: rules[i]!, parts: part });
   };
 
   for (let i = 0; i < n; i++) {
@@ -332,18 +336,22 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     parts: Box[];
   }
   const overlapped = new Map<string, { later: IrRule; pairs: Map<string, Pair>; chains: string[] }>();
+  const bridgeOf = portBridges(model);
   for (const res of results) {
     for (const o of res.overlaps) {
       const lk = ruleKey(o.later.origin);
       const ek = ruleKey(o.earlier.origin);
       if (dead.has(lk) || dead.has(ek)) continue;
+      // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
+      const real = o.parts.flatMap((b) => onTheirBridge(b, bridgeOf) ?? []);
+      if (real.length === 0) continue;
       const entry = overlapped.get(lk) ?? { later: o.later, pairs: new Map<string, Pair>(), chains: [] };
       overlapped.set(lk, entry);
       if (!entry.chains.includes(res.chain.point)) entry.chains.push(res.chain.point);
       const p = entry.pairs.get(ek) ?? { earlier: o.earlier, chains: [], parts: [] };
       entry.pairs.set(ek, p);
       if (!p.chains.includes(res.chain.point)) p.chains.push(res.chain.point);
-      if (p.parts.length < 3) p.parts.push(o.part);
+      for (const b of real) if (p.parts.length < 3) p.parts.push(b);
     }
   }
   for (const { later, pairs: byEarlier, chains } of overlapped.values()) {
@@ -565,6 +573,39 @@ function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagn
     ? `'${open.chain.host}' lets everything out by default (${open.chain.policyOrigin.text}), so this allow restricts nothing: set \`egress: filtered\` on '${open.chain.host}' if these rules were meant as its limit, or remove the rule`
     : 'remove it, or give it `log: true` if it is there to record these packets';
   return diag('CORDON031', 'warning', `${quote(here)} is redundant: removing it changes no verdict: ${why}`, atOrigin(here), hint);
+}
+
+// ---- bridge ports and the bridge they are on ------------------------------------------------
+
+/** Every bridge port (tap101i0) with the interface names its bridge has on the host owning it. */
+function portBridges(model: Model): ReadonlyMap<string, readonly string[]> {
+  const out = new Map<string, string[]>();
+  for (const h of model.hosts.values()) {
+    for (const nic of h.nics) {
+      if (!nic.port) continue;
+      const net = model.networks.get(nic.segment);
+      if (!net) continue;
+      const ownerNic = net.owner !== undefined ? model.hosts.get(net.owner)?.nics.find((n) => n.segment === nic.segment) : undefined;
+      out.set(nic.port, [...new Set([net.bridge, ...(ownerNic ? [ownerNic.ifname] : [])])]);
+    }
+  }
+  return out;
+}
+
+/**
+ * A box with only the bridge ports whose bridge its input interfaces take in; undefined when none
+ * is left. Rule matches are independent sets, so "port tap101i0" from one rule and "in on vmbr1"
+ * from another meet in a box no frame is in (tap101i0 is a port of vmbr0), and describing it would
+ * name a port on the wrong bridge.
+ */
+function onTheirBridge(b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>): Box | undefined {
+  if (b.port.neg) return b;
+  const names = b.port.names.filter((p) => {
+    const bridges = bridgeOf.get(p);
+    return bridges === undefined || bridges.some((x) => nameHas(b.iif, x));
+  });
+  if (names.length === 0) return undefined;
+  return names.length === b.port.names.length ? b : { ...b, port: { neg: false, names } };
 }
 
 // ---- describing match spaces in the user's names ------------------------------------------

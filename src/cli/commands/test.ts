@@ -10,7 +10,7 @@ export function registerTest(program: Command): void {
   program
     .command('test')
     .description('check every expect: entry and every invariant (judged with guests compromised); exit 1 on any failure')
-    .argument('<files...>', 'spec files')
+    .argument('<files...>', 'spec files; - reads standard input')
     .option('--json', 'results as JSON')
     .option('-v, --verbose', 'show the witness path for failures in full')
     .action((files: string[], opts: { json?: boolean; verbose?: boolean }) => {
