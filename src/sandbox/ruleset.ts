@@ -72,12 +72,14 @@ const RECORD = [
   `counter name denied ${REJECT_OTHER}`,
 ];
 
-/** An explicit deny (`--deny`, link-local/metadata) after its match: recorded without port, rejected like the rest. */
-function denyLines(m: string): string[] {
-  return [
-    words(m, `meta l4proto tcp add @denied { ip daddr . meta l4proto . 0 } counter name denied ${REJECT_TCP}`),
-    words(m, `add @denied { ip daddr . meta l4proto . 0 } counter name denied ${REJECT_OTHER}`),
-  ];
+/**
+ * An explicit deny (`--deny`, link-local/metadata) after its match: recorded without port, rejected
+ * like the rest; the TCP reset line only where the match can be TCP (`proto`: the rule's protocol).
+ */
+function denyLines(m: string, proto?: string): string[] {
+  const other = words(m, `add @denied { ip daddr . meta l4proto . 0 } counter name denied ${REJECT_OTHER}`);
+  if (proto !== undefined && proto !== 'tcp') return [other];
+  return [words(m, `meta l4proto tcp add @denied { ip daddr . meta l4proto . 0 } counter name denied ${REJECT_TCP}`), other];
 }
 
 /** vpn-only: the tunnel interface and the VPN servers' transport endpoints (out of the veth). */
@@ -133,7 +135,7 @@ export function sandboxRuleset(
           e.line(`oifname "${veth}" meta mark 0x${WG_FWMARK.toString(16)} ip daddr ${formatIPv4(p.addr)} udp dport ${p.port} counter name tx accept`);
         }
       } else e.line('ct state established,related counter name tx accept');
-      for (const d of opts.deny) e.lines_(denyLines(match(d)));
+      for (const d of opts.deny) e.lines_(denyLines(match(d), d.proto));
       if (opts.mode === 'filtered' || vpn) {
         const allow = vpn && opts.allow.length === 0 ? [ANY] : opts.allow;
         for (const c of alwaysDenied(allow)) e.lines_(denyLines(`ip daddr ${formatCidr(c)}`));
