@@ -1,7 +1,9 @@
 # cordon — build/setup plumbing.
 #
-#   make setup      install Debian packages (as root), npm dependencies and .tools/ (ifquery);
-#                   idempotent, fast on re-runs
+#   make setup      check Node.js >= 20 and npm (says what to install), then install Debian packages
+#                   (as root), npm dependencies and .tools/ (ifquery); idempotent, fast on re-runs
+#   make install    setup + build, then link bin/cordon into $(PREFIX)/bin (default /usr/local/bin),
+#                   so `cordon` is on PATH; make uninstall removes that link
 #   make build      compile src/ to dist/ with tsc
 #   make typecheck  tsc --noEmit
 #   make test       setup, then the node test runner (spec reporter) over test/**/*.test.ts
@@ -64,14 +66,18 @@ IFQUERY := .tools/ifupdown/sbin/ifquery
 # npm's own record of what is in node_modules; used as the stamp for `npm ci`.
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup setup-apt setup-npm setup-tools build typecheck test demo man bench mutation clean distclean help
+.PHONY: setup check-node setup-apt setup-npm setup-tools build typecheck test demo man bench mutation clean distclean help install uninstall
 
 help:
-	@sed -n '3,14p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
-setup: setup-apt setup-npm setup-tools
+setup: check-node setup-apt setup-npm setup-tools
 
-setup-apt:
+# First: without Node.js >= engines.node and npm nothing else can work (Debian 12's nodejs is 18).
+check-node:
+	@sh scripts/check-node.sh
+
+setup-apt: check-node
 	@if [ "$$(id -u)" != 0 ]; then \
 	  echo "setup: not root: skipping apt packages; tests that need them will be skipped"; \
 	  exit 0; \
@@ -117,9 +123,18 @@ setup-tools: setup-apt
 
 setup-npm: $(NPM_STAMP)
 
-$(NPM_STAMP): package-lock.json package.json
-	npm ci --no-audit --no-fund
-	@touch $@
+# A node_modules that is a symbolic link is someone else's install (a shared checkout's, a git
+# worktree pointing at its main tree): `npm ci` would empty the directory it points to, so it is
+# left alone with a word instead. Install scripts: package.json's allowScripts (npm 11) says which
+# dependencies may run theirs; esbuild's postinstall is denied (it only re-checks the platform
+# binary that its optional dependency @esbuild/<platform> already installs).
+$(NPM_STAMP): package-lock.json package.json | check-node
+	@if [ -L node_modules ]; then \
+	  echo "setup: node_modules is a link to $$(readlink node_modules): not reinstalling through it (run npm ci where it points)"; \
+	  exit 0; \
+	fi; \
+	npm ci --no-audit --no-fund; \
+	touch $@
 
 build: $(NPM_STAMP)
 	npx tsc -p tsconfig.json
@@ -162,6 +177,23 @@ mutation: setup
 	  echo "mutation: $$t"; \
 	  CORDON_MUTATE=$$t STRYKER_CONCURRENCY=$(STRYKER_CONCURRENCY) npx stryker run 2>&1 | tee reports/mutation/$$t.log; \
 	done
+
+# `cordon` on PATH: a symlink to this checkout's bin/cordon (which finds the repository through the
+# link), so a `git pull` needs no re-install. PREFIX=~/.local installs for one user without root.
+# uninstall removes the link only when it is this checkout's.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+
+install: setup build
+	@mkdir -p "$(DESTDIR)$(BINDIR)"
+	ln -sfn "$(CURDIR)/bin/cordon" "$(DESTDIR)$(BINDIR)/cordon"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "install: $(BINDIR) is not on PATH: add it, or call $(BINDIR)/cordon";; esac
+
+uninstall:
+	@link="$(DESTDIR)$(BINDIR)/cordon"; \
+	if [ -L "$$link" ] && [ "$$(readlink "$$link")" = "$(CURDIR)/bin/cordon" ]; then rm -f "$$link"; echo "uninstall: removed $$link"; \
+	elif [ -e "$$link" ] || [ -L "$$link" ]; then echo "uninstall: $$link is not this checkout's link; left alone"; exit 1; \
+	else echo "uninstall: no $$link"; fi
 
 clean:
 	rm -rf dist

@@ -321,6 +321,14 @@ export function sandboxNames(id: string): SandboxNames {
   };
 }
 
+/**
+ * The isolated sandbox's dead-end link: a veth pair with both ends inside its anonymous namespace,
+ * the default route out of `ifname` with a TEST-NET source address. Nothing lies beyond it; it
+ * exists so that denied packets leave by a non-loopback interface, where the kernel can answer
+ * them with ICMP (over lo, a reject has no valid source address and stays silent).
+ */
+export const ISOLATED_LINK = { ifname: 'sbx0', peer: 'sbx1', address: '192.0.2.1' } as const;
+
 /** The id of a sandbox namespace name (`cs<id>`), or undefined when it is not one. */
 export function sandboxIdOfNetns(name: string): string | undefined {
   const id = name.startsWith('cs') ? name.slice(2) : '';

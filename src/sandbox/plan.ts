@@ -14,7 +14,7 @@ import { redacted, type WgClient } from './wireguard.js';
 import { cidrRange, formatCidr, formatIPv4, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
 import { hostRuleset, sandboxRuleset, SBX_TABLE } from './ruleset.js';
 import type { SandboxOptions, SandboxPlan, Step } from './types.js';
-import { sandboxNames } from '../model/names.js';
+import { ISOLATED_LINK, sandboxNames } from '../model/names.js';
 
 // Re-exported where callers (tests, bench, the CLI) have always found them.
 export { MODES, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan, type Step } from './types.js';
@@ -229,9 +229,10 @@ export const INLINE_SETUP_FAILED = 125;
 /**
  * The isolated sandbox's network, made by the command line itself: `unshare --net` gives a
  * namespace nobody else can name; the script brings loopback up and points the default route at
- * it (so attempts reach the egress chain and are recorded — without a route, connect() fails
- * before any packet exists; the chain lets only loopback addresses out on lo), loads the egress
- * policy, runs the command with fds 3 and 4 closed, then
+ * a veth pair whose both ends stay inside it (ISOLATED_LINK: so attempts reach the egress chain
+ * and are recorded and rejected — without a route, connect() fails before any packet exists; over
+ * lo, the ICMP reject would have no source address), loads the egress policy, runs the command
+ * with fds 3 and 4 closed, then
  * writes the table (counters, denied set) to fd 3. The script runs outside the command's PID and
  * user namespaces, so the command can neither see nor signal it.
  */
@@ -239,7 +240,11 @@ export function inlineNetwork(ruleset: string): string[] {
   const script = [
     `{ ip -batch - <<'CORDON_IP'`,
     'link set lo up',
-    'route add default dev lo',
+    `link add ${ISOLATED_LINK.ifname} type veth peer name ${ISOLATED_LINK.peer}`,
+    `addr add ${ISOLATED_LINK.address}/32 dev ${ISOLATED_LINK.ifname}`,
+    `link set ${ISOLATED_LINK.peer} up`,
+    `link set ${ISOLATED_LINK.ifname} up`,
+    `route add default dev ${ISOLATED_LINK.ifname}`,
     'CORDON_IP',
     `} 2>&4 || exit ${INLINE_SETUP_FAILED}`,
     `nft -f - <<'CORDON_NFT' 2>&4 || exit ${INLINE_SETUP_FAILED}`,
