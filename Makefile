@@ -69,7 +69,7 @@ NPM_STAMP := node_modules/.package-lock.json
 .PHONY: setup check-node setup-apt setup-npm setup-tools build typecheck test demo man bench mutation clean distclean help install uninstall
 
 help:
-	@sed -n '3,17p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,15p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 setup: check-node setup-apt setup-npm setup-tools
 
