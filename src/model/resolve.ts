@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import type { PathSeg, SourceMap } from '../spec/parse.js';
 import type { DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
 import { visible } from '../spec/identifiers.js';
@@ -190,7 +191,7 @@ class Resolver {
     if (loose) {
       this.err('CORDON010', `'${text}' has host bits set`, path, `did you mean '${formatCidr(loose)}'?`);
     } else if (text.includes(':')) {
-      this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use IPv4 prefixes; IPv6 support is planned');
+      this.err(Code.IPV6_UNSUPPORTED, `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use IPv4 prefixes; IPv6 support is planned');
     } else {
       this.err('CORDON010', `'${text}' is not an IPv4 CIDR`, path, 'expected a prefix like 192.168.100.0/24');
     }
@@ -201,7 +202,7 @@ class Resolver {
     const a = parseIPv4(text);
     if (a !== undefined) return a;
     if (text.includes(':'))
-      this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use an IPv4 address; IPv6 support is planned');
+      this.err(Code.IPV6_UNSUPPORTED, `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use an IPv4 address; IPv6 support is planned');
     else if (text.includes('/'))
       this.err('CORDON010', `'${text}' is a prefix, but an address is expected here`, path, `write the address alone, e.g. '${text.split('/')[0]}'`);
     else this.err('CORDON010', `'${text}' is not an IPv4 address`, path, 'expected an address like 192.168.100.20');

@@ -11,6 +11,7 @@
 import { Engine } from './engine.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import { diag, sortDiagnostics } from '../diag/diagnostic.js';
 import type { Action, Chain, Ir, IrRule, RuleRole } from '../ir/types.js';
 import type { Model, Origin, PolicyRule, Target } from '../model/types.js';
@@ -378,7 +379,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       const r = res.chain.rules[i]!;
       ds.push(
         diag(
-          'CORDON012',
+          Code.LINT_UNDECIDED,
           'info',
           `lint could not decide within its work limit whether ${quote(r.origin)} is shadowed in ${res.chain.point}`,
           atOrigin(r.origin),

@@ -15,6 +15,7 @@
  * two). Bridge ports are matched with `-m physdev --physdev-in` (needs br_netfilter).
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Hook, Model } from '../../model/types.js';
 import { ALL_FLOWS, ALL_PORTS, flowEqual, type FlowSet } from '../../util/flows.js';
@@ -399,12 +400,17 @@ function renderRule(
   for (const port of m.inPort ?? []) {
     if (!plan.ports.has(port)) {
       ds.push(
-        diag('CORDON012', 'error', `${p.chain.point}: rule from "${r.origin.text}" matches bridge port ${port}, which is not on a bridge of ${plan.host}`, {
-          file: ir.model.file,
-          line: r.origin.line,
-          col: r.origin.col,
-          path: r.origin.path,
-        }),
+        diag(
+          Code.PORT_NOT_ON_HOST,
+          'error',
+          `${p.chain.point}: rule from "${r.origin.text}" matches bridge port ${port}, which is not on a bridge of ${plan.host}`,
+          {
+            file: ir.model.file,
+            line: r.origin.line,
+            col: r.origin.col,
+            path: r.origin.path,
+          },
+        ),
       );
       return { lines: [], sub: undefined, cont: undefined };
     }

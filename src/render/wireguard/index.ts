@@ -17,6 +17,7 @@
  * cordon does not hold gets its config without PrivateKey, for its owner to complete.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
 import { targetsAddrs } from '../../model/addresses.js';
 import type { Host, Model, Tunnel } from '../../model/types.js';
@@ -170,7 +171,7 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
         if (!chains.some((c) => c.hook === 'output')) {
           ds.push(
             diag(
-              'CORDON012',
+              Code.TARGET_CANNOT_EXPRESS,
               'warning',
               `wireguard: vpn-only host '${h.name}' has no in-guest output chain, so it gets no kill switch`,
               { file: ir.model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path },
