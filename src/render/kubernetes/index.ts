@@ -44,7 +44,7 @@ export const kubernetesRenderer: Renderer = {
   render(ir: Ir, opts: RenderOptions): RenderResult {
     const k = new K8s(ir.model);
     const hosts = [...ir.model.hosts.values()].sort((a, b) => cmp(a.name, b.name)).filter((h) => opts.host === undefined || h.name === opts.host);
-    if (opts.host !== undefined && hosts.length === 0) k.diag('CORDON004', 'error', `unknown host '${opts.host}'`, undefined);
+    if (opts.host !== undefined && hosts.length === 0) k.diag(Code.UNKNOWN_NAME, 'error', `unknown host '${opts.host}'`, undefined);
     const np: PolicyDoc[] = [];
     const cnp: PolicyDoc[] = [];
     for (const h of hosts) {

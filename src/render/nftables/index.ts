@@ -34,7 +34,7 @@ export const nftablesRenderer: Renderer = {
     if (opts.host !== undefined && files.length === 0) {
       ds.push(
         diag(
-          'CORDON004',
+          Code.UNKNOWN_NAME,
           'error',
           `host '${opts.host}' enforces no cordon chain, so it gets no nftables file`,
           { file: ir.model.file },

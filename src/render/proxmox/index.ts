@@ -54,8 +54,8 @@ export const proxmoxRenderer: Renderer = {
     const firewall = (opts.params.get('firewall') ?? 'pve-firewall') as Firewall;
     const forward = (opts.params.get('forward') ?? 'native') as Forward;
     if (!FIREWALLS.includes(firewall))
-      ds.push(diag('CORDON003', 'error', `proxmox: firewall=${firewall} is not a Proxmox firewall`, at, `choose ${FIREWALLS.join(' or ')}`));
-    if (!FORWARDS.includes(forward)) ds.push(diag('CORDON003', 'error', `proxmox: forward=${forward} is not a choice`, at, `choose ${FORWARDS.join(' or ')}`));
+      ds.push(diag(Code.SCHEMA, 'error', `proxmox: firewall=${firewall} is not a Proxmox firewall`, at, `choose ${FIREWALLS.join(' or ')}`));
+    if (!FORWARDS.includes(forward)) ds.push(diag(Code.SCHEMA, 'error', `proxmox: forward=${forward} is not a choice`, at, `choose ${FORWARDS.join(' or ')}`));
     if (ds.length) return { files, diagnostics: ds };
     const enforcing = new Set([...ir.chains.values()].map((c) => c.enforcedOn));
     const hypers = [...ir.model.hosts.values()].filter((h) => h.kind === 'hypervisor' && enforcing.has(h.name)).sort((a, b) => a.name.localeCompare(b.name));

@@ -107,7 +107,7 @@ export function checkTransport(ir: Ir, host: string, chains: readonly Chain[], d
   if (out && !send) {
     ds.push(
       diag(
-        'CORDON036',
+        Code.TUNNEL_BLOCKED,
         'warning',
         `wireguard: the kill switch of '${host}' drops its tunnel's own transport (${flow} out of ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`,
         at,
@@ -121,7 +121,7 @@ export function checkTransport(ir: Ir, host: string, chains: readonly Chain[], d
   if (inn && !recv) {
     ds.push(
       diag(
-        'CORDON036',
+        Code.TUNNEL_BLOCKED,
         'warning',
         `wireguard: the kill switch of '${host}' drops the replies of its tunnel's transport (udp from ${formatIPv4(t.endpoint)}:${t.listen} into ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`,
         at,
