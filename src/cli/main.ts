@@ -6,8 +6,9 @@
  */
 import { readdirSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { EXIT, ExitError } from './io.js';
+import { Command } from 'commander';
+import { failureOf } from './failure.js';
+import { EXIT } from './io.js';
 
 type Register = (program: Command) => void;
 
@@ -18,6 +19,7 @@ type Register = (program: Command) => void;
  */
 const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () => Promise<Register> }[] = [
   { names: ['check'], load: async () => (await import('./commands/check.js')).registerCheck },
+  { names: ['explain-code'], load: async () => (await import('./commands/explain-code.js')).registerExplainCode },
   { names: ['describe'], load: async () => (await import('./commands/describe.js')).registerDescribe },
   { names: ['matrix'], load: async () => (await import('./commands/matrix.js')).registerMatrix },
   { names: ['query', 'explain'], load: async () => (await import('./commands/query.js')).registerQuery },
@@ -112,19 +114,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (e) {
-    if (e instanceof ExitError) {
-      if (e.message) process.stderr.write(`cordon: ${e.message}\n`);
-      return e.code;
-    }
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
-      return EXIT.invalid;
-    }
-    const err = e as Error;
-    process.stderr.write(
-      `cordon: internal error: ${err.message}\n${process.env.CORDON_DEBUG ? `${err.stack}\n` : 'set CORDON_DEBUG=1 for a stack trace, and please report it\n'}`,
-    );
-    return EXIT.internal;
+    const f = failureOf(e, { debug: Boolean(process.env.CORDON_DEBUG) });
+    process.stderr.write(f.text);
+    return f.exit;
   }
 }
 

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import { IFNAME_MAX_BYTES, ifnameProblem } from '../spec/identifiers.js';
 import { assertNever } from '../util/assert.js';
 import type { Hook } from './types.js';
@@ -42,7 +43,7 @@ export interface NameAt {
 /** `name` as an interface name, or CORDON017 saying why the kernel would refuse it. */
 export function checkedIfname(name: string, at: NameAt, hint?: string): NameResult {
   const problem = ifnameProblem(name);
-  return problem === undefined ? { ok: true, name } : { ok: false, diagnostic: diag('CORDON017', 'error', problem, at, hint) };
+  return problem === undefined ? { ok: true, name } : { ok: false, diagnostic: diag(Code.KERNEL_NAME, 'error', problem, at, hint) };
 }
 
 /**

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { diag, sortDiagnostics, type Diagnostic } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import { formatDiagnostics } from '../diag/format.js';
 import { describeValue, formatPath, getAt, parseYamlText, type PathSeg, type SourceMap } from '../spec/parse.js';
 import { closest } from '../util/suggest.js';
@@ -136,7 +137,7 @@ export function loadSandboxConfig(file: string): SandboxRequest {
     const err = e as NodeJS.ErrnoException;
     const why =
       err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
-    throw new ConfigError([diag('CORDON001', 'error', `cannot read sandbox config: ${why}`, { file })], undefined);
+    throw new ConfigError([diag(Code.FILE_UNREADABLE, 'error', `cannot read sandbox config: ${why}`, { file })], undefined);
   }
   return parseSandboxConfig(text, file, dirname(resolve(file)));
 }
@@ -154,13 +155,13 @@ function parseRequestText(text: string, file: string, baseDir: string | undefine
   const hint = 'e.g. `mode: filtered`, `allow: [api.example.com:443]`, `command: [python3, agent.py]`';
   if (data === null || data === undefined) {
     throw new ConfigError(
-      [diag('CORDON003', 'error', 'the sandbox config is empty: expected a mapping of cordon run options', { file, line: 1, col: 1 }, hint)],
+      [diag(Code.SCHEMA, 'error', 'the sandbox config is empty: expected a mapping of cordon run options', { file, line: 1, col: 1 }, hint)],
       source,
     );
   }
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(
-      [diag('CORDON003', 'error', `a sandbox config is a mapping of cordon run options, got ${describeValue(data)}`, source.pos([]), hint)],
+      [diag(Code.SCHEMA, 'error', `a sandbox config is a mapping of cordon run options, got ${describeValue(data)}`, source.pos([]), hint)],
       source,
     );
   }
@@ -252,7 +253,7 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
   const value = getAt(data, path);
   const got = describeValue(value);
   const described = descriptionAt(path);
-  const one = (message: string, hint: string | undefined = described, at = source.pos(path)): Diagnostic[] => [diag('CORDON003', 'error', message, at, hint)];
+  const one = (message: string, hint: string | undefined = described, at = source.pos(path)): Diagnostic[] => [diag(Code.SCHEMA, 'error', message, at, hint)];
 
   if (issue.code === 'unrecognized_keys') {
     const allowed = Object.keys(SandboxConfigSchema.shape);
@@ -260,7 +261,7 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
       const near = closest(key, allowed) ?? closest(key.replace(/([a-z])([A-Z])/g, '$1-$2').replace(/_/g, '-'), allowed);
       const hint = near ? `did you mean '${near}'?` : `expected one of: ${allowed.join(', ')}`;
       const where = path.length ? ` in ${formatPath(path)}` : ' at the top level';
-      return diag('CORDON003', 'error', `unknown field '${key}'${where}`, source.pos([...path, key], true), hint);
+      return diag(Code.SCHEMA, 'error', `unknown field '${key}'${where}`, source.pos([...path, key], true), hint);
     });
   }
   if (issue.code === 'invalid_union') {

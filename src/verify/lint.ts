@@ -11,6 +11,7 @@
 import { Engine } from './engine.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import { diag, sortDiagnostics } from '../diag/diagnostic.js';
 import type { Action, Chain, Ir, IrRule, RuleRole } from '../ir/types.js';
 import type { Model, Origin, PolicyRule, Target } from '../model/types.js';
@@ -304,7 +305,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       dead.add(k);
       ds.push(
         diag(
-          'CORDON037',
+          Code.RULE_APPLIES_NOWHERE,
           'warning',
           `${quote(subject.origin)} can never apply: it matches no packet (a source or destination set is empty)`,
           at,
@@ -372,7 +373,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     const plumbing = list.every((p) => !isSubject(p.earlier));
     ds.push(
       diag(
-        'CORDON032',
+        Code.ALLOW_DENY_OVERLAP,
         'info',
         message,
         atOrigin(later.origin),
@@ -386,7 +387,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       const r = res.chain.rules[i]!;
       ds.push(
         diag(
-          'CORDON012',
+          Code.LINT_UNDECIDED,
           'info',
           `lint could not decide within its work limit whether ${quote(r.origin)} is shadowed in ${res.chain.point}`,
           atOrigin(r.origin),
@@ -400,7 +401,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     if (byRule.has(ruleKey(p.origin))) continue;
     ds.push(
       diag(
-        'CORDON037',
+        Code.RULE_APPLIES_NOWHERE,
         'warning',
         `${quote(p.origin)} never applies: no enforcement point cordon manages sees this traffic`,
         atOrigin(p.origin),
@@ -434,7 +435,7 @@ export function tunnelFindings(ir: Ir, engine = new Engine(ir)): Diagnostic[] {
       const where = last ? ` at ${last.point} by ${describeDecision(last.decision)}` : why.path ? `: ${why.path.end}` : ': no route to the endpoint';
       ds.push(
         diag(
-          'CORDON036',
+          Code.TUNNEL_BLOCKED,
           'warning',
           `tunnel '${t.name}' cannot come up for ${m.name}: its UDP transport to ${formatIPv4(t.endpoint)}:${t.listen} is dropped${where}`,
           { file: t.origin.file, line: t.origin.line, col: t.origin.col, path: t.origin.path },
@@ -532,10 +533,10 @@ function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnost
     const hint = isSubject(first)
       ? `move it above ${quote(first.origin)}, or narrow that rule if it was not meant to ${verbPlural(first.action)} this traffic`
       : `${quote(first.origin)} is what cordon makes of ${first.origin.path || 'a setting'} and always comes before the policy: change that setting if this rule should apply, or remove the rule`;
-    return diag('CORDON030', severity, `${quote(here)} is shadowed and never matches: ${why}`, atOrigin(here), hint);
+    return diag(Code.SHADOWED_RULE, severity, `${quote(here)} is shadowed and never matches: ${why}`, atOrigin(here), hint);
   }
   return diag(
-    'CORDON030',
+    Code.SHADOWED_RULE,
     severity,
     `${quote(here)} is redundant and never matches (dead rule): ${why}`,
     atOrigin(here),
@@ -572,7 +573,7 @@ function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagn
   const hint = open
     ? `'${open.chain.host}' lets everything out by default (${open.chain.policyOrigin.text}), so this allow restricts nothing: set \`egress: filtered\` on '${open.chain.host}' if these rules were meant as its limit, or remove the rule`
     : 'remove it, or give it `log: true` if it is there to record these packets';
-  return diag('CORDON031', 'warning', `${quote(here)} is redundant: removing it changes no verdict: ${why}`, atOrigin(here), hint);
+  return diag(Code.REDUNDANT_RULE, 'warning', `${quote(here)} is redundant: removing it changes no verdict: ${why}`, atOrigin(here), hint);
 }
 
 // ---- bridge ports and the bridge they are on ------------------------------------------------
@@ -724,7 +725,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
     const w = wide.map((t) => (t.kind === 'any' ? 'any' : t.name)).join(', ');
     ds.push(
       diag(
-        'CORDON035',
+        Code.PORT_TO_ANY,
         'warning',
         `${quote(p.origin)} allows ${formatFlowSet(p.ports)} to ${w === 'any' ? 'any address' : w}, not only to the internet${alsoReaches(model, reached, fromGuests)}`,
         atOrigin(p.origin),
@@ -761,7 +762,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
     const to = wide.every((r) => r.match.dst === undefined) ? 'any destination' : names.addrs(dst);
     ds.push(
       diag(
-        'CORDON035',
+        Code.PORT_TO_ANY,
         'warning',
         `${who} ${formatFlowSet(flows)} to ${to}, not only to the internet${alsoReaches(model, reached, guest, wide.length > 1)}`,
         atOrigin(first.origin),
@@ -802,7 +803,7 @@ function unused(model: Model, opts: LintOptions): Diagnostic[] {
     const members = model.groups.get(g) ?? [];
     ds.push(
       diag(
-        'CORDON033',
+        Code.UNUSED_GROUP,
         'warning',
         `group '${g}' is never used${
           members.length
@@ -822,7 +823,7 @@ function unused(model: Model, opts: LintOptions): Diagnostic[] {
       if (model.used.services.has(`${h.name}.${s}`)) continue;
       ds.push(
         diag(
-          'CORDON034',
+          Code.UNUSED_SERVICE,
           'warning',
           `service '${h.name}.${s}' (${formatFlowSet(flows)}) is never used: no rule, expectation or control channel names it`,
           at(['hosts', h.name, 'services', s], h.origin),

@@ -1,5 +1,6 @@
 /** `cordon lint FILE`: shadowed, redundant and overlapping rules, unused names, ports opened to any; exit 1 on errors, or on warnings past --max-warnings. */
 import type { Command } from 'commander';
+import { Code, DIAG_CODES } from '../../diag/codes.js';
 import { sortDiagnostics, type Diagnostic } from '../../diag/diagnostic.js';
 import { compile } from '../../ir/compile.js';
 import { lint } from '../../verify/lint.js';
@@ -11,6 +12,19 @@ function parseMaxWarnings(v: string): number {
   if (!/^\d+$/.test(v)) throw new ExitError(EXIT.invalid, `--max-warnings takes a whole number (0 or more), got '${v}'`);
   return Number(v);
 }
+
+/** The codes lint itself reports, listed in its help from the code table. */
+const LINT_CODES = [
+  Code.SHADOWED_RULE,
+  Code.REDUNDANT_RULE,
+  Code.ALLOW_DENY_OVERLAP,
+  Code.UNUSED_GROUP,
+  Code.UNUSED_SERVICE,
+  Code.PORT_TO_ANY,
+  Code.TUNNEL_BLOCKED,
+  Code.RULE_APPLIES_NOWHERE,
+  Code.LINT_UNDECIDED,
+] as const;
 
 export function registerLint(program: Command): void {
   program
@@ -25,16 +39,8 @@ export function registerLint(program: Command): void {
     .addHelpText(
       'after',
       `
-Findings (codes are stable):
-  CORDON012 info     lint could not decide about a rule within its work limit
-  CORDON030 warning  shadowed rule: earlier rules take all of its traffic (names a small set of them)
-  CORDON031 warning  redundant rule: removing it changes no verdict
-  CORDON032 info     an allow and a deny overlap in part; says where and which one wins
-  CORDON033 warning  group never used
-  CORDON034 warning  service never used
-  CORDON035 warning  ports allowed to any address where a narrower target was probably meant
-  CORDON036 warning  tunnel cannot come up: its own UDP transport is dropped on the way
-  CORDON037 warning  rule can never apply
+Findings (codes are stable; cordon explain-code CODE says more):
+${LINT_CODES.map((c) => `  ${c} ${DIAG_CODES[c].severities[0].padEnd(8)} ${DIAG_CODES[c].title}`).join('\n')}
 
 Exit codes: 0 no errors, and no more warnings than --max-warnings allows (warnings alone do not fail
 a run by default) · 1 an error, or more warnings than --max-warnings N (--strict: any warning)
