@@ -148,7 +148,7 @@ typecheck: $(NPM_STAMP)
 TEST_FILES = $(shell find test -name '*.test.ts' 2>/dev/null | LC_ALL=C sort)
 
 test: setup
-	node --import tsx --test --test-reporter=spec $(TEST_FILES)
+	node --import tsx --import ./test/support/test-env.ts --test --test-reporter=spec $(TEST_FILES)
 
 demo: setup build
 	bash scripts/demo.sh
