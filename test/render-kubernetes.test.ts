@@ -51,7 +51,7 @@ const CNP_FIELDS: Record<string, string[]> = {
 
 function keysIn(o: unknown, allowed: string[] | undefined, where: string): Obj {
   assert.ok(o !== null && typeof o === 'object' && !Array.isArray(o), `${where}: expected a mapping`);
-  for (const k of Object.keys(o as Obj)) assert.ok(allowed!.includes(k), `${where}: '${k}' is not a documented field (${allowed!.join(', ')})`);
+  for (const k of Object.keys(o)) assert.ok(allowed!.includes(k), `${where}: '${k}' is not a documented field (${allowed!.join(', ')})`);
   return o as Obj;
 }
 
@@ -161,7 +161,7 @@ function docs(r: RenderResult, file: string): Obj[] {
 
 function validateAll(r: RenderResult): void {
   for (const [i, d] of docs(r, 'networkpolicies.yaml').entries()) {
-    new NetworkPolicy(d as never).validate();
+    new NetworkPolicy(d).validate();
     strictNetworkPolicy(d, `networkpolicies.yaml#${i}`);
   }
   for (const [i, d] of docs(r, 'ciliumnetworkpolicies.yaml').entries()) {

@@ -456,10 +456,6 @@ function liveWords(c: ProbeCase): string {
   return `not delivered within the timeout${from}; the sender saw: ${c.status}${c.detail ? ` (${c.detail})` : ''}`;
 }
 
-function probeWords(c: ProbeCase): string {
-  return `${c.from} → ${formatIPv4(c.dst)} ${formatFlow(c.flow)}`;
-}
-
 /** A rate-limited rule and the probes that must pass it. */
 export interface RateLane {
   readonly rule: string;
@@ -594,12 +590,15 @@ export async function runProbes(
       const byId = new Map(wave.map((c) => [c.id, c]));
       const done = w;
       dbg(`wave of ${wave.length} ready`);
-      let answered = 0;
+      // Each agent reports how many of its own probes have answered so far; progress is their sum.
+      const answered = agents.map(() => 0);
       const outs = await Promise.all(
         agents.map((ag, i) =>
-          ag.run(reqs[i]!, opts.timeoutMs, (n) =>
-            opts.say?.({ stage: 'probe', event: 'note', steps: cases.length, ms: 0, message: `probing: ${done + ((answered += n), n)}/${cases.length}` }),
-          ),
+          ag.run(reqs[i]!, opts.timeoutMs, (n) => {
+            answered[i] = n;
+            const sum = answered.reduce((a, b) => a + b, 0);
+            opts.say?.({ stage: 'probe', event: 'note', steps: cases.length, ms: 0, message: `probing: ${done + sum}/${cases.length}` });
+          }),
         ),
       );
       // Deliveries of the other agent's last probes may still be queued on the watcher's sockets.
