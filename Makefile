@@ -3,7 +3,8 @@
 #   make setup      install Debian packages (as root), npm dependencies and .tools/ (ifquery);
 #                   idempotent, fast on re-runs
 #   make build      compile src/ to dist/ with tsc
-#   make typecheck  tsc --noEmit
+#   make typecheck  tsc --noEmit over src/, test/ and bench/ (tsconfig.check.json)
+#   make lint       typecheck + eslint + prettier check + dependency rules, one summary line per gate
 #   make test       setup, then the node test runner (spec reporter) over test/**/*.test.ts
 #   make demo       setup + build, then matrix / test / lint on the Proxmox dual-bridge example
 #   make bench      setup, then npm run bench
@@ -60,10 +61,10 @@ IFQUERY := .tools/ifupdown/sbin/ifquery
 # npm's own record of what is in node_modules; used as the stamp for `npm ci`.
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup setup-apt setup-npm setup-tools build typecheck test demo bench mutation clean distclean help
+.PHONY: setup setup-apt setup-npm setup-tools build typecheck lint test demo bench mutation clean distclean help
 
 help:
-	@sed -n '3,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 setup: setup-apt setup-npm setup-tools
 
@@ -121,7 +122,27 @@ build: $(NPM_STAMP)
 	npx tsc -p tsconfig.json
 
 typecheck: $(NPM_STAMP)
-	npx tsc -p tsconfig.json --noEmit
+	npm run --silent typecheck
+
+# Every gate runs even when an earlier one fails, so one run shows everything to fix; each prints
+# its output only when it fails, then one line `lint: GATE ok|FAILED (Ns)`; exit 1 if any failed.
+#   typecheck  tsc over src/, test/, bench/ (tsconfig.check.json)
+#   eslint     typescript-eslint, type-aware (eslint.config.mjs)
+#   prettier   npm run format:check (.prettierrc.json)
+#   depcruise  the floors of src/: which folder may import which, no cycles (.dependency-cruiser.cjs)
+lint: $(NPM_STAMP)
+	@failed=""; \
+	gate() { \
+	  local name=$$1 out t0=$$SECONDS; shift; \
+	  if out=$$("$$@" 2>&1); then echo "lint: $$name ok ($$((SECONDS - t0))s)"; \
+	  else printf '%s\n' "$$out"; echo "lint: $$name FAILED ($$((SECONDS - t0))s)"; failed="$$failed $$name"; fi; \
+	}; \
+	gate typecheck npm run --silent typecheck; \
+	gate eslint npm run --silent lint:eslint; \
+	gate prettier npm run --silent format:check; \
+	gate depcruise npm run --silent lint:deps; \
+	if [ -n "$$failed" ]; then echo "lint: FAILED:$$failed"; exit 1; fi; \
+	echo "lint: all 4 gates passed"
 
 # Same command as package.json's "test" script, but with the file list expanded here: Node 20's
 # `node --test` does not expand globs itself (that came in Node 21), so the quoted
