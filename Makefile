@@ -5,7 +5,8 @@
 #   make install    setup + build, then link bin/cordon into $(PREFIX)/bin (default /usr/local/bin),
 #                   so `cordon` is on PATH; make uninstall removes that link
 #   make build      compile src/ to dist/ with tsc
-#   make typecheck  tsc --noEmit
+#   make typecheck  tsc --noEmit over src/, test/ and bench/ (tsconfig.check.json)
+#   make lint       typecheck + eslint + prettier check + dependency rules, one summary line per gate
 #   make test       setup, then the node test runner (spec reporter) over test/**/*.test.ts
 #   make demo       setup + build, then matrix / test / lint on the Proxmox dual-bridge example
 #   make man        docs/cordon.1, the man page, from the same command definitions as --help
@@ -66,10 +67,10 @@ IFQUERY := .tools/ifupdown/sbin/ifquery
 # npm's own record of what is in node_modules; used as the stamp for `npm ci`.
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup check-node setup-apt setup-npm setup-tools build typecheck test demo man bench mutation clean distclean help install uninstall
+.PHONY: setup check-node setup-apt setup-npm setup-tools build typecheck lint test demo man bench mutation clean distclean help install uninstall
 
 help:
-	@sed -n '3,15p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 setup: check-node setup-apt setup-npm setup-tools
 
@@ -140,7 +141,27 @@ build: $(NPM_STAMP)
 	npx tsc -p tsconfig.json
 
 typecheck: $(NPM_STAMP)
-	npx tsc -p tsconfig.json --noEmit
+	npm run --silent typecheck
+
+# Every gate runs even when an earlier one fails, so one run shows everything to fix; each prints
+# its output only when it fails, then one line `lint: GATE ok|FAILED (Ns)`; exit 1 if any failed.
+#   typecheck  tsc over src/, test/, bench/ (tsconfig.check.json)
+#   eslint     typescript-eslint, type-aware (eslint.config.mjs)
+#   prettier   npm run format:check (.prettierrc.json)
+#   depcruise  the floors of src/: which folder may import which, no cycles (.dependency-cruiser.cjs)
+lint: $(NPM_STAMP)
+	@failed=""; \
+	gate() { \
+	  local name=$$1 out t0=$$SECONDS; shift; \
+	  if out=$$("$$@" 2>&1); then echo "lint: $$name ok ($$((SECONDS - t0))s)"; \
+	  else printf '%s\n' "$$out"; echo "lint: $$name FAILED ($$((SECONDS - t0))s)"; failed="$$failed $$name"; fi; \
+	}; \
+	gate typecheck npm run --silent typecheck; \
+	gate eslint npm run --silent lint:eslint; \
+	gate prettier npm run --silent format:check; \
+	gate depcruise npm run --silent lint:deps; \
+	if [ -n "$$failed" ]; then echo "lint: FAILED:$$failed"; exit 1; fi; \
+	echo "lint: all 4 gates passed"
 
 # Same command as package.json's "test" script, but with the file list expanded here: Node 20's
 # `node --test` does not expand globs itself (that came in Node 21), so the quoted

@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
       const fn = mod[m.fn];
       if (typeof fn !== 'function') throw new Error(`${m.file} does not export ${m.fn}()`);
-      const r = (await (fn as () => Promise<Row | Row[]>)()) as Row | Row[];
+      const r = await (fn as () => Promise<Row | Row[]>)();
       rows = Array.isArray(r) ? r : [r];
     } catch (e) {
       rows = [{ name: m.name, ms: NaN, baselineMs: NaN, ratio: NaN, notes: `failed: ${(e as Error).message}` }];

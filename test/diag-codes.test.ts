@@ -95,7 +95,7 @@ describe('diagnostic codes', () => {
       if (!r.model) continue;
       const ir = compile(r.model);
       ds.push(...ir.diagnostics, ...lint(ir));
-      for (const renderer of RENDERERS) ds.push(...renderer.render(ir, { params: new Map() }).diagnostics);
+      for (const renderer of RENDERERS) ds.push(...renderer.render(ir, { host: undefined, params: new Map() }).diagnostics);
     }
     const seen = new Set(ds.map((d) => d.code));
     // The sweep must reach the codes it is about: the spec errors and the targets' refusals.

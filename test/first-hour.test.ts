@@ -37,7 +37,7 @@ const dir = mkdtempSync(join(tmpdir(), 'cordon-first-hour-'));
 function run(cmd: string, args: string[], env: Record<string, string | undefined> = {}, input?: string) {
   const e: Record<string, string | undefined> = { ...process.env, FORCE_COLOR: undefined, NO_COLOR: undefined, ...env };
   for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: e as NodeJS.ProcessEnv, input, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: e, input, maxBuffer: 64 << 20 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const cordon = (args: string[], env: Record<string, string | undefined> = {}, input?: string) => run(join(ROOT, 'bin/cordon'), args, env, input);
@@ -110,21 +110,20 @@ describe('the CLI commands the demo uses honour NO_COLOR and a pipe', () => {
 });
 
 describe('words of the live lab and attack reports', () => {
-  const verifyResult = (differences: number): VerifyResult =>
-    ({
-      file: SPEC,
-      prefix: 'cl0000',
-      endpoints: ['a', 'b'],
-      probes: [],
-      cells: [
-        { from: 'a', to: 'b', probes: 3, delivered: 1, staticAllowed: 1, differences, unanswered: 0 },
-        { from: 'b', to: 'a', probes: 3, delivered: 0, staticAllowed: 0, differences: 0, unanswered: 0 },
-      ],
-      differences: [],
-      steps: [],
-      ms: { prepare: 1, probe: 1, total: 2 },
-      flows: ['tcp/22'],
-    }) as unknown as VerifyResult;
+  const verifyResult = (differences: number): VerifyResult => ({
+    file: SPEC,
+    prefix: 'cl0000',
+    endpoints: ['a', 'b'],
+    probes: [],
+    cells: [
+      { from: 'a', to: 'b', probes: 3, delivered: 1, staticAllowed: 1, differences, unanswered: 0 },
+      { from: 'b', to: 'a', probes: 3, delivered: 0, staticAllowed: 0, differences: 0, unanswered: 0 },
+    ],
+    differences: [],
+    steps: [],
+    ms: { prepare: 1, probe: 1, total: 2 },
+    flows: ['tcp/22'],
+  });
 
   it('the probe matrix legend explains only marks a cell can carry', () => {
     for (const d of [0, 1]) {

@@ -52,7 +52,7 @@ const CNP_FIELDS: Record<string, string[]> = {
 
 function keysIn(o: unknown, allowed: string[] | undefined, where: string): Obj {
   assert.ok(o !== null && typeof o === 'object' && !Array.isArray(o), `${where}: expected a mapping`);
-  for (const k of Object.keys(o as Obj)) assert.ok(allowed!.includes(k), `${where}: '${k}' is not a documented field (${allowed!.join(', ')})`);
+  for (const k of Object.keys(o)) assert.ok(allowed!.includes(k), `${where}: '${k}' is not a documented field (${allowed!.join(', ')})`);
   return o as Obj;
 }
 
@@ -142,7 +142,7 @@ function strictCiliumPolicy(doc: unknown, where: string): void {
           assert.ok(['TCP', 'UDP'].includes(String(port.protocol)), w);
           if (port.port !== undefined) {
             assert.equal(typeof port.port, 'string', `${w}: Cilium ports are strings`);
-            assert.match(String(port.port), /^\d{1,5}$/, `${w}: a port number`);
+            assert.match(port.port as string, /^\d{1,5}$/, `${w}: a port number`);
             assert.ok(Number(port.port) >= 0 && Number(port.port) <= 65535, `${w}: port in range`);
           }
           if (port.endPort !== undefined)
@@ -154,7 +154,7 @@ function strictCiliumPolicy(doc: unknown, where: string): void {
         assert.ok(fields.length >= 1 && fields.length <= 40, w);
         for (const x of fields) {
           const field = keysIn(x, f.icmpField, w);
-          if (field.family !== undefined) assert.ok(['IPv4', 'IPv6'].includes(String(field.family)), `${w}: ICMP family`);
+          if (field.family !== undefined) assert.ok(field.family === 'IPv4' || field.family === 'IPv6', `${w}: ICMP family`);
           const t = field.type;
           assert.ok((Number.isInteger(t) && (t as number) >= 0 && (t as number) <= 255) || (typeof t === 'string' && /^[A-Za-z]+$/.test(t)), `${w}: ICMP type`);
         }
@@ -173,7 +173,7 @@ function docs(r: RenderResult, file: string): Obj[] {
 
 function validateAll(r: RenderResult): void {
   for (const [i, d] of docs(r, 'networkpolicies.yaml').entries()) {
-    new NetworkPolicy(d as never).validate();
+    new NetworkPolicy(d).validate();
     strictNetworkPolicy(d, `networkpolicies.yaml#${i}`);
   }
   for (const [i, d] of docs(r, 'ciliumnetworkpolicies.yaml').entries()) {

@@ -57,7 +57,7 @@ const SKIP = requireOrSkip('denied connections fail fast (live)', skipReason());
 describe('denied connections are rejected, not dropped (rule set, pure)', () => {
   const rule = (t: string) => {
     const r = parseNetRule(t);
-    assert.ok(typeof r !== 'string', String(r));
+    assert.ok(typeof r !== 'string', typeof r === 'string' ? r : '');
     return r;
   };
   it('every recording rule rejects, TCP with a reset, in every mode; nothing is dropped silently', () => {
@@ -82,7 +82,7 @@ describe('denied connections fail fast and are reported (live, cordon run)', { s
   const dir = mkdtempSync(join(tmpdir(), 'cordon-reject-'));
   const ip = (...a: string[]): void => {
     const r = spawnSync('ip', a);
-    assert.equal(r.status, 0, `ip ${a.join(' ')}: ${r.stderr}`);
+    assert.equal(r.status, 0, `ip ${a.join(' ')}: ${r.stderr.toString()}`);
   };
 
   before(() => {

@@ -7,7 +7,8 @@
  * Numbers are stable: add a new code after the highest, never renumber or reuse one (RETIRED
  * lists the numbers that once meant something and must stay unused).
  */
-import type { Severity } from './diagnostic.js';
+/** How bad a finding is (defined here, beside the codes, so the code table needs nothing from diagnostic.ts). */
+export type Severity = 'error' | 'warning' | 'info';
 
 export interface CodeInfo {
   /** The constant's name in `Code`: upper snake case, says the kind of problem. */

@@ -3,9 +3,9 @@
  * is one of these, collected and printed together. Codes are stable so tests and docs can cite them.
  */
 
-import { DIAG_CODES, type DiagCode } from './codes.js';
+import { DIAG_CODES, type DiagCode, type Severity } from './codes.js';
 
-export type Severity = 'error' | 'warning' | 'info';
+export type { Severity };
 
 export interface SourcePos {
   readonly file: string;

@@ -456,10 +456,6 @@ function liveWords(c: ProbeCase): string {
   return `not delivered within the timeout${from}; the sender saw: ${c.status}${c.detail ? ` (${c.detail})` : ''}`;
 }
 
-function probeWords(c: ProbeCase): string {
-  return `${c.from} → ${formatIPv4(c.dst)} ${formatFlow(c.flow)}`;
-}
-
 /** A rate-limited rule and the probes that must pass it. */
 export interface RateLane {
   readonly rule: string;

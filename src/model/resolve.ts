@@ -8,7 +8,7 @@ import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnos
 import { Code } from '../diag/codes.js';
 import type { PathSeg, SourceMap } from '../spec/parse.js';
 import type { DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
-import { visible } from '../spec/identifiers.js';
+import { visible } from '../util/visible.js';
 import { ALL_FLOWS, flowUnion, isPortSpecError, NO_FLOWS, parsePortSpec, type FlowSet } from '../util/flows.js';
 import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
@@ -625,7 +625,11 @@ class Resolver {
             'set `endpoint:` to the server address peers send to',
           );
       } else if (!server.nics.some((n) => n.address === endpoint) && !this.refusedNics(t.server)) {
-        this.err(Code.TUNNEL_INCONSISTENT, `tunnel '${name}': endpoint ${formatIPv4(endpoint)} is not an address of server '${t.server}'`, ['tunnels', name, 'endpoint']);
+        this.err(Code.TUNNEL_INCONSISTENT, `tunnel '${name}': endpoint ${formatIPv4(endpoint)} is not an address of server '${t.server}'`, [
+          'tunnels',
+          name,
+          'endpoint',
+        ]);
       }
       this.tunnels.set(name, { ...t, endpoint });
     }

@@ -19,7 +19,7 @@ export async function readDenied(ns: string, since: number): Promise<{ denied: D
 export function parseDenied(json: string, since: number): { denied: DeniedAttempt[]; counters: Counters } {
   const now = Date.now();
   const denied: DeniedAttempt[] = [];
-  type Elem = { elem?: { val?: { concat?: unknown[] }; expires?: number; counter?: { packets: number; bytes: number } } };
+  type Elem = { elem?: { val?: { concat?: (string | number)[] }; expires?: number; counter?: { packets: number; bytes: number } } };
   type Obj = { set?: { name: string; elem?: Elem[] }; counter?: { name: string; packets: number; bytes: number } };
   const counts: Record<string, { packets: number; bytes: number }> = {};
   try {

@@ -10,7 +10,7 @@
  * carries the id, so teardown can tell its own objects from everything else.
  */
 import { seccompFilter } from './seccomp/bpf.js';
-import { redacted, type WgClient } from './wireguard.js';
+import { redacted } from './wireguard.js';
 import { cidrRange, formatCidr, formatIPv4, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
 import { hostRuleset, sandboxRuleset, SBX_TABLE } from './ruleset.js';
 import type { SandboxOptions, SandboxPlan, Step } from './types.js';

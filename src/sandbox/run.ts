@@ -133,6 +133,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     await teardown(td);
     for (const s of sigs) process.off(s, onSignal);
     // A signal that came after the command ended but before teardown finished: still an interrupt.
+    // eslint-disable-next-line no-unsafe-finally -- on purpose: the interrupt replaces the result or error above
     if (interrupted !== undefined) throw new SandboxInterrupted(interrupted, id);
   }
 }

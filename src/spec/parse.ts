@@ -23,9 +23,9 @@ import { diag, type DiagCode, type Diagnostic } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import { closest } from '../util/suggest.js';
 import { RuleBody, SpecSchema, type Spec } from './schema.js';
-import { checkDocument, cstDepth, MAX_DEPTH } from './yaml-guard.js';
+import { checkDocument, cstDepth, MAX_DEPTH, type PathSeg } from './yaml-guard.js';
 
-export type PathSeg = string | number;
+export type { PathSeg };
 
 /** Looks up source positions of values (and of keys) by their path in the document. */
 export class SourceMap {
@@ -588,11 +588,14 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
     if (value === undefined)
       return one("missing required field 'version'", 'start the file with `version: 1`', Code.SCHEMA, { ...source.pos(path), line: 1, col: 1 });
     const hint = value === '1' ? 'write `version: 1` without quotes: the version is a number' : 'set `version: 1`; it is the only spec format so far';
-    return one(
-      `unsupported spec version ${typeof value === 'string' ? quoteJson(value) : String(value)}: this cordon reads version 1`,
-      hint,
-      Code.UNSUPPORTED_VERSION,
-    );
+    // A mapping or a list is described ("a mapping"), not stringified ("[object Object]").
+    const shownValue =
+      typeof value === 'string'
+        ? quoteJson(value)
+        : value === null || typeof value === 'number' || typeof value === 'boolean'
+          ? String(value)
+          : describeValue(value);
+    return one(`unsupported spec version ${shownValue}: this cordon reads version 1`, hint, Code.UNSUPPORTED_VERSION);
   }
   if (value === undefined && path.length > 0 && (issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_union')) {
     const field = String(path[path.length - 1]);
@@ -722,5 +725,6 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string')
     return v === '' ? 'an empty string' : v.length > 40 ? `"${v.slice(0, 40)}…" (${v.length.toLocaleString('en')} characters)` : `"${v}"`;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects returned above: v is a number, boolean, bigint, symbol or function
   return `${typeof v} ${String(v)}`;
 }

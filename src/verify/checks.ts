@@ -3,7 +3,6 @@
  * witness (a flow, the path it takes and the rule that let it through).
  */
 import type { Ir } from '../ir/types.js';
-import type { Source } from '../ir/paths.js';
 import type { Assume, Expectation, Host, Model, Origin, Target } from '../model/types.js';
 import { GUEST_KINDS } from '../model/types.js';
 import { ALL_FLOWS, flowCovers, flowIntersect, flowIsEmpty, flowSubtract, flowUnion, formatFlowSet, NO_FLOWS, type Flow, type FlowSet } from '../util/flows.js';
@@ -211,7 +210,7 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
       }
       // 2. Nothing may leave except through the tunnel, even when the guest is compromised.
       if (!violation) {
-        const dests: Dest[] = [...hosts.filter((x) => x !== h).map((x) => ({ kind: 'host', host: x.name }) as Dest), ...zones];
+        const dests: Dest[] = [...hosts.filter((x) => x !== h).map((x): Dest => ({ kind: 'host', host: x.name })), ...zones];
         for (const d of dests) {
           const reach = engine.reach({ kind: 'host', host: h.name }, d, 'compromised');
           for (const v of reach.verdicts) {
@@ -261,7 +260,7 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
     for (const a of guests) {
       let violation: { reach: Reach; flows: FlowSet; message: string } | undefined;
       for (const h of managed) {
-        const reach = engine.reach({ kind: 'host', host: a.name } as Source, { kind: 'host', host: h.name }, 'compromised');
+        const reach = engine.reach({ kind: 'host', host: a.name }, { kind: 'host', host: h.name }, 'compromised');
         const ok = flowUnion(flowUnion(explicitlyAllowed(m, a.name, h.name), controlFlows(m, a, h.name)), transportFlows(m, a, h.name));
         const extra = flowSubtract(reach.allowed, ok);
         if (!flowIsEmpty(extra)) {

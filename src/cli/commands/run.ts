@@ -24,7 +24,7 @@ function cliRequest(flags: Record<string, unknown>, given: (name: string) => boo
     if (k === 'config' || v === undefined) continue;
     if (Array.isArray(v) || given(k)) out[kebab(k)] = v;
   }
-  return normalizeRequest(out as SandboxRequest);
+  return normalizeRequest(out);
 }
 
 /**

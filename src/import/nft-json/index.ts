@@ -568,6 +568,7 @@ function parseRule(im: Importer, r: NftRule, hook: Hook, at: string): ParsedRule
         break;
       case 'limit': {
         if (isObj(v) && v.inv === true) errors.push(`limit over ${describeValue(v)}`);
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- nft's JSON gives `per` as a string (second, minute, …)
         else if (isObj(v) && typeof v.rate === 'number') rate = `${v.rate}/${String(v.per ?? 'second')}`;
         else errors.push(`limit ${describeValue(v)}`);
         break;

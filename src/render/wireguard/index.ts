@@ -156,7 +156,7 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
           const sk = keyOf(server);
           const mks = members.map((m) => keyOf(m));
           if (want(server.name) && sk && mks.every((k) => k !== undefined)) {
-            files.push(conf(`wireguard/${server.name}/${ifname(t.ifname)}.conf`, serverConf(ir.model, t, server, sk, members, mks as HostKey[])));
+            files.push(conf(`wireguard/${server.name}/${ifname(t.ifname)}.conf`, serverConf(ir.model, t, server, sk, members, mks)));
           }
           for (const [i, m] of members.entries()) {
             const mk = mks[i];

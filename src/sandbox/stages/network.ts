@@ -157,7 +157,7 @@ async function startTunnel(ns: string, ifname: string, client: WgClient, td: Tea
   });
   if (child.pid === undefined) throw new SandboxError('cannot start wireguard-go (make setup installs it)');
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
   child.unref();
@@ -238,7 +238,7 @@ async function startResolverProcess(hostNs: string | undefined, listen: string, 
   if (pid === undefined) throw new SandboxError('cannot start the resolver');
   await new Promise<void>((res, rej) => {
     const t = setTimeout(() => rej(new SandboxError('the resolver did not start within 10 s')), 10_000);
-    child.stdout!.once('data', () => {
+    child.stdout.once('data', () => {
       clearTimeout(t);
       res();
     });
@@ -247,7 +247,7 @@ async function startResolverProcess(hostNs: string | undefined, listen: string, 
       rej(new SandboxError(`the resolver exited (${c})`));
     });
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   child.unref();
   return pid;
 }
