@@ -1,6 +1,7 @@
 /**
  * The sandbox's resolver, as a process: started by the network stage (stages/network.ts) with `ip netns exec HOST node … CONFIG`
- * on the veth's host end (port 53), so it can reach the upstream while the sandbox cannot. It
+ * on the veth's host end (port 53), so it can reach the upstream while the sandbox cannot; rootless
+ * (stages/rootless.ts), inside the sandbox's namespaces on 127.0.0.53, sending from ports only it can bind. It
  * answers only allowlisted names (A records; other types of an allowlisted name get an empty
  * answer, other names NXDOMAIN), adds every address it hands out to the sandbox's nft sets
  * *before* replying, and appends refused names to a JSON-lines file that the command stage reads at exit.
@@ -19,21 +20,23 @@ export interface ResolverConfig {
   readonly rules: readonly DomainRule[];
   /** Explicit CIDR allows: private answers inside them are kept. */
   readonly explicit: readonly string[];
-  /** The sandbox namespace and its table, where answers are added. */
-  readonly ns: string;
+  /** The command that runs nft in the sandbox's namespace (`ip netns exec NS nft`; rootless, inside it: `nft`) and its table, where answers are added. */
+  readonly nft: readonly string[];
   readonly table: string;
+  /** Rootless: send upstream queries from a port in this range (below 1024: only cordon's resolver can bind it; the policy lets exactly these out). */
+  readonly sourcePorts?: readonly [number, number];
   readonly eventsFile: string;
 }
 
-function nft(ns: string, cmd: string): Promise<boolean> {
+function nft(argv: readonly string[], cmd: string): Promise<boolean> {
   return new Promise((res) => {
-    const c = spawn('ip', ['netns', 'exec', ns, 'nft', cmd], { stdio: 'ignore' });
+    const c = spawn(argv[0]!, [...argv.slice(1), cmd], { stdio: 'ignore' });
     c.on('error', () => res(false));
     c.on('exit', (code) => res(code === 0));
   });
 }
 
-function forward(cfg: ResolverConfig, msg: Buffer): Promise<Buffer | undefined> {
+function forward(cfg: ResolverConfig, msg: Buffer, tries = 0): Promise<Buffer | undefined> {
   return new Promise((res) => {
     const s = createSocket('udp4');
     const t = setTimeout(() => {
@@ -45,12 +48,17 @@ function forward(cfg: ResolverConfig, msg: Buffer): Promise<Buffer | undefined> 
       s.close();
       res(m);
     });
-    s.on('error', () => {
+    s.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(t);
       s.close();
-      res(undefined);
+      // Another query holds that source port: the next try takes another one of the range.
+      if (e.code === 'EADDRINUSE' && tries < 20) void forward(cfg, msg, tries + 1).then(res);
+      else res(undefined);
     });
-    s.send(msg, cfg.upstreamPort, cfg.upstream);
+    const send = (): void => s.send(msg, cfg.upstreamPort, cfg.upstream);
+    const ports = cfg.sourcePorts;
+    if (ports === undefined) send();
+    else s.bind(ports[0] + Math.floor(Math.random() * (ports[1] - ports[0] + 1)), send);
   });
 }
 
@@ -92,7 +100,7 @@ export function startResolver(cfg: ResolverConfig): void {
           elems.push(r.port === undefined ? `add element inet ${cfg.table} dom4 { ${x.ip} }` : `add element inet ${cfg.table} dom4p { ${x.ip} . ${r.port} }`);
         }
       }
-      if (elems.length > 0 && !(await nft(cfg.ns, elems.join('; ')))) {
+      if (elems.length > 0 && !(await nft(cfg.nft, elems.join('; ')))) {
         reply(buildReply(q, RCODE.servFail));
         return;
       }

@@ -1,0 +1,93 @@
+/**
+ * Stage 1, network, for the rootless path (rootless.ts): the holder makes the user + network
+ * namespace and loads the policy; then pasta connects it to the user's network and, with allowed
+ * names, the resolver starts inside it — side by side. Every process is recorded in the teardown
+ * state as soon as its PID is known.
+ */
+import { spawn } from 'node:child_process';
+import { firstError, run } from '../../system/exec.js';
+import { procStart, readText } from '../host.js';
+import { nsenterArgv, pastaFailure, RESOLVER_SOURCE_PORTS, usernsFailure } from '../rootless.js';
+import { writeTeardownState } from '../teardown.js';
+import { SandboxError, type Step } from '../types.js';
+import { startResolverProcess, stopIfAborted, type StageContext } from './network.js';
+
+/** Stage 1, rootless: namespaces, policy, pasta and the resolver, ready before the command starts. */
+export async function rootlessNetworkStage(ctx: StageContext): Promise<void> {
+  const { plan, opts, td } = ctx;
+  stopIfAborted(ctx.signal);
+  const holder = plan.steps.find((s): s is Extract<Step, { kind: 'holder' }> => s.kind === 'holder');
+  const pasta = plan.steps.find((s): s is Extract<Step, { kind: 'pasta' }> => s.kind === 'pasta');
+  if (holder === undefined || pasta === undefined) throw new SandboxError('rootless plan without holder or pasta');
+  const pid = await startHolder(holder.argv, ctx);
+  const inside = nsenterArgv(pid);
+  const resolver = plan.steps.find((s): s is Extract<Step, { kind: 'resolver' }> => s.kind === 'resolver');
+  await Promise.all([
+    startPasta([...pasta.argv, String(pid)], ctx),
+    resolver === undefined
+      ? undefined
+      : startResolverProcess(inside, resolver.listen, opts, ctx.tmp!, { nft: ['nft'], upstream: resolver.upstream, sourcePorts: RESOLVER_SOURCE_PORTS }).then(
+          (p) => {
+            td.resolverPid = p;
+            writeTeardownState(td);
+          },
+        ),
+  ]);
+  stopIfAborted(ctx.signal);
+}
+
+/** Starts the holder and waits for its `ready` (namespaces made, policy loaded); its PID. */
+async function startHolder(argv: readonly string[], ctx: StageContext): Promise<number> {
+  const { td } = ctx;
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new SandboxError(`cannot start ${argv[0]}`);
+  td.holderPid = child.pid;
+  td.holderStart = procStart(child.pid);
+  writeTeardownState(td);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((res, rej) => {
+    const onAbort = (): void => rej(new SandboxError('interrupted'));
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const check = (): void => {
+      if (!out.includes('ready')) return;
+      ctx.signal.removeEventListener('abort', onAbort);
+      res();
+    };
+    child.stdout!.on('data', check);
+    child.on('exit', (code) => {
+      ctx.signal.removeEventListener('abort', onAbort);
+      if (out.includes('ready')) return;
+      if (/^unshare:/m.test(err)) rej(new SandboxError(usernsFailure(err, (k) => readText(`/proc/sys/${k}`).trim() || undefined)));
+      else rej(new SandboxError(`setting up the sandbox's network (exit ${code ?? '?'}): ${err.trim().split('\n').slice(0, 6).join('\n') || 'no message'}`));
+    });
+  });
+  // The holder lives until teardown kills it (or its stdin closes with cordon): not a reason to keep cordon alive.
+  child.stdout!.removeAllListeners('data');
+  child.stderr!.resume();
+  child.unref();
+  for (const s of [child.stdin, child.stdout, child.stderr] as (NodeJS.EventEmitter & { unref?: () => void })[]) s.unref?.();
+  return child.pid;
+}
+
+/**
+ * pasta forks into the background once the namespace's interface, address and routes are set:
+ * its return is the signal that the network is up. Its PID comes from its PID file.
+ */
+async function startPasta(argv: readonly string[], ctx: StageContext): Promise<void> {
+  const r = await run(argv);
+  const i = argv.indexOf('--pid');
+  const pidFile = i >= 0 ? argv[i + 1] : undefined;
+  const pid = pidFile !== undefined ? Number(readText(pidFile).trim()) : NaN;
+  if (Number.isInteger(pid) && pid > 0) {
+    ctx.td.pastaPid = pid;
+    writeTeardownState(ctx.td);
+  }
+  if (r.code !== 0) {
+    if (r.code === 127 && /ENOENT/.test(r.stderr)) throw new SandboxError("'pasta' is not installed: passt (make setup installs it; apt-get install passt)");
+    throw new SandboxError(pastaFailure(firstError(r)));
+  }
+  if (!(Number.isInteger(pid) && pid > 0)) throw new SandboxError(`pasta wrote no PID to ${pidFile ?? '?'}`);
+}
