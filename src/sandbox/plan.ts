@@ -15,7 +15,7 @@ import { cidrRange, formatCidr, formatIPv4, networkOf, parseCidr, rangesOverlap,
 import { hostRuleset, sandboxRuleset, SBX_TABLE } from './ruleset.js';
 import type { SandboxOptions, SandboxPlan, Step } from './types.js';
 import { sandboxNames } from '../model/names.js';
-import { DNS_FORWARD_ADDR, holderArgv, HOLDER_PID, isLoopback, nsenterArgv, pastaArgv, resolverUpstreamRule, ROOTLESS_RESOLVER } from './rootless.js';
+import { holderArgv, HOLDER_PID, nsenterArgv, pastaArgv, resolverPort, ROOTLESS_RESOLVER } from './rootless.js';
 
 // Re-exported where callers (tests, bench, the CLI) have always found them.
 export { MODES, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan, type Step } from './types.js';
@@ -173,9 +173,9 @@ export function planSandbox(
       kind: 'resolver',
       ns: opts.hostNetns,
       listen: resolver,
-      upstream: holder ? rootlessUpstream(opts.dnsUpstream ?? '') : (opts.dnsUpstream ?? ''),
+      upstream: opts.dnsUpstream ?? '',
       names: opts.allowDomains.map((d) => d.text),
-      ...(holder ? { inside: true } : {}),
+      ...(holder ? { port: resolverPort(id) } : {}),
     });
   const cg = sandboxNames(id).cgroup;
   if (cgroup === 'v1') {
@@ -238,25 +238,17 @@ export function planSandbox(
 }
 
 /**
- * The rootless network's steps: the holder (namespaces, loopback, the policy — none in open mode —
- * and, with allowed names, the rule that lets only cordon's resolver reach the upstream), then pasta.
+ * The rootless network's steps: the holder (namespaces, loopback and the policy — none in open
+ * mode), then pasta (with allowed names, the sandbox's 127.0.0.1:53 forwarded to the resolver).
  */
 function rootlessSteps(opts: SandboxOptions, id: string, resolver: string | undefined, tmp: string): Step[] {
   const ifname = sandboxNames(id).vethSandbox;
-  const up = resolver !== undefined ? /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(opts.dnsUpstream ?? '') : null;
-  const forward = up?.[1] !== undefined && isLoopback(up[1]) ? DNS_FORWARD_ADDR : undefined;
-  const extra = up?.[1] !== undefined ? [resolverUpstreamRule(SBX_TABLE, forward ?? up[1], forward ? 53 : Number(up[2] ?? 53))] : [];
   const policy = opts.mode === 'open' ? undefined : sandboxRuleset(opts, resolver, ifname);
+  const port = resolver !== undefined ? resolverPort(id) : undefined;
   return [
-    { kind: 'holder', argv: [...DIE_WITH_CORDON, ...holderArgv(policy, extra)] },
-    { kind: 'pasta', argv: pastaArgv({ ifname, publish: opts.publish, dnsForward: forward, pidFile: `${tmp}/pasta.pid` }) },
+    { kind: 'holder', argv: [...DIE_WITH_CORDON, ...holderArgv(policy)] },
+    { kind: 'pasta', argv: pastaArgv({ ifname, publish: opts.publish, resolverPort: port, pidFile: `${tmp}/pasta.pid` }) },
   ];
-}
-
-/** The upstream the rootless resolver asks: a loopback one only through pasta's --dns-forward address. */
-function rootlessUpstream(upstream: string): string {
-  const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(upstream);
-  return m?.[1] !== undefined && isLoopback(m[1]) ? DNS_FORWARD_ADDR : upstream;
 }
 
 function uniq<T>(xs: readonly T[]): T[] {
@@ -338,7 +330,7 @@ export function planToText(p: SandboxPlan): string {
         break;
       case 'resolver':
         lines.push(
-          `${s.inside === true ? `${nsenterArgv(HOLDER_PID).join(' ')} ` : s.ns ? `ip netns exec ${s.ns} ` : ''}cordon-resolver --listen ${s.listen}:53 --upstream ${s.upstream || '?'} ${s.names.map(q).join(' ')} &`,
+          `${s.ns ? `ip netns exec ${s.ns} ` : ''}cordon-resolver --listen ${s.listen}:${s.port ?? 53} --upstream ${s.upstream || '?'} ${s.names.map(q).join(' ')} &`,
         );
         break;
       case 'publish':

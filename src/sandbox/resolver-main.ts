@@ -1,7 +1,7 @@
 /**
  * The sandbox's resolver, as a process: started by the network stage (stages/network.ts) with `ip netns exec HOST node … CONFIG`
  * on the veth's host end (port 53), so it can reach the upstream while the sandbox cannot; rootless
- * (stages/rootless.ts), inside the sandbox's namespaces on 127.0.0.53, sending from ports only it can bind. It
+ * (stages/rootless.ts), in the user's own namespace on 127.0.0.1:PORT, which pasta maps to the sandbox's 127.0.0.1:53. It
  * answers only allowlisted names (A records; other types of an allowlisted name get an empty
  * answer, other names NXDOMAIN), adds every address it hands out to the sandbox's nft sets
  * *before* replying, and appends refused names to a JSON-lines file that the command stage reads at exit.
@@ -23,8 +23,6 @@ export interface ResolverConfig {
   /** The command that runs nft in the sandbox's namespace (`ip netns exec NS nft`; rootless, inside it: `nft`) and its table, where answers are added. */
   readonly nft: readonly string[];
   readonly table: string;
-  /** Rootless: send upstream queries from a port in this range (below 1024: only cordon's resolver can bind it; the policy lets exactly these out). */
-  readonly sourcePorts?: readonly [number, number];
   readonly eventsFile: string;
 }
 
@@ -36,7 +34,7 @@ function nft(argv: readonly string[], cmd: string): Promise<boolean> {
   });
 }
 
-function forward(cfg: ResolverConfig, msg: Buffer, tries = 0): Promise<Buffer | undefined> {
+function forward(cfg: ResolverConfig, msg: Buffer): Promise<Buffer | undefined> {
   return new Promise((res) => {
     const s = createSocket('udp4');
     const t = setTimeout(() => {
@@ -48,17 +46,12 @@ function forward(cfg: ResolverConfig, msg: Buffer, tries = 0): Promise<Buffer | 
       s.close();
       res(m);
     });
-    s.on('error', (e: NodeJS.ErrnoException) => {
+    s.on('error', () => {
       clearTimeout(t);
       s.close();
-      // Another query holds that source port: the next try takes another one of the range.
-      if (e.code === 'EADDRINUSE' && tries < 20) void forward(cfg, msg, tries + 1).then(res);
-      else res(undefined);
+      res(undefined);
     });
-    const send = (): void => s.send(msg, cfg.upstreamPort, cfg.upstream);
-    const ports = cfg.sourcePorts;
-    if (ports === undefined) send();
-    else s.bind(ports[0] + Math.floor(Math.random() * (ports[1] - ports[0] + 1)), send);
+    s.send(msg, cfg.upstreamPort, cfg.upstream);
   });
 }
 

@@ -7,16 +7,17 @@
  * runs under bwrap with every capability dropped, so it cannot change the policy.
  *
  * Why pasta and not slirp4netns: pasta gives the sandbox the host's own address and routes (no
- * second NAT), can publish a port on the host's 127.0.0.1 only (`-t 127.0.0.1/PORT`), can forward
- * DNS to a loopback resolver (`--dns-forward`), and moves data through the kernel's sockets rather
- * than a user-space TCP stack. slirp4netns starts faster (measured here: ~90 ms against pasta's
+ * second NAT), can publish a port on the host's 127.0.0.1 only (`-t 127.0.0.1/PORT`), and moves data through the kernel's sockets rather
+ * than a user-space TCP stack, and forwards one port of the sandbox's loopback to the resolver
+ * (`--udp-ns 53:PORT`). slirp4netns starts faster (measured here: ~90 ms against pasta's
  * ~170-400 ms to a configured interface, under load); isolated mode needs neither.
  *
  * What pasta is told, and why:
  * - `--no-map-gw`: pasta would otherwise map the gateway's address to the host's loopback, which
  *   must never be reachable from the sandbox.
  * - `-T none -U none`: no forwarding from the sandbox's loopback to the host's (pasta's default
- *   `auto` forwards every port bound on the host's loopback).
+ *   `auto` forwards every port bound on the host's loopback) — except, with allowed names, UDP 53
+ *   to cordon's own resolver (ROOTLESS_RESOLVER).
  * - `-t none -u none`: nothing inbound, except `--publish PORT` as `-t 127.0.0.1/PORT`.
  * - `-4`: IPv4 only (the policy is IPv4; IPv6 has no route inside and fails at once).
  *
@@ -27,18 +28,17 @@
 export const HOLDER_PID = '<holder-pid>';
 
 /**
- * Source ports the rootless resolver sends its upstream queries from. Below 1024, so only a
- * process with CAP_NET_BIND_SERVICE in the namespace's user namespace can bind them — cordon's
- * resolver, never the command (bwrap drops every capability): the policy lets exactly these
- * through to the upstream, and the command's own DNS to the upstream is denied.
+ * Where the command finds the resolver (filtered mode with names): its own 127.0.0.1:53, which
+ * pasta forwards (`--udp-ns 53:PORT`) to the resolver listening on the user's 127.0.0.1:PORT. The
+ * resolver runs outside the sandbox, so it reaches the upstream (a loopback one too) while the
+ * command cannot; only that one port of the host's loopback is reachable, and only from there.
  */
-export const RESOLVER_SOURCE_PORTS: readonly [number, number] = [900, 999];
+export const ROOTLESS_RESOLVER = '127.0.0.1';
 
-/** Where the rootless resolver listens, on the sandbox's own loopback. */
-export const ROOTLESS_RESOLVER = '127.0.0.53';
-
-/** Stands in, inside the sandbox, for a loopback upstream resolver of the host (pasta --dns-forward). */
-export const DNS_FORWARD_ADDR = '169.254.53.53';
+/** The resolver's port on the user's loopback: derived from the run id (pure), in 20000-59999. */
+export function resolverPort(id: string): number {
+  return 20000 + (parseInt(id, 16) % 40000);
+}
 
 /** The prefix that runs a program inside the holder's namespaces (as root there, with its capabilities). */
 export function nsenterArgv(pid: number | string): string[] {
@@ -56,16 +56,10 @@ export function withHolder(argv: readonly string[], pid: number): string[] {
  * (cordon gone) or it is killed (teardown). Setup errors go to its stderr, exit 125. The caller
  * puts DIE_WITH_CORDON in front.
  */
-export function holderArgv(ruleset: string | undefined, extra: readonly string[] = []): string[] {
-  const nft = ruleset === undefined ? [] : [`nft -f - <<'CORDON_NFT' || exit 125`, ruleset.trimEnd(), ...extra, 'CORDON_NFT'];
+export function holderArgv(ruleset: string | undefined): string[] {
+  const nft = ruleset === undefined ? [] : [`nft -f - <<'CORDON_NFT' || exit 125`, ruleset.trimEnd(), 'CORDON_NFT'];
   const script = ['ip link set lo up || exit 125', ...nft, 'echo ready', 'read _ || true'].join('\n');
   return ['unshare', '--user', '--map-root-user', '--net', '--', 'sh', '-c', script, 'cordon-holder'];
-}
-
-/** The nft statement that lets the rootless resolver (and only it) reach the upstream. */
-export function resolverUpstreamRule(table: string, upstream: string, port: number): string {
-  const [lo, hi] = RESOLVER_SOURCE_PORTS;
-  return `insert rule inet ${table} output ip daddr ${upstream} udp sport ${lo}-${hi} udp dport ${port} counter accept`;
 }
 
 export interface PastaOptions {
@@ -73,8 +67,8 @@ export interface PastaOptions {
   readonly ifname: string;
   /** TCP ports published on the host's 127.0.0.1. */
   readonly publish: readonly number[];
-  /** Map this address inside to the host's first resolver (for a loopback upstream). */
-  readonly dnsForward: string | undefined;
+  /** The resolver's port on the user's loopback, forwarded from the sandbox's 127.0.0.1:53 (filtered mode with names). */
+  readonly resolverPort: number | undefined;
   /** pasta writes its PID here (it forks into the background once the namespace is configured). */
   readonly pidFile: string;
 }
@@ -95,18 +89,12 @@ export function pastaArgv(o: PastaOptions): string[] {
     '--tcp-ns',
     'none',
     '--udp-ns',
-    'none',
+    o.resolverPort !== undefined ? `53:${o.resolverPort}` : 'none',
     '--ns-ifname',
     o.ifname,
-    ...(o.dnsForward !== undefined ? ['--dns-forward', o.dnsForward] : []),
     '--pid',
     o.pidFile,
   ];
-}
-
-/** The loopback range: an upstream there is the host's own resolver, reachable only through pasta's --dns-forward. */
-export function isLoopback(ip: string): boolean {
-  return /^127\./.test(ip);
 }
 
 /**

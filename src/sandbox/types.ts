@@ -91,8 +91,8 @@ export type Step =
       readonly listen: string;
       readonly upstream: string;
       readonly names: readonly string[];
-      /** Rootless: runs inside the sandbox's namespaces (nsenter into the holder), sending upstream from RESOLVER_SOURCE_PORTS. */
-      readonly inside?: boolean;
+      /** Rootless: the port on the user's 127.0.0.1 (pasta forwards the sandbox's 127.0.0.1:53 there); default 53. */
+      readonly port?: number;
     }
   /** Rootless: the process that makes and holds the sandbox's user + network namespace (rootless.ts holderArgv). */
   | { readonly kind: 'holder'; readonly argv: readonly string[] }

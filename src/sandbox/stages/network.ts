@@ -215,22 +215,23 @@ export async function tunnelState(ifname: string): Promise<TunnelState> {
 
 /**
  * Starts the resolver (resolver-main) with `prefix` in front (root: `ip netns exec HOST`, on the
- * veth's host end; rootless: nsenter into the sandbox); resolves with its PID once it listens.
- * `how.nft` runs nft in the sandbox's namespace as seen from there; `how.upstream` is IP[:PORT].
+ * veth's host end; rootless: nothing, it runs in the user's own namespace); resolves with its PID
+ * once it listens. `how.nft` runs nft in the sandbox's namespace as seen from there; `how.upstream`
+ * is IP[:PORT]; `how.port` where it listens (default 53).
  */
 export async function startResolverProcess(
   prefix: readonly string[],
   listen: string,
   opts: SandboxOptions,
   tmp: string,
-  how: { readonly nft: readonly string[]; readonly upstream: string; readonly sourcePorts?: readonly [number, number] },
+  how: { readonly nft: readonly string[]; readonly upstream: string; readonly port?: number },
 ): Promise<number> {
   const up = how.upstream;
   const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(up);
   if (!m) throw new SandboxError(`--dns-upstream: '${up}' is not IP[:PORT]`);
   const cfg: ResolverConfig = {
     listen,
-    port: 53,
+    port: how.port ?? 53,
     upstream: m[1]!,
     upstreamPort: m[2] === undefined ? 53 : Number(m[2]),
     rules: opts.allowDomains,
@@ -238,7 +239,6 @@ export async function startResolverProcess(
     nft: how.nft,
     table: SBX_TABLE,
     eventsFile: join(tmp, 'dns-events'),
-    ...(how.sourcePorts !== undefined ? { sourcePorts: how.sourcePorts } : {}),
   };
   const ts = import.meta.url.endsWith('.ts');
   const main = fileURLToPath(new URL(`../resolver-main.${ts ? 'ts' : 'js'}`, import.meta.url));

@@ -1,13 +1,13 @@
 /**
  * Stage 1, network, for the rootless path (rootless.ts): the holder makes the user + network
  * namespace and loads the policy; then pasta connects it to the user's network and, with allowed
- * names, the resolver starts inside it — side by side. Every process is recorded in the teardown
+ * names, the resolver starts beside pasta — side by side. Every process is recorded in the teardown
  * state as soon as its PID is known.
  */
 import { spawn } from 'node:child_process';
 import { firstError, run } from '../../system/exec.js';
 import { procStart, readText } from '../host.js';
-import { nsenterArgv, pastaFailure, RESOLVER_SOURCE_PORTS, usernsFailure } from '../rootless.js';
+import { nsenterArgv, pastaFailure, usernsFailure } from '../rootless.js';
 import { writeTeardownState } from '../teardown.js';
 import { SandboxError, type Step } from '../types.js';
 import { startResolverProcess, stopIfAborted, type StageContext } from './network.js';
@@ -22,16 +22,17 @@ export async function rootlessNetworkStage(ctx: StageContext): Promise<void> {
   const pid = await startHolder(holder.argv, ctx);
   const inside = nsenterArgv(pid);
   const resolver = plan.steps.find((s): s is Extract<Step, { kind: 'resolver' }> => s.kind === 'resolver');
+  // The resolver runs here, in the user's own namespace (it reaches the upstream; the command
+  // reaches it only through pasta's forward of its 127.0.0.1:53), and adds answers to the
+  // sandbox's sets through nsenter.
   await Promise.all([
     startPasta([...pasta.argv, String(pid)], ctx),
     resolver === undefined
       ? undefined
-      : startResolverProcess(inside, resolver.listen, opts, ctx.tmp!, { nft: ['nft'], upstream: resolver.upstream, sourcePorts: RESOLVER_SOURCE_PORTS }).then(
-          (p) => {
-            td.resolverPid = p;
-            writeTeardownState(td);
-          },
-        ),
+      : startResolverProcess([], resolver.listen, opts, ctx.tmp!, { nft: [...inside, 'nft'], upstream: resolver.upstream, port: resolver.port }).then((p) => {
+          td.resolverPid = p;
+          writeTeardownState(td);
+        }),
   ]);
   stopIfAborted(ctx.signal);
 }

@@ -1,0 +1,370 @@
+/**
+ * `cordon run` as an ordinary user (the rootless path: user + network namespace, pasta, the
+ * policy loaded inside), live. The test runs cordon as uid 65534 (`setpriv --reuid=65534`).
+ *
+ * Safety: nothing here leaves the machine. "The user's real network" is a namespace the test
+ * makes (`<P>h`, playing the user's machine: 192.0.2.10/24, default route via 192.0.2.1) with a
+ * veth to a second one (`<P>n`, playing the network beyond: the gateway 192.0.2.1 and servers on
+ * TEST-NET addresses). The whole cordon invocation runs inside `<P>h` (ip netns exec), so pasta's
+ * outside is that namespace; pasta never runs in the machine's own namespace.
+ *
+ * Set-up changes one thing outside its namespaces, and says so: /dev/net/tun is made mode 0666
+ * (Debian's default; this machine ships it 0600, which pasta cannot open as an ordinary user) and
+ * put back to its original mode afterwards.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { requireOrSkip } from './support/require-env.js';
+
+const CORDON = fileURLToPath(new URL('../bin/cordon', import.meta.url));
+const NOBODY = 65534;
+
+function skipReason(): string | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root (to make the namespaces that play the network)';
+  for (const b of ['bwrap', 'nft', 'ip', 'pasta', 'nsenter', 'unshare', 'setpriv', 'python3'])
+    if (spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0) return `needs ${b}${b === 'pasta' ? ' (apt-get install passt)' : ''}`;
+  const u = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '--user', '--map-root-user', '--net', 'true']);
+  if (u.status !== 0) return `unprivileged user namespaces do not work here: ${u.stderr.toString().trim()}`;
+  return undefined;
+}
+const SKIP = requireOrSkip('cordon run rootless (live)', skipReason());
+
+/**
+ * Runs checks inside the sandbox and prints one `check result` line each. A check is
+ * `tcp:IP:PORT` (echo), `udp:IP:PORT` (echo), `name:NAME` (resolve with the system resolver),
+ * `dnsq:SERVER:NAME` (a raw DNS query straight to SERVER), `tcp6:IP:PORT`, `raw` (a raw socket),
+ * `ping` (an ICMP ping socket).
+ */
+const PROBE = `
+const net = require('node:net'), dgram = require('node:dgram'), dns = require('node:dns'), { spawnSync } = require('node:child_process');
+const one = (c) => new Promise((done) => {
+  const t = setTimeout(() => done('timeout'), 1500);
+  const end = (r) => { clearTimeout(t); done(r); };
+  const [kind, ...rest] = c.split(':');
+  if (kind === 'tcp' || kind === 'tcp6') {
+    const port = Number(rest.pop()); const host = rest.join(':');
+    const s = net.connect({ host, port }, () => s.write('ping'));
+    s.on('data', (d) => { end(d.toString() === 'ping' ? 'ok' : 'bad'); s.destroy(); });
+    s.on('error', (e) => end(e.code));
+  } else if (kind === 'udp') {
+    const s = dgram.createSocket('udp4');
+    s.on('message', (d) => { end(d.toString() === 'ping' ? 'ok' : 'bad'); s.close(); });
+    s.on('error', (e) => end(e.code));
+    s.send('ping', Number(rest[1]), rest[0]);
+  } else if (kind === 'name') {
+    dns.lookup(rest[0], { family: 4 }, (e, a) => end(e ? e.code : a));
+  } else if (kind === 'dnsq') {
+    const q = Buffer.concat([Buffer.from('12340100000100000000000000', 'hex').subarray(0, 12), ...rest[1].split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from('0000010001', 'hex')]);
+    const s = dgram.createSocket('udp4');
+    s.on('message', () => { end('answered'); s.close(); });
+    s.on('error', (e) => end(e.code));
+    s.send(q, 53, rest[0]);
+  } else if (kind === 'raw' || kind === 'ping') {
+    const type = kind === 'raw' ? 'socket.SOCK_RAW' : 'socket.SOCK_DGRAM';
+    const r = spawnSync('python3', ['-c', 'import socket\\ntry:\\n socket.socket(socket.AF_INET, ' + type + ', socket.IPPROTO_ICMP); print("opened")\\nexcept OSError as e:\\n print(type(e).__name__)']);
+    end(String(r.stdout).trim() || 'error');
+  } else end('unknown');
+});
+(async () => { for (const c of process.argv.slice(2)) process.stdout.write(c + ' ' + (await one(c)) + '\\n'); process.exit(0); })();
+`;
+
+/** The network beyond: TCP echo on 7001 everywhere, UDP echo per address, a DNS server on 198.51.100.53. */
+const SERVER = `
+const net = require('node:net'), dgram = require('node:dgram');
+net.createServer((c) => c.on('data', (d) => c.write(d))).listen(7001, '0.0.0.0');
+for (const a of ['198.51.100.10', '198.51.100.11', '169.254.169.254']) {
+  const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(m, r.port, r.address)); u.bind(7001, a);
+}
+const ZONE = { 'allowed.test': '198.51.100.10', 'other.test': '198.51.100.11' };
+const dns = dgram.createSocket('udp4');
+dns.on('message', (m, r) => {
+  let off = 12; const labels = [];
+  while (m[off] !== 0) { labels.push(m.subarray(off + 1, off + 1 + m[off]).toString()); off += m[off] + 1; }
+  const q = m.subarray(12, off + 5); const name = labels.join('.').toLowerCase(); const qtype = m.readUInt16BE(off + 1);
+  const ip = qtype === 1 ? ZONE[name] : undefined;
+  const h = Buffer.alloc(12); m.copy(h, 0, 0, 2); h.writeUInt16BE(0x8180 | (ZONE[name] ? 0 : 3), 2); h.writeUInt16BE(1, 4); h.writeUInt16BE(ip ? 1 : 0, 6);
+  const rr = Buffer.alloc(16); rr.writeUInt16BE(0xc00c, 0); rr.writeUInt16BE(1, 2); rr.writeUInt16BE(1, 4); rr.writeUInt32BE(60, 6); rr.writeUInt16BE(4, 10);
+  if (ip) ip.split('.').forEach((b, i) => { rr[12 + i] = Number(b); });
+  dns.send(Buffer.concat(ip ? [h, q, rr] : [h, q]), r.port, r.address);
+});
+dns.bind(53, '198.51.100.53');
+setTimeout(() => process.stdout.write('ready\\n'), 200);
+`;
+
+/** The user's own machine: a service on its loopback (must never be reachable from a sandbox). */
+const LOOPBACK = `
+require('node:net').createServer((c) => c.on('data', (d) => c.write(d))).listen(7009, '127.0.0.1', () => process.stdout.write('ready\\n'));
+`;
+
+interface Run {
+  readonly code: number;
+  readonly results: Record<string, string>;
+  readonly denied: string[];
+  readonly id: string;
+  readonly stderr: string;
+}
+
+describe('cordon run rootless (live)', { skip: SKIP }, () => {
+  const P = `crl${randomBytes(2).toString('hex')}`;
+  const H = `${P}h`;
+  const N = `${P}n`;
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-rootless-'));
+  const work = join(dir, 'work');
+  const state = join(dir, 'state');
+  const servers: ChildProcess[] = [];
+  let tunMode: number | undefined;
+  const ip = (...a: string[]): void => {
+    const r = spawnSync('ip', a);
+    assert.equal(r.status, 0, `ip ${a.join(' ')}: ${r.stderr}`);
+  };
+  const serve = async (ns: string, file: string): Promise<void> => {
+    const s = spawn('ip', ['netns', 'exec', ns, process.execPath, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    servers.push(s);
+    await new Promise<void>((res) => s.stdout!.once('data', () => res()));
+  };
+
+  before(async () => {
+    // The one change outside the test's namespaces: Debian's default mode for the TUN device, put back in after().
+    tunMode = statSync('/dev/net/tun').mode & 0o777;
+    chmodSync('/dev/net/tun', 0o666);
+    for (const d of [work, state]) {
+      spawnSync('mkdir', ['-p', d]);
+      chownSync(d, NOBODY, NOBODY);
+    }
+    chmodSync(dir, 0o755);
+    writeFileSync(join(work, 'probe.cjs'), PROBE);
+    writeFileSync(join(dir, 'server.cjs'), SERVER);
+    writeFileSync(join(dir, 'loopback.cjs'), LOOPBACK);
+    ip('netns', 'add', H);
+    ip('netns', 'add', N);
+    ip('link', 'add', `${P}a`, 'netns', H, 'type', 'veth', 'peer', 'name', `${P}b`, 'netns', N);
+    ip('-n', H, 'link', 'set', 'lo', 'up');
+    ip('-n', H, 'addr', 'add', '192.0.2.10/24', 'dev', `${P}a`);
+    ip('-n', H, 'link', 'set', `${P}a`, 'up');
+    ip('-n', H, 'route', 'add', 'default', 'via', '192.0.2.1');
+    ip('-n', N, 'link', 'set', 'lo', 'up');
+    ip('-n', N, 'addr', 'add', '192.0.2.1/24', 'dev', `${P}b`);
+    ip('-n', N, 'link', 'set', `${P}b`, 'up');
+    for (const a of ['198.51.100.10/32', '198.51.100.11/32', '198.51.100.53/32', '169.254.169.254/32']) ip('-n', N, 'addr', 'add', a, 'dev', 'lo');
+    await serve(N, join(dir, 'server.cjs'));
+    await serve(H, join(dir, 'loopback.cjs'));
+  });
+
+  after(() => {
+    for (const s of servers) if (s.pid) s.kill('SIGKILL');
+    spawnSync('ip', ['netns', 'del', H]);
+    spawnSync('ip', ['netns', 'del', N]);
+    if (tunMode !== undefined) chmodSync('/dev/net/tun', tunMode);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** cordon run as uid 65534, inside the namespace that plays the user's machine. */
+  function cordon(flags: readonly string[], checks: readonly string[]): Promise<Run> {
+    const argv = [
+      'netns',
+      'exec',
+      H,
+      'setpriv',
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      '--clear-groups',
+      'env',
+      '-i',
+      `PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+      'HOME=/nonexistent',
+      `CORDON_SANDBOX_STATE_DIR=${state}`,
+      CORDON,
+      'run',
+      '--json',
+      '--workdir',
+      work,
+      ...flags,
+      '--',
+      'sh',
+      '-c',
+      `node probe.cjs ${checks.join(' ')} > out.txt`,
+    ];
+    return new Promise((res) => {
+      const c = spawn('ip', argv, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      c.on('exit', (code) => {
+        let results: Record<string, string> = {};
+        try {
+          results = Object.fromEntries(
+            readFileSync(join(work, 'out.txt'), 'utf8')
+              .trim()
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => [l.slice(0, l.lastIndexOf(' ')), l.slice(l.lastIndexOf(' ') + 1)]),
+          );
+          rmSync(join(work, 'out.txt'), { force: true });
+        } catch {
+          // no output: the assertions say what was missing
+        }
+        let j: { id?: string; denied?: { destination: string; proto: string; port?: number }[] } = {};
+        try {
+          j = JSON.parse(out) as typeof j;
+        } catch {
+          // not JSON: an error before the run, in stderr
+        }
+        res({
+          code: code ?? -1,
+          results,
+          denied: (j.denied ?? []).map((d) => `${d.proto} ${d.destination}${d.port !== undefined ? `:${d.port}` : ''}`),
+          id: j.id ?? '',
+          stderr: err,
+        });
+      });
+    });
+  }
+
+  /** Nothing of the run is left: no process naming its interface or holder, no state file. */
+  function nothingLeft(r: Run): void {
+    assert.match(r.id, /^[0-9a-f]{6}$/, r.stderr);
+    const mine: string[] = [];
+    for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        if (statSync(`/proc/${p}`).uid === NOBODY && (cmd.includes(`cs${r.id}s`) || cmd.includes('cordon-holder') || cmd.includes(`cordon-${r.id}-`)))
+          mine.push(`${p}: ${cmd}`);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    assert.deepEqual(mine, [], 'processes left behind');
+    assert.deepEqual(readdirSync(state), [], 'state files left behind');
+    assert.deepEqual(
+      readdirSync(tmpdir()).filter((f) => f.startsWith(`cordon-${r.id}-`)),
+      [],
+      'temp dirs left behind',
+    );
+  }
+
+  it('filtered by address: the allowed address answers; others, the host loopback and the gateway do not; denials are reported', async () => {
+    const r = await cordon(
+      ['--allow', '198.51.100.10:7001', '--allow', '192.0.2.1:7009'],
+      ['tcp:198.51.100.10:7001', 'tcp:198.51.100.11:7001', 'udp:198.51.100.11:7001', 'tcp:127.0.0.1:7009', 'tcp:192.0.2.1:7009', 'tcp:169.254.169.254:7001'],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.results['tcp:198.51.100.10:7001'], 'ok', r.stderr);
+    assert.notEqual(r.results['tcp:198.51.100.11:7001'], 'ok');
+    assert.notEqual(r.results['udp:198.51.100.11:7001'], 'ok');
+    // The machine's own loopback service: the sandbox's 127.0.0.1 is its own.
+    assert.equal(r.results['tcp:127.0.0.1:7009'], 'ECONNREFUSED');
+    // Allowed, the gateway is the gateway (nothing listens there), never the host's loopback (pasta --no-map-gw).
+    assert.notEqual(r.results['tcp:192.0.2.1:7009'], 'ok');
+    assert.notEqual(r.results['tcp:169.254.169.254:7001'], 'ok');
+    for (const d of ['tcp 198.51.100.11:7001', 'udp 198.51.100.11:7001', 'tcp 169.254.169.254:7001'])
+      assert.ok(r.denied.includes(d), `${d} not in ${r.denied.join(', ')}`);
+    assert.ok(!r.denied.some((d) => d.includes('198.51.100.10')), r.denied.join(', '));
+    nothingLeft(r);
+  });
+
+  it('filtered by name: the allowed name resolves and answers; another name, DNS straight to the upstream, IPv6, raw and ping sockets do not', async () => {
+    const r = await cordon(
+      ['--allow', 'allowed.test:7001', '--dns-upstream', '198.51.100.53'],
+      [
+        'name:allowed.test',
+        'tcp:allowed.test:7001',
+        'name:other.test',
+        'dnsq:198.51.100.53:other.test',
+        'tcp6:2001:db8::10:7001',
+        'raw',
+        'ping',
+        'tcp:198.51.100.11:7001',
+      ],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.results['name:allowed.test'], '198.51.100.10', r.stderr);
+    assert.equal(r.results['tcp:allowed.test:7001'], 'ok');
+    assert.equal(r.results['name:other.test'], 'ENOTFOUND');
+    assert.notEqual(r.results['dnsq:198.51.100.53:other.test'], 'answered');
+    assert.notEqual(r.results['tcp6:2001:db8::10:7001'], 'ok');
+    assert.equal(r.results.raw, 'PermissionError');
+    assert.equal(r.results.ping, 'PermissionError');
+    assert.notEqual(r.results['tcp:198.51.100.11:7001'], 'ok');
+    assert.ok(r.denied.includes('dns other.test:53'), r.denied.join(', '));
+    assert.ok(r.denied.includes('udp 198.51.100.53:53'), r.denied.join(', '));
+    nothingLeft(r);
+  });
+
+  it('the command cannot change the policy (no capabilities, nft refused)', async () => {
+    const r = await cordon(['--allow', '198.51.100.10:7001'], []);
+    assert.equal(r.code, 0, r.stderr);
+    const flush = spawnSync('ip', [
+      'netns',
+      'exec',
+      H,
+      'setpriv',
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      '--clear-groups',
+      'env',
+      '-i',
+      `PATH=${process.env.PATH ?? ''}`,
+      `CORDON_SANDBOX_STATE_DIR=${state}`,
+      CORDON,
+      'run',
+      '-q',
+      '--workdir',
+      work,
+      '--allow',
+      '198.51.100.10:7001',
+      '--',
+      'sh',
+      '-c',
+      'nft flush ruleset 2>/dev/null && echo flushed; node probe.cjs tcp:198.51.100.11:7001',
+    ]);
+    const out = flush.stdout.toString();
+    assert.ok(!out.includes('flushed'), out);
+    assert.match(out, /tcp:198\.51\.100\.11:7001 (?!ok)/);
+  });
+
+  it('isolated: nothing answers, not even the host loopback', async () => {
+    const r = await cordon([], ['tcp:198.51.100.10:7001', 'udp:198.51.100.10:7001', 'tcp:127.0.0.1:7009']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.notEqual(r.results['tcp:198.51.100.10:7001'], 'ok');
+    assert.notEqual(r.results['udp:198.51.100.10:7001'], 'ok');
+    assert.equal(r.results['tcp:127.0.0.1:7009'], 'ECONNREFUSED');
+    assert.ok(r.denied.includes('tcp 198.51.100.10:7001'), r.denied.join(', '));
+    nothingLeft(r);
+  });
+
+  it('open: everything outside answers, the host loopback still does not', async () => {
+    const r = await cordon(['--mode', 'open'], ['tcp:198.51.100.11:7001', 'tcp:127.0.0.1:7009']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.results['tcp:198.51.100.11:7001'], 'ok', r.stderr);
+    assert.equal(r.results['tcp:127.0.0.1:7009'], 'ECONNREFUSED');
+    nothingLeft(r);
+  });
+
+  it('refuses what it cannot do, with the reason: ICMP without ping sockets, --cpus', async () => {
+    const r = await cordon(['--allow', '198.51.100.10/icmp'], []);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /ping_group_range/);
+    const c = await cordon(['--allow', '198.51.100.10:7001', '--cpus', '0.5'], []);
+    assert.notEqual(c.code, 0);
+    assert.match(c.stderr, /--cpus needs a cgroup/);
+  });
+
+  it('names /dev/net/tun and what to do when pasta cannot open it', async () => {
+    chmodSync('/dev/net/tun', 0o600);
+    try {
+      const r = await cordon(['--allow', '198.51.100.10:7001'], []);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /\/dev\/net\/tun/);
+      assert.match(r.stderr, /0666/);
+    } finally {
+      chmodSync('/dev/net/tun', 0o666);
+    }
+  });
+});
