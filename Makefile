@@ -45,9 +45,11 @@ export DEBIAN_FRONTEND := noninteractive
 #   util-linux        unshare, nsenter; setpriv --pdeathsig: `cordon run`'s command dies with cordon
 #   seccomp           scmp_sys_resolver: scripts/gen-seccomp-table.sh regenerates the sandbox's syscall
 #                     table from libseccomp, and a test checks the committed table against it
+#   passt             pasta: rootless `cordon run` (an ordinary user) connects the sandbox's user + network
+#                     namespace to the user's network with it; no service, one binary
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
-                perl iputils-ping curl seccomp
+                perl iputils-ping curl seccomp passt
 
 # Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
 # is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of

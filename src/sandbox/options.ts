@@ -9,7 +9,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sandboxEnv } from './env.js';
 import { HOME_SECRETS, outermost, secretCandidates, stateCandidates, within, type HiddenContext } from './hidden.js';
-import { hideEntry, homes, listDir, readText, real, systemNameserver, withTarget } from './host.js';
+import { hideEntry, homes, listDir, real, systemNameserver, withTarget } from './host.js';
 import { stateDir } from './teardown.js';
 import { refuseBind } from './paths.js';
 import { seccompArch } from './seccomp/bpf.js';
@@ -37,19 +37,13 @@ function isRoot(): boolean {
 }
 
 /**
- * What the rootless path cannot do, refused with the reason: ICMP needs ping sockets on the host
- * (pasta forwards echo requests through them), the tunnel is not wired yet for user namespaces,
- * and cgroup limits need a cgroup the user may write.
+ * What the rootless path cannot do, refused with the reason: the tunnel is not wired yet for user
+ * namespaces, and cgroup limits need a cgroup the user may write. (ICMP: rootlessIcmpNote.)
  */
 function refuseRootless(input: SandboxInput, mode: SandboxMode): void {
   if (mode === 'vpn-only')
     throw new SandboxError(
       'vpn-only mode does not run rootless yet (wireguard-go needs its control socket in /run/wireguard): run it as root with --host-netns NS or --i-mean-the-host',
-    );
-  const icmp = (input.allow ?? []).find((r) => r.proto === 'icmp');
-  if (icmp !== undefined && !pingAllowed())
-    throw new SandboxError(
-      `--allow ${icmp.text}: ICMP leaves a rootless sandbox only through ping sockets, which this machine does not give your group (sysctl net.ipv4.ping_group_range); as root: sysctl -w net.ipv4.ping_group_range="0 2147483647", or drop the ICMP entry`,
     );
   if (input.cpus !== undefined)
     throw new SandboxError(
@@ -57,11 +51,16 @@ function refuseRootless(input: SandboxInput, mode: SandboxMode): void {
     );
 }
 
-/** Whether this process's group may open ping sockets (net.ipv4.ping_group_range). */
-function pingAllowed(): boolean {
-  const r = readText('/proc/sys/net/ipv4/ping_group_range').trim().split(/\s+/).map(Number);
-  const gid = typeof process.getgid === 'function' ? process.getgid() : 0;
-  return r.length === 2 && r[0]! <= gid && gid <= r[1]!;
+/**
+ * Rootless, ICMP allow entries (`--allow IP/icmp`, or a spec host's `--as` egress) stay in the
+ * policy but nothing answers them: the sandbox's namespace gives the command no ping sockets and
+ * no raw ones, and pasta could forward echo requests only through the user's own ping sockets
+ * (net.ipv4.ping_group_range). A note, not a refusal, so `--as` works for hosts that may ping.
+ */
+export function rootlessIcmpNote(opts: Pick<SandboxOptions, 'rootless' | 'allow'>): string | undefined {
+  const icmp = opts.allow.find((r) => r.proto === 'icmp');
+  if (!opts.rootless || icmp === undefined) return undefined;
+  return `--allow ${icmp.text}: ICMP does not leave a rootless sandbox (no ping or raw sockets inside; pasta would need ping sockets, sysctl net.ipv4.ping_group_range); TCP and UDP entries work`;
 }
 
 /** Resolves every default (here only) and checks what is refused for safety. */

@@ -23,7 +23,7 @@ import type { VaultMount } from '../vault/index.js';
 import { formatIPv4 } from '../util/ip.js';
 import { checkTools, detectCgroup, freshId, procStart, usedSubnets } from './host.js';
 import { listNetns } from '../system/netns.js';
-import { resolveOptions } from './options.js';
+import { resolveOptions, rootlessIcmpNote } from './options.js';
 import { needsResolvConf, needsResolver, pickSubnet, planSandbox, resolvConfText, type SandboxPlan } from './plan.js';
 import { commandStage } from './stages/command.js';
 import { cgroupDirs, limitsStage } from './stages/limits.js';
@@ -81,6 +81,8 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     throw new SandboxError(`host namespace '${opts.hostNetns}' does not exist (ip netns list)`);
   }
   const say = input.say ?? (() => undefined);
+  const icmpNote = rootlessIcmpNote(opts);
+  if (icmpNote !== undefined) say(icmpNote);
   await cleanupStale();
   // Rootless: cgroups are root's (--memory and --pids go through prlimit; --cpus is refused).
   const version = opts.rootless ? 'none' : detectCgroup();
