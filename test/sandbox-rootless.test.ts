@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { requireOrSkip } from './support/require-env.js';
+import { holderArgv, nsenterArgv, pastaArgv, pastaFailure, resolverPort, usernsFailure, withHolder, HOLDER_PID } from '../src/sandbox/rootless.js';
 
 const CORDON = fileURLToPath(new URL('../bin/cordon', import.meta.url));
 const NOBODY = 65534;
@@ -109,6 +110,61 @@ interface Run {
   readonly id: string;
   readonly stderr: string;
 }
+
+describe('rootless network, pure parts', () => {
+  it("pasta never maps the gateway to the host's loopback nor forwards the sandbox's loopback there", () => {
+    const a = pastaArgv({ ifname: 'cs000001s', publish: [], resolverPort: undefined, pidFile: '/tmp/x/pasta.pid' });
+    assert.ok(a.includes('--no-map-gw'));
+    for (const [flag, v] of [
+      ['--tcp-ports', 'none'],
+      ['--udp-ports', 'none'],
+      ['--tcp-ns', 'none'],
+      ['--udp-ns', 'none'],
+    ])
+      assert.equal(a[a.indexOf(flag) + 1], v, flag);
+    assert.ok(a.includes('--ipv4-only'));
+  });
+
+  it("with names, only UDP 53 goes to the resolver's port; --publish binds the host's 127.0.0.1 only", () => {
+    const a = pastaArgv({ ifname: 'cs000001s', publish: [8080, 9090], resolverPort: 23456, pidFile: '/tmp/x/pasta.pid' });
+    assert.equal(a[a.indexOf('--udp-ns') + 1], '53:23456');
+    assert.equal(a[a.indexOf('--tcp-ns') + 1], 'none');
+    assert.equal(a[a.indexOf('--tcp-ports') + 1], '127.0.0.1/8080,127.0.0.1/9090');
+    for (const id of ['000000', 'ffffff', 'abc123']) assert.ok(resolverPort(id) >= 20000 && resolverPort(id) < 60000, id);
+  });
+
+  it('the holder loads the policy before it says ready, and fails with 125 when it cannot', () => {
+    const script = holderArgv('table inet t {}\n')[7]!;
+    assert.ok(script.indexOf('nft -f -') < script.indexOf('echo ready'));
+    assert.match(script, /nft -f - <<'CORDON_NFT' \|\| exit 125/);
+    assert.ok(!holderArgv(undefined)[7]!.includes('nft'), 'open mode: no policy');
+    assert.deepEqual(holderArgv(undefined).slice(0, 5), ['unshare', '--user', '--map-root-user', '--net', '--']);
+  });
+
+  it('the holder PID goes into the command line only where planned', () => {
+    const line = ['setpriv', '--', ...nsenterArgv(HOLDER_PID), 'bwrap', `--target=${HOLDER_PID}x`];
+    assert.deepEqual(withHolder(line, 4242), ['setpriv', '--', ...nsenterArgv(4242), 'bwrap', `--target=${HOLDER_PID}x`]);
+  });
+
+  it('errors name the setting and what to do', () => {
+    const none = (): undefined => undefined;
+    assert.match(
+      usernsFailure('unshare: unshare failed: Operation not permitted', (k) => (k === 'kernel/unprivileged_userns_clone' ? '0' : undefined)),
+      /kernel\.unprivileged_userns_clone=1/,
+    );
+    assert.match(
+      usernsFailure('unshare: unshare failed: No space left on device', (k) => (k === 'user/max_user_namespaces' ? '0' : undefined)),
+      /user\.max_user_namespaces/,
+    );
+    assert.match(
+      usernsFailure('unshare: x', (k) => (k === 'kernel/apparmor_restrict_unprivileged_userns' ? '1' : undefined)),
+      /AppArmor/,
+    );
+    assert.match(usernsFailure('unshare: x', none), /--host-netns/);
+    assert.match(pastaFailure('Failed to open tun socket in namespace'), /chmod 0666 \/dev\/net\/tun/);
+    assert.match(pastaFailure("Don't run as root. Changing to nobody..."), /--host-netns/);
+  });
+});
 
 describe('cordon run rootless (live)', { skip: SKIP }, () => {
   const P = `crl${randomBytes(2).toString('hex')}`;
