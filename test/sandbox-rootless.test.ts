@@ -21,7 +21,17 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { requireOrSkip } from './support/require-env.js';
-import { holderArgv, nsenterArgv, pastaArgv, pastaFailure, resolverPort, usernsFailure, withHolder, HOLDER_PID } from '../src/sandbox/rootless.js';
+import {
+  hasDefaultRoute,
+  holderArgv,
+  nsenterArgv,
+  pastaArgv,
+  pastaFailure,
+  resolverPort,
+  usernsFailure,
+  withHolder,
+  HOLDER_PID,
+} from '../src/sandbox/rootless.js';
 
 const CORDON = fileURLToPath(new URL('../bin/cordon', import.meta.url));
 const NOBODY = 65534;
@@ -113,7 +123,7 @@ interface Run {
 
 describe('rootless network, pure parts', () => {
   it("pasta never maps the gateway to the host's loopback nor forwards the sandbox's loopback there", () => {
-    const a = pastaArgv({ ifname: 'cs000001s', publish: [], resolverPort: undefined, pidFile: '/tmp/x/pasta.pid' });
+    const a = pastaArgv({ ifname: 'cs000001s', publish: [], resolverPort: undefined });
     assert.ok(a.includes('--no-map-gw'));
     for (const [flag, v] of [
       ['--tcp-ports', 'none'],
@@ -123,10 +133,14 @@ describe('rootless network, pure parts', () => {
     ])
       assert.equal(a[a.indexOf(flag) + 1], v, flag);
     assert.ok(a.includes('--ipv4-only'));
+    assert.ok(a.includes('--foreground'), 'a child of cordon, so it dies with it');
+    const route = 'Iface\tDestination\tGateway\ncs000001s\t00000000\t0102000A\ncs000001s\t000200C0\t00000000\n';
+    assert.equal(hasDefaultRoute(route, 'cs000001s'), true);
+    assert.equal(hasDefaultRoute(route.replace('\t00000000\t0102', '\t00FF0000\t0102'), 'cs000001s'), false);
   });
 
   it("with names, only UDP 53 goes to the resolver's port; --publish binds the host's 127.0.0.1 only", () => {
-    const a = pastaArgv({ ifname: 'cs000001s', publish: [8080, 9090], resolverPort: 23456, pidFile: '/tmp/x/pasta.pid' });
+    const a = pastaArgv({ ifname: 'cs000001s', publish: [8080, 9090], resolverPort: 23456 });
     assert.equal(a[a.indexOf('--udp-ns') + 1], '53:23456');
     assert.equal(a[a.indexOf('--tcp-ns') + 1], 'none');
     assert.equal(a[a.indexOf('--tcp-ports') + 1], '127.0.0.1/8080,127.0.0.1/9090');

@@ -94,17 +94,9 @@ export function wgName(id: string): string {
 }
 
 /**
- * `resolvConf`: the file bound over /etc/resolv.conf when the sandbox has its own (chosen by the caller);
- * `tmp`: the run's temp dir (rootless: pasta's PID file).
+ * `resolvConf`: the file bound over /etc/resolv.conf when the sandbox has its own (chosen by the caller).
  */
-export function planSandbox(
-  opts: SandboxOptions,
-  id: string,
-  subnet: Cidr | undefined,
-  cgroup: 'v1' | 'v2' | 'none',
-  resolvConf?: string,
-  tmp?: string,
-): SandboxPlan {
+export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | undefined, cgroup: 'v1' | 'v2' | 'none', resolvConf?: string): SandboxPlan {
   const steps: Step[] = [];
   const egress = opts.mode === 'filtered' || opts.mode === 'vpn-only';
   // Isolated mode needs no name: its namespace is made by `unshare --net` for the command alone
@@ -140,7 +132,7 @@ export function planSandbox(
     steps.push({ kind: 'nft', ns: hn ?? '', table: `ip ${hostTable}`, text: hostRuleset(hostTable!, vethH, subnet) });
   }
   const resolver = needsResolver(opts) ? (holder ? ROOTLESS_RESOLVER : subnet ? formatIPv4(subnet.addr + 1) : undefined) : undefined;
-  if (holder) steps.push(...rootlessSteps(opts, id, resolver, tmp ?? '/tmp/cordon-XXXX'));
+  if (holder) steps.push(...rootlessSteps(opts, id, resolver));
   const tunnel = wg
     ? {
         ifname: wgName(id),
@@ -241,13 +233,13 @@ export function planSandbox(
  * The rootless network's steps: the holder (namespaces, loopback and the policy — none in open
  * mode), then pasta (with allowed names, the sandbox's 127.0.0.1:53 forwarded to the resolver).
  */
-function rootlessSteps(opts: SandboxOptions, id: string, resolver: string | undefined, tmp: string): Step[] {
+function rootlessSteps(opts: SandboxOptions, id: string, resolver: string | undefined): Step[] {
   const ifname = sandboxNames(id).vethSandbox;
   const policy = opts.mode === 'open' ? undefined : sandboxRuleset(opts, resolver, ifname);
   const port = resolver !== undefined ? resolverPort(id) : undefined;
   return [
     { kind: 'holder', argv: [...DIE_WITH_CORDON, ...holderArgv(policy)] },
-    { kind: 'pasta', argv: pastaArgv({ ifname, publish: opts.publish, resolverPort: port, pidFile: `${tmp}/pasta.pid` }) },
+    { kind: 'pasta', argv: [...DIE_WITH_CORDON, ...pastaArgv({ ifname, publish: opts.publish, resolverPort: port })] },
   ];
 }
 

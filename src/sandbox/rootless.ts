@@ -69,8 +69,6 @@ export interface PastaOptions {
   readonly publish: readonly number[];
   /** The resolver's port on the user's loopback, forwarded from the sandbox's 127.0.0.1:53 (filtered mode with names). */
   readonly resolverPort: number | undefined;
-  /** pasta writes its PID here (it forks into the background once the namespace is configured). */
-  readonly pidFile: string;
 }
 
 /** pasta's command line, without the holder's PID (the last argument, added at run time). */
@@ -80,6 +78,8 @@ export function pastaArgv(o: PastaOptions): string[] {
     'pasta',
     '--config-net',
     '--quiet',
+    // In the foreground, as cordon's child: setpriv --pdeathsig ends it with cordon, kill -9 included.
+    '--foreground',
     '--no-map-gw',
     '--ipv4-only',
     '--tcp-ports',
@@ -92,9 +92,15 @@ export function pastaArgv(o: PastaOptions): string[] {
     o.resolverPort !== undefined ? `53:${o.resolverPort}` : 'none',
     '--ns-ifname',
     o.ifname,
-    '--pid',
-    o.pidFile,
   ];
+}
+
+/** Whether /proc/PID/net/route (the holder's namespace) has the default route on `ifname`: pasta is done configuring. */
+export function hasDefaultRoute(procNetRoute: string, ifname: string): boolean {
+  return procNetRoute.split('\n').some((l) => {
+    const f = l.split('\t');
+    return f[0] === ifname && f[1] === '00000000';
+  });
 }
 
 /**

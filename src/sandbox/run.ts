@@ -61,7 +61,6 @@ export function dryRunPlan(input: SandboxInput): SandboxPlan {
     (opts.mode === 'filtered' || opts.mode === 'vpn-only') && !opts.rootless ? pickSubnet([]) : undefined,
     opts.rootless ? 'none' : detectCgroup(),
     '/tmp/cordon-000000-XXXX/resolv.conf',
-    '/tmp/cordon-000000-XXXX',
   );
 }
 
@@ -91,13 +90,13 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   const holder = opts.rootless && opts.mode !== 'isolated';
   const subnet = egress ? pickSubnet(await usedSubnets(opts.hostNetns), parseInt(id, 16) % 16384) : undefined;
   if (egress && !subnet) throw new SandboxError('no free /30 left in 10.213.0.0/16 in the host namespace');
-  const tmp = needsResolvConf(opts) || holder ? mkdtempSync(join(tmpdir(), `cordon-${id}-`)) : undefined;
-  const resolvConf = tmp && needsResolvConf(opts) ? join(tmp, 'resolv.conf') : undefined;
+  const tmp = needsResolvConf(opts) ? mkdtempSync(join(tmpdir(), `cordon-${id}-`)) : undefined;
+  const resolvConf = tmp ? join(tmp, 'resolv.conf') : undefined;
   const resolverAddr = !needsResolver(opts) ? undefined : holder ? ROOTLESS_RESOLVER : subnet ? formatIPv4(subnet.addr + 1) : undefined;
   if (resolvConf !== undefined) writeFileSync(resolvConf, resolvConfText(opts, resolverAddr));
   // Planned once without the vault to know the names (namespace, cgroups) the state file records
   // before anything that could be left behind (the vault mount) exists.
-  const draft = planSandbox(input.vault ? { ...opts, vaultDir: VAULT_PLACEHOLDER } : opts, id, subnet, version, resolvConf, tmp);
+  const draft = planSandbox(input.vault ? { ...opts, vaultDir: VAULT_PLACEHOLDER } : opts, id, subnet, version, resolvConf);
   const cgroups = cgroupDirs(draft, version);
   const td: Teardown = {
     id,
@@ -128,7 +127,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   for (const s of sigs) process.on(s, onSignal);
   try {
     const vm = input.vault ? await mountVault(input.vault, td, say) : undefined;
-    const plan = vm ? planSandbox({ ...opts, vaultDir: vm.dir }, id, subnet, version, resolvConf, tmp) : draft;
+    const plan = vm ? planSandbox({ ...opts, vaultDir: vm.dir }, id, subnet, version, resolvConf) : draft;
     if (input.envAll === true) say(`--env-all: all ${opts.envCounts.passed} environment variables pass into the sandbox, tokens and keys in them included`);
     const ctx: StageContext = { plan, opts, td, tmp, say, signal: abort.signal };
     await (plan.rootless ? rootlessNetworkStage(ctx) : networkStage(ctx));

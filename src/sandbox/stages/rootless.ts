@@ -5,9 +5,9 @@
  * state as soon as its PID is known.
  */
 import { spawn } from 'node:child_process';
-import { firstError, run } from '../../system/exec.js';
 import { procStart, readText } from '../host.js';
-import { nsenterArgv, pastaFailure, usernsFailure } from '../rootless.js';
+import { hasDefaultRoute, nsenterArgv, pastaFailure, usernsFailure } from '../rootless.js';
+import { sandboxNames } from '../../model/names.js';
 import { writeTeardownState } from '../teardown.js';
 import { SandboxError, type Step } from '../types.js';
 import { startResolverProcess, stopIfAborted, type StageContext } from './network.js';
@@ -26,7 +26,7 @@ export async function rootlessNetworkStage(ctx: StageContext): Promise<void> {
   // reaches it only through pasta's forward of its 127.0.0.1:53), and adds answers to the
   // sandbox's sets through nsenter.
   await Promise.all([
-    startPasta([...pasta.argv, String(pid)], ctx),
+    startPasta([...pasta.argv, String(pid)], pid, sandboxNames(plan.id).vethSandbox, ctx),
     resolver === undefined
       ? undefined
       : startResolverProcess([], resolver.listen, opts, ctx.tmp!, { nft: [...inside, 'nft'], upstream: resolver.upstream, port: resolver.port }).then((p) => {
@@ -74,21 +74,30 @@ async function startHolder(argv: readonly string[], ctx: StageContext): Promise<
 }
 
 /**
- * pasta forks into the background once the namespace's interface, address and routes are set:
- * its return is the signal that the network is up. Its PID comes from its PID file.
+ * pasta runs in the foreground as cordon's child (it dies with cordon); it is done once the
+ * holder's namespace has its default route on pasta's interface, read from /proc/PID/net/route
+ * (no process started to look).
  */
-async function startPasta(argv: readonly string[], ctx: StageContext): Promise<void> {
-  const r = await run(argv);
-  const i = argv.indexOf('--pid');
-  const pidFile = i >= 0 ? argv[i + 1] : undefined;
-  const pid = pidFile !== undefined ? Number(readText(pidFile).trim()) : NaN;
-  if (Number.isInteger(pid) && pid > 0) {
-    ctx.td.pastaPid = pid;
+async function startPasta(argv: readonly string[], holderPid: number, ifname: string, ctx: StageContext): Promise<void> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  let spawnError: Error | undefined;
+  child.on('error', (e) => (spawnError = e));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  if (child.pid !== undefined) {
+    ctx.td.pastaPid = child.pid;
     writeTeardownState(ctx.td);
   }
-  if (r.code !== 0) {
-    if (r.code === 127 && /ENOENT/.test(r.stderr)) throw new SandboxError("'pasta' is not installed: passt (make setup installs it; apt-get install passt)");
-    throw new SandboxError(pastaFailure(firstError(r)));
+  const until = performance.now() + 10_000;
+  for (;;) {
+    if (hasDefaultRoute(readText(`/proc/${holderPid}/net/route`), ifname)) break;
+    if (spawnError !== undefined) throw new SandboxError(`cannot start pasta: ${spawnError.message} (passt; make setup installs it)`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new SandboxError(pastaFailure(err));
+    stopIfAborted(ctx.signal);
+    if (performance.now() > until) throw new SandboxError(`pasta did not configure the sandbox's network within 10 s${err.trim() ? `: ${err.trim()}` : ''}`);
+    await new Promise((res) => setTimeout(res, 5));
   }
-  if (!(Number.isInteger(pid) && pid > 0)) throw new SandboxError(`pasta wrote no PID to ${pidFile ?? '?'}`);
+  child.stderr!.resume();
+  child.unref();
+  (child.stderr as NodeJS.ReadableStream & { unref?: () => void }).unref?.();
 }
