@@ -15,7 +15,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -415,6 +415,70 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     assert.equal(r.results['tcp:198.51.100.11:7001'], 'ok', r.stderr);
     assert.equal(r.results['tcp:127.0.0.1:7009'], 'ECONNREFUSED');
     nothingLeft(r);
+  });
+
+  it('kill -9 of cordon mid-run: holder, pasta, resolver and command end with it, at once', async () => {
+    const started = join(work, 'started');
+    rmSync(started, { force: true });
+    // bin/cordon execs node, so the PID spawn returns is cordon's own.
+    const c = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        H,
+        'setpriv',
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        '--clear-groups',
+        'env',
+        '-i',
+        `PATH=${process.env.PATH ?? ''}`,
+        `CORDON_SANDBOX_STATE_DIR=${state}`,
+        CORDON,
+        'run',
+        '-q',
+        '--workdir',
+        work,
+        '--allow',
+        'allowed.test:7001',
+        '--dns-upstream',
+        '198.51.100.53',
+        '--',
+        'sh',
+        '-c',
+        'touch started; sleep 60',
+      ],
+      { stdio: 'ignore' },
+    );
+    for (let i = 0; i < 400 && !existsSync(started); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(existsSync(started), 'the command started');
+    const run = (): string[] =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .flatMap((p) => {
+          try {
+            const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+            return statSync(`/proc/${p}`).uid === NOBODY && /cordon-holder|--ns-ifname cs[0-9a-f]{6}s|resolver-main|sleep 60/.test(cmd)
+              ? [`${p}: ${cmd.slice(0, 80)}`]
+              : [];
+          } catch {
+            return [];
+          }
+        });
+    assert.ok(run().length >= 3, `holder, pasta, resolver and command run: ${run().join('; ')}`);
+    c.kill('SIGKILL');
+    await new Promise((res) => c.on('exit', res));
+    let left = run();
+    for (let i = 0; i < 40 && left.length > 0; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      left = run();
+    }
+    assert.deepEqual(left, [], 'processes outlived cordon');
+    // Its state file remains for the next run's cleanupStale, which finds nothing left to kill.
+    rmSync(state, { recursive: true, force: true });
+    spawnSync('mkdir', ['-p', state]);
+    chownSync(state, NOBODY, NOBODY);
   });
 
   it('says what it cannot do: ICMP entries (a note), --cpus (refused), with the reason', async () => {
