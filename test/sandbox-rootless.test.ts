@@ -235,7 +235,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
   });
 
   /** cordon run as uid 65534, inside the namespace that plays the user's machine. */
-  function cordon(flags: readonly string[], checks: readonly string[], json = true): Promise<Run> {
+  function cordon(flags: readonly string[], checks: readonly string[], json = true, command?: string): Promise<Run> {
     const argv = [
       'netns',
       'exec',
@@ -258,7 +258,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
       '--',
       'sh',
       '-c',
-      `node probe.cjs ${checks.join(' ')} > out.txt`,
+      command ?? `node probe.cjs ${checks.join(' ')} > out.txt`,
     ];
     return new Promise((res) => {
       const c = spawn('ip', argv, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -475,10 +475,48 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
       left = run();
     }
     assert.deepEqual(left, [], 'processes outlived cordon');
-    // Its state file remains for the next run's cleanupStale, which finds nothing left to kill.
-    rmSync(state, { recursive: true, force: true });
-    spawnSync('mkdir', ['-p', state]);
-    chownSync(state, NOBODY, NOBODY);
+    // Its state file and temp dir remain; the next run (cleanupStale) removes them.
+    assert.equal(readdirSync(state).length, 1, 'the killed run left its state file');
+    const next = await cordon([], []);
+    assert.equal(next.code, 0, next.stderr);
+    nothingLeft(next);
+    assert.deepEqual(
+      readdirSync(tmpdir()).filter((f) => /^cordon-[0-9a-f]{6}-/.test(f) && statSync(join(tmpdir(), f)).uid === NOBODY),
+      [],
+      "the killed run's temp dir",
+    );
+  });
+
+  it("--publish PORT: the sandbox's port answers on the user's 127.0.0.1, not on the user's other addresses", async () => {
+    const ready = join(work, 'listening');
+    rmSync(ready, { force: true });
+    writeFileSync(
+      join(work, 'serve.cjs'),
+      `require('node:net').createServer((c) => c.end('hi')).listen(7100, '0.0.0.0', () => require('node:fs').writeFileSync('listening', ''));`,
+    );
+    const run = cordon(['--allow', '198.51.100.10:7001', '--publish', '7100', '--timeout', '8s'], [], true, 'node serve.cjs');
+    for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(existsSync(ready), 'the server in the sandbox listens');
+    const get = (addr: string): string =>
+      spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          H,
+          process.execPath,
+          '-e',
+          `const s=require('node:net').connect(7100,'${addr}');s.on('data',d=>{console.log(String(d));process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)});setTimeout(()=>{console.log('timeout');process.exit(0)},2000)`,
+        ],
+        {
+          encoding: 'utf8',
+        },
+      ).stdout.trim();
+    assert.equal(get('127.0.0.1'), 'hi');
+    assert.notEqual(get('192.0.2.10'), 'hi');
+    const r = await run;
+    assert.equal(r.code, 124, r.stderr);
+    nothingLeft(r);
   });
 
   it('says what it cannot do: ICMP entries (a note), --cpus (refused), with the reason', async () => {
