@@ -52,9 +52,11 @@ export DEBIAN_FRONTEND := noninteractive
 #   zsh, fish         `zsh -n` / `fish --no-execute` parse the scripts `cordon completion` prints, and the
 #                     tests complete subcommand names in them (bash is there already)
 #   groff-base, man-db  `groff -man -ww` and `man --warnings -l` check the man page `cordon man` prints
+#   passt             pasta: rootless `cordon run` (an ordinary user) connects the sandbox's user + network
+#                     namespace to the user's network with it; no service, one binary
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
-                perl iputils-ping curl seccomp zsh fish groff-base man-db
+                perl iputils-ping curl seccomp zsh fish groff-base man-db passt
 
 # Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
 # is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of

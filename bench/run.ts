@@ -35,6 +35,7 @@ const MODULES: readonly Module[] = [
   { name: 'nft-throughput', file: 'nft-throughput.ts', fn: 'benchNftThroughput' },
   { name: 'lab', file: 'lab.ts', fn: 'benchLab' },
   { name: 'sandbox', file: 'sandbox.ts', fn: 'benchSandbox' },
+  { name: 'sandbox-rootless', file: 'sandbox-rootless.ts', fn: 'benchSandboxRootless' },
   { name: 'pipeline', file: 'pipeline.ts', fn: 'benchPipeline' },
 ];
 
