@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../src/server/store.js';
 import { hashPassword } from '../src/server/secrets.js';
+import { parseWgQuick } from '../src/sandbox/wireguard.js';
+import { generateWgKeyPair, publicKeyOf } from '../src/util/wgkey.js';
 import { testServer, type Client, type TestServer } from './support/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -66,7 +68,7 @@ describe('cordon server', () => {
       assert.equal(statSync(t.dataDir).mode & 0o777, 0o700);
       for (const f of ['cordon.db', 'cookie.secret']) assert.equal(statSync(join(t.dataDir, f)).mode & 0o777, 0o600, f);
       const r = await t.client().req('GET', '/api/health');
-      assert.deepEqual(r.json, { ok: true, schemaVersion: 1 });
+      assert.deepEqual(r.json, { ok: true, schemaVersion: 2 });
     });
 
     it('/openapi.json describes every route, with request schemas generated from the zod schemas', async () => {
@@ -93,6 +95,10 @@ describe('cordon server', () => {
         'GET /api/specs/{id}/versions/{version}/test',
         'GET /api/specs/{id}/versions/{version}/render/{target}',
         'GET /api/specs/{id}/diff',
+        'POST /api/specs/{id}/tunnels/{tunnel}/peers',
+        'GET /api/specs/{id}/tunnels/{tunnel}/peers',
+        'DELETE /api/specs/{id}/tunnels/{tunnel}/peers/{peer}',
+        'POST /api/wireguard/new-peer',
         'GET /api/audit',
         'POST /api/webhooks/billing',
         'GET /api/health',
@@ -356,6 +362,64 @@ describe('cordon server', () => {
     });
   });
 
+  describe('WireGuard peers', () => {
+    const peers = () => `/api/specs/${specId}/tunnels/wg0/peers`;
+
+    it('creates a peer with a server-made key pair at the next free address; the private key is in that answer only', async () => {
+      const r = await admin.req('POST', peers(), { body: { name: 'laptop' } });
+      assert.equal(r.status, 201, r.text);
+      // 10.8.0.1 is pve and 10.8.0.2 the spec's own wg-client: the first free one is .3.
+      assert.equal(r.json.address, '10.8.0.3');
+      const client = parseWgQuick(r.json.clientConfig, 'laptop.conf');
+      assert.equal(publicKeyOf(client.privateKey), r.json.publicKey);
+      assert.equal(client.addressTexts[0], '10.8.0.3/24');
+      secrets.push(client.privateKey);
+      assert.match(r.json.qrSvg, /^<svg/);
+      assert.equal(Buffer.from(r.json.qrPng, 'base64').subarray(1, 4).toString(), 'PNG');
+
+      const conf = join(t.dataDir, 'wireguard', `${specId}-wg0.conf`);
+      assert.equal(statSync(conf).mode & 0o777, 0o600);
+      assert.equal(statSync(join(t.dataDir, 'wireguard', `${specId}-wg0.key`)).mode & 0o777, 0o600);
+      const hub = readFileSync(conf, 'utf8');
+      assert.match(hub, new RegExp(`PublicKey = ${r.json.publicKey.replace(/[+/]/g, '\\$&')}\nAllowedIPs = 10\.8\.0\.3/32`));
+      assert.ok(!hub.includes(client.privateKey));
+      secrets.push(/PrivateKey = (\S+)/.exec(hub)![1]!);
+
+      const list = await admin.req('GET', peers());
+      assert.deepEqual(
+        list.json.map((p: { name: string; address: string }) => [p.name, p.address]),
+        [['laptop', '10.8.0.3']],
+      );
+      assert.ok(!list.text.includes(client.privateKey));
+    });
+
+    it('takes the caller’s public key (no private key anywhere), the alias route, and reuses a revoked peer’s address', async () => {
+      const own = generateWgKeyPair();
+      const byo = await admin.req('POST', '/api/wireguard/new-peer', { body: { specId, tunnel: 'wg0', name: 'phone', publicKey: own.publicKey } });
+      assert.equal(byo.status, 201, byo.text);
+      assert.equal(byo.json.address, '10.8.0.4');
+      assert.equal(byo.json.publicKey, own.publicKey);
+      assert.doesNotMatch(byo.json.clientConfig, /^PrivateKey/m);
+      const laptop = (await admin.req('GET', peers())).json.find((p: { name: string }) => p.name === 'laptop');
+      assert.equal((await admin.req('DELETE', `${peers()}/${laptop.id}`)).status, 200);
+      const hub = readFileSync(join(t.dataDir, 'wireguard', `${specId}-wg0.conf`), 'utf8');
+      assert.ok(!hub.includes(laptop.publicKey), 'revoked peers leave the hub config');
+      const next = await admin.req('POST', peers(), { body: { name: 'laptop' } });
+      assert.equal(next.json.address, '10.8.0.3', 'the name and the address are free again');
+      secrets.push(parseWgQuick(next.json.clientConfig, 'x').privateKey);
+    });
+
+    it('refuses a taken name (409), an unknown tunnel (404 with a hint) and a malformed key (400)', async () => {
+      assert.equal((await admin.req('POST', peers(), { body: { name: 'phone' } })).status, 409);
+      const r = await admin.req('POST', `/api/specs/${specId}/tunnels/wg1/peers`, { body: { name: 'x' } });
+      assert.equal(r.status, 404);
+      assert.match(r.json.error, /no tunnel 'wg1'.*wg0/);
+      const bad = await admin.req('POST', peers(), { body: { name: 'x', publicKey: 'not-a-key' } });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.json.issues[0].path, 'body.publicKey');
+    });
+  });
+
   describe('billing webhook (Stripe-Signature)', () => {
     const event = (id: string, tier = 'early-access') =>
       JSON.stringify({
@@ -437,6 +501,8 @@ describe('cordon server', () => {
       const tier = entries.find((e) => e.action === 'user.tier' && e.actor === 'billing:evt_1')!;
       assert.deepEqual([tier.before, tier.after], [{ tier: 'free' }, { tier: 'early-access' }]);
       assert.ok(entries.some((e) => e.action === 'token.revoke'));
+      assert.ok(entries.some((e) => e.action === 'peer.create' && e.after.name === 'phone'));
+      assert.ok(entries.some((e) => e.action === 'peer.revoke'));
       assert.ok(entries.some((e) => e.action === 'user.create' && e.actor === 'cli:init-admin'));
       const page1 = await admin.req('GET', '/api/audit?limit=2');
       const page2 = await admin.req('GET', `/api/audit?limit=2&before=${page1.json.next}`);
@@ -454,6 +520,7 @@ describe('cordon server', () => {
       await t.restart();
       admin = Object.assign(t.client(), { cookie: admin.cookie, csrf: admin.csrf });
       assert.equal((await admin.req('GET', `/api/specs/${specId}`)).json.versions.length, 2);
+      assert.equal((await admin.req('GET', `/api/specs/${specId}/tunnels/wg0/peers`)).json.length, 2, 'peers kept');
       assert.equal((await t.client().req('GET', '/api/specs', { token: reader })).status, 200, 'the token still works');
       assert.deepEqual((await admin.req('GET', '/api/audit?limit=500')).json.entries, before);
       const w = await admin.req('POST', '/api/specs', { body: { name: EXAMPLE, text: EXAMPLE_TEXT } });

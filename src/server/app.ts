@@ -12,6 +12,7 @@ import { HttpError } from './errors.js';
 import { Api } from './http.js';
 import { auditRoutes } from './routes/audit.js';
 import { billingRoutes } from './routes/billing.js';
+import { peerRoutes } from './routes/peers.js';
 import { sessionRoutes } from './routes/session.js';
 import { specRoutes } from './routes/specs.js';
 import { systemRoutes } from './routes/system.js';
@@ -62,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const api = new Api(app, auth);
   sessionRoutes(api, auth, store, settings);
   specRoutes(api, store);
+  peerRoutes(api, store, settings);
   auditRoutes(api, store);
   billingRoutes(api, store, settings);
   systemRoutes(api, store);

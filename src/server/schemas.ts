@@ -208,3 +208,37 @@ export const WebhookResponse = z.object({
 });
 
 export const HealthResponse = z.object({ ok: z.boolean(), schemaVersion: z.number().int() });
+
+export const TunnelParams = SpecIdParams.extend({ tunnel: z.string().min(1).describe('a tunnel declared in the spec (tunnels:)') });
+export const PeerParams = TunnelParams.extend({ peer: z.coerce.number().int().positive().describe('peer id') });
+
+const PeerFields = {
+  name: z
+    .string()
+    .regex(SPEC_NAME, 'letters, digits, dot, dash and underscore, starting with a letter or digit')
+    .describe('the peer’s name, unique among the tunnel’s active peers'),
+  publicKey: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/, 'a WireGuard public key (44 characters of base64)')
+    .optional()
+    .describe('bring your own key pair: the server then never sees a private key'),
+};
+export const PeerCreateBody = z.object(PeerFields);
+export const NewPeerBody = z.object({ specId: z.number().int().positive(), tunnel: z.string().min(1), ...PeerFields });
+
+export const PeerSchema = z.object({
+  id: z.number().int(),
+  specId: z.number().int(),
+  tunnel: z.string(),
+  name: z.string(),
+  address: z.string().describe('the peer’s address in the tunnel'),
+  publicKey: z.string(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  revoked: z.boolean(),
+});
+export const PeerCreated = PeerSchema.extend({
+  clientConfig: z.string().describe('wg-quick config for the client, with its private key when the server made the pair: shown this once, never stored'),
+  qrSvg: z.string().describe('the client config as a QR code (SVG)'),
+  qrPng: z.string().describe('the client config as a QR code (PNG, base64)'),
+});

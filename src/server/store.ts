@@ -51,6 +51,43 @@ export interface SpecVersion {
   readonly createdAt: string;
 }
 
+export interface WgPeer {
+  readonly id: number;
+  readonly specId: number;
+  readonly tunnel: string;
+  readonly name: string;
+  /** IPv4 address as a number (src/util/ip.ts). */
+  readonly address: number;
+  readonly publicKey: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly revoked: boolean;
+}
+
+interface PeerRow {
+  id: number;
+  spec_id: number;
+  tunnel: string;
+  name: string;
+  address: number;
+  public_key: string;
+  created_by: string;
+  created_at: string;
+  revoked: number;
+}
+
+const toPeer = (r: PeerRow): WgPeer => ({
+  id: r.id,
+  specId: r.spec_id,
+  tunnel: r.tunnel,
+  name: r.name,
+  address: r.address,
+  publicKey: r.public_key,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  revoked: r.revoked !== 0,
+});
+
 export interface AuditEntry {
   readonly id: number;
   readonly at: string;
@@ -86,6 +123,12 @@ const MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
      before TEXT, after TEXT);
    CREATE TABLE webhook_events (id TEXT PRIMARY KEY, type TEXT NOT NULL, received_at TEXT NOT NULL);`,
+  `CREATE TABLE wg_peers (
+     id INTEGER PRIMARY KEY, spec_id INTEGER NOT NULL REFERENCES specs(id), tunnel TEXT NOT NULL, name TEXT NOT NULL,
+     address INTEGER NOT NULL, public_key TEXT NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL,
+     revoked INTEGER NOT NULL DEFAULT 0);
+   CREATE UNIQUE INDEX wg_peers_active_name ON wg_peers (spec_id, tunnel, name) WHERE revoked = 0;
+   CREATE UNIQUE INDEX wg_peers_active_address ON wg_peers (spec_id, tunnel, address) WHERE revoked = 0;`,
 ];
 
 interface UserRow {
@@ -337,6 +380,55 @@ export class Store {
       before: r.before === null ? null : (JSON.parse(r.before) as unknown),
       after: r.after === null ? null : (JSON.parse(r.after) as unknown),
     }));
+  }
+
+  // ---- WireGuard peers ----
+
+  /** Active (not revoked) peers of a tunnel, by address. */
+  activePeers(specId: number, tunnel: string): WgPeer[] {
+    return (this.db.prepare('SELECT * FROM wg_peers WHERE spec_id = ? AND tunnel = ? AND revoked = 0 ORDER BY address').all(specId, tunnel) as PeerRow[]).map(
+      toPeer,
+    );
+  }
+
+  peer(id: number): WgPeer | undefined {
+    const r = this.db.prepare('SELECT * FROM wg_peers WHERE id = ?').get(id) as PeerRow | undefined;
+    return r && toPeer(r);
+  }
+
+  /**
+   * Adds a peer with the address `pick` chooses from the active peers' addresses, in one
+   * transaction (two concurrent creations cannot take the same address); then `after` runs inside
+   * the same transaction (the caller writes the hub's config there, so a failed write undoes the row).
+   */
+  addPeer(
+    actor: Actor,
+    p: { specId: number; tunnel: string; name: string; publicKey: string },
+    pick: (used: ReadonlySet<number>) => number,
+    after: (peers: WgPeer[]) => void,
+  ): WgPeer {
+    return this.audited(actor, 'peer.create', `peer:${p.specId}/${p.tunnel}/${p.name}`, () => {
+      const used = new Set(this.activePeers(p.specId, p.tunnel).map((x) => x.address));
+      const address = pick(used);
+      const id = Number(
+        this.db
+          .prepare('INSERT INTO wg_peers (spec_id, tunnel, name, address, public_key, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .run(p.specId, p.tunnel, p.name, address, p.publicKey, actor, this.iso()).lastInsertRowid,
+      );
+      after(this.activePeers(p.specId, p.tunnel));
+      const peer = this.peer(id)!;
+      return { before: undefined, after: { name: peer.name, address: peer.address, publicKey: peer.publicKey }, result: peer };
+    });
+  }
+
+  revokePeer(actor: Actor, id: number, after: (peers: WgPeer[]) => void): WgPeer | undefined {
+    const before = this.peer(id);
+    if (!before) return undefined;
+    return this.audited(actor, 'peer.revoke', `peer:${before.specId}/${before.tunnel}/${before.name}`, () => {
+      this.db.prepare('UPDATE wg_peers SET revoked = 1 WHERE id = ?').run(id);
+      after(this.activePeers(before.specId, before.tunnel));
+      return { before: { revoked: before.revoked }, after: { revoked: true }, result: this.peer(id)! };
+    });
   }
 
   // ---- billing webhooks ----
