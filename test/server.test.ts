@@ -68,7 +68,7 @@ describe('cordon server', () => {
       assert.equal(statSync(t.dataDir).mode & 0o777, 0o700);
       for (const f of ['cordon.db', 'cookie.secret']) assert.equal(statSync(join(t.dataDir, f)).mode & 0o777, 0o600, f);
       const r = await t.client().req('GET', '/api/health');
-      assert.deepEqual(r.json, { ok: true, schemaVersion: 2 });
+      assert.deepEqual(r.json, { ok: true, schemaVersion: 3 });
     });
 
     it('/openapi.json describes every route, with request schemas generated from the zod schemas', async () => {
@@ -99,6 +99,8 @@ describe('cordon server', () => {
         'GET /api/specs/{id}/tunnels/{tunnel}/peers',
         'DELETE /api/specs/{id}/tunnels/{tunnel}/peers/{peer}',
         'POST /api/wireguard/new-peer',
+        'POST /api/events',
+        'GET /api/events',
         'GET /api/audit',
         'POST /api/webhooks/billing',
         'GET /api/health',
@@ -417,6 +419,52 @@ describe('cordon server', () => {
       const bad = await admin.req('POST', peers(), { body: { name: 'x', publicKey: 'not-a-key' } });
       assert.equal(bad.status, 400);
       assert.equal(bad.json.issues[0].path, 'body.publicKey');
+    });
+  });
+
+  describe('guard events', () => {
+    const ev = (type: string, host: string, time: string, extra: Record<string, unknown> = {}) => ({ v: 1, time, type, host, ...extra });
+    let guard: string;
+
+    it('POST /api/events takes one event or a batch from a token with events:write; other scopes → 403', async () => {
+      const tok = await admin.req('POST', '/api/tokens', { body: { name: 'guard on pve', scopes: ['events:write'] } });
+      guard = tok.json.token;
+      secrets.push(guard);
+      const anon = t.client();
+      let r = await anon.req('POST', '/api/events', { token: guard, body: ev('blocked', 'pve', '2026-12-01T10:00:00Z', { dst: '192.0.2.1', port: 443 }) });
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.json.accepted, 1);
+      r = await anon.req('POST', '/api/events', {
+        token: guard,
+        body: [ev('drift', 'pve', '2026-12-01T11:00:00.000Z'), ev('blocked', 'node2', '2026-12-01T12:00:00Z'), ev('blocked', 'pve', '2026-12-01T13:00:00Z')],
+      });
+      assert.equal(r.json.accepted, 3);
+      assert.equal((await anon.req('GET', '/api/events', { token: guard })).status, 403, 'writing is not reading');
+      const reader = secrets.find((s) => s.startsWith('cordon_'))!;
+      assert.equal((await anon.req('POST', '/api/events', { token: reader, body: ev('blocked', 'pve', '2026-12-01T10:00:00Z') })).status, 403);
+      r = await anon.req('POST', '/api/events', { token: guard, body: { v: 1, type: 'blocked', time: 'yesterday' } });
+      assert.equal(r.status, 400);
+      assert.equal((await anon.req('POST', '/api/events', { token: guard, body: [] })).status, 400);
+    });
+
+    it('GET /api/events filters by type, host and time, newest first, with paging; the event comes back as sent', async () => {
+      const q = async (qs: string) => (await admin.req('GET', `/api/events?${qs}`)).json;
+      const blocked = await q('type=blocked');
+      assert.deepEqual(
+        blocked.events.map((e: { event: { time: string } }) => e.event.time),
+        ['2026-12-01T13:00:00Z', '2026-12-01T12:00:00Z', '2026-12-01T10:00:00Z'],
+      );
+      assert.equal(blocked.events[2].event.dst, '192.0.2.1');
+      assert.match(blocked.events[0].reporter, /^token:[0-9a-f]{12} \(user:admin\)$/);
+      assert.equal((await q('type=blocked&host=pve')).events.length, 2);
+      assert.deepEqual(
+        (await q('since=2026-12-01T11:00:00Z&until=2026-12-01T13:00:00Z')).events.map((e: { event: { type: string } }) => e.event.type),
+        ['blocked', 'drift'],
+      );
+      const p1 = await q('limit=3');
+      const p2 = await q(`limit=3&before=${p1.next}`);
+      assert.equal(p1.events.length + p2.events.length, 4);
+      assert.equal(p2.next, undefined);
     });
   });
 

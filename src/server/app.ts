@@ -12,6 +12,7 @@ import { HttpError } from './errors.js';
 import { Api } from './http.js';
 import { auditRoutes } from './routes/audit.js';
 import { billingRoutes } from './routes/billing.js';
+import { eventRoutes } from './routes/events.js';
 import { peerRoutes } from './routes/peers.js';
 import { sessionRoutes } from './routes/session.js';
 import { specRoutes } from './routes/specs.js';
@@ -64,6 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   sessionRoutes(api, auth, store, settings);
   specRoutes(api, store);
   peerRoutes(api, store, settings);
+  eventRoutes(api, store);
   auditRoutes(api, store);
   billingRoutes(api, store, settings);
   systemRoutes(api, store);

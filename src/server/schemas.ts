@@ -242,3 +242,28 @@ export const PeerCreated = PeerSchema.extend({
   qrSvg: z.string().describe('the client config as a QR code (SVG)'),
   qrPng: z.string().describe('the client config as a QR code (PNG, base64)'),
 });
+
+/**
+ * A guard's event: the fields every event has (the guard's schema, src/guard/events.ts once merged);
+ * the rest depends on `type` and is kept as sent.
+ */
+export const GuardEventSchema = z.looseObject({
+  v: z.number().int().describe('event schema version'),
+  time: z.iso.datetime({ offset: false }).describe('when the guard saw it, ISO 8601 UTC'),
+  type: z.string().min(1).max(64).describe('blocked, drift, …'),
+  host: z.string().min(1).max(255).describe('the spec host the guard watches'),
+});
+export const EventsBody = z.union([GuardEventSchema, z.array(GuardEventSchema).min(1).max(1000)]).describe('one event or a batch of up to 1,000');
+export const EventsAccepted = z.object({ accepted: z.number().int(), ids: z.array(z.number().int()) });
+export const EventsQuery = z.object({
+  type: z.string().optional(),
+  host: z.string().optional(),
+  since: z.iso.datetime({ offset: false }).optional().describe('events at or after this time'),
+  until: z.iso.datetime({ offset: false }).optional().describe('events before this time'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  before: z.coerce.number().int().positive().optional().describe('page backwards: events with a smaller id'),
+});
+export const EventsResponse = z.object({
+  events: z.array(z.object({ id: z.number().int(), receivedAt: z.string(), reporter: z.string().describe('the token that sent it'), event: GuardEventSchema })),
+  next: z.number().int().optional().describe('pass as before= for the next page'),
+});

@@ -129,6 +129,10 @@ const MIGRATIONS: readonly string[] = [
      revoked INTEGER NOT NULL DEFAULT 0);
    CREATE UNIQUE INDEX wg_peers_active_name ON wg_peers (spec_id, tunnel, name) WHERE revoked = 0;
    CREATE UNIQUE INDEX wg_peers_active_address ON wg_peers (spec_id, tunnel, address) WHERE revoked = 0;`,
+  `CREATE TABLE events (
+     id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, reporter TEXT NOT NULL, time TEXT NOT NULL, type TEXT NOT NULL,
+     host TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX events_time ON events (time);`,
 ];
 
 interface UserRow {
@@ -429,6 +433,47 @@ export class Store {
       after(this.activePeers(before.specId, before.tunnel));
       return { before: { revoked: before.revoked }, after: { revoked: true }, result: this.peer(id)! };
     });
+  }
+
+  // ---- guard events (not audited: they report what happened, they change nothing) ----
+
+  /** Stores a batch of events in one transaction; returns their ids. */
+  addEvents(reporter: Actor, events: readonly { time: string; type: string; host: string; body: unknown }[]): number[] {
+    return this.db.transaction(() => {
+      const at = this.iso();
+      const insert = this.db.prepare('INSERT INTO events (received_at, reporter, time, type, host, body) VALUES (?, ?, ?, ?, ?, ?)');
+      return events.map((e) => Number(insert.run(at, reporter, e.time, e.type, e.host, JSON.stringify(e.body)).lastInsertRowid));
+    })();
+  }
+
+  /** Newest first (by id), filtered; `beforeId` pages backwards. */
+  events(f: {
+    type?: string | undefined;
+    host?: string | undefined;
+    since?: string | undefined;
+    until?: string | undefined;
+    beforeId?: number | undefined;
+    limit: number;
+  }): {
+    id: number;
+    receivedAt: string;
+    reporter: string;
+    event: unknown;
+  }[] {
+    const where = ['id < @before'];
+    if (f.type !== undefined) where.push('type = @type');
+    if (f.host !== undefined) where.push('host = @host');
+    if (f.since !== undefined) where.push('time >= @since');
+    if (f.until !== undefined) where.push('time < @until');
+    const rows = this.db.prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`).all({
+      before: f.beforeId ?? Number.MAX_SAFE_INTEGER,
+      type: f.type,
+      host: f.host,
+      since: f.since,
+      until: f.until,
+      limit: f.limit,
+    }) as { id: number; received_at: string; reporter: string; body: string }[];
+    return rows.map((r) => ({ id: r.id, receivedAt: r.received_at, reporter: r.reporter, event: JSON.parse(r.body) as unknown }));
   }
 
   // ---- billing webhooks ----
