@@ -25,6 +25,12 @@ export interface ServerSettings {
    * or `<data>/billing-webhook.secret`; undefined = the webhook answers 503.
    */
   readonly billingSecret: string | undefined;
+  /**
+   * The network namespace where the tunnels' hub interfaces run: after every peer change the
+   * server runs `wg syncconf <ifname> <config>` there, which adds and removes peers without
+   * touching the others' sessions. Undefined (the default): configs are written, not applied.
+   */
+  readonly wireguardNetns: string | undefined;
   /** Cookies marked Secure: on when served over TLS. */
   readonly secureCookies: boolean;
 }
@@ -53,6 +59,7 @@ export function resolveSettings(input: ServerSettingsInput, env: NodeJS.ProcessE
     loginLimit: input.loginLimit ?? { max: 10, windowMs: 60_000 },
     webhookToleranceS: input.webhookToleranceS ?? 300,
     billingSecret: input.billingSecret ?? billingSecretFrom(input.dataDir, env),
+    wireguardNetns: input.wireguardNetns,
     secureCookies: input.secureCookies ?? false,
   };
 }

@@ -7,6 +7,7 @@
  * A client's private key exists only in the answer to the create call: it is never stored or
  * logged. The hub's private key is stored 0600 and never leaves the data directory.
  */
+import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Model, Tunnel } from '../model/types.js';
@@ -94,4 +95,15 @@ export function hubKeyPair(files: { dir: string; key: string }): WgKeyPair {
   const pair = generateWgKeyPair();
   writeFileAtomic0600(files.key, `${pair.privateKey}\n`);
   return pair;
+}
+
+/**
+ * Loads `conf` into the running interface `ifname` in network namespace `netns` with
+ * `wg syncconf`: peers added or removed, every other peer's session kept. Returns the error text,
+ * or undefined on success. (Synchronous: a peer change waits for it, about 10 ms.)
+ */
+export function syncConf(netns: string, ifname: string, conf: string): string | undefined {
+  const r = spawnSync('ip', ['netns', 'exec', netns, 'wg', 'syncconf', ifname, conf], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status === 0) return undefined;
+  return (r.stderr || r.error?.message || `exit ${r.status}`).trim();
 }

@@ -4,8 +4,8 @@
  * config under `<data>/wireguard/` (0600, atomically) inside the database transaction. Seed 002's
  * `POST /api/wireguard/new-peer` is kept as an alias of create.
  *
- * Not yet: applying the config to a running interface (`wg syncconf`), handshake and transfer in
- * the list, expiry.
+ * With `wireguardNetns` set, each change is applied to the running hub interface with `wg syncconf`.
+ * Not yet: handshake and transfer in the list, expiry, quotas.
  */
 import QRCode from 'qrcode';
 import type { Tunnel } from '../../model/types.js';
@@ -18,7 +18,7 @@ import { HttpError } from '../errors.js';
 import type { Api } from '../http.js';
 import { NewPeerBody, PeerCreateBody, PeerCreated, PeerParams, PeerSchema, TunnelParams } from '../schemas.js';
 import type { Actor, Store, WgPeer } from '../store.js';
-import { clientConfigText, hubConfigText, hubKeyPair, nextFreeAddress, specAddresses, tunnelFiles, writeFileAtomic0600 } from '../wireguard.js';
+import { clientConfigText, hubConfigText, hubKeyPair, nextFreeAddress, specAddresses, syncConf, tunnelFiles, writeFileAtomic0600 } from '../wireguard.js';
 
 const peerJson = (p: WgPeer) => ({ ...p, address: formatIPv4(p.address) });
 
@@ -42,6 +42,10 @@ export function peerRoutes(api: Api, store: Store, settings: ServerSettings): vo
   const writeHub = (specId: number, specName: string, tunnel: Tunnel) => (peers: WgPeer[]) => {
     const files = tunnelFiles(settings.dataDir, specId, tunnel.name);
     writeFileAtomic0600(files.conf, hubConfigText(specName, tunnel, hubKeyPair(files), peers));
+    if (settings.wireguardNetns === undefined) return;
+    // Inside the transaction: if the interface refuses the config, the peer change is undone (the file is rewritten by the next change).
+    const failed = syncConf(settings.wireguardNetns, tunnel.ifname, files.conf);
+    if (failed) throw new HttpError(502, `could not apply the peers to ${tunnel.ifname} in namespace ${settings.wireguardNetns}: ${failed}`);
   };
 
   const create = async (actor: Actor, specId: number, tunnelName: string, name: string, publicKey: string | undefined) => {
