@@ -8,6 +8,7 @@ interface ServeOpts {
   data: string;
   initAdmin?: boolean;
   adminName: string;
+  wireguardNetns?: string;
 }
 
 function parsePort(v: string): number {
@@ -23,6 +24,7 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'TCP port (0: any free port)', '7300')
     .option('--host <addr>', 'address to bind; 127.0.0.1 unless you mean to expose the API', '127.0.0.1')
     .option('--data <dir>', 'state directory (created 0700)', '.cordon/server')
+    .option('--wireguard-netns <ns>', "apply WireGuard peer changes with wg syncconf to the tunnels' hub interfaces in this network namespace")
     .option('--init-admin', 'create the first administrator, print its one-time password once, and exit')
     .option('--admin-name <name>', 'account name for --init-admin', 'admin')
     .action(async (opts: ServeOpts) => {
@@ -40,7 +42,7 @@ export function registerServe(program: Command): void {
       const port = parsePort(opts.port);
       let server;
       try {
-        server = await startServer({ dataDir: opts.data, host: opts.host, port });
+        server = await startServer({ dataDir: opts.data, host: opts.host, port, wireguardNetns: opts.wireguardNetns });
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         if (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES')
