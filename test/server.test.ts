@@ -137,6 +137,26 @@ describe('cordon server', () => {
       assert.equal(r.status, 400);
       assert.equal(r.json.issues[0].path, 'body.name');
     });
+    it('bad request bodies, table-driven: each answer names the JSON path and what was expected', async () => {
+      const cases: [string, string, unknown, string, RegExp][] = [
+        ['POST', '/api/specs', { name: 'x' }, 'body.text', /expected string/],
+        ['POST', '/api/specs', { name: 'x', text: 42 }, 'body.text', /expected string/],
+        ['POST', '/api/specs', { name: '', text: 'version: 1' }, 'body.name', /letters, digits/],
+        ['POST', '/api/specs', [], 'body', /expected object/],
+        ['POST', '/api/tokens', { name: 'x', scopes: ['root'] }, 'body.scopes.0', /specs:read/],
+        ['POST', '/api/tokens', { name: 'x', scopes: [] }, 'body.scopes', /too small|>=1/i],
+        ['POST', '/api/auth/login', { username: 'admin' }, 'body.password', /expected string/],
+        ['GET', '/api/audit?limit=0', undefined, 'query.limit', />=1|too small/i],
+        ['GET', '/api/specs/0', undefined, 'params.id', />0|too small/i],
+      ];
+      for (const [method, path, body, where, why] of cases) {
+        const r = await admin.req(method, path, body === undefined ? {} : { body });
+        assert.equal(r.status, 400, `${method} ${path} ${JSON.stringify(body)}: ${r.text}`);
+        assert.equal(r.json.issues[0].path, where, r.text);
+        assert.match(r.json.issues[0].message, why, r.text);
+        assert.ok(r.json.error.includes(where), 'the summary names the path too');
+      }
+    });
   });
 
   describe('auth', () => {
