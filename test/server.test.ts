@@ -46,6 +46,7 @@ function tokenSecret(token: string): string {
 
 /** Every secret handed out during the run, checked against later answers and the log at the end. */
 const secrets: string[] = [];
+let metricsToken = '';
 
 describe('cordon server', () => {
   let t: TestServer;
@@ -69,6 +70,7 @@ describe('cordon server', () => {
       for (const f of ['cordon.db', 'cookie.secret']) assert.equal(statSync(join(t.dataDir, f)).mode & 0o777, 0o600, f);
       const r = await t.client().req('GET', '/api/health');
       assert.deepEqual(r.json, { ok: true, schemaVersion: 3 });
+      assert.equal((await t.client().req('GET', '/api/nope')).status, 404);
     });
 
     it('/openapi.json describes every route, with request schemas generated from the zod schemas', async () => {
@@ -104,6 +106,7 @@ describe('cordon server', () => {
         'GET /api/audit',
         'POST /api/webhooks/billing',
         'GET /api/health',
+        'GET /metrics',
         'GET /openapi.json',
       ])
         assert.ok(ops.includes(op), `${op} missing from /openapi.json`);
@@ -581,6 +584,26 @@ describe('cordon server', () => {
     });
   });
 
+  describe('metrics', () => {
+    it('/metrics needs metrics:read and counts requests by route pattern (no ids in labels)', async () => {
+      const anon = t.client();
+      assert.equal((await anon.req('GET', '/metrics')).status, 401);
+      const reader = secrets.find((x) => x.startsWith('cordon_'))!;
+      assert.equal((await anon.req('GET', '/metrics', { token: reader })).status, 403);
+      const tok = (await admin.req('POST', '/api/tokens', { body: { name: 'prometheus', scopes: ['metrics:read'] } })).json.token;
+      secrets.push(tok);
+      metricsToken = tok;
+      const r = await anon.req('GET', '/metrics', { token: tok });
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/);
+      assert.match(r.text, /^cordon_server_http_requests_total\{method="GET",route="\/api\/specs\/:id",status="200"\} \d+$/m);
+      assert.match(r.text, /^cordon_server_http_requests_total\{method="GET",route="unmatched",status="404"\} [1-9]\d*$/m);
+      assert.doesNotMatch(r.text, /route="\/api\/specs\/\d/, 'no ids in labels');
+      assert.match(r.text, /^cordon_server_specs [1-9]\d*$/m);
+      assert.match(r.text, /^cordon_server_wireguard_peers 2$/m);
+    });
+  });
+
   describe('restart and secrets', () => {
     it('a restart on the same data directory keeps specs, versions, sessions, tokens and the audit log', async () => {
       const before = (await admin.req('GET', '/api/audit?limit=500')).json.entries;
@@ -603,6 +626,7 @@ describe('cordon server', () => {
         await admin.req('GET', '/api/specs'),
         await admin.req('GET', '/api/auth/session'),
         await admin.req('GET', '/openapi.json'),
+        await t.client().req('GET', '/metrics', { token: metricsToken }),
       ].map((r) => r.text);
       assert.ok(t.logs.text.includes('"url":"/api/auth/login"'), 'the log was captured');
       for (const s of secrets) {

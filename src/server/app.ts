@@ -10,6 +10,7 @@ import { Auth } from './auth.js';
 import type { ServerSettings } from './config.js';
 import { HttpError } from './errors.js';
 import { Api } from './http.js';
+import { Metrics } from './metrics.js';
 import { auditRoutes } from './routes/audit.js';
 import { billingRoutes } from './routes/billing.js';
 import { eventRoutes } from './routes/events.js';
@@ -60,6 +61,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
+  const metrics = new Metrics();
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observe(
+      req.method,
+      reply.statusCode === 404 && !req.routeOptions.url ? undefined : req.routeOptions.url,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
+
   const auth = new Auth(store, settings);
   const api = new Api(app, auth);
   sessionRoutes(api, auth, store, settings);
@@ -68,6 +79,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   eventRoutes(api, store);
   auditRoutes(api, store);
   billingRoutes(api, store, settings);
-  systemRoutes(api, store);
+  systemRoutes(api, store, metrics);
   return app;
 }

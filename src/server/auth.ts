@@ -20,7 +20,17 @@ import { RateLimiter } from './ratelimit.js';
 import { decoyHash, parseApiToken, randomSecret, safeEqual, sha256, verifyPassword } from './secrets.js';
 import type { Store, Tier, User } from './store.js';
 
-export const SCOPES = ['specs:read', 'specs:write', 'peers:write', 'events:write', 'events:read', 'audit:read', 'tokens:write', 'accounts:admin'] as const;
+export const SCOPES = [
+  'specs:read',
+  'specs:write',
+  'peers:write',
+  'events:write',
+  'events:read',
+  'metrics:read',
+  'audit:read',
+  'tokens:write',
+  'accounts:admin',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const SESSION_COOKIE = 'cordon_session';

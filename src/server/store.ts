@@ -476,6 +476,17 @@ export class Store {
     return rows.map((r) => ({ id: r.id, receivedAt: r.received_at, reporter: r.reporter, event: JSON.parse(r.body) as unknown }));
   }
 
+  /** Row counts for /metrics. */
+  counts(): { specs: number; peers: number; events: number; users: number } {
+    const n = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    return {
+      specs: n('SELECT count(*) AS n FROM specs'),
+      peers: n('SELECT count(*) AS n FROM wg_peers WHERE revoked = 0'),
+      events: n('SELECT count(*) AS n FROM events'),
+      users: n('SELECT count(*) AS n FROM users'),
+    };
+  }
+
   // ---- billing webhooks ----
 
   /**
