@@ -131,4 +131,14 @@ describe('server: WireGuard peers on a live interface', { skip: wgSkip() }, () =
     assert.equal(after.get(r.json.publicKey), first, 'syncconf kept the first peer’s session');
     assert.equal(pool.exec(cli, ['ping', '-c', '1', '-W', '2', '10.99.0.1']).status, 0, 'and its traffic');
   });
+  it('a peer the interface refuses (no such interface) → 502, and neither the database nor the config file keeps it', async () => {
+    const other = `wgx${tag}`;
+    const up = await admin.req('POST', '/api/specs', { body: { name: 'wg-missing', text: SPEC.replaceAll(TUNNEL, other) } });
+    assert.equal(up.status, 201, up.text);
+    const r = await admin.req('POST', `/api/specs/${up.json.spec.id}/tunnels/${other}/peers`, { body: { name: 'laptop' } });
+    assert.equal(r.status, 502, r.text);
+    assert.match(r.json.error, new RegExp(`could not apply the peers to ${other}`));
+    assert.deepEqual((await admin.req('GET', `/api/specs/${up.json.spec.id}/tunnels/${other}/peers`)).json, []);
+    assert.ok(!existsSync(join(t.dataDir, 'wireguard', `${up.json.spec.id}-${other}.conf`)));
+  });
 });

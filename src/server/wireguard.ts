@@ -65,8 +65,8 @@ export function clientConfigText(tunnel: Tunnel, hubPublicKey: string, address: 
   ].join('\n');
 }
 
-/** Writes `text` to `file` with mode 0600, atomically. */
-export function writeFileAtomic0600(file: string, text: string): void {
+/** Writes `text` beside `file` in a temporary file (0600, fsynced) and returns its path; rename it over `file` to publish it. */
+export function writeTemp0600(file: string, text: string): string {
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
@@ -75,7 +75,12 @@ export function writeFileAtomic0600(file: string, text: string): void {
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, file);
+  return tmp;
+}
+
+/** Writes `text` to `file` with mode 0600, atomically. */
+export function writeFileAtomic0600(file: string, text: string): void {
+  renameSync(writeTemp0600(file, text), file);
 }
 
 /** Files of one tunnel under `<data>/wireguard/`: `<spec id>-<tunnel>.key` and `.conf`. */

@@ -7,6 +7,7 @@
  * With `wireguardNetns` set, each change is applied to the running hub interface with `wg syncconf`.
  * Not yet: handshake and transfer in the list, expiry, quotas.
  */
+import { renameSync, rmSync } from 'node:fs';
 import QRCode from 'qrcode';
 import type { Tunnel } from '../../model/types.js';
 import { formatIPv4 } from '../../util/ip.js';
@@ -18,7 +19,17 @@ import { HttpError } from '../errors.js';
 import type { Api } from '../http.js';
 import { NewPeerBody, PeerCreateBody, PeerCreated, PeerParams, PeerSchema, TunnelParams } from '../schemas.js';
 import type { Actor, Store, WgPeer } from '../store.js';
-import { clientConfigText, hubConfigText, hubKeyPair, nextFreeAddress, specAddresses, syncConf, tunnelFiles, writeFileAtomic0600 } from '../wireguard.js';
+import {
+  clientConfigText,
+  hubConfigText,
+  hubKeyPair,
+  nextFreeAddress,
+  specAddresses,
+  syncConf,
+  tunnelFiles,
+  writeFileAtomic0600,
+  writeTemp0600,
+} from '../wireguard.js';
 
 const peerJson = (p: WgPeer) => ({ ...p, address: formatIPv4(p.address) });
 
@@ -41,11 +52,17 @@ export function peerRoutes(api: Api, store: Store, settings: ServerSettings): vo
 
   const writeHub = (specId: number, specName: string, tunnel: Tunnel) => (peers: WgPeer[]) => {
     const files = tunnelFiles(settings.dataDir, specId, tunnel.name);
-    writeFileAtomic0600(files.conf, hubConfigText(specName, tunnel, hubKeyPair(files), peers));
-    if (settings.wireguardNetns === undefined) return;
-    // Inside the transaction: if the interface refuses the config, the peer change is undone (the file is rewritten by the next change).
-    const failed = syncConf(settings.wireguardNetns, tunnel.ifname, files.conf);
-    if (failed) throw new HttpError(502, `could not apply the peers to ${tunnel.ifname} in namespace ${settings.wireguardNetns}: ${failed}`);
+    const text = hubConfigText(specName, tunnel, hubKeyPair(files), peers);
+    if (settings.wireguardNetns === undefined) return writeFileAtomic0600(files.conf, text);
+    // Applied from the temporary file, published only when the interface took it; inside the
+    // transaction, so a refused config also undoes the peer change: file, interface and database agree.
+    const tmp = writeTemp0600(files.conf, text);
+    const failed = syncConf(settings.wireguardNetns, tunnel.ifname, tmp);
+    if (failed) {
+      rmSync(tmp, { force: true });
+      throw new HttpError(502, `could not apply the peers to ${tunnel.ifname} in namespace ${settings.wireguardNetns}: ${failed}`);
+    }
+    renameSync(tmp, files.conf);
   };
 
   const create = async (actor: Actor, specId: number, tunnelName: string, name: string, publicKey: string | undefined) => {
