@@ -638,3 +638,28 @@ describe('cordon server', () => {
     });
   });
 });
+
+describe('cordon server: API calls per minute by tier', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await testServer({ apiCallsPerMinute: { free: 3, 'early-access': 600, admin: 6000 } });
+  });
+  after(async () => t?.close());
+
+  it('a free account past its quota → 429 with Retry-After; other accounts are not affected', async () => {
+    const store = new Store(join(t.dataDir, 'cordon.db'));
+    store.createUser('test', 'bob', await hashPassword('bob-password-1'), 'free');
+    store.close();
+    const bob = t.client();
+    assert.equal((await bob.login('bob', 'bob-password-1')).status, 200);
+    for (let i = 0; i < 3; i++) assert.equal((await bob.req('GET', '/api/specs')).status, 200, `call ${i + 1}`);
+    const r = await bob.req('GET', '/api/specs');
+    assert.equal(r.status, 429, r.text);
+    assert.match(r.json.error, /tier free.*more than 3 API calls/);
+    const wait = Number(r.headers.get('retry-after'));
+    assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
+    const admin = t.client();
+    await admin.login('admin', t.adminPassword);
+    for (let i = 0; i < 5; i++) assert.equal((await admin.req('GET', '/api/specs')).status, 200);
+  });
+});

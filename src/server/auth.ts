@@ -10,7 +10,8 @@
  *   attach it by themselves.
  *
  * No credentials → 401; authenticated but lacking the scope → 403; a cookie write without the
- * CSRF token → 403. Login attempts are rate-limited per client address → 429 with Retry-After.
+ * CSRF token → 403. Login attempts are rate-limited per client address, API calls per account by
+ * its tier's quota → 429 with Retry-After.
  */
 import type {} from '@fastify/cookie';
 import type { FastifyRequest } from 'fastify';
@@ -63,12 +64,16 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export class Auth {
   private readonly loginLimiter: RateLimiter;
+  /** One limiter per tier, keyed by account: a tier's quota applies to each of its accounts. */
+  private readonly apiLimiters: Record<Tier, RateLimiter>;
 
   constructor(
     private readonly store: Store,
     private readonly settings: ServerSettings,
   ) {
     this.loginLimiter = new RateLimiter(settings.loginLimit.max, settings.loginLimit.windowMs);
+    const perMinute = (t: Tier) => new RateLimiter(settings.apiCallsPerMinute[t], 60_000);
+    this.apiLimiters = { free: perMinute('free'), 'early-access': perMinute('early-access'), admin: perMinute('admin') };
   }
 
   /** Authenticates the request and checks `scope`; throws 401/403 as described above. */
@@ -80,6 +85,14 @@ export class Auth {
         'authentication required: log in (session cookie) or send Authorization: Bearer <API token>',
         {},
         { 'www-authenticate': 'Bearer' },
+      );
+    const hit = this.apiLimiters[ctx.user.tier].hit(String(ctx.user.id));
+    if (!hit.ok)
+      throw new HttpError(
+        429,
+        `account '${ctx.user.name}' (tier ${ctx.user.tier}) made more than ${this.settings.apiCallsPerMinute[ctx.user.tier]} API calls this minute; try again in ${hit.retryAfterS} s`,
+        {},
+        { 'retry-after': String(hit.retryAfterS) },
       );
     if (!ctx.scopes.includes(scope))
       throw new HttpError(

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Tier } from './store.js';
 
 export interface ServerSettings {
   /** State directory: `cordon.db` (0600), `cookie.secret` (0600), `billing-webhook.secret` if configured. */
@@ -18,6 +19,11 @@ export interface ServerSettings {
   readonly sessionTtlMs: number;
   /** Login attempts allowed per client address per window (10 per minute). */
   readonly loginLimit: { readonly max: number; readonly windowMs: number };
+  /**
+   * Authenticated API calls allowed per account per minute, by tier (seed 002's quotas): free 60,
+   * early-access 600, admin 6,000. Past it: 429 with Retry-After.
+   */
+  readonly apiCallsPerMinute: Readonly<Record<Tier, number>>;
   /** Stripe's default tolerance between the signature's timestamp and now: 300 s. */
   readonly webhookToleranceS: number;
   /**
@@ -57,6 +63,7 @@ export function resolveSettings(input: ServerSettingsInput, env: NodeJS.ProcessE
     bodyLimit: input.bodyLimit ?? 1024 * 1024,
     sessionTtlMs: input.sessionTtlMs ?? 12 * 3600 * 1000,
     loginLimit: input.loginLimit ?? { max: 10, windowMs: 60_000 },
+    apiCallsPerMinute: input.apiCallsPerMinute ?? { free: 60, 'early-access': 600, admin: 6000 },
     webhookToleranceS: input.webhookToleranceS ?? 300,
     billingSecret: input.billingSecret ?? billingSecretFrom(input.dataDir, env),
     wireguardNetns: input.wireguardNetns,
