@@ -33,6 +33,7 @@ const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () 
   { names: ['run'], load: async () => (await import('./commands/run.js')).registerRun },
   { names: ['vault'], load: async () => (await import('./commands/vault.js')).registerVault },
   { names: ['schema'], load: async () => (await import('./commands/schema.js')).registerSchema },
+  { names: ['serve'], load: async () => (await import('./commands/serve.js')).registerServe },
   { names: ['completion'], load: async () => (await import('./commands/completion.js')).registerCompletion },
   { names: ['man'], load: async () => (await import('./commands/completion.js')).registerMan },
 ];

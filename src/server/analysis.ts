@@ -1,0 +1,204 @@
+/**
+ * Spec text → the answers the CLI gives, as JSON values: check, matrix, query/explain, lint, test,
+ * render, diff. Pure (no HTTP, no database): routes call these with a stored version's text and
+ * send the result. Each function's output is what the matching `cordon … --json` prints for the
+ * same spec, so a client can switch between the two without reparsing anything.
+ *
+ * Failures are values (`Refusal`): invalid specs carry the located diagnostics `cordon check`
+ * prints; bad arguments carry a message naming the field and the valid choices.
+ */
+import { sortDiagnostics, type Diagnostic } from '../diag/diagnostic.js';
+import { compile, compileDiagnostics } from '../ir/compile.js';
+import type { Source } from '../ir/paths.js';
+import type { Ir } from '../ir/types.js';
+import { loadModelFromText } from '../model/load.js';
+import type { Assume } from '../model/types.js';
+import { findRenderer, RENDERERS } from '../render/registry.js';
+import type { RenderedFile } from '../render/types.js';
+import type { SourceMap } from '../spec/parse.js';
+import { isKeyedRenderer } from '../render/wireguard/keys.js';
+import { diffToJson, type MatrixDiffJson } from '../report/diff.js';
+import { matrixToJson, type MatrixJson } from '../report/matrix.js';
+import type { Flow } from '../util/flows.js';
+import { parseIPv4 } from '../util/ip.js';
+import { unknownNameHint } from '../util/suggest.js';
+import { runChecks, type CheckResult } from '../verify/checks.js';
+import { diffMatrices, hasChanges } from '../verify/diff.js';
+import { Engine, type Dest } from '../verify/engine.js';
+import { explain, type Explanation } from '../verify/explain.js';
+import { computeFastMatrix } from '../verify/fast-matrix.js';
+import { lint } from '../verify/lint.js';
+import { computeMatrix, type Matrix } from '../verify/matrix.js';
+
+/** Why a request cannot be answered: a message, and for an invalid spec its diagnostics. */
+export class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly diagnostics: readonly Diagnostic[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export interface CheckJson {
+  readonly file: string;
+  readonly ok: boolean;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** What `cordon check --json` prints for one file. */
+export function checkText(text: string, file: string): CheckJson {
+  const r = loadModelFromText(text, file);
+  return { file, ok: r.model !== undefined, diagnostics: [...r.diagnostics, ...(r.model ? compileDiagnostics(r.model) : [])] };
+}
+
+/** A compiled spec and the warnings loading it gave. */
+export interface Compiled {
+  readonly file: string;
+  readonly ir: Ir;
+  readonly engine: Engine;
+  readonly loadDiagnostics: readonly Diagnostic[];
+  readonly source: SourceMap | undefined;
+}
+
+/** Compiles a spec, refusing with its diagnostics when it is invalid. */
+export function compileText(text: string, file: string): Compiled {
+  const r = loadModelFromText(text, file);
+  if (!r.model) {
+    const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
+    throw new Refusal(`${file}: ${errors} error${errors === 1 ? '' : 's'}`, r.diagnostics);
+  }
+  const ir = compile(r.model);
+  return { file, ir, engine: new Engine(ir), loadDiagnostics: r.diagnostics, source: r.source };
+}
+
+function matrixOf(c: Compiled, assume: Assume): Matrix {
+  // As the CLI does: past a few hundred hosts the per-pair engine is too slow; the fast one gives the same cells.
+  return c.ir.model.hosts.size > 200 ? computeFastMatrix(c.ir, assume, c.engine).toMatrix() : computeMatrix(c.ir, assume, c.engine);
+}
+
+/** `cordon matrix --json`. */
+export function matrixJson(c: Compiled, assume: Assume): { file: string } & MatrixJson {
+  return { file: c.file, ...matrixToJson(matrixOf(c, assume)) };
+}
+
+export interface QueryArgs {
+  readonly from: string;
+  readonly to: string;
+  readonly proto?: 'tcp' | 'udp' | 'icmp' | 'other' | undefined;
+  readonly port?: number | undefined;
+  readonly assume: Assume;
+}
+
+function endpointNames(ir: Ir): string[] {
+  return [...ir.model.hosts.keys(), 'internet', 'lan'];
+}
+
+function resolveSource(ir: Ir, name: string): Source {
+  if (name === 'internet' || name === 'lan') return { kind: 'zone', zone: name };
+  if (ir.model.hosts.has(name)) return { kind: 'host', host: name };
+  const addr = parseIPv4(name);
+  if (addr !== undefined) {
+    for (const h of ir.model.hosts.values()) if (h.nics.some((n) => n.address === addr)) return { kind: 'host', host: h.name };
+    throw new Refusal(`from: no declared host has the address ${name}; use a host name, internet or lan`);
+  }
+  throw new Refusal(`from: unknown host '${name}' (${unknownNameHint(name, endpointNames(ir))})`);
+}
+
+function resolveDest(ir: Ir, name: string): { dest: Dest; flowFromService?: Flow } {
+  if (name === 'internet' || name === 'lan') return { dest: { kind: 'zone', zone: name } };
+  if (ir.model.hosts.has(name)) return { dest: { kind: 'host', host: name } };
+  const dot = name.indexOf('.');
+  const host = dot > 0 ? ir.model.hosts.get(name.slice(0, dot)) : undefined;
+  if (host) {
+    const svcName = name.slice(dot + 1);
+    const svc = host.services.get(svcName);
+    if (!svc) throw new Refusal(`to: host '${host.name}' has no service '${svcName}' (${unknownNameHint(svcName, [...host.services.keys()])})`);
+    const flow: Flow = svc.tcp.length ? { proto: 'tcp', port: svc.tcp[0]![0] } : svc.udp.length ? { proto: 'udp', port: svc.udp[0]![0] } : { proto: 'icmp' };
+    return { dest: { kind: 'host', host: host.name }, flowFromService: flow };
+  }
+  const addr = parseIPv4(name);
+  if (addr !== undefined) return { dest: { kind: 'addr', addr } };
+  throw new Refusal(`to: unknown destination '${name}' (${unknownNameHint(name, endpointNames(ir))})`);
+}
+
+function flowOf(q: QueryArgs, fallback: Flow | undefined): Flow {
+  if (q.proto === undefined) {
+    if (fallback) return fallback;
+    throw new Refusal('proto is required (tcp, udp, icmp, other) unless to names a service');
+  }
+  if (q.proto === 'icmp' || q.proto === 'other') {
+    if (q.port !== undefined) throw new Refusal(`port makes no sense with proto ${q.proto}`);
+    return { proto: q.proto };
+  }
+  if (q.port === undefined) {
+    if (fallback && fallback.proto === q.proto) return fallback;
+    throw new Refusal(`port is required with proto ${q.proto}`);
+  }
+  return { proto: q.proto, port: q.port };
+}
+
+/** `cordon query --json` (and `explain --json`, which prints the same object). */
+export function queryJson(c: Compiled, q: QueryArgs): Explanation {
+  const from = resolveSource(c.ir, q.from);
+  const { dest, flowFromService } = resolveDest(c.ir, q.to);
+  const flow = flowOf(q, flowFromService);
+  return explain(c.ir, c.engine.reach(from, dest, q.assume), flow);
+}
+
+/** `cordon lint --json` for a valid spec. */
+export function lintJson(c: Compiled): Diagnostic[] {
+  return sortDiagnostics([...c.loadDiagnostics, ...c.ir.diagnostics, ...lint(c.ir, c.source ? { source: c.source } : {})]);
+}
+
+export interface TestJson {
+  readonly files: { readonly file: string; readonly checks: readonly CheckResult[] }[];
+  readonly passed: number;
+  readonly failed: number;
+}
+
+/** `cordon test --json` for one file. */
+export function testJson(c: Compiled): TestJson {
+  const checks = runChecks(c.ir, c.engine);
+  const failed = checks.filter((r) => !r.ok).length;
+  return { files: [{ file: c.file, checks }], passed: checks.length - failed, failed };
+}
+
+/** The files `cordon render --target T` writes; targets that need WireGuard keys are refused for now (no key store on the server yet). */
+export function renderFiles(c: Compiled, target: string, host: string | undefined, params: ReadonlyMap<string, string>): readonly RenderedFile[] {
+  const r = findRenderer(target);
+  if (!r)
+    throw new Refusal(
+      `unknown target '${target}' (${unknownNameHint(
+        target,
+        RENDERERS.map((x) => x.name),
+      )})`,
+    );
+  if (isKeyedRenderer(r)) throw new Refusal(`target ${r.name} needs WireGuard keys, which the server does not hold yet; render it with the CLI`);
+  for (const key of params.keys())
+    if (!r.params.some((p) => p.name === key))
+      throw new Refusal(
+        `target ${r.name} has no parameter '${key}' (${unknownNameHint(
+          key,
+          r.params.map((p) => p.name),
+        )})`,
+      );
+  if (host !== undefined && !c.ir.model.hosts.has(host))
+    throw new Refusal(`host: unknown host '${host}' (${unknownNameHint(host, [...c.ir.model.hosts.keys()])})`);
+  const result = r.render(c.ir, { host, params });
+  if (result.diagnostics.some((d) => d.severity === 'error')) throw new Refusal(`target ${r.name} cannot express this spec`, result.diagnostics);
+  return result.files;
+}
+
+export interface DiffJson {
+  readonly old: string;
+  readonly new: string;
+  readonly changed: boolean;
+  readonly views: MatrixDiffJson[];
+}
+
+/** `cordon diff --json OLD NEW`. */
+export function diffJson(oldC: Compiled, newC: Compiled, views: readonly Assume[]): DiffJson {
+  const diffs = views.map((assume) => diffMatrices(matrixOf(oldC, assume), matrixOf(newC, assume)));
+  return { old: oldC.file, new: newC.file, changed: diffs.some(hasChanges), views: diffs.map(diffToJson) };
+}

@@ -1,0 +1,84 @@
+/**
+ * The Fastify application: plugins, the JSON body parser that keeps the raw text, one error shape
+ * for every failure, and the routes. No listening here (server.ts does that), so tests and
+ * benchmarks can build the same app.
+ */
+import fastifyCookie from '@fastify/cookie';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Writable } from 'node:stream';
+import { Auth } from './auth.js';
+import type { ServerSettings } from './config.js';
+import { HttpError } from './errors.js';
+import { Api } from './http.js';
+import { Metrics } from './metrics.js';
+import { auditRoutes } from './routes/audit.js';
+import { billingRoutes } from './routes/billing.js';
+import { eventRoutes } from './routes/events.js';
+import { peerRoutes } from './routes/peers.js';
+import { sessionRoutes } from './routes/session.js';
+import { specRoutes } from './routes/specs.js';
+import { systemRoutes } from './routes/system.js';
+import type { Store } from './store.js';
+
+export interface AppDeps {
+  readonly store: Store;
+  readonly settings: ServerSettings;
+  /** Signs session cookies; from `<data>/cookie.secret`. */
+  readonly cookieSecret: string;
+  /** Where the JSON log lines go (stderr by default). Request logs carry method, URL and status; never headers or bodies. */
+  readonly log?: Writable;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { store, settings } = deps;
+  const app = Fastify({
+    bodyLimit: settings.bodyLimit,
+    logger: {
+      level: 'info',
+      stream: deps.log ?? process.stderr,
+      // Belt and braces: the default serializers log no headers, and these never reach a log line even if one is added.
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["stripe-signature"]', 'res.headers["set-cookie"]'],
+        censor: '[redacted]',
+      },
+    },
+  });
+  await app.register(fastifyCookie, { secret: deps.cookieSecret });
+
+  // Bodies are kept as text: the webhook's signature covers the exact bytes, and malformed JSON is reported by Api with its position.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof HttpError) {
+      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+      return reply.code(err.status).send({ error: err.message, ...err.extra });
+    }
+    // Fastify's own 4xx: body too large (413), unsupported media type (415), …: its message is the reason.
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
+    req.log.error({ err }, 'internal error');
+    return reply.code(500).send({ error: 'internal error; the server log has the details' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
+
+  const metrics = new Metrics();
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observe(
+      req.method,
+      reply.statusCode === 404 && !req.routeOptions.url ? undefined : req.routeOptions.url,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const auth = new Auth(store, settings);
+  const api = new Api(app, auth);
+  sessionRoutes(api, auth, store, settings);
+  specRoutes(api, store);
+  peerRoutes(api, store, settings);
+  eventRoutes(api, store);
+  auditRoutes(api, store);
+  billingRoutes(api, store, settings);
+  systemRoutes(api, store, metrics);
+  return app;
+}

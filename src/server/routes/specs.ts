@@ -1,0 +1,271 @@
+/**
+ * Specs and their analysis. Each upload is a new version; every analysis names a version (or
+ * `latest`) and answers with the same JSON as the matching `cordon … --json` command.
+ */
+import type { Assume } from '../../model/types.js';
+import { checkText, compileText, diffJson, lintJson, matrixJson, queryJson, Refusal, renderFiles, testJson, type Compiled } from '../analysis.js';
+import { HttpError } from '../errors.js';
+import type { Api } from '../http.js';
+import {
+  DiffQuery,
+  DiffResponse,
+  ExplanationSchema,
+  LintResponse,
+  MatrixQuery,
+  MatrixResponse,
+  QueryBody,
+  RenderedJson,
+  RenderParams,
+  RenderQuery,
+  SpecDetail,
+  SpecIdParams,
+  SpecSummarySchema,
+  SpecUploadBody,
+  SpecUploaded,
+  SpecVersionDetail,
+  TestResponse,
+  VersionParams,
+} from '../schemas.js';
+import { sha256 } from '../secrets.js';
+import type { SpecVersion, Store } from '../store.js';
+
+/** Compiled specs by name and content digest: analysing a version twice compiles it once. Small and bounded: a few large specs fit. */
+class CompileCache {
+  private readonly entries = new Map<string, Compiled>();
+  constructor(private readonly max = 16) {}
+
+  get(name: string, v: SpecVersion): Compiled {
+    const key = `${name}\0${v.sha256}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const c = compileText(v.text, name);
+    this.entries.set(key, c);
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    return c;
+  }
+}
+
+function views(a: 'configured' | 'compromised' | 'both'): Assume[] {
+  return a === 'both' ? ['configured', 'compromised'] : [a];
+}
+
+/** Turns a library refusal into a 400 carrying its diagnostics. */
+function refused<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof Refusal) throw new HttpError(400, e.message, e.diagnostics.length ? { diagnostics: e.diagnostics } : {});
+    throw e;
+  }
+}
+
+export function specRoutes(api: Api, store: Store): void {
+  const cache = new CompileCache();
+
+  const specOr404 = (id: number) => {
+    const s = store.spec(id);
+    if (!s) throw new HttpError(404, `no spec with id ${id}`);
+    return s;
+  };
+  const versionOr404 = (id: number, version: number | 'latest') => {
+    const s = specOr404(id);
+    const n = version === 'latest' ? s.latestVersion : version;
+    const v = store.specVersion(id, n);
+    if (!v) throw new HttpError(404, `spec '${s.name}' (id ${id}) has no version ${n}; its versions are 1–${s.latestVersion}`);
+    return { spec: s, version: v };
+  };
+  const compiled = (id: number, version: number | 'latest') => {
+    const { spec, version: v } = versionOr404(id, version);
+    return refused(() => cache.get(spec.name, v));
+  };
+
+  api.route(
+    {
+      method: 'POST',
+      url: '/api/specs',
+      summary: 'upload a spec (a new version when the name exists); an invalid spec is refused with the diagnostics of `cordon check`',
+      tag: 'specs',
+      auth: 'specs:write',
+      body: SpecUploadBody,
+      responses: { 201: { description: 'stored as a new version', schema: SpecUploaded } },
+    },
+    ({ body, auth, reply }) => {
+      const check = checkText(body.text, body.name);
+      const errors = check.diagnostics.filter((d) => d.severity === 'error');
+      if (!check.ok || errors.length > 0)
+        throw new HttpError(400, `${body.name}: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing stored`, { diagnostics: check.diagnostics });
+      const stored = store.addSpecVersion(auth!.actor, body.name, body.text, sha256(body.text));
+      const { text: _t, ...version } = stored.version;
+      reply.code(201);
+      return { spec: stored.spec, version, warnings: check.diagnostics };
+    },
+  );
+
+  api.route(
+    {
+      method: 'GET',
+      url: '/api/specs',
+      summary: 'every spec with its latest version',
+      tag: 'specs',
+      auth: 'specs:read',
+      responses: { 200: { description: 'specs', schema: SpecSummarySchema.array() } },
+    },
+    () => store.listSpecs(),
+  );
+
+  api.route(
+    {
+      method: 'GET',
+      url: '/api/specs/:id',
+      summary: 'a spec and its versions',
+      tag: 'specs',
+      auth: 'specs:read',
+      params: SpecIdParams,
+      responses: { 200: { description: 'the spec', schema: SpecDetail } },
+    },
+    ({ params }) => ({ spec: specOr404(params.id), versions: store.specVersions(params.id) }),
+  );
+
+  api.route(
+    {
+      method: 'GET',
+      url: '/api/specs/:id/versions/:version',
+      summary: "one version's text",
+      tag: 'specs',
+      auth: 'specs:read',
+      params: VersionParams,
+      responses: { 200: { description: 'the version', schema: SpecVersionDetail } },
+    },
+    ({ params }) => versionOr404(params.id, params.version).version,
+  );
+
+  api.route(
+    {
+      method: 'GET',
+      url: '/api/specs/:id/versions/:version/matrix',
+      summary: 'all-pairs reachability (configured, compromised or both views)',
+      tag: 'analysis',
+      auth: 'specs:read',
+      params: VersionParams,
+      query: MatrixQuery,
+      responses: { 200: { description: 'the matrix', schema: MatrixResponse } },
+    },
+    ({ params, query }) => {
+      const c = compiled(params.id, params.version);
+      return { views: views(query.assume).map((a) => matrixJson(c, a)) };
+    },
+  );
+
+  for (const name of ['query', 'explain'] as const)
+    api.route(
+      {
+        method: 'POST',
+        url: `/api/specs/:id/versions/:version/${name}`,
+        summary:
+          name === 'query'
+            ? 'is one flow allowed? verdict, path and deciding rule'
+            : 'the same as query: every path considered, each deciding rule with its origin',
+        tag: 'analysis',
+        auth: 'specs:read',
+        params: VersionParams,
+        body: QueryBody,
+        responses: { 200: { description: 'the explanation', schema: ExplanationSchema } },
+      },
+      ({ params, body }) => {
+        const c = compiled(params.id, params.version);
+        return refused(() => queryJson(c, body));
+      },
+    );
+
+  api.route(
+    {
+      method: 'GET',
+      url: '/api/specs/:id/versions/:version/lint',
+      summary: 'shadowed, redundant and overlapping rules, unused names, ports opened to any',
+      tag: 'analysis',
+      auth: 'specs:read',
+      params: VersionParams,
+      responses: { 200: { description: 'findings', schema: LintResponse } },
+    },
+    ({ params }) => lintJson(compiled(params.id, params.version)),
+  );
+
+  api.route(
+    {
+      method: 'GET',
+      url: '/api/specs/:id/versions/:version/test',
+      summary: 'every expectation and invariant',
+      tag: 'analysis',
+      auth: 'specs:read',
+      params: VersionParams,
+      responses: { 200: { description: 'results', schema: TestResponse } },
+    },
+    ({ params }) => testJson(compiled(params.id, params.version)),
+  );
+
+  api.route(
+    {
+      method: 'GET',
+      url: '/api/specs/:id/versions/:version/render/:target',
+      summary: 'render the configs for a target, as a download',
+      tag: 'analysis',
+      auth: 'specs:read',
+      params: RenderParams,
+      query: RenderQuery,
+      responses: {
+        200: {
+          description: 'the files: text/plain (a `# ==> path` line before each, or one file raw with file=), or JSON with format=json',
+          contentType: 'text/plain',
+          schema: RenderedJson,
+        },
+      },
+    },
+    ({ params, query, reply }) => {
+      const { spec, version } = versionOr404(params.id, params.version);
+      const c = compiled(params.id, params.version);
+      const kv = query.param === undefined ? [] : Array.isArray(query.param) ? query.param : [query.param];
+      const pairs = new Map<string, string>();
+      for (const p of kv) {
+        const eq = p.indexOf('=');
+        if (eq <= 0) throw new HttpError(400, `query.param '${p}': expected KEY=VALUE`);
+        pairs.set(p.slice(0, eq), p.slice(eq + 1));
+      }
+      // Keyed (secret-bearing) targets are refused in renderFiles, so nothing rendered here is secret.
+      const files = refused(() => renderFiles(c, params.target, query.host, pairs));
+      const base = `${spec.name}-v${version.version}-${params.target}`;
+      if (query.file !== undefined) {
+        const f = files.find((x) => x.path === query.file);
+        if (!f) throw new HttpError(404, `target ${params.target} renders no file '${query.file}'; it renders: ${files.map((x) => x.path).join(', ')}`);
+        reply.header('content-disposition', `attachment; filename="${f.path.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
+        reply.type('text/plain; charset=utf-8');
+        return f.content;
+      }
+      if (query.format === 'json') return files.map((f) => ({ path: f.path, content: f.content }));
+      reply.header('content-disposition', `attachment; filename="${base}.txt"`);
+      reply.type('text/plain; charset=utf-8');
+      return files.map((f) => `# ==> ${f.path}\n${f.content}`).join('');
+    },
+  );
+
+  api.route(
+    {
+      method: 'GET',
+      url: '/api/specs/:id/diff',
+      summary: 'flows added and removed between two versions',
+      tag: 'analysis',
+      auth: 'specs:read',
+      params: SpecIdParams,
+      query: DiffQuery,
+      responses: { 200: { description: 'the diff', schema: DiffResponse } },
+    },
+    ({ params, query }) => {
+      const a = compiled(params.id, query.from);
+      const b = compiled(params.id, query.to);
+      return diffJson({ ...a, file: `${a.file}@v${query.from}` }, { ...b, file: `${b.file}@v${query.to}` }, views(query.assume));
+    },
+  );
+}
