@@ -130,9 +130,14 @@ export function plainValue(s: string): unknown {
     c === 0x46
   ))
     return s;
-  if (/^(?:~|[Nn]ull|NULL)$/.test(s)) return null;
-  if (/^(?:[Tt]rue|TRUE)$/.test(s)) return true;
-  if (/^(?:[Ff]alse|FALSE)$/.test(s)) return false;
+  if (c >= 0x41) {
+    // A letter (n, N, t, T, f, F) or `~`: only the words of null and the booleans are not strings.
+    if (s.length > 5) return s;
+    if (/^(?:~|[Nn]ull|NULL)$/.test(s)) return null;
+    if (/^(?:[Tt]rue|TRUE)$/.test(s)) return true;
+    if (/^(?:[Ff]alse|FALSE)$/.test(s)) return false;
+    return s;
+  }
   if (/^0o[0-7]+$/.test(s)) return parseInt(s.substring(2), 8);
   if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);
   if (/^0x[0-9a-fA-F]+$/.test(s)) return parseInt(s.substring(2), 16);
@@ -195,6 +200,8 @@ class Reader {
   /** Offset where the line holding `i` starts. */
   private ls = 0;
   private depth = 0;
+  /** Where the value just read is, when it is a collection: a second result of the read methods. */
+  private kid: FastLoc | undefined;
   private readonly n: number;
 
   constructor(private readonly s: string) {
@@ -204,7 +211,8 @@ class Reader {
   document(): FastYaml {
     this.skipBlank();
     if (this.i >= this.n || this.i !== this.ls) throw DECLINE; // empty, or a top level that is not a mapping at column 0
-    const [data, root] = this.blockMap(0);
+    const data = this.blockMap(0);
+    const root = this.kid!;
     if (this.i < this.n) throw DECLINE;
     return { data, root };
   }
@@ -277,7 +285,7 @@ class Reader {
     return c === SP || c === NL || Number.isNaN(c);
   }
 
-  private blockMap(c: number): [Record<string, unknown>, FastLoc] {
+  private blockMap(c: number): Record<string, unknown> {
     this.enter();
     const s = this.s;
     const obj: Record<string, unknown> = {};
@@ -302,13 +310,15 @@ class Reader {
         this.endLine();
         if (this.i >= this.n) throw DECLINE; // `key:` with nothing: null, left to the library
         const col = this.col();
-        if (col > c) [value, kid] = this.atDash() ? this.blockSeq(col) : this.blockMap(col);
-        else if (col === c && this.atDash()) [value, kid] = this.blockSeq(col);
+        if (col > c) value = this.atDash() ? this.blockSeq(col) : this.blockMap(col);
+        else if (col === c && this.atDash()) value = this.blockSeq(col);
         else throw DECLINE;
+        kid = this.kid!;
         valOff = kid.at;
       } else {
         valOff = j;
-        [value, kid] = this.inlineValue();
+        value = this.inlineValue();
+        kid = this.kid;
       }
       const k = loc.keys!.push(key) - 1;
       loc.offs.push(keyOff, valOff);
@@ -320,10 +330,11 @@ class Reader {
       if (col > c || this.atDash()) throw DECLINE;
     }
     this.depth--;
-    return [obj, loc];
+    this.kid = loc;
+    return obj;
   }
 
-  private blockSeq(c: number): [unknown[], FastLoc] {
+  private blockSeq(c: number): unknown[] {
     this.enter();
     const s = this.s;
     const arr: unknown[] = [];
@@ -347,10 +358,13 @@ class Reader {
         }
         this.endLine();
         if (this.i >= this.n || this.col() <= c) throw DECLINE; // `-` alone: null, left to the library
-        [value, kid] = this.atDash() ? this.blockSeq(this.col()) : this.blockMap(this.col());
+        value = this.atDash() ? this.blockSeq(this.col()) : this.blockMap(this.col());
+        kid = this.kid!;
         valOff = kid.at;
-      } else if (this.startsKey()) [value, kid] = this.blockMap(this.col());
-      else [value, kid] = this.inlineValue();
+      } else {
+        value = this.startsKey() ? this.blockMap(this.col()) : this.inlineValue();
+        kid = this.kid;
+      }
       const k = loc.offs.push(valOff) - 1;
       if (kid) (loc.kids ??= [])[k] = kid;
       arr.push(value);
@@ -361,7 +375,8 @@ class Reader {
       throw DECLINE;
     }
     this.depth--;
-    return [arr, loc];
+    this.kid = loc;
+    return arr;
   }
 
   /** Whether the line from `i` is `key: …` (a compact mapping in a list item). */
@@ -425,7 +440,7 @@ class Reader {
   }
 
   /** A value on the rest of the line: a flow collection, a quoted or a plain scalar; then the line's end. */
-  private inlineValue(): [unknown, FastLoc | undefined] {
+  private inlineValue(): unknown {
     const s = this.s;
     const c = s.charCodeAt(this.i);
     if (c === LBRACE || c === LBRACKET) {
@@ -436,7 +451,8 @@ class Reader {
     if (c === DQ || c === SQ) {
       const v = this.quoted();
       this.endLine();
-      return [v, undefined];
+      this.kid = undefined;
+      return v;
     }
     if (!plainAt(s, this.i)) throw DECLINE;
     const start = this.i;
@@ -454,11 +470,12 @@ class Reader {
     this.i = end;
     const v = plainValue(s.slice(start, end));
     this.endLine();
-    return [v, undefined];
+    this.kid = undefined;
+    return v;
   }
 
   /** `{ key: value, … }` on one line. */
-  private flowMap(): [Record<string, unknown>, FastLoc] {
+  private flowMap(): Record<string, unknown> {
     this.enter();
     const s = this.s;
     const obj: Record<string, unknown> = {};
@@ -482,7 +499,8 @@ class Reader {
         this.i += 2;
         this.spaces();
         const valOff = this.i;
-        const [value, kid] = this.flowNode();
+        const value = this.flowNode();
+        const kid = this.kid;
         const k = loc.keys!.push(key) - 1;
         loc.offs.push(keyOff, valOff);
         if (kid) (loc.kids ??= [])[k] = kid;
@@ -497,11 +515,12 @@ class Reader {
       }
     }
     this.depth--;
-    return [obj, loc];
+    this.kid = loc;
+    return obj;
   }
 
   /** `[ item, … ]` on one line. */
-  private flowSeq(): [unknown[], FastLoc] {
+  private flowSeq(): unknown[] {
     this.enter();
     const s = this.s;
     const arr: unknown[] = [];
@@ -513,7 +532,8 @@ class Reader {
     } else {
       for (;;) {
         const k = loc.offs.push(this.i) - 1;
-        const [value, kid] = this.flowNode();
+        const value = this.flowNode();
+        const kid = this.kid;
         if (kid) (loc.kids ??= [])[k] = kid;
         arr.push(value);
         this.spaces();
@@ -526,15 +546,17 @@ class Reader {
       }
     }
     this.depth--;
-    return [arr, loc];
+    this.kid = loc;
+    return arr;
   }
 
-  private flowNode(): [unknown, FastLoc | undefined] {
+  private flowNode(): unknown {
     const c = this.s.charCodeAt(this.i);
     if (c === LBRACE) return this.flowMap();
     if (c === LBRACKET) return this.flowSeq();
-    if (c === DQ || c === SQ) return [this.quoted(), undefined];
-    return [plainValue(this.flowPlain()), undefined];
+    this.kid = undefined;
+    if (c === DQ || c === SQ) return this.quoted();
+    return plainValue(this.flowPlain());
   }
 
   /** A plain scalar inside brackets: up to `,` `[` `]` `{` `}` or a `:` followed by a space. */
