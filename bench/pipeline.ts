@@ -60,13 +60,16 @@ function timed(args: readonly string[], out: string): Run {
   const haveTime = existsSync('/usr/bin/time');
   const stats = join(out, 'time.txt');
   const cmd = haveTime ? '/usr/bin/time' : process.execPath;
-  const argv = haveTime ? ['-f', '%U %S %M', '-o', stats, process.execPath, ...args] : [...args];
+  // /usr/bin/time does not pass a kill on to its child: `timeout` inside it ends the command
+  // itself at the limit, so a run that times out leaves no process behind.
+  const limit = existsSync('/usr/bin/timeout') ? ['/usr/bin/timeout', '-s', 'KILL', `${Math.round(TIMEOUT_MS / 1000)}s`] : [];
+  const argv = haveTime ? ['-f', '%U %S %M', '-o', stats, ...limit, process.execPath, ...args] : [...args];
   const t0 = performance.now();
   const r = spawnSync(cmd, argv, {
     cwd: ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: TIMEOUT_MS,
+    timeout: TIMEOUT_MS + 10_000,
     maxBuffer: 1 << 30,
     env: { ...process.env, NO_COLOR: '1' },
   });
@@ -178,7 +181,7 @@ export async function benchPipeline(): Promise<BenchResult[]> {
           ratio: finished ? r.ms / parse.ms : NaN,
           target: `< ${size.targetMs.toLocaleString('en')} ms`,
           ok: finished && r.ms < size.targetMs,
-          notes: `${finished ? '' : `did not finish: exit ${r.status} ${r.err}; `}${n > 1 ? `median of ${n} (${runs.map((x) => Math.round(x.ms)).join(', ')} ms); ` : ''}${Number.isFinite(r.cpuMs) ? `CPU ${Math.round(r.cpuMs)} ms, peak RSS ${Math.round(r.rssMiB)} MiB; ` : ''}ratio = time / parse only; load average ${loadavg()[0]!.toFixed(1)} after`,
+          notes: `${finished ? '' : `did not finish: exit ${r.status} ${r.err}; `}${n > 1 ? `median of ${n} (${runs.map((x) => Math.round(x.ms)).join(', ')} ms); ` : ''}${finished && Number.isFinite(r.cpuMs) ? `CPU ${Math.round(r.cpuMs)} ms, peak RSS ${Math.round(r.rssMiB)} MiB; ` : ''}ratio = time / parse only; load average ${loadavg()[0]!.toFixed(1)} after`,
         });
       }
       rmSync(spec, { force: true });
