@@ -3,29 +3,14 @@
  * diagnostics located at FILE:LINE:COL with the JSON path of the offending value.
  */
 import { readFileSync } from 'node:fs';
-import {
-  Composer,
-  isDocument,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  Parser,
-  YAMLParseError,
-  type Document,
-  type Node,
-  type Pair,
-  type YAMLError,
-  type YAMLMap,
-} from 'yaml';
+import type { Document, LineCounter, Node, Pair, YAMLError, YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { diag, type DiagCode, type Diagnostic } from '../diag/diagnostic.js';
 import { closest } from '../util/suggest.js';
 import { RuleBody, SpecSchema, type Spec } from './schema.js';
 import { fastOffsetAt, readFastYaml, type FastYaml } from './fast-yaml.js';
 import { checkDocument, cstDepth, MAX_DEPTH } from './yaml-guard.js';
+import { LineTable, yamlLib } from './yaml-lib.js';
 
 export type PathSeg = string | number;
 
@@ -48,9 +33,9 @@ export class SourceMap {
     readonly file: string,
     readonly text: string,
     doc: Document | FastYaml | undefined,
-    private readonly lines: LineCounter,
+    private readonly lines: Pick<LineCounter, 'linePos'>,
   ) {
-    this.locator = doc === undefined ? undefined : isDocument(doc) ? new DocLocator(doc) : new FastLocator(doc, text);
+    this.locator = doc === undefined ? undefined : 'root' in doc ? new FastLocator(doc, text) : new DocLocator(doc);
   }
 
   /** Position of the value at `path`, or of its nearest existing ancestor. `key` points at the key instead. */
@@ -90,7 +75,7 @@ class FastLocator implements Locator {
   }
 
   pathAt(offset: number): PathSeg[] {
-    this.doc ??= new DocLocator(parseDocument(this.text, { uniqueKeys: false }));
+    this.doc ??= new DocLocator(yamlLib().parseDocument(this.text, { uniqueKeys: false }));
     return this.doc.pathAt(offset);
   }
 }
@@ -104,6 +89,7 @@ class DocLocator implements Locator {
   }
 
   pathAt(offset: number): PathSeg[] {
+    const { isMap, isScalar, isSeq } = yamlLib();
     const path: PathSeg[] = [];
     let node: unknown = this.doc.contents;
     for (;;) {
@@ -137,6 +123,7 @@ class DocLocator implements Locator {
   private pairOf(map: YAMLMap, seg: PathSeg): Pair | undefined {
     let index = this.keyIndex.get(map);
     if (!index) {
+      const { isPair, isScalar } = yamlLib();
       // One pass per mapping, not one per lookup: diagnostics and positions are looked up per
       // host and per rule, and a linear search each time made big specs quadratic.
       index = new Map();
@@ -147,6 +134,7 @@ class DocLocator implements Locator {
   }
 
   private nodeAt(path: readonly PathSeg[], n: number, wantKey: boolean): Node | undefined {
+    const { isMap, isSeq } = yamlLib();
     let node: unknown = this.doc.contents;
     for (let i = 0; i < n; i++) {
       const seg = path[i]!;
@@ -227,11 +215,9 @@ export function parseYamlText(
   // on anything the library would report, so the library reads those as before.
   const fast = readFastYaml(text);
   if (fast) {
-    const counter = new LineCounter();
-    counter.addNewLine(0);
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', nl + 1)) counter.addNewLine(nl + 1);
-    return { ok: true, data: fast.data, source: new SourceMap(file, text, fast, counter) };
+    return { ok: true, data: fast.data, source: new SourceMap(file, text, fast, new LineTable(text)) };
   }
+  const { Composer, LineCounter, Parser, YAMLParseError } = yamlLib();
   const lines = new LineCounter();
   // parseDocument's steps, with a look at the token tree in between: the composer recurses once
   // per level of nesting, so a file nested thousands deep must be refused before it gets there.
