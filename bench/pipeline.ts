@@ -12,6 +12,11 @@
  *
  * The 1k spec is measured 3 times per command (median); the 10k one once (minutes). Set
  * CORDON_BENCH_PIPELINE=1k to run the small size only.
+ *
+ * Before and after in one run: CORDON_BENCH_PIPELINE_OLD=DIR (a checkout of an earlier commit
+ * with its own `npm run build`) runs that build's CLI too, interleaved with this one run for run,
+ * and each command of this build gets a second row with the old build as its baseline. On a
+ * shared machine compare the CPU columns: wall time there mostly measures the neighbours.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +38,9 @@ export interface BenchResult {
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli/main.js');
 const PARSE = join(ROOT, 'dist/spec/parse.js');
-const TIMEOUT_MS = 10 * 60_000;
+const TIMEOUT_MS = Number(process.env.CORDON_BENCH_PIPELINE_TIMEOUT_S ?? 600) * 1000;
+/** An earlier build to measure against in the same run (see the header), or undefined. */
+const OLD = process.env.CORDON_BENCH_PIPELINE_OLD;
 
 const SIZES = [
   { label: '1k×10k', hosts: 1000, rules: 10_000, targetMs: 1000, runs: 3 },
@@ -53,13 +60,16 @@ function timed(args: readonly string[], out: string): Run {
   const haveTime = existsSync('/usr/bin/time');
   const stats = join(out, 'time.txt');
   const cmd = haveTime ? '/usr/bin/time' : process.execPath;
-  const argv = haveTime ? ['-f', '%U %S %M', '-o', stats, process.execPath, ...args] : [...args];
+  // /usr/bin/time does not pass a kill on to its child: `timeout` inside it ends the command
+  // itself at the limit, so a run that times out leaves no process behind.
+  const limit = existsSync('/usr/bin/timeout') ? ['/usr/bin/timeout', '-s', 'KILL', `${Math.round(TIMEOUT_MS / 1000)}s`] : [];
+  const argv = haveTime ? ['-f', '%U %S %M', '-o', stats, ...limit, process.execPath, ...args] : [...args];
   const t0 = performance.now();
   const r = spawnSync(cmd, argv, {
     cwd: ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: TIMEOUT_MS,
+    timeout: TIMEOUT_MS + 10_000,
     maxBuffer: 1 << 30,
     env: { ...process.env, NO_COLOR: '1' },
   });
@@ -100,6 +110,8 @@ function best(runs: readonly Run[]): Run {
 
 export async function benchPipeline(): Promise<BenchResult[]> {
   if (!existsSync(CLI) || !existsSync(PARSE)) throw new Error('no dist/: run `npm run build` first');
+  const oldCli = OLD ? join(OLD, 'dist/cli/main.js') : undefined;
+  if (oldCli && !existsSync(oldCli)) throw new Error(`${oldCli} is missing: build the old checkout first`);
   const only = process.env.CORDON_BENCH_PIPELINE;
   const dir = mkdtempSync(join(tmpdir(), 'cordon-bench-pipeline-'));
   const rows: BenchResult[] = [];
@@ -135,12 +147,32 @@ export async function benchPipeline(): Promise<BenchResult[]> {
       ];
       for (const [name, args, okStatus] of commands) {
         const runs: Run[] = [];
+        const oldRuns: Run[] = [];
         for (let k = 0; k < n; k++) {
+          if (oldCli) {
+            rmSync(out, { recursive: true, force: true });
+            process.stderr.write(`bench: pipeline ${size.label} ${name}, old build (${k + 1}/${n})…\n`);
+            oldRuns.push(timed([oldCli, ...args], dir));
+          }
           rmSync(out, { recursive: true, force: true });
           process.stderr.write(`bench: pipeline ${size.label} ${name} (${k + 1}/${n})…\n`);
           runs.push(timed([CLI, ...args], dir));
         }
         const r = best(runs);
+        if (oldCli) {
+          const o = best(oldRuns);
+          const oldDone = okStatus.includes(o.status ?? -1);
+          const newDone = okStatus.includes(r.status ?? -1);
+          rows.push({
+            name: `pipeline ${size.label}: cordon ${name}, old build → this one (CPU)`,
+            ms: newDone ? r.cpuMs : NaN,
+            baselineMs: oldDone ? o.cpuMs : NaN,
+            ratio: newDone && oldDone ? r.cpuMs / o.cpuMs : NaN,
+            target: `< ${size.targetMs.toLocaleString('en')} ms`,
+            ok: newDone && r.cpuMs < size.targetMs,
+            notes: `CPU ms (user + sys), ${n > 1 ? `median-wall run of ${n} each` : 'one run each'}, interleaved; ratio = this build / old build; wall ${oldDone ? Math.round(o.ms) : `– (exit ${o.status})`} → ${newDone ? Math.round(r.ms) : `– (exit ${r.status})`} ms; peak RSS ${Math.round(o.rssMiB)} → ${Math.round(r.rssMiB)} MiB; load average ${loadavg()[0]!.toFixed(1)} after`,
+          });
+        }
         const finished = okStatus.includes(r.status ?? -1);
         rows.push({
           name: `pipeline ${size.label}: cordon ${name}`,
@@ -149,7 +181,7 @@ export async function benchPipeline(): Promise<BenchResult[]> {
           ratio: finished ? r.ms / parse.ms : NaN,
           target: `< ${size.targetMs.toLocaleString('en')} ms`,
           ok: finished && r.ms < size.targetMs,
-          notes: `${finished ? '' : `did not finish: exit ${r.status} ${r.err}; `}${n > 1 ? `median of ${n} (${runs.map((x) => Math.round(x.ms)).join(', ')} ms); ` : ''}${Number.isFinite(r.cpuMs) ? `CPU ${Math.round(r.cpuMs)} ms, peak RSS ${Math.round(r.rssMiB)} MiB; ` : ''}ratio = time / parse only; load average ${loadavg()[0]!.toFixed(1)} after`,
+          notes: `${finished ? '' : `did not finish: exit ${r.status} ${r.err}; `}${n > 1 ? `median of ${n} (${runs.map((x) => Math.round(x.ms)).join(', ')} ms); ` : ''}${finished && Number.isFinite(r.cpuMs) ? `CPU ${Math.round(r.cpuMs)} ms, peak RSS ${Math.round(r.rssMiB)} MiB; ` : ''}ratio = time / parse only; load average ${loadavg()[0]!.toFixed(1)} after`,
         });
       }
       rmSync(spec, { force: true });

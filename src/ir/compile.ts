@@ -10,6 +10,7 @@ import { targetAddrs } from '../model/addresses.js';
 import type { Hook, Host, Model, Origin, PolicyRule, Target } from '../model/types.js';
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, NO_FLOWS, type FlowSet } from '../util/flows.js';
 import { formatIPv4 } from '../util/ip.js';
+import { IntervalIndex } from '../util/interval-index.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
@@ -230,6 +231,8 @@ function isAll(a: RangeSet): boolean {
  */
 class RuleSpans {
   private readonly cache = new Map<PolicyRule, { src: RangeSet; dst: RangeSet }>();
+  private bySrc: IntervalIndex | undefined;
+  private byDst: IntervalIndex | undefined;
   constructor(private readonly model: Model) {}
 
   of(rule: PolicyRule): { src: RangeSet; dst: RangeSet } {
@@ -240,6 +243,29 @@ class RuleSpans {
       this.cache.set(rule, s);
     }
     return s;
+  }
+
+  /**
+   * The policy rules, in order, whose sources (or destinations) meet `addrs`: a superset of those
+   * policyDrafts keeps under that restriction, found through an index instead of a pass over every
+   * rule per chain (10,000 hosts × 3 chains × 100,000 rules was most of compiling a big spec).
+   */
+  meeting(side: 'src' | 'dst', addrs: RangeSet): PolicyRule[] {
+    const policy = this.model.policy;
+    let index = side === 'src' ? this.bySrc : this.byDst;
+    if (!index) {
+      const items: { lo: number; hi: number; id: number }[] = [];
+      policy.forEach((r, id) => {
+        for (const [lo, hi] of this.of(r)[side]) items.push({ lo, hi, id });
+      });
+      index = new IntervalIndex(items);
+      if (side === 'src') this.bySrc = index;
+      else this.byDst = index;
+    }
+    const ids: number[] = [];
+    for (const [lo, hi] of addrs) index.query(lo, hi, ids);
+    // A rule with several ranges is found once per range that meets: once is enough.
+    return [...new Set(ids)].sort((a, b) => a - b).map((id) => policy[id]!);
   }
 }
 
@@ -383,14 +409,14 @@ function openDrafts(model: Model, guests: readonly Host[], enforcer: string): Dr
 function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spans: RuleSpans): Draft[] {
   const own = hostAddrs(h);
   const drafts: Draft[] = [STATEFUL(h, model)];
-  const untrusted = [...model.hosts.values()].filter((g) => !g.trusted).sort((a, b) => a.name.localeCompare(b.name));
   switch (hook) {
     case 'input': {
       drafts.push(loopback(h, 'iif'));
       drafts.push(...tunnelListen(model, h));
       // A packet from one of the host's own addresses never reaches input except over lo (the kernel
       // drops it as a martian, accept_local=0): the host's own outgoing rules do not belong here.
-      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, h.name, R.subtract([[0, 0xffffffff]], own), own));
+      const notOwn = R.subtract([[0, 0xffffffff]], own);
+      for (const r of spans.meeting('dst', own)) drafts.push(...policyDrafts(model, spans, r, h.name, notOwn, own));
       break;
     }
     case 'output': {
@@ -400,15 +426,16 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spa
         if (h.egress === 'vpn-only') break;
       }
       if (h.egress === 'isolated') drafts.push(...egressDrafts(model, [h], h.name));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, '', own, undefined));
+      for (const r of spans.meeting('src', own)) drafts.push(...policyDrafts(model, spans, r, '', own, undefined));
       if (!h.trusted) drafts.push(...openDrafts(model, [h], ''));
       break;
     }
     case 'forward': {
+      const untrusted = [...model.hosts.values()].filter((g) => !g.trusted).sort((a, b) => a.name.localeCompare(b.name));
       drafts.push(...isolatedNetworkDrafts(model, h));
       drafts.push(...egressDrafts(model, untrusted, h.name));
-      for (const r of model.policy)
-        drafts.push(...policyDrafts(model, spans, r, h.name, R.subtract([[0, 0xffffffff]], own), R.subtract([[0, 0xffffffff]], own)));
+      const notOwn = R.subtract([[0, 0xffffffff]], own);
+      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, h.name, notOwn, notOwn));
       drafts.push(...openDrafts(model, untrusted, h.name));
       break;
     }
@@ -425,12 +452,12 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spa
         });
       }
       drafts.push(...egressDrafts(model, [h], enforcedOn));
-      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, enforcedOn, own, undefined));
+      for (const r of spans.meeting('src', own)) drafts.push(...policyDrafts(model, spans, r, enforcedOn, own, undefined));
       drafts.push(...openDrafts(model, [h], enforcedOn));
       break;
     }
     case 'guest-in': {
-      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, enforcedOn, undefined, own));
+      for (const r of spans.meeting('dst', own)) drafts.push(...policyDrafts(model, spans, r, enforcedOn, undefined, own));
       break;
     }
   }

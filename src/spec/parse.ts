@@ -3,46 +3,48 @@
  * diagnostics located at FILE:LINE:COL with the JSON path of the offending value.
  */
 import { readFileSync } from 'node:fs';
-import {
-  Composer,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  Parser,
-  YAMLParseError,
-  type Document,
-  type Node,
-  type Pair,
-  type YAMLError,
-  type YAMLMap,
-} from 'yaml';
+import type { Document, LineCounter, Node, Pair, YAMLError, YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { diag, type DiagCode, type Diagnostic } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import { closest } from '../util/suggest.js';
 import { RuleBody, SpecSchema, type Spec } from './schema.js';
+import { fastOffsetAt, readFastYaml, type FastYaml } from './fast-yaml.js';
 import { checkDocument, cstDepth, MAX_DEPTH, type PathSeg } from './yaml-guard.js';
+import { LineTable, yamlLib } from './yaml-lib.js';
 
 export type { PathSeg };
 
+/**
+ * Where values and keys are in the text, by JSON path: from the YAML library's document, or from
+ * the fast reader's positions (src/spec/fast-yaml.ts). Both give the same offsets.
+ */
+interface Locator {
+  /** Offset of the value at `path[0, n)` (of its key with `wantKey`), or undefined when there is none. */
+  offsetAt(path: readonly PathSeg[], n: number, wantKey: boolean): number | undefined;
+  /** The JSON path of the deepest value or key whose source range holds `offset`. */
+  pathAt(offset: number): PathSeg[];
+}
+
 /** Looks up source positions of values (and of keys) by their path in the document. */
 export class SourceMap {
+  private readonly locator: Locator | undefined;
+
   constructor(
     readonly file: string,
     readonly text: string,
-    private readonly doc: Document | undefined,
-    private readonly lines: LineCounter,
-  ) {}
+    doc: Document | FastYaml | undefined,
+    private readonly lines: Pick<LineCounter, 'linePos'>,
+  ) {
+    this.locator = doc === undefined ? undefined : 'root' in doc ? new FastLocator(doc, text) : new DocLocator(doc);
+  }
 
   /** Position of the value at `path`, or of its nearest existing ancestor. `key` points at the key instead. */
   pos(path: readonly PathSeg[], key = false): { file: string; line: number; col: number; path: string } {
     const at = { file: this.file, path: formatPath(path) };
-    if (!this.doc) return { ...at, line: 0, col: 0 };
+    if (!this.locator) return { ...at, line: 0, col: 0 };
     for (let n = path.length; n >= 0; n--) {
-      const node = this.nodeAt(path.slice(0, n), key && n === path.length);
-      const offset = node?.range?.[0];
+      const offset = this.locator.offsetAt(path, n, key && n === path.length);
       if (offset !== undefined) {
         const p = this.lines.linePos(offset);
         return { ...at, line: p.line, col: p.col };
@@ -56,8 +58,41 @@ export class SourceMap {
    * syntax error sits, for documents that only partly parsed.
    */
   pathAt(offset: number): PathSeg[] {
+    return this.locator?.pathAt(offset) ?? [];
+  }
+}
+
+/** Positions from the fast reader; `pathAt` (for errors, which that reader never has) from the library. */
+class FastLocator implements Locator {
+  private doc: DocLocator | undefined;
+
+  constructor(
+    private readonly yaml: FastYaml,
+    private readonly text: string,
+  ) {}
+
+  offsetAt(path: readonly PathSeg[], n: number, wantKey: boolean): number | undefined {
+    return fastOffsetAt(this.yaml.root, path, n, wantKey);
+  }
+
+  pathAt(offset: number): PathSeg[] {
+    this.doc ??= new DocLocator(yamlLib().parseDocument(this.text, { uniqueKeys: false }));
+    return this.doc.pathAt(offset);
+  }
+}
+
+/** Positions from the YAML library's document: each node's `range[0]`. */
+class DocLocator implements Locator {
+  constructor(private readonly doc: Document) {}
+
+  offsetAt(path: readonly PathSeg[], n: number, wantKey: boolean): number | undefined {
+    return this.nodeAt(path, n, wantKey)?.range?.[0];
+  }
+
+  pathAt(offset: number): PathSeg[] {
+    const { isMap, isScalar, isSeq } = yamlLib();
     const path: PathSeg[] = [];
-    let node: unknown = this.doc?.contents;
+    let node: unknown = this.doc.contents;
     for (;;) {
       if (isMap(node)) {
         const pair = node.items.find((p) => {
@@ -89,6 +124,7 @@ export class SourceMap {
   private pairOf(map: YAMLMap, seg: PathSeg): Pair | undefined {
     let index = this.keyIndex.get(map);
     if (!index) {
+      const { isPair, isScalar } = yamlLib();
       // One pass per mapping, not one per lookup: diagnostics and positions are looked up per
       // host and per rule, and a linear search each time made big specs quadratic.
       index = new Map();
@@ -98,14 +134,15 @@ export class SourceMap {
     return index.get(String(seg));
   }
 
-  private nodeAt(path: readonly PathSeg[], wantKey: boolean): Node | undefined {
-    let node: unknown = this.doc?.contents;
-    for (let i = 0; i < path.length; i++) {
+  private nodeAt(path: readonly PathSeg[], n: number, wantKey: boolean): Node | undefined {
+    const { isMap, isSeq } = yamlLib();
+    let node: unknown = this.doc.contents;
+    for (let i = 0; i < n; i++) {
       const seg = path[i]!;
       if (isMap(node)) {
         const pair = this.pairOf(node, seg);
         if (!pair) return undefined;
-        node = wantKey && i === path.length - 1 ? pair.key : pair.value;
+        node = wantKey && i === n - 1 ? pair.key : pair.value;
       } else if (isSeq(node) && typeof seg === 'number') {
         node = node.items[seg];
       } else {
@@ -175,6 +212,13 @@ export function parseYamlText(
 ):
   | { readonly ok: true; readonly data: unknown; readonly source: SourceMap }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly source: SourceMap } {
+  // Most files are in the plain subset the fast reader knows; it declines on anything else, and
+  // on anything the library would report, so the library reads those as before.
+  const fast = readFastYaml(text);
+  if (fast) {
+    return { ok: true, data: fast.data, source: new SourceMap(file, text, fast, new LineTable(text)) };
+  }
+  const { Composer, LineCounter, Parser, YAMLParseError } = yamlLib();
   const lines = new LineCounter();
   // parseDocument's steps, with a look at the token tree in between: the composer recurses once
   // per level of nesting, so a file nested thousands deep must be refused before it gets there.

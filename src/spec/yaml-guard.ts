@@ -8,7 +8,8 @@
  * before the composer (which recurses) sees it; `checkDocument` over the composed document,
  * one set of keys per mapping, with the size and depth of every anchored value counted once.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, type Alias, type CST, type Document, type Node } from 'yaml';
+import type { Alias, CST, Document, Node } from 'yaml';
+import { yamlLib } from './yaml-lib.js';
 
 /** One step of a path into a YAML document: a mapping key or a list index (parse.ts re-exports it). */
 export type PathSeg = string | number;
@@ -86,6 +87,7 @@ const SCALAR: Extent = { size: 1, depth: 0 };
  * same scalar value, type included (`1` and `"1"` differ).
  */
 export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliases: MAX_ALIASES, expansion: MAX_ALIAS_EXPANSION }): GuardProblem[] {
+  const { isAlias, isMap, isPair, isScalar, isSeq } = yamlLib();
   const problems: GuardProblem[] = [];
   const anchors = new Map<string, Node>();
   const extents = new Map<Node, Extent>();
@@ -239,7 +241,7 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
 /** How the YAML library tells keys apart: scalar value with its type; other keys are never equal. */
 function keyId(k: unknown): string | undefined {
   if (k === null || k === undefined) return 'null';
-  if (!isScalar(k)) return undefined;
+  if (!yamlLib().isScalar(k)) return undefined;
   const v = k.value;
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'number' && Number.isNaN(v)) return undefined;
