@@ -45,9 +45,14 @@ export DEBIAN_FRONTEND := noninteractive
 #   util-linux        unshare, nsenter; setpriv --pdeathsig: `cordon run`'s command dies with cordon
 #   seccomp           scmp_sys_resolver: scripts/gen-seccomp-table.sh regenerates the sandbox's syscall
 #                     table from libseccomp, and a test checks the committed table against it
+#   ulogd2, ulogd2-json  the guard's NFLOG reader (one ulogd per namespace, JSON over a unix socket);
+#                     its ulogd2.service is not started (policy-rc.d below) and the guard never uses it
+#   prometheus        promtool check metrics: the guard's exposition is validated in the tests; brings
+#                     the prometheus server binary and a few libjs-* web assets (~100 MB), whose service
+#                     is not started (policy-rc.d below)
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
-                perl iputils-ping curl seccomp
+                perl iputils-ping curl seccomp ulogd2 ulogd2-json prometheus
 
 # Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
 # is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of
