@@ -36,8 +36,8 @@ const blocked: GuardEvent = {
     kind: 'default',
     text: 'cordon default for workload-vm:output: drop (default deny)',
     file: '/x/vpn-only-vm.yaml',
-    line: 45,
-    path: '',
+    line: 46,
+    path: 'hosts.workload-vm',
   },
 };
 const drift: GuardEvent = {
@@ -70,7 +70,7 @@ describe('event log reader', () => {
   it("prints a blocked event with the rule in the user's words and its file:line", () => {
     assert.equal(
       formatEvent(blocked),
-      '2026-12-04T03:44:26.526Z workload-vm blocked tcp 192.168.64.2:40000 → 192.168.64.1:8080 (host) by the chain default of workload-vm:output: "cordon default for workload-vm:output: drop (default deny)" (vpn-only-vm.yaml:45)',
+      '2026-12-04T03:44:26.526Z workload-vm blocked tcp 192.168.64.2:40000 → 192.168.64.1:8080 (host) by the chain default of workload-vm:output: "cordon default for workload-vm:output: drop (default deny)" (vpn-only-vm.yaml:46)',
     );
   });
 });

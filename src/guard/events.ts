@@ -20,7 +20,7 @@ const OriginSchema = z
     text: z.string().describe("The rule or default in the user's own words, as `cordon explain` prints it."),
     file: z.string().describe('The spec file the rule comes from.'),
     line: z.number().int().describe('Its line in that file (1-based).'),
-    path: z.string().describe('Its path in the spec (`policy[3]`), empty for a default.'),
+    path: z.string().describe('Its path in the spec: `policy[3]` for a rule, the host or network whose default it is (`hosts.agent-1`) for a default.'),
   })
   .describe('What dropped the packet, in the spec.');
 
