@@ -53,7 +53,7 @@ describe('cordon guard: flags', () => {
     const run = (args: string[]): { status: number | null; stderr: string } => spawnSync(CORDON, ['guard', VPN, '--host', HOST, ...args], { encoding: 'utf8' });
     let r = run(['--netns', 'cordon-t-none', '--on-drift', 'panic']);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--on-drift must be one of reapply, alert, got 'panic'/);
+    assert.match(r.stderr, /--on-drift must be one of reapply, killswitch, alert, got 'panic'/);
     r = run(['--netns', 'cordon-t-none', '--metrics', 'nowhere:port']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--metrics must be HOST:PORT or PORT/);

@@ -5,12 +5,14 @@
  * ulogd line parser and config, listen addresses, and bounded metric labels.
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { compareTables } from '../src/guard/drift.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
 import { GuardMetrics, parseListen } from '../src/guard/metrics.js';
 import { parseUlogdLine, ulogdConfig } from '../src/guard/nflog.js';
+import { killswitchRuleset } from '../src/guard/killswitch.js';
 import { destClass, OriginIndex } from '../src/guard/origin.js';
 import { EventWriter } from '../src/guard/writer.js';
 import { NFLOG_GROUP, nflogPrefix, parseNflogPrefix } from '../src/model/names.js';
@@ -206,5 +208,32 @@ describe('guard: metrics', () => {
     assert.match(text, /cordon_ruleset_drift\{host="h"\} 0/);
     assert.match(text, /cordon_guard_up\{host="h"\} 1/);
     assert.doesNotMatch(text, /proto="47"/);
+  });
+});
+
+describe('guard: kill switch rule set', () => {
+  const pve = irOfFile('examples/proxmox-dual-bridge.yaml')!;
+  const vpn = irOfFile('examples/vpn-only-vm.yaml')!;
+  const nftCheck = (text: string) => spawnSync('unshare', ['--net', 'nft', '-c', '-f', '-'], { input: text, encoding: 'utf8' });
+  const canCheck = process.getuid?.() === 0 && !spawnSync('nft', ['--version']).error;
+
+  it('drops forwarding on a hypervisor and leaves its own input and output alone (no lock-out)', () => {
+    const t = killswitchRuleset(pve, 'pve');
+    assert.match(t, /chain forward \{\n\t\ttype filter hook forward priority -300; policy drop;/);
+    assert.doesNotMatch(t, /hook (input|output)/);
+  });
+
+  it("drops a guest's own input and output except loopback", () => {
+    const t = killswitchRuleset(vpn, 'workload-vm');
+    assert.match(t, /hook output priority -300; policy drop;\n\t\toifname "lo" accept/);
+    assert.match(t, /hook input priority -300; policy drop;\n\t\tiifname "lo" accept/);
+    assert.doesNotMatch(t, /hook forward/);
+  });
+
+  it('is a rule set nft accepts', { skip: canCheck ? undefined : 'needs root and nft' }, () => {
+    for (const t of [killswitchRuleset(pve, 'pve'), killswitchRuleset(vpn, 'workload-vm')]) {
+      const r = nftCheck(t);
+      assert.equal(r.status, 0, r.stderr);
+    }
   });
 });

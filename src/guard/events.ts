@@ -54,7 +54,7 @@ export const DriftEventSchema = z
     netns: z.string().nullable(),
     tables: z.array(z.string()).describe('The tables that differ from what was loaded (`family name`).'),
     differences: z.array(z.string()).describe('What changed, one line each: `+ rule` added, `- rule` removed, table missing or foreign.'),
-    action: z.enum(['reapply', 'alert']).describe('What the guard does about it (its --on-drift).'),
+    action: z.enum(['reapply', 'killswitch', 'alert']).describe('What the guard does about it (its --on-drift).'),
   })
   .describe("cordon's tables in the kernel no longer match the rule set that was loaded.");
 
@@ -69,6 +69,17 @@ export const ReappliedEventSchema = z
   })
   .describe('The guard re-loaded the rule set after a drift (atomic, through apply).');
 
+export const KillswitchEventSchema = z
+  .object({
+    ...base,
+    type: z.literal('killswitch'),
+    netns: z.string().nullable(),
+    engaged: z.boolean().describe('true: the kill switch table is in force; false: it is gone (the next `cordon apply` removed it).'),
+    message: z.string(),
+    ms: z.number().nullable().describe('For engaging: milliseconds from detecting the drift to the switch in force; else null.'),
+  })
+  .describe("The guard's kill switch went into force (drift with --on-drift killswitch) or was lifted.");
+
 export const GuardStateEventSchema = z
   .object({
     ...base,
@@ -78,7 +89,13 @@ export const GuardStateEventSchema = z
   })
   .describe('The guard started watching (after checking the loaded rules) or stopped.');
 
-export const GuardEventSchema = z.discriminatedUnion('type', [BlockedEventSchema, DriftEventSchema, ReappliedEventSchema, GuardStateEventSchema]);
+export const GuardEventSchema = z.discriminatedUnion('type', [
+  BlockedEventSchema,
+  DriftEventSchema,
+  ReappliedEventSchema,
+  KillswitchEventSchema,
+  GuardStateEventSchema,
+]);
 
 export type GuardEvent = z.infer<typeof GuardEventSchema>;
 export type BlockedEvent = z.infer<typeof BlockedEventSchema>;

@@ -23,6 +23,8 @@ export function formatEvent(e: GuardEvent): string {
       return `${head} ${e.tables.join(', ')} (${e.action}): ${e.differences.join('; ')}`;
     case 'reapplied':
       return `${head} ${e.ok ? 'ok' : 'FAILED'} in ${Math.round(e.ms)} ms: ${e.message}`;
+    case 'killswitch':
+      return `${head} ${e.engaged ? `ENGAGED${e.ms === null ? '' : ` in ${Math.round(e.ms)} ms`}` : 'lifted'}: ${e.message}`;
     case 'guard-started':
     case 'guard-stopped':
       return `${head} ${e.message}`;

@@ -10,19 +10,21 @@
 import { applyRuleset } from '../apply/apply.js';
 import type { Target } from '../apply/target.js';
 import type { Ir } from '../ir/types.js';
-import { NFLOG_GROUP } from '../model/names.js';
+import { killswitchTableName, NFLOG_GROUP } from '../model/names.js';
+import { firstError } from '../system/exec.js';
 import { parseIPv4 } from '../util/ip.js';
 import type { Flow } from '../util/flows.js';
 import { compareTables, expectedTables, loadedTables, NftMonitor, type Drift, type TableTexts } from './drift.js';
 import { EVENT_SCHEMA_VERSION, type GuardEvent } from './events.js';
 import type { GuardMetrics } from './metrics.js';
+import { killswitchRuleset } from './killswitch.js';
 import { NflogReader, type NflogRecord } from './nflog.js';
 import { destClass, OriginIndex } from './origin.js';
 import type { EventWriter } from './writer.js';
 
 /** What the guard does when cordon's tables drift: load the rule set again, or only report it. */
-export type DriftAction = 'reapply' | 'alert';
-export const DRIFT_ACTIONS: readonly DriftAction[] = ['reapply', 'alert'];
+export type DriftAction = 'reapply' | 'killswitch' | 'alert';
+export const DRIFT_ACTIONS: readonly DriftAction[] = ['reapply', 'killswitch', 'alert'];
 
 /** The periodic re-read's default interval (DESIGN: a full comparison every 30 s beside nft monitor). */
 export const DEFAULT_RECHECK_MS = 30_000;
@@ -130,8 +132,53 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     if (!ok) say(`re-applying failed: ${out.message}`);
   };
 
+  // The kill switch is a cordon table of the guard's own, not part of the rule set: compared apart.
+  const switchKey = `inet ${killswitchTableName(o.host)}`;
+  let switchOn = false;
+  const read = async (): Promise<TableTexts> => {
+    const all = new Map(await loadedTables(o.target));
+    const on = all.delete(switchKey);
+    if (on !== switchOn) {
+      switchOn = on;
+      o.metrics.killswitch.set({ host: o.host }, on ? 1 : 0);
+      if (!on)
+        emit({
+          v: EVENT_SCHEMA_VERSION,
+          time: now(),
+          type: 'killswitch',
+          host: o.host,
+          netns,
+          engaged: false,
+          message: 'the kill switch table is gone',
+          ms: null,
+        });
+    }
+    return all;
+  };
+
+  const engage = async (detectedAt: number): Promise<void> => {
+    const r = await o.target.exec(['nft', '-f', '-'], { input: killswitchRuleset(o.ir, o.host) });
+    if (r.code !== 0) {
+      say(`the kill switch failed: ${firstError(r)}`);
+      emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'killswitch', host: o.host, netns, engaged: false, message: `failed: ${firstError(r)}`, ms: null });
+      return;
+    }
+    switchOn = true;
+    o.metrics.killswitch.set({ host: o.host }, 1);
+    emit({
+      v: EVENT_SCHEMA_VERSION,
+      time: now(),
+      type: 'killswitch',
+      host: o.host,
+      netns,
+      engaged: true,
+      message: `table ${switchKey} drops ${o.target.label}'s traffic until the next cordon apply`,
+      ms: Date.now() - detectedAt,
+    });
+  };
+
   const checkOnce = async (): Promise<Drift> => {
-    const drift = compareTables(expected, await loadedTables(o.target));
+    const drift = compareTables(expected, await read());
     const key = drift.differences.join('\n');
     if (drift.differences.length === 0) {
       reported = '';
@@ -154,10 +201,11 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
         action: o.onDrift,
       });
       say(`drift in ${o.target.label}: ${drift.differences.slice(0, 5).join('; ')}`);
+      if (o.onDrift === 'killswitch' && !stopped && !switchOn) await engage(detectedAt);
       if (o.onDrift === 'reapply' && !stopped) {
         await reapply(detectedAt);
         // What the re-load left is the new truth: compare again (a failed re-load stays reported).
-        const after = compareTables(expected, await loadedTables(o.target));
+        const after = compareTables(expected, await read());
         if (after.differences.length === 0) {
           reported = '';
           o.metrics.drift.set({ host: o.host }, 0);

@@ -18,6 +18,7 @@ export class GuardMetrics {
   readonly blocked: Counter<'host' | 'proto' | 'class'>;
   readonly drift: Gauge<'host'>;
   readonly tamper: Counter<'host'>;
+  readonly killswitch: Gauge<'host'>;
   readonly eventsDropped: Counter;
 
   constructor() {
@@ -41,6 +42,12 @@ export class GuardMetrics {
       labelNames: ['host'],
       registers,
     });
+    this.killswitch = new Gauge({
+      name: 'cordon_killswitch_engaged',
+      help: "1 while the guard's kill switch table is in force on this host, else 0.",
+      labelNames: ['host'],
+      registers,
+    });
     this.eventsDropped = new Counter({
       name: 'cordon_events_dropped_total',
       help: 'Events not written because the event consumer was too slow or gone (bounded queue).',
@@ -53,6 +60,7 @@ export class GuardMetrics {
     this.up.set({ host }, 1);
     this.drift.set({ host }, 0);
     this.tamper.inc({ host }, 0);
+    this.killswitch.set({ host }, 0);
   }
 
   countBlocked(host: string, proto: string, cls: DestClass): void {

@@ -239,6 +239,14 @@ export function parseNflogPrefix(prefix: string): { readonly pointId: string; re
   return { pointId: m[1]!, ref: m[2] === 'p' ? 'policy' : Number(m[3]) };
 }
 
+/**
+ * The guard's kill switch table for a host (`cordon_<host>_killswitch`): a cordon table, so the
+ * next `cordon apply` of the host removes it with the rest of cordon's old tables.
+ */
+export function killswitchTableName(host: string): string {
+  return tableName(`${host}:killswitch`);
+}
+
 /** The point id `nflogPrefix` writes for a point. */
 export function nflogPointId(point: string): string {
   return shortHash(point, 8);

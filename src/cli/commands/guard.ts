@@ -1,6 +1,6 @@
 /**
  * `cordon guard FILE --host H (--netns NS | --i-mean-the-host) [--metrics ADDR] [--events FILE|-]
- * [--on-drift reapply|alert] [--recheck SECONDS] [--state-dir DIR]`: a long-running watcher of a
+ * [--on-drift reapply|killswitch|alert] [--recheck SECONDS] [--state-dir DIR]`: a long-running watcher of a
  * host where `cordon apply` loaded the spec. It never opens anything: stopped or killed (even with
  * -9), the rules stay loaded and default-drop. SIGINT/SIGTERM stop it in order (exit 0).
  * Exit codes: 0 stopped by a signal · 1 it could not start watching · 2 invalid input · 3 internal error.
@@ -44,7 +44,7 @@ function driftAction(v: string | undefined): DriftAction {
   if (v === undefined) return 'reapply';
   const a = DRIFT_ACTIONS.find((x) => x === v);
   if (a) return a;
-  throw new ExitError(EXIT.invalid, `--on-drift must be one of ${DRIFT_ACTIONS.join(', ')}, got '${v}' (killswitch is not built yet)`);
+  throw new ExitError(EXIT.invalid, `--on-drift must be one of ${DRIFT_ACTIONS.join(', ')}, got '${v}'`);
 }
 
 function recheckMs(v: string | undefined): number {
