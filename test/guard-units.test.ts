@@ -6,6 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { compareTables } from '../src/guard/drift.js';
@@ -234,6 +235,20 @@ describe('guard: kill switch rule set', () => {
     for (const t of [killswitchRuleset(pve, 'pve'), killswitchRuleset(vpn, 'workload-vm')]) {
       const r = nftCheck(t);
       assert.equal(r.status, 0, r.stderr);
+    }
+  });
+});
+
+describe('guard: layering', () => {
+  it('src/guard imports no shell (cli, server) and no other runtime but apply (re-loads) and system', () => {
+    const dir = new URL('../src/guard/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    assert.ok(files.length >= 8, files.join(', '));
+    for (const f of files) {
+      const text = readFileSync(new URL(f, dir), 'utf8');
+      for (const m of text.matchAll(/from '(\.\.\/[^']+)'/g)) {
+        assert.doesNotMatch(m[1]!, /^\.\.\/(cli|server|lab|sandbox)\//, `${f} imports ${m[1]}`);
+      }
     }
   });
 });

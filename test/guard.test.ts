@@ -77,7 +77,7 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     assert.equal(bed.probe(), false, 'the rules keep the workload from the Mac');
   });
 
-  it('turns forbidden tcp, udp and icmp attempts into blocked events with the origin and counts them', async () => {
+  it('turns forbidden tcp, udp, dns and icmp attempts into blocked events with the origin and counts them', async () => {
     const t0 = Date.now();
     bed.attempt('tcp', GW, PORT);
     const tcp = await until('a blocked tcp event', () => blocked(GW, 'tcp', PORT));
@@ -94,6 +94,10 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     bed.attempt('udp', '198.51.100.7', 5353);
     const udp = await until('a blocked udp event', () => blocked('198.51.100.7', 'udp', 5353));
     assert.equal(udp.class, 'internet');
+    // DNS to a resolver the spec does not allow (the workload may resolve only through the tunnel).
+    bed.attempt('udp', GW, 53);
+    const dns = await until('a blocked dns event', () => blocked(GW, 'udp', 53));
+    assert.equal(dns.origin.kind, 'default');
     bed.attempt('icmp', '192.168.1.50');
     const icmp = await until('a blocked icmp event', () => blocked('192.168.1.50', 'icmp', null));
     assert.equal(icmp.class, 'host', 'lan-device is a declared host');
