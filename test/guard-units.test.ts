@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { droppedPackets, UnloggedTally } from '../src/guard/counters.js';
 import { compareTables } from '../src/guard/drift.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
 import { GuardMetrics, parseListen } from '../src/guard/metrics.js';
@@ -250,5 +251,42 @@ describe('guard: layering', () => {
         assert.doesNotMatch(m[1]!, /^\.\.\/(cli|server|lab|sandbox)\//, `${f} imports ${m[1]}`);
       }
     }
+  });
+});
+
+describe('guard: unlogged drops', () => {
+  it("sums the drop and reject counters of cordon's tables, not invalid-state drops nor foreign tables", () => {
+    const listing = [
+      'table inet cordon_a_output {',
+      '\tchain output {',
+      '\t\tct state invalid counter packets 7 bytes 1 drop',
+      '\t\tip daddr @x counter packets 3 bytes 180 drop',
+      '\t\tmeta l4proto tcp counter packets 2 bytes 120 reject with tcp reset',
+      '\t\tcounter packets 10 bytes 600 drop',
+      '\t\tcounter packets 99 bytes 600 accept',
+      '\t}',
+      '}',
+      'table inet docker {',
+      '\tchain x {',
+      '\t\tcounter packets 50 bytes 1 drop',
+      '\t}',
+      '}',
+      '',
+    ].join('\n');
+    assert.equal(droppedPackets(listing), 15);
+  });
+
+  it('takes the first reading as the baseline, counts drops beyond the logged ones, and keeps counting across re-loads', () => {
+    const t = new UnloggedTally();
+    assert.equal(t.update(40, 0), 0, 'drops from before the guard are not its to count');
+    assert.equal(t.update(140, 100), 0, 'all logged');
+    assert.equal(t.update(440, 200), 200, '300 more drops, 100 logged');
+    t.reloaded(210); // the guard re-loaded: counters at zero, 210 logged so far
+    assert.equal(t.update(5, 215), 0);
+    assert.equal(t.update(25, 225), 10, '20 drops since the re-load, 10 logged since it');
+    // A re-load the guard did not make: the drops since it, logged or not, count as lost once (the documented overcount).
+    assert.equal(t.update(3, 226), 3);
+    assert.equal(t.update(13, 230), 6, '10 more drops, 4 logged');
+    assert.equal(t.total, 219);
   });
 });

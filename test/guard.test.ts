@@ -108,6 +108,19 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     assert.match(text, /cordon_guard_up\{host="workload-vm"\} 1/);
   });
 
+  it('counts the drops the NFLOG rate limit kept from it (kernel counters minus logged)', async () => {
+    const before = await guard!.countUnlogged();
+    const n = events.length;
+    // 300 udp packets at once: far beyond the NFLOG limit's burst of 100 (50/s after it).
+    bed.pool.exec(bed.ws, ['bash', '-c', `for i in $(seq 300); do echo x 2>/dev/null > /dev/udp/${GW}/7000; done`]);
+    await new Promise((r) => setTimeout(r, 500));
+    const grew = (await guard!.countUnlogged()) - before;
+    const logged = events.slice(n).filter((e) => e.type === 'blocked' && e.port === 7000).length;
+    assert.ok(logged >= 50 && logged < 300, `the limit logged some, not all (${logged})`);
+    assert.ok(Math.abs(grew + logged - 300) <= 5, `logged ${logged} + unlogged ${grew} ≈ 300 sent`);
+    assert.match(await scrape(), /cordon_blocked_unlogged_total\{host="workload-vm"\} [1-9]/);
+  });
+
   it(
     'serves metrics that promtool check metrics accepts',
     { skip: spawnSync('promtool', ['--version']).error ? 'needs promtool (Debian prometheus)' : undefined },
@@ -120,6 +133,8 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
         'agent_network_blocked_connections_total',
         'cordon_ruleset_drift',
         'cordon_ruleset_tamper_total',
+        'cordon_killswitch_engaged',
+        'cordon_blocked_unlogged_total',
         'cordon_events_dropped_total',
       ])
         assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);

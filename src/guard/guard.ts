@@ -17,6 +17,7 @@ import type { Flow } from '../util/flows.js';
 import { compareTables, expectedTables, loadedTables, NftMonitor, type Drift, type TableTexts } from './drift.js';
 import { EVENT_SCHEMA_VERSION, type GuardEvent } from './events.js';
 import type { GuardMetrics } from './metrics.js';
+import { droppedPackets, UnloggedTally } from './counters.js';
 import { killswitchRuleset } from './killswitch.js';
 import { NflogReader, type NflogRecord } from './nflog.js';
 import { destClass, OriginIndex } from './origin.js';
@@ -55,6 +56,8 @@ export interface Guard {
   readonly pids: { readonly ulogd: number | undefined; readonly monitor: number | undefined };
   /** Compares the loaded tables with the rule set now (and acts on a drift); resolves when done. */
   check(): Promise<Drift>;
+  /** Reads the kernel's drop counters and counts what was not logged; resolves with the running total. */
+  countUnlogged(): Promise<number>;
   /** Stops watching; leaves every rule as it is. Safe to repeat. */
   stop(): Promise<void>;
 }
@@ -82,6 +85,10 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   if (expected.size === 0) throw new Error(`the rule set for '${o.host}' holds no cordon table: nothing to guard`);
   o.metrics.watch(o.host);
 
+  // Every cordon drop the guard was told about (its own prefixes), for the unlogged count.
+  let logged = 0;
+  const tally = new UnloggedTally();
+
   const onRecord = (r: NflogRecord): void => {
     const src = parseIPv4(r.src);
     const dst = parseIPv4(r.dst);
@@ -90,6 +97,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     const origin = index.lookup(r.prefix, { src, dst, flow });
     // Another tool's NFLOG in the same group: not ours to explain or count.
     if (!origin) return;
+    logged++;
     const cls = destClass(o.ir, dst);
     o.metrics.countBlocked(origin.chain.host, name, cls);
     const tcpUdp = r.proto === 6 || r.proto === 17;
@@ -128,6 +136,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   const reapply = async (detectedAt: number): Promise<void> => {
     const out = await applyRuleset({ target: o.target, host: o.host, ruleset: o.ruleset, stateRoot: o.stateRoot, ir: o.ir, say: (l) => say(`reapply: ${l}`) });
     const ok = out.status === 'applied';
+    if (ok) tally.reloaded(logged);
     emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'reapplied', host: o.host, netns, ok, message: out.message, ms: Date.now() - detectedAt });
     if (!ok) say(`re-applying failed: ${out.message}`);
   };
@@ -247,6 +256,18 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     };
   })();
 
+  /** Logs of packets dropped just before a counter reading are still on their way: wait this long for them. */
+  const LOG_GRACE_MS = 200;
+  const countUnlogged = async (): Promise<number> => {
+    const r = await o.target.exec(['nft', 'list', 'ruleset']);
+    if (r.code !== 0) throw new Error(`nft list ruleset failed in ${o.target.label}: ${firstError(r)}`);
+    const dropped = droppedPackets(r.stdout);
+    await new Promise((res) => setTimeout(res, LOG_GRACE_MS));
+    const grew = tally.update(dropped, logged);
+    if (grew > 0) o.metrics.unlogged.inc({ host: o.host }, grew);
+    return tally.total;
+  };
+
   const reader = await NflogReader.start({
     netns: o.target.netns,
     group: NFLOG_GROUP,
@@ -257,7 +278,11 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   let interval: NodeJS.Timeout | undefined;
   try {
     monitor = NftMonitor.start(o.target, checkSoon, (why) => say(`drift watch (nft monitor) stopped: ${why}; the periodic re-read goes on`));
-    interval = setInterval(checkSoon, o.recheckMs ?? DEFAULT_RECHECK_MS);
+    interval = setInterval(() => {
+      checkSoon();
+      countUnlogged().catch((e: unknown) => say(`reading the drop counters failed: ${(e as Error).message}`));
+    }, o.recheckMs ?? DEFAULT_RECHECK_MS);
+    await countUnlogged();
     const first = await check();
     emit({
       v: EVENT_SCHEMA_VERSION,
@@ -280,6 +305,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   return {
     pids: { ulogd: reader.pid, monitor: monitor.pid },
     check,
+    countUnlogged,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -19,6 +19,7 @@ export class GuardMetrics {
   readonly drift: Gauge<'host'>;
   readonly tamper: Counter<'host'>;
   readonly killswitch: Gauge<'host'>;
+  readonly unlogged: Counter<'host'>;
   readonly eventsDropped: Counter;
 
   constructor() {
@@ -48,6 +49,12 @@ export class GuardMetrics {
       labelNames: ['host'],
       registers,
     });
+    this.unlogged = new Counter({
+      name: 'cordon_blocked_unlogged_total',
+      help: "Packets cordon's rules dropped that the NFLOG rate limit (or a full netlink buffer) kept from the guard: the kernel's drop counters minus the drops logged.",
+      labelNames: ['host'],
+      registers,
+    });
     this.eventsDropped = new Counter({
       name: 'cordon_events_dropped_total',
       help: 'Events not written because the event consumer was too slow or gone (bounded queue).',
@@ -61,6 +68,7 @@ export class GuardMetrics {
     this.drift.set({ host }, 0);
     this.tamper.inc({ host }, 0);
     this.killswitch.set({ host }, 0);
+    this.unlogged.inc({ host }, 0);
   }
 
   countBlocked(host: string, proto: string, cls: DestClass): void {
