@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { droppedPackets, UnloggedTally } from '../src/guard/counters.js';
-import { compareTables } from '../src/guard/drift.js';
+import { baseChains, compareTables } from '../src/guard/drift.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
 import { GuardMetrics, parseListen } from '../src/guard/metrics.js';
 import { parseUlogdLine, ulogdConfig } from '../src/guard/nflog.js';
@@ -159,6 +159,26 @@ describe('guard: drift comparison', () => {
     assert.deepEqual(compareTables(new Map([['inet cordon_x', two]]), new Map([['inet cordon_x', swapped]])).differences, ['inet cordon_x: rules reordered']);
     const extra = compareTables(expected, new Map([...expected, ['inet cordon_y', 'table inet cordon_y {\n}\n']]));
     assert.deepEqual(extra, { tables: ['inet cordon_y'], differences: ['table inet cordon_y is not in the loaded rule set'] });
+  });
+});
+
+describe('guard: foreign tables', () => {
+  it('lists the base chains of a table as nft prints them, and none for a table of regular chains', () => {
+    const t = [
+      'table inet docker {',
+      '\tchain fwd {',
+      '\t\ttype filter hook forward priority -10; policy accept;',
+      '\t}',
+      '\tchain pre {',
+      '\t\ttype nat hook prerouting priority dstnat; policy accept;',
+      '\t}',
+      '\tchain helper {',
+      '\t\tcounter',
+      '\t}',
+      '}',
+    ].join('\n');
+    assert.deepEqual(baseChains(t), ['fwd (filter hook forward priority -10, policy accept)', 'pre (nat hook prerouting priority dstnat, policy accept)']);
+    assert.deepEqual(baseChains('table ip x {\n\tchain helper {\n\t\tcounter\n\t}\n}'), []);
   });
 });
 

@@ -159,6 +159,26 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     assert.match(text, /cordon_ruleset_drift\{host="workload-vm"\} 0/);
   });
 
+  it("reports a foreign table with a base chain that appears, once, as an alert (not cordon's to remove)", async () => {
+    const before = events.length;
+    const name = `gdforeign${process.pid}`;
+    bed.nft('add', 'table', 'inet', name);
+    bed.nft('add', 'chain', 'inet', name, 'early', '{ type filter hook output priority -10; policy accept; }');
+    const ev = await until('a drift event for the foreign table', () =>
+      events.slice(before).find((e) => e.type === 'drift' && e.tables.includes(`inet ${name}`)),
+    );
+    assert.equal(ev.action, 'alert');
+    assert.match(
+      ev.differences.join('\n'),
+      /foreign table inet gdforeign\d+ appeared with base chains: early \(filter hook output priority (filter - 10|-10), policy accept\)/,
+    );
+    await guard!.check();
+    bed.nft('delete', 'table', 'inet', name);
+    await guard!.check();
+    assert.equal(events.slice(before).filter((e) => e.type === 'drift').length, 1, 'reported once');
+    assert.ok(!events.slice(before).some((e) => e.type === 'reapplied'), "nothing to re-apply: cordon's tables are unchanged");
+  });
+
   it('detects a flushed cordon table, re-applies, and blocked attempts are logged again', async () => {
     const before = events.length;
     bed.nft('flush', 'table', 'inet', tableName(`${HOST}:output`));

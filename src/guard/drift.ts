@@ -39,9 +39,35 @@ export async function expectedTables(ruleset: string): Promise<TableTexts> {
 
 /** cordon's tables as they are loaded in the target now. */
 export async function loadedTables(target: Target): Promise<TableTexts> {
+  return (await loadedRuleset(target)).cordon;
+}
+
+/** Every table loaded in the target now: cordon's (as text) and the others (their base chains). */
+export async function loadedRuleset(target: Target): Promise<{ cordon: TableTexts; foreign: ReadonlyMap<string, readonly string[]> }> {
   const r = await target.exec(['nft', '-s', 'list', 'ruleset']);
   if (r.code !== 0) throw new Error(`nft list ruleset failed in ${target.label}: ${firstError(r)}`);
-  return cordonOnly(splitTables(r.stdout));
+  const all = splitTables(r.stdout);
+  const foreign = new Map<string, string[]>();
+  for (const [k, text] of all) if (!k.split(' ')[1]!.startsWith(TABLE_PREFIX)) foreign.set(k, baseChains(text));
+  return { cordon: cordonOnly(all), foreign };
+}
+
+/**
+ * The base chains of one listed table, as `chain (hook HOOK priority P, policy X)`. A foreign base
+ * chain cannot accept what cordon's chains drop (a drop in any base chain is final), but one that
+ * runs first can change what cordon's chains see: set the marks that stand for guest ports, skip
+ * connection tracking, rewrite addresses. So every foreign table with a base chain is reported.
+ */
+export function baseChains(tableText: string): string[] {
+  const out: string[] = [];
+  let chain: string | undefined;
+  for (const line of tableText.split('\n')) {
+    const c = /^\s*chain (\S+) \{$/.exec(line);
+    if (c) chain = c[1];
+    const h = /^\s*type (\w+) hook (\w+)(?: device "?[^ ;"]+"?)? priority ([^;]+);(?: policy (\w+);)?/.exec(line);
+    if (h && chain !== undefined) out.push(`${chain} (${h[1]} hook ${h[2]} priority ${h[3]!.trim()}${h[4] ? `, policy ${h[4]}` : ''})`);
+  }
+  return out;
 }
 
 /** Lines of `a` not matched by a line of `b` (as multisets, trimmed, blank lines ignored). */

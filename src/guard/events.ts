@@ -54,7 +54,9 @@ export const DriftEventSchema = z
     netns: z.string().nullable(),
     tables: z.array(z.string()).describe('The tables that differ from what was loaded (`family name`).'),
     differences: z.array(z.string()).describe('What changed, one line each: `+ rule` added, `- rule` removed, table missing or foreign.'),
-    action: z.enum(['reapply', 'killswitch', 'alert']).describe('What the guard does about it (its --on-drift).'),
+    action: z
+      .enum(['reapply', 'killswitch', 'alert'])
+      .describe("What the guard does about it: its --on-drift for cordon's tables; always `alert` for a foreign table that appeared."),
   })
   .describe("cordon's tables in the kernel no longer match the rule set that was loaded.");
 

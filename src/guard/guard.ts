@@ -14,7 +14,7 @@ import { killswitchTableName, NFLOG_GROUP } from '../model/names.js';
 import { firstError } from '../system/exec.js';
 import { parseIPv4 } from '../util/ip.js';
 import type { Flow } from '../util/flows.js';
-import { compareTables, expectedTables, loadedTables, NftMonitor, type Drift, type TableTexts } from './drift.js';
+import { compareTables, expectedTables, loadedRuleset, NftMonitor, type Drift, type TableTexts } from './drift.js';
 import { EVENT_SCHEMA_VERSION, type GuardEvent } from './events.js';
 import type { GuardMetrics } from './metrics.js';
 import { droppedPackets, UnloggedTally } from './counters.js';
@@ -144,8 +144,34 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   // The kill switch is a cordon table of the guard's own, not part of the rule set: compared apart.
   const switchKey = `inet ${killswitchTableName(o.host)}`;
   let switchOn = false;
+  // Foreign tables with base chains, reported once each (they are not cordon's to remove).
+  let foreignSeen: Set<string> | undefined;
+  let foreignAtStart: string[] = [];
   const read = async (): Promise<TableTexts> => {
-    const all = new Map(await loadedTables(o.target));
+    const loaded = await loadedRuleset(o.target);
+    const seen = new Set<string>();
+    for (const [k, chains] of loaded.foreign) {
+      if (chains.length === 0) continue;
+      seen.add(k);
+      if (foreignSeen !== undefined && !foreignSeen.has(k)) {
+        o.metrics.tamper.inc({ host: o.host });
+        emit({
+          v: EVENT_SCHEMA_VERSION,
+          time: now(),
+          type: 'drift',
+          host: o.host,
+          netns,
+          tables: [k],
+          differences: [`foreign table ${k} appeared with base chains: ${chains.join('; ')}`],
+          action: 'alert',
+        });
+        say(`foreign table ${k} appeared in ${o.target.label} (${chains.join('; ')})`);
+      }
+    }
+    // The tables there at the start are the host's own setup (named in guard-started): only what appears later is news.
+    if (foreignSeen === undefined) foreignAtStart = [...loaded.foreign].filter(([, c]) => c.length > 0).map(([k, c]) => `${k} (${c.join('; ')})`);
+    foreignSeen = seen;
+    const all = new Map(loaded.cordon);
     const on = all.delete(switchKey);
     if (on !== switchOn) {
       switchOn = on;
@@ -291,9 +317,10 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
       host: o.host,
       netns,
       message:
-        first.differences.length === 0
+        (first.differences.length === 0
           ? `watching ${expected.size} cordon table(s) in ${o.target.label}; they match the rule set`
-          : `watching ${o.target.label}; the loaded tables did not match the rule set at start (see the drift event)`,
+          : `watching ${o.target.label}; the loaded tables did not match the rule set at start (see the drift event)`) +
+        (foreignAtStart.length > 0 ? `; other tables with base chains: ${foreignAtStart.join(', ')}` : ''),
     });
   } catch (e) {
     if (interval) clearInterval(interval);
