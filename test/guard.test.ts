@@ -179,6 +179,19 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     assert.ok(!events.slice(before).some((e) => e.type === 'reapplied'), "nothing to re-apply: cordon's tables are unchanged");
   });
 
+  it('restarts ulogd when it dies, and blocked attempts are logged again', async () => {
+    const first = guard!.pids.ulogd!;
+    process.kill(first, 'SIGKILL');
+    const second = await until('a new ulogd', () => {
+      const p = guard!.pids.ulogd;
+      return p !== undefined && p !== first ? p : undefined;
+    });
+    assert.notEqual(second, first);
+    const n = events.length;
+    bed.attempt('udp', GW, 7100);
+    await until('a blocked event through the new ulogd', () => events.slice(n).find((e) => e.type === 'blocked' && e.port === 7100));
+  });
+
   it('detects a flushed cordon table, re-applies, and blocked attempts are logged again', async () => {
     const before = events.length;
     bed.nft('flush', 'table', 'inet', tableName(`${HOST}:output`));

@@ -30,6 +30,10 @@ export const DRIFT_ACTIONS: readonly DriftAction[] = ['reapply', 'killswitch', '
 /** The periodic re-read's default interval (DESIGN: a full comparison every 30 s beside nft monitor). */
 export const DEFAULT_RECHECK_MS = 30_000;
 
+/** ulogd restarts back off from this to RESTART_MAX_MS. */
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+
 /** nft monitor reports one change as several lines: wait this long for the rest before re-reading. */
 const DEBOUNCE_MS = 20;
 
@@ -294,12 +298,42 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     return tally.total;
   };
 
-  const reader = await NflogReader.start({
-    netns: o.target.netns,
-    group: NFLOG_GROUP,
-    onRecord,
-    onExit: (why) => say(`blocked-attempt logging stopped: ${why}`),
-  });
+  // ulogd is restarted when it dies on its own (backing off to 30 s); while it is down the drops
+  // still happen in the kernel and show up in cordon_blocked_unlogged_total, never silently.
+  let reader: NflogReader;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restartDelay = RESTART_MIN_MS;
+  const startReader = (): Promise<NflogReader> =>
+    NflogReader.start({
+      netns: o.target.netns,
+      group: NFLOG_GROUP,
+      onRecord,
+      onExit: (why) => {
+        say(`blocked-attempt logging stopped: ${why}; restarting in ${restartDelay / 1000} s`);
+        scheduleRestart();
+      },
+    });
+  const scheduleRestart = (): void => {
+    if (stopped || restartTimer) return;
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopped) return;
+      startReader().then(
+        (r) => {
+          if (stopped) return void r.stop();
+          reader = r;
+          restartDelay = RESTART_MIN_MS;
+          say('blocked-attempt logging restarted');
+        },
+        (e: unknown) => {
+          restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
+          say(`restarting ulogd failed: ${(e as Error).message}; next try in ${restartDelay / 1000} s`);
+          scheduleRestart();
+        },
+      );
+    }, restartDelay);
+  };
+  reader = await startReader();
   let monitor: NftMonitor | undefined;
   let interval: NodeJS.Timeout | undefined;
   try {
@@ -330,13 +364,16 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   }
 
   return {
-    pids: { ulogd: reader.pid, monitor: monitor.pid },
+    get pids() {
+      return { ulogd: reader.pid, monitor: monitor?.pid };
+    },
     check,
     countUnlogged,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(interval);
+      clearTimeout(restartTimer);
       await monitor?.stop();
       await busy?.catch(() => undefined);
       await reader.stop();

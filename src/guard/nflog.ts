@@ -184,7 +184,10 @@ export class NflogReader {
       conn.on('error', () => undefined);
       proc.removeAllListeners('exit');
       proc.on('exit', (code, signal) => {
-        if (!reader.stopping) o.onExit?.(`ulogd exited (${signal ?? `code ${code}`}): ${logTail()}`);
+        if (reader.stopping) return;
+        const why = `ulogd exited (${signal ?? `code ${code}`}): ${logTail()}`;
+        // Dead on its own: release what it used (socket, files) before telling the owner.
+        void reader.stop().then(() => o.onExit?.(why));
       });
       return reader;
     } catch (e) {
