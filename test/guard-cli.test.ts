@@ -77,9 +77,8 @@ describe('cordon guard as a process (live, in namespaces)', { skip }, () => {
     const child = spawn(
       CORDON,
       ['guard', VPN, '--host', HOST, '--netns', bed.ws, '--metrics', '127.0.0.1:0', '--events', events, '--state-dir', join(dir, 'state')],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
+      // ulogd's config and socket go under the test's own directory, removed even after kill -9.
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: dir } },
     );
     procs.push(child);
     let err = '';
