@@ -6,7 +6,7 @@
  * the guard reports as lifted.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -31,7 +31,7 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
     const out = await applyRuleset({ target: netnsTarget(bed.ws), host: HOST, ruleset, stateRoot: state, ir, say: () => undefined });
     assert.equal(out.status, 'applied', out.message);
   };
-  const start = async (onDrift: DriftAction, events: GuardEvent[], metrics: GuardMetrics): Promise<Guard> => {
+  const start = async (onDrift: DriftAction, events: GuardEvent[], metrics: GuardMetrics, stateRoot = state, recheckMs = 60_000): Promise<Guard> => {
     const sink = new PassThrough();
     sink.resume();
     const g = await startGuard({
@@ -42,8 +42,8 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
       events: new EventWriter(sink, { onEvent: (e) => events.push(e) }),
       metrics,
       onDrift,
-      stateRoot: state,
-      recheckMs: 60_000,
+      stateRoot,
+      recheckMs,
     });
     guards.push(g);
     return g;
@@ -96,5 +96,24 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
     assert.match(await metrics.text(), /cordon_killswitch_engaged\{host="workload-vm"\} 0/);
     assert.match(await metrics.text(), /cordon_ruleset_drift\{host="workload-vm"\} 0/);
     assert.equal(bed.probe(), false, 'the re-applied rules still block');
+    await g.stop();
+  });
+
+  it('retries a failed re-apply on the periodic re-read until it succeeds', async () => {
+    const events: GuardEvent[] = [];
+    // apply's state directory is a file: the first re-load cannot start.
+    const blocker = join(state, 'not-a-dir');
+    writeFileSync(blocker, 'x');
+    const g = await start('reapply', events, new GuardMetrics(), blocker, 500);
+    tamper();
+    const failed = await until('a failed reapplied event', () => events.find((e) => e.type === 'reapplied' && !e.ok));
+    assert.match(failed.message, /apply failed/);
+    rmSync(blocker);
+    mkdirSync(blocker);
+    const ok = await until('a successful re-apply on a later re-read', () => events.find((e) => e.type === 'reapplied' && e.ok), 30_000);
+    assert.ok(ok);
+    assert.equal(events.filter((e) => e.type === 'drift').length, 1, 'one tamper, one drift event, however many tries');
+    assert.equal(bed.probe(), false);
+    await g.stop();
   });
 });

@@ -137,9 +137,20 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   let again = false;
   let stopped = false;
 
+  // A re-load that failed is tried again on each periodic re-read while the drift lasts.
+  let reapplyFailed = false;
+  let periodic = false;
+
   const reapply = async (detectedAt: number): Promise<void> => {
-    const out = await applyRuleset({ target: o.target, host: o.host, ruleset: o.ruleset, stateRoot: o.stateRoot, ir: o.ir, say: (l) => say(`reapply: ${l}`) });
+    let out: { status: string; message: string };
+    try {
+      out = await applyRuleset({ target: o.target, host: o.host, ruleset: o.ruleset, stateRoot: o.stateRoot, ir: o.ir, say: (l) => say(`reapply: ${l}`) });
+    } catch (e) {
+      // apply could not even start (its state directory, say): a failed re-load, reported and retried.
+      out = { status: 'failed', message: `apply failed: ${(e as Error).message}` };
+    }
     const ok = out.status === 'applied';
+    reapplyFailed = !ok;
     if (ok) tally.reloaded(logged);
     emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'reapplied', host: o.host, netns, ok, message: out.message, ms: Date.now() - detectedAt });
     if (!ok) say(`re-applying failed: ${out.message}`);
@@ -221,25 +232,31 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     const key = drift.differences.join('\n');
     if (drift.differences.length === 0) {
       reported = '';
+      reapplyFailed = false;
       o.metrics.drift.set({ host: o.host }, 0);
       return drift;
     }
     o.metrics.drift.set({ host: o.host }, 1);
-    if (key !== reported) {
+    const retry = key === reported && reapplyFailed && periodic && o.onDrift === 'reapply';
+    periodic = false;
+    if (retry) say(`re-applying again after a failed re-load`);
+    if (key !== reported || retry) {
       reported = key;
       const detectedAt = Date.now();
-      o.metrics.tamper.inc({ host: o.host });
-      emit({
-        v: EVENT_SCHEMA_VERSION,
-        time: now(),
-        type: 'drift',
-        host: o.host,
-        netns,
-        tables: [...drift.tables],
-        differences: [...drift.differences],
-        action: o.onDrift,
-      });
-      say(`drift in ${o.target.label}: ${drift.differences.slice(0, 5).join('; ')}`);
+      if (!retry) {
+        o.metrics.tamper.inc({ host: o.host });
+        emit({
+          v: EVENT_SCHEMA_VERSION,
+          time: now(),
+          type: 'drift',
+          host: o.host,
+          netns,
+          tables: [...drift.tables],
+          differences: [...drift.differences],
+          action: o.onDrift,
+        });
+        say(`drift in ${o.target.label}: ${drift.differences.slice(0, 5).join('; ')}`);
+      }
       if (o.onDrift === 'killswitch' && !stopped && !switchOn) await engage(detectedAt);
       if (o.onDrift === 'reapply' && !stopped) {
         await reapply(detectedAt);
@@ -339,6 +356,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   try {
     monitor = NftMonitor.start(o.target, checkSoon, (why) => say(`drift watch (nft monitor) stopped: ${why}; the periodic re-read goes on`));
     interval = setInterval(() => {
+      periodic = true;
       checkSoon();
       countUnlogged().catch((e: unknown) => say(`reading the drop counters failed: ${(e as Error).message}`));
     }, o.recheckMs ?? DEFAULT_RECHECK_MS);

@@ -148,8 +148,8 @@ export class NflogReader {
       const full = o.netns === undefined ? argv : ['ip', 'netns', 'exec', o.netns, ...argv];
       const proc = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
       child = proc;
-      let stderr = '';
-      proc.stderr?.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+      // ulogd writes its reasons to its log file; its stderr only points there.
+      proc.stderr?.resume();
       const conn = await new Promise<Socket>((resolve, reject) => {
         const timer = setTimeout(
           () => reject(new Error(`ulogd did not connect within ${o.startTimeoutMs ?? 5000} ms: ${logTail()}`)),
@@ -157,7 +157,11 @@ export class NflogReader {
         );
         proc.once('exit', (code) => {
           clearTimeout(timer);
-          reject(new Error(`ulogd exited (code ${code ?? 'signal'}) before it connected: ${stderr.trim() || logTail()}`));
+          reject(
+            new Error(
+              `ulogd exited (code ${code ?? 'signal'}) before it connected: ${logTail()} (is another NFLOG reader bound to group ${o.group} in this namespace, e.g. another guard?)`,
+            ),
+          );
         });
         proc.once('error', (e) => {
           clearTimeout(timer);
