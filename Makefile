@@ -1,11 +1,15 @@
 # cordon — build/setup plumbing.
 #
-#   make setup      install Debian packages (as root), npm dependencies and .tools/ (ifquery);
-#                   idempotent, fast on re-runs
+#   make setup      check Node.js >= 20 and npm (says what to install), then install Debian packages
+#                   (as root), npm dependencies and .tools/ (ifquery); idempotent, fast on re-runs
+#   make install    setup + build, then link bin/cordon into $(PREFIX)/bin (default /usr/local/bin),
+#                   so `cordon` is on PATH; make uninstall removes that link
 #   make build      compile src/ to dist/ with tsc
-#   make typecheck  tsc --noEmit
+#   make typecheck  tsc --noEmit over src/, test/ and bench/ (tsconfig.check.json)
+#   make lint       typecheck + eslint + prettier check + dependency rules, one summary line per gate
 #   make test       setup, then the node test runner (spec reporter) over test/**/*.test.ts
 #   make demo       setup + build, then matrix / test / lint on the Proxmox dual-bridge example
+#   make man        docs/cordon.1, the man page, from the same command definitions as --help
 #   make bench      setup, then npm run bench
 #   make mutation   mutation testing (StrykerJS) of the policy core, one target at a time; slow
 #                   (hours for all targets on 2 cores), not part of `make test`: see TESTING.md
@@ -45,6 +49,11 @@ export DEBIAN_FRONTEND := noninteractive
 #   util-linux        unshare, nsenter; setpriv --pdeathsig: `cordon run`'s command dies with cordon
 #   seccomp           scmp_sys_resolver: scripts/gen-seccomp-table.sh regenerates the sandbox's syscall
 #                     table from libseccomp, and a test checks the committed table against it
+#   zsh, fish         `zsh -n` / `fish --no-execute` parse the scripts `cordon completion` prints, and the
+#                     tests complete subcommand names in them (bash is there already)
+#   groff-base, man-db  `groff -man -ww` and `man --warnings -l` check the man page `cordon man` prints
+#   passt             pasta: rootless `cordon run` (an ordinary user) connects the sandbox's user + network
+#                     namespace to the user's network with it; no service, one binary
 #   ulogd2, ulogd2-json  the guard's NFLOG reader (one ulogd per namespace, JSON over a unix socket);
 #                     its ulogd2.service is not started (policy-rc.d below) and the guard never uses it
 #   prometheus        promtool check metrics: the guard's exposition is validated in the tests; brings
@@ -52,7 +61,7 @@ export DEBIAN_FRONTEND := noninteractive
 #                     is not started (policy-rc.d below)
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
-                perl iputils-ping curl seccomp ulogd2 ulogd2-json prometheus
+                perl iputils-ping curl seccomp zsh fish groff-base man-db passt ulogd2 ulogd2-json prometheus
 
 # Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
 # is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of
@@ -65,14 +74,18 @@ IFQUERY := .tools/ifupdown/sbin/ifquery
 # npm's own record of what is in node_modules; used as the stamp for `npm ci`.
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup setup-apt setup-npm setup-tools build typecheck test demo bench mutation clean distclean help
+.PHONY: setup check-node setup-apt setup-npm setup-tools build typecheck lint test demo man bench mutation clean distclean help install uninstall
 
 help:
-	@sed -n '3,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
-setup: setup-apt setup-npm setup-tools
+setup: check-node setup-apt setup-npm setup-tools
 
-setup-apt:
+# First: without Node.js >= engines.node and npm nothing else can work (Debian 12's nodejs is 18).
+check-node:
+	@sh scripts/check-node.sh
+
+setup-apt: check-node
 	@if [ "$$(id -u)" != 0 ]; then \
 	  echo "setup: not root: skipping apt packages; tests that need them will be skipped"; \
 	  exit 0; \
@@ -118,15 +131,44 @@ setup-tools: setup-apt
 
 setup-npm: $(NPM_STAMP)
 
-$(NPM_STAMP): package-lock.json package.json
-	npm ci --no-audit --no-fund
-	@touch $@
+# A node_modules that is a symbolic link is someone else's install (a shared checkout's, a git
+# worktree pointing at its main tree): `npm ci` would empty the directory it points to, so it is
+# left alone with a word instead. Install scripts: package.json's allowScripts (npm 11) says which
+# dependencies may run theirs; esbuild's postinstall is denied (it only re-checks the platform
+# binary that its optional dependency @esbuild/<platform> already installs).
+$(NPM_STAMP): package-lock.json package.json | check-node
+	@if [ -L node_modules ]; then \
+	  echo "setup: node_modules is a link to $$(readlink node_modules): not reinstalling through it (run npm ci where it points)"; \
+	  exit 0; \
+	fi; \
+	npm ci --no-audit --no-fund; \
+	touch $@
 
 build: $(NPM_STAMP)
 	npx tsc -p tsconfig.json
 
 typecheck: $(NPM_STAMP)
-	npx tsc -p tsconfig.json --noEmit
+	npm run --silent typecheck
+
+# Every gate runs even when an earlier one fails, so one run shows everything to fix; each prints
+# its output only when it fails, then one line `lint: GATE ok|FAILED (Ns)`; exit 1 if any failed.
+#   typecheck  tsc over src/, test/, bench/ (tsconfig.check.json)
+#   eslint     typescript-eslint, type-aware (eslint.config.mjs)
+#   prettier   npm run format:check (.prettierrc.json)
+#   depcruise  the floors of src/: which folder may import which, no cycles (.dependency-cruiser.cjs)
+lint: $(NPM_STAMP)
+	@failed=""; \
+	gate() { \
+	  local name=$$1 out t0=$$SECONDS; shift; \
+	  if out=$$("$$@" 2>&1); then echo "lint: $$name ok ($$((SECONDS - t0))s)"; \
+	  else printf '%s\n' "$$out"; echo "lint: $$name FAILED ($$((SECONDS - t0))s)"; failed="$$failed $$name"; fi; \
+	}; \
+	gate typecheck npm run --silent typecheck; \
+	gate eslint npm run --silent lint:eslint; \
+	gate prettier npm run --silent format:check; \
+	gate depcruise npm run --silent lint:deps; \
+	if [ -n "$$failed" ]; then echo "lint: FAILED:$$failed"; exit 1; fi; \
+	echo "lint: all 4 gates passed"
 
 # Same command as package.json's "test" script, but with the file list expanded here: Node 20's
 # `node --test` does not expand globs itself (that came in Node 21), so the quoted
@@ -134,10 +176,15 @@ typecheck: $(NPM_STAMP)
 TEST_FILES = $(shell find test -name '*.test.ts' 2>/dev/null | LC_ALL=C sort)
 
 test: setup
-	node --import tsx --test --test-reporter=spec $(TEST_FILES)
+	node --import tsx --import ./test/support/test-env.ts --test --test-reporter=spec $(TEST_FILES)
 
 demo: setup build
 	bash scripts/demo.sh
+
+# Written, not built on the fly, so the page can be read without node: `man -l docs/cordon.1`.
+man: $(NPM_STAMP)
+	@mkdir -p docs
+	./bin/cordon man > docs/cordon.1
 
 bench: setup
 	npm run bench
@@ -158,6 +205,23 @@ mutation: setup
 	  echo "mutation: $$t"; \
 	  CORDON_MUTATE=$$t STRYKER_CONCURRENCY=$(STRYKER_CONCURRENCY) npx stryker run 2>&1 | tee reports/mutation/$$t.log; \
 	done
+
+# `cordon` on PATH: a symlink to this checkout's bin/cordon (which finds the repository through the
+# link), so a `git pull` needs no re-install. PREFIX=~/.local installs for one user without root.
+# uninstall removes the link only when it is this checkout's.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+
+install: setup build
+	@mkdir -p "$(DESTDIR)$(BINDIR)"
+	ln -sfn "$(CURDIR)/bin/cordon" "$(DESTDIR)$(BINDIR)/cordon"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "install: $(BINDIR) is not on PATH: add it, or call $(BINDIR)/cordon";; esac
+
+uninstall:
+	@link="$(DESTDIR)$(BINDIR)/cordon"; \
+	if [ -L "$$link" ] && [ "$$(readlink "$$link")" = "$(CURDIR)/bin/cordon" ]; then rm -f "$$link"; echo "uninstall: removed $$link"; \
+	elif [ -e "$$link" ] || [ -L "$$link" ]; then echo "uninstall: $$link is not this checkout's link; left alone"; exit 1; \
+	else echo "uninstall: no $$link"; fi
 
 clean:
 	rm -rf dist

@@ -59,7 +59,11 @@ const TARGETS = {
   // killed by Stryker, and a killed process leaves its namespace behind (see TESTING.md).
   nftables: {
     mutate: ['src/render/nftables/**/*.ts'],
-    tests: ['test/mutation-kills/nftables.test.ts', ...(process.env.CORDON_MUTATE_NETNS === '1' ? ['test/roundtrip.test.ts'] : [])],
+    tests: [
+      'test/mutation-kills/nftables.test.ts',
+      'test/render-nftables.test.ts',
+      ...(process.env.CORDON_MUTATE_NETNS === '1' ? ['test/roundtrip.test.ts'] : []),
+    ],
   },
   // The pure parts of the lab's live = static comparison (probe choice, lab addresses). The
   // comparison inside verifyLab runs only against a live lab: see TESTING.md.
@@ -69,7 +73,16 @@ const TARGETS = {
   },
   // `cordon run`'s policy: config file, plan (what is allowed, denied, mounted), spec → policy.
   sandbox: {
-    mutate: ['src/sandbox/config.ts', 'src/sandbox/plan.ts', 'src/sandbox/from-spec.ts', 'src/sandbox/dns.ts', 'src/sandbox/spec-hosts.ts'],
+    mutate: [
+      'src/sandbox/config.ts',
+      'src/sandbox/plan.ts',
+      'src/sandbox/ruleset.ts',
+      'src/sandbox/options.ts',
+      'src/sandbox/values.ts',
+      'src/sandbox/from-spec.ts',
+      'src/sandbox/dns.ts',
+      'src/sandbox/spec-hosts.ts',
+    ],
     tests: ['test/sandbox-config.test.ts', 'test/sandbox-from-spec.test.ts', 'test/sandbox-wireguard.test.ts', 'test/mutation-kills/spec-hosts.test.ts'],
   },
 };

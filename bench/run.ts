@@ -35,6 +35,7 @@ const MODULES: readonly Module[] = [
   { name: 'nft-throughput', file: 'nft-throughput.ts', fn: 'benchNftThroughput' },
   { name: 'lab', file: 'lab.ts', fn: 'benchLab' },
   { name: 'sandbox', file: 'sandbox.ts', fn: 'benchSandbox' },
+  { name: 'sandbox-rootless', file: 'sandbox-rootless.ts', fn: 'benchSandboxRootless' },
   { name: 'pipeline', file: 'pipeline.ts', fn: 'benchPipeline' },
 ];
 
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
       const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
       const fn = mod[m.fn];
       if (typeof fn !== 'function') throw new Error(`${m.file} does not export ${m.fn}()`);
-      const r = (await (fn as () => Promise<Row | Row[]>)()) as Row | Row[];
+      const r = await (fn as () => Promise<Row | Row[]>)();
       rows = Array.isArray(r) ? r : [r];
     } catch (e) {
       rows = [{ name: m.name, ms: NaN, baselineMs: NaN, ratio: NaN, notes: `failed: ${(e as Error).message}` }];

@@ -111,7 +111,7 @@ export async function benchSandbox(): Promise<Row[]> {
   const rows: Row[] = [];
   const ip = (...a: string[]): void => {
     const r = spawnSync('ip', a);
-    if (r.status !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr.toString()}`);
   };
   let server: ReturnType<typeof spawn> | undefined;
   const srtOk = existsSync(SRT);

@@ -12,6 +12,7 @@
  */
 export type { Diagnostic, DiagCode, Severity } from './diag/diagnostic.js';
 export { CODES } from './diag/diagnostic.js';
+export { Code, DIAG_CODES, lookupCode, type CodeInfo } from './diag/codes.js';
 export { formatDiagnostic, formatDiagnostics } from './diag/format.js';
 export { SpecSchema, type Spec } from './spec/schema.js';
 export { parseSpecText, readSpecFile } from './spec/parse.js';

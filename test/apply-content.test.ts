@@ -45,13 +45,15 @@ const base = (): { nftables: Record<string, unknown>[] } => ({
   ],
 });
 type Doc = ReturnType<typeof base>;
-const edit = (f: (items: Record<string, any>[]) => void): Doc => {
+/** The parts of an nft JSON rule these tests edit. */
+type RuleBody = { handle: number; expr: ({ match?: { right: unknown } } & Record<string, unknown>)[] };
+const edit = (f: (items: Record<string, unknown>[]) => void): Doc => {
   const d = base();
   f(d.nftables);
   return d;
 };
-const ruleOf = (d: Doc, handle: number): Record<string, any> =>
-  d.nftables.find((o) => (o.rule as { handle?: number } | undefined)?.handle === handle)!.rule as Record<string, any>;
+const ruleOf = (d: { nftables: Record<string, unknown>[] }, handle: number): RuleBody =>
+  d.nftables.find((o) => (o.rule as { handle?: number } | undefined)?.handle === handle)!.rule as RuleBody;
 
 describe('apply read-back: rule-by-rule content', () => {
   const want = contentView(base());
@@ -82,7 +84,7 @@ describe('apply read-back: rule-by-rule content', () => {
   });
 
   it("a changed match (another port) is named, with nft's own text when a listing is given", () => {
-    const changed = edit((items) => (ruleOf({ nftables: items }, 4).expr[0].match.right = 23));
+    const changed = edit((items) => (ruleOf({ nftables: items }, 4).expr[0]!.match!.right = 23));
     const listing =
       'table inet cordon_h_forward { # handle 7\n\tchain forward { # handle 1\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tct state invalid counter drop # handle 3\n\t\ttcp dport 23 accept # handle 4\n\t}\n}\n';
     const d = compareContent(want, contentView(changed, listing));

@@ -50,8 +50,8 @@ interface Pending {
 function startPending(args: readonly string[]): Promise<Pending> {
   const child = spawn(CORDON, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  child.stdout!.resume();
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdout.resume();
   return new Promise((resolve, reject) => {
     const timer = setInterval(() => {
       const token = /--confirm-token ([0-9a-f]+)/.exec(err)?.[1];

@@ -34,7 +34,7 @@ describe('compileDiagnostics', () => {
     const model = { ...r.model, hosts };
     const want = compile(model).diagnostics;
     assert.ok(
-      want.some((d) => d.code === 'CORDON012'),
+      want.some((d) => d.code === 'CORDON039'),
       'compile warns',
     );
     assert.deepEqual(compileDiagnostics(model), want);

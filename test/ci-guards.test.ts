@@ -38,7 +38,7 @@ const GUARD_SKIP = guardSkip();
 function node(args: readonly string[], env: Record<string, string | undefined>, opts: { nobody?: boolean } = {}): { code: number; out: string } {
   const base = { ...process.env, NODE_TEST_CONTEXT: undefined, CI: undefined, CORDON_TEST_SEED: undefined, UPDATE_GOLDEN: undefined, HOME: tmp, ...env };
   const argv = [...(opts.nobody ? asNobody : []), process.execPath, '--import', 'tsx', ...args];
-  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: ROOT, encoding: 'utf8', env: base as NodeJS.ProcessEnv, timeout: 300_000 });
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: ROOT, encoding: 'utf8', env: base, timeout: 300_000 });
   return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 

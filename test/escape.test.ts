@@ -72,7 +72,7 @@ describe('the Emitter refuses raw line breaks and invisible characters', () => {
     for (const t of ['a\nb', 'a\rb', 'a\u0000b', 'a\u202eb', 'a\u2028b']) assert.throws(() => new Emitter().line(t), UnsafeOutput, JSON.stringify(t));
     assert.equal(
       new Emitter('\t')
-        .block('a {', (e) => void e)
+        .block('a {', () => undefined)
         .line('x\ty')
         .toString(),
       'a {\n}\nx\ty\n',

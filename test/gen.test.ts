@@ -69,7 +69,7 @@ describe('gen', () => {
     assert.ok((kinds.get('peer') ?? 0) >= 2, 'a tunnel with peers');
     assert.ok(doc.tunnels);
     const lens = new Set(Object.values(doc.networks).map((n) => n.cidr.split('/')[1]));
-    assert.ok(Object.keys(doc.networks).length >= 50 && lens.size >= 3, `networks of several sizes: ${[...lens]}`);
+    assert.ok(Object.keys(doc.networks).length >= 50 && lens.size >= 3, `networks of several sizes: ${[...lens].join(',')}`);
     assert.ok(new Set(Object.values(doc.networks).map((n) => n.egress)).size === 3);
     const egress = new Set(Object.values(doc.hosts).map((h) => h.egress ?? 'default'));
     for (const e of ['default', 'isolated', 'open', 'vpn-only']) assert.ok(egress.has(e), `egress ${e}`);

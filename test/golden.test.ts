@@ -12,7 +12,7 @@
  * least what the configured one does. Golden files no test produces any more are reported.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Chain, Ir, IrMatch, IrRule } from '../src/ir/types.js';

@@ -83,7 +83,7 @@ describe('cordon guard as a process (live, in namespaces)', { skip }, () => {
     procs.push(child);
     let err = '';
     const metrics = new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (b: Buffer) => {
+      child.stderr.on('data', (b: Buffer) => {
         err += b.toString('utf8');
         const m = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(err);
         if (m) resolve(m[1]!);

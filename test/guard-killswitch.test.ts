@@ -18,7 +18,7 @@ import { startGuard, type DriftAction, type Guard } from '../src/guard/guard.js'
 import { GuardMetrics } from '../src/guard/metrics.js';
 import { EventWriter } from '../src/guard/writer.js';
 import { killswitchTableName, tableName } from '../src/model/names.js';
-import { guardSkip as skip, HOST, renderedFor, Testbed, until, vpnIr } from './support/guard-bed.js';
+import { guardSkip as skip, HOST, isType, renderedFor, Testbed, until, vpnIr } from './support/guard-bed.js';
 
 describe('guard kill switch (live, in namespaces)', { skip }, () => {
   let bed: Testbed;
@@ -91,7 +91,7 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
     assert.match(await metrics.text(), /cordon_killswitch_engaged\{host="workload-vm"\} 1/);
     await apply();
     await g.check();
-    const lifted = await until('a lifted event', () => events.find((e) => e.type === 'killswitch' && !e.engaged));
+    const lifted = await until('a lifted event', () => events.filter(isType('killswitch')).find((e) => !e.engaged));
     assert.match(lifted.message, /gone/);
     assert.match(await metrics.text(), /cordon_killswitch_engaged\{host="workload-vm"\} 0/);
     assert.match(await metrics.text(), /cordon_ruleset_drift\{host="workload-vm"\} 0/);
@@ -106,7 +106,7 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
     writeFileSync(blocker, 'x');
     const g = await start('reapply', events, new GuardMetrics(), blocker, 500);
     tamper();
-    const failed = await until('a failed reapplied event', () => events.find((e) => e.type === 'reapplied' && !e.ok));
+    const failed = await until('a failed reapplied event', () => events.filter(isType('reapplied')).find((e) => !e.ok));
     assert.match(failed.message, /apply failed/);
     rmSync(blocker);
     mkdirSync(blocker);

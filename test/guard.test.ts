@@ -21,7 +21,7 @@ import { startGuard, type Guard } from '../src/guard/guard.js';
 import { GuardMetrics, serveMetrics, type MetricsServer } from '../src/guard/metrics.js';
 import { EventWriter } from '../src/guard/writer.js';
 import { tableName } from '../src/model/names.js';
-import { GW, guardSkip as skip, HOST, PORT, renderedFor, Testbed, until, vpnIr } from './support/guard-bed.js';
+import { GW, guardSkip as skip, HOST, isType, PORT, renderedFor, Testbed, until, vpnIr } from './support/guard-bed.js';
 
 describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespaces)', { skip }, () => {
   let bed: Testbed;
@@ -71,7 +71,7 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
   });
 
   it('starts with the loaded tables matching the rule set', () => {
-    const started = events.find((e) => e.type === 'guard-started');
+    const started = events.find(isType('guard-started'));
     assert.ok(started, 'a guard-started event');
     assert.match(started.message, /match the rule set/);
     assert.equal(bed.probe(), false, 'the rules keep the workload from the Mac');
@@ -165,7 +165,10 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     bed.nft('add', 'table', 'inet', name);
     bed.nft('add', 'chain', 'inet', name, 'early', '{ type filter hook output priority -10; policy accept; }');
     const ev = await until('a drift event for the foreign table', () =>
-      events.slice(before).find((e) => e.type === 'drift' && e.tables.includes(`inet ${name}`)),
+      events
+        .slice(before)
+        .filter(isType('drift'))
+        .find((e) => e.tables.includes(`inet ${name}`)),
     );
     assert.equal(ev.action, 'alert');
     assert.match(

@@ -69,6 +69,7 @@ describe('duplicate keys', () => {
   it('more duplicates than the syntax-error limit are all reported', () => {
     const text = Array.from({ length: 8 }, (_, i) => `k${i}: 1\nk${i}: 2`).join('\n');
     const r = parseYamlText(`${text}\n`);
+    assert.equal(r.ok, false);
     assert.equal(r.diagnostics.filter((d) => /Map keys must be unique/.test(d.message)).length, 8);
   });
 });

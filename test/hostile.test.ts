@@ -59,14 +59,20 @@ function sites(bases: ReadonlyMap<string, unknown>): Site[] {
   const visit = (base: string, v: unknown, path: Seg[]): void => {
     if (typeof v === 'string') {
       const k = `v:${kindOf(path)}`;
-      if (!seen.has(k)) (seen.add(k), out.push({ base, path, key: false }));
+      if (!seen.has(k)) {
+        seen.add(k);
+        out.push({ base, path, key: false });
+      }
     } else if (Array.isArray(v)) v.forEach((x, i) => visit(base, x, [...path, i]));
     else if (v !== null && typeof v === 'object') {
       const isNameMap = NAME_MAPS.has(kindOf(path));
       for (const [key, x] of Object.entries(v)) {
         if (isNameMap) {
           const k = `k:${kindOf([...path, key])}`;
-          if (!seen.has(k)) (seen.add(k), out.push({ base, path: [...path, key], key: true }));
+          if (!seen.has(k)) {
+            seen.add(k);
+            out.push({ base, path: [...path, key], key: true });
+          }
         }
         visit(base, x, [...path, key]);
       }
@@ -329,7 +335,7 @@ function uncommented(path: string, content: string, model: Model): string {
 
 /** What every rendered file means, read back by the target's own parser where one runs here. */
 function meanings(outs: readonly Out[], models: readonly Model[], label: string): string[] {
-  const result: string[] = new Array(outs.length);
+  const result = new Array<string>(outs.length);
   const byKind = (test: (o: Out) => boolean): number[] => outs.flatMap((o, i) => (test(o) ? [i] : []));
   const fill = (idx: number[], values: string[]): void => idx.forEach((i, k) => (result[i] = values[k]!));
   const nft = byKind((o) => o.path.endsWith('.nft'));
@@ -340,7 +346,7 @@ function meanings(outs: readonly Out[], models: readonly Model[], label: string)
   if (xmllint) fill(xml, c14nAll(xml.map((i) => outs[i]!.file)));
   outs.forEach((o, i) => {
     if (result[i] !== undefined) return;
-    if (o.path.endsWith('.yaml')) result[i] = JSON.stringify(parseAllDocuments(o.content).map((d) => d.toJS()));
+    if (o.path.endsWith('.yaml')) result[i] = JSON.stringify(parseAllDocuments(o.content).map((d): unknown => d.toJS() as unknown));
     else if (o.path.endsWith('define.sh')) result[i] = defineRun(o.file, `${label} ${o.path}`);
     else if (o.path.endsWith('.xml')) result[i] = o.content.replace(/<!--[\s\S]*?-->/g, '');
     else result[i] = uncommented(o.path, o.content, models[o.variant]!);

@@ -210,9 +210,9 @@ describe('lab verify reports a tampered lab, with both accounts', { skip: SKIP }
     assert.ok(step, `the step is there: ${r.steps.map((s) => s.text).join(' | ')}`);
     assert.equal(step.ok, false);
     assertBothAccounts(r);
-    assert.equal(cli!.status, 1, `cordon lab verify exits 1 on a difference:\n${cli!.stdout}`);
-    assert.match(cli!.stdout, /✗ wg-client → agentfarm \(192\.168\.100\.10\) tcp\/8080: static DENY, live DELIVERED\n {2}live: delivered to \S+-agentfarm/);
-    assert.ok(cli!.stdout.includes(d.explanation.summary), `the CLI prints the static explanation:\n${cli!.stdout}`);
+    assert.equal(cli.status, 1, `cordon lab verify exits 1 on a difference:\n${cli.stdout}`);
+    assert.match(cli.stdout, /✗ wg-client → agentfarm \(192\.168\.100\.10\) tcp\/8080: static DENY, live DELIVERED\n {2}live: delivered to \S+-agentfarm/);
+    assert.ok(cli.stdout.includes(d.explanation.summary), `the CLI prints the static explanation:\n${cli.stdout}`);
   });
 
   it("pve's default route deleted: what the static engine lets out to the internet through pve is static allow, live not delivered", async () => {

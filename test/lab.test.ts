@@ -261,7 +261,7 @@ describe('lab (live)', { skip: SKIP }, () => {
 
   it('a lab up killed half-way (SIGKILL) is removed completely by lab down', async () => {
     const before = new Set(await labPrefixes());
-    const child = spawn(CORDON, ['lab', 'up', join(EXAMPLES, 'agentfarm-platform.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(CORDON, ['lab', 'up', join(EXAMPLES, 'agentfarm-platform.yaml'), '--again'], { stdio: ['ignore', 'ignore', 'pipe'] });
     // Kill it once it is building (its namespaces exist), before it is done.
     let stderr = '';
     await new Promise<void>((resolve) => {
@@ -288,7 +288,7 @@ describe('lab (live)', { skip: SKIP }, () => {
 
   it('SIGINT during lab up takes the lab down by itself', async () => {
     const before = new Set(await labPrefixes());
-    const child = spawn(CORDON, ['lab', 'up', join(EXAMPLES, 'vpn-only-vm.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(CORDON, ['lab', 'up', join(EXAMPLES, 'vpn-only-vm.yaml'), '--again'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     await new Promise<void>((resolve) => {
       child.stderr.on('data', (b: Buffer) => {

@@ -406,15 +406,15 @@ describe('cordon lint', () => {
     assert.match(r.stderr, /info CORDON032/);
   });
 
-  it('exits 1 with a code frame when it finds a warning', () => {
-    const r = cordon(bad);
+  it('exits 1 with a code frame when it finds a warning under --strict', () => {
+    const r = cordon(bad, '--strict');
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /warning CORDON035/);
     assert.match(r.stderr, /> 11 \| {3}- allow: \{ from: agent-1, to: any, ports: tcp\/22 \}/);
   });
 
   it('--json prints the diagnostic array', () => {
-    const r = cordon(bad, '--json');
+    const r = cordon(bad, '--json', '--strict');
     assert.equal(r.status, 1, r.stderr);
     const ds = JSON.parse(r.stdout) as Diagnostic[];
     assert.deepEqual(

@@ -162,7 +162,7 @@ describe('dns target: a spec with upstreams, address records and several network
     const other = render(dnsRenderer, ir, {}, 'gw');
     assert.equal(other.files.length, 0);
     assert.equal(other.diagnostics[0]?.code, 'CORDON004');
-    assert.match(other.diagnostics[0]!.hint ?? '', /dns_host/);
+    assert.match(other.diagnostics[0].hint ?? '', /dns_host/);
   });
 });
 

@@ -242,7 +242,7 @@ dns: { domain: lab.internal, server: pve }
     ]);
     const ollama = checkAgainstModel(ir, r.files[1]!);
     assert.deepEqual(opt(ollama.ifaces[1]!, 'gateway'), []);
-    assert.match(r.files[1]!.content, /^#   no default route: this host reaches only the networks it is on$/m);
+    assert.match(r.files[1]!.content, /^# {3}no default route: this host reaches only the networks it is on$/m);
   });
 
   it('the parser is strict (it rejects what interfaces(5) would not take)', () => {

@@ -432,7 +432,7 @@ policy:
     };
     const res = renderAll(bad);
     assert.ok(
-      res.diagnostics.some((d) => d.severity === 'error' && d.code === 'CORDON012' && d.message.includes('tap999i0')),
+      res.diagnostics.some((d) => d.severity === 'error' && d.code === 'CORDON040' && d.message.includes('tap999i0')),
       JSON.stringify(res.diagnostics),
     );
   });

@@ -49,7 +49,7 @@ function validate(name: string, r: RenderResult, t: { skip: (m: string) => void 
         `<domain type='kvm'><name>probe</name><memory>1048576</memory><os><type>hvm</type></os><devices>\n${f.content}</devices></domain>\n`,
       );
     }
-    const res = run(vxv, [target, kind])!;
+    const res: { code: number; out: string } = run(vxv, [target, kind])!;
     assert.equal(res.code, 0, `virt-xml-validate ${f.path} ${kind}: ${res.out}`);
   }
 }

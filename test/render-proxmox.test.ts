@@ -284,7 +284,7 @@ describe('proxmox target: the rules decide as the IR does (honest packets)', () 
             }
             const inn = ir.chains.get(`${g.name}:guest-in`);
             if (inn) {
-              check(`${vmid} IN`, ({ s, dst: _d, proto, dport }) => {
+              check(`${vmid} IN`, ({ s, proto, dport }) => {
                 if (s.host === g.name) return true;
                 for (const n of g.nics) {
                   const want = irDecide(inn, { iif: s.ingress, oif: undefined, inPort: s.port }, s.src, n.address, flowOf(proto, dport));

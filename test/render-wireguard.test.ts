@@ -47,7 +47,7 @@ function wgPubkey(privateKey: string): string | undefined {
   if (!wg) return undefined;
   const r = run(wg, ['pubkey'], { input: `${privateKey}\n` });
   assert.equal(r?.code, 0, r?.out);
-  return r!.out.trim();
+  return r.out.trim();
 }
 
 /** Writes the files of one render to a fresh directory, as `cordon render --out` does. */
@@ -73,7 +73,7 @@ function validateConfs(dir: string, r: RenderResult, t: { skip: (m: string) => v
   const wgQuick = findProgram('wg-quick');
   if (!wgQuick) return skipOrFail(t, 'wg-quick not installed (make setup installs wireguard-tools)');
   for (const f of r.files.filter((x) => x.path.endsWith('.conf'))) {
-    const res = run(wgQuick, ['strip', join(dir, f.path)])!;
+    const res: { code: number; out: string } = run(wgQuick, ['strip', join(dir, f.path)])!;
     assert.equal(res.code, 0, `wg-quick strip ${f.path}: ${res.out}`);
     assert.match(res.out, /^\[Interface\]$/m);
     assert.doesNotMatch(res.out, /^(Address|PreUp|PostUp|PreDown|PostDown) =/m, 'strip removes the wg-quick-only keys');

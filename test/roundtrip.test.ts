@@ -2,7 +2,7 @@
  * Round trip: the nftables output, loaded into a fresh network namespace and listed back with
  * `nft -j list ruleset`, imported into IR chains, gives the same reachability matrix (both views)
  * as the IR compiled from the spec. For every example, every enforcing host, and a few generated
- * specs. The importer's refusals (CORDON012) are tested without root. Without root/namespaces the
+ * specs. The importer's refusals (CORDON041) are tested without root. Without root/namespaces the
  * live part skips locally and fails in CI (test/support/require-env.ts).
  */
 import { strict as assert } from 'node:assert';
@@ -178,13 +178,13 @@ describe('nft-json importer (no kernel needed)', () => {
     assert.equal(formatFlowSet(c.rules[0]!.match.flows), 'tcp/22,80-90');
   });
 
-  it('says CORDON012 for what it cannot express, naming the expression, and leaves the rule out', () => {
+  it('says CORDON041 for what it cannot express, naming the expression, and leaves the rule out', () => {
     const r = importNftJson(doc(TABLE, FWD, rule(7, m({ payload: { protocol: 'icmp', field: 'type' } }, 'echo-request'), { accept: null })), {
       model: model(),
       host: 'gw',
     });
     assert.equal(r.diagnostics.length, 1);
-    assert.equal(r.diagnostics[0]!.code, 'CORDON012');
+    assert.equal(r.diagnostics[0]!.code, 'CORDON041');
     assert.equal(r.diagnostics[0]!.severity, 'error');
     assert.match(r.diagnostics[0]!.message, /handle 7: not imported: .*icmp type/);
     assert.equal(r.chains[0]!.rules.length, 0);
@@ -203,15 +203,15 @@ describe('nft-json importer (no kernel needed)', () => {
     );
     const msgs = r.diagnostics.map((d) => `${d.code} ${d.message}`);
     assert.ok(
-      msgs.some((x) => /CORDON012 .*handle 4: not imported: .*masquerade/.test(x)),
+      msgs.some((x) => /CORDON041 .*handle 4: not imported: .*masquerade/.test(x)),
       msgs.join('\n'),
     );
     assert.ok(
-      msgs.some((x) => /CORDON012 table inet other is not cordon's/.test(x)),
+      msgs.some((x) => /CORDON041 table inet other is not cordon's/.test(x)),
       msgs.join('\n'),
     );
     assert.ok(
-      msgs.some((x) => /CORDON012 map inet cordon_gw_forward m: nft objects of kind 'map'/.test(x)),
+      msgs.some((x) => /CORDON041 map inet cordon_gw_forward m: nft objects of kind 'map'/.test(x)),
       msgs.join('\n'),
     );
   });
@@ -238,7 +238,7 @@ describe('nft-json importer (no kernel needed)', () => {
 
   it('rejects a document that is not nft JSON', () => {
     const r = importNftJson({ hello: 1 }, { model: model(), host: 'gw' });
-    assert.equal(r.diagnostics[0]!.code, 'CORDON012');
+    assert.equal(r.diagnostics[0]!.code, 'CORDON042');
     assert.match(r.diagnostics[0]!.message, /not an nft JSON document/);
   });
 });

@@ -134,6 +134,7 @@ describe('sandbox config: good files', () => {
 
   it("the kebab-case switches are the request's keys", () => {
     const got = parseSandboxConfig('i-mean-the-host: true\ndry-run: true\njson: false\nquiet: true\n');
+    assert.equal(got.command, undefined);
     assert.deepEqual(got, {
       allow: [],
       deny: [],
@@ -147,7 +148,6 @@ describe('sandbox config: good files', () => {
       json: false,
       quiet: true,
     });
-    assert.equal(got.command, undefined);
   });
 
   it("relative paths resolve against the file's directory, not the cwd; names stay names", () => {
@@ -175,7 +175,7 @@ describe('sandbox config: good files', () => {
     assert.ok(command && command.length > 0);
     assert.equal(flags.spec, join(ROOT, 'examples/proxmox-dual-bridge.yaml'));
     assert.equal(flags.workdir, join(ROOT, 'examples/sandbox/work'));
-    const model = loadModel(flags.spec!).model;
+    const model = loadModel(flags.spec).model;
     assert.ok(model, "the example's spec does not load");
     const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
     for (const a of list(flags.allow)) {
@@ -195,7 +195,7 @@ describe('sandbox config: bad files', () => {
   it('unknown key: FILE:LINE:COL, the key, a code frame and a did-you-mean', () => {
     const { message, file } = errorOf('mode: filtered\nhost_netns: lab\n');
     assert.match(message, new RegExp(`^${escape(file)}:2:1: error CORDON003: unknown field 'host_netns' at the top level\n`));
-    assert.match(message, /\n  at host_netns\n/);
+    assert.match(message, /\n {2}at host_netns\n/);
     assert.match(message, /\n> 2 \| host_netns: lab\n {4}\| \^\n/);
     assert.match(message, /hint: did you mean 'host-netns'\?/);
     // camelCase, as in RunFlags, is no key of the file either, but is recognised.
@@ -207,18 +207,18 @@ describe('sandbox config: bad files', () => {
     const { message, file } = errorOf('mode: isolated\npids: many\n');
     assert.match(message, new RegExp(`^${escape(file)}:2:7: error CORDON003: expected a whole number above 0 \\(64\\), got "many"\n  at pids\n`));
     const port = errorOf('publish: [3000, 70000]\n').message;
-    assert.match(port, /:1:17: error CORDON003: expected a TCP port, 1-65535, got number 70000\n  at publish\[1\]\n/);
-    assert.match(errorOf('cpus: [1]\n').message, /expected a number of CPUs above 0 \(0\.5, 2\), got a list\n  at cpus\n/);
-    assert.match(errorOf('memory: lots\n').message, /expected a size: bytes, or a number with k, m, g or t \(512m, 1g\), got "lots"\n  at memory\n/);
-    assert.match(errorOf('allow: [api.example.com:443, {host: x}]\n').message, /:1:30: .*got a mapping\n  at allow\[1\]\n/);
-    assert.match(errorOf('quiet: yes please\n').message, /expected true or false, got "yes please"\n  at quiet\n/);
+    assert.match(port, /:1:17: error CORDON003: expected a TCP port, 1-65535, got number 70000\n {2}at publish\[1\]\n/);
+    assert.match(errorOf('cpus: [1]\n').message, /expected a number of CPUs above 0 \(0\.5, 2\), got a list\n {2}at cpus\n/);
+    assert.match(errorOf('memory: lots\n').message, /expected a size: bytes, or a number with k, m, g or t \(512m, 1g\), got "lots"\n {2}at memory\n/);
+    assert.match(errorOf('allow: [api.example.com:443, {host: x}]\n').message, /:1:30: .*got a mapping\n {2}at allow\[1\]\n/);
+    assert.match(errorOf('quiet: yes please\n').message, /expected true or false, got "yes please"\n {2}at quiet\n/);
     assert.match(
       errorOf('env: [PATH, 1BAD=x]\n').message,
-      /:1:13: error CORDON003: expected NAME or NAME=VALUE \(a variable name: letters, digits and _\), got "1BAD=x"\n  at env\[1\]\n/,
+      /:1:13: error CORDON003: expected NAME or NAME=VALUE \(a variable name: letters, digits and _\), got "1BAD=x"\n {2}at env\[1\]\n/,
     );
-    assert.match(errorOf('env-all: 1\n').message, /expected true or false, got number 1\n  at env-all\n/);
-    assert.match(errorOf('show: [{path: x}]\n').message, /expected a path, got a mapping\n  at show\[0\]\n/);
-    assert.match(errorOf('allow-userns: "no"\n').message, /expected true or false, got "no"\n  at allow-userns\n/);
+    assert.match(errorOf('env-all: 1\n').message, /expected true or false, got number 1\n {2}at env-all\n/);
+    assert.match(errorOf('show: [{path: x}]\n').message, /expected a path, got a mapping\n {2}at show\[0\]\n/);
+    assert.match(errorOf('allow-userns: "no"\n').message, /expected true or false, got "no"\n {2}at allow-userns\n/);
     assert.match(errorOf('command: python3 agent.py\n').message, /at command\n[\s\S]*hint: write it as a list, one item per argument: \[python3, agent\.py\]/);
   });
 
@@ -234,7 +234,7 @@ describe('sandbox config: bad files', () => {
 
   it('bad mode: lists the valid modes, with a did-you-mean when close', () => {
     const far = errorOf('mode: bridged\n').message;
-    assert.match(far, /:1:7: error CORDON003: expected one of isolated, filtered, vpn-only, open, got "bridged"\n  at mode\n/);
+    assert.match(far, /:1:7: error CORDON003: expected one of isolated, filtered, vpn-only, open, got "bridged"\n {2}at mode\n/);
     assert.match(far, /hint: valid: isolated, filtered, vpn-only, open/);
     assert.match(errorOf('mode: filtred\n').message, /hint: did you mean 'filtered'\? \(valid: isolated, filtered, vpn-only, open\)/);
   });

@@ -160,7 +160,7 @@ describe('specEgress agrees with the matrix', () => {
           const name = owner ? owner.name : r.text.startsWith('internet') ? 'internet' : 'lan';
           const j = m.endpoints.findIndex((x) => x.name === name);
           assert.ok(
-            j >= 0 && m.cells[i]![j] && !flowIsEmpty(m.cells[i]![j]!),
+            j >= 0 && m.cells[i]![j] && !flowIsEmpty(m.cells[i]![j]),
             `${file} ${host}: rule ${r.text} to ${name}, which the matrix row does not reach`,
           );
         }

@@ -158,7 +158,7 @@ describe('cordon run parity (live): the same verdicts from the CLI and the libra
   let wg = '';
   const ip = (...a: string[]): void => {
     const r = spawnSync('ip', a);
-    assert.equal(r.status, 0, `ip ${a.join(' ')}: ${r.stderr}`);
+    assert.equal(r.status, 0, `ip ${a.join(' ')}: ${r.stderr.toString()}`);
   };
 
   before(async () => {

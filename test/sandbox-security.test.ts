@@ -36,7 +36,7 @@ describe('seccomp filter (pure)', () => {
       const t = SYSCALLS[arch]!;
       const blocked = blockedNumbers(arch);
       assert.ok(blocked.length >= 40, `${blocked.length} blocked calls`);
-      for (const g of BLOCKED) for (const c of g.calls) if (t[c] !== undefined) assert.equal(evaluate(prog, { arch: a, nr: t[c]! }), retErrno(EPERM), c);
+      for (const g of BLOCKED) for (const c of g.calls) if (t[c] !== undefined) assert.equal(evaluate(prog, { arch: a, nr: t[c] }), retErrno(EPERM), c);
       assert.equal(evaluate(prog, { arch: a, nr: t.clone3! }), retErrno(ENOSYS));
       for (const c of ['clone', 'unshare'] as const) {
         assert.equal(evaluate(prog, { arch: a, nr: t[c]!, arg0: CLONE_NEWUSER | 17 }), retErrno(EPERM), `${c}(CLONE_NEWUSER)`);
@@ -91,8 +91,11 @@ describe('sandbox environment, binds, hidden paths (pure)', () => {
     assert.deepEqual([e.passed, e.withheld], [8, 3]);
     const all = sandboxEnv(host, [], true);
     assert.deepEqual([all.passed, all.withheld], [10, 0]);
-    assert.match(String(parseEnvPass('1BAD')), /not a variable name/);
-    assert.match(String(parseEnvPass('A-B=1')), /not a variable name/);
+    for (const text of ['1BAD', 'A-B=1']) {
+      const r = parseEnvPass(text);
+      assert.ok(typeof r === 'string', `${text} is refused`);
+      assert.match(r, /not a variable name/);
+    }
   });
 
   it('binds: / and system directories are refused for --ro/--rw/--workdir; the work dir and paths outside the system tree are not', () => {

@@ -122,7 +122,7 @@ const TABLE: readonly (readonly [name: string, doc: string, want: Want])[] = [
   ['a CIDR literal with host bits in a rule', `${BASE}policy:\n  - allow: { from: a, to: 198.51.100.7/24 }\n`, [['CORDON010', 'policy[0].allow.to']]],
   ['a built-in declared as a host', 'version: 1\nhosts:\n  internet: { kind: server }\n', [['CORDON011', 'hosts.internet']]],
   ['one name for a network and a host', 'version: 1\nnetworks:\n  x: { cidr: 10.0.0.0/24 }\nhosts:\n  x: { kind: server }\n', [['CORDON011', 'hosts.x']]],
-  ['an IPv6 address', BASE.replace('192.168.10.12', '"fd00::12"'), [['CORDON012', 'hosts.b.nics.n1']]],
+  ['an IPv6 address', BASE.replace('192.168.10.12', '"fd00::12"'), [['CORDON038', 'hosts.b.nics.n1']]],
   [
     'a peer with via and no address',
     `${BASE}tunnels:\n  wg0: { server: hv, cidr: 10.8.0.0/24 }\n`

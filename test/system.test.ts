@@ -94,7 +94,7 @@ describe('system/interrupt: teardown on failure, success and signals; no exit', 
           signal.addEventListener('abort', () => {
             clearTimeout(timer);
             events.push('aborted');
-            reject(signal.reason);
+            reject(signal.reason as Error); // withTeardown aborts with an Interrupted
           });
         }),
       {

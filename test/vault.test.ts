@@ -222,7 +222,7 @@ describe('vault', () => {
     const deep = vault.context('ctx', 'blåbärssoppa', 5, o);
     assert.equal(deep.length, 1);
     assert.equal(deep[0]?.name, 'long.txt');
-    assert.ok(deep[0]!.text.length <= 800 && deep[0]!.text.includes('blåbärssoppa'));
+    assert.ok(deep[0].text.length <= 800 && deep[0].text.includes('blåbärssoppa'));
     assert.deepEqual(vault.context('ctx', 'och att det', 5, o), [], 'stop words only');
     assert.ok(vault.chunkText('x', 'word '.repeat(1000)).every((c) => c.text.length <= 800));
   });

@@ -15,13 +15,46 @@ export const EXIT = {
   internal: 3,
 } as const;
 
+/**
+ * Every user-facing failure of a command, as a value: the exit code, what went wrong (naming the
+ * flag, file or name at fault) and, when there is one, how to fix it. Commands throw it; main.ts
+ * alone prints it (see failure.ts). An empty message prints nothing (the command said it already).
+ */
 export class ExitError extends Error {
   constructor(
     readonly code: number,
     message = '',
+    readonly hint?: string,
   ) {
     super(message);
+    this.name = 'ExitError';
   }
+}
+
+/** Why a file-system call failed, in words, for the errors a path the user gave can cause. */
+const FS_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'it already exists',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/**
+ * A file-system error on a path the user named (with `flag`, e.g. `--out`) as an exit-2 failure
+ * that says which path and why; any other value is returned as it is, to fail as a bug.
+ */
+export function pathFailure(e: unknown, flag: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  const reason = e instanceof Error && typeof err.code === 'string' ? FS_REASONS[err.code] : undefined;
+  if (reason === undefined) return e;
+  const what = err.syscall === 'mkdir' ? 'create directory' : err.syscall === 'open' || err.syscall === undefined ? 'open' : err.syscall;
+  return new ExitError(EXIT.invalid, `${flag}: cannot ${what} ${err.path ?? 'the path'}: ${reason}`);
 }
 
 export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {

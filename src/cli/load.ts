@@ -5,7 +5,8 @@
  */
 import { compile } from '../ir/compile.js';
 import type { Ir } from '../ir/types.js';
-import { loadModel } from '../model/load.js';
+import { readFileSync } from 'node:fs';
+import { loadModel, loadModelFromText, type LoadResult } from '../model/load.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import { formatDiagnostics } from '../diag/format.js';
 import type { SourceMap } from '../spec/parse.js';
@@ -18,9 +19,17 @@ export function printDiagnostics(ds: readonly Diagnostic[], source: SourceMap | 
   process.stderr.write(`${formatDiagnostics(ds, { sources, color: useColor(process.stderr) })}\n`);
 }
 
+/** Where a spec comes from when the file is `-`; diagnostics name it so. */
+export const STDIN_NAME = '<stdin>';
+
+/** Reads and resolves a spec file; `-` is standard input (`cat spec.yaml | cordon check -`). */
+export function loadSpec(file: string): LoadResult {
+  return file === '-' ? loadModelFromText(readFileSync(0, 'utf8'), STDIN_NAME) : loadModel(file);
+}
+
 /** Loads and compiles a spec; on errors prints them and exits 2. Warnings are printed and go on. */
 export function loadIr(file: string, opts: { quietWarnings?: boolean } = {}): Ir {
-  const r = loadModel(file);
+  const r = loadSpec(file);
   const shown = opts.quietWarnings ? r.diagnostics.filter((d) => d.severity === 'error') : r.diagnostics;
   printDiagnostics(shown, r.source);
   if (!r.model) {

@@ -4,9 +4,11 @@
  * Each command lives in its own file under commands/ and registers itself here; a command's
  * module is imported only when it is needed (see COMMANDS).
  */
-import { readdirSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { EXIT, ExitError } from './io.js';
+import { readdirSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { failureOf } from './failure.js';
+import { EXIT } from './io.js';
 
 type Register = (program: Command) => void;
 
@@ -17,6 +19,7 @@ type Register = (program: Command) => void;
  */
 const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () => Promise<Register> }[] = [
   { names: ['check'], load: async () => (await import('./commands/check.js')).registerCheck },
+  { names: ['explain-code'], load: async () => (await import('./commands/explain-code.js')).registerExplainCode },
   { names: ['describe'], load: async () => (await import('./commands/describe.js')).registerDescribe },
   { names: ['matrix'], load: async () => (await import('./commands/matrix.js')).registerMatrix },
   { names: ['query', 'explain'], load: async () => (await import('./commands/query.js')).registerQuery },
@@ -32,7 +35,12 @@ const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () 
   { names: ['run'], load: async () => (await import('./commands/run.js')).registerRun },
   { names: ['vault'], load: async () => (await import('./commands/vault.js')).registerVault },
   { names: ['schema'], load: async () => (await import('./commands/schema.js')).registerSchema },
+  { names: ['completion'], load: async () => (await import('./commands/completion.js')).registerCompletion },
+  { names: ['man'], load: async () => (await import('./commands/completion.js')).registerMan },
 ];
+
+/** Commands that describe every other one (completion scripts, the man page): they need them all loaded. */
+const DESCRIBE_ALL: ReadonlySet<string> = new Set(['completion', 'man']);
 
 /**
  * The command modules `argv` needs: only the named command's when argv starts with a known command
@@ -41,7 +49,7 @@ const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () 
  */
 function commandsFor(argv: readonly string[] | undefined): typeof COMMANDS {
   const first = argv?.[0];
-  if (first === undefined) return COMMANDS;
+  if (first === undefined || DESCRIBE_ALL.has(first)) return COMMANDS;
   const one = COMMANDS.find((c) => c.names.includes(first));
   return one ? [one] : COMMANDS;
 }
@@ -108,27 +116,27 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (e) {
-    if (e instanceof ExitError) {
-      if (e.message) process.stderr.write(`cordon: ${e.message}\n`);
-      return e.code;
-    }
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
-      return EXIT.invalid;
-    }
-    const err = e as Error;
-    process.stderr.write(
-      `cordon: internal error: ${err.message}\n${process.env.CORDON_DEBUG ? `${err.stack}\n` : 'set CORDON_DEBUG=1 for a stack trace, and please report it\n'}`,
-    );
-    return EXIT.internal;
+    const f = failureOf(e, { debug: Boolean(process.env.CORDON_DEBUG) });
+    process.stderr.write(f.text);
+    return f.exit;
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  () => {
-    process.exitCode = EXIT.internal;
-  },
-);
+/** Run as the program (bin/cordon, an npm-linked bin), not imported: tests import buildProgram. */
+function isEntryPoint(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint())
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = EXIT.internal;
+    },
+  );

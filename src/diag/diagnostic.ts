@@ -3,7 +3,9 @@
  * is one of these, collected and printed together. Codes are stable so tests and docs can cite them.
  */
 
-export type Severity = 'error' | 'warning' | 'info';
+import { DIAG_CODES, type DiagCode, type Severity } from './codes.js';
+
+export type { Severity };
 
 export interface SourcePos {
   readonly file: string;
@@ -25,41 +27,10 @@ export interface Diagnostic {
   readonly hint?: string;
 }
 
-/**
- * Every code cordon emits, with a one-line meaning. Keep numbers stable: add, never renumber.
- */
-export const CODES = {
-  CORDON001: 'file cannot be read',
-  CORDON002: 'YAML syntax error',
-  CORDON003: 'value does not fit the schema',
-  CORDON004: 'unknown name',
-  CORDON005: 'address is not inside its network',
-  CORDON006: 'duplicate address',
-  CORDON007: 'overlapping networks',
-  CORDON008: 'port out of range or malformed',
-  CORDON009: 'cycle in groups',
-  CORDON010: 'invalid address or CIDR',
-  CORDON011: 'name clash',
-  CORDON012: 'not modelled by the engine',
-  CORDON013: 'unsupported version',
-  CORDON014: 'inconsistent tunnel',
-  CORDON015: 'invalid reference kind',
-  CORDON016: 'routing problem',
-  CORDON017: 'kernel name cannot be generated',
-  CORDON018: 'unsafe identifier or text: characters a kernel or a rendered file cannot carry as they are',
-  CORDON020: 'expectation failed',
-  CORDON021: 'invariant violated',
-  CORDON030: 'shadowed rule',
-  CORDON031: 'redundant rule',
-  CORDON032: 'allow/deny overlap',
-  CORDON033: 'unused group',
-  CORDON034: 'unused service',
-  CORDON035: 'port allowed to any destination',
-  CORDON036: 'tunnel cannot come up',
-  CORDON037: 'rule can never apply on any path',
-} as const;
+/** Every code's one-line title; the full entries (meaning, fix, example) are in codes.ts. */
+export const CODES = Object.fromEntries(Object.entries(DIAG_CODES).map(([code, info]) => [code, info.title])) as Readonly<Record<DiagCode, string>>;
 
-export type DiagCode = keyof typeof CODES;
+export type { DiagCode };
 
 export function diag(
   code: DiagCode,

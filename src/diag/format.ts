@@ -1,6 +1,6 @@
 /** Renders diagnostics for people: `FILE:LINE:COL: error CODE: message`, a code frame and a hint. */
 import pc from 'picocolors';
-import { visible } from '../spec/identifiers.js';
+import { visible } from '../util/visible.js';
 import type { Diagnostic } from './diagnostic.js';
 
 export interface FormatOptions {

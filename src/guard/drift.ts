@@ -133,9 +133,9 @@ export class NftMonitor {
     const full = target.netns === undefined ? argv : ['ip', 'netns', 'exec', target.netns, ...argv];
     const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     const m = new NftMonitor(child);
-    child.stdout!.on('data', () => onChange());
+    child.stdout.on('data', () => onChange());
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
     child.on('error', (e) => onExit(`nft monitor cannot start: ${e.message}`));
     child.on('exit', (code, sig) => {
       if (!m.stopped) onExit(`nft monitor exited (${sig ?? `code ${code}`}) ${err.trim()}`);

@@ -13,6 +13,7 @@ import { formatIPv4 } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import { pointId, type Action, type Chain, type Ir, type IrMatch, type IrRule, type RuleRole } from './types.js';
 
 const ANY_MATCH: IrMatch = { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: undefined };
@@ -111,7 +112,7 @@ function unplacedFirewalls(model: Model, hasChain: (point: string) => boolean): 
   for (const fw of model.firewalls.values()) {
     if (!hasChain(fw.point))
       ds.push(
-        diag('CORDON012', 'warning', `hand-written chain '${fw.point}' is not on any path cordon models`, {
+        diag(Code.CHAIN_OFF_PATH, 'warning', `hand-written chain '${fw.point}' is not on any path cordon models`, {
           file: model.file,
           line: fw.origin.line,
           col: fw.origin.col,

@@ -80,7 +80,7 @@ export class Agent {
     const child = spawn('sh', ['-c', sh, script, String(setnsSyscall())], {
       detached: opts.daemon,
       stdio: ['pipe', 'pipe', 'pipe'],
-    }) as ChildProcessWithoutNullStreams;
+    });
     return new Agent(child);
   }
 

@@ -44,6 +44,8 @@ export interface AttackMove {
   readonly gained: readonly string[];
   /** A summary over every round rather than one move. */
   readonly summary?: boolean;
+  /** For the summary: how many of the (destination, flow) pairs that got out the compromised view does not allow. */
+  readonly unexpected?: number;
 }
 
 export interface AttackDifference {
@@ -332,20 +334,25 @@ export async function attackLab(
       if (r.code !== 0) notes.push(`could not restore ${host}'s firewall: ${r.stderr.trim()}`);
     }
   }
-  // UDP / ICMP / DNS out.
-  const outside = [...all].filter((k) => dests.some((d) => d.to === 'internet' && k.startsWith(`${d.dst}|`)));
-  const byProto = (p: string): number => outside.filter((k) => k.split('|')[1]!.startsWith(p)).length;
+  // What gets out to the internet over every round, tcp, udp (dns) and icmp alike, and whether the
+  // compromised view allows it: most of it usually is allowed traffic, and the line must say so.
+  const out = { tcp: 0, udp: 0, dns: 0, icmp: 0, unexpected: 0 };
+  for (const d of dests) {
+    if (d.to !== 'internet') continue;
+    for (const f of flows) {
+      if (!all.has(key(d.dst, f))) continue;
+      if (f.proto === 'tcp' || f.proto === 'udp' || f.proto === 'icmp') out[f.proto]++;
+      if (f.proto === 'udp' && f.port === 53) out.dns++;
+      if (!flowContains(d.reach.allowed, f)) out.unexpected++;
+    }
+  }
   moves.push({
-    move: 'use UDP, ICMP and DNS to get out to the internet',
-    commands: ['udp/* icmp udp/53 probes to the lab internet in every round'],
+    move: 'get out to the internet over tcp, udp, dns and icmp (every round)',
+    commands: ['tcp/* udp/* udp/53 icmp probes to the lab internet in every round'],
     done: true,
     summary: true,
-    gained: [
-      `udp: ${byProto('udp')}`,
-      `dns (udp/53): ${outside.filter((k) => k.endsWith('|udp/53')).length}`,
-      `icmp: ${byProto('icmp')}`,
-      `tcp: ${byProto('tcp')}`,
-    ].filter((x) => !x.endsWith(': 0')),
+    unexpected: out.unexpected,
+    gained: [`tcp: ${out.tcp}`, `udp: ${out.udp}${out.dns > 0 ? ` (dns: ${out.dns})` : ''}`, `icmp: ${out.icmp}`].filter((x) => !x.endsWith(': 0')),
   });
 
   // Compare with the compromised view.
@@ -406,15 +413,20 @@ export function attackToText(r: AttackResult, color: boolean): string {
     const tag = !m.done
       ? c('failed ', 2)
       : m.summary
-        ? m.gained.length
-          ? c('OUT    ', 33)
-          : c('nothing', 32)
+        ? !m.gained.length
+          ? c('nothing', 32)
+          : m.unexpected
+            ? c('LEAKS  ', 31)
+            : c('allowed', 32)
         : m.gained.length
           ? c('GAINS  ', 31)
           : c('nothing', 32);
-    lines.push(
-      `  ${tag} ${m.move}${m.gained.length ? `: ${m.gained.slice(0, 6).join(', ')}${m.gained.length > 6 ? ` and ${m.gained.length - 6} more` : ''}` : ''}`,
-    );
+    // The summary counts (destination, flow) pairs and says whether the spec allows them.
+    const verdict = m.summary && m.gained.length ? (m.unexpected ? `; ${m.unexpected} of them not allowed by the spec` : ', all allowed by the spec') : '';
+    const gained = m.summary
+      ? `${m.gained.join(', ')} (destination, flow) pairs${verdict}`
+      : `${m.gained.slice(0, 6).join(', ')}${m.gained.length > 6 ? ` and ${m.gained.length - 6} more` : ''}`;
+    lines.push(`  ${tag} ${m.move}${m.gained.length ? `: ${gained}` : ''}`);
   }
   lines.push(
     '',

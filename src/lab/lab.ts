@@ -148,18 +148,31 @@ export async function downLab(prefix: string, say?: (p: Progress) => void): Prom
   return teardownLab(prefix, say);
 }
 
+/** Which labs `downLabs` removes: one prefix, the labs built from a spec file, or every lab on the machine. */
+export type DownTarget = { readonly lab: string } | { readonly file: string } | { readonly all: true };
+
 /**
- * Removes the labs `target` names: a prefix, the labs built from a spec file, or (undefined) every
- * lab on this machine, registered or orphaned. Safe to repeat.
+ * Removes the labs `target` names: a prefix, the labs built from a spec file, or (`{ all: true }`,
+ * asked for explicitly because other people's labs on a shared machine go too) every lab here,
+ * registered or orphaned. Safe to repeat. Throws `LabChoiceError` for a prefix that is not one.
  */
-export async function downLabs(target: string | undefined, say?: (p: Progress) => void): Promise<TeardownReport[]> {
+export async function downLabs(target: DownTarget, say?: (p: Progress) => void): Promise<TeardownReport[]> {
   let prefixes: string[];
-  if (target === undefined) prefixes = await labPrefixes();
-  else if (LAB_PREFIX_RE.test(target)) prefixes = [target];
-  else prefixes = labsOf(target).map((s) => s.prefix);
+  if ('all' in target) prefixes = await labPrefixes();
+  else if ('lab' in target) {
+    if (!LAB_PREFIX_RE.test(target.lab)) throw new LabChoiceError(`'${target.lab}' is not a lab prefix (cl + 4 hex digits; see cordon lab list)`);
+    prefixes = [target.lab];
+  } else prefixes = labsOf(target.file).map((s) => s.prefix);
   const out: TeardownReport[] = [];
   for (const p of prefixes) out.push(await teardownLab(p, say));
   return out;
+}
+
+/** The newest lab built from `file` that is up, if any: `lab up` reuses it instead of building a second one. */
+export function runningLabOf(file: string): LabState | undefined {
+  return labsOf(file)
+    .filter((s) => s.status === 'up' && !s.ephemeral)
+    .pop();
 }
 
 /** Labs on this machine: registered ones, and prefixes of namespaces left without a registry entry. */

@@ -28,7 +28,7 @@ export function verifyToText(r: VerifyResult, opts: { color: boolean; verbose: b
   const cell = new Map(r.cells.map((x) => [`${x.from}\0${x.to}`, x]));
   const w = Math.max(8, ...names.map((n) => n.length)) + 1;
   const cw = Math.max(7, ...names.map((n) => Math.min(n.length, 12))) + 2;
-  out.push(`${c.dim('delivered/probed (static allows the same ✓, differs ✗)')}`);
+  out.push(c.dim('delivered/probed per pair; ✗ marks a pair where the live lab and cordon matrix differ'));
   out.push(`${'from \\ to'.padEnd(w)}${names.map((n) => n.slice(0, cw - 2).padStart(cw)).join('')}`);
   for (const a of names) {
     let line = a.padEnd(w);

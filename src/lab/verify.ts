@@ -456,10 +456,6 @@ function liveWords(c: ProbeCase): string {
   return `not delivered within the timeout${from}; the sender saw: ${c.status}${c.detail ? ` (${c.detail})` : ''}`;
 }
 
-function probeWords(c: ProbeCase): string {
-  return `${c.from} → ${formatIPv4(c.dst)} ${formatFlow(c.flow)}`;
-}
-
 /** A rate-limited rule and the probes that must pass it. */
 export interface RateLane {
   readonly rule: string;
@@ -530,6 +526,8 @@ export async function runProbes(
     if (process.env.CORDON_LAB_DEBUG) process.stderr.write(`${(performance.now() / 1000).toFixed(3)} ${what}\n`);
   };
   dbg(`runProbes ${cases.length}`);
+  const warmups = cases.filter((c) => c.id < 0).length;
+  const probes = cases.length - warmups;
   // Two agents, one per core: the first watches every namespace and probes from half of them, the
   // second probes from the other half. A packet is mostly work of the sending process's kernel
   // context, so this halves the time on two cores.
@@ -592,14 +590,19 @@ export async function runProbes(
         expect.set(`${c.dstNs}|${proto}|${sport}|${dport}`, c);
       }
       const byId = new Map(wave.map((c) => [c.id, c]));
-      const done = w;
+      // Progress counts the probes the result reports: tunnel warm-ups (negative ids, sent first)
+      // are not among them, so "probing: 500/N" and the "N probes" that follow say the same N.
+      const done = w - warmups;
       dbg(`wave of ${wave.length} ready`);
-      let answered = 0;
+      // Each agent reports how many of its own probes have a result so far.
+      const answered = agents.map(() => 0);
       const outs = await Promise.all(
         agents.map((ag, i) =>
-          ag.run(reqs[i]!, opts.timeoutMs, (n) =>
-            opts.say?.({ stage: 'probe', event: 'note', steps: cases.length, ms: 0, message: `probing: ${done + ((answered += n), n)}/${cases.length}` }),
-          ),
+          ag.run(reqs[i]!, opts.timeoutMs, (n) => {
+            answered[i] = n;
+            const sofar = Math.max(0, done + answered.reduce((a, b) => a + b, 0));
+            opts.say?.({ stage: 'probe', event: 'note', steps: probes, ms: 0, message: `probing: ${Math.min(sofar, probes)}/${probes}` });
+          }),
         ),
       );
       // Deliveries of the other agent's last probes may still be queued on the watcher's sockets.

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import { IFNAME_MAX_BYTES, ifnameProblem } from '../spec/identifiers.js';
 import { assertNever } from '../util/assert.js';
 import type { Hook } from './types.js';
@@ -42,7 +43,7 @@ export interface NameAt {
 /** `name` as an interface name, or CORDON017 saying why the kernel would refuse it. */
 export function checkedIfname(name: string, at: NameAt, hint?: string): NameResult {
   const problem = ifnameProblem(name);
-  return problem === undefined ? { ok: true, name } : { ok: false, diagnostic: diag('CORDON017', 'error', problem, at, hint) };
+  return problem === undefined ? { ok: true, name } : { ok: false, diagnostic: diag(Code.KERNEL_NAME, 'error', problem, at, hint) };
 }
 
 /**
@@ -357,6 +358,14 @@ export function sandboxNames(id: string): SandboxNames {
     cgroup: `cordon-${id}`,
   };
 }
+
+/**
+ * The isolated sandbox's dead-end link: a veth pair with both ends inside its anonymous namespace,
+ * the default route out of `ifname` with a TEST-NET source address. Nothing lies beyond it; it
+ * exists so that denied packets leave by a non-loopback interface, where the kernel can answer
+ * them with ICMP (over lo, a reject has no valid source address and stays silent).
+ */
+export const ISOLATED_LINK = { ifname: 'sbx0', peer: 'sbx1', address: '192.0.2.1' } as const;
 
 /** The id of a sandbox namespace name (`cs<id>`), or undefined when it is not one. */
 export function sandboxIdOfNetns(name: string): string | undefined {

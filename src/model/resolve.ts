@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import type { PathSeg, SourceMap } from '../spec/parse.js';
 import type { DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
-import { visible } from '../spec/identifiers.js';
+import { visible } from '../util/visible.js';
 import { ALL_FLOWS, flowUnion, isPortSpecError, NO_FLOWS, parsePortSpec, type FlowSet } from '../util/flows.js';
 import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
@@ -75,13 +76,13 @@ class Resolver {
     if (bad === undefined) return;
     if (ifnameHasUnsafeChars(name))
       this.err(
-        'CORDON018',
+        Code.UNSAFE_TEXT,
         bad,
         path,
         'an interface name is written into nft, iptables, shell and config files as it is, so only these characters are accepted',
         key,
       );
-    else this.err('CORDON017', bad, path, lengthHint, key);
+    else this.err(Code.KERNEL_NAME, bad, path, lengthHint, key);
   }
 
   private warn(code: DiagCode, message: string, path: readonly PathSeg[], hint?: string): void {
@@ -161,7 +162,7 @@ class Resolver {
       for (const name of Object.keys(this.spec[section] ?? {})) {
         if ((BUILTINS as readonly string[]).includes(name) && !(name === 'lan' && section === 'networks')) {
           this.err(
-            'CORDON011',
+            Code.NAME_CLASH,
             `'${name}' is a built-in endpoint and cannot be declared in ${section}`,
             [section, name],
             `rename it; built-ins are ${BUILTINS.join(', ')}`,
@@ -172,7 +173,7 @@ class Resolver {
         const prev = seen.get(name);
         if (prev)
           this.err(
-            'CORDON011',
+            Code.NAME_CLASH,
             `name '${name}' is declared both in ${prev} and in ${section}`,
             [section, name],
             'names of networks, tunnels, hosts and groups share one namespace',
@@ -188,11 +189,11 @@ class Resolver {
     if (c) return c;
     const loose = parseCidr(text, false);
     if (loose) {
-      this.err('CORDON010', `'${text}' has host bits set`, path, `did you mean '${formatCidr(loose)}'?`);
+      this.err(Code.BAD_ADDRESS, `'${text}' has host bits set`, path, `did you mean '${formatCidr(loose)}'?`);
     } else if (text.includes(':')) {
-      this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use IPv4 prefixes; IPv6 support is planned');
+      this.err(Code.IPV6_UNSUPPORTED, `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use IPv4 prefixes; IPv6 support is planned');
     } else {
-      this.err('CORDON010', `'${text}' is not an IPv4 CIDR`, path, 'expected a prefix like 192.168.100.0/24');
+      this.err(Code.BAD_ADDRESS, `'${text}' is not an IPv4 CIDR`, path, 'expected a prefix like 192.168.100.0/24');
     }
     return undefined;
   }
@@ -201,10 +202,10 @@ class Resolver {
     const a = parseIPv4(text);
     if (a !== undefined) return a;
     if (text.includes(':'))
-      this.err('CORDON012', `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use an IPv4 address; IPv6 support is planned');
+      this.err(Code.IPV6_UNSUPPORTED, `'${text}' looks like IPv6, which cordon does not model yet`, path, 'use an IPv4 address; IPv6 support is planned');
     else if (text.includes('/'))
-      this.err('CORDON010', `'${text}' is a prefix, but an address is expected here`, path, `write the address alone, e.g. '${text.split('/')[0]}'`);
-    else this.err('CORDON010', `'${text}' is not an IPv4 address`, path, 'expected an address like 192.168.100.20');
+      this.err(Code.BAD_ADDRESS, `'${text}' is a prefix, but an address is expected here`, path, `write the address alone, e.g. '${text.split('/')[0]}'`);
+    else this.err(Code.BAD_ADDRESS, `'${text}' is not an IPv4 address`, path, 'expected an address like 192.168.100.20');
     return undefined;
   }
 
@@ -220,7 +221,7 @@ class Resolver {
         gateway = this.parseAddrAt(n.gateway, [...path, 'gateway']);
         if (gateway !== undefined && !inRange(gateway, range)) {
           this.err(
-            'CORDON005',
+            Code.ADDRESS_OUTSIDE_NETWORK,
             `gateway ${n.gateway} is not inside network '${name}' (${formatCidr(cidr)})`,
             [...path, 'gateway'],
             `addresses on '${name}' run from ${formatIPv4(range.lo + 1)} to ${formatIPv4(range.hi - 1)}`,
@@ -257,7 +258,7 @@ class Resolver {
         const b = items[j]!;
         if (rangesOverlap(a.range, b.range)) {
           this.err(
-            'CORDON007',
+            Code.OVERLAPPING_NETWORKS,
             `'${a.name}' (${formatCidr(a.cidr)}) overlaps '${b.name}' (${formatCidr(b.cidr)})`,
             a.path,
             'two segments with overlapping prefixes make routing ambiguous; give each its own prefix',
@@ -274,7 +275,7 @@ class Resolver {
       if (!cidr) continue;
       if (!(this.spec.hosts ?? {})[t.server]) {
         this.err(
-          'CORDON004',
+          Code.UNKNOWN_NAME,
           `tunnel '${name}': unknown server host '${t.server}'`,
           [...path, 'server'],
           unknownNameHint(t.server, Object.keys(this.spec.hosts ?? {})),
@@ -292,7 +293,7 @@ class Resolver {
       if (withPort) {
         // 'host:port' has a colon but is not IPv6: say what it is instead of "looks like IPv6".
         this.err(
-          'CORDON010',
+          Code.BAD_ADDRESS,
           `'${t.endpoint}' is an address with a port, but endpoint takes the address alone`,
           [...path, 'endpoint'],
           `write endpoint: ${withPort[1]} and listen: ${withPort[2]} (the port the server listens on is the tunnel's listen)`,
@@ -339,7 +340,7 @@ class Resolver {
         if (h.address === undefined) {
           const t = this.tunnels.get(h.via);
           this.err(
-            'CORDON014',
+            Code.TUNNEL_INCONSISTENT,
             `host '${name}' has via: ${h.via} but no address inside the tunnel`,
             ['hosts', name, 'via'],
             `add \`address: <ip in ${t ? formatCidr(t.cidr) : 'the tunnel cidr'}>\` beside via:`,
@@ -347,7 +348,7 @@ class Resolver {
         } else nics.push([h.via, h.address, ['hosts', name, 'address']]);
       } else if (h.address !== undefined) {
         this.err(
-          'CORDON003',
+          Code.SCHEMA,
           `host '${name}' has an address but no via`,
           ['hosts', name, 'address'],
           'address is the tunnel address of a peer; put other addresses under nics',
@@ -357,7 +358,7 @@ class Resolver {
         const addrText = typeof v === 'string' ? v : v.address;
         const segment = this.networks.get(seg) ?? this.tunnels.get(seg);
         if (!segment && seg !== 'internet') {
-          this.err('CORDON004', `host '${name}': unknown network or tunnel '${seg}'`, path, unknownNameHint(seg, segNames), true);
+          this.err(Code.UNKNOWN_NAME, `host '${name}': unknown network or tunnel '${seg}'`, path, unknownNameHint(seg, segNames), true);
           continue;
         }
         const addrPath = typeof v === 'string' ? path : [...path, 'address'];
@@ -365,7 +366,7 @@ class Resolver {
         if (address === undefined) continue;
         if (segment && !inRange(address, segment.range)) {
           this.err(
-            'CORDON005',
+            Code.ADDRESS_OUTSIDE_NETWORK,
             `address ${addrText} of host '${name}' is not inside ${segment.kind} '${seg}' (${formatCidr(segment.cidr)})`,
             addrPath,
             `addresses on '${seg}' run from ${formatIPv4(segment.range.lo + 1)} to ${formatIPv4(segment.range.hi - 1)}`,
@@ -374,7 +375,7 @@ class Resolver {
         }
         if (segment && segment.cidr.len < 31 && (address === segment.range.lo || address === segment.range.hi)) {
           this.err(
-            'CORDON005',
+            Code.ADDRESS_OUTSIDE_NETWORK,
             `address ${addrText} of host '${name}' is the ${address === segment.range.lo ? 'network' : 'broadcast'} address of '${seg}'`,
             addrPath,
           );
@@ -382,7 +383,7 @@ class Resolver {
         }
         if (seg === 'internet' && !R.contains(internetSpace(R.EMPTY), address)) {
           this.err(
-            'CORDON005',
+            Code.ADDRESS_OUTSIDE_NETWORK,
             `host '${name}' is placed on the internet at ${addrText}, which is not a public address`,
             addrPath,
             'use a public or TEST-NET address (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24)',
@@ -393,7 +394,7 @@ class Resolver {
         if (prev) {
           const first = this.src.pos(prev.path);
           this.err(
-            'CORDON006',
+            Code.DUPLICATE_ADDRESS,
             `address ${addrText} of host '${name}' is already used by host '${prev.host}'`,
             addrPath,
             `give each host its own address; '${prev.host}' has it at ${first.line > 0 ? `line ${first.line}, ` : ''}${first.path}`,
@@ -435,7 +436,7 @@ class Resolver {
     for (const n of this.networks.values()) {
       if (n.gateway !== undefined && !owned.has(n.gateway) && n.egress === 'none') {
         this.warn(
-          'CORDON016',
+          Code.ROUTING,
           `gateway ${formatIPv4(n.gateway)} of network '${n.name}' belongs to no declared host`,
           ['networks', n.name, 'gateway'],
           'declare the router that holds it so its firewall can be checked',
@@ -478,22 +479,24 @@ class Resolver {
     let vpnTunnel: string | undefined;
     if (egress === 'vpn-only') {
       vpnTunnel = h.tunnel ?? (hostTunnels.length === 1 ? hostTunnels[0] : undefined);
+      const refused = hostTunnels.length === 0 && [...this.tunnels.keys()].some((t) => this.declaresNic(name, t));
       if (vpnTunnel === undefined) {
+        if (!refused)
+          this.err(
+            Code.TUNNEL_INCONSISTENT,
+            `host '${name}' is vpn-only but ${hostTunnels.length === 0 ? 'is on no tunnel' : `is on several tunnels (${hostTunnels.join(', ')})`}`,
+            [...path, 'egress'],
+            hostTunnels.length ? 'name one with `tunnel:`' : 'give it a nic on a tunnel, e.g. nics: { wg0: 10.99.0.2 }',
+          );
+      } else if (!hostTunnels.includes(vpnTunnel) && !this.declaresNic(name, vpnTunnel)) {
         this.err(
-          'CORDON014',
-          `host '${name}' is vpn-only but ${hostTunnels.length === 0 ? 'is on no tunnel' : `is on several tunnels (${hostTunnels.join(', ')})`}`,
-          [...path, 'egress'],
-          hostTunnels.length ? 'name one with `tunnel:`' : 'give it a nic on a tunnel, e.g. nics: { wg0: 10.99.0.2 }',
-        );
-      } else if (!hostTunnels.includes(vpnTunnel)) {
-        this.err(
-          'CORDON014',
+          Code.TUNNEL_INCONSISTENT,
           `host '${name}' is vpn-only through '${vpnTunnel}' but has no address on it`,
           [...path, 'tunnel'],
           unknownNameHint(vpnTunnel, hostTunnels),
         );
       } else if (this.tunnels.get(vpnTunnel)?.server === name) {
-        this.err('CORDON014', `host '${name}' is vpn-only through '${vpnTunnel}', but it is that tunnel's server`, [...path, 'tunnel']);
+        this.err(Code.TUNNEL_INCONSISTENT, `host '${name}' is vpn-only through '${vpnTunnel}', but it is that tunnel's server`, [...path, 'tunnel']);
       }
     }
     const uplink = h.uplink;
@@ -510,7 +513,7 @@ class Resolver {
       const via = this.parseAddrAt(r.via, [...rp, 'via']);
       if (via === undefined) return;
       const seg = nics.find((n) => this.networks.get(n.segment) && inRange(via, this.networks.get(n.segment)!.range));
-      if (!seg) this.err('CORDON016', `route via ${r.via} of host '${name}': no connected network contains that address`, [...rp, 'via']);
+      if (!seg) this.err(Code.ROUTING, `route via ${r.via} of host '${name}': no connected network contains that address`, [...rp, 'via']);
       else routes.push({ to, range: cidrRange(to), via: { kind: 'gateway', address: via, segment: seg.segment } });
     });
     const defaultRoute = this.defaultRoute(name, h, nics, vpnTunnel, path);
@@ -519,7 +522,7 @@ class Resolver {
     const fw = h.firewall ?? {};
     if (fw.guest && !onOwnedBridge) {
       this.err(
-        'CORDON016',
+        Code.ROUTING,
         `host '${name}' asks for a per-guest firewall but is on no network bridged by a managed hypervisor`,
         [...path, 'firewall', 'guest'],
         "a per-guest firewall sits on the hypervisor side of the guest's port",
@@ -556,7 +559,7 @@ class Resolver {
       if (via === undefined) return { kind: 'none' };
       const seg = nics.find((n) => this.networks.has(n.segment) && inRange(via, this.networks.get(n.segment)!.range));
       if (!seg) {
-        this.err('CORDON016', `gateway ${h.gateway} of host '${name}' is on none of its networks`, [...path, 'gateway']);
+        this.err(Code.ROUTING, `gateway ${h.gateway} of host '${name}' is on none of its networks`, [...path, 'gateway']);
         return { kind: 'none' };
       }
       return { kind: 'gateway', via, segment: seg.segment };
@@ -578,13 +581,28 @@ class Resolver {
     return { kind: 'none' };
   }
 
+  /** The spec gives host `host` a nic on `segment` (whether or not it was accepted). */
+  private declaresNic(host: string, segment: string): boolean {
+    const h = this.spec.hosts?.[host];
+    return h !== undefined && (h.nics?.[segment] !== undefined || (h.via === segment && h.address !== undefined));
+  }
+
+  /** Some nic the spec gives `host` was refused with an error of its own. */
+  private refusedNics(host: string): boolean {
+    const h = this.spec.hosts?.[host];
+    const declared = Object.keys(h?.nics ?? {}).length + (h?.via !== undefined && h.address !== undefined ? 1 : 0);
+    return declared > (this.hosts.get(host)?.nics.length ?? 0);
+  }
+
   private checkTunnelEndpoints(): void {
     for (const [name, t] of this.tunnels) {
       const server = this.hosts.get(t.server);
       if (!server) continue;
-      if (!server.nics.some((n) => n.segment === name)) {
+      // A nic the spec declares on the tunnel but that was refused (a duplicate address, one outside
+      // the tunnel) has its own error already; "no address on it" would point away from the cause.
+      if (!server.nics.some((n) => n.segment === name) && !this.declaresNic(t.server, name)) {
         this.err(
-          'CORDON014',
+          Code.TUNNEL_INCONSISTENT,
           `tunnel '${name}': server '${t.server}' has no address on it`,
           ['tunnels', name, 'server'],
           `add nics: { ${name}: <address in ${formatCidr(t.cidr)}> } to host '${t.server}'`,
@@ -599,15 +617,19 @@ class Resolver {
         });
         const any = server.nics.find((n) => this.networks.has(n.segment));
         endpoint = (inet ?? egressNet ?? any)?.address ?? 0;
-        if (endpoint === 0)
+        if (endpoint === 0 && !this.refusedNics(t.server))
           this.err(
-            'CORDON014',
+            Code.TUNNEL_INCONSISTENT,
             `tunnel '${name}': cannot tell where peers connect to`,
             ['tunnels', name],
             'set `endpoint:` to the server address peers send to',
           );
-      } else if (!server.nics.some((n) => n.address === endpoint)) {
-        this.err('CORDON014', `tunnel '${name}': endpoint ${formatIPv4(endpoint)} is not an address of server '${t.server}'`, ['tunnels', name, 'endpoint']);
+      } else if (!server.nics.some((n) => n.address === endpoint) && !this.refusedNics(t.server)) {
+        this.err(Code.TUNNEL_INCONSISTENT, `tunnel '${name}': endpoint ${formatIPv4(endpoint)} is not an address of server '${t.server}'`, [
+          'tunnels',
+          name,
+          'endpoint',
+        ]);
       }
       this.tunnels.set(name, { ...t, endpoint });
     }
@@ -624,7 +646,7 @@ class Resolver {
       if (isPortSpecError(f)) {
         // A bare number is shorthand for tcp/N: word the error about what the user wrote.
         const message = typeof item === 'number' ? `port ${item} is out of range: ports run from 1 to 65535` : f.error;
-        this.err('CORDON008', message, p, message.includes(': write ') ? undefined : 'write ports as tcp/443, udp/5000-5010, tcp/80,443, icmp or any');
+        this.err(Code.BAD_PORT, message, p, message.includes(': write ') ? undefined : 'write ports as tcp/443, udp/5000-5010, tcp/80,443, icmp or any');
         ok = false;
       } else acc = flowUnion(acc, f);
     });
@@ -639,7 +661,12 @@ class Resolver {
       if (done) return done;
       if (state.get(g) === 'visiting') {
         const cycle = [...chain.slice(chain.indexOf(g)), g];
-        this.err('CORDON009', `groups form a cycle: ${cycle.join(' → ')}`, ['groups', g], 'a group may not contain itself, directly or through other groups');
+        this.err(
+          Code.GROUP_CYCLE,
+          `groups form a cycle: ${cycle.join(' → ')}`,
+          ['groups', g],
+          'a group may not contain itself, directly or through other groups',
+        );
         return [];
       }
       state.set(g, 'visiting');
@@ -676,13 +703,13 @@ class Resolver {
       const svc = r.slice(dot + 1);
       const host = this.hosts.get(hostName);
       if (!host) {
-        this.err('CORDON004', `unknown host '${hostName}' in '${r}'`, path, unknownNameHint(hostName, [...this.hosts.keys()]));
+        this.err(Code.UNKNOWN_NAME, `unknown host '${hostName}' in '${r}'`, path, unknownNameHint(hostName, [...this.hosts.keys()]));
         return [];
       }
       const flows = host.services.get(svc);
       if (!flows) {
         this.err(
-          'CORDON004',
+          Code.UNKNOWN_NAME,
           `host '${hostName}' has no service '${svc}'`,
           path,
           unknownNameHint(
@@ -702,7 +729,7 @@ class Resolver {
         // that '10.0.0.5/24' (one host? the whole /24?) was written with them.
         if (!parseCidr(r, true)) {
           this.err(
-            'CORDON010',
+            Code.BAD_ADDRESS,
             `'${r}' has host bits set`,
             path,
             `write '${formatCidr(c)}' for the whole network, or '${r.split('/')[0]}' for the one address`,
@@ -711,12 +738,32 @@ class Resolver {
         }
         return [{ kind: 'cidr', range: cidrRange(c), name: r }];
       }
-      this.err('CORDON010', `'${r}' is not an IPv4 address or CIDR`, path);
+      this.err(Code.BAD_ADDRESS, `'${r}' is not an IPv4 address or CIDR`, path);
       return [];
     }
     const names = [...BUILTINS, ...this.hosts.keys(), ...this.networks.keys(), ...this.tunnels.keys(), ...Object.keys(this.spec.groups ?? {})];
-    this.err('CORDON004', `unknown name '${r}': not a host, network, tunnel, group or built-in`, path, unknownNameHint(r, names));
+    this.err(Code.UNKNOWN_NAME, `unknown name '${r}': not a host, network, tunnel, group or built-in`, path, this.hostPortHint(r) ?? unknownNameHint(r, names));
     return [];
+  }
+
+  /**
+   * `llm:11434` is how a URL names a service; in a spec it is `llm.api` (host.service), or the host
+   * with `ports:`. Says so, with the services of that host that serve the port.
+   */
+  private hostPortHint(r: string): string | undefined {
+    const m = /^([^:\s]+):(\d+)$/.exec(r);
+    if (!m) return undefined;
+    const host = this.hosts.get(m[1]!);
+    const port = Number(m[2]);
+    if (!host) return `a service is written host.service, not host:port; '${m[1]}' is not a host (${unknownNameHint(m[1]!, [...this.hosts.keys()])})`;
+    const all = [...host.services.keys()].sort();
+    const serving = all.filter((s) => {
+      const f = host.services.get(s)!;
+      return R.contains(f.tcp, port) || R.contains(f.udp, port);
+    });
+    const forms = (list: string[]): string => list.map((s) => `'${host.name}.${s}'`).join(', ');
+    if (serving.length > 0) return `did you mean ${forms(serving)}? a service is written host.service, not host:port`;
+    return `a service is written host.service (${all.length ? `${forms(all)}` : `'${host.name}' declares no services`}), or write the host with ports: { to: ${host.name}, ports: [tcp/${port}] }`;
   }
 
   private refsAt(refs: string | string[], path: readonly PathSeg[]): Target[] {
@@ -752,7 +799,7 @@ class Resolver {
     if (from.length !== 1 || to.length !== 1) {
       if (from.length > 1 || to.length > 1)
         this.err(
-          'CORDON015',
+          Code.WRONG_REFERENCE_KIND,
           'an expectation takes one host, service, network or built-in on each side, not a group',
           path,
           'write one expectation per member',
@@ -785,14 +832,20 @@ class Resolver {
       const [hostName, hook] = key.split(':');
       if (!hostName || !hook || !this.hosts.has(hostName) || !(HOOKS as readonly string[]).includes(hook)) {
         if (hostName && !this.hosts.has(hostName))
-          this.err('CORDON004', `unknown host '${hostName}' in enforcement point '${key}'`, path, unknownNameHint(hostName, [...this.hosts.keys()]), true);
-        else this.err('CORDON003', `'${key}' is not an enforcement point`, path, `expected HOST:HOOK with HOOK one of ${HOOKS.join(', ')}`, true);
+          this.err(
+            Code.UNKNOWN_NAME,
+            `unknown host '${hostName}' in enforcement point '${key}'`,
+            path,
+            unknownNameHint(hostName, [...this.hosts.keys()]),
+            true,
+          );
+        else this.err(Code.SCHEMA, `'${key}' is not an enforcement point`, path, `expected HOST:HOOK with HOOK one of ${HOOKS.join(', ')}`, true);
         continue;
       }
       const host = this.hosts.get(hostName)!;
       if ((hook === 'guest-in' || hook === 'guest-out') && !host.nics.some((n) => n.port !== undefined)) {
         this.err(
-          'CORDON016',
+          Code.ROUTING,
           `'${key}': host '${hostName}' has no port on a bridge of a managed hypervisor, so it has no per-guest firewall`,
           path,
           undefined,
@@ -838,7 +891,7 @@ class Resolver {
       oif: r.oif,
       state: r.state,
       log: r.log ?? false,
-      origin: this.origin(path, r.comment ? `${bits.join(' ')} (${r.comment})` : bits.join(' ')),
+      origin: this.origin(path, handRuleLabel(bits.join(' '), r.comment)),
     };
   }
 
@@ -848,13 +901,13 @@ class Resolver {
     const domain = d.domain.toLowerCase().replace(/\.$/, '');
     const server = this.hosts.get(d.server);
     if (!server) {
-      this.err('CORDON004', `dns: unknown server host '${d.server}'`, [...path, 'server'], unknownNameHint(d.server, [...this.hosts.keys()]));
+      this.err(Code.UNKNOWN_NAME, `dns: unknown server host '${d.server}'`, [...path, 'server'], unknownNameHint(d.server, [...this.hosts.keys()]));
       return undefined;
     }
     const served = server.nics.filter((n) => n.segment !== 'internet');
     if (served.length === 0) {
       this.err(
-        'CORDON016',
+        Code.ROUTING,
         `dns: server '${d.server}' has no address on any network, so no guest can reach it`,
         [...path, 'server'],
         'give it a nic on the network its clients are on; cordon never listens on `internet`',
@@ -872,14 +925,14 @@ class Resolver {
       const name = key.toLowerCase();
       const prev = seen.get(name);
       if (prev !== undefined) {
-        this.err('CORDON011', `dns: record '${key}' is the same name as '${prev}' (DNS names ignore case)`, rp, 'keep one of them', true);
+        this.err(Code.NAME_CLASH, `dns: record '${key}' is the same name as '${prev}' (DNS names ignore case)`, rp, 'keep one of them', true);
         continue;
       }
       seen.set(name, key);
       if (`${name}.${domain}.`.length > 254) {
         // Each label is checked by the schema; the whole name has its own limit (RFC 1035: 255 octets on the wire).
         this.err(
-          'CORDON003',
+          Code.SCHEMA,
           `dns: '${key}.${domain}' has ${name.length + domain.length + 1} characters; a DNS name has at most 253`,
           rp,
           'shorten the record name or the domain',
@@ -895,14 +948,14 @@ class Resolver {
       } else {
         const h = this.hosts.get(v);
         if (!h) {
-          this.err('CORDON004', `dns: record '${key}' points at unknown host '${v}'`, rp, unknownNameHint(v, [...this.hosts.keys()]));
+          this.err(Code.UNKNOWN_NAME, `dns: record '${key}' points at unknown host '${v}'`, rp, unknownNameHint(v, [...this.hosts.keys()]));
           continue;
         }
         const shared = h.nics.find((n) => served.some((s) => s.segment === n.segment));
         if (!shared) {
           const nets = served.map((s) => s.segment).join(', ') || 'none';
           this.err(
-            'CORDON016',
+            Code.ROUTING,
             `dns: record '${key}' points at host '${v}', which shares no network with DNS server '${d.server}'`,
             rp,
             `the server is on: ${nets}; write an address instead, or put '${v}' on one of them`,
@@ -934,4 +987,20 @@ function refText(r: string | string[]): string {
 
 function portsText(p: string | number | (string | number)[]): string {
   return Array.isArray(p) ? p.join(',') : String(p);
+}
+
+/**
+ * The label of a hand-written rule: what it matches, and its comment in parentheses. A comment
+ * that already says what the rule matches (one copied from the rule set it describes:
+ * `IN ACCEPT -i vmbr0 (…)`) is the label on its own, so labels do not say it twice.
+ */
+export function handRuleLabel(match: string, comment: string | undefined): string {
+  if (!comment) return match;
+  const words = (s: string): string[] =>
+    s
+      .toLowerCase()
+      .split(/[\s/,()]+/)
+      .filter(Boolean);
+  const said = new Set(words(comment));
+  return words(match).every((w) => said.has(w)) ? comment : `${match} (${comment})`;
 }

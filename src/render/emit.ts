@@ -3,7 +3,7 @@
  * spec and its hash, and exactly one final newline.
  */
 import type { Model } from '../model/types.js';
-import { INVISIBLE } from '../spec/identifiers.js';
+import { INVISIBLE } from '../util/visible.js';
 import { inert, UnsafeOutput } from './escape.js';
 
 /** Anything that ends a line or hides what it says, except the tab used for indentation. */

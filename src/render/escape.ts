@@ -13,7 +13,8 @@
  * - XML: src/render/libvirt/xml.ts, built on `inert`;
  * - interface names anywhere: `ifname` (refused unless 1–15 bytes of the safe set).
  */
-import { ifnameProblem, visible } from '../spec/identifiers.js';
+import { ifnameProblem } from '../spec/identifiers.js';
+import { visible } from '../util/visible.js';
 
 /** A value a target cannot carry without changing the file's meaning; the renderer refuses it. */
 export class UnsafeOutput extends Error {

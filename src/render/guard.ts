@@ -5,6 +5,7 @@
  * are built from spec names). A target that needs keys keeps that ability, guarded the same way.
  */
 import { diag } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import type { Ir } from '../ir/types.js';
 import { safeRelativePath, UnsafeOutput } from './escape.js';
 import type { Renderer, RenderOptions, RenderResult } from './types.js';
@@ -14,7 +15,7 @@ function guardedRender(r: Renderer, ir: Ir, opts: RenderOptions): RenderResult {
     files: [],
     diagnostics: [
       diag(
-        'CORDON018',
+        Code.UNSAFE_TEXT,
         'error',
         `${r.name}: refused to render: ${why}`,
         { file: ir.model.file },

@@ -11,103 +11,18 @@
  * flag's text would be. Relative paths resolve against the config file's directory.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { diag, sortDiagnostics, type Diagnostic } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import { formatDiagnostics } from '../diag/format.js';
 import { describeValue, formatPath, getAt, parseYamlText, type PathSeg, type SourceMap } from '../spec/parse.js';
 import { closest } from '../util/suggest.js';
 import { normalizeRequest } from './request.js';
-import { MODES } from './types.js';
+import { CONFIG_MODES, SandboxConfigSchema, type SandboxConfigInput, type SandboxRequest } from './schema.js';
 
-/** Every network mode a config may name: the sandbox's own list. */
-export const CONFIG_MODES = MODES;
-
-// Mirrors of parseBytes / parseDuration in plan.ts, so the JSON Schema carries them as patterns.
-const SIZE = /^\d+(\.\d+)?\s*[kmgtKMGT]?[bB]?$/;
-const DURATION = /^\d+(\.\d+)?(ms|s|m|h)?$/;
-
-const oneOrMany = <T extends z.ZodType>(item: T, what: string) => z.union([item, z.array(item)]).describe(what);
-
-const Path = z.string().min(1).describe("A path; a relative one is relative to this file's directory.");
-const NetEntry = z.string().min(1).describe('IP[/LEN][:PORT], DOMAIN[:PORT] (*.example.com for subdomains) or, with spec:, HOST[:PORT].');
-const DenyEntry = z.string().min(1).describe('IP[/LEN][:PORT] or, with spec:, HOST[:PORT].');
-const Port = z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d{1,5}$/, 'a TCP port')]).describe('A TCP port, 1-65535.');
-
-export const SandboxConfigSchema = z
-  .strictObject({
-    mode: z
-      .enum(CONFIG_MODES)
-      .optional()
-      .describe(
-        'The network: isolated (no network), filtered (only allow: destinations), vpn-only (only through wireguard:) or open. Default: vpn-only with wireguard:, filtered with allow:, else isolated.',
-      ),
-    allow: oneOrMany(
-      NetEntry,
-      'Filtered mode: destinations the sandbox may reach: IP[/LEN][:PORT[-PORT]][/tcp|/udp] (a port alone means tcp and udp), IP[/LEN]/icmp, DOMAIN[:PORT] (*.example.com for subdomains) or, with spec:, HOST[:PORT]. vpn-only mode: what may use the tunnel.',
-    ).optional(),
-    deny: oneOrMany(DenyEntry, 'Destinations denied ahead of the allowlist: IP[/LEN][:PORT] or, with spec:, HOST[:PORT].').optional(),
-    publish: oneOrMany(Port, "Filtered mode: the sandbox's TCP ports made reachable on the host namespace's 127.0.0.1.").optional(),
-    memory: z
-      .union([z.number().int().positive(), z.string().regex(SIZE, 'a size')])
-      .optional()
-      .describe('Memory limit: bytes, or a number with k, m, g or t (512m, 1g); exceeding it kills the command (exit 137).'),
-    cpus: z
-      .union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/, 'a number')])
-      .optional()
-      .describe('CPU limit, in CPUs (0.5, 2).'),
-    pids: z
-      .union([z.number().int().positive(), z.string().regex(/^\d+$/, 'a whole number')])
-      .optional()
-      .describe('At most this many processes and threads (64).'),
-    timeout: z
-      .union([z.number().positive(), z.string().regex(DURATION, 'a duration')])
-      .optional()
-      .describe('Wall-clock limit: 30s, 500ms, 2m, 1h, or a number of seconds; exceeding it: exit 124.'),
-    'tunnel-wait': z
-      .union([z.number().positive(), z.string().regex(DURATION, 'a duration')])
-      .optional()
-      .describe('vpn-only mode with PersistentKeepalive: how long to wait for the first handshake before starting the command (default 5s).'),
-    ro: oneOrMany(Path, 'Paths bound read-only into the sandbox; relative ones are relative to this file.').optional(),
-    rw: oneOrMany(Path, 'Paths bound read-write into the sandbox; relative ones are relative to this file.').optional(),
-    env: oneOrMany(
-      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(=[\s\S]*)?$/, 'NAME or NAME=VALUE'),
-      'Environment variables passed beyond the default allowlist (PATH, HOME, USER, LANG, LC_*, TERM, TZ, …): NAME (its value here) or NAME=VALUE.',
-    ).optional(),
-    'env-all': z.boolean().optional().describe('Pass every environment variable, tokens and keys included (a warning says so).'),
-    show: oneOrMany(
-      Path,
-      'Secret paths hidden by default (~/.ssh, ~/.gitconfig, shell histories, …) to pass in after all; relative ones are relative to this file.',
-    ).optional(),
-    'allow-userns': z.boolean().optional().describe('Let the command create user namespaces (the seccomp filter refuses them by default).'),
-    workdir: Path.optional().describe("A writable work dir and the command's cwd; relative to this file. Default: the current directory."),
-    'host-netns': z.string().min(1).optional().describe("Filtered and vpn-only modes: the network namespace where the veth's host end and NAT go."),
-    'dns-upstream': z
-      .string()
-      .min(1)
-      .optional()
-      .describe("IP[:PORT] the sandbox's resolver asks about allowed names. Default: /etc/resolv.conf's first nameserver."),
-    spec: Path.optional().describe('A cordon spec: allow/deny HOST[:PORT] stand for every address of that host; relative to this file.'),
-    as: z.string().min(1).optional().describe("A host of the spec: run with that host's egress from the spec."),
-    wireguard: Path.optional().describe('vpn-only mode: a wg-quick style WireGuard config; relative to this file.'),
-    vault: z.string().min(1).optional().describe('A vault session (a name, not a path), decrypted into a RAM-only mount at /tmp/vault inside.'),
-    'i-mean-the-host': z.boolean().optional().describe("Filtered mode: put the veth's host end and NAT in this machine's own network namespace."),
-    events: Path.optional().describe('Append denied attempts to this file as JSON lines; relative to this file.'),
-    json: z.boolean().optional().describe('Print a JSON summary on stdout at exit.'),
-    'dry-run': z.boolean().optional().describe('Print the steps; change nothing.'),
-    quiet: z.boolean().optional().describe('No summary on stderr.'),
-    command: z
-      .array(z.union([z.string(), z.number(), z.boolean()]))
-      .min(1)
-      .optional()
-      .describe('The command and its arguments, as a list: [python3, agent.py]. A command after -- on the command line replaces it.'),
-  })
-  .describe('A cordon run sandbox config: one key per `cordon run` flag, plus command.');
-
-/** What a config file (or a library caller's object) may say. */
-export type SandboxConfigInput = z.input<typeof SandboxConfigSchema>;
-/** `cordon run`'s options as given, by flags or by a file: the schema's output. */
-export type SandboxRequest = z.output<typeof SandboxConfigSchema>;
+// The schema and its types live in schema.ts (below this file and request.ts, which both use them).
+export { CONFIG_MODES, SandboxConfigSchema, type SandboxConfigInput, type SandboxRequest };
 
 /** Bad input: `message` is the formatted diagnostics (no colour), as `cordon check` prints them. */
 export class ConfigError extends Error {
@@ -136,7 +51,7 @@ export function loadSandboxConfig(file: string): SandboxRequest {
     const err = e as NodeJS.ErrnoException;
     const why =
       err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
-    throw new ConfigError([diag('CORDON001', 'error', `cannot read sandbox config: ${why}`, { file })], undefined);
+    throw new ConfigError([diag(Code.FILE_UNREADABLE, 'error', `cannot read sandbox config: ${why}`, { file })], undefined);
   }
   return parseSandboxConfig(text, file, dirname(resolve(file)));
 }
@@ -154,13 +69,13 @@ function parseRequestText(text: string, file: string, baseDir: string | undefine
   const hint = 'e.g. `mode: filtered`, `allow: [api.example.com:443]`, `command: [python3, agent.py]`';
   if (data === null || data === undefined) {
     throw new ConfigError(
-      [diag('CORDON003', 'error', 'the sandbox config is empty: expected a mapping of cordon run options', { file, line: 1, col: 1 }, hint)],
+      [diag(Code.SCHEMA, 'error', 'the sandbox config is empty: expected a mapping of cordon run options', { file, line: 1, col: 1 }, hint)],
       source,
     );
   }
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(
-      [diag('CORDON003', 'error', `a sandbox config is a mapping of cordon run options, got ${describeValue(data)}`, source.pos([]), hint)],
+      [diag(Code.SCHEMA, 'error', `a sandbox config is a mapping of cordon run options, got ${describeValue(data)}`, source.pos([]), hint)],
       source,
     );
   }
@@ -252,7 +167,7 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
   const value = getAt(data, path);
   const got = describeValue(value);
   const described = descriptionAt(path);
-  const one = (message: string, hint: string | undefined = described, at = source.pos(path)): Diagnostic[] => [diag('CORDON003', 'error', message, at, hint)];
+  const one = (message: string, hint: string | undefined = described, at = source.pos(path)): Diagnostic[] => [diag(Code.SCHEMA, 'error', message, at, hint)];
 
   if (issue.code === 'unrecognized_keys') {
     const allowed = Object.keys(SandboxConfigSchema.shape);
@@ -260,7 +175,7 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
       const near = closest(key, allowed) ?? closest(key.replace(/([a-z])([A-Z])/g, '$1-$2').replace(/_/g, '-'), allowed);
       const hint = near ? `did you mean '${near}'?` : `expected one of: ${allowed.join(', ')}`;
       const where = path.length ? ` in ${formatPath(path)}` : ' at the top level';
-      return diag('CORDON003', 'error', `unknown field '${key}'${where}`, source.pos([...path, key], true), hint);
+      return diag(Code.SCHEMA, 'error', `unknown field '${key}'${where}`, source.pos([...path, key], true), hint);
     });
   }
   if (issue.code === 'invalid_union') {

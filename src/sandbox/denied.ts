@@ -9,9 +9,10 @@ import type { Counters, DeniedAttempt } from './types.js';
  * nft reports whole seconds, so a time is at most a second early — never before `since`) and the
  * named counters.
  */
-export async function readDenied(ns: string, since: number): Promise<{ denied: DeniedAttempt[]; counters: Counters }> {
-  // One read of the whole table: the set of denied attempts and the named counters.
-  const s = await run(['ip', 'netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'inet', SBX_TABLE]);
+export async function readDenied(inside: readonly string[], since: number): Promise<{ denied: DeniedAttempt[]; counters: Counters }> {
+  // One read of the whole table: the set of denied attempts and the named counters. `inside`
+  // enters the sandbox's namespace (`ip netns exec NS`, or nsenter into a rootless holder).
+  const s = await run([...inside, 'nft', '-j', 'list', 'table', 'inet', SBX_TABLE]);
   return parseDenied(s.stdout, since);
 }
 
@@ -19,7 +20,7 @@ export async function readDenied(ns: string, since: number): Promise<{ denied: D
 export function parseDenied(json: string, since: number): { denied: DeniedAttempt[]; counters: Counters } {
   const now = Date.now();
   const denied: DeniedAttempt[] = [];
-  type Elem = { elem?: { val?: { concat?: unknown[] }; expires?: number; counter?: { packets: number; bytes: number } } };
+  type Elem = { elem?: { val?: { concat?: (string | number)[] }; expires?: number; counter?: { packets: number; bytes: number } } };
   type Obj = { set?: { name: string; elem?: Elem[] }; counter?: { name: string; packets: number; bytes: number } };
   const counts: Record<string, { packets: number; bytes: number }> = {};
   try {

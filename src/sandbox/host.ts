@@ -135,8 +135,14 @@ function onPath(bin: string): boolean {
   });
 }
 
-export function checkTools(mode: SandboxMode): void {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new SandboxError('cordon run creates a network namespace and needs root');
+/**
+ * The tools a run needs on $PATH. `rootless` (an ordinary user): pasta and nsenter instead of
+ * root, and /dev/net/tun readable and writable (pasta's tap device) for every mode but isolated.
+ */
+export function checkTools(mode: SandboxMode, rootless = false): void {
+  const root = typeof process.getuid !== 'function' || process.getuid() === 0;
+  if (!root && !rootless)
+    throw new SandboxError('cordon run with --host-netns or --i-mean-the-host creates a veth pair and NAT and needs root (without them it runs rootless)');
   const need: [string, string][] = [
     ['bwrap', 'bubblewrap'],
     ['nft', 'nftables'],
@@ -145,5 +151,23 @@ export function checkTools(mode: SandboxMode): void {
     ['setpriv', 'util-linux'],
   ];
   if (mode === 'vpn-only') need.push(['wireguard-go', 'wireguard-go'], ['wg', 'wireguard-tools']);
+  if (rootless && mode !== 'isolated') need.push(['pasta', 'passt'], ['nsenter', 'util-linux']);
   for (const [bin, pkg] of need) if (!onPath(bin)) throw new SandboxError(`'${bin}' is not installed: ${pkg} (make setup installs it)`);
+  if (rootless && mode !== 'isolated') {
+    try {
+      accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+    } catch {
+      throw new SandboxError(
+        `${mode} mode as an ordinary user connects the sandbox through pasta, which needs /dev/net/tun readable and writable by you; it is not (${tunMode()}). Debian's default is 0666: as root, chmod 0666 /dev/net/tun (and a udev rule KERNEL=="tun", MODE="0666" to keep it), or run as root with --host-netns NS`,
+      );
+    }
+  }
+}
+
+function tunMode(): string {
+  try {
+    return `mode ${(statSync('/dev/net/tun').mode & 0o777).toString(8).padStart(4, '0')}`;
+  } catch {
+    return 'missing';
+  }
 }

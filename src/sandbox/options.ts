@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { sandboxEnv } from './env.js';
 import { HOME_SECRETS, outermost, secretCandidates, stateCandidates, within, type HiddenContext } from './hidden.js';
 import { hideEntry, homes, listDir, real, systemNameserver, withTarget } from './host.js';
+import { stateDir } from './teardown.js';
 import { refuseBind } from './paths.js';
 import { seccompArch } from './seccomp/bpf.js';
 import { SandboxError, type SandboxInput, type SandboxMode, type SandboxOptions } from './types.js';
@@ -31,6 +32,37 @@ export function defaultHidden(home = homedir()): string[] {
   return HOME_SECRETS.map((s) => join(home, s)).filter((p) => existsSync(p));
 }
 
+function isRoot(): boolean {
+  return typeof process.getuid !== 'function' || process.getuid() === 0;
+}
+
+/**
+ * What the rootless path cannot do, refused with the reason: the tunnel is not wired yet for user
+ * namespaces, and cgroup limits need a cgroup the user may write. (ICMP: rootlessIcmpNote.)
+ */
+function refuseRootless(input: SandboxInput, mode: SandboxMode): void {
+  if (mode === 'vpn-only')
+    throw new SandboxError(
+      'vpn-only mode does not run rootless yet (wireguard-go needs its control socket in /run/wireguard): run it as root with --host-netns NS or --i-mean-the-host',
+    );
+  if (input.cpus !== undefined)
+    throw new SandboxError(
+      '--cpus needs a cgroup, which an ordinary user cannot make: run as root, or drop --cpus (--memory and --pids work rootless, through prlimit)',
+    );
+}
+
+/**
+ * Rootless, ICMP allow entries (`--allow IP/icmp`, or a spec host's `--as` egress) stay in the
+ * policy but nothing answers them: the sandbox's namespace gives the command no ping sockets and
+ * no raw ones, and pasta could forward echo requests only through the user's own ping sockets
+ * (net.ipv4.ping_group_range). A note, not a refusal, so `--as` works for hosts that may ping.
+ */
+export function rootlessIcmpNote(opts: Pick<SandboxOptions, 'rootless' | 'allow'>): string | undefined {
+  const icmp = opts.allow.find((r) => r.proto === 'icmp');
+  if (!opts.rootless || icmp === undefined) return undefined;
+  return `--allow ${icmp.text}: ICMP does not leave a rootless sandbox (no ping or raw sockets inside; pasta would need ping sockets, sysctl net.ipv4.ping_group_range); TCP and UDP entries work`;
+}
+
 /** Resolves every default (here only) and checks what is refused for safety. */
 export function resolveOptions(input: SandboxInput): SandboxOptions {
   if (input.command.length === 0) throw new SandboxError('no command given (cordon run [options] -- CMD ARGS…)');
@@ -40,7 +72,11 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     throw new SandboxError(
       'vpn-only mode needs the tunnel: --wireguard FILE (a wg-quick client config: [Interface] PrivateKey, Address; [Peer] PublicKey, Endpoint, AllowedIPs)',
     );
-  if (egress && input.hostNetns === undefined && input.iMeanTheHost !== true) {
+  // An ordinary user without a host namespace: the rootless path (rootless.ts). Root keeps the
+  // veth + NAT path (pasta refuses to run as root), which needs a host namespace named.
+  const rootless = !isRoot() && input.hostNetns === undefined && input.iMeanTheHost !== true;
+  if (rootless) refuseRootless(input, mode);
+  if (egress && !rootless && input.hostNetns === undefined && input.iMeanTheHost !== true) {
     throw new SandboxError(
       `${mode} mode connects the sandbox to a host namespace with a veth pair and NAT; name one with --host-netns NS, or pass --i-mean-the-host to put the veth's host end and a masquerade table (ip cordon_<id>) in this machine's own network namespace`,
     );
@@ -72,7 +108,7 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
   };
   // Only existing paths are resolved further: a failed realpath or stat throws, and a few hundred
   // throws would cost more than the rest of the start-up.
-  const state = stateCandidates(ctx).flatMap((p) => (existsSync(p) ? withTarget(p) : [p]));
+  const state = [...stateCandidates(ctx), stateDir()].flatMap((p) => (existsSync(p) ? withTarget(p) : [p]));
   const secrets = (input.hide ?? secretCandidates(ctx)).map((p) => resolve(p)).flatMap((p) => (existsSync(p) ? withTarget(p) : [p]));
   const show = (input.show ?? []).map((p) => resolve(p));
   for (const p of show) {
@@ -128,6 +164,7 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
     env: env.env,
     envCounts: { passed: env.passed, withheld: env.withheld },
     hostNetns: egress ? input.hostNetns : undefined,
+    rootless,
     publish: input.publish ?? [],
     wireguard: input.wireguard,
     vaultDir: undefined,

@@ -10,11 +10,12 @@
  * carries the id, so teardown can tell its own objects from everything else.
  */
 import { seccompFilter } from './seccomp/bpf.js';
-import { redacted, type WgClient } from './wireguard.js';
+import { redacted } from './wireguard.js';
 import { cidrRange, formatCidr, formatIPv4, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
 import { hostRuleset, sandboxRuleset, SBX_TABLE } from './ruleset.js';
 import type { SandboxOptions, SandboxPlan, Step } from './types.js';
-import { sandboxNames } from '../model/names.js';
+import { ISOLATED_LINK, sandboxNames } from '../model/names.js';
+import { holderArgv, HOLDER_PID, nsenterArgv, pastaArgv, resolverPort, ROOTLESS_RESOLVER } from './rootless.js';
 
 // Re-exported where callers (tests, bench, the CLI) have always found them.
 export { MODES, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan, type Step } from './types.js';
@@ -92,18 +93,23 @@ export function wgName(id: string): string {
   return sandboxNames(id).wireguard;
 }
 
-/** `resolvConf`: the file bound over /etc/resolv.conf when the sandbox has its own (chosen by the caller). */
+/**
+ * `resolvConf`: the file bound over /etc/resolv.conf when the sandbox has its own (chosen by the caller).
+ */
 export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | undefined, cgroup: 'v1' | 'v2' | 'none', resolvConf?: string): SandboxPlan {
   const steps: Step[] = [];
   const egress = opts.mode === 'filtered' || opts.mode === 'vpn-only';
   // Isolated mode needs no name: its namespace is made by `unshare --net` for the command alone
   // and vanishes with it (inlineNetwork), even after kill -9. The others need one, to put the
   // veth's other end in the host namespace.
-  const ns = egress ? nsName(id) : undefined;
+  // Rootless (an ordinary user): no named namespace, no veth, no NAT — a holder process and
+  // pasta instead (rootless.ts), for every mode but isolated (which stays inline, in a user namespace).
+  const holder = opts.rootless && opts.mode !== 'isolated';
+  const ns = egress && !opts.rootless ? nsName(id) : undefined;
   const wg = opts.mode === 'vpn-only' ? opts.wireguard : undefined;
-  const vethS = egress ? sandboxNames(id).vethSandbox : undefined;
-  const vethH = egress ? sandboxNames(id).vethHost : undefined;
-  const hostTable = egress ? sandboxNames(id).hostTable : undefined;
+  const vethS = egress && !opts.rootless ? sandboxNames(id).vethSandbox : undefined;
+  const vethH = egress && !opts.rootless ? sandboxNames(id).vethHost : undefined;
+  const hostTable = egress && !opts.rootless ? sandboxNames(id).hostTable : undefined;
   if (ns) steps.push({ kind: 'netns-add', ns });
   if (ns && egress && vethS && vethH && subnet) {
     const h = formatIPv4(subnet.addr + 1);
@@ -125,7 +131,8 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     steps.push({ kind: 'sysctl', ns: hn ?? '', key: 'net.ipv4.ip_forward', value: '1' });
     steps.push({ kind: 'nft', ns: hn ?? '', table: `ip ${hostTable}`, text: hostRuleset(hostTable!, vethH, subnet) });
   }
-  const resolver = needsResolver(opts) && subnet ? formatIPv4(subnet.addr + 1) : undefined;
+  const resolver = needsResolver(opts) ? (holder ? ROOTLESS_RESOLVER : subnet ? formatIPv4(subnet.addr + 1) : undefined) : undefined;
+  if (holder) steps.push(...rootlessSteps(opts, id, resolver));
   const tunnel = wg
     ? {
         ifname: wgName(id),
@@ -154,7 +161,14 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     for (const port of opts.publish) steps.push({ kind: 'publish', ns: opts.hostNetns, port, to: formatIPv4(subnet.addr + 2) });
   }
   if (resolver !== undefined)
-    steps.push({ kind: 'resolver', ns: opts.hostNetns, listen: resolver, upstream: opts.dnsUpstream ?? '', names: opts.allowDomains.map((d) => d.text) });
+    steps.push({
+      kind: 'resolver',
+      ns: opts.hostNetns,
+      listen: resolver,
+      upstream: opts.dnsUpstream ?? '',
+      names: opts.allowDomains.map((d) => d.text),
+      ...(holder ? { port: resolverPort(id) } : {}),
+    });
   const cg = sandboxNames(id).cgroup;
   if (cgroup === 'v1') {
     if (opts.memoryBytes !== undefined) {
@@ -186,11 +200,12 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     if (opts.pids !== undefined) prlimitArgs.push(`--nproc=${opts.pids}`);
   }
   const inner = bwrapArgs(opts, needsResolvConf(opts) ? resolvConf : undefined);
-  const inline = opts.mode === 'isolated' ? inlineNetwork(sandboxRuleset(opts)) : [];
+  const inline = opts.mode === 'isolated' ? inlineNetwork(sandboxRuleset(opts), opts.rootless) : [];
   const argv = [
     ...DIE_WITH_CORDON,
     ...(prlimitArgs.length > 0 ? ['prlimit', ...prlimitArgs, '--'] : []),
     ...(ns ? ['ip', 'netns', 'exec', ns] : []),
+    ...(holder ? nsenterArgv(HOLDER_PID) : []),
     ...inline,
     ...inner,
   ];
@@ -201,6 +216,7 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     ns,
     inline: inline.length > 0,
     hostNetns: opts.hostNetns,
+    rootless: holder,
     vethSandbox: vethS,
     vethHost: vethH,
     hostTable,
@@ -211,6 +227,20 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     prlimitArgs,
     seccomp,
   };
+}
+
+/**
+ * The rootless network's steps: the holder (namespaces, loopback and the policy — none in open
+ * mode), then pasta (with allowed names, the sandbox's 127.0.0.1:53 forwarded to the resolver).
+ */
+function rootlessSteps(opts: SandboxOptions, id: string, resolver: string | undefined): Step[] {
+  const ifname = sandboxNames(id).vethSandbox;
+  const policy = opts.mode === 'open' ? undefined : sandboxRuleset(opts, resolver, ifname);
+  const port = resolver !== undefined ? resolverPort(id) : undefined;
+  return [
+    { kind: 'holder', argv: [...DIE_WITH_CORDON, ...holderArgv(policy)] },
+    { kind: 'pasta', argv: [...DIE_WITH_CORDON, ...pastaArgv({ ifname, publish: opts.publish, resolverPort: port })] },
+  ];
 }
 
 function uniq<T>(xs: readonly T[]): T[] {
@@ -229,17 +259,22 @@ export const INLINE_SETUP_FAILED = 125;
 /**
  * The isolated sandbox's network, made by the command line itself: `unshare --net` gives a
  * namespace nobody else can name; the script brings loopback up and points the default route at
- * it (so attempts reach the egress chain and are recorded — without a route, connect() fails
- * before any packet exists; the chain lets only loopback addresses out on lo), loads the egress
- * policy, runs the command with fds 3 and 4 closed, then
+ * a veth pair whose both ends stay inside it (ISOLATED_LINK: so attempts reach the egress chain
+ * and are recorded and rejected — without a route, connect() fails before any packet exists; over
+ * lo, the ICMP reject would have no source address), loads the egress policy, runs the command
+ * with fds 3 and 4 closed, then
  * writes the table (counters, denied set) to fd 3. The script runs outside the command's PID and
  * user namespaces, so the command can neither see nor signal it.
  */
-export function inlineNetwork(ruleset: string): string[] {
+export function inlineNetwork(ruleset: string, userns = false): string[] {
   const script = [
     `{ ip -batch - <<'CORDON_IP'`,
     'link set lo up',
-    'route add default dev lo',
+    `link add ${ISOLATED_LINK.ifname} type veth peer name ${ISOLATED_LINK.peer}`,
+    `addr add ${ISOLATED_LINK.address}/32 dev ${ISOLATED_LINK.ifname}`,
+    `link set ${ISOLATED_LINK.peer} up`,
+    `link set ${ISOLATED_LINK.ifname} up`,
+    `route add default dev ${ISOLATED_LINK.ifname}`,
     'CORDON_IP',
     `} 2>&4 || exit ${INLINE_SETUP_FAILED}`,
     `nft -f - <<'CORDON_NFT' 2>&4 || exit ${INLINE_SETUP_FAILED}`,
@@ -250,7 +285,9 @@ export function inlineNetwork(ruleset: string): string[] {
     `nft -j list table inet ${SBX_TABLE} >&3 2>/dev/null`,
     'exit $rc',
   ].join('\n');
-  return ['unshare', '--net', '--', 'sh', '-c', script, 'cordon-sandbox'];
+  // Rootless: the network namespace belongs to a user namespace of the run's own, in which the
+  // script is root (and so may load the policy); bwrap then drops every capability for the command.
+  return ['unshare', ...(userns ? ['--user', '--map-root-user'] : []), '--net', '--', 'sh', '-c', script, 'cordon-sandbox'];
 }
 
 /** The forwarder of a published port: the host namespace's 127.0.0.1:PORT → the sandbox's PORT. */
@@ -282,9 +319,15 @@ export function planToText(p: SandboxPlan): string {
       case 'cgroup':
         lines.push(`echo ${q(s.value)} > /sys/fs/cgroup/${s.path}/${s.file}`);
         break;
+      case 'holder':
+        lines.push(`${s.argv.map(q).join(' ')} &`);
+        break;
+      case 'pasta':
+        lines.push(`${s.argv.map(q).join(' ')} ${HOLDER_PID}`);
+        break;
       case 'resolver':
         lines.push(
-          `${s.ns ? `ip netns exec ${s.ns} ` : ''}cordon-resolver --listen ${s.listen}:53 --upstream ${s.upstream || '?'} ${s.names.map(q).join(' ')} &`,
+          `${s.ns ? `ip netns exec ${s.ns} ` : ''}cordon-resolver --listen ${s.listen}:${s.port ?? 53} --upstream ${s.upstream || '?'} ${s.names.map(q).join(' ')} &`,
         );
         break;
       case 'publish':

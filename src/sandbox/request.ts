@@ -16,7 +16,7 @@ import type { Diagnostic } from '../diag/diagnostic.js';
 import type { Ir } from '../ir/types.js';
 import type { Model } from '../model/types.js';
 import type { SourceMap } from '../spec/parse.js';
-import type { SandboxRequest } from './config.js';
+import type { SandboxRequest } from './schema.js';
 import { parseDomainRule, type DomainRule } from './dns.js';
 import { parseEnvPass } from './env.js';
 import { specHostRules } from './spec-hosts.js';
@@ -24,7 +24,7 @@ import { MODES, SandboxError, type NetRule, type SandboxInput, type SandboxMode 
 import { parseBytes, parseDuration, parseNetRule } from './values.js';
 import { parseWgQuick, WgConfigError, type WgClient } from './wireguard.js';
 
-export type { SandboxRequest } from './config.js';
+export type { SandboxRequest } from './schema.js';
 
 /** The list options: repeatable flags, a YAML list (or one value) in a file; from two sources they add up. */
 export const LIST_KEYS = ['allow', 'deny', 'ro', 'rw', 'publish', 'env', 'show'] as const;
@@ -69,7 +69,7 @@ export function normalizeRequest(r: SandboxRequest, baseDir?: string): SandboxRe
     out[k] = Array.isArray(v) ? v.map((p: string) => abs(p)) : abs(v as string);
   }
   if (r.command !== undefined) out.command = r.command.map(String);
-  return out as SandboxRequest;
+  return out;
 }
 
 /**
@@ -85,7 +85,7 @@ export function mergeRequests(fromFile: SandboxRequest, fromCli: SandboxRequest)
     else if (k === 'command' && (v as unknown[]).length === 0) continue;
     else out[k] = v;
   }
-  return out as SandboxRequest;
+  return out;
 }
 
 /** Loads and compiles the spec (loaded only when a request names one: the parser is most of the start-up). */

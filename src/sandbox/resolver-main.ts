@@ -1,6 +1,7 @@
 /**
  * The sandbox's resolver, as a process: started by the network stage (stages/network.ts) with `ip netns exec HOST node … CONFIG`
- * on the veth's host end (port 53), so it can reach the upstream while the sandbox cannot. It
+ * on the veth's host end (port 53), so it can reach the upstream while the sandbox cannot; rootless
+ * (stages/rootless.ts), in the user's own namespace on 127.0.0.1:PORT, which pasta maps to the sandbox's 127.0.0.1:53. It
  * answers only allowlisted names (A records; other types of an allowlisted name get an empty
  * answer, other names NXDOMAIN), adds every address it hands out to the sandbox's nft sets
  * *before* replying, and appends refused names to a JSON-lines file that the command stage reads at exit.
@@ -19,15 +20,15 @@ export interface ResolverConfig {
   readonly rules: readonly DomainRule[];
   /** Explicit CIDR allows: private answers inside them are kept. */
   readonly explicit: readonly string[];
-  /** The sandbox namespace and its table, where answers are added. */
-  readonly ns: string;
+  /** The command that runs nft in the sandbox's namespace (`ip netns exec NS nft`; rootless, inside it: `nft`) and its table, where answers are added. */
+  readonly nft: readonly string[];
   readonly table: string;
   readonly eventsFile: string;
 }
 
-function nft(ns: string, cmd: string): Promise<boolean> {
+function nft(argv: readonly string[], cmd: string): Promise<boolean> {
   return new Promise((res) => {
-    const c = spawn('ip', ['netns', 'exec', ns, 'nft', cmd], { stdio: 'ignore' });
+    const c = spawn(argv[0]!, [...argv.slice(1), cmd], { stdio: 'ignore' });
     c.on('error', () => res(false));
     c.on('exit', (code) => res(code === 0));
   });
@@ -92,7 +93,7 @@ export function startResolver(cfg: ResolverConfig): void {
           elems.push(r.port === undefined ? `add element inet ${cfg.table} dom4 { ${x.ip} }` : `add element inet ${cfg.table} dom4p { ${x.ip} . ${r.port} }`);
         }
       }
-      if (elems.length > 0 && !(await nft(cfg.ns, elems.join('; ')))) {
+      if (elems.length > 0 && !(await nft(cfg.nft, elems.join('; ')))) {
         reply(buildReply(q, RCODE.servFail));
         return;
       }

@@ -55,13 +55,32 @@ function allowMatches(rules: readonly NetRule[]): string[] {
   });
 }
 
-/** Every dropped packet lands in `denied` (destination . proto . port) and its counter. */
+/**
+ * What a denied packet gets: TCP a reset, everything else ICMP "administratively prohibited"
+ * (icmpx: the ICMPv6 form for IPv6), so the client fails in milliseconds with "connection
+ * refused" / "no route to host" instead of waiting out its retries on a silent drop. The kernel
+ * sends no ICMP error about an ICMP error, so rejecting every protocol cannot loop.
+ */
+export const REJECT_TCP = 'reject with tcp reset';
+export const REJECT_OTHER = 'reject with icmpx admin-prohibited';
+
+/** Every denied packet lands in `denied` (destination . proto . port) and its counter, then is rejected. */
 const RECORD = [
-  'meta l4proto { tcp, udp } add @denied { ip daddr . meta l4proto . th dport } counter name denied drop',
-  'meta nfproto ipv4 add @denied { ip daddr . meta l4proto . 0 } counter name denied drop',
-  'counter name denied drop',
+  `meta l4proto tcp add @denied { ip daddr . meta l4proto . th dport } counter name denied ${REJECT_TCP}`,
+  `meta l4proto udp add @denied { ip daddr . meta l4proto . th dport } counter name denied ${REJECT_OTHER}`,
+  `meta nfproto ipv4 add @denied { ip daddr . meta l4proto . 0 } counter name denied ${REJECT_OTHER}`,
+  `counter name denied ${REJECT_OTHER}`,
 ];
-const DENY = 'add @denied { ip daddr . meta l4proto . 0 } counter name denied drop';
+
+/**
+ * An explicit deny (`--deny`, link-local/metadata) after its match: recorded without port, rejected
+ * like the rest; the TCP reset line only where the match can be TCP (`proto`: the rule's protocol).
+ */
+function denyLines(m: string, proto?: string): string[] {
+  const other = words(m, `add @denied { ip daddr . meta l4proto . 0 } counter name denied ${REJECT_OTHER}`);
+  if (proto !== undefined && proto !== 'tcp') return [other];
+  return [words(m, `meta l4proto tcp add @denied { ip daddr . meta l4proto . 0 } counter name denied ${REJECT_TCP}`), other];
+}
 
 /** vpn-only: the tunnel interface and the VPN servers' transport endpoints (out of the veth). */
 export interface TunnelEgress {
@@ -82,7 +101,8 @@ function alwaysDenied(allow: readonly NetRule[]): Cidr[] {
 
 /**
  * The sandbox's own egress policy: default drop; loopback and replies pass; deny entries, then
- * link-local/metadata, then allow entries; every dropped packet lands in the dynamic set
+ * link-local/metadata, then allow entries; every denied packet is rejected (a TCP reset or ICMP
+ * admin-prohibited, so clients fail fast) and lands in the dynamic set
  * `denied` (destination . proto . port, with packet and byte counters and its first-seen time),
  * which the run reads at exit (denied.ts) — per-destination denied attempts without any logging
  * infrastructure.
@@ -106,19 +126,19 @@ export function sandboxRuleset(
     if (resolver !== undefined) e.lines_(['set dom4 { type ipv4_addr; }', 'set dom4p { type ipv4_addr . inet_service; }']);
     e.block('chain output {', () => {
       e.line('type filter hook output priority 0; policy drop;');
-      // Isolated: the default route points at lo (plan.ts inlineNetwork), so only loopback addresses may pass it.
-      if (opts.mode === 'isolated') e.lines_(['oifname "lo" ip daddr 127.0.0.0/8 accept', 'oifname "lo" ip6 daddr ::1 accept']);
-      else e.line('oifname "lo" accept');
+      // Every mode's default route leaves by a non-loopback interface (isolated: a veth pair with both
+      // ends inside the namespace, plan.ts inlineNetwork), so lo carries only the namespace's own traffic.
+      e.line('oifname "lo" accept');
       if (vpn) {
         e.line(`oifname "${tunnel.ifname}" ct state established,related counter name tx accept`);
         for (const p of tunnel.endpoints) {
           e.line(`oifname "${veth}" meta mark 0x${WG_FWMARK.toString(16)} ip daddr ${formatIPv4(p.addr)} udp dport ${p.port} counter name tx accept`);
         }
       } else e.line('ct state established,related counter name tx accept');
-      for (const d of opts.deny) e.line(`${match(d)} ${DENY}`);
+      for (const d of opts.deny) e.lines_(denyLines(match(d), d.proto));
       if (opts.mode === 'filtered' || vpn) {
         const allow = vpn && opts.allow.length === 0 ? [ANY] : opts.allow;
-        for (const c of alwaysDenied(allow)) e.line(`ip daddr ${formatCidr(c)} ${DENY}`);
+        for (const c of alwaysDenied(allow)) e.lines_(denyLines(`ip daddr ${formatCidr(c)}`));
         const via = vpn ? `oifname "${tunnel.ifname}"` : '';
         const matches = allow.includes(ANY) ? [''] : allowMatches(allow);
         for (const m of matches) e.line(words(via, m, 'counter name tx accept'));

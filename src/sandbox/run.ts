@@ -3,7 +3,11 @@
  * will be created (teardown.ts), then the named stages — network, limits, command
  * (stages/) — and teardown, also on failure and on interrupt. Orchestration only.
  *
- * Safety: the only things done in the machine's own namespace are `ip netns add/del cs<id>`,
+ * Rootless (an ordinary user, no --host-netns): nothing is done in the machine's own namespace at
+ * all — a holder process makes a user + network namespace of the run's own and pasta connects it
+ * (rootless.ts, stages/rootless.ts); the same plan, policy and command stage otherwise.
+ *
+ * Safety (root): the only things done in the machine's own namespace are `ip netns add/del cs<id>`,
  * `ip link add cs<id>s netns cs<id> … peer … netns HOST` (the pair is born inside namespaces) and
  * cgroup directories named `cordon-<id>`. The veth's host end, forwarding and NAT live in the
  * namespace given as the host (`hostNetns`); the machine's own namespace is used for that only
@@ -19,11 +23,13 @@ import type { VaultMount } from '../vault/index.js';
 import { formatIPv4 } from '../util/ip.js';
 import { checkTools, detectCgroup, freshId, procStart, usedSubnets } from './host.js';
 import { listNetns } from '../system/netns.js';
-import { resolveOptions } from './options.js';
+import { resolveOptions, rootlessIcmpNote } from './options.js';
 import { needsResolvConf, needsResolver, pickSubnet, planSandbox, resolvConfText, type SandboxPlan } from './plan.js';
 import { commandStage } from './stages/command.js';
 import { cgroupDirs, limitsStage } from './stages/limits.js';
 import { networkStage, tunnelState, type StageContext } from './stages/network.js';
+import { rootlessNetworkStage } from './stages/rootless.js';
+import { ROOTLESS_RESOLVER } from './rootless.js';
 import { cleanupStale, makeStateDirs, teardown, writeTeardownState, type Teardown } from './teardown.js';
 import { SandboxError, SandboxInterrupted, type SandboxInput, type SandboxResult } from './types.js';
 
@@ -52,8 +58,8 @@ export function dryRunPlan(input: SandboxInput): SandboxPlan {
   return planSandbox(
     o,
     '000000',
-    opts.mode === 'filtered' || opts.mode === 'vpn-only' ? pickSubnet([]) : undefined,
-    detectCgroup(),
+    (opts.mode === 'filtered' || opts.mode === 'vpn-only') && !opts.rootless ? pickSubnet([]) : undefined,
+    opts.rootless ? 'none' : detectCgroup(),
     '/tmp/cordon-000000-XXXX/resolv.conf',
   );
 }
@@ -69,20 +75,25 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   const startedAt = Date.now();
   if (typeof process.getuid === 'function' && process.getuid() === 0) makeStateDirs();
   const opts = resolveOptions(input);
-  checkTools(opts.mode);
+  checkTools(opts.mode, opts.rootless);
   if (opts.hostNetns !== undefined && !listNetns().includes(opts.hostNetns)) {
     throw new SandboxError(`host namespace '${opts.hostNetns}' does not exist (ip netns list)`);
   }
   const say = input.say ?? (() => undefined);
+  const icmpNote = rootlessIcmpNote(opts);
+  if (icmpNote !== undefined) say(icmpNote);
   await cleanupStale();
-  const version = detectCgroup();
+  // Rootless: cgroups are root's (--memory and --pids go through prlimit; --cpus is refused).
+  const version = opts.rootless ? 'none' : detectCgroup();
   const id = freshId();
-  const egress = opts.mode === 'filtered' || opts.mode === 'vpn-only';
+  const egress = (opts.mode === 'filtered' || opts.mode === 'vpn-only') && !opts.rootless;
+  const holder = opts.rootless && opts.mode !== 'isolated';
   const subnet = egress ? pickSubnet(await usedSubnets(opts.hostNetns), parseInt(id, 16) % 16384) : undefined;
   if (egress && !subnet) throw new SandboxError('no free /30 left in 10.213.0.0/16 in the host namespace');
   const tmp = needsResolvConf(opts) ? mkdtempSync(join(tmpdir(), `cordon-${id}-`)) : undefined;
   const resolvConf = tmp ? join(tmp, 'resolv.conf') : undefined;
-  if (resolvConf !== undefined) writeFileSync(resolvConf, resolvConfText(opts, needsResolver(opts) && subnet ? formatIPv4(subnet.addr + 1) : undefined));
+  const resolverAddr = !needsResolver(opts) ? undefined : holder ? ROOTLESS_RESOLVER : subnet ? formatIPv4(subnet.addr + 1) : undefined;
+  if (resolvConf !== undefined) writeFileSync(resolvConf, resolvConfText(opts, resolverAddr));
   // Planned once without the vault to know the names (namespace, cgroups) the state file records
   // before anything that could be left behind (the vault mount) exists.
   const draft = planSandbox(input.vault ? { ...opts, vaultDir: VAULT_PLACEHOLDER } : opts, id, subnet, version, resolvConf);
@@ -119,8 +130,8 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     const plan = vm ? planSandbox({ ...opts, vaultDir: vm.dir }, id, subnet, version, resolvConf) : draft;
     if (input.envAll === true) say(`--env-all: all ${opts.envCounts.passed} environment variables pass into the sandbox, tokens and keys in them included`);
     const ctx: StageContext = { plan, opts, td, tmp, say, signal: abort.signal };
-    await networkStage(ctx);
-    say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}`);
+    await (plan.rootless ? rootlessNetworkStage(ctx) : networkStage(ctx));
+    say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}${opts.rootless ? ' (rootless)' : ''}`);
     limitsStage(plan, version);
     const end = await commandStage(ctx, cgroups, version, input.stdio ?? 'inherit', startedAt);
     const tunnel = td.wgIf !== undefined ? await tunnelState(td.wgIf) : undefined;
@@ -133,6 +144,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     await teardown(td);
     for (const s of sigs) process.off(s, onSignal);
     // A signal that came after the command ended but before teardown finished: still an interrupt.
+    // eslint-disable-next-line no-unsafe-finally -- on purpose: the interrupt replaces the result or error above
     if (interrupted !== undefined) throw new SandboxInterrupted(interrupted, id);
   }
 }

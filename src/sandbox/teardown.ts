@@ -5,7 +5,7 @@
  * started (the command's process group, the cgroup's members) — never by name.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../system/exec.js';
 import { RUN_STATE } from './hidden.js';
@@ -64,15 +64,33 @@ export interface Teardown {
   commandPid?: number | undefined;
   commandStart?: string | undefined;
   tmp: string | undefined;
+  /** Rootless: the holder of the user + network namespace (ours) and its start time, and pasta's PID (ours). */
+  holderPid?: number | undefined;
+  holderStart?: string | undefined;
+  pastaPid?: number | undefined;
 }
 
-/** Where running sandboxes record what they created: `$CORDON_SANDBOX_STATE_DIR` or /run/cordon/sandbox. */
+/**
+ * Where running sandboxes record what they created: `$CORDON_SANDBOX_STATE_DIR`, else
+ * /run/cordon/sandbox for root and, for an ordinary user (the rootless path),
+ * `$XDG_RUNTIME_DIR/cordon/sandbox` or `<tmp>/cordon-<uid>/sandbox`.
+ */
 export function stateDir(): string {
-  return process.env.CORDON_SANDBOX_STATE_DIR ?? '/run/cordon/sandbox';
+  const env = process.env.CORDON_SANDBOX_STATE_DIR;
+  if (env !== undefined && env !== '') return env;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  if (uid === 0) return '/run/cordon/sandbox';
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return xdg !== undefined && xdg !== '' ? join(xdg, 'cordon', 'sandbox') : join(tmpdir(), `cordon-${uid}`, 'sandbox');
 }
 
 export function writeTeardownState(t: Teardown): void {
-  mkdirSync(stateDir(), { recursive: true });
+  const dir = stateDir();
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // In a shared /tmp, a directory someone else made first would let them edit what teardown removes.
+    if (statSync(dir).uid !== (process.getuid?.() ?? 0)) throw new Error(`${dir} belongs to another user: set CORDON_SANDBOX_STATE_DIR`);
+  }
   writeFileSync(join(stateDir(), `${t.id}.json`), `${JSON.stringify(t)}\n`);
 }
 
@@ -119,6 +137,14 @@ export async function cleanupStale(): Promise<string[]> {
         if (!readFileSync(`/proc/${t.wgPid}/cmdline`, 'utf8').includes('wireguard-go')) t.wgPid = undefined;
       } catch {
         t.wgPid = undefined;
+      }
+    }
+    if (t.holderPid !== undefined && procStart(t.holderPid) !== t.holderStart) t.holderPid = undefined;
+    if (t.pastaPid !== undefined) {
+      try {
+        if (!readFileSync(`/proc/${t.pastaPid}/cmdline`, 'utf8').startsWith('pasta')) t.pastaPid = undefined;
+      } catch {
+        t.pastaPid = undefined;
       }
     }
     t.publishPids = (t.publishPids ?? []).filter((p) => {
@@ -207,6 +233,18 @@ export async function teardown(t: Teardown): Promise<void> {
     }
   }
   t.publishPids = [];
+  // Rootless: pasta holds a handle on the namespace, the holder is its first process; with both
+  // gone (and the command, already ended), the kernel removes the namespaces.
+  for (const p of [t.pastaPid, t.holderPid]) {
+    if (p === undefined) continue;
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  t.pastaPid = undefined;
+  t.holderPid = undefined;
   if (t.wgPid !== undefined) {
     try {
       process.kill(t.wgPid, 'SIGKILL');

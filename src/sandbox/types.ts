@@ -63,6 +63,11 @@ export interface SandboxOptions {
   readonly envCounts: { readonly passed: number; readonly withheld: number };
   /** The namespace that plays the host for veth + NAT; undefined = the machine's own namespace. */
   readonly hostNetns: string | undefined;
+  /**
+   * The rootless path (rootless.ts): an ordinary user's run, with no --host-netns; the sandbox's
+   * user + network namespace is connected through pasta. False for root (veth + NAT).
+   */
+  readonly rootless: boolean;
   /** Filtered mode: TCP ports of the sandbox reachable on the host namespace's 127.0.0.1 (socat). */
   readonly publish: readonly number[];
   /** vpn-only mode: the tunnel (a parsed wg-quick client config); undefined in every other mode. */
@@ -80,7 +85,19 @@ export type Step =
   | { readonly kind: 'sysctl'; readonly ns: string; readonly key: string; readonly value: string }
   | { readonly kind: 'nft'; readonly ns: string; readonly table: string; readonly text: string }
   | { readonly kind: 'cgroup'; readonly controller: string; readonly path: string; readonly file: string; readonly value: string }
-  | { readonly kind: 'resolver'; readonly ns: string | undefined; readonly listen: string; readonly upstream: string; readonly names: readonly string[] }
+  | {
+      readonly kind: 'resolver';
+      readonly ns: string | undefined;
+      readonly listen: string;
+      readonly upstream: string;
+      readonly names: readonly string[];
+      /** Rootless: the port on the user's 127.0.0.1 (pasta forwards the sandbox's 127.0.0.1:53 there); default 53. */
+      readonly port?: number;
+    }
+  /** Rootless: the process that makes and holds the sandbox's user + network namespace (rootless.ts holderArgv). */
+  | { readonly kind: 'holder'; readonly argv: readonly string[] }
+  /** Rootless: pasta connects the holder's namespace to the user's network (the holder's PID is added last). */
+  | { readonly kind: 'pasta'; readonly argv: readonly string[] }
   | { readonly kind: 'publish'; readonly ns: string | undefined; readonly port: number; readonly to: string }
   /** wireguard-go creates IFNAME inside NS; then `wg setconf` (keys on stdin). */
   | { readonly kind: 'wireguard'; readonly ns: string; readonly ifname: string; readonly client: WgClient }
@@ -97,6 +114,8 @@ export interface SandboxPlan {
    */
   readonly inline: boolean;
   readonly hostNetns: string | undefined;
+  /** Rootless egress/open: the holder and pasta steps are in `steps`; `argv` enters the holder's namespaces with nsenter. */
+  readonly rootless: boolean;
   readonly vethSandbox: string | undefined;
   readonly vethHost: string | undefined;
   readonly hostTable: string | undefined;

@@ -6,6 +6,7 @@
  * character in them is inert in nft, iptables-restore, shell, XML, YAML, ini and zone-file syntax,
  * so no target ever needs to quote an identifier to keep its meaning.
  */
+import { INVISIBLE } from '../util/visible.js';
 
 /** IFNAMSIZ - 1: the kernel keeps interface names in 16 bytes including the final NUL. */
 export const IFNAME_MAX_BYTES = 15;
@@ -30,13 +31,6 @@ export function shown(text: string): string {
   const cut = [...text].length > 40 ? `${[...text].slice(0, 40).join('')}…` : text;
   return `'${cut.replace(INVISIBLE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`)}'`;
 }
-
-/**
- * Characters that change how a line reads without being visible, or end it: C0/C1 controls
- * (newline, NUL, escape), DEL, Unicode line/paragraph separators, bidi embeddings, overrides and
- * isolates (the "Trojan Source" set), zero-width characters and the BOM.
- */
-export const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/gu;
 
 function offending(text: string, allowed: RegExp): string {
   const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
@@ -81,12 +75,4 @@ export function pointProblem(key: string): string | undefined {
     return `${shown(key)} is not an enforcement point: expected HOST:HOOK, HOST being ${NAME_CHARS_TEXT}`;
   }
   return undefined;
-}
-
-/**
- * `text` with every invisible character except tab written as \u{…}: for terminals (a message or
- * a code frame must not carry an escape sequence or a bidi override from the spec) and for comments.
- */
-export function visible(text: string): string {
-  return text.replace(INVISIBLE, (c) => (c === '\t' ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`));
 }

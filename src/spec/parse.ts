@@ -20,11 +20,12 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { diag, type DiagCode, type Diagnostic } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import { closest } from '../util/suggest.js';
 import { RuleBody, SpecSchema, type Spec } from './schema.js';
-import { checkDocument, cstDepth, MAX_DEPTH } from './yaml-guard.js';
+import { checkDocument, cstDepth, MAX_DEPTH, type PathSeg } from './yaml-guard.js';
 
-export type PathSeg = string | number;
+export type { PathSeg };
 
 /** Looks up source positions of values (and of keys) by their path in the document. */
 export class SourceMap {
@@ -140,7 +141,7 @@ export function readSpecFile(file: string): ParseResult {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a directory' : err.message;
-    return { ok: false, diagnostics: [diag('CORDON001', 'error', `cannot read spec: ${why}`, { file })] };
+    return { ok: false, diagnostics: [diag(Code.FILE_UNREADABLE, 'error', `cannot read spec: ${why}`, { file })] };
   }
   return parseSpecText(text, file);
 }
@@ -154,7 +155,7 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
     return {
       ok: false,
       source,
-      diagnostics: [diag('CORDON003', 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 }, hint)],
+      diagnostics: [diag(Code.SCHEMA, 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 }, hint)],
     };
   }
   const parsed = SpecSchema.safeParse(data);
@@ -185,7 +186,7 @@ export function parseYamlText(
     return {
       ok: false,
       source: new SourceMap(file, text, undefined, lines),
-      diagnostics: [diag('CORDON002', 'error', `nesting deeper than ${MAX_DEPTH} levels at ${file}:${p.line}`, { file, line: p.line, col: p.col }, hint)],
+      diagnostics: [diag(Code.YAML_SYNTAX, 'error', `nesting deeper than ${MAX_DEPTH} levels at ${file}:${p.line}`, { file, line: p.line, col: p.col }, hint)],
     };
   }
   // Duplicate keys are found by checkDocument, in one pass: the library's own check is quadratic.
@@ -217,7 +218,7 @@ export function parseYamlText(
       guardErrors.push(e);
     } else {
       const p = lines.linePos(pr.offset);
-      aliasDiagnostics.push(diag('CORDON002', 'error', `YAML: ${pr.message}`, { file, line: p.line, col: p.col, path: formatPath(pr.path) }, pr.hint));
+      aliasDiagnostics.push(diag(Code.YAML_SYNTAX, 'error', `YAML: ${pr.message}`, { file, line: p.line, col: p.col, path: formatPath(pr.path) }, pr.hint));
     }
   }
   if (doc.errors.length > 0 || guardErrors.length > 0) {
@@ -247,12 +248,12 @@ export function parseYamlText(
       }
       seen.add(`line:${p.line}`);
       const path = dup ? dup.path : errorPath(source, text, lines, x.pathOffset ?? x.offset);
-      diagnostics.push(diag('CORDON002', 'error', `YAML syntax error: ${x.message}`, { file, line: p.line, col: p.col, path: formatPath(path) }, x.hint));
+      diagnostics.push(diag(Code.YAML_SYNTAX, 'error', `YAML syntax error: ${x.message}`, { file, line: p.line, col: p.col, path: formatPath(path) }, x.hint));
     }
     if (left > 0) {
       diagnostics.push(
         diag(
-          'CORDON002',
+          Code.YAML_SYNTAX,
           'info',
           `${left} more YAML error${left === 1 ? '' : 's'} not shown: they most likely follow from the one${diagnostics.length > 1 ? 's' : ''} above; fix ${diagnostics.length > 1 ? 'those' : 'it'} and run again`,
           { file },
@@ -267,7 +268,7 @@ export function parseYamlText(
   try {
     return { ok: true, data: doc.toJS({ maxAliasCount: -1 }) as unknown, source };
   } catch (e) {
-    return { ok: false, source, diagnostics: [diag('CORDON002', 'error', `YAML: ${quote((e as Error).message, 200)}`, { file, line: 1, col: 1 })] };
+    return { ok: false, source, diagnostics: [diag(Code.YAML_SYNTAX, 'error', `YAML: ${quote((e as Error).message, 200)}`, { file, line: 1, col: 1 })] };
   }
 }
 
@@ -567,7 +568,7 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
   const got = describeValue(value);
   const refField = path[0] === 'policy' || path[0] === 'expect' || path[0] === 'firewalls';
   const described = (refField ? FIELD_HINTS[String(path[path.length - 1])] : undefined) ?? schemaAt(path)?.description;
-  const one = (message: string, hint: string | undefined = described, code: DiagCode = 'CORDON003', at = source.pos(path)): Diagnostic[] => [
+  const one = (message: string, hint: string | undefined = described, code: DiagCode = Code.SCHEMA, at = source.pos(path)): Diagnostic[] => [
     diag(code, 'error', message, at, hint),
   ];
 
@@ -580,14 +581,21 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
         hint = `'${key}' belongs inside the rule: - allow: { from: …, to: …, ${key}: … }`; // a known field name: short
       }
       const where = path.length ? ` in ${formatPath(path)}` : ' at the top level';
-      return diag('CORDON003', 'error', `unknown field ${quote(key)}${where}`, source.pos([...path, key], true), hint);
+      return diag(Code.SCHEMA, 'error', `unknown field ${quote(key)}${where}`, source.pos([...path, key], true), hint);
     });
   }
   if (path.length === 1 && path[0] === 'version') {
     if (value === undefined)
-      return one("missing required field 'version'", 'start the file with `version: 1`', 'CORDON003', { ...source.pos(path), line: 1, col: 1 });
+      return one("missing required field 'version'", 'start the file with `version: 1`', Code.SCHEMA, { ...source.pos(path), line: 1, col: 1 });
     const hint = value === '1' ? 'write `version: 1` without quotes: the version is a number' : 'set `version: 1`; it is the only spec format so far';
-    return one(`unsupported spec version ${typeof value === 'string' ? quoteJson(value) : String(value)}: this cordon reads version 1`, hint, 'CORDON013');
+    // A mapping or a list is described ("a mapping"), not stringified ("[object Object]").
+    const shownValue =
+      typeof value === 'string'
+        ? quoteJson(value)
+        : value === null || typeof value === 'number' || typeof value === 'boolean'
+          ? String(value)
+          : describeValue(value);
+    return one(`unsupported spec version ${shownValue}: this cordon reads version 1`, hint, Code.UNSUPPORTED_VERSION);
   }
   if (value === undefined && path.length > 0 && (issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_union')) {
     const field = String(path[path.length - 1]);
@@ -599,7 +607,7 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
           : '';
     // Point at the key of the mapping that lacks the field; the path names the field itself.
     const at = { ...source.pos(path.slice(0, -1), true), path: formatPath(path) };
-    return one(`missing required field '${field}'${what}`, described, 'CORDON003', at);
+    return one(`missing required field '${field}'${what}`, described, Code.SCHEMA, at);
   }
   switch (issue.code) {
     case 'invalid_type':
@@ -622,7 +630,7 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
     case 'invalid_key': {
       const key = String(path[path.length - 1] ?? '');
       const why = issue.issues[0]?.message;
-      return [diag('CORDON003', 'error', `${quote(key)} is not a valid name${why ? `: expected ${why}` : ''}`, source.pos(path, true))];
+      return [diag(Code.SCHEMA, 'error', `${quote(key)} is not a valid name${why ? `: expected ${why}` : ''}`, source.pos(path, true))];
     }
     case 'too_big':
     case 'too_small': {
@@ -657,14 +665,14 @@ function unionDiagnostic(path: readonly PathSeg[], value: unknown, got: string, 
     const example = 'write `- allow: { from: …, to: … }` or `- deny: { from: …, to: … }`';
     if (keys.includes('allow') && keys.includes('deny'))
       return [
-        diag('CORDON003', 'error', 'a policy rule has one action, allow or deny, not both', at, 'split it into two rules; the first one that matches wins'),
+        diag(Code.SCHEMA, 'error', 'a policy rule has one action, allow or deny, not both', at, 'split it into two rules; the first one that matches wins'),
       ];
     const action = keys.find((k) => k !== 'allow' && k !== 'deny');
     if (action !== undefined) {
       const near = closest(action, ['allow', 'deny']);
       return [
         diag(
-          'CORDON003',
+          Code.SCHEMA,
           'error',
           `unknown rule action ${quote(action)}: expected allow or deny`,
           source.pos([...path, action], true),
@@ -672,18 +680,18 @@ function unionDiagnostic(path: readonly PathSeg[], value: unknown, got: string, 
         ),
       ];
     }
-    return [diag('CORDON003', 'error', `a policy rule is a mapping with allow: or deny:, got ${got}`, at, example)];
+    return [diag(Code.SCHEMA, 'error', `a policy rule is a mapping with allow: or deny:, got ${got}`, at, example)];
   }
   if (path[0] === 'hosts' && path[2] === 'nics' && path.length === 4) {
-    return [diag('CORDON003', 'error', `a nic is an address string or { address, ifname?, port? }, got ${got}`, at, `e.g. ${String(last)}: 192.168.100.20`)];
+    return [diag(Code.SCHEMA, 'error', `a nic is an address string or { address, ifname?, port? }, got ${got}`, at, `e.g. ${String(last)}: 192.168.100.20`)];
   }
   if (last === 'ports' || path[2] === 'services' || path[path.length - 2] === 'ports') {
-    return [diag('CORDON003', 'error', `expected a port item (tcp/80, udp/5000-5010, tcp, udp, icmp, any) or a list of them, got ${got}`, at, described)];
+    return [diag(Code.SCHEMA, 'error', `expected a port item (tcp/80, udp/5000-5010, tcp, udp, icmp, any) or a list of them, got ${got}`, at, described)];
   }
   if (last === 'from' || last === 'to' || path[path.length - 2] === 'from' || path[path.length - 2] === 'to') {
-    return [diag('CORDON003', 'error', `expected a name or a list of names (host, host.service, network, group, CIDR, internet, lan or any), got ${got}`, at)];
+    return [diag(Code.SCHEMA, 'error', `expected a name or a list of names (host, host.service, network, group, CIDR, internet, lan or any), got ${got}`, at)];
   }
-  return [diag('CORDON003', 'error', `the value has none of the allowed forms, got ${got}`, at, described)];
+  return [diag(Code.SCHEMA, 'error', `the value has none of the allowed forms, got ${got}`, at, described)];
 }
 
 /** The value at a JSON path of parsed YAML (undefined when the path leaves the data). */
@@ -717,5 +725,6 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string')
     return v === '' ? 'an empty string' : v.length > 40 ? `"${v.slice(0, 40)}…" (${v.length.toLocaleString('en')} characters)` : `"${v}"`;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects returned above: v is a number, boolean, bigint, symbol or function
   return `${typeof v} ${String(v)}`;
 }

@@ -9,7 +9,9 @@
  * one set of keys per mapping, with the size and depth of every anchored value counted once.
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, type Alias, type CST, type Document, type Node } from 'yaml';
-import type { PathSeg } from './parse.js';
+
+/** One step of a path into a YAML document: a mapping key or a list index (parse.ts re-exports it). */
+export type PathSeg = string | number;
 
 /** Deepest nesting of mappings and lists accepted; cordon's own files are under ten levels deep. */
 export const MAX_DEPTH = 64;
@@ -186,7 +188,7 @@ export function checkDocument(doc: Document, limits = { depth: MAX_DEPTH, aliase
         top.i++;
         continue;
       }
-      const k = it.key as unknown;
+      const k = it.key;
       if (top.phase === 0) {
         top.phase = 1;
         const id = keyId(k);
@@ -242,5 +244,6 @@ function keyId(k: unknown): string | undefined {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'number' && Number.isNaN(v)) return undefined;
   if (typeof v === 'object') return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects returned above: v is a scalar
   return `${typeof v}:${String(v)}`;
 }

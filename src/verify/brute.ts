@@ -124,8 +124,8 @@ export class BruteForce {
     };
     for (const c of this.ir.chains.values()) {
       for (const r of c.rules) {
-        for (const [lo, hi] of r.match.flows.tcp) (near(tcp, lo), near(tcp, hi));
-        for (const [lo, hi] of r.match.flows.udp) (near(udp, lo), near(udp, hi));
+        for (const [lo, hi] of r.match.flows.tcp) for (const x of [lo, hi]) near(tcp, x);
+        for (const [lo, hi] of r.match.flows.udp) for (const x of [lo, hi]) near(udp, x);
       }
     }
     for (let i = 0; i < (this.opts.samples ?? 16); i++) {
@@ -140,18 +140,25 @@ export class BruteForce {
     const near = (x: number): void => {
       for (const y of [x - 1, x, x + 1]) if (y >= 0 && y <= MAX_ADDR) out.add(y);
     };
+    const nearBoth = (lo: number, hi: number): void => {
+      near(lo);
+      near(hi);
+    };
     const m = this.ir.model;
     for (const c of this.ir.chains.values()) {
-      for (const r of c.rules) for (const [lo, hi] of r.match[which] ?? []) (near(lo), near(hi));
+      for (const r of c.rules) for (const [lo, hi] of r.match[which] ?? []) nearBoth(lo, hi);
     }
-    for (const [lo, hi] of m.internet) (near(lo), near(hi));
-    for (const [lo, hi] of m.lan) (near(lo), near(hi));
+    for (const [lo, hi] of m.internet) nearBoth(lo, hi);
+    for (const [lo, hi] of m.lan) nearBoth(lo, hi);
     for (const h of m.hosts.values()) {
       for (const n of h.nics) near(n.address);
-      for (const r of h.routes) (near(r.range.lo), near(r.range.hi));
+      for (const r of h.routes) nearBoth(r.range.lo, r.range.hi);
     }
-    for (const n of m.networks.values()) (near(n.range.lo), near(n.range.hi));
-    for (const t of m.tunnels.values()) (near(t.range.lo), near(t.range.hi), near(t.endpoint));
+    for (const n of m.networks.values()) nearBoth(n.range.lo, n.range.hi);
+    for (const t of m.tunnels.values()) {
+      nearBoth(t.range.lo, t.range.hi);
+      near(t.endpoint);
+    }
     return out;
   }
 

@@ -3,7 +3,6 @@
  * witness (a flow, the path it takes and the rule that let it through).
  */
 import type { Ir } from '../ir/types.js';
-import type { Source } from '../ir/paths.js';
 import type { Assume, Expectation, Host, Model, Origin, Target } from '../model/types.js';
 import { GUEST_KINDS } from '../model/types.js';
 import { ALL_FLOWS, flowCovers, flowIntersect, flowIsEmpty, flowSubtract, flowUnion, formatFlowSet, NO_FLOWS, type Flow, type FlowSet } from '../util/flows.js';
@@ -22,10 +21,19 @@ export interface CheckResult {
   readonly witness: Explanation | undefined;
 }
 
-/** A concrete flow inside a set, for witnesses: the lowest port of the first protocol present. */
+/** Ports a reader recognises, tried first as a witness when the set holds them. */
+const FAMILIAR_PORTS = [443, 22, 80, 53] as const;
+
+/**
+ * A concrete flow inside a set, for witnesses: of the first protocol present, a familiar port the
+ * set holds, else its lowest port other than 0 (no connection uses port 0, and `tcp/0` in a
+ * witness reads like a bug).
+ */
 export function sampleFlow(f: FlowSet): Flow | undefined {
-  if (f.tcp.length) return { proto: 'tcp', port: f.tcp[0]![0] };
-  if (f.udp.length) return { proto: 'udp', port: f.udp[0]![0] };
+  const port = (rs: FlowSet['tcp']): number =>
+    FAMILIAR_PORTS.find((p) => rs.some(([lo, hi]) => lo <= p && p <= hi)) ?? (rs[0]![0] === 0 && rs[0]![1] > 0 ? 1 : rs[0]![0]);
+  if (f.tcp.length) return { proto: 'tcp', port: port(f.tcp) };
+  if (f.udp.length) return { proto: 'udp', port: port(f.udp) };
   if (f.icmp) return { proto: 'icmp' };
   if (f.other) return { proto: 'other' };
   return undefined;
@@ -202,7 +210,7 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
       }
       // 2. Nothing may leave except through the tunnel, even when the guest is compromised.
       if (!violation) {
-        const dests: Dest[] = [...hosts.filter((x) => x !== h).map((x) => ({ kind: 'host', host: x.name }) as Dest), ...zones];
+        const dests: Dest[] = [...hosts.filter((x) => x !== h).map((x): Dest => ({ kind: 'host', host: x.name })), ...zones];
         for (const d of dests) {
           const reach = engine.reach({ kind: 'host', host: h.name }, d, 'compromised');
           for (const v of reach.verdicts) {
@@ -252,7 +260,7 @@ function checkInvariants(ir: Ir, engine: Engine): CheckResult[] {
     for (const a of guests) {
       let violation: { reach: Reach; flows: FlowSet; message: string } | undefined;
       for (const h of managed) {
-        const reach = engine.reach({ kind: 'host', host: a.name } as Source, { kind: 'host', host: h.name }, 'compromised');
+        const reach = engine.reach({ kind: 'host', host: a.name }, { kind: 'host', host: h.name }, 'compromised');
         const ok = flowUnion(flowUnion(explicitlyAllowed(m, a.name, h.name), controlFlows(m, a, h.name)), transportFlows(m, a, h.name));
         const extra = flowSubtract(reach.allowed, ok);
         if (!flowIsEmpty(extra)) {

@@ -30,7 +30,7 @@ function mentionsLan(model: Model): boolean {
 function hostsOn(model: Model, t: Target & { kind: 'network' | 'cidr' }): Source[] {
   const on = (n: { segment: string; address: number }): boolean =>
     t.kind === 'network' ? n.segment === t.network : n.address >= t.range.lo && n.address <= t.range.hi;
-  return [...model.hosts.values()].filter((h) => h.nics.some(on)).map((h) => ({ kind: 'host', host: h.name }) as Source);
+  return [...model.hosts.values()].filter((h) => h.nics.some(on)).map((h) => ({ kind: 'host', host: h.name }));
 }
 
 /**
@@ -50,7 +50,7 @@ export function targetSources(model: Model, t: Target): Source[] {
     case 'cidr':
       return hostsOn(model, t);
     case 'any':
-      return [...[...model.hosts.keys()].map((h) => ({ kind: 'host', host: h }) as Source), { kind: 'zone', zone: 'internet' }];
+      return [...[...model.hosts.keys()].map((h): Source => ({ kind: 'host', host: h })), { kind: 'zone', zone: 'internet' }];
   }
 }
 

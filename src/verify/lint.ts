@@ -11,6 +11,7 @@
 import { Engine } from './engine.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
+import { Code } from '../diag/codes.js';
 import { diag, sortDiagnostics } from '../diag/diagnostic.js';
 import type { Action, Chain, Ir, IrRule, RuleRole } from '../ir/types.js';
 import type { Model, Origin, PolicyRule, Target } from '../model/types.js';
@@ -29,6 +30,7 @@ import {
   covered,
   IntervalIndex,
   lineToFlows,
+  nameHas,
   smallCover,
   STATE_ESTABLISHED,
   type Box,
@@ -67,8 +69,11 @@ export interface ChainLint {
   readonly shadowed: ReadonlyMap<number, { readonly by: readonly IrRule[] }>;
   /** Rules that can go without changing any verdict: later rules of the same action, or the default, take over. */
   readonly redundant: ReadonlyMap<number, { readonly by: readonly IrRule[]; readonly byDefault: boolean }>;
-  /** An earlier rule takes part (not all) of a later rule's traffic with the opposite verdict. */
-  readonly overlaps: readonly { readonly earlier: IrRule; readonly later: IrRule; readonly part: Box }[];
+  /**
+   * An earlier rule takes part (not all) of a later rule's traffic with the opposite verdict; `parts`
+   * are disjoint boxes whose union is that part.
+   */
+  readonly overlaps: readonly { readonly earlier: IrRule; readonly later: IrRule; readonly parts: readonly Box[] }[];
   /** Rules matching no packet at all. */
   readonly empty: ReadonlySet<number>;
   /** Rules the work limit stopped lint from deciding. */
@@ -140,7 +145,7 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
 
   const shadowed = new Map<number, { by: IrRule[] }>();
   const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
-  const overlaps: { earlier: IrRule; later: IrRule; part: Box }[] = [];
+  const overlaps: { earlier: IrRule; later: IrRule; parts: Box[] }[] = [];
   const empty = new Set<number>();
   const undecided: number[] = [];
   const near = new Map<number, number[]>();
@@ -161,7 +166,7 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
       part = next;
       if (part.length === 0) return;
     }
-    overlaps.push({ earlier: rules[j]!, later: rules[i]!, part: part[0]! });
+    overlaps.push({ earlier: rules[j]!, later: rules[i]!, parts: part });
   };
 
   for (let i = 0; i < n; i++) {
@@ -300,7 +305,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       dead.add(k);
       ds.push(
         diag(
-          'CORDON037',
+          Code.RULE_APPLIES_NOWHERE,
           'warning',
           `${quote(subject.origin)} can never apply: it matches no packet (a source or destination set is empty)`,
           at,
@@ -332,18 +337,22 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     parts: Box[];
   }
   const overlapped = new Map<string, { later: IrRule; pairs: Map<string, Pair>; chains: string[] }>();
+  const bridgeOf = portBridges(model);
   for (const res of results) {
     for (const o of res.overlaps) {
       const lk = ruleKey(o.later.origin);
       const ek = ruleKey(o.earlier.origin);
       if (dead.has(lk) || dead.has(ek)) continue;
+      // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
+      const real = o.parts.flatMap((b) => onTheirBridge(b, bridgeOf) ?? []);
+      if (real.length === 0) continue;
       const entry = overlapped.get(lk) ?? { later: o.later, pairs: new Map<string, Pair>(), chains: [] };
       overlapped.set(lk, entry);
       if (!entry.chains.includes(res.chain.point)) entry.chains.push(res.chain.point);
       const p = entry.pairs.get(ek) ?? { earlier: o.earlier, chains: [], parts: [] };
       entry.pairs.set(ek, p);
       if (!p.chains.includes(res.chain.point)) p.chains.push(res.chain.point);
-      if (p.parts.length < 3) p.parts.push(o.part);
+      for (const b of real) if (p.parts.length < 3) p.parts.push(b);
     }
   }
   for (const { later, pairs: byEarlier, chains } of overlapped.values()) {
@@ -364,7 +373,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     const plumbing = list.every((p) => !isSubject(p.earlier));
     ds.push(
       diag(
-        'CORDON032',
+        Code.ALLOW_DENY_OVERLAP,
         'info',
         message,
         atOrigin(later.origin),
@@ -378,7 +387,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       const r = res.chain.rules[i]!;
       ds.push(
         diag(
-          'CORDON012',
+          Code.LINT_UNDECIDED,
           'info',
           `lint could not decide within its work limit whether ${quote(r.origin)} is shadowed in ${res.chain.point}`,
           atOrigin(r.origin),
@@ -392,7 +401,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     if (byRule.has(ruleKey(p.origin))) continue;
     ds.push(
       diag(
-        'CORDON037',
+        Code.RULE_APPLIES_NOWHERE,
         'warning',
         `${quote(p.origin)} never applies: no enforcement point cordon manages sees this traffic`,
         atOrigin(p.origin),
@@ -426,7 +435,7 @@ export function tunnelFindings(ir: Ir, engine = new Engine(ir)): Diagnostic[] {
       const where = last ? ` at ${last.point} by ${describeDecision(last.decision)}` : why.path ? `: ${why.path.end}` : ': no route to the endpoint';
       ds.push(
         diag(
-          'CORDON036',
+          Code.TUNNEL_BLOCKED,
           'warning',
           `tunnel '${t.name}' cannot come up for ${m.name}: its UDP transport to ${formatIPv4(t.endpoint)}:${t.listen} is dropped${where}`,
           { file: t.origin.file, line: t.origin.line, col: t.origin.col, path: t.origin.path },
@@ -524,10 +533,10 @@ function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnost
     const hint = isSubject(first)
       ? `move it above ${quote(first.origin)}, or narrow that rule if it was not meant to ${verbPlural(first.action)} this traffic`
       : `${quote(first.origin)} is what cordon makes of ${first.origin.path || 'a setting'} and always comes before the policy: change that setting if this rule should apply, or remove the rule`;
-    return diag('CORDON030', severity, `${quote(here)} is shadowed and never matches: ${why}`, atOrigin(here), hint);
+    return diag(Code.SHADOWED_RULE, severity, `${quote(here)} is shadowed and never matches: ${why}`, atOrigin(here), hint);
   }
   return diag(
-    'CORDON030',
+    Code.SHADOWED_RULE,
     severity,
     `${quote(here)} is redundant and never matches (dead rule): ${why}`,
     atOrigin(here),
@@ -564,7 +573,40 @@ function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagn
   const hint = open
     ? `'${open.chain.host}' lets everything out by default (${open.chain.policyOrigin.text}), so this allow restricts nothing: set \`egress: filtered\` on '${open.chain.host}' if these rules were meant as its limit, or remove the rule`
     : 'remove it, or give it `log: true` if it is there to record these packets';
-  return diag('CORDON031', 'warning', `${quote(here)} is redundant: removing it changes no verdict: ${why}`, atOrigin(here), hint);
+  return diag(Code.REDUNDANT_RULE, 'warning', `${quote(here)} is redundant: removing it changes no verdict: ${why}`, atOrigin(here), hint);
+}
+
+// ---- bridge ports and the bridge they are on ------------------------------------------------
+
+/** Every bridge port (tap101i0) with the interface names its bridge has on the host owning it. */
+function portBridges(model: Model): ReadonlyMap<string, readonly string[]> {
+  const out = new Map<string, string[]>();
+  for (const h of model.hosts.values()) {
+    for (const nic of h.nics) {
+      if (!nic.port) continue;
+      const net = model.networks.get(nic.segment);
+      if (!net) continue;
+      const ownerNic = net.owner !== undefined ? model.hosts.get(net.owner)?.nics.find((n) => n.segment === nic.segment) : undefined;
+      out.set(nic.port, [...new Set([net.bridge, ...(ownerNic ? [ownerNic.ifname] : [])])]);
+    }
+  }
+  return out;
+}
+
+/**
+ * A box with only the bridge ports whose bridge its input interfaces take in; undefined when none
+ * is left. Rule matches are independent sets, so "port tap101i0" from one rule and "in on vmbr1"
+ * from another meet in a box no frame is in (tap101i0 is a port of vmbr0), and describing it would
+ * name a port on the wrong bridge.
+ */
+function onTheirBridge(b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>): Box | undefined {
+  if (b.port.neg) return b;
+  const names = b.port.names.filter((p) => {
+    const bridges = bridgeOf.get(p);
+    return bridges === undefined || bridges.some((x) => nameHas(b.iif, x));
+  });
+  if (names.length === 0) return undefined;
+  return names.length === b.port.names.length ? b : { ...b, port: { neg: false, names } };
 }
 
 // ---- describing match spaces in the user's names ------------------------------------------
@@ -683,7 +725,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
     const w = wide.map((t) => (t.kind === 'any' ? 'any' : t.name)).join(', ');
     ds.push(
       diag(
-        'CORDON035',
+        Code.PORT_TO_ANY,
         'warning',
         `${quote(p.origin)} allows ${formatFlowSet(p.ports)} to ${w === 'any' ? 'any address' : w}, not only to the internet${alsoReaches(model, reached, fromGuests)}`,
         atOrigin(p.origin),
@@ -720,7 +762,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
     const to = wide.every((r) => r.match.dst === undefined) ? 'any destination' : names.addrs(dst);
     ds.push(
       diag(
-        'CORDON035',
+        Code.PORT_TO_ANY,
         'warning',
         `${who} ${formatFlowSet(flows)} to ${to}, not only to the internet${alsoReaches(model, reached, guest, wide.length > 1)}`,
         atOrigin(first.origin),
@@ -761,7 +803,7 @@ function unused(model: Model, opts: LintOptions): Diagnostic[] {
     const members = model.groups.get(g) ?? [];
     ds.push(
       diag(
-        'CORDON033',
+        Code.UNUSED_GROUP,
         'warning',
         `group '${g}' is never used${
           members.length
@@ -781,7 +823,7 @@ function unused(model: Model, opts: LintOptions): Diagnostic[] {
       if (model.used.services.has(`${h.name}.${s}`)) continue;
       ds.push(
         diag(
-          'CORDON034',
+          Code.UNUSED_SERVICE,
           'warning',
           `service '${h.name}.${s}' (${formatFlowSet(flows)}) is never used: no rule, expectation or control channel names it`,
           at(['hosts', h.name, 'services', s], h.origin),

@@ -75,7 +75,7 @@ describe('no-vm-to-vm: only rules naming both guests excuse a flow', () => {
   });
 
   it('is not emitted for a single guest, nor when switched off', () => {
-    const single = GUESTS('').replace(/\n  amy: .*\n/, '\n');
+    const single = GUESTS('').replace(/\n {2}amy: .*\n/, '\n');
     assert.ok(!checks(single).some((c) => c.name.startsWith('no-vm-to-vm')));
     const off = checks(GUESTS('invariants: { no-vm-to-vm: false, no-vm-to-host: false }'));
     assert.ok(!off.some((c) => c.name.startsWith('no-vm-to-vm') || c.name.startsWith('no-vm-to-host')), off.map((c) => c.name).join(', '));

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { compile } from '../../src/ir/compile.js';
-import { placeholderKeys } from '../../src/lab/lab.js';
+import { placeholderKeys } from '../../src/lab/keys.js';
 import { planLab } from '../../src/lab/plan.js';
 import { destAddresses, probeFlows, verifyToJson, type VerifyResult } from '../../src/lab/verify.js';
 import { loadModel, loadModelFromText } from '../../src/model/load.js';

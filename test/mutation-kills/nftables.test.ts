@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DisjointBoxes, OTHER_PROTOS, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Box, type Iv } from '../../src/render/nftables/boxes.js';
-import { MARK_BASE, markOf, portsTableName, TABLE_PREFIX, tableName } from '../../src/render/nftables/names.js';
+import { MARK_BASE, markOf, portsTableName, TABLE_PREFIX, tableName } from '../../src/model/names.js';
 import { NO_FLOWS } from '../../src/util/flows.js';
 
 const SEED = Number(process.env.CORDON_TEST_SEED ?? 19);

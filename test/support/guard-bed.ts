@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { GuardEvent } from '../../src/guard/events.js';
 import { compile } from '../../src/ir/compile.js';
 import type { Ir } from '../../src/ir/types.js';
 import { loadModel } from '../../src/model/load.js';
@@ -101,4 +102,11 @@ export class Testbed {
     if (this.listener?.pid !== undefined) this.listener.kill('SIGKILL');
     this.pool.cleanup();
   }
+}
+
+export type EventOf<T extends GuardEvent['type']> = GuardEvent & { type: T };
+
+/** A type guard for one event type, for `events.filter(isType('drift'))`. */
+export function isType<T extends GuardEvent['type']>(type: T): (e: GuardEvent) => e is EventOf<T> {
+  return (e): e is EventOf<T> => e.type === type;
 }

@@ -1,28 +1,27 @@
 /** `cordon check FILE…`: parse and resolve, plus the compiler's own checks (without compiling); report every problem with its location. */
 import type { Command } from 'commander';
-import { loadModel } from '../../model/load.js';
 import { compileDiagnostics } from '../../ir/compile.js';
 import { EXIT, printJson } from '../io.js';
-import { printDiagnostics } from '../load.js';
+import { loadSpec, printDiagnostics, STDIN_NAME } from '../load.js';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 
 export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('validate spec files: schema, names, addresses, overlaps, ports, group cycles')
-    .argument('<files...>', 'spec files (YAML)')
+    .argument('<files...>', 'spec files (YAML); - reads standard input')
     .option('--json', 'print diagnostics as JSON')
     .action((files: string[], opts: { json?: boolean }) => {
       const all: { file: string; ok: boolean; diagnostics: Diagnostic[] }[] = [];
       for (const file of files) {
-        const r = loadModel(file);
+        const r = loadSpec(file);
         const ds = [...r.diagnostics, ...(r.model ? compileDiagnostics(r.model) : [])];
-        all.push({ file, ok: r.model !== undefined, diagnostics: ds });
+        all.push({ file: file === '-' ? STDIN_NAME : file, ok: r.model !== undefined, diagnostics: ds });
         if (!opts.json) {
           printDiagnostics(ds, r.source);
           if (r.model)
             process.stdout.write(
-              `${file}: ok (${r.model.hosts.size} hosts, ${r.model.networks.size} networks, ${r.model.tunnels.size} tunnels, ${r.model.policy.length} rules)\n`,
+              `${file === '-' ? STDIN_NAME : file}: ok (${r.model.hosts.size} hosts, ${r.model.networks.size} networks, ${r.model.tunnels.size} tunnels, ${r.model.policy.length} rules)\n`,
             );
         }
       }

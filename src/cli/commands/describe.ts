@@ -8,7 +8,7 @@ export function registerDescribe(program: Command): void {
   program
     .command('describe')
     .description('summarise what cordon understood: networks, tunnels, hosts, enforcement points')
-    .argument('<file>', 'spec file')
+    .argument('<file>', 'spec file; - reads standard input')
     .action((file: string) => {
       process.stdout.write(`${topologyToText(loadIr(file), useColor())}\n`);
     });

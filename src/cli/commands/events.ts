@@ -20,7 +20,7 @@ interface EventsFlags {
 
 const TYPES = GuardEventSchema.options.flatMap((o) => {
   const t = o.shape.type;
-  return 'options' in t ? [...(t.options as readonly string[])] : [t.value as string];
+  return 'options' in t ? [...(t.options as readonly string[])] : [t.value];
 });
 
 export function registerEvents(program: Command): void {

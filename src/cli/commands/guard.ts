@@ -128,7 +128,7 @@ Examples:
               say(`metrics at http://${server.address}/metrics`);
             }
             try {
-              guard = await startGuard({ ir, host: host!, ruleset, target, events, metrics, onDrift, stateRoot, recheckMs: interval, say });
+              guard = await startGuard({ ir, host, ruleset, target, events, metrics, onDrift, stateRoot, recheckMs: interval, say });
             } catch (e) {
               if (e instanceof ExitError) throw e;
               throw new ExitError(EXIT.failed, `cannot watch ${target.label}: ${(e as Error).message}`);

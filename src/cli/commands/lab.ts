@@ -6,13 +6,15 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { attackLab, attackToText } from '../../lab/attack.js';
 import type { Progress } from '../../lab/exec.js';
-import { downLabs, dryRunPlan, findLab, LabChoiceError, labExec, listLabs, upLab, verifyLabFor } from '../../lab/lab.js';
+import { downLabs, dryRunPlan, findLab, LabChoiceError, labExec, listLabs, runningLabOf, upLab, verifyLabFor, type DownTarget } from '../../lab/lab.js';
 import { planToText } from '../../lab/plan.js';
 import { verifyToText } from '../../lab/text.js';
 import { verifyToJson } from '../../lab/verify.js';
 import { Interrupted, INTERRUPTED_EXIT } from '../../system/interrupt.js';
 import { EXIT, ExitError, printJson, useColor } from '../io.js';
 import { loadIr } from '../load.js';
+import { listStates } from '../../lab/state.js';
+import { LAB_PREFIX_RE } from '../../model/names.js';
 
 function requireRoot(): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
@@ -69,7 +71,7 @@ Examples:
   cordon lab exec agentfarm -- ping -c1 8.8.8.8
   cordon lab verify examples/proxmox-dual-bridge.yaml
   cordon lab attack agentfarm
-  cordon lab down`,
+  cordon lab down examples/proxmox-dual-bridge.yaml     # or: cordon lab down --lab PREFIX · --all`,
     );
 
   lab
@@ -77,14 +79,31 @@ Examples:
     .description('build the lab and leave it running (until cordon lab down)')
     .argument('<file>', 'spec file')
     .option('--dry-run', 'print the plan (every command, stage by stage) and change nothing')
+    .option('--again', 'build another lab even when one of FILE is already up')
     .option('--json', 'machine-readable result on stdout')
-    .action(async (file: string, opts: { dryRun?: boolean; json?: boolean }) => {
+    .action(async (file: string, opts: { dryRun?: boolean; again?: boolean; json?: boolean }) => {
       const ir = loadIr(file, { quietWarnings: opts.json });
       if (opts.dryRun) {
         process.stdout.write(planToText(dryRunPlan(ir)));
         return;
       }
       requireRoot();
+      // One lab per spec unless asked: a second `lab up` would otherwise double every namespace and
+      // make `lab exec`/`attack` ambiguous.
+      const running = opts.again ? undefined : runningLabOf(file);
+      if (running && running.hash !== ir.model.hash)
+        throw new ExitError(
+          EXIT.invalid,
+          `lab ${running.prefix} of ${file} is up but was built from another version of it: cordon lab down --lab ${running.prefix} first, or lab up --again for a second lab`,
+        );
+      if (running) {
+        if (opts.json) return printJson({ prefix: running.prefix, file, alreadyUp: true, namespaces: running.namespaces });
+        process.stdout.write(
+          `lab ${running.prefix} of ${file} is already up (since ${running.createdAt}); nothing built (--again builds a second one)\n` +
+            `\nNext: cordon lab exec HOST -- CMD · cordon lab verify ${file} · cordon lab down --lab ${running.prefix}\n`,
+        );
+        return;
+      }
       const say = progress(opts.json === true);
       const report = await upLab(ir, { say, handleSignals: true, onSignal }).catch((e: Error) => {
         if (e instanceof Interrupted) throw exitFor(e);
@@ -114,7 +133,7 @@ Examples:
         );
       for (const w of r.warnings) process.stdout.write(`  ${c.yellow('warning')} ${w}\n`);
       for (const n of plan.notes) process.stdout.write(`  ${c.dim(`note: ${n}`)}\n`);
-      process.stdout.write(`\nNext: cordon lab exec HOST -- CMD · cordon lab shell HOST · cordon lab verify ${file} · cordon lab down ${plan.prefix}\n`);
+      process.stdout.write(`\nNext: cordon lab exec HOST -- CMD · cordon lab shell HOST · cordon lab verify ${file} · cordon lab down --lab ${plan.prefix}\n`);
     });
 
   lab
@@ -170,12 +189,32 @@ Examples:
 
   lab
     .command('down')
-    .description('remove a lab: its processes, namespaces and files (safe to repeat)')
-    .argument('[lab]', 'lab prefix or spec file (default: every lab on this machine)')
+    .description('remove a lab: its processes, namespaces and files (safe to repeat); name it by spec file or --lab PREFIX, or --all')
+    .argument('[target]', 'spec file (its labs) or lab prefix')
+    .option('--lab <prefix>', 'the lab with this prefix (see cordon lab list)')
+    .option('--all', "every lab on this machine, also other users' and orphaned ones")
     .option('--json', 'machine-readable result on stdout')
-    .action(async (target: string | undefined, opts: { json?: boolean }) => {
+    .action(async (target: string | undefined, opts: { lab?: string; all?: boolean; json?: boolean }) => {
+      const given = [target, opts.lab, opts.all ? '--all' : undefined].filter((x) => x !== undefined);
+      if (given.length !== 1) {
+        const up = listStates().map((s) => s.prefix);
+        throw new ExitError(
+          EXIT.invalid,
+          `${given.length === 0 ? 'which lab?' : 'name one lab:'} cordon lab down FILE, --lab PREFIX or --all (on a shared machine, --all removes other people's labs too)` +
+            (up.length > 0 ? `; labs here: ${up.join(', ')}` : '; no lab is registered here'),
+        );
+      }
       requireRoot();
-      const out = await downLabs(target, progress(opts.json === true));
+      const what: DownTarget = opts.all
+        ? { all: true }
+        : opts.lab !== undefined
+          ? { lab: opts.lab }
+          : LAB_PREFIX_RE.test(target!)
+            ? { lab: target! }
+            : { file: target! };
+      const out = await downLabs(what, progress(opts.json === true)).catch((e: unknown) => {
+        throw exitFor(e);
+      });
       if (opts.json) printJson({ removed: out.map((r) => ({ ...r, ms: Math.round(r.ms) })) });
       else
         process.stdout.write(

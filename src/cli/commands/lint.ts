@@ -1,35 +1,54 @@
-/** `cordon lint FILE`: shadowed, redundant and overlapping rules, unused names, ports opened to any. */
+/** `cordon lint FILE`: shadowed, redundant and overlapping rules, unused names, ports opened to any; exit 1 on errors, or on warnings past --max-warnings. */
 import type { Command } from 'commander';
+import { Code, DIAG_CODES } from '../../diag/codes.js';
 import { sortDiagnostics, type Diagnostic } from '../../diag/diagnostic.js';
 import { compile } from '../../ir/compile.js';
-import { loadModel } from '../../model/load.js';
 import { lint } from '../../verify/lint.js';
-import { EXIT, printJson } from '../io.js';
-import { printDiagnostics } from '../load.js';
+import { EXIT, ExitError, printJson } from '../io.js';
+import { loadSpec, printDiagnostics, STDIN_NAME } from '../load.js';
+
+/** `--max-warnings N`: a whole number ≥ 0. */
+function parseMaxWarnings(v: string): number {
+  if (!/^\d+$/.test(v)) throw new ExitError(EXIT.invalid, `--max-warnings takes a whole number (0 or more), got '${v}'`);
+  return Number(v);
+}
+
+/** The codes lint itself reports, listed in its help from the code table. */
+const LINT_CODES = [
+  Code.SHADOWED_RULE,
+  Code.REDUNDANT_RULE,
+  Code.ALLOW_DENY_OVERLAP,
+  Code.UNUSED_GROUP,
+  Code.UNUSED_SERVICE,
+  Code.PORT_TO_ANY,
+  Code.TUNNEL_BLOCKED,
+  Code.RULE_APPLIES_NOWHERE,
+  Code.LINT_UNDECIDED,
+] as const;
 
 export function registerLint(program: Command): void {
   program
     .command('lint')
-    .description('find rules that never match or change nothing, allow/deny overlaps, unused groups and services, and ports opened to any address')
-    .argument('<file>', 'spec file (YAML)')
+    .description(
+      'find rules that never match or change nothing, allow/deny overlaps, unused groups and services, ports opened to any address, tunnels that cannot come up',
+    )
+    .argument('<file>', 'spec file (YAML); - reads standard input')
     .option('--json', 'print the diagnostics as a JSON array')
+    .option('--max-warnings <n>', 'exit 1 when there are more than N warnings (default: no limit)')
+    .option('--strict', 'exit 1 on any warning (the same as --max-warnings 0)')
     .addHelpText(
       'after',
       `
-Findings (codes are stable):
-  CORDON030 warning  shadowed rule: earlier rules take all of its traffic (names a small set of them)
-  CORDON031 warning  redundant rule: removing it changes no verdict
-  CORDON032 info     an allow and a deny overlap in part; says where and which one wins
-  CORDON033 warning  group never used
-  CORDON034 warning  service never used
-  CORDON035 warning  ports allowed to any address where a narrower target was probably meant
-  CORDON037 warning  rule can never apply
+Findings (codes are stable; cordon explain-code CODE says more):
+${LINT_CODES.map((c) => `  ${c} ${DIAG_CODES[c].severities[0].padEnd(8)} ${DIAG_CODES[c].title}`).join('\n')}
 
-Exit codes: 0 when clean (info findings only) · exit 1 when lint finds anything at warning level
-(including warnings from loading the spec) · 2 when the spec is invalid.`,
+Exit codes: 0 no errors, and no more warnings than --max-warnings allows (warnings alone do not fail
+a run by default) · 1 an error, or more warnings than --max-warnings N (--strict: any warning)
+· 2 the spec is invalid (it cannot be linted; cordon check shows why).`,
     )
-    .action((file: string, opts: { json?: boolean }) => {
-      const r = loadModel(file);
+    .action((file: string, opts: { json?: boolean; maxWarnings?: string; strict?: boolean }) => {
+      const maxWarnings = opts.strict ? 0 : opts.maxWarnings !== undefined ? parseMaxWarnings(opts.maxWarnings) : Infinity;
+      const r = loadSpec(file);
       if (!r.model) {
         if (opts.json) printJson(r.diagnostics);
         else printDiagnostics(r.diagnostics, r.source);
@@ -38,14 +57,19 @@ Exit codes: 0 when clean (info findings only) · exit 1 when lint finds anything
       }
       const ir = compile(r.model);
       const all: Diagnostic[] = sortDiagnostics([...r.diagnostics, ...ir.diagnostics, ...lint(ir, { source: r.source })]);
-      const findings = all.filter((d) => d.severity !== 'info').length;
+      const count = (s: Diagnostic['severity']): number => all.filter((d) => d.severity === s).length;
+      const errors = count('error');
+      const warnings = count('warning');
+      const notes = count('info');
       if (opts.json) printJson(all);
       else {
         printDiagnostics(all, r.source);
-        const infos = all.length - findings;
-        const summary = all.length === 0 ? 'no findings' : `${findings} warning${findings === 1 ? '' : 's'}, ${infos} note${infos === 1 ? '' : 's'}`;
-        process.stdout.write(`${file}: ${summary}\n`);
+        const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+        const summary =
+          all.length === 0 ? 'no findings' : [...(errors > 0 ? [plural(errors, 'error')] : []), plural(warnings, 'warning'), plural(notes, 'note')].join(', ');
+        const over = errors === 0 && warnings > maxWarnings ? ` (more than --max-warnings ${maxWarnings})` : '';
+        process.stdout.write(`${file === '-' ? STDIN_NAME : file}: ${summary}${over}\n`);
       }
-      process.exitCode = findings > 0 ? EXIT.failed : EXIT.ok;
+      process.exitCode = errors > 0 || warnings > maxWarnings ? EXIT.failed : EXIT.ok;
     });
 }

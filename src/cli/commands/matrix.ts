@@ -10,7 +10,7 @@ export function registerMatrix(program: Command): void {
   program
     .command('matrix')
     .description('all-pairs reachability: for every source and destination, the protocols and ports allowed')
-    .argument('<file>', 'spec file')
+    .argument('<file>', 'spec file; - reads standard input')
     .option('--assume <view>', 'configured (as written) or compromised (guests adversarial)', 'configured')
     .option('--json', 'complete JSON: every allowed pair with its port ranges')
     .option('--list', 'one line per allowed pair instead of a table')

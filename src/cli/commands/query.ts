@@ -100,7 +100,7 @@ export function registerQuery(program: Command): void {
           ? 'explain one flow hop by hop: every path considered, every rule that decided, with file and line'
           : 'is one flow allowed? prints the verdict, the path and the deciding rule (exit 0 allow, 1 deny)',
       )
-      .argument('<file>', 'spec file')
+      .argument('<file>', 'spec file; - reads standard input')
       .requiredOption('--from <host>', 'source: host name, its address, internet or lan')
       .requiredOption('--to <dest>', 'destination: host, host.service, address, internet or lan')
       .option('--proto <proto>', "tcp, udp, icmp or other (default: the service's own)")

@@ -4,7 +4,7 @@ import { findRenderer, RENDERERS } from '../../render/registry.js';
 import { isKeyedRenderer } from '../../render/wireguard/keys.js';
 import { writeRendered } from '../../render/write.js';
 import { unknownNameHint } from '../../util/suggest.js';
-import { EXIT, ExitError, printJson } from '../io.js';
+import { EXIT, ExitError, pathFailure, printJson } from '../io.js';
 import { loadIr, printDiagnostics } from '../load.js';
 import { defaultKeyDir, openKeyStore } from '../keystore.js';
 
@@ -63,7 +63,12 @@ export function registerRender(program: Command): void {
       if (isKeyedRenderer(r)) {
         // Keys are input to the (pure) renderer: load them, generating missing pairs; never print them.
         const dir = opts.keys ?? defaultKeyDir(file);
-        const store = openKeyStore(dir, r.keyNames(ir, { host: opts.host, params }));
+        let store: ReturnType<typeof openKeyStore>;
+        try {
+          store = openKeyStore(dir, r.keyNames(ir, { host: opts.host, params }));
+        } catch (e) {
+          throw pathFailure(e, '--keys');
+        }
         for (const n of store.generated) process.stderr.write(`generated a WireGuard key pair for ${n} in ${dir}\n`);
         renderer = r.withKeys(store.source);
       }
@@ -71,7 +76,12 @@ export function registerRender(program: Command): void {
       printDiagnostics(result.diagnostics, undefined);
       if (result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(EXIT.failed, `target ${r.name} cannot express this spec`);
       if (opts.out) {
-        const written = writeRendered(opts.out, result.files);
+        let written: string[];
+        try {
+          written = writeRendered(opts.out, result.files);
+        } catch (e) {
+          throw pathFailure(e, '--out');
+        }
         for (const w of written) process.stderr.write(`wrote ${w}\n`);
       } else if (opts.json) {
         printJson(result.files.map((f) => ({ path: f.path, secret: f.secret, content: f.secret ? '<redacted: write with --out>' : f.content })));

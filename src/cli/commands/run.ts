@@ -4,7 +4,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { dryRunPlan, sandbox, SandboxError, SandboxInterrupted, type SandboxResult } from '../../sandbox/run.js';
+import { dryRunPlan, sandbox, SandboxError, SandboxInterrupted, type SandboxInput, type SandboxResult } from '../../sandbox/run.js';
 import { MODES, planToText } from '../../sandbox/plan.js';
 import { mergeRequests, normalizeRequest, resolveRequest, SpecLoadError, type ResolvedRequest, type SandboxRequest } from '../../sandbox/request.js';
 import { EXIT, ExitError, printJson } from '../io.js';
@@ -24,7 +24,7 @@ function cliRequest(flags: Record<string, unknown>, given: (name: string) => boo
     if (k === 'config' || v === undefined) continue;
     if (Array.isArray(v) || given(k)) out[kebab(k)] = v;
   }
-  return normalizeRequest(out as SandboxRequest);
+  return normalizeRequest(out);
 }
 
 /**
@@ -80,10 +80,13 @@ export async function commandLineInput(argv: readonly string[]): Promise<Resolve
   return out!;
 }
 
-function summary(r: SandboxResult): string {
-  const lines = [
-    `cordon run: ${r.message} · out ${r.counters.packetsOut} pkt/${r.counters.bytesOut} B · in ${r.counters.packetsIn} pkt/${r.counters.bytesIn} B`,
-  ];
+/** The summary on stderr. Open mode uses the host's network, where cordon has no counters: it says so instead of printing zeros. */
+export function summary(r: SandboxResult, mode: SandboxInput['mode']): string {
+  const traffic =
+    mode === 'open'
+      ? 'traffic not counted in open mode (the host network)'
+      : `out ${r.counters.packetsOut} pkt/${r.counters.bytesOut} B · in ${r.counters.packetsIn} pkt/${r.counters.bytesIn} B`;
+  const lines = [`cordon run: ${r.message} · ${traffic}`];
   lines.push(
     `cordon run: env: ${r.env.passed} passed, ${r.env.withheld} withheld${r.env.withheld > 0 ? ' (--env NAME passes one)' : ''} · ${r.hidden} secret path${r.hidden === 1 ? '' : 's'} hidden`,
   );
@@ -220,7 +223,7 @@ Examples:
           id: r.id,
           ms: Math.round(r.ms),
         });
-      else if (!f.quiet) process.stderr.write(summary(r));
+      else if (!f.quiet) process.stderr.write(summary(r, input.mode));
       process.exitCode = r.exitCode;
     });
 }

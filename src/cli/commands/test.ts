@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { runChecks, type CheckResult } from '../../verify/checks.js';
 import { explanationToText } from '../../report/explain.js';
+import { failureOf } from '../failure.js';
 import { EXIT, printJson, useColor, ExitError } from '../io.js';
 import { loadIr } from '../load.js';
 
@@ -10,7 +11,7 @@ export function registerTest(program: Command): void {
   program
     .command('test')
     .description('check every expect: entry and every invariant (judged with guests compromised); exit 1 on any failure')
-    .argument('<files...>', 'spec files')
+    .argument('<files...>', 'spec files; - reads standard input')
     .option('--json', 'results as JSON')
     .option('-v, --verbose', 'show the witness path for failures in full')
     .action((files: string[], opts: { json?: boolean; verbose?: boolean }) => {
@@ -24,7 +25,8 @@ export function registerTest(program: Command): void {
           checks = runChecks(loadIr(file, { quietWarnings: true }));
         } catch (e) {
           if (e instanceof ExitError) {
-            process.stderr.write(`cordon: ${e.message}\n`);
+            // Said the way main.ts says it, then on to the next file.
+            process.stderr.write(failureOf(e).text);
             invalid = true;
             continue;
           }

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { basename } from 'node:path';
 import { context, createSession, destroySession, getFile, listFiles, putFile, vaultRoot, VaultError, type VaultOptions } from '../../vault/index.js';
-import { EXIT, ExitError, printJson } from '../io.js';
+import { EXIT, ExitError, pathFailure, printJson } from '../io.js';
 
 interface DirOpts {
   dir?: string;
@@ -27,9 +27,8 @@ function run<T>(f: () => T): T {
     return f();
   } catch (e) {
     if (e instanceof VaultError) throw new ExitError(e.code === 'invalid' ? EXIT.invalid : EXIT.failed, e.message);
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR') throw new ExitError(EXIT.invalid, err.message);
-    throw e;
+    // A file or --dir that cannot be read or written: the user's path, exit 2.
+    throw pathFailure(e, 'vault');
   }
 }
 

@@ -15,9 +15,10 @@
  * only; `ct state invalid` and other non-new states become state `established`, which the
  * verifier (it asks about new connections) never matches. Everything else cordon cannot express
  * (ICMP types, source ports, NAT, a partial set of "other" protocols, conditional `return`…) is
- * a CORDON012 diagnostic naming the expression, and so is any table that is not cordon's.
+ * a CORDON041 (not importable) diagnostic naming the expression, and so is any table that is not cordon's.
  */
 import { diag, type Diagnostic, type Severity } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Action, Chain, Ir, IrMatch, IrRule, RuleRole } from '../../ir/types.js';
 import { pointId } from '../../ir/types.js';
 import { HOOKS, type Hook, type Model, type Origin } from '../../model/types.js';
@@ -287,7 +288,7 @@ class Importer {
   }
 
   report(severity: Severity, message: string, path: string, hint?: string): void {
-    this.ds.push(diag('CORDON012', severity, message, { file: this.file, path }, hint));
+    this.ds.push(diag(Code.NOT_IMPORTABLE, severity, message, { file: this.file, path }, hint));
   }
 
   chainsOf(family: string, table: string): NftChain[] {
@@ -567,6 +568,7 @@ function parseRule(im: Importer, r: NftRule, hook: Hook, at: string): ParsedRule
         break;
       case 'limit': {
         if (isObj(v) && v.inv === true) errors.push(`limit over ${describeValue(v)}`);
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- nft's JSON gives `per` as a string (second, minute, …)
         else if (isObj(v) && typeof v.rate === 'number') rate = `${v.rate}/${String(v.per ?? 'second')}`;
         else errors.push(`limit ${describeValue(v)}`);
         break;
@@ -841,7 +843,7 @@ function sameRules(a: readonly Omit<IrRule, 'id' | 'index'>[], b: readonly Omit<
 export function importNftJson(json: unknown, opts: ImportOptions): ImportResult {
   const parsed = parseRuleset(json);
   const file = opts.file ?? `nft:${opts.host}`;
-  if (!parsed.ok) return { chains: [], marks: new Map(), diagnostics: [diag('CORDON012', 'error', parsed.error, { file })] };
+  if (!parsed.ok) return { chains: [], marks: new Map(), diagnostics: [diag(Code.IMPORT_MALFORMED, 'error', parsed.error, { file })] };
   return importRuleset(parsed.value, opts);
 }
 

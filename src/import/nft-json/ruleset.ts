@@ -84,7 +84,7 @@ export function parseRuleset(json: unknown): Parsed<NftRuleset> {
   const other: NftObject[] = [];
   for (const item of (json as { nftables: unknown[] }).nftables) {
     if (typeof item !== 'object' || item === null) return { ok: false, error: `not an nft object: ${describeValue(item)}` };
-    const [kind, body] = Object.entries(item)[0] ?? ['', undefined];
+    const [kind, body] = Object.entries(item as Record<string, unknown>)[0] ?? ['', undefined];
     if (typeof body !== 'object' || body === null) {
       if (kind === 'metainfo') continue;
       return { ok: false, error: `nft object '${kind}' has no body` };

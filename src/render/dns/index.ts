@@ -10,6 +10,7 @@
  * bytes; it changes whenever the spec does.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
 import type { Dns, Model } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
@@ -31,7 +32,7 @@ export const dnsRenderer: Renderer = {
       if (opts.host !== undefined)
         ds.push(
           diag(
-            'CORDON004',
+            Code.UNKNOWN_NAME,
             'error',
             `the spec declares no dns: section, so host '${opts.host}' gets no DNS files`,
             { file: ir.model.file },
@@ -43,7 +44,7 @@ export const dnsRenderer: Renderer = {
     if (opts.host !== undefined && opts.host !== dns.server) {
       ds.push(
         diag(
-          'CORDON004',
+          Code.UNKNOWN_NAME,
           'error',
           `host '${opts.host}' does not serve DNS, so it gets no DNS files`,
           { file: ir.model.file },

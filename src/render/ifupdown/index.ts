@@ -13,6 +13,7 @@
  * file says so and, on a hypervisor, sources /etc/network/interfaces.d/ for them.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
 import type { Host, Model, Nic } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
@@ -36,7 +37,7 @@ export const ifupdownRenderer: Renderer = {
     if (opts.host !== undefined && files.length === 0) {
       ds.push(
         diag(
-          'CORDON004',
+          Code.UNKNOWN_NAME,
           'error',
           `host '${opts.host}' is neither a VM nor a hypervisor with a nic on a network, so it gets no interfaces file`,
           { file: ir.model.file },

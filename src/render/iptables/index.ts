@@ -15,6 +15,7 @@
  * two). Bridge ports are matched with `-m physdev --physdev-in` (needs br_netfilter).
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Hook, Model } from '../../model/types.js';
 import { ALL_FLOWS, ALL_PORTS, flowEqual, type FlowSet } from '../../util/flows.js';
@@ -44,7 +45,7 @@ export const iptablesRenderer: Renderer = {
     if (opts.host !== undefined && files.length === 0) {
       ds.push(
         diag(
-          'CORDON004',
+          Code.UNKNOWN_NAME,
           'error',
           `host '${opts.host}' enforces no cordon chain, so it gets no iptables rules`,
           { file: ir.model.file },
@@ -122,7 +123,7 @@ function planHost(ir: Ir, host: string, ds: Diagnostic[]): HostPlan {
     if (clash !== undefined || name.length > MAX_CHAIN_NAME) {
       ds.push(
         diag(
-          'CORDON017',
+          Code.KERNEL_NAME,
           'error',
           `iptables chain name '${name}' for ${c.point} ${clash ? `clashes with the one for ${clash}` : 'is too long'}`,
           { file: model.file, line: c.policyOrigin.line, col: c.policyOrigin.col, path: c.policyOrigin.path },
@@ -142,7 +143,7 @@ function planHost(ir: Ir, host: string, ds: Diagnostic[]): HostPlan {
         const sel = guest.nics.filter((n) => n.port && ports.has(n.port)).map((n) => ['-m', 'physdev', '--physdev-in', ifname(n.port!)]);
         if (sel.length === 0) {
           ds.push(
-            diag('CORDON016', 'error', `${c.point}: ${c.host} has no port on a bridge of ${host}, so its outgoing packets cannot be told apart`, {
+            diag(Code.ROUTING, 'error', `${c.point}: ${c.host} has no port on a bridge of ${host}, so its outgoing packets cannot be told apart`, {
               file: model.file,
               line: guest.origin.line,
               col: guest.origin.col,
@@ -399,12 +400,17 @@ function renderRule(
   for (const port of m.inPort ?? []) {
     if (!plan.ports.has(port)) {
       ds.push(
-        diag('CORDON012', 'error', `${p.chain.point}: rule from "${r.origin.text}" matches bridge port ${port}, which is not on a bridge of ${plan.host}`, {
-          file: ir.model.file,
-          line: r.origin.line,
-          col: r.origin.col,
-          path: r.origin.path,
-        }),
+        diag(
+          Code.PORT_NOT_ON_HOST,
+          'error',
+          `${p.chain.point}: rule from "${r.origin.text}" matches bridge port ${port}, which is not on a bridge of ${plan.host}`,
+          {
+            file: ir.model.file,
+            line: r.origin.line,
+            col: r.origin.col,
+            path: r.origin.path,
+          },
+        ),
       );
       return { lines: [], sub: undefined, cont: undefined };
     }

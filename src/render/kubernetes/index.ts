@@ -13,11 +13,12 @@
  * NetworkPolicy can only allow: every allow has the earlier denies subtracted from it (peers
  * removed, ipBlock `except`, ports split). Where the remainder cannot be written — ICMP or other
  * protocols left over, ports that are not TCP/UDP — those flows are left out (stricter than the
- * spec) with a CORDON012 diagnostic pointing to the Cilium output, which has real denies. Cilium
+ * spec) with a CORDON012 (target cannot express) diagnostic pointing to the Cilium output, which has real denies. Cilium
  * denies override every allow, whatever the order, so there each deny has the earlier allows
  * subtracted instead, and the allows are written as they are.
  */
 import { diag, type Diagnostic, type Severity } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
 import { NOT_INTERNET, targetAddrs } from '../../model/addresses.js';
 import { shortHash } from '../../model/names.js';
@@ -43,7 +44,7 @@ export const kubernetesRenderer: Renderer = {
   render(ir: Ir, opts: RenderOptions): RenderResult {
     const k = new K8s(ir.model);
     const hosts = [...ir.model.hosts.values()].sort((a, b) => cmp(a.name, b.name)).filter((h) => opts.host === undefined || h.name === opts.host);
-    if (opts.host !== undefined && hosts.length === 0) k.diag('CORDON004', 'error', `unknown host '${opts.host}'`, undefined);
+    if (opts.host !== undefined && hosts.length === 0) k.diag(Code.UNKNOWN_NAME, 'error', `unknown host '${opts.host}'`, undefined);
     const np: PolicyDoc[] = [];
     const cnp: PolicyDoc[] = [];
     for (const h of hosts) {
@@ -123,7 +124,7 @@ class K8s {
     for (const h of [...model.hosts.keys()].sort(cmp)) {
       if (!LABEL_VALUE.test(h)) {
         this.diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'error',
           `host name '${h}' cannot be a Kubernetes label value (letters, digits, '-', '_', '.', starting and ending with a letter or digit, at most 63)`,
           model.hosts.get(h)!.origin,
@@ -140,7 +141,13 @@ class K8s {
     }
   }
 
-  diag(code: 'CORDON004' | 'CORDON012', severity: Severity, message: string, origin: Origin | undefined, hint?: string): void {
+  diag(
+    code: typeof Code.UNKNOWN_NAME | typeof Code.TARGET_CANNOT_EXPRESS,
+    severity: Severity,
+    message: string,
+    origin: Origin | undefined,
+    hint?: string,
+  ): void {
     const key = `${code}|${message}`;
     if (this.ds.has(key)) return;
     this.ds.set(
@@ -207,7 +214,7 @@ class K8s {
         });
       } else if (h.egress === 'vpn-only') {
         this.diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'warning',
           `host '${h.name}' is vpn-only, which Kubernetes policies cannot express (pods have no tunnel): its pod gets no egress at all`,
           h.origin,
@@ -240,9 +247,19 @@ class K8s {
       if (pieces.length === 0) continue;
       out.push({ action: r.action, pieces, origin: r.origin, rule: r });
       if (r.action === 'allow' && r.rate)
-        this.diag('CORDON012', 'warning', `"${r.origin.text}": Kubernetes policies have no rate limits; the allow is written without '${r.rate}'`, r.origin);
+        this.diag(
+          Code.TARGET_CANNOT_EXPRESS,
+          'warning',
+          `"${r.origin.text}": Kubernetes policies have no rate limits; the allow is written without '${r.rate}'`,
+          r.origin,
+        );
       if (r.log)
-        this.diag('CORDON012', 'info', `"${r.origin.text}": Kubernetes policies cannot log; use the network plugin's flow logs (Hubble for Cilium)`, r.origin);
+        this.diag(
+          Code.TARGET_CANNOT_EXPRESS,
+          'info',
+          `"${r.origin.text}": Kubernetes policies cannot log; use the network plugin's flow logs (Hubble for Cilium)`,
+          r.origin,
+        );
     }
     if (dir === 'egress' && h.egress === 'open')
       out.push({
@@ -299,7 +316,7 @@ class K8s {
       if (p.cutBy.length) {
         const denies = p.cutBy.map((i) => `"${entries[i]!.origin.text}"`).join(', ');
         this.diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'warning',
           `${dir} of '${h.name}': ${denies} cannot be expressed in NetworkPolicy: taking it out of "${e.origin.text}" leaves ${lost}, which NetworkPolicy cannot name, so networkpolicies.yaml leaves ${lost} out (stricter than the spec)`,
           entries[p.cutBy[0]!]!.origin,
@@ -307,7 +324,7 @@ class K8s {
         );
       } else {
         this.diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'warning',
           `${dir} of '${h.name}': "${e.origin.text}" allows ${lost}, which NetworkPolicy cannot express (it knows TCP, UDP and SCTP ports); networkpolicies.yaml leaves ${lost} out`,
           e.origin,
@@ -336,7 +353,7 @@ class K8s {
       out.push({ namespaceSelector: {}, podSelector: sel });
       if (peers.pods.size && R.intersect(peers.ext, NOT_INTERNET).length) {
         this.diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'warning',
           `${dir} of '${h.name}': "${e.origin.text}" leaves out pods ${[...peers.pods]
             .sort(cmp)
@@ -450,7 +467,7 @@ class K8s {
       if (p.flows.other) {
         const what = action === 'allow' ? `"${e.origin.text}" allows` : `"${e.origin.text}" denies`;
         this.diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'warning',
           `${dir} of '${h.name}': ${what} IP protocols other than TCP, UDP and ICMP, which CiliumNetworkPolicy cannot name; ciliumnetworkpolicies.yaml leaves them out${action === 'deny' ? ' of the deny' : ''}`,
           e.origin,

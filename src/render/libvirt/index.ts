@@ -15,6 +15,7 @@
  * - `define.sh`: `virsh nwfilter-define`, `net-define`, `net-start`, `net-autostart`; safe to re-run.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
 import { GUEST_KINDS, type Host, type Model, type Network, type Nic } from '../../model/types.js';
 import { assertNever } from '../../util/assert.js';
@@ -88,7 +89,7 @@ export const libvirtRenderer: Renderer = {
     if (opts.host !== undefined && files.length === 0) {
       ds.push(
         diag(
-          'CORDON004',
+          Code.UNKNOWN_NAME,
           'error',
           `host '${opts.host}' is neither a hypervisor with libvirt networks nor a guest on one`,
           { file: ir.model.file },

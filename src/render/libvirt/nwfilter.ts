@@ -17,6 +17,7 @@
  *   not exist in nwfilter: a diagnostic says so, and the rule is rendered without them.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Host, Model, Nic } from '../../model/types.js';
 import { assertNever } from '../../util/assert.js';
@@ -107,7 +108,7 @@ function bind(ir: Ir, c: Chain, r: IrRule, guest: Host, ports: readonly PortNic[
       if (!guest.antiSpoof) {
         ds.push(
           diag(
-            'CORDON012',
+            Code.TARGET_CANNOT_EXPRESS,
             'warning',
             `libvirt: ${what} applies to ${guest.name}'s port(s) ${active.map((p) => p.nic.port).join(', ')} only; nwfilter tells the ports apart by source address, which ${guest.name} can forge because firewall.antiSpoof is off`,
             at,
@@ -119,7 +120,7 @@ function bind(ir: Ir, c: Chain, r: IrRule, guest: Host, ports: readonly PortNic[
     if (m.oif) {
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'warning',
           `libvirt: ${what} matches the hypervisor's output interface ${m.oif.join(', ')}, which nwfilter cannot see: rendered without that condition, so it applies to more traffic than verified`,
           at,
@@ -151,7 +152,7 @@ function bind(ir: Ir, c: Chain, r: IrRule, guest: Host, ports: readonly PortNic[
       } else {
         ds.push(
           diag(
-            'CORDON012',
+            Code.TARGET_CANNOT_EXPRESS,
             'warning',
             `libvirt: ${what} matches bridge port(s) ${m.inPort.join(', ')}, which ${guest.name}'s nwfilter cannot see: rendered by source address, which ${forgers.join(', ')} can forge (no per-guest anti-spoofing)`,
             at,
@@ -163,7 +164,7 @@ function bind(ir: Ir, c: Chain, r: IrRule, guest: Host, ports: readonly PortNic[
     if (m.iif) {
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'warning',
           `libvirt: ${what} matches the interface the packet entered the hypervisor by (${m.iif.join(', ')}), which nwfilter cannot see: rendered by source address only, so a forged source elsewhere also matches`,
           at,
@@ -251,7 +252,7 @@ function emitChain(e: Emitter, ir: Ir, c: Chain, guest: Host, ports: readonly Po
     if (!parts) {
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'error',
           `libvirt: ${r.id} ("${r.origin.text}") matches "every other IP protocol" but not every flow; nwfilter can only name tcp, udp, icmp or all`,
           { file, line: r.origin.line, col: r.origin.col, path: r.origin.path },
@@ -267,7 +268,7 @@ function emitChain(e: Emitter, ir: Ir, c: Chain, guest: Host, ports: readonly Po
     if (r.rate !== undefined && r.action === 'accept') {
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'warning',
           `libvirt: ${r.id} ("${r.origin.text}") has rate ${r.rate}, which nwfilter cannot express: rendered without the limit`,
           { file, line: r.origin.line, col: r.origin.col, path: r.origin.path },
@@ -283,7 +284,7 @@ function emitChain(e: Emitter, ir: Ir, c: Chain, guest: Host, ports: readonly Po
       tooMany = true;
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'error',
           `libvirt: ${c.point} needs more than ${MAX_RULE_PRIORITY} alternations between accept and drop; nwfilter priorities run out`,
           { file, line: r.origin.line, col: r.origin.col, path: r.origin.path },
@@ -385,7 +386,7 @@ export function emitFilter(e: Emitter, ir: Ir, guest: Host, hypervisor: string, 
   if (logged > 0) {
     ds.push(
       diag(
-        'CORDON012',
+        Code.TARGET_CANNOT_EXPRESS,
         'info',
         `libvirt: ${logged} rule(s) of ${guest.name}'s per-guest firewall ask for logging, which nwfilter cannot do; they are rendered without it`,
         { file: ir.model.file, line: guest.origin.line, col: guest.origin.col, path: guest.origin.path },

@@ -10,6 +10,7 @@
  * configured elsewhere; the header says so instead of guessing.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
 import type { Host, Model } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
@@ -34,7 +35,7 @@ export const netplanRenderer: Renderer = {
     if (opts.host !== undefined && files.length === 0) {
       ds.push(
         diag(
-          'CORDON004',
+          Code.UNKNOWN_NAME,
           'error',
           `host '${opts.host}' is not a VM with a nic on a network, so it gets no netplan file`,
           { file: ir.model.file },

@@ -103,7 +103,7 @@ export class DisjointBoxes {
     let level = 0;
     while (level < 32 && Math.floor(b.src[0] / 2 ** level) !== Math.floor(b.src[1] / 2 ** level)) level++;
     let blocks = this.levels.get(level);
-    if (!blocks) this.levels.set(level, (blocks = new Map()));
+    if (!blocks) this.levels.set(level, (blocks = new Map<number, number[]>()));
     const id = Math.floor(b.src[0] / 2 ** level);
     const list = blocks.get(id);
     if (list) list.push(k);

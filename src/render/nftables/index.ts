@@ -6,6 +6,7 @@
  * a bridge-family table, because a forward-hook rule only sees the bridge, not the port.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Model } from '../../model/types.js';
 import { ADDR_MAX, formatIPv4, rangeToCidrs } from '../../util/ip.js';
@@ -33,7 +34,7 @@ export const nftablesRenderer: Renderer = {
     if (opts.host !== undefined && files.length === 0) {
       ds.push(
         diag(
-          'CORDON004',
+          Code.UNKNOWN_NAME,
           'error',
           `host '${opts.host}' enforces no cordon chain, so it gets no nftables file`,
           { file: ir.model.file },
@@ -188,12 +189,17 @@ function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds:
     const ms = m.inPort.map((p) => marks.get(p));
     if (ms.some((x) => x === undefined)) {
       ds.push(
-        diag('CORDON012', 'error', `${point}: rule from "${r.origin.text}" matches bridge port(s) ${m.inPort.join(', ')} that this host does not own`, {
-          file: ir.model.file,
-          line: r.origin.line,
-          col: r.origin.col,
-          path: r.origin.path,
-        }),
+        diag(
+          Code.PORT_NOT_ON_HOST,
+          'error',
+          `${point}: rule from "${r.origin.text}" matches bridge port(s) ${m.inPort.join(', ')} that this host does not own`,
+          {
+            file: ir.model.file,
+            line: r.origin.line,
+            col: r.origin.col,
+            path: r.origin.path,
+          },
+        ),
       );
     } else parts.push(`meta mark ${setOf(ms as string[])}`);
   }

@@ -16,6 +16,7 @@
  * forward=nftables`); anything else is an error, never a silently missing wall.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Chain, Ir } from '../../ir/types.js';
 import type { Host, Model, Network } from '../../model/types.js';
 import { formatIPv4 } from '../../util/ip.js';
@@ -53,8 +54,8 @@ export const proxmoxRenderer: Renderer = {
     const firewall = (opts.params.get('firewall') ?? 'pve-firewall') as Firewall;
     const forward = (opts.params.get('forward') ?? 'native') as Forward;
     if (!FIREWALLS.includes(firewall))
-      ds.push(diag('CORDON003', 'error', `proxmox: firewall=${firewall} is not a Proxmox firewall`, at, `choose ${FIREWALLS.join(' or ')}`));
-    if (!FORWARDS.includes(forward)) ds.push(diag('CORDON003', 'error', `proxmox: forward=${forward} is not a choice`, at, `choose ${FORWARDS.join(' or ')}`));
+      ds.push(diag(Code.SCHEMA, 'error', `proxmox: firewall=${firewall} is not a Proxmox firewall`, at, `choose ${FIREWALLS.join(' or ')}`));
+    if (!FORWARDS.includes(forward)) ds.push(diag(Code.SCHEMA, 'error', `proxmox: forward=${forward} is not a choice`, at, `choose ${FORWARDS.join(' or ')}`));
     if (ds.length) return { files, diagnostics: ds };
     const enforcing = new Set([...ir.chains.values()].map((c) => c.enforcedOn));
     const hypers = [...ir.model.hosts.values()].filter((h) => h.kind === 'hypervisor' && enforcing.has(h.name)).sort((a, b) => a.name.localeCompare(b.name));
@@ -63,7 +64,7 @@ export const proxmoxRenderer: Renderer = {
       const list = opts.host !== undefined ? [opts.host] : others;
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           opts.host !== undefined ? 'error' : 'info',
           `proxmox: ${list.join(', ')} ${list.length === 1 ? 'is' : 'are'} not a Proxmox hypervisor; ${list.length === 1 ? 'its' : 'their'} chains (${[
             ...ir.chains.values(),
@@ -80,7 +81,7 @@ export const proxmoxRenderer: Renderer = {
     if (hypers.length === 0)
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'error',
           'proxmox: the spec has no hypervisor with a chain to enforce, so there is nothing for Proxmox to run',
           at,
@@ -152,7 +153,7 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
     if (forward === 'nftables') {
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'info',
           `proxmox: ${fwd.point} (${rules}, default ${fwd.policy}) is left to cordon's nftables rule set, as asked`,
           at,
@@ -162,7 +163,7 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
     } else if (firewall === 'pve-firewall') {
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'error',
           `proxmox: pve-firewall ignores FORWARD rules (Proxmox VE docs: "Any forward rules will be ignored by the stock pve-firewall"), so ${fwd.point} (${rules}, default ${fwd.policy}) cannot be rendered: forwarded and bridged traffic between guests and the internet would not be filtered`,
           at,
@@ -182,7 +183,7 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
         const between = [...ports, ...(uplink ? [`the uplink ${uplink}`] : [])];
         ds.push(
           diag(
-            'CORDON012',
+            Code.TARGET_CANNOT_EXPRESS,
             'error',
             `proxmox: traffic bridged on ${net.bridge} between ${between.join(', ')} never passes host-level FORWARD rules (Proxmox VE docs: host forward rules see routed traffic; bridged traffic is VNet-level, SDN only), so ${fwd.point}'s default ${fwd.policy} would not hold there`,
             at,
@@ -203,7 +204,7 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
     if (g.id === undefined) {
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'error',
           `proxmox: guest '${g.name}' has no id, and a Proxmox guest firewall file is named by its vmid (/etc/pve/firewall/<vmid>.fw); ${chains.map((c) => c.point).join(' and ')} cannot be rendered`,
           gat,
@@ -215,7 +216,7 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
     if (g.kind !== 'vm' && g.kind !== 'container') {
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'error',
           `proxmox: '${g.name}' is a ${g.kind}, not a Proxmox VM or container, so it has no <vmid>.fw`,
           gat,
@@ -237,7 +238,7 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
         if (!m || Number(m[1]) !== g.id) {
           ds.push(
             diag(
-              'CORDON012',
+              Code.TARGET_CANNOT_EXPRESS,
               'error',
               `proxmox: port ${n.port} of '${g.name}' is not named tap${g.id}i<N> or veth${g.id}i<N>, so its ipfilter-net<N> set cannot be named`,
               gat,
@@ -258,7 +259,7 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
     if (c.inGuest && c.enforcedOn !== h.name && model.hosts.get(c.enforcedOn)?.nics.some((n) => model.networks.get(n.segment)?.owner === h.name)) {
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'info',
           `proxmox: ${c.point} runs inside ${c.enforcedOn}, not on ${h.name}; Proxmox's firewall does not reach into guests`,
           at,
@@ -544,7 +545,7 @@ function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
   if (h.uplink && withUplink && outside.length > 1) {
     ds.push(
       diag(
-        'CORDON012',
+        Code.TARGET_CANNOT_EXPRESS,
         'warning',
         `proxmox: ${h.name}'s uplink ${h.uplink} can be a port of one bridge; it joins ${withUplink.bridge}, and ${outside
           .filter((n) => n !== withUplink)

@@ -8,6 +8,7 @@
  * packet, a rate limit, "every other protocol".
  */
 import { diag, type Diagnostic, type Severity } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Chain, IrRule } from '../../ir/types.js';
 import type { Host, Model } from '../../model/types.js';
 import { ALL_FLOWS, ALL_PORTS, flowEqual, NO_FLOWS, type FlowSet } from '../../util/flows.js';
@@ -121,7 +122,7 @@ function at(env: Env, r: IrRule) {
 }
 
 function say(env: Env, r: IrRule, zone: Zone, severity: Severity, message: string, hint?: string): void {
-  env.ds.push(diag('CORDON012', severity, `${zone.chain.point} → Proxmox: rule "${r.origin.text}" ${message}`, at(env, r), hint));
+  env.ds.push(diag(Code.TARGET_CANNOT_EXPRESS, severity, `${zone.chain.point} → Proxmox: rule "${r.origin.text}" ${message}`, at(env, r), hint));
 }
 
 /** Which nic a bridge port is: the guest, the network, and Proxmox's netN when the name tells. */
@@ -421,7 +422,7 @@ export function translateChain(env: Env, zone: Zone): FwRule[] {
         : `${one ? 'stops' : 'stop'} a guest's packets by the guest's address, as Proxmox cannot name the bridge port they came in by; ${who.join(', ')} could send from another address and pass (no Proxmox ipfilter holds ${them})`;
     env.ds.push(
       diag(
-        'CORDON012',
+        Code.TARGET_CANNOT_EXPRESS,
         'warning',
         `${zone.chain.point} → Proxmox: ${texts.length === 1 ? 'rule' : 'rules'} ${texts.join(', ')} ${what}`,
         at(env, rules[0]!),

@@ -17,6 +17,7 @@
  * cordon does not hold gets its config without PrivateKey, for its owner to complete.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
 import { targetsAddrs } from '../../model/addresses.js';
 import type { Host, Model, Tunnel } from '../../model/types.js';
@@ -131,7 +132,7 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
       const want = (h: string): boolean => opts.host === undefined || opts.host === h;
       const mode = opts.params.get('killswitch') ?? 'nft';
       if (!['nft', 'iptables', 'none'].includes(mode)) {
-        ds.push(diag('CORDON003', 'error', `wireguard: -p killswitch=${mode}: expected nft, iptables or none`, { file: ir.model.file }));
+        ds.push(diag(Code.SCHEMA, 'error', `wireguard: -p killswitch=${mode}: expected nft, iptables or none`, { file: ir.model.file }));
       }
       const dir = (opts.params.get('killswitch-dir') ?? '/etc/cordon').replace(/\/+$/, '');
       const keyCache = new Map<string, HostKey | undefined>();
@@ -142,7 +143,7 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
       for (const { t, server, members } of tunnelsOf(ir.model)) {
         if (members.length === 0) {
           ds.push(
-            diag('CORDON014', 'warning', `wireguard: tunnel '${t.name}' has no members besides its server '${server.name}'`, {
+            diag(Code.TUNNEL_INCONSISTENT, 'warning', `wireguard: tunnel '${t.name}' has no members besides its server '${server.name}'`, {
               file: ir.model.file,
               line: t.origin.line,
               col: t.origin.col,
@@ -155,7 +156,7 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
           const sk = keyOf(server);
           const mks = members.map((m) => keyOf(m));
           if (want(server.name) && sk && mks.every((k) => k !== undefined)) {
-            files.push(conf(`wireguard/${server.name}/${ifname(t.ifname)}.conf`, serverConf(ir.model, t, server, sk, members, mks as HostKey[])));
+            files.push(conf(`wireguard/${server.name}/${ifname(t.ifname)}.conf`, serverConf(ir.model, t, server, sk, members, mks)));
           }
           for (const [i, m] of members.entries()) {
             const mk = mks[i];
@@ -170,7 +171,7 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
         if (!chains.some((c) => c.hook === 'output')) {
           ds.push(
             diag(
-              'CORDON012',
+              Code.TARGET_CANNOT_EXPRESS,
               'warning',
               `wireguard: vpn-only host '${h.name}' has no in-guest output chain, so it gets no kill switch`,
               { file: ir.model.file, line: h.origin.line, col: h.origin.col, path: h.origin.path },
@@ -185,7 +186,9 @@ export function makeWireguardRenderer(keys: KeySource | undefined): KeyedRendere
         files.push({ path: `wireguard/${h.name}/killswitch.rules.v6`, content: killswitchIptables(ir, h.name, chains, 6, ds), secret: false });
       }
       if (opts.host !== undefined && files.length === 0 && !ds.some((d) => d.severity === 'error')) {
-        ds.push(diag('CORDON004', 'error', `host '${opts.host}' is on no tunnel and is not vpn-only, so it gets no wireguard files`, { file: ir.model.file }));
+        ds.push(
+          diag(Code.UNKNOWN_NAME, 'error', `host '${opts.host}' is on no tunnel and is not vpn-only, so it gets no wireguard files`, { file: ir.model.file }),
+        );
       }
       return { files: files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), diagnostics: ds };
     },
@@ -207,7 +210,7 @@ function resolveKey(model: Model, keys: KeySource | undefined, h: Host, ds: Diag
   if (pair && (!isWgKey(pair.privateKey) || !isWgKey(pair.publicKey) || publicKeyOf(pair.privateKey) !== pair.publicKey)) {
     ds.push(
       diag(
-        'CORDON014',
+        Code.TUNNEL_INCONSISTENT,
         'error',
         `wireguard: the stored key pair of '${h.name}' is malformed or its halves do not belong together`,
         at,
@@ -220,7 +223,7 @@ function resolveKey(model: Model, keys: KeySource | undefined, h: Host, ds: Diag
     if (pair && pair.publicKey !== h.publicKey) {
       ds.push(
         diag(
-          'CORDON014',
+          Code.TUNNEL_INCONSISTENT,
           'error',
           `wireguard: the key store holds a key pair for '${h.name}' whose public key differs from hosts.${h.name}.publicKey`,
           at,
@@ -234,7 +237,7 @@ function resolveKey(model: Model, keys: KeySource | undefined, h: Host, ds: Diag
   if (!pair) {
     ds.push(
       diag(
-        'CORDON014',
+        Code.TUNNEL_INCONSISTENT,
         'error',
         `wireguard: no key pair for '${h.name}'`,
         at,

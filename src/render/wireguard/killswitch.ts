@@ -13,6 +13,7 @@
  * spec. A kill switch is small; the nftables target's set machinery is not needed here.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import { assertNever } from '../../util/assert.js';
 import { ALL_FLOWS, flowEqual, type FlowSet } from '../../util/flows.js';
@@ -42,7 +43,7 @@ function inPortError(ir: Ir, c: Chain, r: IrRule, ds: Diagnostic[]): boolean {
   if (!r.match.inPort) return false;
   ds.push(
     diag(
-      'CORDON012',
+      Code.PORT_NOT_ON_HOST,
       'error',
       `wireguard kill switch: ${r.id} ("${r.origin.text}") matches bridge port(s) ${r.match.inPort.join(', ')}, which do not exist inside ${c.host}`,
       { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path },
@@ -106,7 +107,7 @@ export function checkTransport(ir: Ir, host: string, chains: readonly Chain[], d
   if (out && !send) {
     ds.push(
       diag(
-        'CORDON036',
+        Code.TUNNEL_BLOCKED,
         'warning',
         `wireguard: the kill switch of '${host}' drops its tunnel's own transport (${flow} out of ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`,
         at,
@@ -120,7 +121,7 @@ export function checkTransport(ir: Ir, host: string, chains: readonly Chain[], d
   if (inn && !recv) {
     ds.push(
       diag(
-        'CORDON036',
+        Code.TUNNEL_BLOCKED,
         'warning',
         `wireguard: the kill switch of '${host}' drops the replies of its tunnel's transport (udp from ${formatIPv4(t.endpoint)}:${t.listen} into ${underlay.map((n) => n.ifname).join(', ') || 'its underlay'}): ${t.name} can never come up`,
         at,
@@ -274,7 +275,7 @@ function iptRule(ir: Ir, c: Chain, r: IrRule, family: 4 | 6, ds: Diagnostic[]): 
     if (family === 4)
       ds.push(
         diag(
-          'CORDON012',
+          Code.TARGET_CANNOT_EXPRESS,
           'error',
           `wireguard kill switch: ${r.id} ("${r.origin.text}") matches "every other IP protocol" but not every flow, which one iptables rule cannot say`,
           { file: ir.model.file, line: r.origin.line, col: r.origin.col, path: r.origin.path },

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseDenied, readDenied } from '../denied.js';
 import { procStart } from '../host.js';
 import { INLINE_SETUP_FAILED, SECCOMP_FD } from '../plan.js';
+import { nsenterArgv, withHolder } from '../rootless.js';
 import { writeTeardownState } from '../teardown.js';
 import { SandboxError, type CgroupVersion, type Counters, type DeniedAttempt, type ExitReason } from '../types.js';
 import { formatBytes } from '../values.js';
@@ -58,10 +59,12 @@ export async function commandStage(
   const { plan, opts, td } = ctx;
   stopIfAborted(ctx.signal);
   const procs = cgroups.map((d) => join(d, 'cgroup.procs'));
+  // Rootless: the command line enters the holder's namespaces, known by PID only now.
+  const line = plan.rootless && td.holderPid !== undefined ? withHolder(plan.argv, td.holderPid) : plan.argv;
   const argv =
     procs.length > 0
-      ? ['sh', '-c', 'for f in $CORDON_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset CORDON_CGROUP_PROCS; exec "$@"', 'sh', ...plan.argv]
-      : [...plan.argv];
+      ? ['sh', '-c', 'for f in $CORDON_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset CORDON_CGROUP_PROCS; exec "$@"', 'sh', ...line]
+      : [...line];
   let timedOut = false;
   // Inline (isolated) mode: fd 3 brings the egress table's JSON after the command, fd 4 setup errors.
   let table = '';
@@ -122,7 +125,8 @@ export async function commandStage(
     throw new SandboxError(`setting up the sandbox's network: ${setupErr.trim().split('\n').slice(0, 6).join('\n')}`);
   }
   const end = classifyExit({ code, signal, timedOut }, opts, cgroups, version);
-  const { denied, counters } = plan.ns ? await readDenied(plan.ns, startedAt) : parseDenied(table, startedAt);
+  const inside = plan.ns ? ['ip', 'netns', 'exec', plan.ns] : plan.rootless && td.holderPid !== undefined ? nsenterArgv(td.holderPid) : undefined;
+  const { denied, counters } = inside ? await readDenied(inside, startedAt) : parseDenied(table, startedAt);
   if (ctx.tmp !== undefined && existsSync(join(ctx.tmp, 'dns-events'))) {
     for (const l of readFileSync(join(ctx.tmp, 'dns-events'), 'utf8').split('\n')) if (l !== '') denied.push(JSON.parse(l) as DeniedAttempt);
   }

@@ -117,7 +117,10 @@ export async function networkStage(ctx: StageContext): Promise<void> {
   for (const s of plan.steps) {
     if (s.kind !== 'resolver') continue;
     stopIfAborted(ctx.signal);
-    td.resolverPid = await startResolverProcess(s.ns, s.listen, opts, plan, ctx.tmp!);
+    td.resolverPid = await startResolverProcess(s.ns ? ['ip', 'netns', 'exec', s.ns] : [], s.listen, opts, ctx.tmp!, {
+      nft: ['ip', 'netns', 'exec', plan.ns!, 'nft'],
+      upstream: opts.dnsUpstream ?? '',
+    });
     writeTeardownState(td);
   }
   for (const s of plan.steps) {
@@ -157,7 +160,7 @@ async function startTunnel(ns: string, ifname: string, client: WgClient, td: Tea
   });
   if (child.pid === undefined) throw new SandboxError('cannot start wireguard-go (make setup installs it)');
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
   child.unref();
@@ -210,19 +213,30 @@ export async function tunnelState(ifname: string): Promise<TunnelState> {
   return { interface: ifname, peers };
 }
 
-/** Starts the resolver (resolver-main) in the host namespace on the veth's host end; resolves with its PID once it listens. */
-async function startResolverProcess(hostNs: string | undefined, listen: string, opts: SandboxOptions, plan: SandboxPlan, tmp: string): Promise<number> {
-  const up = opts.dnsUpstream ?? '';
+/**
+ * Starts the resolver (resolver-main) with `prefix` in front (root: `ip netns exec HOST`, on the
+ * veth's host end; rootless: nothing, it runs in the user's own namespace); resolves with its PID
+ * once it listens. `how.nft` runs nft in the sandbox's namespace as seen from there; `how.upstream`
+ * is IP[:PORT]; `how.port` where it listens (default 53).
+ */
+export async function startResolverProcess(
+  prefix: readonly string[],
+  listen: string,
+  opts: SandboxOptions,
+  tmp: string,
+  how: { readonly nft: readonly string[]; readonly upstream: string; readonly port?: number },
+): Promise<number> {
+  const up = how.upstream;
   const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(up);
   if (!m) throw new SandboxError(`--dns-upstream: '${up}' is not IP[:PORT]`);
   const cfg: ResolverConfig = {
     listen,
-    port: 53,
+    port: how.port ?? 53,
     upstream: m[1]!,
     upstreamPort: m[2] === undefined ? 53 : Number(m[2]),
     rules: opts.allowDomains,
     explicit: opts.allow.map((a) => formatCidr(a.cidr)),
-    ns: plan.ns!,
+    nft: how.nft,
     table: SBX_TABLE,
     eventsFile: join(tmp, 'dns-events'),
   };
@@ -230,7 +244,7 @@ async function startResolverProcess(hostNs: string | undefined, listen: string, 
   const main = fileURLToPath(new URL(`../resolver-main.${ts ? 'ts' : 'js'}`, import.meta.url));
   const loader = ts ? ['--import', new URL('../../../node_modules/tsx/dist/loader.mjs', import.meta.url).href] : [];
   const argv = [process.execPath, ...loader, main, JSON.stringify(cfg)];
-  const full = hostNs ? ['ip', 'netns', 'exec', hostNs, ...argv] : argv;
+  const full = [...prefix, ...argv];
   const child = spawn(full[0]!, full.slice(1), {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -238,7 +252,7 @@ async function startResolverProcess(hostNs: string | undefined, listen: string, 
   if (pid === undefined) throw new SandboxError('cannot start the resolver');
   await new Promise<void>((res, rej) => {
     const t = setTimeout(() => rej(new SandboxError('the resolver did not start within 10 s')), 10_000);
-    child.stdout!.once('data', () => {
+    child.stdout.once('data', () => {
       clearTimeout(t);
       res();
     });
@@ -247,7 +261,7 @@ async function startResolverProcess(hostNs: string | undefined, listen: string, 
       rej(new SandboxError(`the resolver exited (${c})`));
     });
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   child.unref();
   return pid;
 }

@@ -1,0 +1,103 @@
+/**
+ * Stage 1, network, for the rootless path (rootless.ts): the holder makes the user + network
+ * namespace and loads the policy; then pasta connects it to the user's network and, with allowed
+ * names, the resolver starts beside pasta — side by side. Every process is recorded in the teardown
+ * state as soon as its PID is known.
+ */
+import { spawn } from 'node:child_process';
+import { procStart, readText } from '../host.js';
+import { hasDefaultRoute, nsenterArgv, pastaFailure, usernsFailure } from '../rootless.js';
+import { sandboxNames } from '../../model/names.js';
+import { writeTeardownState } from '../teardown.js';
+import { SandboxError, type Step } from '../types.js';
+import { startResolverProcess, stopIfAborted, type StageContext } from './network.js';
+
+/** Stage 1, rootless: namespaces, policy, pasta and the resolver, ready before the command starts. */
+export async function rootlessNetworkStage(ctx: StageContext): Promise<void> {
+  const { plan, opts, td } = ctx;
+  stopIfAborted(ctx.signal);
+  const holder = plan.steps.find((s): s is Extract<Step, { kind: 'holder' }> => s.kind === 'holder');
+  const pasta = plan.steps.find((s): s is Extract<Step, { kind: 'pasta' }> => s.kind === 'pasta');
+  if (holder === undefined || pasta === undefined) throw new SandboxError('rootless plan without holder or pasta');
+  const pid = await startHolder(holder.argv, ctx);
+  const inside = nsenterArgv(pid);
+  const resolver = plan.steps.find((s): s is Extract<Step, { kind: 'resolver' }> => s.kind === 'resolver');
+  // The resolver runs here, in the user's own namespace (it reaches the upstream; the command
+  // reaches it only through pasta's forward of its 127.0.0.1:53), and adds answers to the
+  // sandbox's sets through nsenter.
+  await Promise.all([
+    startPasta([...pasta.argv, String(pid)], pid, sandboxNames(plan.id).vethSandbox, ctx),
+    resolver === undefined
+      ? undefined
+      : startResolverProcess([], resolver.listen, opts, ctx.tmp!, { nft: [...inside, 'nft'], upstream: resolver.upstream, port: resolver.port }).then((p) => {
+          td.resolverPid = p;
+          writeTeardownState(td);
+        }),
+  ]);
+  stopIfAborted(ctx.signal);
+}
+
+/** Starts the holder and waits for its `ready` (namespaces made, policy loaded); its PID. */
+async function startHolder(argv: readonly string[], ctx: StageContext): Promise<number> {
+  const { td } = ctx;
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new SandboxError(`cannot start ${argv[0]}`);
+  td.holderPid = child.pid;
+  td.holderStart = procStart(child.pid);
+  writeTeardownState(td);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((res, rej) => {
+    const onAbort = (): void => rej(new SandboxError('interrupted'));
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const check = (): void => {
+      if (!out.includes('ready')) return;
+      ctx.signal.removeEventListener('abort', onAbort);
+      res();
+    };
+    child.stdout.on('data', check);
+    child.on('exit', (code) => {
+      ctx.signal.removeEventListener('abort', onAbort);
+      if (out.includes('ready')) return;
+      if (/^unshare:/m.test(err)) rej(new SandboxError(usernsFailure(err, (k) => readText(`/proc/sys/${k}`).trim() || undefined)));
+      else rej(new SandboxError(`setting up the sandbox's network (exit ${code ?? '?'}): ${err.trim().split('\n').slice(0, 6).join('\n') || 'no message'}`));
+    });
+  });
+  // The holder lives until teardown kills it (or its stdin closes with cordon): not a reason to keep cordon alive.
+  child.stdout.removeAllListeners('data');
+  child.stderr.resume();
+  child.unref();
+  for (const s of [child.stdin, child.stdout, child.stderr] as (NodeJS.EventEmitter & { unref?: () => void })[]) s.unref?.();
+  return child.pid;
+}
+
+/**
+ * pasta runs in the foreground as cordon's child (it dies with cordon); it is done once the
+ * holder's namespace has its default route on pasta's interface, read from /proc/PID/net/route
+ * (no process started to look).
+ */
+async function startPasta(argv: readonly string[], holderPid: number, ifname: string, ctx: StageContext): Promise<void> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  let spawnError: Error | undefined;
+  child.on('error', (e) => (spawnError = e));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  if (child.pid !== undefined) {
+    ctx.td.pastaPid = child.pid;
+    writeTeardownState(ctx.td);
+  }
+  const until = performance.now() + 10_000;
+  for (;;) {
+    if (hasDefaultRoute(readText(`/proc/${holderPid}/net/route`), ifname)) break;
+    if (spawnError !== undefined) throw new SandboxError(`cannot start pasta: ${spawnError.message} (passt; make setup installs it)`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new SandboxError(pastaFailure(err));
+    stopIfAborted(ctx.signal);
+    if (performance.now() > until) throw new SandboxError(`pasta did not configure the sandbox's network within 10 s${err.trim() ? `: ${err.trim()}` : ''}`);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  child.stderr.resume();
+  child.unref();
+  (child.stderr as NodeJS.ReadableStream & { unref?: () => void }).unref?.();
+}

@@ -1,0 +1,543 @@
+/**
+ * `cordon run` as an ordinary user (the rootless path: user + network namespace, pasta, the
+ * policy loaded inside), live. The test runs cordon as uid 65534 (`setpriv --reuid=65534`).
+ *
+ * Safety: nothing here leaves the machine. "The user's real network" is a namespace the test
+ * makes (`<P>h`, playing the user's machine: 192.0.2.10/24, default route via 192.0.2.1) with a
+ * veth to a second one (`<P>n`, playing the network beyond: the gateway 192.0.2.1 and servers on
+ * TEST-NET addresses). The whole cordon invocation runs inside `<P>h` (ip netns exec), so pasta's
+ * outside is that namespace; pasta never runs in the machine's own namespace.
+ *
+ * Set-up changes one thing outside its namespaces, and says so: /dev/net/tun is made mode 0666
+ * (Debian's default; this machine ships it 0600, which pasta cannot open as an ordinary user) and
+ * put back to its original mode afterwards.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { requireOrSkip } from './support/require-env.js';
+import {
+  hasDefaultRoute,
+  holderArgv,
+  nsenterArgv,
+  pastaArgv,
+  pastaFailure,
+  resolverPort,
+  usernsFailure,
+  withHolder,
+  HOLDER_PID,
+} from '../src/sandbox/rootless.js';
+
+const CORDON = fileURLToPath(new URL('../bin/cordon', import.meta.url));
+const NOBODY = 65534;
+
+function skipReason(): string | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root (to make the namespaces that play the network)';
+  for (const b of ['bwrap', 'nft', 'ip', 'pasta', 'nsenter', 'unshare', 'setpriv', 'python3'])
+    if (spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0) return `needs ${b}${b === 'pasta' ? ' (apt-get install passt)' : ''}`;
+  const u = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '--user', '--map-root-user', '--net', 'true']);
+  if (u.status !== 0) return `unprivileged user namespaces do not work here: ${u.stderr.toString().trim()}`;
+  return undefined;
+}
+const SKIP = requireOrSkip('cordon run rootless (live)', skipReason());
+
+/**
+ * Runs checks inside the sandbox and prints one `check result` line each. A check is
+ * `tcp:IP:PORT` (echo), `udp:IP:PORT` (echo), `name:NAME` (resolve with the system resolver),
+ * `dnsq:SERVER:NAME` (a raw DNS query straight to SERVER), `tcp6:IP:PORT`, `raw` (a raw socket),
+ * `ping` (an ICMP ping socket).
+ */
+const PROBE = `
+const net = require('node:net'), dgram = require('node:dgram'), dns = require('node:dns'), { spawnSync } = require('node:child_process');
+const one = (c) => new Promise((done) => {
+  const t = setTimeout(() => done('timeout'), 1500);
+  const end = (r) => { clearTimeout(t); done(r); };
+  const [kind, ...rest] = c.split(':');
+  if (kind === 'tcp' || kind === 'tcp6') {
+    const port = Number(rest.pop()); const host = rest.join(':');
+    const s = net.connect({ host, port }, () => s.write('ping'));
+    s.on('data', (d) => { end(d.toString() === 'ping' ? 'ok' : 'bad'); s.destroy(); });
+    s.on('error', (e) => end(e.code));
+  } else if (kind === 'udp') {
+    const s = dgram.createSocket('udp4');
+    s.on('message', (d) => { end(d.toString() === 'ping' ? 'ok' : 'bad'); s.close(); });
+    s.on('error', (e) => end(e.code));
+    s.send('ping', Number(rest[1]), rest[0]);
+  } else if (kind === 'name') {
+    dns.lookup(rest[0], { family: 4 }, (e, a) => end(e ? e.code : a));
+  } else if (kind === 'dnsq') {
+    const q = Buffer.concat([Buffer.from('12340100000100000000000000', 'hex').subarray(0, 12), ...rest[1].split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from('0000010001', 'hex')]);
+    const s = dgram.createSocket('udp4');
+    s.on('message', () => { end('answered'); s.close(); });
+    s.on('error', (e) => end(e.code));
+    s.send(q, 53, rest[0]);
+  } else if (kind === 'raw' || kind === 'ping') {
+    const type = kind === 'raw' ? 'socket.SOCK_RAW' : 'socket.SOCK_DGRAM';
+    const r = spawnSync('python3', ['-c', 'import socket\\ntry:\\n socket.socket(socket.AF_INET, ' + type + ', socket.IPPROTO_ICMP); print("opened")\\nexcept OSError as e:\\n print(type(e).__name__)']);
+    end(String(r.stdout).trim() || 'error');
+  } else end('unknown');
+});
+(async () => { for (const c of process.argv.slice(2)) process.stdout.write(c + ' ' + (await one(c)) + '\\n'); process.exit(0); })();
+`;
+
+/** The network beyond: TCP echo on 7001 everywhere, UDP echo per address, a DNS server on 198.51.100.53. */
+const SERVER = `
+const net = require('node:net'), dgram = require('node:dgram');
+net.createServer((c) => c.on('data', (d) => c.write(d))).listen(7001, '0.0.0.0');
+for (const a of ['198.51.100.10', '198.51.100.11', '169.254.169.254']) {
+  const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(m, r.port, r.address)); u.bind(7001, a);
+}
+const ZONE = { 'allowed.test': '198.51.100.10', 'other.test': '198.51.100.11' };
+const dns = dgram.createSocket('udp4');
+dns.on('message', (m, r) => {
+  let off = 12; const labels = [];
+  while (m[off] !== 0) { labels.push(m.subarray(off + 1, off + 1 + m[off]).toString()); off += m[off] + 1; }
+  const q = m.subarray(12, off + 5); const name = labels.join('.').toLowerCase(); const qtype = m.readUInt16BE(off + 1);
+  const ip = qtype === 1 ? ZONE[name] : undefined;
+  const h = Buffer.alloc(12); m.copy(h, 0, 0, 2); h.writeUInt16BE(0x8180 | (ZONE[name] ? 0 : 3), 2); h.writeUInt16BE(1, 4); h.writeUInt16BE(ip ? 1 : 0, 6);
+  const rr = Buffer.alloc(16); rr.writeUInt16BE(0xc00c, 0); rr.writeUInt16BE(1, 2); rr.writeUInt16BE(1, 4); rr.writeUInt32BE(60, 6); rr.writeUInt16BE(4, 10);
+  if (ip) ip.split('.').forEach((b, i) => { rr[12 + i] = Number(b); });
+  dns.send(Buffer.concat(ip ? [h, q, rr] : [h, q]), r.port, r.address);
+});
+dns.bind(53, '198.51.100.53');
+setTimeout(() => process.stdout.write('ready\\n'), 200);
+`;
+
+/** The user's own machine: a service on its loopback (must never be reachable from a sandbox). */
+const LOOPBACK = `
+require('node:net').createServer((c) => c.on('data', (d) => c.write(d))).listen(7009, '127.0.0.1', () => process.stdout.write('ready\\n'));
+`;
+
+interface Run {
+  readonly code: number;
+  readonly results: Record<string, string>;
+  readonly denied: string[];
+  readonly id: string;
+  readonly stderr: string;
+}
+
+describe('rootless network, pure parts', () => {
+  it("pasta never maps the gateway to the host's loopback nor forwards the sandbox's loopback there", () => {
+    const a = pastaArgv({ ifname: 'cs000001s', publish: [], resolverPort: undefined });
+    assert.ok(a.includes('--no-map-gw'));
+    for (const [flag, v] of [
+      ['--tcp-ports', 'none'],
+      ['--udp-ports', 'none'],
+      ['--tcp-ns', 'none'],
+      ['--udp-ns', 'none'],
+    ] as const)
+      assert.equal(a[a.indexOf(flag) + 1], v, flag);
+    assert.ok(a.includes('--ipv4-only'));
+    assert.ok(a.includes('--foreground'), 'a child of cordon, so it dies with it');
+    const route = 'Iface\tDestination\tGateway\ncs000001s\t00000000\t0102000A\ncs000001s\t000200C0\t00000000\n';
+    assert.equal(hasDefaultRoute(route, 'cs000001s'), true);
+    assert.equal(hasDefaultRoute(route.replace('\t00000000\t0102', '\t00FF0000\t0102'), 'cs000001s'), false);
+  });
+
+  it("with names, only UDP 53 goes to the resolver's port; --publish binds the host's 127.0.0.1 only", () => {
+    const a = pastaArgv({ ifname: 'cs000001s', publish: [8080, 9090], resolverPort: 23456 });
+    assert.equal(a[a.indexOf('--udp-ns') + 1], '53:23456');
+    assert.equal(a[a.indexOf('--tcp-ns') + 1], 'none');
+    assert.equal(a[a.indexOf('--tcp-ports') + 1], '127.0.0.1/8080,127.0.0.1/9090');
+    for (const id of ['000000', 'ffffff', 'abc123']) assert.ok(resolverPort(id) >= 20000 && resolverPort(id) < 60000, id);
+  });
+
+  it('the holder loads the policy before it says ready, and fails with 125 when it cannot', () => {
+    const script = holderArgv('table inet t {}\n')[7]!;
+    assert.ok(script.indexOf('nft -f -') < script.indexOf('echo ready'));
+    assert.match(script, /nft -f - <<'CORDON_NFT' \|\| exit 125/);
+    assert.ok(!holderArgv(undefined)[7]!.includes('nft'), 'open mode: no policy');
+    assert.deepEqual(holderArgv(undefined).slice(0, 5), ['unshare', '--user', '--map-root-user', '--net', '--']);
+  });
+
+  it('the holder PID goes into the command line only where planned', () => {
+    const line = ['setpriv', '--', ...nsenterArgv(HOLDER_PID), 'bwrap', `--target=${HOLDER_PID}x`];
+    assert.deepEqual(withHolder(line, 4242), ['setpriv', '--', ...nsenterArgv(4242), 'bwrap', `--target=${HOLDER_PID}x`]);
+  });
+
+  it('errors name the setting and what to do', () => {
+    const none = (): undefined => undefined;
+    assert.match(
+      usernsFailure('unshare: unshare failed: Operation not permitted', (k) => (k === 'kernel/unprivileged_userns_clone' ? '0' : undefined)),
+      /kernel\.unprivileged_userns_clone=1/,
+    );
+    assert.match(
+      usernsFailure('unshare: unshare failed: No space left on device', (k) => (k === 'user/max_user_namespaces' ? '0' : undefined)),
+      /user\.max_user_namespaces/,
+    );
+    assert.match(
+      usernsFailure('unshare: x', (k) => (k === 'kernel/apparmor_restrict_unprivileged_userns' ? '1' : undefined)),
+      /AppArmor/,
+    );
+    assert.match(usernsFailure('unshare: x', none), /--host-netns/);
+    assert.match(pastaFailure('Failed to open tun socket in namespace'), /chmod 0666 \/dev\/net\/tun/);
+    assert.match(pastaFailure("Don't run as root. Changing to nobody..."), /--host-netns/);
+  });
+});
+
+describe('cordon run rootless (live)', { skip: SKIP }, () => {
+  const P = `crl${randomBytes(2).toString('hex')}`;
+  const H = `${P}h`;
+  const N = `${P}n`;
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-rootless-'));
+  const work = join(dir, 'work');
+  const state = join(dir, 'state');
+  const servers: ChildProcess[] = [];
+  let tunMode: number | undefined;
+  const ip = (...a: string[]): void => {
+    const r = spawnSync('ip', a);
+    assert.equal(r.status, 0, `ip ${a.join(' ')}: ${r.stderr.toString()}`);
+  };
+  const serve = async (ns: string, file: string): Promise<void> => {
+    const s = spawn('ip', ['netns', 'exec', ns, process.execPath, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    servers.push(s);
+    await new Promise<void>((res) => s.stdout.once('data', () => res()));
+  };
+
+  before(async () => {
+    // The one change outside the test's namespaces: Debian's default mode for the TUN device, put back in after().
+    tunMode = statSync('/dev/net/tun').mode & 0o777;
+    chmodSync('/dev/net/tun', 0o666);
+    for (const d of [work, state]) {
+      spawnSync('mkdir', ['-p', d]);
+      chownSync(d, NOBODY, NOBODY);
+    }
+    chmodSync(dir, 0o755);
+    writeFileSync(join(work, 'probe.cjs'), PROBE);
+    writeFileSync(join(dir, 'server.cjs'), SERVER);
+    writeFileSync(join(dir, 'loopback.cjs'), LOOPBACK);
+    ip('netns', 'add', H);
+    ip('netns', 'add', N);
+    ip('link', 'add', `${P}a`, 'netns', H, 'type', 'veth', 'peer', 'name', `${P}b`, 'netns', N);
+    ip('-n', H, 'link', 'set', 'lo', 'up');
+    ip('-n', H, 'addr', 'add', '192.0.2.10/24', 'dev', `${P}a`);
+    ip('-n', H, 'link', 'set', `${P}a`, 'up');
+    ip('-n', H, 'route', 'add', 'default', 'via', '192.0.2.1');
+    ip('-n', N, 'link', 'set', 'lo', 'up');
+    ip('-n', N, 'addr', 'add', '192.0.2.1/24', 'dev', `${P}b`);
+    ip('-n', N, 'link', 'set', `${P}b`, 'up');
+    for (const a of ['198.51.100.10/32', '198.51.100.11/32', '198.51.100.53/32', '169.254.169.254/32']) ip('-n', N, 'addr', 'add', a, 'dev', 'lo');
+    await serve(N, join(dir, 'server.cjs'));
+    await serve(H, join(dir, 'loopback.cjs'));
+  });
+
+  after(() => {
+    for (const s of servers) if (s.pid) s.kill('SIGKILL');
+    spawnSync('ip', ['netns', 'del', H]);
+    spawnSync('ip', ['netns', 'del', N]);
+    if (tunMode !== undefined) chmodSync('/dev/net/tun', tunMode);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** cordon run as uid 65534, inside the namespace that plays the user's machine. */
+  function cordon(flags: readonly string[], checks: readonly string[], json = true, command?: string): Promise<Run> {
+    const argv = [
+      'netns',
+      'exec',
+      H,
+      'setpriv',
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      '--clear-groups',
+      'env',
+      '-i',
+      `PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+      'HOME=/nonexistent',
+      `CORDON_SANDBOX_STATE_DIR=${state}`,
+      CORDON,
+      'run',
+      ...(json ? ['--json'] : []),
+      '--workdir',
+      work,
+      ...flags,
+      '--',
+      'sh',
+      '-c',
+      command ?? `node probe.cjs ${checks.join(' ')} > out.txt`,
+    ];
+    return new Promise((res) => {
+      const c = spawn('ip', argv, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      c.on('exit', (code) => {
+        let results: Record<string, string> = {};
+        try {
+          results = Object.fromEntries(
+            readFileSync(join(work, 'out.txt'), 'utf8')
+              .trim()
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => [l.slice(0, l.lastIndexOf(' ')), l.slice(l.lastIndexOf(' ') + 1)]),
+          );
+          rmSync(join(work, 'out.txt'), { force: true });
+        } catch {
+          // no output: the assertions say what was missing
+        }
+        let j: { id?: string; denied?: { destination: string; proto: string; port?: number }[] } = {};
+        try {
+          j = JSON.parse(out) as typeof j;
+        } catch {
+          // not JSON: an error before the run, in stderr
+        }
+        res({
+          code: code ?? -1,
+          results,
+          denied: (j.denied ?? []).map((d) => `${d.proto} ${d.destination}${d.port !== undefined ? `:${d.port}` : ''}`),
+          id: j.id ?? '',
+          stderr: err,
+        });
+      });
+    });
+  }
+
+  /** Nothing of the run is left: no process naming its interface or holder, no state file. */
+  function nothingLeft(r: Run): void {
+    assert.match(r.id, /^[0-9a-f]{6}$/, r.stderr);
+    const mine: string[] = [];
+    for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        if (statSync(`/proc/${p}`).uid === NOBODY && (cmd.includes(`cs${r.id}s`) || cmd.includes('cordon-holder') || cmd.includes(`cordon-${r.id}-`)))
+          mine.push(`${p}: ${cmd}`);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    assert.deepEqual(mine, [], 'processes left behind');
+    assert.deepEqual(readdirSync(state), [], 'state files left behind');
+    assert.deepEqual(
+      readdirSync(tmpdir()).filter((f) => f.startsWith(`cordon-${r.id}-`)),
+      [],
+      'temp dirs left behind',
+    );
+  }
+
+  it('filtered by address: the allowed address answers; others, the host loopback and the gateway do not; denials are reported', async () => {
+    const r = await cordon(
+      ['--allow', '198.51.100.10:7001', '--allow', '192.0.2.1:7009'],
+      ['tcp:198.51.100.10:7001', 'tcp:198.51.100.11:7001', 'udp:198.51.100.11:7001', 'tcp:127.0.0.1:7009', 'tcp:192.0.2.1:7009', 'tcp:169.254.169.254:7001'],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.results['tcp:198.51.100.10:7001'], 'ok', r.stderr);
+    assert.notEqual(r.results['tcp:198.51.100.11:7001'], 'ok');
+    assert.notEqual(r.results['udp:198.51.100.11:7001'], 'ok');
+    // The machine's own loopback service: the sandbox's 127.0.0.1 is its own.
+    assert.equal(r.results['tcp:127.0.0.1:7009'], 'ECONNREFUSED');
+    // Allowed, the gateway is the gateway (nothing listens there), never the host's loopback (pasta --no-map-gw).
+    assert.notEqual(r.results['tcp:192.0.2.1:7009'], 'ok');
+    assert.notEqual(r.results['tcp:169.254.169.254:7001'], 'ok');
+    for (const d of ['tcp 198.51.100.11:7001', 'udp 198.51.100.11:7001', 'tcp 169.254.169.254:7001'])
+      assert.ok(r.denied.includes(d), `${d} not in ${r.denied.join(', ')}`);
+    assert.ok(!r.denied.some((d) => d.includes('198.51.100.10')), r.denied.join(', '));
+    nothingLeft(r);
+  });
+
+  it('filtered by name: the allowed name resolves and answers; another name, DNS straight to the upstream, IPv6, raw and ping sockets do not', async () => {
+    const r = await cordon(
+      ['--allow', 'allowed.test:7001', '--dns-upstream', '198.51.100.53'],
+      [
+        'name:allowed.test',
+        'tcp:allowed.test:7001',
+        'name:other.test',
+        'dnsq:198.51.100.53:other.test',
+        'tcp6:2001:db8::10:7001',
+        'raw',
+        'ping',
+        'tcp:198.51.100.11:7001',
+      ],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.results['name:allowed.test'], '198.51.100.10', r.stderr);
+    assert.equal(r.results['tcp:allowed.test:7001'], 'ok');
+    assert.equal(r.results['name:other.test'], 'ENOTFOUND');
+    assert.notEqual(r.results['dnsq:198.51.100.53:other.test'], 'answered');
+    assert.notEqual(r.results['tcp6:2001:db8::10:7001'], 'ok');
+    assert.equal(r.results.raw, 'PermissionError');
+    assert.equal(r.results.ping, 'PermissionError');
+    assert.notEqual(r.results['tcp:198.51.100.11:7001'], 'ok');
+    assert.ok(r.denied.includes('dns other.test:53'), r.denied.join(', '));
+    assert.ok(r.denied.includes('udp 198.51.100.53:53'), r.denied.join(', '));
+    nothingLeft(r);
+  });
+
+  it('the command cannot change the policy (no capabilities, nft refused)', async () => {
+    const r = await cordon(['--allow', '198.51.100.10:7001'], []);
+    assert.equal(r.code, 0, r.stderr);
+    const flush = spawnSync('ip', [
+      'netns',
+      'exec',
+      H,
+      'setpriv',
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      '--clear-groups',
+      'env',
+      '-i',
+      `PATH=${process.env.PATH ?? ''}`,
+      `CORDON_SANDBOX_STATE_DIR=${state}`,
+      CORDON,
+      'run',
+      '-q',
+      '--workdir',
+      work,
+      '--allow',
+      '198.51.100.10:7001',
+      '--',
+      'sh',
+      '-c',
+      'nft flush ruleset 2>/dev/null && echo flushed; node probe.cjs tcp:198.51.100.11:7001',
+    ]);
+    const out = flush.stdout.toString();
+    assert.ok(!out.includes('flushed'), out);
+    assert.match(out, /tcp:198\.51\.100\.11:7001 (?!ok)/);
+  });
+
+  it('isolated: nothing answers, not even the host loopback', async () => {
+    const r = await cordon([], ['tcp:198.51.100.10:7001', 'udp:198.51.100.10:7001', 'tcp:127.0.0.1:7009']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.notEqual(r.results['tcp:198.51.100.10:7001'], 'ok');
+    assert.notEqual(r.results['udp:198.51.100.10:7001'], 'ok');
+    assert.equal(r.results['tcp:127.0.0.1:7009'], 'ECONNREFUSED');
+    assert.ok(r.denied.includes('tcp 198.51.100.10:7001'), r.denied.join(', '));
+    nothingLeft(r);
+  });
+
+  it('open: everything outside answers, the host loopback still does not', async () => {
+    const r = await cordon(['--mode', 'open'], ['tcp:198.51.100.11:7001', 'tcp:127.0.0.1:7009']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.results['tcp:198.51.100.11:7001'], 'ok', r.stderr);
+    assert.equal(r.results['tcp:127.0.0.1:7009'], 'ECONNREFUSED');
+    nothingLeft(r);
+  });
+
+  it('kill -9 of cordon mid-run: holder, pasta, resolver and command end with it, at once', async () => {
+    const started = join(work, 'started');
+    rmSync(started, { force: true });
+    // bin/cordon execs node, so the PID spawn returns is cordon's own.
+    const c = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        H,
+        'setpriv',
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        '--clear-groups',
+        'env',
+        '-i',
+        `PATH=${process.env.PATH ?? ''}`,
+        `CORDON_SANDBOX_STATE_DIR=${state}`,
+        CORDON,
+        'run',
+        '-q',
+        '--workdir',
+        work,
+        '--allow',
+        'allowed.test:7001',
+        '--dns-upstream',
+        '198.51.100.53',
+        '--',
+        'sh',
+        '-c',
+        'touch started; sleep 60',
+      ],
+      { stdio: 'ignore' },
+    );
+    for (let i = 0; i < 400 && !existsSync(started); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(existsSync(started), 'the command started');
+    const run = (): string[] =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .flatMap((p) => {
+          try {
+            const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+            return statSync(`/proc/${p}`).uid === NOBODY && /cordon-holder|--ns-ifname cs[0-9a-f]{6}s|resolver-main|sleep 60/.test(cmd)
+              ? [`${p}: ${cmd.slice(0, 80)}`]
+              : [];
+          } catch {
+            return [];
+          }
+        });
+    assert.ok(run().length >= 3, `holder, pasta, resolver and command run: ${run().join('; ')}`);
+    c.kill('SIGKILL');
+    await new Promise((res) => c.on('exit', res));
+    let left = run();
+    for (let i = 0; i < 40 && left.length > 0; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      left = run();
+    }
+    assert.deepEqual(left, [], 'processes outlived cordon');
+    // Its state file and temp dir remain; the next run (cleanupStale) removes them.
+    assert.equal(readdirSync(state).length, 1, 'the killed run left its state file');
+    const next = await cordon([], []);
+    assert.equal(next.code, 0, next.stderr);
+    nothingLeft(next);
+    assert.deepEqual(
+      readdirSync(tmpdir()).filter((f) => /^cordon-[0-9a-f]{6}-/.test(f) && statSync(join(tmpdir(), f)).uid === NOBODY),
+      [],
+      "the killed run's temp dir",
+    );
+  });
+
+  it("--publish PORT: the sandbox's port answers on the user's 127.0.0.1, not on the user's other addresses", async () => {
+    const ready = join(work, 'listening');
+    rmSync(ready, { force: true });
+    writeFileSync(
+      join(work, 'serve.cjs'),
+      `require('node:net').createServer((c) => c.end('hi')).listen(7100, '0.0.0.0', () => require('node:fs').writeFileSync('listening', ''));`,
+    );
+    const run = cordon(['--allow', '198.51.100.10:7001', '--publish', '7100', '--timeout', '8s'], [], true, 'node serve.cjs');
+    for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(existsSync(ready), 'the server in the sandbox listens');
+    const get = (addr: string): string =>
+      spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          H,
+          process.execPath,
+          '-e',
+          `const s=require('node:net').connect(7100,'${addr}');s.on('data',d=>{console.log(String(d));process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)});setTimeout(()=>{console.log('timeout');process.exit(0)},2000)`,
+        ],
+        {
+          encoding: 'utf8',
+        },
+      ).stdout.trim();
+    assert.equal(get('127.0.0.1'), 'hi');
+    assert.notEqual(get('192.0.2.10'), 'hi');
+    const r = await run;
+    assert.equal(r.code, 124, r.stderr);
+    nothingLeft(r);
+  });
+
+  it('says what it cannot do: ICMP entries (a note), --cpus (refused), with the reason', async () => {
+    // Without --json, which silences the notes.
+    const r = await cordon(['--allow', '198.51.100.10/icmp'], [], false);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /ICMP does not leave a rootless sandbox/);
+    const c = await cordon(['--allow', '198.51.100.10:7001', '--cpus', '0.5'], []);
+    assert.notEqual(c.code, 0);
+    assert.match(c.stderr, /--cpus needs a cgroup/);
+  });
+
+  it('names /dev/net/tun and what to do when pasta cannot open it', async () => {
+    chmodSync('/dev/net/tun', 0o600);
+    try {
+      const r = await cordon(['--allow', '198.51.100.10:7001'], []);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /\/dev\/net\/tun/);
+      assert.match(r.stderr, /0666/);
+    } finally {
+      chmodSync('/dev/net/tun', 0o666);
+    }
+  });
+});
