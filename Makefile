@@ -54,9 +54,14 @@ export DEBIAN_FRONTEND := noninteractive
 #   groff-base, man-db  `groff -man -ww` and `man --warnings -l` check the man page `cordon man` prints
 #   passt             pasta: rootless `cordon run` (an ordinary user) connects the sandbox's user + network
 #                     namespace to the user's network with it; no service, one binary
+#   ulogd2, ulogd2-json  the guard's NFLOG reader (one ulogd per namespace, JSON over a unix socket);
+#                     its ulogd2.service is not started (policy-rc.d below) and the guard never uses it
+#   prometheus        promtool check metrics: the guard's exposition is validated in the tests; brings
+#                     the prometheus server binary and a few libjs-* web assets (~100 MB), whose service
+#                     is not started (policy-rc.d below)
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
-                perl iputils-ping curl seccomp zsh fish groff-base man-db passt
+                perl iputils-ping curl seccomp zsh fish groff-base man-db passt ulogd2 ulogd2-json prometheus
 
 # Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
 # is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of

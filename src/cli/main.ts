@@ -29,6 +29,8 @@ const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () 
   { names: ['gen'], load: async () => (await import('./commands/gen.js')).registerGen },
   { names: ['render'], load: async () => (await import('./commands/render.js')).registerRender },
   { names: ['apply'], load: async () => (await import('./commands/apply.js')).registerApply },
+  { names: ['guard'], load: async () => (await import('./commands/guard.js')).registerGuard },
+  { names: ['events'], load: async () => (await import('./commands/events.js')).registerEvents },
   { names: ['lab'], load: async () => (await import('./commands/lab.js')).registerLab },
   { names: ['run'], load: async () => (await import('./commands/run.js')).registerRun },
   { names: ['vault'], load: async () => (await import('./commands/vault.js')).registerVault },

@@ -217,6 +217,43 @@ export function logPrefix(point: string, what: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// NFLOG: cordon's nftables drops are also logged to one netlink group, which the guard reads
+// (through ulogd2). Groups are per network namespace, so one number serves every host.
+
+/** The NFLOG group of cordon's drop logging; a number no common tool defaults to (ulogd's examples use 0-2). */
+export const NFLOG_GROUP = 25455;
+
+/**
+ * The NFLOG prefix of a drop: `cordon <point id> <ref>`, where the point id is 8 hex digits of the
+ * point's hash and ref is `p` for the chain default or `r<index>` for the IR rule that starts the
+ * dropping run. Short whatever the names (the DESIGN's 64-byte budget), so it is never cut; the
+ * guard maps it back to the rule's origin through the IR.
+ */
+export function nflogPrefix(point: string, ref: number | 'policy'): string {
+  return `cordon ${shortHash(point, 8)} ${ref === 'policy' ? 'p' : `r${ref}`}`;
+}
+
+/** The parts of an NFLOG prefix made by `nflogPrefix`, or undefined for any other text. */
+export function parseNflogPrefix(prefix: string): { readonly pointId: string; readonly ref: number | 'policy' } | undefined {
+  const m = /^cordon ([0-9a-f]{8}) (p|r(\d+))$/.exec(prefix.trim());
+  if (!m) return undefined;
+  return { pointId: m[1]!, ref: m[2] === 'p' ? 'policy' : Number(m[3]) };
+}
+
+/**
+ * The guard's kill switch table for a host (`cordon_<host>_killswitch`): a cordon table, so the
+ * next `cordon apply` of the host removes it with the rest of cordon's old tables.
+ */
+export function killswitchTableName(host: string): string {
+  return tableName(`${host}:killswitch`);
+}
+
+/** The point id `nflogPrefix` writes for a point. */
+export function nflogPointId(point: string): string {
+  return shortHash(point, 8);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The lab: every object it creates carries the run-unique prefix (`cl` + 4 hex digits), so two
 // labs never collide and `lab down` can tell its own objects from everything else.
 //

@@ -31,7 +31,7 @@ interface ApplyFlags {
   stateDir?: string;
 }
 
-async function chooseTarget(opts: ApplyFlags): Promise<Target> {
+export async function chooseTarget(opts: Pick<ApplyFlags, 'netns' | 'iMeanTheHost'>): Promise<Target> {
   if (opts.netns !== undefined && opts.iMeanTheHost) throw new ExitError(EXIT.invalid, 'give either --netns NAME or --i-mean-the-host, not both');
   if (opts.iMeanTheHost) return hostTarget();
   if (opts.netns === undefined) {

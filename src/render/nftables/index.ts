@@ -18,7 +18,7 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Iv } from './boxes.js';
-import { markOf, portsTableName, tableName } from '../../model/names.js';
+import { markOf, NFLOG_GROUP, nflogPrefix, portsTableName, tableName } from '../../model/names.js';
 
 export const nftablesRenderer: Renderer = {
   name: 'nftables',
@@ -139,6 +139,7 @@ function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, d
         e.line('jump rules');
         if (c.policy === 'drop') {
           e.line(`limit rate 5/second burst 10 packets log prefix "${logPrefix(c.point, 'drop')}" level info`);
+          e.line(nflogLine('', c.point, 'policy'));
           e.line('counter drop');
         } else {
           e.line('counter accept');
@@ -150,6 +151,17 @@ function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, d
 
 function setOf(items: readonly string[]): string {
   return items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`;
+}
+
+/**
+ * Every drop is also sent to cordon's NFLOG group for the guard, rate-limited here at the source
+ * (more generously than the syslog line: the guard counts, a person reads); the prefix names the
+ * point and the IR rule, so the guard finds the origin. The syslog `log prefix` lines stay as they are.
+ */
+const NFLOG_RATE = 'limit rate 50/second burst 100 packets';
+
+function nflogLine(match: string, point: string, ref: number | 'policy'): string {
+  return `${match} ${NFLOG_RATE} log prefix "${nflogPrefix(point, ref)}" group ${NFLOG_GROUP}`.trim();
 }
 
 function logPrefix(point: string, what: string): string {
@@ -216,6 +228,7 @@ function verdictLines(r: IrRule, match: string, point: string): string[] {
   const lines: string[] = [];
   const lim = r.rate ? ` limit rate ${r.rate.replace('/', '/')}` : '';
   if (r.log) lines.push(`${match} limit rate 5/second burst 10 packets log prefix "${logPrefix(point, r.action)}" level info`);
+  if (r.action !== 'accept') lines.push(nflogLine(match, point, r.index));
   switch (r.action) {
     case 'accept':
       lines.push(`${match}${lim} counter accept`);

@@ -1,0 +1,149 @@
+/**
+ * `cordon guard FILE --host H (--netns NS | --i-mean-the-host) [--metrics ADDR] [--events FILE|-]
+ * [--on-drift reapply|killswitch|alert] [--recheck SECONDS] [--state-dir DIR]`: a long-running watcher of a
+ * host where `cordon apply` loaded the spec. It never opens anything: stopped or killed (even with
+ * -9), the rules stay loaded and default-drop. SIGINT/SIGTERM stop it in order (exit 0).
+ * Exit codes: 0 stopped by a signal · 1 it could not start watching · 2 invalid input · 3 internal error.
+ */
+import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
+import { DEFAULT_RECHECK_MS, DRIFT_ACTIONS, startGuard, type DriftAction, type Guard } from '../../guard/guard.js';
+import { GuardMetrics, parseListen, serveMetrics, type MetricsServer } from '../../guard/metrics.js';
+import { EventWriter } from '../../guard/writer.js';
+import { guarded } from '../../render/guard.js';
+import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
+import { Interrupted, withTeardown } from '../../system/interrupt.js';
+import { unknownNameHint } from '../../util/suggest.js';
+import { EXIT, ExitError } from '../io.js';
+import { loadIr, printDiagnostics } from '../load.js';
+import { chooseTarget } from './apply.js';
+
+interface GuardFlags {
+  host?: string;
+  netns?: string;
+  iMeanTheHost?: boolean;
+  metrics?: string;
+  events?: string;
+  onDrift?: string;
+  recheck?: string;
+  stateDir?: string;
+}
+
+function say(line: string): void {
+  try {
+    process.stderr.write(`cordon guard: ${line}\n`);
+  } catch {
+    // The terminal may be gone; the guard goes on.
+  }
+}
+
+function driftAction(v: string | undefined): DriftAction {
+  if (v === undefined) return 'reapply';
+  const a = DRIFT_ACTIONS.find((x) => x === v);
+  if (a) return a;
+  throw new ExitError(EXIT.invalid, `--on-drift must be one of ${DRIFT_ACTIONS.join(', ')}, got '${v}'`);
+}
+
+function recheckMs(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_RECHECK_MS;
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 0.1 || Number(v) > 86400)
+    throw new ExitError(EXIT.invalid, `--recheck must be seconds from 0.1 to 86400, got '${v}'`);
+  return Math.round(Number(v) * 1000);
+}
+
+export function registerGuard(program: Command): void {
+  program
+    .command('guard')
+    .description("watch a host's loaded rule set: blocked attempts as events and metrics, drift and tamper detected and re-applied")
+    .argument('<file>', 'spec file')
+    .option('--host <name>', 'the enforcing host to watch (default: the only enforcing host)')
+    .option('--netns <name>', 'watch inside this network namespace (required unless --i-mean-the-host)')
+    .option('--i-mean-the-host', "watch this machine's own network namespace")
+    .option('--metrics <addr>', 'serve Prometheus metrics at http://ADDR/metrics (127.0.0.1:PORT; a bare port means 127.0.0.1; port 0 picks a free one)')
+    .option('--events <file>', "append events as JSON lines to FILE, or '-' for stdout (default: stdout)")
+    .option('--on-drift <action>', `when cordon's tables change: ${DRIFT_ACTIONS.join(' | ')} (default reapply)`)
+    .option('--recheck <seconds>', `re-read the tables this often besides nft monitor (default ${DEFAULT_RECHECK_MS / 1000})`)
+    .option('--state-dir <dir>', `apply's state for re-loads (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 stopped by SIGINT/SIGTERM · 1 could not start watching · 2 invalid input · 3 internal error
+
+The guard opens nothing: killed in any way, it leaves the rules loaded (default drop); the ulogd and
+nft monitor processes it starts die with it.
+
+Examples:
+  cordon guard examples/vpn-only-vm.yaml --host workload-vm --netns lab-wl --metrics 127.0.0.1:9464 --events /var/log/cordon/events.jsonl
+  cordon guard examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --on-drift alert`,
+    )
+    .action(async (file: string, opts: GuardFlags) => {
+      const onDrift = driftAction(opts.onDrift);
+      const interval = recheckMs(opts.recheck);
+      const listen = opts.metrics === undefined ? undefined : parseListen(opts.metrics);
+      if (opts.metrics !== undefined && listen === undefined)
+        throw new ExitError(EXIT.invalid, `--metrics must be HOST:PORT or PORT (e.g. 127.0.0.1:9464), got '${opts.metrics}'`);
+      const target = await chooseTarget(opts);
+      const stateRoot = resolve(opts.stateDir ?? process.env.CORDON_STATE_DIR ?? DEFAULT_STATE_ROOT);
+      const ir = loadIr(file);
+      const hosts = enforcingHosts(ir);
+      let host = opts.host;
+      if (host === undefined) {
+        if (hosts.length !== 1)
+          throw new ExitError(
+            EXIT.invalid,
+            `--host is needed: this spec has ${hosts.length === 0 ? 'no enforcing host' : `several enforcing hosts (${hosts.join(', ')})`}`,
+          );
+        host = hosts[0]!;
+      } else if (!hosts.includes(host)) {
+        throw new ExitError(EXIT.invalid, `--host: '${host}' enforces no cordon chain (${unknownNameHint(host, hosts)})`);
+      }
+      const rendered = guarded(nftablesRenderer).render(ir, { host, params: new Map() });
+      printDiagnostics(rendered.diagnostics, undefined);
+      const ruleset = rendered.files[0]?.content;
+      if (rendered.diagnostics.some((d) => d.severity === 'error') || ruleset === undefined)
+        throw new ExitError(EXIT.invalid, `the nftables target cannot express this spec for ${host}: nothing to guard`);
+
+      const out: Writable =
+        opts.events === undefined || opts.events === '-' ? process.stdout : createWriteStream(resolve(opts.events), { flags: 'a', mode: 0o600 });
+      const metrics = new GuardMetrics();
+      const events = new EventWriter(out, { onDrop: (n) => metrics.eventsDropped.inc(n) });
+      let guard: Guard | undefined;
+      let server: MetricsServer | undefined;
+      const teardown = async (): Promise<void> => {
+        await guard?.stop();
+        await server?.close();
+        await events.drained();
+        if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
+      };
+      try {
+        await withTeardown(
+          async (signal) => {
+            if (listen) {
+              server = await serveMetrics(metrics, listen.host, listen.port).catch((e: Error) => {
+                throw new ExitError(EXIT.invalid, `--metrics: cannot listen on ${opts.metrics}: ${e.message}`);
+              });
+              say(`metrics at http://${server.address}/metrics`);
+            }
+            try {
+              guard = await startGuard({ ir, host, ruleset, target, events, metrics, onDrift, stateRoot, recheckMs: interval, say });
+            } catch (e) {
+              if (e instanceof ExitError) throw e;
+              throw new ExitError(EXIT.failed, `cannot watch ${target.label}: ${(e as Error).message}`);
+            }
+            say(`watching ${host} in ${target.label} (on drift: ${onDrift}); stop with Ctrl-C or SIGTERM, the rules stay`);
+            await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+          },
+          { teardown, onSignal: (s) => say(`${s}: stopping; the rules stay loaded`) },
+        );
+      } catch (e) {
+        if (e instanceof Interrupted) {
+          process.exitCode = EXIT.ok;
+          return;
+        }
+        throw e;
+      }
+    });
+}

@@ -1,0 +1,45 @@
+/**
+ * Events for people: one line each, like a journal (`cordon events`). Pure; the JSON lines are the
+ * machine format and stay as written.
+ */
+import { basename } from 'node:path';
+import type { GuardEvent } from './events.js';
+
+function assertNever(x: never): never {
+  throw new Error(`unexpected event ${JSON.stringify(x)}`);
+}
+
+/** One event as one line of text (no colour, no trailing newline). */
+export function formatEvent(e: GuardEvent): string {
+  const head = `${e.time} ${e.host} ${e.type}`;
+  switch (e.type) {
+    case 'blocked': {
+      const port = (p: number | null): string => (p === null ? '' : `:${p}`);
+      const o = e.origin;
+      const why = o.kind === 'default' ? `the chain default of ${o.point}` : `${o.path} in ${o.point}`;
+      return `${head} ${e.proto} ${e.src}${port(e.sport)} → ${e.dst}${port(e.port)} (${e.class}) by ${why}: "${o.text}" (${basename(o.file)}:${o.line})`;
+    }
+    case 'drift':
+      return `${head} ${e.tables.join(', ')} (${e.action}): ${e.differences.join('; ')}`;
+    case 'reapplied':
+      return `${head} ${e.ok ? 'ok' : 'FAILED'} in ${Math.round(e.ms)} ms: ${e.message}`;
+    case 'killswitch':
+      return `${head} ${e.engaged ? `ENGAGED${e.ms === null ? '' : ` in ${Math.round(e.ms)} ms`}` : 'lifted'}: ${e.message}`;
+    case 'guard-started':
+    case 'guard-stopped':
+      return `${head} ${e.message}`;
+    default:
+      return assertNever(e);
+  }
+}
+
+export interface EventFilter {
+  readonly types?: readonly string[];
+  readonly host?: string;
+}
+
+export function eventMatches(e: GuardEvent, f: EventFilter): boolean {
+  if (f.types && f.types.length > 0 && !f.types.includes(e.type)) return false;
+  if (f.host !== undefined && e.host !== f.host) return false;
+  return true;
+}

@@ -1,0 +1,402 @@
+/**
+ * One guard for one enforcing host: it reads the drops cordon's rules log (NFLOG through ulogd),
+ * turns each into a `blocked` event with the origin `explain` would print and counts it; and it
+ * watches cordon's tables for drift (nft monitor plus a periodic re-read), reporting each change
+ * and, with `onDrift: 'reapply'`, loading the rule set again atomically through apply.
+ *
+ * It never opens anything: the rules drop by default with or without it, and everything it starts
+ * (ulogd, nft monitor) dies with it. A library: the command (src/cli/commands/guard.ts) is a shell.
+ */
+import { applyRuleset } from '../apply/apply.js';
+import type { Target } from '../apply/target.js';
+import type { Ir } from '../ir/types.js';
+import { killswitchTableName, NFLOG_GROUP } from '../model/names.js';
+import { firstError } from '../system/exec.js';
+import { parseIPv4 } from '../util/ip.js';
+import type { Flow } from '../util/flows.js';
+import { compareTables, expectedTables, loadedRuleset, NftMonitor, type Drift, type TableTexts } from './drift.js';
+import { EVENT_SCHEMA_VERSION, type GuardEvent } from './events.js';
+import type { GuardMetrics } from './metrics.js';
+import { droppedPackets, UnloggedTally } from './counters.js';
+import { killswitchRuleset } from './killswitch.js';
+import { NflogReader, type NflogRecord } from './nflog.js';
+import { destClass, OriginIndex } from './origin.js';
+import type { EventWriter } from './writer.js';
+
+/** What the guard does when cordon's tables drift: load the rule set again, or only report it. */
+export type DriftAction = 'reapply' | 'killswitch' | 'alert';
+export const DRIFT_ACTIONS: readonly DriftAction[] = ['reapply', 'killswitch', 'alert'];
+
+/** The periodic re-read's default interval (DESIGN: a full comparison every 30 s beside nft monitor). */
+export const DEFAULT_RECHECK_MS = 30_000;
+
+/** ulogd restarts back off from this to RESTART_MAX_MS. */
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+
+/** nft monitor reports one change as several lines: wait this long for the rest before re-reading. */
+const DEBOUNCE_MS = 20;
+
+export interface GuardOptions {
+  readonly ir: Ir;
+  /** The enforcing host whose rule set is loaded in the target. */
+  readonly host: string;
+  /** The rendered rule set for that host (`HOST/cordon.nft`): what must stay loaded. */
+  readonly ruleset: string;
+  readonly target: Target;
+  readonly events: EventWriter;
+  readonly metrics: GuardMetrics;
+  readonly onDrift: DriftAction;
+  /** apply's state root, for re-loads (each one is an apply run with its snapshot). */
+  readonly stateRoot: string;
+  /** Periodic re-read interval in ms (default DEFAULT_RECHECK_MS). */
+  readonly recheckMs?: number;
+  /** Progress and trouble, for people (stderr in the CLI). */
+  readonly say?: (line: string) => void;
+}
+
+export interface Guard {
+  /** The processes it started (ulogd, nft monitor), for tests and `status`. */
+  readonly pids: { readonly ulogd: number | undefined; readonly monitor: number | undefined };
+  /** Compares the loaded tables with the rule set now (and acts on a drift); resolves when done. */
+  check(): Promise<Drift>;
+  /** Reads the kernel's drop counters and counts what was not logged; resolves with the running total. */
+  countUnlogged(): Promise<number>;
+  /** Stops watching; leaves every rule as it is. Safe to repeat. */
+  stop(): Promise<void>;
+}
+
+function protoFlow(r: NflogRecord): { name: string; flow: Flow } {
+  switch (r.proto) {
+    case 6:
+      return { name: 'tcp', flow: { proto: 'tcp', port: r.dport } };
+    case 17:
+      return { name: 'udp', flow: { proto: 'udp', port: r.dport } };
+    case 1:
+      return { name: 'icmp', flow: { proto: 'icmp' } };
+    default:
+      return { name: String(r.proto), flow: { proto: 'other' } };
+  }
+}
+
+export async function startGuard(o: GuardOptions): Promise<Guard> {
+  const say = o.say ?? (() => undefined);
+  const netns = o.target.netns ?? null;
+  const now = (): string => new Date().toISOString();
+  const emit = (e: GuardEvent): void => void o.events.write(e);
+  const index = new OriginIndex(o.ir, o.host);
+  const expected: TableTexts = await expectedTables(o.ruleset);
+  if (expected.size === 0) throw new Error(`the rule set for '${o.host}' holds no cordon table: nothing to guard`);
+  o.metrics.watch(o.host);
+
+  // Every cordon drop the guard was told about (its own prefixes), for the unlogged count.
+  let logged = 0;
+  const tally = new UnloggedTally();
+
+  const onRecord = (r: NflogRecord): void => {
+    const src = parseIPv4(r.src);
+    const dst = parseIPv4(r.dst);
+    if (src === undefined || dst === undefined) return;
+    const { name, flow } = protoFlow(r);
+    const origin = index.lookup(r.prefix, { src, dst, flow });
+    // Another tool's NFLOG in the same group: not ours to explain or count.
+    if (!origin) return;
+    logged++;
+    const cls = destClass(o.ir, dst);
+    o.metrics.countBlocked(origin.chain.host, name, cls);
+    const tcpUdp = r.proto === 6 || r.proto === 17;
+    emit({
+      v: EVENT_SCHEMA_VERSION,
+      time: new Date(r.timeMs).toISOString(),
+      type: 'blocked',
+      host: o.host,
+      netns,
+      src: r.src,
+      dst: r.dst,
+      proto: name,
+      port: tcpUdp ? (r.dport ?? null) : null,
+      sport: tcpUdp ? (r.sport ?? null) : null,
+      iif: r.iif ?? null,
+      oif: r.oif ?? null,
+      class: cls,
+      origin: {
+        point: origin.chain.point,
+        kind: origin.kind,
+        ...(origin.rule ? { ruleId: origin.rule.id } : {}),
+        text: origin.text,
+        file: origin.file,
+        line: origin.line,
+        path: origin.path,
+      },
+    });
+  };
+
+  // Drift state: the differences last reported, so one tamper is one event, not one per re-read.
+  let reported = '';
+  let busy: Promise<Drift> | undefined;
+  let again = false;
+  let stopped = false;
+
+  // A re-load that failed is tried again on each periodic re-read while the drift lasts.
+  let reapplyFailed = false;
+  let periodic = false;
+
+  const reapply = async (detectedAt: number): Promise<void> => {
+    let out: { status: string; message: string };
+    try {
+      out = await applyRuleset({ target: o.target, host: o.host, ruleset: o.ruleset, stateRoot: o.stateRoot, ir: o.ir, say: (l) => say(`reapply: ${l}`) });
+    } catch (e) {
+      // apply could not even start (its state directory, say): a failed re-load, reported and retried.
+      out = { status: 'failed', message: `apply failed: ${(e as Error).message}` };
+    }
+    const ok = out.status === 'applied';
+    reapplyFailed = !ok;
+    if (ok) tally.reloaded(logged);
+    emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'reapplied', host: o.host, netns, ok, message: out.message, ms: Date.now() - detectedAt });
+    if (!ok) say(`re-applying failed: ${out.message}`);
+  };
+
+  // The kill switch is a cordon table of the guard's own, not part of the rule set: compared apart.
+  const switchKey = `inet ${killswitchTableName(o.host)}`;
+  let switchOn = false;
+  // Foreign tables with base chains, reported once each (they are not cordon's to remove).
+  let foreignSeen: Set<string> | undefined;
+  let foreignAtStart: string[] = [];
+  const read = async (): Promise<TableTexts> => {
+    const loaded = await loadedRuleset(o.target);
+    const seen = new Set<string>();
+    for (const [k, chains] of loaded.foreign) {
+      if (chains.length === 0) continue;
+      seen.add(k);
+      if (foreignSeen !== undefined && !foreignSeen.has(k)) {
+        o.metrics.tamper.inc({ host: o.host });
+        emit({
+          v: EVENT_SCHEMA_VERSION,
+          time: now(),
+          type: 'drift',
+          host: o.host,
+          netns,
+          tables: [k],
+          differences: [`foreign table ${k} appeared with base chains: ${chains.join('; ')}`],
+          action: 'alert',
+        });
+        say(`foreign table ${k} appeared in ${o.target.label} (${chains.join('; ')})`);
+      }
+    }
+    // The tables there at the start are the host's own setup (named in guard-started): only what appears later is news.
+    if (foreignSeen === undefined) foreignAtStart = [...loaded.foreign].filter(([, c]) => c.length > 0).map(([k, c]) => `${k} (${c.join('; ')})`);
+    foreignSeen = seen;
+    const all = new Map(loaded.cordon);
+    const on = all.delete(switchKey);
+    if (on !== switchOn) {
+      switchOn = on;
+      o.metrics.killswitch.set({ host: o.host }, on ? 1 : 0);
+      if (!on)
+        emit({
+          v: EVENT_SCHEMA_VERSION,
+          time: now(),
+          type: 'killswitch',
+          host: o.host,
+          netns,
+          engaged: false,
+          message: 'the kill switch table is gone',
+          ms: null,
+        });
+    }
+    return all;
+  };
+
+  const engage = async (detectedAt: number): Promise<void> => {
+    const r = await o.target.exec(['nft', '-f', '-'], { input: killswitchRuleset(o.ir, o.host) });
+    if (r.code !== 0) {
+      say(`the kill switch failed: ${firstError(r)}`);
+      emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'killswitch', host: o.host, netns, engaged: false, message: `failed: ${firstError(r)}`, ms: null });
+      return;
+    }
+    switchOn = true;
+    o.metrics.killswitch.set({ host: o.host }, 1);
+    emit({
+      v: EVENT_SCHEMA_VERSION,
+      time: now(),
+      type: 'killswitch',
+      host: o.host,
+      netns,
+      engaged: true,
+      message: `table ${switchKey} drops ${o.target.label}'s traffic until the next cordon apply`,
+      ms: Date.now() - detectedAt,
+    });
+  };
+
+  const checkOnce = async (): Promise<Drift> => {
+    const drift = compareTables(expected, await read());
+    const key = drift.differences.join('\n');
+    if (drift.differences.length === 0) {
+      reported = '';
+      reapplyFailed = false;
+      o.metrics.drift.set({ host: o.host }, 0);
+      return drift;
+    }
+    o.metrics.drift.set({ host: o.host }, 1);
+    const retry = key === reported && reapplyFailed && periodic && o.onDrift === 'reapply';
+    periodic = false;
+    if (retry) say(`re-applying again after a failed re-load`);
+    if (key !== reported || retry) {
+      reported = key;
+      const detectedAt = Date.now();
+      if (!retry) {
+        o.metrics.tamper.inc({ host: o.host });
+        emit({
+          v: EVENT_SCHEMA_VERSION,
+          time: now(),
+          type: 'drift',
+          host: o.host,
+          netns,
+          tables: [...drift.tables],
+          differences: [...drift.differences],
+          action: o.onDrift,
+        });
+        say(`drift in ${o.target.label}: ${drift.differences.slice(0, 5).join('; ')}`);
+      }
+      if (o.onDrift === 'killswitch' && !stopped && !switchOn) await engage(detectedAt);
+      if (o.onDrift === 'reapply' && !stopped) {
+        await reapply(detectedAt);
+        // What the re-load left is the new truth: compare again (a failed re-load stays reported).
+        const after = compareTables(expected, await read());
+        if (after.differences.length === 0) {
+          reported = '';
+          o.metrics.drift.set({ host: o.host }, 0);
+        }
+        return after;
+      }
+    }
+    return drift;
+  };
+
+  /** One check at a time; a request during a check runs one more afterwards (changes made meanwhile). */
+  const check = (): Promise<Drift> => {
+    if (busy) {
+      again = true;
+      return busy;
+    }
+    busy = (async () => {
+      try {
+        let d = await checkOnce();
+        while (again && !stopped) {
+          again = false;
+          d = await checkOnce();
+        }
+        return d;
+      } finally {
+        busy = undefined;
+      }
+    })();
+    return busy;
+  };
+  const checkSoon = (() => {
+    let timer: NodeJS.Timeout | undefined;
+    return (): void => {
+      if (timer || stopped) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        check().catch((e: unknown) => say(`drift check failed: ${(e as Error).message}`));
+      }, DEBOUNCE_MS);
+    };
+  })();
+
+  /** Logs of packets dropped just before a counter reading are still on their way: wait this long for them. */
+  const LOG_GRACE_MS = 200;
+  const countUnlogged = async (): Promise<number> => {
+    const r = await o.target.exec(['nft', 'list', 'ruleset']);
+    if (r.code !== 0) throw new Error(`nft list ruleset failed in ${o.target.label}: ${firstError(r)}`);
+    const dropped = droppedPackets(r.stdout);
+    await new Promise((res) => setTimeout(res, LOG_GRACE_MS));
+    const grew = tally.update(dropped, logged);
+    if (grew > 0) o.metrics.unlogged.inc({ host: o.host }, grew);
+    return tally.total;
+  };
+
+  // ulogd is restarted when it dies on its own (backing off to 30 s); while it is down the drops
+  // still happen in the kernel and show up in cordon_blocked_unlogged_total, never silently.
+  let reader: NflogReader;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restartDelay = RESTART_MIN_MS;
+  const startReader = (): Promise<NflogReader> =>
+    NflogReader.start({
+      netns: o.target.netns,
+      group: NFLOG_GROUP,
+      onRecord,
+      onExit: (why) => {
+        say(`blocked-attempt logging stopped: ${why}; restarting in ${restartDelay / 1000} s`);
+        scheduleRestart();
+      },
+    });
+  const scheduleRestart = (): void => {
+    if (stopped || restartTimer) return;
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopped) return;
+      startReader().then(
+        (r) => {
+          if (stopped) return void r.stop();
+          reader = r;
+          restartDelay = RESTART_MIN_MS;
+          say('blocked-attempt logging restarted');
+        },
+        (e: unknown) => {
+          restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
+          say(`restarting ulogd failed: ${(e as Error).message}; next try in ${restartDelay / 1000} s`);
+          scheduleRestart();
+        },
+      );
+    }, restartDelay);
+  };
+  reader = await startReader();
+  let monitor: NftMonitor | undefined;
+  let interval: NodeJS.Timeout | undefined;
+  try {
+    monitor = NftMonitor.start(o.target, checkSoon, (why) => say(`drift watch (nft monitor) stopped: ${why}; the periodic re-read goes on`));
+    interval = setInterval(() => {
+      periodic = true;
+      checkSoon();
+      countUnlogged().catch((e: unknown) => say(`reading the drop counters failed: ${(e as Error).message}`));
+    }, o.recheckMs ?? DEFAULT_RECHECK_MS);
+    await countUnlogged();
+    const first = await check();
+    emit({
+      v: EVENT_SCHEMA_VERSION,
+      time: now(),
+      type: 'guard-started',
+      host: o.host,
+      netns,
+      message:
+        (first.differences.length === 0
+          ? `watching ${expected.size} cordon table(s) in ${o.target.label}; they match the rule set`
+          : `watching ${o.target.label}; the loaded tables did not match the rule set at start (see the drift event)`) +
+        (foreignAtStart.length > 0 ? `; other tables with base chains: ${foreignAtStart.join(', ')}` : ''),
+    });
+  } catch (e) {
+    if (interval) clearInterval(interval);
+    await monitor?.stop();
+    await reader.stop();
+    throw e;
+  }
+
+  return {
+    get pids() {
+      return { ulogd: reader.pid, monitor: monitor?.pid };
+    },
+    check,
+    countUnlogged,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(interval);
+      clearTimeout(restartTimer);
+      await monitor?.stop();
+      await busy?.catch(() => undefined);
+      await reader.stop();
+      o.metrics.up.set({ host: o.host }, 0);
+      emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'guard-stopped', host: o.host, netns, message: 'stopped; the rules stay as they are' });
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * The guard's Prometheus metrics (prom-client, one registry per guard, never the global one) and
+ * the HTTP endpoint that serves them. Names follow seed 001 and Prometheus' conventions: counters
+ * end in `_total`, labels are bounded (host names from the spec, protocols, destination classes),
+ * addresses go into events, never into labels.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { DestClass } from './events.js';
+
+/** Protocol label values; anything else is `other`, so the label stays bounded. */
+const PROTO_LABELS = new Set(['tcp', 'udp', 'icmp']);
+
+export class GuardMetrics {
+  readonly registry = new Registry();
+  readonly up: Gauge<'host'>;
+  readonly blocked: Counter<'host' | 'proto' | 'class'>;
+  readonly drift: Gauge<'host'>;
+  readonly tamper: Counter<'host'>;
+  readonly killswitch: Gauge<'host'>;
+  readonly unlogged: Counter<'host'>;
+  readonly eventsDropped: Counter;
+
+  constructor() {
+    const registers = [this.registry];
+    this.up = new Gauge({ name: 'cordon_guard_up', help: '1 while the guard watches this host, 0 once it stopped.', labelNames: ['host'], registers });
+    this.blocked = new Counter({
+      name: 'agent_network_blocked_connections_total',
+      help: "Packets cordon's rules dropped and logged (NFLOG, rate-limited at the source), by the host the rule is about, protocol and destination class.",
+      labelNames: ['host', 'proto', 'class'],
+      registers,
+    });
+    this.drift = new Gauge({
+      name: 'cordon_ruleset_drift',
+      help: "1 while cordon's tables in the kernel differ from the rule set that was loaded, else 0.",
+      labelNames: ['host'],
+      registers,
+    });
+    this.tamper = new Counter({
+      name: 'cordon_ruleset_tamper_total',
+      help: "Changes to cordon's tables (or a cordon table gone) the guard detected.",
+      labelNames: ['host'],
+      registers,
+    });
+    this.killswitch = new Gauge({
+      name: 'cordon_killswitch_engaged',
+      help: "1 while the guard's kill switch table is in force on this host, else 0.",
+      labelNames: ['host'],
+      registers,
+    });
+    this.unlogged = new Counter({
+      name: 'cordon_blocked_unlogged_total',
+      help: "Packets cordon's rules dropped that the NFLOG rate limit (or a full netlink buffer) kept from the guard: the kernel's drop counters minus the drops logged.",
+      labelNames: ['host'],
+      registers,
+    });
+    this.eventsDropped = new Counter({
+      name: 'cordon_events_dropped_total',
+      help: 'Events not written because the event consumer was too slow or gone (bounded queue).',
+      registers,
+    });
+  }
+
+  /** Starts the series of one watched host at zero, so a scrape shows them before anything happens. */
+  watch(host: string): void {
+    this.up.set({ host }, 1);
+    this.drift.set({ host }, 0);
+    this.tamper.inc({ host }, 0);
+    this.killswitch.set({ host }, 0);
+    this.unlogged.inc({ host }, 0);
+  }
+
+  countBlocked(host: string, proto: string, cls: DestClass): void {
+    this.blocked.inc({ host, proto: PROTO_LABELS.has(proto) ? proto : 'other', class: cls });
+  }
+
+  /** The exposition in Prometheus text format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+export interface MetricsServer {
+  /** `127.0.0.1:PORT` as bound (the port chosen by the kernel when 0 was asked for). */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** A listen address: `127.0.0.1:9464`, `[::1]:9464`, or a bare port (loopback). */
+export function parseListen(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):)?(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+}
+
+/** Serves GET /metrics (and 404 for anything else) on `host:port`; port 0 picks a free one. */
+export function serveMetrics(metrics: GuardMetrics, host: string, port: number): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
+      return;
+    }
+    metrics.text().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+      (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${(e as Error).message}\n`),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      resolve({
+        address: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`,
+        close: () => new Promise((r) => server.close(() => r())),
+      });
+    });
+  });
+}
