@@ -83,5 +83,5 @@ else
   else echo "(skipped: cordon lab needs root and network namespaces; run make demo as root to see the spec built and probed live)"; fi
 fi
 
-printf '\nNext: ./bin/cordon --help, README.md, and examples/: the other %d specs, and mistakes/ with the seeds as written.\n' "${#others[@]}"
+printf '\nNext: cordon --help (make install puts cordon on PATH; or ./bin/cordon), README.md, and examples/: the other %d specs, and mistakes/ with the seeds as written.\n' "${#others[@]}"
 exit $live

@@ -123,3 +123,17 @@ describe('cordon CLI', () => {
     assert.ok('hosts' in j.properties && 'policy' in j.properties);
   });
 });
+
+describe('cordon: a reader that stops early', () => {
+  it('`cordon test … | head -1` ends quietly with 141 (128 + SIGPIPE), no stack trace', () => {
+    // The reader exits after one line; cordon keeps writing (every example's checks) into the closed pipe.
+    const r = spawnSync('bash', ['-c', `set -o pipefail; '${join(ROOT, 'bin/cordon')}' test examples/*.yaml | head -1; echo "status=\${PIPESTATUS[0]}" >&2`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
+    assert.match(r.stderr, /status=141$/m, r.stderr);
+    assert.doesNotMatch(r.stderr, /EPIPE|Unhandled|^\s+at /m, r.stderr);
+  });
+});

@@ -74,7 +74,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   program.addHelpText(
     'after',
     `
-Exit codes: 0 ok · 1 a check failed (expectation, invariant, lint error, denied query) · 2 invalid input · 3 internal error
+Exit codes: 0 ok · 1 a check failed (expectation, invariant, lint error, denied query) · 2 invalid input · 3 internal error · 141 the reader of the output went away (`| head`)
 
 Examples:
   cordon check examples/proxmox-dual-bridge.yaml
@@ -132,7 +132,24 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint())
+/**
+ * A reader that stops early (`cordon test … | head`) closes the pipe: end quietly, with the status a
+ * program killed by SIGPIPE has (128 + 13), as other command-line tools do, instead of an
+ * unhandled-error stack trace. Only EPIPE: any other output error is a real failure.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(EXIT_CLOSED_PIPE);
+  });
+}
+
+/** 128 + SIGPIPE: what a shell reports for a program whose reader went away. */
+const EXIT_CLOSED_PIPE = 141;
+
+if (isEntryPoint()) {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
@@ -141,3 +158,4 @@ if (isEntryPoint())
       process.exitCode = EXIT.internal;
     },
   );
+}
