@@ -44,14 +44,19 @@ function depcruise(dir: string): { status: number | null; violations: string[] }
   return { status: r.status, violations };
 }
 
-// A miniature of src/: a clean chain util ← model ← verify ← cli, plus lab on system.
+// A miniature of src/: a clean chain util ← model ← verify ← cli, plus lab on system, guard on lab,
+// and server over verify and guard (cli starts the server).
 const CLEAN: Record<string, string> = {
   'src/util/ip.ts': 'export const bits = 32;\n',
   'src/model/types.ts': "import { bits } from '../util/ip.js';\nexport const width = bits;\n",
   'src/verify/engine.ts': "import { width } from '../model/types.js';\nexport const reach = (): number => width;\n",
   'src/system/exec.ts': 'export const run = (): number => 0;\n',
   'src/lab/lab.ts': "import { run } from '../system/exec.js';\nexport const up = (): number => run();\n",
-  'src/cli/main.ts': "import { reach } from '../verify/engine.js';\nimport { up } from '../lab/lab.js';\nexport const main = (): number => reach() + up();\n",
+  'src/guard/watch.ts': "import { up } from '../lab/lab.js';\nexport const watch = (): number => up();\n",
+  'src/server/app.ts':
+    "import { reach } from '../verify/engine.js';\nimport { watch } from '../guard/watch.js';\nexport const serve = (): number => reach() + watch();\n",
+  'src/cli/main.ts':
+    "import { reach } from '../verify/engine.js';\nimport { up } from '../lab/lab.js';\nimport { serve } from '../server/app.js';\nexport const main = (): number => reach() + up() + serve();\n",
 };
 
 describe('dependency rules (.dependency-cruiser.cjs)', () => {
@@ -61,7 +66,7 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     assert.equal(r.status, 0);
   });
 
-  it('reject an upward import, an import of cli/, a sibling import, system knowing lab, and a cycle', () => {
+  it('reject an upward import, an import of cli/, a sibling import, system knowing lab, the runtime knowing server, and a cycle', () => {
     const dir = project('offending', {
       ...CLEAN,
       // util at the bottom imports the model above it, and the model imports it back: a cycle too.
@@ -73,6 +78,10 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
       'src/render/nft.ts': "import { reach } from '../verify/engine.js';\nexport const text = (): string => String(reach());\n",
       // system sits below the runtime and knows nothing of it
       'src/system/exec.ts': "import type { up } from '../lab/lab.js';\nexport const run = (): number => 0;\nexport type Up = typeof up;\n",
+      // the server sits above the library and the runtime: neither guard nor report may reach up to it
+      'src/guard/watch.ts':
+        "import { up } from '../lab/lab.js';\nimport type { serve } from '../server/app.js';\nexport const watch = (): number => up();\nexport type Serve = typeof serve;\n",
+      'src/report/table.ts': "import { serve } from '../server/app.js';\nexport const table = (): string => String(serve());\n",
     });
     const r = depcruise(dir);
     assert.notEqual(r.status, 0, 'depcruise exits non-zero on a violation');
@@ -82,6 +91,8 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
       'no-cli-import src/verify/engine.ts -> src/cli/main.ts',
       'floor-render src/render/nft.ts -> src/verify/engine.ts',
       'floor-system src/system/exec.ts -> src/lab/lab.ts',
+      'floor-guard src/guard/watch.ts -> src/server/app.ts',
+      'floor-report src/report/table.ts -> src/server/app.ts',
     ]) {
       assert.ok(got.has(want), `expected ${want}; got:\n${[...got].join('\n')}`);
     }

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NetnsPool, netnsSkipReason } from './support/netns-fixture.js';
 import { requireOrSkip } from './support/require-env.js';
+import { ErrorSchema, PeerCreated, SpecUploaded } from '../src/server/schemas.js';
 import { testServer, type Client, type TestServer } from './support/server.js';
 
 function wgSkip(): string | undefined {
@@ -85,7 +86,7 @@ describe('server: WireGuard peers on a live interface', { skip: wgSkip() }, () =
     assert.equal((await admin.login('admin', t.adminPassword)).status, 200);
     const up = await admin.req('POST', '/api/specs', { body: { name: 'wg-live', text: SPEC } });
     assert.equal(up.status, 201, up.text);
-    specId = up.json.spec.id;
+    specId = up.as(SpecUploaded).spec.id;
   });
 
   after(async () => {
@@ -108,10 +109,11 @@ describe('server: WireGuard peers on a live interface', { skip: wgSkip() }, () =
   it('a peer created through the API handshakes with the hub, and a second peer keeps the first one’s session', async () => {
     const r = await admin.req('POST', `/api/specs/${specId}/tunnels/${TUNNEL}/peers`, { body: { name: 'laptop' } });
     assert.equal(r.status, 201, r.text);
-    assert.equal(r.json.address, '10.99.0.2');
-    assert.ok(handshakes().has(r.json.publicKey), 'wg syncconf put the peer on the running interface');
+    const peer = r.as(PeerCreated);
+    assert.equal(peer.address, '10.99.0.2');
+    assert.ok(handshakes().has(peer.publicKey), 'wg syncconf put the peer on the running interface');
 
-    const conf = r.json.clientConfig as string;
+    const conf = peer.clientConfig;
     const field = (k: string) => new RegExp(`^${k} = (.+)$`, 'm').exec(conf)![1]!;
     const keyFile = join(tmp, 'client.key');
     writeFileSync(keyFile, `${field('PrivateKey')}\n`, { mode: 0o600 });
@@ -121,24 +123,25 @@ describe('server: WireGuard peers on a live interface', { skip: wgSkip() }, () =
     must(cli, ['ip', 'link', 'set', CLIENT_IF, 'up']);
     const ping = pool.exec(cli, ['ping', '-c', '3', '-W', '2', '10.99.0.1']);
     assert.equal(ping.status, 0, `ping over the tunnel: ${ping.stdout}${ping.stderr}`);
-    const first = handshakes().get(r.json.publicKey)!;
+    const first = handshakes().get(peer.publicKey)!;
     assert.ok(first > 0, 'handshake recorded on the hub');
 
     const second = await admin.req('POST', `/api/specs/${specId}/tunnels/${TUNNEL}/peers`, { body: { name: 'phone' } });
     assert.equal(second.status, 201, second.text);
     const after = handshakes();
     assert.equal(after.size, 2);
-    assert.equal(after.get(r.json.publicKey), first, 'syncconf kept the first peer’s session');
+    assert.equal(after.get(peer.publicKey), first, 'syncconf kept the first peer’s session');
     assert.equal(pool.exec(cli, ['ping', '-c', '1', '-W', '2', '10.99.0.1']).status, 0, 'and its traffic');
   });
   it('a peer the interface refuses (no such interface) → 502, and neither the database nor the config file keeps it', async () => {
     const other = `wgx${tag}`;
     const up = await admin.req('POST', '/api/specs', { body: { name: 'wg-missing', text: SPEC.replaceAll(TUNNEL, other) } });
     assert.equal(up.status, 201, up.text);
-    const r = await admin.req('POST', `/api/specs/${up.json.spec.id}/tunnels/${other}/peers`, { body: { name: 'laptop' } });
+    const id = up.as(SpecUploaded).spec.id;
+    const r = await admin.req('POST', `/api/specs/${id}/tunnels/${other}/peers`, { body: { name: 'laptop' } });
     assert.equal(r.status, 502, r.text);
-    assert.match(r.json.error, new RegExp(`could not apply the peers to ${other}`));
-    assert.deepEqual((await admin.req('GET', `/api/specs/${up.json.spec.id}/tunnels/${other}/peers`)).json, []);
-    assert.ok(!existsSync(join(t.dataDir, 'wireguard', `${up.json.spec.id}-${other}.conf`)));
+    assert.match(r.as(ErrorSchema).error, new RegExp(`could not apply the peers to ${other}`));
+    assert.deepEqual((await admin.req('GET', `/api/specs/${id}/tunnels/${other}/peers`)).json, []);
+    assert.ok(!existsSync(join(t.dataDir, 'wireguard', `${id}-${other}.conf`)));
   });
 });

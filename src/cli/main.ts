@@ -74,7 +74,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   program.addHelpText(
     'after',
     `
-Exit codes: 0 ok · 1 a check failed (expectation, invariant, lint error, denied query) · 2 invalid input · 3 internal error · 141 the reader of the output went away (`| head`)
+Exit codes: 0 ok · 1 a check failed (expectation, invariant, lint error, denied query) · 2 invalid input · 3 internal error · 141 the reader of the output went away (| head)
 
 Examples:
   cordon check examples/proxmox-dual-bridge.yaml

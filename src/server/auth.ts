@@ -145,15 +145,14 @@ export class Auth {
   async login(name: string, password: string, clientKey: string): Promise<{ sessionId: string; csrf: string; user: User; expiresAt: number }> {
     const hit = this.loginLimiter.hit(clientKey);
     if (!hit.ok) throw new HttpError(429, `too many login attempts; try again in ${hit.retryAfterS} s`, {}, { 'retry-after': String(hit.retryAfterS) });
-    const found = this.store.userByName(name);
+    const found = this.store.credentialsOf(name);
     const ok = await verifyPassword(found?.passwordHash ?? (await decoyHash()), password);
     if (!found || !ok) throw new HttpError(401, 'wrong user name or password');
     const sessionId = randomSecret(32);
     const csrf = randomSecret(24);
     const expiresAt = Date.now() + this.settings.sessionTtlMs;
-    this.store.createSession(sha256(sessionId), found.id, csrf, expiresAt);
-    const { passwordHash: _omit, ...user } = found;
-    return { sessionId, csrf, user, expiresAt };
+    this.store.createSession(sha256(sessionId), found.user.id, csrf, expiresAt);
+    return { sessionId, csrf, user: found.user, expiresAt };
   }
 
   logout(ctx: AuthContext): void {

@@ -88,7 +88,7 @@ export class Api {
     spec: RouteSpec<B, Q, P>,
     handler: (call: Call<z.output<B>, z.output<Q>, z.output<P>>) => unknown,
   ): void {
-    this.recorded.push({ spec: spec as unknown as RouteSpec<z.ZodType, z.ZodType, z.ZodType> });
+    this.recorded.push({ spec });
     this.app.route({
       method: spec.method,
       url: spec.url,
@@ -154,8 +154,10 @@ export class Api {
 }
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
-  return rest;
+  // Without `$schema`: inside an OpenAPI 3.1 document the dialect is the document's own.
+  const js: Record<string, unknown> = { ...z.toJSONSchema(schema, { io, unrepresentable: 'any' }) };
+  delete js.$schema;
+  return js;
 }
 
 function parametersOf(schema: z.ZodType | undefined, where: 'path' | 'query'): unknown[] {

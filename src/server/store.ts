@@ -227,9 +227,14 @@ export class Store {
     });
   }
 
-  userByName(name: string): (User & { passwordHash: string }) | undefined {
+  userByName(name: string): User | undefined {
+    return this.credentialsOf(name)?.user;
+  }
+
+  /** The account and its password hash, kept apart so the hash never rides along in a `User`. */
+  credentialsOf(name: string): { user: User; passwordHash: string } | undefined {
     const r = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
-    return r && { ...toUser(r), passwordHash: r.password_hash };
+    return r && { user: toUser(r), passwordHash: r.password_hash };
   }
 
   userById(id: number): User | undefined {

@@ -3,11 +3,14 @@
  * `cordon serve --init-admin` does, the server listening on 127.0.0.1 with an ephemeral port, and
  * every log line captured so tests can grep it for secrets. Requests are real HTTP (fetch).
  */
+import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { z } from 'zod';
 import { initAdmin, startServer, type RunningServer, type ServerSettingsInput } from '../../src/server/index.js';
+import { SessionResponse } from '../../src/server/schemas.js';
 
 export class LogCapture extends Writable {
   text = '';
@@ -21,8 +24,14 @@ export interface Reply {
   readonly status: number;
   readonly headers: Headers;
   readonly text: string;
-  /** The body parsed as JSON (undefined when it is not JSON). */
-  readonly json: any;
+  /** The body parsed as JSON (undefined when it is not JSON): compare it whole, or read it through `as`. */
+  readonly json: unknown;
+  /**
+   * The JSON body checked against `schema` (the server's own response schema, or a test's narrower
+   * one) and typed by it; a body that does not fit fails the test with zod's issues and the body.
+   * zod drops keys a schema does not name: assert absences on `text` or `json`, not on this.
+   */
+  as<S extends z.ZodType>(schema: S): z.output<S>;
 }
 
 export interface RequestOpts {
@@ -65,7 +74,19 @@ export class Client {
     } catch {
       json = undefined;
     }
-    return { status: r.status, headers: r.headers, text, json };
+    const status = r.status;
+    return {
+      status,
+      headers: r.headers,
+      text,
+      json,
+      as<S extends z.ZodType>(schema: S): z.output<S> {
+        const parsed = schema.safeParse(json);
+        if (!parsed.success)
+          assert.fail(`${method} ${path} → ${status}: the answer does not fit the schema:\n${z.prettifyError(parsed.error)}\n${text.slice(0, 500)}`);
+        return parsed.data;
+      },
+    };
   }
 
   /** Logs in; keeps the cookie (name=value only) and the CSRF token. */
@@ -74,7 +95,7 @@ export class Client {
     const set = r.headers.get('set-cookie');
     if (r.status === 200 && set) {
       this.cookie = set.split(';')[0];
-      this.csrf = r.json.csrfToken;
+      this.csrf = r.as(SessionResponse).csrfToken;
     }
     return r;
   }

@@ -1,4 +1,5 @@
 /** Logging in and out, the current session, and API tokens. */
+import type { z } from 'zod';
 import { CSRF_HEADER, SESSION_COOKIE } from '../auth.js';
 import type { Auth } from '../auth.js';
 import type { ServerSettings } from '../config.js';
@@ -6,7 +7,12 @@ import { HttpError } from '../errors.js';
 import type { Api } from '../http.js';
 import { LoginBody, SessionResponse, TokenCreateBody, TokenCreated, TokenIdParams, TokenSchema } from '../schemas.js';
 import { newApiToken } from '../secrets.js';
-import type { Store } from '../store.js';
+import type { ApiToken, Store } from '../store.js';
+
+/** What the API shows of a token: named fields only (never the owner's id), so a field added to the store does not leak by default. */
+function tokenView(t: ApiToken): z.output<typeof TokenSchema> {
+  return { id: t.id, name: t.name, scopes: [...t.scopes], createdAt: t.createdAt, revoked: t.revoked };
+}
 
 export function sessionRoutes(api: Api, auth: Auth, store: Store, settings: ServerSettings): void {
   api.route(
@@ -88,7 +94,7 @@ export function sessionRoutes(api: Api, auth: Auth, store: Store, settings: Serv
         scopes: [...new Set(body.scopes)].sort(),
       });
       reply.code(201);
-      return { id: created.id, name: created.name, scopes: created.scopes, createdAt: created.createdAt, revoked: created.revoked, token: t.token };
+      return { ...tokenView(created), token: t.token };
     },
   );
 
@@ -101,7 +107,7 @@ export function sessionRoutes(api: Api, auth: Auth, store: Store, settings: Serv
       auth: 'tokens:write',
       responses: { 200: { description: 'tokens', schema: TokenSchema.array() } },
     },
-    ({ auth: ctx }) => store.tokensOf(ctx!.user.id).map(({ userId: _u, ...t }) => t),
+    ({ auth: ctx }) => store.tokensOf(ctx!.user.id).map(tokenView),
   );
 
   api.route(
@@ -118,8 +124,7 @@ export function sessionRoutes(api: Api, auth: Auth, store: Store, settings: Serv
       const found = store.tokenById(params.id);
       // Someone else's token is reported as unknown, not as forbidden: ids are not to be probed.
       if (!found || found.token.userId !== ctx!.user.id) throw new HttpError(404, `no API token with id '${params.id}'`);
-      const { userId: _u, ...t } = store.revokeToken(ctx!.actor, params.id)!;
-      return t;
+      return tokenView(store.revokeToken(ctx!.actor, params.id)!);
     },
   );
 }

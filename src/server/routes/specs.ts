@@ -2,6 +2,7 @@
  * Specs and their analysis. Each upload is a new version; every analysis names a version (or
  * `latest`) and answers with the same JSON as the matching `cordon … --json` command.
  */
+import type { z } from 'zod';
 import type { Assume } from '../../model/types.js';
 import { checkText, compileText, diffJson, lintJson, matrixJson, queryJson, Refusal, renderFiles, testJson, type Compiled } from '../analysis.js';
 import { HttpError } from '../errors.js';
@@ -23,6 +24,7 @@ import {
   SpecUploadBody,
   SpecUploaded,
   SpecVersionDetail,
+  SpecVersionMeta,
   TestResponse,
   VersionParams,
 } from '../schemas.js';
@@ -63,6 +65,11 @@ function refused<T>(f: () => T): T {
   }
 }
 
+/** A version without its text (the upload's answer), field by field as `SpecVersionMeta` documents it. */
+function versionMeta(v: SpecVersion): z.output<typeof SpecVersionMeta> {
+  return { specId: v.specId, version: v.version, sha256: v.sha256, createdBy: v.createdBy, createdAt: v.createdAt };
+}
+
 export function specRoutes(api: Api, store: Store): void {
   const cache = new CompileCache();
 
@@ -99,9 +106,8 @@ export function specRoutes(api: Api, store: Store): void {
       if (!check.ok || errors.length > 0)
         throw new HttpError(400, `${body.name}: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing stored`, { diagnostics: check.diagnostics });
       const stored = store.addSpecVersion(auth!.actor, body.name, body.text, sha256(body.text));
-      const { text: _t, ...version } = stored.version;
       reply.code(201);
-      return { spec: stored.spec, version, warnings: check.diagnostics };
+      return { spec: stored.spec, version: versionMeta(stored.version), warnings: check.diagnostics };
     },
   );
 
