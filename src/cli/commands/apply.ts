@@ -19,6 +19,7 @@ import { guarded } from '../../render/guard.js';
 import { unknownNameHint } from '../../util/suggest.js';
 import { EXIT, ExitError } from '../io.js';
 import { loadIr, printDiagnostics } from '../load.js';
+import type { Ir } from '../../ir/types.js';
 
 interface ApplyFlags {
   host?: string;
@@ -70,6 +71,23 @@ function say(line: string): void {
   }
 }
 
+/**
+ * The host whose rule set apply (and guard) load: the one given with --host, which must enforce a
+ * cordon chain, or the spec's only enforcing host.
+ */
+export function chooseEnforcingHost(ir: Ir, requested: string | undefined): string {
+  const hosts = enforcingHosts(ir);
+  if (requested === undefined) {
+    if (hosts.length !== 1)
+      throw new ExitError(
+        EXIT.invalid,
+        `--host is needed: this spec has ${hosts.length === 0 ? 'no host that enforces rules' : `several enforcing hosts (${hosts.join(', ')})`}`,
+      );
+    return hosts[0]!;
+  }
+  if (!hosts.includes(requested)) throw new ExitError(EXIT.invalid, `--host: '${requested}' enforces no cordon chain (${unknownNameHint(requested, hosts)})`);
+  return requested;
+}
 export function registerApply(program: Command): void {
   program
     .command('apply')
@@ -136,18 +154,7 @@ Examples:
       }
       const fault = faultFromEnv();
       const ir = loadIr(file!);
-      const hosts = enforcingHosts(ir);
-      let host = opts.host;
-      if (host === undefined) {
-        if (hosts.length !== 1)
-          throw new ExitError(
-            EXIT.invalid,
-            `--host is needed: this spec has ${hosts.length === 0 ? 'no host that enforces rules' : `several enforcing hosts (${hosts.join(', ')})`}`,
-          );
-        host = hosts[0]!;
-      } else if (!hosts.includes(host)) {
-        throw new ExitError(EXIT.invalid, `--host: '${host}' enforces no cordon chain (${unknownNameHint(host, hosts)})`);
-      }
+      const host = chooseEnforcingHost(ir, opts.host);
       // Guarded: a value the emitter refuses becomes a diagnostic here, not an internal error.
       const rendered = guarded(nftablesRenderer).render(ir, { host, params: new Map() });
       printDiagnostics(rendered.diagnostics, undefined);

@@ -14,12 +14,11 @@ import { DEFAULT_RECHECK_MS, DRIFT_ACTIONS, startGuard, type DriftAction, type G
 import { GuardMetrics, parseListen, serveMetrics, type MetricsServer } from '../../guard/metrics.js';
 import { EventWriter } from '../../guard/writer.js';
 import { guarded } from '../../render/guard.js';
-import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
+import { nftablesRenderer } from '../../render/nftables/index.js';
 import { Interrupted, withTeardown } from '../../system/interrupt.js';
-import { unknownNameHint } from '../../util/suggest.js';
 import { EXIT, ExitError } from '../io.js';
 import { loadIr, printDiagnostics } from '../load.js';
-import { chooseTarget } from './apply.js';
+import { chooseEnforcingHost, chooseTarget } from './apply.js';
 
 interface GuardFlags {
   host?: string;
@@ -88,18 +87,7 @@ Examples:
       const target = await chooseTarget(opts);
       const stateRoot = resolve(opts.stateDir ?? process.env.CORDON_STATE_DIR ?? DEFAULT_STATE_ROOT);
       const ir = loadIr(file);
-      const hosts = enforcingHosts(ir);
-      let host = opts.host;
-      if (host === undefined) {
-        if (hosts.length !== 1)
-          throw new ExitError(
-            EXIT.invalid,
-            `--host is needed: this spec has ${hosts.length === 0 ? 'no enforcing host' : `several enforcing hosts (${hosts.join(', ')})`}`,
-          );
-        host = hosts[0]!;
-      } else if (!hosts.includes(host)) {
-        throw new ExitError(EXIT.invalid, `--host: '${host}' enforces no cordon chain (${unknownNameHint(host, hosts)})`);
-      }
+      const host = chooseEnforcingHost(ir, opts.host);
       const rendered = guarded(nftablesRenderer).render(ir, { host, params: new Map() });
       printDiagnostics(rendered.diagnostics, undefined);
       const ruleset = rendered.files[0]?.content;
