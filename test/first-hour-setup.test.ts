@@ -75,7 +75,11 @@ describe('make setup checks Node.js first (scripts/check-node.sh)', () => {
     assert.match(r.stdout, /Node\.js v22\.3\.0, npm 10\.8\.2/);
   });
   it('make setup runs the check before anything else (the Makefile wires it first)', () => {
-    const r = spawnSync('make', ['-n', 'setup'], { cwd: ROOT, encoding: 'utf8' });
+    // Under `make test` this runs inside a make: without its MAKEFLAGS/MAKELEVEL (and with
+    // --no-print-directory) the first line printed is the recipe's, not "make[1]: Entering directory".
+    const env = { ...process.env };
+    for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES']) delete env[k];
+    const r = spawnSync('make', ['--no-print-directory', '-n', 'setup'], { cwd: ROOT, encoding: 'utf8', env });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout.split('\n')[0] ?? '', /check-node\.sh/, r.stdout);
   });
