@@ -1,6 +1,6 @@
 # cordon — build/setup plumbing.
 #
-#   make setup      check Node.js (>= engines.node) and npm, says what to install;, then install Debian packages
+#   make setup      check Node.js (>= engines.node) and npm, says what to install, then Debian packages
 #                   (as root), npm dependencies and .tools/ (ifquery); idempotent, fast on re-runs
 #   make install    setup + build, then link bin/cordon into $(PREFIX)/bin (default /usr/local/bin),
 #                   so `cordon` is on PATH; make uninstall removes that link
