@@ -136,4 +136,11 @@ describe('cordon: a reader that stops early', () => {
     assert.match(r.stderr, /status=141$/m, r.stderr);
     assert.doesNotMatch(r.stderr, /EPIPE|Unhandled|^\s+at /m, r.stderr);
   });
+
+  it('an output that cannot be written (/dev/full) ends with exit 3 and one line, no stack trace', () => {
+    const r = spawnSync('bash', ['-c', `'${join(ROOT, 'bin/cordon')}' check ${EXAMPLE} > /dev/full`], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /^cordon: cannot write the output: ENOSPC/m);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, r.stderr);
+  });
 });

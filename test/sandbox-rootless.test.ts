@@ -235,8 +235,9 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
   });
 
   /** cordon run as uid 65534, inside the namespace that plays the user's machine. */
-  function cordon(flags: readonly string[], checks: readonly string[], json = true, command?: string): Promise<Run> {
-    const argv = [
+  /** `argv` run as the unprivileged user, with a clean environment, inside the namespace that plays the user's machine. */
+  function asNobody(argv: readonly string[], home = '/nonexistent'): string[] {
+    return [
       'netns',
       'exec',
       H,
@@ -247,8 +248,14 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
       'env',
       '-i',
       `PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
-      'HOME=/nonexistent',
+      `HOME=${home}`,
       `CORDON_SANDBOX_STATE_DIR=${state}`,
+      ...argv,
+    ];
+  }
+
+  function cordon(flags: readonly string[], checks: readonly string[], json = true, command?: string): Promise<Run> {
+    const argv = asNobody([
       CORDON,
       'run',
       ...(json ? ['--json'] : []),
@@ -259,7 +266,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
       'sh',
       '-c',
       command ?? `node probe.cjs ${checks.join(' ')} > out.txt`,
-    ];
+    ]);
     return new Promise((res) => {
       const c = spawn('ip', argv, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -370,30 +377,22 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
   it('the command cannot change the policy (no capabilities, nft refused)', async () => {
     const r = await cordon(['--allow', '198.51.100.10:7001'], []);
     assert.equal(r.code, 0, r.stderr);
-    const flush = spawnSync('ip', [
-      'netns',
-      'exec',
-      H,
-      'setpriv',
-      `--reuid=${NOBODY}`,
-      `--regid=${NOBODY}`,
-      '--clear-groups',
-      'env',
-      '-i',
-      `PATH=${process.env.PATH ?? ''}`,
-      `CORDON_SANDBOX_STATE_DIR=${state}`,
-      CORDON,
-      'run',
-      '-q',
-      '--workdir',
-      work,
-      '--allow',
-      '198.51.100.10:7001',
-      '--',
-      'sh',
-      '-c',
-      'nft flush ruleset 2>/dev/null && echo flushed; node probe.cjs tcp:198.51.100.11:7001',
-    ]);
+    const flush = spawnSync(
+      'ip',
+      asNobody([
+        CORDON,
+        'run',
+        '-q',
+        '--workdir',
+        work,
+        '--allow',
+        '198.51.100.10:7001',
+        '--',
+        'sh',
+        '-c',
+        'nft flush ruleset 2>/dev/null && echo flushed; node probe.cjs tcp:198.51.100.11:7001',
+      ]),
+    );
     const out = flush.stdout.toString();
     assert.ok(!out.includes('flushed'), out);
     assert.match(out, /tcp:198\.51\.100\.11:7001 (?!ok)/);
@@ -423,18 +422,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     // bin/cordon execs node, so the PID spawn returns is cordon's own.
     const c = spawn(
       'ip',
-      [
-        'netns',
-        'exec',
-        H,
-        'setpriv',
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        '--clear-groups',
-        'env',
-        '-i',
-        `PATH=${process.env.PATH ?? ''}`,
-        `CORDON_SANDBOX_STATE_DIR=${state}`,
+      asNobody([
         CORDON,
         'run',
         '-q',
@@ -448,7 +436,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
         'sh',
         '-c',
         'touch started; sleep 60',
-      ],
+      ]),
       { stdio: 'ignore' },
     );
     for (let i = 0; i < 400 && !existsSync(started); i++) await new Promise((res) => setTimeout(res, 50));

@@ -135,12 +135,18 @@ function isEntryPoint(): boolean {
 /**
  * A reader that stops early (`cordon test … | head`) closes the pipe: end quietly, with the status a
  * program killed by SIGPIPE has (128 + 13), as other command-line tools do, instead of an
- * unhandled-error stack trace. Only EPIPE: any other output error is a real failure.
+ * unhandled-error stack trace. Any other output error is a failure (exit 3), said in one line.
  */
 function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
   stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    process.exit(EXIT_CLOSED_PIPE);
+    if (e.code === 'EPIPE') process.exit(EXIT_CLOSED_PIPE);
+    // Another output error (a full disk, EIO): say so in one line where possible, never a stack trace.
+    try {
+      process.stderr.write(`cordon: cannot write the output: ${e.message}\n`);
+    } catch {
+      // stderr is the stream that failed
+    }
+    process.exit(EXIT.internal);
   });
 }
 
