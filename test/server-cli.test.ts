@@ -80,4 +80,13 @@ describe('cordon serve', () => {
     assert.match(r.stderr, /--port must be 0–65535/);
     assert.doesNotMatch(r.stderr, STACK);
   });
+
+  it('a --data that cannot be a directory names --data and the path, not the listening socket', () => {
+    const file = join(data, 'cordon.db'); // exists once --init-admin ran; a file, so nothing can be made under it
+    const r = spawnSync(CORDON, ['serve', '--port', '0', '--data', join(file, 'sub')], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--data: cannot create directory .*cordon\.db\/sub: a part of the path is not a directory/);
+    assert.doesNotMatch(r.stderr, /cannot listen/);
+    assert.doesNotMatch(r.stderr, STACK);
+  });
 });

@@ -1,6 +1,6 @@
 /** `cordon serve`: the HTTP API over the library, its state in SQLite under --data. */
 import type { Command } from 'commander';
-import { EXIT, ExitError } from '../io.js';
+import { EXIT, ExitError, pathFailure } from '../io.js';
 
 interface ServeOpts {
   port: string;
@@ -45,9 +45,11 @@ export function registerServe(program: Command): void {
         server = await startServer({ dataDir: opts.data, host: opts.host, port, wireguardNetns: opts.wireguardNetns });
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        if (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES')
+        // A socket error is about --host/--port; one with a path is about --data (a directory the
+        // user may not write, a file where a directory belongs).
+        if (err.path === undefined && (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES'))
           throw new ExitError(EXIT.invalid, `cannot listen on ${opts.host}:${port}: ${err.code}`);
-        throw e;
+        throw pathFailure(e, '--data');
       }
       process.stdout.write(`cordon: listening on ${server.url} (data ${opts.data}); OpenAPI at ${server.url}/openapi.json\n`);
       await new Promise<void>((resolve) => {
