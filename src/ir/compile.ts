@@ -162,20 +162,46 @@ interface SrcAtom {
   inPort: string | undefined;
 }
 
+/**
+ * A host's source atoms as enforcer sees them, one per nic; the same for every rule naming the
+ * host, so kept per model, enforcer and host (big specs name a host in many rules).
+ */
+const hostAtomCache = new WeakMap<Model, Map<string, readonly SrcAtom[]>>();
+
+function hostAtoms(model: Model, host: string, enforcer: string): readonly SrcAtom[] {
+  let perModel = hostAtomCache.get(model);
+  if (!perModel) hostAtomCache.set(model, (perModel = new Map()));
+  const key = `${enforcer}\u0000${host}`;
+  let atoms = perModel.get(key);
+  if (!atoms) {
+    const h = model.hosts.get(host)!;
+    const list: SrcAtom[] = [];
+    for (const nic of h.nics) {
+      const net = model.networks.get(nic.segment);
+      const tun = model.tunnels.get(nic.segment);
+      let atom: SrcAtom = { addrs: [[nic.address, nic.address]], iif: undefined, inPort: undefined };
+      if (net && net.owner === enforcer && nic.port) atom = { ...atom, inPort: nic.port };
+      else if (tun && tun.server === enforcer && h.name !== enforcer) atom = { ...atom, iif: tun.ifname };
+      list.push(atom);
+    }
+    perModel.set(key, (atoms = list));
+  }
+  return atoms;
+}
+
+/** `addrs` ∩ `restrict`; a single address (most of them) is looked up instead of a new set built. */
+function restrictTo(addrs: RangeSet, restrict: RangeSet | undefined): RangeSet {
+  if (!restrict) return addrs;
+  if (addrs.length === 1 && addrs[0]![0] === addrs[0]![1]) return R.contains(restrict, addrs[0]![0]) ? addrs : R.EMPTY;
+  return R.intersect(addrs, restrict);
+}
+
 /** Splits a rule's sources so that a guest's address is matched together with its bridge port. */
 function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): SrcAtom[] {
   const atoms: SrcAtom[] = [];
   for (const t of targets) {
     if (t.kind === 'host' || t.kind === 'service') {
-      const h = model.hosts.get(t.host)!;
-      for (const nic of h.nics) {
-        const net = model.networks.get(nic.segment);
-        const tun = model.tunnels.get(nic.segment);
-        let atom: SrcAtom = { addrs: [[nic.address, nic.address]], iif: undefined, inPort: undefined };
-        if (net && net.owner === enforcer && nic.port) atom = { ...atom, inPort: nic.port };
-        else if (tun && tun.server === enforcer && h.name !== enforcer) atom = { ...atom, iif: tun.ifname };
-        atoms.push(atom);
-      }
+      for (const atom of hostAtoms(model, t.host, enforcer)) atoms.push(atom);
     } else if (t.kind === 'network') {
       const net = model.networks.get(t.network);
       const tun = model.tunnels.get(t.network);
@@ -191,7 +217,7 @@ function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string,
   // binding are normalised once at the end: a union per atom was quadratic in a group's size.
   const merged = new Map<string, { atom: SrcAtom; parts: RangeSet[] }>();
   for (const a of atoms) {
-    const addrs = restrict ? R.intersect(a.addrs, restrict) : a.addrs;
+    const addrs = restrictTo(a.addrs, restrict);
     if (addrs.length === 0) continue;
     const key = `${a.iif ?? ''}|${a.inPort ?? ''}`;
     const prev = merged.get(key);
@@ -210,8 +236,7 @@ function destGroups(model: Model, rule: PolicyRule, restrict: RangeSet | undefin
     let flows: FlowSet = rule.ports ?? ALL_FLOWS;
     if (t.kind === 'service') flows = rule.ports ? flowIntersect(rule.ports, t.flows) : t.flows;
     if (flowIsEmpty(flows)) continue;
-    let addrs = targetAddrs(model, t);
-    if (restrict) addrs = R.intersect(addrs, restrict);
+    const addrs = restrictTo(targetAddrs(model, t), restrict);
     if (addrs.length === 0) continue;
     const same = groups.find((g) => flowEqual(g.flows, flows));
     if (same) same.parts.push(addrs);
@@ -231,6 +256,7 @@ function isAll(a: RangeSet): boolean {
  */
 class RuleSpans {
   private readonly cache = new Map<PolicyRule, { src: RangeSet; dst: RangeSet }>();
+  private readonly hostAddrs = new Map<string, RangeSet>();
   private bySrc: IntervalIndex | undefined;
   private byDst: IntervalIndex | undefined;
   constructor(private readonly model: Model) {}
@@ -238,11 +264,19 @@ class RuleSpans {
   of(rule: PolicyRule): { src: RangeSet; dst: RangeSet } {
     let s = this.cache.get(rule);
     if (!s) {
-      const all = (ts: readonly Target[]): RangeSet => R.normalize(ts.flatMap((t) => targetAddrs(this.model, t)));
+      const all = (ts: readonly Target[]): RangeSet => (ts.length === 1 ? this.addrs(ts[0]!) : R.normalize(ts.flatMap((t) => this.addrs(t))));
       s = { src: all(rule.from), dst: all(rule.to) };
       this.cache.set(rule, s);
     }
     return s;
+  }
+
+  /** targetAddrs, kept per host: a host named in many rules is normalised once. */
+  private addrs(t: Target): RangeSet {
+    if (t.kind !== 'host' && t.kind !== 'service') return targetAddrs(this.model, t);
+    let a = this.hostAddrs.get(t.host);
+    if (!a) this.hostAddrs.set(t.host, (a = targetAddrs(this.model, t)));
+    return a;
   }
 
   /**
@@ -265,7 +299,10 @@ class RuleSpans {
     const ids: number[] = [];
     for (const [lo, hi] of addrs) index.query(lo, hi, ids);
     // A rule with several ranges is found once per range that meets: once is enough.
-    return [...new Set(ids)].sort((a, b) => a - b).map((id) => policy[id]!);
+    const sorted = Int32Array.from(ids).sort();
+    const out: PolicyRule[] = [];
+    for (let k = 0; k < sorted.length; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) out.push(policy[sorted[k]!]!);
+    return out;
   }
 }
 

@@ -1,6 +1,9 @@
 /** An index of intervals by overlap; shared by the compiler (rules by address) and lint (rules by range). */
 import { lowerBound } from './search.js';
 
+/** Sort keys pack start and position into one double (exact below 2^53): start < 2^32, position < 2^21. */
+const POS_BITS = 2 ** 21;
+
 /**
  * Finds intervals overlapping a query interval. Intervals are bucketed by the bit length of their
  * width; inside a bucket they are sorted by start, so an overlap must start within one bucket
@@ -11,20 +14,36 @@ export class IntervalIndex {
   private readonly levels: { width: number; los: Float64Array; his: Float64Array; ids: Int32Array }[] = [];
 
   constructor(items: readonly { lo: number; hi: number; id: number }[]) {
-    const byLevel: { lo: number; hi: number; id: number }[][] = [];
-    for (const it of items) {
-      const level = 32 - Math.clz32(it.hi - it.lo);
-      (byLevel[level] ??= []).push(it);
+    const byLevel: number[][] = [];
+    for (let k = 0; k < items.length; k++) {
+      const it = items[k]!;
+      (byLevel[32 - Math.clz32(it.hi - it.lo)] ??= []).push(k);
     }
+    const packed = items.length < POS_BITS && items.every((it) => it.lo >= 0 && it.lo <= 0xffffffff && Number.isInteger(it.lo));
     byLevel.forEach((list, l) => {
       if (!list || list.length === 0) return;
-      list.sort((a, b) => a.lo - b.lo);
-      this.levels.push({
-        width: 2 ** l - 1,
-        los: Float64Array.from(list, (x) => x.lo),
-        his: Float64Array.from(list, (x) => x.hi),
-        ids: Int32Array.from(list, (x) => x.id),
-      });
+      let order: ArrayLike<number>;
+      if (packed) {
+        // A numeric typed-array sort instead of a comparator over objects (millions of them on big
+        // specs). Start first, then position in `items`: the order a stable sort by start gives.
+        const keys = new Float64Array(list.length);
+        for (let k = 0; k < list.length; k++) keys[k] = items[list[k]!]!.lo * POS_BITS + list[k]!;
+        keys.sort();
+        order = Int32Array.from(keys, (key) => key % POS_BITS);
+      } else {
+        order = list.sort((a, b) => items[a]!.lo - items[b]!.lo);
+      }
+      const n = order.length;
+      const los = new Float64Array(n);
+      const his = new Float64Array(n);
+      const ids = new Int32Array(n);
+      for (let k = 0; k < n; k++) {
+        const it = items[order[k]!]!;
+        los[k] = it.lo;
+        his[k] = it.hi;
+        ids[k] = it.id;
+      }
+      this.levels.push({ width: 2 ** l - 1, los, his, ids });
     });
   }
 

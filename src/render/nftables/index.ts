@@ -9,7 +9,7 @@ import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Model } from '../../model/types.js';
-import { ADDR_MAX, formatIPv4, rangeToCidrs } from '../../util/ip.js';
+import { ADDR_MAX, formatIPv4 } from '../../util/ip.js';
 import { ALL_FLOWS, flowEqual, NO_FLOWS, type FlowSet } from '../../util/flows.js';
 
 /** A stand-in flow set giving exactly one box per (src, dst) pair. */
@@ -208,11 +208,26 @@ function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds:
   return parts.join(' ');
 }
 
+/** Addresses as text, kept: big rule sets name the same few thousand addresses millions of times. */
+const addrText = new Map<number, string>();
+
+function ipText(n: number): string {
+  let t = addrText.get(n);
+  if (t === undefined) {
+    if (addrText.size >= 1 << 16) addrText.clear();
+    addrText.set(n, (t = formatIPv4(n)));
+  }
+  return t;
+}
+
 function fmtAddr([lo, hi]: Iv): string {
-  if (lo === hi) return formatIPv4(lo);
-  const cidrs = rangeToCidrs({ lo, hi });
-  if (cidrs.length === 1) return `${formatIPv4(cidrs[0]!.addr)}/${cidrs[0]!.len}`;
-  return `${formatIPv4(lo)}-${formatIPv4(hi)}`;
+  if (lo === hi) return ipText(lo);
+  // One CIDR block exactly when the range is an aligned power-of-two block (what rangeToCidrs
+  // would return alone); decided by arithmetic, as the internet's ranges split into dozens.
+  const size = hi - lo + 1;
+  const bits = 32 - Math.clz32(size - 1);
+  if (2 ** bits === size && lo % size === 0) return `${ipText(lo)}/${32 - bits}`;
+  return `${ipText(lo)}-${ipText(hi)}`;
 }
 
 function fmtProto([lo, hi]: Iv): string {
@@ -264,6 +279,7 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
     }
     // Gather a run: same action, log, rate and binding, and no rate limit (rates are per rule).
     let j = i + 1;
+    const key = bindingKey(r);
     while (
       j < rules.length &&
       !r.rate &&
@@ -272,7 +288,7 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
       rules[j]!.role !== 'loopback' &&
       rules[j]!.action === r.action &&
       rules[j]!.log === r.log &&
-      bindingKey(rules[j]!) === bindingKey(r)
+      bindingKey(rules[j]!) === key
     )
       j++;
     const run = rules.slice(i, j);
