@@ -60,6 +60,7 @@ export class Engine {
   readonly topo: Topology;
   private readonly transportCache = new Map<string, Reach>();
   private zoneReps: Map<string, number[]> | undefined;
+  private dstCuts: Float64Array | undefined;
 
   constructor(readonly ir: Ir) {
     this.topo = new Topology(ir.model);
@@ -71,10 +72,24 @@ export class Engine {
     const cached = this.zoneReps.get(zone);
     if (cached) return cached;
     const space = zone === 'internet' ? this.ir.model.internet : this.ir.model.lan;
-    const cuts: number[] = [];
-    for (const c of this.ir.chains.values()) for (const r of c.rules) if (r.match.dst) for (const [lo, hi] of r.match.dst) cuts.push(lo, hi + 1);
+    // Both zones cut at the same places: every chain's destination prefixes, collected once into a
+    // typed array (millions of addresses above 2^31 on big specs, each a heap number in an array).
+    if (!this.dstCuts) {
+      let n = 0;
+      for (const c of this.ir.chains.values()) for (const r of c.rules) if (r.match.dst) n += 2 * r.match.dst.length;
+      const cuts = new Float64Array(n);
+      let k = 0;
+      for (const c of this.ir.chains.values())
+        for (const r of c.rules)
+          if (r.match.dst)
+            for (const [lo, hi] of r.match.dst) {
+              cuts[k++] = lo;
+              cuts[k++] = hi + 1;
+            }
+      this.dstCuts = sortedUnique(cuts);
+    }
     const owned = new Set(this.topo.byAddr.keys());
-    const reps = representatives(space, cuts, owned);
+    const reps = representatives(space, this.dstCuts, owned);
     this.zoneReps.set(zone, reps);
     return reps;
   }
@@ -215,8 +230,8 @@ function sourceAddress(h: Host, path: Path): number {
  * One address per class of `space` split at `cuts` (each cut starts a new class), avoiding
  * addresses in `avoid` where the class has others.
  */
-export function representatives(space: RangeSet, cuts: readonly number[], avoid: ReadonlySet<number>): number[] {
-  const sorted = [...new Set(cuts)].sort((a, b) => a - b);
+export function representatives(space: RangeSet, cuts: ArrayLike<number>, avoid: ReadonlySet<number>): number[] {
+  const sorted = sortedUnique(Float64Array.from(cuts));
   const out: number[] = [];
   for (const [lo, hi] of space) {
     let start = lo;
@@ -231,6 +246,14 @@ export function representatives(space: RangeSet, cuts: readonly number[], avoid:
     }
   }
   return out;
+}
+
+/** The distinct values of `a` in ascending order (sorts `a` in place: a numeric sort, no comparator). */
+function sortedUnique(a: Float64Array): Float64Array {
+  a.sort();
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (i === 0 || a[i] !== a[n - 1]) a[n++] = a[i]!;
+  return a.subarray(0, n);
 }
 
 export function describeSrc(addr: number): string {
