@@ -34,6 +34,7 @@ export function compile(model: Model): Ir {
   const ds: Diagnostic[] = [];
   const hosts = [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
   const spans = new RuleSpans(model);
+  hostAtomCache.delete(model); // nothing kept from an earlier compile of this model
   for (const h of hosts) {
     for (const hook of hostHooks(model, h)) {
       const id = pointId(h.name, hook);
@@ -162,29 +163,43 @@ interface SrcAtom {
   inPort: string | undefined;
 }
 
+/** A source atom with its binding as a key, for merging atoms of one binding. */
+interface KeyedAtom extends SrcAtom {
+  readonly key: string;
+}
+
+function keyed(atom: SrcAtom): KeyedAtom {
+  return { ...atom, key: `${atom.iif ?? ''}|${atom.inPort ?? ''}` };
+}
+
 /**
- * A host's source atoms as enforcer sees them, one per nic; the same for every rule naming the
+ * Hosts' source atoms as an enforcer sees them, one per nic; the same for every rule naming the
  * host, so kept per model, enforcer and host (big specs name a host in many rules).
  */
-const hostAtomCache = new WeakMap<Model, Map<string, readonly SrcAtom[]>>();
+const hostAtomCache = new WeakMap<Model, Map<string, Map<string, readonly KeyedAtom[]>>>();
 
-function hostAtoms(model: Model, host: string, enforcer: string): readonly SrcAtom[] {
+function hostAtomsFor(model: Model, enforcer: string): Map<string, readonly KeyedAtom[]> {
   let perModel = hostAtomCache.get(model);
   if (!perModel) hostAtomCache.set(model, (perModel = new Map()));
-  const key = `${enforcer}\u0000${host}`;
-  let atoms = perModel.get(key);
+  let perEnforcer = perModel.get(enforcer);
+  if (!perEnforcer) perModel.set(enforcer, (perEnforcer = new Map()));
+  return perEnforcer;
+}
+
+function hostAtoms(model: Model, cache: Map<string, readonly KeyedAtom[]>, host: string, enforcer: string): readonly KeyedAtom[] {
+  let atoms = cache.get(host);
   if (!atoms) {
     const h = model.hosts.get(host)!;
-    const list: SrcAtom[] = [];
+    const list: KeyedAtom[] = [];
     for (const nic of h.nics) {
       const net = model.networks.get(nic.segment);
       const tun = model.tunnels.get(nic.segment);
       let atom: SrcAtom = { addrs: [[nic.address, nic.address]], iif: undefined, inPort: undefined };
       if (net && net.owner === enforcer && nic.port) atom = { ...atom, inPort: nic.port };
       else if (tun && tun.server === enforcer && h.name !== enforcer) atom = { ...atom, iif: tun.ifname };
-      list.push(atom);
+      list.push(keyed(atom));
     }
-    perModel.set(key, (atoms = list));
+    cache.set(host, (atoms = list));
   }
   return atoms;
 }
@@ -198,19 +213,20 @@ function restrictTo(addrs: RangeSet, restrict: RangeSet | undefined): RangeSet {
 
 /** Splits a rule's sources so that a guest's address is matched together with its bridge port. */
 function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): SrcAtom[] {
-  const atoms: SrcAtom[] = [];
+  const atoms: KeyedAtom[] = [];
+  const cache = hostAtomsFor(model, enforcer);
   for (const t of targets) {
     if (t.kind === 'host' || t.kind === 'service') {
-      for (const atom of hostAtoms(model, t.host, enforcer)) atoms.push(atom);
+      for (const atom of hostAtoms(model, cache, t.host, enforcer)) atoms.push(atom);
     } else if (t.kind === 'network') {
       const net = model.networks.get(t.network);
       const tun = model.tunnels.get(t.network);
       const addrs = targetAddrs(model, t);
-      if (net && net.owner === enforcer) atoms.push({ addrs, iif: net.bridge, inPort: undefined });
-      else if (tun && tun.server === enforcer) atoms.push({ addrs, iif: tun.ifname, inPort: undefined });
-      else atoms.push({ addrs, iif: undefined, inPort: undefined });
+      if (net && net.owner === enforcer) atoms.push(keyed({ addrs, iif: net.bridge, inPort: undefined }));
+      else if (tun && tun.server === enforcer) atoms.push(keyed({ addrs, iif: tun.ifname, inPort: undefined }));
+      else atoms.push(keyed({ addrs, iif: undefined, inPort: undefined }));
     } else {
-      atoms.push({ addrs: targetAddrs(model, t), iif: undefined, inPort: undefined });
+      atoms.push(keyed({ addrs: targetAddrs(model, t), iif: undefined, inPort: undefined }));
     }
   }
   // Merge atoms with the same binding; drop what the restriction excludes. The parts of one
@@ -219,12 +235,15 @@ function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string,
   for (const a of atoms) {
     const addrs = restrictTo(a.addrs, restrict);
     if (addrs.length === 0) continue;
-    const key = `${a.iif ?? ''}|${a.inPort ?? ''}`;
-    const prev = merged.get(key);
+    const prev = merged.get(a.key);
     if (prev) prev.parts.push(addrs);
-    else merged.set(key, { atom: a, parts: [addrs] });
+    else merged.set(a.key, { atom: a, parts: [addrs] });
   }
-  const out = [...merged.values()].map(({ atom, parts }) => ({ ...atom, addrs: parts.length === 1 ? parts[0]! : R.normalize(parts.flat()) }));
+  const out: SrcAtom[] = [...merged.values()].map(({ atom, parts }) => ({
+    addrs: parts.length === 1 ? parts[0]! : R.normalize(parts.flat()),
+    iif: atom.iif,
+    inPort: atom.inPort,
+  }));
   return out.sort((x, y) => x.addrs[0]![0] - y.addrs[0]![0] || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
 }
 
@@ -264,11 +283,17 @@ class RuleSpans {
   of(rule: PolicyRule): { src: RangeSet; dst: RangeSet } {
     let s = this.cache.get(rule);
     if (!s) {
-      const all = (ts: readonly Target[]): RangeSet => (ts.length === 1 ? this.addrs(ts[0]!) : R.normalize(ts.flatMap((t) => this.addrs(t))));
-      s = { src: all(rule.from), dst: all(rule.to) };
+      s = { src: this.all(rule.from), dst: this.all(rule.to) };
       this.cache.set(rule, s);
     }
     return s;
+  }
+
+  private all(ts: readonly Target[]): RangeSet {
+    if (ts.length === 1) return this.addrs(ts[0]!);
+    const spans: (readonly [number, number])[] = [];
+    for (const t of ts) for (const span of this.addrs(t)) spans.push(span);
+    return R.normalize(spans);
   }
 
   /** targetAddrs, kept per host: a host named in many rules is normalised once. */
