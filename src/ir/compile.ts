@@ -180,9 +180,9 @@ const hostAtomCache = new WeakMap<Model, Map<string, Map<string, readonly KeyedA
 
 function hostAtomsFor(model: Model, enforcer: string): Map<string, readonly KeyedAtom[]> {
   let perModel = hostAtomCache.get(model);
-  if (!perModel) hostAtomCache.set(model, (perModel = new Map()));
+  if (!perModel) hostAtomCache.set(model, (perModel = new Map<string, Map<string, readonly KeyedAtom[]>>()));
   let perEnforcer = perModel.get(enforcer);
-  if (!perEnforcer) perModel.set(enforcer, (perEnforcer = new Map()));
+  if (!perEnforcer) perModel.set(enforcer, (perEnforcer = new Map<string, readonly KeyedAtom[]>()));
   return perEnforcer;
 }
 
