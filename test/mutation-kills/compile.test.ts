@@ -135,6 +135,7 @@ policy:
   - allow: { from: vm, to: data.http }
   - allow: { from: vm2, to: internet, ports: tcp/443 }
   - allow: { from: vm, to: vm2, ports: tcp/22 }
+  - allow: { from: vm, to: mac, ports: tcp/22 }
 `;
 
 describe('vpn-only and the tunnel server', () => {
@@ -154,6 +155,11 @@ describe('vpn-only and the tunnel server', () => {
       assert.equal(cell(ir, 'internet', 'vm', assume), '-');
     });
   }
+
+  it("the VM's own kill switch drops what leaves outside the tunnel, even where a rule allows it; a compromised VM ignores it", () => {
+    assert.equal(cell(ir, 'vm', 'mac'), '-');
+    assert.equal(cell(ir, 'vm', 'mac', 'compromised'), 'tcp/22', "mac's input chain allows it: only the in-guest kill switch stood in the way");
+  });
 
   it("configured: the VM's own kill switch lets only the tunnel's transport reach the server's endpoint", () => {
     assert.equal(cell(ir, 'vm', '203.0.113.1'), '-');
