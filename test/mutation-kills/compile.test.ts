@@ -211,3 +211,34 @@ describe('hand-written chains', () => {
     assert.equal(cell(ir, 'z', 'internet', 'compromised'), 'udp/53');
   });
 });
+
+// A tunnel server on the LAN of one of its members: who may knock on the WireGuard port.
+const LOCAL_TUNNEL = (extra: string) => `
+version: 1
+networks:
+  lan0: { cidr: 10.1.0.0/24, gateway: 10.1.0.1, egress: nat }
+tunnels:
+  wg0: { server: pve, listen: 51820, cidr: 10.8.0.0/24 }
+hosts:
+  pve: { kind: hypervisor, uplink: enp1s0, nics: { lan0: 10.1.0.1, wg0: 10.8.0.1 } }
+  m: { kind: vm, id: 101, nics: { lan0: 10.1.0.10, wg0: 10.8.0.10 } }
+  c: { kind: vm, id: 102, nics: { lan0: 10.1.0.11 } }
+${extra}
+`;
+
+describe("the tunnel server's listen port", () => {
+  it('a member on a shared network knocks from its own address; a non-member and the internet cannot', () => {
+    const ir = build(LOCAL_TUNNEL(''));
+    assert.equal(cell(ir, 'm', 'pve'), 'udp/51820');
+    assert.equal(cell(ir, 'c', 'pve'), '-');
+    assert.equal(cell(ir, 'internet', 'pve'), '-', 'no member comes from the internet, so the port stays closed to it');
+    assert.equal(cell(ir, 'internet', 'pve', 'compromised'), '-');
+  });
+
+  it('a roaming peer opens the port to the internet, through the uplink', () => {
+    const ir = build(LOCAL_TUNNEL('  r: { kind: peer, via: wg0, address: 10.8.0.20 }'));
+    assert.equal(cell(ir, 'internet', 'pve'), 'udp/51820');
+    assert.equal(cell(ir, 'm', 'pve'), 'udp/51820');
+    assert.equal(cell(ir, 'c', 'pve'), '-');
+  });
+});
