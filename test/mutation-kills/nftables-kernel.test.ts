@@ -140,7 +140,21 @@ firewalls:
       - { action: drop, from: front, ports: tcp/22 }
 `;
 
+/** The rules of one host's rule set as the kernel lists them: table, chain and expression list. */
+function kernelRules(ir: Ir, host: string): { table: string; chain: string; expr: unknown[] }[] {
+  const out = nftablesRenderer.render(ir, { host, params: new Map() });
+  const listing = kernelListing(out.files[0]!.content, host) as { nftables: { rule?: { table: string; chain: string; expr: unknown[] } }[] };
+  return listing.nftables.flatMap((x) => (x.rule ? [x.rule] : []));
+}
+
 describe('nftables kernel round trip: the rendered rule sets mean what the spec means', { skip }, () => {
+  it("a rate-limited allow is limited in the kernel, in every chain on the guests' path, and accepts", () => {
+    const rules = kernelRules(build(BRIDGES, 'bridges.yaml'), 'hv');
+    const limited = rules.filter((r) => r.expr.some((e) => JSON.stringify(e) === JSON.stringify({ limit: { rate: 10, burst: 5, per: 'second' } })));
+    assert.deepEqual(limited.map((r) => r.table.replace(/_[0-9a-f]{4}$/, '')).sort(), ['cordon_a_guest_out', 'cordon_b_guest_in', 'cordon_hv_forward']);
+    for (const r of limited) assert.deepEqual(r.expr.at(-1), { accept: null }, JSON.stringify(r.expr));
+  });
+
   it('two bridges, per-guest filters, isolated and open guests, rate-limited and logged rules', () => {
     assert.deepEqual(kernelDiff(build(BRIDGES, 'bridges.yaml'), 'bridges'), []);
   });
