@@ -116,3 +116,73 @@ ${firewall}
     );
   });
 });
+
+describe('lint kills: overlaps', () => {
+  it('more than three earlier rules: three are named, the rest counted, and the hint says how to make it win', () => {
+    const ds = lintText(`${BASE}policy:
+  - deny: { from: agent-1, to: ollama, ports: tcp/1, log: true }
+  - deny: { from: agent-1, to: ollama, ports: tcp/2, log: true }
+  - deny: { from: agent-1, to: ollama, ports: tcp/3, log: true }
+  - deny: { from: agent-1, to: ollama, ports: tcp/4, log: true }
+  - allow: { from: agent-1, to: ollama, ports: tcp/1-10 }
+  - allow: { from: agent-1, to: ollama.api }
+`);
+    assert.deepEqual(summary(ds), ['CORDON032 14'], show(ds));
+    const m = ds[0]!.message;
+    assert.match(m, /^'allow agent-1 → ollama tcp\/1-10' overlaps 4 earlier rules of the other verdict, which win where they overlap: /);
+    assert.ok(m.includes("'deny agent-1 → ollama tcp/3' (line 12) denies tcp/3"), m);
+    assert.ok(!m.includes('(line 13)'), `the fourth is counted, not named: ${m}`);
+    assert.ok(m.endsWith('; and 1 more rules (gw:forward)'), m);
+    assert.match(ds[0]!.hint ?? '', /move it above the earlier rules/);
+  });
+
+  it('a hand-written accept of replies (ct state established) is no overlap partner; a hand-written drop is', () => {
+    const ds = lintText(`${BASE}policy:
+  - allow: { from: agent-1, to: ollama.api }
+firewalls:
+  "gw:output":
+    policy: drop
+    rules:
+      - { action: accept, state: established }
+      - { action: drop, to: 10.1.0.10, ports: tcp/22 }
+      - { action: accept, to: lan0 }
+`);
+    assert.deepEqual(summary(ds), ['CORDON032 17'], show(ds));
+    assert.match(ds[0]!.message, /^'ACCEPT to lan0' and the earlier 'DROP to 10\.1\.0\.10 tcp\/22' \(line 16\) overlap on tcp\/22 to agent-1/);
+  });
+
+  it("an overlap with cordon's own plumbing only (an egress rule) carries no hint to move the rule", () => {
+    const ds = lintText(`version: 1
+networks:
+  vmnet: { cidr: 192.168.64.0/24, gateway: 192.168.64.1, egress: nat }
+tunnels:
+  wg0: { server: vpn, cidr: 10.99.0.0/24 }
+hosts:
+  mac: { kind: hypervisor, uplink: en0, nics: { vmnet: 192.168.64.1 } }
+  vm: { kind: vm, egress: vpn-only, nics: { vmnet: 192.168.64.2, wg0: 10.99.0.2 } }
+  vpn: { kind: server, forward: true, nics: { internet: 203.0.113.1, wg0: 10.99.0.1 } }
+policy:
+  - allow: { from: vm, to: internet, ports: tcp/443 }
+`).filter((d) => d.code === 'CORDON032');
+    assert.equal(ds.length, 1, show(ds));
+    assert.ok(ds[0]!.message.includes("the earlier 'vm egress: vpn-only — everything else outside wg0 is dropped'"), ds[0]!.message);
+    assert.equal(ds[0]!.hint, undefined);
+  });
+});
+
+describe('lint kills: a rule that never applies', () => {
+  it('is a warning with a hint saying why', () => {
+    const ds = lintText(`version: 1
+networks:
+  lan0: { cidr: 10.1.0.0/24 }
+hosts:
+  agent-1: { kind: vm, nics: { lan0: 10.1.0.10 } }
+  agent-2: { kind: vm, nics: { lan0: 10.1.0.11 } }
+policy:
+  - allow: { from: agent-1, to: agent-2, ports: tcp/443 }
+`);
+    assert.deepEqual(summary(ds), ['CORDON037 8'], show(ds));
+    assert.equal(ds[0]!.severity, 'warning');
+    assert.match(ds[0]!.hint ?? '', /compiles to nothing/);
+  });
+});
