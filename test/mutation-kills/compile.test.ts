@@ -242,3 +242,49 @@ describe("the tunnel server's listen port", () => {
     assert.equal(cell(ir, 'c', 'pve'), '-');
   });
 });
+
+// Guests with a firewall of their own (in-guest chains, which count when the guest is trusted to
+// run them: "configured"), and a hand-written chain on a guest that would otherwise have none.
+const IN_GUEST = `
+version: 1
+networks:
+  lan0: { cidr: 10.1.0.0/24, gateway: 10.1.0.1, egress: nat }
+hosts:
+  gw: { kind: router, uplink: eth9, nics: { lan0: 10.1.0.1 } }
+  lf: { kind: vm, id: 101, egress: open, firewall: { local: true }, nics: { lan0: 10.1.0.10 } }
+  lg: { kind: vm, id: 102, firewall: { local: true }, nics: { lan0: 10.1.0.11 } }
+  c: { kind: vm, id: 103, nics: { lan0: 10.1.0.12 } }
+policy:
+  - allow: { from: lg, to: internet, ports: tcp/443 }
+  - allow: { from: c, to: internet, ports: tcp/443 }
+firewalls:
+  "c:output": { policy: drop, rules: [ { action: accept, ports: udp/53 } ] }
+`;
+
+describe('in-guest firewalls', () => {
+  const ir = build(IN_GUEST);
+
+  it("a filtered guest's own output chain allows what its rules allow", () => {
+    assert.equal(cell(ir, 'lg', 'internet'), 'tcp/443');
+    assert.equal(cell(ir, 'lg', 'c'), '-');
+  });
+
+  it("an open guest's own output chain lets everything out", () => {
+    assert.equal(cell(ir, 'lf', 'internet'), 'any');
+    assert.equal(cell(ir, 'lf', 'c'), 'any');
+  });
+
+  it('a hand-written chain on a guest without a firewall of its own is placed, and counts as configured', () => {
+    assert.equal(cell(ir, 'c', 'internet'), '-', "the router allows tcp/443, c's own chain only udp/53");
+    assert.equal(cell(ir, 'c', 'internet', 'compromised'), 'any');
+    assert.deepEqual(
+      ir.diagnostics.map((d) => d.message),
+      [],
+      'a placed hand-written chain is not reported as off-path',
+    );
+  });
+
+  it('a trusted server with egress isolated sends nothing out, whatever a rule says', () => {
+    assert.equal(cell(build(SERVER('isolated', 'policy:\n  - allow: { from: srv, to: internet, ports: tcp/443 }')), 'srv', 'internet'), '-');
+  });
+});
