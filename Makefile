@@ -196,7 +196,7 @@ bench: setup
 # on this 2-core machine (shared, load 10-15) verify-checks took 40 min, sandbox (2 of its files)
 # 33 min, lab-verify 14 min, nftables boxes+names 6.5 min; the larger targets were not run (hours).
 # TESTING.md has the durations and scores. Incremental: a re-run only re-tests changed mutants.
-MUTATION_TARGETS ?= verify-checks lab-verify nftables sandbox ir verify-engine verify-lint verify-fast
+MUTATION_TARGETS ?= verify-checks lab-verify nftables nftables-render sandbox ir ir-paths verify-engine verify-lint verify-fast
 STRYKER_CONCURRENCY ?= 2
 
 mutation: setup
