@@ -38,7 +38,7 @@ const NOBODY = 65534;
 
 function skipReason(): string | undefined {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root (to make the namespaces that play the network)';
-  for (const b of ['bwrap', 'nft', 'ip', 'pasta', 'nsenter', 'unshare', 'setpriv', 'python3'])
+  for (const b of ['bwrap', 'nft', 'ip', 'pasta', 'nsenter', 'unshare', 'setpriv', 'python3', 'wireguard-go', 'wg'])
     if (spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0) return `needs ${b}${b === 'pasta' ? ' (apt-get install passt)' : ''}`;
   const u = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '--user', '--map-root-user', '--net', 'true']);
   if (u.status !== 0) return `unprivileged user namespaces do not work here: ${u.stderr.toString().trim()}`;
@@ -119,6 +119,8 @@ interface Run {
   readonly denied: string[];
   readonly id: string;
   readonly stderr: string;
+  /** vpn-only: the last handshake of the first peer ('' = never), from --json. */
+  readonly handshake: string | undefined;
 }
 
 describe('rootless network, pure parts', () => {
@@ -287,7 +289,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
         } catch {
           // no output: the assertions say what was missing
         }
-        let j: { id?: string; denied?: { destination: string; proto: string; port?: number }[] } = {};
+        let j: { id?: string; denied?: { destination: string; proto: string; port?: number }[]; tunnel?: { peers: { latestHandshake?: string }[] } } = {};
         try {
           j = JSON.parse(out) as typeof j;
         } catch {
@@ -299,6 +301,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
           denied: (j.denied ?? []).map((d) => `${d.proto} ${d.destination}${d.port !== undefined ? `:${d.port}` : ''}`),
           id: j.id ?? '',
           stderr: err,
+          handshake: j.tunnel === undefined ? undefined : (j.tunnel.peers[0]?.latestHandshake ?? ''),
         });
       });
     });
@@ -311,7 +314,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
         const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        if (statSync(`/proc/${p}`).uid === NOBODY && (cmd.includes(`cs${r.id}s`) || cmd.includes('cordon-holder') || cmd.includes(`cordon-${r.id}-`)))
+        if (statSync(`/proc/${p}`).uid === NOBODY && (cmd.includes(`cs${r.id}`) || cmd.includes('cordon-holder') || cmd.includes(`cordon-${r.id}-`)))
           mine.push(`${p}: ${cmd}`);
       } catch {
         // gone meanwhile
@@ -515,6 +518,79 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     const c = await cordon(['--allow', '198.51.100.10:7001', '--cpus', '0.5'], []);
     assert.notEqual(c.code, 0);
     assert.match(c.stderr, /--cpus needs a cgroup/);
+  });
+
+  it('vpn-only (--wireguard): split tunnel reaches the server through it, nothing else leaves; no handshake → nothing leaks', async () => {
+    // The VPN server: wireguard-go (root) in the network beyond, on 198.51.100.10:51820, 10.77.0.1/24.
+    const srvIf = `${P}w`;
+    const key = (): { priv: string; pub: string } => {
+      const priv = spawnSync('wg', ['genkey'], { encoding: 'utf8' }).stdout.trim();
+      return { priv, pub: spawnSync('wg', ['pubkey'], { input: priv, encoding: 'utf8' }).stdout.trim() };
+    };
+    const srv = key();
+    const cli = key();
+    const wgd = spawn('ip', ['netns', 'exec', N, 'wireguard-go', '-f', srvIf], { stdio: 'ignore', env: { ...process.env, WG_PROCESS_FOREGROUND: '1' } });
+    try {
+      for (let i = 0; i < 200 && !existsSync(`/var/run/wireguard/${srvIf}.sock`); i++) await new Promise((res) => setTimeout(res, 10));
+      const set = spawnSync('sh', ['-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', srvIf], {
+        input: `[Interface]\nPrivateKey = ${srv.priv}\nListenPort = 51820\n[Peer]\nPublicKey = ${cli.pub}\nAllowedIPs = 10.77.0.2/32\n`,
+        encoding: 'utf8',
+      });
+      assert.equal(set.status, 0, set.stderr);
+      ip('-n', N, 'addr', 'add', '10.77.0.1/24', 'dev', srvIf);
+      ip('-n', N, 'link', 'set', srvIf, 'up');
+      // The user's own config file, readable by the user only.
+      const conf = (allowed: string): string => {
+        const f = join(work, `wg-${randomBytes(3).toString('hex')}.conf`);
+        writeFileSync(
+          f,
+          `[Interface]\nPrivateKey = ${cli.priv}\nAddress = 10.77.0.2/24\nDNS = 10.77.0.1\n\n[Peer]\nPublicKey = ${srv.pub}\nEndpoint = 198.51.100.10:51820\nAllowedIPs = ${allowed}\nPersistentKeepalive = 25\n`,
+          { mode: 0o600 },
+        );
+        chownSync(f, NOBODY, NOBODY);
+        return f;
+      };
+      const split = conf('10.77.0.0/24');
+      const r = await cordon(
+        ['--wireguard', split],
+        ['tcp:10.77.0.1:7001', 'tcp:198.51.100.11:7001', 'udp:198.51.100.10:51820', 'tcp:127.0.0.1:7009'],
+        true,
+        'node probe.cjs tcp:10.77.0.1:7001 tcp:198.51.100.11:7001 udp:198.51.100.10:51820 tcp:127.0.0.1:7009 > out.txt; cat /etc/resolv.conf >> out.txt',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.results['tcp:10.77.0.1:7001'], 'ok', `through the tunnel: ${r.stderr}`);
+      // Outside the tunnel's allowed IPs: dropped on pasta's interface and reported, although the network would answer.
+      assert.notEqual(r.results['tcp:198.51.100.11:7001'], 'ok');
+      assert.ok(r.denied.includes('tcp 198.51.100.11:7001'), r.denied.join(', '));
+      // The command itself sending to the VPN endpoint: no wireguard-go mark, so dropped and reported.
+      assert.notEqual(r.results['udp:198.51.100.10:51820'], 'ok');
+      assert.ok(r.denied.includes('udp 198.51.100.10:51820'), r.denied.join(', '));
+      assert.equal(r.results['tcp:127.0.0.1:7009'], 'ECONNREFUSED');
+      // The tunnel's DNS server is the sandbox's.
+      assert.equal(r.results.nameserver, '10.77.0.1');
+      assert.ok(r.handshake !== undefined && r.handshake !== '', 'the tunnel came up');
+      // The private key went to wg on a pipe: not in the output, nor in any file the run left.
+      assert.ok(!r.stderr.includes(cli.priv.slice(0, 20)));
+      nothingLeft(r);
+      // Full tunnel: 198.51.100.11 is reached through the tunnel (the server's namespace answers it).
+      const full = conf('0.0.0.0/0');
+      const f = await cordon(['--wireguard', full], ['tcp:198.51.100.11:7001', 'udp:198.51.100.11:7001']);
+      assert.equal(f.code, 0, f.stderr);
+      assert.equal(f.results['tcp:198.51.100.11:7001'], 'ok', f.stderr);
+      assert.equal(f.results['udp:198.51.100.11:7001'], 'ok', 'udp through the tunnel');
+      nothingLeft(f);
+      // The VPN server gone: the tunnel never comes up and nothing leaks.
+      process.kill(wgd.pid!, 'SIGKILL');
+      await new Promise((res) => (wgd.exitCode !== null || wgd.signalCode !== null ? res(undefined) : wgd.once('exit', res)));
+      const d = await cordon(['--wireguard', full, '--tunnel-wait', '300ms'], ['tcp:198.51.100.11:7001'], false);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stderr, /no handshake within 300ms; starting the command anyway/);
+      assert.match(d.stderr, /never came up/);
+      assert.notEqual(d.results['tcp:198.51.100.11:7001'], 'ok');
+    } finally {
+      if (wgd.pid && wgd.exitCode === null && wgd.signalCode === null) process.kill(wgd.pid, 'SIGKILL');
+      rmSync(`/var/run/wireguard/${srvIf}.sock`, { force: true });
+    }
   });
 
   it('names /dev/net/tun and what to do when pasta cannot open it', async () => {
