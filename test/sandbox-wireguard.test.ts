@@ -128,7 +128,7 @@ describe('wg-quick client configs', () => {
     const plan = planSandbox(opts, 'abc123', undefined, 'none', '/tmp/x/resolv.conf');
     const kinds = plan.steps.map((s) => s.kind);
     assert.deepEqual(kinds.slice(0, 3), ['holder', 'pasta', 'wireguard'], 'policy (in the holder) before pasta before the tunnel');
-    const holder = plan.steps[0]!.kind === 'holder' ? plan.steps[0]!.argv : [];
+    const holder = plan.steps[0]!.kind === 'holder' ? plan.steps[0].argv : [];
     assert.ok(holder.includes('--mount'), 'a mount namespace of its own');
     const script = holder[holder.length - 2]!;
     assert.match(script, /^mount -t tmpfs .* \/run \|\| exit 125$/m);

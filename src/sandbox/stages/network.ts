@@ -102,7 +102,7 @@ async function links(ctx: StageContext): Promise<void> {
 
 /** Stage 1: everything the command's network needs, ready before it starts. */
 export async function networkStage(ctx: StageContext): Promise<void> {
-  const { plan, opts, td, say } = ctx;
+  const { plan, opts, td } = ctx;
   stopIfAborted(ctx.signal);
   await links(ctx);
   for (const s of plan.steps) if (s.kind === 'wireguard') await awaitHandshake(ctx, s, tunnelPlace(s.ifname, { ns: s.ns }));
