@@ -34,6 +34,7 @@ import {
 } from '../src/sandbox/rootless.js';
 
 const CORDON = fileURLToPath(new URL('../bin/cordon', import.meta.url));
+const SRT = fileURLToPath(new URL('../node_modules/.bin/srt', import.meta.url));
 const NOBODY = 65534;
 
 function skipReason(): string | undefined {
@@ -50,7 +51,8 @@ const SKIP = requireOrSkip('cordon run rootless (live)', skipReason());
  * Runs checks inside the sandbox and prints one `check result` line each. A check is
  * `tcp:IP:PORT` (echo), `udp:IP:PORT` (echo), `name:NAME` (resolve with the system resolver),
  * `dnsq:SERVER:NAME` (a raw DNS query straight to SERVER), `tcp6:IP:PORT`, `raw` (a raw socket),
- * `ping` (an ICMP ping socket).
+ * `ping` (an ICMP ping socket), `curl:IP:PORT` (HTTP GET with curl, which uses a proxy when told),
+ * `icmp:IP` (the ping command).
  */
 const PROBE = `
 const net = require('node:net'), dgram = require('node:dgram'), dns = require('node:dns'), { spawnSync } = require('node:child_process');
@@ -76,6 +78,14 @@ const one = (c) => new Promise((done) => {
     s.on('message', () => { end('answered'); s.close(); });
     s.on('error', (e) => end(e.code));
     s.send(q, 53, rest[0]);
+  } else if (kind === 'curl') {
+    // A proxy-aware client: curl honours http_proxy (srt sets it; cordon passes none).
+    const r = spawnSync('curl', ['-s', '-m', '1', '-o', '/dev/null', '-w', '%{http_code}', 'http://' + rest[0] + ':' + rest[1] + '/']);
+    const code = String(r.stdout).trim();
+    end(code === '200' ? 'ok' : 'curl-' + r.status + '-' + (code || '000'));
+  } else if (kind === 'icmp') {
+    const r = spawnSync('ping', ['-n', '-c', '1', '-W', '1', rest[0]]);
+    end(r.status === 0 ? 'ok' : 'ping-' + r.status);
   } else if (kind === 'raw' || kind === 'ping') {
     const type = kind === 'raw' ? 'socket.SOCK_RAW' : 'socket.SOCK_DGRAM';
     const r = spawnSync('python3', ['-c', 'import socket\\ntry:\\n socket.socket(socket.AF_INET, ' + type + ', socket.IPPROTO_ICMP); print("opened")\\nexcept OSError as e:\\n print(type(e).__name__)']);
@@ -85,10 +95,11 @@ const one = (c) => new Promise((done) => {
 (async () => { for (const c of process.argv.slice(2)) process.stdout.write(c + ' ' + (await one(c)) + '\\n'); process.exit(0); })();
 `;
 
-/** The network beyond: TCP echo on 7001 everywhere, UDP echo per address, a DNS server on 198.51.100.53. */
+/** The network beyond: TCP echo on 7001 and HTTP on 8080 everywhere (IPv6 too), UDP echo per address, a DNS server on 198.51.100.53. */
 const SERVER = `
 const net = require('node:net'), dgram = require('node:dgram');
-net.createServer((c) => c.on('data', (d) => c.write(d))).listen(7001, '0.0.0.0');
+net.createServer((c) => c.on('data', (d) => c.write(d))).listen(7001, '::');
+require('node:http').createServer((q, r) => r.end('hello')).listen(8080, '::');
 for (const a of ['198.51.100.10', '198.51.100.11', '169.254.169.254']) {
   const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(m, r.port, r.address)); u.bind(7001, a);
 }
@@ -220,6 +231,10 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     ip('-n', H, 'addr', 'add', '192.0.2.10/24', 'dev', `${P}a`);
     ip('-n', H, 'link', 'set', `${P}a`, 'up');
     ip('-n', H, 'route', 'add', 'default', 'via', '192.0.2.1');
+    // IPv6 too, so an IPv6 attempt from a sandbox would have somewhere to go.
+    ip('-n', H, 'addr', 'add', '2001:db8:1::10/64', 'dev', `${P}a`, 'nodad');
+    ip('-n', H, 'route', 'add', 'default', 'via', '2001:db8:1::1');
+    ip('-n', N, 'addr', 'add', '2001:db8:1::1/64', 'dev', `${P}b`, 'nodad');
     ip('-n', N, 'link', 'set', 'lo', 'up');
     ip('-n', N, 'addr', 'add', '192.0.2.1/24', 'dev', `${P}b`);
     ip('-n', N, 'link', 'set', `${P}b`, 'up');
@@ -520,6 +535,97 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     assert.match(c.stderr, /--cpus needs a cgroup/);
   });
 
+  it('escape attempts side by side: no sandbox (control), rootless cordon (asserted), srt (recorded), all as uid 65534', async (t) => {
+    // [attempt, probe, cordon's expected outcome, what cordon reports]; `reach` rows are the controls of the allowlist.
+    // Raw and ping sockets and IPv6 never make a packet in the sandbox (no socket, no route), so nothing to report.
+    const rows: [string, string, 'reach' | 'block', string | undefined][] = [
+      ['allowed server, proxy-aware client (curl)', 'curl:198.51.100.10:8080', 'reach', undefined],
+      ['allowed server, proxy-unaware client (plain TCP)', 'tcp:198.51.100.10:7001', 'reach', undefined],
+      ['UDP to a non-allowed IP', 'udp:198.51.100.11:7001', 'block', 'udp 198.51.100.11:7001'],
+      ['ICMP echo (ping)', 'icmp:198.51.100.11', 'block', undefined],
+      ['IP literal, not allowed (curl)', 'curl:198.51.100.11:8080', 'block', 'tcp 198.51.100.11:8080'],
+      ['DNS: a name not allowed', 'name:other.test', 'block', 'dns other.test:53'],
+      ['DNS straight to the upstream server', 'dnsq:198.51.100.53:other.test', 'block', 'udp 198.51.100.53:53'],
+      ['proxy-unaware client → non-allowed IP', 'tcp:198.51.100.11:7001', 'block', 'tcp 198.51.100.11:7001'],
+      ['raw socket', 'raw', 'block', undefined],
+      ['IPv6', 'tcp6:2001:db8:1::1:7001', 'block', undefined],
+      ["the machine's own loopback service", 'tcp:127.0.0.1:7009', 'block', undefined],
+      ['link-local / metadata (plain TCP)', 'tcp:169.254.169.254:7001', 'block', 'tcp 169.254.169.254:7001'],
+      ['link-local / metadata (curl)', 'curl:169.254.169.254:8080', 'block', 'tcp 169.254.169.254:8080'],
+    ];
+    const checks = rows.map((r) => r[1]);
+    // Control: the same attempts with no sandbox, so a "blocked" below means the sandbox blocked it.
+    const bare = Object.fromEntries(
+      spawnSync('ip', asNobody([process.execPath, join(work, 'probe.cjs'), ...checks]), { cwd: work, encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.lastIndexOf(' ')), l.slice(l.lastIndexOf(' ') + 1)]),
+    ) as Record<string, string>;
+    for (const c of [
+      'curl:198.51.100.10:8080',
+      'udp:198.51.100.11:7001',
+      'icmp:198.51.100.11',
+      'curl:198.51.100.11:8080',
+      'dnsq:198.51.100.53:other.test',
+      'tcp:198.51.100.11:7001',
+      'tcp6:2001:db8:1::1:7001',
+      'tcp:127.0.0.1:7009',
+      'tcp:169.254.169.254:7001',
+    ])
+      assert.ok(bare[c] === 'ok' || bare[c] === 'answered', `without a sandbox ${c} gets through (${bare[c]}), so blocking it means something`);
+    const r = await cordon(
+      ['--allow', '198.51.100.10:7001', '--allow', '198.51.100.10:8080', '--allow', 'allowed.test:7001', '--dns-upstream', '198.51.100.53'],
+      checks,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    for (const [what, c, want] of rows) {
+      const got = r.results[c];
+      if (want === 'reach') assert.equal(got, 'ok', `${what}: ${got}`);
+      else assert.ok(got !== undefined && got !== 'ok' && got !== 'answered', `${what}: ${got}`);
+    }
+    // Reported: every blocked attempt that left a packet (raw, ping and IPv6 never make one; the name is refused by the resolver).
+    for (const d of [
+      'udp 198.51.100.11:7001',
+      'tcp 198.51.100.11:8080',
+      'dns other.test:53',
+      'udp 198.51.100.53:53',
+      'tcp 198.51.100.11:7001',
+      'tcp 169.254.169.254:7001',
+      'tcp 169.254.169.254:8080',
+    ])
+      assert.ok(r.denied.includes(d), `${d} not reported: ${r.denied.join(', ')}`);
+    nothingLeft(r);
+    // srt, the same user, the same attempts; its outcome is recorded, not asserted.
+    let srt: Record<string, string> | undefined;
+    let why = '';
+    if (!existsSync(SRT)) why = `srt is not installed (${SRT}: npm install)`;
+    else {
+      writeFileSync(
+        join(dir, 'srt.json'),
+        JSON.stringify({ network: { allowedDomains: ['198.51.100.10'], deniedDomains: [] }, filesystem: { denyRead: [], allowWrite: [work], denyWrite: [] } }),
+      );
+      const s = spawnSync('ip', asNobody([SRT, '-s', join(dir, 'srt.json'), '-c', `cd ${work} && node probe.cjs ${checks.join(' ')}`], dir), {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      const lines = s.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => checks.includes(l.slice(0, l.lastIndexOf(' '))));
+      if (lines.length === 0) why = `srt did not run: exit ${s.status}: ${(s.stderr || s.stdout).trim().split('\n').slice(-3).join(' / ')}`;
+      else srt = Object.fromEntries(lines.map((l) => [l.slice(0, l.lastIndexOf(' ')), l.slice(l.lastIndexOf(' ') + 1)]));
+    }
+    const verdict = (x: string | undefined): string => (x === 'ok' || x === 'answered' ? 'reached' : `blocked (${x ?? 'no answer'})`);
+    const table = ['| attempt | no sandbox | cordon rootless | srt |', '| --- | --- | --- | --- |'];
+    for (const [what, c] of rows) {
+      const rep =
+        r.results[c] !== 'ok' && r.denied.some((d) => c.includes(d.split(' ')[1]!.replace(/:\d+$/, '')) || d === `dns ${c.slice(5)}:53`) ? ', reported' : '';
+      table.push(`| ${what} | ${verdict(bare[c])} | ${verdict(r.results[c])}${rep} | ${srt ? verdict(srt[c]) : 'not run'} |`);
+    }
+    for (const l of table) t.diagnostic(l);
+    if (srt === undefined) t.diagnostic(`srt column skipped: ${why}`);
+  });
+
   it('vpn-only (--wireguard): split tunnel reaches the server through it, nothing else leaves; no handshake → nothing leaks', async () => {
     // The VPN server: wireguard-go (root) in the network beyond, on 198.51.100.10:51820, 10.77.0.1/24.
     const srvIf = `${P}w`;
@@ -590,6 +696,43 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     } finally {
       if (wgd.pid && wgd.exitCode === null && wgd.signalCode === null) process.kill(wgd.pid, 'SIGKILL');
       rmSync(`/var/run/wireguard/${srvIf}.sock`, { force: true });
+    }
+  });
+
+  it('user namespaces disabled: every mode names the setting and what to do, instead of failing like the command', async () => {
+    // A user namespace of the test's own, mapping uids 0-65535 to themselves, whose limit on
+    // further user namespaces is 0 (user.max_user_namespaces is per user namespace): the machine's
+    // own setting is never touched. cordon runs in it as uid 65534, inside the user-playing namespace.
+    const disabled = (flags: readonly string[]): Promise<{ code: number; stderr: string }> =>
+      new Promise((res) => {
+        const inner = asNobody([CORDON, 'run', '-q', '--workdir', work, ...flags, '--', 'true']).slice(3);
+        const c = spawn(
+          'ip',
+          ['netns', 'exec', H, 'unshare', '--user', '--', 'sh', '-c', 'read _ && sysctl -qw user.max_user_namespaces=0 && exec "$@"', 'sh', ...inner],
+          {
+            stdio: ['pipe', 'ignore', 'pipe'],
+          },
+        );
+        let err = '';
+        c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        c.on('exit', (code) => res({ code: code ?? -1, stderr: err }));
+        // unshare has exec'd sh by the time the maps can be written; sh waits on its stdin for them.
+        const write = (): void => {
+          try {
+            writeFileSync(`/proc/${c.pid}/uid_map`, '0 0 65536\n');
+            writeFileSync(`/proc/${c.pid}/gid_map`, '0 0 65536\n');
+            c.stdin.end('go\n');
+          } catch {
+            setTimeout(write, 10);
+          }
+        };
+        setTimeout(write, 50);
+      });
+    for (const flags of [[], ['--allow', '198.51.100.10:7001'], ['--mode', 'open']]) {
+      const r = await disabled(flags);
+      assert.notEqual(r.code, 0, flags.join(' '));
+      assert.match(r.stderr, /cannot make a user namespace as an ordinary user/, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /sysctl user\.max_user_namespaces=0 \(as root: sysctl -w user\.max_user_namespaces=15000\)/, r.stderr);
     }
   });
 

@@ -59,6 +59,22 @@ async function tunnelInHolder(ctx: StageContext, wg: Extract<Step, { kind: 'wire
   await awaitHandshake(ctx, wg, place);
 }
 
+/** A sysctl's value (`kernel/unprivileged_userns_clone`), undefined when the kernel has no such setting. */
+function sysctl(key: string): string | undefined {
+  return readText(`/proc/sys/${key}`).trim() || undefined;
+}
+
+/**
+ * Isolated mode's namespaces are made by the command line itself (`unshare --user … sh -c …`):
+ * when that unshare fails, its message went to the command's stderr and the run ends like a
+ * command that exited 1. Called only then (no counters, no setup error): tries once more to say
+ * which setting is in the way; undefined when a user namespace can be made after all.
+ */
+export async function usernsDiagnosis(): Promise<string | undefined> {
+  const r = await run(['unshare', '--user', '--map-root-user', '--net', 'true']);
+  return r.code === 0 ? undefined : usernsFailure(r.stderr, sysctl);
+}
+
 /** Starts the holder and waits for its `ready` (namespaces made, policy loaded); its PID. */
 async function startHolder(argv: readonly string[], ctx: StageContext): Promise<number> {
   const { td } = ctx;
@@ -83,7 +99,7 @@ async function startHolder(argv: readonly string[], ctx: StageContext): Promise<
     child.on('exit', (code) => {
       ctx.signal.removeEventListener('abort', onAbort);
       if (out.includes('ready')) return;
-      if (/^unshare:/m.test(err)) rej(new SandboxError(usernsFailure(err, (k) => readText(`/proc/sys/${k}`).trim() || undefined)));
+      if (/^unshare:/m.test(err)) rej(new SandboxError(usernsFailure(err, sysctl)));
       else rej(new SandboxError(`setting up the sandbox's network (exit ${code ?? '?'}): ${err.trim().split('\n').slice(0, 6).join('\n') || 'no message'}`));
     });
   });
