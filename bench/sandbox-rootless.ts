@@ -48,14 +48,19 @@ setTimeout(() => process.stdout.write('ready\\n'), 100);
 `;
 
 /**
- * N sequential HTTP GETs, a fresh connection each; prints how many answered and the time they took,
- * measured inside the process (so no start-up, sandbox or scheduler noise of the launch is in it).
+ * N sequential HTTP GETs, a fresh connection each; prints how many answered and the median time of
+ * one request, measured inside the process: no start-up in it, and a median of single requests
+ * is what a loaded machine's scheduling stalls disturb least (a total would add them all up).
  */
 const REQ = `
 const http = require('node:http');
 let ok = 0;
-const t0 = performance.now();
-const one = (i) => i === 0 ? console.log(ok + ' ' + (performance.now() - t0).toFixed(3)) : http.get({ host: process.argv[2], port: 8080, agent: false }, (r) => { r.resume(); r.on('end', () => { ok += r.statusCode === 200 ? 1 : 0; one(i - 1); }); }).on('error', () => one(i - 1));
+const times = [];
+const one = (i) => {
+  if (i === 0) { times.sort((a, b) => a - b); return console.log(ok + ' ' + times[Math.floor(times.length / 2)].toFixed(4)); }
+  const t0 = performance.now();
+  http.get({ host: process.argv[2], port: 8080, agent: false }, (r) => { r.resume(); r.on('end', () => { times.push(performance.now() - t0); ok += r.statusCode === 200 ? 1 : 0; one(i - 1); }); }).on('error', () => { times.push(performance.now() - t0); one(i - 1); });
+};
 one(Number(process.argv[3]));
 `;
 
@@ -108,7 +113,8 @@ function launcherAlternatives(dir: string, asUser: (argv: readonly string[]) => 
     ],
     { encoding: 'utf8' },
   );
-  if (b1.status === 0) out.push(['esm', asUser([process.execPath, join(esm, 'main.mjs'), 'run', '-q', '--', 'true']), 'one ESM bundle (esbuild, code splitting)']);
+  if (b1.status === 0)
+    out.push(['esm', asUser([process.execPath, join(esm, 'main.mjs'), 'run', '-q', '--', 'true']), 'one ESM bundle (esbuild, code splitting)']);
   const entry = join(dir, 'snap-entry.mjs');
   writeFileSync(
     entry,
@@ -123,9 +129,12 @@ function launcherAlternatives(dir: string, asUser: (argv: readonly string[]) => 
   );
   const cjs = join(dir, 'run.cjs');
   const blob = join(dir, 'run.blob');
-  const b2 = spawnSync(esbuild, [entry, '--bundle', '--platform=node', '--format=cjs', '--target=node20', `--outfile=${cjs}`, '--log-level=error'], { encoding: 'utf8' });
+  const b2 = spawnSync(esbuild, [entry, '--bundle', '--platform=node', '--format=cjs', '--target=node20', `--outfile=${cjs}`, '--log-level=error'], {
+    encoding: 'utf8',
+  });
   const b3 = b2.status === 0 ? spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', cjs], { cwd: dir, encoding: 'utf8' }) : b2;
-  if (b3.status === 0) out.push(['snap', asUser([process.execPath, '--snapshot-blob', blob, 'run', '-q', '--', 'true']), 'V8 start-up snapshot of `run` (node --snapshot-blob)']);
+  if (b3.status === 0)
+    out.push(['snap', asUser([process.execPath, '--snapshot-blob', blob, 'run', '-q', '--', 'true']), 'V8 start-up snapshot of `run` (node --snapshot-blob)']);
   return out;
 }
 
@@ -237,7 +246,13 @@ export async function benchSandboxRootless(): Promise<Row[]> {
     const [nodeT, iso, fil, dns, srtT] = [m('node'), m('iso'), m('addr'), m('name'), m('srt')];
     const base = `median of ${RUNS}, interleaved, as uid 65534`;
     const cpuNote = (x: Timed, b: Timed): string => `CPU ${x.cpu.toFixed(0)} against ${b.cpu.toFixed(0)} ms (${(x.cpu / b.cpu).toFixed(2)}×)`;
-    rows.push({ name: 'node -e 0 (uid 65534)', ms: nodeT.wall, baselineMs: nodeT.wall, ratio: 1, notes: `${base}; node's own start; CPU ${nodeT.cpu.toFixed(0)} ms` });
+    rows.push({
+      name: 'node -e 0 (uid 65534)',
+      ms: nodeT.wall,
+      baselineMs: nodeT.wall,
+      ratio: 1,
+      notes: `${base}; node's own start; CPU ${nodeT.cpu.toFixed(0)} ms`,
+    });
     rows.push({
       name: 'srt true (uid 65534)',
       ms: srtT.wall,
@@ -285,9 +300,11 @@ export async function benchSandboxRootless(): Promise<Row[]> {
     const pastaOnly = asUser([
       'sh',
       '-c',
-      `unshare --user --map-root-user --net sh -c 'echo $$ > q.pid; exec sleep 30' & until [ -s q.pid ]; do :; done; H=$(cat q.pid); rm -f q.pid; pasta --config-net --quiet --no-map-gw --ipv4-only -t none -u none -T none -U none --pid qp.pid $H; nsenter --target=$H --user --net --preserve-credentials ${req.join(' ')}; kill $(cat qp.pid) $H; rm -f qp.pid`,
+      `unshare --user --map-root-user --net sh -c 'echo $$ > q.pid; exec sleep 30' & until [ -s q.pid ]; do :; done; H=$(cat q.pid); rm -f q.pid; pasta --config-net --quiet --no-map-gw --ipv4-only -t none -u none -T none -U none --pid qp.pid $H; P=$(cat qp.pid); c0=$(awk '{print $14+$15}' /proc/$P/stat); R=$(nsenter --target=$H --user --net --preserve-credentials ${req.join(' ')}); c1=$(awk '{print $14+$15}' /proc/$P/stat); echo "$R $((c1-c0)) $(getconf CLK_TCK)"; kill $P $H; rm -f qp.pid`,
     ]);
     const per = { none: [] as number[], pasta: [] as number[], cordon: [] as number[] };
+    // pasta's own CPU (user + sys) over the 100 requests, in ms: what each connection costs it.
+    const pastaCpu: number[] = [];
     let answered = '';
     for (let i = 0; i < 7; i++) {
       for (const [k, argv] of [
@@ -295,20 +312,21 @@ export async function benchSandboxRootless(): Promise<Row[]> {
         ['pasta', pastaOnly],
         ['cordon', cordon(addr, req)],
       ] as const) {
-        const [ok, ms] = output(argv).split(' ');
-        per[k].push(Number(ms) / n);
+        const [ok, ms, ticks, hz] = output(argv).split(' ');
+        per[k].push(Number(ms));
+        if (k === 'pasta') pastaCpu.push((Number(ticks) * 1000) / Number(hz));
         if (k === 'cordon') answered = ok ?? '?';
       }
     }
     const [noneMs, pastaMs, cordonMs] = [median(per.none), median(per.pasta), median(per.cordon)];
-    const reqNote = `${n} requests timed inside the process, median of 7, interleaved`;
+    const reqNote = `median request of ${n} (each timed inside the process), median over 7 runs, interleaved`;
     rows.push({ name: '100 HTTP requests: per request, no sandbox (uid 65534)', ms: noneMs, baselineMs: noneMs, ratio: 1, notes: reqNote });
     rows.push({
       name: '100 HTTP requests: per request, pasta alone (user + net namespace, no policy, no bwrap)',
       ms: pastaMs,
       baselineMs: noneMs,
       ratio: pastaMs / noneMs,
-      notes: `${reqNote}; overhead ${(pastaMs - noneMs).toFixed(2)} ms/request`,
+      notes: `${reqNote}; overhead ${(pastaMs - noneMs).toFixed(2)} ms/request; pasta's own CPU ${(median(pastaCpu) / n).toFixed(2)} ms per request (median over 7 runs; clock ticks)`,
     });
     rows.push({
       name: '100 HTTP requests: per request, rootless cordon filtered (pasta)',
