@@ -12,7 +12,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,13 +47,28 @@ dns.bind(53, '198.51.100.53');
 setTimeout(() => process.stdout.write('ready\\n'), 100);
 `;
 
-/** N sequential HTTP GETs, a fresh connection each; prints how many answered. */
+/**
+ * N sequential HTTP GETs, a fresh connection each; prints how many answered and the median time of
+ * one request, measured inside the process: no start-up in it, and a median of single requests
+ * is what a loaded machine's scheduling stalls disturb least (a total would add them all up).
+ */
 const REQ = `
 const http = require('node:http');
 let ok = 0;
-const one = (i) => i === 0 ? console.log(ok) : http.get({ host: process.argv[2], port: 8080, agent: false }, (r) => { r.resume(); r.on('end', () => { ok += r.statusCode === 200 ? 1 : 0; one(i - 1); }); }).on('error', () => one(i - 1));
+const times = [];
+const one = (i) => {
+  if (i === 0) { times.sort((a, b) => a - b); return console.log(ok + ' ' + times[Math.floor(times.length / 2)].toFixed(4)); }
+  const t0 = performance.now();
+  http.get({ host: process.argv[2], port: 8080, agent: false }, (r) => { r.resume(); r.on('end', () => { times.push(performance.now() - t0); ok += r.statusCode === 200 ? 1 : 0; one(i - 1); }); }).on('error', () => { times.push(performance.now() - t0); one(i - 1); });
+};
 one(Number(process.argv[3]));
 `;
+
+/** Median wall and CPU (user + sys of the process and its children, /usr/bin/time) of one command. */
+interface Timed {
+  readonly wall: number;
+  readonly cpu: number;
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -64,6 +79,63 @@ async function medianOf(n: number, fn: () => Promise<number>): Promise<number> {
   const xs: number[] = [];
   for (let i = 0; i < n; i++) xs.push(await fn());
   return median(xs);
+}
+
+function medianTimed(xs: readonly Timed[]): Timed {
+  return { wall: median(xs.map((x) => x.wall)), cpu: median(xs.map((x) => x.cpu)) };
+}
+
+/**
+ * What a CLI that starts faster than the ESM modules of dist/ would give, built for the run (needs
+ * esbuild, which tsx brings): [key, argv as the user, what]. An ESM bundle with code splitting (the
+ * lazily imported commands stay lazy), and a V8 start-up snapshot of a CommonJS bundle of `run`
+ * alone (`node --snapshot-blob`; a single-executable application with useSnapshot starts the same
+ * way). Empty when esbuild is not there.
+ */
+function launcherAlternatives(dir: string, asUser: (argv: readonly string[]) => string[]): [string, string[], string][] {
+  const esbuild = join(ROOT, 'node_modules', '.bin', 'esbuild');
+  if (!existsSync(esbuild)) return [];
+  const out: [string, string[], string][] = [];
+  const esm = join(dir, 'esm');
+  const b1 = spawnSync(
+    esbuild,
+    [
+      join(ROOT, 'dist', 'cli', 'main.js'),
+      '--bundle',
+      '--splitting',
+      '--platform=node',
+      '--format=esm',
+      '--target=node20',
+      `--outdir=${esm}`,
+      '--out-extension:.js=.mjs',
+      '--log-level=error',
+      "--banner:js=import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    ],
+    { encoding: 'utf8' },
+  );
+  if (b1.status === 0)
+    out.push(['esm', asUser([process.execPath, join(esm, 'main.mjs'), 'run', '-q', '--', 'true']), 'one ESM bundle (esbuild, code splitting)']);
+  const entry = join(dir, 'snap-entry.mjs');
+  writeFileSync(
+    entry,
+    [
+      "import v8 from 'node:v8';",
+      `import { Command } from ${JSON.stringify(join(ROOT, 'node_modules', 'commander', 'esm.mjs'))};`,
+      `import { registerRun } from ${JSON.stringify(join(ROOT, 'dist', 'cli', 'commands', 'run.js'))};`,
+      "const go = (argv) => { const p = new Command().name('cordon'); registerRun(p); return p.parseAsync(argv, { from: 'user' }); };",
+      'if (v8.startupSnapshot?.isBuildingSnapshot()) v8.startupSnapshot.setDeserializeMainFunction(() => go(process.argv.slice(1)));',
+      'else go(process.argv.slice(2));',
+    ].join('\n'),
+  );
+  const cjs = join(dir, 'run.cjs');
+  const blob = join(dir, 'run.blob');
+  const b2 = spawnSync(esbuild, [entry, '--bundle', '--platform=node', '--format=cjs', '--target=node20', `--outfile=${cjs}`, '--log-level=error'], {
+    encoding: 'utf8',
+  });
+  const b3 = b2.status === 0 ? spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', cjs], { cwd: dir, encoding: 'utf8' }) : b2;
+  if (b3.status === 0)
+    out.push(['snap', asUser([process.execPath, '--snapshot-blob', blob, 'run', '-q', '--', 'true']), 'V8 start-up snapshot of `run` (node --snapshot-blob)']);
+  return out;
 }
 
 export async function benchSandboxRootless(): Promise<Row[]> {
@@ -94,12 +166,26 @@ export async function benchSandboxRootless(): Promise<Row[]> {
     `CORDON_SANDBOX_STATE_DIR=${state}`,
     ...argv,
   ];
-  const timeCmd = (argv: readonly string[]): Promise<number> => {
+  /** Wall ms (NaN on failure) and CPU ms (user + sys, children included: /usr/bin/time) of one run. */
+  const timeCmd = (argv: readonly string[]): Promise<Timed> => {
     const t0 = performance.now();
+    const cpuFile = join(dir, `cpu-${randomBytes(3).toString('hex')}`);
+    const full = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', '%U %S', '-o', cpuFile, ...argv] : [...argv];
     return new Promise((res) => {
-      const c = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', cwd: dir });
-      c.on('close', (code) => res(code === 0 ? performance.now() - t0 : NaN));
-      c.on('error', () => res(NaN));
+      const c = spawn(full[0]!, full.slice(1), { stdio: 'ignore', cwd: dir });
+      c.on('close', (code) => {
+        const wall = code === 0 ? performance.now() - t0 : NaN;
+        let cpu = NaN;
+        try {
+          const [u, y] = readFileSync(cpuFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+          cpu = ((u ?? NaN) + (y ?? NaN)) * 1000;
+          rmSync(cpuFile, { force: true });
+        } catch {
+          // no /usr/bin/time: wall only
+        }
+        res({ wall, cpu });
+      });
+      c.on('error', () => res({ wall: NaN, cpu: NaN }));
     });
   };
   const output = (argv: readonly string[]): string => spawnSync(argv[0]!, argv.slice(1), { cwd: dir, encoding: 'utf8' }).stdout.trim();
@@ -143,67 +229,116 @@ export async function benchSandboxRootless(): Promise<Row[]> {
     const addr = ['--allow', '198.51.100.10:8080'];
     const srt = (cmd: string): string[] => asUser([SRT, '-s', join(dir, 'srt.json'), '-c', `cd ${dir} && ${cmd}`]);
 
-    // 1. Start-up, interleaved so load changes hit every variant alike.
-    const t = { node: [] as number[], iso: [] as number[], addr: [] as number[], name: [] as number[], srt: [] as number[] };
-    for (let i = 0; i < RUNS; i++) {
-      t.node.push(await timeCmd(asUser([process.execPath, '-e', '0'])));
-      t.iso.push(await timeCmd(cordon([])));
-      t.addr.push(await timeCmd(cordon(addr)));
-      t.name.push(await timeCmd(cordon(name)));
-      t.srt.push(srtOk ? await timeCmd(srt('true')) : NaN);
-    }
-    const [nodeMs, iso, fil, dns, srtMs] = [median(t.node), median(t.iso), median(t.addr), median(t.name), median(t.srt)];
+    // 1. Start-up, interleaved so load changes hit every variant alike; wall and CPU (CPU is what
+    // a loaded machine distorts least: it does not count the time spent waiting for a core).
+    const launchers = launcherAlternatives(dir, asUser);
+    const variants: [string, string[]][] = [
+      ['node', asUser([process.execPath, '-e', '0'])],
+      ['iso', cordon([])],
+      ['addr', cordon(addr)],
+      ['name', cordon(name)],
+      ...launchers.map(([k, argv]): [string, string[]] => [k, argv]),
+      ...(srtOk ? [['srt', srt('true')] as [string, string[]]] : []),
+    ];
+    const t = new Map<string, Timed[]>(variants.map(([k]) => [k, []]));
+    for (let i = 0; i < RUNS; i++) for (const [k, argv] of variants) t.get(k)!.push(await timeCmd(argv));
+    const m = (k: string): Timed => (t.has(k) ? medianTimed(t.get(k)!) : { wall: NaN, cpu: NaN });
+    const [nodeT, iso, fil, dns, srtT] = [m('node'), m('iso'), m('addr'), m('name'), m('srt')];
     const base = `median of ${RUNS}, interleaved, as uid 65534`;
-    rows.push({ name: 'node -e 0 (uid 65534)', ms: nodeMs, baselineMs: nodeMs, ratio: 1, notes: `${base}; node's own start` });
-    rows.push({ name: 'srt true (uid 65534)', ms: srtMs, baselineMs: nodeMs, ratio: srtMs / nodeMs, notes: srtOk ? base : 'srt not installed' });
+    const cpuNote = (x: Timed, b: Timed): string => `CPU ${x.cpu.toFixed(0)} against ${b.cpu.toFixed(0)} ms (${(x.cpu / b.cpu).toFixed(2)}×)`;
+    rows.push({
+      name: 'node -e 0 (uid 65534)',
+      ms: nodeT.wall,
+      baselineMs: nodeT.wall,
+      ratio: 1,
+      notes: `${base}; node's own start; CPU ${nodeT.cpu.toFixed(0)} ms`,
+    });
+    rows.push({
+      name: 'srt true (uid 65534)',
+      ms: srtT.wall,
+      baselineMs: nodeT.wall,
+      ratio: srtT.wall / nodeT.wall,
+      notes: srtOk ? `${base}; CPU ${srtT.cpu.toFixed(0)} ms` : 'srt not installed',
+    });
     rows.push({
       name: 'rootless cordon run -- true (CLI, isolated) against srt true',
-      ms: iso,
-      baselineMs: srtMs,
-      ratio: iso / srtMs,
-      notes: `${base}; target ≤ 0.25; userns + netns + nft + bwrap, no pasta; node -e 0 alone is ${(nodeMs / srtMs).toFixed(2)} of srt`,
+      ms: iso.wall,
+      baselineMs: srtT.wall,
+      ratio: iso.wall / srtT.wall,
+      notes: `${base}; target ≤ 0.25; userns + netns + nft + bwrap, no pasta; node -e 0 alone is ${(nodeT.wall / srtT.wall).toFixed(2)} of srt; ${cpuNote(iso, srtT)}`,
     });
     rows.push({
       name: 'rootless cordon run --allow IP:PORT -- true (CLI, filtered) against srt true',
-      ms: fil,
-      baselineMs: srtMs,
-      ratio: fil / srtMs,
-      notes: `${base}; holder + nft + pasta + nsenter + bwrap`,
+      ms: fil.wall,
+      baselineMs: srtT.wall,
+      ratio: fil.wall / srtT.wall,
+      notes: `${base}; holder + nft + pasta + nsenter + bwrap; ${cpuNote(fil, srtT)}`,
     });
     rows.push({
       name: 'rootless cordon run --allow NAME:PORT -- true (CLI, filtered, one name) against srt true (one allowed domain)',
-      ms: dns,
-      baselineMs: srtMs,
-      ratio: dns / srtMs,
-      notes: `${base}; target ≤ 1; + the resolver (a node process) beside pasta`,
+      ms: dns.wall,
+      baselineMs: srtT.wall,
+      ratio: dns.wall / srtT.wall,
+      notes: `${base}; target ≤ 1; + the resolver (a node process) beside pasta; ${cpuNote(dns, srtT)}`,
     });
+    for (const [k, , what] of launchers) {
+      const x = m(k);
+      rows.push({
+        name: `launcher alternative: ${what} — cordon run -- true against the CLI`,
+        ms: x.wall,
+        baselineMs: iso.wall,
+        ratio: x.wall / iso.wall,
+        notes: `${base}; against srt ${(x.wall / srtT.wall).toFixed(2)}; ${cpuNote(x, iso)} of the CLI`,
+      });
+    }
 
-    // 2. 100 HTTP requests, a fresh connection each: inside a rootless filtered sandbox against none.
+    // 2. 100 HTTP requests, a fresh connection each, timed inside the requesting process; no
+    // sandbox, pasta alone (a user + network namespace and pasta, no policy, no bwrap: where the
+    // cost comes from), and the rootless filtered sandbox — interleaved.
     const n = 100;
-    const none = await medianOf(5, () => timeCmd(asUser([process.execPath, join(dir, 'req.cjs'), '198.51.100.10', String(n)])));
-    const inTrue = await medianOf(5, () => timeCmd(cordon(addr, [process.execPath, '-e', '0'])));
-    const inReq = await medianOf(5, () => timeCmd(cordon(addr, [process.execPath, 'req.cjs', '198.51.100.10', String(n)])));
-    const answered = output(cordon(addr, [process.execPath, 'req.cjs', '198.51.100.10', String(n)]));
-    const per = (inReq - inTrue) / n;
-    const nodeReqStart = nodeMs;
+    const req = [process.execPath, join(dir, 'req.cjs'), '198.51.100.10', String(n)];
+    const pastaOnly = asUser([
+      'sh',
+      '-c',
+      `unshare --user --map-root-user --net sh -c 'echo $$ > q.pid; exec sleep 30' & until [ -s q.pid ]; do :; done; H=$(cat q.pid); rm -f q.pid; pasta --config-net --quiet --no-map-gw --ipv4-only -t none -u none -T none -U none --pid qp.pid $H; P=$(cat qp.pid); c0=$(awk '{print $14+$15}' /proc/$P/stat); R=$(nsenter --target=$H --user --net --preserve-credentials ${req.join(' ')}); c1=$(awk '{print $14+$15}' /proc/$P/stat); echo "$R $((c1-c0)) $(getconf CLK_TCK)"; kill $P $H; rm -f qp.pid`,
+    ]);
+    const per = { none: [] as number[], pasta: [] as number[], cordon: [] as number[] };
+    // pasta's own CPU (user + sys) over the 100 requests, in ms: what each connection costs it.
+    const pastaCpu: number[] = [];
+    let answered = '';
+    for (let i = 0; i < 7; i++) {
+      for (const [k, argv] of [
+        ['none', asUser(req)],
+        ['pasta', pastaOnly],
+        ['cordon', cordon(addr, req)],
+      ] as const) {
+        const [ok, ms, ticks, hz] = output(argv).split(' ');
+        per[k].push(Number(ms));
+        if (k === 'pasta') pastaCpu.push((Number(ticks) * 1000) / Number(hz));
+        if (k === 'cordon') answered = ok ?? '?';
+      }
+    }
+    const [noneMs, pastaMs, cordonMs] = [median(per.none), median(per.pasta), median(per.cordon)];
+    const reqNote = `median request of ${n} (each timed inside the process), median over 7 runs, interleaved`;
+    rows.push({ name: '100 HTTP requests: per request, no sandbox (uid 65534)', ms: noneMs, baselineMs: noneMs, ratio: 1, notes: reqNote });
     rows.push({
-      name: '100 HTTP requests: per request, no sandbox (uid 65534)',
-      ms: (none - nodeReqStart) / n,
-      baselineMs: (none - nodeReqStart) / n,
-      ratio: 1,
-      notes: '(node req.cjs 100 − node -e 0) / 100, median of 5',
+      name: '100 HTTP requests: per request, pasta alone (user + net namespace, no policy, no bwrap)',
+      ms: pastaMs,
+      baselineMs: noneMs,
+      ratio: pastaMs / noneMs,
+      notes: `${reqNote}; overhead ${(pastaMs - noneMs).toFixed(2)} ms/request; pasta's own CPU ${(median(pastaCpu) / n).toFixed(2)} ms per request (median over 7 runs; clock ticks)`,
     });
     rows.push({
       name: '100 HTTP requests: per request, rootless cordon filtered (pasta)',
-      ms: per,
-      baselineMs: (none - nodeReqStart) / n,
-      ratio: per / ((none - nodeReqStart) / n),
-      notes: `(sandboxed req.cjs − sandboxed node -e 0) / 100, median of 5; overhead ${(per - (none - nodeReqStart) / n).toFixed(2)} ms/request (target < 0.5); ${answered}/100 answered`,
+      ms: cordonMs,
+      baselineMs: noneMs,
+      ratio: cordonMs / noneMs,
+      notes: `${reqNote}; overhead ${(cordonMs - noneMs).toFixed(2)} ms/request (target < 0.5), of which pasta alone ${(pastaMs - noneMs).toFixed(2)}; ${answered}/100 answered`,
     });
 
     // 3. The user-mode network alone: from start to a configured interface in a fresh user + netns.
     const holder = `unshare --user --map-root-user --net sh -c 'echo $$ > h.pid; exec sleep 5' & until [ -s h.pid ]; do :; done; H=$(cat h.pid); rm -f h.pid;`;
-    const pastaMs = await medianOf(RUNS, async () => {
+    const pastaUpMs = await medianOf(RUNS, async () => {
       const out = output(
         asUser([
           'sh',
@@ -225,9 +360,9 @@ export async function benchSandboxRootless(): Promise<Row[]> {
     });
     rows.push({
       name: 'user-mode network up: pasta (--config-net, returns when configured)',
-      ms: pastaMs,
+      ms: pastaUpMs,
       baselineMs: slirpMs,
-      ratio: pastaMs / slirpMs,
+      ratio: pastaUpMs / slirpMs,
       notes: `median of ${RUNS}; baseline slirp4netns --configure to --ready-fd; slirp4netns ${existsSync('/usr/bin/slirp4netns') ? 'installed' : 'not installed (NaN)'}`,
     });
     return rows;

@@ -34,11 +34,12 @@ import {
 } from '../src/sandbox/rootless.js';
 
 const CORDON = fileURLToPath(new URL('../bin/cordon', import.meta.url));
+const SRT = fileURLToPath(new URL('../node_modules/.bin/srt', import.meta.url));
 const NOBODY = 65534;
 
 function skipReason(): string | undefined {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root (to make the namespaces that play the network)';
-  for (const b of ['bwrap', 'nft', 'ip', 'pasta', 'nsenter', 'unshare', 'setpriv', 'python3'])
+  for (const b of ['bwrap', 'nft', 'ip', 'pasta', 'nsenter', 'unshare', 'setpriv', 'python3', 'wireguard-go', 'wg'])
     if (spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0) return `needs ${b}${b === 'pasta' ? ' (apt-get install passt)' : ''}`;
   const u = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '--user', '--map-root-user', '--net', 'true']);
   if (u.status !== 0) return `unprivileged user namespaces do not work here: ${u.stderr.toString().trim()}`;
@@ -50,7 +51,8 @@ const SKIP = requireOrSkip('cordon run rootless (live)', skipReason());
  * Runs checks inside the sandbox and prints one `check result` line each. A check is
  * `tcp:IP:PORT` (echo), `udp:IP:PORT` (echo), `name:NAME` (resolve with the system resolver),
  * `dnsq:SERVER:NAME` (a raw DNS query straight to SERVER), `tcp6:IP:PORT`, `raw` (a raw socket),
- * `ping` (an ICMP ping socket).
+ * `ping` (an ICMP ping socket), `curl:IP:PORT` (HTTP GET with curl, which uses a proxy when told),
+ * `icmp:IP` (the ping command).
  */
 const PROBE = `
 const net = require('node:net'), dgram = require('node:dgram'), dns = require('node:dns'), { spawnSync } = require('node:child_process');
@@ -76,6 +78,14 @@ const one = (c) => new Promise((done) => {
     s.on('message', () => { end('answered'); s.close(); });
     s.on('error', (e) => end(e.code));
     s.send(q, 53, rest[0]);
+  } else if (kind === 'curl') {
+    // A proxy-aware client: curl honours http_proxy (srt sets it; cordon passes none).
+    const r = spawnSync('curl', ['-s', '-m', '1', '-o', '/dev/null', '-w', '%{http_code}', 'http://' + rest[0] + ':' + rest[1] + '/']);
+    const code = String(r.stdout).trim();
+    end(code === '200' ? 'ok' : 'curl-' + r.status + '-' + (code || '000'));
+  } else if (kind === 'icmp') {
+    const r = spawnSync('ping', ['-n', '-c', '1', '-W', '1', rest[0]]);
+    end(r.status === 0 ? 'ok' : 'ping-' + r.status);
   } else if (kind === 'raw' || kind === 'ping') {
     const type = kind === 'raw' ? 'socket.SOCK_RAW' : 'socket.SOCK_DGRAM';
     const r = spawnSync('python3', ['-c', 'import socket\\ntry:\\n socket.socket(socket.AF_INET, ' + type + ', socket.IPPROTO_ICMP); print("opened")\\nexcept OSError as e:\\n print(type(e).__name__)']);
@@ -85,10 +95,11 @@ const one = (c) => new Promise((done) => {
 (async () => { for (const c of process.argv.slice(2)) process.stdout.write(c + ' ' + (await one(c)) + '\\n'); process.exit(0); })();
 `;
 
-/** The network beyond: TCP echo on 7001 everywhere, UDP echo per address, a DNS server on 198.51.100.53. */
+/** The network beyond: TCP echo on 7001 and HTTP on 8080 everywhere (IPv6 too), UDP echo per address, a DNS server on 198.51.100.53. */
 const SERVER = `
 const net = require('node:net'), dgram = require('node:dgram');
-net.createServer((c) => c.on('data', (d) => c.write(d))).listen(7001, '0.0.0.0');
+net.createServer((c) => c.on('data', (d) => c.write(d))).listen(7001, '::');
+require('node:http').createServer((q, r) => r.end('hello')).listen(8080, '::');
 for (const a of ['198.51.100.10', '198.51.100.11', '169.254.169.254']) {
   const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(m, r.port, r.address)); u.bind(7001, a);
 }
@@ -119,6 +130,8 @@ interface Run {
   readonly denied: string[];
   readonly id: string;
   readonly stderr: string;
+  /** vpn-only: the last handshake of the first peer ('' = never), from --json. */
+  readonly handshake: string | undefined;
 }
 
 describe('rootless network, pure parts', () => {
@@ -218,6 +231,10 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     ip('-n', H, 'addr', 'add', '192.0.2.10/24', 'dev', `${P}a`);
     ip('-n', H, 'link', 'set', `${P}a`, 'up');
     ip('-n', H, 'route', 'add', 'default', 'via', '192.0.2.1');
+    // IPv6 too, so an IPv6 attempt from a sandbox would have somewhere to go.
+    ip('-n', H, 'addr', 'add', '2001:db8:1::10/64', 'dev', `${P}a`, 'nodad');
+    ip('-n', H, 'route', 'add', 'default', 'via', '2001:db8:1::1');
+    ip('-n', N, 'addr', 'add', '2001:db8:1::1/64', 'dev', `${P}b`, 'nodad');
     ip('-n', N, 'link', 'set', 'lo', 'up');
     ip('-n', N, 'addr', 'add', '192.0.2.1/24', 'dev', `${P}b`);
     ip('-n', N, 'link', 'set', `${P}b`, 'up');
@@ -287,7 +304,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
         } catch {
           // no output: the assertions say what was missing
         }
-        let j: { id?: string; denied?: { destination: string; proto: string; port?: number }[] } = {};
+        let j: { id?: string; denied?: { destination: string; proto: string; port?: number }[]; tunnel?: { peers: { latestHandshake?: string }[] } } = {};
         try {
           j = JSON.parse(out) as typeof j;
         } catch {
@@ -299,6 +316,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
           denied: (j.denied ?? []).map((d) => `${d.proto} ${d.destination}${d.port !== undefined ? `:${d.port}` : ''}`),
           id: j.id ?? '',
           stderr: err,
+          handshake: j.tunnel === undefined ? undefined : (j.tunnel.peers[0]?.latestHandshake ?? ''),
         });
       });
     });
@@ -311,7 +329,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
         const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        if (statSync(`/proc/${p}`).uid === NOBODY && (cmd.includes(`cs${r.id}s`) || cmd.includes('cordon-holder') || cmd.includes(`cordon-${r.id}-`)))
+        if (statSync(`/proc/${p}`).uid === NOBODY && (cmd.includes(`cs${r.id}`) || cmd.includes('cordon-holder') || cmd.includes(`cordon-${r.id}-`)))
           mine.push(`${p}: ${cmd}`);
       } catch {
         // gone meanwhile
@@ -515,6 +533,207 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     const c = await cordon(['--allow', '198.51.100.10:7001', '--cpus', '0.5'], []);
     assert.notEqual(c.code, 0);
     assert.match(c.stderr, /--cpus needs a cgroup/);
+  });
+
+  it('escape attempts side by side: no sandbox (control), rootless cordon (asserted), srt (recorded), all as uid 65534', async (t) => {
+    // [attempt, probe, cordon's expected outcome, what cordon reports]; `reach` rows are the controls of the allowlist.
+    // Raw and ping sockets and IPv6 never make a packet in the sandbox (no socket, no route), so nothing to report.
+    const rows: [string, string, 'reach' | 'block', string | undefined][] = [
+      ['allowed server, proxy-aware client (curl)', 'curl:198.51.100.10:8080', 'reach', undefined],
+      ['allowed server, proxy-unaware client (plain TCP)', 'tcp:198.51.100.10:7001', 'reach', undefined],
+      ['UDP to a non-allowed IP', 'udp:198.51.100.11:7001', 'block', 'udp 198.51.100.11:7001'],
+      ['ICMP echo (ping)', 'icmp:198.51.100.11', 'block', undefined],
+      ['IP literal, not allowed (curl)', 'curl:198.51.100.11:8080', 'block', 'tcp 198.51.100.11:8080'],
+      ['DNS: a name not allowed', 'name:other.test', 'block', 'dns other.test:53'],
+      ['DNS straight to the upstream server', 'dnsq:198.51.100.53:other.test', 'block', 'udp 198.51.100.53:53'],
+      ['proxy-unaware client → non-allowed IP', 'tcp:198.51.100.11:7001', 'block', 'tcp 198.51.100.11:7001'],
+      ['raw socket', 'raw', 'block', undefined],
+      ['IPv6', 'tcp6:2001:db8:1::1:7001', 'block', undefined],
+      ["the machine's own loopback service", 'tcp:127.0.0.1:7009', 'block', undefined],
+      ['link-local / metadata (plain TCP)', 'tcp:169.254.169.254:7001', 'block', 'tcp 169.254.169.254:7001'],
+      ['link-local / metadata (curl)', 'curl:169.254.169.254:8080', 'block', 'tcp 169.254.169.254:8080'],
+    ];
+    const checks = rows.map((r) => r[1]);
+    // Control: the same attempts with no sandbox, so a "blocked" below means the sandbox blocked it.
+    const bare = Object.fromEntries(
+      spawnSync('ip', asNobody([process.execPath, join(work, 'probe.cjs'), ...checks]), { cwd: work, encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.lastIndexOf(' ')), l.slice(l.lastIndexOf(' ') + 1)]),
+    ) as Record<string, string>;
+    for (const c of [
+      'curl:198.51.100.10:8080',
+      'udp:198.51.100.11:7001',
+      'icmp:198.51.100.11',
+      'curl:198.51.100.11:8080',
+      'dnsq:198.51.100.53:other.test',
+      'tcp:198.51.100.11:7001',
+      'tcp6:2001:db8:1::1:7001',
+      'tcp:127.0.0.1:7009',
+      'tcp:169.254.169.254:7001',
+    ])
+      assert.ok(bare[c] === 'ok' || bare[c] === 'answered', `without a sandbox ${c} gets through (${bare[c]}), so blocking it means something`);
+    const r = await cordon(
+      ['--allow', '198.51.100.10:7001', '--allow', '198.51.100.10:8080', '--allow', 'allowed.test:7001', '--dns-upstream', '198.51.100.53'],
+      checks,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    for (const [what, c, want] of rows) {
+      const got = r.results[c];
+      if (want === 'reach') assert.equal(got, 'ok', `${what}: ${got}`);
+      else assert.ok(got !== undefined && got !== 'ok' && got !== 'answered', `${what}: ${got}`);
+    }
+    // Reported: every blocked attempt that left a packet (raw, ping and IPv6 never make one; the name is refused by the resolver).
+    for (const d of [
+      'udp 198.51.100.11:7001',
+      'tcp 198.51.100.11:8080',
+      'dns other.test:53',
+      'udp 198.51.100.53:53',
+      'tcp 198.51.100.11:7001',
+      'tcp 169.254.169.254:7001',
+      'tcp 169.254.169.254:8080',
+    ])
+      assert.ok(r.denied.includes(d), `${d} not reported: ${r.denied.join(', ')}`);
+    nothingLeft(r);
+    // srt, the same user, the same attempts; its outcome is recorded, not asserted.
+    let srt: Record<string, string> | undefined;
+    let why = '';
+    if (!existsSync(SRT)) why = `srt is not installed (${SRT}: npm install)`;
+    else {
+      writeFileSync(
+        join(dir, 'srt.json'),
+        JSON.stringify({ network: { allowedDomains: ['198.51.100.10'], deniedDomains: [] }, filesystem: { denyRead: [], allowWrite: [work], denyWrite: [] } }),
+      );
+      const s = spawnSync('ip', asNobody([SRT, '-s', join(dir, 'srt.json'), '-c', `cd ${work} && node probe.cjs ${checks.join(' ')}`], dir), {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      const lines = s.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => checks.includes(l.slice(0, l.lastIndexOf(' '))));
+      if (lines.length === 0) why = `srt did not run: exit ${s.status}: ${(s.stderr || s.stdout).trim().split('\n').slice(-3).join(' / ')}`;
+      else srt = Object.fromEntries(lines.map((l) => [l.slice(0, l.lastIndexOf(' ')), l.slice(l.lastIndexOf(' ') + 1)]));
+    }
+    const verdict = (x: string | undefined): string => (x === 'ok' || x === 'answered' ? 'reached' : `blocked (${x ?? 'no answer'})`);
+    const table = ['| attempt | no sandbox | cordon rootless | srt |', '| --- | --- | --- | --- |'];
+    for (const [what, c] of rows) {
+      const rep =
+        r.results[c] !== 'ok' && r.denied.some((d) => c.includes(d.split(' ')[1]!.replace(/:\d+$/, '')) || d === `dns ${c.slice(5)}:53`) ? ', reported' : '';
+      table.push(`| ${what} | ${verdict(bare[c])} | ${verdict(r.results[c])}${rep} | ${srt ? verdict(srt[c]) : 'not run'} |`);
+    }
+    for (const l of table) t.diagnostic(l);
+    if (srt === undefined) t.diagnostic(`srt column skipped: ${why}`);
+  });
+
+  it('vpn-only (--wireguard): split tunnel reaches the server through it, nothing else leaves; no handshake → nothing leaks', async () => {
+    // The VPN server: wireguard-go (root) in the network beyond, on 198.51.100.10:51820, 10.77.0.1/24.
+    const srvIf = `${P}w`;
+    const key = (): { priv: string; pub: string } => {
+      const priv = spawnSync('wg', ['genkey'], { encoding: 'utf8' }).stdout.trim();
+      return { priv, pub: spawnSync('wg', ['pubkey'], { input: priv, encoding: 'utf8' }).stdout.trim() };
+    };
+    const srv = key();
+    const cli = key();
+    const wgd = spawn('ip', ['netns', 'exec', N, 'wireguard-go', '-f', srvIf], { stdio: 'ignore', env: { ...process.env, WG_PROCESS_FOREGROUND: '1' } });
+    try {
+      for (let i = 0; i < 200 && !existsSync(`/var/run/wireguard/${srvIf}.sock`); i++) await new Promise((res) => setTimeout(res, 10));
+      const set = spawnSync('sh', ['-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', srvIf], {
+        input: `[Interface]\nPrivateKey = ${srv.priv}\nListenPort = 51820\n[Peer]\nPublicKey = ${cli.pub}\nAllowedIPs = 10.77.0.2/32\n`,
+        encoding: 'utf8',
+      });
+      assert.equal(set.status, 0, set.stderr);
+      ip('-n', N, 'addr', 'add', '10.77.0.1/24', 'dev', srvIf);
+      ip('-n', N, 'link', 'set', srvIf, 'up');
+      // The user's own config file, readable by the user only.
+      const conf = (allowed: string): string => {
+        const f = join(work, `wg-${randomBytes(3).toString('hex')}.conf`);
+        writeFileSync(
+          f,
+          `[Interface]\nPrivateKey = ${cli.priv}\nAddress = 10.77.0.2/24\nDNS = 10.77.0.1\n\n[Peer]\nPublicKey = ${srv.pub}\nEndpoint = 198.51.100.10:51820\nAllowedIPs = ${allowed}\nPersistentKeepalive = 25\n`,
+          { mode: 0o600 },
+        );
+        chownSync(f, NOBODY, NOBODY);
+        return f;
+      };
+      const split = conf('10.77.0.0/24');
+      const r = await cordon(
+        ['--wireguard', split],
+        ['tcp:10.77.0.1:7001', 'tcp:198.51.100.11:7001', 'udp:198.51.100.10:51820', 'tcp:127.0.0.1:7009'],
+        true,
+        'node probe.cjs tcp:10.77.0.1:7001 tcp:198.51.100.11:7001 udp:198.51.100.10:51820 tcp:127.0.0.1:7009 > out.txt; cat /etc/resolv.conf >> out.txt',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.results['tcp:10.77.0.1:7001'], 'ok', `through the tunnel: ${r.stderr}`);
+      // Outside the tunnel's allowed IPs: dropped on pasta's interface and reported, although the network would answer.
+      assert.notEqual(r.results['tcp:198.51.100.11:7001'], 'ok');
+      assert.ok(r.denied.includes('tcp 198.51.100.11:7001'), r.denied.join(', '));
+      // The command itself sending to the VPN endpoint: no wireguard-go mark, so dropped and reported.
+      assert.notEqual(r.results['udp:198.51.100.10:51820'], 'ok');
+      assert.ok(r.denied.includes('udp 198.51.100.10:51820'), r.denied.join(', '));
+      assert.equal(r.results['tcp:127.0.0.1:7009'], 'ECONNREFUSED');
+      // The tunnel's DNS server is the sandbox's.
+      assert.equal(r.results.nameserver, '10.77.0.1');
+      assert.ok(r.handshake !== undefined && r.handshake !== '', 'the tunnel came up');
+      // The private key went to wg on a pipe: not in the output, nor in any file the run left.
+      assert.ok(!r.stderr.includes(cli.priv.slice(0, 20)));
+      nothingLeft(r);
+      // Full tunnel: 198.51.100.11 is reached through the tunnel (the server's namespace answers it).
+      const full = conf('0.0.0.0/0');
+      const f = await cordon(['--wireguard', full], ['tcp:198.51.100.11:7001', 'udp:198.51.100.11:7001']);
+      assert.equal(f.code, 0, f.stderr);
+      assert.equal(f.results['tcp:198.51.100.11:7001'], 'ok', f.stderr);
+      assert.equal(f.results['udp:198.51.100.11:7001'], 'ok', 'udp through the tunnel');
+      nothingLeft(f);
+      // The VPN server gone: the tunnel never comes up and nothing leaks.
+      process.kill(wgd.pid!, 'SIGKILL');
+      await new Promise((res) => (wgd.exitCode !== null || wgd.signalCode !== null ? res(undefined) : wgd.once('exit', res)));
+      const d = await cordon(['--wireguard', full, '--tunnel-wait', '300ms'], ['tcp:198.51.100.11:7001'], false);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stderr, /no handshake within 300ms; starting the command anyway/);
+      assert.match(d.stderr, /never came up/);
+      assert.notEqual(d.results['tcp:198.51.100.11:7001'], 'ok');
+    } finally {
+      if (wgd.pid && wgd.exitCode === null && wgd.signalCode === null) process.kill(wgd.pid, 'SIGKILL');
+      rmSync(`/var/run/wireguard/${srvIf}.sock`, { force: true });
+    }
+  });
+
+  it('user namespaces disabled: every mode names the setting and what to do, instead of failing like the command', async () => {
+    // A user namespace of the test's own, mapping uids 0-65535 to themselves, whose limit on
+    // further user namespaces is 0 (user.max_user_namespaces is per user namespace): the machine's
+    // own setting is never touched. cordon runs in it as uid 65534, inside the user-playing namespace.
+    const disabled = (flags: readonly string[]): Promise<{ code: number; stderr: string }> =>
+      new Promise((res) => {
+        const inner = asNobody([CORDON, 'run', '-q', '--workdir', work, ...flags, '--', 'true']).slice(3);
+        const c = spawn(
+          'ip',
+          ['netns', 'exec', H, 'unshare', '--user', '--', 'sh', '-c', 'read _ && sysctl -qw user.max_user_namespaces=0 && exec "$@"', 'sh', ...inner],
+          {
+            stdio: ['pipe', 'ignore', 'pipe'],
+          },
+        );
+        let err = '';
+        c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        c.on('exit', (code) => res({ code: code ?? -1, stderr: err }));
+        // unshare has exec'd sh by the time the maps can be written; sh waits on its stdin for them.
+        const write = (): void => {
+          try {
+            writeFileSync(`/proc/${c.pid}/uid_map`, '0 0 65536\n');
+            writeFileSync(`/proc/${c.pid}/gid_map`, '0 0 65536\n');
+            c.stdin.end('go\n');
+          } catch {
+            setTimeout(write, 10);
+          }
+        };
+        setTimeout(write, 50);
+      });
+    for (const flags of [[], ['--allow', '198.51.100.10:7001'], ['--mode', 'open']]) {
+      const r = await disabled(flags);
+      assert.notEqual(r.code, 0, flags.join(' '));
+      assert.match(r.stderr, /cannot make a user namespace as an ordinary user/, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /sysctl user\.max_user_namespaces=0 \(as root: sysctl -w user\.max_user_namespaces=15000\)/, r.stderr);
+    }
   });
 
   it('names /dev/net/tun and what to do when pasta cannot open it', async () => {

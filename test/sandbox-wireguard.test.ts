@@ -121,6 +121,32 @@ describe('wg-quick client configs', () => {
     assert.doesNotMatch(some, /^ {4}oifname "csabc123w" counter name tx accept$/m);
   });
 
+  it('rootless plan: a private /run for wireguard-go, the tunnel inside the holder after pasta, routed by policy; no key in it', () => {
+    const c = parseWgQuick(GOOD.replace('0.0.0.0/0, ::/0', '10.77.0.0/24, 192.168.50.0/24'), 'wg0.conf');
+    // resolveOptions picks the rootless path from the uid; as root, the same options with rootless set.
+    const opts = { ...resolveOptions({ command: ['true'], mode: 'vpn-only', hostNetns: 'h', wireguard: c, hide: [] }), hostNetns: undefined, rootless: true };
+    const plan = planSandbox(opts, 'abc123', undefined, 'none', '/tmp/x/resolv.conf');
+    const kinds = plan.steps.map((s) => s.kind);
+    assert.deepEqual(kinds.slice(0, 3), ['holder', 'pasta', 'wireguard'], 'policy (in the holder) before pasta before the tunnel');
+    const holder = plan.steps[0]!.kind === 'holder' ? plan.steps[0].argv : [];
+    assert.ok(holder.includes('--mount'), 'a mount namespace of its own');
+    const script = holder[holder.length - 2]!;
+    assert.match(script, /^mount -t tmpfs .* \/run \|\| exit 125$/m);
+    assert.match(script, /oifname "csabc123s" meta mark 0xc0d0 ip daddr 203\.0\.113\.5 udp dport 51820 counter name tx accept/);
+    assert.match(script, /^\s+oifname "csabc123w" counter name tx accept$/m);
+    assert.equal(plan.ns, undefined, 'no named namespace');
+    const text = planToText(plan);
+    assert.match(text, /nsenter --target=<holder-pid> --user --net --mount --preserve-credentials -- wireguard-go -f csabc123w &/);
+    assert.match(text, /--mount --preserve-credentials -- wg setconf csabc123w \/dev\/stdin/);
+    assert.match(text, /ip route add 192\.168\.50\.0\/24 dev csabc123w table 51820/);
+    assert.match(text, /ip rule add not fwmark 0xc0d0 table 51820 priority 100/);
+    assert.doesNotMatch(text, /route add default/, "pasta's default route stays; nothing routed around the tunnel");
+    assert.doesNotMatch(text, new RegExp(PRIV.slice(0, 20).replace(/[+/]/g, '\\$&')));
+    // The command enters the user and network namespaces only: it never sees wireguard-go's /run.
+    assert.ok(!plan.argv.includes('--mount'));
+    assert.ok(plan.argv.includes('--ro-bind') && plan.argv.includes('/tmp/x/resolv.conf'));
+  });
+
   it('refuses what cannot work, with the reason', () => {
     const c = parseWgQuick(GOOD, 'wg0.conf');
     assert.throws(() => resolveOptions({ command: ['true'], mode: 'vpn-only', hostNetns: 'h' }), /--wireguard FILE/);

@@ -37,14 +37,10 @@ function isRoot(): boolean {
 }
 
 /**
- * What the rootless path cannot do, refused with the reason: the tunnel is not wired yet for user
- * namespaces, and cgroup limits need a cgroup the user may write. (ICMP: rootlessIcmpNote.)
+ * What the rootless path cannot do, refused with the reason: cgroup limits need a cgroup the user
+ * may write. (ICMP: rootlessIcmpNote.)
  */
-function refuseRootless(input: SandboxInput, mode: SandboxMode): void {
-  if (mode === 'vpn-only')
-    throw new SandboxError(
-      'vpn-only mode does not run rootless yet (wireguard-go needs its control socket in /run/wireguard): run it as root with --host-netns NS or --i-mean-the-host',
-    );
+function refuseRootless(input: SandboxInput): void {
   if (input.cpus !== undefined)
     throw new SandboxError(
       '--cpus needs a cgroup, which an ordinary user cannot make: run as root, or drop --cpus (--memory and --pids work rootless, through prlimit)',
@@ -75,7 +71,7 @@ export function resolveOptions(input: SandboxInput): SandboxOptions {
   // An ordinary user without a host namespace: the rootless path (rootless.ts). Root keeps the
   // veth + NAT path (pasta refuses to run as root), which needs a host namespace named.
   const rootless = !isRoot() && input.hostNetns === undefined && input.iMeanTheHost !== true;
-  if (rootless) refuseRootless(input, mode);
+  if (rootless) refuseRootless(input);
   if (egress && !rootless && input.hostNetns === undefined && input.iMeanTheHost !== true) {
     throw new SandboxError(
       `${mode} mode connects the sandbox to a host namespace with a veth pair and NAT; name one with --host-netns NS, or pass --i-mean-the-host to put the veth's host end and a masquerade table (ip cordon_<id>) in this machine's own network namespace`,

@@ -10,12 +10,12 @@
  * carries the id, so teardown can tell its own objects from everything else.
  */
 import { seccompFilter } from './seccomp/bpf.js';
-import { redacted } from './wireguard.js';
+import { redacted, WG_FWMARK, type WgClient } from './wireguard.js';
 import { cidrRange, formatCidr, formatIPv4, networkOf, parseCidr, rangesOverlap, type Cidr } from '../util/ip.js';
-import { hostRuleset, sandboxRuleset, SBX_TABLE } from './ruleset.js';
+import { hostRuleset, sandboxRuleset, SBX_TABLE, type TunnelEgress } from './ruleset.js';
 import type { SandboxOptions, SandboxPlan, Step } from './types.js';
 import { ISOLATED_LINK, sandboxNames } from '../model/names.js';
-import { holderArgv, HOLDER_PID, nsenterArgv, pastaArgv, resolverPort, ROOTLESS_RESOLVER } from './rootless.js';
+import { holderArgv, HOLDER_NS, HOLDER_PID, nsenterArgv, pastaArgv, resolverPort, ROOTLESS_RESOLVER, TUNNEL_TABLE } from './rootless.js';
 
 // Re-exported where callers (tests, bench, the CLI) have always found them.
 export { MODES, type NetRule, type SandboxMode, type SandboxOptions, type SandboxPlan, type Step } from './types.js';
@@ -132,7 +132,6 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
     steps.push({ kind: 'nft', ns: hn ?? '', table: `ip ${hostTable}`, text: hostRuleset(hostTable!, vethH, subnet) });
   }
   const resolver = needsResolver(opts) ? (holder ? ROOTLESS_RESOLVER : subnet ? formatIPv4(subnet.addr + 1) : undefined) : undefined;
-  if (holder) steps.push(...rootlessSteps(opts, id, resolver));
   const tunnel = wg
     ? {
         ifname: wgName(id),
@@ -142,21 +141,10 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
         ),
       }
     : undefined;
+  if (holder) steps.push(...rootlessSteps(opts, id, resolver, tunnel));
   if (ns) steps.push({ kind: 'nft', ns, table: `inet ${SBX_TABLE}`, text: sandboxRuleset(opts, resolver, vethS, tunnel) });
-  if (ns && wg && tunnel) {
-    // The egress policy is in place before the tunnel exists.
-    steps.push({ kind: 'wireguard', ns, ifname: tunnel.ifname, client: wg });
-    for (const a of wg.addressTexts) steps.push({ kind: 'ip', ns, cmd: `addr add ${a} dev ${tunnel.ifname}` });
-    steps.push({ kind: 'ip', ns, cmd: `link set ${tunnel.ifname}${wg.mtu !== undefined ? ` mtu ${wg.mtu}` : ''} up` });
-    for (const c of uniqBy(
-      wg.peers.flatMap((p) => p.allowedIps),
-      formatCidr,
-    )) {
-      // A connected prefix of the tunnel address already has its route.
-      if (wg.addresses.some((a) => a.len === c.len && networkOf(a.addr, c.len) === c.addr)) continue;
-      steps.push({ kind: 'ip', ns, cmd: `route add ${formatCidr(c)} dev ${tunnel.ifname}` });
-    }
-  }
+  if (ns && wg && tunnel) steps.push(...tunnelSteps(wg, tunnel.ifname, ns, false));
+  if (holder && wg && tunnel) steps.push(...tunnelSteps(wg, tunnel.ifname, HOLDER_NS, true));
   if (subnet && opts.mode === 'filtered') {
     for (const port of opts.publish) steps.push({ kind: 'publish', ns: opts.hostNetns, port, to: formatIPv4(subnet.addr + 2) });
   }
@@ -231,16 +219,42 @@ export function planSandbox(opts: SandboxOptions, id: string, subnet: Cidr | und
 
 /**
  * The rootless network's steps: the holder (namespaces, loopback and the policy — none in open
- * mode), then pasta (with allowed names, the sandbox's 127.0.0.1:53 forwarded to the resolver).
+ * mode; vpn-only: with the tunnel's rules and a private /run for wireguard-go), then pasta (with
+ * allowed names, the sandbox's 127.0.0.1:53 forwarded to the resolver).
  */
-function rootlessSteps(opts: SandboxOptions, id: string, resolver: string | undefined): Step[] {
+function rootlessSteps(opts: SandboxOptions, id: string, resolver: string | undefined, tunnel: TunnelEgress | undefined): Step[] {
   const ifname = sandboxNames(id).vethSandbox;
-  const policy = opts.mode === 'open' ? undefined : sandboxRuleset(opts, resolver, ifname);
+  const policy = opts.mode === 'open' ? undefined : sandboxRuleset(opts, resolver, ifname, tunnel);
   const port = resolver !== undefined ? resolverPort(id) : undefined;
   return [
-    { kind: 'holder', argv: [...DIE_WITH_CORDON, ...holderArgv(policy)] },
+    { kind: 'holder', argv: [...DIE_WITH_CORDON, ...holderArgv(policy, tunnel !== undefined)] },
     { kind: 'pasta', argv: [...DIE_WITH_CORDON, ...pastaArgv({ ifname, publish: opts.publish, resolverPort: port })] },
   ];
+}
+
+/**
+ * The tunnel, the same for both paths once the egress policy is in place: wireguard-go makes the
+ * interface in the sandbox's namespace (`ns`; HOLDER_NS rootless), `wg setconf` gives it the keys,
+ * then its addresses, its MTU, and the allowed IPs routed into it. Root: in the main table (the
+ * veth carries routes to the endpoints and a last-resort default, see planSandbox). Rootless: in
+ * TUNNEL_TABLE, looked up by everything without wireguard-go's mark (pasta's default route stays
+ * in main, for the transport only).
+ */
+function tunnelSteps(wg: WgClient, ifname: string, ns: string, policyRouting: boolean): Step[] {
+  const steps: Step[] = [{ kind: 'wireguard', ns, ifname, client: wg }];
+  for (const a of wg.addressTexts) steps.push({ kind: 'ip', ns, cmd: `addr add ${a} dev ${ifname}` });
+  steps.push({ kind: 'ip', ns, cmd: `link set ${ifname}${wg.mtu !== undefined ? ` mtu ${wg.mtu}` : ''} up` });
+  const table = policyRouting ? ` table ${TUNNEL_TABLE}` : '';
+  for (const c of uniqBy(
+    wg.peers.flatMap((p) => p.allowedIps),
+    formatCidr,
+  )) {
+    // A connected prefix of the tunnel address already has its route (main; the policy lookup falls through to it).
+    if (wg.addresses.some((a) => a.len === c.len && networkOf(a.addr, c.len) === c.addr)) continue;
+    steps.push({ kind: 'ip', ns, cmd: `route add ${formatCidr(c)} dev ${ifname}${table}` });
+  }
+  if (policyRouting) steps.push({ kind: 'ip', ns, cmd: `rule add not fwmark 0x${WG_FWMARK.toString(16)} table ${TUNNEL_TABLE} priority 100` });
+  return steps;
 }
 
 function uniq<T>(xs: readonly T[]): T[] {
@@ -308,7 +322,7 @@ export function planToText(p: SandboxPlan): string {
         lines.push(`ip netns add ${s.ns}`);
         break;
       case 'ip':
-        lines.push(`ip${s.ns ? ` -n ${s.ns}` : ''} ${s.cmd}`);
+        lines.push(s.ns === HOLDER_NS ? `${nsenterArgv(HOLDER_PID).join(' ')} ip ${s.cmd}` : `ip${s.ns ? ` -n ${s.ns}` : ''} ${s.cmd}`);
         break;
       case 'sysctl':
         lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}sysctl -w ${s.key}=${s.value}`);
@@ -333,9 +347,16 @@ export function planToText(p: SandboxPlan): string {
       case 'publish':
         lines.push(`${s.ns ? `ip netns exec ${s.ns} ` : ''}${publishArgv(s.port, s.to).join(' ')} &`);
         break;
-      case 'wireguard':
-        lines.push(`ip netns exec ${s.ns} wireguard-go -f ${s.ifname} &`, `wg setconf ${s.ifname} /dev/stdin <<'EOF'`, redacted(s.client).trimEnd(), 'EOF');
+      case 'wireguard': {
+        const inside = s.ns === HOLDER_NS ? `${nsenterArgv(HOLDER_PID, true).join(' ')} ` : '';
+        lines.push(
+          `${inside || `ip netns exec ${s.ns} `}wireguard-go -f ${s.ifname} &`,
+          `${inside}wg setconf ${s.ifname} /dev/stdin <<'EOF'`,
+          redacted(s.client).trimEnd(),
+          'EOF',
+        );
         break;
+      }
       case 'exec':
         lines.push(s.argv.map(q).join(' '));
         break;

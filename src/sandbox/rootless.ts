@@ -40,9 +40,36 @@ export function resolverPort(id: string): number {
   return 20000 + (parseInt(id, 16) % 40000);
 }
 
-/** The prefix that runs a program inside the holder's namespaces (as root there, with its capabilities). */
-export function nsenterArgv(pid: number | string): string[] {
-  return ['nsenter', `--target=${pid}`, '--user', '--net', '--preserve-credentials', '--'];
+/**
+ * The prefix that runs a program inside the holder's namespaces (as root there, with its
+ * capabilities). `mount`: its mount namespace too (vpn-only: where wireguard-go's control socket
+ * lives); the command never enters it.
+ */
+export function nsenterArgv(pid: number | string, mount = false): string[] {
+  return ['nsenter', `--target=${pid}`, '--user', '--net', ...(mount ? ['--mount'] : []), '--preserve-credentials', '--'];
+}
+
+/**
+ * Stands for "the holder's namespaces" in the `ns` of planned `ip` and `wireguard` steps
+ * (rootless vpn-only): they run through nsenterArgv(holder, true), not `ip netns exec`.
+ */
+export const HOLDER_NS = '<holder>';
+
+/**
+ * Rootless vpn-only routes the tunnel by policy, as wg-quick does: every packet without
+ * wireguard-go's mark looks up this table first (the allowed IPs, on the tunnel); wireguard-go's
+ * own marked packets, and anything the table has no route for, fall through to the main table,
+ * where pasta's default route is — and the egress policy passes only the marked transport there,
+ * recording the rest. No gateway address needed, no conflict with pasta's default route.
+ */
+export const TUNNEL_TABLE = 51820;
+
+/**
+ * Where wireguard-go's control socket appears when seen from the user's own namespace: in the
+ * holder's private /run (its mount namespace), reached through /proc.
+ */
+export function holderSocket(pid: number, ifname: string): string {
+  return `/proc/${pid}/root/run/wireguard/${ifname}.sock`;
 }
 
 /** Replaces HOLDER_PID in a planned command line. */
@@ -55,11 +82,17 @@ export function withHolder(argv: readonly string[], pid: number): string[] {
  * none in open mode); prints `ready` once both are in place, then waits until its stdin closes
  * (cordon gone) or it is killed (teardown). Setup errors go to its stderr, exit 125. The caller
  * puts DIE_WITH_CORDON in front.
+ *
+ * `privateRun` (vpn-only): a mount namespace too, with an empty tmpfs on /run. wireguard-go and
+ * `wg` find their control sockets only in /var/run/wireguard (= /run/wireguard), which an
+ * ordinary user cannot write; in the holder's mount namespace they get a /run of their own, which
+ * vanishes with the namespace. The command does not enter this mount namespace.
  */
-export function holderArgv(ruleset: string | undefined): string[] {
+export function holderArgv(ruleset: string | undefined, privateRun = false): string[] {
   const nft = ruleset === undefined ? [] : [`nft -f - <<'CORDON_NFT' || exit 125`, ruleset.trimEnd(), 'CORDON_NFT'];
-  const script = ['ip link set lo up || exit 125', ...nft, 'echo ready', 'read _ || true'].join('\n');
-  return ['unshare', '--user', '--map-root-user', '--net', '--', 'sh', '-c', script, 'cordon-holder'];
+  const run = privateRun ? ['mount -t tmpfs -o mode=0755,size=1m cordon-run /run || exit 125'] : [];
+  const script = [...run, 'ip link set lo up || exit 125', ...nft, 'echo ready', 'read _ || true'].join('\n');
+  return ['unshare', '--user', '--map-root-user', '--net', ...(privateRun ? ['--mount'] : []), '--', 'sh', '-c', script, 'cordon-holder'];
 }
 
 export interface PastaOptions {

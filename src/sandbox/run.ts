@@ -27,7 +27,7 @@ import { resolveOptions, rootlessIcmpNote } from './options.js';
 import { needsResolvConf, needsResolver, pickSubnet, planSandbox, resolvConfText, type SandboxPlan } from './plan.js';
 import { commandStage } from './stages/command.js';
 import { cgroupDirs, limitsStage } from './stages/limits.js';
-import { networkStage, tunnelState, type StageContext } from './stages/network.js';
+import { networkStage, tunnelState, wgPrefix, type StageContext } from './stages/network.js';
 import { rootlessNetworkStage } from './stages/rootless.js';
 import { ROOTLESS_RESOLVER } from './rootless.js';
 import { cleanupStale, makeStateDirs, teardown, writeTeardownState, type Teardown } from './teardown.js';
@@ -134,7 +134,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}${opts.rootless ? ' (rootless)' : ''}`);
     limitsStage(plan, version);
     const end = await commandStage(ctx, cgroups, version, input.stdio ?? 'inherit', startedAt);
-    const tunnel = td.wgIf !== undefined ? await tunnelState(td.wgIf) : undefined;
+    const tunnel = td.wgIf !== undefined ? await tunnelState(td.wgIf, wgPrefix(td)) : undefined;
     return { ...end, ...(tunnel ? { tunnel } : {}), id, ms: performance.now() - t0, env: opts.envCounts, hidden: opts.hide.length };
   } catch (e) {
     // Whatever a stage threw while stopping for an interrupt, the interrupt is the reason.

@@ -153,7 +153,7 @@ export function registerRun(program: Command): void {
     .option('--show <path>', "pass in a path the sandbox hides by default (~/.gitconfig, ~/.ssh, …); cordon's own state can never be (repeatable)", collect, [])
     .option('--allow-userns', 'let the command create user namespaces (the seccomp filter refuses them by default)')
     .option('--workdir <dir>', "writable work dir and the command's cwd (default: the current directory)")
-    .option('--host-netns <ns>', "filtered mode: the namespace where the veth's host end and NAT go (required unless --i-mean-the-host)")
+    .option('--host-netns <ns>', "as root, filtered and vpn-only modes: the namespace where the veth's host end and NAT go (required unless --i-mean-the-host)")
     .option('--i-mean-the-host', "filtered mode: put the veth's host end and NAT in this machine's own network namespace")
     .option('--events <file>', 'append denied attempts as JSON lines (time, destination, proto, port, rule, packets, bytes)')
     .option('--json', 'print a JSON summary (exit code, reason, counters, denied) on stdout at exit')
@@ -170,7 +170,13 @@ PATH passes one back. Only PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TERM, T
 (--env NAME for more). A seccomp filter refuses ptrace, kexec, module loading, keyctl, bpf, perf_event_open,
 mount, setns and new user namespaces (--allow-userns). The command dies with cordon (kill -9 included).
 
+As an ordinary user (rootless: a user + network namespace per run, pasta to your network; nothing
+on the machine changes): every mode, no --host-netns. As root: --host-netns NS (veth + NAT).
+
 Examples:
+  cordon run --allow api.anthropic.com:443 --allow 192.168.1.20:11434 -- ./agent   # rootless, filtered
+  cordon run --wireguard ~/vpn/wg0.conf -- ./agent      # rootless, vpn-only: the tunnel or nothing
+  cordon run --spec site.yaml --as agent-1 -- ./agent   # rootless, the spec's egress for that host
   cordon run -- curl -sS https://example.com            # isolated: fails, the attempt is reported
   cordon run --host-netns lab --allow 198.51.100.10:443 -- ./agent
   cordon run --host-netns lab --allow api.openai.com:443 --allow '*.pypi.org:443' -- pip install x

@@ -14,6 +14,7 @@ import { writeTeardownState } from '../teardown.js';
 import { SandboxError, type CgroupVersion, type Counters, type DeniedAttempt, type ExitReason } from '../types.js';
 import { formatBytes } from '../values.js';
 import { oomKilled, pidsHit } from './limits.js';
+import { usernsDiagnosis } from './rootless.js';
 import { fmtMs, stopIfAborted, type StageContext } from './network.js';
 
 /** How the command ended, in the result's words. */
@@ -123,6 +124,10 @@ export async function commandStage(
   stopIfAborted(ctx.signal);
   if (plan.inline && code === INLINE_SETUP_FAILED && table === '' && setupErr !== '') {
     throw new SandboxError(`setting up the sandbox's network: ${setupErr.trim().split('\n').slice(0, 6).join('\n')}`);
+  }
+  if (plan.inline && opts.rootless && code !== 0 && !timedOut && table === '' && setupErr === '') {
+    const why = await usernsDiagnosis();
+    if (why !== undefined) throw new SandboxError(why);
   }
   const end = classifyExit({ code, signal, timedOut }, opts, cgroups, version);
   const inside = plan.ns ? ['ip', 'netns', 'exec', plan.ns] : plan.rootless && td.holderPid !== undefined ? nsenterArgv(td.holderPid) : undefined;

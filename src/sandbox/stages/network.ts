@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstError, run } from '../../system/exec.js';
 import { formatCidr } from '../../util/ip.js';
-import { publishArgv } from '../plan.js';
+import { DIE_WITH_CORDON, publishArgv } from '../plan.js';
+import { holderSocket, nsenterArgv } from '../rootless.js';
 import type { ResolverConfig } from '../resolver-main.js';
 import { SBX_TABLE } from '../ruleset.js';
 import { writeTeardownState, type Teardown } from '../teardown.js';
@@ -93,7 +94,7 @@ async function links(ctx: StageContext): Promise<void> {
       td.forwardWas = was !== s.value ? was : undefined;
       writeTeardownState(td);
     } else if (s.kind === 'wireguard') {
-      await startTunnel(s.ns, s.ifname, s.client, td);
+      await startTunnel(tunnelPlace(s.ifname, { ns: s.ns }), s.ifname, s.client, td);
     }
   }
   await flush();
@@ -101,19 +102,10 @@ async function links(ctx: StageContext): Promise<void> {
 
 /** Stage 1: everything the command's network needs, ready before it starts. */
 export async function networkStage(ctx: StageContext): Promise<void> {
-  const { plan, opts, td, say } = ctx;
+  const { plan, opts, td } = ctx;
   stopIfAborted(ctx.signal);
   await links(ctx);
-  for (const s of plan.steps) {
-    if (s.kind !== 'wireguard' || !s.client.peers.some((p) => p.keepalive !== undefined)) continue;
-    const wait = opts.tunnelWaitMs;
-    if (!(await handshakeWithin(s.ifname, wait, ctx.signal))) {
-      stopIfAborted(ctx.signal);
-      say(
-        `tunnel to ${s.client.peers.map((p) => p.endpoint.text).join(', ')}: no handshake within ${fmtMs(wait)}; starting the command anyway — its traffic waits for the tunnel, nothing goes around it`,
-      );
-    }
-  }
+  for (const s of plan.steps) if (s.kind === 'wireguard') await awaitHandshake(ctx, s, tunnelPlace(s.ifname, { ns: s.ns }));
   for (const s of plan.steps) {
     if (s.kind !== 'resolver') continue;
     stopIfAborted(ctx.signal);
@@ -148,12 +140,51 @@ export function fmtMs(ms: number): string {
 }
 
 /**
+ * Where a tunnel's processes run and its control socket shows, the one difference between the
+ * two paths. Root: wireguard-go in the sandbox's named namespace, `wg` and the socket in the
+ * machine's shared /var/run/wireguard. Rootless: both inside the holder's user, network and mount
+ * namespaces (its private /run, rootless.ts holderArgv), the socket seen through /proc; wireguard-go
+ * dies with cordon (DIE_WITH_CORDON), as the holder and pasta do.
+ */
+export interface TunnelPlace {
+  readonly wireguardGo: readonly string[];
+  readonly wg: readonly string[];
+  readonly socket: string;
+}
+
+export function tunnelPlace(ifname: string, at: { readonly ns: string } | { readonly holderPid: number }): TunnelPlace {
+  if ('ns' in at) return { wireguardGo: ['ip', 'netns', 'exec', at.ns], wg: [], socket: `/var/run/wireguard/${ifname}.sock` };
+  const inside = nsenterArgv(at.holderPid, true);
+  return { wireguardGo: [...DIE_WITH_CORDON, ...inside], wg: inside, socket: holderSocket(at.holderPid, ifname) };
+}
+
+/** Where `wg` talks to the run's tunnel (for its state at exit): rootless, inside the holder. */
+export function wgPrefix(td: Pick<Teardown, 'holderPid'>): string[] {
+  return td.holderPid !== undefined ? nsenterArgv(td.holderPid, true) : [];
+}
+
+/**
+ * With PersistentKeepalive, waits (up to --tunnel-wait) for the first handshake; without one, the
+ * command starts anyway and says so — its traffic waits in the tunnel, nothing goes around it.
+ */
+export async function awaitHandshake(ctx: StageContext, s: Extract<Step, { kind: 'wireguard' }>, place: TunnelPlace): Promise<void> {
+  if (!s.client.peers.some((p) => p.keepalive !== undefined)) return;
+  const wait = ctx.opts.tunnelWaitMs;
+  if (await handshakeWithin(place.wg, s.ifname, wait, ctx.signal)) return;
+  stopIfAborted(ctx.signal);
+  ctx.say(
+    `tunnel to ${s.client.peers.map((p) => p.endpoint.text).join(', ')}: no handshake within ${fmtMs(wait)}; starting the command anyway — its traffic waits for the tunnel, nothing goes around it`,
+  );
+}
+
+/**
  * vpn-only: wireguard-go makes the tunnel interface inside the sandbox's namespace (its TUN
  * device must live there); `wg setconf` gives it the keys on stdin, so no secret is ever written
  * to a file, a command line or a log.
  */
-async function startTunnel(ns: string, ifname: string, client: WgClient, td: Teardown): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', ns, 'wireguard-go', '-f', ifname], {
+export async function startTunnel(place: TunnelPlace, ifname: string, client: WgClient, td: Teardown): Promise<void> {
+  const argv = [...place.wireguardGo, 'wireguard-go', '-f', ifname];
+  const child = spawn(argv[0]!, argv.slice(1), {
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, WG_PROCESS_FOREGROUND: '1', LOG_LEVEL: 'error' },
@@ -167,20 +198,20 @@ async function startTunnel(ns: string, ifname: string, client: WgClient, td: Tea
   td.wgPid = child.pid;
   td.wgIf = ifname;
   writeTeardownState(td);
-  const sock = `/var/run/wireguard/${ifname}.sock`;
+  const sock = place.socket;
   for (let i = 0; i < 500 && !existsSync(sock) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
   if (!existsSync(sock)) throw new SandboxError(`wireguard-go made no tunnel interface ${ifname}: ${stderr.trim() || `exit ${child.exitCode ?? '?'}`}`);
   (child.stderr as NodeJS.ReadableStream & { unref?: () => void }).unref?.();
   // Node's child stdin is a socket, which wg cannot fopen(); `cat |` turns it into a pipe.
-  const r = await run(['sh', '-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', ifname], { input: wgSetconf(client) });
+  const r = await run([...place.wg, 'sh', '-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', ifname], { input: wgSetconf(client) });
   if (r.code !== 0) throw new SandboxError(`wg setconf ${ifname} (from ${client.file}): ${firstError(r)}`);
 }
 
 /** Polls `wg show IF latest-handshakes` until every peer has one, or `ms` pass (or an interrupt). */
-async function handshakeWithin(ifname: string, ms: number, signal: AbortSignal): Promise<boolean> {
+async function handshakeWithin(prefix: readonly string[], ifname: string, ms: number, signal: AbortSignal): Promise<boolean> {
   const until = performance.now() + ms;
   for (;;) {
-    const r = await run(['wg', 'show', ifname, 'latest-handshakes']);
+    const r = await run([...prefix, 'wg', 'show', ifname, 'latest-handshakes']);
     const times = r.stdout
       .split('\n')
       .filter((l) => l.trim() !== '')
@@ -192,8 +223,8 @@ async function handshakeWithin(ifname: string, ms: number, signal: AbortSignal):
 }
 
 /** `wg show IF dump` at exit: per peer, the last handshake and the bytes through the tunnel. */
-export async function tunnelState(ifname: string): Promise<TunnelState> {
-  const r = await run(['wg', 'show', ifname, 'dump']);
+export async function tunnelState(ifname: string, prefix: readonly string[] = []): Promise<TunnelState> {
+  const r = await run([...prefix, 'wg', 'show', ifname, 'dump']);
   const peers = r.stdout
     .split('\n')
     .slice(1)

@@ -1,16 +1,18 @@
 /**
  * Stage 1, network, for the rootless path (rootless.ts): the holder makes the user + network
  * namespace and loads the policy; then pasta connects it to the user's network and, with allowed
- * names, the resolver starts beside pasta — side by side. Every process is recorded in the teardown
+ * names, the resolver starts beside pasta — side by side; vpn-only, the tunnel comes up inside
+ * the holder once pasta is there to carry it. Every process is recorded in the teardown
  * state as soon as its PID is known.
  */
 import { spawn } from 'node:child_process';
 import { procStart, readText } from '../host.js';
-import { hasDefaultRoute, nsenterArgv, pastaFailure, usernsFailure } from '../rootless.js';
+import { firstError, run } from '../../system/exec.js';
+import { hasDefaultRoute, HOLDER_NS, nsenterArgv, pastaFailure, usernsFailure } from '../rootless.js';
 import { sandboxNames } from '../../model/names.js';
 import { writeTeardownState } from '../teardown.js';
 import { SandboxError, type Step } from '../types.js';
-import { startResolverProcess, stopIfAborted, type StageContext } from './network.js';
+import { awaitHandshake, startResolverProcess, startTunnel, stopIfAborted, tunnelPlace, type StageContext } from './network.js';
 
 /** Stage 1, rootless: namespaces, policy, pasta and the resolver, ready before the command starts. */
 export async function rootlessNetworkStage(ctx: StageContext): Promise<void> {
@@ -35,6 +37,42 @@ export async function rootlessNetworkStage(ctx: StageContext): Promise<void> {
         }),
   ]);
   stopIfAborted(ctx.signal);
+  const wg = plan.steps.find((s): s is Extract<Step, { kind: 'wireguard' }> => s.kind === 'wireguard');
+  if (wg !== undefined) await tunnelInHolder(ctx, wg, pid);
+}
+
+/**
+ * vpn-only: the tunnel inside the holder (after pasta, whose default route carries its transport):
+ * wireguard-go and `wg setconf` as on the root path, then the planned addresses, routes and the
+ * policy rule in one `ip -batch`, then the wait for the first handshake.
+ */
+async function tunnelInHolder(ctx: StageContext, wg: Extract<Step, { kind: 'wireguard' }>, pid: number): Promise<void> {
+  const place = tunnelPlace(wg.ifname, { holderPid: pid });
+  await startTunnel(place, wg.ifname, wg.client, ctx.td);
+  stopIfAborted(ctx.signal);
+  const cmds = ctx.plan.steps.flatMap((s) => (s.kind === 'ip' && s.ns === HOLDER_NS ? [s.cmd] : []));
+  const r = await run([...nsenterArgv(pid), 'ip', '-batch', '-'], { input: `${cmds.join('\n')}\n` });
+  if (r.code !== 0) {
+    const m = /Command failed -:(\d+)/.exec(r.stderr);
+    throw new SandboxError(`ip${m ? ` ${cmds[Number(m[1]) - 1] ?? ''}` : ''} (the tunnel, inside the sandbox): ${firstError(r)}`);
+  }
+  await awaitHandshake(ctx, wg, place);
+}
+
+/** A sysctl's value (`kernel/unprivileged_userns_clone`), undefined when the kernel has no such setting. */
+function sysctl(key: string): string | undefined {
+  return readText(`/proc/sys/${key}`).trim() || undefined;
+}
+
+/**
+ * Isolated mode's namespaces are made by the command line itself (`unshare --user … sh -c …`):
+ * when that unshare fails, its message went to the command's stderr and the run ends like a
+ * command that exited 1. Called only then (no counters, no setup error): tries once more to say
+ * which setting is in the way; undefined when a user namespace can be made after all.
+ */
+export async function usernsDiagnosis(): Promise<string | undefined> {
+  const r = await run(['unshare', '--user', '--map-root-user', '--net', 'true']);
+  return r.code === 0 ? undefined : usernsFailure(r.stderr, sysctl);
 }
 
 /** Starts the holder and waits for its `ready` (namespaces made, policy loaded); its PID. */
@@ -61,7 +99,7 @@ async function startHolder(argv: readonly string[], ctx: StageContext): Promise<
     child.on('exit', (code) => {
       ctx.signal.removeEventListener('abort', onAbort);
       if (out.includes('ready')) return;
-      if (/^unshare:/m.test(err)) rej(new SandboxError(usernsFailure(err, (k) => readText(`/proc/sys/${k}`).trim() || undefined)));
+      if (/^unshare:/m.test(err)) rej(new SandboxError(usernsFailure(err, sysctl)));
       else rej(new SandboxError(`setting up the sandbox's network (exit ${code ?? '?'}): ${err.trim().split('\n').slice(0, 6).join('\n') || 'no message'}`));
     });
   });
