@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { reloadTransaction } from '../src/apply/reload.js';
 import { droppedPackets, UnloggedTally } from '../src/guard/counters.js';
 import { baseChains, compareTables } from '../src/guard/drift.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
@@ -308,5 +309,24 @@ describe('guard: unlogged drops', () => {
     assert.equal(t.update(3, 226), 3);
     assert.equal(t.update(13, 230), 6, '10 more drops, 4 logged');
     assert.equal(t.total, 219);
+  });
+});
+
+describe('guard: the fast re-load transaction', () => {
+  const ruleset = 'table inet cordon_a {}\ndelete table inet cordon_a\ntable inet cordon_a {\n}\n';
+
+  it('is the rule set alone when the tamper added no cordon table', () => {
+    assert.equal(reloadTransaction(ruleset, []), ruleset);
+  });
+
+  it('removes cordon tables the tamper added in the same transaction, before the rule set', () => {
+    const tx = reloadTransaction(ruleset, [{ family: 'inet', name: 'cordon_x' }]);
+    assert.ok(tx.endsWith(ruleset));
+    assert.match(tx, /^table inet cordon_x \{\}\ndelete table inet cordon_x\n/);
+  });
+
+  it('carries the injected fault table only when asked (test-only)', () => {
+    assert.doesNotMatch(reloadTransaction(ruleset, []), /cordon_injected_fault/);
+    assert.match(reloadTransaction(ruleset, [], true), /table inet cordon_injected_fault/);
   });
 });

@@ -74,6 +74,7 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     const started = events.find(isType('guard-started'));
     assert.ok(started, 'a guard-started event');
     assert.match(started.message, /match the rule set/);
+    assert.match(started.message, /re-loads: the rule set apply checked in .+, in one nft -f/, 'apply loaded this text: re-loads take the fast path');
     assert.equal(bed.probe(), false, 'the rules keep the workload from the Mac');
   });
 
@@ -152,6 +153,7 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     );
     const re = await until('a reapplied event', () => events.slice(before).find((e) => e.type === 'reapplied'), 20_000);
     assert.equal(re.ok, true, re.message);
+    assert.match(re.message, /re-loaded in one transaction/, 'the fast path, not a full apply');
     assert.equal(bed.probe(), false, 'blocked again after the re-apply');
     assert.deepEqual(compareTables(await expectedTables(ruleset), await loadedTables(netnsTarget(bed.ws))).differences, []);
     const text = await scrape();

@@ -65,11 +65,17 @@ export const ReappliedEventSchema = z
     ...base,
     type: z.literal('reapplied'),
     netns: z.string().nullable(),
-    ok: z.boolean().describe('Whether the rule set is loaded again and read back equal.'),
+    ok: z
+      .boolean()
+      .describe(
+        'Whether the kernel took the re-load (false: it refused the transaction and the tables stay as they were). A read-back that still differs afterwards is reported as a further `drift` event.',
+      ),
     message: z.string(),
     ms: z.number().describe('Milliseconds from detecting the drift to the end of the re-load.'),
   })
-  .describe('The guard re-loaded the rule set after a drift (atomic, through apply).');
+  .describe(
+    'The guard re-loaded the rule set after a drift, atomically: the text apply checked, in one `nft -f` (or a full apply when apply never loaded this text here).',
+  );
 
 export const KillswitchEventSchema = z
   .object({
