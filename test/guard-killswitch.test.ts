@@ -114,7 +114,7 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
     tamper();
     const failed = await until('a failed reapplied event', () => events.filter(isType('reapplied')).find((e) => !e.ok));
     assert.match(failed.message, /nft -f refused the re-load/);
-    const ok = await until('a successful re-load on a later re-read', () => events.find((e) => e.type === 'reapplied' && e.ok), 30_000);
+    const ok = await until('a successful re-load on a later re-read', () => events.filter(isType('reapplied')).find((e) => e.ok), 30_000);
     assert.match(ok.message, /re-loaded in one transaction/);
     // The refused transaction left nothing of itself: the injected table never appeared, and one drift was reported.
     assert.doesNotMatch(bed.pool.exec(bed.ws, ['nft', 'list', 'tables']).stdout, /cordon_injected_fault/);
@@ -148,7 +148,7 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
     assert.match(failed.message, /apply failed/);
     rmSync(blocker);
     mkdirSync(blocker);
-    const ok = await until('a successful re-apply on a later re-read', () => events.find((e) => e.type === 'reapplied' && e.ok), 30_000);
+    const ok = await until('a successful re-apply on a later re-read', () => events.filter(isType('reapplied')).find((e) => e.ok), 30_000);
     assert.match(ok.message, /full apply/, 'no applied run of this text in that state directory: the checked path');
     assert.equal(events.filter((e) => e.type === 'drift').length, 1, 'one tamper, one drift event, however many tries');
     assert.equal(bed.probe(), false);

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { reloadTransaction } from '../src/apply/reload.js';
@@ -14,13 +14,15 @@ import { droppedPackets, UnloggedTally } from '../src/guard/counters.js';
 import { baseChains, compareTables } from '../src/guard/drift.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
 import { GuardMetrics, parseListen } from '../src/guard/metrics.js';
-import { parseUlogdLine, ulogdConfig } from '../src/guard/nflog.js';
+import { parseUlogdLine, ULOGD_PLUGIN_DIR, ulogdConfig } from '../src/guard/nflog.js';
 import { killswitchRuleset } from '../src/guard/killswitch.js';
 import { destClass, OriginIndex } from '../src/guard/origin.js';
 import { EventWriter } from '../src/guard/writer.js';
 import { NFLOG_GROUP, nflogPrefix, parseNflogPrefix } from '../src/model/names.js';
 import { parseIPv4 } from '../src/util/ip.js';
 import { irOfFile } from './support/golden.js';
+
+const NFLOG_PLUGIN = `${ULOGD_PLUGIN_DIR}/ulogd_inppkt_NFLOG.so`;
 
 const ev = (n: number): GuardEvent => ({
   v: 1,
@@ -209,6 +211,22 @@ describe('guard: ulogd', () => {
     assert.match(c, /^file="\/tmp\/x\/events.sock"$/m);
     assert.match(c, /^stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,json1:JSON$/m);
   });
+
+  it(
+    "asks for every packet at once with a key the installed NFLOG plugin knows (a bare 'qthreshold' was silently ignored: events came in 1 s batches)",
+    { skip: existsSync(NFLOG_PLUGIN) ? undefined : 'needs ulogd2 (its NFLOG plugin)' },
+    () => {
+      const c = ulogdConfig({ group: NFLOG_GROUP, socket: '/tmp/x/events.sock', logfile: '/tmp/x/ulogd.log' });
+      assert.match(c, /^netlink_qthreshold=1$/m);
+      // Every key of the NFLOG section is one of the plugin's own config keys (they are strings in the .so).
+      const section = /\[log1\]\n([\s\S]*?)\n\n/.exec(c)![1]!;
+      const known = readFileSync(NFLOG_PLUGIN).toString('latin1');
+      for (const line of section.split('\n')) {
+        const k = line.split('=')[0]!;
+        assert.ok(known.includes(`\0${k}\0`), `ulogd's NFLOG plugin has no config key '${k}'`);
+      }
+    },
+  );
 });
 
 describe('guard: metrics', () => {

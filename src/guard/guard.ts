@@ -11,7 +11,7 @@
  */
 import { applyRuleset } from '../apply/apply.js';
 import { appliedRun, reloadRuleset } from '../apply/reload.js';
-import type { Target } from '../apply/target.js';
+import { netOnly, type Target } from '../apply/target.js';
 import type { Ir } from '../ir/types.js';
 import { killswitchTableName, NFLOG_GROUP } from '../model/names.js';
 import { firstError } from '../system/exec.js';
@@ -91,6 +91,8 @@ function protoFlow(r: NflogRecord): { name: string; flow: Flow } {
 export async function startGuard(o: GuardOptions): Promise<Guard> {
   const say = o.say ?? (() => undefined);
   const netns = o.target.netns ?? null;
+  // nft alone needs only the network namespace: the hot path skips ip netns exec's mount set-up.
+  const nft = netOnly(o.target);
   const now = (): string => new Date().toISOString();
   const emit = (e: GuardEvent): void => void o.events.write(e);
   const index = new OriginIndex(o.ir, o.host);
@@ -179,7 +181,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
       const extra = drift.tables.filter((k) => !expected.has(k)).map((k) => ({ family: k.split(' ')[0]!, name: k.split(' ')[1]! }));
       const fault = faults > 0;
       if (fault) faults--;
-      out = await reloadRuleset({ target: o.target, ruleset: o.ruleset, extra, fault });
+      out = await reloadRuleset({ target: nft, ruleset: o.ruleset, extra, fault });
     } else out = await fullApply();
     const ms = Date.now() - detectedAt;
     reapplyFailed = !out.ok;
@@ -195,7 +197,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   let foreignSeen: Set<string> | undefined;
   let foreignAtStart: string[] = [];
   const read = async (): Promise<TableTexts> => {
-    const loaded = await loadedRuleset(o.target);
+    const loaded = await loadedRuleset(nft);
     const seen = new Set<string>();
     for (const [k, chains] of loaded.foreign) {
       if (chains.length === 0) continue;
@@ -238,8 +240,9 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     return all;
   };
 
+  const killSwitch = killswitchRuleset(o.ir, o.host);
   const engage = async (detectedAt: number): Promise<void> => {
-    const r = await o.target.exec(['nft', '-f', '-'], { input: killswitchRuleset(o.ir, o.host) });
+    const r = await nft.exec(['nft', '-f', '-'], { input: killSwitch });
     if (r.code !== 0) {
       say(`the kill switch failed: ${firstError(r)}`);
       emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'killswitch', host: o.host, netns, engaged: false, message: `failed: ${firstError(r)}`, ms: null });
@@ -353,7 +356,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   /** Logs of packets dropped just before a counter reading are still on their way: wait this long for them. */
   const LOG_GRACE_MS = 200;
   const countUnlogged = async (): Promise<number> => {
-    const r = await o.target.exec(['nft', 'list', 'ruleset']);
+    const r = await nft.exec(['nft', 'list', 'ruleset']);
     if (r.code !== 0) throw new Error(`nft list ruleset failed in ${o.target.label}: ${firstError(r)}`);
     const dropped = droppedPackets(r.stdout);
     await new Promise((res) => setTimeout(res, LOG_GRACE_MS));
