@@ -10,6 +10,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { reloadTransaction } from '../src/apply/reload.js';
+import { parseConntrackLine } from '../src/guard/conntrack.js';
+import { parseLinkStats, TrafficTally, trafficPorts } from '../src/guard/traffic.js';
 import { droppedPackets, UnloggedTally } from '../src/guard/counters.js';
 import { baseChains, compareTables } from '../src/guard/drift.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
@@ -346,5 +348,60 @@ describe('guard: the fast re-load transaction', () => {
   it('carries the injected fault table only when asked (test-only)', () => {
     assert.doesNotMatch(reloadTransaction(ruleset, []), /cordon_injected_fault/);
     assert.match(reloadTransaction(ruleset, [], true), /table inet cordon_injected_fault/);
+  });
+});
+
+describe('guard: accepted connections and per-host traffic', () => {
+  it('parses conntrack -E NEW lines (original direction) and nothing else', () => {
+    assert.deepEqual(
+      parseConntrackLine(
+        '    [NEW] tcp      6 120 SYN_SENT src=192.168.64.2 dst=192.168.64.1 sport=40000 dport=8080 [UNREPLIED] src=192.168.64.1 dst=192.168.64.2 sport=8080 dport=40000',
+      ),
+      { proto: 'tcp', src: '192.168.64.2', dst: '192.168.64.1', dport: 8080 },
+    );
+    assert.deepEqual(
+      parseConntrackLine(' [NEW] icmp     1 30 src=10.0.0.1 dst=10.0.0.2 type=8 code=0 id=7 [UNREPLIED] src=10.0.0.2 dst=10.0.0.1 type=0 code=0 id=7'),
+      {
+        proto: 'icmp',
+        src: '10.0.0.1',
+        dst: '10.0.0.2',
+        dport: undefined,
+      },
+    );
+    assert.equal(parseConntrackLine(' [DESTROY] udp 17 src=1.2.3.4 dst=5.6.7.8 sport=1 dport=2'), undefined);
+    assert.equal(parseConntrackLine('conntrack v1.4.7 (conntrack-tools): 3 flow events have been shown.'), undefined);
+    assert.equal(parseConntrackLine(' [NEW] tcp 6 120 SYN_SENT src=::1 dst=::1 sport=1 dport=2'), undefined, 'IPv6 is not modelled');
+  });
+
+  it("finds a guest's host-side ports on the bridge owner, and a self-enforcing guest's own interfaces (not tunnels)", () => {
+    const pve = irOfFile('examples/proxmox-dual-bridge.yaml');
+    assert.deepEqual(trafficPorts(pve, 'pve'), [
+      { host: 'agentfarm', ifname: 'tap101i0', hostSide: true },
+      { host: 'agentfarm', ifname: 'tap101i1', hostSide: true },
+      { host: 'ollama', ifname: 'tap102i0', hostSide: true },
+    ]);
+    assert.deepEqual(trafficPorts(irOfFile('examples/vpn-only-vm.yaml'), 'workload-vm'), [{ host: 'workload-vm', ifname: 'eth0', hostSide: false }]);
+  });
+
+  it("reads ip -s -j link counters, swaps a host-side port's directions, and counts growth (a reset counts whole)", () => {
+    const json = (rx: number, tx: number): string =>
+      JSON.stringify([
+        { ifname: 'tap1', stats64: { rx: { bytes: rx, packets: rx / 100 }, tx: { bytes: tx, packets: tx / 100 } } },
+        { ifname: 'eth0', stats64: { rx: { bytes: 5, packets: 1 }, tx: { bytes: 7, packets: 1 } } },
+        { ifname: 'nostats' },
+      ]);
+    const ports = [
+      { host: 'g', ifname: 'tap1', hostSide: true },
+      { host: 'self', ifname: 'eth0', hostSide: false },
+      { host: 'gone', ifname: 'tap9', hostSide: true },
+    ];
+    const t = new TrafficTally();
+    const first = t.update(ports, parseLinkStats(json(1000, 300)));
+    assert.deepEqual(first.get('g'), { rxBytes: 300, txBytes: 1000, rxPackets: 3, txPackets: 10 }, 'the port received what the guest sent');
+    assert.deepEqual(first.get('self'), { rxBytes: 5, txBytes: 7, rxPackets: 1, txPackets: 1 });
+    assert.equal(first.has('gone'), false, 'a port not in the namespace is skipped');
+    assert.deepEqual(t.update(ports, parseLinkStats(json(1500, 400))).get('g'), { rxBytes: 100, txBytes: 500, rxPackets: 1, txPackets: 5 });
+    assert.deepEqual(t.update(ports, parseLinkStats(json(200, 100))).get('g'), { rxBytes: 100, txBytes: 200, rxPackets: 1, txPackets: 2 }, 'port made anew');
+    assert.throws(() => parseLinkStats('{}'), /no list/);
   });
 });

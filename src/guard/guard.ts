@@ -22,7 +22,9 @@ import { EVENT_SCHEMA_VERSION, type GuardEvent } from './events.js';
 import type { GuardMetrics } from './metrics.js';
 import { droppedPackets, UnloggedTally } from './counters.js';
 import { killswitchRuleset } from './killswitch.js';
+import { ConntrackReader, type ConntrackNew } from './conntrack.js';
 import { NflogReader, type NflogRecord } from './nflog.js';
+import { parseLinkStats, TrafficTally, trafficPorts } from './traffic.js';
 import { destClass, OriginIndex } from './origin.js';
 import type { EventWriter } from './writer.js';
 
@@ -66,13 +68,18 @@ export interface GuardOptions {
 
 export interface Guard {
   /** The processes it started (ulogd, nft monitor), for tests and `status`. */
-  readonly pids: { readonly ulogd: number | undefined; readonly monitor: number | undefined };
+  readonly pids: { readonly ulogd: number | undefined; readonly monitor: number | undefined; readonly conntrack: number | undefined };
   /** Compares the loaded tables with the rule set now (and acts on a drift); resolves when done. */
   check(): Promise<Drift>;
   /** Reads the kernel's drop counters and counts what was not logged; resolves with the running total. */
   countUnlogged(): Promise<number>;
   /** Stops watching; leaves every rule as it is. Safe to repeat. */
   stop(): Promise<void>;
+}
+
+/** IP protocol names conntrack prints, as the metrics label them. */
+function protoName(p: string): string {
+  return p === 'tcp' || p === 'udp' || p === 'icmp' ? p : 'other';
 }
 
 function protoFlow(r: NflogRecord): { name: string; flow: Flow } {
@@ -100,6 +107,17 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   if (expected.size === 0) throw new Error(`the rule set for '${o.host}' holds no cordon table: nothing to guard`);
   o.metrics.watch(o.host);
 
+  // Attempts are counted by the host they come from, when the source is a declared address.
+  const hostOf = new Map<number, string>();
+  for (const h of o.ir.model.hosts.values()) for (const n of h.nics) hostOf.set(n.address, h.name);
+  const onNew = (c: ConntrackNew): void => {
+    const src = parseIPv4(c.src);
+    const dst = parseIPv4(c.dst);
+    // Loopback stays inside the host: not an attempt to reach anything.
+    if (src === undefined || dst === undefined || src >>> 24 === 127 || dst >>> 24 === 127) return;
+    o.metrics.countAttempt(hostOf.get(src) ?? o.host, protoName(c.proto), destClass(o.ir, dst));
+  };
+
   // Every cordon drop the guard was told about (its own prefixes), for the unlogged count.
   let logged = 0;
   const tally = new UnloggedTally();
@@ -115,6 +133,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     logged++;
     const cls = destClass(o.ir, dst);
     o.metrics.countBlocked(origin.chain.host, name, cls);
+    o.metrics.countAttempt(hostOf.get(src) ?? origin.chain.host, name, cls);
     const tcpUdp = r.proto === 6 || r.proto === 17;
     emit({
       v: EVENT_SCHEMA_VERSION,
@@ -401,12 +420,37 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     }, restartDelay);
   };
   reader = await startReader();
+  let conntrack: ConntrackReader | undefined;
+  const startConntrack = (): void => {
+    conntrack = ConntrackReader.start(o.target.netns, onNew, (why) => {
+      conntrack = undefined;
+      if (!stopped) say(`accepted-connection counting stopped: ${why}; restarting on the next re-read`);
+    });
+  };
+  startConntrack();
+  // Per-host traffic, read from the kernel's interface counters when Prometheus scrapes.
+  const ports = trafficPorts(o.ir, o.host);
+  const traffic = new TrafficTally();
+  const unscrape =
+    ports.length === 0
+      ? () => undefined
+      : o.metrics.onScrape(async () => {
+          const r = await nft.exec(['ip', '-s', '-j', 'link', 'show']);
+          if (r.code !== 0) throw new Error(firstError(r));
+          for (const [host, d] of traffic.update(ports, parseLinkStats(r.stdout))) {
+            o.metrics.rxBytes.inc({ host }, d.rxBytes);
+            o.metrics.txBytes.inc({ host }, d.txBytes);
+            o.metrics.rxPackets.inc({ host }, d.rxPackets);
+            o.metrics.txPackets.inc({ host }, d.txPackets);
+          }
+        });
   let monitor: NftMonitor | undefined;
   let interval: NodeJS.Timeout | undefined;
   try {
     monitor = NftMonitor.start(o.target, checkSoon, (why) => say(`drift watch (nft monitor) stopped: ${why}; the periodic re-read goes on`));
     interval = setInterval(() => {
       periodic = true;
+      if (conntrack === undefined && !stopped) startConntrack();
       checkSoon();
       countUnlogged().catch((e: unknown) => say(`reading the drop counters failed: ${(e as Error).message}`));
     }, o.recheckMs ?? DEFAULT_RECHECK_MS);
@@ -431,14 +475,16 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     });
   } catch (e) {
     if (interval) clearInterval(interval);
+    unscrape();
     await monitor?.stop();
+    await conntrack?.stop();
     await reader.stop();
     throw e;
   }
 
   return {
     get pids() {
-      return { ulogd: reader.pid, monitor: monitor?.pid };
+      return { ulogd: reader.pid, monitor: monitor?.pid, conntrack: conntrack?.pid };
     },
     check,
     countUnlogged,
@@ -447,7 +493,9 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
       stopped = true;
       clearInterval(interval);
       clearTimeout(restartTimer);
+      unscrape();
       await monitor?.stop();
+      await conntrack?.stop();
       await busy?.catch(() => undefined);
       await reader.stop();
       o.metrics.up.set({ host: o.host }, 0);
