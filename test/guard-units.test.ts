@@ -12,6 +12,8 @@ import { describe, it } from 'node:test';
 import { reloadTransaction } from '../src/apply/reload.js';
 import { parseConntrackLine } from '../src/guard/conntrack.js';
 import { parseLinkStats, TrafficTally, trafficPorts } from '../src/guard/traffic.js';
+import { expectedPeers, parseWgDump, peerName, VpnHealth, vpnTunnels } from '../src/guard/vpn.js';
+import { formatEvent } from '../src/guard/format.js';
 import { droppedPackets, UnloggedTally } from '../src/guard/counters.js';
 import { baseChains, compareTables } from '../src/guard/drift.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
@@ -375,12 +377,12 @@ describe('guard: accepted connections and per-host traffic', () => {
 
   it("finds a guest's host-side ports on the bridge owner, and a self-enforcing guest's own interfaces (not tunnels)", () => {
     const pve = irOfFile('examples/proxmox-dual-bridge.yaml');
-    assert.deepEqual(trafficPorts(pve, 'pve'), [
+    assert.deepEqual(trafficPorts(pve!, 'pve'), [
       { host: 'agentfarm', ifname: 'tap101i0', hostSide: true },
       { host: 'agentfarm', ifname: 'tap101i1', hostSide: true },
       { host: 'ollama', ifname: 'tap102i0', hostSide: true },
     ]);
-    assert.deepEqual(trafficPorts(irOfFile('examples/vpn-only-vm.yaml'), 'workload-vm'), [{ host: 'workload-vm', ifname: 'eth0', hostSide: false }]);
+    assert.deepEqual(trafficPorts(irOfFile('examples/vpn-only-vm.yaml')!, 'workload-vm'), [{ host: 'workload-vm', ifname: 'eth0', hostSide: false }]);
   });
 
   it("reads ip -s -j link counters, swaps a host-side port's directions, and counts growth (a reset counts whole)", () => {
@@ -403,5 +405,66 @@ describe('guard: accepted connections and per-host traffic', () => {
     assert.deepEqual(t.update(ports, parseLinkStats(json(1500, 400))).get('g'), { rxBytes: 100, txBytes: 500, rxPackets: 1, txPackets: 5 });
     assert.deepEqual(t.update(ports, parseLinkStats(json(200, 100))).get('g'), { rxBytes: 100, txBytes: 200, rxPackets: 1, txPackets: 2 }, 'port made anew');
     assert.throws(() => parseLinkStats('{}'), /no list/);
+  });
+});
+
+describe('guard: VPN health (pure parts)', () => {
+  const ir = irOfFile('examples/vpn-only-vm.yaml')!;
+
+  it("names a member's one peer by the tunnel's server, a server's peers by the members their allowed IPs cover", () => {
+    const [wl] = vpnTunnels(ir, 'workload-vm');
+    assert.equal(wl!.tunnel, 'wg0');
+    assert.equal(wl!.ifname, 'wg0');
+    assert.deepEqual(expectedPeers(wl!, 'workload-vm'), ['vpn-server']);
+    assert.equal(peerName(wl!, ['0.0.0.0/0']), 'vpn-server', '0.0.0.0/0 covers everyone: the server it is');
+    const [srv] = vpnTunnels(ir, 'vpn-server');
+    assert.deepEqual(expectedPeers(srv!, 'vpn-server'), ['data-server', 'workload-vm']);
+    assert.equal(peerName(srv!, ['10.99.0.2/32']), 'workload-vm');
+    assert.equal(peerName(srv!, ['10.99.0.4/31']), 'data-server');
+    assert.equal(peerName(srv!, ['10.99.0.77/32']), 'unknown', 'a peer the spec does not declare');
+    assert.equal(vpnTunnels(ir, 'mac-host').length, 0, 'not on a tunnel: nothing to watch');
+    assert.equal(vpnTunnels(ir, 'workload-vm', new Map([['wg0', 'cl0e0bw1']]))[0]!.ifname, 'cl0e0bw1');
+  });
+
+  it('reads wg show dump past the interface line and the keys, never keeping them', () => {
+    const dump = [
+      'PRIVKEYxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=\tPUBKEYxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=\t51820\toff',
+      'PEERKEYxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=\t(none)\t203.0.113.1:51820\t0.0.0.0/0\t1796378000\t92\t148\t25',
+      'PEER2xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=\t(none)\t(none)\t10.99.0.2/32,10.99.0.9/32\t0\t0\t0\toff',
+    ].join('\n');
+    const peers = parseWgDump(dump);
+    assert.deepEqual(peers, [
+      { allowedIps: ['0.0.0.0/0'], latestHandshake: 1796378000 },
+      { allowedIps: ['10.99.0.2/32', '10.99.0.9/32'], latestHandshake: 0 },
+    ]);
+    assert.doesNotMatch(JSON.stringify(peers), /KEY|PEER/);
+    assert.equal(VpnHealth.age(peers[0]!, 1796378010), 10);
+    assert.equal(VpnHealth.age(peers[1]!, 1796378010), Infinity);
+  });
+
+  it('reports down past the threshold and up again, each change once; a first reading reports only down', () => {
+    const h = new VpnHealth(180);
+    assert.equal(h.update('wg0', 'a', 5), undefined, 'up at the start: nothing to say');
+    assert.equal(h.update('wg0', 'a', 180), undefined, 'at the threshold: still up');
+    assert.deepEqual(h.update('wg0', 'a', 181), { tunnel: 'wg0', peer: 'a', up: false, ageSeconds: 181 });
+    assert.equal(h.update('wg0', 'a', 300), undefined, 'still down: once');
+    assert.deepEqual(h.update('wg0', 'a', 2), { tunnel: 'wg0', peer: 'a', up: true, ageSeconds: 2 });
+    assert.deepEqual(h.update('wg0', 'b', Infinity), { tunnel: 'wg0', peer: 'b', up: false, ageSeconds: null }, 'never: down at once');
+  });
+
+  it('formats vpn events for people', () => {
+    const e: GuardEvent = {
+      v: 1,
+      time: '2026-12-04T10:00:00.000Z',
+      type: 'vpn-down',
+      host: 'workload-vm',
+      netns: null,
+      tunnel: 'wg0',
+      peer: 'vpn-server',
+      ageSeconds: null,
+      message: 'm',
+    };
+    assert.equal(parseEventLine(eventLine(e))?.type, 'vpn-down');
+    assert.equal(formatEvent(e), '2026-12-04T10:00:00.000Z workload-vm vpn-down wg0 peer vpn-server, last handshake never: m');
   });
 });

@@ -88,6 +88,20 @@ export const KillswitchEventSchema = z
   })
   .describe("The guard's kill switch went into force (drift with --on-drift killswitch) or was lifted.");
 
+export const VpnEventSchema = z
+  .object({
+    ...base,
+    type: z.enum(['vpn-down', 'vpn-up']),
+    netns: z.string().nullable(),
+    tunnel: z.string().describe("The spec's tunnel name."),
+    peer: z.string().describe("The spec's name for the peer (never its key); `unknown` for a peer the spec does not declare."),
+    ageSeconds: z.number().nullable().describe('Seconds since the last handshake with that peer; null = never.'),
+    message: z.string(),
+  })
+  .describe(
+    'A WireGuard peer of the watched host went down (no handshake for longer than the threshold, 180 s by default: no session can outlive it) or came back. The rules keep a vpn-only host closed either way.',
+  );
+
 export const GuardStateEventSchema = z
   .object({
     ...base,
@@ -102,6 +116,7 @@ export const GuardEventSchema = z.discriminatedUnion('type', [
   DriftEventSchema,
   ReappliedEventSchema,
   KillswitchEventSchema,
+  VpnEventSchema,
   GuardStateEventSchema,
 ]);
 

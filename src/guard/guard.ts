@@ -25,6 +25,7 @@ import { killswitchRuleset } from './killswitch.js';
 import { ConntrackReader, type ConntrackNew } from './conntrack.js';
 import { NflogReader, type NflogRecord } from './nflog.js';
 import { parseLinkStats, TrafficTally, trafficPorts } from './traffic.js';
+import { DEFAULT_VPN_DOWN_AFTER_S, expectedPeers, parseWgDump, peerName, VpnHealth, vpnTunnels } from './vpn.js';
 import { destClass, OriginIndex } from './origin.js';
 import type { EventWriter } from './writer.js';
 
@@ -58,6 +59,12 @@ export interface GuardOptions {
    * re-load is a full apply run with its snapshot and checks.
    */
   readonly stateRoot: string;
+  /** A WireGuard peer whose last handshake is older than this is down (default DEFAULT_VPN_DOWN_AFTER_S, WireGuard's 180 s). */
+  readonly vpnDownAfterS?: number;
+  /** How often handshakes are read, ms (default 5000). */
+  readonly vpnPollMs?: number;
+  /** Interface names for `wg show` by tunnel, where they are not the spec's ifname (the lab's wireguard-go names). */
+  readonly wgNames?: ReadonlyMap<string, string>;
   /** Test only: this many fast re-loads carry a table the kernel refuses (the transaction fails whole). */
   readonly reloadFaults?: number;
   /** Periodic re-read interval in ms (default DEFAULT_RECHECK_MS). */
@@ -444,6 +451,53 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
             o.metrics.txPackets.inc({ host }, d.txPackets);
           }
         });
+  // VPN health: handshake age per peer of every tunnel the host is on.
+  const tunnels = vpnTunnels(o.ir, o.host, o.wgNames);
+  const downAfter = o.vpnDownAfterS ?? DEFAULT_VPN_DOWN_AFTER_S;
+  const health = new VpnHealth(downAfter);
+  let vpnBusy = false;
+  const pollVpn = async (): Promise<void> => {
+    if (vpnBusy || stopped) return;
+    vpnBusy = true;
+    try {
+      for (const t of tunnels) {
+        const r = await nft.exec(['wg', 'show', t.ifname, 'dump']);
+        const nowS = Date.now() / 1000;
+        const ages = new Map<string, number>();
+        // No interface (never brought up, or gone): every peer it should have is down.
+        for (const p of expectedPeers(t, o.host)) ages.set(p, Infinity);
+        if (r.code === 0)
+          for (const p of parseWgDump(r.stdout)) {
+            const name = peerName(t, p.allowedIps);
+            ages.set(name, Math.min(ages.get(name) ?? Infinity, VpnHealth.age(p, nowS)));
+          }
+        for (const [peer, age] of ages) {
+          o.metrics.handshakeAge.set({ host: o.host, peer }, age);
+          const change = health.update(t.tunnel, peer, age);
+          if (!change || stopped) continue;
+          const when = change.ageSeconds === null ? 'never' : `${change.ageSeconds} s ago`;
+          emit({
+            v: EVENT_SCHEMA_VERSION,
+            time: now(),
+            type: change.up ? 'vpn-up' : 'vpn-down',
+            host: o.host,
+            netns,
+            tunnel: t.tunnel,
+            peer,
+            ageSeconds: change.ageSeconds,
+            message: change.up
+              ? `handshake with ${peer} ${when}: the tunnel is up`
+              : `no handshake with ${peer} for more than ${downAfter} s (last: ${when})${r.code === 0 ? '' : `; wg show ${t.ifname}: ${firstError(r)}`}; the rules keep ${o.host} closed meanwhile`,
+          });
+          say(`${t.tunnel}: peer ${peer} ${change.up ? 'up' : 'DOWN'} (last handshake ${when})`);
+        }
+      }
+    } finally {
+      vpnBusy = false;
+    }
+  };
+  let vpnTimer: NodeJS.Timeout | undefined;
+
   let monitor: NftMonitor | undefined;
   let interval: NodeJS.Timeout | undefined;
   try {
@@ -455,6 +509,13 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
       countUnlogged().catch((e: unknown) => say(`reading the drop counters failed: ${(e as Error).message}`));
     }, o.recheckMs ?? DEFAULT_RECHECK_MS);
     await countUnlogged();
+    if (tunnels.length > 0) {
+      await pollVpn();
+      vpnTimer = setInterval(
+        () => void pollVpn().catch((e: unknown) => say(`reading WireGuard handshakes failed: ${(e as Error).message}`)),
+        o.vpnPollMs ?? 5000,
+      );
+    }
     const first = await check();
     emit({
       v: EVENT_SCHEMA_VERSION,
@@ -475,6 +536,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     });
   } catch (e) {
     if (interval) clearInterval(interval);
+    clearInterval(vpnTimer);
     unscrape();
     await monitor?.stop();
     await conntrack?.stop();
@@ -492,6 +554,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
       if (stopped) return;
       stopped = true;
       clearInterval(interval);
+      clearInterval(vpnTimer);
       clearTimeout(restartTimer);
       unscrape();
       await monitor?.stop();

@@ -26,6 +26,7 @@ export class GuardMetrics {
   readonly txBytes: Counter<'host'>;
   readonly rxPackets: Counter<'host'>;
   readonly txPackets: Counter<'host'>;
+  readonly handshakeAge: Gauge<'host' | 'peer'>;
   /** Run before each exposition (counters read from the kernel on scrape). */
   private readonly refreshers: (() => Promise<void>)[] = [];
 
@@ -84,6 +85,12 @@ export class GuardMetrics {
     this.txBytes = traffic('agent_vm_network_tx_bytes_total', 'Bytes sent');
     this.rxPackets = traffic('agent_vm_network_rx_packets_total', 'Packets received');
     this.txPackets = traffic('agent_vm_network_tx_packets_total', 'Packets sent');
+    this.handshakeAge = new Gauge({
+      name: 'cordon_vpn_handshake_age_seconds',
+      help: "An age, not a timestamp: seconds since the watched host's last WireGuard handshake with this peer (the spec's name for it), +Inf when there has been none. Above 180 s no session is left: the tunnel is down.",
+      labelNames: ['host', 'peer'],
+      registers,
+    });
   }
 
   /** Starts the series of one watched host at zero, so a scrape shows them before anything happens. */

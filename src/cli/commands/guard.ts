@@ -1,6 +1,6 @@
 /**
  * `cordon guard FILE --host H (--netns NS | --i-mean-the-host) [--metrics ADDR] [--events FILE|-]
- * [--on-drift reapply|killswitch|alert] [--recheck SECONDS] [--state-dir DIR]`: a long-running watcher of a
+ * [--on-drift reapply|killswitch|alert] [--recheck SECONDS] [--vpn-down-after SECONDS] [--state-dir DIR]`: a long-running watcher of a
  * host where `cordon apply` loaded the spec. It never opens anything: stopped or killed (even with
  * -9), the rules stay loaded and default-drop. SIGINT/SIGTERM stop it in order (exit 0).
  * Exit codes: 0 stopped by a signal · 1 it could not start watching · 2 invalid input · 3 internal error.
@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
 import { DEFAULT_RECHECK_MS, DRIFT_ACTIONS, startGuard, type DriftAction, type Guard } from '../../guard/guard.js';
+import { DEFAULT_VPN_DOWN_AFTER_S } from '../../guard/vpn.js';
 import { GuardMetrics, parseListen, serveMetrics, type MetricsServer } from '../../guard/metrics.js';
 import { EventWriter } from '../../guard/writer.js';
 import { guarded } from '../../render/guard.js';
@@ -29,6 +30,7 @@ interface GuardFlags {
   onDrift?: string;
   recheck?: string;
   stateDir?: string;
+  vpnDownAfter?: string;
 }
 
 function say(line: string): void {
@@ -53,6 +55,13 @@ function recheckMs(v: string | undefined): number {
   return Math.round(Number(v) * 1000);
 }
 
+function vpnDownAfter(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_VPN_DOWN_AFTER_S;
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 1 || Number(v) > 86400)
+    throw new ExitError(EXIT.invalid, `--vpn-down-after must be seconds from 1 to 86400, got '${v}'`);
+  return Number(v);
+}
+
 export function registerGuard(program: Command): void {
   program
     .command('guard')
@@ -65,6 +74,10 @@ export function registerGuard(program: Command): void {
     .option('--events <file>', "append events as JSON lines to FILE, or '-' for stdout (default: stdout)")
     .option('--on-drift <action>', `when cordon's tables change: ${DRIFT_ACTIONS.join(' | ')} (default reapply)`)
     .option('--recheck <seconds>', `re-read the tables this often besides nft monitor (default ${DEFAULT_RECHECK_MS / 1000})`)
+    .option(
+      '--vpn-down-after <seconds>',
+      `a WireGuard peer with no handshake for longer is reported down (default ${DEFAULT_VPN_DOWN_AFTER_S}, WireGuard's reject-after time)`,
+    )
     .option('--state-dir <dir>', `apply's state for re-loads (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`)
     .addHelpText(
       'after',
@@ -81,6 +94,7 @@ Examples:
     .action(async (file: string, opts: GuardFlags) => {
       const onDrift = driftAction(opts.onDrift);
       const interval = recheckMs(opts.recheck);
+      const downAfter = vpnDownAfter(opts.vpnDownAfter);
       const listen = opts.metrics === undefined ? undefined : parseListen(opts.metrics);
       if (opts.metrics !== undefined && listen === undefined)
         throw new ExitError(EXIT.invalid, `--metrics must be HOST:PORT or PORT (e.g. 127.0.0.1:9464), got '${opts.metrics}'`);
@@ -116,7 +130,7 @@ Examples:
               say(`metrics at http://${server.address}/metrics`);
             }
             try {
-              guard = await startGuard({ ir, host, ruleset, target, events, metrics, onDrift, stateRoot, recheckMs: interval, say });
+              guard = await startGuard({ ir, host, ruleset, target, events, metrics, onDrift, stateRoot, recheckMs: interval, vpnDownAfterS: downAfter, say });
             } catch (e) {
               if (e instanceof ExitError) throw e;
               throw new ExitError(EXIT.failed, `cannot watch ${target.label}: ${(e as Error).message}`);
