@@ -39,12 +39,12 @@ export class ConntrackReader {
     const full = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv];
     const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     const r = new ConntrackReader(child);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const c = parseConntrackLine(line);
       if (c) onNew(c);
     });
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => (err = (err + b.toString('utf8')).slice(-500)));
+    child.stderr.on('data', (b: Buffer) => (err = (err + b.toString('utf8')).slice(-500)));
     child.on('error', (e) => onExit(`conntrack cannot start: ${e.message} (install conntrack)`));
     child.on('exit', (code, sig) => {
       if (!r.stopped) onExit(`conntrack -E exited (${sig ?? `code ${code}`}) ${err.trim()}`);
