@@ -319,7 +319,8 @@ export async function benchGuard(): Promise<Row[]> {
 
     // 4. CPU at 10,000 blocked packets/s.
     guard = await start('alert');
-    const pids = (): number[] => [childOf(guard!.pids.ulogd), childOf(guard!.pids.monitor)].filter((p): p is number => p !== undefined);
+    const pids = (): number[] =>
+      [childOf(guard!.pids.ulogd), childOf(guard!.pids.monitor), childOf(guard!.pids.conntrack)].filter((p): p is number => p !== undefined);
     const cpu = (): number => {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1000 + pids().reduce((s, p) => s + procCpuMs(p), 0);
@@ -354,12 +355,15 @@ for(let i=0;i<${FLOOD_PPS / 100};i++){d.send(b,7000,'${WL}');n++;}setTimeout(tic
     const busy = await window(true);
     const logged = events.filter((x) => x.e.type === 'blocked').length - nBlocked;
     const unlogged = await guard.countUnlogged();
+    // The sender may fall short of the rate asked on a busy machine: the cost is scaled to 10,000/s.
+    const rate = busy.sent / FLOOD_S;
+    const perTenK = ((busy.cpuPerS - idle.cpuPerS) * 10_000) / Math.max(rate, 1);
     rows.push({
-      name: `guard: CPU at ${FLOOD_PPS.toLocaleString('en')} blocked packets/s (ms CPU per s)`,
-      ms: busy.cpuPerS,
+      name: 'guard: CPU per 10,000 blocked packets/s (ms CPU per s, above idle)',
+      ms: perTenK,
       baselineMs: idle.cpuPerS,
-      ratio: busy.cpuPerS / Math.max(idle.cpuPerS, 0.1),
-      notes: `guard = this process + ulogd + nft monitor; ${busy.sent.toLocaleString('en')} packets sent in ${FLOOD_S} s (the sender used ${busy.senderCpuMs.toFixed(0)} ms CPU), ${logged} logged (NFLOG limit 50/s, burst 100), ${unlogged.toLocaleString('en')} counted unlogged; baseline: the same guard with no packets`,
+      ratio: perTenK / Math.max(idle.cpuPerS, 0.1),
+      notes: `guard = this process + ulogd + nft monitor + conntrack; ${Math.round(rate).toLocaleString('en')} packets/s reached (${FLOOD_PPS.toLocaleString('en')} asked) for ${FLOOD_S} s: ${busy.cpuPerS.toFixed(1)} ms CPU per s in all (the sender used ${busy.senderCpuMs.toFixed(0)} ms), ${logged} logged (NFLOG limit 50/s, burst 100), ${unlogged.toLocaleString('en')} counted unlogged; baseline: the same guard idle (no packets), ms CPU per s`,
     });
     return rows;
   } finally {
