@@ -14,6 +14,7 @@ import { parseConntrackLine } from '../src/guard/conntrack.js';
 import { parseLinkStats, TrafficTally, trafficPorts } from '../src/guard/traffic.js';
 import { expectedPeers, parseWgDump, peerName, VpnHealth, vpnTunnels } from '../src/guard/vpn.js';
 import { formatEvent } from '../src/guard/format.js';
+import { summarizeEvents } from '../src/guard/summary.js';
 import { droppedPackets, UnloggedTally } from '../src/guard/counters.js';
 import { baseChains, compareTables } from '../src/guard/drift.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
@@ -466,5 +467,51 @@ describe('guard: VPN health (pure parts)', () => {
     };
     assert.equal(parseEventLine(eventLine(e))?.type, 'vpn-down');
     assert.equal(formatEvent(e), '2026-12-04T10:00:00.000Z workload-vm vpn-down wg0 peer vpn-server, last handshake never: m');
+  });
+});
+
+describe('guard: what it saw during an attack (summary)', () => {
+  const blockedAt = (ms: number, point: string, kind: 'rule' | 'default', path: string): GuardEvent => ({
+    v: 1,
+    time: new Date(ms).toISOString(),
+    type: 'blocked',
+    host: 'pve',
+    netns: null,
+    src: '10.0.0.10',
+    dst: '192.168.100.20',
+    proto: 'tcp',
+    port: 22,
+    sport: 40000,
+    iif: null,
+    oif: null,
+    class: 'guest',
+    origin: { point, kind, text: `${path} text`, file: '/x/spec.yaml', line: 7, path },
+  });
+
+  it('counts blocked events per point in the window only, names the most frequent origin, and lists drift', () => {
+    const events: GuardEvent[] = [
+      blockedAt(500, 'pve:forward', 'default', 'hosts.pve'),
+      blockedAt(1000, 'pve:forward', 'default', 'hosts.pve'),
+      blockedAt(1100, 'pve:forward', 'default', 'hosts.pve'),
+      blockedAt(1200, 'pve:forward', 'rule', 'policy[3]'),
+      blockedAt(1300, 'pve:input', 'rule', 'policy[1]'),
+      {
+        v: 1,
+        time: new Date(1400).toISOString(),
+        type: 'drift',
+        host: 'agentfarm',
+        netns: null,
+        tables: ['inet x'],
+        differences: ['table inet x is gone'],
+        action: 'alert',
+      },
+      blockedAt(9000, 'pve:input', 'rule', 'policy[1]'),
+    ];
+    const lines = summarizeEvents(events, 1000, 2000);
+    assert.match(lines[0]!, /^guard: 4 blocked attempts logged/);
+    assert.equal(lines[1], '  pve:forward: 3, most by chain default: "hosts.pve text" (spec.yaml:7) (2; 1 other rule)');
+    assert.equal(lines[2], '  pve:input: 1, most by policy[1]: "policy[1] text" (spec.yaml:7)');
+    assert.equal(lines[3], 'guard: drift on agentfarm (alert): table inet x is gone');
+    assert.deepEqual(summarizeEvents(events, 3000, 4000), []);
   });
 });

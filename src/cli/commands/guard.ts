@@ -21,9 +21,9 @@ import { EXIT, ExitError } from '../io.js';
 import { loadIr, printDiagnostics } from '../load.js';
 import { chooseEnforcingHost, chooseTarget } from './apply.js';
 import { netnsTarget, type Target } from '../../apply/target.js';
-import { labGuardHosts } from '../../guard/lab.js';
 import { findLab } from '../../lab/lab.js';
 import { labDir } from '../../lab/state.js';
+import { labGuardHosts } from './lab-guard.js';
 
 interface GuardFlags {
   host?: string;

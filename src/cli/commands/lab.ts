@@ -14,8 +14,7 @@ import { Interrupted, INTERRUPTED_EXIT } from '../../system/interrupt.js';
 import { EXIT, ExitError, printJson, useColor } from '../io.js';
 import { loadIr } from '../load.js';
 import { listStates } from '../../lab/state.js';
-import { labGuardHosts } from '../../guard/lab.js';
-import { startLabGuard } from './lab-guard.js';
+import { labGuardHosts, labGuardSummary, startLabGuard } from './lab-guard.js';
 import { LAB_PREFIX_RE } from '../../model/names.js';
 
 function requireRoot(): void {
@@ -202,9 +201,11 @@ Examples:
       if ('error' in st) throw new ExitError(EXIT.invalid, st.error);
       const ir = loadIr(st.file, { quietWarnings: true });
       if (ir.model.hash !== st.hash) throw new ExitError(EXIT.invalid, `${st.file} changed since lab ${st.prefix} was built`);
+      const since = Date.now();
       const r = await attackLab(ir, st.prefix, host, { say: progress(opts.json === true) });
-      if (opts.json) printJson(r);
-      else process.stdout.write(attackToText(r, useColor()));
+      const seen = await labGuardSummary(st.prefix, since);
+      if (opts.json) printJson(seen ? { ...r, guard: seen } : r);
+      else process.stdout.write(`${attackToText(r, useColor())}${seen ? `\n${seen.join('\n')}\n` : ''}`);
       process.exitCode = r.differences.length > 0 ? EXIT.failed : EXIT.ok;
     });
 
