@@ -2,7 +2,7 @@
  * `cordon lab up FILE --guard`, live: one guard process for the whole lab, watching every
  * enforcing namespace (mac-host, vpn-server, workload-vm of the vpn-only example), registered with
  * the lab; a forbidden attempt from the workload is a `blocked` event in the lab's events file;
- * `lab down` ends the guard by its PID with the rest of the lab. Through the CLI; the spec is a
+ * `lab attack` prints what the guard saw of the attack; `lab down` ends the guard by its PID with the rest of the lab. Through the CLI; the spec is a
  * copy in a temporary directory, so a lab of the example that someone else runs is not ours.
  */
 import { strict as assert } from 'node:assert';
@@ -78,6 +78,12 @@ describe('cordon lab up --guard (live)', { skip }, () => {
     const metrics = await (await fetch(out.guard.metrics)).text();
     assert.match(metrics, /cordon_guard_up\{host="mac-host"\} 1/);
     assert.match(metrics, /agent_network_blocked_connections_total\{host="workload-vm",proto="tcp",class="host"\} [1-9]/);
+
+    // The attack: what the guard saw of it is printed after the attack's own result.
+    const attack = cordon('lab', 'attack', '--lab', out.prefix, 'workload-vm');
+    assert.match(attack.stdout, /^guard: \d+ blocked attempts? logged/m, attack.stdout + attack.stderr);
+    assert.match(attack.stdout, /^ {2}workload-vm:output: \d+, most by /m);
+    assert.match(attack.stdout, /^guard: drift on workload-vm \(alert\)/m, 'the attacker flushed its own firewall: reported, not fought');
 
     const down = cordon('lab', 'down', '--lab', out.prefix);
     assert.equal(down.status, 0, down.stderr);
