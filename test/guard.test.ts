@@ -117,7 +117,7 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     // The one thing the workload may send outside the tunnel: wg0's own transport to its server (vpn-server, a declared host).
     bed.attempt('udp', '203.0.113.1', 51820);
     let after = before;
-    for (let i = 0; i < 100 && after <= before; i++) {
+    for (let i = 0; i < 300 && after <= before; i++) {
       await new Promise((r) => setTimeout(r, 50));
       after = value(await scrape());
     }

@@ -39,7 +39,7 @@ export function renderedFor(ir: Ir, host: string): string {
   return nftablesRenderer.render(ir, { host, params: new Map() }).files[0]!.content;
 }
 
-export async function until<T>(what: string, get: () => T | undefined, ms = 5000): Promise<T> {
+export async function until<T>(what: string, get: () => T | undefined, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = get();
