@@ -110,6 +110,8 @@ describe('guard: VPN health (live, wireguard-go in namespaces)', { skip }, () =>
     await guard?.stop();
     for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     bed?.cleanup();
+    // wireguard-go killed with -9 leaves its control sockets behind.
+    for (const n of [clientName, serverName]) rmSync(`/var/run/wireguard/${n}.sock`, { force: true });
     if (state) rmSync(state, { recursive: true, force: true });
   });
 
