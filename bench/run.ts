@@ -37,6 +37,7 @@ const MODULES: readonly Module[] = [
   { name: 'sandbox', file: 'sandbox.ts', fn: 'benchSandbox' },
   { name: 'sandbox-rootless', file: 'sandbox-rootless.ts', fn: 'benchSandboxRootless' },
   { name: 'pipeline', file: 'pipeline.ts', fn: 'benchPipeline' },
+  { name: 'guard', file: 'guard.ts', fn: 'benchGuard' },
 ];
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));

@@ -71,8 +71,8 @@ if [ "$live_ok" = 1 ]; then
       });' || live=1
   done
 
-  h "10. If agentfarm's workload turns hostile: what it tries from inside its VM, what gets through (= cordon matrix --assume compromised)"
-  out=$(c lab up "$spec" --again --json 2>/dev/null) && prefix=$(printf '%s' "$out" | node -e 'let t="";process.stdin.on("data",d=>t+=d).on("end",()=>console.log(JSON.parse(t).prefix))')
+  h "10. If agentfarm's workload turns hostile: what it tries from inside its VM, what gets through (= cordon matrix --assume compromised), and what cordon guard saw of it"
+  out=$(c lab up "$spec" --again --guard --json 2>/dev/null) && prefix=$(printf '%s' "$out" | node -e 'let t="";process.stdin.on("data",d=>t+=d).on("end",()=>console.log(JSON.parse(t).prefix))')
   if [ -n "${prefix:-}" ]; then
     c lab attack agentfarm --lab "$prefix" 2>/dev/null || live=1
     c lab down "$prefix" >/dev/null

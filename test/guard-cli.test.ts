@@ -57,6 +57,11 @@ describe('cordon guard: flags', () => {
     r = run(['--netns', 'cordon-t-none', '--metrics', 'nowhere:port']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--metrics must be HOST:PORT or PORT/);
+    for (const bad of ['0', '-5', 'soon', '1e9']) {
+      r = run(['--netns', 'cordon-t-none', '--vpn-down-after', bad]);
+      assert.equal(r.status, 2, bad);
+      assert.match(r.stderr, new RegExp(`--vpn-down-after must be seconds from 1 to 86400, got '${bad}'`));
+    }
     r = run([]);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /refusing to act on the machine's own network namespace/);

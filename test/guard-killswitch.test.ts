@@ -31,7 +31,14 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
     const out = await applyRuleset({ target: netnsTarget(bed.ws), host: HOST, ruleset, stateRoot: state, ir, say: () => undefined });
     assert.equal(out.status, 'applied', out.message);
   };
-  const start = async (onDrift: DriftAction, events: GuardEvent[], metrics: GuardMetrics, stateRoot = state, recheckMs = 60_000): Promise<Guard> => {
+  const start = async (
+    onDrift: DriftAction,
+    events: GuardEvent[],
+    metrics: GuardMetrics,
+    stateRoot = state,
+    recheckMs = 60_000,
+    reloadFaults = 0,
+  ): Promise<Guard> => {
     const sink = new PassThrough();
     sink.resume();
     const g = await startGuard({
@@ -44,6 +51,7 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
       onDrift,
       stateRoot,
       recheckMs,
+      reloadFaults,
     });
     guards.push(g);
     return g;
@@ -99,7 +107,37 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
     await g.stop();
   });
 
-  it('retries a failed re-apply on the periodic re-read until it succeeds', async () => {
+  it('a fast re-load the kernel refuses changes nothing (the tampered tables stay, no part of the new one is in), is reported, and retried', async () => {
+    const events: GuardEvent[] = [];
+    // Only the first re-load carries a table the kernel refuses; the retry on the next re-read is clean.
+    const g = await start('reapply', events, new GuardMetrics(), state, 500, 1);
+    tamper();
+    const failed = await until('a failed reapplied event', () => events.filter(isType('reapplied')).find((e) => !e.ok));
+    assert.match(failed.message, /nft -f refused the re-load/);
+    const ok = await until('a successful re-load on a later re-read', () => events.filter(isType('reapplied')).find((e) => e.ok), 30_000);
+    assert.match(ok.message, /re-loaded in one transaction/);
+    // The refused transaction left nothing of itself: the injected table never appeared, and one drift was reported.
+    assert.doesNotMatch(bed.pool.exec(bed.ws, ['nft', 'list', 'tables']).stdout, /cordon_injected_fault/);
+    assert.equal(events.filter((e) => e.type === 'drift').length, 1, 'one tamper, one drift event');
+    assert.equal(bed.probe(), false);
+    await g.stop();
+  });
+
+  it('the refused re-load leaves the tampered rule in place until the retry (atomic: all or nothing)', async () => {
+    const events: GuardEvent[] = [];
+    // A long re-read interval: after the refused re-load nothing retries, so the state it left can be looked at.
+    const g = await start('reapply', events, new GuardMetrics(), state, 60_000, 1);
+    tamper();
+    await until('a failed reapplied event', () => events.filter(isType('reapplied')).find((e) => !e.ok));
+    const listing = bed.pool.exec(bed.ws, ['nft', 'list', 'ruleset']).stdout;
+    assert.match(listing, /^\s*accept$/m, 'the tampered accept is still loaded: the transaction did not half-apply');
+    assert.doesNotMatch(listing, /cordon_injected_fault/);
+    await g.stop();
+    await apply();
+    assert.equal(bed.probe(), false);
+  });
+
+  it('without an applied run of this rule set, re-loads are full applies; a failed one is retried on the periodic re-read until it succeeds', async () => {
     const events: GuardEvent[] = [];
     // apply's state directory is a file: the first re-load cannot start.
     const blocker = join(state, 'not-a-dir');
@@ -110,8 +148,8 @@ describe('guard kill switch (live, in namespaces)', { skip }, () => {
     assert.match(failed.message, /apply failed/);
     rmSync(blocker);
     mkdirSync(blocker);
-    const ok = await until('a successful re-apply on a later re-read', () => events.find((e) => e.type === 'reapplied' && e.ok), 30_000);
-    assert.ok(ok);
+    const ok = await until('a successful re-apply on a later re-read', () => events.filter(isType('reapplied')).find((e) => e.ok), 30_000);
+    assert.match(ok.message, /full apply/, 'no applied run of this text in that state directory: the checked path');
     assert.equal(events.filter((e) => e.type === 'drift').length, 1, 'one tamper, one drift event, however many tries');
     assert.equal(bed.probe(), false);
     await g.stop();

@@ -6,20 +6,28 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { reloadTransaction } from '../src/apply/reload.js';
+import { parseConntrackLine } from '../src/guard/conntrack.js';
+import { parseLinkStats, TrafficTally, trafficPorts } from '../src/guard/traffic.js';
+import { expectedPeers, parseWgDump, peerName, VpnHealth, vpnTunnels } from '../src/guard/vpn.js';
+import { formatEvent } from '../src/guard/format.js';
+import { summarizeEvents } from '../src/guard/summary.js';
 import { droppedPackets, UnloggedTally } from '../src/guard/counters.js';
 import { baseChains, compareTables } from '../src/guard/drift.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
 import { GuardMetrics, parseListen } from '../src/guard/metrics.js';
-import { parseUlogdLine, ulogdConfig } from '../src/guard/nflog.js';
+import { parseUlogdLine, ULOGD_PLUGIN_DIR, ulogdConfig } from '../src/guard/nflog.js';
 import { killswitchRuleset } from '../src/guard/killswitch.js';
 import { destClass, OriginIndex } from '../src/guard/origin.js';
 import { EventWriter } from '../src/guard/writer.js';
 import { NFLOG_GROUP, nflogPrefix, parseNflogPrefix } from '../src/model/names.js';
 import { parseIPv4 } from '../src/util/ip.js';
 import { irOfFile } from './support/golden.js';
+
+const NFLOG_PLUGIN = `${ULOGD_PLUGIN_DIR}/ulogd_inppkt_NFLOG.so`;
 
 const ev = (n: number): GuardEvent => ({
   v: 1,
@@ -208,6 +216,22 @@ describe('guard: ulogd', () => {
     assert.match(c, /^file="\/tmp\/x\/events.sock"$/m);
     assert.match(c, /^stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,json1:JSON$/m);
   });
+
+  it(
+    "asks for every packet at once with a key the installed NFLOG plugin knows (a bare 'qthreshold' was silently ignored: events came in 1 s batches)",
+    { skip: existsSync(NFLOG_PLUGIN) ? undefined : 'needs ulogd2 (its NFLOG plugin)' },
+    () => {
+      const c = ulogdConfig({ group: NFLOG_GROUP, socket: '/tmp/x/events.sock', logfile: '/tmp/x/ulogd.log' });
+      assert.match(c, /^netlink_qthreshold=1$/m);
+      // Every key of the NFLOG section is one of the plugin's own config keys (they are strings in the .so).
+      const section = /\[log1\]\n([\s\S]*?)\n\n/.exec(c)![1]!;
+      const known = readFileSync(NFLOG_PLUGIN).toString('latin1');
+      for (const line of section.split('\n')) {
+        const k = line.split('=')[0]!;
+        assert.ok(known.includes(`\0${k}\0`), `ulogd's NFLOG plugin has no config key '${k}'`);
+      }
+    },
+  );
 });
 
 describe('guard: metrics', () => {
@@ -308,5 +332,186 @@ describe('guard: unlogged drops', () => {
     assert.equal(t.update(3, 226), 3);
     assert.equal(t.update(13, 230), 6, '10 more drops, 4 logged');
     assert.equal(t.total, 219);
+  });
+});
+
+describe('guard: the fast re-load transaction', () => {
+  const ruleset = 'table inet cordon_a {}\ndelete table inet cordon_a\ntable inet cordon_a {\n}\n';
+
+  it('is the rule set alone when the tamper added no cordon table', () => {
+    assert.equal(reloadTransaction(ruleset, []), ruleset);
+  });
+
+  it('removes cordon tables the tamper added in the same transaction, before the rule set', () => {
+    const tx = reloadTransaction(ruleset, [{ family: 'inet', name: 'cordon_x' }]);
+    assert.ok(tx.endsWith(ruleset));
+    assert.match(tx, /^table inet cordon_x \{\}\ndelete table inet cordon_x\n/);
+  });
+
+  it('carries the injected fault table only when asked (test-only)', () => {
+    assert.doesNotMatch(reloadTransaction(ruleset, []), /cordon_injected_fault/);
+    assert.match(reloadTransaction(ruleset, [], true), /table inet cordon_injected_fault/);
+  });
+});
+
+describe('guard: accepted connections and per-host traffic', () => {
+  it('parses conntrack -E NEW lines (original direction) and nothing else', () => {
+    assert.deepEqual(
+      parseConntrackLine(
+        '    [NEW] tcp      6 120 SYN_SENT src=192.168.64.2 dst=192.168.64.1 sport=40000 dport=8080 [UNREPLIED] src=192.168.64.1 dst=192.168.64.2 sport=8080 dport=40000',
+      ),
+      { proto: 'tcp', src: '192.168.64.2', dst: '192.168.64.1', dport: 8080 },
+    );
+    assert.deepEqual(
+      parseConntrackLine(' [NEW] icmp     1 30 src=10.0.0.1 dst=10.0.0.2 type=8 code=0 id=7 [UNREPLIED] src=10.0.0.2 dst=10.0.0.1 type=0 code=0 id=7'),
+      {
+        proto: 'icmp',
+        src: '10.0.0.1',
+        dst: '10.0.0.2',
+        dport: undefined,
+      },
+    );
+    assert.equal(parseConntrackLine(' [DESTROY] udp 17 src=1.2.3.4 dst=5.6.7.8 sport=1 dport=2'), undefined);
+    assert.equal(parseConntrackLine('conntrack v1.4.7 (conntrack-tools): 3 flow events have been shown.'), undefined);
+    assert.equal(parseConntrackLine(' [NEW] tcp 6 120 SYN_SENT src=::1 dst=::1 sport=1 dport=2'), undefined, 'IPv6 is not modelled');
+  });
+
+  it("finds a guest's host-side ports on the bridge owner, and a self-enforcing guest's own interfaces (not tunnels)", () => {
+    const pve = irOfFile('examples/proxmox-dual-bridge.yaml');
+    assert.deepEqual(trafficPorts(pve!, 'pve'), [
+      { host: 'agentfarm', ifname: 'tap101i0', hostSide: true },
+      { host: 'agentfarm', ifname: 'tap101i1', hostSide: true },
+      { host: 'ollama', ifname: 'tap102i0', hostSide: true },
+    ]);
+    assert.deepEqual(trafficPorts(irOfFile('examples/vpn-only-vm.yaml')!, 'workload-vm'), [{ host: 'workload-vm', ifname: 'eth0', hostSide: false }]);
+  });
+
+  it("reads ip -s -j link counters, swaps a host-side port's directions, and counts growth (a reset counts whole)", () => {
+    const json = (rx: number, tx: number): string =>
+      JSON.stringify([
+        { ifname: 'tap1', stats64: { rx: { bytes: rx, packets: rx / 100 }, tx: { bytes: tx, packets: tx / 100 } } },
+        { ifname: 'eth0', stats64: { rx: { bytes: 5, packets: 1 }, tx: { bytes: 7, packets: 1 } } },
+        { ifname: 'nostats' },
+      ]);
+    const ports = [
+      { host: 'g', ifname: 'tap1', hostSide: true },
+      { host: 'self', ifname: 'eth0', hostSide: false },
+      { host: 'gone', ifname: 'tap9', hostSide: true },
+    ];
+    const t = new TrafficTally();
+    const first = t.update(ports, parseLinkStats(json(1000, 300)));
+    assert.deepEqual(first.get('g'), { rxBytes: 300, txBytes: 1000, rxPackets: 3, txPackets: 10 }, 'the port received what the guest sent');
+    assert.deepEqual(first.get('self'), { rxBytes: 5, txBytes: 7, rxPackets: 1, txPackets: 1 });
+    assert.equal(first.has('gone'), false, 'a port not in the namespace is skipped');
+    assert.deepEqual(t.update(ports, parseLinkStats(json(1500, 400))).get('g'), { rxBytes: 100, txBytes: 500, rxPackets: 1, txPackets: 5 });
+    assert.deepEqual(t.update(ports, parseLinkStats(json(200, 100))).get('g'), { rxBytes: 100, txBytes: 200, rxPackets: 1, txPackets: 2 }, 'port made anew');
+    assert.throws(() => parseLinkStats('{}'), /no list/);
+  });
+});
+
+describe('guard: VPN health (pure parts)', () => {
+  const ir = irOfFile('examples/vpn-only-vm.yaml')!;
+
+  it("names a member's one peer by the tunnel's server, a server's peers by the members their allowed IPs cover", () => {
+    const [wl] = vpnTunnels(ir, 'workload-vm');
+    assert.equal(wl!.tunnel, 'wg0');
+    assert.equal(wl!.ifname, 'wg0');
+    assert.deepEqual(expectedPeers(wl!, 'workload-vm'), ['vpn-server']);
+    assert.equal(peerName(wl!, ['0.0.0.0/0']), 'vpn-server', '0.0.0.0/0 covers everyone: the server it is');
+    const [srv] = vpnTunnels(ir, 'vpn-server');
+    assert.deepEqual(expectedPeers(srv!, 'vpn-server'), ['data-server', 'workload-vm']);
+    assert.equal(peerName(srv!, ['10.99.0.2/32']), 'workload-vm');
+    assert.equal(peerName(srv!, ['10.99.0.4/31']), 'data-server');
+    assert.equal(peerName(srv!, ['10.99.0.77/32']), 'unknown', 'a peer the spec does not declare');
+    assert.equal(vpnTunnels(ir, 'mac-host').length, 0, 'not on a tunnel: nothing to watch');
+    assert.equal(vpnTunnels(ir, 'workload-vm', new Map([['wg0', 'cl0e0bw1']]))[0]!.ifname, 'cl0e0bw1');
+  });
+
+  it('reads wg show dump past the interface line and the keys, never keeping them', () => {
+    const dump = [
+      'PRIVKEYxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=\tPUBKEYxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=\t51820\toff',
+      'PEERKEYxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=\t(none)\t203.0.113.1:51820\t0.0.0.0/0\t1796378000\t92\t148\t25',
+      'PEER2xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=\t(none)\t(none)\t10.99.0.2/32,10.99.0.9/32\t0\t0\t0\toff',
+    ].join('\n');
+    const peers = parseWgDump(dump);
+    assert.deepEqual(peers, [
+      { allowedIps: ['0.0.0.0/0'], latestHandshake: 1796378000 },
+      { allowedIps: ['10.99.0.2/32', '10.99.0.9/32'], latestHandshake: 0 },
+    ]);
+    assert.doesNotMatch(JSON.stringify(peers), /KEY|PEER/);
+    assert.equal(VpnHealth.age(peers[0]!, 1796378010), 10);
+    assert.equal(VpnHealth.age(peers[1]!, 1796378010), Infinity);
+  });
+
+  it('reports down past the threshold and up again, each change once; a first reading reports only down', () => {
+    const h = new VpnHealth(180);
+    assert.equal(h.update('wg0', 'a', 5), undefined, 'up at the start: nothing to say');
+    assert.equal(h.update('wg0', 'a', 180), undefined, 'at the threshold: still up');
+    assert.deepEqual(h.update('wg0', 'a', 181), { tunnel: 'wg0', peer: 'a', up: false, ageSeconds: 181 });
+    assert.equal(h.update('wg0', 'a', 300), undefined, 'still down: once');
+    assert.deepEqual(h.update('wg0', 'a', 2), { tunnel: 'wg0', peer: 'a', up: true, ageSeconds: 2 });
+    assert.deepEqual(h.update('wg0', 'b', Infinity), { tunnel: 'wg0', peer: 'b', up: false, ageSeconds: null }, 'never: down at once');
+  });
+
+  it('formats vpn events for people', () => {
+    const e: GuardEvent = {
+      v: 1,
+      time: '2026-12-04T10:00:00.000Z',
+      type: 'vpn-down',
+      host: 'workload-vm',
+      netns: null,
+      tunnel: 'wg0',
+      peer: 'vpn-server',
+      ageSeconds: null,
+      message: 'm',
+    };
+    assert.equal(parseEventLine(eventLine(e))?.type, 'vpn-down');
+    assert.equal(formatEvent(e), '2026-12-04T10:00:00.000Z workload-vm vpn-down wg0 peer vpn-server, last handshake never: m');
+  });
+});
+
+describe('guard: what it saw during an attack (summary)', () => {
+  const blockedAt = (ms: number, point: string, kind: 'rule' | 'default', path: string): GuardEvent => ({
+    v: 1,
+    time: new Date(ms).toISOString(),
+    type: 'blocked',
+    host: 'pve',
+    netns: null,
+    src: '10.0.0.10',
+    dst: '192.168.100.20',
+    proto: 'tcp',
+    port: 22,
+    sport: 40000,
+    iif: null,
+    oif: null,
+    class: 'guest',
+    origin: { point, kind, text: `${path} text`, file: '/x/spec.yaml', line: 7, path },
+  });
+
+  it('counts blocked events per point in the window only, names the most frequent origin, and lists drift', () => {
+    const events: GuardEvent[] = [
+      blockedAt(500, 'pve:forward', 'default', 'hosts.pve'),
+      blockedAt(1000, 'pve:forward', 'default', 'hosts.pve'),
+      blockedAt(1100, 'pve:forward', 'default', 'hosts.pve'),
+      blockedAt(1200, 'pve:forward', 'rule', 'policy[3]'),
+      blockedAt(1300, 'pve:input', 'rule', 'policy[1]'),
+      {
+        v: 1,
+        time: new Date(1400).toISOString(),
+        type: 'drift',
+        host: 'agentfarm',
+        netns: null,
+        tables: ['inet x'],
+        differences: ['table inet x is gone'],
+        action: 'alert',
+      },
+      blockedAt(9000, 'pve:input', 'rule', 'policy[1]'),
+    ];
+    const lines = summarizeEvents(events, 1000, 2000);
+    assert.match(lines[0]!, /^guard: 4 blocked attempts logged/);
+    assert.equal(lines[1], '  pve:forward: 3, most by chain default: "hosts.pve text" (spec.yaml:7) (2; 1 other rule)');
+    assert.equal(lines[2], '  pve:input: 1, most by policy[1]: "policy[1] text" (spec.yaml:7)');
+    assert.equal(lines[3], 'guard: drift on agentfarm (alert): table inet x is gone');
+    assert.deepEqual(summarizeEvents(events, 3000, 4000), []);
   });
 });

@@ -74,6 +74,7 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     const started = events.find(isType('guard-started'));
     assert.ok(started, 'a guard-started event');
     assert.match(started.message, /match the rule set/);
+    assert.match(started.message, /re-loads: the rule set apply checked in .+, in one nft -f/, 'apply loaded this text: re-loads take the fast path');
     assert.equal(bed.probe(), false, 'the rules keep the workload from the Mac');
   });
 
@@ -84,7 +85,7 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     const latency = Date.now() - t0;
     assert.ok(latency < 5000, `event within a generous bound (took ${latency} ms)`);
     assert.equal(tcp.src, '192.168.64.2');
-    assert.equal(tcp.oif, 'vz-nat');
+    assert.equal(tcp.oif, 'eth0');
     assert.equal(tcp.class, 'host', '192.168.64.1 is mac-host, a host');
     // Nothing in the spec allows it: the output chain's default dropped it, and the event says so in the spec's words.
     assert.deepEqual(
@@ -106,6 +107,38 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     assert.match(text, /agent_network_blocked_connections_total\{host="workload-vm",proto="udp",class="internet"\} [1-9]/);
     assert.match(text, /agent_network_blocked_connections_total\{host="workload-vm",proto="icmp",class="host"\} [1-9]/);
     assert.match(text, /cordon_guard_up\{host="workload-vm"\} 1/);
+  });
+
+  it('counts an accepted connection (conntrack) as an attempt beside the blocked ones, and none as blocked', async () => {
+    const series = /^agent_network_connection_attempts_total\{host="workload-vm",proto="udp",class="host"\} (\d+)$/m;
+    const value = (text: string): number => Number(series.exec(text)?.[1] ?? 0);
+    const before = value(await scrape());
+    const n = events.length;
+    // The one thing the workload may send outside the tunnel: wg0's own transport to its server (vpn-server, a declared host).
+    bed.attempt('udp', '203.0.113.1', 51820);
+    let after = before;
+    for (let i = 0; i < 300 && after <= before; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = value(await scrape());
+    }
+    assert.ok(after > before, `attempts grew (${before} → ${after})`);
+    assert.ok(!events.slice(n).some((e) => e.type === 'blocked' && e.port === 51820), 'allowed, so not a blocked event');
+    assert.ok(guard!.pids.conntrack !== undefined, 'conntrack -E runs');
+  });
+
+  it("counts the workload's traffic from the kernel's interface counters (seed 001's names)", async () => {
+    const series = (name: string, text: string): number => Number(new RegExp(`^${name}\\{host="workload-vm"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
+    const t1 = await scrape();
+    const tx1 = series('agent_vm_network_tx_packets_total', t1);
+    const txb1 = series('agent_vm_network_tx_bytes_total', t1);
+    assert.ok(tx1 > 0, 'earlier attempts went out through eth0');
+    // Ten allowed datagrams out of eth0 (the tunnel transport): the counters grow by at least that.
+    for (let i = 0; i < 10; i++) bed.attempt('udp', '203.0.113.1', 51820);
+    const t2 = await scrape();
+    assert.ok(series('agent_vm_network_tx_packets_total', t2) >= tx1 + 10, t2);
+    assert.ok(series('agent_vm_network_tx_bytes_total', t2) >= txb1 + 10 * 29, 'each at least 29 bytes (IP + UDP + 1)');
+    assert.ok(series('agent_vm_network_rx_packets_total', t2) >= 0);
+    assert.ok(series('agent_vm_network_rx_bytes_total', t2) >= 0);
   });
 
   it('counts the drops the NFLOG rate limit kept from it (kernel counters minus logged)', async () => {
@@ -136,6 +169,11 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
         'cordon_killswitch_engaged',
         'cordon_blocked_unlogged_total',
         'cordon_events_dropped_total',
+        'agent_network_connection_attempts_total',
+        'agent_vm_network_rx_bytes_total',
+        'agent_vm_network_tx_bytes_total',
+        'agent_vm_network_rx_packets_total',
+        'agent_vm_network_tx_packets_total',
       ])
         assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
     },
@@ -152,6 +190,7 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     );
     const re = await until('a reapplied event', () => events.slice(before).find((e) => e.type === 'reapplied'), 20_000);
     assert.equal(re.ok, true, re.message);
+    assert.match(re.message, /re-loaded in one transaction/, 'the fast path, not a full apply');
     assert.equal(bed.probe(), false, 'blocked again after the re-apply');
     assert.deepEqual(compareTables(await expectedTables(ruleset), await loadedTables(netnsTarget(bed.ws))).differences, []);
     const text = await scrape();

@@ -4,7 +4,7 @@
  * through a `Target`, so what it touches is explicit.
  */
 import { run, type ExecResult, type RunOptions } from '../system/exec.js';
-import { netnsNameProblem, runInNetns } from '../system/netns.js';
+import { NETNS_RUN_DIR, netnsNameProblem, runInNetns } from '../system/netns.js';
 
 /** Where a rule set is applied. */
 export interface Target {
@@ -37,4 +37,16 @@ export function hostTarget(): Target {
     netns: undefined,
     exec: (argv, opts) => run(argv, opts),
   };
+}
+
+/**
+ * The same target, entered with `nsenter --net` alone: for `nft`, which needs nothing of what
+ * `ip netns exec` adds (a mount namespace with /sys remounted, /etc/netns bind mounts), so each
+ * command starts about a third sooner. The guard's hot path (re-read, re-load, kill switch) uses it;
+ * apply keeps `ip netns exec`. The machine's own namespace is returned as it is.
+ */
+export function netOnly(t: Target): Target {
+  const ns = t.netns;
+  if (ns === undefined) return t;
+  return { ...t, exec: (argv, opts) => run(['nsenter', `--net=${NETNS_RUN_DIR}/${ns}`, ...argv], opts) };
 }

@@ -65,11 +65,17 @@ export const ReappliedEventSchema = z
     ...base,
     type: z.literal('reapplied'),
     netns: z.string().nullable(),
-    ok: z.boolean().describe('Whether the rule set is loaded again and read back equal.'),
+    ok: z
+      .boolean()
+      .describe(
+        'Whether the kernel took the re-load (false: it refused the transaction and the tables stay as they were). A read-back that still differs afterwards is reported as a further `drift` event.',
+      ),
     message: z.string(),
     ms: z.number().describe('Milliseconds from detecting the drift to the end of the re-load.'),
   })
-  .describe('The guard re-loaded the rule set after a drift (atomic, through apply).');
+  .describe(
+    'The guard re-loaded the rule set after a drift, atomically: the text apply checked, in one `nft -f` (or a full apply when apply never loaded this text here).',
+  );
 
 export const KillswitchEventSchema = z
   .object({
@@ -81,6 +87,20 @@ export const KillswitchEventSchema = z
     ms: z.number().nullable().describe('For engaging: milliseconds from detecting the drift to the switch in force; else null.'),
   })
   .describe("The guard's kill switch went into force (drift with --on-drift killswitch) or was lifted.");
+
+export const VpnEventSchema = z
+  .object({
+    ...base,
+    type: z.enum(['vpn-down', 'vpn-up']),
+    netns: z.string().nullable(),
+    tunnel: z.string().describe("The spec's tunnel name."),
+    peer: z.string().describe("The spec's name for the peer (never its key); `unknown` for a peer the spec does not declare."),
+    ageSeconds: z.number().nullable().describe('Seconds since the last handshake with that peer; null = never.'),
+    message: z.string(),
+  })
+  .describe(
+    'A WireGuard peer of the watched host went down (no handshake for longer than the threshold, 180 s by default: no session can outlive it) or came back. The rules keep a vpn-only host closed either way.',
+  );
 
 export const GuardStateEventSchema = z
   .object({
@@ -96,6 +116,7 @@ export const GuardEventSchema = z.discriminatedUnion('type', [
   DriftEventSchema,
   ReappliedEventSchema,
   KillswitchEventSchema,
+  VpnEventSchema,
   GuardStateEventSchema,
 ]);
 

@@ -25,6 +25,9 @@ export function formatEvent(e: GuardEvent): string {
       return `${head} ${e.ok ? 'ok' : 'FAILED'} in ${Math.round(e.ms)} ms: ${e.message}`;
     case 'killswitch':
       return `${head} ${e.engaged ? `ENGAGED${e.ms === null ? '' : ` in ${Math.round(e.ms)} ms`}` : 'lifted'}: ${e.message}`;
+    case 'vpn-down':
+    case 'vpn-up':
+      return `${head} ${e.tunnel} peer ${e.peer}, last handshake ${e.ageSeconds === null ? 'never' : `${e.ageSeconds} s ago`}: ${e.message}`;
     case 'guard-started':
     case 'guard-stopped':
       return `${head} ${e.message}`;

@@ -2,13 +2,16 @@
  * One guard for one enforcing host: it reads the drops cordon's rules log (NFLOG through ulogd),
  * turns each into a `blocked` event with the origin `explain` would print and counts it; and it
  * watches cordon's tables for drift (nft monitor plus a periodic re-read), reporting each change
- * and, with `onDrift: 'reapply'`, loading the rule set again atomically through apply.
+ * and, with `onDrift: 'reapply'`, loading the rule set again atomically: in one `nft -f` when
+ * `cordon apply` already loaded and checked this exact text here (the fast path, src/apply/reload.ts),
+ * else through a full apply with its snapshot and checks.
  *
  * It never opens anything: the rules drop by default with or without it, and everything it starts
  * (ulogd, nft monitor) dies with it. A library: the command (src/cli/commands/guard.ts) is a shell.
  */
 import { applyRuleset } from '../apply/apply.js';
-import type { Target } from '../apply/target.js';
+import { appliedRun, reloadRuleset } from '../apply/reload.js';
+import { netOnly, type Target } from '../apply/target.js';
 import type { Ir } from '../ir/types.js';
 import { killswitchTableName, NFLOG_GROUP } from '../model/names.js';
 import { firstError } from '../system/exec.js';
@@ -19,7 +22,10 @@ import { EVENT_SCHEMA_VERSION, type GuardEvent } from './events.js';
 import type { GuardMetrics } from './metrics.js';
 import { droppedPackets, UnloggedTally } from './counters.js';
 import { killswitchRuleset } from './killswitch.js';
+import { ConntrackReader, type ConntrackNew } from './conntrack.js';
 import { NflogReader, type NflogRecord } from './nflog.js';
+import { parseLinkStats, TrafficTally, trafficPorts } from './traffic.js';
+import { DEFAULT_VPN_DOWN_AFTER_S, expectedPeers, parseWgDump, peerName, VpnHealth, vpnTunnels } from './vpn.js';
 import { destClass, OriginIndex } from './origin.js';
 import type { EventWriter } from './writer.js';
 
@@ -47,8 +53,20 @@ export interface GuardOptions {
   readonly events: EventWriter;
   readonly metrics: GuardMetrics;
   readonly onDrift: DriftAction;
-  /** apply's state root, for re-loads (each one is an apply run with its snapshot). */
+  /**
+   * apply's state root. When its newest applied run in the target loaded exactly `ruleset`, a
+   * re-load is that text again in one `nft -f` (its checks were done at apply time); otherwise each
+   * re-load is a full apply run with its snapshot and checks.
+   */
   readonly stateRoot: string;
+  /** A WireGuard peer whose last handshake is older than this is down (default DEFAULT_VPN_DOWN_AFTER_S, WireGuard's 180 s). */
+  readonly vpnDownAfterS?: number;
+  /** How often handshakes are read, ms (default 5000). */
+  readonly vpnPollMs?: number;
+  /** Interface names for `wg show` by tunnel, where they are not the spec's ifname (the lab's wireguard-go names). */
+  readonly wgNames?: ReadonlyMap<string, string>;
+  /** Test only: this many fast re-loads carry a table the kernel refuses (the transaction fails whole). */
+  readonly reloadFaults?: number;
   /** Periodic re-read interval in ms (default DEFAULT_RECHECK_MS). */
   readonly recheckMs?: number;
   /** Progress and trouble, for people (stderr in the CLI). */
@@ -57,13 +75,18 @@ export interface GuardOptions {
 
 export interface Guard {
   /** The processes it started (ulogd, nft monitor), for tests and `status`. */
-  readonly pids: { readonly ulogd: number | undefined; readonly monitor: number | undefined };
+  readonly pids: { readonly ulogd: number | undefined; readonly monitor: number | undefined; readonly conntrack: number | undefined };
   /** Compares the loaded tables with the rule set now (and acts on a drift); resolves when done. */
   check(): Promise<Drift>;
   /** Reads the kernel's drop counters and counts what was not logged; resolves with the running total. */
   countUnlogged(): Promise<number>;
   /** Stops watching; leaves every rule as it is. Safe to repeat. */
   stop(): Promise<void>;
+}
+
+/** IP protocol names conntrack prints, as the metrics label them. */
+function protoName(p: string): string {
+  return p === 'tcp' || p === 'udp' || p === 'icmp' ? p : 'other';
 }
 
 function protoFlow(r: NflogRecord): { name: string; flow: Flow } {
@@ -82,12 +105,25 @@ function protoFlow(r: NflogRecord): { name: string; flow: Flow } {
 export async function startGuard(o: GuardOptions): Promise<Guard> {
   const say = o.say ?? (() => undefined);
   const netns = o.target.netns ?? null;
+  // nft alone needs only the network namespace: the hot path skips ip netns exec's mount set-up.
+  const nft = netOnly(o.target);
   const now = (): string => new Date().toISOString();
   const emit = (e: GuardEvent): void => void o.events.write(e);
   const index = new OriginIndex(o.ir, o.host);
   const expected: TableTexts = await expectedTables(o.ruleset);
   if (expected.size === 0) throw new Error(`the rule set for '${o.host}' holds no cordon table: nothing to guard`);
   o.metrics.watch(o.host);
+
+  // Attempts are counted by the host they come from, when the source is a declared address.
+  const hostOf = new Map<number, string>();
+  for (const h of o.ir.model.hosts.values()) for (const n of h.nics) hostOf.set(n.address, h.name);
+  const onNew = (c: ConntrackNew): void => {
+    const src = parseIPv4(c.src);
+    const dst = parseIPv4(c.dst);
+    // Loopback stays inside the host: not an attempt to reach anything.
+    if (src === undefined || dst === undefined || src >>> 24 === 127 || dst >>> 24 === 127) return;
+    o.metrics.countAttempt(hostOf.get(src) ?? o.host, protoName(c.proto), destClass(o.ir, dst));
+  };
 
   // Every cordon drop the guard was told about (its own prefixes), for the unlogged count.
   let logged = 0;
@@ -104,6 +140,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     logged++;
     const cls = destClass(o.ir, dst);
     o.metrics.countBlocked(origin.chain.host, name, cls);
+    o.metrics.countAttempt(hostOf.get(src) ?? origin.chain.host, name, cls);
     const tcpUdp = r.proto === 6 || r.proto === 17;
     emit({
       v: EVENT_SCHEMA_VERSION,
@@ -141,19 +178,42 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   let reapplyFailed = false;
   let periodic = false;
 
-  const reapply = async (detectedAt: number): Promise<void> => {
-    let out: { status: string; message: string };
+  // The fast path needs the text apply checked here; without it every re-load is a full apply.
+  let checkedRun = appliedRun(o.stateRoot, o.target, o.ruleset)?.path;
+  let faults = o.reloadFaults ?? 0;
+
+  const fullApply = async (): Promise<{ ok: boolean; message: string }> => {
     try {
-      out = await applyRuleset({ target: o.target, host: o.host, ruleset: o.ruleset, stateRoot: o.stateRoot, ir: o.ir, say: (l) => say(`reapply: ${l}`) });
+      const out = await applyRuleset({
+        target: o.target,
+        host: o.host,
+        ruleset: o.ruleset,
+        stateRoot: o.stateRoot,
+        ir: o.ir,
+        say: (l) => say(`reapply: ${l}`),
+      });
+      if (out.status === 'applied') checkedRun = out.run?.path;
+      return { ok: out.status === 'applied', message: `full apply: ${out.message}` };
     } catch (e) {
       // apply could not even start (its state directory, say): a failed re-load, reported and retried.
-      out = { status: 'failed', message: `apply failed: ${(e as Error).message}` };
+      return { ok: false, message: `apply failed: ${(e as Error).message}` };
     }
-    const ok = out.status === 'applied';
-    reapplyFailed = !ok;
-    if (ok) tally.reloaded(logged);
-    emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'reapplied', host: o.host, netns, ok, message: out.message, ms: Date.now() - detectedAt });
-    if (!ok) say(`re-applying failed: ${out.message}`);
+  };
+
+  const reapply = async (drift: Drift, detectedAt: number): Promise<void> => {
+    let out: { ok: boolean; message: string };
+    if (checkedRun !== undefined) {
+      // cordon tables the tamper added go in the same transaction as the re-load.
+      const extra = drift.tables.filter((k) => !expected.has(k)).map((k) => ({ family: k.split(' ')[0]!, name: k.split(' ')[1]! }));
+      const fault = faults > 0;
+      if (fault) faults--;
+      out = await reloadRuleset({ target: nft, ruleset: o.ruleset, extra, fault });
+    } else out = await fullApply();
+    const ms = Date.now() - detectedAt;
+    reapplyFailed = !out.ok;
+    if (out.ok) tally.reloaded(logged);
+    emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'reapplied', host: o.host, netns, ok: out.ok, message: out.message, ms });
+    if (!out.ok) say(`re-applying failed: ${out.message}`);
   };
 
   // The kill switch is a cordon table of the guard's own, not part of the rule set: compared apart.
@@ -163,7 +223,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   let foreignSeen: Set<string> | undefined;
   let foreignAtStart: string[] = [];
   const read = async (): Promise<TableTexts> => {
-    const loaded = await loadedRuleset(o.target);
+    const loaded = await loadedRuleset(nft);
     const seen = new Set<string>();
     for (const [k, chains] of loaded.foreign) {
       if (chains.length === 0) continue;
@@ -206,8 +266,9 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     return all;
   };
 
+  const killSwitch = killswitchRuleset(o.ir, o.host);
   const engage = async (detectedAt: number): Promise<void> => {
-    const r = await o.target.exec(['nft', '-f', '-'], { input: killswitchRuleset(o.ir, o.host) });
+    const r = await nft.exec(['nft', '-f', '-'], { input: killSwitch });
     if (r.code !== 0) {
       say(`the kill switch failed: ${firstError(r)}`);
       emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'killswitch', host: o.host, netns, engaged: false, message: `failed: ${firstError(r)}`, ms: null });
@@ -259,12 +320,27 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
       }
       if (o.onDrift === 'killswitch' && !stopped && !switchOn) await engage(detectedAt);
       if (o.onDrift === 'reapply' && !stopped) {
-        await reapply(detectedAt);
-        // What the re-load left is the new truth: compare again (a failed re-load stays reported).
+        await reapply(drift, detectedAt);
+        // The read-back, after the event: what the re-load left is the new truth (a failed re-load stays reported).
         const after = compareTables(expected, await read());
         if (after.differences.length === 0) {
           reported = '';
           o.metrics.drift.set({ host: o.host }, 0);
+        } else if (!reapplyFailed) {
+          // Loaded, yet not the rule set (changed again meanwhile, or the load did not take): a drift of its own, retried.
+          reapplyFailed = true;
+          reported = after.differences.join('\n');
+          emit({
+            v: EVENT_SCHEMA_VERSION,
+            time: now(),
+            type: 'drift',
+            host: o.host,
+            netns,
+            tables: [...after.tables],
+            differences: after.differences.map((d) => `after the re-load: ${d}`),
+            action: o.onDrift,
+          });
+          say(`after the re-load the tables still differ: ${after.differences.slice(0, 5).join('; ')}`);
         }
         return after;
       }
@@ -306,7 +382,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   /** Logs of packets dropped just before a counter reading are still on their way: wait this long for them. */
   const LOG_GRACE_MS = 200;
   const countUnlogged = async (): Promise<number> => {
-    const r = await o.target.exec(['nft', 'list', 'ruleset']);
+    const r = await nft.exec(['nft', 'list', 'ruleset']);
     if (r.code !== 0) throw new Error(`nft list ruleset failed in ${o.target.label}: ${firstError(r)}`);
     const dropped = droppedPackets(r.stdout);
     await new Promise((res) => setTimeout(res, LOG_GRACE_MS));
@@ -351,16 +427,95 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     }, restartDelay);
   };
   reader = await startReader();
+  let conntrack: ConntrackReader | undefined;
+  const startConntrack = (): void => {
+    conntrack = ConntrackReader.start(o.target.netns, onNew, (why) => {
+      conntrack = undefined;
+      if (!stopped) say(`accepted-connection counting stopped: ${why}; restarting on the next re-read`);
+    });
+  };
+  startConntrack();
+  // Per-host traffic, read from the kernel's interface counters when Prometheus scrapes.
+  const ports = trafficPorts(o.ir, o.host);
+  const traffic = new TrafficTally();
+  const unscrape =
+    ports.length === 0
+      ? () => undefined
+      : o.metrics.onScrape(async () => {
+          const r = await nft.exec(['ip', '-s', '-j', 'link', 'show']);
+          if (r.code !== 0) throw new Error(firstError(r));
+          for (const [host, d] of traffic.update(ports, parseLinkStats(r.stdout))) {
+            o.metrics.rxBytes.inc({ host }, d.rxBytes);
+            o.metrics.txBytes.inc({ host }, d.txBytes);
+            o.metrics.rxPackets.inc({ host }, d.rxPackets);
+            o.metrics.txPackets.inc({ host }, d.txPackets);
+          }
+        });
+  // VPN health: handshake age per peer of every tunnel the host is on.
+  const tunnels = vpnTunnels(o.ir, o.host, o.wgNames);
+  const downAfter = o.vpnDownAfterS ?? DEFAULT_VPN_DOWN_AFTER_S;
+  const health = new VpnHealth(downAfter);
+  let vpnBusy = false;
+  const pollVpn = async (): Promise<void> => {
+    if (vpnBusy || stopped) return;
+    vpnBusy = true;
+    try {
+      for (const t of tunnels) {
+        const r = await nft.exec(['wg', 'show', t.ifname, 'dump']);
+        const nowS = Date.now() / 1000;
+        const ages = new Map<string, number>();
+        // No interface (never brought up, or gone): every peer it should have is down.
+        for (const p of expectedPeers(t, o.host)) ages.set(p, Infinity);
+        if (r.code === 0)
+          for (const p of parseWgDump(r.stdout)) {
+            const name = peerName(t, p.allowedIps);
+            ages.set(name, Math.min(ages.get(name) ?? Infinity, VpnHealth.age(p, nowS)));
+          }
+        for (const [peer, age] of ages) {
+          o.metrics.handshakeAge.set({ host: o.host, peer }, age);
+          const change = health.update(t.tunnel, peer, age);
+          if (!change || stopped) continue;
+          const when = change.ageSeconds === null ? 'never' : `${change.ageSeconds} s ago`;
+          emit({
+            v: EVENT_SCHEMA_VERSION,
+            time: now(),
+            type: change.up ? 'vpn-up' : 'vpn-down',
+            host: o.host,
+            netns,
+            tunnel: t.tunnel,
+            peer,
+            ageSeconds: change.ageSeconds,
+            message: change.up
+              ? `handshake with ${peer} ${when}: the tunnel is up`
+              : `no handshake with ${peer} for more than ${downAfter} s (last: ${when})${r.code === 0 ? '' : `; wg show ${t.ifname}: ${firstError(r)}`}; the rules keep ${o.host} closed meanwhile`,
+          });
+          say(`${t.tunnel}: peer ${peer} ${change.up ? 'up' : 'DOWN'} (last handshake ${when})`);
+        }
+      }
+    } finally {
+      vpnBusy = false;
+    }
+  };
+  let vpnTimer: NodeJS.Timeout | undefined;
+
   let monitor: NftMonitor | undefined;
   let interval: NodeJS.Timeout | undefined;
   try {
     monitor = NftMonitor.start(o.target, checkSoon, (why) => say(`drift watch (nft monitor) stopped: ${why}; the periodic re-read goes on`));
     interval = setInterval(() => {
       periodic = true;
+      if (conntrack === undefined && !stopped) startConntrack();
       checkSoon();
       countUnlogged().catch((e: unknown) => say(`reading the drop counters failed: ${(e as Error).message}`));
     }, o.recheckMs ?? DEFAULT_RECHECK_MS);
     await countUnlogged();
+    if (tunnels.length > 0) {
+      await pollVpn();
+      vpnTimer = setInterval(
+        () => void pollVpn().catch((e: unknown) => say(`reading WireGuard handshakes failed: ${(e as Error).message}`)),
+        o.vpnPollMs ?? 5000,
+      );
+    }
     const first = await check();
     emit({
       v: EVENT_SCHEMA_VERSION,
@@ -372,18 +527,26 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
         (first.differences.length === 0
           ? `watching ${expected.size} cordon table(s) in ${o.target.label}; they match the rule set`
           : `watching ${o.target.label}; the loaded tables did not match the rule set at start (see the drift event)`) +
-        (foreignAtStart.length > 0 ? `; other tables with base chains: ${foreignAtStart.join(', ')}` : ''),
+        (foreignAtStart.length > 0 ? `; other tables with base chains: ${foreignAtStart.join(', ')}` : '') +
+        (o.onDrift !== 'reapply'
+          ? ''
+          : checkedRun !== undefined
+            ? `; re-loads: the rule set apply checked in ${checkedRun}, in one nft -f`
+            : `; re-loads: full apply runs (no applied run of this rule set in ${o.stateRoot})`),
     });
   } catch (e) {
     if (interval) clearInterval(interval);
+    clearInterval(vpnTimer);
+    unscrape();
     await monitor?.stop();
+    await conntrack?.stop();
     await reader.stop();
     throw e;
   }
 
   return {
     get pids() {
-      return { ulogd: reader.pid, monitor: monitor?.pid };
+      return { ulogd: reader.pid, monitor: monitor?.pid, conntrack: conntrack?.pid };
     },
     check,
     countUnlogged,
@@ -391,8 +554,11 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
       if (stopped) return;
       stopped = true;
       clearInterval(interval);
+      clearInterval(vpnTimer);
       clearTimeout(restartTimer);
+      unscrape();
       await monitor?.stop();
+      await conntrack?.stop();
       await busy?.catch(() => undefined);
       await reader.stop();
       o.metrics.up.set({ host: o.host }, 0);

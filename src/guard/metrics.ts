@@ -21,6 +21,14 @@ export class GuardMetrics {
   readonly killswitch: Gauge<'host'>;
   readonly unlogged: Counter<'host'>;
   readonly eventsDropped: Counter;
+  readonly attempts: Counter<'host' | 'proto' | 'class'>;
+  readonly rxBytes: Counter<'host'>;
+  readonly txBytes: Counter<'host'>;
+  readonly rxPackets: Counter<'host'>;
+  readonly txPackets: Counter<'host'>;
+  readonly handshakeAge: Gauge<'host' | 'peer'>;
+  /** Run before each exposition (counters read from the kernel on scrape). */
+  private readonly refreshers: (() => Promise<void>)[] = [];
 
   constructor() {
     const registers = [this.registry];
@@ -60,6 +68,29 @@ export class GuardMetrics {
       help: 'Events not written because the event consumer was too slow or gone (bounded queue).',
       registers,
     });
+    this.attempts = new Counter({
+      name: 'agent_network_connection_attempts_total',
+      help: "Connection attempts: connections cordon's rules let through (conntrack, one per connection) plus packets they dropped and logged (as agent_network_blocked_connections_total), by the host the attempt comes from, protocol and destination class.",
+      labelNames: ['host', 'proto', 'class'],
+      registers,
+    });
+    const traffic = (name: string, what: string): Counter<'host'> =>
+      new Counter({
+        name,
+        help: `${what} by this host, from the kernel's interface counters in the enforcing namespace (a guest's host-side bridge port, or a self-enforcing guest's own interfaces), read at scrape time.`,
+        labelNames: ['host'],
+        registers,
+      });
+    this.rxBytes = traffic('agent_vm_network_rx_bytes_total', 'Bytes received');
+    this.txBytes = traffic('agent_vm_network_tx_bytes_total', 'Bytes sent');
+    this.rxPackets = traffic('agent_vm_network_rx_packets_total', 'Packets received');
+    this.txPackets = traffic('agent_vm_network_tx_packets_total', 'Packets sent');
+    this.handshakeAge = new Gauge({
+      name: 'cordon_vpn_handshake_age_seconds',
+      help: "An age, not a timestamp: seconds since the watched host's last WireGuard handshake with this peer (the spec's name for it), +Inf when there has been none. Above 180 s no session is left: the tunnel is down.",
+      labelNames: ['host', 'peer'],
+      registers,
+    });
   }
 
   /** Starts the series of one watched host at zero, so a scrape shows them before anything happens. */
@@ -75,8 +106,22 @@ export class GuardMetrics {
     this.blocked.inc({ host, proto: PROTO_LABELS.has(proto) ? proto : 'other', class: cls });
   }
 
+  countAttempt(host: string, proto: string, cls: DestClass): void {
+    this.attempts.inc({ host, proto: PROTO_LABELS.has(proto) ? proto : 'other', class: cls });
+  }
+
+  /** Adds a reading run before each exposition (a failing one is skipped: the last values stay). */
+  onScrape(refresh: () => Promise<void>): () => void {
+    this.refreshers.push(refresh);
+    return () => {
+      const i = this.refreshers.indexOf(refresh);
+      if (i >= 0) this.refreshers.splice(i, 1);
+    };
+  }
+
   /** The exposition in Prometheus text format. */
-  text(): Promise<string> {
+  async text(): Promise<string> {
+    await Promise.all(this.refreshers.map((r) => r().catch(() => undefined)));
     return this.registry.metrics();
   }
 }

@@ -48,8 +48,8 @@ export function ulogdConfig(o: { group: number; socket: string; logfile: string;
     '',
     '[log1]',
     `group=${o.group}`,
-    // Hand every packet over at once (no batching): events within milliseconds, not seconds.
-    'qthreshold=1',
+    // Hand every packet over at once: the kernel otherwise batches up to 100 packets or 1 s (its defaults). The key is ulogd's `netlink_qthreshold` (a bare `qthreshold` is silently ignored).
+    'netlink_qthreshold=1',
     '',
     '[json1]',
     'mode="unix"',

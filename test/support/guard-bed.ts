@@ -39,7 +39,7 @@ export function renderedFor(ir: Ir, host: string): string {
   return nftablesRenderer.render(ir, { host, params: new Map() }).files[0]!.content;
 }
 
-export async function until<T>(what: string, get: () => T | undefined, ms = 5000): Promise<T> {
+export async function until<T>(what: string, get: () => T | undefined, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = get();
@@ -66,8 +66,9 @@ export class Testbed {
     const tag = this.ws.slice(-6).replace(/[^a-z0-9]/g, '');
     const a = `gv${tag}a`.slice(0, 15);
     const b = `gv${tag}b`.slice(0, 15);
-    sh(this.ws, `ip link set lo up; ip link add ${a} type veth peer name ${b}; ip link set ${b} netns ${this.gw}; ip link set ${a} name vz-nat`);
-    sh(this.ws, `ip addr add 192.168.64.2/24 dev vz-nat; ip link set vz-nat up; ip route add default via ${GW}`);
+    // eth0: the workload's interface on the vz-nat network, named as the spec's model (and the lab) names it.
+    sh(this.ws, `ip link set lo up; ip link add ${a} type veth peer name ${b}; ip link set ${b} netns ${this.gw}; ip link set ${a} name eth0`);
+    sh(this.ws, `ip addr add 192.168.64.2/24 dev eth0; ip link set eth0 up; ip route add default via ${GW}`);
     sh(this.gw, `ip link set lo up; ip addr add ${GW}/24 dev ${b}; ip link set ${b} up`);
   }
 

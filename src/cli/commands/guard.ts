@@ -1,16 +1,17 @@
 /**
  * `cordon guard FILE --host H (--netns NS | --i-mean-the-host) [--metrics ADDR] [--events FILE|-]
- * [--on-drift reapply|killswitch|alert] [--recheck SECONDS] [--state-dir DIR]`: a long-running watcher of a
+ * [--on-drift reapply|killswitch|alert] [--recheck SECONDS] [--vpn-down-after SECONDS] [--state-dir DIR]`: a long-running watcher of a
  * host where `cordon apply` loaded the spec. It never opens anything: stopped or killed (even with
  * -9), the rules stay loaded and default-drop. SIGINT/SIGTERM stop it in order (exit 0).
  * Exit codes: 0 stopped by a signal · 1 it could not start watching · 2 invalid input · 3 internal error.
  */
 import { createWriteStream } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
 import { DEFAULT_RECHECK_MS, DRIFT_ACTIONS, startGuard, type DriftAction, type Guard } from '../../guard/guard.js';
+import { DEFAULT_VPN_DOWN_AFTER_S } from '../../guard/vpn.js';
 import { GuardMetrics, parseListen, serveMetrics, type MetricsServer } from '../../guard/metrics.js';
 import { EventWriter } from '../../guard/writer.js';
 import { guarded } from '../../render/guard.js';
@@ -19,6 +20,10 @@ import { Interrupted, withTeardown } from '../../system/interrupt.js';
 import { EXIT, ExitError } from '../io.js';
 import { loadIr, printDiagnostics } from '../load.js';
 import { chooseEnforcingHost, chooseTarget } from './apply.js';
+import { netnsTarget, type Target } from '../../apply/target.js';
+import { findLab } from '../../lab/lab.js';
+import { labDir } from '../../lab/state.js';
+import { labGuardHosts } from './lab-guard.js';
 
 interface GuardFlags {
   host?: string;
@@ -29,6 +34,17 @@ interface GuardFlags {
   onDrift?: string;
   recheck?: string;
   stateDir?: string;
+  vpnDownAfter?: string;
+  lab?: string | boolean;
+}
+
+/** One host to watch: where, and what must stay loaded there. */
+interface Watch {
+  readonly host: string;
+  readonly target: Target;
+  readonly ruleset: string;
+  readonly stateRoot: string;
+  readonly wgNames?: ReadonlyMap<string, string>;
 }
 
 function say(line: string): void {
@@ -53,6 +69,13 @@ function recheckMs(v: string | undefined): number {
   return Math.round(Number(v) * 1000);
 }
 
+function vpnDownAfter(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_VPN_DOWN_AFTER_S;
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 1 || Number(v) > 86400)
+    throw new ExitError(EXIT.invalid, `--vpn-down-after must be seconds from 1 to 86400, got '${v}'`);
+  return Number(v);
+}
+
 export function registerGuard(program: Command): void {
   program
     .command('guard')
@@ -61,10 +84,15 @@ export function registerGuard(program: Command): void {
     .option('--host <name>', 'the enforcing host to watch (default: the only enforcing host)')
     .option('--netns <name>', 'watch inside this network namespace (required unless --i-mean-the-host)')
     .option('--i-mean-the-host', "watch this machine's own network namespace")
+    .option('--lab [prefix]', 'watch every enforcing host of a running lab (default: the only lab up), in one process; --on-drift defaults to alert there')
     .option('--metrics <addr>', 'serve Prometheus metrics at http://ADDR/metrics (127.0.0.1:PORT; a bare port means 127.0.0.1; port 0 picks a free one)')
     .option('--events <file>', "append events as JSON lines to FILE, or '-' for stdout (default: stdout)")
     .option('--on-drift <action>', `when cordon's tables change: ${DRIFT_ACTIONS.join(' | ')} (default reapply)`)
     .option('--recheck <seconds>', `re-read the tables this often besides nft monitor (default ${DEFAULT_RECHECK_MS / 1000})`)
+    .option(
+      '--vpn-down-after <seconds>',
+      `a WireGuard peer with no handshake for longer is reported down (default ${DEFAULT_VPN_DOWN_AFTER_S}, WireGuard's reject-after time)`,
+    )
     .option('--state-dir <dir>', `apply's state for re-loads (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`)
     .addHelpText(
       'after',
@@ -79,29 +107,49 @@ Examples:
   cordon guard examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --on-drift alert`,
     )
     .action(async (file: string, opts: GuardFlags) => {
-      const onDrift = driftAction(opts.onDrift);
+      // In a lab, the guard reports and does not fight: \`lab attack\` plays a guest that flushes its own rules.
+      const onDrift = driftAction(opts.onDrift ?? (opts.lab !== undefined ? 'alert' : undefined));
       const interval = recheckMs(opts.recheck);
+      const downAfter = vpnDownAfter(opts.vpnDownAfter);
       const listen = opts.metrics === undefined ? undefined : parseListen(opts.metrics);
       if (opts.metrics !== undefined && listen === undefined)
         throw new ExitError(EXIT.invalid, `--metrics must be HOST:PORT or PORT (e.g. 127.0.0.1:9464), got '${opts.metrics}'`);
-      const target = await chooseTarget(opts);
       const stateRoot = resolve(opts.stateDir ?? process.env.CORDON_STATE_DIR ?? DEFAULT_STATE_ROOT);
       const ir = loadIr(file);
-      const host = chooseEnforcingHost(ir, opts.host);
-      const rendered = guarded(nftablesRenderer).render(ir, { host, params: new Map() });
-      printDiagnostics(rendered.diagnostics, undefined);
-      const ruleset = rendered.files[0]?.content;
-      if (rendered.diagnostics.some((d) => d.severity === 'error') || ruleset === undefined)
-        throw new ExitError(EXIT.invalid, `the nftables target cannot express this spec for ${host}: nothing to guard`);
+      let watches: Watch[];
+      if (opts.lab !== undefined) {
+        // Every enforcing namespace of a running lab, in one process.
+        if (opts.netns !== undefined || opts.iMeanTheHost || opts.host !== undefined)
+          throw new ExitError(EXIT.invalid, '--lab watches every enforcing host of the lab: give it without --host, --netns or --i-mean-the-host');
+        const lab = findLab(typeof opts.lab === 'string' ? opts.lab : undefined);
+        if ('error' in lab) throw new ExitError(EXIT.invalid, `--lab: ${lab.error}`);
+        watches = labGuardHosts(ir, lab).map((w) => ({
+          host: w.host,
+          target: netnsTarget(w.netns),
+          ruleset: w.ruleset,
+          stateRoot: opts.stateDir === undefined ? join(labDir(lab.prefix), 'apply') : stateRoot,
+          wgNames: w.wgNames,
+        }));
+        if (watches.length === 0) throw new ExitError(EXIT.invalid, `--lab: lab ${lab.prefix} runs no host of this spec that enforces rules`);
+      } else {
+        const target = await chooseTarget(opts);
+        const host = chooseEnforcingHost(ir, opts.host);
+        const rendered = guarded(nftablesRenderer).render(ir, { host, params: new Map() });
+        printDiagnostics(rendered.diagnostics, undefined);
+        const ruleset = rendered.files[0]?.content;
+        if (rendered.diagnostics.some((d) => d.severity === 'error') || ruleset === undefined)
+          throw new ExitError(EXIT.invalid, `the nftables target cannot express this spec for ${host}: nothing to guard`);
+        watches = [{ host, target, ruleset, stateRoot }];
+      }
 
       const out: Writable =
         opts.events === undefined || opts.events === '-' ? process.stdout : createWriteStream(resolve(opts.events), { flags: 'a', mode: 0o600 });
       const metrics = new GuardMetrics();
       const events = new EventWriter(out, { onDrop: (n) => metrics.eventsDropped.inc(n) });
-      let guard: Guard | undefined;
+      const guards: Guard[] = [];
       let server: MetricsServer | undefined;
       const teardown = async (): Promise<void> => {
-        await guard?.stop();
+        for (const g of guards) await g.stop();
         await server?.close();
         await events.drained();
         if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
@@ -115,13 +163,31 @@ Examples:
               });
               say(`metrics at http://${server.address}/metrics`);
             }
-            try {
-              guard = await startGuard({ ir, host, ruleset, target, events, metrics, onDrift, stateRoot, recheckMs: interval, say });
-            } catch (e) {
-              if (e instanceof ExitError) throw e;
-              throw new ExitError(EXIT.failed, `cannot watch ${target.label}: ${(e as Error).message}`);
+            for (const w of watches) {
+              const { host, target, ruleset } = w;
+              try {
+                guards.push(
+                  await startGuard({
+                    ir,
+                    host,
+                    ruleset,
+                    target,
+                    events,
+                    metrics,
+                    onDrift,
+                    stateRoot: w.stateRoot,
+                    recheckMs: interval,
+                    vpnDownAfterS: downAfter,
+                    ...(w.wgNames ? { wgNames: w.wgNames } : {}),
+                    say: watches.length > 1 ? (l) => say(`${host}: ${l}`) : say,
+                  }),
+                );
+              } catch (e) {
+                if (e instanceof ExitError) throw e;
+                throw new ExitError(EXIT.failed, `cannot watch ${target.label}: ${(e as Error).message}`);
+              }
+              say(`watching ${host} in ${target.label} (on drift: ${onDrift}); stop with Ctrl-C or SIGTERM, the rules stay`);
             }
-            say(`watching ${host} in ${target.label} (on drift: ${onDrift}); stop with Ctrl-C or SIGTERM, the rules stay`);
             await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
           },
           { teardown, onSignal: (s) => say(`${s}: stopping; the rules stay loaded`) },

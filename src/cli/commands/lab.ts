@@ -14,6 +14,7 @@ import { Interrupted, INTERRUPTED_EXIT } from '../../system/interrupt.js';
 import { EXIT, ExitError, printJson, useColor } from '../io.js';
 import { loadIr } from '../load.js';
 import { listStates } from '../../lab/state.js';
+import { labGuardHosts, labGuardSummary, startLabGuard } from './lab-guard.js';
 import { LAB_PREFIX_RE } from '../../model/names.js';
 
 function requireRoot(): void {
@@ -81,7 +82,11 @@ Examples:
     .option('--dry-run', 'print the plan (every command, stage by stage) and change nothing')
     .option('--again', 'build another lab even when one of FILE is already up')
     .option('--json', 'machine-readable result on stdout')
-    .action(async (file: string, opts: { dryRun?: boolean; again?: boolean; json?: boolean }) => {
+    .option('--guard', 'also start one guard for the whole lab (blocked attempts, drift, VPN health); lab down stops it')
+    .option('--metrics <addr>', "with --guard: serve the guard's metrics at http://ADDR/metrics (127.0.0.1:PORT)")
+    .option('--events <file>', "with --guard: the guard's events as JSON lines (default: guard.jsonl in the lab's directory)")
+    .action(async (file: string, opts: { dryRun?: boolean; again?: boolean; json?: boolean; guard?: boolean; metrics?: string; events?: string }) => {
+      if (!opts.guard && (opts.metrics !== undefined || opts.events !== undefined)) throw new ExitError(EXIT.invalid, '--metrics and --events go with --guard');
       const ir = loadIr(file, { quietWarnings: opts.json });
       if (opts.dryRun) {
         process.stdout.write(planToText(dryRunPlan(ir)));
@@ -110,6 +115,19 @@ Examples:
         throw new ExitError(EXIT.failed, `lab up failed: ${e.message} (everything built was removed)`);
       });
       const { plan, report: r } = report;
+      let guard: { pid: number; events: string; metrics: string | undefined } | undefined;
+      if (opts.guard) {
+        const st = findLab(plan.prefix);
+        const hosts = 'error' in st ? 0 : labGuardHosts(ir, st).length;
+        try {
+          if (hosts === 0) throw new Error('no host of the lab enforces rules');
+          guard = await startLabGuard(file, plan.prefix, hosts, { metrics: opts.metrics, events: opts.events });
+        } catch (e) {
+          // A lab asked for with a guard is not left up without one.
+          await downLabs({ lab: plan.prefix }).catch(() => undefined);
+          throw new ExitError(EXIT.failed, `lab up --guard: ${(e as Error).message} (the lab was taken down)`);
+        }
+      }
       if (opts.json) {
         printJson({
           prefix: plan.prefix,
@@ -120,6 +138,7 @@ Examples:
           tunnels: r.tunnels,
           warnings: r.warnings,
           notes: plan.notes,
+          ...(guard ? { guard: { pid: guard.pid, events: guard.events, metrics: guard.metrics ?? null } } : {}),
         });
         return;
       }
@@ -133,6 +152,7 @@ Examples:
         );
       for (const w of r.warnings) process.stdout.write(`  ${c.yellow('warning')} ${w}\n`);
       for (const n of plan.notes) process.stdout.write(`  ${c.dim(`note: ${n}`)}\n`);
+      if (guard) process.stdout.write(`  guard: pid ${guard.pid}, events in ${guard.events}${guard.metrics ? `, metrics at ${guard.metrics}` : ''}\n`);
       process.stdout.write(`\nNext: cordon lab exec HOST -- CMD · cordon lab shell HOST · cordon lab verify ${file} · cordon lab down --lab ${plan.prefix}\n`);
     });
 
@@ -181,9 +201,11 @@ Examples:
       if ('error' in st) throw new ExitError(EXIT.invalid, st.error);
       const ir = loadIr(st.file, { quietWarnings: true });
       if (ir.model.hash !== st.hash) throw new ExitError(EXIT.invalid, `${st.file} changed since lab ${st.prefix} was built`);
+      const since = Date.now();
       const r = await attackLab(ir, st.prefix, host, { say: progress(opts.json === true) });
-      if (opts.json) printJson(r);
-      else process.stdout.write(attackToText(r, useColor()));
+      const seen = await labGuardSummary(st.prefix, since);
+      if (opts.json) printJson(seen ? { ...r, guard: seen } : r);
+      else process.stdout.write(`${attackToText(r, useColor())}${seen ? `\n${seen.join('\n')}\n` : ''}`);
       process.exitCode = r.differences.length > 0 ? EXIT.failed : EXIT.ok;
     });
 
