@@ -14,6 +14,8 @@ import { Metrics } from './metrics.js';
 import { auditRoutes } from './routes/audit.js';
 import { billingRoutes } from './routes/billing.js';
 import { eventRoutes } from './routes/events.js';
+import { assignDevice } from './device.js';
+import { PeerService } from './peers.js';
 import { peerRoutes } from './routes/peers.js';
 import { sessionRoutes } from './routes/session.js';
 import { specRoutes } from './routes/specs.js';
@@ -71,11 +73,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     );
   });
 
+  // Seed 002's device fingerprint: every browser gets a device_id cookie once; audit rows record it.
+  app.addHook('onRequest', async (req, reply) => {
+    assignDevice(req, reply, settings.secureCookies);
+  });
+
   const auth = new Auth(store, settings);
   const api = new Api(app, auth);
+  const peers = new PeerService(store, settings);
+
+  // Expiry: peers past their `expires` (and, below, vault sessions past their time) are removed
+  // once now, before the server answers anything, and then on a timer.
+  const sweep = (): void => {
+    const p = peers.expireDue();
+    if (p.expired.length) app.log.info({ expired: p.expired }, 'expired peers revoked');
+    if (p.failed.length) app.log.error({ failed: p.failed }, 'expired peers not yet revoked; retrying at the next sweep');
+  };
+  sweep();
+  const timer = setInterval(sweep, settings.sweepIntervalMs);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+
   sessionRoutes(api, auth, store, settings);
   specRoutes(api, store);
-  peerRoutes(api, store, settings);
+  peerRoutes(api, peers);
   eventRoutes(api, store);
   auditRoutes(api, store);
   billingRoutes(api, store, settings);

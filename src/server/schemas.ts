@@ -33,6 +33,7 @@ export const UserSchema = z.object({
   name: z.string(),
   tier: z.enum(TIERS).describe('free, early-access or admin (seed 002 AccessLevel)'),
   createdAt: z.string().describe('ISO 8601'),
+  disabled: z.boolean().describe('a disabled account cannot log in; its sessions and tokens stop working'),
 });
 
 export const LoginBody = z.object({
@@ -198,6 +199,7 @@ export const AuditEntrySchema = z.object({
   target: z.string(),
   before: z.unknown().describe('the changed fields before (null when created)'),
   after: z.unknown().describe('the changed fields after'),
+  device: z.string().nullable().describe('the browser’s device_id cookie, when the change came from one'),
 });
 export const AuditResponse = z.object({ entries: z.array(AuditEntrySchema), next: z.number().int().optional().describe('pass as before= for the next page') });
 
@@ -222,6 +224,10 @@ const PeerFields = {
     .regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/, 'a WireGuard public key (44 characters of base64)')
     .optional()
     .describe('bring your own key pair: the server then never sees a private key'),
+  expires: z.iso
+    .datetime({ offset: false })
+    .optional()
+    .describe('ISO 8601 UTC; the peer is revoked (out of the config and the interface) once this passes. Default: never'),
 };
 export const PeerCreateBody = z.object(PeerFields);
 export const NewPeerBody = z.object({ specId: z.number().int().positive(), tunnel: z.string().min(1), ...PeerFields });
@@ -236,6 +242,13 @@ export const PeerSchema = z.object({
   createdBy: z.string(),
   createdAt: z.string(),
   revoked: z.boolean(),
+  expiresAt: z.string().nullable().describe('ISO 8601; null: never expires'),
+});
+export const PeerListed = PeerSchema.extend({
+  lastHandshake: z.string().nullable().describe('ISO 8601 of the latest handshake on the running interface; null: none (or no interface to ask)'),
+  rxBytes: z.number().int().describe('bytes received from the peer'),
+  txBytes: z.number().int().describe('bytes sent to the peer'),
+  endpoint: z.string().nullable().describe('IP:port the peer last spoke from'),
 });
 export const PeerCreated = PeerSchema.extend({
   clientConfig: z.string().describe('wg-quick config for the client, with its private key when the server made the pair: shown this once, never stored'),

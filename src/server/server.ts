@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { buildApp } from './app.js';
+import { currentDevice } from './device.js';
 import { resolveSettings, type ServerSettings, type ServerSettingsInput } from './config.js';
 import { hashPassword, loadOrCreateSecretFile, randomSecret } from './secrets.js';
 import { Store } from './store.js';
@@ -24,7 +25,7 @@ export interface RunningServer {
 function openDataDir(dataDir: string): Store {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-  return new Store(join(dataDir, 'cordon.db'));
+  return new Store(join(dataDir, 'cordon.db'), { device: currentDevice });
 }
 
 export async function startServer(input: ServerSettingsInput, opts: { log?: Writable } = {}): Promise<RunningServer> {
