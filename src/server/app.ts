@@ -11,6 +11,8 @@ import type { ServerSettings } from './config.js';
 import { HttpError } from './errors.js';
 import { Api } from './http.js';
 import { Metrics } from './metrics.js';
+import { SlotQueue } from './queue.js';
+import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
 import { billingRoutes } from './routes/billing.js';
 import { eventRoutes } from './routes/events.js';
@@ -18,8 +20,11 @@ import { assignDevice } from './device.js';
 import { PeerService } from './peers.js';
 import { peerRoutes } from './routes/peers.js';
 import { sessionRoutes } from './routes/session.js';
+import { sandboxRoutes } from './routes/sandbox.js';
 import { specRoutes } from './routes/specs.js';
 import { systemRoutes } from './routes/system.js';
+import { vaultRoutes } from './routes/vault.js';
+import { VaultService } from './vault.js';
 import type { Store } from './store.js';
 
 export interface AppDeps {
@@ -81,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = new Auth(store, settings);
   const api = new Api(app, auth);
   const peers = new PeerService(store, settings);
+  const vault = new VaultService(store, settings);
 
   // Expiry: peers past their `expires` (and, below, vault sessions past their time) are removed
   // once now, before the server answers anything, and then on a timer.
@@ -88,15 +94,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const p = peers.expireDue();
     if (p.expired.length) app.log.info({ expired: p.expired }, 'expired peers revoked');
     if (p.failed.length) app.log.error({ failed: p.failed }, 'expired peers not yet revoked; retrying at the next sweep');
+    const v = vault.sweep();
+    if (v.destroyed.length) app.log.info({ destroyed: v.destroyed }, 'ended vault sessions destroyed');
+    if (v.failed.length) app.log.error({ failed: v.failed }, 'ended vault sessions not yet destroyed; retrying at the next sweep');
   };
   sweep();
   const timer = setInterval(sweep, settings.sweepIntervalMs);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
 
-  sessionRoutes(api, auth, store, settings);
+  // A logout ends the vault sessions made in it at once, not at the next tick.
+  sessionRoutes(api, auth, store, settings, sweep);
+  accountRoutes(api, store, settings, vault);
   specRoutes(api, store);
   peerRoutes(api, peers);
+  vaultRoutes(api, store, vault, settings.vaultBodyLimit);
+  sandboxRoutes(api, store, settings, new SlotQueue(settings.sandboxConcurrency, settings.sandboxQueue));
   eventRoutes(api, store);
   auditRoutes(api, store);
   billingRoutes(api, store, settings);

@@ -332,13 +332,14 @@ export class Store {
     return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[]).map(toUser);
   }
 
-  setPassword(actor: Actor, userId: number, passwordHash: string): User | undefined {
+  /** Sets the password hash and ends the account's sessions but `keepSession` (the caller's own, by digest). */
+  setPassword(actor: Actor, userId: number, passwordHash: string, keepSession?: string): User | undefined {
     const user = this.userById(userId);
     if (!user) return undefined;
     return this.audited(actor, 'user.password', `user:${user.name}`, () => {
       this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, userId);
       // A new password ends every other way in made with the old one: sessions. (Tokens stay: they were given out on purpose.)
-      this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId);
+      this.db.prepare('DELETE FROM sessions WHERE user_id = ? AND id_hash IS NOT ?').run(userId, keepSession ?? null);
       return { before: undefined, after: { password: 'changed' }, result: user };
     });
   }
