@@ -46,8 +46,16 @@ export interface CheckJson {
 
 /** What `cordon check --json` prints for one file. */
 export function checkText(text: string, file: string): CheckJson {
+  return checkSpec(text, file).json;
+}
+
+/** `checkText` and the spec's host count (undefined when it does not load): the server decides by size what runs as a job. */
+export function checkSpec(text: string, file: string): { json: CheckJson; hosts: number | undefined } {
   const r = loadModelFromText(text, file);
-  return { file, ok: r.model !== undefined, diagnostics: [...r.diagnostics, ...(r.model ? compileDiagnostics(r.model) : [])] };
+  return {
+    json: { file, ok: r.model !== undefined, diagnostics: [...r.diagnostics, ...(r.model ? compileDiagnostics(r.model) : [])] },
+    hosts: r.model?.hosts.size,
+  };
 }
 
 /** A compiled spec and the warnings loading it gave. */

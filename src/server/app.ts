@@ -11,11 +11,13 @@ import type { ServerSettings } from './config.js';
 import { HttpError } from './errors.js';
 import { Api } from './http.js';
 import { Metrics } from './metrics.js';
+import { Jobs } from './jobs.js';
 import { SlotQueue } from './queue.js';
 import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
 import { billingRoutes } from './routes/billing.js';
 import { eventRoutes } from './routes/events.js';
+import { jobRoutes } from './routes/jobs.js';
 import { assignDevice } from './device.js';
 import { PeerService } from './peers.js';
 import { peerRoutes } from './routes/peers.js';
@@ -106,7 +108,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // A logout ends the vault sessions made in it at once, not at the next tick.
   sessionRoutes(api, auth, store, settings, sweep);
   accountRoutes(api, store, settings, vault);
-  specRoutes(api, store);
+  const jobs = new Jobs();
+  app.addHook('onClose', async () => jobs.close());
+  specRoutes(api, store, jobs, settings.jobHostThreshold);
+  jobRoutes(api, jobs);
   peerRoutes(api, peers);
   vaultRoutes(api, store, vault, settings.vaultBodyLimit);
   sandboxRoutes(api, store, settings, new SlotQueue(settings.sandboxConcurrency, settings.sandboxQueue));

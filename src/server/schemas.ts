@@ -411,3 +411,24 @@ export const SandboxRunResponse = z.object({
   ms: z.number().int().describe('wall-clock time of the run'),
   queuePosition: z.number().int().describe('how many runs were ahead in the queue when this one came (0: it started at once)'),
 });
+
+export const JobSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['matrix', 'lint', 'render']),
+  subject: z.string().describe('spec@vN'),
+  state: z.enum(['queued', 'running', 'done', 'failed']),
+  progress: z.object({ step: z.number().int(), steps: z.number().int(), stage: z.string().describe('what it is doing, e.g. "matrix, configured view"') }),
+  queuePosition: z.number().int().optional().describe('jobs ahead of it, while queued'),
+  createdAt: z.string(),
+  finishedAt: z.string().optional(),
+  result: z.unknown().optional().describe('when done: what the synchronous route answers (matrix views, lint findings, or [{path, content}] for render)'),
+  error: z.string().optional().describe('when failed: why'),
+  diagnostics: z.array(DiagnosticSchema).optional(),
+});
+export const JobAccepted = z.object({ job: JobSchema, href: z.string().describe('poll this: GET /api/jobs/{id}') });
+export const JobParams = z.object({
+  id: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/, 'a job id (16 hex digits)')
+    .describe('job id'),
+});

@@ -164,6 +164,7 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE wg_peers ADD COLUMN expires_at TEXT;
    ALTER TABLE wg_peers ADD COLUMN owner_id INTEGER;
    ALTER TABLE audit ADD COLUMN device TEXT;
+   ALTER TABLE spec_versions ADD COLUMN hosts INTEGER;
    CREATE TABLE vault_sessions (
      id TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, login_session TEXT,
      created_at TEXT NOT NULL, expires_at INTEGER NOT NULL, destroyed_at TEXT);
@@ -413,7 +414,7 @@ export class Store {
   // ---- specs ----
 
   /** Adds a version of the spec called `name`, creating the spec on its first upload. */
-  addSpecVersion(actor: Actor, name: string, text: string, sha256: string): { spec: SpecSummary; version: SpecVersion } {
+  addSpecVersion(actor: Actor, name: string, text: string, sha256: string, hosts?: number): { spec: SpecSummary; version: SpecVersion } {
     return this.audited(actor, 'spec.upload', `spec:${name}`, () => {
       const at = this.iso();
       let spec = this.db.prepare('SELECT id FROM specs WHERE name = ?').get(name) as { id: number } | undefined;
@@ -424,8 +425,8 @@ export class Store {
       };
       const version = (prev.v ?? 0) + 1;
       this.db
-        .prepare('INSERT INTO spec_versions (spec_id, version, text, sha256, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(spec.id, version, text, sha256, actor, at);
+        .prepare('INSERT INTO spec_versions (spec_id, version, text, sha256, created_by, created_at, hosts) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(spec.id, version, text, sha256, actor, at, hosts ?? null);
       const before = prev.v === null ? undefined : { version: prev.v, sha256: this.specVersion(spec.id, prev.v)!.sha256 };
       return { before, after: { version, sha256 }, result: { spec: this.spec(spec.id)!, version: this.specVersion(spec.id, version)! } };
     });
@@ -464,6 +465,12 @@ export class Store {
     const r = this.db.prepare('SELECT * FROM spec_versions WHERE spec_id = ? AND version = ?').get(id, version) as
       { spec_id: number; version: number; text: string; sha256: string; created_by: string; created_at: string } | undefined;
     return r && { specId: r.spec_id, version: r.version, text: r.text, sha256: r.sha256, createdBy: r.created_by, createdAt: r.created_at };
+  }
+
+  /** The version's host count as measured at upload (null for versions uploaded before it was recorded). */
+  specVersionHosts(id: number, version: number): number | null {
+    const r = this.db.prepare('SELECT hosts FROM spec_versions WHERE spec_id = ? AND version = ?').get(id, version) as { hosts: number | null } | undefined;
+    return r?.hosts ?? null;
   }
 
   // ---- audit ----

@@ -4,12 +4,14 @@
  */
 import type { z } from 'zod';
 import type { Assume } from '../../model/types.js';
-import { checkText, compileText, diffJson, lintJson, matrixJson, queryJson, Refusal, renderFiles, testJson, type Compiled } from '../analysis.js';
+import { checkSpec, compileText, diffJson, lintJson, matrixJson, queryJson, Refusal, renderFiles, testJson, type Compiled } from '../analysis.js';
 import { HttpError } from '../errors.js';
 import type { Api } from '../http.js';
+import type { JobRequest, Jobs } from '../jobs.js';
 import {
   DiffQuery,
   DiffResponse,
+  JobAccepted,
   ExplanationSchema,
   LintResponse,
   MatrixQuery,
@@ -70,8 +72,34 @@ function versionMeta(v: SpecVersion): z.output<typeof SpecVersionMeta> {
   return { specId: v.specId, version: v.version, sha256: v.sha256, createdBy: v.createdBy, createdAt: v.createdAt };
 }
 
-export function specRoutes(api: Api, store: Store): void {
+export function specRoutes(api: Api, store: Store, jobs: Jobs, jobHostThreshold: number): void {
   const cache = new CompileCache();
+
+  /**
+   * For a version with more hosts than the threshold: queue the work as a job and answer 202 with
+   * it; undefined for a small version (the route answers at once). The host count is the one
+   * measured at upload, so deciding costs no compile.
+   */
+  const asJob = (
+    params: { id: number; version: number | 'latest' },
+    ownerId: number,
+    reply: { code: (n: number) => unknown },
+    make: (base: { name: string; file: string; text: string }) => JobRequest,
+  ) => {
+    const { spec, version: v } = versionOr404(params.id, params.version);
+    const hosts = store.specVersionHosts(spec.id, v.version);
+    if (hosts === null || hosts <= jobHostThreshold) return undefined;
+    const job = jobs.submit(ownerId, make({ name: spec.name, file: spec.name, text: v.text }), `${spec.name}@v${v.version}`);
+    if (job === 'full') throw new HttpError(429, 'the job queue is full; try again shortly', {}, { 'retry-after': '5' });
+    reply.code(202);
+    return { job, href: `/api/jobs/${job.id}` };
+  };
+  const jobResponse = {
+    202: {
+      description: `a big version (more hosts than the server's job threshold, 200 by default): queued as a job; poll GET /api/jobs/{id}`,
+      schema: JobAccepted,
+    },
+  };
 
   const specOr404 = (id: number) => {
     const s = store.spec(id);
@@ -101,11 +129,11 @@ export function specRoutes(api: Api, store: Store): void {
       responses: { 201: { description: 'stored as a new version', schema: SpecUploaded } },
     },
     ({ body, auth, reply }) => {
-      const check = checkText(body.text, body.name);
+      const { json: check, hosts } = checkSpec(body.text, body.name);
       const errors = check.diagnostics.filter((d) => d.severity === 'error');
       if (!check.ok || errors.length > 0)
         throw new HttpError(400, `${body.name}: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing stored`, { diagnostics: check.diagnostics });
-      const stored = store.addSpecVersion(auth!.actor, body.name, body.text, sha256(body.text));
+      const stored = store.addSpecVersion(auth!.actor, body.name, body.text, sha256(body.text), hosts);
       reply.code(201);
       return { spec: stored.spec, version: versionMeta(stored.version), warnings: check.diagnostics };
     },
@@ -158,9 +186,11 @@ export function specRoutes(api: Api, store: Store): void {
       auth: 'specs:read',
       params: VersionParams,
       query: MatrixQuery,
-      responses: { 200: { description: 'the matrix', schema: MatrixResponse } },
+      responses: { 200: { description: 'the matrix', schema: MatrixResponse }, ...jobResponse },
     },
-    ({ params, query }) => {
+    ({ params, query, auth, reply }) => {
+      const job = asJob(params, auth!.user.id, reply, (b) => ({ ...b, kind: 'matrix', views: views(query.assume) }));
+      if (job) return job;
       const c = compiled(params.id, params.version);
       return { views: views(query.assume).map((a) => matrixJson(c, a)) };
     },
@@ -195,9 +225,9 @@ export function specRoutes(api: Api, store: Store): void {
       tag: 'analysis',
       auth: 'specs:read',
       params: VersionParams,
-      responses: { 200: { description: 'findings', schema: LintResponse } },
+      responses: { 200: { description: 'findings', schema: LintResponse }, ...jobResponse },
     },
-    ({ params }) => lintJson(compiled(params.id, params.version)),
+    ({ params, auth, reply }) => asJob(params, auth!.user.id, reply, (b) => ({ ...b, kind: 'lint' })) ?? lintJson(compiled(params.id, params.version)),
   );
 
   api.route(
@@ -228,11 +258,11 @@ export function specRoutes(api: Api, store: Store): void {
           contentType: 'text/plain',
           schema: RenderedJson,
         },
+        ...jobResponse,
       },
     },
-    ({ params, query, reply }) => {
+    ({ params, query, reply, auth }) => {
       const { spec, version } = versionOr404(params.id, params.version);
-      const c = compiled(params.id, params.version);
       const kv = query.param === undefined ? [] : Array.isArray(query.param) ? query.param : [query.param];
       const pairs = new Map<string, string>();
       for (const p of kv) {
@@ -240,6 +270,9 @@ export function specRoutes(api: Api, store: Store): void {
         if (eq <= 0) throw new HttpError(400, `query.param '${p}': expected KEY=VALUE`);
         pairs.set(p.slice(0, eq), p.slice(eq + 1));
       }
+      const job = asJob(params, auth!.user.id, reply, (b) => ({ ...b, kind: 'render', target: params.target, host: query.host, params: [...pairs] }));
+      if (job) return job;
+      const c = compiled(params.id, params.version);
       // Keyed (secret-bearing) targets are refused in renderFiles, so nothing rendered here is secret.
       const files = refused(() => renderFiles(c, params.target, query.host, pairs));
       const base = `${spec.name}-v${version.version}-${params.target}`;
