@@ -92,12 +92,14 @@ describe('Store migrations', () => {
       s.close();
       // Make it look like a version-1 database: drop what later migrations made.
       const db = new Database(file);
-      db.exec('DROP TABLE events; DROP TABLE wg_peers;');
+      db.exec(`DROP TABLE events; DROP TABLE wg_peers; DROP TABLE vault_sessions; DROP TABLE sandbox_runs;
+        ALTER TABLE users DROP COLUMN disabled; ALTER TABLE audit DROP COLUMN device; ALTER TABLE spec_versions DROP COLUMN hosts;`);
       db.pragma('user_version = 1');
       db.close();
       const again = new Store(file);
       assert.equal(again.schemaVersion(), latest);
       assert.equal(again.userByName('u')!.tier, 'free');
+      assert.equal(again.userByName('u')!.disabled, false, 'an older account is enabled');
       assert.deepEqual(again.events({ limit: 1 }), []);
       again.close();
       const newer = new Database(file);
