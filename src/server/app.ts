@@ -40,7 +40,9 @@ export interface AppDeps {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { store, settings } = deps;
+  // With TLS the same app speaks HTTPS (Fastify's https option); the type stays the plain instance's: nothing below depends on which.
   const app = Fastify({
+    ...(settings.tls ? { https: { cert: settings.tls.cert, key: settings.tls.key } } : {}),
     bodyLimit: settings.bodyLimit,
     logger: {
       level: 'info',
