@@ -51,6 +51,8 @@ describe('server: background jobs', () => {
     assert.deepEqual(job.progress, { step: 2, steps: 2, stage: 'done' });
     assert.equal(job.subject, 'example@v1');
     assert.deepEqual(job.result, JSON.parse(JSON.stringify(lintJson(c))));
+    const again = await admin.req('GET', `/api/specs/${small}/versions/1/lint`);
+    assert.equal(again.as(JobAccepted).job.id, job.id, 'the same request gets the same (kept) job, not a second computation');
 
     const render = await admin.req('GET', `/api/specs/${small}/versions/1/render/nftables?host=pve`);
     assert.equal(render.status, 202, render.text);

@@ -5,8 +5,12 @@
  * answers for a small spec). At most `concurrency` jobs run at once, `maxQueued` more wait; past
  * that a new job is refused (429). Jobs live in memory: a finished one is kept `keepMs` (10 min)
  * for its owner to fetch, and a restart forgets them (the client submits again).
+ *
+ * The same request again (same owner, kind, spec text and arguments) while its job is queued,
+ * running or done and kept gets that job back instead of a new one: ten browser tabs asking for
+ * one big matrix share one computation.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import type { Assume } from '../model/types.js';
@@ -48,6 +52,13 @@ interface Job {
   view: JobView;
   readonly ownerId: number;
   readonly req: JobRequest;
+  readonly key: string;
+}
+
+/** What makes two requests the same job: owner, kind, the spec's text (by digest) and every argument. */
+function jobKey(ownerId: number, req: JobRequest): string {
+  const { text, ...rest } = req;
+  return `${ownerId}\0${createHash('sha256').update(text).digest('hex')}\0${JSON.stringify(rest)}`;
 }
 
 /**
@@ -78,11 +89,14 @@ export class Jobs {
   /** Queues a job for `ownerId`; 'full' when the queue is. */
   submit(ownerId: number, req: JobRequest, subject: string): JobView | 'full' {
     this.prune();
+    const key = jobKey(ownerId, req);
+    for (const j of this.jobs.values()) if (j.key === key && j.view.state !== 'failed') return this.view(j);
     if (this.queue.length >= this.maxQueued) return 'full';
     const id = randomBytes(8).toString('hex');
     const job: Job = {
       ownerId,
       req,
+      key,
       view: { id, kind: req.kind, subject, state: 'queued', progress: { step: 0, steps: 1, stage: 'queued' }, createdAt: new Date().toISOString() },
     };
     this.jobs.set(id, job);
