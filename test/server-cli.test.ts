@@ -154,7 +154,7 @@ describe('cordon serve --tls-cert/--tls-key and --spec', () => {
       assert.match(s.url, /^https:\/\/127\.0\.0\.1:\d+$/);
       const health = await httpsGet(`${s.url}/api/health`, readFileSync(cert, 'utf8'));
       assert.equal(health.status, 200, health.body);
-      assert.equal(JSON.parse(health.body).ok, true);
+      assert.equal((JSON.parse(health.body) as { ok: boolean }).ok, true);
       assert.match(health.cookies.find((c) => c.startsWith('device_id=')) ?? '', /; Secure/);
       await assert.rejects(fetch(s.url.replace('https:', 'http:') + '/api/health'), 'plain HTTP is not served');
       await assert.rejects(httpsGet(`${s.url}/api/health`, ''), /self[- ]signed|unable to verify|certificate/i);
