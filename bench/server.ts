@@ -29,6 +29,7 @@ import { generateSpec } from '../src/gen/generate.js';
 import { compileText, matrixJson, queryJson } from '../src/server/analysis.js';
 import { resolveSettings, type ServerSettingsInput } from '../src/server/config.js';
 import { importSpecs, initAdmin, startServer } from '../src/server/index.js';
+import { CompileCache } from '../src/server/compile-cache.js';
 import { PeerService } from '../src/server/peers.js';
 import { Store } from '../src/server/store.js';
 
@@ -207,7 +208,7 @@ export async function benchServer(): Promise<Row[]> {
     await initAdmin(libData);
     const libStore = new Store(join(libData, 'cordon.db'));
     importSpecs(libStore, [{ name: 'big', text, file: 'big.yaml' }]);
-    const svc = new PeerService(libStore, resolveSettings(benchSettings(libData)));
+    const svc = new PeerService(libStore, resolveSettings(benchSettings(libData)), new CompileCache(libStore));
     const admin = libStore.userByName('admin')!;
     const tunnel = [...c.ir.model.tunnels.keys()][0]!;
     const l0 = performance.now();

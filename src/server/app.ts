@@ -7,6 +7,7 @@ import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Writable } from 'node:stream';
 import { Auth } from './auth.js';
+import { CompileCache } from './compile-cache.js';
 import type { ServerSettings } from './config.js';
 import { HttpError } from './errors.js';
 import { Api } from './http.js';
@@ -89,7 +90,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const auth = new Auth(store, settings);
   const api = new Api(app, auth);
-  const peers = new PeerService(store, settings);
+  const cache = new CompileCache(store);
+  const peers = new PeerService(store, settings, cache);
   const vault = new VaultService(store, settings);
 
   // Expiry: peers past their `expires` (and, below, vault sessions past their time) are removed
@@ -112,7 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   accountRoutes(api, store, settings, vault);
   const jobs = new Jobs();
   app.addHook('onClose', async () => jobs.close());
-  specRoutes(api, store, jobs, settings.jobHostThreshold);
+  specRoutes(api, store, cache, jobs, settings.jobHostThreshold);
   jobRoutes(api, jobs);
   peerRoutes(api, peers);
   vaultRoutes(api, store, vault, settings.vaultBodyLimit);

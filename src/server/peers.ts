@@ -10,7 +10,8 @@ import type { Tunnel } from '../model/types.js';
 import { formatIPv4 } from '../util/ip.js';
 import { unknownNameHint } from '../util/suggest.js';
 import { generateWgKeyPair } from '../util/wgkey.js';
-import { compileText, Refusal } from './analysis.js';
+import { Refusal } from './analysis.js';
+import type { CompileCache } from './compile-cache.js';
 import type { ServerSettings } from './config.js';
 import { HttpError } from './errors.js';
 import type { Actor, Store, User, WgPeer } from './store.js';
@@ -48,6 +49,7 @@ export class PeerService {
   constructor(
     private readonly store: Store,
     private readonly settings: ServerSettings,
+    private readonly cache: CompileCache,
   ) {}
 
   /** The tunnel as the spec's latest version declares it, and the addresses the spec itself uses there. */
@@ -56,7 +58,7 @@ export class PeerService {
     if (!spec) throw new HttpError(404, `no spec with id ${specId}`);
     let c;
     try {
-      c = compileText(this.store.specVersion(specId, spec.latestVersion)!.text, spec.name);
+      c = this.cache.get(specId, spec.name, spec.latestVersion);
     } catch (e) {
       if (e instanceof Refusal) throw new HttpError(400, e.message, { diagnostics: e.diagnostics });
       throw e;

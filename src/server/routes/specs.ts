@@ -4,7 +4,8 @@
  */
 import type { z } from 'zod';
 import type { Assume } from '../../model/types.js';
-import { checkSpec, compileText, diffJson, lintJson, matrixJson, queryJson, Refusal, renderFiles, testJson, type Compiled } from '../analysis.js';
+import { checkSpec, diffJson, lintJson, matrixJson, queryJson, Refusal, renderFiles, testJson } from '../analysis.js';
+import type { CompileCache } from '../compile-cache.js';
 import { HttpError } from '../errors.js';
 import type { Api } from '../http.js';
 import type { JobRequest, Jobs } from '../jobs.js';
@@ -33,26 +34,6 @@ import {
 import { sha256 } from '../secrets.js';
 import type { SpecVersion, Store } from '../store.js';
 
-/** Compiled specs by name and content digest: analysing a version twice compiles it once. Small and bounded: a few large specs fit. */
-class CompileCache {
-  private readonly entries = new Map<string, Compiled>();
-  constructor(private readonly max = 16) {}
-
-  get(name: string, v: SpecVersion): Compiled {
-    const key = `${name}\0${v.sha256}`;
-    const hit = this.entries.get(key);
-    if (hit) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-      return hit;
-    }
-    const c = compileText(v.text, name);
-    this.entries.set(key, c);
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
-    return c;
-  }
-}
-
 function views(a: 'configured' | 'compromised' | 'both'): Assume[] {
   return a === 'both' ? ['configured', 'compromised'] : [a];
 }
@@ -72,9 +53,7 @@ function versionMeta(v: SpecVersion): z.output<typeof SpecVersionMeta> {
   return { specId: v.specId, version: v.version, sha256: v.sha256, createdBy: v.createdBy, createdAt: v.createdAt };
 }
 
-export function specRoutes(api: Api, store: Store, jobs: Jobs, jobHostThreshold: number): void {
-  const cache = new CompileCache();
-
+export function specRoutes(api: Api, store: Store, cache: CompileCache, jobs: Jobs, jobHostThreshold: number): void {
   /**
    * For a version with more hosts than the threshold: queue the work as a job and answer 202 with
    * it; undefined for a small version (the route answers at once). The host count is the one
@@ -113,9 +92,12 @@ export function specRoutes(api: Api, store: Store, jobs: Jobs, jobHostThreshold:
     if (!v) throw new HttpError(404, `spec '${s.name}' (id ${id}) has no version ${n}; its versions are 1–${s.latestVersion}`);
     return { spec: s, version: v };
   };
+  /** Without reading the version's text when it is compiled already (versions never change). */
   const compiled = (id: number, version: number | 'latest') => {
-    const { spec, version: v } = versionOr404(id, version);
-    return refused(() => cache.get(spec.name, v));
+    const s = specOr404(id);
+    const n = version === 'latest' ? s.latestVersion : version;
+    if (n > s.latestVersion) throw new HttpError(404, `spec '${s.name}' (id ${id}) has no version ${n}; its versions are 1–${s.latestVersion}`);
+    return refused(() => cache.get(id, s.name, n));
   };
 
   api.route(
