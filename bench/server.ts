@@ -84,7 +84,7 @@ async function startChild(dataDir: string): Promise<{ url: string; proc: ChildPr
   const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /^(http:\/\/\S+)\n/.exec(out);
       if (m) resolve(m[1]!);
@@ -94,15 +94,23 @@ async function startChild(dataDir: string): Promise<{ url: string; proc: ChildPr
   return { url, proc };
 }
 
-async function json(url: string, init: RequestInit & { token?: string } = {}): Promise<{ status: number; body: any }> {
+/** The parts of the answers this benchmark reads (a job, a job's 202, an error). */
+interface Answer {
+  job?: { state: string };
+  href?: string;
+  state?: string;
+  error?: string;
+}
+
+async function json(url: string, init: RequestInit & { token?: string } = {}): Promise<{ status: number; body: Answer }> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) };
   const r = await fetch(url, { ...init, headers });
-  return { status: r.status, body: await r.json() };
+  return { status: r.status, body: (await r.json()) as Answer };
 }
 
 function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
+    autocannon(opts, (err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res)));
   });
 }
 
@@ -183,10 +191,10 @@ export async function benchServer(): Promise<Row[]> {
     const mRes = await cannon({ url: `${url}/api/specs/1/versions/latest/matrix`, connections: CLIENTS, amount: CLIENTS * 5, headers: auth });
     const job = await json(`${url}/api/specs/1/versions/latest/matrix`, { token });
     if (job.status !== 202) throw new Error(`matrix: expected 202, got ${job.status}`);
-    let state = job.body.job.state as string;
+    let state = job.body.job?.state ?? 'failed';
     while (state !== 'done' && state !== 'failed') {
       await new Promise((r) => setTimeout(r, 20));
-      state = (await json(`${url}${job.body.href}`, { token })).body.state;
+      state = (await json(`${url}${job.body.href ?? ''}`, { token })).body.state ?? 'failed';
     }
     const jobMs = performance.now() - j0;
     if (state !== 'done') throw new Error('matrix job failed');
