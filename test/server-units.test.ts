@@ -1,4 +1,4 @@
-/** The server's pure parts, table-driven: Stripe signature checks, next free tunnel address, rate limiting, and schema migrations of an older database. */
+/** The server's pure parts, table-driven: query name resolution (shared with the CLI), Stripe signature checks, next free tunnel address, rate limiting, and schema migrations of an older database. */
 import { strict as assert } from 'node:assert';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +12,9 @@ import { Store } from '../src/server/store.js';
 import { verifyStripeSignature } from '../src/server/stripe.js';
 import { nextFreeAddress } from '../src/server/wireguard.js';
 import { formatIPv4, parseIPv4 } from '../src/util/ip.js';
+import { compile } from '../src/ir/compile.js';
+import { CLI_QUERY_NAMES, JSON_QUERY_NAMES, QueryArgError, resolveQuery, type QueryInput } from '../src/verify/query-args.js';
+import { readFileSync } from 'node:fs';
 
 describe('verifyStripeSignature', () => {
   const secret = 'whsec_unit';
@@ -89,12 +92,14 @@ describe('Store migrations', () => {
       s.close();
       // Make it look like a version-1 database: drop what later migrations made.
       const db = new Database(file);
-      db.exec('DROP TABLE events; DROP TABLE wg_peers;');
+      db.exec(`DROP TABLE events; DROP TABLE wg_peers; DROP TABLE vault_sessions; DROP TABLE sandbox_runs;
+        ALTER TABLE users DROP COLUMN disabled; ALTER TABLE audit DROP COLUMN device; ALTER TABLE spec_versions DROP COLUMN hosts;`);
       db.pragma('user_version = 1');
       db.close();
       const again = new Store(file);
       assert.equal(again.schemaVersion(), latest);
       assert.equal(again.userByName('u')!.tier, 'free');
+      assert.equal(again.userByName('u')!.disabled, false, 'an older account is enabled');
       assert.deepEqual(again.events({ limit: 1 }), []);
       again.close();
       const newer = new Database(file);
@@ -105,4 +110,58 @@ describe('Store migrations', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('resolveQuery (one resolver for the CLI and the server)', () => {
+  const text = readFileSync(new URL('../examples/proxmox-dual-bridge.yaml', import.meta.url), 'utf8');
+  const ir = compile(loadModelFromText(text, 'x.yaml').model!);
+  const ok: [string, QueryInput, string][] = [
+    ['host names', { from: 'agentfarm', to: 'ollama', proto: 'tcp', port: 11434 }, 'host:agentfarm host:ollama tcp/11434'],
+    ['an address is its host', { from: '192.168.100.10', to: 'ollama', proto: 'udp', port: '53' }, 'host:agentfarm host:ollama udp/53'],
+    ['host.service gives the flow', { from: 'agentfarm', to: 'ollama.api' }, 'host:agentfarm host:ollama tcp/11434'],
+    ['host.service with its own proto', { from: 'agentfarm', to: 'ollama.api', proto: 'tcp' }, 'host:agentfarm host:ollama tcp/11434'],
+    ['zones', { from: 'internet', to: 'lan', proto: 'icmp' }, 'zone:internet zone:lan icmp/'],
+    ['any destination address', { from: 'ollama', to: '8.8.8.8', proto: 'other' }, 'host:ollama addr:134744072 other/'],
+  ];
+  for (const [name, q, want] of ok)
+    it(name, () => {
+      const r = resolveQuery(ir, q, JSON_QUERY_NAMES);
+      const end = (e: { kind: string; host?: string; zone?: string; addr?: number }) => `${e.kind}:${e.host ?? e.zone ?? e.addr}`;
+      assert.equal(`${end(r.from)} ${end(r.dest)} ${r.flow.proto}/${r.flow.port ?? ''}`, want);
+    });
+  const bad: [string, QueryInput, string, RegExp, RegExp][] = [
+    ['unknown source', { from: 'agentfrm', to: 'ollama', proto: 'icmp' }, 'from', /^from: unknown host 'agentfrm'.*agentfarm/, /^--from: unknown host/],
+    ['address of no host', { from: '10.9.9.9', to: 'ollama', proto: 'icmp' }, 'from', /^from 10\.9\.9\.9: no declared host/, /^--from 10\.9\.9\.9/],
+    ['unknown destination', { from: 'ollama', to: 'nope', proto: 'icmp' }, 'to', /^to: unknown destination 'nope'/, /^--to: unknown/],
+    ['unknown service', { from: 'ollama', to: 'ollama.apl' }, 'to', /host 'ollama' has no service 'apl'.*'api'/, /^--to: host 'ollama'/],
+    ['no proto, no service', { from: 'ollama', to: 'agentfarm' }, 'proto', /^proto is required .* unless to names a service/, /^--proto is required/],
+    [
+      'unknown proto',
+      { from: 'ollama', to: 'agentfarm', proto: 'sctp', port: 1 },
+      'proto',
+      /^proto must be tcp, udp, icmp or other, got 'sctp'/,
+      /^--proto must/,
+    ],
+    [
+      'port with icmp',
+      { from: 'ollama', to: 'agentfarm', proto: 'icmp', port: 1 },
+      'port',
+      /^port makes no sense with proto icmp/,
+      /^--port makes no sense with --proto icmp/,
+    ],
+    ['no port with tcp', { from: 'ollama', to: 'agentfarm', proto: 'tcp' }, 'port', /^port is required with proto tcp/, /^--port is required with --proto tcp/],
+    ['port 0', { from: 'ollama', to: 'agentfarm', proto: 'tcp', port: 0 }, 'port', /^port must be 1–65535, got '0'/, /^--port must be 1–65535/],
+    ['port text', { from: 'ollama', to: 'agentfarm', proto: 'tcp', port: '1e3' }, 'port', /^port must be 1–65535, got '1e3'/, /^--port must/],
+  ];
+  for (const [name, q, field, jsonMsg, cliMsg] of bad)
+    it(`refuses: ${name}, naming the field as each shell calls it`, () => {
+      for (const [names, msg] of [
+        [JSON_QUERY_NAMES, jsonMsg],
+        [CLI_QUERY_NAMES, cliMsg],
+      ] as const)
+        assert.throws(
+          () => resolveQuery(ir, q, names),
+          (e: unknown) => e instanceof QueryArgError && e.field === field && msg.test(e.message),
+        );
+    });
 });

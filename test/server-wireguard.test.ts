@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NetnsPool, netnsSkipReason } from './support/netns-fixture.js';
 import { requireOrSkip } from './support/require-env.js';
-import { ErrorSchema, PeerCreated, SpecUploaded } from '../src/server/schemas.js';
+import { ErrorSchema, PeerCreated, PeerListed, SpecUploaded } from '../src/server/schemas.js';
 import { testServer, type Client, type TestServer } from './support/server.js';
 
 function wgSkip(): string | undefined {
@@ -81,7 +81,7 @@ describe('server: WireGuard peers on a live interface', { skip: wgSkip() }, () =
     await wireguardGo(hub, TUNNEL);
     must(hub, ['ip', 'addr', 'add', '10.99.0.1/24', 'dev', TUNNEL]);
     must(hub, ['ip', 'link', 'set', TUNNEL, 'up']);
-    t = await testServer({ wireguardNetns: hub });
+    t = await testServer({ wireguardNetns: hub, sweepIntervalMs: 100 });
     admin = t.client();
     assert.equal((await admin.login('admin', t.adminPassword)).status, 200);
     const up = await admin.req('POST', '/api/specs', { body: { name: 'wg-live', text: SPEC } });
@@ -132,6 +132,32 @@ describe('server: WireGuard peers on a live interface', { skip: wgSkip() }, () =
     assert.equal(after.size, 2);
     assert.equal(after.get(peer.publicKey), first, 'syncconf kept the first peer’s session');
     assert.equal(pool.exec(cli, ['ping', '-c', '1', '-W', '2', '10.99.0.1']).status, 0, 'and its traffic');
+  });
+  it('the list shows each peer’s handshake and transfer from the live interface; revoke and expiry take peers off it', async () => {
+    const list = await admin.req('GET', `/api/specs/${specId}/tunnels/${TUNNEL}/peers`);
+    assert.equal(list.headers.get('x-cordon-wireguard'), 'live');
+    const byName = new Map(list.as(PeerListed.array()).map((p) => [p.name, p]));
+    const laptop = byName.get('laptop')!;
+    assert.ok(laptop.lastHandshake !== null && Math.abs(Date.parse(laptop.lastHandshake) - Date.now()) < 120_000, String(laptop.lastHandshake));
+    assert.ok(laptop.rxBytes > 0 && laptop.txBytes > 0, `rx ${laptop.rxBytes} tx ${laptop.txBytes}`);
+    assert.equal(laptop.endpoint, `198.51.100.2:${/:(\d+)$/.exec(laptop.endpoint ?? '')?.[1]}`);
+    const phone = byName.get('phone')!;
+    assert.deepEqual([phone.lastHandshake, phone.rxBytes, phone.txBytes], [null, 0, 0], 'a peer that never connected');
+
+    const del = await admin.req('DELETE', `/api/specs/${specId}/tunnels/${TUNNEL}/peers/${phone.id}`);
+    assert.equal(del.status, 200, del.text);
+    assert.ok(!handshakes().has(phone.publicKey), 'revoke ran wg syncconf: the peer left the interface');
+    assert.ok(handshakes().has(laptop.publicKey), 'and the other peer stayed');
+
+    const brief = await admin.req('POST', `/api/specs/${specId}/tunnels/${TUNNEL}/peers`, {
+      body: { name: 'brief', expires: new Date(Date.now() + 1000).toISOString() },
+    });
+    assert.equal(brief.status, 201, brief.text);
+    const key = brief.as(PeerCreated).publicKey;
+    assert.ok(handshakes().has(key));
+    for (let i = 0; i < 300 && handshakes().has(key); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!handshakes().has(key), 'the expired peer left the running interface');
+    assert.ok(handshakes().has(laptop.publicKey));
   });
   it('a peer the interface refuses (no such interface) → 502, and neither the database nor the config file keeps it', async () => {
     const other = `wgx${tag}`;

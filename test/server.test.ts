@@ -109,7 +109,7 @@ describe('cordon server', () => {
       assert.equal(statSync(t.dataDir).mode & 0o777, 0o700);
       for (const f of ['cordon.db', 'cookie.secret']) assert.equal(statSync(join(t.dataDir, f)).mode & 0o777, 0o600, f);
       const r = await t.client().req('GET', '/api/health');
-      assert.deepEqual(r.json, { ok: true, schemaVersion: 3 });
+      assert.deepEqual(r.json, { ok: true, schemaVersion: 4 });
       assert.equal((await t.client().req('GET', '/api/nope')).status, 404);
     });
 
@@ -225,7 +225,7 @@ describe('cordon server', () => {
       assert.equal(nobody.status, 401);
       assert.equal(nobody.as(ErrorSchema).error, bad.as(ErrorSchema).error, 'unknown user and wrong password look the same');
       const r = await c.login('admin', t.adminPassword);
-      const set = r.headers.get('set-cookie')!;
+      const set = r.headers.getSetCookie().find((x) => x.startsWith('cordon_session='))!;
       assert.match(set, /^cordon_session=[^;]+\.[^;]+;/, 'signed value');
       assert.match(set, /HttpOnly/);
       assert.match(set, /SameSite=Strict/);

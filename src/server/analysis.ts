@@ -9,7 +9,6 @@
  */
 import { sortDiagnostics, type Diagnostic } from '../diag/diagnostic.js';
 import { compile, compileDiagnostics } from '../ir/compile.js';
-import type { Source } from '../ir/paths.js';
 import type { Ir } from '../ir/types.js';
 import { loadModelFromText } from '../model/load.js';
 import type { Assume } from '../model/types.js';
@@ -19,16 +18,15 @@ import type { SourceMap } from '../spec/parse.js';
 import { isKeyedRenderer } from '../render/wireguard/keys.js';
 import { diffToJson, type MatrixDiffJson } from '../report/diff.js';
 import { matrixToJson, type MatrixJson } from '../report/matrix.js';
-import type { Flow } from '../util/flows.js';
-import { parseIPv4 } from '../util/ip.js';
 import { unknownNameHint } from '../util/suggest.js';
 import { runChecks, type CheckResult } from '../verify/checks.js';
 import { diffMatrices, hasChanges } from '../verify/diff.js';
-import { Engine, type Dest } from '../verify/engine.js';
+import { Engine } from '../verify/engine.js';
 import { explain, type Explanation } from '../verify/explain.js';
 import { computeFastMatrix } from '../verify/fast-matrix.js';
 import { lint } from '../verify/lint.js';
 import { computeMatrix, type Matrix } from '../verify/matrix.js';
+import { JSON_QUERY_NAMES, QueryArgError, resolveQuery } from '../verify/query-args.js';
 
 /** Why a request cannot be answered: a message, and for an invalid spec its diagnostics. */
 export class Refusal extends Error {
@@ -48,8 +46,16 @@ export interface CheckJson {
 
 /** What `cordon check --json` prints for one file. */
 export function checkText(text: string, file: string): CheckJson {
+  return checkSpec(text, file).json;
+}
+
+/** `checkText` and the spec's host count (undefined when it does not load): the server decides by size what runs as a job. */
+export function checkSpec(text: string, file: string): { json: CheckJson; hosts: number | undefined } {
   const r = loadModelFromText(text, file);
-  return { file, ok: r.model !== undefined, diagnostics: [...r.diagnostics, ...(r.model ? compileDiagnostics(r.model) : [])] };
+  return {
+    json: { file, ok: r.model !== undefined, diagnostics: [...r.diagnostics, ...(r.model ? compileDiagnostics(r.model) : [])] },
+    hosts: r.model?.hosts.size,
+  };
 }
 
 /** A compiled spec and the warnings loading it gave. */
@@ -90,59 +96,16 @@ export interface QueryArgs {
   readonly assume: Assume;
 }
 
-function endpointNames(ir: Ir): string[] {
-  return [...ir.model.hosts.keys(), 'internet', 'lan'];
-}
-
-function resolveSource(ir: Ir, name: string): Source {
-  if (name === 'internet' || name === 'lan') return { kind: 'zone', zone: name };
-  if (ir.model.hosts.has(name)) return { kind: 'host', host: name };
-  const addr = parseIPv4(name);
-  if (addr !== undefined) {
-    for (const h of ir.model.hosts.values()) if (h.nics.some((n) => n.address === addr)) return { kind: 'host', host: h.name };
-    throw new Refusal(`from: no declared host has the address ${name}; use a host name, internet or lan`);
-  }
-  throw new Refusal(`from: unknown host '${name}' (${unknownNameHint(name, endpointNames(ir))})`);
-}
-
-function resolveDest(ir: Ir, name: string): { dest: Dest; flowFromService?: Flow } {
-  if (name === 'internet' || name === 'lan') return { dest: { kind: 'zone', zone: name } };
-  if (ir.model.hosts.has(name)) return { dest: { kind: 'host', host: name } };
-  const dot = name.indexOf('.');
-  const host = dot > 0 ? ir.model.hosts.get(name.slice(0, dot)) : undefined;
-  if (host) {
-    const svcName = name.slice(dot + 1);
-    const svc = host.services.get(svcName);
-    if (!svc) throw new Refusal(`to: host '${host.name}' has no service '${svcName}' (${unknownNameHint(svcName, [...host.services.keys()])})`);
-    const flow: Flow = svc.tcp.length ? { proto: 'tcp', port: svc.tcp[0]![0] } : svc.udp.length ? { proto: 'udp', port: svc.udp[0]![0] } : { proto: 'icmp' };
-    return { dest: { kind: 'host', host: host.name }, flowFromService: flow };
-  }
-  const addr = parseIPv4(name);
-  if (addr !== undefined) return { dest: { kind: 'addr', addr } };
-  throw new Refusal(`to: unknown destination '${name}' (${unknownNameHint(name, endpointNames(ir))})`);
-}
-
-function flowOf(q: QueryArgs, fallback: Flow | undefined): Flow {
-  if (q.proto === undefined) {
-    if (fallback) return fallback;
-    throw new Refusal('proto is required (tcp, udp, icmp, other) unless to names a service');
-  }
-  if (q.proto === 'icmp' || q.proto === 'other') {
-    if (q.port !== undefined) throw new Refusal(`port makes no sense with proto ${q.proto}`);
-    return { proto: q.proto };
-  }
-  if (q.port === undefined) {
-    if (fallback && fallback.proto === q.proto) return fallback;
-    throw new Refusal(`port is required with proto ${q.proto}`);
-  }
-  return { proto: q.proto, port: q.port };
-}
-
 /** `cordon query --json` (and `explain --json`, which prints the same object). */
 export function queryJson(c: Compiled, q: QueryArgs): Explanation {
-  const from = resolveSource(c.ir, q.from);
-  const { dest, flowFromService } = resolveDest(c.ir, q.to);
-  const flow = flowOf(q, flowFromService);
+  let r;
+  try {
+    r = resolveQuery(c.ir, q, JSON_QUERY_NAMES);
+  } catch (e) {
+    if (e instanceof QueryArgError) throw new Refusal(e.message);
+    throw e;
+  }
+  const { from, dest, flow } = r;
   return explain(c.ir, c.engine.reach(from, dest, q.assume), flow);
 }
 

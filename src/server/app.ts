@@ -7,17 +7,27 @@ import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Writable } from 'node:stream';
 import { Auth } from './auth.js';
+import { CompileCache } from './compile-cache.js';
 import type { ServerSettings } from './config.js';
 import { HttpError } from './errors.js';
 import { Api } from './http.js';
 import { Metrics } from './metrics.js';
+import { Jobs } from './jobs.js';
+import { SlotQueue } from './queue.js';
+import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
 import { billingRoutes } from './routes/billing.js';
 import { eventRoutes } from './routes/events.js';
+import { jobRoutes } from './routes/jobs.js';
+import { assignDevice } from './device.js';
+import { PeerService } from './peers.js';
 import { peerRoutes } from './routes/peers.js';
 import { sessionRoutes } from './routes/session.js';
+import { sandboxRoutes } from './routes/sandbox.js';
 import { specRoutes } from './routes/specs.js';
 import { systemRoutes } from './routes/system.js';
+import { vaultRoutes } from './routes/vault.js';
+import { VaultService } from './vault.js';
 import type { Store } from './store.js';
 
 export interface AppDeps {
@@ -31,7 +41,9 @@ export interface AppDeps {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { store, settings } = deps;
+  // With TLS the same app speaks HTTPS (Fastify's https option); the type stays the plain instance's: nothing below depends on which.
   const app = Fastify({
+    ...(settings.tls ? { https: { cert: settings.tls.cert, key: settings.tls.key } } : {}),
     bodyLimit: settings.bodyLimit,
     logger: {
       level: 'info',
@@ -71,11 +83,42 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     );
   });
 
+  // Seed 002's device fingerprint: every browser gets a device_id cookie once; audit rows record it.
+  app.addHook('onRequest', async (req, reply) => {
+    assignDevice(req, reply, settings.secureCookies);
+  });
+
   const auth = new Auth(store, settings);
   const api = new Api(app, auth);
-  sessionRoutes(api, auth, store, settings);
-  specRoutes(api, store);
-  peerRoutes(api, store, settings);
+  const cache = new CompileCache(store);
+  const peers = new PeerService(store, settings, cache);
+  const vault = new VaultService(store, settings);
+
+  // Expiry: peers past their `expires` (and, below, vault sessions past their time) are removed
+  // once now, before the server answers anything, and then on a timer.
+  const sweep = (): void => {
+    const p = peers.expireDue();
+    if (p.expired.length) app.log.info({ expired: p.expired }, 'expired peers revoked');
+    if (p.failed.length) app.log.error({ failed: p.failed }, 'expired peers not yet revoked; retrying at the next sweep');
+    const v = vault.sweep();
+    if (v.destroyed.length) app.log.info({ destroyed: v.destroyed }, 'ended vault sessions destroyed');
+    if (v.failed.length) app.log.error({ failed: v.failed }, 'ended vault sessions not yet destroyed; retrying at the next sweep');
+  };
+  sweep();
+  const timer = setInterval(sweep, settings.sweepIntervalMs);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+
+  // A logout ends the vault sessions made in it at once, not at the next tick.
+  sessionRoutes(api, auth, store, settings, sweep);
+  accountRoutes(api, store, settings, vault);
+  const jobs = new Jobs();
+  app.addHook('onClose', async () => jobs.close());
+  specRoutes(api, store, cache, jobs, settings.jobHostThreshold);
+  jobRoutes(api, jobs);
+  peerRoutes(api, peers);
+  vaultRoutes(api, store, vault, settings.vaultBodyLimit);
+  sandboxRoutes(api, store, settings, new SlotQueue(settings.sandboxConcurrency, settings.sandboxQueue));
   eventRoutes(api, store);
   auditRoutes(api, store);
   billingRoutes(api, store, settings);

@@ -31,11 +31,17 @@ export const SCOPES = [
   'audit:read',
   'tokens:write',
   'accounts:admin',
+  'account:write',
+  'vault:write',
+  'sandbox:run',
+  'jobs:read',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const SESSION_COOKIE = 'cordon_session';
 export const CSRF_HEADER = 'x-csrf-token';
+
+const BASE_SCOPES: readonly Scope[] = ['specs:read', 'specs:write', 'peers:write', 'tokens:write', 'account:write', 'jobs:read'];
 
 /** What a tier may do at most; a token's scopes are cut down to these too, so a downgraded account's old tokens lose power at once. */
 export function scopesOfTier(tier: Tier): readonly Scope[] {
@@ -43,10 +49,17 @@ export function scopesOfTier(tier: Tier): readonly Scope[] {
     case 'admin':
       return SCOPES;
     case 'early-access':
+      return [...BASE_SCOPES, 'vault:write', 'sandbox:run'];
     case 'free':
-      return ['specs:read', 'specs:write', 'peers:write', 'tokens:write'];
+      return BASE_SCOPES;
   }
 }
+
+/** Seed 002's refusal for a free account (TierManager.check_access), and the sandbox's in the same words. */
+export const PAID_ONLY: Partial<Record<Scope, string>> = {
+  'vault:write': 'Vault requires Early Access subscription',
+  'sandbox:run': 'Sandbox requires Early Access subscription',
+};
 
 export interface AuthContext {
   readonly user: User;
@@ -94,6 +107,9 @@ export class Auth {
         {},
         { 'retry-after': String(hit.retryAfterS) },
       );
+    if (ctx.user.disabled) throw new HttpError(403, `account '${ctx.user.name}' is disabled`);
+    const paid = PAID_ONLY[scope];
+    if (paid !== undefined && ctx.user.tier === 'free') throw new HttpError(403, paid, { tier: 'free' });
     if (!ctx.scopes.includes(scope))
       throw new HttpError(
         403,
@@ -148,6 +164,8 @@ export class Auth {
     const found = this.store.credentialsOf(name);
     const ok = await verifyPassword(found?.passwordHash ?? (await decoyHash()), password);
     if (!found || !ok) throw new HttpError(401, 'wrong user name or password');
+    // Said only to someone who knows the password: it tells them nothing they could not learn by logging in.
+    if (found.user.disabled) throw new HttpError(403, `account '${name}' is disabled; ask an administrator`);
     const sessionId = randomSecret(32);
     const csrf = randomSecret(24);
     const expiresAt = Date.now() + this.settings.sessionTtlMs;

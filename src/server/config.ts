@@ -39,7 +39,43 @@ export interface ServerSettings {
   readonly wireguardNetns: string | undefined;
   /** Cookies marked Secure: on when served over TLS. */
   readonly secureCookies: boolean;
+  /** Quotas by tier (seed 002's AccessLevel limits); API calls per minute are `apiCallsPerMinute` above. */
+  readonly quotas: Readonly<Record<Tier, TierQuota>>;
+  /** How often expired peers and vault sessions are removed (60 s); also once at start, before listening. */
+  readonly sweepIntervalMs: number;
+  /** Sandbox runs at once (2: the machine's cores are the limit) and how many more may wait (8); past that: 429. */
+  readonly sandboxConcurrency: number;
+  readonly sandboxQueue: number;
+  /** Seed 002's SandboxConfig: 512 MiB, half a CPU, 30 s; no network and a read-only root are not settings. */
+  readonly sandboxLimits: { readonly memoryBytes: number; readonly cpus: number; readonly timeoutMs: number };
+  /** Where vault sessions live: `<data>/vault` (its master key inside, 0600). */
+  readonly vaultDir: string;
+  /** Vault sessions last at most this long (12 h, a login session's length) unless their login session ends first. */
+  readonly vaultTtlMs: number;
+  /** Largest vault upload body (16 MiB; the file travels base64-encoded). */
+  readonly vaultBodyLimit: number;
+  /** Specs with more hosts than this answer matrix, lint and render as background jobs (202 + job id). */
+  readonly jobHostThreshold: number;
+  /** TLS: PEM certificate and key (both or neither). Set, the server speaks HTTPS and cookies are Secure. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
 }
+
+/** What one account of a tier may have or do. */
+export interface TierQuota {
+  /** Active WireGuard peers the account made. */
+  readonly peers: number;
+  /** Sandbox runs started in the last hour (0: the sandbox is refused). */
+  readonly sandboxRunsPerHour: number;
+  /** Bytes in the account's live vault sessions together (0: the vault is refused). */
+  readonly vaultBytes: number;
+}
+
+/** Free gets no vault and no sandbox (seed 002: "Vault requires Early Access subscription"). */
+export const DEFAULT_QUOTAS: Readonly<Record<Tier, TierQuota>> = {
+  free: { peers: 1, sandboxRunsPerHour: 0, vaultBytes: 0 },
+  'early-access': { peers: 5, sandboxRunsPerHour: 60, vaultBytes: 100 * 1024 * 1024 },
+  admin: { peers: 1000, sandboxRunsPerHour: 600, vaultBytes: 1024 * 1024 * 1024 },
+};
 
 export type ServerSettingsInput = Partial<Omit<ServerSettings, 'dataDir'>> & { readonly dataDir: string };
 
@@ -67,6 +103,16 @@ export function resolveSettings(input: ServerSettingsInput, env: NodeJS.ProcessE
     webhookToleranceS: input.webhookToleranceS ?? 300,
     billingSecret: input.billingSecret ?? billingSecretFrom(input.dataDir, env),
     wireguardNetns: input.wireguardNetns,
-    secureCookies: input.secureCookies ?? false,
+    secureCookies: input.secureCookies ?? input.tls !== undefined,
+    quotas: input.quotas ?? DEFAULT_QUOTAS,
+    sweepIntervalMs: input.sweepIntervalMs ?? 60_000,
+    sandboxConcurrency: input.sandboxConcurrency ?? 2,
+    sandboxQueue: input.sandboxQueue ?? 8,
+    sandboxLimits: input.sandboxLimits ?? { memoryBytes: 512 * 1024 * 1024, cpus: 0.5, timeoutMs: 30_000 },
+    vaultDir: input.vaultDir ?? join(input.dataDir, 'vault'),
+    vaultTtlMs: input.vaultTtlMs ?? 12 * 3600 * 1000,
+    vaultBodyLimit: input.vaultBodyLimit ?? 16 * 1024 * 1024,
+    jobHostThreshold: input.jobHostThreshold ?? 200,
+    tls: input.tls,
   };
 }

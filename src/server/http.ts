@@ -11,10 +11,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Auth, AuthContext, Scope } from './auth.js';
+import { deviceOf, requestContext } from './device.js';
 import { HttpError } from './errors.js';
 import { ErrorSchema } from './schemas.js';
 
-type Method = 'GET' | 'POST' | 'DELETE';
+type Method = 'GET' | 'POST' | 'DELETE' | 'PUT';
 
 export interface ResponseSpec {
   readonly description: string;
@@ -36,6 +37,8 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   readonly query?: Q;
   readonly params?: P;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
+  /** A larger body than the server's default (vault uploads). */
+  readonly bodyLimit?: number;
 }
 
 export interface Call<B, Q, P> {
@@ -92,14 +95,16 @@ export class Api {
     this.app.route({
       method: spec.method,
       url: spec.url,
-      handler: async (req, reply) => {
-        const auth = spec.auth === 'public' ? undefined : this.auth.authenticate(req, spec.auth);
-        const raw = typeof req.body === 'string' ? req.body : '';
-        const body = spec.body ? parseWith(spec.body, parseJsonBody(raw), 'body') : (undefined as z.output<B>);
-        const query = parseWith(spec.query, req.query, 'query');
-        const params = parseWith(spec.params, req.params, 'params');
-        return handler({ body, query, params, raw, auth, req, reply });
-      },
+      ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
+      handler: async (req, reply) =>
+        requestContext.run({ device: deviceOf(req) }, async () => {
+          const auth = spec.auth === 'public' ? undefined : this.auth.authenticate(req, spec.auth);
+          const raw = typeof req.body === 'string' ? req.body : '';
+          const body = spec.body ? parseWith(spec.body, parseJsonBody(raw), 'body') : (undefined as z.output<B>);
+          const query = parseWith(spec.query, req.query, 'query');
+          const params = parseWith(spec.params, req.params, 'params');
+          return handler({ body, query, params, raw, auth, req, reply });
+        }),
     });
   }
 

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SCOPES } from './auth.js';
+import { LANGUAGES } from './sandbox.js';
 import { TIERS } from './store.js';
 
 export const DiagnosticSchema = z
@@ -33,6 +34,7 @@ export const UserSchema = z.object({
   name: z.string(),
   tier: z.enum(TIERS).describe('free, early-access or admin (seed 002 AccessLevel)'),
   createdAt: z.string().describe('ISO 8601'),
+  disabled: z.boolean().describe('a disabled account cannot log in; its sessions and tokens stop working'),
 });
 
 export const LoginBody = z.object({
@@ -198,6 +200,7 @@ export const AuditEntrySchema = z.object({
   target: z.string(),
   before: z.unknown().describe('the changed fields before (null when created)'),
   after: z.unknown().describe('the changed fields after'),
+  device: z.string().nullable().describe('the browser’s device_id cookie, when the change came from one'),
 });
 export const AuditResponse = z.object({ entries: z.array(AuditEntrySchema), next: z.number().int().optional().describe('pass as before= for the next page') });
 
@@ -222,6 +225,10 @@ const PeerFields = {
     .regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/, 'a WireGuard public key (44 characters of base64)')
     .optional()
     .describe('bring your own key pair: the server then never sees a private key'),
+  expires: z.iso
+    .datetime({ offset: false })
+    .optional()
+    .describe('ISO 8601 UTC; the peer is revoked (out of the config and the interface) once this passes. Default: never'),
 };
 export const PeerCreateBody = z.object(PeerFields);
 export const NewPeerBody = z.object({ specId: z.number().int().positive(), tunnel: z.string().min(1), ...PeerFields });
@@ -236,6 +243,13 @@ export const PeerSchema = z.object({
   createdBy: z.string(),
   createdAt: z.string(),
   revoked: z.boolean(),
+  expiresAt: z.string().nullable().describe('ISO 8601; null: never expires'),
+});
+export const PeerListed = PeerSchema.extend({
+  lastHandshake: z.string().nullable().describe('ISO 8601 of the latest handshake on the running interface; null: none (or no interface to ask)'),
+  rxBytes: z.number().int().describe('bytes received from the peer'),
+  txBytes: z.number().int().describe('bytes sent to the peer'),
+  endpoint: z.string().nullable().describe('IP:port the peer last spoke from'),
 });
 export const PeerCreated = PeerSchema.extend({
   clientConfig: z.string().describe('wg-quick config for the client, with its private key when the server made the pair: shown this once, never stored'),
@@ -266,4 +280,155 @@ export const EventsQuery = z.object({
 export const EventsResponse = z.object({
   events: z.array(z.object({ id: z.number().int(), receivedAt: z.string(), reporter: z.string().describe('the token that sent it'), event: GuardEventSchema })),
   next: z.number().int().optional().describe('pass as before= for the next page'),
+});
+
+const Password = z.string().min(12, 'at least 12 characters').max(1024).describe('at least 12 characters');
+const AccountName = z
+  .string()
+  .regex(/^[a-z][a-z0-9._-]{1,63}$/, 'lower-case letters, digits, dot, dash and underscore (2–64), starting with a letter')
+  .describe('the login name');
+
+export const AccountCreateBody = z.object({
+  name: AccountName,
+  tier: z.enum(TIERS).default('free'),
+  password: Password.optional().describe('omit it and the server makes a one-time password, shown in this answer only'),
+});
+export const AccountCreated = z.object({
+  user: UserSchema,
+  password: z.string().optional().describe('the generated password (when none was sent): shown this once, stored only as an argon2id hash'),
+});
+export const AccountIdParams = z.object({ id: z.coerce.number().int().positive().describe('account id') });
+export const TierBody = z.object({ tier: z.enum(TIERS) });
+export const DisableBody = z.object({ disabled: z.boolean().describe('true: no login, sessions ended, tokens refused; false: enabled again') });
+export const PasswordBody = z.object({ current: z.string().min(1).max(1024).describe('the password now'), new: Password });
+
+const QuotaSchema = z.object({
+  peers: z.number().int().describe('active WireGuard peers'),
+  sandboxRunsPerHour: z.number().int(),
+  vaultBytes: z.number().int().describe('bytes in live vault sessions together'),
+  apiCallsPerMinute: z.number().int(),
+});
+export const AccountSelf = z.object({
+  user: UserSchema,
+  quotas: QuotaSchema.describe('what the tier allows (0: refused)'),
+  usage: QuotaSchema.omit({ apiCallsPerMinute: true }).describe('what the account uses now'),
+});
+
+export const VaultCreateBody = z.object({
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .optional()
+    .describe('end the session after this long (capped by the server’s vault TTL, 12 h, and by the login session it was made in)'),
+});
+export const VaultSessionSchema = z.object({
+  id: z.string().describe('the vault session id (v_<hex>)'),
+  createdAt: z.string(),
+  expiresAt: z.string().describe('ISO 8601; destroyed (with verification) when it passes'),
+  boundToLogin: z.boolean().describe('made with a login session: destroyed when that session ends too'),
+});
+export const VaultParams = z.object({
+  id: z
+    .string()
+    .regex(/^v_[0-9a-f]{32}$/, 'a vault session id, v_ and 32 hex digits')
+    .describe('vault session id'),
+});
+export const VaultUploadBody = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^\0/\\]+$/, 'a file name without /, \\ or NUL')
+      .refine((n) => n !== '.' && n !== '..', 'not . or ..')
+      .describe('the file’s name in the session'),
+    text: z.string().optional().describe('the content as UTF-8 text'),
+    base64: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64')
+      .optional()
+      .describe('the content as base64 (binary files)'),
+  })
+  .refine((b) => (b.text === undefined) !== (b.base64 === undefined), { message: 'exactly one of text or base64', path: ['text'] });
+export const VaultEntrySchema = z.object({ name: z.string(), size: z.number().int(), sha256: z.string(), added: z.string() });
+export const VaultPutResponse = VaultEntrySchema.extend({ replaced: z.boolean().describe('a file of that name was replaced (its old blob shredded)') });
+export const VaultFilesResponse = z.object({ session: VaultSessionSchema, files: z.array(VaultEntrySchema) });
+export const VaultContextBody = z.object({
+  query: z.string().min(1).max(4096).describe('what to look for (BM25 over the session’s text files)'),
+  k: z.number().int().min(1).max(50).default(5).describe('how many chunks'),
+});
+export const VaultContextResponse = z.object({
+  hits: z
+    .array(z.object({ name: z.string(), offset: z.number().int().describe('character offset in the file'), text: z.string(), score: z.number() }))
+    .describe('best first'),
+});
+export const VaultDestroyed = z.object({
+  objects: z.number().int().describe('encrypted files shredded'),
+  keyErased: z.boolean().describe('the session key (wrapped) was shredded first'),
+  verified: z.boolean().describe('the directory is gone and no file under the vault root carries the session id'),
+  leftovers: z.number().int().describe('files still carrying the id (0 when verified)'),
+});
+
+export const SandboxRunBody = z.object({
+  code: z
+    .string()
+    .min(1)
+    .max(256 * 1024)
+    .describe('the program text (at most 256 KiB)'),
+  language: z.enum(LANGUAGES).describe('python3, node or bash'),
+});
+export const SandboxRunResponse = z.object({
+  language: z.enum(LANGUAGES),
+  stdout: z.string().describe('the first 64 KiB of standard output'),
+  stderr: z.string().describe('the first 64 KiB of standard error'),
+  stdoutTruncated: z.boolean(),
+  stderrTruncated: z.boolean(),
+  exitCode: z.number().int().describe('124 on timeout, 137 when killed for memory'),
+  reason: z.string().describe('exited, signal, timeout, memory or pids'),
+  message: z.string().describe('e.g. "killed: memory limit 512m", "timeout after 30s", "exit 0"'),
+  denied: z
+    .array(
+      z.object({
+        time: z.string(),
+        destination: z.string(),
+        proto: z.string(),
+        port: z.number().int().optional(),
+        packets: z.number().int(),
+        bytes: z.number().int(),
+        rule: z.string(),
+      }),
+    )
+    .describe('network attempts the sandbox refused'),
+  limits: z.object({
+    memoryBytes: z.number().int(),
+    cpus: z.number(),
+    timeoutMs: z.number().int(),
+    network: z.literal('none'),
+    root: z.literal('read-only'),
+  }),
+  ms: z.number().int().describe('wall-clock time of the run'),
+  queuePosition: z.number().int().describe('how many runs were ahead in the queue when this one came (0: it started at once)'),
+});
+
+export const JobSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['matrix', 'lint', 'render']),
+  subject: z.string().describe('spec@vN'),
+  state: z.enum(['queued', 'running', 'done', 'failed']),
+  progress: z.object({ step: z.number().int(), steps: z.number().int(), stage: z.string().describe('what it is doing, e.g. "matrix, configured view"') }),
+  queuePosition: z.number().int().optional().describe('jobs ahead of it, while queued'),
+  createdAt: z.string(),
+  finishedAt: z.string().optional(),
+  result: z.unknown().optional().describe('when done: what the synchronous route answers (matrix views, lint findings, or [{path, content}] for render)'),
+  error: z.string().optional().describe('when failed: why'),
+  diagnostics: z.array(DiagnosticSchema).optional(),
+});
+export const JobAccepted = z.object({ job: JobSchema, href: z.string().describe('poll this: GET /api/jobs/{id}') });
+export const JobParams = z.object({
+  id: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/, 'a job id (16 hex digits)')
+    .describe('job id'),
 });

@@ -9,8 +9,12 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { buildApp } from './app.js';
+import { currentDevice } from './device.js';
 import { resolveSettings, type ServerSettings, type ServerSettingsInput } from './config.js';
-import { hashPassword, loadOrCreateSecretFile, randomSecret } from './secrets.js';
+import type { Diagnostic } from '../diag/diagnostic.js';
+import { checkSpec } from './analysis.js';
+import { SPEC_NAME } from './schemas.js';
+import { hashPassword, loadOrCreateSecretFile, randomSecret, sha256 } from './secrets.js';
 import { Store } from './store.js';
 
 export interface RunningServer {
@@ -24,13 +28,58 @@ export interface RunningServer {
 function openDataDir(dataDir: string): Store {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-  return new Store(join(dataDir, 'cordon.db'));
+  return new Store(join(dataDir, 'cordon.db'), { device: currentDevice });
 }
 
-export async function startServer(input: ServerSettingsInput, opts: { log?: Writable } = {}): Promise<RunningServer> {
+/** A spec given at start (`cordon serve --spec FILE`): its name in the server, its text, and the file it came from (for messages). */
+export interface StartSpec {
+  readonly name: string;
+  readonly text: string;
+  readonly file: string;
+}
+
+/** Why the server did not start: a spec given at start is invalid (its diagnostics say where). */
+export class StartError extends Error {
+  constructor(
+    message: string,
+    readonly diagnostics: readonly Diagnostic[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Uploads each spec as a new version unless its latest version has the same text already; all
+ * are checked before any is stored, so one invalid file stores none. Returns what it did.
+ */
+export function importSpecs(store: Store, specs: readonly StartSpec[]): { name: string; version: number; stored: boolean }[] {
+  const checked = specs.map((s) => {
+    if (!SPEC_NAME.test(s.name))
+      throw new StartError(
+        `${s.file}: '${s.name}' cannot name a spec (letters, digits, dot, dash and underscore, at most 100, starting with a letter or digit); rename the file`,
+      );
+    const { json, hosts } = checkSpec(s.text, s.file);
+    const errors = json.diagnostics.filter((d) => d.severity === 'error');
+    if (!json.ok || errors.length > 0)
+      throw new StartError(`${s.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing stored`, json.diagnostics);
+    return { ...s, hosts, sha: sha256(s.text) };
+  });
+  return checked.map((s) => {
+    const have = store.listSpecs().find((x) => x.name === s.name);
+    if (have && store.specVersion(have.id, have.latestVersion)!.sha256 === s.sha) return { name: s.name, version: have.latestVersion, stored: false };
+    const r = store.addSpecVersion('cli:serve --spec', s.name, s.text, s.sha, s.hosts);
+    return { name: s.name, version: r.version.version, stored: true };
+  });
+}
+
+export async function startServer(
+  input: ServerSettingsInput,
+  opts: { log?: Writable; specs?: readonly StartSpec[] } = {},
+): Promise<RunningServer & { imported: ReturnType<typeof importSpecs> }> {
   const settings = resolveSettings(input);
   const store = openDataDir(settings.dataDir);
   try {
+    const imported = importSpecs(store, opts.specs ?? []);
     const cookieSecret = loadOrCreateSecretFile(join(settings.dataDir, 'cookie.secret'));
     const app = await buildApp({ store, settings, cookieSecret, ...(opts.log ? { log: opts.log } : {}) });
     await app.listen({ host: settings.host, port: settings.port });
@@ -38,9 +87,10 @@ export async function startServer(input: ServerSettingsInput, opts: { log?: Writ
     const port = typeof addr === 'object' && addr ? addr.port : settings.port;
     const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
     return {
-      url: `http://${host}:${port}`,
+      url: `${settings.tls ? 'https' : 'http'}://${host}:${port}`,
       port,
       settings,
+      imported,
       close: async () => {
         await app.close();
         store.close();

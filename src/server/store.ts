@@ -18,6 +18,8 @@ export interface User {
   readonly name: string;
   readonly tier: Tier;
   readonly createdAt: string;
+  /** A disabled account cannot log in, and its sessions and tokens stop working at once. */
+  readonly disabled: boolean;
 }
 
 export interface Session {
@@ -62,6 +64,10 @@ export interface WgPeer {
   readonly createdBy: string;
   readonly createdAt: string;
   readonly revoked: boolean;
+  /** ISO 8601; the peer is revoked when it passes. Null: never expires. */
+  readonly expiresAt: string | null;
+  /** The account that made it (null for peers made before accounts were counted). */
+  readonly ownerId: number | null;
 }
 
 interface PeerRow {
@@ -74,6 +80,8 @@ interface PeerRow {
   created_by: string;
   created_at: string;
   revoked: number;
+  expires_at: string | null;
+  owner_id: number | null;
 }
 
 const toPeer = (r: PeerRow): WgPeer => ({
@@ -86,6 +94,8 @@ const toPeer = (r: PeerRow): WgPeer => ({
   createdBy: r.created_by,
   createdAt: r.created_at,
   revoked: r.revoked !== 0,
+  expiresAt: r.expires_at,
+  ownerId: r.owner_id,
 });
 
 export interface AuditEntry {
@@ -96,6 +106,20 @@ export interface AuditEntry {
   readonly target: string;
   readonly before: unknown;
   readonly after: unknown;
+  /** The browser's device_id cookie when the change came from a browser; null otherwise. */
+  readonly device: string | null;
+}
+
+export interface VaultSessionRow {
+  /** The vault's session name (random, `v_<hex>`). */
+  readonly id: string;
+  readonly userId: number;
+  /** The login session's digest it belongs to (it ends with it), or null when made with a token. */
+  readonly loginSession: string | null;
+  readonly createdAt: string;
+  /** Epoch ms; the vault session is destroyed when it passes. */
+  readonly expiresAt: number;
+  readonly destroyedAt: string | null;
 }
 
 /** Who made a change, as the audit log names them: `user:admin`, `token:ab12… (user admin)`, `stripe`. */
@@ -133,6 +157,21 @@ const MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, reporter TEXT NOT NULL, time TEXT NOT NULL, type TEXT NOT NULL,
      host TEXT NOT NULL, body TEXT NOT NULL);
    CREATE INDEX events_time ON events (time);`,
+  // Accounts can be disabled; peers can expire and belong to whoever made them (the tier's peer
+  // quota counts them); the audit names the browser (device_id cookie); vault sessions and
+  // sandbox runs (the hourly quota counts them, across restarts).
+  `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE wg_peers ADD COLUMN expires_at TEXT;
+   ALTER TABLE wg_peers ADD COLUMN owner_id INTEGER;
+   ALTER TABLE audit ADD COLUMN device TEXT;
+   ALTER TABLE spec_versions ADD COLUMN hosts INTEGER;
+   CREATE TABLE vault_sessions (
+     id TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, login_session TEXT,
+     created_at TEXT NOT NULL, expires_at INTEGER NOT NULL, destroyed_at TEXT);
+   CREATE TABLE sandbox_runs (
+     id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, started_at INTEGER NOT NULL,
+     language TEXT NOT NULL);
+   CREATE INDEX sandbox_runs_user ON sandbox_runs (user_id, started_at);`,
 ];
 
 interface UserRow {
@@ -141,6 +180,7 @@ interface UserRow {
   tier: Tier;
   created_at: string;
   password_hash: string;
+  disabled: number;
 }
 
 interface TokenRow {
@@ -153,7 +193,7 @@ interface TokenRow {
   revoked: number;
 }
 
-const toUser = (r: UserRow): User => ({ id: r.id, name: r.name, tier: r.tier, createdAt: r.created_at });
+const toUser = (r: UserRow): User => ({ id: r.id, name: r.name, tier: r.tier, createdAt: r.created_at, disabled: r.disabled !== 0 });
 const toToken = (r: TokenRow): ApiToken => ({
   id: r.id,
   userId: r.user_id,
@@ -163,18 +203,42 @@ const toToken = (r: TokenRow): ApiToken => ({
   revoked: r.revoked !== 0,
 });
 
+interface VaultRow {
+  id: string;
+  user_id: number;
+  login_session: string | null;
+  created_at: string;
+  expires_at: number;
+  destroyed_at: string | null;
+}
+
+const toVault = (r: VaultRow): VaultSessionRow => ({
+  id: r.id,
+  userId: r.user_id,
+  loginSession: r.login_session,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  destroyedAt: r.destroyed_at,
+});
+
 export class Store {
   private readonly db: Database.Database;
   private readonly now: () => Date;
+  private readonly device: () => string | undefined;
 
-  /** Opens (creating if needed, mode 0600) the database file and brings its schema up to date. */
-  constructor(file: string, opts: { now?: () => Date } = {}) {
+  /**
+   * Opens (creating if needed, mode 0600) the database file and brings its schema up to date.
+   * `device` names the browser behind the current change (the app reads it from the request's
+   * context), so every audit row records it without each method passing it along.
+   */
+  constructor(file: string, opts: { now?: () => Date; device?: () => string | undefined } = {}) {
     const fresh = !existsSync(file);
     this.db = new Database(file);
     if (fresh) chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
     this.now = opts.now ?? (() => new Date());
+    this.device = opts.device ?? (() => undefined);
     this.migrate();
   }
 
@@ -208,8 +272,16 @@ export class Store {
     return this.db.transaction(() => {
       const { before, after, result } = change();
       this.db
-        .prepare('INSERT INTO audit (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(this.iso(), actor, action, target, before === undefined ? null : JSON.stringify(before), after === undefined ? null : JSON.stringify(after));
+        .prepare('INSERT INTO audit (at, actor, action, target, before, after, device) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(
+          this.iso(),
+          actor,
+          action,
+          target,
+          before === undefined ? null : JSON.stringify(before),
+          after === undefined ? null : JSON.stringify(after),
+          this.device() ?? null,
+        );
       return result;
     })();
   }
@@ -222,7 +294,7 @@ export class Store {
       const id = Number(
         this.db.prepare('INSERT INTO users (name, password_hash, tier, created_at) VALUES (?, ?, ?, ?)').run(name, passwordHash, tier, at).lastInsertRowid,
       );
-      const user: User = { id, name, tier, createdAt: at };
+      const user: User = { id, name, tier, createdAt: at, disabled: false };
       return { before: undefined, after: user, result: user };
     });
   }
@@ -253,6 +325,34 @@ export class Store {
       this.db.prepare('UPDATE users SET tier = ? WHERE id = ?').run(tier, userId);
       const after = this.userById(userId)!;
       return { before: { tier: before.tier }, after: { tier: after.tier }, result: after };
+    });
+  }
+
+  /** Every account, by name. */
+  listUsers(): User[] {
+    return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[]).map(toUser);
+  }
+
+  /** Sets the password hash and ends the account's sessions but `keepSession` (the caller's own, by digest). */
+  setPassword(actor: Actor, userId: number, passwordHash: string, keepSession?: string): User | undefined {
+    const user = this.userById(userId);
+    if (!user) return undefined;
+    return this.audited(actor, 'user.password', `user:${user.name}`, () => {
+      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, userId);
+      // A new password ends every other way in made with the old one: sessions. (Tokens stay: they were given out on purpose.)
+      this.db.prepare('DELETE FROM sessions WHERE user_id = ? AND id_hash IS NOT ?').run(userId, keepSession ?? null);
+      return { before: undefined, after: { password: 'changed' }, result: user };
+    });
+  }
+
+  /** Disables (or enables) an account; disabling also ends its sessions. */
+  setDisabled(actor: Actor, userId: number, disabled: boolean): User | undefined {
+    const before = this.userById(userId);
+    if (!before) return undefined;
+    return this.audited(actor, disabled ? 'user.disable' : 'user.enable', `user:${before.name}`, () => {
+      this.db.prepare('UPDATE users SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, userId);
+      if (disabled) this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId);
+      return { before: { disabled: before.disabled }, after: { disabled }, result: this.userById(userId)! };
     });
   }
 
@@ -314,7 +414,7 @@ export class Store {
   // ---- specs ----
 
   /** Adds a version of the spec called `name`, creating the spec on its first upload. */
-  addSpecVersion(actor: Actor, name: string, text: string, sha256: string): { spec: SpecSummary; version: SpecVersion } {
+  addSpecVersion(actor: Actor, name: string, text: string, sha256: string, hosts?: number): { spec: SpecSummary; version: SpecVersion } {
     return this.audited(actor, 'spec.upload', `spec:${name}`, () => {
       const at = this.iso();
       let spec = this.db.prepare('SELECT id FROM specs WHERE name = ?').get(name) as { id: number } | undefined;
@@ -325,8 +425,8 @@ export class Store {
       };
       const version = (prev.v ?? 0) + 1;
       this.db
-        .prepare('INSERT INTO spec_versions (spec_id, version, text, sha256, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(spec.id, version, text, sha256, actor, at);
+        .prepare('INSERT INTO spec_versions (spec_id, version, text, sha256, created_by, created_at, hosts) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(spec.id, version, text, sha256, actor, at, hosts ?? null);
       const before = prev.v === null ? undefined : { version: prev.v, sha256: this.specVersion(spec.id, prev.v)!.sha256 };
       return { before, after: { version, sha256 }, result: { spec: this.spec(spec.id)!, version: this.specVersion(spec.id, version)! } };
     });
@@ -367,6 +467,12 @@ export class Store {
     return r && { specId: r.spec_id, version: r.version, text: r.text, sha256: r.sha256, createdBy: r.created_by, createdAt: r.created_at };
   }
 
+  /** The version's host count as measured at upload (null for versions uploaded before it was recorded). */
+  specVersionHosts(id: number, version: number): number | null {
+    const r = this.db.prepare('SELECT hosts FROM spec_versions WHERE spec_id = ? AND version = ?').get(id, version) as { hosts: number | null } | undefined;
+    return r?.hosts ?? null;
+  }
+
   // ---- audit ----
 
   /** Newest first; `beforeId` pages backwards. */
@@ -379,8 +485,10 @@ export class Store {
       target: string;
       before: string | null;
       after: string | null;
+      device: string | null;
     }[];
     return rows.map((r) => ({
+      device: r.device,
       id: r.id,
       at: r.at,
       actor: r.actor,
@@ -412,7 +520,7 @@ export class Store {
    */
   addPeer(
     actor: Actor,
-    p: { specId: number; tunnel: string; name: string; publicKey: string },
+    p: { specId: number; tunnel: string; name: string; publicKey: string; expiresAt?: string | undefined; ownerId?: number | undefined },
     pick: (used: ReadonlySet<number>) => number,
     after: (peers: WgPeer[]) => void,
   ): WgPeer {
@@ -421,23 +529,124 @@ export class Store {
       const address = pick(used);
       const id = Number(
         this.db
-          .prepare('INSERT INTO wg_peers (spec_id, tunnel, name, address, public_key, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(p.specId, p.tunnel, p.name, address, p.publicKey, actor, this.iso()).lastInsertRowid,
+          .prepare(
+            'INSERT INTO wg_peers (spec_id, tunnel, name, address, public_key, created_by, created_at, expires_at, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(p.specId, p.tunnel, p.name, address, p.publicKey, actor, this.iso(), p.expiresAt ?? null, p.ownerId ?? null).lastInsertRowid,
       );
       after(this.activePeers(p.specId, p.tunnel));
       const peer = this.peer(id)!;
-      return { before: undefined, after: { name: peer.name, address: peer.address, publicKey: peer.publicKey }, result: peer };
+      return {
+        before: undefined,
+        after: { name: peer.name, address: peer.address, publicKey: peer.publicKey, ...(peer.expiresAt ? { expiresAt: peer.expiresAt } : {}) },
+        result: peer,
+      };
     });
   }
 
-  revokePeer(actor: Actor, id: number, after: (peers: WgPeer[]) => void): WgPeer | undefined {
+  /** Active peers whose expiry is at or before `nowIso`, oldest expiry first. */
+  expiredPeers(nowIso: string): WgPeer[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM wg_peers WHERE revoked = 0 AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, id')
+        .all(nowIso) as PeerRow[]
+    ).map(toPeer);
+  }
+
+  /** How many active peers an account owns (the tier's peer quota). */
+  activePeersOf(userId: number): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM wg_peers WHERE revoked = 0 AND owner_id = ?').get(userId) as { n: number }).n;
+  }
+
+  revokePeer(actor: Actor, id: number, after: (peers: WgPeer[]) => void, action = 'peer.revoke'): WgPeer | undefined {
     const before = this.peer(id);
     if (!before) return undefined;
-    return this.audited(actor, 'peer.revoke', `peer:${before.specId}/${before.tunnel}/${before.name}`, () => {
+    return this.audited(actor, action, `peer:${before.specId}/${before.tunnel}/${before.name}`, () => {
       this.db.prepare('UPDATE wg_peers SET revoked = 1 WHERE id = ?').run(id);
       after(this.activePeers(before.specId, before.tunnel));
       return { before: { revoked: before.revoked }, after: { revoked: true }, result: this.peer(id)! };
     });
+  }
+
+  // ---- vault sessions (the files themselves live encrypted in the vault, src/vault) ----
+
+  /** Records a vault session; `create` makes it in the vault inside the same transaction. */
+  addVaultSession(actor: Actor, v: { id: string; userId: number; loginSession: string | null; expiresAt: number }, create: () => void): VaultSessionRow {
+    return this.audited(actor, 'vault.create', `vault:${v.id}`, () => {
+      this.db
+        .prepare('INSERT INTO vault_sessions (id, user_id, login_session, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
+        .run(v.id, v.userId, v.loginSession, this.iso(), v.expiresAt);
+      create();
+      const row = this.vaultSession(v.id)!;
+      return { before: undefined, after: { expiresAt: new Date(row.expiresAt).toISOString() }, result: row };
+    });
+  }
+
+  vaultSession(id: string): VaultSessionRow | undefined {
+    const r = this.db.prepare('SELECT * FROM vault_sessions WHERE id = ?').get(id) as VaultRow | undefined;
+    return r && toVault(r);
+  }
+
+  /** A user's live (not destroyed) vault sessions, oldest first. */
+  vaultSessionsOf(userId: number): VaultSessionRow[] {
+    return (this.db.prepare('SELECT * FROM vault_sessions WHERE user_id = ? AND destroyed_at IS NULL ORDER BY created_at, id').all(userId) as VaultRow[]).map(
+      toVault,
+    );
+  }
+
+  /** Live vault sessions whose time is up at `nowMs`, or that belong to a login session that no longer exists. */
+  endedVaultSessions(nowMs: number): VaultSessionRow[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM vault_sessions v WHERE destroyed_at IS NULL AND (expires_at <= ?
+             OR (login_session IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id_hash = v.login_session AND s.expires_at > ?)))`,
+        )
+        .all(nowMs, nowMs) as VaultRow[]
+    ).map(toVault);
+  }
+
+  /** Marks a vault session destroyed; `destroy` removes it from the vault inside the same transaction, with its verification in the audit. */
+  destroyVaultSession(actor: Actor, id: string, reason: string, destroy: () => unknown): VaultSessionRow | undefined {
+    if (!this.vaultSession(id)) return undefined;
+    return this.audited(actor, 'vault.destroy', `vault:${id}`, () => {
+      this.db.prepare('UPDATE vault_sessions SET destroyed_at = ? WHERE id = ?').run(this.iso(), id);
+      const verified = destroy();
+      return { before: undefined, after: { reason, verified }, result: this.vaultSession(id)! };
+    });
+  }
+
+  /** Records that a vault file was uploaded (its name and size; never its content). */
+  auditVaultPut(actor: Actor, id: string, entry: { name: string; size: number; sha256: string }, put: () => void): void {
+    this.audited(actor, 'vault.put', `vault:${id}`, () => {
+      put();
+      return { before: undefined, after: entry, result: undefined };
+    });
+  }
+
+  // ---- sandbox runs ----
+
+  /** Sandbox runs the account started since `sinceMs` (the hourly quota). */
+  sandboxRunsSince(userId: number, sinceMs: number): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM sandbox_runs WHERE user_id = ? AND started_at >= ?').get(userId, sinceMs) as { n: number }).n;
+  }
+
+  /** Counts a run against the quota, if it fits: checked and recorded in one transaction, so concurrent requests cannot both take the last run. */
+  takeSandboxRun(actor: Actor, userId: number, language: string, perHour: number): { ok: true } | { ok: false; oldestMs: number } {
+    return this.db.transaction(() => {
+      const nowMs = this.now().getTime();
+      const since = nowMs - 3600_000;
+      if (this.sandboxRunsSince(userId, since) >= perHour) {
+        const oldest = this.db.prepare('SELECT min(started_at) AS t FROM sandbox_runs WHERE user_id = ? AND started_at >= ?').get(userId, since) as {
+          t: number | null;
+        };
+        return { ok: false as const, oldestMs: oldest.t ?? nowMs };
+      }
+      return this.audited(actor, 'sandbox.run', `user:${userId}`, () => {
+        this.db.prepare('INSERT INTO sandbox_runs (user_id, started_at, language) VALUES (?, ?, ?)').run(userId, nowMs, language);
+        return { before: undefined, after: { language }, result: { ok: true as const } };
+      });
+    })();
   }
 
   // ---- guard events (not audited: they report what happened, they change nothing) ----

@@ -112,3 +112,43 @@ export function syncConf(netns: string, ifname: string, conf: string): string | 
   if (r.status === 0) return undefined;
   return (r.stderr || r.error?.message || `exit ${r.status}`).trim();
 }
+
+/** What the running interface says of one peer (`wg show IF dump`). */
+export interface PeerStatus {
+  /** ISO 8601 of the last handshake; null when there never was one. */
+  readonly lastHandshake: string | null;
+  readonly rxBytes: number;
+  readonly txBytes: number;
+  /** `IP:port` the peer last spoke from; null before its first packet. */
+  readonly endpoint: string | null;
+}
+
+/**
+ * Parses `wg show IF dump`: the interface's line (4 fields) first, then one line per peer, tab
+ * separated: public key, preshared key, endpoint, allowed IPs, latest handshake (unix seconds,
+ * 0 = never), rx bytes, tx bytes, keepalive. Lines of another shape are skipped, not guessed at.
+ */
+export function parseWgDump(text: string): Map<string, PeerStatus> {
+  const out = new Map<string, PeerStatus>();
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.split('\t');
+    if (f.length !== 8) continue;
+    const [key, , endpoint, , hs, rx, tx] = f as [string, string, string, string, string, string, string, string];
+    if (!/^\d+$/.test(hs) || !/^\d+$/.test(rx) || !/^\d+$/.test(tx)) continue;
+    const seconds = Number(hs);
+    out.set(key, {
+      lastHandshake: seconds === 0 ? null : new Date(seconds * 1000).toISOString(),
+      rxBytes: Number(rx),
+      txBytes: Number(tx),
+      endpoint: endpoint === '(none)' ? null : endpoint,
+    });
+  }
+  return out;
+}
+
+/** `wg show IFNAME dump` in `netns`, parsed; undefined (and the error text) when the interface cannot be read. */
+export function wgDump(netns: string, ifname: string): { peers: Map<string, PeerStatus> } | { error: string } {
+  const r = spawnSync('ip', ['netns', 'exec', netns, 'wg', 'show', ifname, 'dump'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || `exit ${r.status}`).trim() };
+  return { peers: parseWgDump(r.stdout) };
+}

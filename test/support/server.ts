@@ -46,10 +46,12 @@ export interface RequestOpts {
   csrf?: boolean;
 }
 
-/** One HTTP client with an optional session (cookie + CSRF token). */
+/** One HTTP client with an optional session (cookie + CSRF token), and the device_id cookie a browser keeps once it is given one. */
 export class Client {
   cookie: string | undefined;
   csrf: string | undefined;
+  /** `device_id=<uuid>` once the server set it; sent with every later request, as a browser does. */
+  device: string | undefined;
 
   constructor(readonly base: string) {}
 
@@ -62,11 +64,15 @@ export class Client {
     }
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     const useCookie = o.cookie ?? this.cookie !== undefined;
+    const cookies: string[] = this.device && headers.cookie === undefined ? [this.device] : [];
     if (useCookie && this.cookie) {
-      headers.cookie = this.cookie;
+      cookies.push(this.cookie);
       if ((o.csrf ?? true) && this.csrf) headers['x-csrf-token'] = this.csrf;
     }
+    if (cookies.length) headers.cookie = cookies.join('; ');
     const r = await fetch(this.base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const device = r.headers.getSetCookie().find((c) => c.startsWith('device_id='));
+    if (device) this.device = device.split(';')[0];
     const text = await r.text();
     let json: unknown;
     try {
@@ -92,7 +98,7 @@ export class Client {
   /** Logs in; keeps the cookie (name=value only) and the CSRF token. */
   async login(username: string, password: string): Promise<Reply> {
     const r = await this.req('POST', '/api/auth/login', { body: { username, password }, cookie: false });
-    const set = r.headers.get('set-cookie');
+    const set = r.headers.getSetCookie().find((c) => c.startsWith('cordon_session='));
     if (r.status === 200 && set) {
       this.cookie = set.split(';')[0];
       this.csrf = r.as(SessionResponse).csrfToken;

@@ -14,7 +14,7 @@ function tokenView(t: ApiToken): z.output<typeof TokenSchema> {
   return { id: t.id, name: t.name, scopes: [...t.scopes], createdAt: t.createdAt, revoked: t.revoked };
 }
 
-export function sessionRoutes(api: Api, auth: Auth, store: Store, settings: ServerSettings): void {
+export function sessionRoutes(api: Api, auth: Auth, store: Store, settings: ServerSettings, afterLogout: () => void = () => undefined): void {
   api.route(
     {
       method: 'POST',
@@ -54,6 +54,7 @@ export function sessionRoutes(api: Api, auth: Auth, store: Store, settings: Serv
     },
     ({ auth: ctx, reply }) => {
       auth.logout(ctx!);
+      afterLogout();
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
       return { user: ctx!.user };
     },

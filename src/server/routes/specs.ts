@@ -4,12 +4,15 @@
  */
 import type { z } from 'zod';
 import type { Assume } from '../../model/types.js';
-import { checkText, compileText, diffJson, lintJson, matrixJson, queryJson, Refusal, renderFiles, testJson, type Compiled } from '../analysis.js';
+import { checkSpec, diffJson, lintJson, matrixJson, queryJson, Refusal, renderFiles, testJson } from '../analysis.js';
+import type { CompileCache } from '../compile-cache.js';
 import { HttpError } from '../errors.js';
 import type { Api } from '../http.js';
+import type { JobRequest, Jobs } from '../jobs.js';
 import {
   DiffQuery,
   DiffResponse,
+  JobAccepted,
   ExplanationSchema,
   LintResponse,
   MatrixQuery,
@@ -31,26 +34,6 @@ import {
 import { sha256 } from '../secrets.js';
 import type { SpecVersion, Store } from '../store.js';
 
-/** Compiled specs by name and content digest: analysing a version twice compiles it once. Small and bounded: a few large specs fit. */
-class CompileCache {
-  private readonly entries = new Map<string, Compiled>();
-  constructor(private readonly max = 16) {}
-
-  get(name: string, v: SpecVersion): Compiled {
-    const key = `${name}\0${v.sha256}`;
-    const hit = this.entries.get(key);
-    if (hit) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-      return hit;
-    }
-    const c = compileText(v.text, name);
-    this.entries.set(key, c);
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
-    return c;
-  }
-}
-
 function views(a: 'configured' | 'compromised' | 'both'): Assume[] {
   return a === 'both' ? ['configured', 'compromised'] : [a];
 }
@@ -70,8 +53,32 @@ function versionMeta(v: SpecVersion): z.output<typeof SpecVersionMeta> {
   return { specId: v.specId, version: v.version, sha256: v.sha256, createdBy: v.createdBy, createdAt: v.createdAt };
 }
 
-export function specRoutes(api: Api, store: Store): void {
-  const cache = new CompileCache();
+export function specRoutes(api: Api, store: Store, cache: CompileCache, jobs: Jobs, jobHostThreshold: number): void {
+  /**
+   * For a version with more hosts than the threshold: queue the work as a job and answer 202 with
+   * it; undefined for a small version (the route answers at once). The host count is the one
+   * measured at upload, so deciding costs no compile.
+   */
+  const asJob = (
+    params: { id: number; version: number | 'latest' },
+    ownerId: number,
+    reply: { code: (n: number) => unknown },
+    make: (base: { name: string; file: string; text: string }) => JobRequest,
+  ) => {
+    const { spec, version: v } = versionOr404(params.id, params.version);
+    const hosts = store.specVersionHosts(spec.id, v.version);
+    if (hosts === null || hosts <= jobHostThreshold) return undefined;
+    const job = jobs.submit(ownerId, make({ name: spec.name, file: spec.name, text: v.text }), `${spec.name}@v${v.version}`);
+    if (job === 'full') throw new HttpError(429, 'the job queue is full; try again shortly', {}, { 'retry-after': '5' });
+    reply.code(202);
+    return { job, href: `/api/jobs/${job.id}` };
+  };
+  const jobResponse = {
+    202: {
+      description: `a big version (more hosts than the server's job threshold, 200 by default): queued as a job; poll GET /api/jobs/{id}`,
+      schema: JobAccepted,
+    },
+  };
 
   const specOr404 = (id: number) => {
     const s = store.spec(id);
@@ -85,9 +92,12 @@ export function specRoutes(api: Api, store: Store): void {
     if (!v) throw new HttpError(404, `spec '${s.name}' (id ${id}) has no version ${n}; its versions are 1–${s.latestVersion}`);
     return { spec: s, version: v };
   };
+  /** Without reading the version's text when it is compiled already (versions never change). */
   const compiled = (id: number, version: number | 'latest') => {
-    const { spec, version: v } = versionOr404(id, version);
-    return refused(() => cache.get(spec.name, v));
+    const s = specOr404(id);
+    const n = version === 'latest' ? s.latestVersion : version;
+    if (n > s.latestVersion) throw new HttpError(404, `spec '${s.name}' (id ${id}) has no version ${n}; its versions are 1–${s.latestVersion}`);
+    return refused(() => cache.get(id, s.name, n));
   };
 
   api.route(
@@ -101,11 +111,11 @@ export function specRoutes(api: Api, store: Store): void {
       responses: { 201: { description: 'stored as a new version', schema: SpecUploaded } },
     },
     ({ body, auth, reply }) => {
-      const check = checkText(body.text, body.name);
+      const { json: check, hosts } = checkSpec(body.text, body.name);
       const errors = check.diagnostics.filter((d) => d.severity === 'error');
       if (!check.ok || errors.length > 0)
         throw new HttpError(400, `${body.name}: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing stored`, { diagnostics: check.diagnostics });
-      const stored = store.addSpecVersion(auth!.actor, body.name, body.text, sha256(body.text));
+      const stored = store.addSpecVersion(auth!.actor, body.name, body.text, sha256(body.text), hosts);
       reply.code(201);
       return { spec: stored.spec, version: versionMeta(stored.version), warnings: check.diagnostics };
     },
@@ -158,9 +168,11 @@ export function specRoutes(api: Api, store: Store): void {
       auth: 'specs:read',
       params: VersionParams,
       query: MatrixQuery,
-      responses: { 200: { description: 'the matrix', schema: MatrixResponse } },
+      responses: { 200: { description: 'the matrix', schema: MatrixResponse }, ...jobResponse },
     },
-    ({ params, query }) => {
+    ({ params, query, auth, reply }) => {
+      const job = asJob(params, auth!.user.id, reply, (b) => ({ ...b, kind: 'matrix', views: views(query.assume) }));
+      if (job) return job;
       const c = compiled(params.id, params.version);
       return { views: views(query.assume).map((a) => matrixJson(c, a)) };
     },
@@ -195,9 +207,9 @@ export function specRoutes(api: Api, store: Store): void {
       tag: 'analysis',
       auth: 'specs:read',
       params: VersionParams,
-      responses: { 200: { description: 'findings', schema: LintResponse } },
+      responses: { 200: { description: 'findings', schema: LintResponse }, ...jobResponse },
     },
-    ({ params }) => lintJson(compiled(params.id, params.version)),
+    ({ params, auth, reply }) => asJob(params, auth!.user.id, reply, (b) => ({ ...b, kind: 'lint' })) ?? lintJson(compiled(params.id, params.version)),
   );
 
   api.route(
@@ -228,11 +240,11 @@ export function specRoutes(api: Api, store: Store): void {
           contentType: 'text/plain',
           schema: RenderedJson,
         },
+        ...jobResponse,
       },
     },
-    ({ params, query, reply }) => {
+    ({ params, query, reply, auth }) => {
       const { spec, version } = versionOr404(params.id, params.version);
-      const c = compiled(params.id, params.version);
       const kv = query.param === undefined ? [] : Array.isArray(query.param) ? query.param : [query.param];
       const pairs = new Map<string, string>();
       for (const p of kv) {
@@ -240,6 +252,9 @@ export function specRoutes(api: Api, store: Store): void {
         if (eq <= 0) throw new HttpError(400, `query.param '${p}': expected KEY=VALUE`);
         pairs.set(p.slice(0, eq), p.slice(eq + 1));
       }
+      const job = asJob(params, auth!.user.id, reply, (b) => ({ ...b, kind: 'render', target: params.target, host: query.host, params: [...pairs] }));
+      if (job) return job;
+      const c = compiled(params.id, params.version);
       // Keyed (secret-bearing) targets are refused in renderFiles, so nothing rendered here is secret.
       const files = refused(() => renderFiles(c, params.target, query.host, pairs));
       const base = `${spec.name}-v${version.version}-${params.target}`;

@@ -1,0 +1,39 @@
+/**
+ * One background job in a worker thread: compile a spec version and compute its matrix, lint or
+ * rendered files, reporting each stage to the parent. Off the main thread, so the seconds a
+ * 1,000-host spec takes never hold up other requests. Pure computation: no database, no files.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { compileText, lintJson, matrixJson, Refusal, renderFiles } from './analysis.js';
+import type { JobMessage, JobRequest } from './jobs.js';
+
+const req = workerData as JobRequest;
+const post = (m: JobMessage) => parentPort!.postMessage(m);
+
+function run(): unknown {
+  const steps = 1 + (req.kind === 'matrix' ? req.views.length : 1);
+  post({ type: 'progress', step: 0, steps, stage: `compiling ${req.file}` });
+  const c = compileText(req.text, req.name);
+  switch (req.kind) {
+    case 'matrix':
+      return {
+        views: req.views.map((a, i) => {
+          post({ type: 'progress', step: 1 + i, steps, stage: `matrix, ${a} view` });
+          return matrixJson(c, a);
+        }),
+      };
+    case 'lint':
+      post({ type: 'progress', step: 1, steps, stage: 'lint' });
+      return lintJson(c);
+    case 'render':
+      post({ type: 'progress', step: 1, steps, stage: `render ${req.target}` });
+      return renderFiles(c, req.target, req.host, new Map(req.params)).map((f) => ({ path: f.path, content: f.content }));
+  }
+}
+
+try {
+  post({ type: 'done', result: run() });
+} catch (e) {
+  if (e instanceof Refusal) post({ type: 'refused', message: e.message, diagnostics: [...e.diagnostics] });
+  else post({ type: 'failed', message: (e as Error).message });
+}

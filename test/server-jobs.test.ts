@@ -1,0 +1,105 @@
+/**
+ * Long work off the request path, against a real server and SQLite file: matrix, lint and render
+ * of a version with more hosts than the job threshold answer 202 with a job; the job reports
+ * progress and then the same result the synchronous route gives; while a 1,000-host matrix runs
+ * in its worker thread the server keeps answering; bad job ids and someone else's jobs are 404.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { z } from 'zod';
+import { generateSpec } from '../src/gen/generate.js';
+import { compileText, lintJson, matrixJson, renderFiles } from '../src/server/analysis.js';
+import { ErrorSchema, JobAccepted, JobSchema, SpecUploaded } from '../src/server/schemas.js';
+import { testServer, type Client, type TestServer } from './support/server.js';
+
+const EXAMPLE = readFileSync(new URL('../examples/proxmox-dual-bridge.yaml', import.meta.url), 'utf8');
+
+async function finished(c: Client, href: string): Promise<{ job: z.output<typeof JobSchema>; seen: string[] }> {
+  const seen: string[] = [];
+  for (let i = 0; i < 1200; i++) {
+    const job = (await c.req('GET', href)).as(JobSchema);
+    seen.push(job.state);
+    if (job.state === 'done' || job.state === 'failed') return { job, seen };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`job ${href} did not finish`);
+}
+
+describe('server: background jobs', () => {
+  let t: TestServer;
+  let admin: Client;
+  let small = 0;
+
+  before(async () => {
+    // A threshold of 3 hosts makes the 4-host example "big", so its jobs are quick to check.
+    t = await testServer({ jobHostThreshold: 3, loginLimit: { max: 100, windowMs: 60_000 } });
+    admin = t.client();
+    assert.equal((await admin.login('admin', t.adminPassword)).status, 200);
+    const up = await admin.req('POST', '/api/specs', { body: { name: 'example', text: EXAMPLE } });
+    assert.equal(up.status, 201, up.text);
+    small = up.as(SpecUploaded).spec.id;
+  });
+  after(async () => t?.close());
+
+  it('lint and render of a version past the threshold → 202 and a job whose result is the synchronous answer', async () => {
+    const c = compileText(EXAMPLE, 'example');
+    const lint = await admin.req('GET', `/api/specs/${small}/versions/latest/lint`);
+    assert.equal(lint.status, 202, lint.text);
+    const { job } = await finished(admin, lint.as(JobAccepted).href);
+    assert.equal(job.state, 'done', job.error);
+    assert.deepEqual(job.progress, { step: 2, steps: 2, stage: 'done' });
+    assert.equal(job.subject, 'example@v1');
+    assert.deepEqual(job.result, JSON.parse(JSON.stringify(lintJson(c))));
+    const again = await admin.req('GET', `/api/specs/${small}/versions/1/lint`);
+    assert.equal(again.as(JobAccepted).job.id, job.id, 'the same request gets the same (kept) job, not a second computation');
+
+    const render = await admin.req('GET', `/api/specs/${small}/versions/1/render/nftables?host=pve`);
+    assert.equal(render.status, 202, render.text);
+    const r = (await finished(admin, render.as(JobAccepted).href)).job;
+    assert.equal(r.state, 'done', r.error);
+    assert.deepEqual(
+      r.result,
+      renderFiles(c, 'nftables', 'pve', new Map()).map((f) => ({ path: f.path, content: f.content })),
+    );
+  });
+
+  it('a job that cannot be done fails with the reason (unknown render target: the valid ones are named)', async () => {
+    const r = await admin.req('GET', `/api/specs/${small}/versions/1/render/nftabels`);
+    assert.equal(r.status, 202);
+    const { job } = await finished(admin, r.as(JobAccepted).href);
+    assert.equal(job.state, 'failed');
+    assert.match(job.error ?? '', /unknown target 'nftabels'.*nftables/);
+  });
+
+  it('bad job ids → 400 naming params.id; unknown ones and other accounts’ jobs → 404', async () => {
+    const bad = await admin.req('GET', '/api/jobs/xyz');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.as(ErrorSchema).issues?.[0]?.path, 'params.id');
+    assert.equal((await admin.req('GET', '/api/jobs/0123456789abcdef')).status, 404);
+    const made = await admin.req('POST', '/api/accounts', { body: { name: 'mallory', tier: 'early-access', password: 'mallory-password' } });
+    assert.equal(made.status, 201, made.text);
+    const m = t.client();
+    assert.equal((await m.login('mallory', 'mallory-password')).status, 200);
+    const mine = (await admin.req('GET', `/api/specs/${small}/versions/1/lint`)).as(JobAccepted);
+    assert.equal((await m.req('GET', mine.href)).status, 404, 'not hers');
+    assert.equal((await admin.req('GET', mine.href)).status, 200);
+  });
+
+  it('a 1,000-host matrix runs as a job while the server keeps answering; its result is the library’s', async () => {
+    const text = generateSpec({ hosts: 1000, rules: 200, seed: 7 });
+    const up = await admin.req('POST', '/api/specs', { body: { name: 'big', text } });
+    assert.equal(up.status, 201, up.text.slice(0, 300));
+    const id = up.as(SpecUploaded).spec.id;
+    const r = await admin.req('GET', `/api/specs/${id}/versions/latest/matrix`);
+    assert.equal(r.status, 202, r.text.slice(0, 300));
+    // Polling is itself other requests being answered: a 'running' answer is the server serving while the job works.
+    const { job, seen } = await finished(admin, r.as(JobAccepted).href);
+    assert.ok(seen.includes('running'), `states seen: ${seen.join(',')}`);
+    assert.equal((await admin.req('GET', '/api/health')).status, 200);
+    assert.equal(job.state, 'done', job.error);
+    const views = (job.result as { views: unknown[] }).views;
+    assert.equal(views.length, 1);
+    assert.deepEqual(views[0], JSON.parse(JSON.stringify(matrixJson(compileText(text, 'big'), 'configured'))));
+  });
+});
