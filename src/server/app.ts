@@ -17,6 +17,7 @@ import { eventRoutes } from './routes/events.js';
 import { peerRoutes } from './routes/peers.js';
 import { sessionRoutes } from './routes/session.js';
 import { specRoutes } from './routes/specs.js';
+import { registerDashboard } from './static.js';
 import { systemRoutes } from './routes/system.js';
 import type { Store } from './store.js';
 
@@ -80,5 +81,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   auditRoutes(api, store);
   billingRoutes(api, store, settings);
   systemRoutes(api, store, metrics);
+  registerDashboard(api, store);
   return app;
 }
