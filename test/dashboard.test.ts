@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { Origin } from '../src/model/types.js';
 import type { Explanation } from '../src/verify/explain.js';
-import { compileText, matrixJson, queryJson, checkText } from '../src/server/analysis.js';
+import { checkText, compileText, diffJson, lintJson, matrixJson, queryJson, testJson } from '../src/server/analysis.js';
+import { topologyJson } from '../src/server/topology.js';
 import { DASHBOARD_CSP } from '../src/server/static.js';
 import { assertAccessible, browserMissing, buildDashboard, openBrowser, ROOT, shot, type Browsing } from './support/dashboard.js';
 import { requireOrSkip } from './support/require-env.js';
@@ -172,22 +173,143 @@ describe(SUITE, { skip: requireOrSkip(SUITE, browserMissing()) }, () => {
   it('is keyboard-navigable: arrows move the active cell, Enter explains it', async () => {
     await selectSpec(page, MAIN);
     await go('Matrix');
-    await page.locator('[role=gridcell][tabindex="0"]').focus();
+    const start = page.locator('[role=gridcell][tabindex="0"]');
+    await start.focus();
+    const [i, j] = (await start.getAttribute('data-cell'))!.split(':').map(Number) as [number, number];
+    const n = Number(await page.getByRole('grid').getAttribute('aria-rowcount'));
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowRight');
-    const focused = await page.locator(':focus').getAttribute('aria-label');
-    assert.match(focused ?? '', /^\S+ → \S+: /);
+    const want = page.locator(`[data-cell="${Math.min(i + 1, n - 1)}:${Math.min(j + 2, n - 1)}"]:focus`);
+    await want.waitFor();
+    const [from, to] = (await want.getAttribute('aria-label'))!.split(': ')[0]!.split(' → ');
     await page.keyboard.press('Enter');
-    const [from, to] = focused!.split(': ')[0]!.split(' → ');
-    await page.locator('#explain-title', { hasText: `${from} → ${to}` }).waitFor();
+    await page.locator('#explain-title', { hasText: new RegExp(`^${from} → ${to}(\\.|$)`) }).waitFor();
+    await page.keyboard.press('Home');
+    await page.locator(`[data-cell="${Math.min(i + 1, n - 1)}:0"]:focus`).waitFor();
+  });
+
+  it('Topology: the graph, and a host’s addresses, services and the rules naming it with file:line', async () => {
+    await selectSpec(page, MAIN);
+    await go('Topology');
+    await page.locator('.cy canvas').first().waitFor();
+    const want = topologyJson(MAIN, compileText(text(MAIN), MAIN).ir).hosts.find((h) => h.name === 'ollama')!;
+    await page.getByRole('button', { name: 'ollama', exact: true }).click();
+    const details = page.locator('.host-details');
+    await details.locator('h2', { hasText: 'ollama' }).waitFor();
+    const shown = await details.innerText();
+    for (const n of want.nics) assert.ok(shown.includes(n.address), `address ${n.address}`);
+    for (const sv of want.services) assert.ok(shown.includes(`${sv.name}: ${sv.ports}`), `service ${sv.name}`);
+    assert.ok(want.rules.length > 0);
+    const origins = await details.locator('.rules .origin').allInnerTexts();
+    assert.deepEqual(
+      origins,
+      want.rules.map((r) => `${r.origin.file}:${r.origin.line}`),
+    );
+    assert.match(shown, /untrusted/);
+    assert.equal(await page.getByRole('button', { name: 'ollama', exact: true }).getAttribute('aria-pressed'), 'true');
+    await shot(page, 'topology');
+  });
+
+  it('Checks: every expectation and invariant with PASS/FAIL, and lint findings at their location', async () => {
+    const mistake = 'proxmox-dual-bridge-as-written.yaml';
+    const mtext = readFileSync(join(EXAMPLES, 'mistakes', mistake), 'utf8');
+    await uploadViaUi(page, mistake, mtext);
+    await selectSpec(page, mistake);
+    await go('Checks');
+    await page.locator('.checks table tbody tr').first().waitFor();
+    const c = compileText(mtext, mistake);
+    const want = testJson(c);
+    assert.ok(want.failed > 0, 'the seed as written fails a check');
+    const rows = page.locator('.checks table:not(.lint) tbody tr');
+    assert.equal(await rows.count(), want.passed + want.failed);
+    assert.equal(await page.locator('tr[data-ok="false"]').count(), want.failed);
+    const lint = lintJson(c);
+    const where = await page.locator('table.lint tbody tr td:last-child').allInnerTexts();
+    assert.deepEqual(
+      where,
+      lint.map((d) => `${d.file}:${d.line}:${d.col}`),
+    );
+    await shot(page, 'checks');
+  });
+
+  it('Diff: a second version’s added and removed flows, as cordon diff computes them', async () => {
+    const v2 = text(MAIN).replace(/^ {2}- allow: \{ from: wg-client, to: pve\.ssh.*\n/m, '');
+    assert.notEqual(v2, text(MAIN));
+    await uploadViaUi(page, MAIN, v2);
+    await selectSpec(page, MAIN);
+    await go('Diff');
+    const want = diffJson(compileText(text(MAIN), MAIN), compileText(v2, MAIN), ['configured']).views[0]!;
+    assert.ok(want.changes.length > 0);
+    await page.getByRole('status').filter({ hasText: 'v1 → v2' }).waitFor();
+    const rows = await page
+      .locator('.diff tbody tr')
+      .evaluateAll((trs: { innerText: string }[]) => trs.map((r) => r.innerText.split('\t').map((x) => x.trim())));
+    assert.deepEqual(
+      rows,
+      want.changes.map((ch) => [ch.from, ch.to, ch.addedText === '-' ? '' : `+ ${ch.addedText}`, ch.removedText === '-' ? '' : `− ${ch.removedText}`]),
+    );
+    await shot(page, 'diff');
+  });
+
+  it('Peers: create a WireGuard peer, see its QR code and config once, then revoke it', async () => {
+    await selectSpec(page, MAIN);
+    await go('Peers');
+    await page.getByLabel('New peer name').fill('laptop');
+    await page.getByRole('button', { name: 'Create peer' }).click();
+    const qr = page.getByRole('img', { name: /QR code of the WireGuard config for laptop/ });
+    await qr.waitFor();
+    // The PNG decoded: a real image, not a broken one.
+    assert.ok((await qr.evaluate((img: { naturalWidth: number }) => img.naturalWidth)) > 100);
+    const conf = await page.getByLabel('Client config').innerText();
+    assert.match(conf, /\[Interface\][\s\S]*PrivateKey = \S+[\s\S]*\[Peer\]/);
+    await page.getByRole('cell', { name: 'laptop', exact: true }).waitFor();
+    await shot(page, 'peers-created');
+    await page.getByRole('button', { name: 'Done, hide it' }).click();
+    assert.equal(await page.getByLabel('Client config').count(), 0, 'the config is gone once hidden');
+    await page.getByRole('button', { name: 'Revoke laptop' }).click();
+    await page.getByRole('button', { name: 'Confirm revoke laptop' }).click();
+    await page.getByText('No active peers on wg0.').waitFor();
+  });
+
+  it('Live: an event POSTed with a token appears without a reload', async () => {
+    const admin = t.client();
+    assert.equal((await admin.login('admin', t.adminPassword)).status, 200);
+    const tok = await admin.req('POST', '/api/tokens', { body: { name: 'guard test', scopes: ['events:write'] } });
+    assert.equal(tok.status, 201, tok.text);
+    const token = (tok.json as { token: string }).token;
+    await go('Live');
+    await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+    const marker = `rule-${process.pid}-${Date.now()}`;
+    const r = await admin.req('POST', '/api/events', {
+      token,
+      cookie: false,
+      body: { v: 1, time: new Date().toISOString(), type: 'blocked', host: 'ollama', rule: marker, src_ip: '192.168.100.20' },
+    });
+    assert.equal(r.status, 201, r.text);
+    const item = page.getByRole('log').locator('li', { hasText: marker });
+    await item.waitFor();
+    assert.match(await item.innerText(), /blocked ollama/);
+    await shot(page, 'live');
+  });
+
+  it('Audit: the uploads and the peer changes, newest first', async () => {
+    await go('Audit');
+    await page.locator('.audit tbody tr').first().waitFor();
+    const actions = await page.locator('.audit tbody tr td:nth-child(3)').allInnerTexts();
+    assert.ok(actions.filter((a) => a === 'spec.upload').length >= SEEDS.length + 2, actions.join(','));
+    assert.ok(
+      actions.some((a) => a.startsWith('peer.')),
+      actions.join(','),
+    );
+    await shot(page, 'audit');
   });
 
   it('every view passes axe in light and dark, and nothing broke the CSP', async () => {
     await selectSpec(page, MAIN);
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
-      for (const v of ['Matrix', 'Upload']) {
+      for (const v of ['Topology', 'Matrix', 'Checks', 'Diff', 'Peers', 'Live', 'Audit', 'Upload']) {
         await go(v);
         await page.waitForLoadState('networkidle');
         await assertAccessible(page, `${v} (${scheme})`);
@@ -209,6 +331,15 @@ function decidingHopOrigin(x: Explanation): Origin {
 async function cookieHeader(page: Page): Promise<string> {
   const cookies = await page.context().cookies();
   return cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+}
+
+/** Stores `body` under `name` through the Upload view, as a user would; waits for the answer. */
+async function uploadViaUi(page: Page, name: string, body: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: 'Upload', exact: true }).click();
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Spec (YAML)').fill(body);
+  await page.getByRole('button', { name: 'Check and store' }).click();
+  await page.waitForURL(/#\/matrix$/);
 }
 
 /** Chooses a spec by name in the header's spec picker (the choice persists across views). */

@@ -164,6 +164,9 @@ function HeatGrid({ grid, active, setActive, onOpen, started, assume }: GridProp
   const gridEl = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, left: 0, width: 800, height: 500 });
   const focusWanted = useRef(false);
+  // The active cell as of the last key press: keys can arrive faster than Preact re-renders, and each must move from where the previous one left.
+  const current = useRef<[number, number]>(active);
+  current.current = focusWanted.current ? current.current : active;
 
   useLayoutEffect(() => {
     const el = scroller.current!;
@@ -203,6 +206,7 @@ function HeatGrid({ grid, active, setActive, onOpen, started, assume }: GridProp
     if (nj * cw < el.scrollLeft) el.scrollLeft = nj * cw;
     else if ((nj + 1) * cw > el.scrollLeft + el.clientWidth) el.scrollLeft = (nj + 1) * cw - el.clientWidth;
     focusWanted.current = true;
+    current.current = [ni, nj];
     setActive([ni, nj]);
     onScroll();
   };
@@ -214,7 +218,7 @@ function HeatGrid({ grid, active, setActive, onOpen, started, assume }: GridProp
   });
 
   const onKey = (e: KeyboardEvent) => {
-    const [i, j] = active;
+    const [i, j] = current.current;
     const page = Math.max(1, Math.floor(view.height / ch) - 1);
     const keys: Record<string, () => void> = {
       ArrowUp: () => move(i - 1, j),
