@@ -33,7 +33,7 @@ export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
           Log in
         </button>
         {error && (
-          <p role="alert" class="error">
+          <p role="alert" class="err-box">
             {error}
           </p>
         )}

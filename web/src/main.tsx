@@ -187,7 +187,7 @@ function App() {
           ) : null}
         </h1>
         {error && (
-          <p role="alert" class="error">
+          <p role="alert" class="err-box">
             {error}
           </p>
         )}

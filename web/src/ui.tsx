@@ -7,7 +7,7 @@ export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
   const diags = error instanceof ApiError ? error.diagnostics : [];
   return (
-    <div role="alert" class="error">
+    <div role="alert" class="err-box">
       <p>{(error as Error).message}</p>
       {diags.length > 0 && (
         <ul>

@@ -3,7 +3,7 @@
  * server refuses it, every diagnostic is shown under its own line of the text (as `cordon check`'s
  * code frames do), and the list of problems moves the cursor to each one.
  */
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, call, versionPath, type Diagnostic } from '../api';
 import type { SpecRef } from '../main';
 import { ErrorBox } from '../ui';
@@ -108,6 +108,11 @@ export function UploadView({ current, onUploaded }: { current: SpecRef | undefin
       setBusy(false);
     }
   };
+
+  // After a refusal, bring the first problem's line into view.
+  useEffect(() => {
+    if (diags.length && error) document.querySelector('.annotated .has-diag')?.scrollIntoView({ block: 'center' });
+  }, [diags, error]);
 
   const jump = (d: Diagnostic) => {
     const a = area.current;
