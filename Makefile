@@ -4,8 +4,8 @@
 #                   (as root), npm dependencies and .tools/ (ifquery); idempotent, fast on re-runs
 #   make install    setup + build, then link bin/cordon into $(PREFIX)/bin (default /usr/local/bin),
 #                   so `cordon` is on PATH; make uninstall removes that link
-#   make build      compile src/ to dist/ with tsc
-#   make typecheck  tsc --noEmit over src/, test/ and bench/ (tsconfig.check.json)
+#   make build      compile src/ to dist/ with tsc, and bundle the dashboard (web/) into dist/web/
+#   make typecheck  tsc --noEmit over src/, test/ and bench/ (tsconfig.check.json), and web/ (web/tsconfig.json)
 #   make lint       typecheck + eslint + prettier check + dependency rules, one summary line per gate
 #   make test       setup, then the node test runner (spec reporter) over test/**/*.test.ts
 #   make demo       setup + build, then matrix / test / lint on the Proxmox dual-bridge example
@@ -59,9 +59,10 @@ export DEBIAN_FRONTEND := noninteractive
 #   prometheus        promtool check metrics: the guard's exposition is validated in the tests; brings
 #                     the prometheus server binary and a few libjs-* web assets (~100 MB), whose service
 #                     is not started (policy-rc.d below)
+#   chromium          the dashboard's browser tests (playwright-core drives /usr/bin/chromium headless); no service
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
-                perl iputils-ping curl seccomp zsh fish groff-base man-db passt ulogd2 ulogd2-json prometheus
+                perl iputils-ping curl seccomp zsh fish groff-base man-db passt ulogd2 ulogd2-json prometheus chromium
 
 # Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
 # is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of
@@ -146,13 +147,14 @@ $(NPM_STAMP): package-lock.json package.json | check-node
 
 build: $(NPM_STAMP)
 	npx tsc -p tsconfig.json
+	node web/build.mjs
 
 typecheck: $(NPM_STAMP)
 	npm run --silent typecheck
 
 # Every gate runs even when an earlier one fails, so one run shows everything to fix; each prints
 # its output only when it fails, then one line `lint: GATE ok|FAILED (Ns)`; exit 1 if any failed.
-#   typecheck  tsc over src/, test/, bench/ (tsconfig.check.json)
+#   typecheck  tsc over src/, test/, bench/ (tsconfig.check.json) and over web/ (web/tsconfig.json: DOM, JSX)
 #   eslint     typescript-eslint, type-aware (eslint.config.mjs)
 #   prettier   npm run format:check (.prettierrc.json)
 #   depcruise  the floors of src/: which folder may import which, no cycles (.dependency-cruiser.cjs)

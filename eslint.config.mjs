@@ -12,6 +12,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     files: ['**/*.ts'],
+    ignores: ['web/**'],
     languageOptions: {
       parserOptions: {
         project: './tsconfig.check.json',
@@ -39,6 +40,20 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  // The dashboard (web/): browser code with DOM types and Preact's JSX, typed by web/tsconfig.json.
+  {
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    languageOptions: {
+      parserOptions: {
+        project: './web/tsconfig.json',
+        tsconfigRootDir: dirname(fileURLToPath(import.meta.url)),
+      },
+    },
+    rules: {
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      '@typescript-eslint/no-floating-promises': 'error',
     },
   },
 );

@@ -25,6 +25,7 @@ import { peerRoutes } from './routes/peers.js';
 import { sessionRoutes } from './routes/session.js';
 import { sandboxRoutes } from './routes/sandbox.js';
 import { specRoutes } from './routes/specs.js';
+import { registerDashboard } from './static.js';
 import { systemRoutes } from './routes/system.js';
 import { vaultRoutes } from './routes/vault.js';
 import { VaultService } from './vault.js';
@@ -123,5 +124,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   auditRoutes(api, store);
   billingRoutes(api, store, settings);
   systemRoutes(api, store, metrics);
+  registerDashboard(api, store);
   return app;
 }
