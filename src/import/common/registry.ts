@@ -1,0 +1,9 @@
+/** Every importer, by `--from` name. Adding a format: one folder under src/import/, one line here. */
+import { iptablesImporter } from '../iptables/index.js';
+import type { Importer } from './contract.js';
+
+export const IMPORTERS: readonly Importer[] = [iptablesImporter];
+
+export function findImporter(name: string): Importer | undefined {
+  return IMPORTERS.find((i) => i.name === name);
+}
