@@ -13,6 +13,8 @@ const MANAGED_KINDS: ReadonlySet<string> = new Set(['hypervisor', 'router', 'ser
 export interface Base {
   readonly base: Omit<Spec, 'firewalls'>;
   readonly keptFirewalls: NonNullable<Spec['firewalls']>;
+  /** Hand-written per-guest chains of the topology left out: they run on a hypervisor whose rules were not imported. */
+  readonly droppedFirewalls: readonly string[];
 }
 
 /**
@@ -29,9 +31,13 @@ export function importBase(
   const t: Spec = topology ?? { version: 1 };
   const hosts: Record<string, HostSpecT> = {};
   const keptFirewalls: NonNullable<Spec['firewalls']> = {};
+  const droppedFirewalls: string[] = [];
   for (const [point, fw] of Object.entries(t.firewalls ?? {})) {
-    const host = point.split(':')[0] ?? '';
-    if (!imported.has(host)) keptFirewalls[point] = fw;
+    const [host = '', hook = ''] = point.split(':');
+    if (imported.has(host)) continue;
+    // A per-guest chain runs on the guest's hypervisor: imported with its rule set, or not there at all.
+    if (hook === 'guest-in' || hook === 'guest-out') droppedFirewalls.push(point);
+    else keptFirewalls[point] = fw;
   }
   const handWritten = new Set(Object.keys(keptFirewalls).map((p) => p.split(':')[0]));
   for (const [name, h] of Object.entries(t.hosts ?? {})) {
@@ -47,5 +53,5 @@ export function importBase(
   for (const [name, h] of Object.entries(extraHosts)) if (!(name in hosts)) hosts[name] = h;
   const { policy: _policy, firewalls: _firewalls, ...rest } = t;
   const base: Omit<Spec, 'firewalls'> = { ...rest, version: 1, description, ...(Object.keys(hosts).length > 0 ? { hosts } : {}) };
-  return { base, keptFirewalls };
+  return { base, keptFirewalls, droppedFirewalls };
 }

@@ -257,13 +257,21 @@ export const iptablesImporter: Importer = {
           .map((f) => f.file)
           .join(', ')}`,
       };
-    const { base, keptFirewalls } = importBase(req.topology?.spec, imported, extra, `imported from iptables: ${files.map((f) => f.file).join(', ')}`);
+    const { base, keptFirewalls, droppedFirewalls } = importBase(
+      req.topology?.spec,
+      imported,
+      extra,
+      `imported from iptables: ${files.map((f) => f.file).join(', ')}`,
+    );
     const header = [
       `Imported by cordon from iptables rule sets: ${files.map((f) => `${f.host} = ${f.file}`).join(', ')}.`,
       req.topology
         ? `Topology (networks, hosts, expectations) from ${req.topology.file}; its policy is replaced by the imported rules.`
         : 'No topology was given: add networks and addresses (--topology) for a meaningful matrix.',
       'Every rule below names the file and line it comes from. Hosts whose rules were not imported are unmanaged.',
+      ...(droppedFirewalls.length > 0
+        ? [`Per-guest chains of the topology left out (their hypervisor's rules were not imported): ${droppedFirewalls.join(', ')}.`]
+        : []),
       '',
     ];
     const { text, origins } = writeSpec({ header, base, keptFirewalls, firewalls });
