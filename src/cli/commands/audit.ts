@@ -33,8 +33,8 @@ Example:
     )
     .action((paths: string[], opts: ImportOpts & { assume?: string }) => {
       const assume = parseAssume(opts.assume);
-      const imp = runImport(paths, opts);
-      const a = auditImport(imp, SPEC_NAME);
+      const { result: imp, topology } = runImport(paths, opts);
+      const a = auditImport(imp, SPEC_NAME, topology);
       const failed = a.checks.filter((c) => !c.ok).length;
       const exit = exitFor(a.diagnostics, failed);
       const matrix = a.ir && a.engine ? computeMatrix(a.ir, assume, a.engine) : undefined;
@@ -47,7 +47,7 @@ Example:
         process.exitCode = exit;
         return;
       }
-      printLocated(a.diagnostics, paths, new Map([[SPEC_NAME, imp.text]]));
+      printLocated(a.diagnostics, [...paths, ...(opts.topology ? [opts.topology] : [])], new Map([[SPEC_NAME, imp.text]]));
       const c = pc.createColors(useColor());
       if (matrix)
         process.stdout.write(`${c.bold(`What the imported configuration allows (${assume}):`)}\n${matrixToList(matrix, useColor()) || '  nothing'}\n`);

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import { Code, type DiagCode } from '../../diag/codes.js';
 import { formatDiagnostics } from '../../diag/format.js';
+import type { TopologyLocator } from '../../import/common/audit.js';
 import type { ImportResult, SourceTree } from '../../import/common/contract.js';
 import { findImporter, IMPORTERS } from '../../import/common/registry.js';
 import { readSpecFile } from '../../spec/parse.js';
@@ -57,10 +58,11 @@ export function addImportOptions(cmd: Command): Command {
 /** Codes whose warnings --strict turns into errors. */
 const STRICT_CODES: ReadonlySet<DiagCode> = new Set([Code.IMPORT_UNSUPPORTED, Code.IMPORT_IPV6]);
 
-export function runImport(paths: readonly string[], opts: ImportOpts): ImportResult {
+export function runImport(paths: readonly string[], opts: ImportOpts): { result: ImportResult; topology: TopologyLocator | undefined } {
   const importer = findImporter(opts.from);
   if (!importer) throw new ExitError(EXIT.invalid, `--from: unknown format '${opts.from}'`, `formats: ${IMPORTERS.map((i) => i.name).join(', ')}`);
   let topology: { spec: import('../../spec/schema.js').Spec; file: string } | undefined;
+  let locator: TopologyLocator | undefined;
   if (opts.topology !== undefined) {
     const parsed = readSpecFile(opts.topology);
     if (!parsed.ok) {
@@ -68,10 +70,13 @@ export function runImport(paths: readonly string[], opts: ImportOpts): ImportRes
       throw new ExitError(EXIT.invalid, `--topology ${opts.topology}: not a valid spec`);
     }
     topology = { spec: parsed.value.spec, file: opts.topology };
+    const source = parsed.value.source;
+    locator = { file: opts.topology, pos: (p) => source.pos(p) };
   }
   const r = importer.import({ paths, tree: diskTree, topology, host: opts.host });
-  if (!opts.strict) return r;
-  return { ...r, diagnostics: r.diagnostics.map((d) => (d.severity === 'warning' && STRICT_CODES.has(d.code) ? { ...d, severity: 'error' } : d)) };
+  if (!opts.strict) return { result: r, topology: locator };
+  const strict = r.diagnostics.map((d): Diagnostic => (d.severity === 'warning' && STRICT_CODES.has(d.code) ? { ...d, severity: 'error' } : d));
+  return { result: { ...r, diagnostics: strict }, topology: locator };
 }
 
 /** Prints diagnostics to stderr with code frames from the original files (and the imported spec). */

@@ -32,17 +32,17 @@ Example:
   cordon diff pve-as-is.yaml cordon.yaml`,
     )
     .action((paths: string[], opts: ImportOpts & { out?: string }) => {
-      const r = runImport(paths, opts);
+      const { result: r, topology } = runImport(paths, opts);
       const outName = opts.out && opts.out !== '-' ? opts.out : 'imported.yaml';
       let ds = [...r.diagnostics];
       if (!ds.some((d) => d.severity === 'error')) {
         // The spec must load as written: an imported value cordon refuses (an interface name…) is bad input, shown at its source.
         const loaded = loadModelFromText(r.text, outName);
-        ds = sortDiagnostics([...ds, ...loaded.diagnostics.map((d) => relocate(d, outName, r.origins))]);
+        ds = sortDiagnostics([...ds, ...loaded.diagnostics.map((d) => relocate(d, outName, r.origins, topology))]);
       }
       const exit = exitFor(ds);
       if (opts.json) printJson({ spec: exit === EXIT.invalid ? undefined : r.text, diagnostics: ds });
-      else printLocated(ds, paths, new Map([[outName, r.text]]));
+      else printLocated(ds, [...paths, ...(opts.topology ? [opts.topology] : [])], new Map([[outName, r.text]]));
       if (exit !== EXIT.invalid && !opts.json) {
         if (opts.out && opts.out !== '-') {
           try {

@@ -30,12 +30,35 @@ export interface AuditResult {
   readonly engine: Engine | undefined;
 }
 
-/** A diagnostic on the spec moved to the source line recorded for its line, when there is one. */
-export function relocate(d: Diagnostic, specFile: string, origins: ReadonlyMap<number, SourcePos>): Diagnostic {
+/** Where the topology's own values are: what the spec took from it (hosts, expectations) is shown there. */
+export interface TopologyLocator {
+  readonly file: string;
+  pos(path: readonly (string | number)[]): { line: number; col: number };
+}
+
+/** `expect[0].from` → ['expect', 0, 'from']. */
+function pathSegs(path: string): (string | number)[] {
+  return [...path.matchAll(/\[(\d+)\]|"([^"]*)"|([^.[\]"]+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : (m[2] ?? m[3]!)));
+}
+
+/**
+ * A diagnostic on the imported spec moved to where its line came from: the source line the
+ * importer recorded, else the same value in the topology file. Positions of the spec quoted in its
+ * message (`imported.yaml:12`) are moved too.
+ */
+export function relocate(d: Diagnostic, specFile: string, origins: ReadonlyMap<number, SourcePos>, topology?: TopologyLocator): Diagnostic {
   if (d.file !== specFile) return d;
+  const message = d.message.replace(new RegExp(`${specFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+)`, 'g'), (all, n: string) => {
+    const src = origins.get(Number(n));
+    return src ? `${src.file}:${src.line}` : all;
+  });
   const src = origins.get(d.line);
-  if (!src) return d;
-  return { ...d, file: src.file, line: src.line, col: src.col, path: d.path ? `${specFile}: ${d.path}` : d.path };
+  if (src) return { ...d, message, file: src.file, line: src.line, col: src.col };
+  if (topology && d.path !== '') {
+    const p = topology.pos(pathSegs(d.path));
+    if (p.line > 0) return { ...d, message, file: topology.file, line: p.line, col: p.col };
+  }
+  return { ...d, message };
 }
 
 function sourceOf(o: Origin, specFile: string, origins: ReadonlyMap<number, SourcePos>): SourcePos | undefined {
@@ -68,6 +91,15 @@ function decidingHop(w: Explanation, specFile: string, origins: ReadonlyMap<numb
   return located.find((x) => x.hop.decision.kind === 'rule') ?? located[0];
 }
 
+/** Set when the only thing between the two ends is a firewall inside the (compromised) guest. */
+function inGuestOnly(w: Explanation): string | undefined {
+  const hops = w.path?.hops ?? [];
+  const ignored = hops.find((h) => h.decision.kind === 'ignored-in-guest');
+  return ignored && w.assume === 'compromised'
+    ? `only ${ignored.point}, a firewall inside the guest, stands in the way, and a compromised guest removes it: enforce this outside the guest (its hypervisor or router)`
+    : undefined;
+}
+
 function fixHint(c: CheckResult, w: Explanation, hop: HopExplanation): string {
   if (w.verdict === 'allow') {
     const d = hop.decision;
@@ -80,12 +112,13 @@ function fixHint(c: CheckResult, w: Explanation, hop: HopExplanation): string {
     : `nothing accepts ${w.flow} from ${w.from} to ${w.to} before the DROP policy: add an ACCEPT for it`;
 }
 
-function checkDiagnostic(c: CheckResult, specFile: string, origins: ReadonlyMap<number, SourcePos>): Diagnostic {
+function checkDiagnostic(c: CheckResult, specFile: string, origins: ReadonlyMap<number, SourcePos>, topology: TopologyLocator | undefined): Diagnostic {
   const w = c.witness;
   const found = w ? decidingHop(w, specFile, origins) : undefined;
   const label = c.kind === 'invariant' ? `invariant ${c.name}` : `expectation '${c.name}'`;
   const view = c.assume === 'compromised' ? ' (guest compromised)' : '';
-  if (w && found) {
+  const guestOnly = w ? inGuestOnly(w) : undefined;
+  if (w && found && !guestOnly) {
     return diag(
       Code.AUDIT_CHECK_FAILED,
       'error',
@@ -94,8 +127,14 @@ function checkDiagnostic(c: CheckResult, specFile: string, origins: ReadonlyMap<
       fixHint(c, w, found.hop),
     );
   }
-  const at = c.origin.file === specFile ? (origins.get(c.origin.line) ?? { file: c.origin.file, line: c.origin.line, col: c.origin.col }) : c.origin;
-  return diag(Code.AUDIT_CHECK_FAILED, 'error', `${label}${view}: ${c.message}`, { file: at.file, line: at.line, col: at.col, path: c.origin.path });
+  const d = diag(
+    Code.AUDIT_CHECK_FAILED,
+    'error',
+    `${label}${view}: ${c.message}`,
+    { file: c.origin.file, line: c.origin.line, col: c.origin.col, path: c.origin.path },
+    guestOnly,
+  );
+  return relocate(d, specFile, origins, topology);
 }
 
 /** CORDON037 at the rule or policy that drops the tunnel's transport, instead of the tunnel's declaration. */
@@ -116,12 +155,15 @@ function tunnelLocated(ir: Ir, engine: Engine, specFile: string, origins: Readon
   return out;
 }
 
+/** Lint findings about the spec language itself, meaningless for an import (it has no policy to use them). */
+const SPEC_ONLY: ReadonlySet<string> = new Set([Code.UNUSED_SERVICE, Code.UNUSED_GROUP]);
+
 /** Audits an import. `specFile` is the name the imported spec is given in diagnostics. */
-export function auditImport(imp: ImportResult, specFile: string): AuditResult {
+export function auditImport(imp: ImportResult, specFile: string, topology?: TopologyLocator): AuditResult {
   const importDs = [...imp.diagnostics];
   if (importDs.some((d) => d.severity === 'error')) return { diagnostics: sortDiagnostics(importDs), checks: [], ir: undefined, engine: undefined };
   const loaded = loadModelFromText(imp.text, specFile);
-  const moved = (ds: readonly Diagnostic[]): Diagnostic[] => ds.map((d) => relocate(d, specFile, imp.origins));
+  const moved = (ds: readonly Diagnostic[]): Diagnostic[] => ds.filter((d) => !SPEC_ONLY.has(d.code)).map((d) => relocate(d, specFile, imp.origins, topology));
   if (!loaded.model) return { diagnostics: sortDiagnostics([...importDs, ...moved(loaded.diagnostics)]), checks: [], ir: undefined, engine: undefined };
   const ir = compile(loaded.model);
   const engine = new Engine(ir);
@@ -129,11 +171,11 @@ export function auditImport(imp: ImportResult, specFile: string): AuditResult {
   const linted = lint(ir, { source: loaded.source }).map((d) => {
     if (d.code !== Code.TUNNEL_BLOCKED) return d;
     for (const [key, at] of tunnels)
-      if (d.message.includes(key)) return { ...d, file: at.src.file, line: at.src.line, col: at.src.col, message: `${d.message} (${at.what})` };
+      if (d.message.includes(key)) return { ...relocate(d, specFile, imp.origins), file: at.src.file, line: at.src.line, col: at.src.col, path: '' };
     return d;
   });
   const checks = runChecks(ir, engine);
-  const failed = checks.filter((c) => !c.ok).map((c) => checkDiagnostic(c, specFile, imp.origins));
+  const failed = checks.filter((c) => !c.ok).map((c) => checkDiagnostic(c, specFile, imp.origins, topology));
   return {
     diagnostics: sortDiagnostics([...importDs, ...moved(loaded.diagnostics), ...moved(ir.diagnostics), ...moved(linted), ...failed]),
     checks,
