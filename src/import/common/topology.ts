@@ -41,8 +41,7 @@ export function importBase(
   }
   const handWritten = new Set(Object.keys(keptFirewalls).map((p) => p.split(':')[0]));
   for (const [name, h] of Object.entries(t.hosts ?? {})) {
-    const { firewall: _placement, ...rest } = h;
-    const copy: HostSpecT = { ...rest };
+    const copy: HostSpecT = { ...h };
     if (!imported.has(name) && !handWritten.has(name)) {
       if (MANAGED_KINDS.has(h.kind) || h.managed === true) copy.managed = false;
     }
@@ -51,7 +50,9 @@ export function importBase(
     hosts[name] = copy;
   }
   for (const [name, h] of Object.entries(extraHosts)) if (!(name in hosts)) hosts[name] = h;
-  const { policy: _policy, firewalls: _firewalls, ...rest } = t;
+  const rest: Spec = { ...t };
+  delete rest.policy;
+  delete rest.firewalls;
   const base: Omit<Spec, 'firewalls'> = { ...rest, version: 1, description, ...(Object.keys(hosts).length > 0 ? { hosts } : {}) };
   return { base, keptFirewalls, droppedFirewalls };
 }
