@@ -135,4 +135,44 @@ describe('cordon audit on the seeds’ own configurations', () => {
     assert.ok(lan && lan.file === `${dir}/004/topology.yaml`, JSON.stringify(lan));
     assert.match(lan.hint ?? '', /inside the guest.*compromised guest removes it/);
   });
+
+  function audit(seed: string): Json {
+    const r = cordon('audit', '--from', 'proxmox', `${dir}/${seed}/root`, '--topology', `${dir}/${seed}/topology.yaml`, '--json');
+    assert.equal(r.status, 1, r.stderr);
+    return JSON.parse(r.stdout) as Json;
+  }
+
+  it('seed 000: cluster.fw blocks the bridges with a FORWARD rule the classic Proxmox firewall does not read, and in one direction only', () => {
+    const j = audit('000');
+    const fw = `${dir}/000/root/etc/pve/firewall/cluster.fw`;
+    assert.equal(readFileSync(fw, 'utf8').split('\n')[15], 'FORWARD DROP -i vmbr0 -o vmbr1');
+    const d = j.diagnostics.find((x) => x.code === 'CORDON044' && x.file === fw && x.line === 16);
+    assert.ok(d, JSON.stringify(j.diagnostics, null, 1));
+    assert.match(d.message, /classic pve-firewall .* does not accept/);
+    assert.match(d.message, /only vmbr0 → vmbr1, never vmbr1 → vmbr0/);
+    assert.match(d.hint ?? '', /per-guest IN\/OUT rules/);
+    // With the rule not in force, the topology's own expectation fails: a WireGuard client reaches Ollama.
+    const leak = j.diagnostics.find((x) => x.code === 'CORDON048' && x.message.includes('wg-client → ollama'));
+    assert.ok(leak && leak.file === `${dir}/000/topology.yaml`, JSON.stringify(leak));
+  });
+
+  it("seed 003: rules for a guest's address sit in the host rule set, and per-guest OUT rules meet the destination's IN policy DROP", () => {
+    const j = audit('003');
+    const cluster = `${dir}/003/root/etc/pve/firewall/cluster.fw`;
+    const inert = j.diagnostics.filter((x) => x.code === 'CORDON049').map((x) => `${x.file}:${x.line}`);
+    assert.deepEqual(inert, [`${cluster}:7`, `${cluster}:8`]);
+    assert.match(j.diagnostics.find((x) => x.code === 'CORDON049')!.hint ?? '', /101\.fw/);
+    const blocked = j.diagnostics.find((x) => x.code === 'CORDON048' && x.message.startsWith("expectation 'nginx → traefik tcp/80: allow'"));
+    assert.ok(
+      blocked,
+      JSON.stringify(
+        j.diagnostics.filter((x) => x.code === 'CORDON048'),
+        null,
+        1,
+      ),
+    );
+    assert.equal(blocked.file, `${dir}/003/root/etc/pve/firewall/102.fw`);
+    assert.match(blocked.message, /decided by policy DROP of traefik:guest-in/);
+    assert.match(blocked.hint ?? '', /add an ACCEPT/);
+  });
 });

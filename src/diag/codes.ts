@@ -336,6 +336,15 @@ export const DIAG_CODES = {
     fix: 'Change the rule at the location shown; the hint suggests how.',
     example: 'invariant no-vm-to-host: agent-1 → kvm-host is allowed for tcp/22',
   },
+  CORDON049: {
+    name: 'IMPORT_RULE_INERT',
+    severities: ['warning'],
+    title: 'imported rule can never match the traffic it names',
+    meaning:
+      "A rule read from an existing configuration names traffic its enforcement point never sees, e.g. a Proxmox host (cluster.fw / host.fw) rule about a guest's address: the host firewall filters only the node's own traffic, bridged guest traffic never passes it.",
+    fix: "Move the rule to where the traffic passes: for a Proxmox guest, the guest's own <vmid>.fw.",
+    example: "IN rule names ct101's address 10.0.0.153, but host rules see only pve's own traffic: it never matches bridged traffic",
+  },
 } as const satisfies Record<`CORDON${number}`, CodeInfo>;
 
 export type DiagCode = keyof typeof DIAG_CODES;

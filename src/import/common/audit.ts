@@ -104,7 +104,7 @@ function fixHint(c: CheckResult, w: Explanation, hop: HopExplanation): string {
   if (w.verdict === 'allow') {
     const d = hop.decision;
     return d.kind === 'rule'
-      ? `narrow this rule's destination (it matches ${w.to} too), or drop ${w.flow} to ${w.to} in a rule before it`
+      ? `this rule lets ${w.from} reach ${w.to} (${w.flow}): narrow its source or destination so it does not match that, or drop it in a rule before this one`
       : `the policy accepts what no rule drops: drop ${w.flow} from ${w.from} to ${w.to} before it, or make the policy DROP`;
   }
   return hop.decision.kind === 'rule'
@@ -158,12 +158,22 @@ function tunnelLocated(ir: Ir, engine: Engine, specFile: string, origins: Readon
 /** Lint findings about the spec language itself, meaningless for an import (it has no policy to use them). */
 const SPEC_ONLY: ReadonlySet<string> = new Set([Code.UNUSED_SERVICE, Code.UNUSED_GROUP]);
 
+/**
+ * A shadowed or redundant finding about a rule the source tool adds itself (pve-firewall's
+ * established/loopback rules): not the user's to remove. Importers mark such rules "built-in:" in
+ * their comment, which lint quotes as the rule's name.
+ */
+function aboutBuiltin(d: Diagnostic): boolean {
+  return (d.code === Code.SHADOWED_RULE || d.code === Code.REDUNDANT_RULE) && /^'[^']*built-in:/.test(d.message);
+}
+
 /** Audits an import. `specFile` is the name the imported spec is given in diagnostics. */
 export function auditImport(imp: ImportResult, specFile: string, topology?: TopologyLocator): AuditResult {
   const importDs = [...imp.diagnostics];
   if (importDs.some((d) => d.severity === 'error')) return { diagnostics: sortDiagnostics(importDs), checks: [], ir: undefined, engine: undefined };
   const loaded = loadModelFromText(imp.text, specFile);
-  const moved = (ds: readonly Diagnostic[]): Diagnostic[] => ds.filter((d) => !SPEC_ONLY.has(d.code)).map((d) => relocate(d, specFile, imp.origins, topology));
+  const moved = (ds: readonly Diagnostic[]): Diagnostic[] =>
+    ds.filter((d) => !SPEC_ONLY.has(d.code) && !aboutBuiltin(d)).map((d) => relocate(d, specFile, imp.origins, topology));
   if (!loaded.model) return { diagnostics: sortDiagnostics([...importDs, ...moved(loaded.diagnostics)]), checks: [], ir: undefined, engine: undefined };
   const ir = compile(loaded.model);
   const engine = new Engine(ir);

@@ -27,6 +27,8 @@ export function importBase(
   imported: ReadonlySet<string>,
   extraHosts: Readonly<Record<string, HostSpecT>>,
   description: string,
+  /** Guests whose per-guest firewall (guest-in/guest-out on their hypervisor's ports) was imported. */
+  guestFirewalls: ReadonlySet<string> = new Set(),
 ): Base {
   const t: Spec = topology ?? { version: 1 };
   const hosts: Record<string, HostSpecT> = {};
@@ -46,7 +48,7 @@ export function importBase(
       if (MANAGED_KINDS.has(h.kind) || h.managed === true) copy.managed = false;
     }
     // No compiled in-guest or per-guest chain: only imported (or kept hand-written) chains filter.
-    copy.firewall = { guest: false, local: false };
+    copy.firewall = { guest: guestFirewalls.has(name), local: false };
     hosts[name] = copy;
   }
   for (const [name, h] of Object.entries(extraHosts)) if (!(name in hosts)) hosts[name] = h;
