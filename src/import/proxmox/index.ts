@@ -22,7 +22,6 @@
  */
 import { diag, sortDiagnostics, type Diagnostic, type SourcePos } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
-import type { HostSpecT } from '../../spec/schema.js';
 import { ALL_FLOWS, ALL_PORTS, flowUnion, NO_FLOWS, type FlowSet } from '../../util/flows.js';
 import { ADDR_MAX, parseIPv4 } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
@@ -479,7 +478,7 @@ export const proxmoxImporter: Importer = {
     const { base, keptFirewalls, droppedFirewalls } = importBase(
       req.topology.spec,
       imported,
-      {} as Record<string, HostSpecT>,
+      {},
       `imported from the Proxmox firewall of ${node} (${root})`,
       new Set([...imported].filter((h) => h !== node)),
     );
