@@ -5,6 +5,8 @@
  * connection state. Importers intersect boxes while they flatten jumps, and write each box as one
  * rule. A box is never negated: first-match order does the excluding (see iptables/flatten.ts).
  */
+import { diag, type Diagnostic } from '../../diag/diagnostic.js';
+import { Code } from '../../diag/codes.js';
 import type { FirewallRuleSpecT } from '../../spec/schema.js';
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, PORT_MAX, type FlowSet } from '../../util/flows.js';
 import { formatCidr, isAnyAddress, rangeToCidrs } from '../../util/ip.js';
@@ -92,4 +94,20 @@ export function boxToRule(b: Box, action: 'accept' | 'drop' | 'reject', comment:
   if (b.state !== undefined) rule.state = b.state;
   rule.comment = comment;
   return rule;
+}
+
+/**
+ * The one policy for a match cordon cannot express, shared by every importer: an ACCEPT (or a
+ * jump) is widened to match without it, a DROP or REJECT is left out, so the imported rules
+ * allow at least what the original does and "what may this allow?" stays honest. `taken` names
+ * what was widened (`ACCEPT`, `the jump`) or left out (`DROP`).
+ */
+export function unexpressible(unknown: readonly string[], widen: boolean, taken: string, at: { file: string; line: number; col: number }): Diagnostic {
+  return diag(
+    Code.IMPORT_UNSUPPORTED,
+    'warning',
+    `${unknown.join(', ')}: not expressible in cordon; ${widen ? `the rule is taken as matching without it (${taken} widened)` : `the ${taken} rule is left out`}`,
+    at,
+    'the matrix may show more allowed than the firewall allows',
+  );
 }

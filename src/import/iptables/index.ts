@@ -17,7 +17,7 @@ import { Code } from '../../diag/codes.js';
 import type { HostSpecT } from '../../spec/schema.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
-import { boxToRule } from '../common/box.js';
+import { boxToRule, unexpressible } from '../common/box.js';
 import type { ImportRequest, ImportResult, Importer } from '../common/contract.js';
 import { posText, writeSpec, type DraftFirewall, type DraftRule } from '../common/spec-writer.js';
 import { importBase } from '../common/topology.js';
@@ -105,15 +105,7 @@ function effectiveRules(doc: IptDoc, table: IptTable, sets: ReadonlyMap<string, 
       const limits = p.limited && t.kind === 'verdict' ? ['-m limit (the rule matches only up to a rate)'] : [];
       const unknown = [...p.unknown, ...limits];
       if (unknown.length > 0) {
-        ds.push(
-          diag(
-            Code.IMPORT_UNSUPPORTED,
-            'warning',
-            `${unknown.join(', ')}: not expressible in cordon; ${widen ? `the rule is taken as matching without it (${t.kind === 'verdict' ? 'ACCEPT' : 'the jump'} widened)` : `the ${t.kind === 'verdict' ? t.verdict.toUpperCase() : ''} rule is left out`}`,
-            at,
-            widen ? 'the matrix may show more allowed than the firewall allows' : 'the matrix may show more allowed than the firewall allows',
-          ),
-        );
+        ds.push(unexpressible(unknown, widen, t.kind === 'verdict' ? (widen ? 'ACCEPT' : t.verdict.toUpperCase()) : 'the jump', at));
         if (!widen) {
           out.set(r, undefined);
           continue;

@@ -26,7 +26,7 @@ import { ALL_FLOWS, ALL_PORTS, flowUnion, NO_FLOWS, type FlowSet } from '../../u
 import { ADDR_MAX, parseIPv4 } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
-import { ANY_BOX, boxToRule, type Box } from '../common/box.js';
+import { ANY_BOX, boxToRule, unexpressible, type Box } from '../common/box.js';
 import type { ImportRequest, ImportResult, Importer } from '../common/contract.js';
 import { commentText, writeSpec, type DraftFirewall, type DraftRule } from '../common/spec-writer.js';
 import { importBase } from '../common/topology.js';
@@ -164,15 +164,7 @@ function ruleBox(
   }
   if (unknown.length > 0) {
     const widen = r.action === 'ACCEPT';
-    ds.push(
-      diag(
-        Code.IMPORT_UNSUPPORTED,
-        'warning',
-        `${unknown.join(', ')}: not expressible in cordon; ${widen ? 'the rule is taken as matching without it (ACCEPT widened)' : `the ${r.action} rule is left out`}`,
-        at,
-        'the matrix may show more allowed than the firewall allows',
-      ),
-    );
+    ds.push(unexpressible(unknown, widen, widen ? 'ACCEPT' : r.action, at));
     if (!widen) return undefined;
   }
   return box;
