@@ -26,6 +26,8 @@ const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () 
   { names: ['test'], load: async () => (await import('./commands/test.js')).registerTest },
   { names: ['lint'], load: async () => (await import('./commands/lint.js')).registerLint },
   { names: ['diff'], load: async () => (await import('./commands/diff.js')).registerDiff },
+  { names: ['import'], load: async () => (await import('./commands/import.js')).registerImport },
+  { names: ['audit'], load: async () => (await import('./commands/audit.js')).registerAudit },
   { names: ['gen'], load: async () => (await import('./commands/gen.js')).registerGen },
   { names: ['render'], load: async () => (await import('./commands/render.js')).registerRender },
   { names: ['apply'], load: async () => (await import('./commands/apply.js')).registerApply },

@@ -292,6 +292,59 @@ export const DIAG_CODES = {
     fix: 'Nothing is wrong; splitting very broad rules or groups makes the question smaller.',
     example: 'lint could not decide within its work limit whether "allow agents → internet" is shadowed in pve:forward',
   },
+  CORDON044: {
+    name: 'IMPORT_UNSUPPORTED',
+    severities: ['warning', 'error'],
+    title: 'imported configuration has what the importer does not understand',
+    meaning:
+      'A line of an imported configuration file (iptables, Proxmox .fw …) uses a construct the importer does not read, or one cordon cannot express exactly; the message says whether it was left out or widened. With --strict it is an error.',
+    fix: 'Read the message: the imported spec is partial there. Rewrite the construct in a form cordon reads, or model it by hand in the spec.',
+    example: '-m owner: not imported; the rule is treated as matching more than it does (ACCEPT widened)',
+  },
+  CORDON045: {
+    name: 'IMPORT_SYNTAX',
+    severities: ['error'],
+    title: 'imported configuration file is malformed',
+    meaning:
+      'A configuration file given to `cordon import` or `cordon audit` is not well-formed in its own format (an unclosed quote, a rule outside a table, an unknown chain).',
+    fix: 'Fix the file at the line shown; the tool that reads it (iptables-restore, pve-firewall) would refuse it too.',
+    example: "no chain 'FOO' in table filter",
+  },
+  CORDON046: {
+    name: 'IMPORT_IPV6',
+    severities: ['warning', 'error'],
+    title: 'imported IPv6 rules are not modelled',
+    meaning: 'The imported configuration has IPv6 rules (ip6tables, an IPv6 address); cordon verifies IPv4 only, so they are left out of the imported spec.',
+    fix: 'Nothing to fix in the file; check IPv6 separately, or drop IPv6 on the segment.',
+    example: 'ip6tables rule not modelled: cordon verifies IPv4 only',
+  },
+  CORDON047: {
+    name: 'IMPORT_NOTE',
+    severities: ['info'],
+    title: 'imported construct read but outside the reachability model',
+    meaning:
+      'A construct was understood but does not change which flows the filter allows (source NAT, logging), or is taken in a documented way (a rule-set default, a built-in rule of the source tool).',
+    fix: 'Nothing to fix; the note says how the construct was taken.',
+    example: 'nat POSTROUTING MASQUERADE: source NAT, does not change which flows are allowed',
+  },
+  CORDON048: {
+    name: 'AUDIT_CHECK_FAILED',
+    severities: ['error'],
+    title: 'an invariant or expectation fails on the imported configuration',
+    meaning:
+      "`cordon audit` ran the topology's expectations and cordon's built-in invariants on what the imported files allow, and one fails; the location is the rule that lets the flow through (or the policy that drops it).",
+    fix: 'Change the rule at the location shown; the hint suggests how.',
+    example: 'invariant no-vm-to-host: agent-1 → kvm-host is allowed for tcp/22',
+  },
+  CORDON049: {
+    name: 'IMPORT_RULE_INERT',
+    severities: ['warning'],
+    title: 'imported rule can never match the traffic it names',
+    meaning:
+      "A rule read from an existing configuration names traffic its enforcement point never sees, e.g. a Proxmox host (cluster.fw / host.fw) rule about a guest's address: the host firewall filters only the node's own traffic, bridged guest traffic never passes it.",
+    fix: "Move the rule to where the traffic passes: for a Proxmox guest, the guest's own <vmid>.fw.",
+    example: "IN rule names ct101's address 10.0.0.153, but host rules see only pve's own traffic: it never matches bridged traffic",
+  },
 } as const satisfies Record<`CORDON${number}`, CodeInfo>;
 
 export type DiagCode = keyof typeof DIAG_CODES;

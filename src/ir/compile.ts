@@ -59,7 +59,7 @@ export function compile(model: Model): Ir {
                 flows: r.flows,
                 iif: r.iif ? [r.iif] : undefined,
                 oif: r.oif ? [r.oif] : undefined,
-                inPort: undefined,
+                inPort: r.inPort ? [r.inPort] : undefined,
                 state: r.state,
               },
               action: r.action,

@@ -875,9 +875,11 @@ class Resolver {
     const flows = r.ports !== undefined ? (this.parsePorts(r.ports, [...path, 'ports']) ?? ALL_FLOWS) : ALL_FLOWS;
     if (r.iif !== undefined) this.checkIfname(r.iif, [...path, 'iif']);
     if (r.oif !== undefined) this.checkIfname(r.oif, [...path, 'oif']);
+    if (r.port !== undefined) this.checkIfname(r.port, [...path, 'port']);
     const bits = [r.action.toUpperCase()];
     if (r.iif) bits.push(`-i ${r.iif}`);
     if (r.oif) bits.push(`-o ${r.oif}`);
+    if (r.port) bits.push(`port ${r.port}`);
     if (r.from !== undefined) bits.push(`from ${refText(r.from)}`);
     if (r.to !== undefined) bits.push(`to ${refText(r.to)}`);
     if (r.ports !== undefined) bits.push(portsText(r.ports));
@@ -889,6 +891,7 @@ class Resolver {
       flows,
       iif: r.iif,
       oif: r.oif,
+      inPort: r.port,
       state: r.state,
       log: r.log ?? false,
       origin: this.origin(path, handRuleLabel(bits.join(' '), r.comment)),

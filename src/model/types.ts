@@ -160,6 +160,8 @@ export interface HandRule {
   readonly flows: FlowSet;
   readonly iif: string | undefined;
   readonly oif: string | undefined;
+  /** Bridge port the packet entered through; undefined = any. */
+  readonly inPort: string | undefined;
   readonly state: 'new' | 'established' | undefined;
   readonly log: boolean;
   readonly origin: Origin;

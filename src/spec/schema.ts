@@ -196,6 +196,12 @@ export const FirewallRuleSpec = z
     ports: Ports.optional().describe('Protocol/port match (default any).'),
     iif: z.string().optional().describe('Input interface name.'),
     oif: z.string().optional().describe('Output interface name.'),
+    port: z
+      .string()
+      .optional()
+      .describe(
+        'Bridge port the packet entered through (tap101i0), as iptables `-m physdev --physdev-in` matches it: lets an imported hypervisor rule set say which guest a packet came from.',
+      ),
     state: z.enum(['new', 'established']).optional().describe('Connection state match.'),
     log: z.boolean().optional(),
     comment: z.string().optional(),

@@ -11,6 +11,7 @@
  * Also a small evaluator: which rule (expanding groups and macros) decides a new connection's
  * packet in one direction of one file, else the policy.
  */
+import { MACROS as SHARED_MACROS } from '../../src/import/proxmox/macros.js';
 import { parseIPv4 } from '../../src/util/ip.js';
 
 export type FwKind = 'cluster' | 'host' | 'vm';
@@ -44,19 +45,13 @@ const ACTION = /^(ACCEPT|DROP|REJECT)$/;
 const BOOL = /^(0|1)$/;
 const POLICY = /^(ACCEPT|DROP|REJECT)$/;
 
-/** pve-firewall's macro table, the entries cordon may use, with the flows each stands for. */
+/** pve-firewall's macro table, the entries cordon may use, with the flows each stands for (shared with the importer). */
 export const MACROS: Readonly<Record<string, readonly { proto: string; dport: string }[]>> = {
-  SSH: [{ proto: 'tcp', dport: '22' }],
-  HTTP: [{ proto: 'tcp', dport: '80' }],
-  HTTPS: [{ proto: 'tcp', dport: '443' }],
-  Web: [
-    { proto: 'tcp', dport: '80' },
-    { proto: 'tcp', dport: '443' },
-  ],
-  DNS: [
-    { proto: 'udp', dport: '53' },
-    { proto: 'tcp', dport: '53' },
-  ],
+  SSH: SHARED_MACROS.SSH!,
+  HTTP: SHARED_MACROS.HTTP!,
+  HTTPS: SHARED_MACROS.HTTPS!,
+  Web: SHARED_MACROS.Web!,
+  DNS: SHARED_MACROS.DNS!,
 };
 
 const PROTOS_WITH_PORTS = new Set(['tcp', 'udp', 'udplite', 'dccp', 'sctp', '6', '17', '136', '33', '132']);
