@@ -216,6 +216,40 @@ describe('nft-json importer (no kernel needed)', () => {
     );
   });
 
+  it("leaves cordon's NAT table out, and reports what in it would filter or redirect", () => {
+    const NAT = 'cordon_gw_nat';
+    const natRule = (chain: string, handle: number, ...expr: unknown[]): unknown => ({ rule: { family: 'ip', table: NAT, chain, handle, expr } });
+    const tables = [
+      { table: { family: 'ip', name: NAT, handle: 2 } },
+      { chain: { family: 'ip', table: NAT, name: 'natmark', handle: 1, type: 'filter', hook: 'forward', prio: -10, policy: 'accept' } },
+      { chain: { family: 'ip', table: NAT, name: 'postrouting', handle: 2, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } },
+      natRule('natmark', 3, m({ meta: { key: 'iifname' } }, 'lan0'), m({ ct: { key: 'state' } }, 'new', 'in'), {
+        mangle: { key: { ct: { key: 'mark' } }, value: 1 },
+      }),
+      natRule('postrouting', 4, m({ ct: { key: 'mark' } }, 1), m({ meta: { key: 'oifname' } }, 'wan0'), { masquerade: null }),
+    ];
+    const clean = importNftJson(doc(TABLE, FWD, ...tables), { model: model(), host: 'gw' });
+    assert.deepEqual(clean.diagnostics, []);
+    assert.deepEqual(
+      clean.chains.map((c) => c.point),
+      ['gw:forward'],
+    );
+    const bad = importNftJson(
+      doc(
+        ...tables,
+        natRule('natmark', 5, m({ meta: { key: 'iifname' } }, 'lan0'), { drop: null }),
+        natRule('natmark', 6, { mangle: { key: { meta: { key: 'mark' } }, value: 7 } }),
+        natRule('postrouting', 7, { dnat: { addr: '10.1.0.10' } }),
+      ),
+      { model: model(), host: 'gw' },
+    );
+    const msgs = bad.diagnostics.map((d) => `${d.code} ${d.severity} ${d.message}`);
+    assert.equal(msgs.length, 3, msgs.join('\n'));
+    assert.match(msgs[0]!, /^CORDON041 error ip cordon_gw_nat chain natmark handle 5: 'drop'/);
+    assert.match(msgs[1]!, /handle 6: 'mangle'/);
+    assert.match(msgs[2]!, /chain postrouting handle 7: 'dnat'/);
+  });
+
   it('negations become complements; IPv6-only rules are understood and left out', () => {
     const r = importNftJson(
       doc(

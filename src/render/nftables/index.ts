@@ -18,6 +18,7 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Iv } from './boxes.js';
+import { emitNat } from './nat.js';
 import { markOf, NFLOG_GROUP, nflogPrefix, portsTableName, tableName } from '../../model/names.js';
 
 export const nftablesRenderer: Renderer = {
@@ -95,6 +96,7 @@ function renderHost(ir: Ir, host: string, ds: Diagnostic[]): string {
     e.gap();
     renderChain(e, ir, c, marks, ds);
   }
+  emitNat(e, ir.model, host);
   return e.toString();
 }
 
