@@ -369,7 +369,12 @@ describe('proxmox target: diagnostics for what cannot be expressed', () => {
     const own = render(proxmoxRenderer, irOfText(DUAL), { forward: 'nftables' });
     const ifs = own.files.find((f) => f.path === 'pve/interfaces')!.content;
     assert.match(ifs, /iface vmbr0 inet static\n {4}address 10\.0\.0\.1\/24\n {4}bridge-ports none\n {4}bridge-stp off\n {4}bridge-fd 0/);
-    assert.match(ifs, /pve routes it and masquerades it through enp1s0/);
+    assert.match(ifs, /pve routes it and masquerades it through enp1s0, vmbr1 \(table ip cordon_pve_nat of cordon's nftables rule set, not post-up lines\)/);
+    assert.ok(!own.diagnostics.some((d) => d.message.includes('masquerades')), 'with forward=nftables the NAT is loaded with the rule set: no note');
+    const native = render(proxmoxRenderer, irOfText(DUAL), { firewall: 'proxmox-firewall' });
+    const note = native.diagnostics.find((d) => d.message.includes('pve masquerades vmbr0'));
+    assert.ok(note && note.severity === 'info', diags(native).join('\n'));
+    assert.match(note.hint ?? '', /cordon render -t nftables --host pve/);
     const behind = render(proxmoxRenderer, irOfText(DUAL.replace('gateway: 10.0.0.1,', 'gateway: 10.0.0.254,')), { firewall: 'proxmox-firewall' });
     const ifs2 = behind.files.find((f) => f.path === 'pve/interfaces')!.content;
     assert.match(ifs2, /^iface enp1s0 inet manual$/m);

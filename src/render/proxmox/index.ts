@@ -23,6 +23,8 @@ import { formatIPv4 } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
+import { natRules } from '../nat.js';
+import { natTableName } from '../nftables/nat.js';
 import { Directory, MAX_GROUP_NAME, prefixesOf, proxmoxNames, type Named } from './names.js';
 import { formatRule, fwComment, ruleText, translateChain, type Env, type FwRule, type Zone } from './rules.js';
 
@@ -268,6 +270,20 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
       );
     }
   }
+
+  // NAT lives in the nftables rule set, loaded in one transaction with the forward path; post-up
+  // iptables lines (as Proxmox's docs show) would match the source prefix, which a guest can forge.
+  const nat = natRules(model, h.name);
+  if (nat.length > 0 && forward === 'native')
+    ds.push(
+      diag(
+        Code.TARGET_CANNOT_EXPRESS,
+        'info',
+        `proxmox: ${h.name} masquerades ${nat.map((r) => r.network.name).join(', ')} (egress: nat), which Proxmox's firewall files cannot say`,
+        at,
+        `load \`cordon render -t nftables --host ${h.name}\` on ${h.name}: its table ip ${natTableName(h.name)} does the NAT (or pass -p forward=nftables)`,
+      ),
+    );
 
   const groups = factorGroups(guestFiles);
   const files: RenderedFile[] = [];
@@ -566,7 +582,17 @@ function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
     e.gap();
     const routedBy =
       net.egress !== 'none' && net.gateway !== undefined && own.has(net.gateway)
-        ? `; ${h.name} routes it${net.egress === 'nat' ? ` and masquerades it through ${h.uplink ?? 'its uplink'} (masquerading is not rendered by cordon)` : ''}`
+        ? `; ${h.name} routes it${
+            net.egress === 'nat'
+              ? ` and masquerades it through ${
+                  natRules(model, h.name)
+                    .find((r) => r.network === net)
+                    ?.outIfs.join(', ') ??
+                  h.uplink ??
+                  'its uplink'
+                } (table ip ${natTableName(h.name)} of cordon's nftables rule set, not post-up lines)`
+              : ''
+          }`
         : '';
     e.line(
       `# ${inert(net.name)}: ${inert(net.origin.text)}, egress ${net.egress}${routedBy}${net === withUplink ? `; its gateway is a router behind ${h.uplink}, which joins the bridge` : ''}`,
