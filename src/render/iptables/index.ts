@@ -537,36 +537,22 @@ function renderRule(
   return { lines, sub: undefined, cont: undefined };
 }
 
-/** ICMPv6 neighbour discovery: router solicitation/advertisement, neighbour solicitation/advertisement. */
-const ND_TYPES: readonly [number, string][] = [
-  [133, 'router-solicitation'],
-  [134, 'router-advertisement'],
-  [135, 'neighbour-solicitation'],
-  [136, 'neighbour-advertisement'],
-];
-
 function renderV6(ir: Ir, plan: HostPlan): string {
   const e = new Emitter('');
   e.lines_(commented(header(ir, plan, 'IPv6'), '# '));
-  e.line("# cordon does not model IPv6: forwarded IPv6 is dropped; on INPUT and OUTPUT the host's own");
-  e.line('# default holds, with loopback, replies and neighbour discovery (ICMPv6 133-136) let through.');
+  e.line('# cordon does not model IPv6: all of it is dropped except on loopback, neighbour discovery and');
+  e.line('# router advertisements included (an accepted RA would give the host addresses and routes).');
+  if (plan.ports.size > 0) {
+    e.line('# IPv6 bridged between two guest ports reaches FORWARD only with br_netfilter and');
+    e.line('# net.bridge.bridge-nf-call-ip6tables=1; iptables cannot filter at layer 2 (the nftables');
+    e.line("# target's l2 table does, whatever the sysctl says).");
+  }
   e.gap();
   e.line('*filter');
-  const policy = new Map<Builtin, 'ACCEPT' | 'DROP'>([
-    ['INPUT', plan.policy.get('INPUT')!],
-    ['FORWARD', 'DROP'],
-    ['OUTPUT', plan.policy.get('OUTPUT')!],
-  ]);
-  for (const b of BUILTINS) e.line(`:${b} ${policy.get(b)} [0:0]`);
+  for (const b of BUILTINS) e.line(`:${b} DROP [0:0]`);
   for (const b of BUILTINS) {
-    if (policy.get(b) !== 'DROP') continue;
     e.gap();
-    if (b !== 'FORWARD') {
-      e.line(`-A ${b} ${b === 'INPUT' ? '-i' : '-o'} lo -j ACCEPT`);
-      e.line(`-A ${b} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
-      e.line(`-A ${b} -m conntrack --ctstate INVALID -j DROP`);
-      for (const [t, name] of ND_TYPES) e.line(`-A ${b} -p ipv6-icmp -m icmp6 --icmpv6-type ${t} -m comment --comment "cordon ${name}" -j ACCEPT`);
-    }
+    if (b !== 'FORWARD') e.line(`-A ${b} ${b === 'INPUT' ? '-i' : '-o'} lo -j ACCEPT`);
     e.line(`-A ${b} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${quotedText(logPrefix(`ipv6 ${b.toLowerCase()}`, 'drop'))}" --log-level 6`);
   }
   e.gap();
