@@ -6,6 +6,7 @@
  *                                                    with proxmox-firewall, forward (FORWARD) chains
  *   HOST/<vmid>.fw    /etc/pve/firewall/<vmid>.fw    a guest's guest-out (OUT) and guest-in (IN) chains
  *   HOST/interfaces   /etc/network/interfaces        the bridges of the networks the hypervisor owns
+ *   HOST/guest-nics.sh  qm set / pct set               the guests' netN lines (guests.ts)
  *
  * Two implementations read these files (`-p firewall=`): the classic iptables-based pve-firewall
  * and the nftables-based proxmox-firewall. The formats are the same; what differs (Proxmox VE
@@ -24,6 +25,7 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { natRules } from '../nat.js';
+import { renderGuestNics } from './guests.js';
 import { natTableName } from '../nftables/nat.js';
 import { Directory, MAX_GROUP_NAME, prefixesOf, proxmoxNames, type Named } from './names.js';
 import { formatRule, fwComment, ruleText, translateChain, type Env, type FwRule, type Zone } from './rules.js';
@@ -291,6 +293,8 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
   files.push({ path: `${h.name}/host.fw`, content: renderHost(ir, h, firewall, forward, forwardNative, input, output, fwd, hostRules), secret: false });
   for (const gf of guestFiles) files.push({ path: `${h.name}/${gf.vmid}.fw`, content: renderGuest(ir, h, firewall, gf, groups), secret: false });
   files.push({ path: `${h.name}/interfaces`, content: renderInterfaces(model, h, ds), secret: false });
+  const nics = renderGuestNics(ir, h);
+  if (nics !== undefined) files.push({ path: `${h.name}/guest-nics.sh`, content: nics, secret: false, executable: true });
   return files;
 }
 
