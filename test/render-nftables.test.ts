@@ -90,6 +90,18 @@ hosts:
     const w = ir.diagnostics.filter((d) => d.code === 'CORDON038');
     assert.equal(w.length, 1, ir.diagnostics.map((d) => d.message).join('\n'));
     assert.equal(w[0]!.severity, 'warning');
-    assert.match(w[0]!.message, /^network lan is bridged by no host cordon manages, so IPv6 from c there/);
+    assert.match(w[0]!.message, /^network lan is bridged by no host cordon manages, so IPv6 between c and router there/);
+    // One guest among managed hosts only: each drops IPv6 in its own rule set, no finding.
+    const lone = irOfText(`version: 1
+networks:
+  lan0: { cidr: 10.0.0.0/24 }
+hosts:
+  agent: { kind: vm, nics: { lan0: 10.0.0.10 } }
+  llm: { kind: server, nics: { lan0: 10.0.0.20 } }
+`);
+    assert.deepEqual(
+      lone.diagnostics.filter((d) => d.code === 'CORDON038'),
+      [],
+    );
   });
 });

@@ -145,13 +145,19 @@ function unfilteredIpv6(model: Model): Diagnostic[] {
   const ds: Diagnostic[] = [];
   for (const net of model.networks.values()) {
     if (net.owner !== undefined) continue;
-    const guests = [...model.hosts.values()].filter((h) => GUEST_KINDS.has(h.kind) && h.nics.some((n) => n.segment === net.name)).map((h) => h.name);
-    if (guests.length === 0) continue;
+    const members = [...model.hosts.values()].filter((h) => h.nics.some((n) => n.segment === net.name));
+    const guests = members.filter((h) => GUEST_KINDS.has(h.kind)).map((h) => h.name);
+    // Who on the segment would take the guests' IPv6 without a cordon rule set of its own in the way.
+    const open = members.filter((h) => GUEST_KINDS.has(h.kind) || !h.managed).map((h) => h.name);
+    const outsideGateway = net.gateway !== undefined && !members.some((h) => h.nics.some((n) => n.address === net.gateway));
+    // A lone guest with only managed hosts around (each drops IPv6 in its own rule set) is no finding.
+    const peers = [...open.filter((h) => guests.length > 1 || !guests.includes(h)), ...(outsideGateway ? [`the router at ${formatIPv4(net.gateway)}`] : [])];
+    if (guests.length === 0 || peers.length === 0) continue;
     ds.push(
       diag(
         Code.IPV6_UNSUPPORTED,
         'warning',
-        `network ${net.name} is bridged by no host cordon manages, so IPv6 from ${guests.sort().join(', ')} there (link-local, addresses from a router's advertisements) passes no cordon rule set; the matrix, IPv4 only, does not show it`,
+        `network ${net.name} is bridged by no host cordon manages, so IPv6 between ${guests.sort().join(', ')} and ${peers.sort().join(', ')} there (link-local, addresses from a router's advertisements) passes no cordon rule set; the matrix, IPv4 only, does not show it`,
         { file: model.file, line: net.origin.line, col: net.origin.col, path: net.origin.path },
         "give the network an owner (a managed hypervisor holding its gateway), or switch IPv6 off where the segment's switch or router can (in the guest it is not a wall)",
       ),
