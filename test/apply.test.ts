@@ -104,10 +104,13 @@ describe('cordon apply in a network namespace', { skip }, () => {
       tables(),
       [
         'table bridge cordon_pve_ports',
+        'table bridge cordon_pve_v4only',
         'table inet cordon_pve_forward',
         'table inet cordon_pve_input',
         'table inet cordon_pve_output',
         'table inet other',
+        'table ip cordon_pve_nat',
+        'table ip6 cordon_pve_ipv6',
       ].sort(),
     );
     // The state directory is private.

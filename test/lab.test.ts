@@ -25,6 +25,7 @@ import { labPrefixes, teardownLab } from '../src/lab/exec.js';
 import { placeholderKeys } from '../src/lab/keys.js';
 import { freshPrefix, leftoverNamespaces, upLab } from '../src/lab/lab.js';
 import { isLabNamespace } from '../src/model/names.js';
+import { natHosts, natRules } from '../src/render/nat.js';
 import { planLab, planToText } from '../src/lab/plan.js';
 import { listStates } from '../src/lab/state.js';
 import { verifyLab, type VerifyResult } from '../src/lab/verify.js';
@@ -92,6 +93,16 @@ after(async () => {
   for (const p of built) await teardownLab(p).catch(() => undefined);
 });
 
+/** Delivered tcp and icmp probes to the internet from hosts whose default route is a NAT gateway that masquerades. */
+function natProbes(ir: Ir, r: VerifyResult): VerifyResult['probes'][number][] {
+  const behind = new Set<string>();
+  for (const gw of natHosts(ir.model))
+    for (const rule of natRules(ir.model, gw))
+      for (const h of ir.model.hosts.values())
+        if (h.name !== gw && h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === rule.network.name) behind.add(h.name);
+  return r.probes.filter((p) => behind.has(p.from) && p.to === 'internet' && p.delivered && p.flow.proto !== 'udp');
+}
+
 describe('lab plan (pure)', () => {
   const files = readdirSync(EXAMPLES)
     .filter((f) => f.endsWith('.yaml'))
@@ -135,13 +146,25 @@ describe('lab (live)', { skip: SKIP }, () => {
     .filter((f) => f.endsWith('.yaml'))
     .sort();
   for (const f of files) {
-    it(`${f}: live = static, the seed's steps pass live, tunnels as predicted`, async () => {
-      const { result, tunnels } = await verifySpec(load(join(EXAMPLES, f)));
+    it(`${f}: live = static, the seed's steps pass live, tunnels as predicted, NAT answered`, async () => {
+      const ir = load(join(EXAMPLES, f));
+      const { result, tunnels } = await verifySpec(ir);
       assert.equal(result.differences.length, 0, `${f}: ${result.differences.length} differences:\n${describeDifferences(result)}`);
       const failed = result.steps.filter((s) => !s.ok);
       assert.equal(failed.length, 0, `${f}: steps failed live:\n${failed.map((s) => `  ${s.text}: ${s.detail}`).join('\n')}`);
       for (const t of tunnels) assert.equal(t.up, t.expectUp, `${f}: tunnel of ${t.host} up=${t.up}, static says ${t.expectUp}`);
       assert.ok(result.probes.length > 100, 'probes every pair');
+      // NAT is the rendered rule set's (src/render/nftables/nat.ts): without it a NAT network's
+      // packets still reach the lab internet, but nothing answers them. (TCP and ICMP only: a UDP
+      // responder may ignore a payload that is not its protocol's, as the resolvers do.)
+      const nat = natProbes(ir, result);
+      if (natHosts(ir.model).length > 0) assert.ok(nat.length > 0, `${f}: no tcp/icmp probe from behind a NAT gateway was delivered to the internet`);
+      const silent = nat.filter((p) => p.status !== 'ok' && p.status !== 'refused');
+      assert.deepEqual(
+        silent.map((p) => `${p.from} → ${formatIPv4(p.dst)} ${formatFlow(p.flow)}: ${p.status}`),
+        [],
+        `${f}: delivered to the internet but not answered: no NAT on the way back`,
+      );
     });
   }
 

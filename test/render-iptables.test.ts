@@ -83,13 +83,15 @@ describe("iptables target: the kernel's own tools", () => {
         const tool = f.path.endsWith('.v6') ? 'ip6tables-legacy' : 'iptables-legacy';
         const r = inNetns(`${tool}-restore && ${tool}-save`, f.content);
         assert.equal(r.code, 0, `${tool}-restore < ${f.path}:\n${r.out}`);
-        const mine = parseSave(f.content);
-        const back = parseSave(r.out);
-        assert.deepEqual([...back.policies].sort(), [...mine.policies].sort(), `${f.path}: policies`);
-        assert.deepEqual([...back.chains].sort(), [...mine.chains].sort(), `${f.path}: chains`);
-        // Rendered in iptables-save's own canonical form, so the kernel's listing is the same text,
-        // log prefixes included (the kernel cuts longer ones without a word).
-        for (const [chain, rules] of mine.rules) assert.deepEqual(back.rules.get(chain) ?? [], rules, `${f.path}: chain ${chain}`);
+        for (const table of f.content.includes('\n*nat\n') ? ['filter', 'nat'] : ['filter']) {
+          const mine = parseSave(f.content, table);
+          const back = parseSave(r.out, table);
+          assert.deepEqual([...back.policies].sort(), [...mine.policies].sort(), `${f.path} ${table}: policies`);
+          assert.deepEqual([...back.chains].sort(), [...mine.chains].sort(), `${f.path} ${table}: chains`);
+          // Rendered in iptables-save's own canonical form, so the kernel's listing is the same text,
+          // log prefixes included (the kernel cuts longer ones without a word).
+          for (const [chain, rules] of mine.rules) assert.deepEqual(back.rules.get(chain) ?? [], rules, `${f.path} ${table}: chain ${chain}`);
+        }
       }
     });
   }
@@ -396,17 +398,22 @@ policy:
     assert.match(v4, /^-A CORDON-AGENT-1-GOUT ! -s 10\.1\.0\.10\/32 .* -j CORDON-AGENT-1-GOUT-LD$/m);
   });
 
-  it('IPv6: forwarding dropped, neighbour discovery let in, and the header says cordon does not model it', () => {
+  it("IPv6: every chain drops, only loopback passes (no neighbour discovery, no RA), whatever the host's egress", () => {
     const ir = irOfText(`version: 1
 networks:
   lan0: { cidr: 10.1.0.0/24 }
 hosts:
-  gw: { kind: hypervisor, nics: { lan0: 10.1.0.1 } }
+  gw: { kind: hypervisor, egress: open, nics: { lan0: 10.1.0.1 } }
+  agent-1: { kind: vm, id: 101, nics: { lan0: 10.1.0.10 } }
 `);
+    const v4 = renderAll(ir).files.find((f) => f.path === 'gw/rules.v4')!.content;
+    assert.match(v4, /^:OUTPUT ACCEPT \[0:0\]$/m, 'IPv4 output is open: the IPv6 drop does not follow it');
     const v6 = renderAll(ir).files.find((f) => f.path === 'gw/rules.v6')!.content;
     assert.match(v6, /cordon does not model IPv6/);
-    assert.match(v6, /^:FORWARD DROP \[0:0\]$/m);
-    for (const t of [133, 134, 135, 136]) assert.match(v6, new RegExp(`^-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type ${t} .*-j ACCEPT$`, 'm'));
+    for (const b of ['INPUT', 'FORWARD', 'OUTPUT']) assert.match(v6, new RegExp(`^:${b} DROP \\[0:0\\]$`, 'm'));
+    const accepts = v6.split('\n').filter((l) => l.endsWith('-j ACCEPT'));
+    assert.deepEqual(accepts, ['-A INPUT -i lo -j ACCEPT', '-A OUTPUT -o lo -j ACCEPT']);
+    assert.match(v6, /bridge-nf-call-ip6tables=1/, 'a host with guest ports is told what bridged IPv6 needs');
   });
 
   it('a rule on a bridge port the host does not own is an error, not a silent drop', () => {

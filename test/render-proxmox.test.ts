@@ -6,6 +6,7 @@
  * packets, and the diagnostics for what Proxmox cannot express.
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Chain, Ir } from '../src/ir/types.js';
@@ -43,6 +44,7 @@ function parseAll(result: RenderResult, impl: FwImpl): Map<string, { cluster: Fw
   for (const f of result.files) {
     const host = f.path.split('/')[0]!;
     const entry = out.get(host) ?? { cluster: undefined as unknown as FwFile, host: undefined as unknown as FwFile, vms: new Map(), interfaces: '' };
+    if (f.path.endsWith('/guest-nics.sh')) continue; // a shell script, tested on its own below
     const kind = kindOf(f.path);
     if (kind === 'interfaces') entry.interfaces = f.content;
     else {
@@ -369,7 +371,12 @@ describe('proxmox target: diagnostics for what cannot be expressed', () => {
     const own = render(proxmoxRenderer, irOfText(DUAL), { forward: 'nftables' });
     const ifs = own.files.find((f) => f.path === 'pve/interfaces')!.content;
     assert.match(ifs, /iface vmbr0 inet static\n {4}address 10\.0\.0\.1\/24\n {4}bridge-ports none\n {4}bridge-stp off\n {4}bridge-fd 0/);
-    assert.match(ifs, /pve routes it and masquerades it through enp1s0/);
+    assert.match(ifs, /pve routes it and masquerades it through enp1s0, vmbr1 \(table ip cordon_pve_nat of cordon's nftables rule set, not post-up lines\)/);
+    assert.ok(!own.diagnostics.some((d) => d.message.includes('masquerades')), 'with forward=nftables the NAT is loaded with the rule set: no note');
+    const native = render(proxmoxRenderer, irOfText(DUAL), { firewall: 'proxmox-firewall' });
+    const note = native.diagnostics.find((d) => d.message.includes('pve masquerades vmbr0'));
+    assert.ok(note && note.severity === 'info', diags(native).join('\n'));
+    assert.match(note.hint ?? '', /cordon render -t nftables --host pve/);
     const behind = render(proxmoxRenderer, irOfText(DUAL.replace('gateway: 10.0.0.1,', 'gateway: 10.0.0.254,')), { firewall: 'proxmox-firewall' });
     const ifs2 = behind.files.find((f) => f.path === 'pve/interfaces')!.content;
     assert.match(ifs2, /^iface enp1s0 inet manual$/m);
@@ -470,5 +477,46 @@ hosts:
         }
       }
     }
+  });
+});
+
+describe('proxmox target: guest NIC lines (guest-nics.sh)', () => {
+  it('a VM gets net<N> from its port name, a stable MAC and firewall=1 only where its <vmid>.fw filters it; sh -n accepts the script', () => {
+    const r = render(proxmoxRenderer, irOfText(DUAL), { forward: 'nftables' });
+    const sh = r.files.find((f) => f.path === 'pve/guest-nics.sh')!;
+    assert.ok(sh.executable);
+    const web = /^qm set 101 --net0 'virtio=(02(?::[0-9A-F]{2}){5}),bridge=vmbr0,firewall=1'$/m.exec(sh.content);
+    assert.ok(web, sh.content);
+    // llm has no per-guest firewall: no firewall=1, and its own MAC.
+    const llm = /^qm set 102 --net0 'virtio=(02(?::[0-9A-F]{2}){5}),bridge=vmbr1'$/m.exec(sh.content);
+    assert.ok(llm, sh.content);
+    assert.notEqual(web[1], llm[1]);
+    const again = render(proxmoxRenderer, irOfText(DUAL), { forward: 'nftables' }).files.find((f) => f.path === 'pve/guest-nics.sh')!;
+    assert.equal(again.content, sh.content, 'the same spec gives the same MACs');
+    const check = spawnSync('sh', ['-n'], { input: sh.content, encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+  });
+
+  it("a container gets name, bridge, ip/prefix, gw only on its default route's network, and the dns zone's resolver", () => {
+    const r = render(
+      proxmoxRenderer,
+      irOfText(`version: 1
+networks:
+  vmbr0: { cidr: 10.0.0.0/24, gateway: 10.0.0.13 }
+  vmbr9: { cidr: 10.9.0.0/24 }
+hosts:
+  hv: { kind: hypervisor, nics: { vmbr0: 10.0.0.13, vmbr9: 10.9.0.1 }, services: { dns: [udp/53, tcp/53] } }
+  nginx: { kind: container, id: 101, nics: { vmbr0: 10.0.0.153, vmbr9: { address: 10.9.0.5, ifname: eth1 } }, firewall: { guest: true } }
+dns: { domain: internal.example.org, server: hv, records: { nginx: nginx } }
+policy:
+  - allow: { from: nginx, to: hv.dns }
+`),
+      { forward: 'nftables' },
+    );
+    const sh = r.files.find((f) => f.path === 'hv/guest-nics.sh')!.content;
+    assert.match(
+      sh,
+      /^pct set 101 --net0 'name=eth0,bridge=vmbr0,ip=10\.0\.0\.153\/24,gw=10\.0\.0\.13,firewall=1' --net1 'name=eth1,bridge=vmbr9,ip=10\.9\.0\.5\/24,firewall=1' --nameserver 10\.0\.0\.13 --searchdomain internal\.example\.org$/m,
+    );
   });
 });

@@ -216,6 +216,77 @@ describe('nft-json importer (no kernel needed)', () => {
     );
   });
 
+  it("leaves cordon's NAT table out, and reports what in it would filter or redirect", () => {
+    const NAT = 'cordon_gw_nat';
+    const natRule = (chain: string, handle: number, ...expr: unknown[]): unknown => ({ rule: { family: 'ip', table: NAT, chain, handle, expr } });
+    const tables = [
+      { table: { family: 'ip', name: NAT, handle: 2 } },
+      { chain: { family: 'ip', table: NAT, name: 'natmark', handle: 1, type: 'filter', hook: 'forward', prio: -10, policy: 'accept' } },
+      { chain: { family: 'ip', table: NAT, name: 'postrouting', handle: 2, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } },
+      natRule('natmark', 3, m({ meta: { key: 'iifname' } }, 'lan0'), m({ ct: { key: 'state' } }, 'new', 'in'), {
+        mangle: { key: { ct: { key: 'mark' } }, value: 1 },
+      }),
+      natRule('postrouting', 4, m({ ct: { key: 'mark' } }, 1), m({ meta: { key: 'oifname' } }, 'wan0'), { masquerade: null }),
+    ];
+    const clean = importNftJson(doc(TABLE, FWD, ...tables), { model: model(), host: 'gw' });
+    assert.deepEqual(clean.diagnostics, []);
+    assert.deepEqual(
+      clean.chains.map((c) => c.point),
+      ['gw:forward'],
+    );
+    const bad = importNftJson(
+      doc(
+        ...tables,
+        natRule('natmark', 5, m({ meta: { key: 'iifname' } }, 'lan0'), { drop: null }),
+        natRule('natmark', 6, { mangle: { key: { meta: { key: 'mark' } }, value: 7 } }),
+        natRule('postrouting', 7, { dnat: { addr: '10.1.0.10' } }),
+      ),
+      { model: model(), host: 'gw' },
+    );
+    const msgs = bad.diagnostics.map((d) => `${d.code} ${d.severity} ${d.message}`);
+    assert.equal(msgs.length, 3, msgs.join('\n'));
+    assert.match(msgs[0]!, /^CORDON041 error ip cordon_gw_nat chain natmark handle 5: 'drop'/);
+    assert.match(msgs[1]!, /handle 6: 'mangle'/);
+    assert.match(msgs[2]!, /chain postrouting handle 7: 'dnat'/);
+  });
+
+  it("leaves cordon's IPv6 and layer-2 tables out, and reports a rule in them that could match IPv4", () => {
+    const V6 = 'cordon_gw_ipv6';
+    const L2 = 'cordon_gw_v4only';
+    const v6 = (handle: number, ...expr: unknown[]): unknown => ({ rule: { family: 'ip6', table: V6, chain: 'input', handle, expr } });
+    const l2 = (handle: number, ...expr: unknown[]): unknown => ({ rule: { family: 'bridge', table: L2, chain: 'from_guest', handle, expr } });
+    const NOT_IP = m({ payload: { protocol: 'ether', field: 'type' } }, { set: ['ip', 'arp'] }, '!=');
+    const base = [
+      { table: { family: 'ip6', name: V6, handle: 3 } },
+      { chain: { family: 'ip6', table: V6, name: 'input', handle: 1, type: 'filter', hook: 'input', prio: -10, policy: 'accept' } },
+      { table: { family: 'bridge', name: L2, handle: 4 } },
+      { chain: { family: 'bridge', table: L2, name: 'from_guest', handle: 1, type: 'filter', hook: 'prerouting', prio: -190, policy: 'accept' } },
+      v6(2, m({ meta: { key: 'iifname' } }, 'lo'), { accept: null }),
+      v6(3, { counter: { packets: 0, bytes: 0 } }, { drop: null }),
+      l2(4, m({ meta: { key: 'iifname' } }, { set: ['tap101i0'] }), NOT_IP, { counter: { packets: 0, bytes: 0 } }, { drop: null }),
+      // An accept in one base chain decides nothing for the others: harmless even on IPv4.
+      l2(5, m({ meta: { key: 'iifname' } }, 'tap101i0'), { counter: { packets: 0, bytes: 0 } }, { accept: null }),
+    ];
+    const clean = importNftJson(doc(TABLE, FWD, ...base), { model: model(), host: 'gw' });
+    assert.deepEqual(clean.diagnostics, []);
+    assert.deepEqual(
+      clean.chains.map((c) => c.point),
+      ['gw:forward'],
+    );
+    const bad = importNftJson(
+      doc(
+        ...base,
+        { chain: { family: 'ip6', table: V6, name: 'output', handle: 9, type: 'filter', hook: 'output', prio: -10, policy: 'drop' } },
+        l2(6, m({ meta: { key: 'iifname' } }, 'tap101i0'), { drop: null }),
+      ),
+      { model: model(), host: 'gw' },
+    );
+    const msgs = bad.diagnostics.map((d) => `${d.code} ${d.severity} ${d.message}`);
+    assert.equal(msgs.length, 2, msgs.join('\n'));
+    assert.match(msgs[0]!, /^CORDON041 error ip6 cordon_gw_ipv6 chain output: policy drop/);
+    assert.match(msgs[1]!, /^CORDON041 error bridge cordon_gw_v4only chain from_guest handle 6: .* can match IPv4/);
+  });
+
   it('negations become complements; IPv6-only rules are understood and left out', () => {
     const r = importNftJson(
       doc(

@@ -244,10 +244,11 @@ export const DIAG_CODES = {
   },
   CORDON038: {
     name: 'IPV6_UNSUPPORTED',
-    severities: ['error'],
+    severities: ['error', 'warning'],
     title: 'IPv6 is not modelled yet',
-    meaning: 'An address or prefix is IPv6; cordon verifies and renders IPv4 only, so it refuses rather than leave IPv6 traffic unverified.',
-    fix: 'Use IPv4 addresses and prefixes.',
+    meaning:
+      'An address or prefix is IPv6; cordon verifies and renders IPv4 only, so it refuses rather than leave IPv6 traffic unverified. The warning: guests sit on a network no managed host bridges, so the IPv6 drop every rendered rule set carries does not reach them there.',
+    fix: 'Use IPv4 addresses and prefixes. For the warning: give the network an owner, or switch IPv6 off on the segment.',
     example: "'fd00::20' looks like IPv6, which cordon does not model yet",
   },
   CORDON039: {

@@ -7,7 +7,7 @@
  * assumed compromised). Hand-written chains from `firewalls:` replace the compiled ones as-is.
  */
 import { targetAddrs } from '../model/addresses.js';
-import type { Hook, Host, Model, Origin, PolicyRule, Target } from '../model/types.js';
+import { GUEST_KINDS, type Hook, type Host, type Model, type Origin, type PolicyRule, type Target } from '../model/types.js';
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, NO_FLOWS, type FlowSet } from '../util/flows.js';
 import { formatIPv4 } from '../util/ip.js';
 import { IntervalIndex } from '../util/interval-index.js';
@@ -96,6 +96,7 @@ export function compile(model: Model): Ir {
     }
   }
   ds.push(...unplacedFirewalls(model, (point) => chains.has(point)));
+  ds.push(...unfilteredIpv6(model));
   return { model, chains, diagnostics: ds };
 }
 
@@ -132,7 +133,38 @@ function unplacedFirewalls(model: Model, hasChain: (point: string) => boolean): 
 export function compileDiagnostics(model: Model): Diagnostic[] {
   const points = new Set<string>();
   for (const h of model.hosts.values()) for (const hook of hostHooks(model, h)) points.add(pointId(h.name, hook));
-  return unplacedFirewalls(model, (point) => points.has(point));
+  return [...unplacedFirewalls(model, (point) => points.has(point)), ...unfilteredIpv6(model)];
+}
+
+/**
+ * Guests on a network no managed host bridges (its gateway is a router outside the spec): the
+ * renderers drop IPv6 only on bridges cordon's hosts own (src/render/nftables/ipv6.ts), so there
+ * the guests' IPv6 (link-local, SLAAC from a router on the segment) passes no cordon rule set, and
+ * the matrix, IPv4 only, does not show it.
+ */
+function unfilteredIpv6(model: Model): Diagnostic[] {
+  const ds: Diagnostic[] = [];
+  for (const net of model.networks.values()) {
+    if (net.owner !== undefined) continue;
+    const members = [...model.hosts.values()].filter((h) => h.nics.some((n) => n.segment === net.name));
+    const guests = members.filter((h) => GUEST_KINDS.has(h.kind)).map((h) => h.name);
+    // Who on the segment would take the guests' IPv6 without a cordon rule set of its own in the way.
+    const open = members.filter((h) => GUEST_KINDS.has(h.kind) || !h.managed).map((h) => h.name);
+    const outsideGateway = net.gateway !== undefined && !members.some((h) => h.nics.some((n) => n.address === net.gateway));
+    // A lone guest with only managed hosts around (each drops IPv6 in its own rule set) is no finding.
+    const peers = [...open.filter((h) => guests.length > 1 || !guests.includes(h)), ...(outsideGateway ? [`the router at ${formatIPv4(net.gateway)}`] : [])];
+    if (guests.length === 0 || peers.length === 0) continue;
+    ds.push(
+      diag(
+        Code.IPV6_UNSUPPORTED,
+        'warning',
+        `network ${net.name} is bridged by no host cordon manages, so IPv6 between ${guests.sort().join(', ')} and ${peers.sort().join(', ')} there (link-local, addresses from a router's advertisements) passes no cordon rule set; the matrix, IPv4 only, does not show it`,
+        { file: model.file, line: net.origin.line, col: net.origin.col, path: net.origin.path },
+        "give the network an owner (a managed hypervisor holding its gateway), or switch IPv6 off where the segment's switch or router can (in the guest it is not a wall)",
+      ),
+    );
+  }
+  return ds;
 }
 
 function finalize(point: string, drafts: readonly Draft[]): IrRule[] {

@@ -10,8 +10,8 @@
  *    pair: the spec's ifname (ens18) in the guest, the port (tap101i0) on the owner's bridge;
  *  - addresses, routes and sysctls that make packets go where src/ir/paths.ts says they go;
  *  - the nftables rule set rendered for every enforcing host (src/render/nftables), loaded as is;
- *  - masquerade where a network has `egress: nat` (the renderer does not emit NAT yet, so the lab
- *    adds a small table `<prefix>_nat` of its own), and the upstream's SNAT to one public address;
+ *  - masquerade where a network has `egress: nat`, from the rendered rule set (its NAT table), and
+ *    the upstream's SNAT to one public address;
  *  - WireGuard tunnels with wireguard-go and generated keys; dnsmasq for the spec's `dns:` and
  *    public resolvers in the internet namespace; responders on every service port.
  *
@@ -25,6 +25,9 @@ import type { Host, Model, Network } from '../model/types.js';
 import { dnsRenderer } from '../render/dns/index.js';
 import { nftablesRenderer } from '../render/nftables/index.js';
 import { guarded } from '../render/guard.js';
+import { Emitter } from '../render/emit.js';
+import { natHosts } from '../render/nat.js';
+import { emitNat } from '../render/nftables/nat.js';
 import { ALL_FLOWS, type FlowSet } from '../util/flows.js';
 import { formatCidr, formatIPv4, parseIPv4 } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
@@ -162,8 +165,6 @@ const LINK_BASE = parseIPv4('169.254.1.0')!;
 export const WG_FWMARK = 0xc1ab;
 /** Routing table for tunnel routes in tunnel members. */
 export const WG_TABLE = 51820;
-/** ct marks of traffic that entered from a NAT network (one per network on a host). */
-const NAT_CTMARK_BASE = 0xc10000;
 /** Fixed services on the internet: resolvers and a web server, where the spec leaves them public. */
 const INTERNET_SERVICES: readonly { name: string; addr: string; ports: readonly ['tcp' | 'udp', number][] }[] = [
   {
@@ -621,48 +622,16 @@ class Planner {
       if (!ns) continue;
       this.steps.push({ stage: 'firewalls', kind: 'nft', ns, name: f.path, ruleset: f.content });
     }
-    // Masquerade where the spec puts it (paths.ts `masquerade`): traffic that entered from a
-    // network with egress: nat on the interface holding its gateway address, forwarded out of any
-    // other interface except a tunnel.
-    for (const h of this.hosts) {
-      if (!h.forward) continue;
-      const ifaces = new Set<string>();
-      for (const n of h.nics) if (!this.model.tunnels.has(n.segment)) ifaces.add(this.nicOn(h, n.segment)!);
-      for (const u of this.uplinks) if (u.host === h) ifaces.add(u.ifname);
-      const marks: string[] = [];
-      const nats: string[] = [];
-      let i = 0;
-      for (const n of h.nics) {
-        const net = this.model.networks.get(n.segment);
-        if (!net || net.egress !== 'nat' || net.gateway !== n.address) continue;
-        const inIf = this.nicOn(h, net.name)!;
-        const outs = [...ifaces].filter((x) => x !== inIf).sort();
-        if (outs.length === 0) continue;
-        const mark = `0x${(NAT_CTMARK_BASE + ++i).toString(16)}`;
-        marks.push(`\t\tiifname "${inIf}" ct state new ct mark set ${mark} comment "${net.name}: egress nat"`);
-        nats.push(`\t\tct mark ${mark} oifname { ${outs.map((o) => `"${o}"`).join(', ')} } masquerade comment "${net.name} behind ${h.name}"`);
-      }
-      if (nats.length === 0) continue;
-      this.steps.push({
-        stage: 'firewalls',
-        kind: 'nft',
-        ns: this.hostNs.get(h.name)!,
-        name: `NAT on ${h.name}`,
-        ruleset: [
-          `# The lab's NAT for ${h.name}: the nftables renderer does not emit NAT yet.`,
-          `table ip ${labTableName(this.opts.prefix, 'nat')} {`,
-          '\tchain natmark {',
-          '\t\ttype filter hook forward priority -10; policy accept;',
-          ...marks,
-          '\t}',
-          '\tchain postrouting {',
-          '\t\ttype nat hook postrouting priority srcnat; policy accept;',
-          ...nats,
-          '\t}',
-          '}',
-          '',
-        ].join('\n'),
-      });
+    // NAT comes with the rendered rule set (src/render/nftables/nat.ts), so the lab runs the text a
+    // user installs. A host that masquerades but enforces no chain (a router cordon does not manage)
+    // gets no rendered file: it loads the same NAT table on its own.
+    const loaded = new Set(rendered.files.map((f) => f.path.split('/')[0]!));
+    for (const host of natHosts(this.model)) {
+      const ns = this.hostNs.get(host);
+      if (!ns || loaded.has(host)) continue;
+      const e = new Emitter('\t');
+      emitNat(e, this.model, host);
+      this.steps.push({ stage: 'firewalls', kind: 'nft', ns, name: `NAT on ${host}`, ruleset: e.toString() });
     }
   }
 

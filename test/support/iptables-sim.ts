@@ -14,14 +14,22 @@ export interface SaveFile {
   readonly rules: ReadonlyMap<string, readonly string[]>;
 }
 
-/** Parses iptables-save text (one table, `*filter`); comments, counters and COMMIT are ignored. */
-export function parseSave(text: string): SaveFile {
+/**
+ * Parses one table of iptables-save text (`*filter` unless told); comments, counters and COMMIT
+ * are ignored, and so are the other tables (the nat table of a host that masquerades).
+ */
+export function parseSave(text: string, table = 'filter'): SaveFile {
   const policies = new Map<string, string>();
   const chains = new Set<string>();
   const rules = new Map<string, string[]>();
+  let current = 'filter';
   for (const raw of text.split('\n')) {
     const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line === 'COMMIT' || line.startsWith('*')) continue;
+    if (line.startsWith('*')) {
+      current = line.slice(1);
+      continue;
+    }
+    if (line === '' || line.startsWith('#') || line === 'COMMIT' || current !== table) continue;
     const decl = /^:(\S+) (\S+) \[\d+:\d+\]$/.exec(line);
     if (decl) {
       if (decl[2] === '-') chains.add(decl[1]!);
@@ -140,6 +148,9 @@ function matchRule(tokens: string[], p: Packet): string[] | undefined {
               if (val !== U32_OTHER) throw new Error(`unknown u32 expression ${val}`);
               ok &&= p.proto !== 6 && p.proto !== 17 && p.proto !== 1;
               break;
+            case 'connmark --mark':
+              // Only in the nat table, which decides nothing about filtering.
+              break;
             case 'comment --comment':
             case 'limit --limit':
             case 'limit --limit-burst':
@@ -184,6 +195,7 @@ function runChain(f: SaveFile, chain: string, p: Packet, depth: number): Verdict
       case 'REJECT':
         return 'DROP';
       case 'LOG':
+      case 'CONNMARK':
         continue;
       default: {
         if (!f.chains.has(name)) throw new Error(`jump to unknown chain ${name}`);

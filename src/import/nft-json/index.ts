@@ -16,6 +16,9 @@
  * verifier (it asks about new connections) never matches. Everything else cordon cannot express
  * (ICMP types, source ports, NAT, a partial set of "other" protocols, conditional `return`…) is
  * a CORDON041 (not importable) diagnostic naming the expression, and so is any table that is not cordon's.
+ * cordon's NAT table `ip cordon_<host>_nat` is checked and left out: it only masquerades, which the
+ * verifier derives from the spec (`readNat` reports anything in it that would filter or redirect);
+ * so are its IPv6 and layer-2 tables, which cannot match IPv4 (`readNonIpv4` checks that they cannot).
  */
 import { diag, type Diagnostic, type Severity } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
@@ -27,6 +30,8 @@ import { portsTableName, tableName, TABLE_PREFIX } from '../../model/names.js';
 import { ALL_PORTS, flowIsEmpty, flowUnion, type FlowSet } from '../../util/flows.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
+import { ipv6TableName, l2TableName } from '../../render/nftables/ipv6.js';
+import { natTableName } from '../../render/nftables/nat.js';
 import { parseRuleset, tableKey, type NftChain, type NftRule, type NftRuleset, type NftSet } from './ruleset.js';
 import { concatParts, describeValue, members, parseAddr, parseIfname, parseMark, parsePort, parseProto, type Iv, type Parsed } from './values.js';
 import { ANY_ADDRESS, isAnyAddress } from '../../util/ip.js';
@@ -301,6 +306,71 @@ class Importer {
 
   setOf(family: string, table: string, name: string): NftSet | undefined {
     return this.sets.get(`${tableKey(family, table)} ${name}`);
+  }
+
+  /**
+   * Checks cordon's NAT table (src/render/nftables/nat.ts) and imports nothing from it: NAT does not
+   * filter, and the verifier already masquerades where the model says (src/ir/paths.ts). What would
+   * make it filter or redirect (a drop policy, a verdict other than accept, DNAT, a packet mark the
+   * filter chains read) is reported, because the matrix would not show it.
+   */
+  readNat(family: string, table: string): void {
+    const where = `${family} ${table}`;
+    const SILENT = new Set(['match', 'counter', 'masquerade', 'snat', 'accept', 'log', 'limit']);
+    for (const c of this.chainsOf(family, table)) {
+      const at = `${where} chain ${c.name}`;
+      if (c.policy === 'drop') this.report('error', `${at}: policy drop in cordon's NAT table filters packets the verifier does not see dropped`, at);
+      for (const r of this.rulesOf(family, table, c.name)) {
+        const rat = `${at} handle ${r.handle ?? '?'}`;
+        for (const x of r.expr) {
+          const key = isObj(x) ? Object.keys(x)[0] : undefined;
+          if (key !== undefined && SILENT.has(key)) continue;
+          if (key === 'mangle' && isObj(x) && isObj(x.mangle) && isObj(x.mangle.key) && isObj(x.mangle.key.ct)) continue;
+          this.report(
+            'error',
+            `${rat}: ${key === undefined ? describeValue(x) : `'${key}'`} in cordon's NAT table is not masquerading; the verifier does not see it`,
+            rat,
+            'NAT in cordon comes from egress: nat; write any other rule in the spec',
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * Checks cordon's IPv6 and layer-2 tables (src/render/nftables/ipv6.ts) and imports nothing from
+   * them: each rule that drops, jumps or changes a packet must be unable to match an IPv4 packet (an
+   * ip6 table, `meta nfproto ipv6`, or a frame whose ether type is not ip), and each chain must
+   * accept by default, so the IPv4 verdicts are all in
+   * the point tables. Anything else is reported: the matrix would not show it.
+   */
+  readNonIpv4(family: string, table: string): void {
+    const where = `${family} ${table}`;
+    const notIpv4 = (x: unknown): boolean => {
+      if (!isObj(x) || !isObj(x.match)) return false;
+      const { op, left, right } = x.match;
+      if (op === '==' && isObj(left) && isObj(left.meta) && left.meta.key === 'nfproto' && right === 'ipv6') return true;
+      const etherType = isObj(left) && isObj(left.payload) && left.payload.protocol === 'ether' && left.payload.field === 'type';
+      const values = isObj(right) && Array.isArray(right.set) ? right.set : [right];
+      return op === '!=' && etherType && values.includes('ip');
+    };
+    for (const c of this.chainsOf(family, table)) {
+      const at = `${where} chain ${c.name}`;
+      if (c.policy !== undefined && c.policy !== 'accept')
+        this.report('error', `${at}: policy ${c.policy} in cordon's ${table} table decides IPv4 packets the verifier does not see`, at);
+      for (const r of this.rulesOf(family, table, c.name)) {
+        if (family === 'ip6' || r.expr.some(notIpv4)) continue;
+        // An accept, a counter or a log in one base chain decides nothing for the others.
+        const acts = r.expr.map((x) => (isObj(x) ? Object.keys(x)[0] : undefined));
+        if (acts.every((k) => k === 'match' || k === 'counter' || k === 'log' || k === 'limit' || k === 'accept')) continue;
+        const rat = `${at} handle ${r.handle ?? '?'}`;
+        this.report(
+          'error',
+          `${rat}: ${describeRule(r)} can match IPv4, and cordon's ${table} table is for IPv6 and non-IP frames only; the verifier does not see it`,
+          rat,
+        );
+      }
+    }
   }
 
   /** Reads cordon's bridge table: which mark each bridge port gets. */
@@ -871,6 +941,14 @@ export function importRuleset(rs: NftRuleset, opts: ImportOptions): ImportResult
       continue;
     }
     if (t.family === 'bridge' && t.name === portsTable) continue;
+    if (t.family === 'ip' && t.name === natTableName(opts.host)) {
+      im.readNat(t.family, t.name);
+      continue;
+    }
+    if ((t.family === 'ip6' && t.name === ipv6TableName(opts.host)) || (t.family === 'bridge' && t.name === l2TableName(opts.host))) {
+      im.readNonIpv4(t.family, t.name);
+      continue;
+    }
     const point = points.get(t.name);
     if (t.family !== 'inet' || point === undefined) {
       im.report(

@@ -18,6 +18,8 @@ import type { Ir } from '../../ir/types.js';
 import type { Host, Model, Nic } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
 import { resolverFor } from '../dns/index.js';
+import { natRules } from '../nat.js';
+import { natTableName } from '../nftables/nat.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
@@ -91,7 +93,12 @@ function renderHost(model: Model, h: Host): string {
       continue;
     }
     e.gap();
-    e.line(`# ${bridge ? `bridge of network ${net.name}` : `on network ${net.name}`} (${formatCidr(net.cidr)}, egress ${net.egress})`);
+    const nat = hyper ? natRules(model, h.name).find((r) => r.network === net) : undefined;
+    e.line(
+      `# ${bridge ? `bridge of network ${net.name}` : `on network ${net.name}`} (${formatCidr(net.cidr)}, egress ${net.egress})${
+        nat ? `; masqueraded through ${nat.outIfs.join(', ')} by table ip ${natTableName(h.name)} of cordon's nftables rule set` : ''
+      }`,
+    );
     e.line(`auto ${ifname(n.ifname)}`);
     e.block(
       `iface ${ifname(n.ifname)} inet static`,

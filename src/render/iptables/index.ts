@@ -1,7 +1,8 @@
 /**
  * iptables target, for hosts without nftables: per enforcing host `HOST/rules.v4` and
  * `HOST/rules.v6` in iptables-save format, loaded atomically with iptables-restore /
- * ip6tables-restore (each replaces the whole filter table; nat and mangle stay as they are).
+ * ip6tables-restore (each replaces the whole filter table; mangle stays as it is, and so does nat
+ * unless the host masquerades an `egress: nat` network: then rules.v4 holds its nat table, nat.ts).
  *
  * One user chain per enforcement point (`CORDON-PVE-FWD`), jumped from INPUT, OUTPUT or FORWARD.
  * Several points can sit on one hook (a guest's guest-out and the hypervisor's forward chain both
@@ -25,6 +26,8 @@ import type { RangeSet } from '../../util/rangeset.js';
 import { assertNever } from '../../util/assert.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
+import { natRules } from '../nat.js';
+import { natMarkLines, natSection } from './nat.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { chainName, continuationChainName, logDropChainName, logPrefix, MAX_CHAIN_NAME, ruleChainName } from '../../model/names.js';
 
@@ -177,7 +180,11 @@ function header(ir: Ir, plan: HostPlan, family: 'IPv4' | 'IPv6'): string[] {
   const lines = [
     ...headerLines(
       ir.model,
-      `iptables rule set for ${plan.host} (${family}): load with ${cmd} (atomic; replaces the whole filter table, nat and mangle are left as they are).`,
+      `iptables rule set for ${plan.host} (${family}): load with ${cmd} (atomic; replaces the whole filter table${
+        family === 'IPv4' && natRules(ir.model, plan.host).length > 0
+          ? ' and, as this host masquerades, the whole nat table; mangle is left as it is'
+          : ', nat and mangle are left as they are'
+      }).`,
     ),
   ];
   if (plan.inGuest)
@@ -211,6 +218,12 @@ function renderV4(ir: Ir, plan: HostPlan, ds: Diagnostic[]): string {
     for (const sub of bodies[i]!.subs) e.line(`:${sub.name} - [0:0]`);
     if (p.logDrop) e.line(`:${p.logDrop} - [0:0]`);
   });
+  const marks = natMarkLines(ir.model, plan.host);
+  if (marks.length) {
+    e.gap();
+    e.line('# NAT networks: mark new connections by where they entered (the *nat table below reads it)');
+    e.lines_(marks);
+  }
   for (const b of BUILTINS) {
     const jumping = plan.points.filter((p) => p.jumps.has(b)).sort((x, y) => Number(x.final) - Number(y.final) || x.name.localeCompare(y.name));
     if (jumping.length === 0) continue;
@@ -237,6 +250,11 @@ function renderV4(ir: Ir, plan: HostPlan, ds: Diagnostic[]): string {
   });
   e.gap();
   e.line('COMMIT');
+  const nat = natSection(ir.model, plan.host);
+  if (nat.length) {
+    e.gap();
+    e.lines_(nat);
+  }
   return e.toString();
 }
 
@@ -519,36 +537,22 @@ function renderRule(
   return { lines, sub: undefined, cont: undefined };
 }
 
-/** ICMPv6 neighbour discovery: router solicitation/advertisement, neighbour solicitation/advertisement. */
-const ND_TYPES: readonly [number, string][] = [
-  [133, 'router-solicitation'],
-  [134, 'router-advertisement'],
-  [135, 'neighbour-solicitation'],
-  [136, 'neighbour-advertisement'],
-];
-
 function renderV6(ir: Ir, plan: HostPlan): string {
   const e = new Emitter('');
   e.lines_(commented(header(ir, plan, 'IPv6'), '# '));
-  e.line("# cordon does not model IPv6: forwarded IPv6 is dropped; on INPUT and OUTPUT the host's own");
-  e.line('# default holds, with loopback, replies and neighbour discovery (ICMPv6 133-136) let through.');
+  e.line('# cordon does not model IPv6: all of it is dropped except on loopback, neighbour discovery and');
+  e.line('# router advertisements included (an accepted RA would give the host addresses and routes).');
+  if (plan.ports.size > 0) {
+    e.line('# IPv6 bridged between two guest ports reaches FORWARD only with br_netfilter and');
+    e.line('# net.bridge.bridge-nf-call-ip6tables=1; iptables cannot filter at layer 2 (the nftables');
+    e.line("# target's l2 table does, whatever the sysctl says).");
+  }
   e.gap();
   e.line('*filter');
-  const policy = new Map<Builtin, 'ACCEPT' | 'DROP'>([
-    ['INPUT', plan.policy.get('INPUT')!],
-    ['FORWARD', 'DROP'],
-    ['OUTPUT', plan.policy.get('OUTPUT')!],
-  ]);
-  for (const b of BUILTINS) e.line(`:${b} ${policy.get(b)} [0:0]`);
+  for (const b of BUILTINS) e.line(`:${b} DROP [0:0]`);
   for (const b of BUILTINS) {
-    if (policy.get(b) !== 'DROP') continue;
     e.gap();
-    if (b !== 'FORWARD') {
-      e.line(`-A ${b} ${b === 'INPUT' ? '-i' : '-o'} lo -j ACCEPT`);
-      e.line(`-A ${b} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
-      e.line(`-A ${b} -m conntrack --ctstate INVALID -j DROP`);
-      for (const [t, name] of ND_TYPES) e.line(`-A ${b} -p ipv6-icmp -m icmp6 --icmpv6-type ${t} -m comment --comment "cordon ${name}" -j ACCEPT`);
-    }
+    if (b !== 'FORWARD') e.line(`-A ${b} ${b === 'INPUT' ? '-i' : '-o'} lo -j ACCEPT`);
     e.line(`-A ${b} -m limit --limit 5/sec --limit-burst 10 -j LOG --log-prefix "${quotedText(logPrefix(`ipv6 ${b.toLowerCase()}`, 'drop'))}" --log-level 6`);
   }
   e.gap();

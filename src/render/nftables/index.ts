@@ -18,6 +18,8 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Iv } from './boxes.js';
+import { emitIpv6Guard, emitL2Guard } from './ipv6.js';
+import { emitNat } from './nat.js';
 import { markOf, NFLOG_GROUP, nflogPrefix, portsTableName, tableName } from '../../model/names.js';
 
 export const nftablesRenderer: Renderer = {
@@ -74,7 +76,7 @@ function renderHost(ir: Ir, host: string, ds: Diagnostic[]): string {
   e.lines_(commented(headerLines(ir.model, `nftables rule set for ${host}: load with nft -f (atomic; replaces only cordon's tables).`), '# '));
   e.line('# Bridged guest traffic is filtered in the inet forward hook: requires br_netfilter and');
   e.line('# net.bridge.bridge-nf-call-iptables=1 on this host (cordon apply sets it).');
-  e.line('# IPv6 is not modelled by cordon: forwarded IPv6 is dropped, neighbour discovery is allowed.');
+  e.line('# IPv6 is not modelled by cordon: all of it is dropped (tables v4only and, at the end, ipv6).');
   const tables = chains.map((c) => tableName(c.point));
   if (usesMarks) tables.unshift(portsTableName(host));
   e.gap();
@@ -91,10 +93,13 @@ function renderHost(ir: Ir, host: string, ds: Diagnostic[]): string {
       });
     });
   }
+  emitL2Guard(e, ir.model, host);
   for (const c of chains) {
     e.gap();
     renderChain(e, ir, c, marks, ds);
   }
+  emitNat(e, ir.model, host);
+  emitIpv6Guard(e, host);
   return e.toString();
 }
 

@@ -6,6 +6,7 @@
  *                                                    with proxmox-firewall, forward (FORWARD) chains
  *   HOST/<vmid>.fw    /etc/pve/firewall/<vmid>.fw    a guest's guest-out (OUT) and guest-in (IN) chains
  *   HOST/interfaces   /etc/network/interfaces        the bridges of the networks the hypervisor owns
+ *   HOST/guest-nics.sh  qm set / pct set               the guests' netN lines (guests.ts)
  *
  * Two implementations read these files (`-p firewall=`): the classic iptables-based pve-firewall
  * and the nftables-based proxmox-firewall. The formats are the same; what differs (Proxmox VE
@@ -23,6 +24,9 @@ import { formatIPv4 } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
+import { natRules } from '../nat.js';
+import { renderGuestNics } from './guests.js';
+import { natTableName } from '../nftables/nat.js';
 import { Directory, MAX_GROUP_NAME, prefixesOf, proxmoxNames, type Named } from './names.js';
 import { formatRule, fwComment, ruleText, translateChain, type Env, type FwRule, type Zone } from './rules.js';
 
@@ -269,12 +273,28 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
     }
   }
 
+  // NAT lives in the nftables rule set, loaded in one transaction with the forward path; post-up
+  // iptables lines (as Proxmox's docs show) would match the source prefix, which a guest can forge.
+  const nat = natRules(model, h.name);
+  if (nat.length > 0 && forward === 'native')
+    ds.push(
+      diag(
+        Code.TARGET_CANNOT_EXPRESS,
+        'info',
+        `proxmox: ${h.name} masquerades ${nat.map((r) => r.network.name).join(', ')} (egress: nat), which Proxmox's firewall files cannot say`,
+        at,
+        `load \`cordon render -t nftables --host ${h.name}\` on ${h.name}: its table ip ${natTableName(h.name)} does the NAT (or pass -p forward=nftables)`,
+      ),
+    );
+
   const groups = factorGroups(guestFiles);
   const files: RenderedFile[] = [];
   files.push({ path: `${h.name}/cluster.fw`, content: renderCluster(ir, h, firewall, forwardNative, input, output, fwd, names, groups), secret: false });
   files.push({ path: `${h.name}/host.fw`, content: renderHost(ir, h, firewall, forward, forwardNative, input, output, fwd, hostRules), secret: false });
   for (const gf of guestFiles) files.push({ path: `${h.name}/${gf.vmid}.fw`, content: renderGuest(ir, h, firewall, gf, groups), secret: false });
   files.push({ path: `${h.name}/interfaces`, content: renderInterfaces(model, h, ds), secret: false });
+  const nics = renderGuestNics(ir, h);
+  if (nics !== undefined) files.push({ path: `${h.name}/guest-nics.sh`, content: nics, secret: false, executable: true });
   return files;
 }
 
@@ -566,7 +586,17 @@ function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
     e.gap();
     const routedBy =
       net.egress !== 'none' && net.gateway !== undefined && own.has(net.gateway)
-        ? `; ${h.name} routes it${net.egress === 'nat' ? ` and masquerades it through ${h.uplink ?? 'its uplink'} (masquerading is not rendered by cordon)` : ''}`
+        ? `; ${h.name} routes it${
+            net.egress === 'nat'
+              ? ` and masquerades it through ${
+                  natRules(model, h.name)
+                    .find((r) => r.network === net)
+                    ?.outIfs.join(', ') ??
+                  h.uplink ??
+                  'its uplink'
+                } (table ip ${natTableName(h.name)} of cordon's nftables rule set, not post-up lines)`
+              : ''
+          }`
         : '';
     e.line(
       `# ${inert(net.name)}: ${inert(net.origin.text)}, egress ${net.egress}${routedBy}${net === withUplink ? `; its gateway is a router behind ${h.uplink}, which joins the bridge` : ''}`,
