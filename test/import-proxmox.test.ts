@@ -163,9 +163,9 @@ describe('proxmox: golden imports of the seeds', () => {
         host: undefined,
       });
       assert.ok(!r.diagnostics.some((d) => d.severity === 'error'));
-      const golden = `test/golden/import-proxmox/seed-${seed}.yaml`;
+      const golden = `test/import-golden/proxmox/seed-${seed}.yaml`;
       if (process.env.UPDATE_GOLDEN === '1') {
-        mkdirSync('test/golden/import-proxmox', { recursive: true });
+        mkdirSync('test/import-golden/proxmox', { recursive: true });
         writeFileSync(golden, r.text);
       }
       assert.equal(r.text, readFileSync(golden, 'utf8'));
