@@ -39,16 +39,7 @@ import { compile } from '../src/ir/compile.js';
 import { loadModel } from '../src/model/load.js';
 import { killswitchTableName, NFLOG_GROUP, tableName } from '../src/model/names.js';
 import { nftablesRenderer } from '../src/render/nftables/index.js';
-
-interface Row {
-  name: string;
-  ms: number;
-  baselineMs: number;
-  ratio: number;
-  notes: string;
-  target?: string;
-  ok?: boolean;
-}
+import type { Row } from './row.js';
 
 const HOST = 'workload-vm';
 const GW = '192.168.64.1';

@@ -27,16 +27,7 @@ import { verifyLab } from '../src/lab/verify.js';
 import { loadModelFromText } from '../src/model/load.js';
 import type { Flow } from '../src/util/flows.js';
 import { formatIPv4 } from '../src/util/ip.js';
-
-interface Row {
-  name: string;
-  ms: number;
-  baselineMs: number;
-  ratio: number;
-  notes: string;
-  target?: string;
-  ok?: boolean;
-}
+import type { Row } from './row.js';
 
 const HOSTS = 100;
 const FLOWS: Flow[] = [{ proto: 'tcp', port: 22 }, { proto: 'tcp', port: 80 }, { proto: 'tcp', port: 443 }, { proto: 'udp', port: 53 }, { proto: 'icmp' }];

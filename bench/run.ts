@@ -12,16 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-
-interface Row {
-  name: string;
-  ms: number;
-  baselineMs: number;
-  ratio: number;
-  notes: string;
-  target?: string;
-  ok?: boolean;
-}
+import type { Row } from './row.js';
 
 interface Module {
   readonly name: string;

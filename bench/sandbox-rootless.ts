@@ -16,14 +16,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-interface Row {
-  name: string;
-  ms: number;
-  baselineMs: number;
-  ratio: number;
-  notes: string;
-}
+import type { Row } from './row.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CORDON = join(ROOT, 'bin', 'cordon');

@@ -18,14 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDomainRule } from '../src/sandbox/dns.js';
 import { parseNetRule, type NetRule } from '../src/sandbox/plan.js';
 import type { SandboxInput } from '../src/sandbox/run.js';
-
-interface Row {
-  name: string;
-  ms: number;
-  baselineMs: number;
-  ratio: number;
-  notes: string;
-}
+import type { Row } from './row.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CORDON = join(ROOT, 'bin', 'cordon');

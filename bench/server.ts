@@ -32,16 +32,7 @@ import { importSpecs, initAdmin, startServer } from '../src/server/index.js';
 import { CompileCache } from '../src/server/compile-cache.js';
 import { PeerService } from '../src/server/peers.js';
 import { Store } from '../src/server/store.js';
-
-interface Row {
-  name: string;
-  ms: number;
-  baselineMs: number;
-  ratio: number;
-  notes: string;
-  target?: string;
-  ok?: boolean;
-}
+import type { Row } from './row.js';
 
 const CLIENTS = Number(process.env.CORDON_BENCH_SERVER_CLIENTS ?? 10);
 const SECONDS = Number(process.env.CORDON_BENCH_SERVER_SECONDS ?? 5);

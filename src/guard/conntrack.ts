@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { stopChild } from './child.js';
 
 /** One new connection, as its original direction. */
 export interface ConntrackNew {
@@ -59,10 +60,6 @@ export class ConntrackReader {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    await new Promise<void>((res) => {
-      this.child.once('exit', () => res());
-      this.child.kill('SIGTERM');
-    });
+    await stopChild(this.child);
   }
 }

@@ -15,6 +15,7 @@ import { splitTables } from '../apply/apply.js';
 import type { Target } from '../apply/target.js';
 import { TABLE_PREFIX } from '../model/names.js';
 import { firstError, run } from '../system/exec.js';
+import { stopChild } from './child.js';
 
 /** cordon's tables by `family name`, each as `nft -s list` prints it. */
 export type TableTexts = ReadonlyMap<string, string>;
@@ -150,10 +151,6 @@ export class NftMonitor {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      this.child.once('exit', () => r());
-      this.child.kill('SIGTERM');
-    });
+    await stopChild(this.child);
   }
 }

@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild } from './child.js';
 
 /** Where Debian's ulogd2 keeps its plugins. */
 export const ULOGD_PLUGIN_DIR = '/usr/lib/x86_64-linux-gnu/ulogd';
@@ -206,14 +207,7 @@ export class NflogReader {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    const exited = new Promise<void>((r) => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) r();
-      else this.child.once('exit', () => r());
-    });
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(this.child);
     this.conn.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
     rmSync(this.dir, { recursive: true, force: true });

@@ -152,8 +152,8 @@ export interface Invariants {
   readonly origin: Origin;
 }
 
-export interface HandRule {
-  readonly action: 'accept' | 'drop' | 'reject';
+/** What a hand-written rule selects: a conjunction of dimensions, never negated. */
+export interface RuleMatch {
   /** undefined = any. */
   readonly src: RangeSet | undefined;
   readonly dst: RangeSet | undefined;
@@ -163,6 +163,10 @@ export interface HandRule {
   /** Bridge port the packet entered through; undefined = any. */
   readonly inPort: string | undefined;
   readonly state: 'new' | 'established' | undefined;
+}
+
+export interface HandRule extends RuleMatch {
+  readonly action: 'accept' | 'drop' | 'reject';
   readonly log: boolean;
   readonly origin: Origin;
 }

@@ -37,6 +37,19 @@ import {
   type NameSet,
 } from './box.js';
 
+/** The codes lint reports: findings about the rules, never bad input. */
+export const LINT_CODES = [
+  Code.SHADOWED_RULE,
+  Code.REDUNDANT_RULE,
+  Code.ALLOW_DENY_OVERLAP,
+  Code.UNUSED_GROUP,
+  Code.UNUSED_SERVICE,
+  Code.PORT_TO_ANY,
+  Code.TUNNEL_BLOCKED,
+  Code.RULE_APPLIES_NOWHERE,
+  Code.LINT_UNDECIDED,
+] as const;
+
 export interface LintOptions {
   /**
    * Finds spec positions by JSON path (a `SourceMap` fits). Used to point unused groups and

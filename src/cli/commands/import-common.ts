@@ -14,6 +14,7 @@ import { findImporter, IMPORTERS } from '../../import/common/registry.js';
 import { readSpecFile } from '../../spec/parse.js';
 import { EXIT, ExitError, useColor } from '../io.js';
 import { printDiagnostics } from '../load.js';
+import { LINT_CODES } from '../../verify/lint.js';
 
 export interface ImportOpts {
   from: string;
@@ -92,20 +93,10 @@ export function printLocated(ds: readonly Diagnostic[], paths: readonly string[]
 }
 
 export function exitFor(ds: readonly Diagnostic[], failedChecks = 0): number {
-  if (ds.some((d) => d.severity === 'error' && d.code !== Code.AUDIT_CHECK_FAILED && !LINT_CODES.has(d.code))) return EXIT.invalid;
+  if (ds.some((d) => d.severity === 'error' && d.code !== Code.AUDIT_CHECK_FAILED && !LINT_CODE_SET.has(d.code))) return EXIT.invalid;
   if (failedChecks > 0 || ds.some((d) => d.severity === 'error' || d.severity === 'warning')) return EXIT.failed;
   return EXIT.ok;
 }
 
 /** Findings of lint are findings about the rules, never bad input. */
-const LINT_CODES: ReadonlySet<string> = new Set([
-  Code.SHADOWED_RULE,
-  Code.REDUNDANT_RULE,
-  Code.ALLOW_DENY_OVERLAP,
-  Code.UNUSED_GROUP,
-  Code.UNUSED_SERVICE,
-  Code.PORT_TO_ANY,
-  Code.TUNNEL_BLOCKED,
-  Code.RULE_APPLIES_NOWHERE,
-  Code.LINT_UNDECIDED,
-]);
+const LINT_CODE_SET: ReadonlySet<string> = new Set(LINT_CODES);

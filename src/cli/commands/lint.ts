@@ -1,9 +1,9 @@
 /** `cordon lint FILE`: shadowed, redundant and overlapping rules, unused names, ports opened to any; exit 1 on errors, or on warnings past --max-warnings. */
 import type { Command } from 'commander';
-import { Code, DIAG_CODES } from '../../diag/codes.js';
+import { DIAG_CODES } from '../../diag/codes.js';
 import { sortDiagnostics, type Diagnostic } from '../../diag/diagnostic.js';
 import { compile } from '../../ir/compile.js';
-import { lint } from '../../verify/lint.js';
+import { lint, LINT_CODES } from '../../verify/lint.js';
 import { EXIT, ExitError, printJson } from '../io.js';
 import { loadSpec, printDiagnostics, STDIN_NAME } from '../load.js';
 
@@ -12,19 +12,6 @@ function parseMaxWarnings(v: string): number {
   if (!/^\d+$/.test(v)) throw new ExitError(EXIT.invalid, `--max-warnings takes a whole number (0 or more), got '${v}'`);
   return Number(v);
 }
-
-/** The codes lint itself reports, listed in its help from the code table. */
-const LINT_CODES = [
-  Code.SHADOWED_RULE,
-  Code.REDUNDANT_RULE,
-  Code.ALLOW_DENY_OVERLAP,
-  Code.UNUSED_GROUP,
-  Code.UNUSED_SERVICE,
-  Code.PORT_TO_ANY,
-  Code.TUNNEL_BLOCKED,
-  Code.RULE_APPLIES_NOWHERE,
-  Code.LINT_UNDECIDED,
-] as const;
 
 export function registerLint(program: Command): void {
   program

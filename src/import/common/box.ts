@@ -7,23 +7,16 @@
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
+import type { RuleMatch } from '../../model/types.js';
 import type { FirewallRuleSpecT } from '../../spec/schema.js';
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, PORT_MAX, type FlowSet } from '../../util/flows.js';
 import { formatCidr, isAnyAddress, rangeToCidrs } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 
-export interface Box {
-  /** undefined = any. */
-  readonly src: RangeSet | undefined;
-  readonly dst: RangeSet | undefined;
-  readonly flows: FlowSet;
-  readonly iif: string | undefined;
-  readonly oif: string | undefined;
-  /** Bridge port the packet entered through (iptables `-m physdev --physdev-in`). */
-  readonly inPort: string | undefined;
-  readonly state: 'new' | 'established' | undefined;
-}
+/** The same dimensions a hand-written rule of the model selects (iptables `-m physdev
+ * --physdev-in` is the bridge port a packet entered through). */
+export type Box = RuleMatch;
 
 export const ANY_BOX: Box = { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: undefined };
 
