@@ -16,6 +16,7 @@ import { generatedKeys } from '../../lab/keys.js';
 import { planLab } from '../../lab/plan.js';
 import { labDir, readState, writeState, type LabState } from '../../lab/state.js';
 import { guarded } from '../../render/guard.js';
+import { EXIT, ExitError } from '../io.js';
 import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
 
 /** One host a lab's guard watches: the rule set the lab loaded in its namespace, its wireguard-go names. */
@@ -95,7 +96,7 @@ export async function startLabGuard(
   closeSync(fd);
   child.unref();
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`the guard did not start (see ${log})`);
+  if (pid === undefined) throw new ExitError(EXIT.failed, `the guard did not start (see ${log})`);
   // Where its events go, for \`lab attack\` (the registry records processes, not their files).
   writeFileSync(join(labDir(prefix), 'guard.events-path'), `${events}\n`, { mode: 0o600 });
   const st = readState(prefix);
@@ -130,8 +131,9 @@ export async function startLabGuard(
         return '';
       }
     };
-    if (exited !== undefined) throw new Error(`the guard exited (${exited}): ${tail()}`);
-    if (Date.now() > deadline) throw new Error(`the guard did not start watching within ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s: ${tail()}`);
+    if (exited !== undefined) throw new ExitError(EXIT.failed, `the guard exited (${exited}): ${tail()}`);
+    if (Date.now() > deadline)
+      throw new ExitError(EXIT.failed, `the guard did not start watching within ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s: ${tail()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -120,7 +120,7 @@ Examples:
         const st = findLab(plan.prefix);
         const hosts = 'error' in st ? 0 : labGuardHosts(ir, st).length;
         try {
-          if (hosts === 0) throw new Error('no host of the lab enforces rules');
+          if (hosts === 0) throw new ExitError(EXIT.failed, 'no host of the lab enforces rules');
           guard = await startLabGuard(file, plan.prefix, hosts, { metrics: opts.metrics, events: opts.events });
         } catch (e) {
           // A lab asked for with a guard is not left up without one.
