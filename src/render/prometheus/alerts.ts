@@ -1,0 +1,128 @@
+/**
+ * The Prometheus alerting rules for the guard's metrics, one group `cordon-guard`. What is
+ * spec-specific: the enforcing hosts whose guard must be there (`absent()` per host), the
+ * thresholds of the spec's `guard:` section, and the VPN rule only when the spec has tunnels.
+ * Severities: `critical` when enforcement is not what was proven (drift that stays, kill switch,
+ * guard gone, tunnel down), `warning` for what needs a look (rates, tampering that was undone,
+ * events lost), `info` for drops the NFLOG rate limit kept from the log (still counted).
+ */
+import type { Model } from '../../model/types.js';
+import { M } from './metrics.js';
+import { hostMatcher } from './promql.js';
+
+export interface AlertRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for?: string;
+  readonly labels: { readonly severity: 'critical' | 'warning' | 'info' };
+  readonly annotations: { readonly summary: string; readonly description: string };
+}
+
+/** The window rates are taken over: long enough for a 15–60 s scrape interval to give several samples. */
+export const RATE_WINDOW = '5m';
+
+/** The rules, in a fixed order (the file reads from the worst to the least). */
+export function alertRules(model: Model, enforcing: readonly string[]): AlertRule[] {
+  const g = model.guard;
+  const rules: AlertRule[] = [];
+  if (enforcing.length > 0) {
+    const absent = [...enforcing].sort().map((h) => `absent(${M.up}{${hostMatcher([h])}})`);
+    rules.push({
+      alert: 'CordonGuardDown',
+      expr: [`${M.up}{${hostMatcher(enforcing)}} == 0`, ...absent].join('\nor\n'),
+      for: '5m',
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'No cordon guard watches {{ $labels.host }}',
+        description:
+          'The guard of {{ $labels.host }} stopped or is not scraped. Its rules stay in force (default drop), but nobody sees blocked attempts, drift or tampering until it runs again: cordon guard SPEC --host {{ $labels.host }}.',
+      },
+    });
+  }
+  rules.push(
+    {
+      alert: 'CordonKillswitchEngaged',
+      expr: `${M.killswitch} == 1`,
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'Kill switch in force on {{ $labels.host }}',
+        description:
+          "The guard cut {{ $labels.host }}'s guests off after its rules were tampered with. The cause is in the drift event (cordon events SPEC --type drift --host {{ $labels.host }}); the next cordon apply lifts the switch.",
+      },
+    },
+    {
+      alert: 'CordonRulesetDrift',
+      expr: `${M.drift} == 1`,
+      for: '1m',
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: "cordon's rules on {{ $labels.host }} are not the rule set that was loaded",
+        description:
+          'The tables in the kernel still differ from what cordon apply loaded a minute after the change (re-applying failed, or the guard only alerts). What changed is in the drift event: cordon events SPEC --type drift --host {{ $labels.host }}.',
+      },
+    },
+    {
+      alert: 'CordonRulesetTampered',
+      expr: `increase(${M.tamper}[10m]) > 0`,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: "Something changed cordon's rules on {{ $labels.host }}",
+        description:
+          "{{ $value }} change(s) to cordon's tables (or a foreign table at a hook) in the last 10 minutes, even if the guard re-applied them: find out what rewrites the firewall (Docker, libvirt, a firewall reload).",
+      },
+    },
+  );
+  if (model.tunnels.size > 0)
+    rules.push({
+      alert: 'CordonVpnHandshakeStale',
+      expr: `${M.handshakeAge} > ${g.vpnDownAfterS}`,
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'WireGuard peer {{ $labels.peer }} of {{ $labels.host }} is down',
+        description: `No handshake for {{ $value }} s (more than ${g.vpnDownAfterS} s): the tunnel carries nothing. A vpn-only host stays closed (its rules drop everything else), so its workload has no network until the tunnel is back.`,
+      },
+    });
+  rules.push(
+    {
+      alert: 'CordonBlockedAttempts',
+      expr: `sum by (host) (rate(${M.blocked}[${RATE_WINDOW}])) * 60 > ${g.blockedPerMinute}`,
+      for: '2m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: '{{ $labels.host }} keeps trying what its policy forbids',
+        description: `{{ $value | humanize }} blocked attempts a minute (threshold ${g.blockedPerMinute}, spec guard.blockedPerMinute): which rule dropped them, to where: cordon events SPEC --type blocked --host {{ $labels.host }}.`,
+      },
+    },
+    {
+      alert: 'CordonConnectionRate',
+      expr: `sum by (host) (rate(${M.attempts}[${RATE_WINDOW}])) * 60 > ${g.connectionsPerMinute}`,
+      for: '2m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: '{{ $labels.host }} opens unusually many connections',
+        description: `{{ $value | humanize }} new connections a minute, allowed or not (threshold ${g.connectionsPerMinute}, spec guard.connectionsPerMinute).`,
+      },
+    },
+    {
+      alert: 'CordonEventsDropped',
+      expr: `increase(${M.eventsDropped}[10m]) > 0`,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'The guard dropped events',
+        description:
+          '{{ $value }} event(s) not written in the last 10 minutes: the event consumer (--events file or pipe) is too slow or gone. The counters in the metrics are still complete.',
+      },
+    },
+    {
+      alert: 'CordonBlockedUnlogged',
+      expr: `increase(${M.unlogged}[10m]) > 0`,
+      labels: { severity: 'info' },
+      annotations: {
+        summary: 'More blocked packets on {{ $labels.host }} than the log rate limit lets through',
+        description:
+          '{{ $value }} dropped packets in the last 10 minutes were counted by the kernel but not logged (NFLOG is rate-limited at the source so a flood cannot flood the guard).',
+      },
+    },
+  );
+  return rules;
+}
