@@ -283,6 +283,9 @@ function growing(perMin: number, n = 15): string {
   return `0+${perMin}x${n}`;
 }
 
+/** The agent's guard, running: in the vpn-only variant the agent enforces its own egress, so a guard is expected there too. */
+const AGENT_UP = { series: 'cordon_guard_up{host="agent"}', values: '1 1 1 1 1 1 1 1' };
+
 describe('prometheus target: the alerts fire on what they are about (promtool test rules)', () => {
   const cases = (blockedThreshold: number): Case[] => [
     {
@@ -324,18 +327,24 @@ describe('prometheus target: the alerts fire on what they are about (promtool te
     {
       name: 'a guard that stopped',
       alert: 'CordonGuardDown',
-      series: [{ series: 'cordon_guard_up{host="hv"}', values: '1 0 0 0 0 0 0 0' }],
+      series: [{ series: 'cordon_guard_up{host="hv"}', values: '1 0 0 0 0 0 0 0' }, AGENT_UP],
       at: '7m',
       fires: [{ host: 'hv' }],
     },
     {
       name: 'a guard never seen',
       alert: 'CordonGuardDown',
-      series: [{ series: 'cordon_guard_up{host="other"}', values: '1 1 1 1 1 1 1 1' }],
+      series: [{ series: 'cordon_guard_up{host="other"}', values: '1 1 1 1 1 1 1 1' }, AGENT_UP],
       at: '7m',
       fires: [{ host: 'hv' }],
     },
-    { name: 'a guard that runs', alert: 'CordonGuardDown', series: [{ series: 'cordon_guard_up{host="hv"}', values: '1 1 1 1 1 1 1 1' }], at: '7m', fires: [] },
+    {
+      name: 'a guard that runs',
+      alert: 'CordonGuardDown',
+      series: [{ series: 'cordon_guard_up{host="hv"}', values: '1 1 1 1 1 1 1 1' }, AGENT_UP],
+      at: '7m',
+      fires: [],
+    },
     {
       name: 'blocked attempts above the threshold',
       alert: 'CordonBlockedAttempts',
@@ -370,7 +379,7 @@ describe('prometheus target: the alerts fire on what they are about (promtool te
     if (!PROMTOOL) return skipOrFail(t, NO_PROMTOOL);
     const text = `${SPEC('guard: { blockedPerMinute: 20, vpnDownAfter: 60 }\n')}tunnels:\n  wg0: { server: hv, listen: 51820, cidr: 10.9.0.0/24 }\n`
       .replace('lan0: 10.1.0.1 }', 'lan0: 10.1.0.1, wg0: 10.9.0.1 }')
-      .replace('lan0: 10.1.0.10 }', 'lan0: 10.1.0.10, wg0: 10.9.0.10 }');
+      .replace('lan0: 10.1.0.10 }, egress: isolated', 'lan0: 10.1.0.10, wg0: 10.9.0.10 }, egress: vpn-only');
     const r = render(prometheusRenderer, irOfText(text));
     const rules = rulesOf(r);
     assert.equal(rules.find((x) => x.alert === 'CordonBlockedAttempts')?.expr.endsWith('> 20'), true);
@@ -386,6 +395,35 @@ describe('prometheus target: the alerts fire on what they are about (promtool te
         at: '2m',
         fires: [{ host: 'agent', peer: 'hv' }],
         value: '130',
+      },
+      {
+        name: 'a rogue connection that got out',
+        alert: 'CordonRogueConnectionLeaked',
+        series: [
+          { series: 'cordon_rogue_connections_total{host="agent",verdict="allowed"}', values: '0 0 0 0 0 0 1 1 1' },
+          { series: 'cordon_rogue_connections_total{host="agent",verdict="blocked"}', values: '0 0 0 0 0 0 5 9 9' },
+        ],
+        at: '8m',
+        fires: [{ host: 'agent', verdict: 'allowed' }],
+        value: '1',
+      },
+      {
+        name: 'rogue attempts, blocked',
+        alert: 'CordonRogueAttempts',
+        series: [
+          { series: 'cordon_rogue_connections_total{host="agent",verdict="allowed"}', values: '0 0 0 0 0 0 0 0 0' },
+          { series: 'cordon_rogue_connections_total{host="agent",verdict="blocked"}', values: '0 0 0 0 0 0 5 9 9' },
+        ],
+        at: '8m',
+        fires: [{ host: 'agent', verdict: 'blocked' }],
+        value: '9',
+      },
+      {
+        name: 'no rogue connection',
+        alert: 'CordonRogueConnectionLeaked',
+        series: [{ series: 'cordon_rogue_connections_total{host="agent",verdict="allowed"}', values: '0 0 0 0 0 0 0 0 0' }],
+        at: '8m',
+        fires: [],
       },
     ];
     const u = run(PROMTOOL, ['test', 'rules', put('spec-tests.yml', unitTest(rules, alerts, [...cases(20), ...vpn]))])!;

@@ -28,6 +28,8 @@ export function formatEvent(e: GuardEvent): string {
     case 'vpn-down':
     case 'vpn-up':
       return `${head} ${e.tunnel} peer ${e.peer}, last handshake ${e.ageSeconds === null ? 'never' : `${e.ageSeconds} s ago`}: ${e.message}`;
+    case 'rogue':
+      return `${head} ${e.verdict === 'allowed' ? 'LEAKED' : 'blocked'}: ${e.from} sent ${e.proto} ${e.src} → ${e.dst}${e.port === null ? '' : `:${e.port}`} outside its tunnel (${e.iface ?? 'interface unknown'}, network ${e.network})`;
     case 'guard-started':
     case 'guard-stopped':
       return `${head} ${e.message}`;

@@ -27,6 +27,7 @@ import { NflogReader, type NflogRecord } from './nflog.js';
 import { parseLinkStats, TrafficTally, trafficPorts } from './traffic.js';
 import { DEFAULT_VPN_DOWN_AFTER_S, expectedPeers, parseWgDump, peerName, VpnHealth, vpnTunnels } from './vpn.js';
 import { destClass, OriginIndex } from './origin.js';
+import { RogueDetector, type Rogue, type Sighting } from './rogue.js';
 import type { EventWriter } from './writer.js';
 
 /** What the guard does when cordon's tables drift: load the rule set again, or only report it. */
@@ -114,6 +115,30 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   if (expected.size === 0) throw new Error(`the rule set for '${o.host}' holds no cordon table: nothing to guard`);
   o.metrics.watch(o.host);
 
+  // Rogue connections: what leaves a vpn-only host outside its tunnel (seed 004).
+  const rogue = new RogueDetector(o.ir, o.wgNames?.values() ?? []);
+  for (const h of o.ir.model.hosts.values())
+    if (h.egress === 'vpn-only') for (const verdict of ['blocked', 'allowed']) o.metrics.rogue.inc({ host: h.name, verdict }, 0);
+  const reportRogue = (r: Rogue, s: Sighting & { srcText: string; dstText: string; time: string }, verdict: 'blocked' | 'allowed'): void => {
+    o.metrics.rogue.inc({ host: r.from, verdict });
+    const tcpUdp = s.proto === 'tcp' || s.proto === 'udp';
+    emit({
+      v: EVENT_SCHEMA_VERSION,
+      time: s.time,
+      type: 'rogue',
+      host: o.host,
+      netns,
+      from: r.from,
+      network: r.network,
+      src: s.srcText,
+      dst: s.dstText,
+      proto: s.proto,
+      port: tcpUdp ? (s.dport ?? null) : null,
+      iface: r.iface,
+      verdict,
+    });
+  };
+
   // Attempts are counted by the host they come from, when the source is a declared address.
   const hostOf = new Map<number, string>();
   for (const h of o.ir.model.hosts.values()) for (const n of h.nics) hostOf.set(n.address, h.name);
@@ -123,6 +148,9 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     // Loopback stays inside the host: not an attempt to reach anything.
     if (src === undefined || dst === undefined || src >>> 24 === 127 || dst >>> 24 === 127) return;
     o.metrics.countAttempt(hostOf.get(src) ?? o.host, protoName(c.proto), destClass(o.ir, dst));
+    const sighting = { src, dst, proto: c.proto, dport: c.dport };
+    const r = rogue.classify(sighting);
+    if (r) reportRogue(r, { ...sighting, srcText: c.src, dstText: c.dst, time: now() }, 'allowed');
   };
 
   // Every cordon drop the guard was told about (its own prefixes), for the unlogged count.
@@ -166,6 +194,9 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
         path: origin.path,
       },
     });
+    const sighting = { src, dst, proto: name, dport: r.dport, iif: r.iif, oif: r.oif };
+    const rogueFacts = rogue.classify(sighting);
+    if (rogueFacts) reportRogue(rogueFacts, { ...sighting, srcText: r.src, dstText: r.dst, time: new Date(r.timeMs).toISOString() }, 'blocked');
   };
 
   // Drift state: the differences last reported, so one tamper is one event, not one per re-read.

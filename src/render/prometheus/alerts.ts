@@ -1,7 +1,8 @@
 /**
  * The Prometheus alerting rules for the guard's metrics, one group `cordon-guard`. What is
  * spec-specific: the enforcing hosts whose guard must be there (`absent()` per host), the
- * thresholds of the spec's `guard:` section, and the VPN rule only when the spec has tunnels.
+ * thresholds of the spec's `guard:` section, the VPN rule only when the spec has tunnels and the
+ * rogue-connection rules only when it has a vpn-only host.
  * Severities: `critical` when enforcement is not what was proven (drift that stays, kill switch,
  * guard gone, tunnel down), `warning` for what needs a look (rates, tampering that was undone,
  * events lost), `info` for drops the NFLOG rate limit kept from the log (still counted).
@@ -72,6 +73,30 @@ export function alertRules(model: Model, enforcing: readonly string[]): AlertRul
       },
     },
   );
+  const vpnOnly = [...model.hosts.values()].some((h) => h.egress === 'vpn-only');
+  if (vpnOnly)
+    rules.push(
+      {
+        alert: 'CordonRogueConnectionLeaked',
+        expr: `increase(${M.rogue}{verdict="allowed"}[${RATE_WINDOW}]) > 0`,
+        labels: { severity: 'critical' },
+        annotations: {
+          summary: 'Traffic left vpn-only {{ $labels.host }} outside its tunnel',
+          description:
+            '{{ $value }} connection(s) from {{ $labels.host }} got out other than through its tunnel or as its transport in the last 5 minutes: the rules that should stop them are not in force. Where to: cordon events SPEC --type rogue.',
+        },
+      },
+      {
+        alert: 'CordonRogueAttempts',
+        expr: `increase(${M.rogue}{verdict="blocked"}[${RATE_WINDOW}]) > 0`,
+        labels: { severity: 'warning' },
+        annotations: {
+          summary: 'vpn-only {{ $labels.host }} tries to get out around its tunnel',
+          description:
+            '{{ $value }} attempt(s) in the last 5 minutes to send outside the tunnel, dropped by the rules: the workload tries what its policy forbids (seed 004: there is no legitimate non-VPN traffic). Where to: cordon events SPEC --type rogue.',
+        },
+      },
+    );
   if (model.tunnels.size > 0)
     rules.push({
       alert: 'CordonVpnHandshakeStale',

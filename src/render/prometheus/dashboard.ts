@@ -180,6 +180,16 @@ export function dashboard(model: Model, hosts: readonly string[]): unknown {
       g.vpnDownAfterS,
     ),
     series(
+      11,
+      0,
+      28,
+      'Rogue connections (vpn-only hosts)',
+      'What left a vpn-only host other than through its tunnel: blocked attempts, and connections that got out (a leak: the rules are not in force).',
+      targets([`sum by (host, verdict) (increase(${M.rogue}{${SEL}}[$__rate_interval]))`, '{{host}} {{verdict}}']),
+      'short',
+      1,
+    ),
+    series(
       10,
       12,
       20,

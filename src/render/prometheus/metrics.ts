@@ -13,6 +13,7 @@ export const M = {
   tamper: 'cordon_ruleset_tamper_total',
   killswitch: 'cordon_killswitch_engaged',
   handshakeAge: 'cordon_vpn_handshake_age_seconds',
+  rogue: 'cordon_rogue_connections_total',
   eventsDropped: 'cordon_events_dropped_total',
   rxBytes: 'agent_vm_network_rx_bytes_total',
   txBytes: 'agent_vm_network_tx_bytes_total',
