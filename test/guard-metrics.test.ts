@@ -28,6 +28,8 @@ const REQUIRED = [
   'cordon_vpn_handshake_age_seconds',
   'cordon_events_dropped_total',
   'cordon_blocked_unlogged_total',
+  'cordon_rogue_connections_total',
+  'cordon_anomalies_total',
 ];
 
 /** A registry with every metric the guard has written at least once, for two hosts. */
@@ -52,6 +54,10 @@ async function fullExposition(): Promise<{ metrics: GuardMetrics; text: string }
   m.handshakeAge.set({ host: 'agent-1', peer: 'vpn-server' }, 12.5);
   m.handshakeAge.set({ host: 'pve', peer: 'laptop' }, Infinity);
   m.eventsDropped.inc(4);
+  m.rogue.inc({ host: 'agent-1', verdict: 'blocked' }, 3);
+  m.rogue.inc({ host: 'agent-1', verdict: 'allowed' }, 0);
+  m.anomalies.inc({ host: 'agent-1', kind: 'blocked' });
+  m.anomalies.inc({ host: 'pve', kind: 'connections' }, 0);
   m.up.set({ host: 'pve' }, 0);
   return { metrics: m, text: await m.text() };
 }

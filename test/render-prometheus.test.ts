@@ -357,6 +357,16 @@ describe('prometheus target: the alerts fire on what they are about (promtool te
       value: String(blockedThreshold + 30),
     },
     {
+      name: 'an anomaly',
+      alert: 'CordonAnomaly',
+      series: [
+        { series: 'cordon_anomalies_total{host="agent",kind="blocked"}', values: '0 0 1 1' },
+        { series: 'cordon_anomalies_total{host="agent",kind="connections"}', values: '0 0 0 0' },
+      ],
+      at: '3m',
+      fires: [{ host: 'agent', kind: 'blocked' }],
+    },
+    {
       name: 'events dropped',
       alert: 'CordonEventsDropped',
       series: [{ series: 'cordon_events_dropped_total', values: '0 0 3 3' }],

@@ -125,6 +125,23 @@ export const RogueEventSchema = z
   })
   .describe("Something left a vpn-only host other than through its tunnel or as the tunnel's own transport (seed 004's rogue connection).");
 
+export const AnomalyEventSchema = z
+  .object({
+    ...base,
+    type: z.literal('anomaly'),
+    netns: z.string().nullable(),
+    subject: z.string().describe('The host whose rate it is: where the connections come from, or the host the dropping rules are about.'),
+    kind: z.enum(['connections', 'blocked']).describe('`connections`: new connections, allowed or blocked; `blocked`: blocked attempts.'),
+    ratePerMinute: z.number().describe('The rate over the last interval, per minute.'),
+    baselinePerMinute: z.number().nullable().describe("The host's moving average before it, per minute; null while the baseline is still warming up."),
+    deviationPerMinute: z.number().nullable().describe('The moving standard deviation, per minute; null while warming up.'),
+    threshold: z.number().describe("The spec's absolute threshold per minute (guard.blockedPerMinute or guard.connectionsPerMinute)."),
+    reason: z
+      .enum(['threshold', 'baseline'])
+      .describe('`threshold`: above the absolute threshold; `baseline`: above the average by more than guard.deviations deviations.'),
+  })
+  .describe('A rate left its limits (reported once when it goes out; over when a reading is back inside).');
+
 export const GuardStateEventSchema = z
   .object({
     ...base,
@@ -141,6 +158,7 @@ export const GuardEventSchema = z.discriminatedUnion('type', [
   KillswitchEventSchema,
   VpnEventSchema,
   RogueEventSchema,
+  AnomalyEventSchema,
   GuardStateEventSchema,
 ]);
 

@@ -28,6 +28,7 @@ export class GuardMetrics {
   readonly txPackets: Counter<'host'>;
   readonly handshakeAge: Gauge<'host' | 'peer'>;
   readonly rogue: Counter<'host' | 'verdict'>;
+  readonly anomalies: Counter<'host' | 'kind'>;
   /** Run before each exposition (counters read from the kernel on scrape). */
   private readonly refreshers: (() => Promise<void>)[] = [];
 
@@ -96,6 +97,12 @@ export class GuardMetrics {
       name: 'cordon_rogue_connections_total',
       help: "Packets or connections that left a vpn-only host (label host) other than through its tunnel or as the tunnel's transport: verdict blocked (dropped by cordon's rules) or allowed (got out: a leak).",
       labelNames: ['host', 'verdict'],
+      registers,
+    });
+    this.anomalies = new Counter({
+      name: 'cordon_anomalies_total',
+      help: "Times a host's rate of new connections (kind connections) or blocked attempts (kind blocked) left its limits: the spec's guard: threshold or its own moving baseline. Counted when it goes out, once.",
+      labelNames: ['host', 'kind'],
       registers,
     });
   }

@@ -129,6 +129,15 @@ export function alertRules(model: Model, enforcing: readonly string[]): AlertRul
       },
     },
     {
+      alert: 'CordonAnomaly',
+      expr: `sum by (host, kind) (increase(${M.anomalies}[10m])) > 0`,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'Unusual {{ $labels.kind }} rate on {{ $labels.host }}',
+        description: `{{ $labels.host }}'s rate of {{ $labels.kind }} left its limits in the last 10 minutes: above the spec's threshold (guard.blockedPerMinute ${g.blockedPerMinute}, guard.connectionsPerMinute ${g.connectionsPerMinute}) or ${g.deviations} deviations above its own moving average. The rates and baseline are in the anomaly event: cordon events SPEC --type anomaly --host {{ $labels.host }}.`,
+      },
+    },
+    {
       alert: 'CordonEventsDropped',
       expr: `increase(${M.eventsDropped}[10m]) > 0`,
       labels: { severity: 'warning' },

@@ -190,6 +190,16 @@ export function dashboard(model: Model, hosts: readonly string[]): unknown {
       1,
     ),
     series(
+      12,
+      12,
+      28,
+      'Anomalies',
+      `Times a host's rate left its limits (guard.blockedPerMinute ${g.blockedPerMinute}, guard.connectionsPerMinute ${g.connectionsPerMinute}, or ${g.deviations} deviations above its moving average).`,
+      targets([`sum by (host, kind) (increase(${M.anomalies}{${SEL}}[$__rate_interval]))`, '{{host}} {{kind}}']),
+      'short',
+      1,
+    ),
+    series(
       10,
       12,
       20,

@@ -14,6 +14,7 @@ export const M = {
   killswitch: 'cordon_killswitch_engaged',
   handshakeAge: 'cordon_vpn_handshake_age_seconds',
   rogue: 'cordon_rogue_connections_total',
+  anomalies: 'cordon_anomalies_total',
   eventsDropped: 'cordon_events_dropped_total',
   rxBytes: 'agent_vm_network_rx_bytes_total',
   txBytes: 'agent_vm_network_tx_bytes_total',
