@@ -180,6 +180,18 @@ export function dashboard(model: Model, hosts: readonly string[]): unknown {
       g.vpnDownAfterS,
     ),
     series(
+      10,
+      12,
+      20,
+      'Not logged',
+      'Drops the NFLOG rate limit kept from the log (still counted by the kernel), and events the guard could not write (slow or gone consumer).',
+      targets(
+        [`sum by (host) (increase(${M.unlogged}{${SEL}}[$__rate_interval]))`, '{{host}} unlogged drops'],
+        [`sum(increase(${M.eventsDropped}[$__rate_interval]))`, 'events dropped'],
+      ),
+      'short',
+    ),
+    series(
       11,
       0,
       28,
@@ -198,18 +210,6 @@ export function dashboard(model: Model, hosts: readonly string[]): unknown {
       targets([`sum by (host, kind) (increase(${M.anomalies}{${SEL}}[$__rate_interval]))`, '{{host}} {{kind}}']),
       'short',
       1,
-    ),
-    series(
-      10,
-      12,
-      20,
-      'Not logged',
-      'Drops the NFLOG rate limit kept from the log (still counted by the kernel), and events the guard could not write (slow or gone consumer).',
-      targets(
-        [`sum by (host) (increase(${M.unlogged}{${SEL}}[$__rate_interval]))`, '{{host}} unlogged drops'],
-        [`sum(increase(${M.eventsDropped}[$__rate_interval]))`, 'events dropped'],
-      ),
-      'short',
     ),
   ];
   const names = [...hosts].map(labelValue).sort();
