@@ -17,6 +17,7 @@ import { applyRuleset } from '../src/apply/apply.js';
 import { netnsTarget } from '../src/apply/target.js';
 import { eventLine, parseEventLine, type GuardEvent, type RogueEvent } from '../src/guard/events.js';
 import { formatEvent } from '../src/guard/format.js';
+import { summarizeEvents } from '../src/guard/summary.js';
 import { startGuard, type Guard } from '../src/guard/guard.js';
 import { GuardMetrics } from '../src/guard/metrics.js';
 import { RogueDetector, type Sighting } from '../src/guard/rogue.js';
@@ -110,6 +111,48 @@ describe('rogue connections: what counts', () => {
       '2026-12-04T10:00:00.000Z workload-vm rogue LEAKED: workload-vm sent tcp 192.168.64.2 → 192.168.1.50:22 outside its tunnel (interface unknown, network vz-nat)',
     );
     assert.throws(() => eventLine({ ...e, verdict: 'maybe' } as unknown as GuardEvent), /schema/);
+  });
+});
+
+describe('rogue connections: in the summary lab attack prints', () => {
+  it('one line per vpn-only host and verdict, leaks first by name order, anomalies each', () => {
+    const t = '2026-12-04T10:00:00.000Z';
+    const r = (verdict: 'blocked' | 'allowed', port: number): GuardEvent => ({
+      v: 1,
+      time: t,
+      type: 'rogue',
+      host: 'workload-vm',
+      netns: null,
+      from: 'workload-vm',
+      network: 'vz-nat',
+      src: '192.168.64.2',
+      dst: '192.168.64.1',
+      proto: 'tcp',
+      port,
+      iface: 'eth0',
+      verdict,
+    });
+    const anomaly: GuardEvent = {
+      v: 1,
+      time: t,
+      type: 'anomaly',
+      host: 'workload-vm',
+      netns: null,
+      subject: 'workload-vm',
+      kind: 'blocked',
+      ratePerMinute: 600,
+      baselinePerMinute: null,
+      deviationPerMinute: null,
+      threshold: 60,
+      reason: 'threshold',
+    };
+    const at = Date.parse(t);
+    assert.deepEqual(summarizeEvents([r('blocked', 22), r('blocked', 80), r('allowed', 8080), anomaly], at - 1, at + 1), [
+      'guard: 1 rogue connection from workload-vm got out around its tunnel (LEAKED)',
+      'guard: 2 rogue attempts from workload-vm around its tunnel, blocked',
+      'guard: anomaly on workload-vm: 600 blocked attempts a minute (threshold)',
+    ]);
+    assert.deepEqual(summarizeEvents([r('blocked', 22)], at + 1, at + 2), [], 'outside the window');
   });
 });
 
