@@ -56,13 +56,10 @@ export DEBIAN_FRONTEND := noninteractive
 #                     namespace to the user's network with it; no service, one binary
 #   ulogd2, ulogd2-json  the guard's NFLOG reader (one ulogd per namespace, JSON over a unix socket);
 #                     its ulogd2.service is not started (policy-rc.d below) and the guard never uses it
-#   prometheus        promtool check metrics: the guard's exposition is validated in the tests; brings
-#                     the prometheus server binary and a few libjs-* web assets (~100 MB), whose service
-#                     is not started (policy-rc.d below)
 #   chromium          the dashboard's browser tests (playwright-core drives /usr/bin/chromium headless); no service
 APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-base conntrack \
                 bubblewrap socat ripgrep iperf3 libvirt-clients libxml2-utils bind9-utils netplan.io procps util-linux \
-                perl iputils-ping curl seccomp zsh fish groff-base man-db passt ulogd2 ulogd2-json prometheus chromium
+                perl iputils-ping curl seccomp zsh fish groff-base man-db passt ulogd2 ulogd2-json chromium
 
 # Debian's ifquery (package ifupdown) validates rendered /etc/network/interfaces files. The package
 # is deliberately NOT installed: it conflicts with ifupdown2 (apt would remove the network stack of
@@ -71,6 +68,12 @@ APT_PACKAGES := nftables iptables iproute2 wireguard-tools wireguard-go dnsmasq-
 # from the .deb into .tools/ with apt-get download + dpkg-deb -x; test/render-ifupdown.test.ts
 # runs it from there.
 IFQUERY := .tools/ifupdown/sbin/ifquery
+
+# promtool (`promtool check metrics` on the guard's exposition, `promtool check rules` on the alerting
+# rules `cordon render --target prometheus` writes) comes the same way, from Debian's prometheus .deb:
+# installing the package would bring the Prometheus server, a system user, ~100 MB of web assets and
+# their libjs-* dependencies for one 48 MB binary that needs only libc.
+PROMTOOL := .tools/prometheus/usr/bin/promtool
 
 # npm's own record of what is in node_modules; used as the stamp for `npm ci`.
 NPM_STAMP := node_modules/.package-lock.json
@@ -116,19 +119,29 @@ setup-apt: check-node
 	apt-get update -q; \
 	apt-get install -y -q --no-install-recommends $$missing
 
+# unpack PKG PROGRAM: downloads PKG's .deb (apt-get update if apt's lists do not know it yet) and
+# unpacks it into .tools/PKG unless PROGRAM (a path under it) is already there; never installs it.
 setup-tools: setup-apt
-	@if [ -x $(IFQUERY) ]; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then \
-	  echo "setup: no apt-get/dpkg-deb: no ifquery; the ifupdown validator will be skipped (a failure in CI)"; \
-	  exit 0; \
-	fi; \
-	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	( cd "$$tmp" && { apt-get download -q ifupdown 2>/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get download -q ifupdown; }; } ) \
-	  || { echo "setup: cannot download ifupdown: the ifupdown validator will be skipped (a failure in CI)"; exit 0; }; \
-	mkdir -p .tools/ifupdown.tmp; \
-	dpkg-deb -x "$$tmp"/ifupdown_*.deb .tools/ifupdown.tmp; \
-	rm -rf .tools/ifupdown; mv .tools/ifupdown.tmp .tools/ifupdown; \
-	echo "setup: unpacked ifquery into .tools/ifupdown (package not installed)"
+	@unpack() { \
+	  local pkg=$$1 prog=$$2 dir=.tools/$$1 tmp; \
+	  if [ -x "$$prog" ]; then return 0; fi; \
+	  if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then \
+	    echo "setup: no apt-get/dpkg-deb: no $$prog; the tests that run it will be skipped (a failure in CI)"; \
+	    return 0; \
+	  fi; \
+	  tmp=$$(mktemp -d); \
+	  if ! ( cd "$$tmp" && { apt-get download -q "$$pkg" 2>/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get download -q "$$pkg"; }; } ); then \
+	    rm -rf "$$tmp"; \
+	    echo "setup: cannot download $$pkg: no $$prog; the tests that run it will be skipped (a failure in CI)"; \
+	    return 0; \
+	  fi; \
+	  rm -rf "$$dir.tmp"; mkdir -p "$$dir.tmp"; \
+	  dpkg-deb -x "$$tmp"/"$$pkg"_*.deb "$$dir.tmp"; \
+	  rm -rf "$$tmp" "$$dir"; mv "$$dir.tmp" "$$dir"; \
+	  echo "setup: unpacked $$prog (package $$pkg not installed)"; \
+	}; \
+	unpack ifupdown $(IFQUERY); \
+	unpack prometheus $(PROMTOOL)
 
 setup-npm: $(NPM_STAMP)
 

@@ -95,6 +95,9 @@ describe('cordon events', () => {
     assert.match(r.stderr, /no event log/);
     r = run([f, '--type', 'blockd']);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /unknown event type 'blockd' \(one of blocked, drift, reapplied, killswitch, vpn-down, vpn-up, guard-started, guard-stopped\)/);
+    assert.match(
+      r.stderr,
+      /unknown event type 'blockd' \(one of blocked, drift, reapplied, killswitch, vpn-down, vpn-up, rogue, anomaly, guard-started, guard-stopped\)/,
+    );
   });
 });

@@ -69,7 +69,7 @@ describe('cordon lab up --guard (live)', { skip }, () => {
     // A forbidden attempt: the workload to the Mac's own address.
     cordon('lab', 'exec', '--lab', out.prefix, 'workload-vm', '--', 'timeout', '1', 'bash', '-c', 'exec 3<>/dev/tcp/192.168.64.1/22');
     let blocked: GuardEvent | undefined;
-    for (let i = 0; i < 100 && !blocked; i++) {
+    for (let i = 0; i < 300 && !blocked; i++) {
       await new Promise((r) => setTimeout(r, 50));
       blocked = read().find((e) => e.type === 'blocked' && e.dst === '192.168.64.1' && e.port === 22);
     }

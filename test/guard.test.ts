@@ -7,7 +7,6 @@
  * and re-applied, and the probe is blocked again afterwards.
  */
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,8 @@ import { startGuard, type Guard } from '../src/guard/guard.js';
 import { GuardMetrics, serveMetrics, type MetricsServer } from '../src/guard/metrics.js';
 import { EventWriter } from '../src/guard/writer.js';
 import { tableName } from '../src/model/names.js';
+import { checkMetrics, NO_PROMTOOL, PROMTOOL } from './support/promtool.js';
+import { skipOrFail } from './support/require-env.js';
 import { GW, guardSkip as skip, HOST, isType, PORT, renderedFor, Testbed, until, vpnIr } from './support/guard-bed.js';
 
 describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespaces)', { skip }, () => {
@@ -154,30 +155,28 @@ describe('guard: blocked attempts, metrics, drift and re-apply (live, in namespa
     assert.match(await scrape(), /cordon_blocked_unlogged_total\{host="workload-vm"\} [1-9]/);
   });
 
-  it(
-    'serves metrics that promtool check metrics accepts',
-    { skip: spawnSync('promtool', ['--version']).error ? 'needs promtool (Debian prometheus)' : undefined },
-    async () => {
-      const text = await scrape();
-      const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-      assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}`);
-      for (const name of [
-        'cordon_guard_up',
-        'agent_network_blocked_connections_total',
-        'cordon_ruleset_drift',
-        'cordon_ruleset_tamper_total',
-        'cordon_killswitch_engaged',
-        'cordon_blocked_unlogged_total',
-        'cordon_events_dropped_total',
-        'agent_network_connection_attempts_total',
-        'agent_vm_network_rx_bytes_total',
-        'agent_vm_network_tx_bytes_total',
-        'agent_vm_network_rx_packets_total',
-        'agent_vm_network_tx_packets_total',
-      ])
-        assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
-    },
-  );
+  it('serves metrics that promtool check metrics accepts', async (t) => {
+    if (!PROMTOOL) return skipOrFail(t, NO_PROMTOOL);
+    const text = await scrape();
+    const r = checkMetrics(PROMTOOL, text);
+    assert.equal(r.code, 0, `promtool check metrics:\n${r.out}`);
+    assert.equal(r.out.trim(), '', 'no lint finding either');
+    for (const name of [
+      'cordon_guard_up',
+      'agent_network_blocked_connections_total',
+      'cordon_ruleset_drift',
+      'cordon_ruleset_tamper_total',
+      'cordon_killswitch_engaged',
+      'cordon_blocked_unlogged_total',
+      'cordon_events_dropped_total',
+      'agent_network_connection_attempts_total',
+      'agent_vm_network_rx_bytes_total',
+      'agent_vm_network_tx_bytes_total',
+      'agent_vm_network_rx_packets_total',
+      'agent_vm_network_tx_packets_total',
+    ])
+      assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  });
 
   it('detects an added accept rule, re-applies, and the probe is blocked again', async () => {
     const before = events.length;

@@ -346,7 +346,9 @@ function meanings(outs: readonly Out[], models: readonly Model[], label: string)
   if (xmllint) fill(xml, c14nAll(xml.map((i) => outs[i]!.file)));
   outs.forEach((o, i) => {
     if (result[i] !== undefined) return;
-    if (o.path.endsWith('.yaml')) result[i] = JSON.stringify(parseAllDocuments(o.content).map((d): unknown => d.toJS() as unknown));
+    if (/\.ya?ml$/.test(o.path)) result[i] = JSON.stringify(parseAllDocuments(o.content).map((d): unknown => d.toJS() as unknown));
+    // JSON has no comments: a top-level description is its free-text note (the Grafana dashboard's).
+    else if (o.path.endsWith('.json')) result[i] = JSON.stringify({ ...(JSON.parse(o.content) as object), description: undefined });
     else if (o.path.endsWith('define.sh')) result[i] = defineRun(o.file, `${label} ${o.path}`);
     else if (o.path.endsWith('.xml')) result[i] = o.content.replace(/<!--[\s\S]*?-->/g, '');
     else result[i] = uncommented(o.path, o.content, models[o.variant]!);

@@ -102,6 +102,46 @@ export const VpnEventSchema = z
     'A WireGuard peer of the watched host went down (no handshake for longer than the threshold, 180 s by default: no session can outlive it) or came back. The rules keep a vpn-only host closed either way.',
   );
 
+export const RogueEventSchema = z
+  .object({
+    ...base,
+    type: z.literal('rogue'),
+    netns: z.string().nullable(),
+    from: z.string().describe('The vpn-only host it left (by the source address).'),
+    network: z.string().describe("The spec's network (or tunnel) the source address is on."),
+    src: z.string().describe('Source IPv4 address.'),
+    dst: z.string().describe('Destination IPv4 address.'),
+    proto: z.string().describe('`tcp`, `udp`, `icmp`, or the IP protocol number.'),
+    port: z.number().int().nullable().describe('Destination port (tcp/udp), else null.'),
+    iface: z
+      .string()
+      .nullable()
+      .describe('The interface it was leaving through, as the kernel reported it; null when not known (a connection from conntrack).'),
+    verdict: z
+      .enum(['blocked', 'allowed'])
+      .describe(
+        "`blocked`: cordon's rules dropped it (a rogue attempt); `allowed`: the rules let it through (a leak: with intact rules only the tunnel transport gets out).",
+      ),
+  })
+  .describe("Something left a vpn-only host other than through its tunnel or as the tunnel's own transport (seed 004's rogue connection).");
+
+export const AnomalyEventSchema = z
+  .object({
+    ...base,
+    type: z.literal('anomaly'),
+    netns: z.string().nullable(),
+    subject: z.string().describe('The host whose rate it is: where the connections come from, or the host the dropping rules are about.'),
+    kind: z.enum(['connections', 'blocked']).describe('`connections`: new connections, allowed or blocked; `blocked`: blocked attempts.'),
+    ratePerMinute: z.number().describe('The rate over the last interval, per minute.'),
+    baselinePerMinute: z.number().nullable().describe("The host's moving average before it, per minute; null while the baseline is still warming up."),
+    deviationPerMinute: z.number().nullable().describe('The moving standard deviation, per minute; null while warming up.'),
+    threshold: z.number().describe("The spec's absolute threshold per minute (guard.blockedPerMinute or guard.connectionsPerMinute)."),
+    reason: z
+      .enum(['threshold', 'baseline'])
+      .describe('`threshold`: above the absolute threshold; `baseline`: above the average by more than guard.deviations deviations.'),
+  })
+  .describe('A rate left its limits (reported once when it goes out; over when a reading is back inside).');
+
 export const GuardStateEventSchema = z
   .object({
     ...base,
@@ -117,12 +157,15 @@ export const GuardEventSchema = z.discriminatedUnion('type', [
   ReappliedEventSchema,
   KillswitchEventSchema,
   VpnEventSchema,
+  RogueEventSchema,
+  AnomalyEventSchema,
   GuardStateEventSchema,
 ]);
 
 export type GuardEvent = z.infer<typeof GuardEventSchema>;
 export type BlockedEvent = z.infer<typeof BlockedEventSchema>;
 export type DriftEvent = z.infer<typeof DriftEventSchema>;
+export type RogueEvent = z.infer<typeof RogueEventSchema>;
 export type EventType = GuardEvent['type'];
 
 /** One event as its JSON line (no trailing newline). Throws on an event that breaks the schema: that is cordon's bug. */

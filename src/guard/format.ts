@@ -28,6 +28,12 @@ export function formatEvent(e: GuardEvent): string {
     case 'vpn-down':
     case 'vpn-up':
       return `${head} ${e.tunnel} peer ${e.peer}, last handshake ${e.ageSeconds === null ? 'never' : `${e.ageSeconds} s ago`}: ${e.message}`;
+    case 'rogue':
+      return `${head} ${e.verdict === 'allowed' ? 'LEAKED' : 'blocked'}: ${e.from} sent ${e.proto} ${e.src} → ${e.dst}${e.port === null ? '' : `:${e.port}`} outside its tunnel (${e.iface ?? 'interface unknown'}, network ${e.network})`;
+    case 'anomaly': {
+      const base = e.baselinePerMinute === null ? 'no baseline yet' : `baseline ${e.baselinePerMinute} ± ${e.deviationPerMinute}`;
+      return `${head} ${e.subject}: ${e.ratePerMinute} ${e.kind === 'blocked' ? 'blocked attempts' : 'new connections'} a minute (${e.reason === 'threshold' ? `above the threshold ${e.threshold}` : `above its ${base}`}; threshold ${e.threshold}, ${base})`;
+    }
     case 'guard-started':
     case 'guard-stopped':
       return `${head} ${e.message}`;

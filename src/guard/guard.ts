@@ -25,8 +25,10 @@ import { killswitchRuleset } from './killswitch.js';
 import { ConntrackReader, type ConntrackNew } from './conntrack.js';
 import { NflogReader, type NflogRecord } from './nflog.js';
 import { parseLinkStats, TrafficTally, trafficPorts } from './traffic.js';
-import { DEFAULT_VPN_DOWN_AFTER_S, expectedPeers, parseWgDump, peerName, VpnHealth, vpnTunnels } from './vpn.js';
+import { expectedPeers, parseWgDump, peerName, VpnHealth, vpnTunnels } from './vpn.js';
 import { destClass, OriginIndex } from './origin.js';
+import { AnomalyDetector, RATE_KINDS } from './anomaly.js';
+import { RogueDetector, type Rogue, type Sighting } from './rogue.js';
 import type { EventWriter } from './writer.js';
 
 /** What the guard does when cordon's tables drift: load the rule set again, or only report it. */
@@ -35,6 +37,9 @@ export const DRIFT_ACTIONS: readonly DriftAction[] = ['reapply', 'killswitch', '
 
 /** The periodic re-read's default interval (DESIGN: a full comparison every 30 s beside nft monitor). */
 export const DEFAULT_RECHECK_MS = 30_000;
+
+/** Anomaly readings: one per 10 s (a rate per minute from six readings a minute). */
+export const DEFAULT_ANOMALY_MS = 10_000;
 
 /** ulogd restarts back off from this to RESTART_MAX_MS. */
 const RESTART_MIN_MS = 1000;
@@ -59,7 +64,7 @@ export interface GuardOptions {
    * re-load is a full apply run with its snapshot and checks.
    */
   readonly stateRoot: string;
-  /** A WireGuard peer whose last handshake is older than this is down (default DEFAULT_VPN_DOWN_AFTER_S, WireGuard's 180 s). */
+  /** A WireGuard peer whose last handshake is older than this is down (default: the spec's guard.vpnDownAfter, 180 s unless set). */
   readonly vpnDownAfterS?: number;
   /** How often handshakes are read, ms (default 5000). */
   readonly vpnPollMs?: number;
@@ -67,6 +72,8 @@ export interface GuardOptions {
   readonly wgNames?: ReadonlyMap<string, string>;
   /** Test only: this many fast re-loads carry a table the kernel refuses (the transaction fails whole). */
   readonly reloadFaults?: number;
+  /** How often the rates are read for anomalies, ms (default DEFAULT_ANOMALY_MS). */
+  readonly anomalyMs?: number;
   /** Periodic re-read interval in ms (default DEFAULT_RECHECK_MS). */
   readonly recheckMs?: number;
   /** Progress and trouble, for people (stderr in the CLI). */
@@ -114,6 +121,42 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   if (expected.size === 0) throw new Error(`the rule set for '${o.host}' holds no cordon table: nothing to guard`);
   o.metrics.watch(o.host);
 
+  // Rogue connections: what leaves a vpn-only host outside its tunnel (seed 004).
+  const rogue = new RogueDetector(o.ir, o.wgNames?.values() ?? []);
+  for (const h of o.ir.model.hosts.values())
+    if (h.egress === 'vpn-only') for (const verdict of ['blocked', 'allowed']) o.metrics.rogue.inc({ host: h.name, verdict }, 0);
+  const reportRogue = (r: Rogue, s: Sighting & { srcText: string; dstText: string; time: string }, verdict: 'blocked' | 'allowed'): void => {
+    o.metrics.rogue.inc({ host: r.from, verdict });
+    const tcpUdp = s.proto === 'tcp' || s.proto === 'udp';
+    emit({
+      v: EVENT_SCHEMA_VERSION,
+      time: s.time,
+      type: 'rogue',
+      host: o.host,
+      netns,
+      from: r.from,
+      network: r.network,
+      src: s.srcText,
+      dst: s.dstText,
+      proto: s.proto,
+      port: tcpUdp ? (s.dport ?? null) : null,
+      iface: r.iface,
+      verdict,
+    });
+  };
+
+  // Anomalies: per-host rates against the spec's thresholds and their own baseline.
+  const anomalyMs = o.anomalyMs ?? DEFAULT_ANOMALY_MS;
+  const anomalies = new AnomalyDetector(o.ir.model.guard, { intervalS: anomalyMs / 1000 });
+  const tickAnomalies = (): void => {
+    for (const a of anomalies.tick()) {
+      o.metrics.anomalies.inc({ host: a.subject, kind: a.kind });
+      emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'anomaly', host: o.host, netns, ...a });
+      say(`anomaly: ${a.subject} ${a.ratePerMinute} ${a.kind} a minute (${a.reason})`);
+    }
+  };
+  for (const kind of RATE_KINDS) o.metrics.anomalies.inc({ host: o.host, kind }, 0);
+
   // Attempts are counted by the host they come from, when the source is a declared address.
   const hostOf = new Map<number, string>();
   for (const h of o.ir.model.hosts.values()) for (const n of h.nics) hostOf.set(n.address, h.name);
@@ -122,7 +165,12 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     const dst = parseIPv4(c.dst);
     // Loopback stays inside the host: not an attempt to reach anything.
     if (src === undefined || dst === undefined || src >>> 24 === 127 || dst >>> 24 === 127) return;
-    o.metrics.countAttempt(hostOf.get(src) ?? o.host, protoName(c.proto), destClass(o.ir, dst));
+    const from = hostOf.get(src) ?? o.host;
+    o.metrics.countAttempt(from, protoName(c.proto), destClass(o.ir, dst));
+    anomalies.count(from, 'connections');
+    const sighting = { src, dst, proto: c.proto, dport: c.dport };
+    const r = rogue.classify(sighting);
+    if (r) reportRogue(r, { ...sighting, srcText: c.src, dstText: c.dst, time: now() }, 'allowed');
   };
 
   // Every cordon drop the guard was told about (its own prefixes), for the unlogged count.
@@ -141,6 +189,8 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     const cls = destClass(o.ir, dst);
     o.metrics.countBlocked(origin.chain.host, name, cls);
     o.metrics.countAttempt(hostOf.get(src) ?? origin.chain.host, name, cls);
+    anomalies.count(origin.chain.host, 'blocked');
+    anomalies.count(hostOf.get(src) ?? origin.chain.host, 'connections');
     const tcpUdp = r.proto === 6 || r.proto === 17;
     emit({
       v: EVENT_SCHEMA_VERSION,
@@ -166,6 +216,9 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
         path: origin.path,
       },
     });
+    const sighting = { src, dst, proto: name, dport: r.dport, iif: r.iif, oif: r.oif };
+    const rogueFacts = rogue.classify(sighting);
+    if (rogueFacts) reportRogue(rogueFacts, { ...sighting, srcText: r.src, dstText: r.dst, time: new Date(r.timeMs).toISOString() }, 'blocked');
   };
 
   // Drift state: the differences last reported, so one tamper is one event, not one per re-read.
@@ -453,7 +506,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
         });
   // VPN health: handshake age per peer of every tunnel the host is on.
   const tunnels = vpnTunnels(o.ir, o.host, o.wgNames);
-  const downAfter = o.vpnDownAfterS ?? DEFAULT_VPN_DOWN_AFTER_S;
+  const downAfter = o.vpnDownAfterS ?? o.ir.model.guard.vpnDownAfterS;
   const health = new VpnHealth(downAfter);
   let vpnBusy = false;
   const pollVpn = async (): Promise<void> => {
@@ -497,6 +550,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     }
   };
   let vpnTimer: NodeJS.Timeout | undefined;
+  const anomalyTimer = setInterval(tickAnomalies, anomalyMs);
 
   let monitor: NftMonitor | undefined;
   let interval: NodeJS.Timeout | undefined;
@@ -537,6 +591,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   } catch (e) {
     if (interval) clearInterval(interval);
     clearInterval(vpnTimer);
+    clearInterval(anomalyTimer);
     unscrape();
     await monitor?.stop();
     await conntrack?.stop();
@@ -555,6 +610,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
       stopped = true;
       clearInterval(interval);
       clearInterval(vpnTimer);
+      clearInterval(anomalyTimer);
       clearTimeout(restartTimer);
       unscrape();
       await monitor?.stop();

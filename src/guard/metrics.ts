@@ -27,6 +27,8 @@ export class GuardMetrics {
   readonly rxPackets: Counter<'host'>;
   readonly txPackets: Counter<'host'>;
   readonly handshakeAge: Gauge<'host' | 'peer'>;
+  readonly rogue: Counter<'host' | 'verdict'>;
+  readonly anomalies: Counter<'host' | 'kind'>;
   /** Run before each exposition (counters read from the kernel on scrape). */
   private readonly refreshers: (() => Promise<void>)[] = [];
 
@@ -89,6 +91,18 @@ export class GuardMetrics {
       name: 'cordon_vpn_handshake_age_seconds',
       help: "An age, not a timestamp: seconds since the watched host's last WireGuard handshake with this peer (the spec's name for it), +Inf when there has been none. Above 180 s no session is left: the tunnel is down.",
       labelNames: ['host', 'peer'],
+      registers,
+    });
+    this.rogue = new Counter({
+      name: 'cordon_rogue_connections_total',
+      help: "Packets or connections that left a vpn-only host (label host) other than through its tunnel or as the tunnel's transport: verdict blocked (dropped by cordon's rules) or allowed (got out: a leak).",
+      labelNames: ['host', 'verdict'],
+      registers,
+    });
+    this.anomalies = new Counter({
+      name: 'cordon_anomalies_total',
+      help: "Times a host's rate of new connections (kind connections) or blocked attempts (kind blocked) left its limits: the spec's guard: threshold or its own moving baseline. Counted when it goes out, once.",
+      labelNames: ['host', 'kind'],
       registers,
     });
   }

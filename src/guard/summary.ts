@@ -1,6 +1,7 @@
 /**
  * What a guard saw during a stretch of time, for people: blocked attempts per enforcement point
- * with the spec's words for the most frequent origin, and drift. `cordon lab attack` prints it
+ * with the spec's words for the most frequent origin, rogue connections per vpn-only host,
+ * anomalies, drift. `cordon lab attack` prints it
  * after an attack when the lab has a guard. Pure.
  */
 import { basename } from 'node:path';
@@ -31,7 +32,20 @@ export function summarizeEvents(events: readonly GuardEvent[], from: number, to:
       out.push(`  ${point}: ${total}, most by ${top}${whys.size > 1 ? ` (${n}; ${whys.size - 1} other rule${whys.size === 2 ? '' : 's'})` : ''}`);
     }
   }
+  // Rogue: one line per vpn-only host and verdict (a flood of attempts is one line, not a screenful).
+  const rogue = new Map<string, number>();
+  for (const e of inWindow) if (e.type === 'rogue') rogue.set(`${e.from}\u0000${e.verdict}`, (rogue.get(`${e.from}\u0000${e.verdict}`) ?? 0) + 1);
+  for (const [k, n] of [...rogue].sort(([a], [b]) => a.localeCompare(b))) {
+    const [from, verdict] = k.split('\u0000');
+    out.push(
+      verdict === 'allowed'
+        ? `guard: ${n} rogue connection${n === 1 ? '' : 's'} from ${from} got out around its tunnel (LEAKED)`
+        : `guard: ${n} rogue attempt${n === 1 ? '' : 's'} from ${from} around its tunnel, blocked`,
+    );
+  }
   for (const e of inWindow) {
+    if (e.type === 'anomaly')
+      out.push(`guard: anomaly on ${e.subject}: ${e.ratePerMinute} ${e.kind === 'blocked' ? 'blocked attempts' : 'new connections'} a minute (${e.reason})`);
     if (e.type === 'drift')
       out.push(
         `guard: drift on ${e.host} (${e.action}): ${e.differences.slice(0, 2).join('; ')}${e.differences.length > 2 ? ` … (${e.differences.length} lines)` : ''}`,

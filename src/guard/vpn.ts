@@ -10,10 +10,11 @@
  * Pure parts here; the guard polls.
  */
 import type { Ir } from '../ir/types.js';
+import { GUARD_DEFAULTS } from '../model/types.js';
 import { parseIPv4 } from '../util/ip.js';
 
-/** WireGuard's REJECT_AFTER_TIME: no session outlives its handshake by more (seconds). */
-export const DEFAULT_VPN_DOWN_AFTER_S = 180;
+/** WireGuard's REJECT_AFTER_TIME: no session outlives its handshake by more (seconds); the spec's guard.vpnDownAfter default. */
+export const DEFAULT_VPN_DOWN_AFTER_S: number = GUARD_DEFAULTS.vpnDownAfterS;
 
 /** One tunnel of the watched host, with the spec's names for the addresses its peers carry. */
 export interface VpnTunnel {

@@ -23,6 +23,7 @@ import {
   type DefaultRoute,
   type Dns,
   type DnsRecord,
+  GUARD_DEFAULTS,
   type EgressMode,
   type Expectation,
   type HandFirewall,
@@ -140,6 +141,14 @@ class Resolver {
     const modelSoFar = { ...partial, groups: this.groups } as unknown as Model;
     const firewalls = this.resolveFirewalls(modelSoFar);
     const dns = this.spec.dns ? this.resolveDns(this.spec.dns) : undefined;
+    const g = this.spec.guard ?? {};
+    const guard = {
+      blockedPerMinute: g.blockedPerMinute ?? GUARD_DEFAULTS.blockedPerMinute,
+      connectionsPerMinute: g.connectionsPerMinute ?? GUARD_DEFAULTS.connectionsPerMinute,
+      deviations: g.deviations ?? GUARD_DEFAULTS.deviations,
+      vpnDownAfterS: g.vpnDownAfter ?? GUARD_DEFAULTS.vpnDownAfterS,
+      origin: this.origin(['guard'], 'guard'),
+    };
     if (hasErrors(this.ds)) return { ok: false, diagnostics: this.ds };
     const model: Model = {
       ...partial,
@@ -150,6 +159,7 @@ class Resolver {
       invariants,
       firewalls,
       dns,
+      guard,
       used: { groups: this.usedGroups, services: this.usedServices },
     };
     return { ok: true, model, diagnostics: this.ds };

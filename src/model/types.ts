@@ -209,6 +209,22 @@ export interface Dns {
   readonly origin: Origin;
 }
 
+/** The guard's thresholds (spec `guard:`), every default filled in. */
+export interface GuardSettings {
+  /** Blocked attempts per minute and host above which it is an anomaly (and the alert fires). */
+  readonly blockedPerMinute: number;
+  /** New connections (allowed or blocked) per minute and host above which it is an anomaly. */
+  readonly connectionsPerMinute: number;
+  /** Standard deviations above a host's moving average that make a rate an anomaly. */
+  readonly deviations: number;
+  /** Seconds without a handshake after which a WireGuard peer is down. */
+  readonly vpnDownAfterS: number;
+  readonly origin: Origin;
+}
+
+/** Defaults of `guard:`: 1 blocked attempt a second, 10 new connections a second, WireGuard's REJECT_AFTER_TIME (180 s). */
+export const GUARD_DEFAULTS = { blockedPerMinute: 60, connectionsPerMinute: 600, deviations: 4, vpnDownAfterS: 180 } as const;
+
 export interface Model {
   readonly file: string;
   readonly hash: string;
@@ -222,6 +238,8 @@ export interface Model {
   readonly firewalls: ReadonlyMap<string, HandFirewall>;
   /** The internal DNS zone; undefined = the spec declares none. */
   readonly dns: Dns | undefined;
+  /** The guard's thresholds; the defaults when the spec has no `guard:` section. */
+  readonly guard: GuardSettings;
   /** Address ranges of the built-in `internet` and `lan` endpoints for this model. */
   readonly internet: RangeSet;
   readonly lan: RangeSet;

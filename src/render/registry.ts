@@ -9,6 +9,7 @@ import { kubernetesRenderer } from './kubernetes/index.js';
 import { libvirtRenderer } from './libvirt/index.js';
 import { netplanRenderer } from './netplan/index.js';
 import { nftablesRenderer } from './nftables/index.js';
+import { prometheusRenderer } from './prometheus/index.js';
 import { proxmoxRenderer } from './proxmox/index.js';
 import { guarded } from './guard.js';
 import type { Renderer } from './types.js';
@@ -24,6 +25,7 @@ export const RENDERERS: readonly Renderer[] = [
   proxmoxRenderer,
   libvirtRenderer,
   wireguardRenderer,
+  prometheusRenderer,
 ].map(guarded);
 
 export function findRenderer(name: string): Renderer | undefined {

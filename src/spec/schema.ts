@@ -248,6 +248,41 @@ export const DnsSpec = z
   })
   .describe('An internal DNS zone served by one host (dnsmasq or BIND).');
 
+export const GuardSpec = z
+  .strictObject({
+    blockedPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe("A host's blocked attempts per minute above which the guard writes an `anomaly` event and the rendered alert fires (default 60)."),
+    connectionsPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe(
+        "A host's new connections (allowed or blocked) per minute above which the guard writes an `anomaly` event and the rendered alert fires (default 600).",
+      ),
+    deviations: z
+      .number()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("How many standard deviations above a host's moving average a rate must be to be an `anomaly` (default 4)."),
+    vpnDownAfter: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .optional()
+      .describe("Seconds without a WireGuard handshake after which a peer is down (default 180, WireGuard's own reject-after time)."),
+    description: z.string().optional().describe('Free text.'),
+  })
+  .describe('What the guard (`cordon guard`) and the rendered Prometheus alerts treat as unusual; every field optional.');
+
 export const SpecSchema = z
   .strictObject({
     version: z.literal(1).describe('Spec format version; 1.'),
@@ -267,6 +302,7 @@ export const SpecSchema = z
       .optional()
       .describe('Hand-written chains keyed by enforcement point (HOST:forward|input|output|guest-in|guest-out).'),
     dns: DnsSpec.optional(),
+    guard: GuardSpec.optional(),
   })
   .describe('A cordon spec.');
 
@@ -280,3 +316,4 @@ export type ExpectSpecT = z.infer<typeof ExpectSpec>;
 export type FirewallSpecT = z.infer<typeof FirewallSpec>;
 export type FirewallRuleSpecT = z.infer<typeof FirewallRuleSpec>;
 export type DnsSpecT = z.infer<typeof DnsSpec>;
+export type GuardSpecT = z.infer<typeof GuardSpec>;

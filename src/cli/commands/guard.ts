@@ -69,8 +69,9 @@ function recheckMs(v: string | undefined): number {
   return Math.round(Number(v) * 1000);
 }
 
-function vpnDownAfter(v: string | undefined): number {
-  if (v === undefined) return DEFAULT_VPN_DOWN_AFTER_S;
+/** undefined: the spec's guard.vpnDownAfter (itself DEFAULT_VPN_DOWN_AFTER_S unless set). */
+function vpnDownAfter(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
   if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 1 || Number(v) > 86400)
     throw new ExitError(EXIT.invalid, `--vpn-down-after must be seconds from 1 to 86400, got '${v}'`);
   return Number(v);
@@ -91,7 +92,7 @@ export function registerGuard(program: Command): void {
     .option('--recheck <seconds>', `re-read the tables this often besides nft monitor (default ${DEFAULT_RECHECK_MS / 1000})`)
     .option(
       '--vpn-down-after <seconds>',
-      `a WireGuard peer with no handshake for longer is reported down (default ${DEFAULT_VPN_DOWN_AFTER_S}, WireGuard's reject-after time)`,
+      `a WireGuard peer with no handshake for longer is reported down (default: the spec's guard.vpnDownAfter, else ${DEFAULT_VPN_DOWN_AFTER_S}, WireGuard's reject-after time)`,
     )
     .option('--state-dir <dir>', `apply's state for re-loads (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`)
     .addHelpText(

@@ -1,0 +1,187 @@
+/**
+ * Anomalies (seed 001): the spec's `guard:` section (defaults, bad values with their line), the
+ * detector on its own — an absolute threshold, a host's own moving baseline, one report per
+ * excursion, a stray packet no alarm — and live in namespaces: a burst of forbidden packets from the
+ * vpn-only example's workload past a low `guard.blockedPerMinute` is an `anomaly` event, counted.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, it } from 'node:test';
+import { applyRuleset } from '../src/apply/apply.js';
+import { netnsTarget } from '../src/apply/target.js';
+import { AnomalyDetector } from '../src/guard/anomaly.js';
+import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
+import { formatEvent } from '../src/guard/format.js';
+import { startGuard, type Guard } from '../src/guard/guard.js';
+import { GuardMetrics } from '../src/guard/metrics.js';
+import { EventWriter } from '../src/guard/writer.js';
+import { compile } from '../src/ir/compile.js';
+import { loadModelFromText } from '../src/model/load.js';
+import { GUARD_DEFAULTS } from '../src/model/types.js';
+import { GW, guardSkip, HOST, isType, renderedFor, Testbed, until, VPN } from './support/guard-bed.js';
+
+const SPEC = `version: 1
+networks:
+  lan0: { cidr: 10.1.0.0/24 }
+hosts:
+  hv: { kind: hypervisor, nics: { lan0: 10.1.0.1 } }
+`;
+
+describe('guard: the spec’s guard: section', () => {
+  it('fills every default when absent, and takes what is given', () => {
+    const none = loadModelFromText(SPEC, 'g.yaml').model!;
+    assert.deepEqual({ ...none.guard, origin: undefined }, { ...GUARD_DEFAULTS, origin: undefined });
+    const some = loadModelFromText(`${SPEC}guard: { blockedPerMinute: 20, deviations: 2.5 }\n`, 'g.yaml').model!;
+    assert.equal(some.guard.blockedPerMinute, 20);
+    assert.equal(some.guard.deviations, 2.5);
+    assert.equal(some.guard.connectionsPerMinute, GUARD_DEFAULTS.connectionsPerMinute);
+    assert.equal(some.guard.vpnDownAfterS, 180);
+  });
+
+  const bad: { name: string; guard: string; message: RegExp }[] = [
+    { name: 'a zero threshold', guard: 'guard: { blockedPerMinute: 0 }', message: /blockedPerMinute/ },
+    { name: 'a fractional threshold', guard: 'guard: { connectionsPerMinute: 1.5 }', message: /connectionsPerMinute/ },
+    { name: 'an unknown field', guard: 'guard: { blockedperminute: 5 }', message: /blockedperminute/ },
+    { name: 'text for a number', guard: 'guard: { deviations: lots }', message: /deviations/ },
+    { name: 'a day and more for the VPN', guard: 'guard: { vpnDownAfter: 86401 }', message: /vpnDownAfter/ },
+  ];
+  for (const c of bad)
+    it(`refuses ${c.name}, naming the line`, () => {
+      const r = loadModelFromText(`${SPEC}${c.guard}\n`, 'g.yaml');
+      assert.equal(r.model, undefined);
+      const d = r.diagnostics.find((x) => c.message.test(`${x.message} ${x.path ?? ''}`));
+      assert.ok(d, r.diagnostics.map((x) => `${x.code} ${x.path ?? ''} ${x.message}`).join('\n'));
+      assert.equal(d.line, 6, 'the line of guard:');
+      assert.equal(d.severity, 'error');
+    });
+});
+
+describe('guard: anomaly detection', () => {
+  const settings = { blockedPerMinute: 60, connectionsPerMinute: 10_000, deviations: 4 };
+
+  it('reports a rate above the absolute threshold once per excursion, even before a baseline exists', () => {
+    const d = new AnomalyDetector(settings, { intervalS: 10 });
+    d.count('agent', 'blocked', 11); // 66 a minute
+    const [a, ...rest] = d.tick();
+    assert.deepEqual(rest, []);
+    assert.deepEqual(a, {
+      subject: 'agent',
+      kind: 'blocked',
+      ratePerMinute: 66,
+      baselinePerMinute: null,
+      deviationPerMinute: null,
+      threshold: 60,
+      reason: 'threshold',
+    });
+    d.count('agent', 'blocked', 11);
+    assert.deepEqual(d.tick(), [], 'still out: not reported again');
+    assert.deepEqual(d.tick(), [], 'back inside (a quiet interval)');
+    d.count('agent', 'blocked', 10); // 60: not above
+    assert.deepEqual(d.tick(), []);
+    d.count('agent', 'blocked', 12);
+    assert.equal(d.tick()[0]?.ratePerMinute, 72, 'a new excursion is reported');
+  });
+
+  it("reports a rate far above the host's own steady baseline, below any threshold", () => {
+    const d = new AnomalyDetector(settings, { intervalS: 10 });
+    for (let i = 0; i < 10; i++) {
+      d.count('agent', 'connections', 5); // 30 a minute, steady
+      assert.deepEqual(d.tick(), [], `reading ${i}`);
+    }
+    d.count('agent', 'connections', 12); // 72 a minute: 30 + 4 × max(deviation, 6) = 54 < 72
+    const [a] = d.tick();
+    assert.equal(a?.reason, 'baseline');
+    assert.equal(a?.baselinePerMinute, 30);
+    assert.equal(a?.deviationPerMinute, 0);
+    assert.equal(a?.ratePerMinute, 72);
+  });
+
+  it('takes a noisy host’s spread into account, and no stray packet or warm-up reading is an alarm', () => {
+    const d = new AnomalyDetector(settings, { intervalS: 10 });
+    const noisy = [0, 20, 2, 18, 0, 25, 3, 15, 1, 22];
+    for (const n of noisy) {
+      d.count('busy', 'connections', n);
+      d.count('quiet', 'blocked', 0);
+      assert.deepEqual(d.tick(), []);
+    }
+    d.count('busy', 'connections', 30); // 180 a minute: high for it, inside its spread
+    d.count('quiet', 'blocked', 2); // two stray packets after a silence: fewer than minEvents
+    assert.deepEqual(d.tick(), []);
+    d.count('quiet', 'blocked', 5); // 30 a minute, 5 packets: out of a zero baseline
+    assert.deepEqual(
+      d.tick().map((a) => [a.subject, a.kind, a.reason]),
+      [['quiet', 'blocked', 'baseline']],
+    );
+  });
+
+  it('writes anomaly events that pass the schema and read as one line', () => {
+    const e: GuardEvent = {
+      v: 1,
+      time: '2026-12-04T10:00:00.000Z',
+      type: 'anomaly',
+      host: 'pve',
+      netns: null,
+      subject: 'agent-1',
+      kind: 'blocked',
+      ratePerMinute: 72,
+      baselinePerMinute: 30,
+      deviationPerMinute: 1.5,
+      threshold: 60,
+      reason: 'threshold',
+    };
+    assert.deepEqual(parseEventLine(eventLine(e)), e);
+    assert.equal(
+      formatEvent(e),
+      '2026-12-04T10:00:00.000Z pve anomaly agent-1: 72 blocked attempts a minute (above the threshold 60; threshold 60, baseline 30 ± 1.5)',
+    );
+  });
+});
+
+describe('guard: anomalies live, in namespaces', { skip: guardSkip }, () => {
+  it('turns a burst of forbidden packets past guard.blockedPerMinute into an anomaly event and counts it', async () => {
+    const bed = new Testbed();
+    const state = mkdtempSync(join(tmpdir(), 'cordon-g2-anomaly-'));
+    const events: GuardEvent[] = [];
+    const metrics = new GuardMetrics();
+    let guard: Guard | undefined;
+    try {
+      const loaded = loadModelFromText(`${readFileSync(VPN, 'utf8')}\nguard: { blockedPerMinute: 30 }\n`, VPN);
+      assert.ok(loaded.model);
+      const ir = compile(loaded.model);
+      const ruleset = renderedFor(ir, HOST);
+      const out = await applyRuleset({ target: netnsTarget(bed.ws), host: HOST, ruleset, stateRoot: state, ir, say: () => undefined });
+      assert.equal(out.status, 'applied', out.message);
+      const sink = new PassThrough();
+      sink.resume();
+      const writer = new EventWriter(sink, { onEvent: (e) => events.push(e), onDrop: (n) => metrics.eventsDropped.inc(n) });
+      guard = await startGuard({
+        ir,
+        host: HOST,
+        ruleset,
+        target: netnsTarget(bed.ws),
+        events: writer,
+        metrics,
+        onDrift: 'alert',
+        stateRoot: state,
+        recheckMs: 60_000,
+        anomalyMs: 2000,
+      });
+      assert.deepEqual(events.filter(isType('anomaly')), [], 'nothing unusual at the start');
+      // 20 forbidden datagrams within one 2 s reading: 600 a minute, above 30.
+      bed.pool.exec(bed.ws, ['bash', '-c', `for i in $(seq 20); do echo x 2>/dev/null > /dev/udp/${GW}/7200; done`]);
+      const a = await until('an anomaly event', () => events.filter(isType('anomaly')).find((e) => e.kind === 'blocked'), 10_000);
+      assert.equal(a.subject, HOST);
+      assert.equal(a.threshold, 30);
+      assert.equal(a.reason, 'threshold');
+      assert.ok(a.ratePerMinute > 30, String(a.ratePerMinute));
+      assert.match(await metrics.text(), /^cordon_anomalies_total\{host="workload-vm",kind="blocked"\} [1-9]/m);
+    } finally {
+      await guard?.stop();
+      bed.cleanup();
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+});
