@@ -175,4 +175,31 @@ describe('cordon audit on the seeds’ own configurations', () => {
     assert.match(blocked.message, /decided by policy DROP of traefik:guest-in/);
     assert.match(blocked.hint ?? '', /add an ACCEPT/);
   });
+
+  it('seed 001: the nwfilter accepts tcp/22, 80, 443 and 9418 to any address, so each VM reaches its host although the seed says VM-to-host is blocked', () => {
+    const root = `${dir}/001/root`;
+    const r = cordon('audit', '--from', 'libvirt', root, '--topology', `${dir}/001/topology.yaml`, '--json');
+    assert.equal(r.status, 1, r.stderr);
+    const j = JSON.parse(r.stdout) as Json;
+    const filter = `${root}/etc/libvirt/nwfilter/agent-network-filter.xml`;
+    const lines = readFileSync(filter, 'utf8').split('\n');
+    // Lines 8, 11, 16 and 21 are the <rule>s accepting tcp/80, 443, 22 and 9418, none of which names a destination.
+    assert.match(lines[15]!, /<rule action='accept' direction='out'>/);
+    assert.match(lines[16]!, /<tcp dstportstart='22' dstportend='22'\/>/);
+    const toHost = j.diagnostics.filter((d) => d.code === 'CORDON048' && d.message.startsWith('invariant no-vm-to-host'));
+    assert.deepEqual(toHost.map((d) => d.message.split(':')[1]!.trim()).sort(), ['agent-1 (guest compromised)', 'agent-2 (guest compromised)']);
+    for (const d of toHost) {
+      assert.equal(d.file, filter);
+      assert.ok([8, 11, 16, 21].includes(d.line), `${d.line}`);
+      assert.match(d.message, /reaches hypervisor kvm-host on tcp\/22,80,443,9418/);
+      assert.match(d.hint ?? '', /narrow its source or destination/);
+    }
+    // The seed's own "Blocked: VM-to-host communication": SSH to the host, decided by the SSH accept at line 16.
+    const ssh = j.diagnostics.find((d) => d.code === 'CORDON048' && d.message.startsWith("expectation 'agent-1 → kvm-host tcp/22: deny'"));
+    assert.ok(ssh && `${ssh.file}:${ssh.line}` === `${filter}:16`, JSON.stringify(ssh));
+    const anyDest = j.diagnostics.find((d) => d.code === 'CORDON035' && d.file === filter);
+    assert.ok(anyDest && /not only to the internet/.test(anyDest.message) && /add `to: internet`/.test(anyDest.hint ?? ''), JSON.stringify(anyDest));
+    // VM-to-VM holds: the same filter on the receiving VM drops every new incoming connection.
+    assert.ok(!j.diagnostics.some((d) => d.message.includes('no-vm-to-vm')), JSON.stringify(j.diagnostics.map((d) => d.message)));
+  });
 });

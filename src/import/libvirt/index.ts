@@ -149,30 +149,35 @@ function readDomain(root: XmlElement, file: string, ds: Diagnostic[]): Domain | 
   const ifaces: Iface[] = [];
   for (const dev of kids(root, 'devices'))
     for (const i of kids(dev, 'interface')) {
-      const src = kids(i, 'source')[0];
-      const fr = kids(i, 'filterref')[0];
-      const type = attr(i, 'type');
-      if (type !== 'network' && type !== 'bridge') {
-        ds.push(
-          diag(Code.IMPORT_NOTE, 'info', `domain '${name}': interface type '${type ?? ''}' is not on a libvirt network or bridge; not imported`, {
-            file,
-            line: i.line,
-            col: i.col,
-          }),
-        );
-        continue;
-      }
-      ifaces.push({
-        network: type === 'network' && src ? attr(src, 'network') : undefined,
-        bridge: type === 'bridge' && src ? attr(src, 'bridge') : undefined,
-        dev: attr(kids(i, 'target')[0] ?? i, 'dev'),
-        mac: attr(kids(i, 'mac')[0] ?? i, 'address')?.toLowerCase(),
-        filter:
-          fr && attr(fr, 'filter') !== undefined ? { name: attr(fr, 'filter')!, params: paramsOf(fr), at: { file, line: fr.line, col: fr.col } } : undefined,
-        at: { file, line: i.line, col: i.col },
-      });
+      const got = readIface(i, file, name, ds);
+      if (got) ifaces.push(got);
     }
   return { name, at, ifaces };
+}
+
+/** One `<interface>` of a domain (or a document that is only an interface, named by NAME=FILE). */
+function readIface(i: XmlElement, file: string, domain: string, ds: Diagnostic[]): Iface | undefined {
+  const src = kids(i, 'source')[0];
+  const fr = kids(i, 'filterref')[0];
+  const type = attr(i, 'type');
+  if (type !== 'network' && type !== 'bridge') {
+    ds.push(
+      diag(Code.IMPORT_NOTE, 'info', `domain '${domain}': interface type '${type ?? ''}' is not on a libvirt network or bridge; not imported`, {
+        file,
+        line: i.line,
+        col: i.col,
+      }),
+    );
+    return undefined;
+  }
+  return {
+    network: type === 'network' && src ? attr(src, 'network') : undefined,
+    bridge: type === 'bridge' && src ? attr(src, 'bridge') : undefined,
+    dev: attr(kids(i, 'target')[0] ?? i, 'dev'),
+    mac: attr(kids(i, 'mac')[0] ?? i, 'address')?.toLowerCase(),
+    filter: fr && attr(fr, 'filter') !== undefined ? { name: attr(fr, 'filter')!, params: paramsOf(fr), at: { file, line: fr.line, col: fr.col } } : undefined,
+    at: { file, line: i.line, col: i.col },
+  };
 }
 
 function egressOf(mode: string): NetworkSpecT['egress'] {
@@ -224,7 +229,16 @@ export const libvirtImporter: Importer = {
     const filters = new Map<string, NwFilter>();
     const nets: Net[] = [];
     const domains: Domain[] = [];
-    const files = xmlFiles(req.tree, req.paths, ds);
+    // NAME=FILE: FILE is one domain's <interface> (as `virsh domiflist`/cordon's libvirt target write them).
+    const named = new Map<string, string>();
+    const plain: string[] = [];
+    for (const p of req.paths) {
+      const eq = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$/.exec(p);
+      if (eq) named.set(eq[2]!, eq[1]!);
+      else plain.push(p);
+    }
+    const files = [...xmlFiles(req.tree, plain, ds), ...named.keys()];
+    const byDomain = new Map<string, Domain>();
     for (const file of files) {
       const text = req.tree.read(file);
       if (text === undefined) {
@@ -249,6 +263,29 @@ export const libvirtImporter: Importer = {
       } else if (root.name === 'domain') {
         const d = readDomain(root, file, ds);
         if (d) domains.push(d);
+      } else if (root.name === 'interface') {
+        const owner = named.get(file);
+        if (owner === undefined) {
+          ds.push(
+            diag(
+              Code.IMPORT_SYNTAX,
+              'error',
+              'an <interface> document: which domain is it of?',
+              { file, line: root.line, col: root.col },
+              `give it as DOMAIN=${file}`,
+            ),
+          );
+          continue;
+        }
+        const i = readIface(root, file, owner, ds);
+        if (!i) continue;
+        const d = byDomain.get(owner);
+        if (d) (d.ifaces as Iface[]).push(i);
+        else {
+          const nd: Domain = { name: owner, at: { file, line: root.line, col: root.col }, ifaces: [i] };
+          byDomain.set(owner, nd);
+          domains.push(nd);
+        }
       } else
         ds.push(
           diag(Code.IMPORT_UNSUPPORTED, 'warning', `<${root.name}>: not a libvirt network, filter or domain document; not read`, {

@@ -264,7 +264,10 @@ class Reader {
       );
       const bad = [...parts].filter((p) => !['NEW', 'ESTABLISHED', 'RELATED', 'INVALID', 'NONE'].includes(p));
       if (bad.length > 0) unknown.push(`state '${bad.join(',').slice(0, 40)}'`);
-      else if (!parts.has('NONE')) {
+      else if (parts.has('NONE')) {
+        // NONE is a state flag: the rule lives in its own direction only (no reverse), with no state match.
+        hasState = true;
+      } else {
         hasState = true;
         const est = parts.has('ESTABLISHED') || parts.has('RELATED');
         state = parts.has('NEW') ? (est ? undefined : 'new') : est ? 'established' : 'never';
