@@ -173,3 +173,84 @@ describe('proxmox: golden imports of the seeds', () => {
     });
   }
 });
+
+describe('proxmox: the topology from the node’s own files (no --topology)', () => {
+  const files: Record<string, string> = {
+    'root/etc/hostname': 'pve\n',
+    'root/etc/network/interfaces': `auto lo
+iface lo inet loopback
+
+iface enp1s0 inet manual
+
+auto vmbr0
+iface vmbr0 inet static
+    address 10.0.0.1/24
+    gateway 10.0.0.254
+    bridge-ports enp1s0
+    bridge-stp off
+
+auto vmbr1
+iface vmbr1 inet static
+    address 192.168.100.1
+    netmask 255.255.255.0
+    bridge-ports none
+`,
+    'root/etc/pve/qemu-server/100.conf':
+      'net0: virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1\nipconfig0: ip=10.0.0.10/24,gw=10.0.0.1\nnet1: virtio=BC:24:11:00:00:02,bridge=vmbr1\n[snap1]\nipconfig1: ip=192.168.100.77/24\n',
+    'root/etc/pve/lxc/101.conf': 'net0: name=eth0,bridge=vmbr1,firewall=1,hwaddr=BC:24:11:00:00:03,ip=192.168.100.20/24,type=veth\n',
+    'root/etc/pve/lxc/102.conf': 'net0: name=eth0,bridge=vmbr1,ip=dhcp,type=veth\n',
+    'root/etc/pve/firewall/cluster.fw': '[OPTIONS]\nenable: 1\n',
+    'root/etc/pve/firewall/101.fw': '[OPTIONS]\nenable: 1\n[RULES]\nIN ACCEPT -source 10.0.0.10 -p tcp -dport 11434\n',
+  };
+  const tree: SourceTree = {
+    read: (p) => files[p],
+    list: (p) => {
+      const names = new Set(
+        Object.keys(files)
+          .filter((f) => f.startsWith(`${p}/`))
+          .map((f) => f.slice(p.length + 1).split('/')[0]!),
+      );
+      return names.size > 0 ? [...names].sort() : undefined;
+    },
+  };
+  const r = proxmoxImporter.import({ paths: ['root'], tree, topology: undefined, host: undefined });
+
+  it('bridges are networks, guests are vm<vmid>/ct<vmid> with the addresses their configs give', () => {
+    assert.ok(!r.diagnostics.some((d) => d.severity === 'error'), JSON.stringify(r.diagnostics, null, 1));
+    const m = loadModelFromText(r.text, 'imported.yaml');
+    assert.ok(m.model, m.diagnostics.map((d) => d.message).join('\n'));
+    assert.equal(m.model.networks.get('vmbr0')?.egress, 'nat');
+    assert.equal(m.model.networks.get('vmbr1')?.egress, 'none');
+    const vm = m.model.hosts.get('vm100');
+    assert.equal(vm?.kind, 'vm');
+    // net1 has no address in the current config (the snapshot's ipconfig1 is an old one).
+    assert.deepEqual(
+      vm?.nics.map((n) => [n.segment, n.address, n.port]),
+      [['vmbr0', parseIPv4('10.0.0.10'), 'tap100i0']],
+    );
+    const ct = m.model.hosts.get('ct101');
+    assert.deepEqual(
+      ct?.nics.map((n) => [n.segment, n.address, n.port]),
+      [['vmbr1', parseIPv4('192.168.100.20'), 'veth101i0']],
+    );
+    assert.ok(!m.model.hosts.has('ct102'), 'a DHCP-only container has no address to check');
+    const where = r.diagnostics.filter((d) => d.code === 'CORDON044').map((d) => `${d.file}:${d.line}`);
+    assert.deepEqual(where.sort(), ['root/etc/pve/lxc/102.conf:1', 'root/etc/pve/qemu-server/100.conf:3']);
+  });
+
+  it("the guest's firewall applies at its port: ct101 takes tcp/11434 from vm100 only", () => {
+    assert.equal(accepts(r, 'ct101:guest-in', { src: '10.0.0.10', dst: '192.168.100.20' }, { proto: 'tcp', port: 11434 }), true);
+    assert.equal(accepts(r, 'ct101:guest-in', { src: '10.0.0.11', dst: '192.168.100.20' }, { proto: 'tcp', port: 11434 }), false);
+  });
+
+  it('a tree without etc/hostname is bad input at that file', () => {
+    const bad = proxmoxImporter.import({
+      paths: ['root'],
+      tree: { read: (p) => (p.endsWith('hostname') ? undefined : tree.read(p)), list: tree.list },
+      topology: undefined,
+      host: undefined,
+    });
+    const e = bad.diagnostics.find((d) => d.severity === 'error');
+    assert.ok(e && e.file === 'root/etc/hostname', JSON.stringify(bad.diagnostics));
+  });
+});
