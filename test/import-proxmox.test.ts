@@ -246,7 +246,7 @@ iface vmbr1 inet static
   it('a tree without etc/hostname is bad input at that file', () => {
     const bad = proxmoxImporter.import({
       paths: ['root'],
-      tree: { read: (p) => (p.endsWith('hostname') ? undefined : tree.read(p)), list: tree.list },
+      tree: { read: (p) => (p.endsWith('hostname') ? undefined : tree.read(p)), list: (p) => tree.list(p) },
       topology: undefined,
       host: undefined,
     });
