@@ -19,10 +19,11 @@ import type { ImportResult, SourceTree } from '../src/import/common/contract.js'
 import { proxmoxImporter } from '../src/import/proxmox/index.js';
 import { compile } from '../src/ir/compile.js';
 import type { Hop } from '../src/ir/paths.js';
-import { loadModelFromText } from '../src/model/load.js';
+import { loadModel, loadModelFromText } from '../src/model/load.js';
+import { findRenderer } from '../src/render/registry.js';
 import { parseSpecText } from '../src/spec/parse.js';
-import { flowContains, type Flow } from '../src/util/flows.js';
-import { parseIPv4 } from '../src/util/ip.js';
+import { flowContains, flowEqual, formatFlowSet, type Flow } from '../src/util/flows.js';
+import { formatIPv4, parseIPv4 } from '../src/util/ip.js';
 import { acceptedFlows, evalChain } from '../src/verify/chain-eval.js';
 import { diskTree } from '../src/cli/commands/import-common.js';
 
@@ -252,5 +253,68 @@ iface vmbr1 inet static
     });
     const e = bad.diagnostics.find((d) => d.severity === 'error');
     assert.ok(e && e.file === 'root/etc/hostname', JSON.stringify(bad.diagnostics));
+  });
+});
+
+describe('proxmox round trip: cordon renders the Proxmox firewall, cordon imports it, every chain decides alike', () => {
+  it('phoenix-gateway: host input/output and every guest firewall, on sampled packets', () => {
+    const file = 'examples/phoenix-gateway.yaml';
+    const loaded = loadModel(file);
+    assert.ok(loaded.model);
+    const ir = compile(loaded.model);
+    const out = findRenderer('proxmox')!.render(ir, { host: undefined, params: new Map([['forward', 'nftables']]) });
+    assert.ok(!out.diagnostics.some((d) => d.severity === 'error'), JSON.stringify(out.diagnostics));
+    const node = out.files[0]!.path.split('/')[0]!;
+    const files: Record<string, string> = { 'root/etc/hostname': `${node}\n` };
+    for (const f of out.files) {
+      const base = f.path.split('/').pop()!;
+      if (base === 'cluster.fw') files['root/etc/pve/firewall/cluster.fw'] = f.content;
+      else if (base === 'host.fw') files[`root/etc/pve/nodes/${node}/host.fw`] = f.content;
+      else if (/^\d+\.fw$/.test(base)) files[`root/etc/pve/firewall/${base}`] = f.content;
+    }
+    const p = parseSpecText(readFileSync(file, 'utf8'), file);
+    assert.ok(p.ok);
+    const tree: SourceTree = { read: (x) => files[x], list: (x) => (x === 'root' ? ['etc'] : undefined) };
+    const r = proxmoxImporter.import({ paths: ['root'], tree, topology: { spec: p.value.spec, file }, host: node });
+    assert.ok(!r.diagnostics.some((d) => d.severity === 'error'), JSON.stringify(r.diagnostics, null, 1));
+    const back = loadModelFromText(r.text, 'imported.yaml');
+    assert.ok(back.model, back.diagnostics.map((d) => d.message).join('\n'));
+    const ir2 = compile(back.model);
+    const addrs = [...loaded.model.hosts.values()].flatMap((h) => h.nics.map((n) => n.address));
+    addrs.push(parseIPv4('198.51.100.7')!, parseIPv4('10.0.0.200')!);
+    const portOf = new Map([...loaded.model.hosts.values()].flatMap((h) => h.nics.filter((n) => n.port).map((n) => [n.address, n.port] as const)));
+    let compared = 0;
+    const diffs: string[] = [];
+    for (const [point, a] of ir.chains) {
+      if (!['input', 'output', 'guest-in', 'guest-out'].includes(a.hook) || (a.host !== node && !a.hook.startsWith('guest'))) continue;
+      const b = ir2.chains.get(point);
+      assert.ok(b, `no imported chain ${point}`);
+      const host = loaded.model.hosts.get(a.host)!;
+      const own = host.nics.map((n) => n.address);
+      const port = host.nics[0]?.port;
+      for (const src of addrs)
+        for (const dst of addrs) {
+          if (a.hook === 'input' && (!own.includes(dst) || own.includes(src))) continue;
+          if (a.hook === 'output' && (!own.includes(src) || own.includes(dst))) continue;
+          if (a.hook === 'guest-in' && (!own.includes(dst) || src === dst)) continue;
+          if (a.hook === 'guest-out' && (own.includes(dst) || src === dst)) continue;
+          const hop: Hop = {
+            point,
+            host: a.enforcedOn,
+            hook: a.hook,
+            iif: a.hook === 'input' ? 'vmbr0' : undefined,
+            oif: a.hook === 'output' ? 'vmbr0' : undefined,
+            // The bridge port the packet entered by: the sender's own, when the sender is a guest.
+            inPort: a.hook === 'guest-out' ? port : portOf.get(src),
+            natSrc: undefined,
+          };
+          const fa = acceptedFlows(evalChain(a, hop, src, dst));
+          const fb = acceptedFlows(evalChain(b, hop, src, dst));
+          compared++;
+          if (!flowEqual(fa, fb)) diffs.push(`${point} ${formatIPv4(src)} → ${formatIPv4(dst)}: rendered ${formatFlowSet(fa)}, imported ${formatFlowSet(fb)}`);
+        }
+    }
+    assert.ok(compared > 100, `${compared}`);
+    assert.deepEqual(diffs, []);
   });
 });
