@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -93,6 +93,48 @@ describe('cordon import', () => {
       JSON.stringify(j.diagnostics),
     );
     assert.equal(j.spec, undefined);
+  });
+});
+
+describe('cordon import --from libvirt', () => {
+  const dom = (filter: string): string =>
+    `<domain><name>vm1</name><devices><interface type='network'><source network='lab'/><filterref filter='${filter}'><parameter name='IP' value='10.7.0.5'/></filterref></interface></devices></domain>\n`;
+  const net = "<network><name>lab</name><forward mode='nat'/><bridge name='virbr7'/><ip address='10.7.0.1' prefix='24'/></network>\n";
+
+  it('a malformed filter is exit 2 with its file, line and column; nothing is written', () => {
+    const dir = join(tmp, 'lv-bad');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'net.xml'), net);
+    writeFileSync(join(dir, 'vm1.xml'), dom('f'));
+    writeFileSync(
+      join(dir, 'f.xml'),
+      "<filter name='f' chain='root'>\n  <rule action='accept' direction='out'>\n    <tcp dstportstart='22'>\n  </rule>\n</filter>\n",
+    );
+    const out = join(tmp, 'lv-bad.yaml');
+    const r = cordon('import', '--from', 'libvirt', dir, '-o', out);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${join(dir, 'f.xml')}:4:3: error CORDON045: not well-formed XML: </rule> closes <tcp> \\(line 3\\)`));
+    assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
+    assert.throws(() => readFileSync(out), /ENOENT/);
+  });
+
+  it('what nwfilter says and cordon cannot is a warning (exit 1, spec written); --strict makes it an error (exit 2)', () => {
+    const dir = join(tmp, 'lv-mac');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'net.xml'), net);
+    writeFileSync(join(dir, 'vm1.xml'), dom('f'));
+    writeFileSync(
+      join(dir, 'f.xml'),
+      "<filter name='f' chain='root'>\n  <rule action='accept' direction='out'>\n    <tcp srcmacaddr='52:54:00:00:00:01'/>\n  </rule>\n</filter>\n",
+    );
+    const out = join(tmp, 'lv-mac.yaml');
+    const r = cordon('import', '--from', 'libvirt', dir, '-o', out);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`${join(dir, 'f.xml')}:2:3: warning CORDON044: srcmacaddr='52:54:00:00:00:01'`));
+    assert.equal(cordon('check', out).status, 0, 'the imported spec is valid');
+    const s = cordon('import', '--from', 'nwfilter', dir, '--strict');
+    assert.equal(s.status, 2);
+    assert.match(s.stderr, /error CORDON044/);
   });
 });
 
