@@ -227,6 +227,25 @@ describe('libvirt nwfilter: what the documentation and the driver say', () => {
   });
 });
 
+describe('libvirt: the XML reader refuses what libvirt XML never has', () => {
+  it('deep nesting, entity declarations, unknown entities and a second root are errors at their line', () => {
+    const cases: [string, number, RegExp][] = [
+      [`${'<a>'.repeat(100)}${'</a>'.repeat(100)}`, 1, /nested deeper than 64/],
+      [`<!DOCTYPE filter [\n<!ENTITY x "${'y'.repeat(10)}">]>\n<filter/>`, 1, /DOCTYPE/],
+      [`<filter name='f'>\n<rule action='accept' direction='out' comment='&bogus;'/>\n</filter>`, 2, /unknown entity &bogus;/],
+      [`<filter name='f'/>\n<filter name='g'/>`, 2, /a second root element/],
+      [`<filter name='f' name='g'/>`, 1, /attribute name twice/],
+    ];
+    for (const [text, line, re] of cases) {
+      const r = run({ f: text });
+      const e = r.diagnostics.find((d) => d.severity === 'error');
+      assert.ok(e, `no error for ${text.slice(0, 40)}`);
+      assert.equal(`${e.file}:${e.line}`, `root/nwfilter/f.xml:${line}`, e.message);
+      assert.match(e.message, re);
+    }
+  });
+});
+
 describe('libvirt networks and domains', () => {
   it('without --topology: the network from its XML, the guest from its domain, its address from the DHCP host entry', () => {
     const r = run({}, domain('vm1', undefined));

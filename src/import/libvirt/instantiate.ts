@@ -509,19 +509,19 @@ export function instantiate(b: Binding, filters: ReadonlyMap<string, NwFilter>, 
       if (d) out.push(d);
     }
     const l3 = insts.filter((x) => x.dir === dir && x.layer === 'l3').sort(cmp);
-    for (let i = 0; i < l3.length; i++) {
-      const x = l3[i]!;
+    // Earlier rules by priority and verdict, so each rule is compared only with its equals of the other verdict.
+    const seen = new Map<string, Inst[]>();
+    for (const x of l3) {
+      const mine = `${x.key[0]}/${verdict(x.action)}`;
+      const other = `${x.key[0]}/${verdict(x.action) === 'accept' ? 'drop' : 'accept'}`;
       // libvirt sorts by priority alone: two overlapping rules of equal priority and different verdicts have no defined order.
-      const clash = l3.find(
-        (y, j) =>
-          j < i &&
-          y.key[0] === x.key[0] &&
-          y.rule !== x.rule &&
-          verdict(y.action) !== verdict(x.action) &&
-          x.box.state !== 'established' &&
-          y.box.state !== 'established' &&
-          intersectBox(x.box, y.box) !== undefined,
-      );
+      const clash =
+        x.box.state === 'established'
+          ? undefined
+          : (seen.get(other) ?? []).find((y) => y.rule !== x.rule && y.box.state !== 'established' && intersectBox(x.box, y.box) !== undefined);
+      const same = seen.get(mine);
+      if (same) same.push(x);
+      else seen.set(mine, [x]);
       if (clash)
         ds.push(
           diag(
