@@ -2,6 +2,7 @@
 import { iptablesImporter } from '../iptables/index.js';
 import { libvirtImporter } from '../libvirt/index.js';
 import { proxmoxImporter } from '../proxmox/index.js';
+import { wireguardImporter } from '../wireguard/index.js';
 import type { Importer } from './contract.js';
 
 export const IMPORTERS: readonly Importer[] = [
@@ -10,6 +11,7 @@ export const IMPORTERS: readonly Importer[] = [
   // The name for the same reader: nwfilter XML is read with the networks and domains it applies to.
   { ...libvirtImporter, name: 'nwfilter', description: 'the same as libvirt (nwfilter XML with the network and domain XML it applies to)' },
   proxmoxImporter,
+  wireguardImporter,
 ];
 
 export function findImporter(name: string): Importer | undefined {
