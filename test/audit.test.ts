@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -96,6 +96,48 @@ describe('cordon import', () => {
   });
 });
 
+describe('cordon import --from libvirt', () => {
+  const dom = (filter: string): string =>
+    `<domain><name>vm1</name><devices><interface type='network'><source network='lab'/><filterref filter='${filter}'><parameter name='IP' value='10.7.0.5'/></filterref></interface></devices></domain>\n`;
+  const net = "<network><name>lab</name><forward mode='nat'/><bridge name='virbr7'/><ip address='10.7.0.1' prefix='24'/></network>\n";
+
+  it('a malformed filter is exit 2 with its file, line and column; nothing is written', () => {
+    const dir = join(tmp, 'lv-bad');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'net.xml'), net);
+    writeFileSync(join(dir, 'vm1.xml'), dom('f'));
+    writeFileSync(
+      join(dir, 'f.xml'),
+      "<filter name='f' chain='root'>\n  <rule action='accept' direction='out'>\n    <tcp dstportstart='22'>\n  </rule>\n</filter>\n",
+    );
+    const out = join(tmp, 'lv-bad.yaml');
+    const r = cordon('import', '--from', 'libvirt', dir, '-o', out);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${join(dir, 'f.xml')}:4:3: error CORDON045: not well-formed XML: </rule> closes <tcp> \\(line 3\\)`));
+    assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
+    assert.throws(() => readFileSync(out), /ENOENT/);
+  });
+
+  it('what nwfilter says and cordon cannot is a warning (exit 1, spec written); --strict makes it an error (exit 2)', () => {
+    const dir = join(tmp, 'lv-mac');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'net.xml'), net);
+    writeFileSync(join(dir, 'vm1.xml'), dom('f'));
+    writeFileSync(
+      join(dir, 'f.xml'),
+      "<filter name='f' chain='root'>\n  <rule action='accept' direction='out'>\n    <tcp srcmacaddr='52:54:00:00:00:01'/>\n  </rule>\n</filter>\n",
+    );
+    const out = join(tmp, 'lv-mac.yaml');
+    const r = cordon('import', '--from', 'libvirt', dir, '-o', out);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`${join(dir, 'f.xml')}:2:3: warning CORDON044: srcmacaddr='52:54:00:00:00:01'`));
+    assert.equal(cordon('check', out).status, 0, 'the imported spec is valid');
+    const s = cordon('import', '--from', 'nwfilter', dir, '--strict');
+    assert.equal(s.status, 2);
+    assert.match(s.stderr, /error CORDON044/);
+  });
+});
+
 describe('cordon audit', () => {
   it('exit 0 on a configuration with no findings; --json has diagnostics, checks and the matrix', () => {
     const rules = write('clean2.v4', CLEAN);
@@ -174,5 +216,32 @@ describe('cordon audit on the seeds’ own configurations', () => {
     assert.equal(blocked.file, `${dir}/003/root/etc/pve/firewall/102.fw`);
     assert.match(blocked.message, /decided by policy DROP of traefik:guest-in/);
     assert.match(blocked.hint ?? '', /add an ACCEPT/);
+  });
+
+  it('seed 001: the nwfilter accepts tcp/22, 80, 443 and 9418 to any address, so each VM reaches its host although the seed says VM-to-host is blocked', () => {
+    const root = `${dir}/001/root`;
+    const r = cordon('audit', '--from', 'libvirt', root, '--topology', `${dir}/001/topology.yaml`, '--json');
+    assert.equal(r.status, 1, r.stderr);
+    const j = JSON.parse(r.stdout) as Json;
+    const filter = `${root}/etc/libvirt/nwfilter/agent-network-filter.xml`;
+    const lines = readFileSync(filter, 'utf8').split('\n');
+    // Lines 8, 11, 16 and 21 are the <rule>s accepting tcp/80, 443, 22 and 9418, none of which names a destination.
+    assert.match(lines[15]!, /<rule action='accept' direction='out'>/);
+    assert.match(lines[16]!, /<tcp dstportstart='22' dstportend='22'\/>/);
+    const toHost = j.diagnostics.filter((d) => d.code === 'CORDON048' && d.message.startsWith('invariant no-vm-to-host'));
+    assert.deepEqual(toHost.map((d) => d.message.split(':')[1]!.trim()).sort(), ['agent-1 (guest compromised)', 'agent-2 (guest compromised)']);
+    for (const d of toHost) {
+      assert.equal(d.file, filter);
+      assert.ok([8, 11, 16, 21].includes(d.line), `${d.line}`);
+      assert.match(d.message, /reaches hypervisor kvm-host on tcp\/22,80,443,9418/);
+      assert.match(d.hint ?? '', /narrow its source or destination/);
+    }
+    // The seed's own "Blocked: VM-to-host communication": SSH to the host, decided by the SSH accept at line 16.
+    const ssh = j.diagnostics.find((d) => d.code === 'CORDON048' && d.message.startsWith("expectation 'agent-1 → kvm-host tcp/22: deny'"));
+    assert.ok(ssh && `${ssh.file}:${ssh.line}` === `${filter}:16`, JSON.stringify(ssh));
+    const anyDest = j.diagnostics.find((d) => d.code === 'CORDON035' && d.file === filter);
+    assert.ok(anyDest && /not only to the internet/.test(anyDest.message) && /add `to: internet`/.test(anyDest.hint ?? ''), JSON.stringify(anyDest));
+    // VM-to-VM holds: the same filter on the receiving VM drops every new incoming connection.
+    assert.ok(!j.diagnostics.some((d) => d.message.includes('no-vm-to-vm')), JSON.stringify(j.diagnostics.map((d) => d.message)));
   });
 });

@@ -19,10 +19,11 @@ import type { ImportResult, SourceTree } from '../src/import/common/contract.js'
 import { proxmoxImporter } from '../src/import/proxmox/index.js';
 import { compile } from '../src/ir/compile.js';
 import type { Hop } from '../src/ir/paths.js';
-import { loadModelFromText } from '../src/model/load.js';
+import { loadModel, loadModelFromText } from '../src/model/load.js';
+import { findRenderer } from '../src/render/registry.js';
 import { parseSpecText } from '../src/spec/parse.js';
-import { flowContains, type Flow } from '../src/util/flows.js';
-import { parseIPv4 } from '../src/util/ip.js';
+import { flowContains, flowEqual, formatFlowSet, type Flow } from '../src/util/flows.js';
+import { formatIPv4, parseIPv4 } from '../src/util/ip.js';
 import { acceptedFlows, evalChain } from '../src/verify/chain-eval.js';
 import { diskTree } from '../src/cli/commands/import-common.js';
 
@@ -172,4 +173,148 @@ describe('proxmox: golden imports of the seeds', () => {
       assert.ok(loadModelFromText(r.text, golden).model, 'the golden spec loads');
     });
   }
+});
+
+describe('proxmox: the topology from the node’s own files (no --topology)', () => {
+  const files: Record<string, string> = {
+    'root/etc/hostname': 'pve\n',
+    'root/etc/network/interfaces': `auto lo
+iface lo inet loopback
+
+iface enp1s0 inet manual
+
+auto vmbr0
+iface vmbr0 inet static
+    address 10.0.0.1/24
+    gateway 10.0.0.254
+    bridge-ports enp1s0
+    bridge-stp off
+
+auto vmbr1
+iface vmbr1 inet static
+    address 192.168.100.1
+    netmask 255.255.255.0
+    bridge-ports none
+`,
+    'root/etc/pve/qemu-server/100.conf':
+      'net0: virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1\nipconfig0: ip=10.0.0.10/24,gw=10.0.0.1\nnet1: virtio=BC:24:11:00:00:02,bridge=vmbr1\n[snap1]\nipconfig1: ip=192.168.100.77/24\n',
+    'root/etc/pve/lxc/101.conf': 'net0: name=eth0,bridge=vmbr1,firewall=1,hwaddr=BC:24:11:00:00:03,ip=192.168.100.20/24,type=veth\n',
+    'root/etc/pve/lxc/102.conf': 'net0: name=eth0,bridge=vmbr1,ip=dhcp,type=veth\n',
+    'root/etc/pve/firewall/cluster.fw': '[OPTIONS]\nenable: 1\n',
+    'root/etc/pve/firewall/101.fw': '[OPTIONS]\nenable: 1\n[RULES]\nIN ACCEPT -source 10.0.0.10 -p tcp -dport 11434\n',
+  };
+  const tree: SourceTree = {
+    read: (p) => files[p],
+    list: (p) => {
+      const names = new Set(
+        Object.keys(files)
+          .filter((f) => f.startsWith(`${p}/`))
+          .map((f) => f.slice(p.length + 1).split('/')[0]!),
+      );
+      return names.size > 0 ? [...names].sort() : undefined;
+    },
+  };
+  const r = proxmoxImporter.import({ paths: ['root'], tree, topology: undefined, host: undefined });
+
+  it('bridges are networks, guests are vm<vmid>/ct<vmid> with the addresses their configs give', () => {
+    assert.ok(!r.diagnostics.some((d) => d.severity === 'error'), JSON.stringify(r.diagnostics, null, 1));
+    const m = loadModelFromText(r.text, 'imported.yaml');
+    assert.ok(m.model, m.diagnostics.map((d) => d.message).join('\n'));
+    assert.equal(m.model.networks.get('vmbr0')?.egress, 'nat');
+    assert.equal(m.model.networks.get('vmbr1')?.egress, 'none');
+    const vm = m.model.hosts.get('vm100');
+    assert.equal(vm?.kind, 'vm');
+    // net1 has no address in the current config (the snapshot's ipconfig1 is an old one).
+    assert.deepEqual(
+      vm?.nics.map((n) => [n.segment, n.address, n.port]),
+      [['vmbr0', parseIPv4('10.0.0.10'), 'tap100i0']],
+    );
+    const ct = m.model.hosts.get('ct101');
+    assert.deepEqual(
+      ct?.nics.map((n) => [n.segment, n.address, n.port]),
+      [['vmbr1', parseIPv4('192.168.100.20'), 'veth101i0']],
+    );
+    assert.ok(!m.model.hosts.has('ct102'), 'a DHCP-only container has no address to check');
+    const where = r.diagnostics.filter((d) => d.code === 'CORDON044').map((d) => `${d.file}:${d.line}`);
+    assert.deepEqual(where.sort(), ['root/etc/pve/lxc/102.conf:1', 'root/etc/pve/qemu-server/100.conf:3']);
+  });
+
+  it("the guest's firewall applies at its port: ct101 takes tcp/11434 from vm100 only", () => {
+    assert.equal(accepts(r, 'ct101:guest-in', { src: '10.0.0.10', dst: '192.168.100.20' }, { proto: 'tcp', port: 11434 }), true);
+    assert.equal(accepts(r, 'ct101:guest-in', { src: '10.0.0.11', dst: '192.168.100.20' }, { proto: 'tcp', port: 11434 }), false);
+  });
+
+  it('a tree without etc/hostname is bad input at that file', () => {
+    const bad = proxmoxImporter.import({
+      paths: ['root'],
+      tree: { read: (p) => (p.endsWith('hostname') ? undefined : tree.read(p)), list: (p) => tree.list(p) },
+      topology: undefined,
+      host: undefined,
+    });
+    const e = bad.diagnostics.find((d) => d.severity === 'error');
+    assert.ok(e && e.file === 'root/etc/hostname', JSON.stringify(bad.diagnostics));
+  });
+});
+
+describe('proxmox round trip: cordon renders the Proxmox firewall, cordon imports it, every chain decides alike', () => {
+  it('phoenix-gateway: host input/output and every guest firewall, on sampled packets', () => {
+    const file = 'examples/phoenix-gateway.yaml';
+    const loaded = loadModel(file);
+    assert.ok(loaded.model);
+    const ir = compile(loaded.model);
+    const out = findRenderer('proxmox')!.render(ir, { host: undefined, params: new Map([['forward', 'nftables']]) });
+    assert.ok(!out.diagnostics.some((d) => d.severity === 'error'), JSON.stringify(out.diagnostics));
+    const node = out.files[0]!.path.split('/')[0]!;
+    const files: Record<string, string> = { 'root/etc/hostname': `${node}\n` };
+    for (const f of out.files) {
+      const base = f.path.split('/').pop()!;
+      if (base === 'cluster.fw') files['root/etc/pve/firewall/cluster.fw'] = f.content;
+      else if (base === 'host.fw') files[`root/etc/pve/nodes/${node}/host.fw`] = f.content;
+      else if (/^\d+\.fw$/.test(base)) files[`root/etc/pve/firewall/${base}`] = f.content;
+    }
+    const p = parseSpecText(readFileSync(file, 'utf8'), file);
+    assert.ok(p.ok);
+    const tree: SourceTree = { read: (x) => files[x], list: (x) => (x === 'root' ? ['etc'] : undefined) };
+    const r = proxmoxImporter.import({ paths: ['root'], tree, topology: { spec: p.value.spec, file }, host: node });
+    assert.ok(!r.diagnostics.some((d) => d.severity === 'error'), JSON.stringify(r.diagnostics, null, 1));
+    const back = loadModelFromText(r.text, 'imported.yaml');
+    assert.ok(back.model, back.diagnostics.map((d) => d.message).join('\n'));
+    const ir2 = compile(back.model);
+    const addrs = [...loaded.model.hosts.values()].flatMap((h) => h.nics.map((n) => n.address));
+    addrs.push(parseIPv4('198.51.100.7')!, parseIPv4('10.0.0.200')!);
+    const portOf = new Map([...loaded.model.hosts.values()].flatMap((h) => h.nics.filter((n) => n.port).map((n) => [n.address, n.port] as const)));
+    let compared = 0;
+    const diffs: string[] = [];
+    for (const [point, a] of ir.chains) {
+      if (!['input', 'output', 'guest-in', 'guest-out'].includes(a.hook) || (a.host !== node && !a.hook.startsWith('guest'))) continue;
+      const b = ir2.chains.get(point);
+      assert.ok(b, `no imported chain ${point}`);
+      const host = loaded.model.hosts.get(a.host)!;
+      const own = host.nics.map((n) => n.address);
+      const port = host.nics[0]?.port;
+      for (const src of addrs)
+        for (const dst of addrs) {
+          if (a.hook === 'input' && (!own.includes(dst) || own.includes(src))) continue;
+          if (a.hook === 'output' && (!own.includes(src) || own.includes(dst))) continue;
+          if (a.hook === 'guest-in' && (!own.includes(dst) || src === dst)) continue;
+          if (a.hook === 'guest-out' && (own.includes(dst) || src === dst)) continue;
+          const hop: Hop = {
+            point,
+            host: a.enforcedOn,
+            hook: a.hook,
+            iif: a.hook === 'input' ? 'vmbr0' : undefined,
+            oif: a.hook === 'output' ? 'vmbr0' : undefined,
+            // The bridge port the packet entered by: the sender's own, when the sender is a guest.
+            inPort: a.hook === 'guest-out' ? port : portOf.get(src),
+            natSrc: undefined,
+          };
+          const fa = acceptedFlows(evalChain(a, hop, src, dst));
+          const fb = acceptedFlows(evalChain(b, hop, src, dst));
+          compared++;
+          if (!flowEqual(fa, fb)) diffs.push(`${point} ${formatIPv4(src)} → ${formatIPv4(dst)}: rendered ${formatFlowSet(fa)}, imported ${formatFlowSet(fb)}`);
+        }
+    }
+    assert.ok(compared > 100, `${compared}`);
+    assert.deepEqual(diffs, []);
+  });
 });

@@ -159,12 +159,12 @@ function tunnelLocated(ir: Ir, engine: Engine, specFile: string, origins: Readon
 const SPEC_ONLY: ReadonlySet<string> = new Set([Code.UNUSED_SERVICE, Code.UNUSED_GROUP]);
 
 /**
- * A shadowed or redundant finding about a rule the source tool adds itself (pve-firewall's
- * established/loopback rules): not the user's to remove. Importers mark such rules "built-in:" in
+ * A shadowed, redundant or overlap finding about a rule the source tool adds itself (pve-firewall's
+ * established/loopback rules, libvirt's network rules and the reverses nwfilter adds): not the user's to remove. Importers mark such rules "built-in:" in
  * their comment, which lint quotes as the rule's name.
  */
 function aboutBuiltin(d: Diagnostic): boolean {
-  return (d.code === Code.SHADOWED_RULE || d.code === Code.REDUNDANT_RULE) && /^'[^']*built-in:/.test(d.message);
+  return (d.code === Code.SHADOWED_RULE || d.code === Code.REDUNDANT_RULE || d.code === Code.ALLOW_DENY_OVERLAP) && /^'[^']*built-in:/.test(d.message);
 }
 
 /** Audits an import. `specFile` is the name the imported spec is given in diagnostics. */

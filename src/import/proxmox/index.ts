@@ -17,8 +17,8 @@
  *    IN rules guard traffic to the guest (policy_in default DROP), OUT rules traffic from it
  *    (policy_out default ACCEPT), established connections pass; an `ipfilter-netN` set drops
  *    sources outside it.
- * Each built-in rule says so in its comment. In this version the networks and guest addresses
- * come from --topology; guests are its hosts whose `id` is the vmid.
+ * Each built-in rule says so in its comment. The networks and guests come from --topology (guests
+ * are its hosts whose `id` is the vmid) or, without one, from the node's own files (topology.ts).
  */
 import { diag, sortDiagnostics, type Diagnostic, type SourcePos } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
@@ -33,6 +33,9 @@ import { importBase } from '../common/topology.js';
 import { parseAddrList } from '../iptables/match.js';
 import { parsePveFile, type PveFile, type PveRule } from './fw.js';
 import { findMacro } from './macros.js';
+import { buildTopology, readInterfaces, type GuestConf } from './topology.js';
+import { NAME_RE } from '../../spec/identifiers.js';
+import type { Spec } from '../../spec/schema.js';
 
 const PROTO: Readonly<Record<string, FlowSet>> = {
   tcp: { ...NO_FLOWS, tcp: ALL_PORTS },
@@ -231,6 +234,57 @@ const MGMT = R.normalize([
   [22, 22],
 ]);
 
+/** The topology from the node's own files (topology.ts), when no --topology is given. */
+function ownTopology(root: string, hostname: string | undefined, req: ImportRequest, ds: Diagnostic[]): { spec: Spec; file: string } | undefined {
+  const path = (rel: string): string => `${root}/${rel}`;
+  if (hostname === undefined || !NAME_RE.test(hostname)) {
+    ds.push(
+      diag(
+        Code.IMPORT_SYNTAX,
+        'error',
+        hostname === undefined ? 'no etc/hostname: which node is this?' : `etc/hostname '${hostname.slice(0, 40)}' is not a name cordon accepts`,
+        { file: path('etc/hostname') },
+        'give the tree its etc/hostname, or pass --topology',
+      ),
+    );
+    return undefined;
+  }
+  const ifFile = path('etc/network/interfaces');
+  const ifText = req.tree.read(ifFile);
+  const bridges = ifText === undefined ? undefined : { file: ifFile, bridges: readInterfaces(ifFile, ifText, ds) };
+  if (!bridges)
+    ds.push(
+      diag(
+        Code.IMPORT_UNSUPPORTED,
+        'warning',
+        'no etc/network/interfaces: no bridges, so no networks or guests are imported',
+        { file: ifFile },
+        'add the file, or pass --topology',
+      ),
+    );
+  const guests: GuestConf[] = [];
+  for (const [dir, kind] of [
+    ['etc/pve/qemu-server', 'vm'],
+    ['etc/pve/lxc', 'container'],
+  ] as const) {
+    for (const f of req.tree.list(path(dir)) ?? []) {
+      const m = /^(\d{1,9})\.conf$/.exec(f);
+      const text = m ? req.tree.read(path(`${dir}/${f}`)) : undefined;
+      if (m && text !== undefined) guests.push({ vmid: Number(m[1]), kind, file: path(`${dir}/${f}`), text });
+    }
+  }
+  const ipfilterAddr = (vmid: number, n: number): number | undefined => {
+    const text = req.tree.read(path(`etc/pve/firewall/${vmid}.fw`));
+    if (text === undefined) return undefined;
+    const set = parsePveFile(path(`etc/pve/firewall/${vmid}.fw`), text, 'vm').fw?.ipsets.get(`ipfilter-net${n}`);
+    const only = set?.entries.length === 1 && !set.entries[0]!.not ? parseIPv4(set.entries[0]!.value) : undefined;
+    return only;
+  };
+  const spec = buildTopology(hostname, bridges, guests, ipfilterAddr, ds);
+  if (ds.some((d) => d.severity === 'error')) return undefined;
+  return { spec, file: bridges?.file ?? root };
+}
+
 export const proxmoxImporter: Importer = {
   name: 'proxmox',
   description: "a Proxmox VE node's firewall: cluster.fw, host.fw, <vmid>.fw (with macros, IP sets, aliases, security groups)",
@@ -248,20 +302,10 @@ export const proxmoxImporter: Importer = {
       );
       return { text: '', origins: new Map(), diagnostics: ds };
     }
-    if (!req.topology) {
-      ds.push(
-        diag(
-          Code.IMPORT_UNSUPPORTED,
-          'error',
-          'the proxmox importer needs --topology FILE in this version: networks and guest addresses are not yet read from etc/network/interfaces and the guest configs',
-          { file: root },
-          'write a spec with the networks, the node (kind: hypervisor) and the guests (id: VMID, nics with their addresses)',
-        ),
-      );
-      return { text: '', origins: new Map(), diagnostics: ds };
-    }
-    const hosts = req.topology.spec.hosts ?? {};
     const hostname = read('etc/hostname')?.trim();
+    const topology = req.topology ?? ownTopology(root, hostname, req, ds);
+    if (!topology) return { text: '', origins: new Map(), diagnostics: sortDiagnostics(ds) };
+    const hosts = topology.spec.hosts ?? {};
     const hypervisors = Object.entries(hosts).filter(([, h]) => h.kind === 'hypervisor');
     const node = req.host ?? (hostname && hostname in hosts ? hostname : hypervisors.length === 1 ? hypervisors[0]![0] : undefined);
     if (node === undefined || !(node in hosts)) {
@@ -270,7 +314,7 @@ export const proxmoxImporter: Importer = {
           Code.IMPORT_SYNTAX,
           'error',
           `which topology host is the node${hostname ? ` '${hostname}'` : ''}?`,
-          { file: req.topology.file },
+          { file: topology.file },
           'name it with --host, or call it as etc/hostname does',
         ),
       );
@@ -468,7 +512,7 @@ export const proxmoxImporter: Importer = {
       }
     }
     const { base, keptFirewalls, droppedFirewalls } = importBase(
-      req.topology.spec,
+      topology.spec,
       imported,
       {},
       `imported from the Proxmox firewall of ${node} (${root})`,
@@ -476,7 +520,9 @@ export const proxmoxImporter: Importer = {
     );
     const header = [
       `Imported by cordon from the Proxmox VE firewall configuration under ${root} (node ${node}).`,
-      `Topology (networks, hosts, expectations) from ${req.topology.file}; its policy is replaced by the imported rules.`,
+      req.topology
+        ? `Topology (networks, hosts, expectations) from ${req.topology.file}; its policy is replaced by the imported rules.`
+        : `Topology from the node's own files: bridges from ${root}/etc/network/interfaces, guests vm<vmid> and ct<vmid> from their configs.`,
       'Every rule below names the file and line it comes from; built-in rules of pve-firewall say so.',
       ...(droppedFirewalls.length > 0 ? [`Per-guest chains of the topology left out: ${droppedFirewalls.join(', ')}.`] : []),
       '',
