@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ownScriptArgv } from '../reaper.js';
 import { firstError, run } from '../../system/exec.js';
 import { formatCidr } from '../../util/ip.js';
 import { DIE_WITH_CORDON, publishArgv } from '../plan.js';
@@ -271,10 +271,7 @@ export async function startResolverProcess(
     table: SBX_TABLE,
     eventsFile: join(tmp, 'dns-events'),
   };
-  const ts = import.meta.url.endsWith('.ts');
-  const main = fileURLToPath(new URL(`../resolver-main.${ts ? 'ts' : 'js'}`, import.meta.url));
-  const loader = ts ? ['--import', new URL('../../../node_modules/tsx/dist/loader.mjs', import.meta.url).href] : [];
-  const argv = [process.execPath, ...loader, main, JSON.stringify(cfg)];
+  const argv = [...ownScriptArgv('resolver-main'), JSON.stringify(cfg)];
   const full = [...prefix, ...argv];
   const child = spawn(full[0]!, full.slice(1), {
     stdio: ['pipe', 'pipe', 'inherit'],
