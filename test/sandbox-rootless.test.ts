@@ -555,7 +555,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
 
   /**
    * Each mode: cordon as uid 65534 runs `sleep 60`; kill -9 of cordon; then nothing of the run is
-   * left — no process it started (the command, holder, pasta, resolver, wireguard-go, the reaper),
+   * left — no process it started (the command, holder, pasta, wireguard-go, the reaper; the resolver runs inside cordon),
    * no process in its user, network or mount namespaces (so they, and vpn-only's private /run
    * mount, are gone), no state file, no temp dir — without another cordon run to clean up.
    */
@@ -565,7 +565,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     {
       mode: 'filtered by name',
       flags: () => ['--allow', 'allowed.test:7001', '--dns-upstream', '198.51.100.53'],
-      running: [/cordon-holder/, /^pasta /, /resolver-main/, /cordon-reaper/, /sleep 60/],
+      running: [/cordon-holder/, /^pasta /, /cordon-reaper/, /sleep 60/],
     },
     { mode: 'open', flags: () => ['--mode', 'open'], running: [/cordon-holder/, /^pasta /, /cordon-reaper/, /sleep 60/] },
     { mode: 'vpn-only', flags: (vpn) => ['--wireguard', vpn], running: [/cordon-holder/, /^pasta /, /^wireguard-go /, /cordon-reaper/, /sleep 60/] },

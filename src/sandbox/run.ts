@@ -122,6 +122,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   writeTeardownState(td);
   // Rootless with something on disk: the reaper removes it if cordon dies (kill -9 included).
   if (opts.rootless && td.noStateFile !== true) td.reaperPid = startReaper(stateDir());
+  const stops: (() => void)[] = [];
   const abort = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -135,7 +136,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     const vm = input.vault ? await mountVault(input.vault, td, say) : undefined;
     const plan = vm ? planSandbox({ ...opts, vaultDir: vm.dir }, id, subnet, version, resolvConf) : draft;
     if (input.envAll === true) say(`--env-all: all ${opts.envCounts.passed} environment variables pass into the sandbox, tokens and keys in them included`);
-    const ctx: StageContext = { plan, opts, td, tmp, say, signal: abort.signal };
+    const ctx: StageContext = { plan, opts, td, tmp, say, signal: abort.signal, stops };
     await (plan.rootless ? rootlessNetworkStage(ctx) : networkStage(ctx));
     say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}${opts.rootless ? ' (rootless)' : ''}`);
     limitsStage(plan, version);
@@ -147,6 +148,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     if (interrupted !== undefined) throw new SandboxInterrupted(interrupted, id);
     throw e;
   } finally {
+    for (const stop of stops) stop();
     await teardown(td);
     stopReaper(td.reaperPid);
     for (const s of sigs) process.off(s, onSignal);
