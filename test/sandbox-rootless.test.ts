@@ -323,14 +323,21 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     });
   }
 
-  /** Nothing of the run is left: no process naming its interface or holder, no state file. */
+  /** Nothing of the run is left: no process naming its interface, holder or reaper, no state file. */
   function nothingLeft(r: Run): void {
     assert.match(r.id, /^[0-9a-f]{6}$/, r.stderr);
     const mine: string[] = [];
     for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
         const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        if (statSync(`/proc/${p}`).uid === NOBODY && (cmd.includes(`cs${r.id}`) || cmd.includes('cordon-holder') || cmd.includes(`cordon-${r.id}-`)))
+        if (
+          statSync(`/proc/${p}`).uid === NOBODY &&
+          (cmd.includes(`cs${r.id}`) ||
+            cmd.includes('cordon-holder') ||
+            cmd.includes('cordon-reaper') ||
+            cmd.includes('reaper-main') ||
+            cmd.includes(`cordon-${r.id}-`))
+        )
           mine.push(`${p}: ${cmd}`);
       } catch {
         // gone meanwhile

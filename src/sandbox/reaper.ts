@@ -9,7 +9,7 @@
  * would run, which also ends any process that missed its death signal). A run that ends normally
  * kills its reaper by PID after its own teardown, so the reaper's Node starts only after a crash.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -30,12 +30,12 @@ export function reaperArgv(then: readonly string[]): string[] {
 }
 
 /**
- * Starts the reaper for the state files in `dir` (the run's own among them) and returns its PID.
- * It is detached (a session of its own: a Ctrl-C or a kill of cordon's process group does not
- * reach it) and unref'd (it never keeps cordon alive); the pipe's write end stays in cordon only
- * (Node opens it close-on-exec).
+ * Starts the reaper for the state files in `dir` (the run's own among them). It is detached (a
+ * session of its own: a Ctrl-C or a kill of cordon's process group does not reach it) and unref'd
+ * (it never keeps cordon alive); the pipe's write end stays in cordon only (Node opens it
+ * close-on-exec). Returns the child, whose kill() is a no-op once it has exited (no PID reuse).
  */
-export function startReaper(dir: string): number | undefined {
+export function startReaper(dir: string): ChildProcess {
   const argv = reaperArgv(ownScriptArgv('reaper-main'));
   const child = spawn(argv[0]!, argv.slice(1), {
     detached: true,
@@ -45,15 +45,10 @@ export function startReaper(dir: string): number | undefined {
   child.on('error', () => undefined);
   child.unref();
   (child.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
-  return child.pid;
+  return child;
 }
 
 /** Ends the reaper of a run that tore down by itself (nothing left for it to do). */
-export function stopReaper(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
+export function stopReaper(reaper: ChildProcess | undefined): void {
+  if (reaper !== undefined && reaper.exitCode === null && reaper.signalCode === null) reaper.kill('SIGKILL');
 }

@@ -121,7 +121,8 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   };
   writeTeardownState(td);
   // Rootless with something on disk: the reaper removes it if cordon dies (kill -9 included).
-  if (opts.rootless && td.noStateFile !== true) td.reaperPid = startReaper(stateDir());
+  const reaper = opts.rootless && td.noStateFile !== true ? startReaper(stateDir()) : undefined;
+  td.reaperPid = reaper?.pid;
   const stops: (() => void)[] = [];
   const abort = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
@@ -150,7 +151,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   } finally {
     for (const stop of stops) stop();
     await teardown(td);
-    stopReaper(td.reaperPid);
+    stopReaper(reaper);
     for (const s of sigs) process.off(s, onSignal);
     // A signal that came after the command ended but before teardown finished: still an interrupt.
     // eslint-disable-next-line no-unsafe-finally -- on purpose: the interrupt replaces the result or error above

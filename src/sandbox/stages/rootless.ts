@@ -17,7 +17,7 @@ import type { ResolverConfig } from '../resolver-main.js';
 
 /** Stage 1, rootless: namespaces, policy, pasta and the resolver, ready before the command starts. */
 export async function rootlessNetworkStage(ctx: StageContext): Promise<void> {
-  const { plan, opts, td } = ctx;
+  const { plan, opts } = ctx;
   stopIfAborted(ctx.signal);
   const holder = plan.steps.find((s): s is Extract<Step, { kind: 'holder' }> => s.kind === 'holder');
   const pasta = plan.steps.find((s): s is Extract<Step, { kind: 'pasta' }> => s.kind === 'pasta');
