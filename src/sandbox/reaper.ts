@@ -39,6 +39,9 @@ export function startReaper(dir: string): ChildProcess {
   const argv = reaperArgv(ownScriptArgv('reaper-main'));
   const child = spawn(argv[0]!, argv.slice(1), {
     detached: true,
+    // Not the user's directory: it may be gone by the time cordon is (Node, through tsx, cannot
+    // start in a deleted one), and the reaper should not keep it busy meanwhile.
+    cwd: '/',
     stdio: ['pipe', 'ignore', 'ignore'],
     env: { ...process.env, CORDON_SANDBOX_STATE_DIR: dir },
   });
