@@ -225,8 +225,22 @@ export async function benchSandboxRootless(): Promise<Row[]> {
     // 1. Start-up, interleaved so load changes hit every variant alike; wall and CPU (CPU is what
     // a loaded machine distorts least: it does not count the time spent waiting for a core).
     const launchers = launcherAlternatives(dir, asUser);
+    // Where the isolated start goes (CPU): node alone, + loading the run command's modules
+    // (commander and the sandbox, nothing run), + bin/cordon's launcher, resolving and planning
+    // (--dry-run: the whole start but the process chain), + the chain itself (the full run).
+    const dist = join(ROOT, 'dist', 'cli');
     const variants: [string, string[]][] = [
       ['node', asUser([process.execPath, '-e', '0'])],
+      [
+        'mods',
+        asUser([
+          process.execPath,
+          '--input-type=module',
+          '-e',
+          `await import(${JSON.stringify(join(ROOT, 'node_modules', 'commander', 'esm.mjs'))}); await import(${JSON.stringify(join(dist, 'commands', 'run.js'))})`,
+        ]),
+      ],
+      ['dry', cordon(['--dry-run'])],
       ['iso', cordon([])],
       ['addr', cordon(addr)],
       ['name', cordon(name)],
@@ -236,7 +250,7 @@ export async function benchSandboxRootless(): Promise<Row[]> {
     const t = new Map<string, Timed[]>(variants.map(([k]) => [k, []]));
     for (let i = 0; i < RUNS; i++) for (const [k, argv] of variants) t.get(k)!.push(await timeCmd(argv));
     const m = (k: string): Timed => (t.has(k) ? medianTimed(t.get(k)!) : { wall: NaN, cpu: NaN });
-    const [nodeT, iso, fil, dns, srtT] = [m('node'), m('iso'), m('addr'), m('name'), m('srt')];
+    const [nodeT, iso, fil, dns, srtT, mods, dry] = [m('node'), m('iso'), m('addr'), m('name'), m('srt'), m('mods'), m('dry')];
     const base = `median of ${RUNS}, interleaved, as uid 65534`;
     const cpuNote = (x: Timed, b: Timed): string => `CPU ${x.cpu.toFixed(0)} against ${b.cpu.toFixed(0)} ms (${(x.cpu / b.cpu).toFixed(2)}×)`;
     rows.push({
@@ -261,6 +275,13 @@ export async function benchSandboxRootless(): Promise<Row[]> {
       notes: `${base}; target ≤ 0.25; userns + netns + nft + bwrap, no pasta; node -e 0 alone is ${(nodeT.wall / srtT.wall).toFixed(2)} of srt; ${cpuNote(iso, srtT)}`,
     });
     rows.push({
+      name: 'isolated start, CPU by part: node / + modules of run (commander, sandbox) / + launcher, options and plan (--dry-run) / + the process chain (the run)',
+      ms: iso.cpu,
+      baselineMs: nodeT.cpu,
+      ratio: iso.cpu / nodeT.cpu,
+      notes: `${base}; CPU ms: node ${nodeT.cpu.toFixed(0)}, modules +${(mods.cpu - nodeT.cpu).toFixed(0)}, launcher (bin/cordon), options and plan +${(dry.cpu - mods.cpu).toFixed(0)}, spawn and process chain (setpriv, unshare, sh, ip, nft, bwrap, nft list) +${(iso.cpu - dry.cpu).toFixed(0)}`,
+    });
+    rows.push({
       name: 'rootless cordon run --allow IP:PORT -- true (CLI, filtered) against srt true',
       ms: fil.wall,
       baselineMs: srtT.wall,
@@ -272,7 +293,7 @@ export async function benchSandboxRootless(): Promise<Row[]> {
       ms: dns.wall,
       baselineMs: srtT.wall,
       ratio: dns.wall / srtT.wall,
-      notes: `${base}; target ≤ 1; + the resolver (a node process) beside pasta; ${cpuNote(dns, srtT)}`,
+      notes: `${base}; target ≤ 1; + the resolver, inside cordon (no second Node), beside pasta; ${cpuNote(dns, srtT)}`,
     });
     for (const [k, , what] of launchers) {
       const x = m(k);

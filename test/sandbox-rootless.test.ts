@@ -15,7 +15,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +32,7 @@ import {
   withHolder,
   HOLDER_PID,
 } from '../src/sandbox/rootless.js';
+import { inlineNetwork, OWNER_ENV } from '../src/sandbox/plan.js';
 
 const CORDON = fileURLToPath(new URL('../bin/cordon', import.meta.url));
 const SRT = fileURLToPath(new URL('../node_modules/.bin/srt', import.meta.url));
@@ -322,14 +323,21 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     });
   }
 
-  /** Nothing of the run is left: no process naming its interface or holder, no state file. */
+  /** Nothing of the run is left: no process naming its interface, holder or reaper, no state file. */
   function nothingLeft(r: Run): void {
     assert.match(r.id, /^[0-9a-f]{6}$/, r.stderr);
     const mine: string[] = [];
     for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
         const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        if (statSync(`/proc/${p}`).uid === NOBODY && (cmd.includes(`cs${r.id}`) || cmd.includes('cordon-holder') || cmd.includes(`cordon-${r.id}-`)))
+        if (
+          statSync(`/proc/${p}`).uid === NOBODY &&
+          (cmd.includes(`cs${r.id}`) ||
+            cmd.includes('cordon-holder') ||
+            cmd.includes('cordon-reaper') ||
+            cmd.includes('reaper-main') ||
+            cmd.includes(`cordon-${r.id}-`))
+        )
           mine.push(`${p}: ${cmd}`);
       } catch {
         // gone meanwhile
@@ -434,64 +442,196 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     nothingLeft(r);
   });
 
-  it('kill -9 of cordon mid-run: holder, pasta, resolver and command end with it, at once', async () => {
-    const started = join(work, 'started');
-    rmSync(started, { force: true });
-    // bin/cordon execs node, so the PID spawn returns is cordon's own.
-    const c = spawn(
-      'ip',
-      asNobody([
-        CORDON,
-        'run',
-        '-q',
-        '--workdir',
-        work,
-        '--allow',
-        'allowed.test:7001',
-        '--dns-upstream',
-        '198.51.100.53',
-        '--',
-        'sh',
-        '-c',
-        'touch started; sleep 60',
-      ]),
-      { stdio: 'ignore' },
-    );
-    for (let i = 0; i < 400 && !existsSync(started); i++) await new Promise((res) => setTimeout(res, 50));
-    assert.ok(existsSync(started), 'the command started');
-    const run = (): string[] =>
-      readdirSync('/proc')
-        .filter((d) => /^\d+$/.test(d))
-        .flatMap((p) => {
+  /**
+   * The VPN server: wireguard-go (root) in the network beyond, on 198.51.100.10:51820, 10.77.0.1/24.
+   * `conf(allowed)` writes a client config for uid 65534 (readable by it only); `stop()` ends the
+   * server (safe to repeat).
+   */
+  async function vpnServer(): Promise<{ conf: (allowed: string) => string; stop: () => Promise<void>; clientKey: string }> {
+    const srvIf = `${P}w`;
+    const key = (): { priv: string; pub: string } => {
+      const priv = spawnSync('wg', ['genkey'], { encoding: 'utf8' }).stdout.trim();
+      return { priv, pub: spawnSync('wg', ['pubkey'], { input: priv, encoding: 'utf8' }).stdout.trim() };
+    };
+    const srv = key();
+    const cli = key();
+    const wgd = spawn('ip', ['netns', 'exec', N, 'wireguard-go', '-f', srvIf], { stdio: 'ignore', env: { ...process.env, WG_PROCESS_FOREGROUND: '1' } });
+    const stop = async (): Promise<void> => {
+      if (wgd.pid && wgd.exitCode === null && wgd.signalCode === null) {
+        process.kill(wgd.pid, 'SIGKILL');
+        await new Promise((res) => (wgd.exitCode !== null || wgd.signalCode !== null ? res(undefined) : wgd.once('exit', res)));
+      }
+      rmSync(`/var/run/wireguard/${srvIf}.sock`, { force: true });
+    };
+    try {
+      for (let i = 0; i < 200 && !existsSync(`/var/run/wireguard/${srvIf}.sock`); i++) await new Promise((res) => setTimeout(res, 10));
+      const set = spawnSync('sh', ['-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', srvIf], {
+        input: `[Interface]\nPrivateKey = ${srv.priv}\nListenPort = 51820\n[Peer]\nPublicKey = ${cli.pub}\nAllowedIPs = 10.77.0.2/32\n`,
+        encoding: 'utf8',
+      });
+      assert.equal(set.status, 0, set.stderr);
+      ip('-n', N, 'addr', 'add', '10.77.0.1/24', 'dev', srvIf);
+      ip('-n', N, 'link', 'set', srvIf, 'up');
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+    const conf = (allowed: string): string => {
+      const f = join(work, `wg-${randomBytes(3).toString('hex')}.conf`);
+      writeFileSync(
+        f,
+        `[Interface]\nPrivateKey = ${cli.priv}\nAddress = 10.77.0.2/24\nDNS = 10.77.0.1\n\n[Peer]\nPublicKey = ${srv.pub}\nEndpoint = 198.51.100.10:51820\nAllowedIPs = ${allowed}\nPersistentKeepalive = 25\n`,
+        { mode: 0o600 },
+      );
+      chownSync(f, NOBODY, NOBODY);
+      return f;
+    };
+    return { conf, stop, clientKey: cli.priv };
+  }
+
+  /** Every process whose chain of parents leads to `root` (root included), as PID → start time. */
+  function tree(root: number): Map<number, string> {
+    const parent = new Map<number, number>();
+    const start = new Map<number, string>();
+    for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+      try {
+        const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        parent.set(Number(d), Number(f[1]));
+        start.set(Number(d), f[19]!);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    const out = new Map<number, string>();
+    for (const [p] of parent) {
+      for (let q: number | undefined = p; q !== undefined && q > 1; q = parent.get(q)) {
+        if (q === root) {
+          out.set(p, start.get(p)!);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The namespaces (user, net, mnt: `net:[4026…]`) of these processes that are not the test's own or the user-playing namespace's. */
+  function namespacesOf(pids: Iterable<number>): Set<string> {
+    const skip = new Set(['user', 'net', 'mnt'].map((k) => readlinkSync(`/proc/self/ns/${k}`)));
+    skip.add(spawnSync('ip', ['netns', 'exec', H, 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' }).stdout.trim());
+    const out = new Set<string>();
+    for (const p of pids)
+      for (const k of ['user', 'net', 'mnt']) {
+        try {
+          const ns = readlinkSync(`/proc/${p}/ns/${k}`);
+          if (!skip.has(ns)) out.add(ns);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    return out;
+  }
+
+  /** Processes still running (not zombies) of `was` (same PID and start time), and processes anywhere in one of `namespaces`. */
+  function survivors(was: Map<number, string>, namespaces: Set<string>): string[] {
+    const left: string[] = [];
+    for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+      try {
+        const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        if (f[0] === 'Z') continue;
+        const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 100);
+        if (was.get(Number(d)) === f[19]) left.push(`${d} (started by cordon): ${cmd}`);
+        else if (['user', 'net', 'mnt'].some((k) => namespaces.has(readlinkSync(`/proc/${d}/ns/${k}`)))) left.push(`${d} (in the run's namespaces): ${cmd}`);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return left;
+  }
+
+  /** The run's temp dirs (`cordon-<id>-…`, the user's) in /tmp. */
+  const tempDirs = (): string[] =>
+    readdirSync(tmpdir()).filter((f) => {
+      try {
+        return /^cordon-[0-9a-f]{6}-/.test(f) && statSync(join(tmpdir(), f)).uid === NOBODY;
+      } catch {
+        return false;
+      }
+    });
+
+  /**
+   * Each mode: cordon as uid 65534 runs `sleep 60`; kill -9 of cordon; then nothing of the run is
+   * left — no process it started (the command, holder, pasta, wireguard-go, the reaper; the resolver runs inside cordon),
+   * no process in its user, network or mount namespaces (so they, and vpn-only's private /run
+   * mount, are gone), no state file, no temp dir — without another cordon run to clean up.
+   */
+  const KILL_CASES: { readonly mode: string; readonly flags: (vpn: string) => string[]; readonly running: RegExp[] }[] = [
+    { mode: 'isolated', flags: () => [], running: [/sleep 60/] },
+    { mode: 'filtered by address', flags: () => ['--allow', '198.51.100.10:7001'], running: [/cordon-holder/, /^pasta /, /cordon-reaper/, /sleep 60/] },
+    {
+      mode: 'filtered by name',
+      flags: () => ['--allow', 'allowed.test:7001', '--dns-upstream', '198.51.100.53'],
+      running: [/cordon-holder/, /^pasta /, /cordon-reaper/, /sleep 60/],
+    },
+    { mode: 'open', flags: () => ['--mode', 'open'], running: [/cordon-holder/, /^pasta /, /cordon-reaper/, /sleep 60/] },
+    { mode: 'vpn-only', flags: (vpn) => ['--wireguard', vpn], running: [/cordon-holder/, /^pasta /, /^wireguard-go /, /cordon-reaper/, /sleep 60/] },
+  ];
+  for (const k of KILL_CASES) {
+    it(`kill -9 of cordon, ${k.mode}: no process, namespace, mount or file of the run is left`, async () => {
+      const vpn = k.mode === 'vpn-only' ? await vpnServer() : undefined;
+      try {
+        const started = join(work, 'started');
+        rmSync(started, { force: true });
+        assert.deepEqual(readdirSync(state), [], 'no state file before the run');
+        // bin/cordon execs node (and ip netns exec, setpriv and env exec too), so the PID spawn returns is cordon's own.
+        const c = spawn(
+          'ip',
+          asNobody([CORDON, 'run', '-q', '--workdir', work, ...k.flags(vpn?.conf('10.77.0.0/24') ?? ''), '--', 'sh', '-c', 'touch started; sleep 60']),
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+        let err = '';
+        c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        for (let i = 0; i < 600 && !existsSync(started) && c.exitCode === null; i++) await new Promise((res) => setTimeout(res, 50));
+        assert.ok(existsSync(started), `the command started: ${err}`);
+        const was = tree(c.pid!);
+        const cmds = [...was.keys()].map((p) => {
           try {
-            const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
-            return statSync(`/proc/${p}`).uid === NOBODY && /cordon-holder|--ns-ifname cs[0-9a-f]{6}s|resolver-main|sleep 60/.test(cmd)
-              ? [`${p}: ${cmd.slice(0, 80)}`]
-              : [];
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
           } catch {
-            return [];
+            return '';
           }
         });
-    assert.ok(run().length >= 3, `holder, pasta, resolver and command run: ${run().join('; ')}`);
-    c.kill('SIGKILL');
-    await new Promise((res) => c.on('exit', res));
-    let left = run();
-    for (let i = 0; i < 40 && left.length > 0; i++) {
-      await new Promise((res) => setTimeout(res, 50));
-      left = run();
-    }
-    assert.deepEqual(left, [], 'processes outlived cordon');
-    // Its state file and temp dir remain; the next run (cleanupStale) removes them.
-    assert.equal(readdirSync(state).length, 1, 'the killed run left its state file');
-    const next = await cordon([], []);
-    assert.equal(next.code, 0, next.stderr);
-    nothingLeft(next);
-    assert.deepEqual(
-      readdirSync(tmpdir()).filter((f) => /^cordon-[0-9a-f]{6}-/.test(f) && statSync(join(tmpdir(), f)).uid === NOBODY),
-      [],
-      "the killed run's temp dir",
-    );
-  });
+        for (const r of k.running)
+          assert.ok(
+            cmds.some((x) => r.test(x)),
+            `${r} runs: ${cmds.join(' | ')}`,
+          );
+        const namespaces = namespacesOf(was.keys());
+        assert.ok(namespaces.size >= 2, `the run has namespaces of its own: ${[...namespaces].join(' ')}`);
+        // Isolated mode writes no state file at all; the others one, which the reaper removes.
+        assert.equal(readdirSync(state).length, k.mode === 'isolated' ? 0 : 1, readdirSync(state).join(' '));
+        c.kill('SIGKILL');
+        await new Promise((res) => (c.exitCode !== null || c.signalCode !== null ? res(undefined) : c.once('exit', res)));
+        const gone = (): string[] => [
+          ...survivors(was, namespaces),
+          ...readdirSync(state).map((f) => `state file ${f}`),
+          ...tempDirs().map((f) => `temp dir ${f}`),
+        ];
+        // Processes die at once; the reaper's Node (through tsx when dist/ is stale) takes a moment on a loaded machine.
+        let left = gone();
+        for (let i = 0; i < 300 && left.length > 0; i++) {
+          await new Promise((res) => setTimeout(res, 50));
+          left = gone();
+        }
+        assert.deepEqual(left, [], 'left behind');
+      } finally {
+        await vpn?.stop();
+      }
+    });
+  }
 
   it("--publish PORT: the sandbox's port answers on the user's 127.0.0.1, not on the user's other addresses", async () => {
     const ready = join(work, 'listening');
@@ -523,6 +663,25 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
     const r = await run;
     assert.equal(r.code, 124, r.stderr);
     nothingLeft(r);
+  });
+
+  it("isolated mode's command line starts nothing once its owner is gone (cordon killed before setpriv set the death signal)", () => {
+    // The inline script as planned, in a network namespace of this test's own (unshare --net as
+    // root, gone when it exits); its parent is this process, standing in for cordon.
+    const mark = join(dir, 'ran');
+    const runAs = (owner: string | undefined): number | null => {
+      rmSync(mark, { force: true });
+      const argv = [...inlineNetwork('table inet cordon_sbx {\n}\n'), 'touch', mark];
+      const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+      if (owner !== undefined) env[OWNER_ENV] = owner;
+      return spawnSync(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] }).status;
+    };
+    assert.equal(runAs(String(process.pid)), 0);
+    assert.ok(existsSync(mark), 'its owner alive: the command runs');
+    assert.equal(runAs('1'), 125);
+    assert.ok(!existsSync(mark), 'another owner: nothing runs');
+    assert.equal(runAs(undefined), 0);
+    assert.ok(existsSync(mark), 'run by hand (no owner given): the command runs');
   });
 
   it('says what it cannot do: ICMP entries (a note), --cpus (refused), with the reason', async () => {
@@ -627,35 +786,9 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
   });
 
   it('vpn-only (--wireguard): split tunnel reaches the server through it, nothing else leaves; no handshake → nothing leaks', async () => {
-    // The VPN server: wireguard-go (root) in the network beyond, on 198.51.100.10:51820, 10.77.0.1/24.
-    const srvIf = `${P}w`;
-    const key = (): { priv: string; pub: string } => {
-      const priv = spawnSync('wg', ['genkey'], { encoding: 'utf8' }).stdout.trim();
-      return { priv, pub: spawnSync('wg', ['pubkey'], { input: priv, encoding: 'utf8' }).stdout.trim() };
-    };
-    const srv = key();
-    const cli = key();
-    const wgd = spawn('ip', ['netns', 'exec', N, 'wireguard-go', '-f', srvIf], { stdio: 'ignore', env: { ...process.env, WG_PROCESS_FOREGROUND: '1' } });
+    const vpn = await vpnServer();
+    const conf = vpn.conf;
     try {
-      for (let i = 0; i < 200 && !existsSync(`/var/run/wireguard/${srvIf}.sock`); i++) await new Promise((res) => setTimeout(res, 10));
-      const set = spawnSync('sh', ['-c', 'cat | wg setconf "$1" /dev/stdin', 'sh', srvIf], {
-        input: `[Interface]\nPrivateKey = ${srv.priv}\nListenPort = 51820\n[Peer]\nPublicKey = ${cli.pub}\nAllowedIPs = 10.77.0.2/32\n`,
-        encoding: 'utf8',
-      });
-      assert.equal(set.status, 0, set.stderr);
-      ip('-n', N, 'addr', 'add', '10.77.0.1/24', 'dev', srvIf);
-      ip('-n', N, 'link', 'set', srvIf, 'up');
-      // The user's own config file, readable by the user only.
-      const conf = (allowed: string): string => {
-        const f = join(work, `wg-${randomBytes(3).toString('hex')}.conf`);
-        writeFileSync(
-          f,
-          `[Interface]\nPrivateKey = ${cli.priv}\nAddress = 10.77.0.2/24\nDNS = 10.77.0.1\n\n[Peer]\nPublicKey = ${srv.pub}\nEndpoint = 198.51.100.10:51820\nAllowedIPs = ${allowed}\nPersistentKeepalive = 25\n`,
-          { mode: 0o600 },
-        );
-        chownSync(f, NOBODY, NOBODY);
-        return f;
-      };
       const split = conf('10.77.0.0/24');
       const r = await cordon(
         ['--wireguard', split],
@@ -676,7 +809,7 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
       assert.equal(r.results.nameserver, '10.77.0.1');
       assert.ok(r.handshake !== undefined && r.handshake !== '', 'the tunnel came up');
       // The private key went to wg on a pipe: not in the output, nor in any file the run left.
-      assert.ok(!r.stderr.includes(cli.priv.slice(0, 20)));
+      assert.ok(!r.stderr.includes(vpn.clientKey.slice(0, 20)));
       nothingLeft(r);
       // Full tunnel: 198.51.100.11 is reached through the tunnel (the server's namespace answers it).
       const full = conf('0.0.0.0/0');
@@ -686,16 +819,14 @@ describe('cordon run rootless (live)', { skip: SKIP }, () => {
       assert.equal(f.results['udp:198.51.100.11:7001'], 'ok', 'udp through the tunnel');
       nothingLeft(f);
       // The VPN server gone: the tunnel never comes up and nothing leaks.
-      process.kill(wgd.pid!, 'SIGKILL');
-      await new Promise((res) => (wgd.exitCode !== null || wgd.signalCode !== null ? res(undefined) : wgd.once('exit', res)));
+      await vpn.stop();
       const d = await cordon(['--wireguard', full, '--tunnel-wait', '300ms'], ['tcp:198.51.100.11:7001'], false);
       assert.equal(d.code, 0, d.stderr);
       assert.match(d.stderr, /no handshake within 300ms; starting the command anyway/);
       assert.match(d.stderr, /never came up/);
       assert.notEqual(d.results['tcp:198.51.100.11:7001'], 'ok');
     } finally {
-      if (wgd.pid && wgd.exitCode === null && wgd.signalCode === null) process.kill(wgd.pid, 'SIGKILL');
-      rmSync(`/var/run/wireguard/${srvIf}.sock`, { force: true });
+      await vpn.stop();
     }
   });
 

@@ -105,7 +105,12 @@ export async function usedSubnets(hostNetns: string | undefined): Promise<Cidr[]
   return out;
 }
 
-export function freshId(): string {
+/**
+ * A run id no named namespace or cgroup of another run uses. Rootless runs make neither (their
+ * namespaces have no name, cgroups are root's), so any id does: no /run/netns listing, no lookups.
+ */
+export function freshId(rootless = false): string {
+  if (rootless) return randomBytes(3).toString('hex');
   const taken = new Set(listNetns());
   for (;;) {
     const id = randomBytes(3).toString('hex');
@@ -120,6 +125,21 @@ export function procStart(pid: number): string | undefined {
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Whether the process `pid` that started at `start` (procStart) still runs: not a zombie. A
+ * cordon killed with -9 stays a zombie until its parent reaps it, and its reaper (reaper.ts)
+ * must not take it for alive meanwhile.
+ */
+export function procRunning(pid: number, start: string | undefined): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return f[19] === start && f[0] !== 'Z' && f[0] !== 'X';
+  } catch {
+    return false;
   }
 }
 

@@ -267,6 +267,9 @@ function uniqBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
   return [...seen.values()];
 }
 
+/** The environment variable that brings cordon's PID to the inline script (inlineNetwork). */
+export const OWNER_ENV = 'CORDON_OWNER_PID';
+
 /** Exit code of the inline script when the network setup failed (its reason is on fd 4). */
 export const INLINE_SETUP_FAILED = 125;
 
@@ -282,6 +285,11 @@ export const INLINE_SETUP_FAILED = 125;
  */
 export function inlineNetwork(ruleset: string, userns = false): string[] {
   const script = [
+    // cordon gone before setpriv could ask for its death signal: the parent is no longer cordon
+    // (OWNER_ENV is cordon's PID; unset when the line is run by hand), so nothing starts that
+    // would outlive it. After this check, cordon's death kills this process (setpriv's signal).
+    `[ -z "\${${OWNER_ENV}-}" ] || [ "$PPID" = "$${OWNER_ENV}" ] || exit ${INLINE_SETUP_FAILED}`,
+    `unset ${OWNER_ENV}`,
     `{ ip -batch - <<'CORDON_IP'`,
     'link set lo up',
     `link add ${ISOLATED_LINK.ifname} type veth peer name ${ISOLATED_LINK.peer}`,

@@ -55,7 +55,12 @@ function forward(cfg: ResolverConfig, msg: Buffer): Promise<Buffer | undefined> 
   });
 }
 
-export function startResolver(cfg: ResolverConfig): void {
+/**
+ * Starts the resolver in this process; resolves, once it listens, with the function that stops
+ * it. Root: in a process of its own (this file's main, on the veth's host end); rootless: inside
+ * cordon itself, which runs in the same namespace (no second Node to start).
+ */
+export function startResolver(cfg: ResolverConfig): Promise<() => void> {
   const explicit = cfg.explicit.map((c) => cidrRange(parseCidr(c, false)!));
   const sock = createSocket('udp4');
   const event = (name: string, rule: string): void => {
@@ -65,7 +70,9 @@ export function startResolver(cfg: ResolverConfig): void {
     );
   };
   sock.on('message', (msg, from) => {
-    void (async () => {
+    // A failure answering one query (a bad packet, a socket closed at teardown) must never end
+    // the process: inside cordon, that would be the run.
+    (async () => {
       const q = parseQuery(msg);
       if (!q) return;
       const reply = (b: Buffer): void => sock.send(b, from.port, from.address);
@@ -104,14 +111,33 @@ export function startResolver(cfg: ResolverConfig): void {
           kept.map((x) => ({ ip: x.ip, ttl: Math.min(x.ttl, 300) })),
         ),
       );
-    })();
+    })().catch(() => undefined);
   });
-  sock.bind(cfg.port, cfg.listen, () => process.stdout.write('ready\n'));
+  return new Promise((res, rej) => {
+    sock.once('error', rej);
+    sock.bind(cfg.port, cfg.listen, () => {
+      sock.off('error', rej);
+      sock.on('error', () => undefined);
+      res(() => {
+        try {
+          sock.close();
+        } catch {
+          // closed already
+        }
+      });
+    });
+  });
 }
 
 const arg = process.argv[2];
 if (arg !== undefined && process.argv[1] !== undefined && /resolver-main\.[jt]s$/.test(process.argv[1])) {
-  startResolver(JSON.parse(arg) as ResolverConfig);
+  startResolver(JSON.parse(arg) as ResolverConfig).then(
+    () => process.stdout.write('ready\n'),
+    (e: Error) => {
+      process.stderr.write(`resolver: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
   // Ends with its parent: teardown kills it by PID; a closed stdin means the parent is gone.
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();

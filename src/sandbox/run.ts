@@ -30,7 +30,8 @@ import { cgroupDirs, limitsStage } from './stages/limits.js';
 import { networkStage, tunnelState, wgPrefix, type StageContext } from './stages/network.js';
 import { rootlessNetworkStage } from './stages/rootless.js';
 import { ROOTLESS_RESOLVER } from './rootless.js';
-import { cleanupStale, makeStateDirs, teardown, writeTeardownState, type Teardown } from './teardown.js';
+import { cleanupStale, makeStateDirs, stateDir, teardown, writeTeardownState, type Teardown } from './teardown.js';
+import { startReaper, stopReaper } from './reaper.js';
 import { SandboxError, SandboxInterrupted, type SandboxInput, type SandboxResult } from './types.js';
 
 // The library's sandbox surface, where callers have always found it.
@@ -85,7 +86,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
   await cleanupStale();
   // Rootless: cgroups are root's (--memory and --pids go through prlimit; --cpus is refused).
   const version = opts.rootless ? 'none' : detectCgroup();
-  const id = freshId();
+  const id = freshId(opts.rootless);
   const egress = (opts.mode === 'filtered' || opts.mode === 'vpn-only') && !opts.rootless;
   const holder = opts.rootless && opts.mode !== 'isolated';
   const subnet = egress ? pickSubnet(await usedSubnets(opts.hostNetns), parseInt(id, 16) % 16384) : undefined;
@@ -114,8 +115,15 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     vaultDir: undefined,
     vaultPrefix: input.vault ? join(tmpdir(), `cordon-vault-${id}-`) : undefined,
     tmp,
+    // Rootless isolated with nothing on disk: the namespaces vanish with the command, which dies
+    // with cordon (and never starts once cordon is gone: OWNER_ENV), so no file records anything.
+    noStateFile: opts.rootless && !holder && tmp === undefined && input.vault === undefined,
   };
   writeTeardownState(td);
+  // Rootless with something on disk: the reaper removes it if cordon dies (kill -9 included).
+  const reaper = opts.rootless && td.noStateFile !== true ? startReaper(stateDir()) : undefined;
+  td.reaperPid = reaper?.pid;
+  const stops: (() => void)[] = [];
   const abort = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -129,7 +137,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     const vm = input.vault ? await mountVault(input.vault, td, say) : undefined;
     const plan = vm ? planSandbox({ ...opts, vaultDir: vm.dir }, id, subnet, version, resolvConf) : draft;
     if (input.envAll === true) say(`--env-all: all ${opts.envCounts.passed} environment variables pass into the sandbox, tokens and keys in them included`);
-    const ctx: StageContext = { plan, opts, td, tmp, say, signal: abort.signal };
+    const ctx: StageContext = { plan, opts, td, tmp, say, signal: abort.signal, stops };
     await (plan.rootless ? rootlessNetworkStage(ctx) : networkStage(ctx));
     say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}${opts.rootless ? ' (rootless)' : ''}`);
     limitsStage(plan, version);
@@ -141,7 +149,9 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     if (interrupted !== undefined) throw new SandboxInterrupted(interrupted, id);
     throw e;
   } finally {
+    for (const stop of stops) stop();
     await teardown(td);
+    stopReaper(reaper);
     for (const s of sigs) process.off(s, onSignal);
     // A signal that came after the command ended but before teardown finished: still an interrupt.
     // eslint-disable-next-line no-unsafe-finally -- on purpose: the interrupt replaces the result or error above

@@ -9,7 +9,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../system/exec.js';
 import { RUN_STATE } from './hidden.js';
-import { listDir, procStart, readText } from './host.js';
+import { listDir, procRunning, procStart, readText } from './host.js';
 import { listNetns } from '../system/netns.js';
 import { sandboxIdOfNetns } from '../model/names.js';
 
@@ -68,6 +68,14 @@ export interface Teardown {
   holderPid?: number | undefined;
   holderStart?: string | undefined;
   pastaPid?: number | undefined;
+  /** Rootless: the reaper (reaper.ts), which finishes this teardown if cordon dies; killed by the run once it tore down itself. */
+  reaperPid?: number | undefined;
+  /**
+   * No state file: nothing of this run can outlive it (rootless isolated mode without a temp dir or
+   * a vault: the namespaces vanish with the command, which dies with cordon), so a kill -9 leaves
+   * no file either.
+   */
+  noStateFile?: boolean;
 }
 
 /**
@@ -85,6 +93,7 @@ export function stateDir(): string {
 }
 
 export function writeTeardownState(t: Teardown): void {
+  if (t.noStateFile === true) return;
   const dir = stateDir();
   if (!existsSync(dir)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -114,7 +123,7 @@ export async function cleanupStale(): Promise<string[]> {
     } catch {
       continue;
     }
-    if (procStart(t.ownerPid) === t.ownerStart) continue;
+    if (procRunning(t.ownerPid, t.ownerStart)) continue;
     // The command's first process (its own process group) if it somehow outlived its owner: killing
     // it takes bwrap and the command with it (--die-with-parent). Its start time guards against PID reuse.
     if (t.commandPid !== undefined && t.commandStart !== undefined && procStart(t.commandPid) === t.commandStart) {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDenied, readDenied } from '../denied.js';
 import { procStart } from '../host.js';
-import { INLINE_SETUP_FAILED, SECCOMP_FD } from '../plan.js';
+import { INLINE_SETUP_FAILED, OWNER_ENV, SECCOMP_FD } from '../plan.js';
 import { nsenterArgv, withHolder } from '../rootless.js';
 import { writeTeardownState } from '../teardown.js';
 import { SandboxError, type CgroupVersion, type Counters, type DeniedAttempt, type ExitReason } from '../types.js';
@@ -75,7 +75,11 @@ export async function commandStage(
     const child = spawn(argv[0]!, argv.slice(1), {
       stdio: [stdio, stdio, stdio, plan.inline ? 'pipe' : 'ignore', plan.inline ? 'pipe' : 'ignore', 'pipe'],
       detached: true,
-      env: procs.length > 0 ? { ...opts.env, CORDON_CGROUP_PROCS: procs.join(' ') } : { ...opts.env },
+      env: {
+        ...opts.env,
+        ...(procs.length > 0 ? { CORDON_CGROUP_PROCS: procs.join(' ') } : {}),
+        ...(plan.inline ? { [OWNER_ENV]: String(process.pid) } : {}),
+      },
     });
     (child.stdio as unknown as NodeJS.WritableStream[])[SECCOMP_FD]!.on('error', () => undefined).end(plan.seccomp);
     if (child.pid !== undefined) {

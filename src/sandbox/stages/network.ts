@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ownScriptArgv } from '../reaper.js';
 import { firstError, run } from '../../system/exec.js';
 import { formatCidr } from '../../util/ip.js';
 import { DIE_WITH_CORDON, publishArgv } from '../plan.js';
@@ -27,6 +27,8 @@ export interface StageContext {
   readonly say: (line: string) => void;
   /** Aborted by an interrupt: a stage stops waiting and throws. */
   readonly signal: AbortSignal;
+  /** What runs inside cordon's own process (rootless: the resolver), stopped before teardown. */
+  readonly stops: (() => void)[];
 }
 
 /** Throws when the run was interrupted (the orchestrator turns that into SandboxInterrupted). */
@@ -257,24 +259,8 @@ export async function startResolverProcess(
   tmp: string,
   how: { readonly nft: readonly string[]; readonly upstream: string; readonly port?: number },
 ): Promise<number> {
-  const up = how.upstream;
-  const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(up);
-  if (!m) throw new SandboxError(`--dns-upstream: '${up}' is not IP[:PORT]`);
-  const cfg: ResolverConfig = {
-    listen,
-    port: how.port ?? 53,
-    upstream: m[1]!,
-    upstreamPort: m[2] === undefined ? 53 : Number(m[2]),
-    rules: opts.allowDomains,
-    explicit: opts.allow.map((a) => formatCidr(a.cidr)),
-    nft: how.nft,
-    table: SBX_TABLE,
-    eventsFile: join(tmp, 'dns-events'),
-  };
-  const ts = import.meta.url.endsWith('.ts');
-  const main = fileURLToPath(new URL(`../resolver-main.${ts ? 'ts' : 'js'}`, import.meta.url));
-  const loader = ts ? ['--import', new URL('../../../node_modules/tsx/dist/loader.mjs', import.meta.url).href] : [];
-  const argv = [process.execPath, ...loader, main, JSON.stringify(cfg)];
+  const cfg = resolverConfig(listen, opts, tmp, how);
+  const argv = [...ownScriptArgv('resolver-main'), JSON.stringify(cfg)];
   const full = [...prefix, ...argv];
   const child = spawn(full[0]!, full.slice(1), {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -295,4 +281,31 @@ export async function startResolverProcess(
   child.stdout.resume();
   child.unref();
   return pid;
+}
+
+/**
+ * The resolver's configuration (resolver-main.ts): listening on `listen`:`how.port` (default 53);
+ * `how.nft` runs nft in the sandbox's namespace as seen from where the resolver runs;
+ * `how.upstream` is IP[:PORT].
+ */
+export function resolverConfig(
+  listen: string,
+  opts: SandboxOptions,
+  tmp: string,
+  how: { readonly nft: readonly string[]; readonly upstream: string; readonly port?: number },
+): ResolverConfig {
+  const up = how.upstream;
+  const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(up);
+  if (!m) throw new SandboxError(`--dns-upstream: '${up}' is not IP[:PORT]`);
+  return {
+    listen,
+    port: how.port ?? 53,
+    upstream: m[1]!,
+    upstreamPort: m[2] === undefined ? 53 : Number(m[2]),
+    rules: opts.allowDomains,
+    explicit: opts.allow.map((a) => formatCidr(a.cidr)),
+    nft: how.nft,
+    table: SBX_TABLE,
+    eventsFile: join(tmp, 'dns-events'),
+  };
 }

@@ -12,11 +12,12 @@ import { hasDefaultRoute, HOLDER_NS, nsenterArgv, pastaFailure, usernsFailure } 
 import { sandboxNames } from '../../model/names.js';
 import { writeTeardownState } from '../teardown.js';
 import { SandboxError, type Step } from '../types.js';
-import { awaitHandshake, startResolverProcess, startTunnel, stopIfAborted, tunnelPlace, type StageContext } from './network.js';
+import { awaitHandshake, resolverConfig, startTunnel, stopIfAborted, tunnelPlace, type StageContext } from './network.js';
+import type { ResolverConfig } from '../resolver-main.js';
 
 /** Stage 1, rootless: namespaces, policy, pasta and the resolver, ready before the command starts. */
 export async function rootlessNetworkStage(ctx: StageContext): Promise<void> {
-  const { plan, opts, td } = ctx;
+  const { plan, opts } = ctx;
   stopIfAborted(ctx.signal);
   const holder = plan.steps.find((s): s is Extract<Step, { kind: 'holder' }> => s.kind === 'holder');
   const pasta = plan.steps.find((s): s is Extract<Step, { kind: 'pasta' }> => s.kind === 'pasta');
@@ -24,21 +25,28 @@ export async function rootlessNetworkStage(ctx: StageContext): Promise<void> {
   const pid = await startHolder(holder.argv, ctx);
   const inside = nsenterArgv(pid);
   const resolver = plan.steps.find((s): s is Extract<Step, { kind: 'resolver' }> => s.kind === 'resolver');
-  // The resolver runs here, in the user's own namespace (it reaches the upstream; the command
-  // reaches it only through pasta's forward of its 127.0.0.1:53), and adds answers to the
-  // sandbox's sets through nsenter.
+  // The resolver runs in cordon's own process, which is in the user's own namespace (it reaches
+  // the upstream; the command reaches it only through pasta's forward of its 127.0.0.1:53): no
+  // second Node to start, and it ends with cordon. It adds answers to the sandbox's sets through nsenter.
   await Promise.all([
     startPasta([...pasta.argv, String(pid)], pid, sandboxNames(plan.id).vethSandbox, ctx),
     resolver === undefined
       ? undefined
-      : startResolverProcess([], resolver.listen, opts, ctx.tmp!, { nft: [...inside, 'nft'], upstream: resolver.upstream, port: resolver.port }).then((p) => {
-          td.resolverPid = p;
-          writeTeardownState(td);
-        }),
+      : startResolverHere(ctx, resolverConfig(resolver.listen, opts, ctx.tmp!, { nft: [...inside, 'nft'], upstream: resolver.upstream, port: resolver.port })),
   ]);
   stopIfAborted(ctx.signal);
   const wg = plan.steps.find((s): s is Extract<Step, { kind: 'wireguard' }> => s.kind === 'wireguard');
   if (wg !== undefined) await tunnelInHolder(ctx, wg, pid);
+}
+
+/** Starts the resolver inside cordon (loaded only when names are allowed); stopped before teardown. */
+async function startResolverHere(ctx: StageContext, cfg: ResolverConfig): Promise<void> {
+  const { startResolver } = await import('../resolver-main.js');
+  try {
+    ctx.stops.push(await startResolver(cfg));
+  } catch (e) {
+    throw new SandboxError(`the resolver cannot listen on ${cfg.listen}:${cfg.port}: ${(e as Error).message}`);
+  }
 }
 
 /**
