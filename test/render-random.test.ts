@@ -111,9 +111,11 @@ function chainDisagreement(a: Ir, b: Ir, seed: number): string | undefined {
       for (const p of r.match.inPort ?? []) ports.add(p);
     }
     for (const h of a.model.hosts.values()) for (const n of h.nics) addrs.add(n.address);
-    // A per-guest chain sees only its guest's packets: out of its ports, or to its addresses.
+    // A per-guest chain sees only its guest's packets: out of its ports, or to its addresses
+    // behind them (not its tunnel address: that traffic skips guest-in, see irVerdict).
     const guest = a.model.hosts.get(ca.host)!;
-    const dsts = ca.hook === 'guest-in' ? guest.nics.map((n) => n.address) : [...addrs];
+    const dsts = ca.hook === 'guest-in' ? behindPorts(a, guest.name, ca.enforcedOn) : [...addrs];
+    if (dsts.length === 0) return `${point}: a guest-in chain on ${ca.enforcedOn}, which owns no bridge port of ${guest.name}`;
     const inPorts = ca.hook === 'guest-out' ? guest.nics.flatMap((n) => (n.port ? [n.port] : [])) : [...ports];
     const hopArb = fc.record({
       src: fc.constantFrom(...addrs),
@@ -131,6 +133,14 @@ function chainDisagreement(a: Ir, b: Ir, seed: number): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The addresses of `guest`'s nics that sit behind a port of a bridge `host` owns. */
+function behindPorts(ir: Ir, guest: string, host: string): number[] {
+  return ir.model.hosts
+    .get(guest)!
+    .nics.filter((n) => n.port !== undefined && ir.model.networks.get(n.segment)?.owner === host)
+    .map((n) => n.address);
 }
 
 const netnsSkip = netnsSkipReason();
@@ -210,7 +220,9 @@ function irVerdict(ir: Ir, host: string, builtin: 'INPUT' | 'FORWARD' | 'OUTPUT'
       output: builtin === 'OUTPUT',
       forward: builtin === 'FORWARD',
       'guest-out': builtin !== 'OUTPUT' && g.nics.some((n) => n.port !== undefined && n.port === p.physIn && ir.model.networks.get(n.segment)?.owner === host),
-      'guest-in': builtin !== 'INPUT' && g.nics.some((n) => n.address === p.dst),
+      // Into the guest through a port of this host's bridges: the verifier (src/ir/paths.ts)
+      // puts guest-in only on that path, so traffic to the guest's tunnel address skips it.
+      'guest-in': builtin !== 'INPUT' && behindPorts(ir, g.name, host).includes(p.dst),
     };
     if (!hooks[c.hook]) continue;
     const hop: Hop = { point: c.point, host, hook: c.hook, iif: p.iif, oif: p.oif, inPort: p.physIn, natSrc: undefined };
