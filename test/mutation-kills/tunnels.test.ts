@@ -179,6 +179,11 @@ describe("the tunnel server's listen port: a member's knock is bound to the memb
       listen(ipt).join('\n'),
     );
     assert.ok(!listen(ipt).some((l) => /-i lan0/.test(l)), `no knock bound to the bridge alone:\n${listen(ipt).join('\n')}`);
-    assert.match(nft, /iifname "tap101i0" meta mark set (0x[0-9a-f]+)/);
+    const mark = /iifname "tap101i0" meta mark set (0x[0-9a-f]+)/.exec(nft)?.[1];
+    assert.ok(mark, "nftables marks the member's port");
+    const input = nft.slice(nft.indexOf('table inet cordon_pve_input {'));
+    const set = new RegExp(`meta mark ${mark} ip saddr \\. ip daddr \\. meta l4proto \\. th dport @(\\w+) counter accept`).exec(input)?.[1];
+    assert.ok(set, `pve's input accepts the knock only with the member's mark ${mark}:\n${input.slice(0, 1200)}`);
+    assert.match(input, new RegExp(`set ${set} \\{[^}]*10\\.1\\.0\\.10 \\. 10\\.1\\.0\\.1 \\. udp \\. 51820`));
   });
 });
