@@ -604,8 +604,8 @@ function tunnelListen(model: Model, h: Host): Draft[] {
     const members = [...model.hosts.values()].filter((m) => m.name !== h.name && m.nics.some((n) => n.segment === t.name));
     const serverNets = new Set(h.nics.filter((n) => model.networks.has(n.segment)).map((n) => n.segment));
     const remote = (m: Host): boolean => m.roaming || !m.nics.some((n) => serverNets.has(n.segment));
-    const rule = (src: RangeSet, iif: string[] | undefined): Draft => ({
-      match: { ...ANY_MATCH, src, iif, dst: [[t.endpoint, t.endpoint]], flows: { ...NO_FLOWS, udp: [[t.listen, t.listen]] } },
+    const rule = (src: RangeSet, iif: string[] | undefined, inPort?: string[]): Draft => ({
+      match: { ...ANY_MATCH, src, iif, inPort, dst: [[t.endpoint, t.endpoint]], flows: { ...NO_FLOWS, udp: [[t.listen, t.listen]] } },
       action: 'accept',
       log: false,
       rate: undefined,
@@ -621,17 +621,29 @@ function tunnelListen(model: Model, h: Host): Draft[] {
     if (members.some(remote) && fromInternet.length > 0) out.push(rule(model.internet, fromInternet));
     // Local members send from their own underlay addresses, over a network they share with the
     // server: bound to the server's interfaces on those networks, so a guest elsewhere cannot knock
-    // by forging a member's address.
+    // by forging a member's address; and a member behind a port of a bridge the server owns is
+    // bound to that port, so that a guest on the same bridge cannot knock by forging it either.
     let local: RangeSet = R.EMPTY;
     const localNets = new Set<string>();
+    const ported: [number, number][] = [];
+    const ports = new Set<string>();
     for (const m of members) {
       if (remote(m)) continue;
-      local = R.union(local, R.normalize(m.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const)));
-      for (const n of m.nics) if (serverNets.has(n.segment)) localNets.add(n.segment);
+      for (const n of m.nics) {
+        if (n.segment === t.name) continue;
+        if (n.port && model.networks.get(n.segment)?.owner === h.name) {
+          ported.push([n.address, n.address]);
+          ports.add(n.port);
+          continue;
+        }
+        local = R.union(local, [[n.address, n.address]]);
+        if (serverNets.has(n.segment)) localNets.add(n.segment);
+      }
     }
     const localIif = h.nics.filter((n) => localNets.has(n.segment)).map((n) => n.ifname);
     if (local.length > 0) out.push(rule(local, [...new Set(localIif)].sort()));
-    else if (members.length === 0) out.push(rule(local, undefined));
+    if (ported.length > 0) out.push(rule(R.normalize(ported), undefined, [...ports].sort()));
+    if (members.length === 0) out.push(rule(R.EMPTY, undefined));
   }
   return out;
 }

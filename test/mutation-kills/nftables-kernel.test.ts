@@ -137,6 +137,9 @@ firewalls:
   "hv:input":
     policy: accept
     rules:
+      # An accept and then an unlogged drop with the same binding: two runs, never one (a run
+      # takes the verdict of its first rule, so merged the drop would accept).
+      - { action: accept, from: 10.1.0.10, ports: tcp/80 }
       - { action: drop, from: front, ports: tcp/22 }
 `;
 

@@ -158,7 +158,13 @@ function planHost(ir: Ir, host: string, ds: Diagnostic[]): HostPlan {
         jumps.set('FORWARD', sel);
         jumps.set('INPUT', sel);
       } else {
-        const sel = [...new Set(guest.nics.map((n) => n.address))].sort((a, b) => a - b).map((a) => ['-d', `${formatIPv4(a)}/32`]);
+        // Packets into the guest through its bridge ports: to the addresses of its nics on this
+        // host's bridges. Not its tunnel address: that traffic reaches the guest inside the
+        // tunnel's transport, past the port, and the verifier (src/ir/paths.ts) lets it skip
+        // guest-in, as a Proxmox or nwfilter per-guest firewall does.
+        const sel = [...new Set(guest.nics.filter((n) => n.port && ports.has(n.port)).map((n) => n.address))]
+          .sort((a, b) => a - b)
+          .map((a) => ['-d', `${formatIPv4(a)}/32`]);
         jumps.set('FORWARD', sel);
         jumps.set('OUTPUT', sel);
       }

@@ -137,7 +137,12 @@ function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, d
           e.line(`meta mark != ${setOf(own)} accept comment "${quotedText(`not from ${c.host}`)}"`);
         } else if (c.hook === 'guest-in') {
           e.line('meta nfproto != ipv4 accept');
-          e.line(`ip daddr != ${setOf(host.nics.map((n) => formatIPv4(n.address)))} accept comment "${quotedText(`not to ${c.host}`)}"`);
+          // Into the guest through its bridge ports only: not to its tunnel address, whose traffic
+          // reaches it inside the tunnel's transport (the verifier lets it skip guest-in, as a
+          // Proxmox or nwfilter per-guest firewall would).
+          const own = [...new Set(host.nics.filter((n) => n.port && marks.has(n.port)).map((n) => formatIPv4(n.address)))];
+          if (own.length === 0) e.line(`accept comment "${quotedText(`${c.host} has no port on a bridge of this host`)}"`);
+          else e.line(`ip daddr != ${setOf(own)} accept comment "${quotedText(`not to ${c.host}`)}"`);
         } else if (hook !== 'forward') {
           e.line('meta nfproto ipv6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept');
         }
