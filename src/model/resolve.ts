@@ -14,6 +14,7 @@ import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, range
 import * as R from '../util/rangeset.js';
 import { unknownNameHint } from '../util/suggest.js';
 import { internetSpace, lanSpace, targetsAddrs } from './addresses.js';
+import { resolveForwards } from './forwards.js';
 import { guestPortName, ifnameHasUnsafeChars, validIfname } from './names.js';
 import {
   GUEST_KINDS,
@@ -140,6 +141,17 @@ class Resolver {
     const modelSoFar = { ...partial, groups: this.groups } as unknown as Model;
     const firewalls = this.resolveFirewalls(modelSoFar);
     const dns = this.spec.dns ? this.resolveDns(this.spec.dns) : undefined;
+    const forwards = resolveForwards(
+      {
+        hosts: this.hosts,
+        networks: this.networks,
+        tunnels: this.tunnels,
+        resolveRef: (ref, path) => this.resolveRef(ref, path),
+        err: (code, message, path, hint) => this.err(code, message, path, hint),
+        origin: (path, text) => this.origin(path, text),
+      },
+      this.spec.forwards ?? [],
+    );
     if (hasErrors(this.ds)) return { ok: false, diagnostics: this.ds };
     const model: Model = {
       ...partial,
@@ -150,6 +162,7 @@ class Resolver {
       invariants,
       firewalls,
       dns,
+      forwards,
       used: { groups: this.usedGroups, services: this.usedServices },
     };
     return { ok: true, model, diagnostics: this.ds };

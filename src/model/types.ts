@@ -209,6 +209,34 @@ export interface Dns {
   readonly origin: Origin;
 }
 
+/** One published port range of a forward: what arrives on `public` is sent to `target` (same width). */
+export interface ForwardPort {
+  readonly proto: 'tcp' | 'udp';
+  readonly public: readonly [number, number];
+  readonly target: readonly [number, number];
+}
+
+/**
+ * A port forward (DNAT) on `via`: a new connection that arrives by one of `entry` addressed to one
+ * of via's own addresses, on a public port, goes to `address` (the target host's address on a network
+ * `via` is on). The matrix shows it as the internet (and the LAN) reaching the target on `flows`.
+ */
+export interface Forward {
+  readonly index: number;
+  /** The forwarding host. */
+  readonly via: string;
+  /** Interfaces the world comes in by: via's uplink and its nics on the internet, sorted. */
+  readonly entry: readonly string[];
+  readonly host: string;
+  readonly service: string;
+  readonly address: number;
+  /** The target's flows (its service ports, as the guest sees them after DNAT). */
+  readonly flows: FlowSet;
+  readonly ports: readonly ForwardPort[];
+  readonly comment: string | undefined;
+  readonly origin: Origin;
+}
+
 export interface Model {
   readonly file: string;
   readonly hash: string;
@@ -222,6 +250,8 @@ export interface Model {
   readonly firewalls: ReadonlyMap<string, HandFirewall>;
   /** The internal DNS zone; undefined = the spec declares none. */
   readonly dns: Dns | undefined;
+  /** Port forwards, in spec order; empty = nothing from the internet reaches a private address. */
+  readonly forwards: readonly Forward[];
   /** Address ranges of the built-in `internet` and `lan` endpoints for this model. */
   readonly internet: RangeSet;
   readonly lan: RangeSet;

@@ -248,6 +248,28 @@ export const DnsSpec = z
   })
   .describe('An internal DNS zone served by one host (dnsmasq or BIND).');
 
+/**
+ * A port forward (DNAT): the internet (and the LAN behind the uplink) reaches one guest service at
+ * the forwarding host's own address. It publishes the service and nothing else; the policy still
+ * decides who may use it (an `allow` from `internet` or `lan` to the service).
+ */
+export const ForwardSpec = z
+  .strictObject({
+    to: Ref.describe('The published service: host.service, e.g. gateway.https (tcp and udp ports only).'),
+    via: Name.optional().describe(
+      "The host that rewrites the destination (DNAT): a managed host with an uplink or an internet nic, on a network with the target. Default: the host holding the gateway of the target's network.",
+    ),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe("Public port, when it differs from the service's own (only for a service of one port). Default: the service's ports."),
+    comment: z.string().optional().describe('Why the service is published; carried into rendered configs.'),
+  })
+  .describe('A published service: public address and port of the forwarding host → a guest service.');
+
 export const SpecSchema = z
   .strictObject({
     version: z.literal(1).describe('Spec format version; 1.'),
@@ -267,6 +289,10 @@ export const SpecSchema = z
       .optional()
       .describe('Hand-written chains keyed by enforcement point (HOST:forward|input|output|guest-in|guest-out).'),
     dns: DnsSpec.optional(),
+    forwards: z
+      .array(ForwardSpec)
+      .optional()
+      .describe('Port forwards (DNAT) from the internet to guest services. Absent or empty: nothing from the internet reaches a private address.'),
   })
   .describe('A cordon spec.');
 
@@ -280,3 +306,4 @@ export type ExpectSpecT = z.infer<typeof ExpectSpec>;
 export type FirewallSpecT = z.infer<typeof FirewallSpec>;
 export type FirewallRuleSpecT = z.infer<typeof FirewallRuleSpec>;
 export type DnsSpecT = z.infer<typeof DnsSpec>;
+export type ForwardSpecT = z.infer<typeof ForwardSpec>;

@@ -16,7 +16,7 @@
  * verifier (it asks about new connections) never matches. Everything else cordon cannot express
  * (ICMP types, source ports, NAT, a partial set of "other" protocols, conditional `return`…) is
  * a CORDON041 (not importable) diagnostic naming the expression, and so is any table that is not cordon's.
- * cordon's NAT table `ip cordon_<host>_nat` is checked and left out: it only masquerades, which the
+ * cordon's NAT table `ip cordon_<host>_nat` is checked and left out: it only masquerades and forwards ports, which the
  * verifier derives from the spec (`readNat` reports anything in it that would filter or redirect);
  * so are its IPv6 and layer-2 tables, which cannot match IPv4 (`readNonIpv4` checks that they cannot).
  */
@@ -316,7 +316,8 @@ class Importer {
    */
   readNat(family: string, table: string): void {
     const where = `${family} ${table}`;
-    const SILENT = new Set(['match', 'counter', 'masquerade', 'snat', 'accept', 'log', 'limit']);
+    // dnat: the spec's port forwards (prerouting), which the verifier takes from the model as it does masquerading.
+    const SILENT = new Set(['match', 'counter', 'masquerade', 'snat', 'dnat', 'accept', 'log', 'limit']);
     for (const c of this.chainsOf(family, table)) {
       const at = `${where} chain ${c.name}`;
       if (c.policy === 'drop') this.report('error', `${at}: policy drop in cordon's NAT table filters packets the verifier does not see dropped`, at);

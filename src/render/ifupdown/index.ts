@@ -18,7 +18,7 @@ import type { Ir } from '../../ir/types.js';
 import type { Host, Model, Nic } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
 import { resolverFor } from '../dns/index.js';
-import { natRules } from '../nat.js';
+import { forwardRules, natRules, portRange } from '../nat.js';
 import { natTableName } from '../nftables/nat.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname } from '../escape.js';
@@ -139,6 +139,10 @@ function renderHost(model: Model, h: Host): string {
       break;
   }
   for (const r of h.routes) if (r.via.kind === 'tunnel') elsewhere.push(`route ${formatCidr(r.to)} through tunnel ${r.via.tunnel}, set up with the tunnel`);
+  for (const f of forwardRules(model, h.name))
+    elsewhere.push(
+      `port forward ${f.ports.map((p) => `${p.proto}/${portRange(p.public)}`).join(', ')} on ${f.entry.join(', ')} → ${f.host}.${f.service} (${formatIPv4(f.address)}): DNAT in table ip ${natTableName(h.name)} of cordon's nftables rule set, not post-up lines`,
+    );
   if (elsewhere.length) {
     e.gap();
     e.line('# Not configured here:');
