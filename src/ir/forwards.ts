@@ -4,7 +4,9 @@
  * itself is rendered in the host's NAT table (src/render/nat.ts); this rule is what makes "the
  * internet reaches the service and nothing else" hold in the filter too, also for a packet that
  * arrives already addressed to the guest's private address (a LAN router with a route to it).
- * Runs before the policy, so no broader allow in the policy can open more of the guest.
+ * Runs before the policy, so no broader allow in the policy can open more of the guest's tcp, udp
+ * and icmp to the world; other IP protocols stay the policy's (an allow with no ports lets them in,
+ * in the verifier as in the kernel, for a packet routed to the guest's own address).
  */
 import type { Host, Model, Origin } from '../model/types.js';
 import { ALL_FLOWS, flowSubtract, flowUnion, NO_FLOWS, type FlowSet } from '../util/flows.js';
@@ -26,23 +28,22 @@ export function forwardDrafts(model: Model, h: Host): ForwardDraft[] {
       cur.names.push(`${f.host}.${f.service}`);
     } else byAddr.set(f.address, { flows: flowUnion(NO_FLOWS, f.flows), entry: new Set(f.entry), origin: f.origin, names: [`${f.host}.${f.service}`] });
   }
-  return [...byAddr.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([addr, x]) => ({
-      match: {
-        src: undefined,
-        dst: [[addr, addr] as const],
-        flows: flowSubtract(ALL_FLOWS, x.flows),
-        iif: [...x.entry].sort(),
-        oif: undefined,
-        inPort: undefined,
-        state: 'new' as const,
-      },
-      action: 'drop' as const,
+  const out: ForwardDraft[] = [];
+  for (const [addr, x] of [...byAddr.entries()].sort((a, b) => a[0] - b[0])) {
+    const rest = flowSubtract(ALL_FLOWS, x.flows);
+    const rule = (flows: FlowSet): ForwardDraft => ({
+      match: { src: undefined, dst: [[addr, addr] as const], flows, iif: [...x.entry].sort(), oif: undefined, inPort: undefined, state: 'new' },
+      action: 'drop',
       log: true,
       rate: undefined,
-      role: 'egress' as const,
+      role: 'egress',
       origin: { ...x.origin, text: `forwards to ${formatIPv4(addr)}: from the world only ${x.names.join(', ')}` },
       policyIndex: undefined,
-    }));
+    });
+    // Other IP protocols (GRE, raw IP…) are not DNATed and stay the policy's: nftables renders
+    // "every protocol but tcp, udp and icmp" beside ports as set elements that each name only some
+    // of them, which the round trip (import nft-json) cannot read back as the one class it is.
+    out.push(rule({ ...rest, other: false }));
+  }
+  return out;
 }

@@ -26,7 +26,7 @@ import { dnsRenderer } from '../render/dns/index.js';
 import { nftablesRenderer } from '../render/nftables/index.js';
 import { guarded } from '../render/guard.js';
 import { Emitter } from '../render/emit.js';
-import { natHosts } from '../render/nat.js';
+import { natTableHosts } from '../render/nat.js';
 import { emitNat } from '../render/nftables/nat.js';
 import { ALL_FLOWS, type FlowSet } from '../util/flows.js';
 import { formatCidr, formatIPv4, inRange, parseIPv4 } from '../util/ip.js';
@@ -645,7 +645,7 @@ class Planner {
     // user installs. A host that masquerades but enforces no chain (a router cordon does not manage)
     // gets no rendered file: it loads the same NAT table on its own.
     const loaded = new Set(rendered.files.map((f) => f.path.split('/')[0]!));
-    for (const host of natHosts(this.model)) {
+    for (const host of natTableHosts(this.model)) {
       const ns = this.hostNs.get(host);
       if (!ns || loaded.has(host)) continue;
       const e = new Emitter('\t');

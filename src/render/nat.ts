@@ -73,8 +73,13 @@ export function hasNat(model: Model, hostName: string): boolean {
   return natRules(model, hostName).length > 0 || forwardRules(model, hostName).length > 0;
 }
 
-/** Hosts that masquerade at least one network or forward a port, by name. */
+/** Hosts that masquerade at least one network, by name. */
 export function natHosts(model: Model): string[] {
+  return [...model.hosts.keys()].filter((h) => natRules(model, h).length > 0).sort();
+}
+
+/** Hosts with a NAT table: they masquerade a network or forward a port, by name. */
+export function natTableHosts(model: Model): string[] {
   return [...model.hosts.keys()].filter((h) => hasNat(model, h)).sort();
 }
 

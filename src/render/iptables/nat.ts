@@ -41,7 +41,7 @@ export function natSection(model: Model, host: string): string[] {
       for (const p of f.ports) {
         const to = p.public[0] === p.target[0] ? formatIPv4(f.address) : `${formatIPv4(f.address)}:${portRange(p.target)}`;
         lines.push(
-          `-A PREROUTING -i ${ifname(i)} -m addrtype --dst-type LOCAL -p ${p.proto} -m ${p.proto} --dport ${portRange(p.public, ':')} -m comment --comment "${quotedText(
+          `-A PREROUTING -i ${ifname(i)} -p ${p.proto} -m addrtype --dst-type LOCAL -m ${p.proto} --dport ${portRange(p.public, ':')} -m comment --comment "${quotedText(
             `cordon forward ${f.host}.${f.service}${f.comment ? `: ${f.comment}` : ''}`,
           )}" -j DNAT --to-destination ${to}`,
         );
