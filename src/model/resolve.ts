@@ -560,6 +560,7 @@ class Resolver {
       localFirewall: fw.local ?? (egress === 'vpn-only' && !trusted ? true : managed),
       antiSpoof: fw.antiSpoof ?? true,
       publicKey: h.publicKey,
+      nameservers: (h.nameservers ?? []).flatMap((a, i) => this.parseAddrAt(a, [...path, 'nameservers', i]) ?? []),
       control: [],
       origin: this.origin(path, `host ${name}`),
     };

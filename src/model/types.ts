@@ -104,6 +104,11 @@ export interface Host {
   readonly control: readonly Target[];
   /** WireGuard public key from the spec (its private key is held elsewhere); undefined = cordon's key store holds the pair. */
   readonly publicKey: string | undefined;
+  /**
+   * Resolvers the host's own network config names (netplan `nameservers`, ifupdown
+   * `dns-nameservers`), in order; empty = none declared (the `dns:` zone's server, if it serves the host).
+   */
+  readonly nameservers: readonly number[];
   readonly origin: Origin;
 }
 

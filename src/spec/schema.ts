@@ -130,6 +130,12 @@ export const HostSpec = z
       .describe(
         "WireGuard public key of a tunnel member whose private key cordon does not hold (a customer's phone): the server's [Peer] uses it and the member's own config is rendered without PrivateKey. Absent: cordon's key store (render --keys DIR) generates and keeps the pair.",
       ),
+    nameservers: z
+      .array(z.string())
+      .optional()
+      .describe(
+        "IPv4 resolvers written into the host's network config (netplan nameservers, ifupdown dns-nameservers), e.g. [1.1.1.1, 8.8.8.8]. Absent: the dns: zone's server where it serves the host, else none. The policy still decides whether the host reaches them.",
+      ),
     description: z.string().optional().describe('Free text.'),
   })
   .describe('Anything with interfaces.');
