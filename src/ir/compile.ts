@@ -15,6 +15,7 @@ import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
+import { forwardDrafts } from './forwards.js';
 import { pointId, type Action, type Chain, type Ir, type IrMatch, type IrRule, type RuleRole } from './types.js';
 
 const ANY_MATCH: IrMatch = { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: undefined };
@@ -528,6 +529,7 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spa
       const untrusted = [...model.hosts.values()].filter((g) => !g.trusted).sort((a, b) => a.name.localeCompare(b.name));
       drafts.push(...isolatedNetworkDrafts(model, h));
       drafts.push(...egressDrafts(model, untrusted, h.name));
+      drafts.push(...forwardDrafts(model, h));
       const notOwn = R.subtract([[0, 0xffffffff]], own);
       for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, h.name, notOwn, notOwn));
       drafts.push(...openDrafts(model, untrusted, h.name));

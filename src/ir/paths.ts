@@ -522,6 +522,21 @@ export class Topology {
     if (R.contains(this.model.internet, dst) || (!onInternet && R.contains(this.model.lan, dst))) {
       return this.finish(s, { kind: 'zone', zone: R.contains(this.model.lan, dst) ? 'lan' : 'internet' }, out, choice);
     }
+    // A port forward (DNAT) on a host the world reaches: the packet arrives by that host's uplink
+    // and, rewritten, is forwarded to the guest. Which ports it carries is the forwarding host's
+    // forward chain's to say (src/ir/forwards.ts puts the forward's own limit there).
+    const fwds = this.model.forwards.filter((f) => f.address === dst && f.via !== came?.name);
+    const vias = [...new Set(fwds.map((f) => f.via))];
+    for (const name of vias) {
+      const via = this.model.hosts.get(name)!;
+      const mine = fwds.filter((f) => f.via === name);
+      const t = vias.length > 1 ? this.clone(s) : s;
+      t.nodes.push(via.name);
+      const ports = mine.flatMap((f) => f.ports.map((p) => `${p.proto}/${p.public[0] === p.public[1] ? p.public[0] : `${p.public[0]}-${p.public[1]}`}`));
+      t.notes.push(`${via.name} forwards ${ports.join(', ')} to ${formatIPv4(dst)} (${mine.map((f) => `${f.host}.${f.service}`).join(', ')})`);
+      this.arrive(t, via, mine[0]!.entry[0]!, undefined, dst, out, choice);
+    }
+    if (vias.length > 0) return;
     for (const n of this.model.networks.values()) {
       if (!inRange(dst, n.range) || n.egress !== 'routed' || n.gateway === undefined) continue;
       const gw = this.byAddr.get(n.gateway);

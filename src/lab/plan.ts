@@ -26,10 +26,10 @@ import { dnsRenderer } from '../render/dns/index.js';
 import { nftablesRenderer } from '../render/nftables/index.js';
 import { guarded } from '../render/guard.js';
 import { Emitter } from '../render/emit.js';
-import { natHosts } from '../render/nat.js';
+import { natTableHosts } from '../render/nat.js';
 import { emitNat } from '../render/nftables/nat.js';
 import { ALL_FLOWS, type FlowSet } from '../util/flows.js';
-import { formatCidr, formatIPv4, parseIPv4 } from '../util/ip.js';
+import { formatCidr, formatIPv4, inRange, parseIPv4 } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { WgKeyPair } from '../util/wgkey.js';
 import type { RangeSet } from '../util/rangeset.js';
@@ -134,6 +134,8 @@ export interface LabLayout {
   readonly natAddress: number;
   /** Roaming peers' addresses on the internet. */
   readonly peerUnderlay: ReadonlyMap<string, number>;
+  /** Public addresses of port forwards: the forwarding host's uplink address → the host. */
+  readonly published: ReadonlyMap<number, string>;
 }
 
 export interface LabPlan {
@@ -343,6 +345,7 @@ class Planner {
       services: layoutWorld.services,
       tunnels,
       natAddress: layoutWorld.natAddress,
+      published: layoutWorld.published,
       peerUnderlay: layoutWorld.peerUnderlay,
     };
     const order = new Map(STAGES.map((s, i) => [s, i]));
@@ -418,6 +421,7 @@ class Planner {
     lanClasses: AddrClass[];
     services: LabService[];
     natAddress: number;
+    published: ReadonlyMap<number, string>;
     peerUnderlay: Map<string, number>;
   } {
     const m = this.model;
@@ -496,6 +500,7 @@ class Planner {
     // What the world routes in (paths.ts fromZone): tunnel endpoints and routed networks, through
     // the uplink of the host holding them. Hosts placed on the internet were routed above.
     const routed: { cidr: string; host: Host }[] = [];
+    const published = new Map<number, string>();
     for (const t of sorted(this.model.tunnels.values(), (x) => x.name)) {
       const server = this.model.hosts.get(t.server);
       if (!server || server.nics.some((n) => n.segment === 'internet' && n.address === t.endpoint)) continue;
@@ -505,6 +510,20 @@ class Planner {
       if (n.egress !== 'routed' || n.gateway === undefined) continue;
       const gw = this.hosts.find((h) => h.nics.some((x) => x.address === n.gateway));
       if (gw) routed.push({ cidr: formatCidr(n.cidr), host: gw });
+    }
+    // Port forwards (paths.ts fromZone): the world reaches a forwarded guest's address through the
+    // forwarding host, as it reaches a routed network, so a probe to the guest's own address meets
+    // the same forward chain; and the host's uplink address, the forward's public address here.
+    for (const f of this.model.forwards) {
+      const via = this.model.hosts.get(f.via)!;
+      const cidr = `${formatIPv4(f.address)}/32`;
+      const inRouted = [...this.model.networks.values()].some((n) => n.egress === 'routed' && n.gateway !== undefined && inRange(f.address, n.range));
+      if (!inRouted && !routed.some((r) => r.cidr === cidr)) routed.push({ cidr, host: via });
+      const entry = this.worldEntry(via);
+      if (entry?.kind === 'upstream' && !published.has(entry.address)) {
+        published.set(entry.address, via.name);
+        this.ip('addresses', this.inet, `route add ${formatIPv4(entry.address)}/32 via ${formatIPv4(UPSTREAM_SIDE)} dev upstream onlink`);
+      } else if (entry) published.set(entry.address, via.name);
     }
     for (const r of routed) {
       const entry = this.worldEntry(r.host);
@@ -534,7 +553,7 @@ class Planner {
         ].join('\n'),
       });
     }
-    return { internetClasses, lanClasses, services, natAddress, peerUnderlay };
+    return { internetClasses, lanClasses, services, natAddress, peerUnderlay, published };
   }
 
   /** Bridges, veth pairs and addresses on every network; every member knows every other's MAC. */
@@ -626,7 +645,7 @@ class Planner {
     // user installs. A host that masquerades but enforces no chain (a router cordon does not manage)
     // gets no rendered file: it loads the same NAT table on its own.
     const loaded = new Set(rendered.files.map((f) => f.path.split('/')[0]!));
-    for (const host of natHosts(this.model)) {
+    for (const host of natTableHosts(this.model)) {
       const ns = this.hostNs.get(host);
       if (!ns || loaded.has(host)) continue;
       const e = new Emitter('\t');

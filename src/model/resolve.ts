@@ -14,6 +14,7 @@ import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, range
 import * as R from '../util/rangeset.js';
 import { unknownNameHint } from '../util/suggest.js';
 import { internetSpace, lanSpace, targetsAddrs } from './addresses.js';
+import { resolveForwards } from './forwards.js';
 import { guestPortName, ifnameHasUnsafeChars, validIfname } from './names.js';
 import {
   GUEST_KINDS,
@@ -149,6 +150,17 @@ class Resolver {
       vpnDownAfterS: g.vpnDownAfter ?? GUARD_DEFAULTS.vpnDownAfterS,
       origin: this.origin(['guard'], 'guard'),
     };
+    const forwards = resolveForwards(
+      {
+        hosts: this.hosts,
+        networks: this.networks,
+        tunnels: this.tunnels,
+        resolveRef: (ref, path) => this.resolveRef(ref, path),
+        err: (code, message, path, hint) => this.err(code, message, path, hint),
+        origin: (path, text) => this.origin(path, text),
+      },
+      this.spec.forwards ?? [],
+    );
     if (hasErrors(this.ds)) return { ok: false, diagnostics: this.ds };
     const model: Model = {
       ...partial,
@@ -160,6 +172,7 @@ class Resolver {
       firewalls,
       dns,
       guard,
+      forwards,
       used: { groups: this.usedGroups, services: this.usedServices },
     };
     return { ok: true, model, diagnostics: this.ds };
@@ -557,6 +570,7 @@ class Resolver {
       localFirewall: fw.local ?? (egress === 'vpn-only' && !trusted ? true : managed),
       antiSpoof: fw.antiSpoof ?? true,
       publicKey: h.publicKey,
+      nameservers: (h.nameservers ?? []).flatMap((a, i) => this.parseAddrAt(a, [...path, 'nameservers', i]) ?? []),
       control: [],
       origin: this.origin(path, `host ${name}`),
     };

@@ -104,6 +104,11 @@ export interface Host {
   readonly control: readonly Target[];
   /** WireGuard public key from the spec (its private key is held elsewhere); undefined = cordon's key store holds the pair. */
   readonly publicKey: string | undefined;
+  /**
+   * Resolvers the host's own network config names (netplan `nameservers`, ifupdown
+   * `dns-nameservers`), in order; empty = none declared (the `dns:` zone's server, if it serves the host).
+   */
+  readonly nameservers: readonly number[];
   readonly origin: Origin;
 }
 
@@ -225,6 +230,34 @@ export interface GuardSettings {
 /** Defaults of `guard:`: 1 blocked attempt a second, 10 new connections a second, WireGuard's REJECT_AFTER_TIME (180 s). */
 export const GUARD_DEFAULTS = { blockedPerMinute: 60, connectionsPerMinute: 600, deviations: 4, vpnDownAfterS: 180 } as const;
 
+/** One published port range of a forward: what arrives on `public` is sent to `target` (same width). */
+export interface ForwardPort {
+  readonly proto: 'tcp' | 'udp';
+  readonly public: readonly [number, number];
+  readonly target: readonly [number, number];
+}
+
+/**
+ * A port forward (DNAT) on `via`: a new connection that arrives by one of `entry` addressed to one
+ * of via's own addresses, on a public port, goes to `address` (the target host's address on a network
+ * `via` is on). The matrix shows it as the internet (and the LAN) reaching the target on `flows`.
+ */
+export interface Forward {
+  readonly index: number;
+  /** The forwarding host. */
+  readonly via: string;
+  /** Interfaces the world comes in by: via's uplink and its nics on the internet, sorted. */
+  readonly entry: readonly string[];
+  readonly host: string;
+  readonly service: string;
+  readonly address: number;
+  /** The target's flows (its service ports, as the guest sees them after DNAT). */
+  readonly flows: FlowSet;
+  readonly ports: readonly ForwardPort[];
+  readonly comment: string | undefined;
+  readonly origin: Origin;
+}
+
 export interface Model {
   readonly file: string;
   readonly hash: string;
@@ -240,6 +273,8 @@ export interface Model {
   readonly dns: Dns | undefined;
   /** The guard's thresholds; the defaults when the spec has no `guard:` section. */
   readonly guard: GuardSettings;
+  /** Port forwards, in spec order; empty = nothing from the internet reaches a private address. */
+  readonly forwards: readonly Forward[];
   /** Address ranges of the built-in `internet` and `lan` endpoints for this model. */
   readonly internet: RangeSet;
   readonly lan: RangeSet;

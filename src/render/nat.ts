@@ -8,8 +8,13 @@
  * in the forward hook and carried to postrouting as a conntrack mark, because postrouting does not
  * know the input interface and a source-address match would let a guest that forges its source
  * address leave un-NATed where the verifier assumes it is masqueraded.
+ *
+ * Port forwards (model `forwards`) are DNAT in prerouting: a new connection that comes in by the
+ * forwarding host's world interfaces (uplink, internet nics), addressed to one of the host's own
+ * addresses, on a public port, goes to the guest. "Addressed to the host" (`fib daddr type local`,
+ * `-m addrtype --dst-type LOCAL`) keeps traffic routed through the host to other addresses as it is.
  */
-import type { Host, Model, Network } from '../model/types.js';
+import type { Forward, Host, Model, Network } from '../model/types.js';
 
 /** ct marks of connections that entered from a NAT network; the high half says "cordon's". */
 export const NAT_CTMARK_BASE = 0xc10000;
@@ -58,7 +63,27 @@ export function natRules(model: Model, hostName: string): NatRule[] {
   return out;
 }
 
+/** The port forwards (DNAT) `hostName` does, in spec order. */
+export function forwardRules(model: Model, hostName: string): Forward[] {
+  return model.forwards.filter((f) => f.via === hostName);
+}
+
+/** Whether a host has a NAT table at all: it masquerades a network or forwards a port. */
+export function hasNat(model: Model, hostName: string): boolean {
+  return natRules(model, hostName).length > 0 || forwardRules(model, hostName).length > 0;
+}
+
 /** Hosts that masquerade at least one network, by name. */
 export function natHosts(model: Model): string[] {
   return [...model.hosts.keys()].filter((h) => natRules(model, h).length > 0).sort();
+}
+
+/** Hosts with a NAT table: they masquerade a network or forward a port, by name. */
+export function natTableHosts(model: Model): string[] {
+  return [...model.hosts.keys()].filter((h) => hasNat(model, h)).sort();
+}
+
+/** `80` or `5000-5010`. */
+export function portRange([lo, hi]: readonly [number, number], sep = '-'): string {
+  return lo === hi ? `${lo}` : `${lo}${sep}${hi}`;
 }

@@ -130,6 +130,12 @@ export const HostSpec = z
       .describe(
         "WireGuard public key of a tunnel member whose private key cordon does not hold (a customer's phone): the server's [Peer] uses it and the member's own config is rendered without PrivateKey. Absent: cordon's key store (render --keys DIR) generates and keeps the pair.",
       ),
+    nameservers: z
+      .array(z.string())
+      .optional()
+      .describe(
+        "IPv4 resolvers written into the host's network config (netplan nameservers, ifupdown dns-nameservers), e.g. [1.1.1.1, 8.8.8.8]. Absent: the dns: zone's server where it serves the host, else none. The policy still decides whether the host reaches them.",
+      ),
     description: z.string().optional().describe('Free text.'),
   })
   .describe('Anything with interfaces.');
@@ -283,6 +289,28 @@ export const GuardSpec = z
   })
   .describe('What the guard (`cordon guard`) and the rendered Prometheus alerts treat as unusual; every field optional.');
 
+/**
+ * A port forward (DNAT): the internet (and the LAN behind the uplink) reaches one guest service at
+ * the forwarding host's own address. It publishes the service and nothing else; the policy still
+ * decides who may use it (an `allow` from `internet` or `lan` to the service).
+ */
+export const ForwardSpec = z
+  .strictObject({
+    to: Ref.describe('The published service: host.service, e.g. gateway.https (tcp and udp ports only).'),
+    via: Name.optional().describe(
+      "The host that rewrites the destination (DNAT): a managed host with an uplink or an internet nic, on a network with the target. Default: the host holding the gateway of the target's network.",
+    ),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe("Public port, when it differs from the service's own (only for a service of one port). Default: the service's ports."),
+    comment: z.string().optional().describe('Why the service is published; carried into rendered configs.'),
+  })
+  .describe('A published service: public address and port of the forwarding host → a guest service.');
+
 export const SpecSchema = z
   .strictObject({
     version: z.literal(1).describe('Spec format version; 1.'),
@@ -303,6 +331,11 @@ export const SpecSchema = z
       .describe('Hand-written chains keyed by enforcement point (HOST:forward|input|output|guest-in|guest-out).'),
     dns: DnsSpec.optional(),
     guard: GuardSpec.optional(),
+
+    forwards: z
+      .array(ForwardSpec)
+      .optional()
+      .describe('Port forwards (DNAT) from the internet to guest services. Absent or empty: nothing from the internet reaches a private address.'),
   })
   .describe('A cordon spec.');
 
@@ -317,3 +350,5 @@ export type FirewallSpecT = z.infer<typeof FirewallSpec>;
 export type FirewallRuleSpecT = z.infer<typeof FirewallRuleSpec>;
 export type DnsSpecT = z.infer<typeof DnsSpec>;
 export type GuardSpecT = z.infer<typeof GuardSpec>;
+
+export type ForwardSpecT = z.infer<typeof ForwardSpec>;

@@ -875,6 +875,8 @@ class FastEngine {
       hosts.add(t.server);
       addrs.add(t.endpoint);
     }
+    // A forwarded guest is reached from the world, unlike other leaves of its shape.
+    for (const f of this.model.forwards) hosts.add(f.host);
     for (const o of this.model.hosts.values()) {
       for (const r of o.routes) if (r.via.kind === 'gateway') addrs.add(r.via.address);
       if (o.defaultRoute.kind === 'gateway') addrs.add(o.defaultRoute.via);

@@ -16,7 +16,7 @@
  * verifier (it asks about new connections) never matches. Everything else cordon cannot express
  * (ICMP types, source ports, NAT, a partial set of "other" protocols, conditional `return`…) is
  * a CORDON041 (not importable) diagnostic naming the expression, and so is any table that is not cordon's.
- * cordon's NAT table `ip cordon_<host>_nat` is checked and left out: it only masquerades, which the
+ * cordon's NAT table `ip cordon_<host>_nat` is checked and left out: it only masquerades and forwards ports, which the
  * verifier derives from the spec (`readNat` reports anything in it that would filter or redirect);
  * so are its IPv6 and layer-2 tables, which cannot match IPv4 (`readNonIpv4` checks that they cannot).
  */
@@ -34,7 +34,7 @@ import { ipv6TableName, l2TableName } from '../../render/nftables/ipv6.js';
 import { natTableName } from '../../render/nftables/nat.js';
 import { parseRuleset, tableKey, type NftChain, type NftRule, type NftRuleset, type NftSet } from './ruleset.js';
 import { concatParts, describeValue, members, parseAddr, parseIfname, parseMark, parsePort, parseProto, type Iv, type Parsed } from './values.js';
-import { ANY_ADDRESS, isAnyAddress } from '../../util/ip.js';
+import { ANY_ADDRESS, formatIPv4, isAnyAddress } from '../../util/ip.js';
 
 export { parseRuleset } from './ruleset.js';
 export type { NftRuleset } from './ruleset.js';
@@ -311,10 +311,11 @@ class Importer {
   /**
    * Checks cordon's NAT table (src/render/nftables/nat.ts) and imports nothing from it: NAT does not
    * filter, and the verifier already masquerades where the model says (src/ir/paths.ts). What would
-   * make it filter or redirect (a drop policy, a verdict other than accept, DNAT, a packet mark the
-   * filter chains read) is reported, because the matrix would not show it.
+   * make it filter or redirect (a drop policy, a verdict other than accept, a DNAT to an address the
+   * spec forwards nothing to, a packet mark the filter chains read) is reported, because the matrix
+   * would not show it.
    */
-  readNat(family: string, table: string): void {
+  readNat(family: string, table: string, dnatTo: ReadonlySet<string>): void {
     const where = `${family} ${table}`;
     const SILENT = new Set(['match', 'counter', 'masquerade', 'snat', 'accept', 'log', 'limit']);
     for (const c of this.chainsOf(family, table)) {
@@ -326,6 +327,8 @@ class Importer {
           const key = isObj(x) ? Object.keys(x)[0] : undefined;
           if (key !== undefined && SILENT.has(key)) continue;
           if (key === 'mangle' && isObj(x) && isObj(x.mangle) && isObj(x.mangle.key) && isObj(x.mangle.key.ct)) continue;
+          // A DNAT to a guest the spec forwards to: the verifier takes port forwards from the model, as it does masquerading.
+          if (key === 'dnat' && isObj(x) && isObj(x.dnat) && typeof x.dnat.addr === 'string' && dnatTo.has(x.dnat.addr)) continue;
           this.report(
             'error',
             `${rat}: ${key === undefined ? describeValue(x) : `'${key}'`} in cordon's NAT table is not masquerading; the verifier does not see it`,
@@ -942,7 +945,7 @@ export function importRuleset(rs: NftRuleset, opts: ImportOptions): ImportResult
     }
     if (t.family === 'bridge' && t.name === portsTable) continue;
     if (t.family === 'ip' && t.name === natTableName(opts.host)) {
-      im.readNat(t.family, t.name);
+      im.readNat(t.family, t.name, new Set(model.forwards.filter((f) => f.via === opts.host).map((f) => formatIPv4(f.address))));
       continue;
     }
     if ((t.family === 'ip6' && t.name === ipv6TableName(opts.host)) || (t.family === 'bridge' && t.name === l2TableName(opts.host))) {

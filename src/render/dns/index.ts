@@ -195,3 +195,23 @@ export function resolverFor(model: Model, host: string): { readonly segment: str
   }
   return undefined;
 }
+
+/**
+ * The resolvers a host's own network config names, and on which of its networks' interfaces: the
+ * host's declared `nameservers` (on the interface of its default route, else the resolver's, else
+ * its first network), or else the zone's server where it serves the host; the zone's domain as the
+ * search domain wherever the zone serves the host. Undefined: nothing to write.
+ */
+export function nameserversFor(
+  model: Model,
+  host: string,
+): { readonly segment: string; readonly addresses: readonly number[]; readonly search: readonly string[] } | undefined {
+  const h = model.hosts.get(host);
+  if (!h) return undefined;
+  const r = resolverFor(model, host);
+  const search = r ? [r.domain] : [];
+  if (h.nameservers.length === 0) return r ? { segment: r.segment, addresses: [r.address], search } : undefined;
+  const segment =
+    (h.defaultRoute.kind === 'gateway' ? h.defaultRoute.segment : undefined) ?? r?.segment ?? h.nics.find((n) => model.networks.has(n.segment))?.segment;
+  return segment === undefined ? undefined : { segment, addresses: h.nameservers, search };
+}

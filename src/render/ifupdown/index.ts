@@ -17,8 +17,8 @@ import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
 import type { Host, Model, Nic } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
-import { resolverFor } from '../dns/index.js';
-import { natRules } from '../nat.js';
+import { nameserversFor } from '../dns/index.js';
+import { forwardRules, natRules, portRange } from '../nat.js';
 import { natTableName } from '../nftables/nat.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname } from '../escape.js';
@@ -75,7 +75,7 @@ function renderHost(model: Model, h: Host): string {
       '# ',
     ),
   );
-  const resolver = resolverFor(model, h.name);
+  const resolver = nameserversFor(model, h.name);
   const elsewhere: string[] = [];
   e.gap();
   e.line('auto lo');
@@ -116,8 +116,8 @@ function renderHost(model: Model, h: Host): string {
           e.line(`down ip route del ${formatCidr(r.to)} via ${formatIPv4(r.via.address)} dev ${ifname(n.ifname)}`);
         }
         if (resolver && resolver.segment === n.segment) {
-          e.line(`dns-nameservers ${formatIPv4(resolver.address)}`);
-          e.line(`dns-search ${resolver.domain}`);
+          e.line(`dns-nameservers ${resolver.addresses.map(formatIPv4).join(' ')}`);
+          if (resolver.search.length) e.line(`dns-search ${resolver.search.join(' ')}`);
         }
       },
       '',
@@ -139,6 +139,10 @@ function renderHost(model: Model, h: Host): string {
       break;
   }
   for (const r of h.routes) if (r.via.kind === 'tunnel') elsewhere.push(`route ${formatCidr(r.to)} through tunnel ${r.via.tunnel}, set up with the tunnel`);
+  for (const f of forwardRules(model, h.name))
+    elsewhere.push(
+      `port forward ${f.ports.map((p) => `${p.proto}/${portRange(p.public)}`).join(', ')} on ${f.entry.join(', ')} → ${f.host}.${f.service} (${formatIPv4(f.address)}): DNAT in table ip ${natTableName(h.name)} of cordon's nftables rule set, not post-up lines`,
+    );
   if (elsewhere.length) {
     e.gap();
     e.line('# Not configured here:');

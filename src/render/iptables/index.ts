@@ -26,7 +26,7 @@ import type { RangeSet } from '../../util/rangeset.js';
 import { assertNever } from '../../util/assert.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
-import { natRules } from '../nat.js';
+import { forwardRules, hasNat } from '../nat.js';
 import { natMarkLines, natSection } from './nat.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { chainName, continuationChainName, logDropChainName, logPrefix, MAX_CHAIN_NAME, ruleChainName } from '../../model/names.js';
@@ -187,8 +187,8 @@ function header(ir: Ir, plan: HostPlan, family: 'IPv4' | 'IPv6'): string[] {
     ...headerLines(
       ir.model,
       `iptables rule set for ${plan.host} (${family}): load with ${cmd} (atomic; replaces the whole filter table${
-        family === 'IPv4' && natRules(ir.model, plan.host).length > 0
-          ? ' and, as this host masquerades, the whole nat table; mangle is left as it is'
+        family === 'IPv4' && hasNat(ir.model, plan.host)
+          ? ` and, as this host ${forwardRules(ir.model, plan.host).length > 0 ? 'forwards ports' : 'masquerades'}, the whole nat table; mangle is left as it is`
           : ', nat and mangle are left as they are'
       }).`,
     ),

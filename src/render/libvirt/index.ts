@@ -23,6 +23,8 @@ import { formatIPv4, maskOf } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, shWord } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
+import { forwardRules, portRange } from '../nat.js';
+import { natTableName } from '../nftables/nat.js';
 import { ANTI_SPOOF_FILTER, emitFilter, filterName } from './nwfilter.js';
 import { attrs, xmlComment, xmlEscape } from './xml.js';
 
@@ -85,6 +87,18 @@ export const libvirtRenderer: Renderer = {
         }
       }
       if (whole) files.push({ path: `${dir}/define.sh`, content: defineScript(ir.model, p), secret: false, executable: true });
+      // libvirt's <forward mode='nat'> masquerades but has no port forwards (libvirt's own advice is a qemu hook script).
+      if (whole)
+        for (const f of forwardRules(ir.model, p.host.name))
+          ds.push(
+            diag(
+              Code.TARGET_CANNOT_EXPRESS,
+              'warning',
+              `libvirt: ${p.host.name} forwards ${f.ports.map((q) => `${q.proto}/${portRange(q.public)}`).join(', ')} to ${f.host}.${f.service} (DNAT), which libvirt's network XML cannot say`,
+              { file: ir.model.file, line: f.origin.line, col: f.origin.col, path: f.origin.path },
+              `load \`cordon render -t nftables --host ${p.host.name}\` on ${p.host.name}: its table ip ${natTableName(p.host.name)} does the DNAT`,
+            ),
+          );
     }
     if (opts.host !== undefined && files.length === 0) {
       ds.push(

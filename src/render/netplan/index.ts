@@ -14,7 +14,7 @@ import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
 import type { Host, Model } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
-import { resolverFor } from '../dns/index.js';
+import { nameserversFor } from '../dns/index.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
@@ -58,14 +58,14 @@ interface Ethernet {
   dhcp4: boolean;
   addresses: string[];
   routes?: { to: string; via: string }[];
-  nameservers?: { search: string[]; addresses: string[] };
+  nameservers?: { search?: string[]; addresses: string[] };
 }
 
 function renderHost(model: Model, h: Host): string {
   const notes: string[] = [];
   // No prototype: an interface may be called __proto__ (the kernel allows it), and must still be a key.
   const ethernets: Record<string, Ethernet> = Object.create(null) as Record<string, Ethernet>;
-  const resolver = resolverFor(model, h.name);
+  const resolver = nameserversFor(model, h.name);
   for (const n of h.nics) {
     const net = model.networks.get(n.segment);
     if (!net) {
@@ -84,7 +84,8 @@ function renderHost(model: Model, h: Host): string {
       if (r.via.kind === 'gateway' && r.via.segment === n.segment) routes.push({ to: formatCidr(r.to), via: formatIPv4(r.via.address) });
     }
     if (routes.length) eth.routes = routes;
-    if (resolver && resolver.segment === n.segment) eth.nameservers = { search: [resolver.domain], addresses: [formatIPv4(resolver.address)] };
+    if (resolver && resolver.segment === n.segment)
+      eth.nameservers = { ...(resolver.search.length ? { search: [...resolver.search] } : {}), addresses: resolver.addresses.map(formatIPv4) };
     ethernets[ifname(n.ifname)] = eth;
   }
   switch (h.defaultRoute.kind) {

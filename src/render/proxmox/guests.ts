@@ -17,7 +17,7 @@ import type { Ir } from '../../ir/types.js';
 import type { Host, Model } from '../../model/types.js';
 import { shortHash } from '../../model/names.js';
 import { formatIPv4 } from '../../util/ip.js';
-import { resolverFor } from '../dns/index.js';
+import { nameserversFor } from '../dns/index.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { dnsName, ifname, shWord } from '../escape.js';
 
@@ -86,8 +86,10 @@ export function renderGuestNics(ir: Ir, node: Host): string | undefined {
     e.line(`# ${g.name} (${g.kind === 'container' ? 'container' : 'vm'} ${g.id}): ${lines.map((l) => `net${l.index}`).join(', ')}`);
     const args = lines.map((l) => `--net${l.index} ${shWord(l.option)}`);
     if (g.kind === 'container') {
-      const r = resolverFor(model, g.name);
-      if (r) args.push(`--nameserver ${formatIPv4(r.address)}`, `--searchdomain ${shWord(dnsName(r.domain))}`);
+      const r = nameserversFor(model, g.name);
+      // pct takes the resolvers as one space-separated value, as /etc/pve/lxc/<vmid>.conf keeps them.
+      if (r) args.push(`--nameserver ${shWord(r.addresses.map(formatIPv4).join(' '))}`);
+      if (r?.search.length) args.push(`--searchdomain ${shWord(r.search.map(dnsName).join(' '))}`);
       e.line(`pct set ${g.id} ${args.join(' ')}`);
     } else {
       e.line(`qm set ${g.id} ${args.join(' ')}`);

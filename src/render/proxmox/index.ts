@@ -24,7 +24,7 @@ import { formatIPv4 } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { natRules } from '../nat.js';
+import { forwardRules, natRules, portRange } from '../nat.js';
 import { renderGuestNics } from './guests.js';
 import { natTableName } from '../nftables/nat.js';
 import { Directory, MAX_GROUP_NAME, prefixesOf, proxmoxNames, type Named } from './names.js';
@@ -284,6 +284,18 @@ function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: 
         `proxmox: ${h.name} masquerades ${nat.map((r) => r.network.name).join(', ')} (egress: nat), which Proxmox's firewall files cannot say`,
         at,
         `load \`cordon render -t nftables --host ${h.name}\` on ${h.name}: its table ip ${natTableName(h.name)} does the NAT (or pass -p forward=nftables)`,
+      ),
+    );
+
+  // Port forwards are DNAT, which Proxmox's firewall files cannot say either: the same table does them.
+  for (const f of forwardRules(model, h.name))
+    ds.push(
+      diag(
+        Code.TARGET_CANNOT_EXPRESS,
+        'warning',
+        `proxmox: ${h.name} forwards ${f.ports.map((p) => `${p.proto}/${portRange(p.public)}`).join(', ')} to ${f.host}.${f.service} (DNAT), which Proxmox's firewall files cannot say`,
+        { file: model.file, line: f.origin.line, col: f.origin.col, path: f.origin.path },
+        `load \`cordon render -t nftables --host ${h.name}\` on ${h.name}: its table ip ${natTableName(h.name)} does the DNAT (host.fw and the guests' files let only those ports through)`,
       ),
     );
 
