@@ -5,20 +5,42 @@ import { lowerBound } from './search.js';
 const POS_BITS = 2 ** 21;
 
 /**
+ * One indexed interval [lo, hi] with its id. `lo2`/`hi2`, when given, are a second interval the
+ * item also spans (another dimension: a rule's destination range beside its source range), which
+ * `queryWithin` can filter on without a lookup per candidate.
+ */
+export interface IntervalItem {
+  readonly lo: number;
+  readonly hi: number;
+  readonly id: number;
+  readonly lo2?: number;
+  readonly hi2?: number;
+}
+
+/**
  * Finds intervals overlapping a query interval. Intervals are bucketed by the bit length of their
  * width; inside a bucket they are sorted by start, so an overlap must start within one bucket
  * width of the query and two binary searches per bucket bound the scan.
  */
 export class IntervalIndex {
   /** Only the non-empty buckets, each with its width bound and parallel arrays sorted by start. */
-  private readonly levels: { width: number; los: Float64Array; his: Float64Array; ids: Int32Array }[] = [];
+  private readonly levels: {
+    width: number;
+    los: Float64Array;
+    his: Float64Array;
+    ids: Int32Array;
+    los2: Float64Array | undefined;
+    his2: Float64Array | undefined;
+  }[] = [];
 
-  constructor(items: readonly { lo: number; hi: number; id: number }[]) {
+  constructor(items: readonly IntervalItem[]) {
     const byLevel: number[][] = [];
     for (let k = 0; k < items.length; k++) {
       const it = items[k]!;
       (byLevel[32 - Math.clz32(it.hi - it.lo)] ??= []).push(k);
     }
+    // Second intervals cost two arrays per bucket: only when some item has one.
+    const two = items.some((it) => it.lo2 !== undefined || it.hi2 !== undefined);
     const packed = items.length < POS_BITS && items.every((it) => it.lo >= 0 && it.lo <= 0xffffffff && Number.isInteger(it.lo));
     byLevel.forEach((list, l) => {
       if (!list || list.length === 0) return;
@@ -37,13 +59,19 @@ export class IntervalIndex {
       const los = new Float64Array(n);
       const his = new Float64Array(n);
       const ids = new Int32Array(n);
+      const los2 = two ? new Float64Array(n) : undefined;
+      const his2 = two ? new Float64Array(n) : undefined;
       for (let k = 0; k < n; k++) {
         const it = items[order[k]!]!;
         los[k] = it.lo;
         his[k] = it.hi;
         ids[k] = it.id;
+        if (los2 && his2) {
+          los2[k] = it.lo2 ?? -Infinity;
+          his2[k] = it.hi2 ?? Infinity;
+        }
       }
-      this.levels.push({ width: 2 ** l - 1, los, his, ids });
+      this.levels.push({ width: 2 ** l - 1, los, his, ids, los2, his2 });
     });
   }
 
@@ -59,6 +87,27 @@ export class IntervalIndex {
     for (const lv of this.levels) {
       const end = lowerBound(lv.los, hi + 1);
       for (let i = lowerBound(lv.los, lo - lv.width); i < end; i++) if (lv.his[i]! >= lo) out.push(lv.ids[i]!);
+    }
+  }
+
+  /**
+   * Ids of items overlapping [lo, hi] whose second interval (unbounded when the item has none)
+   * overlaps [lo2, hi2], unordered; an id may appear more than once.
+   */
+  queryWithin(lo: number, hi: number, lo2: number, hi2: number, out: number[]): void {
+    for (const lv of this.levels) {
+      const end = lowerBound(lv.los, hi + 1);
+      const { his, los2, his2, ids } = lv;
+      if (!los2 || !his2) {
+        for (let i = lowerBound(lv.los, lo - lv.width); i < end; i++) if (his[i]! >= lo) out.push(ids[i]!);
+        continue;
+      }
+      let last = -1;
+      for (let i = lowerBound(lv.los, lo - lv.width); i < end; i++) {
+        // Items of one id with the same interval sit side by side (same start, same bucket):
+        // report the id once per run.
+        if (his[i]! >= lo && los2[i]! <= hi2 && his2[i]! >= lo2 && ids[i] !== last) out.push((last = ids[i]!));
+      }
     }
   }
 }

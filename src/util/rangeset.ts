@@ -47,6 +47,10 @@ export function union(a: RangeSet, b: RangeSet): RangeSet {
 }
 
 export function intersect(a: RangeSet, b: RangeSet): RangeSet {
+  // One side much shorter (one address against the internet's dozens of ranges): find where each
+  // of its spans lands by binary search instead of walking the long side.
+  if (a.length * 8 < b.length) return intersectShort(a, b);
+  if (b.length * 8 < a.length) return intersectShort(b, a);
   const out: [number, number][] = [];
   let i = 0;
   let j = 0;
@@ -58,6 +62,31 @@ export function intersect(a: RangeSet, b: RangeSet): RangeSet {
     if (lo <= hi) out.push([lo, hi]);
     if (ahi < bhi) i++;
     else j++;
+  }
+  return out;
+}
+
+/** The intersection of a short set with a long one (the same set `intersect` gives). */
+function intersectShort(short: RangeSet, long: RangeSet): RangeSet {
+  const out: [number, number][] = [];
+  let from = 0;
+  for (const [slo, shi] of short) {
+    // The first span of `long` ending at or after slo.
+    let lo = from;
+    let hi = long.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (long[mid]![1] < slo) lo = mid + 1;
+      else hi = mid;
+    }
+    let j = lo;
+    for (; j < long.length; j++) {
+      const [llo, lhi] = long[j]!;
+      if (llo > shi) break;
+      out.push([Math.max(slo, llo), Math.min(shi, lhi)]);
+    }
+    // The last span touched may reach into the next short span too.
+    from = j > lo ? j - 1 : lo;
   }
   return out;
 }

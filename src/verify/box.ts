@@ -12,7 +12,7 @@ import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
 import { ADDR_MAX, ANY_ADDRESS } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
-export { IntervalIndex } from '../util/interval-index.js';
+export { IntervalIndex, type IntervalItem } from '../util/interval-index.js';
 
 export { ADDR_MAX };
 export const ALL_ADDRS: RangeSet = ANY_ADDRESS;
@@ -163,9 +163,36 @@ function nsCovers(a: NameSet, b: NameSet): boolean {
 }
 
 function nsIntersect(a: NameSet, b: NameSet): NameSet {
-  if (a.neg && b.neg) return { neg: true, names: [...new Set([...a.names, ...b.names])].sort() };
+  if (a.neg && b.neg) return { neg: true, names: mergeSorted(a.names, b.names) };
   if (!a.neg) return { neg: false, names: a.names.filter((x) => nameHas(b, x)) };
   return { neg: false, names: b.names.filter((x) => nameHas(a, x)) };
+}
+
+/** The sorted union of two sorted, duplicate-free lists (what `[...new Set([...a, ...b])].sort()` gives). */
+function mergeSorted(a: readonly string[], b: readonly string[]): readonly string[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) {
+      out.push(x);
+      i++;
+      j++;
+    } else if (x < y) {
+      out.push(x);
+      i++;
+    } else {
+      out.push(y);
+      j++;
+    }
+  }
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }
 
 function nsComplement(a: NameSet): NameSet {
@@ -215,15 +242,23 @@ export function boxContains(a: Box, b: Box): boolean {
 }
 
 export function boxIntersect(a: Box, b: Box): Box {
-  return {
-    src: R.intersect(a.src, b.src),
-    dst: R.intersect(a.dst, b.dst),
-    flow: R.intersect(a.flow, b.flow),
-    iif: nsIntersect(a.iif, b.iif),
-    oif: nsIntersect(a.oif, b.oif),
-    port: nsIntersect(a.port, b.port),
-    state: a.state & b.state,
-  };
+  return mkBox(
+    R.intersect(a.src, b.src),
+    R.intersect(a.dst, b.dst),
+    R.intersect(a.flow, b.flow),
+    nsIntersect(a.iif, b.iif),
+    nsIntersect(a.oif, b.oif),
+    nsIntersect(a.port, b.port),
+    a.state & b.state,
+  );
+}
+
+/**
+ * A box built with its fields always in one order: boxes made by spreading with a computed key
+ * (`{ ...cur, [k]: x }`) get a hidden class per key and were most of lint's time on big chains.
+ */
+function mkBox(src: RangeSet, dst: RangeSet, flow: RangeSet, iif: NameSet, oif: NameSet, port: NameSet, state: number): Box {
+  return { src, dst, flow, iif, oif, port, state };
 }
 
 /**
@@ -233,21 +268,40 @@ export function boxIntersect(a: Box, b: Box): Box {
 export function boxSubtract(a: Box, b: Box): Box[] {
   if (!boxIntersects(a, b)) return [a];
   const out: Box[] = [];
-  let cur: Box = a;
-  const stateOut = cur.state & ~b.state;
-  if (stateOut !== 0) out.push({ ...cur, state: stateOut });
-  cur = { ...cur, state: cur.state & b.state };
-  for (const k of ['port', 'iif', 'oif'] as const) {
-    if (nsCovers(b[k], cur[k])) continue;
-    const outside = nsIntersect(cur[k], nsComplement(b[k]));
-    if (!nsIsEmpty(outside)) out.push({ ...cur, [k]: outside });
-    cur = { ...cur, [k]: nsIntersect(cur[k], b[k]) };
+  // The dimensions in a fixed order (state, port, iif, oif, flow, dst, src), each peeled in turn.
+  const src = a.src;
+  let { dst, flow, iif, oif, port } = a;
+  const stateOut = a.state & ~b.state;
+  const state = a.state & b.state;
+  if (stateOut !== 0) out.push(mkBox(src, dst, flow, iif, oif, port, stateOut));
+  if (!nsCovers(b.port, port)) {
+    const outside = nsIntersect(port, nsComplement(b.port));
+    if (!nsIsEmpty(outside)) out.push(mkBox(src, dst, flow, iif, oif, outside, state));
+    port = nsIntersect(port, b.port);
   }
-  for (const k of ['flow', 'dst', 'src'] as const) {
-    if (rsCovers(b[k], cur[k])) continue;
-    const outside = R.subtract(cur[k], b[k]);
-    if (outside.length > 0) out.push({ ...cur, [k]: outside });
-    cur = { ...cur, [k]: R.intersect(cur[k], b[k]) };
+  if (!nsCovers(b.iif, iif)) {
+    const outside = nsIntersect(iif, nsComplement(b.iif));
+    if (!nsIsEmpty(outside)) out.push(mkBox(src, dst, flow, outside, oif, port, state));
+    iif = nsIntersect(iif, b.iif);
+  }
+  if (!nsCovers(b.oif, oif)) {
+    const outside = nsIntersect(oif, nsComplement(b.oif));
+    if (!nsIsEmpty(outside)) out.push(mkBox(src, dst, flow, iif, outside, port, state));
+    oif = nsIntersect(oif, b.oif);
+  }
+  if (!rsCovers(b.flow, flow)) {
+    const outside = R.subtract(flow, b.flow);
+    if (outside.length > 0) out.push(mkBox(src, dst, outside, iif, oif, port, state));
+    flow = R.intersect(flow, b.flow);
+  }
+  if (!rsCovers(b.dst, dst)) {
+    const outside = R.subtract(dst, b.dst);
+    if (outside.length > 0) out.push(mkBox(src, outside, flow, iif, oif, port, state));
+    dst = R.intersect(dst, b.dst);
+  }
+  if (!rsCovers(b.src, src)) {
+    const outside = R.subtract(src, b.src);
+    if (outside.length > 0) out.push(mkBox(outside, dst, flow, iif, oif, port, state));
   }
   return out;
 }

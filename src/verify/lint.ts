@@ -29,6 +29,7 @@ import {
   boxSubtract,
   covered,
   IntervalIndex,
+  type IntervalItem,
   lineToFlows,
   nameHas,
   smallCover,
@@ -102,8 +103,11 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
 
   // Per dimension (source, destination, flow) an index over every range of every rule, not over
   // a rule's hull: a rule from two hosts on distant bridges has a hull spanning all between them,
-  // which met thousands of rules it shares nothing with. A query uses whichever dimension scans
-  // least; the hulls are a cheap test on all three before the exact one.
+  // which met thousands of rules it shares nothing with. The source and destination indexes hold
+  // one item per source range × destination range, so a query on one address filters on the
+  // other in the same scan: most rules share a source with hundreds of others but a source and a
+  // destination with a few. A query uses whichever index scans least; the hulls are a cheap test
+  // on all three before the exact one.
   const live = boxes.map((b, i) => ({ b, i })).filter((x) => !boxIsEmpty(x.b));
   const sLo = new Float64Array(n);
   const sHi = new Float64Array(n);
@@ -120,11 +124,20 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     fHi[i] = b.flow[b.flow.length - 1]![1];
   }
   const dims: ((b: Box) => RangeSet)[] = [(b) => b.src, (b) => b.dst, (b) => b.flow];
-  const indexes = dims.map((get) => {
-    const items: { lo: number; hi: number; id: number }[] = [];
-    for (const { b, i } of live) for (const [lo, hi] of get(b)) items.push({ lo, hi, id: i });
+  /** Per index, its items' second intervals: the other address's ranges; the flow index: the destination hull. */
+  const second = (d: number, b: Box, i: number): RangeSet => (d === 0 ? b.dst : d === 1 ? b.src : [[dLo[i]!, dHi[i]!]]);
+  const indexes = dims.map((get, d) => {
+    const items: IntervalItem[] = [];
+    for (const { b, i } of live) {
+      for (const [lo, hi] of get(b)) for (const [lo2, hi2] of second(d, b, i)) items.push({ lo, hi, id: i, lo2, hi2 });
+    }
     return new IntervalIndex(items);
   });
+  /**
+   * What an entry scanned costs, per index: the address indexes filter on the other address as
+   * they scan; nearly every entry the flow index finds becomes a candidate to test in full.
+   */
+  const COST = [1, 1, 4];
   const scratch: number[] = [];
   /** seen[j] === i: rule j already looked at for rule i (a rule with several ranges is found once per range). */
   const seen = new Int32Array(n).fill(-1);
@@ -137,7 +150,7 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     for (let d = 0; d < dims.length; d++) {
       let e = 0;
       for (const [lo, hi] of dims[d]!(b)) {
-        e += indexes[d]!.estimate(lo, hi);
+        e += indexes[d]!.estimate(lo, hi) * COST[d]!;
         if (e >= least) break;
       }
       if (e < least) {
@@ -145,7 +158,10 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
         pick = d;
       }
     }
-    for (const [lo, hi] of dims[pick]!(b)) indexes[pick]!.query(lo, hi, scratch);
+    // The second interval to filter on: the query's hull in the index's other dimension.
+    const lo2 = pick === 1 ? sLo[i]! : dLo[i]!;
+    const hi2 = pick === 1 ? sHi[i]! : dHi[i]!;
+    for (const [lo, hi] of dims[pick]!(b)) indexes[pick]!.queryWithin(lo, hi, lo2, hi2, scratch);
     const out: number[] = [];
     for (const j of scratch) {
       if (j === i || seen[j] === i) continue;
@@ -168,13 +184,27 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
    * never gets that part, so there is nothing to say. Past 64 such rules it reports anyway.
    */
   const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
-    let part: Box[] = [boxIntersect(boxes[j]!, boxes[i]!)];
+    const whole = boxIntersect(boxes[j]!, boxes[i]!);
+    let part: Box[] = [whole];
     for (let t = 0; t < nb.length && t < 64; t++) {
       const k = nb[t]!;
       if (k >= j) break;
       const bk = boxes[k]!;
-      if (rules[k]!.rate !== undefined || !part.some((x) => boxIntersects(x, bk))) continue;
-      const next = part.flatMap((x) => boxSubtract(x, bk));
+      // Every piece lies inside `whole`: a rule missing it misses them all (the common case,
+      // decided without looking at the pieces).
+      if (rules[k]!.rate !== undefined || !boxIntersects(whole, bk)) continue;
+      let next: Box[] | undefined;
+      for (let p = 0; p < part.length; p++) {
+        const x = part[p]!;
+        if (!boxIntersects(x, bk)) {
+          next?.push(x);
+          continue;
+        }
+        // The first piece bk cuts: the ones before it stay as they are.
+        next ??= part.slice(0, p);
+        for (const y of boxSubtract(x, bk)) next.push(y);
+      }
+      if (next === undefined) continue;
       if (next.length > 256) break;
       part = next;
       if (part.length === 0) return;
