@@ -329,9 +329,11 @@ function decidingHopOrigin(x: Explanation): Origin {
   return hop.decision.origin;
 }
 
+/** The browser's session cookie, picked by name (the server also sets device_id, and may set more). */
 async function cookieHeader(page: Page): Promise<string> {
-  const cookies = await page.context().cookies();
-  return cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+  const session = (await page.context().cookies()).find((c) => c.name === 'cordon_session');
+  assert.ok(session, 'the browser holds a cordon_session cookie');
+  return `${session.name}=${session.value}`;
 }
 
 /** Stores `body` under `name` through the Upload view, as a user would; waits for the answer. */

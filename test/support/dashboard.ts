@@ -93,3 +93,23 @@ export async function assertAccessible(page: Page, what: string): Promise<void> 
     `${what}: accessibility violations`,
   );
 }
+
+/** Opens the dashboard and logs in through the form, as a user does; waits for the views' navigation. */
+export async function logIn(page: Page, url: string, password: string, user = 'admin'): Promise<void> {
+  await page.goto(`${url}/`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('navigation', { name: 'Views' }).waitFor();
+}
+
+/** Follows a view's link in the navigation (the page is not reloaded) and waits for its heading. */
+export async function goToView(page: Page, view: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: view, exact: true }).click();
+  await page.locator('#view-heading', { hasText: view }).waitFor();
+}
+
+/** Chooses a spec by name in the header's spec picker (the choice persists across views). */
+export async function selectSpec(page: Page, name: string): Promise<void> {
+  await page.getByLabel('Spec', { exact: true }).selectOption({ label: name });
+}

@@ -32,6 +32,11 @@ export function setCsrf(token: string | undefined): void {
 }
 
 export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  return (await callFull<T>(method, path, body)).data;
+}
+
+/** As `call`, with the answer's headers (some routes say in a header where their data came from). */
+export async function callFull<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ data: T; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
@@ -52,7 +57,7 @@ export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, b
     const e = (json ?? {}) as { error?: string; diagnostics?: Diagnostic[] };
     throw new ApiError(r.status, e.error ?? `${r.status} ${r.statusText}`, e.diagnostics ?? []);
   }
-  return json as T;
+  return { data: json as T, headers: r.headers };
 }
 
 export interface User {
@@ -187,6 +192,14 @@ export interface Peer {
   createdBy: string;
   createdAt: string;
   revoked: boolean;
+  expiresAt: string | null;
+}
+/** A peer as the list shows it: with what the running interface says of it (nulls and zeros when the server cannot ask). */
+export interface PeerListed extends Peer {
+  lastHandshake: string | null;
+  rxBytes: number;
+  txBytes: number;
+  endpoint: string | null;
 }
 export interface PeerCreated extends Peer {
   clientConfig: string;
