@@ -34,6 +34,8 @@ export interface Browsing {
   readonly page: Page;
   /** CSP violations, page errors and failed requests seen so far. */
   readonly problems: string[];
+  /** Every console message of type error (with where it came from); a test empties it when it starts watching. */
+  readonly consoleErrors: string[];
   close(): Promise<void>;
 }
 
@@ -43,8 +45,10 @@ export async function openBrowser(): Promise<Browsing> {
   const context = await browser.newContext({ viewport: { width: 1366, height: 800 }, colorScheme: 'light' });
   const page = await context.newPage();
   const problems: string[] = [];
+  const consoleErrors: string[] = [];
   page.on('console', (m) => {
     if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+    if (m.type() === 'error') consoleErrors.push(`${m.text()} (${m.location().url})`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   return {
@@ -52,6 +56,7 @@ export async function openBrowser(): Promise<Browsing> {
     context,
     page,
     problems,
+    consoleErrors,
     close: async () => {
       await context.close();
       await browser.close();

@@ -227,10 +227,16 @@ function HeatGrid({ grid, active, setActive, onOpen, started, received, assume }
     onScroll();
   };
 
-  useEffect(() => {
+  // Focus follows the latest key, not this render's `active`: a key pressed between a render and
+  // its effect has already moved `current` on (and its own render would find nothing left to do).
+  useLayoutEffect(() => {
     if (!focusWanted.current) return;
+    const [fi, fj] = current.current;
+    // Not drawn yet (just scrolled into view): the next render, after the scroll is measured, focuses it.
+    const el = gridEl.current?.querySelector<HTMLElement>(`[data-cell="${fi}:${fj}"]`);
+    if (!el) return;
     focusWanted.current = false;
-    gridEl.current?.querySelector<HTMLElement>(`[data-cell="${active[0]}:${active[1]}"]`)?.focus();
+    el.focus();
   });
 
   const onKey = (e: KeyboardEvent) => {
