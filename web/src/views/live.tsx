@@ -22,9 +22,15 @@ const COMMON = new Set(['v', 'time', 'type', 'host']);
 function line(e: StoredEvent): string {
   const extra = Object.entries(e.event)
     .filter(([k]) => !COMMON.has(k))
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => (k === 'origin' && isOrigin(v) ? `by “${v.text}” ${v.file}:${v.line}` : `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`))
     .join(' ');
   return extra;
+}
+
+/** A blocked event's origin (the rule that dropped it), when it has the guard's shape. */
+function isOrigin(v: unknown): v is { text: string; file: string; line: number } {
+  const o = v as { text?: unknown; file?: unknown; line?: unknown } | null;
+  return typeof o === 'object' && o !== null && typeof o.text === 'string' && typeof o.file === 'string' && typeof o.line === 'number';
 }
 
 const short = (iso: string) => iso.replace('T', ' ').slice(0, 19);
