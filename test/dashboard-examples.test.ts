@@ -4,7 +4,9 @@
  * first checks that all five are among them. Each example is stored twice (v2 = v1 plus a comment,
  * so Diff has two versions to compare), then each view is opened for it and must show its content
  * — as the library computes it where the view draws numbers — with no error box, no console
- * error, no page error and no CSP violation.
+ * error, no page error and no CSP violation. The server's job threshold is lowered to one host, so
+ * every matrix and lint answer here comes the way a big spec's does (202, then the job polled);
+ * test/dashboard.test.ts sees the same views answered at once.
  */
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -35,7 +37,7 @@ describe(SUITE, { skip: requireOrSkip(SUITE, browserMissing()) }, () => {
 
   before(async () => {
     buildDashboard();
-    t = await testServer();
+    t = await testServer({ jobHostThreshold: 1 });
     const admin = t.client();
     assert.equal((await admin.login('admin', t.adminPassword)).status, 200);
     for (const f of FILES)
@@ -58,6 +60,13 @@ describe(SUITE, { skip: requireOrSkip(SUITE, browserMissing()) }, () => {
 
   it('the examples cover all five seeds', () => {
     assert.deepEqual([...new Set(FILES.map(seedOf).filter((s) => s !== undefined))].sort(), ['000', '001', '002', '003', '004']);
+  });
+
+  it('the server answers their matrices and lint findings as jobs here (so the views below follow jobs)', async () => {
+    const admin = t.client();
+    assert.equal((await admin.login('admin', t.adminPassword)).status, 200);
+    const specs = (await admin.req('GET', '/api/specs')).json as { id: number }[];
+    for (const what of ['matrix', 'lint']) assert.equal((await admin.req('GET', `/api/specs/${specs[0]!.id}/versions/latest/${what}`)).status, 202, what);
   });
 
   /** The view shows no error box; failing that, its message. */
