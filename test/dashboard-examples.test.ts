@@ -13,10 +13,24 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
+import { generateSpec } from '../src/gen/generate.js';
 import { compileText, matrixJson, testJson } from '../src/server/analysis.js';
 import { SpecUploaded } from '../src/server/schemas.js';
 import { topologyJson } from '../src/server/topology.js';
-import { browserMissing, buildDashboard, goToView, logIn, openBrowser, ROOT, selectSpec, shot, type Browsing } from './support/dashboard.js';
+import { AGGREGATE_ABOVE } from '../web/src/limits.js';
+import {
+  assertAccessible,
+  browserMissing,
+  buildDashboard,
+  goToView,
+  logIn,
+  openBrowser,
+  ROOT,
+  selectSpec,
+  shot,
+  until,
+  type Browsing,
+} from './support/dashboard.js';
 import { requireOrSkip } from './support/require-env.js';
 import { testServer, type TestServer } from './support/server.js';
 
@@ -136,10 +150,8 @@ describe(SUITE, { skip: requireOrSkip(SUITE, browserMissing()) }, () => {
 
       await goToView(page, 'Upload');
       await page.getByRole('button', { name: `Edit ${f} v2` }).click();
-      await page.waitForFunction(
-        (want) => (document.querySelector('textarea[name=text]') as HTMLTextAreaElement | null)?.value === want,
-        `${text(f)}\n# v2: the same design, so Diff has two versions\n`,
-      );
+      const v2 = `${text(f)}\n# v2: the same design, so Diff has two versions\n`;
+      await until(`${f}: the stored v2 in the editor`, async () => (await page.getByLabel('Spec (YAML)').inputValue()) === v2);
       await noErrorBox(`${f} Upload`);
 
       await goToView(page, 'Matrix');
@@ -149,4 +161,58 @@ describe(SUITE, { skip: requireOrSkip(SUITE, browserMissing()) }, () => {
       assert.deepEqual(b.problems, [], `${f}: page errors or CSP violations`);
     });
   }
+});
+
+describe('dashboard: a big spec (300 generated hosts)', { skip: requireOrSkip('dashboard big spec', browserMissing()) }, () => {
+  const NAME = 'gen-300.yaml';
+  const TEXT = generateSpec({ hosts: 300, rules: 600, seed: 7 });
+  let t: TestServer;
+  let b: Browsing;
+
+  before(async () => {
+    buildDashboard();
+    t = await testServer();
+    const admin = t.client();
+    assert.equal((await admin.login('admin', t.adminPassword)).status, 200);
+    const up = await admin.req('POST', '/api/specs', { body: { name: NAME, text: TEXT } });
+    assert.equal(up.status, 201, up.text);
+    b = await openBrowser();
+    b.page.setDefaultTimeout(60_000);
+    await logIn(b.page, t.server.url, t.adminPassword);
+    b.consoleErrors.length = 0;
+  });
+  after(async () => {
+    await b?.close();
+    await t?.close();
+  });
+
+  it('Topology is drawn by network, its host list filters by network; Matrix stays per host (through the server’s job)', async () => {
+    const page = b.page;
+    const topo = topologyJson(NAME, compileText(TEXT, NAME).ir);
+    assert.ok(topo.hosts.length > AGGREGATE_ABOVE);
+    await goToView(page, 'Topology');
+    await page.locator('[data-aggregated="true"]').waitFor();
+    const zones = new Set(topo.hosts.flatMap((h) => h.nics.map((n) => n.segment)));
+    for (const s of [...topo.networks, ...topo.tunnels]) zones.delete(s.name);
+    const nodes = topo.networks.length + topo.tunnels.length + zones.size + topo.hosts.filter((h) => h.trusted).length;
+    assert.equal(Number(await page.locator('.cy[data-nodes]').getAttribute('data-nodes')), nodes, 'networks, tunnels, zones and trusted hosts');
+    assert.ok(nodes < topo.hosts.length / 2, `${nodes} nodes for ${topo.hosts.length} hosts`);
+    const net = topo.networks[0]!.name;
+    await page.getByLabel('On network').selectOption(net);
+    const on = topo.hosts.filter((h) => h.nics.some((n) => n.segment === net)).map((h) => h.name);
+    await until(`the host list of ${net}`, async () => (await page.locator('.hostlist button').count()) === Math.min(500, on.length));
+    assert.deepEqual(await page.locator('.hostlist button').allInnerTexts(), on.slice(0, 500));
+    await page.locator('.hostlist button').first().click();
+    await page.locator('.host-details h2', { hasText: on[0]! }).waitFor();
+    await assertAccessible(page, 'Topology aggregated by network');
+    await shot(page, 'topology-aggregated');
+
+    await goToView(page, 'Matrix');
+    const grid = page.locator('[role=grid][data-render-ms]');
+    await grid.waitFor();
+    assert.equal(Number(await grid.getAttribute('aria-rowcount')), matrixJson(compileText(TEXT, NAME), 'configured').endpoints.length);
+    assert.deepEqual(await page.locator('main [role=alert]').allInnerTexts(), []);
+    assert.deepEqual(b.consoleErrors, []);
+    assert.deepEqual(b.problems, []);
+  });
 });

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PeerListed, SpecUploaded } from '../src/server/schemas.js';
-import { browserMissing, buildDashboard, goToView, logIn, openBrowser, selectSpec, shot, type Browsing } from './support/dashboard.js';
+import { browserMissing, buildDashboard, goToView, logIn, openBrowser, selectSpec, shot, until, type Browsing } from './support/dashboard.js';
 import { probeNetns } from './support/netns-fixture.js';
 import { requireOrSkip } from './support/require-env.js';
 import { testServer, type Client, type TestServer } from './support/server.js';
@@ -148,13 +148,11 @@ describe(SUITE, { skip: requireOrSkip(SUITE, missing()) }, () => {
     };
     const want = await api();
     assert.ok(want.lastHandshake !== null && want.rxBytes > 0 && want.txBytes > 0, JSON.stringify(want));
-    await page.waitForFunction(
-      ([rx, tx]) => {
-        const cell = document.querySelector('tr[data-peer="laptop"] .transfer');
-        return cell?.getAttribute('data-rx') === rx && cell.getAttribute('data-tx') === tx;
-      },
-      [String(want.rxBytes), String(want.txBytes)],
-      { timeout: 20_000 },
+    const transfer = row.locator('.transfer');
+    await until(
+      'the view to show the transfer the API reports',
+      async () => (await transfer.getAttribute('data-rx')) === String(want.rxBytes) && (await transfer.getAttribute('data-tx')) === String(want.txBytes),
+      20_000,
     );
     assert.equal(await row.locator('.handshake time').getAttribute('datetime'), want.lastHandshake);
     assert.match(await row.locator('.handshake').innerText(), /^\d+ s ago$/);

@@ -118,3 +118,12 @@ export async function goToView(page: Page, view: string): Promise<void> {
 export async function selectSpec(page: Page, name: string): Promise<void> {
   await page.getByLabel('Spec', { exact: true }).selectOption({ label: name });
 }
+
+/** Polls `ok` every 100 ms until it holds; fails naming `what` after `ms`. */
+export async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
