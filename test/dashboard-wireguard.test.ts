@@ -110,7 +110,7 @@ describe(SUITE, { skip: requireOrSkip(SUITE, missing()) }, () => {
     await b?.close();
     await t?.close();
     for (const d of daemons) if (d.exitCode === null && d.signalCode === null) d.kill('SIGTERM');
-    await Promise.all(daemons.map((d) => (d.exitCode === null && d.signalCode === null ? new Promise((r) => d.once('exit', r)) : undefined)));
+    await Promise.all(daemons.map((d) => (d.exitCode === null && d.signalCode === null ? new Promise((r) => d.once('exit', r)) : Promise.resolve())));
     for (const ns of made) spawnSync('ip', ['netns', 'del', ns]);
     for (const n of [TUNNEL, CLIENT_IF]) rmSync(`/var/run/wireguard/${n}.sock`, { force: true });
     rmSync(tmp, { recursive: true, force: true });
