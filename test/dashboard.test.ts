@@ -16,6 +16,7 @@ import type { Explanation } from '../src/verify/explain.js';
 import { checkText, compileText, diffJson, lintJson, matrixJson, queryJson, testJson } from '../src/server/analysis.js';
 import { topologyJson } from '../src/server/topology.js';
 import { DASHBOARD_CSP } from '../src/server/static.js';
+import { GuardEventSchema } from '../src/guard/events.js';
 import { assertAccessible, browserMissing, buildDashboard, openBrowser, ROOT, shot, type Browsing } from './support/dashboard.js';
 import { requireOrSkip } from './support/require-env.js';
 import { testServer, type TestServer } from './support/server.js';
@@ -273,7 +274,7 @@ describe(SUITE, { skip: requireOrSkip(SUITE, browserMissing()) }, () => {
     await page.getByText('No active peers on wg0.').waitFor();
   });
 
-  it('Live: an event POSTed with a token appears without a reload', async () => {
+  it('Live: events POSTed with a token appear without a reload, and each host’s guard, tables and VPN state follow them', async () => {
     const admin = t.client();
     assert.equal((await admin.login('admin', t.adminPassword)).status, 200);
     const tok = await admin.req('POST', '/api/tokens', { body: { name: 'guard test', scopes: ['events:write'] } });
@@ -281,16 +282,39 @@ describe(SUITE, { skip: requireOrSkip(SUITE, browserMissing()) }, () => {
     const token = (tok.json as { token: string }).token;
     await go('Live');
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+    // Events in the guard's own schema (src/guard/events.ts), as a guard on pve would send them.
+    const send = async (e: Record<string, unknown>) => {
+      const event = GuardEventSchema.parse({ v: 1, time: new Date().toISOString(), host: 'pve', netns: null, ...e });
+      const r = await admin.req('POST', '/api/events', { token, cookie: false, body: event });
+      assert.equal(r.status, 201, r.text);
+    };
+    const row = page.locator('.host-summary tr[data-host="pve"]');
+    await send({ type: 'guard-started', message: 'watching' });
+    await row.locator('[data-drift="in-sync"]').waitFor();
+    assert.equal(await row.locator('.guard').innerText(), 'running');
+
     const marker = `rule-${process.pid}-${Date.now()}`;
-    const r = await admin.req('POST', '/api/events', {
-      token,
-      cookie: false,
-      body: { v: 1, time: new Date().toISOString(), type: 'blocked', host: 'ollama', rule: marker, src_ip: '192.168.100.20' },
-    });
-    assert.equal(r.status, 201, r.text);
+    const origin = { point: 'pve:forward', kind: 'rule', text: marker, file: MAIN, line: 1, path: 'policy[0]' };
+    const blocked = { type: 'blocked', src: '192.168.100.20', dst: '198.51.100.7', proto: 'tcp', port: 443, sport: 40000 };
+    await send({ ...blocked, iif: 'vmbr1', oif: 'vmbr0', class: 'internet', origin });
     const item = page.getByRole('log').locator('li', { hasText: marker });
     await item.waitFor();
-    assert.match(await item.innerText(), /blocked ollama/);
+    assert.match(await item.innerText(), /blocked pve/);
+    await send({ ...blocked, iif: 'vmbr1', oif: 'vmbr0', class: 'internet', origin });
+    await row.locator('.blocked', { hasText: /^2$/ }).waitFor();
+
+    await send({ type: 'drift', tables: ['inet cordon'], differences: ['- rule'], action: 'alert' });
+    await row.locator('[data-drift="drifted"]', { hasText: 'drifted (alert)' }).waitFor();
+    await send({ type: 'reapplied', ok: true, message: 'loaded again', ms: 12 });
+    await row.locator('[data-drift="reapplied"]', { hasText: 're-loaded' }).waitFor();
+
+    await send({ type: 'vpn-down', tunnel: 'wg0', peer: 'wg-client', ageSeconds: null, message: 'no handshake' });
+    await row.locator('[data-vpn="down"]', { hasText: 'wg0 → wg-client: down (never a handshake)' }).waitFor();
+    await send({ type: 'vpn-up', tunnel: 'wg0', peer: 'wg-client', ageSeconds: 3, message: 'handshake' });
+    await row.locator('[data-vpn="up"]', { hasText: 'wg0 → wg-client: up' }).waitFor();
+    assert.equal(await row.locator('[data-vpn]').count(), 1, 'one line per tunnel and peer, its latest state');
+    assert.equal(await row.locator('.counts').innerText(), 'blocked 2 · drift 1 · guard-started 1 · reapplied 1 · vpn-down 1 · vpn-up 1');
+    await assertAccessible(page, 'Live with events');
     await shot(page, 'live');
   });
 
@@ -329,9 +353,11 @@ function decidingHopOrigin(x: Explanation): Origin {
   return hop.decision.origin;
 }
 
+/** The browser's session cookie, picked by name (the server also sets device_id, and may set more). */
 async function cookieHeader(page: Page): Promise<string> {
-  const cookies = await page.context().cookies();
-  return cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+  const session = (await page.context().cookies()).find((c) => c.name === 'cordon_session');
+  assert.ok(session, 'the browser holds a cordon_session cookie');
+  return `${session.name}=${session.value}`;
 }
 
 /** Stores `body` under `name` through the Upload view, as a user would; waits for the answer. */

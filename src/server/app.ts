@@ -124,6 +124,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   auditRoutes(api, store);
   billingRoutes(api, store, settings);
   systemRoutes(api, store, metrics);
-  registerDashboard(api, store);
+  registerDashboard(api, store, cache);
   return app;
 }

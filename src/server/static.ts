@@ -15,6 +15,7 @@ import { eventStreamRoutes } from './events-stream.js';
 import type { Api } from './http.js';
 import type { Store } from './store.js';
 import { topologyRoutes } from './topology.js';
+import type { CompileCache } from './compile-cache.js';
 
 /**
  * No inline script or style anywhere, nothing from another origin; QR codes are `data:` PNGs.
@@ -76,8 +77,8 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
 }
 
 /** Registers `/`, `/assets/*` and the dashboard's API routes. `dir` overrides where the bundle is (tests). */
-export function registerDashboard(api: Api, store: Store, dir: string | undefined = dashboardDir()): void {
-  topologyRoutes(api, store);
+export function registerDashboard(api: Api, store: Store, cache: CompileCache, dir: string | undefined = dashboardDir()): void {
+  topologyRoutes(api, store, cache);
   eventStreamRoutes(api, store);
   const assets = dir ? loadAssets(dir) : new Map<string, Asset>();
 

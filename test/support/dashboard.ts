@@ -34,6 +34,8 @@ export interface Browsing {
   readonly page: Page;
   /** CSP violations, page errors and failed requests seen so far. */
   readonly problems: string[];
+  /** Every console message of type error (with where it came from); a test empties it when it starts watching. */
+  readonly consoleErrors: string[];
   close(): Promise<void>;
 }
 
@@ -43,8 +45,10 @@ export async function openBrowser(): Promise<Browsing> {
   const context = await browser.newContext({ viewport: { width: 1366, height: 800 }, colorScheme: 'light' });
   const page = await context.newPage();
   const problems: string[] = [];
+  const consoleErrors: string[] = [];
   page.on('console', (m) => {
     if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+    if (m.type() === 'error') consoleErrors.push(`${m.text()} (${m.location().url})`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   return {
@@ -52,6 +56,7 @@ export async function openBrowser(): Promise<Browsing> {
     context,
     page,
     problems,
+    consoleErrors,
     close: async () => {
       await context.close();
       await browser.close();
@@ -92,4 +97,33 @@ export async function assertAccessible(page: Page, what: string): Promise<void> 
     [],
     `${what}: accessibility violations`,
   );
+}
+
+/** Opens the dashboard and logs in through the form, as a user does; waits for the views' navigation. */
+export async function logIn(page: Page, url: string, password: string, user = 'admin'): Promise<void> {
+  await page.goto(`${url}/`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('navigation', { name: 'Views' }).waitFor();
+}
+
+/** Follows a view's link in the navigation (the page is not reloaded) and waits for its heading. */
+export async function goToView(page: Page, view: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: view, exact: true }).click();
+  await page.locator('#view-heading', { hasText: view }).waitFor();
+}
+
+/** Chooses a spec by name in the header's spec picker (the choice persists across views). */
+export async function selectSpec(page: Page, name: string): Promise<void> {
+  await page.getByLabel('Spec', { exact: true }).selectOption({ label: name });
+}
+
+/** Polls `ok` every 100 ms until it holds; fails naming `what` after `ms`. */
+export async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -31,7 +31,58 @@ export function setCsrf(token: string | undefined): void {
   csrfToken = token;
 }
 
-export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+/** What a job-backed route reports while its job runs: the server's own words for the stage, and steps done of all. */
+export interface JobProgress {
+  readonly stage: string;
+  readonly step: number;
+  readonly steps: number;
+  readonly queuePosition?: number;
+}
+
+export interface CallOptions {
+  /** Called while a big spec's answer is computed as a background job (202 + GET /api/jobs/ID). */
+  readonly onProgress?: (p: JobProgress) => void;
+}
+
+/**
+ * One API call. A route that answers 202 with a job (the server computes big specs' matrices and
+ * lint findings in the background) is followed: the job is polled until it is done, and its result
+ * is the answer, as if the route had answered at once.
+ */
+export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
+  return (await callFull<T>(method, path, body, opts)).data;
+}
+
+interface JobJson {
+  id: string;
+  state: 'queued' | 'running' | 'done' | 'failed';
+  progress: { step: number; steps: number; stage: string };
+  queuePosition?: number;
+  result?: unknown;
+  error?: string;
+  diagnostics?: Diagnostic[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function followJob(href: string, opts: CallOptions): Promise<unknown> {
+  // Quick at first (most jobs take a second or two), then at most once a second.
+  for (let wait = 100; ; wait = Math.min(1000, wait * 1.5)) {
+    const job = (await callFull<JobJson>('GET', href)).data;
+    if (job.state === 'done') return job.result;
+    if (job.state === 'failed') throw new ApiError(500, job.error ?? 'the job failed', job.diagnostics ?? []);
+    opts.onProgress?.({ ...job.progress, ...(job.queuePosition !== undefined ? { queuePosition: job.queuePosition } : {}) });
+    await sleep(wait);
+  }
+}
+
+/** As `call`, with the answer's headers (some routes say in a header where their data came from). */
+export async function callFull<T>(
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+  opts: CallOptions = {},
+): Promise<{ data: T; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
@@ -52,7 +103,10 @@ export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, b
     const e = (json ?? {}) as { error?: string; diagnostics?: Diagnostic[] };
     throw new ApiError(r.status, e.error ?? `${r.status} ${r.statusText}`, e.diagnostics ?? []);
   }
-  return json as T;
+  const accepted = json as { job?: JobJson; href?: unknown } | undefined;
+  if (r.status === 202 && typeof accepted?.href === 'string' && accepted.href.startsWith('/api/jobs/'))
+    return { data: (await followJob(accepted.href, opts)) as T, headers: r.headers };
+  return { data: json as T, headers: r.headers };
 }
 
 export interface User {
@@ -187,6 +241,14 @@ export interface Peer {
   createdBy: string;
   createdAt: string;
   revoked: boolean;
+  expiresAt: string | null;
+}
+/** A peer as the list shows it: with what the running interface says of it (nulls and zeros when the server cannot ask). */
+export interface PeerListed extends Peer {
+  lastHandshake: string | null;
+  rxBytes: number;
+  txBytes: number;
+  endpoint: string | null;
 }
 export interface PeerCreated extends Peer {
   clientConfig: string;

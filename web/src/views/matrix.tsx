@@ -8,7 +8,7 @@
  * PageUp/PageDown move the active cell, which is scrolled into view.
  */
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { call, versionPath, type Assume, type FlowSetJson, type MatrixView as MatrixJson, type Topology } from '../api';
+import { call, versionPath, type Assume, type JobProgress, type FlowSetJson, type MatrixView as MatrixJson, type Topology } from '../api';
 import type { SpecRef } from '../main';
 import { ErrorBox, Loading } from '../ui';
 import { ExplainPanel, type FlowAsk } from './explain';
@@ -68,6 +68,7 @@ export function MatrixView({ spec }: { spec: SpecRef }) {
   const [error, setError] = useState<unknown>();
   const [active, setActive] = useState<[number, number]>([0, 0]);
   const [open, setOpen] = useState<FlowAsk | undefined>();
+  const [progress, setProgress] = useState<JobProgress | undefined>();
   const topo = useRef<Topology | undefined>(undefined);
   const started = useRef(0);
   const received = useRef(0);
@@ -76,8 +77,11 @@ export function MatrixView({ spec }: { spec: SpecRef }) {
     let live = true;
     setGrid(undefined);
     setError(undefined);
+    setProgress(undefined);
     started.current = performance.now();
-    call<{ views: MatrixJson[] }>('GET', `${versionPath(spec.id, spec.version)}/matrix?assume=${assume}`).then(
+    call<{ views: MatrixJson[] }>('GET', `${versionPath(spec.id, spec.version)}/matrix?assume=${assume}`, undefined, {
+      onProgress: (p) => live && setProgress(p),
+    }).then(
       (r) => {
         if (!live) return;
         received.current = performance.now();
@@ -137,7 +141,13 @@ export function MatrixView({ spec }: { spec: SpecRef }) {
         )}
       </div>
       <ErrorBox error={error} />
-      {!grid && !error && <Loading />}
+      {!grid && !error && (
+        <Loading>
+          {progress
+            ? `Computing the matrix on the server (a big spec runs as a job): ${progress.stage}, step ${progress.step} of ${progress.steps}${progress.queuePosition ? `, ${progress.queuePosition} jobs ahead` : ''}…`
+            : 'Loading…'}
+        </Loading>
+      )}
       {grid && (
         <div class="matrix-and-explain">
           <HeatGrid
@@ -227,10 +237,16 @@ function HeatGrid({ grid, active, setActive, onOpen, started, received, assume }
     onScroll();
   };
 
-  useEffect(() => {
+  // Focus follows the latest key, not this render's `active`: a key pressed between a render and
+  // its effect has already moved `current` on (and its own render would find nothing left to do).
+  useLayoutEffect(() => {
     if (!focusWanted.current) return;
+    const [fi, fj] = current.current;
+    // Not drawn yet (just scrolled into view): the next render, after the scroll is measured, focuses it.
+    const el = gridEl.current?.querySelector<HTMLElement>(`[data-cell="${fi}:${fj}"]`);
+    if (!el) return;
     focusWanted.current = false;
-    gridEl.current?.querySelector<HTMLElement>(`[data-cell="${active[0]}:${active[1]}"]`)?.focus();
+    el.focus();
   });
 
   const onKey = (e: KeyboardEvent) => {
