@@ -38,6 +38,8 @@ export interface AppDeps {
   readonly cookieSecret: string;
   /** Where the JSON log lines go (stderr by default). Request logs carry method, URL and status; never headers or bodies. */
   readonly log?: Writable;
+  /** Told of every route Fastify registers, however it was added (tests check that /openapi.json describes each one). */
+  readonly onRoute?: (route: { readonly method: string | readonly string[]; readonly url: string }) => void;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -56,6 +58,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   });
+  if (deps.onRoute) {
+    const tell = deps.onRoute;
+    app.addHook('onRoute', (r) => tell({ method: r.method, url: r.url }));
+  }
   await app.register(fastifyCookie, { secret: deps.cookieSecret });
 
   // Bodies are kept as text: the webhook's signature covers the exact bytes, and malformed JSON is reported by Api with its position.

@@ -27,6 +27,9 @@ export const ErrorSchema = z.object({
     .optional()
     .describe('schema violations in the request'),
   diagnostics: z.array(DiagnosticSchema).optional().describe('for an invalid spec: the same diagnostics as `cordon check --json`'),
+  tier: z.string().optional().describe("for a feature the caller's tier does not include: that tier"),
+  feature: z.enum(['vault', 'sandbox']).optional().describe('for a free account refused a paid feature: which one'),
+  requires: z.string().optional().describe('for a free account refused a paid feature: the tier it needs'),
 });
 
 export const UserSchema = z.object({
