@@ -92,7 +92,7 @@ describe('Store migrations', () => {
       s.close();
       // Make it look like a version-1 database: drop what later migrations made.
       const db = new Database(file);
-      db.exec(`DROP TABLE events; DROP TABLE wg_peers; DROP TABLE vault_sessions; DROP TABLE sandbox_runs;
+      db.exec(`DROP TABLE events; DROP TABLE wg_peers; DROP TABLE vault_sessions; DROP TABLE sandbox_runs; DROP TABLE jobs;
         ALTER TABLE users DROP COLUMN disabled; ALTER TABLE audit DROP COLUMN device; ALTER TABLE spec_versions DROP COLUMN hosts;`);
       db.pragma('user_version = 1');
       db.close();
@@ -101,6 +101,7 @@ describe('Store migrations', () => {
       assert.equal(again.userByName('u')!.tier, 'free');
       assert.equal(again.userByName('u')!.disabled, false, 'an older account is enabled');
       assert.deepEqual(again.events({ limit: 1 }), []);
+      assert.deepEqual(again.liveJobs('1970-01-01T00:00:00.000Z'), [], 'the jobs table is made by the upgrade');
       again.close();
       const newer = new Database(file);
       newer.pragma(`user_version = ${latest + 1}`);

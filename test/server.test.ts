@@ -109,7 +109,7 @@ describe('cordon server', () => {
       assert.equal(statSync(t.dataDir).mode & 0o777, 0o700);
       for (const f of ['cordon.db', 'cookie.secret']) assert.equal(statSync(join(t.dataDir, f)).mode & 0o777, 0o600, f);
       const r = await t.client().req('GET', '/api/health');
-      assert.deepEqual(r.json, { ok: true, schemaVersion: 4 });
+      assert.deepEqual(r.json, { ok: true, schemaVersion: 5 });
       assert.equal((await t.client().req('GET', '/api/nope')).status, 404);
     });
 

@@ -119,9 +119,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // A logout ends the vault sessions made in it at once, not at the next tick.
   sessionRoutes(api, auth, store, settings, sweep);
   accountRoutes(api, store, settings, vault);
-  const jobs = new Jobs();
-  app.addHook('onClose', async () => jobs.close());
-  specRoutes(api, store, cache, jobs, settings.jobHostThreshold);
+  // Jobs are kept in the database (a restart loses none); upload checks are awaited by their request, so memory is enough.
+  const jobs = new Jobs({ store });
+  const checks = new Jobs({ concurrency: 1, maxQueued: 8, keepMs: 60_000 });
+  app.addHook('onClose', async () => {
+    await jobs.close();
+    await checks.close();
+  });
+  specRoutes(api, store, cache, { jobs, checks }, settings.jobHostThreshold);
   jobRoutes(api, jobs);
   peerRoutes(api, peers);
   vaultRoutes(api, store, vault, settings.vaultBodyLimit);

@@ -53,7 +53,24 @@ function versionMeta(v: SpecVersion): z.output<typeof SpecVersionMeta> {
   return { specId: v.specId, version: v.version, sha256: v.sha256, createdBy: v.createdBy, createdAt: v.createdAt };
 }
 
-export function specRoutes(api: Api, store: Store, cache: CompileCache, jobs: Jobs, jobHostThreshold: number): void {
+/** Uploads larger than this are checked in a worker thread: loading a 1,000-host spec (240 KB) takes most of a second. */
+export const WORKER_CHECK_BYTES = 32 * 1024;
+
+/**
+ * `cordon check` of an upload: a small one here, a large one in a worker thread (awaited, so the
+ * request still answers with the result, while the event loop keeps serving everyone else).
+ */
+async function checkUpload(checks: Jobs, ownerId: number, name: string, text: string): Promise<ReturnType<typeof checkSpec>> {
+  if (Buffer.byteLength(text) <= WORKER_CHECK_BYTES) return checkSpec(text, name);
+  const job = checks.submit(ownerId, { kind: 'check', name, file: name, text }, name);
+  if (job === 'full') throw new HttpError(429, 'too many large uploads are being checked; try again shortly', {}, { 'retry-after': '5' });
+  const end = await checks.settled(job.id);
+  const json = checks.resultJson(job.id);
+  if (end.state !== 'done' || json === undefined) throw new Error(`checking the upload failed: ${end.error ?? 'no result'}`);
+  return JSON.parse(json) as ReturnType<typeof checkSpec>;
+}
+
+export function specRoutes(api: Api, store: Store, cache: CompileCache, { jobs, checks }: { jobs: Jobs; checks: Jobs }, jobHostThreshold: number): void {
   /**
    * For a version with more hosts than the threshold: queue the work as a job and answer 202 with
    * it; undefined for a small version (the route answers at once). The host count is the one
@@ -110,8 +127,8 @@ export function specRoutes(api: Api, store: Store, cache: CompileCache, jobs: Jo
       body: SpecUploadBody,
       responses: { 201: { description: 'stored as a new version', schema: SpecUploaded } },
     },
-    ({ body, auth, reply }) => {
-      const { json: check, hosts } = checkSpec(body.text, body.name);
+    async ({ body, auth, reply }) => {
+      const { json: check, hosts } = await checkUpload(checks, auth!.user.id, body.name, body.text);
       const errors = check.diagnostics.filter((d) => d.severity === 'error');
       if (!check.ok || errors.length > 0)
         throw new HttpError(400, `${body.name}: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing stored`, { diagnostics: check.diagnostics });
