@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { loadModelFromText } from '../src/model/load.js';
 import { RateLimiter } from '../src/server/ratelimit.js';
+import { resolveSettings } from '../src/server/config.js';
 import { Store } from '../src/server/store.js';
 import { verifyStripeSignature } from '../src/server/stripe.js';
 import { nextFreeAddress } from '../src/server/wireguard.js';
@@ -78,6 +79,12 @@ describe('RateLimiter', () => {
     assert.deepEqual(l.hit('a'), { ok: false, retryAfterS: 45 });
     now = 60_000;
     assert.equal(l.hit('a').ok, true);
+  });
+});
+
+describe('resolveSettings', () => {
+  it("runs the sandbox with seed 002's SandboxConfig unless told otherwise: 512 MiB, half a CPU, 30 s", () => {
+    assert.deepEqual(resolveSettings({ dataDir: '/nonexistent' }, {}).sandboxLimits, { memoryBytes: 512 * 1024 * 1024, cpus: 0.5, timeoutMs: 30_000 });
   });
 });
 
