@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { generateSpec } from '../src/gen/generate.js';
-import { compileText, lintJson, matrixJson, renderFiles } from '../src/server/analysis.js';
+import { compileText, diffJson, lintJson, matrixJson, renderFiles, testJson } from '../src/server/analysis.js';
 import { WORKER_CHECK_BYTES } from '../src/server/routes/specs.js';
 import { ErrorSchema, JobAccepted, JobSchema, SpecUploaded } from '../src/server/schemas.js';
 import { Store } from '../src/server/store.js';
@@ -67,6 +67,27 @@ describe('server: background jobs', () => {
       r.result,
       renderFiles(c, 'nftables', 'pve', new Map()).map((f) => ({ path: f.path, content: f.content })),
     );
+  });
+
+  it('test and diff of versions past the threshold are jobs too, with the synchronous answers as results', async () => {
+    const v2text = EXAMPLE.replace('policy:\n', 'policy:\n  - allow: { from: wg-client, to: ollama.api, comment: added in v2 }\n');
+    const up = await admin.req('POST', '/api/specs', { body: { name: 'example', text: v2text } });
+    assert.equal(up.status, 201, up.text);
+    const test = await admin.req('GET', `/api/specs/${small}/versions/1/test`);
+    assert.equal(test.status, 202, test.text);
+    const tj = (await finished(admin, test.as(JobAccepted).href)).job;
+    assert.equal(tj.state, 'done', tj.error);
+    const c1 = compileText(EXAMPLE, 'example');
+    assert.deepEqual(tj.result, JSON.parse(JSON.stringify(testJson(c1))));
+
+    const diff = await admin.req('GET', `/api/specs/${small}/diff?from=1&to=2&assume=both`);
+    assert.equal(diff.status, 202, diff.text);
+    const dj = (await finished(admin, diff.as(JobAccepted).href)).job;
+    assert.deepEqual([dj.kind, dj.subject, dj.state], ['diff', 'example@v1..v2', 'done'], dj.error);
+    const c2 = compileText(v2text, 'example');
+    const expected = diffJson({ ...c1, file: 'example@v1' }, { ...c2, file: 'example@v2' }, ['configured', 'compromised']);
+    assert.equal(expected.changed, true);
+    assert.deepEqual(dj.result, JSON.parse(JSON.stringify(expected)));
   });
 
   it('a job that cannot be done fails with the reason (unknown render target: the valid ones are named)', async () => {

@@ -4,7 +4,7 @@
  * 1,000-host spec takes never hold up other requests. Pure computation: no database, no files.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { checkSpec, compileText, lintJson, matrixJson, Refusal, renderFiles } from './analysis.js';
+import { checkSpec, compileText, diffJson, lintJson, matrixJson, Refusal, renderFiles, testJson } from './analysis.js';
 import type { JobMessage, JobRequest } from './jobs.js';
 
 const req = workerData as JobRequest;
@@ -15,7 +15,15 @@ function run(): unknown {
     post({ type: 'progress', step: 0, steps: 1, stage: `checking ${req.file}` });
     return checkSpec(req.text, req.file);
   }
-  const steps = 1 + (req.kind === 'matrix' ? req.views.length : 1);
+  const steps = 1 + (req.kind === 'matrix' ? req.views.length : req.kind === 'diff' ? 1 + req.views.length : 1);
+  if (req.kind === 'diff') {
+    post({ type: 'progress', step: 0, steps, stage: `compiling ${req.oldFile}` });
+    const old = compileText(req.oldText, req.name);
+    post({ type: 'progress', step: 1, steps, stage: `compiling ${req.file}` });
+    const neu = compileText(req.text, req.name);
+    post({ type: 'progress', step: 2, steps, stage: `matrices and diff, ${req.views.join(' and ')}` });
+    return diffJson({ ...old, file: req.oldFile }, { ...neu, file: req.file }, req.views);
+  }
   post({ type: 'progress', step: 0, steps, stage: `compiling ${req.file}` });
   const c = compileText(req.text, req.name);
   switch (req.kind) {
@@ -29,6 +37,9 @@ function run(): unknown {
     case 'lint':
       post({ type: 'progress', step: 1, steps, stage: 'lint' });
       return lintJson(c);
+    case 'test':
+      post({ type: 'progress', step: 1, steps, stage: 'expectations and invariants' });
+      return testJson(c);
     case 'render':
       post({ type: 'progress', step: 1, steps, stage: `render ${req.target}` });
       return renderFiles(c, req.target, req.host, new Map(req.params)).map((f) => ({ path: f.path, content: f.content }));

@@ -1,5 +1,5 @@
 /**
- * Background jobs: long analyses (matrix, lint, render of a big spec version) run in worker
+ * Background jobs: long analyses (matrix, lint, test, render, diff of big spec versions) run in worker
  * threads while the request that asked answers `202` with the job's id at once; the client polls
  * `GET /api/jobs/ID` for progress and, when done, the result (the same JSON the synchronous call
  * answers for a small spec). At most `concurrency` jobs run at once, `maxQueued` more wait; past
@@ -25,6 +25,9 @@ export type JobRequest = { readonly name: string; readonly file: string; readonl
   | { readonly kind: 'matrix'; readonly views: readonly Assume[] }
   | { readonly kind: 'lint' }
   | { readonly kind: 'render'; readonly target: string; readonly host: string | undefined; readonly params: readonly [string, string][] }
+  | { readonly kind: 'test' }
+  /** `text`/`file` are the new version; the old one comes along. */
+  | { readonly kind: 'diff'; readonly oldText: string; readonly oldFile: string; readonly views: readonly Assume[] }
   /** `cordon check` of an upload: its diagnostics and host count (a large upload is loaded off the main thread). */
   | { readonly kind: 'check' }
 );
@@ -100,8 +103,8 @@ interface Job {
 
 /** What makes two requests the same job: owner, kind, the spec's text (by digest) and every argument. */
 function jobKey(ownerId: number, req: JobRequest): string {
-  const { text, ...rest } = req;
-  return `${ownerId}\0${createHash('sha256').update(text).digest('hex')}\0${JSON.stringify(rest)}`;
+  // Every field by digest: the texts (a diff has two) are large, the key stays short.
+  return `${ownerId}\0${createHash('sha256').update(JSON.stringify(req)).digest('hex')}`;
 }
 
 /**

@@ -417,14 +417,17 @@ export const SandboxRunResponse = z.object({
 
 export const JobSchema = z.object({
   id: z.string(),
-  kind: z.enum(['matrix', 'lint', 'render']),
+  kind: z.enum(['matrix', 'lint', 'test', 'render', 'diff']),
   subject: z.string().describe('spec@vN'),
   state: z.enum(['queued', 'running', 'done', 'failed']),
   progress: z.object({ step: z.number().int(), steps: z.number().int(), stage: z.string().describe('what it is doing, e.g. "matrix, configured view"') }),
   queuePosition: z.number().int().optional().describe('jobs ahead of it, while queued'),
   createdAt: z.string(),
   finishedAt: z.string().optional(),
-  result: z.unknown().optional().describe('when done: what the synchronous route answers (matrix views, lint findings, or [{path, content}] for render)'),
+  result: z
+    .unknown()
+    .optional()
+    .describe('when done: what the synchronous route answers (matrix views, lint findings, test results, the diff, or [{path, content}] for render)'),
   error: z.string().optional().describe('when failed: why'),
   diagnostics: z.array(DiagnosticSchema).optional(),
 });

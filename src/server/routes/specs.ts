@@ -237,9 +237,9 @@ export function specRoutes(api: Api, store: Store, cache: CompileCache, { jobs, 
       tag: 'analysis',
       auth: 'specs:read',
       params: VersionParams,
-      responses: { 200: { description: 'results', schema: TestResponse } },
+      responses: { 200: { description: 'results', schema: TestResponse }, ...jobResponse },
     },
-    ({ params }) => testJson(compiled(params.id, params.version)),
+    ({ params, auth, reply }) => asJob(params, auth!.user.id, reply, (b) => ({ ...b, kind: 'test' })) ?? testJson(compiled(params.id, params.version)),
   );
 
   api.route(
@@ -298,9 +298,32 @@ export function specRoutes(api: Api, store: Store, cache: CompileCache, { jobs, 
       auth: 'specs:read',
       params: SpecIdParams,
       query: DiffQuery,
-      responses: { 200: { description: 'the diff', schema: DiffResponse } },
+      responses: { 200: { description: 'the diff', schema: DiffResponse }, ...jobResponse },
     },
-    ({ params, query }) => {
+    ({ params, query, auth, reply }) => {
+      // Two compiles and two matrices per view: a job when either version is big.
+      const from = versionOr404(params.id, query.from);
+      const to = versionOr404(params.id, query.to);
+      const big = [from, to].some((x) => (store.specVersionHosts(x.spec.id, x.version.version) ?? 0) > jobHostThreshold);
+      if (big) {
+        const name = from.spec.name;
+        const job = jobs.submit(
+          auth!.user.id,
+          {
+            kind: 'diff',
+            name,
+            file: `${name}@v${query.to}`,
+            text: to.version.text,
+            oldFile: `${name}@v${query.from}`,
+            oldText: from.version.text,
+            views: views(query.assume),
+          },
+          `${name}@v${query.from}..v${query.to}`,
+        );
+        if (job === 'full') throw new HttpError(429, 'the job queue is full; try again shortly', {}, { 'retry-after': '5' });
+        reply.code(202);
+        return { job, href: `/api/jobs/${job.id}` };
+      }
       const a = compiled(params.id, query.from);
       const b = compiled(params.id, query.to);
       return diffJson({ ...a, file: `${a.file}@v${query.from}` }, { ...b, file: `${b.file}@v${query.to}` }, views(query.assume));
