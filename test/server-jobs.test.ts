@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { generateSpec } from '../src/gen/generate.js';
-import { compileText, diffJson, lintJson, matrixJson, renderFiles, testJson } from '../src/server/analysis.js';
+import { compileText, diffJson, lintJson, matrixJson, queryJson, renderFiles, testJson } from '../src/server/analysis.js';
 import { WORKER_CHECK_BYTES } from '../src/server/routes/specs.js';
-import { ErrorSchema, JobAccepted, JobSchema, SpecUploaded } from '../src/server/schemas.js';
+import { ErrorSchema, ExplanationSchema, JobAccepted, JobSchema, SpecUploaded } from '../src/server/schemas.js';
 import { Store } from '../src/server/store.js';
 import { testServer, type Client, type TestServer } from './support/server.js';
 
@@ -88,6 +88,19 @@ describe('server: background jobs', () => {
     const expected = diffJson({ ...c1, file: 'example@v1' }, { ...c2, file: 'example@v2' }, ['configured', 'compromised']);
     assert.equal(expected.changed, true);
     assert.deepEqual(dj.result, JSON.parse(JSON.stringify(expected)));
+  });
+
+  it('query and explain of a version past the threshold are answered by the query thread: the library’s JSON, its refusals as 400', async () => {
+    const c = compileText(EXAMPLE, 'example');
+    for (const name of ['query', 'explain'] as const) {
+      const args = { from: 'agentfarm', to: 'ollama.api', assume: 'configured' as const };
+      const r = await admin.req('POST', `/api/specs/${small}/versions/1/${name}`, { body: args });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json, JSON.parse(JSON.stringify(queryJson(c, args))), name);
+    }
+    const bad = await admin.req('POST', `/api/specs/${small}/versions/1/query`, { body: { from: 'agentfrm', to: 'ollama.api' } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.as(ErrorSchema).error, /agentfrm.*agentfarm/);
   });
 
   it('a job that cannot be done fails with the reason (unknown render target: the valid ones are named)', async () => {
@@ -164,6 +177,22 @@ describe('server: background jobs', () => {
     assert.deepEqual(order, ['health', 'upload'], 'the health check was answered while the upload was being checked');
     // The host count measured in the worker decides that its matrix is a job.
     assert.equal((await admin.req('GET', `/api/specs/${up.as(SpecUploaded).spec.id}/versions/1/matrix`)).status, 202);
+
+    // The first question about it compiles it (seconds) in the query thread: meanwhile the server answers others.
+    const [a, b] = [...text.slice(text.indexOf('\nhosts:')).matchAll(/^ {2}([A-Za-z][\w-]*):$/gm)].map((m) => m[1]!);
+    const asked: string[] = [];
+    const query = admin
+      .req('POST', `/api/specs/${up.as(SpecUploaded).spec.id}/versions/1/query`, { body: { from: a, to: b, proto: 'tcp', port: 22 } })
+      .then((r) => {
+        asked.push('query');
+        return r;
+      });
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal((await admin.req('GET', '/api/health')).status, 200);
+    asked.push('health');
+    const q = await query;
+    assert.equal(q.status, 200, q.text.slice(0, 300));
+    assert.deepEqual([q.as(ExplanationSchema).from, asked], [a, ['health', 'query']]);
 
     const broken = text.replace('egress: none }', 'egress: sometimes }');
     const line = broken.split('\n').findIndex((l) => l.includes('egress: sometimes')) + 1;

@@ -13,6 +13,7 @@ import { HttpError } from './errors.js';
 import { Api } from './http.js';
 import { Metrics } from './metrics.js';
 import { Jobs } from './jobs.js';
+import { QueryThread } from './query-thread.js';
 import { SlotQueue } from './queue.js';
 import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
@@ -122,11 +123,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Jobs are kept in the database (a restart loses none); upload checks are awaited by their request, so memory is enough.
   const jobs = new Jobs({ store });
   const checks = new Jobs({ concurrency: 1, maxQueued: 8, keepMs: 60_000 });
+  const queries = new QueryThread();
   app.addHook('onClose', async () => {
     await jobs.close();
     await checks.close();
+    await queries.close();
   });
-  specRoutes(api, store, cache, { jobs, checks }, settings.jobHostThreshold);
+  specRoutes(api, store, cache, { jobs, checks, queries }, settings.jobHostThreshold);
   jobRoutes(api, jobs);
   peerRoutes(api, peers);
   vaultRoutes(api, store, vault, settings.vaultBodyLimit);

@@ -17,9 +17,10 @@
  * one big matrix share one computation.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Diagnostic } from '../diag/diagnostic.js';
 import type { Assume } from '../model/types.js';
+import { spawnWorker } from './worker-thread.js';
 
 export type JobRequest = { readonly name: string; readonly file: string; readonly text: string } & (
   | { readonly kind: 'matrix'; readonly views: readonly Assume[] }
@@ -105,19 +106,6 @@ interface Job {
 function jobKey(ownerId: number, req: JobRequest): string {
   // Every field by digest: the texts (a diff has two) are large, the key stays short.
   return `${ownerId}\0${createHash('sha256').update(JSON.stringify(req)).digest('hex')}`;
-}
-
-/**
- * The worker: the compiled job-worker.js; or, running from source under tsx (tests, `bin/cordon`
- * in a checkout), a two-line bootstrap that registers tsx's loader in the worker and then imports
- * job-worker.ts (Node 20 does not apply a parent's `--import tsx` to a worker's entry module).
- */
-function spawnWorker(workerData: JobRequest): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./job-worker.js', import.meta.url), { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./job-worker.ts', import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, workerData, execArgv: [] });
 }
 
 export interface JobsOptions {
@@ -275,7 +263,7 @@ export class Jobs {
 
   private start(job: Job): void {
     job.view = { ...job.view, state: 'running', progress: { step: 0, steps: 1, stage: 'starting' } };
-    const w = spawnWorker(job.req!);
+    const w = spawnWorker('job-worker', job.req!);
     this.workers.add(w);
     let settled = false;
     const finish = (patch: Parameters<Jobs['end']>[1]): void => {

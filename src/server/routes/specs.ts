@@ -9,6 +9,7 @@ import type { CompileCache } from '../compile-cache.js';
 import { HttpError } from '../errors.js';
 import type { Api } from '../http.js';
 import type { JobRequest, Jobs } from '../jobs.js';
+import type { QueryThread } from '../query-thread.js';
 import {
   DiffQuery,
   DiffResponse,
@@ -70,7 +71,13 @@ async function checkUpload(checks: Jobs, ownerId: number, name: string, text: st
   return JSON.parse(json) as ReturnType<typeof checkSpec>;
 }
 
-export function specRoutes(api: Api, store: Store, cache: CompileCache, { jobs, checks }: { jobs: Jobs; checks: Jobs }, jobHostThreshold: number): void {
+export function specRoutes(
+  api: Api,
+  store: Store,
+  cache: CompileCache,
+  { jobs, checks, queries }: { jobs: Jobs; checks: Jobs; queries: QueryThread },
+  jobHostThreshold: number,
+): void {
   /**
    * For a version with more hosts than the threshold: queue the work as a job and answer 202 with
    * it; undefined for a small version (the route answers at once). The host count is the one
@@ -210,7 +217,20 @@ export function specRoutes(api: Api, store: Store, cache: CompileCache, { jobs, 
         body: QueryBody,
         responses: { 200: { description: 'the explanation', schema: ExplanationSchema } },
       },
-      ({ params, body }) => {
+      async ({ params, body, reply }) => {
+        // A big version is compiled and asked in the query thread (the first question waits for the compile; others go on meanwhile).
+        const { spec, version: v } = versionOr404(params.id, params.version);
+        if ((store.specVersionHosts(spec.id, v.version) ?? 0) > jobHostThreshold) {
+          let json: string;
+          try {
+            json = await queries.ask(`${spec.id}@${v.version}`, spec.name, v.text, body);
+          } catch (e) {
+            if (e instanceof Refusal) throw new HttpError(400, e.message, e.diagnostics.length ? { diagnostics: e.diagnostics } : {});
+            throw e;
+          }
+          reply.type('application/json; charset=utf-8');
+          return json;
+        }
         const c = compiled(params.id, params.version);
         return refused(() => queryJson(c, body));
       },
