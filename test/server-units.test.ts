@@ -8,7 +8,9 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { loadModelFromText } from '../src/model/load.js';
 import { RateLimiter } from '../src/server/ratelimit.js';
+import { compileText, queryJson } from '../src/server/analysis.js';
 import { resolveSettings } from '../src/server/config.js';
+import { QueryThread } from '../src/server/query-thread.js';
 import { Store } from '../src/server/store.js';
 import { verifyStripeSignature } from '../src/server/stripe.js';
 import { nextFreeAddress } from '../src/server/wireguard.js';
@@ -172,4 +174,37 @@ describe('resolveQuery (one resolver for the CLI and the server)', () => {
           (e: unknown) => e instanceof QueryArgError && e.field === field && msg.test(e.message),
         );
     });
+});
+
+describe('QueryThread', () => {
+  it('sends a version’s text once; a version the worker has let go is sent again when it says so', async () => {
+    const text = readFileSync(new URL('../examples/proxmox-dual-bridge.yaml', import.meta.url), 'utf8');
+    const args = { from: 'agentfarm', to: 'ollama.api', assume: 'configured' as const };
+    const expected = JSON.stringify(queryJson(compileText(text, 'example'), args));
+    const q = new QueryThread();
+    const reads = new Map<string, number>();
+    const ask = (key: string) =>
+      q.ask(
+        key,
+        'example',
+        () => {
+          reads.set(key, (reads.get(key) ?? 0) + 1);
+          return text;
+        },
+        args,
+      );
+    try {
+      for (const k of ['v1', 'v1', 'v2', 'v3', 'v4', 'v5', 'v5']) assert.equal(await ask(k), expected, k);
+      assert.deepEqual([reads.get('v1'), reads.get('v5')], [1, 1], 'asked twice, read once');
+      // The worker keeps four versions: v1 went when v5 came; asking for it again reads its text again.
+      assert.equal(await ask('v1'), expected);
+      assert.equal(reads.get('v1'), 2);
+      await assert.rejects(
+        ask('v5').then(() => q.ask('v5', 'example', () => text, { ...args, from: 'nosuch' })),
+        /nosuch/,
+      );
+    } finally {
+      await q.close();
+    }
+  });
 });

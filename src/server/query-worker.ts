@@ -11,13 +11,14 @@ import type { QueryReply, QueryRequest } from './query-thread.js';
 const MAX = 4;
 const cache = new Map<string, Compiled>();
 
-function compiled(m: QueryRequest): Compiled {
+function compiled(m: QueryRequest): Compiled | undefined {
   const hit = cache.get(m.key);
   if (hit) {
     cache.delete(m.key);
     cache.set(m.key, hit);
     return hit;
   }
+  if (m.text === undefined) return undefined;
   const c = compileText(m.text, m.name);
   cache.set(m.key, c);
   if (cache.size > MAX) cache.delete(cache.keys().next().value!);
@@ -27,7 +28,8 @@ function compiled(m: QueryRequest): Compiled {
 parentPort!.on('message', (m: QueryRequest) => {
   let reply: QueryReply;
   try {
-    reply = { id: m.id, type: 'done', json: JSON.stringify(queryJson(compiled(m), m.args)) };
+    const c = compiled(m);
+    reply = c ? { id: m.id, type: 'done', json: JSON.stringify(queryJson(c, m.args)) } : { id: m.id, type: 'missing' };
   } catch (e) {
     reply =
       e instanceof Refusal

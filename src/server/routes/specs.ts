@@ -219,11 +219,13 @@ export function specRoutes(
       },
       async ({ params, body, reply }) => {
         // A big version is compiled and asked in the query thread (the first question waits for the compile; others go on meanwhile).
-        const { spec, version: v } = versionOr404(params.id, params.version);
-        if ((store.specVersionHosts(spec.id, v.version) ?? 0) > jobHostThreshold) {
+        // Without reading the version's text unless the query thread needs it.
+        const spec = specOr404(params.id);
+        const n = params.version === 'latest' ? spec.latestVersion : params.version;
+        if (n <= spec.latestVersion && (store.specVersionHosts(spec.id, n) ?? 0) > jobHostThreshold) {
           let json: string;
           try {
-            json = await queries.ask(`${spec.id}@${v.version}`, spec.name, v.text, body);
+            json = await queries.ask(`${spec.id}@${n}`, spec.name, () => store.specVersion(spec.id, n)!.text, body);
           } catch (e) {
             if (e instanceof Refusal) throw new HttpError(400, e.message, e.diagnostics.length ? { diagnostics: e.diagnostics } : {});
             throw e;
