@@ -174,17 +174,19 @@ describe('server: accounts, tiers and the vault', () => {
 
   describe('free tier', () => {
     it('is refused the vault and the sandbox with seed 002’s message (403), whatever its token says', async () => {
+      // Seed 002 (TierManager.check_access) answers a free account with exactly these words, whatever it asked for.
+      const SEED = 'Vault requires Early Access subscription';
       const fred = await as('fred');
       const v = await fred.req('POST', '/api/vault/sessions', { body: {} });
       assert.equal(v.status, 403);
-      assert.equal(v.as(ErrorSchema).error, 'Vault requires Early Access subscription');
-      assert.equal((await fred.req('GET', '/api/vault/sessions')).as(ErrorSchema).error, 'Vault requires Early Access subscription');
+      assert.deepEqual(v.json, { error: SEED, tier: 'free', feature: 'vault', requires: 'early-access' });
+      assert.equal((await fred.req('GET', '/api/vault/sessions')).as(ErrorSchema).error, SEED);
       const s = await fred.req('POST', '/api/sandbox/run', { body: { code: 'print(1)', language: 'python3' } });
       assert.equal(s.status, 403);
-      assert.equal(s.as(ErrorSchema).error, 'Sandbox requires Early Access subscription');
+      assert.deepEqual(s.json, { error: SEED, tier: 'free', feature: 'sandbox', requires: 'early-access' });
       const tok = await fred.req('POST', '/api/tokens', { body: { name: 'all', scopes: ['vault:write', 'sandbox:run'] } });
       const token = tok.as(z.object({ token: z.string() })).token;
-      assert.equal((await t.client().req('GET', '/api/vault/sessions', { token })).as(ErrorSchema).error, 'Vault requires Early Access subscription');
+      assert.equal((await t.client().req('GET', '/api/vault/sessions', { token })).as(ErrorSchema).error, SEED);
     });
   });
 

@@ -9,6 +9,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { z } from 'zod';
 import { hashPassword } from '../src/server/secrets.js';
 import { ErrorSchema, SandboxRunResponse } from '../src/server/schemas.js';
 import { Store } from '../src/server/store.js';
@@ -81,12 +82,30 @@ describe('server: sandbox runs (live)', { skip: requireOrSkip('server sandbox (l
       out.denied.some((d) => d.destination === '198.51.100.7' && d.port === 8080),
       JSON.stringify(out.denied),
     );
+    // UDP gets no further (and is reported too).
+    const udp = (
+      await run(
+        admin,
+        'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ntry:\n    s.sendto(b"x", ("198.51.100.7", 5353))\nexcept OSError: pass\n',
+        'python3',
+      )
+    ).as(SandboxRunResponse);
+    assert.ok(
+      udp.denied.some((d) => d.destination === '198.51.100.7' && d.port === 5353),
+      JSON.stringify(udp.denied),
+    );
   });
 
   it('keeps the root read-only and the host’s files out of reach of writes', async () => {
     const out = (await run(admin, 'touch /etc/cordon-owned 2>&1 || echo ro; touch /usr/cordon-owned 2>&1 || echo ro2', 'bash')).as(SandboxRunResponse);
     assert.match(out.stdout, /ro\n[\s\S]*ro2\n/, out.stdout);
     assert.equal(spawnSync('test', ['-e', '/etc/cordon-owned']).status, 1);
+    // Nor can it make the root writable again.
+    const remount = (
+      await run(admin, 'mount -o remount,rw / 2>/dev/null && echo remounted; touch /cordon-owned 2>/dev/null && echo wrote; echo end', 'bash')
+    ).as(SandboxRunResponse);
+    assert.equal(remount.stdout, 'end\n');
+    assert.equal(spawnSync('test', ['-e', '/cordon-owned']).status, 1);
   });
 
   it('enforces the memory limit (killed, 137) and the time limit (124)', async () => {
@@ -103,6 +122,61 @@ describe('server: sandbox runs (live)', { skip: requireOrSkip('server sandbox (l
     } finally {
       await quick.close();
     }
+  });
+
+  it('holds busy code to half a CPU: spinning processes get at most about half a CPU-second per second, under a 50 ms / 100 ms quota', async (t) => {
+    // Four spinners, so that without the limit they would take both cores of an idle machine (up to
+    // 6 CPU-seconds in 3 s). The code reads its own cgroup: the quota on it, and how often the
+    // quota stopped it (cpu.stat). On a loaded machine the group may never get its half CPU at all
+    // (cgroup v1 weighs the whole group as one task): then nothing was throttled, and only the
+    // quota itself and the upper bound can be checked.
+    const code = [
+      'import json, os, time',
+      'start = time.monotonic()',
+      'kids = []',
+      'for _ in range(4):',
+      '    pid = os.fork()',
+      '    if pid == 0:',
+      '        end = time.monotonic() + 3.0',
+      '        while time.monotonic() < end: pass',
+      '        os._exit(0)',
+      '    kids.append(pid)',
+      'for k in kids: os.waitpid(k, 0)',
+      'wall = time.monotonic() - start',
+      't = os.times()',
+      'def read(d, f):',
+      '    try: return open(d + "/" + f).read().strip()',
+      '    except OSError: return None',
+      'cg = {}',
+      'for line in open("/proc/self/cgroup"):',
+      '    _, ctl, path = line.strip().split(":", 2)',
+      '    d = "/sys/fs/cgroup/" + ctl + path if "cpu" in ctl.split(",") else "/sys/fs/cgroup" + path if ctl == "" else None',
+      '    if d is None or (cg and ctl == ""): continue',
+      '    v1 = read(d, "cpu.cfs_quota_us")',
+      '    quota = (v1 + " " + read(d, "cpu.cfs_period_us")) if v1 else read(d, "cpu.max")',
+      '    stat = read(d, "cpu.stat")',
+      '    if quota and stat: cg = {"quota": quota, "stat": dict(l.split() for l in stat.splitlines())}',
+      'print(json.dumps({"wall": wall, "cpu": t.children_user + t.children_system, **cg}))',
+    ].join('\n');
+    const r = await run(admin, code, 'python3');
+    const out = r.as(SandboxRunResponse);
+    assert.equal(out.exitCode, 0, out.stderr);
+    const m = z.object({ wall: z.number(), cpu: z.number(), quota: z.string(), stat: z.record(z.string(), z.string()) }).parse(JSON.parse(out.stdout));
+    assert.equal(m.quota, '50000 100000', 'the code runs under a quota of half of each 100 ms period');
+    const share = m.cpu / m.wall;
+    // Half a CPU, with room for the last period's overshoot and the clock's granularity; never near 1.
+    assert.ok(share <= 0.5 * 1.25, `used ${m.cpu.toFixed(2)} CPU-s in ${m.wall.toFixed(2)} s`);
+    assert.ok(m.cpu > 0, 'the spinners ran');
+    if (share >= 0.4) assert.ok(Number(m.stat.nr_throttled) > 0, `near its half CPU the quota must have stopped it: ${JSON.stringify(m.stat)}`);
+    else t.diagnostic(`the machine was too busy for the spinners to reach the quota (share ${share.toFixed(2)}); checked the quota and the upper bound only`);
+  });
+
+  it('holds memory to 512 MiB: 400 MiB written is fine, a single 600 MiB allocation is killed', async () => {
+    const touch = (mib: number) => `b = bytearray(${mib} << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint("wrote", len(b) >> 20)`;
+    const fits = (await run(admin, touch(400), 'python3')).as(SandboxRunResponse);
+    assert.deepEqual([fits.exitCode, fits.stdout], [0, 'wrote 400\n'], fits.message + fits.stderr);
+    const over = (await run(admin, touch(600), 'python3')).as(SandboxRunResponse);
+    assert.deepEqual([over.exitCode, over.reason, over.stdout], [137, 'memory', ''], over.message + over.stderr);
   });
 
   it('caps what the code writes: output past 64 KiB is cut and flagged', async () => {

@@ -8,6 +8,9 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { loadModelFromText } from '../src/model/load.js';
 import { RateLimiter } from '../src/server/ratelimit.js';
+import { compileText, queryJson } from '../src/server/analysis.js';
+import { resolveSettings } from '../src/server/config.js';
+import { QueryThread } from '../src/server/query-thread.js';
 import { Store } from '../src/server/store.js';
 import { verifyStripeSignature } from '../src/server/stripe.js';
 import { nextFreeAddress } from '../src/server/wireguard.js';
@@ -81,6 +84,12 @@ describe('RateLimiter', () => {
   });
 });
 
+describe('resolveSettings', () => {
+  it("runs the sandbox with seed 002's SandboxConfig unless told otherwise: 512 MiB, half a CPU, 30 s", () => {
+    assert.deepEqual(resolveSettings({ dataDir: '/nonexistent' }, {}).sandboxLimits, { memoryBytes: 512 * 1024 * 1024, cpus: 0.5, timeoutMs: 30_000 });
+  });
+});
+
 describe('Store migrations', () => {
   it('brings a database written by an older server up to date and keeps its rows; refuses a newer one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-store-'));
@@ -92,7 +101,7 @@ describe('Store migrations', () => {
       s.close();
       // Make it look like a version-1 database: drop what later migrations made.
       const db = new Database(file);
-      db.exec(`DROP TABLE events; DROP TABLE wg_peers; DROP TABLE vault_sessions; DROP TABLE sandbox_runs;
+      db.exec(`DROP TABLE events; DROP TABLE wg_peers; DROP TABLE vault_sessions; DROP TABLE sandbox_runs; DROP TABLE jobs;
         ALTER TABLE users DROP COLUMN disabled; ALTER TABLE audit DROP COLUMN device; ALTER TABLE spec_versions DROP COLUMN hosts;`);
       db.pragma('user_version = 1');
       db.close();
@@ -101,6 +110,7 @@ describe('Store migrations', () => {
       assert.equal(again.userByName('u')!.tier, 'free');
       assert.equal(again.userByName('u')!.disabled, false, 'an older account is enabled');
       assert.deepEqual(again.events({ limit: 1 }), []);
+      assert.deepEqual(again.liveJobs('1970-01-01T00:00:00.000Z'), [], 'the jobs table is made by the upgrade');
       again.close();
       const newer = new Database(file);
       newer.pragma(`user_version = ${latest + 1}`);
@@ -164,4 +174,37 @@ describe('resolveQuery (one resolver for the CLI and the server)', () => {
           (e: unknown) => e instanceof QueryArgError && e.field === field && msg.test(e.message),
         );
     });
+});
+
+describe('QueryThread', () => {
+  it('sends a version’s text once; a version the worker has let go is sent again when it says so', async () => {
+    const text = readFileSync(new URL('../examples/proxmox-dual-bridge.yaml', import.meta.url), 'utf8');
+    const args = { from: 'agentfarm', to: 'ollama.api', assume: 'configured' as const };
+    const expected = JSON.stringify(queryJson(compileText(text, 'example'), args));
+    const q = new QueryThread();
+    const reads = new Map<string, number>();
+    const ask = (key: string) =>
+      q.ask(
+        key,
+        'example',
+        () => {
+          reads.set(key, (reads.get(key) ?? 0) + 1);
+          return text;
+        },
+        args,
+      );
+    try {
+      for (const k of ['v1', 'v1', 'v2', 'v3', 'v4', 'v5', 'v5']) assert.equal(await ask(k), expected, k);
+      assert.deepEqual([reads.get('v1'), reads.get('v5')], [1, 1], 'asked twice, read once');
+      // The worker keeps four versions: v1 went when v5 came; asking for it again reads its text again.
+      assert.equal(await ask('v1'), expected);
+      assert.equal(reads.get('v1'), 2);
+      await assert.rejects(
+        ask('v5').then(() => q.ask('v5', 'example', () => text, { ...args, from: 'nosuch' })),
+        /nosuch/,
+      );
+    } finally {
+      await q.close();
+    }
+  });
 });

@@ -109,7 +109,7 @@ describe('cordon server', () => {
       assert.equal(statSync(t.dataDir).mode & 0o777, 0o700);
       for (const f of ['cordon.db', 'cookie.secret']) assert.equal(statSync(join(t.dataDir, f)).mode & 0o777, 0o600, f);
       const r = await t.client().req('GET', '/api/health');
-      assert.deepEqual(r.json, { ok: true, schemaVersion: 4 });
+      assert.deepEqual(r.json, { ok: true, schemaVersion: 5 });
       assert.equal((await t.client().req('GET', '/api/nope')).status, 404);
     });
 
@@ -660,17 +660,31 @@ describe('cordon server', () => {
   });
 
   describe('restart and secrets', () => {
-    it('a restart on the same data directory keeps specs, versions, sessions, tokens and the audit log', async () => {
+    it('a restart on the same data directory keeps specs, versions, sessions, tokens, peers, events, webhook ids and the audit log', async () => {
       // The entries as sent (no schema drops a key): after the restart they must be the same, whole.
       const Entries = z.object({ entries: z.array(z.unknown()) });
       const before = (await admin.req('GET', '/api/audit?limit=500')).as(Entries).entries;
+      const eventsBefore = (await admin.req('GET', '/api/events?limit=500')).json;
+      assert.ok(JSON.stringify(eventsBefore).includes('"host"'), 'there are events to keep');
       const reader = secrets.find((s) => s.startsWith('cordon_'))!;
+      // A webhook event handled before the restart is still a replay after it.
+      const payload = JSON.stringify({ id: 'evt_restart', type: 'customer.subscription.deleted', data: { object: { metadata: { cordon_user: 'alice' } } } });
+      const hook = async () => {
+        const ts = Math.floor(Date.now() / 1000);
+        const r = await t.client().req('POST', '/api/webhooks/billing', { raw: payload, headers: { 'stripe-signature': `t=${ts},v1=${sign(payload, ts)}` } });
+        return r.as(WebhookResponse).duplicate;
+      };
+      assert.equal(await hook(), false);
+      const auditAfterHook = (await admin.req('GET', '/api/audit?limit=500')).as(Entries).entries;
       await t.restart();
       admin = Object.assign(t.client(), { cookie: admin.cookie, csrf: admin.csrf });
       assert.equal((await admin.req('GET', `/api/specs/${specId}`)).as(SpecDetail).versions.length, 2);
       assert.equal((await admin.req('GET', `/api/specs/${specId}/tunnels/wg0/peers`)).as(PeerSchema.array()).length, 2, 'peers kept');
       assert.equal((await t.client().req('GET', '/api/specs', { token: reader })).status, 200, 'the token still works');
-      assert.deepEqual((await admin.req('GET', '/api/audit?limit=500')).as(Entries).entries, before);
+      assert.deepEqual((await admin.req('GET', '/api/events?limit=500')).json, eventsBefore, 'events kept');
+      assert.equal(await hook(), true, 'the webhook id is remembered: a replay after the restart changes nothing');
+      assert.deepEqual((await admin.req('GET', '/api/audit?limit=500')).as(Entries).entries, auditAfterHook);
+      assert.deepEqual(auditAfterHook.slice(auditAfterHook.length - before.length), before, 'the audit only grew');
       const w = await admin.req('POST', '/api/specs', { body: { name: EXAMPLE, text: EXAMPLE_TEXT } });
       assert.equal(w.as(SpecUploaded).version.version, 3, 'versions continue');
     });

@@ -13,6 +13,7 @@ import { HttpError } from './errors.js';
 import { Api } from './http.js';
 import { Metrics } from './metrics.js';
 import { Jobs } from './jobs.js';
+import { QueryThread } from './query-thread.js';
 import { SlotQueue } from './queue.js';
 import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
@@ -38,6 +39,8 @@ export interface AppDeps {
   readonly cookieSecret: string;
   /** Where the JSON log lines go (stderr by default). Request logs carry method, URL and status; never headers or bodies. */
   readonly log?: Writable;
+  /** Told of every route Fastify registers, however it was added (tests check that /openapi.json describes each one). */
+  readonly onRoute?: (route: { readonly method: string | readonly string[]; readonly url: string }) => void;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -56,6 +59,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   });
+  if (deps.onRoute) {
+    const tell = deps.onRoute;
+    app.addHook('onRoute', (r) => tell({ method: r.method, url: r.url }));
+  }
   await app.register(fastifyCookie, { secret: deps.cookieSecret });
 
   // Bodies are kept as text: the webhook's signature covers the exact bytes, and malformed JSON is reported by Api with its position.
@@ -113,9 +120,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // A logout ends the vault sessions made in it at once, not at the next tick.
   sessionRoutes(api, auth, store, settings, sweep);
   accountRoutes(api, store, settings, vault);
-  const jobs = new Jobs();
-  app.addHook('onClose', async () => jobs.close());
-  specRoutes(api, store, cache, jobs, settings.jobHostThreshold);
+  // Jobs are kept in the database (a restart loses none); upload checks are awaited by their request, so memory is enough.
+  const jobs = new Jobs({ store });
+  const checks = new Jobs({ concurrency: 1, maxQueued: 8, keepMs: 60_000 });
+  const queries = new QueryThread();
+  app.addHook('onClose', async () => {
+    await jobs.close();
+    await checks.close();
+    await queries.close();
+  });
+  specRoutes(api, store, cache, { jobs, checks, queries }, settings.jobHostThreshold);
   jobRoutes(api, jobs);
   peerRoutes(api, peers);
   vaultRoutes(api, store, vault, settings.vaultBodyLimit);

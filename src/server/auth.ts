@@ -55,10 +55,17 @@ export function scopesOfTier(tier: Tier): readonly Scope[] {
   }
 }
 
-/** Seed 002's refusal for a free account (TierManager.check_access), and the sandbox's in the same words. */
-export const PAID_ONLY: Partial<Record<Scope, string>> = {
-  'vault:write': 'Vault requires Early Access subscription',
-  'sandbox:run': 'Sandbox requires Early Access subscription',
+/**
+ * Seed 002's refusal for a free account, word for word: its TierManager.check_access answers
+ * every gated feature of a free account with this one message, so the sandbox gets it too (the
+ * answer's `feature` field says which feature was asked for).
+ */
+export const FREE_TIER_REFUSAL = 'Vault requires Early Access subscription';
+
+/** The scopes a free account is refused with FREE_TIER_REFUSAL, and the feature each one is. */
+export const PAID_ONLY: Partial<Record<Scope, 'vault' | 'sandbox'>> = {
+  'vault:write': 'vault',
+  'sandbox:run': 'sandbox',
 };
 
 export interface AuthContext {
@@ -109,7 +116,7 @@ export class Auth {
       );
     if (ctx.user.disabled) throw new HttpError(403, `account '${ctx.user.name}' is disabled`);
     const paid = PAID_ONLY[scope];
-    if (paid !== undefined && ctx.user.tier === 'free') throw new HttpError(403, paid, { tier: 'free' });
+    if (paid !== undefined && ctx.user.tier === 'free') throw new HttpError(403, FREE_TIER_REFUSAL, { tier: 'free', feature: paid, requires: 'early-access' });
     if (!ctx.scopes.includes(scope))
       throw new HttpError(
         403,

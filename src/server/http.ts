@@ -34,6 +34,11 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   /** `public`: no credentials needed (login, the webhook, which has its own signature); otherwise the scope the caller needs. */
   readonly auth: 'public' | Scope;
   readonly body?: B;
+  /**
+   * The body as /openapi.json shows it, when the route must check it later than `body` would
+   * (the webhook: the signature over the raw bytes first, the event's shape after).
+   */
+  readonly documentedBody?: z.ZodType;
   readonly query?: Q;
   readonly params?: P;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
@@ -108,6 +113,19 @@ export class Api {
     });
   }
 
+  /**
+   * A public route whose answer is not JSON (the dashboard's page and its files): no credentials,
+   * no body; its params are validated as `route` does, then the handler answers through `reply`
+   * itself. Described in /openapi.json like every other route.
+   */
+  raw<P extends z.ZodType = z.ZodUndefined>(
+    spec: RouteSpec<z.ZodUndefined, z.ZodUndefined, P> & { readonly method: 'GET'; readonly auth: 'public' },
+    handler: (params: z.output<P>, req: FastifyRequest, reply: FastifyReply) => unknown,
+  ): void {
+    this.recorded.push({ spec });
+    this.app.route({ method: spec.method, url: spec.url, handler: async (req, reply) => handler(parseWith(spec.params, req.params, 'params'), req, reply) });
+  }
+
   /** The OpenAPI 3.1 document of every route registered so far. */
   openapi(info: { title: string; version: string }): Record<string, unknown> {
     const paths: Record<string, Record<string, unknown>> = {};
@@ -115,7 +133,9 @@ export class Api {
       const path = spec.url.replace(/:([A-Za-z_]+)/g, '{$1}');
       const parameters = [...parametersOf(spec.params, 'path'), ...parametersOf(spec.query, 'query')];
       const responses: Record<string, unknown> = {};
-      for (const [status, r] of Object.entries(spec.responses))
+      for (const [status, given] of Object.entries(spec.responses)) {
+        // Every error a route answers itself is the one error shape, unless it says otherwise.
+        const r = Number(status) >= 400 && !given.schema && !given.contentType ? { ...given, schema: ErrorSchema } : given;
         responses[status] = {
           description: r.description,
           ...(r.schema || r.contentType
@@ -127,6 +147,7 @@ export class Api {
               }
             : {}),
         };
+      }
       const errors: Record<string, string> = { '400': 'bad input: malformed JSON, a schema violation (with JSON paths) or an invalid spec (with diagnostics)' };
       if (spec.auth !== 'public') {
         errors['401'] = 'no valid credentials';
@@ -140,7 +161,9 @@ export class Api {
         tags: [spec.tag],
         ...(spec.auth === 'public' ? { security: [] } : { security: [{ session: [] }, { token: [] }], 'x-cordon-scope': spec.auth }),
         ...(parameters.length ? { parameters } : {}),
-        ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } } } } : {}),
+        ...(spec.body
+          ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.documentedBody ?? spec.body, 'input') } } } }
+          : {}),
         responses,
       };
     }

@@ -27,6 +27,9 @@ export const ErrorSchema = z.object({
     .optional()
     .describe('schema violations in the request'),
   diagnostics: z.array(DiagnosticSchema).optional().describe('for an invalid spec: the same diagnostics as `cordon check --json`'),
+  tier: z.string().optional().describe("for a feature the caller's tier does not include: that tier"),
+  feature: z.enum(['vault', 'sandbox']).optional().describe('for a free account refused a paid feature: which one'),
+  requires: z.string().optional().describe('for a free account refused a paid feature: the tier it needs'),
 });
 
 export const UserSchema = z.object({
@@ -414,14 +417,17 @@ export const SandboxRunResponse = z.object({
 
 export const JobSchema = z.object({
   id: z.string(),
-  kind: z.enum(['matrix', 'lint', 'render']),
+  kind: z.enum(['matrix', 'lint', 'test', 'render', 'diff']),
   subject: z.string().describe('spec@vN'),
   state: z.enum(['queued', 'running', 'done', 'failed']),
   progress: z.object({ step: z.number().int(), steps: z.number().int(), stage: z.string().describe('what it is doing, e.g. "matrix, configured view"') }),
   queuePosition: z.number().int().optional().describe('jobs ahead of it, while queued'),
   createdAt: z.string(),
   finishedAt: z.string().optional(),
-  result: z.unknown().optional().describe('when done: what the synchronous route answers (matrix views, lint findings, or [{path, content}] for render)'),
+  result: z
+    .unknown()
+    .optional()
+    .describe('when done: what the synchronous route answers (matrix views, lint findings, test results, the diff, or [{path, content}] for render)'),
   error: z.string().optional().describe('when failed: why'),
   diagnostics: z.array(DiagnosticSchema).optional(),
 });

@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { eventStreamRoutes } from './events-stream.js';
 import type { Api } from './http.js';
 import type { Store } from './store.js';
@@ -41,6 +42,9 @@ const TYPES: Readonly<Record<string, string>> = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
 };
+
+/** A bundle file's name: looked up in the map as it is, so any string is safe; the length bound keeps junk short. */
+const AssetParams = z.object({ file: z.string().min(1).max(200).describe('a file name from the dashboard bundle (app.js, app.css, …)') });
 
 interface Asset {
   readonly body: Buffer;
@@ -99,10 +103,33 @@ export function registerDashboard(api: Api, store: Store, cache: CompileCache, d
     return reply.type(a.type).send(a.body);
   };
 
-  api.app.get('/', (req, reply) => send('index.html', reply, req.headers['if-none-match']));
-  api.app.get<{ Params: { file: string } }>('/assets/:file', (req, reply) => {
-    const file = req.params.file;
+  const page = { 200: { description: 'the file', contentType: 'text/html' }, 304: { description: 'unchanged since the ETag sent in If-None-Match' } };
+  api.raw(
+    {
+      method: 'GET',
+      url: '/',
+      summary: 'the web dashboard (503 with how to build it when dist/web is missing)',
+      tag: 'dashboard',
+      auth: 'public',
+      responses: { ...page, 503: { description: 'the dashboard is not built', contentType: 'text/plain' } },
+    },
+    (_p, req, reply) => send('index.html', reply, req.headers['if-none-match']),
+  );
+  api.raw(
+    {
+      method: 'GET',
+      url: '/assets/:file',
+      summary: "one of the dashboard bundle's files (script, style sheet, image), by its exact name",
+      tag: 'dashboard',
+      auth: 'public',
+      params: AssetParams,
+      responses: {
+        200: { description: 'the file (text/javascript, text/css, image/svg+xml or image/png)', contentType: 'application/octet-stream' },
+        304: page[304],
+        404: { description: 'no such file in the bundle', contentType: 'text/plain' },
+      },
+    },
     // index.html is only served at `/`; everything else only by its exact name.
-    return send(file === 'index.html' ? '' : file, reply, req.headers['if-none-match']);
-  });
+    ({ file }, req, reply) => send(file === 'index.html' ? '' : file, reply, req.headers['if-none-match']),
+  );
 }

@@ -9,6 +9,8 @@
  */
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync } from 'node:fs';
+import type { Diagnostic } from '../diag/diagnostic.js';
+import type { JobRequest, JobStore, StoredJob } from './jobs.js';
 
 export const TIERS = ['free', 'early-access', 'admin'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -172,6 +174,13 @@ const MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, started_at INTEGER NOT NULL,
      language TEXT NOT NULL);
    CREATE INDEX sandbox_runs_user ON sandbox_runs (user_id, started_at);`,
+  // Background jobs outlive a restart: a finished one keeps its result for the client still
+  // polling it; an unfinished one keeps its request and runs again.
+  `CREATE TABLE jobs (
+     id TEXT PRIMARY KEY, owner_id INTEGER NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, job_key TEXT NOT NULL,
+     request TEXT, state TEXT NOT NULL CHECK (state IN ('queued','running','done','failed')), created_at TEXT NOT NULL,
+     finished_at TEXT, steps INTEGER, result TEXT, error TEXT, diagnostics TEXT);
+   CREATE INDEX jobs_finished ON jobs (finished_at);`,
 ];
 
 interface UserRow {
@@ -221,7 +230,37 @@ const toVault = (r: VaultRow): VaultSessionRow => ({
   destroyedAt: r.destroyed_at,
 });
 
-export class Store {
+interface JobRow {
+  id: string;
+  owner_id: number;
+  kind: StoredJob['kind'];
+  subject: string;
+  job_key: string;
+  request: string | null;
+  state: StoredJob['state'];
+  created_at: string;
+  finished_at: string | null;
+  steps: number | null;
+  error: string | null;
+  diagnostics: string | null;
+}
+
+const toJob = (r: JobRow): StoredJob => ({
+  id: r.id,
+  ownerId: r.owner_id,
+  kind: r.kind,
+  subject: r.subject,
+  key: r.job_key,
+  request: r.request === null ? null : (JSON.parse(r.request) as JobRequest),
+  state: r.state,
+  createdAt: r.created_at,
+  finishedAt: r.finished_at,
+  steps: r.steps,
+  error: r.error,
+  diagnostics: r.diagnostics === null ? null : (JSON.parse(r.diagnostics) as Diagnostic[]),
+});
+
+export class Store implements JobStore {
   private readonly db: Database.Database;
   private readonly now: () => Date;
   private readonly device: () => string | undefined;
@@ -699,6 +738,56 @@ export class Store {
       events: n('SELECT count(*) AS n FROM events'),
       users: n('SELECT count(*) AS n FROM users'),
     };
+  }
+
+  // ---- background jobs (not audited: computations on stored versions, they change nothing) ----
+
+  insertJob(j: StoredJob): void {
+    this.db
+      .prepare(
+        'INSERT INTO jobs (id, owner_id, kind, subject, job_key, request, state, created_at, finished_at, steps, error, diagnostics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        j.id,
+        j.ownerId,
+        j.kind,
+        j.subject,
+        j.key,
+        j.request === null ? null : JSON.stringify(j.request),
+        j.state,
+        j.createdAt,
+        j.finishedAt,
+        j.steps,
+        j.error,
+        j.diagnostics === null ? null : JSON.stringify(j.diagnostics),
+      );
+  }
+
+  finishJob(
+    id: string,
+    end: { state: 'done' | 'failed'; finishedAt: string; steps: number; resultJson?: string; error?: string; diagnostics?: readonly Diagnostic[] },
+  ): void {
+    this.db
+      .prepare('UPDATE jobs SET state = ?, finished_at = ?, steps = ?, result = ?, error = ?, diagnostics = ?, request = NULL WHERE id = ?')
+      .run(end.state, end.finishedAt, end.steps, end.resultJson ?? null, end.error ?? null, end.diagnostics ? JSON.stringify(end.diagnostics) : null, id);
+  }
+
+  liveJobs(sinceIso: string): StoredJob[] {
+    const rows = this.db
+      .prepare(
+        'SELECT id, owner_id, kind, subject, job_key, request, state, created_at, finished_at, steps, error, diagnostics FROM jobs WHERE finished_at IS NULL OR finished_at >= ? ORDER BY created_at, rowid',
+      )
+      .all(sinceIso) as JobRow[];
+    return rows.map(toJob);
+  }
+
+  jobResult(id: string): string | undefined {
+    const r = this.db.prepare("SELECT result FROM jobs WHERE id = ? AND state = 'done'").get(id) as { result: string | null } | undefined;
+    return r?.result ?? undefined;
+  }
+
+  forgetJobs(beforeIso: string): void {
+    this.db.prepare('DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?').run(beforeIso);
   }
 
   // ---- billing webhooks ----

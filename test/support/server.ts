@@ -113,8 +113,8 @@ export interface TestServer {
   readonly logs: LogCapture;
   server: RunningServer;
   readonly client: () => Client;
-  /** Stops the server and starts a new one on the same data directory (same settings). */
-  restart(): Promise<void>;
+  /** Stops the server and starts a new one on the same data directory (same settings); `whileDown` runs in between. */
+  restart(whileDown?: () => void | Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -130,8 +130,9 @@ export async function testServer(settings: Partial<ServerSettingsInput> = {}): P
     logs,
     server: await startServer(input, { log: logs }),
     client: () => new Client(t.server.url),
-    async restart() {
+    async restart(whileDown) {
       await t.server.close();
+      await whileDown?.();
       t.server = await startServer(input, { log: logs });
     },
     async close() {

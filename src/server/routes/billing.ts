@@ -50,7 +50,9 @@ export function billingRoutes(api: Api, store: Store, settings: ServerSettings, 
       summary: "Stripe webhook (Stripe-Signature verified over the raw body, 300 s tolerance, each event id once): changes an account's tier",
       tag: 'billing',
       auth: 'public',
+      // Any JSON reaches the handler: the signature is checked before the event's shape.
       body: z.unknown(),
+      documentedBody: EventSchema.describe('a Stripe event (its shape is checked after the signature)'),
       responses: {
         200: { description: 'accepted (also for a replay, which changes nothing)', schema: WebhookResponse },
         400: { description: 'bad or stale signature, or not an event' },

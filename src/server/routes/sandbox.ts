@@ -23,7 +23,9 @@ export function sandboxRoutes(api: Api, store: Store, settings: ServerSettings, 
       body: SandboxRunBody,
       responses: {
         200: { description: 'the run (also when the code failed or was killed: see exitCode and reason)', schema: SandboxRunResponse },
-        403: { description: 'free tier: Sandbox requires Early Access subscription' },
+        403: {
+          description: 'free tier: seed 002\'s "Vault requires Early Access subscription" (its one message for every paid feature), with feature: sandbox',
+        },
         429: { description: "past the tier's runs per hour, or the queue is full (Retry-After)" },
         503: { description: 'the server cannot make sandboxes (needs root, bwrap, nft)' },
       },

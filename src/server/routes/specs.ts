@@ -9,6 +9,7 @@ import type { CompileCache } from '../compile-cache.js';
 import { HttpError } from '../errors.js';
 import type { Api } from '../http.js';
 import type { JobRequest, Jobs } from '../jobs.js';
+import type { QueryThread } from '../query-thread.js';
 import {
   DiffQuery,
   DiffResponse,
@@ -53,7 +54,30 @@ function versionMeta(v: SpecVersion): z.output<typeof SpecVersionMeta> {
   return { specId: v.specId, version: v.version, sha256: v.sha256, createdBy: v.createdBy, createdAt: v.createdAt };
 }
 
-export function specRoutes(api: Api, store: Store, cache: CompileCache, jobs: Jobs, jobHostThreshold: number): void {
+/** Uploads larger than this are checked in a worker thread: loading a 1,000-host spec (240 KB) takes most of a second. */
+export const WORKER_CHECK_BYTES = 32 * 1024;
+
+/**
+ * `cordon check` of an upload: a small one here, a large one in a worker thread (awaited, so the
+ * request still answers with the result, while the event loop keeps serving everyone else).
+ */
+async function checkUpload(checks: Jobs, ownerId: number, name: string, text: string): Promise<ReturnType<typeof checkSpec>> {
+  if (Buffer.byteLength(text) <= WORKER_CHECK_BYTES) return checkSpec(text, name);
+  const job = checks.submit(ownerId, { kind: 'check', name, file: name, text }, name);
+  if (job === 'full') throw new HttpError(429, 'too many large uploads are being checked; try again shortly', {}, { 'retry-after': '5' });
+  const end = await checks.settled(job.id);
+  const json = checks.resultJson(job.id);
+  if (end.state !== 'done' || json === undefined) throw new Error(`checking the upload failed: ${end.error ?? 'no result'}`);
+  return JSON.parse(json) as ReturnType<typeof checkSpec>;
+}
+
+export function specRoutes(
+  api: Api,
+  store: Store,
+  cache: CompileCache,
+  { jobs, checks, queries }: { jobs: Jobs; checks: Jobs; queries: QueryThread },
+  jobHostThreshold: number,
+): void {
   /**
    * For a version with more hosts than the threshold: queue the work as a job and answer 202 with
    * it; undefined for a small version (the route answers at once). The host count is the one
@@ -110,8 +134,8 @@ export function specRoutes(api: Api, store: Store, cache: CompileCache, jobs: Jo
       body: SpecUploadBody,
       responses: { 201: { description: 'stored as a new version', schema: SpecUploaded } },
     },
-    ({ body, auth, reply }) => {
-      const { json: check, hosts } = checkSpec(body.text, body.name);
+    async ({ body, auth, reply }) => {
+      const { json: check, hosts } = await checkUpload(checks, auth!.user.id, body.name, body.text);
       const errors = check.diagnostics.filter((d) => d.severity === 'error');
       if (!check.ok || errors.length > 0)
         throw new HttpError(400, `${body.name}: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing stored`, { diagnostics: check.diagnostics });
@@ -193,7 +217,22 @@ export function specRoutes(api: Api, store: Store, cache: CompileCache, jobs: Jo
         body: QueryBody,
         responses: { 200: { description: 'the explanation', schema: ExplanationSchema } },
       },
-      ({ params, body }) => {
+      async ({ params, body, reply }) => {
+        // A big version is compiled and asked in the query thread (the first question waits for the compile; others go on meanwhile).
+        // Without reading the version's text unless the query thread needs it.
+        const spec = specOr404(params.id);
+        const n = params.version === 'latest' ? spec.latestVersion : params.version;
+        if (n <= spec.latestVersion && (store.specVersionHosts(spec.id, n) ?? 0) > jobHostThreshold) {
+          let json: string;
+          try {
+            json = await queries.ask(`${spec.id}@${n}`, spec.name, () => store.specVersion(spec.id, n)!.text, body);
+          } catch (e) {
+            if (e instanceof Refusal) throw new HttpError(400, e.message, e.diagnostics.length ? { diagnostics: e.diagnostics } : {});
+            throw e;
+          }
+          reply.type('application/json; charset=utf-8');
+          return json;
+        }
         const c = compiled(params.id, params.version);
         return refused(() => queryJson(c, body));
       },
@@ -220,9 +259,9 @@ export function specRoutes(api: Api, store: Store, cache: CompileCache, jobs: Jo
       tag: 'analysis',
       auth: 'specs:read',
       params: VersionParams,
-      responses: { 200: { description: 'results', schema: TestResponse } },
+      responses: { 200: { description: 'results', schema: TestResponse }, ...jobResponse },
     },
-    ({ params }) => testJson(compiled(params.id, params.version)),
+    ({ params, auth, reply }) => asJob(params, auth!.user.id, reply, (b) => ({ ...b, kind: 'test' })) ?? testJson(compiled(params.id, params.version)),
   );
 
   api.route(
@@ -281,9 +320,32 @@ export function specRoutes(api: Api, store: Store, cache: CompileCache, jobs: Jo
       auth: 'specs:read',
       params: SpecIdParams,
       query: DiffQuery,
-      responses: { 200: { description: 'the diff', schema: DiffResponse } },
+      responses: { 200: { description: 'the diff', schema: DiffResponse }, ...jobResponse },
     },
-    ({ params, query }) => {
+    ({ params, query, auth, reply }) => {
+      // Two compiles and two matrices per view: a job when either version is big.
+      const from = versionOr404(params.id, query.from);
+      const to = versionOr404(params.id, query.to);
+      const big = [from, to].some((x) => (store.specVersionHosts(x.spec.id, x.version.version) ?? 0) > jobHostThreshold);
+      if (big) {
+        const name = from.spec.name;
+        const job = jobs.submit(
+          auth!.user.id,
+          {
+            kind: 'diff',
+            name,
+            file: `${name}@v${query.to}`,
+            text: to.version.text,
+            oldFile: `${name}@v${query.from}`,
+            oldText: from.version.text,
+            views: views(query.assume),
+          },
+          `${name}@v${query.from}..v${query.to}`,
+        );
+        if (job === 'full') throw new HttpError(429, 'the job queue is full; try again shortly', {}, { 'retry-after': '5' });
+        reply.code(202);
+        return { job, href: `/api/jobs/${job.id}` };
+      }
       const a = compiled(params.id, query.from);
       const b = compiled(params.id, query.to);
       return diffJson({ ...a, file: `${a.file}@v${query.from}` }, { ...b, file: `${b.file}@v${query.to}` }, views(query.assume));
