@@ -88,7 +88,7 @@ describe('port forwards', () => {
     const r = findRenderer('nftables')!.render(load(WITH), { host: 'pve', params: new Map() });
     const text = r.files.find((f) => f.path === 'pve/cordon.nft')!.content;
     assert.match(text, /type nat hook prerouting priority dstnat; policy accept;/);
-    assert.match(text, /iifname "enp1s0" fib daddr type local tcp dport 443 dnat to 10\.0\.0\.10 comment "forward web\.https: the site"/);
+    assert.match(text, /# the site\n\t*iifname "enp1s0" fib daddr type local tcp dport 443 dnat to 10\.0\.0\.10 comment "forward web\.https"/);
     assert.match(text, /iifname "enp1s0" fib daddr type local tcp dport 2222 dnat to 10\.0\.0\.10:22 /);
     assert.match(text, /iifname "enp1s0" fib daddr type local udp dport 53 dnat to 10\.0\.0\.10 /);
     // The masquerading of egress: nat is still there beside it.

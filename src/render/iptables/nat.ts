@@ -6,7 +6,7 @@
  * whole nat table is cordon's too; the header says so.
  */
 import type { Model } from '../../model/types.js';
-import { ifname, quotedText } from '../escape.js';
+import { ifname, inert, quotedText } from '../escape.js';
 import { formatIPv4 } from '../../util/ip.js';
 import { forwardRules, natRules, portRange } from '../nat.js';
 
@@ -36,16 +36,19 @@ export function natSection(model: Model, host: string): string[] {
       "# guests (DNAT); the filter table's FORWARD lets only these ports reach them from outside.",
     );
   lines.push('*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]');
-  for (const f of forwards)
+  for (const f of forwards) {
+    // The user's comment goes on a line of its own: the comment match refuses more than 256 bytes.
+    if (f.comment) lines.push(`# ${inert(f.comment)}`);
     for (const i of f.entry)
       for (const p of f.ports) {
         const to = p.public[0] === p.target[0] ? formatIPv4(f.address) : `${formatIPv4(f.address)}:${portRange(p.target)}`;
         lines.push(
           `-A PREROUTING -i ${ifname(i)} -p ${p.proto} -m addrtype --dst-type LOCAL -m ${p.proto} --dport ${portRange(p.public, ':')} -m comment --comment "${quotedText(
-            `cordon forward ${f.host}.${f.service}${f.comment ? `: ${f.comment}` : ''}`,
+            `cordon forward ${f.host}.${f.service}`,
           )}" -j DNAT --to-destination ${to}`,
         );
       }
+  }
   for (const r of rules)
     for (const o of r.outIfs)
       lines.push(

@@ -46,11 +46,13 @@ export function emitNat(e: Emitter, model: Model, host: string): void {
         e.line('type nat hook prerouting priority dstnat; policy accept;');
         for (const f of forwards) {
           const ins = f.entry.map((o) => `"${ifname(o)}"`);
+          // The user's comment goes on a line of its own: nft refuses a rule comment over 128 bytes.
+          if (f.comment) e.line(`# ${inert(f.comment)}`);
           for (const p of f.ports) {
             const to = p.public[0] === p.target[0] ? formatIPv4(f.address) : `${formatIPv4(f.address)}:${portRange(p.target)}`;
             e.line(
               `iifname ${ins.length === 1 ? ins[0]! : `{ ${ins.join(', ')} }`} fib daddr type local ${p.proto} dport ${portRange(p.public)} dnat to ${to} comment "${quotedText(
-                `forward ${f.host}.${f.service}${f.comment ? `: ${f.comment}` : ''}`,
+                `forward ${f.host}.${f.service}`,
               )}"`,
             );
           }
