@@ -22,7 +22,7 @@
  * - the "configured" and "compromised" views: a compromised guest ignores its own (in-guest)
  *   firewall, may pick any first hop it can reach, and may forge any source address; only
  *   firewalls outside it count.
- * Not covered: guests or servers that are tunnel members, vpn-only, static
+ * Not covered: port forwards (`forwards:`, DNAT), guests or servers that are tunnel members, vpn-only, static
  * routes and explicit `gateway:` settings, hosts placed on the
  * internet, several hypervisors or routers, a network named `lan`. (Control channels only matter
  * to the invariants, not to reachability.)
@@ -623,6 +623,7 @@ export function outsideSubset(m: Model): string | undefined {
   for (const t of m.tunnels.values()) if (t.server !== hv.name) return 'a tunnel served by another host than the hypervisor';
   for (const fw of m.firewalls.values()) if (fw.host !== hv.name && !m.hosts.get(fw.host)) return 'a hand-written chain for an unknown host';
   if (m.networks.has('lan')) return 'a network named lan';
+  if (m.forwards.length > 0) return 'port forwards (forwards:)';
   for (const n of m.networks.values()) {
     if (n.owner !== hv.name) return `network ${n.name} not bridged by the hypervisor`;
     if (n.gateway !== undefined && !hv.nics.some((x) => x.address === n.gateway)) return `network ${n.name}'s gateway is not the hypervisor`;
