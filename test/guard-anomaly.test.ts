@@ -8,20 +8,16 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { applyRuleset } from '../src/apply/apply.js';
-import { netnsTarget } from '../src/apply/target.js';
 import { AnomalyDetector } from '../src/guard/anomaly.js';
 import { eventLine, parseEventLine, type GuardEvent } from '../src/guard/events.js';
 import { formatEvent } from '../src/guard/format.js';
-import { startGuard, type Guard } from '../src/guard/guard.js';
+import type { Guard } from '../src/guard/guard.js';
 import { GuardMetrics } from '../src/guard/metrics.js';
-import { EventWriter } from '../src/guard/writer.js';
 import { compile } from '../src/ir/compile.js';
 import { loadModelFromText } from '../src/model/load.js';
 import { GUARD_DEFAULTS } from '../src/model/types.js';
-import { GW, guardSkip, HOST, isType, renderedFor, Testbed, until, VPN } from './support/guard-bed.js';
+import { GW, guardSkip, HOST, isType, renderedFor, Testbed, until, VPN, applyAndGuard } from './support/guard-bed.js';
 
 const SPEC = `version: 1
 networks:
@@ -152,23 +148,7 @@ describe('guard: anomalies live, in namespaces', { skip: guardSkip }, () => {
       assert.ok(loaded.model);
       const ir = compile(loaded.model);
       const ruleset = renderedFor(ir, HOST);
-      const out = await applyRuleset({ target: netnsTarget(bed.ws), host: HOST, ruleset, stateRoot: state, ir, say: () => undefined });
-      assert.equal(out.status, 'applied', out.message);
-      const sink = new PassThrough();
-      sink.resume();
-      const writer = new EventWriter(sink, { onEvent: (e) => events.push(e), onDrop: (n) => metrics.eventsDropped.inc(n) });
-      guard = await startGuard({
-        ir,
-        host: HOST,
-        ruleset,
-        target: netnsTarget(bed.ws),
-        events: writer,
-        metrics,
-        onDrift: 'alert',
-        stateRoot: state,
-        recheckMs: 60_000,
-        anomalyMs: 2000,
-      });
+      guard = await applyAndGuard(bed, { ir, ruleset, state, events, metrics }, { onDrift: 'alert', recheckMs: 60_000, anomalyMs: 2000 });
       assert.deepEqual(events.filter(isType('anomaly')), [], 'nothing unusual at the start');
       // 20 forbidden datagrams within one 2 s reading: 600 a minute, above 30.
       bed.pool.exec(bed.ws, ['bash', '-c', `for i in $(seq 20); do echo x 2>/dev/null > /dev/udp/${GW}/7200; done`]);

@@ -11,20 +11,16 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { applyRuleset } from '../src/apply/apply.js';
-import { netnsTarget } from '../src/apply/target.js';
 import { eventLine, parseEventLine, type GuardEvent, type RogueEvent } from '../src/guard/events.js';
 import { formatEvent } from '../src/guard/format.js';
 import { summarizeEvents } from '../src/guard/summary.js';
-import { startGuard, type Guard } from '../src/guard/guard.js';
+import type { Guard } from '../src/guard/guard.js';
 import { GuardMetrics } from '../src/guard/metrics.js';
 import { RogueDetector, type Sighting } from '../src/guard/rogue.js';
-import { EventWriter } from '../src/guard/writer.js';
 import { tableName } from '../src/model/names.js';
 import { parseIPv4 } from '../src/util/ip.js';
-import { GW, guardSkip, HOST, PORT, renderedFor, Testbed, until, vpnIr } from './support/guard-bed.js';
+import { GW, guardSkip, HOST, PORT, renderedFor, Testbed, until, vpnIr, applyAndGuard } from './support/guard-bed.js';
 
 const ip = (s: string): number => parseIPv4(s)!;
 const see = (src: string, dst: string, proto: string, dport?: number, ifs: { iif?: string; oif?: string } = {}): Sighting => ({
@@ -168,22 +164,7 @@ describe('rogue connections: live, in namespaces', { skip: guardSkip }, () => {
       const ruleset = renderedFor(ir, HOST);
       bed.startListener();
       await until('the listener to answer', () => (bed.probe() ? true : undefined));
-      const out = await applyRuleset({ target: netnsTarget(bed.ws), host: HOST, ruleset, stateRoot: state, ir, say: () => undefined });
-      assert.equal(out.status, 'applied', out.message);
-      const sink = new PassThrough();
-      sink.resume();
-      const writer = new EventWriter(sink, { onEvent: (e) => events.push(e), onDrop: (n) => metrics.eventsDropped.inc(n) });
-      guard = await startGuard({
-        ir,
-        host: HOST,
-        ruleset,
-        target: netnsTarget(bed.ws),
-        events: writer,
-        metrics,
-        onDrift: 'alert',
-        stateRoot: state,
-        recheckMs: 60_000,
-      });
+      guard = await applyAndGuard(bed, { ir, ruleset, state, events, metrics }, { onDrift: 'alert', recheckMs: 60_000 });
       const rogue = (verdict: string, port: number): RogueEvent | undefined =>
         events.find((e): e is RogueEvent => e.type === 'rogue' && e.verdict === verdict && e.port === port);
       const count = async (verdict: string): Promise<number> =>

@@ -4,10 +4,16 @@
  * workload's rules must keep it from; names carry the pool's run-unique prefix, removed in cleanup.
  */
 import { strict as assert } from 'node:assert';
+import { PassThrough } from 'node:stream';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { applyRuleset } from '../../src/apply/apply.js';
+import { netnsTarget } from '../../src/apply/target.js';
 import type { GuardEvent } from '../../src/guard/events.js';
+import { startGuard, type Guard, type GuardOptions } from '../../src/guard/guard.js';
+import type { GuardMetrics } from '../../src/guard/metrics.js';
+import { EventWriter } from '../../src/guard/writer.js';
 import { compile } from '../../src/ir/compile.js';
 import type { Ir } from '../../src/ir/types.js';
 import { loadModel } from '../../src/model/load.js';
@@ -110,4 +116,23 @@ export type EventOf<T extends GuardEvent['type']> = GuardEvent & { type: T };
 /** A type guard for one event type, for `events.filter(isType('drift'))`. */
 export function isType<T extends GuardEvent['type']>(type: T): (e: GuardEvent) => e is EventOf<T> {
   return (e): e is EventOf<T> => e.type === type;
+}
+
+/**
+ * Loads `ruleset` into the bed's workload namespace with cordon's own apply (asserting it was
+ * applied) and starts a guard on it that collects its events into `events`: the set-up the live
+ * guard tests share. `rest` sets what a test varies (drift policy, intervals).
+ */
+export async function applyAndGuard(
+  bed: Testbed,
+  o: { ir: Ir; ruleset: string; state: string; events: GuardEvent[]; metrics: GuardMetrics },
+  rest: Pick<GuardOptions, 'onDrift'> & Partial<GuardOptions>,
+): Promise<Guard> {
+  const target = netnsTarget(bed.ws);
+  const out = await applyRuleset({ target, host: HOST, ruleset: o.ruleset, stateRoot: o.state, ir: o.ir, say: () => undefined });
+  assert.equal(out.status, 'applied', out.message);
+  const sink = new PassThrough();
+  sink.resume();
+  const writer = new EventWriter(sink, { onEvent: (e) => o.events.push(e), onDrop: (n) => o.metrics.eventsDropped.inc(n) });
+  return startGuard({ ir: o.ir, host: HOST, ruleset: o.ruleset, target, events: writer, metrics: o.metrics, stateRoot: o.state, ...rest });
 }
