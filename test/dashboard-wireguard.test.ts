@@ -8,9 +8,9 @@
  * also on failure; no packet leaves the two namespaces.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +19,7 @@ import { browserMissing, buildDashboard, goToView, logIn, openBrowser, selectSpe
 import { probeNetns } from './support/netns-fixture.js';
 import { requireOrSkip } from './support/require-env.js';
 import { testServer, type Client, type TestServer } from './support/server.js';
+import { startWireguardGo } from './support/wireguard-go.js';
 
 const SUITE = 'dashboard: live WireGuard handshake in the Peers view';
 
@@ -68,16 +69,9 @@ describe(SUITE, { skip: requireOrSkip(SUITE, missing()) }, () => {
     assert.equal(r.status, 0, r.stderr);
     made.push(name);
   };
-  async function wireguardGo(ns: string, ifname: string): Promise<void> {
-    // `ip netns exec` execs the program: the child's pid is wireguard-go's, which after() ends.
-    const child = spawn('ip', ['netns', 'exec', ns, 'wireguard-go', '-f', ifname], {
-      stdio: 'ignore',
-      env: { ...process.env, WG_PROCESS_FOREGROUND: '1', LOG_LEVEL: 'error' },
-    });
-    daemons.push(child);
-    for (let i = 0; i < 300 && !existsSync(`/var/run/wireguard/${ifname}.sock`); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(existsSync(`/var/run/wireguard/${ifname}.sock`), `wireguard-go ${ifname} made no control socket`);
-  }
+  const wireguardGo = async (ns: string, ifname: string): Promise<void> => {
+    daemons.push(await startWireguardGo(ns, ifname));
+  };
 
   before(async () => {
     buildDashboard();

@@ -9,7 +9,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -22,6 +22,7 @@ import { GuardMetrics } from '../src/guard/metrics.js';
 import { EventWriter } from '../src/guard/writer.js';
 import { GW, guardSkip, HOST, isType, renderedFor, Testbed, until, vpnIr } from './support/guard-bed.js';
 import { requireOrSkip } from './support/require-env.js';
+import { startWireguardGo } from './support/wireguard-go.js';
 
 const skip =
   guardSkip ??
@@ -56,9 +57,8 @@ describe('guard: VPN health (live, wireguard-go in namespaces)', { skip }, () =>
     return [priv, spawnSync('wg', ['pubkey'], { input: priv, encoding: 'utf8' }).stdout.trim()];
   };
   const wireguard = async (ns: string, name: string): Promise<ChildProcess> => {
-    const p = spawn('ip', ['netns', 'exec', ns, 'wireguard-go', '-f', name], { stdio: 'ignore' });
+    const p = await startWireguardGo(ns, name, 15_000);
     procs.push(p);
-    await until(`${name}'s control socket`, () => (existsSync(`/var/run/wireguard/${name}.sock`) ? true : undefined));
     return p;
   };
   const keyFile = (k: string): string => {

@@ -6,7 +6,7 @@
  * and is removed afterwards, also on failure. No traffic leaves the two namespaces.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { NetnsPool, netnsSkipReason } from './support/netns-fixture.js';
 import { requireOrSkip } from './support/require-env.js';
 import { ErrorSchema, PeerCreated, PeerListed, SpecUploaded } from '../src/server/schemas.js';
 import { testServer, type Client, type TestServer } from './support/server.js';
+import { startWireguardGo } from './support/wireguard-go.js';
 
 function wgSkip(): string | undefined {
   const ns = netnsSkipReason('server WireGuard handshake');
@@ -55,15 +56,9 @@ describe('server: WireGuard peers on a live interface', { skip: wgSkip() }, () =
     return r.stdout;
   };
 
-  async function wireguardGo(ns: string, ifname: string): Promise<void> {
-    const child = spawn('ip', ['netns', 'exec', ns, 'wireguard-go', '-f', ifname], {
-      stdio: 'ignore',
-      env: { ...process.env, WG_PROCESS_FOREGROUND: '1', LOG_LEVEL: 'error' },
-    });
-    daemons.push(child);
-    for (let i = 0; i < 300 && !existsSync(`/var/run/wireguard/${ifname}.sock`); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(existsSync(`/var/run/wireguard/${ifname}.sock`), `wireguard-go ${ifname} made no control socket`);
-  }
+  const wireguardGo = async (ns: string, ifname: string): Promise<void> => {
+    daemons.push(await startWireguardGo(ns, ifname));
+  };
 
   before(async () => {
     hub = pool.create('hub');
