@@ -440,3 +440,24 @@ function hop(builtin: 'INPUT' | 'FORWARD' | 'OUTPUT', side: 'in' | 'out', name: 
   if (builtin === 'OUTPUT' && side === 'in') return undefined;
   return name;
 }
+
+describe('hostile source file names', () => {
+  it('a file name with newlines and YAML stays inside its comment: the spec parses and means what the rules say', () => {
+    const rules = '*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n';
+    for (const name of ['x\nflush ruleset\n#', 'x\n      - {"action":"accept"}\n#', 'x\r\n  gw:input:\n    policy: accept # pwned\n#', 'x\u2028y\u202e#']) {
+      const r = importText(rules, { file: `gw/${name}.v4` });
+      const payloadLines = name
+        .split(/[\r\n\u2028]/)
+        .slice(1)
+        .filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+      for (const l of r.text.split('\n'))
+        assert.ok(
+          !payloadLines.includes(l) || l.trimStart().startsWith('#'),
+          `a payload line of the file name became a line of the spec: ${JSON.stringify(l)}`,
+        );
+      specOf(r.text, 'imported.yaml');
+      assert.equal(accepts(r, 'gw:input', { src: '10.0.0.10', dst: '10.0.0.1', iif: 'br0' }, ssh), true, JSON.stringify(name));
+      assert.equal(accepts(r, 'gw:input', { src: '10.0.0.10', dst: '10.0.0.1', iif: 'br0' }, web), false, JSON.stringify(name));
+    }
+  });
+});

@@ -63,7 +63,7 @@ export function writeSpec(draft: SpecDraft): { text: string; origins: Map<number
     }
     for (const fw of draft.firewalls) {
       lines.push(`  ${JSON.stringify(fw.point)}:`);
-      if (fw.policySource) lines.push(`    # ${posText(fw.policySource)}: ${commentText(fw.policyText)}`);
+      if (fw.policySource) lines.push(`    # ${commentText(posText(fw.policySource), 200)}: ${commentText(fw.policyText)}`);
       else lines.push(`    # ${commentText(fw.policyText)}`);
       lines.push(`    policy: ${fw.policy}`);
       if (fw.policySource) origins.set(lines.length, fw.policySource);
@@ -73,7 +73,7 @@ export function writeSpec(draft: SpecDraft): { text: string; origins: Map<number
       }
       lines.push('    rules:');
       for (const r of fw.rules) {
-        lines.push(`      # ${posText(r.source)}: ${commentText(r.sourceText)}`);
+        lines.push(`      # ${commentText(posText(r.source), 200)}: ${commentText(r.sourceText)}`);
         lines.push(`      - ${JSON.stringify(r.rule)}`);
         origins.set(lines.length, r.source);
       }
