@@ -346,6 +346,15 @@ export const DIAG_CODES = {
     fix: "Move the rule to where the traffic passes: for a Proxmox guest, the guest's own <vmid>.fw.",
     example: "IN rule names ct101's address 10.0.0.153, but host rules see only pve's own traffic: it never matches bridged traffic",
   },
+  CORDON050: {
+    name: 'BAD_BANDWIDTH',
+    severities: ['error'],
+    title: 'bandwidth limit cannot be enforced as written',
+    meaning:
+      "A host's `bandwidth:` has no direction, a peak below its average, or belongs to a host with no host-side port: limits are enforced outside the guest, on its port on a managed hypervisor's bridge.",
+    fix: "Give inbound and/or outbound an average (kilobytes per second, libvirt's unit), a peak not below it, and limit only guests on a managed bridge.",
+    example: "inbound peak 5000 of host 'agent-1' is below its average 10240",
+  },
 } as const satisfies Record<`CORDON${number}`, CodeInfo>;
 
 export type DiagCode = keyof typeof DIAG_CODES;

@@ -106,6 +106,14 @@ export function guestPortName(host: string, id: number | undefined, nicIndex: nu
   return `vp${base}${shortHash(`${host}/${nicIndex}`, 5)}`.slice(0, IFNAMSIZ);
 }
 
+/**
+ * The IFB device that shapes what a guest sends through `port` (tc cannot shape a port's ingress
+ * itself, so it is redirected there): `ifb` plus a hash of the port, unique per port, 11 characters.
+ */
+export function ifbName(port: string): string {
+  return `ifb${shortHash(port, 8)}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // nftables: tables and marks
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import type { PathSeg, SourceMap } from '../spec/parse.js';
-import type { DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
+import type { BandwidthSpecT, DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
 import { visible } from '../util/visible.js';
 import { ALL_FLOWS, flowUnion, isPortSpecError, NO_FLOWS, parsePortSpec, type FlowSet } from '../util/flows.js';
 import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';
@@ -21,6 +21,8 @@ import {
   HOOKS,
   UNTRUSTED_KINDS,
   type Assume,
+  type Bandwidth,
+  type BandwidthRate,
   type DefaultRoute,
   type Dns,
   type DnsRecord,
@@ -571,9 +573,54 @@ class Resolver {
       antiSpoof: fw.antiSpoof ?? true,
       publicKey: h.publicKey,
       nameservers: (h.nameservers ?? []).flatMap((a, i) => this.parseAddrAt(a, [...path, 'nameservers', i]) ?? []),
+      bandwidth: h.bandwidth ? this.resolveBandwidth(name, h.bandwidth, nics, [...path, 'bandwidth']) : undefined,
       control: [],
       origin: this.origin(path, `host ${name}`),
     };
+  }
+
+  /**
+   * A host's `bandwidth:`: at least one direction, peak not below average, and a host-side port to
+   * enforce it on (a limit inside the guest would be the guest's to lift).
+   */
+  private resolveBandwidth(name: string, b: BandwidthSpecT, nics: readonly Nic[], path: PathSeg[]): Bandwidth | undefined {
+    if (b.inbound === undefined && b.outbound === undefined) {
+      this.err(
+        Code.BAD_BANDWIDTH,
+        `host '${name}' has a bandwidth limit with neither inbound nor outbound`,
+        path,
+        'write e.g. bandwidth: { inbound: { average: 10240 }, outbound: { average: 10240 } } (kilobytes per second), or leave bandwidth out',
+      );
+      return undefined;
+    }
+    if (!nics.some((n) => n.port !== undefined)) {
+      this.err(
+        Code.BAD_BANDWIDTH,
+        `host '${name}' has a bandwidth limit but no host-side port to enforce it on`,
+        path,
+        "a limit is enforced outside the guest, on the port of its nic on a managed hypervisor's bridge (libvirt <bandwidth>, tc): put the host on such a network",
+        true,
+      );
+      return undefined;
+    }
+    const rate = (r: BandwidthSpecT['inbound'], dir: 'inbound' | 'outbound'): BandwidthRate | undefined => {
+      if (r === undefined) return undefined;
+      if (r.peak !== undefined && r.peak < r.average) {
+        this.err(
+          Code.BAD_BANDWIDTH,
+          `${dir} peak ${r.peak} of host '${name}' is below its average ${r.average}`,
+          [...path, dir, 'peak'],
+          `peak is the rate a burst may reach: at least the average (${r.average}), or leave it out`,
+        );
+      }
+      // A tenth of a second at the average rate: enough for the shaper to reach the rate, small enough not to be a second allowance.
+      const burst = r.burst ?? Math.max(2, Math.ceil((r.average * 1000) / 10 / 1024));
+      return { average: r.average, peak: r.peak, burst };
+    };
+    const inbound = rate(b.inbound, 'inbound');
+    const outbound = rate(b.outbound, 'outbound');
+    const text = [inbound && `inbound ${inbound.average} kB/s`, outbound && `outbound ${outbound.average} kB/s`].filter(Boolean).join(', ');
+    return { inbound, outbound, origin: this.origin(path, `bandwidth of ${name}: ${text}`) };
   }
 
   private defaultRoute(name: string, h: HostSpecT, nics: readonly Nic[], vpnTunnel: string | undefined, path: PathSeg[]): DefaultRoute {

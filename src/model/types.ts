@@ -109,7 +109,38 @@ export interface Host {
    * `dns-nameservers`), in order; empty = none declared (the `dns:` zone's server, if it serves the host).
    */
   readonly nameservers: readonly number[];
+  /**
+   * The bandwidth limit of each of the host's nics that has a host-side port (spec `bandwidth:`),
+   * enforced by the port's owner; undefined = the spec sets none (the link's own speed).
+   */
+  readonly bandwidth: Bandwidth | undefined;
   readonly origin: Origin;
+}
+
+/**
+ * One direction of a bandwidth limit in libvirt's units: rates in kilobytes per second as libvirt
+ * hands them to tc (`kbps`: 1000 bytes/s), burst in kilobytes (tc's `kb`: 1024 bytes).
+ */
+export interface BandwidthRate {
+  readonly average: number;
+  /** The rate a burst may go out at; undefined = none set (bursts leave at link speed). */
+  readonly peak: number | undefined;
+  /** Filled in: the spec's burst, else a tenth of a second at the average rate (at least 2). */
+  readonly burst: number;
+}
+
+/** A host's bandwidth limit; an undefined direction is not limited. At least one is set. */
+export interface Bandwidth {
+  /** To the host (libvirt inbound): shaped on the port's egress. */
+  readonly inbound: BandwidthRate | undefined;
+  /** From the host (libvirt outbound): arrives on the port's ingress. */
+  readonly outbound: BandwidthRate | undefined;
+  readonly origin: Origin;
+}
+
+/** Bytes per second of a rate in libvirt's kilobytes per second (tc's `kbps`). */
+export function bandwidthBytesPerSecond(kiloBytesPerSecond: number): number {
+  return kiloBytesPerSecond * 1000;
 }
 
 /** What a reference in the spec points at, after names are resolved (groups are flattened). */

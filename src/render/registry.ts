@@ -11,6 +11,7 @@ import { netplanRenderer } from './netplan/index.js';
 import { nftablesRenderer } from './nftables/index.js';
 import { prometheusRenderer } from './prometheus/index.js';
 import { proxmoxRenderer } from './proxmox/index.js';
+import { tcRenderer } from './tc/index.js';
 import { guarded } from './guard.js';
 import type { Renderer } from './types.js';
 import { wireguardRenderer } from './wireguard/index.js';
@@ -24,6 +25,7 @@ export const RENDERERS: readonly Renderer[] = [
   iptablesRenderer,
   proxmoxRenderer,
   libvirtRenderer,
+  tcRenderer,
   wireguardRenderer,
   prometheusRenderer,
 ].map(guarded);

@@ -88,6 +88,45 @@ export const FirewallPlacement = z
   })
   .describe('Where cordon enforces policy for this host.');
 
+/**
+ * One direction of a bandwidth limit, in libvirt's own units (formatdomain "Quality of service"):
+ * rates in kilobytes per second, burst in kilobytes. libvirt hands them to tc as `kbps` and `kb`,
+ * which tc reads as 1000 bytes per second and 1024 bytes: 10240 is 10,240,000 bytes/s, 81.92 Mbit/s.
+ */
+export const BandwidthRateSpec = z
+  .strictObject({
+    average: z
+      .number()
+      .int('a whole number of kilobytes per second')
+      .min(1, 'at least 1 (kilobytes per second); leave the direction out for no limit')
+      .max(100_000_000, 'at most 100000000 kilobytes per second (800 Gbit/s)')
+      .describe("The long-term rate in kilobytes per second (libvirt's unit: 1000 bytes/s, so 10240 = 81.92 Mbit/s)."),
+    peak: z
+      .number()
+      .int('a whole number of kilobytes per second')
+      .min(1, 'at least 1 (kilobytes per second)')
+      .max(100_000_000, 'at most 100000000 kilobytes per second (800 Gbit/s)')
+      .optional()
+      .describe('The rate a burst may reach, in kilobytes per second; not below average. Absent: bursts go out as fast as the link allows.'),
+    burst: z
+      .number()
+      .int('a whole number of kilobytes')
+      .min(2, 'at least 2 kilobytes (one full-size Ethernet frame must fit)')
+      .max(4_194_303, 'at most 4194303 kilobytes (tc keeps a burst in 32 bits of bytes)')
+      .optional()
+      .describe('How much may be sent above the average at once, in kilobytes (1024 bytes). Default: a tenth of a second at the average rate.'),
+  })
+  .describe('One direction of a bandwidth limit (libvirt <inbound>/<outbound>).');
+
+export const BandwidthSpec = z
+  .strictObject({
+    inbound: BandwidthRateSpec.optional().describe('Traffic to the host (what it downloads), as libvirt counts inbound. Absent: not limited.'),
+    outbound: BandwidthRateSpec.optional().describe('Traffic from the host (what it uploads). Absent: not limited.'),
+  })
+  .describe(
+    "A per-interface bandwidth limit, enforced outside the guest on the host-side port of each of its nics on a managed hypervisor's bridge (libvirt <bandwidth>, tc).",
+  );
+
 export const HostSpec = z
   .strictObject({
     kind: z
@@ -136,6 +175,7 @@ export const HostSpec = z
       .describe(
         "IPv4 resolvers written into the host's network config (netplan nameservers, ifupdown dns-nameservers), e.g. [1.1.1.1, 8.8.8.8]. Absent: the dns: zone's server where it serves the host, else none. The policy still decides whether the host reaches them.",
       ),
+    bandwidth: BandwidthSpec.optional(),
     description: z.string().optional().describe('Free text.'),
   })
   .describe('Anything with interfaces.');
@@ -350,5 +390,6 @@ export type FirewallSpecT = z.infer<typeof FirewallSpec>;
 export type FirewallRuleSpecT = z.infer<typeof FirewallRuleSpec>;
 export type DnsSpecT = z.infer<typeof DnsSpec>;
 export type GuardSpecT = z.infer<typeof GuardSpec>;
+export type BandwidthSpecT = z.infer<typeof BandwidthSpec>;
 
 export type ForwardSpecT = z.infer<typeof ForwardSpec>;

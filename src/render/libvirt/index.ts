@@ -25,6 +25,7 @@ import { ifname, shWord } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { forwardRules, portRange } from '../nat.js';
 import { natTableName } from '../nftables/nat.js';
+import { describeRate } from '../tc/index.js';
 import { ANTI_SPOOF_FILTER, emitFilter, filterName } from './nwfilter.js';
 import { attrs, xmlComment, xmlEscape } from './xml.js';
 
@@ -313,6 +314,34 @@ function interfaceXml(model: Model, p: HypervisorPlan, g: GuestPlan, gn: GuestNi
           xmlComment(
             `no per-guest firewall: ${g.host.guestFirewall ? `it runs on ${gn.net.owner ?? 'another host'}` : `firewall.guest is off for ${g.host.name}${gn.net.owner === undefined ? ` (and ${gn.net.name} has no owner that could filter it)` : ''}`}`,
           ),
+        );
+      }
+      const bw = g.host.bandwidth;
+      if (bw !== undefined && gn.nic.port !== undefined) {
+        e.line(
+          xmlComment(
+            `bandwidth from ${bw.origin.path} (line ${bw.origin.line}): kilobytes per second (tc's kbps, 1000 bytes/s) and kilobytes; libvirt shapes inbound with tc on the port and polices outbound`,
+          ),
+        );
+        e.block(
+          '<bandwidth>',
+          () => {
+            for (const [dir, r] of [
+              ['inbound', bw.inbound],
+              ['outbound', bw.outbound],
+            ] as const) {
+              if (r === undefined) continue;
+              e.line(xmlComment(`${dir}: ${describeRate(r)}`));
+              e.line(
+                `<${dir}${attrs([
+                  ['average', r.average],
+                  ['peak', r.peak],
+                  ['burst', r.burst],
+                ])}/>`,
+              );
+            }
+          },
+          '</bandwidth>',
         );
       }
     },
