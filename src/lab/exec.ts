@@ -242,6 +242,15 @@ export async function buildLab(plan: LabPlan, opts: BuildOptions): Promise<Build
           });
           break;
         }
+        case 'shaping': {
+          // In order within a namespace (the IFB device before the redirect to it); namespaces in parallel.
+          const byNs = new Map<string, string[][]>();
+          for (const s of steps) if (s.kind === 'shape') byNs.set(s.ns, [...(byNs.get(s.ns) ?? []), [s.argv[0]!, '-n', s.ns, ...s.argv.slice(1)]]);
+          await pool([...byNs], conc, async ([, cmds]) => {
+            for (const argv of cmds) must(await run(argv), argv.join(' '), stage);
+          });
+          break;
+        }
         case 'tunnels': {
           await pool(steps, conc, async (s) => {
             if (s.kind !== 'wireguard') return;

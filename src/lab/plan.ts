@@ -10,6 +10,8 @@
  *    pair: the spec's ifname (ens18) in the guest, the port (tap101i0) on the owner's bridge;
  *  - addresses, routes and sysctls that make packets go where src/ir/paths.ts says they go;
  *  - the nftables rule set rendered for every enforcing host (src/render/nftables), loaded as is;
+ *  - bandwidth limits as the tc target renders them (src/render/tc), on the guests' ports in the
+ *    owner's namespace;
  *  - masquerade where a network has `egress: nat`, from the rendered rule set (its NAT table), and
  *    the upstream's SNAT to one public address;
  *  - WireGuard tunnels with wireguard-go and generated keys; dnsmasq for the spec's `dns:` and
@@ -28,6 +30,7 @@ import { guarded } from '../render/guard.js';
 import { Emitter } from '../render/emit.js';
 import { natTableHosts } from '../render/nat.js';
 import { emitNat } from '../render/nftables/nat.js';
+import { portLimits, shapingCommands } from '../render/tc/index.js';
 import { ALL_FLOWS, type FlowSet } from '../util/flows.js';
 import { formatCidr, formatIPv4, inRange, parseIPv4 } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
@@ -36,7 +39,7 @@ import type { RangeSet } from '../util/rangeset.js';
 import { Engine } from '../verify/engine.js';
 import { hostNamespace, internetNamespace, labTableName, networkNamespace, upstreamNamespace, wireguardKernelName } from '../model/names.js';
 
-export const STAGES = ['namespaces', 'sysctls', 'links', 'addresses', 'firewalls', 'tunnels', 'tunnel-routes', 'services', 'handshakes'] as const;
+export const STAGES = ['namespaces', 'sysctls', 'links', 'addresses', 'firewalls', 'shaping', 'tunnels', 'tunnel-routes', 'services', 'handshakes'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface WgPeer {
@@ -54,6 +57,8 @@ export type Step =
   /** One ip(8) command line without the leading `ip`; ns undefined = run in the machine's namespace (only `link add … netns X` ever is). */
   | { readonly stage: 'links' | 'addresses' | 'tunnel-routes'; readonly kind: 'ip'; readonly ns: string | undefined; readonly cmd: string }
   | { readonly stage: 'firewalls'; readonly kind: 'nft'; readonly ns: string; readonly name: string; readonly ruleset: string }
+  /** One tc or ip command of the tc target (src/render/tc), run with `-n ns` (a bandwidth limit on a guest's port). */
+  | { readonly stage: 'shaping'; readonly kind: 'shape'; readonly ns: string; readonly argv: readonly string[]; readonly label: string }
   | {
       readonly stage: 'tunnels';
       readonly kind: 'wireguard';
@@ -332,6 +337,7 @@ class Planner {
     this.planNetworks(netNs);
     this.planHostRoutes();
     this.planFirewalls();
+    this.planShaping();
     const tunnels = this.planTunnels(layoutWorld.peerUnderlay);
     this.planServices(layoutWorld.services);
 
@@ -557,6 +563,14 @@ class Planner {
   }
 
   /** Bridges, veth pairs and addresses on every network; every member knows every other's MAC. */
+  /** The tc target's commands for every limited port, in the namespace of the port's owner. */
+  private planShaping(): void {
+    for (const l of portLimits(this.model)) {
+      const ns = this.hostNs.get(l.owner)!;
+      for (const argv of shapingCommands(l)) this.steps.push({ stage: 'shaping', kind: 'shape', ns, argv, label: `${l.host}'s port ${l.port}` });
+    }
+  }
+
   private planNetworks(netNs: Map<string, string>): void {
     for (const n of sorted(this.model.networks.values(), (x) => x.name)) {
       const bridgeNs = n.owner !== undefined ? this.hostNs.get(n.owner)! : netNs.get(n.name)!;
@@ -875,6 +889,8 @@ export function stepToText(s: Step): string {
       return s.ns === undefined ? `ip ${s.cmd}` : `ip -n ${s.ns} ${s.cmd}`;
     case 'nft':
       return `ip netns exec ${s.ns} nft -f -    # ${s.name}, ${s.ruleset.split('\n').length} lines`;
+    case 'shape':
+      return `${s.argv[0]} -n ${s.ns} ${s.argv.slice(1).join(' ')}    # ${s.label}`;
     case 'wireguard':
       return [
         `ip netns exec ${s.ns} wireguard-go -f ${s.kernelName}    # ${s.host}'s end of ${s.tunnel}`,
