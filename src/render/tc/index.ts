@@ -65,10 +65,15 @@ export function describeRate(r: BandwidthRate): string {
   return `average ${r.average} kB/s (${mbit(r.average)})${r.peak !== undefined ? `, peak ${r.peak} kB/s (${mbit(r.peak)})` : ''}, burst ${r.burst} KiB`;
 }
 
+/** argv of a command line whose words are all safe names and numbers (interface names went through `ifname`). */
+function argv(line: string): string[] {
+  return line.split(' ');
+}
+
 function tbf(dev: string, r: BandwidthRate): string[] {
-  const peak = r.peak !== undefined && r.peak > r.average ? ['peakrate', `${r.peak}kbps`, 'mtu', String(FRAME)] : [];
-  // latency bounds the queue: 50 ms at the average rate waits behind the burst, then drops.
-  return ['tc', 'qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'tbf', 'rate', `${r.average}kbps`, 'burst', `${r.burst}kb`, ...peak, 'latency', '50ms'];
+  const peak = r.peak !== undefined && r.peak > r.average ? ` peakrate ${r.peak}kbps mtu ${FRAME}` : '';
+  // latency bounds the queue: what would wait longer than 50 ms behind the burst is dropped.
+  return argv(`tc qdisc replace dev ${dev} root handle 1: tbf rate ${r.average}kbps burst ${r.burst}kb${peak} latency 50ms`);
 }
 
 /**
@@ -82,31 +87,10 @@ export function shapingCommands(l: PortLimit): string[][] {
   if (l.bandwidth.outbound) {
     const ifb = ifname(ifbName(l.port));
     out.push(
-      ['ip', 'link', 'add', ifb, 'type', 'ifb'],
-      ['ip', 'link', 'set', ifb, 'up'],
-      ['tc', 'qdisc', 'add', 'dev', port, 'handle', 'ffff:', 'ingress'],
-      [
-        'tc',
-        'filter',
-        'add',
-        'dev',
-        port,
-        'parent',
-        'ffff:',
-        'protocol',
-        'all',
-        'u32',
-        'match',
-        'u32',
-        '0',
-        '0',
-        'action',
-        'mirred',
-        'egress',
-        'redirect',
-        'dev',
-        ifb,
-      ],
+      argv(`ip link add ${ifb} type ifb`),
+      argv(`ip link set ${ifb} up`),
+      argv(`tc qdisc add dev ${port} handle ffff: ingress`),
+      argv(`tc filter add dev ${port} parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev ${ifb}`),
       tbf(ifb, l.bandwidth.outbound),
     );
   }
@@ -116,11 +100,7 @@ export function shapingCommands(l: PortLimit): string[][] {
 /** What removes a port's limit (each may fail when there is nothing to remove). */
 export function clearCommands(l: PortLimit): string[][] {
   const port = ifname(l.port);
-  return [
-    ['tc', 'qdisc', 'del', 'dev', port, 'root'],
-    ['tc', 'qdisc', 'del', 'dev', port, 'ingress'],
-    ['ip', 'link', 'del', ifname(ifbName(l.port))],
-  ];
+  return [argv(`tc qdisc del dev ${port} root`), argv(`tc qdisc del dev ${port} ingress`), argv(`ip link del ${ifname(ifbName(l.port))}`)];
 }
 
 function origin(model: Model, l: PortLimit): string {
