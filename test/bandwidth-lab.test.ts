@@ -25,7 +25,8 @@ import { requireOrSkip } from './support/require-env.js';
 
 const SKIP = requireOrSkip(
   'bandwidth limits (live lab, iperf3)',
-  probeLab() ?? (spawnSync('sh', ['-c', 'command -v iperf3 && command -v tc']).status === 0 ? undefined : 'the test needs iperf3 and tc (make setup installs them)'),
+  probeLab() ??
+    (spawnSync('sh', ['-c', 'command -v iperf3 && command -v tc']).status === 0 ? undefined : 'the test needs iperf3 and tc (make setup installs them)'),
 );
 
 const SPEC = `version: 1
