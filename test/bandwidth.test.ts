@@ -18,7 +18,11 @@ import { dryRunPlan } from '../src/lab/lab.js';
 import { ifbName } from '../src/model/names.js';
 import { libvirtRenderer } from '../src/render/libvirt/index.js';
 import { portLimits, shapingCommands, tcRenderer } from '../src/render/tc/index.js';
+import { explanationToText } from '../src/report/explain.js';
 import { writeRendered } from '../src/render/write.js';
+import { Engine } from '../src/verify/engine.js';
+import { explain } from '../src/verify/explain.js';
+import { resolveQuery } from '../src/verify/query-args.js';
 import { checkGolden, exampleFiles, exampleName, findProgram, irOfFile, irOfText, render, ROOT, run } from './support/golden.js';
 import { noteOrFail } from './support/require-env.js';
 
@@ -158,5 +162,26 @@ describe('lab plan', () => {
       shape.map((s) => (s.kind === 'shape' ? s.argv : [])),
       want,
     );
+  });
+});
+
+describe('cordon explain', () => {
+  it('an allowed flow from a limited guest names its outbound limit in Mbit/s with file and line; a denied one does not', () => {
+    const ir = irOfFile(SEED001)!;
+    const engine = new Engine(ir);
+    const ask = (to: string, port: number) => {
+      const q = resolveQuery(ir, { from: 'agent-1', to, proto: 'tcp', port });
+      return explain(ir, engine.reach(q.from, q.dest, 'configured'), q.flow);
+    };
+    const allowed = ask('internet', 443);
+    assert.equal(allowed.verdict, 'allow');
+    const line = ir.model.hosts.get('agent-1')!.bandwidth!.origin.line;
+    assert.deepEqual(allowed.limits, [
+      `agent-1 outbound average 10240 kB/s (81.92 Mbit/s), peak 20480 kB/s (163.84 Mbit/s), burst 1000 KiB (${ir.model.file}:${line})`,
+    ]);
+    assert.match(explanationToText(allowed), /\n {2}bandwidth: agent-1 outbound average 10240 kB\/s \(81\.92 Mbit\/s\)/);
+    const denied = ask('agent-2', 443);
+    assert.equal(denied.verdict, 'deny');
+    assert.deepEqual(denied.limits, []);
   });
 });

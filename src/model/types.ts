@@ -138,11 +138,6 @@ export interface Bandwidth {
   readonly origin: Origin;
 }
 
-/** Bytes per second of a rate in libvirt's kilobytes per second (tc's `kbps`). */
-export function bandwidthBytesPerSecond(kiloBytesPerSecond: number): number {
-  return kiloBytesPerSecond * 1000;
-}
-
 /** What a reference in the spec points at, after names are resolved (groups are flattened). */
 export type Target =
   | { readonly kind: 'host'; readonly host: string; readonly name: string }

@@ -8,6 +8,7 @@ export function explanationToText(e: Explanation, color = false, full = false): 
   const verdict = e.verdict === 'allow' ? c.green(c.bold('ALLOW')) : c.red(c.bold('DENY'));
   const lines = [`${verdict}  ${e.from} → ${e.to} ${e.flow}  ${c.dim(`(assume ${e.assume})`)}`, `  ${e.summary}`];
   if (e.path) lines.push(...pathLines(e.path, c, '  ', full));
+  for (const l of e.limits) lines.push(`  bandwidth: ${l}`);
   if (full && e.alternatives.length > 1) {
     lines.push('', `  ${e.alternatives.length} paths were considered:`);
     for (const p of e.alternatives) {

@@ -2,6 +2,7 @@
  * Typed explanations: for one flow, which path it takes and, hop by hop, which rule (or which
  * chain default) decided, with the origin in the user's own file. Text rendering is separate.
  */
+import { flowLimits } from '../model/bandwidth.js';
 import type { Ir } from '../ir/types.js';
 import type { Assume, Origin } from '../model/types.js';
 import { flowContains, formatFlow, type Flow } from '../util/flows.js';
@@ -48,6 +49,8 @@ export interface Explanation {
   /** Every path considered, when more than one. */
   readonly alternatives: readonly PathExplanation[];
   readonly summary: string;
+  /** Bandwidth limits on an allowed flow: the source's outbound, the destination's inbound (spec `bandwidth:`); empty = none. */
+  readonly limits: readonly string[];
 }
 
 function hopDecision(h: HopTrace, flow: Flow): { verdict: 'accept' | 'drop'; decision: Decision } {
@@ -142,6 +145,7 @@ export function explain(ir: Ir, reach: Reach, flow: Flow): Explanation {
     path: chosen,
     alternatives: paths.length > 1 ? paths : [],
     summary: summarize(verdict, from, to, flow, chosen),
+    limits: verdict === 'allow' ? flowLimits(ir.model, from, to.split('.')[0]!) : [],
   };
 }
 

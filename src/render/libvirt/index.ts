@@ -17,6 +17,7 @@
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
+import { describeRate } from '../../model/bandwidth.js';
 import { GUEST_KINDS, type Host, type Model, type Network, type Nic } from '../../model/types.js';
 import { assertNever } from '../../util/assert.js';
 import { formatIPv4, maskOf } from '../../util/ip.js';
@@ -25,7 +26,6 @@ import { ifname, shWord } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { forwardRules, portRange } from '../nat.js';
 import { natTableName } from '../nftables/nat.js';
-import { describeRate } from '../tc/index.js';
 import { ANTI_SPOOF_FILTER, emitFilter, filterName } from './nwfilter.js';
 import { attrs, xmlComment, xmlEscape } from './xml.js';
 

@@ -25,6 +25,7 @@
  */
 import type { Ir } from '../../ir/types.js';
 import { ifbName } from '../../model/names.js';
+import { describeRate } from '../../model/bandwidth.js';
 import type { Bandwidth, BandwidthRate, Model } from '../../model/types.js';
 import { diag } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
@@ -57,12 +58,6 @@ export function portLimits(model: Model): PortLimit[] {
   }
   const key = (l: PortLimit): string => `${l.owner}\u0000${l.host}\u0000${l.port}`;
   return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-}
-
-/** `10240 kB/s = 81.92 Mbit/s`: what a rate means, for comments and `explain`. */
-export function describeRate(r: BandwidthRate): string {
-  const mbit = (kB: number): string => `${+((kB * 8) / 1000).toFixed(2)} Mbit/s`;
-  return `average ${r.average} kB/s (${mbit(r.average)})${r.peak !== undefined ? `, peak ${r.peak} kB/s (${mbit(r.peak)})` : ''}, burst ${r.burst} KiB`;
 }
 
 /** argv of a command line whose words are all safe names and numbers (interface names went through `ifname`). */
