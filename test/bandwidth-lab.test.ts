@@ -7,7 +7,10 @@
  *    (inbound, `iperf3 -R`, shaped by TBF at the port root) each within 10 % of the average;
  *  - the control: `free`, on the same bridge with no limit, sends to the same sink clearly faster
  *    (more than twice the average), so the limit is what slowed agent down;
- *  - nothing was set in the machine's own namespace (the IFB device exists only in the lab's).
+ *  - nothing was set in the machine's own namespace (the IFB device exists only in the lab's);
+ *  - the policing fallback (bandwidth-police.nft, loaded after the IFB shaper is removed, which
+ *    first lifts the limit) holds agent's outbound at no more than the average + 10 % (and not
+ *    below half of it: TCP backs off from a policer's drops, so the lower bound is looser).
  * The first second of each run is left out (`-O 1`): the burst (a tenth of a second at the average)
  * goes out above the rate there. The rate iperf3 reports is TCP payload, ~4 % below the wire rate
  * tc counts (headers), well inside the 10 %.
@@ -20,6 +23,8 @@ import { teardownLab } from '../src/lab/exec.js';
 import { freshPrefix, upLab } from '../src/lab/lab.js';
 import { loadModelFromText } from '../src/model/load.js';
 import { ifbName } from '../src/model/names.js';
+import { tcRenderer } from '../src/render/tc/index.js';
+import { render } from './support/golden.js';
 import { probeLab } from './support/lab-env.js';
 import { requireOrSkip } from './support/require-env.js';
 
@@ -118,6 +123,21 @@ describe('bandwidth limits (live lab, iperf3)', { skip: SKIP }, () => {
       assert.ok(within(out, AVERAGE_BPS, 0.1), `outbound is not within 10 % of the average: ${report}`);
       assert.ok(within(inb, AVERAGE_BPS, 0.1), `inbound is not within 10 % of the average: ${report}`);
       assert.ok(control > 2 * AVERAGE_BPS, `the unlimited guest is not clearly faster, so the measurement proves nothing: ${report}`);
+
+      // The policing fallback: without the IFB shaper, bandwidth-police.nft drops what agent sends
+      // above the rate at the port's ingress hook. Policing never lets more through than the rate;
+      // TCP backing off from the drops may get less, so the bound below is looser.
+      const police = render(tcRenderer, ir).files.find((f) => f.path === 'tc/hv/bandwidth-police.nft')!.content;
+      assert.equal(spawnSync('tc', ['-n', hvNs, 'qdisc', 'del', 'dev', port, 'ingress']).status, 0);
+      assert.equal(spawnSync('ip', ['-n', hvNs, 'link', 'del', ifb]).status, 0);
+      const unshaped = measure(agentNs, 2, false);
+      const load = spawnSync('ip', ['netns', 'exec', hvNs, 'nft', '-f', '-'], { input: police, encoding: 'utf8' });
+      assert.equal(load.status, 0, `nft -f bandwidth-police.nft in ${hvNs}: ${load.stderr}`);
+      const policed = measure(agentNs, 3, false);
+      const preport = `agent outbound without the shaper ${mbit(unshaped)}, policed by nftables ${mbit(policed)}; configured ${mbit(AVERAGE_BPS)}`;
+      process.stderr.write(`bandwidth-lab: ${preport}\n`);
+      assert.ok(unshaped > 2 * AVERAGE_BPS, `removing the IFB shaper did not lift the limit: ${preport}`);
+      assert.ok(policed <= AVERAGE_BPS * 1.1 && policed >= AVERAGE_BPS * 0.5, `the nftables policer does not hold the rate: ${preport}`);
     } finally {
       endChildren();
       await teardownLab(prefix).catch(() => undefined);
