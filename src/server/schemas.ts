@@ -156,6 +156,7 @@ export const ExplanationSchema = z
     assume: Assume,
     path: z.unknown().describe('the deciding path, hop by hop, with each deciding rule and its origin'),
     alternatives: z.array(z.unknown()),
+    limits: z.array(z.string()).describe("bandwidth limits on an allowed flow (the source's outbound, the destination's inbound); empty: none"),
     summary: z.string(),
   })
   .describe('the same JSON as `cordon query --json`');
