@@ -132,15 +132,25 @@ export const AnomalyEventSchema = z
     netns: z.string().nullable(),
     subject: z.string().describe('The host whose rate it is: where the connections come from, or the host the dropping rules are about.'),
     kind: z.enum(['connections', 'blocked']).describe('`connections`: new connections, allowed or blocked; `blocked`: blocked attempts.'),
+    direction: z
+      .enum(['up', 'down'])
+      .default('up')
+      .describe(
+        '`up`: the rate rose out of its limits; `down`: new connections fell far below the baseline (a dead agent, a cut link). Absent in logs written before it existed: `up`.',
+      ),
     ratePerMinute: z.number().describe('The rate over the last interval, per minute.'),
     baselinePerMinute: z.number().nullable().describe("The host's moving average before it, per minute; null while the baseline is still warming up."),
     deviationPerMinute: z.number().nullable().describe('The moving standard deviation, per minute; null while warming up.'),
     threshold: z.number().describe("The spec's absolute threshold per minute (guard.blockedPerMinute or guard.connectionsPerMinute)."),
     reason: z
       .enum(['threshold', 'baseline'])
-      .describe('`threshold`: above the absolute threshold; `baseline`: above the average by more than guard.deviations deviations.'),
+      .describe(
+        '`threshold`: above the absolute threshold; `baseline`: above the average by more than guard.deviations deviations (up), or below a fifth of it three readings in a row (down).',
+      ),
   })
-  .describe('A rate left its limits (reported once when it goes out; over when a reading is back inside).');
+  .describe(
+    'A rate left its limits (reported once when it goes out; an upward one is over when a reading is back inside, a downward one when the rate is back to half its baseline).',
+  );
 
 export const GuardStateEventSchema = z
   .object({

@@ -152,7 +152,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
     for (const a of anomalies.tick()) {
       o.metrics.anomalies.inc({ host: a.subject, kind: a.kind });
       emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'anomaly', host: o.host, netns, ...a });
-      say(`anomaly: ${a.subject} ${a.ratePerMinute} ${a.kind} a minute (${a.reason})`);
+      say(`anomaly (${a.direction}): ${a.subject} ${a.ratePerMinute} ${a.kind} a minute (${a.reason})`);
     }
   };
   for (const kind of RATE_KINDS) o.metrics.anomalies.inc({ host: o.host, kind }, 0);
