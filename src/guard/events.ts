@@ -152,6 +152,23 @@ export const AnomalyEventSchema = z
     'A rate left its limits (reported once when it goes out; an upward one is over when a reading is back inside, a downward one when the rate is back to half its baseline).',
   );
 
+export const ReportEventSchema = z
+  .object({
+    ...base,
+    type: z.literal('report'),
+    netns: z.string().nullable(),
+    state: z
+      .enum(['unreachable', 'refused', 'resumed', 'dropped'])
+      .describe(
+        '`unreachable`: the server did not answer or failed (events wait on disk, resent in order); `refused`: it refused the token (sending pauses); `resumed`: it takes events again; `dropped`: events were dropped (spool full, or an event the server refused), `dropped` says how many.',
+      ),
+    server: z.string().describe('The server’s origin (scheme, host, port; never the token).'),
+    pending: z.number().int().describe('Events waiting in the spool on disk.'),
+    dropped: z.number().int().describe('For `dropped`: how many since the last such event; else 0.'),
+    message: z.string(),
+  })
+  .describe('Reporting to a cordon server (`cordon guard --report-to`) changed state, or dropped events (never silently).');
+
 export const GuardStateEventSchema = z
   .object({
     ...base,
@@ -169,6 +186,7 @@ export const GuardEventSchema = z.discriminatedUnion('type', [
   VpnEventSchema,
   RogueEventSchema,
   AnomalyEventSchema,
+  ReportEventSchema,
   GuardStateEventSchema,
 ]);
 

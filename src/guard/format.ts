@@ -35,6 +35,8 @@ export function formatEvent(e: GuardEvent): string {
       const why = e.reason === 'threshold' ? `above the threshold ${e.threshold}` : `${e.direction === 'down' ? 'far below' : 'above'} its ${base}`;
       return `${head} ${e.subject}: ${e.ratePerMinute} ${e.kind === 'blocked' ? 'blocked attempts' : 'new connections'} a minute (${why}; threshold ${e.threshold}, ${base})`;
     }
+    case 'report':
+      return `${head} ${e.state} ${e.server}${e.dropped > 0 ? ` (${e.dropped} dropped)` : ''}, ${e.pending} waiting on disk: ${e.message}`;
     case 'guard-started':
     case 'guard-stopped':
       return `${head} ${e.message}`;

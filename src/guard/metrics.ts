@@ -29,6 +29,10 @@ export class GuardMetrics {
   readonly handshakeAge: Gauge<'host' | 'peer'>;
   readonly rogue: Counter<'host' | 'verdict'>;
   readonly anomalies: Counter<'host' | 'kind'>;
+  readonly reportSent: Counter;
+  readonly reportDropped: Counter<'reason'>;
+  readonly reportPending: Gauge;
+  readonly reportUp: Gauge;
   /** Run before each exposition (counters read from the kernel on scrape). */
   private readonly refreshers: (() => Promise<void>)[] = [];
 
@@ -103,6 +107,20 @@ export class GuardMetrics {
       name: 'cordon_anomalies_total',
       help: "Times a host's rate of new connections (kind connections) or blocked attempts (kind blocked) left its limits: the spec's guard: threshold or its own moving baseline. Counted when it goes out, once.",
       labelNames: ['host', 'kind'],
+      registers,
+    });
+    // Reporting to a server (--report-to): only registered series appear once a reporter starts.
+    this.reportSent = new Counter({ name: 'cordon_report_sent_total', help: 'Events the cordon server (--report-to) accepted.', registers });
+    this.reportDropped = new Counter({
+      name: 'cordon_report_dropped_total',
+      help: 'Events never delivered to the cordon server: reason full (the spool on disk was full) or refused (the server refused the event as invalid).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.reportPending = new Gauge({ name: 'cordon_report_pending_events', help: 'Events waiting in the spool on disk for the cordon server.', registers });
+    this.reportUp = new Gauge({
+      name: 'cordon_report_up',
+      help: '1 while the cordon server takes events, 0 while it is unreachable or refuses the token.',
       registers,
     });
   }
