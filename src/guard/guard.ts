@@ -153,6 +153,9 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
       o.metrics.anomalies.inc({ host: a.subject, kind: a.kind });
       emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'anomaly', host: o.host, netns, ...a });
       say(`anomaly (${a.direction}): ${a.subject} ${a.ratePerMinute} ${a.kind} a minute (${a.reason})`);
+      // The spec's guard.onAnomaly: a scan or a burst cuts the host off; a host gone quiet has nothing to cut.
+      if (o.ir.model.guard.onAnomaly === 'killswitch' && a.direction === 'up' && !switchOn && !stopped)
+        void engage(Date.now()).catch((e: unknown) => say(`the kill switch failed: ${(e as Error).message}`));
     }
   };
   for (const kind of RATE_KINDS) o.metrics.anomalies.inc({ host: o.host, kind }, 0);

@@ -33,6 +33,9 @@ export class GuardMetrics {
   readonly reportDropped: Counter<'reason'>;
   readonly reportPending: Gauge;
   readonly reportUp: Gauge;
+  readonly webhookDeliveries: Counter<'webhook' | 'outcome'>;
+  readonly webhookFailures: Counter<'webhook'>;
+  readonly webhookDropped: Counter<'webhook'>;
   /** Run before each exposition (counters read from the kernel on scrape). */
   private readonly refreshers: (() => Promise<void>)[] = [];
 
@@ -121,6 +124,25 @@ export class GuardMetrics {
     this.reportUp = new Gauge({
       name: 'cordon_report_up',
       help: '1 while the cordon server takes events, 0 while it is unreachable or refuses the token.',
+      registers,
+    });
+    // The spec's guard.webhooks, labelled by their names (bounded: at most 16).
+    this.webhookDeliveries = new Counter({
+      name: 'cordon_webhook_deliveries_total',
+      help: 'Events handed to a webhook: outcome sent (the receiver answered 2xx) or failed (given up after three tries).',
+      labelNames: ['webhook', 'outcome'],
+      registers,
+    });
+    this.webhookFailures = new Counter({
+      name: 'cordon_webhook_failures_total',
+      help: 'Webhook requests that failed: an error status, no connection, or no answer within the timeout (retries included).',
+      labelNames: ['webhook'],
+      registers,
+    });
+    this.webhookDropped = new Counter({
+      name: 'cordon_webhook_dropped_total',
+      help: 'Events never tried on a webhook: its bounded queue was full, or the guard stopped before they went out.',
+      labelNames: ['webhook'],
       registers,
     });
   }

@@ -16,6 +16,7 @@ import { DEFAULT_RECHECK_MS, DRIFT_ACTIONS, startGuard, type DriftAction, type G
 import { DEFAULT_VPN_DOWN_AFTER_S } from '../../guard/vpn.js';
 import { GuardMetrics, parseListen, serveMetrics, type MetricsServer } from '../../guard/metrics.js';
 import { EventWriter } from '../../guard/writer.js';
+import { Webhooks } from '../../guard/webhook.js';
 import { DEFAULT_SPOOL_BYTES, EventReporter, parseReportUrl, parseToken } from '../../guard/report.js';
 import { guarded } from '../../render/guard.js';
 import { nftablesRenderer } from '../../render/nftables/index.js';
@@ -230,7 +231,19 @@ Examples:
         opts.events === undefined || opts.events === '-' ? process.stdout : createWriteStream(resolve(opts.events), { flags: 'a', mode: 0o600 });
       const metrics = new GuardMetrics();
       let reporter: EventReporter | undefined;
-      const events = new EventWriter(out, { onDrop: (n) => metrics.eventsDropped.inc(n), onEvent: (e) => void reporter?.push(e) });
+      let webhooks: Webhooks;
+      try {
+        webhooks = new Webhooks(ir.model.guard.webhooks, { metrics, say });
+      } catch (e) {
+        throw new ExitError(EXIT.invalid, `${file}: guard.webhooks: ${(e as Error).message}`);
+      }
+      const events = new EventWriter(out, {
+        onDrop: (n) => metrics.eventsDropped.inc(n),
+        onEvent: (e) => {
+          reporter?.push(e);
+          webhooks.dispatch(e);
+        },
+      });
       if (report) {
         const hosts = watches.map((w) => w.host).join(',');
         const spoolDir = resolve(
@@ -258,6 +271,7 @@ Examples:
       const teardown = async (): Promise<void> => {
         for (const g of guards) await g.stop();
         await reporter?.stop();
+        await webhooks.stop();
         await server?.close();
         await events.drained();
         if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
