@@ -3,10 +3,21 @@
  * the boundary with their line (a URL that is not http/https or holds credentials, a bad name, a
  * name used twice, an unknown event type); and the sender against a real HTTP receiver the test
  * starts on loopback — only the listed types, the event's own JSON, a Standard Webhooks signature
- * that verifies, failures and timeouts counted, a full queue dropping and counting.
+ * that verifies, failures and timeouts counted, a full queue dropping and counting; live, a guard
+ * process whose spec says onAnomaly: killswitch turns a burst into an anomaly, the kill switch, and
+ * both POSTed to the webhook.
  */
 import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { applyRuleset } from '../src/apply/apply.js';
+import { netnsTarget } from '../src/apply/target.js';
+import { compile } from '../src/ir/compile.js';
+import { killswitchTableName } from '../src/model/names.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
@@ -16,6 +27,9 @@ import { Webhooks } from '../src/guard/webhook.js';
 import { loadModelFromText } from '../src/model/load.js';
 import type { Webhook } from '../src/model/types.js';
 import { GUARD_EVENT_TYPES } from '../src/spec/schema.js';
+import { GW, guardSkip, HOST, renderedFor, Testbed, VPN } from './support/guard-bed.js';
+
+const CORDON = join(fileURLToPath(new URL('..', import.meta.url)), 'bin', 'cordon');
 
 const SPEC = `version: 1
 networks:
@@ -218,5 +232,60 @@ describe('guard webhooks against a real receiver on loopback', () => {
       (e: Error) => /S must hold whsec_ followed by base64/.test(e.message) && !e.message.includes('not base64!'),
     );
     assert.throws(() => new Webhooks([hook('gopher://x/')], { metrics }), /webhook ops: only http and https/);
+  });
+});
+
+describe('cordon guard with guard.webhooks and onAnomaly: killswitch (live, in namespaces)', { skip: guardSkip }, () => {
+  it('a burst of forbidden packets is an anomaly POSTed to the webhook, and the kill switch goes into force', async () => {
+    const bed = new Testbed();
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-webhook-cli-'));
+    const r = await receiver((res) => res.writeHead(200).end());
+    let child: ChildProcess | undefined;
+    try {
+      const spec = join(dir, 'vpn-only-vm.yaml');
+      writeFileSync(
+        spec,
+        `${readFileSync(VPN, 'utf8')}\nguard:\n  blockedPerMinute: 30\n  onAnomaly: killswitch\n  webhooks:\n    - { name: ops, url: '${r.url}', events: [anomaly, killswitch] }\n`,
+      );
+      const loaded = loadModelFromText(readFileSync(spec, 'utf8'), spec);
+      assert.ok(loaded.model, loaded.diagnostics.map((d) => d.message).join('\n'));
+      const ir = compile(loaded.model);
+      const out = await applyRuleset({
+        target: netnsTarget(bed.ws),
+        host: HOST,
+        ruleset: renderedFor(ir, HOST),
+        stateRoot: join(dir, 'state'),
+        ir,
+        say: () => undefined,
+      });
+      assert.equal(out.status, 'applied', out.message);
+      const events = join(dir, 'events.jsonl');
+      child = spawn(CORDON, ['guard', spec, '--host', HOST, '--netns', bed.ws, '--events', events, '--state-dir', join(dir, 'state'), '--on-drift', 'alert'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, TMPDIR: dir },
+      });
+      let err = '';
+      child.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
+      await until('guard-started', () => existsSync(events) && readFileSync(events, 'utf8').includes('"guard-started"'), 20_000);
+      // 20 forbidden datagrams inside one 10 s reading: 120 a minute, above 30.
+      bed.pool.exec(bed.ws, ['bash', '-c', `for i in $(seq 20); do echo x 2>/dev/null > /dev/udp/${GW}/7200; done`]);
+      await until('the webhook to get the anomaly and the kill switch', () => r.got.length >= 2, 25_000);
+      const types = r.got.map((m) => (JSON.parse(m.body) as GuardEvent).type).sort();
+      assert.deepEqual(types, ['anomaly', 'killswitch'], err);
+      const ks = r.got.map((m) => JSON.parse(m.body) as GuardEvent).find((e) => e.type === 'killswitch');
+      assert.ok(ks?.type === 'killswitch' && ks.engaged, JSON.stringify(ks));
+      const tables = bed.pool.exec(bed.ws, ['nft', 'list', 'tables']).stdout;
+      assert.ok(tables.includes(killswitchTableName(HOST)), `the kill switch table is loaded:\n${tables}`);
+    } finally {
+      if (child && child.exitCode === null) {
+        const exited = new Promise<void>((res) => child!.once('exit', () => res()));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      r.server.closeAllConnections();
+      r.server.close();
+      bed.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
