@@ -151,7 +151,7 @@ const hook = (url: string, o: Partial<Webhook> = {}): Webhook => ({
   url,
   events: ['anomaly'],
   secretEnv: null,
-  origin: { file: 'g.yaml', line: 1, col: 1, path: 'guard.webhooks[0]', text: 'webhook ops' } as unknown as Webhook['origin'],
+  origin: { file: 'g.yaml', line: 1, col: 1, path: 'guard.webhooks[0]', text: 'webhook ops' },
   ...o,
 });
 const metric = async (m: GuardMetrics, re: RegExp): Promise<number> => Number(re.exec(await m.text())?.[1] ?? NaN);
