@@ -64,6 +64,7 @@ describe('guard: anomaly detection', () => {
     const [a, ...rest] = d.tick();
     assert.deepEqual(rest, []);
     assert.deepEqual(a, {
+      direction: 'up',
       subject: 'agent',
       kind: 'blocked',
       ratePerMinute: 66,
@@ -113,6 +114,94 @@ describe('guard: anomaly detection', () => {
     );
   });
 
+  /** Feeds one connections reading per element for 'agent'; returns the anomalies of each tick. */
+  const feed = (d: AnomalyDetector, series: readonly number[]) =>
+    series.map((n) => {
+      d.count('agent', 'connections', n);
+      return d.tick();
+    });
+  const steady = (n: number, times: number) => Array.from({ length: times }, () => n);
+
+  it('reports a steady connections rate that stops as one downward anomaly, after three low readings, not before', () => {
+    const d = new AnomalyDetector(settings, { intervalS: 10 });
+    assert.deepEqual(feed(d, steady(6, 10)).flat(), [], 'steady at 36 a minute');
+    const [first, second, third, ...later] = feed(d, [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(first, [], 'one quiet interval is no outage');
+    assert.deepEqual(second, []);
+    assert.deepEqual(third, [
+      {
+        direction: 'down',
+        subject: 'agent',
+        kind: 'connections',
+        ratePerMinute: 0,
+        baselinePerMinute: 36,
+        deviationPerMinute: 0,
+        threshold: 10_000,
+        reason: 'baseline',
+      },
+    ]);
+    assert.deepEqual(later.flat(), [], 'reported once while it stays down, and the silence is not learnt as the baseline');
+  });
+
+  it('does not flap at the edge: back only at half the baseline, down again only after three more low readings', () => {
+    const d = new AnomalyDetector(settings, { intervalS: 10 });
+    feed(d, steady(10, 10)); // 60 a minute
+    const down = feed(d, [0, 0, 0]).flat();
+    assert.deepEqual(
+      down.map((a) => a.direction),
+      ['down'],
+    );
+    // 3 and 4 a reading: above a fifth (2), below half (5) of the frozen baseline: still down, nothing new.
+    assert.deepEqual(feed(d, [3, 4, 3, 4, 0, 0, 0, 0]).flat(), [], 'hovering between the two edges is one anomaly');
+    assert.deepEqual(feed(d, [5]).flat(), [], 'back at half: over, silently');
+    assert.deepEqual(feed(d, [1, 1]).flat(), [], 'two low readings: not yet');
+    assert.deepEqual(
+      feed(d, [1])
+        .flat()
+        .map((a) => [a.direction, a.ratePerMinute]),
+      [['down', 6]],
+      'the third low reading in a row: down again',
+    );
+  });
+
+  it('never reports a downward anomaly for a noisy, a rare or a warming-up rate, nor for blocked attempts that stop', () => {
+    const noisy = new AnomalyDetector(settings, { intervalS: 10 });
+    // Low readings, but never three in a row.
+    assert.deepEqual(feed(noisy, [0, 20, 2, 18, 0, 25, 3, 15, 1, 22, 0, 0, 19, 1, 0, 24]).flat(), []);
+    const rare = new AnomalyDetector(settings, { intervalS: 10 });
+    // One or two connections an interval on average: fewer than minEvents, its silence is nothing.
+    assert.deepEqual(feed(rare, [...[2, 1, 2, 1, 2, 1, 2, 1], 0, 0, 0, 0, 0]).flat(), []);
+    const young = new AnomalyDetector(settings, { intervalS: 10 });
+    assert.deepEqual(feed(young, [10, 10, 0, 0, 0, 0]).flat(), [], 'no baseline yet');
+    const blocked = new AnomalyDetector({ ...settings, blockedPerMinute: 10_000 }, { intervalS: 10 });
+    for (let i = 0; i < 10; i++) {
+      blocked.count('agent', 'blocked', 10);
+      blocked.tick();
+    }
+    for (let i = 0; i < 5; i++) assert.deepEqual(blocked.tick(), [], 'a scan that ends is good news');
+  });
+
+  it('keeps directions apart: a burst after an outage is an upward anomaly against the pre-outage baseline', () => {
+    const d = new AnomalyDetector(settings, { intervalS: 10 });
+    feed(d, steady(5, 10)); // 30 a minute
+    assert.deepEqual(
+      feed(d, [0, 0, 0])
+        .flat()
+        .map((a) => a.direction),
+      ['down'],
+    );
+    const [burst] = feed(d, [20]); // 120 a minute: back (≥ half) and above 30 + 4 × 6
+    assert.deepEqual(
+      burst!.map((a) => [a.direction, a.reason, a.baselinePerMinute]),
+      [['up', 'baseline', 30]],
+    );
+  });
+
+  it('refuses downward options without a gap for the hysteresis', () => {
+    assert.throws(() => new AnomalyDetector(settings, { intervalS: 10, downFraction: 0.5, upFraction: 0.5 }), /hysteresis/);
+    assert.throws(() => new AnomalyDetector(settings, { intervalS: 10, downReadings: 0 }), /downReadings/);
+  });
+
   it('writes anomaly events that pass the schema and read as one line', () => {
     const e: GuardEvent = {
       v: 1,
@@ -122,6 +211,7 @@ describe('guard: anomaly detection', () => {
       netns: null,
       subject: 'agent-1',
       kind: 'blocked',
+      direction: 'up',
       ratePerMinute: 72,
       baselinePerMinute: 30,
       deviationPerMinute: 1.5,
@@ -133,6 +223,14 @@ describe('guard: anomaly detection', () => {
       formatEvent(e),
       '2026-12-04T10:00:00.000Z pve anomaly agent-1: 72 blocked attempts a minute (above the threshold 60; threshold 60, baseline 30 ± 1.5)',
     );
+    const down: GuardEvent = { ...e, kind: 'connections', direction: 'down', ratePerMinute: 0, reason: 'baseline' };
+    assert.deepEqual(parseEventLine(eventLine(down)), down);
+    assert.match(formatEvent(down), /agent-1: 0 new connections a minute \(far below its baseline 30 ± 1.5;/);
+    // A line written before `direction` existed reads as an upward anomaly.
+    const old: Record<string, unknown> = { ...e };
+    delete old.direction;
+    const parsed = parseEventLine(JSON.stringify(old));
+    assert.equal(parsed?.type === 'anomaly' && parsed.direction, 'up');
   });
 });
 

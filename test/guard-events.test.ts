@@ -97,7 +97,7 @@ describe('cordon events', () => {
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
-      /unknown event type 'blockd' \(one of blocked, drift, reapplied, killswitch, vpn-down, vpn-up, rogue, anomaly, guard-started, guard-stopped\)/,
+      /unknown event type 'blockd' \(one of blocked, drift, reapplied, killswitch, vpn-down, vpn-up, rogue, anomaly, report, guard-started, guard-stopped\)/,
     );
   });
 });

@@ -30,6 +30,10 @@ const REQUIRED = [
   'cordon_blocked_unlogged_total',
   'cordon_rogue_connections_total',
   'cordon_anomalies_total',
+  'cordon_report_sent_total',
+  'cordon_report_dropped_total',
+  'cordon_report_pending_events',
+  'cordon_report_up',
 ];
 
 /** A registry with every metric the guard has written at least once, for two hosts. */
@@ -59,6 +63,11 @@ async function fullExposition(): Promise<{ metrics: GuardMetrics; text: string }
   m.anomalies.inc({ host: 'agent-1', kind: 'blocked' });
   m.anomalies.inc({ host: 'pve', kind: 'connections' }, 0);
   m.up.set({ host: 'pve' }, 0);
+  m.reportSent.inc(120);
+  m.reportDropped.inc({ reason: 'full' }, 3);
+  m.reportDropped.inc({ reason: 'refused' }, 1);
+  m.reportPending.set(42);
+  m.reportUp.set(0);
   return { metrics: m, text: await m.text() };
 }
 

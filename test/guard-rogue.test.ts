@@ -136,6 +136,7 @@ describe('rogue connections: in the summary lab attack prints', () => {
       netns: null,
       subject: 'workload-vm',
       kind: 'blocked',
+      direction: 'up',
       ratePerMinute: 600,
       baselinePerMinute: null,
       deviationPerMinute: null,

@@ -7,15 +7,23 @@
  * has a few readings), is an anomaly. One anomaly is reported when a rate goes out, not once per
  * reading while it stays out; it is over when a reading is back inside both limits.
  *
- * Only upward: a host that suddenly stops talking is not what an exfiltration or a scan looks
- * like. Pure (the guard counts and ticks it), no clock inside.
+ * Downward too, for new connections only: a host that talked steadily and stops (a dead agent, a
+ * cut link) is an anomaly with direction `down`. Blocked attempts that stop are good news, so they
+ * are never one. With hysteresis, so a rate near the edge does not flap: it goes down only after
+ * `downReadings` readings in a row below `downFraction` of its baseline, and is back only at a
+ * reading of at least `upFraction` of it; while down, the baseline is frozen (the silence is not
+ * learnt as normal). Pure (the guard counts and ticks it), no clock inside.
  */
 import type { GuardSettings } from '../model/types.js';
 
 export type RateKind = 'connections' | 'blocked';
 export const RATE_KINDS: readonly RateKind[] = ['connections', 'blocked'];
 
+/** `up`: the rate rose out of its limits; `down`: it fell far below its baseline. */
+export type AnomalyDirection = 'up' | 'down';
+
 export interface Anomaly {
+  readonly direction: AnomalyDirection;
   /** The host whose rate it is (the source of the connections; the host a dropping rule is about). */
   readonly subject: string;
   readonly kind: RateKind;
@@ -26,7 +34,7 @@ export interface Anomaly {
   readonly deviationPerMinute: number | null;
   /** The spec's absolute threshold per minute. */
   readonly threshold: number;
-  /** `threshold`: above the absolute threshold; `baseline`: only above the host's own baseline. */
+  /** `threshold`: above the absolute threshold; `baseline`: above (direction up) or far below (down) the host's own baseline. */
   readonly reason: 'threshold' | 'baseline';
 }
 
@@ -39,6 +47,12 @@ export interface AnomalyOptions {
   readonly warmup?: number;
   /** Fewest events in one reading for a baseline anomaly (default 3: one stray packet is no pattern). */
   readonly minEvents?: number;
+  /** A connections reading below this share of the baseline is low (default 0.2). */
+  readonly downFraction?: number;
+  /** Low readings in a row before the rate is down (default 3: one quiet interval is no outage). */
+  readonly downReadings?: number;
+  /** A reading of at least this share of the baseline ends a downward anomaly (default 0.5). */
+  readonly upFraction?: number;
 }
 
 interface Baseline {
@@ -46,6 +60,9 @@ interface Baseline {
   variance: number;
   readings: number;
   out: boolean;
+  /** Low readings in a row so far (connections only). */
+  low: number;
+  down: boolean;
 }
 
 export class AnomalyDetector {
@@ -54,6 +71,9 @@ export class AnomalyDetector {
   private readonly alpha: number;
   private readonly warmup: number;
   private readonly minEvents: number;
+  private readonly downFraction: number;
+  private readonly downReadings: number;
+  private readonly upFraction: number;
 
   constructor(
     private readonly settings: Pick<GuardSettings, 'blockedPerMinute' | 'connectionsPerMinute' | 'deviations'>,
@@ -62,6 +82,12 @@ export class AnomalyDetector {
     this.alpha = opts.alpha ?? 0.1;
     this.warmup = opts.warmup ?? 6;
     this.minEvents = opts.minEvents ?? 3;
+    this.downFraction = opts.downFraction ?? 0.2;
+    this.downReadings = opts.downReadings ?? 3;
+    this.upFraction = opts.upFraction ?? 0.5;
+    if (!(this.downFraction > 0 && this.downFraction < this.upFraction && this.upFraction <= 1))
+      throw new Error('anomaly options: 0 < downFraction < upFraction <= 1 (the gap between them is the hysteresis)');
+    if (!(this.downReadings >= 1)) throw new Error('anomaly options: downReadings must be at least 1');
   }
 
   /** Counts `n` events of one kind for a host in the current interval. */
@@ -81,7 +107,7 @@ export class AnomalyDetector {
       const [kind, subject] = k.split('\u0000') as [RateKind, string];
       const n = this.counts.get(k) ?? 0;
       const rate = (n / this.opts.intervalS) * 60;
-      const b = this.baselines.get(k) ?? { mean: 0, variance: 0, readings: 0, out: false };
+      const b = this.baselines.get(k) ?? { mean: 0, variance: 0, readings: 0, out: false, low: 0, down: false };
       const threshold = kind === 'blocked' ? this.settings.blockedPerMinute : this.settings.connectionsPerMinute;
       const warm = b.readings >= this.warmup;
       const sd = Math.sqrt(b.variance);
@@ -92,6 +118,7 @@ export class AnomalyDetector {
       const isOut = overThreshold || overBaseline;
       if (isOut && !b.out)
         out.push({
+          direction: 'up',
           subject,
           kind,
           ratePerMinute: round(rate),
@@ -101,6 +128,25 @@ export class AnomalyDetector {
           reason: overThreshold ? 'threshold' : 'baseline',
         });
       b.out = isOut;
+      if (kind === 'connections') {
+        const fell = this.downward(b, rate, warm);
+        if (fell)
+          out.push({
+            direction: 'down',
+            subject,
+            kind,
+            ratePerMinute: round(rate),
+            baselinePerMinute: round(b.mean),
+            deviationPerMinute: round(sd),
+            threshold,
+            reason: 'baseline',
+          });
+        // The silence is not folded into the baseline: it would become the new normal and end the anomaly by itself.
+        if (b.down || b.low > 0) {
+          this.baselines.set(k, b);
+          continue;
+        }
+      }
       // EWMA of mean and variance (West's incremental form).
       const diff = rate - b.mean;
       const incr = this.alpha * diff;
@@ -111,6 +157,31 @@ export class AnomalyDetector {
     }
     this.counts.clear();
     return out;
+  }
+
+  /**
+   * The downward state machine of one connections rate; true when it goes down at this reading.
+   * Only a baseline of at least `minEvents` per interval counts: a host that rarely talks is not
+   * missed when quiet.
+   */
+  private downward(b: Baseline, rate: number, warm: boolean): boolean {
+    const eligible = warm && (b.mean * this.opts.intervalS) / 60 >= this.minEvents;
+    if (b.down) {
+      if (rate >= this.upFraction * b.mean) {
+        b.down = false;
+        b.low = 0;
+      }
+      return false;
+    }
+    if (!eligible || rate >= this.downFraction * b.mean) {
+      b.low = 0;
+      return false;
+    }
+    b.low++;
+    if (b.low < this.downReadings) return false;
+    b.down = true;
+    b.low = 0;
+    return true;
   }
 }
 

@@ -132,15 +132,42 @@ export const AnomalyEventSchema = z
     netns: z.string().nullable(),
     subject: z.string().describe('The host whose rate it is: where the connections come from, or the host the dropping rules are about.'),
     kind: z.enum(['connections', 'blocked']).describe('`connections`: new connections, allowed or blocked; `blocked`: blocked attempts.'),
+    direction: z
+      .enum(['up', 'down'])
+      .default('up')
+      .describe(
+        '`up`: the rate rose out of its limits; `down`: new connections fell far below the baseline (a dead agent, a cut link). Absent in logs written before it existed: `up`.',
+      ),
     ratePerMinute: z.number().describe('The rate over the last interval, per minute.'),
     baselinePerMinute: z.number().nullable().describe("The host's moving average before it, per minute; null while the baseline is still warming up."),
     deviationPerMinute: z.number().nullable().describe('The moving standard deviation, per minute; null while warming up.'),
     threshold: z.number().describe("The spec's absolute threshold per minute (guard.blockedPerMinute or guard.connectionsPerMinute)."),
     reason: z
       .enum(['threshold', 'baseline'])
-      .describe('`threshold`: above the absolute threshold; `baseline`: above the average by more than guard.deviations deviations.'),
+      .describe(
+        '`threshold`: above the absolute threshold; `baseline`: above the average by more than guard.deviations deviations (up), or below a fifth of it three readings in a row (down).',
+      ),
   })
-  .describe('A rate left its limits (reported once when it goes out; over when a reading is back inside).');
+  .describe(
+    'A rate left its limits (reported once when it goes out; an upward one is over when a reading is back inside, a downward one when the rate is back to half its baseline).',
+  );
+
+export const ReportEventSchema = z
+  .object({
+    ...base,
+    type: z.literal('report'),
+    netns: z.string().nullable(),
+    state: z
+      .enum(['unreachable', 'refused', 'resumed', 'dropped'])
+      .describe(
+        '`unreachable`: the server did not answer or failed (events wait on disk, resent in order); `refused`: it refused the token (sending pauses); `resumed`: it takes events again; `dropped`: events were dropped (spool full, or an event the server refused), `dropped` says how many.',
+      ),
+    server: z.string().describe('The server’s origin (scheme, host, port; never the token).'),
+    pending: z.number().int().describe('Events waiting in the spool on disk.'),
+    dropped: z.number().int().describe('For `dropped`: how many since the last such event; else 0.'),
+    message: z.string(),
+  })
+  .describe('Reporting to a cordon server (`cordon guard --report-to`) changed state, or dropped events (never silently).');
 
 export const GuardStateEventSchema = z
   .object({
@@ -159,6 +186,7 @@ export const GuardEventSchema = z.discriminatedUnion('type', [
   VpnEventSchema,
   RogueEventSchema,
   AnomalyEventSchema,
+  ReportEventSchema,
   GuardStateEventSchema,
 ]);
 

@@ -32,8 +32,11 @@ export function formatEvent(e: GuardEvent): string {
       return `${head} ${e.verdict === 'allowed' ? 'LEAKED' : 'blocked'}: ${e.from} sent ${e.proto} ${e.src} → ${e.dst}${e.port === null ? '' : `:${e.port}`} outside its tunnel (${e.iface ?? 'interface unknown'}, network ${e.network})`;
     case 'anomaly': {
       const base = e.baselinePerMinute === null ? 'no baseline yet' : `baseline ${e.baselinePerMinute} ± ${e.deviationPerMinute}`;
-      return `${head} ${e.subject}: ${e.ratePerMinute} ${e.kind === 'blocked' ? 'blocked attempts' : 'new connections'} a minute (${e.reason === 'threshold' ? `above the threshold ${e.threshold}` : `above its ${base}`}; threshold ${e.threshold}, ${base})`;
+      const why = e.reason === 'threshold' ? `above the threshold ${e.threshold}` : `${e.direction === 'down' ? 'far below' : 'above'} its ${base}`;
+      return `${head} ${e.subject}: ${e.ratePerMinute} ${e.kind === 'blocked' ? 'blocked attempts' : 'new connections'} a minute (${why}; threshold ${e.threshold}, ${base})`;
     }
+    case 'report':
+      return `${head} ${e.state} ${e.server}${e.dropped > 0 ? ` (${e.dropped} dropped)` : ''}, ${e.pending} waiting on disk: ${e.message}`;
     case 'guard-started':
     case 'guard-stopped':
       return `${head} ${e.message}`;

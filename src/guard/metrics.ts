@@ -29,6 +29,13 @@ export class GuardMetrics {
   readonly handshakeAge: Gauge<'host' | 'peer'>;
   readonly rogue: Counter<'host' | 'verdict'>;
   readonly anomalies: Counter<'host' | 'kind'>;
+  readonly reportSent: Counter;
+  readonly reportDropped: Counter<'reason'>;
+  readonly reportPending: Gauge;
+  readonly reportUp: Gauge;
+  readonly webhookDeliveries: Counter<'webhook' | 'outcome'>;
+  readonly webhookFailures: Counter<'webhook'>;
+  readonly webhookDropped: Counter<'webhook'>;
   /** Run before each exposition (counters read from the kernel on scrape). */
   private readonly refreshers: (() => Promise<void>)[] = [];
 
@@ -103,6 +110,39 @@ export class GuardMetrics {
       name: 'cordon_anomalies_total',
       help: "Times a host's rate of new connections (kind connections) or blocked attempts (kind blocked) left its limits: the spec's guard: threshold or its own moving baseline. Counted when it goes out, once.",
       labelNames: ['host', 'kind'],
+      registers,
+    });
+    // Reporting to a server (--report-to): only registered series appear once a reporter starts.
+    this.reportSent = new Counter({ name: 'cordon_report_sent_total', help: 'Events the cordon server (--report-to) accepted.', registers });
+    this.reportDropped = new Counter({
+      name: 'cordon_report_dropped_total',
+      help: 'Events never delivered to the cordon server: reason full (the spool on disk was full) or refused (the server refused the event as invalid).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.reportPending = new Gauge({ name: 'cordon_report_pending_events', help: 'Events waiting in the spool on disk for the cordon server.', registers });
+    this.reportUp = new Gauge({
+      name: 'cordon_report_up',
+      help: '1 while the cordon server takes events, 0 while it is unreachable or refuses the token.',
+      registers,
+    });
+    // The spec's guard.webhooks, labelled by their names (bounded: at most 16).
+    this.webhookDeliveries = new Counter({
+      name: 'cordon_webhook_deliveries_total',
+      help: 'Events handed to a webhook: outcome sent (the receiver answered 2xx) or failed (given up after three tries).',
+      labelNames: ['webhook', 'outcome'],
+      registers,
+    });
+    this.webhookFailures = new Counter({
+      name: 'cordon_webhook_failures_total',
+      help: 'Webhook requests that failed: an error status, no connection, or no answer within the timeout (retries included).',
+      labelNames: ['webhook'],
+      registers,
+    });
+    this.webhookDropped = new Counter({
+      name: 'cordon_webhook_dropped_total',
+      help: 'Events never tried on a webhook: its bounded queue was full, or the guard stopped before they went out.',
+      labelNames: ['webhook'],
       registers,
     });
   }

@@ -45,7 +45,9 @@ export function summarizeEvents(events: readonly GuardEvent[], from: number, to:
   }
   for (const e of inWindow) {
     if (e.type === 'anomaly')
-      out.push(`guard: anomaly on ${e.subject}: ${e.ratePerMinute} ${e.kind === 'blocked' ? 'blocked attempts' : 'new connections'} a minute (${e.reason})`);
+      out.push(
+        `guard: anomaly on ${e.subject}: ${e.ratePerMinute} ${e.kind === 'blocked' ? 'blocked attempts' : 'new connections'} a minute (${e.direction === 'down' ? 'far below its baseline' : e.reason})`,
+      );
     if (e.type === 'drift')
       out.push(
         `guard: drift on ${e.host} (${e.action}): ${e.differences.slice(0, 2).join('; ')}${e.differences.length > 2 ? ` … (${e.differences.length} lines)` : ''}`,

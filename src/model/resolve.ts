@@ -8,6 +8,7 @@ import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnos
 import { Code } from '../diag/codes.js';
 import type { PathSeg, SourceMap } from '../spec/parse.js';
 import type { BandwidthSpecT, DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
+import { DEFAULT_WEBHOOK_EVENTS } from '../spec/schema.js';
 import { visible } from '../util/visible.js';
 import { ALL_FLOWS, flowUnion, isPortSpecError, NO_FLOWS, parsePortSpec, type FlowSet } from '../util/flows.js';
 import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';
@@ -150,6 +151,14 @@ class Resolver {
       connectionsPerMinute: g.connectionsPerMinute ?? GUARD_DEFAULTS.connectionsPerMinute,
       deviations: g.deviations ?? GUARD_DEFAULTS.deviations,
       vpnDownAfterS: g.vpnDownAfter ?? GUARD_DEFAULTS.vpnDownAfterS,
+      webhooks: (g.webhooks ?? []).map((w, i) => ({
+        name: w.name,
+        url: w.url,
+        events: w.events ?? [...DEFAULT_WEBHOOK_EVENTS],
+        secretEnv: w.secretEnv ?? null,
+        origin: this.origin(['guard', 'webhooks', i], `webhook ${w.name}`),
+      })),
+      onAnomaly: g.onAnomaly ?? GUARD_DEFAULTS.onAnomaly,
       origin: this.origin(['guard'], 'guard'),
     };
     const forwards = resolveForwards(

@@ -250,11 +250,34 @@ export interface GuardSettings {
   readonly deviations: number;
   /** Seconds without a handshake after which a WireGuard peer is down. */
   readonly vpnDownAfterS: number;
+  /** Where events are POSTed; empty: none. */
+  readonly webhooks: readonly Webhook[];
+  /** What an upward anomaly does beyond its event: nothing more (`alert`) or the kill switch. */
+  readonly onAnomaly: 'alert' | 'killswitch';
   readonly origin: Origin;
 }
 
-/** Defaults of `guard:`: 1 blocked attempt a second, 10 new connections a second, WireGuard's REJECT_AFTER_TIME (180 s). */
-export const GUARD_DEFAULTS = { blockedPerMinute: 60, connectionsPerMinute: 600, deviations: 4, vpnDownAfterS: 180 } as const;
+/** One webhook of `guard.webhooks`, defaults filled in. */
+export interface Webhook {
+  readonly name: string;
+  /** http or https, checked by the schema. */
+  readonly url: string;
+  /** The event types it gets (never empty). */
+  readonly events: readonly string[];
+  /** The environment variable with the signing secret; null: unsigned. */
+  readonly secretEnv: string | null;
+  readonly origin: Origin;
+}
+
+/** Defaults of `guard:`: 1 blocked attempt a second, 10 new connections a second, WireGuard's REJECT_AFTER_TIME (180 s), no webhooks, anomalies only alert. */
+export const GUARD_DEFAULTS = {
+  blockedPerMinute: 60,
+  connectionsPerMinute: 600,
+  deviations: 4,
+  vpnDownAfterS: 180,
+  webhooks: [],
+  onAnomaly: 'alert',
+} as const;
 
 /** One published port range of a forward: what arrives on `public` is sent to `target` (same width). */
 export interface ForwardPort {

@@ -294,6 +294,67 @@ export const DnsSpec = z
   })
   .describe('An internal DNS zone served by one host (dnsmasq or BIND).');
 
+/** The guard's event types a webhook can receive (the guard's schema, src/guard/events.ts; a test keeps the two lists equal). */
+export const GUARD_EVENT_TYPES = [
+  'blocked',
+  'drift',
+  'reapplied',
+  'killswitch',
+  'vpn-down',
+  'vpn-up',
+  'rogue',
+  'anomaly',
+  'report',
+  'guard-started',
+  'guard-stopped',
+] as const;
+
+/** What a webhook gets unless it says: the events someone should be told of (never every blocked packet). */
+export const DEFAULT_WEBHOOK_EVENTS = ['anomaly', 'drift', 'killswitch', 'rogue', 'vpn-down'] as const;
+
+/** Why a webhook URL is refused, or undefined: http or https, a host, no credentials (a secret in the spec would land in git). */
+export function webhookUrlProblem(text: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return 'not a URL (expected http://HOST[:PORT]/PATH or https://…)';
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `only http and https are supported, got '${u.protocol.replace(/:$/, '')}'`;
+  if (u.username !== '' || u.password !== '') return 'the URL must not hold credentials (they would be in the spec); sign with secretEnv instead';
+  if (u.hash !== '') return 'the URL must not have a fragment';
+  return undefined;
+}
+
+export const WebhookSpec = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -, at most 63')
+      .describe('Its name in messages and in the metrics label `webhook`.'),
+    url: z
+      .string()
+      .max(2048)
+      .superRefine((v, ctx) => {
+        const problem = webhookUrlProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe('Where each event is POSTed as JSON (the event as its JSON line): http or https, no credentials in it.'),
+    events: z
+      .array(z.enum(GUARD_EVENT_TYPES))
+      .min(1)
+      .optional()
+      .describe(`The event types it gets (default: ${DEFAULT_WEBHOOK_EVENTS.join(', ')}; an empty list is refused: leave the webhook out instead).`),
+    secretEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'an environment variable name (A-Z, 0-9, _)')
+      .optional()
+      .describe(
+        'The environment variable holding the signing secret (`whsec_` + base64, the Standard Webhooks way: webhook-id, webhook-timestamp, webhook-signature headers); the secret itself never goes in the spec. Unsigned without it.',
+      ),
+  })
+  .describe('One webhook of the guard: chosen events POSTed as JSON, with a bounded queue and a timeout; failures are counted.');
+
 export const GuardSpec = z
   .strictObject({
     blockedPerMinute: z
@@ -325,9 +386,27 @@ export const GuardSpec = z
       .max(86_400)
       .optional()
       .describe("Seconds without a WireGuard handshake after which a peer is down (default 180, WireGuard's own reject-after time)."),
+    webhooks: z
+      .array(WebhookSpec)
+      .max(16)
+      .optional()
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list?.forEach((w, i) => {
+          if (seen.has(w.name)) ctx.addIssue({ code: 'custom', message: `webhook name '${w.name}' is used twice`, path: [i, 'name'] });
+          seen.add(w.name);
+        });
+      })
+      .describe('Where the guard POSTs events as they happen (seed 001: "Alerted: unusual traffic"); none unless listed.'),
+    onAnomaly: z
+      .enum(['alert', 'killswitch'])
+      .optional()
+      .describe(
+        'What the guard does on an upward `anomaly`: `alert` (the event, the webhooks; default) or `killswitch` (also the kill switch on the watched host, as --on-drift killswitch: until the next `cordon apply`).',
+      ),
     description: z.string().optional().describe('Free text.'),
   })
-  .describe('What the guard (`cordon guard`) and the rendered Prometheus alerts treat as unusual; every field optional.');
+  .describe('What the guard (`cordon guard`) and the rendered Prometheus alerts treat as unusual, and whom it tells; every field optional.');
 
 /**
  * A port forward (DNAT): the internet (and the LAN behind the uplink) reaches one guest service at

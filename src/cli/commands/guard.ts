@@ -1,12 +1,14 @@
 /**
  * `cordon guard FILE --host H (--netns NS | --i-mean-the-host) [--metrics ADDR] [--events FILE|-]
- * [--on-drift reapply|killswitch|alert] [--recheck SECONDS] [--vpn-down-after SECONDS] [--state-dir DIR]`: a long-running watcher of a
+ * [--on-drift reapply|killswitch|alert] [--recheck SECONDS] [--vpn-down-after SECONDS] [--state-dir DIR]
+ * [--report-to URL (--token-file FILE | $CORDON_REPORT_TOKEN | --token T) [--report-spool DIR] [--report-buffer SIZE]]`: a long-running watcher of a
  * host where `cordon apply` loaded the spec. It never opens anything: stopped or killed (even with
  * -9), the rules stay loaded and default-drop. SIGINT/SIGTERM stop it in order (exit 0).
  * Exit codes: 0 stopped by a signal · 1 it could not start watching · 2 invalid input · 3 internal error.
  */
-import { createWriteStream } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { DEFAULT_STATE_ROOT } from '../../apply/state.js';
@@ -14,6 +16,8 @@ import { DEFAULT_RECHECK_MS, DRIFT_ACTIONS, startGuard, type DriftAction, type G
 import { DEFAULT_VPN_DOWN_AFTER_S } from '../../guard/vpn.js';
 import { GuardMetrics, parseListen, serveMetrics, type MetricsServer } from '../../guard/metrics.js';
 import { EventWriter } from '../../guard/writer.js';
+import { Webhooks } from '../../guard/webhook.js';
+import { DEFAULT_SPOOL_BYTES, EventReporter, parseReportUrl, parseToken } from '../../guard/report.js';
 import { guarded } from '../../render/guard.js';
 import { nftablesRenderer } from '../../render/nftables/index.js';
 import { Interrupted, withTeardown } from '../../system/interrupt.js';
@@ -36,6 +40,76 @@ interface GuardFlags {
   stateDir?: string;
   vpnDownAfter?: string;
   lab?: string | boolean;
+  reportTo?: string;
+  token?: string;
+  tokenFile?: string;
+  reportSpool?: string;
+  reportBuffer?: string;
+}
+
+/** Where and how events go to a cordon server (--report-to), validated; the token never leaves this object but for the header. */
+interface ReportSettings {
+  readonly endpoint: string;
+  readonly origin: string;
+  readonly token: string;
+  readonly spoolDir: string | undefined;
+  readonly spoolBytes: number;
+}
+
+/** `16M`, `512K`, `1G` or bytes: the spool's bound. */
+function sizeBytes(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_SPOOL_BYTES;
+  const m = /^(\d+)([KMG]?)$/i.exec(v.trim());
+  const n = m ? Number(m[1]) * ({ '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]!.toUpperCase()]! : NaN;
+  if (!(n >= 4096 && n <= 1024 ** 3)) throw new ExitError(EXIT.invalid, `--report-buffer must be a size from 4K to 1G (e.g. 16M), got '${v}'`);
+  return n;
+}
+
+/**
+ * The report flags, or undefined without --report-to. The token comes from --token-file, else
+ * $CORDON_REPORT_TOKEN, else --token (then masked in the process title: a flag is visible in `ps`).
+ * No message here ever holds the token.
+ */
+function reportSettings(opts: GuardFlags): ReportSettings | undefined {
+  const sources = [opts.token !== undefined, opts.tokenFile !== undefined].filter(Boolean).length;
+  if (opts.reportTo === undefined) {
+    if (sources > 0 || opts.reportSpool !== undefined || opts.reportBuffer !== undefined)
+      throw new ExitError(EXIT.invalid, '--token, --token-file, --report-spool and --report-buffer go with --report-to URL');
+    return undefined;
+  }
+  const url = parseReportUrl(opts.reportTo);
+  if ('error' in url) throw new ExitError(EXIT.invalid, `--report-to: ${url.error}`);
+  if (sources > 1) throw new ExitError(EXIT.invalid, 'give the token one way: --token-file FILE (or $CORDON_REPORT_TOKEN), not also --token');
+  let raw: string | undefined;
+  let from: string;
+  if (opts.tokenFile !== undefined) {
+    from = `--token-file ${opts.tokenFile}`;
+    try {
+      raw = readFileSync(opts.tokenFile, 'utf8');
+      if ((statSync(opts.tokenFile).mode & 0o077) !== 0) say(`warning: ${opts.tokenFile} is readable by other users; chmod 600 it`);
+    } catch (e) {
+      throw new ExitError(EXIT.invalid, `--token-file: cannot read '${opts.tokenFile}': ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  } else if (process.env.CORDON_REPORT_TOKEN !== undefined) {
+    from = '$CORDON_REPORT_TOKEN';
+    raw = process.env.CORDON_REPORT_TOKEN;
+  } else {
+    from = '--token';
+    raw = opts.token;
+  }
+  if (raw === undefined)
+    throw new ExitError(EXIT.invalid, '--report-to needs a token with the events:write scope: --token-file FILE, $CORDON_REPORT_TOKEN, or --token T');
+  const token = parseToken(raw);
+  if (typeof token !== 'string') throw new ExitError(EXIT.invalid, `${from}: ${token.error}`);
+  if (opts.token !== undefined) {
+    // The flag is in /proc/PID/cmdline for everyone to read: overwrite it (and say how to avoid it).
+    process.title = process.argv.map((a) => (a === opts.token ? '***' : a)).join(' ');
+    say('warning: --token is visible to other users (ps) until the guard starts; prefer --token-file or $CORDON_REPORT_TOKEN');
+  }
+  const host = new URL(url.origin).hostname;
+  if (url.origin.startsWith('http:') && !/^(127\.|\[::1\]$|localhost$)/.test(host))
+    say(`warning: ${url.origin} is plain http: the token and events travel unencrypted`);
+  return { ...url, token, spoolDir: opts.reportSpool, spoolBytes: sizeBytes(opts.reportBuffer) };
 }
 
 /** One host to watch: where, and what must stay loaded there. */
@@ -95,6 +169,14 @@ export function registerGuard(program: Command): void {
       `a WireGuard peer with no handshake for longer is reported down (default: the spec's guard.vpnDownAfter, else ${DEFAULT_VPN_DOWN_AFTER_S}, WireGuard's reject-after time)`,
     )
     .option('--state-dir <dir>', `apply's state for re-loads (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`)
+    .option('--report-to <url>', 'also send every event to a cordon server (POST URL/api/events; http or https), spooled on disk while it is unreachable')
+    .option('--token-file <file>', 'the API token (events:write scope) for --report-to, read from FILE (or set $CORDON_REPORT_TOKEN)')
+    .option('--token <token>', 'the API token on the command line (visible in ps until the guard starts: prefer --token-file)')
+    .option('--report-spool <dir>', 'where events wait for the server (default: .cordon/report/<hash> beside the apply state)')
+    .option(
+      '--report-buffer <size>',
+      `the spool's bound on disk, e.g. 16M (default ${DEFAULT_SPOOL_BYTES / 1024 / 1024}M); past it events are dropped and counted`,
+    )
     .addHelpText(
       'after',
       `
@@ -105,7 +187,8 @@ nft monitor processes it starts die with it.
 
 Examples:
   cordon guard examples/vpn-only-vm.yaml --host workload-vm --netns lab-wl --metrics 127.0.0.1:9464 --events /var/log/cordon/events.jsonl
-  cordon guard examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --on-drift alert`,
+  cordon guard examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --on-drift alert
+  CORDON_REPORT_TOKEN=$(cat /etc/cordon/guard.token) cordon guard examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --report-to https://cordon.example`,
     )
     .action(async (file: string, opts: GuardFlags) => {
       // In a lab, the guard reports and does not fight: \`lab attack\` plays a guest that flushes its own rules.
@@ -116,6 +199,7 @@ Examples:
       if (opts.metrics !== undefined && listen === undefined)
         throw new ExitError(EXIT.invalid, `--metrics must be HOST:PORT or PORT (e.g. 127.0.0.1:9464), got '${opts.metrics}'`);
       const stateRoot = resolve(opts.stateDir ?? process.env.CORDON_STATE_DIR ?? DEFAULT_STATE_ROOT);
+      const report = reportSettings(opts);
       const ir = loadIr(file);
       let watches: Watch[];
       if (opts.lab !== undefined) {
@@ -146,11 +230,48 @@ Examples:
       const out: Writable =
         opts.events === undefined || opts.events === '-' ? process.stdout : createWriteStream(resolve(opts.events), { flags: 'a', mode: 0o600 });
       const metrics = new GuardMetrics();
-      const events = new EventWriter(out, { onDrop: (n) => metrics.eventsDropped.inc(n) });
+      let reporter: EventReporter | undefined;
+      let webhooks: Webhooks;
+      try {
+        webhooks = new Webhooks(ir.model.guard.webhooks, { metrics, say });
+      } catch (e) {
+        throw new ExitError(EXIT.invalid, `${file}: guard.webhooks: ${(e as Error).message}`);
+      }
+      const events = new EventWriter(out, {
+        onDrop: (n) => metrics.eventsDropped.inc(n),
+        onEvent: (e) => {
+          reporter?.push(e);
+          webhooks.dispatch(e);
+        },
+      });
+      if (report) {
+        const hosts = watches.map((w) => w.host).join(',');
+        const spoolDir = resolve(
+          report.spoolDir ?? join(dirname(stateRoot), 'report', createHash('sha256').update(`${report.endpoint}\n${hosts}`).digest('hex').slice(0, 12)),
+        );
+        try {
+          reporter = new EventReporter({
+            endpoint: report.endpoint,
+            origin: report.origin,
+            token: report.token,
+            spoolDir,
+            spoolBytes: report.spoolBytes,
+            host: watches[0]!.host,
+            metrics,
+            onEvent: (e) => void events.write(e),
+            say,
+          });
+        } catch (e) {
+          throw new ExitError(EXIT.invalid, `--report-spool: ${(e as Error).message}`);
+        }
+        say(`reporting events to ${report.origin} (spool ${spoolDir})`);
+      }
       const guards: Guard[] = [];
       let server: MetricsServer | undefined;
       const teardown = async (): Promise<void> => {
         for (const g of guards) await g.stop();
+        await reporter?.stop();
+        await webhooks.stop();
         await server?.close();
         await events.drained();
         if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
