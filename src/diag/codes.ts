@@ -346,6 +346,16 @@ export const DIAG_CODES = {
     fix: "Move the rule to where the traffic passes: for a Proxmox guest, the guest's own <vmid>.fw.",
     example: "IN rule names ct101's address 10.0.0.153, but host rules see only pve's own traffic: it never matches bridged traffic",
   },
+  CORDON055: {
+    name: 'BRIDGED_LAN',
+    severities: ['warning'],
+    title: "a bridge's physical port puts guests on a LAN the policy separates them from",
+    meaning:
+      "A network lists physical ports (`ports: [enp1s0]`, ifupdown's bridge-ports), so the LAN beyond them shares the segment with the guests on it. Traffic between them is bridged, not routed: only bridge-level filtering stops it — the owner's forward rules through br_netfilter (net.bridge.bridge-nf-call-iptables=1) or a per-guest firewall — and frames that are not IPv4 (ARP, IPv6, anything else at layer 2) pass a br_netfilter forward chain unfiltered. The policy separates the guest from the LAN, and the guest has no per-guest firewall, so that separation rests on one sysctl of the owner.",
+    fix: 'Give the guest a per-guest firewall (firewall: { guest: true }), or keep guests that must not meet the LAN on a bridge without a physical port and let the hypervisor route and filter between them.',
+    example:
+      "network 'vmbr0' bridges enp1s0: the LAN beyond it shares the segment with guest 'agentfarm', which the policy separates from it (lan → agentfarm: nothing; agentfarm → lan: nothing)",
+  },
 } as const satisfies Record<`CORDON${number}`, CodeInfo>;
 
 export type DiagCode = keyof typeof DIAG_CODES;
