@@ -383,7 +383,15 @@ export class Topology {
     s.notes.push(`the LAN is bridged into ${net.name} through ${net.ports.join(', ')}: it reaches ${to.name} at layer 2, not through a route`);
     if (net.owner && net.owner !== to.name) {
       const owner = this.model.hosts.get(net.owner)!;
-      s.hops.push({ point: pointId(owner.name, 'forward'), host: owner.name, hook: 'forward', iif: net.bridge, oif: net.bridge, inPort: port, natSrc: s.natSrc });
+      s.hops.push({
+        point: pointId(owner.name, 'forward'),
+        host: owner.name,
+        hook: 'forward',
+        iif: net.bridge,
+        oif: net.bridge,
+        inPort: port,
+        natSrc: s.natSrc,
+      });
     }
     if (to.guestFirewall && toNic.port)
       s.hops.push({ point: pointId(to.name, 'guest-in'), host: to.name, hook: 'guest-in', iif: net.bridge, oif: undefined, inPort: port, natSrc: s.natSrc });
@@ -408,10 +416,26 @@ export class Topology {
     choice: string | undefined,
   ): void {
     if (from.guestFirewall && fromNic.port)
-      s.hops.push({ point: pointId(from.name, 'guest-out'), host: from.name, hook: 'guest-out', iif: net.bridge, oif: undefined, inPort: fromNic.port, natSrc: s.natSrc });
+      s.hops.push({
+        point: pointId(from.name, 'guest-out'),
+        host: from.name,
+        hook: 'guest-out',
+        iif: net.bridge,
+        oif: undefined,
+        inPort: fromNic.port,
+        natSrc: s.natSrc,
+      });
     if (net.owner && net.owner !== from.name) {
       const owner = this.model.hosts.get(net.owner)!;
-      s.hops.push({ point: pointId(owner.name, 'forward'), host: owner.name, hook: 'forward', iif: net.bridge, oif: net.bridge, inPort: fromNic.port, natSrc: s.natSrc });
+      s.hops.push({
+        point: pointId(owner.name, 'forward'),
+        host: owner.name,
+        hook: 'forward',
+        iif: net.bridge,
+        oif: net.bridge,
+        inPort: fromNic.port,
+        natSrc: s.natSrc,
+      });
     }
     void fromIif;
     void fromInPort;

@@ -128,7 +128,9 @@ class Resolver {
         internetSpace(declared),
         R.normalize([...this.hosts.values()].flatMap((h) => h.nics.filter((n) => n.segment === 'internet').map((n) => [n.address, n.address] as const))),
       ),
-      lan: this.networks.has('lan') ? [[this.networks.get('lan')!.range.lo, this.networks.get('lan')!.range.hi] as const] : R.union(lanSpace(declared), this.bridgedLan()),
+      lan: this.networks.has('lan')
+        ? [[this.networks.get('lan')!.range.lo, this.networks.get('lan')!.range.hi] as const]
+        : R.union(lanSpace(declared), this.bridgedLan()),
     };
     const policy = (this.spec.policy ?? []).map((r, i) => this.resolveRule(r, i));
     const expectations = (this.spec.expect ?? []).flatMap((e, i) => this.resolveExpect(e, i));
@@ -309,7 +311,12 @@ class Resolver {
     const [start, end] = ends;
     if (start === undefined || end === undefined) return undefined;
     if (start > end) {
-      this.err(Code.BAD_ADDRESS, `dhcp range of network '${name}' ends (${d.end}) before it starts (${d.start})`, [...path, 'end'], `swap them: start: ${d.end}, end: ${d.start}`);
+      this.err(
+        Code.BAD_ADDRESS,
+        `dhcp range of network '${name}' ends (${d.end}) before it starts (${d.start})`,
+        [...path, 'end'],
+        `swap them: start: ${d.end}, end: ${d.start}`,
+      );
       return undefined;
     }
     if (gateway !== undefined && gateway >= start && gateway <= end) {
@@ -365,7 +372,9 @@ class Resolver {
           (owner?.uplink === port && (n.gateway === undefined || (rawNics.get(n.owner) ?? []).some((x) => x.address === n.gateway))
             ? `the uplink '${n.owner}' routes through`
             : undefined) ??
-          Object.entries(owner?.nics ?? {}).flatMap(([seg, v]) => (typeof v === 'object' && v.ifname === port ? [`the interface of '${n.owner}' on ${seg}`] : []))[0];
+          Object.entries(owner?.nics ?? {}).flatMap(([seg, v]) =>
+            typeof v === 'object' && v.ifname === port ? [`the interface of '${n.owner}' on ${seg}`] : [],
+          )[0];
         if (clash !== undefined) {
           this.err(
             Code.NAME_CLASH,

@@ -51,7 +51,7 @@ export const NetworkSpec = z
       .array(z.string())
       .optional()
       .describe(
-        "Physical interfaces enslaved to the bridge (ifupdown bridge-ports, netplan bridges.interfaces), e.g. [enp1s0]: the LAN beyond them shares this segment, so its devices meet the guests on it at layer 2, filtered only at the bridge. Absent or empty: no physical port (bridge-ports none); only guests and the bridge owner are on the segment.",
+        'Physical interfaces enslaved to the bridge (ifupdown bridge-ports, netplan bridges.interfaces), e.g. [enp1s0]: the LAN beyond them shares this segment, so its devices meet the guests on it at layer 2, filtered only at the bridge. Absent or empty: no physical port (bridge-ports none); only guests and the bridge owner are on the segment.',
       ),
     dhcp: z
       .strictObject({
@@ -60,7 +60,7 @@ export const NetworkSpec = z
       })
       .optional()
       .describe(
-        "A DHCP pool (libvirt <dhcp><range>, dnsmasq dhcp-range) for guests the spec does not declare; declared hosts keep their static addresses, which must lie outside it. Absent: no DHCP, every address is static.",
+        'A DHCP pool (libvirt <dhcp><range>, dnsmasq dhcp-range) for guests the spec does not declare; declared hosts keep their static addresses, which must lie outside it. Absent: no DHCP, every address is static.',
       ),
     description: z.string().optional().describe('Free text.'),
   })
