@@ -9,8 +9,8 @@
  * routed. The matrix shows it as the `lan` row and column. This check asks the engine, with the
  * guest compromised, what lan → guest and guest → lan allow; where that is less than everything the
  * policy meant to separate them, and a guest without a per-guest firewall is then kept apart from
- * its LAN neighbours only by the owner's br_netfilter sysctl (and not at all for frames that are
- * not IPv4): a warning, at the port.
+ * its LAN neighbours only by the owner's br_netfilter sysctl (and not at all for ARP, or for any
+ * frame that is not IPv4 where cordon's bridge table is not loaded): a warning, at the port.
  */
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
@@ -44,7 +44,7 @@ export function bridgedLanDiagnostics(model: Model, ir?: Ir): Diagnostic[] {
         diag(
           Code.BRIDGED_LAN,
           'warning',
-          `network '${net.name}' bridges ${net.ports.join(', ')}: the LAN beyond it shares the segment with guest '${g.name}', which the policy separates from it (lan → ${g.name}: ${say(inbound)}; ${g.name} → lan: ${say(outbound)}), but only ${net.owner}'s forward rules through br_netfilter stand between them, and frames that are not IPv4 pass those unfiltered`,
+          `network '${net.name}' bridges ${net.ports.join(', ')}: the LAN beyond it shares the segment with guest '${g.name}', which the policy separates from it (lan → ${g.name}: ${say(inbound)}; ${g.name} → lan: ${say(outbound)}), but only ${net.owner}'s forward rules through br_netfilter stand between them (a sysctl; ARP and, without cordon's bridge table, every frame that is not IPv4 pass them unfiltered)`,
           { file: model.file, line: net.origin.line, col: net.origin.col, path: `${net.origin.path}.ports` },
           `give '${g.name}' a per-guest firewall (firewall: { guest: true }), or move it to a bridge without a physical port and let ${net.owner} route between it and the LAN`,
         ),
