@@ -19,11 +19,13 @@ import { ifupdownRenderer } from '../src/render/ifupdown/index.js';
 import { libvirtRenderer } from '../src/render/libvirt/index.js';
 import { proxmoxRenderer } from '../src/render/proxmox/index.js';
 import { wireguardRenderer } from '../src/render/wireguard/index.js';
-import { formatFlowSet } from '../src/util/flows.js';
+import { flowEqual, formatFlowSet } from '../src/util/flows.js';
 import { parseIPv4 } from '../src/util/ip.js';
 import * as R from '../src/util/rangeset.js';
 import { bridgedLanDiagnostics } from '../src/verify/bridged-lan.js';
 import { endpoints } from '../src/verify/endpoints.js';
+import { Engine } from '../src/verify/engine.js';
+import { computeFastMatrix } from '../src/verify/fast-matrix.js';
 import { computeMatrix } from '../src/verify/matrix.js';
 import { irOfText, render } from './support/golden.js';
 import { testKeySource } from './support/wg-test-keys.js';
@@ -152,6 +154,34 @@ describe('networks.ports: the LAN beyond the port in the model and the verifier'
     assert.ok(cell, 'lan → agentfarm has a cell');
     assert.equal(formatFlowSet(cell), 'tcp/8080');
   });
+});
+
+describe('networks.ports: the fast matrix agrees with the per-pair engine on bridged paths', () => {
+  // Many alike guests on the bridged network make the fast matrix group them as leaves.
+  const many = Array.from(
+    { length: 6 },
+    (_, i) => `  g${i}: { kind: vm, nics: { vmbr0: 10.0.0.${30 + i} }${i % 2 ? ', firewall: { guest: true }' : ''} }`,
+  ).join('\n');
+  const text = BRIDGED.replace(
+    'policy:\n',
+    `${many}\npolicy:\n  - allow: { from: lan, to: g1, ports: tcp/22 }\n  - allow: { from: g2, to: lan, ports: udp/53 }\n`,
+  );
+  for (const assume of ['configured', 'compromised'] as const)
+    it(assume, () => {
+      const ir = irOfText(text);
+      const slow = computeMatrix(ir, assume);
+      const fast = computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true });
+      slow.cells.forEach((row, i) =>
+        row.forEach((c, j) => {
+          const f = fast.cell(i, j);
+          const same = c === undefined ? f === undefined : f !== undefined && flowEqual(c, f);
+          assert.ok(same, `${slow.endpoints[i]!.name} → ${slow.endpoints[j]!.name}: ${c && formatFlowSet(c)} vs ${f && formatFlowSet(f)}`);
+        }),
+      );
+      const lan = slow.endpoints.findIndex((e) => e.name === 'lan');
+      const g1 = slow.endpoints.findIndex((e) => e.name === 'g1');
+      assert.equal(formatFlowSet(slow.cells[lan]![g1]!), 'tcp/22');
+    });
 });
 
 describe('CORDON055: a bridged physical port and a guest the policy separates from the LAN', () => {
