@@ -11,12 +11,16 @@
  * - wg-quick `DNS =` for tunnel members from hosts.X.nameservers, tunnels.X.nameservers or the zone.
  */
 import { strict as assert } from 'node:assert';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Topology } from '../src/ir/paths.js';
 import { loadModelFromText } from '../src/model/load.js';
 import { dnsRenderer } from '../src/render/dns/index.js';
 import { ifupdownRenderer } from '../src/render/ifupdown/index.js';
 import { libvirtRenderer } from '../src/render/libvirt/index.js';
+import { netplanHosts, netplanRenderer } from '../src/render/netplan/index.js';
 import { proxmoxRenderer } from '../src/render/proxmox/index.js';
 import { wireguardRenderer } from '../src/render/wireguard/index.js';
 import { flowEqual, formatFlowSet } from '../src/util/flows.js';
@@ -27,7 +31,8 @@ import { endpoints } from '../src/verify/endpoints.js';
 import { Engine } from '../src/verify/engine.js';
 import { computeFastMatrix } from '../src/verify/fast-matrix.js';
 import { computeMatrix } from '../src/verify/matrix.js';
-import { irOfText, render } from './support/golden.js';
+import { findProgram, irOfText, render, run } from './support/golden.js';
+import { noteOrFail } from './support/require-env.js';
 import { testKeySource } from './support/wg-test-keys.js';
 
 const BRIDGED = `version: 1
@@ -107,6 +112,38 @@ describe('networks.ports: rendered', () => {
     const text = fileOf(render(proxmoxRenderer, ir, { forward: 'nftables' }), 'pve/interfaces');
     assert.match(text, /iface vmbr0 inet static\n {4}address 10\.0\.0\.1\/24\n {4}bridge-ports enp2s0\n/);
     assert.match(text, /^iface enp2s0 inet manual$/m);
+  });
+});
+
+describe('networks.ports: netplan bridges', () => {
+  const GENERATE = findProgram('/usr/lib/netplan/generate', '/lib/netplan/generate');
+  it("a hypervisor with a physical port gets its bridges, the port a member; netplan's generator makes it a bridge port", (t) => {
+    const ir = irOfText(BRIDGED);
+    assert.deepEqual(
+      netplanHosts(ir.model).map((h) => h.name),
+      ['agentfarm', 'ollama', 'pve'],
+    );
+    const text = fileOf(render(netplanRenderer, ir), 'netplan/pve/00-cordon.yaml');
+    assert.match(text, /\n {2}ethernets:\n {4}enp2s0:\n {6}dhcp4: false\n {2}bridges:\n {4}vmbr0:\n/);
+    assert.match(text, /vmbr0:\n {6}dhcp4: false\n {6}addresses:\n {8}- 10\.0\.0\.1\/24\n {6}interfaces:\n {8}- enp2s0\n/);
+    assert.match(text, /vmbr1:\n {6}dhcp4: false\n {6}addresses:\n {8}- 192\.168\.100\.1\/24\n {6}interfaces: \[\]\n/);
+    const none = irOfText(BRIDGED.replace(', ports: [enp2s0]', ''));
+    assert.ok(!netplanHosts(none.model).some((h) => h.name === 'pve'), 'no physical port: the hypervisor is left to ifupdown/proxmox');
+    if (!GENERATE) return noteOrFail(t, 'netplan.io not installed (make setup installs it): generator skipped');
+    const root = mkdtempSync(join(tmpdir(), 'cordon-sitebr-netplan-'));
+    try {
+      mkdirSync(join(root, 'etc', 'netplan'), { recursive: true });
+      const path = join(root, 'etc', 'netplan', '00-cordon.yaml');
+      writeFileSync(path, text);
+      chmodSync(path, 0o600);
+      const r = run(GENERATE, ['--root-dir', root])!;
+      assert.equal(r.code, 0, r.out);
+      const unit = readFileSync(join(root, 'run', 'systemd', 'network', '10-netplan-enp2s0.network'), 'utf8');
+      assert.match(unit, /^Bridge=vmbr0$/m);
+      assert.match(readFileSync(join(root, 'run', 'systemd', 'network', '10-netplan-vmbr0.netdev'), 'utf8'), /^Kind=bridge$/m);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
