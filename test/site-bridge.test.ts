@@ -11,6 +11,7 @@
  * - wg-quick `DNS =` for tunnel members from hosts.X.nameservers, tunnels.X.nameservers or the zone.
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ import { endpoints } from '../src/verify/endpoints.js';
 import { Engine } from '../src/verify/engine.js';
 import { computeFastMatrix } from '../src/verify/fast-matrix.js';
 import { computeMatrix } from '../src/verify/matrix.js';
-import { findProgram, irOfText, render, run } from './support/golden.js';
+import { findProgram, irOfText, render, ROOT, run } from './support/golden.js';
 import { noteOrFail } from './support/require-env.js';
 import { testKeySource } from './support/wg-test-keys.js';
 
@@ -228,7 +229,20 @@ describe('CORDON055: a bridged physical port and a guest the policy separates fr
     assert.equal(ds[0]!.code, 'CORDON055');
     assert.equal(ds[0]!.severity, 'warning');
     assert.equal(ds[0]!.path, 'networks.vmbr0.ports');
+    assert.equal(ds[0]!.line, 3);
     assert.match(ds[0]!.message, /guest 'agentfarm'.*lan → agentfarm: tcp\/8080; agentfarm → lan: nothing/);
+  });
+  it('cordon check prints it with the code frame at ports: and still exits 0', () => {
+    const r = spawnSync(join(ROOT, 'bin/cordon'), ['check', '-'], {
+      input: BRIDGED,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', CORDON_DEBUG: '' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /:3:70: warning CORDON055: network 'vmbr0' bridges enp2s0/);
+    assert.match(r.stderr, /at networks\.vmbr0\.ports/);
+    assert.match(r.stdout, /ok \(3 hosts, 2 networks/);
   });
   it('is quiet with a per-guest firewall, without a port, and where the policy opens everything both ways', () => {
     assert.deepEqual(

@@ -279,6 +279,7 @@ class Resolver {
         bridge,
         owner: undefined,
         ports,
+        portsOrigin: this.origin(n.ports !== undefined ? [...path, 'ports'] : path, `network ${name} ports ${(n.ports ?? []).join(', ') || 'none'}`),
         dhcp: n.dhcp !== undefined ? this.dhcpPool(name, n.dhcp, range, gateway) : undefined,
         origin: this.origin(path, `network ${name} ${formatCidr(cidr)}`),
       });

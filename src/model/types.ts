@@ -42,6 +42,8 @@ export interface Network {
    * the `lan` endpoint), bridged to the guests, not routed.
    */
   readonly ports: readonly string[];
+  /** Where `ports:` is written (for diagnostics about the bridged LAN); the network's own origin when absent. */
+  readonly portsOrigin: Origin;
   /** The DHCP pool for undeclared guests; undefined = none (every address static). */
   readonly dhcp: { readonly start: number; readonly end: number } | undefined;
   readonly origin: Origin;

@@ -45,7 +45,7 @@ export function bridgedLanDiagnostics(model: Model, ir?: Ir): Diagnostic[] {
           Code.BRIDGED_LAN,
           'warning',
           `network '${net.name}' bridges ${net.ports.join(', ')}: the LAN beyond it shares the segment with guest '${g.name}', which the policy separates from it (lan → ${g.name}: ${say(inbound)}; ${g.name} → lan: ${say(outbound)}), but only ${net.owner}'s forward rules through br_netfilter stand between them (a sysctl; ARP and, without cordon's bridge table, every frame that is not IPv4 pass them unfiltered)`,
-          { file: model.file, line: net.origin.line, col: net.origin.col, path: `${net.origin.path}.ports` },
+          { file: net.portsOrigin.file, line: net.portsOrigin.line, col: net.portsOrigin.col, path: net.portsOrigin.path },
           `give '${g.name}' a per-guest firewall (firewall: { guest: true }), or move it to a bridge without a physical port and let ${net.owner} route between it and the LAN`,
         ),
       );
