@@ -183,6 +183,22 @@ describe('networks.ports: the LAN beyond the port in the model and the verifier'
     const plain = irOfText(BRIDGED.replace(', ports: [enp2s0]', '')).model;
     assert.equal(to(plain)[0]!.end.kind, 'dropped');
   });
+  it('a compromised guest may route through a router of the bridged LAN: past pve:forward in and out the bridge, to the internet', () => {
+    const paths = new Topology(model).paths({ kind: 'host', host: 'agentfarm' }, addr('8.8.8.8'), { compromised: true, underlay: false });
+    const p = paths.find((x) => x.nodes.includes('lan'));
+    assert.ok(p, paths.map((x) => x.nodes.join(' → ')).join('\n'));
+    assert.deepEqual(p.nodes, ['agentfarm', 'vmbr0', 'lan', 'internet']);
+    assert.deepEqual(p.end, { kind: 'zone', zone: 'internet' });
+    assert.deepEqual(
+      p.hops.map((h) => [h.point, h.iif, h.oif, h.inPort]),
+      [
+        ['agentfarm:output', undefined, 'ens18', undefined],
+        ['pve:forward', 'vmbr0', 'vmbr0', 'tap101i0'],
+      ],
+    );
+    const configured = new Topology(model).paths({ kind: 'host', host: 'agentfarm' }, addr('8.8.8.8'), { compromised: false, underlay: false });
+    assert.ok(!configured.some((x) => x.nodes.includes('lan')), 'as configured it routes through pve');
+  });
   it('the matrix shows what the LAN reaches: the allowed web port, nothing else', () => {
     const m = computeMatrix(ir, 'configured');
     const i = m.endpoints.findIndex((e) => e.name === 'lan');

@@ -199,6 +199,13 @@ export class Topology {
           if (onet) add({ kind: 'via', segment: net.name, nic, next: onet.address }, `via ${other.name} (${formatIPv4(onet.address)}) on ${net.name} (chosen)`);
         }
       }
+      // On a bridge with a physical port, any router of the LAN beyond it is one hop away.
+      const router = net && net.ports.length > 0 && net.owner !== host.name ? this.lanRouter(net) : undefined;
+      if (net && router !== undefined && !inRange(dst, net.range))
+        add(
+          { kind: 'via', segment: net.name, nic, next: router },
+          `via a router on the LAN beyond ${net.ports.join(', ')} (${formatIPv4(router)}) on ${net.name} (chosen)`,
+        );
       const tun = this.model.tunnels.get(nic.segment);
       if (tun && !opts.underlay) add({ kind: 'tunnel', tunnel: tun.name, nic }, `through ${tun.name} (chosen)`);
       if (nic.segment === 'internet') add({ kind: 'uplink', ifname: nic.ifname }, 'out its internet interface (chosen)');
@@ -439,11 +446,30 @@ export class Topology {
     }
     void fromIif;
     void fromInPort;
-    s.notes.push(`${net.name} is bridged to the LAN through ${net.ports.join(', ')}: ${formatIPv4(dst)} is reached at layer 2 beyond it`);
     s.nodes.push(net.name, 'lan');
-    if (!inRange(dst, net.range) || !R.contains(this.model.lan, dst))
-      return this.finish(s, { kind: 'dropped', reason: `${formatIPv4(dst)} is not an address of the LAN bridged into ${net.name}` }, out, choice);
-    return this.finish(s, { kind: 'zone', zone: 'lan' }, out, choice);
+    if (inRange(dst, net.range)) {
+      s.notes.push(`${net.name} is bridged to the LAN through ${net.ports.join(', ')}: ${formatIPv4(dst)} is reached at layer 2 beyond it`);
+      if (!R.contains(this.model.lan, dst))
+        return this.finish(s, { kind: 'dropped', reason: `${formatIPv4(dst)} is not an address of the LAN bridged into ${net.name}` }, out, choice);
+      return this.finish(s, { kind: 'zone', zone: 'lan' }, out, choice);
+    }
+    // Through a router of that LAN: on into the LAN, or out to the internet, past the owner's routing.
+    s.notes.push(
+      `${net.name} is bridged to the LAN through ${net.ports.join(', ')}: a router there takes ${formatIPv4(dst)} on, not ${net.owner ?? 'the owner'}`,
+    );
+    if (R.contains(this.model.internet, dst)) {
+      s.nodes.push('internet');
+      return this.finish(s, { kind: 'zone', zone: 'internet' }, out, choice);
+    }
+    if (R.contains(this.model.lan, dst)) return this.finish(s, { kind: 'zone', zone: 'lan' }, out, choice);
+    return this.finish(s, { kind: 'dropped', reason: `nothing beyond ${net.ports.join(', ')} routes ${formatIPv4(dst)}` }, out, choice);
+  }
+
+  /** An address of the LAN beyond a bridged network's port (its gateway when a LAN router holds that), standing for a router there. */
+  private lanRouter(net: Network): number | undefined {
+    if (net.gateway !== undefined && !this.byAddr.has(net.gateway)) return net.gateway;
+    for (let a = net.range.lo + 1; a < net.range.hi && a < net.range.lo + 1024; a++) if (!this.byAddr.has(a) && R.contains(this.model.lan, a)) return a;
+    return undefined;
   }
 
   /** The bridge port `sender` uses on `net`, as seen by `receiver` (only if the receiver owns the bridge). */
