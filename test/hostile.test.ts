@@ -147,6 +147,7 @@ describe('hostile strings at the spec boundary', () => {
     const kinds = new Set(all.map((s) => `${s.key ? 'k' : 'v'}:${kindOf(s.path)}`));
     const want = [
       ...['description', 'networks.*.cidr', 'networks.*.gateway', 'networks.*.egress', 'networks.*.bridge', 'networks.*.description'],
+      ...['networks.*.ports.*', 'networks.*.dhcp.start', 'networks.*.dhcp.end', 'tunnels.*.nameservers.*'],
       ...[
         'hosts.*.kind',
         'hosts.*.nics.*',

@@ -88,8 +88,11 @@ describe('libvirt target: seed 001 (NAT-filtered)', () => {
     const r = render(libvirtRenderer, irOfFile(file)!);
     const net = fileOf(r, 'libvirt/kvm-host/networks/agent-nat-filtered.xml');
     assert.match(net, /<forward mode='nat' dev='eth0'>\n\s+<nat>\n\s+<port start='1024' end='65535'\/>/);
-    assert.match(net, /<ip address='192\.168\.101\.1' netmask='255\.255\.255\.0'\/>/);
-    assert.doesNotMatch(net, /^\s*<dhcp/m);
+    // The seed's <dhcp><range>, started above the two static agents (networks.agent-nat-filtered.dhcp).
+    assert.match(
+      net,
+      /<ip address='192\.168\.101\.1' netmask='255\.255\.255\.0'>\n\s+<dhcp>\n\s+<range start='192\.168\.101\.100' end='192\.168\.101\.254'\/>\n\s+<\/dhcp>\n\s+<\/ip>/,
+    );
     const iface = fileOf(r, 'libvirt/kvm-host/domains/agent-1-interface.xml');
     assert.match(iface, /<source network='agent-nat-filtered'\/>/);
     assert.match(iface, /<filterref filter='cordon-agent-1'>\n\s+<!--.*-->\n\s+<parameter name='IP' value='192\.168\.101\.10'\/>/);

@@ -355,6 +355,16 @@ export const DIAG_CODES = {
     fix: "Give inbound and/or outbound an average (kilobytes per second, libvirt's unit), a peak not below it, and limit only guests on a managed bridge.",
     example: "inbound peak 5000 of host 'agent-1' is below its average 10240",
   },
+  CORDON055: {
+    name: 'BRIDGED_LAN',
+    severities: ['warning'],
+    title: "a bridge's physical port puts guests on a LAN the policy separates them from",
+    meaning:
+      "A network lists physical ports (`ports: [enp1s0]`, ifupdown's bridge-ports), so the LAN beyond them shares the segment with the guests on it. Traffic between them is bridged, not routed: only bridge-level filtering stops it — the owner's forward rules through br_netfilter (net.bridge.bridge-nf-call-iptables=1) or a per-guest firewall — and frames that are not IPv4 pass a br_netfilter forward chain unfiltered (cordon's nftables bridge table drops all but IPv4 and ARP on guest ports; ARP always passes). The policy separates the guest from the LAN, and the guest has no per-guest firewall, so that separation rests on one sysctl of the owner.",
+    fix: 'Give the guest a per-guest firewall (firewall: { guest: true }), or keep guests that must not meet the LAN on a bridge without a physical port and let the hypervisor route and filter between them.',
+    example:
+      "network 'vmbr0' bridges enp1s0: the LAN beyond it shares the segment with guest 'agentfarm', which the policy separates from it (lan → agentfarm: nothing; agentfarm → lan: nothing)",
+  },
 } as const satisfies Record<`CORDON${number}`, CodeInfo>;
 
 export type DiagCode = keyof typeof DIAG_CODES;

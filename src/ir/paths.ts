@@ -128,7 +128,10 @@ export class Topology {
     if (src.kind === 'zone') {
       const s = st();
       s.nodes.push(src.zone);
-      this.fromZone(s, dst, undefined, out, undefined, src.zone === 'internet');
+      const owner = this.byAddr.get(dst);
+      const bridged = src.zone === 'lan' && owner ? this.model.networks.get(owner.nic.segment) : undefined;
+      if (bridged && bridged.ports.length > 0) this.fromBridgedLan(s, bridged, owner!.host, owner!.nic, dst, out);
+      else this.fromZone(s, dst, undefined, out, undefined, src.zone === 'internet');
       return out;
     }
     const host = this.model.hosts.get(src.host);
@@ -196,6 +199,13 @@ export class Topology {
           if (onet) add({ kind: 'via', segment: net.name, nic, next: onet.address }, `via ${other.name} (${formatIPv4(onet.address)}) on ${net.name} (chosen)`);
         }
       }
+      // On a bridge with a physical port, any router of the LAN beyond it is one hop away.
+      const router = net && net.ports.length > 0 && net.owner !== host.name ? this.lanRouter(net) : undefined;
+      if (net && router !== undefined && !inRange(dst, net.range))
+        add(
+          { kind: 'via', segment: net.name, nic, next: router },
+          `via a router on the LAN beyond ${net.ports.join(', ')} (${formatIPv4(router)}) on ${net.name} (chosen)`,
+        );
       const tun = this.model.tunnels.get(nic.segment);
       if (tun && !opts.underlay) add({ kind: 'tunnel', tunnel: tun.name, nic }, `through ${tun.name} (chosen)`);
       if (nic.segment === 'internet') add({ kind: 'uplink', ifname: nic.ifname }, 'out its internet interface (chosen)');
@@ -350,6 +360,7 @@ export class Topology {
         const beforeNat = s.natSrc;
         if (hook === 'forward') this.masquerade(s, host, iif, route.nic);
         void outPort;
+        if (!target && net.ports.length > 0) return this.toBridgedLan(s, host, route.nic, net, dst, hook === 'forward' ? iif : undefined, inPort, out, choice);
         if (!target || target.nic.segment !== net.name) {
           return this.finish(s, { kind: 'dropped', reason: `no host has address ${formatIPv4(next)} on ${net.name}` }, out, choice);
         }
@@ -366,6 +377,99 @@ export class Topology {
         return this.arrive(s, target.host, target.nic.ifname, this.portSeenBy(host, route.nic, net, target.host), dst, out, choice);
       }
     }
+  }
+
+  /**
+   * A device of the LAN beyond a bridge's physical port (`ports:`) sends to a host on that bridge:
+   * the frame is bridged, never routed, so it meets only what filters at the bridge — the owner's
+   * forward hook through br_netfilter (in by the bridge, `inPort` the physical port) and the
+   * receiver's per-guest firewall — then the receiver itself.
+   */
+  private fromBridgedLan(s: State, net: Network, to: Host, toNic: Nic, dst: number, out: Path[]): void {
+    const port = net.ports[0]!;
+    s.notes.push(`the LAN is bridged into ${net.name} through ${net.ports.join(', ')}: it reaches ${to.name} at layer 2, not through a route`);
+    if (net.owner && net.owner !== to.name) {
+      const owner = this.model.hosts.get(net.owner)!;
+      s.hops.push({
+        point: pointId(owner.name, 'forward'),
+        host: owner.name,
+        hook: 'forward',
+        iif: net.bridge,
+        oif: net.bridge,
+        inPort: port,
+        natSrc: s.natSrc,
+      });
+    }
+    if (to.guestFirewall && toNic.port)
+      s.hops.push({ point: pointId(to.name, 'guest-in'), host: to.name, hook: 'guest-in', iif: net.bridge, oif: undefined, inPort: port, natSrc: s.natSrc });
+    s.nodes.push(net.name, to.name);
+    this.arrive(s, to, toNic.ifname, net.owner === to.name ? port : undefined, dst, out, undefined);
+  }
+
+  /**
+   * A host on a bridge with a physical port sends to an address of that network no declared host
+   * holds: a device of the LAN beyond the port (or, through it, a router to what lies further).
+   * The sender's per-guest firewall and the owner's forward hook (br_netfilter) are all it passes.
+   */
+  private toBridgedLan(
+    s: State,
+    from: Host,
+    fromNic: Nic,
+    net: Network,
+    dst: number,
+    fromIif: string | undefined,
+    fromInPort: string | undefined,
+    out: Path[],
+    choice: string | undefined,
+  ): void {
+    if (from.guestFirewall && fromNic.port)
+      s.hops.push({
+        point: pointId(from.name, 'guest-out'),
+        host: from.name,
+        hook: 'guest-out',
+        iif: net.bridge,
+        oif: undefined,
+        inPort: fromNic.port,
+        natSrc: s.natSrc,
+      });
+    if (net.owner && net.owner !== from.name) {
+      const owner = this.model.hosts.get(net.owner)!;
+      s.hops.push({
+        point: pointId(owner.name, 'forward'),
+        host: owner.name,
+        hook: 'forward',
+        iif: net.bridge,
+        oif: net.bridge,
+        inPort: fromNic.port,
+        natSrc: s.natSrc,
+      });
+    }
+    void fromIif;
+    void fromInPort;
+    s.nodes.push(net.name, 'lan');
+    if (inRange(dst, net.range)) {
+      s.notes.push(`${net.name} is bridged to the LAN through ${net.ports.join(', ')}: ${formatIPv4(dst)} is reached at layer 2 beyond it`);
+      if (!R.contains(this.model.lan, dst))
+        return this.finish(s, { kind: 'dropped', reason: `${formatIPv4(dst)} is not an address of the LAN bridged into ${net.name}` }, out, choice);
+      return this.finish(s, { kind: 'zone', zone: 'lan' }, out, choice);
+    }
+    // Through a router of that LAN: on into the LAN, or out to the internet, past the owner's routing.
+    s.notes.push(
+      `${net.name} is bridged to the LAN through ${net.ports.join(', ')}: a router there takes ${formatIPv4(dst)} on, not ${net.owner ?? 'the owner'}`,
+    );
+    if (R.contains(this.model.internet, dst)) {
+      s.nodes.push('internet');
+      return this.finish(s, { kind: 'zone', zone: 'internet' }, out, choice);
+    }
+    if (R.contains(this.model.lan, dst)) return this.finish(s, { kind: 'zone', zone: 'lan' }, out, choice);
+    return this.finish(s, { kind: 'dropped', reason: `nothing beyond ${net.ports.join(', ')} routes ${formatIPv4(dst)}` }, out, choice);
+  }
+
+  /** An address of the LAN beyond a bridged network's port (its gateway when a LAN router holds that), standing for a router there. */
+  private lanRouter(net: Network): number | undefined {
+    if (net.gateway !== undefined && !this.byAddr.has(net.gateway)) return net.gateway;
+    for (let a = net.range.lo + 1; a < net.range.hi && a < net.range.lo + 1024; a++) if (!this.byAddr.has(a) && R.contains(this.model.lan, a)) return a;
+    return undefined;
   }
 
   /** The bridge port `sender` uses on `net`, as seen by `receiver` (only if the receiver owns the bridge). */

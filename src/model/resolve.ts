@@ -110,6 +110,7 @@ class Resolver {
     const owners = this.networkOwners(hostSpecs, rawNics);
     for (const [name, n] of this.networks) this.networks.set(name, { ...n, owner: owners.get(name) });
     this.checkGateways(rawNics);
+    this.checkPortsAndPools(rawNics);
     // Groups need hosts' services, hosts need targets (control): resolve hosts in two steps.
     for (const [name, h] of Object.entries(hostSpecs)) this.hosts.set(name, this.resolveHost(name, h, rawNics.get(name) ?? []));
     this.resolveGroups();
@@ -130,7 +131,9 @@ class Resolver {
         internetSpace(declared),
         R.normalize([...this.hosts.values()].flatMap((h) => h.nics.filter((n) => n.segment === 'internet').map((n) => [n.address, n.address] as const))),
       ),
-      lan: this.networks.has('lan') ? [[this.networks.get('lan')!.range.lo, this.networks.get('lan')!.range.hi] as const] : lanSpace(declared),
+      lan: this.networks.has('lan')
+        ? [[this.networks.get('lan')!.range.lo, this.networks.get('lan')!.range.hi] as const]
+        : R.union(lanSpace(declared), this.bridgedLan()),
     };
     const policy = (this.spec.policy ?? []).map((r, i) => this.resolveRule(r, i));
     const expectations = (this.spec.expect ?? []).flatMap((e, i) => this.resolveExpect(e, i));
@@ -270,6 +273,13 @@ class Resolver {
         n.bridge === undefined,
       );
       const egress = n.egress ?? 'none';
+      const ports: string[] = [];
+      (n.ports ?? []).forEach((port, i) => {
+        const at = [...path, 'ports', i];
+        if (validIfname(port) !== undefined) return this.checkIfname(port, at);
+        if (ports.includes(port)) return this.err(Code.NAME_CLASH, `port '${port}' is listed twice on network '${name}'`, at, 'list each port once');
+        ports.push(port);
+      });
       this.networks.set(name, {
         name,
         kind: 'network',
@@ -279,10 +289,132 @@ class Resolver {
         egress,
         bridge,
         owner: undefined,
+        ports,
+        portsOrigin: this.origin(n.ports !== undefined ? [...path, 'ports'] : path, `network ${name} ports ${(n.ports ?? []).join(', ') || 'none'}`),
+        dhcp: n.dhcp !== undefined ? this.dhcpPool(name, n.dhcp, range, gateway) : undefined,
         origin: this.origin(path, `network ${name} ${formatCidr(cidr)}`),
       });
     }
     this.checkOverlaps([...this.networks.values()].map((n) => ({ name: n.name, range: n.range, cidr: n.cidr, path: ['networks', n.name, 'cidr'] })));
+  }
+
+  /** A network's DHCP pool: both ends parsed, inside the network (not its network or broadcast address), in order, clear of the gateway. */
+  private dhcpPool(
+    name: string,
+    d: { start: string; end: string },
+    range: { lo: number; hi: number },
+    gateway: number | undefined,
+  ): { start: number; end: number } | undefined {
+    const path: PathSeg[] = ['networks', name, 'dhcp'];
+    const ends: (number | undefined)[] = (['start', 'end'] as const).map((k) => {
+      const a = this.parseAddrAt(d[k], [...path, k]);
+      if (a === undefined) return undefined;
+      if (a <= range.lo || a >= range.hi) {
+        this.err(
+          Code.ADDRESS_OUTSIDE_NETWORK,
+          `dhcp ${k} ${d[k]} is not a host address of network '${name}'`,
+          [...path, k],
+          `addresses on '${name}' run from ${formatIPv4(range.lo + 1)} to ${formatIPv4(range.hi - 1)}`,
+        );
+        return undefined;
+      }
+      return a;
+    });
+    const [start, end] = ends;
+    if (start === undefined || end === undefined) return undefined;
+    if (start > end) {
+      this.err(
+        Code.BAD_ADDRESS,
+        `dhcp range of network '${name}' ends (${d.end}) before it starts (${d.start})`,
+        [...path, 'end'],
+        `swap them: start: ${d.end}, end: ${d.start}`,
+      );
+      return undefined;
+    }
+    if (gateway !== undefined && gateway >= start && gateway <= end) {
+      this.err(
+        Code.DUPLICATE_ADDRESS,
+        `dhcp range ${d.start}-${d.end} of network '${name}' holds its gateway ${formatIPv4(gateway)}`,
+        path,
+        'start the pool after the gateway (or end it before), or DHCP may hand the gateway address to a guest',
+      );
+      return undefined;
+    }
+    return { start, end };
+  }
+
+  /**
+   * Checks that need the hosts: a DHCP pool clear of every static address on its network, and
+   * physical ports that are free (not a nic, bridge, tunnel or another bridge's port) on a network
+   * a managed hypervisor owns.
+   */
+  private checkPortsAndPools(rawNics: Map<string, { segment: string; address: number; path: PathSeg[] }[]>): void {
+    const taken = new Map<string, string>();
+    for (const n of this.networks.values()) taken.set(n.bridge, `the bridge of network '${n.name}'`);
+    for (const t of this.tunnels.values()) taken.set(t.ifname, `the interface of tunnel '${t.name}'`);
+    for (const n of this.networks.values()) {
+      if (n.dhcp !== undefined) {
+        const { start, end } = n.dhcp;
+        for (const [host, list] of rawNics)
+          for (const x of list) {
+            if (x.segment !== n.name || x.address < start || x.address > end) continue;
+            const at = this.src.pos(x.path);
+            this.err(
+              Code.DUPLICATE_ADDRESS,
+              `dhcp range ${formatIPv4(start)}-${formatIPv4(end)} of network '${n.name}' holds ${formatIPv4(x.address)}, the static address of host '${host}'`,
+              ['networks', n.name, 'dhcp'],
+              `keep static addresses out of the pool (host '${host}' at ${at.line > 0 ? `line ${at.line}, ` : ''}${at.path}), or DHCP hands them to another guest`,
+            );
+          }
+      }
+      n.ports.forEach((port, i) => {
+        const at: PathSeg[] = ['networks', n.name, 'ports', i];
+        if (n.owner === undefined) {
+          this.err(
+            Code.ROUTING,
+            `network '${n.name}' has physical port '${port}' but no managed hypervisor owns its bridge`,
+            at,
+            'a bridge port is configured on the hypervisor that holds the bridge: give network a managed hypervisor (kind: hypervisor) with a nic on it',
+          );
+          return;
+        }
+        const owner = this.spec.hosts?.[n.owner];
+        const clash =
+          taken.get(port) ??
+          (owner?.uplink === port && (n.gateway === undefined || (rawNics.get(n.owner) ?? []).some((x) => x.address === n.gateway))
+            ? `the uplink '${n.owner}' routes through`
+            : undefined) ??
+          Object.entries(owner?.nics ?? {}).flatMap(([seg, v]) =>
+            typeof v === 'object' && v.ifname === port ? [`the interface of '${n.owner}' on ${seg}`] : [],
+          )[0];
+        if (clash !== undefined) {
+          this.err(
+            Code.NAME_CLASH,
+            `port '${port}' of network '${n.name}' is ${clash}`,
+            at,
+            'a bridge port carries no address or route of its own (the kernel sees its traffic on the bridge): name a free physical interface, or move the uplink onto the bridge',
+          );
+          return;
+        }
+        taken.set(port, `already a port of network '${n.name}'`);
+      });
+    }
+  }
+
+  /**
+   * The LAN beyond bridges' physical ports: every host address of a network with `ports:` that no
+   * declared host holds. Those devices share the segment with its guests, so they are part of the
+   * `lan` endpoint (where the matrix shows what reaches them and what they reach).
+   */
+  private bridgedLan(): R.RangeSet {
+    let out: R.RangeSet = R.EMPTY;
+    for (const n of this.networks.values()) {
+      if (n.ports.length === 0 || n.owner === undefined) continue;
+      const held = R.normalize([...this.hosts.values()].flatMap((h) => h.nics.filter((x) => x.segment === n.name).map((x) => [x.address, x.address] as const)));
+      const hosts: R.RangeSet = n.cidr.len < 31 ? [[n.range.lo + 1, n.range.hi - 1]] : [[n.range.lo, n.range.hi]];
+      out = R.union(out, R.subtract(hosts, held));
+    }
+    return out;
   }
 
   private checkOverlaps(items: { name: string; range: { lo: number; hi: number }; cidr: Cidr; path: PathSeg[] }[]): void {
@@ -342,6 +474,7 @@ class Resolver {
         listen: t.listen ?? 51820,
         endpoint,
         ifname,
+        nameservers: (t.nameservers ?? []).flatMap((a, i) => this.parseAddrAt(a, [...path, 'nameservers', i]) ?? []),
         origin: this.origin(path, `tunnel ${name} ${formatCidr(cidr)}`),
       });
     }

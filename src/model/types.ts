@@ -36,6 +36,16 @@ export interface Network {
   readonly bridge: string;
   /** The managed host whose bridge this is (filters traffic between its ports); undefined = a plain segment. */
   readonly owner: string | undefined;
+  /**
+   * Physical interfaces enslaved to the bridge, in spec order; empty = none (`bridge-ports none`).
+   * Non-empty: the owner's LAN beyond them is on this segment (its undeclared addresses belong to
+   * the `lan` endpoint), bridged to the guests, not routed.
+   */
+  readonly ports: readonly string[];
+  /** Where `ports:` is written (for diagnostics about the bridged LAN); the network's own origin when absent. */
+  readonly portsOrigin: Origin;
+  /** The DHCP pool for undeclared guests; undefined = none (every address static). */
+  readonly dhcp: { readonly start: number; readonly end: number } | undefined;
   readonly origin: Origin;
 }
 
@@ -49,6 +59,8 @@ export interface Tunnel {
   /** Address peers send their UDP transport to. */
   readonly endpoint: number;
   readonly ifname: string;
+  /** Resolvers for the members' configs (wg-quick `DNS =`), in order; empty = none declared. */
+  readonly nameservers: readonly number[];
   readonly origin: Origin;
 }
 

@@ -47,6 +47,21 @@ export const NetworkSpec = z
       .optional()
       .describe('How the segment reaches the internet: none (isolated, the default), nat (masqueraded by its gateway), routed.'),
     bridge: z.string().optional().describe('Kernel interface name of the bridge (default: the network name).'),
+    ports: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'Physical interfaces enslaved to the bridge (ifupdown bridge-ports, netplan bridges.interfaces), e.g. [enp1s0]: the LAN beyond them shares this segment, so its devices meet the guests on it at layer 2, filtered only at the bridge. Absent or empty: no physical port (bridge-ports none); only guests and the bridge owner are on the segment.',
+      ),
+    dhcp: z
+      .strictObject({
+        start: z.string().describe('First address handed out, inside the network.'),
+        end: z.string().describe('Last address handed out, inside the network, not before start.'),
+      })
+      .optional()
+      .describe(
+        'A DHCP pool (libvirt <dhcp><range>, dnsmasq dhcp-range) for guests the spec does not declare; declared hosts keep their static addresses, which must lie outside it. Absent: no DHCP, every address is static.',
+      ),
     description: z.string().optional().describe('Free text.'),
   })
   .describe('An L2 segment: a bridge, a libvirt network, a Docker network.');
@@ -187,6 +202,12 @@ export const TunnelSpec = z
     cidr: z.string().describe('Addresses inside the tunnel.'),
     endpoint: z.string().optional().describe("Address peers connect to (default: the server's internet address, else its uplink)."),
     ifname: z.string().optional().describe('Kernel interface name (default: the tunnel name).'),
+    nameservers: z
+      .array(z.string())
+      .optional()
+      .describe(
+        "IPv4 resolvers for the tunnel's members (wg-quick `DNS =` in each member's config), e.g. [10.8.0.1]. A member's own hosts.X.nameservers win. Absent: the dns: zone's server where it answers on the tunnel, else none. The policy still decides whether members reach them.",
+      ),
     description: z.string().optional().describe('Free text.'),
   })
   .describe('A WireGuard interface with its peers (hosts with a nic on it).');

@@ -15,7 +15,9 @@ export interface Endpoint {
 export function endpoints(model: Model): Endpoint[] {
   const out: Endpoint[] = [...model.hosts.keys()].sort().map((h) => ({ name: h, source: { kind: 'host', host: h }, dest: { kind: 'host', host: h } }));
   out.push({ name: 'internet', source: { kind: 'zone', zone: 'internet' }, dest: { kind: 'zone', zone: 'internet' } });
-  if (!model.networks.has('lan') && model.lan.length > 0 && mentionsLan(model)) {
+  // The LAN is a row and a column when the policy names it, or when a bridge's physical port puts it on a network.
+  const bridged = [...model.networks.values()].some((n) => n.ports.length > 0);
+  if (!model.networks.has('lan') && model.lan.length > 0 && (bridged || mentionsLan(model))) {
     out.push({ name: 'lan', source: { kind: 'zone', zone: 'lan' }, dest: { kind: 'zone', zone: 'lan' } });
   }
   return out;

@@ -50,7 +50,7 @@ export function everyFieldSpec(publicKey: string): string {
   return `version: 1
 description: every string field once
 networks:
-  lan0: { cidr: 10.0.0.0/24, gateway: 10.0.0.1, egress: nat, bridge: br-lan0, description: the LAN }
+  lan0: { cidr: 10.0.0.0/24, gateway: 10.0.0.1, egress: nat, bridge: br-lan0, ports: [enp2s0], dhcp: { start: 10.0.0.100, end: 10.0.0.200 }, description: the LAN }
   llm: { cidr: 192.168.100.0/24, description: the LLM network }
 hosts:
   pve:
@@ -74,7 +74,7 @@ hosts:
   phone: { kind: peer, via: wg0, address: 10.8.0.2, publicKey: ${publicKey} }
   vpnvm: { kind: vm, id: 103, nics: { lan0: 10.0.0.30, wg0: 10.8.0.3 }, egress: vpn-only, tunnel: wg0 }
 tunnels:
-  wg0: { server: pve, listen: 51820, cidr: 10.8.0.0/24, endpoint: 10.0.0.1, ifname: wg0, description: the VPN }
+  wg0: { server: pve, listen: 51820, cidr: 10.8.0.0/24, endpoint: 10.0.0.1, ifname: wg0, nameservers: [10.8.0.1], description: the VPN }
 groups:
   guests: [agent, ollama]
 policy:

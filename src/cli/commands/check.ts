@@ -1,6 +1,7 @@
 /** `cordon check FILE…`: parse and resolve, plus the compiler's own checks (without compiling); report every problem with its location. */
 import type { Command } from 'commander';
 import { compileDiagnostics } from '../../ir/compile.js';
+import { bridgedLanDiagnostics } from '../../verify/bridged-lan.js';
 import { EXIT, printJson } from '../io.js';
 import { loadSpec, printDiagnostics, STDIN_NAME } from '../load.js';
 import type { Diagnostic } from '../../diag/diagnostic.js';
@@ -15,7 +16,8 @@ export function registerCheck(program: Command): void {
       const all: { file: string; ok: boolean; diagnostics: Diagnostic[] }[] = [];
       for (const file of files) {
         const r = loadSpec(file);
-        const ds = [...r.diagnostics, ...(r.model ? compileDiagnostics(r.model) : [])];
+        // Bridged physical ports need the engine (CORDON055); it compiles only for specs that have one.
+        const ds = [...r.diagnostics, ...(r.model ? [...compileDiagnostics(r.model), ...bridgedLanDiagnostics(r.model)] : [])];
         all.push({ file: file === '-' ? STDIN_NAME : file, ok: r.model !== undefined, diagnostics: ds });
         if (!opts.json) {
           printDiagnostics(ds, r.source);

@@ -12,7 +12,7 @@
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
-import type { Dns, Model } from '../../model/types.js';
+import type { Dns, Model, Network } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { confPath, dnsName } from '../escape.js';
@@ -132,7 +132,39 @@ function renderDnsmasq(model: Model, dns: Dns): string {
   e.line(`local-ttl=${dns.ttl}`);
   e.gap();
   for (const r of zoneRecords(dns)) e.line(`host-record=${fqdn(r.name, dns)},${formatIPv4(r.address)}`);
+  for (const p of dhcpPools(model, dns)) {
+    e.gap();
+    e.line(`# DHCP on ${p.network.name} (${formatCidr(p.network.cidr)}) for guests the spec does not declare; declared ones keep their static addresses.`);
+    e.line(`dhcp-range=${formatIPv4(p.network.dhcp.start)},${formatIPv4(p.network.dhcp.end)},${netmaskText(p.network.cidr.len)},12h`);
+    if (p.network.gateway !== undefined) e.line(`dhcp-option=option:router,${formatIPv4(p.network.gateway)}`);
+    else {
+      e.line('# The network has no gateway: an empty router option, so DHCP clients get no default route.');
+      e.line('dhcp-option=option:router');
+    }
+    e.line(`dhcp-option=option:dns-server,${formatIPv4(p.address)}`);
+  }
   return e.toString();
+}
+
+/**
+ * The DHCP pools this dnsmasq serves: those of the networks the DNS server has an address on,
+ * except libvirt's own (bridge virbr*), where libvirt's dnsmasq serves the <dhcp> of the network
+ * definition (the libvirt target): two DHCP servers on one segment would answer each other's clients.
+ */
+export function dhcpPools(model: Model, dns: Dns): { network: Network & { dhcp: NonNullable<Network['dhcp']> }; address: number }[] {
+  const server = model.hosts.get(dns.server);
+  const out: { network: Network & { dhcp: NonNullable<Network['dhcp']> }; address: number }[] = [];
+  for (const n of server?.nics ?? []) {
+    const net = model.networks.get(n.segment);
+    if (!net || net.dhcp === undefined || /^virbr/.test(net.bridge) || !dns.listen.includes(n.address)) continue;
+    out.push({ network: net as Network & { dhcp: NonNullable<Network['dhcp']> }, address: n.address });
+  }
+  return out;
+}
+
+function netmaskText(len: number): string {
+  const m = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return [24, 16, 8, 0].map((sh) => (m >>> sh) & 255).join('.');
 }
 
 function renderZone(model: Model, dns: Dns): string {

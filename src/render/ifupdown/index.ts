@@ -7,9 +7,9 @@
  *    bridged elsewhere.
  *
  * `gateway` appears only where the model has a default route through a gateway on that network.
- * Guests' ports (tap101i0, veth101i0) join the bridge when the guest starts, so a bridge lists a
- * physical port only when its gateway is a router outside the spec that the hypervisor's uplink
- * leads to. Bridges named virbr* belong to libvirtd, which creates them itself. Tunnels, public (`internet`) nics and the uplink itself are configured elsewhere; the
+ * Guests' ports (tap101i0, veth101i0) join the bridge when the guest starts, so a bridge lists
+ * the physical ports its network declares (`ports:`, seed 000's `bridge-ports enp1s0`), else the
+ * uplink when its gateway is a router outside the spec that the uplink leads to, else none. Bridges named virbr* belong to libvirtd, which creates them itself. Tunnels, public (`internet`) nics and the uplink itself are configured elsewhere; the
  * file says so and, on a hypervisor, sources /etc/network/interfaces.d/ for them.
  */
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
@@ -58,9 +58,13 @@ export function ifupdownHosts(model: Model): Host[] {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** The physical port a bridge needs: the uplink, when the network's gateway is a router no declared host holds. */
-function bridgePorts(model: Model, h: Host, n: Nic): string {
+/**
+ * The physical ports of a bridge: the network's own `ports:`, else the uplink when the network's
+ * gateway is a router no declared host holds (it lies beyond the uplink), else none.
+ */
+export function bridgePorts(model: Model, h: Host, n: Nic): string {
   const net = model.networks.get(n.segment)!;
+  if (net.ports.length > 0) return net.ports.map(ifname).join(' ');
   if (net.gateway === undefined || h.uplink === undefined) return 'none';
   const held = [...model.hosts.values()].some((x) => x.nics.some((y) => y.address === net.gateway));
   return held ? 'none' : ifname(h.uplink);
@@ -93,6 +97,12 @@ function renderHost(model: Model, h: Host): string {
       continue;
     }
     e.gap();
+    if (bridge)
+      for (const port of net.ports) {
+        e.line(`# ${ifname(port)}: physical port of ${ifname(n.ifname)}; the LAN beyond it shares network ${net.name}, bridged to its guests`);
+        e.line(`iface ${ifname(port)} inet manual`);
+        e.gap();
+      }
     const nat = hyper ? natRules(model, h.name).find((r) => r.network === net) : undefined;
     e.line(
       `# ${bridge ? `bridge of network ${net.name}` : `on network ${net.name}`} (${formatCidr(net.cidr)}, egress ${net.egress})${
@@ -123,7 +133,8 @@ function renderHost(model: Model, h: Host): string {
       '',
     );
   }
-  if (h.uplink !== undefined && !h.nics.some((n) => n.ifname === h.uplink))
+  const bridged = [...model.networks.values()].some((net) => net.owner === h.name && net.ports.includes(h.uplink ?? ''));
+  if (h.uplink !== undefined && !bridged && !h.nics.some((n) => n.ifname === h.uplink))
     elsewhere.push(`${h.uplink}: the uplink; its address and gateway come from the provider`);
   switch (h.defaultRoute.kind) {
     case 'none':

@@ -6,8 +6,9 @@
  *   `<forward mode='nat'>` (ports 1024-65535, as seed 001), routed is `<forward mode='route'>`, none
  *   has no `<forward>` (isolated). A network the hypervisor only has a nic on, owned by nobody
  *   (its gateway is a router cordon does not manage), holds guests in `<forward mode='bridge'>`.
- *   No `<dhcp>`: cordon assigns static addresses, and a guest firewall would have to allow DHCP,
- *   a flow the policy does not contain. The addresses to configure are in a comment.
+ *   Declared guests get static addresses (in a comment); a network's `dhcp:` pool becomes
+ *   `<dhcp><range …/></dhcp>` for guests the spec does not declare (seed 001), which the resolver
+ *   keeps clear of every static address. Without one there is no `<dhcp>`.
  * - `nwfilters/cordon-<guest>.xml`: the guest's guest-out and guest-in chains (see nwfilter.ts).
  * - `domains/<guest>-interface.xml`: the `<interface>` to put into the guest's domain, with the
  *   bridge port name cordon's other targets use and the filterref (one file per nic; with several
@@ -254,7 +255,34 @@ function networkXml(model: Model, p: HypervisorPlan, n: NetPlan): string {
         );
       }
       const lines = addressing(model, p, n);
-      if (n.address !== undefined) {
+      const pool = n.net.dhcp;
+      if (n.address !== undefined && pool !== undefined) {
+        e.line(
+          xmlComment(
+            `<dhcp> leases ${formatIPv4(pool.start)}-${formatIPv4(pool.end)} to guests the spec does not declare${lines.length ? `; configure the declared ones statically: ${lines.join('; ')}` : ''}`,
+          ),
+        );
+        const ip = `<ip${attrs([
+          ['address', formatIPv4(n.address)],
+          ['netmask', netmask(n.net.cidr.len)],
+        ])}>`;
+        e.block(
+          ip,
+          () =>
+            e.block(
+              '<dhcp>',
+              () =>
+                e.line(
+                  `<range${attrs([
+                    ['start', formatIPv4(pool.start)],
+                    ['end', formatIPv4(pool.end)],
+                  ])}/>`,
+                ),
+              '</dhcp>',
+            ),
+          '</ip>',
+        );
+      } else if (n.address !== undefined) {
         e.line(xmlComment(`no <dhcp>: cordon assigns static addresses${lines.length ? `; configure ${lines.join('; ')}` : ''}`));
         e.line(
           `<ip${attrs([

@@ -1,6 +1,8 @@
 /**
  * netplan target: the in-guest interface configuration of every VM (seed 000's
- * /etc/netplan/00-installer-config.yaml), as `netplan/<host>/00-cordon.yaml`.
+ * /etc/netplan/00-installer-config.yaml), as `netplan/<host>/00-cordon.yaml`, and the bridges of
+ * a hypervisor that owns one with a physical port (`bridges: vmbr0: interfaces: [enp1s0]`, the
+ * ports declared under `ethernets` without an address, stp off, forward delay 0 as seed 000).
  *
  * Each nic on a network becomes an `ethernets` entry keyed by its interface name, with its address
  * and the network's prefix length. A default route is written only where the model has one through
@@ -12,7 +14,7 @@
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
-import type { Host, Model } from '../../model/types.js';
+import type { Host, Model, Network } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
 import { nameserversFor } from '../dns/index.js';
 import { commented, Emitter, headerLines } from '../emit.js';
@@ -47,16 +49,32 @@ export const netplanRenderer: Renderer = {
   },
 };
 
-/** VMs with at least one nic on a declared network, by name. */
+/**
+ * VMs with at least one nic on a declared network, and hypervisors owning a bridge with a physical
+ * port (`networks.X.ports`: an Ubuntu host whose bridges netplan makes), by name. Other
+ * hypervisors' bridges come from the ifupdown, proxmox and libvirt targets.
+ */
 export function netplanHosts(model: Model): Host[] {
   return [...model.hosts.values()]
-    .filter((h) => h.kind === 'vm' && h.nics.some((n) => model.networks.has(n.segment)))
+    .filter((h) => (h.kind === 'vm' && h.nics.some((n) => model.networks.has(n.segment))) || portBridges(model, h).length > 0)
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The networks a hypervisor owns that have a physical port (libvirt's virbr* excepted: libvirtd makes those). */
+function portBridges(model: Model, h: Host): Network[] {
+  if (h.kind !== 'hypervisor') return [];
+  return [...model.networks.values()].filter((n) => n.owner === h.name && n.ports.length > 0 && !/^virbr/.test(n.bridge));
+}
+
+interface Bridge extends Ethernet {
+  interfaces: string[];
+  parameters: { stp: boolean; 'forward-delay': number };
 }
 
 interface Ethernet {
   dhcp4: boolean;
-  addresses: string[];
+  /** Absent on a bridge's member port, which has no address of its own. */
+  addresses?: string[];
   routes?: { to: string; via: string }[];
   nameservers?: { search?: string[]; addresses: string[] };
 }
@@ -65,9 +83,15 @@ function renderHost(model: Model, h: Host): string {
   const notes: string[] = [];
   // No prototype: an interface may be called __proto__ (the kernel allows it), and must still be a key.
   const ethernets: Record<string, Ethernet> = Object.create(null) as Record<string, Ethernet>;
+  const bridges: Record<string, Bridge> = Object.create(null) as Record<string, Bridge>;
+  const hyper = portBridges(model, h).length > 0;
   const resolver = nameserversFor(model, h.name);
   for (const n of h.nics) {
     const net = model.networks.get(n.segment);
+    if (hyper && net && net.owner === h.name && /^virbr/.test(net.bridge)) {
+      notes.push(`${net.bridge} (network ${net.name}) is created by libvirtd from its network definition (libvirt target), not here.`);
+      continue;
+    }
     if (!net) {
       if (model.tunnels.has(n.segment))
         notes.push(`${n.ifname} (tunnel ${n.segment}, ${formatIPv4(n.address)}) is configured by the wireguard target, not here.`);
@@ -86,7 +110,12 @@ function renderHost(model: Model, h: Host): string {
     if (routes.length) eth.routes = routes;
     if (resolver && resolver.segment === n.segment)
       eth.nameservers = { ...(resolver.search.length ? { search: [...resolver.search] } : {}), addresses: resolver.addresses.map(formatIPv4) };
-    ethernets[ifname(n.ifname)] = eth;
+    if (hyper && net.owner === h.name) {
+      // A bridge's member interfaces must be declared too (netplan), with no address of their own.
+      for (const port of net.ports) ethernets[ifname(port)] = { dhcp4: false };
+      bridges[ifname(net.bridge)] = { ...eth, interfaces: net.ports.map(ifname), parameters: { stp: false, 'forward-delay': 0 } };
+      if (net.ports.length > 0) notes.push(`${net.bridge}: the LAN beyond ${net.ports.join(', ')} shares network ${net.name}, bridged to its guests.`);
+    } else ethernets[ifname(n.ifname)] = eth;
   }
   switch (h.defaultRoute.kind) {
     case 'gateway':
@@ -104,9 +133,17 @@ function renderHost(model: Model, h: Host): string {
   for (const r of h.routes)
     if (r.via.kind === 'tunnel') notes.push(`Route ${formatCidr(r.to)} through tunnel ${r.via.tunnel} is set up with the tunnel, not here.`);
   const e = new Emitter();
-  e.lines_(commented(headerLines(model, `netplan configuration for ${h.name}: install as /etc/netplan/00-cordon.yaml (mode 0600), then netplan apply.`), '# '));
+  e.lines_(
+    commented(
+      headerLines(
+        model,
+        `netplan configuration for ${h.name}${hyper ? ' (hypervisor: its bridges)' : ''}: install as /etc/netplan/00-cordon.yaml (mode 0600), then netplan apply.`,
+      ),
+      '# ',
+    ),
+  );
   if (notes.length) e.lines_(commented(notes, '# '));
   e.gap();
-  e.lines_(yamlLines({ network: { version: 2, ethernets } }));
+  e.lines_(yamlLines({ network: { version: 2, ethernets, ...(hyper ? { bridges } : {}) } }));
   return e.toString();
 }

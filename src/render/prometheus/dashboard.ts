@@ -211,6 +211,34 @@ export function dashboard(model: Model, hosts: readonly string[]): unknown {
       'short',
       1,
     ),
+    // Guard-wide series (no host label): a guard has one reporter and one set of webhooks.
+    series(
+      13,
+      0,
+      36,
+      'Reporting to the server (--report-to)',
+      'Events waiting in the spool on disk, events the server took, and events never delivered (spool full, or refused by the server). Up is 0 while the server is unreachable or refuses the token.',
+      targets(
+        [`sum(${M.reportPending})`, 'pending on disk'],
+        [`sum(increase(${M.reportSent}[$__rate_interval]))`, 'sent'],
+        [`sum by (reason) (increase(${M.reportDropped}[$__rate_interval]))`, 'dropped ({{reason}})'],
+        [`min(${M.reportUp})`, 'server up'],
+      ),
+      'short',
+    ),
+    series(
+      14,
+      12,
+      36,
+      'Webhooks (guard.webhooks)',
+      'Events handed to each webhook by outcome, failed requests (retries included), and events never tried because the queue was full or the guard stopped.',
+      targets(
+        [`sum by (webhook, outcome) (increase(${M.webhookDeliveries}[$__rate_interval]))`, '{{webhook}} {{outcome}}'],
+        [`sum by (webhook) (increase(${M.webhookFailures}[$__rate_interval]))`, '{{webhook}} failed requests'],
+        [`sum by (webhook) (increase(${M.webhookDropped}[$__rate_interval]))`, '{{webhook}} dropped'],
+      ),
+      'short',
+    ),
   ];
   const names = [...hosts].map(labelValue).sort();
   // Title and uid from the hosts, not the file name: renaming the spec keeps the dashboard Grafana

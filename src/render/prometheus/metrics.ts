@@ -20,6 +20,25 @@ export const M = {
   txBytes: 'agent_vm_network_tx_bytes_total',
   rxPackets: 'agent_vm_network_rx_packets_total',
   txPackets: 'agent_vm_network_tx_packets_total',
+  reportSent: 'cordon_report_sent_total',
+  reportDropped: 'cordon_report_dropped_total',
+  reportPending: 'cordon_report_pending_events',
+  reportUp: 'cordon_report_up',
+  webhookDeliveries: 'cordon_webhook_deliveries_total',
+  webhookFailures: 'cordon_webhook_failures_total',
+  webhookDropped: 'cordon_webhook_dropped_total',
 } as const;
 
 export const METRIC_NAMES: readonly string[] = Object.values(M);
+
+/** Series of the guard as a whole, without a host label: panels of these cannot follow $host. */
+export const GUARD_WIDE_METRICS: readonly string[] = [
+  M.eventsDropped,
+  M.reportSent,
+  M.reportDropped,
+  M.reportPending,
+  M.reportUp,
+  M.webhookDeliveries,
+  M.webhookFailures,
+  M.webhookDropped,
+];

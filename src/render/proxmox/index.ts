@@ -125,7 +125,7 @@ function ownedNetworks(model: Model, h: Host): Network[] {
 function uplinkNetwork(model: Model, h: Host): Network | undefined {
   if (!h.uplink) return undefined;
   const own = new Set(h.nics.map((n) => n.address));
-  return ownedNetworks(model, h).find((n) => n.egress === 'nat' && n.gateway !== undefined && !own.has(n.gateway));
+  return ownedNetworks(model, h).find((n) => n.ports.length === 0 && n.egress === 'nat' && n.gateway !== undefined && !own.has(n.gateway));
 }
 
 function renderHyper(ir: Ir, h: Host, firewall: Firewall, forward: Forward, ds: Diagnostic[]): RenderedFile[] {
@@ -595,6 +595,12 @@ function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
   }
   for (const net of nets) {
     const nic = h.nics.find((n) => n.segment === net.name)!;
+    for (const port of net.ports) {
+      if (withUplink && port === h.uplink) continue;
+      e.gap();
+      e.line(`# ${ifname(port)}: physical port of ${ifname(net.bridge)}; the LAN beyond it shares ${inert(net.name)}, bridged to its guests`);
+      e.line(`iface ${ifname(port)} inet manual`);
+    }
     e.gap();
     const routedBy =
       net.egress !== 'none' && net.gateway !== undefined && own.has(net.gateway)
@@ -619,7 +625,7 @@ function renderInterfaces(model: Model, h: Host, ds: Diagnostic[]): string {
       () => {
         e.line(`address ${formatIPv4(nic.address)}/${net.cidr.len}`);
         if (h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === net.name) e.line(`gateway ${formatIPv4(h.defaultRoute.via)}`);
-        e.line(`bridge-ports ${net === withUplink && h.uplink ? ifname(h.uplink) : 'none'}`);
+        e.line(`bridge-ports ${net.ports.length > 0 ? net.ports.map(ifname).join(' ') : net === withUplink && h.uplink ? ifname(h.uplink) : 'none'}`);
         e.line('bridge-stp off');
         e.line('bridge-fd 0');
       },

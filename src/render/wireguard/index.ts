@@ -25,7 +25,8 @@ import { formatCidr, formatIPv4, rangeToCidrs } from '../../util/ip.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { commented, Emitter, headerLines } from '../emit.js';
-import { ifname } from '../escape.js';
+import { dnsName, ifname } from '../escape.js';
+import { resolverFor } from '../dns/index.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { isWgKey, publicKeyOf } from '../../util/wgkey.js';
 import type { KeyedRenderer, KeySource } from './keys.js';
@@ -297,6 +298,24 @@ function serverConf(model: Model, t: Tunnel, server: Host, sk: HostKey, members:
   return e.toString();
 }
 
+/**
+ * The `DNS =` of a member's config: its own `nameservers`, else the tunnel's, else the `dns:`
+ * zone's server where it answers on this tunnel (with the zone as search domain); undefined = none.
+ */
+export function memberDns(
+  model: Model,
+  t: Tunnel,
+  m: Host,
+): { readonly addresses: readonly number[]; readonly search: readonly string[]; readonly why: string } | undefined {
+  const zone = resolverFor(model, m.name);
+  const onTunnel = zone !== undefined && zone.segment === t.name ? zone : undefined;
+  const search = onTunnel ? [onTunnel.domain] : [];
+  if (m.nameservers.length > 0) return { addresses: m.nameservers, search, why: `hosts.${m.name}.nameservers` };
+  if (t.nameservers.length > 0) return { addresses: t.nameservers, search, why: `tunnels.${t.name}.nameservers` };
+  if (onTunnel) return { addresses: [onTunnel.address], search, why: `the ${onTunnel.domain} zone's server on ${t.name}` };
+  return undefined;
+}
+
 function memberConf(model: Model, t: Tunnel, server: Host, sk: HostKey, m: Host, mk: HostKey, mode: string, dir: string): string {
   const e = new Emitter();
   const vpnOnly = isVpnOnly(m, t);
@@ -304,6 +323,11 @@ function memberConf(model: Model, t: Tunnel, server: Host, sk: HostKey, m: Host,
   e.gap();
   e.line('[Interface]');
   e.line(`Address = ${formatIPv4(tunnelAddr(m, t))}/${t.cidr.len}`);
+  const dns = memberDns(model, t, m);
+  if (dns) {
+    e.line(`# resolvers: ${dns.why}; wg-quick sets them (resolvconf) while the tunnel is up`);
+    e.line(`DNS = ${[...dns.addresses.map(formatIPv4), ...dns.search.map(dnsName)].join(', ')}`);
+  }
   privateKeyLines(e, m, mk);
   if (vpnOnly) {
     e.line(`# Kill switch (${m.name} is vpn-only): load ${dir}/killswitch.nft at boot, independent of this tunnel;`);
