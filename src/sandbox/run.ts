@@ -120,8 +120,10 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     noStateFile: opts.rootless && !holder && tmp === undefined && input.vault === undefined,
   };
   writeTeardownState(td);
-  // Rootless with something on disk: the reaper removes it if cordon dies (kill -9 included).
-  const reaper = opts.rootless && td.noStateFile !== true ? startReaper(stateDir()) : undefined;
+  // Whatever the state file records (root: the named namespaces, the host's NAT table, cgroups,
+  // the resolver and forwarders; rootless: the temp dir), the reaper removes at once if cordon
+  // dies (kill -9 included), not the next run.
+  const reaper = td.noStateFile !== true ? startReaper(stateDir()) : undefined;
   td.reaperPid = reaper?.pid;
   const stops: (() => void)[] = [];
   const abort = new AbortController();
