@@ -15,7 +15,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,6 +229,81 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
     same(['sh', '-c', 'exit 3']);
     same(['sh', '-c', 'kill -TERM $$']);
     same(['/nonexistent/cmd']);
+  });
+
+  /** Every descendant of `pid`. */
+  function tree(pid: number): number[] {
+    let kids: number[] = [];
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      // gone
+    }
+    return [pid, ...kids.flatMap(tree)];
+  }
+  const alive = (pid: number): boolean => {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return !/^[ZX]/.test(st.slice(st.lastIndexOf(')') + 2));
+    } catch {
+      return false;
+    }
+  };
+
+  /**
+   * Starts `sleep 60` in the sandbox, then sends `sig` (to cordon's process group, as a terminal's
+   * Ctrl-C does; SIGKILL to cordon alone); resolves with the exit, cordon's lines, and the processes of the run left.
+   */
+  async function interrupt(
+    node: boolean,
+    sig: NodeJS.Signals,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; left: number[] }> {
+    const started = join(work, 'started');
+    rmSync(started, { force: true });
+    rmSync(mark, { force: true });
+    const c = spawn(
+      'setpriv',
+      [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', join(root, 'bin', 'cordon'), 'run', '--', 'sh', '-c', 'touch started; exec sleep 60'],
+      {
+        cwd: work,
+        env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', HOME: home, CORDON_RUN_NODE: node ? '1' : '' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true,
+      },
+    );
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => c.on('exit', (code, signal) => res({ code, signal })));
+    for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(existsSync(started), `the command started: ${stderr}`);
+    assert.equal(existsSync(mark), node, node ? 'the Node path' : 'the fast path, no Node');
+    const procs = tree(c.pid!);
+    assert.ok(procs.length >= 3, `the run's processes: ${procs.join(' ')}`);
+    if (sig === 'SIGKILL') c.kill(sig);
+    else process.kill(-c.pid!, sig);
+    const end = await exited;
+    let left = procs.filter(alive);
+    for (let i = 0; i < 100 && left.length > 0; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      left = procs.filter(alive);
+    }
+    return { ...end, stderr: stderr.replace(/sandbox [0-9a-f]{6}/g, 'sandbox ID'), left };
+  }
+
+  it('kill -9 of cordon: the command and every process of the run die with it, as on the Node path', async () => {
+    const fast = await interrupt(false, 'SIGKILL');
+    assert.equal(fast.signal, 'SIGKILL');
+    assert.deepEqual(fast.left, [], 'processes left behind');
+  });
+
+  it("Ctrl-C (SIGINT to cordon's process group): the same exit code and message as the Node path, nothing left", async () => {
+    const fast = await interrupt(false, 'SIGINT');
+    const node = await interrupt(true, 'SIGINT');
+    assert.deepEqual(fast.left, [], 'processes left behind (fast)');
+    assert.deepEqual(node.left, [], 'processes left behind (Node)');
+    assert.equal(fast.code, 130);
+    assert.equal(fast.code, node.code);
+    assert.equal(fast.stderr, node.stderr);
   });
 
   it('what it does not handle goes to Node, with Node’s answer: a system work dir, an unnormalised HOME, a stale state file', () => {
