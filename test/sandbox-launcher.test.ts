@@ -69,6 +69,8 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
   const root = join(base, 'root');
   const home = join(base, 'home');
   const mark = join(base, 'node-ran');
+  /** Left by dist/cli/fast-report.js: the launcher asked Node to report. */
+  const reported = join(base, 'report-ran');
   const work = join(home, 'project');
   const inSecret = join(home, '.config', 'gh', 'work');
   const elsewhere = join(base, 'aws-real');
@@ -79,7 +81,6 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
     mkdirSync(join(root, 'dist', 'cli'), { recursive: true });
     writeFileSync(join(root, 'bin', 'cordon'), readFileSync(join(REPO, 'bin', 'cordon')));
     chmodSync(join(root, 'bin', 'cordon'), 0o755);
-    assert.ok(writeLauncher(join(root, 'dist', 'fast')));
     const tsx = join(REPO, 'node_modules', 'tsx', 'dist', 'esm', 'api', 'index.mjs');
     // dist/cli/*.js of this root run the sources (no build needed); main.js leaves the mark.
     writeFileSync(
@@ -88,8 +89,10 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
     );
     writeFileSync(
       join(root, 'dist', 'cli', 'fast-report.js'),
-      `import { register } from ${JSON.stringify(tsx)};\nregister();\nawait import(${JSON.stringify(join(REPO, 'src', 'cli', 'fast-report.ts'))});\n`,
+      `import { writeFileSync } from 'node:fs';\nimport { register } from ${JSON.stringify(tsx)};\nregister();\nwriteFileSync(${JSON.stringify(reported)}, '');\nawait import(${JSON.stringify(join(REPO, 'src', 'cli', 'fast-report.ts'))});\n`,
     );
+    // After dist/cli, as make build does: bin/cordon uses no launcher older than the CLI.
+    assert.ok(writeLauncher(join(root, 'dist', 'fast')));
     // The home: secrets as a directory, a file, a symlink to a directory elsewhere, one holding a work dir; cordon's own state.
     for (const d of [join(home, '.ssh'), work, inSecret, elsewhere, join(home, '.local', 'share', 'cordon', 'vault'), join(base, 'vaultdir')])
       mkdirSync(d, { recursive: true });
@@ -144,11 +147,14 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
     readonly stdout: string;
     readonly stderr: string;
     readonly node: boolean;
+    /** The launcher handed the report to Node (something counted, or the set-up failed). */
+    readonly report: boolean;
   }
 
   /** `cordon run -- CMD` as uid 65534 in `cwd`; `node` forces the Node path. */
   function run(cmd: readonly string[], opts: { node: boolean; cwd?: string; env?: Record<string, string> }): Out {
     rmSync(mark, { force: true });
+    rmSync(reported, { force: true });
     const env: Record<string, string> = {
       PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
       HOME: home,
@@ -162,6 +168,8 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
       CORDON_VAULT_DIR: join(base, 'vaultdir'),
       CORDON_SANDBOX_STATE_DIR: join(base, 'state'),
       CORDON_RUN_NODE: opts.node ? '1' : '',
+      // A name bin/cordon uses itself: the caller's is withheld from the sandbox, the launcher still works.
+      ROOT: '/caller/root',
       ...opts.env,
     };
     const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', join(root, 'bin', 'cordon'), 'run', '--', ...cmd], {
@@ -170,7 +178,13 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
       encoding: 'utf8',
       timeout: 60_000,
     });
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.replace(/sandbox [0-9a-f]{6}:/g, 'sandbox ID:'), node: existsSync(mark) };
+    return {
+      code: r.status ?? -1,
+      stdout: r.stdout,
+      stderr: r.stderr.replace(/sandbox [0-9a-f]{6}:/g, 'sandbox ID:'),
+      node: existsSync(mark),
+      report: existsSync(reported),
+    };
   }
 
   function same(cmd: readonly string[], opts: { cwd?: string; env?: Record<string, string> } = {}): { fast: Out; node: Out } {
@@ -186,6 +200,7 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
 
   it('the probes see the same sandbox: mounts, hidden paths, env, network, capabilities, seccomp, uid', () => {
     const { fast } = same(['sh', '-c', probe]);
+    assert.equal(fast.report, false, 'nothing counted: the launcher printed the summary itself');
     // The comparison is about a real sandbox: what it shows is what cordon promises.
     const out = fast.stdout;
     if (process.env.SHOW_PROBES) process.stderr.write(out);
@@ -222,13 +237,15 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
       'ip route get 198.51.100.7 >/dev/null; (exec 3<>/dev/tcp/198.51.100.7/443) 2>/dev/null; bash -c "echo > /dev/tcp/198.51.100.7/443" 2>/dev/null; exit 7',
     ]);
     assert.equal(fast.code, 7);
+    assert.equal(fast.report, true, 'a denied attempt: Node reports it');
     assert.match(fast.stderr, /1 denied destination:\n {2}✗ tcp 198\.51\.100\.7:443/);
   });
 
-  it('exit codes and a command that is not there', () => {
-    same(['sh', '-c', 'exit 3']);
-    same(['sh', '-c', 'kill -TERM $$']);
-    same(['/nonexistent/cmd']);
+  it('exit codes and a command that is not there, summarised by the launcher itself', () => {
+    for (const cmd of [['sh', '-c', 'exit 3'], ['sh', '-c', 'kill -TERM $$'], ['/nonexistent/cmd']]) {
+      const { fast } = same(cmd);
+      assert.equal(fast.report, false, `${cmd.join(' ')}: no Node`);
+    }
   });
 
   /** Every descendant of `pid`. */
@@ -306,7 +323,7 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
     assert.equal(fast.stderr, node.stderr);
   });
 
-  it('what it does not handle goes to Node, with Node’s answer: a system work dir, an unnormalised HOME, a stale state file', () => {
+  it('what it does not handle goes to Node, with Node’s answer: a system work dir, an unnormalised HOME, a launcher-named variable, a stale state file', () => {
     const sysdir = run(['true'], { node: false, cwd: '/etc' });
     assert.equal(sysdir.node, true, 'a refused work dir: Node');
     assert.equal(sysdir.code, 2);
@@ -314,6 +331,9 @@ describe('cordon run -- CMD: the fast launcher and the Node path give the same s
     const slash = run(['true'], { node: false, env: { HOME: `${home}/` } });
     assert.equal(slash.node, true, 'HOME with a trailing slash: Node');
     assert.equal(slash.code, 0, slash.stderr);
+    const own = run(['true'], { node: false, env: { _c_wd: '/x' } });
+    assert.equal(own.node, true, "a variable named like the launcher's own: Node");
+    assert.equal(own.code, 0, own.stderr);
     mkdirSync(join(base, 'state'), { recursive: true });
     // A run whose owner is gone (no such PID): what a kill -9 leaves when no reaper ran.
     writeFileSync(join(base, 'state', 'abcdef.json'), JSON.stringify({ id: 'abcdef', ownerPid: 2 ** 22 + 1, ownerStart: '1', cgroups: [], publishPids: [] }));

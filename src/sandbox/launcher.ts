@@ -28,7 +28,7 @@
 import { ENV_ALLOW, ENV_ALLOW_PREFIX } from './env.js';
 import { HOME_SECRETS, HOME_STATE, RUN_STATE, STATE_ENV, SYSTEM_SECRETS } from './hidden.js';
 import { SYSTEM_DIRS, USER_SPACE_IN_SYSTEM } from './paths.js';
-import { planSandbox, SECCOMP_FD } from './plan.js';
+import { planSandbox, SBX_TABLE, SECCOMP_FD } from './plan.js';
 import type { SandboxOptions } from './types.js';
 
 /** Stands for a run-time value in a template line (start line, summary). */
@@ -166,7 +166,9 @@ _c_prepare() {
   read -r _c_arch 2>/dev/null < /proc/sys/kernel/arch || return 1
   [ "$_c_arch" = ${word(input.arch)} ] || return 1
   for _c_t in bwrap nft ip unshare setpriv awk readlink; do command -v "$_c_t" >/dev/null 2>&1 || return 1; done
-  _c_bpf="\${ROOT}/dist/fast/${input.seccompFile}"
+  # bin/cordon's ROOT may be a variable of the caller's environment, which _c_run unsets.
+  _c_root=$ROOT
+  _c_bpf="$_c_root/dist/fast/${input.seccompFile}"
   [ -r "$_c_bpf" ] || return 1
 
   # The work dir: the current directory, symlinks resolved; refused ones get Node's message.
@@ -264,7 +266,8 @@ _c_prepare() {
   _c_passed=0
   _c_drop=
   for _c_n in $_c_names; do
-    case "$_c_n" in ''|[0-9]*|*[!A-Za-z0-9_]*) return 1 ;; esac
+    # The launcher's own names must not be the caller's (unset below, they would be gone).
+    case "$_c_n" in ''|[0-9]*|*[!A-Za-z0-9_]*|_c_*) return 1 ;; esac
     _c_total=$((_c_total + 1))
     case "$_c_n" in
       ${patterns(ENV_ALLOW, ENV_ALLOW_PREFIX)}) _c_passed=$((_c_passed + 1)) ;;
@@ -359,24 +362,33 @@ _c_run() {
     printf '\\ncordon run: %s: sandbox %s removed\\n' "$_c_sig" "$_c_id" >&2
     exit 130
   fi
+  # The summary shows the tx and rx counters and the denied set's elements (the denied counter
+  # also counts the kernel's own IPv6 neighbour discovery on the link, which the summary leaves out).
+  # All zero and empty, in nft's exact words: the shell prints it; anything else: Node.
+  _c_zero=0
+  for _c_n in tx rx; do
+    case "$_c_table" in
+      *'"name": "'"$_c_n"'", "table": "${SBX_TABLE}", "handle": '[0-9]', "packets": 0, "bytes": 0}'*) _c_zero=$((_c_zero + 1)) ;;
+      *'"name": "'"$_c_n"'", "table": "${SBX_TABLE}", "handle": '[0-9][0-9]', "packets": 0, "bytes": 0}'*) _c_zero=$((_c_zero + 1)) ;;
+    esac
+  done
   case "$_c_table" in
+    # An element in the denied set is a list; the rules name the set with an object.
+    '{"nftables"'*'"elem": ['*) ;;
     '{"nftables"'*)
-      case "$_c_table" in
-        *'"elem"'*|*'"packets": '[1-9]*|*'"packets":'[1-9]*) ;;
-        *)
-          case "$_c_withheld:$_c_hidden" in
-            0:1) ${printLine(s.w0h1)} ;;
-            0:*) ${printLine(s.w0hn)} ;;
-            *:1) ${printLine(s.wnh1)} ;;
-            *) ${printLine(s.wnhn)} ;;
-          esac
-          exit "$_c_rc"
-          ;;
-      esac
+      if [ "$_c_zero" = 2 ]; then
+        case "$_c_withheld:$_c_hidden" in
+          0:1) ${printLine(s.w0h1)} ;;
+          0:*) ${printLine(s.w0hn)} ;;
+          *:1) ${printLine(s.wnh1)} ;;
+          *) ${printLine(s.wnhn)} ;;
+        esac
+        exit "$_c_rc"
+      fi
       ;;
   esac
   # Something was counted, or the set-up failed: Node reports it, from the same table, as the Node path does.
-  exec node "\${ROOT}/${input.report}" "$_c_rc" "$_c_id" "$_c_passed" "$_c_withheld" "$_c_hidden" <<CORDON_TABLE
+  exec node "$_c_root/${input.report}" "$_c_rc" "$_c_id" "$_c_passed" "$_c_withheld" "$_c_hidden" <<CORDON_TABLE
 $_c_table
 CORDON_TABLE
 }
