@@ -4,7 +4,8 @@
 #                   (as root), npm dependencies and .tools/ (ifquery); idempotent, fast on re-runs
 #   make install    setup + build, then link bin/cordon into $(PREFIX)/bin (default /usr/local/bin),
 #                   so `cordon` is on PATH; make uninstall removes that link
-#   make build      compile src/ to dist/ with tsc, and bundle the dashboard (web/) into dist/web/
+#   make build      compile src/ to dist/ with tsc, bundle the dashboard (web/) into dist/web/, and write
+#                   dist/fast/ (the launcher of `cordon run -- CMD` that needs no Node)
 #   make typecheck  tsc --noEmit over src/, test/ and bench/ (tsconfig.check.json), and web/ (web/tsconfig.json)
 #   make lint       typecheck + eslint + prettier check + dependency rules, one summary line per gate
 #   make test       setup, then the node test runner (spec reporter) over test/**/*.test.ts
@@ -81,7 +82,7 @@ NPM_STAMP := node_modules/.package-lock.json
 .PHONY: setup check-node setup-apt setup-npm setup-tools build typecheck lint test demo man bench mutation clean distclean help install uninstall
 
 help:
-	@sed -n '3,16p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 setup: check-node setup-apt setup-npm setup-tools
 
@@ -158,9 +159,11 @@ $(NPM_STAMP): package-lock.json package.json | check-node
 	npm ci --no-audit --no-fund; \
 	touch $@
 
+# The last step writes dist/fast/: `cordon run -- CMD` without Node (src/sandbox/launcher.ts), from the compiled plan code.
 build: $(NPM_STAMP)
 	npx tsc -p tsconfig.json
 	node web/build.mjs
+	node dist/cli/fast-build.js
 
 typecheck: $(NPM_STAMP)
 	npm run --silent typecheck

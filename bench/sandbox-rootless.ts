@@ -12,7 +12,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,7 +128,31 @@ function launcherAlternatives(dir: string, asUser: (argv: readonly string[]) => 
   const b3 = b2.status === 0 ? spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', cjs], { cwd: dir, encoding: 'utf8' }) : b2;
   if (b3.status === 0)
     out.push(['snap', asUser([process.execPath, '--snapshot-blob', blob, 'run', '-q', '--', 'true']), 'V8 start-up snapshot of `run` (node --snapshot-blob)']);
+  const sea = b2.status === 0 ? seaBuild(dir, cjs) : undefined;
+  if (sea !== undefined) out.push(['sea', asUser([sea, 'run', '-q', '--', 'true']), 'single executable (Node SEA, the same CommonJS bundle, code cache)']);
   return out;
+}
+
+/**
+ * A Node single-executable application of the CommonJS bundle of `run` (Node 20: experimental,
+ * CommonJS only): `node --experimental-sea-config`, a copy of this node, the blob injected with
+ * postject (not a dependency of cordon: found on $PATH or in node_modules/.bin, else no row).
+ * Returns the executable, or undefined.
+ */
+function seaBuild(dir: string, cjs: string): string | undefined {
+  const postject = [join(ROOT, 'node_modules', '.bin', 'postject'), ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'postject'))].find((p) =>
+    existsSync(p),
+  );
+  if (postject === undefined) return undefined;
+  const cfg = join(dir, 'sea.json');
+  const blob = join(dir, 'sea.blob');
+  const exe = join(dir, 'cordon-sea');
+  writeFileSync(cfg, JSON.stringify({ main: cjs, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  if (spawnSync(process.execPath, ['--experimental-sea-config', cfg], { cwd: dir }).status !== 0) return undefined;
+  copyFileSync(process.execPath, exe);
+  chmodSync(exe, 0o755);
+  const r = spawnSync(postject, [exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { encoding: 'utf8' });
+  return r.status === 0 ? exe : undefined;
 }
 
 export async function benchSandboxRootless(): Promise<Row[]> {
@@ -214,6 +238,9 @@ export async function benchSandboxRootless(): Promise<Row[]> {
     // The code as users run it: bin/cordon uses the compiled dist/ when it is fresh.
     const built = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
     if (built.status !== 0) throw new Error(`npm run build failed: ${built.stdout}${built.stderr}`);
+    // make build's last step: the launcher of `cordon run -- CMD` without Node (dist/fast/).
+    const fastBuilt = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'fast-build.js')], { cwd: ROOT, encoding: 'utf8' });
+    if (fastBuilt.status !== 0) throw new Error(`dist/cli/fast-build.js failed: ${fastBuilt.stderr}`);
     const srtOk = existsSync(SRT);
 
     const cordon = (flags: readonly string[], cmd: readonly string[] = ['true']): string[] =>
@@ -242,6 +269,10 @@ export async function benchSandboxRootless(): Promise<Row[]> {
       ],
       ['dry', cordon(['--dry-run'])],
       ['iso', cordon([])],
+      // `cordon run -- true` exactly as a user types it (work dir = the current one, the summary
+      // on stderr): the fast launcher (dist/fast/run.sh, no Node), and the Node path for the same line.
+      ['fast', asUser([CORDON, 'run', '--', 'true'])],
+      ['isoNode', asUser(['env', 'CORDON_RUN_NODE=1', CORDON, 'run', '--', 'true'])],
       ['addr', cordon(addr)],
       ['name', cordon(name)],
       ...launchers.map(([k, argv]): [string, string[]] => [k, argv]),
@@ -273,6 +304,21 @@ export async function benchSandboxRootless(): Promise<Row[]> {
       baselineMs: srtT.wall,
       ratio: iso.wall / srtT.wall,
       notes: `${base}; target ≤ 0.25; userns + netns + nft + bwrap, no pasta; node -e 0 alone is ${(nodeT.wall / srtT.wall).toFixed(2)} of srt; ${cpuNote(iso, srtT)}`,
+    });
+    const [fast, isoNode] = [m('fast'), m('isoNode')];
+    rows.push({
+      name: 'rootless cordon run -- true, fast launcher (dist/fast/run.sh: no Node) against srt true',
+      ms: fast.wall,
+      baselineMs: srtT.wall,
+      ratio: fast.wall / srtT.wall,
+      notes: `${base}; target ≤ 0.25; bin/cordon (sh) sources the launcher make build wrote from the plan code; the same sandbox as the Node path (test/sandbox-launcher.test.ts); ${cpuNote(fast, srtT)}`,
+    });
+    rows.push({
+      name: 'rootless cordon run -- true, Node path (CORDON_RUN_NODE=1, the same command line) against srt true',
+      ms: isoNode.wall,
+      baselineMs: srtT.wall,
+      ratio: isoNode.wall / srtT.wall,
+      notes: `${base}; ${cpuNote(isoNode, srtT)}; the fast launcher against it: ${(fast.wall / isoNode.wall).toFixed(2)}× wall, ${(fast.cpu / isoNode.cpu).toFixed(2)}× CPU`,
     });
     rows.push({
       name: 'isolated start, CPU by part: node / + modules of run (commander, sandbox) / + launcher, options and plan (--dry-run) / + the process chain (the run)',

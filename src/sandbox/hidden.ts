@@ -144,15 +144,21 @@ export interface HiddenContext {
 /** Sandbox state (teardown.ts stateDir) and lab state (lab/state.ts LAB_ROOT) live here. */
 export const RUN_STATE = ['/run/cordon', '/run/cordon-lab'];
 
+/** Variables naming where cordon keeps state (the vault, apply snapshots, sandbox state): hidden too. */
+export const STATE_ENV: readonly string[] = ['CORDON_VAULT_DIR', 'CORDON_STATE_DIR', 'CORDON_SANDBOX_STATE_DIR'];
+
+/** Relative to a home directory: cordon's own (the vault's default root is under .local/share/cordon). */
+export const HOME_STATE: readonly string[] = ['.local/share/cordon', '.cordon'];
+
 /** cordon's own state: never visible in a sandbox. */
 export function stateCandidates(c: HiddenContext): string[] {
   const out = [...RUN_STATE];
   // The vault's default root is <home>/.local/share/cordon/vault (vault/store.ts vaultRoot); all of
   // <home>/.local/share/cordon is cordon's.
-  for (const h of c.homes) out.push(join(h, '.local/share/cordon'), join(h, '.cordon'));
+  for (const h of c.homes) out.push(...HOME_STATE.map((s) => join(h, s)));
   // apply snapshots (.cordon/apply) and WireGuard key stores (.cordon/keys) are relative to the cwd.
   for (const d of c.dirs) out.push(join(d, '.cordon'));
-  for (const v of ['CORDON_VAULT_DIR', 'CORDON_STATE_DIR', 'CORDON_SANDBOX_STATE_DIR']) {
+  for (const v of STATE_ENV) {
     const p = c.env[v];
     if (p !== undefined && p !== '') out.push(resolve(c.dirs[0] ?? '/', p));
   }

@@ -1,9 +1,11 @@
 /**
- * The reaper: what makes a `kill -9` of a rootless `cordon run` leave nothing behind, files
- * included. Its processes die with cordon by themselves (`setpriv --pdeathsig`, the resolver on
+ * The reaper: what makes a `kill -9` of `cordon run` leave nothing behind, files included.
+ * Rootless, its processes die with cordon by themselves (`setpriv --pdeathsig`, the resolver on
  * its closed stdin), and their namespaces (the private /run of vpn-only among them) with the last
  * of them; what the kernel does not remove is the run's state file and its temp dir (resolv.conf,
- * the resolver's events). The reaper is a shell waiting on a pipe from cordon that cordon never
+ * the resolver's events). As root (--host-netns, --i-mean-the-host, isolated) much more outlives
+ * cordon: the named namespace `cs<id>`, the veth's host end and the NAT table in the host
+ * namespace, cgroups, the resolver and the --publish forwarders. The reaper is a shell waiting on a pipe from cordon that cordon never
  * writes to: when cordon ends, however it ends, the pipe closes, and the shell execs
  * reaper-main.ts, which removes what dead runs left (cleanupStale: the same code the next run
  * would run, which also ends any process that missed its death signal). A run that ends normally

@@ -32,7 +32,7 @@ import { rootlessNetworkStage } from './stages/rootless.js';
 import { ROOTLESS_RESOLVER } from './rootless.js';
 import { cleanupStale, makeStateDirs, stateDir, teardown, writeTeardownState, type Teardown } from './teardown.js';
 import { startReaper, stopReaper } from './reaper.js';
-import { SandboxError, SandboxInterrupted, type SandboxInput, type SandboxResult } from './types.js';
+import { SandboxError, SandboxInterrupted, type SandboxInput, type SandboxMode, type SandboxResult } from './types.js';
 
 // The library's sandbox surface, where callers have always found it.
 export {
@@ -120,8 +120,10 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     noStateFile: opts.rootless && !holder && tmp === undefined && input.vault === undefined,
   };
   writeTeardownState(td);
-  // Rootless with something on disk: the reaper removes it if cordon dies (kill -9 included).
-  const reaper = opts.rootless && td.noStateFile !== true ? startReaper(stateDir()) : undefined;
+  // Whatever the state file records (root: the named namespaces, the host's NAT table, cgroups,
+  // the resolver and forwarders; rootless: the temp dir), the reaper removes at once if cordon
+  // dies (kill -9 included), not the next run.
+  const reaper = td.noStateFile !== true ? startReaper(stateDir()) : undefined;
   td.reaperPid = reaper?.pid;
   const stops: (() => void)[] = [];
   const abort = new AbortController();
@@ -139,7 +141,7 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     if (input.envAll === true) say(`--env-all: all ${opts.envCounts.passed} environment variables pass into the sandbox, tokens and keys in them included`);
     const ctx: StageContext = { plan, opts, td, tmp, say, signal: abort.signal, stops };
     await (plan.rootless ? rootlessNetworkStage(ctx) : networkStage(ctx));
-    say(`sandbox ${id}: ${opts.mode}${plan.ns ? ` in netns ${plan.ns}` : ''}${opts.rootless ? ' (rootless)' : ''}`);
+    say(startLine(id, opts.mode, plan.ns, opts.rootless));
     limitsStage(plan, version);
     const end = await commandStage(ctx, cgroups, version, input.stdio ?? 'inherit', startedAt);
     const tunnel = td.wgIf !== undefined ? await tunnelState(td.wgIf, wgPrefix(td)) : undefined;
@@ -157,6 +159,11 @@ export async function sandbox(input: SandboxInput): Promise<SandboxResult> {
     // eslint-disable-next-line no-unsafe-finally -- on purpose: the interrupt replaces the result or error above
     if (interrupted !== undefined) throw new SandboxInterrupted(interrupted, id);
   }
+}
+
+/** What a run says once its network is up, before the command starts (also the fast launcher's, src/sandbox/launcher.ts). */
+export function startLine(id: string, mode: SandboxMode, ns: string | undefined, rootless: boolean): string {
+  return `sandbox ${id}: ${mode}${ns ? ` in netns ${ns}` : ''}${rootless ? ' (rootless)' : ''}`;
 }
 
 /** Decrypts the vault session into a RAM-only mount, recorded for teardown. */

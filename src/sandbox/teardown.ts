@@ -68,7 +68,7 @@ export interface Teardown {
   holderPid?: number | undefined;
   holderStart?: string | undefined;
   pastaPid?: number | undefined;
-  /** Rootless: the reaper (reaper.ts), which finishes this teardown if cordon dies; killed by the run once it tore down itself. */
+  /** The reaper (reaper.ts), which finishes this teardown if cordon dies; killed by the run once it tore down itself. */
   reaperPid?: number | undefined;
   /**
    * No state file: nothing of this run can outlive it (rootless isolated mode without a temp dir or

@@ -126,13 +126,7 @@ export async function commandStage(
     });
   });
   stopIfAborted(ctx.signal);
-  if (plan.inline && code === INLINE_SETUP_FAILED && table === '' && setupErr !== '') {
-    throw new SandboxError(`setting up the sandbox's network: ${setupErr.trim().split('\n').slice(0, 6).join('\n')}`);
-  }
-  if (plan.inline && opts.rootless && code !== 0 && !timedOut && table === '' && setupErr === '') {
-    const why = await usernsDiagnosis();
-    if (why !== undefined) throw new SandboxError(why);
-  }
+  if (plan.inline) await inlineFailure({ code, timedOut, table, setupErr, rootless: opts.rootless });
   const end = classifyExit({ code, signal, timedOut }, opts, cgroups, version);
   const inside = plan.ns ? ['ip', 'netns', 'exec', plan.ns] : plan.rootless && td.holderPid !== undefined ? nsenterArgv(td.holderPid) : undefined;
   const { denied, counters } = inside ? await readDenied(inside, startedAt) : parseDenied(table, startedAt);
@@ -140,6 +134,29 @@ export async function commandStage(
     for (const l of readFileSync(join(ctx.tmp, 'dns-events'), 'utf8').split('\n')) if (l !== '') denied.push(JSON.parse(l) as DeniedAttempt);
   }
   return { ...end, denied, counters };
+}
+
+/**
+ * Isolated (inline) mode: throws when the command line's own network set-up failed — its reason
+ * on fd 4 and exit INLINE_SETUP_FAILED, or (rootless) no table at all because unshare could not
+ * make the user namespace, with the setting in the way. Also the fast launcher's report
+ * (src/cli/fast-report.ts), which gets the same two outputs from the same command line.
+ */
+export async function inlineFailure(end: {
+  readonly code: number | null;
+  readonly timedOut: boolean;
+  readonly table: string;
+  readonly setupErr: string;
+  readonly rootless: boolean;
+}): Promise<void> {
+  const { code, table, setupErr } = end;
+  if (code === INLINE_SETUP_FAILED && table === '' && setupErr !== '') {
+    throw new SandboxError(`setting up the sandbox's network: ${setupErr.trim().split('\n').slice(0, 6).join('\n')}`);
+  }
+  if (end.rootless && code !== 0 && !end.timedOut && table === '' && setupErr === '') {
+    const why = await usernsDiagnosis();
+    if (why !== undefined) throw new SandboxError(why);
+  }
 }
 
 /**
