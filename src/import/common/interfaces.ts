@@ -201,8 +201,7 @@ export function buildInterfacesTopology(configs: readonly HostNetConfig[], topol
         }
         const oldNic = old?.nics?.[net];
         const port = typeof oldNic === 'object' ? oldNic.port : undefined;
-        const bridgeOwn = i.bridgePorts !== undefined && i.name === net;
-        nics[net] = bridgeOwn && port === undefined ? formatIPv4(a.addr) : { address: formatIPv4(a.addr), ifname: i.name, ...(port ? { port } : {}) };
+        nics[net] = { address: formatIPv4(a.addr), ifname: i.name, ...(port ? { port } : {}) };
         ownAddrs.add(a.addr);
       });
       if (i.bridgePorts !== undefined) {
@@ -306,7 +305,7 @@ export function hostOfPath(
   fallback: (path: string) => string | undefined,
   ds: Diagnostic[],
 ): { host: string; path: string } | undefined {
-  const eq = /^([A-Za-z][A-Za-z0-9_-]*)=(.+)$/.exec(p);
+  const eq = /^([A-Za-z][A-Za-z0-9_-]*)=([\s\S]+)$/.exec(p);
   if (eq) return { host: eq[1]!, path: eq[2]! };
   const host = req.paths.length === 1 ? (req.host ?? fallback(p)) : fallback(p);
   if (host === undefined || !NAME_RE.test(host) || host.length > NAME_MAX) {

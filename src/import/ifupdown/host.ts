@@ -103,6 +103,7 @@ export function stanzasToHost(host: string, files: string[], stanzas: readonly I
       );
     let pendingAddr: { addr: number; at: IfOption['at'] } | undefined;
     let netmask: number | undefined;
+    let sawNetmask = false;
     for (const o of s.options) {
       const v = o.value;
       if (o.key === 'address') {
@@ -119,6 +120,7 @@ export function stanzasToHost(host: string, files: string[], stanzas: readonly I
         else if (a.len !== undefined) iface.addrs.push({ addr: a.addr, len: a.len, at: o.at });
         else pendingAddr = { addr: a.addr, at: o.at };
       } else if (o.key === 'netmask') {
+        sawNetmask = true;
         netmask = netmaskLen(v);
         if (netmask === undefined) ds.push(diag(Code.IMPORT_SYNTAX, 'error', `netmask '${commentText(v, 45)}' is not a netmask`, o.at));
       } else if (o.key === 'gateway') {
@@ -174,7 +176,7 @@ export function stanzasToHost(host: string, files: string[], stanzas: readonly I
       } else if (!QUIET.has(o.key)) ds.push(diag(Code.IMPORT_UNSUPPORTED, 'warning', `option ${commentText(o.key, 40)}: not read`, o.at));
     }
     if (pendingAddr) {
-      if (netmask === undefined)
+      if (netmask === undefined && !sawNetmask)
         ds.push(
           diag(
             Code.IMPORT_SYNTAX,
@@ -184,7 +186,7 @@ export function stanzasToHost(host: string, files: string[], stanzas: readonly I
             'write it as A.B.C.D/LEN',
           ),
         );
-      else iface.addrs.push({ addr: pendingAddr.addr, len: netmask, at: pendingAddr.at } satisfies LocatedAddr);
+      else if (netmask !== undefined) iface.addrs.push({ addr: pendingAddr.addr, len: netmask, at: pendingAddr.at } satisfies LocatedAddr);
     }
   }
   return cfg;
