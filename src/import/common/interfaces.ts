@@ -13,8 +13,9 @@
  * - A default route is the host's `gateway`; none (and no uplink) is `gateway: false`, so the
  *   network's gateway is not taken for it. Other static routes are `routes:`; resolvers are
  *   `nameservers:`.
- * - A host the topology declares keeps its kind and everything the files do not say; its nics are
- *   what the files say (a topology nic's bridge port is kept). A host only the files describe is a
+ * - A host the topology declares keeps its kind and everything the files do not say: a nic on a
+ *   network the files give an address on is theirs (the topology's bridge port kept), its other
+ *   nics (tunnels, public addresses, bridges another tool creates) stay. A host only the files describe is a
  *   hypervisor when it has bridges, else a VM (the in-guest config netplan and ifupdown usually are).
  */
 import { diag, sortDiagnostics, type Diagnostic, type SourcePos } from '../../diag/diagnostic.js';
@@ -225,6 +226,9 @@ export function buildInterfacesTopology(configs: readonly HostNetConfig[], topol
       }
       nics[w.name] = formatIPv4(w.addr.addr);
     }
+    // What the files do not configure stays as the topology says: tunnels (the WireGuard configs'),
+    // public addresses, bridges another tool creates (libvirt's virbr*).
+    for (const [net, nic] of Object.entries(old?.nics ?? {})) if (!(net in nics)) nics[net] = nic;
     const kind: HostSpecT['kind'] = old?.kind ?? (bridges > 0 ? 'hypervisor' : 'vm');
     const h: HostSpecT = { ...(old ?? { kind }), kind, nics };
     if (old === undefined)
