@@ -13,7 +13,9 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { diskTree } from '../src/cli/commands/import-common.js';
 import type { Importer } from '../src/import/common/contract.js';
+import { iptablesImporter } from '../src/import/iptables/index.js';
 import { libvirtImporter } from '../src/import/libvirt/index.js';
+import { proxmoxImporter } from '../src/import/proxmox/index.js';
 import { compile } from '../src/ir/compile.js';
 import type { Ir } from '../src/ir/types.js';
 import { teardownLab } from '../src/lab/exec.js';
@@ -47,12 +49,12 @@ function imported(importer: Importer, seed: string, paths: string[], host?: stri
   return compile(m.model);
 }
 
-async function live(ir: Ir): Promise<VerifyResult> {
+async function live(ir: Ir): Promise<VerifyResult & { tunnels: readonly { host: string; up: boolean; expectUp: boolean }[] }> {
   const prefix = await freshPrefix();
   built.add(prefix);
   try {
-    await upLab(ir, { prefix, say: () => undefined, ephemeral: true });
-    return await verifyLab(ir, prefix, { timeoutMs: 500 });
+    const { report } = await upLab(ir, { prefix, say: () => undefined, ephemeral: true });
+    return { ...(await verifyLab(ir, prefix, { timeoutMs: 500 })), tunnels: report.tunnels };
   } finally {
     await teardownLab(prefix);
     built.delete(prefix);
@@ -108,5 +110,40 @@ describe('seed findings, live', { skip: SKIP }, () => {
       delivered(r, 'agent-1', 'agent-2', 'tcp').every((d) => !d),
       'VM-to-VM stays blocked, as the seed says',
     );
+  });
+
+  function step(r: VerifyResult, text: string): VerifyResult['steps'][number] {
+    const s = r.steps.find((x) => x.text === text);
+    assert.ok(s, `no step '${text}' (have: ${r.steps.map((x) => x.text).join(' | ')})`);
+    return s;
+  }
+
+  it("seed 000: cluster.fw's FORWARD rule is not in force, so a WireGuard client's packets reach Ollama where the seed says they must not", async () => {
+    const r = await live(imported(proxmoxImporter, '000', [`${SEEDS}/000/root`]));
+    assert.equal(r.differences.length, 0, `live ≠ static:\n${differences(r)}`);
+    const s = step(r, 'wg-client → ollama tcp/11434: deny');
+    assert.equal(s.ok, false, 'the seed: "Ska INTE fungera"; the lab: it does');
+    assert.ok(s.delivered > 0, s.detail);
+  });
+
+  it("seed 003: nginx's OUT rule lets the proxy traffic out, traefik's IN policy DROP stops it: nginx never reaches traefik on tcp/80", async () => {
+    const r = await live(imported(proxmoxImporter, '003', [`${SEEDS}/003/root`]));
+    assert.equal(r.differences.length, 0, `live ≠ static:\n${differences(r)}`);
+    const s = step(r, 'nginx → traefik tcp/80: allow');
+    assert.equal(s.ok, false, 'the seed: "Allow Nginx to proxy to Traefik"; the lab: dropped');
+    assert.equal(s.delivered, 0, s.detail);
+    assert.ok(s.probes > 0);
+  });
+
+  it("seed 004: the in-guest rules drop the tunnel's own UDP transport: the VPN never comes up, so nothing reaches the internet through it", async () => {
+    const r = await live(imported(iptablesImporter, '004', [`${SEEDS}/004/rules.sh`], 'workload-vm'));
+    assert.equal(r.differences.length, 0, `live ≠ static:\n${differences(r)}`);
+    const t = r.tunnels.find((x) => x.host === 'workload-vm');
+    assert.ok(t, JSON.stringify(r.tunnels));
+    assert.equal(t.up, false, 'the handshake never completes');
+    assert.equal(t.expectUp, false, 'and cordon says so statically');
+    const s = step(r, 'workload-vm → internet tcp/443: allow');
+    assert.equal(s.ok, false, 'the seed: "curl google.com — Goes through wg0 (VPN) ✅"; the lab: nothing gets out');
+    assert.equal(s.delivered, 0, s.detail);
   });
 });
