@@ -101,7 +101,7 @@ describe('seed findings, live', { skip: SKIP }, () => {
           p.to === 'kvm-host' &&
           p.flow.proto === 'tcp' &&
           'port' in p.flow &&
-          ![22, 80, 443, 9418, 53].includes(p.flow.port) &&
+          ![22, 80, 443, 9418, 53].includes(p.flow.port ?? 0) &&
           !p.delivered,
       ),
       'some other tcp port to the host is dropped',
