@@ -14,7 +14,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -484,6 +484,18 @@ describe('cordon import --from netplan|ifupdown (CLI)', () => {
     const s = cordon('import', '--from', 'ifupdown', `vm=${f}`, '--strict', '-o', join(tmp, 's.yaml'));
     assert.equal(s.status, 2);
     assert.throws(() => readFileSync(join(tmp, 's.yaml')), /ENOENT/);
+  });
+
+  it('a link inside the root that leads out of it is refused, at the source line that reached it', () => {
+    const root = join(tmp, 'linkroot');
+    mkdirSync(join(root, 'etc/network/interfaces.d'), { recursive: true });
+    writeFileSync(join(tmp, 'outside'), 'iface eth9 inet static\n  address 10.66.0.5/24\n');
+    writeFileSync(join(root, 'etc/network/interfaces'), 'iface eth0 inet static\n  address 10.0.0.5/24\nsource interfaces.d/*\n');
+    symlinkSync(join(tmp, 'outside'), join(root, 'etc/network/interfaces.d/evil'));
+    const r = cordon('import', '--from', 'ifupdown', `vm=${root}`);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${join(root, 'etc/network/interfaces')}:3:1: error CORDON045: refused: .*evil is a link to a file outside`));
+    assert.doesNotMatch(r.stdout + r.stderr, /10\.66\.0\.5/, 'nothing of the outside file is read');
   });
 
   it('bad input: exit 2 with file and line, no stack trace', () => {

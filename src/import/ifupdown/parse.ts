@@ -144,6 +144,21 @@ export function readInterfaces(file: string, opts: ReadOptions, ds: Diagnostic[]
       ds.push(diag(Code.IMPORT_SYNTAX, 'error', `source nested deeper than ${MAX_DEPTH} files`, at ?? { file: f }));
       return;
     }
+    // A link inside the root may point out of it: the file it leads to must be under the root too.
+    const realRoot = opts.tree.real?.(root);
+    const realFile = opts.tree.real?.(f);
+    if (realRoot !== undefined && realFile !== undefined && realFile !== realRoot && !realFile.startsWith(`${realRoot.replace(/\/+$/, '')}/`)) {
+      ds.push(
+        diag(
+          Code.IMPORT_SYNTAX,
+          'error',
+          `refused: ${f} is a link to a file outside ${root}, the root this import was given`,
+          at ?? { file: f },
+          'the importer reads only the tree it is handed; copy the file into it',
+        ),
+      );
+      return;
+    }
     const text = opts.tree.read(f);
     if (text === undefined) {
       ds.push(diag(Code.FILE_UNREADABLE, 'error', `cannot read ${f}`, at ?? { file: f }));
