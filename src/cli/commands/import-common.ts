@@ -3,7 +3,7 @@
  * (a SourceTree over the disk), the topology spec, --strict, and printing diagnostics with code
  * frames of the original files.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Diagnostic } from '../../diag/diagnostic.js';
 import { Code, type DiagCode } from '../../diag/codes.js';
@@ -41,6 +41,13 @@ export const diskTree: SourceTree = {
   list(path: string): readonly string[] | undefined {
     try {
       return readdirSync(path).sort();
+    } catch {
+      return undefined;
+    }
+  },
+  real(path: string): string | undefined {
+    try {
+      return realpathSync(path);
     } catch {
       return undefined;
     }

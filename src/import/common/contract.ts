@@ -21,6 +21,8 @@ export interface SourceTree {
   read(path: string): string | undefined;
   /** Names of the entries of a directory (sorted), or undefined when it is no directory. */
   list(path: string): readonly string[] | undefined;
+  /** The path with every symbolic link resolved (undefined: no such path); absent for trees without links. */
+  real?(path: string): string | undefined;
 }
 
 export interface ImportRequest {

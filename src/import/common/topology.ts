@@ -47,6 +47,9 @@ export function importBase(
     if (!imported.has(name) && !handWritten.has(name)) {
       if (MANAGED_KINDS.has(h.kind) || h.managed === true) copy.managed = false;
     }
+    // A host whose rules are imported enforces them: an earlier topology-only import (netplan,
+    // ifupdown) left it unmanaged because nothing of its firewall was known then.
+    else if (imported.has(name) && copy.managed === false) delete copy.managed;
     // No compiled in-guest or per-guest chain: only imported (or kept hand-written) chains filter.
     copy.firewall = { guest: guestFirewalls.has(name), local: false };
     hosts[name] = copy;

@@ -250,8 +250,7 @@ function ownTopology(root: string, hostname: string | undefined, req: ImportRequ
     return undefined;
   }
   const ifFile = path('etc/network/interfaces');
-  const ifText = req.tree.read(ifFile);
-  const bridges = ifText === undefined ? undefined : { file: ifFile, bridges: readInterfaces(ifFile, ifText, ds) };
+  const bridges = req.tree.read(ifFile) === undefined ? undefined : { file: ifFile, bridges: readInterfaces(ifFile, req.tree, root, ds) };
   if (!bridges)
     ds.push(
       diag(

@@ -17,9 +17,13 @@ import { Code } from '../../diag/codes.js';
 import type { HostSpecT, NetworkSpecT, Spec } from '../../spec/schema.js';
 import { NAME_RE } from '../../spec/identifiers.js';
 import { formatIPv4, parseIPv4 } from '../../util/ip.js';
+import type { SourceTree } from '../common/contract.js';
+import { stanzasToHost } from '../ifupdown/host.js';
+import { readInterfaces as readIfupdown } from '../ifupdown/parse.js';
 
 interface Bridge {
   readonly name: string;
+  readonly file: string;
   readonly line: number;
   address: number | undefined;
   len: number | undefined;
@@ -40,57 +44,25 @@ function addrLen(text: string): { addr: number; len: number } | undefined {
   return addr === undefined || len > 32 ? undefined : { addr, len };
 }
 
-/** `iface` stanzas of etc/network/interfaces that are bridges. */
-export function readInterfaces(file: string, text: string, ds: Diagnostic[]): Bridge[] {
-  const out: Bridge[] = [];
-  let cur: Bridge | undefined;
-  let isBridge = false;
-  const flush = (): void => {
-    if (cur && isBridge) out.push(cur);
-    cur = undefined;
-    isBridge = false;
-  };
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/#.*/, '').trim();
-    const at = { file, line: i + 1, col: 1 };
-    if (line === '') return;
-    const words = line.split(/\s+/);
-    const kw = words[0]!;
-    if (kw === 'iface') {
-      flush();
-      cur = { name: words[1] ?? '', line: i + 1, address: undefined, len: undefined, ports: [], masquerade: false };
-      return;
-    }
-    if (['auto', 'allow-hotplug', 'source', 'source-directory', 'mapping'].includes(kw) || kw.startsWith('allow-')) {
-      if (kw === 'source' || kw === 'source-directory')
-        ds.push(diag(Code.IMPORT_UNSUPPORTED, 'warning', `${kw}: files it includes are not read`, at, 'give the included stanzas in this file'));
-      flush();
-      return;
-    }
-    if (!cur) return;
-    const rest = words.slice(1).join(' ');
-    if (kw === 'address') {
-      const a = addrLen(rest);
-      if (a) {
-        cur.address = a.addr;
-        cur.len = a.len;
-      } else {
-        const plain = parseIPv4(rest);
-        if (plain === undefined) ds.push(diag(Code.IMPORT_SYNTAX, 'error', `address '${rest.slice(0, 40)}': expected A.B.C.D/LEN`, at));
-        else cur.address = plain;
-      }
-    } else if (kw === 'netmask') {
-      const m = parseIPv4(rest);
-      const len = m === undefined ? undefined : 32 - Math.log2((~m >>> 0) + 1);
-      if (len === undefined || !Number.isInteger(len)) ds.push(diag(Code.IMPORT_SYNTAX, 'error', `netmask '${rest.slice(0, 40)}' is not a netmask`, at));
-      else cur.len = len;
-    } else if (kw === 'bridge-ports' || kw === 'bridge_ports') {
-      isBridge = true;
-      cur.ports = words.slice(1).filter((w) => w !== 'none');
-    } else if ((kw === 'post-up' || kw === 'up') && /MASQUERADE/.test(rest)) cur.masquerade = true;
-  });
-  flush();
-  return out;
+/**
+ * The bridges of etc/network/interfaces, read by the ifupdown importer's reader (so `source`
+ * lines, continuations and every option mean the same as for `--from ifupdown`); `root` is the
+ * node's tree, under which sourced paths are read.
+ */
+export function readInterfaces(file: string, tree: SourceTree, root: string, ds: Diagnostic[]): Bridge[] {
+  const doc = readIfupdown(file, { tree, root }, ds);
+  const host = stanzasToHost('node', [...doc.files], doc.stanzas, ds);
+  return host.ifaces
+    .filter((i) => i.bridgePorts !== undefined)
+    .map((i) => ({
+      name: i.name,
+      line: i.at.line,
+      file: i.at.file,
+      address: i.addrs[0]?.addr,
+      len: i.addrs[0]?.len,
+      ports: i.bridgePorts ?? [],
+      masquerade: i.masquerade,
+    }));
 }
 
 /** `key=value` items of a `netN:` line. */
@@ -126,7 +98,7 @@ export function buildTopology(
   const nodeNics: Record<string, string> = {};
   let uplink: string | undefined;
   for (const b of ifaces?.bridges ?? []) {
-    const at: SourcePos = { file: ifaces!.file, line: b.line, col: 1 };
+    const at: SourcePos = { file: b.file, line: b.line, col: 1 };
     if (!NAME_RE.test(b.name) || b.name.length > 15) {
       ds.push(diag(Code.IMPORT_SYNTAX, 'error', `bridge '${b.name.slice(0, 40)}' is not an interface name cordon accepts`, at));
       continue;
