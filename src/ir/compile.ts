@@ -169,7 +169,24 @@ function unfilteredIpv6(model: Model): Diagnostic[] {
 }
 
 function finalize(point: string, drafts: readonly Draft[]): IrRule[] {
-  return drafts.map((d, index) => ({ id: `${point}#${index}`, index, ...d }));
+  // One literal per rule, fields in the order a spread of the draft gave (JSON output keeps it):
+  // a spread copies through a generic path, and a big spec's forward chain has tens of thousands.
+  const out: IrRule[] = new Array<IrRule>(drafts.length);
+  for (let index = 0; index < drafts.length; index++) {
+    const d = drafts[index]!;
+    out[index] = {
+      id: `${point}#${index}`,
+      index,
+      match: d.match,
+      action: d.action,
+      log: d.log,
+      rate: d.rate,
+      role: d.role,
+      origin: d.origin,
+      policyIndex: d.policyIndex,
+    };
+  }
+  return out;
 }
 
 function defaultPolicy(h: Host, hook: Hook): 'accept' | 'drop' {
@@ -201,8 +218,8 @@ interface KeyedAtom extends SrcAtom {
   readonly key: string;
 }
 
-function keyed(atom: SrcAtom): KeyedAtom {
-  return { ...atom, key: `${atom.iif ?? ''}|${atom.inPort ?? ''}` };
+function keyed(addrs: RangeSet, iif: string | undefined, inPort: string | undefined): KeyedAtom {
+  return { addrs, iif, inPort, key: `${iif ?? ''}|${inPort ?? ''}` };
 }
 
 /**
@@ -227,10 +244,10 @@ function hostAtoms(model: Model, cache: Map<string, readonly KeyedAtom[]>, host:
     for (const nic of h.nics) {
       const net = model.networks.get(nic.segment);
       const tun = model.tunnels.get(nic.segment);
-      let atom: SrcAtom = { addrs: [[nic.address, nic.address]], iif: undefined, inPort: undefined };
-      if (net && net.owner === enforcer && nic.port) atom = { ...atom, inPort: nic.port };
-      else if (tun && tun.server === enforcer && h.name !== enforcer) atom = { ...atom, iif: tun.ifname };
-      list.push(keyed(atom));
+      const addrs: RangeSet = [[nic.address, nic.address]];
+      if (net && net.owner === enforcer && nic.port) list.push(keyed(addrs, undefined, nic.port));
+      else if (tun && tun.server === enforcer && h.name !== enforcer) list.push(keyed(addrs, tun.ifname, undefined));
+      else list.push(keyed(addrs, undefined, undefined));
     }
     cache.set(host, (atoms = list));
   }
@@ -246,49 +263,54 @@ function restrictTo(addrs: RangeSet, restrict: RangeSet | undefined): RangeSet {
 
 /** Splits a rule's sources so that a guest's address is matched together with its bridge port. */
 function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): SrcAtom[] {
-  const atoms: KeyedAtom[] = [];
+  // Atoms with the same binding are merged, in the order their bindings first appear; what the
+  // restriction excludes is dropped. The parts of one binding are normalised once at the end: a
+  // union per atom was quadratic in a group's size. Most rules have one or two bindings, so they
+  // are kept in a short list searched by key, not a Map with an entry object per binding.
+  const merged: { atom: KeyedAtom; parts: RangeSet[] }[] = [];
   const cache = hostAtomsFor(model, enforcer);
+  const add = (a: KeyedAtom): void => {
+    const addrs = restrictTo(a.addrs, restrict);
+    if (addrs.length === 0) return;
+    for (const m of merged)
+      if (m.atom.key === a.key) {
+        m.parts.push(addrs);
+        return;
+      }
+    merged.push({ atom: a, parts: [addrs] });
+  };
   for (const t of targets) {
     if (t.kind === 'host' || t.kind === 'service') {
-      for (const atom of hostAtoms(model, cache, t.host, enforcer)) atoms.push(atom);
+      for (const atom of hostAtoms(model, cache, t.host, enforcer)) add(atom);
     } else if (t.kind === 'network') {
       const net = model.networks.get(t.network);
       const tun = model.tunnels.get(t.network);
       const addrs = targetAddrs(model, t);
-      if (net && net.owner === enforcer) atoms.push(keyed({ addrs, iif: net.bridge, inPort: undefined }));
-      else if (tun && tun.server === enforcer) atoms.push(keyed({ addrs, iif: tun.ifname, inPort: undefined }));
-      else atoms.push(keyed({ addrs, iif: undefined, inPort: undefined }));
+      if (net && net.owner === enforcer) add(keyed(addrs, net.bridge, undefined));
+      else if (tun && tun.server === enforcer) add(keyed(addrs, tun.ifname, undefined));
+      else add(keyed(addrs, undefined, undefined));
     } else {
-      atoms.push(keyed({ addrs: targetAddrs(model, t), iif: undefined, inPort: undefined }));
+      add(keyed(targetAddrs(model, t), undefined, undefined));
     }
   }
-  // Merge atoms with the same binding; drop what the restriction excludes. The parts of one
-  // binding are normalised once at the end: a union per atom was quadratic in a group's size.
-  const merged = new Map<string, { atom: SrcAtom; parts: RangeSet[] }>();
-  for (const a of atoms) {
-    const addrs = restrictTo(a.addrs, restrict);
-    if (addrs.length === 0) continue;
-    const prev = merged.get(a.key);
-    if (prev) prev.parts.push(addrs);
-    else merged.set(a.key, { atom: a, parts: [addrs] });
+  const out: SrcAtom[] = new Array<SrcAtom>(merged.length);
+  for (let i = 0; i < merged.length; i++) {
+    const { atom, parts } = merged[i]!;
+    out[i] = { addrs: parts.length === 1 ? parts[0]! : R.normalize(parts.flat()), iif: atom.iif, inPort: atom.inPort };
   }
-  const out: SrcAtom[] = [...merged.values()].map(({ atom, parts }) => ({
-    addrs: parts.length === 1 ? parts[0]! : R.normalize(parts.flat()),
-    iif: atom.iif,
-    inPort: atom.inPort,
-  }));
+  if (out.length < 2) return out;
   return out.sort((x, y) => x.addrs[0]![0] - y.addrs[0]![0] || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
 }
 
 /** Groups destinations by the flows the rule gives them (a service's ports, or the rule's). */
-function destGroups(model: Model, rule: PolicyRule, restrict: RangeSet | undefined): { addrs: RangeSet; flows: FlowSet }[] {
+function destGroups(spans: RuleSpans, rule: PolicyRule, restrict: RangeSet | undefined): { addrs: RangeSet; flows: FlowSet }[] {
   // The addresses of one group are normalised once at the end (a union per target was quadratic).
   const groups: { parts: RangeSet[]; flows: FlowSet }[] = [];
   for (const t of rule.to) {
     let flows: FlowSet = rule.ports ?? ALL_FLOWS;
     if (t.kind === 'service') flows = rule.ports ? flowIntersect(rule.ports, t.flows) : t.flows;
     if (flowIsEmpty(flows)) continue;
-    const addrs = restrictTo(targetAddrs(model, t), restrict);
+    const addrs = restrictTo(spans.addrs(t), restrict);
     if (addrs.length === 0) continue;
     const same = groups.find((g) => flowEqual(g.flows, flows));
     if (same) same.parts.push(addrs);
@@ -329,8 +351,8 @@ class RuleSpans {
     return R.normalize(spans);
   }
 
-  /** targetAddrs, kept per host: a host named in many rules is normalised once. */
-  private addrs(t: Target): RangeSet {
+  /** targetAddrs, kept per host: a host named in many rules is normalised once (shared: never changed). */
+  addrs(t: Target): RangeSet {
     if (t.kind !== 'host' && t.kind !== 'service') return targetAddrs(this.model, t);
     let a = this.hostAddrs.get(t.host);
     if (!a) this.hostAddrs.set(t.host, (a = targetAddrs(this.model, t)));
@@ -381,6 +403,7 @@ function meets(a: RangeSet, b: RangeSet): boolean {
   return false;
 }
 
+/** Appends the drafts of one policy rule at `enforcer` to `out` (the chain's list: no list per rule). */
 function policyDrafts(
   model: Model,
   spans: RuleSpans,
@@ -388,25 +411,24 @@ function policyDrafts(
   enforcer: string,
   srcRestrict: RangeSet | undefined,
   dstRestrict: RangeSet | undefined,
-): Draft[] {
-  const out: Draft[] = [];
+  out: Draft[],
+): void {
   // What sourceAtoms and destGroups would find empty after the restriction: no drafts at all.
-  if (srcRestrict && !meets(spans.of(rule).src, srcRestrict)) return out;
-  if (dstRestrict && !meets(spans.of(rule).dst, dstRestrict)) return out;
+  if (srcRestrict && !meets(spans.of(rule).src, srcRestrict)) return;
+  if (dstRestrict && !meets(spans.of(rule).dst, dstRestrict)) return;
   const srcs = sourceAtoms(model, rule.from, enforcer, srcRestrict);
-  const dsts = destGroups(model, rule, dstRestrict);
+  if (srcs.length === 0) return;
+  const dsts = destGroups(spans, rule, dstRestrict);
+  const action = rule.action === 'allow' ? 'accept' : 'drop';
   for (const s of srcs) {
+    const src = isAll(s.addrs) ? undefined : s.addrs;
+    const iif = s.iif ? [s.iif] : undefined;
+    const inPort = s.inPort ? [s.inPort] : undefined;
     for (const d of dsts) {
       out.push({
-        match: {
-          ...ANY_MATCH,
-          src: isAll(s.addrs) ? undefined : s.addrs,
-          dst: isAll(d.addrs) ? undefined : d.addrs,
-          flows: d.flows,
-          iif: s.iif ? [s.iif] : undefined,
-          inPort: s.inPort ? [s.inPort] : undefined,
-        },
-        action: rule.action === 'allow' ? 'accept' : 'drop',
+        // ANY_MATCH with these fields set, as one literal in its field order.
+        match: { src, dst: isAll(d.addrs) ? undefined : d.addrs, flows: d.flows, iif, oif: undefined, inPort, state: undefined },
+        action,
         log: rule.log,
         rate: rule.rate,
         role: 'policy',
@@ -415,7 +437,6 @@ function policyDrafts(
       });
     }
   }
-  return out;
 }
 
 const STATEFUL = (h: Host, model: Model): Draft => ({
@@ -511,7 +532,7 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spa
       // A packet from one of the host's own addresses never reaches input except over lo (the kernel
       // drops it as a martian, accept_local=0): the host's own outgoing rules do not belong here.
       const notOwn = R.subtract([[0, 0xffffffff]], own);
-      for (const r of spans.meeting('dst', own)) drafts.push(...policyDrafts(model, spans, r, h.name, notOwn, own));
+      for (const r of spans.meeting('dst', own)) policyDrafts(model, spans, r, h.name, notOwn, own, drafts);
       break;
     }
     case 'output': {
@@ -521,7 +542,7 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spa
         if (h.egress === 'vpn-only') break;
       }
       if (h.egress === 'isolated') drafts.push(...egressDrafts(model, [h], h.name));
-      for (const r of spans.meeting('src', own)) drafts.push(...policyDrafts(model, spans, r, '', own, undefined));
+      for (const r of spans.meeting('src', own)) policyDrafts(model, spans, r, '', own, undefined, drafts);
       if (!h.trusted) drafts.push(...openDrafts(model, [h], ''));
       break;
     }
@@ -531,7 +552,7 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spa
       drafts.push(...egressDrafts(model, untrusted, h.name));
       drafts.push(...forwardDrafts(model, h));
       const notOwn = R.subtract([[0, 0xffffffff]], own);
-      for (const r of model.policy) drafts.push(...policyDrafts(model, spans, r, h.name, notOwn, notOwn));
+      for (const r of model.policy) policyDrafts(model, spans, r, h.name, notOwn, notOwn, drafts);
       drafts.push(...openDrafts(model, untrusted, h.name));
       break;
     }
@@ -548,12 +569,12 @@ function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spa
         });
       }
       drafts.push(...egressDrafts(model, [h], enforcedOn));
-      for (const r of spans.meeting('src', own)) drafts.push(...policyDrafts(model, spans, r, enforcedOn, own, undefined));
+      for (const r of spans.meeting('src', own)) policyDrafts(model, spans, r, enforcedOn, own, undefined, drafts);
       drafts.push(...openDrafts(model, [h], enforcedOn));
       break;
     }
     case 'guest-in': {
-      for (const r of spans.meeting('dst', own)) drafts.push(...policyDrafts(model, spans, r, enforcedOn, undefined, own));
+      for (const r of spans.meeting('dst', own)) policyDrafts(model, spans, r, enforcedOn, undefined, own, drafts);
       break;
     }
   }

@@ -898,8 +898,28 @@ class Resolver {
     for (const g of Object.keys(specGroups)) visit(g, []);
   }
 
+  /**
+   * Targets of references already resolved, by their text. Every reference is resolved after all
+   * hosts, networks and tunnels are (groups first, then control, rules, expectations…), so a host,
+   * service, network, built-in or address means the same thing each time: rules name the same
+   * hosts thousands of times. Not kept: groups (each use marks the group used) and failures (each
+   * place gets its own error). The arrays are shared, as a group's always were: never changed.
+   */
+  private readonly refCache = new Map<string, Target[]>();
+
   /** Resolves one reference to targets; reports unknown names with a did-you-mean. */
   resolveRef(ref: string, path: readonly PathSeg[], markUsed = true): Target[] {
+    const hit = this.refCache.get(ref);
+    if (hit) return hit;
+    const out = this.resolveRefOnce(ref, path, markUsed);
+    if (out.length === 1) {
+      const r = ref.trim();
+      if (!this.groups.has(r) && (this.spec.groups ?? {})[r] === undefined) this.refCache.set(ref, out);
+    }
+    return out;
+  }
+
+  private resolveRefOnce(ref: string, path: readonly PathSeg[], markUsed: boolean): Target[] {
     const r = ref.trim();
     if (r === 'internet') return [{ kind: 'internet', name: 'internet' }];
     if (r === 'any') return [{ kind: 'any', name: 'any' }];

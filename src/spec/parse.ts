@@ -10,6 +10,7 @@ import { Code } from '../diag/codes.js';
 import { closest } from '../util/suggest.js';
 import { RuleBody, SpecSchema, type Spec } from './schema.js';
 import { fastOffsetAt, readFastYaml, type FastYaml } from './fast-yaml.js';
+import { fastParser } from './fast-schema.js';
 import { checkDocument, cstDepth, MAX_DEPTH, type PathSeg } from './yaml-guard.js';
 import { LineTable, yamlLib } from './yaml-lib.js';
 
@@ -41,16 +42,19 @@ export class SourceMap {
 
   /** Position of the value at `path`, or of its nearest existing ancestor. `key` points at the key instead. */
   pos(path: readonly PathSeg[], key = false): { file: string; line: number; col: number; path: string } {
-    const at = { file: this.file, path: formatPath(path) };
-    if (!this.locator) return { ...at, line: 0, col: 0 };
+    // Built as one literal (not spread from a partial one): origins and diagnostics are made per
+    // host and per rule, and a spread per call was a visible share of resolving a big spec.
+    const file = this.file;
+    const at = formatPath(path);
+    if (!this.locator) return { file, path: at, line: 0, col: 0 };
     for (let n = path.length; n >= 0; n--) {
       const offset = this.locator.offsetAt(path, n, key && n === path.length);
       if (offset !== undefined) {
         const p = this.lines.linePos(offset);
-        return { ...at, line: p.line, col: p.col };
+        return { file, path: at, line: p.line, col: p.col };
       }
     }
-    return { ...at, line: 1, col: 1 };
+    return { file, path: at, line: 1, col: 1 };
   }
 
   /**
@@ -183,6 +187,9 @@ export function readSpecFile(file: string): ParseResult {
   return parseSpecText(text, file);
 }
 
+/** SpecSchema's fast path for valid specs (src/spec/fast-schema.ts); undefined if it cannot walk the schema. */
+const fastSpec = fastParser(SpecSchema);
+
 export function parseSpecText(text: string, file = '<input>'): ParseResult {
   const yaml = parseYamlText(text, file);
   if (!yaml.ok) return yaml;
@@ -195,6 +202,10 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
       diagnostics: [diag(Code.SCHEMA, 'error', 'the spec is empty: expected a mapping with `version: 1`', { file, line: 1, col: 1 }, hint)],
     };
   }
+  // A valid spec (the usual case) is parsed by the fast walk of the same schema; anything else,
+  // and anything that walk is unsure of, by zod itself, whose issues become the diagnostics.
+  const fast = fastSpec?.(data);
+  if (fast !== undefined) return { ok: true, value: { spec: fast, source }, diagnostics: [] };
   const parsed = SpecSchema.safeParse(data);
   if (!parsed.success) {
     return { ok: false, source, diagnostics: parsed.error.issues.flatMap((i) => issueToDiagnostics(i, source, data)) };
