@@ -341,7 +341,14 @@ export function planBatch(cur: IfaceState, want: IfaceState): string[] {
     const params = `stp_state ${w.stp ?? 0} forward_delay ${w.forwardDelay ?? 0}`;
     if (!l?.exists) lines.push(`link add name ${checkName(w.name)} type bridge ${params}`);
     else if (l.kind !== 'bridge') throw new PlanError(`${w.name} exists and is not a bridge; not replacing it`);
-    else if (l.stp !== w.stp || l.forwardDelay !== w.forwardDelay) lines.push(`link set dev ${checkName(w.name)} type bridge ${params}`);
+    else if (l.stp !== w.stp || l.forwardDelay !== w.forwardDelay) {
+      // The kernel refuses a forward delay under 2 s while STP is on (ERANGE): STP off goes first,
+      // STP on goes after the delay is back in range; one attribute per line keeps that order.
+      const stp = `link set dev ${checkName(w.name)} type bridge stp_state ${w.stp ?? 0}`;
+      const fd = `link set dev ${checkName(w.name)} type bridge forward_delay ${w.forwardDelay ?? 0}`;
+      const steps = [l.stp !== w.stp ? stp : undefined, l.forwardDelay !== w.forwardDelay ? fd : undefined].filter((x) => x !== undefined);
+      lines.push(...((w.stp ?? 0) === 0 ? steps : steps.reverse()));
+    }
   }
   for (const w of want.links) {
     if (!w.exists || w.master === undefined) continue;
