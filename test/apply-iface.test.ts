@@ -246,7 +246,7 @@ describe('cordon apply --target ifupdown|netplan in a network namespace', { skip
     });
     children.push(child);
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     assert.ok(await eventually(() => /now waiting to be killed/.test(err), 60_000), `apply did not reach the middle of its batch:\n${err}`);
     const wd = /watchdog: pid (\d+)/.exec(err);
     if (wd) started.push(Number(wd[1]));
@@ -296,7 +296,7 @@ describe('cordon apply --target ifupdown|netplan in a network namespace', { skip
     });
     children.push(child);
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     assert.ok(await eventually(() => /--confirm-token [0-9a-f]+ --netns/.test(err), 60_000), err);
     assert.match(err, /cordon apply --target ifupdown --confirm-token/);
     const run = new RunDir(/^state: (.+)$/m.exec(err)![1]!);
