@@ -148,6 +148,12 @@ describe('cordon apply --target ifupdown|netplan in a network namespace', { skip
 
   it('ifupdown on a hypervisor: bridges with STP off and forward delay 0, the uplink as port, addresses, up; the file under --root', () => {
     veth('eth9');
+    const untouched = dump();
+    const dry = apply([hv, '--target', 'ifupdown', '--host', 'hv', '--dry-run']);
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, /^link add name lan type bridge stp_state 0 forward_delay 0$/m);
+    assert.match(dry.stdout, /^link set dev eth9 master lan$/m);
+    assert.equal(dump(), untouched, '--dry-run changes nothing');
     const r = apply([hv, '--target', 'ifupdown', '--host', 'hv']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /read back: matches the file/);
@@ -312,6 +318,29 @@ describe('cordon apply --target ifupdown|netplan in a network namespace', { skip
     assert.equal(dump(), before);
     assert.equal(readFileSync(interfaces(), 'utf8'), '# the old file\nauto lo\niface lo inet loopback\n');
     assert.ok(await eventually(() => !alive(wd), 5_000), `watchdog ${wd} still runs`);
+  });
+
+  it('--confirm and --confirm-token from another process: the state and the file stay, the watchdog is gone', async () => {
+    veth('eth9');
+    const child = spawn(CORDON, ['apply', hv, '--target', 'ifupdown', '--host', 'hv', '--netns', ns, '--state-dir', state, '--root', root, '--confirm', '60'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    children.push(child);
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    assert.ok(await eventually(() => /--confirm-token [0-9a-f]+ --netns/.test(err), 60_000), err);
+    const run = new RunDir(/^state: (.+)$/m.exec(err)![1]!);
+    const wd = run.watchdogPid()!;
+    started.push(wd);
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    const c = cordon(['apply', '--target', 'ifupdown', '--confirm-token', run.token()!, '--netns', ns, '--state-dir', state]);
+    assert.equal(c.status, 0, c.stderr);
+    assert.equal(await exited, 0, err);
+    assert.ok(!alive(wd), `watchdog ${wd} still runs`);
+    assert.equal(run.status(), 'applied');
+    assert.equal(link('eth9')?.master, 'lan');
+    assert.equal(readFileSync(interfaces(), 'utf8'), rendered(hv, 'hv', 'ifupdown'));
   });
 
   it('a hostile interface name in the spec is refused at the boundary (exit 2) and nothing changes', () => {
