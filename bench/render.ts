@@ -5,8 +5,9 @@
  * Each target renders every host it applies to (`host: undefined`, what `cordon render -t T`
  * without --host does), through the registry (guarded, as the CLI runs it); the wireguard target
  * without a key store, so it reports missing keys instead of generating them (key generation is
- * not rendering). Each target is run 3 times, interleaved (round-robin over the targets, so a
- * noisy neighbour on a shared machine hits all of them alike); the median counts. Baseline: the
+ * not rendering). Each target runs RUNS times (CORDON_BENCH_RENDER_RUNS, default 1), interleaved
+ * (round-robin over the targets, so a noisy neighbour on a shared machine hits all of them alike);
+ * the median counts. Baseline: the
  * nftables target in the same run, the one the render-speed target of issue 18 is about;
  * `ratio` = target ms / nftables ms. Notes: files and bytes written, diagnostics.
  */
@@ -16,7 +17,8 @@ import { loadModelFromText } from '../src/model/load.js';
 import { RENDERERS } from '../src/render/registry.js';
 import type { Row } from './row.js';
 
-const RUNS = 3;
+/** Runs per target (CORDON_BENCH_RENDER_RUNS); 1 by default: one round of every target takes minutes on a loaded 2-core machine. */
+const RUNS = Math.max(1, Number(process.env.CORDON_BENCH_RENDER_RUNS ?? 1) || 1);
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -31,7 +33,9 @@ export function benchRender(): Promise<Row[]> {
     for (const r of RENDERERS) {
       const t0 = performance.now();
       const out = r.render(ir, { host: undefined, params: new Map() });
-      times.get(r.name)!.push(performance.now() - t0);
+      const ms = performance.now() - t0;
+      times.get(r.name)!.push(ms);
+      process.stderr.write(`bench: render ${r.name}: ${ms.toFixed(0)} ms\n`);
       sizes.set(r.name, { files: out.files.length, bytes: out.files.reduce((n, f) => n + Buffer.byteLength(f.content), 0), diags: out.diagnostics.length });
     }
   }
