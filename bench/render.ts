@@ -27,10 +27,13 @@ export function benchRender(): Promise<Row[]> {
   const loaded = loadModelFromText(text, 'gen-1k.yaml');
   if (!loaded.model) throw new Error(`the generated spec does not load: ${loaded.diagnostics[0]?.message ?? '?'}`);
   const ir = compile(loaded.model);
-  const times = new Map<string, number[]>(RENDERERS.map((r) => [r.name, []]));
+  // CORDON_BENCH_RENDER_TARGETS=a,b: only those (nftables, the baseline, always runs).
+  const only = process.env.CORDON_BENCH_RENDER_TARGETS?.split(',').map((x) => x.trim());
+  const targets = RENDERERS.filter((r) => r.name === 'nftables' || !only || only.includes(r.name));
+  const times = new Map<string, number[]>(targets.map((r) => [r.name, []]));
   const sizes = new Map<string, { files: number; bytes: number; diags: number }>();
   for (let i = 0; i < RUNS; i++) {
-    for (const r of RENDERERS) {
+    for (const r of targets) {
       const t0 = performance.now();
       const out = r.render(ir, { host: undefined, params: new Map() });
       const ms = performance.now() - t0;
@@ -41,7 +44,7 @@ export function benchRender(): Promise<Row[]> {
   }
   const base = median(times.get('nftables')!);
   return Promise.resolve(
-    RENDERERS.map((r) => {
+    targets.map((r) => {
       const ms = median(times.get(r.name)!);
       const s = sizes.get(r.name)!;
       return {
