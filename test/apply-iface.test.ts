@@ -75,6 +75,17 @@ interface JLink {
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
 }
 
+describe('cordon apply --help: the interface targets', () => {
+  it('says what is activated and prints the exact commands that hand the file to netplan and ifupdown', () => {
+    const r = cordon(['apply', '--help']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /--target <name> +what to apply: nftables, ifupdown, netplan/);
+    assert.match(r.stdout, /^ {2}netplan try +\(netplan; then netplan apply\)$/m);
+    assert.match(r.stdout, /^ {2}ifreload -a +\(ifupdown2, as on Proxmox\) {2}or {2}systemctl restart networking \(ifupdown\)$/m);
+    assert.match(r.stdout, /cordon does not run netplan or ifup itself/);
+  });
+});
+
 const skip = netnsSkipReason('interface apply tests');
 
 describe('cordon apply --target ifupdown|netplan in a network namespace', { skip }, () => {

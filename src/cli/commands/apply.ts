@@ -129,6 +129,19 @@ With --confirm, a detached watchdog process holds the rollback: it rolls back at
 even if this command is killed (kill -9) or its terminal closes. --rollback rolls a pending
 apply back at once and ends its watchdog.
 
+--target ifupdown|netplan applies a host's interface file instead of its rule set: the bridges
+(created, STP off, forward delay 0), their ports, addresses, up/down and routes that the file
+describes are set with one 'ip -batch' in the target after a snapshot (ip -j) of the same links,
+addresses and routes; it is read back and compared, and any failure (a missing nic or port stops
+it before any change) restores the snapshot. --confirm, the watchdog, --confirm-token and
+--rollback work as for nftables (add --target). A run killed half-way is restored by the next
+run or by --rollback. The file is then written under --root (DIR/etc/network/interfaces 0644,
+DIR/etc/netplan/00-cordon.yaml 0600, through a temporary file and a rename).
+cordon does not run netplan or ifup itself: they act on the whole machine through its network
+daemons and cannot roll back. On a real host, hand the written file to them with
+  netplan try            (netplan; then netplan apply)
+  ifreload -a            (ifupdown2, as on Proxmox)  or  systemctl restart networking (ifupdown)
+
 Examples:
   cordon apply examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --dry-run
   cordon apply examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --confirm 60
