@@ -2,7 +2,7 @@
  * `npm run bench [-- [NAME…] [--write]]`: runs every benchmark module and prints one table.
  *
  * Modules are listed below; one whose file is missing is skipped (they are written by different
- * people at different times). NAME filters modules by name (verify, lint, nft-throughput, pipeline, guard, server, dashboard). With
+ * people at different times). NAME filters modules by name (verify, lint, nft-throughput, pipeline, render, guard, server, dashboard). With
  * `--write`, each module's block in the results section of BENCHMARKS.md (between the
  * `results:start` and `results:end` markers) is rewritten with this run's rows and the machine it
  * ran on; blocks of modules not run stay as they were. Nothing else is written.
@@ -28,6 +28,7 @@ const MODULES: readonly Module[] = [
   { name: 'sandbox', file: 'sandbox.ts', fn: 'benchSandbox' },
   { name: 'sandbox-rootless', file: 'sandbox-rootless.ts', fn: 'benchSandboxRootless' },
   { name: 'pipeline', file: 'pipeline.ts', fn: 'benchPipeline' },
+  { name: 'render', file: 'render.ts', fn: 'benchRender' },
   { name: 'guard', file: 'guard.ts', fn: 'benchGuard' },
   { name: 'server', file: 'server.ts', fn: 'benchServer' },
   { name: 'dashboard', file: 'dashboard.ts', fn: 'benchDashboard' },

@@ -31,6 +31,7 @@ import { BRIDGE_SYSCTL, cordonTables, key, listTable, matchesSnapshot, replacePr
 import type { Ir } from '../ir/types.js';
 import { listRuns, newRun, newToken, RunDir, type RollbackRecord } from './state.js';
 import { endWatchdog, startWatchdog } from './watchdog.js';
+import { IFACE_SNAPSHOT } from './iface-snapshot.js';
 
 export { BRIDGE_SYSCTL, replacePreamble, restoreSnapshot } from './snapshot.js';
 
@@ -368,8 +369,15 @@ export interface RollbackResult {
   readonly message: string;
 }
 
+/** The time of an interface run's snapshot (iface-snapshot.ts), for messages. */
+function snapshotTime(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const t = (JSON.parse(text) as { time?: unknown }).time;
+  return typeof t === 'string' ? t : undefined;
+}
+
 function rollbackResult(target: Target, runDir: RunDir, rec: RollbackRecord, what: string): RollbackResult {
-  const time = runDir.snapshot()?.time ?? '?';
+  const time = runDir.snapshot()?.time ?? snapshotTime(runDir.read(IFACE_SNAPSHOT)) ?? '?';
   if (!rec.ok) return { outcome: 'failed', message: `could not roll back ${target.label} to the snapshot of ${time} (${what}): ${rec.message}` };
   return { outcome: 'rolled-back', message: `rolled back ${target.label} to the snapshot of ${time} (${what}): ${rec.message}` };
 }

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostTarget, netnsTarget, type Target } from './target.js';
 import { restoreSnapshot } from './snapshot.js';
+import { IFACE_SNAPSHOT, restoreIfaceSnapshot } from './iface-snapshot.js';
 import type { Actor, RollbackRecord, RunDir } from './state.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -73,7 +74,8 @@ export async function performRollback(target: Target, runDir: RunDir, by: Actor)
     ok = false;
     message = `${target.label} is gone or is no longer the namespace this run changed; nothing was touched`;
   } else {
-    ({ ok, message } = await restoreSnapshot(target, runDir));
+    // An interface apply's run keeps its own kind of snapshot; everything else about the run is the same.
+    ({ ok, message } = runDir.has(IFACE_SNAPSHOT) ? await restoreIfaceSnapshot(target, runDir) : await restoreSnapshot(target, runDir));
   }
   const rec: RollbackRecord = { by, pid: process.pid, ok, message, time: new Date().toISOString() };
   runDir.setStatus(ok ? 'rolled-back' : 'failed');

@@ -20,6 +20,10 @@ import { unknownNameHint } from '../../util/suggest.js';
 import { EXIT, ExitError } from '../io.js';
 import { loadIr, printDiagnostics } from '../load.js';
 import type { Ir } from '../../ir/types.js';
+import { IFACE_TARGETS, type IfaceTarget } from '../../apply/iface-state.js';
+import { applyInterfacesCommand, ifaceConfirmOrRollback } from './apply-interfaces.js';
+
+const APPLY_TARGETS = ['nftables', ...IFACE_TARGETS] as const;
 
 interface ApplyFlags {
   host?: string;
@@ -30,6 +34,8 @@ interface ApplyFlags {
   dryRun?: boolean;
   rollback?: boolean;
   stateDir?: string;
+  target?: string;
+  root?: string;
 }
 
 export async function chooseTarget(opts: Pick<ApplyFlags, 'netns' | 'iMeanTheHost'>): Promise<Target> {
@@ -88,6 +94,13 @@ export function chooseEnforcingHost(ir: Ir, requested: string | undefined): stri
   if (!hosts.includes(requested)) throw new ExitError(EXIT.invalid, `--host: '${requested}' enforces no cordon chain (${unknownNameHint(requested, hosts)})`);
   return requested;
 }
+function confirmSecondsOf(confirm: string, dryRun: boolean | undefined): number {
+  if (!/^\d+$/.test(confirm) || Number(confirm) < 1 || Number(confirm) > 86400)
+    throw new ExitError(EXIT.invalid, `--confirm must be a whole number of seconds from 1 to 86400, got '${confirm}'`);
+  if (dryRun) throw new ExitError(EXIT.invalid, '--confirm and --dry-run do not go together');
+  return Number(confirm);
+}
+
 export function registerApply(program: Command): void {
   program
     .command('apply')
@@ -100,6 +113,11 @@ export function registerApply(program: Command): void {
     .option('--confirm-token <token>', 'confirm a pending apply (printed by apply --confirm)')
     .option('--dry-run', 'print the diff against the loaded cordon tables; change nothing')
     .option('--rollback', 'roll back the apply waiting for confirmation now, else restore the snapshot taken before the last applied run')
+    .option('--target <name>', `what to apply: ${APPLY_TARGETS.join(', ')} (default nftables)`)
+    .option(
+      '--root <dir>',
+      'interface targets: write the rendered file under DIR (DIR/etc/network/interfaces, DIR/etc/netplan/00-cordon.yaml); needed with --netns',
+    )
     .option('--state-dir <dir>', `where snapshots are kept (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`)
     .addHelpText(
       'after',
@@ -111,11 +129,25 @@ With --confirm, a detached watchdog process holds the rollback: it rolls back at
 even if this command is killed (kill -9) or its terminal closes. --rollback rolls a pending
 apply back at once and ends its watchdog.
 
+--target ifupdown|netplan applies a host's interface file instead of its rule set: the bridges
+(created, STP off, forward delay 0), their ports, addresses, up/down and routes that the file
+describes are set with one 'ip -batch' in the target after a snapshot (ip -j) of the same links,
+addresses and routes; it is read back and compared, and any failure (a missing nic or port stops
+it before any change) restores the snapshot. --confirm, the watchdog, --confirm-token and
+--rollback work as for nftables (add --target). A run killed half-way is restored by the next
+run or by --rollback. The file is then written under --root (DIR/etc/network/interfaces 0644,
+DIR/etc/netplan/00-cordon.yaml 0600, through a temporary file and a rename).
+cordon does not run netplan or ifup itself: they act on the whole machine through its network
+daemons and cannot roll back. On a real host, hand the written file to them with
+  netplan try            (netplan; then netplan apply)
+  ifreload -a            (ifupdown2, as on Proxmox)  or  systemctl restart networking (ifupdown)
+
 Examples:
   cordon apply examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --dry-run
   cordon apply examples/proxmox-dual-bridge.yaml --host pve --netns lab-pve --confirm 60
   cordon apply --confirm-token 3f2a… --netns lab-pve
-  cordon apply --rollback --netns lab-pve`,
+  cordon apply --rollback --netns lab-pve
+  cordon apply examples/proxmox-dual-bridge.yaml --target ifupdown --host pve --netns lab-pve --root /tmp/pve-root --confirm 60`,
     )
     .action(async (file: string | undefined, opts: ApplyFlags) => {
       const stateRoot = resolve(opts.stateDir ?? process.env.CORDON_STATE_DIR ?? DEFAULT_STATE_ROOT);
@@ -130,6 +162,16 @@ Examples:
           modes.length === 0 ? 'apply needs a spec file (or --rollback, or --confirm-token TOKEN)' : `give only one of ${modes.join(', ')}`,
         );
       const target = await chooseTarget(opts);
+      const kind = opts.target ?? 'nftables';
+      if (!APPLY_TARGETS.includes(kind as (typeof APPLY_TARGETS)[number]))
+        throw new ExitError(EXIT.invalid, `--target must be one of ${APPLY_TARGETS.join(', ')}; got '${kind}'`);
+      if (opts.root !== undefined && kind === 'nftables') throw new ExitError(EXIT.invalid, '--root goes with --target ifupdown or netplan');
+      if (kind !== 'nftables') {
+        if (opts.confirmToken !== undefined || opts.rollback) return ifaceConfirmOrRollback(target, stateRoot, opts.confirmToken);
+        let confirmSeconds: number | undefined;
+        if (opts.confirm !== undefined) confirmSeconds = confirmSecondsOf(opts.confirm, opts.dryRun);
+        return applyInterfacesCommand(file!, kind as IfaceTarget, target, stateRoot, { ...opts, confirmSeconds });
+      }
 
       if (opts.confirmToken !== undefined) {
         const r = await confirmRun(stateRoot, target.stateKey, opts.confirmToken);
@@ -145,13 +187,7 @@ Examples:
         return;
       }
 
-      let confirmSeconds: number | undefined;
-      if (opts.confirm !== undefined) {
-        if (!/^\d+$/.test(opts.confirm) || Number(opts.confirm) < 1 || Number(opts.confirm) > 86400)
-          throw new ExitError(EXIT.invalid, `--confirm must be a whole number of seconds from 1 to 86400, got '${opts.confirm}'`);
-        confirmSeconds = Number(opts.confirm);
-        if (opts.dryRun) throw new ExitError(EXIT.invalid, '--confirm and --dry-run do not go together');
-      }
+      const confirmSeconds = opts.confirm !== undefined ? confirmSecondsOf(opts.confirm, opts.dryRun) : undefined;
       const fault = faultFromEnv();
       const ir = loadIr(file!);
       const host = chooseEnforcingHost(ir, opts.host);
