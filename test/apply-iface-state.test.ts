@@ -23,9 +23,28 @@ import { ifupdownHosts, ifupdownRenderer } from '../src/render/ifupdown/index.js
 import { netplanHosts, netplanRenderer } from '../src/render/netplan/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const EXAMPLES = readdirSync(join(ROOT, 'examples'))
-  .filter((f) => f.endsWith('.yaml'))
-  .map((f) => join(ROOT, 'examples', f));
+// A bridge with its own physical port (`ports:`, seed 000's `bridge-ports enp1s0`): no example has
+// one (seed 000's uplink is routed), so this spec makes sure apply enslaves what the file lists.
+const BRIDGED_DIR = mkdtempSync(join(tmpdir(), 'cordon-iface-bridged-'));
+process.on('exit', () => rmSync(BRIDGED_DIR, { recursive: true, force: true }));
+const BRIDGED = join(BRIDGED_DIR, 'bridged-lan.yaml');
+writeFileSync(
+  BRIDGED,
+  `version: 1
+networks:
+  vmbr0: { cidr: 10.0.0.0/24, gateway: 10.0.0.1, egress: nat, ports: [enp2s0, enp3s0] }
+  vmbr1: { cidr: 192.168.100.0/24, egress: none }
+hosts:
+  pve: { kind: hypervisor, uplink: enp1s0, nics: { vmbr0: 10.0.0.1, vmbr1: 192.168.100.1 } }
+  agentfarm: { kind: vm, id: 101, nics: { vmbr0: { address: 10.0.0.10, ifname: ens18 } } }
+`,
+);
+const EXAMPLES = [
+  ...readdirSync(join(ROOT, 'examples'))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(ROOT, 'examples', f)),
+  BRIDGED,
+];
 const IFQUERY = join(ROOT, '.tools', 'ifupdown', 'sbin', 'ifquery');
 const haveIfquery = spawnSync(IFQUERY, ['--version']).status === 0;
 
@@ -94,13 +113,31 @@ describe('interface apply: the wanted state is what the rendered file says', () 
     for (const h of netplanHosts(m)) {
       it(`${file.split('/').pop()} ${h.name}: netplan`, () => {
         const want = wantedState(m, h, 'netplan');
+        type Dev = { addresses?: string[]; routes?: { to: string; via: string }[]; interfaces?: string[] };
         const doc = parse(netplanRenderer.render(ir, { host: h.name, params: new Map() }).files[0]!.content) as {
-          network: { ethernets: Record<string, { addresses: string[]; routes?: { to: string; via: string }[] }> };
+          network: { ethernets: Record<string, Dev>; bridges?: Record<string, Dev> };
         };
-        const eth = doc.network.ethernets;
-        assert.deepEqual(Object.keys(eth).sort(), [...want.scope.managed].sort());
-        assert.ok(want.links.every((l) => l.kind === 'device'));
+        const eth = { ...doc.network.ethernets, ...doc.network.bridges };
+        const ports = want.links.filter((l) => l.master).map((l) => l.name);
+        assert.deepEqual(Object.keys(eth).sort(), [...want.scope.managed, ...ports].sort());
+        for (const l of want.links) {
+          const bridge = doc.network.bridges?.[l.name];
+          assert.equal(l.kind, bridge ? 'bridge' : 'device', `${l.name}: a bridge exactly where the file has one`);
+          if (bridge)
+            assert.deepEqual(
+              [...(bridge.interfaces ?? [])].sort(),
+              want.links
+                .filter((p) => p.master === l.name)
+                .map((p) => p.name)
+                .sort(),
+              `${l.name}: its ports`,
+            );
+        }
         for (const [name, e] of Object.entries(eth)) {
+          if (ports.includes(name)) {
+            assert.equal(e.addresses, undefined, `${name}: a bridge port has no address of its own`);
+            continue;
+          }
           assert.deepEqual(
             e.addresses,
             want.addresses.filter((a) => a.dev === name).map((a) => `${a.local}/${a.prefixlen}`),
@@ -118,6 +155,18 @@ describe('interface apply: the wanted state is what the rendered file says', () 
       });
     }
   }
+  it("a bridge's own ports (networks.ports) are enslaved to it, and only to it", () => {
+    const m = model(BRIDGED);
+    const want = wantedState(m, m.hosts.get('pve')!, 'ifupdown');
+    const ports = (bridge: string): string[] =>
+      want.links
+        .filter((l) => l.master === bridge)
+        .map((l) => l.name)
+        .sort();
+    assert.deepEqual(ports('vmbr0'), ['enp2s0', 'enp3s0']);
+    assert.deepEqual(ports('vmbr1'), []);
+  });
+
   it('covered hosts of both targets', () => {
     assert.ok(checked >= 4 || !haveIfquery, `only ${checked} host files checked`);
   });

@@ -23,6 +23,7 @@
  * or a newline into the batch; names are always written after `dev`/`name`, so one that looks
  * like a keyword or an option (`up`, `-x`) is still a name.
  */
+import { bridgePortNames, netplanBridges } from '../model/bridge-ports.js';
 import type { Host, Model } from '../model/types.js';
 import { ifnameProblem } from '../spec/identifiers.js';
 import { formatCidr, formatIPv4 } from '../util/ip.js';
@@ -92,21 +93,17 @@ export function checkName(name: string): string {
 
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-/** The physical ports of the bridge of `net` on `h` (the ifupdown renderer's `bridge-ports`). */
-export function bridgePortsOf(model: Model, h: Host, segment: string): string[] {
-  const net = model.networks.get(segment);
-  if (!net || net.gateway === undefined || h.uplink === undefined) return [];
-  const held = [...model.hosts.values()].some((x) => x.nics.some((y) => y.address === net.gateway));
-  return held ? [] : [h.uplink];
-}
-
 /** The state the `target` file of host `h` describes. */
 export function wantedState(model: Model, h: Host, target: IfaceTarget): IfaceState {
   const links = new Map<string, LinkState>();
   const addresses: AddrState[] = [];
   const routes: RouteState[] = [];
   const managed: string[] = [];
-  const hyper = target === 'ifupdown' && h.kind === 'hypervisor';
+  // ifupdown writes every bridge a hypervisor owns; netplan only those of a hypervisor with a bridge
+  // that has a physical port (src/model/bridge-ports.ts), and lists only the network's own ports.
+  const hyper = h.kind === 'hypervisor' && (target === 'ifupdown' || netplanBridges(model, h));
+  const portsOf = (segment: string): readonly string[] =>
+    target === 'ifupdown' ? bridgePortNames(model, h, segment) : (model.networks.get(segment)?.ports ?? []);
   if (target === 'ifupdown') {
     // `iface lo inet loopback`: up, with the address the kernel gives it (named, so a rollback takes it away again).
     links.set('lo', { name: 'lo', exists: true, kind: 'device', up: true, master: undefined });
@@ -126,7 +123,7 @@ export function wantedState(model: Model, h: Host, target: IfaceTarget): IfaceSt
         ? { name: dev, exists: true, kind: 'bridge', up: true, master: null, stp: 0, forwardDelay: 0 }
         : { name: dev, exists: true, kind: 'device', up: true, master: undefined },
     );
-    if (bridge) for (const p of bridgePortsOf(model, h, n.segment)) links.set(checkName(p), { name: p, exists: true, kind: 'device', up: true, master: dev });
+    if (bridge) for (const p of portsOf(n.segment)) links.set(checkName(p), { name: p, exists: true, kind: 'device', up: true, master: dev });
     addresses.push({ dev, local: formatIPv4(n.address), prefixlen: net.cidr.len });
     if (h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === n.segment)
       routes.push({ dst: 'default', gateway: formatIPv4(h.defaultRoute.via), dev, protocol: 'static' });

@@ -23,6 +23,7 @@ import { natTableName } from '../nftables/nat.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
+import { bridgePortNames } from '../../model/bridge-ports.js';
 
 export const ifupdownRenderer: Renderer = {
   name: 'ifupdown',
@@ -58,16 +59,10 @@ export function ifupdownHosts(model: Model): Host[] {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/**
- * The physical ports of a bridge: the network's own `ports:`, else the uplink when the network's
- * gateway is a router no declared host holds (it lies beyond the uplink), else none.
- */
+/** The `bridge-ports` value: the bridge's physical ports (src/model/bridge-ports.ts), else none. */
 export function bridgePorts(model: Model, h: Host, n: Nic): string {
-  const net = model.networks.get(n.segment)!;
-  if (net.ports.length > 0) return net.ports.map(ifname).join(' ');
-  if (net.gateway === undefined || h.uplink === undefined) return 'none';
-  const held = [...model.hosts.values()].some((x) => x.nics.some((y) => y.address === net.gateway));
-  return held ? 'none' : ifname(h.uplink);
+  const ports = bridgePortNames(model, h, n.segment);
+  return ports.length > 0 ? ports.map(ifname).join(' ') : 'none';
 }
 
 function renderHost(model: Model, h: Host): string {

@@ -21,6 +21,7 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
 import { yamlLines } from '../yaml.js';
+import { netplanBridges } from '../../model/bridge-ports.js';
 
 export const netplanRenderer: Renderer = {
   name: 'netplan',
@@ -56,14 +57,8 @@ export const netplanRenderer: Renderer = {
  */
 export function netplanHosts(model: Model): Host[] {
   return [...model.hosts.values()]
-    .filter((h) => (h.kind === 'vm' && h.nics.some((n) => model.networks.has(n.segment))) || portBridges(model, h).length > 0)
+    .filter((h) => (h.kind === 'vm' && h.nics.some((n) => model.networks.has(n.segment))) || netplanBridges(model, h))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/** The networks a hypervisor owns that have a physical port (libvirt's virbr* excepted: libvirtd makes those). */
-function portBridges(model: Model, h: Host): Network[] {
-  if (h.kind !== 'hypervisor') return [];
-  return [...model.networks.values()].filter((n) => n.owner === h.name && n.ports.length > 0 && !/^virbr/.test(n.bridge));
 }
 
 interface Bridge extends Ethernet {
@@ -84,7 +79,7 @@ function renderHost(model: Model, h: Host): string {
   // No prototype: an interface may be called __proto__ (the kernel allows it), and must still be a key.
   const ethernets: Record<string, Ethernet> = Object.create(null) as Record<string, Ethernet>;
   const bridges: Record<string, Bridge> = Object.create(null) as Record<string, Bridge>;
-  const hyper = portBridges(model, h).length > 0;
+  const hyper = netplanBridges(model, h);
   const resolver = nameserversFor(model, h.name);
   for (const n of h.nics) {
     const net = model.networks.get(n.segment);
