@@ -113,7 +113,7 @@ describe('Overlap.hasPart = parts().some(keep)', () => {
     let capped = 0;
     assertProperty(
       fc.property(
-        box(30).map((b) => ({ ...b, src: [[0, 30]], dst: [[0, 30]], flow: [[0, 30]] }) as Box),
+        box(30).map((b): Box => ({ ...b, src: [[0, 30]], dst: [[0, 30]], flow: [[0, 30]] })),
         fc.array(
           fc.record({ s: fc.integer({ min: 0, max: 30 }), d: fc.integer({ min: 0, max: 30 }), f: span(30), port: nameSet, state: fc.constantFrom(1, 3) }),
           { minLength: 20, maxLength: 80 },
