@@ -31,8 +31,8 @@ run() { # side name args...
   (cd "$WORK" && NO_COLOR=1 node "$root/dist/cli/main.js" "$@" >"$dir/stdout" 2>"$dir/stderr"; echo $? >"$dir/exit") || true
 }
 for spec in "$@"; do
-  cp "$spec" "$WORK/$(basename "$spec")"
   s="$(basename "$spec")"
+  [ "$spec" -ef "$WORK/$s" ] || cp "$spec" "$WORK/$s"
   for side in old new; do
     run $side "$s-lint" lint "$s"
     run $side "$s-lint-json" lint --json "$s"
