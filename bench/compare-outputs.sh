@@ -29,6 +29,8 @@ run() { # side name args...
   [ "$side" = new ] && root=$NEW
   # Same working directory for both sides: paths in messages must match.
   (cd "$WORK" && NO_COLOR=1 node "$root/dist/cli/main.js" "$@" >"$dir/stdout" 2>"$dir/stderr"; echo $? >"$dir/exit") || true
+  # Rendered files go to one relative directory for both sides ("wrote out/…" reads the same).
+  if [ -d "$WORK/out" ]; then mv "$WORK/out" "$dir/out"; fi
 }
 for spec in "$@"; do
   s="$(basename "$spec")"
@@ -39,7 +41,7 @@ for spec in "$@"; do
     for t in $TARGETS; do
       # One key store per side and spec, made by the old side first and copied: keys are random.
       mkdir -p "$KEYS/$s"
-      run $side "$s-render-$t" render --target "$t" --keys "$KEYS/$s" -o "$WORK/$side/$s-render-$t/out" "$s"
+      run $side "$s-render-$t" render --target "$t" --keys "$KEYS/$s" -o out "$s"
     done
   done
 done
