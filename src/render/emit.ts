@@ -14,17 +14,39 @@ function hasRawInvisible(text: string): boolean {
   return INVISIBLE_NO_TAB.test(text);
 }
 
+/** What `generated` blocks may hold: printable ASCII, tab and newline. */
+const GENERATED = /^[\t\n\x20-\x7e]*$/;
+
 export class Emitter {
   private readonly lines: string[] = [];
   private depth = 0;
+  /** The indentation of each depth, made once (a line per call made its own). */
+  private readonly indents: string[] = [''];
+  private readonly indentUnsafe: boolean;
 
-  constructor(private readonly indentUnit = '  ') {}
+  constructor(private readonly indentUnit = '  ') {
+    this.indentUnsafe = hasRawInvisible(indentUnit);
+  }
 
   /** One line. A raw newline, control or bidi character in it is refused: text from the spec must be escaped first (escape.ts). */
   line(text = ''): this {
-    if (hasRawInvisible(text) || hasRawInvisible(this.indentUnit))
+    if (hasRawInvisible(text) || this.indentUnsafe)
       throw new UnsafeOutput(`a rendered line would carry a raw control or invisible character: ${JSON.stringify(text.slice(0, 60))}`);
-    this.lines.push(text === '' ? '' : `${this.indentUnit.repeat(this.depth)}${text}`);
+    if (text === '' || this.depth === 0) this.lines.push(text);
+    else this.lines.push((this.indents[this.depth] ??= this.indentUnit.repeat(this.depth)) + text);
+    return this;
+  }
+
+  /**
+   * Many lines of generated text at once (set elements: numbers, addresses, protocol names; no
+   * text from the spec), already indented by the caller, without its final newline. Checked once
+   * as a whole: only printable ASCII, tabs and newlines; anything else is refused like a raw
+   * control character in `line`. Renderers with millions of such lines skip a string per line.
+   */
+  generated(text: string): this {
+    if (!GENERATED.test(text))
+      throw new UnsafeOutput(`a generated block would carry a character outside printable ASCII: ${JSON.stringify(text.slice(0, 60))}`);
+    this.lines.push(text);
     return this;
   }
 

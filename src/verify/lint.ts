@@ -9,6 +9,8 @@
  * away from the rules after it.
  */
 import { Engine } from './engine.js';
+import { Overlap } from './lint-overlap.js';
+export type { Overlap } from './lint-overlap.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
@@ -22,7 +24,6 @@ import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import {
   ADDR_MAX,
-  boxIntersect,
   boxIntersects,
   boxIsEmpty,
   boxOf,
@@ -84,10 +85,12 @@ export interface ChainLint {
   /** Rules that can go without changing any verdict: later rules of the same action, or the default, take over. */
   readonly redundant: ReadonlyMap<number, { readonly by: readonly IrRule[]; readonly byDefault: boolean }>;
   /**
-   * An earlier rule takes part (not all) of a later rule's traffic with the opposite verdict; `parts`
-   * are disjoint boxes whose union is that part.
+   * Pairs where an earlier rule may take part of a later rule's traffic with the opposite verdict,
+   * in the order lint met them. The part itself is computed only when asked (`parts`, `hasPart`):
+   * a big chain has millions of such pairs and a message shows a few; a pair whose part is empty
+   * is no overlap.
    */
-  readonly overlaps: readonly { readonly earlier: IrRule; readonly later: IrRule; readonly parts: readonly Box[] }[];
+  readonly overlaps: readonly Overlap[];
   /** Rules matching no packet at all. */
   readonly empty: ReadonlySet<number>;
   /** Rules the work limit stopped lint from deciding. */
@@ -174,42 +177,13 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
 
   const shadowed = new Map<number, { by: IrRule[] }>();
   const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
-  const overlaps: { earlier: IrRule; later: IrRule; parts: Box[] }[] = [];
+  const overlaps: Overlap[] = [];
   const empty = new Set<number>();
   const undecided: number[] = [];
   const near = new Map<number, number[]>();
-  /**
-   * Records that rule j takes part of rule i's traffic: the part both match, less what rules
-   * before j already take (`nb`, the rules meeting i, holds every such rule). Nothing left: j
-   * never gets that part, so there is nothing to say. Past 64 such rules it reports anyway.
-   */
+  /** Rule j may take part of rule i's traffic; `nb` (the rules meeting i) holds every rule before j that takes some first. */
   const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
-    const whole = boxIntersect(boxes[j]!, boxes[i]!);
-    let part: Box[] = [whole];
-    for (let t = 0; t < nb.length && t < 64; t++) {
-      const k = nb[t]!;
-      if (k >= j) break;
-      const bk = boxes[k]!;
-      // Every piece lies inside `whole`: a rule missing it misses them all (the common case,
-      // decided without looking at the pieces).
-      if (rules[k]!.rate !== undefined || !boxIntersects(whole, bk)) continue;
-      let next: Box[] | undefined;
-      for (let p = 0; p < part.length; p++) {
-        const x = part[p]!;
-        if (!boxIntersects(x, bk)) {
-          next?.push(x);
-          continue;
-        }
-        // The first piece bk cuts: the ones before it stay as they are.
-        next ??= part.slice(0, p);
-        for (const y of boxSubtract(x, bk)) next.push(y);
-      }
-      if (next === undefined) continue;
-      if (next.length > 256) break;
-      part = next;
-      if (part.length === 0) return;
-    }
-    overlaps.push({ earlier: rules[j]!, later: rules[i]!, parts: part });
+    overlaps.push(new Overlap(rules, boxes, j, i, nb));
   };
 
   for (let i = 0; i < n; i++) {
@@ -376,26 +350,42 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   // Overlaps: one finding per rule whose traffic earlier rules partly take, naming those rules.
   interface Pair {
     earlier: IrRule;
+    /** Its place among the later rule's pairs: the message shows the parts of the first three. */
+    index: number;
     chains: string[];
     parts: Box[];
   }
   const overlapped = new Map<string, { later: IrRule; pairs: Map<string, Pair>; chains: string[] }>();
   const bridgeOf = portBridges(model);
+  // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
+  const real = (b: Box): boolean => onTheirBridge(b, bridgeOf) !== undefined;
   for (const res of results) {
     for (const o of res.overlaps) {
-      const lk = ruleKey(o.later.origin);
-      const ek = ruleKey(o.earlier.origin);
+      const later = o.later;
+      const earlier = o.earlier;
+      const lk = ruleKey(later.origin);
+      const ek = ruleKey(earlier.origin);
       if (dead.has(lk) || dead.has(ek)) continue;
-      // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
-      const real = o.parts.flatMap((b) => onTheirBridge(b, bridgeOf) ?? []);
-      if (real.length === 0) continue;
-      const entry = overlapped.get(lk) ?? { later: o.later, pairs: new Map<string, Pair>(), chains: [] };
-      overlapped.set(lk, entry);
-      if (!entry.chains.includes(res.chain.point)) entry.chains.push(res.chain.point);
-      const p = entry.pairs.get(ek) ?? { earlier: o.earlier, chains: [], parts: [] };
-      entry.pairs.set(ek, p);
+      const entry = overlapped.get(lk);
+      const known = entry?.pairs.get(ek);
+      // The message shows the parts of the first three pairs, three parts each; of the others
+      // only that they exist and where. A pair already known in this chain adds nothing more.
+      const shown = (known ? known.index : (entry?.pairs.size ?? 0)) < 3;
+      if (known && known.chains.includes(res.chain.point) && (!shown || known.parts.length >= 3)) continue;
+      if (!o.hasPart(real)) continue;
+      const e = entry ?? { later, pairs: new Map<string, Pair>(), chains: [] };
+      overlapped.set(lk, e);
+      if (!e.chains.includes(res.chain.point)) e.chains.push(res.chain.point);
+      const p = known ?? { earlier, index: e.pairs.size, chains: [], parts: [] };
+      e.pairs.set(ek, p);
       if (!p.chains.includes(res.chain.point)) p.chains.push(res.chain.point);
-      for (const b of real) if (p.parts.length < 3) p.parts.push(b);
+      if (shown && p.parts.length < 3) {
+        for (const b of o.parts()) {
+          if (p.parts.length >= 3) break;
+          const x = onTheirBridge(b, bridgeOf);
+          if (x) p.parts.push(x);
+        }
+      }
     }
   }
   for (const { later, pairs: byEarlier, chains } of overlapped.values()) {

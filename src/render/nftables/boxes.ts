@@ -100,8 +100,9 @@ export class DisjointBoxes {
   private file(b: Box): void {
     const k = this.boxes.length;
     this.boxes.push(b);
-    let level = 0;
-    while (level < 32 && Math.floor(b.src[0] / 2 ** level) !== Math.floor(b.src[1] / 2 ** level)) level++;
+    // The smallest level where both ends fall in one block: the bits above the highest bit in
+    // which they differ.
+    const level = 32 - Math.clz32(b.src[0] ^ b.src[1]);
     let blocks = this.levels.get(level);
     if (!blocks) this.levels.set(level, (blocks = new Map<number, number[]>()));
     const id = Math.floor(b.src[0] / 2 ** level);

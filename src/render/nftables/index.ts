@@ -17,7 +17,7 @@ const ICMP_ONLY: FlowSet = { ...NO_FLOWS, icmp: true };
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Iv } from './boxes.js';
+import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Box, type Iv } from './boxes.js';
 import { emitIpv6Guard, emitL2Guard } from './ipv6.js';
 import { emitNat } from './nat.js';
 import { markOf, NFLOG_GROUP, nflogPrefix, portsTableName, tableName } from '../../model/names.js';
@@ -116,16 +116,8 @@ function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, d
   e.block(`table inet ${tableName(c.point)} {`, () => {
     e.line(`# ${inert(`enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default: ${c.policy} — ${c.policyOrigin.text}`)}`);
     const body = renderRules(ir, c, marks, ds);
-    for (const s of body.sets) {
-      e.block(`set ${s.name} {`, () => {
-        e.line(`type ${s.type}`);
-        e.line('flags interval');
-        e.line('counter');
-        e.block('elements = {', () => {
-          s.elements.forEach((el, i) => e.line(`${el}${i < s.elements.length - 1 ? ',' : ''}`));
-        });
-      });
-    }
+    // Every set of the chain, one block of generated text (names, types, numbers, addresses).
+    if (body.sets !== '') e.generated(body.sets);
     e.block('chain rules {', () => {
       for (const l of body.lines) e.line(l);
     });
@@ -179,12 +171,6 @@ function logPrefix(point: string, what: string): string {
   return quotedText(`cordon ${what} ${point} `.slice(0, 60));
 }
 
-interface NftSet {
-  name: string;
-  type: string;
-  elements: string[];
-}
-
 function bindingKey(r: IrRule): string {
   const m = r.match;
   return JSON.stringify([m.iif ?? null, m.oif ?? null, m.inPort ?? null, m.state ?? null]);
@@ -230,23 +216,84 @@ function ipText(n: number): string {
   return t;
 }
 
-function fmtAddr([lo, hi]: Iv): string {
-  if (lo === hi) return ipText(lo);
+/** Small numbers (prefix lengths, ports) as text, made once each. */
+const numText: string[] = [];
+
+function num(n: number): string {
+  return (numText[n] ??= String(n));
+}
+
+/**
+ * The text of a chain's sets, as pieces joined once per chain: a line per element through the
+ * emitter made several strings per element (the element, the element with its comma, the
+ * indented line), all garbage after the join, and 10,000 hosts' rules have millions. The pieces
+ * are mostly kept strings (addresses, numbers, separators), so the array is all that grows.
+ */
+const pieces: string[] = [];
+
+/** Set elements sit three levels deep: table, set, elements. */
+const ELEMENT_INDENT = '\t\t\t';
+const NEXT_ELEMENT = `,\n${ELEMENT_INDENT}`;
+
+function pushAddr([lo, hi]: Iv): void {
+  if (lo === hi) {
+    pieces.push(ipText(lo));
+    return;
+  }
   // One CIDR block exactly when the range is an aligned power-of-two block (what rangeToCidrs
   // would return alone); decided by arithmetic, as the internet's ranges split into dozens.
   const size = hi - lo + 1;
   const bits = 32 - Math.clz32(size - 1);
-  if (2 ** bits === size && lo % size === 0) return `${ipText(lo)}/${32 - bits}`;
-  return `${ipText(lo)}-${ipText(hi)}`;
+  if (2 ** bits === size && lo % size === 0) pieces.push(ipText(lo), '/', num(32 - bits));
+  else pieces.push(ipText(lo), '-', ipText(hi));
 }
 
-function fmtProto([lo, hi]: Iv): string {
-  const name = (p: number): string => (p === PROTO_TCP ? 'tcp' : p === PROTO_UDP ? 'udp' : p === PROTO_ICMP ? 'icmp' : String(p));
-  return lo === hi ? name(lo) : `${lo}-${hi}`;
+function protoText(p: number): string {
+  return p === PROTO_TCP ? 'tcp' : p === PROTO_UDP ? 'udp' : p === PROTO_ICMP ? 'icmp' : num(p);
 }
 
-function fmtPort([lo, hi]: Iv): string {
-  return lo === hi ? String(lo) : `${lo}-${hi}`;
+function pushProto([lo, hi]: Iv): void {
+  if (lo === hi) pieces.push(protoText(lo));
+  else pieces.push(num(lo), '-', num(hi));
+}
+
+function pushPort([lo, hi]: Iv): void {
+  if (lo === hi) pieces.push(num(lo));
+  else pieces.push(num(lo), '-', num(hi));
+}
+
+/** What an element of each kind of set holds, after its source and destination. */
+type ElementKind = 'saddr' | 'daddr' | 'addrs' | 'protos' | 'ports';
+
+/**
+ * One set, appended to `pieces` as the renderer's emitter would write it one level deep (in its
+ * table): `set NAME {`, its type, flags and counter, `elements = {`, a line `ELEMENT,` per box
+ * (the last without its comma), and the two closing braces. Sets after the first of a chain
+ * start on a new line.
+ */
+function pushSet(name: string, type: string, boxes: readonly Box[], kind: ElementKind): void {
+  if (pieces.length > 0) pieces.push('\n');
+  pieces.push('\tset ', name, ' {\n\t\ttype ', type, '\n\t\tflags interval\n\t\tcounter\n\t\telements = {\n');
+  for (let i = 0; i < boxes.length; i++) {
+    const b = boxes[i]!;
+    pieces.push(i === 0 ? ELEMENT_INDENT : NEXT_ELEMENT);
+    if (kind === 'saddr') pushAddr(b.src);
+    else if (kind === 'daddr') pushAddr(b.dst);
+    else {
+      pushAddr(b.src);
+      pieces.push(' . ');
+      pushAddr(b.dst);
+      if (kind !== 'addrs') {
+        pieces.push(' . ');
+        pushProto(b.proto);
+        if (kind === 'ports') {
+          pieces.push(' . ');
+          pushPort(b.port!);
+        }
+      }
+    }
+  }
+  pieces.push('\n\t\t}\n\t}');
 }
 
 function verdictLines(r: IrRule, match: string, point: string): string[] {
@@ -269,8 +316,8 @@ function verdictLines(r: IrRule, match: string, point: string): string[] {
 }
 
 /** Rules in order; runs with one verdict and binding become set lookups. */
-function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnostic[]): { sets: NftSet[]; lines: string[] } {
-  const sets: NftSet[] = [];
+function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnostic[]): { sets: string; lines: string[] } {
+  pieces.length = 0;
   const lines: string[] = [];
   const rules = c.rules;
   let i = 0;
@@ -326,30 +373,24 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
         lines.push(...verdictLines(r, prefix, c.point));
       } else if (anySrc || anyDst) {
         const field = anySrc ? 'daddr' : 'saddr';
-        sets.push({ name: `${name}_${field}`, type: 'ipv4_addr', elements: addrs.map((b) => fmtAddr(anySrc ? b.dst : b.src)) });
+        pushSet(`${name}_${field}`, 'ipv4_addr', addrs, anySrc ? 'daddr' : 'saddr');
         lines.push(...verdictLines(r, `${prefix} ip ${field} @${name}_${field}`, c.point));
       } else {
-        sets.push({ name: `${name}_addrs`, type: 'ipv4_addr . ipv4_addr', elements: addrs.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)}`) });
+        pushSet(`${name}_addrs`, 'ipv4_addr . ipv4_addr', addrs, 'addrs');
         lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr @${name}_addrs`, c.point));
       }
     }
     if (ports.length) {
-      sets.push({
-        name: `${name}_ports`,
-        type: 'ipv4_addr . ipv4_addr . inet_proto . inet_service',
-        elements: ports.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)} . ${fmtProto(b.proto)} . ${fmtPort(b.port!)}`),
-      });
+      pushSet(`${name}_ports`, 'ipv4_addr . ipv4_addr . inet_proto . inet_service', ports, 'ports');
       lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto . th dport @${name}_ports`, c.point));
     }
     if (protos.length) {
-      sets.push({
-        name: `${name}_protos`,
-        type: 'ipv4_addr . ipv4_addr . inet_proto',
-        elements: protos.map((b) => `${fmtAddr(b.src)} . ${fmtAddr(b.dst)} . ${fmtProto(b.proto)}`),
-      });
+      pushSet(`${name}_protos`, 'ipv4_addr . ipv4_addr . inet_proto', protos, 'protos');
       lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto @${name}_protos`, c.point));
     }
   }
   while (lines[0] === '') lines.shift();
+  const sets = pieces.join('');
+  pieces.length = 0;
   return { sets, lines };
 }

@@ -1,0 +1,129 @@
+/**
+ * One overlap lint may report: an earlier rule j of the other verdict takes part of a later rule
+ * i's traffic. The part is what both match, less what rules before j already take; it is
+ * computed on demand, because a big chain has millions of candidate pairs and a message shows
+ * the parts of at most three per rule. For the rest lint needs only a yes or no (is some packet
+ * of the part on a real bridge?), which a depth-first search answers at its first witness.
+ *
+ * The part is defined by the breadth-first cut lint has always made (kept in `parts`), limits
+ * included: at most the first 64 neighbours cut, and a cut that would leave more than 256
+ * pieces is not made (the part is reported coarser rather than not at all). `hasPart` gives
+ * exactly `parts().some(keep)` for a `keep` that holds for every box containing a box it holds
+ * for; where the limits could change its answer it computes `parts()`.
+ */
+import type { IrRule } from '../ir/types.js';
+import { boxIntersect, boxIntersects, boxSubtract, type Box } from './box.js';
+
+/** Neighbours before j that cut the part: the first ones only, whatever their number. */
+const MAX_CUTTERS = 64;
+/** A cut leaving more pieces than this is not made. */
+const MAX_PIECES = 256;
+/** Past this many boxes looked at without a witness, `hasPart` falls back to `parts`. */
+const MAX_SEARCH = MAX_CUTTERS * MAX_PIECES;
+
+export class Overlap {
+  constructor(
+    private readonly rules: readonly IrRule[],
+    private readonly boxes: readonly Box[],
+    /** Index of the earlier rule in the chain. */
+    readonly j: number,
+    /** Index of the later rule in the chain. */
+    readonly i: number,
+    /** The rules meeting rule i, in chain order. */
+    private readonly nb: readonly number[],
+  ) {}
+
+  get earlier(): IrRule {
+    return this.rules[this.j]!;
+  }
+
+  get later(): IrRule {
+    return this.rules[this.i]!;
+  }
+
+  /** The rules before j that cut the part (rate-limited ones let packets through: they take nothing). */
+  private cutters(whole: Box): Box[] {
+    const out: Box[] = [];
+    for (let t = 0; t < this.nb.length && t < MAX_CUTTERS; t++) {
+      const k = this.nb[t]!;
+      if (k >= this.j) break;
+      const bk = this.boxes[k]!;
+      // Every piece lies inside `whole`: a rule missing it misses them all.
+      if (this.rules[k]!.rate !== undefined || !boxIntersects(whole, bk)) continue;
+      out.push(bk);
+    }
+    return out;
+  }
+
+  /** Disjoint boxes whose union is the part; empty when rules before j take all of it. */
+  parts(): Box[] {
+    const whole = boxIntersect(this.boxes[this.j]!, this.boxes[this.i]!);
+    let part: Box[] = [whole];
+    for (const bk of this.cutters(whole)) {
+      let next: Box[] | undefined;
+      for (let p = 0; p < part.length; p++) {
+        const x = part[p]!;
+        if (!boxIntersects(x, bk)) {
+          next?.push(x);
+          continue;
+        }
+        // The first piece bk cuts: the ones before it stay as they are.
+        next ??= part.slice(0, p);
+        for (const y of boxSubtract(x, bk)) next.push(y);
+      }
+      if (next === undefined) continue;
+      if (next.length > MAX_PIECES) break;
+      part = next;
+      if (part.length === 0) return part;
+    }
+    return part;
+  }
+
+  /**
+   * `parts().some(keep)`, for a `keep` that holds for every box containing a box it holds for.
+   *
+   * The breadth-first cut is a tree: a piece at step s becomes itself or its pieces after cutter
+   * s. A leaf `keep` holds for lies inside a piece of the part however coarse the limits leave
+   * it, so the first such leaf answers yes. Without one the answer is no, unless some step had
+   * more than MAX_PIECES pieces (the cut stopped there, leaving coarser pieces): then, and when
+   * the search grows past its bound, the part is computed.
+   */
+  hasPart(keep: (b: Box) => boolean): boolean {
+    const whole = boxIntersect(this.boxes[this.j]!, this.boxes[this.i]!);
+    const cut = this.cutters(whole);
+    const m = cut.length;
+    // Pieces alive at each step, as differences: a piece alive from step a to step b adds one to
+    // every step in [a, b).
+    const alive = new Int32Array(m + 2);
+    const stack: Box[] = [whole];
+    const from: number[] = [0];
+    let seen = 0;
+    while (stack.length > 0) {
+      const x = stack.pop()!;
+      let s = from.pop()!;
+      if (++seen > MAX_SEARCH) return this.parts().some(keep);
+      const born = s;
+      while (s < m && !boxIntersects(x, cut[s]!)) s++;
+      alive[born]!++;
+      if (s === m) {
+        // A leaf: nothing before j takes it.
+        if (keep(x)) return true;
+        alive[m + 1]!--;
+        continue;
+      }
+      // Alive through step s, replaced by its pieces from step s + 1.
+      alive[s + 1]!--;
+      const ys = boxSubtract(x, cut[s]!);
+      for (let q = ys.length - 1; q >= 0; q--) {
+        stack.push(ys[q]!);
+        from.push(s + 1);
+      }
+    }
+    let count = 0;
+    for (let s = 0; s <= m; s++) {
+      count += alive[s]!;
+      if (count > MAX_PIECES) return this.parts().some(keep);
+    }
+    return false;
+  }
+}

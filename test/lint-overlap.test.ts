@@ -1,0 +1,142 @@
+/**
+ * Lint computes an overlap's part only for the pairs its message shows; for every other pair it
+ * asks `hasPart` (is some piece of the part on a real bridge?), a depth-first search that stops
+ * at the first witness. That answer must be exactly `parts().some(keep)`, limits included (at
+ * most 64 cutting rules, and a cut past 256 pieces not made, leaving coarser pieces), for any
+ * `keep` that holds for every box containing a box it holds for. Random chains small enough to
+ * meet often, some with many cutting rules so the 256-piece limit is reached.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { IrRule } from '../src/ir/types.js';
+import { Overlap } from '../src/verify/lint-overlap.js';
+import { boxContains, boxIntersect, boxIntersects, boxIsEmpty, boxSubtract, nameHas, type Box, type NameSet } from '../src/verify/box.js';
+import { assertProperty } from './support/seed.js';
+
+const span = (max: number): fc.Arbitrary<[number, number]> =>
+  fc.tuple(fc.integer({ min: 0, max }), fc.integer({ min: 0, max })).map(([a, b]) => (a <= b ? [a, b] : [b, a]));
+const ANY: NameSet = { neg: true, names: [] };
+const NAMES = ['tap1', 'tap2', 'tap3', 'vmbr0', 'vmbr1'];
+const nameSet: fc.Arbitrary<NameSet> = fc
+  .tuple(fc.boolean(), fc.uniqueArray(fc.constantFrom(...NAMES), { maxLength: 3 }))
+  .map(([neg, names]) => ({ neg, names: [...names].sort() }));
+const box = (max: number): fc.Arbitrary<Box> =>
+  fc.record({
+    src: fc.oneof(
+      span(max).map((s) => [s]),
+      fc.constant([[0, max]] as [number, number][]),
+    ),
+    dst: fc.oneof(
+      span(max).map((s) => [s]),
+      fc.constant([[0, max]] as [number, number][]),
+    ),
+    flow: span(max).map((s) => [s]),
+    iif: fc.oneof(nameSet, fc.constant({ neg: true, names: [] })),
+    oif: fc.constant({ neg: true, names: [] }),
+    port: fc.oneof(nameSet, fc.constant({ neg: true, names: [] })),
+    state: fc.constantFrom(1, 2, 3),
+  });
+
+/** Predicates that hold for every box containing a box they hold for. */
+const KEEPS: [string, (b: Box) => boolean][] = [
+  ['anything', () => true],
+  ['source reaches 5', (b) => b.src.some(([, hi]) => hi >= 5)],
+  ['port tap1 or any port', (b) => b.port.neg || b.port.names.includes('tap1')],
+  ['in on vmbr0 and flow holds 3', (b) => nameHas(b.iif, 'vmbr0') && b.flow.some(([lo, hi]) => lo <= 3 && 3 <= hi)],
+  ['new connections from 0-2', (b) => (b.state & 1) !== 0 && b.src.some(([lo]) => lo <= 2)],
+];
+
+/** The most pieces any step of the cut would hold without the limit (first 64 cutters). */
+function widestStep(whole: Box, cutters: readonly Box[]): number {
+  let part = [whole];
+  let most = 1;
+  for (const c of cutters.slice(0, 64)) {
+    part = part.flatMap((x) => boxSubtract(x, c));
+    most = Math.max(most, part.length);
+    if (most > 256) break;
+  }
+  return most;
+}
+
+function check(boxes: Box[], rates: boolean[]): void {
+  const rules = boxes.map((_, k) => ({ index: k, rate: rates[k] ? '10/second' : undefined }) as unknown as IrRule);
+  const j = boxes.length - 2;
+  const i = boxes.length - 1;
+  const nb = boxes.map((_, k) => k).filter((k) => k !== i && boxIntersects(boxes[k]!, boxes[i]!));
+  if (!nb.includes(j)) return;
+  const o = new Overlap(rules, boxes, j, i, nb);
+  const parts = o.parts();
+  // The parts lie inside what both rules match and are pairwise disjoint.
+  const whole = boxIntersect(boxes[j]!, boxes[i]!);
+  for (const p of parts) assert.ok(!boxIsEmpty(p) && boxContains(whole, p));
+  for (let a = 0; a < parts.length; a++) for (let b = a + 1; b < parts.length; b++) assert.ok(!boxIntersects(parts[a]!, parts[b]!));
+  for (const [what, keep] of KEEPS) assert.equal(o.hasPart(keep), parts.some(keep), `${what}: ${parts.length} parts`);
+}
+
+describe('Overlap.hasPart = parts().some(keep)', () => {
+  it('on random small chains', () => {
+    assertProperty(
+      fc.property(fc.array(box(12), { minLength: 2, maxLength: 14 }), fc.array(fc.boolean(), { maxLength: 14 }), (boxes, rates) => check(boxes, rates)),
+      { numRuns: 600 },
+      401,
+    );
+  });
+
+  it('answers yes where the limit leaves coarse pieces although a later rule takes every fine one', () => {
+    // 60 small cubes cut the part into more than 256 pieces, then a rule taking all of it: cut
+    // to the end nothing would be left, but the cut stops at the limit, so lint reports a part.
+    const big: Box = { src: [[0, 30]], dst: [[0, 30]], flow: [[0, 30]], iif: ANY, oif: ANY, port: ANY, state: 3 };
+    const at = (k: number, m: number): number => ((k * k * m + 3 * k) % 101) % 27;
+    const points: Box[] = Array.from({ length: 60 }, (_, k) => ({
+      ...big,
+      src: [[at(k, 7), at(k, 7) + 3]],
+      dst: [[at(k, 11), at(k, 11) + 3]],
+      flow: [[at(k, 5), at(k, 5) + 3]],
+    }));
+    const boxes = [...points, big, big, big];
+    assert.ok(widestStep(big, boxes.slice(0, 61)) > 256);
+    const rules = boxes.map((_, k) => ({ index: k }) as unknown as IrRule);
+    const o = new Overlap(rules, boxes, 61, 62, boxes.map((_, k) => k).slice(0, 62));
+    assert.ok(o.parts().length > 0);
+    assert.equal(
+      o.hasPart(() => true),
+      true,
+    );
+    // Without the limit the same cut leaves nothing (all 61 rules before j cut it).
+    let rest = [big];
+    for (const c of boxes.slice(0, 61)) rest = rest.flatMap((x) => boxSubtract(x, c));
+    assert.equal(rest.length, 0);
+  });
+
+  it('when the cut reaches its 256-piece limit (up to 80 cutting rules of single points)', () => {
+    let capped = 0;
+    assertProperty(
+      fc.property(
+        box(30).map((b): Box => ({ ...b, src: [[0, 30]], dst: [[0, 30]], flow: [[0, 30]] })),
+        fc.array(
+          fc.record({ s: fc.integer({ min: 0, max: 30 }), d: fc.integer({ min: 0, max: 30 }), f: span(30), port: nameSet, state: fc.constantFrom(1, 3) }),
+          { minLength: 20, maxLength: 80 },
+        ),
+        (big, holes) => {
+          const cutters: Box[] = holes.map((h) => ({ ...big, src: [[h.s, h.s]], dst: [[h.d, h.d]], flow: [h.f], port: h.port, state: h.state }));
+          const boxes = [...cutters, big, big];
+          const rules = boxes.map((_, k) => ({ index: k }) as unknown as IrRule);
+          const i = boxes.length - 1;
+          const o = new Overlap(rules, boxes, i - 1, i, boxes.map((_, k) => k).slice(0, i));
+          const parts = o.parts();
+          if (widestStep(big, cutters) > 256) capped++;
+          for (const [what, keep] of KEEPS) assert.equal(o.hasPart(keep), parts.some(keep), what);
+          // A keep that fails on the whole box fails everywhere.
+          assert.equal(
+            o.hasPart(() => false),
+            false,
+          );
+        },
+      ),
+      { numRuns: 150 },
+      402,
+    );
+    assert.ok(capped > 0);
+  });
+});
