@@ -14,7 +14,7 @@
 import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
 import type { Ir } from '../../ir/types.js';
-import type { Host, Model, Network } from '../../model/types.js';
+import type { Host, Model } from '../../model/types.js';
 import { formatCidr, formatIPv4 } from '../../util/ip.js';
 import { nameserversFor } from '../dns/index.js';
 import { commented, Emitter, headerLines } from '../emit.js';
