@@ -169,7 +169,32 @@ class K8s {
 
   // ---- from the policy to first-match lists ----
 
+  /**
+   * The peers of a target, computed once per distinct target: entries() asks for every rule of
+   * every host, and a network or address target scans every host, so without the cache a render
+   * costs hosts × rules × hosts. Peers are never mutated, so sharing them is safe.
+   */
+  private readonly peersCache = new Map<string, Peers>();
+  private readonly fromCache = new WeakMap<readonly Target[], Peers>();
+
   private targetPeers(t: Target): Peers {
+    const key =
+      t.kind === 'host' || t.kind === 'service'
+        ? `h:${t.host}`
+        : t.kind === 'network'
+          ? `n:${t.network}`
+          : t.kind === 'cidr'
+            ? `c:${t.range.lo}-${t.range.hi}`
+            : t.kind;
+    let p = this.peersCache.get(key);
+    if (p === undefined) {
+      p = this.computeTargetPeers(t);
+      this.peersCache.set(key, p);
+    }
+    return p;
+  }
+
+  private computeTargetPeers(t: Target): Peers {
     switch (t.kind) {
       case 'host':
       case 'service':
@@ -193,7 +218,12 @@ class K8s {
   }
 
   private peersOf(ts: readonly Target[]): Peers {
-    return ts.reduce<Peers>((acc, t) => peersUnion(acc, this.targetPeers(t)), NO_PEERS);
+    let p = this.fromCache.get(ts);
+    if (p === undefined) {
+      p = ts.reduce<Peers>((acc, t) => peersUnion(acc, this.targetPeers(t)), NO_PEERS);
+      this.fromCache.set(ts, p);
+    }
+    return p;
   }
 
   private static flowsFor(rule: PolicyRule, t: Target): FlowSet {
