@@ -231,6 +231,56 @@ class K8s {
     return rule.ports ?? ALL_FLOWS;
   }
 
+  /**
+   * Per direction, the rules that can name each host (egress: in `from`; ingress: in `to`), so
+   * entries() visits those instead of every rule for every host. `broad` holds the rules that
+   * name every pod but a few; entries() still checks each rule, so the index only skips rules
+   * that would have been skipped anyway.
+   */
+  private ruleIndex: Record<Direction, { byHost: Map<string, number[]>; broad: number[] }> | undefined;
+
+  private indexRules(): Record<Direction, { byHost: Map<string, number[]>; broad: number[] }> {
+    const idx: Record<Direction, { byHost: Map<string, number[]>; broad: number[] }> = {
+      egress: { byHost: new Map(), broad: [] },
+      ingress: { byHost: new Map(), broad: [] },
+    };
+    const add = (dir: Direction, peers: Peers, i: number): void => {
+      const ix = idx[dir];
+      if (peers.allPods) {
+        if (ix.broad[ix.broad.length - 1] !== i) ix.broad.push(i);
+        return;
+      }
+      for (const pod of peers.pods) {
+        let list = ix.byHost.get(pod);
+        if (list === undefined) ix.byHost.set(pod, (list = []));
+        if (list[list.length - 1] !== i) list.push(i);
+      }
+    };
+    this.model.policy.forEach((r, i) => {
+      add('egress', this.peersOf(r.from), i);
+      for (const t of r.to) add('ingress', this.targetPeers(t), i);
+    });
+    return idx;
+  }
+
+  /** Indexes (ascending, no repeats) of the policy rules that can apply to this host in this direction. */
+  private rulesFor(host: string, dir: Direction): number[] {
+    this.ruleIndex ??= this.indexRules();
+    const { byHost, broad } = this.ruleIndex[dir];
+    const own = byHost.get(host) ?? [];
+    const out: number[] = [];
+    let a = 0;
+    let b = 0;
+    while (a < own.length || b < broad.length) {
+      const x = a < own.length ? own[a]! : Infinity;
+      const y = b < broad.length ? broad[b]! : Infinity;
+      if (x <= y) a++;
+      if (y <= x) b++;
+      out.push(Math.min(x, y));
+    }
+    return out;
+  }
+
   /** The host's first-match list in one direction: egress mode first, then the policy, then `open`. */
   entries(h: Host, dir: Direction): Entry[] {
     const out: Entry[] = [];
@@ -258,7 +308,8 @@ class K8s {
         });
       }
     }
-    for (const r of this.model.policy) {
+    for (const i of this.rulesFor(h.name, dir)) {
+      const r = this.model.policy[i]!;
       const from = this.peersOf(r.from);
       let pieces: Piece[] = [];
       if (dir === 'egress') {
