@@ -29,7 +29,7 @@ import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { yamlLines } from '../yaml.js';
+import { fastYamlLines } from './yaml-fast.js';
 import { ALL_PEERS, hasPod, isAllFlows, mergePieces, NO_PEERS, peersUnion, pieceIntersect, pieceSubtract, type Peers, type Piece } from './peers.js';
 
 export const HOST_LABEL = 'cordon.dev/host';
@@ -597,7 +597,7 @@ class K8s {
     for (const d of docs) {
       e.line('---');
       e.lines_(commented(d.comments, '# '));
-      e.lines_(yamlLines(d.body));
+      e.lines_(fastYamlLines(d.body));
     }
     return e.toString();
   }
