@@ -29,7 +29,7 @@ import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { commented, Emitter, headerLines } from '../emit.js';
 import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { yamlLines } from '../yaml.js';
+import { fastYamlLines } from './yaml-fast.js';
 import { ALL_PEERS, hasPod, isAllFlows, mergePieces, NO_PEERS, peersUnion, pieceIntersect, pieceSubtract, type Peers, type Piece } from './peers.js';
 
 export const HOST_LABEL = 'cordon.dev/host';
@@ -169,7 +169,32 @@ class K8s {
 
   // ---- from the policy to first-match lists ----
 
+  /**
+   * The peers of a target, computed once per distinct target: entries() asks for every rule of
+   * every host, and a network or address target scans every host, so without the cache a render
+   * costs hosts × rules × hosts. Peers are never mutated, so sharing them is safe.
+   */
+  private readonly peersCache = new Map<string, Peers>();
+  private readonly fromCache = new WeakMap<readonly Target[], Peers>();
+
   private targetPeers(t: Target): Peers {
+    const key =
+      t.kind === 'host' || t.kind === 'service'
+        ? `h:${t.host}`
+        : t.kind === 'network'
+          ? `n:${t.network}`
+          : t.kind === 'cidr'
+            ? `c:${t.range.lo}-${t.range.hi}`
+            : t.kind;
+    let p = this.peersCache.get(key);
+    if (p === undefined) {
+      p = this.computeTargetPeers(t);
+      this.peersCache.set(key, p);
+    }
+    return p;
+  }
+
+  private computeTargetPeers(t: Target): Peers {
     switch (t.kind) {
       case 'host':
       case 'service':
@@ -193,12 +218,67 @@ class K8s {
   }
 
   private peersOf(ts: readonly Target[]): Peers {
-    return ts.reduce<Peers>((acc, t) => peersUnion(acc, this.targetPeers(t)), NO_PEERS);
+    let p = this.fromCache.get(ts);
+    if (p === undefined) {
+      p = ts.reduce<Peers>((acc, t) => peersUnion(acc, this.targetPeers(t)), NO_PEERS);
+      this.fromCache.set(ts, p);
+    }
+    return p;
   }
 
   private static flowsFor(rule: PolicyRule, t: Target): FlowSet {
     if (t.kind === 'service') return rule.ports ? flowIntersect(rule.ports, t.flows) : t.flows;
     return rule.ports ?? ALL_FLOWS;
+  }
+
+  /**
+   * Per direction, the rules that can name each host (egress: in `from`; ingress: in `to`), so
+   * entries() visits those instead of every rule for every host. `broad` holds the rules that
+   * name every pod but a few; entries() still checks each rule, so the index only skips rules
+   * that would have been skipped anyway.
+   */
+  private ruleIndex: Record<Direction, { byHost: Map<string, number[]>; broad: number[] }> | undefined;
+
+  private indexRules(): Record<Direction, { byHost: Map<string, number[]>; broad: number[] }> {
+    const idx: Record<Direction, { byHost: Map<string, number[]>; broad: number[] }> = {
+      egress: { byHost: new Map(), broad: [] },
+      ingress: { byHost: new Map(), broad: [] },
+    };
+    const add = (dir: Direction, peers: Peers, i: number): void => {
+      const ix = idx[dir];
+      if (peers.allPods) {
+        if (ix.broad[ix.broad.length - 1] !== i) ix.broad.push(i);
+        return;
+      }
+      for (const pod of peers.pods) {
+        let list = ix.byHost.get(pod);
+        if (list === undefined) ix.byHost.set(pod, (list = []));
+        if (list[list.length - 1] !== i) list.push(i);
+      }
+    };
+    this.model.policy.forEach((r, i) => {
+      add('egress', this.peersOf(r.from), i);
+      for (const t of r.to) add('ingress', this.targetPeers(t), i);
+    });
+    return idx;
+  }
+
+  /** Indexes (ascending, no repeats) of the policy rules that can apply to this host in this direction. */
+  private rulesFor(host: string, dir: Direction): number[] {
+    this.ruleIndex ??= this.indexRules();
+    const { byHost, broad } = this.ruleIndex[dir];
+    const own = byHost.get(host) ?? [];
+    const out: number[] = [];
+    let a = 0;
+    let b = 0;
+    while (a < own.length || b < broad.length) {
+      const x = a < own.length ? own[a]! : Infinity;
+      const y = b < broad.length ? broad[b]! : Infinity;
+      if (x <= y) a++;
+      if (y <= x) b++;
+      out.push(Math.min(x, y));
+    }
+    return out;
   }
 
   /** The host's first-match list in one direction: egress mode first, then the policy, then `open`. */
@@ -228,7 +308,8 @@ class K8s {
         });
       }
     }
-    for (const r of this.model.policy) {
+    for (const i of this.rulesFor(h.name, dir)) {
+      const r = this.model.policy[i]!;
       const from = this.peersOf(r.from);
       let pieces: Piece[] = [];
       if (dir === 'egress') {
@@ -516,7 +597,7 @@ class K8s {
     for (const d of docs) {
       e.line('---');
       e.lines_(commented(d.comments, '# '));
-      e.lines_(yamlLines(d.body));
+      e.lines_(fastYamlLines(d.body));
     }
     return e.toString();
   }
