@@ -7,8 +7,8 @@
  * table of family ip or inet becomes a table of chains that the iptables flattener walks (jumps,
  * gotos, returns), one rule per alternative of a set lookup. Several base chains on one hook run
  * in priority order (lowest first): a drop in any is final, an accept ends only its own chain and
- * the packet goes on to the next base chain (nft(8), "base chain priority"; the netfilter wiki:
- * "a packet accepted in one base chain can still be dropped by a later one"). The imported point
+ * the packet goes on to the next base chain (nftables wiki, "Configuring chains", base chain
+ * priority: drops are immediate, an accept is not final for the hook). The imported point
  * is their composition, one first-match list. ip6, bridge, arp and netdev tables, other hooks,
  * NAT chains, maps and every expression cordon cannot express are located warnings, as the
  * iptables importer makes them (an ACCEPT widened, a DROP left out).
@@ -26,7 +26,8 @@ import type { ParsedRule } from '../iptables/match.js';
 import type { IptChain, IptRule, IptTable } from '../iptables/parse.js';
 import { parseRuleset, tableKey, type NftChain, type NftRule, type NftSet } from '../nft-json/ruleset.js';
 import { describeValue } from '../nft-json/values.js';
-import { parseNftRule } from './match.js';
+import { jsonErrorOffset } from './json-pos.js';
+import { expandVmap, parseNftRule } from './match.js';
 
 const HOOKS = ['input', 'forward', 'output'] as const;
 type Hook = (typeof HOOKS)[number];
@@ -40,7 +41,8 @@ function lineCol(text: string, pos: number): { line: number; col: number } {
 function jsonError(file: string, text: string, e: unknown): Diagnostic {
   const msg = e instanceof Error ? e.message : String(e);
   const m = /position (\d+)/.exec(msg);
-  const at = m ? lineCol(text, Number(m[1])) : { line: 1, col: 1 };
+  const off = m ? Number(m[1]) : jsonErrorOffset(text);
+  const at = off !== undefined ? lineCol(text, off) : { line: 1, col: 1 };
   return diag(
     Code.IMPORT_MALFORMED,
     'error',
@@ -58,6 +60,8 @@ interface Decided {
   readonly what: string;
   /** The JSON path of `index`, for the text of composed entries. */
   readonly where: string;
+  /** The nft rule's own comment, kept in the imported rule's comment (JSON-quoted there). */
+  readonly note: string | undefined;
 }
 
 const ANY_JSON = JSON.stringify(ANY_BOX);
@@ -195,6 +199,9 @@ export const nftablesImporter: Importer = {
           ds.push(diag(Code.IMPORT_SYNTAX, 'error', `rule of chain ${r.chain.slice(0, 60)}, which table ${key.slice(0, 80)} does not declare`, at(i)));
           return;
         }
+        for (const one of expandVmap(r)) addRule(one, t, chain, key, i);
+      });
+      function addRule(r: NftRule, t: IptTable, chain: IptChain, key: string, i: number): void {
         const p = parseNftRule(r, setsOf.get(key) ?? new Map());
         if (p.errors.length > 0) {
           ds.push(diag(Code.IMPORT_SYNTAX, 'error', p.errors.slice(0, 3).join('; '), at(i)));
@@ -235,7 +242,7 @@ export const nftablesImporter: Importer = {
           chain.rules.push(ir);
           eff.set(ir, parsed);
         }
-      });
+      }
 
       // Each hook: its base chains flattened, composed in priority order.
       for (const hook of HOOKS) {
@@ -259,6 +266,7 @@ export const nftablesImporter: Importer = {
               action: fr.action,
               index: fr.rule ? fr.rule.line : b.index,
               where: paths[fr.rule ? fr.rule.line : b.index] ?? '$',
+              note: fr.rule ? eff.get(fr.rule)?.comment : undefined,
               what: fr.rule
                 ? `${fr.rule.text}${fr.via.length > 0 ? ` (through ${fr.via.map((v) => paths[v]).join(', ')})` : ''}`
                 : `policy ${policy} of ${b.chain.name} for what a return sent back`,
@@ -267,6 +275,7 @@ export const nftablesImporter: Importer = {
               box: ANY_BOX,
               action: policy,
               index: b.index,
+              note: undefined,
               where: paths[b.index] ?? '$',
               what: `policy ${policy} of base chain ${b.chain.table} ${b.chain.name}`,
             });
@@ -288,13 +297,13 @@ export const nftablesImporter: Importer = {
         const all = combined ?? [];
         const last = all[all.length - 1];
         const endsAny = last !== undefined && JSON.stringify(last.box) === ANY_JSON && last.action !== 'reject';
-        const policy = endsAny ? (last.action as 'accept' | 'drop') : 'drop';
+        const policy = endsAny && last.action === 'accept' ? 'accept' : 'drop';
         const body = endsAny ? all.slice(0, -1) : all;
         const policySource = endsAny && last.index !== undefined ? src(last.index) : undefined;
         const rules: DraftRule[] = [];
         for (const d of body) {
           const source = d.index !== undefined ? src(d.index) : { file: fh.file, line: 0, col: 0 };
-          const rule = boxToRule(d.box, d.action, posText(source));
+          const rule = boxToRule(d.box, d.action, `${posText(source)}${d.note !== undefined ? ` ${d.note}` : ''}`);
           if (rule === undefined) continue;
           rules.push({ rule, source, sourceText: d.what });
         }

@@ -99,7 +99,7 @@ function meetSet(a: RangeSet | undefined, b: RangeSet): RangeSet {
 /** Connection states → cordon's two (as the iptables importer reads --ctstate). */
 function statesOf(vals: readonly unknown[], negate: boolean): Parsed<'new' | 'established' | undefined> {
   const known = new Set(['new', 'established', 'related', 'invalid', 'untracked']);
-  const names = vals.flatMap((v) => (Array.isArray(v) ? v : [v]));
+  const names: unknown[] = vals.flatMap((v): unknown[] => (Array.isArray(v) ? (v as unknown[]) : [v]));
   const bad = names.find((s) => typeof s !== 'string' || !known.has(s));
   if (bad !== undefined) return { ok: false, error: `${describeValue(bad)} is not a connection state` };
   let hasNew = names.includes('new');
@@ -329,7 +329,8 @@ export function parseNftRule(rule: NftRule, sets: ReadonlyMap<string, NftSet>): 
       continue;
     }
     if (kind === 'vmap') {
-      unknown.push('verdict map (vmap)');
+      // Only a named map gets here (expandVmap took the anonymous ones): its verdicts are not read.
+      effects.push('vmap with a named map (its verdicts are not read)');
       continue;
     }
     effects.push(kind === '' ? describeValue(e) : kind);
@@ -340,4 +341,24 @@ export function parseNftRule(rule: NftRule, sets: ReadonlyMap<string, NftSet>): 
     if (b) boxes.push(b);
   }
   return { alts: boxes, target, unknown, notV4, errors, limited, effects };
+}
+
+/**
+ * A rule ending in an anonymous verdict map (`tcp dport vmap { 22 : accept, 23 : drop }`) → one
+ * rule per element, in the map's order: the keys of a map are distinct, so at most one element
+ * matches a packet and the order of the expanded rules does not matter. A named map (`vmap @m`)
+ * is left as it is, for parseNftRule to name as not modelled.
+ */
+export function expandVmap(rule: NftRule): NftRule[] {
+  const last = rule.expr[rule.expr.length - 1];
+  if (!isObj(last) || !isObj(last.vmap)) return [rule];
+  const data = last.vmap.data;
+  if (!isObj(data) || !Array.isArray(data.set)) return [rule];
+  const head = rule.expr.slice(0, -1);
+  const out: NftRule[] = [];
+  for (const el of data.set as unknown[]) {
+    if (!Array.isArray(el) || el.length !== 2 || !isObj(el[1])) return [rule];
+    out.push({ ...rule, expr: [...head, { match: { op: '==', left: last.vmap.key, right: el[0] as unknown } }, el[1]] });
+  }
+  return out;
 }
