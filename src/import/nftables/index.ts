@@ -68,8 +68,12 @@ const ANY_JSON = JSON.stringify(ANY_BOX);
 
 class TooMany extends Error {}
 
+/** The rule as nft printed it, without counters (their numbers change with every listing). */
 function exprText(r: NftRule): string {
-  return r.expr.map((e) => describeValue(e)).join(' ');
+  return r.expr
+    .filter((e) => !(typeof e === 'object' && e !== null && 'counter' in e))
+    .map((e) => describeValue(e))
+    .join(' ');
 }
 
 export const nftablesImporter: Importer = {
@@ -218,7 +222,9 @@ export const nftablesImporter: Importer = {
           );
           return;
         }
-        if (p.effects.length > 0)
+        // A rule of a base chain that is not read (NAT, another hook) was reported with its chain.
+        const unread = chain.builtin && !baseChains.some((b) => b.table === t && b.chain.name === chain.name);
+        if (p.effects.length > 0 && !unread)
           ds.push(
             diag(
               Code.IMPORT_UNSUPPORTED,
