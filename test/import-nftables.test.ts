@@ -109,6 +109,28 @@ describe('import --from nftables', () => {
     assert.equal(result.text, readFileSync(golden, 'utf8'));
   });
 
+  it('two base chains on one hook: an accept in the first is not final, a drop in either is', () => {
+    const dport = (n: number): unknown => ({ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: n } });
+    const doc = {
+      nftables: [
+        { table: { family: 'inet', name: 'late', handle: 1 } },
+        { chain: { family: 'inet', table: 'late', name: 'in', handle: 2, type: 'filter', hook: 'input', prio: 10, policy: 'accept' } },
+        { rule: { family: 'inet', table: 'late', chain: 'in', handle: 3, expr: [dport(22), { drop: null }] } },
+        { table: { family: 'ip', name: 'early', handle: 4 } },
+        { chain: { family: 'ip', table: 'early', name: 'in', handle: 5, type: 'filter', hook: 'input', prio: -5, policy: 'accept' } },
+        { rule: { family: 'ip', table: 'early', chain: 'in', handle: 6, expr: [dport(22), { accept: null }] } },
+        { rule: { family: 'ip', table: 'early', chain: 'in', handle: 7, expr: [dport(23), { drop: null }] } },
+      ],
+    };
+    const input = firewalls(importDoc(doc).text)['fw:input']!;
+    // tcp/22: accepted by the early chain, then dropped by the late one; tcp/23 dropped early; the rest accepted by both policies.
+    const decide = (port: number): string => input.rules.find((r) => r.ports === undefined || r.ports === `tcp/${port}`)?.action ?? input.policy;
+    assert.equal(decide(22), 'drop');
+    assert.equal(decide(23), 'drop');
+    assert.equal(decide(80), 'accept');
+    assert.equal(input.policy, 'accept');
+  });
+
   it('malformed JSON: an error at its line and column, no spec', () => {
     const r = importDoc('{"nftables": [\n  {"table": {"family": "inet", "name": "t"}},\n  oops\n]}');
     const e = r.diagnostics.find((d) => d.severity === 'error');
