@@ -168,6 +168,12 @@ describe('import --from nftables', () => {
     assert.match(w[0]!.message, /meta skuid/);
     // Widened: the rule accepts everything, so the tcp/22 rule after it is not needed to decide anything.
     assert.equal(firewalls(r.text)['fw:input']!.rules[0]!.ports, undefined);
+    // `icmp type` widened stays an ICMP rule: the field belongs to the ICMP header.
+    const icmp = importDoc(
+      docWith([[{ match: { op: '==', left: { payload: { protocol: 'icmp', field: 'type' } }, right: 'echo-request' } }, { accept: null }]]),
+    );
+    assert.equal(firewalls(icmp.text)['fw:input']!.rules[0]!.ports, 'icmp');
+    assert.ok(icmp.diagnostics.some((d) => d.code === 'CORDON044' && d.message.includes('icmp type')));
     const dir = mkdtempSync(join(tmpdir(), 'cordon-nft-import-'));
     const file = join(dir, 'unknown-expr.json');
     writeFileSync(file, JSON.stringify(doc));

@@ -51,7 +51,8 @@ type Field =
   | { kind: 'src' | 'dst' | 'proto' | 'dport' | 'iif' | 'oif' | 'state'; implies?: RangeSet }
   | { kind: 'sport' | 'nfproto'; implies?: RangeSet }
   | { kind: 'v6' }
-  | { kind: 'unknown'; text: string };
+  /** `implies`: the protocol the field's header belongs to (`icmp type` matches only ICMP). */
+  | { kind: 'unknown'; text: string; implies?: RangeSet };
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -59,6 +60,7 @@ function isObj(v: unknown): v is Record<string, unknown> {
 
 const TCP: RangeSet = [[6, 6]];
 const UDP: RangeSet = [[17, 17]];
+const ICMP: RangeSet = [[1, 1]];
 const TH: RangeSet = [
   [6, 6],
   [17, 17],
@@ -77,7 +79,8 @@ function fieldOf(left: unknown): Field {
       const implies = proto === 'tcp' ? TCP : proto === 'udp' ? UDP : TH;
       return field === 'dport' ? { kind: 'dport', implies } : { kind: 'sport', implies };
     }
-    return { kind: 'unknown', text: `${String(proto)} ${String(field)}` };
+    const implies = proto === 'tcp' ? TCP : proto === 'udp' ? UDP : proto === 'icmp' ? ICMP : undefined;
+    return { kind: 'unknown', text: `${String(proto)} ${String(field)}`, ...(implies ? { implies } : {}) };
   }
   if (isObj(left) && isObj(left.meta)) {
     const k = left.meta.key;
@@ -261,7 +264,9 @@ export function parseNftRule(rule: NftRule, sets: ReadonlyMap<string, NftSet>): 
         if (f.kind === 'unknown' || f.kind === 'sport') {
           const text = f.kind === 'unknown' ? f.text : 'sport (cordon matches destination ports only)';
           unknown.push(`${text} ${negate ? '!= ' : ''}${describeValue(m.right)}`);
-          if (f.kind === 'sport') alts = alts.map((a) => ({ ...a, proto: meetSet(a.proto, f.implies!) }));
+          // Widened to match without the field, but still only the protocol whose header it is.
+          const implies = f.implies;
+          if (implies) alts = alts.map((a) => ({ ...a, proto: meetSet(a.proto, implies) }));
           continue;
         }
         const els = elementsOf(m.right, sets);
