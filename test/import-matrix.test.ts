@@ -10,8 +10,8 @@
  * source, and `cordon test` on it gives every check the audit ran the same result (a check that
  * fails on the source fails on the spec: exit 1 exactly when one does). A comment, a quoted name
  * or a line map that changed what the written text means would break it.
- * Law 2 (cordon's own output of a spec, for the formats that carry a firewall: iptables, libvirt,
- * Proxmox): the written spec's matrix is the original spec's, in both views.
+ * Law 2 (cordon's own output of a spec, for the formats that carry a firewall: iptables, nftables,
+ * libvirt, Proxmox): the written spec's matrix is the original spec's, in both views.
  * Sources: the seeds' own files (examples/seed-configs/) and renderer output of the examples.
  */
 import { strict as assert } from 'node:assert';
@@ -86,6 +86,30 @@ function rendered(example: string, target: string, label: string, params: [strin
   }
   return { dir, files };
 }
+
+/**
+ * What the kernel holds for a rendered nftables file: loaded with `nft -f` into a namespace made
+ * for it (never the root namespace's firewall), listed with `nft -j list ruleset`, the namespace
+ * removed also on failure. Needs root and ip netns, which CI has (make setup).
+ */
+function listedByNft(file: string): string {
+  const ns = `cnfti${process.pid}x${listed++}`;
+  const run = (cmd: string[]): string => {
+    const x = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
+    assert.equal(x.status, 0, `${cmd.join(' ')}: ${x.stderr}`);
+    return x.stdout;
+  };
+  run(['ip', 'netns', 'add', ns]);
+  try {
+    run(['ip', 'netns', 'exec', ns, 'nft', '-f', file]);
+    const out = `${file}.json`;
+    writeFileSync(out, run(['ip', 'netns', 'exec', ns, 'nft', '-j', 'list', 'ruleset']));
+    return out;
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+}
+let listed = 0;
 
 const SEEDS = 'examples/seed-configs';
 
@@ -165,6 +189,19 @@ const CASES: Case[] = [
         else if (/^\d+\.fw$/.test(base)) put(`etc/pve/firewall/${base}`, f);
       }
       return [root, '--topology', 'examples/phoenix-gateway.yaml', '--host', node];
+    },
+  },
+  {
+    name: 'nftables: vpn-only-vm rendered by cordon, loaded by nft, listed with nft -j',
+    from: 'nftables',
+    original: 'examples/vpn-only-vm.yaml',
+    args: () => {
+      const r = rendered('vpn-only-vm', 'nftables', 'nft');
+      return [
+        ...r.files.filter((f) => f.endsWith('.nft')).map((f) => `${f.split('/')[0]!}=${listedByNft(join(r.dir, f))}`),
+        '--topology',
+        'examples/vpn-only-vm.yaml',
+      ];
     },
   },
   {
