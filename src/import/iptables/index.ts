@@ -12,18 +12,17 @@
  * Files that are `ipset save` output provide the sets `-m set` refers to.
  */
 import { basename, dirname } from 'node:path';
-import { diag, sortDiagnostics, type Diagnostic } from '../../diag/diagnostic.js';
+import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
-import type { HostSpecT } from '../../spec/schema.js';
 import * as R from '../../util/rangeset.js';
 import type { RangeSet } from '../../util/rangeset.js';
 import { boxToRule, unexpressible } from '../common/box.js';
 import type { ImportRequest, ImportResult, Importer } from '../common/contract.js';
-import { posText, writeSpec, type DraftFirewall, type DraftRule } from '../common/spec-writer.js';
-import { importBase } from '../common/topology.js';
+import { posText, type DraftFirewall, type DraftRule } from '../common/spec-writer.js';
 import { flattenChain, type Effective } from './flatten.js';
 import { parseIpsetSave, parseRule, type ParsedRule } from './match.js';
 import { parseIptables, type IptDoc, type IptRule, type IptTable } from './parse.js';
+import { isForwarder, rulesetImportSpec } from '../common/ruleset-spec.js';
 
 /** Targets that only record or count: the packet goes on, nothing changes. */
 const RECORDING = new Set(['LOG', 'NFLOG', 'ULOG', 'TRACE', 'AUDIT']);
@@ -239,39 +238,16 @@ export const iptablesImporter: Importer = {
         firewalls.push({ point, policy, policySource, policyText, rules });
       }
     }
-    const extra: Record<string, HostSpecT> = {};
-    for (const h of imported)
-      extra[h] = {
-        kind: 'server',
-        ...(forwarding.has(h) ? { forward: true } : {}),
-        description: `rules imported from ${files
-          .filter((f) => f.host === h)
-          .map((f) => f.file)
-          .join(', ')}`,
-      };
-    const { base, keptFirewalls, droppedFirewalls } = importBase(
-      req.topology?.spec,
+    return rulesetImportSpec({
+      req,
+      files,
       imported,
-      extra,
-      `imported from iptables: ${files.map((f) => f.file).join(', ')}`,
-    );
-    const header = [
-      `Imported by cordon from iptables rule sets: ${files.map((f) => `${f.host} = ${f.file}`).join(', ')}.`,
-      req.topology
-        ? `Topology (networks, hosts, expectations) from ${req.topology.file}; its policy is replaced by the imported rules.`
-        : 'No topology was given: add networks and addresses (--topology) for a meaningful matrix.',
-      'Every rule below names the file and line it comes from. Hosts whose rules were not imported are unmanaged.',
-      ...(droppedFirewalls.length > 0
-        ? [`Per-guest chains of the topology left out (their hypervisor's rules were not imported): ${droppedFirewalls.join(', ')}.`]
-        : []),
-      '',
-    ];
-    const { text, origins } = writeSpec({ header, base, keptFirewalls, firewalls });
-    return { text, origins, diagnostics: sortDiagnostics(ds) };
+      forwarding,
+      firewalls,
+      diagnostics: ds,
+      format: 'iptables',
+      sources: 'iptables rule sets',
+      citedBy: 'the file and line',
+    });
   },
 };
-
-function isForwarder(req: ImportRequest, host: string): boolean {
-  const h = req.topology?.spec.hosts?.[host];
-  return h !== undefined && (h.forward ?? (h.kind === 'hypervisor' || h.kind === 'router'));
-}

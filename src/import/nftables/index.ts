@@ -13,13 +13,11 @@
  * NAT chains, maps and every expression cordon cannot express are located warnings, as the
  * iptables importer makes them (an ACCEPT widened, a DROP left out).
  */
-import { diag, sortDiagnostics, type Diagnostic, type SourcePos } from '../../diag/diagnostic.js';
+import { diag, type Diagnostic, type SourcePos } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
-import type { HostSpecT } from '../../spec/schema.js';
 import { ANY_BOX, boxToRule, intersectBox, unexpressible, type Box } from '../common/box.js';
 import type { ImportRequest, ImportResult, Importer } from '../common/contract.js';
-import { posText, writeSpec, type DraftFirewall, type DraftRule } from '../common/spec-writer.js';
-import { importBase } from '../common/topology.js';
+import { posText, type DraftFirewall, type DraftRule } from '../common/spec-writer.js';
 import { flattenChain, MAX_RULES, type Effective } from '../iptables/flatten.js';
 import { hostsOfFiles } from '../iptables/index.js';
 import type { ParsedRule } from '../iptables/match.js';
@@ -28,6 +26,7 @@ import { parseRuleset, tableKey, type NftChain, type NftRule, type NftSet } from
 import { describeValue } from '../nft-json/values.js';
 import { jsonErrorOffset } from './json-pos.js';
 import { expandVmap, parseNftRule } from './match.js';
+import { isForwarder, rulesetImportSpec } from '../common/ruleset-spec.js';
 
 const HOOKS = ['input', 'forward', 'output'] as const;
 type Hook = (typeof HOOKS)[number];
@@ -316,35 +315,17 @@ export const nftablesImporter: Importer = {
         firewalls.push({ point, policy, policySource, policyText: endsAny ? last.what : 'every packet is decided by the rules above', rules });
       }
     }
-    const extra: Record<string, HostSpecT> = {};
-    for (const h of imported)
-      extra[h] = {
-        kind: 'server',
-        ...(forwarding.has(h) ? { forward: true } : {}),
-        description: `rules imported from ${files
-          .filter((f) => f.host === h)
-          .map((f) => f.file)
-          .join(', ')}`,
-      };
-    const { base, keptFirewalls, droppedFirewalls } = importBase(
-      req.topology?.spec,
+    return rulesetImportSpec({
+      req,
+      files,
       imported,
-      extra,
-      `imported from nftables: ${files.map((f) => f.file).join(', ')}`,
-    );
-    const header = [
-      `Imported by cordon from nftables rule sets (nft -j list ruleset): ${files.map((f) => `${f.host} = ${f.file}`).join(', ')}.`,
-      req.topology
-        ? `Topology (networks, hosts, expectations) from ${req.topology.file}; its policy is replaced by the imported rules.`
-        : 'No topology was given: add networks and addresses (--topology) for a meaningful matrix.',
-      'Every rule below names the file and the JSON path of the nft rule it comes from. Hosts whose rules were not imported are unmanaged.',
-      ...(droppedFirewalls.length > 0
-        ? [`Per-guest chains of the topology left out (their hypervisor's rules were not imported): ${droppedFirewalls.join(', ')}.`]
-        : []),
-      '',
-    ];
-    const { text, origins } = writeSpec({ header, base, keptFirewalls, firewalls });
-    return { text, origins, diagnostics: sortDiagnostics(ds) };
+      forwarding,
+      firewalls,
+      diagnostics: ds,
+      format: 'nftables',
+      sources: 'nftables rule sets (nft -j list ruleset)',
+      citedBy: 'the file and the JSON path of the nft rule',
+    });
   },
 };
 
@@ -369,9 +350,4 @@ function compose(prev: readonly Decided[], next: readonly Decided[]): Decided[] 
     if (JSON.stringify(p.box) === ANY_JSON) break;
   }
   return out;
-}
-
-function isForwarder(req: ImportRequest, host: string): boolean {
-  const h = req.topology?.spec.hosts?.[host];
-  return h !== undefined && (h.forward ?? (h.kind === 'hypervisor' || h.kind === 'router'));
 }
