@@ -7,16 +7,19 @@
  */
 import { stringify } from 'yaml';
 
+/** The library's options for every YAML document cordon writes (the kubernetes writer asks it per scalar with the same). */
+export const YAML_OPTIONS = {
+  indent: 2,
+  indentSeq: true,
+  lineWidth: 0,
+  minContentWidth: 0,
+  singleQuote: false,
+  aliasDuplicateObjects: false,
+  version: '1.1',
+} as const;
+
 /** One YAML document as lines (no `---`, no trailing newline). */
 export function yamlLines(value: unknown): string[] {
-  const text = stringify(value, {
-    indent: 2,
-    indentSeq: true,
-    lineWidth: 0,
-    minContentWidth: 0,
-    singleQuote: false,
-    aliasDuplicateObjects: false,
-    version: '1.1',
-  });
+  const text = stringify(value, YAML_OPTIONS);
   return text.replace(/\n+$/, '').split('\n');
 }

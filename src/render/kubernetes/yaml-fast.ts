@@ -10,18 +10,10 @@
  * back to the library for that whole document, so the output never depends on which path ran.
  */
 import { stringify } from 'yaml';
-import { yamlLines } from '../yaml.js';
+import { YAML_OPTIONS, yamlLines } from '../yaml.js';
 
 /** The options of src/render/yaml.ts: the library must decide each scalar as it would there. */
-const OPTS = {
-  indent: 2,
-  indentSeq: true,
-  lineWidth: 0,
-  minContentWidth: 0,
-  singleQuote: false,
-  aliasDuplicateObjects: false,
-  version: '1.1',
-} as const;
+const OPTS = YAML_OPTIONS;
 
 class Unsupported extends Error {}
 
