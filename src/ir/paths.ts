@@ -88,6 +88,11 @@ interface State {
 
 const MAX_HOPS = 24;
 
+/** A per-guest firewall hop on the hypervisor side of a guest's bridge port (no out interface: it filters the port). */
+function guestHop(s: State, host: string, hook: 'guest-in' | 'guest-out', iif: string | undefined, inPort: string | undefined): void {
+  s.hops.push({ point: pointId(host, hook), host, hook, iif, oif: undefined, inPort, natSrc: s.natSrc });
+}
+
 /** Indexes for address → owner lookups, built once per model. */
 export class Topology {
   readonly byAddr = new Map<number, { host: Host; nic: Nic }>();
@@ -400,8 +405,7 @@ export class Topology {
         natSrc: s.natSrc,
       });
     }
-    if (to.guestFirewall && toNic.port)
-      s.hops.push({ point: pointId(to.name, 'guest-in'), host: to.name, hook: 'guest-in', iif: net.bridge, oif: undefined, inPort: port, natSrc: s.natSrc });
+    if (to.guestFirewall && toNic.port) guestHop(s, to.name, 'guest-in', net.bridge, port);
     s.nodes.push(net.name, to.name);
     this.arrive(s, to, toNic.ifname, net.owner === to.name ? port : undefined, dst, out, undefined);
   }
@@ -422,16 +426,7 @@ export class Topology {
     out: Path[],
     choice: string | undefined,
   ): void {
-    if (from.guestFirewall && fromNic.port)
-      s.hops.push({
-        point: pointId(from.name, 'guest-out'),
-        host: from.name,
-        hook: 'guest-out',
-        iif: net.bridge,
-        oif: undefined,
-        inPort: fromNic.port,
-        natSrc: s.natSrc,
-      });
+    if (from.guestFirewall && fromNic.port) guestHop(s, from.name, 'guest-out', net.bridge, fromNic.port);
     if (net.owner && net.owner !== from.name) {
       const owner = this.model.hosts.get(net.owner)!;
       s.hops.push({
@@ -495,16 +490,7 @@ export class Topology {
     fromIif: string | undefined,
     fromInPort: string | undefined,
   ): void {
-    if (from.guestFirewall && fromNic.port)
-      s.hops.push({
-        point: pointId(from.name, 'guest-out'),
-        host: from.name,
-        hook: 'guest-out',
-        iif: net.bridge,
-        oif: undefined,
-        inPort: fromNic.port,
-        natSrc: s.natSrc,
-      });
+    if (from.guestFirewall && fromNic.port) guestHop(s, from.name, 'guest-out', net.bridge, fromNic.port);
     if (net.owner && net.owner !== from.name && net.owner !== to.name) {
       const owner = this.model.hosts.get(net.owner)!;
       s.hops.push({
@@ -518,15 +504,7 @@ export class Topology {
       });
     }
     if (to.guestFirewall && toNic.port)
-      s.hops.push({
-        point: pointId(to.name, 'guest-in'),
-        host: to.name,
-        hook: 'guest-in',
-        iif: from.name === net.owner ? fromIif : net.bridge,
-        oif: undefined,
-        inPort: from.name === net.owner ? fromInPort : fromNic.port,
-        natSrc: s.natSrc,
-      });
+      guestHop(s, to.name, 'guest-in', from.name === net.owner ? fromIif : net.bridge, from.name === net.owner ? fromInPort : fromNic.port);
   }
 
   /**
