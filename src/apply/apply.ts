@@ -269,30 +269,49 @@ export async function applyRuleset(o: ApplyOptions): Promise<ApplyOutcome> {
     o.say(`set ${BRIDGE_SYSCTL}=1 (was ${bridge})`);
   }
 
-  if (o.confirmSeconds !== undefined) {
-    const token = newToken();
-    runDir.write('token', `${token}\n`);
-    runDir.setStatus('pending-confirmation');
-    const deadline = Date.now() + o.confirmSeconds * 1000;
-    runDir.setDeadline(deadline);
-    o.say(
-      `applied; rolling back in ${o.confirmSeconds}s unless confirmed. To confirm, run:\n  ${o.confirmHint ? o.confirmHint(token, runDir) : `touch ${runDir.file('confirm')}`}\n  (or: touch ${runDir.file('confirm')}${o.interactive ? ', or press y here' : ''})`,
-    );
-    const decision = await waitForConfirmation(runDir, deadline, o.interactive === true);
-    if (decision !== 'confirmed') {
-      const expired = decision === 'expired' || (decision === 'elsewhere' && Date.now() >= deadline);
-      const why = expired
-        ? `not confirmed within ${o.confirmSeconds}s`
-        : decision === 'refused'
-          ? 'confirmation refused or interrupted'
-          : 'rolled back by another process before confirmation';
-      return rollBackAfter(o, runDir, why);
-    }
-    runDir.setStatus('applied');
-    o.say(`confirmed; ${await endWatchdog(runDir)}`);
-  }
+  const refused = await awaitConfirmation(o, runDir, (why) => rollBackAfter(o, runDir, why));
+  if (refused) return refused;
   runDir.setStatus('applied');
   return { status: 'applied', message: `applied to ${t.label}: ${[...expected.value.keys()].join(', ')}`, differences: [], run: runDir };
+}
+
+/** What a run asks of confirming: `--confirm SECONDS`, the hint it prints, a keypress on the TTY. */
+export interface ConfirmOptions {
+  readonly confirmSeconds?: number;
+  readonly confirmHint?: (token: string, run: RunDir) => string;
+  readonly interactive?: boolean;
+  readonly say: (line: string) => void;
+}
+
+/**
+ * With `--confirm`: files a token and deadline for the watchdog, prints how to confirm and waits.
+ * Returns `rollBack`'s outcome when the run was not confirmed (expired, refused, rolled back
+ * elsewhere), undefined when it was (the watchdog ended) or no confirmation was asked for.
+ * Shared by the nftables and the interface apply, so both roll back on the same decisions.
+ */
+export async function awaitConfirmation<R>(o: ConfirmOptions, runDir: RunDir, rollBack: (why: string) => Promise<R>): Promise<R | undefined> {
+  if (o.confirmSeconds === undefined) return undefined;
+  const token = newToken();
+  runDir.write('token', `${token}\n`);
+  runDir.setStatus('pending-confirmation');
+  const deadline = Date.now() + o.confirmSeconds * 1000;
+  runDir.setDeadline(deadline);
+  o.say(
+    `applied; rolling back in ${o.confirmSeconds}s unless confirmed. To confirm, run:\n  ${o.confirmHint ? o.confirmHint(token, runDir) : `touch ${runDir.file('confirm')}`}\n  (or: touch ${runDir.file('confirm')}${o.interactive ? ', or press y here' : ''})`,
+  );
+  const decision = await waitForConfirmation(runDir, deadline, o.interactive === true);
+  if (decision !== 'confirmed') {
+    const expired = decision === 'expired' || (decision === 'elsewhere' && Date.now() >= deadline);
+    const why = expired
+      ? `not confirmed within ${o.confirmSeconds}s`
+      : decision === 'refused'
+        ? 'confirmation refused or interrupted'
+        : 'rolled back by another process before confirmation';
+    return rollBack(why);
+  }
+  runDir.setStatus('applied');
+  o.say(`confirmed; ${await endWatchdog(runDir)}`);
+  return undefined;
 }
 
 /** Signals that mean "no" while waiting for a confirmation (SIGHUP: the admin's session died). */

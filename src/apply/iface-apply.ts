@@ -27,10 +27,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { sleep, alive, awaitRollback, performRollback } from './rollback.js';
 import { IFACE_SNAPSHOT, observe, runBatch, writeFileAtomic, type FileBefore, type IfaceSnapshot } from './iface-snapshot.js';
 import { compareState, PlanError, planBatch, type IfaceState, type IfaceTarget } from './iface-state.js';
-import { listRuns, newRun, newToken, type RunDir } from './state.js';
+import { listRuns, newRun, type RunDir } from './state.js';
 import type { Target } from './target.js';
 import { endWatchdog, startWatchdog } from './watchdog.js';
-import { waitForConfirmation, type ApplyOutcome } from './apply.js';
+import { awaitConfirmation, type ApplyOutcome } from './apply.js';
 import { firstError } from '../system/exec.js';
 
 /** As in apply.ts: the watchdog's first deadline leaves this much for the batch and the read-back. */
@@ -219,28 +219,8 @@ export async function applyInterfaces(o: IfaceApplyOptions): Promise<ApplyOutcom
     return rollBack(o, runDir, `could not write the files: ${(e as Error).message}`);
   }
 
-  if (o.confirmSeconds !== undefined) {
-    const token = newToken();
-    runDir.write('token', `${token}\n`);
-    runDir.setStatus('pending-confirmation');
-    const deadline = Date.now() + o.confirmSeconds * 1000;
-    runDir.setDeadline(deadline);
-    o.say(
-      `applied; rolling back in ${o.confirmSeconds}s unless confirmed. To confirm, run:\n  ${o.confirmHint ? o.confirmHint(token, runDir) : `touch ${runDir.file('confirm')}`}\n  (or: touch ${runDir.file('confirm')}${o.interactive ? ', or press y here' : ''})`,
-    );
-    const decision = await waitForConfirmation(runDir, deadline, o.interactive === true);
-    if (decision !== 'confirmed') {
-      const why =
-        decision === 'expired' || (decision === 'elsewhere' && Date.now() >= deadline)
-          ? `not confirmed within ${o.confirmSeconds}s`
-          : decision === 'refused'
-            ? 'confirmation refused or interrupted'
-            : 'rolled back by another process before confirmation';
-      return rollBack(o, runDir, why);
-    }
-    runDir.setStatus('applied');
-    o.say(`confirmed; ${await endWatchdog(runDir)}`);
-  }
+  const refused = await awaitConfirmation(o, runDir, (why) => rollBack(o, runDir, why));
+  if (refused) return refused;
   runDir.setStatus('applied');
   return {
     status: 'applied',
