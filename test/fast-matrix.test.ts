@@ -28,10 +28,12 @@ function exampleFiles(): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
-      // examples/sandbox holds `cordon run` config files, not specs.
+      // examples/sandbox holds `cordon run` config files, not specs; examples/seed-configs holds
+      // the seeds' own files (netplan, interfaces, rule sets), of which only topology.yaml is a spec.
+      const seedConfigs = dir.includes(join('examples', 'seed-configs'));
       if (e.isDirectory()) {
         if (e.name !== 'sandbox') walk(join(dir, e.name));
-      } else if (e.name.endsWith('.yaml')) out.push(join(dir, e.name));
+      } else if (seedConfigs ? e.name === 'topology.yaml' : e.name.endsWith('.yaml')) out.push(join(dir, e.name));
     }
   };
   walk(join(ROOT, 'examples'));
