@@ -136,10 +136,13 @@ describe(SUITE, { skip: requireOrSkip(SUITE, browserMissing()) }, () => {
     const c = compileText(text(MAIN), MAIN);
     for (const assume of ['configured', 'compromised'] as const) {
       if (assume === 'compromised') await page.getByLabel('compromised').check();
-      await page.locator(`[role=grid][aria-label*="${assume}"]`).waitFor();
+      // The grid can be in the page a frame before its cells (drawn when its job's answer is in):
+      // wait for a cell of this grid, and read only this grid's cells.
+      const grid = page.locator(`[role=grid][aria-label*="${assume}"]`);
+      await grid.locator('[role=gridcell]').first().waitFor();
       const m = matrixJson(c, assume);
       const allowed = new Map(m.allowed.map((a) => [`${a.from} → ${a.to}`, a.text]));
-      const cells = await page
+      const cells = await grid
         .locator('[role=gridcell]')
         .evaluateAll((els: { getAttribute(n: string): string | null }[]) => els.map((e) => e.getAttribute('aria-label') ?? ''));
       assert.equal(cells.length, m.endpoints.length ** 2, 'every pair drawn (a small matrix fits)');
