@@ -136,11 +136,12 @@ describe(SUITE, { skip: requireOrSkip(SUITE, browserMissing()) }, () => {
     const c = compileText(text(MAIN), MAIN);
     for (const assume of ['configured', 'compromised'] as const) {
       if (assume === 'compromised') await page.getByLabel('compromised').check();
-      // The grid can be in the page a frame before its cells (drawn when its job's answer is in):
-      // wait for a cell of this grid, and read only this grid's cells.
+      // The grid can be in the page before all its cells (drawn when its job's answer is in): wait
+      // until this grid holds as many cells as there are pairs, and read only this grid's cells.
       const grid = page.locator(`[role=grid][aria-label*="${assume}"]`);
-      await grid.locator('[role=gridcell]').first().waitFor();
       const m = matrixJson(c, assume);
+      const pairs = m.endpoints.length ** 2;
+      for (const until = Date.now() + 15_000; (await grid.locator('[role=gridcell]').count()) < pairs && Date.now() < until;) await page.waitForTimeout(50);
       const allowed = new Map(m.allowed.map((a) => [`${a.from} → ${a.to}`, a.text]));
       const cells = await grid
         .locator('[role=gridcell]')
