@@ -88,6 +88,11 @@ interface State {
 
 const MAX_HOPS = 24;
 
+/** The bridge owner's forward hook on a frame bridged between two of its ports (br_netfilter). */
+function bridgedHop(s: State, owner: string, bridge: string, inPort: string | undefined): void {
+  s.hops.push({ point: pointId(owner, 'forward'), host: owner, hook: 'forward', iif: bridge, oif: bridge, inPort, natSrc: s.natSrc });
+}
+
 /** A per-guest firewall hop on the hypervisor side of a guest's bridge port (no out interface: it filters the port). */
 function guestHop(s: State, host: string, hook: 'guest-in' | 'guest-out', iif: string | undefined, inPort: string | undefined): void {
   s.hops.push({ point: pointId(host, hook), host, hook, iif, oif: undefined, inPort, natSrc: s.natSrc });
@@ -365,7 +370,7 @@ export class Topology {
         const beforeNat = s.natSrc;
         if (hook === 'forward') this.masquerade(s, host, iif, route.nic);
         void outPort;
-        if (!target && net.ports.length > 0) return this.toBridgedLan(s, host, route.nic, net, dst, hook === 'forward' ? iif : undefined, inPort, out, choice);
+        if (!target && net.ports.length > 0) return this.toBridgedLan(s, host, route.nic, net, dst, out, choice);
         if (!target || target.nic.segment !== net.name) {
           return this.finish(s, { kind: 'dropped', reason: `no host has address ${formatIPv4(next)} on ${net.name}` }, out, choice);
         }
@@ -393,18 +398,7 @@ export class Topology {
   private fromBridgedLan(s: State, net: Network, to: Host, toNic: Nic, dst: number, out: Path[]): void {
     const port = net.ports[0]!;
     s.notes.push(`the LAN is bridged into ${net.name} through ${net.ports.join(', ')}: it reaches ${to.name} at layer 2, not through a route`);
-    if (net.owner && net.owner !== to.name) {
-      const owner = this.model.hosts.get(net.owner)!;
-      s.hops.push({
-        point: pointId(owner.name, 'forward'),
-        host: owner.name,
-        hook: 'forward',
-        iif: net.bridge,
-        oif: net.bridge,
-        inPort: port,
-        natSrc: s.natSrc,
-      });
-    }
+    if (net.owner && net.owner !== to.name) bridgedHop(s, net.owner, net.bridge, port);
     if (to.guestFirewall && toNic.port) guestHop(s, to.name, 'guest-in', net.bridge, port);
     s.nodes.push(net.name, to.name);
     this.arrive(s, to, toNic.ifname, net.owner === to.name ? port : undefined, dst, out, undefined);
@@ -415,32 +409,11 @@ export class Topology {
    * holds: a device of the LAN beyond the port (or, through it, a router to what lies further).
    * The sender's per-guest firewall and the owner's forward hook (br_netfilter) are all it passes.
    */
-  private toBridgedLan(
-    s: State,
-    from: Host,
-    fromNic: Nic,
-    net: Network,
-    dst: number,
-    fromIif: string | undefined,
-    fromInPort: string | undefined,
-    out: Path[],
-    choice: string | undefined,
-  ): void {
+  private toBridgedLan(s: State, from: Host, fromNic: Nic, net: Network, dst: number, out: Path[], choice: string | undefined): void {
     if (from.guestFirewall && fromNic.port) guestHop(s, from.name, 'guest-out', net.bridge, fromNic.port);
     if (net.owner && net.owner !== from.name) {
-      const owner = this.model.hosts.get(net.owner)!;
-      s.hops.push({
-        point: pointId(owner.name, 'forward'),
-        host: owner.name,
-        hook: 'forward',
-        iif: net.bridge,
-        oif: net.bridge,
-        inPort: fromNic.port,
-        natSrc: s.natSrc,
-      });
+      bridgedHop(s, net.owner, net.bridge, fromNic.port);
     }
-    void fromIif;
-    void fromInPort;
     s.nodes.push(net.name, 'lan');
     if (inRange(dst, net.range)) {
       s.notes.push(`${net.name} is bridged to the LAN through ${net.ports.join(', ')}: ${formatIPv4(dst)} is reached at layer 2 beyond it`);
@@ -492,16 +465,7 @@ export class Topology {
   ): void {
     if (from.guestFirewall && fromNic.port) guestHop(s, from.name, 'guest-out', net.bridge, fromNic.port);
     if (net.owner && net.owner !== from.name && net.owner !== to.name) {
-      const owner = this.model.hosts.get(net.owner)!;
-      s.hops.push({
-        point: pointId(owner.name, 'forward'),
-        host: owner.name,
-        hook: 'forward',
-        iif: net.bridge,
-        oif: net.bridge,
-        inPort: fromNic.port,
-        natSrc: s.natSrc,
-      });
+      bridgedHop(s, net.owner, net.bridge, fromNic.port);
     }
     if (to.guestFirewall && toNic.port)
       guestHop(s, to.name, 'guest-in', from.name === net.owner ? fromIif : net.bridge, from.name === net.owner ? fromInPort : fromNic.port);
