@@ -12,12 +12,16 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { generateSpec } from '../src/gen/generate.js';
-import { fastParser } from '../src/spec/fast-schema.js';
+import { tableParser } from '../src/spec/fast-schema.js';
 import { parseYamlText } from '../src/spec/parse.js';
-import { SpecSchema } from '../src/spec/schema.js';
+import { SCHEMA_RULES, SpecSchema } from '../src/spec/schema.js';
+import { describeSchema, fastParser, schemaTableModule } from '../src/spec/schema-describe.js';
+import { SPEC_TABLE } from '../src/spec/schema-table.js';
+import { checkGoldenFile } from './support/golden.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const fast = fastParser(SpecSchema)!;
+/** What parseSpecText runs: the walk of the committed table (the first test proves it is the schema's). */
+const fast = tableParser(SPEC_TABLE);
 
 function yamlData(text: string): unknown {
   const y = parseYamlText(text, 'x.yaml');
@@ -49,6 +53,19 @@ function specFiles(dir: string): string[] {
 }
 
 describe('fast schema walk', () => {
+  it('walks a table that is exactly the zod schema: src/spec/schema-table.ts is describeSchema(SpecSchema)', () => {
+    // Any change to src/spec/schema.ts (a field, a bound, a regex, a refinement) changes the table:
+    // the committed one must be regenerated (UPDATE_GOLDEN=1) or valid specs would be judged by
+    // an old copy of the schema.
+    checkGoldenFile(join(ROOT, 'src/spec/schema-table.ts'), schemaTableModule(describeSchema(SpecSchema, SCHEMA_RULES)));
+    assert.deepStrictEqual(SPEC_TABLE, describeSchema(SpecSchema, SCHEMA_RULES));
+    // Every identifier refinement of the schema is walked by the fast path's own copy of it; only
+    // the guard's webhook checks (rare in specs) are left to zod.
+    const kinds = JSON.stringify(SPEC_TABLE).match(/"k":"(rule|unsure)"/g) ?? [];
+    assert.equal(kinds.filter((k) => k.includes('rule')).length, 4, JSON.stringify(kinds));
+    assert.equal(kinds.filter((k) => k.includes('unsure')).length, 2, JSON.stringify(kinds));
+  });
+
   it('answers every valid example and generated spec with zod’s value, keys in zod’s order', () => {
     const texts = [
       ...specFiles(join(ROOT, 'examples')).map((f) => ({ what: f, text: readFileSync(f, 'utf8') })),
@@ -162,7 +179,13 @@ describe('fast schema walk', () => {
     assert.equal(fastParser(z.string().transform((s) => s.length)), undefined);
     assert.equal(fastParser(z.object({ a: z.string() })), undefined, 'a non-strict object');
     assert.equal(fastParser(z.strictObject({ a: z.string().default('x') })), undefined);
-    // A check that rewrites the value (trim) is zod's to apply.
-    assert.equal(fastParser(z.string().trim())!(' x '), undefined);
+    // A check that rewrites the value (trim) is zod's to apply; so is a refinement without a registered copy.
+    assert.equal(fastParser(z.string().trim())?.(' x '), undefined);
+    assert.equal(fastParser(z.string().refine((s) => s !== 'x'))!('y'), undefined);
+    assert.equal(fastParser(z.string().max(3))!('ab'), 'ab');
+    // Lengths: zod counts code points; near the bound only zod can tell, below it the walk may.
+    assert.equal(fastParser(z.string().max(3))!('😀😀'), undefined, 'four units, two code points: zod decides');
+    assert.equal(fastParser(z.string().min(2))!('abcd'), 'abcd');
+    assert.equal(fastParser(z.array(z.string()).max(1))!(['a', 'b']), undefined);
   });
 });

@@ -8,7 +8,7 @@ import { diag, hasErrors, type Diagnostic, type DiagCode } from '../diag/diagnos
 import { Code } from '../diag/codes.js';
 import type { PathSeg, SourceMap } from '../spec/parse.js';
 import type { BandwidthSpecT, DnsSpecT, FirewallRuleSpecT, HostSpecT, RuleBodyT, Spec } from '../spec/schema.js';
-import { DEFAULT_WEBHOOK_EVENTS } from '../spec/schema.js';
+import { DEFAULT_WEBHOOK_EVENTS } from '../spec/guard-defaults.js';
 import { visible } from '../util/visible.js';
 import { ALL_FLOWS, flowUnion, isPortSpecError, NO_FLOWS, parsePortSpec, type FlowSet } from '../util/flows.js';
 import { cidrRange, formatCidr, formatIPv4, inRange, parseCidr, parseIPv4, rangesOverlap, type Cidr } from '../util/ip.js';

@@ -1,68 +1,100 @@
 /**
  * A fast path for zod's parse of a spec that is valid: the same walk zod does (objects, records,
- * lists, unions, optional fields, strings, numbers, booleans, literals and enums), built once from
- * the zod schema's own definitions, with every refinement (regexes, lengths, bounds, the identifier
- * rules of src/spec/identifiers.ts) run by zod's own check functions. It builds the same value zod
- * would (objects with their fields in the schema's order, records and lists in input order),
- * without zod's per-value result objects: on a 10,000-rule spec that was most of zod's time and a
- * copy of the spec's garbage.
+ * lists, unions, optional fields, strings, numbers, booleans, literals and enums) with the same
+ * checks (regexes, lengths, bounds, whole numbers, the identifier rules of
+ * src/spec/identifiers.ts). It builds the same value zod would (objects with their fields in the
+ * schema's order, records and lists in input order), without zod's per-value result objects.
  *
- * The schema stays the only source of truth: this answers only when the document is valid, and
- * otherwise says nothing, so zod itself parses and every error message comes from zod as before.
- * A schema node of a kind this walk does not know (a transform, a default, a pipe…) switches the
- * fast path off entirely. test/fast-schema.test.ts compares the two on specs and mutations of them.
+ * It walks a table (src/spec/schema-table.ts), not zod's schema objects: the table is made from
+ * the zod schema by `describeSchema` and checked equal to it by test/fast-schema.test.ts, so a
+ * valid spec is parsed without loading zod at all (importing zod and building the schema was
+ * ~0.13 s of every command's start-up). zod stays the only source of truth: this answers only
+ * when the document is certainly valid, and otherwise says nothing, so zod itself (loaded then)
+ * parses and every error message comes from zod as before. A check it cannot judge for sure (a
+ * refinement it has no copy of, a string length near its bound counted in code points) makes it
+ * unsure, which also goes to zod.
  */
-import type { z } from 'zod';
+import { pointProblem, refProblem } from './identifiers.js';
 
-/** What a schema node looks like from outside: its definition and, for literals and enums, its values. */
-interface SchemaNode {
-  readonly _zod: {
-    readonly def: { readonly type: string; readonly checks?: readonly CheckNode[]; readonly [k: string]: unknown };
-    readonly values?: ReadonlySet<unknown>;
-  };
-}
+/** One check of a schema node, as the table holds it. */
+export type CheckDesc =
+  | { readonly k: 'regex'; readonly source: string; readonly flags: string }
+  | { readonly k: 'max'; readonly n: number }
+  | { readonly k: 'min'; readonly n: number }
+  | { readonly k: 'int' }
+  | { readonly k: 'gt'; readonly n: number; readonly inclusive: boolean }
+  | { readonly k: 'lt'; readonly n: number; readonly inclusive: boolean }
+  | { readonly k: 'rule'; readonly rule: RuleName; readonly subject: string }
+  | { readonly k: 'unsure' };
 
-interface CheckNode {
-  readonly _zod: {
-    readonly def: { readonly check: string; readonly when?: (payload: Payload) => boolean };
-    check(payload: Payload): unknown;
-  };
-}
+/** One schema node; children are indices into the table. */
+export type NodeDesc = { readonly checks?: readonly CheckDesc[] } & (
+  | { readonly t: 'string' | 'number' | 'boolean' }
+  | { readonly t: 'literal' | 'enum'; readonly values: readonly (string | number | boolean | null)[] }
+  | { readonly t: 'optional'; readonly inner: number }
+  | { readonly t: 'array'; readonly element: number }
+  | { readonly t: 'record'; readonly key: number; readonly value: number }
+  | { readonly t: 'object'; readonly keys: readonly string[]; readonly fields: readonly number[] }
+  | { readonly t: 'union'; readonly options: readonly number[] }
+);
 
-interface Payload {
-  value: unknown;
-  issues: unknown[];
-}
+/** A schema as a table: node 0 is the root. */
+export type SchemaTable = readonly NodeDesc[];
+
+/**
+ * The refinements the schema runs through `superRefine` that this walk has a copy of, by name
+ * (src/spec/schema.ts registers each with its name): a string for the problem, or undefined.
+ */
+export const RULES = {
+  ref: (text: string, subject: string) => refProblem(text, subject),
+  point: (text: string) => pointProblem(text),
+} as const;
+export type RuleName = keyof typeof RULES;
 
 /** The value is certainly not of this schema (zod reports an issue): a union tries its next option. */
 const FAIL: unique symbol = Symbol('fail');
-/** This walk cannot tell (an unusual object, a check that rewrites or is async): zod must decide. */
+/** This walk cannot tell (an unusual object, a check it cannot judge): zod must decide. */
 const UNSURE: unique symbol = Symbol('unsure');
 type Result = unknown;
 type Parse = (value: unknown) => Result;
 
-/** Thrown while building: the schema has a node this walk does not model. */
-class Unsupported extends Error {}
+/** One check: FAIL, UNSURE, or undefined when the value passes. */
+type Check = (value: unknown) => typeof FAIL | typeof UNSURE | undefined;
 
-/**
- * Zod's checks of one node, run as zod's runChecks runs them on a value without issues: each in
- * turn (those with a `when` only when it says so), stopping at the first issue.
- */
-function checker(checks: readonly CheckNode[] | undefined): ((value: unknown) => Result) | undefined {
-  if (!checks || checks.length === 0) return undefined;
-  const payload: Payload = { value: undefined, issues: [] };
-  return (value) => {
-    for (const c of checks) {
-      payload.value = value;
-      payload.issues.length = 0;
-      const when = c._zod.def.when;
-      if (when && !when(payload)) continue;
-      const r = c._zod.check(payload);
-      if (r instanceof Promise || payload.value !== value) return UNSURE;
-      if (payload.issues.length > 0) return FAIL;
+function makeCheck(c: CheckDesc): Check {
+  switch (c.k) {
+    case 'regex': {
+      const re = new RegExp(c.source, c.flags);
+      return (v) => {
+        re.lastIndex = 0;
+        return re.test(v as string) ? undefined : FAIL;
+      };
     }
-    return value;
-  };
+    case 'max':
+      // zod counts a string in code points: a string within the bound in UTF-16 units is within
+      // it in code points; above it, only zod's count can tell.
+      return (v) => ((v as { length: number }).length <= c.n ? undefined : typeof v === 'string' ? UNSURE : FAIL);
+    case 'min':
+      // A code point is one or two units: twice the bound in units always clears it.
+      return (v) => {
+        const len = (v as { length: number }).length;
+        if (typeof v !== 'string') return len >= c.n ? undefined : FAIL;
+        return len >= 2 * c.n ? undefined : len < c.n ? FAIL : UNSURE;
+      };
+    case 'int':
+      return (v) => (Number.isSafeInteger(v) ? undefined : FAIL);
+    case 'gt':
+      return (v) => ((c.inclusive ? (v as number) >= c.n : (v as number) > c.n) ? undefined : FAIL);
+    case 'lt':
+      return (v) => ((c.inclusive ? (v as number) <= c.n : (v as number) < c.n) ? undefined : FAIL);
+    case 'rule': {
+      const rule = RULES[c.rule];
+      const subject = c.subject;
+      return (v) => (rule(v as string, subject) === undefined ? undefined : FAIL);
+    }
+    case 'unsure':
+      return () => UNSURE;
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -75,17 +107,33 @@ function isPlain(v: Record<string, unknown>): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function build(node: SchemaNode): Parse {
-  const def = node._zod.def;
-  const check = checker(def.checks);
+function build(table: SchemaTable, index: number, made: Map<number, Parse>): Parse {
+  const have = made.get(index);
+  if (have) return have;
+  // A placeholder first: a schema that refers to itself gets the finished parser through it.
+  let parse: Parse | undefined;
+  made.set(index, (v) => parse!(v));
+  parse = buildNode(table, table[index]!, made);
+  made.set(index, parse);
+  return parse;
+}
+
+function buildNode(table: SchemaTable, node: NodeDesc, made: Map<number, Parse>): Parse {
+  const checks = node.checks?.map(makeCheck) ?? [];
   const checked = (p: Parse): Parse =>
-    check
-      ? (v) => {
+    checks.length === 0
+      ? p
+      : (v) => {
           const r = p(v);
-          return r === FAIL || r === UNSURE ? r : check(r);
-        }
-      : p;
-  switch (def.type) {
+          if (r === FAIL || r === UNSURE) return r;
+          for (const c of checks) {
+            const bad = c(r);
+            if (bad !== undefined) return bad;
+          }
+          return r;
+        };
+  const sub = (i: number): Parse => build(table, i, made);
+  switch (node.t) {
     case 'string':
       return checked((v) => (typeof v === 'string' ? v : FAIL));
     case 'number':
@@ -94,16 +142,15 @@ function build(node: SchemaNode): Parse {
       return checked((v) => (typeof v === 'boolean' ? v : FAIL));
     case 'literal':
     case 'enum': {
-      const values = node._zod.values;
-      if (!values) throw new Unsupported(def.type);
+      const values = new Set<unknown>(node.values);
       return checked((v) => (values.has(v) ? v : FAIL));
     }
     case 'optional': {
-      const inner = build(def.innerType as SchemaNode);
+      const inner = sub(node.inner);
       return checked((v) => (v === undefined ? undefined : inner(v)));
     }
     case 'array': {
-      const element = build(def.element as SchemaNode);
+      const element = sub(node.element);
       return checked((v) => {
         if (!Array.isArray(v)) return FAIL;
         const out: unknown[] = new Array<unknown>(v.length);
@@ -116,10 +163,8 @@ function build(node: SchemaNode): Parse {
       });
     }
     case 'record': {
-      const keyType = def.keyType as SchemaNode;
-      if (keyType._zod.def.type !== 'string') throw new Unsupported('record key');
-      const key = build(keyType);
-      const value = build(def.valueType as SchemaNode);
+      const key = sub(node.key);
+      const value = sub(node.value);
       return checked((v) => {
         if (!isObject(v)) return FAIL;
         if (!isPlain(v)) return UNSURE;
@@ -136,13 +181,10 @@ function build(node: SchemaNode): Parse {
       });
     }
     case 'object': {
-      const catchall = def.catchall as SchemaNode | undefined;
-      // Only strict objects (unknown keys are an issue), as every object of the spec schema is.
-      if (!catchall || catchall._zod.def.type !== 'never') throw new Unsupported('non-strict object');
-      const shape = def.shape as Record<string, SchemaNode>;
-      const keys = Object.keys(shape);
-      const fields = keys.map((k) => build(shape[k]!));
-      const optional = keys.map((k) => shape[k]!._zod.def.type === 'optional');
+      // Only strict objects (unknown keys are an issue): describeSchema refuses any other.
+      const keys = node.keys;
+      const fields = node.fields.map(sub);
+      const optional = node.fields.map((i) => table[i]!.t === 'optional');
       const known = new Set(keys);
       return checked((v) => {
         if (!isObject(v)) return FAIL;
@@ -170,7 +212,7 @@ function build(node: SchemaNode): Parse {
       });
     }
     case 'union': {
-      const options = (def.options as SchemaNode[]).map(build);
+      const options = node.options.map(sub);
       // zod returns the first option that parses without issues.
       return checked((v) => {
         for (const o of options) {
@@ -181,26 +223,17 @@ function build(node: SchemaNode): Parse {
         return FAIL;
       });
     }
-    default:
-      throw new Unsupported(def.type);
   }
 }
 
 /**
- * A parse function for `schema`: the value zod's `parse` would give, or undefined when the value
- * is not valid or this walk cannot be sure (then ask zod). Undefined when the schema has a node
- * this walk does not model: then every value goes to zod.
+ * A parse function for the schema `table` describes: the value zod's `parse` would give, or
+ * undefined when the value is not valid or this walk cannot be sure (then ask zod).
  */
-export function fastParser<T extends z.ZodType>(schema: T): ((value: unknown) => z.output<T> | undefined) | undefined {
-  let parse: Parse;
-  try {
-    parse = build(schema as unknown as SchemaNode);
-  } catch (e) {
-    if (e instanceof Unsupported) return undefined;
-    throw e;
-  }
+export function tableParser(table: SchemaTable): (value: unknown) => unknown {
+  const parse = build(table, 0, new Map());
   return (value) => {
     const r = parse(value);
-    return r === FAIL || r === UNSURE ? undefined : (r as z.output<T>);
+    return r === FAIL || r === UNSURE ? undefined : r;
   };
 }

@@ -3,14 +3,17 @@
  * diagnostics located at FILE:LINE:COL with the JSON path of the offending value.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Document, LineCounter, Node, Pair, YAMLError, YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { diag, type DiagCode, type Diagnostic } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import { closest } from '../util/suggest.js';
-import { RuleBody, SpecSchema, type Spec } from './schema.js';
+import type { Spec } from './schema.js';
+import type * as Schema from './schema.js';
 import { fastOffsetAt, readFastYaml, type FastYaml } from './fast-yaml.js';
-import { fastParser } from './fast-schema.js';
+import { tableParser } from './fast-schema.js';
+import { SPEC_TABLE } from './schema-table.js';
 import { checkDocument, cstDepth, MAX_DEPTH, type PathSeg } from './yaml-guard.js';
 import { LineTable, yamlLib } from './yaml-lib.js';
 
@@ -187,8 +190,21 @@ export function readSpecFile(file: string): ParseResult {
   return parseSpecText(text, file);
 }
 
-/** SpecSchema's fast path for valid specs (src/spec/fast-schema.ts); undefined if it cannot walk the schema. */
-const fastSpec = fastParser(SpecSchema);
+/** SpecSchema's fast path for valid specs: the walk of its table (src/spec/fast-schema.ts), without zod. */
+const fastSpec = tableParser(SPEC_TABLE) as (value: unknown) => Spec | undefined;
+
+let schemaModule: typeof Schema | undefined;
+
+/**
+ * The zod schema, loaded on first use: only a spec the fast walk does not answer (an invalid one,
+ * or one it is unsure of) needs zod, whose import and schema construction were ~0.13 s of every
+ * command's start-up. `require` of our own ES module is synchronous (Node ≥ 20.19) and gives the
+ * module `import` gives.
+ */
+function schema(): typeof Schema {
+  schemaModule ??= createRequire(import.meta.url)('./schema.js') as typeof Schema;
+  return schemaModule;
+}
 
 export function parseSpecText(text: string, file = '<input>'): ParseResult {
   const yaml = parseYamlText(text, file);
@@ -204,9 +220,9 @@ export function parseSpecText(text: string, file = '<input>'): ParseResult {
   }
   // A valid spec (the usual case) is parsed by the fast walk of the same schema; anything else,
   // and anything that walk is unsure of, by zod itself, whose issues become the diagnostics.
-  const fast = fastSpec?.(data);
+  const fast = fastSpec(data);
   if (fast !== undefined) return { ok: true, value: { spec: fast, source }, diagnostics: [] };
-  const parsed = SpecSchema.safeParse(data);
+  const parsed = schema().SpecSchema.safeParse(data);
   if (!parsed.success) {
     return { ok: false, source, diagnostics: parsed.error.issues.flatMap((i) => issueToDiagnostics(i, source, data)) };
   }
@@ -524,7 +540,7 @@ interface SchemaNode {
 
 /** The schema node for the value at `path`, with the first `.describe()` text met on the way down its wrappers. */
 function schemaAt(path: readonly PathSeg[]): { node: SchemaNode; description: string | undefined } | undefined {
-  let node: SchemaNode | undefined = SpecSchema as unknown as SchemaNode;
+  let node: SchemaNode | undefined = schema().SpecSchema as unknown as SchemaNode;
   for (const seg of path) {
     node = node ? childSchema(node, seg) : undefined;
     if (!node) return undefined;
@@ -632,7 +648,7 @@ function issueToDiagnostics(issue: Issue, source: SourceMap, data: unknown, pref
       const allowed = fieldsAt(path) ?? [];
       const near = closest(key, allowed);
       let hint = near ? `did you mean '${near}'?` : allowed.length ? `expected one of: ${allowed.join(', ')}` : undefined;
-      if (path[0] === 'policy' && path.length === 2 && RuleBody.shape[key as keyof typeof RuleBody.shape] !== undefined) {
+      if (path[0] === 'policy' && path.length === 2 && schema().RuleBody.shape[key as keyof typeof Schema.RuleBody.shape] !== undefined) {
         hint = `'${key}' belongs inside the rule: - allow: { from: …, to: …, ${key}: … }`; // a known field name: short
       }
       const where = path.length ? ` in ${formatPath(path)}` : ' at the top level';

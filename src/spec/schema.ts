@@ -7,7 +7,9 @@
  * emit a JSON Schema for editor completion.
  */
 import { z } from 'zod';
-import { NAME_CHARS_TEXT, NAME_MAX, NAME_RE, pointProblem, refProblem } from './identifiers.js';
+import { NAME_CHARS_TEXT, NAME_MAX, NAME_RE } from './identifiers.js';
+import { RULES, type RuleName } from './fast-schema.js';
+import type { RuleRegistry } from './schema-describe.js';
 
 /** Names become file, set, chain, libvirt and Kubernetes object names: a small safe set (src/spec/identifiers.ts). */
 const Name = z
@@ -16,12 +18,23 @@ const Name = z
   .max(NAME_MAX, `a name of at most ${NAME_MAX} characters`)
   .describe(`A name: ${NAME_CHARS_TEXT}; at most ${NAME_MAX} characters.`);
 
+/**
+ * The refinements of this schema that the fast walk (src/spec/fast-schema.ts) has a copy of,
+ * registered by name: its table (src/spec/schema-table.ts) names them, so a valid spec is checked
+ * without loading zod. Refinements not registered here make the walk leave the value to zod.
+ */
+export const SCHEMA_RULES: RuleRegistry = new WeakMap();
+
 /** A string checked by one of the identifier rules; the rule's sentence becomes the diagnostic. */
-function checked(rule: (text: string, subject: string) => string | undefined, subject: string): z.ZodString {
-  return z.string().superRefine((text, ctx) => {
-    const problem = rule(text, subject);
+function checked(rule: RuleName, subject: string): z.ZodString {
+  const problemOf = RULES[rule];
+  const s = z.string().superRefine((text, ctx) => {
+    const problem = problemOf(text, subject);
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   });
+  const check = s._zod.def.checks?.at(-1);
+  if (check) SCHEMA_RULES.set(check, { rule, subject });
+  return s;
 }
 
 export const PortItem = z
@@ -35,7 +48,7 @@ export const Ports = z.union([PortItem, z.array(PortItem)]).describe('One port i
  * (`ollama.api`), a network (`vmbr1`), a group, a CIDR or address literal, or a built-in:
  * `internet`, `lan` (the owner's physical LAN) and `any`.
  */
-export const Ref = checked(refProblem, 'the reference').describe('host, host.service, network, group, CIDR, internet, lan or any');
+export const Ref = checked('ref', 'the reference').describe('host, host.service, network, group, CIDR, internet, lan or any');
 export const Refs = z.union([Ref, z.array(Ref).min(1)]).describe('One reference or a list of them.');
 
 export const NetworkSpec = z
@@ -307,7 +320,7 @@ export const DnsSpec = z
       .optional()
       .describe('Resolvers to forward other names to. Absent or empty: the server answers only for its zone (no-resolv).'),
     records: z
-      .record(DnsName, checked(refProblem, 'the record value').describe('A host name (its address on a network it shares with the server) or an IPv4 address.'))
+      .record(DnsName, checked('ref', 'the record value').describe('A host name (its address on a network it shares with the server) or an IPv4 address.'))
       .optional()
       .describe("Names in the zone → a host or an address, e.g. nginx: gateway. Absent or empty: only the server's own name."),
     ttl: z.number().int().min(0).max(2147483647).optional().describe('TTL of the records in seconds (default 300).'),
@@ -315,23 +328,9 @@ export const DnsSpec = z
   })
   .describe('An internal DNS zone served by one host (dnsmasq or BIND).');
 
-/** The guard's event types a webhook can receive (the guard's schema, src/guard/events.ts; a test keeps the two lists equal). */
-export const GUARD_EVENT_TYPES = [
-  'blocked',
-  'drift',
-  'reapplied',
-  'killswitch',
-  'vpn-down',
-  'vpn-up',
-  'rogue',
-  'anomaly',
-  'report',
-  'guard-started',
-  'guard-stopped',
-] as const;
+import { DEFAULT_WEBHOOK_EVENTS, GUARD_EVENT_TYPES } from './guard-defaults.js';
 
-/** What a webhook gets unless it says: the events someone should be told of (never every blocked packet). */
-export const DEFAULT_WEBHOOK_EVENTS = ['anomaly', 'drift', 'killswitch', 'rogue', 'vpn-down'] as const;
+export { DEFAULT_WEBHOOK_EVENTS, GUARD_EVENT_TYPES };
 
 /** Why a webhook URL is refused, or undefined: http or https, a host, no credentials (a secret in the spec would land in git). */
 export function webhookUrlProblem(text: string): string | undefined {
@@ -463,10 +462,7 @@ export const SpecSchema = z
     expect: z.array(ExpectSpec).optional(),
     invariants: InvariantsSpec.optional(),
     firewalls: z
-      .record(
-        checked((key) => pointProblem(key), 'the enforcement point'),
-        FirewallSpec,
-      )
+      .record(checked('point', 'the enforcement point'), FirewallSpec)
       .optional()
       .describe('Hand-written chains keyed by enforcement point (HOST:forward|input|output|guest-in|guest-out).'),
     dns: DnsSpec.optional(),
