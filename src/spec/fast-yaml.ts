@@ -12,29 +12,53 @@
  * library as before: what a broken or unusual file gets told never depends on this reader.
  */
 
-/** Where one mapping or list is, and where its keys and items are (offsets into the text). */
-export interface FastLoc {
-  /** Offset where the collection starts: its first key, its first `-`, or its `{` / `[`. */
-  readonly at: number;
-  /** A mapping's keys, in source order; undefined for a list. */
-  readonly keys: string[] | undefined;
-  /** A mapping: key offset, value offset for each key (two per key). A list: one offset per item. */
-  readonly offs: number[];
-  /** The location of each child that is itself a collection (by key or item index); sparse. */
-  kids: (FastLoc | undefined)[] | undefined;
-  /** Key → index into `keys`, built on the first lookup (most mappings are never looked into). */
-  index: Map<string, number> | undefined;
-}
-
+/**
+ * The document as plain data, with where its collections, keys and items are. Positions live in
+ * one Int32Array (`locs`) instead of an object and three arrays per collection: on a 10,000-rule
+ * spec those were half the objects the reader made, all kept alive until the end of the run.
+ *
+ * A collection is a record at some index r of `locs`: `[kind, at, count, items…]` where kind is
+ * MAP or SEQ and `at` the offset where it starts (its first key, its first `-`, or its `{` / `[`).
+ * A mapping's items are `keyOffset, valueOffset, child, keyId` (keyId: index into `keys`); a list's
+ * are `valueOffset, child`. `child` is the record of an item that is itself a collection, or -1.
+ * Records are written when their collection ends, so children come before their parents and the
+ * root is the last one.
+ */
 export interface FastYaml {
   readonly data: unknown;
-  readonly root: FastLoc;
+  /** Record index of the top-level mapping. */
+  readonly root: number;
+  readonly locs: Int32Array;
+  /** Every mapping key in the order read. */
+  readonly keys: readonly string[];
+  /** Per mapping record: key → item index, built on the first lookup (most mappings are never looked into). */
+  readonly index: Map<number, Map<string, number>>;
 }
+
+const MAP = 0;
+const SEQ = 1;
+/** Ints per item in a record. */
+const MAP_ITEM = 4;
+const SEQ_ITEM = 2;
 
 /** Nesting accepted here; deeper documents go to the library path, which refuses past MAX_DEPTH. */
 const MAX_FAST_DEPTH = 32;
 /** Longest key accepted here (YAML limits implicit keys to 1024 characters). */
 const MAX_KEY = 1000;
+/**
+ * Keys JavaScript orders before all others in an object (array indices): a mapping with one
+ * would not list its keys in source order, so such files go to the library.
+ */
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
+/** Slots of the cache of plain texts (a power of two), and the longest text it keeps. */
+const SEEN_SIZE = 4096;
+const MAX_SEEN = 64;
+
+function grow(a: Int32Array, need: number): Int32Array {
+  const b = new Int32Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
 
 /**
  * Thrown to give up; caught in readFastYaml. One Error made once at load: throwing it again builds
@@ -79,36 +103,41 @@ export function readFastYaml(text: string): FastYaml | undefined {
  * mapping key), or undefined when there is no such value: what the library's document gives as
  * the node's `range[0]`.
  */
-export function fastOffsetAt(root: FastLoc, path: readonly (string | number)[], n: number, wantKey: boolean): number | undefined {
-  let loc: FastLoc | undefined = root;
-  let off = root.at;
+export function fastOffsetAt(yaml: FastYaml, path: readonly (string | number)[], n: number, wantKey: boolean): number | undefined {
+  const L = yaml.locs;
+  let r = yaml.root;
+  let off = L[r + 1]!;
   for (let i = 0; i < n; i++) {
-    if (!loc) return undefined; // a scalar has no children
+    if (r < 0) return undefined; // a scalar has no children
     const seg = path[i]!;
-    let k: number;
-    if (loc.keys) {
-      const found = indexOf(loc, String(seg));
-      if (found === undefined) return undefined;
-      k = found;
-      if (wantKey && i === n - 1) return loc.offs[2 * k];
-      off = loc.offs[2 * k + 1]!;
+    const count = L[r + 2]!;
+    if (L[r] === MAP) {
+      const k = indexOf(yaml, r, String(seg));
+      if (k === undefined) return undefined;
+      const item = r + 3 + k * MAP_ITEM;
+      if (wantKey && i === n - 1) return L[item];
+      off = L[item + 1]!;
+      r = L[item + 2]!;
     } else {
-      if (typeof seg !== 'number' || !(seg >= 0 && seg < loc.offs.length) || !Number.isInteger(seg)) return undefined;
-      k = seg;
-      off = loc.offs[k]!;
+      if (typeof seg !== 'number' || !(seg >= 0 && seg < count) || !Number.isInteger(seg)) return undefined;
+      const item = r + 3 + seg * SEQ_ITEM;
+      off = L[item]!;
+      r = L[item + 1]!;
     }
-    loc = loc.kids?.[k];
   }
   return off;
 }
 
-function indexOf(loc: FastLoc, key: string): number | undefined {
-  if (!loc.index) {
-    loc.index = new Map();
-    const keys = loc.keys!;
-    for (let k = 0; k < keys.length; k++) loc.index.set(keys[k]!, k);
+function indexOf(yaml: FastYaml, r: number, key: string): number | undefined {
+  let index = yaml.index.get(r);
+  if (!index) {
+    index = new Map();
+    const L = yaml.locs;
+    const count = L[r + 2]!;
+    for (let k = 0; k < count; k++) index.set(yaml.keys[L[r + 3 + k * MAP_ITEM + 3]!]!, k);
+    yaml.index.set(r, index);
   }
-  return loc.index.get(key);
+  return index.get(key);
 }
 
 /**
@@ -202,21 +231,100 @@ class Reader {
   /** Offset where the line holding `i` starts. */
   private ls = 0;
   private depth = 0;
-  /** Where the value just read is, when it is a collection: a second result of the read methods. */
-  private kid: FastLoc | undefined;
+  /** The record of the value just read when it is a collection, else -1: a second result of the read methods. */
+  private kid = -1;
   private readonly n: number;
+  /** Finished records (see FastYaml). */
+  private locs: Int32Array;
+  private used = 0;
+  /** Items of the collections still open, innermost last; each collection copies its own out when it ends. */
+  private stack: Int32Array = new Int32Array(1024);
+  private sp = 0;
+  private readonly keys: string[] = [];
+  /**
+   * Plain scalars and keys already read, by a hash of their text: a spec names the same hosts,
+   * ports and keys thousands of times, and one string per name (instead of a copy per use) is
+   * less to allocate, to internalise as a property name and to keep alive.
+   */
+  private readonly seenText: (string | undefined)[] = new Array<string | undefined>(SEEN_SIZE);
+  private readonly seenValue: unknown[] = new Array<unknown>(SEEN_SIZE);
 
   constructor(private readonly s: string) {
     this.n = s.length;
+    // About one record int per 8 characters of a spec; grown when short.
+    this.locs = new Int32Array(Math.max(1024, s.length >> 3));
   }
 
   document(): FastYaml {
     this.skipBlank();
     if (this.i >= this.n || this.i !== this.ls) throw DECLINE; // empty, or a top level that is not a mapping at column 0
     const data = this.blockMap(0);
-    const root = this.kid!;
+    const root = this.kid;
     if (this.i < this.n) throw DECLINE;
-    return { data, root };
+    return { data, root, locs: this.locs, keys: this.keys, index: new Map() };
+  }
+
+  /** Pushes one item's ints for the collection being read. */
+  private push2(a: number, b: number): void {
+    if (this.sp + 2 > this.stack.length) this.stack = grow(this.stack, this.sp + 2);
+    this.stack[this.sp++] = a;
+    this.stack[this.sp++] = b;
+  }
+
+  private push4(a: number, b: number, c: number, d: number): void {
+    if (this.sp + 4 > this.stack.length) this.stack = grow(this.stack, this.sp + 4);
+    const st = this.stack;
+    const p = this.sp;
+    st[p] = a;
+    st[p + 1] = b;
+    st[p + 2] = c;
+    st[p + 3] = d;
+    this.sp = p + 4;
+  }
+
+  /** Ends a collection whose items start at `base` on the stack: writes its record, returns its index. */
+  private record(kind: number, at: number, base: number, width: number): number {
+    const size = this.sp - base;
+    const r = this.used;
+    if (r + 3 + size > this.locs.length) this.locs = grow(this.locs, r + 3 + size);
+    const L = this.locs;
+    L[r] = kind;
+    L[r + 1] = at;
+    L[r + 2] = size / width;
+    L.set(this.stack.subarray(base, this.sp), r + 3);
+    this.used = r + 3 + size;
+    this.sp = base;
+    return r;
+  }
+
+  /**
+   * The plain scalar `s[start, end)` with its core-schema value: `[text, value]` through the
+   * cache of texts already read. Returns the value; the text is left in `lastText`.
+   */
+  private lastText = '';
+
+  private plain(start: number, end: number): unknown {
+    const len = end - start;
+    if (len > MAX_SEEN) {
+      const t = this.s.slice(start, end);
+      this.lastText = t;
+      return plainValue(t);
+    }
+    const s = this.s;
+    let h = len;
+    for (let j = start; j < end; j++) h = (Math.imul(h, 31) + s.charCodeAt(j)) | 0;
+    const slot = (h ^ (h >>> 15)) & (SEEN_SIZE - 1);
+    const seen = this.seenText[slot];
+    if (seen !== undefined && seen.length === len && s.startsWith(seen, start)) {
+      this.lastText = seen;
+      return this.seenValue[slot];
+    }
+    const t = s.slice(start, end);
+    const v = plainValue(t);
+    this.seenText[slot] = t;
+    this.seenValue[slot] = v;
+    this.lastText = t;
+    return v;
   }
 
   private enter(): void {
@@ -291,7 +399,8 @@ class Reader {
     this.enter();
     const s = this.s;
     const obj: Record<string, unknown> = {};
-    const loc: FastLoc = { at: this.i, keys: [], offs: [], kids: undefined, index: undefined };
+    const at = this.i;
+    const base = this.sp;
     for (;;) {
       const keyOff = this.i;
       const key = this.blockKey();
@@ -301,7 +410,6 @@ class Reader {
       this.i = j;
       const ch = j < this.n ? s.charCodeAt(j) : NL;
       let value: unknown;
-      let kid: FastLoc | undefined;
       let valOff: number;
       if (ch === NL || ch === HASH) {
         // The value starts on a later line: a deeper block, or a list at the key's own column.
@@ -315,16 +423,12 @@ class Reader {
         if (col > c) value = this.atDash() ? this.blockSeq(col) : this.blockMap(col);
         else if (col === c && this.atDash()) value = this.blockSeq(col);
         else throw DECLINE;
-        kid = this.kid!;
-        valOff = kid.at;
+        valOff = this.locs[this.kid + 1]!;
       } else {
         valOff = j;
         value = this.inlineValue();
-        kid = this.kid;
       }
-      const k = loc.keys!.push(key) - 1;
-      loc.offs.push(keyOff, valOff);
-      if (kid) (loc.kids ??= [])[k] = kid;
+      this.push4(keyOff, valOff, this.kid, this.keys.push(key) - 1);
       obj[key] = value;
       if (this.i >= this.n) break;
       const col = this.col();
@@ -332,7 +436,7 @@ class Reader {
       if (col > c || this.atDash()) throw DECLINE;
     }
     this.depth--;
-    this.kid = loc;
+    this.kid = this.record(MAP, at, base, MAP_ITEM);
     return obj;
   }
 
@@ -340,7 +444,8 @@ class Reader {
     this.enter();
     const s = this.s;
     const arr: unknown[] = [];
-    const loc: FastLoc = { at: this.i, keys: undefined, offs: [], kids: undefined, index: undefined };
+    const at = this.i;
+    const base = this.sp;
     for (;;) {
       // At `- `: the item starts after the spaces.
       let j = this.i + 1;
@@ -348,7 +453,6 @@ class Reader {
       this.i = j;
       if (j >= this.n || this.atDash()) throw DECLINE;
       let value: unknown;
-      let kid: FastLoc | undefined;
       let valOff = j;
       const ch = s.charCodeAt(j);
       if (ch === NL || ch === HASH) {
@@ -361,14 +465,11 @@ class Reader {
         this.endLine();
         if (this.i >= this.n || this.col() <= c) throw DECLINE; // `-` alone: null, left to the library
         value = this.atDash() ? this.blockSeq(this.col()) : this.blockMap(this.col());
-        kid = this.kid!;
-        valOff = kid.at;
+        valOff = this.locs[this.kid + 1]!;
       } else {
         value = this.startsKey() ? this.blockMap(this.col()) : this.inlineValue();
-        kid = this.kid;
       }
-      const k = loc.offs.push(valOff) - 1;
-      if (kid) (loc.kids ??= [])[k] = kid;
+      this.push2(valOff, this.kid);
       arr.push(value);
       if (this.i >= this.n) break;
       const col = this.col();
@@ -377,7 +478,7 @@ class Reader {
       throw DECLINE;
     }
     this.depth--;
-    this.kid = loc;
+    this.kid = this.record(SEQ, at, base, SEQ_ITEM);
     return arr;
   }
 
@@ -433,11 +534,12 @@ class Reader {
       }
       let end = j;
       while (s.charCodeAt(end - 1) === SP) end--;
-      key = s.slice(start, end);
-      if (typeof plainValue(key) !== 'string') throw DECLINE; // `1:`, `true:`: keys the library types
+      const v = this.plain(start, end);
+      key = this.lastText;
+      if (v !== key) throw DECLINE; // `1:`, `true:`: keys the library types
       this.i = j + 1;
     }
-    if (key.length > MAX_KEY || key === '__proto__' || key === '<<') throw DECLINE;
+    if (key.length > MAX_KEY || key === '__proto__' || key === '<<' || ARRAY_INDEX.test(key)) throw DECLINE;
     return key;
   }
 
@@ -453,7 +555,7 @@ class Reader {
     if (c === DQ || c === SQ) {
       const v = this.quoted();
       this.endLine();
-      this.kid = undefined;
+      this.kid = -1;
       return v;
     }
     if (!plainAt(s, this.i)) throw DECLINE;
@@ -470,9 +572,9 @@ class Reader {
       end = j + 1;
     }
     this.i = end;
-    const v = plainValue(s.slice(start, end));
+    const v = this.plain(start, end);
     this.endLine();
-    this.kid = undefined;
+    this.kid = -1;
     return v;
   }
 
@@ -481,7 +583,8 @@ class Reader {
     this.enter();
     const s = this.s;
     const obj: Record<string, unknown> = {};
-    const loc: FastLoc = { at: this.i, keys: [], offs: [], kids: undefined, index: undefined };
+    const at = this.i;
+    const base = this.sp;
     this.i++;
     this.spaces();
     if (s.charCodeAt(this.i) === RBRACE) {
@@ -493,19 +596,18 @@ class Reader {
         let key: string;
         if (c === DQ || c === SQ) key = this.quoted();
         else {
-          key = this.flowPlain();
-          if (typeof plainValue(key) !== 'string') throw DECLINE;
+          const v = this.flowPlain();
+          key = this.lastText;
+          if (v !== key) throw DECLINE;
         }
-        if (key.length > MAX_KEY || key === '__proto__' || key === '<<' || Object.prototype.hasOwnProperty.call(obj, key)) throw DECLINE;
+        if (key.length > MAX_KEY || key === '__proto__' || key === '<<' || ARRAY_INDEX.test(key) || Object.prototype.hasOwnProperty.call(obj, key))
+          throw DECLINE;
         if (s.charCodeAt(this.i) !== COLON || s.charCodeAt(this.i + 1) !== SP) throw DECLINE;
         this.i += 2;
         this.spaces();
         const valOff = this.i;
         const value = this.flowNode();
-        const kid = this.kid;
-        const k = loc.keys!.push(key) - 1;
-        loc.offs.push(keyOff, valOff);
-        if (kid) (loc.kids ??= [])[k] = kid;
+        this.push4(keyOff, valOff, this.kid, this.keys.push(key) - 1);
         obj[key] = value;
         this.spaces();
         const d = s.charCodeAt(this.i);
@@ -517,7 +619,7 @@ class Reader {
       }
     }
     this.depth--;
-    this.kid = loc;
+    this.kid = this.record(MAP, at, base, MAP_ITEM);
     return obj;
   }
 
@@ -526,17 +628,17 @@ class Reader {
     this.enter();
     const s = this.s;
     const arr: unknown[] = [];
-    const loc: FastLoc = { at: this.i, keys: undefined, offs: [], kids: undefined, index: undefined };
+    const at = this.i;
+    const base = this.sp;
     this.i++;
     this.spaces();
     if (s.charCodeAt(this.i) === RBRACKET) {
       this.i++;
     } else {
       for (;;) {
-        const k = loc.offs.push(this.i) - 1;
+        const valOff = this.i;
         const value = this.flowNode();
-        const kid = this.kid;
-        if (kid) (loc.kids ??= [])[k] = kid;
+        this.push2(valOff, this.kid);
         arr.push(value);
         this.spaces();
         const d = s.charCodeAt(this.i);
@@ -548,7 +650,7 @@ class Reader {
       }
     }
     this.depth--;
-    this.kid = loc;
+    this.kid = this.record(SEQ, at, base, SEQ_ITEM);
     return arr;
   }
 
@@ -556,13 +658,13 @@ class Reader {
     const c = this.s.charCodeAt(this.i);
     if (c === LBRACE) return this.flowMap();
     if (c === LBRACKET) return this.flowSeq();
-    this.kid = undefined;
+    this.kid = -1;
     if (c === DQ || c === SQ) return this.quoted();
-    return plainValue(this.flowPlain());
+    return this.flowPlain();
   }
 
-  /** A plain scalar inside brackets: up to `,` `[` `]` `{` `}` or a `:` followed by a space. */
-  private flowPlain(): string {
+  /** A plain scalar inside brackets, up to `,` `[` `]` `{` `}` or a `:` followed by a space: its value (its text in `lastText`). */
+  private flowPlain(): unknown {
     const s = this.s;
     const start = this.i;
     if (!plainAt(s, start)) throw DECLINE;
@@ -582,7 +684,7 @@ class Reader {
     }
     if (j >= this.n) throw DECLINE;
     this.i = end;
-    return s.slice(start, end);
+    return this.plain(start, end);
   }
 
   private spaces(): void {

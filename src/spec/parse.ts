@@ -79,7 +79,7 @@ class FastLocator implements Locator {
   ) {}
 
   offsetAt(path: readonly PathSeg[], n: number, wantKey: boolean): number | undefined {
-    return fastOffsetAt(this.yaml.root, path, n, wantKey);
+    return fastOffsetAt(this.yaml, path, n, wantKey);
   }
 
   pathAt(offset: number): PathSeg[] {
