@@ -569,11 +569,12 @@ class Resolver {
           continue;
         }
         byAddr.set(address, { host: name, path: addrPath });
+        // One literal shape (not spreads of optional parts): this list is only read by field.
         list.push({
           segment: seg,
           address,
-          ...(typeof v === 'object' && v.ifname !== undefined ? { ifname: v.ifname } : {}),
-          ...(typeof v === 'object' && v.port !== undefined ? { port: v.port } : {}),
+          ifname: typeof v === 'object' ? v.ifname : undefined,
+          port: typeof v === 'object' ? v.port : undefined,
           path: addrPath,
         });
       }
@@ -585,8 +586,22 @@ class Resolver {
   /** The managed host whose bridge a network is: the hypervisor holding its gateway, else its only hypervisor. */
   private networkOwners(hostSpecs: Record<string, HostSpecT>, nics: Map<string, { segment: string; address: number }[]>): Map<string, string | undefined> {
     const owners = new Map<string, string | undefined>();
+    // The hosts on each segment in host order, in one pass (a filter of every host per network
+    // was networks × hosts).
+    const bySegment = new Map<string, string[]>();
+    for (const [h, list] of nics) {
+      for (let i = 0; i < list.length; i++) {
+        const seg = list[i]!.segment;
+        let again = false;
+        for (let j = 0; j < i && !again; j++) again = list[j]!.segment === seg;
+        if (again) continue;
+        const members = bySegment.get(seg);
+        if (members) members.push(h);
+        else bySegment.set(seg, [h]);
+      }
+    }
     for (const n of this.networks.values()) {
-      const members = [...nics.entries()].filter(([, list]) => list.some((x) => x.segment === n.name)).map(([h]) => h);
+      const members = bySegment.get(n.name) ?? [];
       const hyper = members.filter((h) => hostSpecs[h]?.kind === 'hypervisor' && hostSpecs[h]?.managed !== false);
       const gwHost = n.gateway !== undefined ? members.find((h) => nics.get(h)!.some((x) => x.address === n.gateway)) : undefined;
       let owner: string | undefined;
@@ -848,15 +863,31 @@ class Resolver {
     }
   }
 
+  /**
+   * Port items already parsed without error, by their text: services and rules repeat a few
+   * dozen port texts thousands of times. FlowSets are never changed, so one is shared.
+   */
+  private readonly portCache = new Map<string | number, FlowSet>();
+
   private parsePorts(ports: string | number | (string | number)[], path: readonly PathSeg[]): FlowSet | undefined {
-    const items = Array.isArray(ports) ? ports : [ports];
+    if (!Array.isArray(ports)) {
+      const hit = this.portCache.get(ports);
+      if (hit) return hit;
+      const f = this.parsePortList([ports], ports, path);
+      if (f) this.portCache.set(ports, f);
+      return f;
+    }
+    return this.parsePortList(ports, ports, path);
+  }
+
+  private parsePortList(items: readonly (string | number)[], ports: string | number | (string | number)[], path: readonly PathSeg[]): FlowSet | undefined {
     let acc: FlowSet = NO_FLOWS;
     let ok = true;
     items.forEach((item, i) => {
-      const p = Array.isArray(ports) ? [...path, i] : path;
       const text = typeof item === 'number' ? `tcp/${item}` : item;
       const f = parsePortSpec(text);
       if (isPortSpecError(f)) {
+        const p = Array.isArray(ports) ? [...path, i] : path;
         // A bare number is shorthand for tcp/N: word the error about what the user wrote.
         const message = typeof item === 'number' ? `port ${item} is out of range: ports run from 1 to 65535` : f.error;
         this.err(Code.BAD_PORT, message, p, message.includes(': write ') ? undefined : 'write ports as tcp/443, udp/5000-5010, tcp/80,443, icmp or any');

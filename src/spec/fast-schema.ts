@@ -151,15 +151,23 @@ function buildNode(table: SchemaTable, node: NodeDesc, made: Map<number, Parse>)
     }
     case 'array': {
       const element = sub(node.element);
-      return checked((v) => {
-        if (!Array.isArray(v)) return FAIL;
-        const out: unknown[] = new Array<unknown>(v.length);
+      return checked((value) => {
+        if (!Array.isArray(value)) return FAIL;
+        const v = value as unknown[];
+        // The list itself when every item comes back as it is (see `tableParser`); a copy from
+        // the first item that does not.
+        let out: unknown[] | undefined;
         for (let i = 0; i < v.length; i++) {
           const r = element(v[i]);
           if (r === FAIL || r === UNSURE) return r;
-          out[i] = r;
+          if (out) out[i] = r;
+          else if (r !== v[i]) {
+            out = v.slice(0, i);
+            out.length = v.length;
+            out[i] = r;
+          }
         }
-        return out;
+        return out ?? v;
       });
     }
     case 'record': {
@@ -168,16 +176,24 @@ function buildNode(table: SchemaTable, node: NodeDesc, made: Map<number, Parse>)
       return checked((v) => {
         if (!isObject(v)) return FAIL;
         if (!isPlain(v)) return UNSURE;
-        const out: Record<string, unknown> = {};
-        for (const k of Object.keys(v)) {
+        const keys = Object.keys(v);
+        let out: Record<string, unknown> | undefined = Object.getPrototypeOf(v) === Object.prototype ? undefined : {};
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i]!;
           if (k === '__proto__') return UNSURE;
           const kr = key(k);
           if (kr === FAIL || kr === UNSURE) return kr;
-          const r = value(v[k]);
+          const given = v[k];
+          const r = value(given);
           if (r === FAIL || r === UNSURE) return r;
-          out[k] = r;
+          if (out) out[k] = r;
+          else if (r !== given) {
+            out = {};
+            for (let j = 0; j < i; j++) out[keys[j]!] = v[keys[j]!];
+            out[k] = r;
+          }
         }
-        return out;
+        return out ?? v;
       });
     }
     case 'object': {
@@ -185,16 +201,23 @@ function buildNode(table: SchemaTable, node: NodeDesc, made: Map<number, Parse>)
       const keys = node.keys;
       const fields = node.fields.map(sub);
       const optional = node.fields.map((i) => table[i]!.t === 'optional');
-      const known = new Set(keys);
+      const position = new Map(keys.map((k, i) => [k, i]));
       return checked((v) => {
         if (!isObject(v)) return FAIL;
         if (!isPlain(v)) return UNSURE;
+        // zod's value lists the fields in the schema's order: the given object can be that value
+        // only when its keys already are in that order (and it is an ordinary object).
+        let inOrder = Object.getPrototypeOf(v) === Object.prototype;
+        let last = -1;
         for (const k in v) {
           if (!Object.prototype.hasOwnProperty.call(v, k)) return UNSURE;
-          if (!known.has(k)) return FAIL; // strict: zod reports the unknown key
+          const at = position.get(k);
+          if (at === undefined) return FAIL; // strict: zod reports the unknown key
           if (v[k] === undefined) return UNSURE; // zod keeps a key given as undefined
+          if (at < last) inOrder = false;
+          last = at;
         }
-        const out: Record<string, unknown> = {};
+        let out: Record<string, unknown> | undefined = inOrder ? undefined : {};
         for (let i = 0; i < keys.length; i++) {
           const k = keys[i]!;
           const given = v[k];
@@ -206,9 +229,14 @@ function buildNode(table: SchemaTable, node: NodeDesc, made: Map<number, Parse>)
           }
           const r = fields[i]!(given);
           if (r === FAIL || r === UNSURE) return r;
-          out[k] = r;
+          if (out) out[k] = r;
+          else if (r !== given) {
+            out = {};
+            for (let j = 0; j < i; j++) if (v[keys[j]!] !== undefined) out[keys[j]!] = v[keys[j]!];
+            out[k] = r;
+          }
         }
-        return out;
+        return out ?? v;
       });
     }
     case 'union': {
@@ -229,6 +257,11 @@ function buildNode(table: SchemaTable, node: NodeDesc, made: Map<number, Parse>)
 /**
  * A parse function for the schema `table` describes: the value zod's `parse` would give, or
  * undefined when the value is not valid or this walk cannot be sure (then ask zod).
+ *
+ * Unlike zod, it does not copy what is already that value: a list, record or object whose parts
+ * all come back unchanged (and an object whose keys are in the schema's order) is returned as it
+ * is, so a valid spec read by the fast YAML reader is not copied a second time. The caller must
+ * not change the input afterwards (parseSpecText hands it on and keeps no other use of it).
  */
 export function tableParser(table: SchemaTable): (value: unknown) => unknown {
   const parse = build(table, 0, new Map());

@@ -291,7 +291,9 @@ class Reader {
     L[r] = kind;
     L[r + 1] = at;
     L[r + 2] = size / width;
-    L.set(this.stack.subarray(base, this.sp), r + 3);
+    // A loop, not `set(subarray(…))`: a view object per collection cost more than the copy.
+    const st = this.stack;
+    for (let k = 0; k < size; k++) L[r + 3 + k] = st[base + k]!;
     this.used = r + 3 + size;
     this.sp = base;
     return r;
