@@ -1030,17 +1030,28 @@ class Resolver {
     return `a service is written host.service (${all.length ? `${forms(all)}` : `'${host.name}' declares no services`}), or write the host with ports: { to: ${host.name}, ports: [tcp/${port}] }`;
   }
 
-  private refsAt(refs: string | string[], path: readonly PathSeg[]): Target[] {
-    if (Array.isArray(refs)) return refs.flatMap((r, i) => this.resolveRef(r, [...path, i]));
-    return this.resolveRef(refs, path);
+  /**
+   * The targets of `refs` (one reference or a list), found at `path` + `field`. The path is only
+   * built for a reference not resolved before (the only one that can report at its place): a
+   * rule's references are nearly always cache hits.
+   */
+  private refsAt(refs: string | string[], path: readonly PathSeg[], field: string): Target[] {
+    if (!Array.isArray(refs)) return this.refCache.get(refs) ?? this.resolveRef(refs, [...path, field]);
+    const out: Target[] = [];
+    for (let i = 0; i < refs.length; i++) {
+      const r = refs[i]!;
+      const targets = this.refCache.get(r) ?? this.resolveRef(r, [...path, field, i]);
+      for (const t of targets) out.push(t);
+    }
+    return out;
   }
 
   private resolveRule(r: { allow: RuleBodyT } | { deny: RuleBodyT }, index: number): PolicyRule {
     const action = 'allow' in r ? 'allow' : 'deny';
     const body = 'allow' in r ? r.allow : r.deny;
     const path: PathSeg[] = ['policy', index, action];
-    const from = this.refsAt(body.from, [...path, 'from']);
-    const to = this.refsAt(body.to, [...path, 'to']);
+    const from = this.refsAt(body.from, path, 'from');
+    const to = this.refsAt(body.to, path, 'to');
     const ports = body.ports !== undefined ? this.parsePorts(body.ports, [...path, 'ports']) : undefined;
     const text = `${action} ${refText(body.from)} → ${refText(body.to)}${body.ports !== undefined ? ` ${portsText(body.ports)}` : ''}`;
     return {
@@ -1134,8 +1145,8 @@ class Resolver {
   }
 
   private resolveHandRule(model: Model, r: FirewallRuleSpecT, path: PathSeg[]): HandRule {
-    const src = r.from !== undefined ? targetsAddrs(model, this.refsAt(r.from, [...path, 'from'])) : undefined;
-    const dst = r.to !== undefined ? targetsAddrs(model, this.refsAt(r.to, [...path, 'to'])) : undefined;
+    const src = r.from !== undefined ? targetsAddrs(model, this.refsAt(r.from, path, 'from')) : undefined;
+    const dst = r.to !== undefined ? targetsAddrs(model, this.refsAt(r.to, path, 'to')) : undefined;
     const flows = r.ports !== undefined ? (this.parsePorts(r.ports, [...path, 'ports']) ?? ALL_FLOWS) : ALL_FLOWS;
     if (r.iif !== undefined) this.checkIfname(r.iif, [...path, 'iif']);
     if (r.oif !== undefined) this.checkIfname(r.oif, [...path, 'oif']);
