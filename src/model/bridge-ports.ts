@@ -26,3 +26,20 @@ export function netplanBridges(model: Model, h: Host): boolean {
   if (h.kind !== 'hypervisor') return false;
   return [...model.networks.values()].some((n) => n.owner === h.name && n.ports.length > 0 && !/^virbr/.test(n.bridge));
 }
+
+/**
+ * Where the world reaches `h` at its address `addr` through the LAN beyond a bridge's physical
+ * port: `addr` is h's address on a network with `ports:` that h owns, and h's default route is a
+ * router of that LAN (an address no declared host holds). That router is h's way to the internet,
+ * so it is what forwards the internet's packets for `addr` (a tunnel endpoint: the home router's
+ * port forward of seed 000's udp/51820) into the bridge by the port. Undefined otherwise.
+ */
+export function lanEntry(model: Model, h: Host, addr: number): { readonly network: string; readonly port: string } | undefined {
+  const nic = h.nics.find((n) => n.address === addr);
+  const net = nic ? model.networks.get(nic.segment) : undefined;
+  if (!net || net.ports.length === 0 || net.owner !== h.name) return undefined;
+  const d = h.defaultRoute;
+  if (d.kind !== 'gateway' || d.segment !== net.name) return undefined;
+  if ([...model.hosts.values()].some((x) => x.nics.some((y) => y.address === d.via))) return undefined;
+  return { network: net.name, port: net.ports[0]! };
+}
