@@ -6,7 +6,7 @@
  * connected segment, any forwarding host on it, any tunnel it holds keys for), so several paths
  * come back; trusted hosts on the way still route as configured.
  */
-import { lanEntry } from '../model/bridge-ports.js';
+import { lanEntry, lanRouterAddress } from '../model/bridge-ports.js';
 import type { Hook, Host, Model, Network, Nic, Tunnel } from '../model/types.js';
 import { formatIPv4, inRange } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
@@ -436,9 +436,7 @@ export class Topology {
 
   /** An address of the LAN beyond a bridged network's port (its gateway when a LAN router holds that), standing for a router there. */
   private lanRouter(net: Network): number | undefined {
-    if (net.gateway !== undefined && !this.byAddr.has(net.gateway)) return net.gateway;
-    for (let a = net.range.lo + 1; a < net.range.hi && a < net.range.lo + 1024; a++) if (!this.byAddr.has(a) && R.contains(this.model.lan, a)) return a;
-    return undefined;
+    return lanRouterAddress(this.model, net);
   }
 
   /** The bridge port `sender` uses on `net`, as seen by `receiver` (only if the receiver owns the bridge). */

@@ -44,7 +44,7 @@ import type { WgKeyPair } from '../util/wgkey.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { Engine } from '../verify/engine.js';
 import { hostNamespace, internetNamespace, labTableName, networkNamespace, upstreamNamespace, wireguardKernelName } from '../model/names.js';
-import { lanEntry } from '../model/bridge-ports.js';
+import { lanEntry, lanRouterAddress } from '../model/bridge-ports.js';
 
 export const STAGES = ['namespaces', 'sysctls', 'links', 'addresses', 'firewalls', 'shaping', 'tunnels', 'tunnel-routes', 'services', 'handshakes'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -655,6 +655,9 @@ class Planner {
       for (const r of h.routes) if (r.via.kind === 'gateway' && r.via.segment === n.name && !held(r.via.address)) addrs.add(r.via.address);
     }
     if (n.gateway !== undefined && !held(n.gateway)) addrs.add(n.gateway);
+    // The router a hostile guest may pick on its own (paths.ts firstHops, lab attack).
+    const router = lanRouterAddress(this.model, n);
+    if (router !== undefined) addrs.add(router);
     for (const a of this.lanOnBridges) if (inRange(a, n.range)) addrs.add(a);
     const wif = `l${k}`;
     const m = this.veth(wif, this.up, port, bridgeNs);

@@ -3,7 +3,8 @@
  * bridge up — the ifupdown/Proxmox `bridge-ports` line and `cordon apply --target ifupdown` — so
  * the file a user installs and the state apply sets cannot disagree.
  */
-import type { Host, Model } from './types.js';
+import * as R from '../util/rangeset.js';
+import type { Host, Model, Network } from './types.js';
 
 /**
  * The network's own `ports:`, else the owner's uplink when the network's gateway is a router no
@@ -42,4 +43,18 @@ export function lanEntry(model: Model, h: Host, addr: number): { readonly networ
   if (d.kind !== 'gateway' || d.segment !== net.name) return undefined;
   if ([...model.hosts.values()].some((x) => x.nics.some((y) => y.address === d.via))) return undefined;
   return { network: net.name, port: net.ports[0]! };
+}
+
+/**
+ * The address that stands for a router of the LAN beyond `net`'s physical port, for a guest that
+ * routes through it on its own (the compromised view, src/ir/paths.ts; the lab holds it in the
+ * LAN, src/lab/plan.ts; `lab attack` routes through it): the network's gateway when no declared
+ * host holds it, else its first host address in the `lan` endpoint. Undefined without a port.
+ */
+export function lanRouterAddress(model: Model, net: Network): number | undefined {
+  if (net.ports.length === 0) return undefined;
+  const held = new Set([...model.hosts.values()].flatMap((h) => h.nics.map((n) => n.address)));
+  if (net.gateway !== undefined && !held.has(net.gateway)) return net.gateway;
+  for (let a = net.range.lo + 1; a < net.range.hi && a < net.range.lo + 1024; a++) if (!held.has(a) && R.contains(model.lan, a)) return a;
+  return undefined;
 }
