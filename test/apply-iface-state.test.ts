@@ -195,26 +195,35 @@ describe('interface apply: the batch', () => {
       'address add 127.0.0.1/8 scope host dev lo',
       'address add 10.0.0.1/24 dev vmbr0',
       'address add 192.168.100.1/24 dev vmbr1',
+      'link set dev enp1s0 up',
       'link set dev lo up',
       'link set dev vmbr0 up',
       'link set dev vmbr1 up',
+      // pve's own default route: the home router beyond vmbr0's port enp1s0 (seed 000).
+      'route add default via 10.0.0.254 dev vmbr0 proto static',
     ]);
   });
 
   it('back to nothing: bridges deleted (their addresses go with them), lo down again', () => {
     assert.deepEqual(planBatch(pve, empty(pve)), [
+      'route del default via 10.0.0.254 dev vmbr0 proto static',
       'link del dev vmbr0',
       'link del dev vmbr1',
       'address del 127.0.0.1/8 scope host dev lo',
+      'link set dev enp1s0 down',
       'link set dev lo down',
     ]);
   });
 
   it('refuses a nic or a port that does not exist, naming it, before any line', () => {
-    const s: IfaceState = { ...pve, links: [...pve.links, { name: 'enp1s0', exists: true, kind: 'device', up: true, master: 'vmbr0' }] };
-    const now: IfaceState = { ...empty(pve), links: [...empty(pve).links, { name: 'enp1s0', exists: false, kind: 'device', up: false, master: null }] };
+    // The example's vmbr0 has the physical port enp1s0 (seed 000's bridge-ports enp1s0).
+    assert.ok(pve.links.some((l) => l.name === 'enp1s0' && l.master === 'vmbr0'));
+    const now: IfaceState = {
+      ...empty(pve),
+      links: empty(pve).links.map((l) => (l.name === 'enp1s0' ? { ...l, exists: false, master: null } : l)),
+    };
     assert.throws(
-      () => planBatch(now, s),
+      () => planBatch(now, pve),
       (e: unknown) => e instanceof PlanError && /interface enp1s0 does not exist/.test(e.message),
     );
   });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Ir } from '../src/ir/types.js';
+import { bridgePortNames } from '../src/model/bridge-ports.js';
 import { ifupdownHosts, ifupdownRenderer } from '../src/render/ifupdown/index.js';
 import type { RenderedFile } from '../src/render/types.js';
 import { formatIPv4 } from '../src/util/ip.js';
@@ -94,10 +95,21 @@ function checkAgainstModel(ir: Ir, f: RenderedFile): Parsed {
   const p = parseInterfaces(f.content);
   const names = p.ifaces.map((s) => s.name);
   assert.deepEqual(names, [...new Set(names)], 'each interface once');
-  assert.deepEqual(p.auto, names, 'every stanza is brought up at boot, in order');
+  // A bridge's physical port (networks.ports) gets a `manual` stanza and no auto: its bridge brings it up.
+  const physical = new Set(h.kind === 'hypervisor' ? h.nics.flatMap((n) => bridgePortNames(ir.model, h, n.segment)) : []);
+  const own = p.ifaces.filter((s) => !physical.has(s.name));
+  for (const s of p.ifaces.filter((x) => physical.has(x.name))) {
+    assert.equal(s.method, 'manual', `${hostName}: bridge port ${s.name}`);
+    assert.deepEqual(s.options, [], `${hostName}: bridge port ${s.name} carries nothing of its own`);
+  }
+  assert.deepEqual(
+    p.auto,
+    own.map((s) => s.name),
+    'every stanza but a bridge port is brought up at boot, in order',
+  );
   assert.equal(p.ifaces[0]?.name, 'lo');
   assert.equal(p.ifaces[0]?.method, 'loopback');
-  for (const s of p.ifaces.slice(1)) {
+  for (const s of own.slice(1)) {
     const nic = h.nics.find((n) => n.ifname === s.name);
     assert.ok(nic, `${hostName}: ${s.name} is not an interface of the host`);
     const net = ir.model.networks.get(nic.segment)!;
@@ -107,7 +119,8 @@ function checkAgainstModel(ir: Ir, f: RenderedFile): Parsed {
     assert.deepEqual(opt(s, 'gateway'), gw, `${hostName} ${s.name}: gateway only with a default route through it`);
     const bridge = h.kind === 'hypervisor' && net.owner === h.name;
     if (bridge) {
-      assert.equal(opt(s, 'bridge-ports').length, 1, `${s.name}: bridge-ports`);
+      const ports = bridgePortNames(ir.model, h, net.name);
+      assert.deepEqual(opt(s, 'bridge-ports'), [ports.length > 0 ? ports.join(' ') : 'none'], `${s.name}: bridge-ports`);
       assert.deepEqual(opt(s, 'bridge-stp'), ['off']);
       assert.deepEqual(opt(s, 'bridge-fd'), ['0']);
     } else {
@@ -119,10 +132,16 @@ function checkAgainstModel(ir: Ir, f: RenderedFile): Parsed {
     (n) => ir.model.networks.has(n.segment) && !(h.kind === 'hypervisor' && ir.model.networks.get(n.segment)!.owner === h.name && n.ifname.startsWith('virbr')),
   );
   assert.deepEqual(
-    names.slice(1),
+    own.slice(1).map((s) => s.name),
     expected.map((n) => n.ifname),
   );
-  if (IFQUERY) checkWithIfquery(IFQUERY, f, names, p);
+  if (IFQUERY)
+    checkWithIfquery(
+      IFQUERY,
+      f,
+      own.map((s) => s.name),
+      p,
+    );
   return p;
 }
 

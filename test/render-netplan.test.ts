@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import type { Ir } from '../src/ir/types.js';
+import { netplanBridges } from '../src/model/bridge-ports.js';
 import { netplanHosts, netplanRenderer } from '../src/render/netplan/index.js';
 import type { RenderedFile } from '../src/render/types.js';
 import { formatIPv4 } from '../src/util/ip.js';
@@ -44,32 +45,35 @@ function generate(f: RenderedFile): Map<string, string> {
 function checkAgainstModel(ir: Ir, f: RenderedFile): void {
   const hostName = f.path.split('/')[1]!;
   const h = ir.model.hosts.get(hostName)!;
-  const doc = parse(f.content) as {
-    network: {
-      version: number;
-      ethernets: Record<string, { addresses: string[]; routes?: { to: string; via: string }[]; nameservers?: { addresses: string[] } }>;
-    };
-  };
+  type Link = { addresses: string[]; routes?: { to: string; via: string }[]; nameservers?: { addresses: string[] }; interfaces?: string[] };
+  const doc = parse(f.content) as { network: { version: number; ethernets: Record<string, Link>; bridges?: Record<string, Link> } };
   assert.equal(doc.network.version, 2);
   const onNets = h.nics.filter((n) => ir.model.networks.has(n.segment));
-  assert.deepEqual(
-    Object.keys(doc.network.ethernets),
-    onNets.map((n) => n.ifname),
-  );
+  // A hypervisor whose bridge has a physical port: its bridges (named after the network's bridge),
+  // the ports as members and plain ethernets without an address.
+  const bridged = netplanBridges(ir.model, h);
+  const nameOf = (n: (typeof onNets)[number]): string => (bridged ? ir.model.networks.get(n.segment)!.bridge : n.ifname);
+  const links = bridged ? (doc.network.bridges ?? {}) : doc.network.ethernets;
+  assert.deepEqual(Object.keys(links), onNets.map(nameOf));
+  if (bridged) {
+    const ports = onNets.flatMap((n) => ir.model.networks.get(n.segment)!.ports);
+    assert.deepEqual(Object.keys(doc.network.ethernets), ports);
+    for (const n of onNets) assert.deepEqual(links[nameOf(n)]!.interfaces, ir.model.networks.get(n.segment)!.ports, `${nameOf(n)}: its ports`);
+  }
   const networkd = GENERATE ? generate(f) : undefined;
   for (const n of onNets) {
-    const eth = doc.network.ethernets[n.ifname]!;
+    const eth = links[nameOf(n)]!;
     const len = ir.model.networks.get(n.segment)!.cidr.len;
     assert.deepEqual(eth.addresses, [`${formatIPv4(n.address)}/${len}`]);
     const wantDefault = h.defaultRoute.kind === 'gateway' && h.defaultRoute.segment === n.segment ? formatIPv4(h.defaultRoute.via) : undefined;
-    assert.equal(eth.routes?.find((r) => r.to === 'default')?.via, wantDefault, `${hostName} ${n.ifname}: default route`);
+    assert.equal(eth.routes?.find((r) => r.to === 'default')?.via, wantDefault, `${hostName} ${nameOf(n)}: default route`);
     if (networkd) {
-      const unit = networkd.get(`10-netplan-${n.ifname}.network`);
-      assert.ok(unit, `no networkd unit for ${n.ifname}: ${[...networkd.keys()].join(', ')}`);
-      assert.match(unit, new RegExp(`^Name=${n.ifname}$`, 'm'));
+      const unit = networkd.get(`10-netplan-${nameOf(n)}.network`);
+      assert.ok(unit, `no networkd unit for ${nameOf(n)}: ${[...networkd.keys()].join(', ')}`);
+      assert.match(unit, new RegExp(`^Name=${nameOf(n)}$`, 'm'));
       assert.match(unit, new RegExp(`^Address=${formatIPv4(n.address).replace(/\./g, '\\.')}/${len}$`, 'm'));
       if (wantDefault) assert.match(unit, new RegExp(`^Gateway=${wantDefault.replace(/\./g, '\\.')}$`, 'm'));
-      else assert.doesNotMatch(unit, /^Destination=0\.0\.0\.0\/0$/m, `${hostName} ${n.ifname} must get no default route`);
+      else assert.doesNotMatch(unit, /^Destination=0\.0\.0\.0\/0$/m, `${hostName} ${nameOf(n)} must get no default route`);
       for (const ns of eth.nameservers?.addresses ?? []) assert.match(unit, new RegExp(`^DNS=${ns.replace(/\./g, '\\.')}$`, 'm'));
     }
   }

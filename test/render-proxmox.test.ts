@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Chain, Ir } from '../src/ir/types.js';
+import { bridgePortNames } from '../src/model/bridge-ports.js';
 import type { Host } from '../src/model/types.js';
 import { proxmoxRenderer } from '../src/render/proxmox/index.js';
 import type { RenderResult } from '../src/render/types.js';
@@ -123,8 +124,9 @@ function checkInterfaces(text: string, ir: Ir, host: Host): string[] {
     const addr = parseCidr(st.get('address') ?? '', false);
     if (!addr || R.contains([[net.range.lo, net.range.hi]], addr.addr) === false) errors.push(`${net.bridge}: address outside ${net.name}`);
     const ports = st.get('bridge-ports');
-    if (ports !== 'none' && ports !== host.uplink) errors.push(`${net.bridge}: bridge-ports ${ports}`);
-    if (ports === host.uplink && ifaces.get(host.uplink!)?.get('method') !== 'manual') errors.push(`${host.uplink} has no manual stanza`);
+    const want = bridgePortNames(ir.model, host, net.name);
+    if (ports !== (want.length > 0 ? want.join(' ') : 'none')) errors.push(`${net.bridge}: bridge-ports ${ports}`);
+    for (const port of want) if (ifaces.get(port)?.get('method') !== 'manual') errors.push(`${port} has no manual stanza`);
     if (st.get('bridge-stp') !== 'off' || st.get('bridge-fd') !== '0') errors.push(`${net.bridge}: stp/fd`);
     if (!autos.has(net.bridge)) errors.push(`${net.bridge} is not auto`);
   }

@@ -90,7 +90,7 @@ describe('networks.ports: the spec boundary', () => {
     const twice = BRIDGED.replace('egress: none }', 'egress: none, ports: [enp2s0] }');
     assert.ok(codes(twice).includes('CORDON011 networks.vmbr1.ports[0]'), codes(twice).join('\n'));
   });
-  it('refuses a port on a network no managed hypervisor owns', () => {
+  it('refuses a port on a network no hypervisor holds', () => {
     const text = `version: 1
 networks:
   seg: { cidr: 10.1.0.0/24, ports: [eth9] }

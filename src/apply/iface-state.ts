@@ -9,8 +9,9 @@
  *    address (IPv4; IPv6 is not modelled, its link-local addresses are left alone);
  *  - on a hypervisor, the nic of a network it owns is a bridge (STP off, forward delay 0, as
  *    `bridge-stp off` / `bridge-fd 0`), created when missing; its ports are the physical ports
- *    the model gives it (today: the uplink, when the network's gateway is a router no declared
- *    host holds — the renderer's `bridge-ports`); guests' taps join when the guest starts;
+ *    the model gives it (src/model/bridge-ports.ts: the network's `ports:`, else the uplink when
+ *    the network's gateway is a router no declared host holds — the renderer's `bridge-ports`);
+ *    guests' taps join when the guest starts;
  *  - the default route through a gateway and the static routes through gateways, each on the nic
  *    that reaches the next hop, `proto static`; other non-kernel IPv4 routes on those nics go, so
  *    the nics look exactly as the file says;

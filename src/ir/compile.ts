@@ -7,6 +7,7 @@
  * assumed compromised). Hand-written chains from `firewalls:` replace the compiled ones as-is.
  */
 import { targetAddrs } from '../model/addresses.js';
+import { lanEntry } from '../model/bridge-ports.js';
 import { GUEST_KINDS, type Hook, type Host, type Model, type Origin, type PolicyRule, type Target } from '../model/types.js';
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, NO_FLOWS, type FlowSet } from '../util/flows.js';
 import { formatIPv4 } from '../util/ip.js';
@@ -642,6 +643,10 @@ function tunnelListen(model: Model, h: Host): Draft[] {
     const up = h.uplink ?? (h.defaultRoute.kind === 'uplink' ? h.defaultRoute.ifname : undefined);
     const fromInternet = [...new Set([...(up ? [up] : []), ...h.nics.filter((n) => n.segment === 'internet').map((n) => n.ifname)])];
     if (members.some(remote) && fromInternet.length > 0) out.push(rule(model.internet, fromInternet));
+    // Without either, the router of a LAN bridged in by a physical port may forward the endpoint
+    // (lanEntry): bound to that port, so a guest on the bridge cannot knock with a forged source.
+    const entry = fromInternet.length === 0 ? lanEntry(model, h, t.endpoint) : undefined;
+    if (members.some(remote) && entry) out.push(rule(model.internet, undefined, [entry.port]));
     // Local members send from their own underlay addresses, over a network they share with the
     // server: bound to the server's interfaces on those networks, so a guest elsewhere cannot knock
     // by forging a member's address; and a member behind a port of a bridge the server owns is

@@ -6,6 +6,7 @@
  * connected segment, any forwarding host on it, any tunnel it holds keys for), so several paths
  * come back; trusted hosts on the way still route as configured.
  */
+import { lanEntry, lanRouterAddress } from '../model/bridge-ports.js';
 import type { Hook, Host, Model, Network, Nic, Tunnel } from '../model/types.js';
 import { formatIPv4, inRange } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
@@ -395,13 +396,13 @@ export class Topology {
    * forward hook through br_netfilter (in by the bridge, `inPort` the physical port) and the
    * receiver's per-guest firewall — then the receiver itself.
    */
-  private fromBridgedLan(s: State, net: Network, to: Host, toNic: Nic, dst: number, out: Path[]): void {
+  private fromBridgedLan(s: State, net: Network, to: Host, toNic: Nic, dst: number, out: Path[], choice?: string): void {
     const port = net.ports[0]!;
     s.notes.push(`the LAN is bridged into ${net.name} through ${net.ports.join(', ')}: it reaches ${to.name} at layer 2, not through a route`);
     if (net.owner && net.owner !== to.name) bridgedHop(s, net.owner, net.bridge, port);
     if (to.guestFirewall && toNic.port) guestHop(s, to.name, 'guest-in', net.bridge, port);
     s.nodes.push(net.name, to.name);
-    this.arrive(s, to, toNic.ifname, net.owner === to.name ? port : undefined, dst, out, undefined);
+    this.arrive(s, to, toNic.ifname, net.owner === to.name ? port : undefined, dst, out, choice);
   }
 
   /**
@@ -435,9 +436,7 @@ export class Topology {
 
   /** An address of the LAN beyond a bridged network's port (its gateway when a LAN router holds that), standing for a router there. */
   private lanRouter(net: Network): number | undefined {
-    if (net.gateway !== undefined && !this.byAddr.has(net.gateway)) return net.gateway;
-    for (let a = net.range.lo + 1; a < net.range.hi && a < net.range.lo + 1024; a++) if (!this.byAddr.has(a) && R.contains(this.model.lan, a)) return a;
-    return undefined;
+    return lanRouterAddress(this.model, net);
   }
 
   /** The bridge port `sender` uses on `net`, as seen by `receiver` (only if the receiver owns the bridge). */
@@ -556,6 +555,22 @@ export class Topology {
         s.hops.push(this.hop(ep.host, 'input', up, undefined, undefined, s));
         s.notes.push(`${formatIPv4(dst)} is ${ep.tunnel.name}'s endpoint, reached through ${ep.host.name}'s uplink ${up}`);
         return this.finish(s, { kind: 'host', host: ep.host.name }, out, choice);
+      }
+      // No uplink: the router of the LAN beyond a bridge port, which the server routes through,
+      // forwards the endpoint to it: bridged in by that port (src/model/bridge-ports.ts lanEntry).
+      const entry = lanEntry(this.model, ep.host, dst);
+      if (entry) {
+        const net = this.model.networks.get(entry.network)!;
+        s.notes.push(`${formatIPv4(dst)} is ${ep.tunnel.name}'s endpoint, forwarded by the router of the LAN beyond ${entry.port}`);
+        return this.fromBridgedLan(
+          s,
+          net,
+          ep.host,
+          ep.host.nics.find((n) => n.address === dst)!,
+          dst,
+          out,
+          choice,
+        );
       }
     }
     // A host placed on the internet is reached there (its address is not part of the `internet`

@@ -18,6 +18,7 @@
  */
 import { run } from '../system/exec.js';
 import type { Ir } from '../ir/types.js';
+import { lanRouterAddress } from '../model/bridge-ports.js';
 import type { Host } from '../model/types.js';
 import { flowContains, formatFlow, type Flow } from '../util/flows.js';
 import { ADDR_MAX, formatIPv4 } from '../util/ip.js';
@@ -100,6 +101,13 @@ function routeChoices(ir: Ir, h: Host): Choice[] {
           });
       }
     }
+    // On a bridge with a physical port, a router of the LAN beyond it is one hop away (the lab's upstream holds it).
+    const router = net && net.owner !== h.name ? lanRouterAddress(ir.model, net) : undefined;
+    if (net && router !== undefined)
+      out.push({
+        name: `add a route via a router on the LAN beyond ${net.ports.join(', ')} (${formatIPv4(router)}) on ${net.name}`,
+        via: `via ${formatIPv4(router)} dev ${nic.ifname}`,
+      });
     const tun = ir.model.tunnels.get(nic.segment);
     if (tun) out.push({ name: `route everything through ${tun.name}`, via: `dev ${tun.ifname}` });
     if (nic.segment === 'internet')

@@ -17,6 +17,12 @@
  *  - WireGuard tunnels with wireguard-go and generated keys; dnsmasq for the spec's `dns:` and
  *    public resolvers in the internet namespace; responders on every service port.
  *
+ * A network with a physical port (`ports:`) gets the LAN beyond it: the upstream namespace plays
+ * the LAN's router and its devices, joined to the owner's bridge by a veth whose bridge end is
+ * named after the port (enp1s0), holding the routers hosts route through there and the LAN's
+ * addresses in the network; it forwards tunnel endpoints the LAN's router forwards (lanEntry) and
+ * NATs the rest of the network to the internet, as a home router does.
+ *
  * The world outside the spec routes only what paths.ts lets in from the internet: hosts placed on
  * the internet, tunnel endpoints and `egress: routed` networks behind their gateway's uplink.
  * Links between a host and the world use 169.254.0.0/16, which no spec address can be.
@@ -38,6 +44,7 @@ import type { WgKeyPair } from '../util/wgkey.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { Engine } from '../verify/engine.js';
 import { hostNamespace, internetNamespace, labTableName, networkNamespace, upstreamNamespace, wireguardKernelName } from '../model/names.js';
+import { lanEntry, lanRouterAddress } from '../model/bridge-ports.js';
 
 export const STAGES = ['namespaces', 'sysctls', 'links', 'addresses', 'firewalls', 'shaping', 'tunnels', 'tunnel-routes', 'services', 'handshakes'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -248,6 +255,8 @@ class Planner {
   private readonly up: string;
   private readonly uplinks: Uplink[] = [];
   private readonly hosts: Host[];
+  /** LAN addresses that fall in a bridged network: they go on the upstream's leg into its bridge. */
+  private readonly lanOnBridges: number[] = [];
 
   constructor(
     private readonly ir: Ir,
@@ -475,7 +484,9 @@ class Planner {
     }
     for (const a of lanAddrs) {
       this.addrNs.set(a, this.up);
-      this.ip('addresses', this.up, `addr add ${formatIPv4(a)}/32 dev lo`);
+      // An address of a bridged network lives on the upstream's leg into that bridge (planLanPorts).
+      if (this.bridgedNets().some((n) => inRange(a, n.range))) this.lanOnBridges.push(a);
+      else this.ip('addresses', this.up, `addr add ${formatIPv4(a)}/32 dev lo`);
     }
     // upstream ↔ internet.
     const wm = this.veth('world', this.up, 'upstream', this.inet);
@@ -507,9 +518,16 @@ class Planner {
     // the uplink of the host holding them. Hosts placed on the internet were routed above.
     const routed: { cidr: string; host: Host }[] = [];
     const published = new Map<number, string>();
+    const lanEndpoints: number[] = [];
     for (const t of sorted(this.model.tunnels.values(), (x) => x.name)) {
       const server = this.model.hosts.get(t.server);
       if (!server || server.nics.some((n) => n.segment === 'internet' && n.address === t.endpoint)) continue;
+      if (!this.worldEntry(server) && lanEntry(this.model, server, t.endpoint)) {
+        // The LAN's router (the upstream) forwards the endpoint into the bridge (paths.ts fromZone).
+        lanEndpoints.push(t.endpoint);
+        this.ip('addresses', this.inet, `route add ${formatIPv4(t.endpoint)}/32 via ${formatIPv4(UPSTREAM_SIDE)} dev upstream onlink`);
+        continue;
+      }
       routed.push({ cidr: `${formatIPv4(t.endpoint)}/32`, host: server });
     }
     for (const n of sorted(this.model.networks.values(), (x) => x.name)) {
@@ -553,6 +571,13 @@ class Planner {
           '\tchain postrouting {',
           '\t\ttype nat hook postrouting priority srcnat; policy accept;',
           `\t\toifname "world" ip saddr 169.254.0.0/16 snat to ${formatIPv4(natAddress)}`,
+          // A bridged network's hosts reach the internet through the LAN's router, which NATs them
+          // (a home router), except the endpoints it forwards in, which answer from their own address.
+          ...this.bridgedNets().map((n) => {
+            const keep = lanEndpoints.filter((a) => inRange(a, n.range)).map(formatIPv4);
+            const except = keep.length === 0 ? '' : ` ip saddr != ${keep.length === 1 ? keep[0] : `{ ${keep.join(', ')} }`}`;
+            return `\t\toifname "world" ip saddr ${formatCidr(n.cidr)}${except} snat to ${formatIPv4(natAddress)}`;
+          }),
           '\t}',
           '}',
           '',
@@ -572,6 +597,7 @@ class Planner {
   }
 
   private planNetworks(netNs: Map<string, string>): void {
+    let lanIndex = 0;
     for (const n of sorted(this.model.networks.values(), (x) => x.name)) {
       const bridgeNs = n.owner !== undefined ? this.hostNs.get(n.owner)! : netNs.get(n.name)!;
       const bridgeMac = this.mac();
@@ -602,7 +628,49 @@ class Planner {
         }
       }
       for (const a of members) for (const b of members) if (a !== b && a.ns !== b.ns) this.neigh(a.ns, b.addr, b.mac, a.dev);
+      if (n.owner !== undefined && n.ports.length > 0) this.planLanPort(n, bridgeNs, members, lanIndex++);
     }
+  }
+
+  /** Networks with a physical port on a managed owner's bridge: the LAN beyond it is on them. */
+  private bridgedNets(): Network[] {
+    return sorted(this.model.networks.values(), (x) => x.name).filter((n) => n.owner !== undefined && n.ports.length > 0);
+  }
+
+  /**
+   * The LAN beyond `n`'s physical port: a veth from the upstream (`l<k>`) to the owner's bridge,
+   * its bridge end named after the port. The upstream holds there every router hosts route
+   * through on `n` that no declared host holds (seed 000: pve's default route 10.0.0.254), the
+   * network's gateway when it is such a router, and the LAN's lab addresses in `n`: so the LAN's
+   * devices meet the guests at layer 2, through the owner's bridge and its br_netfilter hook.
+   */
+  private planLanPort(n: Network, bridgeNs: string, members: readonly { ns: string; dev: string; addr: number; mac: string }[], k: number): void {
+    const port = n.ports[0]!;
+    if (n.ports.length > 1) this.notes.push(`${n.name} bridges ${n.ports.join(', ')}: the lab builds the LAN beyond ${port} only`);
+    const held = (a: number): boolean => this.hosts.some((h) => h.nics.some((x) => x.address === a));
+    const addrs = new Set<number>();
+    for (const h of this.hosts) {
+      const d = h.defaultRoute;
+      if (d.kind === 'gateway' && d.segment === n.name && !held(d.via)) addrs.add(d.via);
+      for (const r of h.routes) if (r.via.kind === 'gateway' && r.via.segment === n.name && !held(r.via.address)) addrs.add(r.via.address);
+    }
+    if (n.gateway !== undefined && !held(n.gateway)) addrs.add(n.gateway);
+    // The router a hostile guest may pick on its own (paths.ts firstHops, lab attack).
+    const router = lanRouterAddress(this.model, n);
+    if (router !== undefined) addrs.add(router);
+    for (const a of this.lanOnBridges) if (inRange(a, n.range)) addrs.add(a);
+    const wif = `l${k}`;
+    const m = this.veth(wif, this.up, port, bridgeNs);
+    this.ip('addresses', bridgeNs, `link set ${port} master ${n.bridge}`);
+    this.ip('addresses', bridgeNs, `link set ${port} up`);
+    for (const a of [...addrs].sort((x, y) => x - y)) {
+      this.addrNs.set(a, this.up);
+      this.ip('addresses', this.up, `addr add ${formatIPv4(a)}/${n.cidr.len} dev ${wif}`);
+      for (const b of members) this.neigh(b.ns, a, m.a, b.dev);
+    }
+    for (const b of members) this.neigh(this.up, b.addr, b.mac, wif);
+    this.ip('addresses', this.up, `link set ${wif} up`);
+    this.notes.push(`the LAN beyond ${port} on ${n.name}: the upstream namespace (${wif}), bridged into ${n.bridge} on ${n.owner}`);
   }
 
   private nicOn(h: Host, segment: string): string | undefined {

@@ -367,25 +367,29 @@ class Resolver {
             );
           }
       }
+      // The hypervisor holding the bridge: its owner, or (imported interfaces, whose firewall was
+      // not read) an unmanaged one, which bridges the LAN in but filters nothing.
+      const holder =
+        n.owner ?? [...rawNics.entries()].find(([h, list]) => this.spec.hosts?.[h]?.kind === 'hypervisor' && list.some((x) => x.segment === n.name))?.[0];
       n.ports.forEach((port, i) => {
         const at: PathSeg[] = ['networks', n.name, 'ports', i];
-        if (n.owner === undefined) {
+        if (holder === undefined) {
           this.err(
             Code.ROUTING,
-            `network '${n.name}' has physical port '${port}' but no managed hypervisor owns its bridge`,
+            `network '${n.name}' has physical port '${port}' but no hypervisor holds its bridge`,
             at,
-            'a bridge port is configured on the hypervisor that holds the bridge: give network a managed hypervisor (kind: hypervisor) with a nic on it',
+            'a bridge port is configured on the hypervisor that holds the bridge: give network a hypervisor (kind: hypervisor) with a nic on it',
           );
           return;
         }
-        const owner = this.spec.hosts?.[n.owner];
+        const owner = this.spec.hosts?.[holder];
         const clash =
           taken.get(port) ??
-          (owner?.uplink === port && (n.gateway === undefined || (rawNics.get(n.owner) ?? []).some((x) => x.address === n.gateway))
-            ? `the uplink '${n.owner}' routes through`
+          (owner?.uplink === port && (n.gateway === undefined || (rawNics.get(holder) ?? []).some((x) => x.address === n.gateway))
+            ? `the uplink '${holder}' routes through`
             : undefined) ??
           Object.entries(owner?.nics ?? {}).flatMap(([seg, v]) =>
-            typeof v === 'object' && v.ifname === port ? [`the interface of '${n.owner}' on ${seg}`] : [],
+            typeof v === 'object' && v.ifname === port ? [`the interface of '${holder}' on ${seg}`] : [],
           )[0];
         if (clash !== undefined) {
           this.err(
@@ -409,7 +413,7 @@ class Resolver {
   private bridgedLan(): R.RangeSet {
     let out: R.RangeSet = R.EMPTY;
     for (const n of this.networks.values()) {
-      if (n.ports.length === 0 || n.owner === undefined) continue;
+      if (n.ports.length === 0) continue;
       const held = R.normalize([...this.hosts.values()].flatMap((h) => h.nics.filter((x) => x.segment === n.name).map((x) => [x.address, x.address] as const)));
       const hosts: R.RangeSet = n.cidr.len < 31 ? [[n.range.lo + 1, n.range.hi - 1]] : [[n.range.lo, n.range.hi]];
       out = R.union(out, R.subtract(hosts, held));

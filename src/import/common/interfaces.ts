@@ -207,7 +207,13 @@ export function buildInterfacesTopology(configs: readonly HostNetConfig[], topol
       });
       if (i.bridgePorts !== undefined) {
         const physical = i.bridgePorts.filter((p) => !/^(tap|veth|vnet|fwpr|fwln)/.test(p));
-        if (physical[0] !== undefined && ifnameProblem(physical[0]) === undefined) uplink ??= physical[0];
+        // A port the topology already lists in the network's `ports:` is that: the LAN bridged in
+        // (seed 000's enp1s0), not an uplink the host routes through.
+        const listed = i.addrs.some((a) => {
+          const net = networkFor(a.addr);
+          return net !== undefined && physical[0] !== undefined && (networks[net]?.ports ?? []).includes(physical[0]);
+        });
+        if (physical[0] !== undefined && ifnameProblem(physical[0]) === undefined && !listed) uplink ??= physical[0];
       }
     }
     for (const w of c.wireguard) {

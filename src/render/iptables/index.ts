@@ -95,6 +95,9 @@ function ownedPorts(model: Model, host: string): Set<string> {
       if (n.port && model.networks.get(n.segment)?.owner === host) ports.add(n.port);
     }
   }
+  // Its bridges' physical ports too (networks.ports): a rule may be bound to one (a tunnel
+  // endpoint the LAN's router forwards in), matched with physdev like a guest's port.
+  for (const n of model.networks.values()) if (n.owner === host) for (const p of n.ports) ports.add(p);
   return ports;
 }
 

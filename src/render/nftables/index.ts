@@ -61,7 +61,10 @@ export function portMarks(model: Model, host: string): Map<string, string> {
       if (n.port && net?.owner === host) ports.push(n.port);
     }
   }
-  return new Map(ports.sort().map((p, i) => [p, markOf(i)]));
+  // The bridges' physical ports after the guests' (their marks stay as they were without any):
+  // a rule bound to one (a tunnel endpoint the LAN's router forwards in) matches its mark.
+  const physical = [...model.networks.values()].filter((n) => n.owner === host).flatMap((n) => n.ports);
+  return new Map([...ports.sort(), ...[...new Set(physical)].sort()].map((p, i) => [p, markOf(i)]));
 }
 
 export function chainsOf(ir: Ir, host: string): Chain[] {

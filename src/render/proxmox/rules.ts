@@ -161,6 +161,14 @@ function bindsOf(env: Env, zone: Zone, r: IrRule, notes: SpoofNotes): Bind[] | u
   const kind = r.action === 'accept' ? 'forge' : 'escape';
   const portBind = (port: string): Bind | undefined => {
     const info = portInfo(env.model, port);
+    const physical = info ? undefined : [...env.model.networks.values()].find((n) => n.owner === zone.hyper.name && n.ports.includes(port));
+    if (physical) {
+      // A bridge's physical port (networks.ports: the LAN's router forwarding a tunnel endpoint in):
+      // Proxmox names no port, so the rule binds to the bridge, where a guest on it that
+      // ipfilter does not hold could forge the source the port stood for.
+      if (kind === 'forge') for (const s of env.spoofers(physical.name)) spoofed.add(s);
+      return { iface: zone.level === 'host' && zone.dir !== 'OUT' ? physical.bridge : undefined, src: m.src };
+    }
     if (!info) {
       say(env, r, zone, 'error', `matches bridge port ${port}, which belongs to no guest`);
       return undefined;
