@@ -16,8 +16,8 @@ export type ChunkSink = (chunk: Uint8Array, length: number) => void;
 
 const DEFAULT_CHUNK = 1 << 16;
 
-/** The decimal digits of 0–255, as bytes. */
-const OCTET: Uint8Array[] = Array.from({ length: 256 }, (_, i) => Buffer.from(String(i), 'latin1'));
+/** The decimal digits of 0–65535 (octets, ports, protocols, prefix lengths), as bytes, each made when first asked for. */
+const DIGITS: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(65536);
 
 export class ByteOut {
   private buf: Buffer;
@@ -93,8 +93,8 @@ export class ByteOut {
   /** A non-negative integer in decimal. */
   num(n: number): void {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a non-negative integer: ${n}`);
-    if (n < 256) {
-      this.bytes(OCTET[n]!);
+    if (n < 65536) {
+      this.bytes((DIGITS[n] ??= Buffer.from(String(n), 'latin1')));
       return;
     }
     let digits = 1;

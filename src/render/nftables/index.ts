@@ -18,7 +18,7 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import { ByteOut } from '../bytes.js';
 import type { FileSink, RenderOptions, RenderResult, RenderedFile, StreamedFile, StreamingRenderer } from '../types.js';
-import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Box, type Iv } from './boxes.js';
+import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, ruleBoxesDisjoint, type Box, type Iv } from './boxes.js';
 import { emitIpv6Guard, emitL2Guard } from './ipv6.js';
 import { emitNat } from './nat.js';
 import { markOf, NFLOG_GROUP, nflogPrefix, portsTableName, tableName } from '../../model/names.js';
@@ -200,9 +200,18 @@ function logPrefix(point: string, what: string): string {
   return quotedText(`cordon ${what} ${point} `.slice(0, 60));
 }
 
-function bindingKey(r: IrRule): string {
-  const m = r.match;
-  return JSON.stringify([m.iif ?? null, m.oif ?? null, m.inPort ?? null, m.state ?? null]);
+/** Whether two rules have the same binding: interfaces, bridge ports and connection state. */
+function sameBinding(a: IrRule, b: IrRule): boolean {
+  const x = a.match;
+  const y = b.match;
+  return sameNames(x.iif, y.iif) && sameNames(x.oif, y.oif) && sameNames(x.inPort, y.inPort) && (x.state ?? null) === (y.state ?? null);
+}
+
+function sameNames(a: readonly string[] | null | undefined, b: readonly string[] | null | undefined): boolean {
+  if (a === b) return true;
+  if (a == null || b == null || a.length !== b.length) return a == null && b == null;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds: Diagnostic[], ir: Ir): string {
@@ -370,7 +379,6 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
     }
     // Gather a run: same action, log, rate and binding, and no rate limit (rates are per rule).
     let j = i + 1;
-    const key = bindingKey(r);
     while (
       j < rules.length &&
       !r.rate &&
@@ -379,7 +387,7 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
       rules[j]!.role !== 'loopback' &&
       rules[j]!.action === r.action &&
       rules[j]!.log === r.log &&
-      bindingKey(rules[j]!) === key
+      sameBinding(rules[j]!, r)
     )
       j++;
     const run = rules.slice(i, j);
@@ -389,13 +397,16 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
     const boxes = new DisjointBoxes();
     const addrBoxes = new DisjointBoxes();
     for (const x of run) {
-      if (flowEqual(x.match.flows, ALL_FLOWS)) {
-        for (const b of ruleBoxes(x.match.src, x.match.dst, ICMP_ONLY)) addrBoxes.add(b);
-      } else for (const b of ruleBoxes(x.match.src, x.match.dst, x.match.flows)) boxes.add(b);
+      const { src, dst } = x.match;
+      const flows = flowEqual(x.match.flows, ALL_FLOWS) ? ICMP_ONLY : x.match.flows;
+      const into = flows === ICMP_ONLY ? addrBoxes : boxes;
+      const bs = ruleBoxes(src, dst, flows);
+      if (ruleBoxesDisjoint(src, dst, flows)) into.addDisjoint(bs);
+      else for (const b of bs) into.add(b);
     }
     const { ports, protos } = boxes.parts();
     const addrs = addrBoxes.parts().protos;
-    const origins = [...new Map(run.map((x) => [`${x.origin.path}|${x.origin.text}`, x.origin])).values()];
+    const origins = run.length === 1 ? [r.origin] : [...new Map(run.map((x) => [`${x.origin.path}|${x.origin.text}`, x.origin])).values()];
     lines.push('');
     for (const o of origins) lines.push(`# ${inert(`${o.path ? `${o.path}: ` : ''}${o.text} (${o.file.split('/').pop()}:${o.line})`)}`);
     const prefix = bindingPrefix(r, marks, c.point, ds, ir);
