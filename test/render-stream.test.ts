@@ -153,7 +153,7 @@ describe('ByteOut', () => {
         out.ascii('more text after it');
         out.endChecked();
       }, UnsafeOutput);
-      assert.equal(Buffer.from(passed).includes(Buffer.from(bad)), false, `${bad} reached the sink`);
+      assert.equal(Buffer.from(passed).includes(Buffer.from(bad)), false, `${bad.join(',')} reached the sink`);
     }
     // ascii() refuses what is not ASCII even outside a checked region (it would be cut to a byte).
     assert.throws(() => new ByteOut(() => undefined).ascii('é'), UnsafeOutput);
