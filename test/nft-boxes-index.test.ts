@@ -8,7 +8,8 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DisjointBoxes, type Box, type Iv } from '../src/render/nftables/boxes.js';
+import { DisjointBoxes, ruleBoxes, ruleBoxesDisjoint, type Box, type Iv } from '../src/render/nftables/boxes.js';
+import { normalize } from '../src/util/rangeset.js';
 import { assertProperty } from './support/seed.js';
 
 const ADDR_MAX = 0xffffffff;
@@ -117,5 +118,95 @@ describe('DisjointBoxes through its source index = the plain quadratic cutter', 
     const { ports } = db.parts();
     assert.deepEqual(ports.map(key).sort(), quadratic(input).map(key).sort());
     assert.equal(ports.length, quadratic(input).length);
+  });
+});
+
+describe("DisjointBoxes.addDisjoint (a rule's own boxes at once) = adding them one by one", () => {
+  /** A rule: normalised source, destination and port sets over a small pool, so rules meet often. */
+  const ruleOf = (pool: readonly Iv[]) =>
+    fc.record({
+      src: fc.option(fc.array(fc.constantFrom(...pool), { minLength: 1, maxLength: 3 }), { nil: undefined }),
+      dst: fc.option(fc.array(fc.constantFrom(...pool), { minLength: 1, maxLength: 3 }), { nil: undefined }),
+      tcp: fc.array(fc.tuple(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 70 })), { maxLength: 3 }),
+      udp: fc.array(fc.tuple(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 70 })), { maxLength: 2 }),
+      icmp: fc.boolean(),
+      other: fc.boolean(),
+    });
+  const ports = (ps: readonly [number, number][]) => normalize(ps.map(([a, b]): Iv => (a <= b ? [a, b] : [b, a])));
+
+  it('gives the same pieces, rule after rule, on random normalised rules', () => {
+    assertProperty(
+      fc.property(
+        fc.array(addr, { minLength: 1, maxLength: 6 }).chain((pool) => fc.array(ruleOf(pool), { minLength: 1, maxLength: 8 })),
+        (rules) => {
+          const byOne = new DisjointBoxes();
+          const atOnce = new DisjointBoxes();
+          const all: Box[] = [];
+          for (const r of rules) {
+            const src = r.src && normalize(r.src);
+            const dst = r.dst && normalize(r.dst);
+            const flows = { tcp: ports(r.tcp), udp: ports(r.udp), icmp: r.icmp, other: r.other };
+            assert.equal(ruleBoxesDisjoint(src, dst, flows), true);
+            const bs = ruleBoxes(src, dst, flows);
+            all.push(...bs);
+            for (const b of bs) byOne.add(b);
+            atOnce.addDisjoint(bs);
+          }
+          const a = atOnce.parts();
+          const b = byOne.parts();
+          assert.deepEqual([...a.ports, ...a.protos].map(key), [...b.ports, ...b.protos].map(key));
+          assert.deepEqual([...a.ports, ...a.protos].map(key).sort(), quadratic(all).map(key).sort());
+        },
+      ),
+      { numRuns: 300 },
+      302,
+    );
+  });
+
+  it('is not claimed for sets that are not normalised (overlapping or unsorted ranges)', () => {
+    const flows = { tcp: [[0, 10] as Iv], udp: [], icmp: false, other: false };
+    assert.equal(
+      ruleBoxesDisjoint(
+        [
+          [5, 9],
+          [8, 20],
+        ],
+        undefined,
+        flows,
+      ),
+      false,
+    );
+    assert.equal(
+      ruleBoxesDisjoint(
+        undefined,
+        [
+          [30, 40],
+          [1, 2],
+        ],
+        flows,
+      ),
+      false,
+    );
+    assert.equal(
+      ruleBoxesDisjoint(undefined, undefined, {
+        ...flows,
+        tcp: [
+          [0, 10],
+          [10, 12],
+        ],
+      }),
+      false,
+    );
+    assert.equal(
+      ruleBoxesDisjoint(
+        [
+          [1, 2],
+          [4, 5],
+        ],
+        [[9, 9]],
+        flows,
+      ),
+      true,
+    );
   });
 });

@@ -8,10 +8,18 @@ import { diag } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import type { Ir } from '../ir/types.js';
 import { safeRelativePath, UnsafeOutput } from './escape.js';
-import type { Renderer, RenderOptions, RenderResult } from './types.js';
+import {
+  isStreamingRenderer,
+  type FileSink,
+  type Renderer,
+  type RenderOptions,
+  type RenderResult,
+  type StreamedFile,
+  type StreamingRenderer,
+} from './types.js';
 
-function guardedRender(r: Renderer, ir: Ir, opts: RenderOptions): RenderResult {
-  const refuse = (why: string): RenderResult => ({
+function refusal(r: Renderer, ir: Ir, why: string): RenderResult {
+  return {
     files: [],
     diagnostics: [
       diag(
@@ -22,7 +30,11 @@ function guardedRender(r: Renderer, ir: Ir, opts: RenderOptions): RenderResult {
         'the spec holds text this target cannot carry safely; nothing was written',
       ),
     ],
-  });
+  };
+}
+
+function guardedRender(r: Renderer, ir: Ir, opts: RenderOptions): RenderResult {
+  const refuse = (why: string): RenderResult => refusal(r, ir, why);
   let result: RenderResult;
   try {
     result = r.render(ir, opts);
@@ -37,11 +49,31 @@ function guardedRender(r: Renderer, ir: Ir, opts: RenderOptions): RenderResult {
   return result;
 }
 
+/**
+ * The same for a streaming render: a path is checked before its file is opened, and a refusal
+ * comes back as the same diagnostic with no files (the caller discards what was streamed).
+ */
+function guardedRenderTo(r: StreamingRenderer, ir: Ir, opts: RenderOptions, open: (file: StreamedFile) => FileSink): ReturnType<StreamingRenderer['renderTo']> {
+  try {
+    return r.renderTo(ir, opts, (file) => {
+      const bad = safeRelativePath(file.path);
+      if (bad !== undefined) throw new UnsafeOutput(bad);
+      return open(file);
+    });
+  } catch (e) {
+    if (e instanceof UnsafeOutput) return refusal(r, ir, e.what);
+    throw e;
+  }
+}
+
 export function guarded<R extends Renderer>(r: R): R {
   const withKeys = (r as unknown as { withKeys?: (k: unknown) => Renderer }).withKeys;
   return {
     ...r,
     render: (ir: Ir, opts: RenderOptions) => guardedRender(r, ir, opts),
+    ...(isStreamingRenderer(r)
+      ? { renderTo: (ir: Ir, opts: RenderOptions, open: (file: StreamedFile) => FileSink) => guardedRenderTo(r, ir, opts, open) }
+      : {}),
     ...(typeof withKeys === 'function' ? { withKeys: (k: unknown) => guarded(withKeys.call(r, k)) } : {}),
   };
 }

@@ -16,37 +16,66 @@ import { ALL_FLOWS, flowEqual, NO_FLOWS, type FlowSet } from '../../util/flows.j
 const ICMP_ONLY: FlowSet = { ...NO_FLOWS, icmp: true };
 import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
-import type { Renderer, RenderOptions, RenderResult, RenderedFile } from '../types.js';
-import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, type Box, type Iv } from './boxes.js';
+import { ByteOut } from '../bytes.js';
+import type { FileSink, RenderOptions, RenderResult, RenderedFile, StreamedFile, StreamingRenderer } from '../types.js';
+import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, ruleBoxesDisjoint, type Box, type Iv } from './boxes.js';
 import { emitIpv6Guard, emitL2Guard } from './ipv6.js';
 import { emitNat } from './nat.js';
 import { markOf, NFLOG_GROUP, nflogPrefix, portsTableName, tableName } from '../../model/names.js';
 
-export const nftablesRenderer: Renderer = {
+export const nftablesRenderer: StreamingRenderer = {
   name: 'nftables',
   description: 'nftables rule sets, one atomic file per host (nft -f), sets instead of linear rules',
   params: [],
   render(ir: Ir, opts: RenderOptions): RenderResult {
     const ds: Diagnostic[] = [];
     const files: RenderedFile[] = [];
-    for (const host of enforcingHosts(ir)) {
-      if (opts.host !== undefined && opts.host !== host) continue;
-      files.push({ path: `${host}/cordon.nft`, content: renderHost(ir, host, ds), secret: false });
+    for (const host of hostsOf(ir, opts)) {
+      const e = new Emitter('\t');
+      renderHost(e, ir, host, ds);
+      files.push({ path: fileOf(host), content: e.toString(), secret: false });
     }
-    if (opts.host !== undefined && files.length === 0) {
-      ds.push(
-        diag(
-          Code.UNKNOWN_NAME,
-          'error',
-          `host '${opts.host}' enforces no cordon chain, so it gets no nftables file`,
-          { file: ir.model.file },
-          `hosts with chains: ${enforcingHosts(ir).join(', ') || 'none'}`,
-        ),
-      );
+    if (files.length === 0) noFile(ir, opts, ds);
+    return { files, diagnostics: ds };
+  },
+  renderTo(ir: Ir, opts: RenderOptions, open: (file: StreamedFile) => FileSink) {
+    const ds: Diagnostic[] = [];
+    const files: StreamedFile[] = [];
+    for (const host of hostsOf(ir, opts)) {
+      const file: StreamedFile = { path: fileOf(host), secret: false };
+      const sink = open(file);
+      const e = new Emitter('\t', new ByteOut(sink.write));
+      renderHost(e, ir, host, ds);
+      e.end();
+      sink.close();
+      files.push(file);
     }
+    if (files.length === 0) noFile(ir, opts, ds);
     return { files, diagnostics: ds };
   },
 };
+
+function fileOf(host: string): string {
+  return `${host}/cordon.nft`;
+}
+
+function hostsOf(ir: Ir, opts: RenderOptions): string[] {
+  return enforcingHosts(ir).filter((h) => opts.host === undefined || opts.host === h);
+}
+
+/** `--host` named a host that gets no file. */
+function noFile(ir: Ir, opts: RenderOptions, ds: Diagnostic[]): void {
+  if (opts.host === undefined) return;
+  ds.push(
+    diag(
+      Code.UNKNOWN_NAME,
+      'error',
+      `host '${opts.host}' enforces no cordon chain, so it gets no nftables file`,
+      { file: ir.model.file },
+      `hosts with chains: ${enforcingHosts(ir).join(', ') || 'none'}`,
+    ),
+  );
+}
 
 export function enforcingHosts(ir: Ir): string[] {
   return [...new Set([...ir.chains.values()].map((c) => c.enforcedOn))].sort();
@@ -55,7 +84,8 @@ export function enforcingHosts(ir: Ir): string[] {
 /** Every bridge port on a bridge this host owns, in a stable order, with its mark. */
 export function portMarks(model: Model, host: string): Map<string, string> {
   const ports: string[] = [];
-  for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  // In any host order: the ports are sorted below, and a port named twice gets one mark either way.
+  for (const h of model.hosts.values()) {
     for (const n of h.nics) {
       const net = model.networks.get(n.segment);
       if (n.port && net?.owner === host) ports.push(n.port);
@@ -71,8 +101,8 @@ export function chainsOf(ir: Ir, host: string): Chain[] {
   return [...ir.chains.values()].filter((c) => c.enforcedOn === host).sort((a, b) => a.point.localeCompare(b.point));
 }
 
-function renderHost(ir: Ir, host: string, ds: Diagnostic[]): string {
-  const e = new Emitter('\t');
+/** The file of one host, through `e` (text or byte mode). */
+function renderHost(e: Emitter, ir: Ir, host: string, ds: Diagnostic[]): void {
   const chains = chainsOf(ir, host);
   const marks = portMarks(ir.model, host);
   const usesMarks = marks.size > 0 && chains.some((c) => c.hook === 'guest-out' || c.rules.some((r) => r.match.inPort));
@@ -103,7 +133,6 @@ function renderHost(ir: Ir, host: string, ds: Diagnostic[]): string {
   }
   emitNat(e, ir.model, host);
   emitIpv6Guard(e, host);
-  return e.toString();
 }
 
 const HOOKS_OF: Record<Chain['hook'], readonly ('input' | 'output' | 'forward')[]> = {
@@ -118,11 +147,12 @@ function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, d
   const host = ir.model.hosts.get(c.host)!;
   e.block(`table inet ${tableName(c.point)} {`, () => {
     e.line(`# ${inert(`enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default: ${c.policy} — ${c.policyOrigin.text}`)}`);
-    const body = renderRules(ir, c, marks, ds);
-    // Every set of the chain, one block of generated text (names, types, numbers, addresses).
-    if (body.sets !== '') e.generated(body.sets);
+    // Every set of the chain, one block of generated text (names, types, numbers, addresses),
+    // written as it is made; the rule lines that use them follow.
+    let lines: string[] = [];
+    e.generatedBytes((out) => (lines = renderRules(ir, c, marks, ds, out)));
     e.block('chain rules {', () => {
-      for (const l of body.lines) e.line(l);
+      for (const l of lines) e.line(l);
     });
     for (const hook of HOOKS_OF[c.hook]) {
       e.block(`chain ${hook} {`, () => {
@@ -166,7 +196,28 @@ function setOf(items: readonly string[]): string {
 const NFLOG_RATE = 'limit rate 50/second burst 100 packets';
 
 function nflogLine(match: string, point: string, ref: number | 'policy'): string {
-  return `${match} ${NFLOG_RATE} log prefix "${nflogPrefix(point, ref)}" group ${NFLOG_GROUP}`.trim();
+  return `${match} ${NFLOG_RATE} log prefix "${nflogPrefixOf(point, ref)}" group ${NFLOG_GROUP}`.trim();
+}
+
+/** Per point, the text of its NFLOG prefixes before the rule number (`cordon HASH r`), or null where that does not hold. */
+const nflogHeads = new Map<string, string | null>();
+
+/**
+ * `nflogPrefix(point, ref)` without hashing the point again for every rule (a sha256 per drop
+ * rule: 100,000 at 10,000 hosts). The head is taken from the policy prefix and used only after
+ * it gave exactly `nflogPrefix`'s text for a rule of the point.
+ */
+function nflogPrefixOf(point: string, ref: number | 'policy'): string {
+  if (ref === 'policy') return nflogPrefix(point, ref);
+  const head = nflogHeads.get(point);
+  if (head === undefined) {
+    if (nflogHeads.size >= 4096) nflogHeads.clear();
+    const direct = nflogPrefix(point, ref);
+    const derived = `${nflogPrefix(point, 'policy').slice(0, -1)}r`;
+    nflogHeads.set(point, direct === `${derived}${ref}` ? derived : null);
+    return direct;
+  }
+  return head === null ? nflogPrefix(point, ref) : `${head}${ref}`;
 }
 
 function logPrefix(point: string, what: string): string {
@@ -174,9 +225,18 @@ function logPrefix(point: string, what: string): string {
   return quotedText(`cordon ${what} ${point} `.slice(0, 60));
 }
 
-function bindingKey(r: IrRule): string {
-  const m = r.match;
-  return JSON.stringify([m.iif ?? null, m.oif ?? null, m.inPort ?? null, m.state ?? null]);
+/** Whether two rules have the same binding: interfaces, bridge ports and connection state. */
+function sameBinding(a: IrRule, b: IrRule): boolean {
+  const x = a.match;
+  const y = b.match;
+  return sameNames(x.iif, y.iif) && sameNames(x.oif, y.oif) && sameNames(x.inPort, y.inPort) && (x.state ?? null) === (y.state ?? null);
+}
+
+function sameNames(a: readonly string[] | null | undefined, b: readonly string[] | null | undefined): boolean {
+  if (a === b) return true;
+  if (a == null || b == null || a.length !== b.length) return a == null && b == null;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds: Diagnostic[], ir: Ir): string {
@@ -207,96 +267,98 @@ function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds:
   return parts.join(' ');
 }
 
-/** Addresses as text, kept: big rule sets name the same few thousand addresses millions of times. */
-const addrText = new Map<number, string>();
-
-function ipText(n: number): string {
-  let t = addrText.get(n);
-  if (t === undefined) {
-    if (addrText.size >= 1 << 16) addrText.clear();
-    addrText.set(n, (t = formatIPv4(n)));
-  }
-  return t;
-}
-
-/** Small numbers (prefix lengths, ports) as text, made once each. */
-const numText: string[] = [];
-
-function num(n: number): string {
-  return (numText[n] ??= String(n));
-}
-
-/**
- * The text of a chain's sets, as pieces joined once per chain: a line per element through the
- * emitter made several strings per element (the element, the element with its comma, the
- * indented line), all garbage after the join, and 10,000 hosts' rules have millions. The pieces
- * are mostly kept strings (addresses, numbers, separators), so the array is all that grows.
- */
-const pieces: string[] = [];
-
 /** Set elements sit three levels deep: table, set, elements. */
-const ELEMENT_INDENT = '\t\t\t';
-const NEXT_ELEMENT = `,\n${ELEMENT_INDENT}`;
+const ELEMENT_INDENT = ascii('\t\t\t');
+const NEXT_ELEMENT = ascii(',\n\t\t\t');
+const DOT = ascii(' . ');
+const SET_OPEN = ascii('\tset ');
+const SET_TYPE = ascii(' {\n\t\ttype ');
+const SET_BODY = ascii('\n\t\tflags interval\n\t\tcounter\n\t\telements = {\n');
+const SET_CLOSE = ascii('\n\t\t}\n\t}');
+const TCP = ascii('tcp');
+const UDP = ascii('udp');
+const ICMP = ascii('icmp');
+const SLASH = 0x2f;
+const DASH = 0x2d;
+const NL = 0x0a;
 
-function pushAddr([lo, hi]: Iv): void {
-  if (lo === hi) {
-    pieces.push(ipText(lo));
-    return;
-  }
+function ascii(text: string): Uint8Array {
+  return Buffer.from(text, 'latin1');
+}
+
+function writeAddr(out: ByteOut, [lo, hi]: Iv): void {
+  out.ipv4(lo);
+  if (lo === hi) return;
   // One CIDR block exactly when the range is an aligned power-of-two block (what rangeToCidrs
   // would return alone); decided by arithmetic, as the internet's ranges split into dozens.
   const size = hi - lo + 1;
   const bits = 32 - Math.clz32(size - 1);
-  if (2 ** bits === size && lo % size === 0) pieces.push(ipText(lo), '/', num(32 - bits));
-  else pieces.push(ipText(lo), '-', ipText(hi));
+  if (2 ** bits === size && lo % size === 0) {
+    out.byte(SLASH);
+    out.num(32 - bits);
+  } else {
+    out.byte(DASH);
+    out.ipv4(hi);
+  }
 }
 
-function protoText(p: number): string {
-  return p === PROTO_TCP ? 'tcp' : p === PROTO_UDP ? 'udp' : p === PROTO_ICMP ? 'icmp' : num(p);
+function writeProto(out: ByteOut, [lo, hi]: Iv): void {
+  if (lo === hi) {
+    if (lo === PROTO_TCP) out.bytes(TCP);
+    else if (lo === PROTO_UDP) out.bytes(UDP);
+    else if (lo === PROTO_ICMP) out.bytes(ICMP);
+    else out.num(lo);
+  } else {
+    out.num(lo);
+    out.byte(DASH);
+    out.num(hi);
+  }
 }
 
-function pushProto([lo, hi]: Iv): void {
-  if (lo === hi) pieces.push(protoText(lo));
-  else pieces.push(num(lo), '-', num(hi));
-}
-
-function pushPort([lo, hi]: Iv): void {
-  if (lo === hi) pieces.push(num(lo));
-  else pieces.push(num(lo), '-', num(hi));
+function writePort(out: ByteOut, [lo, hi]: Iv): void {
+  out.num(lo);
+  if (lo === hi) return;
+  out.byte(DASH);
+  out.num(hi);
 }
 
 /** What an element of each kind of set holds, after its source and destination. */
 type ElementKind = 'saddr' | 'daddr' | 'addrs' | 'protos' | 'ports';
 
 /**
- * One set, appended to `pieces` as the renderer's emitter would write it one level deep (in its
- * table): `set NAME {`, its type, flags and counter, `elements = {`, a line `ELEMENT,` per box
- * (the last without its comma), and the two closing braces. Sets after the first of a chain
- * start on a new line.
+ * One set, written as bytes (no string per element: 10,000 hosts' rules have millions) as the
+ * renderer's emitter would write it one level deep (in its table): `set NAME {`, its type, flags
+ * and counter, `elements = {`, a line `ELEMENT,` per box (the last without its comma), and the
+ * two closing braces. Sets after the first of a chain (`first` false) start on a new line. The
+ * name and type are made of letters, digits, `_`, `.` and spaces (ascii).
  */
-function pushSet(name: string, type: string, boxes: readonly Box[], kind: ElementKind): void {
-  if (pieces.length > 0) pieces.push('\n');
-  pieces.push('\tset ', name, ' {\n\t\ttype ', type, '\n\t\tflags interval\n\t\tcounter\n\t\telements = {\n');
+function writeSet(out: ByteOut, first: boolean, name: string, type: string, boxes: readonly Box[], kind: ElementKind): void {
+  if (!first) out.byte(NL);
+  out.bytes(SET_OPEN);
+  out.ascii(name);
+  out.bytes(SET_TYPE);
+  out.ascii(type);
+  out.bytes(SET_BODY);
   for (let i = 0; i < boxes.length; i++) {
     const b = boxes[i]!;
-    pieces.push(i === 0 ? ELEMENT_INDENT : NEXT_ELEMENT);
-    if (kind === 'saddr') pushAddr(b.src);
-    else if (kind === 'daddr') pushAddr(b.dst);
+    out.bytes(i === 0 ? ELEMENT_INDENT : NEXT_ELEMENT);
+    if (kind === 'saddr') writeAddr(out, b.src);
+    else if (kind === 'daddr') writeAddr(out, b.dst);
     else {
-      pushAddr(b.src);
-      pieces.push(' . ');
-      pushAddr(b.dst);
+      writeAddr(out, b.src);
+      out.bytes(DOT);
+      writeAddr(out, b.dst);
       if (kind !== 'addrs') {
-        pieces.push(' . ');
-        pushProto(b.proto);
+        out.bytes(DOT);
+        writeProto(out, b.proto);
         if (kind === 'ports') {
-          pieces.push(' . ');
-          pushPort(b.port!);
+          out.bytes(DOT);
+          writePort(out, b.port!);
         }
       }
     }
   }
-  pieces.push('\n\t\t}\n\t}');
+  out.bytes(SET_CLOSE);
 }
 
 function verdictLines(r: IrRule, match: string, point: string): string[] {
@@ -318,9 +380,12 @@ function verdictLines(r: IrRule, match: string, point: string): string[] {
   return lines.map((l) => l.trim());
 }
 
-/** Rules in order; runs with one verdict and binding become set lookups. */
-function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnostic[]): { sets: string; lines: string[] } {
-  pieces.length = 0;
+/**
+ * Rules in order; runs with one verdict and binding become set lookups. The chain's sets are
+ * written to `out` (one generated block, see renderChain); the rule lines are returned.
+ */
+function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnostic[], out: ByteOut): string[] {
+  const start = out.total;
   const lines: string[] = [];
   const rules = c.rules;
   let i = 0;
@@ -339,7 +404,6 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
     }
     // Gather a run: same action, log, rate and binding, and no rate limit (rates are per rule).
     let j = i + 1;
-    const key = bindingKey(r);
     while (
       j < rules.length &&
       !r.rate &&
@@ -348,7 +412,7 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
       rules[j]!.role !== 'loopback' &&
       rules[j]!.action === r.action &&
       rules[j]!.log === r.log &&
-      bindingKey(rules[j]!) === key
+      sameBinding(rules[j]!, r)
     )
       j++;
     const run = rules.slice(i, j);
@@ -358,13 +422,16 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
     const boxes = new DisjointBoxes();
     const addrBoxes = new DisjointBoxes();
     for (const x of run) {
-      if (flowEqual(x.match.flows, ALL_FLOWS)) {
-        for (const b of ruleBoxes(x.match.src, x.match.dst, ICMP_ONLY)) addrBoxes.add(b);
-      } else for (const b of ruleBoxes(x.match.src, x.match.dst, x.match.flows)) boxes.add(b);
+      const { src, dst } = x.match;
+      const flows = flowEqual(x.match.flows, ALL_FLOWS) ? ICMP_ONLY : x.match.flows;
+      const into = flows === ICMP_ONLY ? addrBoxes : boxes;
+      const bs = ruleBoxes(src, dst, flows);
+      if (ruleBoxesDisjoint(src, dst, flows)) into.addDisjoint(bs);
+      else for (const b of bs) into.add(b);
     }
     const { ports, protos } = boxes.parts();
     const addrs = addrBoxes.parts().protos;
-    const origins = [...new Map(run.map((x) => [`${x.origin.path}|${x.origin.text}`, x.origin])).values()];
+    const origins = run.length === 1 ? [r.origin] : [...new Map(run.map((x) => [`${x.origin.path}|${x.origin.text}`, x.origin])).values()];
     lines.push('');
     for (const o of origins) lines.push(`# ${inert(`${o.path ? `${o.path}: ` : ''}${o.text} (${o.file.split('/').pop()}:${o.line})`)}`);
     const prefix = bindingPrefix(r, marks, c.point, ds, ir);
@@ -376,24 +443,22 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
         lines.push(...verdictLines(r, prefix, c.point));
       } else if (anySrc || anyDst) {
         const field = anySrc ? 'daddr' : 'saddr';
-        pushSet(`${name}_${field}`, 'ipv4_addr', addrs, anySrc ? 'daddr' : 'saddr');
+        writeSet(out, out.total === start, `${name}_${field}`, 'ipv4_addr', addrs, anySrc ? 'daddr' : 'saddr');
         lines.push(...verdictLines(r, `${prefix} ip ${field} @${name}_${field}`, c.point));
       } else {
-        pushSet(`${name}_addrs`, 'ipv4_addr . ipv4_addr', addrs, 'addrs');
+        writeSet(out, out.total === start, `${name}_addrs`, 'ipv4_addr . ipv4_addr', addrs, 'addrs');
         lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr @${name}_addrs`, c.point));
       }
     }
     if (ports.length) {
-      pushSet(`${name}_ports`, 'ipv4_addr . ipv4_addr . inet_proto . inet_service', ports, 'ports');
+      writeSet(out, out.total === start, `${name}_ports`, 'ipv4_addr . ipv4_addr . inet_proto . inet_service', ports, 'ports');
       lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto . th dport @${name}_ports`, c.point));
     }
     if (protos.length) {
-      pushSet(`${name}_protos`, 'ipv4_addr . ipv4_addr . inet_proto', protos, 'protos');
+      writeSet(out, out.total === start, `${name}_protos`, 'ipv4_addr . ipv4_addr . inet_proto', protos, 'protos');
       lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto @${name}_protos`, c.point));
     }
   }
   while (lines[0] === '') lines.shift();
-  const sets = pieces.join('');
-  pieces.length = 0;
-  return { sets, lines };
+  return lines;
 }
