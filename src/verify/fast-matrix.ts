@@ -150,6 +150,18 @@ function classOf(starts: Int32Array, port: number): number {
   return lo;
 }
 
+/** The first piece at or after p still open (next[q] === q), compressing the links walked. */
+function openFrom(next: Int32Array, p: number): number {
+  let r = p;
+  while (next[r] !== r) r = next[r]!;
+  while (p !== r) {
+    const t = next[p]!;
+    next[p] = r;
+    p = t;
+  }
+  return r;
+}
+
 /** acc |= rem over acc's length (its own function: the loop is rare, and inline it kept deoptimising sweep). */
 function orInto(acc: Uint32Array, rem: Uint32Array): void {
   for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! | rem[x]!;
@@ -487,6 +499,11 @@ class ChainIndex {
     const acc = new Uint32Array(pieces * W);
     const all = this.eng.classes.all;
     for (let p = 0; p < pieces; p++) for (let w = 0; w < W; w++) rem[p * W + w] = all[w]!;
+    // Pieces whose every flow is decided are skipped by later rules: next[p] leads to the first
+    // undecided piece at or after p (path-compressed), so a wide rule late in the list (the
+    // internet, everything) costs what is still open, not every piece again.
+    const next = this.eng.nextBuffer(pieces + 1);
+    for (let p = 0; p <= pieces; p++) next[p] = p;
     for (let c = 0; c < cands.length; c++) {
       const i = cands[c]!;
       const d = ranges[c]!;
@@ -495,15 +512,18 @@ class ChainIndex {
       for (let k = 0; k < d.length; k += 2) {
         const p0 = lowerBound(bounds, d[k]!);
         const p1 = lowerBound(bounds, d[k + 1]!, p0);
-        for (let p = p0; p < p1; p++) {
+        for (let p = openFrom(next, p0); p < p1; p = openFrom(next, p + 1)) {
           const o = p * W;
+          let left = 0;
           for (let w = 0; w < W; w++) {
             const x = rem[o + w]! & masks[mo + w]!;
             if (x !== 0) {
               rem[o + w] = rem[o + w]! ^ x;
               if (accept) acc[o + w] = acc[o + w]! | x;
             }
+            left |= rem[o + w]!;
           }
+          if (left === 0) next[p] = p + 1;
         }
       }
     }
@@ -874,6 +894,14 @@ class FastEngine {
     return this.rem;
   }
 
+  private next = new Int32Array(1024);
+
+  /** A scratch buffer of at least n ints (a sweep's links to open pieces). */
+  nextBuffer(n: number): Int32Array {
+    if (this.next.length < n) this.next = new Int32Array(Math.max(n, this.next.length * 2));
+    return this.next;
+  }
+
   /** A scratch buffer of at least n ints (reused by sweeps). */
   pointBuffer(n: number): Int32Array {
     if (this.points.length < n) this.points = new Int32Array(Math.max(n, this.points.length * 2));
@@ -1161,27 +1189,30 @@ class FastEngine {
     interned.add(new Uint32Array(W), 0);
     const cellMask = new Uint32Array(n * W);
     const touched = new Uint8Array(n);
+    // One source's touched destinations, then (compacted in place) its row; the row's flow-set ids.
+    const list = new Int32Array(n);
+    const idBuf = new Int32Array(n);
     for (const sc of this.scs) {
       this.fromZone = false;
       const templates = new Map<number, Template | null>();
       for (const s of sc.members) {
         this.localSweeps = new Map();
         this.forgedBySig = new Map();
-        this.instances = new Map();
         this.gen++;
-        const list: number[] = [];
+        let nl = 0;
         this.evalSource(sc, s, templates, (ep, m, off) => {
           if (!touched[ep]) {
             touched[ep] = 1;
-            list.push(ep);
+            list[nl++] = ep;
           }
           const o = ep * W;
           for (let w = 0; w < W; w++) cellMask[o + w] = cellMask[o + w]! | m[off + w]!;
         });
-        list.sort((a, b) => a - b);
-        const to: number[] = [];
-        const ids: number[] = [];
-        for (const ep of list) {
+        // Typed: sorted numerically without a comparator; the row is filled in place.
+        const eps = list.subarray(0, nl).sort();
+        let k = 0;
+        for (let x = 0; x < nl; x++) {
+          const ep = eps[x]!;
           touched[ep] = 0;
           const o = ep * W;
           if (!isZero(cellMask, o, W)) {
@@ -1191,13 +1222,13 @@ class FastEngine {
               flowSets.push(this.classes.toFlowSet(cellMask, o));
               interned.add(cellMask.subarray(o, o + W), id);
             }
-            to.push(ep);
-            ids.push(id);
+            list[k] = ep;
+            idBuf[k++] = id;
           }
           cellMask.fill(0, o, o + W);
         }
-        rowTo[s] = Int32Array.from(to);
-        rowId[s] = Int32Array.from(ids);
+        rowTo[s] = list.slice(0, k);
+        rowId[s] = idBuf.slice(0, k);
       }
     }
     return new CompactMatrix(this.assume, this.eps, flowSets, rowTo, rowId);
@@ -1300,8 +1331,8 @@ class FastEngine {
             if (!t) continue;
             if (this.opts.verifyTemplates) this.checkTemplate(s, S, j, t);
             for (const path of t.paths) {
-              const inst = this.instance(S!, path);
-              if (inst) this.visit(s, j, inst.sweeps, path.dst, inst.src, emit, undefined);
+              const src = path.srcNic >= 0 ? S!.nics[path.srcNic]!.address : (S!.nics[0]?.address ?? 0);
+              if (passesLimits(path.checks, src)) this.visit(s, j, this.preSweeps(S, path, src), path.dst, src, emit, undefined);
             }
           }
         }
@@ -1311,26 +1342,6 @@ class FastEngine {
 
   private entryGen = 0;
   private entryStamp = new Int32Array(0);
-  /** Per source: a template path's sweeps and source address (null: the path lets nothing through). */
-  private instances = new Map<SymPath, { sweeps: Sweep[]; src: number } | null>();
-
-  private instance(S: Host, path: SymPath): { sweeps: Sweep[]; src: number } | null {
-    let x = this.instances.get(path);
-    if (x !== undefined) return x;
-    const src = path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0);
-    if (!passesLimits(path.checks, src)) x = null;
-    else {
-      const sweeps: Sweep[] = [];
-      for (const h of path.pre) {
-        const { chain, key } = this.srcHop(S, h);
-        if (this.counted(chain)) sweeps.push(this.sweepFor(chain, key, h.natSrc ?? src, h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0));
-      }
-      x = { sweeps, src };
-    }
-    this.instances.set(path, x);
-    return x;
-  }
-
   private evalDc(
     sc: SourceClass,
     s: number,
@@ -1514,6 +1525,34 @@ class FastEngine {
     return sw;
   }
 
+  /**
+   * The sweeps of a path's hops before the destination's own, for the current source (address
+   * src), from the per-source table by hop id; into sweepList (valid until the next call).
+   */
+  private preSweeps(S: Host | undefined, path: SymPath, src: number): Sweep[] {
+    const sweeps = this.sweepList;
+    sweeps.length = 0;
+    if (this.sweepGen.length < this.hopDefs.length) {
+      const g = new Int32Array(Math.max(this.hopDefs.length, this.sweepGen.length * 2, 64));
+      g.set(this.sweepGen);
+      this.sweepGen = g;
+    }
+    for (let k = 0; k < path.pre.length; k++) {
+      const id = path.preIds[k]!;
+      let sw: Sweep | null;
+      if (this.sweepGen[id] === this.gen) sw = this.sweepById[id]!;
+      else {
+        const h = path.pre[k]!;
+        const { chain, key } = this.srcHop(S, h);
+        sw = this.counted(chain) ? this.sweepFor(chain, key, h.natSrc ?? src, h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0) : null;
+        this.sweepById[id] = sw;
+        this.sweepGen[id] = this.gen;
+      }
+      if (sw) sweeps.push(sw);
+    }
+    return sweeps;
+  }
+
   private evalPath(s: number, S: Host | undefined, dc: DestClass, path: SymPath, emit: (ep: number, m: Uint32Array, off: number) => void): void {
     const from = this.eps[s]!.source;
     const forged = from.kind === 'zone' || path.anonymous || (this.compromised && S !== undefined && !S.trusted);
@@ -1522,27 +1561,7 @@ class FastEngine {
       // One source address: the hops' sweeps come from the per-source table by hop id.
       const src = S ? (path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0)) : 0;
       if (!passesLimits(path.checks, src)) return;
-      const sweeps = this.sweepList;
-      sweeps.length = 0;
-      if (this.sweepGen.length < this.hopDefs.length) {
-        const g = new Int32Array(Math.max(this.hopDefs.length, this.sweepGen.length * 2, 64));
-        g.set(this.sweepGen);
-        this.sweepGen = g;
-      }
-      for (let k = 0; k < path.pre.length; k++) {
-        const id = path.preIds[k]!;
-        let sw: Sweep | null;
-        if (this.sweepGen[id] === this.gen) sw = this.sweepById[id]!;
-        else {
-          const h = path.pre[k]!;
-          const { chain, key } = this.srcHop(S, h);
-          sw = this.counted(chain) ? this.sweepFor(chain, key, h.natSrc ?? src, h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0) : null;
-          this.sweepById[id] = sw;
-          this.sweepGen[id] = this.gen;
-        }
-        if (sw) sweeps.push(sw);
-      }
-      this.evalClass(s, dc, sweeps, dst, src, emit);
+      this.evalClass(s, dc, this.preSweeps(S, path, src), dst, src, emit);
       return;
     }
     // Forged sources: the hops before the destination's own are swept once per source class
