@@ -1267,7 +1267,10 @@ class FastEngine {
 
   /** Templates by (route key, destination class), shared between leaf source classes. */
   private readonly sharedTemplates = new Map<number, Template | null>();
-  private readonly routeKeyIds = new Map<string, number>();
+  private readonly routeKeyIds = new Map<number, Map<number, number>>();
+  private routeKeyCount = 0;
+  private readonly nicBase = new Map<object, number>();
+  private readonly nicBaseIds = new Map<string, number>();
 
   /**
    * What a leaf's path to a destination depends on, in the configured view: Topology.paths
@@ -1279,17 +1282,32 @@ class FastEngine {
    * verifyTemplates, like every template).
    */
   private routeKeyId(S: Host, r: ReturnType<Topology['lookup']>): number {
-    let key: string;
-    if (!r) key = `none|${S.guestFirewall}`;
+    let base: number;
+    let next = -1;
+    if (!r) base = S.guestFirewall ? -2 : -3;
     else if (r.kind === 'direct' || r.kind === 'via') {
-      const k = S.nics.indexOf(r.nic);
+      // The route leaves by one of S's nics (on the route's segment): what the path sees of it
+      // is keyed once per nic object, the next hop added per route.
       const n = r.nic;
-      const byIf = S.nics.findIndex((x) => x.ifname === n.ifname);
-      const byPort = n.port === undefined ? -1 : S.nics.findIndex((x) => x.port === n.port);
-      key = `${r.kind}|${r.segment}|${r.kind === 'via' ? r.next : ''}|${k}|${n.segment}|${n.ifname}|${n.port !== undefined}|${byIf}|${byPort}|${S.guestFirewall}`;
+      let b = this.nicBase.get(n);
+      if (b === undefined) {
+        const k = S.nics.indexOf(n);
+        const byIf = S.nics.findIndex((x) => x.ifname === n.ifname);
+        const byPort = n.port === undefined ? -1 : S.nics.findIndex((x) => x.port === n.port);
+        const key = `${k}|${n.segment}|${n.ifname}|${n.port !== undefined}|${byIf}|${byPort}|${S.guestFirewall}`;
+        b = this.nicBaseIds.get(key);
+        if (b === undefined) this.nicBaseIds.set(key, (b = this.nicBaseIds.size));
+        this.nicBase.set(n, b);
+      }
+      base = 2 * b + (r.kind === 'via' ? 1 : 0);
+      if (r.kind === 'via') next = r.next;
+      // The route's own segment is the nic's (Topology.lookup picks the nic on it).
+      if (r.segment !== n.segment) return -1;
     } else return -1;
-    let id = this.routeKeyIds.get(key);
-    if (id === undefined) this.routeKeyIds.set(key, (id = this.routeKeyIds.size));
+    let m = this.routeKeyIds.get(base);
+    if (!m) this.routeKeyIds.set(base, (m = new Map()));
+    let id = m.get(next);
+    if (id === undefined) m.set(next, (id = this.routeKeyCount++));
     return id;
   }
 
