@@ -75,24 +75,17 @@ export class Engine {
     // Both zones cut at the same places: every chain's destination prefixes, collected once into a
     // typed array (millions of addresses above 2^31 on big specs, each a heap number in an array).
     if (!this.dstCuts) {
-      // Rules share destination sets (a host's addresses, a zone): each set's cuts once.
-      const sets = new Set<RangeSet>();
       let n = 0;
-      for (const c of this.ir.chains.values())
-        for (const r of c.rules) {
-          const d = r.match.dst;
-          if (d && !sets.has(d)) {
-            sets.add(d);
-            n += 2 * d.length;
-          }
-        }
+      for (const c of this.ir.chains.values()) for (const r of c.rules) if (r.match.dst) n += 2 * r.match.dst.length;
       const cuts = new Float64Array(n);
       let k = 0;
-      for (const d of sets)
-        for (const [lo, hi] of d) {
-          cuts[k++] = lo;
-          cuts[k++] = hi + 1;
-        }
+      for (const c of this.ir.chains.values())
+        for (const r of c.rules)
+          if (r.match.dst)
+            for (const [lo, hi] of r.match.dst) {
+              cuts[k++] = lo;
+              cuts[k++] = hi + 1;
+            }
       this.dstCuts = sortedUnique(cuts);
     }
     const owned = new Set(this.topo.byAddr.keys());

@@ -908,19 +908,13 @@ class FastEngine {
     return this.points;
   }
 
-  private readonly rangeIdx = new Map<RangeSet, Int32Array>();
   /** The whole universe as one range (set once the universe is built). */
   private everything = new Int32Array(0);
   private rangeBuf = new Int32Array(64);
 
-  /**
-   * An address set as universe index pairs [a, b). Rules share their destination sets (a host's
-   * addresses, a zone), so each set is looked up once, by identity.
-   */
+  /** An address set as universe index pairs [a, b) (cached per rule by the chain index). */
   universeRanges(dst: RangeSet | undefined): Int32Array {
     if (!dst) return this.everything;
-    let d = this.rangeIdx.get(dst);
-    if (d) return d;
     const u = this.universe.addr;
     if (this.rangeBuf.length < 2 * dst.length) this.rangeBuf = new Int32Array(2 * dst.length);
     const tmp = this.rangeBuf;
@@ -938,9 +932,7 @@ class FastEngine {
       a = b;
       prev = hi;
     }
-    d = tmp.slice(0, n);
-    this.rangeIdx.set(dst, d);
-    return d;
+    return tmp.slice(0, n);
   }
 
   maskOf(f: FlowSet): number {
