@@ -305,9 +305,9 @@ class ChainIndex {
     // source without building a key.
     const iifKey = this.iifKey(hop);
     let byIif = this.candByPort.get(hop.inPort ?? '');
-    if (!byIif) this.candByPort.set(hop.inPort ?? '', (byIif = new Map()));
+    if (!byIif) this.candByPort.set(hop.inPort ?? '', (byIif = new Map<string, Map<number, Candidates>>()));
     let bySrc = byIif.get(iifKey);
-    if (!bySrc) byIif.set(iifKey, (bySrc = new Map()));
+    if (!bySrc) byIif.set(iifKey, (bySrc = new Map<number, Candidates>()));
     let c = bySrc.get(src);
     if (!c) {
       if (++this.candCount > 200_000) this.forget();
@@ -332,7 +332,7 @@ class ChainIndex {
     let byLeaf: Map<number, Candidates> | undefined;
     if (!bound) {
       byLeaf = this.candByLeaf.get(iifKey);
-      if (!byLeaf) this.candByLeaf.set(iifKey, (byLeaf = new Map()));
+      if (!byLeaf) this.candByLeaf.set(iifKey, (byLeaf = new Map<number, Candidates>()));
       const c = byLeaf.get(leaf);
       if (c) return c;
     }
@@ -1297,7 +1297,7 @@ class FastEngine {
       if (r.segment !== n.segment) return -1;
     } else return -1;
     let m = this.routeKeyIds.get(base);
-    if (!m) this.routeKeyIds.set(base, (m = new Map()));
+    if (!m) this.routeKeyIds.set(base, (m = new Map<number, number>()));
     let id = m.get(next);
     if (id === undefined) m.set(next, (id = this.routeKeyCount++));
     return id;
@@ -1529,7 +1529,7 @@ class FastEngine {
       return sw;
     }
     let byK = this.localSweeps.get(cands);
-    if (!byK) this.localSweeps.set(cands, (byK = new Map()));
+    if (!byK) this.localSweeps.set(cands, (byK = new Map<string, Sweep>()));
     let sw = byK.get(k);
     if (!sw) byK.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif))));
     return sw;
