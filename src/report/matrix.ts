@@ -99,14 +99,18 @@ export function* compactMatrixToList(m: CompactMatrix, color = false, linesPerCh
     }
     return t;
   };
+  // Each name's two places in a line built once: "from  →  " and "to  ".
+  const heads = padded.map((n) => `${n}  →  `);
+  const tails = padded.map((n) => `${n}  `);
   let chunk: string[] = [];
   let any = false;
   for (let i = 0; i < names.length; i++) {
     const { to, ids } = m.row(i);
+    const head = heads[i]!;
     for (let k = 0; k < to.length; k++) {
       const t = textOf(ids[k]!);
       if (t === null) continue;
-      chunk.push(`${padded[i]}  →  ${padded[to[k]!]}  ${t}\n`);
+      chunk.push(head + tails[to[k]!]! + t + '\n');
       any = true;
       if (chunk.length >= linesPerChunk) {
         yield chunk.join('');

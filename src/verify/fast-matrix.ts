@@ -100,20 +100,10 @@ export class PortClasses {
   /** Writes the mask of `f` into out[off .. off+W). Every boundary of `f` must be a class start. */
   toMask(f: FlowSet, out: Uint32Array, off: number): void {
     for (let w = 0; w < this.W; w++) out[off + w] = 0;
-    const set = (b: number): void => {
-      out[off + (b >>> 5)]! |= 1 << (b & 31);
-    };
-    const spans = (rs: RangeSet, starts: Int32Array, base: number): void => {
-      for (const [lo, hi] of rs) {
-        const c0 = classOf(starts, lo);
-        const c1 = classOf(starts, hi);
-        for (let c = c0; c <= c1; c++) set(base + c);
-      }
-    };
-    spans(f.tcp, this.tcp, 0);
-    spans(f.udp, this.udp, this.tcp.length);
-    if (f.icmp) set(this.icmpBit);
-    if (f.other) set(this.otherBit);
+    setSpans(out, off, f.tcp, this.tcp, 0);
+    setSpans(out, off, f.udp, this.udp, this.tcp.length);
+    if (f.icmp) out[off + (this.icmpBit >>> 5)]! |= 1 << (this.icmpBit & 31);
+    if (f.other) out[off + (this.otherBit >>> 5)]! |= 1 << (this.otherBit & 31);
   }
 
   /** The flow set of a mask (normalised, so equal sets compare equal with flowEqual). */
@@ -140,6 +130,15 @@ export class PortClasses {
   }
 }
 
+/** Sets the bits of the classes (numbered from `base`) that the port ranges `rs` cover. */
+function setSpans(out: Uint32Array, off: number, rs: RangeSet, starts: Int32Array, base: number): void {
+  for (let k = 0; k < rs.length; k++) {
+    const r = rs[k]!;
+    const c1 = base + classOf(starts, r[1]);
+    for (let c = base + classOf(starts, r[0]); c <= c1; c++) out[off + (c >>> 5)]! |= 1 << (c & 31);
+  }
+}
+
 function classOf(starts: Int32Array, port: number): number {
   let lo = 0;
   let hi = starts.length - 1;
@@ -149,6 +148,23 @@ function classOf(starts: Int32Array, port: number): number {
     else hi = m - 1;
   }
   return lo;
+}
+
+/** The first piece at or after p still open (next[q] === q), compressing the links walked. */
+function openFrom(next: Int32Array, p: number): number {
+  let r = p;
+  while (next[r] !== r) r = next[r]!;
+  while (p !== r) {
+    const t = next[p]!;
+    next[p] = r;
+    p = t;
+  }
+  return r;
+}
+
+/** acc |= rem over acc's length (its own function: the loop is rare, and inline it kept deoptimising sweep). */
+function orInto(acc: Uint32Array, rem: Uint32Array): void {
+  for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! | rem[x]!;
 }
 
 function isZero(m: Uint32Array, off: number, W: number): boolean {
@@ -239,8 +255,11 @@ class ChainIndex {
   private readonly bySrc: SourceIndex;
   /** Cached destination ranges (universe indexes, [a, b) pairs) per rule. */
   private readonly dstIdx: (Int32Array | undefined)[];
-  /** Candidate lists by hop and source, shared by everything that asks. */
-  private readonly candCache = new Map<string, Candidates>();
+  /** Every candidate list asked for, by bridge port, input interface key and source. */
+  private readonly candByPort = new Map<string, Map<string, Map<number, Candidates>>>();
+  private candCount = 0;
+  /** Candidate lists without port-bound rules, by input interface key and source-index leaf. */
+  private readonly candByLeaf = new Map<string, Map<number, Candidates>>();
   private readonly cutCache = new Map<string, readonly number[]>();
   /** Interface names the chain's rules mention: a hop's other names all look the same to it. */
   private readonly iifs = new Set<string>();
@@ -282,40 +301,75 @@ class ChainIndex {
    * interface is left to `forOif`, since few rules name one and most hops share the rest.
    */
   candidates(hop: HopKey, src: number): Candidates {
+    // Asked again and again for one source's hops: found by port, input interface key and
+    // source without building a key.
+    const iifKey = this.iifKey(hop);
+    let byIif = this.candByPort.get(hop.inPort ?? '');
+    if (!byIif) this.candByPort.set(hop.inPort ?? '', (byIif = new Map<string, Map<number, Candidates>>()));
+    let bySrc = byIif.get(iifKey);
+    if (!bySrc) byIif.set(iifKey, (bySrc = new Map<number, Candidates>()));
+    let c = bySrc.get(src);
+    if (!c) {
+      if (++this.candCount > 200_000) this.forget();
+      bySrc.set(src, (c = this.findCandidates(hop, iifKey, src)));
+    }
+    return c;
+  }
+
+  private findCandidates(hop: HopKey, iifKey: string, src: number): Candidates {
     // Rules bound to the hop's bridge port that match this source: when there are none, the
     // candidates are those of any other port (shared by every guest behind the same interface).
-    const bound: number[] = [];
+    let bound: number[] | undefined;
     if (hop.inPort !== undefined && this.portMayMatch(hop.inPort, src)) {
       for (const i of this.byPort.get(hop.inPort) ?? []) {
         const m = this.rules[i]!.match;
-        if ((!m.src || R.contains(m.src, src)) && (!m.iif || (hop.iif !== undefined && m.iif.includes(hop.iif)))) bound.push(i);
+        if ((!m.src || R.contains(m.src, src)) && (!m.iif || (hop.iif !== undefined && m.iif.includes(hop.iif)))) (bound ??= []).push(i);
       }
     }
-    const key = `${this.iifKey(hop)}|${bound.length ? hop.inPort : '-'}|${src}`;
-    let c = this.candCache.get(key);
-    if (c) return c;
-    const portFree = bound.length === 0;
-    const out: number[] = bound;
+    // Without port-bound rules the list depends on the source only through the source index's
+    // leaf: every source on one leaf gets the same list (and, in sweepFor, the same sweeps).
+    const leaf = this.bySrc.leafOf(src);
+    let byLeaf: Map<number, Candidates> | undefined;
+    if (!bound) {
+      byLeaf = this.candByLeaf.get(iifKey);
+      if (!byLeaf) this.candByLeaf.set(iifKey, (byLeaf = new Map<number, Candidates>()));
+      const c = byLeaf.get(leaf);
+      if (c) return c;
+    }
+    const portFree = bound === undefined;
+    const out: number[] = bound ?? [];
     let oifSensitive = false;
-    for (const i of bound) if (this.rules[i]!.match.oif) oifSensitive = true;
-    const ok = (i: number): boolean => {
-      const m = this.rules[i]!.match;
-      if (m.iif && (hop.iif === undefined || !m.iif.includes(hop.iif))) return false;
+    for (const i of out) if (this.rules[i]!.match.oif) oifSensitive = true;
+    const rules = this.rules;
+    const iif = hop.iif;
+    const n0 = out.length;
+    for (const i of this.noSrc) out.push(i);
+    if (leaf >= 0) this.bySrc.collectLeaf(leaf, out);
+    // Keep the rules that match the input interface (port-bound ones were checked above).
+    let n = n0;
+    for (let x = n0; x < out.length; x++) {
+      const i = out[x]!;
+      const m = rules[i]!.match;
+      if (m.iif && (iif === undefined || !m.iif.includes(iif))) continue;
       if (m.oif) oifSensitive = true;
-      return true;
-    };
-    for (const i of this.noSrc) if (ok(i)) out.push(i);
-    this.bySrc.forEach(src, (i) => {
-      if (ok(i)) out.push(i);
-    });
-    const rules = Int32Array.from(out).sort();
+      out[n++] = i;
+    }
+    const sorted = new Int32Array(n);
+    for (let x = 0; x < n; x++) sorted[x] = out[x]!;
+    sorted.sort();
     // A rule with several prefixes may sit on several nodes of the walk: keep it once.
-    let n = 0;
-    for (let x = 0; x < rules.length; x++) if (x === 0 || rules[x] !== rules[x - 1]) rules[n++] = rules[x]!;
-    c = { rules: n === rules.length ? rules : rules.slice(0, n), oifSensitive, byOif: new Map(), key: `${this.chain.point}|${key}`, portFree };
-    if (this.candCache.size > 50_000) this.candCache.clear();
-    this.candCache.set(key, c);
+    let u = 0;
+    for (let x = 0; x < n; x++) if (x === 0 || sorted[x] !== sorted[x - 1]) sorted[u++] = sorted[x]!;
+    const c: Candidates = { rules: u === n ? sorted : sorted.slice(0, u), oifSensitive, byOif: new Map(), portFree, sweeps: new Map() };
+    byLeaf?.set(leaf, c);
     return c;
+  }
+
+  /** Drops the cached candidate lists (and the sweeps kept with them). */
+  forget(): void {
+    this.candByLeaf.clear();
+    this.candByPort.clear();
+    this.candCount = 0;
   }
 
   private readonly portSrc = new Map<string, RangeSet | undefined>();
@@ -402,20 +456,7 @@ class ChainIndex {
   /** Destination ranges of rule i as universe index pairs. */
   dstRanges(i: number): Int32Array {
     let d = this.dstIdx[i];
-    if (d) return d;
-    const dst = this.rules[i]!.match.dst;
-    const u = this.eng.universe.addr;
-    if (!dst) d = Int32Array.of(0, u.length);
-    else {
-      const out: number[] = [];
-      for (const [lo, hi] of dst) {
-        const a = lowerBound(u, lo);
-        const b = lowerBound(u, hi + 1, a);
-        if (a < b) out.push(a, b);
-      }
-      d = Int32Array.from(out);
-    }
-    this.dstIdx[i] = d;
+    if (d === undefined) this.dstIdx[i] = d = this.eng.universeRanges(this.rules[i]!.match.dst);
     return d;
   }
 
@@ -433,13 +474,19 @@ class ChainIndex {
     const masks = this.eng.masks;
     const n = this.eng.universe.size;
     let total = 2;
-    for (const i of cands) total += this.dstRanges(i).length;
+    const ranges = this.eng.rangeList;
+    ranges.length = 0;
+    for (let c = 0; c < cands.length; c++) {
+      const d = this.dstRanges(cands[c]!);
+      ranges.push(d);
+      total += d.length;
+    }
     const pts = this.eng.pointBuffer(total);
     pts[0] = 0;
     pts[1] = n;
     let np = 2;
-    for (const i of cands) {
-      const d = this.dstRanges(i);
+    for (let c = 0; c < ranges.length; c++) {
+      const d = ranges[c]!;
       pts.set(d, np);
       np += d.length;
     }
@@ -448,31 +495,40 @@ class ChainIndex {
     for (let k = 0; k < np; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) sorted[nb++] = sorted[k]!;
     const bounds = sorted.slice(0, nb);
     const pieces = bounds.length - 1;
-    const rem = new Uint32Array(pieces * W);
+    const rem = this.eng.remBuffer(pieces * W);
     const acc = new Uint32Array(pieces * W);
     const all = this.eng.classes.all;
     for (let p = 0; p < pieces; p++) for (let w = 0; w < W; w++) rem[p * W + w] = all[w]!;
-    for (const i of cands) {
-      const d = this.dstRanges(i);
+    // Pieces whose every flow is decided are skipped by later rules: next[p] leads to the first
+    // undecided piece at or after p (path-compressed), so a wide rule late in the list (the
+    // internet, everything) costs what is still open, not every piece again.
+    const next = this.eng.nextBuffer(pieces + 1);
+    for (let p = 0; p <= pieces; p++) next[p] = p;
+    for (let c = 0; c < cands.length; c++) {
+      const i = cands[c]!;
+      const d = ranges[c]!;
       const mo = this.maskOff[i]!;
       const accept = this.accept[i] === 1;
       for (let k = 0; k < d.length; k += 2) {
         const p0 = lowerBound(bounds, d[k]!);
         const p1 = lowerBound(bounds, d[k + 1]!, p0);
-        for (let p = p0; p < p1; p++) {
+        for (let p = openFrom(next, p0); p < p1; p = openFrom(next, p + 1)) {
           const o = p * W;
+          let left = 0;
           for (let w = 0; w < W; w++) {
             const x = rem[o + w]! & masks[mo + w]!;
             if (x !== 0) {
               rem[o + w] = rem[o + w]! ^ x;
               if (accept) acc[o + w] = acc[o + w]! | x;
             }
+            left |= rem[o + w]!;
           }
+          if (left === 0) next[p] = p + 1;
         }
       }
     }
     const restrictive = this.chain.policy === 'drop';
-    if (!restrictive) for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! | rem[x]!;
+    if (!restrictive) orInto(acc, rem);
     let nonzero = 0;
     for (let p = 0; p < pieces; p++) if (!isZero(acc, p * W, W)) nonzero++;
     return { bounds, acc, restrictive, nonzero };
@@ -511,10 +567,10 @@ interface Candidates {
   /** Some of them name an output interface. */
   readonly oifSensitive: boolean;
   readonly byOif: Map<string, Int32Array>;
-  /** Identifies the list: chain, input interface as the rules see it, port (or '-' when no rule of the port applies), source. */
-  readonly key: string;
   /** No rule bound to a bridge port is among them. */
   readonly portFree: boolean;
+  /** Sweeps of the list by output interface key (for shared lists; see FastEngine.sweepFor). */
+  readonly sweeps: Map<string, Sweep>;
 }
 
 /** A chain's verdict over the whole universe: piece p covers entries [bounds[p], bounds[p+1]). */
@@ -629,6 +685,8 @@ interface RoutePlan {
   readonly groups: readonly RouteGroup[];
   /** Group index of each destination class. */
   readonly groupOf: Int32Array;
+  /** Per destination class: the id of what the source's route to it looks like (-1: none). */
+  readonly routeKeys: Int32Array;
 }
 
 /** The hop where a `via` route first arrives: host T's input and forward chains, interface, port, source nic. */
@@ -766,7 +824,9 @@ class FastEngine {
   /** Interned masks, W words each; maskOf returns offsets. */
   masks: Uint32Array;
   private maskCount = 0;
-  private readonly maskIntern = new Map<string, number>();
+  /** Masks by value, to their offset in `masks`. */
+  private readonly maskIntern: MaskSet;
+  private readonly maskTmp: Uint32Array;
   private readonly maskByFlow = new Map<FlowSet, number>();
   readonly scratch: Uint32Array;
   readonly universe: Universe;
@@ -777,8 +837,8 @@ class FastEngine {
   private readonly hostByEp: (Host | undefined)[];
   private readonly chainIdx = new Map<string, ChainIndex>();
   private readonly compromised: boolean;
-  private readonly sharedSweeps = new Map<string, Sweep>();
-  private localSweeps = new Map<string, Sweep>();
+  private localSweeps = new Map<Candidates, Map<string, Sweep>>();
+  private keptSweeps = 0;
   private readonly leafHosts = new Set<string>();
   private readonly pinned: { hosts: Set<string>; addrs: Set<number> };
   private readonly features: ReturnType<FastEngine['featureIndex']>;
@@ -796,6 +856,8 @@ class FastEngine {
     this.classes = PortClasses.fromIr(ir);
     this.W = this.classes.W;
     this.masks = new Uint32Array(64 * this.W);
+    this.maskIntern = new MaskSet(this.W);
+    this.maskTmp = new Uint32Array(this.W);
     this.scratch = new Uint32Array(this.W);
     this.hostByEp = this.eps.map((e) => (e.source.kind === 'host' ? this.model.hosts.get(e.source.host) : undefined));
     for (const c of ir.chains.values()) {
@@ -808,6 +870,7 @@ class FastEngine {
     this.features = this.featureIndex();
     for (const h of this.model.hosts.values()) if (this.isLeaf(h)) this.leafHosts.add(h.name);
     this.universe = this.buildUniverse();
+    this.everything = Int32Array.of(0, this.universe.size);
     this.entryStamp = new Int32Array(this.universe.size);
     this.scOf = this.buildSourceClasses();
     const st = opts.stats;
@@ -821,21 +884,65 @@ class FastEngine {
 
   private points = new Int32Array(1024);
 
+  private rem = new Uint32Array(1024);
+  /** Scratch list of a sweep's destination ranges. */
+  readonly rangeList: Int32Array[] = [];
+
+  /** A scratch buffer of at least n words (what a sweep has not matched yet). */
+  remBuffer(n: number): Uint32Array {
+    if (this.rem.length < n) this.rem = new Uint32Array(Math.max(n, this.rem.length * 2));
+    return this.rem;
+  }
+
+  private next = new Int32Array(1024);
+
+  /** A scratch buffer of at least n ints (a sweep's links to open pieces). */
+  nextBuffer(n: number): Int32Array {
+    if (this.next.length < n) this.next = new Int32Array(Math.max(n, this.next.length * 2));
+    return this.next;
+  }
+
   /** A scratch buffer of at least n ints (reused by sweeps). */
   pointBuffer(n: number): Int32Array {
     if (this.points.length < n) this.points = new Int32Array(Math.max(n, this.points.length * 2));
     return this.points;
   }
 
+  /** The whole universe as one range (set once the universe is built). */
+  private everything = new Int32Array(0);
+  private rangeBuf = new Int32Array(64);
+
+  /** An address set as universe index pairs [a, b) (cached per rule by the chain index). */
+  universeRanges(dst: RangeSet | undefined): Int32Array {
+    if (!dst) return this.everything;
+    const u = this.universe.addr;
+    if (this.rangeBuf.length < 2 * dst.length) this.rangeBuf = new Int32Array(2 * dst.length);
+    const tmp = this.rangeBuf;
+    let n = 0;
+    let a = 0;
+    let prev = -Infinity;
+    for (const [lo, hi] of dst) {
+      // Sets are sorted: each search starts where the last one ended.
+      a = lowerBound(u, lo, lo > prev ? a : 0);
+      const b = lowerBound(u, hi + 1, a);
+      if (a < b) {
+        tmp[n++] = a;
+        tmp[n++] = b;
+      }
+      a = b;
+      prev = hi;
+    }
+    return tmp.slice(0, n);
+  }
+
   maskOf(f: FlowSet): number {
     const known = this.maskByFlow.get(f);
     if (known !== undefined) return known;
     const W = this.W;
-    const tmp = new Uint32Array(W);
+    const tmp = this.maskTmp;
     this.classes.toMask(f, tmp, 0);
-    const key = tmp.join(',');
-    let off = this.maskIntern.get(key);
-    if (off === undefined) {
+    let off = this.maskIntern.find(tmp, 0);
+    if (off < 0) {
       off = this.maskCount * W;
       if (off + W > this.masks.length) {
         const grown = new Uint32Array(this.masks.length * 2);
@@ -844,7 +951,7 @@ class FastEngine {
       }
       this.masks.set(tmp, off);
       this.maskCount++;
-      this.maskIntern.set(key, off);
+      this.maskIntern.add(tmp, off);
     }
     this.maskByFlow.set(f, off);
     return off;
@@ -1074,28 +1181,30 @@ class FastEngine {
     interned.add(new Uint32Array(W), 0);
     const cellMask = new Uint32Array(n * W);
     const touched = new Uint8Array(n);
+    // One source's touched destinations, then (compacted in place) its row; the row's flow-set ids.
+    const list = new Int32Array(n);
+    const idBuf = new Int32Array(n);
     for (const sc of this.scs) {
       this.fromZone = false;
       const templates = new Map<number, Template | null>();
-      this.resetHopIds();
       for (const s of sc.members) {
         this.localSweeps = new Map();
         this.forgedBySig = new Map();
-        this.instances = new Map();
         this.gen++;
-        const list: number[] = [];
+        let nl = 0;
         this.evalSource(sc, s, templates, (ep, m, off) => {
           if (!touched[ep]) {
             touched[ep] = 1;
-            list.push(ep);
+            list[nl++] = ep;
           }
           const o = ep * W;
           for (let w = 0; w < W; w++) cellMask[o + w] = cellMask[o + w]! | m[off + w]!;
         });
-        list.sort((a, b) => a - b);
-        const to: number[] = [];
-        const ids: number[] = [];
-        for (const ep of list) {
+        // Typed: sorted numerically without a comparator; the row is filled in place.
+        const eps = list.subarray(0, nl).sort();
+        let k = 0;
+        for (let x = 0; x < nl; x++) {
+          const ep = eps[x]!;
           touched[ep] = 0;
           const o = ep * W;
           if (!isZero(cellMask, o, W)) {
@@ -1105,13 +1214,13 @@ class FastEngine {
               flowSets.push(this.classes.toFlowSet(cellMask, o));
               interned.add(cellMask.subarray(o, o + W), id);
             }
-            to.push(ep);
-            ids.push(id);
+            list[k] = ep;
+            idBuf[k++] = id;
           }
           cellMask.fill(0, o, o + W);
         }
-        rowTo[s] = Int32Array.from(to);
-        rowId[s] = Int32Array.from(ids);
+        rowTo[s] = list.slice(0, k);
+        rowId[s] = idBuf.slice(0, k);
       }
     }
     return new CompactMatrix(this.assume, this.eps, flowSets, rowTo, rowId);
@@ -1121,6 +1230,16 @@ class FastEngine {
   private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: Map<number, Template | null>): Template | null {
     const cached = cache.get(dc.id);
     if (cached !== undefined) return cached;
+    // Leaf classes whose routes to this class look alike share the template (see routeKeyId).
+    const rk = this.plans.get(sc.id)?.routeKeys[dc.id] ?? -1;
+    const gk = rk * this.dcs.length + dc.id;
+    if (rk >= 0) {
+      const shared = this.sharedTemplates.get(gk);
+      if (shared !== undefined) {
+        cache.set(dc.id, shared);
+        return shared;
+      }
+    }
     // Representatives: a source of the class and a member not owned by it.
     let t: Template | null = null;
     const u = this.universe;
@@ -1134,7 +1253,54 @@ class FastEngine {
       }
     }
     cache.set(dc.id, t);
+    if (rk >= 0) this.sharedTemplates.set(gk, t);
     return t;
+  }
+
+  /** Templates by (route key, destination class), shared between leaf source classes. */
+  private readonly sharedTemplates = new Map<number, Template | null>();
+  private readonly routeKeyIds = new Map<number, Map<number, number>>();
+  private routeKeyCount = 0;
+  private readonly nicBase = new Map<object, number>();
+  private readonly nicBaseIds = new Map<string, number>();
+
+  /**
+   * What a leaf's path to a destination depends on, in the configured view: Topology.paths
+   * leaves a leaf by its configured route (lookup) and meets the leaf itself only in its first
+   * hops (output, per-guest firewall of the route's nic, bridge owner), which see the route, the
+   * nic (segment, interface, whether it has a bridge port) and whether the leaf has a per-guest
+   * firewall; the engine takes the source address from the nic the first hop leaves by. Leaves
+   * of different classes with the same key get the same template (checked in tests by
+   * verifyTemplates, like every template).
+   */
+  private routeKeyId(S: Host, r: ReturnType<Topology['lookup']>): number {
+    let base: number;
+    let next = -1;
+    if (!r) base = S.guestFirewall ? -2 : -3;
+    else if (r.kind === 'direct' || r.kind === 'via') {
+      // The route leaves by one of S's nics (on the route's segment): what the path sees of it
+      // is keyed once per nic object, the next hop added per route.
+      const n = r.nic;
+      let b = this.nicBase.get(n);
+      if (b === undefined) {
+        const k = S.nics.indexOf(n);
+        const byIf = S.nics.findIndex((x) => x.ifname === n.ifname);
+        const byPort = n.port === undefined ? -1 : S.nics.findIndex((x) => x.port === n.port);
+        const key = `${k}|${n.segment}|${n.ifname}|${n.port !== undefined}|${byIf}|${byPort}|${S.guestFirewall}`;
+        b = this.nicBaseIds.get(key);
+        if (b === undefined) this.nicBaseIds.set(key, (b = this.nicBaseIds.size));
+        this.nicBase.set(n, b);
+      }
+      base = 2 * b + (r.kind === 'via' ? 1 : 0);
+      if (r.kind === 'via') next = r.next;
+      // The route's own segment is the nic's (Topology.lookup picks the nic on it).
+      if (r.segment !== n.segment) return -1;
+    } else return -1;
+    let m = this.routeKeyIds.get(base);
+    if (!m) this.routeKeyIds.set(base, (m = new Map<number, number>()));
+    let id = m.get(next);
+    if (id === undefined) m.set(next, (id = this.routeKeyCount++));
+    return id;
   }
 
   private fromZone = false;
@@ -1175,8 +1341,8 @@ class FastEngine {
             if (!t) continue;
             if (this.opts.verifyTemplates) this.checkTemplate(s, S, j, t);
             for (const path of t.paths) {
-              const inst = this.instance(S!, path);
-              if (inst) this.visit(s, j, inst.sweeps, path.dst, inst.src, emit, undefined);
+              const src = path.srcNic >= 0 ? S!.nics[path.srcNic]!.address : (S!.nics[0]?.address ?? 0);
+              if (passesLimits(path.checks, src)) this.visit(s, j, this.preSweeps(S, path, src), path.dst, src, emit, undefined);
             }
           }
         }
@@ -1186,26 +1352,6 @@ class FastEngine {
 
   private entryGen = 0;
   private entryStamp = new Int32Array(0);
-  /** Per source: a template path's sweeps and source address (null: the path lets nothing through). */
-  private instances = new Map<SymPath, { sweeps: Sweep[]; src: number } | null>();
-
-  private instance(S: Host, path: SymPath): { sweeps: Sweep[]; src: number } | null {
-    let x = this.instances.get(path);
-    if (x !== undefined) return x;
-    const src = path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0);
-    if (!passesLimits(path.checks, src)) x = null;
-    else {
-      const sweeps: Sweep[] = [];
-      for (const h of path.pre) {
-        const { chain, key } = this.srcHop(S, h);
-        if (this.counted(chain)) sweeps.push(this.sweepFor(chain, key, h.natSrc ?? src, h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0));
-      }
-      x = { sweeps, src };
-    }
-    this.instances.set(path, x);
-    return x;
-  }
-
   private evalDc(
     sc: SourceClass,
     s: number,
@@ -1242,12 +1388,14 @@ class FastEngine {
     const groups: RouteGroup[] = [];
     const groupOf = new Int32Array(this.dcs.length).fill(-1);
     const byKey = new Map<string, RouteGroup>();
+    const routeKeys = new Int32Array(this.dcs.length).fill(-1);
     for (const dc of this.dcs) {
       const j = dc.members.find((x) => u.ep[x] !== s0);
       let key = `self|${dc.id}`;
       if (j !== undefined) {
         const r = this.topo.lookup(S0, u.addr[j]!, false);
         key = r?.kind === 'via' ? `via|${r.segment}|${r.next}|${r.nic.address}` : `other|${dc.id}`;
+        routeKeys[dc.id] = this.routeKeyId(S0, r);
       }
       let g = byKey.get(key);
       if (!g) {
@@ -1258,9 +1406,9 @@ class FastEngine {
       g.dcs.push(dc);
       groupOf[dc.id] = g.index;
     }
-    for (const g of groups) if (g.via) g.filter = this.witness(sc, g, templates);
-    const plan = { groups, groupOf };
+    const plan = { groups, groupOf, routeKeys };
     this.plans.set(sc.id, plan);
+    for (const g of groups) if (g.via) g.filter = this.witness(sc, g, templates);
     return plan;
   }
 
@@ -1355,11 +1503,6 @@ class FastEngine {
     return id;
   }
 
-  private resetHopIds(): void {
-    this.hopIds = new Map();
-    this.hopDefs = [];
-  }
-
   /** Instantiates the source's side of a hop. */
   private srcHop(S: Host | undefined, h: SymHop): { chain: Chain | undefined; key: HopKey } {
     const chain = h.role === Role.Src ? this.chainAt(S!.name, h.hook) : h.chain;
@@ -1370,16 +1513,54 @@ class FastEngine {
   private sweepFor(chain: Chain, key: HopKey, src: number, shared: boolean): Sweep {
     const idx = this.index(chain);
     const cands = idx.candidates(key, src);
-    const k = `${cands.key}|${cands.oifSensitive ? idx.oifKey(key) : '*'}`;
-    // Lists with no port-bound rule are the same for every source behind that interface: shared.
-    const cache = shared || cands.portFree ? this.sharedSweeps : this.localSweeps;
-    let sw = cache.get(k);
-    if (!sw) {
-      sw = idx.sweep(idx.forOif(cands, key.oif));
-      if (cache.size > 20_000) cache.clear();
-      cache.set(k, sw);
+    const k = cands.oifSensitive ? idx.oifKey(key) : '*';
+    // Lists with no port-bound rule are the same for every source behind that interface: the
+    // sweep is kept with the list. The others are one source's: kept while that source is evaluated.
+    if (shared || cands.portFree) {
+      let sw = cands.sweeps.get(k);
+      if (!sw) {
+        // Bounded memory on big specs: past a number of kept sweeps, every chain forgets its lists.
+        if (++this.keptSweeps > 20_000) {
+          this.keptSweeps = 0;
+          for (const x of this.chainIdx.values()) x.forget();
+        }
+        cands.sweeps.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif))));
+      }
+      return sw;
     }
+    let byK = this.localSweeps.get(cands);
+    if (!byK) this.localSweeps.set(cands, (byK = new Map<string, Sweep>()));
+    let sw = byK.get(k);
+    if (!sw) byK.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif))));
     return sw;
+  }
+
+  /**
+   * The sweeps of a path's hops before the destination's own, for the current source (address
+   * src), from the per-source table by hop id; into sweepList (valid until the next call).
+   */
+  private preSweeps(S: Host | undefined, path: SymPath, src: number): Sweep[] {
+    const sweeps = this.sweepList;
+    sweeps.length = 0;
+    if (this.sweepGen.length < this.hopDefs.length) {
+      const g = new Int32Array(Math.max(this.hopDefs.length, this.sweepGen.length * 2, 64));
+      g.set(this.sweepGen);
+      this.sweepGen = g;
+    }
+    for (let k = 0; k < path.pre.length; k++) {
+      const id = path.preIds[k]!;
+      let sw: Sweep | null;
+      if (this.sweepGen[id] === this.gen) sw = this.sweepById[id]!;
+      else {
+        const h = path.pre[k]!;
+        const { chain, key } = this.srcHop(S, h);
+        sw = this.counted(chain) ? this.sweepFor(chain, key, h.natSrc ?? src, h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0) : null;
+        this.sweepById[id] = sw;
+        this.sweepGen[id] = this.gen;
+      }
+      if (sw) sweeps.push(sw);
+    }
+    return sweeps;
   }
 
   private evalPath(s: number, S: Host | undefined, dc: DestClass, path: SymPath, emit: (ep: number, m: Uint32Array, off: number) => void): void {
@@ -1390,27 +1571,7 @@ class FastEngine {
       // One source address: the hops' sweeps come from the per-source table by hop id.
       const src = S ? (path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0)) : 0;
       if (!passesLimits(path.checks, src)) return;
-      const sweeps = this.sweepList;
-      sweeps.length = 0;
-      if (this.sweepGen.length < this.hopDefs.length) {
-        const g = new Int32Array(Math.max(this.hopDefs.length, this.sweepGen.length * 2, 64));
-        g.set(this.sweepGen);
-        this.sweepGen = g;
-      }
-      for (let k = 0; k < path.pre.length; k++) {
-        const id = path.preIds[k]!;
-        let sw: Sweep | null;
-        if (this.sweepGen[id] === this.gen) sw = this.sweepById[id]!;
-        else {
-          const h = path.pre[k]!;
-          const { chain, key } = this.srcHop(S, h);
-          sw = this.counted(chain) ? this.sweepFor(chain, key, h.natSrc ?? src, h.natSrc !== undefined && h.role === Role.Fixed && h.inPortSrcNic < 0) : null;
-          this.sweepById[id] = sw;
-          this.sweepGen[id] = this.gen;
-        }
-        if (sw) sweeps.push(sw);
-      }
-      this.evalClass(s, dc, sweeps, dst, src, emit);
+      this.evalClass(s, dc, this.preSweeps(S, path, src), dst, src, emit);
       return;
     }
     // Forged sources: the hops before the destination's own are swept once per source class

@@ -3,6 +3,9 @@
  * intervals the prefixes cut the address space into. Each rule sits on O(log n) nodes per
  * prefix; a source address collects the rules on its leaf-to-root walk. Shared by the per-pair
  * engine (chain-eval) and the all-pairs engine (fast-matrix).
+ *
+ * Built from typed arrays only (a 100k-rule chain has some 200k prefixes): the cuts sorted as a
+ * Float64Array, each prefix's leaf span found once and kept for the second (filling) pass.
  */
 import type { IrRule } from '../ir/types.js';
 import { lowerBound, upperBound } from '../util/search.js';
@@ -15,32 +18,60 @@ export class SourceIndex {
 
   /** `members`: indexes into `rules` of the rules to index; each must have `match.src`. */
   constructor(rules: readonly IrRule[], members: readonly number[]) {
-    const cuts: number[] = [];
-    for (const i of members) for (const [lo, hi] of rules[i]!.match.src!) cuts.push(lo, hi + 1);
-    const b = Float64Array.from(new Set(cuts)).sort();
+    let nr = 0;
+    for (const i of members) nr += rules[i]!.match.src!.length;
+    const cuts = new Float64Array(2 * nr);
+    let k = 0;
+    for (const i of members)
+      for (const [lo, hi] of rules[i]!.match.src!) {
+        cuts[k++] = lo;
+        cuts[k++] = hi + 1;
+      }
+    cuts.sort();
+    let nb = 0;
+    for (let x = 0; x < cuts.length; x++) if (nb === 0 || cuts[x] !== cuts[nb - 1]) cuts[nb++] = cuts[x]!;
+    const b = cuts.slice(0, nb);
     this.bounds = b;
     // Leaf k is the interval [b[k], b[k+1]); the tree is the usual bottom-up array layout.
     const leaves = Math.max(1, b.length - 1);
     this.leaves = leaves;
-    const nodes = (i: number, f: (node: number) => void): void => {
+    // Each prefix's leaf span [l, r) (tree positions), found once for both passes.
+    const spanL = new Int32Array(nr);
+    const spanR = new Int32Array(nr);
+    const counts = new Int32Array(2 * leaves + 1);
+    k = 0;
+    for (const i of members)
       for (const [lo, hi] of rules[i]!.match.src!) {
         let l = lowerBound(b, lo) + leaves;
-        let r = lowerBound(b, hi + 1) + leaves;
+        let r = lowerBound(b, hi + 1, l - leaves) + leaves;
+        spanL[k] = l;
+        spanR[k++] = r;
         while (l < r) {
-          if (l & 1) f(l++);
-          if (r & 1) f(--r);
+          if (l & 1) counts[l++ + 1]!++;
+          if (r & 1) counts[--r + 1]!++;
           l >>= 1;
           r >>= 1;
         }
       }
-    };
-    const counts = new Int32Array(2 * leaves + 1);
-    for (const i of members) nodes(i, (n) => counts[n + 1]!++);
-    for (let k = 1; k < counts.length; k++) counts[k]! += counts[k - 1]!;
+    for (let x = 1; x < counts.length; x++) counts[x]! += counts[x - 1]!;
     this.off = counts;
     const fill = counts.slice();
-    this.idx = new Int32Array(counts[counts.length - 1]!);
-    for (const i of members) nodes(i, (n) => (this.idx[fill[n]!++] = i));
+    const idx = new Int32Array(counts[counts.length - 1]!);
+    k = 0;
+    for (const i of members) {
+      const n = rules[i]!.match.src!.length;
+      for (let e = 0; e < n; e++, k++) {
+        let l = spanL[k]!;
+        let r = spanR[k]!;
+        while (l < r) {
+          if (l & 1) idx[fill[l++]!++] = i;
+          if (r & 1) idx[fill[--r]!++] = i;
+          l >>= 1;
+          r >>= 1;
+        }
+      }
+    }
+    this.idx = idx;
   }
 
   /** Calls `f` with every indexed rule whose source prefixes contain `src` (unordered; a rule with several prefixes may come more than once). */
@@ -48,5 +79,18 @@ export class SourceIndex {
     const k = upperBound(this.bounds, src) - 1;
     if (k < 0 || k >= this.bounds.length - 1) return;
     for (let node = k + this.leaves; node >= 1; node >>= 1) for (let x = this.off[node]!; x < this.off[node + 1]!; x++) f(this.idx[x]!);
+  }
+
+  /** The leaf (elementary interval) holding `src`, or -1: sources on one leaf get the same rules. */
+  leafOf(src: number): number {
+    const k = upperBound(this.bounds, src) - 1;
+    return k < 0 || k >= this.bounds.length - 1 ? -1 : k;
+  }
+
+  /** Appends to `out` the rules forEach(src) would give, for the leaf leafOf(src) returned (≥ 0). */
+  collectLeaf(leaf: number, out: number[]): void {
+    const off = this.off;
+    const idx = this.idx;
+    for (let node = leaf + this.leaves; node >= 1; node >>= 1) for (let x = off[node]!, end = off[node + 1]!; x < end; x++) out.push(idx[x]!);
   }
 }
