@@ -14,7 +14,7 @@ import type { RangeSet } from '../util/rangeset.js';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import { forwardDrafts } from './forwards.js';
-import { PolicyParts, type Draft } from './policy-parts.js';
+import { PolicyParts, RuleList, type Draft } from './policy-parts.js';
 import { pointId, type Chain, type Ir, type IrMatch, type IrRule } from './types.js';
 
 const ANY_MATCH: IrMatch = { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: undefined };
@@ -63,7 +63,8 @@ export function compile(model: Model): Ir {
         });
         continue;
       }
-      const drafts = compileChain(cx, h, hook, enforcedOn);
+      const rules = new RuleList(id);
+      compileChain(cx, h, hook, enforcedOn, rules);
       const policy = defaultPolicy(h, hook);
       chains.set(id, {
         point: id,
@@ -79,7 +80,7 @@ export function compile(model: Model): Ir {
           path: h.origin.path,
           text: `cordon default for ${id}: ${policy}${policy === 'drop' ? ' (default deny)' : ` (egress: ${h.egress})`}`,
         },
-        rules: finalize(id, drafts),
+        rules: rules.rules,
         handwritten: false,
       });
     }
@@ -302,38 +303,50 @@ function openDrafts(cx: Ctx, guests: readonly Host[], enforcer: string): Draft[]
   return out;
 }
 
-function compileChain(cx: Ctx, h: Host, hook: Hook, enforcedOn: string): Draft[] {
+function compileChain(cx: Ctx, h: Host, hook: Hook, enforcedOn: string, rules: RuleList): void {
   const { model, parts } = cx;
   const own = hostAddrs(h);
-  const drafts: Draft[] = [STATEFUL(h, model)];
+  if (hook === 'guest-out' && h.antiSpoof) {
+    // Before everything, the stateful accept included: a forged source never passes.
+    rules.add({
+      match: { ...ANY_MATCH, src: R.complement(own, [0, 0xffffffff]) },
+      action: 'drop',
+      log: true,
+      rate: undefined,
+      role: 'antispoof',
+      origin: { ...h.origin, text: `anti-spoofing: ${h.name} may only send from its own addresses` },
+      policyIndex: undefined,
+    });
+  }
+  rules.add(STATEFUL(h, model));
   switch (hook) {
     case 'input': {
-      drafts.push(loopback(h, 'iif'));
-      append(drafts, tunnelListen(model, h));
+      rules.add(loopback(h, 'iif'));
+      rules.addAll(tunnelListen(model, h));
       // A packet from one of the host's own addresses never reaches input except over lo (the kernel
       // drops it as a martian, accept_local=0): the host's own outgoing rules do not belong here.
       const notOwn = R.subtract([[0, 0xffffffff]], own);
       const ks = parts.meeting('dst', own);
-      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, h.name, notOwn, own, drafts);
+      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, h.name, notOwn, own, rules);
       break;
     }
     case 'output': {
-      drafts.push(loopback(h, 'oif'));
+      rules.add(loopback(h, 'oif'));
       if (!h.trusted) {
-        append(drafts, inGuestEgress(model, h));
+        rules.addAll(inGuestEgress(model, h));
         if (h.egress === 'vpn-only') break;
       }
-      if (h.egress === 'isolated') append(drafts, egressDrafts(cx, [h], h.name));
+      if (h.egress === 'isolated') rules.addAll(egressDrafts(cx, [h], h.name));
       const ks = parts.meeting('src', own);
-      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, '', own, undefined, drafts);
-      if (!h.trusted) append(drafts, openDrafts(cx, [h], ''));
+      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, '', own, undefined, rules);
+      if (!h.trusted) rules.addAll(openDrafts(cx, [h], ''));
       break;
     }
     case 'forward': {
       const untrusted = (cx.untrusted ??= cx.hosts.filter((g) => !g.trusted));
-      append(drafts, isolatedNetworkDrafts(cx, h));
-      append(drafts, egressDrafts(cx, untrusted, h.name));
-      append(drafts, forwardDrafts(model, h));
+      rules.addAll(isolatedNetworkDrafts(cx, h));
+      rules.addAll(egressDrafts(cx, untrusted, h.name));
+      rules.addAll(forwardDrafts(model, h));
       // Every rule, restricted to addresses not the host's own (those reach its input, not its
       // forward chain); most rules meet none of them, so only those the index finds are cut.
       const notOwn = R.subtract([[0, 0xffffffff]], own);
@@ -342,40 +355,23 @@ function compileChain(cx: Ctx, h: Host, hook: Hook, enforcedOn: string): Draft[]
       for (let i = 0; i < ss.length; i++) cut[ss[i]!] = 1;
       const ds = parts.meeting('dst', own);
       for (let i = 0; i < ds.length; i++) cut[ds[i]!]! |= 2;
-      for (let k = 0; k < cut.length; k++) parts.draft(k, h.name, cut[k]! & 1 ? notOwn : undefined, cut[k]! & 2 ? notOwn : undefined, drafts);
-      append(drafts, openDrafts(cx, untrusted, h.name));
+      for (let k = 0; k < cut.length; k++) parts.draft(k, h.name, cut[k]! & 1 ? notOwn : undefined, cut[k]! & 2 ? notOwn : undefined, rules);
+      rules.addAll(openDrafts(cx, untrusted, h.name));
       break;
     }
     case 'guest-out': {
-      if (h.antiSpoof) {
-        drafts.unshift({
-          match: { ...ANY_MATCH, src: R.complement(own, [0, 0xffffffff]) },
-          action: 'drop',
-          log: true,
-          rate: undefined,
-          role: 'antispoof',
-          origin: { ...h.origin, text: `anti-spoofing: ${h.name} may only send from its own addresses` },
-          policyIndex: undefined,
-        });
-      }
-      append(drafts, egressDrafts(cx, [h], enforcedOn));
+      rules.addAll(egressDrafts(cx, [h], enforcedOn));
       const ks = parts.meeting('src', own);
-      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, enforcedOn, own, undefined, drafts);
-      append(drafts, openDrafts(cx, [h], enforcedOn));
+      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, enforcedOn, own, undefined, rules);
+      rules.addAll(openDrafts(cx, [h], enforcedOn));
       break;
     }
     case 'guest-in': {
       const ks = parts.meeting('dst', own);
-      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, enforcedOn, undefined, own, drafts);
+      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, enforcedOn, undefined, own, rules);
       break;
     }
   }
-  return drafts;
-}
-
-/** `out.push(...more)` without spreading a long list into arguments. */
-function append(out: Draft[], more: readonly Draft[]): void {
-  for (let i = 0; i < more.length; i++) out.push(more[i]!);
 }
 
 /**

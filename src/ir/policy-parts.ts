@@ -7,12 +7,12 @@
  * same draft in each of them, so it is built once and pushed by reference.
  */
 import { targetAddrs } from '../model/addresses.js';
-import type { Model, Origin, PolicyRule, Target } from '../model/types.js';
+import type { Host, Model, Origin, PolicyRule, Target } from '../model/types.js';
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, type FlowSet } from '../util/flows.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { SpanIndex } from './span-index.js';
-import type { Action, IrMatch, RuleRole } from './types.js';
+import type { Action, IrMatch, IrRule, RuleRole } from './types.js';
 
 /** An IR rule before it gets its id and index (drafts may be shared by chains: never changed). */
 export interface Draft {
@@ -23,6 +23,51 @@ export interface Draft {
   readonly role: RuleRole;
   readonly origin: Origin;
   readonly policyIndex: number | undefined;
+}
+
+/**
+ * A chain's rules as they are drafted, each numbered and given its id as it is added (no draft
+ * object per rule and no second pass: a big spec's forward chains hold 100,000 rules each).
+ */
+export class RuleList {
+  readonly rules: IrRule[] = [];
+  constructor(private readonly point: string) {}
+
+  add(d: Draft): void {
+    const index = this.rules.length;
+    // One literal, fields in the order a spread of the draft gave (JSON output keeps it).
+    this.rules.push({
+      id: `${this.point}#${index}`,
+      index,
+      match: d.match,
+      action: d.action,
+      log: d.log,
+      rate: d.rate,
+      role: d.role,
+      origin: d.origin,
+      policyIndex: d.policyIndex,
+    });
+  }
+
+  addAll(ds: readonly Draft[]): void {
+    for (let i = 0; i < ds.length; i++) this.add(ds[i]!);
+  }
+
+  /** A rule drafted from policy rule `rule`, added without a draft. */
+  addPolicy(rule: PolicyRule, action: Action, match: IrMatch): void {
+    const index = this.rules.length;
+    this.rules.push({
+      id: `${this.point}#${index}`,
+      index,
+      match,
+      action,
+      log: rule.log,
+      rate: rule.rate,
+      role: 'policy',
+      origin: rule.origin,
+      policyIndex: rule.index,
+    });
+  }
 }
 
 /**
@@ -52,6 +97,17 @@ interface DstGroup {
 }
 
 const NONE: readonly never[] = [];
+
+/** Adds `addrs` (unless empty) to the parts of binding `b`, a new binding at the end. */
+function gather(addrs: RangeSet, b: Binding, bs: Binding[], parts: RangeSet[][]): void {
+  if (addrs.length === 0) return;
+  const i = bs.indexOf(b);
+  if (i >= 0) parts[i]!.push(addrs);
+  else {
+    bs.push(b);
+    parts.push([addrs]);
+  }
+}
 
 function isAll(a: RangeSet): boolean {
   return a.length === 1 && a[0]![0] === 0 && a[0]![1] === 0xffffffff;
@@ -84,23 +140,40 @@ export function meets(a: RangeSet, b: RangeSet): boolean {
   return false;
 }
 
+/** What the compiler keeps per host, built at its first use. */
+interface HostInfo {
+  readonly host: Host;
+  /** Its addresses, normalised (shared: never changed). */
+  readonly addrs: RangeSet;
+  /** Its atoms where no nic is bound: one per nic. */
+  readonly nicAtoms: readonly SrcAtom[];
+  /** The enforcers at which some nic is bound (a bridge owner with a port, a tunnel server), each once. */
+  readonly binders: readonly string[];
+  /** Per binder: its atoms there, one per nic. */
+  readonly boundAtoms: (readonly SrcAtom[] | undefined)[];
+  /** sourceAtoms of the host alone where no nic is bound, unrestricted. */
+  plain: readonly SrcAtom[] | undefined;
+  /** Per binder: sourceAtoms of the host alone there, unrestricted. */
+  readonly boundSources: (readonly SrcAtom[] | undefined)[];
+}
+
 export class PolicyParts {
   readonly policy: readonly PolicyRule[];
   private readonly bindings = new Map<string, Binding>();
   private readonly unbound: Binding;
-  /** A host's addresses, normalised once (shared: never changed). */
-  private readonly hostAddrs = new Map<string, RangeSet>();
-  /** enforcer → host → the host's atoms, one per nic, as that enforcer sees them. */
-  private readonly atoms = new Map<string, Map<string, readonly SrcAtom[]>>();
-  /** host → the enforcers at which one of its nics is bound (a superset: a bridge owner, a tunnel server). */
-  private readonly hostBinders = new Map<string, readonly string[]>();
-  /** Per rule (position in model.policy): its sources as no enforcer binds them, unrestricted. */
-  private readonly srcs: (readonly SrcAtom[] | undefined)[];
-  /** Per rule: its destination groups, unrestricted. */
-  private readonly dsts: (readonly DstGroup[] | undefined)[];
+  private readonly hosts = new Map<string, HostInfo>();
+  /**
+   * Per rule (position in model.policy): its sources as no enforcer binds them, unrestricted (at
+   * most one atom: all unbound); the host when its sources are one host (most rules); its
+   * destination groups, unrestricted. Built for every rule at the first use, in one pass (each
+   * chain that drafts the policy needs most of them).
+   */
+  private srcs: readonly (readonly SrcAtom[])[] = NONE;
+  private srcHost: readonly (HostInfo | undefined)[] = NONE;
+  private dsts: readonly (readonly DstGroup[])[] = NONE;
   /** Per rule: the drafts of those two (the same at every chain no binding or restriction changes). */
   private readonly drafts: (readonly Draft[] | undefined)[];
-  /** enforcer → per rule, 1 when some source of the rule is bound at that enforcer. */
+  /** enforcer → per rule of several sources, 1 when one of them is bound at that enforcer. */
   private boundBy: Map<string, Uint8Array> | undefined;
   private bySrc: SpanIndex | undefined;
   private byDst: SpanIndex | undefined;
@@ -108,8 +181,6 @@ export class PolicyParts {
   constructor(private readonly model: Model) {
     this.policy = model.policy;
     const n = model.policy.length;
-    this.srcs = new Array<readonly SrcAtom[] | undefined>(n).fill(undefined);
-    this.dsts = new Array<readonly DstGroup[] | undefined>(n).fill(undefined);
     this.drafts = new Array<readonly Draft[] | undefined>(n).fill(undefined);
     this.unbound = this.binding(undefined, undefined);
   }
@@ -124,75 +195,103 @@ export class PolicyParts {
     return b;
   }
 
+  private info(name: string): HostInfo {
+    let hi = this.hosts.get(name);
+    if (!hi) {
+      const h = this.model.hosts.get(name)!;
+      const nicAtoms: SrcAtom[] = [];
+      const binders: string[] = [];
+      for (const nic of h.nics) {
+        nicAtoms.push({ addrs: [[nic.address, nic.address]], b: this.unbound });
+        const owner = this.model.networks.get(nic.segment)?.owner;
+        const server = this.model.tunnels.get(nic.segment)?.server;
+        if (owner !== undefined && nic.port && !binders.includes(owner)) binders.push(owner);
+        if (server !== undefined && server !== h.name && !binders.includes(server)) binders.push(server);
+      }
+      hi = {
+        host: h,
+        addrs: targetAddrs(this.model, { kind: 'host', host: name, name }),
+        nicAtoms,
+        binders,
+        boundAtoms: binders.map(() => undefined),
+        plain: undefined,
+        boundSources: binders.map(() => undefined),
+      };
+      this.hosts.set(name, hi);
+    }
+    return hi;
+  }
+
   /** targetAddrs, kept per host: a host named in many rules is normalised once. */
   addrs(t: Target): RangeSet {
-    if (t.kind !== 'host' && t.kind !== 'service') return targetAddrs(this.model, t);
-    let a = this.hostAddrs.get(t.host);
-    if (!a) this.hostAddrs.set(t.host, (a = targetAddrs(this.model, t)));
-    return a;
+    return t.kind === 'host' || t.kind === 'service' ? this.info(t.host).addrs : targetAddrs(this.model, t);
   }
 
   /** A host's source atoms as `enforcer` sees them, one per nic ('' = no enforcer: none bound). */
-  hostAtoms(host: string, enforcer: string): readonly SrcAtom[] {
-    let perEnforcer = this.atoms.get(enforcer);
-    if (!perEnforcer) this.atoms.set(enforcer, (perEnforcer = new Map<string, readonly SrcAtom[]>()));
-    let list = perEnforcer.get(host);
+  private hostAtoms(hi: HostInfo, enforcer: string): readonly SrcAtom[] {
+    const at = enforcer === '' ? -1 : hi.binders.indexOf(enforcer);
+    if (at < 0) return hi.nicAtoms;
+    let list = hi.boundAtoms[at];
     if (!list) {
-      const h = this.model.hosts.get(host)!;
+      const h = hi.host;
       const out: SrcAtom[] = [];
-      for (const nic of h.nics) {
+      for (let i = 0; i < h.nics.length; i++) {
+        const nic = h.nics[i]!;
         const net = this.model.networks.get(nic.segment);
         const tun = this.model.tunnels.get(nic.segment);
-        const addrs: RangeSet = [[nic.address, nic.address]];
+        const addrs = hi.nicAtoms[i]!.addrs;
         if (net && net.owner === enforcer && nic.port) out.push({ addrs, b: this.binding(undefined, nic.port) });
         else if (tun && tun.server === enforcer && h.name !== enforcer) out.push({ addrs, b: this.binding(tun.ifname, undefined) });
-        else out.push({ addrs, b: this.unbound });
+        else out.push(hi.nicAtoms[i]!);
       }
-      perEnforcer.set(host, (list = out));
+      hi.boundAtoms[at] = list = out;
     }
     return list;
   }
 
+  /** sourceAtoms of one host at `enforcer`, unrestricted: kept per host and binder. */
+  private hostSources(hi: HostInfo, enforcer: string): readonly SrcAtom[] {
+    const at = enforcer === '' ? -1 : hi.binders.indexOf(enforcer);
+    if (at < 0) return (hi.plain ??= this.merge([{ kind: 'host', host: hi.host.name, name: hi.host.name }], '', undefined));
+    return (hi.boundSources[at] ??= this.merge([{ kind: 'host', host: hi.host.name, name: hi.host.name }], enforcer, undefined));
+  }
+
   /** Splits sources so that a guest's address is matched together with its bridge port. */
   sourceAtoms(targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): readonly SrcAtom[] {
-    // One host of one nic (most rules): its cached atom as it is when the restriction keeps it.
     if (targets.length === 1 && (targets[0]!.kind === 'host' || targets[0]!.kind === 'service')) {
-      const list = this.hostAtoms(targets[0]!.host, enforcer);
+      const hi = this.info(targets[0]!.host);
+      if (restrict === undefined) return this.hostSources(hi, enforcer);
+      // One nic (most hosts): its atom as it is when the restriction keeps it.
+      const list = this.hostAtoms(hi, enforcer);
       if (list.length === 1) {
         const addrs = restrictTo(list[0]!.addrs, restrict);
         return addrs.length === 0 ? NONE : addrs === list[0]!.addrs ? list : [{ addrs, b: list[0]!.b }];
       }
     }
+    return this.merge(targets, enforcer, restrict);
+  }
+
+  private merge(targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): readonly SrcAtom[] {
     // Atoms with the same binding are merged, in the order their bindings first appear; what the
     // restriction excludes is dropped. The parts of one binding are normalised once at the end: a
     // union per atom was quadratic in a group's size. Most rules have one or two bindings, so they
     // are kept in a short list searched by binding.
     const bs: Binding[] = [];
     const parts: RangeSet[][] = [];
-    const add = (addrs: RangeSet, b: Binding): void => {
-      addrs = restrictTo(addrs, restrict);
-      if (addrs.length === 0) return;
-      const i = bs.indexOf(b);
-      if (i >= 0) parts[i]!.push(addrs);
-      else {
-        bs.push(b);
-        parts.push([addrs]);
-      }
-    };
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       if (t.kind === 'host' || t.kind === 'service') {
-        const atoms = this.hostAtoms(t.host, enforcer);
-        for (let j = 0; j < atoms.length; j++) add(atoms[j]!.addrs, atoms[j]!.b);
+        const atoms = this.hostAtoms(this.info(t.host), enforcer);
+        for (let j = 0; j < atoms.length; j++) gather(restrictTo(atoms[j]!.addrs, restrict), atoms[j]!.b, bs, parts);
       } else if (t.kind === 'network') {
         const net = this.model.networks.get(t.network);
         const tun = this.model.tunnels.get(t.network);
-        const addrs = targetAddrs(this.model, t);
-        if (net && net.owner === enforcer) add(addrs, this.binding(net.bridge, undefined));
-        else if (tun && tun.server === enforcer) add(addrs, this.binding(tun.ifname, undefined));
-        else add(addrs, this.unbound);
+        const addrs = restrictTo(targetAddrs(this.model, t), restrict);
+        if (net && net.owner === enforcer) gather(addrs, this.binding(net.bridge, undefined), bs, parts);
+        else if (tun && tun.server === enforcer) gather(addrs, this.binding(tun.ifname, undefined), bs, parts);
+        else gather(addrs, this.unbound, bs, parts);
       } else {
-        add(targetAddrs(this.model, t), this.unbound);
+        gather(restrictTo(targetAddrs(this.model, t), restrict), this.unbound, bs, parts);
       }
     }
     const out: SrcAtom[] = new Array<SrcAtom>(bs.length);
@@ -234,22 +333,32 @@ export class PolicyParts {
     return out;
   }
 
-  /** Rule k's sources as no enforcer binds them, unrestricted: at most one atom (all unbound). */
-  private plainSources(k: number): readonly SrcAtom[] {
-    return (this.srcs[k] ??= this.sourceAtoms(this.policy[k]!.from, '', undefined));
+  private prepare(): void {
+    if (this.srcs.length === this.policy.length) return;
+    const n = this.policy.length;
+    const srcs = new Array<readonly SrcAtom[]>(n);
+    const srcHost = new Array<HostInfo | undefined>(n);
+    const dsts = new Array<readonly DstGroup[]>(n);
+    for (let k = 0; k < n; k++) {
+      const from = this.policy[k]!.from;
+      const one = from.length === 1 && (from[0]!.kind === 'host' || from[0]!.kind === 'service') ? this.info(from[0]!.host) : undefined;
+      srcHost[k] = one;
+      srcs[k] = one ? this.hostSources(one, '') : this.merge(from, '', undefined);
+      dsts[k] = this.destGroups(this.policy[k]!, undefined);
+    }
+    this.srcs = srcs;
+    this.srcHost = srcHost;
+    this.dsts = dsts;
   }
 
-  private plainDests(k: number): readonly DstGroup[] {
-    return (this.dsts[k] ??= this.destGroups(this.policy[k]!, undefined));
-  }
-
-  /** Whether some source of rule k is bound (to a port or an interface) at `enforcer`. */
+  /** Whether some source of rule k (not of one host: see srcHost) is bound at `enforcer`. */
   private bound(enforcer: string, k: number): boolean {
     if (enforcer === '') return false;
     if (!this.boundBy) {
       const by = new Map<string, Uint8Array>();
       const n = this.policy.length;
       for (let r = 0; r < n; r++) {
+        if (this.srcHost[r]) continue;
         const from = this.policy[r]!.from;
         for (let i = 0; i < from.length; i++) {
           const es = this.binders(from[i]!);
@@ -267,56 +376,58 @@ export class PolicyParts {
     return marks !== undefined && marks[k] === 1;
   }
 
-  /** Enforcers at which hostAtoms or sourceAtoms may bind some of `t`'s addresses (a superset). */
+  /** Enforcers at which sourceAtoms may bind some of `t`'s addresses (a superset). */
   private binders(t: Target): readonly string[] {
-    if (t.kind === 'network') {
-      const owner = this.model.networks.get(t.network)?.owner;
-      const server = this.model.tunnels.get(t.network)?.server;
-      return owner !== undefined ? (server !== undefined ? [owner, server] : [owner]) : server !== undefined ? [server] : NONE;
-    }
-    if (t.kind !== 'host' && t.kind !== 'service') return NONE;
-    let list = this.hostBinders.get(t.host);
-    if (!list) {
-      const h = this.model.hosts.get(t.host)!;
-      const out: string[] = [];
-      for (const nic of h.nics) {
-        const owner = this.model.networks.get(nic.segment)?.owner;
-        const server = this.model.tunnels.get(nic.segment)?.server;
-        if (owner !== undefined && nic.port !== undefined && !out.includes(owner)) out.push(owner);
-        if (server !== undefined && server !== h.name && !out.includes(server)) out.push(server);
-      }
-      this.hostBinders.set(t.host, (list = out.length === 0 ? NONE : out));
-    }
-    return list;
+    if (t.kind === 'host' || t.kind === 'service') return this.info(t.host).binders;
+    if (t.kind !== 'network') return NONE;
+    const owner = this.model.networks.get(t.network)?.owner;
+    const server = this.model.tunnels.get(t.network)?.server;
+    return owner !== undefined ? (server !== undefined ? [owner, server] : [owner]) : server !== undefined ? [server] : NONE;
   }
 
   /**
    * Appends the drafts of rule k at `enforcer` to `out`, its sources restricted to `srcRestrict`
    * and its destinations to `dstRestrict` (undefined: not restricted).
    */
-  draft(k: number, enforcer: string, srcRestrict: RangeSet | undefined, dstRestrict: RangeSet | undefined, out: Draft[]): void {
-    const plainSrc = srcRestrict === undefined && !this.bound(enforcer, k);
-    if (plainSrc && dstRestrict === undefined) {
-      let ds = this.drafts[k];
-      if (!ds) {
-        const list: Draft[] = [];
-        this.push(this.policy[k]!, this.plainSources(k), this.plainDests(k), list);
-        this.drafts[k] = ds = list;
-      }
-      for (let i = 0; i < ds.length; i++) out.push(ds[i]!);
-      return;
-    }
+  draft(k: number, enforcer: string, srcRestrict: RangeSet | undefined, dstRestrict: RangeSet | undefined, out: RuleList): void {
+    this.prepare();
     const rule = this.policy[k]!;
     let srcs: readonly SrcAtom[];
-    if (plainSrc) srcs = this.plainSources(k);
-    else {
+    if (srcRestrict === undefined) {
+      const one = this.srcHost[k];
+      // One host: its sources at this enforcer, kept (the plain ones when nothing binds there).
+      if (one) srcs = this.hostSources(one, enforcer);
+      else srcs = this.bound(enforcer, k) ? this.merge(rule.from, enforcer, undefined) : this.srcs[k]!;
+    } else {
       // What sourceAtoms would find empty after the restriction: no drafts at all.
-      const all = this.plainSources(k);
-      if (all.length === 0 || (srcRestrict && !meets(all[0]!.addrs, srcRestrict))) return;
+      const all = this.srcs[k]!;
+      if (all.length === 0 || !meets(all[0]!.addrs, srcRestrict)) return;
       srcs = this.sourceAtoms(rule.from, enforcer, srcRestrict);
     }
     if (srcs.length === 0) return;
-    this.push(rule, srcs, dstRestrict === undefined ? this.plainDests(k) : this.destGroups(rule, dstRestrict), out);
+    if (srcs === this.srcs[k] && dstRestrict === undefined) {
+      // Nothing about this chain changes the rule: its drafts, built once.
+      let ds = this.drafts[k];
+      if (!ds) {
+        const list: Draft[] = [];
+        this.push(rule, srcs, this.dsts[k]!, list);
+        this.drafts[k] = ds = list;
+      }
+      out.addAll(ds);
+      return;
+    }
+    const dsts = dstRestrict === undefined ? this.dsts[k]! : this.destGroups(rule, dstRestrict);
+    if (dsts.length === 0) return;
+    const action = rule.action === 'allow' ? 'accept' : 'drop';
+    for (let i = 0; i < srcs.length; i++) {
+      const s = srcs[i]!;
+      const src = isAll(s.addrs) ? undefined : s.addrs;
+      for (let j = 0; j < dsts.length; j++) {
+        const d = dsts[j]!;
+        // ANY_MATCH with these fields set, as one literal in its field order.
+        out.addPolicy(rule, action, { src, dst: d.dst, flows: d.flows, iif: s.b.iifs, oif: undefined, inPort: s.b.inPorts, state: undefined });
+      }
+    }
   }
 
   private push(rule: PolicyRule, srcs: readonly SrcAtom[], dsts: readonly DstGroup[], out: Draft[]): void {
@@ -349,17 +460,22 @@ export class PolicyParts {
   meeting(side: 'src' | 'dst', addrs: RangeSet): Int32Array {
     let index = side === 'src' ? this.bySrc : this.byDst;
     if (!index) {
+      this.prepare();
       const n = this.policy.length;
-      if (side === 'src') {
-        // Unbound and unrestricted, a rule's sources are one atom holding every source address.
-        this.bySrc = index = new SpanIndex(n, (k) => this.plainSources(k)[0]?.addrs);
-      } else {
-        // Destinations without a flow draft nothing: the groups hold every address that drafts.
-        this.byDst = index = new SpanIndex(n, (k) => {
-          const gs = this.plainDests(k);
-          return gs.length === 1 ? gs[0]!.addrs : gs.length === 0 ? undefined : gs.flatMap((g) => g.addrs);
-        });
+      const sets = new Array<RangeSet | undefined>(n);
+      for (let k = 0; k < n; k++) {
+        if (side === 'src') {
+          // Unbound and unrestricted, a rule's sources are one atom holding every source address.
+          sets[k] = this.srcs[k]![0]?.addrs;
+        } else {
+          // Destinations without a flow draft nothing: the groups hold every address that drafts.
+          const gs = this.dsts[k]!;
+          sets[k] = gs.length === 1 ? gs[0]!.addrs : gs.length === 0 ? undefined : gs.flatMap((g) => g.addrs);
+        }
       }
+      index = new SpanIndex(sets);
+      if (side === 'src') this.bySrc = index;
+      else this.byDst = index;
     }
     return index.meeting(addrs);
   }

@@ -22,12 +22,13 @@ interface Bucket {
 export class SpanIndex {
   private readonly buckets: Bucket[] = [];
 
-  /** `sets(k)` for k in 0..n-1: the set of item k (undefined or empty: none). */
-  constructor(n: number, sets: (k: number) => RangeSet | undefined) {
+  /** `sets[k]`: the set of item k (undefined or empty: none). */
+  constructor(sets: readonly (RangeSet | undefined)[]) {
+    const n = sets.length;
     const count = new Int32Array(33);
     let total = 0;
     for (let k = 0; k < n; k++) {
-      const s = sets(k);
+      const s = sets[k];
       if (!s) continue;
       for (let i = 0; i < s.length; i++) count[32 - Math.clz32(s[i]![1] - s[i]![0])]!++;
       total += s.length;
@@ -43,7 +44,7 @@ export class SpanIndex {
       ids.push(new Int32Array(count[l]!));
     }
     for (let k = 0; k < n; k++) {
-      const s = sets(k);
+      const s = sets[k];
       if (!s) continue;
       for (let i = 0; i < s.length; i++) {
         const lo = s[i]![0];
