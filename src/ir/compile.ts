@@ -6,37 +6,25 @@
  * with a local firewall gets in-guest input/output (defence in depth, ignored when the guest is
  * assumed compromised). Hand-written chains from `firewalls:` replace the compiled ones as-is.
  */
-import { targetAddrs } from '../model/addresses.js';
 import { lanEntry } from '../model/bridge-ports.js';
-import { GUEST_KINDS, type Hook, type Host, type Model, type Origin, type PolicyRule, type Target } from '../model/types.js';
-import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, NO_FLOWS, type FlowSet } from '../util/flows.js';
+import { GUEST_KINDS, type Hook, type Host, type Model } from '../model/types.js';
+import { ALL_FLOWS, NO_FLOWS } from '../util/flows.js';
 import { formatIPv4 } from '../util/ip.js';
-import { IntervalIndex } from '../util/interval-index.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import { forwardDrafts } from './forwards.js';
-import { pointId, type Action, type Chain, type Ir, type IrMatch, type IrRule, type RuleRole } from './types.js';
+import { PolicyParts, RuleList, type Draft } from './policy-parts.js';
+import { pointId, type Chain, type Ir, type IrMatch, type IrRule } from './types.js';
 
 const ANY_MATCH: IrMatch = { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: undefined };
-
-interface Draft {
-  match: IrMatch;
-  action: Action;
-  log: boolean;
-  rate: string | undefined;
-  role: RuleRole;
-  origin: Origin;
-  policyIndex: number | undefined;
-}
 
 export function compile(model: Model): Ir {
   const chains = new Map<string, Chain>();
   const ds: Diagnostic[] = [];
-  const hosts = [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
-  const spans = new RuleSpans(model);
-  hostAtomCache.delete(model); // nothing kept from an earlier compile of this model
+  const hosts = [...model.hosts.values()].sort((a, b) => byName(a.name, b.name));
+  const cx: Ctx = { model, parts: new PolicyParts(model), untrusted: undefined, hosts, everywhere: undefined };
   for (const h of hosts) {
     for (const hook of hostHooks(model, h)) {
       const id = pointId(h.name, hook);
@@ -76,7 +64,8 @@ export function compile(model: Model): Ir {
         });
         continue;
       }
-      const drafts = compileChain(model, h, hook, enforcedOn, spans);
+      const rules = new RuleList(id);
+      compileChain(cx, h, hook, enforcedOn, rules);
       const policy = defaultPolicy(h, hook);
       chains.set(id, {
         point: id,
@@ -92,7 +81,7 @@ export function compile(model: Model): Ir {
           path: h.origin.path,
           text: `cordon default for ${id}: ${policy}${policy === 'drop' ? ' (default deny)' : ` (egress: ${h.egress})`}`,
         },
-        rules: finalize(id, drafts),
+        rules: rules.rules,
         handwritten: false,
       });
     }
@@ -100,6 +89,30 @@ export function compile(model: Model): Ir {
   ds.push(...unplacedFirewalls(model, (point) => chains.has(point)));
   ds.push(...unfilteredIpv6(model));
   return { model, chains, diagnostics: ds };
+}
+
+/**
+ * What the chains of one compile share: the policy's parts, and lists every forward chain needs.
+ */
+interface Ctx {
+  readonly model: Model;
+  readonly parts: PolicyParts;
+  /** Every host, by name. */
+  readonly hosts: readonly Host[];
+  /** The untrusted hosts, by name (once, not per forward chain). */
+  untrusted: readonly Host[] | undefined;
+  /** The internet and the LAN, the destination of isolation rules (once, not per rule). */
+  everywhere: R.RangeSet | undefined;
+}
+
+/**
+ * `a.localeCompare(b)`: the same collator (ECMA-402 defines localeCompare as a default Intl.Collator's
+ * compare), made once instead of looked up on every comparison of a sort.
+ */
+const byName = new Intl.Collator().compare;
+
+function everywhere(cx: Ctx): RangeSet {
+  return (cx.everywhere ??= R.union(cx.model.internet, cx.model.lan));
 }
 
 /** The hooks a host gets a chain on, in the order compile builds them. */
@@ -207,239 +220,6 @@ function hostAddrs(h: Host, filter?: (segment: string) => boolean): RangeSet {
   return R.normalize(h.nics.filter((n) => !filter || filter(n.segment)).map((n) => [n.address, n.address] as const));
 }
 
-/** A set of source addresses with the interface binding that makes it unforgeable at `enforcer`. */
-interface SrcAtom {
-  addrs: RangeSet;
-  iif: string | undefined;
-  inPort: string | undefined;
-}
-
-/** A source atom with its binding as a key, for merging atoms of one binding. */
-interface KeyedAtom extends SrcAtom {
-  readonly key: string;
-}
-
-function keyed(addrs: RangeSet, iif: string | undefined, inPort: string | undefined): KeyedAtom {
-  return { addrs, iif, inPort, key: `${iif ?? ''}|${inPort ?? ''}` };
-}
-
-/**
- * Hosts' source atoms as an enforcer sees them, one per nic; the same for every rule naming the
- * host, so kept per model, enforcer and host (big specs name a host in many rules).
- */
-const hostAtomCache = new WeakMap<Model, Map<string, Map<string, readonly KeyedAtom[]>>>();
-
-function hostAtomsFor(model: Model, enforcer: string): Map<string, readonly KeyedAtom[]> {
-  let perModel = hostAtomCache.get(model);
-  if (!perModel) hostAtomCache.set(model, (perModel = new Map<string, Map<string, readonly KeyedAtom[]>>()));
-  let perEnforcer = perModel.get(enforcer);
-  if (!perEnforcer) perModel.set(enforcer, (perEnforcer = new Map<string, readonly KeyedAtom[]>()));
-  return perEnforcer;
-}
-
-function hostAtoms(model: Model, cache: Map<string, readonly KeyedAtom[]>, host: string, enforcer: string): readonly KeyedAtom[] {
-  let atoms = cache.get(host);
-  if (!atoms) {
-    const h = model.hosts.get(host)!;
-    const list: KeyedAtom[] = [];
-    for (const nic of h.nics) {
-      const net = model.networks.get(nic.segment);
-      const tun = model.tunnels.get(nic.segment);
-      const addrs: RangeSet = [[nic.address, nic.address]];
-      if (net && net.owner === enforcer && nic.port) list.push(keyed(addrs, undefined, nic.port));
-      else if (tun && tun.server === enforcer && h.name !== enforcer) list.push(keyed(addrs, tun.ifname, undefined));
-      else list.push(keyed(addrs, undefined, undefined));
-    }
-    cache.set(host, (atoms = list));
-  }
-  return atoms;
-}
-
-/** `addrs` ∩ `restrict`; a single address (most of them) is looked up instead of a new set built. */
-function restrictTo(addrs: RangeSet, restrict: RangeSet | undefined): RangeSet {
-  if (!restrict) return addrs;
-  if (addrs.length === 1 && addrs[0]![0] === addrs[0]![1]) return R.contains(restrict, addrs[0]![0]) ? addrs : R.EMPTY;
-  return R.intersect(addrs, restrict);
-}
-
-/** Splits a rule's sources so that a guest's address is matched together with its bridge port. */
-function sourceAtoms(model: Model, targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): SrcAtom[] {
-  // Atoms with the same binding are merged, in the order their bindings first appear; what the
-  // restriction excludes is dropped. The parts of one binding are normalised once at the end: a
-  // union per atom was quadratic in a group's size. Most rules have one or two bindings, so they
-  // are kept in a short list searched by key, not a Map with an entry object per binding.
-  const merged: { atom: KeyedAtom; parts: RangeSet[] }[] = [];
-  const cache = hostAtomsFor(model, enforcer);
-  const add = (a: KeyedAtom): void => {
-    const addrs = restrictTo(a.addrs, restrict);
-    if (addrs.length === 0) return;
-    for (const m of merged)
-      if (m.atom.key === a.key) {
-        m.parts.push(addrs);
-        return;
-      }
-    merged.push({ atom: a, parts: [addrs] });
-  };
-  for (const t of targets) {
-    if (t.kind === 'host' || t.kind === 'service') {
-      for (const atom of hostAtoms(model, cache, t.host, enforcer)) add(atom);
-    } else if (t.kind === 'network') {
-      const net = model.networks.get(t.network);
-      const tun = model.tunnels.get(t.network);
-      const addrs = targetAddrs(model, t);
-      if (net && net.owner === enforcer) add(keyed(addrs, net.bridge, undefined));
-      else if (tun && tun.server === enforcer) add(keyed(addrs, tun.ifname, undefined));
-      else add(keyed(addrs, undefined, undefined));
-    } else {
-      add(keyed(targetAddrs(model, t), undefined, undefined));
-    }
-  }
-  const out: SrcAtom[] = new Array<SrcAtom>(merged.length);
-  for (let i = 0; i < merged.length; i++) {
-    const { atom, parts } = merged[i]!;
-    out[i] = { addrs: parts.length === 1 ? parts[0]! : R.normalize(parts.flat()), iif: atom.iif, inPort: atom.inPort };
-  }
-  if (out.length < 2) return out;
-  return out.sort((x, y) => x.addrs[0]![0] - y.addrs[0]![0] || `${x.inPort}${x.iif}`.localeCompare(`${y.inPort}${y.iif}`));
-}
-
-/** Groups destinations by the flows the rule gives them (a service's ports, or the rule's). */
-function destGroups(spans: RuleSpans, rule: PolicyRule, restrict: RangeSet | undefined): { addrs: RangeSet; flows: FlowSet }[] {
-  // The addresses of one group are normalised once at the end (a union per target was quadratic).
-  const groups: { parts: RangeSet[]; flows: FlowSet }[] = [];
-  for (const t of rule.to) {
-    let flows: FlowSet = rule.ports ?? ALL_FLOWS;
-    if (t.kind === 'service') flows = rule.ports ? flowIntersect(rule.ports, t.flows) : t.flows;
-    if (flowIsEmpty(flows)) continue;
-    const addrs = restrictTo(spans.addrs(t), restrict);
-    if (addrs.length === 0) continue;
-    const same = groups.find((g) => flowEqual(g.flows, flows));
-    if (same) same.parts.push(addrs);
-    else groups.push({ parts: [addrs], flows });
-  }
-  return groups.map((g) => ({ addrs: g.parts.length === 1 ? g.parts[0]! : R.normalize(g.parts.flat()), flows: g.flows }));
-}
-
-function isAll(a: RangeSet): boolean {
-  return a.length === 1 && a[0]![0] === 0 && a[0]![1] === 0xffffffff;
-}
-
-/**
- * Every address a rule's sources and destinations stand for, computed once per rule. Each chain
- * drafts every policy rule, and most rules cannot touch a given host's input, output or guest
- * chains; knowing that from these sets skips building their atoms (chains × rules × targets).
- */
-class RuleSpans {
-  private readonly cache = new Map<PolicyRule, { src: RangeSet; dst: RangeSet }>();
-  private readonly hostAddrs = new Map<string, RangeSet>();
-  private bySrc: IntervalIndex | undefined;
-  private byDst: IntervalIndex | undefined;
-  constructor(private readonly model: Model) {}
-
-  of(rule: PolicyRule): { src: RangeSet; dst: RangeSet } {
-    let s = this.cache.get(rule);
-    if (!s) {
-      s = { src: this.all(rule.from), dst: this.all(rule.to) };
-      this.cache.set(rule, s);
-    }
-    return s;
-  }
-
-  private all(ts: readonly Target[]): RangeSet {
-    if (ts.length === 1) return this.addrs(ts[0]!);
-    const spans: (readonly [number, number])[] = [];
-    for (const t of ts) for (const span of this.addrs(t)) spans.push(span);
-    return R.normalize(spans);
-  }
-
-  /** targetAddrs, kept per host: a host named in many rules is normalised once (shared: never changed). */
-  addrs(t: Target): RangeSet {
-    if (t.kind !== 'host' && t.kind !== 'service') return targetAddrs(this.model, t);
-    let a = this.hostAddrs.get(t.host);
-    if (!a) this.hostAddrs.set(t.host, (a = targetAddrs(this.model, t)));
-    return a;
-  }
-
-  /**
-   * The policy rules, in order, whose sources (or destinations) meet `addrs`: a superset of those
-   * policyDrafts keeps under that restriction, found through an index instead of a pass over every
-   * rule per chain (10,000 hosts × 3 chains × 100,000 rules was most of compiling a big spec).
-   */
-  meeting(side: 'src' | 'dst', addrs: RangeSet): PolicyRule[] {
-    const policy = this.model.policy;
-    let index = side === 'src' ? this.bySrc : this.byDst;
-    if (!index) {
-      const items: { lo: number; hi: number; id: number }[] = [];
-      policy.forEach((r, id) => {
-        for (const [lo, hi] of this.of(r)[side]) items.push({ lo, hi, id });
-      });
-      index = new IntervalIndex(items);
-      if (side === 'src') this.bySrc = index;
-      else this.byDst = index;
-    }
-    const ids: number[] = [];
-    for (const [lo, hi] of addrs) index.query(lo, hi, ids);
-    // A rule with several ranges is found once per range that meets: once is enough.
-    const sorted = Int32Array.from(ids).sort();
-    const out: PolicyRule[] = [];
-    for (let k = 0; k < sorted.length; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) out.push(policy[sorted[k]!]!);
-    return out;
-  }
-}
-
-/** Whether two range sets share a value: each span of the smaller one looked up in the larger. */
-function meets(a: RangeSet, b: RangeSet): boolean {
-  const [small, big] = a.length <= b.length ? [a, b] : [b, a];
-  for (const [lo, hi] of small) {
-    // The first span of `big` that ends at or after lo.
-    let l = 0;
-    let h = big.length;
-    while (l < h) {
-      const m = (l + h) >> 1;
-      if (big[m]![1] < lo) l = m + 1;
-      else h = m;
-    }
-    if (l < big.length && big[l]![0] <= hi) return true;
-  }
-  return false;
-}
-
-/** Appends the drafts of one policy rule at `enforcer` to `out` (the chain's list: no list per rule). */
-function policyDrafts(
-  model: Model,
-  spans: RuleSpans,
-  rule: PolicyRule,
-  enforcer: string,
-  srcRestrict: RangeSet | undefined,
-  dstRestrict: RangeSet | undefined,
-  out: Draft[],
-): void {
-  // What sourceAtoms and destGroups would find empty after the restriction: no drafts at all.
-  if (srcRestrict && !meets(spans.of(rule).src, srcRestrict)) return;
-  if (dstRestrict && !meets(spans.of(rule).dst, dstRestrict)) return;
-  const srcs = sourceAtoms(model, rule.from, enforcer, srcRestrict);
-  if (srcs.length === 0) return;
-  const dsts = destGroups(spans, rule, dstRestrict);
-  const action = rule.action === 'allow' ? 'accept' : 'drop';
-  for (const s of srcs) {
-    const src = isAll(s.addrs) ? undefined : s.addrs;
-    const iif = s.iif ? [s.iif] : undefined;
-    const inPort = s.inPort ? [s.inPort] : undefined;
-    for (const d of dsts) {
-      out.push({
-        // ANY_MATCH with these fields set, as one literal in its field order.
-        match: { src, dst: isAll(d.addrs) ? undefined : d.addrs, flows: d.flows, iif, oif: undefined, inPort, state: undefined },
-        action,
-        log: rule.log,
-        rate: rule.rate,
-        role: 'policy',
-        origin: rule.origin,
-        policyIndex: rule.index,
-      });
-    }
-  }
-}
-
 const STATEFUL = (h: Host, model: Model): Draft => ({
   match: { ...ANY_MATCH, state: 'established' },
   action: 'accept',
@@ -451,20 +231,21 @@ const STATEFUL = (h: Host, model: Model): Draft => ({
 });
 
 /** Rules that implement hosts' egress modes; they come before the policy so they cannot be overridden. */
-function egressDrafts(model: Model, guests: readonly Host[], enforcer: string): Draft[] {
+function egressDrafts(cx: Ctx, guests: readonly Host[], enforcer: string): Draft[] {
+  const { model, parts } = cx;
   const out: Draft[] = [];
   for (const g of guests) {
     if (g.egress === 'isolated') {
-      const src = sourceAtoms(model, [{ kind: 'host', host: g.name, name: g.name }], enforcer, undefined);
+      const src = parts.sourceAtoms([{ kind: 'host', host: g.name, name: g.name }], enforcer, undefined);
       for (const s of src) {
         out.push({
           // Bound to the guest's port, the rule needs no source address, so forging one cannot dodge it.
           match: {
             ...ANY_MATCH,
-            src: s.inPort ? undefined : s.addrs,
-            dst: R.union(model.internet, model.lan),
-            iif: s.iif ? [s.iif] : undefined,
-            inPort: s.inPort ? [s.inPort] : undefined,
+            src: s.b.inPort ? undefined : s.addrs,
+            dst: everywhere(cx),
+            iif: s.b.iifs,
+            inPort: s.b.inPorts,
           },
           action: 'drop',
           log: true,
@@ -477,9 +258,9 @@ function egressDrafts(model: Model, guests: readonly Host[], enforcer: string): 
     } else if (g.egress === 'vpn-only' && g.vpnTunnel) {
       const t = model.tunnels.get(g.vpnTunnel)!;
       const underlay = R.normalize(g.nics.filter((n) => n.segment !== t.name).map((n) => [n.address, n.address] as const));
-      const src = sourceAtoms(model, [{ kind: 'host', host: g.name, name: g.name }], enforcer, underlay);
+      const src = parts.sourceAtoms([{ kind: 'host', host: g.name, name: g.name }], enforcer, underlay);
       for (const s of src) {
-        const base = { ...ANY_MATCH, src: s.inPort ? undefined : s.addrs, iif: s.iif ? [s.iif] : undefined, inPort: s.inPort ? [s.inPort] : undefined };
+        const base = { ...ANY_MATCH, src: s.b.inPort ? undefined : s.addrs, iif: s.b.iifs, inPort: s.b.inPorts };
         out.push({
           match: { ...base, dst: [[t.endpoint, t.endpoint]], flows: { ...NO_FLOWS, udp: [[t.listen, t.listen]] } },
           action: 'accept',
@@ -504,13 +285,13 @@ function egressDrafts(model: Model, guests: readonly Host[], enforcer: string): 
   return out;
 }
 
-function openDrafts(model: Model, guests: readonly Host[], enforcer: string): Draft[] {
+function openDrafts(cx: Ctx, guests: readonly Host[], enforcer: string): Draft[] {
   const out: Draft[] = [];
   for (const g of guests) {
     if (g.egress !== 'open' || g.trusted) continue;
-    for (const s of sourceAtoms(model, [{ kind: 'host', host: g.name, name: g.name }], enforcer, undefined)) {
+    for (const s of cx.parts.sourceAtoms([{ kind: 'host', host: g.name, name: g.name }], enforcer, undefined)) {
       out.push({
-        match: { ...ANY_MATCH, src: s.addrs, iif: s.iif ? [s.iif] : undefined, inPort: s.inPort ? [s.inPort] : undefined },
+        match: { ...ANY_MATCH, src: s.addrs, iif: s.b.iifs, inPort: s.b.inPorts },
         action: 'accept',
         log: false,
         rate: undefined,
@@ -523,76 +304,89 @@ function openDrafts(model: Model, guests: readonly Host[], enforcer: string): Dr
   return out;
 }
 
-function compileChain(model: Model, h: Host, hook: Hook, enforcedOn: string, spans: RuleSpans): Draft[] {
+function compileChain(cx: Ctx, h: Host, hook: Hook, enforcedOn: string, rules: RuleList): void {
+  const { model, parts } = cx;
   const own = hostAddrs(h);
-  const drafts: Draft[] = [STATEFUL(h, model)];
+  if (hook === 'guest-out' && h.antiSpoof) {
+    // Before everything, the stateful accept included: a forged source never passes.
+    rules.add({
+      match: { ...ANY_MATCH, src: R.complement(own, [0, 0xffffffff]) },
+      action: 'drop',
+      log: true,
+      rate: undefined,
+      role: 'antispoof',
+      origin: { ...h.origin, text: `anti-spoofing: ${h.name} may only send from its own addresses` },
+      policyIndex: undefined,
+    });
+  }
+  rules.add(STATEFUL(h, model));
   switch (hook) {
     case 'input': {
-      drafts.push(loopback(h, 'iif'));
-      drafts.push(...tunnelListen(model, h));
+      rules.add(loopback(h, 'iif'));
+      rules.addAll(tunnelListen(model, h));
       // A packet from one of the host's own addresses never reaches input except over lo (the kernel
       // drops it as a martian, accept_local=0): the host's own outgoing rules do not belong here.
       const notOwn = R.subtract([[0, 0xffffffff]], own);
-      for (const r of spans.meeting('dst', own)) policyDrafts(model, spans, r, h.name, notOwn, own, drafts);
+      const ks = parts.meeting('dst', own);
+      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, h.name, notOwn, own, rules);
       break;
     }
     case 'output': {
-      drafts.push(loopback(h, 'oif'));
+      rules.add(loopback(h, 'oif'));
       if (!h.trusted) {
-        drafts.push(...inGuestEgress(model, h));
+        rules.addAll(inGuestEgress(model, h));
         if (h.egress === 'vpn-only') break;
       }
-      if (h.egress === 'isolated') drafts.push(...egressDrafts(model, [h], h.name));
-      for (const r of spans.meeting('src', own)) policyDrafts(model, spans, r, '', own, undefined, drafts);
-      if (!h.trusted) drafts.push(...openDrafts(model, [h], ''));
+      if (h.egress === 'isolated') rules.addAll(egressDrafts(cx, [h], h.name));
+      const ks = parts.meeting('src', own);
+      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, '', own, undefined, rules);
+      if (!h.trusted) rules.addAll(openDrafts(cx, [h], ''));
       break;
     }
     case 'forward': {
-      const untrusted = [...model.hosts.values()].filter((g) => !g.trusted).sort((a, b) => a.name.localeCompare(b.name));
-      drafts.push(...isolatedNetworkDrafts(model, h));
-      drafts.push(...egressDrafts(model, untrusted, h.name));
-      drafts.push(...forwardDrafts(model, h));
+      const untrusted = (cx.untrusted ??= cx.hosts.filter((g) => !g.trusted));
+      rules.addAll(isolatedNetworkDrafts(cx, h));
+      rules.addAll(egressDrafts(cx, untrusted, h.name));
+      rules.addAll(forwardDrafts(model, h));
+      // Every rule, restricted to addresses not the host's own (those reach its input, not its
+      // forward chain); most rules meet none of them, so only those the index finds are cut.
       const notOwn = R.subtract([[0, 0xffffffff]], own);
-      for (const r of model.policy) policyDrafts(model, spans, r, h.name, notOwn, notOwn, drafts);
-      drafts.push(...openDrafts(model, untrusted, h.name));
+      const cut = new Uint8Array(parts.policy.length);
+      const ss = parts.meeting('src', own);
+      for (let i = 0; i < ss.length; i++) cut[ss[i]!] = 1;
+      const ds = parts.meeting('dst', own);
+      for (let i = 0; i < ds.length; i++) cut[ds[i]!]! |= 2;
+      for (let k = 0; k < cut.length; k++) parts.draft(k, h.name, cut[k]! & 1 ? notOwn : undefined, cut[k]! & 2 ? notOwn : undefined, rules);
+      rules.addAll(openDrafts(cx, untrusted, h.name));
       break;
     }
     case 'guest-out': {
-      if (h.antiSpoof) {
-        drafts.unshift({
-          match: { ...ANY_MATCH, src: R.complement(own, [0, 0xffffffff]) },
-          action: 'drop',
-          log: true,
-          rate: undefined,
-          role: 'antispoof',
-          origin: { ...h.origin, text: `anti-spoofing: ${h.name} may only send from its own addresses` },
-          policyIndex: undefined,
-        });
-      }
-      drafts.push(...egressDrafts(model, [h], enforcedOn));
-      for (const r of spans.meeting('src', own)) policyDrafts(model, spans, r, enforcedOn, own, undefined, drafts);
-      drafts.push(...openDrafts(model, [h], enforcedOn));
+      rules.addAll(egressDrafts(cx, [h], enforcedOn));
+      const ks = parts.meeting('src', own);
+      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, enforcedOn, own, undefined, rules);
+      rules.addAll(openDrafts(cx, [h], enforcedOn));
       break;
     }
     case 'guest-in': {
-      for (const r of spans.meeting('dst', own)) policyDrafts(model, spans, r, enforcedOn, undefined, own, drafts);
+      const ks = parts.meeting('dst', own);
+      for (let i = 0; i < ks.length; i++) parts.draft(ks[i]!, enforcedOn, undefined, own, rules);
       break;
     }
   }
-  return drafts;
 }
 
 /**
  * A network with `egress: none` never reaches the internet or the LAN through this router, whoever
  * sends: a host that is also on a NAT network must not leak through its isolated leg either.
  */
-function isolatedNetworkDrafts(model: Model, h: Host): Draft[] {
+function isolatedNetworkDrafts(cx: Ctx, h: Host): Draft[] {
+  const { model } = cx;
   const out: Draft[] = [];
   for (const nic of h.nics) {
     const net = model.networks.get(nic.segment);
     if (!net || net.egress !== 'none') continue;
     out.push({
-      match: { ...ANY_MATCH, iif: [nic.ifname], dst: R.union(model.internet, model.lan) },
+      match: { ...ANY_MATCH, iif: [nic.ifname], dst: everywhere(cx) },
       action: 'drop',
       log: true,
       rate: undefined,

@@ -27,9 +27,13 @@ export function normalize(spans: Iterable<Span>): RangeSet {
     }
   }
   if (normal) return given.slice();
-  const arr = given.filter(([a, b]) => a <= b).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const arr = given.filter((s) => s[0] <= s[1]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   const out: [number, number][] = [];
-  for (const [lo, hi] of arr) {
+  // Indexed reads, not `for (const [lo, hi] of …)`: destructuring runs the iterator protocol,
+  // which allocates in code not yet optimised (most of a CLI run).
+  for (let i = 0; i < arr.length; i++) {
+    const lo = arr[i]![0];
+    const hi = arr[i]![1];
     const last = out[out.length - 1];
     if (last && lo <= last[1] + 1) {
       if (hi > last[1]) last[1] = hi;
@@ -55,8 +59,10 @@ export function intersect(a: RangeSet, b: RangeSet): RangeSet {
   let i = 0;
   let j = 0;
   while (i < a.length && j < b.length) {
-    const [alo, ahi] = a[i]!;
-    const [blo, bhi] = b[j]!;
+    const alo = a[i]![0];
+    const ahi = a[i]![1];
+    const blo = b[j]![0];
+    const bhi = b[j]![1];
     const lo = Math.max(alo, blo);
     const hi = Math.min(ahi, bhi);
     if (lo <= hi) out.push([lo, hi]);
@@ -70,7 +76,9 @@ export function intersect(a: RangeSet, b: RangeSet): RangeSet {
 function intersectShort(short: RangeSet, long: RangeSet): RangeSet {
   const out: [number, number][] = [];
   let from = 0;
-  for (const [slo, shi] of short) {
+  for (let i = 0; i < short.length; i++) {
+    const slo = short[i]![0];
+    const shi = short[i]![1];
     // The first span of `long` ending at or after slo.
     let lo = from;
     let hi = long.length;
@@ -81,7 +89,8 @@ function intersectShort(short: RangeSet, long: RangeSet): RangeSet {
     }
     let j = lo;
     for (; j < long.length; j++) {
-      const [llo, lhi] = long[j]!;
+      const llo = long[j]![0];
+      const lhi = long[j]![1];
       if (llo > shi) break;
       out.push([Math.max(slo, llo), Math.min(shi, lhi)]);
     }
@@ -96,12 +105,15 @@ export function subtract(a: RangeSet, b: RangeSet): RangeSet {
   if (b.length === 0 || a.length === 0) return a;
   const out: [number, number][] = [];
   let j = 0;
-  for (const [alo, ahi] of a) {
+  for (let i = 0; i < a.length; i++) {
+    const alo = a[i]![0];
+    const ahi = a[i]![1];
     let lo = alo;
     while (j < b.length && b[j]![1] < lo) j++;
     let k = j;
     while (k < b.length && b[k]![0] <= ahi) {
-      const [blo, bhi] = b[k]!;
+      const blo = b[k]![0];
+      const bhi = b[k]![1];
       if (blo > lo) out.push([lo, Math.min(ahi, blo - 1)]);
       lo = Math.max(lo, bhi + 1);
       if (lo > ahi) break;
@@ -125,9 +137,8 @@ export function contains(a: RangeSet, x: number): boolean {
   let hi = a.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const [s, e] = a[mid]!;
-    if (x < s) hi = mid - 1;
-    else if (x > e) lo = mid + 1;
+    if (x < a[mid]![0]) hi = mid - 1;
+    else if (x > a[mid]![1]) lo = mid + 1;
     else return true;
   }
   return false;
@@ -148,6 +159,6 @@ export function equal(a: RangeSet, b: RangeSet): boolean {
 
 export function size(a: RangeSet): number {
   let n = 0;
-  for (const [lo, hi] of a) n += hi - lo + 1;
+  for (let i = 0; i < a.length; i++) n += a[i]![1] - a[i]![0] + 1;
   return n;
 }
