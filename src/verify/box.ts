@@ -341,26 +341,54 @@ function dimCovers(c: Box, p: Box, d: number): boolean {
   }
 }
 
-function nsUnion(a: NameSet, b: NameSet): NameSet {
-  if (!a.neg && !b.neg) return { neg: false, names: [...new Set([...a.names, ...b.names])].sort() };
-  if (a.neg && b.neg) return { neg: true, names: a.names.filter((x) => sortedHas(b.names, x)) };
-  const [n, pos] = a.neg ? [a, b] : [b, a];
-  return { neg: true, names: n.names.filter((x) => !sortedHas(pos.names, x)) };
+/**
+ * The union of many name sets at once (what folding them pairwise gives: the same sorted,
+ * duplicate-free names). Folding re-sorted the growing union for every member: a group of
+ * hundreds of rules differing only in their input interface cost a sort per member.
+ */
+function nsUnionAll(sets: readonly NameSet[]): NameSet {
+  let neg: Set<string> | undefined;
+  let negFirst: readonly string[] | undefined;
+  const pos = new Set<string>();
+  for (const s of sets) {
+    if (!s.neg) {
+      for (const x of s.names) pos.add(x);
+      continue;
+    }
+    if (negFirst === undefined) {
+      negFirst = s.names;
+      neg = new Set(s.names);
+      continue;
+    }
+    const keep = new Set<string>();
+    for (const x of s.names) if (neg!.has(x)) keep.add(x);
+    neg = keep;
+  }
+  if (negFirst === undefined) return { neg: false, names: [...pos].sort() };
+  return { neg: true, names: negFirst.filter((x) => neg!.has(x) && !pos.has(x)) };
 }
 
 /** The union of boxes that each contain p except along `d`, restricted to p: p with d widened to their union. */
 function mergeAlong(p: Box, group: readonly Box[], d: Dim): Box {
+  const { src, dst, flow, iif, oif, port, state } = p;
   switch (d) {
-    case 'state':
-      return { ...p, state: p.state & group.reduce((acc, c) => acc | c.state, 0) };
+    case 'state': {
+      let acc = 0;
+      for (const c of group) acc |= c.state;
+      return mkBox(src, dst, flow, iif, oif, port, state & acc);
+    }
     case 'port':
+      return mkBox(src, dst, flow, iif, oif, nsIntersect(port, nsUnionAll(group.map((c) => c.port))), state);
     case 'iif':
+      return mkBox(src, dst, flow, nsIntersect(iif, nsUnionAll(group.map((c) => c.iif))), oif, port, state);
     case 'oif':
-      return { ...p, [d]: nsIntersect(p[d], group.map((c) => c[d]).reduce(nsUnion)) };
+      return mkBox(src, dst, flow, iif, nsIntersect(oif, nsUnionAll(group.map((c) => c.oif))), port, state);
     case 'flow':
+      return mkBox(src, dst, R.intersect(flow, R.normalize(group.flatMap((c) => c.flow))), iif, oif, port, state);
     case 'dst':
+      return mkBox(src, R.intersect(dst, R.normalize(group.flatMap((c) => c.dst))), flow, iif, oif, port, state);
     case 'src':
-      return { ...p, [d]: R.intersect(p[d], R.normalize(group.flatMap((c) => c[d]))) };
+      return mkBox(R.intersect(src, R.normalize(group.flatMap((c) => c.src))), dst, flow, iif, oif, port, state);
   }
 }
 

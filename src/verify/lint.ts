@@ -9,7 +9,7 @@
  * away from the rules after it.
  */
 import { Engine } from './engine.js';
-import { Overlap } from './lint-overlap.js';
+import { EarlierMeets, Overlap } from './lint-overlap.js';
 export type { Overlap } from './lint-overlap.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
@@ -181,9 +181,10 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   const empty = new Set<number>();
   const undecided: number[] = [];
   const near = new Map<number, number[]>();
+  const meets = new EarlierMeets(boxes, near);
   /** Rule j may take part of rule i's traffic; `nb` (the rules meeting i) holds every rule before j that takes some first. */
   const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
-    overlaps.push(new Overlap(rules, boxes, j, i, nb));
+    overlaps.push(new Overlap(rules, boxes, j, i, nb, meets));
   };
 
   for (let i = 0; i < n; i++) {
@@ -304,8 +305,22 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   const results = chains.map((c) => lintChain(c, opts));
 
   const byRule = new Map<string, Occurrence[]>();
+  // Each spec rule's key as a number, per chain and rule index: the overlap pairs below are
+  // millions on big specs, and building two key strings for each was a good part of lint's time.
+  const ids = new Map<string, number>();
+  const idOf = (o: Origin): number => {
+    const k = ruleKey(o);
+    let id = ids.get(k);
+    if (id === undefined) ids.set(k, (id = ids.size));
+    return id;
+  };
+  const keyIds = new Map<ChainLint, Int32Array>();
   for (const res of results) {
-    for (const r of res.chain.rules) {
+    const rules = res.chain.rules;
+    const kid = new Int32Array(rules.length);
+    for (let x = 0; x < rules.length; x++) kid[x] = idOf(rules[x]!.origin);
+    keyIds.set(res, kid);
+    for (const r of rules) {
       if (!isSubject(r)) continue;
       const k = ruleKey(r.origin);
       const list = byRule.get(k) ?? [];
@@ -314,12 +329,12 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     }
   }
 
-  const dead = new Set<string>();
+  const dead = new Uint8Array(ids.size);
   for (const [k, occ] of byRule) {
     const subject = occ[0]!.rule;
     const at = atOrigin(subject.origin);
     if (occ.every((o) => o.lint.empty.has(o.rule.index))) {
-      dead.add(k);
+      dead[ids.get(k)!] = 1;
       ds.push(
         diag(
           Code.RULE_APPLIES_NOWHERE,
@@ -333,7 +348,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     }
     const sh = occ.filter((o) => o.lint.shadowed.has(o.rule.index) || o.lint.empty.has(o.rule.index));
     if (sh.length === occ.length) {
-      dead.add(k);
+      dead[ids.get(k)!] = 1;
       ds.push(shadowDiagnostic(subject, sh));
       continue;
     }
@@ -355,17 +370,18 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     chains: string[];
     parts: Box[];
   }
-  const overlapped = new Map<string, { later: IrRule; pairs: Map<string, Pair>; chains: string[] }>();
+  const overlapped = new Map<number, { later: IrRule; pairs: Map<number, Pair>; chains: string[] }>();
   const bridgeOf = portBridges(model);
   // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
   const real = (b: Box): boolean => onTheirBridge(b, bridgeOf) !== undefined;
   for (const res of results) {
+    const kid = keyIds.get(res)!;
     for (const o of res.overlaps) {
+      const lk = kid[o.i]!;
+      const ek = kid[o.j]!;
+      if (dead[lk] === 1 || dead[ek] === 1) continue;
       const later = o.later;
       const earlier = o.earlier;
-      const lk = ruleKey(later.origin);
-      const ek = ruleKey(earlier.origin);
-      if (dead.has(lk) || dead.has(ek)) continue;
       const entry = overlapped.get(lk);
       const known = entry?.pairs.get(ek);
       // The message shows the parts of the first three pairs, three parts each; of the others
@@ -373,7 +389,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       const shown = (known ? known.index : (entry?.pairs.size ?? 0)) < 3;
       if (known && known.chains.includes(res.chain.point) && (!shown || known.parts.length >= 3)) continue;
       if (!o.hasPart(real)) continue;
-      const e = entry ?? { later, pairs: new Map<string, Pair>(), chains: [] };
+      const e = entry ?? { later, pairs: new Map<number, Pair>(), chains: [] };
       overlapped.set(lk, e);
       if (!e.chains.includes(res.chain.point)) e.chains.push(res.chain.point);
       const p = known ?? { earlier, index: e.pairs.size, chains: [], parts: [] };
