@@ -228,6 +228,11 @@ export function boxIntersects(a: Box, b: Box): boolean {
   );
 }
 
+/** Whether a and b share a packet, given that their addresses meet (the other dimensions of `boxIntersects`). */
+export function boxMeetsBeyondAddresses(a: Box, b: Box): boolean {
+  return (a.state & b.state) !== 0 && rsIntersects(a.flow, b.flow) && nsIntersects(a.port, b.port) && nsIntersects(a.iif, b.iif) && nsIntersects(a.oif, b.oif);
+}
+
 /** True when b ⊆ a. */
 export function boxContains(a: Box, b: Box): boolean {
   return (

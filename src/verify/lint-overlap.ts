@@ -73,6 +73,58 @@ export class EarlierMeets {
   }
 }
 
+/**
+ * The cut of an earlier rule j's own box by the rules that may cut its overlaps, shared by every
+ * later rule whose first neighbours are the same: on a big chain hundreds of plumbing drops
+ * overlap each of tens of thousands of later rules, each pair cut by the same 64 rules. Kept
+ * only when the cut never holds more than one piece (see `Overlap.hasPart`).
+ */
+export class CutMemo {
+  private readonly sigByNb = new Map<readonly number[], number>();
+  private readonly sigs = new Map<string, number>();
+  /** 0: nothing is left of rule j. */
+  private readonly cuts = new Map<number, Box | null | 0>();
+
+  constructor(
+    private readonly rules: readonly IrRule[],
+    private readonly boxes: readonly Box[],
+  ) {}
+
+  /** What is left of rule j after the first MAX_CUTTERS rules of `nb` before it; null when not one piece. */
+  cut(nb: readonly number[], j: number): Box | null | undefined {
+    let sig = this.sigByNb.get(nb);
+    if (sig === undefined) {
+      const text = nb.slice(0, MAX_CUTTERS).join(',');
+      sig = this.sigs.get(text);
+      if (sig === undefined) this.sigs.set(text, (sig = this.sigs.size));
+      this.sigByNb.set(nb, sig);
+    }
+    const key = sig * 2 ** 21 + j;
+    let c = this.cuts.get(key);
+    if (c === undefined) {
+      const got = this.compute(nb, j);
+      c = got === undefined ? 0 : got;
+      this.cuts.set(key, c);
+    }
+    return c === 0 ? undefined : c;
+  }
+
+  /** undefined: nothing left; null: the cut held more than one piece at some step. */
+  private compute(nb: readonly number[], j: number): Box | null | undefined {
+    let piece: Box | undefined = this.boxes[j]!;
+    for (let t = 0; t < nb.length && t < MAX_CUTTERS; t++) {
+      const k = nb[t]!;
+      if (k >= j) break;
+      if (this.rules[k]!.rate !== undefined || !boxIntersects(piece, this.boxes[k]!)) continue;
+      const ys = boxSubtract(piece, this.boxes[k]!);
+      if (ys.length > 1) return null;
+      piece = ys[0];
+      if (piece === undefined) return undefined;
+    }
+    return piece;
+  }
+}
+
 export class Overlap {
   constructor(
     private readonly rules: readonly IrRule[],
@@ -85,6 +137,8 @@ export class Overlap {
     private readonly nb: readonly number[],
     /** Where to find the few rules before j meeting it, when lint has them. */
     private readonly meets?: EarlierMeets,
+    /** Cuts of rule j shared between later rules. */
+    private readonly memo?: CutMemo,
   ) {}
 
   get earlier(): IrRule {
@@ -162,6 +216,16 @@ export class Overlap {
    * the search grows past its bound, the part is computed.
    */
   hasPart(keep: (b: Box) => boolean): boolean {
+    // When the same cutters leave one piece P of rule j's box at every step, they leave at most
+    // one of the overlap (a piece of the overlap lies in a piece of j's box, and meets a cutter
+    // only where that piece does: its pieces are that piece's, narrowed), and so never reach
+    // the piece limit: the part is P ∩ box i, exactly (sets have one representation).
+    const one = this.memo?.cut(this.nb, this.j);
+    if (one === undefined && this.memo) return false;
+    if (one) {
+      const bi = this.boxes[this.i]!;
+      return boxIntersects(one, bi) && keep(boxIntersect(one, bi));
+    }
     const whole = boxIntersect(this.boxes[this.j]!, this.boxes[this.i]!);
     const cut = this.cutters(whole);
     const m = cut.length;
