@@ -111,15 +111,16 @@ export class CutMemo {
 
   /** undefined: nothing left; null: the cut held more than one piece at some step. */
   private compute(nb: readonly number[], j: number): Box | null | undefined {
-    let piece: Box | undefined = this.boxes[j]!;
+    let piece: Box = this.boxes[j]!;
     for (let t = 0; t < nb.length && t < MAX_CUTTERS; t++) {
       const k = nb[t]!;
       if (k >= j) break;
       if (this.rules[k]!.rate !== undefined || !boxIntersects(piece, this.boxes[k]!)) continue;
       const ys = boxSubtract(piece, this.boxes[k]!);
       if (ys.length > 1) return null;
-      piece = ys[0];
-      if (piece === undefined) return undefined;
+      const next = ys[0];
+      if (next === undefined) return undefined;
+      piece = next;
     }
     return piece;
   }
