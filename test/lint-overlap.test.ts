@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
-import { Overlap } from '../src/verify/lint-overlap.js';
+import { CutMemo, EarlierMeets, Overlap } from '../src/verify/lint-overlap.js';
 import { boxContains, boxIntersect, boxIntersects, boxIsEmpty, boxSubtract, nameHas, type Box, type NameSet } from '../src/verify/box.js';
 import { assertProperty } from './support/seed.js';
 
@@ -72,6 +72,11 @@ function check(boxes: Box[], rates: boolean[]): void {
   for (const p of parts) assert.ok(!boxIsEmpty(p) && boxContains(whole, p));
   for (let a = 0; a < parts.length; a++) for (let b = a + 1; b < parts.length; b++) assert.ok(!boxIntersects(parts[a]!, parts[b]!));
   for (const [what, keep] of KEEPS) assert.equal(o.hasPart(keep), parts.some(keep), `${what}: ${parts.length} parts`);
+  // As lint builds it: cutters from j's own earlier neighbours, and j's cut shared through the
+  // memo (used when that cut stays one piece). Same parts, same answers.
+  const fast = new Overlap(rules, boxes, j, i, nb, new EarlierMeets(boxes, new Map([[i, nb]])), new CutMemo(rules, boxes));
+  assert.deepEqual(fast.parts(), parts);
+  for (const [what, keep] of KEEPS) assert.equal(fast.hasPart(keep), parts.some(keep), `memo, ${what}: ${parts.length} parts`);
 }
 
 describe('Overlap.hasPart = parts().some(keep)', () => {

@@ -29,6 +29,8 @@ export class IntervalIndex {
     los: Float64Array;
     his: Float64Array;
     ids: Int32Array;
+    /** Per entry, the end of the run of entries with its start (ends descend within a run). */
+    runEnd: Int32Array;
     los2: Float64Array | undefined;
     his2: Float64Array | undefined;
   }[] = [];
@@ -55,7 +57,10 @@ export class IntervalIndex {
       } else {
         order = list.sort((a, b) => items[a]!.lo - items[b]!.lo);
       }
+      order = byEndInRuns(items, order);
       const n = order.length;
+      const runEnd = new Int32Array(n);
+      for (let k = n - 1; k >= 0; k--) runEnd[k] = k + 1 < n && items[order[k + 1]!]!.lo === items[order[k]!]!.lo ? runEnd[k + 1]! : k + 1;
       const los = new Float64Array(n);
       const his = new Float64Array(n);
       const ids = new Int32Array(n);
@@ -71,11 +76,14 @@ export class IntervalIndex {
           his2[k] = it.hi2 ?? Infinity;
         }
       }
-      this.levels.push({ width: 2 ** l - 1, los, his, ids, los2, his2 });
+      this.levels.push({ width: 2 ** l - 1, los, his, ids, runEnd, los2, his2 });
     });
   }
 
-  /** How many entries a query would scan (an upper bound on its answer); costs only binary searches. */
+  /**
+   * How many entries a query would scan at most (an upper bound on its answer); costs only binary
+   * searches. Runs of one start that end before the query are skipped whole, which this ignores.
+   */
   estimate(lo: number, hi: number): number {
     let n = 0;
     for (const lv of this.levels) n += lowerBound(lv.los, hi + 1) - lowerBound(lv.los, lo - lv.width);
@@ -86,7 +94,12 @@ export class IntervalIndex {
   query(lo: number, hi: number, out: number[]): void {
     for (const lv of this.levels) {
       const end = lowerBound(lv.los, hi + 1);
-      for (let i = lowerBound(lv.los, lo - lv.width); i < end; i++) if (lv.his[i]! >= lo) out.push(lv.ids[i]!);
+      const { his, ids, runEnd } = lv;
+      for (let i = lowerBound(lv.los, lo - lv.width); i < end;) {
+        // Ends descend within a run of one start: the first that ends too early ends the run.
+        if (his[i]! < lo) i = runEnd[i]!;
+        else out.push(ids[i++]!);
+      }
     }
   }
 
@@ -97,17 +110,54 @@ export class IntervalIndex {
   queryWithin(lo: number, hi: number, lo2: number, hi2: number, out: number[]): void {
     for (const lv of this.levels) {
       const end = lowerBound(lv.los, hi + 1);
-      const { his, los2, his2, ids } = lv;
+      const { his, los2, his2, ids, runEnd } = lv;
       if (!los2 || !his2) {
-        for (let i = lowerBound(lv.los, lo - lv.width); i < end; i++) if (his[i]! >= lo) out.push(ids[i]!);
+        for (let i = lowerBound(lv.los, lo - lv.width); i < end;) {
+          if (his[i]! < lo) i = runEnd[i]!;
+          else out.push(ids[i++]!);
+        }
         continue;
       }
       let last = -1;
-      for (let i = lowerBound(lv.los, lo - lv.width); i < end; i++) {
-        // Items of one id with the same interval sit side by side (same start, same bucket):
-        // report the id once per run.
-        if (his[i]! >= lo && los2[i]! <= hi2 && his2[i]! >= lo2 && ids[i] !== last) out.push((last = ids[i]!));
+      for (let i = lowerBound(lv.los, lo - lv.width); i < end;) {
+        // Ends descend within a run of one start: the first that ends too early ends the run
+        // (many rules share the internet's ranges, and most queries end before them).
+        if (his[i]! < lo) {
+          i = runEnd[i]!;
+          continue;
+        }
+        // Items of one id with the same interval sit side by side (same start and end, same
+        // bucket, in the order given): report the id once per run.
+        if (los2[i]! <= hi2 && his2[i]! >= lo2 && ids[i] !== last) out.push((last = ids[i]!));
+        i++;
       }
     }
   }
+}
+
+/**
+ * `order` (sorted by start, ties in given order) with each run of one start sorted by end,
+ * longest first, ties still in given order: a scan can then leave a run at its first entry that
+ * ends before the query.
+ */
+function byEndInRuns(items: readonly IntervalItem[], order: ArrayLike<number>): Int32Array {
+  const out = Int32Array.from(order);
+  const n = out.length;
+  for (let a = 0; a < n;) {
+    const lo = items[out[a]!]!.lo;
+    let b = a + 1;
+    let sorted = true;
+    while (b < n && items[out[b]!]!.lo === lo) {
+      if (items[out[b]!]!.hi > items[out[b - 1]!]!.hi) sorted = false;
+      b++;
+    }
+    if (!sorted) {
+      const run = Array.from(out.subarray(a, b));
+      // Array.prototype.sort is stable: equal ends keep their given order.
+      run.sort((x, y) => items[y]!.hi - items[x]!.hi);
+      out.set(run, a);
+    }
+    a = b;
+  }
+  return out;
 }

@@ -228,6 +228,11 @@ export function boxIntersects(a: Box, b: Box): boolean {
   );
 }
 
+/** Whether a and b share a packet, given that their addresses meet (the other dimensions of `boxIntersects`). */
+export function boxMeetsBeyondAddresses(a: Box, b: Box): boolean {
+  return (a.state & b.state) !== 0 && rsIntersects(a.flow, b.flow) && nsIntersects(a.port, b.port) && nsIntersects(a.iif, b.iif) && nsIntersects(a.oif, b.oif);
+}
+
 /** True when b ⊆ a. */
 export function boxContains(a: Box, b: Box): boolean {
   return (
@@ -341,32 +346,86 @@ function dimCovers(c: Box, p: Box, d: number): boolean {
   }
 }
 
-function nsUnion(a: NameSet, b: NameSet): NameSet {
-  if (!a.neg && !b.neg) return { neg: false, names: [...new Set([...a.names, ...b.names])].sort() };
-  if (a.neg && b.neg) return { neg: true, names: a.names.filter((x) => sortedHas(b.names, x)) };
-  const [n, pos] = a.neg ? [a, b] : [b, a];
-  return { neg: true, names: n.names.filter((x) => !sortedHas(pos.names, x)) };
+/**
+ * The union of many name sets at once (what folding them pairwise gives: the same sorted,
+ * duplicate-free names). Folding re-sorted the growing union for every member: a group of
+ * hundreds of rules differing only in their input interface cost a sort per member.
+ */
+function nsUnionAll(sets: readonly NameSet[]): NameSet {
+  let neg: Set<string> | undefined;
+  let negFirst: readonly string[] | undefined;
+  const pos = new Set<string>();
+  for (const s of sets) {
+    if (!s.neg) {
+      for (const x of s.names) pos.add(x);
+      continue;
+    }
+    if (negFirst === undefined) {
+      negFirst = s.names;
+      neg = new Set(s.names);
+      continue;
+    }
+    const keep = new Set<string>();
+    for (const x of s.names) if (neg!.has(x)) keep.add(x);
+    neg = keep;
+  }
+  if (negFirst === undefined) return { neg: false, names: [...pos].sort() };
+  return { neg: true, names: negFirst.filter((x) => neg!.has(x) && !pos.has(x)) };
 }
 
 /** The union of boxes that each contain p except along `d`, restricted to p: p with d widened to their union. */
 function mergeAlong(p: Box, group: readonly Box[], d: Dim): Box {
+  const { src, dst, flow, iif, oif, port, state } = p;
   switch (d) {
-    case 'state':
-      return { ...p, state: p.state & group.reduce((acc, c) => acc | c.state, 0) };
+    case 'state': {
+      let acc = 0;
+      for (const c of group) acc |= c.state;
+      return mkBox(src, dst, flow, iif, oif, port, state & acc);
+    }
     case 'port':
+      return mkBox(src, dst, flow, iif, oif, nsIntersect(port, nsUnionAll(group.map((c) => c.port))), state);
     case 'iif':
+      return mkBox(src, dst, flow, nsIntersect(iif, nsUnionAll(group.map((c) => c.iif))), oif, port, state);
     case 'oif':
-      return { ...p, [d]: nsIntersect(p[d], group.map((c) => c[d]).reduce(nsUnion)) };
+      return mkBox(src, dst, flow, iif, nsIntersect(oif, nsUnionAll(group.map((c) => c.oif))), port, state);
     case 'flow':
+      return mkBox(src, dst, R.intersect(flow, R.normalize(group.flatMap((c) => c.flow))), iif, oif, port, state);
     case 'dst':
+      return mkBox(src, R.intersect(dst, R.normalize(group.flatMap((c) => c.dst))), flow, iif, oif, port, state);
     case 'src':
-      return { ...p, [d]: R.intersect(p[d], R.normalize(group.flatMap((c) => c[d]))) };
+      return mkBox(R.intersect(src, R.normalize(group.flatMap((c) => c.src))), dst, flow, iif, oif, port, state);
   }
 }
 
 /** A rough size, only for choosing between candidates: co-finite name sets count as large. */
 export function boxVolume(b: Box): number {
   return R.size(b.src) * R.size(b.dst) * R.size(b.flow) * nsSize(b.iif) * nsSize(b.oif) * nsSize(b.port) * popcount(b.state);
+}
+
+/**
+ * `boxVolume(boxIntersect(a, b))` without building the box: the same factors in the same order
+ * (range sizes are whole numbers, so summing them per span gives the same value).
+ */
+function interVolume(a: Box, b: Box): number {
+  return (
+    rsInterSize(a.src, b.src) *
+    rsInterSize(a.dst, b.dst) *
+    rsInterSize(a.flow, b.flow) *
+    nsInterSize(a.iif, b.iif) *
+    nsInterSize(a.oif, b.oif) *
+    nsInterSize(a.port, b.port) *
+    popcount(a.state & b.state)
+  );
+}
+
+/** `nsSize(nsIntersect(a, b))`. */
+function nsInterSize(a: NameSet, b: NameSet): number {
+  if (a.neg && b.neg) return 1000;
+  const pos = a.neg ? b : a;
+  const other = a.neg ? a : b;
+  let n = 0;
+  for (const x of pos.names) if (nameHas(other, x)) n++;
+  return n;
 }
 
 function nsSize(s: NameSet): number {
@@ -524,7 +583,7 @@ export function smallCover(q: Box, cands: readonly Box[], budget: Budget, prefer
       if (taken.has(i)) continue;
       const c = cands[i]!;
       let vol = 0;
-      for (const r of rem) if (boxIntersects(r, c)) vol += boxVolume(boxIntersect(r, c));
+      for (const r of rem) if (boxIntersects(r, c)) vol += interVolume(r, c);
       if (vol === 0) continue;
       const pref = prefer[i] ?? true;
       if (vol > bestVol || (vol === bestVol && pref && !bestPref)) {

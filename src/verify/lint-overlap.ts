@@ -13,6 +13,7 @@
  */
 import type { IrRule } from '../ir/types.js';
 import { boxIntersect, boxIntersects, boxSubtract, type Box } from './box.js';
+import { lowerBound } from '../util/search.js';
 
 /** Neighbours before j that cut the part: the first ones only, whatever their number. */
 const MAX_CUTTERS = 64;
@@ -20,6 +21,110 @@ const MAX_CUTTERS = 64;
 const MAX_PIECES = 256;
 /** Past this many boxes looked at without a witness, `hasPart` falls back to `parts`. */
 const MAX_SEARCH = MAX_CUTTERS * MAX_PIECES;
+/** Rules up to this index get their earlier-meeting list by a plain scan when lint has none. */
+const SCAN_BELOW = 4096;
+
+/**
+ * Per rule j, the rules before it that share a packet with it, ascending; computed once per rule
+ * and only when asked. A rule cuts an overlap's part only if it meets the earlier rule j, so when
+ * j meets few rules before it (plumbing at the top of a chain meets almost nothing above it),
+ * its cutters come from this short list instead of a test of each of the later rule's first 64
+ * neighbours: on big chains every later rule meets the same hundreds of plumbing rules, and
+ * those tests were most of lint's time.
+ */
+export class EarlierMeets {
+  private readonly memo = new Map<number, Int32Array | null>();
+
+  constructor(
+    private readonly boxes: readonly Box[],
+    /** Neighbour lists lint already has (rules meeting rule i, ascending), by rule index. */
+    private readonly near: ReadonlyMap<number, readonly number[]>,
+  ) {}
+
+  /** Ascending rules k < j meeting rule j, or undefined when that list is long or unknown. */
+  of(j: number): Int32Array | undefined {
+    let m = this.memo.get(j);
+    if (m === undefined) {
+      m = this.compute(j);
+      this.memo.set(j, m);
+    }
+    return m ?? undefined;
+  }
+
+  private compute(j: number): Int32Array | null {
+    const nb = this.near.get(j);
+    const out: number[] = [];
+    if (nb) {
+      for (const k of nb) {
+        if (k >= j) break;
+        out.push(k);
+        if (out.length > MAX_CUTTERS) return null;
+      }
+      return Int32Array.from(out);
+    }
+    if (j >= SCAN_BELOW) return null;
+    const bj = this.boxes[j]!;
+    for (let k = 0; k < j; k++) {
+      if (!boxIntersects(this.boxes[k]!, bj)) continue;
+      out.push(k);
+      if (out.length > MAX_CUTTERS) return null;
+    }
+    return Int32Array.from(out);
+  }
+}
+
+/**
+ * The cut of an earlier rule j's own box by the rules that may cut its overlaps, shared by every
+ * later rule whose first neighbours are the same: on a big chain hundreds of plumbing drops
+ * overlap each of tens of thousands of later rules, each pair cut by the same 64 rules. Kept
+ * only when the cut never holds more than one piece (see `Overlap.hasPart`).
+ */
+export class CutMemo {
+  private readonly sigByNb = new Map<readonly number[], number>();
+  private readonly sigs = new Map<string, number>();
+  /** 0: nothing is left of rule j. */
+  private readonly cuts = new Map<number, Box | null | 0>();
+
+  constructor(
+    private readonly rules: readonly IrRule[],
+    private readonly boxes: readonly Box[],
+  ) {}
+
+  /** What is left of rule j after the first MAX_CUTTERS rules of `nb` before it; null when not one piece. */
+  cut(nb: readonly number[], j: number): Box | null | undefined {
+    let sig = this.sigByNb.get(nb);
+    if (sig === undefined) {
+      const text = nb.slice(0, MAX_CUTTERS).join(',');
+      sig = this.sigs.get(text);
+      if (sig === undefined) this.sigs.set(text, (sig = this.sigs.size));
+      this.sigByNb.set(nb, sig);
+    }
+    const key = sig * 2 ** 21 + j;
+    let c = this.cuts.get(key);
+    if (c === undefined) {
+      const got = this.compute(nb, j);
+      c = got === undefined ? 0 : got;
+      this.cuts.set(key, c);
+    }
+    return c === 0 ? undefined : c;
+  }
+
+  /** undefined: nothing left; null: the cut held more than one piece at some step. */
+  private compute(nb: readonly number[], j: number): Box | null | undefined {
+    let piece: Box = this.boxes[j]!;
+    for (let t = 0; t < nb.length && t < MAX_CUTTERS; t++) {
+      const k = nb[t]!;
+      if (k >= j) break;
+      if (this.rules[k]!.rate !== undefined || !boxIntersects(piece, this.boxes[k]!)) continue;
+      const ys = boxSubtract(piece, this.boxes[k]!);
+      if (ys.length > 1) return null;
+      const next = ys[0];
+      if (next === undefined) return undefined;
+      piece = next;
+    }
+    return piece;
+  }
+}
 
 export class Overlap {
   constructor(
@@ -31,6 +136,10 @@ export class Overlap {
     readonly i: number,
     /** The rules meeting rule i, in chain order. */
     private readonly nb: readonly number[],
+    /** Where to find the few rules before j meeting it, when lint has them. */
+    private readonly meets?: EarlierMeets,
+    /** Cuts of rule j shared between later rules. */
+    private readonly memo?: CutMemo,
   ) {}
 
   get earlier(): IrRule {
@@ -44,6 +153,25 @@ export class Overlap {
   /** The rules before j that cut the part (rate-limited ones let packets through: they take nothing). */
   private cutters(whole: Box): Box[] {
     const out: Box[] = [];
+    const few = this.meets?.of(this.j);
+    if (few) {
+      // The same rules as the scan below: a rule not meeting j misses the part. Those among the
+      // first MAX_CUTTERS neighbours of i, in the same (ascending) order.
+      const nb = this.nb;
+      const last = nb.length > MAX_CUTTERS ? nb[MAX_CUTTERS - 1]! : Infinity;
+      let at = 0;
+      for (let t = 0; t < few.length; t++) {
+        const k = few[t]!;
+        if (k > last) break;
+        at = lowerBound(nb, k, at);
+        if (at >= nb.length) break;
+        if (nb[at] !== k) continue;
+        const bk = this.boxes[k]!;
+        if (this.rules[k]!.rate !== undefined || !boxIntersects(whole, bk)) continue;
+        out.push(bk);
+      }
+      return out;
+    }
     for (let t = 0; t < this.nb.length && t < MAX_CUTTERS; t++) {
       const k = this.nb[t]!;
       if (k >= this.j) break;
@@ -89,6 +217,16 @@ export class Overlap {
    * the search grows past its bound, the part is computed.
    */
   hasPart(keep: (b: Box) => boolean): boolean {
+    // When the same cutters leave one piece P of rule j's box at every step, they leave at most
+    // one of the overlap (a piece of the overlap lies in a piece of j's box, and meets a cutter
+    // only where that piece does: its pieces are that piece's, narrowed), and so never reach
+    // the piece limit: the part is P ∩ box i, exactly (sets have one representation).
+    const one = this.memo?.cut(this.nb, this.j);
+    if (one === undefined && this.memo) return false;
+    if (one) {
+      const bi = this.boxes[this.i]!;
+      return boxIntersects(one, bi) && keep(boxIntersect(one, bi));
+    }
     const whole = boxIntersect(this.boxes[this.j]!, this.boxes[this.i]!);
     const cut = this.cutters(whole);
     const m = cut.length;

@@ -9,7 +9,7 @@
  * away from the rules after it.
  */
 import { Engine } from './engine.js';
-import { Overlap } from './lint-overlap.js';
+import { CutMemo, EarlierMeets, Overlap } from './lint-overlap.js';
 export type { Overlap } from './lint-overlap.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
@@ -26,6 +26,7 @@ import {
   ADDR_MAX,
   boxIntersects,
   boxIsEmpty,
+  boxMeetsBeyondAddresses,
   boxOf,
   boxSubtract,
   covered,
@@ -33,6 +34,7 @@ import {
   type IntervalItem,
   lineToFlows,
   nameHas,
+  rsIntersects,
   smallCover,
   STATE_ESTABLISHED,
   type Box,
@@ -126,13 +128,35 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     fLo[i] = b.flow[0]![0];
     fHi[i] = b.flow[b.flow.length - 1]![1];
   }
+  // Rules with the same source and destination sets share their entries in the address indexes
+  // (an address pair): the plumbing at the top of a big chain is one drop per bridge, hundreds of
+  // rules from anywhere to the internet's dozens of ranges, and a query on those ranges met each
+  // of them once per range. A query finds the pair once and tests its rules.
+  const setIds = new AddressSets();
+  const pairOf = new Map<number, number>();
+  /** Per pair, its rules in chain order. */
+  const members: number[][] = [];
+  for (const { b, i } of live) {
+    const key = setIds.of(b.src) * 2 ** 26 + setIds.of(b.dst);
+    let p = pairOf.get(key);
+    if (p === undefined) {
+      pairOf.set(key, (p = members.length));
+      members.push([]);
+    }
+    members[p]!.push(i);
+  }
   const dims: ((b: Box) => RangeSet)[] = [(b) => b.src, (b) => b.dst, (b) => b.flow];
-  /** Per index, its items' second intervals: the other address's ranges; the flow index: the destination hull. */
-  const second = (d: number, b: Box, i: number): RangeSet => (d === 0 ? b.dst : d === 1 ? b.src : [[dLo[i]!, dHi[i]!]]);
   const indexes = dims.map((get, d) => {
     const items: IntervalItem[] = [];
-    for (const { b, i } of live) {
-      for (const [lo, hi] of get(b)) for (const [lo2, hi2] of second(d, b, i)) items.push({ lo, hi, id: i, lo2, hi2 });
+    if (d === 2) {
+      // The flow index: one entry per rule and flow range; its second interval is the destination hull.
+      for (const { b, i } of live) for (const [lo, hi] of b.flow) items.push({ lo, hi, id: i, lo2: dLo[i]!, hi2: dHi[i]! });
+    } else {
+      // The address indexes: one entry per pair and source range × destination range.
+      for (let p = 0; p < members.length; p++) {
+        const rep = boxes[members[p]![0]!]!;
+        for (const [lo, hi] of get(rep)) for (const [lo2, hi2] of d === 0 ? rep.dst : rep.src) items.push({ lo, hi, id: p, lo2, hi2 });
+      }
     }
     return new IntervalIndex(items);
   });
@@ -142,8 +166,8 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
    */
   const COST = [1, 1, 4];
   const scratch: number[] = [];
-  /** seen[j] === i: rule j already looked at for rule i (a rule with several ranges is found once per range). */
-  const seen = new Int32Array(n).fill(-1);
+  /** seen[x] === i: rule (flow index) or pair (address indexes) x already looked at for rule i. */
+  const seen = new Int32Array(Math.max(n, members.length)).fill(-1);
   /** Rules other than i sharing a packet with rule i, in chain order. */
   const neighbours = (i: number): number[] => {
     const b = boxes[i]!;
@@ -152,10 +176,15 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     let least = Infinity;
     for (let d = 0; d < dims.length; d++) {
       let e = 0;
-      for (const [lo, hi] of dims[d]!(b)) {
-        e += indexes[d]!.estimate(lo, hi) * COST[d]!;
-        if (e >= least) break;
-      }
+      const rs = dims[d]!(b);
+      // Only to choose an index: a set of many ranges (the internet's dozens) is estimated by its
+      // hull, two binary searches per bucket instead of two per range.
+      if (rs.length > 4) e = indexes[d]!.estimate(rs[0]![0], rs[rs.length - 1]![1]) * COST[d]!;
+      else
+        for (const [lo, hi] of rs) {
+          e += indexes[d]!.estimate(lo, hi) * COST[d]!;
+          if (e >= least) break;
+        }
       if (e < least) {
         least = e;
         pick = d;
@@ -166,11 +195,28 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     const hi2 = pick === 1 ? sHi[i]! : dHi[i]!;
     for (const [lo, hi] of dims[pick]!(b)) indexes[pick]!.queryWithin(lo, hi, lo2, hi2, scratch);
     const out: number[] = [];
-    for (const j of scratch) {
-      if (j === i || seen[j] === i) continue;
-      seen[j] = i;
-      if (sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
-      if (boxIntersects(b, boxes[j]!)) out.push(j);
+    if (pick === 2) {
+      for (const j of scratch) {
+        if (j === i || seen[j] === i) continue;
+        seen[j] = i;
+        if (sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
+        if (boxIntersects(b, boxes[j]!)) out.push(j);
+      }
+    } else {
+      for (const p of scratch) {
+        if (seen[p] === i) continue;
+        seen[p] = i;
+        const list = members[p]!;
+        const r = list[0]!;
+        // The addresses are the pair's: tested once for all its rules.
+        if (sLo[r]! > sHi[i]! || sHi[r]! < sLo[i]! || dLo[r]! > dHi[i]! || dHi[r]! < dLo[i]!) continue;
+        const rep = boxes[r]!;
+        if (!rsIntersects(b.dst, rep.dst) || !rsIntersects(b.src, rep.src)) continue;
+        for (const j of list) {
+          if (j === i || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
+          if (boxMeetsBeyondAddresses(b, boxes[j]!)) out.push(j);
+        }
+      }
     }
     return out.sort((x, y) => x - y);
   };
@@ -181,9 +227,11 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   const empty = new Set<number>();
   const undecided: number[] = [];
   const near = new Map<number, number[]>();
+  const meets = new EarlierMeets(boxes, near);
+  const memo = new CutMemo(rules, boxes);
   /** Rule j may take part of rule i's traffic; `nb` (the rules meeting i) holds every rule before j that takes some first. */
   const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
-    overlaps.push(new Overlap(rules, boxes, j, i, nb));
+    overlaps.push(new Overlap(rules, boxes, j, i, nb, meets, memo));
   };
 
   for (let i = 0; i < n; i++) {
@@ -263,6 +311,23 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   return { chain, shadowed, redundant, overlaps, empty, undecided };
 }
 
+/** Numbers for address sets, equal numbers for equal sets (one lookup when the very same array recurs). */
+class AddressSets {
+  private readonly byRef = new Map<RangeSet, number>();
+  private readonly byText = new Map<string, number>();
+
+  of(rs: RangeSet): number {
+    let id = this.byRef.get(rs);
+    if (id !== undefined) return id;
+    let text = '';
+    for (const [lo, hi] of rs) text += `${lo}-${hi},`;
+    id = this.byText.get(text);
+    if (id === undefined) this.byText.set(text, (id = this.byText.size));
+    this.byRef.set(rs, id);
+    return id;
+  }
+}
+
 /** Whether `earlier` taking part of `later`'s traffic is worth saying: opposite verdicts, and not
  * plumbing that matches nearly everything, nor an accept of replies only. */
 function overlapPartner(earlier: IrRule, later: IrRule): boolean {
@@ -304,8 +369,22 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   const results = chains.map((c) => lintChain(c, opts));
 
   const byRule = new Map<string, Occurrence[]>();
+  // Each spec rule's key as a number, per chain and rule index: the overlap pairs below are
+  // millions on big specs, and building two key strings for each was a good part of lint's time.
+  const ids = new Map<string, number>();
+  const idOf = (o: Origin): number => {
+    const k = ruleKey(o);
+    let id = ids.get(k);
+    if (id === undefined) ids.set(k, (id = ids.size));
+    return id;
+  };
+  const keyIds = new Map<ChainLint, Int32Array>();
   for (const res of results) {
-    for (const r of res.chain.rules) {
+    const rules = res.chain.rules;
+    const kid = new Int32Array(rules.length);
+    for (let x = 0; x < rules.length; x++) kid[x] = idOf(rules[x]!.origin);
+    keyIds.set(res, kid);
+    for (const r of rules) {
       if (!isSubject(r)) continue;
       const k = ruleKey(r.origin);
       const list = byRule.get(k) ?? [];
@@ -314,12 +393,12 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     }
   }
 
-  const dead = new Set<string>();
+  const dead = new Uint8Array(ids.size);
   for (const [k, occ] of byRule) {
     const subject = occ[0]!.rule;
     const at = atOrigin(subject.origin);
     if (occ.every((o) => o.lint.empty.has(o.rule.index))) {
-      dead.add(k);
+      dead[ids.get(k)!] = 1;
       ds.push(
         diag(
           Code.RULE_APPLIES_NOWHERE,
@@ -333,7 +412,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     }
     const sh = occ.filter((o) => o.lint.shadowed.has(o.rule.index) || o.lint.empty.has(o.rule.index));
     if (sh.length === occ.length) {
-      dead.add(k);
+      dead[ids.get(k)!] = 1;
       ds.push(shadowDiagnostic(subject, sh));
       continue;
     }
@@ -355,17 +434,18 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     chains: string[];
     parts: Box[];
   }
-  const overlapped = new Map<string, { later: IrRule; pairs: Map<string, Pair>; chains: string[] }>();
+  const overlapped = new Map<number, { later: IrRule; pairs: Map<number, Pair>; chains: string[] }>();
   const bridgeOf = portBridges(model);
   // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
   const real = (b: Box): boolean => onTheirBridge(b, bridgeOf) !== undefined;
   for (const res of results) {
+    const kid = keyIds.get(res)!;
     for (const o of res.overlaps) {
+      const lk = kid[o.i]!;
+      const ek = kid[o.j]!;
+      if (dead[lk] === 1 || dead[ek] === 1) continue;
       const later = o.later;
       const earlier = o.earlier;
-      const lk = ruleKey(later.origin);
-      const ek = ruleKey(earlier.origin);
-      if (dead.has(lk) || dead.has(ek)) continue;
       const entry = overlapped.get(lk);
       const known = entry?.pairs.get(ek);
       // The message shows the parts of the first three pairs, three parts each; of the others
@@ -373,7 +453,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       const shown = (known ? known.index : (entry?.pairs.size ?? 0)) < 3;
       if (known && known.chains.includes(res.chain.point) && (!shown || known.parts.length >= 3)) continue;
       if (!o.hasPart(real)) continue;
-      const e = entry ?? { later, pairs: new Map<string, Pair>(), chains: [] };
+      const e = entry ?? { later, pairs: new Map<number, Pair>(), chains: [] };
       overlapped.set(lk, e);
       if (!e.chains.includes(res.chain.point)) e.chains.push(res.chain.point);
       const p = known ?? { earlier, index: e.pairs.size, chains: [], parts: [] };
