@@ -15,7 +15,7 @@ import type { RangeSet } from '../util/rangeset.js';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import { forwardDrafts } from './forwards.js';
-import { PolicyParts, RuleList, type Draft } from './policy-parts.js';
+import { irRule, PolicyParts, RuleList, type Draft } from './policy-parts.js';
 import { pointId, type Chain, type Ir, type IrMatch, type IrRule } from './types.js';
 
 const ANY_MATCH: IrMatch = { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: undefined };
@@ -183,22 +183,9 @@ function unfilteredIpv6(model: Model): Diagnostic[] {
 }
 
 function finalize(point: string, drafts: readonly Draft[]): IrRule[] {
-  // One literal per rule, fields in the order a spread of the draft gave (JSON output keeps it):
-  // a spread copies through a generic path, and a big spec's forward chain has tens of thousands.
   const out: IrRule[] = new Array<IrRule>(drafts.length);
   for (let index = 0; index < drafts.length; index++) {
-    const d = drafts[index]!;
-    out[index] = {
-      id: `${point}#${index}`,
-      index,
-      match: d.match,
-      action: d.action,
-      log: d.log,
-      rate: d.rate,
-      role: d.role,
-      origin: d.origin,
-      policyIndex: d.policyIndex,
-    };
+    out[index] = irRule(point, index, drafts[index]!);
   }
   return out;
 }

@@ -7,22 +7,33 @@
  * same draft in each of them, so it is built once and pushed by reference.
  */
 import { targetAddrs } from '../model/addresses.js';
-import type { Host, Model, Origin, PolicyRule, Target } from '../model/types.js';
+import type { Host, Model, PolicyRule, Target } from '../model/types.js';
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, type FlowSet } from '../util/flows.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { SpanIndex } from './span-index.js';
-import type { Action, IrMatch, IrRule, RuleRole } from './types.js';
+import type { Action, IrMatch, IrRule } from './types.js';
 
 /** An IR rule before it gets its id and index (drafts may be shared by chains: never changed). */
-export interface Draft {
-  readonly match: IrMatch;
-  readonly action: Action;
-  readonly log: boolean;
-  readonly rate: string | undefined;
-  readonly role: RuleRole;
-  readonly origin: Origin;
-  readonly policyIndex: number | undefined;
+export type Draft = Omit<IrRule, 'id' | 'index'>;
+
+/**
+ * The IR rule of a draft at `index` of `point`'s chain: one literal, fields in the order a spread
+ * of the draft gave (JSON output keeps it); a spread copies through a generic path, and a big
+ * spec's forward chain has tens of thousands.
+ */
+export function irRule(point: string, index: number, d: Draft): IrRule {
+  return {
+    id: `${point}#${index}`,
+    index,
+    match: d.match,
+    action: d.action,
+    log: d.log,
+    rate: d.rate,
+    role: d.role,
+    origin: d.origin,
+    policyIndex: d.policyIndex,
+  };
 }
 
 /**
@@ -34,19 +45,7 @@ export class RuleList {
   constructor(private readonly point: string) {}
 
   add(d: Draft): void {
-    const index = this.rules.length;
-    // One literal, fields in the order a spread of the draft gave (JSON output keeps it).
-    this.rules.push({
-      id: `${this.point}#${index}`,
-      index,
-      match: d.match,
-      action: d.action,
-      log: d.log,
-      rate: d.rate,
-      role: d.role,
-      origin: d.origin,
-      policyIndex: d.policyIndex,
-    });
+    this.rules.push(irRule(this.point, this.rules.length, d));
   }
 
   addAll(ds: readonly Draft[]): void {
