@@ -1,6 +1,6 @@
 /** `cordon render FILE --target T [--host H] [--out DIR]`. */
 import type { Command } from 'commander';
-import { findRenderer, RENDERERS } from '../../render/registry.js';
+import { loadRenderer, TARGET_NAMES } from '../../render/targets.js';
 import { isKeyedRenderer } from '../../render/wireguard/keys.js';
 import { isStreamingRenderer } from '../../render/types.js';
 import { stageFiles, writeRendered } from '../../render/write.js';
@@ -24,23 +24,18 @@ export function registerRender(program: Command): void {
     .option('-p, --param <key=value>', 'target parameter (repeatable)', collectParam, [])
     .option('--json', 'print {path, content} objects instead of text (secrets are redacted)')
     .option('--keys <dir>', 'WireGuard key store, 0700 (default .cordon/keys/<spec name>/); missing key pairs are generated there')
-    .action((file: string | undefined, opts: { target: string; host?: string; out?: string; param: string[]; json?: boolean; keys?: string }) => {
+    .action(async (file: string | undefined, opts: { target: string; host?: string; out?: string; param: string[]; json?: boolean; keys?: string }) => {
       if (opts.target === 'list') {
+        const { RENDERERS } = await import('../../render/registry.js');
         for (const r of RENDERERS) {
           process.stdout.write(`${r.name.padEnd(12)} ${r.description}\n`);
           for (const p of r.params) process.stdout.write(`${''.padEnd(14)}-p ${p.name}=…  ${p.description} (default ${p.default})\n`);
         }
         return;
       }
-      const r = findRenderer(opts.target);
-      if (!r)
-        throw new ExitError(
-          EXIT.invalid,
-          `unknown target '${opts.target}' (${unknownNameHint(
-            opts.target,
-            RENDERERS.map((x) => x.name),
-          )})`,
-        );
+      // Only the named target's code is loaded (the registry is every target and the YAML library).
+      const r = await loadRenderer(opts.target);
+      if (!r) throw new ExitError(EXIT.invalid, `unknown target '${opts.target}' (${unknownNameHint(opts.target, TARGET_NAMES)})`);
       if (!file) throw new ExitError(EXIT.invalid, 'render needs a spec file');
       const params = new Map<string, string>();
       for (const kv of opts.param) {
