@@ -161,7 +161,9 @@ describe('lab verify reports a tampered lab, with both accounts', { skip: SKIP }
     });
     const diffs = assertExactly(
       r,
-      (p) => p.from === 'agentfarm' && formatFlow(p.flow) === 'tcp/22' && !p.staticAllowed && (p.to === 'internet' || p.to === 'wg-client'),
+      // The LAN beyond vmbr0's port (enp1s0) too: agentfarm's packets to it are bridged through
+      // pve:forward (br_netfilter), where the inserted accept now sits first.
+      (p) => p.from === 'agentfarm' && formatFlow(p.flow) === 'tcp/22' && !p.staticAllowed && (p.to === 'internet' || p.to === 'wg-client' || p.to === 'lan'),
       'accept inserted',
     );
     // The static side says why it should have been dropped: pve:forward's default drop.
@@ -224,11 +226,16 @@ describe('lab verify reports a tampered lab, with both accounts', { skip: SKIP }
       assert.match(route, /^default via /);
       inNs(ns, ['ip', 'route', 'del', 'default']);
     });
-    // Through pve: agentfarm (NATed) and pve itself; wg-client and the zones reach the internet on
+    // Through pve: agentfarm (routed by pve to the home router) and pve itself; wg-client and the zones reach the internet on
     // their own. And pve → wg-client: the roaming peer's tunnel transport leaves pve by that route.
     const diffs = assertExactly(
       r,
-      (p) => p.staticAllowed && ((p.from === 'agentfarm' && p.dstNs === internetNs) || (p.from === 'pve' && (p.dstNs === internetNs || p.to === 'wg-client'))),
+      // And pve's own packets to the LAN's addresses beyond the home router (off vmbr0's
+      // 10.0.0.0/24): that router is pve's default route; on-link LAN addresses are still reached.
+      (p) =>
+        p.staticAllowed &&
+        ((p.from === 'agentfarm' && p.dstNs === internetNs) ||
+          (p.from === 'pve' && (p.dstNs === internetNs || p.to === 'wg-client' || (p.to === 'lan' && !formatIPv4(p.dst).startsWith('10.0.0.'))))),
       'default route deleted',
     );
     assert.ok(
