@@ -255,7 +255,11 @@ describe('guard: anomalies live, in namespaces', { skip: guardSkip }, () => {
       assert.equal(a.threshold, 30);
       assert.equal(a.reason, 'threshold');
       assert.ok(a.ratePerMinute > 30, String(a.ratePerMinute));
-      assert.match(await metrics.text(), /^cordon_anomalies_total\{host="workload-vm",kind="blocked"\} [1-9]/m);
+      const text = await metrics.text();
+      assert.match(text, /^cordon_anomalies_total\{host="workload-vm",kind="blocked",direction="up"\} [1-9]/m);
+      // Both directions of new connections are there from the start (a rate that drops has a series to rise in); blocked attempts only go up.
+      assert.match(text, /^cordon_anomalies_total\{host="workload-vm",kind="connections",direction="down"\} 0$/m);
+      assert.doesNotMatch(text, /^cordon_anomalies_total\{[^}]*kind="blocked",direction="down"/m);
     } finally {
       await guard?.stop();
       bed.cleanup();

@@ -60,8 +60,9 @@ async function fullExposition(): Promise<{ metrics: GuardMetrics; text: string }
   m.eventsDropped.inc(4);
   m.rogue.inc({ host: 'agent-1', verdict: 'blocked' }, 3);
   m.rogue.inc({ host: 'agent-1', verdict: 'allowed' }, 0);
-  m.anomalies.inc({ host: 'agent-1', kind: 'blocked' });
-  m.anomalies.inc({ host: 'pve', kind: 'connections' }, 0);
+  m.anomalies.inc({ host: 'agent-1', kind: 'blocked', direction: 'up' });
+  m.anomalies.inc({ host: 'pve', kind: 'connections', direction: 'up' }, 0);
+  m.anomalies.inc({ host: 'pve', kind: 'connections', direction: 'down' }, 2);
   m.up.set({ host: 'pve' }, 0);
   m.reportSent.inc(120);
   m.reportDropped.inc({ reason: 'full' }, 3);
@@ -83,6 +84,9 @@ describe('guard metrics: promtool check metrics', () => {
     for (const name of REQUIRED) assert.ok(names.includes(name), `${name} is not in the registry`);
     for (const name of names) assert.match(text, new RegExp(`^# TYPE ${name} (counter|gauge)$`, 'm'), name);
     assert.match(text, /^cordon_vpn_handshake_age_seconds\{host="pve",peer="laptop"\} \+Inf$/m);
+    // Anomalies carry their direction, so an alert can tell a burst from a host gone quiet.
+    assert.match(text, /^cordon_anomalies_total\{host="agent-1",kind="blocked",direction="up"\} 1$/m);
+    assert.match(text, /^cordon_anomalies_total\{host="pve",kind="connections",direction="down"\} 2$/m);
   });
 
   it('fails a counter without _total and an unparsable line (the check can fail)', (t) => {

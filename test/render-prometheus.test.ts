@@ -227,6 +227,29 @@ describe('prometheus target: the metric names are the guard’s', () => {
     // Every metric the guard writes is on the dashboard.
     for (const m of registry) assert.ok(used.has(m), `${m} is on no panel and in no alert`);
   });
+
+  it('every label a query groups or matches by is a label of the metrics it reads', () => {
+    const metrics = new GuardMetrics();
+    const labelsOf = (name: string): string[] => (metrics.registry.getSingleMetric(name) as unknown as { labelNames: string[] } | undefined)?.labelNames ?? [];
+    const ir = irOfFile(exampleFiles().find((f) => exampleName(f) === 'vpn-only-vm')!)!;
+    const r = render(prometheusRenderer, ir);
+    const exprs = [...rulesOf(r).map((x) => x.expr), ...dashboardOf(r).panels.flatMap((p) => p.targets.map((x) => x.expr))];
+    let checked = 0;
+    for (const expr of exprs) {
+      const known = new Set(metricsIn(expr).flatMap(labelsOf));
+      const grouped = [...expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim()));
+      const matched = [...expr.matchAll(/[{,]\s*([a-z_]+)\s*(?:=~|!~|!=|=)/g)].map((m) => m[1]!);
+      for (const l of [...grouped, ...matched]) {
+        assert.ok(known.has(l), `${expr}: '${l}' is not a label of ${metricsIn(expr).join(', ')}`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 20, `only ${checked} labels found: the pattern no longer reads the queries`);
+    assert.ok(
+      exprs.some((e) => e.includes('cordon_anomalies_total') && /\bdirection\b/.test(e)),
+      'the anomalies are told apart by direction somewhere',
+    );
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -362,11 +385,30 @@ describe('prometheus target: the alerts fire on what they are about (promtool te
       name: 'an anomaly',
       alert: 'CordonAnomaly',
       series: [
-        { series: 'cordon_anomalies_total{host="agent",kind="blocked"}', values: '0 0 1 1' },
-        { series: 'cordon_anomalies_total{host="agent",kind="connections"}', values: '0 0 0 0' },
+        { series: 'cordon_anomalies_total{host="agent",kind="blocked",direction="up"}', values: '0 0 1 1' },
+        { series: 'cordon_anomalies_total{host="agent",kind="connections",direction="up"}', values: '0 0 0 0' },
+        { series: 'cordon_anomalies_total{host="hv",kind="connections",direction="down"}', values: '0 0 1 1' },
       ],
       at: '3m',
       fires: [{ host: 'agent', kind: 'blocked' }],
+    },
+    {
+      name: 'an anomaly of a guard from before the direction label',
+      alert: 'CordonAnomaly',
+      series: [{ series: 'cordon_anomalies_total{host="agent",kind="connections"}', values: '0 0 1 1' }],
+      at: '3m',
+      fires: [{ host: 'agent', kind: 'connections' }],
+    },
+    {
+      name: 'connections that stopped',
+      alert: 'CordonConnectionsStopped',
+      series: [
+        { series: 'cordon_anomalies_total{host="hv",kind="connections",direction="down"}', values: '0 0 1 1' },
+        { series: 'cordon_anomalies_total{host="agent",kind="connections",direction="up"}', values: '0 0 1 1' },
+        { series: 'cordon_anomalies_total{host="agent",kind="blocked",direction="up"}', values: '0 0 1 1' },
+      ],
+      at: '3m',
+      fires: [{ host: 'hv' }],
     },
     {
       name: 'events dropped',

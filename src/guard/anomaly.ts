@@ -22,6 +22,11 @@ export const RATE_KINDS: readonly RateKind[] = ['connections', 'blocked'];
 /** `up`: the rate rose out of its limits; `down`: it fell far below its baseline. */
 export type AnomalyDirection = 'up' | 'down';
 
+/** The directions a rate of this kind can leave its limits in (blocked attempts that stop are never one). */
+export function anomalyDirections(kind: RateKind): readonly AnomalyDirection[] {
+  return kind === 'connections' ? ['up', 'down'] : ['up'];
+}
+
 export interface Anomaly {
   readonly direction: AnomalyDirection;
   /** The host whose rate it is (the source of the connections; the host a dropping rule is about). */

@@ -27,7 +27,7 @@ import { NflogReader, type NflogRecord } from './nflog.js';
 import { parseLinkStats, TrafficTally, trafficPorts } from './traffic.js';
 import { expectedPeers, parseWgDump, peerName, VpnHealth, vpnTunnels } from './vpn.js';
 import { destClass, OriginIndex } from './origin.js';
-import { AnomalyDetector, RATE_KINDS } from './anomaly.js';
+import { AnomalyDetector, anomalyDirections, RATE_KINDS } from './anomaly.js';
 import { RogueDetector, type Rogue, type Sighting } from './rogue.js';
 import type { EventWriter } from './writer.js';
 
@@ -157,7 +157,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
   const anomalies = new AnomalyDetector(o.ir.model.guard, { intervalS: anomalyMs / 1000 });
   const tickAnomalies = (): void => {
     for (const a of anomalies.tick()) {
-      o.metrics.anomalies.inc({ host: a.subject, kind: a.kind });
+      o.metrics.anomalies.inc({ host: a.subject, kind: a.kind, direction: a.direction });
       emit({ v: EVENT_SCHEMA_VERSION, time: now(), type: 'anomaly', host: o.host, netns, ...a });
       say(`anomaly (${a.direction}): ${a.subject} ${a.ratePerMinute} ${a.kind} a minute (${a.reason})`);
       // The spec's guard.onAnomaly: a scan or a burst cuts the host off; a host gone quiet has nothing to cut.
@@ -165,7 +165,7 @@ export async function startGuard(o: GuardOptions): Promise<Guard> {
         void engage(Date.now()).catch((e: unknown) => say(`the kill switch failed: ${(e as Error).message}`));
     }
   };
-  for (const kind of RATE_KINDS) o.metrics.anomalies.inc({ host: o.host, kind }, 0);
+  for (const kind of RATE_KINDS) for (const direction of anomalyDirections(kind)) o.metrics.anomalies.inc({ host: o.host, kind, direction }, 0);
 
   // Attempts are counted by the host they come from, when the source is a declared address.
   const hostOf = new Map<number, string>();

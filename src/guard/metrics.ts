@@ -28,7 +28,7 @@ export class GuardMetrics {
   readonly txPackets: Counter<'host'>;
   readonly handshakeAge: Gauge<'host' | 'peer'>;
   readonly rogue: Counter<'host' | 'verdict'>;
-  readonly anomalies: Counter<'host' | 'kind'>;
+  readonly anomalies: Counter<'host' | 'kind' | 'direction'>;
   readonly reportSent: Counter;
   readonly reportDropped: Counter<'reason'>;
   readonly reportPending: Gauge;
@@ -108,8 +108,8 @@ export class GuardMetrics {
     });
     this.anomalies = new Counter({
       name: 'cordon_anomalies_total',
-      help: "Times a host's rate of new connections (kind connections) or blocked attempts (kind blocked) left its limits: the spec's guard: threshold or its own moving baseline. Counted when it goes out, once.",
-      labelNames: ['host', 'kind'],
+      help: "Times a host's rate of new connections (kind connections) or blocked attempts (kind blocked) left its limits: direction up, above the spec's guard: threshold or its own moving baseline; direction down, new connections fell far below that baseline. Counted when it goes out, once.",
+      labelNames: ['host', 'kind', 'direction'],
       registers,
     });
     // Reporting to a server (--report-to): only registered series appear once a reporter starts.

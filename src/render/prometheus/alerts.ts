@@ -130,11 +130,23 @@ export function alertRules(model: Model, enforcing: readonly string[]): AlertRul
     },
     {
       alert: 'CordonAnomaly',
-      expr: `sum by (host, kind) (increase(${M.anomalies}[10m])) > 0`,
+      // `!=` also matches series without the label (guards from before it, which counted both directions as one).
+      expr: `sum by (host, kind) (increase(${M.anomalies}{direction!="down"}[10m])) > 0`,
       labels: { severity: 'warning' },
       annotations: {
         summary: 'Unusual {{ $labels.kind }} rate on {{ $labels.host }}',
         description: `{{ $labels.host }}'s rate of {{ $labels.kind }} left its limits in the last 10 minutes: above the spec's threshold (guard.blockedPerMinute ${g.blockedPerMinute}, guard.connectionsPerMinute ${g.connectionsPerMinute}) or ${g.deviations} deviations above its own moving average. The rates and baseline are in the anomaly event: cordon events SPEC --type anomaly --host {{ $labels.host }}.`,
+      },
+    },
+    {
+      // A rate that falls says something else than one that rises (not an attack: an outage), so it is its own alert.
+      alert: 'CordonConnectionsStopped',
+      expr: `sum by (host) (increase(${M.anomalies}{kind="connections",direction="down"}[10m])) > 0`,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: '{{ $labels.host }} stopped opening connections',
+        description:
+          "{{ $labels.host }}'s rate of new connections fell far below its own moving average in the last 10 minutes and stayed there for several readings: a dead agent, a stopped service or a cut link. The rate and baseline are in the anomaly event: cordon events SPEC --type anomaly --host {{ $labels.host }}.",
       },
     },
     {
