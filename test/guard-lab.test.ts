@@ -41,7 +41,7 @@ describe('cordon lab up --guard (live)', { skip }, () => {
   it('refuses --events or --metrics without --guard', () => {
     const r = cordon('lab', 'up', spec, '--events', join(dir, 'x.jsonl'));
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /--metrics and --events go with --guard/);
+    assert.match(r.stderr, /--metrics, --events and the --report-to flags go with --guard/);
   });
 
   it('one guard watches every enforcing namespace, logs a blocked attempt, and lab down ends it', async () => {

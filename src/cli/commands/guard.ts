@@ -7,7 +7,7 @@
  * Exit codes: 0 stopped by a signal · 1 it could not start watching · 2 invalid input · 3 internal error.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
@@ -17,7 +17,8 @@ import { DEFAULT_VPN_DOWN_AFTER_S } from '../../guard/vpn.js';
 import { GuardMetrics, parseListen, serveMetrics, type MetricsServer } from '../../guard/metrics.js';
 import { EventWriter } from '../../guard/writer.js';
 import { Webhooks } from '../../guard/webhook.js';
-import { DEFAULT_SPOOL_BYTES, EventReporter, parseReportUrl, parseToken } from '../../guard/report.js';
+import { EventReporter } from '../../guard/report.js';
+import { addReportOptions, reportSettings, type ReportFlags } from './report-flags.js';
 import { guarded } from '../../render/guard.js';
 import { nftablesRenderer } from '../../render/nftables/index.js';
 import { Interrupted, withTeardown } from '../../system/interrupt.js';
@@ -29,7 +30,7 @@ import { findLab } from '../../lab/lab.js';
 import { labDir } from '../../lab/state.js';
 import { labGuardHosts } from './lab-guard.js';
 
-interface GuardFlags {
+interface GuardFlags extends ReportFlags {
   host?: string;
   netns?: string;
   iMeanTheHost?: boolean;
@@ -40,76 +41,6 @@ interface GuardFlags {
   stateDir?: string;
   vpnDownAfter?: string;
   lab?: string | boolean;
-  reportTo?: string;
-  token?: string;
-  tokenFile?: string;
-  reportSpool?: string;
-  reportBuffer?: string;
-}
-
-/** Where and how events go to a cordon server (--report-to), validated; the token never leaves this object but for the header. */
-interface ReportSettings {
-  readonly endpoint: string;
-  readonly origin: string;
-  readonly token: string;
-  readonly spoolDir: string | undefined;
-  readonly spoolBytes: number;
-}
-
-/** `16M`, `512K`, `1G` or bytes: the spool's bound. */
-function sizeBytes(v: string | undefined): number {
-  if (v === undefined) return DEFAULT_SPOOL_BYTES;
-  const m = /^(\d+)([KMG]?)$/i.exec(v.trim());
-  const n = m ? Number(m[1]) * ({ '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]!.toUpperCase()]! : NaN;
-  if (!(n >= 4096 && n <= 1024 ** 3)) throw new ExitError(EXIT.invalid, `--report-buffer must be a size from 4K to 1G (e.g. 16M), got '${v}'`);
-  return n;
-}
-
-/**
- * The report flags, or undefined without --report-to. The token comes from --token-file, else
- * $CORDON_REPORT_TOKEN, else --token (then masked in the process title: a flag is visible in `ps`).
- * No message here ever holds the token.
- */
-function reportSettings(opts: GuardFlags): ReportSettings | undefined {
-  const sources = [opts.token !== undefined, opts.tokenFile !== undefined].filter(Boolean).length;
-  if (opts.reportTo === undefined) {
-    if (sources > 0 || opts.reportSpool !== undefined || opts.reportBuffer !== undefined)
-      throw new ExitError(EXIT.invalid, '--token, --token-file, --report-spool and --report-buffer go with --report-to URL');
-    return undefined;
-  }
-  const url = parseReportUrl(opts.reportTo);
-  if ('error' in url) throw new ExitError(EXIT.invalid, `--report-to: ${url.error}`);
-  if (sources > 1) throw new ExitError(EXIT.invalid, 'give the token one way: --token-file FILE (or $CORDON_REPORT_TOKEN), not also --token');
-  let raw: string | undefined;
-  let from: string;
-  if (opts.tokenFile !== undefined) {
-    from = `--token-file ${opts.tokenFile}`;
-    try {
-      raw = readFileSync(opts.tokenFile, 'utf8');
-      if ((statSync(opts.tokenFile).mode & 0o077) !== 0) say(`warning: ${opts.tokenFile} is readable by other users; chmod 600 it`);
-    } catch (e) {
-      throw new ExitError(EXIT.invalid, `--token-file: cannot read '${opts.tokenFile}': ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  } else if (process.env.CORDON_REPORT_TOKEN !== undefined) {
-    from = '$CORDON_REPORT_TOKEN';
-    raw = process.env.CORDON_REPORT_TOKEN;
-  } else {
-    from = '--token';
-    raw = opts.token;
-  }
-  if (raw === undefined)
-    throw new ExitError(EXIT.invalid, '--report-to needs a token with the events:write scope: --token-file FILE, $CORDON_REPORT_TOKEN, or --token T');
-  const token = parseToken(raw);
-  if (typeof token !== 'string') throw new ExitError(EXIT.invalid, `${from}: ${token.error}`);
-  if (opts.token !== undefined) {
-    // The flag is in /proc/PID/cmdline for everyone to read: overwrite it (and say how to avoid it).
-    process.title = process.argv.map((a) => (a === opts.token ? '***' : a)).join(' ');
-    say('warning: --token is visible to other users (ps) until the guard starts; prefer --token-file or $CORDON_REPORT_TOKEN');
-  }
-  const host = new URL(url.origin).hostname;
-  if (url.origin.startsWith('http:') && !/^(127\.|\[::1\]$|localhost$)/.test(host))
-    say(`warning: ${url.origin} is plain http: the token and events travel unencrypted`);
-  return { ...url, token, spoolDir: opts.reportSpool, spoolBytes: sizeBytes(opts.reportBuffer) };
 }
 
 /** One host to watch: where, and what must stay loaded there. */
@@ -152,7 +83,7 @@ function vpnDownAfter(v: string | undefined): number | undefined {
 }
 
 export function registerGuard(program: Command): void {
-  program
+  const cmd = program
     .command('guard')
     .description("watch a host's loaded rule set: blocked attempts as events and metrics, drift and tamper detected and re-applied")
     .argument('<file>', 'spec file')
@@ -168,15 +99,8 @@ export function registerGuard(program: Command): void {
       '--vpn-down-after <seconds>',
       `a WireGuard peer with no handshake for longer is reported down (default: the spec's guard.vpnDownAfter, else ${DEFAULT_VPN_DOWN_AFTER_S}, WireGuard's reject-after time)`,
     )
-    .option('--state-dir <dir>', `apply's state for re-loads (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`)
-    .option('--report-to <url>', 'also send every event to a cordon server (POST URL/api/events; http or https), spooled on disk while it is unreachable')
-    .option('--token-file <file>', 'the API token (events:write scope) for --report-to, read from FILE (or set $CORDON_REPORT_TOKEN)')
-    .option('--token <token>', 'the API token on the command line (visible in ps until the guard starts: prefer --token-file)')
-    .option('--report-spool <dir>', 'where events wait for the server (default: .cordon/report/<hash> beside the apply state)')
-    .option(
-      '--report-buffer <size>',
-      `the spool's bound on disk, e.g. 16M (default ${DEFAULT_SPOOL_BYTES / 1024 / 1024}M); past it events are dropped and counted`,
-    )
+    .option('--state-dir <dir>', `apply's state for re-loads (default ${DEFAULT_STATE_ROOT}, or $CORDON_STATE_DIR)`);
+  addReportOptions(cmd)
     .addHelpText(
       'after',
       `
@@ -199,7 +123,7 @@ Examples:
       if (opts.metrics !== undefined && listen === undefined)
         throw new ExitError(EXIT.invalid, `--metrics must be HOST:PORT or PORT (e.g. 127.0.0.1:9464), got '${opts.metrics}'`);
       const stateRoot = resolve(opts.stateDir ?? process.env.CORDON_STATE_DIR ?? DEFAULT_STATE_ROOT);
-      const report = reportSettings(opts);
+      const report = reportSettings(opts, say);
       const ir = loadIr(file);
       let watches: Watch[];
       if (opts.lab !== undefined) {

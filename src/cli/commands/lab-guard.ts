@@ -2,7 +2,9 @@
  * `cordon lab up FILE --guard`: one guard process for the whole lab (`cordon guard FILE --lab
  * PREFIX`), detached, recorded in the lab's registry like its other processes, so `cordon lab down`
  * ends it by its PID (SIGTERM, then SIGKILL; its ulogd, nft monitor and conntrack die with it).
- * Events go to FILE (default: guard.jsonl in the lab's directory, read by `lab attack`).
+ * Events go to FILE (default: guard.jsonl in the lab's directory, read by `lab attack`), and with
+ * --report-to also to a cordon server: the token goes to the guard in its environment, never in
+ * its argv (readable by every user in /proc), its spool into the lab's directory.
  * What the guard watches in a lab is worked out here, in the shell: the guard library stays
  * independent of the lab (test/guard-units.test.ts checks its imports).
  */
@@ -17,6 +19,7 @@ import { planLab } from '../../lab/plan.js';
 import { labDir, readState, writeState, type LabState } from '../../lab/state.js';
 import { guarded } from '../../render/guard.js';
 import { EXIT, ExitError } from '../io.js';
+import { REPORT_TOKEN_ENV, type ReportSettings } from './report-flags.js';
 import { enforcingHosts, nftablesRenderer } from '../../render/nftables/index.js';
 
 /** One host a lab's guard watches: the rule set the lab loaded in its namespace, its wireguard-go names. */
@@ -50,6 +53,8 @@ export interface LabGuardStarted {
   readonly log: string;
   /** The metrics URL as bound (the port the kernel chose for :0). */
   readonly metrics: string | undefined;
+  /** With --report-to: the server's origin and the spool's directory (never the token). */
+  readonly report?: { readonly to: string; readonly spool: string };
 }
 
 /** The events file of a lab's guard when none was given. */
@@ -76,10 +81,13 @@ export async function startLabGuard(
   file: string,
   prefix: string,
   hosts: number,
-  opts: { metrics?: string; events?: string; timeoutMs?: number },
+  opts: { metrics?: string; events?: string; report?: ReportSettings; timeoutMs?: number },
 ): Promise<LabGuardStarted> {
   const events = resolve(opts.events ?? labGuardEvents(prefix));
   const log = join(labDir(prefix), 'guard.log');
+  const r = opts.report;
+  // In the lab's directory, so lab down removes it; a spool per lab, as one guard holds a spool.
+  const spool = r && resolve(r.spoolDir ?? join(labDir(prefix), 'report'));
   const fd = openSync(log, 'a', 0o600);
   const argv = [
     ...loaderArgs(),
@@ -91,8 +99,13 @@ export async function startLabGuard(
     '--events',
     events,
     ...(opts.metrics ? ['--metrics', opts.metrics] : []),
+    ...(r && spool ? ['--report-to', r.url, '--report-spool', spool, '--report-buffer', String(r.spoolBytes)] : []),
   ];
-  const child = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', fd, fd] });
+  // The token only ever in the environment (readable by root and the user alone), whichever way it was given.
+  const env = { ...process.env };
+  delete env[REPORT_TOKEN_ENV];
+  if (r) env[REPORT_TOKEN_ENV] = r.token;
+  const child = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   child.unref();
   const pid = child.pid;
@@ -122,7 +135,7 @@ export async function startLabGuard(
       } catch {
         // no log: no address to show
       }
-      return { pid, events, log, metrics };
+      return { pid, events, log, metrics, ...(r && spool ? { report: { to: r.origin, spool } } : {}) };
     }
     const tail = (): string => {
       try {

@@ -14,8 +14,18 @@ import { Interrupted, INTERRUPTED_EXIT } from '../../system/interrupt.js';
 import { EXIT, ExitError, printJson, useColor } from '../io.js';
 import { loadIr } from '../load.js';
 import { listStates } from '../../lab/state.js';
-import { labGuardHosts, labGuardSummary, startLabGuard } from './lab-guard.js';
+import { labGuardHosts, labGuardSummary, startLabGuard, type LabGuardStarted } from './lab-guard.js';
+import { addReportOptions, anyReportFlag, reportSettings, type ReportFlags } from './report-flags.js';
 import { LAB_PREFIX_RE } from '../../model/names.js';
+
+interface LabUpFlags extends ReportFlags {
+  dryRun?: boolean;
+  again?: boolean;
+  json?: boolean;
+  guard?: boolean;
+  metrics?: string;
+  events?: string;
+}
 
 function requireRoot(): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
@@ -75,7 +85,7 @@ Examples:
   cordon lab down examples/proxmox-dual-bridge.yaml     # or: cordon lab down --lab PREFIX · --all`,
     );
 
-  lab
+  const up = lab
     .command('up')
     .description('build the lab and leave it running (until cordon lab down)')
     .argument('<file>', 'spec file')
@@ -84,9 +94,19 @@ Examples:
     .option('--json', 'machine-readable result on stdout')
     .option('--guard', 'also start one guard for the whole lab (blocked attempts, drift, VPN health); lab down stops it')
     .option('--metrics <addr>', "with --guard: serve the guard's metrics at http://ADDR/metrics (127.0.0.1:PORT)")
-    .option('--events <file>', "with --guard: the guard's events as JSON lines (default: guard.jsonl in the lab's directory)")
-    .action(async (file: string, opts: { dryRun?: boolean; again?: boolean; json?: boolean; guard?: boolean; metrics?: string; events?: string }) => {
-      if (!opts.guard && (opts.metrics !== undefined || opts.events !== undefined)) throw new ExitError(EXIT.invalid, '--metrics and --events go with --guard');
+    .option('--events <file>', "with --guard: the guard's events as JSON lines (default: guard.jsonl in the lab's directory)");
+  addReportOptions(up, 'with --guard: ')
+    .addHelpText(
+      'after',
+      `
+With --report-to, the token (from --token-file, $CORDON_REPORT_TOKEN or --token) reaches the lab's guard
+in its environment, never on its command line; its spool defaults to report/ in the lab's directory.`,
+    )
+    .action(async (file: string, opts: LabUpFlags) => {
+      if (!opts.guard && (opts.metrics !== undefined || opts.events !== undefined || anyReportFlag(opts)))
+        throw new ExitError(EXIT.invalid, '--metrics, --events and the --report-to flags go with --guard');
+      // Checked before anything is built: a lab is not built for a guard that cannot report.
+      const reportTo = opts.guard ? reportSettings(opts, (l) => process.stderr.write(`cordon lab up: ${l}\n`)) : undefined;
       const ir = loadIr(file, { quietWarnings: opts.json });
       if (opts.dryRun) {
         process.stdout.write(planToText(dryRunPlan(ir)));
@@ -115,13 +135,13 @@ Examples:
         throw new ExitError(EXIT.failed, `lab up failed: ${e.message} (everything built was removed)`);
       });
       const { plan, report: r } = report;
-      let guard: { pid: number; events: string; metrics: string | undefined } | undefined;
+      let guard: LabGuardStarted | undefined;
       if (opts.guard) {
         const st = findLab(plan.prefix);
         const hosts = 'error' in st ? 0 : labGuardHosts(ir, st).length;
         try {
           if (hosts === 0) throw new ExitError(EXIT.failed, 'no host of the lab enforces rules');
-          guard = await startLabGuard(file, plan.prefix, hosts, { metrics: opts.metrics, events: opts.events });
+          guard = await startLabGuard(file, plan.prefix, hosts, { metrics: opts.metrics, events: opts.events, report: reportTo });
         } catch (e) {
           // A lab asked for with a guard is not left up without one.
           await downLabs({ lab: plan.prefix }).catch(() => undefined);
@@ -138,7 +158,9 @@ Examples:
           tunnels: r.tunnels,
           warnings: r.warnings,
           notes: plan.notes,
-          ...(guard ? { guard: { pid: guard.pid, events: guard.events, metrics: guard.metrics ?? null } } : {}),
+          ...(guard
+            ? { guard: { pid: guard.pid, events: guard.events, metrics: guard.metrics ?? null, ...(guard.report ? { report: guard.report } : {}) } }
+            : {}),
         });
         return;
       }
@@ -152,7 +174,10 @@ Examples:
         );
       for (const w of r.warnings) process.stdout.write(`  ${c.yellow('warning')} ${w}\n`);
       for (const n of plan.notes) process.stdout.write(`  ${c.dim(`note: ${n}`)}\n`);
-      if (guard) process.stdout.write(`  guard: pid ${guard.pid}, events in ${guard.events}${guard.metrics ? `, metrics at ${guard.metrics}` : ''}\n`);
+      if (guard)
+        process.stdout.write(
+          `  guard: pid ${guard.pid}, events in ${guard.events}${guard.metrics ? `, metrics at ${guard.metrics}` : ''}${guard.report ? `, reporting to ${guard.report.to} (spool ${guard.report.spool})` : ''}\n`,
+        );
       process.stdout.write(`\nNext: cordon lab exec HOST -- CMD · cordon lab shell HOST · cordon lab verify ${file} · cordon lab down --lab ${plan.prefix}\n`);
     });
 
