@@ -22,7 +22,7 @@ const BATCH_LINES = 500;
 /** At most this many bytes per POST (the server's body limit is 1 MiB). */
 const BATCH_BYTES = 900 * 1024;
 
-/** A report URL as given: http or https, a host, no credentials, no query or fragment. */
+/** A cordon server's URL as given (--report-to, and `cordon events --server`): http or https, a host, no credentials, no query or fragment; `endpoint` is its events API. */
 export function parseReportUrl(text: string): { endpoint: string; origin: string } | { error: string } {
   let u: URL;
   try {
@@ -31,7 +31,8 @@ export function parseReportUrl(text: string): { endpoint: string; origin: string
     return { error: `not a URL: '${text.slice(0, 200)}' (expected http://HOST[:PORT] or https://…)` };
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return { error: `only http and https are supported, got '${u.protocol.replace(/:$/, '')}'` };
-  if (u.username !== '' || u.password !== '') return { error: 'the URL must not hold credentials: give the token with --token-file or CORDON_REPORT_TOKEN' };
+  if (u.username !== '' || u.password !== '')
+    return { error: 'the URL must not hold credentials: give the token with --token-file or its environment variable' };
   if (u.search !== '' || u.hash !== '') return { error: 'the URL must not have a query or fragment: give the server’s base URL' };
   const base = u.pathname.replace(/\/+$/, '');
   return { endpoint: `${u.origin}${base}/api/events`, origin: u.origin };
