@@ -56,18 +56,8 @@ function started(host: string, i: number): GuardEvent {
 function drift(host: string, i: number): GuardEvent {
   return { v: EVENT_SCHEMA_VERSION, time: at(i), type: 'drift', host, netns: null, tables: ['inet cordon'], differences: [`- rule ${i}`], action: 'alert' };
 }
-function vpnDown(host: string, i: number): GuardEvent {
-  return {
-    v: EVENT_SCHEMA_VERSION,
-    time: at(i),
-    type: 'vpn-down',
-    host,
-    netns: null,
-    tunnel: 'wg0',
-    peer: 'hub',
-    ageSeconds: null,
-    message: 'no handshake',
-  };
+function vpn(type: 'vpn-down' | 'vpn-up', host: string, i: number): GuardEvent {
+  return { v: EVENT_SCHEMA_VERSION, time: at(i), type, host, netns: null, tunnel: 'wg0', peer: 'hub', ageSeconds: type === 'vpn-up' ? 3 : null, message: type };
 }
 
 describe('cordon events --server (a server on loopback)', () => {
@@ -104,7 +94,7 @@ describe('cordon events --server (a server on loopback)', () => {
     const many = Array.from({ length: 1000 }, (_, i) => drift('pve', i));
     await post(many);
     posted.push(...many);
-    const few = [started('pve', 1000), started('agent-1', 1001), vpnDown('agent-1', 1002), drift('agent-1', 1003)];
+    const few = [started('pve', 1000), started('agent-1', 1001), vpn('vpn-down', 'agent-1', 1002), drift('agent-1', 1003)];
     await post(few);
     posted.push(...few);
   });
@@ -161,7 +151,7 @@ describe('cordon events --server (a server on loopback)', () => {
         20_000,
       );
       const unknown = { v: EVENT_SCHEMA_VERSION, time: at(3000), type: 'from-the-future', host: 'edge' };
-      const up: GuardEvent = { ...vpnDown('edge', 3001), type: 'vpn-up', ageSeconds: 3, message: 'up again' };
+      const up = vpn('vpn-up', 'edge', 3001);
       await post([unknown, drift('edge', 3002), up]);
       await until('the event after the one it skipped', () => (out.includes(formatEvent(up)) ? true : undefined), 20_000);
       assert.match(err, /event \d+: not an event of this schema \(skipped\)/);

@@ -67,7 +67,7 @@ export async function listServerEvents(src: ServerSource, filter: { type?: strin
     if (filter.type !== undefined) q.set('type', filter.type);
     if (filter.host !== undefined) q.set('host', filter.host);
     if (before !== undefined) q.set('before', String(before));
-    const page = (await (await get(src, `${src.endpoint}?${q}`)).json()) as { events?: ServerEntry[]; next?: number };
+    const page = (await (await get(src, `${src.endpoint}?${q.toString()}`)).json()) as { events?: ServerEntry[]; next?: number };
     if (!Array.isArray(page.events)) throw new ServerReadError(`${src.origin} did not answer with events: is it a cordon server?`);
     out.push(...page.events);
     if (page.next === undefined || page.events.length === 0) break;
