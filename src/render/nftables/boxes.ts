@@ -81,6 +81,15 @@ function boxOverlaps(a: Box, b: Box): boolean {
 
 type Dim = 'src' | 'dst' | 'proto' | 'port';
 
+/**
+ * Whether `boxes` are already in boxOrder (the boxes of one rule with normalised sets are): then
+ * sorting is skipped, since `sort` copies its array even when nothing moves, once per set.
+ */
+function sorted(boxes: readonly Box[]): boolean {
+  for (let i = 1; i < boxes.length; i++) if (boxOrder(boxes[i - 1]!, boxes[i]!) > 0) return false;
+  return true;
+}
+
 /** The order of a set's elements in the output. */
 function boxOrder(x: Box, y: Box): number {
   return (
@@ -215,7 +224,7 @@ export class DisjointBoxes {
 
   /** Port-bearing and port-less boxes, each sorted for deterministic output. */
   parts(): { ports: Box[]; protos: Box[] } {
-    // One pass, and no sort of a list of one (most runs are one rule): `sort` copies its array.
+    // One pass; most sets are one rule's boxes, already in order (see `sorted`).
     const ports: Box[] = [];
     const protos: Box[] = [];
     for (let i = 0; i < this.boxes.length; i++) {
@@ -223,8 +232,8 @@ export class DisjointBoxes {
       if (b.port === undefined) protos.push(b);
       else ports.push(b);
     }
-    if (ports.length > 1) ports.sort(boxOrder);
-    if (protos.length > 1) protos.sort(boxOrder);
+    if (!sorted(ports)) ports.sort(boxOrder);
+    if (!sorted(protos)) protos.sort(boxOrder);
     return { ports, protos };
   }
 

@@ -370,23 +370,22 @@ function writeSet(out: ByteOut, first: boolean, name: string, type: string, boxe
   out.bytes(SET_CLOSE);
 }
 
-function verdictLines(r: IrRule, match: string, point: string): string[] {
-  const lines: string[] = [];
+/** Appends the verdict lines of rule `r` with `match` in front (trimmed: `match` may be empty or start with a space) to `out`. */
+function verdictLines(r: IrRule, match: string, point: string, out: string[]): void {
   const lim = r.rate ? ` limit rate ${r.rate.replace('/', '/')}` : '';
-  if (r.log) lines.push(`${match} limit rate 5/second burst 10 packets log prefix "${logPrefix(point, r.action)}" level info`);
-  if (r.action !== 'accept') lines.push(nflogLine(match, point, r.index));
+  if (r.log) out.push(`${match} limit rate 5/second burst 10 packets log prefix "${logPrefix(point, r.action)}" level info`.trim());
+  if (r.action !== 'accept') out.push(nflogLine(match, point, r.index).trim());
   switch (r.action) {
     case 'accept':
-      lines.push(`${match}${lim} counter accept`);
+      out.push(`${match}${lim} counter accept`.trim());
       break;
     case 'drop':
-      lines.push(`${match} counter drop`);
+      out.push(`${match} counter drop`.trim());
       break;
     case 'reject':
-      lines.push(`${match} meta l4proto tcp counter reject with tcp reset`, `${match} counter reject`);
+      out.push(`${match} meta l4proto tcp counter reject with tcp reset`.trim(), `${match} counter reject`.trim());
       break;
   }
-  return lines.map((l) => l.trim());
 }
 
 /** The last part of a path (what `split('/').pop()` gives), kept for the last path asked: every origin of a spec names one file. */
@@ -465,23 +464,23 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
       const anySrc = addrs.every((b) => b.src[0] === 0 && b.src[1] === ADDR_MAX);
       const anyDst = addrs.every((b) => b.dst[0] === 0 && b.dst[1] === ADDR_MAX);
       if (anySrc && anyDst) {
-        lines.push(...verdictLines(r, prefix, c.point));
+        verdictLines(r, prefix, c.point, lines);
       } else if (anySrc || anyDst) {
         const field = anySrc ? 'daddr' : 'saddr';
         writeSet(out, out.total === start, `${name}_${field}`, 'ipv4_addr', addrs, anySrc ? 'daddr' : 'saddr');
-        lines.push(...verdictLines(r, `${prefix} ip ${field} @${name}_${field}`, c.point));
+        verdictLines(r, `${prefix} ip ${field} @${name}_${field}`, c.point, lines);
       } else {
         writeSet(out, out.total === start, `${name}_addrs`, 'ipv4_addr . ipv4_addr', addrs, 'addrs');
-        lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr @${name}_addrs`, c.point));
+        verdictLines(r, `${prefix} ip saddr . ip daddr @${name}_addrs`, c.point, lines);
       }
     }
     if (ports.length) {
       writeSet(out, out.total === start, `${name}_ports`, 'ipv4_addr . ipv4_addr . inet_proto . inet_service', ports, 'ports');
-      lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto . th dport @${name}_ports`, c.point));
+      verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto . th dport @${name}_ports`, c.point, lines);
     }
     if (protos.length) {
       writeSet(out, out.total === start, `${name}_protos`, 'ipv4_addr . ipv4_addr . inet_proto', protos, 'protos');
-      lines.push(...verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto @${name}_protos`, c.point));
+      verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto @${name}_protos`, c.point, lines);
     }
   }
   while (lines[0] === '') lines.shift();
