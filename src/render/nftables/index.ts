@@ -152,7 +152,7 @@ function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, d
     let lines: string[] = [];
     e.generatedBytes((out) => (lines = renderRules(ir, c, marks, ds, out)));
     e.block('chain rules {', () => {
-      for (let i = 0; i < lines.length; i++) e.line(lines[i]!);
+      for (let i = 0; i < lines.length; i++) e.line(lines[i]);
     });
     for (const hook of HOOKS_OF[c.hook]) {
       e.block(`chain ${hook} {`, () => {
