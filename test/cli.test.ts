@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXAMPLE = 'examples/proxmox-dual-bridge.yaml';
@@ -21,6 +22,17 @@ describe('cordon CLI', () => {
     for (const cmd of ['check', 'matrix', 'query', 'explain', 'test', 'diff', 'schema'])
       assert.match(r.stdout, new RegExp(`^\\s+${cmd}\\b`, 'm'), `${cmd} not listed`);
     assert.match(r.stdout, /Exit codes: 0 ok/);
+  });
+
+  it('--version and -V print the version and load no command (not even with arguments after the flag)', async () => {
+    for (const args of [['--version'], ['-V'], ['--version', 'check'], ['-V', '--bogus']]) {
+      const r = cordon(...args);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, '0.1.0\n', ''], args.join(' '));
+    }
+    const { buildProgram } = (await import('../src/cli/main.js')) as { buildProgram: (argv?: readonly string[]) => Promise<Command> };
+    assert.deepEqual((await buildProgram(['--version'])).commands, []);
+    assert.deepEqual((await buildProgram(['-V', 'check'])).commands, []);
+    assert.ok((await buildProgram(['--bogus', '--version'])).commands.length > 20, 'an option before it: every command (did-you-mean)');
   });
 
   it('query --json prints one object with a top-level verdict', () => {

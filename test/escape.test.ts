@@ -59,6 +59,16 @@ describe('escaping helpers', () => {
     assert.equal(dnsName('nginx.internal.example.org'), 'nginx.internal.example.org');
   });
 
+  it('ifnameProblem at the edges of its quick test: 15 and 16 bytes, the reserved names, a subject given or not', () => {
+    assert.equal(ifnameProblem('a23456789012345'), undefined);
+    assert.equal(ifnameProblem('a234567890123456'), "interface name 'a234567890123456' has 16 characters; the kernel allows at most 15");
+    assert.equal(ifnameProblem('..', 'uplink'), 'uplink is reserved by the kernel');
+    assert.equal(ifnameProblem('.'), "interface name '.' is reserved by the kernel");
+    assert.equal(ifnameProblem(''), 'an interface name cannot be empty');
+    assert.equal(ifnameProblem('éé'), 'interface name \'éé\' contains \'é\': an interface name is at most 15 bytes of letters, digits, "_", ".", "@" and "-"');
+    assert.equal(ifnameProblem('eth 0', 'nic'), 'nic contains \'\\u{20}\': an interface name is at most 15 bytes of letters, digits, "_", ".", "@" and "-"');
+  });
+
   it('safeRelativePath: only plain relative paths of safe segments', () => {
     for (const ok of ['pve/cordon.nft', 'libvirt/kvm/networks/agent-nat.xml', 'dns/pve/db.internal.example.org'])
       assert.equal(safeRelativePath(ok), undefined, ok);

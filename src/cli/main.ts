@@ -46,12 +46,21 @@ const COMMANDS: readonly { readonly names: readonly string[]; readonly load: () 
 const DESCRIBE_ALL: ReadonlySet<string> = new Set(['completion', 'man']);
 
 /**
- * The command modules `argv` needs: only the named command's when argv starts with a known command
- * name; all of them otherwise (no command, --help, help, --version, an option first, an unknown
- * command), so that help and did-you-mean output list every command.
+ * The version flag first: commander prints the version as soon as it reads it, before it looks at
+ * anything after it, so no command is needed (loading them all took longer than `check` of a
+ * 1,000-host spec).
+ */
+const VERSION_FLAGS: ReadonlySet<string> = new Set(['--version', '-V']);
+
+/**
+ * The command modules `argv` needs: none when it starts with the version flag; only the named
+ * command's when argv starts with a known command name; all of them otherwise (no command, --help,
+ * help, an option first, an unknown command), so that help and did-you-mean output list every
+ * command.
  */
 function commandsFor(argv: readonly string[] | undefined): typeof COMMANDS {
   const first = argv?.[0];
+  if (first !== undefined && VERSION_FLAGS.has(first)) return [];
   if (first === undefined || DESCRIBE_ALL.has(first)) return COMMANDS;
   const one = COMMANDS.find((c) => c.names.includes(first));
   return one ? [one] : COMMANDS;

@@ -107,9 +107,14 @@ interface Ctx {
 
 /**
  * `a.localeCompare(b)`: the same collator (ECMA-402 defines localeCompare as a default Intl.Collator's
- * compare), made once instead of looked up on every comparison of a sort.
+ * compare), made once instead of looked up on every comparison of a sort. Made at the first sort,
+ * not when this module loads: a collator loads ICU's collation data, and `check` imports this
+ * module without compiling.
  */
-const byName = new Intl.Collator().compare;
+let collator: ((a: string, b: string) => number) | undefined;
+function byName(a: string, b: string): number {
+  return (collator ??= new Intl.Collator().compare)(a, b);
+}
 
 function everywhere(cx: Ctx): RangeSet {
   return (cx.everywhere ??= R.union(cx.model.internet, cx.model.lan));

@@ -39,8 +39,16 @@ function offending(text: string, allowed: RegExp): string {
 }
 
 /** A Linux interface name: 1–15 bytes from the safe set, not `.` or `..`. */
-export function ifnameProblem(name: string, subject = `interface name ${shown(name)}`): string | undefined {
+export function ifnameProblem(name: string, subject?: string): string | undefined {
   if (name.length === 0) return 'an interface name cannot be empty';
+  // A good name (every one a renderer writes, per rule) builds no message: the default subject
+  // quotes the name through `shown`, which was most of this check's cost.
+  if (name.length <= IFNAME_MAX_BYTES && IFNAME_RE.test(name) && name !== '.' && name !== '..') return undefined;
+  return ifnameMessage(name, subject ?? `interface name ${shown(name)}`);
+}
+
+/** What is wrong with an interface name that failed the quick test (undefined: nothing after all). */
+function ifnameMessage(name: string, subject: string): string | undefined {
   const bytes = Buffer.byteLength(name, 'utf8');
   const chars = [...name].length;
   const tooLong = bytes > IFNAME_MAX_BYTES;

@@ -34,13 +34,21 @@ const UDP_IV: Iv = [PROTO_UDP, PROTO_UDP];
 const ICMP_IV: Iv = [PROTO_ICMP, PROTO_ICMP];
 
 export function ruleBoxes(src: RangeSet | undefined, dst: RangeSet | undefined, flows: FlowSet): Box[] {
+  // Index loops: `for … of` makes an iterator result per step until the code is optimised, and a
+  // cold render runs this once per rule.
   const out: Box[] = [];
-  for (const s of src ?? ALL_ADDR) {
-    for (const d of dst ?? ALL_ADDR) {
-      for (const p of flows.tcp) out.push({ src: s, dst: d, proto: TCP_IV, port: p });
-      for (const p of flows.udp) out.push({ src: s, dst: d, proto: UDP_IV, port: p });
+  const ss = src ?? ALL_ADDR;
+  const ds = dst ?? ALL_ADDR;
+  const tcp = flows.tcp;
+  const udp = flows.udp;
+  for (let i = 0; i < ss.length; i++) {
+    const s = ss[i]!;
+    for (let j = 0; j < ds.length; j++) {
+      const d = ds[j]!;
+      for (let k = 0; k < tcp.length; k++) out.push({ src: s, dst: d, proto: TCP_IV, port: tcp[k]! });
+      for (let k = 0; k < udp.length; k++) out.push({ src: s, dst: d, proto: UDP_IV, port: udp[k]! });
       if (flows.icmp) out.push({ src: s, dst: d, proto: ICMP_IV, port: undefined });
-      if (flows.other) for (const o of OTHER_PROTOS) out.push({ src: s, dst: d, proto: o, port: undefined });
+      if (flows.other) for (let k = 0; k < OTHER_PROTOS.length; k++) out.push({ src: s, dst: d, proto: OTHER_PROTOS[k]!, port: undefined });
     }
   }
   return out;
@@ -73,6 +81,27 @@ function boxOverlaps(a: Box, b: Box): boolean {
 
 type Dim = 'src' | 'dst' | 'proto' | 'port';
 
+/**
+ * Whether `boxes` are already in boxOrder (the boxes of one rule with normalised sets are): then
+ * sorting is skipped, since `sort` copies its array even when nothing moves, once per set.
+ */
+function sorted(boxes: readonly Box[]): boolean {
+  for (let i = 1; i < boxes.length; i++) if (boxOrder(boxes[i - 1]!, boxes[i]!) > 0) return false;
+  return true;
+}
+
+/** The order of a set's elements in the output. */
+function boxOrder(x: Box, y: Box): number {
+  return (
+    x.src[0] - y.src[0] ||
+    x.src[1] - y.src[1] ||
+    x.dst[0] - y.dst[0] ||
+    x.dst[1] - y.dst[1] ||
+    x.proto[0] - y.proto[0] ||
+    (x.port?.[0] ?? 0) - (y.port?.[0] ?? 0)
+  );
+}
+
 /** a minus b, as at most 8 disjoint boxes. Assumes they overlap. */
 function subtract(a: Box, b: Box): Box[] {
   const out: Box[] = [];
@@ -99,8 +128,12 @@ function subtract(a: Box, b: Box): Box[] {
  */
 export class DisjointBoxes {
   private readonly boxes: Box[] = [];
-  /** Per level (the block size is 2^level), block number → indexes of the boxes filed there. */
-  private readonly levels = new Map<number, Map<number, number[]>>();
+  /**
+   * Per level (the block size is 2^level), block number → indexes of the boxes filed there. Made
+   * at the first query, holding the boxes added so far, and kept up to date from then on: most
+   * runs of a big chain are one rule, whose collection is never queried.
+   */
+  private levels: Map<number, Map<number, number[]>> | undefined;
 
   add(box: Box): void {
     this.cut(box, this.boxes.length);
@@ -114,34 +147,41 @@ export class DisjointBoxes {
    */
   addDisjoint(boxes: readonly Box[]): void {
     const before = this.boxes.length;
-    if (before === 0) for (const b of boxes) this.file(b);
-    else for (const b of boxes) this.cut(b, before);
+    if (before === 0) for (let i = 0; i < boxes.length; i++) this.file(boxes[i]!);
+    else for (let i = 0; i < boxes.length; i++) this.cut(boxes[i]!, before);
   }
 
   /** Files what is left of `box` after cutting away the boxes among the first `limit` that meet it. */
   private cut(box: Box, limit: number): void {
     let pieces: Box[] = [box];
-    for (const k of this.meeting(box, limit)) {
-      const e = this.boxes[k]!;
+    const meets = this.meeting(box, limit);
+    for (let m = 0; m < meets.length; m++) {
+      const e = this.boxes[meets[m]!]!;
       const next: Box[] = [];
-      for (const p of pieces) {
+      for (let i = 0; i < pieces.length; i++) {
+        const p = pieces[i]!;
         if (boxOverlaps(p, e)) next.push(...subtract(p, e));
         else next.push(p);
       }
       pieces = next;
       if (pieces.length === 0) return;
     }
-    for (const p of pieces) this.file(p);
+    for (let i = 0; i < pieces.length; i++) this.file(pieces[i]!);
   }
 
   private file(b: Box): void {
     const k = this.boxes.length;
     this.boxes.push(b);
+    if (this.levels) this.index(this.levels, b, k);
+  }
+
+  /** Files box `k` under its block. */
+  private index(levels: Map<number, Map<number, number[]>>, b: Box, k: number): void {
     // The smallest level where both ends fall in one block: the bits above the highest bit in
     // which they differ.
     const level = 32 - Math.clz32(b.src[0] ^ b.src[1]);
-    let blocks = this.levels.get(level);
-    if (!blocks) this.levels.set(level, (blocks = new Map<number, number[]>()));
+    let blocks = levels.get(level);
+    if (!blocks) levels.set(level, (blocks = new Map<number, number[]>()));
     const id = Math.floor(b.src[0] / 2 ** level);
     const list = blocks.get(id);
     if (list) list.push(k);
@@ -152,14 +192,20 @@ export class DisjointBoxes {
   private meeting(q: Box, limit: number): number[] {
     const out: number[] = [];
     if (limit === 0) return out;
+    let levels = this.levels;
+    if (!levels) {
+      this.levels = levels = new Map<number, Map<number, number[]>>();
+      for (let k = 0; k < this.boxes.length; k++) this.index(levels, this.boxes[k]!, k);
+    }
     const take = (list: readonly number[]): void => {
       // Lists hold indexes in increasing order: the rest are past the limit.
-      for (const k of list) {
+      for (let i = 0; i < list.length; i++) {
+        const k = list[i]!;
         if (k >= limit) break;
         if (boxOverlaps(q, this.boxes[k]!)) out.push(k);
       }
     };
-    for (const [level, blocks] of this.levels) {
+    levels.forEach((blocks, level) => {
       const a = Math.floor(q.src[0] / 2 ** level);
       const b = Math.floor(q.src[1] / 2 ** level);
       if (b - a + 1 <= blocks.size) {
@@ -168,25 +214,27 @@ export class DisjointBoxes {
           if (list) take(list);
         }
       } else {
-        for (const [id, list] of blocks) if (id >= a && id <= b) take(list);
+        blocks.forEach((list, id) => {
+          if (id >= a && id <= b) take(list);
+        });
       }
-    }
+    });
     return out.sort((x, y) => x - y);
   }
 
   /** Port-bearing and port-less boxes, each sorted for deterministic output. */
   parts(): { ports: Box[]; protos: Box[] } {
-    const cmp = (x: Box, y: Box): number =>
-      x.src[0] - y.src[0] ||
-      x.src[1] - y.src[1] ||
-      x.dst[0] - y.dst[0] ||
-      x.dst[1] - y.dst[1] ||
-      x.proto[0] - y.proto[0] ||
-      (x.port?.[0] ?? 0) - (y.port?.[0] ?? 0);
-    return {
-      ports: this.boxes.filter((b) => b.port !== undefined).sort(cmp),
-      protos: this.boxes.filter((b) => b.port === undefined).sort(cmp),
-    };
+    // One pass; most sets are one rule's boxes, already in order (see `sorted`).
+    const ports: Box[] = [];
+    const protos: Box[] = [];
+    for (let i = 0; i < this.boxes.length; i++) {
+      const b = this.boxes[i]!;
+      if (b.port === undefined) protos.push(b);
+      else ports.push(b);
+    }
+    if (!sorted(ports)) ports.sort(boxOrder);
+    if (!sorted(protos)) protos.sort(boxOrder);
+    return { ports, protos };
   }
 
   get size(): number {
