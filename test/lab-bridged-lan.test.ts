@@ -259,4 +259,26 @@ describe('seed 000 bridged by two ports: live', { skip: SKIP }, () => {
       'pve reaches the LAN',
     );
   });
+
+  it("a guest resolves the LAN's router by ARP through the bridge, answered from the first port's leg only", () => {
+    // The lab writes every neighbour down, so probes never ARP; the verifier assumes a segment
+    // is one L2 domain. Here ARP goes for real: out of agentfarm, flooded by vmbr0 to both ports,
+    // through pve's bridge tables (v4only lets ARP pass), answered by the LAN beyond enp1s0.
+    assert.ok(prefix, 'the lab of the test above');
+    const plan = planLab(loadTwoPorts(), { prefix, keys: placeholderKeys() });
+    const guest = plan.layout.hostNs.get('agentfarm')!;
+    const up = plan.layout.upstreamNs;
+    const ip = (ns: string, ...argv: string[]) => spawnSync('ip', ['-n', ns, ...argv], { encoding: 'utf8', timeout: 10_000 });
+    const mac = (ns: string, dev: string): string => /link\/ether (\S+)/.exec(ip(ns, '-o', 'link', 'show', dev).stdout)![1]!;
+    const sent = (dev: string): number => JSON.parse(ip(up, '-s', '-j', 'link', 'show', dev).stdout)[0].stats64.tx.packets as number;
+    const quietBefore = sent('l1');
+    assert.equal(ip(guest, 'neigh', 'del', '10.0.0.254', 'dev', 'ens18').status, 0);
+    assert.equal(ip(up, 'neigh', 'del', '10.0.0.10', 'dev', 'l0').status, 0);
+    // agentfarm → lan is denied at pve:forward; the ARP that comes first is not IP and passes.
+    const ping = spawnSync('ip', ['netns', 'exec', guest, 'ping', '-c', '1', '-W', '1', '10.0.0.254'], { encoding: 'utf8', timeout: 10_000 });
+    assert.notEqual(ping.status, 0, 'agentfarm → lan icmp is denied, as static');
+    const neigh = ip(guest, 'neigh', 'show', '10.0.0.254', 'dev', 'ens18').stdout;
+    assert.match(neigh, new RegExp(`lladdr ${mac(up, 'l0')} (REACHABLE|STALE|DELAY|PROBE)`), neigh);
+    assert.equal(sent('l1'), quietBefore, "the second port's leg answered nothing");
+  });
 });
