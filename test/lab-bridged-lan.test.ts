@@ -270,7 +270,10 @@ describe('seed 000 bridged by two ports: live', { skip: SKIP }, () => {
     const up = plan.layout.upstreamNs;
     const ip = (ns: string, ...argv: string[]) => spawnSync('ip', ['-n', ns, ...argv], { encoding: 'utf8', timeout: 10_000 });
     const mac = (ns: string, dev: string): string => /link\/ether (\S+)/.exec(ip(ns, '-o', 'link', 'show', dev).stdout)![1]!;
-    const sent = (dev: string): number => JSON.parse(ip(up, '-s', '-j', 'link', 'show', dev).stdout)[0].stats64.tx.packets as number;
+    const sent = (dev: string): number => {
+      const [link] = JSON.parse(ip(up, '-s', '-j', 'link', 'show', dev).stdout) as { stats64: { tx: { packets: number } } }[];
+      return link!.stats64.tx.packets;
+    };
     const quietBefore = sent('l1');
     assert.equal(ip(guest, 'neigh', 'del', '10.0.0.254', 'dev', 'ens18').status, 0);
     assert.equal(ip(up, 'neigh', 'del', '10.0.0.10', 'dev', 'l0').status, 0);
