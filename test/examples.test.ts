@@ -264,6 +264,21 @@ describe('examples/mistakes: each seed mistake fails on the check that names it'
     assert.match(vpn.witness!.flow, /udp\/51820/);
   });
 
+  it('seed 000 as written: vmbr0 bridged to enp1s0 as the seed writes; "IN ACCEPT -i vmbr0" opens pve to the home LAN, forward ACCEPT lets it at agentfarm', () => {
+    const file = join(MISTAKES, 'proxmox-dual-bridge-as-written.yaml');
+    const ir = load(file);
+    assert.deepEqual(ir.model.networks.get('vmbr0')!.ports, ['enp1s0']);
+    const toPve = ask(ir, 'lan', '10.0.0.1', { proto: 'tcp', port: 8006 });
+    assert.equal(toPve.verdict, 'allow');
+    const h = decidingHop(toPve);
+    assert.deepEqual([h.point, h.iif, h.inPort], ['pve:input', 'vmbr0', 'enp1s0']);
+    assert.equal(originLine(h), itemLineOf(file, 'comment: "IN ACCEPT -i vmbr0'));
+    const toGuest = ask(ir, 'lan', 'agentfarm', { proto: 'tcp', port: 8080 });
+    assert.equal(toGuest.verdict, 'allow');
+    const fwd = toGuest.path!.hops.find((x) => x.point === 'pve:forward')!;
+    assert.deepEqual([fwd.iif, fwd.oif, fwd.inPort, fwd.decision.kind], ['vmbr0', 'vmbr0', 'enp1s0', 'default']);
+  });
+
   it("seed 003 as written: the receiver's IN policy drops the proxy connection", () => {
     const checks = runChecks(load(join(MISTAKES, 'phoenix-out-rules-only.yaml')));
     const c = checks.find((x) => x.name === 'gateway → traefik tcp/80: allow')!;

@@ -168,6 +168,32 @@ describe('libvirt target: modes, several nics, and what nwfilter cannot say', ()
     validate('modes', r, t);
   });
 
+  it("a hypervisor's bridge with a physical port: bridge mode on the existing bridge, no <ip>, no <dhcp>, what it cannot do said", (t) => {
+    const spec = `version: 1
+networks:
+  lan0: { cidr: 192.168.50.0/24, gateway: 192.168.50.1, egress: routed, ports: [enp1s0, enp2s0] }
+  lan1: { cidr: 192.168.60.0/24, gateway: 192.168.60.1, egress: nat, ports: [enp3s0], dhcp: { start: 192.168.60.100, end: 192.168.60.150 } }
+hosts:
+  kvm: { kind: hypervisor, gateway: 192.168.50.254, nics: { lan0: 192.168.50.1, lan1: 192.168.60.1 } }
+  vm1: { kind: vm, id: 101, nics: { lan0: 192.168.50.10, lan1: 192.168.60.10 } }
+`;
+    const pr = render(libvirtRenderer, irOfText(spec, 'ports.yaml'));
+    for (const [net, ports] of [
+      ['lan0', 'ports enp1s0, enp2s0'],
+      ['lan1', 'port enp3s0'],
+    ] as const) {
+      const x = fileOf(pr, `libvirt/kvm/networks/${net}.xml`);
+      assert.match(x, new RegExp(`<forward mode='bridge'/>\\n.*its ${ports} .*\\n\\s+<bridge name='${net}'/>`));
+      assert.doesNotMatch(x, /<ip |<dhcp>|<nat>|stp=/, x);
+    }
+    assert.match(fileOf(pr, 'libvirt/kvm/define.sh'), /# Network lan0 \(forward mode bridge\)\./);
+    const said = pr.diagnostics.filter((d) => d.severity === 'warning').map((d) => d.message);
+    assert.equal(said.length, 2, said.join('\n'));
+    assert.ok(said.some((m) => /lan1 has a physical port \(enp3s0\).*does not NAT/.test(m)));
+    assert.ok(said.some((m) => /lan1 .* serves no DHCP/.test(m)));
+    validate('ports', pr, t);
+  });
+
   it('one interface file per nic of a guest with several; the filter only where the guest firewall runs', () => {
     const paths = r.files
       .map((f) => f.path)

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirs } from '../util/mkdirs.js';
 
 /** Default state root, relative to the working directory; `--state-dir` or CORDON_STATE_DIR override it. */
 export const DEFAULT_STATE_ROOT = '.cordon/apply';
@@ -163,7 +164,7 @@ export class RunDir {
 }
 
 function mkdirPrivate(path: string): void {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
+  makeDirs(path, 0o700);
 }
 
 /** Directory of one target's runs. */

@@ -7,11 +7,12 @@
  * Default location: `.cordon/keys/<spec name>/` under the working directory (the spec's file name
  * without extension, not its hash: editing the spec must not rotate every key).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { mapKeySource, type KeySource } from '../render/wireguard/keys.js';
 import { generateWgKeyPair, isWgKey, keyPairOf, type WgKeyPair } from '../util/wgkey.js';
 import { EXIT, ExitError } from './io.js';
+import { makeDirs } from '../util/mkdirs.js';
 
 export function defaultKeyDir(specFile: string): string {
   const name = basename(specFile, extname(specFile)) || 'spec';
@@ -37,7 +38,7 @@ export function openKeyStore(dir: string, names: readonly string[]): { source: K
   const generated: string[] = [];
   if (names.length === 0) return { source: mapKeySource(pairs), generated };
   if (!existsSync(dir)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir, 0o700);
     chmodSync(dir, 0o700);
   }
   refuseOpen(dir, 'key directory');

@@ -8,21 +8,9 @@
  * Bounded: an append that would make the file larger than `maxBytes` (after dropping the delivered
  * head) is refused, and the caller counts it. One process per spool: a lock file holds its pid.
  */
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirs } from '../util/mkdirs.js';
 
 export interface SpoolBatch {
   /** Whole lines, oldest first, without their newlines. */
@@ -53,7 +41,7 @@ export class Spool {
     readonly dir: string,
     readonly maxBytes: number,
   ) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir, 0o700);
     this.file = join(dir, 'spool.jsonl');
     this.offsetFile = join(dir, 'spool.offset');
     this.lockFile = join(dir, 'spool.lock');

@@ -628,7 +628,7 @@ class Planner {
         }
       }
       for (const a of members) for (const b of members) if (a !== b && a.ns !== b.ns) this.neigh(a.ns, b.addr, b.mac, a.dev);
-      if (n.owner !== undefined && n.ports.length > 0) this.planLanPort(n, bridgeNs, members, lanIndex++);
+      if (n.owner !== undefined && n.ports.length > 0) lanIndex = this.planLanPorts(n, bridgeNs, members, lanIndex);
     }
   }
 
@@ -638,15 +638,18 @@ class Planner {
   }
 
   /**
-   * The LAN beyond `n`'s physical port: a veth from the upstream (`l<k>`) to the owner's bridge,
-   * its bridge end named after the port. The upstream holds there every router hosts route
-   * through on `n` that no declared host holds (seed 000: pve's default route 10.0.0.254), the
-   * network's gateway when it is such a router, and the LAN's lab addresses in `n`: so the LAN's
-   * devices meet the guests at layer 2, through the owner's bridge and its br_netfilter hook.
+   * The LAN beyond `n`'s physical ports: a veth from the upstream (`l<k>`) to the owner's bridge
+   * for each port, its bridge end named after the port. The model has one LAN beyond them all and
+   * lets it in by the first port (src/ir/paths.ts, the `inPort` of its hops; lanEntry), so the
+   * first port's leg holds the LAN: every router hosts route through on `n` that no declared host
+   * holds (seed 000: pve's default route 10.0.0.254), the network's gateway when it is such a
+   * router, and the LAN's lab addresses in `n`; the LAN's devices meet the guests at layer 2,
+   * through the owner's bridge and its br_netfilter hook. The other ports are on the bridge as
+   * `bridge-ports` puts them, up, their far ends in the same upstream with no address and ARP off:
+   * what the bridge floods there reaches no one, and nothing comes in by them, as in the model.
+   * Returns the next free `k`.
    */
-  private planLanPort(n: Network, bridgeNs: string, members: readonly { ns: string; dev: string; addr: number; mac: string }[], k: number): void {
-    const port = n.ports[0]!;
-    if (n.ports.length > 1) this.notes.push(`${n.name} bridges ${n.ports.join(', ')}: the lab builds the LAN beyond ${port} only`);
+  private planLanPorts(n: Network, bridgeNs: string, members: readonly { ns: string; dev: string; addr: number; mac: string }[], k: number): number {
     const held = (a: number): boolean => this.hosts.some((h) => h.nics.some((x) => x.address === a));
     const addrs = new Set<number>();
     for (const h of this.hosts) {
@@ -659,18 +662,30 @@ class Planner {
     const router = lanRouterAddress(this.model, n);
     if (router !== undefined) addrs.add(router);
     for (const a of this.lanOnBridges) if (inRange(a, n.range)) addrs.add(a);
-    const wif = `l${k}`;
-    const m = this.veth(wif, this.up, port, bridgeNs);
-    this.ip('addresses', bridgeNs, `link set ${port} master ${n.bridge}`);
-    this.ip('addresses', bridgeNs, `link set ${port} up`);
+    const legs = n.ports.map((port, i) => {
+      const wif = `l${k + i}`;
+      const m = this.veth(wif, this.up, port, bridgeNs);
+      this.ip('addresses', bridgeNs, `link set ${port} master ${n.bridge}`);
+      this.ip('addresses', bridgeNs, `link set ${port} up`);
+      return { port, wif, mac: m.a };
+    });
+    const [lan, ...quiet] = legs as [(typeof legs)[number], ...typeof legs];
     for (const a of [...addrs].sort((x, y) => x - y)) {
       this.addrNs.set(a, this.up);
-      this.ip('addresses', this.up, `addr add ${formatIPv4(a)}/${n.cidr.len} dev ${wif}`);
-      for (const b of members) this.neigh(b.ns, a, m.a, b.dev);
+      this.ip('addresses', this.up, `addr add ${formatIPv4(a)}/${n.cidr.len} dev ${lan.wif}`);
+      for (const b of members) this.neigh(b.ns, a, lan.mac, b.dev);
     }
-    for (const b of members) this.neigh(this.up, b.addr, b.mac, wif);
-    this.ip('addresses', this.up, `link set ${wif} up`);
-    this.notes.push(`the LAN beyond ${port} on ${n.name}: the upstream namespace (${wif}), bridged into ${n.bridge} on ${n.owner}`);
+    for (const b of members) this.neigh(this.up, b.addr, b.mac, lan.wif);
+    this.ip('addresses', this.up, `link set ${lan.wif} up`);
+    // Without `arp off` the upstream would answer ARP for the LAN's addresses on these legs too
+    // (arp_ignore 0), and a guest asking would be let in by a port the model never uses.
+    for (const q of quiet) this.ip('addresses', this.up, `link set ${q.wif} arp off up`);
+    this.notes.push(`the LAN beyond ${lan.port} on ${n.name}: the upstream namespace (${lan.wif}), bridged into ${n.bridge} on ${n.owner}`);
+    for (const q of quiet)
+      this.notes.push(
+        `${n.name}'s port ${q.port} leads to the same LAN (the upstream's ${q.wif}, no address): the LAN comes in by ${lan.port}, as the verifier has it`,
+      );
+    return k + legs.length;
   }
 
   private nicOn(h: Host, segment: string): string | undefined {

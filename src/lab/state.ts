@@ -7,9 +7,10 @@
  * The state is written before anything is created and updated as processes start, so a lab that
  * crashed half-way can still be taken down completely.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB_PREFIX_RE as PREFIX_RE } from '../model/names.js';
+import { makeDirs } from '../util/mkdirs.js';
 
 export const LAB_ROOT = '/run/cordon-lab';
 
@@ -49,7 +50,7 @@ export function labDir(prefix: string, root = LAB_ROOT): string {
 
 export function writeState(state: LabState, root = LAB_ROOT): void {
   const dir = labDir(state.prefix, root);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   const tmp = join(dir, `.state.${process.pid}.json`);
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, join(dir, 'state.json'));
@@ -96,7 +97,7 @@ export function removeLabDir(prefix: string, root = LAB_ROOT): void {
 /** A private file of the lab (0600). */
 export function writeLabFile(prefix: string, name: string, content: string, root = LAB_ROOT): string {
   const dir = labDir(prefix, root);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   const path = join(dir, name);
   writeFileSync(path, content, { mode: 0o600 });
   return path;

@@ -1,6 +1,7 @@
 /** Writing rendered files: secrets 0600, scripts 0755, everything else 0644; atomic per file. */
-import { closeSync, mkdirSync, openSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { makeDirs, removeDirs } from '../util/mkdirs.js';
 import { safeRelativePath, UnsafeOutput } from './escape.js';
 import type { FileSink, RenderedFile, StreamedFile } from './types.js';
 
@@ -18,12 +19,24 @@ function modeOf(f: { readonly secret: boolean; readonly executable?: boolean }):
 
 export function writeRendered(outDir: string, files: readonly RenderedFile[]): string[] {
   const written: string[] = [];
+  const made: string[] = [];
   for (const f of files) {
     const path = targetPath(outDir, f);
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, f.content, { mode: modeOf(f) });
-    renameSync(tmp, path);
+    try {
+      made.push(...makeDirs(dirname(path), 0o755));
+      writeFileSync(tmp, f.content, { mode: modeOf(f) });
+      renameSync(tmp, path);
+    } catch (error) {
+      // The files already renamed stay; a directory made for nothing (left empty) does not.
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // Its directory is not there (or not one): no temporary file either.
+      }
+      removeDirs(made);
+      throw error;
+    }
     written.push(path);
   }
   return written;
@@ -61,15 +74,7 @@ export function stageFiles(outDir: string): StagedFiles {
     let entry: (typeof staged)[number];
     try {
       const path = targetPath(outDir, file);
-      const dir = dirname(path);
-      const top = mkdirSync(dir, { recursive: true, mode: 0o755 });
-      if (top !== undefined) {
-        // mkdir made `top` and everything between it and `dir`.
-        const t = resolve(top);
-        const chain = [resolve(dir)];
-        for (let d = chain[0]!; d !== t && dirname(d) !== d;) chain.push((d = dirname(d)));
-        made.push(...(chain[chain.length - 1] === t ? chain.reverse() : [t]));
-      }
+      made.push(...makeDirs(dirname(path), 0o755));
       const tmp = `${path}.tmp-${process.pid}`;
       entry = { tmp, path, fd: openSync(tmp, 'w', modeOf(file)) };
       staged.push(entry);
@@ -112,13 +117,7 @@ export function stageFiles(outDir: string): StagedFiles {
       rmSync(s.tmp, { force: true });
     }
     staged.length = 0;
-    for (const dir of made.reverse()) {
-      try {
-        rmdirSync(dir);
-      } catch {
-        // Not empty (something else put a file there) or gone: left as it is.
-      }
-    }
+    removeDirs(made);
     made.length = 0;
   };
 

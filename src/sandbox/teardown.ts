@@ -4,7 +4,7 @@
  * run whose owner died left behind (cleanupStale). Processes are ended by the PIDs this run
  * started (the command's process group, the cgroup's members) — never by name.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../system/exec.js';
@@ -12,6 +12,7 @@ import { RUN_STATE } from './hidden.js';
 import { listDir, procRunning, procStart, readText } from './host.js';
 import { listNetns } from '../system/netns.js';
 import { sandboxIdOfNetns } from '../model/names.js';
+import { makeDirs } from '../util/mkdirs.js';
 
 /**
  * Creates cordon's state directories that do not exist yet, so they are hidden from this sandbox
@@ -28,7 +29,7 @@ export function makeStateDirs(): void {
   }
   for (const d of dirs) {
     try {
-      if (!existsSync(d)) mkdirSync(d, { recursive: true, mode: 0o700 });
+      if (!existsSync(d)) makeDirs(d, 0o700);
     } catch {
       // read-only or missing parent: nothing can be written there either
     }
@@ -96,7 +97,7 @@ export function writeTeardownState(t: Teardown): void {
   if (t.noStateFile === true) return;
   const dir = stateDir();
   if (!existsSync(dir)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir, 0o700);
     // In a shared /tmp, a directory someone else made first would let them edit what teardown removes.
     if (statSync(dir).uid !== (process.getuid?.() ?? 0)) throw new Error(`${dir} belongs to another user: set CORDON_SANDBOX_STATE_DIR`);
   }

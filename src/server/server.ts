@@ -5,7 +5,7 @@
  * Data directory (0700): `cordon.db` (0600, SQLite), `cookie.secret` (0600, signs session cookies;
  * kept across restarts so sessions survive them).
  */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { buildApp } from './app.js';
@@ -16,6 +16,7 @@ import { checkSpec } from './analysis.js';
 import { SPEC_NAME } from './schemas.js';
 import { hashPassword, loadOrCreateSecretFile, randomSecret, sha256 } from './secrets.js';
 import { Store } from './store.js';
+import { makeDirs } from '../util/mkdirs.js';
 
 export interface RunningServer {
   /** `http://host:port`, with the port actually bound (useful with port 0). */
@@ -26,7 +27,7 @@ export interface RunningServer {
 }
 
 function openDataDir(dataDir: string): Store {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDirs(dataDir, 0o700);
   chmodSync(dataDir, 0o700);
   return new Store(join(dataDir, 'cordon.db'), { device: currentDevice });
 }

@@ -8,11 +8,12 @@
  * logged. The hub's private key is stored 0600 and never leaves the data directory.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Model, Tunnel } from '../model/types.js';
 import { formatCidr, formatIPv4 } from '../util/ip.js';
 import { generateWgKeyPair, keyPairOf, type WgKeyPair } from '../util/wgkey.js';
+import { makeDirs } from '../util/mkdirs.js';
 
 /** Addresses of the tunnel already taken by the spec itself (the hub, declared peers). */
 export function specAddresses(model: Model, tunnel: Tunnel): number[] {
@@ -91,7 +92,7 @@ export function tunnelFiles(dataDir: string, specId: number, tunnel: string): { 
 
 /** The hub's key pair for a tunnel, generated and stored (0600) on first use. */
 export function hubKeyPair(files: { dir: string; key: string }): WgKeyPair {
-  mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  makeDirs(files.dir, 0o700);
   try {
     return keyPairOf(readFileSync(files.key, 'utf8').trim());
   } catch (e) {

@@ -25,7 +25,6 @@ import {
   existsSync,
   fsyncSync,
   lstatSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -55,6 +54,7 @@ import {
   ZERO_OBJECT_ID,
   KEY_BYTES,
 } from './crypto.js';
+import { makeDirs } from '../util/mkdirs.js';
 
 export type VaultErrorCode = 'no-such-session' | 'exists' | 'wrong-key' | 'corrupt' | 'not-found' | 'locked' | 'invalid';
 
@@ -101,7 +101,7 @@ export function vaultRoot(opts: VaultOptions = {}): string {
 }
 
 function ensureDir(dir: string): void {
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(dir)) makeDirs(dir, 0o700);
   chmodSync(dir, 0o700);
 }
 

@@ -5,7 +5,11 @@
  * - `networks/<network>.xml`: one libvirt network per network the hypervisor owns. egress nat is
  *   `<forward mode='nat'>` (ports 1024-65535, as seed 001), routed is `<forward mode='route'>`, none
  *   has no `<forward>` (isolated). A network the hypervisor only has a nic on, owned by nobody
- *   (its gateway is a router cordon does not manage), holds guests in `<forward mode='bridge'>`.
+ *   (its gateway is a router cordon does not manage), holds guests in `<forward mode='bridge'>`,
+ *   and so does a network with a physical port (`ports:`, seed 000's vmbr0 with enp1s0): the host
+ *   bridge that enslaves the port is the host's own (ifupdown, Proxmox or netplan make it, with its
+ *   address), and libvirt's way to put guests on an existing bridge is bridge mode, with no
+ *   `<ip>` and no `<dhcp>` (the LAN beyond the port has its own).
  *   Declared guests get static addresses (in a comment); a network's `dhcp:` pool becomes
  *   `<dhcp><range …/></dhcp>` for guests the spec does not declare (seed 001), which the resolver
  *   keeps clear of every static address. Without one there is no `<dhcp>`.
@@ -90,6 +94,31 @@ export const libvirtRenderer: Renderer = {
       }
       if (whole) files.push({ path: `${dir}/define.sh`, content: defineScript(ir.model, p), secret: false, executable: true });
       // libvirt's <forward mode='nat'> masquerades but has no port forwards (libvirt's own advice is a qemu hook script).
+      // Bridge mode attaches guests to the host's bridge and nothing more: no masquerade, no DHCP.
+      if (whole)
+        for (const n of p.networks) {
+          if (n.mode !== 'bridge' || n.net.ports.length === 0) continue;
+          const at = { file: ir.model.file, line: n.net.portsOrigin.line, col: n.net.portsOrigin.col, path: n.net.portsOrigin.path };
+          const why = `libvirt: ${n.net.name} has a physical port (${n.net.ports.join(', ')}), so it is libvirt's bridge mode, which`;
+          if (n.net.egress === 'nat')
+            ds.push(
+              diag(
+                Code.TARGET_CANNOT_EXPRESS,
+                'warning',
+                `${why} does not NAT: its egress: nat is the NAT table of \`cordon render -t nftables --host ${p.host.name}\``,
+                at,
+              ),
+            );
+          if (n.net.dhcp !== undefined)
+            ds.push(
+              diag(
+                Code.TARGET_CANNOT_EXPRESS,
+                'warning',
+                `${why} serves no DHCP: the pool of ${n.net.name} needs a DHCP server on the LAN or on ${p.host.name}`,
+                at,
+              ),
+            );
+        }
       if (whole)
         for (const f of forwardRules(ir.model, p.host.name))
           ds.push(
@@ -136,6 +165,10 @@ export function planHypervisors(ir: Ir): HypervisorPlan[] {
     const hasGuests = members.some((h) => GUEST_KINDS.has(h.kind));
     if (net.owner !== undefined) {
       const owner = model.hosts.get(net.owner)!;
+      if (net.ports.length > 0) {
+        planOf(owner).networks.push({ net, mode: 'bridge', address: undefined });
+        continue;
+      }
       const address = owner.nics.find((n) => n.segment === net.name)?.address;
       planOf(owner).networks.push({ net, mode: net.egress === 'nat' ? 'nat' : net.egress === 'routed' ? 'route' : 'isolated', address });
     } else if (hasGuests) {
@@ -242,7 +275,16 @@ function networkXml(model: Model, p: HypervisorPlan, n: NetPlan): string {
         default:
           assertNever(n.mode, 'network mode');
       }
-      if (n.mode === 'bridge') {
+      if (n.mode === 'bridge' && n.net.ports.length > 0) {
+        const own = p.host.nics.find((x) => x.segment === n.net.name);
+        const addr = own ? `its address ${formatIPv4(own.address)}/${n.net.cidr.len} and ` : '';
+        e.line(
+          xmlComment(
+            `libvirt does not manage ${n.net.bridge}: the host must already have it, with ${addr}its port${n.net.ports.length > 1 ? 's' : ''} ${n.net.ports.join(', ')} (cordon render -t ifupdown, proxmox or netplan writes it)`,
+          ),
+        );
+        e.line(`<bridge${attrs([['name', ifname(n.net.bridge)]])}/>`);
+      } else if (n.mode === 'bridge') {
         e.line(xmlComment(`libvirt does not manage ${n.net.bridge}: the host must already have it, with its address and uplink`));
         e.line(`<bridge${attrs([['name', ifname(n.net.bridge)]])}/>`);
       } else {

@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")"
 
-# Network vmbr0 (forward mode route).
+# Network vmbr0 (forward mode bridge).
 virsh net-define networks/vmbr0.xml
 virsh net-info vmbr0 | grep -Eq '^Active:[[:space:]]+yes' || virsh net-start vmbr0
 virsh net-autostart vmbr0
