@@ -37,7 +37,8 @@
  * Topology.paths when `verifyTemplates` is set): interchangeable leaves route alike, and a `via`
  * route's first leg (leave → crossSegment → arrive) does not depend on the final destination.
  */
-import { lowerBound, upperBound } from '../util/search.js';
+import { upperBound } from '../util/search.js';
+import { lowerBoundF64, lowerBoundI32, upperBoundI32 } from './typed-search.js';
 import { SourceIndex } from './source-index.js';
 import type { Hop, Path, Topology } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
@@ -253,8 +254,15 @@ class ChainIndex {
   private readonly noSrc: number[] = [];
   /** Not bound to a port, with source prefixes: found by source address. */
   private readonly bySrc: SourceIndex;
-  /** Cached destination ranges (universe indexes, [a, b) pairs) per rule. */
-  private readonly dstIdx: (Int32Array | undefined)[];
+  /**
+   * Destination ranges per rule as universe index pairs [a, b), found on first use: rule i's
+   * are dstPool[dstOff[i] .. dstOff[i] + dstLen[i]) (dstOff -1: not yet). One pool, not an
+   * array per rule (a forward chain has tens of thousands).
+   */
+  private readonly dstOff: Int32Array;
+  private readonly dstLen: Int32Array;
+  private dstPool = new Int32Array(1024);
+  private dstUsed = 0;
   /** Every candidate list asked for, by bridge port, input interface key and source. */
   private readonly candByPort = new Map<string, Map<string, Map<number, Candidates>>>();
   private candCount = 0;
@@ -269,21 +277,26 @@ class ChainIndex {
     readonly chain: Chain,
     private readonly eng: FastEngine,
   ) {
-    for (const r of chain.rules) if (r.match.state !== 'established') this.rules.push(r);
+    // Indexed loops throughout: this runs once per chain, before the optimiser has seen it,
+    // where for-of over arrays allocates an iterator result per step.
+    const all = chain.rules;
+    for (let i = 0; i < all.length; i++) if (all[i]!.match.state !== 'established') this.rules.push(all[i]!);
     const n = this.rules.length;
     this.maskOff = new Int32Array(n);
     this.accept = new Uint8Array(n);
-    this.dstIdx = new Array<Int32Array | undefined>(n);
+    this.dstOff = new Int32Array(n).fill(-1);
+    this.dstLen = new Int32Array(n);
     const withSrc: number[] = [];
     for (let i = 0; i < n; i++) {
       const r = this.rules[i]!;
       this.maskOff[i] = eng.maskOf(r.match.flows);
       this.accept[i] = r.action === 'accept' ? 1 : 0;
       const m = r.match;
-      for (const x of m.iif ?? []) this.iifs.add(x);
-      for (const x of m.oif ?? []) this.oifs.add(x);
+      if (m.iif) for (let x = 0; x < m.iif.length; x++) this.iifs.add(m.iif[x]!);
+      if (m.oif) for (let x = 0; x < m.oif.length; x++) this.oifs.add(m.oif[x]!);
       if (m.inPort) {
-        for (const p of m.inPort) {
+        for (let x = 0; x < m.inPort.length; x++) {
+          const p = m.inPort[x]!;
           let l = this.byPort.get(p);
           if (!l) this.byPort.set(p, (l = []));
           l.push(i);
@@ -453,11 +466,23 @@ class ChainIndex {
     return hop.inPort !== undefined && this.byPort.has(hop.inPort) ? hop.inPort : hop.inPort === undefined ? '-' : '*';
   }
 
-  /** Destination ranges of rule i as universe index pairs. */
-  dstRanges(i: number): Int32Array {
-    let d = this.dstIdx[i];
-    if (d === undefined) this.dstIdx[i] = d = this.eng.universeRanges(this.rules[i]!.match.dst);
-    return d;
+  /** Where rule i's destination ranges start in dstPool (computed on first use; see dstOff). */
+  private dstRanges(i: number): number {
+    const known = this.dstOff[i]!;
+    if (known >= 0) return known;
+    const dst = this.rules[i]!.match.dst;
+    const need = dst ? 2 * dst.length : 2;
+    if (this.dstUsed + need > this.dstPool.length) {
+      const grown = new Int32Array(Math.max(this.dstPool.length * 2, this.dstUsed + need));
+      grown.set(this.dstPool);
+      this.dstPool = grown;
+    }
+    const off = this.dstUsed;
+    const len = this.eng.universeRanges(dst, this.dstPool, off);
+    this.dstUsed += len;
+    this.dstOff[i] = off;
+    this.dstLen[i] = len;
+    return off;
   }
 
   /**
@@ -474,21 +499,22 @@ class ChainIndex {
     const masks = this.eng.masks;
     const n = this.eng.universe.size;
     let total = 2;
-    const ranges = this.eng.rangeList;
-    ranges.length = 0;
     for (let c = 0; c < cands.length; c++) {
-      const d = this.dstRanges(cands[c]!);
-      ranges.push(d);
-      total += d.length;
+      this.dstRanges(cands[c]!);
+      total += this.dstLen[cands[c]!]!;
     }
+    // Every candidate's ranges are in the pool now (it no longer grows during this sweep).
+    const pool = this.dstPool;
+    const dstOff = this.dstOff;
+    const dstLen = this.dstLen;
     const pts = this.eng.pointBuffer(total);
     pts[0] = 0;
     pts[1] = n;
     let np = 2;
-    for (let c = 0; c < ranges.length; c++) {
-      const d = ranges[c]!;
-      pts.set(d, np);
-      np += d.length;
+    for (let c = 0; c < cands.length; c++) {
+      const i = cands[c]!;
+      const end = dstOff[i]! + dstLen[i]!;
+      for (let x = dstOff[i]!; x < end; x++) pts[np++] = pool[x]!;
     }
     const sorted = pts.subarray(0, np).sort();
     let nb = 0;
@@ -506,12 +532,12 @@ class ChainIndex {
     for (let p = 0; p <= pieces; p++) next[p] = p;
     for (let c = 0; c < cands.length; c++) {
       const i = cands[c]!;
-      const d = ranges[c]!;
       const mo = this.maskOff[i]!;
       const accept = this.accept[i] === 1;
-      for (let k = 0; k < d.length; k += 2) {
-        const p0 = lowerBound(bounds, d[k]!);
-        const p1 = lowerBound(bounds, d[k + 1]!, p0);
+      const end = dstOff[i]! + dstLen[i]!;
+      for (let k = dstOff[i]!; k < end; k += 2) {
+        const p0 = lowerBoundI32(bounds, pool[k]!, 0);
+        const p1 = lowerBoundI32(bounds, pool[k + 1]!, p0);
         for (let p = openFrom(next, p0); p < p1; p = openFrom(next, p + 1)) {
           const o = p * W;
           let left = 0;
@@ -584,7 +610,7 @@ interface Sweep {
 }
 
 function sweepAt(s: Sweep, j: number): number {
-  return upperBound(s.bounds, j) - 1;
+  return upperBoundI32(s.bounds, j) - 1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -757,7 +783,7 @@ export class CompactMatrix {
   cellId(i: number, j: number): number {
     if (!this.applicable(i, j)) return -1;
     const to = this.rowTo[i]!;
-    const k = lowerBound(to, j);
+    const k = lowerBoundI32(to, j, 0);
     return k < to.length && to[k] === j ? this.rowId[i]![k]! : 0;
   }
 
@@ -870,7 +896,6 @@ class FastEngine {
     this.features = this.featureIndex();
     for (const h of this.model.hosts.values()) if (this.isLeaf(h)) this.leafHosts.add(h.name);
     this.universe = this.buildUniverse();
-    this.everything = Int32Array.of(0, this.universe.size);
     this.entryStamp = new Int32Array(this.universe.size);
     this.scOf = this.buildSourceClasses();
     const st = opts.stats;
@@ -885,8 +910,6 @@ class FastEngine {
   private points = new Int32Array(1024);
 
   private rem = new Uint32Array(1024);
-  /** Scratch list of a sweep's destination ranges. */
-  readonly rangeList: Int32Array[] = [];
 
   /** A scratch buffer of at least n words (what a sweep has not matched yet). */
   remBuffer(n: number): Uint32Array {
@@ -908,31 +931,34 @@ class FastEngine {
     return this.points;
   }
 
-  /** The whole universe as one range (set once the universe is built). */
-  private everything = new Int32Array(0);
-  private rangeBuf = new Int32Array(64);
-
-  /** An address set as universe index pairs [a, b) (cached per rule by the chain index). */
-  universeRanges(dst: RangeSet | undefined): Int32Array {
-    if (!dst) return this.everything;
+  /**
+   * An address set as universe index pairs [a, b), written into out from off; returns how many
+   * numbers it wrote (at most 2 per range; 2 for undefined, the whole universe).
+   */
+  universeRanges(dst: RangeSet | undefined, out: Int32Array, off: number): number {
+    if (!dst) {
+      out[off] = 0;
+      out[off + 1] = this.universe.size;
+      return 2;
+    }
     const u = this.universe.addr;
-    if (this.rangeBuf.length < 2 * dst.length) this.rangeBuf = new Int32Array(2 * dst.length);
-    const tmp = this.rangeBuf;
-    let n = 0;
+    let n = off;
     let a = 0;
     let prev = -Infinity;
-    for (const [lo, hi] of dst) {
+    for (let x = 0; x < dst.length; x++) {
+      const lo = dst[x]![0];
+      const hi = dst[x]![1];
       // Sets are sorted: each search starts where the last one ended.
-      a = lowerBound(u, lo, lo > prev ? a : 0);
-      const b = lowerBound(u, hi + 1, a);
+      a = lowerBoundF64(u, lo, lo > prev ? a : 0);
+      const b = lowerBoundF64(u, hi + 1, a);
       if (a < b) {
-        tmp[n++] = a;
-        tmp[n++] = b;
+        out[n++] = a;
+        out[n++] = b;
       }
       a = b;
       prev = hi;
     }
-    return tmp.slice(0, n);
+    return n - off;
   }
 
   maskOf(f: FlowSet): number {
@@ -1243,10 +1269,17 @@ class FastEngine {
     // Representatives: a source of the class and a member not owned by it.
     let t: Template | null = null;
     const u = this.universe;
-    outer: for (const s0 of [s, ...sc.members.filter((x) => x !== s)]) {
-      for (const j of dc.members) {
+    // s first, then the class's other members (no list built: this runs once per class pair).
+    const members = sc.members;
+    outer: for (let k = -1; k < members.length; k++) {
+      const s0 = k < 0 ? s : members[k]!;
+      if (k >= 0 && s0 === s) continue;
+      const fromZone = this.eps[s0]!.source.kind === 'zone';
+      const dm = dc.members;
+      for (let x = 0; x < dm.length; x++) {
+        const j = dm[x]!;
         if (u.ep[j] === s0) continue;
-        if (this.eps[s0]!.source.kind === 'zone' && this.eps[u.ep[j]!]!.dest.kind === 'zone') continue;
+        if (fromZone && this.eps[u.ep[j]!]!.dest.kind === 'zone') continue;
         t = this.template(s0, j);
         if (this.opts.stats) this.opts.stats.templates++;
         break outer;
@@ -1678,7 +1711,7 @@ class FastEngine {
       if (a >= hi) break;
       if (isZero(ga, p * W, W)) continue;
       const b = gb[p + 1]!;
-      for (let k = lowerBound(members, a); k < members.length && members[k]! < b; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
+      for (let k = lowerBoundI32(members, a, 0); k < members.length && members[k]! < b; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
     }
   }
 
