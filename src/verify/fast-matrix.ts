@@ -334,7 +334,9 @@ class ChainIndex {
     // candidates are those of any other port (shared by every guest behind the same interface).
     let bound: number[] | undefined;
     if (hop.inPort !== undefined && this.portMayMatch(hop.inPort, src)) {
-      for (const i of this.byPort.get(hop.inPort) ?? []) {
+      const list = this.byPort.get(hop.inPort) ?? [];
+      for (let x = 0; x < list.length; x++) {
+        const i = list[x]!;
         const m = this.rules[i]!.match;
         if ((!m.src || R.contains(m.src, src)) && (!m.iif || (hop.iif !== undefined && m.iif.includes(hop.iif)))) (bound ??= []).push(i);
       }
@@ -352,11 +354,12 @@ class ChainIndex {
     const portFree = bound === undefined;
     const out: number[] = bound ?? [];
     let oifSensitive = false;
-    for (const i of out) if (this.rules[i]!.match.oif) oifSensitive = true;
+    for (let x = 0; x < out.length; x++) if (this.rules[out[x]!]!.match.oif) oifSensitive = true;
     const rules = this.rules;
     const iif = hop.iif;
     const n0 = out.length;
-    for (const i of this.noSrc) out.push(i);
+    const noSrc = this.noSrc;
+    for (let x = 0; x < noSrc.length; x++) out.push(noSrc[x]!);
     if (leaf >= 0) this.bySrc.collectLeaf(leaf, out);
     // Keep the rules that match the input interface (port-bound ones were checked above).
     let n = n0;
@@ -570,7 +573,8 @@ class ChainIndex {
       rem[w] = all[w]!;
       out[w] = 0;
     }
-    for (const i of cands) {
+    for (let c = 0; c < cands.length; c++) {
+      const i = cands[c]!;
       const d = this.rules[i]!.match.dst;
       if (d && !R.contains(d, dst)) continue;
       const mo = this.maskOff[i]!;
@@ -666,7 +670,7 @@ function sourceLimits(p: Path): readonly SourceLimit[] {
 }
 
 function passesLimits(checks: readonly SourceLimit[], src: number): boolean {
-  for (const c of checks) if (!R.contains(c.allowed, c.natSrc ?? src)) return false;
+  for (let k = 0; k < checks.length; k++) if (!R.contains(checks[k]!.allowed, checks[k]!.natSrc ?? src)) return false;
   return true;
 }
 
@@ -1210,10 +1214,12 @@ class FastEngine {
     // One source's touched destinations, then (compacted in place) its row; the row's flow-set ids.
     const list = new Int32Array(n);
     const idBuf = new Int32Array(n);
-    for (const sc of this.scs) {
+    for (let c = 0; c < this.scs.length; c++) {
+      const sc = this.scs[c]!;
       this.fromZone = false;
       const templates = new Map<number, Template | null>();
-      for (const s of sc.members) {
+      for (let x = 0; x < sc.members.length; x++) {
+        const s = sc.members[x]!;
         this.localSweeps = new Map();
         this.forgedBySig = new Map();
         this.gen++;
@@ -1346,13 +1352,14 @@ class FastEngine {
     this.fromZone = ep.source.kind === 'zone';
     const plan = sc.leaf && !this.compromised && S ? this.routePlan(sc, templates) : undefined;
     if (!plan) {
-      for (const dc of this.dcs) this.evalDc(sc, s, S, dc, templates, emit);
+      for (let d = 0; d < this.dcs.length; d++) this.evalDc(sc, s, S, this.dcs[d]!, templates, emit);
       return;
     }
-    for (const g of plan.groups) {
+    for (let gi = 0; gi < plan.groups.length; gi++) {
+      const g = plan.groups[gi]!;
       const arrival = g.filter ? this.arrivalSweeps(S!, g.filter) : undefined;
       if (!arrival) {
-        for (const dc of g.dcs) this.evalDc(sc, s, S, dc, templates, emit);
+        for (let d = 0; d < g.dcs.length; d++) this.evalDc(sc, s, S, g.dcs[d]!, templates, emit);
         continue;
       }
       // Only entries the arrival hop accepts something toward can be allowed: visit those,
@@ -1360,7 +1367,8 @@ class FastEngine {
       const u = this.universe;
       const W = this.W;
       this.entryGen++;
-      for (const sw of arrival) {
+      for (let a = 0; a < arrival.length; a++) {
+        const sw = arrival[a]!;
         for (let p = 0; p < sw.bounds.length - 1; p++) {
           if (isZero(sw.acc, p * W, W)) continue;
           for (let j = sw.bounds[p]!; j < sw.bounds[p + 1]!; j++) {
@@ -1373,7 +1381,8 @@ class FastEngine {
             const t = this.templateFor(sc, s, dc, templates);
             if (!t) continue;
             if (this.opts.verifyTemplates) this.checkTemplate(s, S, j, t);
-            for (const path of t.paths) {
+            for (let k = 0; k < t.paths.length; k++) {
+              const path = t.paths[k]!;
               const src = path.srcNic >= 0 ? S!.nics[path.srcNic]!.address : (S!.nics[0]?.address ?? 0);
               if (passesLimits(path.checks, src)) this.visit(s, j, this.preSweeps(S, path, src), path.dst, src, emit, undefined);
             }
@@ -1400,7 +1409,7 @@ class FastEngine {
     const t = this.templateFor(sc, s, dc, templates);
     if (!t) return;
     if (this.opts.verifyTemplates) for (const j of dc.members) this.checkTemplate(s, S, j, t);
-    for (const path of t.paths) this.evalPath(s, S, dc, path, emit);
+    for (let k = 0; k < t.paths.length; k++) this.evalPath(s, S, dc, t.paths[k]!, emit);
   }
 
   /**
@@ -1614,9 +1623,11 @@ class FastEngine {
     // A destination whose own chains look at the source cuts the classes finer: those members
     // are evaluated class by class; the rest read the union.
     const dstCuts = new Map<number, number[]>();
-    for (const h of dst) {
+    for (let k = 0; k < dst.length; k++) {
+      const h = dst[k]!;
       if (h.natSrc !== undefined) continue;
-      for (const j of dc.members) {
+      for (let x = 0; x < dc.members.length; x++) {
+        const j = dc.members[x]!;
         const D = this.hostByEp[this.universe.ep[j]!]!;
         const chain = this.chainAt(D.name, h.hook);
         if (!this.counted(chain)) continue;
@@ -1696,7 +1707,7 @@ class FastEngine {
     // Walk only the pieces the most selective restrictive sweep accepts something in.
     // Any sweep can guide (nothing comes of a piece it accepts nothing in): take the sparsest.
     let guide: Sweep | undefined;
-    for (const sw of sweeps) if (!guide || sw.nonzero < guide.nonzero) guide = sw;
+    for (let k = 0; k < sweeps.length; k++) if (!guide || sweeps[k]!.nonzero < guide.nonzero) guide = sweeps[k]!;
     const members = dc.members;
     if (!guide) {
       for (let k = 0; k < members.length; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
@@ -1754,7 +1765,8 @@ class FastEngine {
       const tmp = W <= 64 ? this.tmpBuf : new Uint32Array(W);
       const D = this.hostByEp[e]!;
       const S = this.hostByEp[s];
-      for (const h of dst) {
+      for (let k = 0; k < dst.length; k++) {
+        const h = dst[k]!;
         const chain = this.epChain[e * HOOKS.length + HOOK_INDEX[h.hook]];
         if (!this.counted(chain)) continue;
         const idx = this.index(chain);
