@@ -717,6 +717,8 @@ interface RoutePlan {
   readonly groupOf: Int32Array;
   /** Per destination class: the id of what the source's route to it looks like (-1: none). */
   readonly routeKeys: Int32Array;
+  /** Per destination class: 1 when it is an address of the host its `via` route's next hop belongs to. */
+  readonly toNextHop: Uint8Array;
 }
 
 /** The hop where a `via` route first arrives: host T's input and forward chains, interface, port, source nic. */
@@ -1263,8 +1265,13 @@ class FastEngine {
     const cached = cache.get(dc.id);
     if (cached !== undefined) return cached;
     // Leaf classes whose routes to this class look alike share the template (see routeKeyId).
-    const rk = this.plans.get(sc.id)?.routeKeys[dc.id] ?? -1;
-    const gk = rk * this.dcs.length + dc.id;
+    // Every address of the next hop's own host gives one path whatever the address: the route's
+    // first leg to that host, then its input hook, where the packet is delivered (Topology:
+    // leave → crossSegment → arrive, which delivers before looking at any route). Those share
+    // one template per route key.
+    const plan = this.plans.get(sc.id);
+    const rk = plan?.routeKeys[dc.id] ?? -1;
+    const gk = rk >= 0 && plan!.toNextHop[dc.id] === 1 ? -1 - rk : rk * this.dcs.length + dc.id;
     if (rk >= 0) {
       const shared = this.sharedTemplates.get(gk);
       if (shared !== undefined) {
@@ -1431,6 +1438,8 @@ class FastEngine {
     const groupOf = new Int32Array(this.dcs.length).fill(-1);
     const byKey = new Map<string, RouteGroup>();
     const routeKeys = new Int32Array(this.dcs.length).fill(-1);
+    const toNextHop = new Uint8Array(this.dcs.length);
+    const byAddr = this.topo.byAddr;
     for (const dc of this.dcs) {
       const j = dc.members.find((x) => u.ep[x] !== s0);
       let key = `self|${dc.id}`;
@@ -1438,6 +1447,12 @@ class FastEngine {
         const r = this.topo.lookup(S0, u.addr[j]!, false);
         key = r?.kind === 'via' ? `via|${r.segment}|${r.next}|${r.nic.address}` : `other|${dc.id}`;
         routeKeys[dc.id] = this.routeKeyId(S0, r);
+        // A class of leaves is never the next hop's (a leaf is no next hop); one of a host's own
+        // addresses is a class of its own (every member the same address).
+        if (r?.kind === 'via' && !dc.leaf) {
+          const owner = byAddr.get(u.addr[j]!);
+          if (owner !== undefined && owner.host === byAddr.get(r.next)?.host) toNextHop[dc.id] = 1;
+        }
       }
       let g = byKey.get(key);
       if (!g) {
@@ -1448,7 +1463,7 @@ class FastEngine {
       g.dcs.push(dc);
       groupOf[dc.id] = g.index;
     }
-    const plan = { groups, groupOf, routeKeys };
+    const plan = { groups, groupOf, routeKeys, toNextHop };
     this.plans.set(sc.id, plan);
     for (const g of groups) if (g.via) g.filter = this.witness(sc, g, templates);
     return plan;
