@@ -836,6 +836,82 @@ export class CompactMatrix {
 }
 
 /**
+ * One source's row as it is filled: the flows OR-ed into each destination endpoint's cell, then
+ * the row (destinations ascending with something allowed, interned flow-set ids). Buffers are
+ * reused from source to source.
+ */
+class RowCells {
+  /** Interned flow sets; id 0 is the empty set. */
+  readonly flowSets: FlowSet[] = [NO_FLOWS];
+  /** The last finished row. */
+  to = new Int32Array(0);
+  ids = new Int32Array(0);
+  private readonly W: number;
+  private readonly interned: MaskSet;
+  private readonly mask: Uint32Array;
+  private readonly touched: Uint8Array;
+  /** The touched destinations, then (compacted in place) the row. */
+  private readonly list: Int32Array;
+  private readonly idBuf: Int32Array;
+  private count = 0;
+
+  constructor(
+    n: number,
+    private readonly classes: PortClasses,
+  ) {
+    const W = classes.W;
+    this.W = W;
+    this.interned = new MaskSet(W);
+    this.interned.add(new Uint32Array(W), 0);
+    this.mask = new Uint32Array(n * W);
+    this.touched = new Uint8Array(n);
+    this.list = new Int32Array(n);
+    this.idBuf = new Int32Array(n);
+  }
+
+  /** OR mask m[0 .. W) into the cell of destination endpoint ep. */
+  add(ep: number, m: Uint32Array): void {
+    if (this.touched[ep] === 0) {
+      this.touched[ep] = 1;
+      this.list[this.count++] = ep;
+    }
+    const mask = this.mask;
+    const o = ep * this.W;
+    for (let w = 0; w < this.W; w++) mask[o + w] = mask[o + w]! | m[w]!;
+  }
+
+  /** Ends the row: `to` and `ids` hold it; the cells are clear for the next source. */
+  finish(): void {
+    const W = this.W;
+    const mask = this.mask;
+    const list = this.list;
+    const nl = this.count;
+    // Typed: sorted numerically without a comparator; the row is filled in place.
+    list.subarray(0, nl).sort();
+    let k = 0;
+    for (let x = 0; x < nl; x++) {
+      const ep = list[x]!;
+      this.touched[ep] = 0;
+      const o = ep * W;
+      if (!isZero(mask, o, W)) {
+        let id = this.interned.find(mask, o);
+        if (id < 0) {
+          id = this.flowSets.length;
+          this.flowSets.push(this.classes.toFlowSet(mask, o));
+          this.interned.add(mask.subarray(o, o + W), id);
+        }
+        list[k] = ep;
+        this.idBuf[k++] = id;
+      }
+      mask.fill(0, o, o + W);
+    }
+    this.count = 0;
+    this.to = list.slice(0, k);
+    this.ids = this.idBuf.slice(0, k);
+  }
+}
+
+/**
  * All-pairs reachability under one assumption, exactly equal to computeMatrix's cells, in
  * compact form. The engine is the per-pair one (used for zone representatives and tunnel
  * transports, which it caches).
@@ -1207,15 +1283,8 @@ class FastEngine {
     const n = this.eps.length;
     const rowTo: Int32Array[] = new Array<Int32Array>(n);
     const rowId: Int32Array[] = new Array<Int32Array>(n);
-    const flowSets: FlowSet[] = [NO_FLOWS];
-    const W = this.W;
-    const interned = new MaskSet(W);
-    interned.add(new Uint32Array(W), 0);
-    const cellMask = new Uint32Array(n * W);
-    const touched = new Uint8Array(n);
-    // One source's touched destinations, then (compacted in place) its row; the row's flow-set ids.
-    const list = new Int32Array(n);
-    const idBuf = new Int32Array(n);
+    const cells = new RowCells(n, this.classes);
+    this.cells = cells;
     for (let c = 0; c < this.scs.length; c++) {
       const sc = this.scs[c]!;
       this.fromZone = false;
@@ -1225,39 +1294,13 @@ class FastEngine {
         this.localSweeps = new Map();
         this.forgedBySig = new Map();
         this.gen++;
-        let nl = 0;
-        this.evalSource(sc, s, templates, (ep, m, off) => {
-          if (!touched[ep]) {
-            touched[ep] = 1;
-            list[nl++] = ep;
-          }
-          const o = ep * W;
-          for (let w = 0; w < W; w++) cellMask[o + w] = cellMask[o + w]! | m[off + w]!;
-        });
-        // Typed: sorted numerically without a comparator; the row is filled in place.
-        const eps = list.subarray(0, nl).sort();
-        let k = 0;
-        for (let x = 0; x < nl; x++) {
-          const ep = eps[x]!;
-          touched[ep] = 0;
-          const o = ep * W;
-          if (!isZero(cellMask, o, W)) {
-            let id = interned.find(cellMask, o);
-            if (id < 0) {
-              id = flowSets.length;
-              flowSets.push(this.classes.toFlowSet(cellMask, o));
-              interned.add(cellMask.subarray(o, o + W), id);
-            }
-            list[k] = ep;
-            idBuf[k++] = id;
-          }
-          cellMask.fill(0, o, o + W);
-        }
-        rowTo[s] = list.slice(0, k);
-        rowId[s] = idBuf.slice(0, k);
+        this.evalSource(sc, s, templates);
+        cells.finish();
+        rowTo[s] = cells.to;
+        rowId[s] = cells.ids;
       }
     }
-    return new CompactMatrix(this.assume, this.eps, flowSets, rowTo, rowId);
+    return new CompactMatrix(this.assume, this.eps, cells.flowSets, rowTo, rowId);
   }
 
   /** A template for (source class, destination class), computed once per class pair. */
@@ -1350,23 +1393,25 @@ class FastEngine {
   }
 
   private fromZone = false;
+  /** The current source's row being filled (set by run). */
+  private cells!: RowCells;
   private readonly plans = new Map<number, RoutePlan | undefined>();
   private readonly repCache = new Map<string, { cuts: number[]; reps: number[] }>();
 
-  private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
+  private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>): void {
     const ep = this.eps[s]!;
     const S = this.hostByEp[s];
     this.fromZone = ep.source.kind === 'zone';
     const plan = sc.leaf && !this.compromised && S ? this.routePlan(sc, templates) : undefined;
     if (!plan) {
-      for (let d = 0; d < this.dcs.length; d++) this.evalDc(sc, s, S, this.dcs[d]!, templates, emit);
+      for (let d = 0; d < this.dcs.length; d++) this.evalDc(sc, s, S, this.dcs[d]!, templates);
       return;
     }
     for (let gi = 0; gi < plan.groups.length; gi++) {
       const g = plan.groups[gi]!;
       const arrival = g.filter ? this.arrivalSweeps(S!, g.filter) : undefined;
       if (!arrival) {
-        for (let d = 0; d < g.dcs.length; d++) this.evalDc(sc, s, S, g.dcs[d]!, templates, emit);
+        for (let d = 0; d < g.dcs.length; d++) this.evalDc(sc, s, S, g.dcs[d]!, templates);
         continue;
       }
       // Only entries the arrival hop accepts something toward can be allowed: visit those,
@@ -1391,7 +1436,7 @@ class FastEngine {
             for (let k = 0; k < t.paths.length; k++) {
               const path = t.paths[k]!;
               const src = path.srcNic >= 0 ? S!.nics[path.srcNic]!.address : (S!.nics[0]?.address ?? 0);
-              if (passesLimits(path.checks, src)) this.visit(s, j, this.preSweeps(S, path, src), path.dst, src, emit, undefined);
+              if (passesLimits(path.checks, src)) this.visit(s, j, this.preSweeps(S, path, src), path.dst, src, undefined);
             }
           }
         }
@@ -1407,7 +1452,6 @@ class FastEngine {
     S: Host | undefined,
     dc: DestClass,
     templates: Map<number, Template | null>,
-    emit: (ep: number, m: Uint32Array, off: number) => void,
   ): void {
     const u = this.universe;
     // Skip classes that hold nothing but the source itself or zones seen from a zone.
@@ -1416,7 +1460,7 @@ class FastEngine {
     const t = this.templateFor(sc, s, dc, templates);
     if (!t) return;
     if (this.opts.verifyTemplates) for (const j of dc.members) this.checkTemplate(s, S, j, t);
-    for (let k = 0; k < t.paths.length; k++) this.evalPath(s, S, dc, t.paths[k]!, emit);
+    for (let k = 0; k < t.paths.length; k++) this.evalPath(s, S, dc, t.paths[k]!);
   }
 
   /**
@@ -1620,7 +1664,7 @@ class FastEngine {
     return sweeps;
   }
 
-  private evalPath(s: number, S: Host | undefined, dc: DestClass, path: SymPath, emit: (ep: number, m: Uint32Array, off: number) => void): void {
+  private evalPath(s: number, S: Host | undefined, dc: DestClass, path: SymPath): void {
     const from = this.eps[s]!.source;
     const forged = from.kind === 'zone' || path.anonymous || (this.compromised && S !== undefined && !S.trusted);
     const dst = path.dst;
@@ -1628,7 +1672,7 @@ class FastEngine {
       // One source address: the hops' sweeps come from the per-source table by hop id.
       const src = S ? (path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0)) : 0;
       if (!passesLimits(path.checks, src)) return;
-      this.evalClass(s, dc, this.preSweeps(S, path, src), dst, src, emit);
+      this.evalClass(s, dc, this.preSweeps(S, path, src), dst, src);
       return;
     }
     // Forged sources: the hops before the destination's own are swept once per source class
@@ -1655,10 +1699,10 @@ class FastEngine {
       }
     }
     const skip = dstCuts.size ? (j: number): boolean => dstCuts.has(j) : undefined;
-    for (let k = 0; k < f.reps.length; k++) this.evalClass(s, dc, f.sweeps[k]!, dst, f.reps[k]!, emit, skip);
+    for (let k = 0; k < f.reps.length; k++) this.evalClass(s, dc, f.sweeps[k]!, dst, f.reps[k]!, skip);
     for (const [j, extra] of dstCuts) {
       for (const src of representatives(f.space, [...f.cuts, ...extra], new Set())) {
-        if (passesLimits(path.checks, src)) this.evalClass(s, dc, this.sweepsAt(f.pre, src), dst, src, emit, (x) => x !== j);
+        if (passesLimits(path.checks, src)) this.evalClass(s, dc, this.sweepsAt(f.pre, src), dst, src, (x) => x !== j);
       }
     }
   }
@@ -1715,7 +1759,6 @@ class FastEngine {
     sweeps: readonly Sweep[],
     dst: readonly SymHop[],
     src: number,
-    emit: (ep: number, m: Uint32Array, off: number) => void,
     skip?: (j: number) => boolean,
   ): void {
     const W = this.W;
@@ -1725,7 +1768,7 @@ class FastEngine {
     for (let k = 0; k < sweeps.length; k++) if (!guide || sweeps[k]!.nonzero < guide.nonzero) guide = sweeps[k]!;
     const members = dc.members;
     if (!guide) {
-      for (let k = 0; k < members.length; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
+      for (let k = 0; k < members.length; k++) this.visit(s, members[k]!, sweeps, dst, src, skip);
       return;
     }
     const hi = members[members.length - 1]! + 1;
@@ -1737,7 +1780,7 @@ class FastEngine {
       if (a >= hi) break;
       if (isZero(ga, p * W, W)) continue;
       const b = gb[p + 1]!;
-      for (let k = lowerBoundI32(members, a, 0); k < members.length && members[k]! < b; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
+      for (let k = lowerBoundI32(members, a, 0); k < members.length && members[k]! < b; k++) this.visit(s, members[k]!, sweeps, dst, src, skip);
     }
   }
 
@@ -1752,7 +1795,6 @@ class FastEngine {
     sweeps: readonly Sweep[],
     dst: readonly SymHop[],
     src: number,
-    emit: (ep: number, m: Uint32Array, off: number) => void,
     skip: ((j: number) => boolean) | undefined,
   ): void {
     if (skip && skip(j)) return;
@@ -1796,7 +1838,7 @@ class FastEngine {
         if (any === 0) return;
       }
     }
-    emit(e, acc, 0);
+    this.cells.add(e, acc);
   }
 }
 
