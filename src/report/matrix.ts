@@ -144,7 +144,12 @@ export function* compactMatrixToJson(m: CompactMatrix, file: string, chunkBytes 
       else {
         // The object's own lines without its braces, moved from depth 0 to the entry's depth 2.
         const lines = JSON.stringify({ flows: flowSetToJson(f), text: formatFlowSet(f) }, null, 2).split('\n');
-        t = utf8(`${lines.slice(1, -1).map((l) => `    ${l}`).join('\n')}\n    }`);
+        t = utf8(
+          `${lines
+            .slice(1, -1)
+            .map((l) => `    ${l}`)
+            .join('\n')}\n    }`,
+        );
       }
       tails[id] = t;
     }

@@ -38,7 +38,7 @@
  * route's first leg (leave → crossSegment → arrive) does not depend on the final destination.
  */
 import { upperBound } from '../util/search.js';
-import { lowerBoundF64, lowerBoundI32, upperBoundI32 } from './typed-search.js';
+import { lowerBoundF64, lowerBoundI32, sortI32, upperBoundI32 } from './typed-search.js';
 import { SourceIndex } from './source-index.js';
 import type { Hop, Path, Topology } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
@@ -163,9 +163,9 @@ function openFrom(next: Int32Array, p: number): number {
   return r;
 }
 
-/** acc |= rem over acc's length (its own function: the loop is rare, and inline it kept deoptimising sweep). */
-function orInto(acc: Uint32Array, rem: Uint32Array): void {
-  for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! | rem[x]!;
+/** acc |= rem & keep over acc's length. */
+function orInto(acc: Uint32Array, rem: Uint32Array, keep: number): void {
+  for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! | (rem[x]! & keep);
 }
 
 function isZero(m: Uint32Array, off: number, W: number): boolean {
@@ -372,7 +372,7 @@ class ChainIndex {
     }
     const sorted = new Int32Array(n);
     for (let x = 0; x < n; x++) sorted[x] = out[x]!;
-    sorted.sort();
+    sortI32(sorted, n);
     // A rule with several prefixes may sit on several nodes of the walk: keep it once.
     let u = 0;
     for (let x = 0; x < n; x++) if (x === 0 || sorted[x] !== sorted[x - 1]) sorted[u++] = sorted[x]!;
@@ -519,10 +519,10 @@ class ChainIndex {
       const end = dstOff[i]! + dstLen[i]!;
       for (let x = dstOff[i]!; x < end; x++) pts[np++] = pool[x]!;
     }
-    const sorted = pts.subarray(0, np).sort();
+    sortI32(pts, np);
     let nb = 0;
-    for (let k = 0; k < np; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) sorted[nb++] = sorted[k]!;
-    const bounds = sorted.slice(0, nb);
+    for (let k = 0; k < np; k++) if (k === 0 || pts[k] !== pts[k - 1]) pts[nb++] = pts[k]!;
+    const bounds = pts.slice(0, nb);
     const pieces = bounds.length - 1;
     const rem = this.eng.remBuffer(pieces * W);
     const acc = new Uint32Array(pieces * W);
@@ -556,8 +556,11 @@ class ChainIndex {
         }
       }
     }
+    // What no rule decided is the policy's: accepted unless it drops. Run for every chain (the
+    // mask is zero when it drops): a call or loop taken only for the few accept-policy chains
+    // had no type feedback in sweep's optimised code and deoptimised it again and again.
     const restrictive = this.chain.policy === 'drop';
-    if (!restrictive) orInto(acc, rem);
+    orInto(acc, rem, restrictive ? 0 : 0xffffffff);
     let nonzero = 0;
     for (let p = 0; p < pieces; p++) if (!isZero(acc, p * W, W)) nonzero++;
     return { bounds, acc, restrictive, nonzero };
@@ -886,8 +889,8 @@ class RowCells {
     const mask = this.mask;
     const list = this.list;
     const nl = this.count;
-    // Typed: sorted numerically without a comparator; the row is filled in place.
-    list.subarray(0, nl).sort();
+    // The row is filled in place.
+    sortI32(list, nl);
     let k = 0;
     for (let x = 0; x < nl; x++) {
       const ep = list[x]!;
@@ -903,7 +906,7 @@ class RowCells {
         list[k] = ep;
         this.idBuf[k++] = id;
       }
-      mask.fill(0, o, o + W);
+      for (let w = 0; w < W; w++) mask[o + w] = 0;
     }
     this.count = 0;
     this.to = list.slice(0, k);
@@ -1446,13 +1449,7 @@ class FastEngine {
 
   private entryGen = 0;
   private entryStamp = new Int32Array(0);
-  private evalDc(
-    sc: SourceClass,
-    s: number,
-    S: Host | undefined,
-    dc: DestClass,
-    templates: Map<number, Template | null>,
-  ): void {
+  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>): void {
     const u = this.universe;
     // Skip classes that hold nothing but the source itself or zones seen from a zone.
     const first = dc.members[0]!;
@@ -1753,14 +1750,7 @@ class FastEngine {
    * One source address (or class representative): the intersection over the hops for every
    * member of the destination class, OR-ed into the cells, except members `skip` says.
    */
-  private evalClass(
-    s: number,
-    dc: DestClass,
-    sweeps: readonly Sweep[],
-    dst: readonly SymHop[],
-    src: number,
-    skip?: (j: number) => boolean,
-  ): void {
+  private evalClass(s: number, dc: DestClass, sweeps: readonly Sweep[], dst: readonly SymHop[], src: number, skip?: (j: number) => boolean): void {
     const W = this.W;
     // Walk only the pieces the most selective restrictive sweep accepts something in.
     // Any sweep can guide (nothing comes of a piece it accepts nothing in): take the sparsest.
@@ -1789,14 +1779,7 @@ class FastEngine {
   private readonly tmpBuf = new Uint32Array(64);
 
   /** One source (address src) to universe entry j: AND over the sweeps and the destination's hops. */
-  private visit(
-    s: number,
-    j: number,
-    sweeps: readonly Sweep[],
-    dst: readonly SymHop[],
-    src: number,
-    skip: ((j: number) => boolean) | undefined,
-  ): void {
+  private visit(s: number, j: number, sweeps: readonly Sweep[], dst: readonly SymHop[], src: number, skip: ((j: number) => boolean) | undefined): void {
     if (skip && skip(j)) return;
     if (this.opts.stats) this.opts.stats.visits++;
     const u = this.universe;
