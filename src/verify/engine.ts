@@ -74,8 +74,13 @@ export class Engine {
     const space = zone === 'internet' ? this.ir.model.internet : this.ir.model.lan;
     // Both zones cut at the same places: every chain's destination prefixes, collected once into a
     // typed array (millions of addresses above 2^31 on big specs, each a heap number in an array).
+    // Only cuts inside a zone (lo < cut ≤ hi of one of its ranges) can start a class there, so
+    // the others (most of them: hosts' own addresses) are left out before sorting.
     // Indexed loops: this runs once, in code not yet optimised, where for-of allocates per step.
     if (!this.dstCuts) {
+      const internet = this.ir.model.internet;
+      const lan = this.ir.model.lan;
+      const inZone = (c: number): boolean => cutsInto(internet, c) || cutsInto(lan, c);
       const chains = [...this.ir.chains.values()];
       let n = 0;
       for (let c = 0; c < chains.length; c++) {
@@ -94,12 +99,12 @@ export class Engine {
           if (!d) continue;
           for (let x = 0; x < d.length; x++) {
             const span = d[x]!;
-            cuts[k++] = span[0];
-            cuts[k++] = span[1] + 1;
+            if (inZone(span[0])) cuts[k++] = span[0];
+            if (inZone(span[1] + 1)) cuts[k++] = span[1] + 1;
           }
         }
       }
-      this.dstCuts = sortedUnique(cuts);
+      this.dstCuts = sortedUnique(cuts.subarray(0, k));
     }
     const reps = classRepresentatives(space, this.dstCuts, this.topo.byAddr);
     this.zoneReps.set(zone, reps);
@@ -244,6 +249,19 @@ function sourceAddress(h: Host, path: Path): number {
  */
 export function representatives(space: RangeSet, cuts: ArrayLike<number>, avoid: { has(a: number): boolean }): number[] {
   return classRepresentatives(space, sortedUnique(Float64Array.from(cuts)), avoid);
+}
+
+/** Whether `cut` can start a class of `space`: lo < cut ≤ hi for one of its ranges. */
+function cutsInto(space: RangeSet, cut: number): boolean {
+  let lo = 0;
+  let hi = space.length;
+  // The first range whose hi is ≥ cut.
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (space[m]![1] < cut) lo = m + 1;
+    else hi = m;
+  }
+  return lo < space.length && space[lo]![0] < cut;
 }
 
 /** representatives() with the cuts already sorted and distinct. */
