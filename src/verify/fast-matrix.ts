@@ -1439,7 +1439,7 @@ class FastEngine {
             for (let k = 0; k < t.paths.length; k++) {
               const path = t.paths[k]!;
               const src = path.srcNic >= 0 ? S!.nics[path.srcNic]!.address : (S!.nics[0]?.address ?? 0);
-              if (passesLimits(path.checks, src)) this.visit(s, j, this.preSweeps(S, path, src), path.dst, src, undefined);
+              if (passesLimits(path.checks, src)) this.visit(s, j, this.sweepList, this.preSweeps(S, path, src), path.dst, src, undefined);
             }
           }
         }
@@ -1635,11 +1635,13 @@ class FastEngine {
 
   /**
    * The sweeps of a path's hops before the destination's own, for the current source (address
-   * src), from the per-source table by hop id; into sweepList (valid until the next call).
+   * src), from the per-source table by hop id; into sweepList (valid until the next call), whose
+   * first `count` entries they are. The list is never truncated: `length = 0` drops its backing
+   * store, and the next push allocates one again (once per visit).
    */
-  private preSweeps(S: Host | undefined, path: SymPath, src: number): Sweep[] {
+  private preSweeps(S: Host | undefined, path: SymPath, src: number): number {
     const sweeps = this.sweepList;
-    sweeps.length = 0;
+    let count = 0;
     if (this.sweepGen.length < this.hopDefs.length) {
       const g = new Int32Array(Math.max(this.hopDefs.length, this.sweepGen.length * 2, 64));
       g.set(this.sweepGen);
@@ -1656,9 +1658,13 @@ class FastEngine {
         this.sweepById[id] = sw;
         this.sweepGen[id] = this.gen;
       }
-      if (sw) sweeps.push(sw);
+      if (sw) {
+        if (count < sweeps.length) sweeps[count] = sw;
+        else sweeps.push(sw);
+        count++;
+      }
     }
-    return sweeps;
+    return count;
   }
 
   private evalPath(s: number, S: Host | undefined, dc: DestClass, path: SymPath): void {
@@ -1669,7 +1675,8 @@ class FastEngine {
       // One source address: the hops' sweeps come from the per-source table by hop id.
       const src = S ? (path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0)) : 0;
       if (!passesLimits(path.checks, src)) return;
-      this.evalClass(s, dc, this.preSweeps(S, path, src), dst, src);
+      const ns = this.preSweeps(S, path, src);
+      this.evalClass(s, dc, this.sweepList, ns, dst, src);
       return;
     }
     // Forged sources: the hops before the destination's own are swept once per source class
@@ -1696,10 +1703,13 @@ class FastEngine {
       }
     }
     const skip = dstCuts.size ? (j: number): boolean => dstCuts.has(j) : undefined;
-    for (let k = 0; k < f.reps.length; k++) this.evalClass(s, dc, f.sweeps[k]!, dst, f.reps[k]!, skip);
+    for (let k = 0; k < f.reps.length; k++) this.evalClass(s, dc, f.sweeps[k]!, f.sweeps[k]!.length, dst, f.reps[k]!, skip);
     for (const [j, extra] of dstCuts) {
       for (const src of representatives(f.space, [...f.cuts, ...extra], new Set())) {
-        if (passesLimits(path.checks, src)) this.evalClass(s, dc, this.sweepsAt(f.pre, src), dst, src, (x) => x !== j);
+        if (passesLimits(path.checks, src)) {
+          const sweeps = this.sweepsAt(f.pre, src);
+          this.evalClass(s, dc, sweeps, sweeps.length, dst, src, (x) => x !== j);
+        }
       }
     }
   }
@@ -1750,15 +1760,15 @@ class FastEngine {
    * One source address (or class representative): the intersection over the hops for every
    * member of the destination class, OR-ed into the cells, except members `skip` says.
    */
-  private evalClass(s: number, dc: DestClass, sweeps: readonly Sweep[], dst: readonly SymHop[], src: number, skip?: (j: number) => boolean): void {
+  private evalClass(s: number, dc: DestClass, sweeps: readonly Sweep[], ns: number, dst: readonly SymHop[], src: number, skip?: (j: number) => boolean): void {
     const W = this.W;
     // Walk only the pieces the most selective restrictive sweep accepts something in.
     // Any sweep can guide (nothing comes of a piece it accepts nothing in): take the sparsest.
     let guide: Sweep | undefined;
-    for (let k = 0; k < sweeps.length; k++) if (!guide || sweeps[k]!.nonzero < guide.nonzero) guide = sweeps[k]!;
+    for (let k = 0; k < ns; k++) if (!guide || sweeps[k]!.nonzero < guide.nonzero) guide = sweeps[k]!;
     const members = dc.members;
     if (!guide) {
-      for (let k = 0; k < members.length; k++) this.visit(s, members[k]!, sweeps, dst, src, skip);
+      for (let k = 0; k < members.length; k++) this.visit(s, members[k]!, sweeps, ns, dst, src, skip);
       return;
     }
     const hi = members[members.length - 1]! + 1;
@@ -1770,7 +1780,7 @@ class FastEngine {
       if (a >= hi) break;
       if (isZero(ga, p * W, W)) continue;
       const b = gb[p + 1]!;
-      for (let k = lowerBoundI32(members, a, 0); k < members.length && members[k]! < b; k++) this.visit(s, members[k]!, sweeps, dst, src, skip);
+      for (let k = lowerBoundI32(members, a, 0); k < members.length && members[k]! < b; k++) this.visit(s, members[k]!, sweeps, ns, dst, src, skip);
     }
   }
 
@@ -1779,7 +1789,16 @@ class FastEngine {
   private readonly tmpBuf = new Uint32Array(64);
 
   /** One source (address src) to universe entry j: AND over the sweeps and the destination's hops. */
-  private visit(s: number, j: number, sweeps: readonly Sweep[], dst: readonly SymHop[], src: number, skip: ((j: number) => boolean) | undefined): void {
+  /** The first `ns` of `sweeps` are the hops' before the destination's own. */
+  private visit(
+    s: number,
+    j: number,
+    sweeps: readonly Sweep[],
+    ns: number,
+    dst: readonly SymHop[],
+    src: number,
+    skip: ((j: number) => boolean) | undefined,
+  ): void {
     if (skip && skip(j)) return;
     if (this.opts.stats) this.opts.stats.visits++;
     const u = this.universe;
@@ -1790,7 +1809,7 @@ class FastEngine {
     const acc = W <= 64 ? this.accBuf : new Uint32Array(W);
     const all = this.classes.all;
     for (let w = 0; w < W; w++) acc[w] = all[w]!;
-    for (let x = 0; x < sweeps.length; x++) {
+    for (let x = 0; x < ns; x++) {
       const sw = sweeps[x]!;
       const o = sweepAt(sw, j) * W;
       let any = 0;
