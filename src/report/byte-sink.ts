@@ -32,17 +32,11 @@ export class ByteSink {
   }
 
   put(b: Uint8Array): void {
-    const n = b.length;
-    let pos = this.pos;
-    if (pos + n > this.buf.length) this.grow(n);
-    const buf = this.buf;
-    // Most parts are a few bytes: a loop is cheaper than set()'s call for those.
-    if (n < 64) for (let k = 0; k < n; k++) buf[pos++] = b[k]!;
-    else {
-      buf.set(b, pos);
-      pos += n;
-    }
-    this.pos = pos;
+    if (this.pos + b.length > this.buf.length) this.grow(b.length);
+    // set() even for parts of a few bytes: measured cheaper than a byte loop in code that runs
+    // once per command, mostly before the optimiser has compiled it.
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
   }
 
   /** The bytes written since the last take(); the sink starts a new chunk. */
