@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import { flowIsEmpty, flowSetToJson, formatFlowSet, type FlowSetJson } from '../util/flows.js';
 import type { Matrix } from '../verify/matrix.js';
 import type { CompactMatrix } from '../verify/fast-matrix.js';
+import { ByteSink, utf8 } from './byte-sink.js';
 
 export interface MatrixJson {
   assume: string;
@@ -80,44 +81,95 @@ export function tableSurelyWider(m: { readonly endpoints: readonly { readonly na
 }
 
 /**
- * matrixToList's text, from the compact matrix without its dense form, in chunks of lines (each
- * ending in a newline) so that a matrix of 10,000 endpoints never becomes one string. The flow
- * sets are interned, so each is formatted once.
+ * matrixToList's text and a final newline, as UTF-8, from the compact matrix without its dense
+ * form, in chunks of about `chunkBytes` that end on a line: a matrix of 10,000 endpoints never
+ * becomes one string. Each name and each (interned) flow set is formatted and encoded once.
  */
-export function* compactMatrixToList(m: CompactMatrix, color = false, linesPerChunk = 4096): IterableIterator<string> {
+export function* compactMatrixToList(m: CompactMatrix, color = false, chunkBytes = 1 << 20): IterableIterator<Uint8Array> {
   const c = pc.createColors(color);
   const names = m.endpoints.map((e) => e.name);
   const width = Math.max(...names.map((n) => n.length));
-  const padded = names.map((n) => n.padEnd(width));
-  const text = new Map<number, string | null>();
-  const textOf = (id: number): string | null => {
-    let t = text.get(id);
-    if (t === undefined) {
-      const f = m.flowSets[id]!;
-      t = flowIsEmpty(f) ? null : c.green(formatFlowSet(f));
-      text.set(id, t);
-    }
-    return t;
-  };
-  // Each name's two places in a line built once: "from  →  " and "to  ".
-  const heads = padded.map((n) => `${n}  →  `);
-  const tails = padded.map((n) => `${n}  `);
-  let chunk: string[] = [];
+  const text: (Uint8Array | null | undefined)[] = new Array<Uint8Array | null | undefined>(m.flowSets.length);
+  // Each name's two places in a line encoded once: "from  →  " and "to  ".
+  const heads = names.map((n) => utf8(`${n.padEnd(width)}  →  `));
+  const tails = names.map((n) => utf8(`${n.padEnd(width)}  `));
+  const newline = utf8('\n');
+  const out = new ByteSink(chunkBytes);
   let any = false;
   for (let i = 0; i < names.length; i++) {
     const { to, ids } = m.row(i);
     const head = heads[i]!;
     for (let k = 0; k < to.length; k++) {
-      const t = textOf(ids[k]!);
-      if (t === null) continue;
-      chunk.push(head + tails[to[k]!]! + t + '\n');
-      any = true;
-      if (chunk.length >= linesPerChunk) {
-        yield chunk.join('');
-        chunk = [];
+      const id = ids[k]!;
+      let t = text[id];
+      if (t === undefined) {
+        const f = m.flowSets[id]!;
+        text[id] = t = flowIsEmpty(f) ? null : utf8(c.green(formatFlowSet(f)));
       }
+      if (t === null) continue;
+      out.put(head);
+      out.put(tails[to[k]!]!);
+      out.put(t);
+      out.put(newline);
+      any = true;
+      if (out.ready) yield out.take();
     }
   }
-  if (!any) chunk.push('(nothing is reachable)\n');
-  if (chunk.length > 0) yield chunk.join('');
+  if (!any) out.put(utf8('(nothing is reachable)\n'));
+  if (out.length > 0) yield out.take();
+}
+
+/**
+ * `JSON.stringify({ file, ...matrixToJson(m.toMatrix()) }, null, 2)` and a newline, byte for
+ * byte, as UTF-8 chunks of about `chunkBytes`, from the compact matrix: no dense form, no object
+ * per allowed pair. Each endpoint's name and each interned flow set's JSON is rendered once by
+ * JSON.stringify itself, at the depth it sits at, and pasted for every pair.
+ */
+export function* compactMatrixToJson(m: CompactMatrix, file: string, chunkBytes = 1 << 20): IterableIterator<Uint8Array> {
+  const out = new ByteSink(chunkBytes);
+  const names = m.endpoints.map((e) => JSON.stringify(e.name));
+  out.put(utf8(`{\n  "file": ${JSON.stringify(file)},\n  "assume": ${JSON.stringify(m.assume)},\n  "endpoints": `));
+  out.put(utf8(names.length ? `[\n    ${names.join(',\n    ')}\n  ]` : '[]'));
+  out.put(utf8(',\n  "allowed": '));
+  // An entry sits at depth 2 (array items at 4 spaces, their keys at 6): "from" and "to" lines
+  // per name, then the flows and text lines of the flow set, which depend on nothing else.
+  const froms = names.map((n) => utf8(`    {\n      "from": ${n},\n`));
+  const tos = names.map((n) => utf8(`      "to": ${n},\n`));
+  const tails: (Uint8Array | null | undefined)[] = new Array<Uint8Array | null | undefined>(m.flowSets.length);
+  const tailOf = (id: number): Uint8Array | null => {
+    let t = tails[id];
+    if (t === undefined) {
+      const f = m.flowSets[id]!;
+      if (flowIsEmpty(f)) t = null;
+      else {
+        // The object's own lines without its braces, moved from depth 0 to the entry's depth 2.
+        const lines = JSON.stringify({ flows: flowSetToJson(f), text: formatFlowSet(f) }, null, 2).split('\n');
+        t = utf8(
+          `${lines
+            .slice(1, -1)
+            .map((l) => `    ${l}`)
+            .join('\n')}\n    }`,
+        );
+      }
+      tails[id] = t;
+    }
+    return t;
+  };
+  const open = utf8('[\n');
+  const comma = utf8(',\n');
+  let n = 0;
+  for (let i = 0; i < names.length; i++) {
+    const { to, ids } = m.row(i);
+    for (let k = 0; k < to.length; k++) {
+      const t = tailOf(ids[k]!);
+      if (t === null) continue;
+      out.put(n++ === 0 ? open : comma);
+      out.put(froms[i]!);
+      out.put(tos[to[k]!]!);
+      out.put(t);
+      if (out.ready) yield out.take();
+    }
+  }
+  out.put(utf8(n ? '\n  ]\n}\n' : '[]\n}\n'));
+  yield out.take();
 }

@@ -74,22 +74,39 @@ export class Engine {
     const space = zone === 'internet' ? this.ir.model.internet : this.ir.model.lan;
     // Both zones cut at the same places: every chain's destination prefixes, collected once into a
     // typed array (millions of addresses above 2^31 on big specs, each a heap number in an array).
+    // Only cuts inside a zone (lo < cut ≤ hi of one of its ranges) can start a class there, so
+    // the others (most of them: hosts' own addresses) are left out before sorting.
+    // Indexed loops: this runs once, in code not yet optimised, where for-of allocates per step.
     if (!this.dstCuts) {
+      const internet = this.ir.model.internet;
+      const lan = this.ir.model.lan;
+      const inZone = (c: number): boolean => cutsInto(internet, c) || cutsInto(lan, c);
+      const chains = [...this.ir.chains.values()];
       let n = 0;
-      for (const c of this.ir.chains.values()) for (const r of c.rules) if (r.match.dst) n += 2 * r.match.dst.length;
+      for (let c = 0; c < chains.length; c++) {
+        const rules = chains[c]!.rules;
+        for (let i = 0; i < rules.length; i++) {
+          const d = rules[i]!.match.dst;
+          if (d) n += 2 * d.length;
+        }
+      }
       const cuts = new Float64Array(n);
       let k = 0;
-      for (const c of this.ir.chains.values())
-        for (const r of c.rules)
-          if (r.match.dst)
-            for (const [lo, hi] of r.match.dst) {
-              cuts[k++] = lo;
-              cuts[k++] = hi + 1;
-            }
-      this.dstCuts = sortedUnique(cuts);
+      for (let c = 0; c < chains.length; c++) {
+        const rules = chains[c]!.rules;
+        for (let i = 0; i < rules.length; i++) {
+          const d = rules[i]!.match.dst;
+          if (!d) continue;
+          for (let x = 0; x < d.length; x++) {
+            const span = d[x]!;
+            if (inZone(span[0])) cuts[k++] = span[0];
+            if (inZone(span[1] + 1)) cuts[k++] = span[1] + 1;
+          }
+        }
+      }
+      this.dstCuts = sortedUnique(cuts.subarray(0, k));
     }
-    const owned = new Set(this.topo.byAddr.keys());
-    const reps = representatives(space, this.dstCuts, owned);
+    const reps = classRepresentatives(space, this.dstCuts, this.topo.byAddr);
     this.zoneReps.set(zone, reps);
     return reps;
   }
@@ -230,10 +247,29 @@ function sourceAddress(h: Host, path: Path): number {
  * One address per class of `space` split at `cuts` (each cut starts a new class), avoiding
  * addresses in `avoid` where the class has others.
  */
-export function representatives(space: RangeSet, cuts: ArrayLike<number>, avoid: ReadonlySet<number>): number[] {
-  const sorted = sortedUnique(Float64Array.from(cuts));
+export function representatives(space: RangeSet, cuts: ArrayLike<number>, avoid: { has(a: number): boolean }): number[] {
+  return classRepresentatives(space, sortedUnique(Float64Array.from(cuts)), avoid);
+}
+
+/** Whether `cut` can start a class of `space`: lo < cut ≤ hi for one of its ranges. */
+function cutsInto(space: RangeSet, cut: number): boolean {
+  let lo = 0;
+  let hi = space.length;
+  // The first range whose hi is ≥ cut.
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (space[m]![1] < cut) lo = m + 1;
+    else hi = m;
+  }
+  return lo < space.length && space[lo]![0] < cut;
+}
+
+/** representatives() with the cuts already sorted and distinct. */
+function classRepresentatives(space: RangeSet, sorted: Float64Array, avoid: { has(a: number): boolean }): number[] {
   const out: number[] = [];
-  for (const [lo, hi] of space) {
+  for (let s = 0; s < space.length; s++) {
+    const lo = space[s]![0];
+    const hi = space[s]![1];
     let start = lo;
     let i = lowerBound(sorted, lo + 1);
     while (start <= hi) {

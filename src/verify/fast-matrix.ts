@@ -37,7 +37,8 @@
  * Topology.paths when `verifyTemplates` is set): interchangeable leaves route alike, and a `via`
  * route's first leg (leave → crossSegment → arrive) does not depend on the final destination.
  */
-import { lowerBound, upperBound } from '../util/search.js';
+import { upperBound } from '../util/search.js';
+import { lowerBoundF64, lowerBoundI32, sortI32, upperBoundI32 } from './typed-search.js';
 import { SourceIndex } from './source-index.js';
 import type { Hop, Path, Topology } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
@@ -162,9 +163,9 @@ function openFrom(next: Int32Array, p: number): number {
   return r;
 }
 
-/** acc |= rem over acc's length (its own function: the loop is rare, and inline it kept deoptimising sweep). */
-function orInto(acc: Uint32Array, rem: Uint32Array): void {
-  for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! | rem[x]!;
+/** acc |= rem & keep over acc's length. */
+function orInto(acc: Uint32Array, rem: Uint32Array, keep: number): void {
+  for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! | (rem[x]! & keep);
 }
 
 function isZero(m: Uint32Array, off: number, W: number): boolean {
@@ -253,8 +254,15 @@ class ChainIndex {
   private readonly noSrc: number[] = [];
   /** Not bound to a port, with source prefixes: found by source address. */
   private readonly bySrc: SourceIndex;
-  /** Cached destination ranges (universe indexes, [a, b) pairs) per rule. */
-  private readonly dstIdx: (Int32Array | undefined)[];
+  /**
+   * Destination ranges per rule as universe index pairs [a, b), found on first use: rule i's
+   * are dstPool[dstOff[i] .. dstOff[i] + dstLen[i]) (dstOff -1: not yet). One pool, not an
+   * array per rule (a forward chain has tens of thousands).
+   */
+  private readonly dstOff: Int32Array;
+  private readonly dstLen: Int32Array;
+  private dstPool = new Int32Array(1024);
+  private dstUsed = 0;
   /** Every candidate list asked for, by bridge port, input interface key and source. */
   private readonly candByPort = new Map<string, Map<string, Map<number, Candidates>>>();
   private candCount = 0;
@@ -269,21 +277,26 @@ class ChainIndex {
     readonly chain: Chain,
     private readonly eng: FastEngine,
   ) {
-    for (const r of chain.rules) if (r.match.state !== 'established') this.rules.push(r);
+    // Indexed loops throughout: this runs once per chain, before the optimiser has seen it,
+    // where for-of over arrays allocates an iterator result per step.
+    const all = chain.rules;
+    for (let i = 0; i < all.length; i++) if (all[i]!.match.state !== 'established') this.rules.push(all[i]!);
     const n = this.rules.length;
     this.maskOff = new Int32Array(n);
     this.accept = new Uint8Array(n);
-    this.dstIdx = new Array<Int32Array | undefined>(n);
+    this.dstOff = new Int32Array(n).fill(-1);
+    this.dstLen = new Int32Array(n);
     const withSrc: number[] = [];
     for (let i = 0; i < n; i++) {
       const r = this.rules[i]!;
       this.maskOff[i] = eng.maskOf(r.match.flows);
       this.accept[i] = r.action === 'accept' ? 1 : 0;
       const m = r.match;
-      for (const x of m.iif ?? []) this.iifs.add(x);
-      for (const x of m.oif ?? []) this.oifs.add(x);
+      if (m.iif) for (let x = 0; x < m.iif.length; x++) this.iifs.add(m.iif[x]!);
+      if (m.oif) for (let x = 0; x < m.oif.length; x++) this.oifs.add(m.oif[x]!);
       if (m.inPort) {
-        for (const p of m.inPort) {
+        for (let x = 0; x < m.inPort.length; x++) {
+          const p = m.inPort[x]!;
           let l = this.byPort.get(p);
           if (!l) this.byPort.set(p, (l = []));
           l.push(i);
@@ -321,7 +334,9 @@ class ChainIndex {
     // candidates are those of any other port (shared by every guest behind the same interface).
     let bound: number[] | undefined;
     if (hop.inPort !== undefined && this.portMayMatch(hop.inPort, src)) {
-      for (const i of this.byPort.get(hop.inPort) ?? []) {
+      const list = this.byPort.get(hop.inPort) ?? [];
+      for (let x = 0; x < list.length; x++) {
+        const i = list[x]!;
         const m = this.rules[i]!.match;
         if ((!m.src || R.contains(m.src, src)) && (!m.iif || (hop.iif !== undefined && m.iif.includes(hop.iif)))) (bound ??= []).push(i);
       }
@@ -339,11 +354,12 @@ class ChainIndex {
     const portFree = bound === undefined;
     const out: number[] = bound ?? [];
     let oifSensitive = false;
-    for (const i of out) if (this.rules[i]!.match.oif) oifSensitive = true;
+    for (let x = 0; x < out.length; x++) if (this.rules[out[x]!]!.match.oif) oifSensitive = true;
     const rules = this.rules;
     const iif = hop.iif;
     const n0 = out.length;
-    for (const i of this.noSrc) out.push(i);
+    const noSrc = this.noSrc;
+    for (let x = 0; x < noSrc.length; x++) out.push(noSrc[x]!);
     if (leaf >= 0) this.bySrc.collectLeaf(leaf, out);
     // Keep the rules that match the input interface (port-bound ones were checked above).
     let n = n0;
@@ -356,7 +372,7 @@ class ChainIndex {
     }
     const sorted = new Int32Array(n);
     for (let x = 0; x < n; x++) sorted[x] = out[x]!;
-    sorted.sort();
+    sortI32(sorted, n);
     // A rule with several prefixes may sit on several nodes of the walk: keep it once.
     let u = 0;
     for (let x = 0; x < n; x++) if (x === 0 || sorted[x] !== sorted[x - 1]) sorted[u++] = sorted[x]!;
@@ -453,11 +469,23 @@ class ChainIndex {
     return hop.inPort !== undefined && this.byPort.has(hop.inPort) ? hop.inPort : hop.inPort === undefined ? '-' : '*';
   }
 
-  /** Destination ranges of rule i as universe index pairs. */
-  dstRanges(i: number): Int32Array {
-    let d = this.dstIdx[i];
-    if (d === undefined) this.dstIdx[i] = d = this.eng.universeRanges(this.rules[i]!.match.dst);
-    return d;
+  /** Where rule i's destination ranges start in dstPool (computed on first use; see dstOff). */
+  private dstRanges(i: number): number {
+    const known = this.dstOff[i]!;
+    if (known >= 0) return known;
+    const dst = this.rules[i]!.match.dst;
+    const need = dst ? 2 * dst.length : 2;
+    if (this.dstUsed + need > this.dstPool.length) {
+      const grown = new Int32Array(Math.max(this.dstPool.length * 2, this.dstUsed + need));
+      grown.set(this.dstPool);
+      this.dstPool = grown;
+    }
+    const off = this.dstUsed;
+    const len = this.eng.universeRanges(dst, this.dstPool, off);
+    this.dstUsed += len;
+    this.dstOff[i] = off;
+    this.dstLen[i] = len;
+    return off;
   }
 
   /**
@@ -474,26 +502,27 @@ class ChainIndex {
     const masks = this.eng.masks;
     const n = this.eng.universe.size;
     let total = 2;
-    const ranges = this.eng.rangeList;
-    ranges.length = 0;
     for (let c = 0; c < cands.length; c++) {
-      const d = this.dstRanges(cands[c]!);
-      ranges.push(d);
-      total += d.length;
+      this.dstRanges(cands[c]!);
+      total += this.dstLen[cands[c]!]!;
     }
+    // Every candidate's ranges are in the pool now (it no longer grows during this sweep).
+    const pool = this.dstPool;
+    const dstOff = this.dstOff;
+    const dstLen = this.dstLen;
     const pts = this.eng.pointBuffer(total);
     pts[0] = 0;
     pts[1] = n;
     let np = 2;
-    for (let c = 0; c < ranges.length; c++) {
-      const d = ranges[c]!;
-      pts.set(d, np);
-      np += d.length;
+    for (let c = 0; c < cands.length; c++) {
+      const i = cands[c]!;
+      const end = dstOff[i]! + dstLen[i]!;
+      for (let x = dstOff[i]!; x < end; x++) pts[np++] = pool[x]!;
     }
-    const sorted = pts.subarray(0, np).sort();
+    sortI32(pts, np);
     let nb = 0;
-    for (let k = 0; k < np; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) sorted[nb++] = sorted[k]!;
-    const bounds = sorted.slice(0, nb);
+    for (let k = 0; k < np; k++) if (k === 0 || pts[k] !== pts[k - 1]) pts[nb++] = pts[k]!;
+    const bounds = pts.slice(0, nb);
     const pieces = bounds.length - 1;
     const rem = this.eng.remBuffer(pieces * W);
     const acc = new Uint32Array(pieces * W);
@@ -506,12 +535,12 @@ class ChainIndex {
     for (let p = 0; p <= pieces; p++) next[p] = p;
     for (let c = 0; c < cands.length; c++) {
       const i = cands[c]!;
-      const d = ranges[c]!;
       const mo = this.maskOff[i]!;
       const accept = this.accept[i] === 1;
-      for (let k = 0; k < d.length; k += 2) {
-        const p0 = lowerBound(bounds, d[k]!);
-        const p1 = lowerBound(bounds, d[k + 1]!, p0);
+      const end = dstOff[i]! + dstLen[i]!;
+      for (let k = dstOff[i]!; k < end; k += 2) {
+        const p0 = lowerBoundI32(bounds, pool[k]!, 0);
+        const p1 = lowerBoundI32(bounds, pool[k + 1]!, p0);
         for (let p = openFrom(next, p0); p < p1; p = openFrom(next, p + 1)) {
           const o = p * W;
           let left = 0;
@@ -527,8 +556,11 @@ class ChainIndex {
         }
       }
     }
+    // What no rule decided is the policy's: accepted unless it drops. Run for every chain (the
+    // mask is zero when it drops): a call or loop taken only for the few accept-policy chains
+    // had no type feedback in sweep's optimised code and deoptimised it again and again.
     const restrictive = this.chain.policy === 'drop';
-    if (!restrictive) orInto(acc, rem);
+    orInto(acc, rem, restrictive ? 0 : 0xffffffff);
     let nonzero = 0;
     for (let p = 0; p < pieces; p++) if (!isZero(acc, p * W, W)) nonzero++;
     return { bounds, acc, restrictive, nonzero };
@@ -544,7 +576,8 @@ class ChainIndex {
       rem[w] = all[w]!;
       out[w] = 0;
     }
-    for (const i of cands) {
+    for (let c = 0; c < cands.length; c++) {
+      const i = cands[c]!;
       const d = this.rules[i]!.match.dst;
       if (d && !R.contains(d, dst)) continue;
       const mo = this.maskOff[i]!;
@@ -584,7 +617,7 @@ interface Sweep {
 }
 
 function sweepAt(s: Sweep, j: number): number {
-  return upperBound(s.bounds, j) - 1;
+  return upperBoundI32(s.bounds, j) - 1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,7 +673,7 @@ function sourceLimits(p: Path): readonly SourceLimit[] {
 }
 
 function passesLimits(checks: readonly SourceLimit[], src: number): boolean {
-  for (const c of checks) if (!R.contains(c.allowed, c.natSrc ?? src)) return false;
+  for (let k = 0; k < checks.length; k++) if (!R.contains(checks[k]!.allowed, checks[k]!.natSrc ?? src)) return false;
   return true;
 }
 
@@ -687,6 +720,8 @@ interface RoutePlan {
   readonly groupOf: Int32Array;
   /** Per destination class: the id of what the source's route to it looks like (-1: none). */
   readonly routeKeys: Int32Array;
+  /** Per destination class: 1 when it is an address of the host its `via` route's next hop belongs to. */
+  readonly toNextHop: Uint8Array;
 }
 
 /** The hop where a `via` route first arrives: host T's input and forward chains, interface, port, source nic. */
@@ -757,7 +792,7 @@ export class CompactMatrix {
   cellId(i: number, j: number): number {
     if (!this.applicable(i, j)) return -1;
     const to = this.rowTo[i]!;
-    const k = lowerBound(to, j);
+    const k = lowerBoundI32(to, j, 0);
     return k < to.length && to[k] === j ? this.rowId[i]![k]! : 0;
   }
 
@@ -800,6 +835,82 @@ export class CompactMatrix {
       return row;
     });
     return { assume: this.assume, endpoints: this.endpoints, cells };
+  }
+}
+
+/**
+ * One source's row as it is filled: the flows OR-ed into each destination endpoint's cell, then
+ * the row (destinations ascending with something allowed, interned flow-set ids). Buffers are
+ * reused from source to source.
+ */
+class RowCells {
+  /** Interned flow sets; id 0 is the empty set. */
+  readonly flowSets: FlowSet[] = [NO_FLOWS];
+  /** The last finished row. */
+  to = new Int32Array(0);
+  ids = new Int32Array(0);
+  private readonly W: number;
+  private readonly interned: MaskSet;
+  private readonly mask: Uint32Array;
+  private readonly touched: Uint8Array;
+  /** The touched destinations, then (compacted in place) the row. */
+  private readonly list: Int32Array;
+  private readonly idBuf: Int32Array;
+  private count = 0;
+
+  constructor(
+    n: number,
+    private readonly classes: PortClasses,
+  ) {
+    const W = classes.W;
+    this.W = W;
+    this.interned = new MaskSet(W);
+    this.interned.add(new Uint32Array(W), 0);
+    this.mask = new Uint32Array(n * W);
+    this.touched = new Uint8Array(n);
+    this.list = new Int32Array(n);
+    this.idBuf = new Int32Array(n);
+  }
+
+  /** OR mask m[0 .. W) into the cell of destination endpoint ep. */
+  add(ep: number, m: Uint32Array): void {
+    if (this.touched[ep] === 0) {
+      this.touched[ep] = 1;
+      this.list[this.count++] = ep;
+    }
+    const mask = this.mask;
+    const o = ep * this.W;
+    for (let w = 0; w < this.W; w++) mask[o + w] = mask[o + w]! | m[w]!;
+  }
+
+  /** Ends the row: `to` and `ids` hold it; the cells are clear for the next source. */
+  finish(): void {
+    const W = this.W;
+    const mask = this.mask;
+    const list = this.list;
+    const nl = this.count;
+    // The row is filled in place.
+    sortI32(list, nl);
+    let k = 0;
+    for (let x = 0; x < nl; x++) {
+      const ep = list[x]!;
+      this.touched[ep] = 0;
+      const o = ep * W;
+      if (!isZero(mask, o, W)) {
+        let id = this.interned.find(mask, o);
+        if (id < 0) {
+          id = this.flowSets.length;
+          this.flowSets.push(this.classes.toFlowSet(mask, o));
+          this.interned.add(mask.subarray(o, o + W), id);
+        }
+        list[k] = ep;
+        this.idBuf[k++] = id;
+      }
+      for (let w = 0; w < W; w++) mask[o + w] = 0;
+    }
+    this.count = 0;
+    this.to = list.slice(0, k);
+    this.ids = this.idBuf.slice(0, k);
   }
 }
 
@@ -870,7 +981,6 @@ class FastEngine {
     this.features = this.featureIndex();
     for (const h of this.model.hosts.values()) if (this.isLeaf(h)) this.leafHosts.add(h.name);
     this.universe = this.buildUniverse();
-    this.everything = Int32Array.of(0, this.universe.size);
     this.entryStamp = new Int32Array(this.universe.size);
     this.scOf = this.buildSourceClasses();
     const st = opts.stats;
@@ -885,8 +995,6 @@ class FastEngine {
   private points = new Int32Array(1024);
 
   private rem = new Uint32Array(1024);
-  /** Scratch list of a sweep's destination ranges. */
-  readonly rangeList: Int32Array[] = [];
 
   /** A scratch buffer of at least n words (what a sweep has not matched yet). */
   remBuffer(n: number): Uint32Array {
@@ -908,31 +1016,34 @@ class FastEngine {
     return this.points;
   }
 
-  /** The whole universe as one range (set once the universe is built). */
-  private everything = new Int32Array(0);
-  private rangeBuf = new Int32Array(64);
-
-  /** An address set as universe index pairs [a, b) (cached per rule by the chain index). */
-  universeRanges(dst: RangeSet | undefined): Int32Array {
-    if (!dst) return this.everything;
+  /**
+   * An address set as universe index pairs [a, b), written into out from off; returns how many
+   * numbers it wrote (at most 2 per range; 2 for undefined, the whole universe).
+   */
+  universeRanges(dst: RangeSet | undefined, out: Int32Array, off: number): number {
+    if (!dst) {
+      out[off] = 0;
+      out[off + 1] = this.universe.size;
+      return 2;
+    }
     const u = this.universe.addr;
-    if (this.rangeBuf.length < 2 * dst.length) this.rangeBuf = new Int32Array(2 * dst.length);
-    const tmp = this.rangeBuf;
-    let n = 0;
+    let n = off;
     let a = 0;
     let prev = -Infinity;
-    for (const [lo, hi] of dst) {
+    for (let x = 0; x < dst.length; x++) {
+      const lo = dst[x]![0];
+      const hi = dst[x]![1];
       // Sets are sorted: each search starts where the last one ended.
-      a = lowerBound(u, lo, lo > prev ? a : 0);
-      const b = lowerBound(u, hi + 1, a);
+      a = lowerBoundF64(u, lo, lo > prev ? a : 0);
+      const b = lowerBoundF64(u, hi + 1, a);
       if (a < b) {
-        tmp[n++] = a;
-        tmp[n++] = b;
+        out[n++] = a;
+        out[n++] = b;
       }
       a = b;
       prev = hi;
     }
-    return tmp.slice(0, n);
+    return n - off;
   }
 
   maskOf(f: FlowSet): number {
@@ -1175,55 +1286,24 @@ class FastEngine {
     const n = this.eps.length;
     const rowTo: Int32Array[] = new Array<Int32Array>(n);
     const rowId: Int32Array[] = new Array<Int32Array>(n);
-    const flowSets: FlowSet[] = [NO_FLOWS];
-    const W = this.W;
-    const interned = new MaskSet(W);
-    interned.add(new Uint32Array(W), 0);
-    const cellMask = new Uint32Array(n * W);
-    const touched = new Uint8Array(n);
-    // One source's touched destinations, then (compacted in place) its row; the row's flow-set ids.
-    const list = new Int32Array(n);
-    const idBuf = new Int32Array(n);
-    for (const sc of this.scs) {
+    const cells = new RowCells(n, this.classes);
+    this.cells = cells;
+    for (let c = 0; c < this.scs.length; c++) {
+      const sc = this.scs[c]!;
       this.fromZone = false;
       const templates = new Map<number, Template | null>();
-      for (const s of sc.members) {
+      for (let x = 0; x < sc.members.length; x++) {
+        const s = sc.members[x]!;
         this.localSweeps = new Map();
         this.forgedBySig = new Map();
         this.gen++;
-        let nl = 0;
-        this.evalSource(sc, s, templates, (ep, m, off) => {
-          if (!touched[ep]) {
-            touched[ep] = 1;
-            list[nl++] = ep;
-          }
-          const o = ep * W;
-          for (let w = 0; w < W; w++) cellMask[o + w] = cellMask[o + w]! | m[off + w]!;
-        });
-        // Typed: sorted numerically without a comparator; the row is filled in place.
-        const eps = list.subarray(0, nl).sort();
-        let k = 0;
-        for (let x = 0; x < nl; x++) {
-          const ep = eps[x]!;
-          touched[ep] = 0;
-          const o = ep * W;
-          if (!isZero(cellMask, o, W)) {
-            let id = interned.find(cellMask, o);
-            if (id < 0) {
-              id = flowSets.length;
-              flowSets.push(this.classes.toFlowSet(cellMask, o));
-              interned.add(cellMask.subarray(o, o + W), id);
-            }
-            list[k] = ep;
-            idBuf[k++] = id;
-          }
-          cellMask.fill(0, o, o + W);
-        }
-        rowTo[s] = list.slice(0, k);
-        rowId[s] = idBuf.slice(0, k);
+        this.evalSource(sc, s, templates);
+        cells.finish();
+        rowTo[s] = cells.to;
+        rowId[s] = cells.ids;
       }
     }
-    return new CompactMatrix(this.assume, this.eps, flowSets, rowTo, rowId);
+    return new CompactMatrix(this.assume, this.eps, cells.flowSets, rowTo, rowId);
   }
 
   /** A template for (source class, destination class), computed once per class pair. */
@@ -1231,8 +1311,13 @@ class FastEngine {
     const cached = cache.get(dc.id);
     if (cached !== undefined) return cached;
     // Leaf classes whose routes to this class look alike share the template (see routeKeyId).
-    const rk = this.plans.get(sc.id)?.routeKeys[dc.id] ?? -1;
-    const gk = rk * this.dcs.length + dc.id;
+    // Every address of the next hop's own host gives one path whatever the address: the route's
+    // first leg to that host, then its input hook, where the packet is delivered (Topology:
+    // leave → crossSegment → arrive, which delivers before looking at any route). Those share
+    // one template per route key.
+    const plan = this.plans.get(sc.id);
+    const rk = plan?.routeKeys[dc.id] ?? -1;
+    const gk = rk >= 0 && plan!.toNextHop[dc.id] === 1 ? -1 - rk : rk * this.dcs.length + dc.id;
     if (rk >= 0) {
       const shared = this.sharedTemplates.get(gk);
       if (shared !== undefined) {
@@ -1243,10 +1328,17 @@ class FastEngine {
     // Representatives: a source of the class and a member not owned by it.
     let t: Template | null = null;
     const u = this.universe;
-    outer: for (const s0 of [s, ...sc.members.filter((x) => x !== s)]) {
-      for (const j of dc.members) {
+    // s first, then the class's other members (no list built: this runs once per class pair).
+    const members = sc.members;
+    outer: for (let k = -1; k < members.length; k++) {
+      const s0 = k < 0 ? s : members[k]!;
+      if (k >= 0 && s0 === s) continue;
+      const fromZone = this.eps[s0]!.source.kind === 'zone';
+      const dm = dc.members;
+      for (let x = 0; x < dm.length; x++) {
+        const j = dm[x]!;
         if (u.ep[j] === s0) continue;
-        if (this.eps[s0]!.source.kind === 'zone' && this.eps[u.ep[j]!]!.dest.kind === 'zone') continue;
+        if (fromZone && this.eps[u.ep[j]!]!.dest.kind === 'zone') continue;
         t = this.template(s0, j);
         if (this.opts.stats) this.opts.stats.templates++;
         break outer;
@@ -1304,22 +1396,25 @@ class FastEngine {
   }
 
   private fromZone = false;
+  /** The current source's row being filled (set by run). */
+  private cells!: RowCells;
   private readonly plans = new Map<number, RoutePlan | undefined>();
   private readonly repCache = new Map<string, { cuts: number[]; reps: number[] }>();
 
-  private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>, emit: (ep: number, m: Uint32Array, off: number) => void): void {
+  private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>): void {
     const ep = this.eps[s]!;
     const S = this.hostByEp[s];
     this.fromZone = ep.source.kind === 'zone';
     const plan = sc.leaf && !this.compromised && S ? this.routePlan(sc, templates) : undefined;
     if (!plan) {
-      for (const dc of this.dcs) this.evalDc(sc, s, S, dc, templates, emit);
+      for (let d = 0; d < this.dcs.length; d++) this.evalDc(sc, s, S, this.dcs[d]!, templates);
       return;
     }
-    for (const g of plan.groups) {
+    for (let gi = 0; gi < plan.groups.length; gi++) {
+      const g = plan.groups[gi]!;
       const arrival = g.filter ? this.arrivalSweeps(S!, g.filter) : undefined;
       if (!arrival) {
-        for (const dc of g.dcs) this.evalDc(sc, s, S, dc, templates, emit);
+        for (let d = 0; d < g.dcs.length; d++) this.evalDc(sc, s, S, g.dcs[d]!, templates);
         continue;
       }
       // Only entries the arrival hop accepts something toward can be allowed: visit those,
@@ -1327,7 +1422,8 @@ class FastEngine {
       const u = this.universe;
       const W = this.W;
       this.entryGen++;
-      for (const sw of arrival) {
+      for (let a = 0; a < arrival.length; a++) {
+        const sw = arrival[a]!;
         for (let p = 0; p < sw.bounds.length - 1; p++) {
           if (isZero(sw.acc, p * W, W)) continue;
           for (let j = sw.bounds[p]!; j < sw.bounds[p + 1]!; j++) {
@@ -1340,9 +1436,10 @@ class FastEngine {
             const t = this.templateFor(sc, s, dc, templates);
             if (!t) continue;
             if (this.opts.verifyTemplates) this.checkTemplate(s, S, j, t);
-            for (const path of t.paths) {
+            for (let k = 0; k < t.paths.length; k++) {
+              const path = t.paths[k]!;
               const src = path.srcNic >= 0 ? S!.nics[path.srcNic]!.address : (S!.nics[0]?.address ?? 0);
-              if (passesLimits(path.checks, src)) this.visit(s, j, this.preSweeps(S, path, src), path.dst, src, emit, undefined);
+              if (passesLimits(path.checks, src)) this.visit(s, j, this.sweepList, this.preSweeps(S, path, src), path.dst, src, undefined);
             }
           }
         }
@@ -1352,14 +1449,7 @@ class FastEngine {
 
   private entryGen = 0;
   private entryStamp = new Int32Array(0);
-  private evalDc(
-    sc: SourceClass,
-    s: number,
-    S: Host | undefined,
-    dc: DestClass,
-    templates: Map<number, Template | null>,
-    emit: (ep: number, m: Uint32Array, off: number) => void,
-  ): void {
+  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>): void {
     const u = this.universe;
     // Skip classes that hold nothing but the source itself or zones seen from a zone.
     const first = dc.members[0]!;
@@ -1367,7 +1457,7 @@ class FastEngine {
     const t = this.templateFor(sc, s, dc, templates);
     if (!t) return;
     if (this.opts.verifyTemplates) for (const j of dc.members) this.checkTemplate(s, S, j, t);
-    for (const path of t.paths) this.evalPath(s, S, dc, path, emit);
+    for (let k = 0; k < t.paths.length; k++) this.evalPath(s, S, dc, t.paths[k]!);
   }
 
   /**
@@ -1389,6 +1479,8 @@ class FastEngine {
     const groupOf = new Int32Array(this.dcs.length).fill(-1);
     const byKey = new Map<string, RouteGroup>();
     const routeKeys = new Int32Array(this.dcs.length).fill(-1);
+    const toNextHop = new Uint8Array(this.dcs.length);
+    const byAddr = this.topo.byAddr;
     for (const dc of this.dcs) {
       const j = dc.members.find((x) => u.ep[x] !== s0);
       let key = `self|${dc.id}`;
@@ -1396,6 +1488,12 @@ class FastEngine {
         const r = this.topo.lookup(S0, u.addr[j]!, false);
         key = r?.kind === 'via' ? `via|${r.segment}|${r.next}|${r.nic.address}` : `other|${dc.id}`;
         routeKeys[dc.id] = this.routeKeyId(S0, r);
+        // A class of leaves is never the next hop's (a leaf is no next hop); one of a host's own
+        // addresses is a class of its own (every member the same address).
+        if (r?.kind === 'via' && !dc.leaf) {
+          const owner = byAddr.get(u.addr[j]!);
+          if (owner !== undefined && owner.host === byAddr.get(r.next)?.host) toNextHop[dc.id] = 1;
+        }
       }
       let g = byKey.get(key);
       if (!g) {
@@ -1406,7 +1504,7 @@ class FastEngine {
       g.dcs.push(dc);
       groupOf[dc.id] = g.index;
     }
-    const plan = { groups, groupOf, routeKeys };
+    const plan = { groups, groupOf, routeKeys, toNextHop };
     this.plans.set(sc.id, plan);
     for (const g of groups) if (g.via) g.filter = this.witness(sc, g, templates);
     return plan;
@@ -1537,11 +1635,13 @@ class FastEngine {
 
   /**
    * The sweeps of a path's hops before the destination's own, for the current source (address
-   * src), from the per-source table by hop id; into sweepList (valid until the next call).
+   * src), from the per-source table by hop id; into sweepList (valid until the next call), whose
+   * first `count` entries they are. The list is never truncated: `length = 0` drops its backing
+   * store, and the next push allocates one again (once per visit).
    */
-  private preSweeps(S: Host | undefined, path: SymPath, src: number): Sweep[] {
+  private preSweeps(S: Host | undefined, path: SymPath, src: number): number {
     const sweeps = this.sweepList;
-    sweeps.length = 0;
+    let count = 0;
     if (this.sweepGen.length < this.hopDefs.length) {
       const g = new Int32Array(Math.max(this.hopDefs.length, this.sweepGen.length * 2, 64));
       g.set(this.sweepGen);
@@ -1558,12 +1658,16 @@ class FastEngine {
         this.sweepById[id] = sw;
         this.sweepGen[id] = this.gen;
       }
-      if (sw) sweeps.push(sw);
+      if (sw) {
+        if (count < sweeps.length) sweeps[count] = sw;
+        else sweeps.push(sw);
+        count++;
+      }
     }
-    return sweeps;
+    return count;
   }
 
-  private evalPath(s: number, S: Host | undefined, dc: DestClass, path: SymPath, emit: (ep: number, m: Uint32Array, off: number) => void): void {
+  private evalPath(s: number, S: Host | undefined, dc: DestClass, path: SymPath): void {
     const from = this.eps[s]!.source;
     const forged = from.kind === 'zone' || path.anonymous || (this.compromised && S !== undefined && !S.trusted);
     const dst = path.dst;
@@ -1571,7 +1675,8 @@ class FastEngine {
       // One source address: the hops' sweeps come from the per-source table by hop id.
       const src = S ? (path.srcNic >= 0 ? S.nics[path.srcNic]!.address : (S.nics[0]?.address ?? 0)) : 0;
       if (!passesLimits(path.checks, src)) return;
-      this.evalClass(s, dc, this.preSweeps(S, path, src), dst, src, emit);
+      const ns = this.preSweeps(S, path, src);
+      this.evalClass(s, dc, this.sweepList, ns, dst, src);
       return;
     }
     // Forged sources: the hops before the destination's own are swept once per source class
@@ -1581,9 +1686,11 @@ class FastEngine {
     // A destination whose own chains look at the source cuts the classes finer: those members
     // are evaluated class by class; the rest read the union.
     const dstCuts = new Map<number, number[]>();
-    for (const h of dst) {
+    for (let k = 0; k < dst.length; k++) {
+      const h = dst[k]!;
       if (h.natSrc !== undefined) continue;
-      for (const j of dc.members) {
+      for (let x = 0; x < dc.members.length; x++) {
+        const j = dc.members[x]!;
         const D = this.hostByEp[this.universe.ep[j]!]!;
         const chain = this.chainAt(D.name, h.hook);
         if (!this.counted(chain)) continue;
@@ -1596,10 +1703,13 @@ class FastEngine {
       }
     }
     const skip = dstCuts.size ? (j: number): boolean => dstCuts.has(j) : undefined;
-    for (let k = 0; k < f.reps.length; k++) this.evalClass(s, dc, f.sweeps[k]!, dst, f.reps[k]!, emit, skip);
+    for (let k = 0; k < f.reps.length; k++) this.evalClass(s, dc, f.sweeps[k]!, f.sweeps[k]!.length, dst, f.reps[k]!, skip);
     for (const [j, extra] of dstCuts) {
       for (const src of representatives(f.space, [...f.cuts, ...extra], new Set())) {
-        if (passesLimits(path.checks, src)) this.evalClass(s, dc, this.sweepsAt(f.pre, src), dst, src, emit, (x) => x !== j);
+        if (passesLimits(path.checks, src)) {
+          const sweeps = this.sweepsAt(f.pre, src);
+          this.evalClass(s, dc, sweeps, sweeps.length, dst, src, (x) => x !== j);
+        }
       }
     }
   }
@@ -1650,23 +1760,15 @@ class FastEngine {
    * One source address (or class representative): the intersection over the hops for every
    * member of the destination class, OR-ed into the cells, except members `skip` says.
    */
-  private evalClass(
-    s: number,
-    dc: DestClass,
-    sweeps: readonly Sweep[],
-    dst: readonly SymHop[],
-    src: number,
-    emit: (ep: number, m: Uint32Array, off: number) => void,
-    skip?: (j: number) => boolean,
-  ): void {
+  private evalClass(s: number, dc: DestClass, sweeps: readonly Sweep[], ns: number, dst: readonly SymHop[], src: number, skip?: (j: number) => boolean): void {
     const W = this.W;
     // Walk only the pieces the most selective restrictive sweep accepts something in.
     // Any sweep can guide (nothing comes of a piece it accepts nothing in): take the sparsest.
     let guide: Sweep | undefined;
-    for (const sw of sweeps) if (!guide || sw.nonzero < guide.nonzero) guide = sw;
+    for (let k = 0; k < ns; k++) if (!guide || sweeps[k]!.nonzero < guide.nonzero) guide = sweeps[k]!;
     const members = dc.members;
     if (!guide) {
-      for (let k = 0; k < members.length; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
+      for (let k = 0; k < members.length; k++) this.visit(s, members[k]!, sweeps, ns, dst, src, skip);
       return;
     }
     const hi = members[members.length - 1]! + 1;
@@ -1678,7 +1780,7 @@ class FastEngine {
       if (a >= hi) break;
       if (isZero(ga, p * W, W)) continue;
       const b = gb[p + 1]!;
-      for (let k = lowerBound(members, a); k < members.length && members[k]! < b; k++) this.visit(s, members[k]!, sweeps, dst, src, emit, skip);
+      for (let k = lowerBoundI32(members, a, 0); k < members.length && members[k]! < b; k++) this.visit(s, members[k]!, sweeps, ns, dst, src, skip);
     }
   }
 
@@ -1687,13 +1789,14 @@ class FastEngine {
   private readonly tmpBuf = new Uint32Array(64);
 
   /** One source (address src) to universe entry j: AND over the sweeps and the destination's hops. */
+  /** The first `ns` of `sweeps` are the hops' before the destination's own. */
   private visit(
     s: number,
     j: number,
     sweeps: readonly Sweep[],
+    ns: number,
     dst: readonly SymHop[],
     src: number,
-    emit: (ep: number, m: Uint32Array, off: number) => void,
     skip: ((j: number) => boolean) | undefined,
   ): void {
     if (skip && skip(j)) return;
@@ -1706,7 +1809,7 @@ class FastEngine {
     const acc = W <= 64 ? this.accBuf : new Uint32Array(W);
     const all = this.classes.all;
     for (let w = 0; w < W; w++) acc[w] = all[w]!;
-    for (let x = 0; x < sweeps.length; x++) {
+    for (let x = 0; x < ns; x++) {
       const sw = sweeps[x]!;
       const o = sweepAt(sw, j) * W;
       let any = 0;
@@ -1721,7 +1824,8 @@ class FastEngine {
       const tmp = W <= 64 ? this.tmpBuf : new Uint32Array(W);
       const D = this.hostByEp[e]!;
       const S = this.hostByEp[s];
-      for (const h of dst) {
+      for (let k = 0; k < dst.length; k++) {
+        const h = dst[k]!;
         const chain = this.epChain[e * HOOKS.length + HOOK_INDEX[h.hook]];
         if (!this.counted(chain)) continue;
         const idx = this.index(chain);
@@ -1736,7 +1840,7 @@ class FastEngine {
         if (any === 0) return;
       }
     }
-    emit(e, acc, 0);
+    this.cells.add(e, acc);
   }
 }
 

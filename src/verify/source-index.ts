@@ -8,7 +8,7 @@
  * Float64Array, each prefix's leaf span found once and kept for the second (filling) pass.
  */
 import type { IrRule } from '../ir/types.js';
-import { lowerBound, upperBound } from '../util/search.js';
+import { lowerBoundF64, upperBoundF64 } from './typed-search.js';
 
 export class SourceIndex {
   private readonly bounds: Float64Array;
@@ -18,15 +18,19 @@ export class SourceIndex {
 
   /** `members`: indexes into `rules` of the rules to index; each must have `match.src`. */
   constructor(rules: readonly IrRule[], members: readonly number[]) {
+    // Indexed loops: built once per chain in code not yet optimised, where for-of over arrays
+    // and destructuring allocate per step.
     let nr = 0;
-    for (const i of members) nr += rules[i]!.match.src!.length;
+    for (let m = 0; m < members.length; m++) nr += rules[members[m]!]!.match.src!.length;
     const cuts = new Float64Array(2 * nr);
     let k = 0;
-    for (const i of members)
-      for (const [lo, hi] of rules[i]!.match.src!) {
-        cuts[k++] = lo;
-        cuts[k++] = hi + 1;
+    for (let m = 0; m < members.length; m++) {
+      const src = rules[members[m]!]!.match.src!;
+      for (let e = 0; e < src.length; e++) {
+        cuts[k++] = src[e]![0];
+        cuts[k++] = src[e]![1] + 1;
       }
+    }
     cuts.sort();
     let nb = 0;
     for (let x = 0; x < cuts.length; x++) if (nb === 0 || cuts[x] !== cuts[nb - 1]) cuts[nb++] = cuts[x]!;
@@ -40,10 +44,11 @@ export class SourceIndex {
     const spanR = new Int32Array(nr);
     const counts = new Int32Array(2 * leaves + 1);
     k = 0;
-    for (const i of members)
-      for (const [lo, hi] of rules[i]!.match.src!) {
-        let l = lowerBound(b, lo) + leaves;
-        let r = lowerBound(b, hi + 1, l - leaves) + leaves;
+    for (let m = 0; m < members.length; m++) {
+      const src = rules[members[m]!]!.match.src!;
+      for (let e = 0; e < src.length; e++) {
+        let l = lowerBoundF64(b, src[e]![0], 0) + leaves;
+        let r = lowerBoundF64(b, src[e]![1] + 1, l - leaves) + leaves;
         spanL[k] = l;
         spanR[k++] = r;
         while (l < r) {
@@ -53,12 +58,14 @@ export class SourceIndex {
           r >>= 1;
         }
       }
+    }
     for (let x = 1; x < counts.length; x++) counts[x]! += counts[x - 1]!;
     this.off = counts;
     const fill = counts.slice();
     const idx = new Int32Array(counts[counts.length - 1]!);
     k = 0;
-    for (const i of members) {
+    for (let m = 0; m < members.length; m++) {
+      const i = members[m]!;
       const n = rules[i]!.match.src!.length;
       for (let e = 0; e < n; e++, k++) {
         let l = spanL[k]!;
@@ -76,14 +83,14 @@ export class SourceIndex {
 
   /** Calls `f` with every indexed rule whose source prefixes contain `src` (unordered; a rule with several prefixes may come more than once). */
   forEach(src: number, f: (rule: number) => void): void {
-    const k = upperBound(this.bounds, src) - 1;
+    const k = upperBoundF64(this.bounds, src) - 1;
     if (k < 0 || k >= this.bounds.length - 1) return;
     for (let node = k + this.leaves; node >= 1; node >>= 1) for (let x = this.off[node]!; x < this.off[node + 1]!; x++) f(this.idx[x]!);
   }
 
   /** The leaf (elementary interval) holding `src`, or -1: sources on one leaf get the same rules. */
   leafOf(src: number): number {
-    const k = upperBound(this.bounds, src) - 1;
+    const k = upperBoundF64(this.bounds, src) - 1;
     return k < 0 || k >= this.bounds.length - 1 ? -1 : k;
   }
 

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { computeMatrix } from '../../verify/matrix.js';
 import { computeFastMatrix } from '../../verify/fast-matrix.js';
-import { compactMatrixToList, matrixToJson, matrixToList, matrixToTable, tableSurelyWider } from '../../report/matrix.js';
+import { compactMatrixToJson, compactMatrixToList, matrixToJson, matrixToList, matrixToTable, tableSurelyWider } from '../../report/matrix.js';
 import { parseAssume, printJson, useColor } from '../io.js';
 import { loadIr } from '../load.js';
 
@@ -21,8 +21,13 @@ export function registerMatrix(program: Command): void {
       const fast = ir.model.hosts.size > 200 ? computeFastMatrix(ir, assume) : undefined;
       const color = useColor();
       const columns = process.stdout.columns ?? 120;
-      if (fast && !opts.json && (opts.list || tableSurelyWider(fast, columns))) {
-        // The list straight from the compact form: the dense one holds n² cells (10,000 hosts: 10⁸).
+      // The list and the JSON straight from the compact form, as UTF-8 chunks: the dense one
+      // holds n² cells (10,000 hosts: 10⁸), and the JSON of every pair as objects is 24 MB at 1k.
+      if (fast && opts.json) {
+        for (const chunk of compactMatrixToJson(fast, file)) process.stdout.write(chunk);
+        return;
+      }
+      if (fast && (opts.list || tableSurelyWider(fast, columns))) {
         for (const chunk of compactMatrixToList(fast, color)) process.stdout.write(chunk);
         return;
       }
