@@ -10,6 +10,7 @@
  */
 import { Engine } from './engine.js';
 import { CutMemo, EarlierMeets, Overlap } from './lint-overlap.js';
+import { NameSplit } from './name-split.js';
 export type { Overlap } from './lint-overlap.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
@@ -65,6 +66,8 @@ export interface LintOptions {
 }
 
 const DEFAULT_BUDGET = 20_000;
+/** An address pair with more rules than this has them split by name (see NameSplit). */
+const SPLIT_ABOVE = 16;
 
 /** Roles whose rules lint reports on; the others are cordon's plumbing. */
 const SUBJECT_ROLES: ReadonlySet<RuleRole> = new Set(['policy', 'handwritten']);
@@ -168,6 +171,10 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   const scratch: number[] = [];
   /** seen[x] === i: rule (flow index) or pair (address indexes) x already looked at for rule i. */
   const seen = new Int32Array(Math.max(n, members.length)).fill(-1);
+  /** Big pairs' rules by name, built when first met. */
+  const splits: (NameSplit | undefined)[] = [];
+  const stamp = new Int32Array(n).fill(-1);
+  const named: number[] = [];
   /** Rules other than i sharing a packet with rule i, in chain order. */
   const neighbours = (i: number): number[] => {
     const b = boxes[i]!;
@@ -212,7 +219,14 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
         if (sLo[r]! > sHi[i]! || sHi[r]! < sLo[i]! || dLo[r]! > dHi[i]! || dHi[r]! < dLo[i]!) continue;
         const rep = boxes[r]!;
         if (!rsIntersects(b.dst, rep.dst) || !rsIntersects(b.src, rep.src)) continue;
-        for (const j of list) {
+        let cands: readonly number[] = list;
+        const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
+        if (split) {
+          named.length = 0;
+          split.candidates(b, stamp, i, named);
+          cands = named;
+        }
+        for (const j of cands) {
           if (j === i || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
           if (boxMeetsBeyondAddresses(b, boxes[j]!)) out.push(j);
         }
@@ -314,15 +328,26 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
 /** Numbers for address sets, equal numbers for equal sets (one lookup when the very same array recurs). */
 class AddressSets {
   private readonly byRef = new Map<RangeSet, number>();
-  private readonly byText = new Map<string, number>();
+  /** Sets seen, by a hash of their ranges (a string per set was a good part of lint's set-up). */
+  private readonly byHash = new Map<number, { rs: RangeSet; id: number }[]>();
+  private count = 0;
 
   of(rs: RangeSet): number {
     let id = this.byRef.get(rs);
     if (id !== undefined) return id;
-    let text = '';
-    for (const [lo, hi] of rs) text += `${lo}-${hi},`;
-    id = this.byText.get(text);
-    if (id === undefined) this.byText.set(text, (id = this.byText.size));
+    let h = rs.length;
+    for (let k = 0; k < rs.length; k++) {
+      h = Math.imul(h ^ rs[k]![0], 0x9e3779b1);
+      h = Math.imul(h ^ rs[k]![1], 0x85ebca77);
+    }
+    const bucket = this.byHash.get(h);
+    const same = bucket?.find((x) => R.equal(x.rs, rs));
+    if (same) id = same.id;
+    else {
+      id = this.count++;
+      if (bucket) bucket.push({ rs, id });
+      else this.byHash.set(h, [{ rs, id }]);
+    }
     this.byRef.set(rs, id);
     return id;
   }
