@@ -209,6 +209,8 @@ export class Overlap {
 
   /**
    * `parts().some(keep)`, for a `keep` that holds for every box containing a box it holds for.
+   * `keepMeet(a, b)`, when given, is `keep(boxIntersect(a, b))` for boxes that meet, without
+   * building that box: most pairs of a big chain are answered by it alone.
    *
    * The breadth-first cut is a tree: a piece at step s becomes itself or its pieces after cutter
    * s. A leaf `keep` holds for lies inside a piece of the part however coarse the limits leave
@@ -216,7 +218,7 @@ export class Overlap {
    * more than MAX_PIECES pieces (the cut stopped there, leaving coarser pieces): then, and when
    * the search grows past its bound, the part is computed.
    */
-  hasPart(keep: (b: Box) => boolean): boolean {
+  hasPart(keep: (b: Box) => boolean, keepMeet?: (a: Box, b: Box) => boolean): boolean {
     // When the same cutters leave one piece P of rule j's box at every step, they leave at most
     // one of the overlap (a piece of the overlap lies in a piece of j's box, and meets a cutter
     // only where that piece does: its pieces are that piece's, narrowed), and so never reach
@@ -225,7 +227,8 @@ export class Overlap {
     if (one === undefined && this.memo) return false;
     if (one) {
       const bi = this.boxes[this.i]!;
-      return boxIntersects(one, bi) && keep(boxIntersect(one, bi));
+      if (!boxIntersects(one, bi)) return false;
+      return keepMeet ? keepMeet(one, bi) : keep(boxIntersect(one, bi));
     }
     const whole = boxIntersect(this.boxes[this.j]!, this.boxes[this.i]!);
     const cut = this.cutters(whole);

@@ -11,6 +11,7 @@
 import { Engine } from './engine.js';
 import { CutMemo, EarlierMeets, Overlap } from './lint-overlap.js';
 import { NameSplit } from './name-split.js';
+import { IntervalColumns } from '../util/interval-index.js';
 export type { Overlap } from './lint-overlap.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
@@ -30,9 +31,9 @@ import {
   boxMeetsBeyondAddresses,
   boxOf,
   boxSubtract,
+  cornerOutside,
   covered,
   IntervalIndex,
-  type IntervalItem,
   lineToFlows,
   nameHas,
   rsIntersects,
@@ -102,8 +103,22 @@ export interface ChainLint {
   readonly undecided: readonly number[];
 }
 
-/** Per-chain analysis; `lint` turns it into diagnostics about spec rules. */
-export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLint {
+/**
+ * Which overlap parts are worth reporting: `keep(b)` for a part b, `keepMeet(a, b)` the same for
+ * the intersection of a and b (given they meet) without building it. Both hold for every box
+ * containing a box they hold for.
+ */
+export interface PartFilter {
+  readonly keep: (b: Box) => boolean;
+  readonly keepMeet: (a: Box, b: Box) => boolean;
+}
+
+/**
+ * Per-chain analysis; `lint` turns it into diagnostics about spec rules. With `parts`, only the
+ * overlaps with a part it keeps are listed: a big chain has millions of pairs of which a few
+ * thousand have one, and listing them all first ran out of memory.
+ */
+export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFilter } = {}): ChainLint {
   const rules = chain.rules;
   const boxes = rules.map((r) => boxOf(r.match));
   const n = rules.length;
@@ -116,14 +131,16 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   // other in the same scan: most rules share a source with hundreds of others but a source and a
   // destination with a few. A query uses whichever index scans least; the hulls are a cheap test
   // on all three before the exact one.
-  const live = boxes.map((b, i) => ({ b, i })).filter((x) => !boxIsEmpty(x.b));
+  const live: number[] = [];
+  for (let i = 0; i < n; i++) if (!boxIsEmpty(boxes[i]!)) live.push(i);
   const sLo = new Float64Array(n);
   const sHi = new Float64Array(n);
   const dLo = new Float64Array(n);
   const dHi = new Float64Array(n);
   const fLo = new Float64Array(n);
   const fHi = new Float64Array(n);
-  for (const { b, i } of live) {
+  for (const i of live) {
+    const b = boxes[i]!;
     sLo[i] = b.src[0]![0];
     sHi[i] = b.src[b.src.length - 1]![1];
     dLo[i] = b.dst[0]![0];
@@ -139,7 +156,8 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   const pairOf = new Map<number, number>();
   /** Per pair, its rules in chain order. */
   const members: number[][] = [];
-  for (const { b, i } of live) {
+  for (const i of live) {
+    const b = boxes[i]!;
     const key = setIds.of(b.src) * 2 ** 26 + setIds.of(b.dst);
     let p = pairOf.get(key);
     if (p === undefined) {
@@ -150,18 +168,21 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   }
   const dims: ((b: Box) => RangeSet)[] = [(b) => b.src, (b) => b.dst, (b) => b.flow];
   const indexes = dims.map((get, d) => {
-    const items: IntervalItem[] = [];
     if (d === 2) {
       // The flow index: one entry per rule and flow range; its second interval is the destination hull.
-      for (const { b, i } of live) for (const [lo, hi] of b.flow) items.push({ lo, hi, id: i, lo2: dLo[i]!, hi2: dHi[i]! });
-    } else {
-      // The address indexes: one entry per pair and source range × destination range.
-      for (let p = 0; p < members.length; p++) {
-        const rep = boxes[members[p]![0]!]!;
-        for (const [lo, hi] of get(rep)) for (const [lo2, hi2] of d === 0 ? rep.dst : rep.src) items.push({ lo, hi, id: p, lo2, hi2 });
-      }
+      const cols = new IntervalColumns(live.length, true);
+      for (const i of live) for (const [lo, hi] of boxes[i]!.flow) cols.push(lo, hi, i, dLo[i]!, dHi[i]!);
+      return new IntervalIndex(cols);
     }
-    return new IntervalIndex(items);
+    // The address indexes: one entry per pair and source range × destination range.
+    const cols = new IntervalColumns(members.length * 2, true);
+    for (let p = 0; p < members.length; p++) {
+      const rep = boxes[members[p]![0]!]!;
+      const one = get(rep);
+      const other = d === 0 ? rep.dst : rep.src;
+      for (let a = 0; a < one.length; a++) for (let c = 0; c < other.length; c++) cols.push(one[a]![0], one[a]![1], p, other[c]![0], other[c]![1]);
+    }
+    return new IntervalIndex(cols);
   });
   /**
    * What an entry scanned costs, per index: the address indexes filter on the other address as
@@ -241,11 +262,13 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   const empty = new Set<number>();
   const undecided: number[] = [];
   const near = new Map<number, number[]>();
+  const filter = opts.parts;
   const meets = new EarlierMeets(boxes, near);
   const memo = new CutMemo(rules, boxes);
   /** Rule j may take part of rule i's traffic; `nb` (the rules meeting i) holds every rule before j that takes some first. */
   const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
-    overlaps.push(new Overlap(rules, boxes, j, i, nb, meets, memo));
+    const o = new Overlap(rules, boxes, j, i, nb, meets, memo);
+    if (!filter || o.hasPart(filter.keep, filter.keepMeet)) overlaps.push(o);
   };
 
   for (let i = 0; i < n; i++) {
@@ -261,11 +284,15 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     // A rate-limited rule lets packets over the limit fall through, so it covers nothing.
     const earlier = nb.filter((j) => j < i && rules[j]!.rate === undefined);
     const budget = { left: budgetPerRule };
-    const res = covered(
-      q,
-      earlier.map((j) => boxes[j]!),
-      budget,
-    );
+    // A corner of q outside every earlier rule is the answer `covered` gives at its first step;
+    // found here without the candidates' merging, which cost most rules far more.
+    const res = cornerOutside(q, boxes, earlier)
+      ? 'uncovered'
+      : covered(
+          q,
+          earlier.map((j) => boxes[j]!),
+          budget,
+        );
     if (res === 'covered') {
       const subj = earlier.map((j) => isSubject(rules[j]!));
       const pick = smallCover(
@@ -391,16 +418,28 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   const names = new Namer(model);
   const ds: Diagnostic[] = [];
   const chains = [...ir.chains.values()].sort((a, b) => a.point.localeCompare(b.point));
-  const results = chains.map((c) => lintChain(c, opts));
+  const bridgeOf = portBridges(model);
+  // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
+  const parts: PartFilter = {
+    keep: (b) => onTheirBridge(b, bridgeOf) !== undefined,
+    keepMeet: (a, b) => meetOnTheirBridge(a, b, bridgeOf),
+  };
+  const results = chains.map((c) => lintChain(c, { ...opts, parts }));
 
-  const byRule = new Map<string, Occurrence[]>();
+  /** Occurrences by spec rule id, in the order first met. */
+  const byRule = new Map<number, Occurrence[]>();
   // Each spec rule's key as a number, per chain and rule index: the overlap pairs below are
   // millions on big specs, and building two key strings for each was a good part of lint's time.
   const ids = new Map<string, number>();
+  // The rules compiled from one spec rule mostly share its origin object: one lookup each.
+  const idByOrigin = new Map<Origin, number>();
   const idOf = (o: Origin): number => {
+    let id = idByOrigin.get(o);
+    if (id !== undefined) return id;
     const k = ruleKey(o);
-    let id = ids.get(k);
+    id = ids.get(k);
     if (id === undefined) ids.set(k, (id = ids.size));
+    idByOrigin.set(o, id);
     return id;
   };
   const keyIds = new Map<ChainLint, Int32Array>();
@@ -409,12 +448,13 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     const kid = new Int32Array(rules.length);
     for (let x = 0; x < rules.length; x++) kid[x] = idOf(rules[x]!.origin);
     keyIds.set(res, kid);
-    for (const r of rules) {
+    for (let x = 0; x < rules.length; x++) {
+      const r = rules[x]!;
       if (!isSubject(r)) continue;
-      const k = ruleKey(r.origin);
-      const list = byRule.get(k) ?? [];
-      list.push({ chain: res.chain, rule: r, lint: res });
-      byRule.set(k, list);
+      const k = kid[x]!;
+      const list = byRule.get(k);
+      if (list) list.push({ chain: res.chain, rule: r, lint: res });
+      else byRule.set(k, [{ chain: res.chain, rule: r, lint: res }]);
     }
   }
 
@@ -423,7 +463,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     const subject = occ[0]!.rule;
     const at = atOrigin(subject.origin);
     if (occ.every((o) => o.lint.empty.has(o.rule.index))) {
-      dead[ids.get(k)!] = 1;
+      dead[k] = 1;
       ds.push(
         diag(
           Code.RULE_APPLIES_NOWHERE,
@@ -437,7 +477,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     }
     const sh = occ.filter((o) => o.lint.shadowed.has(o.rule.index) || o.lint.empty.has(o.rule.index));
     if (sh.length === occ.length) {
-      dead[ids.get(k)!] = 1;
+      dead[k] = 1;
       ds.push(shadowDiagnostic(subject, sh));
       continue;
     }
@@ -460,9 +500,6 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     parts: Box[];
   }
   const overlapped = new Map<number, { later: IrRule; pairs: Map<number, Pair>; chains: string[] }>();
-  const bridgeOf = portBridges(model);
-  // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
-  const real = (b: Box): boolean => onTheirBridge(b, bridgeOf) !== undefined;
   for (const res of results) {
     const kid = keyIds.get(res)!;
     for (const o of res.overlaps) {
@@ -477,7 +514,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       // only that they exist and where. A pair already known in this chain adds nothing more.
       const shown = (known ? known.index : (entry?.pairs.size ?? 0)) < 3;
       if (known && known.chains.includes(res.chain.point) && (!shown || known.parts.length >= 3)) continue;
-      if (!o.hasPart(real)) continue;
+      // lintChain listed only the pairs with a part on a real bridge.
       const e = entry ?? { later, pairs: new Map<number, Pair>(), chains: [] };
       overlapped.set(lk, e);
       if (!e.chains.includes(res.chain.point)) e.chains.push(res.chain.point);
@@ -536,7 +573,8 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
 
   // Policy rules that compile into no chain at all.
   for (const p of model.policy) {
-    if (byRule.has(ruleKey(p.origin))) continue;
+    const id = ids.get(ruleKey(p.origin));
+    if (id !== undefined && byRule.has(id)) continue;
     ds.push(
       diag(
         Code.RULE_APPLIES_NOWHERE,
@@ -745,6 +783,23 @@ function onTheirBridge(b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>)
   });
   if (names.length === 0) return undefined;
   return names.length === b.port.names.length ? b : { ...b, port: { neg: false, names } };
+}
+
+/**
+ * `onTheirBridge(boxIntersect(a, b)) !== undefined` for boxes that meet, without building the
+ * intersection: the ports both allow, each kept when its bridge is an input interface of both.
+ */
+function meetOnTheirBridge(a: Box, b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>): boolean {
+  if (a.port.neg && b.port.neg) return true;
+  const listed = a.port.neg ? b.port : a.port;
+  const other = a.port.neg ? a.port : b.port;
+  for (const p of listed.names) {
+    if (!nameHas(other, p)) continue;
+    const bridges = bridgeOf.get(p);
+    if (bridges === undefined) return true;
+    for (const x of bridges) if (nameHas(a.iif, x) && nameHas(b.iif, x)) return true;
+  }
+  return false;
 }
 
 // ---- describing match spaces in the user's names ------------------------------------------
