@@ -81,7 +81,9 @@ export class EarlierMeets {
  */
 export class CutMemo {
   private readonly sigByNb = new Map<readonly number[], number>();
-  private readonly sigs = new Map<string, number>();
+  /** Signatures by a hash of their first MAX_CUTTERS neighbours, with one list holding them each. */
+  private readonly sigs = new Map<number, { nb: readonly number[]; sig: number }[]>();
+  private sigCount = 0;
   /** 0: nothing is left of rule j. */
   private readonly cuts = new Map<number, Box | null | 0>();
 
@@ -94,9 +96,18 @@ export class CutMemo {
   cut(nb: readonly number[], j: number): Box | null | undefined {
     let sig = this.sigByNb.get(nb);
     if (sig === undefined) {
-      const text = nb.slice(0, MAX_CUTTERS).join(',');
-      sig = this.sigs.get(text);
-      if (sig === undefined) this.sigs.set(text, (sig = this.sigs.size));
+      // A number per distinct first MAX_CUTTERS neighbours (a string of them per list was most
+      // of this on big chains).
+      const m = Math.min(nb.length, MAX_CUTTERS);
+      let h = m;
+      for (let t = 0; t < m; t++) h = Math.imul(h ^ nb[t]!, 0x9e3779b1) ^ (h >>> 15);
+      const bucket = this.sigs.get(h);
+      sig = bucket?.find((x) => samePrefix(x.nb, nb, m))?.sig;
+      if (sig === undefined) {
+        sig = this.sigCount++;
+        if (bucket) bucket.push({ nb, sig });
+        else this.sigs.set(h, [{ nb, sig }]);
+      }
       this.sigByNb.set(nb, sig);
     }
     const key = sig * 2 ** 21 + j;
@@ -124,6 +135,34 @@ export class CutMemo {
     }
     return piece;
   }
+}
+
+/** Whether a and b hold the same first m numbers and a no more than m of them when b does not. */
+function samePrefix(a: readonly number[], b: readonly number[], m: number): boolean {
+  if (Math.min(a.length, MAX_CUTTERS) !== m) return false;
+  for (let t = 0; t < m; t++) if (a[t] !== b[t]) return false;
+  return true;
+}
+
+/**
+ * `new Overlap(rules, boxes, j, i, nb, meets, memo).hasPart(keep, keepMeet)`, building the
+ * Overlap only when the shared cut of rule j does not answer (lint asks this of millions of pairs).
+ */
+export function overlapHasPart(
+  rules: readonly IrRule[],
+  boxes: readonly Box[],
+  j: number,
+  i: number,
+  nb: readonly number[],
+  meets: EarlierMeets,
+  memo: CutMemo,
+  keep: (b: Box) => boolean,
+  keepMeet: (a: Box, b: Box) => boolean,
+): boolean {
+  const one = memo.cut(nb, j);
+  if (one === undefined) return false;
+  if (one) return boxIntersects(one, boxes[i]!) && keepMeet(one, boxes[i]!);
+  return new Overlap(rules, boxes, j, i, nb, meets, memo).hasPart(keep, keepMeet);
 }
 
 export class Overlap {

@@ -9,7 +9,7 @@
  * away from the rules after it.
  */
 import { Engine } from './engine.js';
-import { CutMemo, EarlierMeets, Overlap } from './lint-overlap.js';
+import { CutMemo, EarlierMeets, Overlap, overlapHasPart } from './lint-overlap.js';
 import { NameSplit } from './name-split.js';
 import { IntervalColumns } from '../util/interval-index.js';
 export type { Overlap } from './lint-overlap.js';
@@ -267,8 +267,8 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
   const memo = new CutMemo(rules, boxes);
   /** Rule j may take part of rule i's traffic; `nb` (the rules meeting i) holds every rule before j that takes some first. */
   const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
-    const o = new Overlap(rules, boxes, j, i, nb, meets, memo);
-    if (!filter || o.hasPart(filter.keep, filter.keepMeet)) overlaps.push(o);
+    if (filter && !overlapHasPart(rules, boxes, j, i, nb, meets, memo, filter.keep, filter.keepMeet)) return;
+    overlaps.push(new Overlap(rules, boxes, j, i, nb, meets, memo));
   };
 
   for (let i = 0; i < n; i++) {
