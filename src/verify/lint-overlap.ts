@@ -80,12 +80,14 @@ export class EarlierMeets {
  * only when the cut never holds more than one piece (see `Overlap.hasPart`).
  */
 export class CutMemo {
-  private readonly sigByNb = new Map<readonly number[], number>();
-  /** Signatures by a hash of their first MAX_CUTTERS neighbours, with one list holding them each. */
-  private readonly sigs = new Map<number, { nb: readonly number[]; sig: number }[]>();
+  /** Signatures by a hash of the cutters they stand for, each with those cutters. */
+  private readonly sigs = new Map<number, { cutters: Int32Array; sig: number }[]>();
   private sigCount = 0;
   /** 0: nothing is left of rule j. */
   private readonly cuts = new Map<number, Box | null | 0>();
+  /** The neighbour list asked about last, and the signature of each of its prefixes (-1: not yet). */
+  private lastNb: readonly number[] | undefined;
+  private readonly lastSigs = new Int32Array(MAX_CUTTERS + 1);
 
   constructor(
     private readonly rules: readonly IrRule[],
@@ -94,23 +96,13 @@ export class CutMemo {
 
   /** What is left of rule j after the first MAX_CUTTERS rules of `nb` before it; null when not one piece. */
   cut(nb: readonly number[], j: number): Box | null | undefined {
-    let sig = this.sigByNb.get(nb);
-    if (sig === undefined) {
-      // A number per distinct first MAX_CUTTERS neighbours (a string of them per list was most
-      // of this on big chains).
-      const m = Math.min(nb.length, MAX_CUTTERS);
-      let h = m;
-      for (let t = 0; t < m; t++) h = Math.imul(h ^ nb[t]!, 0x9e3779b1) ^ (h >>> 15);
-      const bucket = this.sigs.get(h);
-      sig = bucket?.find((x) => samePrefix(x.nb, nb, m))?.sig;
-      if (sig === undefined) {
-        sig = this.sigCount++;
-        if (bucket) bucket.push({ nb, sig });
-        else this.sigs.set(h, [{ nb, sig }]);
-      }
-      this.sigByNb.set(nb, sig);
-    }
-    const key = sig * 2 ** 21 + j;
+    // The cut depends on the neighbours before j only (nb ascends): rules sharing those share it.
+    // Keyed by the whole first MAX_CUTTERS, later rules that vary from one rule to the next made
+    // nearly every pair of a big chain its own entry (millions of boxes kept).
+    const lim = Math.min(nb.length, MAX_CUTTERS);
+    let m = 0;
+    while (m < lim && nb[m]! < j) m++;
+    const key = this.prefixSig(nb, m) * 2 ** 21 + j;
     let c = this.cuts.get(key);
     if (c === undefined) {
       const got = this.compute(nb, j);
@@ -118,6 +110,35 @@ export class CutMemo {
       this.cuts.set(key, c);
     }
     return c === 0 ? undefined : c;
+  }
+
+  /** Drops what was kept: a cut asked for later is computed again (the same one). */
+  forget(): void {
+    this.sigs.clear();
+    this.cuts.clear();
+    this.lastNb = undefined;
+  }
+
+  /** A number per distinct list nb[0..m). Lint asks about one neighbour list many times in a row. */
+  private prefixSig(nb: readonly number[], m: number): number {
+    if (nb !== this.lastNb) {
+      this.lastNb = nb;
+      this.lastSigs.fill(-1);
+    }
+    const known = this.lastSigs[m]!;
+    if (known >= 0) return known;
+    let h = m;
+    for (let t = 0; t < m; t++) h = Math.imul(h ^ nb[t]!, 0x9e3779b1) ^ (h >>> 15);
+    const bucket = this.sigs.get(h);
+    let sig = bucket?.find((x) => samePrefix(x.cutters, nb, m))?.sig;
+    if (sig === undefined) {
+      sig = this.sigCount++;
+      const entry = { cutters: Int32Array.from(nb.slice(0, m)), sig };
+      if (bucket) bucket.push(entry);
+      else this.sigs.set(h, [entry]);
+    }
+    this.lastSigs[m] = sig;
+    return sig;
   }
 
   /** undefined: nothing left; null: the cut held more than one piece at some step. */
@@ -137,10 +158,10 @@ export class CutMemo {
   }
 }
 
-/** Whether a and b hold the same first m numbers and a no more than m of them when b does not. */
-function samePrefix(a: readonly number[], b: readonly number[], m: number): boolean {
-  if (Math.min(a.length, MAX_CUTTERS) !== m) return false;
-  for (let t = 0; t < m; t++) if (a[t] !== b[t]) return false;
+/** Whether `cutters` is exactly b[0..m). */
+function samePrefix(cutters: Int32Array, b: readonly number[], m: number): boolean {
+  if (cutters.length !== m) return false;
+  for (let t = 0; t < m; t++) if (cutters[t] !== b[t]) return false;
   return true;
 }
 

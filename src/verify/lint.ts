@@ -349,6 +349,10 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
     if (byDefault && chain.policy !== r.action) continue;
     redundant.set(i, { by, byDefault });
   }
+  // The overlaps keep these for their parts; emptied, they give the same parts from the overlap's
+  // own neighbours, and a big chain's millions of lists and cuts are not kept past its lint.
+  near.clear();
+  memo.forget();
   return { chain, shadowed, redundant, overlaps, empty, undecided };
 }
 
