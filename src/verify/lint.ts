@@ -171,7 +171,7 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
     if (d === 2) {
       // The flow index: one entry per rule and flow range; its second interval is the destination hull.
       const cols = new IntervalColumns(live.length, true);
-      for (const i of live) for (const [lo, hi] of boxes[i]!.flow) cols.push(lo, hi, i, dLo[i]!, dHi[i]!);
+      for (const i of live) for (const [lo, hi] of boxes[i]!.flow) cols.push(lo, hi, i, dLo[i], dHi[i]);
       return new IntervalIndex(cols);
     }
     // The address indexes: one entry per pair and source range × destination range.

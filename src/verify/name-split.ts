@@ -22,7 +22,7 @@ export class NameSplit {
   /** Per dimension, every rule filed under it (for a query whose set there is negated). */
   private readonly filed: number[][] = [[], [], []];
   /** Per dimension, the rules filed under it by each name they list. */
-  private readonly byName: Map<string, number[]>[] = [new Map(), new Map(), new Map()];
+  private readonly byName: Map<string, number[]>[] = [new Map<string, number[]>(), new Map<string, number[]>(), new Map<string, number[]>()];
 
   /** `rules`: indexes into `boxes`, ascending. */
   constructor(boxes: readonly Box[], rules: readonly number[]) {
