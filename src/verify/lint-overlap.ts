@@ -328,3 +328,59 @@ export class Overlap {
     return false;
   }
 }
+
+/**
+ * One chain's overlap pairs in typed arrays, the Overlap of a pair built when asked: a big chain
+ * keeps millions of pairs with a real part (rules from whole prefixes meet every bridge's drop),
+ * and an object each, with the later rule's whole neighbour list, ran out of heap.
+ */
+export class OverlapList {
+  private earlier = new Int32Array(1024);
+  private later = new Int32Array(1024);
+  length = 0;
+  /** Per later rule, its first MAX_CUTTERS neighbours: all its overlaps' parts depend on. */
+  private readonly heads = new Map<number, readonly number[]>();
+
+  constructor(
+    private readonly rules: readonly IrRule[],
+    private readonly boxes: readonly Box[],
+    private readonly meets?: EarlierMeets,
+    private readonly memo?: CutMemo,
+  ) {}
+
+  /** Adds the pair (j, i); `nb`: the rules meeting i, ascending. */
+  push(j: number, i: number, nb: readonly number[]): void {
+    if (this.length === this.earlier.length) {
+      const a = new Int32Array(this.length * 2);
+      a.set(this.earlier);
+      this.earlier = a;
+      const b = new Int32Array(this.length * 2);
+      b.set(this.later);
+      this.later = b;
+    }
+    this.earlier[this.length] = j;
+    this.later[this.length++] = i;
+    if (!this.heads.has(i)) this.heads.set(i, nb.length > MAX_CUTTERS ? nb.slice(0, MAX_CUTTERS) : nb);
+  }
+
+  /** The earlier rule of pair k. */
+  j(k: number): number {
+    return this.earlier[k]!;
+  }
+
+  /** The later rule of pair k. */
+  i(k: number): number {
+    return this.later[k]!;
+  }
+
+  at(k: number): Overlap {
+    const i = this.later[k]!;
+    return new Overlap(this.rules, this.boxes, this.earlier[k]!, i, this.heads.get(i)!, this.meets, this.memo);
+  }
+
+  toArray(): Overlap[] {
+    const out: Overlap[] = [];
+    for (let k = 0; k < this.length; k++) out.push(this.at(k));
+    return out;
+  }
+}

@@ -9,7 +9,7 @@
  * away from the rules after it.
  */
 import { Engine } from './engine.js';
-import { CutMemo, EarlierMeets, Overlap, overlapHasPart } from './lint-overlap.js';
+import { CutMemo, EarlierMeets, type Overlap, OverlapList, overlapHasPart } from './lint-overlap.js';
 import { NameSplit } from './name-split.js';
 import { IntervalColumns } from '../util/interval-index.js';
 export type { Overlap } from './lint-overlap.js';
@@ -97,6 +97,8 @@ export interface ChainLint {
    * is no overlap.
    */
   readonly overlaps: readonly Overlap[];
+  /** The same pairs, without an object each (`overlaps` builds them when first read). */
+  readonly overlapList: OverlapList;
   /** Rules matching no packet at all. */
   readonly empty: ReadonlySet<number>;
   /** Rules the work limit stopped lint from deciding. */
@@ -258,17 +260,17 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
 
   const shadowed = new Map<number, { by: IrRule[] }>();
   const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
-  const overlaps: Overlap[] = [];
   const empty = new Set<number>();
   const undecided: number[] = [];
   const near = new Map<number, number[]>();
   const filter = opts.parts;
   const meets = new EarlierMeets(boxes, near);
   const memo = new CutMemo(rules, boxes);
+  const overlaps = new OverlapList(rules, boxes, meets, memo);
   /** Rule j may take part of rule i's traffic; `nb` (the rules meeting i) holds every rule before j that takes some first. */
   const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
     if (filter && !overlapHasPart(rules, boxes, j, i, nb, meets, memo, filter.keep, filter.keepMeet)) return;
-    overlaps.push(new Overlap(rules, boxes, j, i, nb, meets, memo));
+    overlaps.push(j, i, nb);
   };
 
   for (let i = 0; i < n; i++) {
@@ -353,7 +355,18 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
   // own neighbours, and a big chain's millions of lists and cuts are not kept past its lint.
   near.clear();
   memo.forget();
-  return { chain, shadowed, redundant, overlaps, empty, undecided };
+  let built: Overlap[] | undefined;
+  return {
+    chain,
+    shadowed,
+    redundant,
+    get overlaps(): readonly Overlap[] {
+      return (built ??= overlaps.toArray());
+    },
+    overlapList: overlaps,
+    empty,
+    undecided,
+  };
 }
 
 /** Numbers for address sets, equal numbers for equal sets (one lookup when the very same array recurs). */
@@ -506,12 +519,14 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   const overlapped = new Map<number, { later: IrRule; pairs: Map<number, Pair>; chains: string[] }>();
   for (const res of results) {
     const kid = keyIds.get(res)!;
-    for (const o of res.overlaps) {
-      const lk = kid[o.i]!;
-      const ek = kid[o.j]!;
+    const list = res.overlapList;
+    const rules = res.chain.rules;
+    for (let k = 0; k < list.length; k++) {
+      const lk = kid[list.i(k)]!;
+      const ek = kid[list.j(k)]!;
       if (dead[lk] === 1 || dead[ek] === 1) continue;
-      const later = o.later;
-      const earlier = o.earlier;
+      const later = rules[list.i(k)]!;
+      const earlier = rules[list.j(k)]!;
       const entry = overlapped.get(lk);
       const known = entry?.pairs.get(ek);
       // The message shows the parts of the first three pairs, three parts each; of the others
@@ -526,7 +541,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       e.pairs.set(ek, p);
       if (!p.chains.includes(res.chain.point)) p.chains.push(res.chain.point);
       if (shown && p.parts.length < 3) {
-        for (const b of o.parts()) {
+        for (const b of list.at(k).parts()) {
           if (p.parts.length >= 3) break;
           const x = onTheirBridge(b, bridgeOf);
           if (x) p.parts.push(x);
