@@ -35,15 +35,31 @@ export class IntervalIndex {
     his2: Float64Array | undefined;
   }[] = [];
 
-  constructor(items: readonly IntervalItem[]) {
+  /** `items`, or the same intervals as columns (in the same order: the index is the same). */
+  constructor(items: readonly IntervalItem[] | IntervalColumns) {
+    if (items instanceof IntervalColumns) {
+      this.build(items);
+      return;
+    }
+    const cols = new IntervalColumns(
+      items.length,
+      items.some((it) => it.lo2 !== undefined || it.hi2 !== undefined),
+    );
+    for (const it of items) cols.push(it.lo, it.hi, it.id, it.lo2 ?? -Infinity, it.hi2 ?? Infinity);
+    this.build(cols);
+  }
+
+  private build(cols: IntervalColumns): void {
+    const n = cols.length;
+    const { lo, hi } = cols;
     const byLevel: number[][] = [];
-    for (let k = 0; k < items.length; k++) {
-      const it = items[k]!;
-      (byLevel[32 - Math.clz32(it.hi - it.lo)] ??= []).push(k);
+    let packed = n < POS_BITS;
+    for (let k = 0; k < n; k++) {
+      (byLevel[32 - Math.clz32(hi[k]! - lo[k]!)] ??= []).push(k);
+      if (!(lo[k]! >= 0 && lo[k]! <= 0xffffffff && Number.isInteger(lo[k]!))) packed = false;
     }
     // Second intervals cost two arrays per bucket: only when some item has one.
-    const two = items.some((it) => it.lo2 !== undefined || it.hi2 !== undefined);
-    const packed = items.length < POS_BITS && items.every((it) => it.lo >= 0 && it.lo <= 0xffffffff && Number.isInteger(it.lo));
+    const two = cols.two;
     byLevel.forEach((list, l) => {
       if (!list || list.length === 0) return;
       let order: ArrayLike<number>;
@@ -51,29 +67,29 @@ export class IntervalIndex {
         // A numeric typed-array sort instead of a comparator over objects (millions of them on big
         // specs). Start first, then position in `items`: the order a stable sort by start gives.
         const keys = new Float64Array(list.length);
-        for (let k = 0; k < list.length; k++) keys[k] = items[list[k]!]!.lo * POS_BITS + list[k]!;
+        for (let k = 0; k < list.length; k++) keys[k] = lo[list[k]!]! * POS_BITS + list[k]!;
         keys.sort();
         order = Int32Array.from(keys, (key) => key % POS_BITS);
       } else {
-        order = list.sort((a, b) => items[a]!.lo - items[b]!.lo);
+        order = list.sort((a, b) => lo[a]! - lo[b]!);
       }
-      order = byEndInRuns(items, order);
-      const n = order.length;
-      const runEnd = new Int32Array(n);
-      for (let k = n - 1; k >= 0; k--) runEnd[k] = k + 1 < n && items[order[k + 1]!]!.lo === items[order[k]!]!.lo ? runEnd[k + 1]! : k + 1;
-      const los = new Float64Array(n);
-      const his = new Float64Array(n);
-      const ids = new Int32Array(n);
-      const los2 = two ? new Float64Array(n) : undefined;
-      const his2 = two ? new Float64Array(n) : undefined;
-      for (let k = 0; k < n; k++) {
-        const it = items[order[k]!]!;
-        los[k] = it.lo;
-        his[k] = it.hi;
-        ids[k] = it.id;
+      const sorted = byEndInRuns(lo, hi, order);
+      const m = sorted.length;
+      const runEnd = new Int32Array(m);
+      for (let k = m - 1; k >= 0; k--) runEnd[k] = k + 1 < m && lo[sorted[k + 1]!] === lo[sorted[k]!] ? runEnd[k + 1]! : k + 1;
+      const los = new Float64Array(m);
+      const his = new Float64Array(m);
+      const ids = new Int32Array(m);
+      const los2 = two ? new Float64Array(m) : undefined;
+      const his2 = two ? new Float64Array(m) : undefined;
+      for (let k = 0; k < m; k++) {
+        const x = sorted[k]!;
+        los[k] = lo[x]!;
+        his[k] = hi[x]!;
+        ids[k] = cols.id[x]!;
         if (los2 && his2) {
-          los2[k] = it.lo2 ?? -Infinity;
-          his2[k] = it.hi2 ?? Infinity;
+          los2[k] = cols.lo2[x]!;
+          his2[k] = cols.hi2[x]!;
         }
       }
       this.levels.push({ width: 2 ** l - 1, los, his, ids, runEnd, los2, his2 });
@@ -140,24 +156,78 @@ export class IntervalIndex {
  * longest first, ties still in given order: a scan can then leave a run at its first entry that
  * ends before the query.
  */
-function byEndInRuns(items: readonly IntervalItem[], order: ArrayLike<number>): Int32Array {
+function byEndInRuns(lo: Float64Array, hi: Float64Array, order: ArrayLike<number>): Int32Array {
   const out = Int32Array.from(order);
   const n = out.length;
   for (let a = 0; a < n;) {
-    const lo = items[out[a]!]!.lo;
+    const start = lo[out[a]!]!;
     let b = a + 1;
     let sorted = true;
-    while (b < n && items[out[b]!]!.lo === lo) {
-      if (items[out[b]!]!.hi > items[out[b - 1]!]!.hi) sorted = false;
+    while (b < n && lo[out[b]!] === start) {
+      if (hi[out[b]!]! > hi[out[b - 1]!]!) sorted = false;
       b++;
     }
     if (!sorted) {
       const run = Array.from(out.subarray(a, b));
       // Array.prototype.sort is stable: equal ends keep their given order.
-      run.sort((x, y) => items[y]!.hi - items[x]!.hi);
+      run.sort((x, y) => hi[y]! - hi[x]!);
       out.set(run, a);
     }
     a = b;
   }
   return out;
+}
+
+/**
+ * Intervals to index, column by column (no object per interval: big chains index hundreds of
+ * thousands). Grows as it is filled; `lo2`/`hi2` are kept only when `two`.
+ */
+export class IntervalColumns {
+  lo: Float64Array;
+  hi: Float64Array;
+  id: Int32Array;
+  lo2: Float64Array;
+  hi2: Float64Array;
+  length = 0;
+
+  constructor(
+    capacity: number,
+    /** Whether the items have second intervals (`queryWithin` filters on them). */
+    readonly two: boolean,
+  ) {
+    const c = Math.max(capacity, 16);
+    this.lo = new Float64Array(c);
+    this.hi = new Float64Array(c);
+    this.id = new Int32Array(c);
+    this.lo2 = new Float64Array(two ? c : 0);
+    this.hi2 = new Float64Array(two ? c : 0);
+  }
+
+  push(lo: number, hi: number, id: number, lo2 = -Infinity, hi2 = Infinity): void {
+    if (this.length === this.lo.length) this.grow();
+    const k = this.length++;
+    this.lo[k] = lo;
+    this.hi[k] = hi;
+    this.id[k] = id;
+    if (this.two) {
+      this.lo2[k] = lo2;
+      this.hi2[k] = hi2;
+    }
+  }
+
+  private grow(): void {
+    const c = this.lo.length * 2;
+    const more = <T extends Float64Array | Int32Array>(a: T, size: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(size);
+      b.set(a);
+      return b;
+    };
+    this.lo = more(this.lo, c);
+    this.hi = more(this.hi, c);
+    this.id = more(this.id, c);
+    if (this.two) {
+      this.lo2 = more(this.lo2, c);
+      this.hi2 = more(this.hi2, c);
+    }
+  }
 }

@@ -492,6 +492,26 @@ function pointIn(b: Box, p: Point): boolean {
   );
 }
 
+/**
+ * Whether a corner of q (either of the two `covered` tests first) lies in none of the boxes
+ * `boxes[k]` for k in `among`: then q is not covered, and `covered` says so at its first step.
+ */
+export function cornerOutside(q: Box, boxes: readonly Box[], among: readonly number[]): boolean {
+  for (const last of [false, true]) {
+    const p = corner(q, last);
+    if (!p) continue;
+    let inside = false;
+    for (const k of among) {
+      if (pointIn(boxes[k]!, p)) {
+        inside = true;
+        break;
+      }
+    }
+    if (!inside) return true;
+  }
+  return false;
+}
+
 export type CoverResult = 'covered' | 'uncovered' | 'unknown';
 
 /** A work limit shared by one question; `left` counts down. */

@@ -80,10 +80,14 @@ export class EarlierMeets {
  * only when the cut never holds more than one piece (see `Overlap.hasPart`).
  */
 export class CutMemo {
-  private readonly sigByNb = new Map<readonly number[], number>();
-  private readonly sigs = new Map<string, number>();
+  /** Signatures by a hash of the cutters they stand for, each with those cutters. */
+  private readonly sigs = new Map<number, { cutters: Int32Array; sig: number }[]>();
+  private sigCount = 0;
   /** 0: nothing is left of rule j. */
   private readonly cuts = new Map<number, Box | null | 0>();
+  /** The neighbour list asked about last, and the signature of each of its prefixes (-1: not yet). */
+  private lastNb: readonly number[] | undefined;
+  private readonly lastSigs = new Int32Array(MAX_CUTTERS + 1);
 
   constructor(
     private readonly rules: readonly IrRule[],
@@ -92,14 +96,13 @@ export class CutMemo {
 
   /** What is left of rule j after the first MAX_CUTTERS rules of `nb` before it; null when not one piece. */
   cut(nb: readonly number[], j: number): Box | null | undefined {
-    let sig = this.sigByNb.get(nb);
-    if (sig === undefined) {
-      const text = nb.slice(0, MAX_CUTTERS).join(',');
-      sig = this.sigs.get(text);
-      if (sig === undefined) this.sigs.set(text, (sig = this.sigs.size));
-      this.sigByNb.set(nb, sig);
-    }
-    const key = sig * 2 ** 21 + j;
+    // The cut depends on the neighbours before j only (nb ascends): rules sharing those share it.
+    // Keyed by the whole first MAX_CUTTERS, later rules that vary from one rule to the next made
+    // nearly every pair of a big chain its own entry (millions of boxes kept).
+    const lim = Math.min(nb.length, MAX_CUTTERS);
+    let m = 0;
+    while (m < lim && nb[m]! < j) m++;
+    const key = this.prefixSig(nb, m) * 2 ** 21 + j;
     let c = this.cuts.get(key);
     if (c === undefined) {
       const got = this.compute(nb, j);
@@ -107,6 +110,35 @@ export class CutMemo {
       this.cuts.set(key, c);
     }
     return c === 0 ? undefined : c;
+  }
+
+  /** Drops what was kept: a cut asked for later is computed again (the same one). */
+  forget(): void {
+    this.sigs.clear();
+    this.cuts.clear();
+    this.lastNb = undefined;
+  }
+
+  /** A number per distinct list nb[0..m). Lint asks about one neighbour list many times in a row. */
+  private prefixSig(nb: readonly number[], m: number): number {
+    if (nb !== this.lastNb) {
+      this.lastNb = nb;
+      this.lastSigs.fill(-1);
+    }
+    const known = this.lastSigs[m]!;
+    if (known >= 0) return known;
+    let h = m;
+    for (let t = 0; t < m; t++) h = Math.imul(h ^ nb[t]!, 0x9e3779b1) ^ (h >>> 15);
+    const bucket = this.sigs.get(h);
+    let sig = bucket?.find((x) => samePrefix(x.cutters, nb, m))?.sig;
+    if (sig === undefined) {
+      sig = this.sigCount++;
+      const entry = { cutters: Int32Array.from(nb.slice(0, m)), sig };
+      if (bucket) bucket.push(entry);
+      else this.sigs.set(h, [entry]);
+    }
+    this.lastSigs[m] = sig;
+    return sig;
   }
 
   /** undefined: nothing left; null: the cut held more than one piece at some step. */
@@ -124,6 +156,34 @@ export class CutMemo {
     }
     return piece;
   }
+}
+
+/** Whether `cutters` is exactly b[0..m). */
+function samePrefix(cutters: Int32Array, b: readonly number[], m: number): boolean {
+  if (cutters.length !== m) return false;
+  for (let t = 0; t < m; t++) if (cutters[t] !== b[t]) return false;
+  return true;
+}
+
+/**
+ * `new Overlap(rules, boxes, j, i, nb, meets, memo).hasPart(keep, keepMeet)`, building the
+ * Overlap only when the shared cut of rule j does not answer (lint asks this of millions of pairs).
+ */
+export function overlapHasPart(
+  rules: readonly IrRule[],
+  boxes: readonly Box[],
+  j: number,
+  i: number,
+  nb: readonly number[],
+  meets: EarlierMeets,
+  memo: CutMemo,
+  keep: (b: Box) => boolean,
+  keepMeet: (a: Box, b: Box) => boolean,
+): boolean {
+  const one = memo.cut(nb, j);
+  if (one === undefined) return false;
+  if (one) return boxIntersects(one, boxes[i]!) && keepMeet(one, boxes[i]!);
+  return new Overlap(rules, boxes, j, i, nb, meets, memo).hasPart(keep, keepMeet);
 }
 
 export class Overlap {
@@ -209,6 +269,8 @@ export class Overlap {
 
   /**
    * `parts().some(keep)`, for a `keep` that holds for every box containing a box it holds for.
+   * `keepMeet(a, b)`, when given, is `keep(boxIntersect(a, b))` for boxes that meet, without
+   * building that box: most pairs of a big chain are answered by it alone.
    *
    * The breadth-first cut is a tree: a piece at step s becomes itself or its pieces after cutter
    * s. A leaf `keep` holds for lies inside a piece of the part however coarse the limits leave
@@ -216,7 +278,7 @@ export class Overlap {
    * more than MAX_PIECES pieces (the cut stopped there, leaving coarser pieces): then, and when
    * the search grows past its bound, the part is computed.
    */
-  hasPart(keep: (b: Box) => boolean): boolean {
+  hasPart(keep: (b: Box) => boolean, keepMeet?: (a: Box, b: Box) => boolean): boolean {
     // When the same cutters leave one piece P of rule j's box at every step, they leave at most
     // one of the overlap (a piece of the overlap lies in a piece of j's box, and meets a cutter
     // only where that piece does: its pieces are that piece's, narrowed), and so never reach
@@ -225,7 +287,8 @@ export class Overlap {
     if (one === undefined && this.memo) return false;
     if (one) {
       const bi = this.boxes[this.i]!;
-      return boxIntersects(one, bi) && keep(boxIntersect(one, bi));
+      if (!boxIntersects(one, bi)) return false;
+      return keepMeet ? keepMeet(one, bi) : keep(boxIntersect(one, bi));
     }
     const whole = boxIntersect(this.boxes[this.j]!, this.boxes[this.i]!);
     const cut = this.cutters(whole);
@@ -263,5 +326,61 @@ export class Overlap {
       if (count > MAX_PIECES) return this.parts().some(keep);
     }
     return false;
+  }
+}
+
+/**
+ * One chain's overlap pairs in typed arrays, the Overlap of a pair built when asked: a big chain
+ * keeps millions of pairs with a real part (rules from whole prefixes meet every bridge's drop),
+ * and an object each, with the later rule's whole neighbour list, ran out of heap.
+ */
+export class OverlapList {
+  private earlier = new Int32Array(1024);
+  private later = new Int32Array(1024);
+  length = 0;
+  /** Per later rule, its first MAX_CUTTERS neighbours: all its overlaps' parts depend on. */
+  private readonly heads = new Map<number, readonly number[]>();
+
+  constructor(
+    private readonly rules: readonly IrRule[],
+    private readonly boxes: readonly Box[],
+    private readonly meets?: EarlierMeets,
+    private readonly memo?: CutMemo,
+  ) {}
+
+  /** Adds the pair (j, i); `nb`: the rules meeting i, ascending. */
+  push(j: number, i: number, nb: readonly number[]): void {
+    if (this.length === this.earlier.length) {
+      const a = new Int32Array(this.length * 2);
+      a.set(this.earlier);
+      this.earlier = a;
+      const b = new Int32Array(this.length * 2);
+      b.set(this.later);
+      this.later = b;
+    }
+    this.earlier[this.length] = j;
+    this.later[this.length++] = i;
+    if (!this.heads.has(i)) this.heads.set(i, nb.length > MAX_CUTTERS ? nb.slice(0, MAX_CUTTERS) : nb);
+  }
+
+  /** The earlier rule of pair k. */
+  j(k: number): number {
+    return this.earlier[k]!;
+  }
+
+  /** The later rule of pair k. */
+  i(k: number): number {
+    return this.later[k]!;
+  }
+
+  at(k: number): Overlap {
+    const i = this.later[k]!;
+    return new Overlap(this.rules, this.boxes, this.earlier[k]!, i, this.heads.get(i)!, this.meets, this.memo);
+  }
+
+  toArray(): Overlap[] {
+    const out: Overlap[] = [];
+    for (let k = 0; k < this.length; k++) out.push(this.at(k));
+    return out;
   }
 }

@@ -9,7 +9,9 @@
  * away from the rules after it.
  */
 import { Engine } from './engine.js';
-import { CutMemo, EarlierMeets, Overlap } from './lint-overlap.js';
+import { CutMemo, EarlierMeets, type Overlap, OverlapList, overlapHasPart } from './lint-overlap.js';
+import { NameSplit } from './name-split.js';
+import { IntervalColumns } from '../util/interval-index.js';
 export type { Overlap } from './lint-overlap.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
@@ -29,9 +31,9 @@ import {
   boxMeetsBeyondAddresses,
   boxOf,
   boxSubtract,
+  cornerOutside,
   covered,
   IntervalIndex,
-  type IntervalItem,
   lineToFlows,
   nameHas,
   rsIntersects,
@@ -65,6 +67,8 @@ export interface LintOptions {
 }
 
 const DEFAULT_BUDGET = 20_000;
+/** An address pair with more rules than this has them split by name (see NameSplit). */
+const SPLIT_ABOVE = 16;
 
 /** Roles whose rules lint reports on; the others are cordon's plumbing. */
 const SUBJECT_ROLES: ReadonlySet<RuleRole> = new Set(['policy', 'handwritten']);
@@ -93,14 +97,30 @@ export interface ChainLint {
    * is no overlap.
    */
   readonly overlaps: readonly Overlap[];
+  /** The same pairs, without an object each (`overlaps` builds them when first read). */
+  readonly overlapList: OverlapList;
   /** Rules matching no packet at all. */
   readonly empty: ReadonlySet<number>;
   /** Rules the work limit stopped lint from deciding. */
   readonly undecided: readonly number[];
 }
 
-/** Per-chain analysis; `lint` turns it into diagnostics about spec rules. */
-export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLint {
+/**
+ * Which overlap parts are worth reporting: `keep(b)` for a part b, `keepMeet(a, b)` the same for
+ * the intersection of a and b (given they meet) without building it. Both hold for every box
+ * containing a box they hold for.
+ */
+export interface PartFilter {
+  readonly keep: (b: Box) => boolean;
+  readonly keepMeet: (a: Box, b: Box) => boolean;
+}
+
+/**
+ * Per-chain analysis; `lint` turns it into diagnostics about spec rules. With `parts`, only the
+ * overlaps with a part it keeps are listed: a big chain has millions of pairs of which a few
+ * thousand have one, and listing them all first ran out of memory.
+ */
+export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFilter } = {}): ChainLint {
   const rules = chain.rules;
   const boxes = rules.map((r) => boxOf(r.match));
   const n = rules.length;
@@ -113,14 +133,16 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   // other in the same scan: most rules share a source with hundreds of others but a source and a
   // destination with a few. A query uses whichever index scans least; the hulls are a cheap test
   // on all three before the exact one.
-  const live = boxes.map((b, i) => ({ b, i })).filter((x) => !boxIsEmpty(x.b));
+  const live: number[] = [];
+  for (let i = 0; i < n; i++) if (!boxIsEmpty(boxes[i]!)) live.push(i);
   const sLo = new Float64Array(n);
   const sHi = new Float64Array(n);
   const dLo = new Float64Array(n);
   const dHi = new Float64Array(n);
   const fLo = new Float64Array(n);
   const fHi = new Float64Array(n);
-  for (const { b, i } of live) {
+  for (const i of live) {
+    const b = boxes[i]!;
     sLo[i] = b.src[0]![0];
     sHi[i] = b.src[b.src.length - 1]![1];
     dLo[i] = b.dst[0]![0];
@@ -136,7 +158,8 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   const pairOf = new Map<number, number>();
   /** Per pair, its rules in chain order. */
   const members: number[][] = [];
-  for (const { b, i } of live) {
+  for (const i of live) {
+    const b = boxes[i]!;
     const key = setIds.of(b.src) * 2 ** 26 + setIds.of(b.dst);
     let p = pairOf.get(key);
     if (p === undefined) {
@@ -147,18 +170,21 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   }
   const dims: ((b: Box) => RangeSet)[] = [(b) => b.src, (b) => b.dst, (b) => b.flow];
   const indexes = dims.map((get, d) => {
-    const items: IntervalItem[] = [];
     if (d === 2) {
       // The flow index: one entry per rule and flow range; its second interval is the destination hull.
-      for (const { b, i } of live) for (const [lo, hi] of b.flow) items.push({ lo, hi, id: i, lo2: dLo[i]!, hi2: dHi[i]! });
-    } else {
-      // The address indexes: one entry per pair and source range × destination range.
-      for (let p = 0; p < members.length; p++) {
-        const rep = boxes[members[p]![0]!]!;
-        for (const [lo, hi] of get(rep)) for (const [lo2, hi2] of d === 0 ? rep.dst : rep.src) items.push({ lo, hi, id: p, lo2, hi2 });
-      }
+      const cols = new IntervalColumns(live.length, true);
+      for (const i of live) for (const [lo, hi] of boxes[i]!.flow) cols.push(lo, hi, i, dLo[i], dHi[i]);
+      return new IntervalIndex(cols);
     }
-    return new IntervalIndex(items);
+    // The address indexes: one entry per pair and source range × destination range.
+    const cols = new IntervalColumns(members.length * 2, true);
+    for (let p = 0; p < members.length; p++) {
+      const rep = boxes[members[p]![0]!]!;
+      const one = get(rep);
+      const other = d === 0 ? rep.dst : rep.src;
+      for (let a = 0; a < one.length; a++) for (let c = 0; c < other.length; c++) cols.push(one[a]![0], one[a]![1], p, other[c]![0], other[c]![1]);
+    }
+    return new IntervalIndex(cols);
   });
   /**
    * What an entry scanned costs, per index: the address indexes filter on the other address as
@@ -168,6 +194,10 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
   const scratch: number[] = [];
   /** seen[x] === i: rule (flow index) or pair (address indexes) x already looked at for rule i. */
   const seen = new Int32Array(Math.max(n, members.length)).fill(-1);
+  /** Big pairs' rules by name, built when first met. */
+  const splits: (NameSplit | undefined)[] = [];
+  const stamp = new Int32Array(n).fill(-1);
+  const named: number[] = [];
   /** Rules other than i sharing a packet with rule i, in chain order. */
   const neighbours = (i: number): number[] => {
     const b = boxes[i]!;
@@ -212,7 +242,14 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
         if (sLo[r]! > sHi[i]! || sHi[r]! < sLo[i]! || dLo[r]! > dHi[i]! || dHi[r]! < dLo[i]!) continue;
         const rep = boxes[r]!;
         if (!rsIntersects(b.dst, rep.dst) || !rsIntersects(b.src, rep.src)) continue;
-        for (const j of list) {
+        let cands: readonly number[] = list;
+        const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
+        if (split) {
+          named.length = 0;
+          split.candidates(b, stamp, i, named);
+          cands = named;
+        }
+        for (const j of cands) {
           if (j === i || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
           if (boxMeetsBeyondAddresses(b, boxes[j]!)) out.push(j);
         }
@@ -223,15 +260,17 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
 
   const shadowed = new Map<number, { by: IrRule[] }>();
   const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
-  const overlaps: Overlap[] = [];
   const empty = new Set<number>();
   const undecided: number[] = [];
   const near = new Map<number, number[]>();
+  const filter = opts.parts;
   const meets = new EarlierMeets(boxes, near);
   const memo = new CutMemo(rules, boxes);
+  const overlaps = new OverlapList(rules, boxes, meets, memo);
   /** Rule j may take part of rule i's traffic; `nb` (the rules meeting i) holds every rule before j that takes some first. */
   const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
-    overlaps.push(new Overlap(rules, boxes, j, i, nb, meets, memo));
+    if (filter && !overlapHasPart(rules, boxes, j, i, nb, meets, memo, filter.keep, filter.keepMeet)) return;
+    overlaps.push(j, i, nb);
   };
 
   for (let i = 0; i < n; i++) {
@@ -247,11 +286,15 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     // A rate-limited rule lets packets over the limit fall through, so it covers nothing.
     const earlier = nb.filter((j) => j < i && rules[j]!.rate === undefined);
     const budget = { left: budgetPerRule };
-    const res = covered(
-      q,
-      earlier.map((j) => boxes[j]!),
-      budget,
-    );
+    // A corner of q outside every earlier rule is the answer `covered` gives at its first step;
+    // found here without the candidates' merging, which cost most rules far more.
+    const res = cornerOutside(q, boxes, earlier)
+      ? 'uncovered'
+      : covered(
+          q,
+          earlier.map((j) => boxes[j]!),
+          budget,
+        );
     if (res === 'covered') {
       const subj = earlier.map((j) => isSubject(rules[j]!));
       const pick = smallCover(
@@ -308,21 +351,47 @@ export function lintChain(chain: Chain, opts: { budget?: number } = {}): ChainLi
     if (byDefault && chain.policy !== r.action) continue;
     redundant.set(i, { by, byDefault });
   }
-  return { chain, shadowed, redundant, overlaps, empty, undecided };
+  // The overlaps keep these for their parts; emptied, they give the same parts from the overlap's
+  // own neighbours, and a big chain's millions of lists and cuts are not kept past its lint.
+  near.clear();
+  memo.forget();
+  let built: Overlap[] | undefined;
+  return {
+    chain,
+    shadowed,
+    redundant,
+    get overlaps(): readonly Overlap[] {
+      return (built ??= overlaps.toArray());
+    },
+    overlapList: overlaps,
+    empty,
+    undecided,
+  };
 }
 
 /** Numbers for address sets, equal numbers for equal sets (one lookup when the very same array recurs). */
 class AddressSets {
   private readonly byRef = new Map<RangeSet, number>();
-  private readonly byText = new Map<string, number>();
+  /** Sets seen, by a hash of their ranges (a string per set was a good part of lint's set-up). */
+  private readonly byHash = new Map<number, { rs: RangeSet; id: number }[]>();
+  private count = 0;
 
   of(rs: RangeSet): number {
     let id = this.byRef.get(rs);
     if (id !== undefined) return id;
-    let text = '';
-    for (const [lo, hi] of rs) text += `${lo}-${hi},`;
-    id = this.byText.get(text);
-    if (id === undefined) this.byText.set(text, (id = this.byText.size));
+    let h = rs.length;
+    for (let k = 0; k < rs.length; k++) {
+      h = Math.imul(h ^ rs[k]![0], 0x9e3779b1);
+      h = Math.imul(h ^ rs[k]![1], 0x85ebca77);
+    }
+    const bucket = this.byHash.get(h);
+    const same = bucket?.find((x) => R.equal(x.rs, rs));
+    if (same) id = same.id;
+    else {
+      id = this.count++;
+      if (bucket) bucket.push({ rs, id });
+      else this.byHash.set(h, [{ rs, id }]);
+    }
     this.byRef.set(rs, id);
     return id;
   }
@@ -366,16 +435,28 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   const names = new Namer(model);
   const ds: Diagnostic[] = [];
   const chains = [...ir.chains.values()].sort((a, b) => a.point.localeCompare(b.point));
-  const results = chains.map((c) => lintChain(c, opts));
+  const bridgeOf = portBridges(model);
+  // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
+  const parts: PartFilter = {
+    keep: (b) => onTheirBridge(b, bridgeOf) !== undefined,
+    keepMeet: (a, b) => meetOnTheirBridge(a, b, bridgeOf),
+  };
+  const results = chains.map((c) => lintChain(c, { ...opts, parts }));
 
-  const byRule = new Map<string, Occurrence[]>();
+  /** Occurrences by spec rule id, in the order first met. */
+  const byRule = new Map<number, Occurrence[]>();
   // Each spec rule's key as a number, per chain and rule index: the overlap pairs below are
   // millions on big specs, and building two key strings for each was a good part of lint's time.
   const ids = new Map<string, number>();
+  // The rules compiled from one spec rule mostly share its origin object: one lookup each.
+  const idByOrigin = new Map<Origin, number>();
   const idOf = (o: Origin): number => {
+    let id = idByOrigin.get(o);
+    if (id !== undefined) return id;
     const k = ruleKey(o);
-    let id = ids.get(k);
+    id = ids.get(k);
     if (id === undefined) ids.set(k, (id = ids.size));
+    idByOrigin.set(o, id);
     return id;
   };
   const keyIds = new Map<ChainLint, Int32Array>();
@@ -384,12 +465,13 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     const kid = new Int32Array(rules.length);
     for (let x = 0; x < rules.length; x++) kid[x] = idOf(rules[x]!.origin);
     keyIds.set(res, kid);
-    for (const r of rules) {
+    for (let x = 0; x < rules.length; x++) {
+      const r = rules[x]!;
       if (!isSubject(r)) continue;
-      const k = ruleKey(r.origin);
-      const list = byRule.get(k) ?? [];
-      list.push({ chain: res.chain, rule: r, lint: res });
-      byRule.set(k, list);
+      const k = kid[x]!;
+      const list = byRule.get(k);
+      if (list) list.push({ chain: res.chain, rule: r, lint: res });
+      else byRule.set(k, [{ chain: res.chain, rule: r, lint: res }]);
     }
   }
 
@@ -398,7 +480,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     const subject = occ[0]!.rule;
     const at = atOrigin(subject.origin);
     if (occ.every((o) => o.lint.empty.has(o.rule.index))) {
-      dead[ids.get(k)!] = 1;
+      dead[k] = 1;
       ds.push(
         diag(
           Code.RULE_APPLIES_NOWHERE,
@@ -412,7 +494,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     }
     const sh = occ.filter((o) => o.lint.shadowed.has(o.rule.index) || o.lint.empty.has(o.rule.index));
     if (sh.length === occ.length) {
-      dead[ids.get(k)!] = 1;
+      dead[k] = 1;
       ds.push(shadowDiagnostic(subject, sh));
       continue;
     }
@@ -435,24 +517,23 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     parts: Box[];
   }
   const overlapped = new Map<number, { later: IrRule; pairs: Map<number, Pair>; chains: string[] }>();
-  const bridgeOf = portBridges(model);
-  // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
-  const real = (b: Box): boolean => onTheirBridge(b, bridgeOf) !== undefined;
   for (const res of results) {
     const kid = keyIds.get(res)!;
-    for (const o of res.overlaps) {
-      const lk = kid[o.i]!;
-      const ek = kid[o.j]!;
+    const list = res.overlapList;
+    const rules = res.chain.rules;
+    for (let k = 0; k < list.length; k++) {
+      const lk = kid[list.i(k)]!;
+      const ek = kid[list.j(k)]!;
       if (dead[lk] === 1 || dead[ek] === 1) continue;
-      const later = o.later;
-      const earlier = o.earlier;
+      const later = rules[list.i(k)]!;
+      const earlier = rules[list.j(k)]!;
       const entry = overlapped.get(lk);
       const known = entry?.pairs.get(ek);
       // The message shows the parts of the first three pairs, three parts each; of the others
       // only that they exist and where. A pair already known in this chain adds nothing more.
       const shown = (known ? known.index : (entry?.pairs.size ?? 0)) < 3;
       if (known && known.chains.includes(res.chain.point) && (!shown || known.parts.length >= 3)) continue;
-      if (!o.hasPart(real)) continue;
+      // lintChain listed only the pairs with a part on a real bridge.
       const e = entry ?? { later, pairs: new Map<number, Pair>(), chains: [] };
       overlapped.set(lk, e);
       if (!e.chains.includes(res.chain.point)) e.chains.push(res.chain.point);
@@ -460,7 +541,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       e.pairs.set(ek, p);
       if (!p.chains.includes(res.chain.point)) p.chains.push(res.chain.point);
       if (shown && p.parts.length < 3) {
-        for (const b of o.parts()) {
+        for (const b of list.at(k).parts()) {
           if (p.parts.length >= 3) break;
           const x = onTheirBridge(b, bridgeOf);
           if (x) p.parts.push(x);
@@ -511,7 +592,8 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
 
   // Policy rules that compile into no chain at all.
   for (const p of model.policy) {
-    if (byRule.has(ruleKey(p.origin))) continue;
+    const id = ids.get(ruleKey(p.origin));
+    if (id !== undefined && byRule.has(id)) continue;
     ds.push(
       diag(
         Code.RULE_APPLIES_NOWHERE,
@@ -720,6 +802,23 @@ function onTheirBridge(b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>)
   });
   if (names.length === 0) return undefined;
   return names.length === b.port.names.length ? b : { ...b, port: { neg: false, names } };
+}
+
+/**
+ * `onTheirBridge(boxIntersect(a, b)) !== undefined` for boxes that meet, without building the
+ * intersection: the ports both allow, each kept when its bridge is an input interface of both.
+ */
+function meetOnTheirBridge(a: Box, b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>): boolean {
+  if (a.port.neg && b.port.neg) return true;
+  const listed = a.port.neg ? b.port : a.port;
+  const other = a.port.neg ? a.port : b.port;
+  for (const p of listed.names) {
+    if (!nameHas(other, p)) continue;
+    const bridges = bridgeOf.get(p);
+    if (bridges === undefined) return true;
+    for (const x of bridges) if (nameHas(a.iif, x) && nameHas(b.iif, x)) return true;
+  }
+  return false;
 }
 
 // ---- describing match spaces in the user's names ------------------------------------------

@@ -1,0 +1,136 @@
+/**
+ * The structures lint's eighth speed round added, each against a plain reference on random inputs:
+ * NameSplit (a big address pair's rules by interface and port name: its candidates must include
+ * every rule whose names meet the query's), IntervalColumns (an interval index built from columns
+ * must be the index built from the same items), CutMemo keyed by the neighbours before the earlier
+ * rule only (the same cut as computed afresh), and the corner test run before the cover search
+ * (when it says "uncovered", `covered` says so too).
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { IrRule } from '../src/ir/types.js';
+import { IntervalColumns, IntervalIndex, type IntervalItem } from '../src/util/interval-index.js';
+import { cornerOutside, covered, nameHas, type Box, type NameSet } from '../src/verify/box.js';
+import { CutMemo } from '../src/verify/lint-overlap.js';
+import { NameSplit } from '../src/verify/name-split.js';
+import { assertProperty } from './support/seed.js';
+
+const NAMES = ['tap1', 'tap2', 'tap3', 'vmbr0', 'vmbr1', 'wg0'];
+const nameSet: fc.Arbitrary<NameSet> = fc
+  .tuple(fc.boolean(), fc.uniqueArray(fc.constantFrom(...NAMES), { maxLength: 3 }))
+  .map(([neg, names]) => ({ neg, names: [...names].sort() }));
+const anyOr = (a: fc.Arbitrary<NameSet>): fc.Arbitrary<NameSet> => fc.oneof(a, fc.constant({ neg: true, names: [] }));
+const span = (max: number): fc.Arbitrary<[number, number]> =>
+  fc.tuple(fc.integer({ min: 0, max }), fc.integer({ min: 0, max })).map(([a, b]) => (a <= b ? [a, b] : [b, a]));
+const box = (max: number): fc.Arbitrary<Box> =>
+  fc.record({
+    src: span(max).map((s) => [s]),
+    dst: span(max).map((s) => [s]),
+    flow: span(max).map((s) => [s]),
+    iif: anyOr(nameSet),
+    oif: anyOr(nameSet),
+    port: anyOr(nameSet),
+    state: fc.constantFrom(1, 2, 3),
+  });
+const namesMeet = (a: NameSet, b: NameSet): boolean => (a.neg && b.neg) || NAMES.concat(['other']).some((x) => nameHas(a, x) && nameHas(b, x));
+
+describe('NameSplit', () => {
+  it('offers every rule whose interface and port names meet the query, each once', () => {
+    assertProperty(
+      fc.property(fc.array(box(9), { minLength: 1, maxLength: 40 }), fc.array(box(9), { minLength: 1, maxLength: 8 }), (boxes, queries) => {
+        const rules = boxes.map((_, k) => k);
+        const split = new NameSplit(boxes, rules);
+        const stamp = new Int32Array(boxes.length).fill(-1);
+        queries.forEach((q, mark) => {
+          const got: number[] = [];
+          split.candidates(q, stamp, mark, got);
+          assert.equal(new Set(got).size, got.length, 'no rule twice');
+          for (const j of rules) {
+            const b = boxes[j]!;
+            if (namesMeet(b.port, q.port) && namesMeet(b.iif, q.iif) && namesMeet(b.oif, q.oif)) assert.ok(got.includes(j), `rule ${j} missing`);
+          }
+        });
+      }),
+      { numRuns: 300 },
+      801,
+    );
+  });
+});
+
+describe('IntervalColumns', () => {
+  const item = fc.record({
+    lo: fc.integer({ min: 0, max: 60 }),
+    w: fc.integer({ min: 0, max: 40 }),
+    id: fc.integer({ min: 0, max: 30 }),
+    lo2: fc.integer({ min: 0, max: 60 }),
+    w2: fc.integer({ min: 0, max: 40 }),
+  });
+  it('gives the index the same items give, query for query (growing past its first capacity)', () => {
+    assertProperty(
+      fc.property(fc.array(item, { minLength: 17, maxLength: 90 }), fc.array(item, { minLength: 1, maxLength: 10 }), fc.boolean(), (raw, queries, two) => {
+        const items: IntervalItem[] = raw.map((r) =>
+          two ? { lo: r.lo, hi: r.lo + r.w, id: r.id, lo2: r.lo2, hi2: r.lo2 + r.w2 } : { lo: r.lo, hi: r.lo + r.w, id: r.id },
+        );
+        const cols = new IntervalColumns(1, two);
+        for (const it of items) cols.push(it.lo, it.hi, it.id, it.lo2, it.hi2);
+        assert.equal(cols.length, items.length);
+        const a = new IntervalIndex(items);
+        const b = new IntervalIndex(cols);
+        for (const q of queries) {
+          const [lo, hi, lo2, hi2] = [q.lo, q.lo + q.w, q.lo2, q.lo2 + q.w2];
+          const x: number[] = [];
+          const y: number[] = [];
+          a.queryWithin(lo, hi, lo2, hi2, x);
+          b.queryWithin(lo, hi, lo2, hi2, y);
+          assert.deepEqual(y, x);
+          assert.equal(b.estimate(lo, hi), a.estimate(lo, hi));
+        }
+      }),
+      { numRuns: 300 },
+      802,
+    );
+  });
+});
+
+describe('CutMemo', () => {
+  it('gives the cut computed afresh, whatever neighbour lists share it', () => {
+    assertProperty(
+      fc.property(
+        fc.array(box(6), { minLength: 3, maxLength: 14 }),
+        fc.array(fc.array(fc.boolean(), { minLength: 14, maxLength: 14 }), { minLength: 2, maxLength: 6 }),
+        (boxes, picks) => {
+          const rules = boxes.map((_, k) => ({ index: k }) as unknown as IrRule);
+          const memo = new CutMemo(rules, boxes);
+          for (const pick of picks) {
+            const nb = boxes.map((_, k) => k).filter((k) => pick[k]);
+            for (const j of nb) {
+              const got = memo.cut(nb, j);
+              const fresh = new CutMemo(rules, boxes).cut(nb, j);
+              assert.deepEqual(got, fresh, `nb ${nb.join(',')} j ${j}`);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+      803,
+    );
+  });
+});
+
+describe('cornerOutside', () => {
+  it('says "uncovered" only where covered does', () => {
+    let fired = 0;
+    assertProperty(
+      fc.property(box(6), fc.array(box(6), { maxLength: 8 }), (q, cands) => {
+        const among = cands.map((_, k) => k);
+        if (!cornerOutside(q, cands, among)) return;
+        fired++;
+        assert.equal(covered(q, cands, { left: 20_000 }), 'uncovered');
+      }),
+      { numRuns: 400 },
+      804,
+    );
+    assert.ok(fired > 50, `the corner test fired ${fired} times`);
+  });
+});
