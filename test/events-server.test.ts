@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { sseMessages } from '../src/cli/commands/events-server.js';
+import { sseMessages } from '../src/server/events-client.js';
 import { EVENT_SCHEMA_VERSION, type GuardEvent } from '../src/guard/events.js';
 import { formatEvent } from '../src/guard/format.js';
 import { initAdmin, startServer, type RunningServer } from '../src/server/index.js';

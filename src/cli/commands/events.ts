@@ -13,7 +13,7 @@ import { eventMatches, formatEvent, type EventFilter } from '../../guard/format.
 import { GuardEventSchema, type GuardEvent } from '../../guard/events.js';
 import { parseReportUrl } from '../../guard/report.js';
 import { EXIT, ExitError } from '../io.js';
-import { followServerEvents, listServerEvents, newestServerEventId, ServerReadError, type ServerEntry, type ServerSource } from './events-server.js';
+import { followServerEvents, listServerEvents, newestServerEventId, ServerReadError, type ServerEntry, type ServerSource } from '../../server/events-client.js';
 import { readToken, tokenFlagCount, warnPlainHttp, type TokenFlags } from './token-flags.js';
 
 /** The variable an events:read token may come from. */

@@ -1,4 +1,6 @@
 /**
+ * The client side of the server's events API, for `cordon events --server` (the server side is
+ * routes/ and events-stream.ts).
  * The events guards reported to a cordon server, read over its API with an `events:read` token:
  * `GET /api/events` (newest first, in pages of 1,000 followed by `next`) for what is stored, and
  * `GET /api/events/stream` (Server-Sent Events, resumed with `after=`) for --follow. The token goes
