@@ -106,30 +106,35 @@ describe('boxOf (flow lines and name sets kept per IR object)', () => {
   const list = fc.option(fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { maxLength: 4 }), { nil: undefined });
   it('gives each rule the line and names of its own objects, shared ones built once', () => {
     assertProperty(
-      fc.property(fc.array(flows, { minLength: 1, maxLength: 6 }), fc.array(list, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { minLength: 2, maxLength: 30 }), (fs, ls, picks) => {
-        const match = (k: number): IrMatch => ({
-          src: undefined,
-          dst: undefined,
-          flows: fs[k % fs.length]! as FlowSet,
-          iif: ls[k % ls.length],
-          oif: ls[(k + 1) % ls.length],
-          inPort: ls[(k + 2) % ls.length],
-          state: undefined,
-        });
-        const names = (l: readonly string[] | undefined) => (l === undefined ? { neg: true, names: [] } : { neg: false, names: [...new Set(l)].sort() });
-        const seen = new Map<FlowSet, Box['flow']>();
-        for (const k of picks) {
-          const m = match(k);
-          const b = boxOf(m);
-          assert.deepEqual(b.flow, flowsToLine(m.flows));
-          assert.deepEqual(b.iif, names(m.iif));
-          assert.deepEqual(b.oif, names(m.oif));
-          assert.deepEqual(b.port, names(m.inPort));
-          const before = seen.get(m.flows);
-          if (before) assert.equal(b.flow, before);
-          else seen.set(m.flows, b.flow);
-        }
-      }),
+      fc.property(
+        fc.array(flows, { minLength: 1, maxLength: 6 }),
+        fc.array(list, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { minLength: 2, maxLength: 30 }),
+        (fs, ls, picks) => {
+          const match = (k: number): IrMatch => ({
+            src: undefined,
+            dst: undefined,
+            flows: fs[k % fs.length]!,
+            iif: ls[k % ls.length],
+            oif: ls[(k + 1) % ls.length],
+            inPort: ls[(k + 2) % ls.length],
+            state: undefined,
+          });
+          const names = (l: readonly string[] | undefined) => (l === undefined ? { neg: true, names: [] } : { neg: false, names: [...new Set(l)].sort() });
+          const seen = new Map<FlowSet, Box['flow']>();
+          for (const k of picks) {
+            const m = match(k);
+            const b = boxOf(m);
+            assert.deepEqual(b.flow, flowsToLine(m.flows));
+            assert.deepEqual(b.iif, names(m.iif));
+            assert.deepEqual(b.oif, names(m.oif));
+            assert.deepEqual(b.port, names(m.inPort));
+            const before = seen.get(m.flows);
+            if (before) assert.equal(b.flow, before);
+            else seen.set(m.flows, b.flow);
+          }
+        },
+      ),
       { numRuns: 300 },
       803,
     );
