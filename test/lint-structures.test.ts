@@ -11,7 +11,9 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
 import { IntervalColumns, IntervalIndex, type IntervalItem } from '../src/util/interval-index.js';
-import { cornerOutside, covered, nameHas, type Box, type NameSet } from '../src/verify/box.js';
+import { boxOf, cornerOutside, covered, flowsToLine, nameHas, type Box, type NameSet } from '../src/verify/box.js';
+import type { IrMatch } from '../src/ir/types.js';
+import type { FlowSet } from '../src/util/flows.js';
 import { CutMemo } from '../src/verify/lint-overlap.js';
 import { NameSplit } from '../src/verify/name-split.js';
 import { assertProperty } from './support/seed.js';
@@ -89,6 +91,52 @@ describe('IntervalColumns', () => {
       }),
       { numRuns: 300 },
       802,
+    );
+  });
+});
+
+describe('boxOf (flow lines and name sets kept per IR object)', () => {
+  const span = fc.tuple(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 9 })).map(([lo, w]) => [lo, lo + w] as const);
+  const flows = fc.record({
+    tcp: fc.array(span, { maxLength: 3 }).map((xs) => [...xs].sort((a, b) => a[0] - b[0]).filter((x, k, all) => k === 0 || x[0] > all[k - 1]![1] + 1)),
+    udp: fc.array(span, { maxLength: 3 }).map((xs) => [...xs].sort((a, b) => a[0] - b[0]).filter((x, k, all) => k === 0 || x[0] > all[k - 1]![1] + 1)),
+    icmp: fc.boolean(),
+    other: fc.boolean(),
+  });
+  const list = fc.option(fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { maxLength: 4 }), { nil: undefined });
+  it('gives each rule the line and names of its own objects, shared ones built once', () => {
+    assertProperty(
+      fc.property(
+        fc.array(flows, { minLength: 1, maxLength: 6 }),
+        fc.array(list, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { minLength: 2, maxLength: 30 }),
+        (fs, ls, picks) => {
+          const match = (k: number): IrMatch => ({
+            src: undefined,
+            dst: undefined,
+            flows: fs[k % fs.length]!,
+            iif: ls[k % ls.length],
+            oif: ls[(k + 1) % ls.length],
+            inPort: ls[(k + 2) % ls.length],
+            state: undefined,
+          });
+          const names = (l: readonly string[] | undefined) => (l === undefined ? { neg: true, names: [] } : { neg: false, names: [...new Set(l)].sort() });
+          const seen = new Map<FlowSet, Box['flow']>();
+          for (const k of picks) {
+            const m = match(k);
+            const b = boxOf(m);
+            assert.deepEqual(b.flow, flowsToLine(m.flows));
+            assert.deepEqual(b.iif, names(m.iif));
+            assert.deepEqual(b.oif, names(m.oif));
+            assert.deepEqual(b.port, names(m.inPort));
+            const before = seen.get(m.flows);
+            if (before) assert.equal(b.flow, before);
+            else seen.set(m.flows, b.flow);
+          }
+        },
+      ),
+      { numRuns: 300 },
+      803,
     );
   });
 });

@@ -69,7 +69,10 @@ export class IntervalIndex {
         const keys = new Float64Array(list.length);
         for (let k = 0; k < list.length; k++) keys[k] = lo[list[k]!]! * POS_BITS + list[k]!;
         keys.sort();
-        order = Int32Array.from(keys, (key) => key % POS_BITS);
+        // A loop, not Int32Array.from with a mapper (a call per key), nor % (a float modulo).
+        const pos = new Int32Array(list.length);
+        for (let k = 0; k < list.length; k++) pos[k] = keys[k]! - Math.floor(keys[k]! / POS_BITS) * POS_BITS;
+        order = pos;
       } else {
         order = list.sort((a, b) => lo[a]! - lo[b]!);
       }

@@ -155,12 +155,18 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
   // rules from anywhere to the internet's dozens of ranges, and a query on those ranges met each
   // of them once per range. A query finds the pair once and tests its rules.
   const setIds = new AddressSets();
+  const flowIds = new AddressSets();
+  /** Per rule and dimension, the id of its set there (equal sets, one id): estimates are per set. */
+  const setOf = [new Int32Array(n), new Int32Array(n), new Int32Array(n)];
   const pairOf = new Map<number, number>();
   /** Per pair, its rules in chain order. */
   const members: number[][] = [];
   for (const i of live) {
     const b = boxes[i]!;
-    const key = setIds.of(b.src) * 2 ** 26 + setIds.of(b.dst);
+    const sId = (setOf[0]![i] = setIds.of(b.src));
+    const dId = (setOf[1]![i] = setIds.of(b.dst));
+    setOf[2]![i] = flowIds.of(b.flow);
+    const key = sId * 2 ** 26 + dId;
     let p = pairOf.get(key);
     if (p === undefined) {
       pairOf.set(key, (p = members.length));
@@ -191,6 +197,11 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
    * they scan; nearly every entry the flow index finds becomes a candidate to test in full.
    */
   const COST = [1, 1, 4];
+  /**
+   * Per dimension and set id, the estimate (-1 until asked): hundreds of rules share a host's
+   * addresses or a service's ports, and the binary searches per bucket were most of a query.
+   */
+  const estimates = [setIds.size, setIds.size, flowIds.size].map((m) => new Float64Array(m).fill(-1));
   const scratch: number[] = [];
   /** seen[x] === i: rule (flow index) or pair (address indexes) x already looked at for rule i. */
   const seen = new Int32Array(Math.max(n, members.length)).fill(-1);
@@ -205,16 +216,17 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
     let pick = 0;
     let least = Infinity;
     for (let d = 0; d < dims.length; d++) {
-      let e = 0;
-      const rs = dims[d]!(b);
-      // Only to choose an index: a set of many ranges (the internet's dozens) is estimated by its
-      // hull, two binary searches per bucket instead of two per range.
-      if (rs.length > 4) e = indexes[d]!.estimate(rs[0]![0], rs[rs.length - 1]![1]) * COST[d]!;
-      else
-        for (const [lo, hi] of rs) {
-          e += indexes[d]!.estimate(lo, hi) * COST[d]!;
-          if (e >= least) break;
-        }
+      const id = setOf[d]![i]!;
+      let e = estimates[d]![id]!;
+      if (e < 0) {
+        e = 0;
+        const rs = dims[d]!(b);
+        // Only to choose an index: a set of many ranges (the internet's dozens) is estimated by its
+        // hull, two binary searches per bucket instead of two per range.
+        if (rs.length > 4) e = indexes[d]!.estimate(rs[0]![0], rs[rs.length - 1]![1]) * COST[d]!;
+        else for (const [lo, hi] of rs) e += indexes[d]!.estimate(lo, hi) * COST[d]!;
+        estimates[d]![id] = e;
+      }
       if (e < least) {
         least = e;
         pick = d;
@@ -375,6 +387,11 @@ class AddressSets {
   /** Sets seen, by a hash of their ranges (a string per set was a good part of lint's set-up). */
   private readonly byHash = new Map<number, { rs: RangeSet; id: number }[]>();
   private count = 0;
+
+  /** How many distinct sets have ids (ids are 0 … size - 1). */
+  get size(): number {
+    return this.count;
+  }
 
   of(rs: RangeSet): number {
     let id = this.byRef.get(rs);
