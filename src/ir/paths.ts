@@ -191,7 +191,7 @@ export class Topology {
     const configured = this.lookup(host, dst, opts.underlay);
     if (!opts.compromised || host.trusted) return configured ? [{ route: configured, choice: undefined }] : [{ route: { kind: 'none' }, choice: undefined }];
     const out: { route: RouteChoice; choice: string | undefined }[] = [];
-    const key = (r: RouteChoice): string => JSON.stringify(r);
+    const key = routeKey;
     const seen = new Set<string>();
     const add = (route: RouteChoice, choice: string | undefined): void => {
       const k = key(route);
@@ -341,7 +341,7 @@ export class Topology {
     choice: string | undefined,
   ): void {
     if (s.hops.length > MAX_HOPS) return this.finish(s, { kind: 'dropped', reason: 'routing loop' }, out, choice);
-    const loopKey = `${host.name}>${JSON.stringify(route)}`;
+    const loopKey = `${host.name}>${routeKey(route)}`;
     if (s.seen.has(loopKey)) return this.finish(s, { kind: 'dropped', reason: `routing loop at ${host.name}` }, out, choice);
     s.seen.add(loopKey);
     switch (route.kind) {
@@ -614,6 +614,29 @@ export class Topology {
       choice,
     );
   }
+}
+
+/**
+ * Equal exactly when the routes' JSON is (a nic is its four fields), without serialising the nic:
+ * the loop key is built at every hop of every path.
+ */
+export function routeKey(r: RouteChoice): string {
+  switch (r.kind) {
+    case 'none':
+      return 'none';
+    case 'uplink':
+      return `uplink\0${r.ifname}`;
+    case 'tunnel':
+      return `tunnel\0${r.tunnel}\0${nicKey(r.nic)}`;
+    case 'direct':
+      return `direct\0${r.segment}\0${nicKey(r.nic)}`;
+    case 'via':
+      return `via\0${r.segment}\0${nicKey(r.nic)}\0${r.next}`;
+  }
+}
+
+function nicKey(n: Nic): string {
+  return `${n.segment}\0${n.address}\0${n.ifname}\0${n.port === undefined ? '\u0001' : `=${n.port}`}`;
 }
 
 export type RouteChoice =
