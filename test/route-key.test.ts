@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { routeKey, type RouteChoice } from '../src/ir/paths.js';
+import { routeEqual, routeKey, type RouteChoice } from '../src/ir/paths.js';
 import type { Nic } from '../src/model/types.js';
 
 // The loop key stood for JSON.stringify(route): two routes must get one key exactly when their
@@ -28,7 +28,7 @@ function routes(): RouteChoice[] {
   return out;
 }
 
-test('routeKey: equal keys exactly for routes with equal JSON', () => {
+test('routeKey and routeEqual: equal exactly for routes with equal JSON', () => {
   const a = routes();
   const b = routes();
   let equal = 0;
@@ -36,7 +36,8 @@ test('routeKey: equal keys exactly for routes with equal JSON', () => {
     for (const y of b) {
       const same = JSON.stringify(x) === JSON.stringify(y);
       if (same) equal++;
-      assert.equal(routeKey(x) === routeKey(y), same, `${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
+      assert.equal(routeKey(x) === routeKey(y), same, `routeKey: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
+      assert.equal(routeEqual(x, y), same, `routeEqual: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
     }
   assert.equal(equal, a.length);
 });
