@@ -83,7 +83,8 @@ interface State {
   transports: Transport[];
   natSrc: number | undefined;
   notes: string[];
-  seen: Set<string>;
+  /** (host, route) pairs the packet has left by: a few per path, compared field by field. */
+  seen: { readonly host: string; readonly route: RouteChoice }[];
   anonymous: boolean;
 }
 
@@ -133,7 +134,7 @@ export class Topology {
       transports: [],
       natSrc: undefined,
       notes: [],
-      seen: new Set(),
+      seen: [],
       anonymous: false,
     });
     if (src.kind === 'zone') {
@@ -191,7 +192,7 @@ export class Topology {
     const configured = this.lookup(host, dst, opts.underlay);
     if (!opts.compromised || host.trusted) return configured ? [{ route: configured, choice: undefined }] : [{ route: { kind: 'none' }, choice: undefined }];
     const out: { route: RouteChoice; choice: string | undefined }[] = [];
-    const key = (r: RouteChoice): string => JSON.stringify(r);
+    const key = routeKey;
     const seen = new Set<string>();
     const add = (route: RouteChoice, choice: string | undefined): void => {
       const k = key(route);
@@ -321,7 +322,7 @@ export class Topology {
       transports: [...s.transports],
       natSrc: s.natSrc,
       notes: [...s.notes],
-      seen: new Set(s.seen),
+      seen: [...s.seen],
       anonymous: s.anonymous,
     };
   }
@@ -341,9 +342,11 @@ export class Topology {
     choice: string | undefined,
   ): void {
     if (s.hops.length > MAX_HOPS) return this.finish(s, { kind: 'dropped', reason: 'routing loop' }, out, choice);
-    const loopKey = `${host.name}>${JSON.stringify(route)}`;
-    if (s.seen.has(loopKey)) return this.finish(s, { kind: 'dropped', reason: `routing loop at ${host.name}` }, out, choice);
-    s.seen.add(loopKey);
+    for (let k = 0; k < s.seen.length; k++) {
+      const e = s.seen[k]!;
+      if (e.host === host.name && routeEqual(e.route, route)) return this.finish(s, { kind: 'dropped', reason: `routing loop at ${host.name}` }, out, choice);
+    }
+    s.seen.push({ host: host.name, route });
     switch (route.kind) {
       case 'none':
         if (hook === 'output') s.hops.push(this.hop(host, 'output', undefined, undefined, undefined, s));
@@ -614,6 +617,50 @@ export class Topology {
       choice,
     );
   }
+}
+
+/**
+ * Equal exactly when the routes' JSON is (a nic is its four fields), without serialising the nic:
+ * the loop key is built at every hop of every path.
+ */
+export function routeKey(r: RouteChoice): string {
+  switch (r.kind) {
+    case 'none':
+      return 'none';
+    case 'uplink':
+      return `uplink\0${r.ifname}`;
+    case 'tunnel':
+      return `tunnel\0${r.tunnel}\0${nicKey(r.nic)}`;
+    case 'direct':
+      return `direct\0${r.segment}\0${nicKey(r.nic)}`;
+    case 'via':
+      return `via\0${r.segment}\0${nicKey(r.nic)}\0${r.next}`;
+  }
+}
+
+/** routeKey(a) === routeKey(b), without building either (the loop check runs at every hop). */
+export function routeEqual(a: RouteChoice, b: RouteChoice): boolean {
+  if (a === b) return true;
+  switch (a.kind) {
+    case 'none':
+      return b.kind === 'none';
+    case 'uplink':
+      return b.kind === 'uplink' && a.ifname === b.ifname;
+    case 'tunnel':
+      return b.kind === 'tunnel' && a.tunnel === b.tunnel && nicEqual(a.nic, b.nic);
+    case 'direct':
+      return b.kind === 'direct' && a.segment === b.segment && nicEqual(a.nic, b.nic);
+    case 'via':
+      return b.kind === 'via' && a.segment === b.segment && a.next === b.next && nicEqual(a.nic, b.nic);
+  }
+}
+
+function nicEqual(a: Nic, b: Nic): boolean {
+  return a === b || (a.segment === b.segment && a.address === b.address && a.ifname === b.ifname && a.port === b.port);
+}
+
+function nicKey(n: Nic): string {
+  return `${n.segment}\0${n.address}\0${n.ifname}\0${n.port === undefined ? '\u0001' : `=${n.port}`}`;
 }
 
 export type RouteChoice =
