@@ -8,12 +8,13 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { sseMessages } from '../src/server/events-client.js';
+import { followServerEvents, sseMessages, type ServerEntry } from '../src/server/events-client.js';
 import { EVENT_SCHEMA_VERSION, type GuardEvent } from '../src/guard/events.js';
 import { formatEvent } from '../src/guard/format.js';
 import { initAdmin, startServer, type RunningServer } from '../src/server/index.js';
@@ -205,5 +206,52 @@ describe('events --server: Server-Sent Events parsing', () => {
     const r = sseMessages('retry: 2000\n: stream open\n\nid: 1\nevent: guard\ndata: {"id":1}\n\nid: 2\r\ndata: a\r\ndata: b\r\n\r\nid: 3\ndata: {"id"');
     assert.deepEqual(r.data, ['{"id":1}', 'a\nb']);
     assert.equal(r.rest, 'id: 3\ndata: {"id"');
+  });
+});
+
+describe('events --server --follow: a stream that goes silent without closing', () => {
+  it('is opened again after the silence, from the last event seen', async () => {
+    // A cordon server cannot be made to stall, so a loopback HTTP server plays one whose
+    // connection died without a FIN: it sends one event, then nothing, and never closes.
+    const asked: string[] = [];
+    const open: ServerResponse[] = [];
+    const http = createHttpServer((req, res) => {
+      asked.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const id = asked.length;
+      res.write(`id: ${id}\ndata: ${JSON.stringify({ id, event: { n: id } })}\n\n`);
+      open.push(res);
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const port = (http.address() as AddressInfo).port;
+    const src = { endpoint: `http://127.0.0.1:${port}/api/events`, origin: `http://127.0.0.1:${port}`, token: 'cordon_secret_token' };
+    const got: ServerEntry[] = [];
+    const said: string[] = [];
+    const stop = new AbortController();
+    const following = followServerEvents(
+      src,
+      0,
+      (e) => got.push(e),
+      stop.signal,
+      (l) => said.push(l),
+      300,
+    );
+    try {
+      await until('two events, the second after a reconnect', () => (got.length >= 2 ? true : undefined), 10_000);
+      assert.deepEqual(
+        got.map((e) => e.id),
+        [1, 2],
+      );
+      assert.equal(asked[0], '/api/events/stream?after=0');
+      assert.equal(asked[1], '/api/events/stream?after=1', 'resumed after the last id seen');
+      assert.match(said[0]!, /the stream broke \(nothing for 0\.3 s\); reconnecting/);
+      assert.ok(!said.join('\n').includes(src.token));
+    } finally {
+      stop.abort();
+      await following;
+      for (const r of open) r.destroy();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
   });
 });

@@ -20,6 +20,12 @@ const PAGE = 1000;
 const TIMEOUT_MS = 30_000;
 /** A dropped stream is opened again after this long (the server's own `retry:` hint). */
 const RECONNECT_MS = 2000;
+/**
+ * A stream silent this long is taken for dead and opened again: the server writes a keep-alive
+ * comment every 15 s (events-stream.ts), so three missed ones mean a connection that died without
+ * closing (a NAT or proxy dropping it, a suspended laptop), which TCP alone may not notice for hours.
+ */
+export const SILENCE_MS = 45_000;
 
 export interface ServerSource {
   /** From parseServerUrl: URL/api/events. */
@@ -110,17 +116,29 @@ export async function followServerEvents(
   onEntry: (e: ServerEntry) => void,
   signal: AbortSignal,
   say: (line: string) => void,
+  silenceMs = SILENCE_MS,
 ): Promise<void> {
   let last = after;
   let dropped = false;
   while (!signal.aborted) {
+    // One controller per connection: the silence timer aborts this connection, not the follow.
+    const conn = new AbortController();
+    const stop = (): void => conn.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    let silent: NodeJS.Timeout | undefined;
+    const watch = (): void => {
+      clearTimeout(silent);
+      silent = setTimeout(() => conn.abort(new Error(`nothing for ${silenceMs / 1000} s`)), silenceMs);
+    };
     try {
-      const r = await get(src, `${src.endpoint}/stream?after=${last}`, signal);
+      watch();
+      const r = await get(src, `${src.endpoint}/stream?after=${last}`, conn.signal);
       if (dropped) say(`${src.origin}: following again`);
       dropped = false;
       const decoder = new TextDecoder();
       let buffer = '';
       for await (const chunk of r.body as AsyncIterable<Uint8Array>) {
+        watch();
         const { data, rest } = sseMessages(buffer + decoder.decode(chunk, { stream: true }));
         buffer = rest;
         for (const d of data) {
@@ -133,8 +151,13 @@ export async function followServerEvents(
     } catch (e) {
       if (signal.aborted) return;
       if (e instanceof ServerReadError && /refused the token/.test(e.message)) throw e;
-      if (!dropped) say(scrub(src, `${src.origin}: the stream broke (${(e as Error).message}); reconnecting every ${RECONNECT_MS / 1000} s`));
+      // An abort by the silence timer surfaces as an AbortError; its reason says why.
+      const why = conn.signal.aborted && conn.signal.reason instanceof Error ? conn.signal.reason.message : (e as Error).message;
+      if (!dropped) say(scrub(src, `${src.origin}: the stream broke (${why}); reconnecting every ${RECONNECT_MS / 1000} s`));
       dropped = true;
+    } finally {
+      clearTimeout(silent);
+      signal.removeEventListener('abort', stop);
     }
     if (signal.aborted) return;
     if (!dropped) {
