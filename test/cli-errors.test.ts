@@ -195,6 +195,11 @@ describe('failureOf: the one mapping from a thrown value to exit code and stderr
     assert.deepEqual(failureOf(new ExitError(130)), { exit: 130, text: '' });
   });
 
+  it('ExitError: a control character from a path or a server answer is shown, a line break the message makes is kept', () => {
+    const f = failureOf(new ExitError(EXIT.failed, "--token-file: cannot read 'a\u001b]0;pwned\u0007b'\nsecond line", 'a \u202ehint'));
+    assert.equal(f.text, "cordon: --token-file: cannot read 'a\\u{1b}]0;pwned\\u{7}b'\nsecond line\n  hint: a \\u{202e}hint\n");
+  });
+
   it('a bug (any other Error) is exit 3, "internal error", the stack only with debug', () => {
     const bug = new TypeError('x is undefined');
     const quiet = failureOf(bug);

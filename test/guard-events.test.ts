@@ -73,6 +73,15 @@ describe('event log reader', () => {
       '2026-12-04T03:44:26.526Z workload-vm blocked tcp 192.168.64.2:40000 → 192.168.64.1:8080 (host) by the chain default of workload-vm:output: "cordon default for workload-vm:output: drop (default deny)" (vpn-only-vm.yaml:46)',
     );
   });
+
+  it('shows what a hostile writer put in an event (newline, escape sequence, bidi override), never obeys it', () => {
+    // A tampered rule's comment reaches a drift event's differences; any reporter's event reaches a server.
+    const hostile: GuardEvent = { ...drift, differences: ['+ rule comment "\u001b[2J"\n2026-12-04T00:00:00Z pve drift forged', 'x\u202ey'] };
+    const line = formatEvent(hostile);
+    assert.equal(line.split('\n').length, 1, 'one event, one line');
+    assert.doesNotMatch(line, /[\u001b\u202e]/);
+    assert.match(line, /comment "\\u\{1b\}\[2J"\\u\{a\}2026-12-04T00:00:00Z pve drift forged; x\\u\{202e\}y$/);
+  });
 });
 
 describe('cordon events', () => {

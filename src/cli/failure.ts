@@ -8,6 +8,7 @@
  */
 import { CommanderError } from 'commander';
 import { Interrupted, INTERRUPTED_EXIT } from '../system/interrupt.js';
+import { visible } from '../util/visible.js';
 import { EXIT, ExitError } from './io.js';
 
 export interface Failure {
@@ -20,7 +21,9 @@ export function failureOf(e: unknown, opts: { debug?: boolean } = {}): Failure {
   if (e instanceof ExitError) {
     const lines = e.message ? [`cordon: ${e.message}`] : [];
     if (e.hint) lines.push(`  hint: ${e.hint}`);
-    return { exit: e.code, text: lines.map((l) => `${l}\n`).join('') };
+    // Messages quote what the user or a server gave (paths, answers): line breaks the message
+    // makes are kept, any other control character is shown as \u{…}, never sent to the terminal.
+    return { exit: e.code, text: lines.map((l) => `${l.split('\n').map(visible).join('\n')}\n`).join('') };
   }
   if (e instanceof CommanderError) {
     // commander has printed the problem and the usage line already.

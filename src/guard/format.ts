@@ -3,14 +3,24 @@
  * machine format and stay as written.
  */
 import { basename } from 'node:path';
+import { visible } from '../util/visible.js';
 import type { GuardEvent } from './events.js';
 
 function assertNever(x: never): never {
   throw new Error(`unexpected event ${JSON.stringify(x)}`);
 }
 
-/** One event as one line of text (no colour, no trailing newline). */
+/**
+ * One event as one line of text (no colour, no trailing newline). Its strings come from whoever
+ * wrote the event (a tampered rule's comment in a drift, any reporter's event on a server): a
+ * newline or an escape sequence in them is shown as \u{…}, so an event can neither forge the
+ * next line nor drive the reader's terminal.
+ */
 export function formatEvent(e: GuardEvent): string {
+  return visible(eventText(e));
+}
+
+function eventText(e: GuardEvent): string {
   const head = `${e.time} ${e.host} ${e.type}`;
   switch (e.type) {
     case 'blocked': {

@@ -6,6 +6,7 @@
  * `GET /api/events/stream` (Server-Sent Events, resumed with `after=`) for --follow. The token goes
  * only into the Authorization header; every message made here is scrubbed of it.
  */
+import { visible } from '../util/visible.js';
 
 /** One stored event as the server lists it; `event` is checked against the guard's schema by the caller. */
 export interface ServerEntry {
@@ -34,8 +35,9 @@ export interface ServerSource {
   readonly token: string;
 }
 
+/** A message fit to print: without the token, and with what the server said shown, not obeyed (visible). */
 function scrub(src: ServerSource, text: string): string {
-  return text.split(src.token).join('***');
+  return visible(text.split(src.token).join('***'));
 }
 
 /** GETs `url`; the response when it is 2xx, else a ServerReadError saying why in the user's terms. */
