@@ -95,10 +95,9 @@ class Resolver {
   }
 
   origin(path: readonly PathSeg[], text: string): Origin {
-    const p = this.src.pos(path);
     // Origin texts quote the spec (names, hand-written comments) and are printed to terminals and
     // written into configs: no raw control or bidi character leaves the model.
-    return { file: p.file, line: p.line, col: p.col, path: p.path, text: visible(text) };
+    return this.src.origin(path, visible(text));
   }
 
   run(): ResolveResult {
@@ -115,8 +114,10 @@ class Resolver {
     for (const [name, h] of Object.entries(hostSpecs)) this.hosts.set(name, this.resolveHost(name, h, rawNics.get(name) ?? []));
     this.resolveGroups();
     for (const [name, h] of Object.entries(hostSpecs)) {
+      // Most hosts have no `control:`; theirs stays the empty list resolveHost gave (no copy of the host).
+      if (h.control === undefined) continue;
       const host = this.hosts.get(name)!;
-      const control = (h.control ?? []).flatMap((r, i) => this.resolveRef(r, ['hosts', name, 'control', i]));
+      const control = h.control.flatMap((r, i) => this.resolveRef(r, ['hosts', name, 'control', i]));
       this.hosts.set(name, { ...host, control });
     }
     this.checkTunnelEndpoints();
@@ -127,10 +128,7 @@ class Resolver {
       tunnels: this.tunnels,
       hosts: this.hosts,
       // Hosts placed on the internet (nics key `internet`) are themselves, not "the internet".
-      internet: R.subtract(
-        internetSpace(declared),
-        R.normalize([...this.hosts.values()].flatMap((h) => h.nics.filter((n) => n.segment === 'internet').map((n) => [n.address, n.address] as const))),
-      ),
+      internet: R.subtract(internetSpace(declared), R.normalize(this.internetHosts())),
       lan: this.networks.has('lan')
         ? [[this.networks.get('lan')!.range.lo, this.networks.get('lan')!.range.hi] as const]
         : R.union(lanSpace(declared), this.bridgedLan()),
@@ -190,6 +188,16 @@ class Resolver {
       used: { groups: this.usedGroups, services: this.usedServices },
     };
     return { ok: true, model, diagnostics: this.ds };
+  }
+
+  /** The addresses of hosts placed on the internet (nics key `internet`), in host order. */
+  private internetHosts(): R.Span[] {
+    const out: R.Span[] = [];
+    for (const h of this.hosts.values()) {
+      const nics = h.nics;
+      for (let i = 0; i < nics.length; i++) if (nics[i]!.segment === 'internet') out.push([nics[i]!.address, nics[i]!.address]);
+    }
+    return out;
   }
 
   private checkNameClashes(): void {
@@ -502,11 +510,14 @@ class Resolver {
     const segNames = ['internet', ...this.networks.keys(), ...this.tunnels.keys()];
     for (const [name, h] of Object.entries(hostSpecs)) {
       const list: { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[] = [];
-      const nics: [string, string | { address: string; ifname?: string; port?: string }, PathSeg[]][] = Object.entries(h.nics ?? {}).map(([k, v]) => [
-        k,
-        v,
-        ['hosts', name, 'nics', k],
-      ]);
+      // The nics as (segment, value, path), in the spec's order, the peer's `via` address last.
+      const segs: string[] = h.nics === undefined ? [] : Object.keys(h.nics);
+      const values: (string | { address: string; ifname?: string; port?: string })[] = [];
+      const paths: PathSeg[][] = [];
+      for (let i = 0; i < segs.length; i++) {
+        values.push(h.nics![segs[i]!]!);
+        paths.push(['hosts', name, 'nics', segs[i]!]);
+      }
       if (h.via !== undefined) {
         if (h.address === undefined) {
           const t = this.tunnels.get(h.via);
@@ -516,7 +527,11 @@ class Resolver {
             ['hosts', name, 'via'],
             `add \`address: <ip in ${t ? formatCidr(t.cidr) : 'the tunnel cidr'}>\` beside via:`,
           );
-        } else nics.push([h.via, h.address, ['hosts', name, 'address']]);
+        } else {
+          segs.push(h.via);
+          values.push(h.address);
+          paths.push(['hosts', name, 'address']);
+        }
       } else if (h.address !== undefined) {
         this.err(
           Code.SCHEMA,
@@ -525,7 +540,10 @@ class Resolver {
           'address is the tunnel address of a peer; put other addresses under nics',
         );
       }
-      for (const [seg, v, path] of nics) {
+      for (let k = 0; k < segs.length; k++) {
+        const seg = segs[k]!;
+        const v = values[k]!;
+        const path = paths[k]!;
         const addrText = typeof v === 'string' ? v : v.address;
         const segment = this.networks.get(seg) ?? this.tunnels.get(seg);
         if (!segment && seg !== 'internet') {
@@ -656,9 +674,14 @@ class Resolver {
       return { segment: r.segment, address: r.address, ifname, port };
     });
     const services = new Map<string, FlowSet>();
-    for (const [sname, ports] of Object.entries(h.services ?? {})) {
-      const f = this.parsePorts(ports, [...path, 'services', sname]);
-      if (f) services.set(sname, f);
+    if (h.services !== undefined) {
+      const names = Object.keys(h.services);
+      for (let i = 0; i < names.length; i++) {
+        const sname = names[i]!;
+        const ports = h.services[sname]!;
+        const f = this.knownPorts(ports) ?? this.parsePorts(ports, [...path, 'services', sname]);
+        if (f) services.set(sname, f);
+      }
     }
     const egress: EgressMode = h.egress ?? (trusted ? 'open' : 'filtered');
     const hostTunnels = nics.filter((n) => this.tunnels.has(n.segment)).map((n) => n.segment);
@@ -733,7 +756,7 @@ class Resolver {
       localFirewall: fw.local ?? (egress === 'vpn-only' && !trusted ? true : managed),
       antiSpoof: fw.antiSpoof ?? true,
       publicKey: h.publicKey,
-      nameservers: (h.nameservers ?? []).flatMap((a, i) => this.parseAddrAt(a, [...path, 'nameservers', i]) ?? []),
+      nameservers: h.nameservers === undefined ? [] : h.nameservers.flatMap((a, i) => this.parseAddrAt(a, [...path, 'nameservers', i]) ?? []),
       bandwidth: h.bandwidth ? this.resolveBandwidth(name, h.bandwidth, nics, [...path, 'bandwidth']) : undefined,
       control: [],
       origin: this.origin(path, `host ${name}`),
@@ -872,6 +895,20 @@ class Resolver {
    * dozen port texts thousands of times. FlowSets are never changed, so one is shared.
    */
   private readonly portCache = new Map<string | number, FlowSet>();
+  /** Items of port lists parsed without error, by their value (a number is tcp/N, not the text 'N'). */
+  private readonly itemCache = new Map<string | number, FlowSet>();
+
+  /** What parsePorts gives for `ports` when it and its items were read before (nothing to report), else undefined. */
+  private knownPorts(ports: string | number | (string | number)[]): FlowSet | undefined {
+    if (!Array.isArray(ports)) return this.portCache.get(ports);
+    let acc: FlowSet = NO_FLOWS;
+    for (let i = 0; i < ports.length; i++) {
+      const f = this.itemCache.get(ports[i]!);
+      if (f === undefined) return undefined;
+      acc = flowUnion(acc, f);
+    }
+    return acc;
+  }
 
   private parsePorts(ports: string | number | (string | number)[], path: readonly PathSeg[]): FlowSet | undefined {
     if (!Array.isArray(ports)) {
@@ -887,17 +924,21 @@ class Resolver {
   private parsePortList(items: readonly (string | number)[], ports: string | number | (string | number)[], path: readonly PathSeg[]): FlowSet | undefined {
     let acc: FlowSet = NO_FLOWS;
     let ok = true;
-    items.forEach((item, i) => {
-      const text = typeof item === 'number' ? `tcp/${item}` : item;
-      const f = parsePortSpec(text);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const known = this.itemCache.get(item);
+      const f = known ?? parsePortSpec(typeof item === 'number' ? `tcp/${item}` : item);
       if (isPortSpecError(f)) {
         const p = Array.isArray(ports) ? [...path, i] : path;
         // A bare number is shorthand for tcp/N: word the error about what the user wrote.
         const message = typeof item === 'number' ? `port ${item} is out of range: ports run from 1 to 65535` : f.error;
         this.err(Code.BAD_PORT, message, p, message.includes(': write ') ? undefined : 'write ports as tcp/443, udp/5000-5010, tcp/80,443, icmp or any');
         ok = false;
-      } else acc = flowUnion(acc, f);
-    });
+      } else {
+        if (known === undefined) this.itemCache.set(item, f);
+        acc = flowUnion(acc, f);
+      }
+    }
     return ok ? acc : undefined;
   }
 
@@ -1045,7 +1086,22 @@ class Resolver {
     for (let i = 0; i < refs.length; i++) {
       const r = refs[i]!;
       const targets = this.refCache.get(r) ?? this.resolveRef(r, [...path, field, i]);
-      for (const t of targets) out.push(t);
+      for (let j = 0; j < targets.length; j++) out.push(targets[j]!);
+    }
+    return out;
+  }
+
+  /**
+   * What refsAt gives when every reference in `refs` was resolved before, else undefined: a rule
+   * needs no path (and refsAt none of its own) unless one of its references is new.
+   */
+  private knownRefs(refs: string | string[]): Target[] | undefined {
+    if (!Array.isArray(refs)) return this.refCache.get(refs);
+    const out: Target[] = [];
+    for (let i = 0; i < refs.length; i++) {
+      const targets = this.refCache.get(refs[i]!);
+      if (targets === undefined) return undefined;
+      for (let j = 0; j < targets.length; j++) out.push(targets[j]!);
     }
     return out;
   }
@@ -1053,10 +1109,9 @@ class Resolver {
   private resolveRule(r: { allow: RuleBodyT } | { deny: RuleBodyT }, index: number): PolicyRule {
     const action = 'allow' in r ? 'allow' : 'deny';
     const body = 'allow' in r ? r.allow : r.deny;
-    const path: PathSeg[] = ['policy', index, action];
-    const from = this.refsAt(body.from, path, 'from');
-    const to = this.refsAt(body.to, path, 'to');
-    const ports = body.ports !== undefined ? this.parsePorts(body.ports, [...path, 'ports']) : undefined;
+    const from = this.knownRefs(body.from) ?? this.refsAt(body.from, ['policy', index, action], 'from');
+    const to = this.knownRefs(body.to) ?? this.refsAt(body.to, ['policy', index, action], 'to');
+    const ports = body.ports === undefined ? undefined : (this.knownPorts(body.ports) ?? this.parsePorts(body.ports, ['policy', index, action, 'ports']));
     const text = `${action} ${refText(body.from)} → ${refText(body.to)}${body.ports !== undefined ? ` ${portsText(body.ports)}` : ''}`;
     return {
       index,

@@ -126,8 +126,10 @@ function buildNode(table: SchemaTable, node: NodeDesc, made: Map<number, Parse>)
       : (v) => {
           const r = p(v);
           if (r === FAIL || r === UNSURE) return r;
-          for (const c of checks) {
-            const bad = c(r);
+          // Index loops here and below: these run once per value of the spec, mostly before
+          // they are optimised, where `for … of` allocates an iterator result per step.
+          for (let i = 0; i < checks.length; i++) {
+            const bad = checks[i]!(r);
             if (bad !== undefined) return bad;
           }
           return r;
@@ -243,8 +245,8 @@ function buildNode(table: SchemaTable, node: NodeDesc, made: Map<number, Parse>)
       const options = node.options.map(sub);
       // zod returns the first option that parses without issues.
       return checked((v) => {
-        for (const o of options) {
-          const r = o(v);
+        for (let i = 0; i < options.length; i++) {
+          const r = options[i]!(v);
           if (r === UNSURE) return r;
           if (r !== FAIL) return r;
         }

@@ -169,6 +169,7 @@ export function plainValue(s: string): unknown {
     if (/^(?:[Ff]alse|FALSE)$/.test(s)) return false;
     return s;
   }
+  if (!mayBeNumber(s)) return s;
   if (/^0o[0-7]+$/.test(s)) return parseInt(s.substring(2), 8);
   if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);
   if (/^0x[0-9a-fA-F]+$/.test(s)) return parseInt(s.substring(2), 16);
@@ -177,6 +178,22 @@ export function plainValue(s: string): unknown {
   if (/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(s)) return parseFloat(s);
   if (/^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(s)) return parseFloat(s);
   return s;
+}
+
+/**
+ * Whether `s` is made only of characters a core-schema number can hold (digits, letters, `+`, `-`)
+ * with at most one `.`: addresses and prefixes (`10.0.0.1`, `10.0.0.0/24`), most of the scalars
+ * starting with a digit, are strings without six regular expressions tried on each.
+ */
+function mayBeNumber(s: string): boolean {
+  let dots = 0;
+  for (let j = 0; j < s.length; j++) {
+    const d = s.charCodeAt(j);
+    if (d === 0x2e) {
+      if (++dots > 1) return false;
+    } else if (!((d >= 0x30 && d <= 0x39) || ((d | 0x20) >= 0x61 && (d | 0x20) <= 0x7a) || d === 0x2b || d === DASH)) return false;
+  }
+  return true;
 }
 
 /** Escapes of double-quoted YAML strings with a one-character meaning. */
@@ -238,7 +255,7 @@ class Reader {
   private locs: Int32Array;
   private used = 0;
   /** Items of the collections still open, innermost last; each collection copies its own out when it ends. */
-  private stack: Int32Array = new Int32Array(1024);
+  private stack: Int32Array = new Int32Array(16384);
   private sp = 0;
   private readonly keys: string[] = [];
   /**
@@ -251,8 +268,10 @@ class Reader {
 
   constructor(private readonly s: string) {
     this.n = s.length;
-    // About one record int per 8 characters of a spec; grown when short.
-    this.locs = new Int32Array(Math.max(1024, s.length >> 3));
+    // Generated specs take ~0.39 record ints per character, hand-written ones (comments, long
+    // names) less: one per two characters is rarely grown. Growing costs more than its copy: the
+    // optimised readers were compiled without the grow branch and deoptimise when it is taken.
+    this.locs = new Int32Array(Math.max(1024, s.length >> 1));
   }
 
   document(): FastYaml {
@@ -521,6 +540,7 @@ class Reader {
     let key: string;
     if (c === DQ || c === SQ) {
       key = this.quoted();
+      if (ARRAY_INDEX.test(key)) throw DECLINE;
       this.spaces();
       if (s.charCodeAt(this.i) !== COLON || !this.sepAfter(this.i + 1)) throw DECLINE;
       this.i++;
@@ -538,10 +558,12 @@ class Reader {
       while (s.charCodeAt(end - 1) === SP) end--;
       const v = this.plain(start, end);
       key = this.lastText;
-      if (v !== key) throw DECLINE; // `1:`, `true:`: keys the library types
+      // `1:`, `true:`: keys the library types. Array indices are among them (a plain `0` or `12`
+      // reads as a number), so only a quoted key needs the ARRAY_INDEX test.
+      if (v !== key) throw DECLINE;
       this.i = j + 1;
     }
-    if (key.length > MAX_KEY || key === '__proto__' || key === '<<' || ARRAY_INDEX.test(key)) throw DECLINE;
+    if (key.length > MAX_KEY || key === '__proto__' || key === '<<') throw DECLINE;
     return key;
   }
 
@@ -596,14 +618,15 @@ class Reader {
         const keyOff = this.i;
         const c = s.charCodeAt(keyOff);
         let key: string;
-        if (c === DQ || c === SQ) key = this.quoted();
-        else {
+        if (c === DQ || c === SQ) {
+          key = this.quoted();
+          if (ARRAY_INDEX.test(key)) throw DECLINE;
+        } else {
           const v = this.flowPlain();
           key = this.lastText;
-          if (v !== key) throw DECLINE;
+          if (v !== key) throw DECLINE; // typed keys, array indices among them (see blockKey)
         }
-        if (key.length > MAX_KEY || key === '__proto__' || key === '<<' || ARRAY_INDEX.test(key) || Object.prototype.hasOwnProperty.call(obj, key))
-          throw DECLINE;
+        if (key.length > MAX_KEY || key === '__proto__' || key === '<<' || Object.prototype.hasOwnProperty.call(obj, key)) throw DECLINE;
         if (s.charCodeAt(this.i) !== COLON || s.charCodeAt(this.i + 1) !== SP) throw DECLINE;
         this.i += 2;
         this.spaces();

@@ -50,14 +50,33 @@ export class SourceMap {
     const file = this.file;
     const at = formatPath(path);
     if (!this.locator) return { file, path: at, line: 0, col: 0 };
+    const offset = this.offsetOf(path, key);
+    if (offset === undefined) return { file, path: at, line: 1, col: 1 };
+    const p = this.lines.linePos(offset);
+    return { file, path: at, line: p.line, col: p.col };
+  }
+
+  /**
+   * What the model keeps of where something is (an Origin: `pos` with its fields in this order,
+   * and `text`), made directly: one per host and per rule, so no `pos` object in between.
+   */
+  origin(path: readonly PathSeg[], text: string): { file: string; line: number; col: number; path: string; text: string } {
+    const file = this.file;
+    const at = formatPath(path);
+    if (!this.locator) return { file, line: 0, col: 0, path: at, text };
+    const offset = this.offsetOf(path, false);
+    if (offset === undefined) return { file, line: 1, col: 1, path: at, text };
+    const p = this.lines.linePos(offset);
+    return { file, line: p.line, col: p.col, path: at, text };
+  }
+
+  /** The offset of the value at `path` (its key with `key`), or of its nearest existing ancestor. */
+  private offsetOf(path: readonly PathSeg[], key: boolean): number | undefined {
     for (let n = path.length; n >= 0; n--) {
-      const offset = this.locator.offsetAt(path, n, key && n === path.length);
-      if (offset !== undefined) {
-        const p = this.lines.linePos(offset);
-        return { file, path: at, line: p.line, col: p.col };
-      }
+      const offset = this.locator!.offsetAt(path, n, key && n === path.length);
+      if (offset !== undefined) return offset;
     }
-    return { file, path: at, line: 1, col: 1 };
+    return undefined;
   }
 
   /**
@@ -162,7 +181,9 @@ class DocLocator implements Locator {
 
 export function formatPath(path: readonly PathSeg[]): string {
   let s = '';
-  for (const seg of path) {
+  // An index loop: `for … of` allocates an iterator result per step until this is optimised.
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
     if (typeof seg === 'number') s += `[${seg}]`;
     else s += s === '' ? seg : `.${seg}`;
   }
