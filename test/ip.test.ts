@@ -52,6 +52,38 @@ describe('parseIPv4', () => {
   ];
   for (const text of bad) it(`refuses ${JSON.stringify(text)}`, () => assert.equal(parseIPv4(text), undefined));
 
+  it('agrees with the dotted-quad regex it replaced, on random texts of digits, dots, slashes and spaces', () => {
+    // The reference: four groups of 1-3 digits, each at most 255 and without a leading zero.
+    const reference = (text: string): number | undefined => {
+      const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text.trim());
+      if (!m) return undefined;
+      let n = 0;
+      for (let i = 1; i <= 4; i++) {
+        if (Number(m[i]) > 255 || (m[i]!.length > 1 && m[i]!.startsWith('0'))) return undefined;
+        n = n * 256 + Number(m[i]);
+      }
+      return n;
+    };
+    const alphabet = '0123456789012345.../ a';
+    let seed = 12345;
+    const next = (k: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % k;
+    };
+    let accepted = 0;
+    for (let t = 0; t < 50_000; t++) {
+      let text = '';
+      const len = next(19);
+      for (let i = 0; i < len; i++) text += alphabet[next(alphabet.length)];
+      // Most random texts are no address: also a valid one with one group changed.
+      if (t % 2 === 1) text = `${next(300)}.${next(300)}.${next(12) === 0 ? `0${next(10)}` : next(300)}.${next(300)}${next(8) === 0 ? ' ' : ''}`;
+      const want = reference(text);
+      assert.equal(parseIPv4(text), want, JSON.stringify(text));
+      if (want !== undefined) accepted++;
+    }
+    assert.ok(accepted > 5_000, `only ${accepted} texts were addresses`);
+  });
+
   it('returns unsigned numbers: the top half of the space is not negative', () => {
     assert.ok(ip('200.0.0.1') > 0);
     assert.ok(ip('255.255.255.255') > ip('128.0.0.0'));

@@ -111,9 +111,15 @@ class Resolver {
     this.checkGateways(rawNics);
     this.checkPortsAndPools(rawNics);
     // Groups need hosts' services, hosts need targets (control): resolve hosts in two steps.
-    for (const [name, h] of Object.entries(hostSpecs)) this.hosts.set(name, this.resolveHost(name, h, rawNics.get(name) ?? []));
+    const hostNames = Object.keys(hostSpecs);
+    for (let i = 0; i < hostNames.length; i++) {
+      const name = hostNames[i]!;
+      this.hosts.set(name, this.resolveHost(name, hostSpecs[name]!, rawNics.get(name) ?? []));
+    }
     this.resolveGroups();
-    for (const [name, h] of Object.entries(hostSpecs)) {
+    for (let i = 0; i < hostNames.length; i++) {
+      const name = hostNames[i]!;
+      const h = hostSpecs[name]!;
       // Most hosts have no `control:`; theirs stays the empty list resolveHost gave (no copy of the host).
       if (h.control === undefined) continue;
       const host = this.hosts.get(name)!;
@@ -508,7 +514,10 @@ class Resolver {
     const out = new Map<string, { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[]>();
     const byAddr = new Map<number, { host: string; path: PathSeg[] }>();
     const segNames = ['internet', ...this.networks.keys(), ...this.tunnels.keys()];
-    for (const [name, h] of Object.entries(hostSpecs)) {
+    const hostNames = Object.keys(hostSpecs);
+    for (let n = 0; n < hostNames.length; n++) {
+      const name = hostNames[n]!;
+      const h = hostSpecs[name]!;
       const list: { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[] = [];
       // The nics as (segment, value, path), in the spec's order, the peer's `via` address last.
       const segs: string[] = h.nics === undefined ? [] : Object.keys(h.nics);
@@ -611,7 +620,8 @@ class Resolver {
     // The hosts on each segment in host order, in one pass (a filter of every host per network
     // was networks × hosts).
     const bySegment = new Map<string, string[]>();
-    for (const [h, list] of nics) {
+    // forEach, not `for … of` with destructuring: no iterator result per host in this cold loop.
+    nics.forEach((list, h) => {
       for (let i = 0; i < list.length; i++) {
         const seg = list[i]!.segment;
         let again = false;
@@ -621,7 +631,7 @@ class Resolver {
         if (members) members.push(h);
         else bySegment.set(seg, [h]);
       }
-    }
+    });
     for (const n of this.networks.values()) {
       const members = bySegment.get(n.name) ?? [];
       const hyper = members.filter((h) => hostSpecs[h]?.kind === 'hypervisor' && hostSpecs[h]?.managed !== false);
@@ -636,7 +646,9 @@ class Resolver {
 
   private checkGateways(nics: Map<string, { segment: string; address: number }[]>): void {
     const owned = new Set<number>();
-    for (const list of nics.values()) for (const x of list) owned.add(x.address);
+    nics.forEach((list) => {
+      for (let i = 0; i < list.length; i++) owned.add(list[i]!.address);
+    });
     for (const n of this.networks.values()) {
       if (n.gateway !== undefined && !owned.has(n.gateway) && n.egress === 'none') {
         this.warn(
@@ -652,10 +664,12 @@ class Resolver {
   private resolveHost(name: string, h: HostSpecT, raw: { segment: string; address: number; ifname?: string; port?: string; path: PathSeg[] }[]): Host {
     const path = ['hosts', name];
     const trusted = !UNTRUSTED_KINDS.has(h.kind);
-    const managed = h.managed ?? ['hypervisor', 'router', 'server'].includes(h.kind);
+    const managed = h.managed ?? (h.kind === 'hypervisor' || h.kind === 'router' || h.kind === 'server');
     const forward = h.forward ?? (h.kind === 'hypervisor' || h.kind === 'router');
     let ethIndex = 0;
-    const nics: Nic[] = raw.map((r, i) => {
+    const nics: Nic[] = [];
+    for (let i = 0; i < raw.length; i++) {
+      const r = raw[i]!;
       const net = this.networks.get(r.segment);
       const tun = this.tunnels.get(r.segment);
       let ifname: string;
@@ -666,13 +680,12 @@ class Resolver {
       if (r.ifname && (tun || (net && net.owner === name))) ifname = r.ifname;
       if (net && net.owner !== undefined && net.owner !== name) port = r.port ?? guestPortName(name, h.id, i, h.kind === 'container' ? 'container' : 'vm');
       // Bridge and tunnel names are checked where they are declared; here only the names this nic sets.
-      const nicPath = r.path[r.path.length - 1] === 'address' ? r.path.slice(0, -1) : r.path;
       // A written name is checked even where it goes unused (a port on a bridge the host owns itself).
-      if (r.ifname !== undefined && validIfname(r.ifname)) this.checkIfname(r.ifname, [...nicPath, 'ifname']);
-      else if (r.port !== undefined && validIfname(r.port)) this.checkIfname(r.port, [...nicPath, 'port']);
+      if (r.ifname !== undefined && validIfname(r.ifname)) this.checkIfname(r.ifname, [...nicPathOf(r.path), 'ifname']);
+      else if (r.port !== undefined && validIfname(r.port)) this.checkIfname(r.port, [...nicPathOf(r.path), 'port']);
       else if (port !== undefined) this.checkIfname(port, r.path);
-      return { segment: r.segment, address: r.address, ifname, port };
-    });
+      nics.push({ segment: r.segment, address: r.address, ifname, port });
+    }
     const services = new Map<string, FlowSet>();
     if (h.services !== undefined) {
       const names = Object.keys(h.services);
@@ -1316,6 +1329,11 @@ class Resolver {
       origin: this.origin(path, `dns zone ${domain} on ${d.server}`),
     };
   }
+}
+
+/** The path of a nic in the spec from the path of its address (a peer's `address` stands for its nic). */
+function nicPathOf(addressPath: readonly PathSeg[]): readonly PathSeg[] {
+  return addressPath[addressPath.length - 1] === 'address' ? addressPath.slice(0, -1) : addressPath;
 }
 
 function refText(r: string | string[]): string {
