@@ -1020,7 +1020,9 @@ class Resolver {
       return this.groups.get(r) ?? [];
     }
     const dot = r.indexOf('.');
-    if (dot > 0 && !/^\d/.test(r)) {
+    const c0 = r.charCodeAt(0);
+    const digitFirst = c0 >= 0x30 && c0 <= 0x39;
+    if (dot > 0 && !digitFirst) {
       const hostName = r.slice(0, dot);
       const svc = r.slice(dot + 1);
       const host = this.hosts.get(hostName);
@@ -1041,10 +1043,10 @@ class Resolver {
         );
         return [];
       }
-      this.usedServices.add(`${hostName}.${svc}`);
+      this.usedServices.add(r); // `${hostName}.${svc}`, which r already is
       return [{ kind: 'service', host: hostName, service: svc, flows, name: r }];
     }
-    if (/^\d/.test(r)) {
+    if (digitFirst) {
       const c = parseCidr(r, false);
       if (c) {
         // parseCidr(…, false) has already cleared the host bits; only the strict parse can tell

@@ -255,7 +255,7 @@ class Reader {
   private locs: Int32Array;
   private used = 0;
   /** Items of the collections still open, innermost last; each collection copies its own out when it ends. */
-  private stack: Int32Array = new Int32Array(16384);
+  private stack: Int32Array;
   private sp = 0;
   private readonly keys: string[] = [];
   /**
@@ -268,10 +268,13 @@ class Reader {
 
   constructor(private readonly s: string) {
     this.n = s.length;
-    // Generated specs take ~0.39 record ints per character, hand-written ones (comments, long
-    // names) less: one per two characters is rarely grown. Growing costs more than its copy: the
-    // optimised readers were compiled without the grow branch and deoptimise when it is taken.
+    // Both arrays are sized so that they are rarely grown: growing costs more than its copy, since
+    // the optimised readers were compiled without that branch (and with the array as a constant
+    // field) and all deoptimise when it is taken. Records: generated specs take ~0.39 ints per
+    // character, hand-written ones (comments, long names) less. The stack holds the items of the
+    // open collections: the longest is usually the rule list, two ints per line of ~30-70 characters.
     this.locs = new Int32Array(Math.max(1024, s.length >> 1));
+    this.stack = new Int32Array(Math.max(1024, s.length >> 4));
   }
 
   document(): FastYaml {
