@@ -19,8 +19,7 @@
  *
  * A collection is a record at some index r of `locs`: `[kind, at, count, items…]` where kind is
  * MAP or SEQ and `at` the offset where it starts (its first key, its first `-`, or its `{` / `[`).
- * A mapping's items are `keyOffset, valueOffset, child, keyId` (keyId: index into `keys`); a list's
- * are `valueOffset, child`. `child` is the record of an item that is itself a collection, or -1.
+ * A mapping's items are `keyOffset, valueOffset, child`; a list's are `valueOffset, child`. `child` is the record of an item that is itself a collection, or -1.
  * Records are written when their collection ends, so children come before their parents and the
  * root is the last one.
  */
@@ -29,8 +28,12 @@ export interface FastYaml {
   /** Record index of the top-level mapping. */
   readonly root: number;
   readonly locs: Int32Array;
-  /** Every mapping key in the order read. */
-  readonly keys: readonly string[];
+  /**
+   * The text read: a mapping's keys are read again from it (at their offsets) when the mapping is
+   * first looked into. Few are (the top level, hosts, the rule list), so the reader keeps no list
+   * of the ~4 % of a spec's words that are keys.
+   */
+  readonly text: string;
   /** Per mapping record: key → item index, built on the first lookup (most mappings are never looked into). */
   readonly index: Map<number, Map<string, number>>;
 }
@@ -38,7 +41,7 @@ export interface FastYaml {
 const MAP = 0;
 const SEQ = 1;
 /** Ints per item in a record. */
-const MAP_ITEM = 4;
+const MAP_ITEM = 3;
 const SEQ_ITEM = 2;
 
 /** Nesting accepted here; deeper documents go to the library path, which refuses past MAX_DEPTH. */
@@ -134,10 +137,75 @@ function indexOf(yaml: FastYaml, r: number, key: string): number | undefined {
     index = new Map();
     const L = yaml.locs;
     const count = L[r + 2]!;
-    for (let k = 0; k < count; k++) index.set(yaml.keys[L[r + 3 + k * MAP_ITEM + 3]!]!, k);
+    for (let k = 0; k < count; k++) index.set(keyAt(yaml.text, L[r + 3 + k * MAP_ITEM]!), k);
     yaml.index.set(r, index);
   }
   return index.get(key);
+}
+
+/**
+ * The text of the mapping key the reader accepted at `off`: a quoted key unquoted, a plain one up
+ * to the first `:` followed by a space, a line break or the end (blockKey and flowMap stop there
+ * too), without the spaces before it. Plain keys are their own text (typed ones were declined).
+ */
+function keyAt(s: string, off: number): string {
+  const c = s.charCodeAt(off);
+  if (c === DQ || c === SQ) return unquote(s, off, quotedEnd(s, off));
+  let j = off;
+  for (; j < s.length; j++) {
+    if (s.charCodeAt(j) === COLON) {
+      const d = s.charCodeAt(j + 1);
+      if (d === SP || d === NL || j + 1 >= s.length) break;
+    }
+  }
+  let end = j;
+  while (s.charCodeAt(end - 1) === SP) end--;
+  return s.slice(off, end);
+}
+
+/** Offset just past the closing quote of the one-line quoted scalar at `from`. */
+function quotedEnd(s: string, from: number): number {
+  const q = s.charCodeAt(from);
+  for (let j = from + 1; j < s.length; j++) {
+    const d = s.charCodeAt(j);
+    if (d === NL) throw DECLINE; // multi-line quoted scalars fold lines: left to the library
+    if (q === DQ && d === BACKSLASH) j++;
+    else if (d === q) {
+      if (q === SQ && s.charCodeAt(j + 1) === SQ) j++;
+      else return j + 1;
+    }
+  }
+  throw DECLINE;
+}
+
+/** The value of the quoted scalar `s[start, end)` (quotes included). */
+function unquote(s: string, start: number, end: number): string {
+  const body = s.slice(start + 1, end - 1);
+  if (s.charCodeAt(start) === SQ) return body.includes("''") ? body.replaceAll("''", "'") : body;
+  if (!body.includes('\\')) return body;
+  let out = '';
+  for (let j = 0; j < body.length; j++) {
+    const ch = body[j]!;
+    if (ch !== '\\') {
+      out += ch;
+      continue;
+    }
+    const e = body[++j];
+    if (e === undefined) throw DECLINE;
+    const simple = ESCAPES[e];
+    if (simple !== undefined) {
+      out += simple;
+      continue;
+    }
+    const len = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
+    const hex = body.substr(j + 1, len);
+    if (len === 0 || hex.length !== len || !/^[0-9a-fA-F]+$/.test(hex)) throw DECLINE;
+    const cp = parseInt(hex, 16);
+    if (cp > 0x10ffff) throw DECLINE;
+    out += String.fromCodePoint(cp);
+    j += len;
+  }
+  return out;
 }
 
 /**
@@ -257,7 +325,6 @@ class Reader {
   /** Items of the collections still open, innermost last; each collection copies its own out when it ends. */
   private stack: Int32Array;
   private sp = 0;
-  private readonly keys: string[] = [];
   /**
    * Plain scalars and keys already read, by a hash of their text: a spec names the same hosts,
    * ports and keys thousands of times, and one string per name (instead of a copy per use) is
@@ -270,7 +337,7 @@ class Reader {
     this.n = s.length;
     // Both arrays are sized so that they are rarely grown: growing costs more than its copy, since
     // the optimised readers were compiled without that branch (and with the array as a constant
-    // field) and all deoptimise when it is taken. Records: generated specs take ~0.39 ints per
+    // field) and all deoptimise when it is taken. Records: generated specs take ~0.33 ints per
     // character, hand-written ones (comments, long names) less. The stack holds the items of the
     // open collections: the longest is usually the rule list, two ints per line of ~30-70 characters.
     this.locs = new Int32Array(Math.max(1024, s.length >> 1));
@@ -283,7 +350,7 @@ class Reader {
     const data = this.blockMap(0);
     const root = this.kid;
     if (this.i < this.n) throw DECLINE;
-    return { data, root, locs: this.locs, keys: this.keys, index: new Map() };
+    return { data, root, locs: this.locs, text: this.s, index: new Map() };
   }
 
   /** Pushes one item's ints for the collection being read. */
@@ -293,15 +360,14 @@ class Reader {
     this.stack[this.sp++] = b;
   }
 
-  private push4(a: number, b: number, c: number, d: number): void {
-    if (this.sp + 4 > this.stack.length) this.stack = grow(this.stack, this.sp + 4);
+  private push3(a: number, b: number, c: number): void {
+    if (this.sp + 3 > this.stack.length) this.stack = grow(this.stack, this.sp + 3);
     const st = this.stack;
     const p = this.sp;
     st[p] = a;
     st[p + 1] = b;
     st[p + 2] = c;
-    st[p + 3] = d;
-    this.sp = p + 4;
+    this.sp = p + 3;
   }
 
   /** Ends a collection whose items start at `base` on the stack: writes its record, returns its index. */
@@ -452,7 +518,7 @@ class Reader {
         valOff = j;
         value = this.inlineValue();
       }
-      this.push4(keyOff, valOff, this.kid, this.keys.push(key) - 1);
+      this.push3(keyOff, valOff, this.kid);
       obj[key] = value;
       if (this.i >= this.n) break;
       const col = this.col();
@@ -512,7 +578,7 @@ class Reader {
     const c = s.charCodeAt(this.i);
     let j: number;
     if (c === DQ || c === SQ) {
-      j = this.quotedEnd(this.i);
+      j = quotedEnd(s, this.i);
     } else if (c === LBRACE || c === LBRACKET) {
       return false;
     } else {
@@ -635,7 +701,7 @@ class Reader {
         this.spaces();
         const valOff = this.i;
         const value = this.flowNode();
-        this.push4(keyOff, valOff, this.kid, this.keys.push(key) - 1);
+        this.push3(keyOff, valOff, this.kid);
         obj[key] = value;
         this.spaces();
         const d = s.charCodeAt(this.i);
@@ -719,53 +785,11 @@ class Reader {
     while (this.i < this.n && this.s.charCodeAt(this.i) === SP) this.i++;
   }
 
-  /** Offset just past the closing quote of the one-line quoted scalar at `from`. */
-  private quotedEnd(from: number): number {
-    const s = this.s;
-    const q = s.charCodeAt(from);
-    for (let j = from + 1; j < this.n; j++) {
-      const d = s.charCodeAt(j);
-      if (d === NL) throw DECLINE; // multi-line quoted scalars fold lines: left to the library
-      if (q === DQ && d === BACKSLASH) j++;
-      else if (d === q) {
-        if (q === SQ && s.charCodeAt(j + 1) === SQ) j++;
-        else return j + 1;
-      }
-    }
-    throw DECLINE;
-  }
-
   /** The quoted scalar at `i`, on one line; `i` ends past its closing quote. */
   private quoted(): string {
-    const s = this.s;
     const start = this.i;
-    const end = this.quotedEnd(start);
+    const end = quotedEnd(this.s, start);
     this.i = end;
-    const body = s.slice(start + 1, end - 1);
-    if (s.charCodeAt(start) === SQ) return body.includes("''") ? body.replaceAll("''", "'") : body;
-    if (!body.includes('\\')) return body;
-    let out = '';
-    for (let j = 0; j < body.length; j++) {
-      const ch = body[j]!;
-      if (ch !== '\\') {
-        out += ch;
-        continue;
-      }
-      const e = body[++j];
-      if (e === undefined) throw DECLINE;
-      const simple = ESCAPES[e];
-      if (simple !== undefined) {
-        out += simple;
-        continue;
-      }
-      const len = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
-      const hex = body.substr(j + 1, len);
-      if (len === 0 || hex.length !== len || !/^[0-9a-fA-F]+$/.test(hex)) throw DECLINE;
-      const cp = parseInt(hex, 16);
-      if (cp > 0x10ffff) throw DECLINE;
-      out += String.fromCodePoint(cp);
-      j += len;
-    }
-    return out;
+    return unquote(this.s, start, end);
   }
 }
