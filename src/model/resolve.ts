@@ -697,7 +697,8 @@ class Resolver {
       }
     }
     const egress: EgressMode = h.egress ?? (trusted ? 'open' : 'filtered');
-    const hostTunnels = nics.filter((n) => this.tunnels.has(n.segment)).map((n) => n.segment);
+    const hostTunnels: string[] = [];
+    for (let i = 0; i < nics.length; i++) if (this.tunnels.has(nics[i]!.segment)) hostTunnels.push(nics[i]!.segment);
     let vpnTunnel: string | undefined;
     if (egress === 'vpn-only') {
       vpnTunnel = h.tunnel ?? (hostTunnels.length === 1 ? hostTunnels[0] : undefined);
@@ -740,7 +741,8 @@ class Resolver {
     });
     const defaultRoute = this.defaultRoute(name, h, nics, vpnTunnel, path);
     const isGuest = GUEST_KINDS.has(h.kind);
-    const onOwnedBridge = nics.some((n) => n.port !== undefined);
+    let onOwnedBridge = false;
+    for (let i = 0; i < nics.length && !onOwnedBridge; i++) onOwnedBridge = nics[i]!.port !== undefined;
     const fw = h.firewall ?? {};
     if (fw.guest && !onOwnedBridge) {
       this.err(
@@ -834,18 +836,17 @@ class Resolver {
     }
     if (vpnTunnel) return { kind: 'tunnel', tunnel: vpnTunnel };
     if (h.uplink) return { kind: 'uplink', ifname: h.uplink };
-    const inet = nics.find((n) => n.segment === 'internet');
-    if (inet) return { kind: 'uplink', ifname: inet.ifname };
-    for (const n of nics) {
-      const net = this.networks.get(n.segment);
-      if (net?.gateway !== undefined && net.gateway !== n.address) return { kind: 'gateway', via: net.gateway, segment: net.name };
+    // Index loops, not find/some with a closure each: this runs once per host.
+    for (let i = 0; i < nics.length; i++) if (nics[i]!.segment === 'internet') return { kind: 'uplink', ifname: nics[i]!.ifname };
+    for (let i = 0; i < nics.length; i++) {
+      const net = this.networks.get(nics[i]!.segment);
+      if (net?.gateway !== undefined && net.gateway !== nics[i]!.address) return { kind: 'gateway', via: net.gateway, segment: net.name };
     }
     // The gateway of a network with egress must itself reach the internet: an implicit uplink.
-    const servesEgress = nics.some((n) => {
-      const net = this.networks.get(n.segment);
-      return net && net.egress !== 'none' && net.gateway === n.address;
-    });
-    if (servesEgress) return { kind: 'uplink', ifname: 'uplink' };
+    for (let i = 0; i < nics.length; i++) {
+      const net = this.networks.get(nics[i]!.segment);
+      if (net && net.egress !== 'none' && net.gateway === nics[i]!.address) return { kind: 'uplink', ifname: 'uplink' };
+    }
     return { kind: 'none' };
   }
 
