@@ -292,6 +292,17 @@ export function lintChain(
   };
 
   const shadowed = new Map<number, { by: IrRule[] }>();
+  const isShadowed = new Uint8Array(n);
+  /** Per rule: 1 when rate-limited; its verdict (1 accept, 2 deny); 1 when overlapPartner never takes it as the earlier rule. */
+  const rated = new Uint8Array(n);
+  const verdict = new Uint8Array(n);
+  const quiet = new Uint8Array(n);
+  for (let k = 0; k < n; k++) {
+    const x = rules[k]!;
+    rated[k] = x.rate === undefined ? 0 : 1;
+    verdict[k] = verdictOf(x.action) === 'accept' ? 1 : 2;
+    quiet[k] = QUIET_ROLES.has(x.role) || x.match.state === 'established' ? 1 : 0;
+  }
   const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
   const empty = new Set<number>();
   const undecided: number[] = [];
@@ -364,7 +375,8 @@ export function lintChain(
     }
     const nb = near.get(i)!;
     // A rate-limited rule lets packets over the limit fall through, so it covers nothing.
-    const earlier = nb.filter((j) => j < i && rules[j]!.rate === undefined);
+    const earlier: number[] = [];
+    for (let t = 0; t < nb.length && nb[t]! < i; t++) if (rated[nb[t]!] === 0) earlier.push(nb[t]!);
     const budget = { left: budgetPerRule };
     // A corner of q outside every earlier rule is the answer `covered` gives at its first step;
     // found here without the candidates' merging, which cost most rules far more.
@@ -386,15 +398,18 @@ export function lintChain(
       // Without a small cover in budget, name the rules in the order they take the traffic.
       const by = pick ? pick.map((k) => earlier[k]!) : takers(q, earlier, boxes);
       shadowed.set(i, { by: by.map((j) => rules[j]!) });
+      isShadowed[i] = 1;
       // When other parts of the same spec rule do apply elsewhere, this is an overlap to report.
       for (const j of by) if (overlapPartner(rules[j]!, r)) addOverlap(j, i, nb);
       continue;
     }
     if (res === 'unknown') undecided.push(i);
-    for (const j of nb) {
+    // overlapPartner, from the per-rule columns: this runs for millions of pairs on big chains.
+    const mine = verdict[i]!;
+    for (let t = 0; t < nb.length; t++) {
+      const j = nb[t]!;
       if (j >= i) break;
-      const e = rules[j]!;
-      if (shadowed.has(j) || !overlapPartner(e, r)) continue;
+      if (isShadowed[j] === 1 || verdict[j] === mine || quiet[j] === 1) continue;
       addOverlap(j, i, nb);
     }
   }
@@ -402,7 +417,7 @@ export function lintChain(
   for (let i = 0; i < n; i++) {
     const r = rules[i]!;
     const nb = near.get(i);
-    if (!nb || shadowed.has(i) || r.log || r.rate !== undefined) continue;
+    if (!nb || isShadowed[i] === 1 || r.log || r.rate !== undefined) continue;
     const q = boxes[i]!;
     let rem: Box[] = [q];
     const by: IrRule[] = [];
@@ -413,7 +428,7 @@ export function lintChain(
       const l = rules[j]!;
       if (l.action === r.action) {
         // A later twin that never matches only looks like a replacement: report that one instead.
-        if (shadowed.has(j) || l.rate !== undefined) continue;
+        if (isShadowed[j] === 1 || l.rate !== undefined) continue;
         const next = rem.flatMap((x) => boxSubtract(x, boxes[j]!));
         if (next.length !== rem.length || next.some((x, k) => x !== rem[k])) by.push(l);
         rem = next;
