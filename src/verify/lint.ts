@@ -188,6 +188,20 @@ export function lintChain(
     }
     members[p]!.push(i);
   }
+  // Per pair, its first rule and address hulls, side by side: the scan of a query's pairs reads
+  // these for every pair it meets, and going through the members list to a rule cost a cache
+  // miss each.
+  const pairs = members.length;
+  const pRep = new Int32Array(pairs);
+  const pHull = new Float64Array(pairs * 4);
+  for (let p = 0; p < pairs; p++) {
+    const r = members[p]![0]!;
+    pRep[p] = r;
+    pHull[4 * p] = sLo[r]!;
+    pHull[4 * p + 1] = sHi[r]!;
+    pHull[4 * p + 2] = dLo[r]!;
+    pHull[4 * p + 3] = dHi[r]!;
+  }
   const dims: ((b: Box) => RangeSet)[] = [(b) => b.src, (b) => b.dst, (b) => b.flow];
   const indexes = dims.map((get, d) => {
     if (d === 2) {
@@ -266,14 +280,19 @@ export function lintChain(
         if (boxIntersects(b, boxes[j]!)) out.push(j);
       }
     } else {
-      for (const p of scratch) {
+      const qsLo = sLo[i]!;
+      const qsHi = sHi[i]!;
+      const qdLo = dLo[i]!;
+      const qdHi = dHi[i]!;
+      for (let t = 0; t < scratch.length; t++) {
+        const p = scratch[t]!;
         if (seen[p] === i) continue;
         seen[p] = i;
-        const list = members[p]!;
-        const r = list[0]!;
         // The addresses are the pair's: tested once for all its rules.
-        if (sLo[r]! > sHi[i]! || sHi[r]! < sLo[i]! || dLo[r]! > dHi[i]! || dHi[r]! < dLo[i]!) continue;
-        const rep = boxes[r]!;
+        const h = 4 * p;
+        if (pHull[h]! > qsHi || pHull[h + 1]! < qsLo || pHull[h + 2]! > qdHi || pHull[h + 3]! < qdLo) continue;
+        const list = members[p]!;
+        const rep = boxes[pRep[p]!]!;
         if (!rsIntersects(b.dst, rep.dst) || !rsIntersects(b.src, rep.src)) continue;
         let cands: readonly number[] = list;
         const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
