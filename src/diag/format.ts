@@ -41,8 +41,17 @@ export function formatDiagnostic(d: Diagnostic, opts: FormatOptions = {}): strin
   return format(d, opts, new Map());
 }
 
+/** One palette per setting: createColors builds dozens of closures, and lint prints thousands of findings. */
+const PALETTES = new Map<boolean, ReturnType<typeof pc.createColors>>();
+
+function palette(color: boolean): ReturnType<typeof pc.createColors> {
+  let c = PALETTES.get(color);
+  if (!c) PALETTES.set(color, (c = pc.createColors(color)));
+  return c;
+}
+
 function format(d: Diagnostic, opts: FormatOptions, cache: Map<string, Lines>): string {
-  const c = pc.createColors(opts.color ?? false);
+  const c = palette(opts.color ?? false);
   // Everything printed may come from the spec (names, values, the file name): no raw control or bidi character reaches the terminal.
   const loc = visible(d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file);
   const sev = d.severity === 'error' ? c.red('error') : d.severity === 'warning' ? c.yellow('warning') : c.cyan('info');

@@ -17,6 +17,8 @@ import { lowerBound } from '../util/search.js';
 
 /** Neighbours before j that cut the part: the first ones only, whatever their number. */
 const MAX_CUTTERS = 64;
+/** Rules meeting j up to this many key its cuts by a bit each (a small integer). */
+const MASK_BITS = 30;
 /** A cut leaving more pieces than this is not made. */
 const MAX_PIECES = 256;
 /** Past this many boxes looked at without a witness, `hasPart` falls back to `parts`. */
@@ -89,13 +91,43 @@ export class CutMemo {
   private lastNb: readonly number[] | undefined;
   private readonly lastSigs = new Int32Array(MAX_CUTTERS + 1);
 
+  /**
+   * Cuts by which of the few rules meeting j (`meets`) the neighbour list holds, per j: a bit each,
+   * so every later rule with those cutters shares one entry (keyed by the whole prefix, each later
+   * rule's own mix of rules that never touch j made its own entry).
+   */
+  private readonly byMask: (Map<number, Box | null | 0> | undefined)[] = [];
+  /** mark[k] === stamp: k is among the first MAX_CUTTERS rules of the list marked last. */
+  private mark: Int32Array | undefined;
+  private stamp = 0;
+  private markedNb: readonly number[] | undefined;
+
   constructor(
     private readonly rules: readonly IrRule[],
     private readonly boxes: readonly Box[],
+    private readonly meets?: EarlierMeets,
   ) {}
 
   /** What is left of rule j after the first MAX_CUTTERS rules of `nb` before it; null when not one piece. */
   cut(nb: readonly number[], j: number): Box | null | undefined {
+    // The cut is made by the rules of that prefix that meet j's box, in order (the others never
+    // touch a piece of it): when j is met by few rules before it, those of them in the prefix
+    // say everything about the cut.
+    const few = this.meets?.of(j);
+    if (few && few.length <= MASK_BITS) {
+      if (nb !== this.markedNb) this.markPrefix(nb);
+      const mark = this.mark!;
+      let mask = 0;
+      for (let t = 0; t < few.length; t++) if (mark[few[t]!] === this.stamp) mask |= 1 << t;
+      const memo = (this.byMask[j] ??= new Map());
+      let c = memo.get(mask);
+      if (c === undefined) {
+        const got = this.compute(nb, j);
+        c = got === undefined ? 0 : got;
+        memo.set(mask, c);
+      }
+      return c === 0 ? undefined : c;
+    }
     // The cut depends on the neighbours before j only (nb ascends): rules sharing those share it.
     // Keyed by the whole first MAX_CUTTERS, later rules that vary from one rule to the next made
     // nearly every pair of a big chain its own entry (millions of boxes kept).
@@ -117,6 +149,18 @@ export class CutMemo {
     this.sigs.clear();
     this.cuts.clear();
     this.lastNb = undefined;
+    this.byMask.length = 0;
+    this.markedNb = undefined;
+  }
+
+  private markPrefix(nb: readonly number[]): void {
+    let size = this.boxes.length;
+    for (let t = 0; t < nb.length && t < MAX_CUTTERS; t++) if (nb[t]! >= size) size = nb[t]! + 1;
+    if (!this.mark || this.mark.length < size) this.mark = new Int32Array(Math.max(size, this.mark ? this.mark.length * 2 : 0));
+    // Stamps, not clearing: a fresh stamp per list leaves the old marks meaning nothing.
+    this.stamp++;
+    for (let t = 0; t < nb.length && t < MAX_CUTTERS; t++) this.mark[nb[t]!] = this.stamp;
+    this.markedNb = nb;
   }
 
   /** A number per distinct list nb[0..m). Lint asks about one neighbour list many times in a row. */

@@ -67,6 +67,8 @@ export interface LintOptions {
 }
 
 const DEFAULT_BUDGET = 20_000;
+/** See `wideFactor` in `lintChain`. */
+const WIDE_FACTOR = 8;
 /** An address pair with more rules than this has them split by name (see NameSplit). */
 const SPLIT_ABOVE = 16;
 
@@ -120,7 +122,19 @@ export interface PartFilter {
  * overlaps with a part it keeps are listed: a big chain has millions of pairs of which a few
  * thousand have one, and listing them all first ran out of memory.
  */
-export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFilter } = {}): ChainLint {
+export function lintChain(
+  chain: Chain,
+  opts: {
+    budget?: number;
+    parts?: PartFilter;
+    /**
+     * A subject rule whose cheapest index scan costs more than this many times the rules it would
+     * be tested against one by one gets its neighbours that way (default 8). The answer is the
+     * same either way: 0 (every rule) and Infinity (none) are for tests that show it.
+     */
+    wideFactor?: number;
+  } = {},
+): ChainLint {
   const rules = chain.rules;
   const boxes = rules.map((r) => boxOf(r.match));
   const n = rules.length;
@@ -174,6 +188,20 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
     }
     members[p]!.push(i);
   }
+  // Per pair, its first rule and address hulls, side by side: the scan of a query's pairs reads
+  // these for every pair it meets, and going through the members list to a rule cost a cache
+  // miss each.
+  const pairs = members.length;
+  const pRep = new Int32Array(pairs);
+  const pHull = new Float64Array(pairs * 4);
+  for (let p = 0; p < pairs; p++) {
+    const r = members[p]![0]!;
+    pRep[p] = r;
+    pHull[4 * p] = sLo[r]!;
+    pHull[4 * p + 1] = sHi[r]!;
+    pHull[4 * p + 2] = dLo[r]!;
+    pHull[4 * p + 3] = dHi[r]!;
+  }
   const dims: ((b: Box) => RangeSet)[] = [(b) => b.src, (b) => b.dst, (b) => b.flow];
   const indexes = dims.map((get, d) => {
     if (d === 2) {
@@ -209,10 +237,10 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
   const splits: (NameSplit | undefined)[] = [];
   const stamp = new Int32Array(n).fill(-1);
   const named: number[] = [];
-  /** Rules other than i sharing a packet with rule i, in chain order. */
-  const neighbours = (i: number): number[] => {
+  /** The index that scans least for rule i (0 source, 1 destination, 2 flow); its estimate in `cost[i]`. */
+  const cost = new Float64Array(n);
+  const choose = (i: number): number => {
     const b = boxes[i]!;
-    scratch.length = 0;
     let pick = 0;
     let least = Infinity;
     for (let d = 0; d < dims.length; d++) {
@@ -232,6 +260,13 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
         pick = d;
       }
     }
+    cost[i] = least;
+    return pick;
+  };
+  /** Rules other than i sharing a packet with rule i, ascending, found through index `pick`. */
+  const query = (i: number, pick: number): number[] => {
+    const b = boxes[i]!;
+    scratch.length = 0;
     // The second interval to filter on: the query's hull in the index's other dimension.
     const lo2 = pick === 1 ? sLo[i]! : dLo[i]!;
     const hi2 = pick === 1 ? sHi[i]! : dHi[i]!;
@@ -245,14 +280,19 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
         if (boxIntersects(b, boxes[j]!)) out.push(j);
       }
     } else {
-      for (const p of scratch) {
+      const qsLo = sLo[i]!;
+      const qsHi = sHi[i]!;
+      const qdLo = dLo[i]!;
+      const qdHi = dHi[i]!;
+      for (let t = 0; t < scratch.length; t++) {
+        const p = scratch[t]!;
         if (seen[p] === i) continue;
         seen[p] = i;
-        const list = members[p]!;
-        const r = list[0]!;
         // The addresses are the pair's: tested once for all its rules.
-        if (sLo[r]! > sHi[i]! || sHi[r]! < sLo[i]! || dLo[r]! > dHi[i]! || dHi[r]! < dLo[i]!) continue;
-        const rep = boxes[r]!;
+        const h = 4 * p;
+        if (pHull[h]! > qsHi || pHull[h + 1]! < qsLo || pHull[h + 2]! > qdHi || pHull[h + 3]! < qdLo) continue;
+        const list = members[p]!;
+        const rep = boxes[pRep[p]!]!;
         if (!rsIntersects(b.dst, rep.dst) || !rsIntersects(b.src, rep.src)) continue;
         let cands: readonly number[] = list;
         const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
@@ -271,19 +311,78 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
   };
 
   const shadowed = new Map<number, { by: IrRule[] }>();
+  const isShadowed = new Uint8Array(n);
+  /** Per rule: 1 when rate-limited; its verdict (1 accept, 2 deny); 1 when overlapPartner never takes it as the earlier rule. */
+  const rated = new Uint8Array(n);
+  const verdict = new Uint8Array(n);
+  const quiet = new Uint8Array(n);
+  for (let k = 0; k < n; k++) {
+    const x = rules[k]!;
+    rated[k] = x.rate === undefined ? 0 : 1;
+    verdict[k] = verdictOf(x.action) === 'accept' ? 1 : 2;
+    quiet[k] = QUIET_ROLES.has(x.role) || x.match.state === 'established' ? 1 : 0;
+  }
   const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
   const empty = new Set<number>();
   const undecided: number[] = [];
   const near = new Map<number, number[]>();
   const filter = opts.parts;
   const meets = new EarlierMeets(boxes, near);
-  const memo = new CutMemo(rules, boxes);
+  const memo = new CutMemo(rules, boxes, meets);
   const overlaps = new OverlapList(rules, boxes, meets, memo);
   /** Rule j may take part of rule i's traffic; `nb` (the rules meeting i) holds every rule before j that takes some first. */
   const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
     if (filter && !overlapHasPart(rules, boxes, j, i, nb, meets, memo, filter.keep, filter.keepMeet)) return;
     overlaps.push(j, i, nb);
   };
+
+  // Every subject rule's neighbours first: the analysis of rule i reads its own list and what
+  // was found about rules before it, nothing that depends on when the lists were made.
+  const subjects: number[] = [];
+  const others: number[] = [];
+  const pickOf = new Int8Array(n);
+  for (const i of live) {
+    if (isSubject(rules[i]!)) {
+      subjects.push(i);
+      pickOf[i] = choose(i);
+    } else others.push(i);
+  }
+  // A wide rule (from a whole prefix to the internet, any port) meets little but scans much of
+  // every index: at 10k a few hundred of them tested millions of index entries. Its neighbours
+  // are the narrow rules whose own lists hold it (meeting is symmetric), and the plumbing and
+  // other wide rules, tested one by one: a rule is wide when its cheapest scan costs more than
+  // `wideFactor` times that test.
+  const wideFactor = opts.wideFactor ?? WIDE_FACTOR;
+  const wide = new Uint8Array(n);
+  const wides: number[] = [];
+  for (const i of [...subjects].sort((x, y) => cost[y]! - cost[x]!)) {
+    if (cost[i]! <= wideFactor * (others.length + wides.length + 1)) break;
+    wide[i] = 1;
+    wides.push(i);
+  }
+  const held = new Map<number, number[]>();
+  for (const i of wides) held.set(i, []);
+  for (const i of subjects) {
+    if (wide[i] === 1) continue;
+    const nb = query(i, pickOf[i]!);
+    near.set(i, nb);
+    for (const j of nb) if (wide[j] === 1) held.get(j)!.push(i);
+  }
+  for (const i of wides) {
+    const nb = held.get(i)!;
+    const b = boxes[i]!;
+    for (const group of [others, wides]) {
+      for (const j of group) {
+        if (j === i || sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
+        if (boxIntersects(b, boxes[j]!)) nb.push(j);
+      }
+    }
+    near.set(
+      i,
+      nb.sort((x, y) => x - y),
+    );
+  }
+  held.clear();
 
   for (let i = 0; i < n; i++) {
     const r = rules[i]!;
@@ -293,10 +392,10 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
       empty.add(i);
       continue;
     }
-    const nb = neighbours(i);
-    near.set(i, nb);
+    const nb = near.get(i)!;
     // A rate-limited rule lets packets over the limit fall through, so it covers nothing.
-    const earlier = nb.filter((j) => j < i && rules[j]!.rate === undefined);
+    const earlier: number[] = [];
+    for (let t = 0; t < nb.length && nb[t]! < i; t++) if (rated[nb[t]!] === 0) earlier.push(nb[t]!);
     const budget = { left: budgetPerRule };
     // A corner of q outside every earlier rule is the answer `covered` gives at its first step;
     // found here without the candidates' merging, which cost most rules far more.
@@ -318,15 +417,18 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
       // Without a small cover in budget, name the rules in the order they take the traffic.
       const by = pick ? pick.map((k) => earlier[k]!) : takers(q, earlier, boxes);
       shadowed.set(i, { by: by.map((j) => rules[j]!) });
+      isShadowed[i] = 1;
       // When other parts of the same spec rule do apply elsewhere, this is an overlap to report.
       for (const j of by) if (overlapPartner(rules[j]!, r)) addOverlap(j, i, nb);
       continue;
     }
     if (res === 'unknown') undecided.push(i);
-    for (const j of nb) {
+    // overlapPartner, from the per-rule columns: this runs for millions of pairs on big chains.
+    const mine = verdict[i]!;
+    for (let t = 0; t < nb.length; t++) {
+      const j = nb[t]!;
       if (j >= i) break;
-      const e = rules[j]!;
-      if (shadowed.has(j) || !overlapPartner(e, r)) continue;
+      if (isShadowed[j] === 1 || verdict[j] === mine || quiet[j] === 1) continue;
       addOverlap(j, i, nb);
     }
   }
@@ -334,7 +436,7 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
   for (let i = 0; i < n; i++) {
     const r = rules[i]!;
     const nb = near.get(i);
-    if (!nb || shadowed.has(i) || r.log || r.rate !== undefined) continue;
+    if (!nb || isShadowed[i] === 1 || r.log || r.rate !== undefined) continue;
     const q = boxes[i]!;
     let rem: Box[] = [q];
     const by: IrRule[] = [];
@@ -345,7 +447,7 @@ export function lintChain(chain: Chain, opts: { budget?: number; parts?: PartFil
       const l = rules[j]!;
       if (l.action === r.action) {
         // A later twin that never matches only looks like a replacement: report that one instead.
-        if (shadowed.has(j) || l.rate !== undefined) continue;
+        if (isShadowed[j] === 1 || l.rate !== undefined) continue;
         const next = rem.flatMap((x) => boxSubtract(x, boxes[j]!));
         if (next.length !== rem.length || next.some((x, k) => x !== rem[k])) by.push(l);
         rem = next;
@@ -528,36 +630,52 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   // Overlaps: one finding per rule whose traffic earlier rules partly take, naming those rules.
   interface Pair {
     earlier: IrRule;
-    /** Its place among the later rule's pairs: the message shows the parts of the first three. */
-    index: number;
     chains: string[];
     parts: Box[];
   }
-  const overlapped = new Map<number, { later: IrRule; pairs: Map<number, Pair>; chains: string[] }>();
+  /**
+   * Per later rule: the first three earlier rules met, in full (the message shows their parts);
+   * of the others only their ids and whether any is a policy rule. A big spec has millions of
+   * pairs, nearly all past the third, and an object each for those was most of lint's memory.
+   */
+  interface Later {
+    later: IrRule;
+    shown: Map<number, Pair>;
+    rest: Set<number>;
+    /** Whether every earlier rule in `rest` is cordon's plumbing. */
+    restPlumbing: boolean;
+    chains: string[];
+  }
+  const overlapped = new Map<number, Later>();
   for (const res of results) {
     const kid = keyIds.get(res)!;
     const list = res.overlapList;
     const rules = res.chain.rules;
+    const point = res.chain.point;
     for (let k = 0; k < list.length; k++) {
       const lk = kid[list.i(k)]!;
       const ek = kid[list.j(k)]!;
       if (dead[lk] === 1 || dead[ek] === 1) continue;
-      const later = rules[list.i(k)]!;
-      const earlier = rules[list.j(k)]!;
-      const entry = overlapped.get(lk);
-      const known = entry?.pairs.get(ek);
-      // The message shows the parts of the first three pairs, three parts each; of the others
-      // only that they exist and where. A pair already known in this chain adds nothing more.
-      const shown = (known ? known.index : (entry?.pairs.size ?? 0)) < 3;
-      if (known && known.chains.includes(res.chain.point) && (!shown || known.parts.length >= 3)) continue;
+      let e = overlapped.get(lk);
+      const known = e?.shown.get(ek);
       // lintChain listed only the pairs with a part on a real bridge.
-      const e = entry ?? { later, pairs: new Map<number, Pair>(), chains: [] };
-      overlapped.set(lk, e);
-      if (!e.chains.includes(res.chain.point)) e.chains.push(res.chain.point);
-      const p = known ?? { earlier, index: e.pairs.size, chains: [], parts: [] };
-      e.pairs.set(ek, p);
-      if (!p.chains.includes(res.chain.point)) p.chains.push(res.chain.point);
-      if (shown && p.parts.length < 3) {
+      if (e && !known && e.shown.size >= 3) {
+        if (!e.chains.includes(point)) e.chains.push(point);
+        if (!e.rest.has(ek)) {
+          e.rest.add(ek);
+          if (isSubject(rules[list.j(k)]!)) e.restPlumbing = false;
+        }
+        continue;
+      }
+      // The message shows the parts of the first three pairs, three parts each. A pair already
+      // known in this chain with its three parts adds nothing more.
+      if (known && known.chains.includes(point) && known.parts.length >= 3) continue;
+      if (!e) overlapped.set(lk, (e = { later: rules[list.i(k)]!, shown: new Map(), rest: new Set(), restPlumbing: true, chains: [] }));
+      if (!e.chains.includes(point)) e.chains.push(point);
+      let p = known;
+      if (!p) e.shown.set(ek, (p = { earlier: rules[list.j(k)]!, chains: [], parts: [] }));
+      if (!p.chains.includes(point)) p.chains.push(point);
+      if (p.parts.length < 3) {
         for (const b of list.at(k).parts()) {
           if (p.parts.length >= 3) break;
           const x = onTheirBridge(b, bridgeOf);
@@ -566,22 +684,23 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       }
     }
   }
-  for (const { later, pairs: byEarlier, chains } of overlapped.values()) {
+  for (const { later, shown: byEarlier, rest, restPlumbing, chains } of overlapped.values()) {
     const list = [...byEarlier.values()];
+    const count = list.length + rest.size;
     const partsOf = (p: Pair): string => {
       const texts = [...new Set(p.parts.map((b) => names.box(b)))];
       return texts.slice(0, 2).join('; and on ') + (texts.length > 2 ? ' (and more)' : '');
     };
     let message: string;
-    if (list.length === 1) {
+    if (count === 1) {
       const p = list[0]!;
       message = `${quote(later.origin)} and the earlier ${quote(p.earlier.origin)}${lineOf(p.earlier.origin, later.origin)} overlap on ${partsOf(p)}: there the earlier one ${verb(p.earlier.action)} (${p.chains.join(', ')})`;
     } else {
-      const shown = list.slice(0, 3).map((p) => `${quote(p.earlier.origin)}${lineOf(p.earlier.origin, later.origin)} ${verb(p.earlier.action)} ${partsOf(p)}`);
-      const more = list.length > 3 ? `; and ${list.length - 3} more rules` : '';
-      message = `${quote(later.origin)} overlaps ${list.length} earlier rules of the other verdict, which win where they overlap: ${shown.join('; ')}${more} (${chains.join(', ')})`;
+      const shown = list.map((p) => `${quote(p.earlier.origin)}${lineOf(p.earlier.origin, later.origin)} ${verb(p.earlier.action)} ${partsOf(p)}`);
+      const more = count > 3 ? `; and ${count - 3} more rules` : '';
+      message = `${quote(later.origin)} overlaps ${count} earlier rules of the other verdict, which win where they overlap: ${shown.join('; ')}${more} (${chains.join(', ')})`;
     }
-    const plumbing = list.every((p) => !isSubject(p.earlier));
+    const plumbing = restPlumbing && list.every((p) => !isSubject(p.earlier));
     ds.push(
       diag(
         Code.ALLOW_DENY_OVERLAP,
