@@ -139,6 +139,11 @@ export function meets(a: RangeSet, b: RangeSet): boolean {
   return false;
 }
 
+/** The order of merged atoms: by first address, then binding. */
+function atomOrder(x: SrcAtom, y: SrcAtom): number {
+  return x.addrs[0]![0] - y.addrs[0]![0] || x.b.order.localeCompare(y.b.order);
+}
+
 /** What the compiler keeps per host, built at its first use. */
 interface HostInfo {
   readonly host: Host;
@@ -299,7 +304,12 @@ export class PolicyParts {
       out[i] = { addrs: p.length === 1 ? p[0]! : R.normalize(p.flat()), b: bs[i]! };
     }
     if (out.length < 2) return out;
-    return out.sort((x, y) => x.addrs[0]![0] - y.addrs[0]![0] || x.b.order.localeCompare(y.b.order));
+    // Two atoms (the usual case of several) are put in order without a sort's work array.
+    if (out.length === 2) {
+      if (atomOrder(out[0]!, out[1]!) > 0) out.reverse();
+      return out;
+    }
+    return out.sort(atomOrder);
   }
 
   /** Groups a rule's destinations by the flows it gives them (a service's ports, or the rule's). */
