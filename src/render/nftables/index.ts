@@ -18,7 +18,7 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import { ByteOut } from '../bytes.js';
 import type { FileSink, RenderOptions, RenderResult, RenderedFile, StreamedFile, StreamingRenderer } from '../types.js';
-import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, ruleBoxesDisjoint, type Box, type Iv } from './boxes.js';
+import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, ruleBoxesDisjoint, splitBoxes, type Box, type Iv } from './boxes.js';
 import { emitIpv6Guard, emitL2Guard } from './ipv6.js';
 import { emitNat } from './nat.js';
 import { markOf, NFLOG_GROUP, nflogPrefix, portsTableName, tableName } from '../../model/names.js';
@@ -304,6 +304,8 @@ class BindingPrefixes {
   }
 }
 
+const NO_BOXES: readonly Box[] = [];
+
 /** Set elements sit three levels deep: table, set, elements. */
 const ELEMENT_INDENT = ascii('\t\t\t');
 const NEXT_ELEMENT = ascii(',\n\t\t\t');
@@ -476,20 +478,32 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
     i = j;
     runNo++;
     // Rules that match every protocol and port need only an address lookup.
-    const boxes = new DisjointBoxes();
-    const addrBoxes = new DisjointBoxes();
-    for (let k = from; k < j; k++) {
-      const x = rules[k]!;
-      const src = x.match.src;
-      const dst = x.match.dst;
-      const flows = flowEqual(x.match.flows, ALL_FLOWS) ? ICMP_ONLY : x.match.flows;
-      const into = flows === ICMP_ONLY ? addrBoxes : boxes;
-      const bs = ruleBoxes(src, dst, flows);
-      if (ruleBoxesDisjoint(src, dst, flows)) into.addDisjoint(bs);
-      else for (let b = 0; b < bs.length; b++) into.add(bs[b]!);
+    let ports: readonly Box[] = NO_BOXES;
+    let protos: readonly Box[] = NO_BOXES;
+    let addrs: readonly Box[] = NO_BOXES;
+    const one = r.match;
+    const oneFlows = j - from === 1 ? (flowEqual(one.flows, ALL_FLOWS) ? ICMP_ONLY : one.flows) : undefined;
+    if (oneFlows !== undefined && ruleBoxesDisjoint(one.src, one.dst, oneFlows)) {
+      // One rule whose boxes are disjoint (most runs): its boxes are the set's, with no collection to cut them.
+      const parts = splitBoxes(ruleBoxes(one.src, one.dst, oneFlows));
+      if (oneFlows === ICMP_ONLY) addrs = parts.protos;
+      else ({ ports, protos } = parts);
+    } else {
+      const boxes = new DisjointBoxes();
+      const addrBoxes = new DisjointBoxes();
+      for (let k = from; k < j; k++) {
+        const x = rules[k]!;
+        const src = x.match.src;
+        const dst = x.match.dst;
+        const flows = flowEqual(x.match.flows, ALL_FLOWS) ? ICMP_ONLY : x.match.flows;
+        const into = flows === ICMP_ONLY ? addrBoxes : boxes;
+        const bs = ruleBoxes(src, dst, flows);
+        if (ruleBoxesDisjoint(src, dst, flows)) into.addDisjoint(bs);
+        else for (let b = 0; b < bs.length; b++) into.add(bs[b]!);
+      }
+      ({ ports, protos } = boxes.parts());
+      addrs = addrBoxes.parts().protos;
     }
-    const { ports, protos } = boxes.parts();
-    const addrs = addrBoxes.parts().protos;
     // A blank line between runs (not before the first line).
     lines.gap();
     if (j - from === 1) lines.line(originLine(r.origin));
