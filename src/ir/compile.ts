@@ -10,6 +10,7 @@ import { lanEntry } from '../model/bridge-ports.js';
 import { GUEST_KINDS, type Hook, type Host, type Model } from '../model/types.js';
 import { ALL_FLOWS, NO_FLOWS } from '../util/flows.js';
 import { formatIPv4 } from '../util/ip.js';
+import { localeOrder } from '../util/collate.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
@@ -23,7 +24,7 @@ const ANY_MATCH: IrMatch = { src: undefined, dst: undefined, flows: ALL_FLOWS, i
 export function compile(model: Model): Ir {
   const chains = new Map<string, Chain>();
   const ds: Diagnostic[] = [];
-  const hosts = sortByName([...model.hosts.values()]);
+  const hosts = [...model.hosts.values()].sort((a, b) => byName(a.name, b.name));
   const cx: Ctx = { model, parts: new PolicyParts(model), untrusted: undefined, hosts, everywhere: undefined };
   for (const h of hosts) {
     for (const hook of hostHooks(model, h)) {
@@ -105,34 +106,9 @@ interface Ctx {
   everywhere: R.RangeSet | undefined;
 }
 
-/**
- * `a.localeCompare(b)`: the same collator (ECMA-402 defines localeCompare as a default Intl.Collator's
- * compare), made once instead of looked up on every comparison of a sort. Made at the first sort,
- * not when this module loads: a collator loads ICU's collation data, and `check` imports this
- * module without compiling.
- */
-let collator: ((a: string, b: string) => number) | undefined;
+/** Host names in the default collation's order (localeCompare's), as chains have always been built. */
 function byName(a: string, b: string): number {
-  return (collator ??= new Intl.Collator().compare)(a, b);
-}
-
-/**
- * Hosts in byName order. Names made only of a–z, 0–9 and `-` (what most specs use) sort by code
- * unit instead: the default collation orders those characters as their code units do (`-`, then
- * digits, then letters, each apart at the primary level, no contractions), so the order is the
- * same without a collator call per comparison; any other name sorts every host by the collator.
- */
-function sortByName(hosts: Host[]): Host[] {
-  for (let i = 0; i < hosts.length; i++) if (!plainName(hosts[i]!.name)) return hosts.sort((a, b) => byName(a.name, b.name));
-  return hosts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-function plainName(name: string): boolean {
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d)) return false;
-  }
-  return true;
+  return localeOrder(a, b);
 }
 
 function everywhere(cx: Ctx): RangeSet {

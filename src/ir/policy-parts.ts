@@ -9,6 +9,7 @@
 import { targetAddrs } from '../model/addresses.js';
 import type { Host, Model, PolicyRule, Target } from '../model/types.js';
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, type FlowSet } from '../util/flows.js';
+import { localeOrder } from '../util/collate.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { SpanIndex } from './span-index.js';
@@ -141,7 +142,7 @@ export function meets(a: RangeSet, b: RangeSet): boolean {
 
 /** The order of merged atoms: by first address, then binding. */
 function atomOrder(x: SrcAtom, y: SrcAtom): number {
-  return x.addrs[0]![0] - y.addrs[0]![0] || x.b.order.localeCompare(y.b.order);
+  return x.addrs[0]![0] - y.addrs[0]![0] || localeOrder(x.b.order, y.b.order);
 }
 
 /** What the compiler keeps per host, built at its first use. */

@@ -9,6 +9,7 @@ import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Model } from '../../model/types.js';
+import { localeOrder } from '../../util/collate.js';
 import { ADDR_MAX, formatIPv4 } from '../../util/ip.js';
 import { ALL_FLOWS, flowEqual, NO_FLOWS, type FlowSet } from '../../util/flows.js';
 
@@ -98,7 +99,7 @@ export function portMarks(model: Model, host: string): Map<string, string> {
 }
 
 export function chainsOf(ir: Ir, host: string): Chain[] {
-  return [...ir.chains.values()].filter((c) => c.enforcedOn === host).sort((a, b) => a.point.localeCompare(b.point));
+  return [...ir.chains.values()].filter((c) => c.enforcedOn === host).sort((a, b) => localeOrder(a.point, b.point));
 }
 
 /** The file of one host, through `e` (text or byte mode). */
