@@ -286,7 +286,7 @@ export class PolicyParts {
   private merge(targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): readonly SrcAtom[] {
     if (restrict !== undefined) return this.mergeNow(targets, enforcer, restrict);
     let byList = this.merged.get(enforcer);
-    if (!byList) this.merged.set(enforcer, (byList = new Map()));
+    if (!byList) this.merged.set(enforcer, (byList = new Map<readonly Target[], readonly SrcAtom[]>()));
     let atoms = byList.get(targets);
     if (!atoms) byList.set(targets, (atoms = this.mergeNow(targets, enforcer, undefined)));
     return atoms;
@@ -367,7 +367,7 @@ export class PolicyParts {
 
   private unrestrictedGroups(rule: PolicyRule): readonly DstGroup[] {
     let byPorts = this.grouped.get(rule.to);
-    if (!byPorts) this.grouped.set(rule.to, (byPorts = new Map()));
+    if (!byPorts) this.grouped.set(rule.to, (byPorts = new Map<FlowSet | undefined, readonly DstGroup[]>()));
     let groups = byPorts.get(rule.ports);
     if (!groups) byPorts.set(rule.ports, (groups = this.destGroups(rule, undefined)));
     return groups;
