@@ -109,6 +109,41 @@ describe('the Emitter in byte mode writes the bytes of its text form', () => {
     }
   });
 
+  it('lines made aside and inserted are the lines written in place, in both modes', () => {
+    const cases: string[][] = [[], [''], ['', 'a'], ['a', '', 'b'], ['a', '', ''], ['élan — 日本', 'a\tb', '', 'x'], ['', '', 'a', '', 'b', '']];
+    for (const lines of cases) {
+      // The aside's trailing blank lines are dropped: written in place, they are left out.
+      let end = lines.length;
+      while (end > 0 && lines[end - 1] === '') end--;
+      const viaAside = (e: Emitter): void => {
+        e.line('table t {').indent(() => {
+          const a = e.aside(1);
+          for (const l of lines) a.line(l);
+          a.gap();
+          e.line('# between');
+          e.block('chain c {', () => e.insert(a));
+        });
+        e.line('}');
+      };
+      const want = bothModes((e) => {
+        e.line('table t {').indent(() => {
+          e.line('# between');
+          e.block('chain c {', () => lines.slice(0, end).forEach((l) => e.line(l)));
+        });
+        e.line('}');
+      });
+      const got = bothModes(viaAside);
+      assert.equal(got.text, want.text, JSON.stringify(lines));
+      assert.deepEqual(got.bytes, Buffer.from(want.text, 'utf8'), JSON.stringify(lines));
+    }
+  });
+
+  it('an aside emitter refuses raw control characters, in both modes', () => {
+    const kept = collectChunks();
+    assert.throws(() => new Emitter('\t', new ByteOut(kept.sink)).aside(1).line('a\u202eb'), UnsafeOutput);
+    assert.throws(() => new Emitter('\t').aside().line('a\nb'), UnsafeOutput);
+  });
+
   it('refuses raw control characters in lines, as in text mode', () => {
     const kept = collectChunks();
     assert.throws(() => new Emitter('\t', new ByteOut(kept.sink)).line('a\u001bb'), UnsafeOutput);

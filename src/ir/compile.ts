@@ -10,6 +10,7 @@ import { lanEntry } from '../model/bridge-ports.js';
 import { GUEST_KINDS, type Hook, type Host, type Model } from '../model/types.js';
 import { ALL_FLOWS, NO_FLOWS } from '../util/flows.js';
 import { formatIPv4 } from '../util/ip.js';
+import { localeOrder } from '../util/collate.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
@@ -105,15 +106,9 @@ interface Ctx {
   everywhere: R.RangeSet | undefined;
 }
 
-/**
- * `a.localeCompare(b)`: the same collator (ECMA-402 defines localeCompare as a default Intl.Collator's
- * compare), made once instead of looked up on every comparison of a sort. Made at the first sort,
- * not when this module loads: a collator loads ICU's collation data, and `check` imports this
- * module without compiling.
- */
-let collator: ((a: string, b: string) => number) | undefined;
+/** Host names in the default collation's order (localeCompare's), as chains have always been built. */
 function byName(a: string, b: string): number {
-  return (collator ??= new Intl.Collator().compare)(a, b);
+  return localeOrder(a, b);
 }
 
 function everywhere(cx: Ctx): RangeSet {

@@ -9,6 +9,7 @@
 import { targetAddrs } from '../model/addresses.js';
 import type { Host, Model, PolicyRule, Target } from '../model/types.js';
 import { ALL_FLOWS, flowEqual, flowIntersect, flowIsEmpty, type FlowSet } from '../util/flows.js';
+import { localeOrder } from '../util/collate.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
 import { SpanIndex } from './span-index.js';
@@ -139,6 +140,11 @@ export function meets(a: RangeSet, b: RangeSet): boolean {
   return false;
 }
 
+/** The order of merged atoms: by first address, then binding. */
+function atomOrder(x: SrcAtom, y: SrcAtom): number {
+  return x.addrs[0]![0] - y.addrs[0]![0] || localeOrder(x.b.order, y.b.order);
+}
+
 /** What the compiler keeps per host, built at its first use. */
 interface HostInfo {
   readonly host: Host;
@@ -251,8 +257,9 @@ export class PolicyParts {
   /** sourceAtoms of one host at `enforcer`, unrestricted: kept per host and binder. */
   private hostSources(hi: HostInfo, enforcer: string): readonly SrcAtom[] {
     const at = enforcer === '' ? -1 : hi.binders.indexOf(enforcer);
-    if (at < 0) return (hi.plain ??= this.merge([{ kind: 'host', host: hi.host.name, name: hi.host.name }], '', undefined));
-    return (hi.boundSources[at] ??= this.merge([{ kind: 'host', host: hi.host.name, name: hi.host.name }], enforcer, undefined));
+    // Kept here, per host: not in `merged`, whose keys are the rules' lists.
+    if (at < 0) return (hi.plain ??= this.mergeNow([{ kind: 'host', host: hi.host.name, name: hi.host.name }], '', undefined));
+    return (hi.boundSources[at] ??= this.mergeNow([{ kind: 'host', host: hi.host.name, name: hi.host.name }], enforcer, undefined));
   }
 
   /** Splits sources so that a guest's address is matched together with its bridge port. */
@@ -270,7 +277,22 @@ export class PolicyParts {
     return this.merge(targets, enforcer, restrict);
   }
 
+  /**
+   * Unrestricted merges, per enforcer and target list: rules naming one group share its list
+   * (1k-host spec: 2,468 rules with several sources, 1,104 lists), so each is merged once.
+   */
+  private readonly merged = new Map<string, Map<readonly Target[], readonly SrcAtom[]>>();
+
   private merge(targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): readonly SrcAtom[] {
+    if (restrict !== undefined) return this.mergeNow(targets, enforcer, restrict);
+    let byList = this.merged.get(enforcer);
+    if (!byList) this.merged.set(enforcer, (byList = new Map<readonly Target[], readonly SrcAtom[]>()));
+    let atoms = byList.get(targets);
+    if (!atoms) byList.set(targets, (atoms = this.mergeNow(targets, enforcer, undefined)));
+    return atoms;
+  }
+
+  private mergeNow(targets: readonly Target[], enforcer: string, restrict: RangeSet | undefined): readonly SrcAtom[] {
     // Atoms with the same binding are merged, in the order their bindings first appear; what the
     // restriction excludes is dropped. The parts of one binding are normalised once at the end: a
     // union per atom was quadratic in a group's size. Most rules have one or two bindings, so they
@@ -299,7 +321,12 @@ export class PolicyParts {
       out[i] = { addrs: p.length === 1 ? p[0]! : R.normalize(p.flat()), b: bs[i]! };
     }
     if (out.length < 2) return out;
-    return out.sort((x, y) => x.addrs[0]![0] - y.addrs[0]![0] || x.b.order.localeCompare(y.b.order));
+    // Two atoms (the usual case of several) are put in order without a sort's work array.
+    if (out.length === 2) {
+      if (atomOrder(out[0]!, out[1]!) > 0) out.reverse();
+      return out;
+    }
+    return out.sort(atomOrder);
   }
 
   /** Groups a rule's destinations by the flows it gives them (a service's ports, or the rule's). */
@@ -332,6 +359,20 @@ export class PolicyParts {
     return out;
   }
 
+  /**
+   * destGroups unrestricted, per destination list and ports: rules share both (1k-host spec:
+   * 10,000 rules, 4,946 pairs), so each pair's groups are made once.
+   */
+  private readonly grouped = new Map<readonly Target[], Map<FlowSet | undefined, readonly DstGroup[]>>();
+
+  private unrestrictedGroups(rule: PolicyRule): readonly DstGroup[] {
+    let byPorts = this.grouped.get(rule.to);
+    if (!byPorts) this.grouped.set(rule.to, (byPorts = new Map<FlowSet | undefined, readonly DstGroup[]>()));
+    let groups = byPorts.get(rule.ports);
+    if (!groups) byPorts.set(rule.ports, (groups = this.destGroups(rule, undefined)));
+    return groups;
+  }
+
   private prepare(): void {
     if (this.srcs.length === this.policy.length) return;
     const n = this.policy.length;
@@ -343,7 +384,7 @@ export class PolicyParts {
       const one = from.length === 1 && (from[0]!.kind === 'host' || from[0]!.kind === 'service') ? this.info(from[0]!.host) : undefined;
       srcHost[k] = one;
       srcs[k] = one ? this.hostSources(one, '') : this.merge(from, '', undefined);
-      dsts[k] = this.destGroups(this.policy[k]!, undefined);
+      dsts[k] = this.unrestrictedGroups(this.policy[k]!);
     }
     this.srcs = srcs;
     this.srcHost = srcHost;

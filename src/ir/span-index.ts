@@ -106,7 +106,9 @@ function sortPacked(width: number, los: Float64Array, his: Float64Array, ids: In
   const h2 = new Float64Array(m);
   const i2 = new Int32Array(m);
   for (let j = 0; j < m; j++) {
-    const p = keys[j]! % POS;
+    // The position is the key's low part: exact (POS is a power of two), without a float modulo.
+    const k = keys[j]!;
+    const p = k - Math.floor(k / POS) * POS;
     l2[j] = los[p]!;
     h2[j] = his[p]!;
     i2[j] = ids[p]!;

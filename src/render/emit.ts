@@ -118,6 +118,41 @@ export class Emitter {
     return this;
   }
 
+  /**
+   * A second emitter at this one's depth (plus `deeper`) and indentation whose lines wait aside until `insert`:
+   * for lines made while other text is being written here (a chain's rule lines, made with its
+   * sets). In byte mode they wait as bytes, not as a string per line kept alive until then.
+   * Each line is checked by the aside emitter's `line`, as it would be here.
+   */
+  aside(deeper = 0): Emitter {
+    const kept = this.out === undefined ? undefined : collectChunks();
+    const a = new Emitter(this.indentUnit, kept && new ByteOut(kept.sink));
+    a.depth = this.depth + deeper;
+    a.kept = kept;
+    return a;
+  }
+
+  /** The lines of `aside` (made by `aside()` of this emitter), here; blank lines at its end are dropped. */
+  insert(aside: Emitter): this {
+    if (this.out === undefined) {
+      let end = aside.lines.length;
+      while (end > 0 && aside.lines[end - 1] === '') end--;
+      for (let i = 0; i < end; i++) this.lines.push(aside.lines[i]!);
+      return this;
+    }
+    if (aside.out === undefined || aside.kept === undefined) throw new Error('insert takes an emitter made by aside() of this one');
+    aside.out.flush();
+    const bytes = aside.kept.bytes();
+    if (bytes.length === 0) return this;
+    // Blank lines waiting here come first; the aside's own leading ones are in its bytes.
+    this.beginLine(this.out);
+    this.out.bytes(bytes);
+    return this;
+  }
+
+  /** Byte mode of an aside emitter: where its bytes are kept. */
+  private kept: ReturnType<typeof collectChunks> | undefined;
+
   lines_(texts: readonly string[]): this {
     for (const t of texts) this.line(t);
     return this;

@@ -224,20 +224,28 @@ export class DisjointBoxes {
 
   /** Port-bearing and port-less boxes, each sorted for deterministic output. */
   parts(): { ports: Box[]; protos: Box[] } {
-    // One pass; most sets are one rule's boxes, already in order (see `sorted`).
-    const ports: Box[] = [];
-    const protos: Box[] = [];
-    for (let i = 0; i < this.boxes.length; i++) {
-      const b = this.boxes[i]!;
-      if (b.port === undefined) protos.push(b);
-      else ports.push(b);
-    }
-    if (!sorted(ports)) ports.sort(boxOrder);
-    if (!sorted(protos)) protos.sort(boxOrder);
-    return { ports, protos };
+    return splitBoxes(this.boxes);
   }
 
   get size(): number {
     return this.boxes.length;
   }
+}
+
+/**
+ * Port-bearing and port-less boxes of disjoint `boxes`, each sorted for deterministic output: the
+ * parts of a DisjointBoxes holding them (what one rule with disjoint boxes, added alone, leaves).
+ */
+export function splitBoxes(boxes: readonly Box[]): { ports: Box[]; protos: Box[] } {
+  // One pass; most sets are one rule's boxes, already in order (see `sorted`).
+  const ports: Box[] = [];
+  const protos: Box[] = [];
+  for (let i = 0; i < boxes.length; i++) {
+    const b = boxes[i]!;
+    if (b.port === undefined) protos.push(b);
+    else ports.push(b);
+  }
+  if (!sorted(ports)) ports.sort(boxOrder);
+  if (!sorted(protos)) protos.sort(boxOrder);
+  return { ports, protos };
 }

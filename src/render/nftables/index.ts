@@ -9,6 +9,7 @@ import { diag, type Diagnostic } from '../../diag/diagnostic.js';
 import { Code } from '../../diag/codes.js';
 import type { Chain, Ir, IrRule } from '../../ir/types.js';
 import type { Model } from '../../model/types.js';
+import { localeOrder } from '../../util/collate.js';
 import { ADDR_MAX, formatIPv4 } from '../../util/ip.js';
 import { ALL_FLOWS, flowEqual, NO_FLOWS, type FlowSet } from '../../util/flows.js';
 
@@ -18,7 +19,7 @@ import { commented, Emitter, headerLines } from '../emit.js';
 import { ifname, inert, quotedText } from '../escape.js';
 import { ByteOut } from '../bytes.js';
 import type { FileSink, RenderOptions, RenderResult, RenderedFile, StreamedFile, StreamingRenderer } from '../types.js';
-import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, ruleBoxesDisjoint, type Box, type Iv } from './boxes.js';
+import { DisjointBoxes, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ruleBoxes, ruleBoxesDisjoint, splitBoxes, type Box, type Iv } from './boxes.js';
 import { emitIpv6Guard, emitL2Guard } from './ipv6.js';
 import { emitNat } from './nat.js';
 import { markOf, NFLOG_GROUP, nflogPrefix, portsTableName, tableName } from '../../model/names.js';
@@ -98,7 +99,7 @@ export function portMarks(model: Model, host: string): Map<string, string> {
 }
 
 export function chainsOf(ir: Ir, host: string): Chain[] {
-  return [...ir.chains.values()].filter((c) => c.enforcedOn === host).sort((a, b) => a.point.localeCompare(b.point));
+  return [...ir.chains.values()].filter((c) => c.enforcedOn === host).sort((a, b) => localeOrder(a.point, b.point));
 }
 
 /** The file of one host, through `e` (text or byte mode). */
@@ -149,11 +150,10 @@ function renderChain(e: Emitter, ir: Ir, c: Chain, marks: Map<string, string>, d
     e.line(`# ${inert(`enforcement point ${c.point}${c.handwritten ? ' (hand-written in the spec)' : ''}; default: ${c.policy} — ${c.policyOrigin.text}`)}`);
     // Every set of the chain, one block of generated text (names, types, numbers, addresses),
     // written as it is made; the rule lines that use them follow.
-    let lines: string[] = [];
-    e.generatedBytes((out) => (lines = renderRules(ir, c, marks, ds, out)));
-    e.block('chain rules {', () => {
-      for (let i = 0; i < lines.length; i++) e.line(lines[i]);
-    });
+    // The rule lines wait aside (as bytes when streaming) while the sets are written.
+    const body = e.aside(1);
+    e.generatedBytes((out) => renderRules(ir, c, marks, ds, out, body));
+    e.block('chain rules {', () => e.insert(body));
     for (const hook of HOOKS_OF[c.hook]) {
       e.block(`chain ${hook} {`, () => {
         e.line(`type filter hook ${hook} priority 0; policy ${c.policy};`);
@@ -196,7 +196,16 @@ function setOf(items: readonly string[]): string {
 const NFLOG_RATE = 'limit rate 50/second burst 100 packets';
 
 function nflogLine(match: string, point: string, ref: number | 'policy'): string {
-  return `${match} ${NFLOG_RATE} log prefix "${nflogPrefixOf(point, ref)}" group ${NFLOG_GROUP}`.trim();
+  return `${lead(match)}${NFLOG_RATE} log prefix "${nflogPrefixOf(point, ref)}" group ${NFLOG_GROUP}`;
+}
+
+/**
+ * What goes in front of the rest of a rule line: `match` and a space, or nothing when `match` is
+ * empty or blank-led by an empty binding (what `${match} rest`.trim() left; no line ends in a space).
+ */
+function lead(match: string): string {
+  if (match === '') return '';
+  return match.charCodeAt(0) === 0x20 ? `${match.slice(1)} ` : `${match} `;
 }
 
 /** Per point, the text of its NFLOG prefixes before the rule number (`cordon HASH r`), or null where that does not hold. */
@@ -266,6 +275,37 @@ function bindingPrefix(r: IrRule, marks: Map<string, string>, point: string, ds:
   else if (m.state === 'established') parts.push('ct state established,related');
   return parts.join(' ');
 }
+
+/** The comment line naming where a run's rule came from. */
+function originLine(o: IrRule['origin']): string {
+  return `# ${inert(`${o.path ? `${o.path}: ` : ''}${o.text} (${baseName(o.file)}:${o.line})`)}`;
+}
+
+/**
+ * bindingPrefix, kept per binding: rules drafted from one binding share its lists (policy-parts.ts
+ * `Binding`), so a chain's many runs bound to one bridge port (or to nothing) make its prefix once.
+ * Only a prefix made without a diagnostic is kept: a port not on the host is reported every time.
+ */
+class BindingPrefixes {
+  /** Bindings with only a bridge port (iif, oif and state undefined), by their inPort list. */
+  private readonly byPort = new Map<readonly string[], string>();
+
+  constructor(private readonly marks: Map<string, string>) {}
+
+  prefix(r: IrRule, point: string, ds: Diagnostic[], ir: Ir): string {
+    const m = r.match;
+    if (m.iif !== undefined || m.oif !== undefined || m.state !== undefined) return bindingPrefix(r, this.marks, point, ds, ir);
+    if (m.inPort === undefined) return '';
+    const kept = this.byPort.get(m.inPort);
+    if (kept !== undefined) return kept;
+    const before = ds.length;
+    const p = bindingPrefix(r, this.marks, point, ds, ir);
+    if (ds.length === before) this.byPort.set(m.inPort, p);
+    return p;
+  }
+}
+
+const NO_BOXES: readonly Box[] = [];
 
 /** Set elements sit three levels deep: table, set, elements. */
 const ELEMENT_INDENT = ascii('\t\t\t');
@@ -371,19 +411,19 @@ function writeSet(out: ByteOut, first: boolean, name: string, type: string, boxe
 }
 
 /** Appends the verdict lines of rule `r` with `match` in front (trimmed: `match` may be empty or start with a space) to `out`. */
-function verdictLines(r: IrRule, match: string, point: string, out: string[]): void {
-  const lim = r.rate ? ` limit rate ${r.rate.replace('/', '/')}` : '';
-  if (r.log) out.push(`${match} limit rate 5/second burst 10 packets log prefix "${logPrefix(point, r.action)}" level info`.trim());
-  if (r.action !== 'accept') out.push(nflogLine(match, point, r.index).trim());
+function verdictLines(r: IrRule, match: string, point: string, out: Emitter): void {
+  const m = lead(match);
+  if (r.log) out.line(`${m}limit rate 5/second burst 10 packets log prefix "${logPrefix(point, r.action)}" level info`);
+  if (r.action !== 'accept') out.line(nflogLine(match, point, r.index));
   switch (r.action) {
     case 'accept':
-      out.push(`${match}${lim} counter accept`.trim());
+      out.line(r.rate ? `${m}limit rate ${r.rate} counter accept` : `${m}counter accept`);
       break;
     case 'drop':
-      out.push(`${match} counter drop`.trim());
+      out.line(`${m}counter drop`);
       break;
     case 'reject':
-      out.push(`${match} meta l4proto tcp counter reject with tcp reset`.trim(), `${match} counter reject`.trim());
+      out.line(`${m}meta l4proto tcp counter reject with tcp reset`).line(`${m}counter reject`);
       break;
   }
 }
@@ -401,23 +441,23 @@ function baseName(path: string): string {
 
 /**
  * Rules in order; runs with one verdict and binding become set lookups. The chain's sets are
- * written to `out` (one generated block, see renderChain); the rule lines are returned.
+ * written to `out` (one generated block, see renderChain); the rule lines go to `lines`.
  */
-function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnostic[], out: ByteOut): string[] {
+function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnostic[], out: ByteOut, lines: Emitter): void {
   const start = out.total;
-  const lines: string[] = [];
+  const binding = new BindingPrefixes(marks);
   const rules = c.rules;
   let i = 0;
   let runNo = 0;
   while (i < rules.length) {
     const r = rules[i]!;
     if (r.role === 'stateful') {
-      lines.push('ct state established,related counter accept', 'ct state invalid counter drop');
+      lines.line('ct state established,related counter accept').line('ct state invalid counter drop');
       i++;
       continue;
     }
     if (r.role === 'loopback') {
-      lines.push(`${bindingPrefix(r, marks, c.point, ds, ir)} accept`);
+      lines.line(`${binding.prefix(r, c.point, ds, ir)} accept`);
       i++;
       continue;
     }
@@ -434,31 +474,51 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
       sameBinding(rules[j]!, r)
     )
       j++;
-    const run = rules.slice(i, j);
+    // The run is rules[i, j): read in place, not copied.
+    const from = i;
     i = j;
     runNo++;
     // Rules that match every protocol and port need only an address lookup.
-    const boxes = new DisjointBoxes();
-    const addrBoxes = new DisjointBoxes();
-    for (let k = 0; k < run.length; k++) {
-      const x = run[k]!;
-      const src = x.match.src;
-      const dst = x.match.dst;
-      const flows = flowEqual(x.match.flows, ALL_FLOWS) ? ICMP_ONLY : x.match.flows;
-      const into = flows === ICMP_ONLY ? addrBoxes : boxes;
-      const bs = ruleBoxes(src, dst, flows);
-      if (ruleBoxesDisjoint(src, dst, flows)) into.addDisjoint(bs);
-      else for (let b = 0; b < bs.length; b++) into.add(bs[b]!);
+    let ports: readonly Box[] = NO_BOXES;
+    let protos: readonly Box[] = NO_BOXES;
+    let addrs: readonly Box[] = NO_BOXES;
+    const one = r.match;
+    const oneFlows = j - from === 1 ? (flowEqual(one.flows, ALL_FLOWS) ? ICMP_ONLY : one.flows) : undefined;
+    if (oneFlows !== undefined && ruleBoxesDisjoint(one.src, one.dst, oneFlows)) {
+      // One rule whose boxes are disjoint (most runs): its boxes are the set's, with no collection to cut them.
+      const parts = splitBoxes(ruleBoxes(one.src, one.dst, oneFlows));
+      if (oneFlows === ICMP_ONLY) addrs = parts.protos;
+      else ({ ports, protos } = parts);
+    } else {
+      const boxes = new DisjointBoxes();
+      const addrBoxes = new DisjointBoxes();
+      for (let k = from; k < j; k++) {
+        const x = rules[k]!;
+        const src = x.match.src;
+        const dst = x.match.dst;
+        const flows = flowEqual(x.match.flows, ALL_FLOWS) ? ICMP_ONLY : x.match.flows;
+        const into = flows === ICMP_ONLY ? addrBoxes : boxes;
+        const bs = ruleBoxes(src, dst, flows);
+        if (ruleBoxesDisjoint(src, dst, flows)) into.addDisjoint(bs);
+        else for (let b = 0; b < bs.length; b++) into.add(bs[b]!);
+      }
+      ({ ports, protos } = boxes.parts());
+      addrs = addrBoxes.parts().protos;
     }
-    const { ports, protos } = boxes.parts();
-    const addrs = addrBoxes.parts().protos;
-    const origins = run.length === 1 ? [r.origin] : [...new Map(run.map((x) => [`${x.origin.path}|${x.origin.text}`, x.origin])).values()];
-    lines.push('');
-    for (let k = 0; k < origins.length; k++) {
-      const o = origins[k]!;
-      lines.push(`# ${inert(`${o.path ? `${o.path}: ` : ''}${o.text} (${baseName(o.file)}:${o.line})`)}`);
+    // A blank line between runs (not before the first line).
+    lines.gap();
+    if (j - from === 1) lines.line(originLine(r.origin));
+    else {
+      // Each origin once (by path and text), where it first comes; a later one of the same key is
+      // the one shown, as a Map keeps a key's first place and its last value.
+      const origins = new Map<string, IrRule['origin']>();
+      for (let k = from; k < j; k++) {
+        const o = rules[k]!.origin;
+        origins.set(`${o.path}|${o.text}`, o);
+      }
+      for (const o of origins.values()) lines.line(originLine(o));
     }
-    const prefix = bindingPrefix(r, marks, c.point, ds, ir);
+    const prefix = binding.prefix(r, c.point, ds, ir);
     const name = `run${String(runNo).padStart(3, '0')}`;
     if (addrs.length) {
       const anySrc = addrs.every((b) => b.src[0] === 0 && b.src[1] === ADDR_MAX);
@@ -483,6 +543,4 @@ function renderRules(ir: Ir, c: Chain, marks: Map<string, string>, ds: Diagnosti
       verdictLines(r, `${prefix} ip saddr . ip daddr . meta l4proto @${name}_protos`, c.point, lines);
     }
   }
-  while (lines[0] === '') lines.shift();
-  return lines;
 }
