@@ -15,7 +15,7 @@ import type { RangeSet } from '../src/util/rangeset.js';
 import { lintChain, type ChainLint } from '../src/verify/lint.js';
 import { assertProperty } from './support/seed.js';
 
-const ORIGIN: Origin = { file: 'x.yaml', path: 'policy[0]', line: 1, col: 1, text: 'r' } as unknown as Origin;
+const ORIGIN: Origin = { file: 'x.yaml', path: 'policy[0]', line: 1, col: 1, text: 'r' };
 
 /** One range in a small space, or everything (undefined): small so rules meet often. */
 const addrs: fc.Arbitrary<RangeSet | undefined> = fc.oneof(
@@ -63,7 +63,7 @@ function chainOf(rs: { match: IrMatch; action: Action; role: RuleRole; rate: str
     origin: ORIGIN,
     policyIndex: undefined,
   }));
-  return { point: 'h:forward', host: 'h', hook: 'forward', enforcedOn: 'h', inGuest: false, policy, policyOrigin: ORIGIN, rules, handwritten: false } as Chain;
+  return { point: 'h:forward', host: 'h', hook: 'forward', enforcedOn: 'h', inGuest: false, policy, policyOrigin: ORIGIN, rules, handwritten: false };
 }
 
 /** What lint found, by rule index, in a form deepEqual compares. */

@@ -119,7 +119,7 @@ export class CutMemo {
       const mark = this.mark!;
       let mask = 0;
       for (let t = 0; t < few.length; t++) if (mark[few[t]!] === this.stamp) mask |= 1 << t;
-      const memo = (this.byMask[j] ??= new Map());
+      const memo = (this.byMask[j] ??= new Map<number, Box | null | 0>());
       let c = memo.get(mask);
       if (c === undefined) {
         const got = this.compute(nb, j);
