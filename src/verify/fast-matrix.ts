@@ -263,6 +263,8 @@ class ChainIndex {
   private readonly dstLen: Int32Array;
   private dstPool = new Int32Array(1024);
   private dstUsed = 0;
+  /** A rule whose ranges are in the pool, by its destination list (undefined: anywhere). */
+  private readonly dstByList = new Map<RangeSet | undefined, number>();
   /** Every candidate list asked for, by bridge port, input interface key and source. */
   private readonly candByPort = new Map<string, Map<string, Map<number, Candidates>>>();
   private candCount = 0;
@@ -333,8 +335,8 @@ class ChainIndex {
     // Rules bound to the hop's bridge port that match this source: when there are none, the
     // candidates are those of any other port (shared by every guest behind the same interface).
     let bound: number[] | undefined;
-    if (hop.inPort !== undefined && this.portMayMatch(hop.inPort, src)) {
-      const list = this.byPort.get(hop.inPort) ?? [];
+    const list = hop.inPort !== undefined ? this.byPort.get(hop.inPort) : undefined;
+    if (list !== undefined) {
       for (let x = 0; x < list.length; x++) {
         const i = list[x]!;
         const m = this.rules[i]!.match;
@@ -386,20 +388,6 @@ class ChainIndex {
     this.candByLeaf.clear();
     this.candByPort.clear();
     this.candCount = 0;
-  }
-
-  private readonly portSrc = new Map<string, RangeSet | undefined>();
-
-  /** Whether any rule bound to this port can match source src (the union of their sources, cached). */
-  private portMayMatch(port: string, src: number): boolean {
-    let u = this.portSrc.get(port);
-    if (u === undefined && !this.portSrc.has(port)) {
-      const list = this.byPort.get(port) ?? [];
-      u = list.some((i) => !this.rules[i]!.match.src) ? undefined : R.normalize(list.flatMap((i) => this.rules[i]!.match.src!));
-      this.portSrc.set(port, u ?? undefined);
-      if (u === undefined) return list.length > 0;
-    }
-    return u === undefined ? (this.byPort.get(port)?.length ?? 0) > 0 : R.contains(u, src);
   }
 
   /** The candidates that also match output interface `oif`. */
@@ -474,6 +462,14 @@ class ChainIndex {
     const known = this.dstOff[i]!;
     if (known >= 0) return known;
     const dst = this.rules[i]!.match.dst;
+    // Rules compiled from one destination share its prefix list object, and so its ranges.
+    const same = this.dstByList.get(dst);
+    if (same !== undefined) {
+      this.dstOff[i] = this.dstOff[same]!;
+      this.dstLen[i] = this.dstLen[same]!;
+      return this.dstOff[i]!;
+    }
+    this.dstByList.set(dst, i);
     const need = dst ? 2 * dst.length : 2;
     if (this.dstUsed + need > this.dstPool.length) {
       const grown = new Int32Array(Math.max(this.dstPool.length * 2, this.dstUsed + need));
