@@ -93,7 +93,6 @@ export function* compactMatrixToList(m: CompactMatrix, color = false, chunkBytes
   // Each name's two places in a line encoded once: "from  →  " and "to  ".
   const heads = names.map((n) => utf8(`${n.padEnd(width)}  →  `));
   const tails = names.map((n) => utf8(`${n.padEnd(width)}  `));
-  const newline = utf8('\n');
   const out = new ByteSink(chunkBytes);
   let any = false;
   for (let i = 0; i < names.length; i++) {
@@ -104,13 +103,13 @@ export function* compactMatrixToList(m: CompactMatrix, color = false, chunkBytes
       let t = text[id];
       if (t === undefined) {
         const f = m.flowSets[id]!;
-        text[id] = t = flowIsEmpty(f) ? null : utf8(c.green(formatFlowSet(f)));
+        // With the line's newline: one piece less per line.
+        text[id] = t = flowIsEmpty(f) ? null : utf8(`${c.green(formatFlowSet(f))}\n`);
       }
       if (t === null) continue;
       out.put(head);
       out.put(tails[to[k]!]!);
       out.put(t);
-      out.put(newline);
       any = true;
       if (out.ready) yield out.take();
     }
