@@ -194,7 +194,8 @@ class MaskSet {
   find(m: Uint32Array, off: number): number {
     const b = this.buckets.get(this.hash(m, off));
     if (!b) return -1;
-    for (const k of b) {
+    for (let x = 0; x < b.length; x++) {
+      const k = b[x]!;
       let same = true;
       for (let w = 0; w < this.W && same; w++) same = this.pool[k * this.W + w] === m[off + w];
       if (same) return this.ids[k]!;
@@ -1308,7 +1309,8 @@ class FastEngine {
     for (let c = 0; c < this.scs.length; c++) {
       const sc = this.scs[c]!;
       this.fromZone = false;
-      const templates = new Map<number, Template | null>();
+      // By destination class id: looked up once per entry visited (an array, not a Map).
+      const templates = new Array<Template | null | undefined>(this.dcs.length).fill(undefined);
       for (let x = 0; x < sc.members.length; x++) {
         const s = sc.members[x]!;
         this.localSweeps = new Map();
@@ -1324,8 +1326,8 @@ class FastEngine {
   }
 
   /** A template for (source class, destination class), computed once per class pair. */
-  private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: Map<number, Template | null>): Template | null {
-    const cached = cache.get(dc.id);
+  private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: (Template | null | undefined)[]): Template | null {
+    const cached = cache[dc.id];
     if (cached !== undefined) return cached;
     // Leaf classes whose routes to this class look alike share the template (see routeKeyId).
     // Every address of the next hop's own host gives one path whatever the address: the route's
@@ -1338,7 +1340,7 @@ class FastEngine {
     if (rk >= 0) {
       const shared = this.sharedTemplates.get(gk);
       if (shared !== undefined) {
-        cache.set(dc.id, shared);
+        cache[dc.id] = shared;
         return shared;
       }
     }
@@ -1361,7 +1363,7 @@ class FastEngine {
         break outer;
       }
     }
-    cache.set(dc.id, t);
+    cache[dc.id] = t;
     if (rk >= 0) this.sharedTemplates.set(gk, t);
     return t;
   }
@@ -1418,7 +1420,7 @@ class FastEngine {
   private readonly plans = new Map<number, RoutePlan | undefined>();
   private readonly repCache = new Map<string, { cuts: number[]; reps: number[] }>();
 
-  private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>): void {
+  private evalSource(sc: SourceClass, s: number, templates: (Template | null | undefined)[]): void {
     const ep = this.eps[s]!;
     const S = this.hostByEp[s];
     this.fromZone = ep.source.kind === 'zone';
@@ -1474,7 +1476,7 @@ class FastEngine {
 
   private entryGen = 0;
   private entryStamp = new Int32Array(0);
-  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>): void {
+  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: (Template | null | undefined)[]): void {
     const u = this.universe;
     // Skip classes that hold nothing but the source itself or zones seen from a zone.
     const first = dc.members[0]!;
@@ -1495,7 +1497,7 @@ class FastEngine {
    * classes, and the others are skipped without computing their path templates. Other routes (a
    * directly connected segment, no route) are evaluated class by class.
    */
-  private routePlan(sc: SourceClass, templates: Map<number, Template | null>): RoutePlan | undefined {
+  private routePlan(sc: SourceClass, templates: (Template | null | undefined)[]): RoutePlan | undefined {
     if (this.plans.has(sc.id)) return this.plans.get(sc.id);
     const s0 = sc.members[0]!;
     const S0 = this.hostByEp[s0]!;
@@ -1536,7 +1538,7 @@ class FastEngine {
   }
 
   /** The arrival hop a `via` group's paths share, read off one computed template; undefined: no filter. */
-  private witness(sc: SourceClass, g: RouteGroup, templates: Map<number, Template | null>): RouteFilter | undefined {
+  private witness(sc: SourceClass, g: RouteGroup, templates: (Template | null | undefined)[]): RouteFilter | undefined {
     for (const dc of g.dcs) {
       const t = this.templateFor(sc, sc.members[0]!, dc, templates);
       if (!t || t.paths.length !== 1) continue;
