@@ -1504,16 +1504,24 @@ class FastEngine {
     const u = this.universe;
     const groups: RouteGroup[] = [];
     const groupOf = new Int32Array(this.dcs.length).fill(-1);
-    const byKey = new Map<string, RouteGroup>();
+    // Only `via` routes group classes; every other class is a group of its own.
+    const byVia = new Map<string, RouteGroup>();
     const routeKeys = new Int32Array(this.dcs.length).fill(-1);
     const toNextHop = new Uint8Array(this.dcs.length);
     const byAddr = this.topo.byAddr;
-    for (const dc of this.dcs) {
-      const j = dc.members.find((x) => u.ep[x] !== s0);
-      let key = `self|${dc.id}`;
-      if (j !== undefined) {
+    for (let d = 0; d < this.dcs.length; d++) {
+      const dc = this.dcs[d]!;
+      let j = -1;
+      for (let x = 0; x < dc.members.length; x++) {
+        if (u.ep[dc.members[x]!] !== s0) {
+          j = dc.members[x]!;
+          break;
+        }
+      }
+      let via: string | undefined;
+      if (j >= 0) {
         const r = this.topo.lookup(S0, u.addr[j]!, false);
-        key = r?.kind === 'via' ? `via|${r.segment}|${r.next}|${r.nic.address}` : `other|${dc.id}`;
+        if (r?.kind === 'via') via = `${r.segment}|${r.next}|${r.nic.address}`;
         routeKeys[dc.id] = this.routeKeyId(S0, r);
         // A class of leaves is never the next hop's (a leaf is no next hop); one of a host's own
         // addresses is a class of its own (every member the same address).
@@ -1522,10 +1530,10 @@ class FastEngine {
           if (owner !== undefined && owner.host === byAddr.get(r.next)?.host) toNextHop[dc.id] = 1;
         }
       }
-      let g = byKey.get(key);
+      let g = via !== undefined ? byVia.get(via) : undefined;
       if (!g) {
-        g = { index: groups.length, dcs: [], filter: undefined, via: key.startsWith('via|') };
-        byKey.set(key, g);
+        g = { index: groups.length, dcs: [], filter: undefined, via: via !== undefined };
+        if (via !== undefined) byVia.set(via, g);
         groups.push(g);
       }
       g.dcs.push(dc);
@@ -1533,7 +1541,7 @@ class FastEngine {
     }
     const plan = { groups, groupOf, routeKeys, toNextHop };
     this.plans.set(sc.id, plan);
-    for (const g of groups) if (g.via) g.filter = this.witness(sc, g, templates);
+    for (let x = 0; x < groups.length; x++) if (groups[x]!.via) groups[x]!.filter = this.witness(sc, groups[x]!, templates);
     return plan;
   }
 
