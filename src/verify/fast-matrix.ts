@@ -1309,14 +1309,16 @@ class FastEngine {
     for (let c = 0; c < this.scs.length; c++) {
       const sc = this.scs[c]!;
       this.fromZone = false;
-      // By destination class id: looked up once per entry visited (an array, not a Map).
-      const templates = new Array<Template | null | undefined>(this.dcs.length).fill(undefined);
+      const templates = new Map<number, Template | null>();
       for (let x = 0; x < sc.members.length; x++) {
         const s = sc.members[x]!;
         this.localSweeps = new Map();
         this.forgedBySig = new Map();
         this.gen++;
         this.evalSource(sc, s, templates);
+        // A path's memo must not keep this source's sweeps alive (10k: 105,000 templates).
+        for (let x = 0; x < this.memos.length; x++) this.memos[x]!.sweeps.length = 0;
+        this.memos.length = 0;
         cells.finish();
         rowTo[s] = cells.to;
         rowId[s] = cells.ids;
@@ -1326,8 +1328,8 @@ class FastEngine {
   }
 
   /** A template for (source class, destination class), computed once per class pair. */
-  private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: (Template | null | undefined)[]): Template | null {
-    const cached = cache[dc.id];
+  private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: Map<number, Template | null>): Template | null {
+    const cached = cache.get(dc.id);
     if (cached !== undefined) return cached;
     // Leaf classes whose routes to this class look alike share the template (see routeKeyId).
     // Every address of the next hop's own host gives one path whatever the address: the route's
@@ -1340,7 +1342,7 @@ class FastEngine {
     if (rk >= 0) {
       const shared = this.sharedTemplates.get(gk);
       if (shared !== undefined) {
-        cache[dc.id] = shared;
+        cache.set(dc.id, shared);
         return shared;
       }
     }
@@ -1363,7 +1365,7 @@ class FastEngine {
         break outer;
       }
     }
-    cache[dc.id] = t;
+    cache.set(dc.id, t);
     if (rk >= 0) this.sharedTemplates.set(gk, t);
     return t;
   }
@@ -1420,7 +1422,7 @@ class FastEngine {
   private readonly plans = new Map<number, RoutePlan | undefined>();
   private readonly repCache = new Map<string, { cuts: number[]; reps: number[] }>();
 
-  private evalSource(sc: SourceClass, s: number, templates: (Template | null | undefined)[]): void {
+  private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>): void {
     const ep = this.eps[s]!;
     const S = this.hostByEp[s];
     this.fromZone = ep.source.kind === 'zone';
@@ -1462,6 +1464,7 @@ class FastEngine {
               const m = path.memo;
               if (m.gen !== this.gen) {
                 m.gen = this.gen;
+                this.memos.push(m);
                 m.src = path.srcNic >= 0 ? S!.nics[path.srcNic]!.address : (S!.nics[0]?.address ?? 0);
                 m.count = passesLimits(path.checks, m.src) ? this.preSweeps(S, path, m.src) : -1;
                 for (let x = 0; x < m.count; x++) m.sweeps[x] = this.sweepList[x]!;
@@ -1474,9 +1477,11 @@ class FastEngine {
     }
   }
 
+  /** Path memos filled for the current source. */
+  private readonly memos: PathMemo[] = [];
   private entryGen = 0;
   private entryStamp = new Int32Array(0);
-  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: (Template | null | undefined)[]): void {
+  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>): void {
     const u = this.universe;
     // Skip classes that hold nothing but the source itself or zones seen from a zone.
     const first = dc.members[0]!;
@@ -1497,7 +1502,7 @@ class FastEngine {
    * classes, and the others are skipped without computing their path templates. Other routes (a
    * directly connected segment, no route) are evaluated class by class.
    */
-  private routePlan(sc: SourceClass, templates: (Template | null | undefined)[]): RoutePlan | undefined {
+  private routePlan(sc: SourceClass, templates: Map<number, Template | null>): RoutePlan | undefined {
     if (this.plans.has(sc.id)) return this.plans.get(sc.id);
     const s0 = sc.members[0]!;
     const S0 = this.hostByEp[s0]!;
@@ -1546,7 +1551,7 @@ class FastEngine {
   }
 
   /** The arrival hop a `via` group's paths share, read off one computed template; undefined: no filter. */
-  private witness(sc: SourceClass, g: RouteGroup, templates: (Template | null | undefined)[]): RouteFilter | undefined {
+  private witness(sc: SourceClass, g: RouteGroup, templates: Map<number, Template | null>): RouteFilter | undefined {
     for (const dc of g.dcs) {
       const t = this.templateFor(sc, sc.members[0]!, dc, templates);
       if (!t || t.paths.length !== 1) continue;
