@@ -657,8 +657,8 @@ interface SymPath {
   readonly checks: readonly SourceLimit[];
   /** Index of the source nic the engine takes the real source address from (-1: address 0). */
   readonly srcNic: number;
-  /** What the current source (generation `gen`) sees of the path before the destination (evalSource). */
-  readonly memo: PathMemo;
+  /** What the current source (generation `gen`) sees of the path before the destination (evalSource; made on first use). */
+  memo: PathMemo | undefined;
 }
 
 /** A path's source address and sweeps for one source: `count` sweeps (-1: the limits drop it). */
@@ -1265,9 +1265,9 @@ class FastEngine {
   private symbolize(p: Path, S0: Host | undefined, D0: Host | undefined, d0If: string | undefined): SymPath {
     // Indexed loops, no closures: this runs once per template (2,401 at 1k), before the optimiser.
     const substitutable = S0 !== undefined && this.leafHosts.has(S0.name);
-    const hops: SymHop[] = [];
-    const pre: SymHop[] = [];
-    const dst: SymHop[] = [];
+    // Arrays of their exact length (push leaves room for 16 more: 10k keeps ~150,000 paths).
+    const hops = new Array<SymHop>(p.hops.length);
+    let nDst = 0;
     for (let x = 0; x < p.hops.length; x++) {
       const h = p.hops[x]!;
       const role = S0 && h.host === S0.name ? Role.Src : D0 && h.host === D0.name ? Role.Dst : Role.Fixed;
@@ -1287,15 +1287,19 @@ class FastEngine {
         inPortSrcNic,
         natSrc: h.natSrc,
       };
-      hops.push(sh);
-      if (role === Role.Dst) dst.push(sh);
-      else pre.push(sh);
+      hops[x] = sh;
+      if (role === Role.Dst) nDst++;
+    }
+    const pre = new Array<SymHop>(hops.length - nDst);
+    const dst = new Array<SymHop>(nDst);
+    for (let x = 0, a = 0, b = 0; x < hops.length; x++) {
+      if (hops[x]!.role === Role.Dst) dst[b++] = hops[x]!;
+      else pre[a++] = hops[x]!;
     }
     const srcNic = S0 ? sourceNic(S0, p.hops[0]) : -1;
     const preIds = new Int32Array(pre.length);
     for (let x = 0; x < pre.length; x++) preIds[x] = this.hopId(pre[x]!, srcNic);
-    const memo: PathMemo = { gen: -1, src: 0, count: -1, sweeps: [] };
-    return { hops, pre, preIds, dst, anonymous: p.anonymous, checks: sourceLimits(p), srcNic, memo };
+    return { hops, pre, preIds, dst, anonymous: p.anonymous, checks: sourceLimits(p), srcNic, memo: undefined };
   }
 
   // ---- evaluation
@@ -1461,7 +1465,7 @@ class FastEngine {
               const path = t.paths[k]!;
               // The source address, the limits and the hops' sweeps are the source's, not the
               // entry's: found on the path's first entry (of ~5 per source at 1k), then reused.
-              const m = path.memo;
+              const m = (path.memo ??= { gen: -1, src: 0, count: -1, sweeps: [] });
               if (m.gen !== this.gen) {
                 m.gen = this.gen;
                 this.memos.push(m);
