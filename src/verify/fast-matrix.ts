@@ -468,7 +468,7 @@ class ChainIndex {
     if (same !== undefined) {
       this.dstOff[i] = this.dstOff[same]!;
       this.dstLen[i] = this.dstLen[same]!;
-      return this.dstOff[i]!;
+      return this.dstOff[i];
     }
     this.dstByList.set(dst, i);
     const need = dst ? 2 * dst.length : 2;
