@@ -93,7 +93,6 @@ export function* compactMatrixToList(m: CompactMatrix, color = false, chunkBytes
   // Each name's two places in a line encoded once: "from  →  " and "to  ".
   const heads = names.map((n) => utf8(`${n.padEnd(width)}  →  `));
   const tails = names.map((n) => utf8(`${n.padEnd(width)}  `));
-  const newline = utf8('\n');
   const out = new ByteSink(chunkBytes);
   let any = false;
   for (let i = 0; i < names.length; i++) {
@@ -104,13 +103,13 @@ export function* compactMatrixToList(m: CompactMatrix, color = false, chunkBytes
       let t = text[id];
       if (t === undefined) {
         const f = m.flowSets[id]!;
-        text[id] = t = flowIsEmpty(f) ? null : utf8(c.green(formatFlowSet(f)));
+        // With the line's newline: one piece less per line.
+        text[id] = t = flowIsEmpty(f) ? null : utf8(`${c.green(formatFlowSet(f))}\n`);
       }
       if (t === null) continue;
       out.put(head);
       out.put(tails[to[k]!]!);
       out.put(t);
-      out.put(newline);
       any = true;
       if (out.ready) yield out.take();
     }
@@ -133,7 +132,8 @@ export function* compactMatrixToJson(m: CompactMatrix, file: string, chunkBytes 
   out.put(utf8(',\n  "allowed": '));
   // An entry sits at depth 2 (array items at 4 spaces, their keys at 6): "from" and "to" lines
   // per name, then the flows and text lines of the flow set, which depend on nothing else.
-  const froms = names.map((n) => utf8(`    {\n      "from": ${n},\n`));
+  // With the separator before the entry: ",\n" for every entry but the first ("[\n").
+  const froms = names.map((n) => utf8(`,\n    {\n      "from": ${n},\n`));
   const tos = names.map((n) => utf8(`      "to": ${n},\n`));
   const tails: (Uint8Array | null | undefined)[] = new Array<Uint8Array | null | undefined>(m.flowSets.length);
   const tailOf = (id: number): Uint8Array | null => {
@@ -155,16 +155,14 @@ export function* compactMatrixToJson(m: CompactMatrix, file: string, chunkBytes 
     }
     return t;
   };
-  const open = utf8('[\n');
-  const comma = utf8(',\n');
   let n = 0;
   for (let i = 0; i < names.length; i++) {
     const { to, ids } = m.row(i);
     for (let k = 0; k < to.length; k++) {
       const t = tailOf(ids[k]!);
       if (t === null) continue;
-      out.put(n++ === 0 ? open : comma);
-      out.put(froms[i]!);
+      if (n++ === 0) out.put(utf8(`[\n    {\n      "from": ${names[i]!},\n`));
+      else out.put(froms[i]!);
       out.put(tos[to[k]!]!);
       out.put(t);
       if (out.ready) yield out.take();

@@ -194,7 +194,8 @@ class MaskSet {
   find(m: Uint32Array, off: number): number {
     const b = this.buckets.get(this.hash(m, off));
     if (!b) return -1;
-    for (const k of b) {
+    for (let x = 0; x < b.length; x++) {
+      const k = b[x]!;
       let same = true;
       for (let w = 0; w < this.W && same; w++) same = this.pool[k * this.W + w] === m[off + w];
       if (same) return this.ids[k]!;
@@ -263,6 +264,8 @@ class ChainIndex {
   private readonly dstLen: Int32Array;
   private dstPool = new Int32Array(1024);
   private dstUsed = 0;
+  /** A rule whose ranges are in the pool, by its destination list (undefined: anywhere). */
+  private readonly dstByList = new Map<RangeSet | undefined, number>();
   /** Every candidate list asked for, by bridge port, input interface key and source. */
   private readonly candByPort = new Map<string, Map<string, Map<number, Candidates>>>();
   private candCount = 0;
@@ -333,8 +336,8 @@ class ChainIndex {
     // Rules bound to the hop's bridge port that match this source: when there are none, the
     // candidates are those of any other port (shared by every guest behind the same interface).
     let bound: number[] | undefined;
-    if (hop.inPort !== undefined && this.portMayMatch(hop.inPort, src)) {
-      const list = this.byPort.get(hop.inPort) ?? [];
+    const list = hop.inPort !== undefined ? this.byPort.get(hop.inPort) : undefined;
+    if (list !== undefined) {
       for (let x = 0; x < list.length; x++) {
         const i = list[x]!;
         const m = this.rules[i]!.match;
@@ -386,20 +389,6 @@ class ChainIndex {
     this.candByLeaf.clear();
     this.candByPort.clear();
     this.candCount = 0;
-  }
-
-  private readonly portSrc = new Map<string, RangeSet | undefined>();
-
-  /** Whether any rule bound to this port can match source src (the union of their sources, cached). */
-  private portMayMatch(port: string, src: number): boolean {
-    let u = this.portSrc.get(port);
-    if (u === undefined && !this.portSrc.has(port)) {
-      const list = this.byPort.get(port) ?? [];
-      u = list.some((i) => !this.rules[i]!.match.src) ? undefined : R.normalize(list.flatMap((i) => this.rules[i]!.match.src!));
-      this.portSrc.set(port, u ?? undefined);
-      if (u === undefined) return list.length > 0;
-    }
-    return u === undefined ? (this.byPort.get(port)?.length ?? 0) > 0 : R.contains(u, src);
   }
 
   /** The candidates that also match output interface `oif`. */
@@ -474,6 +463,14 @@ class ChainIndex {
     const known = this.dstOff[i]!;
     if (known >= 0) return known;
     const dst = this.rules[i]!.match.dst;
+    // Rules compiled from one destination share its prefix list object, and so its ranges.
+    const same = this.dstByList.get(dst);
+    if (same !== undefined) {
+      this.dstOff[i] = this.dstOff[same]!;
+      this.dstLen[i] = this.dstLen[same]!;
+      return this.dstOff[i];
+    }
+    this.dstByList.set(dst, i);
     const need = dst ? 2 * dst.length : 2;
     if (this.dstUsed + need > this.dstPool.length) {
       const grown = new Int32Array(Math.max(this.dstPool.length * 2, this.dstUsed + need));
@@ -660,6 +657,16 @@ interface SymPath {
   readonly checks: readonly SourceLimit[];
   /** Index of the source nic the engine takes the real source address from (-1: address 0). */
   readonly srcNic: number;
+  /** What the current source (generation `gen`) sees of the path before the destination (evalSource; made on first use). */
+  memo: PathMemo | undefined;
+}
+
+/** A path's source address and sweeps for one source: `count` sweeps (-1: the limits drop it). */
+interface PathMemo {
+  gen: number;
+  src: number;
+  count: number;
+  readonly sweeps: Sweep[];
 }
 
 /** A tunnel on the path drops packets whose source (or NAT source) is outside `allowed`. */
@@ -1242,26 +1249,33 @@ class FastEngine {
     const d0 = this.universe.addr[j0]!;
     const paths = this.topo.paths(from, d0, { compromised: this.compromised, underlay: false });
     const out: SymPath[] = [];
-    for (const p of paths) {
-      if (p.end.kind === 'dropped') continue;
-      if (!p.transports.every((t) => this.engine.checkTransport(t, this.assume).ok)) continue;
+    for (let x = 0; x < paths.length; x++) {
+      const p = paths[x]!;
+      if (p.end.kind === 'dropped' || !this.transportsOk(p)) continue;
       out.push(this.symbolize(p, S0, D0, D0 ? D0.nics[this.universe.nic[j0]!]!.ifname : undefined));
     }
     return { paths: out };
   }
 
+  private transportsOk(p: Path): boolean {
+    for (let x = 0; x < p.transports.length; x++) if (!this.engine.checkTransport(p.transports[x]!, this.assume).ok) return false;
+    return true;
+  }
+
   private symbolize(p: Path, S0: Host | undefined, D0: Host | undefined, d0If: string | undefined): SymPath {
-    const srcPorts = new Map<string, number>();
+    // Indexed loops, no closures: this runs once per template (2,401 at 1k), before the optimiser.
     const substitutable = S0 !== undefined && this.leafHosts.has(S0.name);
-    if (S0) S0.nics.forEach((n, i) => n.port !== undefined && srcPorts.set(n.port, i));
-    const hops: SymHop[] = p.hops.map((h) => {
+    // Arrays of their exact length (push leaves room for 16 more: 10k keeps ~150,000 paths).
+    const hops = new Array<SymHop>(p.hops.length);
+    let nDst = 0;
+    for (let x = 0; x < p.hops.length; x++) {
+      const h = p.hops[x]!;
       const role = S0 && h.host === S0.name ? Role.Src : D0 && h.host === D0.name ? Role.Dst : Role.Fixed;
-      const inPortSrcNic = substitutable && h.inPort !== undefined ? (srcPorts.get(h.inPort) ?? -1) : -1;
+      const inPortSrcNic = substitutable && h.inPort !== undefined ? portNic(S0, h.inPort) : -1;
       const iifDst = role === Role.Dst && h.iif !== undefined && h.iif === d0If;
-      if (substitutable && h.natSrc !== undefined && S0.nics.some((n) => n.address === h.natSrc))
+      if (h.natSrc !== undefined && ((substitutable && hasAddress(S0, h.natSrc)) || (D0 && hasAddress(D0, h.natSrc))))
         throw new Error(`template: NAT to a leaf's address at ${h.point}`);
-      if (D0 && h.natSrc !== undefined && D0.nics.some((n) => n.address === h.natSrc)) throw new Error(`template: NAT to a leaf's address at ${h.point}`);
-      return {
+      const sh: SymHop = {
         role,
         hook: h.hook,
         chain: role === Role.Fixed ? this.ir.chains.get(h.point) : undefined,
@@ -1273,11 +1287,19 @@ class FastEngine {
         inPortSrcNic,
         natSrc: h.natSrc,
       };
-    });
+      hops[x] = sh;
+      if (role === Role.Dst) nDst++;
+    }
+    const pre = new Array<SymHop>(hops.length - nDst);
+    const dst = new Array<SymHop>(nDst);
+    for (let x = 0, a = 0, b = 0; x < hops.length; x++) {
+      if (hops[x]!.role === Role.Dst) dst[b++] = hops[x]!;
+      else pre[a++] = hops[x]!;
+    }
     const srcNic = S0 ? sourceNic(S0, p.hops[0]) : -1;
-    const pre = hops.filter((h) => h.role !== Role.Dst);
-    const preIds = Int32Array.from(pre.map((h) => this.hopId(h, srcNic)));
-    return { hops, pre, preIds, dst: hops.filter((h) => h.role === Role.Dst), anonymous: p.anonymous, checks: sourceLimits(p), srcNic };
+    const preIds = new Int32Array(pre.length);
+    for (let x = 0; x < pre.length; x++) preIds[x] = this.hopId(pre[x]!, srcNic);
+    return { hops, pre, preIds, dst, anonymous: p.anonymous, checks: sourceLimits(p), srcNic, memo: undefined };
   }
 
   // ---- evaluation
@@ -1298,6 +1320,9 @@ class FastEngine {
         this.forgedBySig = new Map();
         this.gen++;
         this.evalSource(sc, s, templates);
+        // A path's memo must not keep this source's sweeps alive (10k: 105,000 templates).
+        for (let x = 0; x < this.memos.length; x++) this.memos[x]!.sweeps.length = 0;
+        this.memos.length = 0;
         cells.finish();
         rowTo[s] = cells.to;
         rowId[s] = cells.ids;
@@ -1438,8 +1463,17 @@ class FastEngine {
             if (this.opts.verifyTemplates) this.checkTemplate(s, S, j, t);
             for (let k = 0; k < t.paths.length; k++) {
               const path = t.paths[k]!;
-              const src = path.srcNic >= 0 ? S!.nics[path.srcNic]!.address : (S!.nics[0]?.address ?? 0);
-              if (passesLimits(path.checks, src)) this.visit(s, j, this.sweepList, this.preSweeps(S, path, src), path.dst, src, undefined);
+              // The source address, the limits and the hops' sweeps are the source's, not the
+              // entry's: found on the path's first entry (of ~5 per source at 1k), then reused.
+              const m = (path.memo ??= { gen: -1, src: 0, count: -1, sweeps: [] });
+              if (m.gen !== this.gen) {
+                m.gen = this.gen;
+                this.memos.push(m);
+                m.src = path.srcNic >= 0 ? S!.nics[path.srcNic]!.address : (S!.nics[0]?.address ?? 0);
+                m.count = passesLimits(path.checks, m.src) ? this.preSweeps(S, path, m.src) : -1;
+                for (let x = 0; x < m.count; x++) m.sweeps[x] = this.sweepList[x]!;
+              }
+              if (m.count >= 0) this.visit(s, j, m.sweeps, m.count, path.dst, m.src, undefined);
             }
           }
         }
@@ -1447,6 +1481,8 @@ class FastEngine {
     }
   }
 
+  /** Path memos filled for the current source. */
+  private readonly memos: PathMemo[] = [];
   private entryGen = 0;
   private entryStamp = new Int32Array(0);
   private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>): void {
@@ -1477,16 +1513,24 @@ class FastEngine {
     const u = this.universe;
     const groups: RouteGroup[] = [];
     const groupOf = new Int32Array(this.dcs.length).fill(-1);
-    const byKey = new Map<string, RouteGroup>();
+    // Only `via` routes group classes; every other class is a group of its own.
+    const byVia = new Map<string, RouteGroup>();
     const routeKeys = new Int32Array(this.dcs.length).fill(-1);
     const toNextHop = new Uint8Array(this.dcs.length);
     const byAddr = this.topo.byAddr;
-    for (const dc of this.dcs) {
-      const j = dc.members.find((x) => u.ep[x] !== s0);
-      let key = `self|${dc.id}`;
-      if (j !== undefined) {
+    for (let d = 0; d < this.dcs.length; d++) {
+      const dc = this.dcs[d]!;
+      let j = -1;
+      for (let x = 0; x < dc.members.length; x++) {
+        if (u.ep[dc.members[x]!] !== s0) {
+          j = dc.members[x]!;
+          break;
+        }
+      }
+      let via: string | undefined;
+      if (j >= 0) {
         const r = this.topo.lookup(S0, u.addr[j]!, false);
-        key = r?.kind === 'via' ? `via|${r.segment}|${r.next}|${r.nic.address}` : `other|${dc.id}`;
+        if (r?.kind === 'via') via = `${r.segment}|${r.next}|${r.nic.address}`;
         routeKeys[dc.id] = this.routeKeyId(S0, r);
         // A class of leaves is never the next hop's (a leaf is no next hop); one of a host's own
         // addresses is a class of its own (every member the same address).
@@ -1495,10 +1539,10 @@ class FastEngine {
           if (owner !== undefined && owner.host === byAddr.get(r.next)?.host) toNextHop[dc.id] = 1;
         }
       }
-      let g = byKey.get(key);
+      let g = via !== undefined ? byVia.get(via) : undefined;
       if (!g) {
-        g = { index: groups.length, dcs: [], filter: undefined, via: key.startsWith('via|') };
-        byKey.set(key, g);
+        g = { index: groups.length, dcs: [], filter: undefined, via: via !== undefined };
+        if (via !== undefined) byVia.set(via, g);
         groups.push(g);
       }
       g.dcs.push(dc);
@@ -1506,7 +1550,7 @@ class FastEngine {
     }
     const plan = { groups, groupOf, routeKeys, toNextHop };
     this.plans.set(sc.id, plan);
-    for (const g of groups) if (g.via) g.filter = this.witness(sc, g, templates);
+    for (let x = 0; x < groups.length; x++) if (groups[x]!.via) groups[x]!.filter = this.witness(sc, groups[x]!, templates);
     return plan;
   }
 
@@ -1842,6 +1886,17 @@ class FastEngine {
     }
     this.cells.add(e, acc);
   }
+}
+
+/** The index of the (last) one of h's nics on bridge port `port` (-1: none). */
+function portNic(h: Host, port: string): number {
+  for (let i = h.nics.length - 1; i >= 0; i--) if (h.nics[i]!.port === port) return i;
+  return -1;
+}
+
+function hasAddress(h: Host, a: number): boolean {
+  for (let i = 0; i < h.nics.length; i++) if (h.nics[i]!.address === a) return true;
+  return false;
 }
 
 /** The nic the engine takes a host's source address from on a path (engine.ts sourceAddress). */
