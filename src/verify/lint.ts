@@ -191,17 +191,7 @@ export function lintChain(
   // Per pair, its first rule and address hulls, side by side: the scan of a query's pairs reads
   // these for every pair it meets, and going through the members list to a rule cost a cache
   // miss each.
-  const pairs = members.length;
-  const pRep = new Int32Array(pairs);
-  const pHull = new Float64Array(pairs * 4);
-  for (let p = 0; p < pairs; p++) {
-    const r = members[p]![0]!;
-    pRep[p] = r;
-    pHull[4 * p] = sLo[r]!;
-    pHull[4 * p + 1] = sHi[r]!;
-    pHull[4 * p + 2] = dLo[r]!;
-    pHull[4 * p + 3] = dHi[r]!;
-  }
+  const { pRep, pHull } = pairHulls(members, sLo, sHi, dLo, dHi);
   const dims: ((b: Box) => RangeSet)[] = [(b) => b.src, (b) => b.dst, (b) => b.flow];
   const indexes = dims.map((get, d) => {
     if (d === 2) {
@@ -312,16 +302,7 @@ export function lintChain(
 
   const shadowed = new Map<number, { by: IrRule[] }>();
   const isShadowed = new Uint8Array(n);
-  /** Per rule: 1 when rate-limited; its verdict (1 accept, 2 deny); 1 when overlapPartner never takes it as the earlier rule. */
-  const rated = new Uint8Array(n);
-  const verdict = new Uint8Array(n);
-  const quiet = new Uint8Array(n);
-  for (let k = 0; k < n; k++) {
-    const x = rules[k]!;
-    rated[k] = x.rate === undefined ? 0 : 1;
-    verdict[k] = verdictOf(x.action) === 'accept' ? 1 : 2;
-    quiet[k] = QUIET_ROLES.has(x.role) || x.match.state === 'established' ? 1 : 0;
-  }
+  const { rated, verdict, quiet } = ruleColumns(rules);
   const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
   const empty = new Set<number>();
   const undecided: number[] = [];
@@ -336,53 +317,58 @@ export function lintChain(
     overlaps.push(j, i, nb);
   };
 
-  // Every subject rule's neighbours first: the analysis of rule i reads its own list and what
-  // was found about rules before it, nothing that depends on when the lists were made.
-  const subjects: number[] = [];
-  const others: number[] = [];
-  const pickOf = new Int8Array(n);
-  for (const i of live) {
-    if (isSubject(rules[i]!)) {
-      subjects.push(i);
-      pickOf[i] = choose(i);
-    } else others.push(i);
-  }
-  // A wide rule (from a whole prefix to the internet, any port) meets little but scans much of
-  // every index: at 10k a few hundred of them tested millions of index entries. Its neighbours
-  // are the narrow rules whose own lists hold it (meeting is symmetric), and the plumbing and
-  // other wide rules, tested one by one: a rule is wide when its cheapest scan costs more than
-  // `wideFactor` times that test.
-  const wideFactor = opts.wideFactor ?? WIDE_FACTOR;
-  const wide = new Uint8Array(n);
-  const wides: number[] = [];
-  for (const i of [...subjects].sort((x, y) => cost[y]! - cost[x]!)) {
-    if (cost[i]! <= wideFactor * (others.length + wides.length + 1)) break;
-    wide[i] = 1;
-    wides.push(i);
-  }
-  const held = new Map<number, number[]>();
-  for (const i of wides) held.set(i, []);
-  for (const i of subjects) {
-    if (wide[i] === 1) continue;
-    const nb = query(i, pickOf[i]!);
-    near.set(i, nb);
-    for (const j of nb) if (wide[j] === 1) held.get(j)!.push(i);
-  }
-  for (const i of wides) {
-    const nb = held.get(i)!;
-    const b = boxes[i]!;
-    for (const group of [others, wides]) {
-      for (const j of group) {
-        if (j === i || sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
-        if (boxIntersects(b, boxes[j]!)) nb.push(j);
-      }
+  // In a function of its own, as the other loops below: V8 compiles a hot loop's function whole
+  // (on-stack replacement), and lintChain is big; each loop added to it cost ~0.1 s at 1k.
+  const neighbourLists = (): void => {
+    // Every subject rule's neighbours first: the analysis of rule i reads its own list and what
+    // was found about rules before it, nothing that depends on when the lists were made.
+    const subjects: number[] = [];
+    const others: number[] = [];
+    const pickOf = new Int8Array(n);
+    for (const i of live) {
+      if (isSubject(rules[i]!)) {
+        subjects.push(i);
+        pickOf[i] = choose(i);
+      } else others.push(i);
     }
-    near.set(
-      i,
-      nb.sort((x, y) => x - y),
-    );
-  }
-  held.clear();
+    // A wide rule (from a whole prefix to the internet, any port) meets little but scans much of
+    // every index: at 10k a few hundred of them tested millions of index entries. Its neighbours
+    // are the narrow rules whose own lists hold it (meeting is symmetric), and the plumbing and
+    // other wide rules, tested one by one: a rule is wide when its cheapest scan costs more than
+    // `wideFactor` times that test.
+    const wideFactor = opts.wideFactor ?? WIDE_FACTOR;
+    const wide = new Uint8Array(n);
+    const wides: number[] = [];
+    for (const i of [...subjects].sort((x, y) => cost[y]! - cost[x]!)) {
+      if (cost[i]! <= wideFactor * (others.length + wides.length + 1)) break;
+      wide[i] = 1;
+      wides.push(i);
+    }
+    const held = new Map<number, number[]>();
+    for (const i of wides) held.set(i, []);
+    for (const i of subjects) {
+      if (wide[i] === 1) continue;
+      const nb = query(i, pickOf[i]!);
+      near.set(i, nb);
+      for (const j of nb) if (wide[j] === 1) held.get(j)!.push(i);
+    }
+    for (const i of wides) {
+      const nb = held.get(i)!;
+      const b = boxes[i]!;
+      for (const group of [others, wides]) {
+        for (const j of group) {
+          if (j === i || sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
+          if (boxIntersects(b, boxes[j]!)) nb.push(j);
+        }
+      }
+      near.set(
+        i,
+        nb.sort((x, y) => x - y),
+      );
+    }
+    held.clear();
+  };
+  neighbourLists();
 
   for (let i = 0; i < n; i++) {
     const r = rules[i]!;
@@ -481,6 +467,43 @@ export function lintChain(
     empty,
     undecided,
   };
+}
+
+/** Per rule: 1 when rate-limited; its verdict (1 accept, 2 deny); 1 when overlapPartner never takes it as the earlier rule. */
+function ruleColumns(rules: readonly IrRule[]): { rated: Uint8Array; verdict: Uint8Array; quiet: Uint8Array } {
+  const n = rules.length;
+  const rated = new Uint8Array(n);
+  const verdict = new Uint8Array(n);
+  const quiet = new Uint8Array(n);
+  for (let k = 0; k < n; k++) {
+    const x = rules[k]!;
+    rated[k] = x.rate === undefined ? 0 : 1;
+    verdict[k] = verdictOf(x.action) === 'accept' ? 1 : 2;
+    quiet[k] = QUIET_ROLES.has(x.role) || x.match.state === 'established' ? 1 : 0;
+  }
+  return { rated, verdict, quiet };
+}
+
+/** Per address pair, its first rule and the source and destination hulls (lo, hi, lo, hi) of its rules. */
+function pairHulls(
+  members: readonly (readonly number[])[],
+  sLo: Float64Array,
+  sHi: Float64Array,
+  dLo: Float64Array,
+  dHi: Float64Array,
+): { pRep: Int32Array; pHull: Float64Array } {
+  const pairs = members.length;
+  const pRep = new Int32Array(pairs);
+  const pHull = new Float64Array(pairs * 4);
+  for (let p = 0; p < pairs; p++) {
+    const r = members[p]![0]!;
+    pRep[p] = r;
+    pHull[4 * p] = sLo[r]!;
+    pHull[4 * p + 1] = sHi[r]!;
+    pHull[4 * p + 2] = dLo[r]!;
+    pHull[4 * p + 3] = dHi[r]!;
+  }
+  return { pRep, pHull };
 }
 
 /** Numbers for address sets, equal numbers for equal sets (one lookup when the very same array recurs). */
