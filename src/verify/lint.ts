@@ -317,7 +317,7 @@ export function lintChain(
     overlaps.push(j, i, nb);
   };
 
-  // In a function of its own, as the other loops below: V8 compiles a hot loop's function whole
+  // In a function of its own, as ruleColumns and pairHulls are: V8 compiles a hot loop's function whole
   // (on-stack replacement), and lintChain is big: a loop added here made it compile again whole.
   const neighbourLists = (): void => {
     // Every subject rule's neighbours first: the analysis of rule i reads its own list and what
