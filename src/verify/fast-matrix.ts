@@ -163,6 +163,14 @@ function openFrom(next: Int32Array, p: number): number {
   return r;
 }
 
+/** The distinct values of `a` ascending, as a list (sorts `a` in place). */
+function sortedUniqueList(a: Float64Array): number[] {
+  a.sort();
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (i === 0 || a[i] !== a[i - 1]) out.push(a[i]!);
+  return out;
+}
+
 /** acc |= rem & keep over acc's length. */
 function orInto(acc: Uint32Array, rem: Uint32Array, keep: number): void {
   for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! | (rem[x]! & keep);
@@ -250,11 +258,21 @@ class ChainIndex {
   readonly rules: IrRule[] = [];
   readonly maskOff: Int32Array;
   readonly accept: Uint8Array;
+  /**
+   * Each rule's destination and interface lists, read once here: rules come from several places
+   * in compile and have several shapes, so reading `rule.match` in the sweep and candidate loops
+   * made those loads polymorphic (and deoptimised sweep when a new shape first came by).
+   */
+  private readonly dsts: (RangeSet | undefined)[];
+  private readonly iifOf: (readonly string[] | undefined)[];
+  private readonly oifOf: (readonly string[] | undefined)[];
   private readonly byPort = new Map<string, number[]>();
   /** Not bound to a port, any source. */
   private readonly noSrc: number[] = [];
   /** Not bound to a port, with source prefixes: found by source address. */
   private readonly bySrc: SourceIndex;
+  /** The rules bySrc holds, in chain order. */
+  private readonly withSrc: number[] = [];
   /**
    * Destination ranges per rule as universe index pairs [a, b), found on first use: rule i's
    * are dstPool[dstOff[i] .. dstOff[i] + dstLen[i]) (dstOff -1: not yet). One pool, not an
@@ -289,12 +307,18 @@ class ChainIndex {
     this.accept = new Uint8Array(n);
     this.dstOff = new Int32Array(n).fill(-1);
     this.dstLen = new Int32Array(n);
-    const withSrc: number[] = [];
+    this.dsts = new Array<RangeSet | undefined>(n);
+    this.iifOf = new Array<readonly string[] | undefined>(n);
+    this.oifOf = new Array<readonly string[] | undefined>(n);
+    const withSrc = this.withSrc;
     for (let i = 0; i < n; i++) {
       const r = this.rules[i]!;
       this.maskOff[i] = eng.maskOf(r.match.flows);
       this.accept[i] = r.action === 'accept' ? 1 : 0;
       const m = r.match;
+      this.dsts[i] = m.dst;
+      this.iifOf[i] = m.iif;
+      this.oifOf[i] = m.oif;
       if (m.iif) for (let x = 0; x < m.iif.length; x++) this.iifs.add(m.iif[x]!);
       if (m.oif) for (let x = 0; x < m.oif.length; x++) this.oifs.add(m.oif[x]!);
       if (m.inPort) {
@@ -340,8 +364,9 @@ class ChainIndex {
     if (list !== undefined) {
       for (let x = 0; x < list.length; x++) {
         const i = list[x]!;
-        const m = this.rules[i]!.match;
-        if ((!m.src || R.contains(m.src, src)) && (!m.iif || (hop.iif !== undefined && m.iif.includes(hop.iif)))) (bound ??= []).push(i);
+        const ms = this.rules[i]!.match.src;
+        const mi = this.iifOf[i];
+        if ((!ms || R.contains(ms, src)) && (!mi || (hop.iif !== undefined && mi.includes(hop.iif)))) (bound ??= []).push(i);
       }
     }
     // Without port-bound rules the list depends on the source only through the source index's
@@ -357,8 +382,9 @@ class ChainIndex {
     const portFree = bound === undefined;
     const out: number[] = bound ?? [];
     let oifSensitive = false;
-    for (let x = 0; x < out.length; x++) if (this.rules[out[x]!]!.match.oif) oifSensitive = true;
-    const rules = this.rules;
+    const iifOf = this.iifOf;
+    const oifOf = this.oifOf;
+    for (let x = 0; x < out.length; x++) if (oifOf[out[x]!]) oifSensitive = true;
     const iif = hop.iif;
     const n0 = out.length;
     const noSrc = this.noSrc;
@@ -368,9 +394,9 @@ class ChainIndex {
     let n = n0;
     for (let x = n0; x < out.length; x++) {
       const i = out[x]!;
-      const m = rules[i]!.match;
-      if (m.iif && (iif === undefined || !m.iif.includes(iif))) continue;
-      if (m.oif) oifSensitive = true;
+      const mi = iifOf[i];
+      if (mi && (iif === undefined || !mi.includes(iif))) continue;
+      if (oifOf[i]) oifSensitive = true;
       out[n++] = i;
     }
     const sorted = new Int32Array(n);
@@ -379,13 +405,54 @@ class ChainIndex {
     // A rule with several prefixes may sit on several nodes of the walk: keep it once.
     let u = 0;
     for (let x = 0; x < n; x++) if (x === 0 || sorted[x] !== sorted[x - 1]) sorted[u++] = sorted[x]!;
-    const c: Candidates = { rules: u === n ? sorted : sorted.slice(0, u), oifSensitive, byOif: new Map(), portFree, sweeps: new Map() };
+    const rules = u === n ? sorted : sorted.slice(0, u);
+    if (portFree) {
+      // Source-index leaves cut by rules the interface filter drops give the same list again (1k:
+      // the internet's 26 source classes into the forward chain, 10 lists): one object, so its
+      // sweeps are shared too.
+      const same = this.sameList(rules);
+      if (same) {
+        byLeaf!.set(leaf, same);
+        return same;
+      }
+    }
+    const c: Candidates = { rules, oifSensitive, byOif: new Map(), portFree, sweeps: new Map() };
+    if (portFree) this.addList(c);
     byLeaf?.set(leaf, c);
     return c;
   }
 
+  /** Port-free candidate lists by a hash of their rules (see findCandidates). */
+  private readonly listsByHash = new Map<number, Candidates[]>();
+
+  private static listHash(rules: Int32Array): number {
+    let h = 0x811c9dc5 ^ rules.length;
+    for (let x = 0; x < rules.length; x++) h = Math.imul(h ^ rules[x]!, 0x01000193);
+    return h;
+  }
+
+  private sameList(rules: Int32Array): Candidates | undefined {
+    const l = this.listsByHash.get(ChainIndex.listHash(rules));
+    if (!l) return undefined;
+    outer: for (let x = 0; x < l.length; x++) {
+      const o = l[x]!.rules;
+      if (o.length !== rules.length) continue;
+      for (let k = 0; k < o.length; k++) if (o[k] !== rules[k]) continue outer;
+      return l[x];
+    }
+    return undefined;
+  }
+
+  private addList(c: Candidates): void {
+    const h = ChainIndex.listHash(c.rules);
+    const l = this.listsByHash.get(h);
+    if (l) l.push(c);
+    else this.listsByHash.set(h, [c]);
+  }
+
   /** Drops the cached candidate lists (and the sweeps kept with them). */
   forget(): void {
+    this.listsByHash.clear();
     this.candByLeaf.clear();
     this.candByPort.clear();
     this.candCount = 0;
@@ -398,7 +465,7 @@ class ChainIndex {
     let l = c.byOif.get(k);
     if (!l) {
       l = c.rules.filter((i) => {
-        const m = this.rules[i]!.match.oif;
+        const m = this.oifOf[i];
         return !m || (oif !== undefined && m.includes(oif));
       });
       c.byOif.set(k, l);
@@ -415,27 +482,45 @@ class ChainIndex {
     const freeKey = `${this.iifKey(hop)}|${this.oifKey(hop)}|-`;
     let free = this.cutCache.get(freeKey);
     const ok = (i: number): boolean => {
-      const m = this.rules[i]!.match;
-      if (m.iif && (hop.iif === undefined || !m.iif.includes(hop.iif))) return false;
-      if (m.oif && (hop.oif === undefined || !m.oif.includes(hop.oif))) return false;
+      const mi = this.iifOf[i];
+      if (mi && (hop.iif === undefined || !mi.includes(hop.iif))) return false;
+      const mo = this.oifOf[i];
+      if (mo && (hop.oif === undefined || !mo.includes(hop.oif))) return false;
       return true;
     };
     if (!free) {
-      const cuts: number[] = [];
-      for (let i = 0; i < this.rules.length; i++) {
-        const m = this.rules[i]!.match;
-        if (m.src && !m.inPort && ok(i)) for (const [lo, hi] of m.src) cuts.push(lo, hi + 1);
+      // The rules with a source and no port are the source index's (withSrc). Indexed loops and
+      // a typed sort: this runs once per hop key over a whole chain, before the optimiser.
+      const withSrc = this.withSrc;
+      const keep: number[] = [];
+      let nc = 0;
+      for (let x = 0; x < withSrc.length; x++) {
+        if (!ok(withSrc[x]!)) continue;
+        keep.push(withSrc[x]!);
+        nc += 2 * this.rules[withSrc[x]!]!.match.src!.length;
       }
-      free = [...new Set(cuts)].sort((a, b) => a - b);
+      const cuts = new Float64Array(nc);
+      let k = 0;
+      for (let x = 0; x < keep.length; x++) {
+        const src = this.rules[keep[x]!]!.match.src!;
+        for (let e = 0; e < src.length; e++) {
+          cuts[k++] = src[e]![0];
+          cuts[k++] = src[e]![1] + 1;
+        }
+      }
+      free = sortedUniqueList(cuts);
       this.cutCache.set(freeKey, free);
     }
     if (key === freeKey) return free;
     const cuts = [...free];
-    for (const i of hop.inPort !== undefined ? (this.byPort.get(hop.inPort) ?? []) : []) {
-      const m = this.rules[i]!.match;
-      if (m.src && ok(i)) for (const [lo, hi] of m.src) cuts.push(lo, hi + 1);
+    const bound = hop.inPort !== undefined ? this.byPort.get(hop.inPort) : undefined;
+    if (bound) {
+      for (let x = 0; x < bound.length; x++) {
+        const src = this.rules[bound[x]!]!.match.src;
+        if (src && ok(bound[x]!)) for (let e = 0; e < src.length; e++) cuts.push(src[e]![0], src[e]![1] + 1);
+      }
     }
-    const sorted = [...new Set(cuts)].sort((a, b) => a - b);
+    const sorted = sortedUniqueList(Float64Array.from(cuts));
     this.cutCache.set(key, sorted);
     return sorted;
   }
@@ -462,7 +547,7 @@ class ChainIndex {
   private dstRanges(i: number): number {
     const known = this.dstOff[i]!;
     if (known >= 0) return known;
-    const dst = this.rules[i]!.match.dst;
+    const dst = this.dsts[i];
     // Rules compiled from one destination share its prefix list object, and so its ranges.
     const same = this.dstByList.get(dst);
     if (same !== undefined) {
@@ -575,7 +660,7 @@ class ChainIndex {
     }
     for (let c = 0; c < cands.length; c++) {
       const i = cands[c]!;
-      const d = this.rules[i]!.match.dst;
+      const d = this.dsts[i];
       if (d && !R.contains(d, dst)) continue;
       const mo = this.maskOff[i]!;
       let left = 0;
