@@ -133,6 +133,85 @@ describe('fast matrix = computeMatrix', () => {
   });
 });
 
+describe('leaf → leaf templates shared across source segments (crossKey)', () => {
+  // Guests on four bridges of one hypervisor (masquerading or not, per-guest firewall or not)
+  // and behind a router guest (whose bridge's owner is not the router: never shared), to
+  // guests on each other's bridges and on a plain segment. Every template, computed or
+  // instantiated from another segment's, is checked against Topology.paths (verifyTemplates).
+  const bridges = [
+    ['vmbr1', '10.1.0', 'nat'],
+    ['vmbr2', '10.2.0', 'none'],
+    ['vmbr3', '10.3.0', 'routed'],
+    ['vmbr4', '10.4.0', 'nat'],
+  ] as const;
+  const guests = bridges.flatMap(([br, net], b) => [
+    [`p${b}`, `{ ${br}: ${net}.11 }`, ''],
+    [`q${b}`, `{ ${br}: ${net}.12 }`, 'firewall: { guest: true }'],
+    [`r${b}`, `{ ${br}: ${net}.13 }`, 'egress: isolated'],
+  ]);
+  const spec = [
+    'version: 1',
+    'networks:',
+    ...bridges.map(([br, net, egress]) => `  ${br}: { cidr: ${net}.0/24, gateway: ${net}.1, egress: ${egress} }`),
+    '  vmbr9: { cidr: 10.9.0.0/24, gateway: 10.9.0.2, egress: nat }',
+    'hosts:',
+    '  pve:',
+    '    kind: hypervisor',
+    '    uplink: enp1s0',
+    `    nics: { ${bridges.map(([br, net]) => `${br}: ${net}.1`).join(', ')}, vmbr9: 10.9.0.1 }`,
+    '    services: { ssh: tcp/22 }',
+    '  rt:',
+    '    kind: vm',
+    '    id: 150',
+    '    nics: { vmbr9: 10.9.0.2, vmbr3: 10.3.0.2 }',
+    '    forward: true',
+    '  s9:',
+    '    kind: vm',
+    '    id: 151',
+    '    nics: { vmbr9: 10.9.0.11 }',
+    ...guests.flatMap(([name, nics, extra], k) => [
+      `  ${name}:`,
+      '    kind: vm',
+      `    id: ${101 + k}`,
+      `    nics: ${nics}`,
+      '    services: { web: tcp/80, dns: udp/53 }',
+      ...(extra ? [`    ${extra}`] : []),
+    ]),
+    'policy:',
+    '  - allow: { from: [vmbr1, vmbr2], to: [q0, q1, q2, q3, p2, p3], ports: [tcp/80, udp/53] }',
+    '  - allow: { from: 10.1.0.0/16, to: [q2, q3], ports: tcp/80 }',
+    '  - allow: { from: 10.4.0.1, to: q2, ports: udp/53 }',
+    '  - allow: { from: [vmbr3, vmbr4, s9], to: [vmbr1, vmbr2], ports: udp/53 }',
+    '  - deny: { from: p1, to: q0 }',
+    '  - allow: { from: [p0, q1, r2], to: internet, ports: tcp/443 }',
+  ].join('\n');
+
+  it('the same cells as computeMatrix, with templates taken across segments', () => {
+    const r = loadModelFromText(spec);
+    assert.ok(r.model, `spec loads: ${JSON.stringify(r.diagnostics?.slice(0, 3))}`);
+    const ir = irOf(r)!;
+    for (const assume of VIEWS) {
+      const stats = { sourceClasses: 0, destClasses: 0, universe: 0, portClasses: 0, templates: 0, sweeps: 0, sweepRules: 0, visits: 0, crossTemplates: 0 };
+      const fast = computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true, stats });
+      assertSameCells(`cross templates ${assume}`, computeMatrix(ir, assume), fast);
+      assert.ok(fast.allowedCount() > 0);
+      // Only the configured view plans routes by class (the compromised one picks first hops).
+      if (assume === 'configured') assert.ok(stats.crossTemplates > 0, `templates shared across segments: ${stats.crossTemplates}`);
+    }
+  });
+
+  it('generated specs: the same cells with and without sharing across segments', () => {
+    for (const seed of [5, 6, 7]) {
+      const ir = irOf(loadModelFromText(generateSpec({ hosts: 70, rules: 160, seed })))!;
+      const stats = { sourceClasses: 0, destClasses: 0, universe: 0, portClasses: 0, templates: 0, sweeps: 0, sweepRules: 0, visits: 0, crossTemplates: 0 };
+      const shared = computeFastMatrix(ir, 'configured', new Engine(ir), { verifyTemplates: true, stats });
+      const own = computeFastMatrix(ir, 'configured', new Engine(ir), { noCrossTemplates: true });
+      assertSameCells(`gen 70/160/${seed}`, own.toMatrix(), shared);
+      assert.ok(stats.crossTemplates > 0, `seed ${seed}: templates shared across segments: ${stats.crossTemplates}`);
+    }
+  });
+});
+
 describe('compact matrix', () => {
   it('reads back the same through cell, cellId, row, allowed, allowedCount and toMatrix', () => {
     const ir = irOf(loadModelFromText(generateSpec({ hosts: 30, rules: 60, seed: 9 })))!;

@@ -788,6 +788,28 @@ interface Forged {
 
 interface Template {
   readonly paths: readonly SymPath[];
+  /** No kept path crosses a tunnel, is anonymous or has source limits. */
+  readonly plain: boolean;
+}
+
+/**
+ * A leaf → leaf template through one forwarding host T, kept for leaf classes on other segments
+ * (see FastEngine.crossKey): the hops that name the source's segment, by position.
+ */
+interface CrossTemplate {
+  readonly t: Template;
+  /** Per path: for each hop, 0 = as is, 1 = iif is the source segment's bridge, 2 = iif is T's interface on it. */
+  readonly derived: readonly Uint8Array[];
+}
+
+/** What a leaf's `via` route through T looks like without its segment, and that segment's names. */
+interface CrossKey {
+  readonly key: string;
+  readonly T: string;
+  readonly bridge: string;
+  readonly tIf: string;
+  /** The destination class's segment is T's own bridge (T's per-guest chains see the arrival interface). */
+  readonly dstOwnedByT: boolean;
 }
 
 interface DestClass {
@@ -838,6 +860,8 @@ export interface FastMatrixOptions {
   readonly verifyTemplates?: boolean;
   /** Filled with work counters, for benchmarks. */
   readonly stats?: FastMatrixStats;
+  /** Never share leaf → leaf templates between source segments (crossKey; for tests). */
+  readonly noCrossTemplates?: boolean;
 }
 
 /** What the engine did: how many classes, templates, sweeps and visits it took. */
@@ -848,6 +872,8 @@ export interface FastMatrixStats {
   portClasses: number;
   /** Topology.paths calls (one per source class and destination class actually needed). */
   templates: number;
+  /** Templates instantiated from another source segment's (crossKey) instead. */
+  crossTemplates?: number;
   /** Chain sweeps over the destination universe. */
   sweeps: number;
   /** Candidate rules summed over sweeps. */
@@ -1334,12 +1360,130 @@ class FastEngine {
     const d0 = this.universe.addr[j0]!;
     const paths = this.topo.paths(from, d0, { compromised: this.compromised, underlay: false });
     const out: SymPath[] = [];
+    let plain = true;
     for (let x = 0; x < paths.length; x++) {
       const p = paths[x]!;
       if (p.end.kind === 'dropped' || !this.transportsOk(p)) continue;
+      if (p.transports.length > 0 || p.anonymous || p.sourceChecks.length > 0) plain = false;
       out.push(this.symbolize(p, S0, D0, D0 ? D0.nics[this.universe.nic[j0]!]!.ifname : undefined));
     }
-    return { paths: out };
+    return { paths: out, plain };
+  }
+
+  /** Templates by crossKey. */
+  private readonly crossTemplates = new Map<string, CrossTemplate>();
+
+  /**
+   * The template for source endpoint s0 and entry j0, from one kept for a leaf class on another
+   * segment when their crossKeys are equal, else computed (and kept when it qualifies).
+   */
+  private templateOrCross(s0: number, j0: number, dc: DestClass): Template {
+    const S0 = this.hostByEp[s0];
+    const ck = S0 !== undefined && dc.leaf && !this.compromised && !this.opts.noCrossTemplates ? this.crossKey(S0, j0) : undefined;
+    const st = this.opts.stats;
+    if (ck) {
+      const known = this.crossTemplates.get(`${ck.key}|${dc.id}`);
+      if (known) {
+        if (st) st.crossTemplates = (st.crossTemplates ?? 0) + 1;
+        return this.fromCross(known, ck);
+      }
+    }
+    const t = this.template(s0, j0);
+    if (st) st.templates++;
+    if (ck && t.plain) {
+      const c = this.toCross(t, ck);
+      if (c) this.crossTemplates.set(`${ck.key}|${dc.id}`, c);
+    }
+    return t;
+  }
+
+  /**
+   * Leaf → leaf paths by a `via` route through a forwarding host T that owns the source's bridge
+   * (Topology: leave → crossSegment → arrive at T, T forwards). Two leaves on different segments
+   * whose routes leave by nics of one shape toward the same T get the same hops but for the
+   * names of their segment (the source's per-guest hop on its bridge, T's input interface, and a
+   * per-guest hop on T's bridge beyond, which sees where the packet came in) and for T's
+   * masquerade, which is in the key. Undefined: not such a route.
+   */
+  private crossKey(S: Host, j: number): CrossKey | undefined {
+    if (!this.leafHosts.has(S.name)) return undefined;
+    const u = this.universe;
+    const r = this.topo.lookup(S, u.addr[j]!, false);
+    if (!r || r.kind !== 'via' || r.nic.segment !== r.segment) return undefined;
+    const A = this.model.networks.get(r.segment);
+    const target = this.topo.byAddr.get(r.next);
+    if (!A || !target || target.nic.segment !== A.name) return undefined;
+    const T = target.host;
+    // No bridge owner between S and T, and no per-guest hop of T on that bridge.
+    if (A.owner !== T.name || target.nic.port !== undefined || !T.forward) return undefined;
+    // Topology.masquerade finds T's input nic by name: it must be this one.
+    if (T.nics.find((n) => n.ifname === target.nic.ifname) !== target.nic) return undefined;
+    const masq = A.egress === 'nat' && A.gateway === target.nic.address;
+    const D = this.hostByEp[u.ep[j]!];
+    const dNic = D?.nics[u.nic[j]!];
+    const B = dNic ? this.model.networks.get(dNic.segment) : undefined;
+    if (!B || B === A) return undefined;
+    const n = r.nic;
+    const k = S.nics.indexOf(n);
+    const byIf = S.nics.findIndex((x) => x.ifname === n.ifname);
+    const byPort = n.port === undefined ? -1 : S.nics.findIndex((x) => x.port === n.port);
+    return {
+      key: `${T.name}|${k}|${n.ifname}|${n.port !== undefined}|${byIf}|${byPort}|${S.guestFirewall}|${masq}`,
+      T: T.name,
+      bridge: A.bridge,
+      tIf: target.nic.ifname,
+      dstOwnedByT: B.owner === T.name,
+    };
+  }
+
+  /**
+   * Which hops of t name the source's segment, or undefined when some hop could not be told
+   * apart (a host other than S, T and D on the way, or a segment name where none is expected).
+   */
+  private toCross(t: Template, ck: CrossKey): CrossTemplate | undefined {
+    const derived: Uint8Array[] = [];
+    for (let x = 0; x < t.paths.length; x++) {
+      const hops = t.paths[x]!.hops;
+      const d = new Uint8Array(hops.length);
+      for (let k = 0; k < hops.length; k++) {
+        const h = hops[k]!;
+        const named = h.iif !== undefined && (h.iif === ck.bridge || h.iif === ck.tIf);
+        if (h.role === Role.Src) {
+          if (h.iif === undefined) continue;
+          if (h.hook !== 'guest-out' || h.iif !== ck.bridge) return undefined;
+          d[k] = 1;
+        } else if (h.role === Role.Fixed) {
+          if (h.point !== pointId(ck.T, h.hook)) return undefined;
+          if (!named) continue;
+          if (h.hook !== 'forward' || h.iif !== ck.tIf) return undefined;
+          d[k] = 2;
+        } else {
+          if (h.iifDst || !named) continue;
+          if (h.hook !== 'guest-in' || h.iif !== ck.tIf || !ck.dstOwnedByT) return undefined;
+          d[k] = 2;
+        }
+      }
+      derived.push(d);
+    }
+    return { t, derived };
+  }
+
+  /** A kept cross template with this source segment's names. */
+  private fromCross(c: CrossTemplate, ck: CrossKey): Template {
+    const paths = new Array<SymPath>(c.t.paths.length);
+    for (let x = 0; x < paths.length; x++) {
+      const p = c.t.paths[x]!;
+      const d = c.derived[x]!;
+      const hops = new Array<SymHop>(p.hops.length);
+      let nDst = 0;
+      for (let k = 0; k < hops.length; k++) {
+        const h = p.hops[k]!;
+        hops[k] = d[k] === 0 ? h : { ...h, iif: d[k] === 1 ? ck.bridge : ck.tIf };
+        if (h.role === Role.Dst) nDst++;
+      }
+      paths[x] = this.symPath(hops, nDst, p.srcNic, p.anonymous, p.checks);
+    }
+    return { paths, plain: true };
   }
 
   private transportsOk(p: Path): boolean {
@@ -1375,16 +1519,19 @@ class FastEngine {
       hops[x] = sh;
       if (role === Role.Dst) nDst++;
     }
+    return this.symPath(hops, nDst, S0 ? sourceNic(S0, p.hops[0]) : -1, p.anonymous, sourceLimits(p));
+  }
+
+  private symPath(hops: SymHop[], nDst: number, srcNic: number, anonymous: boolean, checks: readonly SourceLimit[]): SymPath {
     const pre = new Array<SymHop>(hops.length - nDst);
     const dst = new Array<SymHop>(nDst);
     for (let x = 0, a = 0, b = 0; x < hops.length; x++) {
       if (hops[x]!.role === Role.Dst) dst[b++] = hops[x]!;
       else pre[a++] = hops[x]!;
     }
-    const srcNic = S0 ? sourceNic(S0, p.hops[0]) : -1;
     const preIds = new Int32Array(pre.length);
     for (let x = 0; x < pre.length; x++) preIds[x] = this.hopId(pre[x]!, srcNic);
-    return { hops, pre, preIds, dst, anonymous: p.anonymous, checks: sourceLimits(p), srcNic, memo: undefined };
+    return { hops, pre, preIds, dst, anonymous, checks, srcNic, memo: undefined };
   }
 
   // ---- evaluation
@@ -1449,8 +1596,7 @@ class FastEngine {
         const j = dm[x]!;
         if (u.ep[j] === s0) continue;
         if (fromZone && this.eps[u.ep[j]!]!.dest.kind === 'zone') continue;
-        t = this.template(s0, j);
-        if (this.opts.stats) this.opts.stats.templates++;
+        t = this.templateOrCross(s0, j, dc);
         break outer;
       }
     }
