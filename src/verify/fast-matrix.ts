@@ -38,7 +38,7 @@
  * route's first leg (leave → crossSegment → arrive) does not depend on the final destination.
  */
 import { upperBound } from '../util/search.js';
-import { lowerBoundF64, lowerBoundI32, sortI32, upperBoundI32 } from './typed-search.js';
+import { lowerBoundF64, lowerBoundI32, sortI32, upperBoundF64, upperBoundI32 } from './typed-search.js';
 import { SourceIndex } from './source-index.js';
 import type { Hop, Path, Topology } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
@@ -974,6 +974,8 @@ class RowCells {
   /** The touched destinations, then (compacted in place) the row. */
   private readonly list: Int32Array;
   private readonly idBuf: Int32Array;
+  /** The mask of the last cell interned by finish (cells are cleared as they are read). */
+  private readonly lastMask: Uint32Array;
   private count = 0;
 
   constructor(
@@ -988,6 +990,7 @@ class RowCells {
     this.touched = new Uint8Array(n);
     this.list = new Int32Array(n);
     this.idBuf = new Int32Array(n);
+    this.lastMask = new Uint32Array(W);
   }
 
   /** OR mask m[0 .. W) into the cell of destination endpoint ep. */
@@ -1010,16 +1013,31 @@ class RowCells {
     // The row is filled in place.
     sortI32(list, nl);
     let k = 0;
+    // Neighbouring destinations mostly get the same flows (one policy line, one segment): the
+    // last cell's id is tried before the hash lookup.
+    let lastO = -1;
+    let lastId = -1;
     for (let x = 0; x < nl; x++) {
       const ep = list[x]!;
       this.touched[ep] = 0;
       const o = ep * W;
       if (!isZero(mask, o, W)) {
-        let id = this.interned.find(mask, o);
+        let id = -1;
+        if (lastO >= 0) {
+          let same = true;
+          for (let w = 0; w < W && same; w++) same = mask[o + w] === this.lastMask[w];
+          if (same) id = lastId;
+        }
         if (id < 0) {
-          id = this.flowSets.length;
-          this.flowSets.push(this.classes.toFlowSet(mask, o));
-          this.interned.add(mask.subarray(o, o + W), id);
+          id = this.interned.find(mask, o);
+          if (id < 0) {
+            id = this.flowSets.length;
+            this.flowSets.push(this.classes.toFlowSet(mask, o));
+            this.interned.add(mask.subarray(o, o + W), id);
+          }
+          for (let w = 0; w < W; w++) this.lastMask[w] = mask[o + w]!;
+          lastO = o;
+          lastId = id;
         }
         list[k] = ep;
         this.idBuf[k++] = id;
@@ -1242,6 +1260,32 @@ class FastEngine {
 
   /** What routing sees of an address that is not a leaf's: segments, routes, zones. */
   private routingFeatures(a: number): string {
+    // Constant between consecutive range boundaries (every segment, route, internet and lan
+    // range starts or ends at one): worked out once per elementary interval.
+    const cuts = this.featureCuts;
+    const k = upperBoundF64(cuts, a);
+    let f = this.featureMemo.get(k);
+    if (f === undefined) this.featureMemo.set(k, (f = this.routingFeaturesOf(a)));
+    return f;
+  }
+
+  /** Every boundary (range start, range end + 1) of what routingFeaturesOf looks at, ascending. */
+  private get featureCuts(): Float64Array {
+    if (this.featureCutList) return this.featureCutList;
+    const f = this.features;
+    const cuts: number[] = [];
+    for (let k = 0; k < f.segLo.length; k++) cuts.push(f.segLo[k]!, f.segHi[k]! + 1);
+    for (const r of f.routes) cuts.push(r.lo, r.hi + 1);
+    for (const z of [this.model.internet, this.model.lan]) for (let k = 0; k < z.length; k++) cuts.push(z[k]![0], z[k]![1] + 1);
+    const a = Float64Array.from(cuts).sort();
+    this.featureCutList = a;
+    return a;
+  }
+
+  private featureCutList: Float64Array | undefined;
+  private readonly featureMemo = new Map<number, string>();
+
+  private routingFeaturesOf(a: number): string {
     const segs: string[] = [];
     const f = this.features;
     for (let k = upperBound(f.segLo, a) - 1; k >= 0; k--) {
