@@ -212,6 +212,54 @@ describe('leaf → leaf templates shared across source segments (crossKey)', () 
   });
 });
 
+describe('roaming peers share templates by shape (isRoamer)', () => {
+  // Peers of two tunnels (one routed on to a second server's LAN), some with rules of their
+  // own: as configured, peers of one tunnel form one source class; every template is checked
+  // against Topology.paths (verifyTemplates) and every cell against the per-pair engine.
+  const spec = [
+    'version: 1',
+    'networks:',
+    '  vmbr1: { cidr: 10.1.0.0/24, gateway: 10.1.0.1, egress: nat }',
+    '  vmbr2: { cidr: 10.2.0.0/24, gateway: 10.2.0.1, egress: none }',
+    'tunnels:',
+    '  wg0: { server: pve, listen: 51820, cidr: 10.8.0.0/24 }',
+    '  wg1: { server: pve, listen: 51821, cidr: 10.9.0.0/24 }',
+    'hosts:',
+    '  pve:',
+    '    kind: hypervisor',
+    '    uplink: enp1s0',
+    '    nics: { vmbr1: 10.1.0.1, vmbr2: 10.2.0.1, internet: 203.0.113.10, wg0: 10.8.0.1, wg1: 10.9.0.1 }',
+    '    services: { ssh: tcp/22 }',
+    '  a1: { kind: vm, id: 101, nics: { vmbr1: 10.1.0.11 }, services: { web: tcp/80 } }',
+    '  a2: { kind: vm, id: 102, nics: { vmbr1: 10.1.0.12 }, services: { web: tcp/80 }, firewall: { guest: true } }',
+    '  b1: { kind: vm, id: 103, nics: { vmbr2: 10.2.0.11 }, services: { dns: udp/53 } }',
+    ...[0, 1, 2, 3].map((k) => `  l${k}: { kind: peer, via: wg0, address: 10.8.0.${11 + k} }`),
+    ...[0, 1, 2].map((k) => `  m${k}: { kind: peer, via: wg1, address: 10.9.0.${11 + k} }`),
+    'policy:',
+    '  - allow: { from: wg0, to: [a1, a2.web, pve.ssh] }',
+    '  - allow: { from: [l1, m2], to: b1, ports: udp/53 }',
+    '  - deny: { from: l2, to: a1 }',
+    '  - allow: { from: wg1, to: [vmbr2, l0], ports: [udp/53, tcp/80] }',
+    '  - allow: { from: [l3, m0], to: internet, ports: tcp/443 }',
+    '  - allow: { from: a1, to: [l0, m1], ports: tcp/22 }',
+  ].join('\n');
+
+  it('the same cells as computeMatrix, the peers of a tunnel in one class', () => {
+    const r = loadModelFromText(spec);
+    assert.ok(r.model, `spec loads: ${JSON.stringify(r.diagnostics?.slice(0, 3))}`);
+    const ir = irOf(r)!;
+    for (const assume of VIEWS) {
+      const stats = { sourceClasses: 0, destClasses: 0, universe: 0, portClasses: 0, templates: 0, sweeps: 0, sweepRules: 0, visits: 0 };
+      const fast = computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true, stats });
+      assertSameCells(`roaming peers ${assume}`, computeMatrix(ir, assume), fast);
+      assert.ok(fast.allowedCount() > 0);
+      // 7 peers in 2 classes as configured; one class each when compromised.
+      const n = fast.endpoints.length;
+      if (assume === 'configured') assert.ok(stats.sourceClasses <= n - 5, `${stats.sourceClasses} source classes of ${n} endpoints`);
+    }
+  });
+});
+
 describe('compact matrix', () => {
   it('reads back the same through cell, cellId, row, allowed, allowedCount and toMatrix', () => {
     const ir = irOf(loadModelFromText(generateSpec({ hosts: 30, rules: 60, seed: 9 })))!;

@@ -1087,6 +1087,8 @@ class FastEngine {
   private localSweeps = new Map<Candidates, Map<string, Sweep>>();
   private keptSweeps = 0;
   private readonly leafHosts = new Set<string>();
+  /** Roaming peers that share templates by shape (configured view; see isRoamer). */
+  private readonly roamers = new Set<string>();
   private readonly pinned: { hosts: Set<string>; addrs: Set<number> };
   private readonly features: ReturnType<FastEngine['featureIndex']>;
 
@@ -1116,6 +1118,7 @@ class FastEngine {
     this.pinned = this.pinnedSets();
     this.features = this.featureIndex();
     for (const h of this.model.hosts.values()) if (this.isLeaf(h)) this.leafHosts.add(h.name);
+    if (!this.compromised) for (const h of this.model.hosts.values()) if (this.isRoamer(h)) this.roamers.add(h.name);
     this.universe = this.buildUniverse();
     this.entryStamp = new Int32Array(this.universe.size);
     this.scOf = this.buildSourceClasses();
@@ -1215,6 +1218,18 @@ class FastEngine {
     if (!h.nics.every((n) => this.model.networks.has(n.segment))) return false;
     if (this.pinned.hosts.has(h.name)) return false;
     return !h.nics.some((n) => this.pinned.addrs.has(n.address));
+  }
+
+  /**
+   * A roaming peer with nothing but its tunnel address appears on a path only as its first
+   * node (no route points at it) and routes like every other such peer of the tunnel; what
+   * differs is its own address, which the server's source check (allowed IPs) compares with the
+   * packet's source. Evaluated with that very address (as configured: never forged), the check
+   * always passes, so it is left out of the template (ownLimit) and the peers share templates.
+   */
+  private isRoamer(h: Host): boolean {
+    if (!h.roaming || h.nics.length !== 1 || !this.model.tunnels.has(h.nics[0]!.segment)) return false;
+    return !this.pinned.hosts.has(h.name) && !this.pinned.addrs.has(h.nics[0]!.address);
   }
 
   /** Hosts and addresses routing points at: bridge owners, tunnel servers, gateways, next hops, endpoints. */
@@ -1370,7 +1385,7 @@ class FastEngine {
     const byKey = new Map<string, number[]>();
     this.eps.forEach((e, i) => {
       const h = this.hostByEp[i];
-      const key = h && this.leafHosts.has(h.name) ? `L|${this.leafShape(h)}` : `A|${i}`;
+      const key = h && this.leafHosts.has(h.name) ? `L|${this.leafShape(h)}` : h && this.roamers.has(h.name) ? `R|${this.leafShape(h)}` : `A|${i}`;
       let l = byKey.get(key);
       if (!l) byKey.set(key, (l = []));
       l.push(i);
@@ -1563,7 +1578,15 @@ class FastEngine {
       hops[x] = sh;
       if (role === Role.Dst) nDst++;
     }
-    return this.symPath(hops, nDst, S0 ? sourceNic(S0, p.hops[0]) : -1, p.anonymous, sourceLimits(p));
+    return this.symPath(hops, nDst, S0 ? sourceNic(S0, p.hops[0]) : -1, p.anonymous, this.limitsOf(p, S0));
+  }
+
+  /** The path's source limits but a roaming peer's check of its own address (see isRoamer). */
+  private limitsOf(p: Path, S: Host | undefined): readonly SourceLimit[] {
+    const all = sourceLimits(p);
+    if (S === undefined || !this.roamers.has(S.name) || all.length === 0) return all;
+    const own = S.nics[0]!.address;
+    return all.filter((c) => !(c.natSrc === undefined && c.allowed.length === 1 && c.allowed[0]![0] === own && c.allowed[0]![1] === own));
   }
 
   private symPath(hops: SymHop[], nDst: number, srcNic: number, anonymous: boolean, checks: readonly SourceLimit[]): SymPath {
@@ -1885,7 +1908,7 @@ class FastEngine {
     const theirs = real.map((p) => ({
       anonymous: p.anonymous,
       srcNic: S ? sourceNic(S, p.hops[0]) : -1,
-      checks: JSON.stringify(sourceLimits(p)),
+      checks: JSON.stringify(this.limitsOf(p, S)),
       hops: show(p.hops),
     }));
     const a = JSON.stringify(mine);
