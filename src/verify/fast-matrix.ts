@@ -40,7 +40,7 @@
 import { upperBound } from '../util/search.js';
 import { lowerBoundF64, lowerBoundI32, sortI32, upperBoundF64, upperBoundI32 } from './typed-search.js';
 import { SourceIndex } from './source-index.js';
-import type { Hop, Path, Topology } from '../ir/paths.js';
+import type { Hop, Path, RouteChoice, Topology } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
 import { HOOKS, type Assume, type Host, type Hook, type Model } from '../model/types.js';
 import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
@@ -804,7 +804,8 @@ interface CrossTemplate {
 
 /** What a leaf's `via` route through T looks like without its segment, and that segment's names. */
 interface CrossKey {
-  readonly key: string;
+  /** The key: equal ids, one template but for the names below. */
+  readonly id: number;
   readonly T: string;
   readonly bridge: string;
   readonly tIf: string;
@@ -836,6 +837,9 @@ interface RoutePlan {
   readonly routeKeys: Int32Array;
   /** Per destination class: 1 when it is an address of the host its `via` route's next hop belongs to. */
   readonly toNextHop: Uint8Array;
+  /** The class's first member, and its configured route to each destination class (undefined: none). */
+  readonly host: Host;
+  readonly routes: (RouteChoice | undefined)[];
 }
 
 /** The hop where a `via` route first arrives: host T's input and forward chains, interface, port, source nic. */
@@ -1430,18 +1434,17 @@ class FastEngine {
   }
 
   /** Templates by crossKey. */
-  private readonly crossTemplates = new Map<string, CrossTemplate>();
+  private readonly crossTemplates = new Map<number, CrossTemplate>();
 
   /**
    * The template for source endpoint s0 and entry j0, from one kept for a leaf class on another
    * segment when their crossKeys are equal, else computed (and kept when it qualifies).
    */
-  private templateOrCross(s0: number, j0: number, dc: DestClass): Template {
-    const S0 = this.hostByEp[s0];
-    const ck = S0 !== undefined && dc.leaf && !this.compromised && !this.opts.noCrossTemplates ? this.crossKey(S0, j0) : undefined;
+  private templateOrCross(s0: number, j0: number, dc: DestClass, plan: RoutePlan | undefined, rk: number): Template {
+    const ck = plan && dc.leaf && !this.opts.noCrossTemplates ? this.crossKey(plan, rk, dc) : undefined;
     const st = this.opts.stats;
     if (ck) {
-      const known = this.crossTemplates.get(`${ck.key}|${dc.id}`);
+      const known = this.crossTemplates.get(ck.id);
       if (known) {
         if (st) st.crossTemplates = (st.crossTemplates ?? 0) + 1;
         return this.fromCross(known, ck);
@@ -1451,7 +1454,7 @@ class FastEngine {
     if (st) st.templates++;
     if (ck && t.plain) {
       const c = this.toCross(t, ck);
-      if (c) this.crossTemplates.set(`${ck.key}|${dc.id}`, c);
+      if (c) this.crossTemplates.set(ck.id, c);
     }
     return t;
   }
@@ -1464,10 +1467,25 @@ class FastEngine {
    * per-guest hop on T's bridge beyond, which sees where the packet came in) and for T's
    * masquerade, which is in the key. Undefined: not such a route.
    */
-  private crossKey(S: Host, j: number): CrossKey | undefined {
-    if (!this.leafHosts.has(S.name)) return undefined;
+  private crossKey(plan: RoutePlan, rk: number, dc: DestClass): CrossKey | undefined {
+    // The route key (routeKeyId) fixes everything the base looks at: worked out once per key.
+    let base = this.crossBases.get(rk);
+    if (base === undefined) this.crossBases.set(rk, (base = this.crossBase(plan.host, plan.routes[dc.id]) ?? null));
+    if (base === null) return undefined;
     const u = this.universe;
-    const r = this.topo.lookup(S, u.addr[j]!, false);
+    const j = dc.members[0]!;
+    const dNic = this.hostByEp[u.ep[j]!]?.nics[u.nic[j]!];
+    const B = dNic ? this.model.networks.get(dNic.segment) : undefined;
+    if (!B || B.name === base.segment) return undefined;
+    return { ...base, id: base.id * this.dcs.length + dc.id, dstOwnedByT: B.owner === base.T };
+  }
+
+  private readonly crossBases = new Map<number, (Omit<CrossKey, 'id' | 'dstOwnedByT'> & { id: number; segment: string }) | null>();
+  private readonly crossBaseIds = new Map<string, number>();
+
+  /** crossKey's part that depends on the source's route only. */
+  private crossBase(S: Host, r: RouteChoice | undefined): (Omit<CrossKey, 'id' | 'dstOwnedByT'> & { id: number; segment: string }) | undefined {
+    if (!this.leafHosts.has(S.name)) return undefined;
     if (!r || r.kind !== 'via' || r.nic.segment !== r.segment) return undefined;
     const A = this.model.networks.get(r.segment);
     const target = this.topo.byAddr.get(r.next);
@@ -1478,21 +1496,14 @@ class FastEngine {
     // Topology.masquerade finds T's input nic by name: it must be this one.
     if (T.nics.find((n) => n.ifname === target.nic.ifname) !== target.nic) return undefined;
     const masq = A.egress === 'nat' && A.gateway === target.nic.address;
-    const D = this.hostByEp[u.ep[j]!];
-    const dNic = D?.nics[u.nic[j]!];
-    const B = dNic ? this.model.networks.get(dNic.segment) : undefined;
-    if (!B || B === A) return undefined;
     const n = r.nic;
     const k = S.nics.indexOf(n);
     const byIf = S.nics.findIndex((x) => x.ifname === n.ifname);
     const byPort = n.port === undefined ? -1 : S.nics.findIndex((x) => x.port === n.port);
-    return {
-      key: `${T.name}|${k}|${n.ifname}|${n.port !== undefined}|${byIf}|${byPort}|${S.guestFirewall}|${masq}`,
-      T: T.name,
-      bridge: A.bridge,
-      tIf: target.nic.ifname,
-      dstOwnedByT: B.owner === T.name,
-    };
+    const key = `${T.name}|${k}|${n.ifname}|${n.port !== undefined}|${byIf}|${byPort}|${S.guestFirewall}|${masq}`;
+    let id = this.crossBaseIds.get(key);
+    if (id === undefined) this.crossBaseIds.set(key, (id = this.crossBaseIds.size));
+    return { id, T: T.name, bridge: A.bridge, tIf: target.nic.ifname, segment: A.name };
   }
 
   /**
@@ -1663,7 +1674,7 @@ class FastEngine {
         const j = dm[x]!;
         if (u.ep[j] === s0) continue;
         if (fromZone && this.eps[u.ep[j]!]!.dest.kind === 'zone') continue;
-        t = this.templateOrCross(s0, j, dc);
+        t = this.templateOrCross(s0, j, dc, rk >= 0 ? plan : undefined, rk);
         break outer;
       }
     }
@@ -1815,6 +1826,7 @@ class FastEngine {
     const byVia = new Map<string, RouteGroup>();
     const routeKeys = new Int32Array(this.dcs.length).fill(-1);
     const toNextHop = new Uint8Array(this.dcs.length);
+    const routes = new Array<RouteChoice | undefined>(this.dcs.length);
     const byAddr = this.topo.byAddr;
     for (let d = 0; d < this.dcs.length; d++) {
       const dc = this.dcs[d]!;
@@ -1830,6 +1842,7 @@ class FastEngine {
         const r = this.topo.lookup(S0, u.addr[j]!, false);
         if (r?.kind === 'via') via = `${r.segment}|${r.next}|${r.nic.address}`;
         routeKeys[dc.id] = this.routeKeyId(S0, r);
+        routes[dc.id] = r;
         // A class of leaves is never the next hop's (a leaf is no next hop); one of a host's own
         // addresses is a class of its own (every member the same address).
         if (r?.kind === 'via' && !dc.leaf) {
@@ -1846,7 +1859,7 @@ class FastEngine {
       g.dcs.push(dc);
       groupOf[dc.id] = g.index;
     }
-    const plan = { groups, groupOf, routeKeys, toNextHop };
+    const plan = { groups, groupOf, routeKeys, toNextHop, host: S0, routes };
     this.plans.set(sc.id, plan);
     for (let x = 0; x < groups.length; x++) if (groups[x]!.via) groups[x]!.filter = this.witness(sc, groups[x]!, templates);
     return plan;
