@@ -202,28 +202,36 @@ export class PolicyParts {
 
   private info(name: string): HostInfo {
     let hi = this.hosts.get(name);
-    if (!hi) {
-      const h = this.model.hosts.get(name)!;
-      const nicAtoms: SrcAtom[] = [];
-      const binders: string[] = [];
-      for (const nic of h.nics) {
-        nicAtoms.push({ addrs: [[nic.address, nic.address]], b: this.unbound });
-        const owner = this.model.networks.get(nic.segment)?.owner;
-        const server = this.model.tunnels.get(nic.segment)?.server;
-        if (owner !== undefined && nic.port && !binders.includes(owner)) binders.push(owner);
-        if (server !== undefined && server !== h.name && !binders.includes(server)) binders.push(server);
-      }
-      hi = {
-        host: h,
-        addrs: targetAddrs(this.model, { kind: 'host', host: name, name }),
-        nicAtoms,
-        binders,
-        boundAtoms: binders.map(() => undefined),
-        plain: undefined,
-        boundSources: binders.map(() => undefined),
-      };
-      this.hosts.set(name, hi);
+    if (!hi) hi = this.newInfo(name);
+    return hi;
+  }
+
+  private newInfo(name: string): HostInfo {
+    const h = this.model.hosts.get(name)!;
+    const nics = h.nics;
+    const addrs = targetAddrs(this.model, { kind: 'host', host: name, name });
+    const nicAtoms: SrcAtom[] = new Array<SrcAtom>(nics.length);
+    const binders: string[] = [];
+    // Index loops: this runs once per host, mostly before it is optimised.
+    for (let i = 0; i < nics.length; i++) {
+      const nic = nics[i]!;
+      // One nic (most hosts): its atom's set is the host's, already made (sets are never changed).
+      nicAtoms[i] = { addrs: nics.length === 1 && addrs.length === 1 ? addrs : [[nic.address, nic.address]], b: this.unbound };
+      const owner = this.model.networks.get(nic.segment)?.owner;
+      const server = this.model.tunnels.get(nic.segment)?.server;
+      if (owner !== undefined && nic.port && !binders.includes(owner)) binders.push(owner);
+      if (server !== undefined && server !== h.name && !binders.includes(server)) binders.push(server);
     }
+    const hi: HostInfo = {
+      host: h,
+      addrs,
+      nicAtoms,
+      binders,
+      boundAtoms: new Array<readonly SrcAtom[] | undefined>(binders.length).fill(undefined),
+      plain: undefined,
+      boundSources: new Array<readonly SrcAtom[] | undefined>(binders.length).fill(undefined),
+    };
+    this.hosts.set(name, hi);
     return hi;
   }
 
@@ -331,6 +339,7 @@ export class PolicyParts {
 
   /** Groups a rule's destinations by the flows it gives them (a service's ports, or the rule's). */
   private destGroups(rule: PolicyRule, restrict: RangeSet | undefined): readonly DstGroup[] {
+    if (rule.to.length === 1) return this.destGroup(rule, rule.to[0]!, restrict);
     // The addresses of one group are normalised once at the end (a union per target was quadratic).
     const flowsOf: FlowSet[] = [];
     const parts: RangeSet[][] = [];
@@ -357,6 +366,16 @@ export class PolicyParts {
       out[i] = { addrs, dst: isAll(addrs) ? undefined : addrs, flows: flowsOf[i]! };
     }
     return out;
+  }
+
+  /** destGroups of a rule with one destination: one group or none, without the lists a merge needs. */
+  private destGroup(rule: PolicyRule, t: Target, restrict: RangeSet | undefined): readonly DstGroup[] {
+    let flows: FlowSet = rule.ports ?? ALL_FLOWS;
+    if (t.kind === 'service') flows = rule.ports ? flowIntersect(rule.ports, t.flows) : t.flows;
+    if (flowIsEmpty(flows)) return NONE;
+    const addrs = restrictTo(this.addrs(t), restrict);
+    if (addrs.length === 0) return NONE;
+    return [{ addrs, dst: isAll(addrs) ? undefined : addrs, flows }];
   }
 
   /**
