@@ -19,13 +19,14 @@ import type { Action, IrMatch, IrRule } from './types.js';
 export type Draft = Omit<IrRule, 'id' | 'index'>;
 
 /**
- * The IR rule of a draft at `index` of `point`'s chain: one literal, fields in the order a spread
- * of the draft gave (JSON output keeps it); a spread copies through a generic path, and a big
- * spec's forward chain has tens of thousands.
+ * The IR rule of a draft at `index` of a chain whose ids start with `prefix` (`point#`, made
+ * once per chain: a template per rule made two strings more each). One literal, fields in the
+ * order a spread of the draft gave (JSON output keeps it); a spread copies through a generic
+ * path, and a big spec's forward chain has tens of thousands.
  */
-export function irRule(point: string, index: number, d: Draft): IrRule {
+export function irRule(prefix: string, index: number, d: Draft): IrRule {
   return {
-    id: `${point}#${index}`,
+    id: prefix + index,
     index,
     match: d.match,
     action: d.action,
@@ -37,16 +38,24 @@ export function irRule(point: string, index: number, d: Draft): IrRule {
   };
 }
 
+/** What every id of `point`'s rules starts with. */
+export function idPrefix(point: string): string {
+  return `${point}#`;
+}
+
 /**
  * A chain's rules as they are drafted, each numbered and given its id as it is added (no draft
  * object per rule and no second pass: a big spec's forward chains hold 100,000 rules each).
  */
 export class RuleList {
   readonly rules: IrRule[] = [];
-  constructor(private readonly point: string) {}
+  private readonly prefix: string;
+  constructor(point: string) {
+    this.prefix = idPrefix(point);
+  }
 
   add(d: Draft): void {
-    this.rules.push(irRule(this.point, this.rules.length, d));
+    this.rules.push(irRule(this.prefix, this.rules.length, d));
   }
 
   addAll(ds: readonly Draft[]): void {
@@ -57,7 +66,7 @@ export class RuleList {
   addPolicy(rule: PolicyRule, action: Action, match: IrMatch): void {
     const index = this.rules.length;
     this.rules.push({
-      id: `${this.point}#${index}`,
+      id: this.prefix + index,
       index,
       match,
       action,
