@@ -107,16 +107,24 @@ interface DstGroup {
 
 const NONE: readonly never[] = [];
 
-/** Adds `addrs` (unless empty) to the parts of binding `b`, a new binding at the end. */
-function gather(addrs: RangeSet, b: Binding, bs: Binding[], parts: RangeSet[][]): void {
+/**
+ * Adds `addrs` (unless empty) to the parts of binding `b`, a new binding at the end. `at`, when
+ * given, holds each binding's position in `bs`: a big group's hosts each have a binding of their
+ * own where their bridge's owner enforces, and a search of the list per host was quadratic.
+ */
+function gather(addrs: RangeSet, b: Binding, bs: Binding[], parts: RangeSet[][], at: Map<Binding, number> | undefined): void {
   if (addrs.length === 0) return;
-  const i = bs.indexOf(b);
+  const i = at === undefined ? bs.indexOf(b) : (at.get(b) ?? -1);
   if (i >= 0) parts[i]!.push(addrs);
   else {
+    at?.set(b, bs.length);
     bs.push(b);
     parts.push([addrs]);
   }
 }
+
+/** Target lists longer than this gather their bindings with a map of positions. */
+const SHORT_LIST = 32;
 
 function isAll(a: RangeSet): boolean {
   return a.length === 1 && a[0]![0] === 0 && a[0]![1] === 0xffffffff;
@@ -316,20 +324,21 @@ export class PolicyParts {
     // are kept in a short list searched by binding.
     const bs: Binding[] = [];
     const parts: RangeSet[][] = [];
+    const at = targets.length > SHORT_LIST ? new Map<Binding, number>() : undefined;
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       if (t.kind === 'host' || t.kind === 'service') {
         const atoms = this.hostAtoms(this.info(t.host), enforcer);
-        for (let j = 0; j < atoms.length; j++) gather(restrictTo(atoms[j]!.addrs, restrict), atoms[j]!.b, bs, parts);
+        for (let j = 0; j < atoms.length; j++) gather(restrictTo(atoms[j]!.addrs, restrict), atoms[j]!.b, bs, parts, at);
       } else if (t.kind === 'network') {
         const net = this.model.networks.get(t.network);
         const tun = this.model.tunnels.get(t.network);
         const addrs = restrictTo(targetAddrs(this.model, t), restrict);
-        if (net && net.owner === enforcer) gather(addrs, this.binding(net.bridge, undefined), bs, parts);
-        else if (tun && tun.server === enforcer) gather(addrs, this.binding(tun.ifname, undefined), bs, parts);
-        else gather(addrs, this.unbound, bs, parts);
+        if (net && net.owner === enforcer) gather(addrs, this.binding(net.bridge, undefined), bs, parts, at);
+        else if (tun && tun.server === enforcer) gather(addrs, this.binding(tun.ifname, undefined), bs, parts, at);
+        else gather(addrs, this.unbound, bs, parts, at);
       } else {
-        gather(restrictTo(targetAddrs(this.model, t), restrict), this.unbound, bs, parts);
+        gather(restrictTo(targetAddrs(this.model, t), restrict), this.unbound, bs, parts, at);
       }
     }
     const out: SrcAtom[] = new Array<SrcAtom>(bs.length);
