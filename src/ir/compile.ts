@@ -16,7 +16,7 @@ import type { RangeSet } from '../util/rangeset.js';
 import { diag, type Diagnostic } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import { forwardDrafts } from './forwards.js';
-import { irRule, PolicyParts, RuleList, type Draft } from './policy-parts.js';
+import { idPrefix, irRule, PolicyParts, RuleList, type Draft } from './policy-parts.js';
 import { pointId, type Chain, type Ir, type IrMatch, type IrRule } from './types.js';
 
 const ANY_MATCH: IrMatch = { src: undefined, dst: undefined, flows: ALL_FLOWS, iif: undefined, oif: undefined, inPort: undefined, state: undefined };
@@ -184,8 +184,9 @@ function unfilteredIpv6(model: Model): Diagnostic[] {
 
 function finalize(point: string, drafts: readonly Draft[]): IrRule[] {
   const out: IrRule[] = new Array<IrRule>(drafts.length);
+  const prefix = idPrefix(point);
   for (let index = 0; index < drafts.length; index++) {
-    out[index] = irRule(point, index, drafts[index]!);
+    out[index] = irRule(prefix, index, drafts[index]!);
   }
   return out;
 }

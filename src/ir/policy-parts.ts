@@ -19,13 +19,14 @@ import type { Action, IrMatch, IrRule } from './types.js';
 export type Draft = Omit<IrRule, 'id' | 'index'>;
 
 /**
- * The IR rule of a draft at `index` of `point`'s chain: one literal, fields in the order a spread
- * of the draft gave (JSON output keeps it); a spread copies through a generic path, and a big
- * spec's forward chain has tens of thousands.
+ * The IR rule of a draft at `index` of a chain whose ids start with `prefix` (`point#`, made
+ * once per chain: a template per rule made two strings more each). One literal, fields in the
+ * order a spread of the draft gave (JSON output keeps it); a spread copies through a generic
+ * path, and a big spec's forward chain has tens of thousands.
  */
-export function irRule(point: string, index: number, d: Draft): IrRule {
+export function irRule(prefix: string, index: number, d: Draft): IrRule {
   return {
-    id: `${point}#${index}`,
+    id: prefix + index,
     index,
     match: d.match,
     action: d.action,
@@ -37,16 +38,24 @@ export function irRule(point: string, index: number, d: Draft): IrRule {
   };
 }
 
+/** What every id of `point`'s rules starts with. */
+export function idPrefix(point: string): string {
+  return `${point}#`;
+}
+
 /**
  * A chain's rules as they are drafted, each numbered and given its id as it is added (no draft
  * object per rule and no second pass: a big spec's forward chains hold 100,000 rules each).
  */
 export class RuleList {
   readonly rules: IrRule[] = [];
-  constructor(private readonly point: string) {}
+  private readonly prefix: string;
+  constructor(point: string) {
+    this.prefix = idPrefix(point);
+  }
 
   add(d: Draft): void {
-    this.rules.push(irRule(this.point, this.rules.length, d));
+    this.rules.push(irRule(this.prefix, this.rules.length, d));
   }
 
   addAll(ds: readonly Draft[]): void {
@@ -57,7 +66,7 @@ export class RuleList {
   addPolicy(rule: PolicyRule, action: Action, match: IrMatch): void {
     const index = this.rules.length;
     this.rules.push({
-      id: `${this.point}#${index}`,
+      id: this.prefix + index,
       index,
       match,
       action,
@@ -98,16 +107,24 @@ interface DstGroup {
 
 const NONE: readonly never[] = [];
 
-/** Adds `addrs` (unless empty) to the parts of binding `b`, a new binding at the end. */
-function gather(addrs: RangeSet, b: Binding, bs: Binding[], parts: RangeSet[][]): void {
+/**
+ * Adds `addrs` (unless empty) to the parts of binding `b`, a new binding at the end. `at`, when
+ * given, holds each binding's position in `bs`: a big group's hosts each have a binding of their
+ * own where their bridge's owner enforces, and a search of the list per host was quadratic.
+ */
+function gather(addrs: RangeSet, b: Binding, bs: Binding[], parts: RangeSet[][], at: Map<Binding, number> | undefined): void {
   if (addrs.length === 0) return;
-  const i = bs.indexOf(b);
+  const i = at === undefined ? bs.indexOf(b) : (at.get(b) ?? -1);
   if (i >= 0) parts[i]!.push(addrs);
   else {
+    at?.set(b, bs.length);
     bs.push(b);
     parts.push([addrs]);
   }
 }
+
+/** Target lists longer than this gather their bindings with a map of positions. */
+const SHORT_LIST = 32;
 
 function isAll(a: RangeSet): boolean {
   return a.length === 1 && a[0]![0] === 0 && a[0]![1] === 0xffffffff;
@@ -202,28 +219,36 @@ export class PolicyParts {
 
   private info(name: string): HostInfo {
     let hi = this.hosts.get(name);
-    if (!hi) {
-      const h = this.model.hosts.get(name)!;
-      const nicAtoms: SrcAtom[] = [];
-      const binders: string[] = [];
-      for (const nic of h.nics) {
-        nicAtoms.push({ addrs: [[nic.address, nic.address]], b: this.unbound });
-        const owner = this.model.networks.get(nic.segment)?.owner;
-        const server = this.model.tunnels.get(nic.segment)?.server;
-        if (owner !== undefined && nic.port && !binders.includes(owner)) binders.push(owner);
-        if (server !== undefined && server !== h.name && !binders.includes(server)) binders.push(server);
-      }
-      hi = {
-        host: h,
-        addrs: targetAddrs(this.model, { kind: 'host', host: name, name }),
-        nicAtoms,
-        binders,
-        boundAtoms: binders.map(() => undefined),
-        plain: undefined,
-        boundSources: binders.map(() => undefined),
-      };
-      this.hosts.set(name, hi);
+    if (!hi) hi = this.newInfo(name);
+    return hi;
+  }
+
+  private newInfo(name: string): HostInfo {
+    const h = this.model.hosts.get(name)!;
+    const nics = h.nics;
+    const addrs = targetAddrs(this.model, { kind: 'host', host: name, name });
+    const nicAtoms: SrcAtom[] = new Array<SrcAtom>(nics.length);
+    const binders: string[] = [];
+    // Index loops: this runs once per host, mostly before it is optimised.
+    for (let i = 0; i < nics.length; i++) {
+      const nic = nics[i]!;
+      // One nic (most hosts): its atom's set is the host's, already made (sets are never changed).
+      nicAtoms[i] = { addrs: nics.length === 1 && addrs.length === 1 ? addrs : [[nic.address, nic.address]], b: this.unbound };
+      const owner = this.model.networks.get(nic.segment)?.owner;
+      const server = this.model.tunnels.get(nic.segment)?.server;
+      if (owner !== undefined && nic.port && !binders.includes(owner)) binders.push(owner);
+      if (server !== undefined && server !== h.name && !binders.includes(server)) binders.push(server);
     }
+    const hi: HostInfo = {
+      host: h,
+      addrs,
+      nicAtoms,
+      binders,
+      boundAtoms: new Array<readonly SrcAtom[] | undefined>(binders.length).fill(undefined),
+      plain: undefined,
+      boundSources: new Array<readonly SrcAtom[] | undefined>(binders.length).fill(undefined),
+    };
+    this.hosts.set(name, hi);
     return hi;
   }
 
@@ -299,20 +324,21 @@ export class PolicyParts {
     // are kept in a short list searched by binding.
     const bs: Binding[] = [];
     const parts: RangeSet[][] = [];
+    const at = targets.length > SHORT_LIST ? new Map<Binding, number>() : undefined;
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       if (t.kind === 'host' || t.kind === 'service') {
         const atoms = this.hostAtoms(this.info(t.host), enforcer);
-        for (let j = 0; j < atoms.length; j++) gather(restrictTo(atoms[j]!.addrs, restrict), atoms[j]!.b, bs, parts);
+        for (let j = 0; j < atoms.length; j++) gather(restrictTo(atoms[j]!.addrs, restrict), atoms[j]!.b, bs, parts, at);
       } else if (t.kind === 'network') {
         const net = this.model.networks.get(t.network);
         const tun = this.model.tunnels.get(t.network);
         const addrs = restrictTo(targetAddrs(this.model, t), restrict);
-        if (net && net.owner === enforcer) gather(addrs, this.binding(net.bridge, undefined), bs, parts);
-        else if (tun && tun.server === enforcer) gather(addrs, this.binding(tun.ifname, undefined), bs, parts);
-        else gather(addrs, this.unbound, bs, parts);
+        if (net && net.owner === enforcer) gather(addrs, this.binding(net.bridge, undefined), bs, parts, at);
+        else if (tun && tun.server === enforcer) gather(addrs, this.binding(tun.ifname, undefined), bs, parts, at);
+        else gather(addrs, this.unbound, bs, parts, at);
       } else {
-        gather(restrictTo(targetAddrs(this.model, t), restrict), this.unbound, bs, parts);
+        gather(restrictTo(targetAddrs(this.model, t), restrict), this.unbound, bs, parts, at);
       }
     }
     const out: SrcAtom[] = new Array<SrcAtom>(bs.length);
@@ -331,6 +357,7 @@ export class PolicyParts {
 
   /** Groups a rule's destinations by the flows it gives them (a service's ports, or the rule's). */
   private destGroups(rule: PolicyRule, restrict: RangeSet | undefined): readonly DstGroup[] {
+    if (rule.to.length === 1) return this.destGroup(rule, rule.to[0]!, restrict);
     // The addresses of one group are normalised once at the end (a union per target was quadratic).
     const flowsOf: FlowSet[] = [];
     const parts: RangeSet[][] = [];
@@ -357,6 +384,16 @@ export class PolicyParts {
       out[i] = { addrs, dst: isAll(addrs) ? undefined : addrs, flows: flowsOf[i]! };
     }
     return out;
+  }
+
+  /** destGroups of a rule with one destination: one group or none, without the lists a merge needs. */
+  private destGroup(rule: PolicyRule, t: Target, restrict: RangeSet | undefined): readonly DstGroup[] {
+    let flows: FlowSet = rule.ports ?? ALL_FLOWS;
+    if (t.kind === 'service') flows = rule.ports ? flowIntersect(rule.ports, t.flows) : t.flows;
+    if (flowIsEmpty(flows)) return NONE;
+    const addrs = restrictTo(this.addrs(t), restrict);
+    if (addrs.length === 0) return NONE;
+    return [{ addrs, dst: isAll(addrs) ? undefined : addrs, flows }];
   }
 
   /**

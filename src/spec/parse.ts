@@ -40,7 +40,9 @@ export class SourceMap {
     doc: Document | FastYaml | undefined,
     private readonly lines: Pick<LineCounter, 'linePos'>,
   ) {
-    this.locator = doc === undefined ? undefined : 'root' in doc ? new FastLocator(doc, text) : new DocLocator(doc);
+    // The fast reader's positions without its data: the source map lives as long as the model,
+    // and the plain data (a 1k-host spec: ~32,000 objects) is needed only until it is resolved.
+    this.locator = doc === undefined ? undefined : 'root' in doc ? new FastLocator({ ...doc, data: undefined }, text) : new DocLocator(doc);
   }
 
   /** Position of the value at `path`, or of its nearest existing ancestor. `key` points at the key instead. */
