@@ -244,7 +244,7 @@ describe('coverage against brute force', () => {
     let deep = 0;
     const cut = fc.record({
       piece: fc.nat(),
-      dim: fc.constantFrom('src', 'dst', 'flow') as fc.Arbitrary<'src' | 'dst' | 'flow'>,
+      dim: fc.constantFrom<'src' | 'dst' | 'flow'>('src', 'dst', 'flow'),
       at: fc.integer({ min: 0, max: MAX }),
     });
     assertProperty(
