@@ -21,6 +21,7 @@ import type { Action, Chain, Ir, IrRule, RuleRole } from '../ir/types.js';
 import type { Model, Origin, PolicyRule, Target } from '../model/types.js';
 import { ALL, targetAddrs } from '../model/addresses.js';
 import { ALL_FLOWS, flowEqual, flowUnion, formatFlowSet, NO_FLOWS } from '../util/flows.js';
+import { localeOrder } from '../util/collate.js';
 import { formatCidr, formatIPv4, formatRange, rangeToCidrs } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
@@ -776,10 +777,10 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
  */
 export function tunnelFindings(ir: Ir, engine = new Engine(ir)): Diagnostic[] {
   const ds: Diagnostic[] = [];
-  for (const t of [...ir.model.tunnels.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const t of [...ir.model.tunnels.values()].sort((a, b) => localeOrder(a.name, b.name))) {
     const members = [...ir.model.hosts.values()]
       .filter((h) => h.name !== t.server && h.nics.some((n) => n.segment === t.name))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => localeOrder(a.name, b.name));
     for (const m of members) {
       const check = engine.checkTransport({ tunnel: t.name, peer: m.name }, 'configured');
       if (check.ok || !check.reach) continue;
@@ -989,7 +990,7 @@ class Namer {
   private readonly portOf = new Map<string, string>();
 
   constructor(private readonly model: Model) {
-    for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
       for (const nic of h.nics) {
         if (!this.hostOf.has(nic.address)) this.hostOf.set(nic.address, h.name);
         if (nic.port) this.portOf.set(nic.port, h.name);
@@ -1060,7 +1061,7 @@ export function isHugeTarget(t: Target): boolean {
 
 function hostsIn(model: Model, space: RangeSet, except: ReadonlySet<string>): { name: string; kind: string }[] {
   const out: { name: string; kind: string }[] = [];
-  for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
     if (except.has(h.name)) continue;
     if (h.nics.some((n) => R.contains(space, n.address))) out.push({ name: h.name, kind: h.kind });
   }
@@ -1106,7 +1107,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
   }
   // Hand-written chains: accepts with specific ports and no narrower destination, where the
   // destination varies. One finding per chain: such rules usually come as a list (a whitelist).
-  for (const c of [...ir.chains.values()].sort((a, b) => a.point.localeCompare(b.point))) {
+  for (const c of [...ir.chains.values()].sort((a, b) => localeOrder(a.point, b.point))) {
     if (!c.handwritten || !['forward', 'output', 'guest-out'].includes(c.hook)) continue;
     const wide = c.rules.filter((r) => {
       const m = r.match;
@@ -1189,8 +1190,8 @@ function unused(model: Model, opts: LintOptions): Diagnostic[] {
       ),
     );
   }
-  for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-    for (const [s, flows] of [...h.services.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+  for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
+    for (const [s, flows] of [...h.services.entries()].sort((a, b) => localeOrder(a[0], b[0]))) {
       if (model.used.services.has(`${h.name}.${s}`)) continue;
       ds.push(
         diag(
