@@ -577,7 +577,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   const model = ir.model;
   const names = new Namer(model);
   const ds: Diagnostic[] = [];
-  const chains = [...ir.chains.values()].sort((a, b) => a.point.localeCompare(b.point));
+  const chains = [...ir.chains.values()].sort((a, b) => localeOrder(a.point, b.point));
   const bridgeOf = portBridges(model);
   // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
   const parts: PartFilter = {
