@@ -55,19 +55,16 @@ function format(d: Diagnostic, opts: FormatOptions, cache: Map<string, Lines>): 
   // Everything printed may come from the spec (names, values, the file name): no raw control or bidi character reaches the terminal.
   const loc = visible(d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file);
   const sev = d.severity === 'error' ? c.red('error') : d.severity === 'warning' ? c.yellow('warning') : c.cyan('info');
-  // One string built as it goes, not lines joined: lint prints thousands of findings, and each
-  // join copied what the next one copied again.
-  let out = `${c.bold(loc)}: ${sev} ${c.dim(d.code)}: ${shortenWords(visible(d.message))}`;
-  if (d.path) out += `\n  at ${shortenWords(visible(d.path))}`;
+  const lines = [`${c.bold(loc)}: ${sev} ${c.dim(d.code)}: ${shortenWords(visible(d.message))}`];
+  if (d.path) lines.push(`  at ${shortenWords(visible(d.path))}`);
   const src = opts.sources?.get(d.file);
   if (src !== undefined && d.line > 0) {
     let l = cache.get(d.file);
     if (!l) cache.set(d.file, (l = new Lines(src)));
-    const frame = codeFrame(l, d.line, d.col, c);
-    for (let k = 0; k < frame.length; k++) out += `\n${frame[k]!}`;
+    lines.push(...codeFrame(l, d.line, d.col, c));
   }
-  if (d.hint) out += `\n  ${c.cyan('hint')}: ${shortenWords(visible(d.hint))}`;
-  return out;
+  if (d.hint) lines.push(`  ${c.cyan('hint')}: ${shortenWords(visible(d.hint))}`);
+  return lines.join('\n');
 }
 
 /**
@@ -111,7 +108,5 @@ function codeFrame(all: Lines, line: number, col: number, c: ReturnType<typeof p
 
 export function formatDiagnostics(ds: readonly Diagnostic[], opts: FormatOptions = {}): string {
   const cache = new Map<string, Lines>();
-  let out = '';
-  for (let k = 0; k < ds.length; k++) out += k === 0 ? format(ds[k]!, opts, cache) : `\n\n${format(ds[k]!, opts, cache)}`;
-  return out;
+  return ds.map((d) => format(d, opts, cache)).join('\n\n');
 }
