@@ -4,6 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import { sortDiagnostics, type Diagnostic } from '../src/diag/diagnostic.js';
 import { localeOrder } from '../src/util/collate.js';
 
 function rng(seed: number): () => number {
@@ -34,5 +35,31 @@ describe('localeOrder', () => {
       [...names].sort((a, b) => a.localeCompare(b)),
     );
     assert.notDeepEqual([...names].sort(localeOrder), [...names].sort());
+  });
+});
+
+describe('sortDiagnostics', () => {
+  it('orders as comparing file and code with localeCompare does', () => {
+    const next = rng(7);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+    // Codes of other lengths and a non-code, and file names the collator orders unlike code units.
+    const codes = ['CORDON030', 'CORDON031', 'CORDON032', 'CORDON003', 'CORDON0300', 'CORDON1', 'CORDON99', 'CORDONX', 'cordon031', 'LINT'];
+    const files = ['spec.yaml', 'Spec.yaml', 'b/spec.yaml', 'a-b.yaml', 'a_b.yaml', 'ab.yaml'];
+    for (let round = 0; round < 200; round++) {
+      const ds: Diagnostic[] = Array.from({ length: 40 }, (_, k) => ({
+        code: pick(codes) as Diagnostic['code'],
+        severity: 'info',
+        message: String(k),
+        file: pick(files),
+        line: Math.floor(next() * 3),
+        col: Math.floor(next() * 2),
+        path: '',
+      }));
+      const want = [...ds].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col || a.code.localeCompare(b.code));
+      assert.deepEqual(
+        sortDiagnostics(ds).map((d) => d.message),
+        want.map((d) => d.message),
+      );
+    }
   });
 });

@@ -3,6 +3,69 @@ import { lowerBound } from './search.js';
 
 /** Sort keys pack start and position into one double (exact below 2^53): start < 2^32, position < 2^21. */
 const POS_BITS = 2 ** 21;
+/** Buckets by the bit length of a width: 0 (a single point) to 32. */
+const LEVELS = 33;
+
+/** Each item's bucket in `level`, the bucket sizes in `count`; whether every start packs into a sort key. */
+function bucket(lo: Float64Array, hi: Float64Array, n: number, level: Uint8Array, count: Int32Array): boolean {
+  let packed = true;
+  for (let k = 0; k < n; k++) {
+    const l = 32 - Math.clz32(hi[k]! - lo[k]!);
+    level[k] = l;
+    count[l]!++;
+    if (!(lo[k]! >= 0 && lo[k]! <= 0xffffffff && Number.isInteger(lo[k]!))) packed = false;
+  }
+  return packed;
+}
+
+/** Positions bucket by bucket (from `from`), each bucket by start, ties by position: one numeric sort per bucket. */
+function packedOrder(lo: Float64Array, level: Uint8Array, from: Int32Array, count: Int32Array): Int32Array {
+  const n = level.length;
+  const at = from.slice();
+  const keys = new Float64Array(n);
+  for (let k = 0; k < n; k++) keys[at[level[k]!]!++] = lo[k]! * POS_BITS + k;
+  for (let l = 0; l < LEVELS; l++) if (count[l]! > 1) keys.subarray(from[l], from[l]! + count[l]!).sort();
+  // A loop, not Int32Array.from with a mapper (a call per key), nor % (a float modulo).
+  const order = new Int32Array(n);
+  for (let k = 0; k < n; k++) order[k] = keys[k]! - Math.floor(keys[k]! / POS_BITS) * POS_BITS;
+  return order;
+}
+
+/** `packedOrder` for starts that do not pack (negative, fractional or past 32 bits): a stable comparator sort. */
+function comparedOrder(lo: Float64Array, level: Uint8Array, from: Int32Array, count: Int32Array): Int32Array {
+  const n = level.length;
+  const at = from.slice();
+  const order = new Int32Array(n);
+  for (let k = 0; k < n; k++) order[at[level[k]!]!++] = k;
+  for (let l = 0; l < LEVELS; l++) {
+    if (count[l]! < 2) continue;
+    const run = Array.from(order.subarray(from[l], from[l]! + count[l]!));
+    // Array.prototype.sort is stable: equal starts keep their given order.
+    run.sort((a, b) => lo[a]! - lo[b]!);
+    order.set(run, from[l]);
+  }
+  return order;
+}
+
+function gather(column: Float64Array, sorted: Int32Array): Float64Array {
+  const out = new Float64Array(sorted.length);
+  for (let k = 0; k < sorted.length; k++) out[k] = column[sorted[k]!]!;
+  return out;
+}
+
+function gatherIds(column: Int32Array, sorted: Int32Array): Int32Array {
+  const out = new Int32Array(sorted.length);
+  for (let k = 0; k < sorted.length; k++) out[k] = column[sorted[k]!]!;
+  return out;
+}
+
+/** Per entry, the end of the run of entries with its start. */
+function runEnds(lo: Float64Array, sorted: Int32Array): Int32Array {
+  const m = sorted.length;
+  const runEnd = new Int32Array(m);
+  for (let k = m - 1; k >= 0; k--) runEnd[k] = k + 1 < m && lo[sorted[k + 1]!] === lo[sorted[k]!] ? runEnd[k + 1]! : k + 1;
+  return runEnd;
+}
 
 /**
  * One indexed interval [lo, hi] with its id. `lo2`/`hi2`, when given, are a second interval the
@@ -52,51 +115,35 @@ export class IntervalIndex {
   private build(cols: IntervalColumns): void {
     const n = cols.length;
     const { lo, hi } = cols;
-    const byLevel: number[][] = [];
-    let packed = n < POS_BITS;
-    for (let k = 0; k < n; k++) {
-      (byLevel[32 - Math.clz32(hi[k]! - lo[k]!)] ??= []).push(k);
-      if (!(lo[k]! >= 0 && lo[k]! <= 0xffffffff && Number.isInteger(lo[k]!))) packed = false;
-    }
+    // Items by bucket with a counting sort, in their given order within one: no array per bucket
+    // grown item by item. Each loop is a small function of its own, called for every index: V8
+    // optimises those whole after a few calls, where a long loop in one big function had it
+    // compile that whole function on the stack (a 1k lint builds 27 indexes of ~100k items).
+    const level = new Uint8Array(n);
+    const count = new Int32Array(LEVELS);
+    const packed = bucket(lo, hi, n, level, count) && n < POS_BITS;
+    const from = new Int32Array(LEVELS);
+    for (let l = 1; l < LEVELS; l++) from[l] = from[l - 1]! + count[l - 1]!;
+    // Each bucket sorted by start, ties in given order. Packed: a numeric typed-array sort of start
+    // and position in one double, instead of a comparator (millions of items on big specs).
+    const order = packed ? packedOrder(lo, level, from, count) : comparedOrder(lo, level, from, count);
     // Second intervals cost two arrays per bucket: only when some item has one.
     const two = cols.two;
-    byLevel.forEach((list, l) => {
-      if (!list || list.length === 0) return;
-      let order: ArrayLike<number>;
-      if (packed) {
-        // A numeric typed-array sort instead of a comparator over objects (millions of them on big
-        // specs). Start first, then position in `items`: the order a stable sort by start gives.
-        const keys = new Float64Array(list.length);
-        for (let k = 0; k < list.length; k++) keys[k] = lo[list[k]!]! * POS_BITS + list[k]!;
-        keys.sort();
-        // A loop, not Int32Array.from with a mapper (a call per key), nor % (a float modulo).
-        const pos = new Int32Array(list.length);
-        for (let k = 0; k < list.length; k++) pos[k] = keys[k]! - Math.floor(keys[k]! / POS_BITS) * POS_BITS;
-        order = pos;
-      } else {
-        order = list.sort((a, b) => lo[a]! - lo[b]!);
-      }
-      const sorted = byEndInRuns(lo, hi, order);
-      const m = sorted.length;
-      const runEnd = new Int32Array(m);
-      for (let k = m - 1; k >= 0; k--) runEnd[k] = k + 1 < m && lo[sorted[k + 1]!] === lo[sorted[k]!] ? runEnd[k + 1]! : k + 1;
-      const los = new Float64Array(m);
-      const his = new Float64Array(m);
-      const ids = new Int32Array(m);
-      const los2 = two ? new Float64Array(m) : undefined;
-      const his2 = two ? new Float64Array(m) : undefined;
-      for (let k = 0; k < m; k++) {
-        const x = sorted[k]!;
-        los[k] = lo[x]!;
-        his[k] = hi[x]!;
-        ids[k] = cols.id[x]!;
-        if (los2 && his2) {
-          los2[k] = cols.lo2[x]!;
-          his2[k] = cols.hi2[x]!;
-        }
-      }
-      this.levels.push({ width: 2 ** l - 1, los, his, ids, runEnd, los2, his2 });
-    });
+    for (let l = 0; l < LEVELS; l++) {
+      const m = count[l]!;
+      if (m === 0) continue;
+      const sorted = order.subarray(from[l], from[l]! + m);
+      byEndInRuns(lo, hi, sorted);
+      this.levels.push({
+        width: 2 ** l - 1,
+        los: gather(lo, sorted),
+        his: gather(hi, sorted),
+        ids: gatherIds(cols.id, sorted),
+        runEnd: runEnds(lo, sorted),
+        los2: two ? gather(cols.lo2, sorted) : undefined,
+        his2: two ? gather(cols.hi2, sorted) : undefined,
+      });
+    }
   }
 
   /**
@@ -105,13 +152,18 @@ export class IntervalIndex {
    */
   estimate(lo: number, hi: number): number {
     let n = 0;
-    for (const lv of this.levels) n += lowerBound(lv.los, hi + 1) - lowerBound(lv.los, lo - lv.width);
+    // Index loops over the buckets: a for-of allocated an iterator per call until optimised.
+    for (let v = 0; v < this.levels.length; v++) {
+      const lv = this.levels[v]!;
+      n += lowerBound(lv.los, hi + 1) - lowerBound(lv.los, lo - lv.width);
+    }
     return n;
   }
 
   /** Ids of intervals overlapping [lo, hi], unordered. */
   query(lo: number, hi: number, out: number[]): void {
-    for (const lv of this.levels) {
+    for (let v = 0; v < this.levels.length; v++) {
+      const lv = this.levels[v]!;
       const end = lowerBound(lv.los, hi + 1);
       const { his, ids, runEnd } = lv;
       for (let i = lowerBound(lv.los, lo - lv.width); i < end;) {
@@ -127,7 +179,8 @@ export class IntervalIndex {
    * overlaps [lo2, hi2], unordered; an id may appear more than once.
    */
   queryWithin(lo: number, hi: number, lo2: number, hi2: number, out: number[]): void {
-    for (const lv of this.levels) {
+    for (let v = 0; v < this.levels.length; v++) {
+      const lv = this.levels[v]!;
       const end = lowerBound(lv.los, hi + 1);
       const { his, los2, his2, ids, runEnd } = lv;
       if (!los2 || !his2) {
@@ -155,30 +208,28 @@ export class IntervalIndex {
 }
 
 /**
- * `order` (sorted by start, ties in given order) with each run of one start sorted by end,
- * longest first, ties still in given order: a scan can then leave a run at its first entry that
- * ends before the query.
+ * Sorts `order` (sorted by start, ties in given order) in place so that each run of one start is
+ * sorted by end, longest first, ties still in given order: a scan can then leave a run at its
+ * first entry that ends before the query.
  */
-function byEndInRuns(lo: Float64Array, hi: Float64Array, order: ArrayLike<number>): Int32Array {
-  const out = Int32Array.from(order);
-  const n = out.length;
+function byEndInRuns(lo: Float64Array, hi: Float64Array, order: Int32Array): void {
+  const n = order.length;
   for (let a = 0; a < n;) {
-    const start = lo[out[a]!]!;
+    const start = lo[order[a]!]!;
     let b = a + 1;
     let sorted = true;
-    while (b < n && lo[out[b]!] === start) {
-      if (hi[out[b]!]! > hi[out[b - 1]!]!) sorted = false;
+    while (b < n && lo[order[b]!] === start) {
+      if (hi[order[b]!]! > hi[order[b - 1]!]!) sorted = false;
       b++;
     }
     if (!sorted) {
-      const run = Array.from(out.subarray(a, b));
+      const run = Array.from(order.subarray(a, b));
       // Array.prototype.sort is stable: equal ends keep their given order.
       run.sort((x, y) => hi[y]! - hi[x]!);
-      out.set(run, a);
+      order.set(run, a);
     }
     a = b;
   }
-  return out;
 }
 
 /**

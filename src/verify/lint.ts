@@ -21,6 +21,7 @@ import type { Action, Chain, Ir, IrRule, RuleRole } from '../ir/types.js';
 import type { Model, Origin, PolicyRule, Target } from '../model/types.js';
 import { ALL, targetAddrs } from '../model/addresses.js';
 import { ALL_FLOWS, flowEqual, flowUnion, formatFlowSet, NO_FLOWS } from '../util/flows.js';
+import { localeOrder } from '../util/collate.js';
 import { formatCidr, formatIPv4, formatRange, rangeToCidrs } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
@@ -576,7 +577,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   const model = ir.model;
   const names = new Namer(model);
   const ds: Diagnostic[] = [];
-  const chains = [...ir.chains.values()].sort((a, b) => a.point.localeCompare(b.point));
+  const chains = [...ir.chains.values()].sort((a, b) => localeOrder(a.point, b.point));
   const bridgeOf = portBridges(model);
   // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
   const parts: PartFilter = {
@@ -776,10 +777,10 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
  */
 export function tunnelFindings(ir: Ir, engine = new Engine(ir)): Diagnostic[] {
   const ds: Diagnostic[] = [];
-  for (const t of [...ir.model.tunnels.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const t of [...ir.model.tunnels.values()].sort((a, b) => localeOrder(a.name, b.name))) {
     const members = [...ir.model.hosts.values()]
       .filter((h) => h.name !== t.server && h.nics.some((n) => n.segment === t.name))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => localeOrder(a.name, b.name));
     for (const m of members) {
       const check = engine.checkTransport({ tunnel: t.name, peer: m.name }, 'configured');
       if (check.ok || !check.reach) continue;
@@ -982,6 +983,10 @@ function meetOnTheirBridge(a: Box, b: Box, bridgeOf: ReadonlyMap<string, readonl
 
 // ---- describing match spaces in the user's names ------------------------------------------
 
+function isAll(rs: RangeSet): boolean {
+  return rs.length === 1 && rs[0]![0] === 0 && rs[0]![1] === ADDR_MAX;
+}
+
 /** Names addresses after the model: hosts, networks, internet; falls back to prefixes. */
 class Namer {
   private readonly hostOf = new Map<number, string>();
@@ -989,7 +994,7 @@ class Namer {
   private readonly portOf = new Map<string, string>();
 
   constructor(private readonly model: Model) {
-    for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
       for (const nic of h.nics) {
         if (!this.hostOf.has(nic.address)) this.hostOf.set(nic.address, h.name);
         if (nic.port) this.portOf.set(nic.port, h.name);
@@ -1002,18 +1007,31 @@ class Namer {
     if (rs.length === 1 && rs[0]![0] === 0 && rs[0]![1] === ADDR_MAX) return 'any address';
     if (this.model.internet.length > 0 && R.equal(rs, this.model.internet)) return 'internet';
     if (this.model.lan.length > 0 && R.equal(rs, this.model.lan)) return 'lan';
-    const rest = R.complement(rs, [0, ADDR_MAX]);
-    if (R.size(rest) < 2 ** 31 && rs.length > 1) return `any address except ${this.addrs(rest)}`;
-    const hostOnly = rs.every(([lo, hi]) => lo === hi && this.hostOf.has(lo));
+    // The complement is only asked about for several ranges: most sets are one host or prefix,
+    // and lint names a few thousand parts.
+    if (rs.length > 1) {
+      const rest = R.complement(rs, [0, ADDR_MAX]);
+      if (R.size(rest) < 2 ** 31) return `any address except ${this.addrs(rest)}`;
+    }
+    let hostOnly = true;
+    for (let k = 0; k < rs.length && hostOnly; k++) hostOnly = rs[k]![0] === rs[k]![1] && this.hostOf.has(rs[k]![0]);
     const items: string[] = [];
     if (hostOnly) {
       const byHost = new Map<string, number[]>();
-      for (const [a] of rs) byHost.set(this.hostOf.get(a)!, [...(byHost.get(this.hostOf.get(a)!) ?? []), a]);
+      for (let k = 0; k < rs.length; k++) {
+        const a = rs[k]![0];
+        const h = this.hostOf.get(a)!;
+        const list = byHost.get(h);
+        if (list) list.push(a);
+        else byHost.set(h, [a]);
+      }
       for (const [h, list] of byHost) items.push(`${h} (${list.map(formatIPv4).join(', ')})`);
     } else {
       // Only three ranges are named and the rest counted: a set of thousands of ranges (what is
       // left of `any` after many exceptions) is not formatted in full for one line of text.
-      for (const [lo, hi] of rs.length > 3 ? rs.slice(0, 3) : rs) {
+      for (let k = 0; k < rs.length && k < 3; k++) {
+        const lo = rs[k]![0];
+        const hi = rs[k]![1];
         const net = this.netOf.get(`${lo}-${hi}`);
         if (net) items.push(`${net} (${formatRange({ lo, hi })})`);
         else if (lo === hi && this.hostOf.has(lo)) items.push(`${this.hostOf.get(lo)} (${formatIPv4(lo)})`);
@@ -1027,26 +1045,27 @@ class Namer {
     return count > 3 ? `${items.slice(0, 3).join(', ')} and ${count - 3} more ranges` : items.join(', ');
   }
 
-  private static ifs(s: NameSet, what: string, owner?: (x: string) => string | undefined): string | undefined {
+  private static ifs(s: NameSet, what: string, owner?: ReadonlyMap<string, string>): string | undefined {
     if (s.neg && s.names.length === 0) return undefined;
-    const list = s.names.map((x) => (owner?.(x) ? `${x} (${owner(x)})` : x)).join(', ');
+    const list = s.names.map((x) => (owner?.get(x) ? `${x} (${owner.get(x)!})` : x)).join(', ');
     return s.neg ? `${what} other than ${list}` : `${what} ${list}`;
   }
 
   /** `tcp/22 from agentfarm (10.0.0.10) to internet through port tap101i0`. */
   box(b: Box): string {
     const f = lineToFlows(b.flow);
-    const parts = [flowEqual(f, ALL_FLOWS) ? 'all traffic' : formatFlowSet(f)];
-    const isAll = (rs: RangeSet): boolean => rs.length === 1 && rs[0]![0] === 0 && rs[0]![1] === ADDR_MAX;
-    if (!isAll(b.src)) parts.push(`from ${this.addrs(b.src)}`);
-    if (!isAll(b.dst)) parts.push(`to ${this.addrs(b.dst)}`);
-    const port = Namer.ifs(b.port, 'through bridge port', (x) => this.portOf.get(x));
+    let text = flowEqual(f, ALL_FLOWS) ? 'all traffic' : formatFlowSet(f);
+    if (!isAll(b.src)) text += ` from ${this.addrs(b.src)}`;
+    if (!isAll(b.dst)) text += ` to ${this.addrs(b.dst)}`;
+    const port = Namer.ifs(b.port, 'through bridge port', this.portOf);
     const iif = Namer.ifs(b.iif, 'in on');
     const oif = Namer.ifs(b.oif, 'out on');
-    for (const x of [port, iif, oif]) if (x) parts.push(x);
+    if (port) text += ` ${port}`;
+    if (iif) text += ` ${iif}`;
+    if (oif) text += ` ${oif}`;
     // New connections are what every question is about; only say so when the part is replies.
-    if (b.state === STATE_ESTABLISHED) parts.push('(established connections)');
-    return parts.join(' ');
+    if (b.state === STATE_ESTABLISHED) text += ' (established connections)';
+    return text;
   }
 }
 
@@ -1060,7 +1079,7 @@ export function isHugeTarget(t: Target): boolean {
 
 function hostsIn(model: Model, space: RangeSet, except: ReadonlySet<string>): { name: string; kind: string }[] {
   const out: { name: string; kind: string }[] = [];
-  for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
     if (except.has(h.name)) continue;
     if (h.nics.some((n) => R.contains(space, n.address))) out.push({ name: h.name, kind: h.kind });
   }
@@ -1106,7 +1125,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
   }
   // Hand-written chains: accepts with specific ports and no narrower destination, where the
   // destination varies. One finding per chain: such rules usually come as a list (a whitelist).
-  for (const c of [...ir.chains.values()].sort((a, b) => a.point.localeCompare(b.point))) {
+  for (const c of [...ir.chains.values()].sort((a, b) => localeOrder(a.point, b.point))) {
     if (!c.handwritten || !['forward', 'output', 'guest-out'].includes(c.hook)) continue;
     const wide = c.rules.filter((r) => {
       const m = r.match;
@@ -1189,8 +1208,8 @@ function unused(model: Model, opts: LintOptions): Diagnostic[] {
       ),
     );
   }
-  for (const h of [...model.hosts.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-    for (const [s, flows] of [...h.services.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+  for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
+    for (const [s, flows] of [...h.services.entries()].sort((a, b) => localeOrder(a[0], b[0]))) {
       if (model.used.services.has(`${h.name}.${s}`)) continue;
       ds.push(
         diag(
