@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
-import { CutMemo, EarlierMeets, Overlap } from '../src/verify/lint-overlap.js';
+import { CutMemo, EarlierMeets, Overlap, overlapHasPart, type SourceFree } from '../src/verify/lint-overlap.js';
 import { boxContains, boxIntersect, boxIntersects, boxIsEmpty, boxSubtract, nameHas, type Box, type NameSet } from '../src/verify/box.js';
 import { assertProperty } from './support/seed.js';
 
@@ -143,5 +143,57 @@ describe('Overlap.hasPart = parts().some(keep)', () => {
       402,
     );
     assert.ok(capped > 0);
+  });
+});
+
+/** KEEPS that never look at the source: the only kind lint's shared answers (`meetsAs`) allow. */
+const BLIND_KEEPS: [string, (b: Box) => boolean][] = KEEPS.filter(([what]) => !/source|from/.test(what));
+
+describe('overlapHasPart with answers shared by cuts equal but for the source', () => {
+  it('gives parts().some(keep) for rules differing only in source (and some in port or state)', () => {
+    // Families like the guests' egress drops: one box, many sources; some members also differ in
+    // port or state, which a shape that ignored them would wrongly share.
+    const member = fc.record({ s: span(12), port: fc.option(nameSet, { nil: undefined }), state: fc.option(fc.constantFrom(1, 2), { nil: undefined }) });
+    assertProperty(
+      fc.property(
+        box(12),
+        fc.array(member, { minLength: 2, maxLength: 10 }),
+        fc.array(box(12), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.nat(), { minLength: 20, maxLength: 20 }),
+        (base, members, others, order) => {
+          const family: Box[] = members.map((m) => ({ ...base, src: [m.s], port: m.port ?? base.port, state: m.state ?? base.state }));
+          const pool = [...family, ...others];
+          // Interleaved, so later rules of either kind come after family members.
+          const boxes = pool
+            .map((b, k) => ({ b, key: order[k % order.length]! * 100 + k }))
+            .sort((x, y) => x.key - y.key)
+            .map((x) => x.b);
+          const rules = boxes.map((_, k) => ({ index: k }) as unknown as IrRule);
+          const near = new Map<number, number[]>();
+          for (let i = 0; i < boxes.length; i++)
+            near.set(
+              i,
+              boxes.map((_, k) => k).filter((k) => k !== i && boxIntersects(boxes[k]!, boxes[i]!)),
+            );
+          const meets = new EarlierMeets(boxes, near);
+          for (const [what, keep] of BLIND_KEEPS) {
+            // One memo for the whole chain, as lint has: answers kept per later rule and shape.
+            const memo = new CutMemo(rules, boxes, meets);
+            const everywhere: [number, number][] = [[0, 1000]];
+            const keepMeet = (a: SourceFree, b: SourceFree): boolean => keep(boxIntersect({ ...a, src: everywhere }, { ...b, src: everywhere }));
+            for (let i = 0; i < boxes.length; i++) {
+              const nb = near.get(i)!;
+              for (const j of nb) {
+                if (j >= i) break;
+                const want = new Overlap(rules, boxes, j, i, nb).parts().some(keep);
+                assert.equal(overlapHasPart(rules, boxes, j, i, nb, meets, memo, keep, keepMeet), want, `${what}: j ${j} i ${i}`);
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 400 },
+      403,
+    );
   });
 });

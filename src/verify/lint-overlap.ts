@@ -12,7 +12,7 @@
  * for; where the limits could change its answer it computes `parts()`.
  */
 import type { IrRule } from '../ir/types.js';
-import { boxIntersect, boxIntersects, boxSubtract, type Box } from './box.js';
+import { boxIntersect, boxIntersects, boxSubtract, rsIntersects, type Box } from './box.js';
 import { lowerBound } from '../util/search.js';
 
 /** Neighbours before j that cut the part: the first ones only, whatever their number. */
@@ -75,6 +75,15 @@ export class EarlierMeets {
   }
 }
 
+/** A box without its source addresses: what a `keepMeet` may look at. */
+export type SourceFree = Omit<Box, 'src'>;
+
+/** A cut kept by CutMemo, with a number shared by every cut equal to it but for the source. */
+interface Cut {
+  readonly box: Box;
+  readonly shape: number;
+}
+
 /**
  * The cut of an earlier rule j's own box by the rules that may cut its overlaps, shared by every
  * later rule whose first neighbours are the same: on a big chain hundreds of plumbing drops
@@ -86,7 +95,12 @@ export class CutMemo {
   private readonly sigs = new Map<number, { cutters: Int32Array; sig: number }[]>();
   private sigCount = 0;
   /** 0: nothing is left of rule j. */
-  private readonly cuts = new Map<number, Box | null | 0>();
+  private readonly cuts = new Map<number, Cut | null | 0>();
+  /** Shapes (a cut less its source) by their text, numbered. */
+  private readonly shapes = new Map<string, number>();
+  /** Per shape, the later rule it was last asked about with `meetsAs` and the answer (1 yes). */
+  private readonly askedFor: number[] = [];
+  private readonly answers: number[] = [];
   /** The neighbour list asked about last, and the signature of each of its prefixes (-1: not yet). */
   private lastNb: readonly number[] | undefined;
   private readonly lastSigs = new Int32Array(MAX_CUTTERS + 1);
@@ -96,7 +110,7 @@ export class CutMemo {
    * so every later rule with those cutters shares one entry (keyed by the whole prefix, each later
    * rule's own mix of rules that never touch j made its own entry).
    */
-  private readonly byMask: (Map<number, Box | null | 0> | undefined)[] = [];
+  private readonly byMask: (Map<number, Cut | null | 0> | undefined)[] = [];
   /** mark[k] === stamp: k is among the first MAX_CUTTERS rules of the list marked last. */
   private mark: Int32Array | undefined;
   private stamp = 0;
@@ -110,6 +124,27 @@ export class CutMemo {
 
   /** What is left of rule j after the first MAX_CUTTERS rules of `nb` before it; null when not one piece. */
   cut(nb: readonly number[], j: number): Box | null | undefined {
+    const c = this.cutOf(nb, j);
+    return c ? c.box : c;
+  }
+
+  /**
+   * `boxIntersects(c.box, boxes[i]) && keepMeet(c.box, boxes[i])` for a cut c whose source meets
+   * rule i's, answered once per later rule and shape: the cuts of the hundreds of guests' egress
+   * drops differ only in their source, and every rule from a whole prefix to the internet met
+   * each of them.
+   */
+  meetsAs(c: Cut, i: number, bi: Box, keepMeet: (a: SourceFree, b: SourceFree) => boolean): boolean {
+    const s = c.shape;
+    if (this.askedFor[s] === i) return this.answers[s] === 1;
+    const yes = boxIntersects(c.box, bi) && keepMeet(c.box, bi);
+    this.askedFor[s] = i;
+    this.answers[s] = yes ? 1 : 0;
+    return yes;
+  }
+
+  /** `cut`, with the cut's shape. */
+  cutOf(nb: readonly number[], j: number): Cut | null | undefined {
     // The cut is made by the rules of that prefix that meet j's box, in order (the others never
     // touch a piece of it): when j is met by few rules before it, those of them in the prefix
     // say everything about the cut.
@@ -119,11 +154,10 @@ export class CutMemo {
       const mark = this.mark!;
       let mask = 0;
       for (let t = 0; t < few.length; t++) if (mark[few[t]!] === this.stamp) mask |= 1 << t;
-      const memo = (this.byMask[j] ??= new Map<number, Box | null | 0>());
+      const memo = (this.byMask[j] ??= new Map<number, Cut | null | 0>());
       let c = memo.get(mask);
       if (c === undefined) {
-        const got = this.compute(nb, j);
-        c = got === undefined ? 0 : got;
+        c = this.kept(this.compute(nb, j));
         memo.set(mask, c);
       }
       return c === 0 ? undefined : c;
@@ -137,17 +171,30 @@ export class CutMemo {
     const key = this.prefixSig(nb, m) * 2 ** 21 + j;
     let c = this.cuts.get(key);
     if (c === undefined) {
-      const got = this.compute(nb, j);
-      c = got === undefined ? 0 : got;
+      c = this.kept(this.compute(nb, j));
       this.cuts.set(key, c);
     }
     return c === 0 ? undefined : c;
+  }
+
+  /** A computed cut as kept: 0 for nothing left, with its shape number otherwise. */
+  private kept(got: Box | null | undefined): Cut | null | 0 {
+    if (got === undefined) return 0;
+    if (got === null) return null;
+    // JSON: names of hand-written rules may hold any character, so no separator is safe.
+    const text = JSON.stringify([got.dst, got.flow, got.iif, got.oif, got.port, got.state]);
+    let shape = this.shapes.get(text);
+    if (shape === undefined) this.shapes.set(text, (shape = this.shapes.size));
+    return { box: got, shape };
   }
 
   /** Drops what was kept: a cut asked for later is computed again (the same one). */
   forget(): void {
     this.sigs.clear();
     this.cuts.clear();
+    this.shapes.clear();
+    this.askedFor.length = 0;
+    this.answers.length = 0;
     this.lastNb = undefined;
     this.byMask.length = 0;
     this.markedNb = undefined;
@@ -222,11 +269,15 @@ export function overlapHasPart(
   meets: EarlierMeets,
   memo: CutMemo,
   keep: (b: Box) => boolean,
-  keepMeet: (a: Box, b: Box) => boolean,
+  keepMeet: (a: SourceFree, b: SourceFree) => boolean,
 ): boolean {
-  const one = memo.cut(nb, j);
+  const one = memo.cutOf(nb, j);
   if (one === undefined) return false;
-  if (one) return boxIntersects(one, boxes[i]!) && keepMeet(one, boxes[i]!);
+  if (one) {
+    const bi = boxes[i]!;
+    // The source is the only dimension the shape leaves out, and keepMeet never looks at it.
+    return rsIntersects(one.box.src, bi.src) && memo.meetsAs(one, i, bi, keepMeet);
+  }
   return new Overlap(rules, boxes, j, i, nb, meets, memo).hasPart(keep, keepMeet);
 }
 
@@ -322,7 +373,7 @@ export class Overlap {
    * more than MAX_PIECES pieces (the cut stopped there, leaving coarser pieces): then, and when
    * the search grows past its bound, the part is computed.
    */
-  hasPart(keep: (b: Box) => boolean, keepMeet?: (a: Box, b: Box) => boolean): boolean {
+  hasPart(keep: (b: Box) => boolean, keepMeet?: (a: SourceFree, b: SourceFree) => boolean): boolean {
     // When the same cutters leave one piece P of rule j's box at every step, they leave at most
     // one of the overlap (a piece of the overlap lies in a piece of j's box, and meets a cutter
     // only where that piece does: its pieces are that piece's, narrowed), and so never reach
@@ -384,6 +435,7 @@ export class OverlapList {
   length = 0;
   /** Per later rule, its first MAX_CUTTERS neighbours: all its overlaps' parts depend on. */
   private readonly heads = new Map<number, readonly number[]>();
+  private lastLater = -1;
 
   constructor(
     private readonly rules: readonly IrRule[],
@@ -404,6 +456,9 @@ export class OverlapList {
     }
     this.earlier[this.length] = j;
     this.later[this.length++] = i;
+    // Pairs come by later rule: one lookup per rule, not per pair.
+    if (i === this.lastLater) return;
+    this.lastLater = i;
     if (!this.heads.has(i)) this.heads.set(i, nb.length > MAX_CUTTERS ? nb.slice(0, MAX_CUTTERS) : nb);
   }
 
