@@ -12,7 +12,7 @@
  * for; where the limits could change its answer it computes `parts()`.
  */
 import type { IrRule } from '../ir/types.js';
-import { boxIntersect, boxIntersects, boxSubtract, rsIntersects, type Box } from './box.js';
+import { boxIntersect, boxIntersects, boxSubtract, type Box } from './box.js';
 import { lowerBound } from '../util/search.js';
 
 /** Neighbours before j that cut the part: the first ones only, whatever their number. */
@@ -75,13 +75,13 @@ export class EarlierMeets {
   }
 }
 
-/** A box without its source addresses: what a `keepMeet` may look at. */
-export type SourceFree = Omit<Box, 'src'>;
+/** A box's interface and port names: all a part filter looks at. */
+export type BoxNames = Pick<Box, 'iif' | 'oif' | 'port'>;
 
-/** A cut kept by CutMemo, with a number shared by every cut equal to it but for the source. */
+/** A cut kept by CutMemo, with what the part filter says of the cut alone (-1: not asked yet). */
 interface Cut {
   readonly box: Box;
-  readonly shape: number;
+  alone: number;
 }
 
 /**
@@ -96,11 +96,6 @@ export class CutMemo {
   private sigCount = 0;
   /** 0: nothing is left of rule j. */
   private readonly cuts = new Map<number, Cut | null | 0>();
-  /** Shapes (a cut less its source) by their text, numbered. */
-  private readonly shapes = new Map<string, number>();
-  /** Per shape, the later rule it was last asked about with `meetsAs` and the answer (1 yes). */
-  private readonly askedFor: number[] = [];
-  private readonly answers: number[] = [];
   /** The neighbour list asked about last, and the signature of each of its prefixes (-1: not yet). */
   private lastNb: readonly number[] | undefined;
   private readonly lastSigs = new Int32Array(MAX_CUTTERS + 1);
@@ -126,21 +121,6 @@ export class CutMemo {
   cut(nb: readonly number[], j: number): Box | null | undefined {
     const c = this.cutOf(nb, j);
     return c ? c.box : c;
-  }
-
-  /**
-   * `boxIntersects(c.box, boxes[i]) && keepMeet(c.box, boxes[i])` for a cut c whose source meets
-   * rule i's, answered once per later rule and shape: the cuts of the hundreds of guests' egress
-   * drops differ only in their source, and every rule from a whole prefix to the internet met
-   * each of them.
-   */
-  meetsAs(c: Cut, i: number, bi: Box, keepMeet: (a: SourceFree, b: SourceFree) => boolean): boolean {
-    const s = c.shape;
-    if (this.askedFor[s] === i) return this.answers[s] === 1;
-    const yes = boxIntersects(c.box, bi) && keepMeet(c.box, bi);
-    this.askedFor[s] = i;
-    this.answers[s] = yes ? 1 : 0;
-    return yes;
   }
 
   /** `cut`, with the cut's shape. */
@@ -177,24 +157,17 @@ export class CutMemo {
     return c === 0 ? undefined : c;
   }
 
-  /** A computed cut as kept: 0 for nothing left, with its shape number otherwise. */
+  /** A computed cut as kept: 0 for nothing left. */
   private kept(got: Box | null | undefined): Cut | null | 0 {
     if (got === undefined) return 0;
     if (got === null) return null;
-    // JSON: names of hand-written rules may hold any character, so no separator is safe.
-    const text = JSON.stringify([got.dst, got.flow, got.iif, got.oif, got.port, got.state]);
-    let shape = this.shapes.get(text);
-    if (shape === undefined) this.shapes.set(text, (shape = this.shapes.size));
-    return { box: got, shape };
+    return { box: got, alone: -1 };
   }
 
   /** Drops what was kept: a cut asked for later is computed again (the same one). */
   forget(): void {
     this.sigs.clear();
     this.cuts.clear();
-    this.shapes.clear();
-    this.askedFor.length = 0;
-    this.answers.length = 0;
     this.lastNb = undefined;
     this.byMask.length = 0;
     this.markedNb = undefined;
@@ -249,6 +222,11 @@ export class CutMemo {
   }
 }
 
+/** Whether a box matches every input interface, output interface and bridge port. */
+function anyNames(b: BoxNames): boolean {
+  return b.iif.neg && b.iif.names.length === 0 && b.oif.neg && b.oif.names.length === 0 && b.port.neg && b.port.names.length === 0;
+}
+
 /** Whether `cutters` is exactly b[0..m). */
 function samePrefix(cutters: Int32Array, b: readonly number[], m: number): boolean {
   if (cutters.length !== m) return false;
@@ -269,14 +247,20 @@ export function overlapHasPart(
   meets: EarlierMeets,
   memo: CutMemo,
   keep: (b: Box) => boolean,
-  keepMeet: (a: SourceFree, b: SourceFree) => boolean,
+  keepMeet: (a: BoxNames, b: BoxNames) => boolean,
 ): boolean {
   const one = memo.cutOf(nb, j);
   if (one === undefined) return false;
   if (one) {
     const bi = boxes[i]!;
-    // The source is the only dimension the shape leaves out, and keepMeet never looks at it.
-    return rsIntersects(one.box.src, bi.src) && memo.meetsAs(one, i, bi, keepMeet);
+    if (!boxIntersects(one.box, bi)) return false;
+    if (!anyNames(bi)) return keepMeet(one.box, bi);
+    // Rule i leaves the names free, so the meet has the cut's own: what the filter says of the
+    // cut alone, asked once per cut. Hundreds of guests' egress drops, each bound to its own
+    // bridge port, meet every rule from a whole prefix to the internet, most of which name no
+    // interface.
+    if (one.alone < 0) one.alone = keepMeet(one.box, one.box) ? 1 : 0;
+    return one.alone === 1;
   }
   return new Overlap(rules, boxes, j, i, nb, meets, memo).hasPart(keep, keepMeet);
 }
@@ -373,7 +357,7 @@ export class Overlap {
    * more than MAX_PIECES pieces (the cut stopped there, leaving coarser pieces): then, and when
    * the search grows past its bound, the part is computed.
    */
-  hasPart(keep: (b: Box) => boolean, keepMeet?: (a: SourceFree, b: SourceFree) => boolean): boolean {
+  hasPart(keep: (b: Box) => boolean, keepMeet?: (a: BoxNames, b: BoxNames) => boolean): boolean {
     // When the same cutters leave one piece P of rule j's box at every step, they leave at most
     // one of the overlap (a piece of the overlap lies in a piece of j's box, and meets a cutter
     // only where that piece does: its pieces are that piece's, narrowed), and so never reach

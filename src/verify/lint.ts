@@ -9,7 +9,7 @@
  * away from the rules after it.
  */
 import { Engine } from './engine.js';
-import { CutMemo, EarlierMeets, type Overlap, OverlapList, overlapHasPart, type SourceFree } from './lint-overlap.js';
+import { type BoxNames, CutMemo, EarlierMeets, type Overlap, OverlapList, overlapHasPart } from './lint-overlap.js';
 import { IdBag } from './id-bag.js';
 import { NameSplit } from './name-split.js';
 import { IntervalColumns } from '../util/interval-index.js';
@@ -113,12 +113,12 @@ export interface ChainLint {
 /**
  * Which overlap parts are worth reporting: `keep(b)` for a part b, `keepMeet(a, b)` the same for
  * the intersection of a and b (given they meet) without building it. Both hold for every box
- * containing a box they hold for.
+ * containing a box they hold for, and look at interface and port names only (their types have
+ * nothing else): where the later rule names none, lint asks once per cut of the earlier rule.
  */
 export interface PartFilter {
-  readonly keep: (b: Box) => boolean;
-  /** Blind to source addresses (its type lacks them): lint asks it once for cuts equal but there. */
-  readonly keepMeet: (a: SourceFree, b: SourceFree) => boolean;
+  readonly keep: (b: BoxNames) => boolean;
+  readonly keepMeet: (a: BoxNames, b: BoxNames) => boolean;
 }
 
 /**
@@ -988,7 +988,7 @@ function portBridges(model: Model): ReadonlyMap<string, readonly string[]> {
  * from another meet in a box no frame is in (tap101i0 is a port of vmbr0), and describing it would
  * name a port on the wrong bridge.
  */
-function onTheirBridge(b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>): Box | undefined {
+function onTheirBridge<B extends BoxNames>(b: B, bridgeOf: ReadonlyMap<string, readonly string[]>): B | undefined {
   if (b.port.neg) return b;
   const names = b.port.names.filter((p) => {
     const bridges = bridgeOf.get(p);
@@ -1002,7 +1002,7 @@ function onTheirBridge(b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>)
  * `onTheirBridge(boxIntersect(a, b)) !== undefined` for boxes that meet, without building the
  * intersection: the ports both allow, each kept when its bridge is an input interface of both.
  */
-function meetOnTheirBridge(a: SourceFree, b: SourceFree, bridgeOf: ReadonlyMap<string, readonly string[]>): boolean {
+function meetOnTheirBridge(a: BoxNames, b: BoxNames, bridgeOf: ReadonlyMap<string, readonly string[]>): boolean {
   if (a.port.neg && b.port.neg) return true;
   const listed = a.port.neg ? b.port : a.port;
   const other = a.port.neg ? a.port : b.port;
