@@ -35,7 +35,10 @@ const SCAN_BELOW = 4096;
  * those tests were most of lint's time.
  */
 export class EarlierMeets {
-  private readonly memo = new Map<number, Int32Array | null>();
+  /** By rule index; null: long. */
+  private readonly memo: (Int32Array | null | undefined)[] = [];
+  /** Lists given out, by a hash of their rules: equal lists are one object (see CutMemo.cutOf). */
+  private readonly lists = new Map<number, Int32Array[]>();
 
   constructor(
     private readonly boxes: readonly Box[],
@@ -45,12 +48,23 @@ export class EarlierMeets {
 
   /** Ascending rules k < j meeting rule j, or undefined when that list is long or unknown. */
   of(j: number): Int32Array | undefined {
-    let m = this.memo.get(j);
+    let m = this.memo[j];
     if (m === undefined) {
       m = this.compute(j);
-      this.memo.set(j, m);
+      this.memo[j] = m === null ? null : this.interned(m);
     }
     return m ?? undefined;
+  }
+
+  private interned(list: Int32Array): Int32Array {
+    let h = list.length;
+    for (let t = 0; t < list.length; t++) h = Math.imul(h ^ list[t]!, 0x9e3779b1) ^ (h >>> 15);
+    const bucket = this.lists.get(h);
+    const same = bucket?.find((x) => x.length === list.length && x.every((k, t) => k === list[t]));
+    if (same) return same;
+    if (bucket) bucket.push(list);
+    else this.lists.set(h, [list]);
+    return list;
   }
 
   private compute(j: number): Int32Array | null {
@@ -108,6 +122,9 @@ export class CutMemo {
   private readonly byMask: (Map<number, Cut | null | 0> | undefined)[] = [];
   /** mark[k] === stamp: k is among the first MAX_CUTTERS rules of the list marked last. */
   private mark: Int32Array | undefined;
+  /** The list of rules meeting j asked about last, and its mask in the list marked last. */
+  private lastFew: Int32Array | undefined;
+  private lastMask = 0;
   private stamp = 0;
   private markedNb: readonly number[] | undefined;
 
@@ -130,10 +147,18 @@ export class CutMemo {
     // say everything about the cut.
     const few = this.meets?.of(j);
     if (few && few.length <= MASK_BITS) {
-      if (nb !== this.markedNb) this.markPrefix(nb);
-      const mark = this.mark!;
-      let mask = 0;
-      for (let t = 0; t < few.length; t++) if (mark[few[t]!] === this.stamp) mask |= 1 << t;
+      // Rules of one kind (the guests' egress drops) are met by the same few rules before them,
+      // one list object (EarlierMeets gives equal lists as one): their masks for one later rule
+      // are one.
+      let mask = this.lastMask;
+      if (few !== this.lastFew || nb !== this.markedNb) {
+        if (nb !== this.markedNb) this.markPrefix(nb);
+        const mark = this.mark!;
+        mask = 0;
+        for (let t = 0; t < few.length; t++) if (mark[few[t]!] === this.stamp) mask |= 1 << t;
+        this.lastFew = few;
+        this.lastMask = mask;
+      }
       const memo = (this.byMask[j] ??= new Map<number, Cut | null | 0>());
       let c = memo.get(mask);
       if (c === undefined) {
@@ -171,6 +196,7 @@ export class CutMemo {
     this.lastNb = undefined;
     this.byMask.length = 0;
     this.markedNb = undefined;
+    this.lastFew = undefined;
   }
 
   private markPrefix(nb: readonly number[]): void {
@@ -237,6 +263,7 @@ function samePrefix(cutters: Int32Array, b: readonly number[], m: number): boole
 /**
  * `new Overlap(rules, boxes, j, i, nb, meets, memo).hasPart(keep, keepMeet)`, building the
  * Overlap only when the shared cut of rule j does not answer (lint asks this of millions of pairs).
+ * `nb`: the rules meeting rule i, ascending; j is one of them.
  */
 export function overlapHasPart(
   rules: readonly IrRule[],
@@ -253,7 +280,8 @@ export function overlapHasPart(
   if (one === undefined) return false;
   if (one) {
     const bi = boxes[i]!;
-    if (!boxIntersects(one.box, bi)) return false;
+    // j is one of i's neighbours: a cut that took nothing from j's box meets i's too.
+    if (one.box !== boxes[j] && !boxIntersects(one.box, bi)) return false;
     if (!anyNames(bi)) return keepMeet(one.box, bi);
     // Rule i leaves the names free, so the meet has the cut's own: what the filter says of the
     // cut alone, asked once per cut. Hundreds of guests' egress drops, each bound to its own
