@@ -108,8 +108,8 @@ export class CutMemo {
   /** Signatures by a hash of the cutters they stand for, each with those cutters. */
   private readonly sigs = new Map<number, { cutters: Int32Array; sig: number }[]>();
   private sigCount = 0;
-  /** 0: nothing is left of rule j. */
-  private readonly cuts = new Map<number, Cut | null | 0>();
+  /** Per rule j, its cuts by prefix signature; 0: nothing is left of rule j. */
+  private readonly bySig: (Map<number, Cut | null | 0> | undefined)[] = [];
   /** The neighbour list asked about last, and the signature of each of its prefixes (-1: not yet). */
   private lastNb: readonly number[] | undefined;
   private readonly lastSigs = new Int32Array(MAX_CUTTERS + 1);
@@ -171,13 +171,16 @@ export class CutMemo {
     // Keyed by the whole first MAX_CUTTERS, later rules that vary from one rule to the next made
     // nearly every pair of a big chain its own entry (millions of boxes kept).
     const lim = Math.min(nb.length, MAX_CUTTERS);
-    let m = 0;
-    while (m < lim && nb[m]! < j) m++;
-    const key = this.prefixSig(nb, m) * 2 ** 21 + j;
-    let c = this.cuts.get(key);
+    // How many of the first neighbours come before j: all of them for most pairs of a big chain
+    // (the earlier rule far down the list), found without a walk of 64 each.
+    const m = lim === 0 || nb[lim - 1]! < j ? lim : lowerBound(nb, j, 0, lim);
+    const sig = this.prefixSig(nb, m);
+    // Per rule j, by signature: small integer keys (a key of both was a double, hashed slowly).
+    const memo = (this.bySig[j] ??= new Map<number, Cut | null | 0>());
+    let c = memo.get(sig);
     if (c === undefined) {
       c = this.kept(this.compute(nb, j));
-      this.cuts.set(key, c);
+      memo.set(sig, c);
     }
     return c === 0 ? undefined : c;
   }
@@ -192,7 +195,7 @@ export class CutMemo {
   /** Drops what was kept: a cut asked for later is computed again (the same one). */
   forget(): void {
     this.sigs.clear();
-    this.cuts.clear();
+    this.bySig.length = 0;
     this.lastNb = undefined;
     this.byMask.length = 0;
     this.markedNb = undefined;
