@@ -11,7 +11,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
 import { IntervalColumns, IntervalIndex, type IntervalItem } from '../src/util/interval-index.js';
-import { boxOf, cornerOutside, covered, flowsToLine, nameHas, type Box, type NameSet } from '../src/verify/box.js';
+import { boxOf, cornerOutside, covered, flowsToLine, nameHas, rsIntersects, type Box, type NameSet } from '../src/verify/box.js';
+import { rangesMeet } from '../src/verify/lint.js';
 import type { IrMatch } from '../src/ir/types.js';
 import type { FlowSet } from '../src/util/flows.js';
 import { CutMemo, EarlierMeets } from '../src/verify/lint-overlap.js';
@@ -213,5 +214,26 @@ describe('cornerOutside', () => {
       804,
     );
     assert.ok(fired > 50, `the corner test fired ${fired} times`);
+  });
+});
+
+describe('rangesMeet', () => {
+  it('says what rsIntersects says, for few ranges against many and any other sizes', () => {
+    const rangeSet = (max: number, least: number, most: number): fc.Arbitrary<[number, number][]> =>
+      fc.uniqueArray(fc.integer({ min: 0, max }), { minLength: 2 * least, maxLength: 2 * most }).map((xs) => {
+        const s = [...xs].sort((x, y) => x - y);
+        const out: [number, number][] = [];
+        // Pairs of sorted distinct points, a gap between one range and the next.
+        for (let k = 0; k + 1 < s.length; k += 2) if (out.length === 0 || s[k]! > out[out.length - 1]![1] + 1) out.push([s[k]!, s[k + 1]!]);
+        return out;
+      });
+    assertProperty(
+      fc.property(rangeSet(300, 0, 2), rangeSet(300, 10, 40), fc.boolean(), (few, many, swap) => {
+        const [a, b] = swap ? [many, few] : [few, many];
+        assert.equal(rangesMeet(a, b), rsIntersects(a, b));
+      }),
+      { numRuns: 3000 },
+      805,
+    );
   });
 });

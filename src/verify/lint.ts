@@ -294,7 +294,7 @@ export function lintChain(
         if (pHull[h]! > qsHi || pHull[h + 1]! < qsLo || pHull[h + 2]! > qdHi || pHull[h + 3]! < qdLo) continue;
         const list = members[p]!;
         const rep = boxes[pRep[p]!]!;
-        if (!rsIntersects(b.dst, rep.dst) || !rsIntersects(b.src, rep.src)) continue;
+        if (!rangesMeet(b.dst, rep.dst) || !rangesMeet(b.src, rep.src)) continue;
         let cands: readonly number[] = list;
         const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
         if (split) {
@@ -478,6 +478,31 @@ export function lintChain(
     empty,
     undecided,
   };
+}
+
+/**
+ * rsIntersects, by binary search when a set of a few ranges meets one of many: most address
+ * pairs a query finds are a host against the dozens of ranges of the internet, and the walk
+ * through them was most of the query's time.
+ */
+export function rangesMeet(a: RangeSet, b: RangeSet): boolean {
+  const few = a.length <= b.length ? a : b;
+  const many = few === a ? b : a;
+  if (few.length > 2 || many.length <= 8) return rsIntersects(a, b);
+  for (let k = 0; k < few.length; k++) {
+    const lo = few[k]![0];
+    const hi = few[k]![1];
+    // The first range of `many` ending at or after lo; it meets [lo, hi] when it starts by hi.
+    let l = 0;
+    let h = many.length;
+    while (l < h) {
+      const m = (l + h) >>> 1;
+      if (many[m]![1] < lo) l = m + 1;
+      else h = m;
+    }
+    if (l < many.length && many[l]![0] <= hi) return true;
+  }
+  return false;
 }
 
 /** Per rule: 1 when rate-limited; its verdict (1 accept, 2 deny); 1 when overlapPartner never takes it as the earlier rule. */
