@@ -176,7 +176,8 @@ export function lintChain(
   const flowIds = new AddressSets();
   /** Per rule and dimension, the id of its set there (equal sets, one id): estimates are per set. */
   const setOf = [new Int32Array(n), new Int32Array(n), new Int32Array(n)];
-  const pairOf = new Map<number, number>();
+  /** Per source set id, its pairs by destination set id (small-integer keys: one key of both was a double). */
+  const pairOf: (Map<number, number> | undefined)[] = [];
   /** Per pair, its rules in chain order. */
   const members: number[][] = [];
   for (const i of live) {
@@ -184,10 +185,10 @@ export function lintChain(
     const sId = (setOf[0]![i] = setIds.of(b.src));
     const dId = (setOf[1]![i] = setIds.of(b.dst));
     setOf[2]![i] = flowIds.of(b.flow);
-    const key = sId * 2 ** 26 + dId;
-    let p = pairOf.get(key);
+    const bySrc = (pairOf[sId] ??= new Map<number, number>());
+    let p = bySrc.get(dId);
     if (p === undefined) {
-      pairOf.set(key, (p = members.length));
+      bySrc.set(dId, (p = members.length));
       members.push([]);
     }
     members[p]!.push(i);
