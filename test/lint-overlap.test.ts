@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
-import { CutMemo, EarlierMeets, Overlap } from '../src/verify/lint-overlap.js';
+import { type BoxNames, CutMemo, EarlierMeets, Overlap, overlapHasPart } from '../src/verify/lint-overlap.js';
 import { boxContains, boxIntersect, boxIntersects, boxIsEmpty, boxSubtract, nameHas, type Box, type NameSet } from '../src/verify/box.js';
 import { assertProperty } from './support/seed.js';
 
@@ -143,5 +143,71 @@ describe('Overlap.hasPart = parts().some(keep)', () => {
       402,
     );
     assert.ok(capped > 0);
+  });
+});
+
+/** Filters that look at names only, the kind lint's part filter is (its type says so). */
+const NAME_KEEPS: [string, (b: BoxNames) => boolean][] = [
+  ['anything', () => true],
+  ['port tap1 or any port', (b) => b.port.neg || b.port.names.includes('tap1')],
+  ['in on vmbr0', (b) => nameHas(b.iif, 'vmbr0')],
+  ['port tap2 only if in on vmbr1', (b) => !nameHas(b.port, 'tap2') || b.port.names.length > 1 || b.port.neg || nameHas(b.iif, 'vmbr1')],
+];
+const NO_NAMES: BoxNames = { iif: ANY, oif: ANY, port: ANY };
+
+describe('overlapHasPart with the filter asked once per cut', () => {
+  it('gives parts().some(keep) where the later rule names no interface and where it does', () => {
+    // Families like the guests' egress drops: one box, each member with its own source and
+    // port; later rules name interfaces and ports or leave them free (the cut's answer alone).
+    const member = fc.record({ s: span(12), port: fc.option(nameSet, { nil: undefined }) });
+    let free = 0;
+    assertProperty(
+      fc.property(
+        box(12),
+        fc.array(member, { minLength: 2, maxLength: 10 }),
+        fc.array(
+          fc.oneof(
+            box(12),
+            box(12).map((b) => ({ ...b, ...NO_NAMES })),
+          ),
+          { minLength: 1, maxLength: 10 },
+        ),
+        fc.array(fc.nat(), { minLength: 20, maxLength: 20 }),
+        (base, members, others, order) => {
+          const family: Box[] = members.map((m) => ({ ...base, src: [m.s], port: m.port ?? base.port }));
+          const pool = [...family, ...others];
+          // Interleaved, so later rules of either kind come after family members.
+          const boxes = pool
+            .map((b, k) => ({ b, key: order[k % order.length]! * 100 + k }))
+            .sort((x, y) => x.key - y.key)
+            .map((x) => x.b);
+          const rules = boxes.map((_, k) => ({ index: k }) as unknown as IrRule);
+          const near = new Map<number, number[]>();
+          for (let i = 0; i < boxes.length; i++)
+            near.set(
+              i,
+              boxes.map((_, k) => k).filter((k) => k !== i && boxIntersects(boxes[k]!, boxes[i]!)),
+            );
+          const meets = new EarlierMeets(boxes, near);
+          for (const [what, keep] of NAME_KEEPS) {
+            // One memo for the whole chain, as lint has: the answers of cuts kept.
+            const memo = new CutMemo(rules, boxes, meets);
+            const keepMeet = (a: BoxNames, b: BoxNames): boolean => keep(boxIntersect({ ...boxes[0]!, ...a }, { ...boxes[0]!, ...b }));
+            for (let i = 0; i < boxes.length; i++) {
+              const nb = near.get(i)!;
+              if (boxes[i]!.iif === ANY && boxes[i]!.port === ANY && boxes[i]!.oif === ANY) free++;
+              for (const j of nb) {
+                if (j >= i) break;
+                const want = new Overlap(rules, boxes, j, i, nb).parts().some(keep);
+                assert.equal(overlapHasPart(rules, boxes, j, i, nb, meets, memo, keep, keepMeet), want, `${what}: j ${j} i ${i}`);
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 400 },
+      403,
+    );
+    assert.ok(free > 0);
   });
 });

@@ -11,7 +11,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
 import { IntervalColumns, IntervalIndex, type IntervalItem } from '../src/util/interval-index.js';
-import { boxOf, cornerOutside, covered, flowsToLine, nameHas, type Box, type NameSet } from '../src/verify/box.js';
+import { boxOf, cornerOutside, covered, flowsToLine, nameHas, rsIntersects, type Box, type NameSet } from '../src/verify/box.js';
+import { rangesMeet } from '../src/verify/lint.js';
 import type { IrMatch } from '../src/ir/types.js';
 import type { FlowSet } from '../src/util/flows.js';
 import { CutMemo, EarlierMeets } from '../src/verify/lint-overlap.js';
@@ -168,6 +169,37 @@ describe('CutMemo', () => {
   });
 });
 
+/**
+ * Boxes equal but for the source: single addresses, and whole ranges only past the first 64 (a
+ * range before them would take all of the later ones). Each range is cut by the addresses before
+ * it into one piece, a different one for each set of cutters.
+ */
+const full: [number, number][] = [[0, 100]];
+const ANY_NAME: NameSet = { neg: true, names: [] };
+const bySource = (src: [number, number][]): Box => ({ src, dst: full, flow: full, iif: ANY_NAME, oif: ANY_NAME, port: ANY_NAME, state: 3 });
+const address = fc.integer({ min: 0, max: 100 }).map((a) => bySource([[a, a]]));
+const chainOfAddresses = fc
+  .tuple(fc.array(address, { minLength: 66, maxLength: 75 }), fc.array(fc.oneof(address, fc.constant(bySource(full))), { minLength: 10, maxLength: 20 }))
+  .map(([head, tail]) => [...head, ...tail]);
+
+describe('CutMemo past the 64th neighbour', () => {
+  it('gives the cut computed afresh for earlier rules beyond the first 64 neighbours', () => {
+    assertProperty(
+      fc.property(chainOfAddresses, fc.array(fc.integer({ min: 58, max: 66 }), { minLength: 1, maxLength: 6 }), (boxes, cuts) => {
+        const rules = boxes.map((_, k) => ({ index: k }) as unknown as IrRule);
+        const memo = new CutMemo(rules, boxes);
+        // Lists longer than 64 that differ only around the 64th neighbour, one memo for all:
+        // a key that ignored which rules are in the first 64 would hand one list's cut to another.
+        const nb = boxes.map((_, k) => k);
+        const lists = [nb, ...cuts.map((c) => nb.filter((_, t) => t !== c))];
+        for (const list of lists) for (const j of list) assert.deepEqual(memo.cut(list, j), new CutMemo(rules, boxes).cut(list, j), `j ${j} of ${list.length}`);
+      }),
+      { numRuns: 80 },
+      804,
+    );
+  });
+});
+
 describe('cornerOutside', () => {
   it('says "uncovered" only where covered does', () => {
     let fired = 0;
@@ -182,5 +214,26 @@ describe('cornerOutside', () => {
       804,
     );
     assert.ok(fired > 50, `the corner test fired ${fired} times`);
+  });
+});
+
+describe('rangesMeet', () => {
+  it('says what rsIntersects says, for few ranges against many and any other sizes', () => {
+    const rangeSet = (max: number, least: number, most: number): fc.Arbitrary<[number, number][]> =>
+      fc.uniqueArray(fc.integer({ min: 0, max }), { minLength: 2 * least, maxLength: 2 * most }).map((xs) => {
+        const s = [...xs].sort((x, y) => x - y);
+        const out: [number, number][] = [];
+        // Pairs of sorted distinct points, a gap between one range and the next.
+        for (let k = 0; k + 1 < s.length; k += 2) if (out.length === 0 || s[k]! > out[out.length - 1]![1] + 1) out.push([s[k]!, s[k + 1]!]);
+        return out;
+      });
+    assertProperty(
+      fc.property(rangeSet(300, 0, 2), rangeSet(300, 10, 40), fc.boolean(), (few, many, swap) => {
+        const [a, b] = swap ? [many, few] : [few, many];
+        assert.equal(rangesMeet(a, b), rsIntersects(a, b));
+      }),
+      { numRuns: 3000 },
+      805,
+    );
   });
 });

@@ -35,7 +35,10 @@ const SCAN_BELOW = 4096;
  * those tests were most of lint's time.
  */
 export class EarlierMeets {
-  private readonly memo = new Map<number, Int32Array | null>();
+  /** By rule index; null: long. */
+  private readonly memo: (Int32Array | null | undefined)[] = [];
+  /** Lists given out, by a hash of their rules: equal lists are one object (see CutMemo.cutOf). */
+  private readonly lists = new Map<number, Int32Array[]>();
 
   constructor(
     private readonly boxes: readonly Box[],
@@ -45,12 +48,23 @@ export class EarlierMeets {
 
   /** Ascending rules k < j meeting rule j, or undefined when that list is long or unknown. */
   of(j: number): Int32Array | undefined {
-    let m = this.memo.get(j);
+    let m = this.memo[j];
     if (m === undefined) {
       m = this.compute(j);
-      this.memo.set(j, m);
+      this.memo[j] = m === null ? null : this.interned(m);
     }
     return m ?? undefined;
+  }
+
+  private interned(list: Int32Array): Int32Array {
+    let h = list.length;
+    for (let t = 0; t < list.length; t++) h = Math.imul(h ^ list[t]!, 0x9e3779b1) ^ (h >>> 15);
+    const bucket = this.lists.get(h);
+    const same = bucket?.find((x) => x.length === list.length && x.every((k, t) => k === list[t]));
+    if (same) return same;
+    if (bucket) bucket.push(list);
+    else this.lists.set(h, [list]);
+    return list;
   }
 
   private compute(j: number): Int32Array | null {
@@ -75,6 +89,15 @@ export class EarlierMeets {
   }
 }
 
+/** A box's interface and port names: all a part filter looks at. */
+export type BoxNames = Pick<Box, 'iif' | 'oif' | 'port'>;
+
+/** A cut kept by CutMemo, with what the part filter says of the cut alone (-1: not asked yet). */
+interface Cut {
+  readonly box: Box;
+  alone: number;
+}
+
 /**
  * The cut of an earlier rule j's own box by the rules that may cut its overlaps, shared by every
  * later rule whose first neighbours are the same: on a big chain hundreds of plumbing drops
@@ -85,8 +108,8 @@ export class CutMemo {
   /** Signatures by a hash of the cutters they stand for, each with those cutters. */
   private readonly sigs = new Map<number, { cutters: Int32Array; sig: number }[]>();
   private sigCount = 0;
-  /** 0: nothing is left of rule j. */
-  private readonly cuts = new Map<number, Box | null | 0>();
+  /** Per rule j, its cuts by prefix signature; 0: nothing is left of rule j. */
+  private readonly bySig: (Map<number, Cut | null | 0> | undefined)[] = [];
   /** The neighbour list asked about last, and the signature of each of its prefixes (-1: not yet). */
   private lastNb: readonly number[] | undefined;
   private readonly lastSigs = new Int32Array(MAX_CUTTERS + 1);
@@ -96,9 +119,12 @@ export class CutMemo {
    * so every later rule with those cutters shares one entry (keyed by the whole prefix, each later
    * rule's own mix of rules that never touch j made its own entry).
    */
-  private readonly byMask: (Map<number, Box | null | 0> | undefined)[] = [];
+  private readonly byMask: (Map<number, Cut | null | 0> | undefined)[] = [];
   /** mark[k] === stamp: k is among the first MAX_CUTTERS rules of the list marked last. */
   private mark: Int32Array | undefined;
+  /** The list of rules meeting j asked about last, and its mask in the list marked last. */
+  private lastFew: Int32Array | undefined;
+  private lastMask = 0;
   private stamp = 0;
   private markedNb: readonly number[] | undefined;
 
@@ -110,20 +136,33 @@ export class CutMemo {
 
   /** What is left of rule j after the first MAX_CUTTERS rules of `nb` before it; null when not one piece. */
   cut(nb: readonly number[], j: number): Box | null | undefined {
+    const c = this.cutOf(nb, j);
+    return c ? c.box : c;
+  }
+
+  /** `cut`, with the cut's shape. */
+  cutOf(nb: readonly number[], j: number): Cut | null | undefined {
     // The cut is made by the rules of that prefix that meet j's box, in order (the others never
     // touch a piece of it): when j is met by few rules before it, those of them in the prefix
     // say everything about the cut.
     const few = this.meets?.of(j);
     if (few && few.length <= MASK_BITS) {
-      if (nb !== this.markedNb) this.markPrefix(nb);
-      const mark = this.mark!;
-      let mask = 0;
-      for (let t = 0; t < few.length; t++) if (mark[few[t]!] === this.stamp) mask |= 1 << t;
-      const memo = (this.byMask[j] ??= new Map<number, Box | null | 0>());
+      // Rules of one kind (the guests' egress drops) are met by the same few rules before them,
+      // one list object (EarlierMeets gives equal lists as one): their masks for one later rule
+      // are one.
+      let mask = this.lastMask;
+      if (few !== this.lastFew || nb !== this.markedNb) {
+        if (nb !== this.markedNb) this.markPrefix(nb);
+        const mark = this.mark!;
+        mask = 0;
+        for (let t = 0; t < few.length; t++) if (mark[few[t]!] === this.stamp) mask |= 1 << t;
+        this.lastFew = few;
+        this.lastMask = mask;
+      }
+      const memo = (this.byMask[j] ??= new Map<number, Cut | null | 0>());
       let c = memo.get(mask);
       if (c === undefined) {
-        const got = this.compute(nb, j);
-        c = got === undefined ? 0 : got;
+        c = this.kept(this.compute(nb, j));
         memo.set(mask, c);
       }
       return c === 0 ? undefined : c;
@@ -132,25 +171,35 @@ export class CutMemo {
     // Keyed by the whole first MAX_CUTTERS, later rules that vary from one rule to the next made
     // nearly every pair of a big chain its own entry (millions of boxes kept).
     const lim = Math.min(nb.length, MAX_CUTTERS);
-    let m = 0;
-    while (m < lim && nb[m]! < j) m++;
-    const key = this.prefixSig(nb, m) * 2 ** 21 + j;
-    let c = this.cuts.get(key);
+    // How many of the first neighbours come before j: all of them for most pairs of a big chain
+    // (the earlier rule far down the list), found without a walk of 64 each.
+    const m = lim === 0 || nb[lim - 1]! < j ? lim : lowerBound(nb, j, 0, lim);
+    const sig = this.prefixSig(nb, m);
+    // Per rule j, by signature: small integer keys (a key of both was a double, hashed slowly).
+    const memo = (this.bySig[j] ??= new Map<number, Cut | null | 0>());
+    let c = memo.get(sig);
     if (c === undefined) {
-      const got = this.compute(nb, j);
-      c = got === undefined ? 0 : got;
-      this.cuts.set(key, c);
+      c = this.kept(this.compute(nb, j));
+      memo.set(sig, c);
     }
     return c === 0 ? undefined : c;
+  }
+
+  /** A computed cut as kept: 0 for nothing left. */
+  private kept(got: Box | null | undefined): Cut | null | 0 {
+    if (got === undefined) return 0;
+    if (got === null) return null;
+    return { box: got, alone: -1 };
   }
 
   /** Drops what was kept: a cut asked for later is computed again (the same one). */
   forget(): void {
     this.sigs.clear();
-    this.cuts.clear();
+    this.bySig.length = 0;
     this.lastNb = undefined;
     this.byMask.length = 0;
     this.markedNb = undefined;
+    this.lastFew = undefined;
   }
 
   private markPrefix(nb: readonly number[]): void {
@@ -202,6 +251,11 @@ export class CutMemo {
   }
 }
 
+/** Whether a box matches every input interface, output interface and bridge port. */
+function anyNames(b: BoxNames): boolean {
+  return b.iif.neg && b.iif.names.length === 0 && b.oif.neg && b.oif.names.length === 0 && b.port.neg && b.port.names.length === 0;
+}
+
 /** Whether `cutters` is exactly b[0..m). */
 function samePrefix(cutters: Int32Array, b: readonly number[], m: number): boolean {
   if (cutters.length !== m) return false;
@@ -212,6 +266,7 @@ function samePrefix(cutters: Int32Array, b: readonly number[], m: number): boole
 /**
  * `new Overlap(rules, boxes, j, i, nb, meets, memo).hasPart(keep, keepMeet)`, building the
  * Overlap only when the shared cut of rule j does not answer (lint asks this of millions of pairs).
+ * `nb`: the rules meeting rule i, ascending; j is one of them.
  */
 export function overlapHasPart(
   rules: readonly IrRule[],
@@ -222,11 +277,22 @@ export function overlapHasPart(
   meets: EarlierMeets,
   memo: CutMemo,
   keep: (b: Box) => boolean,
-  keepMeet: (a: Box, b: Box) => boolean,
+  keepMeet: (a: BoxNames, b: BoxNames) => boolean,
 ): boolean {
-  const one = memo.cut(nb, j);
+  const one = memo.cutOf(nb, j);
   if (one === undefined) return false;
-  if (one) return boxIntersects(one, boxes[i]!) && keepMeet(one, boxes[i]!);
+  if (one) {
+    const bi = boxes[i]!;
+    // j is one of i's neighbours: a cut that took nothing from j's box meets i's too.
+    if (one.box !== boxes[j] && !boxIntersects(one.box, bi)) return false;
+    if (!anyNames(bi)) return keepMeet(one.box, bi);
+    // Rule i leaves the names free, so the meet has the cut's own: what the filter says of the
+    // cut alone, asked once per cut. Hundreds of guests' egress drops, each bound to its own
+    // bridge port, meet every rule from a whole prefix to the internet, most of which name no
+    // interface.
+    if (one.alone < 0) one.alone = keepMeet(one.box, one.box) ? 1 : 0;
+    return one.alone === 1;
+  }
   return new Overlap(rules, boxes, j, i, nb, meets, memo).hasPart(keep, keepMeet);
 }
 
@@ -322,7 +388,7 @@ export class Overlap {
    * more than MAX_PIECES pieces (the cut stopped there, leaving coarser pieces): then, and when
    * the search grows past its bound, the part is computed.
    */
-  hasPart(keep: (b: Box) => boolean, keepMeet?: (a: Box, b: Box) => boolean): boolean {
+  hasPart(keep: (b: Box) => boolean, keepMeet?: (a: BoxNames, b: BoxNames) => boolean): boolean {
     // When the same cutters leave one piece P of rule j's box at every step, they leave at most
     // one of the overlap (a piece of the overlap lies in a piece of j's box, and meets a cutter
     // only where that piece does: its pieces are that piece's, narrowed), and so never reach
@@ -384,6 +450,7 @@ export class OverlapList {
   length = 0;
   /** Per later rule, its first MAX_CUTTERS neighbours: all its overlaps' parts depend on. */
   private readonly heads = new Map<number, readonly number[]>();
+  private lastLater = -1;
 
   constructor(
     private readonly rules: readonly IrRule[],
@@ -404,6 +471,9 @@ export class OverlapList {
     }
     this.earlier[this.length] = j;
     this.later[this.length++] = i;
+    // Pairs come by later rule: one lookup per rule, not per pair.
+    if (i === this.lastLater) return;
+    this.lastLater = i;
     if (!this.heads.has(i)) this.heads.set(i, nb.length > MAX_CUTTERS ? nb.slice(0, MAX_CUTTERS) : nb);
   }
 

@@ -9,7 +9,8 @@
  * away from the rules after it.
  */
 import { Engine } from './engine.js';
-import { CutMemo, EarlierMeets, type Overlap, OverlapList, overlapHasPart } from './lint-overlap.js';
+import { type BoxNames, CutMemo, EarlierMeets, type Overlap, OverlapList, overlapHasPart } from './lint-overlap.js';
+import { IdBag } from './id-bag.js';
 import { NameSplit } from './name-split.js';
 import { IntervalColumns } from '../util/interval-index.js';
 export type { Overlap } from './lint-overlap.js';
@@ -70,6 +71,8 @@ export interface LintOptions {
 const DEFAULT_BUDGET = 20_000;
 /** See `wideFactor` in `lintChain`. */
 const WIDE_FACTOR = 8;
+/** An address set of more ranges than this is indexed by its hull in the other dimension's index. */
+const HULL_ABOVE = 4;
 /** An address pair with more rules than this has them split by name (see NameSplit). */
 const SPLIT_ABOVE = 16;
 
@@ -111,11 +114,12 @@ export interface ChainLint {
 /**
  * Which overlap parts are worth reporting: `keep(b)` for a part b, `keepMeet(a, b)` the same for
  * the intersection of a and b (given they meet) without building it. Both hold for every box
- * containing a box they hold for.
+ * containing a box they hold for, and look at interface and port names only (their types have
+ * nothing else): where the later rule names none, lint asks once per cut of the earlier rule.
  */
 export interface PartFilter {
-  readonly keep: (b: Box) => boolean;
-  readonly keepMeet: (a: Box, b: Box) => boolean;
+  readonly keep: (b: BoxNames) => boolean;
+  readonly keepMeet: (a: BoxNames, b: BoxNames) => boolean;
 }
 
 /**
@@ -173,7 +177,8 @@ export function lintChain(
   const flowIds = new AddressSets();
   /** Per rule and dimension, the id of its set there (equal sets, one id): estimates are per set. */
   const setOf = [new Int32Array(n), new Int32Array(n), new Int32Array(n)];
-  const pairOf = new Map<number, number>();
+  /** Per source set id, its pairs by destination set id (small-integer keys: one key of both was a double). */
+  const pairOf: (Map<number, number> | undefined)[] = [];
   /** Per pair, its rules in chain order. */
   const members: number[][] = [];
   for (const i of live) {
@@ -181,10 +186,10 @@ export function lintChain(
     const sId = (setOf[0]![i] = setIds.of(b.src));
     const dId = (setOf[1]![i] = setIds.of(b.dst));
     setOf[2]![i] = flowIds.of(b.flow);
-    const key = sId * 2 ** 26 + dId;
-    let p = pairOf.get(key);
+    const bySrc = (pairOf[sId] ??= new Map<number, number>());
+    let p = bySrc.get(dId);
     if (p === undefined) {
-      pairOf.set(key, (p = members.length));
+      bySrc.set(dId, (p = members.length));
       members.push([]);
     }
     members[p]!.push(i);
@@ -207,7 +212,14 @@ export function lintChain(
       const rep = boxes[members[p]![0]!]!;
       const one = get(rep);
       const other = d === 0 ? rep.dst : rep.src;
-      for (let a = 0; a < one.length; a++) for (let c = 0; c < other.length; c++) cols.push(one[a]![0], one[a]![1], p, other[c]![0], other[c]![1]);
+      // Against a set of many ranges (the internet's dozens) one entry per range of `one`, filtered
+      // on the set's hull: the egress drop of every guest is from its address to those ranges, and
+      // the source index held each of them dozens of times, all met by one query from a prefix.
+      if (other.length > HULL_ABOVE) {
+        const lo2 = other[0]![0];
+        const hi2 = other[other.length - 1]![1];
+        for (let a = 0; a < one.length; a++) cols.push(one[a]![0], one[a]![1], p, lo2, hi2);
+      } else for (let a = 0; a < one.length; a++) for (let c = 0; c < other.length; c++) cols.push(one[a]![0], one[a]![1], p, other[c]![0], other[c]![1]);
     }
     return new IntervalIndex(cols);
   });
@@ -284,7 +296,7 @@ export function lintChain(
         if (pHull[h]! > qsHi || pHull[h + 1]! < qsLo || pHull[h + 2]! > qdHi || pHull[h + 3]! < qdLo) continue;
         const list = members[p]!;
         const rep = boxes[pRep[p]!]!;
-        if (!rsIntersects(b.dst, rep.dst) || !rsIntersects(b.src, rep.src)) continue;
+        if (!rangesMeet(b.dst, rep.dst) || !rangesMeet(b.src, rep.src)) continue;
         let cands: readonly number[] = list;
         const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
         if (split) {
@@ -468,6 +480,31 @@ export function lintChain(
     empty,
     undecided,
   };
+}
+
+/**
+ * rsIntersects, by binary search when a set of a few ranges meets one of many: most address
+ * pairs a query finds are a host against the dozens of ranges of the internet, and the walk
+ * through them was most of the query's time.
+ */
+export function rangesMeet(a: RangeSet, b: RangeSet): boolean {
+  const few = a.length <= b.length ? a : b;
+  const many = few === a ? b : a;
+  if (few.length > 2 || many.length <= 8) return rsIntersects(a, b);
+  for (let k = 0; k < few.length; k++) {
+    const lo = few[k]![0];
+    const hi = few[k]![1];
+    // The first range of `many` ending at or after lo; it meets [lo, hi] when it starts by hi.
+    let l = 0;
+    let h = many.length;
+    while (l < h) {
+      const m = (l + h) >>> 1;
+      if (many[m]![1] < lo) l = m + 1;
+      else h = m;
+    }
+    if (l < many.length && many[l]![0] <= hi) return true;
+  }
+  return false;
 }
 
 /** Per rule: 1 when rate-limited; its verdict (1 accept, 2 deny); 1 when overlapPartner never takes it as the earlier rule. */
@@ -665,37 +702,61 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   interface Later {
     later: IrRule;
     shown: Map<number, Pair>;
-    rest: Set<number>;
+    rest: IdBag;
     /** Whether every earlier rule in `rest` is cordon's plumbing. */
     restPlumbing: boolean;
     chains: string[];
   }
   const overlapped = new Map<number, Later>();
+  // A run is one later rule's pairs in one chain (they come together, earlier rules ascending);
+  // addedIn[id] === run: spec rule id went into that later rule's `rest` in this run.
+  const addedIn = new Int32Array(ids.size).fill(-1);
+  let run = -1;
   for (const res of results) {
-    const kid = keyIds.get(res)!;
     const list = res.overlapList;
+    if (list.length === 0) continue;
+    const kid = keyIds.get(res)!;
     const rules = res.chain.rules;
     const point = res.chain.point;
+    // Per rule, from a column: a big chain has millions of pairs, each a read of a random rule.
+    const subject = new Uint8Array(rules.length);
+    for (let x = 0; x < rules.length; x++) subject[x] = isSubject(rules[x]!) ? 1 : 0;
+    let runOf = -1;
+    let e: Later | undefined;
+    /** Whether e.chains is known to hold this chain. */
+    let listed = false;
     for (let k = 0; k < list.length; k++) {
-      const lk = kid[list.i(k)]!;
-      const ek = kid[list.j(k)]!;
+      const i = list.i(k);
+      const lk = kid[i]!;
+      if (i !== runOf) {
+        runOf = i;
+        run++;
+        e = overlapped.get(lk);
+        listed = false;
+      }
+      const j = list.j(k);
+      const ek = kid[j]!;
       if (dead[lk] === 1 || dead[ek] === 1) continue;
-      let e = overlapped.get(lk);
       const known = e?.shown.get(ek);
       // lintChain listed only the pairs with a part on a real bridge.
       if (e && !known && e.shown.size >= 3) {
-        if (!e.chains.includes(point)) e.chains.push(point);
-        if (!e.rest.has(ek)) {
-          e.rest.add(ek);
-          if (isSubject(rules[list.j(k)]!)) e.restPlumbing = false;
+        if (!listed) {
+          if (!e.chains.includes(point)) e.chains.push(point);
+          listed = true;
+        }
+        if (addedIn[ek] !== run) {
+          addedIn[ek] = run;
+          e.rest.add(ek, run);
+          if (subject[j] === 1) e.restPlumbing = false;
         }
         continue;
       }
       // The message shows the parts of the first three pairs, three parts each. A pair already
       // known in this chain with its three parts adds nothing more.
       if (known && known.chains.includes(point) && known.parts.length >= 3) continue;
-      if (!e) overlapped.set(lk, (e = { later: rules[list.i(k)]!, shown: new Map(), rest: new Set(), restPlumbing: true, chains: [] }));
+      if (!e) overlapped.set(lk, (e = { later: rules[i]!, shown: new Map(), rest: new IdBag(), restPlumbing: true, chains: [] }));
       if (!e.chains.includes(point)) e.chains.push(point);
+      listed = true;
       let p = known;
       if (!p) e.shown.set(ek, (p = { earlier: rules[list.j(k)]!, chains: [], parts: [] }));
       if (!p.chains.includes(point)) p.chains.push(point);
@@ -710,7 +771,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   }
   for (const { later, shown: byEarlier, rest, restPlumbing, chains } of overlapped.values()) {
     const list = [...byEarlier.values()];
-    const count = list.length + rest.size;
+    const count = list.length + rest.distinct();
     const partsOf = (p: Pair): string => {
       const texts = [...new Set(p.parts.map((b) => names.box(b)))];
       return texts.slice(0, 2).join('; and on ') + (texts.length > 2 ? ' (and more)' : '');
@@ -954,7 +1015,7 @@ function portBridges(model: Model): ReadonlyMap<string, readonly string[]> {
  * from another meet in a box no frame is in (tap101i0 is a port of vmbr0), and describing it would
  * name a port on the wrong bridge.
  */
-function onTheirBridge(b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>): Box | undefined {
+function onTheirBridge<B extends BoxNames>(b: B, bridgeOf: ReadonlyMap<string, readonly string[]>): B | undefined {
   if (b.port.neg) return b;
   const names = b.port.names.filter((p) => {
     const bridges = bridgeOf.get(p);
@@ -968,7 +1029,7 @@ function onTheirBridge(b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>)
  * `onTheirBridge(boxIntersect(a, b)) !== undefined` for boxes that meet, without building the
  * intersection: the ports both allow, each kept when its bridge is an input interface of both.
  */
-function meetOnTheirBridge(a: Box, b: Box, bridgeOf: ReadonlyMap<string, readonly string[]>): boolean {
+function meetOnTheirBridge(a: BoxNames, b: BoxNames, bridgeOf: ReadonlyMap<string, readonly string[]>): boolean {
   if (a.port.neg && b.port.neg) return true;
   const listed = a.port.neg ? b.port : a.port;
   const other = a.port.neg ? a.port : b.port;
