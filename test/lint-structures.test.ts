@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
 import { IntervalColumns, IntervalIndex, type IntervalItem } from '../src/util/interval-index.js';
 import { boxOf, cornerOutside, covered, flowsToLine, nameHas, rsIntersects, type Box, type NameSet } from '../src/verify/box.js';
-import { rangesMeet } from '../src/verify/lint.js';
+import { meetsRange, rangesMeet, spanGroups } from '../src/verify/lint.js';
 import type { IrMatch } from '../src/ir/types.js';
 import type { FlowSet } from '../src/util/flows.js';
 import { CutMemo, EarlierMeets } from '../src/verify/lint-overlap.js';
@@ -231,9 +231,39 @@ describe('rangesMeet', () => {
       fc.property(rangeSet(300, 0, 2), rangeSet(300, 10, 40), fc.boolean(), (few, many, swap) => {
         const [a, b] = swap ? [many, few] : [few, many];
         assert.equal(rangesMeet(a, b), rsIntersects(a, b));
+        for (const r of few) assert.equal(meetsRange(many, r[0], r[1]), rsIntersects(many, [r]));
       }),
       { numRuns: 3000 },
       805,
+    );
+  });
+});
+
+describe('spanGroups', () => {
+  it('covers every range with at most `count` hulls in order, split at the widest gaps', () => {
+    const sets = fc.uniqueArray(fc.integer({ min: 0, max: 500 }), { minLength: 1, maxLength: 40 }).map((xs) => {
+      const out: [number, number][] = [];
+      for (const x of [...xs].sort((a, b) => a - b)) if (out.length === 0 || x > out[out.length - 1]![1] + 1) out.push([x, x + (x % 3)]);
+      return out.filter((r, k) => k === 0 || r[0] > out[k - 1]![1] + 1);
+    });
+    assertProperty(
+      fc.property(sets, fc.integer({ min: 1, max: 6 }), (rs, count) => {
+        const groups = spanGroups(rs, count);
+        assert.equal(groups.length, Math.min(count, rs.length));
+        for (let k = 1; k < groups.length; k++) assert.ok(groups[k]![0] > groups[k - 1]![1]);
+        // Each range inside one group, and each group's ends are ranges' ends.
+        for (const [lo, hi] of rs) assert.equal(groups.filter(([a, b]) => a <= lo && hi <= b).length, 1);
+        for (const [a, b] of groups) assert.ok(rs.some(([lo]) => lo === a) && rs.some(([, hi]) => hi === b));
+        // The gaps left out are the widest: none kept inside a group is wider than one left out.
+        const inside = rs
+          .slice(1)
+          .filter((r, k) => groups.some(([a, b]) => a <= rs[k]![1] && r[0] <= b))
+          .map((r) => r[0] - rs[rs.indexOf(r) - 1]![1]);
+        const between = groups.slice(1).map((g, k) => g[0] - groups[k]![1]);
+        for (const w of inside) for (const x of between) assert.ok(w <= x, `gap ${w} kept inside, ${x} split`);
+      }),
+      { numRuns: 1000 },
+      806,
     );
   });
 });

@@ -25,6 +25,12 @@ const addrs: fc.Arbitrary<RangeSet | undefined> = fc.oneof(
     [a, a + 1],
     [b, b + 3],
   ]),
+  // Many ranges with gaps (the internet's dozens): indexed by groups of ranges, not one by one.
+  fc.uniqueArray(fc.integer({ min: 0, max: 48 }), { minLength: 6, maxLength: 14 }).map((xs): RangeSet => {
+    const out: [number, number][] = [];
+    for (const x of [...xs].sort((a, b) => a - b)) if (out.length === 0 || x > out[out.length - 1]![1] + 1) out.push([x, x]);
+    return out;
+  }),
 );
 const ports: fc.Arbitrary<RangeSet> = fc.oneof(
   fc.constant([[0, 65535]] as RangeSet),
