@@ -1,10 +1,10 @@
 /** `diffMatrices` on two small inline specs, the text and JSON reports, and the CLI's exit codes. */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../src/ir/compile.js';
 import { loadModelFromText } from '../src/model/load.js';
@@ -149,6 +149,7 @@ describe('diff reports', () => {
 
 describe('cordon diff (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-diff-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const oldFile = join(dir, 'old.yaml');
   const newFile = join(dir, 'new.yaml');
   writeFileSync(oldFile, OLD);

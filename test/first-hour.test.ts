@@ -7,10 +7,10 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { summary } from '../src/cli/commands/run.js';
 import { attackToText, type AttackResult } from '../src/lab/attack.js';
@@ -33,6 +33,7 @@ const SPEC = 'examples/proxmox-dual-bridge.yaml';
 const MISTAKE = 'examples/mistakes/proxmox-dual-bridge-as-written.yaml';
 const ESC = '\x1b';
 const dir = mkdtempSync(join(tmpdir(), 'cordon-first-hour-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Output to a pipe (never a terminal); `env` on top of the caller's, FORCE_COLOR removed unless given. */
 function run(cmd: string, args: string[], env: Record<string, string | undefined> = {}, input?: string) {

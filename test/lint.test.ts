@@ -1,10 +1,10 @@
 /** `cordon lint`: one small inline spec per finding, the box algebra against brute force, the CLI. */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Diagnostic } from '../src/diag/diagnostic.js';
@@ -396,6 +396,7 @@ function cordon(...args: string[]) {
 
 describe('cordon lint', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-lint-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const bad = join(dir, 'ssh-to-any.yaml');
   writeFileSync(bad, `${BASE}policy:\n  - allow: { from: agent-1, to: ollama.api }\n  - allow: { from: agent-1, to: any, ports: tcp/22 }\n`);
 

@@ -6,8 +6,14 @@
  * other runs on the same machine left there, so a test run gets a state directory of its own, set
  * once in the runner's process and inherited by every test file and every cordon it starts.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-process.env.CORDON_SANDBOX_STATE_DIR ??= mkdtempSync(join(tmpdir(), 'cordon-test-sandbox-state-'));
+if (process.env.CORDON_SANDBOX_STATE_DIR === undefined) {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-test-sandbox-state-'));
+  process.env.CORDON_SANDBOX_STATE_DIR = dir;
+  // Removed by the process that made it (the runner, or a test file run alone), which ends after
+  // every test file it started: each run left one behind.
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+}
