@@ -495,8 +495,8 @@ export function lintChain(
 /**
  * `count` hulls covering the ranges of `rs`, split at its widest gaps. One hull of the internet's
  * ranges spans the lab's own addresses between them, so every query towards a lab host met every
- * pair towards the internet, and failed only on the exact test (88 % of the 11 M pairs met at 10k);
- * the widest gaps are the lab's ranges, so the hulls leave them out.
+ * pair towards the internet, to fail the exact test; the widest gaps are the lab's ranges, so the
+ * hulls leave them out.
  */
 export function spanGroups(rs: RangeSet, count: number): [number, number][] {
   if (rs.length <= count) return rs.map(([lo, hi]): [number, number] => [lo, hi]);
