@@ -56,6 +56,18 @@ function assertSameCells(name: string, slow: Matrix, fast: { cell(i: number, j: 
   );
 }
 
+/** Spec lines of guests `[name, nics, extra line]`, ids from 101, each with a web and a dns service. */
+function guestLines(guests: readonly (readonly string[])[]): string[] {
+  return guests.flatMap(([name, nics, extra], k) => [
+    `  ${name}:`,
+    '    kind: vm',
+    `    id: ${101 + k}`,
+    `    nics: ${nics}`,
+    '    services: { web: tcp/80, dns: udp/53 }',
+    ...(extra ? [`    ${extra}`] : []),
+  ]);
+}
+
 describe('fast matrix = computeMatrix', () => {
   for (const file of exampleFiles()) {
     const name = file.slice(ROOT.length);
@@ -105,14 +117,7 @@ describe('fast matrix = computeMatrix', () => {
       '    uplink: enp1s0',
       '    nics: { vmbr1: 10.1.0.1, vmbr2: 10.2.0.1, vmbr3: 10.3.0.1 }',
       '    services: { ssh: tcp/22 }',
-      ...guests.flatMap(([name, nics, extra], k) => [
-        `  ${name}:`,
-        '    kind: vm',
-        `    id: ${101 + k}`,
-        `    nics: ${nics}`,
-        '    services: { web: tcp/80, dns: udp/53 }',
-        ...(extra ? [`    ${extra}`] : []),
-      ]),
+      ...guestLines(guests),
       'policy:',
       '  - allow: { from: vmbr1, to: [f1, g1.web, pve.ssh], ports: [tcp/80, tcp/22] }',
       '  - allow: { from: [b1, c1, h1], to: [a1, d1, d2], ports: [tcp/80, udp/53] }',
@@ -169,14 +174,7 @@ describe('leaf → leaf templates shared across source segments (crossKey)', () 
     '    kind: vm',
     '    id: 151',
     '    nics: { vmbr9: 10.9.0.11 }',
-    ...guests.flatMap(([name, nics, extra], k) => [
-      `  ${name}:`,
-      '    kind: vm',
-      `    id: ${101 + k}`,
-      `    nics: ${nics}`,
-      '    services: { web: tcp/80, dns: udp/53 }',
-      ...(extra ? [`    ${extra}`] : []),
-    ]),
+    ...guestLines(guests),
     'policy:',
     '  - allow: { from: [vmbr1, vmbr2], to: [q0, q1, q2, q3, p2, p3], ports: [tcp/80, udp/53] }',
     '  - allow: { from: 10.1.0.0/16, to: [q2, q3], ports: tcp/80 }',

@@ -6,7 +6,7 @@
  * other runs on the same machine left there, so a test run gets a state directory of its own, set
  * once in the runner's process and inherited by every test file and every cordon it starts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,6 +14,13 @@ if (process.env.CORDON_SANDBOX_STATE_DIR === undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-test-sandbox-state-'));
   process.env.CORDON_SANDBOX_STATE_DIR = dir;
   // Removed by the process that made it (the runner, or a test file run alone), which ends after
-  // every test file it started: each run left one behind.
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // every test file it started: each run left one behind. Only when empty: what a sandbox left
+  // there may be mounted (a recursive removal would reach through it), and is the reaper's.
+  process.on('exit', () => {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // Not empty: left as evidence, as before.
+    }
+  });
 }
