@@ -27,7 +27,8 @@ export { computeFastMatrix, CompactMatrix, type FastMatrixOptions, type FastMatr
 export { BruteForce, bruteMatrix, type BruteOptions } from './verify/brute.js';
 export { explain, type Explanation } from './verify/explain.js';
 export { runChecks, type CheckResult } from './verify/checks.js';
-export { lint, lintChain } from './verify/lint.js';
+export { lint } from './verify/lint.js';
+export { lintChain } from './verify/lint-chain.js';
 export { diffMatrices, type MatrixDiff } from './verify/diff.js';
 export { generateSpec } from './gen/generate.js';
 export { RENDERERS, findRenderer } from './render/registry.js';

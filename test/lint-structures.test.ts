@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
 import { IntervalColumns, IntervalIndex, type IntervalItem } from '../src/util/interval-index.js';
 import { boxOf, cornerOutside, covered, flowsToLine, nameHas, rsIntersects, type Box, type NameSet } from '../src/verify/box.js';
-import { meetsRange, rangesMeet, spanGroups } from '../src/verify/lint.js';
+import { meetsRange, rangesMeet, spanGroups } from '../src/verify/lint-chain.js';
 import type { IrMatch } from '../src/ir/types.js';
 import type { FlowSet } from '../src/util/flows.js';
 import { CutMemo, EarlierMeets } from '../src/verify/lint-overlap.js';

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import type { Action, Chain, IrMatch, IrRule, RuleRole } from '../src/ir/types.js';
 import type { Origin } from '../src/model/types.js';
 import type { RangeSet } from '../src/util/rangeset.js';
-import { lintChain, type ChainLint } from '../src/verify/lint.js';
+import { lintChain, type ChainLint } from '../src/verify/lint-chain.js';
 import { assertProperty } from './support/seed.js';
 
 const ORIGIN: Origin = { file: 'x.yaml', path: 'policy[0]', line: 1, col: 1, text: 'r' };
