@@ -63,7 +63,7 @@ function check(boxes: Box[], rates: boolean[]): void {
   const rules = boxes.map((_, k) => ({ index: k, rate: rates[k] ? '10/second' : undefined }) as unknown as IrRule);
   const j = boxes.length - 2;
   const i = boxes.length - 1;
-  const nb = boxes.map((_, k) => k).filter((k) => k !== i && boxIntersects(boxes[k]!, boxes[i]!));
+  const nb = Int32Array.from(boxes.map((_, k) => k).filter((k) => k !== i && boxIntersects(boxes[k]!, boxes[i]!)));
   if (!nb.includes(j)) return;
   const o = new Overlap(rules, boxes, j, i, nb);
   const parts = o.parts();
@@ -102,7 +102,7 @@ describe('Overlap.hasPart = parts().some(keep)', () => {
     const boxes = [...points, big, big, big];
     assert.ok(widestStep(big, boxes.slice(0, 61)) > 256);
     const rules = boxes.map((_, k) => ({ index: k }) as unknown as IrRule);
-    const o = new Overlap(rules, boxes, 61, 62, boxes.map((_, k) => k).slice(0, 62));
+    const o = new Overlap(rules, boxes, 61, 62, Int32Array.from(boxes.map((_, k) => k).slice(0, 62)));
     assert.ok(o.parts().length > 0);
     assert.equal(
       o.hasPart(() => true),
@@ -128,7 +128,7 @@ describe('Overlap.hasPart = parts().some(keep)', () => {
           const boxes = [...cutters, big, big];
           const rules = boxes.map((_, k) => ({ index: k }) as unknown as IrRule);
           const i = boxes.length - 1;
-          const o = new Overlap(rules, boxes, i - 1, i, boxes.map((_, k) => k).slice(0, i));
+          const o = new Overlap(rules, boxes, i - 1, i, Int32Array.from(boxes.map((_, k) => k).slice(0, i)));
           const parts = o.parts();
           if (widestStep(big, cutters) > 256) capped++;
           for (const [what, keep] of KEEPS) assert.equal(o.hasPart(keep), parts.some(keep), what);
@@ -182,12 +182,9 @@ describe('overlapHasPart with the filter asked once per cut', () => {
             .sort((x, y) => x.key - y.key)
             .map((x) => x.b);
           const rules = boxes.map((_, k) => ({ index: k }) as unknown as IrRule);
-          const near = new Map<number, number[]>();
+          const near = new Map<number, Int32Array>();
           for (let i = 0; i < boxes.length; i++)
-            near.set(
-              i,
-              boxes.map((_, k) => k).filter((k) => k !== i && boxIntersects(boxes[k]!, boxes[i]!)),
-            );
+            near.set(i, Int32Array.from(boxes.map((_, k) => k).filter((k) => k !== i && boxIntersects(boxes[k]!, boxes[i]!))));
           const meets = new EarlierMeets(boxes, near);
           for (const [what, keep] of NAME_KEEPS) {
             // One memo for the whole chain, as lint has: the answers of cuts kept.

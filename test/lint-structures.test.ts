@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
 import { IntervalColumns, IntervalIndex, type IntervalItem } from '../src/util/interval-index.js';
-import { boxOf, cornerOutside, covered, flowsToLine, nameHas, rsIntersects, type Box, type NameSet } from '../src/verify/box.js';
+import { boxMeetsBeyondAddresses, boxOf, cornerOutside, covered, flowsToLine, nameHas, rsIntersects, type Box, type NameSet } from '../src/verify/box.js';
 import { meetsRange, rangesMeet, spanGroups } from '../src/verify/lint-chain.js';
 import type { IrMatch } from '../src/ir/types.js';
 import type { FlowSet } from '../src/util/flows.js';
@@ -57,6 +57,54 @@ describe('NameSplit', () => {
       }),
       { numRuns: 300 },
       801,
+    );
+  });
+});
+
+describe('NameSplit families', () => {
+  // Rules alike but for their port (one base, several ports), mixed with rules of every shape.
+  const portOnly = fc.constantFrom(...NAMES).map((x): NameSet => ({ neg: false, names: [x] }));
+  const family = fc.tuple(box(9), fc.array(portOnly, { minLength: 1, maxLength: 6 })).map(([base, ps]) => ps.map((port) => ({ ...base, port })));
+  const boxesOf = fc
+    .array(
+      fc.oneof(
+        family,
+        box(9).map((b) => [b]),
+      ),
+      { minLength: 1, maxLength: 12 },
+    )
+    .map((gs) => gs.flat());
+  const anyPort = box(9).map((b): Box => ({ ...b, port: { neg: true, names: [] } }));
+  it('with families, a query matching every port meets exactly the rules boxMeetsBeyondAddresses says', () => {
+    assertProperty(
+      fc.property(boxesOf, fc.array(fc.oneof(anyPort, box(9)), { minLength: 1, maxLength: 8 }), (boxes, queries) => {
+        const rules = boxes.map((_, k) => k);
+        const split = new NameSplit(boxes, rules);
+        for (const f of split.families) {
+          const r = boxes[f.rep]!;
+          for (const j of f.members) {
+            const b = boxes[j]!;
+            assert.ok(!b.port.neg && b.port.names.length > 0 && b.state === r.state, 'filed under port names, same state');
+            assert.deepEqual([b.flow, b.iif, b.oif], [r.flow, r.iif, r.oif], 'alike but for the port');
+          }
+        }
+        const stamp = new Int32Array(boxes.length).fill(-1);
+        queries.forEach((q, mark) => {
+          const named: number[] = [];
+          const fams: number[] = [];
+          split.candidates(q, stamp, mark, named, fams);
+          if (!(q.port.neg && q.port.names.length === 0)) assert.equal(fams.length, 0, 'families only for a query matching every port');
+          const got = named.filter((j) => boxMeetsBeyondAddresses(q, boxes[j]!));
+          for (const f of fams) if (boxMeetsBeyondAddresses(q, boxes[split.families[f]!.rep]!)) got.push(...split.families[f]!.members);
+          const want = rules.filter((j) => boxMeetsBeyondAddresses(q, boxes[j]!));
+          assert.deepEqual(
+            [...got].sort((a, b) => a - b),
+            want,
+          );
+        });
+      }),
+      { numRuns: 300 },
+      802,
     );
   });
 });
@@ -154,7 +202,7 @@ describe('CutMemo', () => {
           // Keyed by which of the rules meeting j each list holds (EarlierMeets scans: no lists given).
           const masked = new CutMemo(rules, boxes, new EarlierMeets(boxes, new Map()));
           for (const pick of picks) {
-            const nb = boxes.map((_, k) => k).filter((k) => pick[k]);
+            const nb = Int32Array.from(boxes.map((_, k) => k).filter((k) => pick[k]));
             for (const j of nb) {
               const fresh = new CutMemo(rules, boxes).cut(nb, j);
               assert.deepEqual(memo.cut(nb, j), fresh, `nb ${nb.join(',')} j ${j}`);
@@ -190,7 +238,7 @@ describe('CutMemo past the 64th neighbour', () => {
         const memo = new CutMemo(rules, boxes);
         // Lists longer than 64 that differ only around the 64th neighbour, one memo for all:
         // a key that ignored which rules are in the first 64 would hand one list's cut to another.
-        const nb = boxes.map((_, k) => k);
+        const nb = Int32Array.from(boxes.map((_, k) => k));
         const lists = [nb, ...cuts.map((c) => nb.filter((_, t) => t !== c))];
         for (const list of lists) for (const j of list) assert.deepEqual(memo.cut(list, j), new CutMemo(rules, boxes).cut(list, j), `j ${j} of ${list.length}`);
       }),

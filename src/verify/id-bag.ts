@@ -5,9 +5,10 @@
  * keeps each run free of repeats (a stamp per id); repeats between runs go in one sort, when
  * counted.
  */
+import { IntBuffer } from '../util/int-buffer.js';
+
 export class IdBag {
-  private ids = new Int32Array(8);
-  private len = 0;
+  private readonly ids = new IntBuffer(8);
   private runs = 0;
   private lastRun = Number.NaN;
 
@@ -17,18 +18,13 @@ export class IdBag {
       this.lastRun = run;
       this.runs++;
     }
-    if (this.len === this.ids.length) {
-      const grown = new Int32Array(this.len * 2);
-      grown.set(this.ids);
-      this.ids = grown;
-    }
-    this.ids[this.len++] = id;
+    this.ids.push(id);
   }
 
   /** How many different ids were added. */
   distinct(): number {
-    if (this.runs <= 1) return this.len;
-    const sorted = this.ids.slice(0, this.len).sort();
+    if (this.runs <= 1) return this.ids.length;
+    const sorted = this.ids.sorted();
     let count = 0;
     for (let k = 0; k < sorted.length; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) count++;
     return count;

@@ -3,7 +3,8 @@
  * which pairs of rules overlap with opposite verdicts. Pure; `lint` (lint.ts) turns what it finds
  * into diagnostics about the spec's rules.
  */
-import { type BoxNames, CutMemo, EarlierMeets, type Overlap, OverlapList, overlapHasPart } from './lint-overlap.js';
+import { type BoxNames, CutMemo, EarlierMeets, type Neighbours, type Overlap, OverlapList, overlapHasPart } from './lint-overlap.js';
+import { IntBuffer } from '../util/int-buffer.js';
 import { NameSplit } from './name-split.js';
 import { IntervalColumns } from '../util/interval-index.js';
 import type { Action, Chain, IrRule, RuleRole } from '../ir/types.js';
@@ -201,6 +202,7 @@ export function lintChain(
   const splits: (NameSplit | undefined)[] = [];
   const stamp = new Int32Array(n).fill(-1);
   const named: number[] = [];
+  const families: number[] = [];
   /** The index that scans least for rule i (0 source, 1 destination, 2 flow); its estimate in `cost[i]`. */
   const cost = new Float64Array(n);
   const choose = (i: number): number => {
@@ -228,14 +230,16 @@ export function lintChain(
     return pick;
   };
   /** Rules other than i sharing a packet with rule i, ascending, found through index `pick`. */
-  const query = (i: number, pick: number): number[] => {
+  const found = new IntBuffer(1024);
+  const query = (i: number, pick: number): Neighbours => {
     const b = boxes[i]!;
     scratch.length = 0;
     // The second interval to filter on: the query's hull in the index's other dimension.
     const lo2 = pick === 1 ? sLo[i]! : dLo[i]!;
     const hi2 = pick === 1 ? sHi[i]! : dHi[i]!;
     for (const [lo, hi] of dims[pick]!(b)) indexes[pick]!.queryWithin(lo, hi, lo2, hi2, scratch);
-    const out: number[] = [];
+    const out = found;
+    out.clear();
     if (pick === 2) {
       for (const j of scratch) {
         if (j === i || seen[j] === i) continue;
@@ -266,8 +270,15 @@ export function lintChain(
         const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
         if (split) {
           named.length = 0;
-          split.candidates(b, stamp, i, named);
+          families.length = 0;
+          split.candidates(b, stamp, i, named, families);
           cands = named;
+          // Rules alike but for their port names, and q matching every port: the first answers for all.
+          for (let f = 0; f < families.length; f++) {
+            const { rep, members: all } = split.families[families[f]!]!;
+            if (fLo[rep]! > fHi[i]! || fHi[rep]! < fLo[i]! || !boxMeetsBeyondAddresses(b, boxes[rep]!)) continue;
+            for (let t = 0; t < all.length; t++) if (all[t] !== i) out.push(all[t]!);
+          }
         }
         for (const j of cands) {
           if (j === i || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
@@ -275,7 +286,7 @@ export function lintChain(
         }
       }
     }
-    return out.sort((x, y) => x - y);
+    return out.sorted();
   };
 
   const shadowed = new Map<number, { by: IrRule[] }>();
@@ -284,13 +295,13 @@ export function lintChain(
   const redundant = new Map<number, { by: IrRule[]; byDefault: boolean }>();
   const empty = new Set<number>();
   const undecided: number[] = [];
-  const near = new Map<number, number[]>();
+  const near = new Map<number, Neighbours>();
   const filter = opts.parts;
   const meets = new EarlierMeets(boxes, near);
   const memo = new CutMemo(rules, boxes, meets);
   const overlaps = new OverlapList(rules, boxes, meets, memo);
   /** Rule j may take part of rule i's traffic; `nb` (the rules meeting i) holds every rule before j that takes some first. */
-  const addOverlap = (j: number, i: number, nb: readonly number[]): void => {
+  const addOverlap = (j: number, i: number, nb: Neighbours): void => {
     if (filter && !overlapHasPart(rules, boxes, j, i, nb, meets, memo, filter.keep, filter.keepMeet)) return;
     overlaps.push(j, i, nb);
   };
@@ -339,10 +350,7 @@ export function lintChain(
           if (boxIntersects(b, boxes[j]!)) nb.push(j);
         }
       }
-      near.set(
-        i,
-        nb.sort((x, y) => x - y),
-      );
+      near.set(i, Int32Array.from(nb).sort());
     }
     held.clear();
   };

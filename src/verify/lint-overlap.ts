@@ -43,7 +43,7 @@ export class EarlierMeets {
   constructor(
     private readonly boxes: readonly Box[],
     /** Neighbour lists lint already has (rules meeting rule i, ascending), by rule index. */
-    private readonly near: ReadonlyMap<number, readonly number[]>,
+    private readonly near: ReadonlyMap<number, Neighbours>,
   ) {}
 
   /** Ascending rules k < j meeting rule j, or undefined when that list is long or unknown. */
@@ -89,6 +89,12 @@ export class EarlierMeets {
   }
 }
 
+/**
+ * Rules meeting one rule, ascending. A typed array: a big chain has millions of entries in its
+ * lists, and as numbers in JS arrays the garbage collector traced them all at every major GC.
+ */
+export type Neighbours = Int32Array;
+
 /** A box's interface and port names: all a part filter looks at. */
 export type BoxNames = Pick<Box, 'iif' | 'oif' | 'port'>;
 
@@ -111,7 +117,7 @@ export class CutMemo {
   /** Per rule j, its cuts by prefix signature; 0: nothing is left of rule j. */
   private readonly bySig: (Map<number, Cut | null | 0> | undefined)[] = [];
   /** The neighbour list asked about last, and the signature of each of its prefixes (-1: not yet). */
-  private lastNb: readonly number[] | undefined;
+  private lastNb: Neighbours | undefined;
   private readonly lastSigs = new Int32Array(MAX_CUTTERS + 1);
 
   /**
@@ -126,7 +132,7 @@ export class CutMemo {
   private lastFew: Int32Array | undefined;
   private lastMask = 0;
   private stamp = 0;
-  private markedNb: readonly number[] | undefined;
+  private markedNb: Neighbours | undefined;
 
   constructor(
     private readonly rules: readonly IrRule[],
@@ -135,13 +141,13 @@ export class CutMemo {
   ) {}
 
   /** What is left of rule j after the first MAX_CUTTERS rules of `nb` before it; null when not one piece. */
-  cut(nb: readonly number[], j: number): Box | null | undefined {
+  cut(nb: Neighbours, j: number): Box | null | undefined {
     const c = this.cutOf(nb, j);
     return c ? c.box : c;
   }
 
   /** `cut`, with the cut's shape. */
-  cutOf(nb: readonly number[], j: number): Cut | null | undefined {
+  cutOf(nb: Neighbours, j: number): Cut | null | undefined {
     // The cut is made by the rules of that prefix that meet j's box, in order (the others never
     // touch a piece of it): when j is met by few rules before it, those of them in the prefix
     // say everything about the cut.
@@ -202,7 +208,7 @@ export class CutMemo {
     this.lastFew = undefined;
   }
 
-  private markPrefix(nb: readonly number[]): void {
+  private markPrefix(nb: Neighbours): void {
     let size = this.boxes.length;
     for (let t = 0; t < nb.length && t < MAX_CUTTERS; t++) if (nb[t]! >= size) size = nb[t]! + 1;
     if (!this.mark || this.mark.length < size) this.mark = new Int32Array(Math.max(size, this.mark ? this.mark.length * 2 : 0));
@@ -213,7 +219,7 @@ export class CutMemo {
   }
 
   /** A number per distinct list nb[0..m). Lint asks about one neighbour list many times in a row. */
-  private prefixSig(nb: readonly number[], m: number): number {
+  private prefixSig(nb: Neighbours, m: number): number {
     if (nb !== this.lastNb) {
       this.lastNb = nb;
       this.lastSigs.fill(-1);
@@ -226,7 +232,7 @@ export class CutMemo {
     let sig = bucket?.find((x) => samePrefix(x.cutters, nb, m))?.sig;
     if (sig === undefined) {
       sig = this.sigCount++;
-      const entry = { cutters: Int32Array.from(nb.slice(0, m)), sig };
+      const entry = { cutters: nb.slice(0, m), sig };
       if (bucket) bucket.push(entry);
       else this.sigs.set(h, [entry]);
     }
@@ -235,7 +241,7 @@ export class CutMemo {
   }
 
   /** undefined: nothing left; null: the cut held more than one piece at some step. */
-  private compute(nb: readonly number[], j: number): Box | null | undefined {
+  private compute(nb: Neighbours, j: number): Box | null | undefined {
     let piece: Box = this.boxes[j]!;
     for (let t = 0; t < nb.length && t < MAX_CUTTERS; t++) {
       const k = nb[t]!;
@@ -257,7 +263,7 @@ function anyNames(b: BoxNames): boolean {
 }
 
 /** Whether `cutters` is exactly b[0..m). */
-function samePrefix(cutters: Int32Array, b: readonly number[], m: number): boolean {
+function samePrefix(cutters: Int32Array, b: Neighbours, m: number): boolean {
   if (cutters.length !== m) return false;
   for (let t = 0; t < m; t++) if (cutters[t] !== b[t]) return false;
   return true;
@@ -273,7 +279,7 @@ export function overlapHasPart(
   boxes: readonly Box[],
   j: number,
   i: number,
-  nb: readonly number[],
+  nb: Neighbours,
   meets: EarlierMeets,
   memo: CutMemo,
   keep: (b: Box) => boolean,
@@ -305,7 +311,7 @@ export class Overlap {
     /** Index of the later rule in the chain. */
     readonly i: number,
     /** The rules meeting rule i, in chain order. */
-    private readonly nb: readonly number[],
+    private readonly nb: Neighbours,
     /** Where to find the few rules before j meeting it, when lint has them. */
     private readonly meets?: EarlierMeets,
     /** Cuts of rule j shared between later rules. */
@@ -449,7 +455,7 @@ export class OverlapList {
   private later = new Int32Array(1024);
   length = 0;
   /** Per later rule, its first MAX_CUTTERS neighbours: all its overlaps' parts depend on. */
-  private readonly heads = new Map<number, readonly number[]>();
+  private readonly heads = new Map<number, Neighbours>();
   private lastLater = -1;
 
   constructor(
@@ -460,7 +466,7 @@ export class OverlapList {
   ) {}
 
   /** Adds the pair (j, i); `nb`: the rules meeting i, ascending. */
-  push(j: number, i: number, nb: readonly number[]): void {
+  push(j: number, i: number, nb: Neighbours): void {
     if (this.length === this.earlier.length) {
       const a = new Int32Array(this.length * 2);
       a.set(this.earlier);
