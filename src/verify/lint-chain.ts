@@ -262,9 +262,11 @@ export function lintChain(
         // The exact test, from the pair's columns when its set is one range: most pairs met fail
         // it (a query towards a group of hosts spread over the lab spans all between them), and
         // loading their rule's box for it was a cache miss each.
+        // Not in the index's own dimension: an entry is one of the pair's ranges there, found
+        // because it overlaps one of the query's.
         const one = pOne[p]!;
-        if ((one & 2) !== 0 ? !meetsRange(b.dst, pHull[h + 2]!, pHull[h + 3]!) : !rangesMeet(b.dst, boxes[pRep[p]!]!.dst)) continue;
-        if ((one & 1) !== 0 ? !meetsRange(b.src, pHull[h]!, pHull[h + 1]!) : !rangesMeet(b.src, boxes[pRep[p]!]!.src)) continue;
+        if (pick !== 1 && ((one & 2) !== 0 ? !meetsRange(b.dst, pHull[h + 2]!, pHull[h + 3]!) : !rangesMeet(b.dst, boxes[pRep[p]!]!.dst))) continue;
+        if (pick !== 0 && ((one & 1) !== 0 ? !meetsRange(b.src, pHull[h]!, pHull[h + 1]!) : !rangesMeet(b.src, boxes[pRep[p]!]!.src))) continue;
         const list = members[p]!;
         let cands: readonly number[] = list;
         const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
