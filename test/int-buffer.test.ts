@@ -17,6 +17,7 @@ describe('IntBuffer', () => {
             buf.clear();
             for (const x of run) buf.push(x);
             assert.equal(buf.length, run.length);
+            assert.deepEqual([...buf.view()], run, 'in the order pushed');
             copies.push([buf.sorted(), [...run].sort((a, b) => a - b)]);
           }
           // Each copy stays as it was when taken, whatever was pushed after it.

@@ -25,6 +25,11 @@ export class IntBuffer {
     this.length = 0;
   }
 
+  /** The values, in a view valid until the next push or clear. */
+  view(): Int32Array {
+    return this.data.subarray(0, this.length);
+  }
+
   /** The values, ascending, in a new array. */
   sorted(): Int32Array {
     return this.data.slice(0, this.length).sort();

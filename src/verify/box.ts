@@ -526,12 +526,12 @@ function pointIn(b: Box, p: Point): boolean {
  * Whether a corner of q (either of the two `covered` tests first) lies in none of the boxes
  * `boxes[k]` for k in `among`: then q is not covered, and `covered` says so at its first step.
  */
-export function cornerOutside(q: Box, boxes: readonly Box[], among: readonly number[]): boolean {
+export function cornerOutside(q: Box, boxes: readonly Box[], among: ArrayLike<number>): boolean {
   return cornerMissed(q, boxes, among, false) || cornerMissed(q, boxes, among, true);
 }
 
 /** Whether the corner `last` of q exists and lies in none of `boxes[k]` for k in `among`. */
-function cornerMissed(q: Box, boxes: readonly Box[], among: readonly number[], last: boolean): boolean {
+function cornerMissed(q: Box, boxes: readonly Box[], among: ArrayLike<number>, last: boolean): boolean {
   const p = corner(q, last);
   if (!p) return false;
   for (let t = 0; t < among.length; t++) if (pointIn(boxes[among[t]!]!, p)) return false;

@@ -358,6 +358,8 @@ export function lintChain(
   };
   neighbourLists();
 
+  const earlierBuf = new IntBuffer(1024);
+
   for (let i = 0; i < n; i++) {
     const r = rules[i]!;
     if (!isSubject(r)) continue;
@@ -368,8 +370,11 @@ export function lintChain(
     }
     const nb = near.get(i)!;
     // A rate-limited rule lets packets over the limit fall through, so it covers nothing.
-    const earlier: number[] = [];
-    for (let t = 0; t < nb.length && nb[t]! < i; t++) if (rated[nb[t]!] === 0) earlier.push(nb[t]!);
+    // One buffer for every rule (what keeps a list copies it): at 10k the lists were 23M pushes
+    // into fresh arrays, all garbage a moment later.
+    earlierBuf.clear();
+    for (let t = 0; t < nb.length && nb[t]! < i; t++) if (rated[nb[t]!] === 0) earlierBuf.push(nb[t]!);
+    const earlier = earlierBuf.view();
     const budget = { left: budgetPerRule };
     // A corner of q outside every earlier rule is the answer `covered` gives at its first step;
     // found here without the candidates' merging, which cost most rules far more.
@@ -377,14 +382,14 @@ export function lintChain(
       ? 'uncovered'
       : covered(
           q,
-          earlier.map((j) => boxes[j]!),
+          Array.from(earlier, (j) => boxes[j]!),
           budget,
         );
     if (res === 'covered') {
-      const subj = earlier.map((j) => isSubject(rules[j]!));
+      const subj = Array.from(earlier, (j) => isSubject(rules[j]!));
       const pick = smallCover(
         q,
-        earlier.map((j) => boxes[j]!),
+        Array.from(earlier, (j) => boxes[j]!),
         { left: budgetPerRule },
         subj,
       );
@@ -584,7 +589,7 @@ function overlapPartner(earlier: IrRule, later: IrRule): boolean {
 }
 
 /** Earlier rules in chain order, each kept when it takes something of what is left of q. */
-function takers(q: Box, earlier: readonly number[], boxes: readonly Box[]): number[] {
+function takers(q: Box, earlier: Int32Array, boxes: readonly Box[]): number[] {
   let rem: Box[] = [q];
   const out: number[] = [];
   for (const j of earlier) {
