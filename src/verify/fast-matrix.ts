@@ -40,7 +40,8 @@
 import { upperBound } from '../util/search.js';
 import { lowerBoundF64, lowerBoundI32, sortI32, upperBoundF64, upperBoundI32 } from './typed-search.js';
 import { SourceIndex } from './source-index.js';
-import type { Hop, Path, RouteChoice, Topology } from '../ir/paths.js';
+import { I32Chunks, U32Chunks } from './chunks.js';
+import type { Hop, Path, RouteChoice, Topology, Transport } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
 import { HOOKS, type Assume, type Host, type Hook, type Model } from '../model/types.js';
 import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
@@ -416,7 +417,8 @@ class ChainIndex {
         return same;
       }
     }
-    const c: Candidates = { rules, oifSensitive, byOif: new Map(), portFree, sweeps: new Map() };
+    // The maps only where they can be used: one list per source and port (1k: ~1,600) needs neither.
+    const c: Candidates = { rules, oifSensitive, byOif: oifSensitive ? new Map() : undefined, portFree, sweeps: portFree ? new Map() : undefined };
     if (portFree) this.addList(c);
     byLeaf?.set(leaf, c);
     return c;
@@ -460,7 +462,7 @@ class ChainIndex {
 
   /** The candidates that also match output interface `oif`. */
   forOif(c: Candidates, oif: string | undefined): Int32Array {
-    if (!c.oifSensitive) return c.rules;
+    if (!c.byOif) return c.rules;
     const k = oif ?? '';
     let l = c.byOif.get(k);
     if (!l) {
@@ -574,7 +576,7 @@ class ChainIndex {
    * The chain's verdict for every destination of the universe at once: first match over the
    * candidates, swept over the pieces their destination ranges cut the universe into.
    */
-  sweep(cands: Int32Array): Sweep {
+  sweep(cands: Int32Array, store: SweepStore): Sweep {
     const st = this.eng.opts.stats;
     if (st) {
       st.sweeps++;
@@ -604,10 +606,10 @@ class ChainIndex {
     sortI32(pts, np);
     let nb = 0;
     for (let k = 0; k < np; k++) if (k === 0 || pts[k] !== pts[k - 1]) pts[nb++] = pts[k]!;
-    const bounds = pts.slice(0, nb);
+    const bounds = store.bounds.copy(pts, nb);
     const pieces = bounds.length - 1;
     const rem = this.eng.remBuffer(pieces * W);
-    const acc = new Uint32Array(pieces * W);
+    const acc = store.acc.take(pieces * W);
     const all = this.eng.classes.all;
     for (let p = 0; p < pieces; p++) for (let w = 0; w < W; w++) rem[p * W + w] = all[w]!;
     // Pieces whose every flow is decided are skipped by later rules: next[p] leads to the first
@@ -681,11 +683,12 @@ interface Candidates {
   readonly rules: Int32Array;
   /** Some of them name an output interface. */
   readonly oifSensitive: boolean;
-  readonly byOif: Map<string, Int32Array>;
+  /** The rules by output interface (only for oifSensitive lists). */
+  readonly byOif: Map<string, Int32Array> | undefined;
   /** No rule bound to a bridge port is among them. */
   readonly portFree: boolean;
-  /** Sweeps of the list by output interface key (for shared lists; see FastEngine.sweepFor). */
-  readonly sweeps: Map<string, Sweep>;
+  /** Sweeps of the list by output interface key (for shared lists, made on first need; see FastEngine.sweepFor). */
+  sweeps: Map<string, Sweep> | undefined;
 }
 
 /** A chain's verdict over the whole universe: piece p covers entries [bounds[p], bounds[p+1]). */
@@ -696,6 +699,16 @@ interface Sweep {
   readonly restrictive: boolean;
   /** Pieces with something accepted. */
   readonly nonzero: number;
+}
+
+/**
+ * Where sweeps' arrays are cut from: one store for the sweeps kept with their candidate lists,
+ * one for those of the current source only, so chunks of the latter are not kept alive by the
+ * former.
+ */
+interface SweepStore {
+  readonly bounds: I32Chunks;
+  readonly acc: U32Chunks;
 }
 
 function sweepAt(s: Sweep, j: number): number {
@@ -969,8 +982,8 @@ class RowCells {
   /** Interned flow sets; id 0 is the empty set. */
   readonly flowSets: FlowSet[] = [NO_FLOWS];
   /** The last finished row. */
-  to = new Int32Array(0);
-  ids = new Int32Array(0);
+  to: Int32Array = new Int32Array(0);
+  ids: Int32Array = new Int32Array(0);
   private readonly W: number;
   private readonly interned: MaskSet;
   private readonly mask: Uint32Array;
@@ -980,6 +993,8 @@ class RowCells {
   private readonly idBuf: Int32Array;
   /** The mask of the last cell interned by finish (cells are cleared as they are read). */
   private readonly lastMask: Uint32Array;
+  /** Where finished rows are kept (every row lives as long as the matrix). */
+  private readonly rows = new I32Chunks();
   private count = 0;
 
   constructor(
@@ -1014,8 +1029,11 @@ class RowCells {
     const mask = this.mask;
     const list = this.list;
     const nl = this.count;
-    // The row is filled in place.
-    sortI32(list, nl);
+    // The row is filled in place. Touched in order more often than not (one arrival sweep's
+    // pieces, ascending): then there is nothing to sort.
+    let sorted = true;
+    for (let x = 1; x < nl && sorted; x++) sorted = list[x - 1]! < list[x]!;
+    if (!sorted) sortI32(list, nl);
     let k = 0;
     // Neighbouring destinations mostly get the same flows (one policy line, one segment): the
     // last cell's id is tried before the hash lookup.
@@ -1049,8 +1067,8 @@ class RowCells {
       for (let w = 0; w < W; w++) mask[o + w] = 0;
     }
     this.count = 0;
-    this.to = list.slice(0, k);
-    this.ids = this.idBuf.slice(0, k);
+    this.to = this.rows.copy(list, k);
+    this.ids = this.rows.copy(this.idBuf, k);
   }
 }
 
@@ -1556,9 +1574,25 @@ class FastEngine {
     return { paths, plain: true };
   }
 
+  /** Whether each tunnel's transport gets through, by tunnel and peer (see transportOk). */
+  private readonly transportOks = new Map<string, boolean>();
+
   private transportsOk(p: Path): boolean {
-    for (let x = 0; x < p.transports.length; x++) if (!this.engine.checkTransport(p.transports[x]!, this.assume).ok) return false;
+    for (let x = 0; x < p.transports.length; x++) if (!this.transportOk(p.transports[x]!)) return false;
     return true;
+  }
+
+  /**
+   * Engine.checkTransport's verdict, worked out once per tunnel for all its roaming peers: a
+   * roaming peer's transport is evaluated from the internet, not from the peer (1k: 8 peers of
+   * one tunnel, 8 evaluations of the same internet-wide source classes, was).
+   */
+  private transportOk(t: Transport): boolean {
+    const peer = this.model.hosts.get(t.peer);
+    const key = peer?.roaming ? `${t.tunnel}\0` : `${t.tunnel}\0${t.peer}`;
+    let ok = this.transportOks.get(key);
+    if (ok === undefined) this.transportOks.set(key, (ok = this.engine.checkTransport(t, this.assume).ok));
+    return ok;
   }
 
   private symbolize(p: Path, S0: Host | undefined, D0: Host | undefined, d0If: string | undefined): SymPath {
@@ -1963,6 +1997,9 @@ class FastEngine {
     return { chain, key: { iif: h.iif, oif: h.oif, inPort } };
   }
 
+  private readonly keptStore: SweepStore = { bounds: new I32Chunks(), acc: new U32Chunks() };
+  private readonly localStore: SweepStore = { bounds: new I32Chunks(), acc: new U32Chunks() };
+
   private sweepFor(chain: Chain, key: HopKey, src: number, shared: boolean): Sweep {
     const idx = this.index(chain);
     const cands = idx.candidates(key, src);
@@ -1970,21 +2007,22 @@ class FastEngine {
     // Lists with no port-bound rule are the same for every source behind that interface: the
     // sweep is kept with the list. The others are one source's: kept while that source is evaluated.
     if (shared || cands.portFree) {
-      let sw = cands.sweeps.get(k);
+      const kept = (cands.sweeps ??= new Map<string, Sweep>());
+      let sw = kept.get(k);
       if (!sw) {
         // Bounded memory on big specs: past a number of kept sweeps, every chain forgets its lists.
         if (++this.keptSweeps > 20_000) {
           this.keptSweeps = 0;
           for (const x of this.chainIdx.values()) x.forget();
         }
-        cands.sweeps.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif))));
+        kept.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif), this.keptStore)));
       }
       return sw;
     }
     let byK = this.localSweeps.get(cands);
     if (!byK) this.localSweeps.set(cands, (byK = new Map<string, Sweep>()));
     let sw = byK.get(k);
-    if (!sw) byK.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif))));
+    if (!sw) byK.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif), this.localStore)));
     return sw;
   }
 
