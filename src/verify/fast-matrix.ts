@@ -265,6 +265,7 @@ class ChainIndex {
    * made those loads polymorphic (and deoptimised sweep when a new shape first came by).
    */
   private readonly dsts: (RangeSet | undefined)[];
+  private readonly srcOf: (RangeSet | undefined)[];
   private readonly iifOf: (readonly string[] | undefined)[];
   private readonly oifOf: (readonly string[] | undefined)[];
   private readonly byPort = new Map<string, number[]>();
@@ -309,6 +310,7 @@ class ChainIndex {
     this.dstOff = new Int32Array(n).fill(-1);
     this.dstLen = new Int32Array(n);
     this.dsts = new Array<RangeSet | undefined>(n);
+    this.srcOf = new Array<RangeSet | undefined>(n);
     this.iifOf = new Array<readonly string[] | undefined>(n);
     this.oifOf = new Array<readonly string[] | undefined>(n);
     const withSrc = this.withSrc;
@@ -318,6 +320,7 @@ class ChainIndex {
       this.accept[i] = r.action === 'accept' ? 1 : 0;
       const m = r.match;
       this.dsts[i] = m.dst;
+      this.srcOf[i] = m.src;
       this.iifOf[i] = m.iif;
       this.oifOf[i] = m.oif;
       if (m.iif) for (let x = 0; x < m.iif.length; x++) this.iifs.add(m.iif[x]!);
@@ -365,7 +368,7 @@ class ChainIndex {
     if (list !== undefined) {
       for (let x = 0; x < list.length; x++) {
         const i = list[x]!;
-        const ms = this.rules[i]!.match.src;
+        const ms = this.srcOf[i];
         const mi = this.iifOf[i];
         if ((!ms || R.contains(ms, src)) && (!mi || (hop.iif !== undefined && mi.includes(hop.iif)))) (bound ??= []).push(i);
       }
@@ -400,7 +403,7 @@ class ChainIndex {
       if (oifOf[i]) oifSensitive = true;
       out[n++] = i;
     }
-    const sorted = new Int32Array(n);
+    const sorted = this.eng.lists.take(n);
     for (let x = 0; x < n; x++) sorted[x] = out[x]!;
     sortI32(sorted, n);
     // A rule with several prefixes may sit on several nodes of the walk: keep it once.
@@ -499,12 +502,12 @@ class ChainIndex {
       for (let x = 0; x < withSrc.length; x++) {
         if (!ok(withSrc[x]!)) continue;
         keep.push(withSrc[x]!);
-        nc += 2 * this.rules[withSrc[x]!]!.match.src!.length;
+        nc += 2 * this.srcOf[withSrc[x]!]!.length;
       }
       const cuts = new Float64Array(nc);
       let k = 0;
       for (let x = 0; x < keep.length; x++) {
-        const src = this.rules[keep[x]!]!.match.src!;
+        const src = this.srcOf[keep[x]!]!;
         for (let e = 0; e < src.length; e++) {
           cuts[k++] = src[e]![0];
           cuts[k++] = src[e]![1] + 1;
@@ -518,7 +521,7 @@ class ChainIndex {
     const bound = hop.inPort !== undefined ? this.byPort.get(hop.inPort) : undefined;
     if (bound) {
       for (let x = 0; x < bound.length; x++) {
-        const src = this.rules[bound[x]!]!.match.src;
+        const src = this.srcOf[bound[x]!];
         if (src && ok(bound[x]!)) for (let e = 0; e < src.length; e++) cuts.push(src[e]![0], src[e]![1] + 1);
       }
     }
@@ -1997,6 +2000,8 @@ class FastEngine {
     return { chain, key: { iif: h.iif, oif: h.oif, inPort } };
   }
 
+  /** Where candidate lists' rules are kept (see ChainIndex.findCandidates). */
+  readonly lists = new I32Chunks();
   private readonly keptStore: SweepStore = { bounds: new I32Chunks(), acc: new U32Chunks() };
   private readonly localStore: SweepStore = { bounds: new I32Chunks(), acc: new U32Chunks() };
 
