@@ -1660,7 +1660,8 @@ class FastEngine {
     for (let c = 0; c < this.scs.length; c++) {
       const sc = this.scs[c]!;
       this.fromZone = false;
-      const templates = new Map<number, Template | null>();
+      // By destination class id (undefined: not yet computed); looked up once per entry visited.
+      const templates = new Array<Template | null | undefined>(this.dcs.length);
       for (let x = 0; x < sc.members.length; x++) {
         const s = sc.members[x]!;
         this.localSweeps = new Map();
@@ -1679,8 +1680,8 @@ class FastEngine {
   }
 
   /** A template for (source class, destination class), computed once per class pair. */
-  private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: Map<number, Template | null>): Template | null {
-    const cached = cache.get(dc.id);
+  private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: (Template | null | undefined)[]): Template | null {
+    const cached = cache[dc.id];
     if (cached !== undefined) return cached;
     // Leaf classes whose routes to this class look alike share the template (see routeKeyId).
     // Every address of the next hop's own host gives one path whatever the address: the route's
@@ -1693,7 +1694,7 @@ class FastEngine {
     if (rk >= 0) {
       const shared = this.sharedTemplates.get(gk);
       if (shared !== undefined) {
-        cache.set(dc.id, shared);
+        cache[dc.id] = shared;
         return shared;
       }
     }
@@ -1715,7 +1716,7 @@ class FastEngine {
         break outer;
       }
     }
-    cache.set(dc.id, t);
+    cache[dc.id] = t;
     if (rk >= 0) this.sharedTemplates.set(gk, t);
     return t;
   }
@@ -1772,7 +1773,7 @@ class FastEngine {
   private readonly plans = new Map<number, RoutePlan | undefined>();
   private readonly repCache = new Map<string, { cuts: number[]; reps: number[] }>();
 
-  private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>): void {
+  private evalSource(sc: SourceClass, s: number, templates: (Template | null | undefined)[]): void {
     const ep = this.eps[s]!;
     const S = this.hostByEp[s];
     this.fromZone = ep.source.kind === 'zone';
@@ -1831,7 +1832,7 @@ class FastEngine {
   private readonly memos: PathMemo[] = [];
   private entryGen = 0;
   private entryStamp = new Int32Array(0);
-  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>): void {
+  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: (Template | null | undefined)[]): void {
     const u = this.universe;
     // Skip classes that hold nothing but the source itself or zones seen from a zone.
     const first = dc.members[0]!;
@@ -1852,7 +1853,7 @@ class FastEngine {
    * classes, and the others are skipped without computing their path templates. Other routes (a
    * directly connected segment, no route) are evaluated class by class.
    */
-  private routePlan(sc: SourceClass, templates: Map<number, Template | null>): RoutePlan | undefined {
+  private routePlan(sc: SourceClass, templates: (Template | null | undefined)[]): RoutePlan | undefined {
     if (this.plans.has(sc.id)) return this.plans.get(sc.id);
     const s0 = sc.members[0]!;
     const S0 = this.hostByEp[s0]!;
@@ -1903,7 +1904,7 @@ class FastEngine {
   }
 
   /** The arrival hop a `via` group's paths share, read off one computed template; undefined: no filter. */
-  private witness(sc: SourceClass, g: RouteGroup, templates: Map<number, Template | null>): RouteFilter | undefined {
+  private witness(sc: SourceClass, g: RouteGroup, templates: (Template | null | undefined)[]): RouteFilter | undefined {
     for (const dc of g.dcs) {
       const t = this.templateFor(sc, sc.members[0]!, dc, templates);
       if (!t || t.paths.length !== 1) continue;
@@ -1925,8 +1926,12 @@ class FastEngine {
     const inPort = f.inPortSrcNic >= 0 ? S.nics[f.inPortSrcNic]!.port : f.inPort;
     const key = { iif: f.iif, oif: undefined, inPort };
     // The forward hop's output interface varies with the destination: only usable if no candidate names one.
-    if (this.index(f.forward).candidates(key, src).oifSensitive || this.index(f.input).candidates(key, src).oifSensitive) return undefined;
-    return [this.sweepFor(f.forward, key, src, false), this.sweepFor(f.input, key, src, false)];
+    const fwd = this.index(f.forward);
+    const inp = this.index(f.input);
+    const fc = fwd.candidates(key, src);
+    const ic = inp.candidates(key, src);
+    if (fc.oifSensitive || ic.oifSensitive) return undefined;
+    return [this.sweepOf(fwd, fc, key, false), this.sweepOf(inp, ic, key, false)];
   }
 
   /** Compares a template, instantiated for (s, entry j), with what Topology.paths says. */
@@ -2007,7 +2012,11 @@ class FastEngine {
 
   private sweepFor(chain: Chain, key: HopKey, src: number, shared: boolean): Sweep {
     const idx = this.index(chain);
-    const cands = idx.candidates(key, src);
+    return this.sweepOf(idx, idx.candidates(key, src), key, shared);
+  }
+
+  /** sweepFor with the chain's index and the hop's candidates already found. */
+  private sweepOf(idx: ChainIndex, cands: Candidates, key: HopKey, shared: boolean): Sweep {
     const k = cands.oifSensitive ? idx.oifKey(key) : '*';
     // Lists with no port-bound rule are the same for every source behind that interface: the
     // sweep is kept with the list. The others are one source's: kept while that source is evaluated.
