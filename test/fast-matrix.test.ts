@@ -258,6 +258,52 @@ describe('roaming peers share templates by shape (isRoamer)', () => {
   });
 });
 
+describe("a tunnel's transport: one verdict for its roaming peers, one per other peer", () => {
+  // s1's own firewall lets out only wg0, so its transport to the endpoint never leaves; the
+  // roaming peers' comes from the internet and gets through. A verdict shared by the wrong
+  // peers gives s1 the roaming peers' tunnel or them s1's.
+  const spec = [
+    'version: 1',
+    'networks:',
+    '  vmbr1: { cidr: 10.1.0.0/24, gateway: 10.1.0.1, egress: nat }',
+    '  vmbr2: { cidr: 10.2.0.0/24, gateway: 10.2.0.1, egress: none }',
+    'tunnels:',
+    '  wg0: { server: pve, listen: 51820, cidr: 10.8.0.0/24 }',
+    'hosts:',
+    '  pve:',
+    '    kind: hypervisor',
+    '    uplink: enp1s0',
+    '    nics: { vmbr1: 10.1.0.1, vmbr2: 10.2.0.1, internet: 203.0.113.10, wg0: 10.8.0.1 }',
+    '    services: { ssh: tcp/22 }',
+    '  a1: { kind: vm, id: 101, nics: { vmbr1: 10.1.0.11 }, services: { web: tcp/80 } }',
+    '  s1: { kind: vm, id: 102, nics: { vmbr2: 10.2.0.12, wg0: 10.8.0.20 }, services: { web: tcp/80 } }',
+    '  s2: { kind: vm, id: 103, nics: { vmbr1: 10.1.0.13, wg0: 10.8.0.21 }, services: { web: tcp/80 } }',
+    ...[0, 1, 2].map((k) => `  l${k}: { kind: peer, via: wg0, address: 10.8.0.${11 + k} }`),
+    'firewalls:',
+    '  "s1:output": { policy: drop, rules: [ { action: accept, oif: lo }, { action: accept, oif: wg0 } ] }',
+    'policy:',
+    '  - allow: { from: wg0, to: [a1, s1, s2, pve.ssh] }',
+  ].join('\n');
+
+  it('the same cells as computeMatrix', () => {
+    const r = loadModelFromText(spec);
+    assert.ok(r.model, `spec loads: ${JSON.stringify(r.diagnostics?.slice(0, 3))}`);
+    const ir = irOf(r)!;
+    const engine = new Engine(ir);
+    // The spec does what it is for: the two kinds of peer get different verdicts.
+    assert.equal(engine.checkTransport({ tunnel: 'wg0', peer: 's1' }, 'configured').ok, false);
+    assert.equal(engine.checkTransport({ tunnel: 'wg0', peer: 'l0' }, 'configured').ok, true);
+    for (const assume of VIEWS) {
+      const fast = computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true });
+      assertSameCells(`transports ${assume}`, computeMatrix(ir, assume), fast);
+      const names = fast.endpoints.map((e) => e.name);
+      const a1 = names.indexOf('a1');
+      assert.ok(!flowIsEmpty(fast.cell(names.indexOf('l0'), a1)!), 'l0 reaches a1 through wg0');
+      assert.ok(flowIsEmpty(fast.cell(names.indexOf('s1'), a1)!), 's1 does not');
+    }
+  });
+});
+
 describe('compact matrix', () => {
   it('reads back the same through cell, cellId, row, allowed, allowedCount and toMatrix', () => {
     const ir = irOf(loadModelFromText(generateSpec({ hosts: 30, rules: 60, seed: 9 })))!;

@@ -40,7 +40,8 @@
 import { upperBound } from '../util/search.js';
 import { lowerBoundF64, lowerBoundI32, sortI32, upperBoundF64, upperBoundI32 } from './typed-search.js';
 import { SourceIndex } from './source-index.js';
-import type { Hop, Path, RouteChoice, Topology } from '../ir/paths.js';
+import { I32Chunks, U32Chunks } from './chunks.js';
+import type { Hop, Path, RouteChoice, Topology, Transport } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
 import { HOOKS, type Assume, type Host, type Hook, type Model } from '../model/types.js';
 import { NO_FLOWS, PORT_MAX, type FlowSet } from '../util/flows.js';
@@ -264,6 +265,7 @@ class ChainIndex {
    * made those loads polymorphic (and deoptimised sweep when a new shape first came by).
    */
   private readonly dsts: (RangeSet | undefined)[];
+  private readonly srcOf: (RangeSet | undefined)[];
   private readonly iifOf: (readonly string[] | undefined)[];
   private readonly oifOf: (readonly string[] | undefined)[];
   private readonly byPort = new Map<string, number[]>();
@@ -308,6 +310,7 @@ class ChainIndex {
     this.dstOff = new Int32Array(n).fill(-1);
     this.dstLen = new Int32Array(n);
     this.dsts = new Array<RangeSet | undefined>(n);
+    this.srcOf = new Array<RangeSet | undefined>(n);
     this.iifOf = new Array<readonly string[] | undefined>(n);
     this.oifOf = new Array<readonly string[] | undefined>(n);
     const withSrc = this.withSrc;
@@ -317,6 +320,7 @@ class ChainIndex {
       this.accept[i] = r.action === 'accept' ? 1 : 0;
       const m = r.match;
       this.dsts[i] = m.dst;
+      this.srcOf[i] = m.src;
       this.iifOf[i] = m.iif;
       this.oifOf[i] = m.oif;
       if (m.iif) for (let x = 0; x < m.iif.length; x++) this.iifs.add(m.iif[x]!);
@@ -364,7 +368,7 @@ class ChainIndex {
     if (list !== undefined) {
       for (let x = 0; x < list.length; x++) {
         const i = list[x]!;
-        const ms = this.rules[i]!.match.src;
+        const ms = this.srcOf[i];
         const mi = this.iifOf[i];
         if ((!ms || R.contains(ms, src)) && (!mi || (hop.iif !== undefined && mi.includes(hop.iif)))) (bound ??= []).push(i);
       }
@@ -399,7 +403,7 @@ class ChainIndex {
       if (oifOf[i]) oifSensitive = true;
       out[n++] = i;
     }
-    const sorted = new Int32Array(n);
+    const sorted = this.eng.lists.take(n);
     for (let x = 0; x < n; x++) sorted[x] = out[x]!;
     sortI32(sorted, n);
     // A rule with several prefixes may sit on several nodes of the walk: keep it once.
@@ -416,7 +420,8 @@ class ChainIndex {
         return same;
       }
     }
-    const c: Candidates = { rules, oifSensitive, byOif: new Map(), portFree, sweeps: new Map() };
+    // The maps only where they can be used: one list per source and port (1k: ~1,600) needs neither.
+    const c: Candidates = { rules, oifSensitive, byOif: oifSensitive ? new Map() : undefined, portFree, sweeps: portFree ? new Map() : undefined };
     if (portFree) this.addList(c);
     byLeaf?.set(leaf, c);
     return c;
@@ -460,7 +465,7 @@ class ChainIndex {
 
   /** The candidates that also match output interface `oif`. */
   forOif(c: Candidates, oif: string | undefined): Int32Array {
-    if (!c.oifSensitive) return c.rules;
+    if (!c.byOif) return c.rules;
     const k = oif ?? '';
     let l = c.byOif.get(k);
     if (!l) {
@@ -497,12 +502,12 @@ class ChainIndex {
       for (let x = 0; x < withSrc.length; x++) {
         if (!ok(withSrc[x]!)) continue;
         keep.push(withSrc[x]!);
-        nc += 2 * this.rules[withSrc[x]!]!.match.src!.length;
+        nc += 2 * this.srcOf[withSrc[x]!]!.length;
       }
       const cuts = new Float64Array(nc);
       let k = 0;
       for (let x = 0; x < keep.length; x++) {
-        const src = this.rules[keep[x]!]!.match.src!;
+        const src = this.srcOf[keep[x]!]!;
         for (let e = 0; e < src.length; e++) {
           cuts[k++] = src[e]![0];
           cuts[k++] = src[e]![1] + 1;
@@ -516,7 +521,7 @@ class ChainIndex {
     const bound = hop.inPort !== undefined ? this.byPort.get(hop.inPort) : undefined;
     if (bound) {
       for (let x = 0; x < bound.length; x++) {
-        const src = this.rules[bound[x]!]!.match.src;
+        const src = this.srcOf[bound[x]!];
         if (src && ok(bound[x]!)) for (let e = 0; e < src.length; e++) cuts.push(src[e]![0], src[e]![1] + 1);
       }
     }
@@ -574,7 +579,7 @@ class ChainIndex {
    * The chain's verdict for every destination of the universe at once: first match over the
    * candidates, swept over the pieces their destination ranges cut the universe into.
    */
-  sweep(cands: Int32Array): Sweep {
+  sweep(cands: Int32Array, store: SweepStore): Sweep {
     const st = this.eng.opts.stats;
     if (st) {
       st.sweeps++;
@@ -604,10 +609,10 @@ class ChainIndex {
     sortI32(pts, np);
     let nb = 0;
     for (let k = 0; k < np; k++) if (k === 0 || pts[k] !== pts[k - 1]) pts[nb++] = pts[k]!;
-    const bounds = pts.slice(0, nb);
+    const bounds = store.bounds.copy(pts, nb);
     const pieces = bounds.length - 1;
     const rem = this.eng.remBuffer(pieces * W);
-    const acc = new Uint32Array(pieces * W);
+    const acc = store.acc.take(pieces * W);
     const all = this.eng.classes.all;
     for (let p = 0; p < pieces; p++) for (let w = 0; w < W; w++) rem[p * W + w] = all[w]!;
     // Pieces whose every flow is decided are skipped by later rules: next[p] leads to the first
@@ -681,11 +686,12 @@ interface Candidates {
   readonly rules: Int32Array;
   /** Some of them name an output interface. */
   readonly oifSensitive: boolean;
-  readonly byOif: Map<string, Int32Array>;
+  /** The rules by output interface (only for oifSensitive lists). */
+  readonly byOif: Map<string, Int32Array> | undefined;
   /** No rule bound to a bridge port is among them. */
   readonly portFree: boolean;
-  /** Sweeps of the list by output interface key (for shared lists; see FastEngine.sweepFor). */
-  readonly sweeps: Map<string, Sweep>;
+  /** Sweeps of the list by output interface key (for shared lists, made on first need; see FastEngine.sweepFor). */
+  sweeps: Map<string, Sweep> | undefined;
 }
 
 /** A chain's verdict over the whole universe: piece p covers entries [bounds[p], bounds[p+1]). */
@@ -696,6 +702,16 @@ interface Sweep {
   readonly restrictive: boolean;
   /** Pieces with something accepted. */
   readonly nonzero: number;
+}
+
+/**
+ * Where sweeps' arrays are cut from: one store for the sweeps kept with their candidate lists,
+ * one for those of the current source only, so chunks of the latter are not kept alive by the
+ * former.
+ */
+interface SweepStore {
+  readonly bounds: I32Chunks;
+  readonly acc: U32Chunks;
 }
 
 function sweepAt(s: Sweep, j: number): number {
@@ -969,8 +985,8 @@ class RowCells {
   /** Interned flow sets; id 0 is the empty set. */
   readonly flowSets: FlowSet[] = [NO_FLOWS];
   /** The last finished row. */
-  to = new Int32Array(0);
-  ids = new Int32Array(0);
+  to: Int32Array = new Int32Array(0);
+  ids: Int32Array = new Int32Array(0);
   private readonly W: number;
   private readonly interned: MaskSet;
   private readonly mask: Uint32Array;
@@ -980,6 +996,8 @@ class RowCells {
   private readonly idBuf: Int32Array;
   /** The mask of the last cell interned by finish (cells are cleared as they are read). */
   private readonly lastMask: Uint32Array;
+  /** Where finished rows are kept (every row lives as long as the matrix). */
+  private readonly rows = new I32Chunks();
   private count = 0;
 
   constructor(
@@ -1014,8 +1032,11 @@ class RowCells {
     const mask = this.mask;
     const list = this.list;
     const nl = this.count;
-    // The row is filled in place.
-    sortI32(list, nl);
+    // The row is filled in place. Touched in order more often than not (one arrival sweep's
+    // pieces, ascending): then there is nothing to sort.
+    let sorted = true;
+    for (let x = 1; x < nl && sorted; x++) sorted = list[x - 1]! < list[x]!;
+    if (!sorted) sortI32(list, nl);
     let k = 0;
     // Neighbouring destinations mostly get the same flows (one policy line, one segment): the
     // last cell's id is tried before the hash lookup.
@@ -1049,8 +1070,8 @@ class RowCells {
       for (let w = 0; w < W; w++) mask[o + w] = 0;
     }
     this.count = 0;
-    this.to = list.slice(0, k);
-    this.ids = this.idBuf.slice(0, k);
+    this.to = this.rows.copy(list, k);
+    this.ids = this.rows.copy(this.idBuf, k);
   }
 }
 
@@ -1556,9 +1577,25 @@ class FastEngine {
     return { paths, plain: true };
   }
 
+  /** Whether each tunnel's transport gets through, by tunnel and peer (see transportOk). */
+  private readonly transportOks = new Map<string, boolean>();
+
   private transportsOk(p: Path): boolean {
-    for (let x = 0; x < p.transports.length; x++) if (!this.engine.checkTransport(p.transports[x]!, this.assume).ok) return false;
+    for (let x = 0; x < p.transports.length; x++) if (!this.transportOk(p.transports[x]!)) return false;
     return true;
+  }
+
+  /**
+   * Engine.checkTransport's verdict, worked out once per tunnel for all its roaming peers: a
+   * roaming peer's transport is evaluated from the internet, not from the peer (1k: 8 peers of
+   * one tunnel, 8 evaluations of the same internet-wide source classes, was).
+   */
+  private transportOk(t: Transport): boolean {
+    const peer = this.model.hosts.get(t.peer);
+    const key = peer?.roaming ? `${t.tunnel}\0` : `${t.tunnel}\0${t.peer}`;
+    let ok = this.transportOks.get(key);
+    if (ok === undefined) this.transportOks.set(key, (ok = this.engine.checkTransport(t, this.assume).ok));
+    return ok;
   }
 
   private symbolize(p: Path, S0: Host | undefined, D0: Host | undefined, d0If: string | undefined): SymPath {
@@ -1623,7 +1660,8 @@ class FastEngine {
     for (let c = 0; c < this.scs.length; c++) {
       const sc = this.scs[c]!;
       this.fromZone = false;
-      const templates = new Map<number, Template | null>();
+      // By destination class id (undefined: not yet computed); looked up once per entry visited.
+      const templates = new Array<Template | null | undefined>(this.dcs.length);
       for (let x = 0; x < sc.members.length; x++) {
         const s = sc.members[x]!;
         this.localSweeps = new Map();
@@ -1642,8 +1680,8 @@ class FastEngine {
   }
 
   /** A template for (source class, destination class), computed once per class pair. */
-  private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: Map<number, Template | null>): Template | null {
-    const cached = cache.get(dc.id);
+  private templateFor(sc: SourceClass, s: number, dc: DestClass, cache: (Template | null | undefined)[]): Template | null {
+    const cached = cache[dc.id];
     if (cached !== undefined) return cached;
     // Leaf classes whose routes to this class look alike share the template (see routeKeyId).
     // Every address of the next hop's own host gives one path whatever the address: the route's
@@ -1656,7 +1694,7 @@ class FastEngine {
     if (rk >= 0) {
       const shared = this.sharedTemplates.get(gk);
       if (shared !== undefined) {
-        cache.set(dc.id, shared);
+        cache[dc.id] = shared;
         return shared;
       }
     }
@@ -1678,7 +1716,7 @@ class FastEngine {
         break outer;
       }
     }
-    cache.set(dc.id, t);
+    cache[dc.id] = t;
     if (rk >= 0) this.sharedTemplates.set(gk, t);
     return t;
   }
@@ -1735,7 +1773,7 @@ class FastEngine {
   private readonly plans = new Map<number, RoutePlan | undefined>();
   private readonly repCache = new Map<string, { cuts: number[]; reps: number[] }>();
 
-  private evalSource(sc: SourceClass, s: number, templates: Map<number, Template | null>): void {
+  private evalSource(sc: SourceClass, s: number, templates: (Template | null | undefined)[]): void {
     const ep = this.eps[s]!;
     const S = this.hostByEp[s];
     this.fromZone = ep.source.kind === 'zone';
@@ -1794,7 +1832,7 @@ class FastEngine {
   private readonly memos: PathMemo[] = [];
   private entryGen = 0;
   private entryStamp = new Int32Array(0);
-  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: Map<number, Template | null>): void {
+  private evalDc(sc: SourceClass, s: number, S: Host | undefined, dc: DestClass, templates: (Template | null | undefined)[]): void {
     const u = this.universe;
     // Skip classes that hold nothing but the source itself or zones seen from a zone.
     const first = dc.members[0]!;
@@ -1815,7 +1853,7 @@ class FastEngine {
    * classes, and the others are skipped without computing their path templates. Other routes (a
    * directly connected segment, no route) are evaluated class by class.
    */
-  private routePlan(sc: SourceClass, templates: Map<number, Template | null>): RoutePlan | undefined {
+  private routePlan(sc: SourceClass, templates: (Template | null | undefined)[]): RoutePlan | undefined {
     if (this.plans.has(sc.id)) return this.plans.get(sc.id);
     const s0 = sc.members[0]!;
     const S0 = this.hostByEp[s0]!;
@@ -1866,7 +1904,7 @@ class FastEngine {
   }
 
   /** The arrival hop a `via` group's paths share, read off one computed template; undefined: no filter. */
-  private witness(sc: SourceClass, g: RouteGroup, templates: Map<number, Template | null>): RouteFilter | undefined {
+  private witness(sc: SourceClass, g: RouteGroup, templates: (Template | null | undefined)[]): RouteFilter | undefined {
     for (const dc of g.dcs) {
       const t = this.templateFor(sc, sc.members[0]!, dc, templates);
       if (!t || t.paths.length !== 1) continue;
@@ -1888,8 +1926,12 @@ class FastEngine {
     const inPort = f.inPortSrcNic >= 0 ? S.nics[f.inPortSrcNic]!.port : f.inPort;
     const key = { iif: f.iif, oif: undefined, inPort };
     // The forward hop's output interface varies with the destination: only usable if no candidate names one.
-    if (this.index(f.forward).candidates(key, src).oifSensitive || this.index(f.input).candidates(key, src).oifSensitive) return undefined;
-    return [this.sweepFor(f.forward, key, src, false), this.sweepFor(f.input, key, src, false)];
+    const fwd = this.index(f.forward);
+    const inp = this.index(f.input);
+    const fc = fwd.candidates(key, src);
+    const ic = inp.candidates(key, src);
+    if (fc.oifSensitive || ic.oifSensitive) return undefined;
+    return [this.sweepOf(fwd, fc, key, false), this.sweepOf(inp, ic, key, false)];
   }
 
   /** Compares a template, instantiated for (s, entry j), with what Topology.paths says. */
@@ -1963,28 +2005,38 @@ class FastEngine {
     return { chain, key: { iif: h.iif, oif: h.oif, inPort } };
   }
 
+  /** Where candidate lists' rules are kept (see ChainIndex.findCandidates). */
+  readonly lists = new I32Chunks();
+  private readonly keptStore: SweepStore = { bounds: new I32Chunks(), acc: new U32Chunks() };
+  private readonly localStore: SweepStore = { bounds: new I32Chunks(), acc: new U32Chunks() };
+
   private sweepFor(chain: Chain, key: HopKey, src: number, shared: boolean): Sweep {
     const idx = this.index(chain);
-    const cands = idx.candidates(key, src);
+    return this.sweepOf(idx, idx.candidates(key, src), key, shared);
+  }
+
+  /** sweepFor with the chain's index and the hop's candidates already found. */
+  private sweepOf(idx: ChainIndex, cands: Candidates, key: HopKey, shared: boolean): Sweep {
     const k = cands.oifSensitive ? idx.oifKey(key) : '*';
     // Lists with no port-bound rule are the same for every source behind that interface: the
     // sweep is kept with the list. The others are one source's: kept while that source is evaluated.
     if (shared || cands.portFree) {
-      let sw = cands.sweeps.get(k);
+      const kept = (cands.sweeps ??= new Map<string, Sweep>());
+      let sw = kept.get(k);
       if (!sw) {
         // Bounded memory on big specs: past a number of kept sweeps, every chain forgets its lists.
         if (++this.keptSweeps > 20_000) {
           this.keptSweeps = 0;
           for (const x of this.chainIdx.values()) x.forget();
         }
-        cands.sweeps.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif))));
+        kept.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif), this.keptStore)));
       }
       return sw;
     }
     let byK = this.localSweeps.get(cands);
     if (!byK) this.localSweeps.set(cands, (byK = new Map<string, Sweep>()));
     let sw = byK.get(k);
-    if (!sw) byK.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif))));
+    if (!sw) byK.set(k, (sw = idx.sweep(idx.forOif(cands, key.oif), this.localStore)));
     return sw;
   }
 
