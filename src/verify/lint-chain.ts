@@ -5,6 +5,7 @@
  */
 import { type BoxNames, CutMemo, EarlierMeets, type Neighbours, type Overlap, OverlapList, overlapHasPart } from './lint-overlap.js';
 import { IntBuffer } from '../util/int-buffer.js';
+import { I32Chunks } from './chunks.js';
 import { NameSplit } from './name-split.js';
 import { IntervalColumns } from '../util/interval-index.js';
 import type { Action, Chain, IrRule, RuleRole } from '../ir/types.js';
@@ -231,6 +232,16 @@ export function lintChain(
   };
   /** Rules other than i sharing a packet with rule i, ascending, found through index `pick`. */
   const found = new IntBuffer(1024);
+  /**
+   * The lists' memory: views into shared chunks, not an array each (460k lists at 10k, each typed
+   * array with its own backing store for the collector to account and free).
+   */
+  const lists = new I32Chunks(1 << 16);
+  const keep = (xs: Int32Array): Neighbours => {
+    const v = lists.take(xs.length);
+    v.set(xs);
+    return v.sort();
+  };
   const query = (i: number, pick: number): Neighbours => {
     const b = boxes[i]!;
     scratch.length = 0;
@@ -288,7 +299,7 @@ export function lintChain(
         }
       }
     }
-    return out.sorted();
+    return keep(out.view());
   };
 
   const shadowed = new Map<number, { by: IrRule[] }>();
@@ -352,7 +363,7 @@ export function lintChain(
           if (boxesMeet(b, boxes[j]!)) nb.push(j);
         }
       }
-      near.set(i, Int32Array.from(nb).sort());
+      near.set(i, keep(Int32Array.from(nb)));
     }
     held.clear();
   };

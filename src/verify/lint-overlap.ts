@@ -480,7 +480,9 @@ export class OverlapList {
     // Pairs come by later rule: one lookup per rule, not per pair.
     if (i === this.lastLater) return;
     this.lastLater = i;
-    if (!this.heads.has(i)) this.heads.set(i, nb.length > MAX_CUTTERS ? nb.slice(0, MAX_CUTTERS) : nb);
+    // A copy even when short: lint's lists are views into shared chunks, which a kept view
+    // would keep whole.
+    if (!this.heads.has(i)) this.heads.set(i, nb.slice(0, MAX_CUTTERS));
   }
 
   /** The earlier rule of pair k. */
