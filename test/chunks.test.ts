@@ -1,7 +1,7 @@
 /** Typed arrays cut from shared chunks (src/verify/chunks.ts): zero-filled, never overlapping. */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { I32Chunks, U32Chunks } from '../src/verify/chunks.js';
+import { I32Chunks, U32Chunks } from '../src/util/chunks.js';
 
 describe('typed-array chunks', () => {
   it('hands out zero-filled arrays of the asked length that never share memory', () => {

@@ -40,7 +40,7 @@
 import { upperBound } from '../util/search.js';
 import { lowerBoundF64, lowerBoundI32, sortI32, upperBoundF64, upperBoundI32 } from './typed-search.js';
 import { SourceIndex } from './source-index.js';
-import { I32Chunks, U32Chunks } from './chunks.js';
+import { I32Chunks, U32Chunks } from '../util/chunks.js';
 import type { Hop, Path, RouteChoice, Topology, Transport } from '../ir/paths.js';
 import { pointId, type Chain, type Ir, type IrRule } from '../ir/types.js';
 import { HOOKS, type Assume, type Host, type Hook, type Model } from '../model/types.js';

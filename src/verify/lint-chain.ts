@@ -5,7 +5,7 @@
  */
 import { type BoxNames, CutMemo, EarlierMeets, type Neighbours, type Overlap, OverlapList, overlapHasPart } from './lint-overlap.js';
 import { IntBuffer } from '../util/int-buffer.js';
-import { I32Chunks } from './chunks.js';
+import { I32Chunks } from '../util/chunks.js';
 import { NameSplit } from './name-split.js';
 import { IntervalColumns } from '../util/interval-index.js';
 import type { Action, Chain, IrRule, RuleRole } from '../ir/types.js';
