@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { failureOf } from './failure.js';
 import { EXIT } from './io.js';
+import { tuneTiering } from './tiering.js';
 
 type Register = (program: Command) => void;
 
@@ -165,6 +166,8 @@ function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
 const EXIT_CLOSED_PIPE = 141;
 
 if (isEntryPoint()) {
+  // Only as the program: tests that import buildProgram keep their own process's settings.
+  tuneTiering();
   quietOnClosedPipe(process.stdout);
   quietOnClosedPipe(process.stderr);
   main(process.argv.slice(2)).then(
