@@ -12,20 +12,21 @@ import { Engine } from './engine.js';
 import type { BoxNames } from './lint-overlap.js';
 import { IdBag } from './id-bag.js';
 import { type ChainLint, isSubject, lintChain, type PartFilter, verdictOf } from './lint-chain.js';
+import { EMPTY, occurrences, REDUNDANT, SHADOWED, statusColumn, subjectColumn } from './lint-occurrences.js';
 export type { Overlap } from './lint-overlap.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import { diag, sortDiagnostics } from '../diag/diagnostic.js';
 import type { Action, Chain, Ir, IrRule } from '../ir/types.js';
-import type { Model, Origin, PolicyRule, Target } from '../model/types.js';
+import type { Host, Model, Origin, PolicyRule, Target } from '../model/types.js';
 import { ALL, targetAddrs } from '../model/addresses.js';
 import { ALL_FLOWS, flowEqual, flowUnion, formatFlowSet, NO_FLOWS } from '../util/flows.js';
 import { localeOrder } from '../util/collate.js';
 import { formatCidr, formatIPv4, formatRange, rangeToCidrs } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
-import { ADDR_MAX, lineToFlows, nameHas, STATE_ESTABLISHED, type Box, type NameSet } from './box.js';
+import { ADDR_MAX, FLOW_MAX, lineToFlows, nameHas, STATE_ESTABLISHED, type Box, type NameSet } from './box.js';
 
 /** The codes lint reports: findings about the rules, never bad input. */
 export const LINT_CODES = [
@@ -76,8 +77,6 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   };
   const results = chains.map((c) => lintChain(c, { ...opts, parts }));
 
-  /** Occurrences by spec rule id, in the order first met. */
-  const byRule = new Map<number, Occurrence[]>();
   // Each spec rule's key as a number, per chain and rule index: the overlap pairs below are
   // millions on big specs, and building two key strings for each was a good part of lint's time.
   const ids = new Map<string, number>();
@@ -92,53 +91,62 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     idByOrigin.set(o, id);
     return id;
   };
-  const keyIds = new Map<ChainLint, Int32Array>();
-  for (const res of results) {
+  const keyIds = results.map((res) => {
     const rules = res.chain.rules;
     const kid = new Int32Array(rules.length);
     for (let x = 0; x < rules.length; x++) kid[x] = idOf(rules[x]!.origin);
-    keyIds.set(res, kid);
-    for (let x = 0; x < rules.length; x++) {
-      const r = rules[x]!;
-      if (!isSubject(r)) continue;
-      const k = kid[x]!;
-      const list = byRule.get(k);
-      if (list) list.push({ chain: res.chain, rule: r, lint: res });
-      else byRule.set(k, [{ chain: res.chain, rule: r, lint: res }]);
-    }
-  }
+    return kid;
+  });
+  const subjects = results.map((res) => subjectColumn(res.chain.rules));
+  const status = results.map(statusColumn);
+  const occ = occurrences(keyIds, subjects, ids.size);
 
   const dead = new Uint8Array(ids.size);
-  for (const [k, occ] of byRule) {
-    const subject = occ[0]!.rule;
-    const at = atOrigin(subject.origin);
-    if (occ.every((o) => o.lint.empty.has(o.rule.index))) {
+  for (const k of occ.order) {
+    const from = occ.start[k]!;
+    const to = occ.start[k + 1]!;
+    // What every chain of the rule says of it, as the bits all of its occurrences share.
+    let all = EMPTY | SHADOWED | REDUNDANT;
+    let gone = true;
+    for (let t = from; t < to; t++) {
+      const st = status[occ.chain[t]!]![occ.rule[t]!]!;
+      all &= st;
+      if (st === 0) gone = false;
+    }
+    const subject = results[occ.chain[from]!]!.chain.rules[occ.rule[from]!]!;
+    if ((all & EMPTY) !== 0) {
       dead[k] = 1;
       ds.push(
         diag(
           Code.RULE_APPLIES_NOWHERE,
           'warning',
           `${quote(subject.origin)} can never apply: it matches no packet (a source or destination set is empty)`,
-          at,
+          atOrigin(subject.origin),
           'check its from/to: a group or name may resolve to nothing here',
         ),
       );
       continue;
     }
-    const sh = occ.filter((o) => o.lint.shadowed.has(o.rule.index) || o.lint.empty.has(o.rule.index));
-    if (sh.length === occ.length) {
+    if (!gone) continue;
+    const list: Occurrence[] = [];
+    let shadowedEverywhere = true;
+    for (let t = from; t < to; t++) {
+      const res = results[occ.chain[t]!]!;
+      const st = status[occ.chain[t]!]![occ.rule[t]!]!;
+      if ((st & (SHADOWED | EMPTY)) === 0) shadowedEverywhere = false;
+      list.push({ chain: res.chain, rule: res.chain.rules[occ.rule[t]!]!, lint: res });
+    }
+    if (shadowedEverywhere) {
       dead[k] = 1;
-      ds.push(shadowDiagnostic(subject, sh));
+      ds.push(shadowDiagnostic(subject, list));
       continue;
     }
-    const gone = occ.every((o) => o.lint.shadowed.has(o.rule.index) || o.lint.redundant.has(o.rule.index) || o.lint.empty.has(o.rule.index));
-    if (gone)
-      ds.push(
-        redundantDiagnostic(
-          subject,
-          occ.filter((o) => o.lint.redundant.has(o.rule.index)),
-        ),
-      );
+    ds.push(
+      redundantDiagnostic(
+        subject,
+        list.filter((o) => o.lint.redundant.has(o.rule.index)),
+      ),
+    );
   }
 
   // Overlaps: one finding per rule whose traffic earlier rules partly take, naming those rules.
@@ -165,15 +173,15 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   // addedIn[id] === run: spec rule id went into that later rule's `rest` in this run.
   const addedIn = new Int32Array(ids.size).fill(-1);
   let run = -1;
-  for (const res of results) {
+  for (let c = 0; c < results.length; c++) {
+    const res = results[c]!;
     const list = res.overlapList;
     if (list.length === 0) continue;
-    const kid = keyIds.get(res)!;
+    const kid = keyIds[c]!;
     const rules = res.chain.rules;
     const point = res.chain.point;
     // Per rule, from a column: a big chain has millions of pairs, each a read of a random rule.
-    const subject = new Uint8Array(rules.length);
-    for (let x = 0; x < rules.length; x++) subject[x] = isSubject(rules[x]!) ? 1 : 0;
+    const subject = subjects[c]!;
     let runOf = -1;
     let e: Later | undefined;
     /** Whether e.chains is known to hold this chain. */
@@ -266,8 +274,8 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
 
   // Policy rules that compile into no chain at all.
   for (const p of model.policy) {
-    const id = ids.get(ruleKey(p.origin));
-    if (id !== undefined && byRule.has(id)) continue;
+    const id = idByOrigin.get(p.origin) ?? ids.get(ruleKey(p.origin));
+    if (id !== undefined && occ.start[id + 1]! > occ.start[id]!) continue;
     ds.push(
       diag(
         Code.RULE_APPLIES_NOWHERE,
@@ -470,12 +478,24 @@ function portBridges(model: Model): ReadonlyMap<string, readonly string[]> {
  */
 function onTheirBridge<B extends BoxNames>(b: B, bridgeOf: ReadonlyMap<string, readonly string[]>): B | undefined {
   if (b.port.neg) return b;
-  const names = b.port.names.filter((p) => {
-    const bridges = bridgeOf.get(p);
-    return bridges === undefined || bridges.some((x) => nameHas(b.iif, x));
-  });
-  if (names.length === 0) return undefined;
-  return names.length === b.port.names.length ? b : { ...b, port: { neg: false, names } };
+  const all = b.port.names;
+  // Index loops and a list only once a port is dropped: most parts keep every port they name.
+  let names: string[] | undefined;
+  for (let k = 0; k < all.length; k++) {
+    const p = all[k]!;
+    if (onItsBridge(p, b.iif, bridgeOf)) names?.push(p);
+    else names ??= all.slice(0, k);
+  }
+  if (names === undefined) return all.length === 0 ? undefined : b;
+  return names.length === 0 ? undefined : { ...b, port: { neg: false, names } };
+}
+
+/** Whether frames from port `p` can come in on `iif`: p is no bridge port, or its bridge is in iif. */
+function onItsBridge(p: string, iif: NameSet, bridgeOf: ReadonlyMap<string, readonly string[]>): boolean {
+  const bridges = bridgeOf.get(p);
+  if (bridges === undefined) return true;
+  for (let k = 0; k < bridges.length; k++) if (nameHas(iif, bridges[k]!)) return true;
+  return false;
 }
 
 /**
@@ -517,7 +537,26 @@ class Namer {
     for (const n of [...model.networks.values(), ...model.tunnels.values()]) this.netOf.set(`${n.range.lo}-${n.range.hi}`, n.name);
   }
 
+  /**
+   * Texts of one-range sets, by their ends: lint names a few thousand overlap parts, each a new
+   * box, mostly of the same hosts and networks.
+   */
+  private readonly oneRange = new Map<number, Map<number, string>>();
+  /** Texts of one-span flow lines, by `lo * (FLOW_MAX + 1) + hi` (exact: below 2^35). */
+  private readonly oneFlow = new Map<number, string>();
+
   addrs(rs: RangeSet): string {
+    if (rs.length !== 1) return this.addrsOf(rs);
+    const lo = rs[0]![0];
+    const hi = rs[0]![1];
+    let byHi = this.oneRange.get(lo);
+    if (byHi === undefined) this.oneRange.set(lo, (byHi = new Map()));
+    let text = byHi.get(hi);
+    if (text === undefined) byHi.set(hi, (text = this.addrsOf(rs)));
+    return text;
+  }
+
+  private addrsOf(rs: RangeSet): string {
     if (rs.length === 1 && rs[0]![0] === 0 && rs[0]![1] === ADDR_MAX) return 'any address';
     if (this.model.internet.length > 0 && R.equal(rs, this.model.internet)) return 'internet';
     if (this.model.lan.length > 0 && R.equal(rs, this.model.lan)) return 'lan';
@@ -559,6 +598,19 @@ class Namer {
     return count > 3 ? `${items.slice(0, 3).join(', ')} and ${count - 3} more ranges` : items.join(', ');
   }
 
+  private flows(line: RangeSet): string {
+    if (line.length !== 1) return Namer.flowsOf(line);
+    const key = line[0]![0] * (FLOW_MAX + 1) + line[0]![1];
+    let text = this.oneFlow.get(key);
+    if (text === undefined) this.oneFlow.set(key, (text = Namer.flowsOf(line)));
+    return text;
+  }
+
+  private static flowsOf(line: RangeSet): string {
+    const f = lineToFlows(line);
+    return flowEqual(f, ALL_FLOWS) ? 'all traffic' : formatFlowSet(f);
+  }
+
   private static ifs(s: NameSet, what: string, owner?: ReadonlyMap<string, string>): string | undefined {
     if (s.neg && s.names.length === 0) return undefined;
     const list = s.names.map((x) => (owner?.get(x) ? `${x} (${owner.get(x)!})` : x)).join(', ');
@@ -567,8 +619,7 @@ class Namer {
 
   /** `tcp/22 from agentfarm (10.0.0.10) to internet through port tap101i0`. */
   box(b: Box): string {
-    const f = lineToFlows(b.flow);
-    let text = flowEqual(f, ALL_FLOWS) ? 'all traffic' : formatFlowSet(f);
+    let text = this.flows(b.flow);
     if (!isAll(b.src)) text += ` from ${this.addrs(b.src)}`;
     if (!isAll(b.dst)) text += ` to ${this.addrs(b.dst)}`;
     const port = Namer.ifs(b.port, 'through bridge port', this.portOf);
@@ -591,9 +642,10 @@ export function isHugeTarget(t: Target): boolean {
   return t.kind === 'cidr' && t.range.hi - t.range.lo + 1 >= 2 ** 24;
 }
 
-function hostsIn(model: Model, space: RangeSet, except: ReadonlySet<string>): { name: string; kind: string }[] {
+/** `hosts`: the model's hosts sorted by name. */
+function hostsIn(hosts: readonly Host[], space: RangeSet, except: ReadonlySet<string>): { name: string; kind: string }[] {
   const out: { name: string; kind: string }[] = [];
-  for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
+  for (const h of hosts) {
     if (except.has(h.name)) continue;
     if (h.nics.some((n) => R.contains(space, n.address))) out.push({ name: h.name, kind: h.kind });
   }
@@ -617,6 +669,9 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
   const model = ir.model;
   const ds: Diagnostic[] = [];
   const declared = declaredSpace(model);
+  // Sorted once, not per finding: a spec of thousands of rules to `any` has as many findings.
+  let sorted: Host[] | undefined;
+  const hosts = (): readonly Host[] => (sorted ??= [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name)));
   for (const p of model.policy) {
     if (p.action !== 'allow' || p.ports === undefined || flowEqual(p.ports, ALL_FLOWS)) continue;
     const wide = p.to.filter((t) => isHugeTarget(t) && (t.kind === 'any' || R.intersect(targetAddrs(model, t), declared).length > 0));
@@ -625,7 +680,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
     let space: RangeSet = R.EMPTY;
     for (const t of wide) space = R.union(space, targetAddrs(model, t));
     const fromGuests = [...from].some((h) => !model.hosts.get(h)?.trusted) || p.from.some((t) => t.kind === 'network' || t.kind === 'any');
-    const reached = hostsIn(model, space, from);
+    const reached = hostsIn(hosts(), space, from);
     const w = wide.map((t) => (t.kind === 'any' ? 'any' : t.name)).join(', ');
     ds.push(
       diag(
@@ -655,7 +710,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
       flows = flowUnion(flows, r.match.flows);
       dst = R.union(dst, r.match.dst ?? ALL);
     }
-    const reached = hostsIn(model, dst, new Set([c.host]));
+    const reached = hostsIn(hosts(), dst, new Set([c.host]));
     const guest = !model.hosts.get(c.host)?.trusted;
     const lines = [...new Set(wide.slice(1).map((r) => r.origin.line))].filter((l) => l > 0 && l !== first.origin.line);
     const at = lines.length === 0 ? '' : ` (line${lines.length > 1 ? 's' : ''} ${lines.join(', ')})`;
