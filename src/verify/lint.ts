@@ -12,6 +12,7 @@ import { Engine } from './engine.js';
 import type { BoxNames } from './lint-overlap.js';
 import { IdBag } from './id-bag.js';
 import { type ChainLint, isSubject, lintChain, type PartFilter, verdictOf } from './lint-chain.js';
+import { RuleIds } from './rule-ids.js';
 import { EMPTY, occurrences, REDUNDANT, SHADOWED, statusColumn, subjectColumn } from './lint-occurrences.js';
 export type { Overlap } from './lint-overlap.js';
 import { describeDecision, explain } from './explain.js';
@@ -53,11 +54,6 @@ export interface LintOptions {
 
 // ---- from chains to the user's rules --------------------------------------------------------
 
-/** Identifies a rule of the spec: every IR rule compiled from it shares its origin. */
-function ruleKey(o: Origin): string {
-  return `${o.file}\u0000${o.path}\u0000${o.line}\u0000${o.col}`;
-}
-
 interface Occurrence {
   readonly chain: Chain;
   readonly rule: IrRule;
@@ -77,24 +73,13 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   };
   const results = chains.map((c) => lintChain(c, { ...opts, parts }));
 
-  // Each spec rule's key as a number, per chain and rule index: the overlap pairs below are
-  // millions on big specs, and building two key strings for each was a good part of lint's time.
-  const ids = new Map<string, number>();
-  // The rules compiled from one spec rule mostly share its origin object: one lookup each.
-  const idByOrigin = new Map<Origin, number>();
-  const idOf = (o: Origin): number => {
-    let id = idByOrigin.get(o);
-    if (id !== undefined) return id;
-    const k = ruleKey(o);
-    id = ids.get(k);
-    if (id === undefined) ids.set(k, (id = ids.size));
-    idByOrigin.set(o, id);
-    return id;
-  };
+  // Each spec rule's id, per chain and rule index: the overlap pairs below are millions on big
+  // specs, and building two key strings for each was a good part of lint's time.
+  const ids = new RuleIds();
   const keyIds = results.map((res) => {
     const rules = res.chain.rules;
     const kid = new Int32Array(rules.length);
-    for (let x = 0; x < rules.length; x++) kid[x] = idOf(rules[x]!.origin);
+    for (let x = 0; x < rules.length; x++) kid[x] = ids.id(rules[x]!.origin);
     return kid;
   });
   const subjects = results.map((res) => subjectColumn(res.chain.rules));
@@ -138,13 +123,14 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     }
     if (shadowedEverywhere) {
       dead[k] = 1;
-      ds.push(shadowDiagnostic(subject, list));
+      ds.push(shadowDiagnostic(subject, list, ids));
       continue;
     }
     ds.push(
       redundantDiagnostic(
         subject,
         list.filter((o) => o.lint.redundant.has(o.rule.index)),
+        ids,
       ),
     );
   }
@@ -274,7 +260,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
 
   // Policy rules that compile into no chain at all.
   for (const p of model.policy) {
-    const id = idByOrigin.get(p.origin) ?? ids.get(ruleKey(p.origin));
+    const id = ids.find(p.origin);
     if (id !== undefined && occ.start[id + 1]! > occ.start[id]!) continue;
     ds.push(
       diag(
@@ -348,18 +334,19 @@ function verbPlural(a: Action): string {
 }
 
 /** Rules as `'text' (line N)`, joined with "and"; past five, the count of the rest. */
-function listRules(rules: readonly IrRule[], here: Origin): string {
-  const u = uniqueRules(rules);
+function listRules(rules: readonly IrRule[], here: Origin, ids: RuleIds): string {
+  const u = uniqueRules(rules, ids);
   const parts = u.slice(0, 5).map((r) => `${quote(r.origin)}${lineOf(r.origin, here)}`);
   if (u.length > 5) parts.push(`${u.length - 5} more rules`);
   if (parts.length <= 1) return parts.join('');
   return `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
 }
 
-function uniqueRules(rules: readonly IrRule[]): IrRule[] {
-  const seen = new Set<string>();
+/** The first rule of each spec rule among `rules`, in their order. */
+function uniqueRules(rules: readonly IrRule[], ids: RuleIds): IrRule[] {
+  const seen = new Set<number>();
   return rules.filter((r) => {
-    const k = ruleKey(r.origin);
+    const k = ids.id(r.origin);
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
@@ -379,20 +366,23 @@ function groupByText<T>(items: readonly T[], chainOf: (x: T) => string, text: (x
   return out;
 }
 
-function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnostic {
+function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[], ids: RuleIds): Diagnostic {
   const here = subject.origin;
   const mine = verdictOf(subject.action);
-  const all = uniqueRules(occ.flatMap((o) => o.lint.shadowed.get(o.rule.index)?.by ?? []));
+  const all = uniqueRules(
+    occ.flatMap((o) => o.lint.shadowed.get(o.rule.index)?.by ?? []),
+    ids,
+  );
   const opposite = all.some((r) => verdictOf(r.action) !== mine);
   const explain = (by: readonly IrRule[]): string => {
-    const u = uniqueRules(by);
+    const u = uniqueRules(by, ids);
     if (u.length === 0) return 'it matches no packet here';
     const actions = new Set(u.map((r) => r.action));
     if (actions.size === 1) {
       const a = u[0]!.action;
       return u.length === 1
-        ? `${listRules(u, here)} ${verb(a)} all of its traffic first`
-        : `${listRules(u, here)} together ${verbPlural(a)} all of its traffic first`;
+        ? `${listRules(u, here, ids)} ${verb(a)} all of its traffic first`
+        : `${listRules(u, here, ids)} together ${verbPlural(a)} all of its traffic first`;
     }
     const shown = u.slice(0, 5).map((r) => `${quote(r.origin)}${lineOf(r.origin, here)} ${verb(r.action)} part`);
     if (u.length > 5) shown.push(`${u.length - 5} more rules take the rest`);
@@ -421,15 +411,15 @@ function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnost
   );
 }
 
-function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnostic {
+function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[], ids: RuleIds): Diagnostic {
   const here = subject.origin;
   const explain = (o: Occurrence): string => {
     const f = o.lint.redundant.get(o.rule.index)!;
-    const later = uniqueRules(f.by);
+    const later = uniqueRules(f.by, ids);
     const parts: string[] = [];
     if (later.length > 0)
       parts.push(
-        `${listRules(later, here)} ${later.length === 1 ? verb(subject.action) : verbPlural(subject.action)} ${f.byDefault ? 'part of' : 'all of'} its traffic anyway`,
+        `${listRules(later, here, ids)} ${later.length === 1 ? verb(subject.action) : verbPlural(subject.action)} ${f.byDefault ? 'part of' : 'all of'} its traffic anyway`,
       );
     if (f.byDefault)
       parts.push(
