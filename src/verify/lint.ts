@@ -23,7 +23,7 @@ import type { Action, Chain, Ir, IrRule } from '../ir/types.js';
 import type { Host, Model, Origin, PolicyRule, Target } from '../model/types.js';
 import { ALL, targetAddrs } from '../model/addresses.js';
 import { ALL_FLOWS, flowEqual, flowUnion, formatFlowSet, NO_FLOWS } from '../util/flows.js';
-import { localeOrder } from '../util/collate.js';
+import { localeOrder, sortByName } from '../util/collate.js';
 import { formatCidr, formatIPv4, formatRange, rangeToCidrs } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
@@ -62,9 +62,11 @@ interface Occurrence {
 
 export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   const model = ir.model;
-  const names = new Namer(model);
+  // Sorted once: the names, the ports to any and the unused services go by host in name order.
+  const hosts = sortByName([...model.hosts.values()], (h) => h.name);
+  const names = new Namer(model, hosts);
   const ds: Diagnostic[] = [];
-  const chains = [...ir.chains.values()].sort((a, b) => localeOrder(a.point, b.point));
+  const chains = sortByName([...ir.chains.values()], (c) => c.point);
   const bridgeOf = portBridges(model);
   // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
   const parts: PartFilter = {
@@ -149,7 +151,8 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   interface Later {
     later: IrRule;
     shown: Map<number, Pair>;
-    rest: IdBag;
+    /** Made when a fourth earlier rule comes: most later rules have fewer. */
+    rest: IdBag | undefined;
     /** Whether every earlier rule in `rest` is cordon's plumbing. */
     restPlumbing: boolean;
     chains: string[];
@@ -193,7 +196,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
         }
         if (addedIn[ek] !== run) {
           addedIn[ek] = run;
-          e.rest.add(ek, run);
+          (e.rest ??= new IdBag()).add(ek, run);
           if (subject[j] === 1) e.restPlumbing = false;
         }
         continue;
@@ -201,7 +204,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       // The message shows the parts of the first three pairs, three parts each. A pair already
       // known in this chain with its three parts adds nothing more.
       if (known && known.chains.includes(point) && known.parts.length >= 3) continue;
-      if (!e) overlapped.set(lk, (e = { later: rules[i]!, shown: new Map(), rest: new IdBag(), restPlumbing: true, chains: [] }));
+      if (!e) overlapped.set(lk, (e = { later: rules[i]!, shown: new Map(), rest: undefined, restPlumbing: true, chains: [] }));
       if (!e.chains.includes(point)) e.chains.push(point);
       listed = true;
       let p = known;
@@ -218,7 +221,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   }
   for (const { later, shown: byEarlier, rest, restPlumbing, chains } of overlapped.values()) {
     const list = [...byEarlier.values()];
-    const count = list.length + rest.distinct();
+    const count = list.length + (rest?.distinct() ?? 0);
     const partsOf = (p: Pair): string => {
       const texts = [...new Set(p.parts.map((b) => names.box(b)))];
       return texts.slice(0, 2).join('; and on ') + (texts.length > 2 ? ' (and more)' : '');
@@ -273,8 +276,8 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     );
   }
 
-  ds.push(...portToAny(ir, names));
-  ds.push(...unused(model, opts));
+  ds.push(...portToAny(ir, names, hosts, chains));
+  ds.push(...unused(model, hosts, opts));
   ds.push(...tunnelFindings(ir));
   return sortDiagnostics(ds);
 }
@@ -517,8 +520,12 @@ class Namer {
   private readonly netOf = new Map<string, string>();
   private readonly portOf = new Map<string, string>();
 
-  constructor(private readonly model: Model) {
-    for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
+  /** `hosts`: the model's hosts, sorted by name. */
+  constructor(
+    private readonly model: Model,
+    hosts: readonly Host[],
+  ) {
+    for (const h of hosts) {
       for (const nic of h.nics) {
         if (!this.hostOf.has(nic.address)) this.hostOf.set(nic.address, h.name);
         if (nic.port) this.portOf.set(nic.port, h.name);
@@ -655,13 +662,11 @@ function alsoReaches(model: Model, reached: readonly { name: string; kind: strin
   return `, so ${plural ? 'they also reach' : 'it also reaches'} ${list}${more}${kinds.length ? ` (${kinds.join(' and ')})` : ''}`;
 }
 
-function portToAny(ir: Ir, names: Namer): Diagnostic[] {
+/** `hosts`: the model's hosts, sorted by name. */
+function portToAny(ir: Ir, names: Namer, hosts: readonly Host[], chains: readonly Chain[]): Diagnostic[] {
   const model = ir.model;
   const ds: Diagnostic[] = [];
   const declared = declaredSpace(model);
-  // Sorted once, not per finding: a spec of thousands of rules to `any` has as many findings.
-  let sorted: Host[] | undefined;
-  const hosts = (): readonly Host[] => (sorted ??= [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name)));
   for (const p of model.policy) {
     if (p.action !== 'allow' || p.ports === undefined || flowEqual(p.ports, ALL_FLOWS)) continue;
     const wide = p.to.filter((t) => isHugeTarget(t) && (t.kind === 'any' || R.intersect(targetAddrs(model, t), declared).length > 0));
@@ -670,7 +675,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
     let space: RangeSet = R.EMPTY;
     for (const t of wide) space = R.union(space, targetAddrs(model, t));
     const fromGuests = [...from].some((h) => !model.hosts.get(h)?.trusted) || p.from.some((t) => t.kind === 'network' || t.kind === 'any');
-    const reached = hostsIn(hosts(), space, from);
+    const reached = hostsIn(hosts, space, from);
     const w = wide.map((t) => (t.kind === 'any' ? 'any' : t.name)).join(', ');
     ds.push(
       diag(
@@ -684,7 +689,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
   }
   // Hand-written chains: accepts with specific ports and no narrower destination, where the
   // destination varies. One finding per chain: such rules usually come as a list (a whitelist).
-  for (const c of [...ir.chains.values()].sort((a, b) => localeOrder(a.point, b.point))) {
+  for (const c of chains) {
     if (!c.handwritten || !['forward', 'output', 'guest-out'].includes(c.hook)) continue;
     const wide = c.rules.filter((r) => {
       const m = r.match;
@@ -700,7 +705,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
       flows = flowUnion(flows, r.match.flows);
       dst = R.union(dst, r.match.dst ?? ALL);
     }
-    const reached = hostsIn(hosts(), dst, new Set([c.host]));
+    const reached = hostsIn(hosts, dst, new Set([c.host]));
     const guest = !model.hosts.get(c.host)?.trusted;
     const lines = [...new Set(wide.slice(1).map((r) => r.origin.line))].filter((l) => l > 0 && l !== first.origin.line);
     const at = lines.length === 0 ? '' : ` (line${lines.length > 1 ? 's' : ''} ${lines.join(', ')})`;
@@ -740,7 +745,8 @@ function fromHosts(model: Model, p: PolicyRule): Set<string> {
 
 // ---- unused names ----------------------------------------------------------------------------
 
-function unused(model: Model, opts: LintOptions): Diagnostic[] {
+/** `hosts`: the model's hosts, sorted by name. */
+function unused(model: Model, hosts: readonly Host[], opts: LintOptions): Diagnostic[] {
   const ds: Diagnostic[] = [];
   const at = (path: (string | number)[], fallback?: Origin): { file: string; line: number; col: number; path: string } => {
     if (opts.source) return opts.source.pos(path, true);
@@ -767,8 +773,9 @@ function unused(model: Model, opts: LintOptions): Diagnostic[] {
       ),
     );
   }
-  for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
-    for (const [s, flows] of [...h.services.entries()].sort((a, b) => localeOrder(a[0], b[0]))) {
+  for (const h of hosts) {
+    if (h.services.size === 0) continue;
+    for (const [s, flows] of sortByName([...h.services.entries()], (e) => e[0])) {
       if (model.used.services.has(`${h.name}.${s}`)) continue;
       ds.push(
         diag(

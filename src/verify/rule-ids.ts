@@ -6,67 +6,84 @@
  */
 import type { Origin } from '../model/types.js';
 
-/** Places (line, column) with a numeric key `line * COLS + col` when both are in range: exact below 2^53. */
-const COLS = 2 ** 21;
-const MAX_LINE = 2 ** 31;
-
 interface Entry {
   readonly file: string;
   readonly path: string;
+  readonly col: number;
   readonly id: number;
 }
 
+/** A line's origins, in a list, or by column once there are many (a spec in JSON is one line). */
+type Line = Entry[] | Map<number, Entry[]>;
+
+/** Past this many origins on one line, they go by column. */
+const LONG_LINE = 16;
+
 export class RuleIds {
-  private readonly byOrigin = new Map<Origin, number>();
-  /** By place, for origins with a line: a place holds one rule, or a few (flow style, several files). */
-  private readonly byPlace = new Map<number, Entry[]>();
-  /** The others (no line: they would all share one place), by the four fields in one string. */
+  /**
+   * By line, for origins with a line: a line holds one rule, or a few (flow style, several
+   * files). A map keyed by the origin objects, or by line and then column, cost more than this
+   * (a hash made and stored in each of thousands of objects, a map per line).
+   */
+  private readonly byLine = new Map<number, Line>();
+  /** The others (no line: they would all share one), by the four fields in one string. */
   private readonly byKey = new Map<string, number>();
+  /** The origin last asked about: the rules compiled from one spec rule often come together. */
+  private last: Origin | undefined;
+  private lastId = -1;
   /** How many ids were given: they are 0 to size - 1. */
   size = 0;
 
   /** The id of o's spec rule, a new one when no origin of that rule was seen before. */
   id(o: Origin): number {
-    const known = this.byOrigin.get(o);
-    if (known !== undefined) return known;
+    if (o === this.last) return this.lastId;
     let id = this.lookup(o);
     if (id === undefined) {
       id = this.size++;
-      const place = placeOf(o);
-      if (place === undefined) this.byKey.set(keyOf(o), id);
-      else {
-        const list = this.byPlace.get(place);
-        const entry = { file: o.file, path: o.path, id };
-        if (list) list.push(entry);
-        else this.byPlace.set(place, [entry]);
-      }
+      if (o.line > 0) this.add(o.line, { file: o.file, path: o.path, col: o.col, id });
+      else this.byKey.set(keyOf(o), id);
     }
-    this.byOrigin.set(o, id);
+    this.last = o;
+    this.lastId = id;
     return id;
   }
 
   /** The id of o's spec rule, or undefined when no origin of it has one. */
   find(o: Origin): number | undefined {
-    return this.byOrigin.get(o) ?? this.lookup(o);
+    return o === this.last ? this.lastId : this.lookup(o);
   }
 
   private lookup(o: Origin): number | undefined {
-    const place = placeOf(o);
-    if (place === undefined) return this.byKey.get(keyOf(o));
-    const list = this.byPlace.get(place);
-    if (!list) return undefined;
+    if (!(o.line > 0)) return this.byKey.get(keyOf(o));
+    const at = this.byLine.get(o.line);
+    if (at === undefined) return undefined;
+    const list = Array.isArray(at) ? at : at.get(o.col);
+    if (list === undefined) return undefined;
     for (let k = 0; k < list.length; k++) {
       const e = list[k]!;
-      if (e.path === o.path && e.file === o.file) return e.id;
+      if (e.col === o.col && e.path === o.path && e.file === o.file) return e.id;
     }
     return undefined;
   }
-}
 
-function placeOf(o: Origin): number | undefined {
-  const { line, col } = o;
-  if (!(line > 0 && line < MAX_LINE && Number.isInteger(line) && col >= 0 && col < COLS && Number.isInteger(col))) return undefined;
-  return line * COLS + col;
+  private add(line: number, e: Entry): void {
+    const at = this.byLine.get(line);
+    if (at === undefined) this.byLine.set(line, [e]);
+    else if (!Array.isArray(at)) {
+      const list = at.get(e.col);
+      if (list) list.push(e);
+      else at.set(e.col, [e]);
+    } else if (at.length < LONG_LINE) at.push(e);
+    else {
+      const byCol = new Map<number, Entry[]>();
+      this.byLine.set(line, byCol);
+      for (const x of [...at, e]) {
+        const list = byCol.get(x.col);
+        if (list) list.push(x);
+        else byCol.set(x.col, [x]);
+      }
+    }
+  }
 }
 
 function keyOf(o: Origin): string {
