@@ -547,7 +547,7 @@ class Namer {
     const lo = rs[0]![0];
     const hi = rs[0]![1];
     let byHi = this.oneRange.get(lo);
-    if (byHi === undefined) this.oneRange.set(lo, (byHi = new Map()));
+    if (byHi === undefined) this.oneRange.set(lo, (byHi = new Map<number, string>()));
     let text = byHi.get(hi);
     if (text === undefined) byHi.set(hi, (text = this.addrsOf(rs)));
     return text;
