@@ -276,3 +276,65 @@ describe('coverage against brute force', () => {
     assert.ok(deep > 100, `${deep} runs with more than two pieces`);
   });
 });
+
+describe('box operations on shared sets (the identity and one-range shortcuts)', () => {
+  // Boxes drawn from a few set objects, as boxOf shares them between rules: a set met against
+  // itself, a one-range set inside another, and any-name sets come up in most pairs.
+  const ranges: RangeSet[] = [
+    [[0, MAX]],
+    [[1, 3]],
+    [[2, 2]],
+    [[0, 1]],
+    [[3, 4]],
+    [
+      [0, 0],
+      [2, 4],
+    ],
+    [],
+  ];
+  const names: NameSet[] = [
+    { neg: true, names: [] },
+    { neg: false, names: ['a'] },
+    { neg: false, names: ['a', 'b'] },
+    { neg: true, names: ['b'] },
+    { neg: false, names: [] },
+  ];
+  const shared: fc.Arbitrary<Box> = fc.record({
+    src: fc.constantFrom(...ranges),
+    dst: fc.constantFrom(...ranges),
+    flow: fc.constantFrom(...ranges),
+    iif: fc.constantFrom(...names),
+    oif: fc.constantFrom(...names),
+    port: fc.constantFrom(...names),
+    state: fc.constantFrom(1, 2, 3),
+  });
+  it('intersection, meeting, subtraction and corners as brute force finds them', () => {
+    assertProperty(
+      fc.property(shared, shared, fc.array(shared, { maxLength: 4 }), (a, b, others) => {
+        const pa = points(a);
+        assert.equal(
+          boxIntersects(a, b),
+          pa.some((p) => inBox(b, p)),
+        );
+        const x = boxIntersect(a, b);
+        const px = points(x);
+        assert.deepEqual(
+          px,
+          pa.filter((p) => inBox(b, p)),
+        );
+        // Normal sets: sorted, disjoint, not adjacent; names sorted and unique.
+        for (const rs of [x.src, x.dst, x.flow]) assert.deepEqual(rs, R.normalize(rs));
+        for (const s of [x.iif, x.oif, x.port]) assert.ok(s.names.every((v, k) => k === 0 || s.names[k - 1]! < v));
+        const pieces = boxSubtract(a, b);
+        for (const p of pa) assert.equal(pieces.filter((y) => inBox(y, p)).length, inBox(b, p) ? 0 : 1);
+        const boxes = [b, ...others];
+        const among = boxes.map((_, k) => k);
+        const outside = corners(a).some((c) => !boxes.some((y) => inBox(y, c)));
+        assert.equal(cornerOutside(a, boxes, among), outside);
+        if (outside) assert.equal(covered(a, boxes, { left: 1e6 }), 'uncovered');
+      }),
+      { numRuns: 1500 },
+      905,
+    );
+  });
+});

@@ -8,7 +8,7 @@ import type { Ir } from '../ir/types.js';
 import { readFileSync } from 'node:fs';
 import { loadModel, loadModelFromText, type LoadResult } from '../model/load.js';
 import type { Diagnostic } from '../diag/diagnostic.js';
-import { formatDiagnostics } from '../diag/format.js';
+import { formatDiagnosticsBytes } from '../diag/format.js';
 import type { SourceMap } from '../spec/parse.js';
 import { EXIT, ExitError, useColor } from './io.js';
 
@@ -16,7 +16,7 @@ export function printDiagnostics(ds: readonly Diagnostic[], source: SourceMap | 
   if (ds.length === 0) return;
   const sources = new Map<string, string>();
   if (source) sources.set(source.file, source.text);
-  process.stderr.write(`${formatDiagnostics(ds, { sources, color: useColor(process.stderr) })}\n`);
+  process.stderr.write(formatDiagnosticsBytes(ds, { sources, color: useColor(process.stderr) }));
 }
 
 /** Where a spec comes from when the file is `-`; diagnostics name it so. */

@@ -55,16 +55,17 @@ function format(d: Diagnostic, opts: FormatOptions, cache: Map<string, Lines>): 
   // Everything printed may come from the spec (names, values, the file name): no raw control or bidi character reaches the terminal.
   const loc = visible(d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file);
   const sev = d.severity === 'error' ? c.red('error') : d.severity === 'warning' ? c.yellow('warning') : c.cyan('info');
-  const lines = [`${c.bold(loc)}: ${sev} ${c.dim(d.code)}: ${shortenWords(visible(d.message))}`];
-  if (d.path) lines.push(`  at ${shortenWords(visible(d.path))}`);
+  // One string grown line by line, not an array joined: lint formats thousands of these.
+  let out = `${c.bold(loc)}: ${sev} ${c.dim(d.code)}: ${shortenWords(visible(d.message))}`;
+  if (d.path) out += `\n  at ${shortenWords(visible(d.path))}`;
   const src = opts.sources?.get(d.file);
   if (src !== undefined && d.line > 0) {
     let l = cache.get(d.file);
     if (!l) cache.set(d.file, (l = new Lines(src)));
-    lines.push(...codeFrame(l, d.line, d.col, c));
+    out += codeFrame(l, d.line, d.col, c);
   }
-  if (d.hint) lines.push(`  ${c.cyan('hint')}: ${shortenWords(visible(d.hint))}`);
-  return lines.join('\n');
+  if (d.hint) out += `\n  ${c.cyan('hint')}: ${shortenWords(visible(d.hint))}`;
+  return out;
 }
 
 /**
@@ -85,28 +86,61 @@ function shortenWords(s: string): string {
   return s.replace(/\S+/g, (w) => (w.length > MAX_WORD ? `${w.slice(0, 60)}… (${w.length.toLocaleString('en')} characters)` : w));
 }
 
-function codeFrame(all: Lines, line: number, col: number, c: ReturnType<typeof pc.createColors>): string[] {
+/** The code frame's lines, each after a line break: the line before (unless blank), the line, the caret. */
+function codeFrame(all: Lines, line: number, col: number, c: ReturnType<typeof pc.createColors>): string {
   const text = all.line(line);
-  if (text === undefined) return [];
+  if (text === undefined) return '';
   const num = String(line);
-  const gutter = ' '.repeat(num.length);
   // A long line is shown from a little before the caret, cut with an ellipsis and its length.
   const from = text.length > FRAME_WIDTH ? Math.max(0, Math.min(col - 1 - FRAME_WIDTH / 2, text.length - FRAME_WIDTH)) : 0;
-  const clip = (t: string): string => {
-    if (t.length <= FRAME_WIDTH) return t;
-    const start = Math.min(from, Math.max(0, t.length - FRAME_WIDTH));
-    return `${start > 0 ? '…' : ''}${t.slice(start, start + FRAME_WIDTH)}${start + FRAME_WIDTH < t.length ? '…' : ''} (${t.length.toLocaleString('en')} characters)`;
-  };
-  const out: string[] = [];
+  let out = '';
   const prev = line > 1 ? all.line(line - 1) : undefined;
-  if (prev !== undefined && prev.trim() !== '') out.push(c.dim(`  ${String(line - 1).padStart(num.length)} | `) + clip(visible(prev)));
-  out.push(`${c.red('>')} ${num} | ${clip(visible(text))}`);
+  if (prev !== undefined && !isBlank(prev)) out += `\n${c.dim(`  ${String(line - 1).padStart(num.length)} | `)}${clip(visible(prev), from)}`;
+  out += `\n${c.red('>')} ${num} | ${clip(visible(text), from)}`;
   const caret = text.length > FRAME_WIDTH ? col - 1 - from + (from > 0 ? 1 : 0) : col - 1;
-  out.push(`  ${gutter} | ${' '.repeat(Math.max(0, caret))}${c.red('^')}`);
+  out += `\n  ${spaces(num.length)} | ${spaces(Math.max(0, caret))}${c.red('^')}`;
   return out;
+}
+
+/** A frame line cut to FRAME_WIDTH around `from`, with an ellipsis and its length. */
+function clip(t: string, from: number): string {
+  if (t.length <= FRAME_WIDTH) return t;
+  const start = Math.min(from, Math.max(0, t.length - FRAME_WIDTH));
+  return `${start > 0 ? '…' : ''}${t.slice(start, start + FRAME_WIDTH)}${start + FRAME_WIDTH < t.length ? '…' : ''} (${t.length.toLocaleString('en')} characters)`;
+}
+
+/** `s.trim() === ''`, without building the trimmed string for the usual line (indented text). */
+function isBlank(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch === 32 || (ch >= 9 && ch <= 13)) continue;
+    // Other white space (no-break, ideographic, …) is rare: trim knows the whole set.
+    return ch < 128 ? false : s.trim() === '';
+  }
+  return true;
+}
+
+/** Runs of spaces by length, for gutters and carets: most are a few columns wide, and come again. */
+const SPACES: string[] = [];
+
+function spaces(n: number): string {
+  if (n > 256) return ' '.repeat(n);
+  return (SPACES[n] ??= ' '.repeat(n));
 }
 
 export function formatDiagnostics(ds: readonly Diagnostic[], opts: FormatOptions = {}): string {
   const cache = new Map<string, Lines>();
   return ds.map((d) => format(d, opts, cache)).join('\n\n');
+}
+
+/**
+ * `formatDiagnostics(ds, opts)` and a line break, as UTF-8, encoded diagnostic by diagnostic: one
+ * string of lint's thousands of findings (two-byte, as rule texts hold arrows) took longer to
+ * join and to encode than to format.
+ */
+export function formatDiagnosticsBytes(ds: readonly Diagnostic[], opts: FormatOptions = {}): Buffer {
+  const cache = new Map<string, Lines>();
+  const parts: Buffer[] = [];
+  for (let k = 0; k < ds.length; k++) parts.push(Buffer.from(format(ds[k]!, opts, cache) + (k + 1 < ds.length ? '\n\n' : '\n')));
+  return Buffer.concat(parts);
 }

@@ -135,6 +135,24 @@ export function rsCovers(a: RangeSet, b: RangeSet): boolean {
   return true;
 }
 
+/**
+ * `R.intersect(a, b)`, as one of them when it is the answer: most overlaps of two rules are the
+ * narrower rule's set in a dimension, and a new array each was most of what building parts made.
+ */
+function rsIntersect(a: RangeSet, b: RangeSet): RangeSet {
+  if (a === b) return a;
+  if (a.length !== 1 || b.length !== 1) return R.intersect(a, b);
+  const alo = a[0]![0];
+  const ahi = a[0]![1];
+  const blo = b[0]![0];
+  const bhi = b[0]![1];
+  if (blo <= alo && ahi <= bhi) return a;
+  if (alo <= blo && bhi <= ahi) return b;
+  const lo = Math.max(alo, blo);
+  const hi = Math.min(ahi, bhi);
+  return lo <= hi ? [[lo, hi]] : [];
+}
+
 function rsInterSize(a: RangeSet, b: RangeSet): number {
   let n = 0;
   let i = 0;
@@ -154,6 +172,8 @@ function rsInterSize(a: RangeSet, b: RangeSet): number {
 // ---- name sets ----------------------------------------------------------------------------------
 
 function sortedHas(list: readonly string[], x: string): boolean {
+  // Most lists are one interface: an equality test, without the ordering comparison after it.
+  if (list.length === 1) return list[0] === x;
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {
@@ -172,6 +192,8 @@ export function nameHas(s: NameSet, x: string): boolean {
 
 function nsIntersects(a: NameSet, b: NameSet): boolean {
   if (a.neg && b.neg) return true;
+  // Rules share their name sets (boxOf): one list against itself is common.
+  if (a === b) return a.names.length > 0;
   const listed = a.neg ? b.names : a.names;
   const other = a.neg ? a : b;
   for (let k = 0; k < listed.length; k++) if (nameHas(other, listed[k]!)) return true;
@@ -190,6 +212,9 @@ function nsCovers(a: NameSet, b: NameSet): boolean {
 }
 
 function nsIntersect(a: NameSet, b: NameSet): NameSet {
+  // Any name, or the same set, leaves the other as it is: no new set (parts and pieces are many).
+  if (a === b || (b.neg && b.names.length === 0)) return a;
+  if (a.neg && a.names.length === 0) return b;
   if (a.neg && b.neg) return { neg: true, names: mergeSorted(a.names, b.names) };
   const listed = a.neg ? b.names : a.names;
   const other = a.neg ? a : b;
@@ -278,9 +303,9 @@ export function boxContains(a: Box, b: Box): boolean {
 
 export function boxIntersect(a: Box, b: Box): Box {
   return mkBox(
-    R.intersect(a.src, b.src),
-    R.intersect(a.dst, b.dst),
-    R.intersect(a.flow, b.flow),
+    rsIntersect(a.src, b.src),
+    rsIntersect(a.dst, b.dst),
+    rsIntersect(a.flow, b.flow),
     nsIntersect(a.iif, b.iif),
     nsIntersect(a.oif, b.oif),
     nsIntersect(a.port, b.port),
@@ -327,12 +352,12 @@ export function boxSubtract(a: Box, b: Box): Box[] {
   if (!rsCovers(b.flow, flow)) {
     const outside = R.subtract(flow, b.flow);
     if (outside.length > 0) out.push(mkBox(src, dst, outside, iif, oif, port, state));
-    flow = R.intersect(flow, b.flow);
+    flow = rsIntersect(flow, b.flow);
   }
   if (!rsCovers(b.dst, dst)) {
     const outside = R.subtract(dst, b.dst);
     if (outside.length > 0) out.push(mkBox(src, outside, flow, iif, oif, port, state));
-    dst = R.intersect(dst, b.dst);
+    dst = rsIntersect(dst, b.dst);
   }
   if (!rsCovers(b.src, src)) {
     const outside = R.subtract(src, b.src);
@@ -487,39 +512,13 @@ function coverScore(q: Box, c: Box): number {
   );
 }
 
-interface Point {
-  src: number;
-  dst: number;
-  flow: number;
-  iif: string;
-  oif: string;
-  port: string;
-  state: number;
-}
-
 function edge(r: RangeSet, last: boolean): number {
   return last ? r[r.length - 1]![1] : r[0]![0];
 }
 
-function corner(b: Box, last: boolean): Point | undefined {
-  const iif = nsSample(b.iif, last);
-  const oif = nsSample(b.oif, last);
-  const port = nsSample(b.port, last);
-  if (iif === undefined || oif === undefined || port === undefined || boxIsEmpty(b)) return undefined;
-  const state = last ? (b.state & STATE_ESTABLISHED ? STATE_ESTABLISHED : STATE_NEW) : b.state & STATE_NEW ? STATE_NEW : STATE_ESTABLISHED;
-  return { src: edge(b.src, last), dst: edge(b.dst, last), flow: edge(b.flow, last), iif, oif, port, state };
-}
-
-function pointIn(b: Box, p: Point): boolean {
-  return (
-    (b.state & p.state) !== 0 &&
-    R.contains(b.dst, p.dst) &&
-    R.contains(b.src, p.src) &&
-    R.contains(b.flow, p.flow) &&
-    nameHas(b.port, p.port) &&
-    nameHas(b.iif, p.iif) &&
-    nameHas(b.oif, p.oif)
-  );
+/** Whether x is in rs: one range (most sets) by its ends, without the search. */
+function rsHas(rs: RangeSet, x: number): boolean {
+  return rs.length === 1 ? rs[0]![0] <= x && x <= rs[0]![1] : R.contains(rs, x);
 }
 
 /**
@@ -530,11 +529,31 @@ export function cornerOutside(q: Box, boxes: readonly Box[], among: ArrayLike<nu
   return cornerMissed(q, boxes, among, false) || cornerMissed(q, boxes, among, true);
 }
 
-/** Whether the corner `last` of q exists and lies in none of `boxes[k]` for k in `among`. */
-function cornerMissed(q: Box, boxes: readonly Box[], among: ArrayLike<number>, last: boolean): boolean {
-  const p = corner(q, last);
-  if (!p) return false;
-  for (let t = 0; t < among.length; t++) if (pointIn(boxes[among[t]!]!, p)) return false;
+/** Whether the corner `last` of q exists and lies in none of `boxes[k]` for k in `among` (all of `boxes` without it). */
+function cornerMissed(q: Box, boxes: readonly Box[], among: ArrayLike<number> | undefined, last: boolean): boolean {
+  // The corner's coordinates as locals, not a point object: this runs for every rule of a chain.
+  const iif = nsSample(q.iif, last);
+  const oif = nsSample(q.oif, last);
+  const port = nsSample(q.port, last);
+  if (iif === undefined || oif === undefined || port === undefined || boxIsEmpty(q)) return false;
+  const state = last ? (q.state & STATE_ESTABLISHED ? STATE_ESTABLISHED : STATE_NEW) : q.state & STATE_NEW ? STATE_NEW : STATE_ESTABLISHED;
+  const src = edge(q.src, last);
+  const dst = edge(q.dst, last);
+  const flow = edge(q.flow, last);
+  const n = among ? among.length : boxes.length;
+  for (let t = 0; t < n; t++) {
+    const b = boxes[among ? among[t]! : t]!;
+    if (
+      (b.state & state) !== 0 &&
+      rsHas(b.dst, dst) &&
+      rsHas(b.src, src) &&
+      rsHas(b.flow, flow) &&
+      nameHas(b.port, port) &&
+      nameHas(b.iif, iif) &&
+      nameHas(b.oif, oif)
+    )
+      return false;
+  }
   return true;
 }
 
@@ -590,7 +609,7 @@ export function covered(q: Box, cands: readonly Box[], budget: Budget): CoverRes
     }
     if (inside) continue;
     if (live.length === 0) return 'uncovered';
-    if (cornerMissedBy(piece, live, false) || cornerMissedBy(piece, live, true)) return 'uncovered';
+    if (cornerMissed(piece, live, undefined, false) || cornerMissed(piece, live, undefined, true)) return 'uncovered';
     let best = 0;
     let bestScore = -1;
     for (let i = 0; i < live.length; i++) {
@@ -607,14 +626,6 @@ export function covered(q: Box, cands: readonly Box[], budget: Budget): CoverRes
     for (let k = pieces.length - 1; k >= 0; k--) stack.push({ q: pieces[k]!, cs: rest });
   }
   return 'covered';
-}
-
-/** Whether the corner `last` of q exists and lies in none of `boxes`. */
-function cornerMissedBy(q: Box, boxes: readonly Box[], last: boolean): boolean {
-  const p = corner(q, last);
-  if (!p) return false;
-  for (let k = 0; k < boxes.length; k++) if (pointIn(boxes[k]!, p)) return false;
-  return true;
 }
 
 /**

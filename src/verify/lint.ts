@@ -12,20 +12,22 @@ import { Engine } from './engine.js';
 import type { BoxNames } from './lint-overlap.js';
 import { IdBag } from './id-bag.js';
 import { type ChainLint, isSubject, lintChain, type PartFilter, verdictOf } from './lint-chain.js';
+import { RuleIds } from './rule-ids.js';
+import { EMPTY, occurrences, REDUNDANT, SHADOWED, statusColumn, subjectColumn } from './lint-occurrences.js';
 export type { Overlap } from './lint-overlap.js';
 import { describeDecision, explain } from './explain.js';
 import type { Diagnostic, Severity } from '../diag/diagnostic.js';
 import { Code } from '../diag/codes.js';
 import { diag, sortDiagnostics } from '../diag/diagnostic.js';
 import type { Action, Chain, Ir, IrRule } from '../ir/types.js';
-import type { Model, Origin, PolicyRule, Target } from '../model/types.js';
+import type { Host, Model, Origin, PolicyRule, Target } from '../model/types.js';
 import { ALL, targetAddrs } from '../model/addresses.js';
 import { ALL_FLOWS, flowEqual, flowUnion, formatFlowSet, NO_FLOWS } from '../util/flows.js';
-import { localeOrder } from '../util/collate.js';
+import { localeOrder, sortByName } from '../util/collate.js';
 import { formatCidr, formatIPv4, formatRange, rangeToCidrs } from '../util/ip.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
-import { ADDR_MAX, lineToFlows, nameHas, STATE_ESTABLISHED, type Box, type NameSet } from './box.js';
+import { ADDR_MAX, FLOW_MAX, lineToFlows, nameHas, STATE_ESTABLISHED, type Box, type NameSet } from './box.js';
 
 /** The codes lint reports: findings about the rules, never bad input. */
 export const LINT_CODES = [
@@ -52,11 +54,6 @@ export interface LintOptions {
 
 // ---- from chains to the user's rules --------------------------------------------------------
 
-/** Identifies a rule of the spec: every IR rule compiled from it shares its origin. */
-function ruleKey(o: Origin): string {
-  return `${o.file}\u0000${o.path}\u0000${o.line}\u0000${o.col}`;
-}
-
 interface Occurrence {
   readonly chain: Chain;
   readonly rule: IrRule;
@@ -65,9 +62,11 @@ interface Occurrence {
 
 export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   const model = ir.model;
-  const names = new Namer(model);
+  // Sorted once: the names, the ports to any and the unused services go by host in name order.
+  const hosts = sortByName([...model.hosts.values()], (h) => h.name);
+  const names = new Namer(model, hosts);
   const ds: Diagnostic[] = [];
-  const chains = [...ir.chains.values()].sort((a, b) => localeOrder(a.point, b.point));
+  const chains = sortByName([...ir.chains.values()], (c) => c.point);
   const bridgeOf = portBridges(model);
   // Only the parts some packet can be in: a frame from a bridge port comes in on its bridge.
   const parts: PartFilter = {
@@ -76,69 +75,66 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   };
   const results = chains.map((c) => lintChain(c, { ...opts, parts }));
 
-  /** Occurrences by spec rule id, in the order first met. */
-  const byRule = new Map<number, Occurrence[]>();
-  // Each spec rule's key as a number, per chain and rule index: the overlap pairs below are
-  // millions on big specs, and building two key strings for each was a good part of lint's time.
-  const ids = new Map<string, number>();
-  // The rules compiled from one spec rule mostly share its origin object: one lookup each.
-  const idByOrigin = new Map<Origin, number>();
-  const idOf = (o: Origin): number => {
-    let id = idByOrigin.get(o);
-    if (id !== undefined) return id;
-    const k = ruleKey(o);
-    id = ids.get(k);
-    if (id === undefined) ids.set(k, (id = ids.size));
-    idByOrigin.set(o, id);
-    return id;
-  };
-  const keyIds = new Map<ChainLint, Int32Array>();
-  for (const res of results) {
+  // Each spec rule's id, per chain and rule index: the overlap pairs below are millions on big
+  // specs, and building two key strings for each was a good part of lint's time.
+  const ids = new RuleIds();
+  const keyIds = results.map((res) => {
     const rules = res.chain.rules;
     const kid = new Int32Array(rules.length);
-    for (let x = 0; x < rules.length; x++) kid[x] = idOf(rules[x]!.origin);
-    keyIds.set(res, kid);
-    for (let x = 0; x < rules.length; x++) {
-      const r = rules[x]!;
-      if (!isSubject(r)) continue;
-      const k = kid[x]!;
-      const list = byRule.get(k);
-      if (list) list.push({ chain: res.chain, rule: r, lint: res });
-      else byRule.set(k, [{ chain: res.chain, rule: r, lint: res }]);
-    }
-  }
+    for (let x = 0; x < rules.length; x++) kid[x] = ids.id(rules[x]!.origin);
+    return kid;
+  });
+  const subjects = results.map((res) => subjectColumn(res.chain.rules));
+  const status = results.map(statusColumn);
+  const occ = occurrences(keyIds, subjects, ids.size);
 
   const dead = new Uint8Array(ids.size);
-  for (const [k, occ] of byRule) {
-    const subject = occ[0]!.rule;
-    const at = atOrigin(subject.origin);
-    if (occ.every((o) => o.lint.empty.has(o.rule.index))) {
+  for (const k of occ.order) {
+    const from = occ.start[k]!;
+    const to = occ.start[k + 1]!;
+    // What every chain of the rule says of it, as the bits all of its occurrences share.
+    let all = EMPTY | SHADOWED | REDUNDANT;
+    let gone = true;
+    for (let t = from; t < to; t++) {
+      const st = status[occ.chain[t]!]![occ.rule[t]!]!;
+      all &= st;
+      if (st === 0) gone = false;
+    }
+    const subject = results[occ.chain[from]!]!.chain.rules[occ.rule[from]!]!;
+    if ((all & EMPTY) !== 0) {
       dead[k] = 1;
       ds.push(
         diag(
           Code.RULE_APPLIES_NOWHERE,
           'warning',
           `${quote(subject.origin)} can never apply: it matches no packet (a source or destination set is empty)`,
-          at,
+          atOrigin(subject.origin),
           'check its from/to: a group or name may resolve to nothing here',
         ),
       );
       continue;
     }
-    const sh = occ.filter((o) => o.lint.shadowed.has(o.rule.index) || o.lint.empty.has(o.rule.index));
-    if (sh.length === occ.length) {
+    if (!gone) continue;
+    const list: Occurrence[] = [];
+    let shadowedEverywhere = true;
+    for (let t = from; t < to; t++) {
+      const res = results[occ.chain[t]!]!;
+      const st = status[occ.chain[t]!]![occ.rule[t]!]!;
+      if ((st & (SHADOWED | EMPTY)) === 0) shadowedEverywhere = false;
+      list.push({ chain: res.chain, rule: res.chain.rules[occ.rule[t]!]!, lint: res });
+    }
+    if (shadowedEverywhere) {
       dead[k] = 1;
-      ds.push(shadowDiagnostic(subject, sh));
+      ds.push(shadowDiagnostic(subject, list, ids));
       continue;
     }
-    const gone = occ.every((o) => o.lint.shadowed.has(o.rule.index) || o.lint.redundant.has(o.rule.index) || o.lint.empty.has(o.rule.index));
-    if (gone)
-      ds.push(
-        redundantDiagnostic(
-          subject,
-          occ.filter((o) => o.lint.redundant.has(o.rule.index)),
-        ),
-      );
+    ds.push(
+      redundantDiagnostic(
+        subject,
+        list.filter((o) => o.lint.redundant.has(o.rule.index)),
+        ids,
+      ),
+    );
   }
 
   // Overlaps: one finding per rule whose traffic earlier rules partly take, naming those rules.
@@ -155,7 +151,8 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   interface Later {
     later: IrRule;
     shown: Map<number, Pair>;
-    rest: IdBag;
+    /** Made when a fourth earlier rule comes: most later rules have fewer. */
+    rest: IdBag | undefined;
     /** Whether every earlier rule in `rest` is cordon's plumbing. */
     restPlumbing: boolean;
     chains: string[];
@@ -165,15 +162,15 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   // addedIn[id] === run: spec rule id went into that later rule's `rest` in this run.
   const addedIn = new Int32Array(ids.size).fill(-1);
   let run = -1;
-  for (const res of results) {
+  for (let c = 0; c < results.length; c++) {
+    const res = results[c]!;
     const list = res.overlapList;
     if (list.length === 0) continue;
-    const kid = keyIds.get(res)!;
+    const kid = keyIds[c]!;
     const rules = res.chain.rules;
     const point = res.chain.point;
     // Per rule, from a column: a big chain has millions of pairs, each a read of a random rule.
-    const subject = new Uint8Array(rules.length);
-    for (let x = 0; x < rules.length; x++) subject[x] = isSubject(rules[x]!) ? 1 : 0;
+    const subject = subjects[c]!;
     let runOf = -1;
     let e: Later | undefined;
     /** Whether e.chains is known to hold this chain. */
@@ -199,7 +196,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
         }
         if (addedIn[ek] !== run) {
           addedIn[ek] = run;
-          e.rest.add(ek, run);
+          (e.rest ??= new IdBag()).add(ek, run);
           if (subject[j] === 1) e.restPlumbing = false;
         }
         continue;
@@ -207,7 +204,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
       // The message shows the parts of the first three pairs, three parts each. A pair already
       // known in this chain with its three parts adds nothing more.
       if (known && known.chains.includes(point) && known.parts.length >= 3) continue;
-      if (!e) overlapped.set(lk, (e = { later: rules[i]!, shown: new Map(), rest: new IdBag(), restPlumbing: true, chains: [] }));
+      if (!e) overlapped.set(lk, (e = { later: rules[i]!, shown: new Map(), rest: undefined, restPlumbing: true, chains: [] }));
       if (!e.chains.includes(point)) e.chains.push(point);
       listed = true;
       let p = known;
@@ -224,7 +221,7 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
   }
   for (const { later, shown: byEarlier, rest, restPlumbing, chains } of overlapped.values()) {
     const list = [...byEarlier.values()];
-    const count = list.length + rest.distinct();
+    const count = list.length + (rest?.distinct() ?? 0);
     const partsOf = (p: Pair): string => {
       const texts = [...new Set(p.parts.map((b) => names.box(b)))];
       return texts.slice(0, 2).join('; and on ') + (texts.length > 2 ? ' (and more)' : '');
@@ -266,8 +263,8 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
 
   // Policy rules that compile into no chain at all.
   for (const p of model.policy) {
-    const id = ids.get(ruleKey(p.origin));
-    if (id !== undefined && byRule.has(id)) continue;
+    const id = ids.find(p.origin);
+    if (id !== undefined && occ.start[id + 1]! > occ.start[id]!) continue;
     ds.push(
       diag(
         Code.RULE_APPLIES_NOWHERE,
@@ -279,8 +276,8 @@ export function lint(ir: Ir, opts: LintOptions = {}): Diagnostic[] {
     );
   }
 
-  ds.push(...portToAny(ir, names));
-  ds.push(...unused(model, opts));
+  ds.push(...portToAny(ir, names, hosts, chains));
+  ds.push(...unused(model, hosts, opts));
   ds.push(...tunnelFindings(ir));
   return sortDiagnostics(ds);
 }
@@ -340,18 +337,19 @@ function verbPlural(a: Action): string {
 }
 
 /** Rules as `'text' (line N)`, joined with "and"; past five, the count of the rest. */
-function listRules(rules: readonly IrRule[], here: Origin): string {
-  const u = uniqueRules(rules);
+function listRules(rules: readonly IrRule[], here: Origin, ids: RuleIds): string {
+  const u = uniqueRules(rules, ids);
   const parts = u.slice(0, 5).map((r) => `${quote(r.origin)}${lineOf(r.origin, here)}`);
   if (u.length > 5) parts.push(`${u.length - 5} more rules`);
   if (parts.length <= 1) return parts.join('');
   return `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
 }
 
-function uniqueRules(rules: readonly IrRule[]): IrRule[] {
-  const seen = new Set<string>();
+/** The first rule of each spec rule among `rules`, in their order. */
+function uniqueRules(rules: readonly IrRule[], ids: RuleIds): IrRule[] {
+  const seen = new Set<number>();
   return rules.filter((r) => {
-    const k = ruleKey(r.origin);
+    const k = ids.id(r.origin);
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
@@ -371,20 +369,23 @@ function groupByText<T>(items: readonly T[], chainOf: (x: T) => string, text: (x
   return out;
 }
 
-function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnostic {
+function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[], ids: RuleIds): Diagnostic {
   const here = subject.origin;
   const mine = verdictOf(subject.action);
-  const all = uniqueRules(occ.flatMap((o) => o.lint.shadowed.get(o.rule.index)?.by ?? []));
+  const all = uniqueRules(
+    occ.flatMap((o) => o.lint.shadowed.get(o.rule.index)?.by ?? []),
+    ids,
+  );
   const opposite = all.some((r) => verdictOf(r.action) !== mine);
   const explain = (by: readonly IrRule[]): string => {
-    const u = uniqueRules(by);
+    const u = uniqueRules(by, ids);
     if (u.length === 0) return 'it matches no packet here';
     const actions = new Set(u.map((r) => r.action));
     if (actions.size === 1) {
       const a = u[0]!.action;
       return u.length === 1
-        ? `${listRules(u, here)} ${verb(a)} all of its traffic first`
-        : `${listRules(u, here)} together ${verbPlural(a)} all of its traffic first`;
+        ? `${listRules(u, here, ids)} ${verb(a)} all of its traffic first`
+        : `${listRules(u, here, ids)} together ${verbPlural(a)} all of its traffic first`;
     }
     const shown = u.slice(0, 5).map((r) => `${quote(r.origin)}${lineOf(r.origin, here)} ${verb(r.action)} part`);
     if (u.length > 5) shown.push(`${u.length - 5} more rules take the rest`);
@@ -413,15 +414,15 @@ function shadowDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnost
   );
 }
 
-function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[]): Diagnostic {
+function redundantDiagnostic(subject: IrRule, occ: readonly Occurrence[], ids: RuleIds): Diagnostic {
   const here = subject.origin;
   const explain = (o: Occurrence): string => {
     const f = o.lint.redundant.get(o.rule.index)!;
-    const later = uniqueRules(f.by);
+    const later = uniqueRules(f.by, ids);
     const parts: string[] = [];
     if (later.length > 0)
       parts.push(
-        `${listRules(later, here)} ${later.length === 1 ? verb(subject.action) : verbPlural(subject.action)} ${f.byDefault ? 'part of' : 'all of'} its traffic anyway`,
+        `${listRules(later, here, ids)} ${later.length === 1 ? verb(subject.action) : verbPlural(subject.action)} ${f.byDefault ? 'part of' : 'all of'} its traffic anyway`,
       );
     if (f.byDefault)
       parts.push(
@@ -470,12 +471,24 @@ function portBridges(model: Model): ReadonlyMap<string, readonly string[]> {
  */
 function onTheirBridge<B extends BoxNames>(b: B, bridgeOf: ReadonlyMap<string, readonly string[]>): B | undefined {
   if (b.port.neg) return b;
-  const names = b.port.names.filter((p) => {
-    const bridges = bridgeOf.get(p);
-    return bridges === undefined || bridges.some((x) => nameHas(b.iif, x));
-  });
-  if (names.length === 0) return undefined;
-  return names.length === b.port.names.length ? b : { ...b, port: { neg: false, names } };
+  const all = b.port.names;
+  // Index loops and a list only once a port is dropped: most parts keep every port they name.
+  let names: string[] | undefined;
+  for (let k = 0; k < all.length; k++) {
+    const p = all[k]!;
+    if (onItsBridge(p, b.iif, bridgeOf)) names?.push(p);
+    else names ??= all.slice(0, k);
+  }
+  if (names === undefined) return all.length === 0 ? undefined : b;
+  return names.length === 0 ? undefined : { ...b, port: { neg: false, names } };
+}
+
+/** Whether frames from port `p` can come in on `iif`: p is no bridge port, or its bridge is in iif. */
+function onItsBridge(p: string, iif: NameSet, bridgeOf: ReadonlyMap<string, readonly string[]>): boolean {
+  const bridges = bridgeOf.get(p);
+  if (bridges === undefined) return true;
+  for (let k = 0; k < bridges.length; k++) if (nameHas(iif, bridges[k]!)) return true;
+  return false;
 }
 
 /**
@@ -507,8 +520,12 @@ class Namer {
   private readonly netOf = new Map<string, string>();
   private readonly portOf = new Map<string, string>();
 
-  constructor(private readonly model: Model) {
-    for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
+  /** `hosts`: the model's hosts, sorted by name. */
+  constructor(
+    private readonly model: Model,
+    hosts: readonly Host[],
+  ) {
+    for (const h of hosts) {
       for (const nic of h.nics) {
         if (!this.hostOf.has(nic.address)) this.hostOf.set(nic.address, h.name);
         if (nic.port) this.portOf.set(nic.port, h.name);
@@ -517,7 +534,26 @@ class Namer {
     for (const n of [...model.networks.values(), ...model.tunnels.values()]) this.netOf.set(`${n.range.lo}-${n.range.hi}`, n.name);
   }
 
+  /**
+   * Texts of one-range sets, by their ends: lint names a few thousand overlap parts, each a new
+   * box, mostly of the same hosts and networks.
+   */
+  private readonly oneRange = new Map<number, Map<number, string>>();
+  /** Texts of one-span flow lines, by `lo * (FLOW_MAX + 1) + hi` (exact: below 2^35). */
+  private readonly oneFlow = new Map<number, string>();
+
   addrs(rs: RangeSet): string {
+    if (rs.length !== 1) return this.addrsOf(rs);
+    const lo = rs[0]![0];
+    const hi = rs[0]![1];
+    let byHi = this.oneRange.get(lo);
+    if (byHi === undefined) this.oneRange.set(lo, (byHi = new Map<number, string>()));
+    let text = byHi.get(hi);
+    if (text === undefined) byHi.set(hi, (text = this.addrsOf(rs)));
+    return text;
+  }
+
+  private addrsOf(rs: RangeSet): string {
     if (rs.length === 1 && rs[0]![0] === 0 && rs[0]![1] === ADDR_MAX) return 'any address';
     if (this.model.internet.length > 0 && R.equal(rs, this.model.internet)) return 'internet';
     if (this.model.lan.length > 0 && R.equal(rs, this.model.lan)) return 'lan';
@@ -559,6 +595,19 @@ class Namer {
     return count > 3 ? `${items.slice(0, 3).join(', ')} and ${count - 3} more ranges` : items.join(', ');
   }
 
+  private flows(line: RangeSet): string {
+    if (line.length !== 1) return Namer.flowsOf(line);
+    const key = line[0]![0] * (FLOW_MAX + 1) + line[0]![1];
+    let text = this.oneFlow.get(key);
+    if (text === undefined) this.oneFlow.set(key, (text = Namer.flowsOf(line)));
+    return text;
+  }
+
+  private static flowsOf(line: RangeSet): string {
+    const f = lineToFlows(line);
+    return flowEqual(f, ALL_FLOWS) ? 'all traffic' : formatFlowSet(f);
+  }
+
   private static ifs(s: NameSet, what: string, owner?: ReadonlyMap<string, string>): string | undefined {
     if (s.neg && s.names.length === 0) return undefined;
     const list = s.names.map((x) => (owner?.get(x) ? `${x} (${owner.get(x)!})` : x)).join(', ');
@@ -567,8 +616,7 @@ class Namer {
 
   /** `tcp/22 from agentfarm (10.0.0.10) to internet through port tap101i0`. */
   box(b: Box): string {
-    const f = lineToFlows(b.flow);
-    let text = flowEqual(f, ALL_FLOWS) ? 'all traffic' : formatFlowSet(f);
+    let text = this.flows(b.flow);
     if (!isAll(b.src)) text += ` from ${this.addrs(b.src)}`;
     if (!isAll(b.dst)) text += ` to ${this.addrs(b.dst)}`;
     const port = Namer.ifs(b.port, 'through bridge port', this.portOf);
@@ -591,9 +639,10 @@ export function isHugeTarget(t: Target): boolean {
   return t.kind === 'cidr' && t.range.hi - t.range.lo + 1 >= 2 ** 24;
 }
 
-function hostsIn(model: Model, space: RangeSet, except: ReadonlySet<string>): { name: string; kind: string }[] {
+/** `hosts`: the model's hosts sorted by name. */
+function hostsIn(hosts: readonly Host[], space: RangeSet, except: ReadonlySet<string>): { name: string; kind: string }[] {
   const out: { name: string; kind: string }[] = [];
-  for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
+  for (const h of hosts) {
     if (except.has(h.name)) continue;
     if (h.nics.some((n) => R.contains(space, n.address))) out.push({ name: h.name, kind: h.kind });
   }
@@ -613,7 +662,8 @@ function alsoReaches(model: Model, reached: readonly { name: string; kind: strin
   return `, so ${plural ? 'they also reach' : 'it also reaches'} ${list}${more}${kinds.length ? ` (${kinds.join(' and ')})` : ''}`;
 }
 
-function portToAny(ir: Ir, names: Namer): Diagnostic[] {
+/** `hosts`: the model's hosts, sorted by name. */
+function portToAny(ir: Ir, names: Namer, hosts: readonly Host[], chains: readonly Chain[]): Diagnostic[] {
   const model = ir.model;
   const ds: Diagnostic[] = [];
   const declared = declaredSpace(model);
@@ -625,7 +675,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
     let space: RangeSet = R.EMPTY;
     for (const t of wide) space = R.union(space, targetAddrs(model, t));
     const fromGuests = [...from].some((h) => !model.hosts.get(h)?.trusted) || p.from.some((t) => t.kind === 'network' || t.kind === 'any');
-    const reached = hostsIn(model, space, from);
+    const reached = hostsIn(hosts, space, from);
     const w = wide.map((t) => (t.kind === 'any' ? 'any' : t.name)).join(', ');
     ds.push(
       diag(
@@ -639,7 +689,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
   }
   // Hand-written chains: accepts with specific ports and no narrower destination, where the
   // destination varies. One finding per chain: such rules usually come as a list (a whitelist).
-  for (const c of [...ir.chains.values()].sort((a, b) => localeOrder(a.point, b.point))) {
+  for (const c of chains) {
     if (!c.handwritten || !['forward', 'output', 'guest-out'].includes(c.hook)) continue;
     const wide = c.rules.filter((r) => {
       const m = r.match;
@@ -655,7 +705,7 @@ function portToAny(ir: Ir, names: Namer): Diagnostic[] {
       flows = flowUnion(flows, r.match.flows);
       dst = R.union(dst, r.match.dst ?? ALL);
     }
-    const reached = hostsIn(model, dst, new Set([c.host]));
+    const reached = hostsIn(hosts, dst, new Set([c.host]));
     const guest = !model.hosts.get(c.host)?.trusted;
     const lines = [...new Set(wide.slice(1).map((r) => r.origin.line))].filter((l) => l > 0 && l !== first.origin.line);
     const at = lines.length === 0 ? '' : ` (line${lines.length > 1 ? 's' : ''} ${lines.join(', ')})`;
@@ -695,7 +745,8 @@ function fromHosts(model: Model, p: PolicyRule): Set<string> {
 
 // ---- unused names ----------------------------------------------------------------------------
 
-function unused(model: Model, opts: LintOptions): Diagnostic[] {
+/** `hosts`: the model's hosts, sorted by name. */
+function unused(model: Model, hosts: readonly Host[], opts: LintOptions): Diagnostic[] {
   const ds: Diagnostic[] = [];
   const at = (path: (string | number)[], fallback?: Origin): { file: string; line: number; col: number; path: string } => {
     if (opts.source) return opts.source.pos(path, true);
@@ -722,8 +773,9 @@ function unused(model: Model, opts: LintOptions): Diagnostic[] {
       ),
     );
   }
-  for (const h of [...model.hosts.values()].sort((a, b) => localeOrder(a.name, b.name))) {
-    for (const [s, flows] of [...h.services.entries()].sort((a, b) => localeOrder(a[0], b[0]))) {
+  for (const h of hosts) {
+    if (h.services.size === 0) continue;
+    for (const [s, flows] of sortByName([...h.services.entries()], (e) => e[0])) {
       if (model.used.services.has(`${h.name}.${s}`)) continue;
       ds.push(
         diag(
