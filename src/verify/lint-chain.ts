@@ -8,6 +8,7 @@ import { IntBuffer } from '../util/int-buffer.js';
 import { I32Chunks } from '../util/chunks.js';
 import { NameSplit } from './name-split.js';
 import { IntervalColumns } from '../util/interval-index.js';
+import { upperBound } from '../util/search.js';
 import type { Action, Chain, IrRule, RuleRole } from '../ir/types.js';
 import * as R from '../util/rangeset.js';
 import type { RangeSet } from '../util/rangeset.js';
@@ -120,7 +121,8 @@ export function lintChain(
   const dHi = new Float64Array(n);
   const fLo = new Float64Array(n);
   const fHi = new Float64Array(n);
-  for (const i of live) {
+  for (let t = 0; t < live.length; t++) {
+    const i = live[t]!;
     const b = boxes[i]!;
     sLo[i] = b.src[0]![0];
     sHi[i] = b.src[b.src.length - 1]![1];
@@ -141,7 +143,8 @@ export function lintChain(
   const pairOf: (Map<number, number> | undefined)[] = [];
   /** Per pair, its rules in chain order. */
   const members: number[][] = [];
-  for (const i of live) {
+  for (let t = 0; t < live.length; t++) {
+    const i = live[t]!;
     const b = boxes[i]!;
     const sId = (setOf[0]![i] = setIds.of(b.src));
     const dId = (setOf[1]![i] = setIds.of(b.dst));
@@ -163,7 +166,11 @@ export function lintChain(
     if (d === 2) {
       // The flow index: one entry per rule and flow range; its second interval is the destination hull.
       const cols = new IntervalColumns(live.length, true);
-      for (const i of live) for (const [lo, hi] of boxes[i]!.flow) cols.push(lo, hi, i, dLo[i], dHi[i]);
+      for (let t = 0; t < live.length; t++) {
+        const i = live[t]!;
+        const flow = boxes[i]!.flow;
+        for (let k = 0; k < flow.length; k++) cols.push(flow[k]![0], flow[k]![1], i, dLo[i], dHi[i]);
+      }
       return new IntervalIndex(cols);
     }
     // The address indexes: one entry per pair and source range × destination range.
@@ -219,7 +226,7 @@ export function lintChain(
         // Only to choose an index: a set of many ranges (the internet's dozens) is estimated by its
         // hull, two binary searches per bucket instead of two per range.
         if (rs.length > 4) e = indexes[d]!.estimate(rs[0]![0], rs[rs.length - 1]![1]) * COST[d]!;
-        else for (const [lo, hi] of rs) e += indexes[d]!.estimate(lo, hi) * COST[d]!;
+        else for (let k = 0; k < rs.length; k++) e += indexes[d]!.estimate(rs[k]![0], rs[k]![1]) * COST[d]!;
         estimates[d]![id] = e;
       }
       if (e < least) {
@@ -248,11 +255,14 @@ export function lintChain(
     // The second interval to filter on: the query's hull in the index's other dimension.
     const lo2 = pick === 1 ? sLo[i]! : dLo[i]!;
     const hi2 = pick === 1 ? sHi[i]! : dHi[i]!;
-    for (const [lo, hi] of dims[pick]!(b)) indexes[pick]!.queryWithin(lo, hi, lo2, hi2, scratch);
+    const rs = pick === 0 ? b.src : pick === 1 ? b.dst : b.flow;
+    const index = indexes[pick]!;
+    for (let k = 0; k < rs.length; k++) index.queryWithin(rs[k]![0], rs[k]![1], lo2, hi2, scratch);
     const out = found;
     out.clear();
     if (pick === 2) {
-      for (const j of scratch) {
+      for (let t = 0; t < scratch.length; t++) {
+        const j = scratch[t]!;
         if (j === i || seen[j] === i) continue;
         seen[j] = i;
         if (sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
@@ -293,7 +303,8 @@ export function lintChain(
             for (let t = 0; t < all.length; t++) if (all[t] !== i) out.push(all[t]!);
           }
         }
-        for (const j of cands) {
+        for (let t = 0; t < cands.length; t++) {
+          const j = cands[t]!;
           if (j === i || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
           if (boxMeetsBeyondAddresses(b, boxes[j]!)) out.push(j);
         }
@@ -327,7 +338,8 @@ export function lintChain(
     const subjects: number[] = [];
     const others: number[] = [];
     const pickOf = new Int8Array(n);
-    for (const i of live) {
+    for (let t = 0; t < live.length; t++) {
+      const i = live[t]!;
       if (isSubject(rules[i]!)) {
         subjects.push(i);
         pickOf[i] = choose(i);
@@ -341,24 +353,28 @@ export function lintChain(
     const wideFactor = opts.wideFactor ?? WIDE_FACTOR;
     const wide = new Uint8Array(n);
     const wides: number[] = [];
-    for (const i of [...subjects].sort((x, y) => cost[y]! - cost[x]!)) {
+    // Only rules over the first bar can be wide: the sort is of those (the bar rises with each).
+    const over = subjects.filter((i) => cost[i]! > wideFactor * (others.length + 1));
+    for (const i of over.sort((x, y) => cost[y]! - cost[x]!)) {
       if (cost[i]! <= wideFactor * (others.length + wides.length + 1)) break;
       wide[i] = 1;
       wides.push(i);
     }
     const held = new Map<number, number[]>();
     for (const i of wides) held.set(i, []);
-    for (const i of subjects) {
+    for (let s = 0; s < subjects.length; s++) {
+      const i = subjects[s]!;
       if (wide[i] === 1) continue;
       const nb = query(i, pickOf[i]!);
       near.set(i, nb);
-      for (const j of nb) if (wide[j] === 1) held.get(j)!.push(i);
+      if (wides.length > 0) for (let t = 0; t < nb.length; t++) if (wide[nb[t]!] === 1) held.get(nb[t]!)!.push(i);
     }
     for (const i of wides) {
       const nb = held.get(i)!;
       const b = boxes[i]!;
       for (const group of [others, wides]) {
-        for (const j of group) {
+        for (let t = 0; t < group.length; t++) {
+          const j = group[t]!;
           if (j === i || sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
           if (boxesMeet(b, boxes[j]!)) nb.push(j);
         }
@@ -432,8 +448,9 @@ export function lintChain(
     const by: IrRule[] = [];
     let keeps = true;
     let cut = false;
-    for (const j of nb) {
-      if (j <= i) continue;
+    // The later neighbours only: nb ascends.
+    for (let t = upperBound(nb, i); t < nb.length; t++) {
+      const j = nb[t]!;
       const l = rules[j]!;
       if (l.action === r.action) {
         // A later twin that never matches only looks like a replacement: report that one instead.

@@ -72,7 +72,9 @@ export class NameSplit {
    * the indexes of their `families` are, instead.
    */
   candidates(q: Box, stamp: Int32Array, mark: number, out: number[], families?: number[]): void {
-    for (const j of this.wild) out.push(j);
+    // Index loops: this runs before V8 optimises it, where for-of costs an iterator step per item.
+    const wild = this.wild;
+    for (let t = 0; t < wild.length; t++) out.push(wild[t]!);
     for (let d = PORT; d <= OIF; d++) {
       const s = setOf(q, d);
       if (d === PORT && families && s.neg && s.names.length === 0) {
@@ -80,14 +82,16 @@ export class NameSplit {
         continue;
       }
       if (s.neg) {
-        for (const j of this.filed[d]!) out.push(j);
+        const filed = this.filed[d]!;
+        for (let t = 0; t < filed.length; t++) out.push(filed[t]!);
         continue;
       }
       const by = this.byName[d]!;
-      for (const x of s.names) {
-        const list = by.get(x);
+      for (let k = 0; k < s.names.length; k++) {
+        const list = by.get(s.names[k]!);
         if (!list) continue;
-        for (const j of list) {
+        for (let t = 0; t < list.length; t++) {
+          const j = list[t]!;
           // A rule listing several of q's names is filed under each.
           if (stamp[j] === mark) continue;
           stamp[j] = mark;
