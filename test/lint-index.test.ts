@@ -8,6 +8,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { IntervalIndex, type IntervalItem } from '../src/util/interval-index.js';
+import { IntBuffer } from '../src/util/int-buffer.js';
 import * as R from '../src/util/rangeset.js';
 import type { RangeSet, Span } from '../src/util/rangeset.js';
 import { boxIntersect, type Box, type NameSet } from '../src/verify/box.js';
@@ -95,9 +96,9 @@ describe('interval index: filtered query', () => {
           const want = new Set(
             items.filter((it) => it.lo <= hi && it.hi >= lo && (it.lo2 ?? -Infinity) <= hi2 && (it.hi2 ?? Infinity) >= lo2).map((it) => it.id),
           );
-          const got: number[] = [];
+          const got = new IntBuffer(1);
           index.queryWithin(lo, hi, lo2, hi2, got);
-          assert.deepEqual(new Set(got), want);
+          assert.deepEqual(new Set(got.view()), want);
           // The unfiltered query is unchanged by second intervals.
           const all: number[] = [];
           index.query(lo, hi, all);
@@ -182,9 +183,9 @@ describe('interval index: answers in scan order', () => {
           const index = new IntervalIndex(items);
           for (const q of queries) {
             const [lo, hi, lo2, hi2] = [q.lo, q.lo + q.w, q.lo2, q.lo2 + q.w2];
-            const got: number[] = [];
+            const got = new IntBuffer(1);
             index.queryWithin(lo, hi, lo2, hi2, got);
-            assert.deepEqual(got, scan(items, two, lo, hi, lo2, hi2));
+            assert.deepEqual([...got.view()], scan(items, two, lo, hi, lo2, hi2));
           }
         },
       ),

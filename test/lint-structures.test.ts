@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { IrRule } from '../src/ir/types.js';
 import { IntervalColumns, IntervalIndex, type IntervalItem } from '../src/util/interval-index.js';
+import { IntBuffer } from '../src/util/int-buffer.js';
 import { boxMeetsBeyondAddresses, boxOf, cornerOutside, covered, flowsToLine, nameHas, rsIntersects, type Box, type NameSet } from '../src/verify/box.js';
 import { meetsRange, rangesMeet, spanGroups } from '../src/verify/lint-chain.js';
 import type { IrMatch } from '../src/ir/types.js';
@@ -46,8 +47,9 @@ describe('NameSplit', () => {
         const split = new NameSplit(boxes, rules);
         const stamp = new Int32Array(boxes.length).fill(-1);
         queries.forEach((q, mark) => {
-          const got: number[] = [];
-          split.candidates(q, stamp, mark, got);
+          const buf = new IntBuffer(1);
+          split.candidates(q, stamp, mark, buf);
+          const got = [...buf.view()];
           assert.equal(new Set(got).size, got.length, 'no rule twice');
           for (const j of rules) {
             const b = boxes[j]!;
@@ -90,9 +92,11 @@ describe('NameSplit families', () => {
         }
         const stamp = new Int32Array(boxes.length).fill(-1);
         queries.forEach((q, mark) => {
-          const named: number[] = [];
-          const fams: number[] = [];
-          split.candidates(q, stamp, mark, named, fams);
+          const namedBuf = new IntBuffer(1);
+          const famBuf = new IntBuffer(1);
+          split.candidates(q, stamp, mark, namedBuf, famBuf);
+          const named = [...namedBuf.view()];
+          const fams = [...famBuf.view()];
           if (!(q.port.neg && q.port.names.length === 0)) assert.equal(fams.length, 0, 'families only for a query matching every port');
           const got = named.filter((j) => boxMeetsBeyondAddresses(q, boxes[j]!));
           for (const f of fams) if (boxMeetsBeyondAddresses(q, boxes[split.families[f]!.rep]!)) got.push(...split.families[f]!.members);
@@ -130,11 +134,11 @@ describe('IntervalColumns', () => {
         const b = new IntervalIndex(cols);
         for (const q of queries) {
           const [lo, hi, lo2, hi2] = [q.lo, q.lo + q.w, q.lo2, q.lo2 + q.w2];
-          const x: number[] = [];
-          const y: number[] = [];
+          const x = new IntBuffer(1);
+          const y = new IntBuffer(1);
           a.queryWithin(lo, hi, lo2, hi2, x);
           b.queryWithin(lo, hi, lo2, hi2, y);
-          assert.deepEqual(y, x);
+          assert.deepEqual([...y.view()], [...x.view()]);
           assert.equal(b.estimate(lo, hi), a.estimate(lo, hi));
         }
       }),

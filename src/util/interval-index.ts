@@ -1,4 +1,5 @@
 /** An index of intervals by overlap; shared by the compiler (rules by address) and lint (rules by range). */
+import type { IntBuffer } from './int-buffer.js';
 import { lowerBound } from './search.js';
 
 /** Sort keys pack start and position into one double (exact below 2^53): start < 2^32, position < 2^21. */
@@ -178,7 +179,7 @@ export class IntervalIndex {
    * Ids of items overlapping [lo, hi] whose second interval (unbounded when the item has none)
    * overlaps [lo2, hi2], unordered; an id may appear more than once.
    */
-  queryWithin(lo: number, hi: number, lo2: number, hi2: number, out: number[]): void {
+  queryWithin(lo: number, hi: number, lo2: number, hi2: number, out: IntBuffer): void {
     for (let v = 0; v < this.levels.length; v++) {
       const lv = this.levels[v]!;
       const end = lowerBound(lv.los, hi + 1);

@@ -203,14 +203,15 @@ export function lintChain(
    * addresses or a service's ports, and the binary searches per bucket were most of a query.
    */
   const estimates = [setIds.size, setIds.size, flowIds.size].map((m) => new Float64Array(m).fill(-1));
-  const scratch: number[] = [];
+  /** Index entries a query found; reused (a JS array emptied by `length = 0` gives up its store). */
+  const scratch = new IntBuffer(1024);
   /** seen[x] === i: rule (flow index) or pair (address indexes) x already looked at for rule i. */
   const seen = new Int32Array(Math.max(n, members.length)).fill(-1);
   /** Big pairs' rules by name, built when first met. */
   const splits: (NameSplit | undefined)[] = [];
   const stamp = new Int32Array(n).fill(-1);
-  const named: number[] = [];
-  const families: number[] = [];
+  const named = new IntBuffer(256);
+  const families = new IntBuffer(16);
   /** The index that scans least for rule i (0 source, 1 destination, 2 flow); its estimate in `cost[i]`. */
   const cost = new Float64Array(n);
   const choose = (i: number): number => {
@@ -251,18 +252,19 @@ export function lintChain(
   };
   const query = (i: number, pick: number): Neighbours => {
     const b = boxes[i]!;
-    scratch.length = 0;
+    scratch.clear();
     // The second interval to filter on: the query's hull in the index's other dimension.
     const lo2 = pick === 1 ? sLo[i]! : dLo[i]!;
     const hi2 = pick === 1 ? sHi[i]! : dHi[i]!;
     const rs = pick === 0 ? b.src : pick === 1 ? b.dst : b.flow;
     const index = indexes[pick]!;
     for (let k = 0; k < rs.length; k++) index.queryWithin(rs[k]![0], rs[k]![1], lo2, hi2, scratch);
+    const hits = scratch.view();
     const out = found;
     out.clear();
     if (pick === 2) {
-      for (let t = 0; t < scratch.length; t++) {
-        const j = scratch[t]!;
+      for (let t = 0; t < hits.length; t++) {
+        const j = hits[t]!;
         if (j === i || seen[j] === i) continue;
         seen[j] = i;
         if (sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
@@ -273,8 +275,8 @@ export function lintChain(
       const qsHi = sHi[i]!;
       const qdLo = dLo[i]!;
       const qdHi = dHi[i]!;
-      for (let t = 0; t < scratch.length; t++) {
-        const p = scratch[t]!;
+      for (let t = 0; t < hits.length; t++) {
+        const p = hits[t]!;
         if (seen[p] === i) continue;
         seen[p] = i;
         // The addresses are the pair's: tested once for all its rules.
@@ -289,16 +291,17 @@ export function lintChain(
         if (pick !== 1 && ((one & 2) !== 0 ? !meetsRange(b.dst, pHull[h + 2]!, pHull[h + 3]!) : !rangesMeet(b.dst, boxes[pRep[p]!]!.dst))) continue;
         if (pick !== 0 && ((one & 1) !== 0 ? !meetsRange(b.src, pHull[h]!, pHull[h + 1]!) : !rangesMeet(b.src, boxes[pRep[p]!]!.src))) continue;
         const list = members[p]!;
-        let cands: readonly number[] = list;
+        let cands: ArrayLike<number> = list;
         const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
         if (split) {
-          named.length = 0;
-          families.length = 0;
+          named.clear();
+          families.clear();
           split.candidates(b, stamp, i, named, families);
-          cands = named;
+          cands = named.view();
+          const fams = families.view();
           // Rules alike but for their port names, and q matching every port: the first answers for all.
-          for (let f = 0; f < families.length; f++) {
-            const { rep, members: all } = split.families[families[f]!]!;
+          for (let f = 0; f < fams.length; f++) {
+            const { rep, members: all } = split.families[fams[f]!]!;
             if (fLo[rep]! > fHi[i]! || fHi[rep]! < fLo[i]! || !boxMeetsBeyondAddresses(b, boxes[rep]!)) continue;
             for (let t = 0; t < all.length; t++) if (all[t] !== i) out.push(all[t]!);
           }

@@ -6,6 +6,7 @@
  * tested each of them.
  */
 import type { Box, NameSet } from './box.js';
+import type { IntBuffer } from '../util/int-buffer.js';
 
 /** Which name set a rule is filed under: the first of port, iif, oif that lists names. */
 const PORT = 0;
@@ -71,7 +72,7 @@ export class NameSplit {
    * `families`, when q matches every port, the rules filed under port names are not appended:
    * the indexes of their `families` are, instead.
    */
-  candidates(q: Box, stamp: Int32Array, mark: number, out: number[], families?: number[]): void {
+  candidates(q: Box, stamp: Int32Array, mark: number, out: IntBuffer, families?: IntBuffer): void {
     // Index loops: this runs before V8 optimises it, where for-of costs an iterator step per item.
     const wild = this.wild;
     for (let t = 0; t < wild.length; t++) out.push(wild[t]!);
