@@ -12,10 +12,12 @@ import { setFlagsFromString } from 'node:v8';
 /**
  * V8's interrupt budget (work, in bytes of bytecode run, between two looks at whether a function
  * should be optimised; V8's default is 67,584). Measured on 1k and 10k specs: 1M, 2M and 4M all
- * cut a 1k command's CPU, 4M the most (check, render, matrix, lint: 0.61-0.77 of it), and 10k
- * lint's (0.90); at 10k, matrix's engine runs ~10 % more CPU at 4M, none at 1M.
+ * cut a 1k command's CPU, 4M the most on a loaded machine (check, render, matrix, lint: 0.61-0.77
+ * of it); on a quiet one, where the compiles run on the second CPU, 1M gives the shortest wall
+ * times (1k matrix 0.85 s against 0.93 s at 4M, lint 1.10 s against 1.20 s) and costs 10k
+ * matrix nothing (4M: ~10 % more CPU there).
  */
-export const INTERRUPT_BUDGET = 4_000_000;
+export const INTERRUPT_BUDGET = 1_000_000;
 
 /** A V8 flag as given on node's command line or in NODE_OPTIONS (`_` and `-` are the same to V8). */
 const BUDGET_FLAG = /^--interrupt[-_]budget(?:=|$)/;
