@@ -21,6 +21,7 @@ import {
   cornerOutside,
   covered,
   IntervalIndex,
+  meetsRange,
   rsIntersects,
   smallCover,
   type Box,
@@ -268,7 +269,7 @@ export function lintChain(
         if (j === i || seen[j] === i) continue;
         seen[j] = i;
         if (sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
-        if (boxesMeet(b, boxes[j]!)) out.push(j);
+        if (boxIntersects(b, boxes[j]!)) out.push(j);
       }
     } else {
       const qsLo = sLo[i]!;
@@ -288,8 +289,8 @@ export function lintChain(
         // Not in the index's own dimension: an entry is one of the pair's ranges there, found
         // because it overlaps one of the query's.
         const one = pOne[p]!;
-        if (pick !== 1 && ((one & 2) !== 0 ? !meetsRange(b.dst, pHull[h + 2]!, pHull[h + 3]!) : !rangesMeet(b.dst, boxes[pRep[p]!]!.dst))) continue;
-        if (pick !== 0 && ((one & 1) !== 0 ? !meetsRange(b.src, pHull[h]!, pHull[h + 1]!) : !rangesMeet(b.src, boxes[pRep[p]!]!.src))) continue;
+        if (pick !== 1 && ((one & 2) !== 0 ? !meetsRange(b.dst, pHull[h + 2]!, pHull[h + 3]!) : !rsIntersects(b.dst, boxes[pRep[p]!]!.dst))) continue;
+        if (pick !== 0 && ((one & 1) !== 0 ? !meetsRange(b.src, pHull[h]!, pHull[h + 1]!) : !rsIntersects(b.src, boxes[pRep[p]!]!.src))) continue;
         const list = members[p]!;
         let cands: ArrayLike<number> = list;
         const split = list.length > SPLIT_ABOVE ? (splits[p] ??= new NameSplit(boxes, list)) : undefined;
@@ -379,7 +380,7 @@ export function lintChain(
         for (let t = 0; t < group.length; t++) {
           const j = group[t]!;
           if (j === i || sLo[j]! > sHi[i]! || sHi[j]! < sLo[i]! || dLo[j]! > dHi[i]! || dHi[j]! < dLo[i]! || fLo[j]! > fHi[i]! || fHi[j]! < fLo[i]!) continue;
-          if (boxesMeet(b, boxes[j]!)) nb.push(j);
+          if (boxIntersects(b, boxes[j]!)) nb.push(j);
         }
       }
       near.set(i, keep(Int32Array.from(nb)));
@@ -512,40 +513,6 @@ export function spanGroups(rs: RangeSet, count: number): [number, number][] {
     from = at;
   }
   return out;
-}
-
-/**
- * rsIntersects, by binary search when a set of a few ranges meets one of many: most address
- * pairs a query finds are a host against the dozens of ranges of the internet, and the walk
- * through them was most of the query's time.
- */
-export function rangesMeet(a: RangeSet, b: RangeSet): boolean {
-  const few = a.length <= b.length ? a : b;
-  const many = few === a ? b : a;
-  if (few.length > 2 || many.length <= 8) return rsIntersects(a, b);
-  for (let k = 0; k < few.length; k++) if (meetsRange(many, few[k]![0], few[k]![1])) return true;
-  return false;
-}
-
-/**
- * boxIntersects, its addresses by rangesMeet: a wide rule is tested against every plumbing rule
- * and every other wide rule (at 10k, 9.6M tests, nearly all failing on a host or prefix against
- * the internet's dozens of ranges, walked range by range).
- */
-function boxesMeet(a: Box, b: Box): boolean {
-  return (a.state & b.state) !== 0 && rangesMeet(a.dst, b.dst) && rangesMeet(a.src, b.src) && boxMeetsBeyondAddresses(a, b);
-}
-
-/** Whether `rs` meets [lo, hi]: the first range ending at or after lo starts by hi. */
-export function meetsRange(rs: RangeSet, lo: number, hi: number): boolean {
-  let l = 0;
-  let h = rs.length;
-  while (l < h) {
-    const m = (l + h) >>> 1;
-    if (rs[m]![1] < lo) l = m + 1;
-    else h = m;
-  }
-  return l < rs.length && rs[l]![0] <= hi;
 }
 
 /** Per rule: 1 when rate-limited; its verdict (1 accept, 2 deny); 1 when overlapPartner never takes it as the earlier rule. */
