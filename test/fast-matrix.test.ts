@@ -44,6 +44,13 @@ function irOf(r: LoadResult): Ir | undefined {
   return r.model ? compile(r.model) : undefined;
 }
 
+/** The IR of a spec that must load. */
+function loadedIr(spec: string): Ir {
+  const r = loadModelFromText(spec);
+  assert.ok(r.model, `spec loads: ${JSON.stringify(r.diagnostics?.slice(0, 3))}`);
+  return compile(r.model);
+}
+
 const show = (f: FlowSet | undefined): string => (f === undefined ? '·' : formatFlowSet(f));
 
 function assertSameCells(name: string, slow: Matrix, fast: { cell(i: number, j: number): FlowSet | undefined }): void {
@@ -127,9 +134,7 @@ describe('fast matrix = computeMatrix', () => {
       '  - allow: { from: internet, to: f1.web }',
       '  - allow: { from: vmbr2, to: [vmbr1, vmbr3] }',
     ].join('\n');
-    const r = loadModelFromText(spec);
-    assert.ok(r.model, `spec loads: ${JSON.stringify(r.diagnostics?.slice(0, 3))}`);
-    const ir = irOf(r)!;
+    const ir = loadedIr(spec);
     for (const assume of VIEWS) {
       const fast = computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true });
       assertSameCells(`shared templates ${assume}`, computeMatrix(ir, assume), fast);
@@ -185,9 +190,7 @@ describe('leaf → leaf templates shared across source segments (crossKey)', () 
   ].join('\n');
 
   it('the same cells as computeMatrix, with templates taken across segments', () => {
-    const r = loadModelFromText(spec);
-    assert.ok(r.model, `spec loads: ${JSON.stringify(r.diagnostics?.slice(0, 3))}`);
-    const ir = irOf(r)!;
+    const ir = loadedIr(spec);
     for (const assume of VIEWS) {
       const stats = { sourceClasses: 0, destClasses: 0, universe: 0, portClasses: 0, templates: 0, sweeps: 0, sweepRules: 0, visits: 0, crossTemplates: 0 };
       const fast = computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true, stats });
@@ -243,9 +246,7 @@ describe('roaming peers share templates by shape (isRoamer)', () => {
   ].join('\n');
 
   it('the same cells as computeMatrix, the peers of a tunnel in one class', () => {
-    const r = loadModelFromText(spec);
-    assert.ok(r.model, `spec loads: ${JSON.stringify(r.diagnostics?.slice(0, 3))}`);
-    const ir = irOf(r)!;
+    const ir = loadedIr(spec);
     for (const assume of VIEWS) {
       const stats = { sourceClasses: 0, destClasses: 0, universe: 0, portClasses: 0, templates: 0, sweeps: 0, sweepRules: 0, visits: 0 };
       const fast = computeFastMatrix(ir, assume, new Engine(ir), { verifyTemplates: true, stats });
@@ -286,9 +287,7 @@ describe("a tunnel's transport: one verdict for its roaming peers, one per other
   ].join('\n');
 
   it('the same cells as computeMatrix', () => {
-    const r = loadModelFromText(spec);
-    assert.ok(r.model, `spec loads: ${JSON.stringify(r.diagnostics?.slice(0, 3))}`);
-    const ir = irOf(r)!;
+    const ir = loadedIr(spec);
     const engine = new Engine(ir);
     // The spec does what it is for: the two kinds of peer get different verdicts.
     assert.equal(engine.checkTransport({ tunnel: 'wg0', peer: 's1' }, 'configured').ok, false);
