@@ -71,12 +71,9 @@ export class EarlierMeets {
     const nb = this.near.get(j);
     const out: number[] = [];
     if (nb) {
-      for (const k of nb) {
-        if (k >= j) break;
-        out.push(k);
-        if (out.length > MAX_CUTTERS) return null;
-      }
-      return Int32Array.from(out);
+      // nb ascends: the rules before j are a prefix of it.
+      const m = lowerBound(nb, j);
+      return m > MAX_CUTTERS ? null : nb.slice(0, m);
     }
     if (j >= SCAN_BELOW) return null;
     const bj = this.boxes[j]!;

@@ -499,11 +499,15 @@ function meetOnTheirBridge(a: BoxNames, b: BoxNames, bridgeOf: ReadonlyMap<strin
   if (a.port.neg && b.port.neg) return true;
   const listed = a.port.neg ? b.port : a.port;
   const other = a.port.neg ? a.port : b.port;
-  for (const p of listed.names) {
+  // Index loops: this runs for every overlap pair, mostly before V8 optimises it (a for-of step
+  // allocated an iterator result there).
+  const names = listed.names;
+  for (let k = 0; k < names.length; k++) {
+    const p = names[k]!;
     if (!nameHas(other, p)) continue;
     const bridges = bridgeOf.get(p);
     if (bridges === undefined) return true;
-    for (const x of bridges) if (nameHas(a.iif, x) && nameHas(b.iif, x)) return true;
+    for (let t = 0; t < bridges.length; t++) if (nameHas(a.iif, bridges[t]!) && nameHas(b.iif, bridges[t]!)) return true;
   }
   return false;
 }
