@@ -273,7 +273,9 @@ describe('coverage against brute force', () => {
       { numRuns: 400 },
       904,
     );
-    assert.ok(deep > 100, `${deep} runs with more than two pieces`);
+    // About 108 of the 400 runs cut q into more than two pieces (94-117 over 16 seeds): the bar
+    // says the deep searches are exercised, far enough below that no seed CI draws trips it.
+    assert.ok(deep > 60, `${deep} runs with more than two pieces`);
   });
 });
 
