@@ -246,7 +246,7 @@ export function lintChain(
    * array with its own backing store for the collector to account and free).
    */
   const lists = new I32Chunks(1 << 16);
-  const keep = (xs: Int32Array): Neighbours => {
+  const sortedCopy = (xs: Int32Array): Neighbours => {
     const v = lists.take(xs.length);
     v.set(xs);
     return v.sort();
@@ -314,7 +314,7 @@ export function lintChain(
         }
       }
     }
-    return keep(out.view());
+    return sortedCopy(out.view());
   };
 
   const shadowed = new Map<number, { by: IrRule[] }>();
@@ -383,7 +383,7 @@ export function lintChain(
           if (boxIntersects(b, boxes[j]!)) nb.push(j);
         }
       }
-      near.set(i, keep(Int32Array.from(nb)));
+      near.set(i, sortedCopy(Int32Array.from(nb)));
     }
     held.clear();
   };
